@@ -1,0 +1,35 @@
+# The front door.  `make` installs what is missing and builds into build/;
+# `make test` runs every test tier; `make bench` the benchmarks; `make run`
+# builds and runs a first sandbox.
+BUILD ?= build
+STATE ?= /var/lib/islet
+GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo "Unix Makefiles")
+
+.PHONY: all deps build test bench run format clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+build: deps
+	@cmake -S . -B $(BUILD) -G "$(GENERATOR)" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD)
+
+test: build
+	@cd $(BUILD) && ctest --output-on-failure --timeout 1200
+
+bench: build
+	@scripts/install-deps --bench
+	@bench/run
+
+run: build
+	@echo "islet: a first sandbox (state in $(STATE)):"
+	$(BUILD)/islet --state-dir $(STATE) run --lang python --code 'import platform, os; print("hello from", platform.node(), "as uid", os.getuid(), "pid", os.getpid())'
+	$(BUILD)/islet --state-dir $(STATE) run -- sh -c 'ls /; cat /etc/os-release | head -1'
+
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,78 @@
+/* Control groups: one interface, two backends (cgroup v2, and v1 with the
+ * memory, cpu, cpuacct and pids hierarchies).  islet keeps all of its groups
+ * in a subtree of its own, `<root>/islet/...`, and touches no other group.
+ *
+ * A sandbox owns one group with its limits; each exec runs in a child group
+ * of it, so that its CPU time and peak memory can be read on their own and
+ * its whole process tree killed at once. */
+#ifndef ISLET_CGROUP_H
+#define ISLET_CGROUP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "islet/err.h"
+
+enum islet_cg_version {
+  ISLET_CG_NONE = 0,
+  ISLET_CG_V1,
+  ISLET_CG_V2,
+};
+
+struct islet_cg_limits {
+  uint64_t memory_bytes; /* 0: no limit; memory + swap is held to the same value */
+  uint32_t cpu_millis;   /* 1000 = one CPU; 0: no limit */
+  uint32_t pids;         /* 0: no limit */
+};
+
+struct islet_cg_stats {
+  uint64_t cpu_ns;      /* CPU time used by the group */
+  uint64_t memory_peak; /* highest memory use of the group, bytes */
+  uint64_t oom_kills;   /* processes killed by the OOM killer for this group */
+};
+
+struct islet_cg; /* opaque */
+
+/* The layout found on this host (or forced by islet_cg_set_root). */
+enum islet_cg_version islet_cg_detect (void);
+
+/* Tests point the backends at a fake tree: `root` stands for /sys/fs/cgroup. */
+void islet_cg_set_root (const char *root, enum islet_cg_version version);
+
+/* Create `islet/<name>` with limits.  An existing group of that name is an error
+ * (ISLET_E_CONFLICT).  On failure nothing is left behind. */
+int islet_cg_create (const char *name, const struct islet_cg_limits *limits, struct islet_cg **out,
+                     struct islet_err *err) ISLET_MUST_CHECK;
+
+/* Open an existing group by name (ISLET_E_NOTFOUND if absent). */
+int islet_cg_open (const char *name, struct islet_cg **out, struct islet_err *err) ISLET_MUST_CHECK;
+
+/* Create a child group without limits of its own (accounting only). */
+int islet_cg_create_child (struct islet_cg *parent, const char *name, struct islet_cg **out,
+                           struct islet_err *err) ISLET_MUST_CHECK;
+
+/* Move a process (0 = the caller) into the group. */
+int islet_cg_enter (const struct islet_cg *cg, pid_t pid, struct islet_err *err) ISLET_MUST_CHECK;
+
+int islet_cg_read_stats (const struct islet_cg *cg, struct islet_cg_stats *out,
+                         struct islet_err *err) ISLET_MUST_CHECK;
+
+/* Change the limits of a live group. */
+int islet_cg_set_limits (const struct islet_cg *cg, const struct islet_cg_limits *limits,
+                         struct islet_err *err) ISLET_MUST_CHECK;
+
+/* SIGKILL every process in the group and its children until it is empty
+ * (bounded in rounds and time; a fork bomb racing the kill converges). */
+int islet_cg_kill (const struct islet_cg *cg, struct islet_err *err) ISLET_MUST_CHECK;
+
+/* Kill everything, remove the group and its child groups, free cg. */
+int islet_cg_destroy (struct islet_cg *cg, struct islet_err *err) ISLET_MUST_CHECK;
+
+/* Free the handle only; the group stays. */
+void islet_cg_free (struct islet_cg *cg);
+
+/* Whether the group has no process left in it or its children. */
+bool islet_cg_is_empty (const struct islet_cg *cg);
+
+#endif

@@ -1,0 +1,85 @@
+/* Talking to a running sandbox's supervisor: run commands and work with files.
+ * Every path is resolved inside the sandbox, by an agent that runs in the
+ * sandbox's namespaces with its credentials and seccomp filter; a relative
+ * path is relative to /workspace. */
+#ifndef ISLET_CLIENT_H
+#define ISLET_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "islet/err.h"
+#include "islet/sandbox.h"
+
+enum islet_stream {
+  ISLET_STDOUT = 1,
+  ISLET_STDERR = 2,
+};
+
+/* Called with output as it arrives (may be NULL: output is only collected). */
+typedef void (*islet_output_fn) (enum islet_stream stream, const char *data, size_t len,
+                                 void *user);
+
+struct islet_exec_req {
+  char *const *argv;       /* argv[0] is looked up in PATH inside the sandbox */
+  char *const *env;        /* "K=V" entries added to the default environment; may be NULL */
+  const char *cwd;         /* NULL: /workspace */
+  const char *stdin_data;  /* may be NULL */
+  size_t stdin_len;
+  uint32_t timeout_ms;     /* 0: the sandbox's default */
+  uint64_t output_limit;   /* per stream; 0: the sandbox's default */
+  islet_output_fn on_output;
+  void *user;
+};
+
+struct islet_exec_result {
+  int exit_code;          /* 128+signal when killed by a signal; 126/127 when it could not start */
+  int signal;             /* 0 if it exited */
+  char *out, *errout;     /* collected output, NUL-terminated, malloc'd */
+  size_t out_len, err_len;
+  uint64_t wall_ms, cpu_ms, memory_peak_bytes;
+  bool timed_out, oom_killed, truncated;
+  char error[256];        /* why it could not start, "" otherwise */
+};
+
+void islet_exec_result_fini (struct islet_exec_result *r);
+
+/* Run a command.  Returns 0 whenever the command ran or was found not to be
+ * runnable (see exit_code and error); -1 only when islet itself failed. */
+int islet_exec (struct islet_ctx *ctx, const char *id, const struct islet_exec_req *req,
+                struct islet_exec_result *out, struct islet_err *err) ISLET_MUST_CHECK;
+
+/* Whole-file read into memory, refused past max bytes (0: 10 MiB). */
+int islet_fs_read (struct islet_ctx *ctx, const char *id, const char *path, size_t max, char **data,
+                   size_t *len, struct islet_err *err) ISLET_MUST_CHECK;
+
+/* Atomic write (temporary file + rename), creating missing parent directories. */
+int islet_fs_write (struct islet_ctx *ctx, const char *id, const char *path, const void *data,
+                    size_t len, unsigned mode, struct islet_err *err) ISLET_MUST_CHECK;
+
+/* Stream a host fd into a sandbox file (atomic), or a sandbox file to a host fd;
+ * no size limit but the disk's. */
+int islet_fs_copy_in (struct islet_ctx *ctx, const char *id, int host_fd, const char *path,
+                      unsigned mode, struct islet_err *err) ISLET_MUST_CHECK;
+int islet_fs_copy_out (struct islet_ctx *ctx, const char *id, const char *path, int host_fd,
+                       struct islet_err *err) ISLET_MUST_CHECK;
+
+int islet_fs_remove (struct islet_ctx *ctx, const char *id, const char *path, bool recursive,
+                     struct islet_err *err) ISLET_MUST_CHECK;
+int islet_fs_mkdir (struct islet_ctx *ctx, const char *id, const char *path, unsigned mode,
+                    struct islet_err *err) ISLET_MUST_CHECK;
+int islet_fs_move (struct islet_ctx *ctx, const char *id, const char *from, const char *to,
+                   struct islet_err *err) ISLET_MUST_CHECK;
+
+/* {"name","path","size","mode","uid","gid","mtime","is_dir","type"} for one path. */
+int islet_fs_stat (struct islet_ctx *ctx, const char *id, const char *path, json_t **out,
+                   struct islet_err *err) ISLET_MUST_CHECK;
+
+/* An array of stat objects, descending depth levels (1: the directory only). */
+int islet_fs_list (struct islet_ctx *ctx, const char *id, const char *path, unsigned depth,
+                   json_t **out, struct islet_err *err) ISLET_MUST_CHECK;
+
+#endif

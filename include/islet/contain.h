@@ -1,0 +1,100 @@
+/* The kernel mechanisms a supervisor uses to build and enter a sandbox, one
+ * source file each: idmap.c (uid ranges), image.c (root file system images),
+ * rootfs.c (mounts), ns.c (namespaces, network, hostname), caps.c
+ * (credentials, capabilities, rlimits, fds). */
+#ifndef ISLET_CONTAIN_H
+#define ISLET_CONTAIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "islet/err.h"
+
+/* ---- idmap.c: each sandbox's root maps to its own range of host uids ---- */
+#define ISLET_UID_FIRST 1073741824u /* 2^30: far above any distribution's users */
+#define ISLET_UID_RANGE 65536u
+#define ISLET_UID_SLOTS 32768u
+
+/* Claim a free range (a file created with O_EXCL under <state>/uids). */
+int islet_idmap_claim (const char *state_dir, uint32_t *base, struct islet_err *err)
+    ISLET_MUST_CHECK;
+int islet_idmap_release (const char *state_dir, uint32_t base, struct islet_err *err)
+    ISLET_MUST_CHECK;
+/* Write uid_map and gid_map of pid: 0..RANGE-1 inside -> base..base+RANGE-1. */
+int islet_idmap_write (pid_t pid, uint32_t base, struct islet_err *err) ISLET_MUST_CHECK;
+
+/* ---- image.c: what a sandbox's root is made of ---- */
+struct islet_bind {
+  const char *source; /* host path */
+  const char *target; /* path inside the sandbox */
+};
+
+struct islet_image {
+  char *name;
+  char *lower;                   /* the read-only lower layer of the root overlay */
+  const struct islet_bind *binds; /* read-only host directories, NULL-terminated by source */
+};
+
+/* Open an image by name, building it on first use.  "host" is the host's /usr
+ * (read-only) with a small generated /etc. */
+int islet_image_open (const char *state_dir, const char *name, struct islet_image *out,
+                      struct islet_err *err) ISLET_MUST_CHECK;
+void islet_image_fini (struct islet_image *img);
+bool islet_image_name_valid (const char *name);
+
+/* ---- rootfs.c: the mount namespace, run in the sandbox's first process ---- */
+struct islet_rootfs {
+  const struct islet_image *image;
+  const char *upper, *work; /* overlay upper and work dirs in the sandbox's volume */
+  const char *target;       /* an empty host directory to assemble the root in */
+};
+
+/* Make mounts private, assemble root (overlay, /usr, /proc with masks, /dev,
+ * /dev/pts, /dev/shm), pivot into it and drop the host's tree. */
+int islet_rootfs_setup (const struct islet_rootfs *spec, struct islet_err *err) ISLET_MUST_CHECK;
+
+/* Files the sandbox's writable layer needs before first start (owned by base). */
+int islet_rootfs_prepare_upper (const char *upper, const char *work, uint32_t base,
+                                const char *hostname, struct islet_err *err) ISLET_MUST_CHECK;
+
+/* ---- ns.c ---- */
+enum islet_ns {
+  ISLET_NS_IPC,
+  ISLET_NS_UTS,
+  ISLET_NS_NET,
+  ISLET_NS_CGROUP,
+  ISLET_NS_PID,
+  ISLET_NS_MNT,
+  ISLET_NS_USER,
+  ISLET_NS_COUNT,
+};
+
+/* Open every /proc/<pid>/ns/ entry as an O_CLOEXEC fd. */
+int islet_ns_open (pid_t pid, int fds[ISLET_NS_COUNT], struct islet_err *err) ISLET_MUST_CHECK;
+void islet_ns_close (int fds[ISLET_NS_COUNT]);
+
+/* Join every namespace but the user one (real root needed), then the user one
+ * (after which the caller has no privilege over the host).  join_pid: also the
+ * pid namespace (for children). */
+int islet_ns_join (const int fds[ISLET_NS_COUNT], bool join_pid, struct islet_err *err)
+    ISLET_MUST_CHECK;
+
+/* Bring up the loopback interface of the current network namespace. */
+int islet_ns_loopback_up (struct islet_err *err) ISLET_MUST_CHECK;
+
+/* ---- caps.c: what a process keeps when it enters the sandbox ---- */
+struct islet_creds {
+  uid_t uid; /* inside the sandbox */
+  gid_t gid;
+  uint32_t nofile; /* RLIMIT_NOFILE */
+};
+
+/* Become uid/gid inside the user namespace, lock out root's privileges
+ * (securebits), empty every capability set, set no_new_privs and rlimits. */
+int islet_caps_drop (const struct islet_creds *c, struct islet_err *err) ISLET_MUST_CHECK;
+
+/* Close every fd >= lowfd except keep (may be -1). */
+void islet_close_fds_from (int lowfd, int keep);
+
+#endif

@@ -1,0 +1,98 @@
+/* Sandboxes: create, start, stop, destroy, list, inspect.
+ *
+ * A sandbox's state lives under <state>/sandboxes/<id>/ (config.json, the
+ * supervisor's control socket, its log); its files live in its own volume in
+ * the disk pool.  A running sandbox is a supervisor process (islet-run) that
+ * outlives whoever started it; "running" means its control socket answers. */
+#ifndef ISLET_SANDBOX_H
+#define ISLET_SANDBOX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "islet/err.h"
+
+#define ISLET_ID_LEN 12   /* hex characters of a sandbox id */
+#define ISLET_NAME_MAX 63 /* a sandbox name is also its hostname */
+
+struct islet_limits {
+  uint64_t memory_mb;    /* memory, swap held to the same value */
+  uint32_t cpu_millis;   /* 1000 = one CPU */
+  uint32_t pids;         /* processes and threads */
+  uint64_t disk_mb;      /* writable layer and /workspace together */
+  uint32_t timeout_s;    /* default wall-clock limit of one exec */
+  uint64_t output_bytes; /* captured output per stream and exec */
+  uint32_t nofile;       /* open files per process */
+};
+
+#define ISLET_LIMITS_DEFAULT                                                                     \
+  {                                                                                              \
+    .memory_mb = 1024, .cpu_millis = 1000, .pids = 512, .disk_mb = 3072, .timeout_s = 30,        \
+    .output_bytes = 1 << 20, .nofile = 1024                                                      \
+  }
+
+/* Check every limit is in range; err names the first one that is not. */
+int islet_limits_validate (const struct islet_limits *l, struct islet_err *err) ISLET_MUST_CHECK;
+
+enum islet_sandbox_state {
+  ISLET_SB_STOPPED = 0,
+  ISLET_SB_RUNNING,
+};
+
+struct islet_sandbox_info {
+  char id[ISLET_ID_LEN + 1];
+  char name[ISLET_NAME_MAX + 1];
+  char image[64];
+  enum islet_sandbox_state state;
+  struct islet_limits limits;
+  uint32_t uid_base; /* host uid that the sandbox's root maps to */
+  int64_t created;   /* unix seconds */
+  pid_t supervisor;  /* host pid of islet-run, 0 when stopped */
+  bool disk_enforced;
+};
+
+struct islet_ctx; /* opaque: a state directory opened for use */
+
+/* Open (creating if needed) a state directory.  runtime is the islet-run binary
+ * (NULL: look beside the calling program, then in PATH). */
+int islet_ctx_open (const char *state_dir, const char *runtime, struct islet_ctx **out,
+                    struct islet_err *err) ISLET_MUST_CHECK;
+void islet_ctx_free (struct islet_ctx *ctx);
+const char *islet_ctx_state_dir (const struct islet_ctx *ctx);
+
+struct islet_create_opts {
+  const char *name;  /* NULL: "islet-<id>" */
+  const char *image; /* NULL: "host" (the host's /usr, read-only) */
+  struct islet_limits limits;
+};
+
+/* Create and start a sandbox; id receives its id.  On failure nothing is left:
+ * no volume, cgroup, uid-range claim, process or directory. */
+int islet_sandbox_create (struct islet_ctx *ctx, const struct islet_create_opts *opts,
+                          char id[ISLET_ID_LEN + 1], struct islet_err *err) ISLET_MUST_CHECK;
+
+/* Resolve an id, a unique id prefix or a name. */
+int islet_sandbox_get (struct islet_ctx *ctx, const char *ref, struct islet_sandbox_info *out,
+                       struct islet_err *err) ISLET_MUST_CHECK;
+
+/* All sandboxes, sorted by creation time; *out is malloc'd. */
+int islet_sandbox_list (struct islet_ctx *ctx, struct islet_sandbox_info **out, size_t *n,
+                        struct islet_err *err) ISLET_MUST_CHECK;
+
+int islet_sandbox_start (struct islet_ctx *ctx, const char *id, struct islet_err *err)
+    ISLET_MUST_CHECK;
+
+/* Stop: every process gone, the writable layer and /workspace kept. */
+int islet_sandbox_stop (struct islet_ctx *ctx, const char *id, struct islet_err *err)
+    ISLET_MUST_CHECK;
+
+/* Destroy: stop (a running sandbox needs force), then remove every trace. */
+int islet_sandbox_destroy (struct islet_ctx *ctx, const char *id, bool force,
+                           struct islet_err *err) ISLET_MUST_CHECK;
+
+/* Destroy every sandbox of the state directory and release its disk pool
+ * (unmount, delete the image): the state directory is left as new. */
+int islet_state_reset (struct islet_ctx *ctx, struct islet_err *err) ISLET_MUST_CHECK;
+
+#endif

@@ -1,0 +1,113 @@
+/* Small shared helpers: ownership (cleanup attributes and take helpers),
+ * allocation that aborts on OOM, checked number parsing and whole-file I/O. */
+#ifndef ISLET_UTIL_H
+#define ISLET_UTIL_H
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "islet/err.h"
+
+static inline void
+islet_freep (void *p)
+{
+  free (*(void **) p);
+}
+
+static inline void
+islet_closep (int *fd)
+{
+  if (*fd >= 0)
+    {
+      int saved = errno;
+      (void) close (*fd);
+      errno = saved;
+    }
+}
+
+static inline void
+islet_fclosep (FILE **f)
+{
+  if (*f)
+    {
+      int saved = errno;
+      (void) fclose (*f);
+      errno = saved;
+    }
+}
+
+static inline void
+islet_closedirp (DIR **d)
+{
+  if (*d)
+    {
+      int saved = errno;
+      (void) closedir (*d);
+      errno = saved;
+    }
+}
+
+#define cleanup_free __attribute__ ((cleanup (islet_freep)))
+#define cleanup_close __attribute__ ((cleanup (islet_closep)))
+#define cleanup_fclose __attribute__ ((cleanup (islet_fclosep)))
+#define cleanup_dir __attribute__ ((cleanup (islet_closedirp)))
+
+static inline int
+islet_take_fd (int *fd)
+{
+  int r = *fd;
+  *fd = -1;
+  return r;
+}
+
+static inline void *
+islet_take_ptr_ (void *pp)
+{
+  void **p = (void **) pp;
+  void *r = *p;
+  *p = NULL;
+  return r;
+}
+#define islet_take_ptr(pp) (0 ? *(pp) : islet_take_ptr_ (pp))
+
+void *islet_xmalloc (size_t n);
+void *islet_xcalloc (size_t n, size_t size);
+void *islet_xrealloc (void *p, size_t n);
+char *islet_xstrdup (const char *s);
+char *islet_xasprintf (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
+
+/* Parse a whole decimal string into an unsigned value no larger than max. */
+int islet_parse_u64 (const char *s, uint64_t max, uint64_t *out, struct islet_err *err) ISLET_MUST_CHECK;
+
+/* Read a whole file (at most max bytes, NUL-terminated) relative to dirfd. */
+int islet_read_file_at (int dirfd, const char *path, size_t max, char **out, size_t *len,
+                        struct islet_err *err) ISLET_MUST_CHECK;
+
+/* Write a string to an existing file (cgroup and proc control files). */
+int islet_write_file_at (int dirfd, const char *path, const char *data, struct islet_err *err)
+    ISLET_MUST_CHECK;
+
+/* Atomically replace path with data: a temporary file, fsync, rename. */
+int islet_write_file_atomic (const char *path, const void *data, size_t len, mode_t mode,
+                             struct islet_err *err) ISLET_MUST_CHECK;
+
+/* write()/read() all bytes, retrying on EINTR and short counts. */
+int islet_write_all (int fd, const void *buf, size_t len);
+ssize_t islet_read_all (int fd, void *buf, size_t len);
+
+/* mkdir -p with the given mode for the parts it creates. */
+int islet_mkdir_p (const char *path, mode_t mode, struct islet_err *err) ISLET_MUST_CHECK;
+
+/* rm -rf that stays on one file system and never follows symlinks. */
+int islet_rm_rf (const char *path, struct islet_err *err) ISLET_MUST_CHECK;
+
+/* Monotonic clock in nanoseconds. */
+uint64_t islet_now_ns (void);
+
+#endif

@@ -1,0 +1,145 @@
+/* islet: the command-line interface, local mode (drives the library directly).
+ * main only parses the global options and routes to a subcommand. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+struct command {
+  const char *name;
+  int (*fn) (struct cli *cli, int argc, char **argv);
+  bool own_status; /* the command's exit status is the sandboxed program's */
+  const char *summary;
+};
+
+static const struct command commands[] = {
+  { "run", cmd_run, true, "run one command in a new sandbox, then remove it" },
+  { "create", cmd_create, false, "create and start a sandbox, print its id" },
+  { "exec", cmd_exec, true, "run a command in a running sandbox" },
+  { "ls", cmd_ls, false, "list sandboxes" },
+  { "info", cmd_info, false, "show a sandbox's details and limits" },
+  { "start", cmd_start, false, "start a stopped sandbox" },
+  { "stop", cmd_stop, false, "stop a sandbox, keeping its files" },
+  { "rm", cmd_rm, false, "remove sandboxes" },
+  { "cp", cmd_cp, false, "copy a file into or out of a sandbox" },
+  { "fs", cmd_fs, false, "read, write, list and move files in a sandbox" },
+};
+
+struct main_args {
+  const char *state_dir;
+  bool version;
+};
+
+static const struct cli_opt main_opts[] = {
+  { "state-dir", 0, CLI_OPT_STR, offsetof (struct main_args, state_dir), "DIR",
+    "where sandboxes are kept (see above)", 0 },
+  { "version", 0, CLI_OPT_BOOL, offsetof (struct main_args, version), NULL,
+    "print the version", 0 },
+  { NULL, 0, 0, 0, NULL, NULL, 0 },
+};
+
+static void
+main_more_help (void)
+{
+  printf ("\ncommands:\n");
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    printf ("  %-8s  %s\n", commands[i].name, commands[i].summary);
+  printf ("\n"
+          "ID is a sandbox id, a unique id prefix or a name.  Every command takes --json\n"
+          "to print exactly one JSON object on stdout; errors are then\n"
+          "{\"error\":{\"kind\":...,\"message\":...}}.\n"
+          "\n"
+          "exit status:\n"
+          "  run, exec  the command's own status (128+N when killed by signal N);\n"
+          "             125 when islet fails, 126 when the command cannot be executed,\n"
+          "             127 when it is not found\n"
+          "  others     0 on success, 1 when the operation fails (no such sandbox,\n"
+          "             wrong state, system error), 2 on bad usage or invalid input\n"
+          "\n"
+          "'islet COMMAND --help' shows a command's options.\n");
+}
+
+static const struct cli_spec main_spec = {
+  .name = "islet",
+  .usage = "[--state-dir DIR] COMMAND [ARGS...]",
+  .args = "COMMAND [ARGS...]",
+  .about = "Run untrusted code in sandboxes.  Their state is kept in --state-dir DIR,\n"
+           "else in $ISLET_STATE_DIR, else in /var/lib/islet.",
+  .opts = { main_opts },
+  .max_pos = CLI_MANY,
+  .raw_from = 0,
+  .more_help = main_more_help,
+};
+
+struct islet_ctx *
+cli_ctx (struct cli *cli, struct islet_err *err)
+{
+  if (cli->ctx == NULL && islet_ctx_open (cli->state_dir, NULL, &cli->ctx, err) < 0)
+    return NULL;
+  return cli->ctx;
+}
+
+static const struct command *
+find_command (const char *name)
+{
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    if (strcmp (commands[i].name, name) == 0)
+      return &commands[i];
+  return NULL;
+}
+
+static const char *
+state_dir (const char *flag)
+{
+  const char *env = getenv ("ISLET_STATE_DIR");
+
+  if (flag != NULL)
+    return flag;
+  return env != NULL && env[0] != '\0' ? env : "/var/lib/islet";
+}
+
+int
+main (int argc, char **argv)
+{
+  struct main_args a = { NULL, false };
+  cleanup_pos struct cli_pos pos = { 0 };
+  struct cli cli = { 0 };
+  struct islet_err err = { 0 };
+  const struct command *c;
+  int r, status;
+
+  r = cli_parse (&cli, &main_spec, argc - 1, argv + 1, &a, &pos, &err);
+  if (r > 0)
+    return CLI_EXIT_OK;
+  if (r < 0)
+    return cli_report (&cli, &err);
+  if (a.version)
+    {
+      printf ("islet %s\n", ISLET_CLI_VERSION);
+      return CLI_EXIT_OK;
+    }
+  if (pos.n == 0)
+    {
+      fprintf (stderr, "islet: no command given (see 'islet --help')\n");
+      return CLI_EXIT_USAGE;
+    }
+  c = find_command (pos.v[0]);
+  if (c == NULL)
+    {
+      fprintf (stderr, "islet: '%s' is not an islet command (see 'islet --help')\n", pos.v[0]);
+      return CLI_EXIT_USAGE;
+    }
+  if (a.state_dir != NULL && a.state_dir[0] == '\0')
+    {
+      fprintf (stderr, "islet: --state-dir: empty path\n");
+      return CLI_EXIT_USAGE;
+    }
+  cli.state_dir = state_dir (a.state_dir);
+  cli.own_status = c->own_status;
+  /* pos.v is NULL-terminated, so the subcommand gets a proper argv */
+  status = c->fn (&cli, (int) pos.n - 1, pos.v + 1);
+  if (cli.ctx != NULL)
+    islet_ctx_free (cli.ctx);
+  return status;
+}

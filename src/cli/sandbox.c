@@ -1,0 +1,303 @@
+/* The sandbox lifecycle commands: create, start, stop, rm, ls, info. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* ---- create ---- */
+
+struct create_args {
+  struct islet_limits limits;
+  uint32_t timeout_ms;
+  const char *name, *image;
+};
+
+static const struct cli_opt create_opts[] = {
+  { "name", 0, CLI_OPT_STR, offsetof (struct create_args, name), "NAME",
+    "name the sandbox (default islet-<id>)", 0 },
+  { "image", 0, CLI_OPT_STR, offsetof (struct create_args, image), "IMAGE",
+    "root file system image (default host)", 0 },
+  { "json", 0, CLI_OPT_JSON, 0, NULL, "print the sandbox's details as JSON", 0 },
+  { NULL, 0, 0, 0, NULL, NULL, 0 },
+};
+
+static const struct cli_opt create_limit_opts[] = {
+  CLI_LIMIT_OPTS (struct create_args, limits),
+  { NULL, 0, 0, 0, NULL, NULL, 0 },
+};
+
+static const struct cli_spec create_spec = {
+  .name = "create",
+  .args = "",
+  .about = "Create and start a sandbox and print its id.",
+  .opts = { create_opts, create_limit_opts },
+  .max_pos = 0,
+  .raw_from = -1,
+};
+
+int
+cmd_create (struct cli *cli, int argc, char **argv)
+{
+  struct create_args a = { .limits = ISLET_LIMITS_DEFAULT };
+  cleanup_pos struct cli_pos pos = { 0 };
+  struct islet_sandbox_info info;
+  struct islet_err err = { 0 };
+  struct islet_ctx *ctx;
+  char id[ISLET_ID_LEN + 1];
+  int r;
+
+  r = cli_parse (cli, &create_spec, argc, argv, &a, &pos, &err);
+  if (r > 0)
+    return CLI_EXIT_OK;
+  if (r < 0 || cli_limits_finish (&a.limits, a.timeout_ms, &err) < 0)
+    return cli_report (cli, &err);
+  {
+    struct islet_create_opts opts = { .name = a.name, .image = a.image, .limits = a.limits };
+    ctx = cli_ctx (cli, &err);
+    if (ctx == NULL || islet_sandbox_create (ctx, &opts, id, &err) < 0)
+      return cli_report (cli, &err);
+  }
+  if (!cli->json)
+    {
+      printf ("%s\n", id);
+      return CLI_EXIT_OK;
+    }
+  if (islet_sandbox_get (ctx, id, &info, &err) < 0)
+    return cli_report (cli, &err);
+  return cli_print_json (cli_info_json (&info));
+}
+
+/* ---- start, stop, info: one sandbox, then its details ---- */
+
+static const struct cli_opt one_opts[] = {
+  { "json", 0, CLI_OPT_JSON, 0, NULL, "print the sandbox's details as JSON", 0 },
+  { NULL, 0, 0, 0, NULL, NULL, 0 },
+};
+
+typedef int (*state_fn) (struct islet_ctx *ctx, const char *id, struct islet_err *err);
+
+static int
+on_one (struct cli *cli, const struct cli_spec *spec, state_fn fn, int argc, char **argv)
+{
+  cleanup_pos struct cli_pos pos = { 0 };
+  struct islet_sandbox_info info;
+  struct islet_err err = { 0 };
+  int r;
+
+  r = cli_parse (cli, spec, argc, argv, NULL, &pos, &err);
+  if (r > 0)
+    return CLI_EXIT_OK;
+  if (r < 0 || cli_resolve (cli, pos.v[0], &info, &err) < 0)
+    return cli_report (cli, &err);
+  if (fn != NULL)
+    {
+      if (fn (cli->ctx, info.id, &err) < 0)
+        return cli_report (cli, &err);
+      if (cli->json && islet_sandbox_get (cli->ctx, info.id, &info, &err) < 0)
+        return cli_report (cli, &err);
+    }
+  if (cli->json)
+    return cli_print_json (cli_info_json (&info));
+  if (fn == NULL)
+    cli_info_print (&info);
+  return CLI_EXIT_OK;
+}
+
+static const struct cli_spec start_spec = {
+  .name = "start",
+  .args = "ID",
+  .about = "Start a stopped sandbox; its files are as they were when it stopped.",
+  .opts = { one_opts },
+  .min_pos = 1,
+  .max_pos = 1,
+  .raw_from = -1,
+};
+
+static const struct cli_spec stop_spec = {
+  .name = "stop",
+  .args = "ID",
+  .about = "Stop a sandbox: every process ends, its writable layer and /workspace stay.",
+  .opts = { one_opts },
+  .min_pos = 1,
+  .max_pos = 1,
+  .raw_from = -1,
+};
+
+static const struct cli_spec info_spec = {
+  .name = "info",
+  .args = "ID",
+  .about = "Show a sandbox's details and limits; ID is an id, a unique id prefix or a name.",
+  .opts = { one_opts },
+  .min_pos = 1,
+  .max_pos = 1,
+  .raw_from = -1,
+};
+
+int
+cmd_start (struct cli *cli, int argc, char **argv)
+{
+  return on_one (cli, &start_spec, islet_sandbox_start, argc, argv);
+}
+
+int
+cmd_stop (struct cli *cli, int argc, char **argv)
+{
+  return on_one (cli, &stop_spec, islet_sandbox_stop, argc, argv);
+}
+
+int
+cmd_info (struct cli *cli, int argc, char **argv)
+{
+  return on_one (cli, &info_spec, NULL, argc, argv);
+}
+
+/* ---- rm ---- */
+
+struct rm_args {
+  bool force;
+};
+
+static const struct cli_opt rm_opts[] = {
+  { "force", 'f', CLI_OPT_BOOL, offsetof (struct rm_args, force), NULL,
+    "stop running sandboxes first", 0 },
+  { "json", 0, CLI_OPT_JSON, 0, NULL,
+    "print {\"removed\":[...]}, and \"error\" on a failure", 0 },
+  { NULL, 0, 0, 0, NULL, NULL, 0 },
+};
+
+static const struct cli_spec rm_spec = {
+  .name = "rm",
+  .args = "ID...",
+  .about = "Remove sandboxes and every trace of them.  A running sandbox needs -f.\n"
+           "Every ID is tried; the status is 1 if any of them could not be removed.",
+  .opts = { rm_opts },
+  .min_pos = 1,
+  .max_pos = CLI_MANY,
+  .raw_from = -1,
+};
+
+static int
+rm_one (struct cli *cli, const char *ref, bool force, char *id, struct islet_err *err)
+{
+  struct islet_sandbox_info info;
+
+  if (cli_resolve (cli, ref, &info, err) < 0)
+    return -1;
+  if (info.state == ISLET_SB_RUNNING && !force)
+    return islet_fail (err, ISLET_E_CONFLICT, 0,
+                       "sandbox '%s' is running (stop it first, or use rm -f)", ref);
+  memcpy (id, info.id, sizeof info.id);
+  return islet_sandbox_destroy (cli->ctx, info.id, force, err);
+}
+
+int
+cmd_rm (struct cli *cli, int argc, char **argv)
+{
+  struct rm_args a = { false };
+  cleanup_pos struct cli_pos pos = { 0 };
+  json_t *removed = NULL;
+  struct islet_err err = { 0 }, first = { 0 };
+  int r, status = CLI_EXIT_OK;
+  bool json;
+
+  r = cli_parse (cli, &rm_spec, argc, argv, &a, &pos, &err);
+  if (r > 0)
+    return CLI_EXIT_OK;
+  if (r < 0)
+    return cli_report (cli, &err);
+  /* errors are printed as they happen, so the JSON summary comes at the end */
+  json = cli->json;
+  cli->json = false;
+  removed = json_array ();
+  for (size_t i = 0; i < pos.n; i++)
+    {
+      char id[ISLET_ID_LEN + 1] = "";
+
+      if (rm_one (cli, pos.v[i], a.force, id, &err) == 0)
+        {
+          json_array_append_new (removed, json_string (id));
+          if (!json)
+            printf ("%s\n", id);
+          continue;
+        }
+      if (status == CLI_EXIT_OK)
+        first = err;
+      status = json ? CLI_EXIT_FAILED : cli_report (cli, &err);
+    }
+  cli->json = json;
+  if (!json)
+    {
+      json_decref (removed);
+      return status;
+    }
+  if (status != CLI_EXIT_OK)
+    {
+      json_t *o = json_pack ("{s:o,s:{s:s,s:o}}", "removed", removed, "error", "kind",
+                             islet_errkind_name (first.kind), "message",
+                             cli_json_bytes (first.msg, strnlen (first.msg, sizeof first.msg)));
+      (void) cli_print_json (o);
+      return first.kind == ISLET_E_INVALID ? CLI_EXIT_USAGE : CLI_EXIT_FAILED;
+    }
+  return cli_print_json (json_pack ("{s:o}", "removed", removed));
+}
+
+/* ---- ls ---- */
+
+static const struct cli_opt ls_opts[] = {
+  { "json", 0, CLI_OPT_JSON, 0, NULL, "print {\"sandboxes\":[...]} with every detail", 0 },
+  { NULL, 0, 0, 0, NULL, NULL, 0 },
+};
+
+static const struct cli_spec ls_spec = {
+  .name = "ls",
+  .args = "",
+  .about = "List sandboxes, oldest first: ID NAME STATE CREATED.",
+  .opts = { ls_opts },
+  .raw_from = -1,
+  .max_pos = 0,
+};
+
+static void
+ls_table (const struct islet_sandbox_info *v, size_t n)
+{
+  int name_w = 4;
+  char when[64];
+
+  for (size_t i = 0; i < n; i++)
+    if ((int) strlen (v[i].name) > name_w)
+      name_w = (int) strlen (v[i].name);
+  printf ("%-*s  %-*s  %-7s  %s\n", ISLET_ID_LEN, "ID", name_w, "NAME", "STATE", "CREATED");
+  for (size_t i = 0; i < n; i++)
+    printf ("%-*s  %-*s  %-7s  %s\n", ISLET_ID_LEN, v[i].id, name_w, v[i].name,
+            cli_state_name (v[i].state), cli_time (v[i].created, when, sizeof when));
+}
+
+int
+cmd_ls (struct cli *cli, int argc, char **argv)
+{
+  cleanup_pos struct cli_pos pos = { 0 };
+  cleanup_free struct islet_sandbox_info *v = NULL;
+  struct islet_err err = { 0 };
+  struct islet_ctx *ctx;
+  json_t *arr;
+  size_t n = 0;
+  int r;
+
+  r = cli_parse (cli, &ls_spec, argc, argv, NULL, &pos, &err);
+  if (r > 0)
+    return CLI_EXIT_OK;
+  if (r < 0)
+    return cli_report (cli, &err);
+  ctx = cli_ctx (cli, &err);
+  if (ctx == NULL || islet_sandbox_list (ctx, &v, &n, &err) < 0)
+    return cli_report (cli, &err);
+  if (!cli->json)
+    {
+      ls_table (v, n);
+      return CLI_EXIT_OK;
+    }
+  arr = json_array ();
+  for (size_t i = 0; i < n; i++)
+    json_array_append_new (arr, cli_info_json (&v[i]));
+  return cli_print_json (json_pack ("{s:o}", "sandboxes", arr));
+}

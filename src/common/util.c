@@ -1,0 +1,300 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "islet/util.h"
+
+static void
+oom (void)
+{
+  static const char msg[] = "islet: out of memory\n";
+  (void) !write (STDERR_FILENO, msg, sizeof msg - 1);
+  abort ();
+}
+
+void *
+islet_xmalloc (size_t n)
+{
+  void *p = malloc (n ? n : 1);
+  if (p == NULL)
+    oom ();
+  return p;
+}
+
+void *
+islet_xcalloc (size_t n, size_t size)
+{
+  void *p = calloc (n ? n : 1, size ? size : 1);
+  if (p == NULL)
+    oom ();
+  return p;
+}
+
+void *
+islet_xrealloc (void *p, size_t n)
+{
+  void *r = realloc (p, n ? n : 1);
+  if (r == NULL)
+    oom ();
+  return r;
+}
+
+char *
+islet_xstrdup (const char *s)
+{
+  char *r = strdup (s);
+  if (r == NULL)
+    oom ();
+  return r;
+}
+
+char *
+islet_xasprintf (const char *fmt, ...)
+{
+  va_list ap;
+  char *r = NULL;
+  int n;
+
+  va_start (ap, fmt);
+  n = vasprintf (&r, fmt, ap);
+  va_end (ap);
+  if (n < 0)
+    oom ();
+  return r;
+}
+
+int
+islet_parse_u64 (const char *s, uint64_t max, uint64_t *out, struct islet_err *err)
+{
+  unsigned long long v;
+  char *end = NULL;
+
+  if (s == NULL || *s < '0' || *s > '9')
+    return islet_fail (err, ISLET_E_INVALID, 0, "`%s` is not a number", s ? s : "");
+  errno = 0;
+  v = strtoull (s, &end, 10);
+  if (errno == ERANGE || *end != '\0' || v > max)
+    return islet_fail (err, ISLET_E_INVALID, 0, "`%s` is not a number between 0 and %llu", s,
+                       (unsigned long long) max);
+  *out = v;
+  return 0;
+}
+
+int
+islet_write_all (int fd, const void *buf, size_t len)
+{
+  const char *p = buf;
+  while (len > 0)
+    {
+      ssize_t n = write (fd, p, len);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        return -1;
+      if (n == 0)
+        {
+          errno = EIO;
+          return -1;
+        }
+      p += n;
+      len -= (size_t) n;
+    }
+  return 0;
+}
+
+ssize_t
+islet_read_all (int fd, void *buf, size_t len)
+{
+  char *p = buf;
+  size_t got = 0;
+  while (got < len)
+    {
+      ssize_t n = read (fd, p + got, len - got);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        return -1;
+      if (n == 0)
+        break;
+      got += (size_t) n;
+    }
+  return (ssize_t) got;
+}
+
+int
+islet_read_file_at (int dirfd, const char *path, size_t max, char **out, size_t *len,
+                    struct islet_err *err)
+{
+  cleanup_close int fd = -1;
+  cleanup_free char *buf = NULL;
+  size_t cap = 4096, used = 0;
+
+  fd = openat (dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0)
+    return islet_fail (err, islet_errkind_from_errno (errno), errno, "open `%s`", path);
+  buf = islet_xmalloc (cap);
+  for (;;)
+    {
+      ssize_t n;
+      if (used + 1 >= cap)
+        {
+          if (cap > max)
+            return islet_fail (err, ISLET_E_LIMIT, EFBIG, "read `%s`", path);
+          cap *= 2;
+          buf = islet_xrealloc (buf, cap);
+        }
+      n = read (fd, buf + used, cap - used - 1);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        return islet_fail (err, ISLET_E_SYSTEM, errno, "read `%s`", path);
+      if (n == 0)
+        break;
+      used += (size_t) n;
+      if (used > max)
+        return islet_fail (err, ISLET_E_LIMIT, EFBIG, "read `%s`", path);
+    }
+  buf[used] = '\0';
+  if (len)
+    *len = used;
+  *out = islet_take_ptr (&buf);
+  return 0;
+}
+
+int
+islet_write_file_at (int dirfd, const char *path, const char *data, struct islet_err *err)
+{
+  cleanup_close int fd = -1;
+
+  fd = openat (dirfd, path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0)
+    return islet_fail (err, islet_errkind_from_errno (errno), errno, "open `%s`", path);
+  if (islet_write_all (fd, data, strlen (data)) < 0)
+    return islet_fail (err, islet_errkind_from_errno (errno), errno, "write `%s` to `%s`", data,
+                       path);
+  return 0;
+}
+
+int
+islet_write_file_atomic (const char *path, const void *data, size_t len, mode_t mode,
+                         struct islet_err *err)
+{
+  cleanup_free char *tmp = islet_xasprintf ("%s.tmp.%d", path, (int) getpid ());
+  cleanup_close int fd = -1;
+
+  fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0)
+    return islet_fail (err, islet_errkind_from_errno (errno), errno, "create `%s`", tmp);
+  if (islet_write_all (fd, data, len) < 0 || fsync (fd) < 0)
+    {
+      int e = errno;
+      (void) unlink (tmp);
+      return islet_fail (err, islet_errkind_from_errno (e), e, "write `%s`", tmp);
+    }
+  if (rename (tmp, path) < 0)
+    {
+      int e = errno;
+      (void) unlink (tmp);
+      return islet_fail (err, ISLET_E_SYSTEM, e, "rename `%s` to `%s`", tmp, path);
+    }
+  return 0;
+}
+
+int
+islet_mkdir_p (const char *path, mode_t mode, struct islet_err *err)
+{
+  cleanup_free char *copy = islet_xstrdup (path);
+  char *p = copy;
+
+  if (*p == '/')
+    p++;
+  for (;;)
+    {
+      char *slash = strchr (p, '/');
+      if (slash)
+        *slash = '\0';
+      if (*copy && mkdir (copy, mode) < 0 && errno != EEXIST)
+        return islet_fail (err, islet_errkind_from_errno (errno), errno, "mkdir `%s`", copy);
+      if (!slash)
+        break;
+      *slash = '/';
+      p = slash + 1;
+    }
+  return 0;
+}
+
+static int
+rm_rf_at (int parent, const char *name, dev_t dev, int depth, struct islet_err *err)
+{
+  struct stat st;
+
+  if (depth > 256)
+    return islet_fail (err, ISLET_E_SYSTEM, ELOOP, "remove `%s`: too deep", name);
+  if (fstatat (parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+    {
+      if (errno == ENOENT)
+        return 0;
+      return islet_fail (err, ISLET_E_SYSTEM, errno, "stat `%s`", name);
+    }
+  if (S_ISDIR (st.st_mode))
+    {
+      cleanup_dir DIR *d = NULL;
+      struct dirent *de;
+      int fd;
+
+      if (st.st_dev != dev)
+        return islet_fail (err, ISLET_E_CONFLICT, EXDEV, "remove `%s`: a mount point", name);
+      fd = openat (parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (fd < 0)
+        return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", name);
+      d = fdopendir (fd);
+      if (d == NULL)
+        {
+          int e = errno;
+          close (fd);
+          return islet_fail (err, ISLET_E_SYSTEM, e, "open `%s`", name);
+        }
+      while ((errno = 0, de = readdir (d)) != NULL)
+        {
+          if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
+            continue;
+          if (rm_rf_at (dirfd (d), de->d_name, dev, depth + 1, err) < 0)
+            return islet_wrap (err, "%s", name);
+        }
+      if (unlinkat (parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+        return islet_fail (err, ISLET_E_SYSTEM, errno, "rmdir `%s`", name);
+      return 0;
+    }
+  if (unlinkat (parent, name, 0) < 0 && errno != ENOENT)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "unlink `%s`", name);
+  return 0;
+}
+
+int
+islet_rm_rf (const char *path, struct islet_err *err)
+{
+  struct stat st;
+
+  if (lstat (path, &st) < 0)
+    {
+      if (errno == ENOENT)
+        return 0;
+      return islet_fail (err, ISLET_E_SYSTEM, errno, "stat `%s`", path);
+    }
+  return rm_rf_at (AT_FDCWD, path, st.st_dev, 0, err);
+}
+
+uint64_t
+islet_now_ns (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (uint64_t) ts.tv_sec * 1000000000ull + (uint64_t) ts.tv_nsec;
+}

@@ -1,0 +1,67 @@
+/* Credentials: what a process keeps as it enters the sandbox.  It becomes
+ * the sandbox's root (an unprivileged uid on the host), with every capability
+ * set empty, root's automatic privileges switched off and locked, and
+ * no_new_privs, so no setuid file or file capability can give anything back. */
+#include <errno.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/securebits.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "islet/contain.h"
+#include "islet/util.h"
+
+int
+islet_caps_drop (const struct islet_creds *c, struct islet_err *err)
+{
+  struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+  struct __user_cap_data_struct data[2] = { { 0, 0, 0 }, { 0, 0, 0 } };
+  struct rlimit nofile = { c->nofile, c->nofile };
+  struct rlimit nocore = { 0, 0 };
+
+  if (setgroups (0, NULL) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "setgroups");
+  if (setresgid (c->gid, c->gid, c->gid) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "setresgid %u", (unsigned) c->gid);
+  if (setresuid (c->uid, c->uid, c->uid) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "setresuid %u", (unsigned) c->uid);
+  if (c->nofile && setrlimit (RLIMIT_NOFILE, &nofile) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "limit open files to %u", c->nofile);
+  if (setrlimit (RLIMIT_CORE, &nocore) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "disable core dumps");
+  /* uid 0 in the sandbox would get a full capability set back at every execve
+     without SECBIT_NOROOT; the locks stop the bits from being changed back. */
+  if (prctl (PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP
+                                    | SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED
+                                    | SECBIT_NO_CAP_AMBIENT_RAISE
+                                    | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED)
+      < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "set securebits");
+  for (int cap = 0; cap <= 63; cap++)
+    if (prctl (PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+      return islet_fail (err, ISLET_E_SYSTEM, errno, "drop capability %d from the bounding set",
+                         cap);
+  if (prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "clear ambient capabilities");
+  if (syscall (SYS_capset, &hdr, data) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "drop capabilities");
+  if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "set no_new_privs");
+  return 0;
+}
+
+void
+islet_close_fds_from (int lowfd, int keep)
+{
+  if (keep >= lowfd)
+    {
+      if (keep > lowfd)
+        syscall (SYS_close_range, (unsigned) lowfd, (unsigned) keep - 1, 0);
+      syscall (SYS_close_range, (unsigned) keep + 1, ~0u, 0);
+    }
+  else
+    syscall (SYS_close_range, (unsigned) lowfd, ~0u, 0);
+}

@@ -1,0 +1,918 @@
+/* Control groups, the shared part: finding the hierarchies, naming, making
+ * and removing groups (with rollback), moving a process in, and the helpers
+ * both backends use (reading control files, walking a subtree, killing in
+ * rounds).  What differs between v1 and v2 is in cgroup_v1.c and cgroup_v2.c.
+ *
+ * A handle keeps an O_PATH fd of its group in every hierarchy, so that the
+ * hot paths (enter, one exec's child group) do no path walks from the root
+ * and islet_cg_enter needs no memory at all. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/magic.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/vfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cgroup_internal.h"
+#include "islet/util.h"
+
+#define NAME_MAX_LEN 64
+#define WALK_MAX_DEPTH 16 /* islet's trees are two deep; a sandbox cannot add more */
+#define PROCS_MAX (4u << 20)
+
+static const char *const ctrl_names[CG_NCTRL] = {
+  [CG_MEMORY] = "memory", [CG_CPU] = "cpu",         [CG_CPUACCT] = "cpuacct",
+  [CG_PIDS] = "pids",     [CG_FREEZER] = "freezer",
+};
+
+/* The layout is found once per process (or after islet_cg_set_root) and
+   then only read; the lock covers the finding. */
+static pthread_mutex_t layout_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct cg_layout layout;
+static bool layout_ready;
+static char root_dir[PATH_MAX] = "/sys/fs/cgroup";
+static bool root_forced;
+static enum islet_cg_version forced_version;
+
+/* ---- finding the hierarchies ---- */
+
+static bool
+is_cgroup2 (const char *path)
+{
+  struct statfs sfs;
+
+  return statfs (path, &sfs) == 0 && sfs.f_type == CGROUP2_SUPER_MAGIC;
+}
+
+/* Add ctrl to the hierarchy at (dev, ino), or start a new one: v1
+   controllers can share a hierarchy (cpu,cpuacct). */
+static void
+layout_add (struct cg_layout *lo, enum cg_ctrl ctrl, const char *mount, dev_t dev, ino_t ino)
+{
+  for (size_t i = 0; i < lo->n; i++)
+    if (lo->hier[i].dev == dev && lo->hier[i].ino == ino)
+      {
+        lo->hier[i].ctrls |= CG_BIT (ctrl);
+        return;
+      }
+  if (lo->n == CG_MAX_HIER || strlen (mount) >= sizeof lo->hier[0].mount)
+    return;
+  strcpy (lo->hier[lo->n].mount, mount);
+  lo->hier[lo->n].ctrls = CG_BIT (ctrl);
+  lo->hier[lo->n].dev = dev;
+  lo->hier[lo->n].ino = ino;
+  lo->n++;
+}
+
+/* Memory's hierarchy goes first: it is the one a group cannot do without,
+   and the one a process joins first. */
+static void
+layout_memory_first (struct cg_layout *lo)
+{
+  for (size_t i = 1; i < lo->n; i++)
+    if (lo->hier[i].ctrls & CG_BIT (CG_MEMORY))
+      {
+        struct cg_hier tmp = lo->hier[0];
+        lo->hier[0] = lo->hier[i];
+        lo->hier[i] = tmp;
+        break;
+      }
+}
+
+/* mountinfo escapes space, tab, newline and backslash as \ooo. */
+static void
+unescape_octal (char *s)
+{
+  char *w = s;
+
+  for (char *r = s; *r; r++)
+    {
+      if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' && r[3] >= '0'
+          && r[3] <= '7')
+        {
+          *w++ = (char) ((r[1] - '0') << 6 | (r[2] - '0') << 3 | (r[3] - '0'));
+          r += 3;
+        }
+      else
+        *w++ = *r;
+    }
+  *w = '\0';
+}
+
+static bool
+has_option (const char *opts, const char *name)
+{
+  size_t len = strlen (name);
+
+  for (const char *p = opts; p; p = strchr (p, ','), p = p ? p + 1 : NULL)
+    if (strncmp (p, name, len) == 0 && (p[len] == ',' || p[len] == '\0' || p[len] == '\n'))
+      return true;
+  return false;
+}
+
+/* The v1 hierarchies as mounted, from /proc/self/mountinfo: distros differ
+   in names and grouping (cpu,cpuacct vs. separate), so nothing is assumed. */
+static void
+scan_mountinfo (struct cg_layout *lo)
+{
+  cleanup_fclose FILE *f = fopen ("/proc/self/mountinfo", "re");
+  cleanup_free char *line = NULL;
+  size_t cap = 0;
+
+  if (f == NULL)
+    return;
+  while (getline (&line, &cap, f) > 0)
+    {
+      unsigned major, minor;
+      char mount[PATH_MAX], fstype[32], opts[256];
+      const char *sep = strstr (line, " - ");
+
+      if (sep == NULL || sscanf (line, "%*u %*u %u:%u %*s %4095s", &major, &minor, mount) != 3
+          || sscanf (sep + 3, "%31s %*s %255s", fstype, opts) != 2 || strcmp (fstype, "cgroup") != 0)
+        continue;
+      unescape_octal (mount);
+      for (int c = 0; c < CG_NCTRL; c++)
+        if (has_option (opts, ctrl_names[c]))
+          layout_add (lo, (enum cg_ctrl) c, mount, makedev (major, minor), 0);
+    }
+  layout_memory_first (lo);
+}
+
+/* Under a forced root, <root>/<controller> is each controller's mount; a
+   symlink (cpu -> cpu,cpuacct) joins controllers into one hierarchy. */
+static void
+scan_root_v1 (struct cg_layout *lo, const char *root)
+{
+  for (int c = 0; c < CG_NCTRL; c++)
+    {
+      char path[PATH_MAX];
+      struct stat st;
+
+      if (snprintf (path, sizeof path, "%s/%s", root, ctrl_names[c]) >= (int) sizeof path
+          || stat (path, &st) < 0 || !S_ISDIR (st.st_mode))
+        continue;
+      layout_add (lo, (enum cg_ctrl) c, path, st.st_dev, st.st_ino);
+    }
+  layout_memory_first (lo);
+}
+
+static void
+layout_scan (struct cg_layout *lo)
+{
+  enum islet_cg_version want = root_forced ? forced_version : ISLET_CG_NONE;
+
+  memset (lo, 0, sizeof *lo);
+  if (want == ISLET_CG_NONE && is_cgroup2 (root_dir))
+    want = ISLET_CG_V2;
+  if (want == ISLET_CG_V2)
+    {
+      strcpy (lo->hier[0].mount, root_dir);
+      lo->hier[0].ctrls = (1u << CG_NCTRL) - 1;
+      lo->n = 1;
+      lo->version = ISLET_CG_V2;
+      return;
+    }
+  if (want == ISLET_CG_V1 || !root_forced)
+    {
+      if (root_forced)
+        scan_root_v1 (lo, root_dir);
+      else
+        scan_mountinfo (lo);
+      /* Without a memory hierarchy there is nothing worth limiting. */
+      if (lo->n > 0 && lo->hier[0].ctrls & CG_BIT (CG_MEMORY))
+        lo->version = ISLET_CG_V1;
+      else
+        lo->n = 0;
+    }
+}
+
+static const struct cg_layout *
+layout_get (void)
+{
+  pthread_mutex_lock (&layout_lock);
+  if (!layout_ready)
+    {
+      layout_scan (&layout);
+      layout_ready = true;
+    }
+  pthread_mutex_unlock (&layout_lock);
+  return &layout;
+}
+
+enum islet_cg_version
+islet_cg_detect (void)
+{
+  return layout_get ()->version;
+}
+
+void
+islet_cg_set_root (const char *root, enum islet_cg_version version)
+{
+  pthread_mutex_lock (&layout_lock);
+  snprintf (root_dir, sizeof root_dir, "%s", root ? root : "/sys/fs/cgroup");
+  root_forced = root != NULL;
+  forced_version = version;
+  layout_ready = false;
+  pthread_mutex_unlock (&layout_lock);
+}
+
+/* ---- handles ---- */
+
+static const struct cg_backend *
+backend_for (enum islet_cg_version v)
+{
+  return v == ISLET_CG_V2 ? &cg_backend_v2 : &cg_backend_v1;
+}
+
+static int
+check_name (const char *name, struct islet_err *err)
+{
+  size_t len = name ? strlen (name) : 0;
+
+  if (len == 0 || len > NAME_MAX_LEN || name[0] == '.')
+    return islet_fail (err, ISLET_E_INVALID, 0, "bad cgroup name `%s`", name ? name : "");
+  for (size_t i = 0; i < len; i++)
+    if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z')
+          || (name[i] >= '0' && name[i] <= '9') || name[i] == '-' || name[i] == '_'
+          || name[i] == '.'))
+      return islet_fail (err, ISLET_E_INVALID, 0, "bad cgroup name `%s`", name);
+  return 0;
+}
+
+/* The kernel refuses a CFS quota under 1 ms per 100 ms period. */
+static int
+check_limits (const struct islet_cg_limits *l, struct islet_err *err)
+{
+  if (l == NULL)
+    return islet_fail (err, ISLET_E_INVALID, 0, "no limits given");
+  if (l->cpu_millis > 0 && l->cpu_millis < 10)
+    return islet_fail (err, ISLET_E_INVALID, 0, "a cpu limit of %u millis is below the minimum of 10",
+                       l->cpu_millis);
+  return 0;
+}
+
+static int
+check_ctrls (const struct islet_cg_limits *l, unsigned avail, struct islet_err *err)
+{
+  static const struct
+  {
+    enum cg_ctrl ctrl;
+    const char *what;
+  } needs[] = { { CG_MEMORY, "memory" }, { CG_CPU, "cpu" }, { CG_PIDS, "pids" } };
+  bool want[] = { l->memory_bytes > 0, l->cpu_millis > 0, l->pids > 0 };
+
+  for (size_t i = 0; i < sizeof needs / sizeof needs[0]; i++)
+    if (want[i] && !(avail & CG_BIT (needs[i].ctrl)))
+      return islet_fail (err, ISLET_E_SYSTEM, EOPNOTSUPP,
+                         "a %s limit needs the %s controller, which is not available", needs[i].what,
+                         needs[i].what);
+  return 0;
+}
+
+static struct islet_cg *
+cg_alloc (const struct cg_backend *be, char *rel)
+{
+  struct islet_cg *cg = islet_xcalloc (1, sizeof *cg);
+
+  cg->be = be;
+  cg->rel = rel;
+  for (size_t i = 0; i < CG_MAX_HIER; i++)
+    cg->dir[i].fd = -1;
+  return cg;
+}
+
+void
+islet_cg_free (struct islet_cg *cg)
+{
+  if (cg == NULL)
+    return;
+  for (size_t i = 0; i < cg->n; i++)
+    {
+      if (cg->dir[i].fd >= 0)
+        close (cg->dir[i].fd);
+      free (cg->dir[i].path);
+    }
+  free (cg->rel);
+  free (cg);
+}
+
+int
+cg_ctrl_fd (const struct islet_cg *cg, enum cg_ctrl ctrl)
+{
+  for (size_t i = 0; i < cg->n; i++)
+    if (cg->dir[i].ctrls & CG_BIT (ctrl))
+      return cg->dir[i].fd;
+  return -1;
+}
+
+static unsigned
+cg_ctrls (const struct islet_cg *cg)
+{
+  unsigned set = 0;
+
+  for (size_t i = 0; i < cg->n; i++)
+    if (cg->dir[i].fd >= 0)
+      set |= cg->dir[i].ctrls;
+  return set;
+}
+
+static int
+open_dir (int at, const char *path, struct cg_dir *d, struct islet_err *err)
+{
+  d->fd = openat (at, path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (d->fd < 0)
+    return islet_fail (err, islet_errkind_from_errno (errno), errno, "open `%s`", d->path);
+  return 0;
+}
+
+/* mkdir the group in every hierarchy, below parent's fds if given.  islet's
+   own parent group is made when missing, and is never removed again:
+   another sandbox may be making its group in it at the same moment. */
+static int
+make_dirs (struct islet_cg *cg, const struct islet_cg *parent, struct islet_err *err)
+{
+  for (size_t i = 0; i < cg->n; i++)
+    {
+      struct cg_dir *d = &cg->dir[i];
+      int at = parent ? parent->dir[i].fd : AT_FDCWD;
+      const char *path = parent ? strrchr (d->path, '/') + 1 : d->path;
+      int r;
+
+      if (parent && at < 0)
+        continue; /* the parent is missing in this hierarchy */
+      r = mkdirat (at, path, 0755);
+      if (r < 0 && errno == ENOENT && !parent)
+        {
+          cleanup_free char *up = islet_xstrdup (d->path);
+          *strrchr (up, '/') = '\0';
+          if (mkdirat (AT_FDCWD, up, 0755) < 0 && errno != EEXIST)
+            return islet_fail (err, islet_errkind_from_errno (errno), errno, "mkdir `%s`", up);
+          r = mkdirat (at, path, 0755);
+        }
+      if (r < 0 && errno == EEXIST)
+        return islet_fail (err, ISLET_E_CONFLICT, EEXIST, "`%s` already exists", d->path);
+      if (r < 0)
+        return islet_fail (err, islet_errkind_from_errno (errno), errno, "mkdir `%s`", d->path);
+      d->made = true;
+      if (open_dir (at, path, d, err) < 0)
+        return -1;
+    }
+  return 0;
+}
+
+/* Rollback of make_dirs: the groups are new, so empty and childless. */
+static void
+unmake_dirs (struct islet_cg *cg)
+{
+  for (size_t i = 0; i < cg->n; i++)
+    if (cg->dir[i].made)
+      {
+        (void) unlinkat (AT_FDCWD, cg->dir[i].path, AT_REMOVEDIR);
+        cg->dir[i].made = false;
+      }
+}
+
+int
+islet_cg_create (const char *name, const struct islet_cg_limits *limits, struct islet_cg **out,
+                 struct islet_err *err)
+{
+  const struct cg_layout *lo;
+  struct islet_cg *cg;
+  unsigned avail = 0;
+
+  if (check_name (name, err) < 0 || check_limits (limits, err) < 0)
+    return islet_wrap (err, "create cgroup");
+  lo = layout_get ();
+  if (lo->version == ISLET_CG_NONE)
+    return islet_fail (err, ISLET_E_SYSTEM, EOPNOTSUPP,
+                       "create cgroup `%s`: no cgroup2 or v1 memory hierarchy found", name);
+  cg = cg_alloc (backend_for (lo->version), islet_xasprintf (CG_PARENT "/%s", name));
+  cg->n = lo->n;
+  for (size_t i = 0; i < lo->n; i++)
+    {
+      cg->dir[i].path = islet_xasprintf ("%s/%s", lo->hier[i].mount, cg->rel);
+      cg->dir[i].ctrls = lo->hier[i].ctrls;
+    }
+  if (cg->be->prepare (lo, &avail, err) < 0 || check_ctrls (limits, avail, err) < 0)
+    goto fail;
+  if (make_dirs (cg, NULL, err) < 0)
+    goto fail;
+  if (cg->be->init_group && cg->be->init_group (cg, avail, err) < 0)
+    goto fail;
+  if (cg->be->set_limits (cg, limits, true, err) < 0)
+    goto fail;
+  *out = cg;
+  return 0;
+
+fail:
+  unmake_dirs (cg);
+  islet_cg_free (cg);
+  return islet_wrap (err, "create cgroup `" CG_PARENT "/%s`", name);
+}
+
+int
+islet_cg_open (const char *name, struct islet_cg **out, struct islet_err *err)
+{
+  const struct cg_layout *lo;
+  struct islet_cg *cg;
+  size_t found = 0;
+
+  if (check_name (name, err) < 0)
+    return islet_wrap (err, "open cgroup");
+  lo = layout_get ();
+  if (lo->version == ISLET_CG_NONE)
+    return islet_fail (err, ISLET_E_NOTFOUND, 0, "open cgroup `%s`: no cgroups here", name);
+  cg = cg_alloc (backend_for (lo->version), islet_xasprintf (CG_PARENT "/%s", name));
+  cg->n = lo->n;
+  for (size_t i = 0; i < lo->n; i++)
+    {
+      struct cg_dir *d = &cg->dir[i];
+      struct islet_err e;
+
+      d->path = islet_xasprintf ("%s/%s", lo->hier[i].mount, cg->rel);
+      d->ctrls = lo->hier[i].ctrls;
+      /* A group half made by a process that died is still opened, so
+         that it can be destroyed. */
+      if (open_dir (AT_FDCWD, d->path, d, &e) < 0 && e.errnum != ENOENT)
+        {
+          *err = e;
+          islet_cg_free (cg);
+          return islet_wrap (err, "open cgroup `" CG_PARENT "/%s`", name);
+        }
+      found += d->fd >= 0;
+    }
+  if (found == 0)
+    {
+      islet_cg_free (cg);
+      return islet_fail (err, ISLET_E_NOTFOUND, ENOENT, "no cgroup `" CG_PARENT "/%s`", name);
+    }
+  *out = cg;
+  return 0;
+}
+
+int
+islet_cg_create_child (struct islet_cg *parent, const char *name, struct islet_cg **out,
+                       struct islet_err *err)
+{
+  struct islet_cg *cg;
+
+  if (check_name (name, err) < 0)
+    return islet_wrap (err, "create a child of cgroup `%s`", parent->rel);
+  cg = cg_alloc (parent->be, islet_xasprintf ("%s/%s", parent->rel, name));
+  cg->n = parent->n;
+  for (size_t i = 0; i < parent->n; i++)
+    {
+      cg->dir[i].path = islet_xasprintf ("%s/%s", parent->dir[i].path, name);
+      cg->dir[i].ctrls = parent->dir[i].ctrls;
+    }
+  if (make_dirs (cg, parent, err) < 0)
+    {
+      unmake_dirs (cg);
+      islet_wrap (err, "create cgroup `%s`", cg->rel);
+      islet_cg_free (cg);
+      return -1;
+    }
+  *out = cg;
+  return 0;
+}
+
+/* Runs in a freshly forked child: no allocation, only the fds we hold. */
+int
+islet_cg_enter (const struct islet_cg *cg, pid_t pid, struct islet_err *err)
+{
+  char digits[16], buf[16];
+  size_t n = 0, len = 0;
+  unsigned long v = (unsigned long) pid;
+
+  if (pid < 0)
+    return islet_fail (err, ISLET_E_INVALID, 0, "enter cgroup `%s`: bad pid %d", cg->rel, (int) pid);
+  do
+    digits[n++] = (char) ('0' + v % 10);
+  while ((v /= 10) != 0);
+  while (n > 0)
+    buf[len++] = digits[--n];
+  buf[len] = '\0';
+  for (size_t i = 0; i < cg->n; i++)
+    {
+      int fd, saved;
+      ssize_t w;
+
+      if (cg->dir[i].fd < 0)
+        continue;
+      fd = openat (cg->dir[i].fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+      if (fd < 0)
+        return islet_fail (err, islet_errkind_from_errno (errno), errno,
+                           "enter cgroup: open `%s/cgroup.procs`", cg->dir[i].path);
+      w = write (fd, buf, len);
+      saved = errno;
+      close (fd);
+      if (w != (ssize_t) len)
+        return islet_fail (err, islet_errkind_from_errno (saved), w < 0 ? saved : EIO,
+                           "enter cgroup: write %s to `%s/cgroup.procs`", buf, cg->dir[i].path);
+    }
+  return 0;
+}
+
+int
+islet_cg_read_stats (const struct islet_cg *cg, struct islet_cg_stats *out, struct islet_err *err)
+{
+  memset (out, 0, sizeof *out);
+  if (cg->be->read_stats (cg, out, err) < 0)
+    return islet_wrap (err, "read the stats of cgroup `%s`", cg->rel);
+  return 0;
+}
+
+int
+islet_cg_set_limits (const struct islet_cg *cg, const struct islet_cg_limits *limits,
+                     struct islet_err *err)
+{
+  if (check_limits (limits, err) < 0 || check_ctrls (limits, cg_ctrls (cg), err) < 0
+      || cg->be->set_limits (cg, limits, false, err) < 0)
+    return islet_wrap (err, "set the limits of cgroup `%s`", cg->rel);
+  return 0;
+}
+
+int
+islet_cg_kill (const struct islet_cg *cg, struct islet_err *err)
+{
+  if (cg->be->kill (cg, err) < 0)
+    return islet_wrap (err, "kill cgroup `%s`", cg->rel);
+  return 0;
+}
+
+bool
+islet_cg_is_empty (const struct islet_cg *cg)
+{
+  struct islet_err ignored;
+
+  return cg->be->is_empty (cg, &ignored) == 1;
+}
+
+/* ---- removal ---- */
+
+static bool
+is_subdir (DIR *d, const struct dirent *de)
+{
+  struct stat st;
+
+  if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
+    return false;
+  if (de->d_type != DT_UNKNOWN)
+    return de->d_type == DT_DIR;
+  return fstatat (dirfd (d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR (st.st_mode);
+}
+
+/* rmdir fails with EBUSY while killed tasks are still on their way out. */
+static int
+rmdir_retry (int at, const char *name, uint64_t timeout_ns, struct islet_err *err)
+{
+  uint64_t deadline = islet_now_ns () + timeout_ns;
+  unsigned step = 0;
+
+  for (;;)
+    {
+      if (unlinkat (at, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
+        return 0;
+      if (errno != EBUSY || !cg_backoff (deadline, &step))
+        return islet_fail (err, islet_errkind_from_errno (errno), errno, "rmdir `%s`", name);
+    }
+}
+
+/* Remove the child groups of the group open at dirfd, deepest first.  In
+   cgroupfs a group's control files go with its rmdir. */
+static int
+remove_children (int dirfd, int depth, uint64_t timeout_ns, struct islet_err *err)
+{
+  cleanup_dir DIR *d = NULL;
+  struct dirent *de;
+  int fd;
+
+  if (depth > WALK_MAX_DEPTH)
+    return islet_fail (err, ISLET_E_SYSTEM, ELOOP, "cgroup tree too deep");
+  fd = openat (dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return errno == ENOENT ? 0 : islet_fail (err, ISLET_E_SYSTEM, errno, "open cgroup directory");
+  d = fdopendir (fd);
+  if (d == NULL)
+    {
+      int e = errno;
+      close (fd);
+      return islet_fail (err, ISLET_E_SYSTEM, e, "open cgroup directory");
+    }
+  while ((de = readdir (d)) != NULL)
+    {
+      cleanup_close int sub = -1;
+
+      if (!is_subdir (d, de))
+        continue;
+      sub = openat (dirfd (d), de->d_name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (sub < 0 && errno == ENOENT)
+        continue;
+      if (sub < 0)
+        return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", de->d_name);
+      if (remove_children (sub, depth + 1, timeout_ns, err) < 0
+          || rmdir_retry (dirfd (d), de->d_name, timeout_ns, err) < 0)
+        return -1;
+    }
+  return 0;
+}
+
+int
+islet_cg_destroy (struct islet_cg *cg, struct islet_err *err)
+{
+  struct islet_err later;
+  uint64_t timeout = CG_RMDIR_TIMEOUT_NS;
+  int ret = 0;
+
+  if (cg == NULL)
+    return 0;
+  /* Try to remove every group even after a failure; report the first.  If
+     the kill failed, waiting for the groups to empty is pointless. */
+  if (cg->be->kill (cg, err) < 0)
+    {
+      ret = islet_wrap (err, "remove cgroup `%s`", cg->rel);
+      timeout = 0;
+    }
+  for (size_t i = 0; i < cg->n; i++)
+    {
+      struct islet_err *e = ret < 0 ? &later : err;
+
+      if (cg->dir[i].fd < 0)
+        continue;
+      if (remove_children (cg->dir[i].fd, 0, timeout, e) < 0
+          || rmdir_retry (AT_FDCWD, cg->dir[i].path, timeout, e) < 0)
+        {
+          if (ret == 0)
+            ret = islet_wrap (err, "remove cgroup `%s`", cg->rel);
+        }
+    }
+  islet_cg_free (cg);
+  return ret;
+}
+
+/* ---- helpers for the backends ---- */
+
+bool
+cg_backoff (uint64_t deadline, unsigned *step)
+{
+  unsigned us = 100u << (*step < 7 ? *step : 7); /* 0.1 ms up to 12.8 ms */
+  struct timespec ts = { 0, (long) us * 1000 };
+
+  if (islet_now_ns () >= deadline)
+    return false;
+  (*step)++;
+  nanosleep (&ts, NULL);
+  return true;
+}
+
+int
+cg_write_u64 (int dirfd, const char *file, uint64_t value, struct islet_err *err)
+{
+  char buf[24];
+
+  snprintf (buf, sizeof buf, "%" PRIu64, value);
+  return islet_write_file_at (dirfd, file, buf, err);
+}
+
+int
+cg_read_u64 (int dirfd, const char *file, uint64_t *out, struct islet_err *err)
+{
+  cleanup_free char *text = NULL;
+
+  if (islet_read_file_at (dirfd, file, 4096, &text, NULL, err) < 0)
+    return -1;
+  if (cg_parse_u64 (text, out, err) < 0)
+    return islet_wrap (err, "`%s`", file);
+  return 0;
+}
+
+int
+cg_read_keyed (int dirfd, const char *file, const char *key, uint64_t *out,
+               struct islet_err *err)
+{
+  cleanup_free char *text = NULL;
+
+  if (islet_read_file_at (dirfd, file, 64 * 1024, &text, NULL, err) < 0)
+    return -1;
+  if (cg_parse_keyed (text, key, out, err) < 0)
+    return islet_wrap (err, "`%s`", file);
+  return 0;
+}
+
+static int
+walk_at (int start, int depth, cg_visit_fn fn, void *data, struct islet_err *err)
+{
+  cleanup_dir DIR *d = NULL;
+  struct dirent *de;
+  int fd;
+
+  if (depth > WALK_MAX_DEPTH)
+    return islet_fail (err, ISLET_E_SYSTEM, ELOOP, "cgroup tree too deep");
+  fd = openat (start, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return islet_fail (err, islet_errkind_from_errno (errno), errno, "open cgroup directory");
+  d = fdopendir (fd);
+  if (d == NULL)
+    {
+      int e = errno;
+      close (fd);
+      return islet_fail (err, ISLET_E_SYSTEM, e, "open cgroup directory");
+    }
+  /* fn's openat calls do not move the directory stream. */
+  if (fn (dirfd (d), data, err) < 0)
+    return -1;
+  while ((de = readdir (d)) != NULL)
+    {
+      cleanup_close int sub = -1;
+
+      if (!is_subdir (d, de))
+        continue;
+      sub = openat (dirfd (d), de->d_name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (sub < 0 && errno == ENOENT)
+        continue; /* removed meanwhile */
+      if (sub < 0)
+        return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", de->d_name);
+      if (walk_at (sub, depth + 1, fn, data, err) < 0)
+        return -1;
+    }
+  return 0;
+}
+
+int
+cg_walk (int dirfd, cg_visit_fn fn, void *data, struct islet_err *err)
+{
+  return walk_at (dirfd, 0, fn, data, err);
+}
+
+struct procs_ctx
+{
+  int sig;
+  size_t count;
+};
+
+static int
+visit_procs (int dirfd, void *data, struct islet_err *err)
+{
+  struct procs_ctx *ctx = data;
+  cleanup_free char *text = NULL;
+  struct islet_err e;
+
+  if (islet_read_file_at (dirfd, "cgroup.procs", PROCS_MAX, &text, NULL, &e) < 0)
+    {
+      if (e.errnum == ENOENT || e.errnum == ENODEV)
+        return 0; /* the group went away */
+      *err = e;
+      return -1;
+    }
+  for (char *p = text, *end; *p; p = end)
+    {
+      long pid = strtol (p, &end, 10);
+
+      if (end == p)
+        break;
+      while (*end == '\n')
+        end++;
+      if (pid <= 0)
+        continue;
+      ctx->count++;
+      /* cgroup.procs lists no task that has exited, but one may exit and
+         be reaped between the read and the kill.  Its pid coming back to
+         an unrelated process within that window needs a full wrap of the
+         pid space; the v1 freezer closes the window on the first round. */
+      if (ctx->sig)
+        (void) kill ((pid_t) pid, ctx->sig);
+    }
+  return 0;
+}
+
+int
+cg_count_procs (const struct islet_cg *cg, int sig, size_t *count, struct islet_err *err)
+{
+  struct procs_ctx ctx = { sig, 0 };
+
+  for (size_t i = 0; i < cg->n; i++)
+    if (cg->dir[i].fd >= 0 && cg_walk (cg->dir[i].fd, visit_procs, &ctx, err) < 0)
+      return -1;
+  *count = ctx.count;
+  return 0;
+}
+
+int
+cg_kill_rounds (const struct islet_cg *cg, int (*freeze) (const struct islet_cg *, bool),
+                struct islet_err *err)
+{
+  uint64_t deadline = islet_now_ns () + CG_KILL_TIMEOUT_NS;
+  unsigned step = 0;
+  size_t n;
+
+  if (cg_count_procs (cg, 0, &n, err) < 0)
+    return -1;
+  for (int round = 0; n > 0; round++)
+    {
+      /* Frozen, the group cannot fork while it is listed and killed; after
+         the thaw the killed tasks die without returning to user space. */
+      bool frozen = round == 0 && freeze && freeze (cg, true) == 0;
+      int r = cg_count_procs (cg, SIGKILL, &n, err);
+
+      if (frozen)
+        (void) freeze (cg, false);
+      if (r < 0)
+        return -1;
+      if (n == 0)
+        break;
+      if (round + 1 >= CG_KILL_MAX_ROUNDS || !cg_backoff (deadline, &step))
+        return islet_fail (err, ISLET_E_SYSTEM, ETIMEDOUT,
+                           "%zu processes still running after %d rounds of SIGKILL", n, round + 1);
+    }
+  return 0;
+}
+
+/* ---- parsers ---- */
+
+int
+cg_parse_u64 (const char *text, uint64_t *out, struct islet_err *err)
+{
+  char buf[32];
+  size_t len = strlen (text);
+
+  if (len > 0 && text[len - 1] == '\n')
+    len--;
+  if (len == 0 || len >= sizeof buf)
+    return islet_fail (err, ISLET_E_INVALID, 0, "not a number: `%.32s`", text);
+  memcpy (buf, text, len);
+  buf[len] = '\0';
+  return islet_parse_u64 (buf, UINT64_MAX, out, err);
+}
+
+int
+cg_parse_keyed (const char *text, const char *key, uint64_t *out, struct islet_err *err)
+{
+  size_t klen = strlen (key);
+
+  if (klen == 0)
+    return islet_fail (err, ISLET_E_INVALID, 0, "empty key");
+  for (const char *p = text; *p;)
+    {
+      const char *eol = strchrnul (p, '\n');
+
+      if ((size_t) (eol - p) > klen && memcmp (p, key, klen) == 0 && p[klen] == ' ')
+        {
+          const char *v = p + klen + 1;
+          size_t vlen = (size_t) (eol - v);
+          char buf[32];
+
+          if (vlen == 0 || vlen >= sizeof buf)
+            return islet_fail (err, ISLET_E_INVALID, 0, "bad value for `%s`", key);
+          memcpy (buf, v, vlen);
+          buf[vlen] = '\0';
+          if (islet_parse_u64 (buf, UINT64_MAX, out, err) < 0)
+            return islet_wrap (err, "bad value for `%s`", key);
+          return 0;
+        }
+      p = *eol ? eol + 1 : eol;
+    }
+  return islet_fail (err, ISLET_E_NOTFOUND, 0, "no `%s` key", key);
+}
+
+unsigned
+cg_parse_ctrls (const char *text)
+{
+  static const enum cg_ctrl known[] = { CG_MEMORY, CG_CPU, CG_PIDS };
+  unsigned set = 0;
+
+  for (const char *p = text; *p;)
+    {
+      size_t len = strcspn (p, " \t\n");
+
+      for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (len == strlen (ctrl_names[known[i]]) && memcmp (p, ctrl_names[known[i]], len) == 0)
+          set |= CG_BIT (known[i]);
+      p += len;
+      p += strspn (p, " \t\n");
+    }
+  return set;
+}
+
+void
+cg_format_ctrls (unsigned set, char *buf, size_t size)
+{
+  static const enum cg_ctrl known[] = { CG_MEMORY, CG_CPU, CG_PIDS };
+  size_t used = 0;
+
+  buf[0] = '\0';
+  for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+    if (set & CG_BIT (known[i]))
+      {
+        int n = snprintf (buf + used, size - used, "%s+%s", used ? " " : "", ctrl_names[known[i]]);
+        if (n < 0 || (size_t) n >= size - used)
+          break;
+        used += (size_t) n;
+      }
+}

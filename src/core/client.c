@@ -1,0 +1,387 @@
+/* The client side of the supervisor protocol (see islet/proto.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "islet/client.h"
+#include "islet/proto.h"
+#include "islet/util.h"
+#include "sandbox_internal.h"
+
+#define CHUNK (1u << 20)
+
+struct buf {
+  char *data;
+  size_t len, cap;
+};
+
+static void
+buf_add (struct buf *b, const char *data, size_t len)
+{
+  if (b->len + len + 1 > b->cap)
+    {
+      b->cap = (b->len + len + 1) * 2;
+      b->data = islet_xrealloc (b->data, b->cap);
+    }
+  memcpy (b->data + b->len, data, len);
+  b->len += len;
+  b->data[b->len] = '\0';
+}
+
+static char *
+buf_take (struct buf *b)
+{
+  if (b->data == NULL)
+    return islet_xcalloc (1, 1);
+  return islet_take_ptr (&b->data);
+}
+
+/* Resolve ref, connect, and send the request. */
+static int
+request (struct islet_ctx *ctx, const char *ref, json_t *req, struct islet_err *err)
+{
+  struct islet_sandbox_info info;
+  cleanup_close int fd = -1;
+
+  if (islet_sandbox_get (ctx, ref, &info, err) < 0)
+    return -1;
+  if (info.state != ISLET_SB_RUNNING)
+    return islet_fail (err, ISLET_E_CONFLICT, 0, "sandbox `%s` is not running", info.id);
+  fd = sandbox_connect (ctx, info.id, err);
+  if (fd < 0)
+    return -1;
+  if (islet_frame_send_json (fd, req, err) < 0)
+    return -1;
+  return islet_take_fd (&fd);
+}
+
+static int
+send_data_from (int conn, int src, struct islet_err *err)
+{
+  cleanup_free char *chunk = islet_xmalloc (CHUNK);
+  for (;;)
+    {
+      ssize_t n = read (src, chunk, CHUNK);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        return islet_fail (err, ISLET_E_SYSTEM, errno, "read input");
+      if (islet_frame_send (conn, ISLET_FRAME_DATA, chunk, (size_t) n, err) < 0)
+        return -1;
+      if (n == 0)
+        return 0;
+    }
+}
+
+static int
+send_data_mem (int conn, const char *data, size_t len, struct islet_err *err)
+{
+  for (size_t off = 0; off < len; off += CHUNK)
+    {
+      size_t n = len - off < CHUNK ? len - off : CHUNK;
+      if (islet_frame_send (conn, ISLET_FRAME_DATA, data + off, n, err) < 0)
+        return -1;
+    }
+  return islet_frame_send (conn, ISLET_FRAME_DATA, NULL, 0, err);
+}
+
+/* Receive frames until the final JSON one; data frames go to sink.  The
+ * final message is returned unless it is an error. */
+typedef int (*data_sink) (enum islet_frame type, const char *data, size_t len, void *user,
+                          struct islet_err *err);
+
+static int
+receive (int conn, data_sink sink, void *user, json_t **final, struct islet_err *err)
+{
+  for (;;)
+    {
+      cleanup_free char *data = NULL;
+      enum islet_frame type;
+      size_t len;
+
+      if (islet_frame_recv (conn, &type, &data, &len, err) < 0)
+        {
+          if (err->kind == ISLET_E_NOTFOUND && err->errnum == 0)
+            islet_fail (err, ISLET_E_SYSTEM, 0, "the sandbox closed the connection");
+          return -1;
+        }
+      if (type == ISLET_FRAME_JSON)
+        {
+          json_error_t jerr;
+          json_t *j = json_loadb (data, len, 0, &jerr);
+          if (j == NULL)
+            return islet_fail (err, ISLET_E_SYSTEM, EPROTO, "bad answer: %s", jerr.text);
+          if (islet_err_from_json (j, err) < 0)
+            {
+              json_decref (j);
+              return -1;
+            }
+          if (final)
+            *final = j;
+          else
+            json_decref (j);
+          return 0;
+        }
+      if (sink == NULL)
+        return islet_fail (err, ISLET_E_SYSTEM, EPROTO, "unexpected data");
+      if (sink (type, data, len, user, err) < 0)
+        return -1;
+    }
+}
+
+struct exec_sink {
+  const struct islet_exec_req *req;
+  struct buf out, errout;
+};
+
+static int
+exec_sink_fn (enum islet_frame type, const char *data, size_t len, void *user,
+              struct islet_err *err)
+{
+  struct exec_sink *s = user;
+  if (type != ISLET_FRAME_OUT && type != ISLET_FRAME_ERR)
+    return islet_fail (err, ISLET_E_SYSTEM, EPROTO, "unexpected frame in exec output");
+  buf_add (type == ISLET_FRAME_OUT ? &s->out : &s->errout, data, len);
+  if (s->req->on_output)
+    s->req->on_output (type == ISLET_FRAME_OUT ? ISLET_STDOUT : ISLET_STDERR, data, len,
+                       s->req->user);
+  return 0;
+}
+
+void
+islet_exec_result_fini (struct islet_exec_result *r)
+{
+  free (r->out);
+  free (r->errout);
+  r->out = r->errout = NULL;
+}
+
+static json_t *
+strv_json (char *const *v)
+{
+  json_t *a = json_array ();
+  for (size_t i = 0; v && v[i]; i++)
+    json_array_append_new (a, json_string (v[i]));
+  return a;
+}
+
+int
+islet_exec (struct islet_ctx *ctx, const char *id, const struct islet_exec_req *req,
+            struct islet_exec_result *out, struct islet_err *err)
+{
+  cleanup_json json_t *msg = NULL;
+  cleanup_json json_t *res = NULL;
+  cleanup_close int conn = -1;
+  struct exec_sink sink = { .req = req };
+  const char *error;
+  json_int_t code = 0, sig = 0, wall = 0, cpu = 0, peak = 0;
+  int timed_out = 0, oom = 0, truncated = 0;
+
+  memset (out, 0, sizeof *out);
+  if (req->argv == NULL || req->argv[0] == NULL)
+    return islet_fail (err, ISLET_E_INVALID, 0, "no command to run");
+  for (size_t i = 0; req->argv[i]; i++)
+    if (!json_string (req->argv[i]))
+      return islet_fail (err, ISLET_E_INVALID, 0, "argument %zu is not valid UTF-8", i);
+  msg = json_pack ("{s:s,s:o,s:o,s:I,s:I,s:b}", "op", "exec", "argv", strv_json (req->argv), "env",
+                   strv_json (req->env), "timeout_ms", (json_int_t) req->timeout_ms,
+                   "output_limit", (json_int_t) req->output_limit, "stdin",
+                   req->stdin_data != NULL);
+  if (msg == NULL)
+    return islet_fail (err, ISLET_E_INVALID, 0, "an argument or variable is not valid UTF-8");
+  if (req->cwd)
+    json_object_set_new (msg, "cwd", json_string (req->cwd));
+  conn = request (ctx, id, msg, err);
+  if (conn < 0)
+    return -1;
+  if (req->stdin_data && send_data_mem (conn, req->stdin_data, req->stdin_len, err) < 0)
+    return -1;
+  if (receive (conn, exec_sink_fn, &sink, &res, err) < 0)
+    {
+      free (sink.out.data);
+      free (sink.errout.data);
+      return -1;
+    }
+  json_unpack (res, "{s:I,s:I,s:I,s:I,s:I,s:b,s:b,s:b}", "exit_code", &code, "signal", &sig,
+               "wall_ms", &wall, "cpu_ms", &cpu, "memory_peak_bytes", &peak, "timed_out",
+               &timed_out, "oom_killed", &oom, "truncated", &truncated);
+  out->exit_code = (int) code;
+  out->signal = (int) sig;
+  out->wall_ms = (uint64_t) wall;
+  out->cpu_ms = (uint64_t) cpu;
+  out->memory_peak_bytes = (uint64_t) peak;
+  out->timed_out = timed_out;
+  out->oom_killed = oom;
+  out->truncated = truncated;
+  out->out_len = sink.out.len;
+  out->err_len = sink.errout.len;
+  out->out = buf_take (&sink.out);
+  out->errout = buf_take (&sink.errout);
+  error = json_string_value (json_object_get (res, "error"));
+  if (error)
+    snprintf (out->error, sizeof out->error, "%s", error);
+  return 0;
+}
+
+static int
+simple (struct islet_ctx *ctx, const char *id, json_t *msg, json_t **final, struct islet_err *err)
+{
+  cleanup_close int conn = -1;
+
+  if (msg == NULL)
+    return islet_fail (err, ISLET_E_INVALID, 0, "a path is not valid UTF-8");
+  conn = request (ctx, id, msg, err);
+  if (conn < 0)
+    return -1;
+  return receive (conn, NULL, NULL, final, err);
+}
+
+static int
+mem_sink (enum islet_frame type, const char *data, size_t len, void *user, struct islet_err *err)
+{
+  if (type != ISLET_FRAME_DATA)
+    return islet_fail (err, ISLET_E_SYSTEM, EPROTO, "unexpected frame in file data");
+  buf_add (user, data, len);
+  return 0;
+}
+
+static int
+fd_sink (enum islet_frame type, const char *data, size_t len, void *user, struct islet_err *err)
+{
+  if (type != ISLET_FRAME_DATA)
+    return islet_fail (err, ISLET_E_SYSTEM, EPROTO, "unexpected frame in file data");
+  if (len && islet_write_all (*(int *) user, data, len) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "write output");
+  return 0;
+}
+
+int
+islet_fs_read (struct islet_ctx *ctx, const char *id, const char *path, size_t max, char **data,
+               size_t *len, struct islet_err *err)
+{
+  cleanup_json json_t *msg = json_pack ("{s:s,s:s,s:I}", "op", "read", "path", path, "max",
+                                        (json_int_t) max);
+  cleanup_close int conn = -1;
+  struct buf b = { 0 };
+
+  if (msg == NULL)
+    return islet_fail (err, ISLET_E_INVALID, 0, "path is not valid UTF-8");
+  conn = request (ctx, id, msg, err);
+  if (conn < 0)
+    return -1;
+  if (receive (conn, mem_sink, &b, NULL, err) < 0)
+    {
+      free (b.data);
+      return -1;
+    }
+  *len = b.len;
+  *data = buf_take (&b);
+  return 0;
+}
+
+int
+islet_fs_copy_out (struct islet_ctx *ctx, const char *id, const char *path, int host_fd,
+                   struct islet_err *err)
+{
+  cleanup_json json_t *msg = json_pack ("{s:s,s:s,s:b}", "op", "read", "path", path, "unlimited",
+                                        1);
+  cleanup_close int conn = -1;
+
+  if (msg == NULL)
+    return islet_fail (err, ISLET_E_INVALID, 0, "path is not valid UTF-8");
+  conn = request (ctx, id, msg, err);
+  if (conn < 0)
+    return -1;
+  return receive (conn, fd_sink, &host_fd, NULL, err);
+}
+
+int
+islet_fs_write (struct islet_ctx *ctx, const char *id, const char *path, const void *data,
+                size_t len, unsigned mode, struct islet_err *err)
+{
+  cleanup_json json_t *msg = json_pack ("{s:s,s:s,s:i}", "op", "write", "path", path, "mode",
+                                        (int) mode);
+  cleanup_close int conn = -1;
+
+  if (msg == NULL)
+    return islet_fail (err, ISLET_E_INVALID, 0, "path is not valid UTF-8");
+  conn = request (ctx, id, msg, err);
+  if (conn < 0)
+    return -1;
+  if (send_data_mem (conn, data, len, err) < 0)
+    return -1;
+  return receive (conn, NULL, NULL, NULL, err);
+}
+
+int
+islet_fs_copy_in (struct islet_ctx *ctx, const char *id, int host_fd, const char *path,
+                  unsigned mode, struct islet_err *err)
+{
+  cleanup_json json_t *msg = json_pack ("{s:s,s:s,s:i}", "op", "write", "path", path, "mode",
+                                        (int) mode);
+  cleanup_close int conn = -1;
+
+  if (msg == NULL)
+    return islet_fail (err, ISLET_E_INVALID, 0, "path is not valid UTF-8");
+  conn = request (ctx, id, msg, err);
+  if (conn < 0)
+    return -1;
+  if (send_data_from (conn, host_fd, err) < 0)
+    return -1;
+  return receive (conn, NULL, NULL, NULL, err);
+}
+
+int
+islet_fs_remove (struct islet_ctx *ctx, const char *id, const char *path, bool recursive,
+                 struct islet_err *err)
+{
+  cleanup_json json_t *msg = json_pack ("{s:s,s:s,s:b}", "op", "rm", "path", path, "recursive",
+                                        recursive);
+  return simple (ctx, id, msg, NULL, err);
+}
+
+int
+islet_fs_mkdir (struct islet_ctx *ctx, const char *id, const char *path, unsigned mode,
+                struct islet_err *err)
+{
+  cleanup_json json_t *msg = json_pack ("{s:s,s:s,s:i}", "op", "mkdir", "path", path, "mode",
+                                        (int) mode);
+  return simple (ctx, id, msg, NULL, err);
+}
+
+int
+islet_fs_move (struct islet_ctx *ctx, const char *id, const char *from, const char *to,
+               struct islet_err *err)
+{
+  cleanup_json json_t *msg = json_pack ("{s:s,s:s,s:s}", "op", "mv", "from", from, "to", to);
+  return simple (ctx, id, msg, NULL, err);
+}
+
+int
+islet_fs_stat (struct islet_ctx *ctx, const char *id, const char *path, json_t **out,
+               struct islet_err *err)
+{
+  cleanup_json json_t *msg = json_pack ("{s:s,s:s}", "op", "stat", "path", path);
+  cleanup_json json_t *res = NULL;
+
+  if (simple (ctx, id, msg, &res, err) < 0)
+    return -1;
+  *out = json_incref (json_object_get (res, "stat"));
+  return 0;
+}
+
+int
+islet_fs_list (struct islet_ctx *ctx, const char *id, const char *path, unsigned depth,
+               json_t **out, struct islet_err *err)
+{
+  cleanup_json json_t *msg = json_pack ("{s:s,s:s,s:i}", "op", "list", "path", path, "depth",
+                                        (int) depth);
+  cleanup_json json_t *res = NULL;
+
+  if (simple (ctx, id, msg, &res, err) < 0)
+    return -1;
+  *out = json_incref (json_object_get (res, "entries"));
+  return 0;
+}

@@ -1,0 +1,235 @@
+/* The sandbox's mount namespace.  It runs in the sandbox's first process, as
+ * real root, before that process enters its user namespace: every mount made
+ * here belongs to the host's user namespace, so nothing in the sandbox can
+ * unmount, remount or move it (mount is also outside its seccomp filter). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "islet/contain.h"
+#include "islet/util.h"
+
+/* /proc files that leak host state or reach the host kernel: covered with an
+ * empty character device (the OCI runtimes' masked paths). */
+static const char *const proc_masked_files[] = {
+  "kcore",        /* host physical memory */
+  "keys",         /* the kernel's key list */
+  "timer_list",   /* host timers, with pids and functions */
+  "sched_debug",  /* every host task's scheduler state */
+  "latency_stats", "timer_stats",
+  "sysrq-trigger", /* reboot or crash the host */
+};
+/* /proc directories with hardware and driver details: an empty read-only tmpfs. */
+static const char *const proc_masked_dirs[] = { "acpi", "scsi", "asound", "driver" };
+/* Kernel tunables and bus details: read-only. */
+static const char *const proc_readonly[] = { "sys", "bus", "fs", "irq" };
+
+static const struct
+{
+  const char *name;
+  unsigned major, minor;
+} dev_nodes[] = {
+  { "null", 1, 3 }, { "zero", 1, 5 }, { "full", 1, 7 }, { "random", 1, 8 }, { "urandom", 1, 9 },
+  { "tty", 5, 0 },
+};
+
+static const struct
+{
+  const char *name, *target;
+} dev_links[] = {
+  { "fd", "/proc/self/fd" },         { "stdin", "/proc/self/fd/0" },
+  { "stdout", "/proc/self/fd/1" },   { "stderr", "/proc/self/fd/2" },
+  { "ptmx", "pts/ptmx" },
+};
+
+static int
+do_mount (const char *src, const char *dst, const char *type, unsigned long flags,
+          const char *data, struct islet_err *err)
+{
+  if (mount (src, dst, type, flags, data) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "mount `%s` on `%s`", src ? src : type, dst);
+  return 0;
+}
+
+/* A read-only bind: the remount is what makes it read-only, and it also
+ * carries nosuid/nodev because a bind keeps the source's flags otherwise. */
+static int
+bind_ro (const char *src, const char *dst, unsigned long extra, struct islet_err *err)
+{
+  if (do_mount (src, dst, NULL, MS_BIND | MS_REC, NULL, err) < 0)
+    return -1;
+  return do_mount (NULL, dst, NULL,
+                   MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | extra, NULL, err);
+}
+
+static int
+setup_proc (const char *root, struct islet_err *err)
+{
+  cleanup_free char *proc = islet_xasprintf ("%s/proc", root);
+  cleanup_free char *null = islet_xasprintf ("%s/dev/null", root);
+
+  if (do_mount ("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, err) < 0)
+    return -1;
+  for (size_t i = 0; i < sizeof proc_masked_files / sizeof proc_masked_files[0]; i++)
+    {
+      cleanup_free char *p = islet_xasprintf ("%s/%s", proc, proc_masked_files[i]);
+      if (access (p, F_OK) == 0 && do_mount (null, p, NULL, MS_BIND, NULL, err) < 0)
+        return -1;
+    }
+  for (size_t i = 0; i < sizeof proc_masked_dirs / sizeof proc_masked_dirs[0]; i++)
+    {
+      cleanup_free char *p = islet_xasprintf ("%s/%s", proc, proc_masked_dirs[i]);
+      if (access (p, F_OK) == 0
+          && do_mount ("tmpfs", p, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                       "size=0,nr_inodes=1", err) < 0)
+        return -1;
+    }
+  for (size_t i = 0; i < sizeof proc_readonly / sizeof proc_readonly[0]; i++)
+    {
+      cleanup_free char *p = islet_xasprintf ("%s/%s", proc, proc_readonly[i]);
+      if (access (p, F_OK) == 0 && bind_ro (p, p, MS_NOEXEC, err) < 0)
+        return -1;
+    }
+  return 0;
+}
+
+/* A minimal /dev: a handful of harmless character devices made here (the
+ * sandbox itself can never make one), a private devpts and a /dev/shm. */
+static int
+setup_dev (const char *root, struct islet_err *err)
+{
+  cleanup_free char *dev = islet_xasprintf ("%s/dev", root);
+  cleanup_close int dfd = -1;
+
+  if (do_mount ("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=64k,nr_inodes=64",
+                err) < 0)
+    return -1;
+  dfd = open (dev, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", dev);
+  for (size_t i = 0; i < sizeof dev_nodes / sizeof dev_nodes[0]; i++)
+    if (mknodat (dfd, dev_nodes[i].name, S_IFCHR | 0666,
+                 makedev (dev_nodes[i].major, dev_nodes[i].minor)) < 0
+        || fchmodat (dfd, dev_nodes[i].name, 0666, 0) < 0)
+      return islet_fail (err, ISLET_E_SYSTEM, errno, "mknod `%s/%s`", dev, dev_nodes[i].name);
+  for (size_t i = 0; i < sizeof dev_links / sizeof dev_links[0]; i++)
+    if (symlinkat (dev_links[i].target, dfd, dev_links[i].name) < 0)
+      return islet_fail (err, ISLET_E_SYSTEM, errno, "symlink `%s/%s`", dev, dev_links[i].name);
+  if (mkdirat (dfd, "pts", 0755) < 0 || mkdirat (dfd, "shm", 01777) < 0
+      || fchmodat (dfd, "shm", 01777, 0) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "mkdir in `%s`", dev);
+  {
+    cleanup_free char *pts = islet_xasprintf ("%s/pts", dev);
+    cleanup_free char *shm = islet_xasprintf ("%s/shm", dev);
+    if (do_mount ("devpts", pts, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620",
+                  err) < 0)
+      return -1;
+    if (do_mount ("shm", shm, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=64m", err)
+        < 0)
+      return -1;
+  }
+  return 0;
+}
+
+static int
+pivot (const char *root, struct islet_err *err)
+{
+  if (chdir (root) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "chdir `%s`", root);
+  /* pivot_root(".", ".") stacks the old root under the new one; detaching it
+     then leaves no path at all from the sandbox to the host's tree. */
+  if (syscall (SYS_pivot_root, ".", ".") < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "pivot_root into `%s`", root);
+  if (umount2 (".", MNT_DETACH) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "detach the host's root");
+  if (chdir ("/") < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "chdir `/`");
+  return 0;
+}
+
+int
+islet_rootfs_setup (const struct islet_rootfs *spec, struct islet_err *err)
+{
+  cleanup_free char *opts = NULL;
+  const char *root = spec->target;
+
+  /* Nothing mounted here may propagate back to the host. */
+  if (do_mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL, err) < 0)
+    return -1;
+  opts = islet_xasprintf ("lowerdir=%s,upperdir=%s,workdir=%s", spec->image->lower, spec->upper,
+                          spec->work);
+  if (do_mount ("overlay", root, "overlay", MS_NOSUID | MS_NODEV, opts, err) < 0)
+    return islet_wrap (err, "root overlay");
+  for (const struct islet_bind *b = spec->image->binds; b && b->source; b++)
+    {
+      cleanup_free char *dst = islet_xasprintf ("%s%s", root, b->target);
+      if (access (b->source, F_OK) < 0)
+        continue; /* optional on this host (e.g. no /etc/alternatives) */
+      if (bind_ro (b->source, dst, 0, err) < 0)
+        return -1;
+    }
+  if (setup_dev (root, err) < 0 || setup_proc (root, err) < 0)
+    return -1;
+  return pivot (root, err);
+}
+
+static int
+mkdir_owned (int dfd, const char *name, mode_t mode, uint32_t base, struct islet_err *err)
+{
+  if (mkdirat (dfd, name, mode) < 0 && errno != EEXIST)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "mkdir `%s`", name);
+  if (fchownat (dfd, name, base, base, AT_SYMLINK_NOFOLLOW) < 0
+      || fchmodat (dfd, name, mode, 0) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "chown `%s`", name);
+  return 0;
+}
+
+static int
+write_owned (int dfd, const char *name, const char *text, uint32_t base, struct islet_err *err)
+{
+  cleanup_close int fd = openat (dfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+                                 0644);
+  if (fd < 0 || islet_write_all (fd, text, strlen (text)) < 0 || fchown (fd, base, base) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "write `%s`", name);
+  return 0;
+}
+
+/* In an overlay, a directory present in both layers takes the upper one's
+ * owner and mode: creating these few in the upper layer, owned by the
+ * sandbox's root, makes /, /etc, /root, /tmp and /workspace its own while the
+ * image stays shared and host-owned. */
+int
+islet_rootfs_prepare_upper (const char *upper, const char *work, uint32_t base,
+                            const char *hostname, struct islet_err *err)
+{
+  cleanup_close int dfd = -1;
+  cleanup_free char *hosts = NULL;
+  cleanup_free char *hn = NULL;
+
+  if (mkdir (upper, 0755) < 0 && errno != EEXIST)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "mkdir `%s`", upper);
+  if (mkdir (work, 0700) < 0 && errno != EEXIST)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "mkdir `%s`", work);
+  if (chown (upper, base, base) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "chown `%s`", upper);
+  dfd = open (upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", upper);
+  if (mkdir_owned (dfd, "etc", 0755, base, err) < 0 || mkdir_owned (dfd, "root", 0700, base, err) < 0
+      || mkdir_owned (dfd, "tmp", 01777, base, err) < 0
+      || mkdir_owned (dfd, "workspace", 0755, base, err) < 0
+      || mkdir_owned (dfd, "home", 0755, base, err) < 0)
+    return -1;
+  hosts = islet_xasprintf ("127.0.0.1 localhost %s\n::1 localhost %s\n", hostname, hostname);
+  hn = islet_xasprintf ("%s\n", hostname);
+  if (write_owned (dfd, "etc/hosts", hosts, base, err) < 0
+      || write_owned (dfd, "etc/hostname", hn, base, err) < 0)
+    return -1;
+  return 0;
+}

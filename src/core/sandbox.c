@@ -1,0 +1,644 @@
+/* Sandbox lifecycle, on the caller's side: state on disk, the volume, the uid
+ * range, and starting and stopping the supervisor (islet-run). */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "islet/cgroup.h"
+#include "islet/contain.h"
+#include "islet/disk.h"
+#include "islet/proto.h"
+#include "islet/sandbox.h"
+#include "islet/util.h"
+#include "sandbox_internal.h"
+
+int
+islet_limits_validate (const struct islet_limits *l, struct islet_err *err)
+{
+  static const struct
+  {
+    const char *name;
+    size_t offset;
+    bool wide;
+    uint64_t min, max;
+  } ranges[] = {
+    { "memory (MB)", offsetof (struct islet_limits, memory_mb), true, 16, 1u << 20 },
+    { "cpus (millis)", offsetof (struct islet_limits, cpu_millis), false, 10, 1024000 },
+    { "pids", offsetof (struct islet_limits, pids), false, 8, 1u << 22 },
+    { "disk (MB)", offsetof (struct islet_limits, disk_mb), true, 1, 1u << 24 },
+    { "timeout (s)", offsetof (struct islet_limits, timeout_s), false, 1, 86400 },
+    { "output (bytes)", offsetof (struct islet_limits, output_bytes), true, 1, 1ull << 32 },
+    { "open files", offsetof (struct islet_limits, nofile), false, 16, 1u << 20 },
+  };
+  for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
+    {
+      const char *p = (const char *) l + ranges[i].offset;
+      uint64_t v = ranges[i].wide ? *(const uint64_t *) (const void *) p
+                                  : *(const uint32_t *) (const void *) p;
+      if (v < ranges[i].min || v > ranges[i].max)
+        return islet_fail (err, ISLET_E_INVALID, 0, "%s limit %llu is out of range (%llu to %llu)",
+                           ranges[i].name, (unsigned long long) v,
+                           (unsigned long long) ranges[i].min, (unsigned long long) ranges[i].max);
+    }
+  return 0;
+}
+
+static char *
+find_runtime (void)
+{
+  char self[PATH_MAX];
+  ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
+  const char *path = getenv ("PATH");
+
+  if (n > 0)
+    {
+      char *slash;
+      self[n] = '\0';
+      slash = strrchr (self, '/');
+      if (slash)
+        {
+          char *cand;
+          *slash = '\0';
+          cand = islet_xasprintf ("%s/islet-run", self);
+          if (access (cand, X_OK) == 0)
+            return cand;
+          free (cand);
+        }
+    }
+  for (const char *p = path; p && *p;)
+    {
+      const char *colon = strchr (p, ':');
+      size_t len = colon ? (size_t) (colon - p) : strlen (p);
+      char *cand = islet_xasprintf ("%.*s/islet-run", (int) len, p);
+      if (access (cand, X_OK) == 0)
+        return cand;
+      free (cand);
+      p = colon ? colon + 1 : NULL;
+    }
+  return NULL;
+}
+
+int
+islet_ctx_open (const char *state_dir, const char *runtime, struct islet_ctx **out,
+                struct islet_err *err)
+{
+  struct islet_ctx *ctx;
+  cleanup_free char *sandboxes = NULL;
+  char real[PATH_MAX];
+
+  if (state_dir == NULL || *state_dir == '\0')
+    return islet_fail (err, ISLET_E_INVALID, 0, "empty state directory");
+  if (islet_mkdir_p (state_dir, 0700, err) < 0)
+    return islet_wrap (err, "state directory");
+  if (realpath (state_dir, real) == NULL)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "resolve `%s`", state_dir);
+  sandboxes = islet_xasprintf ("%s/sandboxes", real);
+  if (mkdir (sandboxes, 0700) < 0 && errno != EEXIST)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "mkdir `%s`", sandboxes);
+  ctx = islet_xcalloc (1, sizeof *ctx);
+  ctx->state_dir = islet_xstrdup (real);
+  ctx->runtime = runtime ? islet_xstrdup (runtime) : find_runtime ();
+  if (ctx->runtime == NULL)
+    {
+      islet_ctx_free (ctx);
+      return islet_fail (err, ISLET_E_NOTFOUND, 0,
+                         "cannot find islet-run beside this program or in PATH");
+    }
+  *out = ctx;
+  return 0;
+}
+
+void
+islet_ctx_free (struct islet_ctx *ctx)
+{
+  if (ctx == NULL)
+    return;
+  islet_disk_pool_free (ctx->pool);
+  free (ctx->state_dir);
+  free (ctx->runtime);
+  free (ctx);
+}
+
+const char *
+islet_ctx_state_dir (const struct islet_ctx *ctx)
+{
+  return ctx->state_dir;
+}
+
+static int
+pool (struct islet_ctx *ctx, struct islet_disk_pool **out, struct islet_err *err)
+{
+  if (ctx->pool == NULL && islet_disk_pool_open (ctx->state_dir, &ctx->pool, err) < 0)
+    return islet_wrap (err, "disk pool");
+  *out = ctx->pool;
+  return 0;
+}
+
+char *
+sandbox_dir (const struct islet_ctx *ctx, const char *id)
+{
+  return islet_xasprintf ("%s/sandboxes/%s", ctx->state_dir, id);
+}
+
+/* Serialises creates and destroys of one state directory (names must stay
+ * unique); held only around the bookkeeping, never while a sandbox starts. */
+static int
+lock_state (const struct islet_ctx *ctx, struct islet_err *err)
+{
+  cleanup_free char *path = islet_xasprintf ("%s/lock", ctx->state_dir);
+  int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+  if (fd < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", path);
+  if (flock (fd, LOCK_EX) < 0)
+    {
+      int e = errno;
+      close (fd);
+      return islet_fail (err, ISLET_E_SYSTEM, e, "lock `%s`", path);
+    }
+  return fd;
+}
+
+static bool
+id_valid (const char *id)
+{
+  size_t n = strlen (id);
+  if (n != ISLET_ID_LEN)
+    return false;
+  for (size_t i = 0; i < n; i++)
+    if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
+      return false;
+  return true;
+}
+
+static bool
+name_valid (const char *name)
+{
+  size_t n = strlen (name);
+  if (n == 0 || n > ISLET_NAME_MAX || name[0] == '-' || name[n - 1] == '-')
+    return false;
+  for (size_t i = 0; i < n; i++)
+    if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z')
+          || (name[i] >= '0' && name[i] <= '9') || name[i] == '-'))
+      return false;
+  return true;
+}
+
+static json_t *
+config_json (const struct islet_sandbox_info *info, const char *volume)
+{
+  const struct islet_limits *l = &info->limits;
+  return json_pack ("{s:s,s:s,s:s,s:s,s:I,s:I,s:b,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I}}", "id",
+                    info->id, "name", info->name, "image", info->image, "volume", volume,
+                    "uid_base", (json_int_t) info->uid_base, "created",
+                    (json_int_t) info->created, "disk_enforced", info->disk_enforced, "limits",
+                    "memory_mb", (json_int_t) l->memory_mb, "cpu_millis",
+                    (json_int_t) l->cpu_millis, "pids", (json_int_t) l->pids, "disk_mb",
+                    (json_int_t) l->disk_mb, "timeout_s", (json_int_t) l->timeout_s,
+                    "output_bytes", (json_int_t) l->output_bytes, "nofile",
+                    (json_int_t) l->nofile);
+}
+
+int
+sandbox_load (const struct islet_ctx *ctx, const char *id, struct islet_sandbox_info *out,
+              struct islet_err *err)
+{
+  cleanup_free char *dir = sandbox_dir (ctx, id);
+  cleanup_free char *path = islet_xasprintf ("%s/config.json", dir);
+  cleanup_free char *text = NULL;
+  cleanup_json json_t *cfg = NULL;
+  const char *name, *image;
+  json_int_t base, created, mem, cpu, pids, disk, timeout, outb, nofile;
+  int enforced = 0;
+  json_error_t jerr;
+
+  if (islet_read_file_at (AT_FDCWD, path, 1 << 20, &text, NULL, err) < 0)
+    {
+      if (err->errnum == ENOENT)
+        return islet_fail (err, ISLET_E_NOTFOUND, 0, "no sandbox `%s`", id);
+      return -1;
+    }
+  cfg = json_loads (text, 0, &jerr);
+  if (cfg == NULL
+      || json_unpack_ex (cfg, &jerr, 0, "{s:s,s:s,s:I,s:I,s?b,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I}}",
+                         "name", &name, "image", &image, "uid_base", &base, "created", &created,
+                         "disk_enforced", &enforced, "limits", "memory_mb", &mem, "cpu_millis",
+                         &cpu, "pids", &pids, "disk_mb", &disk, "timeout_s", &timeout,
+                         "output_bytes", &outb, "nofile", &nofile)
+             < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, 0, "`%s`: %s", path, jerr.text);
+  memset (out, 0, sizeof *out);
+  snprintf (out->id, sizeof out->id, "%s", id);
+  snprintf (out->name, sizeof out->name, "%s", name);
+  snprintf (out->image, sizeof out->image, "%s", image);
+  out->uid_base = (uint32_t) base;
+  out->created = created;
+  out->disk_enforced = enforced;
+  out->limits = (struct islet_limits){ (uint64_t) mem,  (uint32_t) cpu,     (uint32_t) pids,
+                                       (uint64_t) disk, (uint32_t) timeout, (uint64_t) outb,
+                                       (uint32_t) nofile };
+  out->state = ISLET_SB_STOPPED;
+  {
+    cleanup_close int fd = sandbox_connect (ctx, id, NULL);
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (fd >= 0)
+      {
+        out->state = ISLET_SB_RUNNING;
+        if (getsockopt (fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+          out->supervisor = cred.pid;
+      }
+  }
+  return 0;
+}
+
+int
+sandbox_connect (const struct islet_ctx *ctx, const char *id, struct islet_err *err)
+{
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  cleanup_close int fd = -1;
+  int n = snprintf (addr.sun_path, sizeof addr.sun_path, "%s/sandboxes/%s/ctl.sock",
+                    ctx->state_dir, id);
+
+  if (n < 0 || (size_t) n >= sizeof addr.sun_path)
+    return islet_fail (err, ISLET_E_INVALID, ENAMETOOLONG, "the state directory path is too long");
+  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "socket");
+  if (connect (fd, (struct sockaddr *) &addr, sizeof addr) < 0)
+    {
+      if (errno == ENOENT || errno == ECONNREFUSED)
+        return islet_fail (err, ISLET_E_CONFLICT, 0, "sandbox `%s` is not running", id);
+      return islet_fail (err, ISLET_E_SYSTEM, errno, "connect to sandbox `%s`", id);
+    }
+  return islet_take_fd (&fd);
+}
+
+static int
+find_by_name (struct islet_ctx *ctx, const char *name, struct islet_err *err)
+{
+  cleanup_free struct islet_sandbox_info *all = NULL;
+  size_t n = 0;
+
+  if (islet_sandbox_list (ctx, &all, &n, err) < 0)
+    return -1;
+  for (size_t i = 0; i < n; i++)
+    if (strcmp (all[i].name, name) == 0)
+      return 1;
+  return 0;
+}
+
+static int
+spawn_supervisor (struct islet_ctx *ctx, const char *id, struct islet_err *err)
+{
+  int p[2];
+  char fdarg[16], buf[1024];
+  size_t got = 0;
+  pid_t pid;
+  int status;
+
+  if (pipe2 (p, O_CLOEXEC) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "pipe");
+  pid = fork ();
+  if (pid < 0)
+    {
+      int e = errno;
+      close (p[0]);
+      close (p[1]);
+      return islet_fail (err, ISLET_E_SYSTEM, e, "fork");
+    }
+  if (pid == 0)
+    {
+      /* Only the ready pipe crosses the exec (dup2 clears its CLOEXEC). */
+      int fd = p[1] == 3 ? 3 : dup2 (p[1], 3);
+      if (fd < 0)
+        _exit (125);
+      if (p[1] == 3)
+        fcntl (3, F_SETFD, 0);
+      snprintf (fdarg, sizeof fdarg, "%d", 3);
+      islet_close_fds_from (4, -1);
+      execl (ctx->runtime, "islet-run", ctx->state_dir, id, fdarg, (char *) NULL);
+      _exit (127);
+    }
+  close (p[1]);
+  while (got < sizeof buf - 1)
+    {
+      ssize_t n = read (p[0], buf + got, sizeof buf - 1 - got);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        break;
+      got += (size_t) n;
+    }
+  close (p[0]);
+  buf[got] = '\0';
+  while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
+    ;
+  if (got == 2 && memcmp (buf, "ok", 2) == 0)
+    return 0;
+  if (got > 0)
+    {
+      cleanup_json json_t *j = json_loads (buf, 0, NULL);
+      if (j && islet_err_from_json (j, err) < 0)
+        return islet_wrap (err, "start sandbox `%s`", id);
+    }
+  if (WIFEXITED (status) && WEXITSTATUS (status) == 127)
+    return islet_fail (err, ISLET_E_SYSTEM, 0, "cannot run `%s`", ctx->runtime);
+  return islet_fail (err, ISLET_E_SYSTEM, 0, "start sandbox `%s`: the supervisor died", id);
+}
+
+/* What a sandbox that is not running may still hold: a cgroup left by a
+ * supervisor that was killed, and its socket file. */
+static void
+clear_stale (struct islet_ctx *ctx, const char *id)
+{
+  cleanup_free char *dir = sandbox_dir (ctx, id);
+  cleanup_free char *sock = islet_xasprintf ("%s/ctl.sock", dir);
+  struct islet_cg *cg = NULL;
+  struct islet_err ignored;
+
+  if (islet_cg_open (id, &cg, &ignored) == 0)
+    (void) !islet_cg_destroy (cg, &ignored);
+  (void) unlink (sock);
+}
+
+int
+islet_sandbox_start (struct islet_ctx *ctx, const char *ref, struct islet_err *err)
+{
+  struct islet_sandbox_info info;
+
+  if (islet_sandbox_get (ctx, ref, &info, err) < 0)
+    return -1;
+  if (info.state == ISLET_SB_RUNNING)
+    return islet_fail (err, ISLET_E_CONFLICT, 0, "sandbox `%s` is already running", info.id);
+  clear_stale (ctx, info.id);
+  return spawn_supervisor (ctx, info.id, err);
+}
+
+int
+islet_sandbox_stop (struct islet_ctx *ctx, const char *ref, struct islet_err *err)
+{
+  struct islet_sandbox_info info;
+  cleanup_close int fd = -1;
+  cleanup_json json_t *req = NULL;
+  cleanup_json json_t *resp = NULL;
+
+  if (islet_sandbox_get (ctx, ref, &info, err) < 0)
+    return -1;
+  fd = sandbox_connect (ctx, info.id, err);
+  if (fd < 0)
+    return -1;
+  req = json_pack ("{s:s}", "op", "stop");
+  if (islet_frame_send_json (fd, req, err) < 0 || islet_frame_recv_json (fd, &resp, err) < 0)
+    return islet_wrap (err, "stop sandbox `%s`", info.id);
+  return islet_err_from_json (resp, err);
+}
+
+static void
+remove_storage (struct islet_ctx *ctx, const char *id, uint32_t uid_base)
+{
+  cleanup_free char *dir = sandbox_dir (ctx, id);
+  struct islet_disk_pool *p = NULL;
+  struct islet_err e;
+
+  clear_stale (ctx, id);
+  if (pool (ctx, &p, &e) == 0 && islet_disk_destroy (p, id, &e) < 0)
+    fprintf (stderr, "islet: remove volume of `%s`: %s\n", id, e.msg);
+  if (uid_base && islet_idmap_release (ctx->state_dir, uid_base, &e) < 0)
+    fprintf (stderr, "islet: %s\n", e.msg);
+  if (islet_rm_rf (dir, &e) < 0)
+    fprintf (stderr, "islet: %s\n", e.msg);
+}
+
+static int
+prepare (struct islet_ctx *ctx, const struct islet_create_opts *opts,
+         struct islet_sandbox_info *info, struct islet_err *err)
+{
+  cleanup_free char *dir = sandbox_dir (ctx, info->id);
+  cleanup_free char *cfgpath = islet_xasprintf ("%s/config.json", dir);
+  cleanup_free char *volume = NULL;
+  cleanup_free char *upper = NULL;
+  cleanup_free char *work = NULL;
+  cleanup_free char *root = islet_xasprintf ("%s/root", dir);
+  cleanup_free char *text = NULL;
+  cleanup_json json_t *cfg = NULL;
+  struct islet_disk_pool *p = NULL;
+  struct islet_image img = { 0 };
+
+  if (mkdir (dir, 0700) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "mkdir `%s`", dir);
+  if (mkdir (root, 0755) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "mkdir `%s`", root);
+  if (islet_idmap_claim (ctx->state_dir, &info->uid_base, err) < 0)
+    return -1;
+  if (pool (ctx, &p, err) < 0
+      || islet_disk_create (p, info->id, opts->limits.disk_mb << 20, &volume, err) < 0)
+    return -1;
+  info->disk_enforced = islet_disk_enforced (p);
+  if (islet_image_open (ctx->state_dir, info->image, &img, err) < 0)
+    return -1;
+  islet_image_fini (&img);
+  upper = islet_xasprintf ("%s/upper", volume);
+  work = islet_xasprintf ("%s/work", volume);
+  if (islet_rootfs_prepare_upper (upper, work, info->uid_base, info->name, err) < 0)
+    return -1;
+  cfg = config_json (info, volume);
+  text = json_dumps (cfg, JSON_INDENT (2));
+  return islet_write_file_atomic (cfgpath, text, strlen (text), 0600, err);
+}
+
+int
+islet_sandbox_create (struct islet_ctx *ctx, const struct islet_create_opts *opts,
+                      char id[ISLET_ID_LEN + 1], struct islet_err *err)
+{
+  struct islet_sandbox_info info = { 0 };
+  unsigned char rnd[ISLET_ID_LEN / 2];
+  int lock = -1;
+
+  if (islet_limits_validate (&opts->limits, err) < 0)
+    return -1;
+  if (opts->name && !name_valid (opts->name))
+    return islet_fail (err, ISLET_E_INVALID, 0,
+                       "name `%s` is not valid: 1 to %d letters, digits and inner dashes",
+                       opts->name, ISLET_NAME_MAX);
+  if (opts->image && !islet_image_name_valid (opts->image))
+    return islet_fail (err, ISLET_E_NOTFOUND, 0, "no image `%s`", opts->image);
+  if (getrandom (rnd, sizeof rnd, 0) != (ssize_t) sizeof rnd)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "getrandom");
+  for (size_t i = 0; i < sizeof rnd; i++)
+    snprintf (info.id + 2 * i, 3, "%02x", rnd[i]);
+  snprintf (info.name, sizeof info.name, "%s", opts->name ? opts->name : "");
+  if (!opts->name)
+    snprintf (info.name, sizeof info.name, "islet-%s", info.id);
+  snprintf (info.image, sizeof info.image, "%s", opts->image ? opts->image : "host");
+  info.limits = opts->limits;
+  info.created = (int64_t) time (NULL);
+
+  lock = lock_state (ctx, err);
+  if (lock < 0)
+    return -1;
+  {
+    int found = find_by_name (ctx, info.name, err);
+    if (found != 0)
+      {
+        close (lock);
+        if (found > 0)
+          return islet_fail (err, ISLET_E_CONFLICT, 0, "a sandbox named `%s` exists", info.name);
+        return -1;
+      }
+  }
+  if (prepare (ctx, opts, &info, err) < 0)
+    goto fail;
+  close (lock);
+  lock = -1;
+  if (spawn_supervisor (ctx, info.id, err) < 0)
+    goto fail;
+  memcpy (id, info.id, sizeof info.id);
+  return 0;
+
+fail:
+  remove_storage (ctx, info.id, info.uid_base);
+  if (lock >= 0)
+    close (lock);
+  return -1;
+}
+
+int
+islet_sandbox_get (struct islet_ctx *ctx, const char *ref, struct islet_sandbox_info *out,
+                   struct islet_err *err)
+{
+  cleanup_free struct islet_sandbox_info *all = NULL;
+  size_t n = 0, hits = 0, hit = 0;
+
+  if (ref == NULL || *ref == '\0')
+    return islet_fail (err, ISLET_E_INVALID, 0, "empty sandbox id");
+  if (id_valid (ref))
+    {
+      struct islet_err e;
+      if (sandbox_load (ctx, ref, out, &e) == 0)
+        return 0;
+      if (e.kind != ISLET_E_NOTFOUND)
+        {
+          *err = e;
+          return -1;
+        }
+    }
+  if (islet_sandbox_list (ctx, &all, &n, err) < 0)
+    return -1;
+  for (size_t i = 0; i < n; i++)
+    if (strcmp (all[i].name, ref) == 0)
+      {
+        *out = all[i];
+        return 0;
+      }
+  for (size_t i = 0; i < n; i++)
+    if (strncmp (all[i].id, ref, strlen (ref)) == 0)
+      {
+        hits++;
+        hit = i;
+      }
+  if (hits == 1)
+    {
+      *out = all[hit];
+      return 0;
+    }
+  if (hits > 1)
+    return islet_fail (err, ISLET_E_INVALID, 0, "`%s` matches %zu sandboxes: give more of the id",
+                       ref, hits);
+  return islet_fail (err, ISLET_E_NOTFOUND, 0, "no sandbox `%s`", ref);
+}
+
+static int
+by_created (const void *a, const void *b)
+{
+  const struct islet_sandbox_info *x = a, *y = b;
+  if (x->created != y->created)
+    return x->created < y->created ? -1 : 1;
+  return strcmp (x->id, y->id);
+}
+
+int
+islet_sandbox_list (struct islet_ctx *ctx, struct islet_sandbox_info **out, size_t *n,
+                    struct islet_err *err)
+{
+  cleanup_free char *dir = islet_xasprintf ("%s/sandboxes", ctx->state_dir);
+  cleanup_dir DIR *d = opendir (dir);
+  struct islet_sandbox_info *v = NULL;
+  size_t count = 0, cap = 0;
+  struct dirent *de;
+
+  if (d == NULL)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", dir);
+  while ((de = readdir (d)) != NULL)
+    {
+      struct islet_err e;
+      if (!id_valid (de->d_name))
+        continue;
+      if (count == cap)
+        {
+          cap = cap ? cap * 2 : 16;
+          v = islet_xrealloc (v, cap * sizeof *v);
+        }
+      /* A sandbox still being created or removed has no readable config yet. */
+      if (sandbox_load (ctx, de->d_name, &v[count], &e) == 0)
+        count++;
+    }
+  if (count)
+    qsort (v, count, sizeof *v, by_created);
+  *out = v;
+  *n = count;
+  return 0;
+}
+
+int
+islet_sandbox_destroy (struct islet_ctx *ctx, const char *ref, bool force, struct islet_err *err)
+{
+  struct islet_sandbox_info info;
+  int lock;
+
+  if (islet_sandbox_get (ctx, ref, &info, err) < 0)
+    return -1;
+  if (info.state == ISLET_SB_RUNNING)
+    {
+      if (!force)
+        return islet_fail (err, ISLET_E_CONFLICT, 0,
+                           "sandbox `%s` is running: stop it first or force removal", info.id);
+      if (islet_sandbox_stop (ctx, info.id, err) < 0 && err->kind != ISLET_E_CONFLICT)
+        return -1;
+    }
+  lock = lock_state (ctx, err);
+  if (lock < 0)
+    return -1;
+  remove_storage (ctx, info.id, info.uid_base);
+  close (lock);
+  return 0;
+}
+
+int
+islet_state_reset (struct islet_ctx *ctx, struct islet_err *err)
+{
+  cleanup_free struct islet_sandbox_info *all = NULL;
+  size_t n = 0;
+
+  if (islet_sandbox_list (ctx, &all, &n, err) < 0)
+    return -1;
+  for (size_t i = 0; i < n; i++)
+    if (islet_sandbox_destroy (ctx, all[i].id, true, err) < 0)
+      return islet_wrap (err, "reset");
+  islet_disk_pool_free (ctx->pool);
+  ctx->pool = NULL;
+  return islet_disk_pool_remove (ctx->state_dir, err);
+}

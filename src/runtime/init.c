@@ -1,0 +1,190 @@
+/* The sandbox's first process.  It is cloned into new pid, mount, network,
+ * uts and ipc namespaces as real root, builds the root file system there (so
+ * those mounts belong to the host's user namespace and stay locked), then
+ * makes its own user namespace, drops to the sandbox's root and becomes the
+ * sandbox's init: it only reaps orphans.  Signals sent from inside the
+ * sandbox cannot kill a pid namespace's init, and when it dies the kernel
+ * kills every process of the sandbox. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "islet/util.h"
+#include "runtime.h"
+
+enum sync_msg {
+  SYNC_NEED_MAPS = 'M',
+  SYNC_MAPS_DONE = 'K',
+  SYNC_READY = 'R',
+  SYNC_ERROR = 'E',
+};
+
+/* Report a failure to the supervisor and die: the only way out of the child. */
+static void __attribute__ ((noreturn))
+child_fail (int sync, const struct islet_err *e)
+{
+  char buf[1 + sizeof *e];
+  buf[0] = SYNC_ERROR;
+  memcpy (buf + 1, e, sizeof *e);
+  (void) !write (sync, buf, sizeof buf);
+  _exit (1);
+}
+
+static void __attribute__ ((noreturn))
+reap_forever (void)
+{
+  sigset_t all;
+
+  sigfillset (&all);
+  sigprocmask (SIG_BLOCK, &all, NULL);
+  for (;;)
+    {
+      siginfo_t si;
+      if (sigwaitinfo (&all, &si) == SIGCHLD)
+        while (waitpid (-1, NULL, WNOHANG) > 0)
+          ;
+    }
+}
+
+static void __attribute__ ((noreturn))
+init_main (struct sandbox *sb, int sync)
+{
+  struct islet_rootfs rootfs = {
+    .image = &sb->image,
+    .upper = NULL,
+    .work = NULL,
+    .target = NULL,
+  };
+  struct islet_creds root = { .uid = 0, .gid = 0, .nofile = sb->limits.nofile };
+  cleanup_free char *upper = islet_xasprintf ("%s/upper", sb->volume);
+  cleanup_free char *work = islet_xasprintf ("%s/work", sb->volume);
+  cleanup_free char *target = islet_xasprintf ("%s/root", sb->dir);
+  struct islet_err e = { 0 };
+  char msg;
+  int devnull;
+
+  set_title ("init");
+  rootfs.upper = upper;
+  rootfs.work = work;
+  rootfs.target = target;
+  /* If the supervisor dies, so does the sandbox (set again after the uid change,
+     which clears it). */
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  if (islet_cg_enter (sb->init_cg, 0, &e) < 0)
+    child_fail (sync, &e);
+  if (unshare (CLONE_NEWCGROUP) < 0)
+    {
+      islet_fail (&e, ISLET_E_SYSTEM, errno, "new cgroup namespace");
+      child_fail (sync, &e);
+    }
+  if (islet_rootfs_setup (&rootfs, &e) < 0)
+    child_fail (sync, &e);
+  if (sethostname (sb->name, strlen (sb->name)) < 0)
+    {
+      islet_fail (&e, ISLET_E_SYSTEM, errno, "set hostname `%s`", sb->name);
+      child_fail (sync, &e);
+    }
+  if (islet_ns_loopback_up (&e) < 0)
+    child_fail (sync, &e);
+  if (unshare (CLONE_NEWUSER) < 0)
+    {
+      islet_fail (&e, ISLET_E_SYSTEM, errno, "new user namespace");
+      child_fail (sync, &e);
+    }
+  msg = SYNC_NEED_MAPS;
+  if (write (sync, &msg, 1) != 1 || read (sync, &msg, 1) != 1 || msg != SYNC_MAPS_DONE)
+    _exit (1);
+  if (islet_caps_drop (&root, &e) < 0)
+    child_fail (sync, &e);
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  prctl (PR_SET_DUMPABLE, 0);
+  if (islet_seccomp_install (sb->filter, &e) < 0)
+    child_fail (sync, &e);
+  devnull = open ("/dev/null", O_RDWR | O_CLOEXEC);
+  if (devnull < 0)
+    {
+      islet_fail (&e, ISLET_E_SYSTEM, errno, "open `/dev/null`");
+      child_fail (sync, &e);
+    }
+  msg = SYNC_READY;
+  if (write (sync, &msg, 1) != 1)
+    _exit (1); /* the supervisor is gone */
+  dup2 (devnull, 0);
+  dup2 (devnull, 1);
+  dup2 (devnull, 2);
+  islet_close_fds_from (3, -1);
+  reap_forever ();
+}
+
+int
+sandbox_start_init (struct sandbox *sb, struct islet_err *err)
+{
+  int sv[2];
+  char buf[1 + sizeof (struct islet_err)];
+  pid_t pid;
+  ssize_t n;
+
+  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "socketpair");
+  /* clone(2) without a new stack behaves like fork, with new namespaces. */
+  pid = (pid_t) syscall (SYS_clone,
+                         CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC
+                             | SIGCHLD,
+                         NULL, NULL, NULL, NULL);
+  if (pid < 0)
+    {
+      int e = errno;
+      close (sv[0]);
+      close (sv[1]);
+      return islet_fail (err, ISLET_E_SYSTEM, e, "clone the sandbox's init");
+    }
+  if (pid == 0)
+    {
+      close (sv[0]);
+      init_main (sb, sv[1]);
+    }
+  close (sv[1]);
+  sb->init_pid = pid;
+  for (;;)
+    {
+      n = read (sv[0], buf, sizeof buf);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          close (sv[0]);
+          return islet_fail (err, ISLET_E_SYSTEM, 0, "the sandbox's init died while starting");
+        }
+      if (buf[0] == SYNC_NEED_MAPS)
+        {
+          char ok = SYNC_MAPS_DONE;
+          if (islet_idmap_write (pid, sb->uid_base, err) < 0)
+            {
+              close (sv[0]);
+              return -1;
+            }
+          if (write (sv[0], &ok, 1) != 1)
+            {
+              close (sv[0]);
+              return islet_fail (err, ISLET_E_SYSTEM, errno, "sync with the sandbox's init");
+            }
+          continue;
+        }
+      close (sv[0]);
+      if (buf[0] == SYNC_READY)
+        return 0;
+      if (buf[0] == SYNC_ERROR && (size_t) n == sizeof buf)
+        {
+          memcpy (err, buf + 1, sizeof *err);
+          return -1;
+        }
+      return islet_fail (err, ISLET_E_SYSTEM, EPROTO, "bad message from the sandbox's init");
+    }
+}

@@ -1,0 +1,401 @@
+/* islet-run STATE_DIR ID READY_FD
+ *
+ * Starts the sandbox ID described by STATE_DIR/sandboxes/ID/config.json and
+ * stays as its supervisor: it holds the sandbox's cgroup and namespaces and
+ * answers requests on STATE_DIR/sandboxes/ID/ctl.sock.  It detaches from its
+ * caller (the CLI or the daemon) so the sandbox outlives it.  READY_FD gets
+ * "ok" once the sandbox can run commands, or a JSON error. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "islet/proto.h"
+#include "islet/util.h"
+#include "runtime.h"
+
+#define MAX_HANDLERS 4096
+
+static char *title_start;
+static size_t title_len;
+static pid_t handlers[MAX_HANDLERS];
+static size_t n_handlers;
+
+static void
+logmsg (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
+
+static void
+logmsg (const char *fmt, ...)
+{
+  char ts[32];
+  time_t now = time (NULL);
+  struct tm tm;
+  va_list ap;
+
+  strftime (ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", gmtime_r (&now, &tm));
+  fprintf (stderr, "%s islet-run[%d]: ", ts, (int) getpid ());
+  va_start (ap, fmt);
+  vfprintf (stderr, fmt, ap);
+  va_end (ap);
+  fputc ('\n', stderr);
+}
+
+void
+set_title (const char *title)
+{
+  if (title_start == NULL)
+    return;
+  memset (title_start, 0, title_len);
+  snprintf (title_start, title_len, "%s", title);
+  prctl (PR_SET_NAME, title);
+}
+
+void
+reply_error (int conn, const struct islet_err *e)
+{
+  cleanup_json json_t *j = islet_err_to_json (e);
+  struct islet_err ignored;
+  (void) !islet_frame_send_json (conn, j, &ignored);
+}
+
+static int
+load_config (struct sandbox *sb, struct islet_err *err)
+{
+  cleanup_free char *path = islet_xasprintf ("%s/config.json", sb->dir);
+  cleanup_free char *text = NULL;
+  cleanup_json json_t *cfg = NULL;
+  json_error_t jerr;
+  const char *id, *name, *image, *volume;
+  json_int_t base, mem, cpu, pids, disk, timeout, out, nofile;
+
+  if (islet_read_file_at (AT_FDCWD, path, 1 << 20, &text, NULL, err) < 0)
+    return -1;
+  cfg = json_loads (text, 0, &jerr);
+  if (cfg == NULL
+      || json_unpack_ex (cfg, &jerr, 0,
+                         "{s:s,s:s,s:s,s:s,s:I,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I}}", "id", &id,
+                         "name", &name, "image", &image, "volume", &volume, "uid_base", &base,
+                         "limits", "memory_mb", &mem, "cpu_millis", &cpu, "pids", &pids, "disk_mb",
+                         &disk, "timeout_s", &timeout, "output_bytes", &out, "nofile", &nofile)
+             < 0)
+    return islet_fail (err, ISLET_E_INVALID, 0, "`%s`: %s", path, jerr.text);
+  if (strcmp (id, sb->id) != 0)
+    return islet_fail (err, ISLET_E_INVALID, 0, "`%s` is for sandbox `%s`", path, id);
+  sb->name = islet_xstrdup (name);
+  sb->volume = islet_xstrdup (volume);
+  sb->uid_base = (uint32_t) base;
+  sb->limits = (struct islet_limits){ .memory_mb = (uint64_t) mem,
+                                      .cpu_millis = (uint32_t) cpu,
+                                      .pids = (uint32_t) pids,
+                                      .disk_mb = (uint64_t) disk,
+                                      .timeout_s = (uint32_t) timeout,
+                                      .output_bytes = (uint64_t) out,
+                                      .nofile = (uint32_t) nofile };
+  if (islet_image_open (sb->state_dir, image, &sb->image, err) < 0)
+    return -1;
+  return 0;
+}
+
+static int
+listen_on (const char *path, struct islet_err *err)
+{
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  cleanup_close int fd = -1;
+
+  if (strlen (path) >= sizeof addr.sun_path)
+    return islet_fail (err, ISLET_E_INVALID, ENAMETOOLONG,
+                       "socket path `%s` is too long: use a shorter --state-dir", path);
+  strcpy (addr.sun_path, path);
+  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "socket");
+  (void) unlink (path);
+  if (bind (fd, (struct sockaddr *) &addr, sizeof addr) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "bind `%s`", path);
+  if (chmod (path, 0600) < 0 || listen (fd, 128) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "listen on `%s`", path);
+  return islet_take_fd (&fd);
+}
+
+/* Everything the sandbox holds on the host, released in reverse order; safe
+ * to call on a half-started sandbox. */
+static void
+teardown (struct sandbox *sb)
+{
+  struct islet_err e;
+
+  for (size_t i = 0; i < n_handlers; i++)
+    kill (handlers[i], SIGKILL);
+  if (sb->init_pid > 0)
+    kill (sb->init_pid, SIGKILL);
+  while (waitpid (-1, NULL, 0) > 0 || errno == EINTR)
+    ;
+  n_handlers = 0;
+  sb->init_pid = 0;
+  islet_ns_close (sb->ns);
+  if (sb->init_cg)
+    islet_cg_free (sb->init_cg);
+  sb->init_cg = NULL;
+  if (sb->cg && islet_cg_destroy (sb->cg, &e) < 0)
+    logmsg ("remove cgroup: %s", e.msg);
+  sb->cg = NULL;
+}
+
+static int
+start (struct sandbox *sb, struct islet_err *err)
+{
+  struct islet_cg_limits cgl = {
+    .memory_bytes = sb->limits.memory_mb << 20,
+    .cpu_millis = sb->limits.cpu_millis,
+    .pids = sb->limits.pids,
+  };
+  struct islet_cg *stale = NULL;
+  struct islet_err ignored;
+
+  if (islet_seccomp_build (&sb->filter, err) < 0)
+    return -1;
+  /* A group left by a supervisor that was killed: its processes died with
+     their init, so only the empty groups are left to remove. */
+  if (islet_cg_open (sb->id, &stale, &ignored) == 0 && islet_cg_destroy (stale, err) < 0)
+    return islet_wrap (err, "remove the stale cgroup of `%s`", sb->id);
+  if (islet_cg_create (sb->id, &cgl, &sb->cg, err) < 0)
+    return -1;
+  if (islet_cg_create_child (sb->cg, "init", &sb->init_cg, err) < 0)
+    return -1;
+  if (sandbox_start_init (sb, err) < 0)
+    return -1;
+  /* The OOM killer picks within the sandbox's group when it is full: never
+     its init, whose death would take the whole sandbox with it. */
+  {
+    char path[64];
+    snprintf (path, sizeof path, "/proc/%d/oom_score_adj", (int) sb->init_pid);
+    if (islet_write_file_at (AT_FDCWD, path, "-1000", err) < 0)
+      return -1;
+  }
+  return islet_ns_open (sb->init_pid, sb->ns, err);
+}
+
+static bool
+reap_children (struct sandbox *sb)
+{
+  bool init_died = false;
+  pid_t pid;
+
+  while ((pid = waitpid (-1, NULL, WNOHANG)) > 0)
+    {
+      if (pid == sb->init_pid)
+        {
+          init_died = true;
+          sb->init_pid = 0;
+          continue;
+        }
+      for (size_t i = 0; i < n_handlers; i++)
+        if (handlers[i] == pid)
+          {
+            handlers[i] = handlers[--n_handlers];
+            break;
+          }
+    }
+  return init_died;
+}
+
+/* The first frame of a connection decides who serves it. */
+static bool
+serve (struct sandbox *sb, int conn, int lfd, int sfd)
+{
+  struct timeval tv = { .tv_sec = 10 };
+  cleanup_json json_t *req = NULL;
+  struct islet_err e;
+  const char *op;
+  pid_t pid;
+
+  setsockopt (conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (islet_frame_recv_json (conn, &req, &e) < 0)
+    return false; /* a probe that only connects, or garbage */
+  op = json_string_value (json_object_get (req, "op"));
+  if (op == NULL)
+    {
+      islet_fail (&e, ISLET_E_INVALID, 0, "request without `op`");
+      reply_error (conn, &e);
+      return false;
+    }
+  if (strcmp (op, "stop") == 0)
+    return true;
+  if (strcmp (op, "ping") == 0)
+    {
+      cleanup_json json_t *j = json_pack ("{s:i,s:i}", "supervisor", (int) getpid (), "init",
+                                          (int) sb->init_pid);
+      (void) !islet_frame_send_json (conn, j, &e);
+      return false;
+    }
+  if (n_handlers >= MAX_HANDLERS)
+    {
+      islet_fail (&e, ISLET_E_LIMIT, 0, "too many requests at once (%d)", MAX_HANDLERS);
+      reply_error (conn, &e);
+      return false;
+    }
+  pid = fork ();
+  if (pid < 0)
+    {
+      islet_fail (&e, ISLET_E_SYSTEM, errno, "fork a handler");
+      reply_error (conn, &e);
+      return false;
+    }
+  if (pid == 0)
+    {
+      sigset_t none;
+      close (lfd);
+      close (sfd);
+      sigemptyset (&none);
+      sigprocmask (SIG_SETMASK, &none, NULL);
+      tv.tv_sec = 0;
+      setsockopt (conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      if (strcmp (op, "exec") == 0)
+        serve_exec (sb, conn, req);
+      else
+        serve_file (sb, conn, req);
+      _exit (0);
+    }
+  handlers[n_handlers++] = pid;
+  return false;
+}
+
+/* Serve until told to stop; returns the connection that asked (or -1). */
+static int
+loop (struct sandbox *sb, int lfd, int sfd)
+{
+  for (;;)
+    {
+      struct pollfd p[2] = { { lfd, POLLIN, 0 }, { sfd, POLLIN, 0 } };
+      if (poll (p, 2, -1) < 0)
+        continue;
+      if (p[1].revents)
+        {
+          struct signalfd_siginfo si;
+          if (read (sfd, &si, sizeof si) == sizeof si && si.ssi_signo != SIGCHLD)
+            {
+              logmsg ("signal %u: stopping", si.ssi_signo);
+              return -1;
+            }
+          if (reap_children (sb))
+            {
+              logmsg ("the sandbox's init died: stopping");
+              return -1;
+            }
+        }
+      if (p[0].revents)
+        {
+          int conn = accept4 (lfd, NULL, NULL, SOCK_CLOEXEC);
+          bool stop;
+          if (conn < 0)
+            continue;
+          stop = serve (sb, conn, lfd, sfd);
+          if (stop)
+            return conn;
+          close (conn);
+        }
+    }
+}
+
+static void
+report_ready (int fd, const struct islet_err *e)
+{
+  if (e == NULL)
+    (void) !write (fd, "ok", 2);
+  else
+    {
+      cleanup_json json_t *j = islet_err_to_json (e);
+      cleanup_free char *text = json_dumps (j, JSON_COMPACT);
+      if (text)
+        (void) !write (fd, text, strlen (text));
+    }
+  close (fd);
+}
+
+int
+main (int argc, char **argv)
+{
+  struct sandbox sb = { .ns = { -1, -1, -1, -1, -1, -1, -1 } };
+  struct islet_err e = { 0 };
+  cleanup_free char *sock = NULL;
+  cleanup_free char *logpath = NULL;
+  uint64_t ready_fd = 0;
+  sigset_t mask;
+  int lfd, sfd, devnull, logfd, conn;
+  pid_t pid;
+
+  if (argc != 4 || islet_parse_u64 (argv[3], 1 << 20, &ready_fd, &e) < 0)
+    {
+      fprintf (stderr, "usage: islet-run STATE_DIR ID READY_FD\n");
+      return 2;
+    }
+  title_start = argv[0];
+  title_len = (size_t) (argv[argc - 1] + strlen (argv[argc - 1]) - argv[0]);
+  /* Detach: the caller reaps this first process at once, and the supervisor
+     lives on in a session of its own. */
+  pid = fork ();
+  if (pid < 0)
+    return 1;
+  if (pid > 0)
+    _exit (0);
+  setsid ();
+  sb.state_dir = islet_xstrdup (argv[1]);
+  sb.id = islet_xstrdup (argv[2]);
+  sb.dir = islet_xasprintf ("%s/sandboxes/%s", sb.state_dir, sb.id);
+  logpath = islet_xasprintf ("%s/supervisor.log", sb.dir);
+  devnull = open ("/dev/null", O_RDWR | O_CLOEXEC);
+  logfd = open (logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (devnull >= 0)
+    {
+      dup2 (devnull, 0);
+      dup2 (devnull, 1);
+    }
+  if (logfd >= 0)
+    dup2 (logfd, 2);
+  setvbuf (stderr, NULL, _IOLBF, 0);
+  sigemptyset (&mask);
+  sigaddset (&mask, SIGCHLD);
+  sigaddset (&mask, SIGTERM);
+  sigaddset (&mask, SIGINT);
+  sigaddset (&mask, SIGHUP);
+  sigprocmask (SIG_BLOCK, &mask, NULL);
+  signal (SIGPIPE, SIG_IGN);
+  sfd = signalfd (-1, &mask, SFD_CLOEXEC);
+  sock = islet_xasprintf ("%s/ctl.sock", sb.dir);
+  if (sfd < 0 || load_config (&sb, &e) < 0 || start (&sb, &e) < 0
+      || (lfd = listen_on (sock, &e)) < 0)
+    {
+      if (sfd < 0)
+        islet_fail (&e, ISLET_E_SYSTEM, errno, "signalfd");
+      logmsg ("start failed: %s", e.msg);
+      teardown (&sb);
+      report_ready ((int) ready_fd, &e);
+      return 1;
+    }
+  logmsg ("sandbox %s started, init pid %d", sb.id, (int) sb.init_pid);
+  report_ready ((int) ready_fd, NULL);
+  conn = loop (&sb, lfd, sfd);
+  /* No new request may reach a sandbox that is going away. */
+  unlink (sock);
+  close (lfd);
+  teardown (&sb);
+  logmsg ("sandbox %s stopped", sb.id);
+  if (conn >= 0)
+    {
+      cleanup_json json_t *ok = json_pack ("{s:b}", "stopped", 1);
+      (void) !islet_frame_send_json (conn, ok, &e);
+      close (conn);
+    }
+  return 0;
+}

@@ -1,0 +1,56 @@
+/* islet-run: one supervisor process per running sandbox.
+ *
+ * main.c   start-up, the accept loop, stop and teardown
+ * init.c   the sandbox's first process (pid 1): namespaces, mounts, then a reaper
+ * exec.c   one exec: a per-exec cgroup, the process, its output, its measurements
+ * agent.c  file operations, done from inside the sandbox
+ *
+ * The supervisor is single-threaded; every request is served by a forked
+ * handler, so a slow or hostile request never blocks the others. */
+#ifndef ISLET_RUNTIME_H
+#define ISLET_RUNTIME_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "islet/cgroup.h"
+#include "islet/contain.h"
+#include "islet/err.h"
+#include "islet/sandbox.h"
+#include "islet/seccomp.h"
+
+struct sandbox {
+  char *state_dir, *dir, *id, *name, *volume;
+  struct islet_limits limits;
+  uint32_t uid_base;
+  struct islet_image image;
+  struct islet_seccomp *filter;
+  struct islet_cg *cg;      /* the sandbox's group, with its limits */
+  struct islet_cg *init_cg; /* its child group holding pid 1 */
+  pid_t init_pid;           /* host pid of the sandbox's pid 1 */
+  int ns[ISLET_NS_COUNT];
+};
+
+/* init.c: start pid 1 in new namespaces; returns when the sandbox is ready. */
+int sandbox_start_init (struct sandbox *sb, struct islet_err *err);
+
+/* exec.c: serve one exec request on conn. */
+void serve_exec (struct sandbox *sb, int conn, json_t *req);
+
+/* agent.c: enter the sandbox and serve one file request on conn. */
+void serve_file (struct sandbox *sb, int conn, json_t *req);
+
+/* Enter the sandbox as its root, confined: the cgroup, every namespace (pid
+ * too if join_pid, for children), credentials, capabilities, no_new_privs. */
+int sandbox_enter (struct sandbox *sb, const struct islet_cg *cg, bool join_pid,
+                   struct islet_err *err);
+
+/* Rename this process (its argv as ps shows it): the sandbox sees its init,
+ * and must not learn the host's paths from it. */
+void set_title (const char *title);
+
+/* Answer a request with an error frame (best effort). */
+void reply_error (int conn, const struct islet_err *e);
+
+#endif
