@@ -78,6 +78,7 @@ struct cli_spec {
 };
 
 #define CLI_MANY SIZE_MAX
+#define CLI_UNSET UINT32_MAX /* a uint32_t option that was not given */
 
 struct cli_list {
   char **v; /* NULL-terminated; the strings are borrowed from argv */
@@ -112,13 +113,14 @@ int cli_parse_number (const char *opt, const char *s, enum cli_opt_kind kind, ui
   { "disk", 0, CLI_OPT_U64, offsetof (type, member.disk_mb), "MB",                               \
     "writable layer and /workspace together", 0 },                                               \
   { "timeout", 0, CLI_OPT_MILLI, offsetof (type, timeout_ms), "SEC",                             \
-    "wall-clock limit of each exec (0.5 allowed)", 0 },                                     \
+    "wall-clock limit of each exec (0.5 allowed)", CLI_UNSET - 1 },                                     \
   { "output", 0, CLI_OPT_U64, offsetof (type, member.output_bytes), "BYTES",                     \
     "captured output per stream and exec", 0 },                                                  \
   { "nofile", 0, CLI_OPT_U32, offsetof (type, member.nofile), "N",                               \
     "open files per process", 0 }
 
-/* Fold --timeout (milliseconds, 0: unset) into limits and validate them. */
+/* Fold --timeout (milliseconds, CLI_UNSET if not given) into limits and
+ * validate them; an error names the flag. */
 int cli_limits_finish (struct islet_limits *l, uint32_t timeout_ms, struct islet_err *err)
     ISLET_MUST_CHECK;
 
@@ -138,6 +140,9 @@ int cli_print_json (json_t *obj);
 json_t *cli_json_bytes (const char *data, size_t len);
 /* Base64 of arbitrary bytes, malloc'd. */
 char *cli_base64 (const unsigned char *data, size_t len);
+
+/* Permission bits of a stat object's "mode": an octal string ("0644") or a number. */
+unsigned cli_json_mode (const json_t *mode);
 
 json_t *cli_info_json (const struct islet_sandbox_info *info);
 void cli_info_print (const struct islet_sandbox_info *info);
@@ -193,5 +198,6 @@ int cmd_ls (struct cli *cli, int argc, char **argv);
 int cmd_info (struct cli *cli, int argc, char **argv);
 int cmd_cp (struct cli *cli, int argc, char **argv);
 int cmd_fs (struct cli *cli, int argc, char **argv);
+int cmd_system (struct cli *cli, int argc, char **argv);
 
 #endif

@@ -171,7 +171,7 @@ copy_out (struct cli *cli, const char *ref, const char *path, const char *host, 
                        ref, path);
   if (strcmp (host, "-") == 0)
     return islet_fs_copy_out (cli->ctx, info.id, path, STDOUT_FILENO, err);
-  mode = (unsigned) json_integer_value (json_object_get (st, "mode")) & 0777;
+  mode = cli_json_mode (json_object_get (st, "mode")) & 0777;
   if (stat (host, &hst) == 0 && S_ISDIR (hst.st_mode))
     target = islet_xasprintf ("%s%s%s", host, ends_with_slash (host) ? "" : "/",
                               base_name (path));

@@ -20,7 +20,7 @@ static const struct cli_opt exec_opts[] = {
   { "env", 'e', CLI_OPT_LIST, offsetof (struct exec_args, env), "K=V",
     "add to the environment (repeatable)", 0 },
   { "timeout", 0, CLI_OPT_MILLI, offsetof (struct exec_args, timeout_ms), "SEC",
-    "wall-clock limit, may be fractional (0.5)", 0 },
+    "wall-clock limit, may be fractional (0.5)", CLI_UNSET - 1 },
   { "output", 0, CLI_OPT_U64, offsetof (struct exec_args, output), "BYTES",
     "captured output per stream", 0 },
   { "stdin", 'i', CLI_OPT_BOOL, offsetof (struct exec_args, stdin_force), NULL,
@@ -125,7 +125,7 @@ cli_read_stdin_if (bool force, char **data, size_t *len, struct islet_err *err)
 int
 cmd_exec (struct cli *cli, int argc, char **argv)
 {
-  struct exec_args a = { 0 };
+  struct exec_args a = { .timeout_ms = CLI_UNSET };
   cleanup_pos struct cli_pos pos = { 0 };
   cleanup_free char *in = NULL;
   struct islet_exec_result res = { 0 };
@@ -137,6 +137,9 @@ cmd_exec (struct cli *cli, int argc, char **argv)
   r = cli_parse (cli, &exec_spec, argc, argv, &a, &pos, &err);
   if (r == 0)
     r = cli_check_env (a.env.v, &err);
+  /* the library reads 0 as "the sandbox's default", which --timeout 0 does not mean */
+  if (r == 0 && a.timeout_ms == 0)
+    r = islet_fail (&err, ISLET_E_INVALID, 0, "--timeout: must be more than 0");
   if (r == 0)
     r = cli_resolve (cli, pos.v[0], &info, &err);
   if (r == 0)
@@ -150,7 +153,7 @@ cmd_exec (struct cli *cli, int argc, char **argv)
         .cwd = a.cwd,
         .stdin_data = in,
         .stdin_len = in_len,
-        .timeout_ms = a.timeout_ms,
+        .timeout_ms = a.timeout_ms == CLI_UNSET ? 0 : a.timeout_ms,
         .output_limit = a.output,
       };
       r = cli_exec_run (cli, &ex, &res, &err);

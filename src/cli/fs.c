@@ -130,7 +130,7 @@ fs_ls (const struct fs_call *c, json_t **out, struct islet_err *err)
       const char *p = json_string_value (json_object_get (e, "path"));
 
       mode_str (json_string_value (json_object_get (e, "type")),
-                (unsigned) json_integer_value (json_object_get (e, "mode")), mode);
+                cli_json_mode (json_object_get (e, "mode")), mode);
       printf ("%s %12lld  %s  %s\n", mode,
               (long long) json_integer_value (json_object_get (e, "size")),
               cli_time (json_integer_value (json_object_get (e, "mtime")), when, sizeof when),

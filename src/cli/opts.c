@@ -372,14 +372,38 @@ cli_print_help (const struct cli_spec *spec)
   fflush (stdout);
 }
 
+/* The library names a limit in its own words; the user typed a flag. */
+static const struct {
+  const char *flag;
+  size_t offset, size;
+} limit_flags[] = {
+  { "--memory", offsetof (struct islet_limits, memory_mb), sizeof (uint64_t) },
+  { "--cpus", offsetof (struct islet_limits, cpu_millis), sizeof (uint32_t) },
+  { "--pids", offsetof (struct islet_limits, pids), sizeof (uint32_t) },
+  { "--disk", offsetof (struct islet_limits, disk_mb), sizeof (uint64_t) },
+  { "--timeout", offsetof (struct islet_limits, timeout_s), sizeof (uint32_t) },
+  { "--output", offsetof (struct islet_limits, output_bytes), sizeof (uint64_t) },
+  { "--nofile", offsetof (struct islet_limits, nofile), sizeof (uint32_t) },
+};
+
 int
 cli_limits_finish (struct islet_limits *l, uint32_t timeout_ms, struct islet_err *err)
 {
   /* limits.timeout_s is whole seconds: round up so the sandbox's default never
    * cuts an exec shorter than asked */
-  if (timeout_ms != 0)
-    l->timeout_s = (timeout_ms + 999) / 1000;
-  if (islet_limits_validate (l, err) < 0)
-    return islet_wrap (err, "invalid limits");
-  return 0;
+  if (timeout_ms != CLI_UNSET)
+    l->timeout_s = (uint32_t) (((uint64_t) timeout_ms + 999) / 1000);
+  if (islet_limits_validate (l, err) == 0)
+    return 0;
+  /* find the flag by validating each value alone against the defaults */
+  for (size_t i = 0; i < sizeof limit_flags / sizeof limit_flags[0]; i++)
+    {
+      struct islet_limits one = ISLET_LIMITS_DEFAULT;
+
+      memcpy ((char *) &one + limit_flags[i].offset, (const char *) l + limit_flags[i].offset,
+              limit_flags[i].size);
+      if (islet_limits_validate (&one, err) < 0)
+        return islet_wrap (err, "%s", limit_flags[i].flag);
+    }
+  return -1;
 }

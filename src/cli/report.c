@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -156,6 +157,14 @@ cli_base64 (const unsigned char *d, size_t len)
     }
   *o = '\0';
   return out;
+}
+
+unsigned
+cli_json_mode (const json_t *mode)
+{
+  if (json_is_string (mode))
+    return (unsigned) strtoul (json_string_value (mode), NULL, 8) & 07777;
+  return (unsigned) json_integer_value (mode) & 07777;
 }
 
 const char *

@@ -258,7 +258,7 @@ run_ephemeral (struct cli *cli, const struct run_args *a, char *const *cmd, cons
         .cwd = a->cwd,
         .stdin_data = in,
         .stdin_len = in_len,
-        .timeout_ms = a->timeout_ms,
+        .timeout_ms = a->timeout_ms == CLI_UNSET ? 0 : a->timeout_ms,
       };
       rc = cli_exec_run (cli, &ex, &res, &err);
     }
@@ -278,7 +278,7 @@ run_ephemeral (struct cli *cli, const struct run_args *a, char *const *cmd, cons
 int
 cmd_run (struct cli *cli, int argc, char **argv)
 {
-  struct run_args a = { .limits = ISLET_LIMITS_DEFAULT };
+  struct run_args a = { .limits = ISLET_LIMITS_DEFAULT, .timeout_ms = CLI_UNSET };
   cleanup_pos struct cli_pos pos = { 0 };
   cleanup_free char *code = NULL;
   cleanup_free char *in = NULL;

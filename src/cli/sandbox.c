@@ -38,7 +38,7 @@ static const struct cli_spec create_spec = {
 int
 cmd_create (struct cli *cli, int argc, char **argv)
 {
-  struct create_args a = { .limits = ISLET_LIMITS_DEFAULT };
+  struct create_args a = { .limits = ISLET_LIMITS_DEFAULT, .timeout_ms = CLI_UNSET };
   cleanup_pos struct cli_pos pos = { 0 };
   struct islet_sandbox_info info;
   struct islet_err err = { 0 };

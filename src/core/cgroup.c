@@ -585,10 +585,10 @@ rmdir_retry (int at, const char *name, uint64_t timeout_ns, struct islet_err *er
     }
 }
 
-/* Remove the child groups of the group open at dirfd, deepest first.  In
+/* Remove the child groups of the group open at `group`, deepest first.  In
    cgroupfs a group's control files go with its rmdir. */
 static int
-remove_children (int dirfd, int depth, uint64_t timeout_ns, struct islet_err *err)
+remove_children (int group, int depth, uint64_t timeout_ns, struct islet_err *err)
 {
   cleanup_dir DIR *d = NULL;
   struct dirent *de;
@@ -596,7 +596,7 @@ remove_children (int dirfd, int depth, uint64_t timeout_ns, struct islet_err *er
 
   if (depth > WALK_MAX_DEPTH)
     return islet_fail (err, ISLET_E_SYSTEM, ELOOP, "cgroup tree too deep");
-  fd = openat (dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  fd = openat (group, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0)
     return errno == ENOENT ? 0 : islet_fail (err, ISLET_E_SYSTEM, errno, "open cgroup directory");
   d = fdopendir (fd);
@@ -746,9 +746,9 @@ walk_at (int start, int depth, cg_visit_fn fn, void *data, struct islet_err *err
 }
 
 int
-cg_walk (int dirfd, cg_visit_fn fn, void *data, struct islet_err *err)
+cg_walk (int group, cg_visit_fn fn, void *data, struct islet_err *err)
 {
-  return walk_at (dirfd, 0, fn, data, err);
+  return walk_at (group, 0, fn, data, err);
 }
 
 struct procs_ctx

@@ -256,8 +256,9 @@ delete_nested (int fd, uint64_t parent, int depth, struct islet_err *err)
 /* Delete the subvolume `name` in dirfd whatever it holds: files of any
  * owner and mode (overlayfs leaves a mode-000 work/work) are no obstacle
  * to the ioctl.  The kernel unlinks it at once and frees its extents
- * later in the cleaner thread; when that is done it also drops the qgroup
- * (checked on 6.18; tidy_quota sweeps up any it leaves). */
+ * later in the cleaner thread, and when that is done the kernel removes
+ * the qgroup too (checked on 6.18, also with inconsistent counts; it also
+ * refuses a level-0 qgroup without a subvolume, so none can be stale). */
 static int
 delete_subvol (int dirfd, const char *name, struct islet_err *err)
 {
@@ -344,52 +345,25 @@ read_status_flags (uint64_t offset, const void *item, uint32_t len, void *data)
   return 1;
 }
 
-static int
-note_found (uint64_t offset, const void *item, uint32_t len, void *data)
-{
-  *(bool *) data = true;
-  return 1;
-}
-
-/* Best effort, once per open of islet's own pool: start a rescan if the
- * counts are marked inconsistent (the kernel gives up exact accounting
- * when it drops a big subvolume tree, see qgroups/drop_subtree_threshold),
- * and remove level-0 qgroups whose subvolume is gone, which the kernel
- * keeps when it could not account the drop.  A stale qgroup would
- * otherwise hand its limit to a new subvolume that reuses the id. */
+/* Right after islet mounted its pool: if the counts are marked
+ * inconsistent, start a rescan (in the background), or limits would be
+ * checked against wrong numbers.  The kernel gives up exact accounting
+ * when it drops a subvolume tree taller than qgroups/drop_subtree_threshold
+ * (3 levels: hundreds of thousands of files). */
 static void
-tidy_quota (int fd)
+rescan_if_inconsistent (int fd)
 {
-  cleanup_ids struct id_list ids = { NULL, 0 };
+  struct btrfs_ioctl_quota_rescan_args rescan;
   uint64_t flags = 0;
-  size_t i;
 
   if (tree_walk (fd, BTRFS_QUOTA_TREE_OBJECTID, 0, BTRFS_QGROUP_STATUS_KEY, 0, 0,
                  read_status_flags, &flags)
-      < 0)
+          < 0
+      || !(flags & BTRFS_QGROUP_STATUS_FLAG_INCONSISTENT)
+      || (flags & BTRFS_QGROUP_STATUS_FLAG_RESCAN))
     return;
-  if ((flags & BTRFS_QGROUP_STATUS_FLAG_INCONSISTENT) && !(flags & BTRFS_QGROUP_STATUS_FLAG_RESCAN))
-    {
-      struct btrfs_ioctl_quota_rescan_args rescan;
-      memset (&rescan, 0, sizeof rescan);
-      (void) ioctl (fd, BTRFS_IOC_QUOTA_RESCAN, &rescan);
-    }
-  if (list_offsets (fd, BTRFS_QUOTA_TREE_OBJECTID, 0, BTRFS_QGROUP_INFO_KEY, &ids) < 0)
-    return;
-  for (i = 0; i < ids.n; i++)
-    {
-      struct btrfs_ioctl_qgroup_create_args rm = { .create = 0, .qgroupid = ids.v[i] };
-      bool exists = false;
-
-      if (btrfs_qgroup_level (ids.v[i]) != 0 || ids.v[i] < BTRFS_FIRST_FREE_OBJECTID)
-        continue;
-      if (tree_walk (fd, BTRFS_ROOT_TREE_OBJECTID, ids.v[i], BTRFS_ROOT_ITEM_KEY, 0, UINT64_MAX,
-                     note_found, &exists)
-              < 0
-          || exists)
-        continue;
-      (void) ioctl (fd, BTRFS_IOC_QGROUP_CREATE, &rm);
-    }
+  memset (&rescan, 0, sizeof rescan);
+  (void) ioctl (fd, BTRFS_IOC_QUOTA_RESCAN, &rescan);
 }
 
 /* The qgroup directory in sysfs shows the reservations of writes not yet
@@ -783,13 +757,17 @@ open_loop (struct islet_disk_pool *pool, const char *state, struct islet_err *er
   if (mounted && strcmp (fstype, "btrfs") != 0)
     return islet_fail (err, ISLET_E_CONFLICT, 0, "`%s` is already a %s mount", pool->dir, fstype);
   if (!mounted && (make_image (image, size, &why) < 0 || mount_image (image, pool->dir, &why) < 0))
-    return fall_back (pool, state, &why, err);
+    {
+      islet_wrap (&why, "set up the btrfs pool `%s`", image);
+      return fall_back (pool, state, &why, err);
+    }
   if (open_pool_dir (pool, err) < 0)
     return -1;
   if (quota_enable (pool->dirfd) < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "enable btrfs quotas on `%s`", pool->dir);
   pool->kind = POOL_LOOP;
-  tidy_quota (pool->dirfd);
+  if (!mounted)
+    rescan_if_inconsistent (pool->dirfd);
   open_qgroups_dir (pool);
   return 0;
 }

@@ -53,7 +53,8 @@ do_mount (const char *src, const char *dst, const char *type, unsigned long flag
           const char *data, struct islet_err *err)
 {
   if (mount (src, dst, type, flags, data) < 0)
-    return islet_fail (err, ISLET_E_SYSTEM, errno, "mount `%s` on `%s`", src ? src : type, dst);
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "mount `%s` on `%s`",
+                       src ? src : type ? type : "(remount)", dst);
   return 0;
 }
 

@@ -76,6 +76,7 @@ struct sysrule
 #define ALLOW_LATE(name) { #name, BY_NAME, 0 }
 #define DENY_LATE(name) { #name, BY_NAME, EPERM }
 
+/* clang-format off: the table is grouped by purpose, one comment a group */
 static const struct sysrule syscall_table[] = {
   /* Memory. */
   ALLOW (brk), ALLOW (mmap), ALLOW (munmap), ALLOW (mprotect), ALLOW (mremap), ALLOW (madvise),
@@ -84,11 +85,12 @@ static const struct sysrule syscall_table[] = {
   ALLOW (pkey_alloc), ALLOW (pkey_free), ALLOW (pkey_mprotect), ALLOW (memfd_create),
   ALLOW_LATE (map_shadow_stack),
 
-  /* Processes and threads.  clone's namespace flags are checked in the
-     second program; clone3 passes its flags in memory, where BPF cannot
-     look, so it answers ENOSYS and glibc falls back to clone.  (NOSYS is
-     also the default; the line is here for the reader.) */
+  /* Processes and threads.  Namespace flags to clone and unshare are
+     refused in the second program.  clone3 passes its flags in memory,
+     where BPF cannot look, so it answers ENOSYS and glibc falls back to
+     clone.  (ENOSYS is also the default; the line is for the reader.) */
   ALLOW (execve), ALLOW (execveat), ALLOW (fork), ALLOW (vfork), ALLOW (clone), NOSYS (clone3),
+  ALLOW (unshare),
   ALLOW (exit), ALLOW (exit_group), ALLOW (wait4), ALLOW (waitid), ALLOW (set_tid_address),
   ALLOW (set_robust_list), ALLOW (get_robust_list), ALLOW (rseq), ALLOW (futex),
   ALLOW_LATE (futex_waitv), ALLOW_LATE (futex_wake), ALLOW_LATE (futex_wait),
@@ -239,6 +241,7 @@ static const struct sysrule syscall_table[] = {
      unreclaimable, and it fragments the host's page tables. */
   DENY_LATE (memfd_secret),
 };
+/* clang-format on */
 
 /* personality: only the values Docker permits (plain Linux, the 32-bit
    flavour, UNAME26, and the query).  Others, such as turning off address
@@ -247,8 +250,9 @@ static const struct sysrule syscall_table[] = {
 static const uint64_t personalities[] = { 0x0, 0x8, 0x20000, 0x20008, 0xffffffff };
 
 /* Namespace flags, refused in clone and unshare: a new user namespace makes
-   the caller root in it and opens kernel code that assumes CAP_SYS_ADMIN
-   means trusted; the others would let the sandbox rebuild what islet set up.
+   the caller root in it, which unlocks the kernel interfaces (netfilter,
+   mounting filesystems) behind most container escapes; the others would let
+   the sandbox rebuild the isolation islet set up.
    CLONE_NEWTIME shares its bit with clone's exit-signal field, where no
    valid signal sets it, so refusing it there costs nothing. */
 static const uint64_t ns_flags[] = { CLONE_NEWNS,  CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC,
@@ -286,7 +290,8 @@ static const struct argrule arg_table[] = {
      set (the comparison is on 64 bits, so this fails closed). */
   { "socket", SCMP_SYS (socket), EAFNOSUPPORT, 1, { CMP (0, SCMP_CMP_GT, AF_NETLINK, 0) } },
   /* Netlink other than routing: netfilter, audit, uevents, xfrm and the
-     rest are kernel configuration interfaces, not something code needs. */
+     rest configure the kernel or watch the host, which sandboxed code has
+     no business doing. */
   { "socket",
     SCMP_SYS (socket),
     EPROTONOSUPPORT,

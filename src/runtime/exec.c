@@ -203,11 +203,13 @@ exec_path (char **argv, char **envp)
   return denied ? EACCES : ENOENT;
 }
 
+/* Report why the command could not start (msg is complete) and exit the
+ * way a shell does: 127 not found, 126 found but not runnable. */
 static void __attribute__ ((noreturn))
-start_failed (int fd, int errnum, const char *fmt, const char *arg)
+start_failed (int fd, int errnum, const char *msg)
 {
   struct start_failure f = { .errnum = errnum };
-  snprintf (f.msg, sizeof f.msg, fmt, arg, strerror (errnum));
+  snprintf (f.msg, sizeof f.msg, "%s", msg);
   (void) !write (fd, &f, sizeof f);
   _exit (errnum == ENOENT ? 127 : 126);
 }
@@ -229,17 +231,26 @@ command_main (struct sandbox *sb, struct exec_spec *spec, int in, int out, int e
   if (in < 0)
     in = open ("/dev/null", O_RDONLY);
   if (in < 0 || dup2 (in, 0) < 0 || dup2 (out, 1) < 0 || dup2 (errfd, 2) < 0)
-    start_failed (status, errno, "set up stdio%s: %s", "");
+    {
+      islet_fail (&e, ISLET_E_SYSTEM, errno, "set up stdio");
+      start_failed (status, e.errnum, e.msg);
+    }
   islet_close_fds_from (3, status);
   if (islet_caps_drop (&root, &e) < 0)
-    start_failed (status, e.errnum, "%s: %s", e.msg);
+    start_failed (status, e.errnum, e.msg);
   if (chdir (spec->cwd) < 0)
-    start_failed (status, errno, "cwd `%s`: %s", spec->cwd);
+    {
+      islet_fail (&e, ISLET_E_SYSTEM, errno, "working directory `%s`", spec->cwd);
+      start_failed (status, e.errnum, e.msg);
+    }
   if (islet_seccomp_install (sb->filter, &e) < 0)
-    start_failed (status, e.errnum, "%s: %s", e.msg);
+    start_failed (status, e.errnum, e.msg);
   rc = exec_path (spec->argv, spec->envp);
-  start_failed (status, rc, rc == ENOENT ? "`%s`: command not found (%s)" : "`%s`: %s",
-                spec->argv[0]);
+  if (rc == ENOENT)
+    islet_fail (&e, ISLET_E_NOTFOUND, 0, "`%s`: command not found", spec->argv[0]);
+  else
+    islet_fail (&e, ISLET_E_INVALID, rc, "`%s`", spec->argv[0]);
+  start_failed (status, rc, e.msg);
 }
 
 int
@@ -259,10 +270,13 @@ joiner_main (struct sandbox *sb, struct islet_cg *xcg, struct exec_spec *spec, i
   pid_t pid;
 
   if (sandbox_enter (sb, xcg, true, &e) < 0)
-    start_failed (status, e.errnum ? e.errnum : EIO, "%s: %s", e.msg);
+    start_failed (status, e.errnum ? e.errnum : EIO, e.msg);
   pid = (pid_t) syscall (SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, NULL);
   if (pid < 0)
-    start_failed (status, errno, "start the command%s: %s", "");
+    {
+      islet_fail (&e, ISLET_E_SYSTEM, errno, "start the command");
+      start_failed (status, e.errnum, e.msg);
+    }
   if (pid == 0)
     command_main (sb, spec, in, out, errfd, status);
   _exit (0);
@@ -518,6 +532,15 @@ serve_exec (struct sandbox *sb, int conn, json_t *req)
     memset (&fail, 0, sizeof fail);
   if (islet_cg_read_stats (xcg, &cs, &e) < 0)
     fprintf (stderr, "exec stats: %s\n", e.msg);
+  if (st.command == 0 && !st.client_gone)
+    {
+      /* The joiner failed: islet could not enter the sandbox, which is
+         islet's failure, not the command's. */
+      islet_fail (&e, ISLET_E_SYSTEM, 0, "enter the sandbox: %s",
+                  fail.msg[0] ? fail.msg : "the joiner died");
+      reply_error (conn, &e);
+      st.client_gone = true;
+    }
   if (!st.client_gone)
     {
       cleanup_json json_t *r = result_json (&st, out, &cs, islet_now_ns () - t0, &fail);

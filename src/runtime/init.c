@@ -77,6 +77,11 @@ init_main (struct sandbox *sb, int sync)
   /* If the supervisor dies, so does the sandbox (set again after the uid change,
      which clears it). */
   prctl (PR_SET_PDEATHSIG, SIGKILL);
+  /* The OOM killer picks within the sandbox's group when it is full: spare
+     its init, whose death would take the whole sandbox with it.  Lowering
+     the score needs CAP_SYS_RESOURCE, which some hosts withhold even from
+     root; the init's few hundred KiB make it the last choice anyway. */
+  (void) !islet_write_file_at (AT_FDCWD, "/proc/self/oom_score_adj", "-1000", &e);
   if (islet_cg_enter (sb->init_cg, 0, &e) < 0)
     child_fail (sync, &e);
   if (unshare (CLONE_NEWCGROUP) < 0)

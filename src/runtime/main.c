@@ -175,14 +175,6 @@ start (struct sandbox *sb, struct islet_err *err)
     return -1;
   if (sandbox_start_init (sb, err) < 0)
     return -1;
-  /* The OOM killer picks within the sandbox's group when it is full: never
-     its init, whose death would take the whole sandbox with it. */
-  {
-    char path[64];
-    snprintf (path, sizeof path, "/proc/%d/oom_score_adj", (int) sb->init_pid);
-    if (islet_write_file_at (AT_FDCWD, path, "-1000", err) < 0)
-      return -1;
-  }
   return islet_ns_open (sb->init_pid, sb->ns, err);
 }
 

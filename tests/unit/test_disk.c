@@ -207,7 +207,13 @@ exists (const char *path)
 struct ctx
 {
   char *state;
+  /* pools the test opened: a failed assertion skips the test's own
+   * cleanup, and an open pool keeps its mount busy */
+  struct islet_disk_pool *pools[4];
+  int npools;
 };
+
+static struct ctx *current;
 
 static int
 setup (void **state)
@@ -218,8 +224,33 @@ setup (void **state)
   c->state = islet_xasprintf ("%s/s%d", run_dir, n++);
   setenv ("ISLET_POOL_SIZE", "1073741824", 1);
   fail_request = 0;
+  current = c;
   *state = c;
   return 0;
+}
+
+/* A failed assertion jumps past the test's own cleanups: close any fd it
+ * left open in the state dir, which would keep the pool busy. */
+static void
+close_fds_under (const char *prefix)
+{
+  cleanup_dir DIR *d = opendir ("/proc/self/fd");
+  struct dirent *de;
+
+  if (d == NULL)
+    return;
+  while ((de = readdir (d)) != NULL)
+    {
+      char target[4096];
+      cleanup_free char *link = islet_xasprintf ("/proc/self/fd/%s", de->d_name);
+      ssize_t n = readlink (link, target, sizeof target - 1);
+
+      if (n <= 0 || atoi (de->d_name) == dirfd (d))
+        continue;
+      target[n] = '\0';
+      if (strncmp (target, prefix, strlen (prefix)) == 0)
+        close (atoi (de->d_name));
+    }
 }
 
 static int
@@ -230,6 +261,9 @@ teardown (void **state)
   int r = 0;
 
   fail_request = 0;
+  while (c->npools > 0)
+    islet_disk_pool_free (c->pools[--c->npools]);
+  close_fds_under (c->state);
   if (islet_disk_pool_remove (c->state, &err) < 0)
     {
       print_error ("pool_remove: %s\n", err.msg);
@@ -255,7 +289,20 @@ open_pool (const char *state_dir)
 
   if (islet_disk_pool_open (state_dir, &pool, &err) < 0)
     fail_msg ("pool_open: %s", err.msg);
+  assert_true (current->npools < 4);
+  current->pools[current->npools++] = pool;
   return pool;
+}
+
+static void
+close_pool (struct islet_disk_pool *pool)
+{
+  int i;
+
+  for (i = 0; i < current->npools; i++)
+    if (current->pools[i] == pool)
+      current->pools[i] = current->pools[--current->npools];
+  islet_disk_pool_free (pool);
 }
 
 static char *
@@ -319,11 +366,11 @@ test_pool_open_reuses_mount (void **state)
   assert_true (islet_disk_enforced (p2));
   assert_int_equal (count_mounts_under (mnt), 1);
   assert_int_equal (count_loops_under (c->state), 1);
-  islet_disk_pool_free (p1);
-  islet_disk_pool_free (p2);
+  close_pool (p1);
+  close_pool (p2);
   p1 = open_pool (c->state);
   assert_int_equal (count_mounts_under (mnt), 1);
-  islet_disk_pool_free (p1);
+  close_pool (p1);
 
   /* three processes starting at once on a fresh state dir: one mkfs, one mount */
   assert_int_equal (islet_disk_pool_remove (c->state, &err), 0);
@@ -420,7 +467,7 @@ test_limit_stops_writes (void **state)
   assert_int_equal (e, 0);
   destroy (pool, "v1");
   destroy (pool, "v2");
-  islet_disk_pool_free (pool);
+  close_pool (pool);
 }
 
 static void
@@ -469,11 +516,31 @@ test_set_limit_and_usage (void **state)
   assert_int_equal (islet_disk_usage (pool, "missing", &used, &err), -1);
   assert_int_equal (err.kind, ISLET_E_NOTFOUND);
   destroy (pool, "v");
-  islet_disk_pool_free (pool);
+  close_pool (pool);
 }
 
-/* As uid 100000, make a subvolume inside the volume (no privilege needed)
- * and another inside that, with a file in each. */
+static int
+subvol_create_at (int dirfd, const char *name)
+{
+  struct btrfs_ioctl_vol_args args;
+
+  memset (&args, 0, sizeof args);
+  snprintf (args.name, sizeof args.name, "%s", name);
+  return ioctl (dirfd, BTRFS_IOC_SUBVOL_CREATE, &args);
+}
+
+static int
+write_mib_at (int dirfd, const char *name)
+{
+  static char buf[MIB];
+  cleanup_close int fd = openat (dirfd, name, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+
+  return fd >= 0 && write (fd, buf, sizeof buf) == (ssize_t) sizeof buf ? 0 : -1;
+}
+
+/* As uid 100000, make a subvolume in dir (which that uid owns; no privilege
+ * is needed for this) and another inside that, with a file in each.  dir is
+ * opened before dropping root, as the volume itself is root's 0700. */
 static void
 make_nested_as_user (const char *dir)
 {
@@ -483,30 +550,18 @@ make_nested_as_user (const char *dir)
   assert_true (pid >= 0);
   if (pid == 0)
     {
-      const char *names[] = { "nested", "nested/deeper" };
-      size_t i;
+      int home = open (dir, O_RDONLY | O_DIRECTORY), nested, deeper;
 
-      if (setresgid (100000, 100000, 100000) < 0 || setresuid (100000, 100000, 100000) < 0)
+      if (home < 0 || setresgid (100000, 100000, 100000) < 0
+          || setresuid (100000, 100000, 100000) < 0)
         _exit (1);
-      for (i = 0; i < 2; i++)
-        {
-          struct btrfs_ioctl_vol_args args;
-          cleanup_free char *parent = islet_xasprintf ("%s/%s", dir, names[i]);
-          cleanup_close int fd = -1;
-          char *slash = strrchr (parent, '/');
-
-          *slash = '\0';
-          fd = open (parent, O_RDONLY | O_DIRECTORY);
-          memset (&args, 0, sizeof args);
-          snprintf (args.name, sizeof args.name, "%s", slash + 1);
-          if (fd < 0 || ioctl (fd, BTRFS_IOC_SUBVOL_CREATE, &args) < 0)
-            _exit (2);
-          *slash = '/';
-          cleanup_free char *file = islet_xasprintf ("%s/f", parent);
-          int e;
-          if (fill (file, MIB, &e) != MIB)
-            _exit (3);
-        }
+      if (subvol_create_at (home, "nested") < 0
+          || (nested = openat (home, "nested", O_RDONLY | O_DIRECTORY)) < 0
+          || subvol_create_at (nested, "deeper") < 0
+          || (deeper = openat (nested, "deeper", O_RDONLY | O_DIRECTORY)) < 0)
+        _exit (2);
+      if (write_mib_at (nested, "f") < 0 || write_mib_at (deeper, "f") < 0)
+        _exit (3);
       _exit (0);
     }
   assert_true (waitpid (pid, &status, 0) == pid);
@@ -600,7 +655,7 @@ test_destroy_leaves_nothing (void **state)
     assert_false (qgroup_exists (pool_fd, ids[i]));
   assert_false (has_item (pool_fd, BTRFS_QUOTA_TREE_OBJECTID, 0, BTRFS_QGROUP_INFO_KEY,
                           BTRFS_FIRST_FREE_OBJECTID, (1ull << 48) - 1));
-  islet_disk_pool_free (pool);
+  close_pool (pool);
 }
 
 static void
@@ -639,7 +694,7 @@ test_create_rolls_back (void **state)
   v = create (pool, "v", 8 * MIB);
   assert_string_equal (v, path);
   destroy (pool, "v");
-  islet_disk_pool_free (pool);
+  close_pool (pool);
 }
 
 static void
@@ -672,7 +727,7 @@ test_falls_back_without_loop (void **state)
   assert_true (used >= 12 * MIB);
   destroy (pool, "v");
   assert_false (exists (v));
-  islet_disk_pool_free (pool);
+  close_pool (pool);
 }
 
 /* A state directory that is itself on btrfs uses that file system. */
@@ -697,14 +752,88 @@ test_state_dir_on_btrfs (void **state)
   file = islet_xasprintf ("%s/data", v);
   fill (file, 32 * MIB, &e);
   assert_true (e == EDQUOT || e == ENOSPC);
-  islet_disk_pool_free (host);
+  close_pool (host);
   assert_int_equal (islet_disk_pool_remove (inner, &err), 0);
   assert_false (exists (v));
   free (volumes);
   volumes = islet_xasprintf ("%s/volumes", inner);
   assert_false (exists (volumes));
   destroy (pool, "outer");
-  islet_disk_pool_free (pool);
+  close_pool (pool);
+}
+
+static uint64_t
+quota_status_flags (int fd)
+{
+  struct btrfs_ioctl_search_args args;
+  struct btrfs_qgroup_status_item item;
+
+  memset (&args, 0, sizeof args);
+  args.key.tree_id = BTRFS_QUOTA_TREE_OBJECTID;
+  args.key.min_type = args.key.max_type = BTRFS_QGROUP_STATUS_KEY;
+  args.key.max_transid = UINT64_MAX;
+  args.key.nr_items = 1;
+  assert_int_equal (ioctl (fd, BTRFS_IOC_TREE_SEARCH, &args), 0);
+  assert_int_equal (args.key.nr_items, 1);
+  memcpy (&item, args.buf + sizeof (struct btrfs_ioctl_search_header), sizeof item);
+  return le64toh (item.flags);
+}
+
+/* After a remount (a reboot, say) the pool is reused, volumes keep their
+ * limits, and counts that went inconsistent are rescanned. */
+static void
+test_remount_keeps_limits (void **state)
+{
+  struct ctx *c = *state;
+  cleanup_free char *v = NULL, *file = NULL;
+  cleanup_free char *mnt = islet_xasprintf ("%s/pool", c->state);
+  cleanup_close int fd = -1;
+  cleanup_close int vfd = -1;
+  struct btrfs_ioctl_qgroup_create_args group = { .create = 1, .qgroupid = (1ull << 48) | 1 };
+  struct btrfs_ioctl_qgroup_assign_args assign = { .assign = 1, .dst = (1ull << 48) | 1 };
+  struct btrfs_ioctl_vol_args_v2 snap;
+  struct islet_disk_pool *pool;
+  int e;
+
+  REQUIRE_BTRFS ();
+  pool = open_pool (c->state);
+  v = create (pool, "v", 8 * MIB);
+  file = islet_xasprintf ("%s/data", v);
+  assert_int_equal (fill (file, MIB, &e), MIB);
+
+  /* shared extents (a snapshot) plus a level-1 group assigned without a
+   * rescan: the kernel marks the counts inconsistent */
+  fd = open (mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  vfd = open (v, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  assert_true (fd >= 0 && vfd >= 0);
+  memset (&snap, 0, sizeof snap);
+  snap.fd = vfd;
+  strcpy (snap.name, "snap");
+  assert_int_equal (ioctl (fd, BTRFS_IOC_SNAP_CREATE_V2, &snap), 0);
+  assert_int_equal (ioctl (fd, BTRFS_IOC_SYNC, NULL), 0);
+  assert_int_equal (ioctl (fd, BTRFS_IOC_QGROUP_CREATE, &group), 0);
+  assign.src = subvol_id_of (v);
+  assert_true (ioctl (fd, BTRFS_IOC_QGROUP_ASSIGN, &assign) >= 0);
+  assert_int_equal (ioctl (fd, BTRFS_IOC_SYNC, NULL), 0);
+  assert_true (quota_status_flags (fd) & BTRFS_QGROUP_STATUS_FLAG_INCONSISTENT);
+  destroy (pool, "snap");
+  close (islet_take_fd (&fd));
+  close (islet_take_fd (&vfd));
+  close_pool (pool);
+  assert_int_equal (umount (mnt), 0);
+  assert_int_equal (count_mounts_under (mnt), 0);
+
+  pool = open_pool (c->state);
+  assert_int_equal (count_mounts_under (mnt), 1);
+  fd = open (mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  assert_true (fd >= 0);
+  assert_int_equal (ioctl (fd, BTRFS_IOC_QUOTA_RESCAN_WAIT, NULL), 0);
+  assert_int_equal (ioctl (fd, BTRFS_IOC_SYNC, NULL), 0);
+  assert_false (quota_status_flags (fd) & BTRFS_QGROUP_STATUS_FLAG_INCONSISTENT);
+  fill (file, 32 * MIB, &e);
+  assert_true (e == EDQUOT || e == ENOSPC);
+  destroy (pool, "v");
+  close_pool (pool);
 }
 
 static int
@@ -769,7 +898,7 @@ test_timing (void **state)
   report ("create (subvolume + limit)", create_ns, 100);
   report ("destroy", destroy_ns, 100);
   report ("create without a limit", plain_ns, 100);
-  islet_disk_pool_free (pool);
+  close_pool (pool);
 }
 
 static void
@@ -810,6 +939,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_create_rolls_back, setup, teardown),
     cmocka_unit_test_setup_teardown (test_falls_back_without_loop, setup, teardown),
     cmocka_unit_test_setup_teardown (test_state_dir_on_btrfs, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_remount_keeps_limits, setup, teardown),
     cmocka_unit_test_setup_teardown (test_timing, setup, teardown),
     cmocka_unit_test (test_nothing_left),
   };

@@ -1,0 +1,203 @@
+/* cgroup v1: each controller (or a few together, like cpu,cpuacct) has a
+ * hierarchy of its own, and a group is the same islet/<name> directory in
+ * each.  Limits go to memory (memory, and memory+swap when swap accounting
+ * is on), cpu (CFS quota) and pids; stats come from cpuacct and memory.  The
+ * freezer, when mounted, keeps a group from forking while it is killed. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cgroup_internal.h"
+#include "islet/util.h"
+
+#define CFS_PERIOD_US 100000
+#define FREEZE_TIMEOUT_NS (100ull * 1000000ull)
+
+/* islet's parent group is made on demand by the shared mkdir. */
+static int
+v1_prepare (const struct cg_layout *lo, unsigned *avail, struct islet_err *err)
+{
+  *avail = 0;
+  for (size_t i = 0; i < lo->n; i++)
+    *avail |= lo->hier[i].ctrls;
+  return 0;
+}
+
+/* Without swap accounting (swapaccount=0, or no swap support built in) the
+   memsw files do not exist, and memory alone is the limit. */
+static int
+write_memsw (int fd, const char *value, struct islet_err *err)
+{
+  struct islet_err e;
+
+  if (islet_write_file_at (fd, "memory.memsw.limit_in_bytes", value, &e) == 0)
+    return 0;
+  if (e.errnum == ENOENT)
+    return 0;
+  *err = e;
+  return -1;
+}
+
+static int
+set_memory (int fd, uint64_t bytes, bool fresh, struct islet_err *err)
+{
+  uint64_t want = bytes ? bytes : UINT64_MAX;
+  char value[24];
+  bool raising = false;
+
+  if (fresh && bytes == 0)
+    return 0;
+  if (bytes)
+    snprintf (value, sizeof value, "%" PRIu64, bytes);
+  else
+    strcpy (value, "-1");
+  /* The kernel keeps memory <= memory+swap at every step: when raising,
+     memsw goes first; when lowering (a fresh group is "unlimited"), the
+     memory limit does. */
+  if (!fresh)
+    {
+      uint64_t cur;
+
+      if (cg_read_u64 (fd, "memory.limit_in_bytes", &cur, err) < 0)
+        return -1;
+      raising = want > cur;
+    }
+  if (raising && write_memsw (fd, value, err) < 0)
+    return -1;
+  if (islet_write_file_at (fd, "memory.limit_in_bytes", value, err) < 0)
+    return -1;
+  if (!raising && write_memsw (fd, value, err) < 0)
+    return -1;
+  return 0;
+}
+
+static int
+set_cpu (int fd, uint32_t millis, bool fresh, struct islet_err *err)
+{
+  if (fresh && millis == 0)
+    return 0;
+  if (cg_write_u64 (fd, "cpu.cfs_period_us", CFS_PERIOD_US, err) < 0)
+    return -1;
+  /* millis/1000 of a CPU is millis * 100 us per 100 ms period. */
+  if (millis == 0)
+    return islet_write_file_at (fd, "cpu.cfs_quota_us", "-1", err);
+  return cg_write_u64 (fd, "cpu.cfs_quota_us", (uint64_t) millis * (CFS_PERIOD_US / 1000), err);
+}
+
+static int
+set_pids (int fd, uint32_t pids, bool fresh, struct islet_err *err)
+{
+  if (fresh && pids == 0)
+    return 0;
+  if (pids == 0)
+    return islet_write_file_at (fd, "pids.max", "max", err);
+  return cg_write_u64 (fd, "pids.max", pids, err);
+}
+
+static int
+v1_set_limits (const struct islet_cg *cg, const struct islet_cg_limits *l, bool fresh,
+               struct islet_err *err)
+{
+  int mem = cg_ctrl_fd (cg, CG_MEMORY), cpu = cg_ctrl_fd (cg, CG_CPU);
+  int pids = cg_ctrl_fd (cg, CG_PIDS);
+
+  /* A missing hierarchy was refused earlier if its limit is wanted. */
+  if (mem >= 0 && set_memory (mem, l->memory_bytes, fresh, err) < 0)
+    return -1;
+  if (cpu >= 0 && set_cpu (cpu, l->cpu_millis, fresh, err) < 0)
+    return -1;
+  if (pids >= 0 && set_pids (pids, l->pids, fresh, err) < 0)
+    return -1;
+  return 0;
+}
+
+/* v1 counts an OOM kill only in the group of the task killed (the exec's
+   child group, say), not in its ancestors: add up the subtree. */
+static int
+visit_oom (int dirfd, void *data, struct islet_err *err)
+{
+  uint64_t *sum = data, n = 0;
+  struct islet_err e;
+
+  if (cg_read_keyed (dirfd, "memory.oom_control", "oom_kill", &n, &e) < 0)
+    {
+      if (e.kind != ISLET_E_NOTFOUND) /* no oom_kill line before Linux 4.13 */
+        {
+          *err = e;
+          return -1;
+        }
+      n = 0;
+    }
+  *sum += n;
+  return 0;
+}
+
+static int
+v1_read_stats (const struct islet_cg *cg, struct islet_cg_stats *out, struct islet_err *err)
+{
+  int acct = cg_ctrl_fd (cg, CG_CPUACCT), mem = cg_ctrl_fd (cg, CG_MEMORY);
+
+  /* Both are hierarchical: the group's numbers include its children's. */
+  if (acct >= 0 && cg_read_u64 (acct, "cpuacct.usage", &out->cpu_ns, err) < 0)
+    return -1;
+  if (mem >= 0 && cg_read_u64 (mem, "memory.max_usage_in_bytes", &out->memory_peak, err) < 0)
+    return -1;
+  if (mem >= 0 && cg_walk (mem, visit_oom, &out->oom_kills, err) < 0)
+    return -1;
+  return 0;
+}
+
+/* 0 when the freezer was asked to freeze or thaw (so a thaw must follow a
+   freeze), -1 when there is no freezer to use. */
+static int
+v1_freeze (const struct islet_cg *cg, bool on)
+{
+  int fd = cg_ctrl_fd (cg, CG_FREEZER);
+  uint64_t deadline = islet_now_ns () + FREEZE_TIMEOUT_NS;
+  unsigned step = 0;
+  struct islet_err e;
+
+  if (fd < 0 || islet_write_file_at (fd, "freezer.state", on ? "FROZEN" : "THAWED", &e) < 0)
+    return -1;
+  if (!on)
+    return 0;
+  /* FREEZING until every task has stopped; a task in an uninterruptible
+     sleep can hold that up, and then the kill goes ahead anyway. */
+  do
+    {
+      cleanup_free char *state = NULL;
+
+      if (islet_read_file_at (fd, "freezer.state", 64, &state, NULL, &e) < 0
+          || strncmp (state, "FROZEN", 6) == 0)
+        break;
+    }
+  while (cg_backoff (deadline, &step));
+  return 0;
+}
+
+static int
+v1_kill (const struct islet_cg *cg, struct islet_err *err)
+{
+  return cg_kill_rounds (cg, v1_freeze, err);
+}
+
+static int
+v1_is_empty (const struct islet_cg *cg, struct islet_err *err)
+{
+  size_t n;
+
+  if (cg_count_procs (cg, 0, &n, err) < 0)
+    return -1;
+  return n == 0;
+}
+
+const struct cg_backend cg_backend_v1 = {
+  .version = ISLET_CG_V1,
+  .prepare = v1_prepare,
+  .init_group = NULL,
+  .set_limits = v1_set_limits,
+  .read_stats = v1_read_stats,
+  .kill = v1_kill,
+  .is_empty = v1_is_empty,
+};

@@ -1,0 +1,449 @@
+/* Fault injection for the integration tests: an LD_PRELOAD shim that makes
+ * the Nth call of one family of libc functions fail with a chosen errno.
+ *
+ *   ISLET_FAULT=FAMILY:N:ERRNO[:PROG]   e.g. mkdir:3:EACCES, open:10:ENOSPC:islet-run
+ *   ISLET_FAULT_LOG=PATH                a line is appended here each time a fault fires
+ *
+ * FAMILY is one of the names in `families` below; a family counts every
+ * variant of its call (open counts open, open64, __open_2, openat...), since
+ * _FORTIFY_SOURCE and _FILE_OFFSET_BITS choose the variant at compile time.
+ * PROG limits the shim to processes whose program name (argv[0] at start-up)
+ * is PROG, so a test can aim at the CLI or at the supervisor it execs.
+ *
+ * The counter is per process and starts at 0 when a program is loaded; a
+ * forked child inherits its parent's count and counts on its own from there,
+ * so the Nth call can fail in a parent and in a child alike.  Only calls made
+ * through the PLT are seen: glibc's own internal calls (fopen's open) are not.
+ *
+ * The shim itself calls nothing it wraps: it logs with raw syscalls. */
+#undef _FILE_OFFSET_BITS /* the build sets 64, which would rename open to open64 here */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+enum family {
+  F_NONE = -1,
+  F_OPEN,
+  F_WRITE,
+  F_MKDIR,
+  F_CHOWN,
+  F_MOUNT,
+  F_UMOUNT,
+  F_IOCTL,
+  F_RENAME,
+  F_UNLINK,
+  F_RMDIR,
+  F_COUNT,
+};
+
+static const char *const families[F_COUNT] = {
+  [F_OPEN] = "open",     [F_WRITE] = "write",   [F_MKDIR] = "mkdir",   [F_CHOWN] = "chown",
+  [F_MOUNT] = "mount",   [F_UMOUNT] = "umount", [F_IOCTL] = "ioctl",   [F_RENAME] = "rename",
+  [F_UNLINK] = "unlink", [F_RMDIR] = "rmdir",
+};
+
+static const struct {
+  const char *name;
+  int value;
+} errnos[] = {
+  { "EPERM", EPERM },   { "ENOENT", ENOENT }, { "EIO", EIO },       { "ENOMEM", ENOMEM },
+  { "EACCES", EACCES }, { "EEXIST", EEXIST }, { "ENOSPC", ENOSPC }, { "EMFILE", EMFILE },
+  { "EBUSY", EBUSY },   { "EINVAL", EINVAL }, { "EDQUOT", EDQUOT }, { "EROFS", EROFS },
+};
+
+static enum family target = F_NONE;
+static long target_call;
+static int target_errno;
+static long calls; /* calls of the target family in this process */
+static char log_path[512];
+
+static void
+log_line (const char *sym, long n)
+{
+  char line[256];
+  int fd, len;
+
+  if (log_path[0] == '\0')
+    return;
+  len = snprintf (line, sizeof line, "fault: %s call %ld (%s) failed with %s in %s[%d]\n", sym, n,
+                  families[target], strerrorname_np (target_errno), program_invocation_short_name,
+                  (int) syscall (SYS_getpid));
+  fd = (int) syscall (SYS_openat, AT_FDCWD, log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+                      0644);
+  if (fd < 0)
+    return;
+  (void) syscall (SYS_write, fd, line, (size_t) len);
+  (void) syscall (SYS_close, fd);
+}
+
+static int
+parse_errno (const char *s)
+{
+  char *end;
+  long v;
+
+  for (size_t i = 0; i < sizeof errnos / sizeof errnos[0]; i++)
+    if (strcmp (s, errnos[i].name) == 0)
+      return errnos[i].value;
+  v = strtol (s, &end, 10);
+  return *s != '\0' && *end == '\0' && v > 0 && v < 4096 ? (int) v : -1;
+}
+
+static void
+complain (const char *spec)
+{
+  static const char msg[] = "islet fault shim: ISLET_FAULT is not FAMILY:N:ERRNO[:PROG]\n";
+  (void) spec;
+  (void) syscall (SYS_write, 2, msg, sizeof msg - 1);
+}
+
+__attribute__ ((constructor)) static void
+fault_init (void)
+{
+  const char *spec = getenv ("ISLET_FAULT");
+  const char *logp = getenv ("ISLET_FAULT_LOG");
+  char buf[256], *fields[4] = { NULL, NULL, NULL, NULL };
+  char *save = NULL, *tok;
+  int n = 0;
+
+  if (spec == NULL || *spec == '\0')
+    return;
+  if (strlen (spec) >= sizeof buf)
+    {
+      complain (spec);
+      return;
+    }
+  strcpy (buf, spec);
+  for (tok = strtok_r (buf, ":", &save); tok && n < 4; tok = strtok_r (NULL, ":", &save))
+    fields[n++] = tok;
+  if (n < 3)
+    {
+      complain (spec);
+      return;
+    }
+  if (n == 4 && strcmp (fields[3], program_invocation_short_name) != 0)
+    return; /* aimed at another program */
+  for (int f = 0; f < F_COUNT; f++)
+    if (strcmp (fields[0], families[f]) == 0)
+      target = (enum family) f;
+  target_call = strtol (fields[1], NULL, 10);
+  target_errno = parse_errno (fields[2]);
+  if (target == F_NONE || target_call < 1 || target_errno < 0)
+    {
+      target = F_NONE;
+      complain (spec);
+      return;
+    }
+  if (logp != NULL && strlen (logp) < sizeof log_path)
+    strcpy (log_path, logp);
+}
+
+/* True when this call is the one to fail; errno is then set. */
+static bool
+fire (enum family f, const char *sym)
+{
+  long n;
+
+  if (f != target)
+    return false;
+  n = __atomic_add_fetch (&calls, 1, __ATOMIC_SEQ_CST);
+  if (n != target_call)
+    return false;
+  log_line (sym, n);
+  errno = target_errno;
+  return true;
+}
+
+/* The next definition of sym (libc's), looked up once. */
+#define REAL(type, sym)                                                                          \
+  static type real_##sym;                                                                        \
+  if (real_##sym == NULL)                                                                        \
+    real_##sym = (type) dlsym (RTLD_NEXT, #sym);                                                 \
+  if (real_##sym == NULL)                                                                        \
+    {                                                                                            \
+      errno = ENOSYS;                                                                            \
+      return -1;                                                                                 \
+    }
+
+/* open(2)'s mode is only there with O_CREAT or O_TMPFILE. */
+#define OPEN_MODE(flags, last)                                                                   \
+  mode_t mode = 0;                                                                               \
+  if ((flags) & (O_CREAT | __O_TMPFILE))                                                         \
+    {                                                                                            \
+      va_list ap;                                                                                \
+      va_start (ap, last);                                                                       \
+      mode = (mode_t) va_arg (ap, int);                                                          \
+      va_end (ap);                                                                               \
+    }
+
+typedef int (*open_fn) (const char *, int, ...);
+typedef int (*openat_fn) (int, const char *, int, ...);
+typedef int (*open2_fn) (const char *, int);
+typedef int (*openat2_fn) (int, const char *, int);
+
+int __open_2 (const char *path, int flags);
+int __open64_2 (const char *path, int flags);
+int __openat_2 (int dirfd, const char *path, int flags);
+int __openat64_2 (int dirfd, const char *path, int flags);
+
+int
+open (const char *path, int flags, ...)
+{
+  OPEN_MODE (flags, flags);
+  REAL (open_fn, open);
+  if (fire (F_OPEN, "open"))
+    return -1;
+  return real_open (path, flags, mode);
+}
+
+int
+open64 (const char *path, int flags, ...)
+{
+  OPEN_MODE (flags, flags);
+  REAL (open_fn, open64);
+  if (fire (F_OPEN, "open64"))
+    return -1;
+  return real_open64 (path, flags, mode);
+}
+
+int
+openat (int dirfd, const char *path, int flags, ...)
+{
+  OPEN_MODE (flags, flags);
+  REAL (openat_fn, openat);
+  if (fire (F_OPEN, "openat"))
+    return -1;
+  return real_openat (dirfd, path, flags, mode);
+}
+
+int
+openat64 (int dirfd, const char *path, int flags, ...)
+{
+  OPEN_MODE (flags, flags);
+  REAL (openat_fn, openat64);
+  if (fire (F_OPEN, "openat64"))
+    return -1;
+  return real_openat64 (dirfd, path, flags, mode);
+}
+
+int
+__open_2 (const char *path, int flags)
+{
+  REAL (open2_fn, __open_2);
+  if (fire (F_OPEN, "__open_2"))
+    return -1;
+  return real___open_2 (path, flags);
+}
+
+int
+__open64_2 (const char *path, int flags)
+{
+  REAL (open2_fn, __open64_2);
+  if (fire (F_OPEN, "__open64_2"))
+    return -1;
+  return real___open64_2 (path, flags);
+}
+
+int
+__openat_2 (int dirfd, const char *path, int flags)
+{
+  REAL (openat2_fn, __openat_2);
+  if (fire (F_OPEN, "__openat_2"))
+    return -1;
+  return real___openat_2 (dirfd, path, flags);
+}
+
+int
+__openat64_2 (int dirfd, const char *path, int flags)
+{
+  REAL (openat2_fn, __openat64_2);
+  if (fire (F_OPEN, "__openat64_2"))
+    return -1;
+  return real___openat64_2 (dirfd, path, flags);
+}
+
+typedef ssize_t (*write_fn) (int, const void *, size_t);
+
+ssize_t
+write (int fd, const void *buf, size_t len)
+{
+  REAL (write_fn, write);
+  if (fire (F_WRITE, "write"))
+    return -1;
+  return real_write (fd, buf, len);
+}
+
+typedef int (*mkdir_fn) (const char *, mode_t);
+typedef int (*mkdirat_fn) (int, const char *, mode_t);
+
+int
+mkdir (const char *path, mode_t mode)
+{
+  REAL (mkdir_fn, mkdir);
+  if (fire (F_MKDIR, "mkdir"))
+    return -1;
+  return real_mkdir (path, mode);
+}
+
+int
+mkdirat (int dirfd, const char *path, mode_t mode)
+{
+  REAL (mkdirat_fn, mkdirat);
+  if (fire (F_MKDIR, "mkdirat"))
+    return -1;
+  return real_mkdirat (dirfd, path, mode);
+}
+
+typedef int (*chown_fn) (const char *, uid_t, gid_t);
+typedef int (*fchown_fn) (int, uid_t, gid_t);
+typedef int (*fchownat_fn) (int, const char *, uid_t, gid_t, int);
+
+int
+chown (const char *path, uid_t uid, gid_t gid)
+{
+  REAL (chown_fn, chown);
+  if (fire (F_CHOWN, "chown"))
+    return -1;
+  return real_chown (path, uid, gid);
+}
+
+int
+lchown (const char *path, uid_t uid, gid_t gid)
+{
+  REAL (chown_fn, lchown);
+  if (fire (F_CHOWN, "lchown"))
+    return -1;
+  return real_lchown (path, uid, gid);
+}
+
+int
+fchown (int fd, uid_t uid, gid_t gid)
+{
+  REAL (fchown_fn, fchown);
+  if (fire (F_CHOWN, "fchown"))
+    return -1;
+  return real_fchown (fd, uid, gid);
+}
+
+int
+fchownat (int dirfd, const char *path, uid_t uid, gid_t gid, int flags)
+{
+  REAL (fchownat_fn, fchownat);
+  if (fire (F_CHOWN, "fchownat"))
+    return -1;
+  return real_fchownat (dirfd, path, uid, gid, flags);
+}
+
+typedef int (*mount_fn) (const char *, const char *, const char *, unsigned long, const void *);
+typedef int (*umount2_fn) (const char *, int);
+typedef int (*umount_fn) (const char *);
+
+int
+mount (const char *src, const char *dst, const char *type, unsigned long flags, const void *data)
+{
+  REAL (mount_fn, mount);
+  if (fire (F_MOUNT, "mount"))
+    return -1;
+  return real_mount (src, dst, type, flags, data);
+}
+
+int
+umount2 (const char *target_path, int flags)
+{
+  REAL (umount2_fn, umount2);
+  if (fire (F_UMOUNT, "umount2"))
+    return -1;
+  return real_umount2 (target_path, flags);
+}
+
+int
+umount (const char *target_path)
+{
+  REAL (umount_fn, umount);
+  if (fire (F_UMOUNT, "umount"))
+    return -1;
+  return real_umount (target_path);
+}
+
+typedef int (*ioctl_fn) (int, unsigned long, ...);
+
+int
+ioctl (int fd, unsigned long request, ...)
+{
+  va_list ap;
+  void *arg;
+
+  va_start (ap, request);
+  arg = va_arg (ap, void *);
+  va_end (ap);
+  REAL (ioctl_fn, ioctl);
+  if (fire (F_IOCTL, "ioctl"))
+    return -1;
+  return real_ioctl (fd, request, arg);
+}
+
+typedef int (*rename_fn) (const char *, const char *);
+typedef int (*renameat_fn) (int, const char *, int, const char *);
+
+int
+rename (const char *from, const char *to)
+{
+  REAL (rename_fn, rename);
+  if (fire (F_RENAME, "rename"))
+    return -1;
+  return real_rename (from, to);
+}
+
+int
+renameat (int fromfd, const char *from, int tofd, const char *to)
+{
+  REAL (renameat_fn, renameat);
+  if (fire (F_RENAME, "renameat"))
+    return -1;
+  return real_renameat (fromfd, from, tofd, to);
+}
+
+typedef int (*unlink_fn) (const char *);
+typedef int (*unlinkat_fn) (int, const char *, int);
+
+int
+unlink (const char *path)
+{
+  REAL (unlink_fn, unlink);
+  if (fire (F_UNLINK, "unlink"))
+    return -1;
+  return real_unlink (path);
+}
+
+int
+unlinkat (int dirfd, const char *path, int flags)
+{
+  REAL (unlinkat_fn, unlinkat);
+  /* unlinkat with AT_REMOVEDIR is an rmdir */
+  if (fire ((flags & AT_REMOVEDIR) ? F_RMDIR : F_UNLINK, "unlinkat"))
+    return -1;
+  return real_unlinkat (dirfd, path, flags);
+}
+
+int
+rmdir (const char *path)
+{
+  REAL (unlink_fn, rmdir);
+  if (fire (F_RMDIR, "rmdir"))
+    return -1;
+  return real_rmdir (path);
+}

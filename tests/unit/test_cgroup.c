@@ -1,0 +1,1039 @@
+// wrap: openat openat64 mkdirat unlinkat write
+/* The cgroup module: its parsers on odd input; both backends against a fake
+ * tree under /tmp, with a small stand-in for the kernel in the wrappers below
+ * (control files appear on mkdir and go with rmdir, a write replaces a
+ * value); fault injection, where the Nth call fails and nothing may be left
+ * behind; and the real thing on this host's cgroups, as root. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cgroup_internal.h"
+#include "islet/cgroup.h"
+#include "islet/util.h"
+
+/* ---- the fake kernel ---- */
+
+static struct
+{
+  bool on;            /* emulate cgroupfs below root */
+  char root[PATH_MAX];
+  bool memsw;         /* v1: swap accounting on */
+  long calls;         /* openat, mkdirat and write calls while on */
+  long fail_at;       /* make call number fail_at fail (0: none) */
+  char log[64][160];  /* "path=value" of each write, path below root */
+  size_t nlog;
+} fake;
+
+int __real_openat (int dirfd, const char *path, int flags, ...);
+int __real_openat64 (int dirfd, const char *path, int flags, ...);
+int __real_mkdirat (int dirfd, const char *path, mode_t mode);
+int __real_unlinkat (int dirfd, const char *path, int flags);
+ssize_t __real_write (int fd, const void *buf, size_t len);
+
+static bool
+inject (void)
+{
+  if (!fake.on)
+    return false;
+  if (++fake.calls == fake.fail_at)
+    {
+      errno = EIO;
+      return true;
+    }
+  return false;
+}
+
+/* The path of fd relative to the fake root, or NULL if outside it. */
+static const char *
+fake_rel (int fd, char *buf, size_t size)
+{
+  char link[64];
+  size_t rootlen = strlen (fake.root);
+  ssize_t n;
+
+  snprintf (link, sizeof link, "/proc/self/fd/%d", fd);
+  n = readlink (link, buf, size - 1);
+  if (n < 0)
+    return NULL;
+  buf[n] = '\0';
+  if (strncmp (buf, fake.root, rootlen) != 0 || (buf[rootlen] != '/' && buf[rootlen] != '\0'))
+    return NULL;
+  return buf[rootlen] ? buf + rootlen + 1 : buf + rootlen;
+}
+
+static void
+put_at (int dirfd, const char *name, const char *text)
+{
+  int fd = __real_openat (dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+  assert_true (fd >= 0);
+  assert_int_equal (__real_write (fd, text, strlen (text)), (ssize_t) strlen (text));
+  close (fd);
+}
+
+/* What the kernel shows in a new group, per controller. */
+static void
+populate (int dirfd, const char *rel)
+{
+  static const struct
+  {
+    const char *ctrl, *file, *text;
+  } files[] = {
+    { "memory", "memory.limit_in_bytes", "9223372036854771712\n" },
+    { "memory", "memory.max_usage_in_bytes", "0\n" },
+    { "memory", "memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n" },
+    { "cpu", "cpu.cfs_period_us", "100000\n" },
+    { "cpu", "cpu.cfs_quota_us", "-1\n" },
+    { "cpuacct", "cpuacct.usage", "0\n" },
+    { "pids", "pids.max", "max\n" },
+    { "freezer", "freezer.state", "THAWED\n" },
+    { "v2", "cgroup.controllers", "memory cpu pids\n" },
+    { "v2", "cgroup.subtree_control", "" },
+    { "v2", "cgroup.events", "populated 0\nfrozen 0\n" },
+    { "v2", "cgroup.kill", "" },
+    { "v2", "memory.max", "max\n" },
+    { "v2", "memory.swap.max", "max\n" },
+    { "v2", "memory.peak", "0\n" },
+    { "v2", "memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n" },
+    { "v2", "cpu.max", "max 100000\n" },
+    { "v2", "cpu.stat", "usage_usec 0\nuser_usec 0\nsystem_usec 0\n" },
+    { "v2", "pids.max", "max\n" },
+  };
+  char opts[80];
+  bool v2 = strncmp (rel, "islet", 5) == 0;
+
+  /* v1: the first component names the hierarchy ("cpu,cpuacct"). */
+  snprintf (opts, sizeof opts, ",%.*s,", (int) strcspn (rel, "/"), rel);
+  put_at (dirfd, "cgroup.procs", "");
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+    {
+      char needle[40];
+
+      snprintf (needle, sizeof needle, ",%s,", files[i].ctrl);
+      if (v2 ? strcmp (files[i].ctrl, "v2") == 0 : strstr (opts, needle) != NULL)
+        put_at (dirfd, files[i].file, files[i].text);
+    }
+  if (!v2 && strstr (opts, ",memory,") && fake.memsw)
+    put_at (dirfd, "memory.memsw.limit_in_bytes", "9223372036854771712\n");
+}
+
+int
+__wrap_mkdirat (int dirfd, const char *path, mode_t mode)
+{
+  char buf[PATH_MAX];
+  const char *rel;
+  int fd;
+
+  if (inject ())
+    return -1;
+  if (__real_mkdirat (dirfd, path, mode) < 0)
+    return -1;
+  if (!fake.on)
+    return 0;
+  fd = __real_openat (dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  assert_true (fd >= 0);
+  rel = fake_rel (fd, buf, sizeof buf);
+  if (rel)
+    populate (fd, rel);
+  close (fd);
+  return 0;
+}
+
+static int
+fake_openat (int (*real) (int, const char *, int, ...), int dirfd, const char *path, int flags,
+             va_list ap)
+{
+  mode_t mode = 0;
+
+  if (flags & (O_CREAT | __O_TMPFILE))
+    mode = (mode_t) va_arg (ap, int);
+  if (inject ())
+    return -1;
+  /* A write to a control file replaces its value (subtree_control is
+     handled in __wrap_write). */
+  if (fake.on && (flags & O_ACCMODE) == O_WRONLY && !strstr (path, "subtree_control"))
+    flags |= O_TRUNC;
+  return real (dirfd, path, flags, mode);
+}
+
+/* With _FILE_OFFSET_BITS=64 (the project's default), glibc's headers turn
+   openat into openat64: both are wrapped. */
+int
+__wrap_openat (int dirfd, const char *path, int flags, ...)
+{
+  va_list ap;
+  int r;
+
+  va_start (ap, flags);
+  r = fake_openat (__real_openat, dirfd, path, flags, ap);
+  va_end (ap);
+  return r;
+}
+
+int
+__wrap_openat64 (int dirfd, const char *path, int flags, ...)
+{
+  va_list ap;
+  int r;
+
+  va_start (ap, flags);
+  r = fake_openat (__real_openat64, dirfd, path, flags, ap);
+  va_end (ap);
+  return r;
+}
+
+/* cgroupfs removes a childless group with its files; one with children is
+   busy. */
+int
+__wrap_unlinkat (int at, const char *path, int flags)
+{
+  char buf[PATH_MAX];
+  DIR *d;
+  struct dirent *de;
+  int fd;
+
+  if (!fake.on || !(flags & AT_REMOVEDIR))
+    return __real_unlinkat (at, path, flags);
+  fd = __real_openat (at, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  if (fake_rel (fd, buf, sizeof buf) == NULL || (d = fdopendir (fd)) == NULL)
+    {
+      close (fd);
+      return __real_unlinkat (at, path, flags);
+    }
+  while ((de = readdir (d)) != NULL)
+    if (de->d_type == DT_DIR && strcmp (de->d_name, ".") != 0 && strcmp (de->d_name, "..") != 0)
+      {
+        closedir (d);
+        errno = EBUSY;
+        return -1;
+      }
+  rewinddir (d);
+  while ((de = readdir (d)) != NULL)
+    if (de->d_type == DT_REG)
+      __real_unlinkat (dirfd (d), de->d_name, 0);
+  closedir (d);
+  return __real_unlinkat (at, path, flags);
+}
+
+/* "+a -b" applied to the names already in the file, as the kernel does. */
+static void
+apply_subtree (int fd, const char *req, size_t len)
+{
+  char old[256], out[256] = "", words[16][32];
+  size_t nw = 0;
+  ssize_t n = pread (fd, old, sizeof old - 1, 0);
+
+  old[n > 0 ? n : 0] = '\0';
+  for (char *w = strtok (old, " \n"); w && nw < 16; w = strtok (NULL, " \n"))
+    snprintf (words[nw++], sizeof words[0], "%s", w);
+  for (size_t p = 0; p < len;)
+    {
+      size_t wl = strcspn (req + p, " ");
+      char name[32];
+      size_t k;
+
+      snprintf (name, sizeof name, "%.*s", (int) (wl - 1), req + p + 1);
+      for (k = 0; k < nw && strcmp (words[k], name) != 0; k++)
+        ;
+      if (req[p] == '+' && k == nw && nw < 16)
+        snprintf (words[nw++], sizeof words[0], "%s", name);
+      else if (req[p] == '-' && k < nw)
+        memmove (words[k], words[k + 1], (--nw - k) * sizeof words[0]);
+      p += wl + 1;
+    }
+  for (size_t k = 0; k < nw; k++)
+    snprintf (out + strlen (out), sizeof out - strlen (out), "%s%s", k ? " " : "", words[k]);
+  assert_int_equal (ftruncate (fd, 0), 0);
+  assert_int_equal (pwrite (fd, out, strlen (out), 0), (ssize_t) strlen (out));
+}
+
+ssize_t
+__wrap_write (int fd, const void *buf, size_t len)
+{
+  char path[PATH_MAX];
+  const char *rel;
+
+  if (inject ())
+    return -1;
+  if (!fake.on || (rel = fake_rel (fd, path, sizeof path)) == NULL)
+    return __real_write (fd, buf, len);
+  if (fake.nlog < sizeof fake.log / sizeof fake.log[0])
+    snprintf (fake.log[fake.nlog++], sizeof fake.log[0], "%s=%.*s", rel, (int) len,
+              (const char *) buf);
+  if (strcmp (strrchr (rel, '/') ? strrchr (rel, '/') + 1 : rel, "cgroup.subtree_control") == 0)
+    {
+      apply_subtree (fd, buf, len);
+      return (ssize_t) len;
+    }
+  return __real_write (fd, buf, len);
+}
+
+/* ---- fake tree helpers ---- */
+
+enum
+{
+  F_COMOUNT = 1, /* v1: cpu and cpuacct share one hierarchy */
+  F_MEMSW = 2,   /* v1: swap accounting on */
+  F_NO_PIDS = 4, /* v1: no pids hierarchy */
+};
+
+static void
+fake_setup (enum islet_cg_version v, int flags, const char *controllers, const char *subtree)
+{
+  char tmpl[] = "/tmp/islet-cg-XXXXXX";
+
+  memset (&fake, 0, sizeof fake);
+  assert_non_null (mkdtemp (tmpl));
+  assert_non_null (realpath (tmpl, fake.root));
+  fake.memsw = flags & F_MEMSW;
+  if (v == ISLET_CG_V2)
+    {
+      int fd = __real_openat (AT_FDCWD, fake.root, O_RDONLY | O_DIRECTORY);
+      put_at (fd, "cgroup.controllers", controllers);
+      put_at (fd, "cgroup.subtree_control", subtree);
+      put_at (fd, "cgroup.procs", "");
+      close (fd);
+    }
+  else
+    {
+      const char *dirs[] = { "memory", "freezer", (flags & F_NO_PIDS) ? NULL : "pids" };
+      char p[PATH_MAX + 32];
+
+      for (size_t i = 0; i < 3; i++)
+        if (dirs[i])
+          {
+            snprintf (p, sizeof p, "%s/%s", fake.root, dirs[i]);
+            assert_int_equal (__real_mkdirat (AT_FDCWD, p, 0755), 0);
+          }
+      if (flags & F_COMOUNT)
+        {
+          snprintf (p, sizeof p, "%s/cpu,cpuacct", fake.root);
+          assert_int_equal (__real_mkdirat (AT_FDCWD, p, 0755), 0);
+          snprintf (p, sizeof p, "%s/cpu", fake.root);
+          assert_int_equal (symlink ("cpu,cpuacct", p), 0);
+          snprintf (p, sizeof p, "%s/cpuacct", fake.root);
+          assert_int_equal (symlink ("cpu,cpuacct", p), 0);
+        }
+      else
+        for (size_t i = 0; i < 2; i++)
+          {
+            snprintf (p, sizeof p, "%s/%s", fake.root, i ? "cpuacct" : "cpu");
+            assert_int_equal (__real_mkdirat (AT_FDCWD, p, 0755), 0);
+          }
+    }
+  islet_cg_set_root (fake.root, v);
+  fake.on = true;
+}
+
+static int
+fake_teardown (void **state)
+{
+  struct islet_err e;
+
+  fake.on = false;
+  islet_cg_set_root (NULL, ISLET_CG_NONE);
+  if (fake.root[0])
+    assert_int_equal (islet_rm_rf (fake.root, &e), 0);
+  fake.root[0] = '\0';
+  return 0;
+}
+
+static const char *
+get (const char *rel)
+{
+  static char buf[4096];
+  char path[PATH_MAX + 256];
+  FILE *f;
+  size_t n;
+
+  snprintf (path, sizeof path, "%s/%s", fake.root, rel);
+  f = fopen (path, "re");
+  if (f == NULL)
+    return NULL;
+  n = fread (buf, 1, sizeof buf - 1, f);
+  buf[n] = '\0';
+  fclose (f);
+  return buf;
+}
+
+static void
+put (const char *rel, const char *text)
+{
+  int fd = __real_openat (AT_FDCWD, fake.root, O_RDONLY | O_DIRECTORY);
+  put_at (fd, rel, text);
+  close (fd);
+}
+
+static bool
+exists (const char *rel)
+{
+  char path[PATH_MAX + 256];
+
+  snprintf (path, sizeof path, "%s/%s", fake.root, rel);
+  return access (path, F_OK) == 0;
+}
+
+/* Clean: no group below any islet/ (islet/ itself may stay). */
+static bool
+tree_clean_at (const char *dir, bool below_islet)
+{
+  DIR *d = opendir (dir);
+  struct dirent *de;
+  bool clean = true;
+
+  if (d == NULL)
+    return true;
+  while (clean && (de = readdir (d)) != NULL)
+    {
+      char sub[PATH_MAX + 256];
+
+      if (de->d_type != DT_DIR || strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
+        continue;
+      if (below_islet)
+        clean = false;
+      snprintf (sub, sizeof sub, "%s/%s", dir, de->d_name);
+      clean = clean && tree_clean_at (sub, strcmp (de->d_name, "islet") == 0);
+    }
+  closedir (d);
+  return clean;
+}
+
+static void
+assert_log (const char *const *want, size_t n)
+{
+  for (size_t i = 0; i < n && i < fake.nlog; i++)
+    assert_string_equal (fake.log[i], want[i]);
+  assert_int_equal (fake.nlog, n);
+  fake.nlog = 0;
+}
+
+#define ASSERT_LOG(...)                                                                          \
+  do                                                                                             \
+    {                                                                                            \
+      const char *const want_[] = { __VA_ARGS__ };                                               \
+      assert_log (want_, sizeof want_ / sizeof want_[0]);                                        \
+    }                                                                                            \
+  while (0)
+
+static const struct islet_cg_limits limits = { 64u << 20, 500, 16 };
+
+/* ---- parsers ---- */
+
+static void
+test_parse_u64 (void **state)
+{
+  struct islet_err e;
+  uint64_t v = 0;
+  const char *bad[] = { "", "\n", "-1", "12a", " 5", "5\n\n", "18446744073709551616", "max",
+                        "0x10", "1234567890123456789012345678901234567890" };
+
+  assert_int_equal (cg_parse_u64 ("123\n", &v, &e), 0);
+  assert_int_equal (v, 123);
+  assert_int_equal (cg_parse_u64 ("18446744073709551615", &v, &e), 0);
+  assert_true (v == UINT64_MAX);
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    {
+      assert_int_equal (cg_parse_u64 (bad[i], &v, &e), -1);
+      assert_int_equal (e.kind, ISLET_E_INVALID);
+    }
+}
+
+static void
+test_parse_keyed (void **state)
+{
+  static const struct
+  {
+    const char *text, *key;
+    enum islet_errkind kind; /* ISLET_E_OK: found, value 7 */
+  } cases[] = {
+    /* memory.oom_control: oom_kill must not match oom_kill_disable */
+    { "oom_kill_disable 1\nunder_oom 0\noom_kill 7\n", "oom_kill", ISLET_E_OK },
+    { "oom_kill_disable 0\nunder_oom 0\n", "oom_kill", ISLET_E_NOTFOUND }, /* before 4.13 */
+    { "oom_kill 7", "oom_kill", ISLET_E_OK },                              /* no newline */
+    { "oom_kill 7\noom_kill 9\n", "oom_kill", ISLET_E_OK },                /* first wins */
+    { "oom_kill \n", "oom_kill", ISLET_E_INVALID },
+    { "oom_kill", "oom_kill", ISLET_E_NOTFOUND },
+    { "oom_kill abc\n", "oom_kill", ISLET_E_INVALID },
+    { "oom_kill -3\n", "oom_kill", ISLET_E_INVALID },
+    { "oom_kill 7 8\n", "oom_kill", ISLET_E_INVALID },
+    { "oom_kill 7\r\n", "oom_kill", ISLET_E_INVALID },
+    { "oom_kill 99999999999999999999\n", "oom_kill", ISLET_E_INVALID },
+    { "oom_kill 1234567890123456789012345678901234567890\n", "oom_kill", ISLET_E_INVALID },
+    { "xoom_kill 7\n", "oom_kill", ISLET_E_NOTFOUND },
+    { "oom_kill\t7\n", "oom_kill", ISLET_E_NOTFOUND },
+    { "", "oom_kill", ISLET_E_NOTFOUND },
+    { "\n\n\n", "oom_kill", ISLET_E_NOTFOUND },
+    { "oom_kill 7\n", "", ISLET_E_INVALID },
+    /* cpu.stat */
+    { "usage_usec 7\nuser_usec 5\nsystem_usec 2\nnr_periods 0\n", "usage_usec", ISLET_E_OK },
+    { "user_usec 5\nsystem_usec 2\n", "usage_usec", ISLET_E_NOTFOUND },
+    { "usage_usec max\n", "usage_usec", ISLET_E_INVALID },
+    /* memory.events: "oom" is not "oom_kill" and the other way round */
+    { "low 0\nhigh 0\nmax 5\noom 7\noom_kill 1\noom_group_kill 0\n", "oom", ISLET_E_OK },
+    { "low 0\nhigh 0\nmax 5\noom 2\noom_kill 7\noom_group_kill 0\n", "oom_kill", ISLET_E_OK },
+    { "low 0\noom_group_kill 3\n", "oom_kill", ISLET_E_NOTFOUND },
+  };
+
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    {
+      struct islet_err e = { 0 };
+      uint64_t v = 0;
+      int r = cg_parse_keyed (cases[i].text, cases[i].key, &v, &e);
+
+      if (cases[i].kind == ISLET_E_OK)
+        {
+          assert_int_equal (r, 0);
+          assert_int_equal (v, 7);
+          continue;
+        }
+      assert_int_equal (r, -1);
+      assert_int_equal (e.kind, cases[i].kind);
+      assert_non_null (strstr (e.msg, cases[i].key));
+    }
+}
+
+static void
+test_parse_ctrls (void **state)
+{
+  char buf[64];
+  unsigned all = CG_BIT (CG_MEMORY) | CG_BIT (CG_CPU) | CG_BIT (CG_PIDS);
+
+  assert_int_equal (cg_parse_ctrls ("cpuset cpu io memory hugetlb pids rdma misc\n"), all);
+  assert_int_equal (cg_parse_ctrls ("cpuset io\n"), 0);
+  assert_int_equal (cg_parse_ctrls (""), 0);
+  assert_int_equal (cg_parse_ctrls ("  pids\t\tcpu  "), CG_BIT (CG_PIDS) | CG_BIT (CG_CPU));
+  assert_int_equal (cg_parse_ctrls ("+memory memoryx"), 0);
+  cg_format_ctrls (all, buf, sizeof buf);
+  assert_string_equal (buf, "+memory +cpu +pids");
+  cg_format_ctrls (CG_BIT (CG_PIDS), buf, sizeof buf);
+  assert_string_equal (buf, "+pids");
+  cg_format_ctrls (0, buf, sizeof buf);
+  assert_string_equal (buf, "");
+}
+
+/* ---- v2 on a fake tree ---- */
+
+static void
+test_v2_fake (void **state)
+{
+  struct islet_cg *cg = NULL, *child = NULL, *cg2 = NULL, *again = NULL;
+  struct islet_cg_limits none = { 0, 0, 0 };
+  struct islet_cg_stats st;
+  struct islet_err e;
+
+  fake_setup (ISLET_CG_V2, 0, "cpuset cpu io memory pids\n", "cpu\n");
+  assert_int_equal (islet_cg_detect (), ISLET_CG_V2);
+  assert_int_equal (islet_cg_create ("t1", &limits, &cg, &e), 0);
+  /* Only what the root does not hand down yet is enabled there. */
+  ASSERT_LOG ("cgroup.subtree_control=+memory +pids",
+              "islet/cgroup.subtree_control=+memory +cpu +pids",
+              "islet/t1/cgroup.subtree_control=+memory +cpu +pids",
+              "islet/t1/memory.max=67108864", "islet/t1/memory.swap.max=0",
+              "islet/t1/cpu.max=50000 100000", "islet/t1/pids.max=16");
+  assert_string_equal (get ("cgroup.subtree_control"), "cpu memory pids");
+
+  /* islet/ is ready now: the next sandbox costs one read of it. */
+  assert_int_equal (islet_cg_create ("t2", &none, &cg2, &e), 0);
+  ASSERT_LOG ("islet/t2/cgroup.subtree_control=+memory +cpu +pids");
+
+  assert_int_equal (islet_cg_create ("t1", &limits, &again, &e), -1);
+  assert_int_equal (e.kind, ISLET_E_CONFLICT);
+  assert_int_equal (e.errnum, EEXIST);
+  assert_string_equal (get ("islet/t1/memory.max"), "67108864");
+
+  assert_int_equal (islet_cg_create_child (cg, "x1", &child, &e), 0);
+  assert_true (exists ("islet/t1/x1/cgroup.procs"));
+  assert_int_equal (islet_cg_enter (child, 0, &e), 0);
+  ASSERT_LOG ("islet/t1/x1/cgroup.procs=0");
+
+  put ("islet/t1/x1/cpu.stat", "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\n");
+  put ("islet/t1/x1/memory.peak", "4096\n");
+  put ("islet/t1/x1/memory.events", "low 0\nhigh 0\nmax 9\noom 3\noom_kill 2\n");
+  assert_int_equal (islet_cg_read_stats (child, &st, &e), 0);
+  assert_int_equal (st.cpu_ns, 1500000);
+  assert_int_equal (st.memory_peak, 4096);
+  assert_int_equal (st.oom_kills, 2);
+  put ("islet/t1/x1/cpu.stat", "user_usec 1000\n");
+  assert_int_equal (islet_cg_read_stats (child, &st, &e), -1);
+  assert_int_equal (e.kind, ISLET_E_NOTFOUND);
+  assert_non_null (strstr (e.msg, "cpu.stat"));
+
+  assert_int_equal (islet_cg_set_limits (cg, &none, &e), 0);
+  ASSERT_LOG ("islet/t1/memory.max=max", "islet/t1/memory.swap.max=max",
+              "islet/t1/cpu.max=max 100000", "islet/t1/pids.max=max");
+
+  assert_true (islet_cg_is_empty (cg));
+  put ("islet/t1/cgroup.events", "populated 1\nfrozen 0\n");
+  assert_false (islet_cg_is_empty (cg));
+  put ("islet/t1/cgroup.events", "populated 0\nfrozen 0\n");
+
+  islet_cg_free (child);
+  assert_int_equal (islet_cg_destroy (cg, &e), 0);
+  assert_false (exists ("islet/t1"));
+  assert_int_equal (islet_cg_open ("t1", &cg, &e), -1);
+  assert_int_equal (e.kind, ISLET_E_NOTFOUND);
+  assert_int_equal (islet_cg_open ("t2", &again, &e), 0);
+  islet_cg_free (cg2);
+  assert_int_equal (islet_cg_destroy (again, &e), 0);
+  assert_true (tree_clean_at (fake.root, false));
+}
+
+/* A root without the cpu controller: a cpu limit is refused up front. */
+static void
+test_v2_no_cpu (void **state)
+{
+  struct islet_cg_limits nocpu = { 1u << 20, 0, 8 };
+  struct islet_cg *cg = NULL;
+  struct islet_err e;
+
+  fake_setup (ISLET_CG_V2, 0, "memory pids\n", "");
+  assert_int_equal (islet_cg_create ("t1", &limits, &cg, &e), -1);
+  assert_int_equal (e.errnum, EOPNOTSUPP);
+  assert_non_null (strstr (e.msg, "cpu controller"));
+  assert_false (exists ("islet/t1"));
+  assert_int_equal (islet_cg_create ("t1", &nocpu, &cg, &e), 0);
+  assert_string_equal (get ("islet/t1/cgroup.subtree_control"), "memory pids");
+  assert_int_equal (islet_cg_destroy (cg, &e), 0);
+}
+
+/* ---- v1 on a fake tree ---- */
+
+static void
+test_v1_fake (void **state)
+{
+  struct islet_cg_limits lower = { 32u << 20, 500, 16 }, higher = { 128u << 20, 2000, 0 };
+  struct islet_cg *cg = NULL, *child = NULL;
+  struct islet_cg_stats st;
+  struct islet_err e;
+
+  fake_setup (ISLET_CG_V1, F_COMOUNT | F_MEMSW, NULL, NULL);
+  assert_int_equal (islet_cg_detect (), ISLET_CG_V1);
+  assert_int_equal (islet_cg_create ("t1", &limits, &cg, &e), 0);
+  ASSERT_LOG ("memory/islet/t1/memory.limit_in_bytes=67108864",
+              "memory/islet/t1/memory.memsw.limit_in_bytes=67108864",
+              "cpu,cpuacct/islet/t1/cpu.cfs_period_us=100000",
+              "cpu,cpuacct/islet/t1/cpu.cfs_quota_us=50000", "pids/islet/t1/pids.max=16");
+  assert_true (exists ("freezer/islet/t1/freezer.state"));
+  assert_true (exists ("cpu,cpuacct/islet/t1/cpuacct.usage"));
+
+  /* memory <= memory+swap at every step: lower the limit first ... */
+  assert_int_equal (islet_cg_set_limits (cg, &lower, &e), 0);
+  ASSERT_LOG ("memory/islet/t1/memory.limit_in_bytes=33554432",
+              "memory/islet/t1/memory.memsw.limit_in_bytes=33554432",
+              "cpu,cpuacct/islet/t1/cpu.cfs_period_us=100000",
+              "cpu,cpuacct/islet/t1/cpu.cfs_quota_us=50000", "pids/islet/t1/pids.max=16");
+  /* ... and raise memsw first. */
+  assert_int_equal (islet_cg_set_limits (cg, &higher, &e), 0);
+  ASSERT_LOG ("memory/islet/t1/memory.memsw.limit_in_bytes=134217728",
+              "memory/islet/t1/memory.limit_in_bytes=134217728",
+              "cpu,cpuacct/islet/t1/cpu.cfs_period_us=100000",
+              "cpu,cpuacct/islet/t1/cpu.cfs_quota_us=200000", "pids/islet/t1/pids.max=max");
+
+  assert_int_equal (islet_cg_create_child (cg, "x1", &child, &e), 0);
+  fake.nlog = 0;
+  assert_int_equal (islet_cg_enter (child, 0, &e), 0);
+  ASSERT_LOG ("memory/islet/t1/x1/cgroup.procs=0", "cpu,cpuacct/islet/t1/x1/cgroup.procs=0",
+              "pids/islet/t1/x1/cgroup.procs=0", "freezer/islet/t1/x1/cgroup.procs=0");
+
+  /* v1 counts an OOM kill in the victim's own group only: summed here. */
+  put ("memory/islet/t1/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n");
+  put ("memory/islet/t1/x1/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n");
+  put ("memory/islet/t1/memory.max_usage_in_bytes", "12345\n");
+  put ("cpu,cpuacct/islet/t1/cpuacct.usage", "987654321\n");
+  assert_int_equal (islet_cg_read_stats (cg, &st, &e), 0);
+  assert_int_equal (st.cpu_ns, 987654321);
+  assert_int_equal (st.memory_peak, 12345);
+  assert_int_equal (st.oom_kills, 3);
+  put ("memory/islet/t1/x1/memory.oom_control", "oom_kill_disable 0\noom_kill x\n");
+  assert_int_equal (islet_cg_read_stats (cg, &st, &e), -1);
+  assert_int_equal (e.kind, ISLET_E_INVALID);
+
+  assert_true (islet_cg_is_empty (cg));
+  put ("pids/islet/t1/x1/cgroup.procs", "999999999\n");
+  assert_false (islet_cg_is_empty (cg));
+  put ("pids/islet/t1/x1/cgroup.procs", "");
+
+  islet_cg_free (child);
+  assert_int_equal (islet_cg_destroy (cg, &e), 0);
+  assert_true (tree_clean_at (fake.root, false));
+}
+
+/* Separate cpu and cpuacct, no swap accounting, no pids hierarchy. */
+static void
+test_v1_sparse (void **state)
+{
+  struct islet_cg_limits nopids = { 64u << 20, 1000, 0 };
+  struct islet_cg *cg = NULL;
+  struct islet_cg_stats st;
+  struct islet_err e;
+
+  fake_setup (ISLET_CG_V1, F_NO_PIDS, NULL, NULL);
+  assert_int_equal (islet_cg_create ("t1", &limits, &cg, &e), -1);
+  assert_int_equal (e.errnum, EOPNOTSUPP);
+  assert_non_null (strstr (e.msg, "pids controller"));
+  assert_true (tree_clean_at (fake.root, false));
+  assert_int_equal (fake.nlog, 0);
+
+  assert_int_equal (islet_cg_create ("t1", &nopids, &cg, &e), 0);
+  ASSERT_LOG ("memory/islet/t1/memory.limit_in_bytes=67108864",
+              "cpu/islet/t1/cpu.cfs_period_us=100000", "cpu/islet/t1/cpu.cfs_quota_us=100000");
+  put ("cpuacct/islet/t1/cpuacct.usage", "42\n");
+  assert_int_equal (islet_cg_read_stats (cg, &st, &e), 0);
+  assert_int_equal (st.cpu_ns, 42);
+  assert_int_equal (islet_cg_destroy (cg, &e), 0);
+  assert_true (tree_clean_at (fake.root, false));
+}
+
+static void
+test_bad_input (void **state)
+{
+  const char *names[] = { "", ".", "..", "../x", "a/b", ".hidden", "a b", "a\nb",
+                          "0123456789012345678901234567890123456789012345678901234567890123456789" };
+  struct islet_cg_limits tiny_cpu = { 0, 5, 0 };
+  struct islet_cg *cg = NULL;
+  struct islet_err e;
+
+  fake_setup (ISLET_CG_V2, 0, "memory cpu pids\n", "");
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    {
+      assert_int_equal (islet_cg_create (names[i], &limits, &cg, &e), -1);
+      assert_int_equal (e.kind, ISLET_E_INVALID);
+    }
+  assert_int_equal (islet_cg_create ("t1", &tiny_cpu, &cg, &e), -1);
+  assert_int_equal (e.kind, ISLET_E_INVALID);
+  assert_int_equal (fake.calls, 0);
+}
+
+/* ---- fault injection ---- */
+
+static void
+fault_loop (enum islet_cg_version v, int flags)
+{
+  struct islet_cg *cg = NULL, *child = NULL;
+  struct islet_err e;
+  long n;
+
+  fake_setup (v, flags, "memory cpu pids\n", "");
+  for (n = 1; n < 500; n++)
+    {
+      fake.calls = 0;
+      fake.fail_at = n;
+      if (islet_cg_create ("f1", &limits, &cg, &e) == 0)
+        break;
+      assert_int_equal (e.kind, ISLET_E_SYSTEM);
+      assert_int_equal (e.errnum, EIO);
+      assert_ptr_equal (strstr (e.msg, "create cgroup `islet/f1`: "), e.msg);
+      assert_non_null (strstr (e.msg, strerror (EIO)));
+      assert_true (tree_clean_at (fake.root, false));
+    }
+  /* Every call was made to fail once, and the wrappers saw them all. */
+  assert_true (fake.calls < n);
+  assert_true (n > 8);
+  for (n = 1; n < 500; n++)
+    {
+      fake.calls = 0;
+      fake.fail_at = n;
+      if (islet_cg_create_child (cg, "x1", &child, &e) == 0)
+        break;
+      assert_int_equal (e.errnum, EIO);
+      assert_ptr_equal (strstr (e.msg, "create cgroup `islet/f1/x1`: "), e.msg);
+      assert_false (exists (v == ISLET_CG_V2 ? "islet/f1/x1" : "memory/islet/f1/x1"));
+      assert_false (exists (v == ISLET_CG_V2 ? "islet/f1/x1" : "pids/islet/f1/x1"));
+    }
+  assert_true (n > 2);
+  fake.fail_at = 0;
+  islet_cg_free (child);
+  assert_int_equal (islet_cg_destroy (cg, &e), 0);
+  assert_true (tree_clean_at (fake.root, false));
+}
+
+static void
+test_fault_v2 (void **state)
+{
+  fault_loop (ISLET_CG_V2, 0);
+}
+
+static void
+test_fault_v1 (void **state)
+{
+  fault_loop (ISLET_CG_V1, F_COMOUNT | F_MEMSW);
+}
+
+/* ---- the real kernel ---- */
+
+static char real_name[32];
+
+struct ready
+{
+  char tag; /* 'r': a sleeper is up; 'd': the daemon, with its pid */
+  pid_t pid;
+};
+
+static void
+tell (int fd, char tag)
+{
+  struct ready r = { tag, getpid () };
+  (void) !write (fd, &r, sizeof r);
+}
+
+static void
+park (void)
+{
+  alarm (20); /* nothing outlives a crashed test for long */
+  for (;;)
+    pause ();
+}
+
+static int
+wait_for (pid_t pid, int *status, int ms)
+{
+  for (int i = 0; i < ms; i++)
+    {
+      pid_t r = waitpid (pid, status, WNOHANG);
+      if (r != 0)
+        return r == pid ? 0 : -1;
+      usleep (1000);
+    }
+  kill (pid, SIGKILL);
+  return -1;
+}
+
+/* As subreaper, the orphans of the test come back here to be reaped. */
+static void
+reap_all (void)
+{
+  for (int i = 0; i < 5000 && (waitpid (-1, NULL, WNOHANG) >= 0 || errno != ECHILD); i++)
+    usleep (1000);
+}
+
+static void
+child_oom (const struct islet_cg *cg)
+{
+  struct islet_err e;
+  size_t size = 200u << 20;
+  volatile char *p;
+
+  if (islet_cg_enter (cg, 0, &e) < 0)
+    _exit (2);
+  p = malloc (size);
+  for (size_t i = 0; p && i < size; i += 4096)
+    p[i] = 1;
+  _exit (0);
+}
+
+static void
+child_forks (const struct islet_cg *cg, int out)
+{
+  struct islet_err e;
+  int res[2] = { 0, 0 };
+
+  if (islet_cg_enter (cg, 0, &e) < 0)
+    _exit (2);
+  for (int i = 0; i < 100; i++)
+    {
+      pid_t p = fork ();
+      if (p == 0)
+        park ();
+      if (p < 0 && res[1] == 0)
+        res[1] = errno;
+      res[0] += p > 0;
+    }
+  (void) !write (out, res, sizeof res);
+  _exit (0);
+}
+
+static void
+child_tree (const struct islet_cg *cg, int out)
+{
+  struct islet_err e;
+
+  if (islet_cg_enter (cg, 0, &e) < 0)
+    _exit (2);
+  for (int i = 0; i < 3; i++)
+    if (fork () == 0)
+      {
+        tell (out, 'r');
+        park ();
+      }
+  if (fork () == 0)
+    {
+      setsid ();
+      if (fork () == 0)
+        {
+          tell (out, 'd');
+          park ();
+        }
+      _exit (0);
+    }
+  tell (out, 'r');
+  park ();
+}
+
+static void
+assert_gone_everywhere (bool gone)
+{
+  const char *dirs[] = { "", "/memory", "/cpu", "/cpuacct", "/pids", "/freezer" };
+  int seen = 0;
+
+  for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
+    {
+      char ctl[PATH_MAX], grp[PATH_MAX];
+      snprintf (ctl, sizeof ctl, "/sys/fs/cgroup%s/cgroup.procs", dirs[i]);
+      snprintf (grp, sizeof grp, "/sys/fs/cgroup%s/islet/%s", dirs[i], real_name);
+      if (access (ctl, F_OK) < 0)
+        continue;
+      assert_int_equal (access (grp, F_OK) == 0, !gone);
+      seen++;
+    }
+  assert_true (seen > 0);
+}
+
+static void
+test_real (void **state)
+{
+  struct islet_cg *cg = NULL, *child = NULL;
+  struct islet_cg_stats st;
+  struct islet_err e;
+  struct ready rd[5];
+  pid_t pid, daemon_pid = 0;
+  int status, p[2], res[2];
+  uint64_t t0;
+
+  islet_cg_set_root (NULL, ISLET_CG_NONE);
+  if (geteuid () != 0 || islet_cg_detect () == ISLET_CG_NONE)
+    skip ();
+  snprintf (real_name, sizeof real_name, "test-%d", (int) getpid ());
+  assert_int_equal (prctl (PR_SET_CHILD_SUBREAPER, 1), 0);
+  t0 = islet_now_ns ();
+  assert_int_equal (islet_cg_create (real_name, &limits, &cg, &e), 0);
+  assert_int_equal (islet_cg_create_child (cg, "x1", &child, &e), 0);
+  print_message ("create group + child: %.2f ms\n", (islet_now_ns () - t0) / 1e6);
+  assert_gone_everywhere (false);
+
+  /* (a) 200 MiB against 64 MiB: the OOM killer, seen in the stats. */
+  pid = fork ();
+  if (pid == 0)
+    child_oom (child);
+  assert_int_equal (wait_for (pid, &status, 10000), 0);
+  assert_true (WIFSIGNALED (status) && WTERMSIG (status) == SIGKILL);
+  assert_int_equal (islet_cg_read_stats (child, &st, &e), 0);
+  assert_true (st.oom_kills >= 1);
+  assert_true (st.memory_peak > (16u << 20));
+  assert_true (st.cpu_ns > 0);
+  assert_int_equal (islet_cg_read_stats (cg, &st, &e), 0);
+  assert_true (st.oom_kills >= 1);
+
+  /* (b) 100 forks against pids.max 16. */
+  assert_int_equal (pipe2 (p, O_CLOEXEC), 0);
+  pid = fork ();
+  if (pid == 0)
+    child_forks (child, p[1]);
+  assert_int_equal (wait_for (pid, &status, 10000), 0);
+  assert_int_equal (read (p[0], res, sizeof res), (ssize_t) sizeof res);
+  assert_true (res[0] >= 1 && res[0] <= 15);
+  assert_int_equal (res[1], EAGAIN);
+  assert_false (islet_cg_is_empty (cg));
+  assert_int_equal (islet_cg_kill (cg, &e), 0);
+  assert_true (islet_cg_is_empty (cg));
+  reap_all ();
+
+  /* (c) sleepers and a double-forked daemon, all gone with one kill. */
+  pid = fork ();
+  if (pid == 0)
+    child_tree (child, p[1]);
+  for (size_t i = 0; i < 5; i++)
+    {
+      struct pollfd pfd = { p[0], POLLIN, 0 };
+      assert_int_equal (poll (&pfd, 1, 5000), 1);
+      assert_int_equal (read (p[0], &rd[i], sizeof rd[i]), (ssize_t) sizeof rd[i]);
+      if (rd[i].tag == 'd')
+        daemon_pid = rd[i].pid;
+    }
+  assert_true (daemon_pid > 0);
+  assert_false (islet_cg_is_empty (child));
+  t0 = islet_now_ns ();
+  assert_int_equal (islet_cg_kill (cg, &e), 0);
+  print_message ("kill a tree of 5: %.2f ms\n", (islet_now_ns () - t0) / 1e6);
+  assert_true (islet_cg_is_empty (cg));
+  reap_all ();
+  assert_int_equal (kill (daemon_pid, 0), -1);
+  assert_int_equal (errno, ESRCH);
+  close (p[0]);
+  close (p[1]);
+
+  /* One exec's worth: a child group made, entered, emptied, removed. */
+  t0 = islet_now_ns ();
+  for (int i = 0; i < 20; i++)
+    {
+      struct islet_cg *x = NULL;
+      char name[16];
+
+      snprintf (name, sizeof name, "x%d", i + 2);
+      assert_int_equal (islet_cg_create_child (cg, name, &x, &e), 0);
+      pid = fork ();
+      if (pid == 0)
+        _exit (islet_cg_enter (x, 0, &e) < 0);
+      assert_int_equal (wait_for (pid, &status, 5000), 0);
+      assert_int_equal (status, 0);
+      assert_int_equal (islet_cg_destroy (x, &e), 0);
+    }
+  print_message ("exec group cycle (mkdir, enter, rmdir): %.3f ms\n",
+                 (islet_now_ns () - t0) / 1e6 / 20);
+
+  islet_cg_free (child);
+  t0 = islet_now_ns ();
+  assert_int_equal (islet_cg_destroy (cg, &e), 0);
+  print_message ("destroy: %.2f ms\n", (islet_now_ns () - t0) / 1e6);
+  assert_gone_everywhere (true);
+}
+
+static int
+real_teardown (void **state)
+{
+  struct islet_cg *cg = NULL;
+  struct islet_err e;
+
+  if (real_name[0] && islet_cg_open (real_name, &cg, &e) == 0)
+    (void) !islet_cg_destroy (cg, &e);
+  reap_all ();
+  return 0;
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_parse_u64),
+    cmocka_unit_test (test_parse_keyed),
+    cmocka_unit_test (test_parse_ctrls),
+    cmocka_unit_test_teardown (test_v2_fake, fake_teardown),
+    cmocka_unit_test_teardown (test_v2_no_cpu, fake_teardown),
+    cmocka_unit_test_teardown (test_v1_fake, fake_teardown),
+    cmocka_unit_test_teardown (test_v1_sparse, fake_teardown),
+    cmocka_unit_test_teardown (test_bad_input, fake_teardown),
+    cmocka_unit_test_teardown (test_fault_v2, fake_teardown),
+    cmocka_unit_test_teardown (test_fault_v1, fake_teardown),
+    cmocka_unit_test_teardown (test_real, real_teardown),
+  };
+
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}
