@@ -358,6 +358,9 @@ main (int argc, char **argv)
   check (islet_image_open (state_dir, "host", &image, &err), "image", &err);
   check (islet_idmap_claim (state_dir, &uid_base, &err), "claim uids", &err);
 
+  printf ("\ndisk pool: %s\n", islet_disk_enforced (pool) ? "btrfs, qgroup limits enforced"
+                                                         : islet_disk_unenforced_reason (pool));
+  json_object_set_new (out, "disk_enforced", json_boolean (islet_disk_enforced (pool)));
   row_header ("create, step by step (each step alone; the library's own calls)");
   printf ("  caller (islet_sandbox_create)\n");
   measure ("idmap_claim", "  claim a uid range", step_idmap, true);

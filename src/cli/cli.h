@@ -73,7 +73,7 @@ struct cli_spec {
   const char *about;            /* one paragraph for --help */
   const struct cli_opt *opts[3]; /* tables, NULL-terminated list */
   size_t min_pos, max_pos;      /* positional counts; CLI_MANY: no limit */
-  int raw_from;                 /* positional index from which arguments are not parsed; -1: never */
+  int raw_from;                 /* positional from which nothing is parsed; -1: never */
   void (*more_help) (void);     /* printed after the options (main: commands; fs: verbs) */
 };
 
@@ -113,7 +113,7 @@ int cli_parse_number (const char *opt, const char *s, enum cli_opt_kind kind, ui
   { "disk", 0, CLI_OPT_U64, offsetof (type, member.disk_mb), "MB",                               \
     "writable layer and /workspace together", 0 },                                               \
   { "timeout", 0, CLI_OPT_MILLI, offsetof (type, timeout_ms), "SEC",                             \
-    "wall-clock limit of each exec (0.5 allowed)", CLI_UNSET - 1 },                                     \
+    "wall-clock limit of each exec (0.5 allowed)", CLI_UNSET - 1 },                             \
   { "output", 0, CLI_OPT_U64, offsetof (type, member.output_bytes), "BYTES",                     \
     "captured output per stream and exec", 0 },                                                  \
   { "nofile", 0, CLI_OPT_U32, offsetof (type, member.nofile), "N",                               \

@@ -105,7 +105,7 @@ mode_str (const char *type, unsigned mode, char out[11])
     if (strncmp (type, types[i].type, strlen (types[i].type)) == 0)
       out[0] = types[i].c;
   for (int i = 0; i < 9; i++)
-    out[1 + i] = (mode & (0400u >> i)) ? rwx[i] : '-';
+    out[1 + i] = (char) ((mode & (0400u >> i)) ? rwx[i] : '-');
   out[10] = '\0';
 }
 
@@ -234,7 +234,7 @@ static const struct cli_opt plain_opts[] = { FS_JSON, FS_END };
 #define FS_SPEC(verb, argstr, text, table, lo, hi)                                               \
   {                                                                                              \
     .name = "fs " verb, .usage = "fs ID " verb " [OPTIONS] " argstr, .args = argstr,             \
-    .about = text, .opts = { table }, .min_pos = lo, .max_pos = hi, .raw_from = -1,              \
+    .about = (text), .opts = { (table) }, .min_pos = (lo), .max_pos = (hi), .raw_from = -1,      \
   }
 
 static const struct fs_verb verbs[] = {

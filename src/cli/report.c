@@ -152,7 +152,7 @@ cli_base64 (const unsigned char *d, size_t len)
       uint32_t v = (uint32_t) d[i] << 16 | (i + 1 < len ? (uint32_t) d[i + 1] << 8 : 0);
       *o++ = tbl[v >> 18];
       *o++ = tbl[(v >> 12) & 63];
-      *o++ = i + 1 < len ? tbl[(v >> 6) & 63] : '=';
+      *o++ = (char) (i + 1 < len ? tbl[(v >> 6) & 63] : '=');
       *o++ = '=';
     }
   *o = '\0';

@@ -91,9 +91,13 @@ on_one (struct cli *cli, const struct cli_spec *spec, state_fn fn, int argc, cha
     return cli_report (cli, &err);
   if (fn != NULL)
     {
-      if (fn (cli->ctx, info.id, &err) < 0)
+      char id[ISLET_ID_LEN + 1];
+
+      /* a copy: get() fills info while it reads the id */
+      memcpy (id, info.id, sizeof id);
+      if (fn (cli->ctx, id, &err) < 0)
         return cli_report (cli, &err);
-      if (cli->json && islet_sandbox_get (cli->ctx, info.id, &info, &err) < 0)
+      if (cli->json && islet_sandbox_get (cli->ctx, id, &info, &err) < 0)
         return cli_report (cli, &err);
     }
   if (cli->json)

@@ -1,7 +1,7 @@
 /* Control groups, the shared part: finding the hierarchies, naming, making
  * and removing groups (with rollback), moving a process in, and the helpers
- * both backends use (reading control files, walking a subtree, killing in
- * rounds).  What differs between v1 and v2 is in cgroup_v1.c and cgroup_v2.c.
+ * both backends use (control files, walking a subtree, the parsers).  What
+ * differs between v1 and v2 is in cgroup_v1.c and cgroup_v2.c.
  *
  * A handle keeps an O_PATH fd of its group in every hierarchy, so that the
  * hot paths (enter, one exec's child group) do no path walks from the root
@@ -11,7 +11,6 @@
 #include <inttypes.h>
 #include <linux/magic.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -24,8 +23,8 @@
 #include "islet/util.h"
 
 #define NAME_MAX_LEN 64
+#define KEYED_MAX ((size_t) 64 << 10)
 #define WALK_MAX_DEPTH 16 /* islet's trees are two deep; a sandbox cannot add more */
-#define PROCS_MAX (4u << 20)
 
 static const char *const ctrl_names[CG_NCTRL] = {
   [CG_MEMORY] = "memory", [CG_CPU] = "cpu",         [CG_CPUACCT] = "cpuacct",
@@ -62,9 +61,10 @@ layout_add (struct cg_layout *lo, enum cg_ctrl ctrl, const char *mount, dev_t de
         lo->hier[i].ctrls |= CG_BIT (ctrl);
         return;
       }
-  if (lo->n == CG_MAX_HIER || strlen (mount) >= sizeof lo->hier[0].mount)
+  if (lo->n == CG_MAX_HIER
+      || snprintf (lo->hier[lo->n].mount, sizeof lo->hier[0].mount, "%s", mount)
+             >= (int) sizeof lo->hier[0].mount)
     return;
-  strcpy (lo->hier[lo->n].mount, mount);
   lo->hier[lo->n].ctrls = CG_BIT (ctrl);
   lo->hier[lo->n].dev = dev;
   lo->hier[lo->n].ino = ino;
@@ -173,13 +173,13 @@ layout_scan (struct cg_layout *lo)
     want = ISLET_CG_V2;
   if (want == ISLET_CG_V2)
     {
-      strcpy (lo->hier[0].mount, root_dir);
+      memcpy (lo->hier[0].mount, root_dir, sizeof root_dir);
       lo->hier[0].ctrls = (1u << CG_NCTRL) - 1;
       lo->n = 1;
       lo->version = ISLET_CG_V2;
       return;
     }
-  if (want == ISLET_CG_V1 || !root_forced)
+  if (want == ISLET_CG_V1 || want == ISLET_CG_NONE)
     {
       if (root_forced)
         scan_root_v1 (lo, root_dir);
@@ -224,12 +224,6 @@ islet_cg_set_root (const char *root, enum islet_cg_version version)
 }
 
 /* ---- handles ---- */
-
-static const struct cg_backend *
-backend_for (enum islet_cg_version v)
-{
-  return v == ISLET_CG_V2 ? &cg_backend_v2 : &cg_backend_v1;
-}
 
 static int
 check_name (const char *name, struct islet_err *err)
@@ -276,15 +270,47 @@ check_ctrls (const struct islet_cg_limits *l, unsigned avail, struct islet_err *
   return 0;
 }
 
+/* Handles are made with nothing open yet; each directory's path is known. */
 static struct islet_cg *
-cg_alloc (const struct cg_backend *be, char *rel)
+cg_alloc (const struct cg_backend *be, char *rel, size_t n)
 {
   struct islet_cg *cg = islet_xcalloc (1, sizeof *cg);
 
   cg->be = be;
   cg->rel = rel;
+  cg->n = n;
   for (size_t i = 0; i < CG_MAX_HIER; i++)
     cg->dir[i].fd = -1;
+  return cg;
+}
+
+/* islet/<name> in every hierarchy of lo. */
+static struct islet_cg *
+cg_new_top (const struct cg_layout *lo, const char *name)
+{
+  struct islet_cg *cg = cg_alloc (lo->version == ISLET_CG_V2 ? &cg_backend_v2 : &cg_backend_v1,
+                                  islet_xasprintf (CG_PARENT "/%s", name), lo->n);
+
+  for (size_t i = 0; i < cg->n; i++)
+    {
+      cg->dir[i].path = islet_xasprintf ("%s/%s", lo->hier[i].mount, cg->rel);
+      cg->dir[i].ctrls = lo->hier[i].ctrls;
+    }
+  return cg;
+}
+
+/* <name> below parent, in each of its hierarchies. */
+static struct islet_cg *
+cg_new_child (const struct islet_cg *parent, const char *name)
+{
+  struct islet_cg *cg
+      = cg_alloc (parent->be, islet_xasprintf ("%s/%s", parent->rel, name), parent->n);
+
+  for (size_t i = 0; i < cg->n; i++)
+    {
+      cg->dir[i].path = islet_xasprintf ("%s/%s", parent->dir[i].path, name);
+      cg->dir[i].ctrls = parent->dir[i].ctrls;
+    }
   return cg;
 }
 
@@ -393,13 +419,7 @@ islet_cg_create (const char *name, const struct islet_cg_limits *limits, struct 
   if (lo->version == ISLET_CG_NONE)
     return islet_fail (err, ISLET_E_SYSTEM, EOPNOTSUPP,
                        "create cgroup `%s`: no cgroup2 or v1 memory hierarchy found", name);
-  cg = cg_alloc (backend_for (lo->version), islet_xasprintf (CG_PARENT "/%s", name));
-  cg->n = lo->n;
-  for (size_t i = 0; i < lo->n; i++)
-    {
-      cg->dir[i].path = islet_xasprintf ("%s/%s", lo->hier[i].mount, cg->rel);
-      cg->dir[i].ctrls = lo->hier[i].ctrls;
-    }
+  cg = cg_new_top (lo, name);
   if (cg->be->prepare (lo, &avail, err) < 0 || check_ctrls (limits, avail, err) < 0)
     goto fail;
   if (make_dirs (cg, NULL, err) < 0)
@@ -429,15 +449,12 @@ islet_cg_open (const char *name, struct islet_cg **out, struct islet_err *err)
   lo = layout_get ();
   if (lo->version == ISLET_CG_NONE)
     return islet_fail (err, ISLET_E_NOTFOUND, 0, "open cgroup `%s`: no cgroups here", name);
-  cg = cg_alloc (backend_for (lo->version), islet_xasprintf (CG_PARENT "/%s", name));
-  cg->n = lo->n;
-  for (size_t i = 0; i < lo->n; i++)
+  cg = cg_new_top (lo, name);
+  for (size_t i = 0; i < cg->n; i++)
     {
       struct cg_dir *d = &cg->dir[i];
       struct islet_err e;
 
-      d->path = islet_xasprintf ("%s/%s", lo->hier[i].mount, cg->rel);
-      d->ctrls = lo->hier[i].ctrls;
       /* A group half made by a process that died is still opened, so
          that it can be destroyed. */
       if (open_dir (AT_FDCWD, d->path, d, &e) < 0 && e.errnum != ENOENT)
@@ -465,13 +482,7 @@ islet_cg_create_child (struct islet_cg *parent, const char *name, struct islet_c
 
   if (check_name (name, err) < 0)
     return islet_wrap (err, "create a child of cgroup `%s`", parent->rel);
-  cg = cg_alloc (parent->be, islet_xasprintf ("%s/%s", parent->rel, name));
-  cg->n = parent->n;
-  for (size_t i = 0; i < parent->n; i++)
-    {
-      cg->dir[i].path = islet_xasprintf ("%s/%s", parent->dir[i].path, name);
-      cg->dir[i].ctrls = parent->dir[i].ctrls;
-    }
+  cg = cg_new_child (parent, name);
   if (make_dirs (cg, parent, err) < 0)
     {
       unmake_dirs (cg);
@@ -585,10 +596,13 @@ rmdir_retry (int at, const char *name, uint64_t timeout_ns, struct islet_err *er
     }
 }
 
-/* Remove the child groups of the group open at `group`, deepest first.  In
-   cgroupfs a group's control files go with its rmdir. */
+/* pre on the group at `start` and its descendants, parents first, with a
+   readable fd; post on each descendant by parent fd and name, children
+   first.  A group that vanishes meanwhile is skipped. */
 static int
-remove_children (int group, int depth, uint64_t timeout_ns, struct islet_err *err)
+walk_at (int start, int depth, cg_visit_fn pre,
+         int (*post) (int parent, const char *name, void *data, struct islet_err *err), void *data,
+         struct islet_err *err)
 {
   cleanup_dir DIR *d = NULL;
   struct dirent *de;
@@ -596,9 +610,11 @@ remove_children (int group, int depth, uint64_t timeout_ns, struct islet_err *er
 
   if (depth > WALK_MAX_DEPTH)
     return islet_fail (err, ISLET_E_SYSTEM, ELOOP, "cgroup tree too deep");
-  fd = openat (group, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  fd = openat (start, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 && (errno == ENOENT || errno == ENODEV))
+    return 0;
   if (fd < 0)
-    return errno == ENOENT ? 0 : islet_fail (err, ISLET_E_SYSTEM, errno, "open cgroup directory");
+    return islet_fail (err, islet_errkind_from_errno (errno), errno, "open cgroup directory");
   d = fdopendir (fd);
   if (d == NULL)
     {
@@ -606,6 +622,9 @@ remove_children (int group, int depth, uint64_t timeout_ns, struct islet_err *er
       close (fd);
       return islet_fail (err, ISLET_E_SYSTEM, e, "open cgroup directory");
     }
+  /* pre's openat calls do not move the directory stream. */
+  if (pre && pre (dirfd (d), data, err) < 0)
+    return -1;
   while ((de = readdir (d)) != NULL)
     {
       cleanup_close int sub = -1;
@@ -617,17 +636,23 @@ remove_children (int group, int depth, uint64_t timeout_ns, struct islet_err *er
         continue;
       if (sub < 0)
         return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", de->d_name);
-      if (remove_children (sub, depth + 1, timeout_ns, err) < 0
-          || rmdir_retry (dirfd (d), de->d_name, timeout_ns, err) < 0)
+      if (walk_at (sub, depth + 1, pre, post, data, err) < 0
+          || (post && post (dirfd (d), de->d_name, data, err) < 0))
         return -1;
     }
   return 0;
 }
 
+static int
+rmdir_child (int parent, const char *name, void *data, struct islet_err *err)
+{
+  return rmdir_retry (parent, name, *(uint64_t *) data, err);
+}
+
 int
 islet_cg_destroy (struct islet_cg *cg, struct islet_err *err)
 {
-  struct islet_err later;
+  struct islet_err later = { 0 };
   uint64_t timeout = CG_RMDIR_TIMEOUT_NS;
   int ret = 0;
 
@@ -646,7 +671,8 @@ islet_cg_destroy (struct islet_cg *cg, struct islet_err *err)
 
       if (cg->dir[i].fd < 0)
         continue;
-      if (remove_children (cg->dir[i].fd, 0, timeout, e) < 0
+      /* Children first; in cgroupfs a group's files go with its rmdir. */
+      if (walk_at (cg->dir[i].fd, 0, NULL, rmdir_child, &timeout, e) < 0
           || rmdir_retry (AT_FDCWD, cg->dir[i].path, timeout, e) < 0)
         {
           if (ret == 0)
@@ -699,156 +725,41 @@ cg_read_keyed (int dirfd, const char *file, const char *key, uint64_t *out,
 {
   cleanup_free char *text = NULL;
 
-  if (islet_read_file_at (dirfd, file, 64 * 1024, &text, NULL, err) < 0)
+  if (islet_read_file_at (dirfd, file, KEYED_MAX, &text, NULL, err) < 0)
     return -1;
   if (cg_parse_keyed (text, key, out, err) < 0)
     return islet_wrap (err, "`%s`", file);
   return 0;
 }
 
-static int
-walk_at (int start, int depth, cg_visit_fn fn, void *data, struct islet_err *err)
-{
-  cleanup_dir DIR *d = NULL;
-  struct dirent *de;
-  int fd;
-
-  if (depth > WALK_MAX_DEPTH)
-    return islet_fail (err, ISLET_E_SYSTEM, ELOOP, "cgroup tree too deep");
-  fd = openat (start, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0)
-    return islet_fail (err, islet_errkind_from_errno (errno), errno, "open cgroup directory");
-  d = fdopendir (fd);
-  if (d == NULL)
-    {
-      int e = errno;
-      close (fd);
-      return islet_fail (err, ISLET_E_SYSTEM, e, "open cgroup directory");
-    }
-  /* fn's openat calls do not move the directory stream. */
-  if (fn (dirfd (d), data, err) < 0)
-    return -1;
-  while ((de = readdir (d)) != NULL)
-    {
-      cleanup_close int sub = -1;
-
-      if (!is_subdir (d, de))
-        continue;
-      sub = openat (dirfd (d), de->d_name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      if (sub < 0 && errno == ENOENT)
-        continue; /* removed meanwhile */
-      if (sub < 0)
-        return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", de->d_name);
-      if (walk_at (sub, depth + 1, fn, data, err) < 0)
-        return -1;
-    }
-  return 0;
-}
-
 int
 cg_walk (int group, cg_visit_fn fn, void *data, struct islet_err *err)
 {
-  return walk_at (group, 0, fn, data, err);
-}
-
-struct procs_ctx
-{
-  int sig;
-  size_t count;
-};
-
-static int
-visit_procs (int dirfd, void *data, struct islet_err *err)
-{
-  struct procs_ctx *ctx = data;
-  cleanup_free char *text = NULL;
-  struct islet_err e;
-
-  if (islet_read_file_at (dirfd, "cgroup.procs", PROCS_MAX, &text, NULL, &e) < 0)
-    {
-      if (e.errnum == ENOENT || e.errnum == ENODEV)
-        return 0; /* the group went away */
-      *err = e;
-      return -1;
-    }
-  for (char *p = text, *end; *p; p = end)
-    {
-      long pid = strtol (p, &end, 10);
-
-      if (end == p)
-        break;
-      while (*end == '\n')
-        end++;
-      if (pid <= 0)
-        continue;
-      ctx->count++;
-      /* cgroup.procs lists no task that has exited, but one may exit and
-         be reaped between the read and the kill.  Its pid coming back to
-         an unrelated process within that window needs a full wrap of the
-         pid space; the v1 freezer closes the window on the first round. */
-      if (ctx->sig)
-        (void) kill ((pid_t) pid, ctx->sig);
-    }
-  return 0;
-}
-
-int
-cg_count_procs (const struct islet_cg *cg, int sig, size_t *count, struct islet_err *err)
-{
-  struct procs_ctx ctx = { sig, 0 };
-
-  for (size_t i = 0; i < cg->n; i++)
-    if (cg->dir[i].fd >= 0 && cg_walk (cg->dir[i].fd, visit_procs, &ctx, err) < 0)
-      return -1;
-  *count = ctx.count;
-  return 0;
-}
-
-int
-cg_kill_rounds (const struct islet_cg *cg, int (*freeze) (const struct islet_cg *, bool),
-                struct islet_err *err)
-{
-  uint64_t deadline = islet_now_ns () + CG_KILL_TIMEOUT_NS;
-  unsigned step = 0;
-  size_t n;
-
-  if (cg_count_procs (cg, 0, &n, err) < 0)
-    return -1;
-  for (int round = 0; n > 0; round++)
-    {
-      /* Frozen, the group cannot fork while it is listed and killed; after
-         the thaw the killed tasks die without returning to user space. */
-      bool frozen = round == 0 && freeze && freeze (cg, true) == 0;
-      int r = cg_count_procs (cg, SIGKILL, &n, err);
-
-      if (frozen)
-        (void) freeze (cg, false);
-      if (r < 0)
-        return -1;
-      if (n == 0)
-        break;
-      if (round + 1 >= CG_KILL_MAX_ROUNDS || !cg_backoff (deadline, &step))
-        return islet_fail (err, ISLET_E_SYSTEM, ETIMEDOUT,
-                           "%zu processes still running after %d rounds of SIGKILL", n, round + 1);
-    }
-  return 0;
+  return walk_at (group, 0, fn, NULL, data, err);
 }
 
 /* ---- parsers ---- */
 
+/* The len bytes at v as one unsigned decimal number. */
+static int
+parse_value (const char *v, size_t len, uint64_t *out, struct islet_err *err)
+{
+  char buf[32];
+
+  if (len == 0 || len >= sizeof buf)
+    return islet_fail (err, ISLET_E_INVALID, 0, "`%.*s` is not a number", (int) (len < 32 ? len : 32),
+                       v);
+  memcpy (buf, v, len);
+  buf[len] = '\0';
+  return islet_parse_u64 (buf, UINT64_MAX, out, err);
+}
+
 int
 cg_parse_u64 (const char *text, uint64_t *out, struct islet_err *err)
 {
-  char buf[32];
   size_t len = strlen (text);
 
-  if (len > 0 && text[len - 1] == '\n')
-    len--;
-  if (len == 0 || len >= sizeof buf)
-    return islet_fail (err, ISLET_E_INVALID, 0, "not a number: `%.32s`", text);
-  memcpy (buf, text, len);
-  buf[len] = '\0';
-  return islet_parse_u64 (buf, UINT64_MAX, out, err);
+  return parse_value (text, len > 0 && text[len - 1] == '\n' ? len - 1 : len, out, err);
 }
 
 int
@@ -864,55 +775,11 @@ cg_parse_keyed (const char *text, const char *key, uint64_t *out, struct islet_e
 
       if ((size_t) (eol - p) > klen && memcmp (p, key, klen) == 0 && p[klen] == ' ')
         {
-          const char *v = p + klen + 1;
-          size_t vlen = (size_t) (eol - v);
-          char buf[32];
-
-          if (vlen == 0 || vlen >= sizeof buf)
-            return islet_fail (err, ISLET_E_INVALID, 0, "bad value for `%s`", key);
-          memcpy (buf, v, vlen);
-          buf[vlen] = '\0';
-          if (islet_parse_u64 (buf, UINT64_MAX, out, err) < 0)
+          if (parse_value (p + klen + 1, (size_t) (eol - p - klen - 1), out, err) < 0)
             return islet_wrap (err, "bad value for `%s`", key);
           return 0;
         }
       p = *eol ? eol + 1 : eol;
     }
   return islet_fail (err, ISLET_E_NOTFOUND, 0, "no `%s` key", key);
-}
-
-unsigned
-cg_parse_ctrls (const char *text)
-{
-  static const enum cg_ctrl known[] = { CG_MEMORY, CG_CPU, CG_PIDS };
-  unsigned set = 0;
-
-  for (const char *p = text; *p;)
-    {
-      size_t len = strcspn (p, " \t\n");
-
-      for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-        if (len == strlen (ctrl_names[known[i]]) && memcmp (p, ctrl_names[known[i]], len) == 0)
-          set |= CG_BIT (known[i]);
-      p += len;
-      p += strspn (p, " \t\n");
-    }
-  return set;
-}
-
-void
-cg_format_ctrls (unsigned set, char *buf, size_t size)
-{
-  static const enum cg_ctrl known[] = { CG_MEMORY, CG_CPU, CG_PIDS };
-  size_t used = 0;
-
-  buf[0] = '\0';
-  for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-    if (set & CG_BIT (known[i]))
-      {
-        int n = snprintf (buf + used, size - used, "%s+%s", used ? " " : "", ctrl_names[known[i]]);
-        if (n < 0 || (size_t) n >= size - used)
-          break;
-        used += (size_t) n;
-      }
 }

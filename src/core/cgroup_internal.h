@@ -65,7 +65,7 @@ struct islet_cg {
 };
 
 /* What differs between v1 and v2.  Everything else (paths, mkdir and
-   rollback, enter, removal) is shared in cgroup.c. */
+   rollback, enter, removal, file helpers, parsers) is shared in cgroup.c. */
 struct cg_backend {
   enum islet_cg_version version;
   /* Before a sandbox group is made: create islet's parent group and make
@@ -106,7 +106,7 @@ int cg_read_keyed (int dirfd, const char *file, const char *key, uint64_t *out,
 typedef int (*cg_visit_fn) (int dirfd, void *data, struct islet_err *err);
 int cg_walk (int dirfd, cg_visit_fn fn, void *data, struct islet_err *err) ISLET_MUST_CHECK;
 
-/* SIGKILL what is listed in cgroup.procs of the group and its descendants in
+/* cgroup_v1.c, and v2 before Linux 5.14: SIGKILL what is listed in cgroup.procs of the group and its descendants in
    every hierarchy, in rounds, until none is left or the bounds run out.
    freeze/thaw (may be NULL) stop the group from forking during a round. */
 int cg_kill_rounds (const struct islet_cg *cg, int (*freeze) (const struct islet_cg *, bool),
@@ -131,7 +131,7 @@ int cg_parse_u64 (const char *text, uint64_t *out, struct islet_err *err) ISLET_
 int cg_parse_keyed (const char *text, const char *key, uint64_t *out, struct islet_err *err)
     ISLET_MUST_CHECK;
 
-/* A space separated list of v2 controller names, as a CG_BIT set of the
+/* cgroup_v2.c: a space separated list of v2 controller names, as a CG_BIT set of the
    ones islet knows (memory, cpu, pids); others are ignored. */
 unsigned cg_parse_ctrls (const char *text);
 

@@ -5,13 +5,16 @@
  * freezer, when mounted, keeps a group from forking while it is killed. */
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cgroup_internal.h"
 #include "islet/util.h"
 
 #define CFS_PERIOD_US 100000
+#define PROCS_MAX (4u << 20)
 #define FREEZE_TIMEOUT_NS (100ull * 1000000ull)
 
 /* islet's parent group is made on demand by the shared mkdir. */
@@ -145,6 +148,92 @@ v1_read_stats (const struct islet_cg *cg, struct islet_cg_stats *out, struct isl
     return -1;
   if (mem >= 0 && cg_walk (mem, visit_oom, &out->oom_kills, err) < 0)
     return -1;
+  return 0;
+}
+
+/* Killing by listing: v1 has nothing better, and v2 falls back on it
+   before Linux 5.14 (no cgroup.kill). */
+
+struct procs_ctx
+{
+  int sig;
+  size_t count;
+};
+
+static int
+visit_procs (int dirfd, void *data, struct islet_err *err)
+{
+  struct procs_ctx *ctx = data;
+  cleanup_free char *text = NULL;
+  struct islet_err e;
+
+  if (islet_read_file_at (dirfd, "cgroup.procs", PROCS_MAX, &text, NULL, &e) < 0)
+    {
+      if (e.errnum == ENOENT || e.errnum == ENODEV)
+        return 0; /* the group went away */
+      *err = e;
+      return -1;
+    }
+  for (char *p = text, *end; *p; p = end)
+    {
+      long pid = strtol (p, &end, 10);
+
+      if (end == p)
+        break;
+      while (*end == '\n')
+        end++;
+      if (pid <= 0)
+        continue;
+      ctx->count++;
+      /* cgroup.procs lists no task that has exited, but one may exit and
+         be reaped between the read and the kill.  Its pid coming back to
+         an unrelated process within that window needs a full wrap of the
+         pid space; the v1 freezer closes the window on the first round. */
+      if (ctx->sig)
+        (void) kill ((pid_t) pid, ctx->sig);
+    }
+  return 0;
+}
+
+int
+cg_count_procs (const struct islet_cg *cg, int sig, size_t *count, struct islet_err *err)
+{
+  struct procs_ctx ctx = { sig, 0 };
+
+  for (size_t i = 0; i < cg->n; i++)
+    if (cg->dir[i].fd >= 0 && cg_walk (cg->dir[i].fd, visit_procs, &ctx, err) < 0)
+      return -1;
+  *count = ctx.count;
+  return 0;
+}
+
+int
+cg_kill_rounds (const struct islet_cg *cg, int (*freeze) (const struct islet_cg *, bool),
+                struct islet_err *err)
+{
+  uint64_t deadline = islet_now_ns () + CG_KILL_TIMEOUT_NS;
+  unsigned step = 0;
+  size_t n;
+
+  if (cg_count_procs (cg, 0, &n, err) < 0)
+    return -1;
+  for (int round = 0; n > 0; round++)
+    {
+      /* Frozen, the group cannot fork while it is listed and killed; after
+         the thaw the killed tasks die without returning to user space. */
+      bool frozen = round == 0 && freeze && freeze (cg, true) == 0;
+      int r = cg_count_procs (cg, SIGKILL, &n, err);
+
+      if (frozen)
+        (void) freeze (cg, false);
+      if (r < 0)
+        return -1;
+      if (n == 0)
+        break;
+      if (round + 1 >= CG_KILL_MAX_ROUNDS || !cg_backoff (deadline, &step))
+        return islet_fail (err, ISLET_E_SYSTEM, ETIMEDOUT,
+                           "%zu processes still running after %d rounds of SIGKILL", n, round + 1);
+    }
   return 0;
 }
 

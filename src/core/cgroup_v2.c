@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +18,47 @@
 #define WANT (CG_BIT (CG_MEMORY) | CG_BIT (CG_CPU) | CG_BIT (CG_PIDS))
 /* Accounting and freezing are part of every v2 group. */
 #define BUILT_IN (CG_BIT (CG_CPUACCT) | CG_BIT (CG_FREEZER))
+
+/* The controllers one enables in v2, in the order they are written. */
+static const struct
+{
+  enum cg_ctrl ctrl;
+  const char *name;
+} v2_ctrls[] = { { CG_MEMORY, "memory" }, { CG_CPU, "cpu" }, { CG_PIDS, "pids" } };
+
+unsigned
+cg_parse_ctrls (const char *text)
+{
+  unsigned set = 0;
+
+  for (const char *p = text; *p;)
+    {
+      size_t len = strcspn (p, " \t\n");
+
+      for (size_t i = 0; i < sizeof v2_ctrls / sizeof v2_ctrls[0]; i++)
+        if (len == strlen (v2_ctrls[i].name) && memcmp (p, v2_ctrls[i].name, len) == 0)
+          set |= CG_BIT (v2_ctrls[i].ctrl);
+      p += len;
+      p += strspn (p, " \t\n");
+    }
+  return set;
+}
+
+void
+cg_format_ctrls (unsigned set, char *buf, size_t size)
+{
+  size_t used = 0;
+
+  buf[0] = '\0';
+  for (size_t i = 0; i < sizeof v2_ctrls / sizeof v2_ctrls[0]; i++)
+    if (set & CG_BIT (v2_ctrls[i].ctrl))
+      {
+        int n = snprintf (buf + used, size - used, "%s+%s", used ? " " : "", v2_ctrls[i].name);
+        if (n < 0 || (size_t) n >= size - used)
+          break;
+        used += (size_t) n;
+      }
+}
 
 static int
 read_ctrls (int dirfd, const char *file, unsigned *out, struct islet_err *err)

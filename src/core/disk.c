@@ -357,10 +357,9 @@ rescan_if_inconsistent (int fd)
   uint64_t flags = 0;
 
   if (tree_walk (fd, BTRFS_QUOTA_TREE_OBJECTID, 0, BTRFS_QGROUP_STATUS_KEY, 0, 0,
-                 read_status_flags, &flags)
-          < 0
-      || !(flags & BTRFS_QGROUP_STATUS_FLAG_INCONSISTENT)
-      || (flags & BTRFS_QGROUP_STATUS_FLAG_RESCAN))
+                 read_status_flags, &flags) < 0)
+    return;
+  if (!(flags & BTRFS_QGROUP_STATUS_FLAG_INCONSISTENT) || (flags & BTRFS_QGROUP_STATUS_FLAG_RESCAN))
     return;
   memset (&rescan, 0, sizeof rescan);
   (void) ioctl (fd, BTRFS_IOC_QUOTA_RESCAN, &rescan);
@@ -379,7 +378,8 @@ open_qgroups_dir (struct islet_disk_pool *pool)
   if (ioctl (pool->dirfd, BTRFS_IOC_FS_INFO, &fi) < 0)
     return;
   snprintf (path, sizeof path,
-            "/sys/fs/btrfs/%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x/qgroups",
+            "/sys/fs/btrfs/%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+            "%02x%02x%02x%02x%02x%02x/qgroups",
             u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13],
             u[14], u[15]);
   pool->qgroups_fd = open (path, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -543,7 +543,8 @@ pool_size (const char *state, uint64_t *size, struct islet_err *err)
 static char *
 find_program (const char *name)
 {
-  static const char fallback_path[] = "/usr/local/sbin:/usr/sbin:/sbin:/usr/local/bin:/usr/bin:/bin";
+  static const char fallback_path[]
+      = "/usr/local/sbin:/usr/sbin:/sbin:/usr/local/bin:/usr/bin:/bin";
   const char *env = getenv ("PATH");
   cleanup_free char *path = islet_xasprintf ("%s:%s", env ? env : "", fallback_path);
   char *dir, *rest = path;
@@ -638,7 +639,8 @@ make_image (const char *image, uint64_t size, struct islet_err *err)
     return 0;
   mkfs = find_program ("mkfs.btrfs");
   if (mkfs == NULL)
-    return islet_fail (err, ISLET_E_NOTFOUND, ENOENT, "find mkfs.btrfs (is btrfs-progs installed?)");
+    return islet_fail (err, ISLET_E_NOTFOUND, ENOENT,
+                       "find mkfs.btrfs (is btrfs-progs installed?)");
   fd = open (tmp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "create `%s`", tmp);
@@ -648,7 +650,8 @@ make_image (const char *image, uint64_t size, struct islet_err *err)
     /* single profiles: DUP metadata would only double the writes of a
      * scratch file system that lives on one host disk anyway; -K skips
      * discarding a file that is all holes */
-    char *argv[] = { mkfs, "-q", "-K", "-L", "islet-pool", "-m", "single", "-d", "single", tmp, NULL };
+    char *argv[] = { mkfs, "-q", "-K", "-L", "islet-pool", "-m", "single", "-d", "single",
+                     tmp, NULL };
     if (run_program (argv, err) < 0)
       {
         (void) unlink (tmp);
@@ -661,10 +664,10 @@ make_image (const char *image, uint64_t size, struct islet_err *err)
 }
 
 /* Bind a free loop device to image with autoclear, so the kernel frees the
- * device when the last user (the mount) goes.  *loop_fd keeps it bound
- * until then. */
+ * device when the last user (the mount) goes.  Returns the open device,
+ * which keeps it bound until then, and its number in *index. */
 static int
-loop_attach (const char *image, int *loop_fd, char **dev, struct islet_err *err)
+loop_attach (const char *image, int *index, struct islet_err *err)
 {
   cleanup_close int ctl = -1;
   cleanup_close int backing = open (image, O_RDWR | O_CLOEXEC);
@@ -705,9 +708,8 @@ loop_attach (const char *image, int *loop_fd, char **dev, struct islet_err *err)
         continue;
       if (r < 0)
         return islet_fail (err, ISLET_E_SYSTEM, errno, "bind `%s` to `%s`", path, image);
-      *loop_fd = islet_take_fd (&fd);
-      *dev = islet_take_ptr (&path);
-      return 0;
+      *index = n;
+      return islet_take_fd (&fd);
     }
   return islet_fail (err, ISLET_E_SYSTEM, EBUSY, "bind a loop device to `%s`", image);
 }
@@ -717,11 +719,14 @@ mount_image (const char *image, const char *mnt, struct islet_err *err)
 {
   cleanup_close int loop = -1;
   cleanup_free char *dev = NULL;
+  int index = -1;
 
   if (mkdir (mnt, 0700) < 0 && errno != EEXIST)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "mkdir `%s`", mnt);
-  if (loop_attach (image, &loop, &dev, err) < 0)
+  loop = loop_attach (image, &index, err);
+  if (loop < 0)
     return -1;
+  dev = islet_xasprintf ("/dev/loop%d", index);
   /* nosuid/nodev: nothing in the pool is meant to run or open on the host.
    * discard=async gives the space of deleted files back to the host (the
    * loop device punches holes in the image). */

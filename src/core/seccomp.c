@@ -286,6 +286,11 @@ static const struct argrule arg_table[] = {
      32 bits, so only those are compared (CVE-2019-10063). */
   { "ioctl", SCMP_SYS (ioctl), EPERM, 1, { CMP (1, SCMP_CMP_MASKED_EQ, 0xffffffff, TIOCSTI) } },
   { "ioctl", SCMP_SYS (ioctl), EPERM, 1, { CMP (1, SCMP_CMP_MASKED_EQ, 0xffffffff, TIOCLINUX) } },
+  /* btrfs ioctls (type 0x94): a user who owns a directory on btrfs may make
+     a subvolume there, and a subvolume's bytes escape the sandbox's qgroup
+     disk limit.  Overlayfs already refuses them (ENOTTY); this holds even
+     where a volume is reached some other way. */
+  { "ioctl", SCMP_SYS (ioctl), EPERM, 1, { CMP (1, SCMP_CMP_MASKED_EQ, 0xff00, 0x9400) } },
   /* Any family above the largest allowed one, and any value with high bits
      set (the comparison is on 64 bits, so this fails closed). */
   { "socket", SCMP_SYS (socket), EAFNOSUPPORT, 1, { CMP (0, SCMP_CMP_GT, AF_NETLINK, 0) } },

@@ -48,7 +48,7 @@ if pid == 0:
     os.set_inheritable(keep, True)
     os.dup2(w, 1)
     # append, never truncate: a broken sandbox must not cost the host its python3
-    os.execv("/bin/sh", ["sh", "-c", "{ : >>/proc/self/fd/%d; } 2>/dev/null && echo WROTE || echo refused" % keep])
+    os.execv("/bin/sh", ["sh", "-c", "true 2>/dev/null >>/proc/self/fd/%d && echo WROTE || echo refused" % keep])
 os.close(w)
 os.waitpid(pid, 0)
 res = os.read(r, 100).decode().strip()
@@ -64,7 +64,7 @@ esc_attack_verdict "$out" "direct /proc/*/exe writes"
 # host starts execs whose first instants inside are islet-run itself.
 racer='
 deadline = time.time() + 40
-seen, opened, tried = set(os.listdir("/proc")), 0, 0
+seen, opened, tried, kinds = set(os.listdir("/proc")), 0, 0, set()
 while time.time() < deadline and not os.path.exists("/workspace/stop-race"):
     for p in os.listdir("/proc"):
         if not p.isdigit() or p in seen:
@@ -85,13 +85,17 @@ while time.time() < deadline and not os.path.exists("/workspace/stop-race"):
             continue
         opened += 1
         try:
+            kinds.add(os.readlink("/proc/self/fd/%d" % pfd))
+        except OSError:
+            pass
+        try:
             fd = os.open("/proc/self/fd/%d" % pfd, os.O_WRONLY)
             escaped("reopened exe of pid %s for writing" % p)
             os.close(fd)
         except OSError:
             pass
         os.close(pfd)
-print("race: new pids tried %d, exe handles held %d" % (tried, opened), flush=True)
+print("race: new pids tried %d, exe handles held %d: %s" % (tried, opened, sorted(kinds)), flush=True)
 done()
 '
 racelog=$(mktemp "$S/race.XXXXXX")

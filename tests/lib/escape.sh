@@ -177,11 +177,13 @@ def done():
 PY
 
 # esc_py ID CODE [exec options...]: run the prelude and CODE with python3
-# inside the sandbox; prints stdout and stderr, returns the exec's status.
+# inside the sandbox; prints stdout and stderr, and the exit status when it is
+# not 0 (the verdict comes from the markers, so this always succeeds).
 esc_py() {
-  local id=$1 code=$2
+  local id=$1 code=$2 rc=0
   shift 2
-  isl exec "$id" --timeout 60 "$@" -- python3 -c "$ESC_PY_PRELUDE"$'\n'"$code" </dev/null 2>&1
+  isl exec "$id" --timeout 60 "$@" -- python3 -c "$ESC_PY_PRELUDE"$'\n'"$code" </dev/null 2>&1 || rc=$?
+  [[ $rc == 0 ]] || printf 'exit status %d\n' "$rc"
 }
 
 # The same code on the host, as this test's root: the control that shows a
@@ -225,9 +227,11 @@ esc_same_fingerprint() {
   fi
 }
 
-# Host uids that belong to a sandbox: [base, base + 65536).
+# Host processes whose real uid is in a sandbox's range [base, base + 65536),
+# as "pid uid name".  From /proc: ps prints uids above 2^31 as negative numbers.
 esc_procs_of_uid_range() { # BASE
-  ps -eo uid=,pid=,comm= | awk -v b="$1" '$1 >= b && $1 < b + 65536'
+  awk -v b="$1" 'FNR == 1 { name = $2 } /^Uid:/ && $2 >= b && $2 < b + 65536 {
+      split(FILENAME, p, "/"); print p[3], $2, name }' /proc/[0-9]*/status 2>/dev/null || true
 }
 
 # A random token to plant on the host and look for inside.

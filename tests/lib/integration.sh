@@ -139,38 +139,45 @@ cg_version () {
 # directory, so a sandbox of another test (another state directory) can
 # share our range.  ID may be empty: then every process in the range counts.
 procs_of_uid () {
-  local base=$1 id=${2:-} p uid cg
-  for p in /proc/[0-9]*; do
-    uid=$(awk '/^Uid:/ { print $2 }' "$p/status" 2>/dev/null) || continue
-    [[ -n "$uid" ]] || continue
+  local base=$1 id=${2:-} pid uid cg
+  # (ps prints uids of 2^31 and more wrongly: read /proc directly)
+  # zombies are gone already: only their parent's wait() is missing
+  awk '/^State:/ { st = $2 } /^Uid:/ { split(FILENAME, f, "/"); if (st != "Z") print f[3], $2; nextfile }' \
+    /proc/[0-9]*/status 2>/dev/null |
+  while read -r pid uid; do
     (( uid >= base && uid < base + IT_UID_RANGE )) || continue
     if [[ -n "$id" ]]; then
-      cg=$(cat "$p/cgroup" 2>/dev/null) || continue
-      if [[ "$cg" == */islet/* && "$cg" != */islet/"$id"* ]]; then
-        continue
-      fi
+      cg=$(cat "/proc/$pid/cgroup" 2>/dev/null) || continue
+      [[ "$cg" == */islet/* && "$cg" != */islet/"$id"* ]] && continue
     fi
-    echo "${p#/proc/}"
-  done
-  return 0
+    echo "$pid"
+  done || true
 }
 
 # Host pids in any cgroup of the sandbox (any hierarchy).
 procs_in_cg () {
-  local id=$1 p
-  for p in /proc/[0-9]*; do
-    grep -q "/islet/$id\(/\|\$\)" "$p/cgroup" 2>/dev/null && echo "${p#/proc/}"
+  local p
+  for p in $(grep -l "/islet/$1\(/\|\$\)" /proc/[0-9]*/cgroup 2>/dev/null | cut -d/ -f3); do
+    alive "$p" && echo "$p"
   done
   return 0
 }
 
-# The supervisors (islet-run) of this test's state directory.
+# Whether a process exists and is not a zombie.  (A zombie has released
+# everything; on this host pid 1 can take seconds to reap the supervisors
+# that reparent to it.)
+alive () {
+  local st
+  st=$(awk '/^State:/ { print $2 }' "/proc/$1/status" 2>/dev/null) || return 1
+  [[ -n "$st" && "$st" != Z ]]
+}
+
+dead () { ! alive "$1"; }
+
+# The supervisors (islet-run) of this test's state directory, and the
+# request handlers they fork (same command line).
 supervisors () {
-  local p
-  for p in /proc/[0-9]*; do
-    tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q "^islet-run $STATE " && echo "${p#/proc/}"
-  done
-  return 0
+  pgrep -f "^islet-run $STATE " || true
 }
 
 # Mount points under this test's state directory, as the host sees them.
@@ -184,6 +191,17 @@ wait_until () {
   shift
   for (( i = 0; i < limit * 10; i++ )); do
     "$@" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# wait_empty SECONDS CMD...: poll CMD until it prints nothing.
+wait_empty () {
+  local limit=$1 i
+  shift
+  for (( i = 0; i < limit * 10; i++ )); do
+    [[ -z "$("$@")" ]] && return 0
     sleep 0.1
   done
   return 1
