@@ -2,15 +2,18 @@
  * baseline and the peers measured in the same run.
  *
  *   bench_core --state DIR --runtime ISLET_RUN --cli ISLET --json OUT
- *              [--peers FILE] [-n RUNS]
+ *              [--peers FILE] [--crun-bundle DIR] [-n RUNS]
  *
  * Library level (islet_sandbox_create / islet_exec / islet_sandbox_destroy,
  * timed with CLOCK_MONOTONIC around the call) and end to end (the islet CLI
  * from process start to exit, timed with the same code as fork+exec of
  * /bin/true).  FILE holds the output of /work/shared/tools/peers: one
- * "name p50_ms p90_ms p99_ms" line per peer. */
+ * "name p50_ms p90_ms p99_ms" line per peer; DIR is an OCI bundle running
+ * /bin/true, for crun taken in turns with islet run and bwrap. */
 #include <getopt.h>
 #include <inttypes.h>
+#include <sched.h>
+#include <sys/mount.h>
 
 #include "bench.h"
 #include "islet/client.h"
@@ -20,7 +23,7 @@
 
 struct opts
 {
-  const char *state, *runtime, *cli, *json, *peers;
+  const char *state, *runtime, *cli, *json, *peers, *crun_bundle;
   size_t n;
 };
 
@@ -34,6 +37,17 @@ static struct islet_ctx *ctx;
 static struct peer peers[16];
 static size_t n_peers;
 static double run_on_peer_scale; /* islet run's p50, moved onto the peers' timer */
+
+/* islet run and its rivals taken in turns (head_to_head) */
+enum
+{
+  TURN_ISLET,
+  TURN_BWRAP,
+  TURN_CRUN,
+  TURN_N
+};
+static const char *const turn_names[TURN_N] = { "islet run", "bwrap", "crun" };
+static double turn_p50[TURN_N]; /* 0: not measured */
 
 static void
 create_one (char id[ISLET_ID_LEN + 1], double *ms)
@@ -80,7 +94,22 @@ exec_one (const char *id, char *const argv[], double *inside_ms)
   return ms;
 }
 
-/* Time argv n times after WARMUP untimed runs; every run must exit 0. */
+/* One timed run of argv, which must exit 0. */
+static double
+run_once (char *const argv[])
+{
+  int status = 0;
+  double ms = bench_spawn (argv, -1, &status);
+
+  if (ms < 0)
+    die ("cannot run %s: %s", argv[0], strerror (errno));
+  if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
+    die ("%s %s %s failed with status %#x", argv[0], argv[1] ? argv[1] : "",
+         argv[1] && argv[2] ? argv[2] : "", status);
+  return ms;
+}
+
+/* Time argv n times after WARMUP untimed runs. */
 static struct samples
 time_program (char *const argv[], size_t n)
 {
@@ -88,13 +117,7 @@ time_program (char *const argv[], size_t n)
 
   for (size_t i = 0; i < n + WARMUP; i++)
     {
-      int status = 0;
-      double ms = bench_spawn (argv, -1, &status);
-      if (ms < 0)
-        die ("cannot run %s: %s", argv[0], strerror (errno));
-      if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
-        die ("%s %s %s failed with status %#x", argv[0], argv[1] ? argv[1] : "",
-             argv[1] && argv[2] ? argv[2] : "", status);
+      double ms = run_once (argv);
       if (i >= WARMUP)
         samples_add (&s, ms);
     }
@@ -193,13 +216,110 @@ peer_targets (json_t *targets)
       else
         target (targets, name, run_on_peer_scale, "<", p->p50, "ms");
     }
+  for (int k = TURN_BWRAP; k < TURN_N; k++)
+    if (turn_p50[k] > 0)
+      {
+        char name[64];
+        snprintf (name, sizeof name, "islet run p50 vs %s p50 (in turns)", turn_names[k]);
+        target (targets, name, turn_p50[TURN_ISLET], "<", turn_p50[k], "ms");
+      }
+}
+
+/* ---- islet run against its rivals, in turns ---- */
+
+static const char *
+find_tool (const char *const *paths)
+{
+  for (size_t i = 0; paths[i]; i++)
+    if (access (paths[i], X_OK) == 0)
+      return paths[i];
+  return NULL;
+}
+
+/* crun 1.8 refuses the hybrid cgroup layout while cgroup2 is mounted at
+   /sys/fs/cgroup/unified: hide it in a mount namespace of this process
+   alone, as the peers script does.  islet does not use that mount. */
+static bool
+hide_unified_cgroup (void)
+{
+  if (unshare (CLONE_NEWNS) < 0 || mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+    return false;
+  if (umount2 ("/sys/fs/cgroup/unified", MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+    return false;
+  return true;
+}
+
+/* islet run, bwrap (the peers script's command line) and crun (its bundle,
+   made by bench/run) taken in turns with this program's timer: all see the
+   same load at the same moment.  On a VM whose CPUs are shared with other
+   guests, timings taken a minute apart are not comparable; these are. */
+static void
+head_to_head (json_t *out, const struct opts *o, size_t n)
+{
+  static const char *const bwrap_paths[] = { "/usr/bin/bwrap", "/bin/bwrap", NULL };
+  static const char *const crun_paths[] = { "/usr/bin/crun", "/bin/crun", NULL };
+  char *argv_run[] = { (char *) o->cli, "--state-dir", (char *) o->state, "run", "--",
+                       "/bin/true",     NULL };
+  char *argv_bwrap[] = { NULL,         "--unshare-all", "--die-with-parent", "--ro-bind", "/usr",
+                         "/usr",       "--symlink",     "usr/bin",           "/bin",      "--symlink",
+                         "usr/lib",    "/lib",          "--symlink",         "usr/lib64", "/lib64",
+                         "--proc",     "/proc",         "--dev",             "/dev",      "--tmpfs",
+                         "/tmp",       "/bin/true",     NULL };
+  char name[64];
+  char *argv_crun[] = { NULL, "run", "--bundle", (char *) o->crun_bundle, name, NULL };
+  char *const *argv[TURN_N] = { argv_run, argv_bwrap, argv_crun };
+  struct samples s[TURN_N] = { { 0 } };
+  json_t *j = json_object ();
+
+  argv_bwrap[0] = (char *) find_tool (bwrap_paths);
+  argv_crun[0] = o->crun_bundle ? (char *) find_tool (crun_paths) : NULL;
+  if (argv_crun[0] && !hide_unified_cgroup ())
+    {
+      printf ("\ncrun left out of the turns: cannot hide /sys/fs/cgroup/unified: %s\n",
+              strerror (errno));
+      argv_crun[0] = NULL;
+    }
+  for (size_t i = 0; i < n + WARMUP; i++)
+    for (int k = 0; k < TURN_N; k++)
+      {
+        double ms;
+        if (argv[k][0] == NULL)
+          continue;
+        snprintf (name, sizeof name, "islet-bench-%d-%zu", (int) getpid (), i);
+        ms = run_once (argv[k]);
+        if (i >= WARMUP)
+          samples_add (&s[k], ms);
+      }
+  row_header ("islet run against its rivals, in turns (this program's timer)");
+  for (int k = 0; k < TURN_N; k++)
+    {
+      struct stats st;
+      if (argv[k][0] == NULL)
+        {
+          printf ("  %-44s (not installed%s)\n", turn_names[k],
+                  k == TURN_CRUN && !o->crun_bundle ? " or no --crun-bundle" : "");
+          continue;
+        }
+      st = samples_stats (&s[k]);
+      row (k == TURN_ISLET ? "islet run -- /bin/true"
+           : k == TURN_BWRAP ? "bwrap --unshare-all ... /bin/true"
+                             : "crun run (read-only root, /usr bound)",
+           &st);
+      turn_p50[k] = st.p50;
+      json_object_set_new (j, turn_names[k], stats_json (&st));
+      samples_fini (&s[k]);
+    }
+  for (int k = TURN_BWRAP; k < TURN_N; k++)
+    if (turn_p50[k] > 0)
+      printf ("  islet run / %s (p50): %.2fx\n", turn_names[k], turn_p50[TURN_ISLET] / turn_p50[k]);
+  json_object_set_new (out, "in_turns", j);
 }
 
 static void
 usage (void)
 {
   fprintf (stderr, "usage: bench_core --state DIR --runtime ISLET_RUN --cli ISLET --json OUT "
-                   "[--peers FILE] [-n RUNS]\n");
+                   "[--peers FILE] [--crun-bundle DIR] [-n RUNS]\n");
   exit (2);
 }
 
@@ -209,7 +329,8 @@ parse (int argc, char **argv, struct opts *o)
   static const struct option longopts[] = {
     { "state", required_argument, NULL, 's' }, { "runtime", required_argument, NULL, 'r' },
     { "cli", required_argument, NULL, 'c' },   { "json", required_argument, NULL, 'j' },
-    { "peers", required_argument, NULL, 'p' }, { NULL, 0, NULL, 0 },
+    { "peers", required_argument, NULL, 'p' }, { "crun-bundle", required_argument, NULL, 'b' },
+    { NULL, 0, NULL, 0 },
   };
   int c;
 
@@ -222,6 +343,7 @@ parse (int argc, char **argv, struct opts *o)
       case 'c': o->cli = optarg; break;
       case 'j': o->json = optarg; break;
       case 'p': o->peers = optarg; break;
+      case 'b': o->crun_bundle = optarg; break;
       case 'n': o->n = strtoul (optarg, NULL, 10); break;
       default: usage ();
       }
@@ -229,31 +351,17 @@ parse (int argc, char **argv, struct opts *o)
     usage ();
 }
 
-int
-main (int argc, char **argv)
+/* Every timing of the run, in ms. */
+struct timings
 {
-  struct opts o = { 0 };
-  struct islet_err err = { 0 };
-  struct samples base = { 0 }, creates = { 0 }, destroys = { 0 }, execs = { 0 }, inside = { 0 },
-                 cli_exec, cli_run;
-  struct stats st_true, st_create, st_destroy, st_exec, st_run;
+  struct samples base, creates, destroys, execs, inside, cli_exec, cli_run;
+};
+
+static void
+bench_library (json_t *results, struct timings *t, char *const true_argv[], size_t n)
+{
   char id[ISLET_ID_LEN + 1];
-  char *true_argv[] = { "/bin/true", NULL };
-  json_t *out = json_object (), *results = json_object (), *targets = json_array ();
   double ms, first;
-
-  parse (argc, argv, &o);
-  setvbuf (stdout, NULL, _IOLBF, 0);
-  if (islet_ctx_open (o.state, o.runtime, &ctx, &err) < 0)
-    die ("open state dir: %s", err.msg);
-  json_object_set_new (out, "results", results);
-  json_object_set_new (out, "targets", targets);
-  json_object_set_new (out, "runs", json_integer ((json_int_t) o.n));
-
-  row_header ("baseline");
-  base = time_program (true_argv, o.n);
-  record (results, "true_fork_exec", "fork+exec+wait of /bin/true", &base);
-  st_true = samples_stats (&base);
 
   /* The first create also makes the disk pool (mkfs, loop mount): reported
      apart, and never among the timed runs. */
@@ -268,52 +376,87 @@ main (int argc, char **argv)
     }
 
   row_header ("library (islet_core, no process start of the caller)");
-  for (size_t i = 0; i < o.n; i++)
+  for (size_t i = 0; i < n; i++)
     {
       create_one (id, &ms);
-      samples_add (&creates, ms);
-      samples_add (&destroys, destroy_one (id));
+      samples_add (&t->creates, ms);
+      samples_add (&t->destroys, destroy_one (id));
     }
-  record (results, "create", "islet_sandbox_create (until ready to exec)", &creates);
-  record (results, "destroy", "islet_sandbox_destroy (force, running)", &destroys);
+  printf ("  %-44s %5d %8.2f\n", "first create of the state dir (makes the pool)", 1, first);
+  record (results, "create", "islet_sandbox_create (until ready to exec)", &t->creates);
+  record (results, "destroy", "islet_sandbox_destroy (force, running)", &t->destroys);
 
   create_one (id, &ms);
-  for (size_t i = 0; i < o.n + WARMUP; i++)
+  for (size_t i = 0; i < n + WARMUP; i++)
     {
       double in;
       ms = exec_one (id, true_argv, &in);
       if (i < WARMUP)
         continue;
-      samples_add (&execs, ms);
-      samples_add (&inside, in);
+      samples_add (&t->execs, ms);
+      samples_add (&t->inside, in);
     }
-  record (results, "exec", "islet_exec /bin/true", &execs);
-  record (results, "exec_inside", "  of which the command's own wall (res.wall_ms)", &inside);
+  (void) destroy_one (id);
+  record (results, "exec", "islet_exec /bin/true", &t->execs);
+  record (results, "exec_inside", "  of which the command's own wall (res.wall_ms)", &t->inside);
+}
+
+static void
+bench_cli (json_t *results, struct timings *t, const struct opts *o)
+{
+  struct islet_create_opts co = { .limits = ISLET_LIMITS_DEFAULT };
+  struct islet_err err = { 0 };
+  char id[ISLET_ID_LEN + 1];
+  char *argv_exec[] = { (char *) o->cli, "--state-dir", (char *) o->state, "exec", id,
+                        "--",            "/bin/true",   NULL };
+  char *argv_run[] = { (char *) o->cli, "--state-dir", (char *) o->state, "run", "--",
+                       "/bin/true",     NULL };
 
   row_header ("end to end (the islet CLI, process start to exit)");
-  {
-    char *argv_exec[] = { (char *) o.cli, "--state-dir", (char *) o.state, "exec", id,
-                          "--",           "/bin/true",   NULL };
-    cli_exec = time_program (argv_exec, o.n);
-    record (results, "cli_exec", "islet exec ID -- /bin/true", &cli_exec);
-  }
+  if (islet_sandbox_create (ctx, &co, id, &err) < 0)
+    die ("create: %s", err.msg);
+  t->cli_exec = time_program (argv_exec, o->n);
+  record (results, "cli_exec", "islet exec ID -- /bin/true", &t->cli_exec);
   (void) destroy_one (id);
-  {
-    char *argv_run[] = { (char *) o.cli, "--state-dir", (char *) o.state, "run", "--",
-                         "/bin/true",    NULL };
-    cli_run = time_program (argv_run, o.n);
-    record (results, "cli_run", "islet run -- /bin/true", &cli_run);
-  }
+  t->cli_run = time_program (argv_run, o->n);
+  record (results, "cli_run", "islet run -- /bin/true", &t->cli_run);
+}
 
-  st_create = samples_stats (&creates);
-  st_destroy = samples_stats (&destroys);
-  st_exec = samples_stats (&execs);
-  st_run = samples_stats (&cli_run);
+int
+main (int argc, char **argv)
+{
+  struct opts o = { 0 };
+  struct islet_err err = { 0 };
+  struct timings t = { 0 };
+  struct stats st_true, st_create, st_destroy, st_exec, st_run;
+  char *true_argv[] = { "/bin/true", NULL };
+  json_t *out = json_object (), *results = json_object (), *targets = json_array ();
+
+  parse (argc, argv, &o);
+  setvbuf (stdout, NULL, _IOLBF, 0);
+  if (islet_ctx_open (o.state, o.runtime, &ctx, &err) < 0)
+    die ("open state dir: %s", err.msg);
+  json_object_set_new (out, "results", results);
+  json_object_set_new (out, "targets", targets);
+  json_object_set_new (out, "runs", json_integer ((json_int_t) o.n));
+
+  row_header ("baseline");
+  t.base = time_program (true_argv, o.n);
+  record (results, "true_fork_exec", "fork+exec+wait of /bin/true", &t.base);
+  bench_library (results, &t, true_argv, o.n);
+  bench_cli (results, &t, &o);
+
+  st_true = samples_stats (&t.base);
+  st_create = samples_stats (&t.creates);
+  st_destroy = samples_stats (&t.destroys);
+  st_exec = samples_stats (&t.execs);
+  st_run = samples_stats (&t.cli_run);
   printf ("\nratios to fork+exec of /bin/true in this run (p50): create %.1fx, destroy %.1fx, "
           "exec %.1fx, islet run %.1fx\n",
           st_create.p50 / st_true.p50, st_destroy.p50 / st_true.p50, st_exec.p50 / st_true.p50,
           st_run.p50 / st_true.p50);
   compare_peers (out, &o, &st_run, &st_true);
+  head_to_head (out, &o, o.n / 2);
 
   printf ("\ntargets\n");
   target (targets, "create p50", st_create.p50, "<=", 5, "ms");
@@ -322,13 +465,13 @@ main (int argc, char **argv)
   target (targets, "exec p50", st_exec.p50, "<=", 2, "ms");
   peer_targets (targets);
 
-  samples_fini (&base);
-  samples_fini (&creates);
-  samples_fini (&destroys);
-  samples_fini (&execs);
-  samples_fini (&inside);
-  samples_fini (&cli_exec);
-  samples_fini (&cli_run);
+  samples_fini (&t.base);
+  samples_fini (&t.creates);
+  samples_fini (&t.destroys);
+  samples_fini (&t.execs);
+  samples_fini (&t.inside);
+  samples_fini (&t.cli_exec);
+  samples_fini (&t.cli_run);
   islet_ctx_free (ctx);
   return json_save (out, o.json) < 0 ? 1 : 0;
 }

@@ -5,6 +5,7 @@
 # still fork while the bomb runs, and after `islet rm -f` no process of the
 # sandbox's host uid range may be left.
 set -euo pipefail
+# shellcheck source=../lib/escape.sh
 . "$(dirname "$0")/../lib/escape.sh"
 esc_init
 
@@ -36,8 +37,8 @@ while kill -0 "$bomb" 2>/dev/null; do
 done
 wait "$bomb" || true
 json=$(cat "$res")
-esc_log "bash bomb: $(esc_json "$json" '{k: j.get(k) for k in ("exit_code", "signal", "timed_out", "wall_ms")}'),"\
-" peak pids.current $peak, host forked $host_forks times meanwhile"
+summary=$(esc_json "$json" '{k: j.get(k) for k in ("exit_code", "signal", "timed_out", "wall_ms")}')
+esc_log "bash bomb: $summary, peak pids.current $peak, host forked $host_forks times meanwhile"
 [[ $(esc_json "$json" '"BOMB-STARTED" in j["stdout"]') == true ]] || esc_fail "the bomb never started: $json"
 [[ $(esc_json "$json" 'j["timed_out"] or j["exit_code"] != 0') == true ]] ||
   esc_fail "the bomb's exec ended normally: $json"

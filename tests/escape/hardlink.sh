@@ -8,6 +8,7 @@
 # linked inside the overlay (that copies them up), but writing through the
 # link must change neither the host's image nor another sandbox.
 set -euo pipefail
+# shellcheck source=../lib/escape.sh
 . "$(dirname "$0")/../lib/escape.sh"
 esc_init
 esc_need_x86_64

@@ -6,6 +6,7 @@
 # inside.  Inside: only fds 0-2, cwd /workspace, /proc/1/{cwd,root} are the
 # sandbox's, and no path named in mountinfo reaches the host's files.
 set -euo pipefail
+# shellcheck source=../lib/escape.sh
 . "$(dirname "$0")/../lib/escape.sh"
 esc_init
 
@@ -142,6 +143,31 @@ esc_attack_verdict "$out" "islet run"
 # the shell tools see the same: ls of the fd directory lists 0-2 and its own 3
 out=$(isl exec "$ID" -- sh -c 'ls /proc/self/fd | tr "\n" " "; echo; pwd' </dev/null 2>&1) ||
   esc_fail "exec of ls failed: $out"
+# From the host: no process of the sandbox holds what the shell had open.
+# (Inside, /proc/1/fd is closed to the sandbox; a descriptor held there would
+# still be one ptrace-able init away from an escape.)
+BASE=$(esc_info "$ID" 'j["uid_base"]')
+isl exec "$ID" -- sh -c 'sleep 300 >/dev/null 2>&1 &' </dev/null >/dev/null || esc_fail "cannot start a background process"
+SUP=$(esc_info "$ID" 'j["supervisor"]')
+held_fds() { # PID: the fd targets that lead to the canaries
+  local fd
+  for fd in /proc/"$1"/fd/*; do
+    readlink "$fd" 2>/dev/null || true
+  done | grep -E "^($CDIR|$S/canary)" || true
+}
+[[ -n $(held_fds $$) ]] || esc_fail "the fd check does not see this shell's own fds 7-9"
+n=0
+while read -r pid _ name; do
+  [[ -z $pid ]] && continue
+  n=$((n + 1))
+  leaked=$(held_fds "$pid")
+  [[ -z $leaked ]] || esc_fail "sandbox process $pid ($name) holds host fds: $leaked"
+done < <(esc_procs_of_uid_range "$BASE")
+((n >= 2)) || esc_fail "found $n processes of the sandbox on the host, expected init and a sleep"
+esc_log "host view: $n sandbox processes, none holds the shell's fds"
+leaked=$(held_fds "$SUP")
+[[ -z $leaked ]] || esc_log "note: the supervisor $SUP holds what the CLI had open: $leaked"
+
 exec 7<&- 8<&- 9<&-
 esc_log "ls /proc/self/fd; pwd: $out"
 [[ $(head -n 1 <<<"$out") == "0 1 2 3 " ]] || esc_fail "unexpected descriptors inside: $out"

@@ -6,6 +6,7 @@
 # process started before stays alive, the supervisor and the sandbox's init
 # survive, and the sandbox still runs commands.
 set -euo pipefail
+# shellcheck source=../lib/escape.sh
 . "$(dirname "$0")/../lib/escape.sh"
 esc_init
 

@@ -6,6 +6,7 @@
 # reopened via /proc/self/fd, and in a race against new execs.  Afterwards
 # islet, islet-run and the interpreter must be byte for byte unchanged.
 set -euo pipefail
+# shellcheck source=../lib/escape.sh
 . "$(dirname "$0")/../lib/escape.sh"
 esc_init
 
@@ -103,8 +104,12 @@ esc_py "$ID" "$racer" >"$racelog" &
 racepid=$!
 esc_defer "kill $racepid"
 sleep 1
-for _ in $(seq 1 60); do
+# a command that is not found never execs: its process stays islet-run until it exits
+for _ in $(seq 1 30); do
   isl exec "$ID" -- true </dev/null >/dev/null 2>&1 || esc_fail "exec of true failed during the race"
+  rc=0
+  isl exec "$ID" -- /no/such/command </dev/null >/dev/null 2>&1 || rc=$?
+  [[ $rc == 127 ]] || esc_fail "exec of a missing command returned $rc, not 127"
 done
 isl fs "$ID" write /workspace/stop-race --content stop </dev/null >/dev/null
 wait "$racepid" || true

@@ -7,6 +7,7 @@
 # classic escapes: the kernel runs them as host root), /sys must be absent,
 # and the kernel log and symbol addresses must stay closed.
 set -euo pipefail
+# shellcheck source=../lib/escape.sh
 . "$(dirname "$0")/../lib/escape.sh"
 esc_init
 esc_need_x86_64

@@ -8,6 +8,7 @@
 # between a file and a symlink as fast as it can.  Nothing of the host may be
 # read (no token, no host /etc/passwd or /etc/shadow line) or changed.
 set -euo pipefail
+# shellcheck source=../lib/escape.sh
 . "$(dirname "$0")/../lib/escape.sh"
 esc_init
 
@@ -46,6 +47,9 @@ links = {'l_passwd': '/etc/passwd', 'l_shadow': '/etc/shadow', 'l_root': '/root'
          'l_selfexe': '/proc/self/exe', 'l_selffd': '/proc/self/fd'}
 for name, target in links.items():
     os.symlink(target, '/workspace/' + name)
+os.symlink('/dev/zero', '/workspace/l_zero')
+os.symlink('/dev/urandom', '/workspace/l_urandom')
+os.mkfifo('/workspace/fifo')
 os.mkdir('/workspace/d')
 os.symlink('../../../../../../..' + '$CDIR', '/workspace/d/up')
 with open('/workspace/victim', 'w') as f:
@@ -102,6 +106,17 @@ for p in / .. ../../.. l_slash l_state l_cdir l_vol l_proc1root l_updots /proc/1
   if grep -qF "$NTOK" <<<"$o"; then
     FAILS+=("fs ls $p: lists a host directory: $(head -c 300 <<<"$o")")
   fi
+done
+
+# endless or blocking sources: a copy out must refuse them or stop, never
+# fill the host's disk or hang the host's tools
+for p in l_zero l_urandom fifo; do
+  ESC_CMD_TIMEOUT=20 probe "fs read $p" isl fs "$ID" read "$p"
+  ESC_CMD_TIMEOUT=20 out_probe "cp out" "$p"
+  size=$(stat -c %s "$OUT/got" 2>/dev/null || echo 0)
+  ((size <= 16 << 20)) || FAILS+=("cp out $p: wrote $size bytes on the host")
+  leftovers=$(find "$OUT" -name 'got.islet-*' -size +16M)
+  [[ -z $leftovers ]] || FAILS+=("cp out $p: left a large temporary file: $leftovers")
 done
 
 # the agent's own descriptors, by number: each must lead nowhere on the host

@@ -61,7 +61,7 @@ log "10 MiB flood: islet keeps reading, the program finishes"
 xjson "$id" --timeout 20 -- sh -c 'head -c 10485760 /dev/zero; echo done >&2'
 expect_eq "flood: exit_code" "$(jget "$OUT" 'j["exit_code"]')" 0
 expect_eq "flood: timed_out" "$(jget "$OUT" 'j["timed_out"]')" false
-expect_eq "flood: stderr" "$(jget "$OUT" 'j["stderr"]')" done
+expect_eq "flood: stderr" "$(jget "$OUT" 'j["stderr"]')" "done"
 
 log "--output 100 per exec"
 xjson "$id" --output 100 -- python3 -c "$EMIT" out 1000 d

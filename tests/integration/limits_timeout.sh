@@ -99,8 +99,9 @@ took=$(( $(ms_now) - t0 ))
 expect_eq "run: timed_out" "$(jget "$OUT" 'j["timed_out"]')" true
 expect_eq "run: signal" "$(jget "$OUT" 'j["signal"]')" 9
 expect_range "run: time until islet run returned (ms)" "$took" 1900 5000
-[[ -z "$(ls "$STATE/sandboxes" | grep -v -e "^$id\$" -e "^$short\$")" ]] \
-  || fail "run left a sandbox behind: $(ls "$STATE/sandboxes")"
+for d in "$STATE"/sandboxes/*; do
+  [[ "$d" == */"$id" || "$d" == */"$short" ]] || fail "run left a sandbox behind: $(ls "$STATE/sandboxes")"
+done
 
 log "without --json: status 137 and a note on stderr"
 capture islet exec "$id" --timeout 1 -- sleep 100

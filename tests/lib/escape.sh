@@ -68,6 +68,7 @@ esc_init() {
     ISLET_BIN=${ISLET_BUILD:-$src/build}/islet
   fi
   [[ -x $ISLET_BIN ]] || esc_fail "no islet binary at '$ISLET_BIN' (set ISLET_BIN)"
+  # shellcheck disable=SC2034 # for the tests that check the runtime binary
   ISLET_RUN_BIN=$(dirname "$ISLET_BIN")/islet-run
   # short: the control socket path under it must stay below 108 bytes
   S=$(mktemp -d /tmp/islet-esc.XXXXXX)

@@ -11,11 +11,18 @@
  * is PROG, so a test can aim at the CLI or at the supervisor it execs.
  *
  * The counter is per process and starts at 0 when a program is loaded; a
- * forked child inherits its parent's count and counts on its own from there,
- * so the Nth call can fail in a parent and in a child alike.  Only calls made
- * through the PLT are seen: glibc's own internal calls (fopen's open) are not.
+ * forked child inherits its parent's count and counts on its own from there.
+ * The fault fires once per program: a flag in a shared page, inherited by
+ * forked children, stops a parent and its child from both failing their Nth
+ * call.  Only calls made through the PLT are seen: glibc's own internal calls
+ * (fopen's open) are not.
  *
- * The shim itself calls nothing it wraps: it logs with raw syscalls. */
+ * The shim itself calls nothing it wraps: it logs with raw syscalls.  A
+ * process that cannot reach the log any more (the sandbox's init, after
+ * pivot_root: "/" is not the one the program started with, and the log's
+ * path would name a file of the sandbox) leaves its line in the shared page,
+ * and whichever process of the program exits next with the log in reach
+ * writes it. */
 #undef _FILE_OFFSET_BITS /* the build sets 64, which would rename open to open64 here */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -29,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -65,29 +73,72 @@ static const struct {
   { "EBUSY", EBUSY },   { "EINVAL", EINVAL }, { "EDQUOT", EDQUOT }, { "EROFS", EROFS },
 };
 
+/* Shared by a program's processes (MAP_SHARED survives fork, not exec). */
+struct shared {
+  int fired;
+  int pending; /* line waits for a process that can reach the log */
+  char line[256];
+};
+
 static enum family target = F_NONE;
 static long target_call;
 static int target_errno;
 static long calls; /* calls of the target family in this process */
 static char log_path[512];
+static struct shared *shared;
 
-static void
-log_line (const char *sym, long n)
+static struct stat start_root; /* "/" when the program started */
+
+/* The log path names the host's file only while "/" is the host's root. */
+static bool
+root_changed (void)
 {
-  char line[256];
-  int fd, len;
+  struct stat st;
+
+  if (syscall (SYS_newfstatat, AT_FDCWD, "/", &st, 0) < 0)
+    return true;
+  return st.st_dev != start_root.st_dev || st.st_ino != start_root.st_ino;
+}
+
+static int
+append_log (const char *line)
+{
+  int fd;
 
   if (log_path[0] == '\0')
-    return;
-  len = snprintf (line, sizeof line, "fault: %s call %ld (%s) failed with %s in %s[%d]\n", sym, n,
-                  families[target], strerrorname_np (target_errno), program_invocation_short_name,
-                  (int) syscall (SYS_getpid));
+    return 0;
+  if (root_changed ())
+    return -1;
   fd = (int) syscall (SYS_openat, AT_FDCWD, log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
                       0644);
   if (fd < 0)
-    return;
-  (void) syscall (SYS_write, fd, line, (size_t) len);
+    return -1;
+  (void) syscall (SYS_write, fd, line, strlen (line));
   (void) syscall (SYS_close, fd);
+  return 0;
+}
+
+static void
+log_line (const char *sym, const char *what, long n)
+{
+  char line[sizeof shared->line];
+
+  snprintf (line, sizeof line, "fault: %s call %ld (%s) on `%s` failed with %s in %s[%d]\n", sym,
+            n, families[target], what ? what : "", strerrorname_np (target_errno),
+            program_invocation_short_name, (int) syscall (SYS_getpid));
+  if (append_log (line) < 0)
+    {
+      memcpy (shared->line, line, sizeof line);
+      __atomic_store_n (&shared->pending, 1, __ATOMIC_SEQ_CST);
+    }
+}
+
+__attribute__ ((destructor)) static void
+fault_fini (void)
+{
+  if (shared != NULL && __atomic_load_n (&shared->pending, __ATOMIC_SEQ_CST)
+      && append_log (shared->line) == 0)
+    __atomic_store_n (&shared->pending, 0, __ATOMIC_SEQ_CST);
 }
 
 static int
@@ -150,22 +201,49 @@ fault_init (void)
     }
   if (logp != NULL && strlen (logp) < sizeof log_path)
     strcpy (log_path, logp);
+  if (syscall (SYS_newfstatat, AT_FDCWD, "/", &start_root, 0) < 0)
+    memset (&start_root, 0, sizeof start_root);
+  shared = mmap (NULL, sizeof *shared, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (shared == MAP_FAILED)
+    {
+      shared = NULL;
+      target = F_NONE;
+      complain (spec);
+    }
 }
 
 /* True when this call is the one to fail; errno is then set. */
 static bool
-fire (enum family f, const char *sym)
+fire (enum family f, const char *sym, const char *what)
 {
   long n;
 
   if (f != target)
     return false;
   n = __atomic_add_fetch (&calls, 1, __ATOMIC_SEQ_CST);
-  if (n != target_call)
+  if (n != target_call || __atomic_exchange_n (&shared->fired, 1, __ATOMIC_SEQ_CST) != 0)
     return false;
-  log_line (sym, n);
+  log_line (sym, what, n);
   errno = target_errno;
   return true;
+}
+
+/* fire() for a call on an fd: the log names what the fd is open on. */
+static bool
+fire_fd (enum family f, const char *sym, int fd)
+{
+  char link[64], what[160];
+  long n;
+
+  if (f != target)
+    return false;
+  snprintf (link, sizeof link, "/proc/self/fd/%d", fd);
+  n = syscall (SYS_readlinkat, AT_FDCWD, link, what, sizeof what - 1);
+  if (n < 0)
+    snprintf (what, sizeof what, "fd %d", fd);
+  else
+    what[n] = '\0';
+  return fire (f, sym, what);
 }
 
 /* The next definition of sym (libc's), looked up once. */
@@ -205,7 +283,7 @@ open (const char *path, int flags, ...)
 {
   OPEN_MODE (flags, flags);
   REAL (open_fn, open);
-  if (fire (F_OPEN, "open"))
+  if (fire (F_OPEN, "open", path))
     return -1;
   return real_open (path, flags, mode);
 }
@@ -215,7 +293,7 @@ open64 (const char *path, int flags, ...)
 {
   OPEN_MODE (flags, flags);
   REAL (open_fn, open64);
-  if (fire (F_OPEN, "open64"))
+  if (fire (F_OPEN, "open64", path))
     return -1;
   return real_open64 (path, flags, mode);
 }
@@ -225,7 +303,7 @@ openat (int dirfd, const char *path, int flags, ...)
 {
   OPEN_MODE (flags, flags);
   REAL (openat_fn, openat);
-  if (fire (F_OPEN, "openat"))
+  if (fire (F_OPEN, "openat", path))
     return -1;
   return real_openat (dirfd, path, flags, mode);
 }
@@ -235,7 +313,7 @@ openat64 (int dirfd, const char *path, int flags, ...)
 {
   OPEN_MODE (flags, flags);
   REAL (openat_fn, openat64);
-  if (fire (F_OPEN, "openat64"))
+  if (fire (F_OPEN, "openat64", path))
     return -1;
   return real_openat64 (dirfd, path, flags, mode);
 }
@@ -244,7 +322,7 @@ int
 __open_2 (const char *path, int flags)
 {
   REAL (open2_fn, __open_2);
-  if (fire (F_OPEN, "__open_2"))
+  if (fire (F_OPEN, "__open_2", path))
     return -1;
   return real___open_2 (path, flags);
 }
@@ -253,7 +331,7 @@ int
 __open64_2 (const char *path, int flags)
 {
   REAL (open2_fn, __open64_2);
-  if (fire (F_OPEN, "__open64_2"))
+  if (fire (F_OPEN, "__open64_2", path))
     return -1;
   return real___open64_2 (path, flags);
 }
@@ -262,7 +340,7 @@ int
 __openat_2 (int dirfd, const char *path, int flags)
 {
   REAL (openat2_fn, __openat_2);
-  if (fire (F_OPEN, "__openat_2"))
+  if (fire (F_OPEN, "__openat_2", path))
     return -1;
   return real___openat_2 (dirfd, path, flags);
 }
@@ -271,7 +349,7 @@ int
 __openat64_2 (int dirfd, const char *path, int flags)
 {
   REAL (openat2_fn, __openat64_2);
-  if (fire (F_OPEN, "__openat64_2"))
+  if (fire (F_OPEN, "__openat64_2", path))
     return -1;
   return real___openat64_2 (dirfd, path, flags);
 }
@@ -282,7 +360,7 @@ ssize_t
 write (int fd, const void *buf, size_t len)
 {
   REAL (write_fn, write);
-  if (fire (F_WRITE, "write"))
+  if (fire_fd (F_WRITE, "write", fd))
     return -1;
   return real_write (fd, buf, len);
 }
@@ -294,7 +372,7 @@ int
 mkdir (const char *path, mode_t mode)
 {
   REAL (mkdir_fn, mkdir);
-  if (fire (F_MKDIR, "mkdir"))
+  if (fire (F_MKDIR, "mkdir", path))
     return -1;
   return real_mkdir (path, mode);
 }
@@ -303,7 +381,7 @@ int
 mkdirat (int dirfd, const char *path, mode_t mode)
 {
   REAL (mkdirat_fn, mkdirat);
-  if (fire (F_MKDIR, "mkdirat"))
+  if (fire (F_MKDIR, "mkdirat", path))
     return -1;
   return real_mkdirat (dirfd, path, mode);
 }
@@ -316,7 +394,7 @@ int
 chown (const char *path, uid_t uid, gid_t gid)
 {
   REAL (chown_fn, chown);
-  if (fire (F_CHOWN, "chown"))
+  if (fire (F_CHOWN, "chown", path))
     return -1;
   return real_chown (path, uid, gid);
 }
@@ -325,7 +403,7 @@ int
 lchown (const char *path, uid_t uid, gid_t gid)
 {
   REAL (chown_fn, lchown);
-  if (fire (F_CHOWN, "lchown"))
+  if (fire (F_CHOWN, "lchown", path))
     return -1;
   return real_lchown (path, uid, gid);
 }
@@ -334,7 +412,7 @@ int
 fchown (int fd, uid_t uid, gid_t gid)
 {
   REAL (fchown_fn, fchown);
-  if (fire (F_CHOWN, "fchown"))
+  if (fire_fd (F_CHOWN, "fchown", fd))
     return -1;
   return real_fchown (fd, uid, gid);
 }
@@ -343,7 +421,7 @@ int
 fchownat (int dirfd, const char *path, uid_t uid, gid_t gid, int flags)
 {
   REAL (fchownat_fn, fchownat);
-  if (fire (F_CHOWN, "fchownat"))
+  if (fire (F_CHOWN, "fchownat", path))
     return -1;
   return real_fchownat (dirfd, path, uid, gid, flags);
 }
@@ -356,7 +434,7 @@ int
 mount (const char *src, const char *dst, const char *type, unsigned long flags, const void *data)
 {
   REAL (mount_fn, mount);
-  if (fire (F_MOUNT, "mount"))
+  if (fire (F_MOUNT, "mount", dst))
     return -1;
   return real_mount (src, dst, type, flags, data);
 }
@@ -365,7 +443,7 @@ int
 umount2 (const char *target_path, int flags)
 {
   REAL (umount2_fn, umount2);
-  if (fire (F_UMOUNT, "umount2"))
+  if (fire (F_UMOUNT, "umount2", target_path))
     return -1;
   return real_umount2 (target_path, flags);
 }
@@ -374,7 +452,7 @@ int
 umount (const char *target_path)
 {
   REAL (umount_fn, umount);
-  if (fire (F_UMOUNT, "umount"))
+  if (fire (F_UMOUNT, "umount", target_path))
     return -1;
   return real_umount (target_path);
 }
@@ -391,7 +469,7 @@ ioctl (int fd, unsigned long request, ...)
   arg = va_arg (ap, void *);
   va_end (ap);
   REAL (ioctl_fn, ioctl);
-  if (fire (F_IOCTL, "ioctl"))
+  if (fire_fd (F_IOCTL, "ioctl", fd))
     return -1;
   return real_ioctl (fd, request, arg);
 }
@@ -403,7 +481,7 @@ int
 rename (const char *from, const char *to)
 {
   REAL (rename_fn, rename);
-  if (fire (F_RENAME, "rename"))
+  if (fire (F_RENAME, "rename", from))
     return -1;
   return real_rename (from, to);
 }
@@ -412,7 +490,7 @@ int
 renameat (int fromfd, const char *from, int tofd, const char *to)
 {
   REAL (renameat_fn, renameat);
-  if (fire (F_RENAME, "renameat"))
+  if (fire (F_RENAME, "renameat", from))
     return -1;
   return real_renameat (fromfd, from, tofd, to);
 }
@@ -424,7 +502,7 @@ int
 unlink (const char *path)
 {
   REAL (unlink_fn, unlink);
-  if (fire (F_UNLINK, "unlink"))
+  if (fire (F_UNLINK, "unlink", path))
     return -1;
   return real_unlink (path);
 }
@@ -434,7 +512,7 @@ unlinkat (int dirfd, const char *path, int flags)
 {
   REAL (unlinkat_fn, unlinkat);
   /* unlinkat with AT_REMOVEDIR is an rmdir */
-  if (fire ((flags & AT_REMOVEDIR) ? F_RMDIR : F_UNLINK, "unlinkat"))
+  if (fire ((flags & AT_REMOVEDIR) ? F_RMDIR : F_UNLINK, "unlinkat", path))
     return -1;
   return real_unlinkat (dirfd, path, flags);
 }
@@ -443,7 +521,7 @@ int
 rmdir (const char *path)
 {
   REAL (unlink_fn, rmdir);
-  if (fire (F_RMDIR, "rmdir"))
+  if (fire (F_RMDIR, "rmdir", path))
     return -1;
   return real_rmdir (path);
 }

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # Shared helpers of the integration tests (tests/integration/*.sh), sourced.
 #
 # A test calls it_init, which makes a private state directory, sets a trap
@@ -174,15 +175,16 @@ alive () {
 
 dead () { ! alive "$1"; }
 
-# The supervisors (islet-run) of this test's state directory, and the
-# request handlers they fork (same command line).
+# The supervisors (islet-run) of a state directory (default: the test's),
+# and the request handlers they fork (same command line).
 supervisors () {
-  pgrep -f "^islet-run $STATE " || true
+  pgrep -f "^islet-run ${1:-$STATE} " || true
 }
 
-# Mount points under this test's state directory, as the host sees them.
+# Mount points under a state directory (default: the test's), as the host
+# sees them.
 my_mounts () {
-  awk -v s="$STATE" '$5 == s || index($5, s "/") == 1 { print $5 }' /proc/self/mountinfo | sort
+  awk -v s="${1:-$STATE}" '$5 == s || index($5, s "/") == 1 { print $5 }' /proc/self/mountinfo | sort
 }
 
 # wait_until SECONDS CMD...: poll CMD (every 0.1 s) until it succeeds.
@@ -209,32 +211,44 @@ wait_empty () {
 
 # ---- set-up and clean-up ----
 
+# clean_state_dir DIR: remove everything of a state directory: sandboxes
+# (islet system reset), then by hand whatever that missed: supervisors,
+# cgroups, mounts, loop devices, files.
+clean_state_dir () {
+  local dir=$1 id p d
+  [[ -n "$dir" && -d "$dir" ]] || return 0
+  "$ISLET_BIN" --state-dir "$dir" system reset -f >/dev/null 2>&1 </dev/null \
+    || log "cleanup: islet system reset of $dir failed; removing by hand"
+  for p in $(supervisors "$dir"); do kill -9 "$p" 2>/dev/null; done
+  for id in $(ls "$dir/sandboxes" 2>/dev/null) $(cat "$STATE.ids" 2>/dev/null); do
+    for p in $(procs_in_cg "$id"); do kill -9 "$p" 2>/dev/null; done
+    for d in $(cg_dirs "$id"); do
+      find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+    done
+  done
+  for p in $(my_mounts "$dir" | sort -r); do umount -l "$p" 2>/dev/null; done
+  for p in $(losetup -j "$dir/pool.img" 2>/dev/null | cut -d: -f1); do
+    losetup -d "$p" 2>/dev/null
+  done
+  if [[ -z "$(my_mounts "$dir")" ]]; then
+    rm -rf --one-file-system "$dir"
+  else
+    log "cleanup: $dir still has mounts, left in place"
+  fi
+  return 0
+}
+
+# State directories a test makes besides $STATE, removed at exit too.
+IT_EXTRA_DIRS=()
+
 it_cleanup () {
-  local rc=$? id p
+  local rc=$? dir
   trap - EXIT INT TERM
   set +e
-  if [[ -n "$STATE" && -d "$STATE" ]]; then
-    "$ISLET_BIN" --state-dir "$STATE" system reset -f >/dev/null 2>&1 </dev/null \
-      || log "cleanup: islet system reset failed; removing by hand"
-    # Whatever reset missed: supervisors, cgroups, the pool.
-    for p in $(supervisors); do kill -9 "$p" 2>/dev/null; done
-    for id in $(ls "$STATE/sandboxes" 2>/dev/null) $(cat "$STATE.ids" 2>/dev/null); do
-      for p in $(procs_in_cg "$id"); do kill -9 "$p" 2>/dev/null; done
-      for d in $(cg_dirs "$id"); do
-        find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
-      done
-    done
-    for p in $(my_mounts | sort -r); do umount -l "$p" 2>/dev/null; done
-    for p in $(losetup -j "$STATE/pool.img" 2>/dev/null | cut -d: -f1); do
-      losetup -d "$p" 2>/dev/null
-    done
-    if [[ -z "$(my_mounts)" ]]; then
-      rm -rf --one-file-system "$STATE"
-    else
-      log "cleanup: $STATE still has mounts, left in place"
-    fi
-  fi
-  rm -f "$STATE".* 2>/dev/null
+  for dir in "${IT_EXTRA_DIRS[@]}" "$STATE"; do
+    clean_state_dir "$dir"
+  done
+  [[ -z "$STATE" ]] || rm -f "$STATE".* 2>/dev/null
   exit "$rc"
 }
 
