@@ -48,6 +48,7 @@ struct islet_sandbox_info {
   struct islet_limits limits;
   uint32_t uid_base; /* host uid that the sandbox's root maps to */
   int64_t created;   /* unix seconds */
+  uint32_t created_nsec; /* and nanoseconds, for the order of a listing */
   pid_t supervisor;  /* host pid of islet-run, 0 when stopped */
   bool disk_enforced;
 };

@@ -42,14 +42,12 @@ buf_take (struct buf *b)
 static int
 request (struct islet_ctx *ctx, const char *ref, json_t *req, struct islet_err *err)
 {
-  struct islet_sandbox_info info;
+  char id[ISLET_ID_LEN + 1];
   cleanup_close int fd = -1;
 
-  if (islet_sandbox_get (ctx, ref, &info, err) < 0)
+  if (sandbox_resolve (ctx, ref, id, err) < 0)
     return -1;
-  if (info.state != ISLET_SB_RUNNING)
-    return islet_fail (err, ISLET_E_CONFLICT, 0, "sandbox `%s` is not running", info.id);
-  fd = sandbox_connect (ctx, info.id, err);
+  fd = sandbox_connect (ctx, id, err);
   if (fd < 0)
     return -1;
   if (islet_frame_send_json (fd, req, err) < 0)
@@ -183,8 +181,12 @@ islet_exec (struct islet_ctx *ctx, const char *id, const struct islet_exec_req *
   if (req->argv == NULL || req->argv[0] == NULL)
     return islet_fail (err, ISLET_E_INVALID, 0, "no command to run");
   for (size_t i = 0; req->argv[i]; i++)
-    if (!json_string (req->argv[i]))
-      return islet_fail (err, ISLET_E_INVALID, 0, "argument %zu is not valid UTF-8", i);
+    {
+      json_t *s = json_string (req->argv[i]);
+      if (s == NULL)
+        return islet_fail (err, ISLET_E_INVALID, 0, "argument %zu is not valid UTF-8", i);
+      json_decref (s);
+    }
   msg = json_pack ("{s:s,s:o,s:o,s:I,s:I,s:b}", "op", "exec", "argv", strv_json (req->argv), "env",
                    strv_json (req->env), "timeout_ms", (json_int_t) req->timeout_ms,
                    "output_limit", (json_int_t) req->output_limit, "stdin",

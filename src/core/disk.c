@@ -571,17 +571,28 @@ run_program (char *const argv[], struct islet_err *err)
 {
   char out[2048];
   size_t used = 0;
-  int fds[2], status = 0;
+  int fds[2], errfds[2], status = 0, child_errno = 0;
   pid_t pid;
 
   if (pipe2 (fds, O_CLOEXEC) < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "pipe");
+  /* errfds carries the errno of a child that failed before exec; a
+   * successful exec closes it empty */
+  if (pipe2 (errfds, O_CLOEXEC) < 0)
+    {
+      int e = errno;
+      close (fds[0]);
+      close (fds[1]);
+      return islet_fail (err, ISLET_E_SYSTEM, e, "pipe");
+    }
   pid = fork ();
   if (pid < 0)
     {
       int e = errno;
       close (fds[0]);
       close (fds[1]);
+      close (errfds[0]);
+      close (errfds[1]);
       return islet_fail (err, ISLET_E_SYSTEM, e, "fork");
     }
   if (pid == 0)
@@ -589,12 +600,24 @@ run_program (char *const argv[], struct islet_err *err)
       /* only async-signal-safe calls: the parent may have threads */
       int null = open ("/dev/null", O_RDWR);
       if (null < 0 || dup2 (null, 0) < 0 || dup2 (null, 1) < 0 || dup2 (fds[1], 2) < 0)
-        _exit (126);
-      close_range (3, ~0U, 0);
+        {
+          int e = errno;
+          (void) !write (errfds[1], &e, sizeof e);
+          _exit (126);
+        }
+      close_range (3, ~0U, CLOSE_RANGE_CLOEXEC);
       execv (argv[0], argv);
+      {
+        int e = errno;
+        (void) !write (errfds[1], &e, sizeof e);
+      }
       _exit (127);
     }
   close (fds[1]);
+  close (errfds[1]);
+  while (read (errfds[0], &child_errno, sizeof child_errno) < 0 && errno == EINTR)
+    ;
+  close (errfds[0]);
   for (;;)
     {
       ssize_t n = read (fds[0], out + used, sizeof out - 1 - used);
@@ -616,6 +639,9 @@ run_program (char *const argv[], struct islet_err *err)
       return islet_fail (err, ISLET_E_SYSTEM, errno, "wait for `%s`", argv[0]);
   if (WIFEXITED (status) && WEXITSTATUS (status) == 0)
     return 0;
+  if (child_errno != 0)
+    return islet_fail (err, islet_errkind_from_errno (child_errno), child_errno, "run `%s`",
+                       argv[0]);
   for (char *p = out; *p; p++)
     if (*p == '\n')
       *p = ' ';
@@ -645,7 +671,11 @@ make_image (const char *image, uint64_t size, struct islet_err *err)
   if (fd < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "create `%s`", tmp);
   if (ftruncate (fd, (off_t) size) < 0)
-    return islet_fail (err, ISLET_E_SYSTEM, errno, "size `%s`", tmp);
+    {
+      int e = errno;
+      (void) unlink (tmp);
+      return islet_fail (err, ISLET_E_SYSTEM, e, "size `%s`", tmp);
+    }
   {
     /* single profiles: DUP metadata would only double the writes of a
      * scratch file system that lives on one host disk anyway; -K skips
@@ -677,7 +707,8 @@ loop_attach (const char *image, int *index, struct islet_err *err)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", image);
   ctl = open ("/dev/loop-control", O_RDWR | O_CLOEXEC);
   if (ctl < 0)
-    return islet_fail (err, ISLET_E_SYSTEM, errno, "open /dev/loop-control");
+    return islet_fail (err, errno == ENOENT ? ISLET_E_NOTFOUND : ISLET_E_SYSTEM, errno,
+                       "open /dev/loop-control");
   /* another process may take the free device between the two calls */
   for (attempt = 0; attempt < 16; attempt++)
     {
@@ -739,6 +770,16 @@ mount_image (const char *image, const char *mnt, struct islet_err *err)
   return 0;
 }
 
+/* Whether a failure to set up the pool means this machine cannot have a
+ * btrfs pool at all: no mkfs.btrfs, no btrfs in the kernel, no loop
+ * devices.  Anything else (EIO, ENOSPC, EPERM...) may pass or needs fixing,
+ * and is reported. */
+static bool
+btrfs_unavailable (const struct islet_err *why)
+{
+  return why->kind == ISLET_E_NOTFOUND || why->errnum == ENODEV || why->errnum == ENXIO;
+}
+
 static int
 open_loop (struct islet_disk_pool *pool, const char *state, struct islet_err *err)
 {
@@ -761,10 +802,24 @@ open_loop (struct islet_disk_pool *pool, const char *state, struct islet_err *er
     return -1;
   if (mounted && strcmp (fstype, "btrfs") != 0)
     return islet_fail (err, ISLET_E_CONFLICT, 0, "`%s` is already a %s mount", pool->dir, fstype);
-  if (!mounted && (make_image (image, size, &why) < 0 || mount_image (image, pool->dir, &why) < 0))
+  if (!mounted)
     {
-      islet_wrap (&why, "set up the btrfs pool `%s`", image);
-      return fall_back (pool, state, &why, err);
+      bool had_image = access (image, F_OK) == 0;
+
+      if (make_image (image, size, &why) < 0 || mount_image (image, pool->dir, &why) < 0)
+        {
+          islet_wrap (&why, "set up the btrfs pool `%s`", image);
+          /* Only a machine that cannot have btrfs at all gets plain
+           * directories; any other failure (or a pool that exists
+           * already) is an error, never a silent loss of the disk limit. */
+          if (had_image || !btrfs_unavailable (&why))
+            {
+              *err = why;
+              return -1;
+            }
+          (void) unlink (image);
+          return fall_back (pool, state, &why, err);
+        }
     }
   if (open_pool_dir (pool, err) < 0)
     return -1;

@@ -1,5 +1,6 @@
 /* Sandbox lifecycle, on the caller's side: state on disk, the volume, the uid
  * range, and starting and stopping the supervisor (islet-run). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -24,6 +25,8 @@
 #include "islet/sandbox.h"
 #include "islet/util.h"
 #include "sandbox_internal.h"
+
+static int names_index_init (const char *state_dir, struct islet_err *err);
 
 int
 islet_limits_validate (const struct islet_limits *l, struct islet_err *err)
@@ -108,6 +111,8 @@ islet_ctx_open (const char *state_dir, const char *runtime, struct islet_ctx **o
   sandboxes = islet_xasprintf ("%s/sandboxes", real);
   if (mkdir (sandboxes, 0700) < 0 && errno != EEXIST)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "mkdir `%s`", sandboxes);
+  if (names_index_init (real, err) < 0)
+    return -1;
   ctx = islet_xcalloc (1, sizeof *ctx);
   ctx->state_dir = islet_xstrdup (real);
   ctx->runtime = runtime ? islet_xstrdup (runtime) : find_runtime ();
@@ -153,25 +158,6 @@ sandbox_dir (const struct islet_ctx *ctx, const char *id)
   return islet_xasprintf ("%s/sandboxes/%s", ctx->state_dir, id);
 }
 
-/* Serialises creates and destroys of one state directory (names must stay
- * unique); held only around the bookkeeping, never while a sandbox starts. */
-static int
-lock_state (const struct islet_ctx *ctx, struct islet_err *err)
-{
-  cleanup_free char *path = islet_xasprintf ("%s/lock", ctx->state_dir);
-  int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-
-  if (fd < 0)
-    return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", path);
-  if (flock (fd, LOCK_EX) < 0)
-    {
-      int e = errno;
-      close (fd);
-      return islet_fail (err, ISLET_E_SYSTEM, e, "lock `%s`", path);
-    }
-  return fd;
-}
-
 static bool
 id_valid (const char *id)
 {
@@ -197,14 +183,145 @@ name_valid (const char *name)
   return true;
 }
 
+/* The name index: <state>/names/<name> is a symbolic link to the id.
+ * symlink(2) either makes the link or fails with EEXIST, so two creates with
+ * one name cannot both win, and no lock or listing is needed. */
+static char *
+name_path (const char *state_dir, const char *name)
+{
+  return islet_xasprintf ("%s/names/%s", state_dir, name);
+}
+
+/* The id a name's link points at, or "" if the name is free. */
+static int
+name_lookup (const char *state_dir, const char *name, char id[ISLET_ID_LEN + 1],
+             struct islet_err *err)
+{
+  cleanup_free char *path = name_path (state_dir, name);
+  char buf[ISLET_ID_LEN + 2];
+  ssize_t n = readlink (path, buf, sizeof buf);
+
+  id[0] = '\0';
+  if (n < 0 && (errno == ENOENT || errno == ENOTDIR))
+    return 0;
+  if (n < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "read `%s`", path);
+  buf[n] = '\0';
+  if (!id_valid (buf))
+    return islet_fail (err, ISLET_E_SYSTEM, 0, "`%s` does not point at a sandbox id", path);
+  memcpy (id, buf, ISLET_ID_LEN + 1);
+  return 0;
+}
+
+/* Remove name's link if it still points at id. */
+static void
+name_release (const char *state_dir, const char *name, const char *id)
+{
+  cleanup_free char *path = name_path (state_dir, name);
+  char cur[ISLET_ID_LEN + 1];
+  struct islet_err ignored;
+
+  if (name_lookup (state_dir, name, cur, &ignored) == 0 && strcmp (cur, id) == 0)
+    (void) unlink (path);
+}
+
+static bool
+sandbox_exists (const char *state_dir, const char *id)
+{
+  cleanup_free char *dir = islet_xasprintf ("%s/sandboxes/%s", state_dir, id);
+  return access (dir, F_OK) == 0;
+}
+
+/* Claim name for id.  A link left by a sandbox that is gone (a crash
+ * between removing its directory and its link) is taken over. */
+static int
+name_claim (const char *state_dir, const char *name, const char *id, struct islet_err *err)
+{
+  cleanup_free char *path = name_path (state_dir, name);
+
+  for (int attempt = 0; attempt < 3; attempt++)
+    {
+      char owner[ISLET_ID_LEN + 1];
+
+      if (symlink (id, path) == 0)
+        return 0;
+      if (errno != EEXIST)
+        return islet_fail (err, ISLET_E_SYSTEM, errno, "create `%s`", path);
+      if (name_lookup (state_dir, name, owner, err) < 0)
+        return -1;
+      if (owner[0] != '\0' && sandbox_exists (state_dir, owner))
+        return islet_fail (err, ISLET_E_CONFLICT, 0, "a sandbox named `%s` exists", name);
+      if (owner[0] != '\0')
+        name_release (state_dir, name, owner);
+    }
+  return islet_fail (err, ISLET_E_CONFLICT, 0, "name `%s` is contended", name);
+}
+
+/* Make <state>/names, and index the sandboxes of a state directory made
+ * before the index existed.  The index is made under a temporary name and
+ * renamed into place, so a crash never leaves a half index. */
+static int
+names_index_init (const char *state_dir, struct islet_err *err)
+{
+  cleanup_free char *names = islet_xasprintf ("%s/names", state_dir);
+  cleanup_free char *tmp = NULL;
+  cleanup_free char *sandboxes = NULL;
+  cleanup_dir DIR *d = NULL;
+  struct dirent *de;
+
+  if (access (names, F_OK) == 0)
+    return 0;
+  tmp = islet_xasprintf ("%s/names.%d", state_dir, (int) getpid ());
+  sandboxes = islet_xasprintf ("%s/sandboxes", state_dir);
+  if (islet_rm_rf (tmp, err) < 0)
+    return -1;
+  if (mkdir (tmp, 0700) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "mkdir `%s`", tmp);
+  d = opendir (sandboxes);
+  if (d == NULL)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", sandboxes);
+  while ((de = readdir (d)) != NULL)
+    {
+      cleanup_free char *cfg = NULL;
+      cleanup_free char *text = NULL;
+      cleanup_json json_t *j = NULL;
+      const char *name;
+      struct islet_err ignored;
+
+      if (!id_valid (de->d_name))
+        continue;
+      cfg = islet_xasprintf ("%s/%s/config.json", sandboxes, de->d_name);
+      if (islet_read_file_at (AT_FDCWD, cfg, 1 << 20, &text, NULL, &ignored) < 0)
+        continue;
+      j = json_loads (text, 0, NULL);
+      name = json_string_value (json_object_get (j, "name"));
+      if (name && name_valid (name))
+        {
+          cleanup_free char *link = islet_xasprintf ("%s/%s", tmp, name);
+          (void) symlink (de->d_name, link);
+        }
+    }
+  if (rename (tmp, names) < 0)
+    {
+      int e = errno;
+      struct islet_err ignored;
+      (void) !islet_rm_rf (tmp, &ignored);
+      if (e == EEXIST || e == ENOTEMPTY) /* another process indexed first */
+        return 0;
+      return islet_fail (err, ISLET_E_SYSTEM, e, "rename `%s`", tmp);
+    }
+  return 0;
+}
+
 static json_t *
 config_json (const struct islet_sandbox_info *info, const char *volume)
 {
   const struct islet_limits *l = &info->limits;
-  return json_pack ("{s:s,s:s,s:s,s:s,s:I,s:I,s:b,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I}}", "id",
+  return json_pack ("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:b,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I}}", "id",
                     info->id, "name", info->name, "image", info->image, "volume", volume,
                     "uid_base", (json_int_t) info->uid_base, "created",
-                    (json_int_t) info->created, "disk_enforced", info->disk_enforced, "limits",
+                    (json_int_t) info->created, "created_nsec", (json_int_t) info->created_nsec,
+                    "disk_enforced", info->disk_enforced, "limits",
                     "memory_mb", (json_int_t) l->memory_mb, "cpu_millis",
                     (json_int_t) l->cpu_millis, "pids", (json_int_t) l->pids, "disk_mb",
                     (json_int_t) l->disk_mb, "timeout_s", (json_int_t) l->timeout_s,
@@ -221,7 +338,7 @@ sandbox_load (const struct islet_ctx *ctx, const char *id, struct islet_sandbox_
   cleanup_free char *text = NULL;
   cleanup_json json_t *cfg = NULL;
   const char *name, *image;
-  json_int_t base, created, mem, cpu, pids, disk, timeout, outb, nofile;
+  json_int_t base, created, nsec = 0, mem, cpu, pids, disk, timeout, outb, nofile;
   int enforced = 0;
   json_error_t jerr;
 
@@ -233,9 +350,9 @@ sandbox_load (const struct islet_ctx *ctx, const char *id, struct islet_sandbox_
     }
   cfg = json_loads (text, 0, &jerr);
   if (cfg == NULL
-      || json_unpack_ex (cfg, &jerr, 0, "{s:s,s:s,s:I,s:I,s?b,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I}}",
+      || json_unpack_ex (cfg, &jerr, 0, "{s:s,s:s,s:I,s:I,s?I,s?b,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I}}",
                          "name", &name, "image", &image, "uid_base", &base, "created", &created,
-                         "disk_enforced", &enforced, "limits", "memory_mb", &mem, "cpu_millis",
+                         "created_nsec", &nsec, "disk_enforced", &enforced, "limits", "memory_mb", &mem, "cpu_millis",
                          &cpu, "pids", &pids, "disk_mb", &disk, "timeout_s", &timeout,
                          "output_bytes", &outb, "nofile", &nofile)
              < 0)
@@ -246,6 +363,7 @@ sandbox_load (const struct islet_ctx *ctx, const char *id, struct islet_sandbox_
   snprintf (out->image, sizeof out->image, "%s", image);
   out->uid_base = (uint32_t) base;
   out->created = created;
+  out->created_nsec = (uint32_t) nsec;
   out->disk_enforced = enforced;
   out->limits = (struct islet_limits){ (uint64_t) mem,  (uint32_t) cpu,     (uint32_t) pids,
                                        (uint64_t) disk, (uint32_t) timeout, (uint64_t) outb,
@@ -285,20 +403,6 @@ sandbox_connect (const struct islet_ctx *ctx, const char *id, struct islet_err *
       return islet_fail (err, ISLET_E_SYSTEM, errno, "connect to sandbox `%s`", id);
     }
   return islet_take_fd (&fd);
-}
-
-static int
-find_by_name (struct islet_ctx *ctx, const char *name, struct islet_err *err)
-{
-  cleanup_free struct islet_sandbox_info *all = NULL;
-  size_t n = 0;
-
-  if (islet_sandbox_list (ctx, &all, &n, err) < 0)
-    return -1;
-  for (size_t i = 0; i < n; i++)
-    if (strcmp (all[i].name, name) == 0)
-      return 1;
-  return 0;
 }
 
 static int
@@ -407,20 +511,38 @@ islet_sandbox_stop (struct islet_ctx *ctx, const char *ref, struct islet_err *er
   return islet_err_from_json (resp, err);
 }
 
-static void
-remove_storage (struct islet_ctx *ctx, const char *id, uint32_t uid_base)
+/* Remove what a sandbox holds on disk: its volume, its uid range, its
+ * directory and its name.  Every step is tried; the first failure is
+ * reported. */
+static int
+remove_storage (struct islet_ctx *ctx, const char *id, const char *name, uint32_t uid_base,
+                struct islet_err *err)
 {
   cleanup_free char *dir = sandbox_dir (ctx, id);
   struct islet_disk_pool *p = NULL;
   struct islet_err e;
+  int rc = 0;
 
   clear_stale (ctx, id);
-  if (pool (ctx, &p, &e) == 0 && islet_disk_destroy (p, id, &e) < 0)
-    fprintf (stderr, "islet: remove volume of `%s`: %s\n", id, e.msg);
-  if (uid_base && islet_idmap_release (ctx->state_dir, uid_base, &e) < 0)
-    fprintf (stderr, "islet: %s\n", e.msg);
-  if (islet_rm_rf (dir, &e) < 0)
-    fprintf (stderr, "islet: %s\n", e.msg);
+  if (pool (ctx, &p, &e) < 0 || islet_disk_destroy (p, id, &e) < 0)
+    {
+      islet_wrap (&e, "remove the volume of `%s`", id);
+      *err = e;
+      rc = -1;
+    }
+  if (uid_base && islet_idmap_release (ctx->state_dir, uid_base, &e) < 0 && rc == 0)
+    {
+      *err = e;
+      rc = -1;
+    }
+  if (islet_rm_rf (dir, &e) < 0 && rc == 0)
+    {
+      *err = e;
+      rc = -1;
+    }
+  if (name && name[0])
+    name_release (ctx->state_dir, name, id);
+  return rc;
 }
 
 static int
@@ -438,8 +560,6 @@ prepare (struct islet_ctx *ctx, const struct islet_create_opts *opts,
   struct islet_disk_pool *p = NULL;
   struct islet_image img = { 0 };
 
-  if (mkdir (dir, 0700) < 0)
-    return islet_fail (err, ISLET_E_SYSTEM, errno, "mkdir `%s`", dir);
   if (mkdir (root, 0755) < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "mkdir `%s`", root);
   if (islet_idmap_claim (ctx->state_dir, &info->uid_base, err) < 0)
@@ -466,7 +586,6 @@ islet_sandbox_create (struct islet_ctx *ctx, const struct islet_create_opts *opt
 {
   struct islet_sandbox_info info = { 0 };
   unsigned char rnd[ISLET_ID_LEN / 2];
-  int lock = -1;
 
   if (islet_limits_validate (&opts->limits, err) < 0)
     return -1;
@@ -485,80 +604,87 @@ islet_sandbox_create (struct islet_ctx *ctx, const struct islet_create_opts *opt
     snprintf (info.name, sizeof info.name, "islet-%s", info.id);
   snprintf (info.image, sizeof info.image, "%s", opts->image ? opts->image : "host");
   info.limits = opts->limits;
-  info.created = (int64_t) time (NULL);
-
-  lock = lock_state (ctx, err);
-  if (lock < 0)
-    return -1;
   {
-    int found = find_by_name (ctx, info.name, err);
-    if (found != 0)
-      {
-        close (lock);
-        if (found > 0)
-          return islet_fail (err, ISLET_E_CONFLICT, 0, "a sandbox named `%s` exists", info.name);
-        return -1;
-      }
+    struct timespec now;
+    clock_gettime (CLOCK_REALTIME, &now);
+    info.created = (int64_t) now.tv_sec;
+    info.created_nsec = (uint32_t) now.tv_nsec;
   }
-  if (prepare (ctx, opts, &info, err) < 0)
-    goto fail;
-  close (lock);
-  lock = -1;
-  if (spawn_supervisor (ctx, info.id, err) < 0)
-    goto fail;
+  /* the directory first: a name whose link points at no directory is free */
+  {
+    cleanup_free char *dir = sandbox_dir (ctx, info.id);
+    if (mkdir (dir, 0700) < 0)
+      return islet_fail (err, ISLET_E_SYSTEM, errno, "mkdir `%s`", dir);
+  }
+  if (name_claim (ctx->state_dir, info.name, info.id, err) < 0)
+    {
+      struct islet_err ignored;
+      cleanup_free char *dir = sandbox_dir (ctx, info.id);
+      (void) !islet_rm_rf (dir, &ignored);
+      return -1;
+    }
+  if (prepare (ctx, opts, &info, err) < 0 || spawn_supervisor (ctx, info.id, err) < 0)
+    {
+      struct islet_err ignored; /* the first error is the one to report */
+      (void) remove_storage (ctx, info.id, info.name, info.uid_base, &ignored);
+      return -1;
+    }
   memcpy (id, info.id, sizeof info.id);
   return 0;
+}
 
-fail:
-  remove_storage (ctx, info.id, info.uid_base);
-  if (lock >= 0)
-    close (lock);
-  return -1;
+int
+sandbox_resolve (struct islet_ctx *ctx, const char *ref, char id[ISLET_ID_LEN + 1],
+                 struct islet_err *err)
+{
+  cleanup_free char *dir = NULL;
+  cleanup_dir DIR *d = NULL;
+  struct dirent *de;
+  size_t len = strlen (ref), hits = 0;
+
+  if (*ref == '\0')
+    return islet_fail (err, ISLET_E_INVALID, 0, "empty sandbox id");
+  if (id_valid (ref) && sandbox_exists (ctx->state_dir, ref))
+    {
+      memcpy (id, ref, ISLET_ID_LEN + 1);
+      return 0;
+    }
+  if (name_valid (ref))
+    {
+      if (name_lookup (ctx->state_dir, ref, id, err) < 0)
+        return -1;
+      if (id[0] != '\0' && sandbox_exists (ctx->state_dir, id))
+        return 0;
+    }
+  /* a unique prefix of an id */
+  dir = islet_xasprintf ("%s/sandboxes", ctx->state_dir);
+  d = opendir (dir);
+  if (d == NULL)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", dir);
+  while (len < ISLET_ID_LEN && (de = readdir (d)) != NULL)
+    if (id_valid (de->d_name) && strncmp (de->d_name, ref, len) == 0 && hits++ == 0)
+      memcpy (id, de->d_name, ISLET_ID_LEN + 1);
+  if (hits == 1)
+    return 0;
+  if (hits > 1)
+    return islet_fail (err, ISLET_E_INVALID, 0, "`%s` matches %zu sandboxes: give more of the id",
+                       ref, hits);
+  return islet_fail (err, ISLET_E_NOTFOUND, 0, "no sandbox `%s`", ref);
 }
 
 int
 islet_sandbox_get (struct islet_ctx *ctx, const char *ref, struct islet_sandbox_info *out,
                    struct islet_err *err)
 {
-  cleanup_free struct islet_sandbox_info *all = NULL;
-  size_t n = 0, hits = 0, hit = 0;
+  char id[ISLET_ID_LEN + 1];
 
-  if (ref == NULL || *ref == '\0')
+  if (ref == NULL)
     return islet_fail (err, ISLET_E_INVALID, 0, "empty sandbox id");
-  if (id_valid (ref))
-    {
-      struct islet_err e;
-      if (sandbox_load (ctx, ref, out, &e) == 0)
-        return 0;
-      if (e.kind != ISLET_E_NOTFOUND)
-        {
-          *err = e;
-          return -1;
-        }
-    }
-  if (islet_sandbox_list (ctx, &all, &n, err) < 0)
+  /* ref may point into *out (a caller passing info.id back in): it is not
+   * read once resolved */
+  if (sandbox_resolve (ctx, ref, id, err) < 0)
     return -1;
-  for (size_t i = 0; i < n; i++)
-    if (strcmp (all[i].name, ref) == 0)
-      {
-        *out = all[i];
-        return 0;
-      }
-  for (size_t i = 0; i < n; i++)
-    if (strncmp (all[i].id, ref, strlen (ref)) == 0)
-      {
-        hits++;
-        hit = i;
-      }
-  if (hits == 1)
-    {
-      *out = all[hit];
-      return 0;
-    }
-  if (hits > 1)
-    return islet_fail (err, ISLET_E_INVALID, 0, "`%s` matches %zu sandboxes: give more of the id",
-                       ref, hits);
-  return islet_fail (err, ISLET_E_NOTFOUND, 0, "no sandbox `%s`", ref);
+  return sandbox_load (ctx, id, out, err);
 }
 
 static int
@@ -567,6 +693,8 @@ by_created (const void *a, const void *b)
   const struct islet_sandbox_info *x = a, *y = b;
   if (x->created != y->created)
     return x->created < y->created ? -1 : 1;
+  if (x->created_nsec != y->created_nsec)
+    return x->created_nsec < y->created_nsec ? -1 : 1;
   return strcmp (x->id, y->id);
 }
 
@@ -607,7 +735,6 @@ int
 islet_sandbox_destroy (struct islet_ctx *ctx, const char *ref, bool force, struct islet_err *err)
 {
   struct islet_sandbox_info info;
-  int lock;
 
   if (islet_sandbox_get (ctx, ref, &info, err) < 0)
     return -1;
@@ -619,12 +746,7 @@ islet_sandbox_destroy (struct islet_ctx *ctx, const char *ref, bool force, struc
       if (islet_sandbox_stop (ctx, info.id, err) < 0 && err->kind != ISLET_E_CONFLICT)
         return -1;
     }
-  lock = lock_state (ctx, err);
-  if (lock < 0)
-    return -1;
-  remove_storage (ctx, info.id, info.uid_base);
-  close (lock);
-  return 0;
+  return remove_storage (ctx, info.id, info.name, info.uid_base, err);
 }
 
 int

@@ -206,7 +206,7 @@ reap_children (struct sandbox *sb)
 static bool
 serve (struct sandbox *sb, int conn, int lfd, int sfd)
 {
-  struct timeval tv = { .tv_sec = 10 };
+  struct timeval tv = { .tv_sec = 2 }; /* a client that connects and says nothing */
   cleanup_json json_t *req = NULL;
   struct islet_err e;
   const char *op;
@@ -348,13 +348,21 @@ main (int argc, char **argv)
   logpath = islet_xasprintf ("%s/supervisor.log", sb.dir);
   devnull = open ("/dev/null", O_RDWR | O_CLOEXEC);
   logfd = open (logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (devnull >= 0)
+  if (devnull < 0 || logfd < 0)
     {
-      dup2 (devnull, 0);
-      dup2 (devnull, 1);
+      /* never keep the caller's stdout and stderr: a `$(islet create)`
+       * would wait for them to close as long as the sandbox lives */
+      islet_fail (&e, ISLET_E_SYSTEM, errno, "supervisor: open `%s`",
+                  devnull < 0 ? "/dev/null" : logpath);
+      close (0);
+      close (1);
+      close (2);
+      report_ready ((int) ready_fd, &e);
+      return 1;
     }
-  if (logfd >= 0)
-    dup2 (logfd, 2);
+  dup2 (devnull, 0);
+  dup2 (devnull, 1);
+  dup2 (logfd, 2);
   setvbuf (stderr, NULL, _IOLBF, 0);
   sigemptyset (&mask);
   sigaddset (&mask, SIGCHLD);
