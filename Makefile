@@ -1,6 +1,7 @@
 # The front door.  `make` installs what is missing and builds into build/;
 # `make test` runs every test tier; `make bench` the benchmarks; `make run`
-# builds and runs a first sandbox.
+# builds, runs a first sandbox, then starts isletd (the Daytona API) in the
+# foreground on its defaults.
 BUILD ?= build
 STATE ?= /var/lib/islet
 GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo "Unix Makefiles")
@@ -27,6 +28,8 @@ run: build
 	@echo "islet: a first sandbox (state in $(STATE)):"
 	$(BUILD)/islet --state-dir $(STATE) run --lang python --code 'import platform, os; print("hello from", platform.node(), "as uid", os.getuid(), "pid", os.getpid())'
 	$(BUILD)/islet --state-dir $(STATE) run -- sh -c 'ls /; cat /etc/os-release | head -1'
+	@echo "isletd: the Daytona API; Ctrl-C stops it, its sandboxes keep running:"
+	$(BUILD)/isletd --state-dir $(STATE)
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

@@ -1,10 +1,12 @@
-/* One exec.  The handler (a fork of the supervisor, still host root) makes a
- * child cgroup for the exec, then forks a joiner that enters the cgroup and
- * the sandbox's namespaces and clones the command's process with
- * CLONE_PARENT, so the handler is that process's parent: it reaps it, reads
- * its status, and can kill the exec's whole tree through the cgroup however
- * it forked.  The command's process drops to the sandbox's root, loses every
- * capability, installs the seccomp filter and execs. */
+/* One exec.  The handler (a fork of the supervisor, still host root) takes
+ * the exec's own child cgroup, made ahead of time by the supervisor, joins
+ * the sandbox's pid namespace for its children only (setns on a pid
+ * namespace does not move the caller), and forks the command's process,
+ * which is thereby born inside the sandbox's pid namespace as the handler's
+ * child: the handler reaps it, reads its status, and can kill the exec's
+ * whole tree through the cgroup however it forked.  The command's process
+ * enters the cgroup and the other namespaces, drops to the sandbox's root,
+ * loses every capability, installs the seccomp filter and execs. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -15,7 +17,6 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -40,6 +41,7 @@ struct exec_spec {
 /* Why the command could not start, from the process that tried. */
 struct start_failure {
   int errnum;
+  bool entering; /* islet failed to enter the sandbox: islet's failure */
   char msg[200];
 };
 
@@ -206,22 +208,33 @@ exec_path (char **argv, char **envp)
 /* Report why the command could not start (msg is complete) and exit the
  * way a shell does: 127 not found, 126 found but not runnable. */
 static void __attribute__ ((noreturn))
-start_failed (int fd, int errnum, const char *msg)
+report_failure (int fd, int errnum, bool entering, const char *msg)
 {
-  struct start_failure f = { .errnum = errnum };
+  struct start_failure f = { .errnum = errnum, .entering = entering };
   snprintf (f.msg, sizeof f.msg, "%s", msg);
   (void) !write (fd, &f, sizeof f);
   _exit (errnum == ENOENT ? 127 : 126);
 }
 
-/* The command's process: already in the sandbox's namespaces. */
 static void __attribute__ ((noreturn))
-command_main (struct sandbox *sb, struct exec_spec *spec, int in, int out, int errfd, int status)
+start_failed (int fd, int errnum, const char *msg)
+{
+  report_failure (fd, errnum, false, msg);
+}
+
+/* The command's process: born in the sandbox's pid namespace, still host
+ * root in every other one. */
+static void __attribute__ ((noreturn))
+command_main (struct sandbox *sb, const struct islet_cg *xcg, struct exec_spec *spec, int in,
+              int out, int errfd, int status)
 {
   struct islet_creds root = { .uid = 0, .gid = 0, .nofile = sb->limits.nofile };
   struct islet_err e;
   sigset_t none;
   int rc;
+
+  if (sandbox_enter (sb, xcg, false, &e) < 0)
+    report_failure (status, e.errnum ? e.errnum : EIO, true, e.msg);
 
   /* An ignored signal stays ignored across execve: give the command defaults. */
   for (int sig = 1; sig < NSIG; sig++)
@@ -259,27 +272,6 @@ sandbox_enter (struct sandbox *sb, const struct islet_cg *cg, bool join_pid, str
   if (islet_cg_enter (cg, 0, err) < 0)
     return -1;
   return islet_ns_join (sb->ns, join_pid, err);
-}
-
-/* The joiner: enters, clones the command as the handler's child, and leaves. */
-static void __attribute__ ((noreturn))
-joiner_main (struct sandbox *sb, struct islet_cg *xcg, struct exec_spec *spec, int in, int out,
-             int errfd, int status)
-{
-  struct islet_err e;
-  pid_t pid;
-
-  if (sandbox_enter (sb, xcg, true, &e) < 0)
-    start_failed (status, e.errnum ? e.errnum : EIO, e.msg);
-  pid = (pid_t) syscall (SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, NULL);
-  if (pid < 0)
-    {
-      islet_fail (&e, ISLET_E_SYSTEM, errno, "start the command");
-      start_failed (status, e.errnum, e.msg);
-    }
-  if (pid == 0)
-    command_main (sb, spec, in, out, errfd, status);
-  _exit (0);
 }
 
 static void
@@ -322,7 +314,7 @@ pump (int conn, struct stream *s, uint64_t limit)
 }
 
 struct run_state {
-  pid_t joiner, command;
+  pid_t command;
   int status;
   struct rusage ru;
   bool done, timed_out, client_gone;
@@ -337,18 +329,8 @@ reap (struct run_state *st)
 
   while ((pid = wait4 (-1, &status, WNOHANG, &ru)) > 0)
     {
-      if (pid == st->joiner)
-        {
-          st->joiner = 0;
-          /* The joiner failed before the command existed. */
-          if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
-            {
-              st->done = true;
-              st->status = status;
-            }
-          continue;
-        }
-      st->command = pid;
+      if (pid != st->command)
+        continue;
       st->status = status;
       st->ru = ru;
       st->done = true;
@@ -494,8 +476,12 @@ serve_exec (struct sandbox *sb, int conn, json_t *req)
 
   if (parse_request (sb, req, &spec, &e) < 0 || (spec.has_stdin && read_stdin (conn, &spec, &e) < 0))
     goto fail;
-  snprintf (name, sizeof name, "x%d", (int) getpid ());
-  if (islet_cg_create_child (sb->cg, name, &xcg, &e) < 0)
+  /* The supervisor made this exec's group ahead of time; if it could not,
+     make one now. */
+  xcg = sb->next_exec_cg;
+  sb->next_exec_cg = NULL;
+  snprintf (name, sizeof name, "xh%d", (int) getpid ());
+  if (xcg == NULL && islet_cg_create_child (sb->cg, name, &xcg, &e) < 0)
     goto fail;
   sigemptyset (&mask);
   sigaddset (&mask, SIGCHLD);
@@ -507,15 +493,23 @@ serve_exec (struct sandbox *sb, int conn, json_t *req)
       islet_fail (&e, ISLET_E_SYSTEM, errno, "set up the exec's pipes");
       goto fail;
     }
-  t0 = islet_now_ns ();
-  st.joiner = fork ();
-  if (st.joiner < 0)
+  /* From here on this process's children are born in the sandbox's pid
+     namespace; the process itself stays in the host's. */
+  if (setns (sb->ns[ISLET_NS_PID], CLONE_NEWPID) < 0)
     {
-      islet_fail (&e, ISLET_E_SYSTEM, errno, "fork");
+      islet_fail (&e, ISLET_E_SYSTEM, errno, "enter the sandbox: join pid namespace");
       goto fail;
     }
-  if (st.joiner == 0)
-    joiner_main (sb, xcg, &spec, pi[0], po[1], pe[1], ps[1]);
+  t0 = islet_now_ns ();
+  st.command = fork ();
+  if (st.command < 0)
+    {
+      /* ENOMEM: the sandbox's init is gone, and its pid namespace with it. */
+      islet_fail (&e, ISLET_E_SYSTEM, errno, "enter the sandbox: start the command");
+      goto fail;
+    }
+  if (st.command == 0)
+    command_main (sb, xcg, &spec, pi[0], po[1], pe[1], ps[1]);
   close (po[1]);
   close (pe[1]);
   close (ps[1]);
@@ -532,12 +526,11 @@ serve_exec (struct sandbox *sb, int conn, json_t *req)
     memset (&fail, 0, sizeof fail);
   if (islet_cg_read_stats (xcg, &cs, &e) < 0)
     fprintf (stderr, "exec stats: %s\n", e.msg);
-  if (st.command == 0 && !st.client_gone)
+  if (fail.entering && !st.client_gone)
     {
-      /* The joiner failed: islet could not enter the sandbox, which is
-         islet's failure, not the command's. */
-      islet_fail (&e, ISLET_E_SYSTEM, 0, "enter the sandbox: %s",
-                  fail.msg[0] ? fail.msg : "the joiner died");
+      /* islet could not enter the sandbox: islet's failure, not the
+         command's. */
+      islet_fail (&e, ISLET_E_SYSTEM, 0, "enter the sandbox: %s", fail.msg);
       reply_error (conn, &e);
       st.client_gone = true;
     }
@@ -566,4 +559,20 @@ fail:
   free_strv (spec.argv);
   free_strv (spec.envp);
   free (spec.stdin_data);
+}
+
+void
+prepare_next_exec (struct sandbox *sb)
+{
+  struct islet_err e;
+  char name[32];
+
+  if (sb->next_exec_cg != NULL || sb->cg == NULL)
+    return;
+  snprintf (name, sizeof name, "x%u", ++sb->exec_seq);
+  if (islet_cg_create_child (sb->cg, name, &sb->next_exec_cg, &e) < 0)
+    {
+      fprintf (stderr, "make the next exec's group: %s\n", e.msg);
+      sb->next_exec_cg = NULL;
+    }
 }

@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -26,11 +27,15 @@
 #include "runtime.h"
 
 #define MAX_HANDLERS 4096
+/* How long a new supervisor waits for the previous one of the same sandbox
+   to finish releasing its mounts (normally a few milliseconds). */
+#define PREVIOUS_TIMEOUT_NS (10ull * 1000000000ull)
 
 static char *title_start;
 static size_t title_len;
 static pid_t handlers[MAX_HANDLERS];
 static size_t n_handlers;
+static int lock_fd = -1; /* the run lock: held until this process exits */
 
 static void
 logmsg (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
@@ -128,10 +133,13 @@ listen_on (const char *path, struct islet_err *err)
   return islet_take_fd (&fd);
 }
 
-/* Everything the sandbox holds on the host, released in reverse order; safe
- * to call on a half-started sandbox. */
+/* Stop every process of the sandbox and remove its cgroups: afterwards
+ * nothing runs and nothing is left on the host but the namespaces our fds
+ * keep.  Killing the init kills its pid namespace; its wait returns once
+ * every process there is gone, so the groups are empty.  Safe to call on a
+ * half-started sandbox. */
 static void
-teardown (struct sandbox *sb)
+stop_sandbox (struct sandbox *sb)
 {
   struct islet_err e;
 
@@ -143,13 +151,61 @@ teardown (struct sandbox *sb)
     ;
   n_handlers = 0;
   sb->init_pid = 0;
-  islet_ns_close (sb->ns);
   if (sb->init_cg)
     islet_cg_free (sb->init_cg);
   sb->init_cg = NULL;
+  islet_cg_free (sb->next_exec_cg); /* a child of sb->cg: removed with it */
+  sb->next_exec_cg = NULL;
   if (sb->cg && islet_cg_destroy (sb->cg, &e) < 0)
     logmsg ("remove cgroup: %s", e.msg);
   sb->cg = NULL;
+}
+
+/* Drop the last references to the sandbox's namespaces.  No process is left
+ * in them, so the mount namespace goes with our fd: the kernel unmounts its
+ * whole tree, and the root overlay's last act is to sync its upper layer,
+ * which on a btrfs pool commits a transaction (2-7 ms here, the bulk of a
+ * destroy).  Nothing of that tree is mounted in the host's namespace, so
+ * nothing needs an umount of ours. */
+static void
+release_namespaces (struct sandbox *sb)
+{
+  islet_ns_close (sb->ns);
+}
+
+static void
+teardown (struct sandbox *sb)
+{
+  stop_sandbox (sb);
+  release_namespaces (sb);
+}
+
+/* One supervisor per sandbox at a time, including the few milliseconds in
+ * which a stopped one still releases its mounts after it has answered: the
+ * lock is held until this process exits (its handlers and the init close
+ * their copies at once), and a new supervisor waits for it before it mounts
+ * the same writable layer. */
+static int
+take_run_lock (const struct sandbox *sb, struct islet_err *err)
+{
+  cleanup_free char *path = islet_xasprintf ("%s/run.lock", sb->dir);
+  uint64_t deadline = islet_now_ns () + PREVIOUS_TIMEOUT_NS;
+  cleanup_close int fd = open (path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  unsigned delay_us = 100;
+
+  if (fd < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", path);
+  while (flock (fd, LOCK_EX | LOCK_NB) < 0)
+    {
+      if (errno != EWOULDBLOCK && errno != EINTR)
+        return islet_fail (err, ISLET_E_SYSTEM, errno, "lock `%s`", path);
+      if (islet_now_ns () >= deadline)
+        return islet_fail (err, ISLET_E_CONFLICT, 0,
+                           "the previous supervisor of `%s` is still running", sb->id);
+      usleep (delay_us);
+      delay_us = delay_us < 20000 ? delay_us * 2 : 20000;
+    }
+  return islet_take_fd (&fd);
 }
 
 static int
@@ -163,8 +219,7 @@ start (struct sandbox *sb, struct islet_err *err)
   struct islet_cg *stale = NULL;
   struct islet_err ignored;
 
-  if (islet_seccomp_build (&sb->filter, err) < 0)
-    return -1;
+  sb->filter = islet_seccomp_filter ();
   /* A group left by a supervisor that was killed: its processes died with
      their init, so only the empty groups are left to remove. */
   if (islet_cg_open (sb->id, &stale, &ignored) == 0 && islet_cg_destroy (stale, err) < 0)
@@ -249,6 +304,7 @@ serve (struct sandbox *sb, int conn, int lfd, int sfd)
       sigset_t none;
       close (lfd);
       close (sfd);
+      close (lock_fd);
       sigemptyset (&none);
       sigprocmask (SIG_SETMASK, &none, NULL);
       tv.tv_sec = 0;
@@ -260,6 +316,13 @@ serve (struct sandbox *sb, int conn, int lfd, int sfd)
       _exit (0);
     }
   handlers[n_handlers++] = pid;
+  if (strcmp (op, "exec") == 0 && sb->next_exec_cg)
+    {
+      /* The handler took it; make the next one while it runs. */
+      islet_cg_free (sb->next_exec_cg);
+      sb->next_exec_cg = NULL;
+      prepare_next_exec (sb);
+    }
   return false;
 }
 
@@ -373,8 +436,8 @@ main (int argc, char **argv)
   signal (SIGPIPE, SIG_IGN);
   sfd = signalfd (-1, &mask, SFD_CLOEXEC);
   sock = islet_xasprintf ("%s/ctl.sock", sb.dir);
-  if (sfd < 0 || load_config (&sb, &e) < 0 || start (&sb, &e) < 0
-      || (lfd = listen_on (sock, &e)) < 0)
+  if (sfd < 0 || (lock_fd = take_run_lock (&sb, &e)) < 0 || load_config (&sb, &e) < 0
+      || start (&sb, &e) < 0 || (lfd = listen_on (sock, &e)) < 0)
     {
       if (sfd < 0)
         islet_fail (&e, ISLET_E_SYSTEM, errno, "signalfd");
@@ -385,17 +448,23 @@ main (int argc, char **argv)
     }
   logmsg ("sandbox %s started, init pid %d", sb.id, (int) sb.init_pid);
   report_ready ((int) ready_fd, NULL);
+  prepare_next_exec (&sb);
   conn = loop (&sb, lfd, sfd);
   /* No new request may reach a sandbox that is going away. */
   unlink (sock);
   close (lfd);
-  teardown (&sb);
-  logmsg ("sandbox %s stopped", sb.id);
+  stop_sandbox (&sb);
+  /* Stopped: no process, no cgroup, no socket.  Answer now, and release the
+     namespaces after: the caller need not wait for the kernel to unmount a
+     tree that no host path reaches.  The run lock, held until exit, keeps
+     the next supervisor of this sandbox from mounting its layer meanwhile. */
   if (conn >= 0)
     {
       cleanup_json json_t *ok = json_pack ("{s:b}", "stopped", 1);
       (void) !islet_frame_send_json (conn, ok, &e);
       close (conn);
     }
+  release_namespaces (&sb);
+  logmsg ("sandbox %s stopped", sb.id);
   return 0;
 }

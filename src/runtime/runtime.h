@@ -25,9 +25,11 @@ struct sandbox {
   struct islet_limits limits;
   uint32_t uid_base;
   struct islet_image image;
-  struct islet_seccomp *filter;
+  const struct islet_seccomp *filter; /* embedded at build time */
   struct islet_cg *cg;      /* the sandbox's group, with its limits */
   struct islet_cg *init_cg; /* its child group holding pid 1 */
+  struct islet_cg *next_exec_cg; /* the next exec's group, made ahead; or NULL */
+  unsigned exec_seq;             /* names the exec groups: x<exec_seq> */
   pid_t init_pid;           /* host pid of the sandbox's pid 1 */
   int ns[ISLET_NS_COUNT];
 };
@@ -35,8 +37,13 @@ struct sandbox {
 /* init.c: start pid 1 in new namespaces; returns when the sandbox is ready. */
 int sandbox_start_init (struct sandbox *sb, struct islet_err *err);
 
-/* exec.c: serve one exec request on conn. */
+/* exec.c: serve one exec request on conn (in a handler: takes
+ * sb->next_exec_cg). */
 void serve_exec (struct sandbox *sb, int conn, json_t *req);
+
+/* exec.c, in the supervisor: make the group of the next exec ahead of time,
+ * off the exec's path (best effort: without one the handler makes its own). */
+void prepare_next_exec (struct sandbox *sb);
 
 /* agent.c: enter the sandbox and serve one file request on conn. */
 void serve_file (struct sandbox *sb, int conn, json_t *req);

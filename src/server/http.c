@@ -1,0 +1,363 @@
+/* The HTTP side, on libmicrohttpd: the only file that includes it.  A
+ * request goes: auth and route (before any body is read, so a bad key or an
+ * oversized Content-Length is refused at once), then the body: into memory
+ * for a JSON route, which then runs its handler; piece by piece into a
+ * streaming route's sink (uploads), through the library's multipart parser
+ * (MHD_PostProcessor) when the body is multipart/form-data. */
+#include <netdb.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include <microhttpd.h>
+
+#include "islet/util.h"
+#include "server.h"
+
+/* After a refusal the rest of the body is read and dropped, so the client
+ * gets the answer; past this much, the connection is closed instead. */
+#define DISCARD_MAX ((uint64_t) 16 << 20)
+#define FORM_BUFFER 65536
+
+struct http
+{
+  struct MHD_Daemon *d;
+};
+
+struct conn
+{
+  struct req req;
+  struct resp resp;
+  const struct route *rt;
+  bool answered; /* resp was decided before the body: send it */
+  bool refused;  /* the body is dropped from here on; resp is decided */
+  uint64_t max, len, dropped;
+  char *buf; /* the body of a JSON route */
+  size_t cap;
+  /* a streaming route */
+  void *sink_state; /* non-NULL until the sink's end */
+  struct MHD_PostProcessor *form;
+  bool sink_refused; /* the sink took no more (its end decides the answer) */
+  uint64_t t0_ns;
+};
+
+const char *
+req_query (const struct req *r, const char *name)
+{
+  return MHD_lookup_connection_value (r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *
+req_header (const struct req *r, const char *name)
+{
+  return MHD_lookup_connection_value (r->conn, MHD_HEADER_KIND, name);
+}
+
+/* The sink's end, once; complete false leaves resp as it is. */
+static void
+sink_end (struct conn *c, bool complete)
+{
+  if (c->form)
+    {
+      MHD_destroy_post_processor (c->form);
+      c->form = NULL;
+    }
+  if (c->sink_state == NULL)
+    return;
+  c->rt->sink->end (islet_take_ptr (&c->sink_state), complete, &c->resp);
+  route_audit (c->rt, &c->req, &c->resp, c->t0_ns);
+}
+
+static void
+conn_free (struct conn *c)
+{
+  if (c->sink_state)
+    {
+      reply_error (&c->resp, 499, "CLIENT_CLOSED", "the client went away before the end of the body");
+      sink_end (c, false);
+    }
+  if (c->resp.fd >= 0)
+    close (c->resp.fd);
+  free (c->buf);
+  free (c->resp.body);
+  free (c->resp.content_type_owned);
+  free (c->resp.extra_header_name);
+  free (c->resp.extra_header_value);
+  free (c->req.param_buf);
+  free (c);
+}
+
+static void
+on_completed (void *cls, struct MHD_Connection *mc, void **con_cls,
+              enum MHD_RequestTerminationCode toe)
+{
+  if (*con_cls)
+    conn_free (*con_cls);
+  *con_cls = NULL;
+}
+
+static enum MHD_Result
+send_resp (struct MHD_Connection *mc, struct resp *o)
+{
+  struct MHD_Response *m;
+  enum MHD_Result ret;
+
+  if (o->fd >= 0)
+    {
+      m = MHD_create_response_from_fd64 (o->fd_len, o->fd);
+      if (m)
+        o->fd = -1; /* the library closes it */
+    }
+  else
+    {
+      m = MHD_create_response_from_buffer (o->len, o->body ? o->body : (char *) "",
+                                           o->body ? MHD_RESPMEM_MUST_FREE
+                                                   : MHD_RESPMEM_PERSISTENT);
+      if (m)
+        o->body = NULL;
+    }
+  if (m == NULL)
+    return MHD_NO;
+  if (o->content_type_owned || o->content_type)
+    MHD_add_response_header (m, MHD_HTTP_HEADER_CONTENT_TYPE,
+                             o->content_type_owned ? o->content_type_owned : o->content_type);
+  if (o->extra_header_name)
+    MHD_add_response_header (m, o->extra_header_name, o->extra_header_value);
+  ret = MHD_queue_response (mc, (unsigned) (o->status ? o->status : 200), m);
+  MHD_destroy_response (m);
+  return ret;
+}
+
+/* A form field's piece from the library's multipart parser, to the sink. */
+static enum MHD_Result
+on_form_piece (void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
+               const char *content_type, const char *transfer_encoding, const char *data,
+               uint64_t off, size_t size)
+{
+  struct conn *c = cls;
+
+  if (c->rt->sink->piece (c->sink_state, key ? key : "", filename, data, off, size) < 0)
+    {
+      c->sink_refused = true;
+      return MHD_NO;
+    }
+  return MHD_YES;
+}
+
+/* A streaming route, on the headers: the sink's begin, and the multipart
+ * parser when the body is a form. */
+static void
+begin_sink (struct conn *c)
+{
+  const char *ct = req_header (&c->req, MHD_HTTP_HEADER_CONTENT_TYPE);
+
+  c->t0_ns = islet_now_ns ();
+  if (c->rt->sink->begin (&c->req, &c->resp, &c->sink_state, &c->max) < 0)
+    {
+      c->sink_state = NULL;
+      route_audit (c->rt, &c->req, &c->resp, c->t0_ns);
+      c->answered = true;
+      return;
+    }
+  if (ct && strncasecmp (ct, "multipart/form-data", 19) == 0)
+    {
+      c->form = MHD_create_post_processor (c->req.conn, FORM_BUFFER, on_form_piece, c);
+      if (c->form == NULL)
+        {
+          reply_error (&c->resp, 400, "BAD_REQUEST", "multipart body without a boundary");
+          sink_end (c, false);
+          c->answered = true;
+        }
+    }
+}
+
+/* First call: headers only.  Decide everything that needs no body. */
+static void
+begin (struct conn *c)
+{
+  const char *cl;
+  uint64_t n;
+  struct islet_err ignored;
+
+  if (route_auth (&c->req, &c->resp) < 0)
+    {
+      c->answered = true;
+      return;
+    }
+  c->rt = route_find (c->req.method, c->req.path, &c->req);
+  if (c->rt == NULL)
+    {
+      reply_error (&c->resp, 404, "NOT_FOUND", "no route %s %s", c->req.method, c->req.path);
+      c->answered = true;
+      return;
+    }
+  c->max = c->rt->max_body;
+  if (c->rt->sink)
+    begin_sink (c);
+  if (c->answered)
+    return;
+  cl = req_header (&c->req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+  if (cl && islet_parse_u64 (cl, UINT64_MAX, &n, &ignored) == 0 && n > c->max)
+    {
+      reply_error (&c->resp, 413, "PAYLOAD_TOO_LARGE", "the body is %s bytes, the limit is %llu",
+                   cl, (unsigned long long) c->max);
+      sink_end (c, false);
+      c->answered = true;
+    }
+}
+
+/* Refuse the rest of the body: the answer is in resp (or the sink's end
+ * will decide it). */
+static void
+refuse (struct conn *c, int status, const char *code, const char *msg)
+{
+  if (status)
+    {
+      reply_error (&c->resp, status, code, "%s", msg);
+      sink_end (c, false);
+    }
+  c->refused = true;
+}
+
+/* Take a piece of the body: into memory, or to the sink. */
+static void
+take_body (struct conn *c, const char *data, size_t n)
+{
+  if (c->len + n > c->max)
+    {
+      char msg[96];
+      snprintf (msg, sizeof msg, "the body is over the limit of %llu bytes",
+                (unsigned long long) c->max);
+      refuse (c, 413, "PAYLOAD_TOO_LARGE", msg);
+      return;
+    }
+  if (c->rt->sink == NULL)
+    {
+      if (c->len + n + 1 > c->cap)
+        {
+          c->cap = (c->len + n + 1) * 2;
+          c->buf = islet_xrealloc (c->buf, c->cap);
+        }
+      memcpy (c->buf + c->len, data, n);
+    }
+  else if (c->form)
+    {
+      if (MHD_post_process (c->form, data, n) != MHD_YES)
+        {
+          if (c->sink_refused)
+            refuse (c, 0, NULL, NULL);
+          else
+            refuse (c, 400, "BAD_REQUEST", "malformed multipart body");
+        }
+    }
+  else if (c->rt->sink->piece (c->sink_state, NULL, NULL, data, c->len, n) < 0)
+    refuse (c, 0, NULL, NULL);
+  c->len += n;
+}
+
+/* The whole body is in: answer. */
+static void
+finish (struct conn *c)
+{
+  if (c->rt->sink)
+    {
+      if (c->sink_state && c->form && !c->refused)
+        {
+          enum MHD_Result ok = MHD_destroy_post_processor (c->form);
+          c->form = NULL;
+          if (ok != MHD_YES && !c->sink_refused)
+            refuse (c, 400, "BAD_REQUEST", "malformed multipart body");
+        }
+      sink_end (c, true);
+      return;
+    }
+  if (c->refused)
+    return;
+  if (c->buf == NULL)
+    c->buf = islet_xcalloc (1, 1);
+  c->buf[c->len] = '\0';
+  c->req.body = c->buf;
+  c->req.body_len = c->len;
+  route_run (c->rt, &c->req, &c->resp);
+}
+
+static enum MHD_Result
+on_request (void *cls, struct MHD_Connection *mc, const char *url, const char *method,
+            const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+  struct conn *c = *con_cls;
+
+  if (c == NULL)
+    {
+      c = islet_xcalloc (1, sizeof *c);
+      c->resp.fd = -1;
+      c->req = (struct req){ .srv = cls, .method = method, .path = url, .conn = mc };
+      *con_cls = c;
+      begin (c);
+      /* answering now, before the body: the library skips "100 Continue" and
+       * closes the connection instead of reading what is left */
+      return c->answered ? send_resp (mc, &c->resp) : MHD_YES;
+    }
+  if (*upload_data_size)
+    {
+      size_t n = *upload_data_size;
+
+      *upload_data_size = 0;
+      if (!c->refused)
+        take_body (c, upload_data, n);
+      else if ((c->dropped += n) > DISCARD_MAX)
+        return MHD_NO;
+      return MHD_YES;
+    }
+  if (!c->answered)
+    finish (c);
+  return send_resp (mc, &c->resp);
+}
+
+int
+http_start (struct srv *srv, const char *host, const char *port, struct http **out,
+            struct islet_err *err)
+{
+  struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+  struct addrinfo *ai = NULL;
+  unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL
+                   | MHD_USE_ERROR_LOG;
+  struct http *h;
+  int rc;
+
+  rc = getaddrinfo (host, port, &hints, &ai);
+  if (rc != 0)
+    return islet_fail (err, ISLET_E_INVALID, 0, "--listen: cannot resolve `%s`: %s", host,
+                       gai_strerror (rc));
+  if (ai->ai_family == AF_INET6)
+    flags |= MHD_USE_IPv6;
+  h = islet_xcalloc (1, sizeof *h);
+  h->d = MHD_start_daemon (flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+                           MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+                           MHD_OPTION_CONNECTION_LIMIT, (unsigned) 512,
+                           MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 600, MHD_OPTION_END);
+  freeaddrinfo (ai);
+  if (h->d == NULL)
+    {
+      free (h);
+      return islet_fail (err, ISLET_E_SYSTEM, 0, "cannot listen on %s:%s (in use?)", host, port);
+    }
+  *out = h;
+  return 0;
+}
+
+int
+http_port (struct http *h)
+{
+  const union MHD_DaemonInfo *i = MHD_get_daemon_info (h->d, MHD_DAEMON_INFO_BIND_PORT);
+  return i ? (int) i->port : -1;
+}
+
+void
+http_stop (struct http *h)
+{
+  if (h == NULL)
+    return;
+  MHD_stop_daemon (h->d);
+  free (h);
+}

@@ -1,0 +1,298 @@
+/* isletd: serve Daytona's API for islet's sandboxes, and manage its keys.
+ *
+ *   isletd [--listen HOST:PORT] [--state-dir DIR]
+ *   isletd key create [--name NAME] | list [--json] | revoke ID  [--state-dir DIR]
+ *
+ * isletd is a client of the same core as the CLI: the sandboxes it makes
+ * live in their own supervisors and outlive it. */
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "islet/util.h"
+#include "server.h"
+#include "store.h"
+
+static int wake[2] = { -1, -1 };
+
+static void
+on_signal (int signo)
+{
+  int saved = errno;
+  (void) !write (wake[1], "s", 1);
+  errno = saved;
+}
+
+/* A handler, not SIG_IGN: an ignored signal would stay ignored across the
+ * core's exec of islet-run, a handled one goes back to its default. */
+static void
+on_sigpipe (int signo)
+{
+}
+
+static void
+usage (FILE *f)
+{
+  fprintf (f, "usage: isletd [--listen HOST:PORT] [--state-dir DIR]\n"
+              "       isletd key create [--name NAME] | key list [--json] | key revoke ID\n"
+              "\n"
+              "Serve the Daytona API for islet's sandboxes (point the SDK's apiUrl at the URL\n"
+              "it prints).  The first start creates an API key in <state>/api-key.  Each key\n"
+              "is its own organization: `key create` prints a new key (only once: the store\n"
+              "keeps its hash), `key revoke` makes a key get 401 from then on.\n"
+              "\n"
+              "  --listen HOST:PORT  address to listen on (default 127.0.0.1:7420; port 0: any)\n"
+              "  --state-dir DIR     islet's state (default $ISLET_STATE_DIR or /var/lib/islet)\n"
+              "  --name NAME         key create: a note on what the key is for\n"
+              "  --json              key list: as a JSON array\n");
+}
+
+/* Split HOST:PORT ([V6]:PORT for IPv6). */
+static int
+split_listen (char *s, char **host, char **port, struct islet_err *err)
+{
+  char *colon = strrchr (s, ':');
+
+  if (colon == NULL || colon[1] == '\0')
+    return islet_fail (err, ISLET_E_INVALID, 0, "--listen: '%s' is not HOST:PORT", s);
+  *colon = '\0';
+  *port = colon + 1;
+  *host = s;
+  if (s[0] == '[' && colon > s + 1 && colon[-1] == ']')
+    {
+      colon[-1] = '\0';
+      *host = s + 1;
+    }
+  return 0;
+}
+
+/* On first start: make the admin key, keep only its hash, hand it over in a
+ * 0600 file. */
+static int
+ensure_key (struct srv *srv, char **key_path, struct islet_err *err)
+{
+  int64_t n = 0, id;
+  char key[64], hex[65];
+  cleanup_free char *text = NULL;
+
+  *key_path = islet_xasprintf ("%s/api-key", srv->state_dir);
+  if (islet_store_key_count (srv->store, &n, err) < 0)
+    return -1;
+  if (n > 0)
+    return 0;
+  if (key_generate (key, err) < 0)
+    return -1;
+  key_hash (key, hex);
+  text = islet_xasprintf ("%s\n", key);
+  if (islet_write_file_atomic (*key_path, text, strlen (text), 0600, err) < 0)
+    return islet_wrap (err, "write the API key");
+  if (islet_store_key_add (srv->store, hex, "admin", &id, err) < 0)
+    {
+      (void) unlink (*key_path);
+      return -1;
+    }
+  return 0;
+}
+
+/* The state directory (made by the core, which also checks islet-run is
+ * at hand) and isletd's store in it. */
+static int
+open_state (const char *state_dir, struct srv *srv, struct islet_err *err)
+{
+  struct islet_ctx *ctx = NULL;
+  cleanup_free char *db = NULL;
+
+  if (islet_ctx_open (state_dir, NULL, &ctx, err) < 0)
+    return -1;
+  srv->state_dir = islet_xstrdup (islet_ctx_state_dir (ctx));
+  islet_ctx_free (ctx);
+  db = islet_xasprintf ("%s/isletd.db", srv->state_dir);
+  return islet_store_open (db, &srv->store, err);
+}
+
+static int
+serve (const char *listen, const char *state_dir, struct islet_err *err)
+{
+  struct srv srv = { .minute_s = 60 };
+  struct http *h = NULL;
+  struct reaper *rp = NULL;
+  const char *minute = getenv ("ISLETD_TEST_MINUTE_SECONDS");
+  cleanup_free char *listen_copy = islet_xstrdup (listen);
+  cleanup_free char *key_path = NULL;
+  char *host = NULL, *port = NULL, c;
+  struct sigaction sa = { .sa_handler = on_signal };
+  struct sigaction sp = { .sa_handler = on_sigpipe };
+  int rc = -1;
+
+  if (split_listen (listen_copy, &host, &port, err) < 0)
+    return -1;
+  /* for tests only: a shorter "minute" for the auto-stop and auto-delete
+   * intervals, so they can be seen to work in seconds */
+  if (minute && *minute)
+    {
+      uint64_t v;
+      if (islet_parse_u64 (minute, 60, &v, err) < 0 || v == 0)
+        return islet_fail (err, ISLET_E_INVALID, 0,
+                           "ISLETD_TEST_MINUTE_SECONDS must be from 1 to 60");
+      srv.minute_s = (int64_t) v;
+    }
+  if (open_state (state_dir, &srv, err) < 0 || ensure_key (&srv, &key_path, err) < 0)
+    goto out;
+  if (pipe2 (wake, O_CLOEXEC) < 0)
+    {
+      islet_fail (err, ISLET_E_SYSTEM, errno, "pipe");
+      goto out;
+    }
+  sigaction (SIGINT, &sa, NULL);
+  sigaction (SIGTERM, &sa, NULL);
+  sigaction (SIGPIPE, &sp, NULL);
+  if (http_start (&srv, host, port, &h, err) < 0 || reaper_start (&srv, &rp, err) < 0)
+    goto out;
+  srv.url = strchr (host, ':') ? islet_xasprintf ("http://[%s]:%d", host, http_port (h))
+                               : islet_xasprintf ("http://%s:%d", host, http_port (h));
+  printf ("isletd: serving the Daytona API at %s/api\n", srv.url);
+  printf ("isletd: API key in %s\n", key_path);
+  printf ("isletd: state in %s; Ctrl-C stops isletd, the sandboxes keep running\n", srv.state_dir);
+  fflush (stdout);
+  while (read (wake[0], &c, 1) < 0 && errno == EINTR)
+    ;
+  fprintf (stderr, "isletd: stopping\n");
+  rc = 0;
+out:
+  reaper_stop (rp);
+  http_stop (h);
+  islet_store_close (srv.store);
+  free (srv.state_dir);
+  free (srv.url);
+  return rc;
+}
+
+/* isletd key create|list|revoke, on the store directly (isletd may be
+ * serving meanwhile: SQLite's WAL and busy timeout share the file). */
+static int
+key_command (const char *state_dir, char **pos, int npos, const char *name, bool json,
+             struct islet_err *err)
+{
+  struct srv srv = { 0 };
+  cleanup_json json_t *list = NULL;
+  char key[64], hex[65];
+  int64_t id;
+  uint64_t n;
+  int rc = -1;
+
+  if (npos != (npos > 1 && strcmp (pos[1], "revoke") == 0 ? 3 : 2))
+    return islet_fail (err, ISLET_E_INVALID, 0, "usage: isletd key create|list|revoke ID");
+  if (strcmp (pos[1], "create") != 0 && strcmp (pos[1], "list") != 0
+      && strcmp (pos[1], "revoke") != 0)
+    return islet_fail (err, ISLET_E_INVALID, 0, "unknown key command '%s'", pos[1]);
+  if (strcmp (pos[1], "revoke") == 0 && islet_parse_u64 (pos[2], INT64_MAX, &n, err) < 0)
+    return islet_wrap (err, "key id");
+  if (open_state (state_dir, &srv, err) < 0)
+    goto out;
+  if (strcmp (pos[1], "create") == 0)
+    {
+      if (key_generate (key, err) < 0)
+        goto out;
+      key_hash (key, hex);
+      if (islet_store_key_add (srv.store, hex, name ? name : "", &id, err) < 0)
+        goto out;
+      printf ("%s\n", key);
+      fprintf (stderr, "isletd: key %lld created; it is shown only this once\n", (long long) id);
+    }
+  else if (strcmp (pos[1], "list") == 0)
+    {
+      size_t i;
+      json_t *k;
+
+      if (islet_store_key_list (srv.store, &list, err) < 0)
+        goto out;
+      if (json)
+        json_dumpf (list, stdout, JSON_COMPACT);
+      else
+        printf ("%-6s %-10s %-20s %s\n", "ID", "STATE", "CREATED", "NAME");
+      json_array_foreach (list, i, k) if (!json)
+      {
+        char when[32];
+        iso_time (json_integer_value (json_object_get (k, "created")), when);
+        printf ("%-6lld %-10s %-20.19s %s\n",
+                (long long) json_integer_value (json_object_get (k, "id")),
+                json_is_null (json_object_get (k, "revoked")) ? "valid" : "revoked", when,
+                json_string_value (json_object_get (k, "name")));
+      }
+      if (json)
+        printf ("\n");
+    }
+  else if (islet_store_key_revoke (srv.store, (int64_t) n, err) < 0)
+    goto out;
+  rc = 0;
+out:
+  islet_store_close (srv.store);
+  free (srv.state_dir);
+  return rc;
+}
+
+int
+main (int argc, char **argv)
+{
+  static const struct option opts[] = {
+    { "listen", required_argument, NULL, 'l' },
+    { "state-dir", required_argument, NULL, 's' },
+    { "name", required_argument, NULL, 'n' },
+    { "json", no_argument, NULL, 'j' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+  };
+  const char *listen = "127.0.0.1:7420";
+  const char *state = getenv ("ISLET_STATE_DIR");
+  const char *name = NULL;
+  bool json = false;
+  struct islet_err err;
+  int o;
+
+  if (state == NULL || *state == '\0')
+    state = "/var/lib/islet";
+  while ((o = getopt_long (argc, argv, "h", opts, NULL)) != -1)
+    switch (o)
+      {
+      case 'l':
+        listen = optarg;
+        break;
+      case 's':
+        state = optarg;
+        break;
+      case 'n':
+        name = optarg;
+        break;
+      case 'j':
+        json = true;
+        break;
+      case 'h':
+        usage (stdout);
+        return 0;
+      default:
+        usage (stderr);
+        return 2;
+      }
+  if (optind < argc && strcmp (argv[optind], "key") == 0)
+    {
+      if (key_command (state, argv + optind, argc - optind, name, json, &err) < 0)
+        {
+          fprintf (stderr, "isletd: %s\n", err.msg);
+          return err.kind == ISLET_E_INVALID ? 2 : 1;
+        }
+      return 0;
+    }
+  if (optind < argc)
+    {
+      fprintf (stderr, "isletd: unexpected argument '%s'\n", argv[optind]);
+      return 2;
+    }
+  if (serve (listen, state, &err) < 0)
+    {
+      fprintf (stderr, "isletd: %s\n", err.msg);
+      return 1;
+    }
+  return 0;
+}

@@ -1,0 +1,186 @@
+/* Auto-stop and auto-delete (Daytona's autoStopInterval and
+ * autoDeleteInterval, in minutes): a thread that goes over the store every
+ * half minute.  A running sandbox idle (no toolbox call, start or
+ * refreshActivity) for autoStopInterval minutes is stopped (0: never); a
+ * stopped one is deleted autoDeleteInterval minutes after it stopped (-1:
+ * never, 0: at once).  Everything it reads is in SQLite (intervals, last
+ * activity, when it stopped), so a restarted isletd carries on where the
+ * last one was; a sandbox stopped behind isletd's back (the CLI, a dead
+ * supervisor) counts as stopped from when the reaper first sees it so. */
+#include <pthread.h>
+#include <time.h>
+
+#include "islet/util.h"
+#include "server.h"
+
+struct reaper
+{
+  struct srv *srv;
+  pthread_t thread;
+  pthread_mutex_t lock;
+  pthread_cond_t wake;
+  bool stop;
+};
+
+static void
+record (struct srv *srv, const struct islet_store_sandbox *row, const char *action, int rc,
+        const struct islet_err *e, uint64_t t0)
+{
+  struct islet_audit a = {
+    .key_id = row->key_id,
+    .sandbox = row->id,
+    .action = action,
+    .status = rc == 0 ? 200 : 500,
+    .result = rc == 0 ? "ok" : e->msg,
+    .duration_ms = (int64_t) ((islet_now_ns () - t0) / 1000000),
+  };
+  struct islet_err err;
+
+  if (islet_store_audit_add (srv->store, &a, &err) < 0)
+    fprintf (stderr, "isletd: audit %s: %s\n", action, err.msg);
+  if (rc < 0)
+    fprintf (stderr, "isletd: %s %s: %s\n", action, row->id, e->msg);
+}
+
+static void
+reap_running (struct srv *srv, struct islet_ctx *ctx, struct islet_store_sandbox *row, int64_t now)
+{
+  struct islet_store_sandbox fresh = { 0 };
+  uint64_t t0 = islet_now_ns ();
+  struct islet_err err;
+  int rc;
+
+  if (row->stopped_at != 0 && islet_store_sandbox_set_stopped (srv->store, row->id, 0, &err) < 0)
+    fprintf (stderr, "isletd: %s\n", err.msg);
+  if (row->auto_stop <= 0 || now - row->last_activity < row->auto_stop * srv->minute_s)
+    return;
+  /* read again: a request may have just used it */
+  if (islet_store_sandbox_get (srv->store, row->id, &fresh, &err) < 0)
+    return;
+  rc = now - fresh.last_activity < fresh.auto_stop * srv->minute_s || fresh.auto_stop <= 0;
+  islet_store_sandbox_fini (&fresh);
+  if (rc)
+    return;
+  rc = islet_sandbox_stop (ctx, row->id, &err);
+  if (rc == 0 && islet_store_sandbox_set_stopped (srv->store, row->id, now, &err) < 0)
+    fprintf (stderr, "isletd: %s\n", err.msg);
+  record (srv, row, "sandbox.auto-stop", rc, &err, t0);
+}
+
+static void
+reap_stopped (struct srv *srv, struct islet_ctx *ctx, struct islet_store_sandbox *row, int64_t now)
+{
+  uint64_t t0 = islet_now_ns ();
+  struct islet_err err;
+  int rc;
+
+  if (row->stopped_at == 0)
+    {
+      row->stopped_at = now;
+      if (islet_store_sandbox_set_stopped (srv->store, row->id, now, &err) < 0)
+        fprintf (stderr, "isletd: %s\n", err.msg);
+    }
+  if (row->auto_delete < 0 || now - row->stopped_at < row->auto_delete * srv->minute_s)
+    return;
+  rc = islet_sandbox_destroy (ctx, row->id, true, &err);
+  if (rc == 0 && islet_store_sandbox_delete (srv->store, row->id, &err) < 0)
+    fprintf (stderr, "isletd: %s\n", err.msg);
+  record (srv, row, "sandbox.auto-delete", rc, &err, t0);
+}
+
+/* One round over every key's sandboxes. */
+static void
+round_once (struct srv *srv)
+{
+  struct islet_store_sandbox *rows = NULL;
+  cleanup_free struct islet_sandbox_info *all = NULL;
+  struct islet_ctx *ctx = NULL;
+  struct islet_err err;
+  size_t n = 0, nall = 0;
+
+  if (islet_ctx_open (srv->state_dir, NULL, &ctx, &err) < 0
+      || core_all (ctx, &all, &nall, &err) < 0
+      || islet_store_sandbox_list (srv->store, -1, INT64_MIN, NULL, &rows, &n, &err) < 0)
+    {
+      fprintf (stderr, "isletd: auto-stop round: %s\n", err.msg);
+      islet_ctx_free (ctx);
+      return;
+    }
+  for (size_t i = 0; i < n; i++)
+    {
+      const struct islet_sandbox_info *info = core_find (all, nall, rows[i].id);
+
+      if (info == NULL) /* destroyed behind isletd's back */
+        continue;
+      if (info->state == ISLET_SB_RUNNING)
+        reap_running (srv, ctx, &rows[i], now_s ());
+      else
+        reap_stopped (srv, ctx, &rows[i], now_s ());
+    }
+  islet_store_sandbox_list_free (rows, n);
+  islet_ctx_free (ctx);
+}
+
+static void *
+reaper_main (void *arg)
+{
+  struct reaper *rp = arg;
+  /* half a minute between rounds, at least a second */
+  int64_t tick = rp->srv->minute_s / 2 > 0 ? rp->srv->minute_s / 2 : 1;
+
+  pthread_mutex_lock (&rp->lock);
+  while (!rp->stop)
+    {
+      struct timespec until;
+
+      pthread_mutex_unlock (&rp->lock);
+      round_once (rp->srv);
+      pthread_mutex_lock (&rp->lock);
+      clock_gettime (CLOCK_MONOTONIC, &until);
+      until.tv_sec += tick;
+      while (!rp->stop && pthread_cond_timedwait (&rp->wake, &rp->lock, &until) == 0)
+        ;
+    }
+  pthread_mutex_unlock (&rp->lock);
+  return NULL;
+}
+
+int
+reaper_start (struct srv *srv, struct reaper **out, struct islet_err *err)
+{
+  struct reaper *rp = islet_xcalloc (1, sizeof *rp);
+  pthread_condattr_t ca;
+  int e;
+
+  rp->srv = srv;
+  pthread_mutex_init (&rp->lock, NULL);
+  pthread_condattr_init (&ca);
+  pthread_condattr_setclock (&ca, CLOCK_MONOTONIC);
+  pthread_cond_init (&rp->wake, &ca);
+  pthread_condattr_destroy (&ca);
+  e = pthread_create (&rp->thread, NULL, reaper_main, rp);
+  if (e != 0)
+    {
+      pthread_cond_destroy (&rp->wake);
+      pthread_mutex_destroy (&rp->lock);
+      free (rp);
+      return islet_fail (err, ISLET_E_SYSTEM, e, "start the auto-stop thread");
+    }
+  *out = rp;
+  return 0;
+}
+
+void
+reaper_stop (struct reaper *rp)
+{
+  if (rp == NULL)
+    return;
+  pthread_mutex_lock (&rp->lock);
+  rp->stop = true;
+  pthread_cond_signal (&rp->wake);
+  pthread_mutex_unlock (&rp->lock);
+  pthread_join (rp->thread, NULL);
+  pthread_cond_destroy (&rp->wake);
+  pthread_mutex_destroy (&rp->lock);
+  free (rp);
+}

@@ -1,0 +1,145 @@
+/* The route table, bearer-key auth and the audit record of each change. */
+#include <string.h>
+
+#include "islet/util.h"
+#include "server.h"
+#include "store.h"
+
+#define TB "/toolbox/{}"
+
+static const struct route routes[] = {
+  /* control plane (Daytona's API base is <url>/api) */
+  { "POST", "/api/sandbox", api_sandbox_create, "sandbox.create", BODY_JSON_MAX, NULL },
+  { "GET", "/api/sandbox", api_sandbox_list, NULL, 0, NULL },
+  { "GET", "/api/sandbox/paginated", api_sandbox_list, NULL, 0, NULL },
+  { "GET", "/api/sandbox/{}", api_sandbox_get, NULL, 0, NULL },
+  { "POST", "/api/sandbox/{}/start", api_sandbox_start, "sandbox.start", BODY_JSON_MAX, NULL },
+  { "POST", "/api/sandbox/{}/stop", api_sandbox_stop, "sandbox.stop", BODY_JSON_MAX, NULL },
+  { "DELETE", "/api/sandbox/{}", api_sandbox_delete, "sandbox.delete", BODY_JSON_MAX, NULL },
+  { "PUT", "/api/sandbox/{}/labels", api_sandbox_labels, "sandbox.labels", BODY_JSON_MAX, NULL },
+  { "GET", "/api/sandbox/{}/toolbox-proxy-url", api_sandbox_toolbox_url, NULL, 0, NULL },
+  { "POST", "/api/sandbox/{}/autostop/{}", api_sandbox_autostop, "sandbox.autostop",
+    BODY_JSON_MAX, NULL },
+  { "POST", "/api/sandbox/{}/autoarchive/{}", api_sandbox_autoarchive, "sandbox.autoarchive",
+    BODY_JSON_MAX, NULL },
+  { "POST", "/api/sandbox/{}/autodelete/{}", api_sandbox_autodelete, "sandbox.autodelete",
+    BODY_JSON_MAX, NULL },
+  { "POST", "/api/sandbox/{}/last-activity", api_sandbox_activity, NULL, BODY_JSON_MAX, NULL },
+  { "GET", "/api/audit", api_audit_list, NULL, 0, NULL },
+
+  /* toolbox: <toolboxProxyUrl>/<id>/... */
+  { "GET", TB "/version", tb_version, NULL, 0, NULL },
+  { "GET", TB "/user-home-dir", tb_home_dir, NULL, 0, NULL },
+  { "GET", TB "/work-dir", tb_work_dir, NULL, 0, NULL },
+  { "POST", TB "/process/execute", tb_execute, "process.execute", BODY_JSON_MAX, NULL },
+  { "POST", TB "/process/code-run", tb_code_run, "process.code-run", BODY_JSON_MAX, NULL },
+  { "GET", TB "/files", tb_files_list, NULL, 0, NULL },
+  { "GET", TB "/files/info", tb_files_info, NULL, 0, NULL },
+  { "GET", TB "/files/download", tb_files_download, NULL, 0, NULL },
+  { "POST", TB "/files/bulk-download", tb_files_bulk_download, NULL, BODY_JSON_MAX, NULL },
+  { "POST", TB "/files/upload-v2", NULL, "files.upload", 0, &tb_upload_v2 },
+  { "POST", TB "/files/bulk-upload", NULL, "files.upload", 0, &tb_bulk_upload },
+  { "POST", TB "/files/folder", tb_files_folder, "files.folder", BODY_JSON_MAX, NULL },
+  { "DELETE", TB "/files", tb_files_delete, "files.delete", BODY_JSON_MAX, NULL },
+  { "POST", TB "/files/move", tb_files_move, "files.move", BODY_JSON_MAX, NULL },
+};
+
+/* Match one pattern; the {} segments are copied into buf, pointed to by params. */
+static bool
+match (const char *pattern, const char *path, struct req *r, char *buf)
+{
+  size_t np = 0;
+
+  while (*pattern && *path)
+    {
+      if (pattern[0] == '{' && pattern[1] == '}')
+        {
+          size_t n = strcspn (path, "/");
+          if (n == 0 || np == SRV_PARAMS_MAX)
+            return false;
+          memcpy (buf, path, n);
+          buf[n] = '\0';
+          r->params[np++] = buf;
+          buf += n + 1;
+          path += n;
+          pattern += 2;
+        }
+      else if (*pattern++ != *path++)
+        return false;
+    }
+  return *pattern == '\0' && *path == '\0';
+}
+
+const struct route *
+route_find (const char *method, const char *path, struct req *r)
+{
+  size_t len = strlen (path);
+
+  /* a trailing slash names the same resource */
+  cleanup_free char *p = islet_xstrdup (path);
+  if (len > 1 && p[len - 1] == '/')
+    p[len - 1] = '\0';
+  free (r->param_buf);
+  r->param_buf = islet_xmalloc (len + SRV_PARAMS_MAX + 1);
+  for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+    {
+      memset (r->params, 0, sizeof r->params);
+      if (strcmp (routes[i].method, method) == 0 && match (routes[i].pattern, p, r, r->param_buf))
+        return &routes[i];
+    }
+  memset (r->params, 0, sizeof r->params);
+  return NULL;
+}
+
+int
+route_auth (struct req *r, struct resp *out)
+{
+  const char *h = req_header (r, "Authorization");
+  struct islet_err err;
+  char hex[65];
+
+  if (h == NULL || strncasecmp (h, "Bearer ", 7) != 0 || h[7] == '\0')
+    {
+      reply_error (out, 401, "UNAUTHORIZED", "missing API key: send `Authorization: Bearer <key>`");
+      return -1;
+    }
+  key_hash (h + 7, hex);
+  if (islet_store_key_find (r->srv->store, hex, &r->key_id, &err) < 0)
+    {
+      if (err.kind == ISLET_E_NOTFOUND)
+        reply_error (out, 401, "UNAUTHORIZED", "invalid API key");
+      else
+        reply_islet_err (out, &err, false);
+      return -1;
+    }
+  return 0;
+}
+
+void
+route_run (const struct route *rt, struct req *r, struct resp *out)
+{
+  uint64_t t0 = islet_now_ns ();
+
+  rt->fn (r, out);
+  route_audit (rt, r, out, t0);
+}
+
+void
+route_audit (const struct route *rt, struct req *r, const struct resp *out, uint64_t t0_ns)
+{
+  struct islet_audit a;
+  struct islet_err err;
+
+  if (rt->audit == NULL)
+    return;
+  a = (struct islet_audit){
+    .key_id = r->key_id,
+    .sandbox = r->sandbox_id,
+    .action = rt->audit,
+    .status = out->status,
+    .result = out->note[0] ? out->note : "ok",
+    .duration_ms = (int64_t) ((islet_now_ns () - t0_ns) / 1000000),
+  };
+  if (islet_store_audit_add (r->srv->store, &a, &err) < 0)
+    fprintf (stderr, "isletd: audit %s: %s\n", rt->audit, err.msg);
+}

@@ -1,0 +1,637 @@
+/* The control plane: /api/sandbox... as the Daytona SDK calls it, on the
+ * core's sandbox lifecycle, plus /api/audit. */
+#include <math.h>
+#include <string.h>
+
+#include "islet/util.h"
+#include "server.h"
+
+static const char *const languages[] = { "python", "javascript", "typescript", NULL };
+
+/* ---- reading a request's fields ---- */
+
+/* Each returns -1 with a 400 in out when the field is there with a wrong type. */
+static int
+field_string (json_t *j, const char *k, const char **v, struct resp *out)
+{
+  json_t *f = json_object_get (j, k);
+  if (f == NULL || json_is_null (f))
+    return 0;
+  if (!json_is_string (f))
+    {
+      reply_error (out, 400, "BAD_REQUEST", "%s must be a string", k);
+      return -1;
+    }
+  *v = json_string_value (f);
+  return 0;
+}
+
+/* A positive amount in units (cores, GiB), as thousandths. */
+static int
+field_amount (json_t *j, const char *k, uint64_t *milli, struct resp *out)
+{
+  json_t *f = json_object_get (j, k);
+  double d;
+
+  if (f == NULL || json_is_null (f))
+    return 0;
+  d = json_number_value (f);
+  if (!json_is_number (f) || !(d > 0) || d > 1e6)
+    {
+      reply_error (out, 400, "BAD_REQUEST", "%s must be a positive number", k);
+      return -1;
+    }
+  *milli = (uint64_t) llround (d * 1000);
+  return 0;
+}
+
+static int
+field_minutes (json_t *j, const char *k, int64_t min, int64_t *v, struct resp *out)
+{
+  json_t *f = json_object_get (j, k);
+  if (f == NULL || json_is_null (f))
+    return 0;
+  if (!json_is_integer (f) || json_integer_value (f) < min)
+    {
+      reply_error (out, 400, "BAD_REQUEST", "%s must be an integer of at least %lld minutes", k,
+                   (long long) min);
+      return -1;
+    }
+  *v = json_integer_value (f);
+  return 0;
+}
+
+static bool
+known_language (const char *s)
+{
+  for (size_t i = 0; languages[i]; i++)
+    if (strcmp (languages[i], s) == 0)
+      return true;
+  return false;
+}
+
+/* An object of strings; its language label is taken out into *language. */
+static json_t *
+field_labels (json_t *j, const char *k, const char **language, struct resp *out)
+{
+  json_t *f = json_object_get (j, k), *v;
+  const char *name;
+
+  if (f == NULL || json_is_null (f))
+    return json_object ();
+  if (!json_is_object (f))
+    goto bad;
+  json_object_foreach (f, name, v) if (!json_is_string (v)) goto bad;
+  f = json_deep_copy (f);
+  v = json_object_get (f, "code-toolbox-language");
+  if (v && language)
+    {
+      if (!known_language (json_string_value (v)))
+        {
+          reply_error (out, 400, "BAD_REQUEST",
+                       "language '%s' is not one of python, javascript, typescript",
+                       json_string_value (v));
+          json_decref (f);
+          return NULL;
+        }
+      /* from j, which outlives the copy's edits */
+      *language
+          = json_string_value (json_object_get (json_object_get (j, k), "code-toolbox-language"));
+    }
+  return f;
+bad:
+  reply_error (out, 400, "BAD_REQUEST", "%s must be an object of strings", k);
+  return NULL;
+}
+
+/* ---- create ---- */
+
+#define NAME_MAX_LEN 255
+
+/* A Daytona name is isletd's only (the core's name is islet-<id>): any text
+ * that fits in one path segment of the API. */
+static bool
+name_ok (const char *s)
+{
+  size_t n = strlen (s);
+
+  if (n == 0 || n > NAME_MAX_LEN)
+    return false;
+  for (; *s; s++)
+    if (*s == '/' || (unsigned char) *s < 0x20 || *s == 0x7f)
+      return false;
+  return true;
+}
+
+struct create_args
+{
+  const char *name, *snapshot, *target, *language;
+  json_t *labels, *env;
+  struct islet_limits limits;
+  int64_t auto_stop, auto_archive, auto_delete;
+};
+
+static int
+parse_create (json_t *j, struct create_args *a, struct resp *out)
+{
+  uint64_t cpu = 0, mem = 0, disk = 0;
+  json_t *f;
+  struct islet_err err;
+
+  if (field_string (j, "name", &a->name, out) < 0
+      || field_string (j, "snapshot", &a->snapshot, out) < 0
+      || field_string (j, "target", &a->target, out) < 0 || field_amount (j, "cpu", &cpu, out) < 0
+      || field_amount (j, "memory", &mem, out) < 0 || field_amount (j, "disk", &disk, out) < 0
+      || field_minutes (j, "autoStopInterval", 0, &a->auto_stop, out) < 0
+      || field_minutes (j, "autoArchiveInterval", 0, &a->auto_archive, out) < 0
+      || field_minutes (j, "autoDeleteInterval", -1, &a->auto_delete, out) < 0)
+    return -1;
+  if (a->name && !name_ok (a->name))
+    {
+      reply_error (out, 400, "BAD_REQUEST",
+                   "name must be 1 to %d bytes, without '/' or control characters", NAME_MAX_LEN);
+      return -1;
+    }
+  if ((a->labels = field_labels (j, "labels", &a->language, out)) == NULL
+      || (a->env = field_labels (j, "env", NULL, out)) == NULL)
+    return -1;
+  if ((f = json_object_get (j, "gpu")) && json_number_value (f) > 0)
+    {
+      reply_error (out, 400, "BAD_REQUEST", "GPUs are not supported");
+      return -1;
+    }
+  if (json_object_get (j, "buildInfo"))
+    {
+      reply_error (out, 400, "BAD_REQUEST",
+                   "building images is not supported: give a snapshot (an islet image)");
+      return -1;
+    }
+  if ((f = json_object_get (j, "volumes")) && json_array_size (f) > 0)
+    {
+      reply_error (out, 400, "BAD_REQUEST", "volumes are not supported");
+      return -1;
+    }
+  if (cpu)
+    a->limits.cpu_millis = (uint32_t) (cpu > UINT32_MAX ? UINT32_MAX : cpu);
+  if (mem)
+    a->limits.memory_mb = (mem * 1024 + 500) / 1000;
+  if (disk)
+    a->limits.disk_mb = (disk * 1024 + 500) / 1000;
+  if (islet_limits_validate (&a->limits, &err) < 0)
+    {
+      reply_islet_err (out, &err, false);
+      return -1;
+    }
+  return 0;
+}
+
+void
+api_sandbox_create (struct req *r, struct resp *out)
+{
+  cleanup_json json_t *j = req_json_object (r, out);
+  struct create_args a = {
+    .limits = ISLET_LIMITS_DEFAULT, .auto_delete = -1, .language = "python", .target = "local"
+  };
+  cleanup_sb struct sb_ref sb = { 0 };
+  struct islet_create_opts opts;
+  struct islet_err err;
+  char id[ISLET_ID_LEN + 1];
+  int64_t now = now_s ();
+
+  if (j == NULL || parse_create (j, &a, out) < 0)
+    goto out;
+  /* a quick check; the store's UNIQUE (key, name) is what holds under races */
+  if (a.name && islet_store_sandbox_find (r->srv->store, r->key_id, a.name, id, &err) == 0)
+    {
+      reply_error (out, 409, "CONFLICT", "a sandbox named '%s' exists already", a.name);
+      goto out;
+    }
+  if (sb_ctx (r, &sb, out) < 0)
+    goto out;
+  /* no core name: the core's names are global, the Daytona names are per
+   * key (the core calls it islet-<id>, its hostname too) */
+  opts = (struct islet_create_opts){ .image = a.snapshot, .limits = a.limits };
+  if (islet_sandbox_create (sb.ctx, &opts, id, &err) < 0)
+    {
+      if (err.kind == ISLET_E_NOTFOUND)
+        err.kind = ISLET_E_INVALID; /* an unknown snapshot is a bad request */
+      reply_islet_err (out, &err, false);
+      goto out;
+    }
+  snprintf (r->sandbox_id, sizeof r->sandbox_id, "%s", id);
+  json_object_del (a.labels, "code-toolbox-language");
+  sb.row = (struct islet_store_sandbox){
+    .key_id = r->key_id,
+    .name = islet_xstrdup (a.name ? a.name : id), /* Daytona's default name is the id */
+    .labels = json_dumps (a.labels, JSON_COMPACT),
+    .env = json_dumps (a.env, JSON_COMPACT),
+    .language = islet_xstrdup (a.language),
+    .target = islet_xstrdup (a.target),
+    .auto_stop = a.auto_stop,
+    .auto_archive = a.auto_archive,
+    .auto_delete = a.auto_delete,
+    .created = now,
+    .updated = now,
+    .last_activity = now,
+  };
+  snprintf (sb.row.id, sizeof sb.row.id, "%s", id);
+  if (islet_store_sandbox_put (r->srv->store, &sb.row, &err) < 0
+      || islet_sandbox_get (sb.ctx, id, &sb.info, &err) < 0)
+    {
+      struct islet_err ignored;
+      /* a sandbox no key owns would be lost to the API: take it back */
+      (void) !islet_sandbox_destroy (sb.ctx, id, true, &ignored);
+      (void) !islet_store_sandbox_delete (r->srv->store, id, &ignored);
+      reply_islet_err (out, &err, false);
+      goto out;
+    }
+  reply_json (out, 200, sb_dto (r, &sb, NULL));
+out:
+  json_decref (a.labels);
+  json_decref (a.env);
+}
+
+/* ---- read ---- */
+
+/* Whether every label of want is on the sandbox. */
+static bool
+labels_match (json_t *want, json_t *dto)
+{
+  json_t *have = json_object_get (dto, "labels"), *v;
+  const char *k;
+
+  json_object_foreach (want, k, v) if (!json_equal (json_object_get (have, k), v)) return false;
+  return true;
+}
+
+#define LIST_LIMIT_DEFAULT 100
+#define LIST_LIMIT_MAX 1000
+
+/* A page ends after a row; the next starts after it: "<created>.<id>". */
+static void
+cursor_of (const struct islet_store_sandbox *row, char *buf, size_t len)
+{
+  snprintf (buf, len, "%lld.%s", (long long) row->created, row->id);
+}
+
+static int
+cursor_parse (const char *c, int64_t *created, char id[ISLET_ID_LEN + 1])
+{
+  char *end;
+
+  errno = 0;
+  *created = strtoll (c, &end, 10);
+  if (errno || end == c || *end != '.' || strlen (end + 1) != ISLET_ID_LEN
+      || strspn (end + 1, "0123456789abcdef") != ISLET_ID_LEN)
+    return -1;
+  memcpy (id, end + 1, ISLET_ID_LEN + 1);
+  return 0;
+}
+
+/* The filters and the page of a listing, from the query. */
+struct list_query
+{
+  const char *name;
+  json_t *labels; /* NULL: any */
+  uint64_t limit;
+  int64_t after_created;
+  char after_id[ISLET_ID_LEN + 1];
+};
+
+static int
+list_query (struct req *r, struct list_query *q, struct resp *out)
+{
+  const char *labels = req_query (r, "labels"), *limit = req_query (r, "limit");
+  const char *cursor = req_query (r, "cursor");
+  struct islet_err err;
+
+  *q = (struct list_query){ .name = req_query (r, "name"), .limit = LIST_LIMIT_DEFAULT,
+                            .after_created = INT64_MIN };
+  if (limit && *limit
+      && (islet_parse_u64 (limit, LIST_LIMIT_MAX, &q->limit, &err) < 0 || q->limit == 0))
+    {
+      reply_error (out, 400, "BAD_REQUEST", "limit must be a number from 1 to %d",
+                   LIST_LIMIT_MAX);
+      return -1;
+    }
+  if (cursor && *cursor && cursor_parse (cursor, &q->after_created, q->after_id) < 0)
+    {
+      reply_error (out, 400, "BAD_REQUEST", "cursor '%s' is not one this server gave", cursor);
+      return -1;
+    }
+  if (labels && *labels)
+    {
+      cleanup_json json_t *wrap = json_object ();
+      json_t *j = json_loads (labels, 0, NULL);
+
+      if (j == NULL)
+        {
+          reply_error (out, 400, "BAD_REQUEST", "labels must be a JSON object of strings");
+          return -1;
+        }
+      json_object_set_new (wrap, "labels", j);
+      if ((q->labels = field_labels (wrap, "labels", NULL, out)) == NULL)
+        return -1;
+    }
+  return 0;
+}
+
+/* The list item of a row, or NULL if the filters leave it out. */
+static json_t *
+list_item (struct req *r, struct sb_ref *sb, const struct list_query *q)
+{
+  json_t *dto;
+
+  if (q->name && strcmp (q->name, sb->row.name ? sb->row.name : sb->info.name) != 0)
+    return NULL;
+  dto = sb_dto (r, sb, NULL);
+  if (q->labels && !labels_match (q->labels, dto))
+    {
+      json_decref (dto);
+      return NULL;
+    }
+  json_object_del (dto, "env"); /* list items carry no env */
+  json_object_del (dto, "volumes");
+  return dto;
+}
+
+/* GET /api/sandbox: the caller's sandboxes in creation order, a page of
+ * `limit` at a time; nextCursor (null on the last page) gets the next. */
+void
+api_sandbox_list (struct req *r, struct resp *out)
+{
+  cleanup_free struct islet_sandbox_info *all = NULL;
+  cleanup_sb struct sb_ref sb = { 0 };
+  struct islet_store_sandbox *rows = NULL;
+  struct list_query q;
+  struct islet_err err;
+  json_t *items, *next = json_null ();
+  size_t n = 0, nall = 0, i, last = 0;
+
+  if (list_query (r, &q, out) < 0 || sb_ctx (r, &sb, out) < 0)
+    goto out;
+  if (core_all (sb.ctx, &all, &nall, &err) < 0
+      || islet_store_sandbox_list (r->srv->store, r->key_id, q.after_created, q.after_id, &rows,
+                                   &n, &err)
+             < 0)
+    {
+      reply_islet_err (out, &err, false);
+      goto out;
+    }
+  items = json_array ();
+  for (i = 0; i < n; i++)
+    {
+      const struct islet_sandbox_info *info = core_find (all, nall, rows[i].id);
+      json_t *dto;
+
+      if (info == NULL) /* destroyed behind isletd's back */
+        continue;
+      sb.info = *info;
+      sb.row = rows[i];
+      dto = list_item (r, &sb, &q);
+      sb.row = (struct islet_store_sandbox){ 0 };
+      if (dto == NULL)
+        continue;
+      if (json_array_size (items) == q.limit)
+        {
+          /* one more matches: this page is not the last */
+          char c[64];
+          json_decref (dto);
+          cursor_of (&rows[last], c, sizeof c);
+          json_decref (next);
+          next = json_string (c);
+          break;
+        }
+      json_array_append_new (items, dto);
+      last = i;
+    }
+  reply_json (out, 200, json_pack ("{s:o,s:o}", "items", items, "nextCursor", next));
+  next = NULL;
+out:
+  json_decref (next);
+  json_decref (q.labels);
+  islet_store_sandbox_list_free (rows, n);
+}
+
+void
+api_sandbox_get (struct req *r, struct resp *out)
+{
+  cleanup_sb struct sb_ref sb = { 0 };
+
+  if (sb_open (r, r->params[0], &sb, out) == 0)
+    reply_json (out, 200, sb_dto (r, &sb, NULL));
+}
+
+void
+api_sandbox_toolbox_url (struct req *r, struct resp *out)
+{
+  cleanup_sb struct sb_ref sb = { 0 };
+  cleanup_free char *url = NULL;
+
+  if (sb_open (r, r->params[0], &sb, out) < 0)
+    return;
+  url = sb_toolbox_url (r);
+  reply_json (out, 200, json_pack ("{s:s}", "url", url));
+}
+
+/* ---- lifecycle ---- */
+
+typedef int (*life_fn) (struct islet_ctx *ctx, const char *id, struct islet_err *err);
+
+static void
+lifecycle (struct req *r, struct resp *out, life_fn fn, enum islet_sandbox_state from,
+           const char *verb)
+{
+  cleanup_sb struct sb_ref sb = { 0 };
+  struct islet_err err;
+
+  if (sb_open (r, r->params[0], &sb, out) < 0)
+    return;
+  if (sb.info.state != from)
+    {
+      reply_error (out, 409, "CONFLICT", "sandbox '%s' is already %s", r->params[0],
+                   from == ISLET_SB_RUNNING ? "stopped" : "started");
+      return;
+    }
+  if (fn (sb.ctx, sb.info.id, &err) < 0
+      || islet_sandbox_get (sb.ctx, sb.info.id, &sb.info, &err) < 0)
+    {
+      islet_wrap (&err, "%s", verb);
+      {
+        reply_islet_err (out, &err, false);
+        return;
+      }
+    }
+  sb.row.updated = now_s ();
+  /* a start is activity (else auto-stop would stop it at once); a stop
+   * starts the auto-delete clock */
+  if (from == ISLET_SB_STOPPED)
+    {
+      sb.row.last_activity = sb.row.updated;
+      sb.row.stopped_at = 0;
+    }
+  else
+    sb.row.stopped_at = sb.row.updated;
+  if (islet_store_sandbox_put (r->srv->store, &sb.row, &err) < 0)
+    fprintf (stderr, "isletd: %s\n", err.msg);
+  reply_json (out, 200, sb_dto (r, &sb, NULL));
+}
+
+void
+api_sandbox_start (struct req *r, struct resp *out)
+{
+  lifecycle (r, out, islet_sandbox_start, ISLET_SB_STOPPED, "start");
+}
+
+void
+api_sandbox_stop (struct req *r, struct resp *out)
+{
+  lifecycle (r, out, islet_sandbox_stop, ISLET_SB_RUNNING, "stop");
+}
+
+void
+api_sandbox_delete (struct req *r, struct resp *out)
+{
+  cleanup_sb struct sb_ref sb = { 0 };
+  struct islet_err err;
+
+  if (sb_open (r, r->params[0], &sb, out) < 0)
+    return;
+  if (islet_sandbox_destroy (sb.ctx, sb.info.id, true, &err) < 0)
+    {
+      reply_islet_err (out, &err, false);
+      return;
+    }
+  if (islet_store_sandbox_delete (r->srv->store, sb.info.id, &err) < 0)
+    fprintf (stderr, "isletd: %s\n", err.msg);
+  reply_json (out, 200, sb_dto (r, &sb, "destroyed"));
+}
+
+/* ---- Daytona fields islet only stores ---- */
+
+void
+api_sandbox_labels (struct req *r, struct resp *out)
+{
+  cleanup_json json_t *j = req_json_object (r, out);
+  cleanup_json json_t *labels = NULL;
+  cleanup_sb struct sb_ref sb = { 0 };
+  const char *language = NULL;
+  struct islet_err err;
+  json_t *shown;
+
+  if (j == NULL)
+    return;
+  if (!json_is_object (json_object_get (j, "labels")))
+    {
+      reply_error (out, 400, "BAD_REQUEST", "labels must be an object of strings");
+      return;
+    }
+  if ((labels = field_labels (j, "labels", &language, out)) == NULL
+      || sb_open (r, r->params[0], &sb, out) < 0)
+    return;
+  if (language)
+    {
+      free (sb.row.language);
+      sb.row.language = islet_xstrdup (language);
+    }
+  shown = json_deep_copy (labels);
+  json_object_set_new (shown, "code-toolbox-language", json_string (sb.row.language));
+  json_object_del (labels, "code-toolbox-language");
+  free (sb.row.labels);
+  sb.row.labels = json_dumps (labels, JSON_COMPACT);
+  sb.row.updated = now_s ();
+  if (islet_store_sandbox_put (r->srv->store, &sb.row, &err) < 0)
+    {
+      json_decref (shown);
+      {
+        reply_islet_err (out, &err, false);
+        return;
+      }
+    }
+  reply_json (out, 200, json_pack ("{s:o}", "labels", shown));
+}
+
+static void
+set_interval (struct req *r, struct resp *out, size_t field, int64_t min)
+{
+  cleanup_sb struct sb_ref sb = { 0 };
+  struct islet_err err;
+  int64_t v;
+  char *end;
+
+  errno = 0;
+  v = strtoll (r->params[1], &end, 10);
+  if (*end || errno || v < min || v > 1000000000)
+    {
+      reply_error (out, 400, "BAD_REQUEST", "interval '%s' is not a number of minutes",
+                   r->params[1]);
+      return;
+    }
+  if (sb_open (r, r->params[0], &sb, out) < 0)
+    return;
+  *(int64_t *) ((char *) &sb.row + field) = v;
+  sb.row.updated = now_s ();
+  if (islet_store_sandbox_put (r->srv->store, &sb.row, &err) < 0)
+    {
+      reply_islet_err (out, &err, false);
+      return;
+    }
+  reply_json (out, 200, sb_dto (r, &sb, NULL));
+}
+
+void
+api_sandbox_autostop (struct req *r, struct resp *out)
+{
+  set_interval (r, out, offsetof (struct islet_store_sandbox, auto_stop), 0);
+}
+
+void
+api_sandbox_autoarchive (struct req *r, struct resp *out)
+{
+  set_interval (r, out, offsetof (struct islet_store_sandbox, auto_archive), 0);
+}
+
+void
+api_sandbox_autodelete (struct req *r, struct resp *out)
+{
+  set_interval (r, out, offsetof (struct islet_store_sandbox, auto_delete), -1);
+}
+
+void
+api_sandbox_activity (struct req *r, struct resp *out)
+{
+  cleanup_sb struct sb_ref sb = { 0 };
+  struct islet_err err;
+
+  if (sb_open (r, r->params[0], &sb, out) < 0)
+    return;
+  if (islet_store_sandbox_touch (r->srv->store, sb.info.id, &err) < 0)
+    {
+      reply_islet_err (out, &err, false);
+      return;
+    }
+  reply_json (out, 200, json_object ());
+}
+
+/* ---- audit ---- */
+
+void
+api_audit_list (struct req *r, struct resp *out)
+{
+  const char *q = req_query (r, "limit");
+  uint64_t limit = 100;
+  struct islet_err err;
+  json_t *items;
+
+  if (q && (islet_parse_u64 (q, 1000, &limit, &err) < 0 || limit == 0))
+    {
+      reply_error (out, 400, "BAD_REQUEST", "limit must be a number from 1 to 1000");
+      return;
+    }
+  if (islet_store_audit_list (r->srv->store, r->key_id, (int) limit, &items, &err) < 0)
+    {
+      reply_islet_err (out, &err, false);
+      return;
+    }
+  reply_json (out, 200, json_pack ("{s:o}", "items", items));
+}

@@ -1,0 +1,212 @@
+/* isletd: the HTTP server that speaks Daytona's API (see docs/ARCHITECTURE.md,
+ * "isletd").  Shared types of the server's files.  Only http.c includes the
+ * HTTP library and only store.c includes SQLite; the handlers see a request
+ * and a response as the plain structs below. */
+#ifndef ISLET_SERVER_H
+#define ISLET_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "islet/client.h"
+#include "islet/err.h"
+#include "islet/proto.h"
+#include "islet/sandbox.h"
+#include "store.h"
+
+struct islet_store;
+
+struct srv
+{
+  char *state_dir;
+  char *url; /* http://HOST:PORT, as printed at start */
+  struct islet_store *store;
+  int64_t minute_s; /* 60; shorter only in tests (ISLETD_TEST_MINUTE_SECONDS) */
+};
+
+#define SRV_PARAMS_MAX 3
+
+struct req
+{
+  struct srv *srv;
+  const char *method, *path;
+  void *conn;                         /* the HTTP library's connection */
+  const char *params[SRV_PARAMS_MAX]; /* path segments matched by {} */
+  char *param_buf;                    /* storage of params */
+  int64_t key_id;                     /* the caller's API key: its organization */
+  const char *body;                   /* the request body, NUL-terminated */
+  size_t body_len;
+  char sandbox_id[ISLET_ID_LEN + 1]; /* the sandbox acted on, for the audit log */
+};
+
+struct resp
+{
+  int status;
+  char *body; /* malloc'd */
+  size_t len;
+  int fd; /* >= 0: send this file (fd_len bytes) instead of body */
+  uint64_t fd_len;
+  const char *content_type;
+  char *content_type_owned; /* when the type is built (multipart boundary) */
+  char *extra_header_name, *extra_header_value;
+  char note[512]; /* what happened, for the audit log ("" = ok) */
+};
+
+/* ---- http.c ---- */
+struct http;
+/* Listen on host:port (port "0": any free one) and serve in threads of the
+ * HTTP library (one per connection: an exec may take minutes). */
+int http_start (struct srv *srv, const char *host, const char *port, struct http **out,
+                struct islet_err *err) ISLET_MUST_CHECK;
+int http_port (struct http *h);
+void http_stop (struct http *h);
+/* What a handler may ask of the request. */
+const char *req_query (const struct req *r, const char *name);
+const char *req_header (const struct req *r, const char *name);
+
+/* ---- reply.c ---- */
+void reply_json (struct resp *out, int status, json_t *j); /* steals j */
+/* An error in the reference's shape: {statusCode, message, code, timestamp}. */
+void reply_error (struct resp *out, int status, const char *code, const char *fmt, ...)
+    __attribute__ ((format (printf, 4, 5)));
+/* The same with "source": "DAYTONA_DAEMON", for the SDK's daemon error codes
+ * (FILE_NOT_FOUND, PROCESS_EXECUTION_TIMEOUT). */
+void reply_error_daemon (struct resp *out, int status, const char *code, const char *fmt, ...)
+    __attribute__ ((format (printf, 4, 5)));
+/* An islet error mapped to a status: invalid 400, not found 404, conflict 409,
+ * limit 429, system 500.  daemon: a toolbox answer (FILE_NOT_FOUND codes). */
+void reply_islet_err (struct resp *out, const struct islet_err *e, bool daemon);
+/* Parse the body as a JSON object, or reply 400. */
+json_t *req_json_object (const struct req *r, struct resp *out);
+/* "2026-01-02T03:04:05.000Z" */
+void iso_time (int64_t unix_s, char buf[32]);
+int64_t now_s (void);
+
+/* ---- routes.c ---- */
+typedef void (*route_fn) (struct req *r, struct resp *out);
+
+/* A route that takes its body as it arrives (uploads), never holding it
+ * whole: http.c splits a multipart/form-data body into fields with the HTTP
+ * library's own parser and hands each piece on; any other body is one
+ * piece stream with field NULL. */
+struct body_sink
+{
+  /* The headers are in, no body yet.  -1: the answer is in out (sent at
+   * once, the body never read).  *max: the largest body to accept. */
+  int (*begin) (struct req *r, struct resp *out, void **state, uint64_t *max);
+  /* n bytes at offset off of the value of form field `field` (filename:
+   * the part's, NULL for a plain field).  A new part starts at off 0.  -1:
+   * take no more of the body; the answer is then decided by end. */
+  int (*piece) (void *state, const char *field, const char *filename, const char *data,
+                uint64_t off, size_t n);
+  /* The body is over: all of it (complete), or not (the client went away,
+   * the body was malformed or too large: the answer is already in out, or
+   * nobody is left to read it).  Frees state. */
+  void (*end) (void *state, bool complete, struct resp *out);
+};
+
+struct route
+{
+  const char *method;
+  const char *pattern; /* "/api/sandbox/{}/start": {} matches one segment */
+  route_fn fn;         /* NULL for a streaming route: see sink */
+  const char *audit;   /* action recorded in the audit log, NULL: not recorded */
+  size_t max_body;     /* largest accepted request body held in memory */
+  const struct body_sink *sink;
+};
+
+#define BODY_JSON_MAX ((size_t) 1 << 20) /* 1 MiB for JSON requests */
+
+/* Find the route of METHOD PATH; fill r->params.  NULL: no such route. */
+const struct route *route_find (const char *method, const char *path, struct req *r);
+/* Check the bearer key; 0 with r->key_id set, or -1 with a 401 in out. */
+int route_auth (struct req *r, struct resp *out);
+/* Run the route's handler and record it in the audit log. */
+void route_run (const struct route *rt, struct req *r, struct resp *out);
+/* Record a streamed route's answer (begun at t0_ns) in the audit log. */
+void route_audit (const struct route *rt, struct req *r, const struct resp *out, uint64_t t0_ns);
+
+/* ---- sandbox_api.c: the control plane ---- */
+void api_sandbox_create (struct req *r, struct resp *out);
+void api_sandbox_list (struct req *r, struct resp *out);
+void api_sandbox_get (struct req *r, struct resp *out);
+void api_sandbox_start (struct req *r, struct resp *out);
+void api_sandbox_stop (struct req *r, struct resp *out);
+void api_sandbox_delete (struct req *r, struct resp *out);
+void api_sandbox_labels (struct req *r, struct resp *out);
+void api_sandbox_toolbox_url (struct req *r, struct resp *out);
+void api_sandbox_autostop (struct req *r, struct resp *out);
+void api_sandbox_autoarchive (struct req *r, struct resp *out);
+void api_sandbox_autodelete (struct req *r, struct resp *out);
+void api_sandbox_activity (struct req *r, struct resp *out);
+void api_audit_list (struct req *r, struct resp *out);
+
+/* ---- sandbox_ref.c: a sandbox as one caller sees it ---- */
+struct sb_ref
+{
+  struct islet_ctx *ctx; /* one per request: a ctx is not shared between threads */
+  struct islet_sandbox_info info;
+  struct islet_store_sandbox row;
+};
+
+/* Open the core on the server's state directory, or reply 500. */
+int sb_ctx (struct req *r, struct sb_ref *sb, struct resp *out);
+/* Resolve an id or a name to a sandbox of the caller's organization (ctx
+ * opened too); 404 for anything else, another key's sandbox included. */
+int sb_open (struct req *r, const char *ref, struct sb_ref *sb, struct resp *out);
+void sb_close (struct sb_ref *sb);
+#define cleanup_sb __attribute__ ((cleanup (sb_close)))
+/* The Daytona Sandbox object; state NULL: from info (started or stopped). */
+json_t *sb_dto (struct req *r, const struct sb_ref *sb, const char *state);
+/* The sandbox's env with extra (an object, may be NULL) over it, as "K=V"
+ * entries (NULL-terminated, malloc'd), or NULL with a 400 in out. */
+char **sb_env (const struct sb_ref *sb, json_t *extra, struct resp *out);
+/* <this server>/toolbox, as the caller reached us (its Host header). */
+char *sb_toolbox_url (struct req *r);
+void strv_free (char **v);
+/* Every sandbox of the core, sorted by id, to join with the store's rows
+ * (*all malloc'd); core_find: the one of id, or NULL. */
+int core_all (struct islet_ctx *ctx, struct islet_sandbox_info **all, size_t *n,
+              struct islet_err *err) ISLET_MUST_CHECK;
+const struct islet_sandbox_info *core_find (const struct islet_sandbox_info *all, size_t n,
+                                            const char *id);
+/* The sandbox of a toolbox path (/toolbox/{id}/...), running; -1 with the
+ * error in out. */
+int tb_open (struct req *r, struct sb_ref *sb, struct resp *out);
+
+/* ---- toolbox_process.c, toolbox_files.c: inside a sandbox ---- */
+void tb_execute (struct req *r, struct resp *out);
+void tb_code_run (struct req *r, struct resp *out);
+void tb_home_dir (struct req *r, struct resp *out);
+void tb_work_dir (struct req *r, struct resp *out);
+void tb_version (struct req *r, struct resp *out);
+void tb_files_list (struct req *r, struct resp *out);
+void tb_files_info (struct req *r, struct resp *out);
+void tb_files_download (struct req *r, struct resp *out);
+void tb_files_bulk_download (struct req *r, struct resp *out);
+/* ---- toolbox_upload.c: uploads, streamed into the sandbox ---- */
+extern const struct body_sink tb_upload_v2, tb_bulk_upload;
+void tb_files_folder (struct req *r, struct resp *out);
+void tb_files_delete (struct req *r, struct resp *out);
+void tb_files_move (struct req *r, struct resp *out);
+
+/* ---- reaper.c: auto-stop and auto-delete ---- */
+struct reaper;
+int reaper_start (struct srv *srv, struct reaper **out, struct islet_err *err) ISLET_MUST_CHECK;
+void reaper_stop (struct reaper *rp);
+
+/* ---- words.c ---- */
+/* Split a command line into words: blanks separate, '...' and "..." quote,
+ * no escapes, no shell.  NULL-terminated, malloc'd (one block). */
+char **words_split (const char *s, struct islet_err *err);
+
+/* ---- keys.c ---- */
+/* Hex SHA-256 of a key. */
+void key_hash (const char *key, char hex[65]);
+/* A new random key: "islet_" and 48 hex digits. */
+int key_generate (char key[64], struct islet_err *err);
+
+#endif

@@ -1,0 +1,578 @@
+/* The SQLite store (see store.h).  One connection, serialized by a mutex:
+ * every operation is a statement or two, far shorter than the sandbox work
+ * around it.  WAL lets readers (the sqlite3 shell, backups) in meanwhile. */
+#include <fcntl.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "islet/util.h"
+#include "store.h"
+
+struct islet_store
+{
+  sqlite3 *db;
+  pthread_mutex_t lock;
+};
+
+static const char schema[]
+    = "CREATE TABLE IF NOT EXISTS api_keys ("
+      "  id INTEGER PRIMARY KEY,"
+      "  hash TEXT NOT NULL UNIQUE," /* hex SHA-256 of the key; the key itself is never stored */
+      "  name TEXT NOT NULL DEFAULT '',"
+      "  created INTEGER NOT NULL,"
+      "  revoked INTEGER);" /* unix seconds, NULL while valid */
+      "CREATE TABLE IF NOT EXISTS sandboxes ("
+      "  id TEXT PRIMARY KEY,"
+      "  key_id INTEGER NOT NULL REFERENCES api_keys(id),"
+      "  name TEXT," /* the Daytona name: unique per key (organization), not global */
+      "  labels TEXT NOT NULL DEFAULT '{}',"
+      "  env TEXT NOT NULL DEFAULT '{}',"
+      "  language TEXT NOT NULL DEFAULT 'python',"
+      "  target TEXT NOT NULL DEFAULT 'local',"
+      "  auto_stop INTEGER NOT NULL DEFAULT 0,"
+      "  auto_archive INTEGER NOT NULL DEFAULT 0,"
+      "  auto_delete INTEGER NOT NULL DEFAULT -1,"
+      "  created INTEGER NOT NULL,"
+      "  updated INTEGER NOT NULL,"
+      "  last_activity INTEGER NOT NULL,"
+      "  stopped_at INTEGER NOT NULL DEFAULT 0," /* when first seen stopped; 0 while running */
+      "  UNIQUE (key_id, name));"
+      "CREATE INDEX IF NOT EXISTS sandboxes_key ON sandboxes(key_id);"
+      "CREATE TABLE IF NOT EXISTS audit ("
+      "  id INTEGER PRIMARY KEY,"
+      "  time INTEGER NOT NULL," /* unix milliseconds */
+      "  key_id INTEGER NOT NULL,"
+      "  sandbox TEXT NOT NULL DEFAULT '',"
+      "  action TEXT NOT NULL,"
+      "  status INTEGER NOT NULL,"
+      "  result TEXT NOT NULL,"
+      "  duration_ms INTEGER NOT NULL);"
+      "CREATE INDEX IF NOT EXISTS audit_key ON audit(key_id, id);";
+
+static void
+finalizep (sqlite3_stmt **s)
+{
+  if (*s)
+    sqlite3_finalize (*s);
+}
+#define cleanup_stmt __attribute__ ((cleanup (finalizep)))
+
+static int
+db_fail (struct islet_store *st, struct islet_err *err, const char *what)
+{
+  return islet_fail (err, ISLET_E_SYSTEM, 0, "%s: %s", what, sqlite3_errmsg (st->db));
+}
+
+static void
+unlockp (struct islet_store **st)
+{
+  if (*st)
+    pthread_mutex_unlock (&(*st)->lock);
+}
+/* Hold the store's lock until the end of the scope. */
+#define STORE_LOCKED(st)                                                                           \
+  __attribute__ ((cleanup (unlockp))) struct islet_store *locked_ = (st);                          \
+  pthread_mutex_lock (&locked_->lock)
+
+static int
+prepare (struct islet_store *st, const char *sql, sqlite3_stmt **out, struct islet_err *err)
+{
+  if (sqlite3_prepare_v2 (st->db, sql, -1, out, NULL) != SQLITE_OK)
+    return db_fail (st, err, "prepare statement");
+  return 0;
+}
+
+/* Columns added since the first schema, for a store made by an older
+ * isletd (CREATE TABLE IF NOT EXISTS leaves an existing table alone). */
+static int
+migrate (struct islet_store *st, char **msg)
+{
+  static const struct
+  {
+    const char *column, *sql;
+  } added[] = {
+    { "name", "ALTER TABLE sandboxes ADD COLUMN name TEXT;"
+              "CREATE UNIQUE INDEX IF NOT EXISTS sandboxes_name ON sandboxes(key_id, name);" },
+    { "stopped_at", "ALTER TABLE sandboxes ADD COLUMN stopped_at INTEGER NOT NULL DEFAULT 0;" },
+  };
+
+  for (size_t i = 0; i < sizeof added / sizeof added[0]; i++)
+    {
+      cleanup_stmt sqlite3_stmt *s = NULL;
+      int rc;
+
+      if (sqlite3_prepare_v2 (st->db, "SELECT 1 FROM pragma_table_info('sandboxes') WHERE name = ?",
+                              -1, &s, NULL)
+          != SQLITE_OK)
+        return -1;
+      sqlite3_bind_text (s, 1, added[i].column, -1, SQLITE_STATIC);
+      rc = sqlite3_step (s);
+      if (rc == SQLITE_DONE && sqlite3_exec (st->db, added[i].sql, NULL, NULL, msg) != SQLITE_OK)
+        return -1;
+      if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return -1;
+    }
+  return 0;
+}
+
+int
+islet_store_open (const char *path, struct islet_store **out, struct islet_err *err)
+{
+  struct islet_store *st = islet_xcalloc (1, sizeof *st);
+  char *msg = NULL;
+  int fd;
+
+  /* create it 0600 before SQLite does: it holds key hashes and the audit log */
+  fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0)
+    {
+      free (st);
+      return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", path);
+    }
+  close (fd);
+  if (sqlite3_open_v2 (path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL)
+      != SQLITE_OK)
+    {
+      islet_fail (err, ISLET_E_SYSTEM, 0, "open `%s`: %s", path,
+                  st->db ? sqlite3_errmsg (st->db) : "out of memory");
+      sqlite3_close (st->db);
+      free (st);
+      return -1;
+    }
+  sqlite3_busy_timeout (st->db, 5000);
+  if (sqlite3_exec (st->db, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;", NULL, NULL, &msg)
+          != SQLITE_OK
+      || sqlite3_exec (st->db, schema, NULL, NULL, &msg) != SQLITE_OK)
+    {
+      islet_fail (err, ISLET_E_SYSTEM, 0, "set up `%s`: %s", path, msg ? msg : "unknown error");
+      sqlite3_free (msg);
+      sqlite3_close (st->db);
+      free (st);
+      return -1;
+    }
+  if (migrate (st, &msg) < 0)
+    {
+      islet_fail (err, ISLET_E_SYSTEM, 0, "upgrade `%s`: %s", path, msg ? msg : "unknown error");
+      sqlite3_free (msg);
+      sqlite3_close (st->db);
+      free (st);
+      return -1;
+    }
+  pthread_mutex_init (&st->lock, NULL);
+  *out = st;
+  return 0;
+}
+
+void
+islet_store_close (struct islet_store *st)
+{
+  if (st == NULL)
+    return;
+  sqlite3_close (st->db);
+  pthread_mutex_destroy (&st->lock);
+  free (st);
+}
+
+/* ---- keys ---- */
+
+int
+islet_store_key_count (struct islet_store *st, int64_t *n, struct islet_err *err)
+{
+  STORE_LOCKED (st);
+  cleanup_stmt sqlite3_stmt *s = NULL;
+
+  if (prepare (st, "SELECT count(*) FROM api_keys", &s, err) < 0)
+    return -1;
+  if (sqlite3_step (s) != SQLITE_ROW)
+    return db_fail (st, err, "count keys");
+  *n = sqlite3_column_int64 (s, 0);
+  return 0;
+}
+
+int
+islet_store_key_add (struct islet_store *st, const char *hash_hex, const char *name, int64_t *id,
+                     struct islet_err *err)
+{
+  STORE_LOCKED (st);
+  cleanup_stmt sqlite3_stmt *s = NULL;
+
+  if (prepare (st, "INSERT INTO api_keys(hash, name, created) VALUES (?, ?, ?)", &s, err) < 0)
+    return -1;
+  sqlite3_bind_text (s, 1, hash_hex, -1, SQLITE_STATIC);
+  sqlite3_bind_text (s, 2, name, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (s, 3, (sqlite3_int64) time (NULL));
+  if (sqlite3_step (s) != SQLITE_DONE)
+    return db_fail (st, err, "add key");
+  *id = sqlite3_last_insert_rowid (st->db);
+  return 0;
+}
+
+int
+islet_store_key_list (struct islet_store *st, json_t **out, struct islet_err *err)
+{
+  STORE_LOCKED (st);
+  cleanup_stmt sqlite3_stmt *s = NULL;
+  json_t *a;
+  int rc;
+
+  if (prepare (st, "SELECT id, name, created, revoked FROM api_keys ORDER BY id", &s, err) < 0)
+    return -1;
+  a = json_array ();
+  while ((rc = sqlite3_step (s)) == SQLITE_ROW)
+    json_array_append_new (
+        a, json_pack ("{s:I,s:s,s:I,s:o}", "id", (json_int_t) sqlite3_column_int64 (s, 0), "name",
+                      (const char *) sqlite3_column_text (s, 1), "created",
+                      (json_int_t) sqlite3_column_int64 (s, 2), "revoked",
+                      sqlite3_column_type (s, 3) == SQLITE_NULL
+                          ? json_null ()
+                          : json_integer ((json_int_t) sqlite3_column_int64 (s, 3))));
+  if (rc != SQLITE_DONE)
+    {
+      json_decref (a);
+      return db_fail (st, err, "list keys");
+    }
+  *out = a;
+  return 0;
+}
+
+int
+islet_store_key_revoke (struct islet_store *st, int64_t id, struct islet_err *err)
+{
+  STORE_LOCKED (st);
+  cleanup_stmt sqlite3_stmt *s = NULL;
+
+  if (prepare (st, "UPDATE api_keys SET revoked = ? WHERE id = ? AND revoked IS NULL", &s, err)
+      < 0)
+    return -1;
+  sqlite3_bind_int64 (s, 1, (sqlite3_int64) time (NULL));
+  sqlite3_bind_int64 (s, 2, id);
+  if (sqlite3_step (s) != SQLITE_DONE)
+    return db_fail (st, err, "revoke key");
+  if (sqlite3_changes (st->db) == 0)
+    return islet_fail (err, ISLET_E_NOTFOUND, 0, "no valid key with id %lld", (long long) id);
+  return 0;
+}
+
+int
+islet_store_key_find (struct islet_store *st, const char *hash_hex, int64_t *id,
+                      struct islet_err *err)
+{
+  STORE_LOCKED (st);
+  cleanup_stmt sqlite3_stmt *s = NULL;
+  int rc;
+
+  if (prepare (st, "SELECT id FROM api_keys WHERE hash = ? AND revoked IS NULL", &s, err) < 0)
+    return -1;
+  sqlite3_bind_text (s, 1, hash_hex, -1, SQLITE_STATIC);
+  rc = sqlite3_step (s);
+  if (rc == SQLITE_DONE)
+    return islet_fail (err, ISLET_E_NOTFOUND, 0, "no such key");
+  if (rc != SQLITE_ROW)
+    return db_fail (st, err, "find key");
+  *id = sqlite3_column_int64 (s, 0);
+  return 0;
+}
+
+/* ---- sandboxes ---- */
+
+void
+islet_store_sandbox_fini (struct islet_store_sandbox *s)
+{
+  free (s->labels);
+  free (s->env);
+  free (s->language);
+  free (s->target);
+  free (s->name);
+  s->labels = s->env = s->language = s->target = s->name = NULL;
+}
+
+int
+islet_store_sandbox_put (struct islet_store *st, const struct islet_store_sandbox *sb,
+                         struct islet_err *err)
+{
+  STORE_LOCKED (st);
+  cleanup_stmt sqlite3_stmt *s = NULL;
+
+  /* an upsert, not INSERT OR REPLACE: that would delete the row of another
+   * sandbox holding the same name instead of failing */
+  if (prepare (st,
+               "INSERT INTO sandboxes(id, key_id, labels, env, language, target,"
+               " auto_stop, auto_archive, auto_delete, created, updated, last_activity, name,"
+               " stopped_at)"
+               " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+               " ON CONFLICT(id) DO UPDATE SET key_id = excluded.key_id,"
+               " labels = excluded.labels, env = excluded.env, language = excluded.language,"
+               " target = excluded.target, auto_stop = excluded.auto_stop,"
+               " auto_archive = excluded.auto_archive, auto_delete = excluded.auto_delete,"
+               " created = excluded.created, updated = excluded.updated,"
+               " last_activity = excluded.last_activity, name = excluded.name,"
+               " stopped_at = excluded.stopped_at",
+               &s, err)
+      < 0)
+    return -1;
+  sqlite3_bind_text (s, 1, sb->id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (s, 2, sb->key_id);
+  sqlite3_bind_text (s, 3, sb->labels ? sb->labels : "{}", -1, SQLITE_STATIC);
+  sqlite3_bind_text (s, 4, sb->env ? sb->env : "{}", -1, SQLITE_STATIC);
+  sqlite3_bind_text (s, 5, sb->language ? sb->language : "python", -1, SQLITE_STATIC);
+  sqlite3_bind_text (s, 6, sb->target ? sb->target : "local", -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (s, 7, sb->auto_stop);
+  sqlite3_bind_int64 (s, 8, sb->auto_archive);
+  sqlite3_bind_int64 (s, 9, sb->auto_delete);
+  sqlite3_bind_int64 (s, 10, sb->created);
+  sqlite3_bind_int64 (s, 11, sb->updated);
+  sqlite3_bind_int64 (s, 12, sb->last_activity);
+  if (sb->name)
+    sqlite3_bind_text (s, 13, sb->name, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (s, 14, sb->stopped_at);
+  if (sqlite3_step (s) != SQLITE_DONE)
+    {
+      if (sqlite3_extended_errcode (st->db) == SQLITE_CONSTRAINT_UNIQUE)
+        return islet_fail (err, ISLET_E_CONFLICT, 0, "a sandbox named '%s' exists already",
+                           sb->name ? sb->name : "");
+      return db_fail (st, err, "save sandbox");
+    }
+  return 0;
+}
+
+static char *
+column_dup (sqlite3_stmt *s, int i)
+{
+  const unsigned char *t = sqlite3_column_text (s, i);
+  return islet_xstrdup (t ? (const char *) t : "");
+}
+
+#define SANDBOX_COLUMNS                                                                            \
+  "id, key_id, labels, env, language, target, auto_stop, auto_archive, auto_delete, created,"     \
+  " updated, last_activity, name, stopped_at"
+
+static void
+row_read (sqlite3_stmt *s, struct islet_store_sandbox *out)
+{
+  memset (out, 0, sizeof *out);
+  snprintf (out->id, sizeof out->id, "%s", (const char *) sqlite3_column_text (s, 0));
+  out->key_id = sqlite3_column_int64 (s, 1);
+  out->labels = column_dup (s, 2);
+  out->env = column_dup (s, 3);
+  out->language = column_dup (s, 4);
+  out->target = column_dup (s, 5);
+  out->auto_stop = sqlite3_column_int64 (s, 6);
+  out->auto_archive = sqlite3_column_int64 (s, 7);
+  out->auto_delete = sqlite3_column_int64 (s, 8);
+  out->created = sqlite3_column_int64 (s, 9);
+  out->updated = sqlite3_column_int64 (s, 10);
+  out->last_activity = sqlite3_column_int64 (s, 11);
+  if (sqlite3_column_type (s, 12) != SQLITE_NULL)
+    out->name = column_dup (s, 12);
+  out->stopped_at = sqlite3_column_int64 (s, 13);
+}
+
+int
+islet_store_sandbox_get (struct islet_store *st, const char *id, struct islet_store_sandbox *out,
+                         struct islet_err *err)
+{
+  STORE_LOCKED (st);
+  cleanup_stmt sqlite3_stmt *s = NULL;
+  int rc;
+
+  if (prepare (st, "SELECT " SANDBOX_COLUMNS " FROM sandboxes WHERE id = ?", &s, err) < 0)
+    return -1;
+  sqlite3_bind_text (s, 1, id, -1, SQLITE_STATIC);
+  rc = sqlite3_step (s);
+  if (rc == SQLITE_DONE)
+    return islet_fail (err, ISLET_E_NOTFOUND, 0, "no sandbox `%s` in the store", id);
+  if (rc != SQLITE_ROW)
+    return db_fail (st, err, "load sandbox");
+  row_read (s, out);
+  return 0;
+}
+
+void
+islet_store_sandbox_list_free (struct islet_store_sandbox *rows, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    islet_store_sandbox_fini (&rows[i]);
+  free (rows);
+}
+
+int
+islet_store_sandbox_list (struct islet_store *st, int64_t key_id, int64_t after_created,
+                          const char *after_id, struct islet_store_sandbox **out, size_t *n,
+                          struct islet_err *err)
+{
+  STORE_LOCKED (st);
+  cleanup_stmt sqlite3_stmt *s = NULL;
+  struct islet_store_sandbox *v = NULL;
+  size_t count = 0;
+  int rc;
+
+  if (prepare (st,
+               "SELECT " SANDBOX_COLUMNS " FROM sandboxes WHERE (?1 < 0 OR key_id = ?1)"
+               " AND (created > ?2 OR (created = ?2 AND id > ?3)) ORDER BY created, id",
+               &s, err)
+      < 0)
+    return -1;
+  sqlite3_bind_int64 (s, 1, key_id);
+  sqlite3_bind_int64 (s, 2, after_created);
+  sqlite3_bind_text (s, 3, after_id ? after_id : "", -1, SQLITE_STATIC);
+  while ((rc = sqlite3_step (s)) == SQLITE_ROW)
+    {
+      v = islet_xrealloc (v, (count + 1) * sizeof *v);
+      row_read (s, &v[count++]);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      islet_store_sandbox_list_free (v, count);
+      return db_fail (st, err, "list sandboxes");
+    }
+  *out = v;
+  *n = count;
+  return 0;
+}
+
+int
+islet_store_sandbox_find (struct islet_store *st, int64_t key_id, const char *ref,
+                          char id[ISLET_ID_LEN + 1], struct islet_err *err)
+{
+  STORE_LOCKED (st);
+  cleanup_stmt sqlite3_stmt *s = NULL;
+  int rc;
+
+  if (prepare (st,
+               "SELECT id FROM sandboxes WHERE key_id = ?1 AND (id = ?2 OR name = ?2)"
+               " ORDER BY id = ?2 DESC LIMIT 1",
+               &s, err)
+      < 0)
+    return -1;
+  sqlite3_bind_int64 (s, 1, key_id);
+  sqlite3_bind_text (s, 2, ref, -1, SQLITE_STATIC);
+  rc = sqlite3_step (s);
+  if (rc == SQLITE_DONE)
+    return islet_fail (err, ISLET_E_NOTFOUND, 0, "sandbox '%s' not found", ref);
+  if (rc != SQLITE_ROW)
+    return db_fail (st, err, "find sandbox");
+  snprintf (id, ISLET_ID_LEN + 1, "%s", (const char *) sqlite3_column_text (s, 0));
+  return 0;
+}
+
+int
+islet_store_sandbox_delete (struct islet_store *st, const char *id, struct islet_err *err)
+{
+  STORE_LOCKED (st);
+  cleanup_stmt sqlite3_stmt *s = NULL;
+
+  if (prepare (st, "DELETE FROM sandboxes WHERE id = ?", &s, err) < 0)
+    return -1;
+  sqlite3_bind_text (s, 1, id, -1, SQLITE_STATIC);
+  if (sqlite3_step (s) != SQLITE_DONE)
+    return db_fail (st, err, "delete sandbox");
+  return 0;
+}
+
+int
+islet_store_sandbox_set_stopped (struct islet_store *st, const char *id, int64_t when,
+                                 struct islet_err *err)
+{
+  STORE_LOCKED (st);
+  cleanup_stmt sqlite3_stmt *s = NULL;
+
+  if (prepare (st, "UPDATE sandboxes SET stopped_at = ? WHERE id = ?", &s, err) < 0)
+    return -1;
+  sqlite3_bind_int64 (s, 1, when);
+  sqlite3_bind_text (s, 2, id, -1, SQLITE_STATIC);
+  if (sqlite3_step (s) != SQLITE_DONE)
+    return db_fail (st, err, "mark sandbox stopped");
+  return 0;
+}
+
+int
+islet_store_sandbox_touch (struct islet_store *st, const char *id, struct islet_err *err)
+{
+  STORE_LOCKED (st);
+  cleanup_stmt sqlite3_stmt *s = NULL;
+
+  if (prepare (st, "UPDATE sandboxes SET last_activity = ? WHERE id = ?", &s, err) < 0)
+    return -1;
+  sqlite3_bind_int64 (s, 1, (sqlite3_int64) time (NULL));
+  sqlite3_bind_text (s, 2, id, -1, SQLITE_STATIC);
+  if (sqlite3_step (s) != SQLITE_DONE)
+    return db_fail (st, err, "touch sandbox");
+  return 0;
+}
+
+/* ---- audit ---- */
+
+int
+islet_store_audit_add (struct islet_store *st, const struct islet_audit *a, struct islet_err *err)
+{
+  STORE_LOCKED (st);
+  cleanup_stmt sqlite3_stmt *s = NULL;
+  struct timespec ts;
+
+  clock_gettime (CLOCK_REALTIME, &ts);
+  if (prepare (st,
+               "INSERT INTO audit(time, key_id, sandbox, action, status, result, duration_ms)"
+               " VALUES (?, ?, ?, ?, ?, ?, ?)",
+               &s, err)
+      < 0)
+    return -1;
+  sqlite3_bind_int64 (s, 1, (sqlite3_int64) ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+  sqlite3_bind_int64 (s, 2, a->key_id);
+  sqlite3_bind_text (s, 3, a->sandbox ? a->sandbox : "", -1, SQLITE_STATIC);
+  sqlite3_bind_text (s, 4, a->action, -1, SQLITE_STATIC);
+  sqlite3_bind_int (s, 5, a->status);
+  sqlite3_bind_text (s, 6, a->result, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (s, 7, a->duration_ms);
+  if (sqlite3_step (s) != SQLITE_DONE)
+    return db_fail (st, err, "write audit record");
+  return 0;
+}
+
+int
+islet_store_audit_list (struct islet_store *st, int64_t key_id, int limit, json_t **out,
+                        struct islet_err *err)
+{
+  STORE_LOCKED (st);
+  cleanup_stmt sqlite3_stmt *s = NULL;
+  json_t *a;
+  int rc;
+
+  if (prepare (st,
+               "SELECT id, time, sandbox, action, status, result, duration_ms FROM audit"
+               " WHERE key_id = ? ORDER BY id DESC LIMIT ?",
+               &s, err)
+      < 0)
+    return -1;
+  sqlite3_bind_int64 (s, 1, key_id);
+  sqlite3_bind_int (s, 2, limit);
+  a = json_array ();
+  while ((rc = sqlite3_step (s)) == SQLITE_ROW)
+    {
+      sqlite3_int64 ms = sqlite3_column_int64 (s, 1);
+      time_t secs = (time_t) (ms / 1000);
+      struct tm tm;
+      char when[64];
+
+      gmtime_r (&secs, &tm);
+      snprintf (when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int) (ms % 1000));
+      json_array_append_new (a, json_pack ("{s:I,s:s,s:s,s:s,s:i,s:s,s:I}", "id",
+                                           (json_int_t) sqlite3_column_int64 (s, 0), "time", when,
+                                           "sandboxId", (const char *) sqlite3_column_text (s, 2),
+                                           "action", (const char *) sqlite3_column_text (s, 3),
+                                           "status", sqlite3_column_int (s, 4), "result",
+                                           (const char *) sqlite3_column_text (s, 5), "durationMs",
+                                           (json_int_t) sqlite3_column_int64 (s, 6)));
+    }
+  if (rc != SQLITE_DONE)
+    {
+      json_decref (a);
+      return db_fail (st, err, "read audit log");
+    }
+  *out = a;
+  return 0;
+}

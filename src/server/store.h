@@ -1,0 +1,98 @@
+/* isletd's own records, in <state>/isletd.db (SQLite, WAL): API keys (only
+ * their SHA-256), which key owns which sandbox plus the Daytona fields the
+ * core does not hold, and the audit log.  The sandboxes themselves stay the
+ * core's: this store never says whether one exists or runs. */
+#ifndef ISLET_STORE_H
+#define ISLET_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "islet/err.h"
+#include "islet/sandbox.h"
+
+struct islet_store;
+
+int islet_store_open (const char *path, struct islet_store **out,
+                      struct islet_err *err) ISLET_MUST_CHECK;
+void islet_store_close (struct islet_store *st);
+
+/* ---- API keys ---- */
+int islet_store_key_count (struct islet_store *st, int64_t *n,
+                           struct islet_err *err) ISLET_MUST_CHECK;
+int islet_store_key_add (struct islet_store *st, const char *hash_hex, const char *name,
+                         int64_t *id, struct islet_err *err) ISLET_MUST_CHECK;
+/* Every key, oldest first: [{id, name, created, revoked}] (times in unix
+ * seconds, revoked null while valid). */
+int islet_store_key_list (struct islet_store *st, json_t **out,
+                          struct islet_err *err) ISLET_MUST_CHECK;
+/* Revoke a key: from now on it gets 401.  ISLET_E_NOTFOUND if no valid key
+ * has that id. */
+int islet_store_key_revoke (struct islet_store *st, int64_t id,
+                            struct islet_err *err) ISLET_MUST_CHECK;
+/* The id of a key that is not revoked; ISLET_E_NOTFOUND if none. */
+int islet_store_key_find (struct islet_store *st, const char *hash_hex, int64_t *id,
+                          struct islet_err *err) ISLET_MUST_CHECK;
+
+/* ---- sandbox ownership and Daytona fields ---- */
+struct islet_store_sandbox
+{
+  char id[ISLET_ID_LEN + 1];
+  int64_t key_id;
+  char *name;     /* the Daytona name, unique per key; NULL in rows of older isletd */
+  char *labels;   /* JSON object text, without the language label */
+  char *env;      /* JSON object text */
+  char *language; /* code-toolbox-language */
+  char *target;
+  int64_t auto_stop, auto_archive, auto_delete; /* minutes; stop and delete enforced (reaper.c) */
+  int64_t created, updated, last_activity;      /* unix seconds */
+  int64_t stopped_at; /* when it was stopped (or first seen stopped); 0 while running */
+};
+
+void islet_store_sandbox_fini (struct islet_store_sandbox *s);
+/* Insert or update; ISLET_E_CONFLICT if the key has another sandbox of
+ * that name. */
+int islet_store_sandbox_put (struct islet_store *st, const struct islet_store_sandbox *s,
+                             struct islet_err *err) ISLET_MUST_CHECK;
+/* ISLET_E_NOTFOUND if the store has no row for id. */
+int islet_store_sandbox_get (struct islet_store *st, const char *id,
+                             struct islet_store_sandbox *out,
+                             struct islet_err *err) ISLET_MUST_CHECK;
+/* The rows of key_id (-1: of every key) that come after (after_created,
+ * after_id) in the order (created, id), in that order: the pages of a
+ * listing, and the reaper's rounds.  Free with islet_store_sandbox_list_free. */
+int islet_store_sandbox_list (struct islet_store *st, int64_t key_id, int64_t after_created,
+                              const char *after_id, struct islet_store_sandbox **out, size_t *n,
+                              struct islet_err *err) ISLET_MUST_CHECK;
+void islet_store_sandbox_list_free (struct islet_store_sandbox *rows, size_t n);
+/* The id of key_id's sandbox whose id or name is ref; ISLET_E_NOTFOUND. */
+int islet_store_sandbox_find (struct islet_store *st, int64_t key_id, const char *ref,
+                              char id[ISLET_ID_LEN + 1], struct islet_err *err) ISLET_MUST_CHECK;
+int islet_store_sandbox_delete (struct islet_store *st, const char *id,
+                                struct islet_err *err) ISLET_MUST_CHECK;
+int islet_store_sandbox_set_stopped (struct islet_store *st, const char *id, int64_t when,
+                                     struct islet_err *err) ISLET_MUST_CHECK;
+int islet_store_sandbox_touch (struct islet_store *st, const char *id,
+                               struct islet_err *err) ISLET_MUST_CHECK;
+
+/* ---- audit log ---- */
+struct islet_audit
+{
+  int64_t key_id;
+  const char *sandbox; /* "" when none */
+  const char *action;
+  int status;         /* the HTTP status of the answer */
+  const char *result; /* "ok" or the error message */
+  int64_t duration_ms;
+};
+
+int islet_store_audit_add (struct islet_store *st, const struct islet_audit *a,
+                           struct islet_err *err) ISLET_MUST_CHECK;
+/* The newest `limit` records of one key, newest first, as a JSON array of
+ * {id, time, sandboxId, action, status, result, durationMs}. */
+int islet_store_audit_list (struct islet_store *st, int64_t key_id, int limit, json_t **out,
+                            struct islet_err *err) ISLET_MUST_CHECK;
+
+#endif

@@ -1,0 +1,110 @@
+# shellcheck shell=bash disable=SC2034
+# Helpers of the isletd tests (tests/server/*.sh), sourced after
+# tests/lib/integration.sh: start isletd on a free loopback port with the
+# test's private state directory, talk to it with curl, stop it at exit
+# (before integration.sh's clean-up removes the sandboxes).
+#
+# Environment (set by ctest): ISLETD_BIN, path of build/isletd.
+
+SRV_PID=
+SRV_URL=
+SRV_KEY=
+
+# srv_start: start isletd (port 0: the kernel picks a free one) and wait,
+# at most 20 s, for the URL it prints.
+srv_start () {
+  local i
+  if [[ -z "${ISLETD_BIN:-}" ]]; then
+    ISLETD_BIN="$(dirname "$ISLET_BIN")/isletd"
+  fi
+  [[ -x "$ISLETD_BIN" ]] || fail "no isletd binary at '$ISLETD_BIN' (set ISLETD_BIN)"
+  "$ISLETD_BIN" --listen 127.0.0.1:0 --state-dir "$STATE" >"$STATE.srv.out" 2>"$STATE.srv.err" </dev/null &
+  SRV_PID=$!
+  for (( i = 0; i < 200; i++ )); do
+    SRV_URL=$(sed -n 's|^isletd: serving the Daytona API at \(http://[^ ]*\)/api$|\1|p' "$STATE.srv.out")
+    [[ -n "$SRV_URL" ]] && break
+    alive "$SRV_PID" || fail "isletd exited at start: $(cat "$STATE.srv.err")"
+    sleep 0.1
+  done
+  [[ -n "$SRV_URL" ]] || fail "isletd printed no URL within 20 s"
+  SRV_KEY=$(cat "$STATE/api-key") || fail "no API key file"
+  log "isletd $SRV_PID at $SRV_URL"
+}
+
+srv_stop () {
+  local i
+  [[ -n "$SRV_PID" ]] || return 0
+  kill -TERM "$SRV_PID" 2>/dev/null
+  for (( i = 0; i < 100; i++ )); do
+    alive "$SRV_PID" || break
+    sleep 0.1
+  done
+  alive "$SRV_PID" && kill -KILL "$SRV_PID" 2>/dev/null
+  wait "$SRV_PID" 2>/dev/null
+  SRV_PID=
+  return 0
+}
+
+srv_cleanup () {
+  local rc=$?
+  srv_stop
+  (exit "$rc")
+  it_cleanup
+}
+
+# srv_init: it_init, then isletd, and a trap that stops isletd first.
+srv_init () {
+  it_init
+  for tool in curl jq sqlite3 sha256sum cmp; do
+    command -v "$tool" >/dev/null || fail "needs $tool (scripts/install-deps installs it)"
+  done
+  trap srv_cleanup EXIT
+  srv_start
+}
+
+# api [-k KEY] METHOD PATH [curl options...]: a request to isletd; the
+# body in BODY, the status in CODE.  PATH is relative to the server's URL.
+api () {
+  local key=$SRV_KEY
+  if [[ "$1" == -k ]]; then key=$2; shift 2; fi
+  local method=$1 path=$2
+  shift 2
+  local f auth=()
+  [[ -n "$key" ]] && auth=(-H "Authorization: Bearer $key")
+  f=$(mktemp "$STATE.body.XXXXXX")
+  CODE=$(curl -s -o "$f" -w '%{http_code}' --max-time 120 -X "$method" "${auth[@]}" "$@" \
+    "$SRV_URL$path") || CODE=000
+  BODY=$(cat "$f")
+  rm -f "$f"
+}
+
+# expect_code WHAT WANT: the last api call's status.
+expect_code () {
+  [[ "$CODE" == "$2" ]] || fail "$1: status $CODE, want $2; body: ${BODY:0:400}"
+}
+
+# expect_body WHAT JQ-EXPR: the last api call's body makes the expression true.
+expect_body () {
+  [[ $(printf '%s' "$BODY" | jq -r "$2" 2>/dev/null) == true ]] \
+    || fail "$1: expected $2; body: ${BODY:0:400}"
+}
+
+# expect_error WHAT STATUS: an error in the reference's shape.
+expect_error () {
+  expect_code "$1" "$2"
+  expect_body "$1" "(.statusCode == $2) and (.message | type == \"string\" and length > 0) and (.code | type == \"string\")"
+}
+
+# isletd_cmd ARGS...: isletd's own commands (key ...) on the test's state.
+isletd_cmd () {
+  "$ISLETD_BIN" --state-dir "$STATE" "$@"
+}
+
+# new_key [NAME]: a new API key (another organization), made by
+# `isletd key create`, printed.
+new_key () {
+  local k
+  k=$(isletd_cmd key create --name "${1:-test}" 2>/dev/null) || fail "isletd key create"
+  [[ "$k" =~ ^islet_[0-9a-f]{48}$ ]] || fail "isletd key create printed '$k', not a key"
+  printf '%s' "$k"
+}
