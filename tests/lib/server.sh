@@ -18,6 +18,9 @@ srv_start () {
     ISLETD_BIN="$(dirname "$ISLET_BIN")/isletd"
   fi
   [[ -x "$ISLETD_BIN" ]] || fail "no isletd binary at '$ISLETD_BIN' (set ISLETD_BIN)"
+  # emptied here, not by the child's redirection, which may come after the
+  # first look below: a restart would then read the previous isletd's URL
+  : >"$STATE.srv.out"
   "$ISLETD_BIN" --listen 127.0.0.1:0 --state-dir "$STATE" >"$STATE.srv.out" 2>"$STATE.srv.err" </dev/null &
   SRV_PID=$!
   for (( i = 0; i < 200; i++ )); do
