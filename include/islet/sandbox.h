@@ -92,6 +92,18 @@ int islet_sandbox_stop (struct islet_ctx *ctx, const char *id, struct islet_err 
 int islet_sandbox_destroy (struct islet_ctx *ctx, const char *id, bool force,
                            struct islet_err *err) ISLET_MUST_CHECK;
 
+/* The warm pool: started sandboxes kept ready, so that a create with no
+ * name, the default image and the default limits takes one (about the cost
+ * of an exec) instead of starting one; a background refill then starts a
+ * replacement.  Each pooled sandbox is used once.  Pooled sandboxes are
+ * hidden from islet_sandbox_list.  size 0 (the default) turns the pool off
+ * and removes its sandboxes; set fills it before returning. */
+int islet_warm_set (struct islet_ctx *ctx, unsigned size, struct islet_err *err) ISLET_MUST_CHECK;
+int islet_warm_get (struct islet_ctx *ctx, unsigned *size, unsigned *ready,
+                    struct islet_err *err) ISLET_MUST_CHECK;
+/* Start sandboxes until the pool is full (what the background refill runs). */
+int islet_warm_fill (struct islet_ctx *ctx, struct islet_err *err) ISLET_MUST_CHECK;
+
 /* Destroy every sandbox of the state directory and release its disk pool
  * (unmount, delete the image): the state directory is left as new. */
 int islet_state_reset (struct islet_ctx *ctx, struct islet_err *err) ISLET_MUST_CHECK;

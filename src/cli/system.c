@@ -6,6 +6,7 @@
 
 struct system_args {
   bool force;
+  const char *size; /* warm: the new pool size, NULL to show it */
 };
 
 static const struct cli_opt reset_opts[] = {
@@ -34,6 +35,38 @@ system_reset (struct cli *cli, const struct system_args *a, struct islet_err *er
   return 0;
 }
 
+static const struct cli_opt warm_opts[] = {
+  { "json", 0, CLI_OPT_JSON, 0, NULL, "print {\"size\":N,\"ready\":M}", 0 },
+  { NULL, 0, 0, 0, NULL, NULL, 0 },
+};
+
+static int
+system_warm (struct cli *cli, const struct system_args *a, struct islet_err *err)
+{
+  struct islet_ctx *ctx = cli_ctx (cli, err);
+  unsigned size = 0, ready = 0;
+
+  if (ctx == NULL)
+    return -1;
+  if (a->size)
+    {
+      uint64_t v;
+      if (islet_parse_u64 (a->size, 1024, &v, err) < 0)
+        return islet_wrap (err, "warm pool size");
+      if (!cli->json && v > 0)
+        fprintf (stderr, "islet: starting %llu sandboxes for the warm pool...\n",
+                 (unsigned long long) v);
+      if (islet_warm_set (ctx, (unsigned) v, err) < 0)
+        return -1;
+    }
+  if (islet_warm_get (ctx, &size, &ready, err) < 0)
+    return -1;
+  if (cli->json)
+    return cli_print_json (json_pack ("{s:i,s:i}", "size", (int) size, "ready", (int) ready));
+  printf ("warm pool: %u of %u ready\n", ready, size);
+  return 0;
+}
+
 static const struct system_verb {
   const char *summary;
   int (*fn) (struct cli *cli, const struct system_args *a, struct islet_err *err);
@@ -45,6 +78,16 @@ static const struct system_verb {
       .about = "Remove every sandbox of the state directory, unmount and delete its disk pool:\n"
                "the state directory is left as new.",
       .opts = { reset_opts },
+      .raw_from = -1 } },
+  { "show or set the size of the warm pool", system_warm,
+    { .name = "system warm",
+      .args = "[SIZE]",
+      .about = "Keep SIZE sandboxes started ahead of time, so that `islet run` and a create\n"
+               "with no name, the default image and the default limits take one instead of\n"
+               "starting one; each is used once and replaced in the background.  The pool\n"
+               "is hidden from `islet ls`.  0 turns it off and removes its sandboxes.",
+      .opts = { warm_opts },
+      .max_pos = 1,
       .raw_from = -1 } },
 };
 
@@ -72,7 +115,7 @@ cmd_system (struct cli *cli, int argc, char **argv)
 {
   cleanup_pos struct cli_pos pos = { 0 };
   cleanup_pos struct cli_pos vpos = { 0 };
-  struct system_args a = { false };
+  struct system_args a = { false, NULL };
   struct islet_err err = { 0 };
   const struct system_verb *v = NULL;
   int r;
@@ -82,9 +125,12 @@ cmd_system (struct cli *cli, int argc, char **argv)
     if (strcmp (verbs[i].spec.name + 7, pos.v[0]) == 0)
       v = &verbs[i];
   if (r == 0 && v == NULL)
-    r = islet_fail (&err, ISLET_E_INVALID, 0, "'%s' is not a system command (reset)", pos.v[0]);
+    r = islet_fail (&err, ISLET_E_INVALID, 0, "'%s' is not a system command (reset, warm)",
+                    pos.v[0]);
   if (r == 0)
     r = cli_parse (cli, &v->spec, (int) pos.n - 1, pos.v + 1, &a, &vpos, &err);
+  if (r == 0 && vpos.n > 0)
+    a.size = vpos.v[0];
   if (r == 0)
     r = v->fn (cli, &a, &err);
   if (r > 0)

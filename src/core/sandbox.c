@@ -584,6 +584,16 @@ int
 islet_sandbox_create (struct islet_ctx *ctx, const struct islet_create_opts *opts,
                       char id[ISLET_ID_LEN + 1], struct islet_err *err)
 {
+  if (warm_fits (opts) && warm_take (ctx, id) == 1)
+    return 0;
+  return sandbox_create_cold (ctx, opts, false, id, err);
+}
+
+int
+sandbox_create_cold (struct islet_ctx *ctx, const struct islet_create_opts *opts, bool for_pool,
+                     char id[ISLET_ID_LEN + 1], struct islet_err *err)
+{
+  cleanup_free char *filling = NULL;
   struct islet_sandbox_info info = { 0 };
   unsigned char rnd[ISLET_ID_LEN / 2];
 
@@ -613,20 +623,38 @@ islet_sandbox_create (struct islet_ctx *ctx, const struct islet_create_opts *opt
   /* the directory first: a name whose link points at no directory is free */
   {
     cleanup_free char *dir = sandbox_dir (ctx, info.id);
+    if (for_pool)
+      {
+        int fd;
+        filling = islet_xasprintf ("%s/warm/filling/%s", ctx->state_dir, info.id);
+        fd = open (filling, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0)
+          return islet_fail (err, ISLET_E_SYSTEM, errno, "create `%s`", filling);
+        close (fd);
+      }
     if (mkdir (dir, 0700) < 0)
-      return islet_fail (err, ISLET_E_SYSTEM, errno, "mkdir `%s`", dir);
+      {
+        int e = errno;
+        if (filling)
+          (void) unlink (filling);
+        return islet_fail (err, ISLET_E_SYSTEM, e, "mkdir `%s`", dir);
+      }
   }
   if (name_claim (ctx->state_dir, info.name, info.id, err) < 0)
     {
       struct islet_err ignored;
       cleanup_free char *dir = sandbox_dir (ctx, info.id);
       (void) !islet_rm_rf (dir, &ignored);
+      if (filling)
+        (void) unlink (filling);
       return -1;
     }
   if (prepare (ctx, opts, &info, err) < 0 || spawn_supervisor (ctx, info.id, err) < 0)
     {
       struct islet_err ignored; /* the first error is the one to report */
       (void) remove_storage (ctx, info.id, info.name, info.uid_base, &ignored);
+      if (filling)
+        (void) unlink (filling);
       return -1;
     }
   memcpy (id, info.id, sizeof info.id);
@@ -713,7 +741,7 @@ islet_sandbox_list (struct islet_ctx *ctx, struct islet_sandbox_info **out, size
   while ((de = readdir (d)) != NULL)
     {
       struct islet_err e;
-      if (!id_valid (de->d_name))
+      if (!id_valid (de->d_name) || warm_is_pooled (ctx, de->d_name))
         continue;
       if (count == cap)
         {
@@ -755,6 +783,8 @@ islet_state_reset (struct islet_ctx *ctx, struct islet_err *err)
   cleanup_free struct islet_sandbox_info *all = NULL;
   size_t n = 0;
 
+  if (islet_warm_set (ctx, 0, err) < 0)
+    return islet_wrap (err, "reset");
   if (islet_sandbox_list (ctx, &all, &n, err) < 0)
     return -1;
   for (size_t i = 0; i < n; i++)

@@ -25,4 +25,16 @@ int sandbox_resolve (struct islet_ctx *ctx, const char *ref, char id[ISLET_ID_LE
 int sandbox_load (const struct islet_ctx *ctx, const char *id, struct islet_sandbox_info *out,
                   struct islet_err *err);
 
+/* Create and start a sandbox, never from the warm pool.  With for_pool, it
+ * is marked as being filled into the pool (<state>/warm/filling/<id>) from
+ * its first moment, so that no listing shows it. */
+int sandbox_create_cold (struct islet_ctx *ctx, const struct islet_create_opts *opts,
+                         bool for_pool, char id[ISLET_ID_LEN + 1], struct islet_err *err);
+
+/* The warm pool (src/core/warm.c).  warm_take returns 1 with a pooled
+ * sandbox's id, or 0 if none could be taken, and starts a refill. */
+bool warm_fits (const struct islet_create_opts *opts);
+int warm_take (struct islet_ctx *ctx, char id[ISLET_ID_LEN + 1]);
+bool warm_is_pooled (const struct islet_ctx *ctx, const char *id);
+
 #endif

@@ -378,6 +378,33 @@ report_ready (int fd, const struct islet_err *e)
   close (fd);
 }
 
+/* islet-run --warm-fill STATE: start sandboxes until the state directory's
+ * warm pool is full (src/core/warm.c starts this, detached, after a create
+ * took a pooled sandbox).  One fill at a time: a second one finds the lock
+ * taken and leaves the work to the first. */
+static int
+warm_fill (const char *state_dir)
+{
+  struct islet_ctx *ctx = NULL;
+  struct islet_err e = { 0 };
+
+  if (islet_ctx_open (state_dir, NULL, &ctx, &e) == 0 && islet_warm_fill (ctx, &e) == 0)
+    {
+      islet_ctx_free (ctx);
+      return 0;
+    }
+  islet_ctx_free (ctx);
+  if (e.kind == ISLET_E_CONFLICT)
+    return 0;
+  {
+    cleanup_free char *path = islet_xasprintf ("%s/warm/fill.log", state_dir);
+    cleanup_close int fd = open (path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd >= 0)
+      dprintf (fd, "%lld: %s\n", (long long) time (NULL), e.msg);
+  }
+  return 1;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -390,9 +417,12 @@ main (int argc, char **argv)
   int lfd, sfd, devnull, logfd, conn;
   pid_t pid;
 
+  if (argc == 3 && strcmp (argv[1], "--warm-fill") == 0)
+    return warm_fill (argv[2]);
   if (argc != 4 || islet_parse_u64 (argv[3], 1 << 20, &ready_fd, &e) < 0)
     {
-      fprintf (stderr, "usage: islet-run STATE_DIR ID READY_FD\n");
+      fprintf (stderr, "usage: islet-run STATE_DIR ID READY_FD\n"
+                       "       islet-run --warm-fill STATE_DIR\n");
       return 2;
     }
   title_start = argv[0];

@@ -1,0 +1,300 @@
+/* The warm pool: sandboxes started ahead of time, so that a create takes
+ * one instead of starting one.
+ *
+ *   <state>/warm/size        how many to keep ready (absent or 0: off)
+ *   <state>/warm/ready/<id>  one empty file per sandbox ready to be taken
+ *   <state>/warm/filling/<id> one per sandbox being started for the pool
+ *   <state>/warm/fill.lock   held by the one process refilling the pool
+ *
+ * Only a create with no name, the default image and the default limits can
+ * take a pooled sandbox: every other create starts its own.  A pooled
+ * sandbox is used once, like any other; taking it is one unlinkat(2) of its
+ * ready file, which exactly one taker wins.  After a take, a refill runs in
+ * the background: `islet-run --warm-fill STATE`, detached, which starts
+ * sandboxes until the pool is full again.  Pooled sandboxes are hidden from
+ * listings until taken. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "islet/sandbox.h"
+#include "islet/util.h"
+#include "sandbox_internal.h"
+
+#define WARM_MAX 1024
+
+static char *
+warm_path (const struct islet_ctx *ctx, const char *what)
+{
+  return islet_xasprintf ("%s/warm/%s", ctx->state_dir, what);
+}
+
+static unsigned
+read_size (const struct islet_ctx *ctx)
+{
+  cleanup_free char *path = warm_path (ctx, "size");
+  cleanup_free char *text = NULL;
+  struct islet_err ignored;
+  uint64_t v = 0;
+
+  if (islet_read_file_at (AT_FDCWD, path, 64, &text, NULL, &ignored) < 0)
+    return 0;
+  text[strcspn (text, "\n")] = '\0';
+  if (islet_parse_u64 (text, WARM_MAX, &v, &ignored) < 0)
+    return 0;
+  return (unsigned) v;
+}
+
+bool
+warm_is_pooled (const struct islet_ctx *ctx, const char *id)
+{
+  cleanup_free char *ready = islet_xasprintf ("%s/warm/ready/%s", ctx->state_dir, id);
+  cleanup_free char *filling = islet_xasprintf ("%s/warm/filling/%s", ctx->state_dir, id);
+  return access (ready, F_OK) == 0 || access (filling, F_OK) == 0;
+}
+
+/* The ids in the ready directory; *n of them, malloc'd. */
+static char (*ready_ids (const struct islet_ctx *ctx, size_t *n))[ISLET_ID_LEN + 1]
+{
+  cleanup_free char *dir = warm_path (ctx, "ready");
+  cleanup_dir DIR *d = opendir (dir);
+  char (*v)[ISLET_ID_LEN + 1] = NULL;
+  size_t cap = 0;
+  struct dirent *de;
+
+  *n = 0;
+  while (d && (de = readdir (d)) != NULL)
+    {
+      if (strlen (de->d_name) != ISLET_ID_LEN)
+        continue;
+      if (*n == cap)
+        {
+          cap = cap ? 2 * cap : 8;
+          v = islet_xrealloc (v, cap * sizeof *v);
+        }
+      memcpy (v[(*n)++], de->d_name, ISLET_ID_LEN + 1);
+    }
+  return v;
+}
+
+static bool
+limits_default (const struct islet_limits *l)
+{
+  const struct islet_limits d = ISLET_LIMITS_DEFAULT;
+  return l->memory_mb == d.memory_mb && l->cpu_millis == d.cpu_millis && l->pids == d.pids
+         && l->disk_mb == d.disk_mb && l->timeout_s == d.timeout_s
+         && l->output_bytes == d.output_bytes && l->nofile == d.nofile;
+}
+
+bool
+warm_fits (const struct islet_create_opts *opts)
+{
+  return opts->name == NULL && (opts->image == NULL || strcmp (opts->image, "host") == 0)
+         && limits_default (&opts->limits);
+}
+
+/* Start `islet-run --warm-fill STATE` detached: a fork that forks again and
+ * exits, so no caller (isletd's threads included) is left with a child to
+ * reap; only async-signal-safe calls between fork and exec. */
+static void
+spawn_fill (const struct islet_ctx *ctx)
+{
+  pid_t pid = fork ();
+
+  if (pid == 0)
+    {
+      int null;
+      if (setsid () < 0 || fork () != 0)
+        _exit (0);
+      null = open ("/dev/null", O_RDWR);
+      if (null < 0 || dup2 (null, 0) < 0 || dup2 (null, 1) < 0 || dup2 (null, 2) < 0)
+        _exit (1);
+      close_range (3, ~0U, 0);
+      execl (ctx->runtime, "islet-run", "--warm-fill", ctx->state_dir, (char *) NULL);
+      _exit (127);
+    }
+  if (pid > 0)
+    while (waitpid (pid, NULL, 0) < 0 && errno == EINTR)
+      ;
+}
+
+int
+warm_take (struct islet_ctx *ctx, char id[ISLET_ID_LEN + 1])
+{
+  cleanup_free char *dir = NULL;
+  cleanup_free char (*ids)[ISLET_ID_LEN + 1] = NULL;
+  size_t n = 0;
+  int taken = 0;
+
+  if (read_size (ctx) == 0)
+    return 0;
+  dir = warm_path (ctx, "ready");
+  ids = ready_ids (ctx, &n);
+  for (size_t i = 0; i < n && !taken; i++)
+    {
+      cleanup_free char *path = islet_xasprintf ("%s/%s", dir, ids[i]);
+      cleanup_close int probe = -1;
+      struct islet_err e;
+
+      if (unlink (path) < 0)
+        continue; /* another create took it */
+      probe = sandbox_connect (ctx, ids[i], &e);
+      if (probe < 0)
+        {
+          /* its supervisor died while it waited: it is of no use */
+          (void) !islet_sandbox_destroy (ctx, ids[i], true, &e);
+          continue;
+        }
+      memcpy (id, ids[i], ISLET_ID_LEN + 1);
+      taken = 1;
+    }
+  spawn_fill (ctx);
+  return taken;
+}
+
+/* Destroy the pooled sandboxes beyond keep. */
+static int
+drain (struct islet_ctx *ctx, size_t keep, struct islet_err *err)
+{
+  cleanup_free char *dir = warm_path (ctx, "ready");
+  cleanup_free char (*ids)[ISLET_ID_LEN + 1] = NULL;
+  size_t n = 0;
+
+  ids = ready_ids (ctx, &n);
+  for (size_t i = keep; i < n; i++)
+    {
+      cleanup_free char *path = islet_xasprintf ("%s/%s", dir, ids[i]);
+      if (unlink (path) < 0)
+        continue;
+      if (islet_sandbox_destroy (ctx, ids[i], true, err) < 0)
+        return islet_wrap (err, "remove pooled sandbox `%s`", ids[i]);
+    }
+  return 0;
+}
+
+static int
+lock_fill (const struct islet_ctx *ctx, int how, struct islet_err *err)
+{
+  cleanup_free char *path = warm_path (ctx, "fill.lock");
+  cleanup_close int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+  if (fd < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", path);
+  while (flock (fd, how) < 0)
+    {
+      if (errno == EWOULDBLOCK)
+        return islet_fail (err, ISLET_E_CONFLICT, 0, "the warm pool is being filled");
+      if (errno != EINTR)
+        return islet_fail (err, ISLET_E_SYSTEM, errno, "lock `%s`", path);
+    }
+  return islet_take_fd (&fd);
+}
+
+static int
+make_dirs (const struct islet_ctx *ctx, struct islet_err *err)
+{
+  cleanup_free char *ready = warm_path (ctx, "ready");
+  cleanup_free char *filling = warm_path (ctx, "filling");
+  return islet_mkdir_p (ready, 0700, err) < 0 ? -1 : islet_mkdir_p (filling, 0700, err);
+}
+
+/* Fill, with the fill lock held. */
+static int
+fill_locked (struct islet_ctx *ctx, struct islet_err *err)
+{
+  cleanup_free char *dir = warm_path (ctx, "ready");
+
+  /* bounded: one create per missing sandbox, re-reading the size each time
+   * so that turning the pool off stops a fill */
+  for (unsigned round = 0; round < WARM_MAX; round++)
+    {
+      struct islet_create_opts opts = { .limits = ISLET_LIMITS_DEFAULT };
+      cleanup_free char (*ids)[ISLET_ID_LEN + 1] = NULL;
+      cleanup_free char *path = NULL;
+      cleanup_free char *filling = NULL;
+      char id[ISLET_ID_LEN + 1];
+      size_t n = 0;
+      int fd;
+
+      ids = ready_ids (ctx, &n);
+      if (n >= read_size (ctx))
+        return 0;
+      if (sandbox_create_cold (ctx, &opts, true, id, err) < 0)
+        return islet_wrap (err, "fill the warm pool");
+      path = islet_xasprintf ("%s/%s", dir, id);
+      filling = islet_xasprintf ("%s/warm/filling/%s", ctx->state_dir, id);
+      fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      if (fd < 0)
+        {
+          int e = errno;
+          struct islet_err ignored;
+          (void) !islet_sandbox_destroy (ctx, id, true, &ignored);
+          (void) unlink (filling);
+          return islet_fail (err, ISLET_E_SYSTEM, e, "create `%s`", path);
+        }
+      close (fd);
+      /* ready before no longer filling: never listed in between */
+      (void) unlink (filling);
+    }
+  return 0;
+}
+
+int
+islet_warm_fill (struct islet_ctx *ctx, struct islet_err *err)
+{
+  cleanup_close int lock = -1;
+
+  if (make_dirs (ctx, err) < 0)
+    return -1;
+  lock = lock_fill (ctx, LOCK_EX | LOCK_NB, err);
+  if (lock < 0)
+    return -1;
+  return fill_locked (ctx, err);
+}
+
+int
+islet_warm_set (struct islet_ctx *ctx, unsigned size, struct islet_err *err)
+{
+  cleanup_free char *path = warm_path (ctx, "size");
+  char text[16];
+
+  if (size > WARM_MAX)
+    return islet_fail (err, ISLET_E_INVALID, 0, "warm pool size %u is over %d", size, WARM_MAX);
+  {
+    cleanup_free char *dir = islet_xasprintf ("%s/warm", ctx->state_dir);
+    if (size == 0 && access (dir, F_OK) < 0)
+      return 0; /* never had a pool */
+  }
+  if (make_dirs (ctx, err) < 0)
+    return -1;
+  snprintf (text, sizeof text, "%u\n", size);
+  if (islet_write_file_atomic (path, text, strlen (text), 0600, err) < 0)
+    return -1;
+  {
+    /* a fill in progress sees the new size before its next create, and
+     * this waits for it */
+    cleanup_close int lock = lock_fill (ctx, LOCK_EX, err);
+    if (lock < 0 || drain (ctx, size, err) < 0)
+      return -1;
+    return fill_locked (ctx, err);
+  }
+}
+
+int
+islet_warm_get (struct islet_ctx *ctx, unsigned *size, unsigned *ready, struct islet_err *err)
+{
+  cleanup_free char (*ids)[ISLET_ID_LEN + 1] = NULL;
+  size_t n = 0;
+
+  ids = ready_ids (ctx, &n);
+  *size = read_size (ctx);
+  *ready = (unsigned) n;
+  return 0;
+}

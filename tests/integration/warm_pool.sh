@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# The warm pool (islet system warm N): N sandboxes started ahead of time,
+# hidden from `islet ls`, each used once by a run or a plain create and then
+# replaced in the background.  A create with a name or other limits never
+# takes one.  Nothing one run leaves is seen by the next.  Size 0 and
+# `system reset` remove every pooled sandbox: no supervisor, cgroup or
+# volume left.
+source "$(dirname "$0")/../lib/integration.sh"
+it_init
+
+ready () { ls "$STATE/warm/ready" 2>/dev/null | sort; }
+ready_count () { ready | wc -l; }
+pool_full () { [[ $(ready_count) -eq 2 ]]; }
+
+log "size 0 to begin with, and nothing made for it"
+capture islet system warm --json
+expect_eq "warm --json on a new state dir" "$(jget "$OUT" '[j["size"], j["ready"]]')" '[0, 0]'
+capture islet system warm -3
+[[ "$RC" == 2 ]] || fail "warm -3: status $RC, want 2 (bad usage)"
+capture islet system warm 5000
+[[ "$RC" != 0 && "$ERR" == *"warm pool size"* ]] || fail "warm 5000: status $RC, error '$ERR'"
+
+log "fill a pool of 2"
+capture islet system warm 2
+expect_eq "warm 2: status (stderr: $ERR)" "$RC" 0
+expect_eq "warm 2 prints" "$OUT" "warm pool: 2 of 2 ready"
+pooled=$(ready)
+expect_eq "ready files" "$(ready_count)" 2
+for id in $pooled; do
+  remember_id "$id"
+  expect_eq "pooled $id runs" "$(sb_info "$id" 'j["state"]')" running
+done
+expect_eq "ls hides the pool" "$(jget "$(islet ls --json </dev/null)" 'len(j["sandboxes"])')" 0
+expect_eq "supervisors of the pool" "$(supervisors | wc -l)" 2
+
+log "islet run takes a pooled sandbox, which is gone afterwards"
+capture islet run -- sh -c 'hostname; echo left-behind > /workspace/mark; echo /tmp-mark > /tmp/mark'
+expect_eq "run: status (stderr: $ERR)" "$RC" 0
+host=${OUT%%$'\n'*}
+used=${host#islet-}
+[[ " $(echo $pooled) " == *" $used "* ]] || fail "run used $used ($host), not one of the pool: $pooled"
+[[ ! -d "$STATE/sandboxes/$used" ]] || fail "the sandbox $used run used is still there"
+wait_until 30 pool_full || fail "the pool was not refilled to 2 within 30 s: $(ready)"
+[[ " $(echo $(ready)) " != *" $used "* ]] || fail "the used sandbox $used is back in the pool"
+for id in $(ready); do remember_id "$id"; done
+
+log "the next run sees nothing of the last"
+capture islet run -- sh -c 'ls -A /workspace /tmp | tr "\n" " "; if test -e /workspace/mark; then echo FOUND; fi'
+expect_eq "run 2: status (stderr: $ERR)" "$RC" 0
+expect_eq "run 2 sees empty /workspace and /tmp" "$OUT" "/tmp:  /workspace: "
+wait_until 30 pool_full || fail "the pool was not refilled after run 2"
+for id in $(ready); do remember_id "$id"; done
+
+log "a create with no name takes one and keeps it; named and sized creates start their own"
+before=$(ready)
+id=$(create_sb) || fail "create"
+remember_id "$id"
+[[ " $(echo $before) " == *" $id "* ]] || fail "create did not take a pooled sandbox ($id, pool: $before)"
+expect_eq "the taken sandbox is listed" \
+  "$(jget "$(islet ls --json </dev/null)" '[s["id"] for s in j["sandboxes"]]')" "[\"$id\"]"
+xjson "$id" -- echo taken
+expect_eq "exec in the taken sandbox" "$(jget "$OUT" 'j["stdout"]')" taken
+wait_until 30 pool_full || fail "the pool was not refilled after create"
+before=$(ready)
+named=$(create_sb --name warm-named) || fail "create --name"
+remember_id "$named"
+sized=$(create_sb --memory 256) || fail "create --memory 256"
+remember_id "$sized"
+for x in "$named" "$sized"; do
+  [[ " $(echo $before) " != *" $x "* ]] || fail "a named or sized create took pooled $x"
+done
+expect_eq "the pool is untouched by them" "$(ready)" "$before"
+for x in "$id" "$named" "$sized"; do islet rm -f "$x" </dev/null >/dev/null || fail "rm $x"; done
+
+log "size 0 removes the pool"
+pooled=$(ready)
+capture islet system warm 0
+expect_eq "warm 0: status (stderr: $ERR)" "$RC" 0
+expect_eq "ready after warm 0" "$(ready_count)" 0
+for id in $pooled; do
+  [[ ! -d "$STATE/sandboxes/$id" ]] || fail "pooled $id still has its directory after warm 0"
+  [[ -z "$(cg_dirs "$id")" ]] || fail "pooled $id still has cgroups after warm 0"
+done
+no_supervisors () { [[ -z "$(supervisors)" ]]; }
+wait_until 10 no_supervisors || fail "supervisors left after warm 0: $(supervisors)"
+
+log "system reset removes a full pool"
+islet system warm 2 </dev/null >/dev/null || fail "warm 2 again"
+for id in $(ready); do remember_id "$id"; done
+islet system reset -f </dev/null >/dev/null || fail "reset"
+wait_until 10 no_supervisors || fail "supervisors left after reset: $(supervisors)"
+[[ -z "$(ls "$STATE/sandboxes" 2>/dev/null)" ]] || fail "sandboxes left after reset: $(ls "$STATE/sandboxes")"
+pass "pool filled, taken once per run and create, refilled, hidden, removed"
