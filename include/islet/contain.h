@@ -54,7 +54,9 @@ struct islet_rootfs {
  * /dev/pts, /dev/shm), pivot into it and drop the host's tree. */
 int islet_rootfs_setup (const struct islet_rootfs *spec, struct islet_err *err) ISLET_MUST_CHECK;
 
-/* Files the sandbox's writable layer needs before first start (owned by base). */
+/* Files the sandbox's writable layer needs before first start (owned by base).
+ * Only on a new, empty upper: once the sandbox has run, its upper is its own,
+ * and the host must not follow paths in it. */
 int islet_rootfs_prepare_upper (const char *upper, const char *work, uint32_t base,
                                 const char *hostname, struct islet_err *err) ISLET_MUST_CHECK;
 

@@ -225,7 +225,16 @@ islet_rootfs_prepare_upper (const char *upper, const char *work, uint32_t base,
   if (mkdir_owned (dfd, "etc", 0755, base, err) < 0 || mkdir_owned (dfd, "root", 0700, base, err) < 0
       || mkdir_owned (dfd, "tmp", 01777, base, err) < 0
       || mkdir_owned (dfd, "workspace", 0755, base, err) < 0
-      || mkdir_owned (dfd, "home", 0755, base, err) < 0)
+      || mkdir_owned (dfd, "home", 0755, base, err) < 0
+      /* the rest of the skeleton's top directories: the image's lower
+       * copies belong to an unmapped host root, so without these the
+       * sandbox's root could not create anything in them */
+      || mkdir_owned (dfd, "opt", 0755, base, err) < 0
+      || mkdir_owned (dfd, "mnt", 0755, base, err) < 0
+      || mkdir_owned (dfd, "srv", 0755, base, err) < 0
+      || mkdir_owned (dfd, "run", 0755, base, err) < 0
+      || mkdir_owned (dfd, "var", 0755, base, err) < 0
+      || mkdir_owned (dfd, "var/tmp", 01777, base, err) < 0)
     return -1;
   hosts = islet_xasprintf ("127.0.0.1 localhost %s\n::1 localhost %s\n", hostname, hostname);
   hn = islet_xasprintf ("%s\n", hostname);
