@@ -1,0 +1,303 @@
+#!/usr/bin/python3
+"""isletd over HTTP on loopback: the numbers of the isletd issue's targets.
+
+    bench/bench_server.py --isletd build/isletd --state DIR --json OUT [-n RUNS]
+                          [--wrk PATH] [--sdk-dir tests/compat]
+
+Starts isletd on a free loopback port with the given (fresh) state
+directory and times, with keep-alive connections from this process (the
+standard library's http.client, whose own cost is measured and printed):
+
+  - API create to `started` (POST /api/sandbox answers once started), p50;
+  - toolbox execute of `true`, p50;
+  - code-run of `print(1)`, p50;
+  - file read of 4 KiB (GET /files/download) with wrk at 64 connections
+    for 10 s: requests/s and errors;
+  - bulk-upload of a 100 MiB file: MiB/s (median of 3);
+  - with the official SDK (if --sdk-dir has node_modules): create +
+    codeRun("print(1)") as a script sees it, median.
+
+Targets are printed as PASS or MISS; the exit status is non-zero only when a
+benchmark could not run.  Every loop is bounded in count, every wait in time.
+"""
+import argparse
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+MIB = 1024 * 1024
+
+
+def die(msg):
+    print("bench_server: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def pct(samples, p):
+    s = sorted(samples)
+    if not s:
+        return float("nan")
+    k = min(len(s) - 1, max(0, int(round(p / 100.0 * (len(s) - 1)))))
+    return s[k]
+
+
+class Server:
+    def __init__(self, isletd, state):
+        self.state = state
+        self.out = open(os.path.join(state, "..", os.path.basename(state) + ".out"), "w+")
+        self.proc = subprocess.Popen(
+            [isletd, "--listen", "127.0.0.1:0", "--state-dir", state],
+            stdout=self.out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        self.host = self.port = None
+        while time.monotonic() < deadline and self.host is None:
+            if self.proc.poll() is not None:
+                self.out.seek(0)
+                die("isletd exited at start: " + self.out.read()[-2000:])
+            self.out.seek(0)
+            m = re.search(r"serving the Daytona API at http://([0-9.]+):(\d+)/api", self.out.read())
+            if m:
+                self.host, self.port = m.group(1), int(m.group(2))
+            else:
+                time.sleep(0.05)
+        if self.host is None:
+            self.stop()
+            die("isletd printed no URL within 20 s")
+        with open(os.path.join(state, "api-key")) as f:
+            self.key = f.read().strip()
+        self.url = "http://%s:%d" % (self.host, self.port)
+
+    def conn(self):
+        return http.client.HTTPConnection(self.host, self.port, timeout=120)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def call(conn, key, method, path, body=None, ctype="application/json", want=(200, 201, 202, 204)):
+    headers = {"Authorization": "Bearer " + key}
+    if body is not None:
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+        headers["Content-Type"] = ctype
+    conn.request(method, path, body=body, headers=headers)
+    r = conn.getresponse()
+    data = r.read()
+    if r.status not in want:
+        die("%s %s: status %d: %s" % (method, path, r.status, data[:300]))
+    return data
+
+
+def timed(fn, n, warmup=3):
+    out = []
+    for i in range(n + warmup):
+        t0 = time.perf_counter()
+        fn(i)
+        ms = (time.perf_counter() - t0) * 1000.0
+        if i >= warmup:
+            out.append(ms)
+    return out
+
+
+def row(name, samples):
+    print("  %-44s %5d %8.2f %8.2f %8.2f" % (name, len(samples), pct(samples, 50),
+                                              pct(samples, 90), pct(samples, 99)))
+    return {"n": len(samples), "p50": pct(samples, 50), "p90": pct(samples, 90),
+            "p99": pct(samples, 99)}
+
+
+def multipart(path, data):
+    boundary = "islet-bench-" + uuid.uuid4().hex
+    head = ("--%s\r\nContent-Disposition: form-data; name=\"files[0].path\"\r\n\r\n%s\r\n"
+            "--%s\r\nContent-Disposition: form-data; name=\"files[0].file\"; filename=\"f\"\r\n"
+            "Content-Type: application/octet-stream\r\n\r\n" % (boundary, path, boundary)).encode()
+    tail = ("\r\n--%s--\r\n" % boundary).encode()
+    return head + data + tail, "multipart/form-data; boundary=" + boundary
+
+
+def wrk_read(wrk, srv, sid, seconds):
+    """wrk at 64 connections on GET /files/download of a 4 KiB file."""
+    script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+    script.write('wrk.headers["Authorization"] = "Bearer %s"\n'
+                 "done = function(summary, latency, requests)\n"
+                 "  local e = summary.errors\n"
+                 '  io.write(string.format("RESULT %%d %%d %%d %%d %%d %%d %%.1f\\n", '
+                 "summary.requests, e.connect, e.read, e.write, e.status, e.timeout, "
+                 "latency:percentile(50) / 1000.0))\n"
+                 "end\n" % srv.key)
+    script.close()
+    try:
+        p = subprocess.run([wrk, "-t", "2", "-c", "64", "-d", "%ds" % seconds, "--timeout", "10s",
+                            "-s", script.name,
+                            "%s/toolbox/%s/files/download?path=%%2Fworkspace%%2Fread4k" % (srv.url, sid)],
+                           capture_output=True, text=True, timeout=seconds + 60)
+    finally:
+        os.unlink(script.name)
+    m = re.search(r"RESULT (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) ([0-9.]+)", p.stdout)
+    rps = re.search(r"Requests/sec:\s+([0-9.]+)", p.stdout)
+    if not m or not rps:
+        die("wrk gave no result: " + p.stdout[-1000:] + p.stderr[-1000:])
+    errors = sum(int(m.group(i)) for i in range(2, 7))
+    return float(rps.group(1)), errors, int(m.group(1)), float(m.group(7))
+
+
+SDK_SCRIPT = r"""
+const { Daytona } = require('@daytonaio/sdk');
+(async () => {
+  const d = new Daytona({ apiKey: process.env.KEY, apiUrl: process.env.URL + '/api' });
+  const n = parseInt(process.env.RUNS, 10), ms = [];
+  for (let i = 0; i < n + 2; i++) {
+    const t0 = process.hrtime.bigint();
+    const sb = await d.create({ language: 'python' });
+    const r = await sb.process.codeRun('print(1)');
+    const t = Number(process.hrtime.bigint() - t0) / 1e6;
+    if (r.exitCode !== 0 || r.result.trim() !== '1') throw new Error('codeRun: ' + JSON.stringify(r));
+    await sb.delete();
+    if (i >= 2) ms.push(t);
+  }
+  console.log('SDKMS ' + JSON.stringify(ms));
+  process.exit(0);
+})().catch((e) => { console.error(e); process.exit(1); });
+"""
+
+
+def sdk_bench(sdk_dir, srv, runs):
+    if not sdk_dir or not os.path.isdir(os.path.join(sdk_dir, "node_modules", "@daytonaio", "sdk")):
+        return None
+    env = dict(os.environ, KEY=srv.key, URL=srv.url, RUNS=str(runs))
+    p = subprocess.run(["node", "-e", SDK_SCRIPT], cwd=sdk_dir, env=env, capture_output=True,
+                       text=True, timeout=300)
+    m = re.search(r"SDKMS (\[.*\])", p.stdout)
+    if p.returncode != 0 or not m:
+        die("SDK benchmark failed: " + p.stdout[-1000:] + p.stderr[-1500:])
+    return json.loads(m.group(1))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--isletd", required=True)
+    ap.add_argument("--state", required=True)
+    ap.add_argument("--json", required=True)
+    ap.add_argument("-n", type=int, default=100)
+    ap.add_argument("--wrk", default=shutil.which("wrk"))
+    ap.add_argument("--sdk-dir")
+    a = ap.parse_args()
+    n = max(5, min(a.n, 1000))
+
+    srv = Server(a.isletd, a.state)
+    results, targets = {}, []
+
+    def target(name, value, op, limit, unit):
+        ok = value <= limit if op == "<=" else value >= limit
+        print("%s  %-44s %10.2f %s (target %s %.2f %s)" % ("PASS" if ok else "MISS", name, value,
+                                                          unit, op, limit, unit))
+        targets.append({"name": name, "value": value, "op": op, "limit": limit, "unit": unit,
+                        "pass": ok})
+
+    try:
+        c = srv.conn()
+        print("isletd on loopback (%s), %d timed runs per latency" % (srv.url, n))
+        print("                                                   n   p50 ms   p90 ms   p99 ms")
+        results["http_floor"] = row("GET /api/sandbox (empty list): the HTTP floor",
+                                    timed(lambda i: call(c, srv.key, "GET", "/api/sandbox"), n))
+
+        ids = []
+
+        def create(i):
+            body = json.loads(call(c, srv.key, "POST", "/api/sandbox",
+                                   {"labels": {"code-toolbox-language": "python"}, "env": {}}))
+            if body.get("state") != "started":
+                die("create answered state %r" % body.get("state"))
+            ids.append(body["id"])
+
+        results["api_create"] = row("API create to started", timed(create, n))
+        results["api_delete"] = row("API delete", timed(
+            lambda i: call(c, srv.key, "DELETE", "/api/sandbox/" + ids.pop()), n, warmup=0))
+        for sid in ids:
+            call(c, srv.key, "DELETE", "/api/sandbox/" + sid)
+
+        sid = json.loads(call(c, srv.key, "POST", "/api/sandbox", {"env": {}}))["id"]
+        tb = "/toolbox/" + sid
+        results["execute_true"] = row("toolbox execute `true`", timed(
+            lambda i: call(c, srv.key, "POST", tb + "/process/execute", {"command": "true"}), n))
+
+        def code_run(i):
+            r = json.loads(call(c, srv.key, "POST", tb + "/process/code-run",
+                                {"code": "print(1)", "language": "python"}))
+            if r.get("exitCode") != 0 or r.get("result", "").strip() != "1":
+                die("code-run: %r" % r)
+
+        results["code_run"] = row("toolbox code-run python `print(1)`", timed(code_run, max(5, n // 2)))
+
+        # 4 KiB file reads with wrk
+        data4k = os.urandom(4096)
+        body, ctype = multipart("/workspace/read4k", data4k)
+        call(c, srv.key, "POST", tb + "/files/bulk-upload", body, ctype)
+        got = call(c, srv.key, "GET", tb + "/files/download?path=%2Fworkspace%2Fread4k")
+        if got != data4k:
+            die("download of the 4 KiB file returned %d other bytes" % len(got))
+        results["read4k_single"] = row("file read 4 KiB, one connection", timed(
+            lambda i: call(c, srv.key, "GET", tb + "/files/download?path=%2Fworkspace%2Fread4k"), n))
+        if a.wrk:
+            rps, errors, total, p50 = wrk_read(a.wrk, srv, sid, 10)
+            print("  file read 4 KiB, wrk -c64 -t2 -d10s: %.0f requests/s, %d requests, %d errors, "
+                  "p50 %.1f ms" % (rps, total, errors, p50))
+            results["read4k_wrk"] = {"rps": rps, "errors": errors, "requests": total, "p50": p50}
+        else:
+            print("  file read 4 KiB with wrk: wrk not installed")
+
+        # 100 MiB upload
+        big = os.urandom(100 * MIB)
+        body, ctype = multipart("/workspace/big.bin", big)
+        rates = []
+        for i in range(3):
+            t0 = time.perf_counter()
+            call(c, srv.key, "POST", tb + "/files/bulk-upload", body, ctype)
+            rates.append(100.0 / (time.perf_counter() - t0))
+        info = json.loads(call(c, srv.key, "GET", tb + "/files/info?path=%2Fworkspace%2Fbig.bin"))
+        if info.get("size") != 100 * MIB:
+            die("the uploaded file has %r bytes" % info.get("size"))
+        print("  bulk-upload of 100 MiB: %s MiB/s (median %.0f)" %
+              (", ".join("%.0f" % r for r in rates), statistics.median(rates)))
+        results["upload_100m"] = {"mib_s": rates, "median": statistics.median(rates)}
+        call(c, srv.key, "DELETE", "/api/sandbox/" + sid)
+
+        sdk = sdk_bench(a.sdk_dir, srv, max(5, min(n // 5, 30)))
+        if sdk is not None:
+            results["sdk_create_coderun"] = row("SDK create + codeRun print(1)", sdk)
+        else:
+            print("  SDK create + codeRun: no SDK installed in --sdk-dir (npm ci in tests/compat)")
+
+        print("\ntargets (isletd)")
+        if sdk is not None:
+            target("SDK create + codeRun p50", pct(sdk, 50), "<=", 50, "ms")
+        target("API create to started p50", results["api_create"]["p50"], "<=", 10, "ms")
+        target("toolbox execute `true` p50", results["execute_true"]["p50"], "<=", 3, "ms")
+        if "read4k_wrk" in results:
+            target("file read 4 KiB, requests/s (wrk -c64)", results["read4k_wrk"]["rps"], ">=", 5000,
+                   "req/s")
+            target("file read 4 KiB, errors", results["read4k_wrk"]["errors"], "<=", 0, "")
+        target("bulk-upload 100 MiB", results["upload_100m"]["median"], ">=", 200, "MiB/s")
+    finally:
+        srv.stop()
+    with open(a.json, "w") as f:
+        json.dump({"results": results, "targets": targets}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
