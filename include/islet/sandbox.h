@@ -53,7 +53,10 @@ struct islet_sandbox_info {
   bool disk_enforced;
 };
 
-struct islet_ctx; /* opaque: a state directory opened for use */
+/* Opaque: a state directory opened for use.  One ctx may be shared by the
+ * threads of a process (the disk pool it opens on first need is opened
+ * once, under a lock); islet_state_reset must not run beside other calls. */
+struct islet_ctx;
 
 /* Open (creating if needed) a state directory.  runtime is the islet-run binary
  * (NULL: look beside the calling program, then in PATH). */

@@ -114,6 +114,7 @@ islet_ctx_open (const char *state_dir, const char *runtime, struct islet_ctx **o
   if (names_index_init (real, err) < 0)
     return -1;
   ctx = islet_xcalloc (1, sizeof *ctx);
+  pthread_mutex_init (&ctx->pool_lock, NULL);
   ctx->state_dir = islet_xstrdup (real);
   ctx->runtime = runtime ? islet_xstrdup (runtime) : find_runtime ();
   if (ctx->runtime == NULL)
@@ -132,6 +133,7 @@ islet_ctx_free (struct islet_ctx *ctx)
   if (ctx == NULL)
     return;
   islet_disk_pool_free (ctx->pool);
+  pthread_mutex_destroy (&ctx->pool_lock);
   free (ctx->state_dir);
   free (ctx->runtime);
   free (ctx);
@@ -146,10 +148,14 @@ islet_ctx_state_dir (const struct islet_ctx *ctx)
 static int
 pool (struct islet_ctx *ctx, struct islet_disk_pool **out, struct islet_err *err)
 {
+  int r = 0;
+
+  pthread_mutex_lock (&ctx->pool_lock);
   if (ctx->pool == NULL && islet_disk_pool_open (ctx->state_dir, &ctx->pool, err) < 0)
-    return islet_wrap (err, "disk pool");
+    r = islet_wrap (err, "disk pool");
   *out = ctx->pool;
-  return 0;
+  pthread_mutex_unlock (&ctx->pool_lock);
+  return r;
 }
 
 char *
@@ -790,7 +796,9 @@ islet_state_reset (struct islet_ctx *ctx, struct islet_err *err)
   for (size_t i = 0; i < n; i++)
     if (islet_sandbox_destroy (ctx, all[i].id, true, err) < 0)
       return islet_wrap (err, "reset");
+  pthread_mutex_lock (&ctx->pool_lock);
   islet_disk_pool_free (ctx->pool);
   ctx->pool = NULL;
+  pthread_mutex_unlock (&ctx->pool_lock);
   return islet_disk_pool_remove (ctx->state_dir, err);
 }

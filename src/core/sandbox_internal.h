@@ -1,6 +1,8 @@
 #ifndef ISLET_SANDBOX_INTERNAL_H
 #define ISLET_SANDBOX_INTERNAL_H
 
+#include <pthread.h>
+
 #include "islet/sandbox.h"
 
 struct islet_disk_pool;
@@ -8,6 +10,7 @@ struct islet_disk_pool;
 struct islet_ctx {
   char *state_dir;
   char *runtime;
+  pthread_mutex_t pool_lock;    /* guards the opening of pool */
   struct islet_disk_pool *pool; /* opened on first need */
 };
 
