@@ -62,6 +62,8 @@ reap_running (struct srv *srv, struct islet_ctx *ctx, struct islet_store_sandbox
   if (rc)
     return;
   rc = islet_sandbox_stop (ctx, row->id, &err);
+  if (rc == 0)
+    sio_sandbox_state (srv, row->key_id, row->id, "started", "stopped");
   if (rc == 0 && islet_store_sandbox_set_stopped (srv->store, row->id, now, &err) < 0)
     fprintf (stderr, "isletd: %s\n", err.msg);
   record (srv, row, "sandbox.auto-stop", rc, &err, t0);
@@ -83,6 +85,8 @@ reap_stopped (struct srv *srv, struct islet_ctx *ctx, struct islet_store_sandbox
   if (row->auto_delete < 0 || now - row->stopped_at < row->auto_delete * srv->minute_s)
     return;
   rc = islet_sandbox_destroy (ctx, row->id, true, &err);
+  if (rc == 0)
+    sio_sandbox_state (srv, row->key_id, row->id, "stopped", "destroyed");
   if (rc == 0 && islet_store_sandbox_delete (srv->store, row->id, &err) < 0)
     fprintf (stderr, "isletd: %s\n", err.msg);
   record (srv, row, "sandbox.auto-delete", rc, &err, t0);
@@ -94,16 +98,14 @@ round_once (struct srv *srv)
 {
   struct islet_store_sandbox *rows = NULL;
   cleanup_free struct islet_sandbox_info *all = NULL;
-  struct islet_ctx *ctx = NULL;
+  struct islet_ctx *ctx = srv->ctx;
   struct islet_err err;
   size_t n = 0, nall = 0;
 
-  if (islet_ctx_open (srv->state_dir, NULL, &ctx, &err) < 0
-      || core_all (ctx, &all, &nall, &err) < 0
+  if (core_all (ctx, &all, &nall, &err) < 0
       || islet_store_sandbox_list (srv->store, -1, INT64_MIN, NULL, &rows, &n, &err) < 0)
     {
       fprintf (stderr, "isletd: auto-stop round: %s\n", err.msg);
-      islet_ctx_free (ctx);
       return;
     }
   for (size_t i = 0; i < n; i++)
@@ -118,7 +120,6 @@ round_once (struct srv *srv)
         reap_stopped (srv, ctx, &rows[i], now_s ());
     }
   islet_store_sandbox_list_free (rows, n);
-  islet_ctx_free (ctx);
 }
 
 static void *

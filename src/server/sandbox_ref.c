@@ -9,20 +9,15 @@
 int
 sb_ctx (struct req *r, struct sb_ref *sb, struct resp *out)
 {
-  struct islet_err err;
-
-  if (sb->ctx == NULL && islet_ctx_open (r->srv->state_dir, NULL, &sb->ctx, &err) < 0)
-    {
-      reply_islet_err (out, &err, false);
-      return -1;
-    }
+  (void) out;
+  sb->ctx = r->srv->ctx; /* one for the whole server: opening one per request
+                            would open the disk pool each time */
   return 0;
 }
 
 void
 sb_close (struct sb_ref *sb)
 {
-  islet_ctx_free (sb->ctx);
   sb->ctx = NULL;
   islet_store_sandbox_fini (&sb->row);
 }
