@@ -101,13 +101,11 @@ ensure_key (struct srv *srv, char **key_path, struct islet_err *err)
 static int
 open_state (const char *state_dir, struct srv *srv, struct islet_err *err)
 {
-  struct islet_ctx *ctx = NULL;
   cleanup_free char *db = NULL;
 
-  if (islet_ctx_open (state_dir, NULL, &ctx, err) < 0)
+  if (islet_ctx_open (state_dir, NULL, &srv->ctx, err) < 0)
     return -1;
-  srv->state_dir = islet_xstrdup (islet_ctx_state_dir (ctx));
-  islet_ctx_free (ctx);
+  srv->state_dir = islet_xstrdup (islet_ctx_state_dir (srv->ctx));
   db = islet_xasprintf ("%s/isletd.db", srv->state_dir);
   return islet_store_open (db, &srv->store, err);
 }
@@ -164,6 +162,7 @@ out:
   reaper_stop (rp);
   http_stop (h);
   islet_store_close (srv.store);
+  islet_ctx_free (srv.ctx);
   free (srv.state_dir);
   free (srv.url);
   return rc;
@@ -229,6 +228,7 @@ key_command (const char *state_dir, char **pos, int npos, const char *name, bool
   rc = 0;
 out:
   islet_store_close (srv.store);
+  islet_ctx_free (srv.ctx);
   free (srv.state_dir);
   return rc;
 }

@@ -22,6 +22,7 @@ struct islet_store;
 struct srv
 {
   char *state_dir;
+  struct islet_ctx *ctx; /* the core, shared by every request's thread */
   char *url; /* http://HOST:PORT, as printed at start */
   struct islet_store *store;
   int64_t minute_s; /* 60; shorter only in tests (ISLETD_TEST_MINUTE_SECONDS) */
