@@ -287,6 +287,10 @@ on_request (void *cls, struct MHD_Connection *mc, const char *url, const char *m
 {
   struct conn *c = *con_cls;
 
+  /* the Socket.IO endpoint: a WebSocket upgrade, its key checked later
+   * (it comes in the first Socket.IO packet) */
+  if (c == NULL && ws_path (url))
+    return (enum MHD_Result) ws_upgrade (cls, mc, method);
   if (c == NULL)
     {
       c = islet_xcalloc (1, sizeof *c);
@@ -321,7 +325,7 @@ http_start (struct srv *srv, const char *host, const char *port, struct http **o
   struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
   struct addrinfo *ai = NULL;
   unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL
-                   | MHD_USE_ERROR_LOG;
+                   | MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE;
   struct http *h;
   int rc;
 

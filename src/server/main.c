@@ -136,7 +136,8 @@ serve (const char *listen, const char *state_dir, struct islet_err *err)
                            "ISLETD_TEST_MINUTE_SECONDS must be from 1 to 60");
       srv.minute_s = (int64_t) v;
     }
-  if (open_state (state_dir, &srv, err) < 0 || ensure_key (&srv, &key_path, err) < 0)
+  if (open_state (state_dir, &srv, err) < 0 || ensure_key (&srv, &key_path, err) < 0
+      || sio_new (&srv.sio, err) < 0)
     goto out;
   if (pipe2 (wake, O_CLOEXEC) < 0)
     {
@@ -160,7 +161,11 @@ serve (const char *listen, const char *state_dir, struct islet_err *err)
   rc = 0;
 out:
   reaper_stop (rp);
+  /* the sessions hold upgraded connections: end them before the HTTP
+   * library, which must not stop with one still open */
+  sio_shutdown (srv.sio);
   http_stop (h);
+  sio_free (srv.sio);
   islet_store_close (srv.store);
   islet_ctx_free (srv.ctx);
   free (srv.state_dir);

@@ -62,6 +62,8 @@ reap_running (struct srv *srv, struct islet_ctx *ctx, struct islet_store_sandbox
   if (rc)
     return;
   rc = islet_sandbox_stop (ctx, row->id, &err);
+  if (rc == 0)
+    sio_sandbox_state (srv, row->key_id, row->id, "started", "stopped");
   if (rc == 0 && islet_store_sandbox_set_stopped (srv->store, row->id, now, &err) < 0)
     fprintf (stderr, "isletd: %s\n", err.msg);
   record (srv, row, "sandbox.auto-stop", rc, &err, t0);
@@ -83,6 +85,8 @@ reap_stopped (struct srv *srv, struct islet_ctx *ctx, struct islet_store_sandbox
   if (row->auto_delete < 0 || now - row->stopped_at < row->auto_delete * srv->minute_s)
     return;
   rc = islet_sandbox_destroy (ctx, row->id, true, &err);
+  if (rc == 0)
+    sio_sandbox_state (srv, row->key_id, row->id, "stopped", "destroyed");
   if (rc == 0 && islet_store_sandbox_delete (srv->store, row->id, &err) < 0)
     fprintf (stderr, "isletd: %s\n", err.msg);
   record (srv, row, "sandbox.auto-delete", rc, &err, t0);

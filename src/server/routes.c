@@ -4,6 +4,7 @@
 #include "islet/util.h"
 #include "server.h"
 #include "store.h"
+#include "toolbox.h"
 
 #define TB "/toolbox/{}"
 
@@ -42,6 +43,32 @@ static const struct route routes[] = {
   { "POST", TB "/files/folder", tb_files_folder, "files.folder", BODY_JSON_MAX, NULL },
   { "DELETE", TB "/files", tb_files_delete, "files.delete", BODY_JSON_MAX, NULL },
   { "POST", TB "/files/move", tb_files_move, "files.move", BODY_JSON_MAX, NULL },
+  { "GET", TB "/files/find", tb_files_find, NULL, 0, NULL },
+  { "GET", TB "/files/search", tb_files_search, NULL, 0, NULL },
+  { "POST", TB "/files/replace", tb_files_replace, "files.replace", BODY_JSON_MAX, NULL },
+  { "POST", TB "/files/permissions", tb_files_permissions, "files.permissions", BODY_JSON_MAX,
+    NULL },
+  /* sessions and git (toolbox_session.c, toolbox_git.c) */
+  { "POST", TB "/process/session", tb_session_create, "process.session.create", BODY_JSON_MAX,
+    NULL },
+  { "GET", TB "/process/session", tb_session_list, NULL, 0, NULL },
+  { "GET", TB "/process/session/{}", tb_session_get, NULL, 0, NULL },
+  { "DELETE", TB "/process/session/{}", tb_session_delete, "process.session.delete",
+    BODY_JSON_MAX, NULL },
+  { "POST", TB "/process/session/{}/exec", tb_session_exec, "process.session.exec",
+    BODY_JSON_MAX, NULL },
+  { "GET", TB "/process/session/{}/command/{}", tb_session_command, NULL, 0, NULL },
+  { "GET", TB "/process/session/{}/command/{}/logs", tb_session_logs, NULL, 0, NULL },
+  { "POST", TB "/git/clone", tb_git_clone, "git.clone", BODY_JSON_MAX, NULL },
+  { "GET", TB "/git/status", tb_git_status, NULL, 0, NULL },
+  { "POST", TB "/git/add", tb_git_add, "git.add", BODY_JSON_MAX, NULL },
+  { "POST", TB "/git/commit", tb_git_commit, "git.commit", BODY_JSON_MAX, NULL },
+  { "POST", TB "/git/push", tb_git_push, "git.push", BODY_JSON_MAX, NULL },
+  { "POST", TB "/git/pull", tb_git_pull, "git.pull", BODY_JSON_MAX, NULL },
+  { "GET", TB "/git/branches", tb_git_branches, NULL, 0, NULL },
+  { "POST", TB "/git/branches", tb_git_branch_create, "git.branch.create", BODY_JSON_MAX, NULL },
+  { "DELETE", TB "/git/branches", tb_git_branch_delete, "git.branch.delete", BODY_JSON_MAX, NULL },
+  { "POST", TB "/git/checkout", tb_git_checkout, "git.checkout", BODY_JSON_MAX, NULL },
 };
 
 /* Match one pattern; the {} segments are copied into buf, pointed to by params. */

@@ -104,6 +104,15 @@ bad:
   return NULL;
 }
 
+/* Answer with the sandbox's DTO (stolen), and tell the key's Socket.IO
+ * sessions its new state (old_state NULL: created). */
+static void
+reply_event (struct req *r, struct resp *out, json_t *dto, const char *old_state)
+{
+  sio_sandbox_event (r->srv, r->key_id, dto, old_state);
+  reply_json (out, 200, dto);
+}
+
 /* ---- create ---- */
 
 #define NAME_MAX_LEN 255
@@ -245,7 +254,7 @@ api_sandbox_create (struct req *r, struct resp *out)
       reply_islet_err (out, &err, false);
       goto out;
     }
-  reply_json (out, 200, sb_dto (r, &sb, NULL));
+  reply_event (r, out, sb_dto (r, &sb, NULL), NULL);
 out:
   json_decref (a.labels);
   json_decref (a.env);
@@ -474,7 +483,7 @@ lifecycle (struct req *r, struct resp *out, life_fn fn, enum islet_sandbox_state
     sb.row.stopped_at = sb.row.updated;
   if (islet_store_sandbox_put (r->srv->store, &sb.row, &err) < 0)
     fprintf (stderr, "isletd: %s\n", err.msg);
-  reply_json (out, 200, sb_dto (r, &sb, NULL));
+  reply_event (r, out, sb_dto (r, &sb, NULL), from == ISLET_SB_RUNNING ? "started" : "stopped");
 }
 
 void
@@ -504,7 +513,8 @@ api_sandbox_delete (struct req *r, struct resp *out)
     }
   if (islet_store_sandbox_delete (r->srv->store, sb.info.id, &err) < 0)
     fprintf (stderr, "isletd: %s\n", err.msg);
-  reply_json (out, 200, sb_dto (r, &sb, "destroyed"));
+  reply_event (r, out, sb_dto (r, &sb, "destroyed"),
+               sb.info.state == ISLET_SB_RUNNING ? "started" : "stopped");
 }
 
 /* ---- Daytona fields islet only stores ---- */

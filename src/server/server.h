@@ -26,6 +26,7 @@ struct srv
   char *url; /* http://HOST:PORT, as printed at start */
   struct islet_store *store;
   int64_t minute_s; /* 60; shorter only in tests (ISLETD_TEST_MINUTE_SECONDS) */
+  struct sio *sio;  /* the Socket.IO sessions, for events */
 };
 
 #define SRV_PARAMS_MAX 3
@@ -203,6 +204,42 @@ void reaper_stop (struct reaper *rp);
 /* Split a command line into words: blanks separate, '...' and "..." quote,
  * no escapes, no shell.  NULL-terminated, malloc'd (one block). */
 char **words_split (const char *s, struct islet_err *err);
+
+/* ---- websocket.c: RFC 6455 on an upgraded connection ---- */
+/* The largest message taken (and Engine.IO's maxPayload): the client only
+ * sends CONNECT and pongs, and a session holds at most this much. */
+#define WS_MESSAGE_MAX 65536
+struct ws;
+/* Whether path is the Socket.IO endpoint (<api>/socket.io/). */
+bool ws_path (const char *path);
+/* Answer its request (conn: the HTTP library's): 101 and a session, or an
+ * error.  The HTTP library's enum MHD_Result. */
+int ws_upgrade (struct srv *srv, void *conn, const char *method);
+/* The next text message (valid until the next call): 1, or 0 when the
+ * deadline (islet_now_ns) passed, -1 when the connection is over. */
+int ws_recv (struct ws *ws, uint64_t deadline_ns, const char **msg, size_t *len);
+/* Thread-safe; -1: the connection is broken (and shut). */
+int ws_send_text (struct ws *ws, const char *s, size_t len);
+void ws_close (struct ws *ws, unsigned code, const char *reason);
+void ws_abort (struct ws *ws); /* shut the socket: a ws_recv under way returns -1 */
+void ws_free (struct ws *ws);
+
+/* ---- socketio.c: Engine.IO 4 / Socket.IO sessions, and events ---- */
+struct sio;
+int sio_new (struct sio **out, struct islet_err *err) ISLET_MUST_CHECK;
+/* Refuse new sessions, end those open (waiting a few seconds). */
+void sio_shutdown (struct sio *s);
+void sio_free (struct sio *s);
+/* A new WebSocket: its session runs in a thread of its own. */
+void sio_accept (struct srv *srv, struct ws *ws);
+/* 42["event", data] to every session connected with the key. */
+void sio_emit (struct srv *srv, int64_t key_id, const char *event, json_t *data);
+/* A sandbox's state changed (old_state NULL: it was created): the
+ * events the SDK listens to, with its DTO. */
+void sio_sandbox_event (struct srv *srv, int64_t key_id, json_t *dto, const char *old_state);
+/* The same with only {id, state}, when there is no request to build a DTO. */
+void sio_sandbox_state (struct srv *srv, int64_t key_id, const char *id, const char *old_state,
+                        const char *new_state);
 
 /* ---- keys.c ---- */
 /* Hex SHA-256 of a key. */

@@ -7,11 +7,10 @@
 #include <sys/stat.h>
 
 #include "islet/util.h"
-#include "server.h"
+#include "toolbox.h"
 
-/* A required query parameter, or 400. */
-static const char *
-query_path (struct req *r, struct resp *out, const char *name)
+const char *
+tb_query (struct req *r, struct resp *out, const char *name)
 {
   const char *p = req_query (r, name);
   if (p == NULL || *p == '\0')
@@ -99,12 +98,12 @@ tb_files_list (struct req *r, struct resp *out)
 /* The sandbox of the route and the core's stat of ?path=; -1 with the
  * error in out. */
 static int
-stat_query_path (struct req *r, struct resp *out, struct sb_ref *sb, const char **path,
+stat_tb_query (struct req *r, struct resp *out, struct sb_ref *sb, const char **path,
                  json_t **st)
 {
   struct islet_err err;
 
-  *path = query_path (r, out, "path");
+  *path = tb_query (r, out, "path");
   if (*path == NULL || tb_open (r, sb, out) < 0)
     return -1;
   if (islet_fs_stat (sb->ctx, sb->info.id, *path, st, &err) < 0)
@@ -122,7 +121,7 @@ tb_files_info (struct req *r, struct resp *out)
   cleanup_json json_t *st = NULL;
   const char *path;
 
-  if (stat_query_path (r, out, &sb, &path, &st) == 0)
+  if (stat_tb_query (r, out, &sb, &path, &st) == 0)
     reply_json (out, 200, file_info (st));
 }
 
@@ -179,7 +178,7 @@ tb_files_download (struct req *r, struct resp *out)
   cleanup_free char *name = NULL;
   const char *path;
 
-  if (stat_query_path (r, out, &sb, &path, &st) < 0)
+  if (stat_tb_query (r, out, &sb, &path, &st) < 0)
     return;
   if (json_is_true (json_object_get (st, "is_dir")))
     {
@@ -293,7 +292,7 @@ tb_files_bulk_download (struct req *r, struct resp *out)
 void
 tb_files_folder (struct req *r, struct resp *out)
 {
-  const char *path = query_path (r, out, "path"), *m = req_query (r, "mode");
+  const char *path = tb_query (r, out, "path"), *m = req_query (r, "mode");
   cleanup_sb struct sb_ref sb = { 0 };
   struct islet_err err;
   unsigned long mode = 0755;
@@ -323,7 +322,7 @@ tb_files_folder (struct req *r, struct resp *out)
 void
 tb_files_delete (struct req *r, struct resp *out)
 {
-  const char *path = query_path (r, out, "path"), *rec = req_query (r, "recursive");
+  const char *path = tb_query (r, out, "path"), *rec = req_query (r, "recursive");
   cleanup_sb struct sb_ref sb = { 0 };
   struct islet_err err;
 
@@ -340,8 +339,8 @@ tb_files_delete (struct req *r, struct resp *out)
 void
 tb_files_move (struct req *r, struct resp *out)
 {
-  const char *from = query_path (r, out, "source");
-  const char *to = from ? query_path (r, out, "destination") : NULL;
+  const char *from = tb_query (r, out, "source");
+  const char *to = from ? tb_query (r, out, "destination") : NULL;
   cleanup_sb struct sb_ref sb = { 0 };
   struct islet_err err;
 

@@ -3,23 +3,17 @@
 #include <string.h>
 
 #include "islet/util.h"
-#include "server.h"
+#include "toolbox.h"
 
 #define DEFAULT_TIMEOUT_S 360 /* Daytona's default for one command */
 #define MAX_TIMEOUT_S 86400
 #define ARTIFACT_PREFIX "dtn_artifact_k39fd2:"
 
-struct combined
-{
-  char *data;
-  size_t len, cap;
-};
-
 /* stdout and stderr in the order they arrived, as Daytona's `result` */
-static void
-on_output (enum islet_stream stream, const char *data, size_t len, void *user)
+void
+tb_output_add (enum islet_stream stream, const char *data, size_t len, void *user)
 {
-  struct combined *c = user;
+  struct tb_output *c = user;
 
   if (c->len + len + 1 > c->cap)
     {
@@ -42,11 +36,11 @@ struct run_req
  * *output are left for the caller when it returns 0 (the answer not sent). */
 static int
 run (struct req *r, struct resp *out, const struct run_req *rr, struct islet_exec_result *res,
-     struct combined *output)
+     struct tb_output *output)
 {
   json_t *cwd = json_object_get (rr->body, "cwd"), *t = json_object_get (rr->body, "timeout");
   cleanup_sb struct sb_ref sb = { 0 };
-  struct islet_exec_req x = { .argv = rr->argv, .on_output = on_output, .user = output };
+  struct islet_exec_req x = { .argv = rr->argv, .on_output = tb_output_add, .user = output };
   struct islet_err err;
   double timeout = DEFAULT_TIMEOUT_S;
   char **env = NULL;
@@ -110,17 +104,17 @@ run (struct req *r, struct resp *out, const struct run_req *rr, struct islet_exe
   return 0;
 }
 
-static json_t *
-result_string (const struct combined *c)
+json_t *
+tb_json_text (const char *data, size_t len)
 {
   /* output that is not UTF-8 is passed with its bad bytes replaced */
-  json_t *s = json_stringn (c->data, c->len);
+  json_t *s = json_stringn (data ? data : "", len);
   if (s == NULL)
     {
-      cleanup_free char *copy = islet_xmalloc (c->len + 1);
-      for (size_t i = 0; i < c->len; i++)
-        copy[i] = (unsigned char) c->data[i] < 0x80 ? c->data[i] : '?';
-      s = json_stringn (copy, c->len);
+      cleanup_free char *copy = islet_xmalloc (len + 1);
+      for (size_t i = 0; i < len; i++)
+        copy[i] = (unsigned char) data[i] < 0x80 && data[i] != '\0' ? data[i] : '?';
+      s = json_stringn (copy, len);
     }
   return s;
 }
@@ -130,7 +124,7 @@ tb_execute (struct req *r, struct resp *out)
 {
   cleanup_json json_t *j = req_json_object (r, out);
   cleanup_free char **argv = NULL;
-  struct combined output = { 0 };
+  struct tb_output output = { 0 };
   struct islet_exec_result res;
   struct islet_err err;
   json_t *cmd;
@@ -153,7 +147,7 @@ tb_execute (struct req *r, struct resp *out)
     {
       reply_json (
           out, 200,
-          json_pack ("{s:i,s:o}", "exitCode", res.exit_code, "result", result_string (&output)));
+          json_pack ("{s:i,s:o}", "exitCode", res.exit_code, "result", tb_json_text (output.data, output.len)));
       islet_exec_result_fini (&res);
     }
   free (output.data);
@@ -161,7 +155,7 @@ tb_execute (struct req *r, struct resp *out)
 
 /* Remove the chart lines (ARTIFACT_PREFIX + JSON) from the output, into charts. */
 static json_t *
-take_artifacts (struct combined *c)
+take_artifacts (struct tb_output *c)
 {
   json_t *charts = json_array ();
   size_t w = 0, i = 0;
@@ -198,7 +192,7 @@ tb_code_run (struct req *r, struct resp *out)
   cleanup_json json_t *j = req_json_object (r, out);
   cleanup_free char **argv = NULL;
   cleanup_sb struct sb_ref sb = { 0 };
-  struct combined output = { 0 };
+  struct tb_output output = { 0 };
   struct islet_exec_result res;
   json_t *code, *args, *v, *charts;
   const char *lang;
@@ -258,7 +252,7 @@ tb_code_run (struct req *r, struct resp *out)
       charts = take_artifacts (&output);
       reply_json (out, 200,
                   json_pack ("{s:i,s:o,s:{s:o}}", "exitCode", res.exit_code, "result",
-                             result_string (&output), "artifacts", "charts", charts));
+                             tb_json_text (output.data, output.len), "artifacts", "charts", charts));
       islet_exec_result_fini (&res);
     }
   free (output.data);

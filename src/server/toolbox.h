@@ -1,0 +1,94 @@
+/* isletd: the toolbox routes that run tools inside a sandbox (sessions,
+ * git, file search), and the parsers of what those tools print.  Every
+ * tool runs inside the sandbox through the core's exec (bash, git, grep,
+ * find, perl from the sandbox's /usr); isletd only builds argv and reads
+ * the output.  The parsers take untrusted bytes (a sandbox can print
+ * anything) and each has a libFuzzer target in tests/fuzz. */
+#ifndef ISLET_TOOLBOX_H
+#define ISLET_TOOLBOX_H
+
+#include "server.h"
+
+/* ---- toolbox_process.c: output collection shared by the exec routes ---- */
+struct tb_output
+{
+  char *data; /* stdout and stderr in the order they arrived */
+  size_t len, cap;
+};
+/* an islet_output_fn; user is a struct tb_output */
+void tb_output_add (enum islet_stream stream, const char *data, size_t len, void *user);
+/* bytes as a JSON string, bytes that are not UTF-8 replaced by '?' */
+json_t *tb_json_text (const char *data, size_t len);
+
+/* ---- toolbox_files.c ---- */
+/* A required query parameter, or NULL with a 400 in out. */
+const char *tb_query (struct req *r, struct resp *out, const char *name);
+
+/* ---- toolbox_sh.c: one tool run inside a sandbox ---- */
+struct sh_run
+{
+  char *const *argv;
+  json_t *envs;           /* extra variables (an object), may be NULL */
+  const char *stdin_data; /* may be NULL */
+  uint32_t timeout_ms;    /* 0: SH_TIMEOUT_MS */
+  uint64_t output_limit;  /* per stream; 0: SH_OUTPUT_MAX */
+  struct tb_output *combined; /* may be NULL */
+};
+#define SH_TIMEOUT_MS (360u * 1000u) /* Daytona's default for a command */
+#define SH_OUTPUT_MAX ((uint64_t) 8 << 20)
+
+/* Run rr inside the running sandbox sb; 0 when it ran (whatever its exit
+ * code), -1 with the answer in out (islet failed, or 408 on a timeout). */
+int sh_run (struct sb_ref *sb, const struct sh_run *rr, struct islet_exec_result *res,
+            struct resp *out);
+/* The last line of a tool's stderr (trimmed), for an error message. */
+void sh_last_line (const char *s, size_t len, char *buf, size_t size);
+
+/* ---- toolbox_parse.c: what the tools print, parsed (no I/O) ---- */
+/* Session records: "S\0<sid>\0" then "C\0<id>\0<command>\0<exit>\0" per
+ * command: [{sessionId, commands:[{id, command, exitCode?}]}].  Records
+ * that are cut or malformed end the parse. */
+json_t *parse_session_dump (const char *s, size_t len);
+/* "<n>\n", n bytes of stdout, then the combined output: {stdout, output}. */
+json_t *parse_session_logs (const char *s, size_t len);
+/* `git status --porcelain=v1 -b -z`: {currentBranch, fileStatus, ahead,
+ * behind, branchPublished, upstream?, detached}. */
+json_t *parse_git_status (const char *s, size_t len);
+/* `git branch --format=%(HEAD)%(refname:short)`: {branches, current?}. */
+json_t *parse_git_branches (const char *s, size_t len);
+/* `grep -rnIZ`: "<file>\0<line>:<content>\n"...: [{file, line, content}],
+ * at most max entries. */
+json_t *parse_grep (const char *s, size_t len, size_t max);
+/* NUL-terminated strings: an array of them, at most max. */
+json_t *parse_nul_list (const char *s, size_t len, size_t max);
+/* Is s a session id isletd accepts (it names a directory in the sandbox)? */
+bool session_id_ok (const char *s);
+
+/* ---- toolbox_session.c ---- */
+void tb_session_create (struct req *r, struct resp *out);
+void tb_session_list (struct req *r, struct resp *out);
+void tb_session_get (struct req *r, struct resp *out);
+void tb_session_delete (struct req *r, struct resp *out);
+void tb_session_exec (struct req *r, struct resp *out);
+void tb_session_command (struct req *r, struct resp *out);
+void tb_session_logs (struct req *r, struct resp *out);
+
+/* ---- toolbox_git.c ---- */
+void tb_git_clone (struct req *r, struct resp *out);
+void tb_git_status (struct req *r, struct resp *out);
+void tb_git_add (struct req *r, struct resp *out);
+void tb_git_commit (struct req *r, struct resp *out);
+void tb_git_push (struct req *r, struct resp *out);
+void tb_git_pull (struct req *r, struct resp *out);
+void tb_git_branches (struct req *r, struct resp *out);
+void tb_git_branch_create (struct req *r, struct resp *out);
+void tb_git_branch_delete (struct req *r, struct resp *out);
+void tb_git_checkout (struct req *r, struct resp *out);
+
+/* ---- toolbox_search.c ---- */
+void tb_files_find (struct req *r, struct resp *out);
+void tb_files_search (struct req *r, struct resp *out);
+void tb_files_replace (struct req *r, struct resp *out);
+void tb_files_permissions (struct req *r, struct resp *out);
+
+#endif

@@ -1,0 +1,472 @@
+/* Toolbox: git (/git/...).  git runs inside the sandbox through the core's
+ * exec (`git -C <path> ...`, no shell), so a repository path is the
+ * sandbox's, and so is the network: loopback only, so a clone of a URL
+ * fails (with git's reason) and a path inside the sandbox works.
+ *
+ * Credentials never reach argv or .git/config: the username and password
+ * go to git in the environment of one exec (ISLET_GIT_USERNAME/PASSWORD),
+ * and a GIT_ASKPASS helper, made for that exec in the sandbox's /tmp (mode
+ * 0700) and removed at its end, prints them when git asks.  Any configured
+ * credential.helper is switched off for that exec, so nothing stores them;
+ * GIT_TERMINAL_PROMPT=0 so git never waits for a terminal. */
+#include <string.h>
+
+#include "islet/util.h"
+#include "toolbox.h"
+
+#define GIT_ARGS_MAX 16
+
+/* $1...: git's arguments.  The helper is written before git runs and
+ * removed on EXIT, whatever git does. */
+static const char ASKPASS[]
+    = "h=$(umask 077 && mktemp /tmp/.islet-askpass.XXXXXX) || exit 125\n"
+      "trap 'rm -f -- \"$h\"' EXIT\n"
+      "printf '%s\\n' '#!/bin/sh' 'case \"$1\" in [Uu]sername*) printf \"%s\\n\" "
+      "\"$ISLET_GIT_USERNAME\";; *) printf \"%s\\n\" \"$ISLET_GIT_PASSWORD\";; esac' >\"$h\" "
+      "&& chmod 700 \"$h\" || exit 125\n"
+      "GIT_ASKPASS=$h git -c credential.helper= \"$@\"\n";
+
+struct git
+{
+  const char *argv[GIT_ARGS_MAX + 8];
+  size_t n;
+  json_t *env; /* owned */
+};
+
+static void
+git_fini (struct git *g)
+{
+  json_decref (g->env);
+}
+#define cleanup_git __attribute__ ((cleanup (git_fini)))
+
+static void
+arg (struct git *g, const char *a)
+{
+  if (g->n < GIT_ARGS_MAX + 7)
+    g->argv[g->n++] = a;
+}
+
+/* `git -C path`, with the credentials of body (username, password) when
+ * it has them. */
+static void
+git_begin (struct git *g, const char *path, json_t *body)
+{
+  const char *user = json_string_value (json_object_get (body, "username"));
+  const char *pass = json_string_value (json_object_get (body, "password"));
+
+  g->n = 0;
+  g->env = json_pack ("{s:s}", "GIT_TERMINAL_PROMPT", "0");
+  if ((user && *user) || (pass && *pass))
+    {
+      arg (g, "bash");
+      arg (g, "-c");
+      arg (g, ASKPASS);
+      arg (g, "islet-git");
+      json_object_set_new (g->env, "ISLET_GIT_USERNAME", json_string (user ? user : ""));
+      json_object_set_new (g->env, "ISLET_GIT_PASSWORD", json_string (pass ? pass : ""));
+    }
+  else
+    arg (g, "git");
+  if (path)
+    {
+      arg (g, "-C");
+      arg (g, path);
+    }
+}
+
+/* A git failure as an answer, with git's own reason. */
+static void
+git_failed (struct resp *out, const char *op, const struct islet_exec_result *res)
+{
+  const char *e = res->errout ? res->errout : "";
+  char why[384];
+
+  sh_last_line (e, res->err_len, why, sizeof why);
+  if (why[0] == '\0')
+    sh_last_line (res->out ? res->out : "", res->out_len, why, sizeof why);
+  if (strstr (e, "Authentication failed") || strstr (e, "could not read Username")
+      || strstr (e, "could not read Password"))
+    reply_error_daemon (out, 401, "GIT_AUTH_FAILED", "git %s: %s", op, why);
+  else if (strstr (e, "Could not resolve host") || strstr (e, "Failed to connect")
+           || strstr (e, "Connection refused") || strstr (e, "unable to access"))
+    reply_error_daemon (out, 502, "GIT_NETWORK_ERROR",
+                        "git %s: %s (the sandbox's network is loopback only)", op, why);
+  else if (strstr (e, "not a git repository") || strstr (e, "cannot change to"))
+    reply_error_daemon (out, 404, "GIT_REPO_NOT_FOUND", "git %s: %s", op, why);
+  else
+    reply_error_daemon (out, 400, "GIT_OPERATION_FAILED", "git %s: %s", op, why);
+}
+
+/* Run g in the sandbox; 0 when git succeeded (res kept for the caller), -1
+ * with the answer in out. */
+static int
+git_run (struct sb_ref *sb, struct git *g, const char *op, struct islet_exec_result *res,
+         struct resp *out)
+{
+  g->argv[g->n] = NULL;
+  if (sh_run (sb, &(struct sh_run){ .argv = (char *const *) g->argv, .envs = g->env }, res, out)
+      < 0)
+    return -1;
+  if (res->exit_code != 0)
+    {
+      git_failed (out, op, res);
+      islet_exec_result_fini (res);
+      return -1;
+    }
+  snprintf (out->note, sizeof out->note, "git %s", op);
+  return 0;
+}
+
+/* A string field of body; NULL if absent or empty.  A value that git could
+ * take for an option (leading '-') is refused: *bad set. */
+static const char *
+opt_str (json_t *body, const char *name, bool *bad)
+{
+  const char *s = json_string_value (json_object_get (body, name));
+
+  if (s && *s == '-')
+    *bad = true;
+  return s && *s ? s : NULL;
+}
+
+/* The body and its "path" (the repository), and the sandbox; -1 with the
+ * answer in out. */
+static int
+git_open (struct req *r, struct resp *out, json_t **body, const char **path, struct sb_ref *sb)
+{
+  *body = req_json_object (r, out);
+  if (*body == NULL)
+    return -1;
+  *path = json_string_value (json_object_get (*body, "path"));
+  if (*path == NULL || **path == '\0')
+    {
+      reply_error (out, 400, "BAD_REQUEST", "path must be a non-empty string");
+      return -1;
+    }
+  return tb_open (r, sb, out);
+}
+
+static void
+bad_option (struct resp *out)
+{
+  reply_error (out, 400, "BAD_REQUEST", "a name, branch or remote may not begin with '-'");
+}
+
+void
+tb_git_clone (struct req *r, struct resp *out)
+{
+  cleanup_json json_t *j = NULL;
+  cleanup_sb struct sb_ref sb = { 0 };
+  cleanup_git struct git g = { 0 };
+  struct islet_exec_result res;
+  const char *path, *url, *branch, *commit;
+  json_t *depth;
+  char dbuf[24];
+  bool bad = false;
+
+  if (git_open (r, out, &j, &path, &sb) < 0)
+    return;
+  url = json_string_value (json_object_get (j, "url"));
+  branch = opt_str (j, "branch", &bad);
+  commit = opt_str (j, "commit_id", &bad);
+  depth = json_object_get (j, "depth");
+  if (url == NULL || *url == '\0')
+    {
+      reply_error (out, 400, "BAD_REQUEST", "url must be a non-empty string");
+      return;
+    }
+  if (bad)
+    {
+      bad_option (out);
+      return;
+    }
+  if (depth && !json_is_null (depth)
+      && (!json_is_integer (depth) || json_integer_value (depth) < 1))
+    {
+      reply_error (out, 400, "BAD_REQUEST", "depth must be a positive integer");
+      return;
+    }
+  git_begin (&g, NULL, j);
+  if (json_is_true (json_object_get (j, "insecure_skip_tls")))
+    {
+      arg (&g, "-c");
+      arg (&g, "http.sslVerify=false");
+    }
+  arg (&g, "clone");
+  arg (&g, "-q");
+  if (branch)
+    {
+      arg (&g, "--branch");
+      arg (&g, branch);
+    }
+  if (json_is_integer (depth))
+    {
+      snprintf (dbuf, sizeof dbuf, "--depth=%lld", (long long) json_integer_value (depth));
+      arg (&g, dbuf);
+    }
+  arg (&g, "--");
+  arg (&g, url);
+  arg (&g, path);
+  if (git_run (&sb, &g, "clone", &res, out) < 0)
+    return;
+  islet_exec_result_fini (&res);
+  if (commit)
+    {
+      json_decref (g.env);
+      git_begin (&g, path, NULL);
+      arg (&g, "checkout");
+      arg (&g, "-q");
+      arg (&g, "--detach");
+      arg (&g, commit);
+      arg (&g, "--");
+      if (git_run (&sb, &g, "checkout", &res, out) < 0)
+        return;
+      islet_exec_result_fini (&res);
+    }
+  reply_json (out, 200, json_object ());
+}
+
+/* A GET route: git's words on the repository of ?path=, its stdout parsed. */
+static void
+git_read (struct req *r, struct resp *out, const char *const *words,
+          json_t *(*parse) (const char *, size_t))
+{
+  cleanup_sb struct sb_ref sb = { 0 };
+  cleanup_git struct git g = { 0 };
+  struct islet_exec_result res;
+  const char *path = req_query (r, "path");
+
+  if (path == NULL || *path == '\0')
+    {
+      reply_error (out, 400, "BAD_REQUEST", "the query needs path");
+      return;
+    }
+  if (tb_open (r, &sb, out) < 0)
+    return;
+  git_begin (&g, path, NULL);
+  for (; *words; words++)
+    arg (&g, *words);
+  if (git_run (&sb, &g, g.argv[3], &res, out) < 0)
+    return;
+  reply_json (out, 200, parse (res.out ? res.out : "", res.out_len));
+  islet_exec_result_fini (&res);
+}
+
+void
+tb_git_status (struct req *r, struct resp *out)
+{
+  git_read (r, out, (const char *[]){ "status", "--porcelain=v1", "-b", "-z", NULL },
+            parse_git_status);
+}
+
+void
+tb_git_add (struct req *r, struct resp *out)
+{
+  cleanup_json json_t *j = NULL;
+  cleanup_sb struct sb_ref sb = { 0 };
+  cleanup_git struct git g = { 0 };
+  cleanup_free const char **argv = NULL;
+  struct islet_exec_result res;
+  const char *path;
+  json_t *files, *f;
+  size_t i, n = 0;
+
+  if (git_open (r, out, &j, &path, &sb) < 0)
+    return;
+  files = json_object_get (j, "files");
+  if (!json_is_array (files) || json_array_size (files) == 0)
+    {
+      reply_error (out, 400, "BAD_REQUEST", "files must be a non-empty array of paths");
+      return;
+    }
+  /* any number of files: argv of its own, not the fixed one of struct git */
+  argv = islet_xcalloc (json_array_size (files) + 6, sizeof *argv);
+  argv[n++] = "git";
+  argv[n++] = "-C";
+  argv[n++] = path;
+  argv[n++] = "add";
+  argv[n++] = "--";
+  json_array_foreach (files, i, f)
+  {
+    if (!json_is_string (f) || json_string_length (f) == 0)
+      {
+        reply_error (out, 400, "BAD_REQUEST", "files must be a non-empty array of paths");
+        return;
+      }
+    argv[n++] = json_string_value (f);
+  }
+  git_begin (&g, NULL, NULL); /* only its environment */
+  if (sh_run (&sb, &(struct sh_run){ .argv = (char *const *) argv, .envs = g.env }, &res, out) < 0)
+    return;
+  if (res.exit_code != 0)
+    git_failed (out, "add", &res);
+  else
+    reply_json (out, 200, json_object ());
+  islet_exec_result_fini (&res);
+}
+
+void
+tb_git_commit (struct req *r, struct resp *out)
+{
+  cleanup_json json_t *j = NULL;
+  cleanup_sb struct sb_ref sb = { 0 };
+  cleanup_git struct git g = { 0 };
+  struct islet_exec_result res;
+  const char *path, *msg, *author, *email;
+  char hash[64];
+
+  if (git_open (r, out, &j, &path, &sb) < 0)
+    return;
+  msg = json_string_value (json_object_get (j, "message"));
+  author = json_string_value (json_object_get (j, "author"));
+  email = json_string_value (json_object_get (j, "email"));
+  if (msg == NULL)
+    {
+      reply_error (out, 400, "BAD_REQUEST", "message must be a string");
+      return;
+    }
+  git_begin (&g, path, NULL);
+  /* the identity in the environment: git reads it before any config */
+  if (author && *author)
+    {
+      json_object_set_new (g.env, "GIT_AUTHOR_NAME", json_string (author));
+      json_object_set_new (g.env, "GIT_COMMITTER_NAME", json_string (author));
+    }
+  if (email && *email)
+    {
+      json_object_set_new (g.env, "GIT_AUTHOR_EMAIL", json_string (email));
+      json_object_set_new (g.env, "GIT_COMMITTER_EMAIL", json_string (email));
+    }
+  arg (&g, "commit");
+  arg (&g, "-q");
+  if (json_is_true (json_object_get (j, "allow_empty")))
+    arg (&g, "--allow-empty");
+  arg (&g, "-m");
+  arg (&g, msg);
+  if (git_run (&sb, &g, "commit", &res, out) < 0)
+    return;
+  islet_exec_result_fini (&res);
+  g.n = 3; /* git -C path */
+  arg (&g, "rev-parse");
+  arg (&g, "HEAD");
+  if (git_run (&sb, &g, "rev-parse", &res, out) < 0)
+    return;
+  sh_last_line (res.out ? res.out : "", res.out_len, hash, sizeof hash);
+  islet_exec_result_fini (&res);
+  reply_json (out, 200, json_pack ("{s:s}", "hash", hash));
+}
+
+/* push and pull: [remote [branch]], with the credentials of the body. */
+static void
+git_sync (struct req *r, struct resp *out, const char *op)
+{
+  cleanup_json json_t *j = NULL;
+  cleanup_sb struct sb_ref sb = { 0 };
+  cleanup_git struct git g = { 0 };
+  struct islet_exec_result res;
+  const char *path, *remote, *branch;
+  bool bad = false;
+
+  if (git_open (r, out, &j, &path, &sb) < 0)
+    return;
+  remote = opt_str (j, "remote", &bad);
+  branch = opt_str (j, "branch", &bad);
+  if (bad)
+    {
+      bad_option (out);
+      return;
+    }
+  git_begin (&g, path, j);
+  if (strcmp (op, "pull") == 0)
+    {
+      arg (&g, "-c");
+      arg (&g, "pull.rebase=false");
+    }
+  arg (&g, op);
+  arg (&g, "-q");
+  if (strcmp (op, "push") == 0 && json_is_true (json_object_get (j, "set_upstream")))
+    arg (&g, "--set-upstream");
+  if (remote || branch)
+    arg (&g, remote ? remote : "origin");
+  if (branch)
+    arg (&g, branch);
+  if (git_run (&sb, &g, op, &res, out) < 0)
+    return;
+  islet_exec_result_fini (&res);
+  reply_json (out, 200, json_object ());
+}
+
+void
+tb_git_push (struct req *r, struct resp *out)
+{
+  git_sync (r, out, "push");
+}
+
+void
+tb_git_pull (struct req *r, struct resp *out)
+{
+  git_sync (r, out, "pull");
+}
+
+void
+tb_git_branches (struct req *r, struct resp *out)
+{
+  git_read (r, out, (const char *[]){ "branch", "--format=%(HEAD)%(refname:short)", NULL },
+            parse_git_branches);
+}
+
+/* create, delete, checkout: one name, then the command's words. */
+static void
+git_named (struct req *r, struct resp *out, const char *field, const char *op,
+           const char *const *words, bool name_last)
+{
+  cleanup_json json_t *j = NULL;
+  cleanup_sb struct sb_ref sb = { 0 };
+  cleanup_git struct git g = { 0 };
+  struct islet_exec_result res;
+  const char *path, *name;
+  bool bad = false;
+
+  if (git_open (r, out, &j, &path, &sb) < 0)
+    return;
+  name = opt_str (j, field, &bad);
+  if (bad)
+    {
+      bad_option (out);
+      return;
+    }
+  if (name == NULL)
+    {
+      reply_error (out, 400, "BAD_REQUEST", "%s must be a non-empty string", field);
+      return;
+    }
+  git_begin (&g, path, NULL);
+  for (; *words; words++)
+    arg (&g, *words);
+  arg (&g, name);
+  if (!name_last)
+    arg (&g, "--"); /* a name, never a path */
+  if (git_run (&sb, &g, op, &res, out) < 0)
+    return;
+  islet_exec_result_fini (&res);
+  reply_json (out, 200, json_object ());
+}
+
+void
+tb_git_branch_create (struct req *r, struct resp *out)
+{
+  git_named (r, out, "name", "branch", (const char *[]){ "branch", NULL }, true);
+}
+
+void
+tb_git_branch_delete (struct req *r, struct resp *out)
+{
+  git_named (r, out, "name", "branch -D", (const char *[]){ "branch", "-D", NULL }, true);
+}
+
+void
+tb_git_checkout (struct req *r, struct resp *out)
+{
+  git_named (r, out, "branch", "checkout", (const char *[]){ "checkout", "-q", NULL }, false);
+}

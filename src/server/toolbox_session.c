@@ -1,0 +1,370 @@
+/* Toolbox: sessions (/process/session...).  Upstream keeps one shell per
+ * session; islet keeps no process and no host state for a session at all.
+ * Everything lives inside the sandbox, under SESSIONS/<sid>/:
+ *
+ *   cwd, env            the shell's directory and `export -p`, saved after
+ *                       every command and restored before the next
+ *   cmds/<id>/command   the command's text
+ *   cmds/<id>/stdout, stderr, output (both, in arrival order)
+ *   cmds/<id>/exit      its exit code, written last (absent: running)
+ *   cmds/<id>/pid       an async command's process group, for delete
+ *
+ * A command is `bash -c RUNNER`: restore, eval the command in that shell (so
+ * `cd` and `export` count), save on EXIT.  Sync runs it in the core's exec;
+ * async starts it with `setsid -f` from one short exec, so it lives on in
+ * the sandbox (its cgroup, its limits) after the HTTP request.  isletd
+ * reads the state back with one exec (DUMP, LOGS) and parses it
+ * (toolbox_parse.c): a sandbox can write anything there, and can only
+ * confuse its own answers. */
+#include <string.h>
+#include <sys/random.h>
+
+#include "islet/util.h"
+#include "toolbox.h"
+
+#define SESSIONS "/tmp/.islet-sessions"
+#define NO_SESSION "islet: no such session\n"
+#define SESSION_OUTPUT_MAX ((uint64_t) 8 << 20)
+
+/* $1 sid.  Exit 3: it exists. */
+static const char CREATE[] = "mkdir -p " SESSIONS " && cd " SESSIONS " || exit 1\n"
+                             "mkdir -- \"$1\" 2>/dev/null || exit 3\n"
+                             "mkdir \"$1/cmds\" && echo /workspace >\"$1/cwd\" "
+                             "&& export -p >\"$1/env\"\n";
+
+/* $1 sid.  Kills what still runs of its async commands.  Exit 3: none. */
+static const char DELETE[]
+    = "d=" SESSIONS "/$1\n"
+      "[ -d \"$d/cmds\" ] || exit 3\n"
+      "for p in \"$d\"/cmds/*/pid; do\n"
+      "  [ -f \"$p\" ] && [ ! -f \"${p%/pid}/exit\" ] || continue\n"
+      "  read -r g <\"$p\"; case $g in ''|*[!0-9]*) ;; *) kill -KILL -- \"-$g\" 2>/dev/null;; esac\n"
+      "done\n"
+      "rm -rf -- \"$d\"\n";
+
+/* $1 sid, $2 cmd id, $3 sync|async, $4 RUNNER; the command on stdin. */
+static const char PREP[]
+    = "c=" SESSIONS "/$1/cmds/$2\n"
+      "[ -d \"" SESSIONS "/$1/cmds\" ] || { printf '" NO_SESSION "' >&2; exit 3; }\n"
+      "mkdir -- \"$c\" && cat >\"$c/command\" || exit 125\n"
+      "if [ \"$3\" = async ]; then\n"
+      "  exec setsid -f bash -c \"$4\" islet-session \"$1\" \"$2\" async </dev/null >/dev/null 2>&1\n"
+      "fi\n"
+      "exec bash -c \"$4\" islet-session \"$1\" \"$2\" sync </dev/null\n";
+
+/* $1 sid, $2 cmd id, $3 sync|async.  The tees copy the command's output
+ * to the files and to the exec's own stdout and stderr (sync); on EXIT,
+ * they are given up to 5 s to drain (a background job may hold their
+ * pipes), then the state is saved and the exit code written. */
+static const char RUNNER[]
+    = "__is_d=" SESSIONS "/$1; __is_c=$__is_d/cmds/$2\n"
+      "[ \"$3\" = async ] && echo $$ >\"$__is_c/pid\"\n"
+      "set --\n"
+      "cd -- \"$(cat -- \"$__is_d/cwd\" 2>/dev/null)\" 2>/dev/null || cd /workspace 2>/dev/null "
+      "|| cd /\n"
+      ". \"$__is_d/env\" 2>/dev/null\n"
+      "__is_end () {\n"
+      "  __is_rc=$?\n"
+      "  exec >/dev/null 2>&1 </dev/null\n"
+      "  for __is_i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 "
+      "28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50; do\n"
+      "    kill -0 \"$__is_p1\" 2>/dev/null || kill -0 \"$__is_p2\" 2>/dev/null || break\n"
+      "    sleep 0.1\n"
+      "  done\n"
+      "  printf '%s\\n' \"$PWD\" >\"$__is_d/cwd.$$\" && mv -f \"$__is_d/cwd.$$\" \"$__is_d/cwd\"\n"
+      "  export -p >\"$__is_d/env.$$\" && mv -f \"$__is_d/env.$$\" \"$__is_d/env\"\n"
+      "  echo \"$__is_rc\" >\"$__is_c/exit.$$\" && mv -f \"$__is_c/exit.$$\" \"$__is_c/exit\"\n"
+      "  exit \"$__is_rc\"\n"
+      "}\n"
+      "trap __is_end EXIT\n"
+      "exec 3>&1 4>&2\n"
+      "exec 1> >(exec tee -a -- \"$__is_c/output\" \"$__is_c/stdout\" >&3 2>/dev/null); "
+      "__is_p1=$!\n"
+      "exec 2> >(exec tee -a -- \"$__is_c/output\" \"$__is_c/stderr\" >&4 2>/dev/null); "
+      "__is_p2=$!\n"
+      "eval \"$(cat -- \"$__is_c/command\")\" 3>&- 4>&-\n";
+
+/* $1 sid or "" (all), $2 cmd id or "" (all): the records of
+ * parse_session_dump, commands in the order they were made. */
+static const char DUMP[]
+    = "cd " SESSIONS " 2>/dev/null || exit 0\n"
+      "sid=$1 cid=$2\n"
+      "if [ -n \"$sid\" ]; then set -- \"$sid\"; else set -- *; fi\n"
+      "for s; do\n"
+      "  [ -d \"$s/cmds\" ] || continue\n"
+      "  printf 'S\\0%s\\0' \"$s\"\n"
+      "  ls -1tr -- \"$s\"/cmds/${cid:-*}/command 2>/dev/null | while IFS= read -r f; do\n"
+      "    c=${f%/command}; c=${c##*/}\n"
+      "    printf 'C\\0%s\\0' \"$c\"; head -c 65536 -- \"$f\" | tr -d '\\0'; printf '\\0'\n"
+      "    head -c 16 -- \"$s/cmds/$c/exit\" 2>/dev/null | tr -d '\\0'; printf '\\0'\n"
+      "  done\n"
+      "done\n";
+
+/* $1 sid, $2 cmd id: the records of parse_session_logs, stderr on stderr.
+ * Exit 3: no such command. */
+static const char LOGS[] = "cd -- " SESSIONS "/\"$1\"/cmds/\"$2\" 2>/dev/null || exit 3\n"
+                           "n=$(stat -c %s stdout 2>/dev/null) || n=0\n"
+                           "printf '%s\\n' \"$n\"; head -c \"$n\" stdout 2>/dev/null\n"
+                           "cat output 2>/dev/null; cat stderr >&2 2>/dev/null\n"
+                           "exit 0\n";
+
+/* Run one of the scripts above with args; 0 when it ran. */
+static int
+script (struct sb_ref *sb, const char *text, const char *const *args, const char *stdin_data,
+        struct tb_output *combined, struct islet_exec_result *res, struct resp *out)
+{
+  const char *argv[10] = { "bash", "-c", text, "islet-session" };
+  size_t n = 4;
+
+  for (; args && *args && n < 9; args++)
+    argv[n++] = *args;
+  argv[n] = NULL;
+  return sh_run (sb,
+                 &(struct sh_run){ .argv = (char *const *) argv,
+                                   .stdin_data = stdin_data,
+                                   .output_limit = SESSION_OUTPUT_MAX,
+                                   .combined = combined },
+                 res, out);
+}
+
+/* The session id of the path (params[1]), or 400/404. */
+static const char *
+path_session (struct req *r, struct resp *out)
+{
+  if (!session_id_ok (r->params[1]))
+    {
+      reply_error (out, 404, "NOT_FOUND", "session '%s' not found", r->params[1]);
+      return NULL;
+    }
+  return r->params[1];
+}
+
+static void
+script_failed (struct resp *out, const char *what, struct islet_exec_result *res)
+{
+  char why[256];
+
+  sh_last_line (res->errout ? res->errout : "", res->err_len, why, sizeof why);
+  reply_error (out, 500, "INTERNAL_ERROR", "%s: exit %d: %s", what, res->exit_code, why);
+}
+
+void
+tb_session_create (struct req *r, struct resp *out)
+{
+  cleanup_json json_t *j = req_json_object (r, out);
+  cleanup_sb struct sb_ref sb = { 0 };
+  struct islet_exec_result res;
+  const char *sid;
+
+  if (j == NULL)
+    return;
+  sid = json_string_value (json_object_get (j, "sessionId"));
+  if (sid == NULL || !session_id_ok (sid))
+    {
+      reply_error (out, 400, "BAD_REQUEST",
+                   "sessionId must be 1 to 128 of A-Z a-z 0-9 . _ - (not first . or -)");
+      return;
+    }
+  if (tb_open (r, &sb, out) < 0
+      || script (&sb, CREATE, (const char *[]){ sid, NULL }, NULL, NULL, &res, out) < 0)
+    return;
+  if (res.exit_code == 3)
+    reply_error (out, 409, "CONFLICT", "session '%s' already exists", sid);
+  else if (res.exit_code != 0)
+    script_failed (out, "create the session", &res);
+  else
+    reply_json (out, 201, json_object ());
+  islet_exec_result_fini (&res);
+}
+
+void
+tb_session_delete (struct req *r, struct resp *out)
+{
+  cleanup_sb struct sb_ref sb = { 0 };
+  struct islet_exec_result res;
+  const char *sid = path_session (r, out);
+
+  if (sid == NULL || tb_open (r, &sb, out) < 0
+      || script (&sb, DELETE, (const char *[]){ sid, NULL }, NULL, NULL, &res, out) < 0)
+    return;
+  if (res.exit_code == 3)
+    reply_error (out, 404, "NOT_FOUND", "session '%s' not found", sid);
+  else if (res.exit_code != 0)
+    script_failed (out, "delete the session", &res);
+  else
+    reply_json (out, 200, json_object ());
+  islet_exec_result_fini (&res);
+}
+
+/* The sessions (sid NULL: all) with their commands, parsed; NULL with the
+ * answer in out. */
+static json_t *
+dump (struct req *r, struct resp *out, struct sb_ref *sb, const char *sid, const char *cid)
+{
+  struct islet_exec_result res;
+  json_t *all;
+
+  if (tb_open (r, sb, out) < 0
+      || script (sb, DUMP, (const char *[]){ sid ? sid : "", cid ? cid : "", NULL }, NULL, NULL,
+                 &res, out)
+             < 0)
+    return NULL;
+  all = parse_session_dump (res.out ? res.out : "", res.out_len);
+  islet_exec_result_fini (&res);
+  if (sid && json_array_size (all) == 0)
+    {
+      json_decref (all);
+      reply_error (out, 404, "NOT_FOUND", "session '%s' not found", sid);
+      return NULL;
+    }
+  return all;
+}
+
+void
+tb_session_list (struct req *r, struct resp *out)
+{
+  cleanup_sb struct sb_ref sb = { 0 };
+  json_t *all = dump (r, out, &sb, NULL, NULL);
+
+  if (all)
+    reply_json (out, 200, all);
+}
+
+void
+tb_session_get (struct req *r, struct resp *out)
+{
+  cleanup_sb struct sb_ref sb = { 0 };
+  const char *sid = path_session (r, out);
+  cleanup_json json_t *all = sid ? dump (r, out, &sb, sid, NULL) : NULL;
+
+  if (all)
+    reply_json (out, 200, json_incref (json_array_get (all, 0)));
+}
+
+/* A command id as isletd makes them: 8-4-4-4-12 lower-case hex. */
+static bool
+cmd_id_ok (const char *s)
+{
+  return strlen (s) == 36 && strspn (s, "0123456789abcdef-") == 36;
+}
+
+void
+tb_session_command (struct req *r, struct resp *out)
+{
+  cleanup_sb struct sb_ref sb = { 0 };
+  const char *sid = path_session (r, out), *cid = r->params[2];
+  cleanup_json json_t *all = NULL;
+  json_t *cmds;
+
+  if (sid == NULL)
+    return;
+  if (!cmd_id_ok (cid))
+    {
+      reply_error (out, 404, "NOT_FOUND", "command '%s' not found", cid);
+      return;
+    }
+  all = dump (r, out, &sb, sid, cid);
+  if (all == NULL)
+    return;
+  cmds = json_object_get (json_array_get (all, 0), "commands");
+  if (json_array_size (cmds) == 0)
+    reply_error (out, 404, "NOT_FOUND", "command '%s' not found in session '%s'", cid, sid);
+  else
+    reply_json (out, 200, json_incref (json_array_get (cmds, 0)));
+}
+
+void
+tb_session_logs (struct req *r, struct resp *out)
+{
+  cleanup_sb struct sb_ref sb = { 0 };
+  const char *sid = path_session (r, out), *cid = r->params[2];
+  struct islet_exec_result res;
+  json_t *logs;
+
+  if (sid == NULL)
+    return;
+  if (!cmd_id_ok (cid))
+    {
+      reply_error (out, 404, "NOT_FOUND", "command '%s' not found", cid);
+      return;
+    }
+  if (tb_open (r, &sb, out) < 0
+      || script (&sb, LOGS, (const char *[]){ sid, cid, NULL }, NULL, NULL, &res, out) < 0)
+    return;
+  if (res.exit_code == 3)
+    reply_error (out, 404, "NOT_FOUND", "command '%s' not found in session '%s'", cid, sid);
+  else
+    {
+      logs = parse_session_logs (res.out ? res.out : "", res.out_len);
+      json_object_set_new (logs, "stderr", tb_json_text (res.errout, res.err_len));
+      reply_json (out, 200, logs);
+    }
+  islet_exec_result_fini (&res);
+}
+
+static void
+new_cmd_id (char id[37])
+{
+  unsigned char b[16];
+
+  if (getrandom (b, sizeof b, 0) != (ssize_t) sizeof b)
+    {
+      uint64_t t = islet_now_ns ();
+      for (size_t i = 0; i < sizeof b; i++)
+        b[i] = (unsigned char) (t >> (8 * (i % 8))) ^ (unsigned char) (i * 37);
+    }
+  b[6] = (unsigned char) ((b[6] & 0x0f) | 0x40); /* a version 4 UUID */
+  b[8] = (unsigned char) ((b[8] & 0x3f) | 0x80);
+  snprintf (id, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+            b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+            b[14], b[15]);
+}
+
+void
+tb_session_exec (struct req *r, struct resp *out)
+{
+  cleanup_json json_t *j = req_json_object (r, out);
+  cleanup_sb struct sb_ref sb = { 0 };
+  struct tb_output all = { 0 };
+  struct islet_exec_result res;
+  const char *sid = j ? path_session (r, out) : NULL, *cmd;
+  bool async;
+  char cid[37];
+
+  if (sid == NULL)
+    return;
+  cmd = json_string_value (json_object_get (j, "command"));
+  if (cmd == NULL || *cmd == '\0')
+    {
+      reply_error (out, 400, "BAD_REQUEST", "command must be a non-empty string");
+      return;
+    }
+  async = json_is_true (json_object_get (j, "runAsync")) || json_is_true (json_object_get (j, "async"));
+  new_cmd_id (cid);
+  if (tb_open (r, &sb, out) < 0
+      || script (&sb, PREP, (const char *[]){ sid, cid, async ? "async" : "sync", RUNNER, NULL },
+                 cmd, &all, &res, out)
+             < 0)
+    {
+      free (all.data);
+      return;
+    }
+  if (res.exit_code == 3 && res.out_len == 0 && res.errout
+      && strcmp (res.errout, NO_SESSION) == 0)
+    reply_error (out, 404, "NOT_FOUND", "session '%s' not found", sid);
+  else if (async && res.exit_code != 0)
+    script_failed (out, "start the command", &res);
+  else if (async)
+    reply_json (out, 202, json_pack ("{s:s}", "cmdId", cid));
+  else
+    {
+      reply_json (out, 200,
+                  json_pack ("{s:s,s:o,s:o,s:o,s:i}", "cmdId", cid, "output",
+                             tb_json_text (all.data, all.len), "stdout",
+                             tb_json_text (res.out, res.out_len), "stderr",
+                             tb_json_text (res.errout, res.err_len), "exitCode", res.exit_code));
+      snprintf (out->note, sizeof out->note, "exit %d", res.exit_code);
+    }
+  islet_exec_result_fini (&res);
+  free (all.data);
+}

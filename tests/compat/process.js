@@ -1,0 +1,41 @@
+'use strict';
+// process.executeCommand and process.codeRun, with their real output.
+const { assert, client, RUN, main } = require('./lib');
+
+main('process', async () => {
+  const daytona = client();
+  const py = await daytona.create({ language: 'python', labels: { run: RUN } });
+  try {
+    let r = await py.process.executeCommand('echo hello world');
+    assert.equal(r.exitCode, 0);
+    assert.equal(r.result, 'hello world\n');
+    // no shell: the words are the program's arguments, quotes group them
+    r = await py.process.executeCommand('printf "%s|%s" "a b" c');
+    assert.equal(r.result, 'a b|c');
+    r = await py.process.executeCommand("sh -c 'echo out; echo err >&2; exit 3'");
+    assert.equal(r.exitCode, 3);
+    assert.match(r.result, /out/);
+    r = await py.process.executeCommand('pwd', '/tmp');
+    assert.equal(r.result.trim(), '/tmp');
+    r = await py.process.executeCommand('printenv ONE', undefined, { ONE: 'un' });
+    assert.equal(r.result.trim(), 'un');
+
+    r = await py.process.codeRun('import sys\nprint(6 * 7)\nprint(sys.version_info[0])');
+    assert.equal(r.exitCode, 0);
+    assert.equal(r.result, '42\n3\n');
+    r = await py.process.codeRun('raise SystemExit(5)');
+    assert.equal(r.exitCode, 5);
+  } finally {
+    await py.delete();
+  }
+
+  const js = await daytona.create({ language: 'javascript', labels: { run: RUN } });
+  try {
+    assert.equal(js.labels['code-toolbox-language'], 'javascript');
+    const r = await js.process.codeRun('console.log([1, 2, 3].map((x) => x * 2).join(","))');
+    assert.equal(r.exitCode, 0);
+    assert.equal(r.result, '2,4,6\n');
+  } finally {
+    await js.delete();
+  }
+});

@@ -1,0 +1,82 @@
+#!/bin/bash
+# Compatibility: the official Daytona TypeScript SDK (@daytonaio/sdk, the
+# exact version in package.json and package-lock.json) against isletd, in
+# the SDK's default mode: its Socket.IO link on, DAYTONA_USE_DEPRECATED_POLLING
+# unset.  Each *.js here is one script; after each, Node must exit within
+# EXIT_MAX_MS of the script's last line (a script that keeps its sandbox
+# included: that is what the Socket.IO endpoint is for), and nothing may be
+# left in islet's state but what the script keeps on purpose.
+#
+# The SDK comes from the npm registry (or npm's cache) by `npm ci`: without
+# it this test fails, it does not skip.
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+IT_NAME=compat
+# shellcheck source=../lib/integration.sh
+source "$HERE/../lib/integration.sh"
+# shellcheck source=../lib/server.sh
+source "$HERE/../lib/server.sh"
+
+EXIT_MAX_MS=3000
+SCRIPT_TIMEOUT_S=180
+
+command -v node >/dev/null || fail "needs node (scripts/install-deps installs it)"
+command -v npm >/dev/null || fail "needs npm (scripts/install-deps installs it)"
+log "npm ci in $HERE (node $(node --version), npm $(npm --version))"
+(cd "$HERE" && timeout 600 npm ci --prefer-offline --no-audit --no-fund --loglevel=error) \
+  || fail "npm ci failed: the compat tests need @daytonaio/sdk from the npm registry (or npm's cache); is https://registry.npmjs.org reachable?"
+[[ $(node -p 'require(process.argv[1] + "/node_modules/@daytonaio/sdk/package.json").version' "$HERE") == 0.218.0 ]] \
+  || fail "npm ci did not install @daytonaio/sdk 0.218.0"
+
+# pings every second, so that the SDK's answers to them are exercised too
+export ISLETD_TEST_PING_MS=1000
+srv_init
+unset DAYTONA_USE_DEPRECATED_POLLING DAYTONA_API_URL DAYTONA_SERVER_URL DAYTONA_API_KEY DAYTONA_TARGET
+export ISLET_COMPAT_API_URL="$SRV_URL/api" ISLET_COMPAT_KEY="$SRV_KEY"
+# another organization, for events that must not reach it
+ISLET_COMPAT_KEY2=$(new_key compat-other)
+export ISLET_COMPAT_KEY2
+
+now_ms () { echo $(( $(date +%s%N) / 1000000 )); }
+
+# expect_sandboxes N: islet's own view of the state directory.
+expect_sandboxes () {
+  local n
+  n=$(islet ls --json | jq '.sandboxes | length') || fail "islet ls --json"
+  [[ "$n" == "$1" ]] || fail "islet ls shows $n sandboxes, want $1: $(islet ls)"
+}
+
+# run_script NAME [ENV=VALUE...]: node NAME.js, bounded in time; its last
+# line must be "ok NAME ... done-at=<ms>", and Node must be gone soon after.
+run_script () {
+  local name=$1 out rc=0 t_exit done_at
+  shift
+  out=$(mktemp "$STATE.out.XXXXXX")
+  env "$@" timeout "$SCRIPT_TIMEOUT_S" node "$HERE/$name.js" >"$out" 2>&1 || rc=$?
+  t_exit=$(now_ms)
+  cat "$out" >&2
+  [[ $rc == 0 ]] || fail "$name.js exited with status $rc (124: killed after ${SCRIPT_TIMEOUT_S} s)"
+  done_at=$(sed -n "s/^ok $name .*done-at=\([0-9]*\)$/\1/p" "$out")
+  [[ -n "$done_at" ]] || fail "$name.js did not print its ok line"
+  (( t_exit - done_at <= EXIT_MAX_MS )) \
+    || fail "$name.js: Node took $(( t_exit - done_at )) ms to exit after its last line (at most $EXIT_MAX_MS)"
+  log "$name.js passed; Node exited $(( t_exit - done_at )) ms after its last line"
+  OUT=$(cat "$out")
+  rm -f "$out"
+}
+
+for script in socketio sandbox process fs sessions git; do
+  run_script "$script"
+  expect_sandboxes 0
+done
+
+# a script that keeps its sandbox (no delete, no dispose) still lets Node exit
+run_script keep
+kept=$(sed -n 's/^kept=\([0-9a-f]*\)$/\1/p' <<<"$OUT")
+[[ -n "$kept" ]] || fail "keep.js printed no sandbox id"
+expect_sandboxes 1
+api DELETE "/api/sandbox/$kept"
+expect_code "delete the kept sandbox" 200
+expect_sandboxes 0
+
+log "all compat scripts passed"

@@ -1,0 +1,78 @@
+/* libFuzzer: the parsers of what tools print inside a sandbox
+ * (toolbox_parse.c: session records and logs, git status and branches,
+ * grep, NUL lists).  Input: one byte to pick the parser, then the bytes a
+ * sandbox could print.  Safety rule: whatever the bytes, the answer is
+ * JSON that serializes (every string valid UTF-8), of the right shape,
+ * with no more entries than the input could hold, and session ids that
+ * session_id_ok accepts. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "toolbox.h"
+
+static void
+check_strings (json_t *j)
+{
+  char *s = json_dumps (j, JSON_ENCODE_ANY);
+  if (s == NULL)
+    abort ();
+  free (s);
+}
+
+int
+LLVMFuzzerTestOneInput (const unsigned char *data, size_t size)
+{
+  const char *s = (const char *) data + 1;
+  size_t len = size ? size - 1 : 0, i;
+  json_t *j = NULL, *e;
+
+  if (size < 1)
+    return 0;
+  switch (data[0] % 6)
+    {
+    case 0:
+      j = parse_session_dump (s, len);
+      if (!json_is_array (j) || json_array_size (j) > len / 4 + 1)
+        abort ();
+      json_array_foreach (j, i, e)
+      {
+        if (!session_id_ok (json_string_value (json_object_get (e, "sessionId"))))
+          abort ();
+        if (!json_is_array (json_object_get (e, "commands")))
+          abort ();
+      }
+      break;
+    case 1:
+      j = parse_session_logs (s, len);
+      if (json_string_length (json_object_get (j, "stdout"))
+              + json_string_length (json_object_get (j, "output"))
+          > len)
+        abort ();
+      break;
+    case 2:
+      j = parse_git_status (s, len);
+      if (!json_is_string (json_object_get (j, "currentBranch"))
+          || json_array_size (json_object_get (j, "fileStatus")) > len / 5 + 1)
+        abort ();
+      break;
+    case 3:
+      j = parse_git_branches (s, len);
+      if (json_array_size (json_object_get (j, "branches")) > len / 2 + 1)
+        abort ();
+      break;
+    case 4:
+      j = parse_grep (s, len, 100);
+      if (!json_is_array (j) || json_array_size (j) > 100)
+        abort ();
+      json_array_foreach (j, i, e) if (json_integer_value (json_object_get (e, "line")) < 0) abort ();
+      break;
+    default:
+      j = parse_nul_list (s, len, 50);
+      if (!json_is_array (j) || json_array_size (j) > 50)
+        abort ();
+      break;
+    }
+  check_strings (j);
+  json_decref (j);
+  return 0;
+}

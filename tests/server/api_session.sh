@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Sessions through isletd (/process/session...): create, sync exec with
+# stdout, stderr, the combined output and the exit code; `cd` and `export`
+# persist from one command to the next; an async command (202) keeps
+# running after its request, shows no exitCode while it runs, then its
+# exit code and logs; get, list, delete (which kills what still runs);
+# the state is inside the sandbox (/tmp/.islet-sessions), none on the host.
+# Needs root.  Exit 0 pass, 1 fail, 77 skip.
+#   ISLET_BIN=build/islet bash tests/server/api_session.sh
+source "$(dirname "$0")/../lib/integration.sh"
+source "$(dirname "$0")/../lib/server.sh"
+
+srv_init
+
+api POST /api/sandbox -d '{"name":"sess","env":{"SMOKE_VAR":"from the sandbox"}}'; expect_code "create" 200
+A=$(jq -r .id <<<"$BODY"); remember_id "$A"
+T="/toolbox/$A/process/session"
+
+# sexec SID JSON-BODY: a session command; the answer in BODY, CODE
+sexec () { api POST "$T/$1/exec" -H 'Content-Type: application/json' -d "$2"; }
+
+log "== create"
+api POST "$T" -d '{"sessionId":"s1"}'; expect_code "create s1" 201
+api POST "$T" -d '{"sessionId":"s1"}'; expect_error "create s1 again" 409
+api POST "$T" -d '{"sessionId":"../x"}'; expect_error "a session id with a slash" 400
+api POST "$T" -d '{}'; expect_error "no sessionId" 400
+
+log "== sync exec"
+sexec s1 '{"command":"echo out; echo err >&2; exit 3"}'; expect_code "exec" 200
+expect_body "exec: streams and exit code" '.stdout == "out\n" and .stderr == "err\n" and .exitCode == 3 and (.cmdId | test("^[0-9a-f-]{36}$"))'
+expect_body "exec: combined output" '(.output | contains("out\n")) and (.output | contains("err\n")) and (.output | length) == 8'
+C1=$(jq -r .cmdId <<<"$BODY")
+
+log "== cd and export persist"
+sexec s1 '{"command":"mkdir -p /tmp/deep/er && cd /tmp/deep && export GREETING=\"hello there\" && V=local"}'
+expect_code "cd" 200; expect_body "cd" '.exitCode == 0'
+sexec s1 '{"command":"cd er; pwd"}'; expect_body "relative cd from the saved cwd" '.stdout == "/tmp/deep/er\n"'
+sexec s1 '{"command":"echo \"$GREETING|$PWD\""}'
+expect_body "env and cwd in a later command" '.stdout == "hello there|/tmp/deep/er\n"'
+sexec s1 '{"command":"echo $SMOKE_VAR"}'; expect_body "the sandbox env" '.stdout == "from the sandbox\n"'
+api POST "$T" -d '{"sessionId":"s2"}'; expect_code "create s2" 201
+sexec s2 '{"command":"pwd; echo \"[$GREETING]\""}'
+expect_body "another session starts fresh" '.stdout == "/workspace\n[]\n"'
+
+log "== async"
+sexec s1 '{"command":"echo started; sleep 2; echo done-now; echo oops >&2; exit 7","runAsync":true}'
+expect_code "async" 202; expect_body "async: only cmdId" '(.cmdId | length) == 36 and (keys == ["cmdId"])'
+C2=$(jq -r .cmdId <<<"$BODY")
+api GET "$T/s1/command/$C2"; expect_code "running command" 200
+expect_body "no exitCode while running" "(.id == \"$C2\") and (has(\"exitCode\") | not) and (.command | startswith(\"echo started\"))"
+for (( i = 0; i < 100; i++ )); do
+  api GET "$T/s1/command/$C2"; expect_code "poll" 200
+  [[ $(jq -r '.exitCode // empty' <<<"$BODY") == 7 ]] && break
+  sleep 0.1
+done
+(( i < 100 )) || fail "the async command did not finish in 10 s: $BODY"
+api GET "$T/s1/command/$C2/logs" -H 'Accept: application/json'; expect_code "logs" 200
+expect_body "async logs" '.stdout == "started\ndone-now\n" and .stderr == "oops\n" and (.output | contains("done-now")) and (.output | contains("oops"))'
+# the legacy field name
+sexec s1 '{"command":"cd /; echo x","async":true}'; expect_code "legacy async" 202
+C3=$(jq -r .cmdId <<<"$BODY")
+for (( i = 0; i < 100; i++ )); do
+  api GET "$T/s1/command/$C3"; [[ $(jq -r '.exitCode // empty' <<<"$BODY") == 0 ]] && break; sleep 0.1
+done
+sexec s1 '{"command":"pwd"}'; expect_body "an async cd persists too" '.stdout == "/\n"'
+
+log "== get, list"
+api GET "$T/s1"; expect_code "get" 200
+expect_body "get: the commands in order" "(.sessionId == \"s1\") and ([.commands[].id][0] == \"$C1\") and ([.commands[].id] | index(\"$C2\")) > 0 and (.commands[0].exitCode == 3)"
+api GET "$T"; expect_code "list" 200
+expect_body "list: both sessions" '([.[].sessionId] | sort) == ["s1","s2"]'
+api GET "$T/s1/command/$C1/logs"; expect_body "sync logs kept" '.stdout == "out\n" and .stderr == "err\n"'
+api GET "$T/nope"; expect_error "get a missing session" 404
+api GET "$T/s1/command/00000000-0000-4000-8000-000000000000"; expect_error "a missing command" 404
+api GET "$T/s1/command/00000000-0000-4000-8000-000000000000/logs"; expect_error "logs of a missing command" 404
+sexec nope '{"command":"true"}'; expect_error "exec in a missing session" 404
+
+log "== delete kills what runs"
+sexec s2 '{"command":"sleep 300","runAsync":true}'; expect_code "a long async" 202
+sleep 0.3
+islet exec "$A" -- pgrep -x sleep >/dev/null || fail "the async sleep is not running in the sandbox"
+api DELETE "$T/s2"; expect_code "delete" 200
+for (( i = 0; i < 50; i++ )); do
+  islet exec "$A" -- pgrep -x sleep >/dev/null || break; sleep 0.1
+done
+(( i < 50 )) || fail "delete left the session's sleep running"
+api GET "$T/s2"; expect_error "a deleted session" 404
+api DELETE "$T/s2"; expect_error "delete again" 404
+
+log "== the state is in the sandbox, not on the host"
+islet exec "$A" -- test -f "/tmp/.islet-sessions/s1/cmds/$C1/exit" || fail "no exit file in the sandbox"
+[[ ! -e /tmp/.islet-sessions ]] || fail "session state on the host"
+api GET "/api/audit?limit=1000"; expect_code "audit" 200
+expect_body "audit has the session exec" "[.items[] | select(.action == \"process.session.exec\" and .sandboxId == \"$A\")] | length > 0"
+
+pass
