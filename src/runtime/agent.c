@@ -1,15 +1,26 @@
-/* File operations, done from inside the sandbox.  The handler joins the
- * sandbox's cgroup and namespaces, becomes its root with no capabilities and
- * installs its seccomp filter before it looks at a single path: from then on
- * "/" is the sandbox's root and there is no path, symlink or ".." that leads
- * out of it.  Host files are never opened by path on the sandbox's behalf. */
+/* File operations, done from inside the sandbox.  Whoever serves one has
+ * joined the sandbox's cgroup and namespaces, become its root with no
+ * capabilities and installed its seccomp filter before it looks at a single
+ * path: from then on "/" is the sandbox's root and there is no path, symlink
+ * or ".." that leads out of it.  Host files are never opened by path on the
+ * sandbox's behalf.
+ *
+ * The agent: a process per running sandbox that has done all of that once,
+ * at start.  The supervisor passes it each file request's connection (with
+ * SCM_RIGHTS, over a socket pair) and it forks a worker per request, which
+ * inherits the confinement as it is: no cgroup move, no filter to compile,
+ * no namespace to join.  If the agent is gone, the supervisor falls back to
+ * a handler that confines itself (serve_file). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -346,33 +357,181 @@ static const struct
   { "mv", op_mv },     { "stat", op_stat },   { "list", op_list },
 };
 
-void
-serve_file (struct sandbox *sb, int conn, json_t *req)
+/* Serve one file request on conn, already confined. */
+static void
+file_request (int conn, json_t *req)
 {
   const char *op = json_string_value (json_object_get (req, "op"));
-  struct islet_creds root = { .uid = 0, .gid = 0, .nofile = sb->limits.nofile };
   struct islet_err e = { 0 };
   file_op fn = NULL;
 
-  for (size_t i = 0; i < sizeof file_ops / sizeof file_ops[0]; i++)
+  for (size_t i = 0; op && i < sizeof file_ops / sizeof file_ops[0]; i++)
     if (strcmp (op, file_ops[i].name) == 0)
       fn = file_ops[i].fn;
   if (fn == NULL)
     {
-      islet_fail (&e, ISLET_E_INVALID, 0, "unknown operation `%s`", op);
+      islet_fail (&e, ISLET_E_INVALID, 0, "unknown operation `%s`", op ? op : "");
       reply_error (conn, &e);
       return;
     }
-  if (sandbox_enter (sb, sb->init_cg, false, &e) < 0 || islet_caps_drop (&root, &e) < 0
-      || islet_seccomp_install (sb->filter, &e) < 0)
+  if (fn (conn, req, &e) < 0)
+    reply_error (conn, &e);
+}
+
+/* Confine this process as a file operation needs: the init's cgroup, the
+ * sandbox's namespaces but pid, its root with no capabilities, the filter,
+ * /workspace as the working directory. */
+static int
+confine (struct sandbox *sb, struct islet_err *err)
+{
+  struct islet_creds root = { .uid = 0, .gid = 0, .nofile = sb->limits.nofile };
+
+  if (sandbox_enter (sb, sb->init_cg, false, err) < 0 || islet_caps_drop (&root, err) < 0
+      || islet_seccomp_install (sb->filter, err) < 0)
+    return -1;
+  umask (022);
+  if (chdir ("/workspace") < 0)
+    (void) !chdir ("/");
+  return 0;
+}
+
+void
+serve_file (struct sandbox *sb, int conn, json_t *req)
+{
+  struct islet_err e = { 0 };
+
+  if (confine (sb, &e) < 0)
     {
       reply_error (conn, &e);
       return;
     }
-  umask (022);
-  if (chdir ("/workspace") < 0)
-    (void) !chdir ("/");
-  e.kind = ISLET_E_OK;
-  if (fn (conn, req, &e) < 0)
-    reply_error (conn, &e);
+  file_request (conn, req);
+}
+
+#define AGENT_MSG_MAX 65536
+
+/* The agent's loop: a request is a datagram with the request's JSON and the
+ * connection's fd.  The socket's end (EOF) is the supervisor's exit. */
+static void __attribute__ ((noreturn))
+agent_loop (int sock)
+{
+  static char buf[AGENT_MSG_MAX + 1];
+
+  for (;;)
+    {
+      char cbuf[CMSG_SPACE (sizeof (int))];
+      struct iovec iov = { buf, AGENT_MSG_MAX };
+      struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                            .msg_controllen = sizeof cbuf };
+      struct cmsghdr *c;
+      ssize_t n = recvmsg (sock, &msg, MSG_CMSG_CLOEXEC);
+      int conn = -1;
+      pid_t pid;
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        _exit (0);
+      c = CMSG_FIRSTHDR (&msg);
+      if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS
+          && c->cmsg_len == CMSG_LEN (sizeof (int)))
+        memcpy (&conn, CMSG_DATA (c), sizeof conn);
+      if (conn < 0)
+        continue;
+      buf[n] = '\0';
+      pid = fork ();
+      if (pid == 0)
+        {
+          cleanup_json json_t *req = NULL;
+          struct islet_err e;
+
+          close (sock);
+          /* the worker dies with the agent (which dies with the supervisor) */
+          prctl (PR_SET_PDEATHSIG, SIGKILL);
+          req = json_loads (buf, 0, NULL);
+          if (req == NULL)
+            {
+              islet_fail (&e, ISLET_E_INVALID, 0, "malformed request");
+              reply_error (conn, &e);
+            }
+          else
+            file_request (conn, req);
+          _exit (0);
+        }
+      if (pid < 0)
+        {
+          struct islet_err e;
+          islet_fail (&e, ISLET_E_LIMIT, errno, "fork a file worker");
+          reply_error (conn, &e);
+        }
+      close (conn);
+    }
+}
+
+pid_t
+agent_start (struct sandbox *sb, int *sock_out, struct islet_err *err)
+{
+  pid_t supervisor = getpid ();
+  int sp[2];
+  pid_t pid;
+
+  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "socketpair");
+  pid = fork ();
+  if (pid < 0)
+    {
+      int e = errno;
+      close (sp[0]);
+      close (sp[1]);
+      return islet_fail (err, ISLET_E_SYSTEM, e, "fork the file agent");
+    }
+  if (pid == 0)
+    {
+      struct islet_err e;
+      sigset_t none;
+
+      close (sp[0]);
+      prctl (PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid () != supervisor)
+        _exit (1);
+      set_title ("islet-agent");
+      /* workers are reaped by the kernel; they start with no signal blocked */
+      signal (SIGCHLD, SIG_IGN);
+      signal (SIGPIPE, SIG_IGN);
+      sigemptyset (&none);
+      sigprocmask (SIG_SETMASK, &none, NULL);
+      if (confine (sb, &e) < 0)
+        _exit (1);
+      islet_close_fds_from (3, sp[1]);
+      agent_loop (sp[1]);
+    }
+  close (sp[1]);
+  *sock_out = sp[0];
+  return pid;
+}
+
+int
+agent_pass (int sock, int conn, json_t *req)
+{
+  cleanup_free char *text = json_dumps (req, JSON_COMPACT);
+  char cbuf[CMSG_SPACE (sizeof (int))];
+  struct iovec iov;
+  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                        .msg_controllen = sizeof cbuf };
+  struct cmsghdr *c;
+
+  if (text == NULL || strlen (text) > AGENT_MSG_MAX)
+    {
+      errno = EMSGSIZE;
+      return -1;
+    }
+  iov.iov_base = text;
+  iov.iov_len = strlen (text);
+  memset (cbuf, 0, sizeof cbuf);
+  c = CMSG_FIRSTHDR (&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN (sizeof (int));
+  memcpy (CMSG_DATA (c), &conn, sizeof conn);
+  return sendmsg (sock, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 ? -1 : 0;
 }

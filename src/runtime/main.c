@@ -36,6 +36,10 @@ static size_t title_len;
 static pid_t handlers[MAX_HANDLERS];
 static size_t n_handlers;
 static int lock_fd = -1; /* the run lock: held until this process exits */
+static pid_t agent_pid;     /* the file agent (agent.c), 0 if none */
+static int agent_sock = -1; /* requests to it */
+
+static void agent_stop (void);
 
 static void
 logmsg (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
@@ -145,6 +149,7 @@ stop_sandbox (struct sandbox *sb)
 
   for (size_t i = 0; i < n_handlers; i++)
     kill (handlers[i], SIGKILL);
+  agent_stop ();
   if (sb->init_pid > 0)
     kill (sb->init_pid, SIGKILL);
   while (waitpid (-1, NULL, 0) > 0 || errno == EINTR)
@@ -159,6 +164,18 @@ stop_sandbox (struct sandbox *sb)
   if (sb->cg && islet_cg_destroy (sb->cg, &e) < 0)
     logmsg ("remove cgroup: %s", e.msg);
   sb->cg = NULL;
+}
+
+/* Without the agent, file requests are served by handlers. */
+static void
+agent_stop (void)
+{
+  if (agent_pid > 0)
+    kill (agent_pid, SIGKILL);
+  agent_pid = 0;
+  if (agent_sock >= 0)
+    close (agent_sock);
+  agent_sock = -1;
 }
 
 /* Drop the last references to the sandbox's namespaces.  No process is left
@@ -247,6 +264,13 @@ reap_children (struct sandbox *sb)
           sb->init_pid = 0;
           continue;
         }
+      if (pid == agent_pid)
+        {
+          logmsg ("the file agent died: file requests go to handlers");
+          agent_pid = 0;
+          agent_stop ();
+          continue;
+        }
       for (size_t i = 0; i < n_handlers; i++)
         if (handlers[i] == pid)
           {
@@ -285,6 +309,19 @@ serve (struct sandbox *sb, int conn, int lfd, int sfd)
                                           (int) sb->init_pid);
       (void) !islet_frame_send_json (conn, j, &e);
       return false;
+    }
+  if (strcmp (op, "exec") != 0 && agent_sock >= 0)
+    {
+      /* the worker reads at its own pace: no first-frame timeout */
+      tv.tv_sec = 0;
+      setsockopt (conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      if (agent_pass (agent_sock, conn, req) == 0)
+        return false;
+      if (errno != EAGAIN && errno != EMSGSIZE)
+        {
+          logmsg ("the file agent is gone (%s): file requests go to handlers", strerror (errno));
+          agent_stop ();
+        }
     }
   if (n_handlers >= MAX_HANDLERS)
     {
@@ -478,6 +515,14 @@ main (int argc, char **argv)
     }
   logmsg ("sandbox %s started, init pid %d", sb.id, (int) sb.init_pid);
   report_ready ((int) ready_fd, NULL);
+  /* after "ok", off the caller's path; requests queue on the socket until
+   * the agent has confined itself */
+  agent_pid = agent_start (&sb, &agent_sock, &e);
+  if (agent_pid < 0)
+    {
+      logmsg ("no file agent (%s): file requests go to handlers", e.msg);
+      agent_pid = 0;
+    }
   prepare_next_exec (&sb);
   conn = loop (&sb, lfd, sfd);
   /* No new request may reach a sandbox that is going away. */

@@ -45,8 +45,18 @@ void serve_exec (struct sandbox *sb, int conn, json_t *req);
  * off the exec's path (best effort: without one the handler makes its own). */
 void prepare_next_exec (struct sandbox *sb);
 
-/* agent.c: enter the sandbox and serve one file request on conn. */
+/* agent.c: enter the sandbox and serve one file request on conn (in a
+ * handler, when there is no agent). */
 void serve_file (struct sandbox *sb, int conn, json_t *req);
+
+/* agent.c, in the supervisor: start the file agent, confined in the
+ * sandbox; *sock receives the socket that passes it requests. */
+pid_t agent_start (struct sandbox *sb, int *sock, struct islet_err *err);
+
+/* agent.c, in the supervisor: hand a file request and its connection to the
+ * agent; -1 with errno (EAGAIN: busy, try a handler; other: the agent is
+ * gone). */
+int agent_pass (int sock, int conn, json_t *req);
 
 /* Enter the sandbox as its root, confined: the cgroup, every namespace (pid
  * too if join_pid, for children), credentials, capabilities, no_new_privs. */

@@ -2,6 +2,8 @@
  * inside the sandbox by its agent; isletd never opens a sandbox's file by
  * a host path.  A relative path is relative to /workspace. */
 #include <fcntl.h>
+#include <stdint.h>
+#include <sys/mman.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -125,12 +127,20 @@ tb_files_info (struct req *r, struct resp *out)
     reply_json (out, 200, file_info (st));
 }
 
-/* An unlinked file to build an answer in, in the state directory (on disk:
- * a download can be larger than memory). */
+/* Answers up to this size are built in memory (a memfd), larger ones on
+ * disk. */
+#define SCRATCH_IN_MEMORY_MAX (8u << 20)
+
+/* An unlinked file to build an answer of about size bytes in: in memory
+ * when small, else in the state directory (a download can be larger than
+ * memory). */
 static int
-scratch (struct req *r, struct resp *out)
+scratch_sized (struct req *r, struct resp *out, uint64_t size)
 {
-  int fd = open (r->srv->state_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  int fd = size <= SCRATCH_IN_MEMORY_MAX ? memfd_create ("islet-answer", MFD_CLOEXEC) : -1;
+
+  if (fd < 0)
+    fd = open (r->srv->state_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
   if (fd < 0)
     {
       struct islet_err err;
@@ -138,6 +148,12 @@ scratch (struct req *r, struct resp *out)
       reply_islet_err (out, &err, false);
     }
   return fd;
+}
+
+static int
+scratch (struct req *r, struct resp *out)
+{
+  return scratch_sized (r, out, UINT64_MAX);
 }
 
 /* Send fd (its whole content) as the answer. */
@@ -185,7 +201,8 @@ tb_files_download (struct req *r, struct resp *out)
       reply_error (out, 400, "BAD_REQUEST", "'%s' is a directory", path);
       return;
     }
-  if ((fd = scratch (r, out)) < 0)
+  if ((fd = scratch_sized (r, out, (uint64_t) json_integer_value (json_object_get (st, "size"))))
+      < 0)
     return;
   if (islet_fs_copy_out (sb.ctx, sb.info.id, path, fd, &err) < 0)
     {

@@ -88,7 +88,10 @@ id2=$(create_sb --name init-it)
 remember_id "$id2"
 sup=$(sb_info "$id2" 'j["supervisor"]')
 base2=$(sb_info "$id2" 'j["uid_base"]')
-init=$(pgrep -P "$sup" | while read -r p; do [[ "$(cat "/proc/$p/comm")" == init ]] && echo "$p"; done | head -1)
+init=
+for p in $(pgrep -P "$sup"); do
+  [[ "$(cat "/proc/$p/comm" 2>/dev/null)" == init ]] && { init=$p; break; }
+done
 [[ -n "$init" ]] || fail "no init child of supervisor $sup"
 kill -9 "$init"
 wait_until 10 dead "$sup" || fail "the supervisor lives on 10 s after its init died"
