@@ -1,6 +1,7 @@
 /* Toolbox: files.  Every path goes to the core's file API and is resolved
  * inside the sandbox by its agent; isletd never opens a sandbox's file by
  * a host path.  A relative path is relative to /workspace. */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <sys/mman.h>
@@ -194,11 +195,40 @@ tb_files_download (struct req *r, struct resp *out)
   cleanup_free char *name = NULL;
   const char *path;
 
-  if (stat_tb_query (r, out, &sb, &path, &st) < 0)
+  path = tb_query (r, out, "path");
+  if (path == NULL || tb_open (r, &sb, out) < 0)
     return;
-  if (json_is_true (json_object_get (st, "is_dir")))
+  {
+    /* a file up to SCRATCH_IN_MEMORY_MAX: one request to the sandbox, the
+     * answer in memory; a larger one is refused by that read at once (its
+     * size is checked before any byte is sent) and goes to disk below */
+    char *data = NULL;
+    size_t len = 0;
+    const char *base = strrchr (path, '/');
+
+    if (islet_fs_read (sb.ctx, sb.info.id, path, SCRATCH_IN_MEMORY_MAX, &data, &len, &err) == 0)
+      {
+        name = quote_param (base && base[1] ? base + 1 : path);
+        out->extra_header_name = islet_xstrdup ("Content-Disposition");
+        out->extra_header_value = islet_xasprintf ("attachment; filename=\"%s\"", name);
+        out->status = 200;
+        out->body = data;
+        out->len = len;
+        out->content_type = "application/octet-stream";
+        return;
+      }
+    if (err.kind != ISLET_E_LIMIT)
+      {
+        if (err.errnum == EISDIR)
+          reply_error (out, 400, "BAD_REQUEST", "'%s' is a directory", path);
+        else
+          fs_error (out, &err);
+        return;
+      }
+  }
+  if (islet_fs_stat (sb.ctx, sb.info.id, path, &st, &err) < 0)
     {
-      reply_error (out, 400, "BAD_REQUEST", "'%s' is a directory", path);
+      fs_error (out, &err);
       return;
     }
   if ((fd = scratch_sized (r, out, (uint64_t) json_integer_value (json_object_get (st, "size"))))
