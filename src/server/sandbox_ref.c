@@ -2,6 +2,7 @@
  * store's row that says which key owns it.  A sandbox of another key, one
  * made by the CLI, and a missing one all look the same: 404. */
 #include <string.h>
+#include <time.h>
 
 #include "islet/util.h"
 #include "server.h"
@@ -84,7 +85,9 @@ tb_open (struct req *r, struct sb_ref *sb, struct resp *out)
       reply_error (out, 409, "CONFLICT", "sandbox '%s' is not started", r->params[0]);
       return -1;
     }
-  if (islet_store_sandbox_touch (r->srv->store, sb->info.id, &err) < 0)
+  /* activity is kept in whole seconds: one write per second is enough */
+  if (sb->row.last_activity != (int64_t) time (NULL)
+      && islet_store_sandbox_touch (r->srv->store, sb->info.id, &err) < 0)
     fprintf (stderr, "isletd: %s\n", err.msg);
   return 0;
 }
