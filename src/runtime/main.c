@@ -38,6 +38,7 @@ static size_t n_handlers;
 static int lock_fd = -1; /* the run lock: held until this process exits */
 static pid_t agent_pid;     /* the file agent (agent.c), 0 if none */
 static int agent_sock = -1; /* requests to it */
+static bool agent_tried;    /* started once: after it is gone, handlers serve */
 
 static void agent_stop (void);
 
@@ -310,6 +311,19 @@ serve (struct sandbox *sb, int conn, int lfd, int sfd)
       (void) !islet_frame_send_json (conn, j, &e);
       return false;
     }
+  if (strcmp (op, "exec") != 0 && !agent_tried)
+    {
+      /* on the first file request, so that a sandbox that only runs
+       * commands never pays for it; requests queue on the socket until the
+       * agent has confined itself */
+      agent_tried = true;
+      agent_pid = agent_start (sb, &agent_sock, &e);
+      if (agent_pid < 0)
+        {
+          logmsg ("no file agent (%s): file requests go to handlers", e.msg);
+          agent_pid = 0;
+        }
+    }
   if (strcmp (op, "exec") != 0 && agent_sock >= 0)
     {
       /* the worker reads at its own pace: no first-frame timeout */
@@ -515,14 +529,6 @@ main (int argc, char **argv)
     }
   logmsg ("sandbox %s started, init pid %d", sb.id, (int) sb.init_pid);
   report_ready ((int) ready_fd, NULL);
-  /* after "ok", off the caller's path; requests queue on the socket until
-   * the agent has confined itself */
-  agent_pid = agent_start (&sb, &agent_sock, &e);
-  if (agent_pid < 0)
-    {
-      logmsg ("no file agent (%s): file requests go to handlers", e.msg);
-      agent_pid = 0;
-    }
   prepare_next_exec (&sb);
   conn = loop (&sb, lfd, sfd);
   /* No new request may reach a sandbox that is going away. */

@@ -1,0 +1,171 @@
+"""Islet and Sandbox: the public API, the same over isletd and the CLI."""
+import os
+
+from .errors import NotFoundError
+
+DEFAULT_LANGUAGE = "python"
+
+
+class Islet:
+    """A connection to islet.
+
+    With a URL (the argument, else $ISLET_URL) it talks to isletd's HTTP
+    API with an API key (the argument, else $ISLET_API_KEY).  With neither
+    it runs the local `islet` CLI ($ISLET_BIN, else `islet` in PATH) on the
+    state directory `state_dir` (else $ISLET_STATE_DIR, else the CLI's
+    default): the sandboxes are then as isolated as isletd's, since both
+    use the same core.
+    """
+
+    def __init__(self, url=None, api_key=None, *, timeout=60, islet_bin=None, state_dir=None):
+        url = url or os.environ.get("ISLET_URL")
+        if url:
+            from ._http import HttpBackend
+
+            key = api_key or os.environ.get("ISLET_API_KEY")
+            if not key:
+                from .errors import AuthError
+
+                raise AuthError("an API key is needed with a server: pass api_key or set "
+                                "ISLET_API_KEY", 401, "UNAUTHORIZED")
+            self._backend = HttpBackend(url, key, timeout)
+        else:
+            from ._cli import CliBackend
+
+            self._backend = CliBackend(islet_bin, state_dir)
+
+    @property
+    def mode(self):
+        """'server' (isletd) or 'cli' (the local islet CLI)."""
+        return self._backend.mode
+
+    def create_sandbox(self, language=DEFAULT_LANGUAGE, name=None, env=None, labels=None,
+                       cpu=None, memory_gb=None, disk_gb=None, **extra):
+        """A new, started sandbox.  `extra` goes into the server's create
+        body as it is (Daytona's names, e.g. autoStopInterval=15); the CLI
+        mode takes none."""
+        if extra and self.mode == "cli":
+            raise TypeError("unexpected arguments in CLI mode: %s" % ", ".join(sorted(extra)))
+        info = self._backend.create(language, name, env, labels, cpu, memory_gb, disk_gb, extra)
+        return Sandbox(self._backend, info)
+
+    def get_sandbox(self, id_or_name):
+        return Sandbox(self._backend, self._backend.get(id_or_name))
+
+    def list_sandboxes(self):
+        return [Sandbox(self._backend, info) for info in self._backend.list()]
+
+
+class Sandbox:
+    """One sandbox.  `with islet.create_sandbox() as sb:` deletes it at the
+    end of the block, whatever happens in it.  Relative paths are relative
+    to the sandbox's working directory, /workspace."""
+
+    def __init__(self, backend, info):
+        self._b = backend
+        self.id = info["id"]
+        self.name = info["name"]
+        self.state = info["state"]
+        self.language = info["language"]
+        self.labels = info["labels"]
+        self.env = info["env"]
+        self.raw = info["raw"]
+
+    def __repr__(self):
+        return "<Sandbox %s %r %s>" % (self.id, self.name, self.state)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            self.delete()
+        except NotFoundError:
+            pass
+        return False
+
+    def refresh(self):
+        info = self._b.get(self.id)
+        self.state, self.raw = info["state"], info["raw"]
+        return self
+
+    def delete(self):
+        self._b.delete(self.id)
+
+    # ---- running ----
+
+    def execute(self, command, cwd=None, env=None, timeout=None):
+        """Run a command: a string split into words as Daytona does it
+        (blanks, '...' and "..." quotes, no shell: write `sh -c "..."` for
+        one), or a list of words.  Raises ExecTimeout past `timeout`
+        seconds; a non-zero exit is a result, not an exception."""
+        return self._b.execute(self.id, command, cwd, env, timeout)
+
+    def run_code(self, code, language=None, timeout=None):
+        """Run a program (python or javascript; default the sandbox's
+        language), given on stdin, never on a command line."""
+        return self._b.run_code(self.id, code, language or self.language, timeout)
+
+    # ---- files ----
+
+    def read_file(self, path):
+        """A file's bytes (10 MiB at most in CLI mode; download() for more)."""
+        return self._b.read_file(self.id, path)
+
+    def read_text(self, path, encoding="utf-8"):
+        return self.read_file(path).decode(encoding)
+
+    def write_file(self, path, content, mode=None):
+        """Write a file whole (parents made as needed); content is str
+        (written as UTF-8) or bytes; mode e.g. 0o755."""
+        data = content.encode() if isinstance(content, str) else bytes(content)
+        self._b.write_file(self.id, path, data, mode)
+
+    def delete_file(self, path, recursive=False):
+        self._b.delete_file(self.id, path, recursive)
+
+    def list_files(self, path="."):
+        return self._b.list_files(self.id, path)
+
+    def file_info(self, path):
+        return self._b.file_info(self.id, path)
+
+    def upload(self, local_path, remote_path):
+        """Copy a host file into the sandbox, streamed."""
+        self._b.upload(self.id, os.fspath(local_path), remote_path)
+
+    def download(self, remote_path, local_path):
+        """Copy a sandbox file to the host; local_path appears whole or not at all."""
+        self._b.download(self.id, remote_path, os.fspath(local_path))
+
+    # ---- git (runs inside the sandbox; its network is loopback only) ----
+
+    def git_clone(self, url, path, branch=None, commit_id=None, username=None, password=None,
+                  depth=None):
+        self._b.git_clone(self.id, url, path, branch, commit_id, username, password, depth)
+
+    def git_status(self, path):
+        return self._b.git_status(self.id, path)
+
+    def git_add(self, path, files):
+        self._b.git_add(self.id, path, [files] if isinstance(files, str) else files)
+
+    def git_commit(self, path, message, author, email, allow_empty=False):
+        """Commit what is staged; returns the new commit's hash."""
+        return self._b.git_commit(self.id, path, message, author, email, allow_empty)
+
+    def git_branches(self, path):
+        return self._b.git_branches(self.id, path)
+
+    def git_create_branch(self, path, name):
+        self._b.git_create_branch(self.id, path, name)
+
+    def git_checkout(self, path, branch):
+        self._b.git_checkout(self.id, path, branch)
+
+    def git_push(self, path, username=None, password=None, branch=None, remote=None,
+                 set_upstream=False):
+        self._b.git_push(self.id, path, username, password, branch, remote, set_upstream)
+
+    def git_pull(self, path, username=None, password=None, branch=None, remote=None):
+        self._b.git_pull(self.id, path, username, password, branch, remote)

@@ -1,0 +1,79 @@
+"""The examples of docs/INTEGRATIONS.md, run as written."""
+import json
+import os
+import re
+import sys
+import types
+
+import pytest
+
+DOC = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "INTEGRATIONS.md")
+
+
+def example(first_line):
+    """The ```python block of the document that starts with first_line."""
+    with open(DOC, encoding="utf-8") as f:
+        blocks = re.findall(r"```python\n(.*?)```", f.read(), re.S)
+    found = [b for b in blocks if b.startswith(first_line + "\n")]
+    assert len(found) == 1, "no example starting %r in %s" % (first_line, DOC)
+    return found[0]
+
+
+class FakeJsonResponse:
+    def __init__(self, data, status=200):
+        self.data, self.status_code = data, status
+
+
+class FakeRequest:
+    def __init__(self, method, body):
+        self.method, self.body = method, json.dumps(body).encode()
+
+
+@pytest.fixture
+def django_view(monkeypatch):
+    """The Django view of the Python section, as a module.  django.http is
+    a stand-in with JsonResponse, unless Django itself is installed."""
+    try:
+        import django.http  # noqa: F401
+        real = True
+    except ImportError:
+        real = False
+        http = types.ModuleType("django.http")
+        http.JsonResponse = FakeJsonResponse
+        monkeypatch.setitem(sys.modules, "django", types.ModuleType("django"))
+        monkeypatch.setitem(sys.modules, "django.http", http)
+    if real:
+        pytest.skip("Django is installed: this test knows only its stand-in")
+    mod = types.ModuleType("views")
+    exec(compile(example("# views.py"), DOC + ":views.py", "exec"), mod.__dict__)
+    return mod
+
+
+def answer(view, body, method="POST"):
+    r = view.run_code(FakeRequest(method, body))
+    return r.status_code, r.data
+
+
+def test_django_view_runs_code(django_view):
+    code = "import data\nprint(sum(data.N))"
+    status, data = answer(django_view, {"code": code, "files": {"data.py": "N = [1, 2, 39]"}})
+    assert (status, data) == (200, {"exit_code": 0, "output": "42\n"})
+
+
+def test_django_view_reports_exit_code(django_view):
+    status, data = answer(django_view, {"code": "print('partial')\nraise SystemExit(3)"})
+    assert (status, data) == (200, {"exit_code": 3, "output": "partial\n"})
+
+
+def test_django_view_leaves_no_sandbox(django_view):
+    from conftest import islet_ls
+
+    before = islet_ls()
+    answer(django_view, {"code": "print(1)"})
+    assert islet_ls() == before
+
+
+def test_django_view_errors(django_view):
+    assert answer(django_view, {}, method="GET")[0] == 405
+    status, data = answer(django_view, {"code": "1", "language": "cobol"})
+    assert status == 502 and "language" in data["error"]
