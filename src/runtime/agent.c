@@ -7,15 +7,18 @@
  *
  * The agent: a process per running sandbox that has done all of that once,
  * at start.  The supervisor passes it each file request's connection (with
- * SCM_RIGHTS, over a socket pair) and it forks a worker per request, which
- * inherits the confinement as it is: no cgroup move, no filter to compile,
- * no namespace to join.  If the agent is gone, the supervisor falls back to
+ * SCM_RIGHTS, over a socket pair) and serves it in a thread of its own (a
+ * forked worker when all threads are busy), which has the confinement as it
+ * is: no cgroup move, no filter to install, no namespace to join.  If the agent is gone, the supervisor falls back to
  * a handler that confines itself (serve_file). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -409,6 +412,62 @@ serve_file (struct sandbox *sb, int conn, json_t *req)
 }
 
 #define AGENT_MSG_MAX 65536
+/* Requests served at once by threads; past this, by forked workers. */
+#define AGENT_THREADS_MAX 64
+
+static atomic_int agent_threads;
+
+struct agent_job {
+  int conn;
+  json_t *req;
+};
+
+static void *
+agent_thread (void *arg)
+{
+  struct agent_job *job = arg;
+
+  file_request (job->conn, job->req);
+  close (job->conn);
+  json_decref (job->req);
+  free (job);
+  atomic_fetch_sub (&agent_threads, 1);
+  return NULL;
+}
+
+/* Serve one request in a thread of the agent: every request of a sandbox
+ * has the same privileges (its root, no capabilities, its filter), so a
+ * process between them would protect nothing, and a thread costs no fork,
+ * page-table copy and exit. */
+static bool
+serve_in_thread (int conn, json_t *req)
+{
+  struct agent_job *job;
+  pthread_attr_t attr;
+  pthread_t t;
+  int r;
+
+  if (atomic_fetch_add (&agent_threads, 1) >= AGENT_THREADS_MAX)
+    {
+      atomic_fetch_sub (&agent_threads, 1);
+      return false;
+    }
+  job = islet_xmalloc (sizeof *job);
+  job->conn = conn;
+  job->req = req;
+  pthread_attr_init (&attr);
+  pthread_attr_setdetachstate (&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize (&attr, 256 * 1024);
+  r = pthread_create (&t, &attr, agent_thread, job);
+  pthread_attr_destroy (&attr);
+  if (r != 0)
+    {
+      free (job);
+      atomic_fetch_sub (&agent_threads, 1);
+      return false;
+    }
+  return true;
+}
 
 /* The agent's loop: a request is a datagram with the request's JSON and the
  * connection's fd.  The socket's end (EOF) is the supervisor's exit. */
@@ -425,6 +484,7 @@ agent_loop (int sock)
                             .msg_controllen = sizeof cbuf };
       struct cmsghdr *c;
       ssize_t n = recvmsg (sock, &msg, MSG_CMSG_CLOEXEC);
+      json_t *req;
       int conn = -1;
       pid_t pid;
 
@@ -439,23 +499,25 @@ agent_loop (int sock)
       if (conn < 0)
         continue;
       buf[n] = '\0';
+      req = json_loads (buf, 0, NULL);
+      if (req == NULL)
+        {
+          struct islet_err e;
+          islet_fail (&e, ISLET_E_INVALID, 0, "malformed request");
+          reply_error (conn, &e);
+          close (conn);
+          continue;
+        }
+      if (serve_in_thread (conn, req))
+        continue;
+      /* every thread busy (slow clients, large files): a worker process */
       pid = fork ();
       if (pid == 0)
         {
-          cleanup_json json_t *req = NULL;
-          struct islet_err e;
-
           close (sock);
           /* the worker dies with the agent (which dies with the supervisor) */
           prctl (PR_SET_PDEATHSIG, SIGKILL);
-          req = json_loads (buf, 0, NULL);
-          if (req == NULL)
-            {
-              islet_fail (&e, ISLET_E_INVALID, 0, "malformed request");
-              reply_error (conn, &e);
-            }
-          else
-            file_request (conn, req);
+          file_request (conn, req);
           _exit (0);
         }
       if (pid < 0)
@@ -464,6 +526,7 @@ agent_loop (int sock)
           islet_fail (&e, ISLET_E_LIMIT, errno, "fork a file worker");
           reply_error (conn, &e);
         }
+      json_decref (req);
       close (conn);
     }
 }

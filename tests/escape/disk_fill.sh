@@ -17,10 +17,17 @@ pool_kib() {
   local _
   sync -f "$S/pool" 2>/dev/null || sync
   if [[ ${1:-} == trim ]]; then
-    # blocks freed in the last transaction are still pinned: trim, commit, again
-    for _ in 1 2 3; do
+    # blocks freed in the last transaction are still pinned until it
+    # commits, and the async discard of others may be under way: trim and
+    # commit until the image stops shrinking (at most 10 rounds, ~3 s)
+    local prev=-1 now
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
       fstrim "$S/pool" 2>/dev/null || true
       sync -f "$S/pool" 2>/dev/null || sync
+      now=$(du -k "$S/pool.img" | cut -f1)
+      ((prev >= 0 && now >= prev)) && break
+      prev=$now
+      sleep 0.3
     done
   fi
   du -k "$S/pool.img" | cut -f1
@@ -92,6 +99,18 @@ untrimmed=$(pool_kib)
 pool_after=$(pool_kib trim)
 grown=$(((pool_after - pool_before) / 1024))
 esc_log "pool image after the small files: ${untrimmed} KiB, ${pool_after} KiB once trimmed (+${grown} MiB)"
-((grown < 64)) || esc_fail "the pool image holds $grown MiB more for a sandbox limited to 32 MiB"
+esc_log "btrfs filesystem df: $(btrfs filesystem df "$S/pool" 2>&1 | tr '\n' ';')"
+# What the sandbox holds, data and metadata, as the kernel counts it for
+# the limit: its qgroup's referenced bytes.
+rfer=$(btrfs qgroup show -re --raw "$S/pool" 2>/dev/null | awk -v id="$ID" '$NF == id { print $2 }')
+[[ "$rfer" =~ ^[0-9]+$ ]] || esc_fail "no qgroup line for the sandbox's volume $ID"
+esc_log "the sandbox's qgroup: $((rfer >> 10)) KiB referenced, limit 32768 KiB"
+((rfer <= (33 << 20))) || esc_fail "the sandbox holds $((rfer >> 20)) MiB under a 32 MiB limit"
+# btrfs allocates metadata a chunk (256 MiB) at a time and writes its
+# blocks copy-on-write; freed metadata blocks go back to the host when they
+# are trimmed, which on some runs leaves up to most of that chunk in the
+# image (docs/SECURITY.md): the host's bound is the limit plus one chunk.
+((grown < 32 + 256 + 16)) \
+  || esc_fail "the pool image holds $grown MiB more for a sandbox limited to 32 MiB (limit + a metadata chunk is 288)"
 out=$(isl exec "$ID" -- true </dev/null 2>&1) || esc_fail "the sandbox is unusable after the fill: $out"
-esc_pass "writes stopped at the 32 MiB limit; the pool image grew by $grown MiB"
+esc_pass "writes stopped at the 32 MiB limit ($((rfer >> 10)) KiB held); the pool image grew by $grown MiB"
