@@ -33,6 +33,7 @@
 
 #define LIST_MAX 100000
 #define READ_DEFAULT_MAX (10u << 20)
+#define READ_CHUNK (128u << 10)
 
 typedef int (*file_op) (int conn, json_t *req, struct islet_err *err);
 
@@ -85,7 +86,9 @@ op_read (int conn, json_t *req, struct islet_err *err)
   uint64_t limit = max > 0 ? (uint64_t) max : READ_DEFAULT_MAX;
   bool unlimited = json_is_true (json_object_get (req, "unlimited"));
   cleanup_close int fd = -1;
-  cleanup_free char *buf = islet_xmalloc (1u << 20);
+  /* small: up to 64 requests run at once in the agent, whose memory the
+   * sandbox's limit counts */
+  cleanup_free char *buf = islet_xmalloc (READ_CHUNK);
   uint64_t total = 0;
   struct stat st;
 
@@ -104,7 +107,7 @@ op_read (int conn, json_t *req, struct islet_err *err)
                        path, (long long) st.st_size, (unsigned long long) limit);
   for (;;)
     {
-      ssize_t n = read (fd, buf, 1u << 20);
+      ssize_t n = read (fd, buf, READ_CHUNK);
       if (n < 0 && errno == EINTR)
         continue;
       if (n < 0)
