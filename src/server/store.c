@@ -12,10 +12,20 @@
 #include "islet/util.h"
 #include "store.h"
 
+/* Every statement of this file is a string literal, fewer than this many:
+ * each is prepared once and kept, keyed by its address. */
+#define STMT_CACHE_MAX 64
+
 struct islet_store
 {
   sqlite3 *db;
   pthread_mutex_t lock;
+  struct
+  {
+    const char *sql;
+    sqlite3_stmt *stmt;
+  } cache[STMT_CACHE_MAX];
+  size_t n_cache;
 };
 
 static const char schema[]
@@ -53,13 +63,26 @@ static const char schema[]
       "  duration_ms INTEGER NOT NULL);"
       "CREATE INDEX IF NOT EXISTS audit_key ON audit(key_id, id);";
 
+/* A cached statement is reset at the end of its use (under the store's
+ * lock, which every function takes before its statement), not finalized. */
+static void
+resetp (sqlite3_stmt **s)
+{
+  if (*s)
+    {
+      sqlite3_reset (*s);
+      sqlite3_clear_bindings (*s);
+    }
+}
+#define cleanup_stmt __attribute__ ((cleanup (resetp)))
+
 static void
 finalizep (sqlite3_stmt **s)
 {
   if (*s)
     sqlite3_finalize (*s);
 }
-#define cleanup_stmt __attribute__ ((cleanup (finalizep)))
+#define cleanup_stmt_once __attribute__ ((cleanup (finalizep)))
 
 static int
 db_fail (struct islet_store *st, struct islet_err *err, const char *what)
@@ -78,11 +101,23 @@ unlockp (struct islet_store **st)
   __attribute__ ((cleanup (unlockp))) struct islet_store *locked_ = (st);                          \
   pthread_mutex_lock (&locked_->lock)
 
+/* sql must be a string literal (its address is the cache's key). */
 static int
 prepare (struct islet_store *st, const char *sql, sqlite3_stmt **out, struct islet_err *err)
 {
-  if (sqlite3_prepare_v2 (st->db, sql, -1, out, NULL) != SQLITE_OK)
+  for (size_t i = 0; i < st->n_cache; i++)
+    if (st->cache[i].sql == sql)
+      {
+        *out = st->cache[i].stmt;
+        return 0;
+      }
+  if (st->n_cache == STMT_CACHE_MAX)
+    return islet_fail (err, ISLET_E_SYSTEM, 0, "more than %d statements", STMT_CACHE_MAX);
+  if (sqlite3_prepare_v3 (st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL) != SQLITE_OK)
     return db_fail (st, err, "prepare statement");
+  st->cache[st->n_cache].sql = sql;
+  st->cache[st->n_cache].stmt = *out;
+  st->n_cache++;
   return 0;
 }
 
@@ -102,7 +137,7 @@ migrate (struct islet_store *st, char **msg)
 
   for (size_t i = 0; i < sizeof added / sizeof added[0]; i++)
     {
-      cleanup_stmt sqlite3_stmt *s = NULL;
+      cleanup_stmt_once sqlite3_stmt *s = NULL;
       int rc;
 
       if (sqlite3_prepare_v2 (st->db, "SELECT 1 FROM pragma_table_info('sandboxes') WHERE name = ?",
@@ -179,6 +214,8 @@ islet_store_close (struct islet_store *st)
 {
   if (st == NULL)
     return;
+  for (size_t i = 0; i < st->n_cache; i++)
+    sqlite3_finalize (st->cache[i].stmt);
   sqlite3_close (st->db);
   pthread_mutex_destroy (&st->lock);
   free (st);
