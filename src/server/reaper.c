@@ -112,8 +112,20 @@ round_once (struct srv *srv)
     {
       const struct islet_sandbox_info *info = core_find (all, nall, rows[i].id);
 
-      if (info == NULL) /* destroyed behind isletd's back */
-        continue;
+      if (info == NULL)
+        {
+          /* destroyed behind isletd's back (`islet rm`, `islet system
+           * reset`): forget it, once it is surely gone and not a sandbox
+           * made since the listing above */
+          struct islet_sandbox_info again;
+          struct islet_err e;
+
+          if (rows[i].created < now_s () - srv->minute_s
+              && islet_sandbox_get (ctx, rows[i].id, &again, &e) < 0 && e.kind == ISLET_E_NOTFOUND
+              && islet_store_sandbox_delete (srv->store, rows[i].id, &e) < 0)
+            fprintf (stderr, "isletd: forget sandbox %s: %s\n", rows[i].id, e.msg);
+          continue;
+        }
       if (info->state == ISLET_SB_RUNNING)
         reap_running (srv, ctx, &rows[i], now_s ());
       else

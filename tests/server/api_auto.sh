@@ -76,6 +76,14 @@ expect_body "audit: auto-delete" "[.items[] | select(.action == \"sandbox.auto-d
 expect_body "audit: ephemeral" "[.items[] | select(.action == \"sandbox.auto-delete\" and .sandboxId == \"$D\")] | length == 1"
 expect_body "audit: nothing else" "[.items[] | select((.action | startswith(\"sandbox.auto-\")) and .sandboxId != \"$S\" and .sandboxId != \"$D\")] | length == 0"
 
+log "== a sandbox removed behind isletd's back (islet rm) is forgotten by the store"
 api DELETE "/api/sandbox/$K"; expect_code "delete" 200
-api DELETE "/api/sandbox/$N"; expect_code "delete" 200
+islet rm -f "$N" </dev/null >/dev/null || fail "islet rm -f $N"
+rows () { sqlite3 "$STATE/isletd.db" "SELECT count(*) FROM sandboxes WHERE id = '$N'"; }
+for (( i = 0; i < 60; i++ )); do
+  [[ $(rows) == 0 ]] && break
+  sleep 0.25
+done
+[[ $(rows) == 0 ]] || fail "the store still has the row of $N 15 s after islet rm"
+api GET "/api/sandbox/$N"; expect_error "the sandbox removed by the CLI" 404
 pass
