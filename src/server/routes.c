@@ -28,6 +28,10 @@ static const struct route routes[] = {
   { "POST", "/api/sandbox/{}/last-activity", api_sandbox_activity, NULL, BODY_JSON_MAX, NULL },
   { "GET", "/api/audit", api_audit_list, NULL, 0, NULL },
 
+  /* the one-shot API (v1_api.c) */
+  { "POST", "/v1/execute", v1_execute, "v1.execute", BODY_JSON_MAX, NULL },
+  { "GET", "/v1/status", v1_status, NULL, 0, NULL },
+
   /* toolbox: <toolboxProxyUrl>/<id>/... */
   { "GET", TB "/version", tb_version, NULL, 0, NULL },
   { "GET", TB "/user-home-dir", tb_home_dir, NULL, 0, NULL },

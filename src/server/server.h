@@ -131,6 +131,10 @@ void route_run (const struct route *rt, struct req *r, struct resp *out);
 /* Record a streamed route's answer (begun at t0_ns) in the audit log. */
 void route_audit (const struct route *rt, struct req *r, const struct resp *out, uint64_t t0_ns);
 
+/* ---- v1_api.c: the one-shot API ---- */
+void v1_execute (struct req *r, struct resp *out);
+void v1_status (struct req *r, struct resp *out);
+
 /* ---- sandbox_api.c: the control plane ---- */
 void api_sandbox_create (struct req *r, struct resp *out);
 void api_sandbox_list (struct req *r, struct resp *out);
