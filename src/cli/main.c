@@ -25,6 +25,7 @@ static const struct command commands[] = {
   { "cp", cmd_cp, false, "copy a file into or out of a sandbox" },
   { "fs", cmd_fs, false, "read, write, list and move files in a sandbox" },
   { "system", cmd_system, false, "reset the state directory, size the warm pool" },
+  { "mcp", cmd_mcp, false, "serve the Model Context Protocol on stdio, for agents" },
 };
 
 struct main_args {

@@ -1,0 +1,35 @@
+#!/bin/bash
+# islet mcp against the official MCP TypeScript SDK client
+# (@modelcontextprotocol/sdk, the exact version in package.json and
+# package-lock.json): mcp.js lists the tools and prompts, calls every tool
+# and checks real results, then sends raw JSON-RPC the SDK never would.
+# Afterwards nothing may be left in the private state directory.
+#
+# The SDK comes from the npm registry (or npm's cache) by `npm ci`: without
+# it this test fails, it does not skip.
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+IT_NAME=mcp
+# shellcheck source=../lib/integration.sh
+source "$HERE/../lib/integration.sh"
+
+SCRIPT_TIMEOUT_S=300
+
+for tool in node npm; do
+  command -v "$tool" >/dev/null || fail "needs $tool (scripts/install-deps installs it)"
+done
+log "npm ci in $HERE (node $(node --version), npm $(npm --version))"
+# mcp.js itself checks that the SDK it loads is the version package.json pins
+(cd "$HERE" && timeout 600 npm ci --prefer-offline --no-audit --no-fund --loglevel=error) \
+  || fail "npm ci failed: the mcp test needs @modelcontextprotocol/sdk from the npm registry (or npm's cache); is https://registry.npmjs.org reachable?"
+
+it_init
+rc=0
+timeout "$SCRIPT_TIMEOUT_S" node "$HERE/mcp.js" "$ISLET_BIN" "$STATE" || rc=$?
+[[ $rc == 0 ]] || fail "mcp.js exited with status $rc (124: killed after ${SCRIPT_TIMEOUT_S} s)"
+
+left=$(islet ls --json | "$IT_PY" -c 'import json, sys; print(len(json.load(sys.stdin)["sandboxes"]))') \
+  || fail "islet ls --json"
+[[ "$left" == 0 ]] || fail "islet ls shows $left sandboxes after the MCP session: $(islet ls)"
+islet system reset -f >/dev/null || fail "islet system reset -f"
+pass
