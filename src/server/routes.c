@@ -31,6 +31,11 @@ static const struct route routes[] = {
   /* the one-shot API (v1_api.c) */
   { "POST", "/v1/execute", v1_execute, "v1.execute", BODY_JSON_MAX, NULL },
   { "GET", "/v1/status", v1_status, NULL, 0, NULL },
+  { "GET", "/v1/config", v1_config_get, NULL, 0, NULL },
+  { "PUT", "/v1/config", v1_config_put, "v1.config", BODY_JSON_MAX, NULL },
+  { "POST", "/v1/test", v1_test, "v1.test", BODY_JSON_MAX, NULL },
+  { "POST", "/v1/sandbox", v1_sandbox_create, "v1.sandbox.create", BODY_JSON_MAX, NULL },
+  { "DELETE", "/v1/sandbox/{}", api_sandbox_delete, "v1.sandbox.delete", BODY_JSON_MAX, NULL },
 
   /* toolbox: <toolboxProxyUrl>/<id>/... */
   { "GET", TB "/version", tb_version, NULL, 0, NULL },

@@ -134,6 +134,10 @@ void route_audit (const struct route *rt, struct req *r, const struct resp *out,
 /* ---- v1_api.c: the one-shot API ---- */
 void v1_execute (struct req *r, struct resp *out);
 void v1_status (struct req *r, struct resp *out);
+void v1_config_get (struct req *r, struct resp *out);
+void v1_config_put (struct req *r, struct resp *out);
+void v1_test (struct req *r, struct resp *out);
+void v1_sandbox_create (struct req *r, struct resp *out);
 
 /* ---- sandbox_api.c: the control plane ---- */
 void api_sandbox_create (struct req *r, struct resp *out);

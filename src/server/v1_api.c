@@ -2,11 +2,16 @@
  * POST /v1/execute runs code in a fresh sandbox (from the warm pool when the
  * limits are the defaults) and answers with its output, status and resource
  * use; the sandbox is gone before the answer.  GET /v1/status says what the
- * server is and has.
+ * server is and has; GET/PUT /v1/config the defaults (persisted in
+ * <state>/v1-config.json); POST /v1/test a real run; POST /v1/sandbox and
+ * DELETE /v1/sandbox/{id} a kept sandbox, which /v1/execute then runs in
+ * when given its sandbox_id.
  *
  * An optional import policy for Python (config.allowed_imports) is checked
  * by Python's own `ast` module, run inside the same sandbox before the
  * code: a policy on top of the kernel's isolation, never instead of it. */
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <string.h>
 
@@ -53,6 +58,119 @@ static const char policy_checker[]
       "    print('line %d: %s' % (line, what))\n"
       "sys.exit(3 if bad else 0)\n";
 
+/* A 400 with a message; -1, for `return bad (...)`. */
+#define bad(out, ...) (reply_error ((out), 400, "BAD_REQUEST", __VA_ARGS__), -1)
+
+/* ---- defaults (GET/PUT /v1/config) ---- */
+
+static char *
+config_path (const struct srv *srv)
+{
+  return islet_xasprintf ("%s/v1-config.json", srv->state_dir);
+}
+
+/* The defaults: the stored ones over the core's.  Never NULL. */
+static json_t *
+config_load (const struct srv *srv)
+{
+  struct islet_limits d = ISLET_LIMITS_DEFAULT;
+  cleanup_free char *path = config_path (srv);
+  cleanup_free char *text = NULL;
+  json_t *cfg = json_pack ("{s:f,s:I,s:I,s:n}", "cpu_limit", d.cpu_millis / 1000.0,
+                           "memory_limit_mb", (json_int_t) d.memory_mb, "timeout",
+                           (json_int_t) V1_TIMEOUT_DEFAULT_S, "allowed_imports");
+  struct islet_err ignored;
+
+  if (islet_read_file_at (AT_FDCWD, path, 1 << 20, &text, NULL, &ignored) == 0)
+    {
+      json_t *stored = json_loads (text, 0, NULL);
+      if (json_is_object (stored))
+        json_object_update_existing (cfg, stored);
+      json_decref (stored);
+    }
+  return cfg;
+}
+
+/* Check the config fields present in c (an object); -1 with a 400. */
+static int
+config_check (json_t *c, bool policy_ok, struct resp *out)
+{
+  json_t *v;
+  size_t i;
+
+  if ((v = json_object_get (c, "cpu_limit")) && !json_is_null (v)
+      && (!json_is_number (v) || json_number_value (v) <= 0))
+    return bad (out, "%s must be a positive number of CPUs", "config.cpu_limit");
+  if ((v = json_object_get (c, "memory_limit_mb")) && !json_is_null (v)
+      && (!json_is_integer (v) || json_integer_value (v) <= 0))
+    return bad (out, "%s must be a positive integer", "config.memory_limit_mb");
+  if ((v = json_object_get (c, "timeout")) && !json_is_null (v)
+      && (!json_is_number (v) || json_number_value (v) <= 0
+          || json_number_value (v) > V1_TIMEOUT_MAX_S))
+    return bad (out, "%s must be a number of seconds, above 0 and at most 300", "timeout");
+  if (json_is_true (json_object_get (c, "enable_networking")))
+    return bad (out, "%s: sandboxes have loopback networking only", "config.enable_networking");
+  if ((v = json_object_get (c, "allowed_imports")) && !json_is_null (v))
+    {
+      json_t *m;
+      if (!json_is_array (v))
+        return bad (out, "%s must be an array of module names", "config.allowed_imports");
+      json_array_foreach (v, i, m)
+      if (!json_is_string (m) || json_string_length (m) == 0 || strchr (json_string_value (m), ','))
+        return bad (out, "%s must be an array of module names", "config.allowed_imports");
+      if (!policy_ok)
+        return bad (out, "%s applies to python only", "config.allowed_imports");
+    }
+  return 0;
+}
+
+void
+v1_config_get (struct req *r, struct resp *out)
+{
+  reply_json (out, 200, config_load (r->srv));
+}
+
+void
+v1_config_put (struct req *r, struct resp *out)
+{
+  cleanup_json json_t *j = req_json_object (r, out);
+  cleanup_json json_t *cfg = NULL;
+  cleanup_free char *path = config_path (r->srv);
+  cleanup_free char *text = NULL;
+  struct islet_limits l = ISLET_LIMITS_DEFAULT;
+  struct islet_err err;
+  const char *key;
+  json_t *v;
+
+  if (j == NULL || config_check (j, true, out) < 0)
+    return;
+  json_object_foreach (j, key, v)
+  if (strcmp (key, "cpu_limit") != 0 && strcmp (key, "memory_limit_mb") != 0
+      && strcmp (key, "timeout") != 0 && strcmp (key, "allowed_imports") != 0)
+    {
+      reply_error (out, 400, "BAD_REQUEST",
+                   "unknown field '%s' (cpu_limit, memory_limit_mb, timeout, allowed_imports)",
+                   key);
+      return;
+    }
+  cfg = config_load (r->srv);
+  json_object_update (cfg, j);
+  l.cpu_millis = (uint32_t) lround (json_number_value (json_object_get (cfg, "cpu_limit")) * 1000);
+  l.memory_mb = (uint64_t) json_integer_value (json_object_get (cfg, "memory_limit_mb"));
+  if (islet_limits_validate (&l, &err) < 0)
+    {
+      reply_error (out, 400, "BAD_REQUEST", "%s", err.msg);
+      return;
+    }
+  text = json_dumps (cfg, JSON_INDENT (2));
+  if (islet_write_file_atomic (path, text, strlen (text), 0600, &err) < 0)
+    {
+      reply_islet_err (out, &err, false);
+      return;
+    }
+  reply_json (out, 200, json_incref (cfg));
+}
+
 struct v1_job {
   const char *code, *language, *stdin_data;
   json_t *files, *allowed;
@@ -60,14 +178,13 @@ struct v1_job {
   double timeout_s;
 };
 
-/* A 400 with a message; -1, for `return bad (...)`. */
-#define bad(out, ...) (reply_error ((out), 400, "BAD_REQUEST", __VA_ARGS__), -1)
 
 /* The request into a job; -1 with a 400 in out. */
 static int
-parse_job (json_t *j, struct v1_job *job, struct resp *out)
+parse_job (const struct srv *srv, json_t *j, struct v1_job *job, struct resp *out)
 {
   struct islet_limits def = ISLET_LIMITS_DEFAULT;
+  cleanup_json json_t *defaults = config_load (srv);
   json_t *code = json_object_get (j, "code"), *lang = json_object_get (j, "language");
   json_t *t = json_object_get (j, "timeout"), *in = json_object_get (j, "stdin");
   json_t *cfg = json_object_get (j, "config"), *v;
@@ -76,7 +193,9 @@ parse_job (json_t *j, struct v1_job *job, struct resp *out)
   memset (job, 0, sizeof *job);
   job->limits = def;
   job->language = "python";
-  job->timeout_s = V1_TIMEOUT_DEFAULT_S;
+  job->timeout_s = json_number_value (json_object_get (defaults, "timeout"));
+  if (job->timeout_s <= 0)
+    job->timeout_s = V1_TIMEOUT_DEFAULT_S;
   if (!json_is_string (code))
     return bad (out, "%s must be a string", "code");
   job->code = json_string_value (code);
@@ -109,41 +228,24 @@ parse_job (json_t *j, struct v1_job *job, struct resp *out)
     {
       if (!json_is_object (cfg))
         return bad (out, "%s must be an object", "config");
-      if ((v = json_object_get (cfg, "cpu_limit")) && !json_is_null (v))
-        {
-          if (!json_is_number (v) || json_number_value (v) <= 0)
-            return bad (out, "%s must be a positive number of CPUs", "config.cpu_limit");
-          job->limits.cpu_millis = (uint32_t) lround (json_number_value (v) * 1000);
-        }
-      if ((v = json_object_get (cfg, "memory_limit_mb")) && !json_is_null (v))
-        {
-          if (!json_is_integer (v) || json_integer_value (v) <= 0)
-            return bad (out, "%s must be a positive integer", "config.memory_limit_mb");
-          job->limits.memory_mb = (uint64_t) json_integer_value (v);
-        }
-      if (json_is_true (json_object_get (cfg, "enable_networking")))
-        return bad (out, "%s: sandboxes have loopback networking only", "config.enable_networking");
-      job->allowed = json_object_get (cfg, "allowed_imports");
-      if (job->allowed && !json_is_null (job->allowed))
-        {
-          size_t i;
-          json_array_foreach (job->allowed, i, v)
-          if (!json_is_string (v) || strchr (json_string_value (v), ',') != NULL)
-            return bad (out, "%s must be an array of module names", "config.allowed_imports");
-          if (!json_is_array (job->allowed))
-            return bad (out, "%s must be an array of module names", "config.allowed_imports");
-          if (strcmp (job->language, "python") != 0)
-            return bad (out, "%s applies to python only", "config.allowed_imports");
-        }
-      else
-        job->allowed = NULL;
+      if (config_check (cfg, strcmp (job->language, "python") == 0, out) < 0)
+        return -1;
+      json_object_update (defaults, cfg); /* the request's over the defaults */
     }
+  if ((v = json_object_get (defaults, "cpu_limit")) && json_is_number (v))
+    job->limits.cpu_millis = (uint32_t) lround (json_number_value (v) * 1000);
+  if ((v = json_object_get (defaults, "memory_limit_mb")) && json_is_integer (v))
+    job->limits.memory_mb = (uint64_t) json_integer_value (v);
   job->limits.timeout_s = (uint32_t) ceil (job->timeout_s);
   if (islet_limits_validate (&job->limits, &err) < 0)
     {
       reply_error (out, 400, "BAD_REQUEST", "%s", err.msg);
       return -1;
     }
+  /* the policy asked for, or the default one; held by the job */
+  v = json_object_get (defaults, "allowed_imports");
+  job->allowed = json_is_array (v) && strcmp (job->language, "python") == 0 ? json_incref (v)
+                                                                            : NULL;
   return 0;
 }
 
@@ -278,23 +380,139 @@ void
 v1_execute (struct req *r, struct resp *out)
 {
   cleanup_json json_t *j = req_json_object (r, out);
+  cleanup_sb struct sb_ref sb = { 0 };
   struct islet_create_opts opts = { 0 };
   struct v1_job job;
   struct islet_err err;
+  json_t *kept;
   char id[ISLET_ID_LEN + 1];
 
-  if (j == NULL || parse_job (j, &job, out) < 0)
+  if (j == NULL || parse_job (r->srv, j, &job, out) < 0)
     return;
+  kept = json_object_get (j, "sandbox_id");
+  if (kept && !json_is_null (kept))
+    {
+      /* a kept sandbox (POST /v1/sandbox) of this key: run in it, keep it */
+      if (!json_is_string (kept))
+        (void) bad (out, "%s must be a string", "sandbox_id");
+      else if (json_object_get (j, "config") && !json_is_null (json_object_get (j, "config")))
+        (void) bad (out, "%s: a kept sandbox has the limits it was made with", "config");
+      else if (sb_open (r, json_string_value (kept), &sb, out) == 0)
+        {
+          if (sb.info.state != ISLET_SB_RUNNING)
+            reply_error (out, 409, "CONFLICT", "sandbox '%s' is not started",
+                         json_string_value (kept));
+          else
+            execute_in (sb.ctx, sb.info.id, &job, out);
+        }
+      json_decref (job.allowed);
+      return;
+    }
   opts.limits = job.limits;
   if (islet_sandbox_create (r->srv->ctx, &opts, id, &err) < 0)
     {
       reply_islet_err (out, &err, false);
+      json_decref (job.allowed);
       return;
     }
   snprintf (r->sandbox_id, sizeof r->sandbox_id, "%s", id);
   execute_in (r->srv->ctx, id, &job, out);
   if (islet_sandbox_destroy (r->srv->ctx, id, true, &err) < 0)
     fprintf (stderr, "isletd: remove the sandbox of /v1/execute %s: %s\n", id, err.msg);
+  json_decref (job.allowed);
+}
+
+/* A real run, end to end: a sandbox, python, the answer checked. */
+void
+v1_test (struct req *r, struct resp *out)
+{
+  struct islet_create_opts opts = { .limits = ISLET_LIMITS_DEFAULT };
+  struct v1_job job = { .code = "print(sum(range(10)))", .language = "python",
+                        .limits = ISLET_LIMITS_DEFAULT, .timeout_s = V1_TIMEOUT_DEFAULT_S };
+  cleanup_json json_t *res = NULL;
+  struct islet_err err;
+  char id[ISLET_ID_LEN + 1];
+  uint64_t t0 = islet_now_ns ();
+  const char *got;
+
+  if (islet_sandbox_create (r->srv->ctx, &opts, id, &err) < 0)
+    {
+      reply_json (out, 200,
+                  json_pack ("{s:b,s:s,s:s}", "ok", 0, "stage", "create", "error", err.msg));
+      return;
+    }
+  snprintf (r->sandbox_id, sizeof r->sandbox_id, "%s", id);
+  execute_in (r->srv->ctx, id, &job, out);
+  if (islet_sandbox_destroy (r->srv->ctx, id, true, &err) < 0)
+    fprintf (stderr, "isletd: remove the sandbox of /v1/test %s: %s\n", id, err.msg);
+  res = out->body ? json_loadb (out->body, out->len, 0, NULL) : NULL;
+  got = json_string_value (json_object_get (res, "stdout"));
+  free (out->body);
+  out->body = NULL;
+  reply_json (out, 200,
+              json_pack ("{s:b,s:s,s:s,s:f,s:O*}", "ok", got && strcmp (got, "45\n") == 0,
+                         "expected", "45\n", "got", got ? got : "", "total_time",
+                         (double) (islet_now_ns () - t0) / 1e9, "result", res));
+}
+
+/* POST /v1/sandbox {language, config}: a sandbox that lives until DELETE
+ * /v1/sandbox/{id}, owned by the key like any other (it is a Daytona
+ * sandbox too, with its language label). */
+void
+v1_sandbox_create (struct req *r, struct resp *out)
+{
+  cleanup_json json_t *j = req_json_object (r, out);
+  cleanup_json json_t *defaults = config_load (r->srv);
+  cleanup_json json_t *body = NULL;
+  cleanup_json json_t *dto = NULL;
+  cleanup_free char *text = NULL;
+  const char *lang = "python";
+  json_t *cfg, *v;
+  struct req r2;
+
+  if (j == NULL)
+    return;
+  if ((v = json_object_get (j, "language")) && !json_is_null (v))
+    {
+      lang = json_string_value (v);
+      if (lang == NULL
+          || (strcmp (lang, "python") != 0 && strcmp (lang, "javascript") != 0
+              && strcmp (lang, "bash") != 0))
+        {
+          (void) bad (out, "%s must be one of python, javascript, bash", "language");
+          return;
+        }
+    }
+  cfg = json_object_get (j, "config");
+  if (cfg && !json_is_null (cfg))
+    {
+      if (!json_is_object (cfg))
+        {
+          (void) bad (out, "%s must be an object", "config");
+          return;
+        }
+      if (config_check (cfg, true, out) < 0)
+        return;
+      json_object_update (defaults, cfg);
+    }
+  body = json_pack ("{s:{s:s},s:{},s:O,s:f}", "labels", "code-toolbox-language", lang, "env",
+                    "cpu", json_object_get (defaults, "cpu_limit"), "memory",
+                    (double) json_integer_value (json_object_get (defaults, "memory_limit_mb"))
+                        / 1024.0);
+  text = json_dumps (body, JSON_COMPACT);
+  r2 = *r;
+  r2.body = text;
+  r2.body_len = strlen (text);
+  api_sandbox_create (&r2, out);
+  snprintf (r->sandbox_id, sizeof r->sandbox_id, "%s", r2.sandbox_id);
+  if (out->status != 200 && out->status != 201)
+    return;
+  dto = json_loadb (out->body, out->len, 0, NULL);
+  free (out->body);
+  out->body = NULL;
+  reply_json (out, 200,
+              json_pack ("{s:O*,s:O*,s:s}", "sandbox_id", json_object_get (dto, "id"), "state",
+                         json_object_get (dto, "state"), "language", lang));
 }
 
 void

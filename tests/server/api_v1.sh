@@ -76,6 +76,54 @@ expect_error "malformed JSON" 400
 api -k nope POST /v1/execute -d '{"code": "print(1)"}'
 expect_error "a bad key" 401
 
+log "defaults: GET and PUT /v1/config, persisted, used by /v1/execute"
+api GET /v1/config
+expect_code "config" 200
+expect_body "the core's defaults" '.memory_limit_mb == 1024 and .cpu_limit == 1 and .timeout == 30 and .allowed_imports == null'
+api PUT /v1/config -d '{"memory_limit_mb": 64, "allowed_imports": ["json"]}'
+expect_code "put config" 200
+api PUT /v1/config -d '{"memory_limit_mb": "lots"}'
+expect_error "put a wrong type" 400
+api PUT /v1/config -d '{"colour": "blue"}'
+expect_error "put an unknown field" 400
+srv_stop
+srv_start
+api GET /v1/config
+expect_body "the defaults survive a restart" '.memory_limit_mb == 64 and .allowed_imports == ["json"]'
+api POST /v1/execute -d '{"code": "import os\nprint(1)"}'
+expect_code "execute under the default policy" 200
+[[ "$(j .stderr)" == *"line 1: import of os"* ]] || fail "the default policy did not apply: $BODY"
+api POST /v1/execute -d '{"code": "x = bytearray(200 << 20)\nprint(len(x))", "config": {"allowed_imports": null}}'
+expect_code "execute under the default memory" 200
+expect_eq "64 MB by default now" "$(j .status)" oom
+api PUT /v1/config -d '{"memory_limit_mb": 1024, "allowed_imports": null}'
+expect_code "put the defaults back" 200
+
+log "a self-test that really runs"
+api POST /v1/test
+expect_code "test" 200
+expect_body "self-test" '.ok == true and .got == "45\n" and .result.status == "completed"'
+
+log "a kept sandbox: POST /v1/sandbox, execute in it twice, DELETE"
+api POST /v1/sandbox -d '{"language": "python", "config": {"memory_limit_mb": 256}}'
+expect_code "create a kept sandbox" 200
+kept=$(j .sandbox_id)
+[[ "$kept" =~ ^[0-9a-f]{12}$ ]] || fail "no sandbox id: $BODY"
+expect_eq "its memory limit" "$(sb_info "$kept" 'j["limits"]["memory_mb"]')" 256
+api POST /v1/execute -d "{\"sandbox_id\": \"$kept\", \"code\": \"open('/workspace/state', 'w').write('kept')\"}"
+expect_code "execute in the kept sandbox" 200
+api POST /v1/execute -d "{\"sandbox_id\": \"$kept\", \"code\": \"print(open('/workspace/state').read())\"}"
+expect_eq "the kept sandbox kept its file" "$(j .stdout)" kept
+expect_eq "and is the one asked for" "$(j .metadata.sandbox_id)" "$kept"
+second=$(new_key)
+api -k "$second" POST /v1/execute -d "{\"sandbox_id\": \"$kept\", \"code\": \"print(1)\"}"
+expect_error "another key's kept sandbox" 404
+api -k "$second" DELETE "/v1/sandbox/$kept"
+expect_error "another key deletes it" 404
+api DELETE "/v1/sandbox/$kept"
+expect_code "delete the kept sandbox" 200
+[[ ! -d "$STATE/sandboxes/$kept" ]] || fail "the kept sandbox is still there after DELETE"
+
 log "status"
 api GET /v1/status
 expect_code "status" 200
