@@ -198,6 +198,7 @@ int cmd_ls (struct cli *cli, int argc, char **argv);
 int cmd_info (struct cli *cli, int argc, char **argv);
 int cmd_cp (struct cli *cli, int argc, char **argv);
 int cmd_fs (struct cli *cli, int argc, char **argv);
+int cmd_tool (struct cli *cli, int argc, char **argv);
 int cmd_system (struct cli *cli, int argc, char **argv);
 int cmd_mcp (struct cli *cli, int argc, char **argv);
 

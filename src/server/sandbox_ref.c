@@ -76,13 +76,19 @@ core_find (const struct islet_sandbox_info *all, size_t n, const char *id)
 int
 tb_open (struct req *r, struct sb_ref *sb, struct resp *out)
 {
+  return tb_open_ref (r, r->params[0], sb, out);
+}
+
+int
+tb_open_ref (struct req *r, const char *ref, struct sb_ref *sb, struct resp *out)
+{
   struct islet_err err;
 
-  if (sb_open (r, r->params[0], sb, out) < 0)
+  if (sb_open (r, ref, sb, out) < 0)
     return -1;
   if (sb->info.state != ISLET_SB_RUNNING)
     {
-      reply_error (out, 409, "CONFLICT", "sandbox '%s' is not started", r->params[0]);
+      reply_error (out, 409, "CONFLICT", "sandbox '%s' is not started", ref);
       return -1;
     }
   /* activity is kept in whole seconds: one write per second is enough */

@@ -138,6 +138,7 @@ void v1_config_get (struct req *r, struct resp *out);
 void v1_config_put (struct req *r, struct resp *out);
 void v1_test (struct req *r, struct resp *out);
 void v1_sandbox_create (struct req *r, struct resp *out);
+void v1_tool (struct req *r, struct resp *out);
 
 /* ---- sandbox_api.c: the control plane ---- */
 void api_sandbox_create (struct req *r, struct resp *out);
@@ -186,6 +187,8 @@ const struct islet_sandbox_info *core_find (const struct islet_sandbox_info *all
 /* The sandbox of a toolbox path (/toolbox/{id}/...), running; -1 with the
  * error in out. */
 int tb_open (struct req *r, struct sb_ref *sb, struct resp *out);
+/* The same for a sandbox named by ref rather than by the path. */
+int tb_open_ref (struct req *r, const char *ref, struct sb_ref *sb, struct resp *out);
 
 /* ---- toolbox_process.c, toolbox_files.c: inside a sandbox ---- */
 void tb_execute (struct req *r, struct resp *out);

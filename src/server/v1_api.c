@@ -15,6 +15,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "islet/toolcmd.h"
 #include "islet/util.h"
 #include "server.h"
 #include "toolbox.h"
@@ -538,4 +539,51 @@ v1_status (struct req *r, struct resp *out)
                          (json_int_t) d.memory_mb, "disk_limit_mb", (json_int_t) d.disk_mb,
                          "timeout", (json_int_t) d.timeout_s, "enable_networking", 0, "languages",
                          "python", "javascript", "bash"));
+}
+
+/* POST /v1/tool {sandbox_id, text}: every command a model wrote in text
+ * (include/islet/toolcmd.h), run in one of the key's sandboxes, in order;
+ * each result carries its own error. */
+void
+v1_tool (struct req *r, struct resp *out)
+{
+  cleanup_json json_t *j = req_json_object (r, out);
+  cleanup_sb struct sb_ref sb = { 0 };
+  struct islet_toolcmd *cmds = NULL;
+  json_t *sid, *text, *results;
+  size_t n = 0, failures = 0;
+
+  if (j == NULL)
+    return;
+  sid = json_object_get (j, "sandbox_id");
+  text = json_object_get (j, "text");
+  if (!json_is_string (sid) || !json_is_string (text))
+    {
+      (void) bad (out, "%s", "sandbox_id and text must be strings");
+      return;
+    }
+  islet_toolcmd_parse (json_string_value (text), json_string_length (text), &cmds, &n);
+  if (n == 0)
+    {
+      reply_error (out, 400, "BAD_REQUEST", "no command in the text; the forms are:\n%s",
+                   islet_toolcmd_forms);
+      return;
+    }
+  if (tb_open_ref (r, json_string_value (sid), &sb, out) < 0)
+    {
+      islet_toolcmd_free (cmds, n);
+      return;
+    }
+  results = json_array ();
+  for (size_t i = 0; i < n; i++)
+    {
+      json_t *one = islet_toolcmd_run (sb.ctx, sb.info.id, &cmds[i]);
+      failures += !json_is_true (json_object_get (one, "ok"));
+      json_array_append_new (results, one);
+    }
+  islet_toolcmd_free (cmds, n);
+  snprintf (out->note, sizeof out->note, "%zu commands, %zu failed", n, failures);
+  reply_json (out, 200,
+              json_pack ("{s:s,s:o,s:I,s:I}", "sandbox_id", sb.info.id, "results", results,
+                         "commands", (json_int_t) n, "failed", (json_int_t) failures));
 }

@@ -118,6 +118,17 @@ expect_eq "and is the one asked for" "$(j .metadata.sandbox_id)" "$kept"
 second=$(new_key)
 api -k "$second" POST /v1/execute -d "{\"sandbox_id\": \"$kept\", \"code\": \"print(1)\"}"
 expect_error "another key's kept sandbox" 404
+log "tool text in the kept sandbox: POST /v1/tool"
+api POST /v1/tool -d "$(jq -n --arg s "$kept" '{sandbox_id: $s, text: "I will write it.\nwrite file:/workspace/t.txt content:two\nlines\nread file:/workspace/t.txt\n<daytona-execute action=\"execute-command\" command=\"wc -l &lt; /workspace/t.txt\"/>\nread file:/workspace/none"}')"
+expect_code "tool text" 200
+expect_body "four results, one failed" '.commands == 4 and .failed == 1 and ([.results[].ok] == [true, true, true, false])'
+expect_body "the file as written" '.results[1].content == "two\nlines"'
+expect_body "the command saw it" '.results[2].stdout == "1\n"'
+api POST /v1/tool -d "$(jq -n --arg s "$kept" '{sandbox_id: $s, text: "no commands at all"}')"
+expect_error "text without a command" 400
+[[ "$BODY" == *"list files:DIR"* ]] || fail "the 400 does not show the forms: $BODY"
+api -k "$second" POST /v1/tool -d "$(jq -n --arg s "$kept" '{sandbox_id: $s, text: "read file:/etc/hostname"}')"
+expect_error "tool text in another key's sandbox" 404
 api -k "$second" DELETE "/v1/sandbox/$kept"
 expect_error "another key deletes it" 404
 api DELETE "/v1/sandbox/$kept"

@@ -1,0 +1,131 @@
+/* Tool-text commands: running one (see include/islet/toolcmd.h).  Every
+ * path is resolved inside the sandbox by the core's file operations, and a
+ * command runs through the sandbox's own bash, like any exec. */
+#include <stdio.h>
+#include <string.h>
+
+#include "islet/client.h"
+#include "islet/toolcmd.h"
+#include "islet/util.h"
+
+#define TOOL_READ_MAX (10u << 20)
+
+static json_t *
+failed (json_t *r, const char *msg)
+{
+  json_object_set_new (r, "ok", json_false ());
+  json_object_set_new (r, "error", json_string (msg));
+  return r;
+}
+
+/* Text as a JSON string, or base64 when it is not UTF-8 (and then
+ * "<key>_encoding": "base64"). */
+static void
+set_text (json_t *r, const char *key, const char *data, size_t len)
+{
+  json_t *s = json_stringn (data, len);
+  static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+  if (s)
+    {
+      json_object_set_new (r, key, s);
+      return;
+    }
+  {
+    cleanup_free char *enc = islet_xmalloc (4 * (len / 3 + 1) + 1);
+    size_t n = 0;
+    for (size_t i = 0; i < len; i += 3)
+      {
+        unsigned v = (unsigned char) data[i] << 16;
+        if (i + 1 < len)
+          v |= (unsigned char) data[i + 1] << 8;
+        if (i + 2 < len)
+          v |= (unsigned char) data[i + 2];
+        enc[n++] = b64[(v >> 18) & 63];
+        enc[n++] = b64[(v >> 12) & 63];
+        enc[n++] = i + 1 < len ? b64[(v >> 6) & 63] : '=';
+        enc[n++] = i + 2 < len ? b64[v & 63] : '=';
+      }
+    enc[n] = '\0';
+    json_object_set_new (r, key, json_string (enc));
+    {
+      char name[64];
+      snprintf (name, sizeof name, "%s_encoding", key);
+      json_object_set_new (r, name, json_string ("base64"));
+    }
+  }
+}
+
+json_t *
+islet_toolcmd_run (struct islet_ctx *ctx, const char *id, const struct islet_toolcmd *c)
+{
+  json_t *r = json_pack ("{s:s,s:i}", "command", islet_toolcmd_name (c->kind), "line",
+                         (int) c->line);
+  struct islet_err err;
+
+  if (c->path)
+    {
+      json_t *p = json_string (c->path); /* NULL when not UTF-8 */
+      if (p)
+        json_object_set_new (r, "path", p);
+    }
+  if (c->error)
+    return failed (r, c->error);
+  switch (c->kind)
+    {
+    case ISLET_TC_READ:
+      {
+        cleanup_free char *data = NULL;
+        size_t len = 0;
+        if (islet_fs_read (ctx, id, c->path, TOOL_READ_MAX, &data, &len, &err) < 0)
+          return failed (r, err.msg);
+        set_text (r, "content", data, len);
+        json_object_set_new (r, "size", json_integer ((json_int_t) len));
+        break;
+      }
+    case ISLET_TC_WRITE:
+      if (islet_fs_write (ctx, id, c->path, c->content, c->content_len, 0644, &err) < 0)
+        return failed (r, err.msg);
+      json_object_set_new (r, "size", json_integer ((json_int_t) c->content_len));
+      break;
+    case ISLET_TC_DELETE:
+      if (islet_fs_remove (ctx, id, c->path, false, &err) < 0)
+        return failed (r, err.msg);
+      break;
+    case ISLET_TC_LIST:
+      {
+        json_t *entries = NULL;
+        if (islet_fs_list (ctx, id, c->path, 1, &entries, &err) < 0)
+          return failed (r, err.msg);
+        json_object_set_new (r, "entries", entries);
+        break;
+      }
+    case ISLET_TC_INFO:
+      {
+        json_t *st = NULL;
+        if (islet_fs_stat (ctx, id, c->path, &st, &err) < 0)
+          return failed (r, err.msg);
+        json_object_set_new (r, "info", st);
+        break;
+      }
+    case ISLET_TC_EXEC:
+      {
+        char *argv[] = { (char *) "bash", (char *) "-c", c->command, NULL };
+        struct islet_exec_req x = { .argv = argv };
+        struct islet_exec_result res;
+        if (islet_exec (ctx, id, &x, &res, &err) < 0)
+          return failed (r, err.msg);
+        json_object_set_new (r, "exit_code", json_integer (res.exit_code));
+        set_text (r, "stdout", res.out ? res.out : "", res.out_len);
+        set_text (r, "stderr", res.errout ? res.errout : "", res.err_len);
+        json_object_set_new (r, "timed_out", json_boolean (res.timed_out));
+        json_object_set_new (r, "truncated", json_boolean (res.truncated));
+        if (res.error[0])
+          json_object_set_new (r, "error", json_string (res.error));
+        islet_exec_result_fini (&res);
+        break;
+      }
+    }
+  json_object_set_new (r, "ok", json_true ());
+  return r;
+}
