@@ -65,7 +65,7 @@ run_script () {
   rm -f "$out"
 }
 
-for script in socketio sandbox process fs sessions git; do
+for script in socketio sandbox process fs sessions git docs; do
   run_script "$script"
   expect_sandboxes 0
 done

@@ -77,3 +77,30 @@ def test_django_view_errors(django_view):
     assert answer(django_view, {}, method="GET")[0] == 405
     status, data = answer(django_view, {"code": "1", "language": "cobol"})
     assert status == 502 and "language" in data["error"]
+
+
+@pytest.fixture
+def reasoning(mode):
+    """The reasoning service's helper of INTEGRATIONS.md, as a module."""
+    if mode != "server":
+        pytest.skip("/v1/execute is isletd's")
+    mod = types.ModuleType("reasoning")
+    exec(compile(example("# reasoning.py"), DOC + ":reasoning.py", "exec"), mod.__dict__)
+    return mod
+
+
+def test_reasoning_service_runs_a_program(reasoning):
+    a = reasoning.run_program("import random\nrandom.seed(1)\nprint(sum(random.random() < 0.5 for _ in range(1000)))")
+    assert a["status"] == "completed" and a["exit_code"] == 0
+    assert 400 < int(a["stdout"]) < 600
+    assert a["metadata"]["sandbox_type"] == "islet" and a["execution_time"] > 0
+
+
+def test_reasoning_service_policy_refuses(reasoning):
+    a = reasoning.run_program("import os\nprint(os.listdir('/'))", allowed_imports=["random", "math"])
+    assert a["status"] == "error" and "line 1: import of os" in a["stderr"] and a["stdout"] == ""
+
+
+def test_reasoning_service_timeout(reasoning):
+    a = reasoning.run_program("while True:\n    pass", timeout=1)
+    assert a["status"] == "timeout"
