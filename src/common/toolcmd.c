@@ -128,9 +128,16 @@ starts_command (const struct text *t, size_t pos)
 static char *
 quoted (const struct text *t, size_t pos, size_t *end, size_t *outlen)
 {
-  char *buf = islet_xmalloc (t->len - pos + 1);
-  size_t n = 0;
+  size_t close = pos + 1, n = 0;
+  char *buf;
 
+  /* find the closing quote first: the buffer is the string's size, not the
+   * rest of the text's */
+  while (close < t->len && t->s[close] != '"')
+    close += t->s[close] == '\\' ? 2 : 1;
+  if (close >= t->len)
+    return NULL;
+  buf = islet_xmalloc (close - pos);
   for (size_t i = pos + 1; i < t->len; i++)
     {
       char c = t->s[i];
