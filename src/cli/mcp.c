@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "cli.h"
 
@@ -66,7 +67,7 @@ on_stop (int signo)
 
 /* ---- arguments: one table gives the schema and the checks ---- */
 
-enum arg_type { ARG_STR, ARG_INT, ARG_NUM, ARG_BOOL, ARG_OBJ, ARG_MAP };
+enum arg_type { ARG_STR, ARG_INT, ARG_NUM, ARG_BOOL, ARG_OBJ, ARG_MAP, ARG_LIST };
 
 struct arg {
   const char *name; /* NULL ends a table */
@@ -79,7 +80,7 @@ struct arg {
 
 static const char *const type_names[] = {
   [ARG_STR] = "string", [ARG_INT] = "integer", [ARG_NUM] = "number",
-  [ARG_BOOL] = "boolean", [ARG_OBJ] = "object", [ARG_MAP] = "object",
+  [ARG_BOOL] = "boolean", [ARG_OBJ] = "object", [ARG_MAP] = "object", [ARG_LIST] = "array",
 };
 
 static json_t *
@@ -102,6 +103,8 @@ schema_of (const struct arg *fields)
         json_object_set_new (p, "minimum", json_integer (0));
       if (a->type == ARG_MAP)
         json_object_set_new (p, "additionalProperties", json_pack ("{s:s}", "type", "string"));
+      if (a->type == ARG_LIST)
+        json_object_set_new (p, "items", json_pack ("{s:s}", "type", "string"));
       if (a->type == ARG_OBJ)
         {
           json_t *sub = schema_of (a->fields);
@@ -134,6 +137,15 @@ type_fits (enum arg_type t, const json_t *v)
     case ARG_OBJ:
     case ARG_MAP:
       return json_is_object (v);
+    case ARG_LIST:
+      {
+        size_t i;
+        json_t *e;
+        if (!json_is_array (v))
+          return false;
+        json_array_foreach (v, i, e) if (!json_is_string (e)) return false;
+        return true;
+      }
     }
   return false;
 }
@@ -606,11 +618,186 @@ tool_file (struct mcp *m, const json_t *args, json_t **out, struct islet_err *er
   return islet_fail (err, ISLET_E_INVALID, 0, "no file operation '%s'", op);
 }
 
+/* ---- git_operation: git run inside the sandbox ---- */
+
+#define ASKPASS_SCRIPT                                                                           \
+  "#!/bin/sh\n"                                                                                  \
+  "case \"$1\" in Username*) printf '%s\\n' \"$ISLET_GIT_USERNAME\" ;;\n"                          \
+  "*) printf '%s\\n' \"$ISLET_GIT_PASSWORD\" ;; esac\n"
+
+/* Values that git would read as options are refused. */
+static int
+git_value (const json_t *args, const char *name, bool required, const char **out,
+           struct islet_err *err)
+{
+  *out = str_arg (args, name);
+  if (*out == NULL && required)
+    return islet_fail (err, ISLET_E_INVALID, 0, "this git operation needs %s", name);
+  if (*out && ((*out)[0] == '-' || (*out)[0] == '\0'))
+    return islet_fail (err, ISLET_E_INVALID, 0, "%s must not be empty or start with '-'", name);
+  return 0;
+}
+
+static int
+tool_git (struct mcp *m, const json_t *args, json_t **out, struct islet_err *err)
+{
+  const char *op = str_arg (args, "operation"), *path, *url = NULL, *branch, *msg = NULL;
+  const char *user = str_arg (args, "username"), *pass = str_arg (args, "password");
+  cleanup_free char *askpass = NULL;
+  cleanup_free char *name_cfg = NULL;
+  cleanup_free char *email_cfg = NULL;
+  cleanup_json json_t *env = json_object ();
+  struct islet_sandbox_info info;
+  const char *argv[64];
+  size_t n = 0;
+  json_t *files = json_object_get (args, "files"), *f;
+  size_t i;
+  int r;
+
+  if (resolve (m, args, &info, err) < 0 || git_value (args, "path", false, &path, err) < 0
+      || git_value (args, "branch", false, &branch, err) < 0)
+    return -1;
+  argv[n++] = "git";
+  if (user || pass)
+    {
+      unsigned char rnd[6];
+      if (getrandom (rnd, sizeof rnd, 0) != (ssize_t) sizeof rnd)
+        return islet_fail (err, ISLET_E_SYSTEM, errno, "getrandom");
+      askpass = islet_xasprintf ("/tmp/.islet-askpass-%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1],
+                                 rnd[2], rnd[3], rnd[4], rnd[5]);
+      if (islet_fs_write (m->cli->ctx, info.id, askpass, ASKPASS_SCRIPT,
+                          strlen (ASKPASS_SCRIPT), 0700, err) < 0)
+        return -1;
+      /* the secrets go in the environment of this one command: never on a
+       * command line, never in .git/config */
+      json_object_set_new (env, "GIT_ASKPASS", json_string (askpass));
+      json_object_set_new (env, "GIT_TERMINAL_PROMPT", json_string ("0"));
+      json_object_set_new (env, "ISLET_GIT_USERNAME", json_string (user ? user : ""));
+      json_object_set_new (env, "ISLET_GIT_PASSWORD", json_string (pass ? pass : ""));
+      argv[n++] = "-c";
+      argv[n++] = "credential.helper=";
+    }
+  if (strcmp (op, "clone") == 0)
+    {
+      if (git_value (args, "url", true, &url, err) < 0)
+        return -1;
+      argv[n++] = "clone";
+      if (branch)
+        {
+          argv[n++] = "--branch";
+          argv[n++] = branch;
+        }
+      argv[n++] = "--";
+      argv[n++] = url;
+      if (path)
+        argv[n++] = path;
+    }
+  else
+    {
+      argv[n++] = "-C";
+      argv[n++] = path ? path : "/workspace";
+      if (strcmp (op, "status") == 0)
+        {
+          argv[n++] = "status";
+          argv[n++] = "--porcelain=v1";
+          argv[n++] = "--branch";
+        }
+      else if (strcmp (op, "add") == 0)
+        {
+          argv[n++] = "add";
+          if (!json_array_size (files))
+            argv[n++] = "-A";
+          else
+            argv[n++] = "--";
+          json_array_foreach (files, i, f)
+          {
+            if (n >= sizeof argv / sizeof argv[0] - 2)
+              return islet_fail (err, ISLET_E_INVALID, 0, "at most %zu files at once",
+                                 sizeof argv / sizeof argv[0] - 8);
+            argv[n++] = json_string_value (f);
+          }
+        }
+      else if (strcmp (op, "commit") == 0)
+        {
+          if (git_value (args, "message", true, &msg, err) < 0)
+            return -1;
+          name_cfg = islet_xasprintf ("user.name=%s",
+                                      str_arg (args, "author") ? str_arg (args, "author") : "islet");
+          email_cfg = islet_xasprintf ("user.email=%s", str_arg (args, "email")
+                                                            ? str_arg (args, "email")
+                                                            : "islet@localhost");
+          argv[n++] = "-c";
+          argv[n++] = name_cfg;
+          argv[n++] = "-c";
+          argv[n++] = email_cfg;
+          argv[n++] = "commit";
+          argv[n++] = "-m";
+          argv[n++] = msg;
+        }
+      else if (strcmp (op, "push") == 0 || strcmp (op, "pull") == 0)
+        {
+          argv[n++] = op;
+          if (branch)
+            {
+              argv[n++] = "origin";
+              argv[n++] = branch;
+            }
+        }
+      else if (strcmp (op, "branches") == 0)
+        {
+          argv[n++] = "branch";
+          if (branch)
+            {
+              argv[n++] = "--";
+              argv[n++] = branch;
+            }
+          else
+            argv[n++] = "--list";
+        }
+      else if (strcmp (op, "checkout") == 0)
+        {
+          if (branch == NULL)
+            return islet_fail (err, ISLET_E_INVALID, 0, "checkout needs branch");
+          argv[n++] = "checkout";
+          argv[n++] = branch;
+          argv[n++] = "--";
+        }
+      else
+        return islet_fail (err, ISLET_E_INVALID, 0, "no git operation '%s'", op);
+    }
+  argv[n] = NULL;
+  r = run_in (m, info.id, (char *const *) argv, env, NULL, 0, out, err);
+  if (askpass)
+    {
+      struct islet_err ignored;
+      (void) !islet_fs_remove (m->cli->ctx, info.id, askpass, false, &ignored);
+    }
+  if (r == 0 && strcmp (op, "commit") == 0
+      && json_integer_value (json_object_get (*out, "exit_code")) == 0)
+    {
+      /* the new commit's hash, from the repository itself */
+      const char *rev[] = { "git", "-C", path ? path : "/workspace", "rev-parse", "HEAD", NULL };
+      json_t *h = NULL;
+      if (run_in (m, info.id, (char *const *) rev, NULL, NULL, 0, &h, err) == 0)
+        {
+          const char *text = json_string_value (json_object_get (h, "stdout"));
+          if (text)
+            json_object_set_new (*out, "commit", json_stringn (text, strcspn (text, "\n")));
+        }
+      json_decref (h);
+    }
+  if (r == 0)
+    json_object_set_new (*out, "operation", json_string (op));
+  return r;
+}
+
 /* ---- the tool table ---- */
 
 static const char *const lang_choices[] = { "python", "javascript", "bash", NULL };
 static const char *const fs_choices[] = { "read", "write", "delete", "list",
                                           "info", "mkdir", NULL };
+static const char *const git_choices[] = { "clone", "status", "add", "commit", "push",
+                                           "pull", "branches", "checkout", NULL };
 
 #define ARG_SANDBOX(req)                                                                         \
   { "sandbox_id", ARG_STR, req, "the sandbox: its id, a unique id prefix or its name", NULL, NULL }
@@ -673,6 +860,27 @@ static const struct arg file_args[] = {
   ARG_END,
 };
 
+static const struct arg git_args[] = {
+  ARG_SANDBOX (true),
+  { "operation", ARG_STR, true, "what to do", git_choices, NULL },
+  { "path", ARG_STR, false,
+    "the repository's directory (default /workspace); clone: where to clone to", NULL, NULL },
+  { "url", ARG_STR, false, "clone: the repository, a URL or a path inside the sandbox", NULL,
+    NULL },
+  { "branch", ARG_STR, false,
+    "clone, push, pull: the branch; checkout: the branch to switch to; branches: a branch to "
+    "create (without it, the branches are listed)", NULL, NULL },
+  { "files", ARG_LIST, false, "add: the paths to stage (default: every change)", NULL, NULL },
+  { "message", ARG_STR, false, "commit: the message", NULL, NULL },
+  { "author", ARG_STR, false, "commit: the author's name (default islet)", NULL, NULL },
+  { "email", ARG_STR, false, "commit: the author's email (default islet@localhost)", NULL, NULL },
+  { "username", ARG_STR, false, "clone, push, pull: the user for an HTTPS remote", NULL, NULL },
+  { "password", ARG_STR, false,
+    "clone, push, pull: its password or token; it is given to git through the environment of "
+    "that one command, never on a command line or in .git/config", NULL, NULL },
+  ARG_END,
+};
+
 static const struct tool tools[] = {
   { "create_sandbox",
     "Create and start an isolated Linux sandbox that lives until deleted, and return its id. "
@@ -704,6 +912,12 @@ static const struct tool tools[] = {
     "Work with files inside a sandbox: read a file, write one (creating parent directories), "
     "delete, list a directory, get a path's info (size, mode, type, mtime) or make a directory.",
     file_args, tool_file },
+  { "git_operation",
+    "Use git inside a sandbox: clone, status, add, commit (returns the commit hash), push, "
+    "pull, branches (list or create) and checkout. Returns git's exit_code, stdout and stderr. "
+    "The network is loopback only, so remotes are paths inside the sandbox unless the host "
+    "gives it more.",
+    git_args, tool_git },
 };
 
 static json_t *

@@ -60,7 +60,7 @@ await client.ping({ timeout: CALL_TIMEOUT_MS })
 const { tools } = await client.listTools(undefined, { timeout: CALL_TIMEOUT_MS })
 const names = tools.map((t) => t.name).sort()
 assert.deepEqual(names, ['create_sandbox', 'delete_sandbox', 'execute_code', 'execute_shell',
-  'file_operation', 'get_sandbox_info', 'list_sandboxes'])
+  'file_operation', 'get_sandbox_info', 'git_operation', 'list_sandboxes'])
 for (const t of tools) {
   assert.equal(t.inputSchema.type, 'object', t.name)
   assert.ok(t.description.length > 40, t.name)
@@ -148,6 +148,42 @@ r = await ok('file_operation', { sandbox_id: 'mcp-box', operation: 'delete', pat
 r = await ok('execute_shell', { sandbox_id: 'mcp-box', command: 'test -e src; echo $?' })
 assert.equal(r.stdout, '1\n')
 log('kept sandbox: shell, env and files checked')
+
+// ---- git, run inside the sandbox, against a bare repository there ----
+r = await ok('execute_shell', { sandbox_id: 'mcp-box', command: 'git init -q --bare -b main /tmp/remote.git && git init -q -b main r && git -C r remote add origin /tmp/remote.git' })
+assert.equal(r.exit_code, 0, r.stderr)
+await ok('file_operation', { sandbox_id: 'mcp-box', operation: 'write', path: 'r/a.txt', content: 'one\n' })
+r = await ok('git_operation', { sandbox_id: 'mcp-box', operation: 'status', path: 'r' })
+assert.match(r.stdout, /^\?\? a\.txt$/m)
+r = await ok('git_operation', { sandbox_id: 'mcp-box', operation: 'add', path: 'r', files: ['a.txt'] })
+assert.equal(r.exit_code, 0, r.stderr)
+r = await ok('git_operation', { sandbox_id: 'mcp-box', operation: 'commit', path: 'r', message: 'first', author: 'Ada', email: 'ada@example.org' })
+assert.equal(r.exit_code, 0, r.stderr)
+assert.match(r.commit, /^[0-9a-f]{40}$/)
+const head = (await ok('execute_shell', { sandbox_id: 'mcp-box', command: 'git -C r log -1 --format="%H %an %s"' })).stdout
+assert.equal(head, `${r.commit} Ada first\n`)
+r = await ok('git_operation', { sandbox_id: 'mcp-box', operation: 'push', path: 'r', branch: 'main' })
+assert.equal(r.exit_code, 0, r.stderr)
+assert.equal((await ok('execute_shell', { sandbox_id: 'mcp-box', command: 'git --git-dir=/tmp/remote.git rev-parse main' })).stdout.trim(), head.split(' ')[0])
+r = await ok('git_operation', { sandbox_id: 'mcp-box', operation: 'branches', path: 'r', branch: 'feature' })
+r = await ok('git_operation', { sandbox_id: 'mcp-box', operation: 'branches', path: 'r' })
+assert.match(r.stdout, /feature/)
+r = await ok('git_operation', { sandbox_id: 'mcp-box', operation: 'checkout', path: 'r', branch: 'feature' })
+assert.equal(r.exit_code, 0, r.stderr)
+// a clone with credentials: they reach git's askpass only, and are gone after
+r = await ok('git_operation', { sandbox_id: 'mcp-box', operation: 'clone', url: '/tmp/remote.git', path: 'c', username: 'u', password: 's3cret' })
+assert.equal(r.exit_code, 0, r.stderr)
+r = await ok('execute_shell', { sandbox_id: 'mcp-box', command: 'cat c/a.txt; ls /tmp | grep -c askpass; grep -rc s3cret c/.git/config || true' })
+assert.equal(r.stdout, 'one\n0\n0\n')
+r = await ok('git_operation', { sandbox_id: 'mcp-box', operation: 'pull', path: 'c', branch: 'main' })
+assert.equal(r.exit_code, 0, r.stderr)
+r = await call('git_operation', { sandbox_id: 'mcp-box', operation: 'checkout', path: 'r' })
+assert.equal(r.isError, true)
+r = await call('git_operation', { sandbox_id: 'mcp-box', operation: 'clone', url: '--upload-pack=touch /tmp/x' })
+assert.equal(r.isError, true)
+await rpcError('git_operation', { sandbox_id: 'mcp-box', operation: 'rebase' }, ErrorCode.InvalidParams)
+await rpcError('git_operation', { sandbox_id: 'mcp-box', operation: 'add', files: 'a.txt' }, ErrorCode.InvalidParams)
+log('git: status, add, commit, push, branches, checkout, clone with credentials, pull')
 
 // ---- a tool's own failure: a normal result, isError, a reason ----
 for (const [name, args, re] of [
