@@ -81,6 +81,8 @@ void *islet_xcalloc (size_t n, size_t size);
 void *islet_xrealloc (void *p, size_t n);
 char *islet_xstrdup (const char *s);
 char *islet_xasprintf (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
+/* Base64 (RFC 4648, padded) of len bytes, malloc'd and NUL-terminated. */
+char *islet_base64 (const unsigned char *data, size_t len);
 
 /* Parse a whole decimal string into an unsigned value no larger than max. */
 int islet_parse_u64 (const char *s, uint64_t max, uint64_t *out, struct islet_err *err) ISLET_MUST_CHECK;

@@ -138,8 +138,6 @@ int cli_print_json (json_t *obj);
 
 /* A JSON string from arbitrary bytes: invalid UTF-8 becomes U+FFFD. */
 json_t *cli_json_bytes (const char *data, size_t len);
-/* Base64 of arbitrary bytes, malloc'd. */
-char *cli_base64 (const unsigned char *data, size_t len);
 
 /* Permission bits of a stat object's "mode": an octal string ("0644") or a number. */
 unsigned cli_json_mode (const json_t *mode);

@@ -63,7 +63,7 @@ fs_read (const struct fs_call *c, json_t **out, struct islet_err *err)
                         "encoding", "utf-8", "content", text);
       return 0;
     }
-  b64 = cli_base64 ((const unsigned char *) data, len);
+  b64 = islet_base64 ((const unsigned char *) data, len);
   *out = json_pack ("{s:o,s:I,s:s,s:s}", "path", jstr (c->arg[0]), "size", (json_int_t) len,
                     "encoding", "base64", "content", b64);
   return 0;

@@ -526,7 +526,7 @@ fs_op_read (struct islet_ctx *ctx, const char *id, const json_t *args, json_t **
                       "size", (json_int_t) len);
   else
     {
-      cleanup_free char *b64 = cli_base64 ((const unsigned char *) data, len);
+      cleanup_free char *b64 = islet_base64 ((const unsigned char *) data, len);
       *out = json_pack ("{s:s,s:s,s:s,s:I}", "path", path, "content", b64, "encoding", "base64",
                         "size", (json_int_t) len);
     }

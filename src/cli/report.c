@@ -131,33 +131,6 @@ cli_json_bytes (const char *data, size_t len)
   return json_stringn (clean, used);
 }
 
-char *
-cli_base64 (const unsigned char *d, size_t len)
-{
-  static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  char *out = islet_xmalloc ((len + 2) / 3 * 4 + 1);
-  char *o = out;
-  size_t i = 0;
-
-  for (; i + 3 <= len; i += 3)
-    {
-      uint32_t v = (uint32_t) d[i] << 16 | (uint32_t) d[i + 1] << 8 | d[i + 2];
-      *o++ = tbl[v >> 18];
-      *o++ = tbl[(v >> 12) & 63];
-      *o++ = tbl[(v >> 6) & 63];
-      *o++ = tbl[v & 63];
-    }
-  if (i < len)
-    {
-      uint32_t v = (uint32_t) d[i] << 16 | (i + 1 < len ? (uint32_t) d[i + 1] << 8 : 0);
-      *o++ = tbl[v >> 18];
-      *o++ = tbl[(v >> 12) & 63];
-      *o++ = (char) (i + 1 < len ? tbl[(v >> 6) & 63] : '=');
-      *o++ = '=';
-    }
-  *o = '\0';
-  return out;
-}
 
 unsigned
 cli_json_mode (const json_t *mode)

@@ -24,7 +24,6 @@ static void
 set_text (json_t *r, const char *key, const char *data, size_t len)
 {
   json_t *s = json_stringn (data, len);
-  static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
   if (s)
     {
@@ -32,21 +31,7 @@ set_text (json_t *r, const char *key, const char *data, size_t len)
       return;
     }
   {
-    cleanup_free char *enc = islet_xmalloc (4 * (len / 3 + 1) + 1);
-    size_t n = 0;
-    for (size_t i = 0; i < len; i += 3)
-      {
-        unsigned v = (unsigned char) data[i] << 16;
-        if (i + 1 < len)
-          v |= (unsigned char) data[i + 1] << 8;
-        if (i + 2 < len)
-          v |= (unsigned char) data[i + 2];
-        enc[n++] = b64[(v >> 18) & 63];
-        enc[n++] = b64[(v >> 12) & 63];
-        enc[n++] = i + 1 < len ? b64[(v >> 6) & 63] : '=';
-        enc[n++] = i + 2 < len ? b64[v & 63] : '=';
-      }
-    enc[n] = '\0';
+    cleanup_free char *enc = islet_base64 ((const unsigned char *) data, len);
     json_object_set_new (r, key, json_string (enc));
     {
       char name[64];
