@@ -83,6 +83,10 @@ char *islet_xstrdup (const char *s);
 char *islet_xasprintf (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
 /* Base64 (RFC 4648, padded) of len bytes, malloc'd and NUL-terminated. */
 char *islet_base64 (const unsigned char *data, size_t len);
+/* Decode padded base64 (no whitespace) into a malloc'd buffer, NUL-terminated
+ * past *out_len. */
+int islet_unbase64 (const char *s, size_t len, char **out, size_t *out_len,
+                    struct islet_err *err) ISLET_MUST_CHECK;
 
 /* Parse a whole decimal string into an unsigned value no larger than max. */
 int islet_parse_u64 (const char *s, uint64_t max, uint64_t *out, struct islet_err *err) ISLET_MUST_CHECK;

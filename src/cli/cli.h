@@ -34,13 +34,19 @@ enum {
 
 struct cli {
   const char *state_dir;
+  const char *url;     /* remote mode: a running isletd's URL; NULL: local */
   bool json;           /* set by a --json option, even one seen after a parse error */
   bool own_status;     /* run/exec: every islet failure exits CLI_EXIT_OWN */
   struct islet_ctx *ctx; /* opened on first use */
 };
 
-/* Open the state directory on first use. */
+/* Open the state directory, or connect to isletd in remote mode, on first use. */
 struct islet_ctx *cli_ctx (struct cli *cli, struct islet_err *err);
+/* Remote mode on url: cli->ctx set, with $ISLET_API_KEY or <state-dir>/api-key. */
+int cli_open_remote (struct cli *cli, const char *url, struct islet_err *err) ISLET_MUST_CHECK;
+/* The URL an isletd serving this state directory wrote (<state-dir>/isletd.url),
+ * malloc'd, or NULL. */
+char *cli_local_server (struct cli *cli);
 
 /* ---- opts.c: table-driven option parsing ---- */
 
@@ -199,5 +205,7 @@ int cmd_fs (struct cli *cli, int argc, char **argv);
 int cmd_tool (struct cli *cli, int argc, char **argv);
 int cmd_system (struct cli *cli, int argc, char **argv);
 int cmd_mcp (struct cli *cli, int argc, char **argv);
+int cmd_audit (struct cli *cli, int argc, char **argv);
+int cmd_key (struct cli *cli, int argc, char **argv);
 
 #endif

@@ -1,10 +1,14 @@
-/* islet: the command-line interface, local mode (drives the library directly).
- * main only parses the global options and routes to a subcommand. */
+/* islet: the command-line interface.  Local mode drives the library on a
+ * state directory; remote mode (--url, $ISLET_URL) drives a running isletd
+ * through the same library calls (src/remote).  main only parses the global
+ * options and routes to a subcommand. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "islet/remote.h"
 
 struct command {
   const char *name;
@@ -27,16 +31,21 @@ static const struct command commands[] = {
   { "tool", cmd_tool, false, "run the commands a model wrote as text" },
   { "system", cmd_system, false, "reset the state directory, size the warm pool" },
   { "mcp", cmd_mcp, false, "serve the Model Context Protocol on stdio, for agents" },
+  { "audit", cmd_audit, false, "show isletd's audit log (what ran, what changed)" },
+  { "key", cmd_key, false, "create, list and revoke isletd's API keys" },
 };
 
 struct main_args {
   const char *state_dir;
+  const char *url;
   bool version;
 };
 
 static const struct cli_opt main_opts[] = {
   { "state-dir", 0, CLI_OPT_STR, offsetof (struct main_args, state_dir), "DIR",
     "where sandboxes are kept (see above)", 0 },
+  { "url", 0, CLI_OPT_STR, offsetof (struct main_args, url), "URL",
+    "work on the sandboxes of a running isletd (see above)", 0 },
   { "version", 0, CLI_OPT_BOOL, offsetof (struct main_args, version), NULL,
     "print the version", 0 },
   { NULL, 0, 0, 0, NULL, NULL, 0 },
@@ -65,20 +74,65 @@ main_more_help (void)
 
 static const struct cli_spec main_spec = {
   .name = "islet",
-  .usage = "[--state-dir DIR] COMMAND [ARGS...]",
+  .usage = "[--state-dir DIR | --url URL] COMMAND [ARGS...]",
   .args = "COMMAND [ARGS...]",
   .about = "Run untrusted code in sandboxes.  Their state is kept in --state-dir DIR,\n"
-           "else in $ISLET_STATE_DIR, else in /var/lib/islet.",
+           "else in $ISLET_STATE_DIR, else in /var/lib/islet.\n"
+           "\n"
+           "With --url URL (or $ISLET_URL), every command works on the sandboxes of the\n"
+           "isletd at URL instead, as the API key in $ISLET_API_KEY (else the one isletd\n"
+           "wrote to <state-dir>/api-key): `islet --url http://127.0.0.1:7420 ls`.",
   .opts = { main_opts },
   .max_pos = CLI_MANY,
   .raw_from = 0,
   .more_help = main_more_help,
 };
 
+/* The first line of <state-dir>/name, or NULL. */
+static char *
+state_file_line (const char *state_dir, const char *name)
+{
+  cleanup_free char *path = islet_xasprintf ("%s/%s", state_dir, name);
+  struct islet_err ignored;
+  char *text = NULL;
+  size_t len = 0;
+
+  if (islet_read_file_at (AT_FDCWD, path, 4096, &text, &len, &ignored) < 0)
+    return NULL;
+  text[strcspn (text, "\r\n")] = '\0';
+  if (text[0] == '\0')
+    {
+      free (text);
+      return NULL;
+    }
+  return text;
+}
+
+char *
+cli_local_server (struct cli *cli)
+{
+  return state_file_line (cli->state_dir, "isletd.url");
+}
+
+int
+cli_open_remote (struct cli *cli, const char *url, struct islet_err *err)
+{
+  const char *env = getenv ("ISLET_API_KEY");
+  cleanup_free char *file_key = NULL;
+
+  if (env == NULL || *env == '\0')
+    env = file_key = state_file_line (cli->state_dir, "api-key");
+  return islet_remote_open (url, env, &cli->ctx, err);
+}
+
 struct islet_ctx *
 cli_ctx (struct cli *cli, struct islet_err *err)
 {
-  if (cli->ctx == NULL && islet_ctx_open (cli->state_dir, NULL, &cli->ctx, err) < 0)
+  if (cli->ctx != NULL)
+    return cli->ctx;
+  if (cli->url != NULL)
+    return cli_open_remote (cli, cli->url, err) < 0 ? NULL : cli->ctx;
+  if (islet_ctx_open (cli->state_dir, NULL, &cli->ctx, err) < 0)
     return NULL;
   return cli->ctx;
 }
@@ -105,7 +159,7 @@ state_dir (const char *flag)
 int
 main (int argc, char **argv)
 {
-  struct main_args a = { NULL, false };
+  struct main_args a = { NULL, NULL, false };
   cleanup_pos struct cli_pos pos = { 0 };
   struct cli cli = { 0 };
   struct islet_err err = { 0 };
@@ -138,7 +192,15 @@ main (int argc, char **argv)
       fprintf (stderr, "islet: --state-dir: empty path\n");
       return CLI_EXIT_USAGE;
     }
+  if (a.url == NULL && getenv ("ISLET_URL") != NULL && getenv ("ISLET_URL")[0] != '\0')
+    a.url = getenv ("ISLET_URL");
+  if (a.url != NULL && a.url[0] == '\0')
+    {
+      fprintf (stderr, "islet: --url: empty URL\n");
+      return CLI_EXIT_USAGE;
+    }
   cli.state_dir = state_dir (a.state_dir);
+  cli.url = a.url;
   cli.own_status = c->own_status;
   /* pos.v is NULL-terminated, so the subcommand gets a proper argv */
   status = c->fn (&cli, (int) pos.n - 1, pos.v + 1);

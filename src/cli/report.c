@@ -199,7 +199,8 @@ cli_info_print (const struct islet_sandbox_info *in)
   printf ("image:          %s\n", in->image);
   printf ("state:          %s\n", cli_state_name (in->state));
   printf ("created:        %s\n", cli_time (in->created, when, sizeof when));
-  printf ("supervisor:     %ld\n", (long) in->supervisor);
+  if (in->supervisor > 0) /* a sandbox of a remote isletd shows none */
+    printf ("supervisor:     %ld\n", (long) in->supervisor);
   printf ("uid_base:       %u\n", in->uid_base);
   printf ("disk_enforced:  %s\n", in->disk_enforced ? "yes" : "no");
   printf ("limits:\n");

@@ -129,6 +129,10 @@ cmd_system (struct cli *cli, int argc, char **argv)
                     pos.v[0]);
   if (r == 0)
     r = cli_parse (cli, &v->spec, (int) pos.n - 1, pos.v + 1, &a, &vpos, &err);
+  if (r == 0 && cli->url != NULL)
+    r = islet_fail (&err, ISLET_E_INVALID, 0,
+                    "'system %s' acts on a local state directory (--state-dir), not over --url",
+                    pos.v[0]);
   if (r == 0 && vpos.n > 0)
     a.size = vpos.v[0];
   if (r == 0)

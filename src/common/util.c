@@ -326,3 +326,61 @@ islet_base64 (const unsigned char *d, size_t len)
   *o = '\0';
   return out;
 }
+
+static int
+b64_value (unsigned char c)
+{
+  if (c >= 'A' && c <= 'Z')
+    return c - 'A';
+  if (c >= 'a' && c <= 'z')
+    return c - 'a' + 26;
+  if (c >= '0' && c <= '9')
+    return c - '0' + 52;
+  if (c == '+')
+    return 62;
+  if (c == '/')
+    return 63;
+  return -1;
+}
+
+int
+islet_unbase64 (const char *s, size_t len, char **out, size_t *out_len, struct islet_err *err)
+{
+  char *buf, *o;
+  size_t pad = 0;
+
+  if (len % 4 != 0)
+    return islet_fail (err, ISLET_E_INVALID, 0, "base64: length %zu is not a multiple of 4", len);
+  if (len && s[len - 1] == '=')
+    pad = len >= 2 && s[len - 2] == '=' ? 2 : 1;
+  buf = o = islet_xmalloc (len / 4 * 3 + 1);
+  for (size_t i = 0; i < len; i += 4)
+    {
+      bool last = i + 4 == len;
+      int v[4];
+      uint32_t w;
+
+      for (int k = 0; k < 4; k++)
+        {
+          v[k] = b64_value ((unsigned char) s[i + k]);
+          if (v[k] < 0 && !(last && k >= 4 - (int) pad))
+            {
+              free (buf);
+              return islet_fail (err, ISLET_E_INVALID, 0,
+                                 "base64: unexpected character at offset %zu", i + k);
+            }
+          if (v[k] < 0)
+            v[k] = 0;
+        }
+      w = (uint32_t) v[0] << 18 | (uint32_t) v[1] << 12 | (uint32_t) v[2] << 6 | (uint32_t) v[3];
+      *o++ = (char) (w >> 16);
+      if (!last || pad < 2)
+        *o++ = (char) (w >> 8);
+      if (!last || pad < 1)
+        *o++ = (char) w;
+    }
+  *o = '\0';
+  *out = buf;
+  *out_len = (size_t) (o - buf);
+  return 0;
+}

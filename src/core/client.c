@@ -177,6 +177,7 @@ islet_exec (struct islet_ctx *ctx, const char *id, const struct islet_exec_req *
   json_int_t code = 0, sig = 0, wall = 0, cpu = 0, peak = 0;
   int timed_out = 0, oom = 0, truncated = 0;
 
+  BACKEND_RETURN (ctx, exec, id, req, out, err);
   memset (out, 0, sizeof *out);
   if (req->argv == NULL || req->argv[0] == NULL)
     return islet_fail (err, ISLET_E_INVALID, 0, "no command to run");
@@ -268,6 +269,7 @@ islet_fs_read (struct islet_ctx *ctx, const char *id, const char *path, size_t m
   cleanup_close int conn = -1;
   struct buf b = { 0 };
 
+  BACKEND_RETURN (ctx, fs_read, id, path, max, data, len, err);
   if (msg == NULL)
     return islet_fail (err, ISLET_E_INVALID, 0, "path is not valid UTF-8");
   conn = request (ctx, id, msg, err);
@@ -291,6 +293,7 @@ islet_fs_copy_out (struct islet_ctx *ctx, const char *id, const char *path, int 
                                         1);
   cleanup_close int conn = -1;
 
+  BACKEND_RETURN (ctx, fs_copy_out, id, path, host_fd, err);
   if (msg == NULL)
     return islet_fail (err, ISLET_E_INVALID, 0, "path is not valid UTF-8");
   conn = request (ctx, id, msg, err);
@@ -307,6 +310,7 @@ islet_fs_write (struct islet_ctx *ctx, const char *id, const char *path, const v
                                         (int) mode);
   cleanup_close int conn = -1;
 
+  BACKEND_RETURN (ctx, fs_write, id, path, data, len, mode, err);
   if (msg == NULL)
     return islet_fail (err, ISLET_E_INVALID, 0, "path is not valid UTF-8");
   conn = request (ctx, id, msg, err);
@@ -325,6 +329,7 @@ islet_fs_copy_in (struct islet_ctx *ctx, const char *id, int host_fd, const char
                                         (int) mode);
   cleanup_close int conn = -1;
 
+  BACKEND_RETURN (ctx, fs_copy_in, id, host_fd, path, mode, err);
   if (msg == NULL)
     return islet_fail (err, ISLET_E_INVALID, 0, "path is not valid UTF-8");
   conn = request (ctx, id, msg, err);
@@ -341,6 +346,8 @@ islet_fs_remove (struct islet_ctx *ctx, const char *id, const char *path, bool r
 {
   cleanup_json json_t *msg = json_pack ("{s:s,s:s,s:b}", "op", "rm", "path", path, "recursive",
                                         recursive);
+
+  BACKEND_RETURN (ctx, fs_remove, id, path, recursive, err);
   return simple (ctx, id, msg, NULL, err);
 }
 
@@ -350,6 +357,8 @@ islet_fs_mkdir (struct islet_ctx *ctx, const char *id, const char *path, unsigne
 {
   cleanup_json json_t *msg = json_pack ("{s:s,s:s,s:i}", "op", "mkdir", "path", path, "mode",
                                         (int) mode);
+
+  BACKEND_RETURN (ctx, fs_mkdir, id, path, mode, err);
   return simple (ctx, id, msg, NULL, err);
 }
 
@@ -358,6 +367,8 @@ islet_fs_move (struct islet_ctx *ctx, const char *id, const char *from, const ch
                struct islet_err *err)
 {
   cleanup_json json_t *msg = json_pack ("{s:s,s:s,s:s}", "op", "mv", "from", from, "to", to);
+
+  BACKEND_RETURN (ctx, fs_move, id, from, to, err);
   return simple (ctx, id, msg, NULL, err);
 }
 
@@ -368,6 +379,7 @@ islet_fs_stat (struct islet_ctx *ctx, const char *id, const char *path, json_t *
   cleanup_json json_t *msg = json_pack ("{s:s,s:s}", "op", "stat", "path", path);
   cleanup_json json_t *res = NULL;
 
+  BACKEND_RETURN (ctx, fs_stat, id, path, out, err);
   if (simple (ctx, id, msg, &res, err) < 0)
     return -1;
   *out = json_incref (json_object_get (res, "stat"));
@@ -382,6 +394,7 @@ islet_fs_list (struct islet_ctx *ctx, const char *id, const char *path, unsigned
                                         (int) depth);
   cleanup_json json_t *res = NULL;
 
+  BACKEND_RETURN (ctx, fs_list, id, path, depth, out, err);
   if (simple (ctx, id, msg, &res, err) < 0)
     return -1;
   *out = json_incref (json_object_get (res, "entries"));

@@ -132,6 +132,8 @@ islet_ctx_free (struct islet_ctx *ctx)
 {
   if (ctx == NULL)
     return;
+  if (ctx->backend != NULL && ctx->backend->free != NULL)
+    ctx->backend->free (ctx->backend_self);
   islet_disk_pool_free (ctx->pool);
   pthread_mutex_destroy (&ctx->pool_lock);
   free (ctx->state_dir);
@@ -143,6 +145,37 @@ const char *
 islet_ctx_state_dir (const struct islet_ctx *ctx)
 {
   return ctx->state_dir;
+}
+
+struct islet_ctx *
+islet_ctx_new_backend (const struct islet_backend *ops, void *self, const char *where)
+{
+  struct islet_ctx *ctx = islet_xcalloc (1, sizeof *ctx);
+
+  pthread_mutex_init (&ctx->pool_lock, NULL);
+  ctx->state_dir = islet_xstrdup (where);
+  ctx->backend = ops;
+  ctx->backend_self = self;
+  return ctx;
+}
+
+const struct islet_backend *
+islet_ctx_backend (const struct islet_ctx *ctx)
+{
+  return ctx->backend;
+}
+
+void *
+islet_ctx_backend_self (const struct islet_ctx *ctx)
+{
+  return ctx->backend_self;
+}
+
+int
+backend_refuse (const struct islet_ctx *ctx, const char *what, struct islet_err *err)
+{
+  return islet_fail (err, ISLET_E_INVALID, 0, "%s acts on a local state directory, not on %s %s",
+                     what, ctx->backend->kind, ctx->state_dir);
 }
 
 static int
@@ -490,6 +523,7 @@ islet_sandbox_start (struct islet_ctx *ctx, const char *ref, struct islet_err *e
 {
   struct islet_sandbox_info info;
 
+  BACKEND_RETURN (ctx, start, ref, err);
   if (islet_sandbox_get (ctx, ref, &info, err) < 0)
     return -1;
   if (info.state == ISLET_SB_RUNNING)
@@ -506,6 +540,7 @@ islet_sandbox_stop (struct islet_ctx *ctx, const char *ref, struct islet_err *er
   cleanup_json json_t *req = NULL;
   cleanup_json json_t *resp = NULL;
 
+  BACKEND_RETURN (ctx, stop, ref, err);
   if (islet_sandbox_get (ctx, ref, &info, err) < 0)
     return -1;
   fd = sandbox_connect (ctx, info.id, err);
@@ -590,6 +625,7 @@ int
 islet_sandbox_create (struct islet_ctx *ctx, const struct islet_create_opts *opts,
                       char id[ISLET_ID_LEN + 1], struct islet_err *err)
 {
+  BACKEND_RETURN (ctx, create, opts, id, err);
   if (warm_fits (opts) && warm_take (ctx, id) == 1)
     return 0;
   return sandbox_create_cold (ctx, opts, false, id, err);
@@ -712,6 +748,7 @@ islet_sandbox_get (struct islet_ctx *ctx, const char *ref, struct islet_sandbox_
 {
   char id[ISLET_ID_LEN + 1];
 
+  BACKEND_RETURN (ctx, get, ref, out, err);
   if (ref == NULL)
     return islet_fail (err, ISLET_E_INVALID, 0, "empty sandbox id");
   /* ref may point into *out (a caller passing info.id back in): it is not
@@ -736,6 +773,7 @@ int
 islet_sandbox_list (struct islet_ctx *ctx, struct islet_sandbox_info **out, size_t *n,
                     struct islet_err *err)
 {
+  BACKEND_RETURN (ctx, list, out, n, err);
   cleanup_free char *dir = islet_xasprintf ("%s/sandboxes", ctx->state_dir);
   cleanup_dir DIR *d = opendir (dir);
   struct islet_sandbox_info *v = NULL;
@@ -770,6 +808,7 @@ islet_sandbox_destroy (struct islet_ctx *ctx, const char *ref, bool force, struc
 {
   struct islet_sandbox_info info;
 
+  BACKEND_RETURN (ctx, destroy, ref, force, err);
   if (islet_sandbox_get (ctx, ref, &info, err) < 0)
     return -1;
   if (info.state == ISLET_SB_RUNNING)
@@ -789,6 +828,8 @@ islet_state_reset (struct islet_ctx *ctx, struct islet_err *err)
   cleanup_free struct islet_sandbox_info *all = NULL;
   size_t n = 0;
 
+  if (ctx->backend != NULL)
+    return backend_refuse (ctx, "reset", err);
   if (islet_warm_set (ctx, 0, err) < 0)
     return islet_wrap (err, "reset");
   if (islet_sandbox_list (ctx, &all, &n, err) < 0)

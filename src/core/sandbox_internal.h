@@ -3,16 +3,31 @@
 
 #include <pthread.h>
 
+#include "islet/backend.h"
 #include "islet/sandbox.h"
 
 struct islet_disk_pool;
 
 struct islet_ctx {
-  char *state_dir;
+  char *state_dir;              /* or, with a backend, where it is (its URL) */
   char *runtime;
   pthread_mutex_t pool_lock;    /* guards the opening of pool */
   struct islet_disk_pool *pool; /* opened on first need */
+  const struct islet_backend *backend; /* NULL: the sandboxes are in state_dir */
+  void *backend_self;
 };
+
+/* With a backend, a public function returns what the backend's says. */
+#define BACKEND_RETURN(ctx, fn, ...)                                                             \
+  do                                                                                             \
+    {                                                                                            \
+      if ((ctx)->backend != NULL)                                                                \
+        return (ctx)->backend->fn ((ctx)->backend_self, __VA_ARGS__);                            \
+    }                                                                                            \
+  while (0)
+
+/* A state-directory operation asked of a backend ctx: -1 with err set. */
+int backend_refuse (const struct islet_ctx *ctx, const char *what, struct islet_err *err);
 
 char *sandbox_dir (const struct islet_ctx *ctx, const char *id);
 

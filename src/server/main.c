@@ -119,6 +119,8 @@ serve (const char *listen, const char *state_dir, struct islet_err *err)
   const char *minute = getenv ("ISLETD_TEST_MINUTE_SECONDS");
   cleanup_free char *listen_copy = islet_xstrdup (listen);
   cleanup_free char *key_path = NULL;
+  cleanup_free char *url_path = NULL;
+  cleanup_free char *url_text = NULL;
   char *host = NULL, *port = NULL, c;
   struct sigaction sa = { .sa_handler = on_signal };
   struct sigaction sp = { .sa_handler = on_sigpipe };
@@ -155,11 +157,21 @@ serve (const char *listen, const char *state_dir, struct islet_err *err)
   printf ("isletd: API key in %s\n", key_path);
   printf ("isletd: state in %s; Ctrl-C stops isletd, the sandboxes keep running\n", srv.state_dir);
   fflush (stdout);
+  /* where the CLI finds this server (`islet audit`, `islet --url`) */
+  url_path = islet_xasprintf ("%s/isletd.url", srv.state_dir);
+  url_text = islet_xasprintf ("%s\n", srv.url);
+  if (islet_write_file_atomic (url_path, url_text, strlen (url_text), 0644, err) < 0)
+    {
+      islet_wrap (err, "isletd.url");
+      goto out;
+    }
   while (read (wake[0], &c, 1) < 0 && errno == EINTR)
     ;
   fprintf (stderr, "isletd: stopping\n");
   rc = 0;
 out:
+  if (url_path)
+    (void) unlink (url_path);
   reaper_stop (rp);
   /* the sessions hold upgraded connections: end them before the HTTP
    * library, which must not stop with one still open */

@@ -37,6 +37,7 @@ static const struct route routes[] = {
   { "POST", "/v1/tool", v1_tool, "v1.tool", BODY_JSON_MAX, NULL },
   { "POST", "/v1/sandbox", v1_sandbox_create, "v1.sandbox.create", BODY_JSON_MAX, NULL },
   { "DELETE", "/v1/sandbox/{}", api_sandbox_delete, "v1.sandbox.delete", BODY_JSON_MAX, NULL },
+  { "POST", "/v1/sandbox/{}/exec", v1_sandbox_exec, "v1.sandbox.exec", BODY_JSON_MAX, NULL },
 
   /* toolbox: <toolboxProxyUrl>/<id>/... */
   { "GET", TB "/version", tb_version, NULL, 0, NULL },

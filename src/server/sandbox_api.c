@@ -61,6 +61,62 @@ field_minutes (json_t *j, const char *k, int64_t min, int64_t *v, struct resp *o
   return 0;
 }
 
+/* islet's own limits, finer than cpu/memory/disk: {"limits": {"pids": 64,
+ * ...}} with any of the fields of struct islet_limits; they win over the
+ * Daytona amounts. */
+static int
+field_limits (json_t *j, struct islet_limits *l, struct resp *out)
+{
+  static const struct
+  {
+    const char *name;
+    size_t offset;
+    bool wide; /* uint64_t, else uint32_t */
+  } fields[] = {
+    { "memory_mb", offsetof (struct islet_limits, memory_mb), true },
+    { "cpu_millis", offsetof (struct islet_limits, cpu_millis), false },
+    { "pids", offsetof (struct islet_limits, pids), false },
+    { "disk_mb", offsetof (struct islet_limits, disk_mb), true },
+    { "timeout_s", offsetof (struct islet_limits, timeout_s), false },
+    { "output_bytes", offsetof (struct islet_limits, output_bytes), true },
+    { "nofile", offsetof (struct islet_limits, nofile), false },
+  };
+  json_t *f = json_object_get (j, "limits"), *v;
+  const char *k;
+
+  if (f == NULL || json_is_null (f))
+    return 0;
+  if (!json_is_object (f))
+    {
+      reply_error (out, 400, "BAD_REQUEST", "limits must be an object");
+      return -1;
+    }
+  json_object_foreach (f, k, v)
+    {
+      size_t i;
+      json_int_t n = json_integer_value (v);
+
+      for (i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        if (strcmp (fields[i].name, k) == 0)
+          break;
+      if (i == sizeof fields / sizeof fields[0])
+        {
+          reply_error (out, 400, "BAD_REQUEST", "limits.%s is not a limit", k);
+          return -1;
+        }
+      if (!json_is_integer (v) || n < 0 || (!fields[i].wide && n > UINT32_MAX))
+        {
+          reply_error (out, 400, "BAD_REQUEST", "limits.%s must be a non-negative integer", k);
+          return -1;
+        }
+      if (fields[i].wide)
+        *(uint64_t *) ((char *) l + fields[i].offset) = (uint64_t) n;
+      else
+        *(uint32_t *) ((char *) l + fields[i].offset) = (uint32_t) n;
+    }
+  return 0;
+}
+
 static bool
 known_language (const char *s)
 {
@@ -186,6 +242,8 @@ parse_create (json_t *j, struct create_args *a, struct resp *out)
     a->limits.memory_mb = (mem * 1024 + 500) / 1000;
   if (disk)
     a->limits.disk_mb = (disk * 1024 + 500) / 1000;
+  if (field_limits (j, &a->limits, out) < 0)
+    return -1;
   if (islet_limits_validate (&a->limits, &err) < 0)
     {
       reply_islet_err (out, &err, false);
@@ -628,9 +686,10 @@ api_sandbox_activity (struct req *r, struct resp *out)
 void
 api_audit_list (struct req *r, struct resp *out)
 {
-  const char *q = req_query (r, "limit");
+  const char *q = req_query (r, "limit"), *ref = req_query (r, "sandbox");
   uint64_t limit = 100;
   struct islet_err err;
+  char id[ISLET_ID_LEN + 1];
   json_t *items;
 
   if (q && (islet_parse_u64 (q, 1000, &limit, &err) < 0 || limit == 0))
@@ -638,7 +697,20 @@ api_audit_list (struct req *r, struct resp *out)
       reply_error (out, 400, "BAD_REQUEST", "limit must be a number from 1 to 1000");
       return;
     }
-  if (islet_store_audit_list (r->srv->store, r->key_id, (int) limit, &items, &err) < 0)
+  /* ?sandbox= an id or a name of the caller's, present or deleted: the
+   * records of a deleted sandbox stay, so an id is taken as it is */
+  if (ref && *ref && islet_store_sandbox_find (r->srv->store, r->key_id, ref, id, &err) < 0)
+    {
+      if (err.kind != ISLET_E_NOTFOUND)
+        {
+          reply_islet_err (out, &err, false);
+          return;
+        }
+      snprintf (id, sizeof id, "%.*s", ISLET_ID_LEN, ref);
+    }
+  if (islet_store_audit_list (r->srv->store, r->key_id, ref && *ref ? id : NULL, (int) limit,
+                              &items, &err)
+      < 0)
     {
       reply_islet_err (out, &err, false);
       return;

@@ -166,6 +166,16 @@ sb_dto (struct req *r, const struct sb_ref *sb, const char *state)
                  json_array (), "createdAt", created, "updatedAt", updated, "lastActivityAt",
                  activity, "sandboxClass", "container", "runnerId", "local", "daemonVersion",
                  "isletd-0.1.0", "toolboxProxyUrl", tb, "recoverable", 0, "kvm", 0));
+  /* islet's own view, which the Daytona fields round (the CLI reads it) */
+  json_object_set_new (
+      j, "islet",
+      json_pack ("{s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:I,s:I,s:I,s:b}", "limits", "memory_mb",
+                 (json_int_t) l->memory_mb, "cpu_millis", (json_int_t) l->cpu_millis, "pids",
+                 (json_int_t) l->pids, "disk_mb", (json_int_t) l->disk_mb, "timeout_s",
+                 (json_int_t) l->timeout_s, "output_bytes", (json_int_t) l->output_bytes,
+                 "nofile", (json_int_t) l->nofile, "created", (json_int_t) sb->info.created,
+                 "created_nsec", (json_int_t) sb->info.created_nsec, "uid_base",
+                 (json_int_t) sb->info.uid_base, "disk_enforced", sb->info.disk_enforced));
   return j;
 }
 

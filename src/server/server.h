@@ -139,6 +139,8 @@ void v1_config_put (struct req *r, struct resp *out);
 void v1_test (struct req *r, struct resp *out);
 void v1_sandbox_create (struct req *r, struct resp *out);
 void v1_tool (struct req *r, struct resp *out);
+/* v1_exec.c: one command, the core's whole result */
+void v1_sandbox_exec (struct req *r, struct resp *out);
 
 /* ---- sandbox_api.c: the control plane ---- */
 void api_sandbox_create (struct req *r, struct resp *out);

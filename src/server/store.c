@@ -577,8 +577,8 @@ islet_store_audit_add (struct islet_store *st, const struct islet_audit *a, stru
 }
 
 int
-islet_store_audit_list (struct islet_store *st, int64_t key_id, int limit, json_t **out,
-                        struct islet_err *err)
+islet_store_audit_list (struct islet_store *st, int64_t key_id, const char *sandbox, int limit,
+                        json_t **out, struct islet_err *err)
 {
   STORE_LOCKED (st);
   cleanup_stmt sqlite3_stmt *s = NULL;
@@ -587,12 +587,16 @@ islet_store_audit_list (struct islet_store *st, int64_t key_id, int limit, json_
 
   if (prepare (st,
                "SELECT id, time, sandbox, action, status, result, duration_ms FROM audit"
-               " WHERE key_id = ? ORDER BY id DESC LIMIT ?",
+               " WHERE key_id = ? AND (?2 IS NULL OR sandbox = ?2) ORDER BY id DESC LIMIT ?3",
                &s, err)
       < 0)
     return -1;
   sqlite3_bind_int64 (s, 1, key_id);
-  sqlite3_bind_int (s, 2, limit);
+  if (sandbox)
+    sqlite3_bind_text (s, 2, sandbox, -1, SQLITE_TRANSIENT);
+  else
+    sqlite3_bind_null (s, 2);
+  sqlite3_bind_int (s, 3, limit);
   a = json_array ();
   while ((rc = sqlite3_step (s)) == SQLITE_ROW)
     {

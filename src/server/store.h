@@ -90,9 +90,10 @@ struct islet_audit
 
 int islet_store_audit_add (struct islet_store *st, const struct islet_audit *a,
                            struct islet_err *err) ISLET_MUST_CHECK;
-/* The newest `limit` records of one key, newest first, as a JSON array of
- * {id, time, sandboxId, action, status, result, durationMs}. */
-int islet_store_audit_list (struct islet_store *st, int64_t key_id, int limit, json_t **out,
-                            struct islet_err *err) ISLET_MUST_CHECK;
+/* The newest `limit` records of one key (and of one sandbox, unless
+ * sandbox is NULL), newest first, as a JSON array of {id, time, sandboxId,
+ * action, status, result, durationMs}. */
+int islet_store_audit_list (struct islet_store *st, int64_t key_id, const char *sandbox,
+                            int limit, json_t **out, struct islet_err *err) ISLET_MUST_CHECK;
 
 #endif

@@ -23,6 +23,8 @@ json_t *tb_json_text (const char *data, size_t len);
 /* ---- toolbox_files.c ---- */
 /* A required query parameter, or NULL with a 400 in out. */
 const char *tb_query (struct req *r, struct resp *out, const char *name);
+/* ?mode= as octal permission bits (dflt when absent); -1 with a 400 in out. */
+int tb_mode_query (struct req *r, struct resp *out, unsigned dflt, unsigned *mode);
 
 /* ---- toolbox_sh.c: one tool run inside a sandbox ---- */
 struct sh_run

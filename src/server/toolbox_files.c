@@ -336,29 +336,40 @@ tb_files_bulk_download (struct req *r, struct resp *out)
 
 /* ---- directories, removal, moves ---- */
 
+int
+tb_mode_query (struct req *r, struct resp *out, unsigned dflt, unsigned *mode)
+{
+  const char *m = req_query (r, "mode");
+  unsigned long v = dflt;
+  char *end;
+
+  if (m && *m)
+    {
+      errno = 0;
+      v = strtoul (m, &end, 8);
+      if (*end || errno || v > 07777 || *m == '-')
+        {
+          reply_error (out, 400, "BAD_REQUEST", "mode '%s' is not an octal mode", m);
+          return -1;
+        }
+    }
+  *mode = (unsigned) v;
+  return 0;
+}
+
 void
 tb_files_folder (struct req *r, struct resp *out)
 {
-  const char *path = tb_query (r, out, "path"), *m = req_query (r, "mode");
+  const char *path = tb_query (r, out, "path");
   cleanup_sb struct sb_ref sb = { 0 };
   struct islet_err err;
-  unsigned long mode = 0755;
-  char *end;
+  unsigned mode;
 
-  if (path == NULL)
+  if (path == NULL || tb_mode_query (r, out, 0755, &mode) < 0)
     return;
-  if (m && *m)
-    {
-      mode = strtoul (m, &end, 8);
-      if (*end || mode > 07777)
-        {
-          reply_error (out, 400, "BAD_REQUEST", "mode '%s' is not an octal mode", m);
-          return;
-        }
-    }
   if (tb_open (r, &sb, out) < 0)
     return;
-  if (islet_fs_mkdir (sb.ctx, sb.info.id, path, (unsigned) mode, &err) < 0)
+  if (islet_fs_mkdir (sb.ctx, sb.info.id, path, mode, &err) < 0)
     {
       fs_error (out, &err);
       return;

@@ -29,6 +29,7 @@
 
 #include "islet/util.h"
 #include "server.h"
+#include "toolbox.h"
 
 #define UPLOAD_MODE 0644
 #define UPLOAD_PATH_MAX 4096
@@ -45,6 +46,7 @@ struct pump
   struct islet_ctx *ctx; /* handed to the thread while it runs, not shared */
   char id[ISLET_ID_LEN + 1];
   char *path;
+  unsigned mode;
   int rc;
   struct islet_err err;
   bool running;
@@ -55,14 +57,15 @@ pump_main (void *arg)
 {
   struct pump *p = arg;
 
-  p->rc = islet_fs_copy_in (p->ctx, p->id, p->theirs, p->path, UPLOAD_MODE, &p->err);
+  p->rc = islet_fs_copy_in (p->ctx, p->id, p->theirs, p->path, p->mode, &p->err);
   /* a writer still at it now gets EPIPE instead of waiting forever */
   close (p->theirs);
   return NULL;
 }
 
 static int
-pump_start (struct pump *p, struct sb_ref *sb, const char *path, struct islet_err *err)
+pump_start (struct pump *p, struct sb_ref *sb, const char *path, unsigned mode,
+            struct islet_err *err)
 {
   int sv[2], e;
 
@@ -76,7 +79,7 @@ pump_start (struct pump *p, struct sb_ref *sb, const char *path, struct islet_er
       close (sv[1]);
       return islet_fail (err, ISLET_E_SYSTEM, e, "socketpair");
     }
-  *p = (struct pump){ .ours = sv[0], .theirs = sv[1], .ctx = sb->ctx };
+  *p = (struct pump){ .ours = sv[0], .theirs = sv[1], .ctx = sb->ctx, .mode = mode };
   snprintf (p->id, sizeof p->id, "%s", sb->info.id);
   p->path = islet_xstrdup (path);
   e = pthread_create (&p->thread, NULL, pump_main, p);
@@ -166,6 +169,7 @@ struct upload
   struct sb_ref sb;
   bool bulk;          /* files[i].path + files[i].file; else upload-v2 */
   const char *target; /* upload-v2: ?path= */
+  unsigned mode;      /* ?mode= (octal, an islet extension), else UPLOAD_MODE */
   bool failed;
   /* the part being received */
   bool in_part;
@@ -239,7 +243,7 @@ stream_to (struct upload *u, const char *path)
 {
   struct islet_err err;
 
-  if (pump_start (&u->pump, &u->sb, path, &err) < 0)
+  if (pump_start (&u->pump, &u->sb, path, u->mode, &err) < 0)
     return fail_err (u, &err, false);
   u->kind = PART_STREAM;
   return 0;
@@ -323,7 +327,7 @@ copy_spooled (struct upload *u, int fd, const char *path)
       islet_fail (&err, ISLET_E_SYSTEM, errno, "rewind a spooled upload");
       return fail_err (u, &err, false);
     }
-  if (islet_fs_copy_in (u->sb.ctx, u->sb.info.id, fd, path, UPLOAD_MODE, &err) < 0)
+  if (islet_fs_copy_in (u->sb.ctx, u->sb.info.id, fd, path, u->mode, &err) < 0)
     return fail_err (u, &err, true);
   u->written++;
   return 0;
@@ -454,7 +458,10 @@ upload_begin (struct req *r, struct resp *out, void **state, uint64_t *max, bool
   struct upload *u = islet_xcalloc (1, sizeof *u);
   struct islet_err err;
 
+
   *u = (struct upload){ .r = r, .out = out, .bulk = bulk, .spool = -1 };
+  if (tb_mode_query (r, out, UPLOAD_MODE, &u->mode) < 0)
+    goto fail;
   if (!bulk && ((u->target = req_query (r, "path")) == NULL || *u->target == '\0'))
     {
       reply_error (out, 400, "BAD_REQUEST", "the query needs path");
@@ -472,7 +479,7 @@ upload_begin (struct req *r, struct resp *out, void **state, uint64_t *max, bool
   if (!form)
     {
       /* a raw body (upload-v2) is the file: pumped from the start */
-      if (pump_start (&u->pump, &u->sb, u->target, &err) < 0)
+      if (pump_start (&u->pump, &u->sb, u->target, u->mode, &err) < 0)
         {
           reply_islet_err (out, &err, false);
           goto fail;

@@ -1,0 +1,859 @@
+/* The CLI's remote mode: the core's API (sandbox.h, client.h) over a
+ * running isletd's HTTP API, with libcurl.
+ *
+ * Each function of struct islet_backend is one or two HTTP calls:
+ *   create            POST   /api/sandbox (with islet's "limits" object)
+ *   get, list         GET    /api/sandbox/{ref}, /api/sandbox?cursor=
+ *   start, stop       POST   /api/sandbox/{id}/start, /stop
+ *   destroy           DELETE /api/sandbox/{id}
+ *   exec              POST   /v1/sandbox/{id}/exec (argv, exact bytes, the whole result)
+ *   read, copy out    GET    /toolbox/{id}/files/download?path=
+ *   write, copy in    POST   /toolbox/{id}/files/upload-v2?path=&mode= (the raw body, streamed)
+ *   remove, mkdir     DELETE /toolbox/{id}/files, POST /toolbox/{id}/files/folder
+ *   move              POST   /toolbox/{id}/files/move?source=&destination=
+ *   stat, list        GET    /toolbox/{id}/files/info, /toolbox/{id}/files?depth=
+ * so the server decides everything (the key's organization, its limits,
+ * the audit log) and this file only translates.  Sandbox objects carry an
+ * "islet" member with the exact limits and times; file objects are
+ * Daytona's FileInfo, turned back into the core's stat objects.  One curl
+ * handle, kept alive between calls and used under a lock. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "islet/backend.h"
+#include "islet/proto.h"
+#include "islet/remote.h"
+#include "islet/util.h"
+
+#define ERROR_BODY_MAX ((size_t) 64 << 10) /* of an error answer kept for its message */
+#define JSON_ANSWER_MAX ((size_t) 1 << 30) /* an exec's output is bounded by its own limit */
+#define READ_DEFAULT_MAX ((size_t) 10 << 20)
+#define LIST_PAGE 200
+#define LIST_PAGES_MAX 10000
+
+struct remote
+{
+  char *base; /* http://host:port, no trailing slash */
+  char *auth; /* the Authorization header line */
+  CURL *curl;
+  pthread_mutex_t lock;
+};
+
+struct call
+{
+  CURL *handle;
+  const char *method;
+  const char *path; /* escaped, query included */
+  const char *body; /* in memory, or */
+  size_t body_len;
+  int in_fd;        /* >= 0: the body, read to its end */
+  int out_fd;       /* >= 0: a successful answer goes here */
+  size_t max;       /* of an answer kept in memory; 0: JSON_ANSWER_MAX */
+  /* results */
+  long status;
+  char *data;
+  size_t len, cap;
+  bool over;   /* the answer was larger than max */
+  int out_err; /* errno of a failed write to out_fd */
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+static void
+curl_init_once (void)
+{
+  curl_global_init (CURL_GLOBAL_DEFAULT);
+}
+
+/* ---- one HTTP call ---- */
+
+static size_t
+on_answer (char *p, size_t size, size_t n, void *user)
+{
+  struct call *c = user;
+  size_t len = size * n, max;
+
+  if (c->status == 0)
+    curl_easy_getinfo (c->handle, CURLINFO_RESPONSE_CODE, &c->status);
+  if (c->out_fd >= 0 && c->status >= 200 && c->status < 300)
+    {
+      if (islet_write_all (c->out_fd, p, len) < 0)
+        {
+          c->out_err = errno;
+          return 0;
+        }
+      return len;
+    }
+  max = c->status >= 200 && c->status < 300 ? (c->max ? c->max : JSON_ANSWER_MAX)
+                                             : ERROR_BODY_MAX;
+  if (c->len + len > max)
+    {
+      c->over = true;
+      return 0;
+    }
+  if (c->len + len + 1 > c->cap)
+    {
+      c->cap = (c->len + len + 1) * 2;
+      c->data = islet_xrealloc (c->data, c->cap);
+    }
+  memcpy (c->data + c->len, p, len);
+  c->len += len;
+  c->data[c->len] = '\0';
+  return len;
+}
+
+static size_t
+on_body (char *p, size_t size, size_t n, void *user)
+{
+  struct call *c = user;
+  ssize_t r;
+
+  do
+    r = read (c->in_fd, p, size * n);
+  while (r < 0 && errno == EINTR);
+  return r < 0 ? CURL_READFUNC_ABORT : (size_t) r;
+}
+
+/* The kind of an HTTP error status. */
+static enum islet_errkind
+status_kind (long status)
+{
+  switch (status)
+    {
+    case 400:
+    case 401:
+    case 403:
+    case 405:
+    case 422:
+      return ISLET_E_INVALID;
+    case 404:
+      return ISLET_E_NOTFOUND;
+    case 409:
+      return ISLET_E_CONFLICT;
+    case 413:
+    case 429:
+    case 507:
+      return ISLET_E_LIMIT;
+    default:
+      return ISLET_E_SYSTEM;
+    }
+}
+
+/* An error answer as *err: the server's own message when it sent one. */
+static int
+answer_error (const struct remote *rm, const struct call *c, struct islet_err *err)
+{
+  cleanup_json json_t *j = c->data ? json_loadb (c->data, c->len, 0, NULL) : NULL;
+  const char *msg = json_string_value (json_object_get (j, "message"));
+
+  if (c->status == 401)
+    return islet_fail (err, ISLET_E_INVALID, 0, "isletd at %s refused the API key (%s)", rm->base,
+                       msg ? msg : "401");
+  if (msg != NULL)
+    return islet_fail (err, status_kind (c->status), 0, "%s", msg);
+  return islet_fail (err, status_kind (c->status), 0, "isletd answered %ld to %s %s", c->status,
+                     c->method, c->path);
+}
+
+/* Run c.  0 with a 2xx answer; -1 with err set otherwise (transport
+ * failures, error statuses, an answer over c->max). */
+static int
+call_run (struct remote *rm, struct call *c, struct islet_err *err)
+{
+  cleanup_free char *url = islet_xasprintf ("%s%s", rm->base, c->path);
+  struct curl_slist *h = NULL;
+  char curl_msg[CURL_ERROR_SIZE] = "";
+  struct stat st;
+  CURLcode rc;
+  int r = 0;
+
+  c->status = 0;
+  c->handle = rm->curl;
+  pthread_mutex_lock (&rm->lock);
+  curl_easy_reset (rm->curl);
+  h = curl_slist_append (h, rm->auth);
+  h = curl_slist_append (h, "Expect:"); /* no 100-continue round trip */
+  curl_easy_setopt (rm->curl, CURLOPT_URL, url);
+  curl_easy_setopt (rm->curl, CURLOPT_ERRORBUFFER, curl_msg);
+  curl_easy_setopt (rm->curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt (rm->curl, CURLOPT_CONNECTTIMEOUT, 10L);
+  curl_easy_setopt (rm->curl, CURLOPT_WRITEFUNCTION, on_answer);
+  curl_easy_setopt (rm->curl, CURLOPT_WRITEDATA, c);
+  if (c->in_fd >= 0)
+    {
+      curl_easy_setopt (rm->curl, CURLOPT_POST, 1L);
+      curl_easy_setopt (rm->curl, CURLOPT_READFUNCTION, on_body);
+      curl_easy_setopt (rm->curl, CURLOPT_READDATA, c);
+      if (fstat (c->in_fd, &st) == 0 && S_ISREG (st.st_mode))
+        {
+          off_t at = lseek (c->in_fd, 0, SEEK_CUR);
+          curl_easy_setopt (rm->curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                            (curl_off_t) (st.st_size - (at > 0 ? at : 0)));
+        }
+      else
+        h = curl_slist_append (h, "Transfer-Encoding: chunked");
+      h = curl_slist_append (h, "Content-Type: application/octet-stream");
+    }
+  else if (c->body != NULL)
+    {
+      curl_easy_setopt (rm->curl, CURLOPT_POSTFIELDS, c->body);
+      curl_easy_setopt (rm->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) c->body_len);
+      h = curl_slist_append (h, c->body_len && c->body[0] == '{'
+                                    ? "Content-Type: application/json"
+                                    : "Content-Type: application/octet-stream");
+    }
+  if (strcmp (c->method, "GET") != 0 && strcmp (c->method, "POST") != 0)
+    curl_easy_setopt (rm->curl, CURLOPT_CUSTOMREQUEST, c->method);
+  else if (strcmp (c->method, "POST") == 0 && c->body == NULL && c->in_fd < 0)
+    {
+      curl_easy_setopt (rm->curl, CURLOPT_POSTFIELDS, "");
+      curl_easy_setopt (rm->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) 0);
+    }
+  curl_easy_setopt (rm->curl, CURLOPT_HTTPHEADER, h);
+  rc = curl_easy_perform (rm->curl);
+  curl_easy_getinfo (rm->curl, CURLINFO_RESPONSE_CODE, &c->status);
+  curl_easy_setopt (rm->curl, CURLOPT_HTTPHEADER, NULL);
+  curl_slist_free_all (h);
+  pthread_mutex_unlock (&rm->lock);
+
+  if (c->over)
+    r = islet_fail (err, ISLET_E_LIMIT, EFBIG, "%s %s: the answer is larger than %zu bytes",
+                    c->method, c->path, c->max ? c->max : JSON_ANSWER_MAX);
+  else if (c->out_err)
+    r = islet_fail (err, ISLET_E_SYSTEM, c->out_err, "write");
+  else if (rc != CURLE_OK && c->status == 0)
+    r = islet_fail (err, ISLET_E_SYSTEM, 0, "cannot reach isletd at %s: %s", rm->base,
+                    curl_msg[0] ? curl_msg : curl_easy_strerror (rc));
+  else if (c->status < 200 || c->status >= 300)
+    r = answer_error (rm, c, err);
+  else if (rc != CURLE_OK)
+    r = islet_fail (err, ISLET_E_SYSTEM, 0, "%s %s: %s", c->method, c->path,
+                    curl_msg[0] ? curl_msg : curl_easy_strerror (rc));
+  return r;
+}
+
+static void
+call_fini (struct call *c)
+{
+  free (c->data);
+  c->data = NULL;
+}
+
+/* A call whose answer is a JSON value (*out, NULL: not kept). */
+static int
+call_json (struct remote *rm, const char *method, const char *path, json_t *body, json_t **out,
+           struct islet_err *err)
+{
+  cleanup_free char *text = body ? json_dumps (body, JSON_COMPACT) : NULL;
+  struct call c = { .method = method, .path = path, .in_fd = -1, .out_fd = -1 };
+  json_error_t je;
+  int r;
+
+  if (body != NULL && text == NULL)
+    return islet_fail (err, ISLET_E_INVALID, 0, "a request that is not valid UTF-8");
+  c.body = text;
+  c.body_len = text ? strlen (text) : 0;
+  r = call_run (rm, &c, err);
+  if (r == 0 && out != NULL)
+    {
+      *out = c.data ? json_loadb (c.data, c.len, 0, &je) : NULL;
+      if (*out == NULL)
+        r = islet_fail (err, ISLET_E_SYSTEM, 0, "%s %s: the answer is not JSON", method, path);
+    }
+  call_fini (&c);
+  return r;
+}
+
+/* "/toolbox/ID/files/x?path=P" and the like: a path with escaped query
+ * values, given as name, value pairs ending with NULL. */
+static char *
+path_q (struct remote *rm, const char *fmt_path, ...)
+{
+  size_t len = 0, cap = 256;
+  char *p = islet_xmalloc (cap);
+  const char *sep = "?";
+  va_list ap;
+
+  len = (size_t) snprintf (p, cap, "%s", fmt_path);
+  va_start (ap, fmt_path);
+  for (;;)
+    {
+      const char *k = va_arg (ap, const char *), *v;
+      char *e;
+      size_t need;
+
+      if (k == NULL)
+        break;
+      v = va_arg (ap, const char *);
+      e = curl_easy_escape (rm->curl, v, 0);
+      need = len + strlen (sep) + strlen (k) + 1 + strlen (e) + 1;
+      if (need > cap)
+        {
+          cap = need * 2;
+          p = islet_xrealloc (p, cap);
+        }
+      len += (size_t) snprintf (p + len, cap - len, "%s%s=%s", sep, k, e);
+      curl_free (e);
+      sep = "&";
+    }
+  va_end (ap);
+  return p;
+}
+
+/* One escaped path segment (a sandbox reference), malloc'd. */
+static char *
+seg (struct remote *rm, const char *s)
+{
+  char *e = curl_easy_escape (rm->curl, s, 0);
+  char *r = islet_xstrdup (e);
+  curl_free (e);
+  return r;
+}
+
+/* ---- sandboxes ---- */
+
+static uint64_t
+jint (const json_t *o, const char *k)
+{
+  json_int_t v = json_integer_value (json_object_get (o, k));
+  return v > 0 ? (uint64_t) v : 0;
+}
+
+/* isletd's sandbox object to the core's info. */
+static int
+dto_info (const json_t *d, struct islet_sandbox_info *info, struct islet_err *err)
+{
+  const char *id = json_string_value (json_object_get (d, "id"));
+  const char *name = json_string_value (json_object_get (d, "name"));
+  const char *image = json_string_value (json_object_get (d, "snapshot"));
+  const char *state = json_string_value (json_object_get (d, "state"));
+  const json_t *is = json_object_get (d, "islet"), *l = json_object_get (is, "limits");
+
+  if (id == NULL || strlen (id) != ISLET_ID_LEN || !json_is_object (l))
+    return islet_fail (err, ISLET_E_SYSTEM, 0, "isletd sent a sandbox without islet's fields");
+  memset (info, 0, sizeof *info);
+  snprintf (info->id, sizeof info->id, "%s", id);
+  snprintf (info->name, sizeof info->name, "%s", name ? name : id);
+  snprintf (info->image, sizeof info->image, "%s", image ? image : "host");
+  info->state = state && strcmp (state, "started") == 0 ? ISLET_SB_RUNNING : ISLET_SB_STOPPED;
+  info->limits = (struct islet_limits){
+    .memory_mb = jint (l, "memory_mb"),
+    .cpu_millis = (uint32_t) jint (l, "cpu_millis"),
+    .pids = (uint32_t) jint (l, "pids"),
+    .disk_mb = jint (l, "disk_mb"),
+    .timeout_s = (uint32_t) jint (l, "timeout_s"),
+    .output_bytes = jint (l, "output_bytes"),
+    .nofile = (uint32_t) jint (l, "nofile"),
+  };
+  info->uid_base = (uint32_t) jint (is, "uid_base");
+  info->created = (int64_t) jint (is, "created");
+  info->created_nsec = (uint32_t) jint (is, "created_nsec");
+  info->disk_enforced = json_is_true (json_object_get (is, "disk_enforced"));
+  return 0;
+}
+
+static int
+r_list (void *self, struct islet_sandbox_info **out, size_t *n, struct islet_err *err)
+{
+  struct remote *rm = self;
+  cleanup_free char *cursor = NULL;
+  struct islet_sandbox_info *v = NULL;
+  size_t count = 0;
+  char limit[16];
+
+  snprintf (limit, sizeof limit, "%d", LIST_PAGE);
+  for (int page = 0; page < LIST_PAGES_MAX; page++)
+    {
+      cleanup_free char *path = cursor ? path_q (rm, "/api/sandbox", "limit", limit, "cursor",
+                                                 cursor, NULL)
+                                       : path_q (rm, "/api/sandbox", "limit", limit, NULL);
+      cleanup_json json_t *j = NULL;
+      json_t *items, *e, *next;
+      size_t i;
+
+      if (call_json (rm, "GET", path, NULL, &j, err) < 0)
+        {
+          free (v);
+          return -1;
+        }
+      items = json_object_get (j, "items");
+      v = islet_xrealloc (v, (count + json_array_size (items) + 1) * sizeof *v);
+      json_array_foreach (items, i, e)
+        {
+          if (dto_info (e, &v[count], err) < 0)
+            {
+              free (v);
+              return -1;
+            }
+          count++;
+        }
+      next = json_object_get (j, "nextCursor");
+      free (cursor);
+      cursor = json_is_string (next) ? islet_xstrdup (json_string_value (next)) : NULL;
+      if (cursor == NULL)
+        break;
+    }
+  *out = v;
+  *n = count;
+  return 0;
+}
+
+static int
+r_get (void *self, const char *ref, struct islet_sandbox_info *out, struct islet_err *err)
+{
+  struct remote *rm = self;
+  cleanup_free char *s = NULL;
+  cleanup_free char *path = NULL;
+  cleanup_free struct islet_sandbox_info *all = NULL;
+  cleanup_json json_t *j = NULL;
+  size_t n = 0, hits = 0, hit = 0, len;
+
+  if (ref == NULL || *ref == '\0')
+    return islet_fail (err, ISLET_E_INVALID, 0, "empty sandbox id");
+  s = seg (rm, ref);
+  path = islet_xasprintf ("/api/sandbox/%s", s);
+  if (call_json (rm, "GET", path, NULL, &j, err) == 0)
+    return dto_info (j, out, err);
+  len = strlen (ref);
+  if (err->kind != ISLET_E_NOTFOUND || len >= ISLET_ID_LEN
+      || strspn (ref, "0123456789abcdef") != len)
+    return -1;
+  /* a unique prefix of an id, as the local mode takes */
+  if (r_list (self, &all, &n, err) < 0)
+    return -1;
+  for (size_t i = 0; i < n; i++)
+    if (strncmp (all[i].id, ref, len) == 0)
+      {
+        hits++;
+        hit = i;
+      }
+  if (hits > 1)
+    return islet_fail (err, ISLET_E_INVALID, 0, "`%s` matches %zu sandboxes: give more of the id",
+                       ref, hits);
+  if (hits == 0)
+    return islet_fail (err, ISLET_E_NOTFOUND, 0, "no sandbox `%s`", ref);
+  *out = all[hit];
+  return 0;
+}
+
+static int
+r_create (void *self, const struct islet_create_opts *o, char id[ISLET_ID_LEN + 1],
+          struct islet_err *err)
+{
+  struct remote *rm = self;
+  const struct islet_limits *l = &o->limits;
+  cleanup_json json_t *body = json_pack (
+      "{s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:i}", "limits", "memory_mb", (json_int_t) l->memory_mb,
+      "cpu_millis", (json_int_t) l->cpu_millis, "pids", (json_int_t) l->pids, "disk_mb",
+      (json_int_t) l->disk_mb, "timeout_s", (json_int_t) l->timeout_s, "output_bytes",
+      (json_int_t) l->output_bytes, "nofile", (json_int_t) l->nofile, "autoStopInterval", 0);
+  cleanup_json json_t *j = NULL;
+  struct islet_sandbox_info info;
+
+  if (o->name)
+    json_object_set_new (body, "name", json_string (o->name));
+  if (o->image)
+    json_object_set_new (body, "snapshot", json_string (o->image));
+  if (call_json (rm, "POST", "/api/sandbox", body, &j, err) < 0 || dto_info (j, &info, err) < 0)
+    return -1;
+  memcpy (id, info.id, ISLET_ID_LEN + 1);
+  return 0;
+}
+
+/* POST /api/sandbox/{id}/verb for the sandbox ref names. */
+static int
+lifecycle (struct remote *rm, const char *ref, const char *verb, struct islet_err *err)
+{
+  struct islet_sandbox_info info;
+  cleanup_free char *path = NULL;
+
+  if (r_get (rm, ref, &info, err) < 0)
+    return -1;
+  if (strcmp (verb, "start") == 0 && info.state == ISLET_SB_RUNNING)
+    return islet_fail (err, ISLET_E_CONFLICT, 0, "sandbox `%s` is already running", info.id);
+  if (strcmp (verb, "stop") == 0 && info.state != ISLET_SB_RUNNING)
+    return islet_fail (err, ISLET_E_CONFLICT, 0, "sandbox `%s` is not running", info.id);
+  path = islet_xasprintf ("/api/sandbox/%s/%s", info.id, verb);
+  return call_json (rm, "POST", path, NULL, NULL, err);
+}
+
+static int
+r_start (void *self, const char *ref, struct islet_err *err)
+{
+  return lifecycle (self, ref, "start", err);
+}
+
+static int
+r_stop (void *self, const char *ref, struct islet_err *err)
+{
+  return lifecycle (self, ref, "stop", err);
+}
+
+static int
+r_destroy (void *self, const char *ref, bool force, struct islet_err *err)
+{
+  struct remote *rm = self;
+  struct islet_sandbox_info info;
+  cleanup_free char *path = NULL;
+
+  if (r_get (rm, ref, &info, err) < 0)
+    return -1;
+  if (info.state == ISLET_SB_RUNNING && !force)
+    return islet_fail (err, ISLET_E_CONFLICT, 0,
+                       "sandbox `%s` is running: stop it first or force removal", info.id);
+  path = islet_xasprintf ("/api/sandbox/%s", info.id);
+  return call_json (rm, "DELETE", path, NULL, NULL, err);
+}
+
+/* ---- commands ---- */
+
+static int
+r_exec (void *self, const char *id, const struct islet_exec_req *req,
+        struct islet_exec_result *out, struct islet_err *err)
+{
+  struct remote *rm = self;
+  cleanup_free char *path = islet_xasprintf ("/v1/sandbox/%s/exec", id);
+  cleanup_json json_t *body = json_pack ("{s:[],s:[],s:I,s:I}", "argv", "env", "timeout_ms",
+                                         (json_int_t) req->timeout_ms, "output_limit",
+                                         (json_int_t) req->output_limit);
+  cleanup_json json_t *j = NULL;
+  const char *o, *e, *msg;
+
+  memset (out, 0, sizeof *out);
+  if (req->argv == NULL || req->argv[0] == NULL)
+    return islet_fail (err, ISLET_E_INVALID, 0, "no command to run");
+  for (size_t i = 0; req->argv[i]; i++)
+    if (json_array_append_new (json_object_get (body, "argv"), json_string (req->argv[i])) < 0)
+      return islet_fail (err, ISLET_E_INVALID, 0, "argument %zu is not valid UTF-8", i);
+  for (size_t i = 0; req->env && req->env[i]; i++)
+    if (json_array_append_new (json_object_get (body, "env"), json_string (req->env[i])) < 0)
+      return islet_fail (err, ISLET_E_INVALID, 0, "environment entry %zu is not valid UTF-8",
+                         i);
+  if (req->cwd)
+    json_object_set_new (body, "cwd", json_string (req->cwd));
+  if (req->stdin_data)
+    {
+      cleanup_free char *b = islet_base64 ((const unsigned char *) req->stdin_data,
+                                           req->stdin_len);
+      json_object_set_new (body, "stdin", json_string (b));
+    }
+  if (call_json (rm, "POST", path, body, &j, err) < 0)
+    return -1;
+  o = json_string_value (json_object_get (j, "stdout"));
+  e = json_string_value (json_object_get (j, "stderr"));
+  if (o == NULL || e == NULL
+      || islet_unbase64 (o, strlen (o), &out->out, &out->out_len, err) < 0
+      || islet_unbase64 (e, strlen (e), &out->errout, &out->err_len, err) < 0)
+    {
+      islet_exec_result_fini (out);
+      return islet_fail (err, ISLET_E_SYSTEM, 0, "isletd sent an exec result without its output");
+    }
+  out->exit_code = (int) json_integer_value (json_object_get (j, "exit_code"));
+  out->signal = (int) json_integer_value (json_object_get (j, "signal"));
+  out->wall_ms = jint (j, "wall_ms");
+  out->cpu_ms = jint (j, "cpu_ms");
+  out->memory_peak_bytes = jint (j, "memory_peak_bytes");
+  out->timed_out = json_is_true (json_object_get (j, "timed_out"));
+  out->oom_killed = json_is_true (json_object_get (j, "oom_killed"));
+  out->truncated = json_is_true (json_object_get (j, "truncated"));
+  msg = json_string_value (json_object_get (j, "error"));
+  snprintf (out->error, sizeof out->error, "%s", msg ? msg : "");
+  /* the whole output arrives with the answer */
+  if (req->on_output && out->out_len)
+    req->on_output (ISLET_STDOUT, out->out, out->out_len, req->user);
+  if (req->on_output && out->err_len)
+    req->on_output (ISLET_STDERR, out->errout, out->err_len, req->user);
+  return 0;
+}
+
+/* ---- files ---- */
+
+static int
+r_fs_read (void *self, const char *id, const char *path, size_t max, char **data, size_t *len,
+           struct islet_err *err)
+{
+  struct remote *rm = self;
+  cleanup_free char *base = islet_xasprintf ("/toolbox/%s/files/download", id);
+  cleanup_free char *p = path_q (rm, base, "path", path, NULL);
+  struct call c = { .method = "GET", .path = p, .in_fd = -1, .out_fd = -1 };
+
+  c.max = max ? max : READ_DEFAULT_MAX;
+  if (call_run (rm, &c, err) < 0)
+    {
+      call_fini (&c);
+      if (err->kind == ISLET_E_LIMIT && err->errnum == EFBIG)
+        return islet_fail (err, ISLET_E_LIMIT, EFBIG, "`%s` is larger than %zu bytes", path,
+                           c.max);
+      return -1;
+    }
+  if (c.data == NULL)
+    c.data = islet_xstrdup ("");
+  *data = c.data;
+  *len = c.len;
+  return 0;
+}
+
+static int
+r_fs_copy_out (void *self, const char *id, const char *path, int host_fd, struct islet_err *err)
+{
+  struct remote *rm = self;
+  cleanup_free char *base = islet_xasprintf ("/toolbox/%s/files/download", id);
+  cleanup_free char *p = path_q (rm, base, "path", path, NULL);
+  struct call c = { .method = "GET", .path = p, .in_fd = -1, .out_fd = host_fd };
+  int r = call_run (rm, &c, err);
+
+  call_fini (&c);
+  return r;
+}
+
+static int
+upload (struct remote *rm, const char *id, const char *path, unsigned mode, int fd,
+        const void *data, size_t len, struct islet_err *err)
+{
+  cleanup_free char *base = islet_xasprintf ("/toolbox/%s/files/upload-v2", id);
+  char m[8];
+  cleanup_free char *p = NULL;
+  struct call c = { .method = "POST", .in_fd = fd, .out_fd = -1 };
+  int r;
+
+  snprintf (m, sizeof m, "%04o", mode & 07777);
+  p = path_q (rm, base, "path", path, "mode", m, NULL);
+  c.path = p;
+  if (fd < 0)
+    {
+      c.body = data ? data : "";
+      c.body_len = len;
+    }
+  r = call_run (rm, &c, err);
+  call_fini (&c);
+  return r;
+}
+
+static int
+r_fs_write (void *self, const char *id, const char *path, const void *data, size_t len,
+            unsigned mode, struct islet_err *err)
+{
+  return upload (self, id, path, mode, -1, data, len, err);
+}
+
+static int
+r_fs_copy_in (void *self, const char *id, int host_fd, const char *path, unsigned mode,
+              struct islet_err *err)
+{
+  return upload (self, id, path, mode, host_fd, NULL, 0, err);
+}
+
+static int
+r_fs_remove (void *self, const char *id, const char *path, bool recursive, struct islet_err *err)
+{
+  struct remote *rm = self;
+  cleanup_free char *base = islet_xasprintf ("/toolbox/%s/files", id);
+  cleanup_free char *p = path_q (rm, base, "path", path, "recursive",
+                                 recursive ? "true" : "false", NULL);
+
+  return call_json (rm, "DELETE", p, NULL, NULL, err);
+}
+
+static int
+r_fs_mkdir (void *self, const char *id, const char *path, unsigned mode, struct islet_err *err)
+{
+  struct remote *rm = self;
+  cleanup_free char *base = islet_xasprintf ("/toolbox/%s/files/folder", id);
+  cleanup_free char *p = NULL;
+  char m[8];
+
+  snprintf (m, sizeof m, "%04o", mode & 07777);
+  p = path_q (rm, base, "path", path, "mode", m, NULL);
+  return call_json (rm, "POST", p, NULL, NULL, err);
+}
+
+static int
+r_fs_move (void *self, const char *id, const char *from, const char *to, struct islet_err *err)
+{
+  struct remote *rm = self;
+  cleanup_free char *base = islet_xasprintf ("/toolbox/%s/files/move", id);
+  cleanup_free char *p = path_q (rm, base, "source", from, "destination", to, NULL);
+
+  return call_json (rm, "POST", p, NULL, NULL, err);
+}
+
+/* Daytona's FileInfo back to the core's stat object. */
+static json_t *
+stat_of (const json_t *fi)
+{
+  const char *mode = json_string_value (json_object_get (fi, "mode"));
+  const char *perm = json_string_value (json_object_get (fi, "permissions"));
+  const char *when = json_string_value (json_object_get (fi, "modTime"));
+  const char *owner = json_string_value (json_object_get (fi, "owner"));
+  const char *group = json_string_value (json_object_get (fi, "group"));
+  const char *type = "other";
+  struct tm tm = { 0 };
+  int64_t mtime = 0;
+
+  if (mode && mode[0] == 'd')
+    type = "dir";
+  else if (mode && mode[0] == 'L')
+    type = "symlink";
+  else if (mode && mode[0] == '-')
+    type = "file";
+  if (when && sscanf (when, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                      &tm.tm_hour, &tm.tm_min, &tm.tm_sec)
+                  == 6)
+    {
+      tm.tm_year -= 1900;
+      tm.tm_mon -= 1;
+      mtime = (int64_t) timegm (&tm);
+    }
+  return json_pack ("{s:O,s:O,s:O,s:s,s:I,s:I,s:I,s:b,s:s}", "name", json_object_get (fi, "name"),
+                    "path", json_object_get (fi, "path"), "size", json_object_get (fi, "size"),
+                    "mode", perm ? perm : "0000", "uid",
+                    (json_int_t) (owner ? strtoll (owner, NULL, 10) : 0), "gid",
+                    (json_int_t) (group ? strtoll (group, NULL, 10) : 0), "mtime",
+                    (json_int_t) mtime, "is_dir", strcmp (type, "dir") == 0, "type", type);
+}
+
+static int
+r_fs_stat (void *self, const char *id, const char *path, json_t **out, struct islet_err *err)
+{
+  struct remote *rm = self;
+  cleanup_free char *base = islet_xasprintf ("/toolbox/%s/files/info", id);
+  cleanup_free char *p = path_q (rm, base, "path", path, NULL);
+  cleanup_json json_t *j = NULL;
+
+  if (call_json (rm, "GET", p, NULL, &j, err) < 0)
+    return -1;
+  if ((*out = stat_of (j)) == NULL)
+    return islet_fail (err, ISLET_E_SYSTEM, 0, "isletd sent a file without its fields");
+  return 0;
+}
+
+static int
+r_fs_list (void *self, const char *id, const char *path, unsigned depth, json_t **out,
+           struct islet_err *err)
+{
+  struct remote *rm = self;
+  cleanup_free char *base = islet_xasprintf ("/toolbox/%s/files", id);
+  cleanup_free char *p = NULL;
+  cleanup_json json_t *j = NULL;
+  json_t *list, *e;
+  char d[16];
+  size_t i;
+
+  snprintf (d, sizeof d, "%u", depth ? depth : 1);
+  p = path_q (rm, base, "path", path, "depth", d, NULL);
+  if (call_json (rm, "GET", p, NULL, &j, err) < 0)
+    return -1;
+  list = json_array ();
+  json_array_foreach (j, i, e)
+    {
+      json_t *st = stat_of (e);
+      if (st == NULL)
+        {
+          json_decref (list);
+          return islet_fail (err, ISLET_E_SYSTEM, 0, "isletd sent a file without its fields");
+        }
+      json_array_append_new (list, st);
+    }
+  *out = list;
+  return 0;
+}
+
+static void
+r_free (void *self)
+{
+  struct remote *rm = self;
+
+  curl_easy_cleanup (rm->curl);
+  pthread_mutex_destroy (&rm->lock);
+  free (rm->base);
+  free (rm->auth);
+  free (rm);
+}
+
+static const struct islet_backend remote_ops = {
+  .kind = "isletd",
+  .create = r_create,
+  .get = r_get,
+  .list = r_list,
+  .start = r_start,
+  .stop = r_stop,
+  .destroy = r_destroy,
+  .exec = r_exec,
+  .fs_read = r_fs_read,
+  .fs_copy_in = r_fs_copy_in,
+  .fs_write = r_fs_write,
+  .fs_copy_out = r_fs_copy_out,
+  .fs_remove = r_fs_remove,
+  .fs_mkdir = r_fs_mkdir,
+  .fs_move = r_fs_move,
+  .fs_stat = r_fs_stat,
+  .fs_list = r_fs_list,
+  .free = r_free,
+};
+
+int
+islet_remote_open (const char *url, const char *key, struct islet_ctx **out,
+                   struct islet_err *err)
+{
+  struct remote *rm;
+  size_t len;
+
+  if (url == NULL || (strncmp (url, "http://", 7) != 0 && strncmp (url, "https://", 8) != 0))
+    return islet_fail (err, ISLET_E_INVALID, 0, "isletd URL `%s` must start with http:// or https://",
+                       url ? url : "");
+  if (key == NULL || *key == '\0' || strpbrk (key, "\r\n") != NULL)
+    return islet_fail (err, ISLET_E_INVALID, 0,
+                       "no API key for %s: set ISLET_API_KEY (isletd wrote its first one to "
+                       "<state-dir>/api-key)",
+                       url);
+  pthread_once (&curl_once, curl_init_once);
+  rm = islet_xcalloc (1, sizeof *rm);
+  rm->curl = curl_easy_init ();
+  if (rm->curl == NULL)
+    {
+      free (rm);
+      return islet_fail (err, ISLET_E_SYSTEM, 0, "curl_easy_init failed");
+    }
+  pthread_mutex_init (&rm->lock, NULL);
+  rm->base = islet_xstrdup (url);
+  len = strlen (rm->base);
+  while (len > 0 && rm->base[len - 1] == '/')
+    rm->base[--len] = '\0';
+  if (len >= 4 && strcmp (rm->base + len - 4, "/api") == 0)
+    rm->base[len - 4] = '\0';
+  rm->auth = islet_xasprintf ("Authorization: Bearer %s", key);
+  *out = islet_ctx_new_backend (&remote_ops, rm, rm->base);
+  return 0;
+}
+
+int
+islet_remote_get_json (struct islet_ctx *ctx, const char *path, const char *const *query,
+                       json_t **out, struct islet_err *err)
+{
+  const struct islet_backend *b = islet_ctx_backend (ctx);
+  struct remote *rm;
+  cleanup_free char *p = NULL;
+
+  if (b != &remote_ops)
+    return islet_fail (err, ISLET_E_INVALID, 0, "this needs a running isletd (--url)");
+  rm = islet_ctx_backend_self (ctx);
+  p = islet_xstrdup (path);
+  for (size_t i = 0; query && query[i] && query[i + 1]; i += 2)
+    {
+      char *e = curl_easy_escape (rm->curl, query[i + 1], 0);
+      char *next = islet_xasprintf ("%s%c%s=%s", p, i ? '&' : '?', query[i], e);
+      curl_free (e);
+      free (p);
+      p = next;
+    }
+  return call_json (rm, "GET", p, NULL, out, err);
+}
