@@ -6,7 +6,8 @@
  *   get, list         GET    /api/sandbox/{ref}, /api/sandbox?cursor=
  *   start, stop       POST   /api/sandbox/{id}/start, /stop
  *   destroy           DELETE /api/sandbox/{id}
- *   exec              POST   /v1/sandbox/{id}/exec (argv, exact bytes, the whole result)
+ *   exec              POST   /v1/sandbox/{id}/exec (argv, exact bytes, the whole result;
+ *                            with an output callback, "stream": output lines as they come)
  *   read, copy out    GET    /toolbox/{id}/files/download?path=
  *   write, copy in    POST   /toolbox/{id}/files/upload-v2?path=&mode= (the raw body, streamed)
  *   remove, mkdir     DELETE /toolbox/{id}/files, POST /toolbox/{id}/files/folder
@@ -58,6 +59,10 @@ struct call
   int in_fd;        /* >= 0: the body, read to its end */
   int out_fd;       /* >= 0: a successful answer goes here */
   size_t max;       /* of an answer kept in memory; 0: JSON_ANSWER_MAX */
+  /* a successful answer of lines goes here, a line at a time (without
+   * its newline); -1 stops the transfer */
+  int (*on_line) (const char *line, size_t len, void *user);
+  void *line_user;
   /* results */
   long status;
   char *data;
@@ -76,6 +81,37 @@ curl_init_once (void)
 
 /* ---- one HTTP call ---- */
 
+/* Hand the complete lines of the answer so far to c->on_line; keep the
+ * rest (one line is at most JSON_ANSWER_MAX). */
+static int
+take_lines (struct call *c, const char *p, size_t len)
+{
+  size_t start = 0;
+
+  if (c->len + len > JSON_ANSWER_MAX)
+    {
+      c->over = true;
+      return -1;
+    }
+  if (c->len + len + 1 > c->cap)
+    {
+      c->cap = (c->len + len + 1) * 2;
+      c->data = islet_xrealloc (c->data, c->cap);
+    }
+  memcpy (c->data + c->len, p, len);
+  c->len += len;
+  for (size_t i = 0; i < c->len; i++)
+    if (c->data[i] == '\n')
+      {
+        if (c->on_line (c->data + start, i - start, c->line_user) < 0)
+          return -1;
+        start = i + 1;
+      }
+  memmove (c->data, c->data + start, c->len - start);
+  c->len -= start;
+  return 0;
+}
+
 static size_t
 on_answer (char *p, size_t size, size_t n, void *user)
 {
@@ -93,6 +129,8 @@ on_answer (char *p, size_t size, size_t n, void *user)
         }
       return len;
     }
+  if (c->on_line && c->status >= 200 && c->status < 300)
+    return take_lines (c, p, len) < 0 ? 0 : len;
   max = c->status >= 200 && c->status < 300 ? (c->max ? c->max : JSON_ANSWER_MAX)
                                              : ERROR_BODY_MAX;
   if (c->len + len > max)
@@ -516,6 +554,136 @@ r_destroy (void *self, const char *ref, bool force, struct islet_err *err)
 
 /* ---- commands ---- */
 
+static void
+result_fields (const json_t *j, struct islet_exec_result *out)
+{
+  const char *msg = json_string_value (json_object_get (j, "error"));
+
+  out->exit_code = (int) json_integer_value (json_object_get (j, "exit_code"));
+  out->signal = (int) json_integer_value (json_object_get (j, "signal"));
+  out->wall_ms = jint (j, "wall_ms");
+  out->cpu_ms = jint (j, "cpu_ms");
+  out->memory_peak_bytes = jint (j, "memory_peak_bytes");
+  out->timed_out = json_is_true (json_object_get (j, "timed_out"));
+  out->oom_killed = json_is_true (json_object_get (j, "oom_killed"));
+  out->truncated = json_is_true (json_object_get (j, "truncated"));
+  snprintf (out->error, sizeof out->error, "%s", msg ? msg : "");
+}
+
+/* A streamed exec's lines, as they come. */
+struct exec_stream
+{
+  const struct islet_exec_req *req;
+  struct islet_exec_result *out;
+  size_t out_cap, err_cap;
+  bool ended;
+  struct islet_err end_err; /* an {"error":...} line */
+  bool failed;
+};
+
+static void
+append (char **buf, size_t *len, size_t *cap, const char *data, size_t n)
+{
+  if (*len + n + 1 > *cap)
+    {
+      *cap = (*len + n + 1) * 2;
+      *buf = islet_xrealloc (*buf, *cap);
+    }
+  memcpy (*buf + *len, data, n);
+  *len += n;
+  (*buf)[*len] = '\0';
+}
+
+static int
+exec_line (const char *line, size_t len, void *user)
+{
+  struct exec_stream *es = user;
+  cleanup_json json_t *j = json_loadb (line, len, 0, NULL);
+  json_t *f;
+  struct islet_err err;
+
+  if (!json_is_object (j) || es->ended)
+    return -1;
+  if ((f = json_object_get (j, "result")) != NULL)
+    {
+      result_fields (f, es->out);
+      es->ended = true;
+      return 0;
+    }
+  if ((f = json_object_get (j, "error")) != NULL)
+    {
+      const char *m = json_string_value (json_object_get (f, "message"));
+      const char *k = json_string_value (json_object_get (f, "kind"));
+      enum islet_errkind kind = ISLET_E_SYSTEM;
+
+      if (k && strcmp (k, islet_errkind_name (ISLET_E_NOTFOUND)) == 0)
+        kind = ISLET_E_NOTFOUND;
+      else if (k && strcmp (k, islet_errkind_name (ISLET_E_CONFLICT)) == 0)
+        kind = ISLET_E_CONFLICT;
+      else if (k && strcmp (k, islet_errkind_name (ISLET_E_INVALID)) == 0)
+        kind = ISLET_E_INVALID;
+      else if (k && strcmp (k, islet_errkind_name (ISLET_E_LIMIT)) == 0)
+        kind = ISLET_E_LIMIT;
+      islet_fail (&es->end_err, kind, 0, "%s", m ? m : "the command failed");
+      es->failed = es->ended = true;
+      return 0;
+    }
+  for (int s = 0; s < 2; s++)
+    {
+      const char *b64 = json_string_value (json_object_get (j, s == 0 ? "stdout" : "stderr"));
+      cleanup_free char *data = NULL;
+      size_t n = 0;
+
+      if (b64 == NULL)
+        continue;
+      if (islet_unbase64 (b64, strlen (b64), &data, &n, &err) < 0)
+        return -1;
+      if (s == 0)
+        append (&es->out->out, &es->out->out_len, &es->out_cap, data, n);
+      else
+        append (&es->out->errout, &es->out->err_len, &es->err_cap, data, n);
+      es->req->on_output (s == 0 ? ISLET_STDOUT : ISLET_STDERR, data, n, es->req->user);
+    }
+  return 0;
+}
+
+/* exec with "stream": the output reaches req->on_output as it comes. */
+static int
+exec_streamed (struct remote *rm, const char *path, json_t *body,
+               const struct islet_exec_req *req, struct islet_exec_result *out,
+               struct islet_err *err)
+{
+  struct exec_stream es = { .req = req, .out = out };
+  cleanup_free char *text = NULL;
+  struct call c = { .method = "POST", .path = path, .in_fd = -1, .out_fd = -1,
+                    .on_line = exec_line, .line_user = &es };
+  int r;
+
+  json_object_set_new (body, "stream", json_true ());
+  text = json_dumps (body, JSON_COMPACT);
+  c.body = text;
+  c.body_len = strlen (text);
+  r = call_run (rm, &c, err);
+  call_fini (&c);
+  if (r == 0 && es.failed)
+    {
+      *err = es.end_err;
+      r = -1;
+    }
+  else if (r == 0 && !es.ended)
+    r = islet_fail (err, ISLET_E_SYSTEM, 0, "isletd ended the command's answer before its result");
+  if (r < 0)
+    {
+      islet_exec_result_fini (out);
+      return -1;
+    }
+  if (out->out == NULL)
+    out->out = islet_xstrdup ("");
+  if (out->errout == NULL)
+    out->errout = islet_xstrdup ("");
+  return 0;
+}
+
 static int
 r_exec (void *self, const char *id, const struct islet_exec_req *req,
         struct islet_exec_result *out, struct islet_err *err)
@@ -526,7 +694,7 @@ r_exec (void *self, const char *id, const struct islet_exec_req *req,
                                          (json_int_t) req->timeout_ms, "output_limit",
                                          (json_int_t) req->output_limit);
   cleanup_json json_t *j = NULL;
-  const char *o, *e, *msg;
+  const char *o, *e;
 
   memset (out, 0, sizeof *out);
   if (req->argv == NULL || req->argv[0] == NULL)
@@ -546,6 +714,8 @@ r_exec (void *self, const char *id, const struct islet_exec_req *req,
                                            req->stdin_len);
       json_object_set_new (body, "stdin", json_string (b));
     }
+  if (req->on_output)
+    return exec_streamed (rm, path, body, req, out, err);
   if (call_json (rm, "POST", path, body, &j, err) < 0)
     return -1;
   o = json_string_value (json_object_get (j, "stdout"));
@@ -557,21 +727,7 @@ r_exec (void *self, const char *id, const struct islet_exec_req *req,
       islet_exec_result_fini (out);
       return islet_fail (err, ISLET_E_SYSTEM, 0, "isletd sent an exec result without its output");
     }
-  out->exit_code = (int) json_integer_value (json_object_get (j, "exit_code"));
-  out->signal = (int) json_integer_value (json_object_get (j, "signal"));
-  out->wall_ms = jint (j, "wall_ms");
-  out->cpu_ms = jint (j, "cpu_ms");
-  out->memory_peak_bytes = jint (j, "memory_peak_bytes");
-  out->timed_out = json_is_true (json_object_get (j, "timed_out"));
-  out->oom_killed = json_is_true (json_object_get (j, "oom_killed"));
-  out->truncated = json_is_true (json_object_get (j, "truncated"));
-  msg = json_string_value (json_object_get (j, "error"));
-  snprintf (out->error, sizeof out->error, "%s", msg ? msg : "");
-  /* the whole output arrives with the answer */
-  if (req->on_output && out->out_len)
-    req->on_output (ISLET_STDOUT, out->out, out->out_len, req->user);
-  if (req->on_output && out->err_len)
-    req->on_output (ISLET_STDERR, out->errout, out->err_len, req->user);
+  result_fields (j, out);
   return 0;
 }
 

@@ -102,7 +102,13 @@ send_resp (struct MHD_Connection *mc, struct resp *o)
   struct MHD_Response *m;
   enum MHD_Result ret;
 
-  if (o->fd >= 0)
+  if (o->fd >= 0 && o->streamed)
+    {
+      m = MHD_create_response_from_pipe (o->fd);
+      if (m)
+        o->fd = -1; /* the library closes it */
+    }
+  else if (o->fd >= 0)
     {
       m = MHD_create_response_from_fd64 (o->fd_len, o->fd);
       if (m)

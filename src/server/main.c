@@ -113,7 +113,9 @@ open_state (const char *state_dir, struct srv *srv, struct islet_err *err)
 static int
 serve (const char *listen, const char *state_dir, struct islet_err *err)
 {
-  struct srv srv = { .minute_s = 60 };
+  struct srv srv = { .minute_s = 60,
+                     .streams_lock = PTHREAD_MUTEX_INITIALIZER,
+                     .streams_done = PTHREAD_COND_INITIALIZER };
   struct http *h = NULL;
   struct reaper *rp = NULL;
   const char *minute = getenv ("ISLETD_TEST_MINUTE_SECONDS");
@@ -178,6 +180,13 @@ out:
   sio_shutdown (srv.sio);
   http_stop (h);
   sio_free (srv.sio);
+  /* a command whose output is still streamed to a client that left keeps
+   * its thread until it ends (its own timeout bounds it) */
+  if (!v1_streams_wait (&srv, 10000))
+    {
+      fprintf (stderr, "isletd: commands still running; their sandboxes keep them\n");
+      return rc;
+    }
   islet_store_close (srv.store);
   islet_ctx_free (srv.ctx);
   free (srv.state_dir);

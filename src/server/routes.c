@@ -159,7 +159,8 @@ route_run (const struct route *rt, struct req *r, struct resp *out)
   uint64_t t0 = islet_now_ns ();
 
   rt->fn (r, out);
-  route_audit (rt, r, out, t0);
+  if (!out->streamed)
+    route_audit (rt, r, out, t0);
 }
 
 void

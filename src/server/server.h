@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 
 #include <jansson.h>
 
@@ -27,6 +28,11 @@ struct srv
   struct islet_store *store;
   int64_t minute_s; /* 60; shorter only in tests (ISLETD_TEST_MINUTE_SECONDS) */
   struct sio *sio;  /* the Socket.IO sessions, for events */
+  /* answers still being streamed by threads of their own (v1_exec.c):
+   * the core and the store stay open until they are done */
+  pthread_mutex_t streams_lock;
+  pthread_cond_t streams_done;
+  int streams;
 };
 
 #define SRV_PARAMS_MAX 3
@@ -51,6 +57,8 @@ struct resp
   size_t len;
   int fd; /* >= 0: send this file (fd_len bytes) instead of body */
   uint64_t fd_len;
+  bool streamed; /* fd is a pipe, sent chunked until its end; the handler's
+                    thread writes it and records the audit itself */
   const char *content_type;
   char *content_type_owned; /* when the type is built (multipart boundary) */
   char *extra_header_name, *extra_header_value;
@@ -139,8 +147,11 @@ void v1_config_put (struct req *r, struct resp *out);
 void v1_test (struct req *r, struct resp *out);
 void v1_sandbox_create (struct req *r, struct resp *out);
 void v1_tool (struct req *r, struct resp *out);
-/* v1_exec.c: one command, the core's whole result */
+/* v1_exec.c: one command, the core's whole result, or its output as it comes */
 void v1_sandbox_exec (struct req *r, struct resp *out);
+/* Wait (at most timeout_ms) for the streamed answers to end; false if some
+ * are still running. */
+bool v1_streams_wait (struct srv *srv, int timeout_ms);
 
 /* ---- sandbox_api.c: the control plane ---- */
 void api_sandbox_create (struct req *r, struct resp *out);

@@ -7,12 +7,24 @@
  * mode (src/remote) runs `islet exec` and `islet run` through it.
  *
  *   {"argv": ["sh", "-c", "..."], "env": ["K=V"], "cwd": "/workspace",
- *    "stdin": "<base64>", "timeout_ms": 5000, "output_limit": 1048576}
+ *    "stdin": "<base64>", "timeout_ms": 5000, "output_limit": 1048576,
+ *    "stream": false}
  * ->
  *   {"exit_code": 0, "signal": 0, "stdout": "<base64>", "stderr": "<base64>",
  *    "wall_ms": 3, "cpu_ms": 1, "memory_peak_bytes": 0, "timed_out": false,
- *    "oom_killed": false, "truncated": false, "error": ""} */
+ *    "oom_killed": false, "truncated": false, "error": ""}
+ *
+ * With "stream": true the answer is sent as the command runs, one JSON
+ * object per line (application/x-ndjson, chunked): {"stdout": "<base64>"}
+ * and {"stderr": "<base64>"} as output arrives, then one {"result": {...}}
+ * (the object above without stdout and stderr) or {"error": {"kind",
+ * "message"}}.  The command runs in a thread of its own that writes the
+ * lines into a pipe the HTTP library reads; a client that goes away stops
+ * the lines, not the command (its timeout bounds it). */
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "islet/util.h"
 #include "server.h"
@@ -89,6 +101,212 @@ field_u64 (json_t *j, const char *k, uint64_t max, uint64_t *v, struct resp *out
   return 0;
 }
 
+/* One command, with everything it needs copied out of the request. */
+struct job
+{
+  struct srv *srv;
+  int64_t key_id;
+  char id[ISLET_ID_LEN + 1];
+  char **argv, **env;
+  char *cwd, *in;
+  size_t in_len;
+  uint64_t timeout_ms, output_limit;
+  int wfd;     /* stream: the pipe's end the lines go to */
+  bool broken; /* stream: the reader went away */
+  uint64_t t0_ns;
+};
+
+static char **
+strv_dup (const char **v)
+{
+  size_t n = 0;
+  char **d;
+
+  while (v && v[n])
+    n++;
+  d = islet_xcalloc (n + 1, sizeof *d);
+  for (size_t i = 0; i < n; i++)
+    d[i] = islet_xstrdup (v[i]);
+  return d;
+}
+
+static void
+job_free (struct job *jb)
+{
+  if (jb == NULL)
+    return;
+  strv_free (jb->argv);
+  strv_free (jb->env);
+  free (jb->cwd);
+  free (jb->in);
+  if (jb->wfd >= 0)
+    close (jb->wfd);
+  free (jb);
+}
+
+static json_t *
+result_json (const struct islet_exec_result *res, bool with_output)
+{
+  json_t *j = json_pack ("{s:i,s:i,s:I,s:I,s:I,s:b,s:b,s:b,s:s}", "exit_code", res->exit_code,
+                         "signal", res->signal, "wall_ms", (json_int_t) res->wall_ms, "cpu_ms",
+                         (json_int_t) res->cpu_ms, "memory_peak_bytes",
+                         (json_int_t) res->memory_peak_bytes, "timed_out", res->timed_out,
+                         "oom_killed", res->oom_killed, "truncated", res->truncated, "error",
+                         res->error);
+  if (with_output)
+    {
+      cleanup_free char *o = islet_base64 ((const unsigned char *) res->out, res->out_len);
+      cleanup_free char *e = islet_base64 ((const unsigned char *) res->errout, res->err_len);
+      json_object_set_new (j, "stdout", json_string (o));
+      json_object_set_new (j, "stderr", json_string (e));
+    }
+  return j;
+}
+
+/* One line of a streamed answer; steals j. */
+static void
+stream_line (struct job *jb, json_t *j)
+{
+  cleanup_free char *text = json_dumps (j, JSON_COMPACT);
+
+  json_decref (j);
+  if (jb->broken || text == NULL)
+    return;
+  if (islet_write_all (jb->wfd, text, strlen (text)) < 0 || islet_write_all (jb->wfd, "\n", 1) < 0)
+    jb->broken = true;
+}
+
+static void
+stream_output (enum islet_stream stream, const char *data, size_t len, void *user)
+{
+  struct job *jb = user;
+  cleanup_free char *b = islet_base64 ((const unsigned char *) data, len);
+
+  stream_line (jb, json_pack ("{s:s}", stream == ISLET_STDOUT ? "stdout" : "stderr", b));
+}
+
+static int
+job_run (struct job *jb, bool stream, struct islet_exec_result *res, struct islet_err *err)
+{
+  struct islet_exec_req x = {
+    .argv = jb->argv,
+    .env = jb->env,
+    .cwd = jb->cwd,
+    .stdin_data = jb->in,
+    .stdin_len = jb->in_len,
+    .timeout_ms = (uint32_t) jb->timeout_ms,
+    .output_limit = jb->output_limit,
+    .on_output = stream ? stream_output : NULL,
+    .user = jb,
+  };
+  return islet_exec (jb->srv->ctx, jb->id, &x, res, err);
+}
+
+static void *
+stream_main (void *arg)
+{
+  struct job *jb = arg;
+  struct srv *srv = jb->srv;
+  struct islet_exec_result res = { 0 };
+  struct islet_err err = { 0 };
+  struct islet_audit a;
+  char note[64];
+  struct islet_err ignored;
+
+  if (job_run (jb, true, &res, &err) < 0)
+    {
+      stream_line (jb, json_pack ("{s:{s:s,s:s}}", "error", "kind", islet_errkind_name (err.kind),
+                                  "message", err.msg));
+      snprintf (note, sizeof note, "%.60s", err.msg);
+    }
+  else
+    {
+      stream_line (jb, json_pack ("{s:o}", "result", result_json (&res, false)));
+      snprintf (note, sizeof note, "exit %d", res.exit_code);
+    }
+  a = (struct islet_audit){
+    .key_id = jb->key_id,
+    .sandbox = jb->id,
+    .action = "v1.sandbox.exec",
+    .status = 200,
+    .result = note,
+    .duration_ms = (int64_t) ((islet_now_ns () - jb->t0_ns) / 1000000),
+  };
+  if (islet_store_audit_add (srv->store, &a, &ignored) < 0)
+    fprintf (stderr, "isletd: audit v1.sandbox.exec: %s\n", ignored.msg);
+  islet_exec_result_fini (&res);
+  job_free (jb);
+  pthread_mutex_lock (&srv->streams_lock);
+  if (--srv->streams == 0)
+    pthread_cond_broadcast (&srv->streams_done);
+  pthread_mutex_unlock (&srv->streams_lock);
+  return NULL;
+}
+
+bool
+v1_streams_wait (struct srv *srv, int timeout_ms)
+{
+  struct timespec until;
+  bool done;
+
+  clock_gettime (CLOCK_REALTIME, &until);
+  until.tv_sec += timeout_ms / 1000;
+  until.tv_nsec += (long) (timeout_ms % 1000) * 1000000L;
+  if (until.tv_nsec >= 1000000000L)
+    {
+      until.tv_sec++;
+      until.tv_nsec -= 1000000000L;
+    }
+  pthread_mutex_lock (&srv->streams_lock);
+  while (srv->streams > 0
+         && pthread_cond_timedwait (&srv->streams_done, &srv->streams_lock, &until) == 0)
+    ;
+  done = srv->streams == 0;
+  pthread_mutex_unlock (&srv->streams_lock);
+  return done;
+}
+
+/* Start the command in its thread; the answer is the pipe's other end. */
+static void
+stream_start (struct job *jb, struct resp *out)
+{
+  struct islet_err err;
+  pthread_attr_t attr;
+  pthread_t t;
+  int p[2], e;
+
+  if (pipe2 (p, O_CLOEXEC) < 0)
+    {
+      islet_fail (&err, ISLET_E_SYSTEM, errno, "pipe");
+      reply_islet_err (out, &err, false);
+      job_free (jb);
+      return;
+    }
+  jb->wfd = p[1];
+  pthread_mutex_lock (&jb->srv->streams_lock);
+  jb->srv->streams++;
+  pthread_mutex_unlock (&jb->srv->streams_lock);
+  pthread_attr_init (&attr);
+  pthread_attr_setdetachstate (&attr, PTHREAD_CREATE_DETACHED);
+  e = pthread_create (&t, &attr, stream_main, jb);
+  pthread_attr_destroy (&attr);
+  if (e != 0)
+    {
+      pthread_mutex_lock (&jb->srv->streams_lock);
+      jb->srv->streams--;
+      pthread_mutex_unlock (&jb->srv->streams_lock);
+      close (p[0]);
+      job_free (jb);
+      islet_fail (&err, ISLET_E_LIMIT, e, "a thread for the command");
+      reply_islet_err (out, &err, false);
+      return;
+    }
+  out->status = 200;
+  out->fd = p[0];
+  out->streamed = true;
+  out->content_type = "application/x-ndjson";
+}
+
 void
 v1_sandbox_exec (struct req *r, struct resp *out)
 {
@@ -97,73 +315,72 @@ v1_sandbox_exec (struct req *r, struct resp *out)
   cleanup_sb struct sb_ref sb = { 0 };
   cleanup_free const char **argv = NULL;
   cleanup_free const char **env_in = NULL;
-  cleanup_free char *in = NULL;
-  cleanup_free char *b_out = NULL;
-  cleanup_free char *b_err = NULL;
   struct islet_exec_result res = { 0 };
-  struct islet_exec_req x = { 0 };
   struct islet_err err;
-  uint64_t timeout_ms = 0, output_limit = 0;
-  size_t in_len = 0;
+  struct job *jb;
+  bool stream;
   char **env = NULL;
   json_t *f;
 
   if (j == NULL)
     return;
+  jb = islet_xcalloc (1, sizeof *jb);
+  *jb = (struct job){ .srv = r->srv, .key_id = r->key_id, .wfd = -1, .t0_ns = islet_now_ns () };
   if ((argv = string_array (json_object_get (j, "argv"), "argv", true, out)) == NULL)
-    return;
+    goto fail;
   if ((f = json_object_get (j, "env")) && !json_is_null (f)
       && ((env_in = string_array (f, "env", false, out)) == NULL
           || (envs = env_object (env_in, out)) == NULL))
-    return;
+    goto fail;
   if ((f = json_object_get (j, "cwd")) && !json_is_null (f) && !json_is_string (f))
     {
       reply_error (out, 400, "BAD_REQUEST", "cwd must be a string");
-      return;
+      goto fail;
     }
   if ((f = json_object_get (j, "stdin")) && !json_is_null (f))
     {
       if (!json_is_string (f)
-          || islet_unbase64 (json_string_value (f), json_string_length (f), &in, &in_len, &err)
+          || islet_unbase64 (json_string_value (f), json_string_length (f), &jb->in, &jb->in_len,
+                             &err)
                  < 0)
         {
           reply_error (out, 400, "BAD_REQUEST", "stdin must be base64");
-          return;
+          goto fail;
         }
     }
-  if (field_u64 (j, "timeout_ms", EXEC_TIMEOUT_MAX_MS, &timeout_ms, out) < 0
-      || field_u64 (j, "output_limit", (uint64_t) 1 << 40, &output_limit, out) < 0)
-    return;
-  if (tb_open (r, &sb, out) < 0)
-    return;
-  snprintf (r->sandbox_id, sizeof r->sandbox_id, "%s", sb.info.id);
-  if ((env = sb_env (&sb, envs, out)) == NULL)
-    return;
-  x = (struct islet_exec_req){
-    .argv = (char *const *) argv,
-    .env = env,
-    .cwd = json_string_value (json_object_get (j, "cwd")),
-    .stdin_data = in,
-    .stdin_len = in_len,
-    .timeout_ms = (uint32_t) timeout_ms,
-    .output_limit = output_limit,
-  };
-  if (islet_exec (sb.ctx, sb.info.id, &x, &res, &err) < 0)
+  if ((f = json_object_get (j, "stream")) && !json_is_null (f) && !json_is_boolean (f))
     {
-      strv_free (env);
-      reply_islet_err (out, &err, false);
+      reply_error (out, 400, "BAD_REQUEST", "stream must be true or false");
+      goto fail;
+    }
+  stream = json_is_true (f);
+  if (field_u64 (j, "timeout_ms", EXEC_TIMEOUT_MAX_MS, &jb->timeout_ms, out) < 0
+      || field_u64 (j, "output_limit", (uint64_t) 1 << 40, &jb->output_limit, out) < 0)
+    goto fail;
+  if (tb_open (r, &sb, out) < 0)
+    goto fail;
+  snprintf (r->sandbox_id, sizeof r->sandbox_id, "%s", sb.info.id);
+  snprintf (jb->id, sizeof jb->id, "%s", sb.info.id);
+  if ((env = sb_env (&sb, envs, out)) == NULL)
+    goto fail;
+  jb->env = env;
+  jb->argv = strv_dup (argv);
+  jb->cwd = json_is_string (json_object_get (j, "cwd"))
+                ? islet_xstrdup (json_string_value (json_object_get (j, "cwd")))
+                : NULL;
+  if (stream)
+    {
+      stream_start (jb, out);
       return;
     }
-  strv_free (env);
-  b_out = islet_base64 ((const unsigned char *) res.out, res.out_len);
-  b_err = islet_base64 ((const unsigned char *) res.errout, res.err_len);
+  if (job_run (jb, false, &res, &err) < 0)
+    {
+      reply_islet_err (out, &err, false);
+      goto fail;
+    }
   snprintf (out->note, sizeof out->note, "exit %d", res.exit_code);
-  reply_json (out, 200,
-              json_pack ("{s:i,s:i,s:s,s:s,s:I,s:I,s:I,s:b,s:b,s:b,s:s}", "exit_code",
-                         res.exit_code, "signal", res.signal, "stdout", b_out, "stderr", b_err,
-                         "wall_ms", (json_int_t) res.wall_ms, "cpu_ms", (json_int_t) res.cpu_ms,
-                         "memory_peak_bytes", (json_int_t) res.memory_peak_bytes, "timed_out",
-                         res.timed_out, "oom_killed", res.oom_killed, "truncated", res.truncated,
-                         "error", res.error));
+  reply_json (out, 200, result_json (&res, true));
   islet_exec_result_fini (&res);
+fail:
+  job_free (jb);
 }

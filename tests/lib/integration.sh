@@ -241,8 +241,10 @@ clean_state_dir () {
 # State directories a test makes besides $STATE, removed at exit too.
 IT_EXTRA_DIRS=()
 
+# it_cleanup [STATUS]: the exit trap; exits with STATUS, else with $?.
 it_cleanup () {
   local rc=$? dir
+  (( $# )) && rc=$1
   trap - EXIT INT TERM
   set +e
   for dir in "${IT_EXTRA_DIRS[@]}" "$STATE"; do

@@ -51,8 +51,7 @@ srv_stop () {
 srv_cleanup () {
   local rc=$?
   srv_stop
-  (exit "$rc")
-  it_cleanup
+  it_cleanup "$rc"
 }
 
 # srv_init: it_init, then isletd, and a trap that stops isletd first.

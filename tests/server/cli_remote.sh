@@ -58,6 +58,21 @@ expect_eq "a timed-out exec" "$RC" 137
 capture r exec web -- no-such-command
 expect_eq "a missing command" "$RC" 127
 
+log "exec output streams as it comes: the command waits for a file made after its first line"
+coproc STREAM { r exec --timeout 30 web -- sh -c 'echo ready; i=0; while [ ! -e /tmp/go ] && [ $i -lt 250 ]; do sleep 0.1; i=$((i+1)); done; echo done' </dev/null; }
+read -r -t 20 first <&"${STREAM[0]}" || fail "no first line while the command runs"
+expect_eq "the first line, before the command ends" "$first" ready
+r exec web -- touch /tmp/go || fail "touch /tmp/go"
+read -r -t 20 second <&"${STREAM[0]}" || fail "no second line"
+expect_eq "the second line" "$second" done
+wait "$STREAM_PID" || fail "the streamed exec failed"
+api POST "/v1/sandbox/$id/exec" -d '{"argv": ["sh", "-c", "printf x; printf y >&2; exit 2"], "stream": true}'
+expect_code "a streamed exec over HTTP" 200
+expect_eq "its lines" "$(printf '%s\n' "$BODY" | jq -c 'if .result then {exit: .result.exit_code} else . end' | tr '\n' ' ')" \
+  '{"stdout":"eA=="} {"stderr":"eQ=="} {"exit":2} '
+api POST "/v1/sandbox/$id/exec" -d '{"argv": [], "stream": true}'
+expect_error "an empty argv" 400
+
 log "files: write, read, stat, ls, mkdir, mv, rm, cp both ways (30 MB, and a pipe)"
 capture r fs web write --mode 0600 --content 'hi there' a/b.txt
 expect_eq "fs write" "$RC" 0
