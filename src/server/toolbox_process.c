@@ -1,6 +1,7 @@
 /* Toolbox: run commands and code in a sandbox (POST /process/execute and
  * /process/code-run), and the small info routes. */
 #include <string.h>
+#include <unistd.h>
 
 #include "islet/util.h"
 #include "toolbox.h"
@@ -8,6 +9,31 @@
 #define DEFAULT_TIMEOUT_S 360 /* Daytona's default for one command */
 #define MAX_TIMEOUT_S 86400
 #define ARTIFACT_PREFIX "dtn_artifact_k39fd2:"
+
+/* TypeScript: Debian's node-typescript (in the sandbox's /usr, which is the
+ * host's) transpiles the program, as `ts-node --transpile-only` would (no
+ * type check; syntax errors are reported), and node runs the result as the
+ * CommonJS module /workspace/main.ts.  The program comes on stdin like the
+ * others, its arguments after `--`. */
+#define TS_MODULE "/usr/share/nodejs/typescript"
+static const char ts_runner[] =
+    "const ts = require('" TS_MODULE "');\n"
+    "const src = require('fs').readFileSync(0, 'utf8');\n"
+    "const out = ts.transpileModule(src, { fileName: 'main.ts', reportDiagnostics: true,\n"
+    "  compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2020 } });\n"
+    "const errors = (out.diagnostics || []).filter((d) => d.category === ts.DiagnosticCategory.Error);\n"
+    "for (const d of errors) {\n"
+    "  const at = d.file && d.start !== undefined ? d.file.getLineAndCharacterOfPosition(d.start) : null;\n"
+    "  console.error('main.ts' + (at ? `:${at.line + 1}:${at.character + 1}` : '') + ': error: ' +\n"
+    "    ts.flattenDiagnosticMessageText(d.messageText, '\\n'));\n"
+    "}\n"
+    "if (errors.length) process.exit(1);\n"
+    "const Module = require('module');\n"
+    "const m = new Module('/workspace/main.ts', null);\n"
+    "m.filename = '/workspace/main.ts';\n"
+    "m.paths = Module._nodeModulePaths('/workspace');\n"
+    "process.argv.splice(1, 0, '/workspace/main.ts');\n"
+    "m._compile(out.outputText, '/workspace/main.ts');\n";
 
 /* stdout and stderr in the order they arrived, as Daytona's `result` */
 void
@@ -220,7 +246,7 @@ tb_code_run (struct req *r, struct resp *out)
         return;
       lang = sb.row.language;
     }
-  argv = islet_xcalloc (json_array_size (args) + 4, sizeof *argv);
+  argv = islet_xcalloc (json_array_size (args) + 6, sizeof *argv);
   if (strcmp (lang, "python") == 0)
     {
       argv[n++] = (char *) "python3";
@@ -228,13 +254,28 @@ tb_code_run (struct req *r, struct resp *out)
     }
   else if (strcmp (lang, "javascript") == 0)
     argv[n++] = (char *) "node";
+  else if (strcmp (lang, "typescript") == 0 && access (TS_MODULE "/package.json", R_OK) == 0)
+    {
+      argv[n++] = (char *) "node";
+      argv[n++] = (char *) "-e";
+      argv[n++] = (char *) ts_runner;
+    }
+  else if (strcmp (lang, "typescript") == 0)
+    {
+      reply_error (out, 400, "BAD_REQUEST",
+                   "typescript cannot run here: the host has no TypeScript compiler "
+                   "(Debian's node-typescript, which scripts/install-deps installs)");
+      return;
+    }
   else
     {
       reply_error (out, 400, "BAD_REQUEST",
-                   "language '%s' cannot run here (python and javascript can)", lang);
+                   "language '%s' cannot run here (python, javascript and typescript can)",
+                   lang);
       return;
     }
-  argv[n++] = (char *) "-"; /* the program on stdin, never on a command line */
+  /* the program on stdin, never on a command line; then its arguments */
+  argv[n++] = (char *) (strcmp (lang, "typescript") == 0 ? "--" : "-");
   json_array_foreach (args, i, v)
   {
     if (!json_is_string (v))

@@ -38,4 +38,22 @@ main('process', async () => {
   } finally {
     await js.delete();
   }
+
+  // TypeScript: transpiled in the sandbox (Debian's node-typescript), then run by node
+  const ts = await daytona.create({ language: 'typescript', labels: { run: RUN } });
+  try {
+    let r = await ts.process.codeRun(
+      'interface Point { x: number; y: number }\n' +
+        'const p: Point = { x: 6, y: 7 };\n' +
+        'console.log(p.x * p.y, process.argv.slice(2).join(","));',
+      { argv: ['one', 'two'] },
+    );
+    assert.equal(r.exitCode, 0, r.result);
+    assert.equal(r.result, '42 one,two\n');
+    r = await ts.process.codeRun('const broken: number = ;');
+    assert.equal(r.exitCode, 1);
+    assert.match(r.result, /main\.ts:1:\d+: error: Expression expected/);
+  } finally {
+    await ts.delete();
+  }
 });
