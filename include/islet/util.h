@@ -83,8 +83,9 @@ char *islet_xstrdup (const char *s);
 char *islet_xasprintf (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
 /* Base64 (RFC 4648, padded) of len bytes, malloc'd and NUL-terminated. */
 char *islet_base64 (const unsigned char *data, size_t len);
-/* Decode padded base64 (no whitespace) into a malloc'd buffer, NUL-terminated
- * past *out_len. */
+/* Decode padded base64 (no whitespace, zero bits under the padding: exactly
+ * what islet_base64 makes) into a malloc'd buffer, NUL-terminated past
+ * *out_len. */
 int islet_unbase64 (const char *s, size_t len, char **out, size_t *out_len,
                     struct islet_err *err) ISLET_MUST_CHECK;
 

@@ -373,6 +373,12 @@ islet_unbase64 (const char *s, size_t len, char **out, size_t *out_len, struct i
             v[k] = 0;
         }
       w = (uint32_t) v[0] << 18 | (uint32_t) v[1] << 12 | (uint32_t) v[2] << 6 | (uint32_t) v[3];
+      /* the bits under the padding must be zero: one text per byte string */
+      if (last && ((pad == 1 && (w & 0xff)) || (pad == 2 && (w & 0xffff))))
+        {
+          free (buf);
+          return islet_fail (err, ISLET_E_INVALID, 0, "base64: stray bits before the padding");
+        }
       *o++ = (char) (w >> 16);
       if (!last || pad < 2)
         *o++ = (char) (w >> 8);
