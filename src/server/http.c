@@ -13,6 +13,7 @@
 
 #include "islet/util.h"
 #include "server.h"
+#include "toolbox.h"
 
 /* After a refusal the rest of the body is read and dropped, so the client
  * gets the answer; past this much, the connection is closed instead. */
@@ -287,6 +288,26 @@ finish (struct conn *c)
   route_run (c->rt, &c->req, &c->resp);
 }
 
+/* A WebSocket request other than Socket.IO's: the key and the route are
+ * checked as for any request, then the route's own begin decides. */
+static enum MHD_Result
+ws_route (struct srv *srv, struct MHD_Connection *mc, const char *url, const char *method)
+{
+  struct req r = { .srv = srv, .method = method, .path = url, .conn = mc };
+  struct resp o = { .fd = -1 };
+  ws_open_fn fn = NULL;
+  void *arg = NULL;
+  enum MHD_Result ret;
+
+  if (route_auth (&r, &o) == 0 && tb_session_follow_begin (&r, &o, &fn, &arg) == 0)
+    ret = (enum MHD_Result) ws_upgrade_to (srv, mc, method, fn, arg);
+  else
+    ret = send_resp (mc, &o);
+  free (o.body);
+  free (r.param_buf);
+  return ret;
+}
+
 static enum MHD_Result
 on_request (void *cls, struct MHD_Connection *mc, const char *url, const char *method,
             const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
@@ -297,6 +318,8 @@ on_request (void *cls, struct MHD_Connection *mc, const char *url, const char *m
    * (it comes in the first Socket.IO packet) */
   if (c == NULL && ws_path (url))
     return (enum MHD_Result) ws_upgrade (cls, mc, method);
+  if (c == NULL && ws_is_upgrade (mc))
+    return ws_route (cls, mc, url, method);
   if (c == NULL)
     {
       c = islet_xcalloc (1, sizeof *c);

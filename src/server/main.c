@@ -124,6 +124,7 @@ serve (const char *listen, const char *state_dir, struct islet_err *err)
   cleanup_free char *url_path = NULL;
   cleanup_free char *url_text = NULL;
   char *host = NULL, *port = NULL, c;
+  bool streams_done;
   struct sigaction sa = { .sa_handler = on_signal };
   struct sigaction sp = { .sa_handler = on_sigpipe };
   int rc = -1;
@@ -175,14 +176,16 @@ out:
   if (url_path)
     (void) unlink (url_path);
   reaper_stop (rp);
-  /* the sessions hold upgraded connections: end them before the HTTP
-   * library, which must not stop with one still open */
+  /* the sessions and log followers hold upgraded connections: end them
+   * before the HTTP library, which must not stop with one still open; a
+   * command whose output is still streamed to a client that left keeps its
+   * thread until it ends (its own timeout bounds it) */
+  __atomic_store_n (&srv.stopping, true, __ATOMIC_RELEASE);
   sio_shutdown (srv.sio);
+  streams_done = v1_streams_wait (&srv, 10000);
   http_stop (h);
   sio_free (srv.sio);
-  /* a command whose output is still streamed to a client that left keeps
-   * its thread until it ends (its own timeout bounds it) */
-  if (!v1_streams_wait (&srv, 10000))
+  if (!streams_done && !v1_streams_wait (&srv, 0))
     {
       fprintf (stderr, "isletd: commands still running; their sandboxes keep them\n");
       return rc;

@@ -28,11 +28,12 @@ struct srv
   struct islet_store *store;
   int64_t minute_s; /* 60; shorter only in tests (ISLETD_TEST_MINUTE_SECONDS) */
   struct sio *sio;  /* the Socket.IO sessions, for events */
-  /* answers still being streamed by threads of their own (v1_exec.c):
-   * the core and the store stay open until they are done */
+  /* answers still being streamed by threads of their own (v1_exec.c, and
+   * followed logs): the core and the store stay open until they are done */
   pthread_mutex_t streams_lock;
   pthread_cond_t streams_done;
   int streams;
+  bool stopping; /* set (atomically) when isletd stops: followers leave */
 };
 
 #define SRV_PARAMS_MAX 3
@@ -239,11 +240,19 @@ bool ws_path (const char *path);
 /* Answer its request (conn: the HTTP library's): 101 and a session, or an
  * error.  The HTTP library's enum MHD_Result. */
 int ws_upgrade (struct srv *srv, void *conn, const char *method);
+/* Whether a request asks for a WebSocket (Upgrade: websocket). */
+bool ws_is_upgrade (void *conn);
+/* Answer 101 and hand the WebSocket to fn (in the connection's thread,
+ * which ends when fn returns; fn owns ws and arg), or an error (arg, one
+ * malloc'd block, is then freed). */
+typedef void (*ws_open_fn) (struct srv *srv, struct ws *ws, void *arg);
+int ws_upgrade_to (struct srv *srv, void *conn, const char *method, ws_open_fn fn, void *arg);
 /* The next text message (valid until the next call): 1, or 0 when the
  * deadline (islet_now_ns) passed, -1 when the connection is over. */
 int ws_recv (struct ws *ws, uint64_t deadline_ns, const char **msg, size_t *len);
 /* Thread-safe; -1: the connection is broken (and shut). */
 int ws_send_text (struct ws *ws, const char *s, size_t len);
+int ws_send_binary (struct ws *ws, const void *data, size_t len);
 void ws_close (struct ws *ws, unsigned code, const char *reason);
 void ws_abort (struct ws *ws); /* shut the socket: a ws_recv under way returns -1 */
 void ws_free (struct ws *ws);

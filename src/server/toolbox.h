@@ -74,6 +74,9 @@ void tb_session_delete (struct req *r, struct resp *out);
 void tb_session_exec (struct req *r, struct resp *out);
 void tb_session_command (struct req *r, struct resp *out);
 void tb_session_logs (struct req *r, struct resp *out);
+/* A WebSocket request to .../logs?follow=true: 0 with what to run once it
+ * is upgraded, or -1 with the answer in out. */
+int tb_session_follow_begin (struct req *r, struct resp *out, ws_open_fn *fn, void **arg);
 
 /* ---- toolbox_git.c ---- */
 void tb_git_clone (struct req *r, struct resp *out);

@@ -368,3 +368,183 @@ tb_session_exec (struct req *r, struct resp *out)
   islet_exec_result_fini (&res);
   free (all.data);
 }
+
+/* ---- following a command's logs over a WebSocket ----
+ *
+ * GET .../command/{cid}/logs?follow=true with `Upgrade: websocket` (the
+ * SDK's getSessionCommandLogs with callbacks): after the 101, a thread
+ * sends what the command writes as binary messages, stdout's behind the
+ * bytes 01 01 01 and stderr's behind 02 02 02, and closes with 1000 once
+ * the command has ended and everything is out.  It polls: one exec of
+ * FOLLOW every FOLLOW_POLL_MS, which checks for the exit file first and
+ * then sends what came after the offsets it is given, so a command that
+ * ended is read to its true end.  Between polls it reads the socket, so a
+ * client that goes away ends the thread at once; so does isletd's exit. */
+
+#define FOLLOW_POLL_MS 100
+#define FOLLOW_CHUNK ((uint64_t) 1 << 20) /* per stream and poll */
+
+/* $1 sid, $2 cmd id, $3 $4 bytes of stdout and stderr already sent.
+ * Exit 10: the command has ended (before what was printed was read);
+ * 3: no such command. */
+static const char FOLLOW[] = "cd -- " SESSIONS "/\"$1\"/cmds/\"$2\" 2>/dev/null || exit 3\n"
+                             "e=0; [ -e exit ] && e=10\n"
+                             "tail -c +$(($3 + 1)) stdout 2>/dev/null\n"
+                             "tail -c +$(($4 + 1)) stderr >&2 2>/dev/null\n"
+                             "exit $e\n";
+
+struct follow
+{
+  char id[ISLET_ID_LEN + 1];
+  char sid[256];
+  char cid[37];
+};
+
+/* One poll: 1 ended and all sent, 0 more to come, -1 over (with why). */
+static int
+follow_poll (struct srv *srv, struct ws *ws, const struct follow *f, uint64_t *sent_out,
+             uint64_t *sent_err, const char **why)
+{
+  struct sb_ref sb = { .ctx = srv->ctx };
+  struct islet_exec_result res;
+  struct resp ignored = { .fd = -1 };
+  char o1[24], o2[24];
+  int rc = 0;
+
+  memcpy (sb.info.id, f->id, sizeof sb.info.id);
+  snprintf (o1, sizeof o1, "%llu", (unsigned long long) *sent_out);
+  snprintf (o2, sizeof o2, "%llu", (unsigned long long) *sent_err);
+  {
+    const char *argv[] = { "bash", "-c", FOLLOW, "islet-follow", f->sid, f->cid, o1, o2, NULL };
+    if (sh_run (&sb,
+                &(struct sh_run){ .argv = (char *const *) argv, .output_limit = FOLLOW_CHUNK,
+                                  .timeout_ms = 30000 },
+                &res, &ignored)
+        < 0)
+      {
+        free (ignored.body);
+        *why = "the sandbox cannot be read";
+        return -1;
+      }
+  }
+  if (res.exit_code == 3)
+    {
+      *why = "no such command";
+      rc = -1;
+    }
+  for (int s = 0; rc == 0 && s < 2; s++)
+    {
+      const char *data = s == 0 ? res.out : res.errout;
+      size_t n = s == 0 ? res.out_len : res.err_len;
+      cleanup_free char *msg = NULL;
+
+      if (n == 0)
+        continue;
+      msg = islet_xmalloc (n + 3);
+      memset (msg, s == 0 ? 1 : 2, 3);
+      memcpy (msg + 3, data, n);
+      if (ws_send_binary (ws, msg, n + 3) < 0)
+        {
+          *why = NULL; /* the client left */
+          rc = -1;
+        }
+      *(s == 0 ? sent_out : sent_err) += n;
+    }
+  /* ended, and nothing was cut by the chunk size: that was all of it */
+  if (rc == 0 && res.exit_code == 10 && !res.truncated)
+    rc = 1;
+  islet_exec_result_fini (&res);
+  return rc;
+}
+
+static void
+follow_run (struct srv *srv, struct ws *ws, void *arg)
+{
+  struct follow *f = arg;
+  uint64_t sent_out = 0, sent_err = 0;
+  const char *why = NULL;
+  int rc = 0;
+
+  pthread_mutex_lock (&srv->streams_lock);
+  srv->streams++;
+  pthread_mutex_unlock (&srv->streams_lock);
+  while (rc == 0)
+    {
+      const char *msg;
+      size_t len;
+      int r;
+
+      if (__atomic_load_n (&srv->stopping, __ATOMIC_ACQUIRE))
+        {
+          ws_close (ws, 1001, "going away");
+          break;
+        }
+      rc = follow_poll (srv, ws, f, &sent_out, &sent_err, &why);
+      if (rc == 1)
+        ws_close (ws, 1000, "");
+      else if (rc < 0 && why)
+        ws_close (ws, 1011, why);
+      if (rc != 0)
+        break;
+      /* the pause between polls is a read: a close or a broken link ends it */
+      do
+        r = ws_recv (ws, islet_now_ns () + (uint64_t) FOLLOW_POLL_MS * 1000000, &msg, &len);
+      while (r == 1);
+      if (r < 0)
+        break;
+    }
+  ws_free (ws);
+  free (f);
+  pthread_mutex_lock (&srv->streams_lock);
+  if (--srv->streams == 0)
+    pthread_cond_broadcast (&srv->streams_done);
+  pthread_mutex_unlock (&srv->streams_lock);
+}
+
+int
+tb_session_follow_begin (struct req *r, struct resp *out, ws_open_fn *fn, void **arg)
+{
+  cleanup_sb struct sb_ref sb = { 0 };
+  const char *follow = req_query (r, "follow");
+  const struct route *rt = route_find ("GET", r->path, r);
+  struct islet_exec_result res;
+  struct follow *f;
+  const char *sid;
+
+  if (rt == NULL || rt->fn != tb_session_logs)
+    {
+      reply_error (out, 404, "NOT_FOUND", "no WebSocket at %s", r->path);
+      return -1;
+    }
+  if (follow == NULL || strcmp (follow, "true") != 0)
+    {
+      reply_error (out, 400, "BAD_REQUEST", "a WebSocket here follows the logs: add ?follow=true");
+      return -1;
+    }
+  if ((sid = path_session (r, out)) == NULL)
+    return -1;
+  if (!cmd_id_ok (r->params[2]))
+    {
+      reply_error (out, 404, "NOT_FOUND", "command '%s' not found", r->params[2]);
+      return -1;
+    }
+  if (tb_open (r, &sb, out) < 0
+      || script (&sb, "[ -d " SESSIONS "/\"$1\"/cmds/\"$2\" ] || exit 3",
+                 (const char *[]){ sid, r->params[2], NULL }, NULL, NULL, &res, out)
+             < 0)
+    return -1;
+  islet_exec_result_fini (&res);
+  if (res.exit_code != 0)
+    {
+      reply_error (out, 404, "NOT_FOUND", "command '%s' not found in session '%s'", r->params[2],
+                   sid);
+      return -1;
+    }
+  f = islet_xcalloc (1, sizeof *f);
+  snprintf (f->id, sizeof f->id, "%s", sb.info.id);
+  snprintf (f->sid, sizeof f->sid, "%s", sid);
+  snprintf (f->cid, sizeof f->cid, "%s", r->params[2]);
+  *fn = follow_run;
+  *arg = f;
+  return 0;
+}

@@ -1,6 +1,7 @@
 /* WebSocket (RFC 6455) on a connection the HTTP library hands over after
  * "101 Switching Protocols": the handshake, and framing both ways.  Only
- * what Socket.IO needs: text messages, ping/pong, close.  Every input is
+ * what Socket.IO and followed logs need: text messages in, text and binary
+ * messages out, ping/pong, close.  Every input is
  * bounded: a message over WS_MESSAGE_MAX, an unmasked client frame, a
  * reserved bit or opcode, a fragmented or long control frame end the
  * connection with the close code RFC 6455 gives for it.  Besides http.c,
@@ -111,6 +112,95 @@ ws_path (const char *path)
          || strcmp (path, "/socket.io/") == 0 || strcmp (path, "/socket.io") == 0;
 }
 
+/* Who gets the WebSocket once the 101 is out. */
+struct ws_target
+{
+  struct srv *srv;
+  ws_open_fn fn;
+  void *arg;
+};
+
+bool
+ws_is_upgrade (void *conn)
+{
+  const char *upgrade
+      = MHD_lookup_connection_value (conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_UPGRADE);
+  return upgrade != NULL && has_token (upgrade, "websocket");
+}
+
+static void
+target_free (struct ws_target *t)
+{
+  free (t->arg);
+  free (t);
+}
+
+/* Check the handshake and answer 101 (t then belongs to the upgrade), or
+ * an error with one of the bodies (t and its arg freed). */
+static int
+handshake (struct MHD_Connection *mc, const char *method, struct ws_target *t,
+           const char *bad_request, const char *bad_version)
+{
+  const char *upgrade = MHD_lookup_connection_value (mc, MHD_HEADER_KIND, "Upgrade");
+  const char *connection = MHD_lookup_connection_value (mc, MHD_HEADER_KIND, "Connection");
+  const char *version = MHD_lookup_connection_value (mc, MHD_HEADER_KIND, "Sec-WebSocket-Version");
+  const char *key = MHD_lookup_connection_value (mc, MHD_HEADER_KIND, "Sec-WebSocket-Key");
+  struct MHD_Response *m;
+  enum MHD_Result ret;
+  char accept[32];
+
+  if (strcmp (method, "GET") != 0 || upgrade == NULL || !has_token (upgrade, "websocket")
+      || connection == NULL || !has_token (connection, "upgrade"))
+    {
+      target_free (t);
+      return refuse (mc, 400, bad_request);
+    }
+  if (version == NULL || strcmp (version, "13") != 0)
+    {
+      target_free (t);
+      return refuse (mc, MHD_HTTP_UPGRADE_REQUIRED, bad_version);
+    }
+  /* 16 random bytes in base64: 24 characters */
+  if (key == NULL || strlen (key) != 24)
+    {
+      target_free (t);
+      return refuse (mc, 400, bad_request);
+    }
+  accept_value (key, accept);
+  m = MHD_create_response_for_upgrade (on_upgraded, t);
+  if (m == NULL)
+    {
+      target_free (t);
+      return MHD_NO;
+    }
+  MHD_add_response_header (m, MHD_HTTP_HEADER_UPGRADE, "websocket");
+  MHD_add_response_header (m, MHD_HTTP_HEADER_CONNECTION, "Upgrade");
+  MHD_add_response_header (m, "Sec-WebSocket-Accept", accept);
+  ret = MHD_queue_response (mc, MHD_HTTP_SWITCHING_PROTOCOLS, m);
+  MHD_destroy_response (m);
+  return ret;
+}
+
+static void
+sio_open (struct srv *srv, struct ws *ws, void *arg)
+{
+  (void) arg;
+  sio_accept (srv, ws);
+}
+
+int
+ws_upgrade_to (struct srv *srv, void *conn, const char *method, ws_open_fn fn, void *arg)
+{
+  struct ws_target *t = islet_xcalloc (1, sizeof *t);
+
+  *t = (struct ws_target){ srv, fn, arg };
+  return handshake (conn, method, t,
+                    "{\"statusCode\":400,\"message\":\"not a WebSocket upgrade\","
+                    "\"code\":\"BAD_REQUEST\"}",
+                    "{\"statusCode\":426,\"message\":\"WebSocket version 13 only\","
+                    "\"code\":\"BAD_REQUEST\"}");
+}
+
 /* The Socket.IO path: Engine.IO 4 over a WebSocket, nothing else (the SDK
  * forces transports: ['websocket'], so no long-polling).  Errors in
  * Engine.IO's shape ({code, message}). */
@@ -120,37 +210,17 @@ ws_upgrade (struct srv *srv, void *conn, const char *method)
   struct MHD_Connection *mc = conn;
   const char *eio = MHD_lookup_connection_value (mc, MHD_GET_ARGUMENT_KIND, "EIO");
   const char *transport = MHD_lookup_connection_value (mc, MHD_GET_ARGUMENT_KIND, "transport");
-  const char *upgrade = MHD_lookup_connection_value (mc, MHD_HEADER_KIND, "Upgrade");
-  const char *connection = MHD_lookup_connection_value (mc, MHD_HEADER_KIND, "Connection");
-  const char *version = MHD_lookup_connection_value (mc, MHD_HEADER_KIND, "Sec-WebSocket-Version");
-  const char *key = MHD_lookup_connection_value (mc, MHD_HEADER_KIND, "Sec-WebSocket-Key");
-  struct MHD_Response *m;
-  enum MHD_Result ret;
-  char accept[32];
+  struct ws_target *t;
 
   if (eio == NULL || strcmp (eio, "4") != 0)
     return refuse (mc, 400, "{\"code\":5,\"message\":\"Unsupported protocol version\"}");
   if (transport == NULL || strcmp (transport, "websocket") != 0 || strcmp (method, "GET") != 0)
     return refuse (mc, 400, "{\"code\":0,\"message\":\"Transport unknown\"}");
-  if (upgrade == NULL || !has_token (upgrade, "websocket") || connection == NULL
-      || !has_token (connection, "upgrade"))
-    return refuse (mc, 400, "{\"code\":3,\"message\":\"Bad request: not a WebSocket upgrade\"}");
-  if (version == NULL || strcmp (version, "13") != 0)
-    return refuse (mc, MHD_HTTP_UPGRADE_REQUIRED,
-                   "{\"code\":3,\"message\":\"Bad request: WebSocket version 13 only\"}");
-  /* 16 random bytes in base64: 24 characters */
-  if (key == NULL || strlen (key) != 24)
-    return refuse (mc, 400, "{\"code\":3,\"message\":\"Bad request: bad Sec-WebSocket-Key\"}");
-  accept_value (key, accept);
-  m = MHD_create_response_for_upgrade (on_upgraded, srv);
-  if (m == NULL)
-    return MHD_NO;
-  MHD_add_response_header (m, MHD_HTTP_HEADER_UPGRADE, "websocket");
-  MHD_add_response_header (m, MHD_HTTP_HEADER_CONNECTION, "Upgrade");
-  MHD_add_response_header (m, "Sec-WebSocket-Accept", accept);
-  ret = MHD_queue_response (mc, MHD_HTTP_SWITCHING_PROTOCOLS, m);
-  MHD_destroy_response (m);
-  return ret;
+  t = islet_xcalloc (1, sizeof *t);
+  *t = (struct ws_target){ srv, sio_open, NULL };
+  return handshake (mc, method, t,
+                    "{\"code\":3,\"message\":\"Bad request: not a WebSocket upgrade\"}",
+                    "{\"code\":3,\"message\":\"Bad request: WebSocket version 13 only\"}");
 }
 
 /* The 101 is out: the socket is ours until MHD_UPGRADE_ACTION_CLOSE.  Runs
@@ -160,6 +230,7 @@ static void
 on_upgraded (void *cls, struct MHD_Connection *mc, void *con_cls, const char *extra,
              size_t extra_len, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
 {
+  struct ws_target *t = cls;
   struct ws *ws = islet_xcalloc (1, sizeof *ws);
   int fl = fcntl (sock, F_GETFL);
 
@@ -176,7 +247,8 @@ on_upgraded (void *cls, struct MHD_Connection *mc, void *con_cls, const char *ex
       memcpy (ws->in, extra, extra_len);
       ws->in_len = ws->in_cap = extra_len;
     }
-  sio_accept (cls, ws);
+  t->fn (t->srv, ws, t->arg);
+  free (t);
 }
 
 void
@@ -268,6 +340,12 @@ int
 ws_send_text (struct ws *ws, const char *s, size_t len)
 {
   return send_frame (ws, OP_TEXT, s, len);
+}
+
+int
+ws_send_binary (struct ws *ws, const void *data, size_t len)
+{
+  return send_frame (ws, OP_BINARY, data, len);
 }
 
 void

@@ -29,6 +29,38 @@ main('sessions', async () => {
     const logs = await p.getSessionCommandLogs('s1', started.cmdId);
     assert.equal(logs.stdout, 'late\n');
 
+    // following the logs (a WebSocket): the command waits for a file that is
+    // made only once its first line has come through the follow, so the
+    // follow must deliver output while the command runs
+    const waiting = await p.executeSessionCommand('s1', {
+      command:
+        'echo ready; i=0; while [ ! -e /tmp/go ] && [ $i -lt 250 ]; do sleep 0.1; i=$((i+1)); done; ' +
+        '[ -e /tmp/go ] && echo go-seen >&2 || echo no-go >&2; printf "\\001\\002 end"',
+      runAsync: true,
+    });
+    let followedOut = '';
+    let followedErr = '';
+    let touched = null;
+    await p.getSessionCommandLogs(
+      's1',
+      waiting.cmdId,
+      (chunk) => {
+        followedOut += chunk;
+        if (touched === null && followedOut.includes('ready')) {
+          touched = sb.process.executeCommand('touch /tmp/go');
+        }
+      },
+      (chunk) => {
+        followedErr += chunk;
+      },
+    );
+    assert.ok(touched, 'the first line came while the command was running');
+    assert.equal((await touched).exitCode, 0);
+    assert.equal(followedOut, 'ready\n\u0001\u0002 end', 'stdout, followed to its end');
+    assert.equal(followedErr, 'go-seen\n', 'stderr, apart from stdout');
+    const ended = await p.getSessionCommand('s1', waiting.cmdId);
+    assert.equal(ended.exitCode, 0, 'the follow ended with the command');
+
     const session = await p.getSession('s1');
     assert.equal(session.sessionId, 's1');
     assert.ok(session.commands.some((c) => c.id === started.cmdId));

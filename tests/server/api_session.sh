@@ -64,6 +64,27 @@ for (( i = 0; i < 100; i++ )); do
 done
 sexec s1 '{"command":"pwd"}'; expect_body "an async cd persists too" '.stdout == "/\n"'
 
+log "== following logs: a WebSocket only where it fits"
+WSH=(-H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==')
+api GET "$T/s1/command/$C2/logs" "${WSH[@]}"; expect_error "follow without ?follow=true" 400
+api GET "$T/s1/command/00000000-0000-4000-8000-000000000000/logs?follow=true" "${WSH[@]}"
+expect_error "follow a missing command" 404
+api -k "" GET "$T/s1/command/$C2/logs?follow=true" "${WSH[@]}"; expect_error "follow without a key" 401
+api -k "$(new_key follower)" GET "$T/s1/command/$C2/logs?follow=true" "${WSH[@]}"
+expect_error "follow another key's sandbox" 404
+api GET "/toolbox/$A/files?path=/&follow=true" "${WSH[@]}"; expect_error "a WebSocket on a plain route" 404
+f=$(mktemp "$STATE.ws.XXXXXX")
+curl -s -N --max-time 20 -o "$f" -H "Authorization: Bearer $SRV_KEY" "${WSH[@]}" \
+  "$SRV_URL$T/s1/command/$C2/logs?follow=true" || true
+# the 101, then binary messages (opcode 2) whose payload is 01 01 01 + stdout
+# or 02 02 02 + stderr, then a close 1000 (the frames are short: one length byte)
+got=$(od -An -tx1 -v "$f" | tr -d ' \n')
+rm -f "$f"
+want_out=$(printf '\001\001\001started\ndone-now\n' | od -An -tx1 | tr -d ' \n')
+want_err=$(printf '\002\002\002oops\n' | od -An -tx1 | tr -d ' \n')
+[[ "$got" == "82"*"$want_out"*"82"*"$want_err"*"8802""03e8" ]] \
+  || fail "a finished command's followed logs: $got"
+
 log "== get, list"
 api GET "$T/s1"; expect_code "get" 200
 expect_body "get: the commands in order" "(.sessionId == \"s1\") and ([.commands[].id][0] == \"$C1\") and ([.commands[].id] | index(\"$C2\")) > 0 and (.commands[0].exitCode == 3)"
