@@ -56,6 +56,7 @@ struct call
   const char *path; /* escaped, query included */
   const char *body; /* in memory, or */
   size_t body_len;
+  const char *type; /* of an in-memory body: NULL is JSON */
   int in_fd;        /* >= 0: the body, read to its end */
   int out_fd;       /* >= 0: a successful answer goes here */
   size_t max;       /* of an answer kept in memory; 0: JSON_ANSWER_MAX */
@@ -245,9 +246,7 @@ call_run (struct remote *rm, struct call *c, struct islet_err *err)
     {
       curl_easy_setopt (rm->curl, CURLOPT_POSTFIELDS, c->body);
       curl_easy_setopt (rm->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) c->body_len);
-      h = curl_slist_append (h, c->body_len && c->body[0] == '{'
-                                    ? "Content-Type: application/json"
-                                    : "Content-Type: application/octet-stream");
+      h = curl_slist_append (h, c->type ? c->type : "Content-Type: application/json");
     }
   if (strcmp (c->method, "GET") != 0 && strcmp (c->method, "POST") != 0)
     curl_easy_setopt (rm->curl, CURLOPT_CUSTOMREQUEST, c->method);
@@ -788,6 +787,7 @@ upload (struct remote *rm, const char *id, const char *path, unsigned mode, int 
     {
       c.body = data ? data : "";
       c.body_len = len;
+      c.type = "Content-Type: application/octet-stream";
     }
   r = call_run (rm, &c, err);
   call_fini (&c);

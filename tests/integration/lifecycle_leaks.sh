@@ -22,7 +22,8 @@ snapshot () {
     my_mounts | sed 's/^/mount /'
     for d in /sys/fs/cgroup/*/islet /sys/fs/cgroup/islet; do
       [[ -d "$d" ]] || continue
-      find "$d" -mindepth 1 -maxdepth 2 -type d | sed 's/^/cgroup /'
+      # other tests' cgroups may go while find walks: not an error here
+      { find "$d" -mindepth 1 -maxdepth 2 -type d 2>/dev/null || true; } | sed 's/^/cgroup /'
     done
     # the pool's own contents are btrfs's business; its top level is ours
     find "$STATE" -path "$STATE/pool" -prune -o -print | sed 's/^/file /'
@@ -30,8 +31,9 @@ snapshot () {
     losetup -j "$STATE/pool.img" 2>/dev/null | cut -d: -f1 | sed 's/^/loop /'
     supervisors | sed 's/^/supervisor /'
     # processes with a sandbox uid: ours, or in no sandbox's cgroup at all
-    awk '/^State:/ { st = $2 } /^Uid:/ { split(FILENAME, f, "/"); if (st != "Z" && $2 >= '"$IT_UID_FIRST"') print f[3]; nextfile }' \
-      /proc/[0-9]*/status 2>/dev/null | while read -r p; do
+    # processes that exit while awk reads /proc are no error either
+    { awk '/^State:/ { st = $2 } /^Uid:/ { split(FILENAME, f, "/"); if (st != "Z" && $2 >= '"$IT_UID_FIRST"') print f[3]; nextfile }' \
+      /proc/[0-9]*/status 2>/dev/null || true; } | while read -r p; do
       echo "sandbox-process $p $(grep -o '/islet/[0-9a-f]*' "/proc/$p/cgroup" 2>/dev/null | head -1)"
     done
   } | sort >"$1"

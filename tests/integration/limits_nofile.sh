@@ -15,7 +15,8 @@ try:
         fds.append(os.open("/dev/null", os.O_RDONLY))
 except OSError as e:
     why = errno.errorcode.get(e.errno, str(e.errno))
-print("opened", len(fds), why)'
+# one write, so that the lines of two processes on one pipe never mix
+os.write(1, ("opened %d %s\n" % (len(fds), why)).encode())'
 
 id=$(create_sb)
 remember_id "$id"
