@@ -359,7 +359,7 @@ tool_create (struct mcp *m, const json_t *args, json_t **out, struct islet_err *
     }
   if (islet_sandbox_get (ctx, id, &info, err) < 0)
     return -1;
-  *out = cli_info_json (&info);
+  *out = islet_sandbox_json (&info);
   json_object_set_new (*out, "language", lang ? json_string (lang) : json_null ());
   json_object_set_new (*out, "environment_vars", env ? json_deep_copy (env) : json_object ());
   return 0;
@@ -378,7 +378,7 @@ tool_list (struct mcp *m, const json_t *args, json_t **out, struct islet_err *er
     return -1;
   arr = json_array ();
   for (size_t i = 0; i < n; i++)
-    json_array_append_new (arr, cli_info_json (&list[i]));
+    json_array_append_new (arr, islet_sandbox_json (&list[i]));
   *out = json_pack ("{s:o,s:I}", "sandboxes", arr, "count", (json_int_t) n);
   return 0;
 }
@@ -391,7 +391,7 @@ tool_info (struct mcp *m, const json_t *args, json_t **out, struct islet_err *er
 
   if (resolve (m, args, &info, err) < 0)
     return -1;
-  *out = cli_info_json (&info);
+  *out = islet_sandbox_json (&info);
   meta = info.state == ISLET_SB_RUNNING ? meta_read (m->cli->ctx, info.id) : json_object ();
   json_object_set (*out, "language", json_object_get (meta, "language") ?: json_null ());
   json_object_set (*out, "environment_vars",
@@ -430,7 +430,7 @@ run_in (struct mcp *m, const char *id, char *const *argv, const json_t *env, con
     r = islet_exec (m->cli->ctx, id, &req, &res, err);
   if (r == 0)
     {
-      *out = cli_exec_json (&res);
+      *out = islet_exec_json (&res);
       json_object_set_new (*out, "sandbox_id", json_string (id));
     }
   islet_exec_result_fini (&res);
@@ -1119,7 +1119,7 @@ m_tools_call (struct mcp *m, const json_t *params, json_t **result, struct rpc_e
           json_decref (out);
           fprintf (stderr, "islet mcp: %s: %s\n", name, err.msg);
           out = json_pack ("{s:{s:s,s:o}}", "error", "kind", islet_errkind_name (err.kind),
-                           "message", cli_json_bytes (err.msg, strnlen (err.msg, sizeof err.msg)));
+                           "message", islet_json_bytes (err.msg, strnlen (err.msg, sizeof err.msg)));
           *result = tool_result (out, true);
           return 0;
         }

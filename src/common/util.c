@@ -326,3 +326,52 @@ islet_base64 (const unsigned char *d, size_t len)
   *o = '\0';
   return out;
 }
+
+static int
+b64_value (unsigned char c)
+{
+  if (c >= 'A' && c <= 'Z')
+    return c - 'A';
+  if (c >= 'a' && c <= 'z')
+    return c - 'a' + 26;
+  if (c >= '0' && c <= '9')
+    return c - '0' + 52;
+  return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+int
+islet_base64_decode (const char *t, size_t n, size_t max, unsigned char **out, size_t *len,
+                     struct islet_err *err)
+{
+  cleanup_free unsigned char *buf = NULL;
+  size_t used = 0, size;
+  uint32_t acc = 0;
+  unsigned bits = 0;
+
+  while (n > 0 && t[n - 1] == '=' && n % 4 != 1)
+    n--;
+  if (n % 4 == 1)
+    return islet_fail (err, ISLET_E_INVALID, 0, "base64: %zu characters cannot be base64", n);
+  size = n / 4 * 3 + (n % 4 ? n % 4 - 1 : 0);
+  if (size > max)
+    return islet_fail (err, ISLET_E_INVALID, 0, "base64: %zu bytes, more than the limit of %zu",
+                       size, max);
+  buf = islet_xmalloc (size + 1);
+  for (size_t i = 0; i < n; i++)
+    {
+      int v = b64_value ((unsigned char) t[i]);
+      if (v < 0)
+        return islet_fail (err, ISLET_E_INVALID, 0, "base64: bad character at offset %zu", i);
+      acc = acc << 6 | (uint32_t) v;
+      bits += 6;
+      if (bits >= 8)
+        {
+          bits -= 8;
+          buf[used++] = (unsigned char) (acc >> bits);
+        }
+    }
+  buf[used] = '\0';
+  *len = used;
+  *out = islet_take_ptr (&buf);
+  return 0;
+}
