@@ -44,6 +44,8 @@ usage (FILE *f)
               "keeps its hash), `key revoke` makes a key get 401 from then on.\n"
               "\n"
               "  --listen HOST:PORT  address to listen on (default 127.0.0.1:7420; port 0: any)\n"
+              "  --allow-origin URL  /mcp: also take requests whose Origin is URL (repeatable;\n"
+              "                      loopback origins and requests without one are taken)\n"
               "  --state-dir DIR     islet's state (default $ISLET_STATE_DIR or /var/lib/islet)\n"
               "  --name NAME         key create: a note on what the key is for\n"
               "  --json              key list: as a JSON array\n");
@@ -111,9 +113,9 @@ open_state (const char *state_dir, struct srv *srv, struct islet_err *err)
 }
 
 static int
-serve (const char *listen, const char *state_dir, struct islet_err *err)
+serve (const char *listen, const char *state_dir, char *origins, struct islet_err *err)
 {
-  struct srv srv = { .minute_s = 60 };
+  struct srv srv = { .minute_s = 60, .mcp_origins = origins };
   struct http *h = NULL;
   struct reaper *rp = NULL;
   const char *minute = getenv ("ISLETD_TEST_MINUTE_SECONDS");
@@ -137,7 +139,7 @@ serve (const char *listen, const char *state_dir, struct islet_err *err)
       srv.minute_s = (int64_t) v;
     }
   if (open_state (state_dir, &srv, err) < 0 || ensure_key (&srv, &key_path, err) < 0
-      || sio_new (&srv.sio, err) < 0)
+      || sio_new (&srv.sio, err) < 0 || mcp_sessions_new (&srv.mcp, err) < 0)
     goto out;
   if (pipe2 (wake, O_CLOEXEC) < 0)
     {
@@ -152,6 +154,7 @@ serve (const char *listen, const char *state_dir, struct islet_err *err)
   srv.url = strchr (host, ':') ? islet_xasprintf ("http://[%s]:%d", host, http_port (h))
                                : islet_xasprintf ("http://%s:%d", host, http_port (h));
   printf ("isletd: serving the Daytona API at %s/api\n", srv.url);
+  printf ("isletd: serving MCP (streamable HTTP) at %s/mcp\n", srv.url);
   printf ("isletd: API key in %s\n", key_path);
   printf ("isletd: state in %s; Ctrl-C stops isletd, the sandboxes keep running\n", srv.state_dir);
   fflush (stdout);
@@ -166,6 +169,8 @@ out:
   sio_shutdown (srv.sio);
   http_stop (h);
   sio_free (srv.sio);
+  mcp_sessions_free (srv.mcp);
+  free (srv.mcp_origins);
   islet_store_close (srv.store);
   islet_ctx_free (srv.ctx);
   free (srv.state_dir);
@@ -246,6 +251,7 @@ main (int argc, char **argv)
     { "state-dir", required_argument, NULL, 's' },
     { "name", required_argument, NULL, 'n' },
     { "json", no_argument, NULL, 'j' },
+    { "allow-origin", required_argument, NULL, 'o' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
@@ -253,6 +259,7 @@ main (int argc, char **argv)
   const char *state = getenv ("ISLET_STATE_DIR");
   const char *name = NULL;
   bool json = false;
+  cleanup_free char *origins = NULL;
   struct islet_err err;
   int o;
 
@@ -272,6 +279,13 @@ main (int argc, char **argv)
         break;
       case 'j':
         json = true;
+        break;
+      case 'o':
+        {
+          char *more = origins ? islet_xasprintf ("%s,%s", origins, optarg) : islet_xstrdup (optarg);
+          free (origins);
+          origins = more;
+        }
         break;
       case 'h':
         usage (stdout);
@@ -294,7 +308,7 @@ main (int argc, char **argv)
       fprintf (stderr, "isletd: unexpected argument '%s'\n", argv[optind]);
       return 2;
     }
-  if (serve (listen, state, &err) < 0)
+  if (serve (listen, state, islet_take_ptr (&origins), &err) < 0)
     {
       fprintf (stderr, "isletd: %s\n", err.msg);
       return 1;
