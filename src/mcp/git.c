@@ -26,21 +26,121 @@ git_value (const json_t *args, const char *name, bool required, const char **out
   return 0;
 }
 
-int
-git_in (const struct call *c, const char *id, const json_t *args, json_t **out,
-        struct islet_err *err)
+/* A file of the sandbox's /tmp under a random name, for one command. */
+static int
+tmp_file (const struct call *c, const char *id, const char *what, const char *text,
+          unsigned mode, char **path, struct islet_err *err)
 {
-  const char *op = str_arg (args, "operation"), *path, *url = NULL, *branch, *msg = NULL;
+  unsigned char rnd[6];
+
+  if (getrandom (rnd, sizeof rnd, 0) != (ssize_t) sizeof rnd)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "getrandom");
+  *path = islet_xasprintf ("/tmp/.islet-%s-%02x%02x%02x%02x%02x%02x", what, rnd[0], rnd[1],
+                           rnd[2], rnd[3], rnd[4], rnd[5]);
+  return islet_fs_write (c->h->ctx, id, *path, text, strlen (text), mode, err);
+}
+
+/* The argv of an operation on an existing repository, from argv[*n] on;
+ * cfg holds the strings made for it. */
+static int
+repo_argv (const json_t *args, const char *op, const char *path, const char *branch,
+           const char **argv, size_t max, size_t *n, char *cfg[2], struct islet_err *err)
+{
+  const json_t *files = json_object_get (args, "files"), *f;
+  const char *msg;
+  size_t i;
+
+  argv[(*n)++] = "-C";
+  argv[(*n)++] = path ? path : "/workspace";
+  if (strcmp (op, "status") == 0)
+    {
+      argv[(*n)++] = "status";
+      argv[(*n)++] = "--porcelain=v1";
+      argv[(*n)++] = "--branch";
+    }
+  else if (strcmp (op, "add") == 0)
+    {
+      argv[(*n)++] = "add";
+      argv[(*n)++] = json_array_size (files) ? "--" : "-A";
+      json_array_foreach (files, i, f)
+      {
+        if (*n >= max - 2)
+          return islet_fail (err, ISLET_E_INVALID, 0, "at most %zu files at once", max - 8);
+        argv[(*n)++] = json_string_value (f);
+      }
+    }
+  else if (strcmp (op, "commit") == 0)
+    {
+      if (git_value (args, "message", true, &msg, err) < 0)
+        return -1;
+      cfg[0] = islet_xasprintf ("user.name=%s", str_arg (args, "author") ?: "islet");
+      cfg[1] = islet_xasprintf ("user.email=%s", str_arg (args, "email") ?: "islet@localhost");
+      argv[(*n)++] = "-c";
+      argv[(*n)++] = cfg[0];
+      argv[(*n)++] = "-c";
+      argv[(*n)++] = cfg[1];
+      argv[(*n)++] = "commit";
+      argv[(*n)++] = "-m";
+      argv[(*n)++] = msg;
+    }
+  else if (strcmp (op, "push") == 0 || strcmp (op, "pull") == 0)
+    {
+      argv[(*n)++] = op;
+      if (branch)
+        {
+          argv[(*n)++] = "origin";
+          argv[(*n)++] = branch;
+        }
+    }
+  else if (strcmp (op, "branches") == 0)
+    {
+      argv[(*n)++] = "branch";
+      argv[(*n)++] = branch ? "--" : "--list";
+      if (branch)
+        argv[(*n)++] = branch;
+    }
+  else if (strcmp (op, "checkout") == 0)
+    {
+      if (branch == NULL)
+        return islet_fail (err, ISLET_E_INVALID, 0, "checkout needs branch");
+      argv[(*n)++] = "checkout";
+      argv[(*n)++] = branch;
+      argv[(*n)++] = "--";
+    }
+  else
+    return islet_fail (err, ISLET_E_INVALID, 0, "no git operation '%s'", op);
+  return 0;
+}
+
+/* The new commit's hash, from the repository itself. */
+static void
+add_commit_hash (const struct call *c, const char *id, const char *path, json_t *out)
+{
+  const char *rev[] = { "git", "-C", path ? path : "/workspace", "rev-parse", "HEAD", NULL };
+  cleanup_json json_t *h = NULL;
+  struct islet_err ignored;
+  const char *text;
+
+  if (run_in (c, id, (char *const *) rev, NULL, NULL, 0, &h, &ignored) < 0)
+    return;
+  if ((text = str_arg (h, "stdout")) != NULL)
+    json_object_set_new (out, "commit", json_stringn (text, strcspn (text, "\n")));
+}
+
+int
+git_in (const struct call *c, const char *id, const json_t *args, bool trust_source,
+        json_t **out, struct islet_err *err)
+{
+  const char *op = str_arg (args, "operation"), *path, *url, *branch;
   const char *user = str_arg (args, "username"), *pass = str_arg (args, "password");
   cleanup_free char *askpass = NULL;
-  cleanup_free char *name_cfg = NULL;
-  cleanup_free char *email_cfg = NULL;
+  cleanup_free char *global = NULL;
   cleanup_json json_t *env = json_object ();
+  char *cfg[2] = { NULL, NULL };
   const char *argv[64];
+  struct islet_err ignored;
   size_t n = 0;
-  json_t *files = json_object_get (args, "files"), *f;
-  size_t i;
-  int r;
+  int r = -1;
 
   if (git_value (args, "path", false, &path, err) < 0
       || git_value (args, "branch", false, &branch, err) < 0)
@@ -48,14 +148,8 @@ git_in (const struct call *c, const char *id, const json_t *args, json_t **out,
   argv[n++] = "git";
   if (user || pass)
     {
-      unsigned char rnd[6];
-      if (getrandom (rnd, sizeof rnd, 0) != (ssize_t) sizeof rnd)
-        return islet_fail (err, ISLET_E_SYSTEM, errno, "getrandom");
-      askpass = islet_xasprintf ("/tmp/.islet-askpass-%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1],
-                                 rnd[2], rnd[3], rnd[4], rnd[5]);
-      if (islet_fs_write (c->h->ctx, id, askpass, ASKPASS_SCRIPT,
-                          strlen (ASKPASS_SCRIPT), 0700, err) < 0)
-        return -1;
+      if (tmp_file (c, id, "askpass", ASKPASS_SCRIPT, 0700, &askpass, err) < 0)
+        goto out;
       /* the secrets go in the environment of this one command: never on a
        * command line, never in .git/config */
       json_object_set_new (env, "GIT_ASKPASS", json_string (askpass));
@@ -65,10 +159,19 @@ git_in (const struct call *c, const char *id, const json_t *args, json_t **out,
       argv[n++] = "-c";
       argv[n++] = "credential.helper=";
     }
+  /* A repository the image brings is owned by a uid the sandbox does not
+   * map, which git refuses to read ("dubious ownership") unless a global
+   * config trusts it; the clone only reads it, inside the sandbox. */
+  if (trust_source)
+    {
+      if (tmp_file (c, id, "gitconfig", "[safe]\n\tdirectory = *\n", 0600, &global, err) < 0)
+        goto out;
+      json_object_set_new (env, "GIT_CONFIG_GLOBAL", json_string (global));
+    }
   if (strcmp (op, "clone") == 0)
     {
       if (git_value (args, "url", true, &url, err) < 0)
-        return -1;
+        goto out;
       argv[n++] = "clone";
       if (branch)
         {
@@ -80,102 +183,23 @@ git_in (const struct call *c, const char *id, const json_t *args, json_t **out,
       if (path)
         argv[n++] = path;
     }
-  else
-    {
-      argv[n++] = "-C";
-      argv[n++] = path ? path : "/workspace";
-      if (strcmp (op, "status") == 0)
-        {
-          argv[n++] = "status";
-          argv[n++] = "--porcelain=v1";
-          argv[n++] = "--branch";
-        }
-      else if (strcmp (op, "add") == 0)
-        {
-          argv[n++] = "add";
-          if (!json_array_size (files))
-            argv[n++] = "-A";
-          else
-            argv[n++] = "--";
-          json_array_foreach (files, i, f)
-          {
-            if (n >= sizeof argv / sizeof argv[0] - 2)
-              return islet_fail (err, ISLET_E_INVALID, 0, "at most %zu files at once",
-                                 sizeof argv / sizeof argv[0] - 8);
-            argv[n++] = json_string_value (f);
-          }
-        }
-      else if (strcmp (op, "commit") == 0)
-        {
-          if (git_value (args, "message", true, &msg, err) < 0)
-            return -1;
-          name_cfg = islet_xasprintf ("user.name=%s",
-                                      str_arg (args, "author") ? str_arg (args, "author") : "islet");
-          email_cfg = islet_xasprintf ("user.email=%s", str_arg (args, "email")
-                                                            ? str_arg (args, "email")
-                                                            : "islet@localhost");
-          argv[n++] = "-c";
-          argv[n++] = name_cfg;
-          argv[n++] = "-c";
-          argv[n++] = email_cfg;
-          argv[n++] = "commit";
-          argv[n++] = "-m";
-          argv[n++] = msg;
-        }
-      else if (strcmp (op, "push") == 0 || strcmp (op, "pull") == 0)
-        {
-          argv[n++] = op;
-          if (branch)
-            {
-              argv[n++] = "origin";
-              argv[n++] = branch;
-            }
-        }
-      else if (strcmp (op, "branches") == 0)
-        {
-          argv[n++] = "branch";
-          if (branch)
-            {
-              argv[n++] = "--";
-              argv[n++] = branch;
-            }
-          else
-            argv[n++] = "--list";
-        }
-      else if (strcmp (op, "checkout") == 0)
-        {
-          if (branch == NULL)
-            return islet_fail (err, ISLET_E_INVALID, 0, "checkout needs branch");
-          argv[n++] = "checkout";
-          argv[n++] = branch;
-          argv[n++] = "--";
-        }
-      else
-        return islet_fail (err, ISLET_E_INVALID, 0, "no git operation '%s'", op);
-    }
+  else if (repo_argv (args, op, path, branch, argv, sizeof argv / sizeof argv[0], &n, cfg, err)
+           < 0)
+    goto out;
   argv[n] = NULL;
   r = run_in (c, id, (char *const *) argv, env, NULL, 0, out, err);
-  if (askpass)
-    {
-      struct islet_err ignored;
-      (void) !islet_fs_remove (c->h->ctx, id, askpass, false, &ignored);
-    }
   if (r == 0 && strcmp (op, "commit") == 0
       && json_integer_value (json_object_get (*out, "exit_code")) == 0)
-    {
-      /* the new commit's hash, from the repository itself */
-      const char *rev[] = { "git", "-C", path ? path : "/workspace", "rev-parse", "HEAD", NULL };
-      json_t *h = NULL;
-      if (run_in (c, id, (char *const *) rev, NULL, NULL, 0, &h, err) == 0)
-        {
-          const char *text = json_string_value (json_object_get (h, "stdout"));
-          if (text)
-            json_object_set_new (*out, "commit", json_stringn (text, strcspn (text, "\n")));
-        }
-      json_decref (h);
-    }
+    add_commit_hash (c, id, path, *out);
   if (r == 0)
     json_object_set_new (*out, "operation", json_string (op));
+out:
+  if (askpass)
+    (void) !islet_fs_remove (c->h->ctx, id, askpass, false, &ignored);
+  if (global)
+    (void) !islet_fs_remove (c->h->ctx, id, global, false, &ignored);
+  free (cfg[0]);
+  free (cfg[1]);
   return r;
 }
 
@@ -186,7 +210,7 @@ tool_git (const struct call *c, const json_t *args, json_t **out, struct islet_e
 
   if (sandbox_arg (c, args, &info, err) < 0)
     return -1;
-  return git_in (c, info.id, args, out, err);
+  return git_in (c, info.id, args, false, out, err);
 }
 
 static const char *const git_choices[] = { "clone", "status", "add", "commit", "push",

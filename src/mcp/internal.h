@@ -81,9 +81,10 @@ int run_in (const struct call *c, const char *id, char *const *argv, const json_
 
 int tool_file (const struct call *c, const json_t *args, json_t **out, struct islet_err *err);
 int tool_git (const struct call *c, const json_t *args, json_t **out, struct islet_err *err);
-/* git_operation's work in sandbox id (resolved already). */
-int git_in (const struct call *c, const char *id, const json_t *args, json_t **out,
-            struct islet_err *err) ISLET_MUST_CHECK;
+/* git_operation's work in sandbox id (resolved already); trust_source:
+ * read a source repository whoever owns it (create_sandbox's git_repo). */
+int git_in (const struct call *c, const char *id, const json_t *args, bool trust_source,
+            json_t **out, struct islet_err *err) ISLET_MUST_CHECK;
 
 extern const struct arg file_args[];
 extern const struct arg git_args[];

@@ -187,7 +187,7 @@ create_fill (const struct call *c, const char *id, const struct mcp_create *mc,
     return 0;
   clone = json_pack ("{s:s,s:s,s:s}", "operation", "clone", "url", repo, "path",
                      str_arg (args, "git_path") ?: "/workspace");
-  if (git_in (c, id, clone, git, err) < 0)
+  if (git_in (c, id, clone, true, git, err) < 0)
     return islet_wrap (err, "git_repo");
   if (json_integer_value (json_object_get (*git, "exit_code")) != 0)
     {
