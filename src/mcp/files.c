@@ -178,7 +178,8 @@ upload_host (const struct call *c, const char *id, const char *path, const char 
 
   if (host_file (c, host_path, false, &real, err) < 0)
     return -1;
-  fd = open (real, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  /* non-blocking: a FIFO must not hang the server (it is refused below) */
+  fd = open (real, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0 || fstat (fd, &st) < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", real);
   if (!S_ISREG (st.st_mode))

@@ -11,16 +11,12 @@ IT_NAME=mcp-http
 source "$HERE/../lib/integration.sh"
 # shellcheck source=../lib/server.sh
 source "$HERE/../lib/server.sh"
-# shellcheck source=seed.sh
-source "$HERE/seed.sh"
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
 
 SCRIPT_TIMEOUT_S=300
 
-for tool in node npm git; do
-  command -v "$tool" >/dev/null || fail "needs $tool (scripts/install-deps installs it)"
-done
-(cd "$HERE" && timeout 600 npm ci --prefer-offline --no-audit --no-fund --loglevel=error) \
-  || fail "npm ci failed: the mcp test needs @modelcontextprotocol/sdk from the npm registry (or npm's cache); is https://registry.npmjs.org reachable?"
+mcp_npm_ci
 
 srv_init
 seed=$(seed_repo)

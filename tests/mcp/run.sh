@@ -13,18 +13,12 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 IT_NAME=mcp
 # shellcheck source=../lib/integration.sh
 source "$HERE/../lib/integration.sh"
-# shellcheck source=seed.sh
-source "$HERE/seed.sh"
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
 
 SCRIPT_TIMEOUT_S=300
 
-for tool in node npm git; do
-  command -v "$tool" >/dev/null || fail "needs $tool (scripts/install-deps installs it)"
-done
-log "npm ci in $HERE (node $(node --version), npm $(npm --version))"
-# mcp.js itself checks that the SDK it loads is the version package.json pins
-(cd "$HERE" && timeout 600 npm ci --prefer-offline --no-audit --no-fund --loglevel=error) \
-  || fail "npm ci failed: the mcp test needs @modelcontextprotocol/sdk from the npm registry (or npm's cache); is https://registry.npmjs.org reachable?"
+mcp_npm_ci
 
 it_init
 seed=$(seed_repo)

@@ -1,4 +1,20 @@
 # shellcheck shell=bash
+# Helpers of the MCP tests (run.sh, http.sh), sourced after
+# tests/lib/integration.sh.
+
+# mcp_npm_ci: the pinned SDK into tests/mcp/node_modules.  Without it the
+# test fails, it does not skip.
+mcp_npm_ci () {
+  local tool
+  for tool in node npm git; do
+    command -v "$tool" >/dev/null || fail "needs $tool (scripts/install-deps installs it)"
+  done
+  log "npm ci in $HERE (node $(node --version), npm $(npm --version))"
+  # the .js files check that the SDK they load is the version package.json pins
+  (cd "$HERE" && timeout 600 npm ci --prefer-offline --no-audit --no-fund --loglevel=error) \
+    || fail "npm ci failed: the mcp test needs @modelcontextprotocol/sdk from the npm registry (or npm's cache); is https://registry.npmjs.org reachable?"
+}
+
 # seed_repo: a bare git repository that every new sandbox of $STATE sees at
 # /srv/seed.git (one commit, README "seed"), for create_sandbox's git_repo:
 # the sandboxes have no network, so a repository they can clone must come
