@@ -9,7 +9,8 @@
  * 405: there is no server-to-client stream (no tool needs one).  DELETE
  * ends the session.  An Origin header, when sent, must be a loopback
  * origin or one given with --allow-origin (else 403), against DNS
- * rebinding; MCP-Protocol-Version, when sent, must be one we speak (400).
+ * rebinding; MCP-Protocol-Version, when sent, must be one we speak and,
+ * after initialize, the session's (400).
  *
  * The host: a key sees and touches only the sandboxes the store says it
  * made, exactly as on the Daytona routes; what it makes over /mcp is an
@@ -475,6 +476,22 @@ session_of (struct req *r, struct resp *out, bool unlink, struct entry **e)
   return 0;
 }
 
+/* After initialize, a client sends the version agreed there (none: a
+ * client of 2025-03-26, which had no such header). */
+static bool
+version_agreed (struct req *r, struct mcp_session *s)
+{
+  const char *version = req_header (r, "MCP-Protocol-Version");
+  bool ok;
+
+  if (version == NULL)
+    return true;
+  pthread_mutex_lock (&s->lock);
+  ok = s->version[0] == '\0' || strcmp (s->version, version) == 0;
+  pthread_mutex_unlock (&s->lock);
+  return ok;
+}
+
 void
 mcp_http_post (struct req *r, struct resp *out)
 {
@@ -503,6 +520,12 @@ mcp_http_post (struct req *r, struct resp *out)
     }
   if (session_of (r, out, false, &e) < 0)
     return;
+  if (!version_agreed (r, &e->s))
+    {
+      entry_put (r->srv->mcp, e);
+      reply_rpc_error (out, 400, "bad request: MCP-Protocol-Version is not the session's");
+      return;
+    }
   answer = mcp_handle (&h, &e->s, msg);
   entry_put (r->srv->mcp, e);
   reply_answer (out, answer);
