@@ -1,6 +1,6 @@
 /* isletd: serve Daytona's API for islet's sandboxes, and manage its keys.
  *
- *   isletd [--listen HOST:PORT] [--state-dir DIR]
+ *   isletd [--listen HOST:PORT] [--state-dir DIR] [--allow-origin URL...]
  *   isletd key create [--name NAME] | list [--json] | revoke ID  [--state-dir DIR]
  *
  * isletd is a client of the same core as the CLI: the sandboxes it makes
@@ -35,13 +35,14 @@ on_sigpipe (int signo)
 static void
 usage (FILE *f)
 {
-  fprintf (f, "usage: isletd [--listen HOST:PORT] [--state-dir DIR]\n"
+  fprintf (f, "usage: isletd [--listen HOST:PORT] [--state-dir DIR] [--allow-origin URL...]\n"
               "       isletd key create [--name NAME] | key list [--json] | key revoke ID\n"
               "\n"
               "Serve the Daytona API for islet's sandboxes (point the SDK's apiUrl at the URL\n"
-              "it prints).  The first start creates an API key in <state>/api-key.  Each key\n"
-              "is its own organization: `key create` prints a new key (only once: the store\n"
-              "keeps its hash), `key revoke` makes a key get 401 from then on.\n"
+              "it prints), and MCP over streamable HTTP at <url>/mcp with the same keys.\n"
+              "The first start creates an API key in <state>/api-key.  Each key is its own\n"
+              "organization: `key create` prints a new key (only once: the store keeps its\n"
+              "hash), `key revoke` makes a key get 401 from then on.\n"
               "\n"
               "  --listen HOST:PORT  address to listen on (default 127.0.0.1:7420; port 0: any)\n"
               "  --allow-origin URL  /mcp: also take requests whose Origin is URL (repeatable;\n"
