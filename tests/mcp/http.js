@@ -245,8 +245,14 @@ r = await raw(keyA, { jsonrpc: '2.0', id: 3, method: 'ping' }, { 'Mcp-Session-Id
 assert.equal(r.status, 404)
 r = await raw(keyA, { jsonrpc: '2.0', id: 3, method: 'ping' }, { 'Mcp-Session-Id': sid, Origin: 'http://evil.example' })
 assert.equal(r.status, 403)
-r = await raw(keyA, { jsonrpc: '2.0', id: 3, method: 'ping' }, { 'Mcp-Session-Id': sid, Origin: 'http://localhost:3000' })
-assert.equal(r.status, 200)
+for (const origin of ['http://localhost:3000', 'http://127.0.0.1', 'http://app.example', 'https://agents.example:8443']) {
+  r = await raw(keyA, { jsonrpc: '2.0', id: 3, method: 'ping' }, { 'Mcp-Session-Id': sid, Origin: origin })
+  assert.equal(r.status, 200, origin)
+}
+for (const origin of ['http://app.example.evil', 'https://app.example', 'http://localhost.evil', 'null']) {
+  r = await raw(keyA, { jsonrpc: '2.0', id: 3, method: 'ping' }, { 'Mcp-Session-Id': sid, Origin: origin })
+  assert.equal(r.status, 403, origin)
+}
 r = await raw(keyA, '{"jsonrpc":', { 'Mcp-Session-Id': sid })
 assert.equal(r.status, 400)
 assert.equal(r.body.error.code, ErrorCode.ParseError)

@@ -18,6 +18,7 @@ SCRIPT_TIMEOUT_S=300
 
 mcp_npm_ci
 
+SRV_ARGS=(--allow-origin http://app.example --allow-origin https://agents.example:8443)
 srv_init
 seed=$(seed_repo)
 key_b=$(new_key other-org)
