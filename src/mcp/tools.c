@@ -377,8 +377,9 @@ static const struct arg create_args[] = {
     "ends its session), and over HTTP also once it has been idle for 15 minutes", NULL, NULL },
   { "git_repo", ARG_STR, false,
     "a git repository to clone at creation, by git inside the sandbox: a URL or a path inside "
-    "the sandbox (the network is loopback only). If the clone fails, no sandbox is made and "
-    "the error says why", NULL, NULL },
+    "the sandbox (the network is loopback only), within the per-command time limit "
+    "(limits.timeout_s). If the clone fails, no sandbox is made and the error says why", NULL,
+    NULL },
   { "git_path", ARG_STR, false, "where git_repo is cloned to (default /workspace)", NULL, NULL },
   ARG_END,
 };
