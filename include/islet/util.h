@@ -83,11 +83,11 @@ char *islet_xstrdup (const char *s);
 char *islet_xasprintf (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
 /* Base64 (RFC 4648, padded) of len bytes, malloc'd and NUL-terminated. */
 char *islet_base64 (const unsigned char *data, size_t len);
-/* Decode padded base64 (no whitespace, zero bits under the padding: exactly
- * what islet_base64 makes) into a malloc'd buffer, NUL-terminated past
- * *out_len. */
-int islet_unbase64 (const char *s, size_t len, char **out, size_t *out_len,
-                    struct islet_err *err) ISLET_MUST_CHECK;
+/* Decode base64 text (RFC 4648, padding optional, no other characters) into
+ * a malloc'd buffer of *len bytes; -1 with an ISLET_E_INVALID error on a bad
+ * character or length, or when it would decode to more than max bytes. */
+int islet_base64_decode (const char *text, size_t text_len, size_t max, unsigned char **out,
+                         size_t *len, struct islet_err *err) ISLET_MUST_CHECK;
 
 /* Parse a whole decimal string into an unsigned value no larger than max. */
 int islet_parse_u64 (const char *s, uint64_t max, uint64_t *out, struct islet_err *err) ISLET_MUST_CHECK;

@@ -16,6 +16,7 @@
 #include "islet/client.h"
 #include "islet/err.h"
 #include "islet/proto.h"
+#include "islet/report.h"
 #include "islet/sandbox.h"
 #include "islet/util.h"
 
@@ -142,16 +143,10 @@ void cli_warn (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
 /* Print one JSON object on stdout and drop the reference; returns an exit status. */
 int cli_print_json (json_t *obj);
 
-/* A JSON string from arbitrary bytes: invalid UTF-8 becomes U+FFFD. */
-json_t *cli_json_bytes (const char *data, size_t len);
-
 /* Permission bits of a stat object's "mode": an octal string ("0644") or a number. */
 unsigned cli_json_mode (const json_t *mode);
 
-json_t *cli_info_json (const struct islet_sandbox_info *info);
 void cli_info_print (const struct islet_sandbox_info *info);
-json_t *cli_exec_json (const struct islet_exec_result *r);
-const char *cli_state_name (enum islet_sandbox_state s);
 /* "2026-11-22 07:49:03" in local time; buf holds at least 32 bytes. */
 const char *cli_time (int64_t unix_s, char *buf, size_t size);
 

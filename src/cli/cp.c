@@ -116,7 +116,7 @@ copy_in (struct cli *cli, const char *host, const char *ref, const char *path, j
     return 0;
   if (islet_fs_stat (cli->ctx, info.id, target, &st, err) < 0)
     return -1;
-  *out = json_pack ("{s:o,s:o,s:O}", "source", cli_json_bytes (host, strlen (host)),
+  *out = json_pack ("{s:o,s:o,s:O}", "source", islet_json_bytes (host, strlen (host)),
                     "destination", json_sprintf ("%s:%s", info.id, target), "size",
                     json_object_get (st, "size"));
   return 0;
@@ -181,7 +181,7 @@ copy_out (struct cli *cli, const char *ref, const char *path, const char *host, 
     return -1;
   if (out != NULL)
     *out = json_pack ("{s:o,s:o,s:I}", "source", json_sprintf ("%s:%s", info.id, path),
-                      "destination", cli_json_bytes (target, strlen (target)), "size",
+                      "destination", islet_json_bytes (target, strlen (target)), "size",
                       (json_int_t) size);
   return 0;
 }

@@ -100,7 +100,7 @@ cli_exec_report (struct cli *cli, const struct islet_exec_result *r)
   if (status < 0 || status > 255)
     status = CLI_EXIT_OWN;
   if (cli->json)
-    return cli_print_json (cli_exec_json (r)) == 0 ? status : CLI_EXIT_OWN;
+    return cli_print_json (islet_exec_json (r)) == 0 ? status : CLI_EXIT_OWN;
   if (r->error[0] != '\0')
     fprintf (stderr, "islet: %s\n", r->error);
   if (r->timed_out)

@@ -36,7 +36,7 @@ struct fs_verb {
 static json_t *
 jstr (const char *s)
 {
-  return cli_json_bytes (s, strlen (s));
+  return islet_json_bytes (s, strlen (s));
 }
 
 static int

@@ -64,7 +64,7 @@ cmd_create (struct cli *cli, int argc, char **argv)
     }
   if (islet_sandbox_get (ctx, id, &info, &err) < 0)
     return cli_report (cli, &err);
-  return cli_print_json (cli_info_json (&info));
+  return cli_print_json (islet_sandbox_json (&info));
 }
 
 /* ---- start, stop, info: one sandbox, then its details ---- */
@@ -101,7 +101,7 @@ on_one (struct cli *cli, const struct cli_spec *spec, state_fn fn, int argc, cha
         return cli_report (cli, &err);
     }
   if (cli->json)
-    return cli_print_json (cli_info_json (&info));
+    return cli_print_json (islet_sandbox_json (&info));
   if (fn == NULL)
     cli_info_print (&info);
   return CLI_EXIT_OK;
@@ -238,7 +238,7 @@ cmd_rm (struct cli *cli, int argc, char **argv)
     {
       json_t *o = json_pack ("{s:o,s:{s:s,s:o}}", "removed", removed, "error", "kind",
                              islet_errkind_name (first.kind), "message",
-                             cli_json_bytes (first.msg, strnlen (first.msg, sizeof first.msg)));
+                             islet_json_bytes (first.msg, strnlen (first.msg, sizeof first.msg)));
       (void) cli_print_json (o);
       return first.kind == ISLET_E_INVALID ? CLI_EXIT_USAGE : CLI_EXIT_FAILED;
     }
@@ -273,7 +273,7 @@ ls_table (const struct islet_sandbox_info *v, size_t n)
   printf ("%-*s  %-*s  %-7s  %s\n", ISLET_ID_LEN, "ID", name_w, "NAME", "STATE", "CREATED");
   for (size_t i = 0; i < n; i++)
     printf ("%-*s  %-*s  %-7s  %s\n", ISLET_ID_LEN, v[i].id, name_w, v[i].name,
-            cli_state_name (v[i].state), cli_time (v[i].created, when, sizeof when));
+            islet_state_name (v[i].state), cli_time (v[i].created, when, sizeof when));
 }
 
 int
@@ -302,6 +302,6 @@ cmd_ls (struct cli *cli, int argc, char **argv)
     }
   arr = json_array ();
   for (size_t i = 0; i < n; i++)
-    json_array_append_new (arr, cli_info_json (&v[i]));
+    json_array_append_new (arr, islet_sandbox_json (&v[i]));
   return cli_print_json (json_pack ("{s:o}", "sandboxes", arr));
 }

@@ -31,7 +31,7 @@ system_reset (struct cli *cli, const struct system_args *a, struct islet_err *er
     return -1;
   if (cli->json)
     return cli_print_json (json_pack ("{s:o}", "reset",
-                                      cli_json_bytes (cli->state_dir, strlen (cli->state_dir))));
+                                      islet_json_bytes (cli->state_dir, strlen (cli->state_dir))));
   return 0;
 }
 

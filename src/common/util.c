@@ -336,57 +336,42 @@ b64_value (unsigned char c)
     return c - 'a' + 26;
   if (c >= '0' && c <= '9')
     return c - '0' + 52;
-  if (c == '+')
-    return 62;
-  if (c == '/')
-    return 63;
-  return -1;
+  return c == '+' ? 62 : c == '/' ? 63 : -1;
 }
 
 int
-islet_unbase64 (const char *s, size_t len, char **out, size_t *out_len, struct islet_err *err)
+islet_base64_decode (const char *t, size_t n, size_t max, unsigned char **out, size_t *len,
+                     struct islet_err *err)
 {
-  char *buf, *o;
-  size_t pad = 0;
+  cleanup_free unsigned char *buf = NULL;
+  size_t used = 0, size;
+  uint32_t acc = 0;
+  unsigned bits = 0;
 
-  if (len % 4 != 0)
-    return islet_fail (err, ISLET_E_INVALID, 0, "base64: length %zu is not a multiple of 4", len);
-  if (len && s[len - 1] == '=')
-    pad = len >= 2 && s[len - 2] == '=' ? 2 : 1;
-  buf = o = islet_xmalloc (len / 4 * 3 + 1);
-  for (size_t i = 0; i < len; i += 4)
+  while (n > 0 && t[n - 1] == '=' && n % 4 != 1)
+    n--;
+  if (n % 4 == 1)
+    return islet_fail (err, ISLET_E_INVALID, 0, "base64: %zu characters cannot be base64", n);
+  size = n / 4 * 3 + (n % 4 ? n % 4 - 1 : 0);
+  if (size > max)
+    return islet_fail (err, ISLET_E_INVALID, 0, "base64: %zu bytes, more than the limit of %zu",
+                       size, max);
+  buf = islet_xmalloc (size + 1);
+  for (size_t i = 0; i < n; i++)
     {
-      bool last = i + 4 == len;
-      int v[4];
-      uint32_t w;
-
-      for (int k = 0; k < 4; k++)
+      int v = b64_value ((unsigned char) t[i]);
+      if (v < 0)
+        return islet_fail (err, ISLET_E_INVALID, 0, "base64: bad character at offset %zu", i);
+      acc = acc << 6 | (uint32_t) v;
+      bits += 6;
+      if (bits >= 8)
         {
-          v[k] = b64_value ((unsigned char) s[i + k]);
-          if (v[k] < 0 && !(last && k >= 4 - (int) pad))
-            {
-              free (buf);
-              return islet_fail (err, ISLET_E_INVALID, 0,
-                                 "base64: unexpected character at offset %zu", i + k);
-            }
-          if (v[k] < 0)
-            v[k] = 0;
+          bits -= 8;
+          buf[used++] = (unsigned char) (acc >> bits);
         }
-      w = (uint32_t) v[0] << 18 | (uint32_t) v[1] << 12 | (uint32_t) v[2] << 6 | (uint32_t) v[3];
-      /* the bits under the padding must be zero: one text per byte string */
-      if (last && ((pad == 1 && (w & 0xff)) || (pad == 2 && (w & 0xffff))))
-        {
-          free (buf);
-          return islet_fail (err, ISLET_E_INVALID, 0, "base64: stray bits before the padding");
-        }
-      *o++ = (char) (w >> 16);
-      if (!last || pad < 2)
-        *o++ = (char) (w >> 8);
-      if (!last || pad < 1)
-        *o++ = (char) w;
     }
-  *o = '\0';
-  *out = buf;
-  *out_len = (size_t) (o - buf);
+  buf[used] = '\0';
+  *len = used;
+  *out = islet_take_ptr (&buf);
   return 0;
 }

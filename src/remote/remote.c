@@ -635,7 +635,8 @@ exec_line (const char *line, size_t len, void *user)
 
       if (b64 == NULL)
         continue;
-      if (islet_unbase64 (b64, strlen (b64), &data, &n, &err) < 0)
+      if (islet_base64_decode (b64, strlen (b64), SIZE_MAX, (unsigned char **) &data, &n, &err)
+          < 0)
         return -1;
       if (s == 0)
         append (&es->out->out, &es->out->out_len, &es->out_cap, data, n);
@@ -720,8 +721,12 @@ r_exec (void *self, const char *id, const struct islet_exec_req *req,
   o = json_string_value (json_object_get (j, "stdout"));
   e = json_string_value (json_object_get (j, "stderr"));
   if (o == NULL || e == NULL
-      || islet_unbase64 (o, strlen (o), &out->out, &out->out_len, err) < 0
-      || islet_unbase64 (e, strlen (e), &out->errout, &out->err_len, err) < 0)
+      || islet_base64_decode (o, strlen (o), SIZE_MAX, (unsigned char **) &out->out,
+                              &out->out_len, err)
+             < 0
+      || islet_base64_decode (e, strlen (e), SIZE_MAX, (unsigned char **) &out->errout,
+                              &out->err_len, err)
+             < 0)
     {
       islet_exec_result_fini (out);
       return islet_fail (err, ISLET_E_SYSTEM, 0, "isletd sent an exec result without its output");

@@ -1,6 +1,6 @@
 /* isletd: serve Daytona's API for islet's sandboxes, and manage its keys.
  *
- *   isletd [--listen HOST:PORT] [--state-dir DIR]
+ *   isletd [--listen HOST:PORT] [--state-dir DIR] [--allow-origin URL...]
  *   isletd key create [--name NAME] | list [--json] | revoke ID  [--state-dir DIR]
  *
  * isletd is a client of the same core as the CLI: the sandboxes it makes
@@ -35,15 +35,18 @@ on_sigpipe (int signo)
 static void
 usage (FILE *f)
 {
-  fprintf (f, "usage: isletd [--listen HOST:PORT] [--state-dir DIR]\n"
+  fprintf (f, "usage: isletd [--listen HOST:PORT] [--state-dir DIR] [--allow-origin URL...]\n"
               "       isletd key create [--name NAME] | key list [--json] | key revoke ID\n"
               "\n"
               "Serve the Daytona API for islet's sandboxes (point the SDK's apiUrl at the URL\n"
-              "it prints).  The first start creates an API key in <state>/api-key.  Each key\n"
-              "is its own organization: `key create` prints a new key (only once: the store\n"
-              "keeps its hash), `key revoke` makes a key get 401 from then on.\n"
+              "it prints), and MCP over streamable HTTP at <url>/mcp with the same keys.\n"
+              "The first start creates an API key in <state>/api-key.  Each key is its own\n"
+              "organization: `key create` prints a new key (only once: the store keeps its\n"
+              "hash), `key revoke` makes a key get 401 from then on.\n"
               "\n"
               "  --listen HOST:PORT  address to listen on (default 127.0.0.1:7420; port 0: any)\n"
+              "  --allow-origin URL  /mcp: also take requests whose Origin is URL (repeatable;\n"
+              "                      loopback origins and requests without one are taken)\n"
               "  --state-dir DIR     islet's state (default $ISLET_STATE_DIR or /var/lib/islet)\n"
               "  --name NAME         key create: a note on what the key is for\n"
               "  --json              key list: as a JSON array\n");
@@ -111,9 +114,10 @@ open_state (const char *state_dir, struct srv *srv, struct islet_err *err)
 }
 
 static int
-serve (const char *listen, const char *state_dir, struct islet_err *err)
+serve (const char *listen, const char *state_dir, char *origins, struct islet_err *err)
 {
   struct srv srv = { .minute_s = 60,
+                     .mcp_origins = origins,
                      .streams_lock = PTHREAD_MUTEX_INITIALIZER,
                      .streams_done = PTHREAD_COND_INITIALIZER };
   struct http *h = NULL;
@@ -142,7 +146,7 @@ serve (const char *listen, const char *state_dir, struct islet_err *err)
       srv.minute_s = (int64_t) v;
     }
   if (open_state (state_dir, &srv, err) < 0 || ensure_key (&srv, &key_path, err) < 0
-      || sio_new (&srv.sio, err) < 0)
+      || sio_new (&srv.sio, err) < 0 || mcp_sessions_new (&srv.mcp, err) < 0)
     goto out;
   if (pipe2 (wake, O_CLOEXEC) < 0)
     {
@@ -157,6 +161,7 @@ serve (const char *listen, const char *state_dir, struct islet_err *err)
   srv.url = strchr (host, ':') ? islet_xasprintf ("http://[%s]:%d", host, http_port (h))
                                : islet_xasprintf ("http://%s:%d", host, http_port (h));
   printf ("isletd: serving the Daytona API at %s/api\n", srv.url);
+  printf ("isletd: serving MCP (streamable HTTP) at %s/mcp\n", srv.url);
   printf ("isletd: API key in %s\n", key_path);
   printf ("isletd: state in %s; Ctrl-C stops isletd, the sandboxes keep running\n", srv.state_dir);
   fflush (stdout);
@@ -185,6 +190,8 @@ out:
   streams_done = v1_streams_wait (&srv, 10000);
   http_stop (h);
   sio_free (srv.sio);
+  mcp_sessions_free (srv.mcp);
+  free (srv.mcp_origins);
   if (!streams_done && !v1_streams_wait (&srv, 0))
     {
       fprintf (stderr, "isletd: commands still running; their sandboxes keep them\n");
@@ -270,6 +277,7 @@ main (int argc, char **argv)
     { "state-dir", required_argument, NULL, 's' },
     { "name", required_argument, NULL, 'n' },
     { "json", no_argument, NULL, 'j' },
+    { "allow-origin", required_argument, NULL, 'o' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
@@ -277,6 +285,7 @@ main (int argc, char **argv)
   const char *state = getenv ("ISLET_STATE_DIR");
   const char *name = NULL;
   bool json = false;
+  cleanup_free char *origins = NULL;
   struct islet_err err;
   int o;
 
@@ -296,6 +305,13 @@ main (int argc, char **argv)
         break;
       case 'j':
         json = true;
+        break;
+      case 'o':
+        {
+          char *more = origins ? islet_xasprintf ("%s,%s", origins, optarg) : islet_xstrdup (optarg);
+          free (origins);
+          origins = more;
+        }
         break;
       case 'h':
         usage (stdout);
@@ -318,7 +334,7 @@ main (int argc, char **argv)
       fprintf (stderr, "isletd: unexpected argument '%s'\n", argv[optind]);
       return 2;
     }
-  if (serve (listen, state, &err) < 0)
+  if (serve (listen, state, islet_take_ptr (&origins), &err) < 0)
     {
       fprintf (stderr, "isletd: %s\n", err.msg);
       return 1;

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "islet/util.h"
+#include "mcp.h"
 #include "server.h"
 #include "store.h"
 #include "toolbox.h"
@@ -38,6 +39,11 @@ static const struct route routes[] = {
   { "POST", "/v1/sandbox", v1_sandbox_create, "v1.sandbox.create", BODY_JSON_MAX, NULL },
   { "DELETE", "/v1/sandbox/{}", api_sandbox_delete, "v1.sandbox.delete", BODY_JSON_MAX, NULL },
   { "POST", "/v1/sandbox/{}/exec", v1_sandbox_exec, "v1.sandbox.exec", BODY_JSON_MAX, NULL },
+
+  /* MCP over streamable HTTP (mcp_http.c): each tool call is audited as mcp.TOOL */
+  { "POST", "/mcp", mcp_http_post, NULL, MCP_MESSAGE_MAX, NULL },
+  { "GET", "/mcp", mcp_http_get, NULL, 0, NULL },
+  { "DELETE", "/mcp", mcp_http_delete, "mcp.session.delete", BODY_JSON_MAX, NULL },
 
   /* toolbox: <toolboxProxyUrl>/<id>/... */
   { "GET", TB "/version", tb_version, NULL, 0, NULL },

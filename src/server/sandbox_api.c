@@ -175,8 +175,8 @@ reply_event (struct req *r, struct resp *out, json_t *dto, const char *old_state
 
 /* A Daytona name is isletd's only (the core's name is islet-<id>): any text
  * that fits in one path segment of the API. */
-static bool
-name_ok (const char *s)
+bool
+sb_name_ok (const char *s)
 {
   size_t n = strlen (s);
 
@@ -211,7 +211,7 @@ parse_create (json_t *j, struct create_args *a, struct resp *out)
       || field_minutes (j, "autoArchiveInterval", 0, &a->auto_archive, out) < 0
       || field_minutes (j, "autoDeleteInterval", -1, &a->auto_delete, out) < 0)
     return -1;
-  if (a->name && !name_ok (a->name))
+  if (a->name && !sb_name_ok (a->name))
     {
       reply_error (out, 400, "BAD_REQUEST",
                    "name must be 1 to %d bytes, without '/' or control characters", NAME_MAX_LEN);

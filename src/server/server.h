@@ -34,6 +34,8 @@ struct srv
   pthread_cond_t streams_done;
   int streams;
   bool stopping; /* set (atomically) when isletd stops: followers leave */
+  struct mcp_sessions *mcp; /* the sessions of /mcp (mcp_http.c) */
+  char *mcp_origins;        /* --allow-origin values, comma-separated; NULL: none */
 };
 
 #define SRV_PARAMS_MAX 3
@@ -155,6 +157,8 @@ void v1_sandbox_exec (struct req *r, struct resp *out);
 bool v1_streams_wait (struct srv *srv, int timeout_ms);
 
 /* ---- sandbox_api.c: the control plane ---- */
+/* A name isletd takes: 1 to 255 bytes, no '/' and no control characters. */
+bool sb_name_ok (const char *s);
 void api_sandbox_create (struct req *r, struct resp *out);
 void api_sandbox_list (struct req *r, struct resp *out);
 void api_sandbox_get (struct req *r, struct resp *out);
@@ -219,6 +223,14 @@ extern const struct body_sink tb_upload_v2, tb_bulk_upload;
 void tb_files_folder (struct req *r, struct resp *out);
 void tb_files_delete (struct req *r, struct resp *out);
 void tb_files_move (struct req *r, struct resp *out);
+
+/* ---- mcp_http.c: MCP over streamable HTTP at /mcp ---- */
+struct mcp_sessions;
+int mcp_sessions_new (struct mcp_sessions **out, struct islet_err *err) ISLET_MUST_CHECK;
+void mcp_sessions_free (struct mcp_sessions *t);
+void mcp_http_post (struct req *r, struct resp *out);
+void mcp_http_get (struct req *r, struct resp *out);
+void mcp_http_delete (struct req *r, struct resp *out);
 
 /* ---- reaper.c: auto-stop and auto-delete ---- */
 struct reaper;

@@ -340,8 +340,8 @@ v1_sandbox_exec (struct req *r, struct resp *out)
   if ((f = json_object_get (j, "stdin")) && !json_is_null (f))
     {
       if (!json_is_string (f)
-          || islet_unbase64 (json_string_value (f), json_string_length (f), &jb->in, &jb->in_len,
-                             &err)
+          || islet_base64_decode (json_string_value (f), json_string_length (f), SIZE_MAX,
+                                  (unsigned char **) &jb->in, &jb->in_len, &err)
                  < 0)
         {
           reply_error (out, 400, "BAD_REQUEST", "stdin must be base64");

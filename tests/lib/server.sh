@@ -9,6 +9,7 @@
 SRV_PID=
 SRV_URL=
 SRV_KEY=
+SRV_ARGS=() # more options of isletd, set before srv_init
 
 # srv_start: start isletd (port 0: the kernel picks a free one) and wait,
 # at most 20 s, for the URL it prints.
@@ -21,7 +22,7 @@ srv_start () {
   # emptied here, not by the child's redirection, which may come after the
   # first look below: a restart would then read the previous isletd's URL
   : >"$STATE.srv.out"
-  "$ISLETD_BIN" --listen 127.0.0.1:0 --state-dir "$STATE" >"$STATE.srv.out" 2>"$STATE.srv.err" </dev/null &
+  "$ISLETD_BIN" --listen 127.0.0.1:0 --state-dir "$STATE" "${SRV_ARGS[@]}" >"$STATE.srv.out" 2>"$STATE.srv.err" </dev/null &
   SRV_PID=$!
   for (( i = 0; i < 200; i++ )); do
     SRV_URL=$(sed -n 's|^isletd: serving the Daytona API at \(http://[^ ]*\)/api$|\1|p' "$STATE.srv.out")

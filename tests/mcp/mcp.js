@@ -2,15 +2,22 @@
 // and prompts, call every tool and check what really happened in the
 // sandboxes; then a raw session for what the SDK never sends (bad JSON,
 // an unknown method, an unsupported protocol version).
-// Usage: node mcp.js ISLET_BIN STATE_DIR
+// Also: bytes through base64 both ways, host files beneath --host-dir (and
+// nothing outside it), git_repo at creation, and persistent: what a session
+// made without it is gone once the session ends.
+// Usage: node mcp.js ISLET_BIN STATE_DIR HOST_DIR SEED_COMMIT
+//   HOST_DIR holds a symlink `out` to a directory outside it; the sandboxes
+//   see a bare repository /srv/seed.git whose main is SEED_COMMIT
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { createHash, randomBytes } from 'node:crypto'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { ErrorCode, LATEST_PROTOCOL_VERSION, McpError } from '@modelcontextprotocol/sdk/types.js'
 
-const [islet, state] = process.argv.slice(2)
+const [islet, state, hostDir, seed] = process.argv.slice(2)
 const readJson = (rel) => JSON.parse(readFileSync(new URL(rel, import.meta.url)))
 const pinned = readJson('./package.json').dependencies['@modelcontextprotocol/sdk']
 const installed = readJson('./node_modules/@modelcontextprotocol/sdk/package.json').version
@@ -19,13 +26,17 @@ const CALL_TIMEOUT_MS = 60000
 const t0 = Date.now()
 const log = (msg) => console.error(`[mcp.js ${Date.now() - t0} ms] ${msg}`)
 
-const transport = new StdioClientTransport({
-  command: islet,
-  args: ['--state-dir', state, 'mcp'],
-  stderr: 'inherit',
-})
-const client = new Client({ name: 'islet-mcp-test', version: '1.0.0' })
-await client.connect(transport, { timeout: CALL_TIMEOUT_MS })
+async function session (...extra) {
+  const transport = new StdioClientTransport({
+    command: islet,
+    args: ['--state-dir', state, 'mcp', ...extra],
+    stderr: 'inherit',
+  })
+  const c = new Client({ name: 'islet-mcp-test', version: '1.0.0' })
+  await c.connect(transport, { timeout: CALL_TIMEOUT_MS })
+  return c
+}
+let client = await session('--host-dir', hostDir)
 
 async function call (name, args) {
   return client.callTool({ name, arguments: args }, undefined, { timeout: CALL_TIMEOUT_MS })
@@ -185,6 +196,32 @@ await rpcError('git_operation', { sandbox_id: 'mcp-box', operation: 'rebase' }, 
 await rpcError('git_operation', { sandbox_id: 'mcp-box', operation: 'add', files: 'a.txt' }, ErrorCode.InvalidParams)
 log('git: status, add, commit, push, branches, checkout, clone with credentials, pull')
 
+// ---- bytes: base64 both ways, and host files beneath --host-dir ----
+const sha = (b) => createHash('sha256').update(b).digest('hex')
+const bytes = randomBytes(200000)
+r = await ok('file_operation', { sandbox_id: 'mcp-box', operation: 'upload', path: 'bin/b.dat', content_base64: bytes.toString('base64') })
+assert.equal(r.bytes_written, bytes.length)
+assert.equal((await ok('execute_shell', { sandbox_id: 'mcp-box', command: 'sha256sum < bin/b.dat' })).stdout.split(' ')[0], sha(bytes))
+r = await ok('file_operation', { sandbox_id: 'mcp-box', operation: 'download', path: 'bin/b.dat' })
+assert.ok(Buffer.from(r.content_base64, 'base64').equals(bytes))
+const hostBytes = randomBytes(50000)
+writeFileSync(join(hostDir, 'in.bin'), hostBytes)
+r = await ok('file_operation', { sandbox_id: 'mcp-box', operation: 'upload', path: 'h.bin', host_path: 'in.bin' })
+assert.equal(r.bytes_written, hostBytes.length)
+assert.equal((await ok('execute_shell', { sandbox_id: 'mcp-box', command: 'sha256sum < h.bin' })).stdout.split(' ')[0], sha(hostBytes))
+r = await ok('file_operation', { sandbox_id: 'mcp-box', operation: 'download', path: 'bin/b.dat', host_path: join(hostDir, 'copy.bin') })
+assert.ok(readFileSync(join(hostDir, 'copy.bin')).equals(bytes))
+for (const [op, hp] of [['upload', '/etc/hostname'], ['upload', '../x'], ['upload', 'out/secret'], ['download', 'out/new'], ['download', '/tmp/new-file']]) {
+  r = await call('file_operation', { sandbox_id: 'mcp-box', operation: op, path: 'bin/b.dat', host_path: hp })
+  assert.equal(r.isError, true, `${op} ${hp}: ${JSON.stringify(r)}`)
+  assert.match(r.content[0].text, /outside the host directory|No such file/, `${op} ${hp}`)
+}
+assert.ok(!existsSync(join(hostDir, 'out', 'new')), 'a download went through the symlink')
+r = await call('file_operation', { sandbox_id: 'mcp-box', operation: 'upload', path: 'x', content_base64: 'A'.repeat(12 << 20) })
+assert.equal(r.isError, true)
+assert.match(r.content[0].text, /limit/)
+log('bytes: base64 upload and download, host files beneath --host-dir, nothing outside it')
+
 // ---- a tool's own failure: a normal result, isError, a reason ----
 for (const [name, args, re] of [
   ['file_operation', { sandbox_id: 'mcp-box', operation: 'read', path: 'missing.txt' }, /missing\.txt/],
@@ -215,8 +252,33 @@ r = await ok('list_sandboxes', {})
 assert.equal(r.count, 0)
 r = await call('delete_sandbox', { sandbox_id: 'mcp-box' })
 assert.equal(r.isError, true)
+
+// ---- git_repo and persistent ----
+r = await ok('create_sandbox', { name: 'keeper', persistent: true })
+assert.equal(r.persistent, true)
+r = await ok('create_sandbox', { name: 'temp' })
+assert.equal(r.persistent, false)
+r = await ok('create_sandbox', { name: 'cloned', git_repo: '/srv/seed.git' })
+assert.deepEqual(r.git_repo, { url: '/srv/seed.git', path: '/workspace' })
+r = await ok('execute_shell', { sandbox_id: 'cloned', command: 'git log -1 --format=%H; cat README' })
+assert.equal(r.stdout, `${seed}\nseed\n`)
+r = await call('create_sandbox', { name: 'badclone', git_repo: '/srv/none.git' })
+assert.equal(r.isError, true)
+assert.match(r.content[0].text, /git clone/)
+assert.deepEqual((await ok('list_sandboxes', {})).sandboxes.map((s) => s.name).sort(), ['cloned', 'keeper', 'temp'])
+assert.equal((await ok('get_sandbox_info', { sandbox_id: 'keeper' })).persistent, true)
 await client.close()
 log('SDK session done')
+
+// the session's end removed what was not persistent
+client = await session()
+assert.deepEqual((await ok('list_sandboxes', {})).sandboxes.map((s) => s.name), ['keeper'])
+r = await call('file_operation', { sandbox_id: 'keeper', operation: 'upload', path: 'x', host_path: join(hostDir, 'in.bin') })
+assert.equal(r.isError, true)
+assert.match(r.content[0].text, /--host-dir/)
+await ok('delete_sandbox', { sandbox_id: 'keeper' })
+await client.close()
+log('git_repo, persistent, and no host files without --host-dir')
 
 // ---- raw: what the SDK never sends ----
 function rawSession (lines) {

@@ -2,7 +2,8 @@
 # islet mcp against the official MCP TypeScript SDK client
 # (@modelcontextprotocol/sdk, the exact version in package.json and
 # package-lock.json): mcp.js lists the tools and prompts, calls every tool
-# and checks real results, then sends raw JSON-RPC the SDK never would.
+# and checks real results (base64 and --host-dir transfers, git_repo,
+# persistent), then sends raw JSON-RPC the SDK never would.
 # Afterwards nothing may be left in the private state directory.
 #
 # The SDK comes from the npm registry (or npm's cache) by `npm ci`: without
@@ -12,20 +13,22 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 IT_NAME=mcp
 # shellcheck source=../lib/integration.sh
 source "$HERE/../lib/integration.sh"
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
 
 SCRIPT_TIMEOUT_S=300
 
-for tool in node npm; do
-  command -v "$tool" >/dev/null || fail "needs $tool (scripts/install-deps installs it)"
-done
-log "npm ci in $HERE (node $(node --version), npm $(npm --version))"
-# mcp.js itself checks that the SDK it loads is the version package.json pins
-(cd "$HERE" && timeout 600 npm ci --prefer-offline --no-audit --no-fund --loglevel=error) \
-  || fail "npm ci failed: the mcp test needs @modelcontextprotocol/sdk from the npm registry (or npm's cache); is https://registry.npmjs.org reachable?"
+mcp_npm_ci
 
 it_init
+seed=$(seed_repo)
+# the host directory of --host-dir, with a way out that must stay shut
+# (inside the state directory, which the clean-up removes)
+mkdir "$STATE/mcp-host" "$STATE/mcp-outside"
+printf 'secret\n' >"$STATE/mcp-outside/secret"
+ln -s "$STATE/mcp-outside" "$STATE/mcp-host/out"
 rc=0
-timeout "$SCRIPT_TIMEOUT_S" node "$HERE/mcp.js" "$ISLET_BIN" "$STATE" || rc=$?
+timeout "$SCRIPT_TIMEOUT_S" node "$HERE/mcp.js" "$ISLET_BIN" "$STATE" "$STATE/mcp-host" "$seed" || rc=$?
 [[ $rc == 0 ]] || fail "mcp.js exited with status $rc (124: killed after ${SCRIPT_TIMEOUT_S} s)"
 
 left=$(islet ls --json | "$IT_PY" -c 'import json, sys; print(len(json.load(sys.stdin)["sandboxes"]))') \

@@ -266,6 +266,39 @@ test_error_json_round_trip (void **state)
   json_decref (j);
 }
 
+/* Every byte value and every length mod 3 round-trips; bad text and a
+ * result over the limit are refused. */
+static void
+test_base64_round_trip (void **state)
+{
+  unsigned char all[256], *back = NULL;
+  struct islet_err e = { 0 };
+  size_t len = 0;
+
+  for (size_t i = 0; i < sizeof all; i++)
+    all[i] = (unsigned char) i;
+  for (size_t n = 0; n <= sizeof all; n += (n < 8 ? 1 : 61))
+    {
+      char *text = islet_base64 (all, n);
+      assert_int_equal (islet_base64_decode (text, strlen (text), n, &back, &len, &e), 0);
+      assert_int_equal (len, n);
+      assert_memory_equal (back, all, n);
+      free (back);
+      back = NULL;
+      if (n > 0)
+        assert_int_equal (islet_base64_decode (text, strlen (text), n - 1, &back, &len, &e), -1);
+      free (text);
+    }
+  assert_int_equal (islet_base64_decode ("aGk", 3, 16, &back, &len, &e), 0); /* unpadded */
+  assert_int_equal (len, 2);
+  assert_memory_equal (back, "hi", 2);
+  free (back);
+  assert_int_equal (islet_base64_decode ("aG k=", 5, 16, &back, &len, &e), -1);
+  assert_int_equal (e.kind, ISLET_E_INVALID);
+  assert_int_equal (islet_base64_decode ("a", 1, 16, &back, &len, &e), -1);
+  assert_int_equal (islet_base64_decode ("aG=k", 4, 16, &back, &len, &e), -1);
+}
+
 int
 main (void)
 {
@@ -275,6 +308,7 @@ main (void)
     cmocka_unit_test (test_atomic_write_and_rollback), cmocka_unit_test (test_read_file_limit),
     cmocka_unit_test (test_mkdir_p_and_rm_rf),   cmocka_unit_test (test_frames_round_trip),
     cmocka_unit_test (test_frames_reject_bad_input), cmocka_unit_test (test_error_json_round_trip),
+    cmocka_unit_test (test_base64_round_trip),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

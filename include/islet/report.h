@@ -1,0 +1,23 @@
+/* JSON forms of the core's results, shared by the CLI's --json output and
+ * the MCP tools. */
+#ifndef ISLET_REPORT_H
+#define ISLET_REPORT_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "islet/client.h"
+#include "islet/sandbox.h"
+
+/* A JSON string from arbitrary bytes: invalid UTF-8 becomes U+FFFD. */
+json_t *islet_json_bytes (const char *data, size_t len);
+/* "running" or "stopped" */
+const char *islet_state_name (enum islet_sandbox_state s);
+/* {id, name, image, state, created, supervisor, uid_base, disk_enforced, limits{...}} */
+json_t *islet_sandbox_json (const struct islet_sandbox_info *info);
+/* {exit_code, signal, stdout, stderr, wall_ms, cpu_ms, memory_peak_bytes,
+ * timed_out, oom_killed, truncated[, error]} */
+json_t *islet_exec_json (const struct islet_exec_result *r);
+
+#endif

@@ -1,0 +1,556 @@
+/* /mcp: the Model Context Protocol over streamable HTTP, with the tools of
+ * `islet mcp` (src/mcp) on isletd's sandboxes, per API key.
+ *
+ * The transport: POST /mcp takes one JSON-RPC message (a batch where the
+ * session's protocol version has them) and answers application/json, or
+ * 202 with no body when there is nothing to answer; initialize starts a
+ * session and its answer carries Mcp-Session-Id, which every later request
+ * must send (none: 400; unknown, ended, or another key's: 404).  GET is
+ * 405: there is no server-to-client stream (no tool needs one).  DELETE
+ * ends the session.  An Origin header, when sent, must be a loopback
+ * origin or one given with --allow-origin (else 403), against DNS
+ * rebinding; MCP-Protocol-Version, when sent, must be one we speak and,
+ * after initialize, the session's (400).
+ *
+ * The host: a key sees and touches only the sandboxes the store says it
+ * made, exactly as on the Daytona routes; what it makes over /mcp is an
+ * ordinary isletd sandbox (in the store, owned by the key, in GET
+ * /api/sandbox, in the audit log as mcp.TOOL).  A non-persistent one gets
+ * autoStopInterval MCP_EPHEMERAL_IDLE_MIN and autoDeleteInterval 0, so the
+ * reaper removes it once idle, and it is removed when its session ends. */
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "islet/util.h"
+#include "mcp.h"
+#include "server.h"
+
+#define SESSIONS_MAX 4096
+#define SESSION_IDLE_S (24 * 3600) /* a session unused this long is forgotten */
+#define SESSION_ID_BYTES 16
+
+/* ---- the host: the store and the core, for one key ---- */
+
+struct key_host
+{
+  struct srv *srv;
+  int64_t key_id;
+};
+
+/* Daytona's language label knows these only. */
+static const char *
+daytona_language (const char *lang)
+{
+  static const char *const known[] = { "python", "javascript", "typescript" };
+
+  for (size_t i = 0; lang && i < sizeof known / sizeof known[0]; i++)
+    if (strcmp (lang, known[i]) == 0)
+      return known[i];
+  return "python";
+}
+
+static int
+k_create (void *data, const struct mcp_create *c, char id[ISLET_ID_LEN + 1],
+          struct islet_err *err)
+{
+  struct key_host *k = data;
+  struct islet_create_opts opts = { .limits = c->limits };
+  struct islet_store_sandbox row;
+  struct islet_err ignored;
+  char other[ISLET_ID_LEN + 1];
+  int64_t now = now_s ();
+  int r;
+
+  if (c->name && !sb_name_ok (c->name))
+    return islet_fail (err, ISLET_E_INVALID, 0,
+                       "name must be 1 to 255 bytes, without '/' or control characters");
+  /* a quick check; the store's UNIQUE (key, name) is what holds under races */
+  if (c->name && islet_store_sandbox_find (k->srv->store, k->key_id, c->name, other, &ignored) == 0)
+    return islet_fail (err, ISLET_E_CONFLICT, 0, "a sandbox named '%s' exists already", c->name);
+  /* no core name: the core's names are global, a key's are its own */
+  if (islet_sandbox_create (k->srv->ctx, &opts, id, err) < 0)
+    return -1;
+  row = (struct islet_store_sandbox){
+    .key_id = k->key_id,
+    .name = islet_xstrdup (c->name ? c->name : id),
+    .labels = islet_xstrdup ("{}"),
+    .env = c->env ? json_dumps (c->env, JSON_COMPACT) : islet_xstrdup ("{}"),
+    .language = islet_xstrdup (daytona_language (c->language)),
+    .target = islet_xstrdup ("local"),
+    .auto_stop = c->persistent ? 0 : MCP_EPHEMERAL_IDLE_MIN,
+    .auto_delete = c->persistent ? -1 : 0,
+    .created = now,
+    .updated = now,
+    .last_activity = now,
+  };
+  snprintf (row.id, sizeof row.id, "%s", id);
+  r = islet_store_sandbox_put (k->srv->store, &row, err);
+  islet_store_sandbox_fini (&row);
+  if (r < 0)
+    {
+      /* a sandbox no key owns would be lost to the API: take it back */
+      (void) !islet_sandbox_destroy (k->srv->ctx, id, true, &ignored);
+      return -1;
+    }
+  sio_sandbox_state (k->srv, k->key_id, id, NULL, "started");
+  return 0;
+}
+
+/* The core's details under the name the key knows. */
+static void
+rename_info (struct islet_sandbox_info *info, const char *name)
+{
+  if (name)
+    snprintf (info->name, sizeof info->name, "%s", name);
+}
+
+static int
+k_list (void *data, struct islet_sandbox_info **list, size_t *n, struct islet_err *err)
+{
+  struct key_host *k = data;
+  cleanup_free struct islet_sandbox_info *all = NULL;
+  struct islet_store_sandbox *rows = NULL;
+  size_t nall = 0, nrows = 0;
+
+  *list = NULL;
+  *n = 0;
+  if (core_all (k->srv->ctx, &all, &nall, err) < 0
+      || islet_store_sandbox_list (k->srv->store, k->key_id, INT64_MIN, "", &rows, &nrows, err)
+             < 0)
+    return -1;
+  *list = islet_xcalloc (nrows + 1, sizeof **list);
+  for (size_t i = 0; i < nrows; i++)
+    {
+      const struct islet_sandbox_info *info = core_find (all, nall, rows[i].id);
+      if (info == NULL) /* destroyed behind isletd's back */
+        continue;
+      (*list)[*n] = *info;
+      rename_info (&(*list)[(*n)++], rows[i].name);
+    }
+  islet_store_sandbox_list_free (rows, nrows);
+  return 0;
+}
+
+static int
+k_resolve (void *data, const char *ref, struct islet_sandbox_info *info, struct islet_err *err)
+{
+  struct key_host *k = data;
+  struct islet_store_sandbox row = { 0 };
+  char id[ISLET_ID_LEN + 1];
+
+  /* names are the store's, per key; the core's names and id prefixes are
+   * never looked up, so no other key's sandbox can be reached */
+  if (ref == NULL || islet_store_sandbox_find (k->srv->store, k->key_id, ref, id, err) < 0
+      || islet_sandbox_get (k->srv->ctx, id, info, err) < 0
+      || islet_store_sandbox_get (k->srv->store, id, &row, err) < 0)
+    {
+      islet_store_sandbox_fini (&row);
+      if (err->kind == ISLET_E_NOTFOUND || err->kind == ISLET_E_INVALID)
+        return islet_fail (err, ISLET_E_NOTFOUND, 0, "no sandbox '%s'", ref ? ref : "");
+      return -1;
+    }
+  rename_info (info, row.name);
+  /* in use: the auto-stop clock starts again (whole seconds are enough) */
+  if (info->state == ISLET_SB_RUNNING && row.last_activity != (int64_t) time (NULL))
+    {
+      struct islet_err terr;
+      if (islet_store_sandbox_touch (k->srv->store, id, &terr) < 0)
+        fprintf (stderr, "isletd: %s\n", terr.msg);
+    }
+  islet_store_sandbox_fini (&row);
+  return 0;
+}
+
+static int
+k_remove (void *data, const char *id, struct islet_err *err)
+{
+  struct key_host *k = data;
+  struct islet_sandbox_info info;
+  struct islet_err serr;
+
+  if (k_resolve (data, id, &info, err) < 0
+      || islet_sandbox_destroy (k->srv->ctx, info.id, true, err) < 0)
+    return -1;
+  if (islet_store_sandbox_delete (k->srv->store, info.id, &serr) < 0)
+    fprintf (stderr, "isletd: %s\n", serr.msg);
+  sio_sandbox_state (k->srv, k->key_id, info.id,
+                     info.state == ISLET_SB_RUNNING ? "started" : "stopped", "destroyed");
+  return 0;
+}
+
+static void
+k_record (void *data, const char *action, const char *id, const struct islet_err *failed,
+          uint64_t ms)
+{
+  struct key_host *k = data;
+  struct resp status = { .fd = -1 };
+  struct islet_audit a;
+  struct islet_err err;
+
+  if (failed)
+    reply_islet_err (&status, failed, false); /* the status the same error has elsewhere */
+  a = (struct islet_audit){
+    .key_id = k->key_id,
+    .sandbox = id,
+    .action = action,
+    .status = failed ? status.status : 200,
+    .result = failed ? failed->msg : "ok",
+    .duration_ms = (int64_t) ms,
+  };
+  free (status.body);
+  if (islet_store_audit_add (k->srv->store, &a, &err) < 0)
+    fprintf (stderr, "isletd: audit %s: %s\n", action, err.msg);
+}
+
+static const struct mcp_host_ops key_host_ops = {
+  .create = k_create,
+  .list = k_list,
+  .resolve = k_resolve,
+  .remove = k_remove,
+  .record = k_record,
+};
+
+static struct mcp_host
+host_of (struct req *r, struct key_host *k)
+{
+  *k = (struct key_host){ .srv = r->srv, .key_id = r->key_id };
+  return (struct mcp_host){
+    .ops = &key_host_ops,
+    .data = k,
+    .ctx = r->srv->ctx,
+    .name = "isletd /mcp",
+    .no_host_dir = "host files are never reachable over HTTP",
+  };
+}
+
+/* ---- sessions ---- */
+
+struct entry
+{
+  char id[SESSION_ID_BYTES * 2 + 1];
+  int64_t key_id;
+  int64_t last_used;
+  unsigned refs; /* requests using it, plus one while it is in the table */
+  struct mcp_session s;
+  struct entry *next;
+};
+
+struct mcp_sessions
+{
+  pthread_mutex_t lock;
+  struct entry *head;
+  size_t n;
+};
+
+int
+mcp_sessions_new (struct mcp_sessions **out, struct islet_err *err)
+{
+  struct mcp_sessions *t = islet_xcalloc (1, sizeof *t);
+
+  pthread_mutex_init (&t->lock, NULL);
+  *out = t;
+  return 0;
+}
+
+static void
+entry_free (struct entry *e)
+{
+  mcp_session_fini (&e->s);
+  free (e);
+}
+
+void
+mcp_sessions_free (struct mcp_sessions *t)
+{
+  if (t == NULL)
+    return;
+  while (t->head)
+    {
+      struct entry *e = t->head;
+      t->head = e->next;
+      entry_free (e);
+    }
+  pthread_mutex_destroy (&t->lock);
+  free (t);
+}
+
+static void
+entry_put (struct mcp_sessions *t, struct entry *e)
+{
+  bool last;
+
+  pthread_mutex_lock (&t->lock);
+  last = --e->refs == 0;
+  pthread_mutex_unlock (&t->lock);
+  if (last)
+    entry_free (e);
+}
+
+/* Unlink e (the lock held): the table's reference goes with it. */
+static void
+entry_unlink (struct mcp_sessions *t, struct entry **link)
+{
+  struct entry *e = *link;
+
+  *link = e->next;
+  t->n--;
+  if (--e->refs == 0)
+    entry_free (e);
+}
+
+/* The session of id for key_id, with a reference; NULL: none. */
+static struct entry *
+entry_get (struct mcp_sessions *t, const char *id, int64_t key_id, bool unlink)
+{
+  struct entry *found = NULL;
+
+  pthread_mutex_lock (&t->lock);
+  for (struct entry **l = &t->head; *l; l = &(*l)->next)
+    if (strcmp ((*l)->id, id) == 0 && (*l)->key_id == key_id)
+      {
+        found = *l;
+        found->refs++;
+        found->last_used = now_s ();
+        if (unlink)
+          entry_unlink (t, l);
+        break;
+      }
+  pthread_mutex_unlock (&t->lock);
+  return found;
+}
+
+/* Into the table, under a new random id; -1 when the table is full. */
+static int
+entry_add (struct mcp_sessions *t, struct entry *e, struct islet_err *err)
+{
+  unsigned char rnd[SESSION_ID_BYTES];
+  int64_t now = now_s ();
+
+  if (getrandom (rnd, sizeof rnd, 0) != (ssize_t) sizeof rnd)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "getrandom");
+  for (size_t i = 0; i < sizeof rnd; i++)
+    snprintf (e->id + 2 * i, 3, "%02x", rnd[i]);
+  e->last_used = now;
+  pthread_mutex_lock (&t->lock);
+  /* forget the sessions long unused (their sandboxes are the reaper's) */
+  for (struct entry **l = &t->head; *l;)
+    if ((*l)->refs == 1 && now - (*l)->last_used > SESSION_IDLE_S)
+      entry_unlink (t, l);
+    else
+      l = &(*l)->next;
+  if (t->n >= SESSIONS_MAX)
+    {
+      pthread_mutex_unlock (&t->lock);
+      return islet_fail (err, ISLET_E_LIMIT, 0, "too many MCP sessions (%d)", SESSIONS_MAX);
+    }
+  e->refs++;
+  e->next = t->head;
+  t->head = e;
+  t->n++;
+  pthread_mutex_unlock (&t->lock);
+  return 0;
+}
+
+/* ---- the transport ---- */
+
+/* An answer of the transport itself: a JSON-RPC error without an id. */
+static void
+reply_rpc_error (struct resp *out, int status, const char *msg)
+{
+  reply_json (out, status,
+              json_pack ("{s:s,s:n,s:{s:i,s:s}}", "jsonrpc", "2.0", "id", "error", "code",
+                         -32000, "message", msg));
+}
+
+static bool
+origin_allowed (struct req *r, const char *origin)
+{
+  static const char *const loopback[] = { "localhost", "127.0.0.1", "[::1]" };
+  const char *host, *allowed = r->srv->mcp_origins;
+  size_t n, olen = strlen (origin);
+
+  /* an exact entry of --allow-origin (comma-separated) */
+  while (allowed && *allowed)
+    {
+      n = strcspn (allowed, ",");
+      if (n == olen && strncmp (allowed, origin, n) == 0)
+        return true;
+      allowed += n + (allowed[n] == ',');
+    }
+  if (strncmp (origin, "http://", 7) == 0)
+    host = origin + 7;
+  else if (strncmp (origin, "https://", 8) == 0)
+    host = origin + 8;
+  else
+    return false;
+  n = host[0] == '[' ? strcspn (host, "]") + 1 : strcspn (host, ":/");
+  for (size_t i = 0; i < sizeof loopback / sizeof loopback[0]; i++)
+    if (strlen (loopback[i]) == n && strncasecmp (host, loopback[i], n) == 0
+        && (host[n] == '\0' || host[n] == ':'))
+      return true;
+  return false;
+}
+
+/* What every /mcp request must pass before its method. */
+static int
+transport_check (struct req *r, struct resp *out)
+{
+  const char *origin = req_header (r, "Origin");
+  const char *version = req_header (r, "MCP-Protocol-Version");
+
+  /* a web page may reach a local server by a name it controls (DNS
+   * rebinding); its Origin gives it away */
+  if (origin && !origin_allowed (r, origin))
+    {
+      reply_rpc_error (out, 403, "forbidden: this Origin may not use /mcp (isletd --allow-origin)");
+      snprintf (out->note, sizeof out->note, "origin %s refused", origin);
+      return -1;
+    }
+  if (version && !mcp_version_known (version))
+    {
+      reply_rpc_error (out, 400, "bad request: unsupported MCP-Protocol-Version");
+      return -1;
+    }
+  return 0;
+}
+
+static void
+reply_answer (struct resp *out, json_t *answer)
+{
+  if (answer == NULL)
+    {
+      out->status = 202; /* notifications and responses: accepted, nothing to say */
+      return;
+    }
+  reply_json (out, 200, answer);
+}
+
+static void
+post_initialize (struct req *r, struct resp *out, const json_t *msg)
+{
+  struct entry *e = islet_xcalloc (1, sizeof *e);
+  struct key_host k;
+  struct mcp_host h = host_of (r, &k);
+  struct islet_err err;
+  json_t *answer;
+
+  e->key_id = r->key_id;
+  e->refs = 1; /* ours */
+  mcp_session_init (&e->s);
+  answer = mcp_handle (&h, &e->s, msg);
+  if (json_object_get (answer, "result") != NULL)
+    {
+      if (entry_add (r->srv->mcp, e, &err) < 0)
+        {
+          json_decref (answer);
+          entry_put (r->srv->mcp, e);
+          reply_rpc_error (out, 503, err.msg);
+          return;
+        }
+      out->extra_header_name = islet_xstrdup ("Mcp-Session-Id");
+      out->extra_header_value = islet_xstrdup (e->id);
+    }
+  entry_put (r->srv->mcp, e);
+  reply_answer (out, answer);
+}
+
+/* The session the request names, with a reference; -1 with 400 or 404. */
+static int
+session_of (struct req *r, struct resp *out, bool unlink, struct entry **e)
+{
+  const char *sid = req_header (r, "Mcp-Session-Id");
+
+  if (sid == NULL || *sid == '\0')
+    {
+      reply_rpc_error (out, 400, "bad request: no Mcp-Session-Id (initialize first)");
+      return -1;
+    }
+  if ((*e = entry_get (r->srv->mcp, sid, r->key_id, unlink)) == NULL)
+    {
+      reply_rpc_error (out, 404, "session not found: it ended or never was; initialize again");
+      return -1;
+    }
+  return 0;
+}
+
+/* After initialize, a client sends the version agreed there (none: a
+ * client of 2025-03-26, which had no such header). */
+static bool
+version_agreed (struct req *r, struct mcp_session *s)
+{
+  const char *version = req_header (r, "MCP-Protocol-Version");
+  bool ok;
+
+  if (version == NULL)
+    return true;
+  pthread_mutex_lock (&s->lock);
+  ok = s->version[0] == '\0' || strcmp (s->version, version) == 0;
+  pthread_mutex_unlock (&s->lock);
+  return ok;
+}
+
+void
+mcp_http_post (struct req *r, struct resp *out)
+{
+  cleanup_json json_t *msg = NULL;
+  struct entry *e;
+  struct key_host k;
+  struct mcp_host h = host_of (r, &k);
+  json_t *answer;
+
+  if (transport_check (r, out) < 0)
+    return;
+  msg = json_loadb (r->body, r->body_len, 0, NULL);
+  if (msg == NULL)
+    {
+      struct mcp_session none;
+      /* the protocol's own parse error, as the answer's body */
+      mcp_session_init (&none);
+      reply_json (out, 400, mcp_handle_text (&h, &none, r->body, r->body_len));
+      mcp_session_fini (&none);
+      return;
+    }
+  if (mcp_is_initialize (msg))
+    {
+      post_initialize (r, out, msg);
+      return;
+    }
+  if (session_of (r, out, false, &e) < 0)
+    return;
+  if (!version_agreed (r, &e->s))
+    {
+      entry_put (r->srv->mcp, e);
+      reply_rpc_error (out, 400, "bad request: MCP-Protocol-Version is not the session's");
+      return;
+    }
+  answer = mcp_handle (&h, &e->s, msg);
+  entry_put (r->srv->mcp, e);
+  reply_answer (out, answer);
+}
+
+void
+mcp_http_get (struct req *r, struct resp *out)
+{
+  if (transport_check (r, out) < 0)
+    return;
+  reply_rpc_error (out, 405, "method not allowed: this server offers no SSE stream");
+  out->extra_header_name = islet_xstrdup ("Allow");
+  out->extra_header_value = islet_xstrdup ("POST, DELETE");
+}
+
+void
+mcp_http_delete (struct req *r, struct resp *out)
+{
+  struct entry *e;
+  struct key_host k;
+  struct mcp_host h = host_of (r, &k);
+
+  if (transport_check (r, out) < 0 || session_of (r, out, true, &e) < 0)
+    return;
+  mcp_session_end (&e->s, &h);
+  entry_put (r->srv->mcp, e);
+  out->status = 204;
+}
