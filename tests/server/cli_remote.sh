@@ -157,6 +157,18 @@ capture env ISLET_URL="$SRV_URL" ISLET_API_KEY="$other" "$ISLET_BIN" audit --jso
 expect_eq "another key's audit log has none of it" \
   "$(jget "$OUT" 'any(i["sandboxId"] == "'"$id"'" for i in j["items"])')" false
 
+log "islet mcp over --url: the tools see the key's sandboxes"
+mcp_list () {
+  printf '%s\n' \
+    '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}' \
+    '{"jsonrpc":"2.0","method":"notifications/initialized"}' \
+    '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"list_sandboxes","arguments":{}}}' \
+    | env ISLET_URL="$SRV_URL" ISLET_API_KEY="$1" timeout 60 "$ISLET_BIN" mcp 2>/dev/null \
+    | jq -c 'select(.id == 2) | [.result.structuredContent.sandboxes[].id]'
+}
+expect_eq "the admin key's MCP listing" "$(mcp_list "$SRV_KEY")" "[\"$id\"]"
+expect_eq "another key's MCP listing" "$(mcp_list "$other")" "[]"
+
 log "errors: a wrong key, no server, local-only commands"
 capture env ISLET_URL="$SRV_URL" ISLET_API_KEY=wrong "$ISLET_BIN" ls
 expect_eq "a wrong key" "$RC" 2
