@@ -1,17 +1,14 @@
 /* git_operation: git run inside the sandbox by the core's exec, the
  * caller's values in argv (never in a script's text), credentials through
- * a temporary askpass script and the environment of that one command.
+ * the askpass wrapper of islet/gitcred.h (isletd's git routes use the
+ * same) and the environment of that one command.
  * create_sandbox's git_repo is a clone through here too. */
 #include <errno.h>
 #include <string.h>
 #include <sys/random.h>
 
 #include "internal.h"
-
-#define ASKPASS_SCRIPT                                                                           \
-  "#!/bin/sh\n"                                                                                  \
-  "case \"$1\" in Username*) printf '%s\\n' \"$ISLET_GIT_USERNAME\" ;;\n"                          \
-  "*) printf '%s\\n' \"$ISLET_GIT_PASSWORD\" ;; esac\n"
+#include "islet/gitcred.h"
 
 /* Values that git would read as options are refused. */
 static int
@@ -133,7 +130,6 @@ git_in (const struct call *c, const char *id, const json_t *args, bool trust_sou
 {
   const char *op = str_arg (args, "operation"), *path, *url, *branch;
   const char *user = str_arg (args, "username"), *pass = str_arg (args, "password");
-  cleanup_free char *askpass = NULL;
   cleanup_free char *global = NULL;
   cleanup_json json_t *env = json_object ();
   char *cfg[2] = { NULL, NULL };
@@ -145,20 +141,21 @@ git_in (const struct call *c, const char *id, const json_t *args, bool trust_sou
   if (git_value (args, "path", false, &path, err) < 0
       || git_value (args, "branch", false, &branch, err) < 0)
     return -1;
-  argv[n++] = "git";
+  json_object_set_new (env, "GIT_TERMINAL_PROMPT", json_string ("0"));
   if (user || pass)
     {
-      if (tmp_file (c, id, "askpass", ASKPASS_SCRIPT, 0700, &askpass, err) < 0)
-        goto out;
-      /* the secrets go in the environment of this one command: never on a
-       * command line, never in .git/config */
-      json_object_set_new (env, "GIT_ASKPASS", json_string (askpass));
-      json_object_set_new (env, "GIT_TERMINAL_PROMPT", json_string ("0"));
+      /* the secrets go in the environment of this one command, through
+       * the wrapper of islet/gitcred.h: never on a command line, never in
+       * .git/config, and its helper is gone when git ends */
+      argv[n++] = "bash";
+      argv[n++] = "-c";
+      argv[n++] = islet_git_askpass_sh;
+      argv[n++] = "islet-git";
       json_object_set_new (env, "ISLET_GIT_USERNAME", json_string (user ? user : ""));
       json_object_set_new (env, "ISLET_GIT_PASSWORD", json_string (pass ? pass : ""));
-      argv[n++] = "-c";
-      argv[n++] = "credential.helper=";
     }
+  else
+    argv[n++] = "git";
   /* A repository the image brings is owned by a uid the sandbox does not
    * map, which git refuses to read ("dubious ownership") unless a global
    * config trusts it; the clone only reads it, inside the sandbox. */
@@ -194,8 +191,6 @@ git_in (const struct call *c, const char *id, const json_t *args, bool trust_sou
   if (r == 0)
     json_object_set_new (*out, "operation", json_string (op));
 out:
-  if (askpass)
-    (void) !islet_fs_remove (c->h->ctx, id, askpass, false, &ignored);
   if (global)
     (void) !islet_fs_remove (c->h->ctx, id, global, false, &ignored);
   free (cfg[0]);

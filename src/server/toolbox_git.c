@@ -4,27 +4,16 @@
  * fails (with git's reason) and a path inside the sandbox works.
  *
  * Credentials never reach argv or .git/config: the username and password
- * go to git in the environment of one exec (ISLET_GIT_USERNAME/PASSWORD),
- * and a GIT_ASKPASS helper, made for that exec in the sandbox's /tmp (mode
- * 0700) and removed at its end, prints them when git asks.  Any configured
- * credential.helper is switched off for that exec, so nothing stores them;
+ * go to git in the environment of one exec, through the askpass wrapper of
+ * include/islet/gitcred.h (the MCP tools use the same);
  * GIT_TERMINAL_PROMPT=0 so git never waits for a terminal. */
 #include <string.h>
 
+#include "islet/gitcred.h"
 #include "islet/util.h"
 #include "toolbox.h"
 
 #define GIT_ARGS_MAX 16
-
-/* $1...: git's arguments.  The helper is written before git runs and
- * removed on EXIT, whatever git does. */
-static const char ASKPASS[]
-    = "h=$(umask 077 && mktemp /tmp/.islet-askpass.XXXXXX) || exit 125\n"
-      "trap 'rm -f -- \"$h\"' EXIT\n"
-      "printf '%s\\n' '#!/bin/sh' 'case \"$1\" in [Uu]sername*) printf \"%s\\n\" "
-      "\"$ISLET_GIT_USERNAME\";; *) printf \"%s\\n\" \"$ISLET_GIT_PASSWORD\";; esac' >\"$h\" "
-      "&& chmod 700 \"$h\" || exit 125\n"
-      "GIT_ASKPASS=$h git -c credential.helper= \"$@\"\n";
 
 struct git
 {
@@ -61,7 +50,7 @@ git_begin (struct git *g, const char *path, json_t *body)
     {
       arg (g, "bash");
       arg (g, "-c");
-      arg (g, ASKPASS);
+      arg (g, islet_git_askpass_sh);
       arg (g, "islet-git");
       json_object_set_new (g->env, "ISLET_GIT_USERNAME", json_string (user ? user : ""));
       json_object_set_new (g->env, "ISLET_GIT_PASSWORD", json_string (pass ? pass : ""));
