@@ -12,7 +12,16 @@ struct islet_ctx {
   char *runtime;
   pthread_mutex_t pool_lock;    /* guards the opening of pool */
   struct islet_disk_pool *pool; /* opened on first need */
+  pthread_mutex_t sessions_lock; /* guards the three below */
+  struct agent_sessions *sessions; /* kept sessions with file agents (client.c) */
+  size_t n_sessions;
+  uint64_t sessions_gen;
 };
+
+/* client.c: close the kept file sessions of sandbox id (it is being stopped
+ * or removed); sessions in use then are closed when they come back. */
+void sessions_drop (struct islet_ctx *ctx, const char *id);
+void sessions_free (struct islet_ctx *ctx);
 
 char *sandbox_dir (const struct islet_ctx *ctx, const char *id);
 
