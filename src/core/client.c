@@ -62,20 +62,25 @@ request (struct islet_ctx *ctx, const char *ref, json_t *req, struct islet_err *
  * A session (src/runtime/agent.c) carries requests one after another on one
  * connection to the agent, so a read, stat or list costs one round trip:
  * no connect, no wake of the supervisor, no thread started in the agent.
- * A ctx keeps up to SESSIONS_MAX per sandbox for whoever asks next (isletd
- * shares one ctx between its threads).  A kept session is only ever as
+ * A ctx has up to SESSIONS_MAX open per sandbox and keeps up to
+ * SESSIONS_IDLE_MAX of them for whoever asks next (isletd shares one ctx
+ * between its threads).  A kept session is only ever as
  * good as the agent at its other end: a stop kills the agent (and the
  * supervisor's death kills it too), which closes every session with it;
  * a session found closed or with unasked-for bytes is dropped before use,
  * and this ctx's own stop and destroy drop the sandbox's at once. */
 
 #define SESSIONS_MAX 16
+/* Kept between requests.  Each holds a thread of the agent, whose memory
+ * the sandbox pays for: about 35 KiB (its stack's pages and the kernel's),
+ * measured with 4 and 16 kept. */
+#define SESSIONS_IDLE_MAX 8
 
 struct agent_sessions
 {
   char id[ISLET_ID_LEN + 1];
   uint64_t gen;   /* changes when the sandbox's sessions are dropped */
-  int idle[SESSIONS_MAX];
+  int idle[SESSIONS_IDLE_MAX];
   unsigned n_idle, n_open; /* n_open: idle and in use */
 };
 
@@ -182,7 +187,7 @@ session_give (struct islet_ctx *ctx, const char *id, struct session *se, bool in
 
   pthread_mutex_lock (&ctx->sessions_lock);
   s = slot_find (ctx, id);
-  if (s && s->gen == se->gen && in_step && s->n_idle < SESSIONS_MAX)
+  if (s && s->gen == se->gen && in_step && s->n_idle < SESSIONS_IDLE_MAX)
     s->idle[s->n_idle++] = se->fd;
   else
     {

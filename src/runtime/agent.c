@@ -10,7 +10,9 @@
  * SCM_RIGHTS, over a socket pair) and serves it in a thread of its own (a
  * forked worker when all threads are busy), which has the confinement as it
  * is: no cgroup move, no filter to install, no namespace to join.  If the agent is gone, the supervisor falls back to
- * a handler that confines itself (serve_file). */
+ * a handler that confines itself (serve_file).  A request with "keep"
+ * makes its connection a session (file_session), which whoever serves it
+ * goes on serving: isletd keeps a few per sandbox (src/core/client.c). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
