@@ -1,7 +1,9 @@
 /* The wire protocol between a client (the CLI, later the daemon) and a
  * sandbox's supervisor, over the supervisor's unix stream socket.
  *
- * A connection carries one request.  Every message is a frame: a 5-byte header
+ * A connection carries one request, except a file session: a file request
+ * with "keep": true leaves the connection open for more file requests, one
+ * after another, until the client closes it.  Every message is a frame: a 5-byte header
  * (u32 payload length, little-endian; u8 type) and the payload.  The request
  * is one JSON frame, optionally followed by DATA frames ended by an empty DATA
  * frame; the answer is zero or more OUT/ERR/DATA frames and one JSON frame last. */

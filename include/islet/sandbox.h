@@ -80,6 +80,11 @@ int islet_sandbox_create (struct islet_ctx *ctx, const struct islet_create_opts 
 int islet_sandbox_get (struct islet_ctx *ctx, const char *ref, struct islet_sandbox_info *out,
                        struct islet_err *err) ISLET_MUST_CHECK;
 
+/* Whether the sandbox id (a full id) has a supervisor serving it, asked
+ * without waking the supervisor: for a caller that already knows the
+ * sandbox and checks, per request, that it still runs. */
+bool islet_sandbox_running (struct islet_ctx *ctx, const char *id);
+
 /* All sandboxes, sorted by creation time; *out is malloc'd. */
 int islet_sandbox_list (struct islet_ctx *ctx, struct islet_sandbox_info **out, size_t *n,
                         struct islet_err *err) ISLET_MUST_CHECK;

@@ -1,8 +1,33 @@
 #include <errno.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "islet/proto.h"
 #include "islet/util.h"
+
+/* Header and payload in one system call, so that the reader wakes once per
+ * frame, not twice; what a short write leaves is written after. */
+static int
+send_two (int fd, const void *a, size_t alen, const void *b, size_t blen)
+{
+  struct iovec iov[2] = { { (void *) a, alen }, { (void *) b, blen } };
+  ssize_t n;
+
+  do
+    n = writev (fd, iov, blen ? 2 : 1);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    return -1;
+  if ((size_t) n < alen)
+    return islet_write_all (fd, (const char *) a + n, alen - (size_t) n) < 0
+                   || (blen && islet_write_all (fd, b, blen) < 0)
+               ? -1
+               : 0;
+  n -= (ssize_t) alen;
+  if ((size_t) n < blen)
+    return islet_write_all (fd, (const char *) b + n, blen - (size_t) n);
+  return 0;
+}
 
 int
 islet_frame_send (int fd, enum islet_frame type, const void *data, size_t len,
@@ -17,7 +42,7 @@ islet_frame_send (int fd, enum islet_frame type, const void *data, size_t len,
   hdr[2] = (unsigned char) ((len >> 16) & 0xff);
   hdr[3] = (unsigned char) ((len >> 24) & 0xff);
   hdr[4] = (unsigned char) type;
-  if (islet_write_all (fd, hdr, sizeof hdr) < 0 || (len && islet_write_all (fd, data, len) < 0))
+  if (send_two (fd, hdr, sizeof hdr, data, len) < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "send frame");
   return 0;
 }

@@ -1,6 +1,8 @@
 /* The client side of the supervisor protocol (see islet/proto.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -55,6 +57,169 @@ request (struct islet_ctx *ctx, const char *ref, json_t *req, struct islet_err *
   return islet_take_fd (&fd);
 }
 
+/* ---- kept sessions with a sandbox's file agent ----
+ *
+ * A session (src/runtime/agent.c) carries requests one after another on one
+ * connection to the agent, so a read, stat or list costs one round trip:
+ * no connect, no wake of the supervisor, no thread started in the agent.
+ * A ctx has up to SESSIONS_MAX open per sandbox and keeps up to
+ * SESSIONS_IDLE_MAX of them for whoever asks next (isletd shares one ctx
+ * between its threads).  A kept session is only ever as
+ * good as the agent at its other end: a stop kills the agent (and the
+ * supervisor's death kills it too), which closes every session with it;
+ * a session found closed or with unasked-for bytes is dropped before use,
+ * and this ctx's own stop and destroy drop the sandbox's at once. */
+
+#define SESSIONS_MAX 16
+/* Kept between requests.  Each holds a thread of the agent, whose memory
+ * the sandbox pays for: about 35 KiB (its stack's pages and the kernel's),
+ * measured with 4 and 16 kept. */
+#define SESSIONS_IDLE_MAX 8
+
+struct agent_sessions
+{
+  char id[ISLET_ID_LEN + 1];
+  uint64_t gen;   /* changes when the sandbox's sessions are dropped */
+  int idle[SESSIONS_IDLE_MAX];
+  unsigned n_idle, n_open; /* n_open: idle and in use */
+};
+
+struct session
+{
+  int fd;
+  uint64_t gen;
+  bool fresh; /* just connected: its first request asks to keep it */
+};
+
+static struct agent_sessions *
+slot_find (struct islet_ctx *ctx, const char *id)
+{
+  for (size_t i = 0; i < ctx->n_sessions; i++)
+    if (strcmp (ctx->sessions[i].id, id) == 0)
+      return &ctx->sessions[i];
+  return NULL;
+}
+
+static struct agent_sessions *
+slot_get (struct islet_ctx *ctx, const char *id)
+{
+  struct agent_sessions *s = slot_find (ctx, id);
+
+  if (s)
+    return s;
+  ctx->sessions = islet_xrealloc (ctx->sessions, (ctx->n_sessions + 1) * sizeof *ctx->sessions);
+  s = &ctx->sessions[ctx->n_sessions++];
+  memset (s, 0, sizeof *s);
+  snprintf (s->id, sizeof s->id, "%s", id);
+  s->gen = ++ctx->sessions_gen;
+  return s;
+}
+
+static void
+slot_remove (struct islet_ctx *ctx, struct agent_sessions *s)
+{
+  for (unsigned i = 0; i < s->n_idle; i++)
+    close (s->idle[i]);
+  *s = ctx->sessions[--ctx->n_sessions];
+}
+
+/* Idle means nothing to read: a closed session (its agent is gone) polls
+ * readable, and so would one with bytes nobody asked for. */
+static bool
+session_idle (int fd)
+{
+  struct pollfd p = { fd, POLLIN, 0 };
+  return poll (&p, 1, 0) == 0;
+}
+
+/* A session with id's agent, kept or new; -1 when there is none to have
+ * (SESSIONS_MAX in use, or the sandbox not running: the caller then makes
+ * a one-shot request, which reports the error).  A new one is a plain
+ * connection whose first request says "keep"; an agent from before
+ * sessions closes it after answering, and it is dropped at its next use. */
+static int
+session_take (struct islet_ctx *ctx, const char *id, struct session *out)
+{
+  struct agent_sessions *s;
+  struct islet_err err;
+  int fd;
+
+  pthread_mutex_lock (&ctx->sessions_lock);
+  s = slot_get (ctx, id);
+  while (s->n_idle > 0)
+    {
+      fd = s->idle[--s->n_idle];
+      if (session_idle (fd))
+        {
+          *out = (struct session){ .fd = fd, .gen = s->gen };
+          pthread_mutex_unlock (&ctx->sessions_lock);
+          return 0;
+        }
+      close (fd);
+      s->n_open--;
+    }
+  if (s->n_open >= SESSIONS_MAX)
+    {
+      pthread_mutex_unlock (&ctx->sessions_lock);
+      return -1;
+    }
+  s->n_open++;
+  *out = (struct session){ .gen = s->gen, .fresh = true };
+  pthread_mutex_unlock (&ctx->sessions_lock);
+
+  out->fd = sandbox_connect (ctx, id, &err);
+  if (out->fd >= 0)
+    return 0;
+  pthread_mutex_lock (&ctx->sessions_lock);
+  s = slot_find (ctx, id);
+  if (s && s->gen == out->gen && --s->n_open == 0 && s->n_idle == 0)
+    slot_remove (ctx, s); /* not running: nothing to keep for it */
+  pthread_mutex_unlock (&ctx->sessions_lock);
+  return -1;
+}
+
+/* Give a session back: kept when it is in step (its last answer was read
+ * whole) and the sandbox's sessions were not dropped meanwhile. */
+static void
+session_give (struct islet_ctx *ctx, const char *id, struct session *se, bool in_step)
+{
+  struct agent_sessions *s;
+
+  pthread_mutex_lock (&ctx->sessions_lock);
+  s = slot_find (ctx, id);
+  if (s && s->gen == se->gen && in_step && s->n_idle < SESSIONS_IDLE_MAX)
+    s->idle[s->n_idle++] = se->fd;
+  else
+    {
+      close (se->fd);
+      if (s && s->gen == se->gen)
+        s->n_open--;
+    }
+  se->fd = -1;
+  pthread_mutex_unlock (&ctx->sessions_lock);
+}
+
+void
+sessions_drop (struct islet_ctx *ctx, const char *id)
+{
+  struct agent_sessions *s;
+
+  pthread_mutex_lock (&ctx->sessions_lock);
+  s = slot_find (ctx, id);
+  if (s)
+    slot_remove (ctx, s);
+  pthread_mutex_unlock (&ctx->sessions_lock);
+}
+
+void
+sessions_free (struct islet_ctx *ctx)
+{
+  while (ctx->n_sessions > 0)
+    slot_remove (ctx, &ctx->sessions[ctx->n_sessions - 1]);
+  free (ctx->sessions);
+  ctx->sessions = NULL;
+}
+
 static int
 send_data_from (int conn, int src, struct islet_err *err)
 {
@@ -90,8 +255,18 @@ send_data_mem (int conn, const char *data, size_t len, struct islet_err *err)
 typedef int (*data_sink) (enum islet_frame type, const char *data, size_t len, void *user,
                           struct islet_err *err);
 
+/* What a receive got: any frame at all, and the final one (then the
+ * connection is in step for another request, even if that frame was an
+ * error). */
+struct recv_track
+{
+  size_t frames;
+  bool ended;
+};
+
 static int
-receive (int conn, data_sink sink, void *user, json_t **final, struct islet_err *err)
+receive_tracked (int conn, data_sink sink, void *user, json_t **final, struct recv_track *t,
+                 struct islet_err *err)
 {
   for (;;)
     {
@@ -105,12 +280,14 @@ receive (int conn, data_sink sink, void *user, json_t **final, struct islet_err 
             islet_fail (err, ISLET_E_SYSTEM, 0, "the sandbox closed the connection");
           return -1;
         }
+      t->frames++;
       if (type == ISLET_FRAME_JSON)
         {
           json_error_t jerr;
           json_t *j = json_loadb (data, len, 0, &jerr);
           if (j == NULL)
             return islet_fail (err, ISLET_E_SYSTEM, EPROTO, "bad answer: %s", jerr.text);
+          t->ended = true;
           if (islet_err_from_json (j, err) < 0)
             {
               json_decref (j);
@@ -127,6 +304,46 @@ receive (int conn, data_sink sink, void *user, json_t **final, struct islet_err 
       if (sink (type, data, len, user, err) < 0)
         return -1;
     }
+}
+
+static int
+receive (int conn, data_sink sink, void *user, json_t **final, struct islet_err *err)
+{
+  struct recv_track t = { 0 };
+  return receive_tracked (conn, sink, user, final, &t, err);
+}
+
+/* A request that only reads, on a kept session: 1 when no session could be
+ * had (make a one-shot request instead).  A session that breaks before its
+ * first frame (its agent died since its last use) is dropped and the
+ * request made once more: it only reads, so nothing is done twice. */
+static int
+session_request (struct islet_ctx *ctx, const char *ref, json_t *msg, data_sink sink, void *user,
+                 json_t **final, struct islet_err *err)
+{
+  char id[ISLET_ID_LEN + 1];
+
+  if (sandbox_resolve (ctx, ref, id, err) < 0)
+    return -1;
+  for (int attempt = 0; attempt < 2; attempt++)
+    {
+      struct recv_track t = { 0 };
+      struct session se;
+      int rc;
+
+      if (session_take (ctx, id, &se) < 0)
+        return 1;
+      if (se.fresh)
+        json_object_set_new (msg, "keep", json_true ());
+      rc = islet_frame_send_json (se.fd, msg, err);
+      json_object_del (msg, "keep");
+      if (rc == 0)
+        rc = receive_tracked (se.fd, sink, user, final, &t, err);
+      session_give (ctx, id, &se, rc == 0 || t.ended);
+      if (rc == 0 || t.frames > 0 || se.fresh)
+        return rc;
+    }
+  return 1;
 }
 
 struct exec_sink {
@@ -229,12 +446,16 @@ islet_exec (struct islet_ctx *ctx, const char *id, const struct islet_exec_req *
 }
 
 static int
-simple (struct islet_ctx *ctx, const char *id, json_t *msg, json_t **final, struct islet_err *err)
+simple (struct islet_ctx *ctx, const char *id, json_t *msg, json_t **final, bool read_only,
+        struct islet_err *err)
 {
   cleanup_close int conn = -1;
+  int rc;
 
   if (msg == NULL)
     return islet_fail (err, ISLET_E_INVALID, 0, "a path is not valid UTF-8");
+  if (read_only && (rc = session_request (ctx, id, msg, NULL, NULL, final, err)) <= 0)
+    return rc;
   conn = request (ctx, id, msg, err);
   if (conn < 0)
     return -1;
@@ -268,10 +489,23 @@ islet_fs_read (struct islet_ctx *ctx, const char *id, const char *path, size_t m
                                         (json_int_t) max);
   cleanup_close int conn = -1;
   struct buf b = { 0 };
+  int rc;
 
   BACKEND_RETURN (ctx, fs_read, id, path, max, data, len, err);
   if (msg == NULL)
     return islet_fail (err, ISLET_E_INVALID, 0, "path is not valid UTF-8");
+  rc = session_request (ctx, id, msg, mem_sink, &b, NULL, err);
+  if (rc < 0)
+    {
+      free (b.data);
+      return -1;
+    }
+  if (rc == 0)
+    {
+      *len = b.len;
+      *data = buf_take (&b);
+      return 0;
+    }
   conn = request (ctx, id, msg, err);
   if (conn < 0)
     return -1;
@@ -348,7 +582,7 @@ islet_fs_remove (struct islet_ctx *ctx, const char *id, const char *path, bool r
                                         recursive);
 
   BACKEND_RETURN (ctx, fs_remove, id, path, recursive, err);
-  return simple (ctx, id, msg, NULL, err);
+  return simple (ctx, id, msg, NULL, false, err);
 }
 
 int
@@ -359,7 +593,7 @@ islet_fs_mkdir (struct islet_ctx *ctx, const char *id, const char *path, unsigne
                                         (int) mode);
 
   BACKEND_RETURN (ctx, fs_mkdir, id, path, mode, err);
-  return simple (ctx, id, msg, NULL, err);
+  return simple (ctx, id, msg, NULL, false, err);
 }
 
 int
@@ -369,7 +603,7 @@ islet_fs_move (struct islet_ctx *ctx, const char *id, const char *from, const ch
   cleanup_json json_t *msg = json_pack ("{s:s,s:s,s:s}", "op", "mv", "from", from, "to", to);
 
   BACKEND_RETURN (ctx, fs_move, id, from, to, err);
-  return simple (ctx, id, msg, NULL, err);
+  return simple (ctx, id, msg, NULL, false, err);
 }
 
 int
@@ -380,7 +614,7 @@ islet_fs_stat (struct islet_ctx *ctx, const char *id, const char *path, json_t *
   cleanup_json json_t *res = NULL;
 
   BACKEND_RETURN (ctx, fs_stat, id, path, out, err);
-  if (simple (ctx, id, msg, &res, err) < 0)
+  if (simple (ctx, id, msg, &res, true, err) < 0)
     return -1;
   *out = json_incref (json_object_get (res, "stat"));
   return 0;
@@ -395,7 +629,7 @@ islet_fs_list (struct islet_ctx *ctx, const char *id, const char *path, unsigned
   cleanup_json json_t *res = NULL;
 
   BACKEND_RETURN (ctx, fs_list, id, path, depth, out, err);
-  if (simple (ctx, id, msg, &res, err) < 0)
+  if (simple (ctx, id, msg, &res, true, err) < 0)
     return -1;
   *out = json_incref (json_object_get (res, "entries"));
   return 0;

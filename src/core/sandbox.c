@@ -115,6 +115,7 @@ islet_ctx_open (const char *state_dir, const char *runtime, struct islet_ctx **o
     return -1;
   ctx = islet_xcalloc (1, sizeof *ctx);
   pthread_mutex_init (&ctx->pool_lock, NULL);
+  pthread_mutex_init (&ctx->sessions_lock, NULL);
   ctx->state_dir = islet_xstrdup (real);
   ctx->runtime = runtime ? islet_xstrdup (runtime) : find_runtime ();
   if (ctx->runtime == NULL)
@@ -136,6 +137,8 @@ islet_ctx_free (struct islet_ctx *ctx)
     ctx->backend->free (ctx->backend_self);
   islet_disk_pool_free (ctx->pool);
   pthread_mutex_destroy (&ctx->pool_lock);
+  sessions_free (ctx);
+  pthread_mutex_destroy (&ctx->sessions_lock);
   free (ctx->state_dir);
   free (ctx->runtime);
   free (ctx);
@@ -153,6 +156,7 @@ islet_ctx_new_backend (const struct islet_backend *ops, void *self, const char *
   struct islet_ctx *ctx = islet_xcalloc (1, sizeof *ctx);
 
   pthread_mutex_init (&ctx->pool_lock, NULL);
+  pthread_mutex_init (&ctx->sessions_lock, NULL);
   ctx->state_dir = islet_xstrdup (where);
   ctx->backend = ops;
   ctx->backend_self = self;
@@ -422,6 +426,41 @@ sandbox_load (const struct islet_ctx *ctx, const char *id, struct islet_sandbox_
   return 0;
 }
 
+bool
+islet_sandbox_running (struct islet_ctx *ctx, const char *id)
+{
+  cleanup_free char *dir = NULL;
+  cleanup_free char *sock = NULL;
+  cleanup_free char *lock = NULL;
+  cleanup_close int fd = -1;
+  struct stat st;
+
+  if (ctx->backend != NULL)
+    {
+      struct islet_sandbox_info info;
+      struct islet_err ignored;
+      return ctx->backend->get (ctx->backend_self, id, &info, &ignored) == 0
+             && info.state == ISLET_SB_RUNNING;
+    }
+  if (!id_valid (id))
+    return false;
+  /* a stop unlinks the socket before anything else; a supervisor that died
+   * left it behind, but not its run lock, which it holds while it lives
+   * (src/runtime/main.c) */
+  dir = sandbox_dir (ctx, id);
+  sock = islet_xasprintf ("%s/ctl.sock", dir);
+  if (stat (sock, &st) < 0 || !S_ISSOCK (st.st_mode))
+    return false;
+  lock = islet_xasprintf ("%s/run.lock", dir);
+  fd = open (lock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0)
+    return false;
+  /* taken at once: nobody holds it (closing our fd lets it go again) */
+  if (flock (fd, LOCK_SH | LOCK_NB) == 0)
+    return false;
+  return errno == EWOULDBLOCK;
+}
+
 int
 sandbox_connect (const struct islet_ctx *ctx, const char *id, struct islet_err *err)
 {
@@ -543,6 +582,7 @@ islet_sandbox_stop (struct islet_ctx *ctx, const char *ref, struct islet_err *er
   BACKEND_RETURN (ctx, stop, ref, err);
   if (islet_sandbox_get (ctx, ref, &info, err) < 0)
     return -1;
+  sessions_drop (ctx, info.id);
   fd = sandbox_connect (ctx, info.id, err);
   if (fd < 0)
     return -1;
@@ -819,6 +859,7 @@ islet_sandbox_destroy (struct islet_ctx *ctx, const char *ref, bool force, struc
       if (islet_sandbox_stop (ctx, info.id, err) < 0 && err->kind != ISLET_E_CONFLICT)
         return -1;
     }
+  sessions_drop (ctx, info.id);
   return remove_storage (ctx, info.id, info.name, info.uid_base, err);
 }
 

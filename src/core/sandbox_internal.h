@@ -15,6 +15,10 @@ struct islet_ctx {
   struct islet_disk_pool *pool; /* opened on first need */
   const struct islet_backend *backend; /* NULL: the sandboxes are in state_dir */
   void *backend_self;
+  pthread_mutex_t sessions_lock; /* guards the three below */
+  struct agent_sessions *sessions; /* kept sessions with file agents (client.c) */
+  size_t n_sessions;
+  uint64_t sessions_gen;
 };
 
 /* With a backend, a public function returns what the backend's says. */
@@ -28,6 +32,11 @@ struct islet_ctx {
 
 /* A state-directory operation asked of a backend ctx: -1 with err set. */
 int backend_refuse (const struct islet_ctx *ctx, const char *what, struct islet_err *err);
+
+/* client.c: close the kept file sessions of sandbox id (it is being stopped
+ * or removed); sessions in use then are closed when they come back. */
+void sessions_drop (struct islet_ctx *ctx, const char *id);
+void sessions_free (struct islet_ctx *ctx);
 
 char *sandbox_dir (const struct islet_ctx *ctx, const char *id);
 

@@ -10,7 +10,9 @@
  * SCM_RIGHTS, over a socket pair) and serves it in a thread of its own (a
  * forked worker when all threads are busy), which has the confinement as it
  * is: no cgroup move, no filter to install, no namespace to join.  If the agent is gone, the supervisor falls back to
- * a handler that confines itself (serve_file). */
+ * a handler that confines itself (serve_file).  A request with "keep"
+ * makes its connection a session (file_session), which whoever serves it
+ * goes on serving: isletd keeps a few per sandbox (src/core/client.c). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -363,9 +365,12 @@ static const struct
   { "mv", op_mv },     { "stat", op_stat },   { "list", op_list },
 };
 
-/* Serve one file request on conn, already confined. */
+static void file_session (int conn);
+
+/* Serve one file request on conn, already confined; with "keep" (the first
+ * request of a connection), the connection then becomes a session. */
 static void
-file_request (int conn, json_t *req)
+file_request (int conn, json_t *req, bool in_session)
 {
   const char *op = json_string_value (json_object_get (req, "op"));
   struct islet_err e = { 0 };
@@ -382,6 +387,29 @@ file_request (int conn, json_t *req)
     }
   if (fn (conn, req, &e) < 0)
     reply_error (conn, &e);
+  if (!in_session && json_is_true (json_object_get (req, "keep")))
+    file_session (conn);
+}
+
+/* A session: more requests, one after another on the same connection,
+ * until the client closes it.  A client that makes many requests (isletd
+ * keeps a few sessions per sandbox) then pays no connect, no wake of the
+ * supervisor and no new thread per request.  Whoever serves it is confined
+ * as for one request, and every answer ends with its JSON frame, errors
+ * included, so the two ends stay in step; anything else ends the session. */
+static void
+file_session (int conn)
+{
+  struct islet_err e;
+
+  for (;;)
+    {
+      cleanup_json json_t *req = NULL;
+
+      if (islet_frame_recv_json (conn, &req, &e) < 0)
+        return;
+      file_request (conn, req, true);
+    }
 }
 
 /* Confine this process as a file operation needs: the init's cgroup, the
@@ -411,7 +439,7 @@ serve_file (struct sandbox *sb, int conn, json_t *req)
       reply_error (conn, &e);
       return;
     }
-  file_request (conn, req);
+  file_request (conn, req, false);
 }
 
 #define AGENT_MSG_MAX 65536
@@ -430,7 +458,7 @@ agent_thread (void *arg)
 {
   struct agent_job *job = arg;
 
-  file_request (job->conn, job->req);
+  file_request (job->conn, job->req, false);
   close (job->conn);
   json_decref (job->req);
   free (job);
@@ -520,7 +548,7 @@ agent_loop (int sock)
           close (sock);
           /* the worker dies with the agent (which dies with the supervisor) */
           prctl (PR_SET_PDEATHSIG, SIGKILL);
-          file_request (conn, req);
+          file_request (conn, req, false);
           _exit (0);
         }
       if (pid < 0)

@@ -1,11 +1,58 @@
 /* A sandbox as one API key sees it: the core's sandbox, joined with the
  * store's row that says which key owns it.  A sandbox of another key, one
  * made by the CLI, and a missing one all look the same: 404. */
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 
 #include "islet/util.h"
 #include "server.h"
+
+/* What the core says of a sandbox that never changes while it exists (its
+ * config: limits, image, creation time), by id, so that a toolbox request
+ * reads no config.json.  Whether it still exists and runs is asked anew on
+ * every request (islet_sandbox_running, which wakes no supervisor); ids are
+ * never reused, so an entry of a removed sandbox is only unused. */
+#define INFOS_MAX 1024
+
+static pthread_mutex_t infos_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct islet_sandbox_info infos[INFOS_MAX];
+static size_t n_infos;
+
+static bool
+info_cached (const char *id, struct islet_sandbox_info *out)
+{
+  bool hit = false;
+
+  pthread_mutex_lock (&infos_lock);
+  for (size_t i = 0; i < n_infos && !hit; i++)
+    if (strcmp (infos[i].id, id) == 0)
+      {
+        *out = infos[i];
+        hit = true;
+      }
+  pthread_mutex_unlock (&infos_lock);
+  return hit;
+}
+
+static void
+info_keep (const struct islet_sandbox_info *info)
+{
+  pthread_mutex_lock (&infos_lock);
+  for (size_t i = 0; i < n_infos; i++)
+    if (strcmp (infos[i].id, info->id) == 0)
+      {
+        pthread_mutex_unlock (&infos_lock);
+        return;
+      }
+  if (n_infos == INFOS_MAX)
+    n_infos = 0;
+  infos[n_infos] = *info;
+  infos[n_infos].state = ISLET_SB_STOPPED; /* never read from here */
+  infos[n_infos].supervisor = 0;
+  n_infos++;
+  pthread_mutex_unlock (&infos_lock);
+}
 
 int
 sb_ctx (struct req *r, struct sb_ref *sb, struct resp *out)
@@ -23,24 +70,29 @@ sb_close (struct sb_ref *sb)
   islet_store_sandbox_fini (&sb->row);
 }
 
+/* A failed lookup: whatever is not the caller's sandbox is 404. */
+static void
+lookup_failed (struct resp *out, const struct islet_err *err, const char *ref)
+{
+  if (err->kind == ISLET_E_NOTFOUND || err->kind == ISLET_E_INVALID)
+    reply_error (out, 404, "NOT_FOUND", "sandbox '%s' not found", ref);
+  else
+    reply_islet_err (out, err, false);
+}
+
 int
 sb_open (struct req *r, const char *ref, struct sb_ref *sb, struct resp *out)
 {
-  char id[ISLET_ID_LEN + 1];
   struct islet_err err;
 
   if (sb_ctx (r, sb, out) < 0)
     return -1;
   /* names are the store's, per key; the core's own names and id prefixes
    * are never looked up, so no other key's sandbox can be reached */
-  if (islet_store_sandbox_find (r->srv->store, r->key_id, ref, id, &err) < 0
-      || islet_sandbox_get (sb->ctx, id, &sb->info, &err) < 0
-      || islet_store_sandbox_get (r->srv->store, id, &sb->row, &err) < 0)
+  if (islet_store_sandbox_lookup (r->srv->store, r->key_id, ref, &sb->row, &err) < 0
+      || islet_sandbox_get (sb->ctx, sb->row.id, &sb->info, &err) < 0)
     {
-      if (err.kind == ISLET_E_NOTFOUND || err.kind == ISLET_E_INVALID)
-        reply_error (out, 404, "NOT_FOUND", "sandbox '%s' not found", ref);
-      else
-        reply_islet_err (out, &err, false);
+      lookup_failed (out, &err, ref);
       return -1;
     }
   snprintf (r->sandbox_id, sizeof r->sandbox_id, "%s", sb->info.id);
@@ -79,12 +131,41 @@ tb_open (struct req *r, struct sb_ref *sb, struct resp *out)
   return tb_open_ref (r, r->params[0], sb, out);
 }
 
+/* sb_open for a request into a running sandbox: the same answers, from the
+ * caches when the sandbox is known and runs; anything else (not cached, not
+ * running, gone) is asked of the core as sb_open does, for the exact
+ * answer. */
+static int
+tb_sb_open (struct req *r, const char *ref, struct sb_ref *sb, struct resp *out)
+{
+  struct islet_err err;
+
+  if (sb_ctx (r, sb, out) < 0)
+    return -1;
+  if (islet_store_sandbox_lookup (r->srv->store, r->key_id, ref, &sb->row, &err) < 0)
+    {
+      lookup_failed (out, &err, ref);
+      return -1;
+    }
+  if (info_cached (sb->row.id, &sb->info) && islet_sandbox_running (sb->ctx, sb->row.id))
+    sb->info.state = ISLET_SB_RUNNING;
+  else if (islet_sandbox_get (sb->ctx, sb->row.id, &sb->info, &err) < 0)
+    {
+      lookup_failed (out, &err, ref);
+      return -1;
+    }
+  else
+    info_keep (&sb->info);
+  snprintf (r->sandbox_id, sizeof r->sandbox_id, "%s", sb->info.id);
+  return 0;
+}
+
 int
 tb_open_ref (struct req *r, const char *ref, struct sb_ref *sb, struct resp *out)
 {
   struct islet_err err;
 
-  if (sb_open (r, ref, sb, out) < 0)
+  if (tb_sb_open (r, ref, sb, out) < 0)
     return -1;
   if (sb->info.state != ISLET_SB_RUNNING)
     {

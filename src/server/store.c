@@ -16,6 +16,30 @@
  * each is prepared once and kept, keyed by its address. */
 #define STMT_CACHE_MAX 64
 
+/* Answers kept in memory, so that a request's key and sandbox cost no
+ * query: the valid keys found (hash -> id) and the sandboxes resolved
+ * ((key, id or name) -> row).  Both are emptied by every write of this
+ * connection to those tables, and whenever another connection committed
+ * anything (PRAGMA data_version, checked under the lock before each use):
+ * `isletd key revoke`, run as a process of its own, takes effect on the
+ * next request as it did without the caches.  Sizes are capped; a full
+ * cache is emptied. */
+#define KEYS_CACHED_MAX 64
+#define SANDBOXES_CACHED_MAX 512
+
+struct cached_key
+{
+  char hash[65];
+  int64_t id;
+};
+
+struct cached_sandbox
+{
+  int64_t key_id;
+  char *ref;
+  struct islet_store_sandbox row;
+};
+
 struct islet_store
 {
   sqlite3 *db;
@@ -26,6 +50,11 @@ struct islet_store
     sqlite3_stmt *stmt;
   } cache[STMT_CACHE_MAX];
   size_t n_cache;
+  int64_t data_version; /* as of the last check; -1: never checked */
+  struct cached_key keys[KEYS_CACHED_MAX];
+  size_t n_keys;
+  struct cached_sandbox *sandboxes; /* SANDBOXES_CACHED_MAX of them */
+  size_t n_sandboxes;
 };
 
 static const char schema[]
@@ -121,6 +150,45 @@ prepare (struct islet_store *st, const char *sql, sqlite3_stmt **out, struct isl
   return 0;
 }
 
+static void
+keys_forget (struct islet_store *st)
+{
+  st->n_keys = 0;
+}
+
+static void
+sandboxes_forget (struct islet_store *st)
+{
+  for (size_t i = 0; i < st->n_sandboxes; i++)
+    {
+      free (st->sandboxes[i].ref);
+      islet_store_sandbox_fini (&st->sandboxes[i].row);
+    }
+  st->n_sandboxes = 0;
+}
+
+/* Under the lock, before a cached answer is used: empty the caches if
+ * another connection has committed since the last look. */
+static int
+caches_check (struct islet_store *st, struct islet_err *err)
+{
+  cleanup_stmt sqlite3_stmt *s = NULL;
+  int64_t v;
+
+  if (prepare (st, "PRAGMA data_version", &s, err) < 0)
+    return -1;
+  if (sqlite3_step (s) != SQLITE_ROW)
+    return db_fail (st, err, "read the data version");
+  v = sqlite3_column_int64 (s, 0);
+  if (v != st->data_version)
+    {
+      keys_forget (st);
+      sandboxes_forget (st);
+      st->data_version = v;
+    }
+  return 0;
+}
+
 /* Columns added since the first schema, for a store made by an older
  * isletd (CREATE TABLE IF NOT EXISTS leaves an existing table alone). */
 static int
@@ -205,6 +273,8 @@ islet_store_open (const char *path, struct islet_store **out, struct islet_err *
       return -1;
     }
   pthread_mutex_init (&st->lock, NULL);
+  st->data_version = -1;
+  st->sandboxes = islet_xcalloc (SANDBOXES_CACHED_MAX, sizeof *st->sandboxes);
   *out = st;
   return 0;
 }
@@ -216,6 +286,8 @@ islet_store_close (struct islet_store *st)
     return;
   for (size_t i = 0; i < st->n_cache; i++)
     sqlite3_finalize (st->cache[i].stmt);
+  sandboxes_forget (st);
+  free (st->sandboxes);
   sqlite3_close (st->db);
   pthread_mutex_destroy (&st->lock);
   free (st);
@@ -292,6 +364,7 @@ islet_store_key_revoke (struct islet_store *st, int64_t id, struct islet_err *er
   if (prepare (st, "UPDATE api_keys SET revoked = ? WHERE id = ? AND revoked IS NULL", &s, err)
       < 0)
     return -1;
+  keys_forget (st);
   sqlite3_bind_int64 (s, 1, (sqlite3_int64) time (NULL));
   sqlite3_bind_int64 (s, 2, id);
   if (sqlite3_step (s) != SQLITE_DONE)
@@ -309,6 +382,14 @@ islet_store_key_find (struct islet_store *st, const char *hash_hex, int64_t *id,
   cleanup_stmt sqlite3_stmt *s = NULL;
   int rc;
 
+  if (caches_check (st, err) < 0)
+    return -1;
+  for (size_t i = 0; i < st->n_keys; i++)
+    if (strcmp (st->keys[i].hash, hash_hex) == 0)
+      {
+        *id = st->keys[i].id;
+        return 0;
+      }
   if (prepare (st, "SELECT id FROM api_keys WHERE hash = ? AND revoked IS NULL", &s, err) < 0)
     return -1;
   sqlite3_bind_text (s, 1, hash_hex, -1, SQLITE_STATIC);
@@ -318,6 +399,11 @@ islet_store_key_find (struct islet_store *st, const char *hash_hex, int64_t *id,
   if (rc != SQLITE_ROW)
     return db_fail (st, err, "find key");
   *id = sqlite3_column_int64 (s, 0);
+  /* only valid keys are kept: a stream of wrong ones cannot fill memory */
+  if (st->n_keys == KEYS_CACHED_MAX)
+    keys_forget (st);
+  snprintf (st->keys[st->n_keys].hash, sizeof st->keys[0].hash, "%s", hash_hex);
+  st->keys[st->n_keys++].id = *id;
   return 0;
 }
 
@@ -358,6 +444,7 @@ islet_store_sandbox_put (struct islet_store *st, const struct islet_store_sandbo
                &s, err)
       < 0)
     return -1;
+  sandboxes_forget (st);
   sqlite3_bind_text (s, 1, sb->id, -1, SQLITE_STATIC);
   sqlite3_bind_int64 (s, 2, sb->key_id);
   sqlite3_bind_text (s, 3, sb->labels ? sb->labels : "{}", -1, SQLITE_STATIC);
@@ -415,11 +502,71 @@ row_read (sqlite3_stmt *s, struct islet_store_sandbox *out)
   out->stopped_at = sqlite3_column_int64 (s, 13);
 }
 
+static int sandbox_get_locked (struct islet_store *st, const char *id,
+                               struct islet_store_sandbox *out, struct islet_err *err);
+static int sandbox_find_locked (struct islet_store *st, int64_t key_id, const char *ref,
+                                char id[ISLET_ID_LEN + 1], struct islet_err *err);
+
+static char *
+dup_or_null (const char *s)
+{
+  return s ? islet_xstrdup (s) : NULL;
+}
+
+static void
+row_copy (const struct islet_store_sandbox *from, struct islet_store_sandbox *to)
+{
+  *to = *from;
+  to->name = dup_or_null (from->name);
+  to->labels = dup_or_null (from->labels);
+  to->env = dup_or_null (from->env);
+  to->language = dup_or_null (from->language);
+  to->target = dup_or_null (from->target);
+}
+
+int
+islet_store_sandbox_lookup (struct islet_store *st, int64_t key_id, const char *ref,
+                            struct islet_store_sandbox *out, struct islet_err *err)
+{
+  STORE_LOCKED (st);
+  char id[ISLET_ID_LEN + 1];
+  struct cached_sandbox *c;
+
+  if (caches_check (st, err) < 0)
+    return -1;
+  for (size_t i = 0; i < st->n_sandboxes; i++)
+    {
+      c = &st->sandboxes[i];
+      if (c->key_id == key_id && strcmp (c->ref, ref) == 0)
+        {
+          row_copy (&c->row, out);
+          return 0;
+        }
+    }
+  if (sandbox_find_locked (st, key_id, ref, id, err) < 0
+      || sandbox_get_locked (st, id, out, err) < 0)
+    return -1;
+  if (st->n_sandboxes == SANDBOXES_CACHED_MAX)
+    sandboxes_forget (st);
+  c = &st->sandboxes[st->n_sandboxes++];
+  c->key_id = key_id;
+  c->ref = islet_xstrdup (ref);
+  row_copy (out, &c->row);
+  return 0;
+}
+
 int
 islet_store_sandbox_get (struct islet_store *st, const char *id, struct islet_store_sandbox *out,
                          struct islet_err *err)
 {
   STORE_LOCKED (st);
+  return sandbox_get_locked (st, id, out, err);
+}
+
+static int
+sandbox_get_locked (struct islet_store *st, const char *id, struct islet_store_sandbox *out,
+                    struct islet_err *err)
+{
   cleanup_stmt sqlite3_stmt *s = NULL;
   int rc;
 
@@ -483,6 +630,13 @@ islet_store_sandbox_find (struct islet_store *st, int64_t key_id, const char *re
                           char id[ISLET_ID_LEN + 1], struct islet_err *err)
 {
   STORE_LOCKED (st);
+  return sandbox_find_locked (st, key_id, ref, id, err);
+}
+
+static int
+sandbox_find_locked (struct islet_store *st, int64_t key_id, const char *ref,
+                     char id[ISLET_ID_LEN + 1], struct islet_err *err)
+{
   cleanup_stmt sqlite3_stmt *s = NULL;
   int rc;
 
@@ -511,6 +665,7 @@ islet_store_sandbox_delete (struct islet_store *st, const char *id, struct islet
 
   if (prepare (st, "DELETE FROM sandboxes WHERE id = ?", &s, err) < 0)
     return -1;
+  sandboxes_forget (st);
   sqlite3_bind_text (s, 1, id, -1, SQLITE_STATIC);
   if (sqlite3_step (s) != SQLITE_DONE)
     return db_fail (st, err, "delete sandbox");
@@ -526,6 +681,7 @@ islet_store_sandbox_set_stopped (struct islet_store *st, const char *id, int64_t
 
   if (prepare (st, "UPDATE sandboxes SET stopped_at = ? WHERE id = ?", &s, err) < 0)
     return -1;
+  sandboxes_forget (st);
   sqlite3_bind_int64 (s, 1, when);
   sqlite3_bind_text (s, 2, id, -1, SQLITE_STATIC);
   if (sqlite3_step (s) != SQLITE_DONE)
@@ -539,12 +695,21 @@ islet_store_sandbox_touch (struct islet_store *st, const char *id, struct islet_
   STORE_LOCKED (st);
   cleanup_stmt sqlite3_stmt *s = NULL;
 
+  int64_t now = (int64_t) time (NULL);
+
   if (prepare (st, "UPDATE sandboxes SET last_activity = ? WHERE id = ?", &s, err) < 0)
     return -1;
-  sqlite3_bind_int64 (s, 1, (sqlite3_int64) time (NULL));
+  sqlite3_bind_int64 (s, 1, (sqlite3_int64) now);
   sqlite3_bind_text (s, 2, id, -1, SQLITE_STATIC);
   if (sqlite3_step (s) != SQLITE_DONE)
-    return db_fail (st, err, "touch sandbox");
+    {
+      sandboxes_forget (st);
+      return db_fail (st, err, "touch sandbox");
+    }
+  /* the one column changed: the cached rows follow it rather than go */
+  for (size_t i = 0; i < st->n_sandboxes; i++)
+    if (strcmp (st->sandboxes[i].row.id, id) == 0)
+      st->sandboxes[i].row.last_activity = now;
   return 0;
 }
 

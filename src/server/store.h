@@ -67,6 +67,11 @@ int islet_store_sandbox_list (struct islet_store *st, int64_t key_id, int64_t af
                               const char *after_id, struct islet_store_sandbox **out, size_t *n,
                               struct islet_err *err) ISLET_MUST_CHECK;
 void islet_store_sandbox_list_free (struct islet_store_sandbox *rows, size_t n);
+/* The row of key_id's sandbox whose id or name is ref (ISLET_E_NOTFOUND):
+ * find and get in one, answered from memory while the store is unchanged. */
+int islet_store_sandbox_lookup (struct islet_store *st, int64_t key_id, const char *ref,
+                                struct islet_store_sandbox *out,
+                                struct islet_err *err) ISLET_MUST_CHECK;
 /* The id of key_id's sandbox whose id or name is ref; ISLET_E_NOTFOUND. */
 int islet_store_sandbox_find (struct islet_store *st, int64_t key_id, const char *ref,
                               char id[ISLET_ID_LEN + 1], struct islet_err *err) ISLET_MUST_CHECK;

@@ -6,7 +6,9 @@
 source "$(dirname "$0")/../lib/integration.sh"
 it_init
 
-# Open COUNT files; print "opened N ERRNO".
+# Open COUNT files; print "opened N ERRNO".  One write: the sandbox's
+# python is unbuffered (PYTHONUNBUFFERED=1), and print would write each
+# word on its own, which two processes sharing stdout then interleave.
 OPENS='
 import errno, os, sys
 fds, why = [], "none"
@@ -15,7 +17,6 @@ try:
         fds.append(os.open("/dev/null", os.O_RDONLY))
 except OSError as e:
     why = errno.errorcode.get(e.errno, str(e.errno))
-# one write, so that the lines of two processes on one pipe never mix
 os.write(1, ("opened %d %s\n" % (len(fds), why)).encode())'
 
 id=$(create_sb)

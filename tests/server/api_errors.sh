@@ -67,10 +67,22 @@ expect_body "FILE_NOT_FOUND code" '.code == "FILE_NOT_FOUND" and .source == "DAY
 api POST "/toolbox/$A/files/bulk-upload" -H 'Content-Type: multipart/form-data; boundary=xyz' \
   --data-binary 'not multipart'
 expect_error "a malformed multipart body" 400
+# isletd keeps sessions with the sandbox's file agent: none may outlive a stop
+api GET "/toolbox/$A/files/download?path=/etc/hostname"; expect_code "download before the stop" 200
 api POST "/api/sandbox/$A/stop"; expect_code "stop" 200
 api POST "/api/sandbox/$A/stop"; expect_error "stop a stopped sandbox" 409
 api POST "/toolbox/$A/process/execute" -d '{"command": "true"}'; expect_error "execute in a stopped sandbox" 409
+api GET "/toolbox/$A/files/download?path=/etc/hostname"; expect_error "download in a stopped sandbox" 409
+api GET "/toolbox/$A/files/info?path=/etc/hostname"; expect_error "files/info in a stopped sandbox" 409
 api POST "/api/sandbox/$A/start"; expect_code "start" 200
+api GET "/toolbox/$A/files/download?path=/etc/hostname"; expect_code "download after the start" 200
+# the same behind isletd's back: the CLI stops and starts it
+islet stop "$A" >/dev/null || fail "islet stop"
+api GET "/toolbox/$A/files/download?path=/etc/hostname"; expect_error "download after islet stop" 409
+api POST "/toolbox/$A/process/execute" -d '{"command": "true"}'; expect_error "execute after islet stop" 409
+islet start "$A" >/dev/null || fail "islet start"
+api GET "/toolbox/$A/files/download?path=/etc/hostname"; expect_code "download after islet start" 200
+api POST "/toolbox/$A/process/execute" -d '{"command": "true"}'; expect_code "execute after islet start" 200
 
 log "== another key is another organization"
 K2=$(new_key second)
@@ -131,5 +143,12 @@ expect_body "delete answers a destroyed sandbox" ".id == \"$A\" and .state == \"
 api GET "/api/sandbox/$A"; expect_error "get after delete" 404
 api DELETE "/api/sandbox/$A"; expect_error "delete twice" 404
 islet rm -f "$C" >/dev/null
+# one removed behind isletd's back, after isletd has served it: gone
+api POST /api/sandbox -d '{}'; expect_code "create" 200
+B=$(jq -r .id <<<"$BODY"); remember_id "$B"
+api GET "/toolbox/$B/files/info?path=/etc/hostname"; expect_code "files/info" 200
+islet rm -f "$B" >/dev/null || fail "islet rm"
+api GET "/toolbox/$B/files/info?path=/etc/hostname"; expect_error "files/info after islet rm" 404
+api POST "/toolbox/$B/process/execute" -d '{"command": "true"}'; expect_error "execute after islet rm" 404
 [[ $(islet ls --json | jq '.sandboxes | length') == 0 ]] || fail "sandboxes left: $(islet ls)"
 pass
