@@ -17,7 +17,9 @@
  * the audit log) and this file only translates.  Sandbox objects carry an
  * "islet" member with the exact limits and times; file objects are
  * Daytona's FileInfo, turned back into the core's stat objects.  One curl
- * handle, kept alive between calls and used under a lock. */
+ * handle, kept alive between calls and used under a lock; libcurl itself is
+ * loaded (dlopen) only when a remote ctx is opened. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -72,12 +74,65 @@ struct call
   int out_err; /* errno of a failed write to out_fd */
 };
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+/* libcurl, loaded when a remote ctx is first opened: linked, its library
+ * and the dozens it needs (TLS, HTTP/2, SSH, LDAP...) would be mapped by
+ * every start of islet, local mode included, which costs it milliseconds. */
+#define CURL_SONAME "libcurl.so.4"
+
+static struct
+{
+  CURLcode (*global_init) (long flags);
+  CURL *(*easy_init) (void);
+  void (*easy_cleanup) (CURL *h);
+  void (*easy_reset) (CURL *h);
+  CURLcode (*easy_setopt) (CURL *h, CURLoption opt, ...);
+  CURLcode (*easy_perform) (CURL *h);
+  CURLcode (*easy_getinfo) (CURL *h, CURLINFO info, ...);
+  const char *(*easy_strerror) (CURLcode code);
+  char *(*easy_escape) (CURL *h, const char *s, int len);
+  void (*free) (void *p);
+  struct curl_slist *(*slist_append) (struct curl_slist *l, const char *s);
+  void (*slist_free_all) (struct curl_slist *l);
+} cu;
+static char cu_error[256]; /* why libcurl could not be loaded; "" if it was */
+static pthread_once_t cu_once = PTHREAD_ONCE_INIT;
 
 static void
-curl_init_once (void)
+cu_load (void)
 {
-  curl_global_init (CURL_GLOBAL_DEFAULT);
+  void *h = dlopen (CURL_SONAME, RTLD_NOW | RTLD_LOCAL);
+  struct
+  {
+    const char *name;
+    void **fn;
+  } syms[] = {
+    { "curl_global_init", (void **) &cu.global_init },
+    { "curl_easy_init", (void **) &cu.easy_init },
+    { "curl_easy_cleanup", (void **) &cu.easy_cleanup },
+    { "curl_easy_reset", (void **) &cu.easy_reset },
+    { "curl_easy_setopt", (void **) &cu.easy_setopt },
+    { "curl_easy_perform", (void **) &cu.easy_perform },
+    { "curl_easy_getinfo", (void **) &cu.easy_getinfo },
+    { "curl_easy_strerror", (void **) &cu.easy_strerror },
+    { "curl_easy_escape", (void **) &cu.easy_escape },
+    { "curl_free", (void **) &cu.free },
+    { "curl_slist_append", (void **) &cu.slist_append },
+    { "curl_slist_free_all", (void **) &cu.slist_free_all },
+  };
+
+  if (h == NULL)
+    {
+      snprintf (cu_error, sizeof cu_error, "%s (install libcurl4)", dlerror ());
+      return;
+    }
+  for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++)
+    if ((*syms[i].fn = dlsym (h, syms[i].name)) == NULL)
+      {
+        snprintf (cu_error, sizeof cu_error, "%s has no %s", CURL_SONAME, syms[i].name);
+        return;
+      }
+  if (cu.global_init (CURL_GLOBAL_DEFAULT) != CURLE_OK)
+    snprintf (cu_error, sizeof cu_error, "curl_global_init failed");
 }
 
 /* ---- one HTTP call ---- */
@@ -120,7 +175,7 @@ on_answer (char *p, size_t size, size_t n, void *user)
   size_t len = size * n, max;
 
   if (c->status == 0)
-    curl_easy_getinfo (c->handle, CURLINFO_RESPONSE_CODE, &c->status);
+    cu.easy_getinfo (c->handle, CURLINFO_RESPONSE_CODE, &c->status);
   if (c->out_fd >= 0 && c->status >= 200 && c->status < 300)
     {
       if (islet_write_all (c->out_fd, p, len) < 0)
@@ -218,48 +273,48 @@ call_run (struct remote *rm, struct call *c, struct islet_err *err)
   c->status = 0;
   c->handle = rm->curl;
   pthread_mutex_lock (&rm->lock);
-  curl_easy_reset (rm->curl);
-  h = curl_slist_append (h, rm->auth);
-  h = curl_slist_append (h, "Expect:"); /* no 100-continue round trip */
-  curl_easy_setopt (rm->curl, CURLOPT_URL, url);
-  curl_easy_setopt (rm->curl, CURLOPT_ERRORBUFFER, curl_msg);
-  curl_easy_setopt (rm->curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt (rm->curl, CURLOPT_CONNECTTIMEOUT, 10L);
-  curl_easy_setopt (rm->curl, CURLOPT_WRITEFUNCTION, on_answer);
-  curl_easy_setopt (rm->curl, CURLOPT_WRITEDATA, c);
+  cu.easy_reset (rm->curl);
+  h = cu.slist_append (h, rm->auth);
+  h = cu.slist_append (h, "Expect:"); /* no 100-continue round trip */
+  cu.easy_setopt (rm->curl, CURLOPT_URL, url);
+  cu.easy_setopt (rm->curl, CURLOPT_ERRORBUFFER, curl_msg);
+  cu.easy_setopt (rm->curl, CURLOPT_NOSIGNAL, 1L);
+  cu.easy_setopt (rm->curl, CURLOPT_CONNECTTIMEOUT, 10L);
+  cu.easy_setopt (rm->curl, CURLOPT_WRITEFUNCTION, on_answer);
+  cu.easy_setopt (rm->curl, CURLOPT_WRITEDATA, c);
   if (c->in_fd >= 0)
     {
-      curl_easy_setopt (rm->curl, CURLOPT_POST, 1L);
-      curl_easy_setopt (rm->curl, CURLOPT_READFUNCTION, on_body);
-      curl_easy_setopt (rm->curl, CURLOPT_READDATA, c);
+      cu.easy_setopt (rm->curl, CURLOPT_POST, 1L);
+      cu.easy_setopt (rm->curl, CURLOPT_READFUNCTION, on_body);
+      cu.easy_setopt (rm->curl, CURLOPT_READDATA, c);
       if (fstat (c->in_fd, &st) == 0 && S_ISREG (st.st_mode))
         {
           off_t at = lseek (c->in_fd, 0, SEEK_CUR);
-          curl_easy_setopt (rm->curl, CURLOPT_POSTFIELDSIZE_LARGE,
+          cu.easy_setopt (rm->curl, CURLOPT_POSTFIELDSIZE_LARGE,
                             (curl_off_t) (st.st_size - (at > 0 ? at : 0)));
         }
       else
-        h = curl_slist_append (h, "Transfer-Encoding: chunked");
-      h = curl_slist_append (h, "Content-Type: application/octet-stream");
+        h = cu.slist_append (h, "Transfer-Encoding: chunked");
+      h = cu.slist_append (h, "Content-Type: application/octet-stream");
     }
   else if (c->body != NULL)
     {
-      curl_easy_setopt (rm->curl, CURLOPT_POSTFIELDS, c->body);
-      curl_easy_setopt (rm->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) c->body_len);
-      h = curl_slist_append (h, c->type ? c->type : "Content-Type: application/json");
+      cu.easy_setopt (rm->curl, CURLOPT_POSTFIELDS, c->body);
+      cu.easy_setopt (rm->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) c->body_len);
+      h = cu.slist_append (h, c->type ? c->type : "Content-Type: application/json");
     }
   if (strcmp (c->method, "GET") != 0 && strcmp (c->method, "POST") != 0)
-    curl_easy_setopt (rm->curl, CURLOPT_CUSTOMREQUEST, c->method);
+    cu.easy_setopt (rm->curl, CURLOPT_CUSTOMREQUEST, c->method);
   else if (strcmp (c->method, "POST") == 0 && c->body == NULL && c->in_fd < 0)
     {
-      curl_easy_setopt (rm->curl, CURLOPT_POSTFIELDS, "");
-      curl_easy_setopt (rm->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) 0);
+      cu.easy_setopt (rm->curl, CURLOPT_POSTFIELDS, "");
+      cu.easy_setopt (rm->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) 0);
     }
-  curl_easy_setopt (rm->curl, CURLOPT_HTTPHEADER, h);
-  rc = curl_easy_perform (rm->curl);
-  curl_easy_getinfo (rm->curl, CURLINFO_RESPONSE_CODE, &c->status);
-  curl_easy_setopt (rm->curl, CURLOPT_HTTPHEADER, NULL);
-  curl_slist_free_all (h);
+  cu.easy_setopt (rm->curl, CURLOPT_HTTPHEADER, h);
+  rc = cu.easy_perform (rm->curl);
+  cu.easy_getinfo (rm->curl, CURLINFO_RESPONSE_CODE, &c->status);
+  cu.easy_setopt (rm->curl, CURLOPT_HTTPHEADER, NULL);
+  cu.slist_free_all (h);
   pthread_mutex_unlock (&rm->lock);
 
   if (c->over)
@@ -269,12 +324,12 @@ call_run (struct remote *rm, struct call *c, struct islet_err *err)
     r = islet_fail (err, ISLET_E_SYSTEM, c->out_err, "write");
   else if (rc != CURLE_OK && c->status == 0)
     r = islet_fail (err, ISLET_E_SYSTEM, 0, "cannot reach isletd at %s: %s", rm->base,
-                    curl_msg[0] ? curl_msg : curl_easy_strerror (rc));
+                    curl_msg[0] ? curl_msg : cu.easy_strerror (rc));
   else if (c->status < 200 || c->status >= 300)
     r = answer_error (rm, c, err);
   else if (rc != CURLE_OK)
     r = islet_fail (err, ISLET_E_SYSTEM, 0, "%s %s: %s", c->method, c->path,
-                    curl_msg[0] ? curl_msg : curl_easy_strerror (rc));
+                    curl_msg[0] ? curl_msg : cu.easy_strerror (rc));
   return r;
 }
 
@@ -331,7 +386,7 @@ path_q (struct remote *rm, const char *fmt_path, ...)
       if (k == NULL)
         break;
       v = va_arg (ap, const char *);
-      e = curl_easy_escape (rm->curl, v, 0);
+      e = cu.easy_escape (rm->curl, v, 0);
       need = len + strlen (sep) + strlen (k) + 1 + strlen (e) + 1;
       if (need > cap)
         {
@@ -339,7 +394,7 @@ path_q (struct remote *rm, const char *fmt_path, ...)
           p = islet_xrealloc (p, cap);
         }
       len += (size_t) snprintf (p + len, cap - len, "%s%s=%s", sep, k, e);
-      curl_free (e);
+      cu.free (e);
       sep = "&";
     }
   va_end (ap);
@@ -350,9 +405,9 @@ path_q (struct remote *rm, const char *fmt_path, ...)
 static char *
 seg (struct remote *rm, const char *s)
 {
-  char *e = curl_easy_escape (rm->curl, s, 0);
+  char *e = cu.easy_escape (rm->curl, s, 0);
   char *r = islet_xstrdup (e);
-  curl_free (e);
+  cu.free (e);
   return r;
 }
 
@@ -933,7 +988,7 @@ r_free (void *self)
 {
   struct remote *rm = self;
 
-  curl_easy_cleanup (rm->curl);
+  cu.easy_cleanup (rm->curl);
   pthread_mutex_destroy (&rm->lock);
   free (rm->base);
   free (rm->auth);
@@ -976,9 +1031,11 @@ islet_remote_open (const char *url, const char *key, struct islet_ctx **out,
                        "no API key for %s: set ISLET_API_KEY (isletd wrote its first one to "
                        "<state-dir>/api-key)",
                        url);
-  pthread_once (&curl_once, curl_init_once);
+  pthread_once (&cu_once, cu_load);
+  if (cu_error[0])
+    return islet_fail (err, ISLET_E_SYSTEM, 0, "cannot load %s: %s", CURL_SONAME, cu_error);
   rm = islet_xcalloc (1, sizeof *rm);
-  rm->curl = curl_easy_init ();
+  rm->curl = cu.easy_init ();
   if (rm->curl == NULL)
     {
       free (rm);
@@ -1010,9 +1067,9 @@ islet_remote_get_json (struct islet_ctx *ctx, const char *path, const char *cons
   p = islet_xstrdup (path);
   for (size_t i = 0; query && query[i] && query[i + 1]; i += 2)
     {
-      char *e = curl_easy_escape (rm->curl, query[i + 1], 0);
+      char *e = cu.easy_escape (rm->curl, query[i + 1], 0);
       char *next = islet_xasprintf ("%s%c%s=%s", p, i ? '&' : '?', query[i], e);
-      curl_free (e);
+      cu.free (e);
       free (p);
       p = next;
     }
