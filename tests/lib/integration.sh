@@ -14,6 +14,9 @@
 # Exit statuses: 0 pass, 1 fail, 77 skip (only when the kernel lacks a feature).
 
 set -euo pipefail
+# the tests drive their own state directories: a developer's remote-mode
+# settings must not send their commands to some isletd
+unset ISLET_URL ISLET_API_KEY
 
 IT_NAME=${IT_NAME:-$(basename "${BASH_SOURCE[1]:-$0}" .sh)}
 IT_PY=/usr/bin/python3 # the host's python, whatever PATH says
