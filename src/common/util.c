@@ -299,6 +299,14 @@ islet_now_ns (void)
   return (uint64_t) ts.tv_sec * 1000000000ull + (uint64_t) ts.tv_nsec;
 }
 
+void
+islet_strv_free (char **v)
+{
+  for (size_t i = 0; v && v[i]; i++)
+    free (v[i]);
+  free (v);
+}
+
 char *
 islet_base64 (const unsigned char *d, size_t len)
 {

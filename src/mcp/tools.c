@@ -30,7 +30,7 @@ timeout_arg (const json_t *args, uint32_t *ms, struct islet_err *err)
 }
 
 /* "K=V" strings of two objects of strings (b over a), NULL-terminated,
- * freed with env_free. */
+ * freed with islet_strv_free. */
 static char **
 env_from (const json_t *a, const json_t *b)
 {
@@ -49,13 +49,6 @@ env_from (const json_t *a, const json_t *b)
   return v;
 }
 
-static void
-env_free (char **v)
-{
-  for (size_t i = 0; v && v[i]; i++)
-    free (v[i]);
-  free (v);
-}
 
 static int
 env_check (const json_t *env, struct islet_err *err)
@@ -131,7 +124,7 @@ run_in (const struct call *c, const char *id, char *const *argv, const json_t *e
       json_object_set_new (*out, "sandbox_id", json_string (id));
     }
   islet_exec_result_fini (&res);
-  env_free (envv);
+  islet_strv_free (envv);
   return r;
 }
 

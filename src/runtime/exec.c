@@ -52,13 +52,6 @@ struct stream {
   bool truncated;
 };
 
-static void
-free_strv (char **v)
-{
-  for (size_t i = 0; v && v[i]; i++)
-    free (v[i]);
-  free (v);
-}
 
 static char **
 json_to_strv (json_t *arr)
@@ -71,7 +64,7 @@ json_to_strv (json_t *arr)
     {
       if (!json_is_string (item))
         {
-          free_strv (v);
+          islet_strv_free (v);
           return NULL;
         }
       v[i] = islet_xstrdup (json_string_value (item));
@@ -544,8 +537,8 @@ serve_exec (struct sandbox *sb, int conn, json_t *req)
     if (out[i].fd >= 0)
       close (out[i].fd);
   retire_group (xcg);
-  free_strv (spec.argv);
-  free_strv (spec.envp);
+  islet_strv_free (spec.argv);
+  islet_strv_free (spec.envp);
   free (spec.stdin_data);
   return;
 
@@ -556,8 +549,8 @@ fail:
       struct islet_err ignored;
       (void) !islet_cg_destroy (xcg, &ignored);
     }
-  free_strv (spec.argv);
-  free_strv (spec.envp);
+  islet_strv_free (spec.argv);
+  islet_strv_free (spec.envp);
   free (spec.stdin_data);
 }
 

@@ -298,10 +298,3 @@ sb_env (const struct sb_ref *sb, json_t *extra, struct resp *out)
   return env;
 }
 
-void
-strv_free (char **v)
-{
-  for (size_t i = 0; v && v[i]; i++)
-    free (v[i]);
-  free (v);
-}

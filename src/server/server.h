@@ -195,7 +195,6 @@ json_t *sb_dto (struct req *r, const struct sb_ref *sb, const char *state);
 char **sb_env (const struct sb_ref *sb, json_t *extra, struct resp *out);
 /* <this server>/toolbox, as the caller reached us (its Host header). */
 char *sb_toolbox_url (struct req *r);
-void strv_free (char **v);
 /* Every sandbox of the core, sorted by id, to join with the store's rows
  * (*all malloc'd); core_find: the one of id, or NULL. */
 int core_all (struct islet_ctx *ctx, struct islet_sandbox_info **all, size_t *n,

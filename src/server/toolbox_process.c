@@ -104,7 +104,7 @@ run (struct req *r, struct resp *out, const struct run_req *rr, struct islet_exe
       x.stdin_len = strlen (rr->stdin_data);
     }
   rc = islet_exec (sb.ctx, sb.info.id, &x, res, &err);
-  strv_free (env);
+  islet_strv_free (env);
   if (rc < 0)
     {
       reply_islet_err (out, &err, false);

@@ -30,7 +30,7 @@ sh_run (struct sb_ref *sb, const struct sh_run *rr, struct islet_exec_result *re
       x.stdin_len = strlen (rr->stdin_data);
     }
   rc = islet_exec (sb->ctx, sb->info.id, &x, res, &err);
-  strv_free (env);
+  islet_strv_free (env);
   if (rc < 0)
     {
       reply_islet_err (out, &err, false);

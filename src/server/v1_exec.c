@@ -135,8 +135,8 @@ job_free (struct job *jb)
 {
   if (jb == NULL)
     return;
-  strv_free (jb->argv);
-  strv_free (jb->env);
+  islet_strv_free (jb->argv);
+  islet_strv_free (jb->env);
   free (jb->cwd);
   free (jb->in);
   if (jb->wfd >= 0)
