@@ -22,7 +22,6 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -365,39 +364,23 @@ call_json (struct remote *rm, const char *method, const char *path, json_t *body
   return r;
 }
 
-/* "/toolbox/ID/files/x?path=P" and the like: a path with escaped query
- * values, given as name, value pairs ending with NULL. */
+/* "/toolbox/ID/files/x?path=P" and the like: path with a query of escaped
+ * values, from name, value pairs; a NULL name or value ends them (query
+ * may be NULL). */
 static char *
-path_q (struct remote *rm, const char *fmt_path, ...)
+path_q (struct remote *rm, const char *path, const char *const *query)
 {
-  size_t len = 0, cap = 256;
-  char *p = islet_xmalloc (cap);
-  const char *sep = "?";
-  va_list ap;
+  char *p = islet_xstrdup (path);
 
-  len = (size_t) snprintf (p, cap, "%s", fmt_path);
-  va_start (ap, fmt_path);
-  for (;;)
+  for (size_t i = 0; query && query[i] && query[i + 1]; i += 2)
     {
-      const char *k = va_arg (ap, const char *), *v;
-      char *e;
-      size_t need;
+      char *e = cu.easy_escape (rm->curl, query[i + 1], 0);
+      char *next = islet_xasprintf ("%s%c%s=%s", p, i ? '&' : '?', query[i], e);
 
-      if (k == NULL)
-        break;
-      v = va_arg (ap, const char *);
-      e = cu.easy_escape (rm->curl, v, 0);
-      need = len + strlen (sep) + strlen (k) + 1 + strlen (e) + 1;
-      if (need > cap)
-        {
-          cap = need * 2;
-          p = islet_xrealloc (p, cap);
-        }
-      len += (size_t) snprintf (p + len, cap - len, "%s%s=%s", sep, k, e);
       cu.free (e);
-      sep = "&";
+      free (p);
+      p = next;
     }
-  va_end (ap);
   return p;
 }
 
@@ -465,9 +448,9 @@ r_list (void *self, struct islet_sandbox_info **out, size_t *n, struct islet_err
   snprintf (limit, sizeof limit, "%d", LIST_PAGE);
   for (int page = 0; page < LIST_PAGES_MAX; page++)
     {
-      cleanup_free char *path = cursor ? path_q (rm, "/api/sandbox", "limit", limit, "cursor",
-                                                 cursor, NULL)
-                                       : path_q (rm, "/api/sandbox", "limit", limit, NULL);
+      /* the first page has no cursor: its NULL ends the query */
+      cleanup_free char *path = path_q (
+          rm, "/api/sandbox", (const char *[]){ "limit", limit, "cursor", cursor, NULL });
       cleanup_json json_t *j = NULL;
       json_t *items, *e, *next;
       size_t i;
@@ -670,14 +653,10 @@ exec_line (const char *line, size_t len, void *user)
       const char *k = json_string_value (json_object_get (f, "kind"));
       enum islet_errkind kind = ISLET_E_SYSTEM;
 
-      if (k && strcmp (k, islet_errkind_name (ISLET_E_NOTFOUND)) == 0)
-        kind = ISLET_E_NOTFOUND;
-      else if (k && strcmp (k, islet_errkind_name (ISLET_E_CONFLICT)) == 0)
-        kind = ISLET_E_CONFLICT;
-      else if (k && strcmp (k, islet_errkind_name (ISLET_E_INVALID)) == 0)
-        kind = ISLET_E_INVALID;
-      else if (k && strcmp (k, islet_errkind_name (ISLET_E_LIMIT)) == 0)
-        kind = ISLET_E_LIMIT;
+      /* the kind by the name the server gave it */
+      for (int e = ISLET_E_INVALID; k && e <= ISLET_E_SYSTEM; e++)
+        if (strcmp (k, islet_errkind_name ((enum islet_errkind) e)) == 0)
+          kind = (enum islet_errkind) e;
       islet_fail (&es->end_err, kind, 0, "%s", m ? m : "the command failed");
       es->failed = es->ended = true;
       return 0;
@@ -798,7 +777,7 @@ r_fs_read (void *self, const char *id, const char *path, size_t max, char **data
 {
   struct remote *rm = self;
   cleanup_free char *base = islet_xasprintf ("/toolbox/%s/files/download", id);
-  cleanup_free char *p = path_q (rm, base, "path", path, NULL);
+  cleanup_free char *p = path_q (rm, base, (const char *[]){ "path", path, NULL });
   struct call c = { .method = "GET", .path = p, .in_fd = -1, .out_fd = -1 };
 
   c.max = max ? max : READ_DEFAULT_MAX;
@@ -822,7 +801,7 @@ r_fs_copy_out (void *self, const char *id, const char *path, int host_fd, struct
 {
   struct remote *rm = self;
   cleanup_free char *base = islet_xasprintf ("/toolbox/%s/files/download", id);
-  cleanup_free char *p = path_q (rm, base, "path", path, NULL);
+  cleanup_free char *p = path_q (rm, base, (const char *[]){ "path", path, NULL });
   struct call c = { .method = "GET", .path = p, .in_fd = -1, .out_fd = host_fd };
   int r = call_run (rm, &c, err);
 
@@ -841,7 +820,7 @@ upload (struct remote *rm, const char *id, const char *path, unsigned mode, int 
   int r;
 
   snprintf (m, sizeof m, "%04o", mode & 07777);
-  p = path_q (rm, base, "path", path, "mode", m, NULL);
+  p = path_q (rm, base, (const char *[]){ "path", path, "mode", m, NULL });
   c.path = p;
   if (fd < 0)
     {
@@ -873,8 +852,8 @@ r_fs_remove (void *self, const char *id, const char *path, bool recursive, struc
 {
   struct remote *rm = self;
   cleanup_free char *base = islet_xasprintf ("/toolbox/%s/files", id);
-  cleanup_free char *p = path_q (rm, base, "path", path, "recursive",
-                                 recursive ? "true" : "false", NULL);
+  cleanup_free char *p = path_q (
+      rm, base, (const char *[]){ "path", path, "recursive", recursive ? "true" : "false", NULL });
 
   return call_json (rm, "DELETE", p, NULL, NULL, err);
 }
@@ -888,7 +867,7 @@ r_fs_mkdir (void *self, const char *id, const char *path, unsigned mode, struct 
   char m[8];
 
   snprintf (m, sizeof m, "%04o", mode & 07777);
-  p = path_q (rm, base, "path", path, "mode", m, NULL);
+  p = path_q (rm, base, (const char *[]){ "path", path, "mode", m, NULL });
   return call_json (rm, "POST", p, NULL, NULL, err);
 }
 
@@ -897,7 +876,8 @@ r_fs_move (void *self, const char *id, const char *from, const char *to, struct 
 {
   struct remote *rm = self;
   cleanup_free char *base = islet_xasprintf ("/toolbox/%s/files/move", id);
-  cleanup_free char *p = path_q (rm, base, "source", from, "destination", to, NULL);
+  cleanup_free char *p
+      = path_q (rm, base, (const char *[]){ "source", from, "destination", to, NULL });
 
   return call_json (rm, "POST", p, NULL, NULL, err);
 }
@@ -942,7 +922,7 @@ r_fs_stat (void *self, const char *id, const char *path, json_t **out, struct is
 {
   struct remote *rm = self;
   cleanup_free char *base = islet_xasprintf ("/toolbox/%s/files/info", id);
-  cleanup_free char *p = path_q (rm, base, "path", path, NULL);
+  cleanup_free char *p = path_q (rm, base, (const char *[]){ "path", path, NULL });
   cleanup_json json_t *j = NULL;
 
   if (call_json (rm, "GET", p, NULL, &j, err) < 0)
@@ -965,7 +945,7 @@ r_fs_list (void *self, const char *id, const char *path, unsigned depth, json_t 
   size_t i;
 
   snprintf (d, sizeof d, "%u", depth ? depth : 1);
-  p = path_q (rm, base, "path", path, "depth", d, NULL);
+  p = path_q (rm, base, (const char *[]){ "path", path, "depth", d, NULL });
   if (call_json (rm, "GET", p, NULL, &j, err) < 0)
     return -1;
   list = json_array ();
@@ -1024,8 +1004,8 @@ islet_remote_open (const char *url, const char *key, struct islet_ctx **out,
   size_t len;
 
   if (url == NULL || (strncmp (url, "http://", 7) != 0 && strncmp (url, "https://", 8) != 0))
-    return islet_fail (err, ISLET_E_INVALID, 0, "isletd URL `%s` must start with http:// or https://",
-                       url ? url : "");
+    return islet_fail (err, ISLET_E_INVALID, 0,
+                       "isletd URL `%s` must start with http:// or https://", url ? url : "");
   if (key == NULL || *key == '\0' || strpbrk (key, "\r\n") != NULL)
     return islet_fail (err, ISLET_E_INVALID, 0,
                        "no API key for %s: set ISLET_API_KEY (isletd wrote its first one to "
@@ -1064,14 +1044,6 @@ islet_remote_get_json (struct islet_ctx *ctx, const char *path, const char *cons
   if (b != &remote_ops)
     return islet_fail (err, ISLET_E_INVALID, 0, "this needs a running isletd (--url)");
   rm = islet_ctx_backend_self (ctx);
-  p = islet_xstrdup (path);
-  for (size_t i = 0; query && query[i] && query[i + 1]; i += 2)
-    {
-      char *e = cu.easy_escape (rm->curl, query[i + 1], 0);
-      char *next = islet_xasprintf ("%s%c%s=%s", p, i ? '&' : '?', query[i], e);
-      cu.free (e);
-      free (p);
-      p = next;
-    }
+  p = path_q (rm, path, query);
   return call_json (rm, "GET", p, NULL, out, err);
 }
