@@ -187,12 +187,12 @@ out:
    * thread until it ends (its own timeout bounds it) */
   __atomic_store_n (&srv.stopping, true, __ATOMIC_RELEASE);
   sio_shutdown (srv.sio);
-  streams_done = v1_streams_wait (&srv, 10000);
+  streams_done = srv_streams_wait (&srv, 10000);
   http_stop (h);
   sio_free (srv.sio);
   mcp_sessions_free (srv.mcp);
   free (srv.mcp_origins);
-  if (!streams_done && !v1_streams_wait (&srv, 0))
+  if (!streams_done && !srv_streams_wait (&srv, 0))
     {
       fprintf (stderr, "isletd: commands still running; their sandboxes keep them\n");
       return rc;

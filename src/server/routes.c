@@ -1,5 +1,6 @@
 /* The route table, bearer-key auth and the audit record of each change. */
 #include <string.h>
+#include <time.h>
 
 #include "islet/util.h"
 #include "mcp.h"
@@ -164,6 +165,7 @@ route_run (const struct route *rt, struct req *r, struct resp *out)
 {
   uint64_t t0 = islet_now_ns ();
 
+  r->route = rt;
   rt->fn (r, out);
   if (!out->streamed)
     route_audit (rt, r, out, t0);
@@ -187,4 +189,46 @@ route_audit (const struct route *rt, struct req *r, const struct resp *out, uint
   };
   if (islet_store_audit_add (r->srv->store, &a, &err) < 0)
     fprintf (stderr, "isletd: audit %s: %s\n", rt->audit, err.msg);
+}
+
+/* ---- answers that outlive their handler ---- */
+
+void
+srv_stream_begin (struct srv *srv)
+{
+  pthread_mutex_lock (&srv->streams_lock);
+  srv->streams++;
+  pthread_mutex_unlock (&srv->streams_lock);
+}
+
+void
+srv_stream_end (struct srv *srv)
+{
+  pthread_mutex_lock (&srv->streams_lock);
+  if (--srv->streams == 0)
+    pthread_cond_broadcast (&srv->streams_done);
+  pthread_mutex_unlock (&srv->streams_lock);
+}
+
+bool
+srv_streams_wait (struct srv *srv, int timeout_ms)
+{
+  struct timespec until;
+  bool done;
+
+  clock_gettime (CLOCK_REALTIME, &until);
+  until.tv_sec += timeout_ms / 1000;
+  until.tv_nsec += (long) (timeout_ms % 1000) * 1000000L;
+  if (until.tv_nsec >= 1000000000L)
+    {
+      until.tv_sec++;
+      until.tv_nsec -= 1000000000L;
+    }
+  pthread_mutex_lock (&srv->streams_lock);
+  while (srv->streams > 0
+         && pthread_cond_timedwait (&srv->streams_done, &srv->streams_lock, &until) == 0)
+    ;
+  done = srv->streams == 0;
+  pthread_mutex_unlock (&srv->streams_lock);
+  return done;
 }

@@ -51,6 +51,7 @@ struct req
   const char *body;                   /* the request body, NUL-terminated */
   size_t body_len;
   char sandbox_id[ISLET_ID_LEN + 1]; /* the sandbox acted on, for the audit log */
+  const struct route *route;         /* the route served (route_run sets it) */
 };
 
 struct resp
@@ -141,6 +142,13 @@ int route_auth (struct req *r, struct resp *out);
 void route_run (const struct route *rt, struct req *r, struct resp *out);
 /* Record a streamed route's answer (begun at t0_ns) in the audit log. */
 void route_audit (const struct route *rt, struct req *r, const struct resp *out, uint64_t t0_ns);
+/* Answers that go on in a thread of their own after their handler returned
+ * (a streamed exec, followed logs): counted, so that isletd's exit can wait
+ * (at most timeout_ms) for them before it frees the core and the store;
+ * srv_streams_wait is false if some are still running. */
+void srv_stream_begin (struct srv *srv);
+void srv_stream_end (struct srv *srv);
+bool srv_streams_wait (struct srv *srv, int timeout_ms);
 
 /* ---- v1_api.c: the one-shot API ---- */
 void v1_execute (struct req *r, struct resp *out);
@@ -152,9 +160,6 @@ void v1_sandbox_create (struct req *r, struct resp *out);
 void v1_tool (struct req *r, struct resp *out);
 /* v1_exec.c: one command, the core's whole result, or its output as it comes */
 void v1_sandbox_exec (struct req *r, struct resp *out);
-/* Wait (at most timeout_ms) for the streamed answers to end; false if some
- * are still running. */
-bool v1_streams_wait (struct srv *srv, int timeout_ms);
 
 /* ---- sandbox_api.c: the control plane ---- */
 /* A name isletd takes: 1 to 255 bytes, no '/' and no control characters. */

@@ -465,9 +465,7 @@ follow_run (struct srv *srv, struct ws *ws, void *arg)
   const char *why = NULL;
   int rc = 0;
 
-  pthread_mutex_lock (&srv->streams_lock);
-  srv->streams++;
-  pthread_mutex_unlock (&srv->streams_lock);
+  srv_stream_begin (srv);
   while (rc == 0)
     {
       const char *msg;
@@ -495,10 +493,7 @@ follow_run (struct srv *srv, struct ws *ws, void *arg)
     }
   ws_free (ws);
   free (f);
-  pthread_mutex_lock (&srv->streams_lock);
-  if (--srv->streams == 0)
-    pthread_cond_broadcast (&srv->streams_done);
-  pthread_mutex_unlock (&srv->streams_lock);
+  srv_stream_end (srv);
 }
 
 int

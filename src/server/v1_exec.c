@@ -111,6 +111,7 @@ struct job
   char *cwd, *in;
   size_t in_len;
   uint64_t timeout_ms, output_limit;
+  const struct route *route; /* stream: for the audit record at the end */
   int wfd;     /* stream: the pipe's end the lines go to */
   bool broken; /* stream: the reader went away */
   uint64_t t0_ns;
@@ -209,61 +210,27 @@ stream_main (void *arg)
   struct srv *srv = jb->srv;
   struct islet_exec_result res = { 0 };
   struct islet_err err = { 0 };
-  struct islet_audit a;
-  char note[64];
-  struct islet_err ignored;
+  struct req r = { .srv = srv, .key_id = jb->key_id };
+  struct resp out = { .status = 200, .fd = -1 };
 
   if (job_run (jb, true, &res, &err) < 0)
     {
       stream_line (jb, json_pack ("{s:{s:s,s:s}}", "error", "kind", islet_errkind_name (err.kind),
                                   "message", err.msg));
-      snprintf (note, sizeof note, "%.60s", err.msg);
+      snprintf (out.note, sizeof out.note, "%s", err.msg);
     }
   else
     {
       stream_line (jb, json_pack ("{s:o}", "result", result_json (&res, false)));
-      snprintf (note, sizeof note, "exit %d", res.exit_code);
+      snprintf (out.note, sizeof out.note, "exit %d", res.exit_code);
     }
-  a = (struct islet_audit){
-    .key_id = jb->key_id,
-    .sandbox = jb->id,
-    .action = "v1.sandbox.exec",
-    .status = 200,
-    .result = note,
-    .duration_ms = (int64_t) ((islet_now_ns () - jb->t0_ns) / 1000000),
-  };
-  if (islet_store_audit_add (srv->store, &a, &ignored) < 0)
-    fprintf (stderr, "isletd: audit v1.sandbox.exec: %s\n", ignored.msg);
+  /* the route's audit record, now that the result is known */
+  memcpy (r.sandbox_id, jb->id, sizeof r.sandbox_id);
+  route_audit (jb->route, &r, &out, jb->t0_ns);
   islet_exec_result_fini (&res);
   job_free (jb);
-  pthread_mutex_lock (&srv->streams_lock);
-  if (--srv->streams == 0)
-    pthread_cond_broadcast (&srv->streams_done);
-  pthread_mutex_unlock (&srv->streams_lock);
+  srv_stream_end (srv);
   return NULL;
-}
-
-bool
-v1_streams_wait (struct srv *srv, int timeout_ms)
-{
-  struct timespec until;
-  bool done;
-
-  clock_gettime (CLOCK_REALTIME, &until);
-  until.tv_sec += timeout_ms / 1000;
-  until.tv_nsec += (long) (timeout_ms % 1000) * 1000000L;
-  if (until.tv_nsec >= 1000000000L)
-    {
-      until.tv_sec++;
-      until.tv_nsec -= 1000000000L;
-    }
-  pthread_mutex_lock (&srv->streams_lock);
-  while (srv->streams > 0
-         && pthread_cond_timedwait (&srv->streams_done, &srv->streams_lock, &until) == 0)
-    ;
-  done = srv->streams == 0;
-  pthread_mutex_unlock (&srv->streams_lock);
-  return done;
 }
 
 /* Start the command in its thread; the answer is the pipe's other end. */
@@ -283,18 +250,14 @@ stream_start (struct job *jb, struct resp *out)
       return;
     }
   jb->wfd = p[1];
-  pthread_mutex_lock (&jb->srv->streams_lock);
-  jb->srv->streams++;
-  pthread_mutex_unlock (&jb->srv->streams_lock);
+  srv_stream_begin (jb->srv);
   pthread_attr_init (&attr);
   pthread_attr_setdetachstate (&attr, PTHREAD_CREATE_DETACHED);
   e = pthread_create (&t, &attr, stream_main, jb);
   pthread_attr_destroy (&attr);
   if (e != 0)
     {
-      pthread_mutex_lock (&jb->srv->streams_lock);
-      jb->srv->streams--;
-      pthread_mutex_unlock (&jb->srv->streams_lock);
+      srv_stream_end (jb->srv);
       close (p[0]);
       job_free (jb);
       islet_fail (&err, ISLET_E_LIMIT, e, "a thread for the command");
@@ -325,7 +288,9 @@ v1_sandbox_exec (struct req *r, struct resp *out)
   if (j == NULL)
     return;
   jb = islet_xcalloc (1, sizeof *jb);
-  *jb = (struct job){ .srv = r->srv, .key_id = r->key_id, .wfd = -1, .t0_ns = islet_now_ns () };
+  *jb = (struct job){
+    .srv = r->srv, .key_id = r->key_id, .route = r->route, .wfd = -1, .t0_ns = islet_now_ns ()
+  };
   if ((argv = string_array (json_object_get (j, "argv"), "argv", true, out)) == NULL)
     goto fail;
   if ((f = json_object_get (j, "env")) && !json_is_null (f)
