@@ -136,6 +136,21 @@ cu_load (void)
 
 /* ---- one HTTP call ---- */
 
+/* n bytes of data at the end of *buf, kept NUL-terminated. */
+static void
+append (char **buf, size_t *len, size_t *cap, const char *data, size_t n)
+{
+  if (*len + n + 1 > *cap)
+    {
+      *cap = (*len + n + 1) * 2;
+      *buf = islet_xrealloc (*buf, *cap);
+    }
+  memcpy (*buf + *len, data, n);
+  *len += n;
+  (*buf)[*len] = '\0';
+}
+
+
 /* Hand the complete lines of the answer so far to c->on_line; keep the
  * rest (one line is at most JSON_ANSWER_MAX). */
 static int
@@ -148,13 +163,7 @@ take_lines (struct call *c, const char *p, size_t len)
       c->over = true;
       return -1;
     }
-  if (c->len + len + 1 > c->cap)
-    {
-      c->cap = (c->len + len + 1) * 2;
-      c->data = islet_xrealloc (c->data, c->cap);
-    }
-  memcpy (c->data + c->len, p, len);
-  c->len += len;
+  append (&c->data, &c->len, &c->cap, p, len);
   for (size_t i = 0; i < c->len; i++)
     if (c->data[i] == '\n')
       {
@@ -193,14 +202,7 @@ on_answer (char *p, size_t size, size_t n, void *user)
       c->over = true;
       return 0;
     }
-  if (c->len + len + 1 > c->cap)
-    {
-      c->cap = (c->len + len + 1) * 2;
-      c->data = islet_xrealloc (c->data, c->cap);
-    }
-  memcpy (c->data + c->len, p, len);
-  c->len += len;
-  c->data[c->len] = '\0';
+  append (&c->data, &c->len, &c->cap, p, len);
   return len;
 }
 
@@ -617,19 +619,6 @@ struct exec_stream
   struct islet_err end_err; /* an {"error":...} line */
   bool failed;
 };
-
-static void
-append (char **buf, size_t *len, size_t *cap, const char *data, size_t n)
-{
-  if (*len + n + 1 > *cap)
-    {
-      *cap = (*len + n + 1) * 2;
-      *buf = islet_xrealloc (*buf, *cap);
-    }
-  memcpy (*buf + *len, data, n);
-  *len += n;
-  (*buf)[*len] = '\0';
-}
 
 static int
 exec_line (const char *line, size_t len, void *user)
