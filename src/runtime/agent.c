@@ -442,7 +442,6 @@ serve_file (struct sandbox *sb, int conn, json_t *req)
   file_request (conn, req, false);
 }
 
-#define AGENT_MSG_MAX 65536
 /* Requests served at once by threads; past this, by forked workers. */
 #define AGENT_THREADS_MAX 64
 
@@ -505,32 +504,14 @@ serve_in_thread (int conn, json_t *req)
 static void __attribute__ ((noreturn))
 agent_loop (int sock)
 {
-  static char buf[AGENT_MSG_MAX + 1];
-
   for (;;)
     {
-      char cbuf[CMSG_SPACE (sizeof (int))];
-      struct iovec iov = { buf, AGENT_MSG_MAX };
-      struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-                            .msg_controllen = sizeof cbuf };
-      struct cmsghdr *c;
-      ssize_t n = recvmsg (sock, &msg, MSG_CMSG_CLOEXEC);
       json_t *req;
-      int conn = -1;
+      int conn;
       pid_t pid;
 
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
+      if (request_take (sock, &conn, &req) < 0)
         _exit (0);
-      c = CMSG_FIRSTHDR (&msg);
-      if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS
-          && c->cmsg_len == CMSG_LEN (sizeof (int)))
-        memcpy (&conn, CMSG_DATA (c), sizeof conn);
-      if (conn < 0)
-        continue;
-      buf[n] = '\0';
-      req = json_loads (buf, 0, NULL);
       if (req == NULL)
         {
           struct islet_err e;
@@ -602,30 +583,4 @@ agent_start (struct sandbox *sb, int *sock_out, struct islet_err *err)
   close (sp[1]);
   *sock_out = sp[0];
   return pid;
-}
-
-int
-agent_pass (int sock, int conn, json_t *req)
-{
-  cleanup_free char *text = json_dumps (req, JSON_COMPACT);
-  char cbuf[CMSG_SPACE (sizeof (int))];
-  struct iovec iov;
-  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-                        .msg_controllen = sizeof cbuf };
-  struct cmsghdr *c;
-
-  if (text == NULL || strlen (text) > AGENT_MSG_MAX)
-    {
-      errno = EMSGSIZE;
-      return -1;
-    }
-  iov.iov_base = text;
-  iov.iov_len = strlen (text);
-  memset (cbuf, 0, sizeof cbuf);
-  c = CMSG_FIRSTHDR (&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN (sizeof (int));
-  memcpy (CMSG_DATA (c), &conn, sizeof conn);
-  return sendmsg (sock, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 ? -1 : 0;
 }

@@ -1,12 +1,19 @@
-/* One exec.  The handler (a fork of the supervisor, still host root) takes
- * the exec's own child cgroup, made ahead of time by the supervisor, joins
+/* One exec.  Its handler (a fork of the supervisor, still host root) joins
  * the sandbox's pid namespace for its children only (setns on a pid
- * namespace does not move the caller), and forks the command's process,
- * which is thereby born inside the sandbox's pid namespace as the handler's
- * child: the handler reaps it, reads its status, and can kill the exec's
- * whole tree through the cgroup however it forked.  The command's process
- * enters the cgroup and the other namespaces, drops to the sandbox's root,
- * loses every capability, installs the seccomp filter and execs. */
+ * namespace does not move the caller), makes the exec's own child cgroup,
+ * and forks the command's process, which is thereby born inside the
+ * sandbox's pid namespace as the handler's child: the handler reaps it,
+ * reads its status, and can kill the exec's whole tree through the cgroup
+ * however it forked.  The command's process enters the cgroup and the other
+ * namespaces, drops to the sandbox's root, loses every capability, installs
+ * the seccomp filter, and only then waits for what to run.
+ *
+ * All of that happens before the request comes: after a sandbox's first
+ * exec the supervisor keeps one handler ready, its command's process
+ * confined and waiting (exec_ready), and passes it the next exec's
+ * connection.  The request then costs a write of the argv to a pipe and the
+ * execve.  A handler forked for the request (serve_exec) does the same
+ * steps in a row. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -215,48 +222,119 @@ start_failed (int fd, int errnum, const char *msg)
   report_failure (fd, errnum, false, msg);
 }
 
-/* The command's process: born in the sandbox's pid namespace, still host
- * root in every other one. */
+/* A command's process, made before its request comes: born in the
+ * sandbox's pid namespace as the handler's child, in the exec's group,
+ * confined, waiting on `go` for what to run.  The handler's ends: */
+struct command {
+  struct islet_cg *cg; /* the exec's group, x<seq> */
+  unsigned seq;
+  pid_t pid;  /* -1: none */
+  int go;     /* the spec goes in here; closing it unused ends the process */
+  int in;     /* write end of its stdin */
+  int out[2]; /* read ends of its stdout and stderr */
+  int status; /* read end: a start_failure if it could not start */
+  int sfd;    /* SIGCHLD of the handler's children */
+};
+
+/* The spec on `go`: this header, then `size` bytes of NUL-terminated
+ * strings: the working directory, argc arguments, envc environment
+ * entries. */
+struct go_header {
+  uint32_t size, argc, envc, has_stdin;
+};
+
+/* The command's fds, from its birth to its execve. */
+enum { FD_GO = 3, FD_STATUS = 4, FD_COUNT };
+
+/* Read the spec from the handler: its strings in one allocation, kept until
+ * the execve.  0 if the handler let the process go. */
+static int
+command_read_spec (struct go_header *h, char **cwd, char ***argv, char ***envp)
+{
+  char *buf, *p;
+  char **v;
+
+  if (islet_read_all (FD_GO, h, sizeof *h) != (ssize_t) sizeof *h || h->size == 0)
+    return 0;
+  buf = malloc (h->size);
+  v = calloc ((size_t) h->argc + h->envc + 2, sizeof *v);
+  if (buf == NULL || v == NULL || islet_read_all (FD_GO, buf, h->size) != (ssize_t) h->size
+      || buf[h->size - 1] != '\0')
+    return 0;
+  *cwd = p = buf;
+  for (uint32_t i = 0; i < h->argc + h->envc; i++)
+    {
+      p += strlen (p) + 1;
+      if (p >= buf + h->size)
+        return 0;
+      v[i + (i >= h->argc)] = p;
+    }
+  *argv = v;
+  *envp = v + h->argc + 1;
+  return 1;
+}
+
+/* The command's process: enters the group and the sandbox, confines itself,
+ * then waits for its spec and execs it.  fds: stdin, stdout, stderr, go and
+ * status, in that order, still where pipe2 put them. */
 static void __attribute__ ((noreturn))
-command_main (struct sandbox *sb, const struct islet_cg *xcg, struct exec_spec *spec, int in,
-              int out, int errfd, int status)
+command_main (struct sandbox *sb, const struct islet_cg *cg, const int fds[FD_COUNT])
 {
   struct islet_creds root = { .uid = 0, .gid = 0, .nofile = sb->limits.nofile };
+  struct go_header h;
   struct islet_err e;
+  char *cwd, **argv, **envp;
+  int high[FD_COUNT];
   sigset_t none;
   int rc;
 
-  if (sandbox_enter (sb, xcg, false, &e) < 0)
-    report_failure (status, e.errnum ? e.errnum : EIO, true, e.msg);
-
+  if (sandbox_enter (sb, cg, false, &e) < 0)
+    report_failure (fds[FD_STATUS], e.errnum ? e.errnum : EIO, true, e.msg);
   /* An ignored signal stays ignored across execve: give the command defaults. */
   for (int sig = 1; sig < NSIG; sig++)
     signal (sig, SIG_DFL);
   sigemptyset (&none);
   sigprocmask (SIG_SETMASK, &none, NULL);
-  if (in < 0)
-    in = open ("/dev/null", O_RDONLY);
-  if (in < 0 || dup2 (in, 0) < 0 || dup2 (out, 1) < 0 || dup2 (errfd, 2) < 0)
-    {
-      islet_fail (&e, ISLET_E_SYSTEM, errno, "set up stdio");
-      start_failed (status, e.errnum, e.msg);
-    }
-  islet_close_fds_from (3, status);
+  /* Its fds to 0-4 (above everything first, so that no move overwrites
+     another), every other one closed. */
+  for (int i = 0; i < FD_COUNT; i++)
+    if ((high[i] = fcntl (fds[i], F_DUPFD_CLOEXEC, 64)) < 0)
+      report_failure (fds[FD_STATUS], errno, true, "move the command's fds");
+  for (int i = 0; i < FD_COUNT; i++)
+    if (dup3 (high[i], i, i >= FD_GO ? O_CLOEXEC : 0) < 0)
+      report_failure (high[FD_STATUS], errno, true, "move the command's fds");
+  islet_close_fds_from (FD_COUNT, -1);
   if (islet_caps_drop (&root, &e) < 0)
-    start_failed (status, e.errnum, e.msg);
-  if (chdir (spec->cwd) < 0)
-    {
-      islet_fail (&e, ISLET_E_SYSTEM, errno, "working directory `%s`", spec->cwd);
-      start_failed (status, e.errnum, e.msg);
-    }
+    start_failed (FD_STATUS, e.errnum, e.msg);
+  /* Nothing in the sandbox may read this process's memory while it waits
+     (it is a copy of the supervisor's). */
+  prctl (PR_SET_DUMPABLE, 0);
   if (islet_seccomp_install (sb->filter, &e) < 0)
-    start_failed (status, e.errnum, e.msg);
-  rc = exec_path (spec->argv, spec->envp);
+    start_failed (FD_STATUS, e.errnum, e.msg);
+  if (!command_read_spec (&h, &cwd, &argv, &envp))
+    _exit (0);
+  close (FD_GO);
+  if (!h.has_stdin)
+    {
+      int null = open ("/dev/null", O_RDONLY);
+      if (null < 0 || dup2 (null, 0) < 0)
+        {
+          islet_fail (&e, ISLET_E_SYSTEM, errno, "set up stdio");
+          start_failed (FD_STATUS, e.errnum, e.msg);
+        }
+      close (null);
+    }
+  if (chdir (cwd) < 0)
+    {
+      islet_fail (&e, ISLET_E_SYSTEM, errno, "working directory `%s`", cwd);
+      start_failed (FD_STATUS, e.errnum, e.msg);
+    }
+  rc = exec_path (argv, envp);
   if (rc == ENOENT)
-    islet_fail (&e, ISLET_E_NOTFOUND, 0, "`%s`: command not found", spec->argv[0]);
+    islet_fail (&e, ISLET_E_NOTFOUND, 0, "`%s`: command not found", argv[0]);
   else
-    islet_fail (&e, ISLET_E_INVALID, rc, "`%s`", spec->argv[0]);
-  start_failed (status, rc, e.msg);
+    islet_fail (&e, ISLET_E_INVALID, rc, "`%s`", argv[0]);
+  start_failed (FD_STATUS, rc, e.msg);
 }
 
 int
@@ -451,73 +529,187 @@ retire_group (struct islet_cg *xcg)
     fprintf (stderr, "remove exec group: %s\n", e.msg);
 }
 
-void
-serve_exec (struct sandbox *sb, int conn, json_t *req)
+static void
+close_fd (int *fd)
+{
+  if (*fd >= 0)
+    close (*fd);
+  *fd = -1;
+}
+
+/* Make the command's process (and the exec's group, if not made yet). */
+static int
+command_prepare (struct sandbox *sb, struct command *c, struct islet_err *err)
+{
+  int pi[2] = { -1, -1 }, po[2] = { -1, -1 }, pe[2] = { -1, -1 }, pg[2] = { -1, -1 },
+      ps[2] = { -1, -1 };
+  char name[32];
+
+  snprintf (name, sizeof name, "x%u", c->seq);
+  if (c->cg == NULL && islet_cg_create_child (sb->cg, name, &c->cg, err) < 0)
+    return -1;
+  if (pipe2 (pi, O_CLOEXEC) < 0 || pipe2 (po, O_CLOEXEC) < 0 || pipe2 (pe, O_CLOEXEC) < 0
+      || pipe2 (pg, O_CLOEXEC) < 0 || pipe2 (ps, O_CLOEXEC) < 0)
+    {
+      islet_fail (err, ISLET_E_SYSTEM, errno, "set up the exec's pipes");
+      goto fail;
+    }
+  c->pid = fork ();
+  if (c->pid < 0)
+    {
+      /* ENOMEM: the sandbox's init is gone, and its pid namespace with it. */
+      islet_fail (err, ISLET_E_SYSTEM, errno, "enter the sandbox: start the command");
+      goto fail;
+    }
+  if (c->pid == 0)
+    {
+      int fds[FD_COUNT] = { pi[0], po[1], pe[1], pg[0], ps[1] };
+      command_main (sb, c->cg, fds);
+    }
+  close (pi[0]);
+  close (po[1]);
+  close (pe[1]);
+  close (pg[0]);
+  close (ps[1]);
+  c->in = pi[1];
+  c->out[0] = po[0];
+  c->out[1] = pe[0];
+  c->go = pg[1];
+  c->status = ps[0];
+  return 0;
+
+fail:
+  for (int i = 0; i < 2; i++)
+    {
+      close_fd (&pi[i]);
+      close_fd (&po[i]);
+      close_fd (&pe[i]);
+      close_fd (&pg[i]);
+      close_fd (&ps[i]);
+    }
+  return -1;
+}
+
+/* Let the command's process go, unused (closing `go` would do it, but the
+ * sandbox may have stopped it), and reap it. */
+static void
+command_discard (struct command *c)
+{
+  close_fd (&c->go);
+  close_fd (&c->in);
+  close_fd (&c->out[0]);
+  close_fd (&c->out[1]);
+  close_fd (&c->status);
+  if (c->pid > 0)
+    {
+      kill (c->pid, SIGKILL);
+      while (waitpid (c->pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    }
+  c->pid = -1;
+}
+
+/* Send the spec; false if the command's process is not there to take it. */
+static bool
+command_go (struct command *c, const struct exec_spec *spec)
+{
+  struct go_header h = { .argc = 0, .envc = 0, .has_stdin = spec->has_stdin };
+  cleanup_free char *buf = NULL;
+  size_t size = strlen (spec->cwd) + 1, off;
+
+  if (c->pid <= 0)
+    return false;
+  if (waitpid (c->pid, NULL, WNOHANG) != 0)
+    {
+      c->pid = -1; /* reaped: killed from inside the sandbox while it waited */
+      return false;
+    }
+  for (char **v = spec->argv; *v; v++, h.argc++)
+    size += strlen (*v) + 1;
+  for (char **v = spec->envp; *v; v++, h.envc++)
+    size += strlen (*v) + 1;
+  buf = islet_xmalloc (size);
+  off = (size_t) (stpcpy (buf, spec->cwd) - buf) + 1;
+  for (char **v = spec->argv; *v; v++)
+    off = (size_t) (stpcpy (buf + off, *v) - buf) + 1;
+  for (char **v = spec->envp; *v; v++)
+    off = (size_t) (stpcpy (buf + off, *v) - buf) + 1;
+  h.size = (uint32_t) size;
+  if (islet_write_all (c->go, &h, sizeof h) < 0 || islet_write_all (c->go, buf, size) < 0)
+    return false;
+  close_fd (&c->go);
+  return true;
+}
+
+/* A handler's own set-up: SIGCHLD through a signalfd, and its children born
+ * in the sandbox's pid namespace (setns on a pid namespace does not move
+ * the caller). */
+static int
+handler_begin (struct sandbox *sb, struct command *c, unsigned seq, struct islet_err *err)
+{
+  sigset_t mask;
+
+  *c = (struct command){ .seq = seq, .pid = -1, .go = -1, .in = -1, .out = { -1, -1 },
+                         .status = -1, .sfd = -1 };
+  set_title ("islet-exec");
+  sigemptyset (&mask);
+  sigaddset (&mask, SIGCHLD);
+  sigprocmask (SIG_BLOCK, &mask, NULL);
+  c->sfd = signalfd (-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (c->sfd < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "set up the exec's signals");
+  if (setns (sb->ns[ISLET_NS_PID], CLONE_NEWPID) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "enter the sandbox: join pid namespace");
+  return 0;
+}
+
+/* Serve the request with the command's process, made already or now. */
+static void
+command_run (struct sandbox *sb, struct command *c, int conn, json_t *req)
 {
   struct exec_spec spec = { 0 };
-  struct islet_cg *xcg = NULL;
   struct islet_cg_stats cs = { 0 };
   struct start_failure fail = { 0 };
   struct run_state st = { 0 };
   struct stream out[2] = { { -1, ISLET_FRAME_OUT, 0, false }, { -1, ISLET_FRAME_ERR, 0, false } };
   struct islet_err e;
-  int po[2] = { -1, -1 }, pe[2] = { -1, -1 }, pi[2] = { -1, -1 }, ps[2] = { -1, -1 };
-  char name[32];
-  sigset_t mask;
   uint64_t t0;
-  int sfd;
+  bool sent;
 
   if (parse_request (sb, req, &spec, &e) < 0 || (spec.has_stdin && read_stdin (conn, &spec, &e) < 0))
     goto fail;
-  /* The supervisor made this exec's group ahead of time; if it could not,
-     make one now. */
-  xcg = sb->next_exec_cg;
-  sb->next_exec_cg = NULL;
-  snprintf (name, sizeof name, "xh%d", (int) getpid ());
-  if (xcg == NULL && islet_cg_create_child (sb->cg, name, &xcg, &e) < 0)
-    goto fail;
-  sigemptyset (&mask);
-  sigaddset (&mask, SIGCHLD);
-  sigprocmask (SIG_BLOCK, &mask, NULL);
-  sfd = signalfd (-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-  if (sfd < 0 || pipe2 (po, O_CLOEXEC) < 0 || pipe2 (pe, O_CLOEXEC) < 0
-      || pipe2 (ps, O_CLOEXEC) < 0 || (spec.has_stdin && pipe2 (pi, O_CLOEXEC) < 0))
-    {
-      islet_fail (&e, ISLET_E_SYSTEM, errno, "set up the exec's pipes");
-      goto fail;
-    }
-  /* From here on this process's children are born in the sandbox's pid
-     namespace; the process itself stays in the host's. */
-  if (setns (sb->ns[ISLET_NS_PID], CLONE_NEWPID) < 0)
-    {
-      islet_fail (&e, ISLET_E_SYSTEM, errno, "enter the sandbox: join pid namespace");
-      goto fail;
-    }
   t0 = islet_now_ns ();
-  st.command = fork ();
-  if (st.command < 0)
+  sent = command_go (c, &spec);
+  if (!sent)
     {
-      /* ENOMEM: the sandbox's init is gone, and its pid namespace with it. */
-      islet_fail (&e, ISLET_E_SYSTEM, errno, "enter the sandbox: start the command");
+      /* it is gone (or was never made): make one now, once */
+      command_discard (c);
+      if (command_prepare (sb, c, &e) < 0)
+        goto fail;
+      sent = command_go (c, &spec);
+    }
+  if (!sent)
+    {
+      islet_fail (&e, ISLET_E_SYSTEM, EPIPE, "enter the sandbox: the command's process is gone");
       goto fail;
     }
-  if (st.command == 0)
-    command_main (sb, xcg, &spec, pi[0], po[1], pe[1], ps[1]);
-  close (po[1]);
-  close (pe[1]);
-  close (ps[1]);
-  if (pi[0] >= 0)
-    close (pi[0]);
-  out[0].fd = po[0];
-  out[1].fd = pe[0];
-  set_nonblock (po[0]);
-  set_nonblock (pe[0]);
-  if (pi[1] >= 0)
-    set_nonblock (pi[1]);
-  supervise (sb, xcg, conn, &spec, out, pi[1], sfd, &st);
-  if (islet_read_all (ps[0], &fail, sizeof fail) != (ssize_t) sizeof fail)
+  st.command = c->pid;
+  c->pid = -1; /* the run's now: supervise reaps it */
+  if (!spec.has_stdin)
+    close_fd (&c->in);
+  for (int i = 0; i < 2; i++)
+    {
+      out[i].fd = c->out[i];
+      c->out[i] = -1;
+      set_nonblock (out[i].fd);
+    }
+  if (c->in >= 0)
+    set_nonblock (c->in);
+  supervise (sb, c->cg, conn, &spec, out, c->in, c->sfd, &st);
+  c->in = -1; /* closed by supervise */
+  if (islet_read_all (c->status, &fail, sizeof fail) != (ssize_t) sizeof fail)
     memset (&fail, 0, sizeof fail);
-  if (islet_cg_read_stats (xcg, &cs, &e) < 0)
+  if (islet_cg_read_stats (c->cg, &cs, &e) < 0)
     fprintf (stderr, "exec stats: %s\n", e.msg);
   if (fail.entering && !st.client_gone)
     {
@@ -534,9 +726,9 @@ serve_exec (struct sandbox *sb, int conn, json_t *req)
     }
   close (conn);
   for (int i = 0; i < 2; i++)
-    if (out[i].fd >= 0)
-      close (out[i].fd);
-  retire_group (xcg);
+    close_fd (&out[i].fd);
+  command_discard (c);
+  retire_group (c->cg);
   islet_strv_free (spec.argv);
   islet_strv_free (spec.envp);
   free (spec.stdin_data);
@@ -544,28 +736,65 @@ serve_exec (struct sandbox *sb, int conn, json_t *req)
 
 fail:
   reply_error (conn, &e);
-  if (xcg)
-    {
-      struct islet_err ignored;
-      (void) !islet_cg_destroy (xcg, &ignored);
-    }
+  close (conn);
+  command_discard (c);
+  if (c->cg)
+    retire_group (c->cg);
   islet_strv_free (spec.argv);
   islet_strv_free (spec.envp);
   free (spec.stdin_data);
 }
 
 void
-prepare_next_exec (struct sandbox *sb)
+serve_exec (struct sandbox *sb, int conn, json_t *req, unsigned seq)
 {
+  struct command c;
   struct islet_err e;
-  char name[32];
 
-  if (sb->next_exec_cg != NULL || sb->cg == NULL)
-    return;
-  snprintf (name, sizeof name, "x%u", ++sb->exec_seq);
-  if (islet_cg_create_child (sb->cg, name, &sb->next_exec_cg, &e) < 0)
+  if (handler_begin (sb, &c, seq, &e) < 0 || command_prepare (sb, &c, &e) < 0)
     {
-      fprintf (stderr, "make the next exec's group: %s\n", e.msg);
-      sb->next_exec_cg = NULL;
+      reply_error (conn, &e);
+      if (c.cg)
+        retire_group (c.cg);
+      return;
     }
+  command_run (sb, &c, conn, req);
+}
+
+void
+exec_ready (struct sandbox *sb, int sock, unsigned seq)
+{
+  struct command c;
+  struct islet_err e, begun;
+  json_t *req;
+  int conn;
+  int rc;
+
+  /* a failure to prepare is met again, and reported, when the request comes */
+  rc = handler_begin (sb, &c, seq, &begun);
+  if (rc == 0 && command_prepare (sb, &c, &e) < 0)
+    fprintf (stderr, "prepare an exec: %s\n", e.msg);
+  if (request_take (sock, &conn, &req) < 0)
+    {
+      /* let go unused */
+      command_discard (&c);
+      if (c.cg)
+        retire_group (c.cg);
+      return;
+    }
+  close (sock);
+  if (req == NULL || rc < 0)
+    {
+      if (req == NULL)
+        islet_fail (&begun, ISLET_E_INVALID, 0, "malformed request");
+      reply_error (conn, &begun);
+      close (conn);
+      command_discard (&c);
+      if (c.cg)
+        retire_group (c.cg);
+      json_decref (req);
+      return;
+    }
+  command_run (sb, &c, conn, req);
+  json_decref (req);
 }

@@ -27,6 +27,12 @@
 #include "runtime.h"
 
 #define MAX_HANDLERS 4096
+/* A ready exec handler left unused this long is let go: a sandbox that
+   stopped running commands keeps no process for them. */
+#define READY_IDLE_NS (60ull * 1000000000ull)
+/* The largest request passed over a socket pair (to the file agent or the
+   ready exec handler); a larger one is served by a handler of its own. */
+#define REQUEST_PASS_MAX 65536
 /* How long a new supervisor waits for the previous one of the same sandbox
    to finish releasing its mounts (normally a few milliseconds). */
 #define PREVIOUS_TIMEOUT_NS (10ull * 1000000000ull)
@@ -39,8 +45,12 @@ static int lock_fd = -1; /* the run lock: held until this process exits */
 static pid_t agent_pid;     /* the file agent (agent.c), 0 if none */
 static int agent_sock = -1; /* requests to it */
 static bool agent_tried;    /* started once: after it is gone, handlers serve */
+static pid_t ready_pid;     /* the ready exec handler (exec.c), 0 if none */
+static int ready_sock = -1; /* the next exec request to it */
+static uint64_t ready_since;
 
 static void agent_stop (void);
+static void ready_stop (void);
 
 static void
 logmsg (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
@@ -77,6 +87,64 @@ reply_error (int conn, const struct islet_err *e)
   cleanup_json json_t *j = islet_err_to_json (e);
   struct islet_err ignored;
   (void) !islet_frame_send_json (conn, j, &ignored);
+}
+
+int
+request_pass (int sock, int conn, json_t *req)
+{
+  cleanup_free char *text = json_dumps (req, JSON_COMPACT);
+  char cbuf[CMSG_SPACE (sizeof (int))];
+  struct iovec iov;
+  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                        .msg_controllen = sizeof cbuf };
+  struct cmsghdr *c;
+
+  if (text == NULL || strlen (text) > REQUEST_PASS_MAX)
+    {
+      errno = EMSGSIZE;
+      return -1;
+    }
+  iov.iov_base = text;
+  iov.iov_len = strlen (text);
+  memset (cbuf, 0, sizeof cbuf);
+  c = CMSG_FIRSTHDR (&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN (sizeof (int));
+  memcpy (CMSG_DATA (c), &conn, sizeof conn);
+  return sendmsg (sock, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+
+int
+request_take (int sock, int *conn, json_t **req)
+{
+  static char buf[REQUEST_PASS_MAX + 1];
+
+  for (;;)
+    {
+      char cbuf[CMSG_SPACE (sizeof (int))];
+      struct iovec iov = { buf, REQUEST_PASS_MAX };
+      struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                            .msg_controllen = sizeof cbuf };
+      struct cmsghdr *c;
+      ssize_t n = recvmsg (sock, &msg, MSG_CMSG_CLOEXEC);
+      int fd = -1;
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return -1;
+      c = CMSG_FIRSTHDR (&msg);
+      if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS
+          && c->cmsg_len == CMSG_LEN (sizeof (int)))
+        memcpy (&fd, CMSG_DATA (c), sizeof fd);
+      if (fd < 0)
+        continue;
+      buf[n] = '\0';
+      *conn = fd;
+      *req = json_loads (buf, 0, NULL);
+      return 0;
+    }
 }
 
 static int
@@ -150,6 +218,7 @@ stop_sandbox (struct sandbox *sb)
 
   for (size_t i = 0; i < n_handlers; i++)
     kill (handlers[i], SIGKILL);
+  ready_stop ();
   agent_stop ();
   if (sb->init_pid > 0)
     kill (sb->init_pid, SIGKILL);
@@ -160,8 +229,6 @@ stop_sandbox (struct sandbox *sb)
   if (sb->init_cg)
     islet_cg_free (sb->init_cg);
   sb->init_cg = NULL;
-  islet_cg_free (sb->next_exec_cg); /* a child of sb->cg: removed with it */
-  sb->next_exec_cg = NULL;
   if (sb->cg && islet_cg_destroy (sb->cg, &e) < 0)
     logmsg ("remove cgroup: %s", e.msg);
   sb->cg = NULL;
@@ -177,6 +244,60 @@ agent_stop (void)
   if (agent_sock >= 0)
     close (agent_sock);
   agent_sock = -1;
+}
+
+/* Let the ready exec handler go (it ends its command, removes its group
+ * and exits when its socket closes), or forget one that is gone. */
+static void
+ready_stop (void)
+{
+  if (ready_sock >= 0)
+    close (ready_sock);
+  ready_sock = -1;
+  ready_pid = 0;
+}
+
+/* Fork the handler of the next exec now, so that its group, its command's
+ * process, the namespaces, the capabilities and the filter are all in place
+ * before the request comes (exec.c).  Best effort: without it, an exec is
+ * served by a handler forked for it. */
+static void
+ready_start (struct sandbox *sb, int lfd, int sfd)
+{
+  unsigned seq;
+  int sp[2];
+  pid_t pid;
+
+  if (ready_pid > 0 || sb->cg == NULL || n_handlers >= MAX_HANDLERS)
+    return;
+  seq = ++sb->exec_seq;
+  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+    return;
+  pid = fork ();
+  if (pid == 0)
+    {
+      sigset_t none;
+      close (sp[0]);
+      close (lfd);
+      close (sfd);
+      close (lock_fd);
+      if (agent_sock >= 0)
+        close (agent_sock);
+      sigemptyset (&none);
+      sigprocmask (SIG_SETMASK, &none, NULL);
+      exec_ready (sb, sp[1], seq);
+      _exit (0);
+    }
+  close (sp[1]);
+  if (pid < 0)
+    {
+      close (sp[0]);
+      return;
+    }
+  handlers[n_handlers++] = pid;
+  ready_pid = pid;
+  ready_sock = sp[0];
+  ready_since = islet_now_ns ();
 }
 
 /* Drop the last references to the sandbox's namespaces.  No process is left
@@ -265,6 +386,8 @@ reap_children (struct sandbox *sb)
           sb->init_pid = 0;
           continue;
         }
+      if (pid == ready_pid)
+        ready_stop ();
       if (pid == agent_pid)
         {
           logmsg ("the file agent died: file requests go to handlers");
@@ -290,6 +413,8 @@ serve (struct sandbox *sb, int conn, int lfd, int sfd)
   cleanup_json json_t *req = NULL;
   struct islet_err e;
   const char *op;
+  unsigned seq;
+  bool exec;
   pid_t pid;
 
   setsockopt (conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -311,7 +436,8 @@ serve (struct sandbox *sb, int conn, int lfd, int sfd)
       (void) !islet_frame_send_json (conn, j, &e);
       return false;
     }
-  if (strcmp (op, "exec") != 0 && !agent_tried)
+  exec = strcmp (op, "exec") == 0;
+  if (!exec && !agent_tried)
     {
       /* on the first file request, so that a sandbox that only runs
        * commands never pays for it; requests queue on the socket until the
@@ -324,17 +450,35 @@ serve (struct sandbox *sb, int conn, int lfd, int sfd)
           agent_pid = 0;
         }
     }
-  if (strcmp (op, "exec") != 0 && agent_sock >= 0)
+  if (!exec && agent_sock >= 0)
     {
       /* the worker reads at its own pace: no first-frame timeout */
       tv.tv_sec = 0;
       setsockopt (conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-      if (agent_pass (agent_sock, conn, req) == 0)
+      if (request_pass (agent_sock, conn, req) == 0)
         return false;
       if (errno != EAGAIN && errno != EMSGSIZE)
         {
           logmsg ("the file agent is gone (%s): file requests go to handlers", strerror (errno));
           agent_stop ();
+        }
+    }
+  if (exec && ready_pid > 0)
+    {
+      /* the handler made ready for it takes it over; the next one is made
+       * while this exec runs */
+      tv.tv_sec = 0;
+      setsockopt (conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      if (request_pass (ready_sock, conn, req) == 0)
+        {
+          ready_stop ();
+          ready_start (sb, lfd, sfd);
+          return false;
+        }
+      if (errno != EMSGSIZE)
+        {
+          logmsg ("the ready exec handler is gone (%s)", strerror (errno));
+          ready_stop ();
         }
     }
   if (n_handlers >= MAX_HANDLERS)
@@ -343,6 +487,7 @@ serve (struct sandbox *sb, int conn, int lfd, int sfd)
       reply_error (conn, &e);
       return false;
     }
+  seq = ++sb->exec_seq;
   pid = fork ();
   if (pid < 0)
     {
@@ -360,20 +505,16 @@ serve (struct sandbox *sb, int conn, int lfd, int sfd)
       sigprocmask (SIG_SETMASK, &none, NULL);
       tv.tv_sec = 0;
       setsockopt (conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-      if (strcmp (op, "exec") == 0)
-        serve_exec (sb, conn, req);
+      if (exec)
+        serve_exec (sb, conn, req, seq);
       else
         serve_file (sb, conn, req);
       _exit (0);
     }
   handlers[n_handlers++] = pid;
-  if (strcmp (op, "exec") == 0 && sb->next_exec_cg)
-    {
-      /* The handler took it; make the next one while it runs. */
-      islet_cg_free (sb->next_exec_cg);
-      sb->next_exec_cg = NULL;
-      prepare_next_exec (sb);
-    }
+  /* after a sandbox's first exec, the next one is always made ready */
+  if (exec)
+    ready_start (sb, lfd, sfd);
   return false;
 }
 
@@ -384,7 +525,18 @@ loop (struct sandbox *sb, int lfd, int sfd)
   for (;;)
     {
       struct pollfd p[2] = { { lfd, POLLIN, 0 }, { sfd, POLLIN, 0 } };
-      if (poll (p, 2, -1) < 0)
+      int timeout = -1;
+      if (ready_pid > 0)
+        {
+          uint64_t now = islet_now_ns (), until = ready_since + READY_IDLE_NS;
+          if (now >= until)
+            {
+              ready_stop ();
+              continue;
+            }
+          timeout = (int) ((until - now) / 1000000ull) + 1;
+        }
+      if (poll (p, 2, timeout) < 0)
         continue;
       if (p[1].revents)
         {
@@ -529,7 +681,6 @@ main (int argc, char **argv)
     }
   logmsg ("sandbox %s started, init pid %d", sb.id, (int) sb.init_pid);
   report_ready ((int) ready_fd, NULL);
-  prepare_next_exec (&sb);
   conn = loop (&sb, lfd, sfd);
   /* No new request may reach a sandbox that is going away. */
   unlink (sock);

@@ -28,8 +28,7 @@ struct sandbox {
   const struct islet_seccomp *filter; /* embedded at build time */
   struct islet_cg *cg;      /* the sandbox's group, with its limits */
   struct islet_cg *init_cg; /* its child group holding pid 1 */
-  struct islet_cg *next_exec_cg; /* the next exec's group, made ahead; or NULL */
-  unsigned exec_seq;             /* names the exec groups: x<exec_seq> */
+  unsigned exec_seq;        /* names the exec groups: x<exec_seq> */
   pid_t init_pid;           /* host pid of the sandbox's pid 1 */
   int ns[ISLET_NS_COUNT];
 };
@@ -37,13 +36,15 @@ struct sandbox {
 /* init.c: start pid 1 in new namespaces; returns when the sandbox is ready. */
 int sandbox_start_init (struct sandbox *sb, struct islet_err *err);
 
-/* exec.c: serve one exec request on conn (in a handler: takes
- * sb->next_exec_cg). */
-void serve_exec (struct sandbox *sb, int conn, json_t *req);
+/* exec.c, in a handler forked for the request: serve one exec on conn, in
+ * the group x<seq>. */
+void serve_exec (struct sandbox *sb, int conn, json_t *req, unsigned seq);
 
-/* exec.c, in the supervisor: make the group of the next exec ahead of time,
- * off the exec's path (best effort: without one the handler makes its own). */
-void prepare_next_exec (struct sandbox *sb);
+/* exec.c, in a handler forked ahead of the request (the ready handler):
+ * make the group x<seq> and the command's confined process, then wait on
+ * sock for the request (request_take) and serve it.  Its end is the end of
+ * the socket: it then lets its command go and removes the group. */
+void exec_ready (struct sandbox *sb, int sock, unsigned seq);
 
 /* agent.c: enter the sandbox and serve one file request on conn (in a
  * handler, when there is no agent). */
@@ -53,10 +54,14 @@ void serve_file (struct sandbox *sb, int conn, json_t *req);
  * sandbox; *sock receives the socket that passes it requests. */
 pid_t agent_start (struct sandbox *sb, int *sock, struct islet_err *err);
 
-/* agent.c, in the supervisor: hand a file request and its connection to the
- * agent; -1 with errno (EAGAIN: busy, try a handler; other: the agent is
- * gone). */
-int agent_pass (int sock, int conn, json_t *req);
+/* main.c: hand a request and its connection over a socket pair (to the
+ * file agent or the ready exec handler); -1 with errno (EAGAIN: busy;
+ * EMSGSIZE: too large to pass; other: the other end is gone). */
+int request_pass (int sock, int conn, json_t *req);
+
+/* main.c: take a request passed by request_pass: 0 with *conn and *req
+ * (NULL if it is not JSON), -1 at the end of the socket. */
+int request_take (int sock, int *conn, json_t **req);
 
 /* Enter the sandbox as its root, confined: the cgroup, every namespace (pid
  * too if join_pid, for children), credentials, capabilities, no_new_privs. */
