@@ -663,9 +663,10 @@ handler_begin (struct sandbox *sb, struct command *c, unsigned seq, struct islet
   return 0;
 }
 
-/* Serve the request with the command's process, made already or now. */
+/* Serve the request with the command's process, made already or now;
+ * *started (if not -1) is closed once the command has its spec. */
 static void
-command_run (struct sandbox *sb, struct command *c, int conn, json_t *req)
+command_run (struct sandbox *sb, struct command *c, int conn, json_t *req, int *started)
 {
   struct exec_spec spec = { 0 };
   struct islet_cg_stats cs = { 0 };
@@ -693,6 +694,7 @@ command_run (struct sandbox *sb, struct command *c, int conn, json_t *req)
       islet_fail (&e, ISLET_E_SYSTEM, EPIPE, "enter the sandbox: the command's process is gone");
       goto fail;
     }
+  close_fd (started);
   st.command = c->pid;
   c->pid = -1; /* the run's now: supervise reaps it */
   if (!spec.has_stdin)
@@ -735,6 +737,7 @@ command_run (struct sandbox *sb, struct command *c, int conn, json_t *req)
   return;
 
 fail:
+  close_fd (started);
   reply_error (conn, &e);
   close (conn);
   command_discard (c);
@@ -758,7 +761,7 @@ serve_exec (struct sandbox *sb, int conn, json_t *req, unsigned seq)
         retire_group (c.cg);
       return;
     }
-  command_run (sb, &c, conn, req);
+  command_run (sb, &c, conn, req, &(int){ -1 });
 }
 
 void
@@ -782,9 +785,9 @@ exec_ready (struct sandbox *sb, int sock, unsigned seq)
         retire_group (c.cg);
       return;
     }
-  close (sock);
   if (req == NULL || rc < 0)
     {
+      close (sock);
       if (req == NULL)
         islet_fail (&begun, ISLET_E_INVALID, 0, "malformed request");
       reply_error (conn, &begun);
@@ -795,6 +798,6 @@ exec_ready (struct sandbox *sb, int sock, unsigned seq)
       json_decref (req);
       return;
     }
-  command_run (sb, &c, conn, req);
+  command_run (sb, &c, conn, req, &sock);
   json_decref (req);
 }

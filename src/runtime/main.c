@@ -48,6 +48,7 @@ static bool agent_tried;    /* started once: after it is gone, handlers serve */
 static pid_t ready_pid;     /* the ready exec handler (exec.c), 0 if none */
 static int ready_sock = -1; /* the next exec request to it */
 static uint64_t ready_since;
+static bool ready_taken;    /* it has its request: replaced once it has started it */
 
 static void agent_stop (void);
 static void ready_stop (void);
@@ -255,6 +256,24 @@ ready_stop (void)
     close (ready_sock);
   ready_sock = -1;
   ready_pid = 0;
+  ready_taken = false;
+}
+
+/* A handler's first steps: nothing of the supervisor's but the sandbox. */
+static void
+handler_detach (int lfd, int sfd)
+{
+  sigset_t none;
+
+  close (lfd);
+  close (sfd);
+  close (lock_fd);
+  if (agent_sock >= 0)
+    close (agent_sock);
+  if (ready_sock >= 0)
+    close (ready_sock);
+  sigemptyset (&none);
+  sigprocmask (SIG_SETMASK, &none, NULL);
 }
 
 /* Fork the handler of the next exec now, so that its group, its command's
@@ -276,15 +295,8 @@ ready_start (struct sandbox *sb, int lfd, int sfd)
   pid = fork ();
   if (pid == 0)
     {
-      sigset_t none;
       close (sp[0]);
-      close (lfd);
-      close (sfd);
-      close (lock_fd);
-      if (agent_sock >= 0)
-        close (agent_sock);
-      sigemptyset (&none);
-      sigprocmask (SIG_SETMASK, &none, NULL);
+      handler_detach (lfd, sfd);
       exec_ready (sb, sp[1], seq);
       _exit (0);
     }
@@ -463,16 +475,16 @@ serve (struct sandbox *sb, int conn, int lfd, int sfd)
           agent_stop ();
         }
     }
-  if (exec && ready_pid > 0)
+  if (exec && ready_pid > 0 && !ready_taken)
     {
       /* the handler made ready for it takes it over; the next one is made
-       * while this exec runs */
+       * once this exec's command has started (the handler then closes its
+       * end), not before: the fork would hold up this one */
       tv.tv_sec = 0;
       setsockopt (conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
       if (request_pass (ready_sock, conn, req) == 0)
         {
-          ready_stop ();
-          ready_start (sb, lfd, sfd);
+          ready_taken = true;
           return false;
         }
       if (errno != EMSGSIZE)
@@ -497,12 +509,7 @@ serve (struct sandbox *sb, int conn, int lfd, int sfd)
     }
   if (pid == 0)
     {
-      sigset_t none;
-      close (lfd);
-      close (sfd);
-      close (lock_fd);
-      sigemptyset (&none);
-      sigprocmask (SIG_SETMASK, &none, NULL);
+      handler_detach (lfd, sfd);
       tv.tv_sec = 0;
       setsockopt (conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
       if (exec)
@@ -524,9 +531,9 @@ loop (struct sandbox *sb, int lfd, int sfd)
 {
   for (;;)
     {
-      struct pollfd p[2] = { { lfd, POLLIN, 0 }, { sfd, POLLIN, 0 } };
+      struct pollfd p[3] = { { lfd, POLLIN, 0 }, { sfd, POLLIN, 0 }, { ready_sock, POLLIN, 0 } };
       int timeout = -1;
-      if (ready_pid > 0)
+      if (ready_pid > 0 && !ready_taken)
         {
           uint64_t now = islet_now_ns (), until = ready_since + READY_IDLE_NS;
           if (now >= until)
@@ -536,8 +543,14 @@ loop (struct sandbox *sb, int lfd, int sfd)
             }
           timeout = (int) ((until - now) / 1000000ull) + 1;
         }
-      if (poll (p, 2, timeout) < 0)
+      if (poll (p, ready_taken ? 3 : 2, timeout) < 0)
         continue;
+      if (ready_taken && p[2].revents)
+        {
+          /* its command has started: make the next one ready */
+          ready_stop ();
+          ready_start (sb, lfd, sfd);
+        }
       if (p[1].revents)
         {
           struct signalfd_siginfo si;
