@@ -606,6 +606,7 @@ walk_at (int start, int depth, cg_visit_fn pre,
 {
   cleanup_dir DIR *d = NULL;
   struct dirent *de;
+  struct stat st;
   int fd;
 
   if (depth > WALK_MAX_DEPTH)
@@ -615,6 +616,14 @@ walk_at (int start, int depth, cg_visit_fn pre,
     return 0;
   if (fd < 0)
     return islet_fail (err, islet_errkind_from_errno (errno), errno, "open cgroup directory");
+  if (fstat (fd, &st) == 0 && st.st_nlink == 2)
+    {
+      /* cgroupfs counts a directory's subdirectories in its links (2 + n):
+         a leaf needs no listing (most groups, every exec's) */
+      int rc = pre ? pre (fd, data, err) : 0;
+      close (fd);
+      return rc;
+    }
   d = fdopendir (fd);
   if (d == NULL)
     {
