@@ -63,6 +63,13 @@ struct islet_ctx;
 int islet_ctx_open (const char *state_dir, const char *runtime, struct islet_ctx **out,
                     struct islet_err *err) ISLET_MUST_CHECK;
 void islet_ctx_free (struct islet_ctx *ctx);
+
+/* For a long-lived caller (isletd): keep one islet-run process that forks
+ * the supervisor of each sandbox this ctx starts, instead of a fork and an
+ * exec of islet-run per start (the exec is most of a start's cost on hosts
+ * where a program's start is slow).  It ends with the ctx or the caller;
+ * if it is gone, starts fork and exec again. */
+int islet_ctx_fork_supervisors (struct islet_ctx *ctx, struct islet_err *err) ISLET_MUST_CHECK;
 const char *islet_ctx_state_dir (const struct islet_ctx *ctx);
 
 struct islet_create_opts {

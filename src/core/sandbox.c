@@ -116,6 +116,7 @@ islet_ctx_open (const char *state_dir, const char *runtime, struct islet_ctx **o
   ctx = islet_xcalloc (1, sizeof *ctx);
   pthread_mutex_init (&ctx->pool_lock, NULL);
   pthread_mutex_init (&ctx->sessions_lock, NULL);
+  ctx->forker_sock = -1;
   ctx->state_dir = islet_xstrdup (real);
   ctx->runtime = runtime ? islet_xstrdup (runtime) : find_runtime ();
   if (ctx->runtime == NULL)
@@ -135,6 +136,13 @@ islet_ctx_free (struct islet_ctx *ctx)
     return;
   if (ctx->backend != NULL && ctx->backend->free != NULL)
     ctx->backend->free (ctx->backend_self);
+  if (ctx->forker_sock >= 0)
+    {
+      /* the forker ends at the end of its socket */
+      close (ctx->forker_sock);
+      while (waitpid (ctx->forker_pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    }
   islet_disk_pool_free (ctx->pool);
   pthread_mutex_destroy (&ctx->pool_lock);
   sessions_free (ctx);
@@ -157,6 +165,7 @@ islet_ctx_new_backend (const struct islet_backend *ops, void *self, const char *
 
   pthread_mutex_init (&ctx->pool_lock, NULL);
   pthread_mutex_init (&ctx->sessions_lock, NULL);
+  ctx->forker_sock = -1;
   ctx->state_dir = islet_xstrdup (where);
   ctx->backend = ops;
   ctx->backend_self = self;
@@ -483,37 +492,100 @@ sandbox_connect (const struct islet_ctx *ctx, const char *id, struct islet_err *
   return islet_take_fd (&fd);
 }
 
+int
+islet_ctx_fork_supervisors (struct islet_ctx *ctx, struct islet_err *err)
+{
+  int sp[2];
+  pid_t pid;
+
+  if (ctx->backend != NULL)
+    return backend_refuse (ctx, "a supervisor forker", err);
+  if (ctx->forker_sock >= 0)
+    return 0;
+  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "socketpair");
+  pid = fork ();
+  if (pid == 0)
+    {
+      /* Only its socket crosses the exec, as fd 3. */
+      if (sp[1] != 3 && dup2 (sp[1], 3) < 0)
+        _exit (125);
+      fcntl (3, F_SETFD, 0);
+      islet_close_fds_from (4, -1);
+      execl (ctx->runtime, "islet-run", "--fork-supervisors", ctx->state_dir, (char *) NULL);
+      _exit (127);
+    }
+  close (sp[1]);
+  if (pid < 0)
+    {
+      int e = errno;
+      close (sp[0]);
+      return islet_fail (err, ISLET_E_SYSTEM, e, "fork");
+    }
+  ctx->forker_sock = sp[0];
+  ctx->forker_pid = pid;
+  return 0;
+}
+
+/* Ask the forker for the supervisor of id, handing it the ready pipe's
+ * write end; false if there is no forker (or it is gone). */
+static bool
+forker_spawn (struct islet_ctx *ctx, const char *id, int ready)
+{
+  char cbuf[CMSG_SPACE (sizeof (int))];
+  struct iovec iov = { (void *) id, strlen (id) };
+  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                        .msg_controllen = sizeof cbuf };
+  struct cmsghdr *c;
+
+  if (ctx->forker_sock < 0)
+    return false;
+  memset (cbuf, 0, sizeof cbuf);
+  c = CMSG_FIRSTHDR (&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN (sizeof (int));
+  memcpy (CMSG_DATA (c), &ready, sizeof ready);
+  return sendmsg (ctx->forker_sock, &msg, MSG_NOSIGNAL) == (ssize_t) iov.iov_len;
+}
+
+/* Start the supervisor of id (through the forker, else a fork and exec of
+ * islet-run) and wait for its word: "ok" once the sandbox runs, or an
+ * error. */
 static int
 spawn_supervisor (struct islet_ctx *ctx, const char *id, struct islet_err *err)
 {
   int p[2];
   char fdarg[16], buf[1024];
   size_t got = 0;
-  pid_t pid;
-  int status;
+  pid_t pid = -1;
+  int status = 0;
 
   if (pipe2 (p, O_CLOEXEC) < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "pipe");
-  pid = fork ();
-  if (pid < 0)
+  if (!forker_spawn (ctx, id, p[1]))
     {
-      int e = errno;
-      close (p[0]);
-      close (p[1]);
-      return islet_fail (err, ISLET_E_SYSTEM, e, "fork");
-    }
-  if (pid == 0)
-    {
-      /* Only the ready pipe crosses the exec (dup2 clears its CLOEXEC). */
-      int fd = p[1] == 3 ? 3 : dup2 (p[1], 3);
-      if (fd < 0)
-        _exit (125);
-      if (p[1] == 3)
-        fcntl (3, F_SETFD, 0);
-      snprintf (fdarg, sizeof fdarg, "%d", 3);
-      islet_close_fds_from (4, -1);
-      execl (ctx->runtime, "islet-run", ctx->state_dir, id, fdarg, (char *) NULL);
-      _exit (127);
+      pid = fork ();
+      if (pid < 0)
+        {
+          int e = errno;
+          close (p[0]);
+          close (p[1]);
+          return islet_fail (err, ISLET_E_SYSTEM, e, "fork");
+        }
+      if (pid == 0)
+        {
+          /* Only the ready pipe crosses the exec (dup2 clears its CLOEXEC). */
+          int fd = p[1] == 3 ? 3 : dup2 (p[1], 3);
+          if (fd < 0)
+            _exit (125);
+          if (p[1] == 3)
+            fcntl (3, F_SETFD, 0);
+          snprintf (fdarg, sizeof fdarg, "%d", 3);
+          islet_close_fds_from (4, -1);
+          execl (ctx->runtime, "islet-run", ctx->state_dir, id, fdarg, (char *) NULL);
+          _exit (127);
+        }
     }
   close (p[1]);
   while (got < sizeof buf - 1)
@@ -527,7 +599,7 @@ spawn_supervisor (struct islet_ctx *ctx, const char *id, struct islet_err *err)
     }
   close (p[0]);
   buf[got] = '\0';
-  while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
+  while (pid > 0 && waitpid (pid, &status, 0) < 0 && errno == EINTR)
     ;
   if (got == 2 && memcmp (buf, "ok", 2) == 0)
     return 0;
@@ -537,7 +609,7 @@ spawn_supervisor (struct islet_ctx *ctx, const char *id, struct islet_err *err)
       if (j && islet_err_from_json (j, err) < 0)
         return islet_wrap (err, "start sandbox `%s`", id);
     }
-  if (WIFEXITED (status) && WEXITSTATUS (status) == 127)
+  if (pid > 0 && WIFEXITED (status) && WEXITSTATUS (status) == 127)
     return islet_fail (err, ISLET_E_SYSTEM, 0, "cannot run `%s`", ctx->runtime);
   return islet_fail (err, ISLET_E_SYSTEM, 0, "start sandbox `%s`: the supervisor died", id);
 }

@@ -19,6 +19,8 @@ struct islet_ctx {
   struct agent_sessions *sessions; /* kept sessions with file agents (client.c) */
   size_t n_sessions;
   uint64_t sessions_gen;
+  int forker_sock;  /* to islet-run --fork-supervisors, or -1 (sandbox.c) */
+  pid_t forker_pid;
 };
 
 /* With a backend, a public function returns what the backend's says. */

@@ -7,6 +7,7 @@
  * "ok" once the sandbox can run commands, or a JSON error. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -621,38 +622,21 @@ warm_fill (const char *state_dir)
   return 1;
 }
 
-int
-main (int argc, char **argv)
+/* The supervisor of sandbox id, in a session of its own: starts it, then
+ * serves it until it is stopped. */
+static int
+supervise_sandbox (const char *state_dir, const char *id, int ready_fd)
 {
   struct sandbox sb = { .ns = { -1, -1, -1, -1, -1, -1, -1 } };
   struct islet_err e = { 0 };
   cleanup_free char *sock = NULL;
   cleanup_free char *logpath = NULL;
-  uint64_t ready_fd = 0;
   sigset_t mask;
   int lfd, sfd, devnull, logfd, conn;
-  pid_t pid;
 
-  if (argc == 3 && strcmp (argv[1], "--warm-fill") == 0)
-    return warm_fill (argv[2]);
-  if (argc != 4 || islet_parse_u64 (argv[3], 1 << 20, &ready_fd, &e) < 0)
-    {
-      fprintf (stderr, "usage: islet-run STATE_DIR ID READY_FD\n"
-                       "       islet-run --warm-fill STATE_DIR\n");
-      return 2;
-    }
-  title_start = argv[0];
-  title_len = (size_t) (argv[argc - 1] + strlen (argv[argc - 1]) - argv[0]);
-  /* Detach: the caller reaps this first process at once, and the supervisor
-     lives on in a session of its own. */
-  pid = fork ();
-  if (pid < 0)
-    return 1;
-  if (pid > 0)
-    _exit (0);
   setsid ();
-  sb.state_dir = islet_xstrdup (argv[1]);
-  sb.id = islet_xstrdup (argv[2]);
+  sb.state_dir = islet_xstrdup (state_dir);
+  sb.id = islet_xstrdup (id);
   sb.dir = islet_xasprintf ("%s/sandboxes/%s", sb.state_dir, sb.id);
   logpath = islet_xasprintf ("%s/supervisor.log", sb.dir);
   devnull = open ("/dev/null", O_RDWR | O_CLOEXEC);
@@ -666,7 +650,7 @@ main (int argc, char **argv)
       close (0);
       close (1);
       close (2);
-      report_ready ((int) ready_fd, &e);
+      report_ready (ready_fd, &e);
       return 1;
     }
   dup2 (devnull, 0);
@@ -689,11 +673,11 @@ main (int argc, char **argv)
         islet_fail (&e, ISLET_E_SYSTEM, errno, "signalfd");
       logmsg ("start failed: %s", e.msg);
       teardown (&sb);
-      report_ready ((int) ready_fd, &e);
+      report_ready (ready_fd, &e);
       return 1;
     }
   logmsg ("sandbox %s started, init pid %d", sb.id, (int) sb.init_pid);
-  report_ready ((int) ready_fd, NULL);
+  report_ready (ready_fd, NULL);
   conn = loop (&sb, lfd, sfd);
   /* No new request may reach a sandbox that is going away. */
   unlink (sock);
@@ -712,4 +696,99 @@ main (int argc, char **argv)
   release_namespaces (&sb);
   logmsg ("sandbox %s stopped", sb.id);
   return 0;
+}
+
+/* islet-run --fork-supervisors STATE_DIR: the supervisor forker of a
+ * long-lived caller (src/core/sandbox.c, islet_ctx_fork_supervisors).  Each
+ * message on fd 3 is a sandbox id with its ready pipe (SCM_RIGHTS); the
+ * forker forks its supervisor, which then is exactly what an exec of
+ * `islet-run STATE_DIR ID READY_FD` would have become, without the exec.
+ * It ends when the caller closes the socket (or dies). */
+static int
+fork_supervisors (const char *state_arg)
+{
+  /* a copy: the supervisors' titles overwrite the arguments */
+  cleanup_free char *state_dir = islet_xstrdup (state_arg);
+  sigset_t none;
+
+  sigemptyset (&none);
+  sigprocmask (SIG_SETMASK, &none, NULL);
+  signal (SIGCHLD, SIG_IGN); /* the supervisors are reaped by the kernel */
+  for (;;)
+    {
+      char id[ISLET_ID_LEN + 2], cbuf[CMSG_SPACE (sizeof (int))];
+      struct iovec iov = { id, sizeof id - 1 };
+      struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                            .msg_controllen = sizeof cbuf };
+      struct cmsghdr *c;
+      ssize_t n = recvmsg (3, &msg, MSG_CMSG_CLOEXEC);
+      struct islet_err e;
+      int ready = -1;
+      pid_t pid;
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return 0;
+      c = CMSG_FIRSTHDR (&msg);
+      if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS
+          && c->cmsg_len == CMSG_LEN (sizeof (int)))
+        memcpy (&ready, CMSG_DATA (c), sizeof ready);
+      if (ready < 0)
+        continue;
+      id[n] = '\0';
+      if ((size_t) n != ISLET_ID_LEN || strspn (id, "0123456789abcdef") != ISLET_ID_LEN)
+        {
+          islet_fail (&e, ISLET_E_INVALID, 0, "`%s` is not a sandbox id", id);
+          report_ready (ready, &e);
+          continue;
+        }
+      pid = fork ();
+      if (pid == 0)
+        {
+          char title[PATH_MAX + 64];
+          close (3);
+          signal (SIGCHLD, SIG_DFL);
+          snprintf (title, sizeof title, "islet-run %s %s", state_dir, id);
+          set_title (title);
+          _exit (supervise_sandbox (state_dir, id, ready));
+        }
+      if (pid < 0)
+        {
+          islet_fail (&e, ISLET_E_SYSTEM, errno, "fork the supervisor");
+          report_ready (ready, &e);
+          continue;
+        }
+      close (ready);
+    }
+}
+
+int
+main (int argc, char **argv)
+{
+  struct islet_err e = { 0 };
+  uint64_t ready_fd = 0;
+  pid_t pid;
+
+  if (argc == 3 && strcmp (argv[1], "--warm-fill") == 0)
+    return warm_fill (argv[2]);
+  title_start = argv[0];
+  title_len = (size_t) (argv[argc - 1] + strlen (argv[argc - 1]) - argv[0]);
+  if (argc == 3 && strcmp (argv[1], "--fork-supervisors") == 0)
+    return fork_supervisors (argv[2]);
+  if (argc != 4 || islet_parse_u64 (argv[3], 1 << 20, &ready_fd, &e) < 0)
+    {
+      fprintf (stderr, "usage: islet-run STATE_DIR ID READY_FD\n"
+                       "       islet-run --warm-fill STATE_DIR\n"
+                       "       islet-run --fork-supervisors STATE_DIR (socket on fd 3)\n");
+      return 2;
+    }
+  /* Detach: the caller reaps this first process at once, and the supervisor
+     lives on in a session of its own. */
+  pid = fork ();
+  if (pid < 0)
+    return 1;
+  if (pid > 0)
+    _exit (0);
+  return supervise_sandbox (argv[1], argv[2], (int) ready_fd);
 }

@@ -156,6 +156,12 @@ serve (const char *listen, const char *state_dir, char *origins, struct islet_er
   sigaction (SIGINT, &sa, NULL);
   sigaction (SIGTERM, &sa, NULL);
   sigaction (SIGPIPE, &sp, NULL);
+  {
+    /* supervisors forked, not exec'd, for every create and start */
+    struct islet_err e;
+    if (islet_ctx_fork_supervisors (srv.ctx, &e) < 0)
+      fprintf (stderr, "isletd: no supervisor forker (%s): each start runs islet-run\n", e.msg);
+  }
   if (http_start (&srv, host, port, &h, err) < 0 || reaper_start (&srv, &rp, err) < 0)
     goto out;
   srv.url = strchr (host, ':') ? islet_xasprintf ("http://[%s]:%d", host, http_port (h))
