@@ -624,6 +624,7 @@ command_go (struct command *c, const struct exec_spec *spec)
       c->pid = -1; /* reaped: killed from inside the sandbox while it waited */
       return false;
     }
+  kill (c->pid, SIGCONT); /* or stopped from inside */
   for (char **v = spec->argv; *v; v++, h.argc++)
     size += strlen (*v) + 1;
   for (char **v = spec->envp; *v; v++, h.envc++)

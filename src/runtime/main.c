@@ -635,6 +635,10 @@ supervise_sandbox (const char *state_dir, const char *id, int ready_fd)
   int lfd, sfd, devnull, logfd, conn;
 
   setsid ();
+  /* A handler killed at a stop leaves its command's process (in the
+     sandbox's pid namespace) to us, not to the host's pid 1: the namespace
+     is gone only once that process is reaped, and the stop waits for it. */
+  prctl (PR_SET_CHILD_SUBREAPER, 1);
   sb.state_dir = islet_xstrdup (state_dir);
   sb.id = islet_xstrdup (id);
   sb.dir = islet_xasprintf ("%s/sandboxes/%s", sb.state_dir, sb.id);

@@ -2,8 +2,9 @@
 # Escape class: reading or writing another process's memory.  Inside,
 # ptrace (TRACEME, ATTACH, SEIZE), process_vm_readv/writev and /proc/<pid>/mem
 # are tried against a child, against pid 1 (a fork of the host-root
-# islet-run), and against host pids: the test's own shell, the supervisor and
-# host pid 1.  Host pids are not in the sandbox's pid namespace, so they must
+# islet-run), against the next exec's process waiting in the sandbox (also a
+# fork of it, already confined), and against host pids: the test's own
+# shell, the supervisor and host pid 1.  Host pids are not in the sandbox's pid namespace, so they must
 # not be nameable at all.
 set -euo pipefail
 # shellcheck source=../lib/escape.sh
@@ -94,6 +95,38 @@ for hp in ($$, $host_victim, $SUP):
     must_fail('ptrace ATTACH host pid %d' % hp, sc('ptrace', PTRACE_ATTACH, hp, 0, 0))
     vm(hp, 0x400000)
     mem(hp, 0x400000)
+
+# the next exec's process, waiting inside for its argv, already confined
+waiting = []
+deadline = time.time() + 5
+while not waiting and time.time() < deadline:
+    for d in os.listdir('/proc'):
+        try:
+            if d.isdigit() and open('/proc/%s/comm' % d).read().strip() == 'islet-exec':
+                waiting.append(int(d))
+        except OSError:
+            pass
+    if not waiting:
+        time.sleep(0.05)
+if not waiting:
+    print('no waiting exec process to attack', flush=True)
+    sys.exit(3)
+for w in waiting:
+    cmdline = open('/proc/%d/cmdline' % w, 'rb').read()
+    print('waiting process %d: %r' % (w, cmdline), flush=True)
+    if b'$S' in cmdline:
+        escaped('the waiting process shows the host path: %r' % cmdline)
+    must_fail('ptrace ATTACH waiting %d' % w, sc('ptrace', PTRACE_ATTACH, w, 0, 0))
+    must_fail('ptrace SEIZE waiting %d' % w, sc('ptrace', PTRACE_SEIZE, w, 0, 0))
+    vm(w, 0x400000)
+    mem(w, 0x400000)
+    for f in ('environ', 'auxv', 'stack', 'syscall'):
+        must_raise('read /proc/waiting/%s' % f, lambda: open('/proc/%d/%s' % (w, f), 'rb').read())
+    for f in ('fd', 'map_files'):
+        must_raise('list /proc/waiting/%s' % f, os.listdir, '/proc/%d/%s' % (w, f))
+    for f in ('cwd', 'root', 'exe'):
+        must_raise('readlink /proc/waiting/%s' % f, os.readlink, '/proc/%d/%s' % (w, f))
+
 os.kill(child, 9)
 os.waitpid(child, 0)
 done()
