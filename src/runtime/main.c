@@ -4,7 +4,11 @@
  * stays as its supervisor: it holds the sandbox's cgroup and namespaces and
  * answers requests on STATE_DIR/sandboxes/ID/ctl.sock.  It detaches from its
  * caller (the CLI or the daemon) so the sandbox outlives it.  READY_FD gets
- * "ok" once the sandbox can run commands, or a JSON error. */
+ * "ok" once the sandbox can run commands, or a JSON error.
+ *
+ * islet-run --fork-supervisors STATE_DIR: the same supervisors, forked on
+ * request by one long-lived process instead of an exec each (isletd).
+ * islet-run --warm-fill STATE_DIR: fill the warm pool. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
