@@ -54,6 +54,7 @@ static pid_t ready_pid;     /* the ready exec handler (exec.c), 0 if none */
 static int ready_sock = -1; /* the next exec request to it */
 static uint64_t ready_since;
 static bool ready_taken;    /* it has its request: replaced once it has started it */
+static unsigned execs_forked; /* execs served by a handler forked for them */
 
 static void agent_stop (void);
 static void ready_stop (void);
@@ -524,8 +525,9 @@ serve (struct sandbox *sb, int conn, int lfd, int sfd)
       _exit (0);
     }
   handlers[n_handlers++] = pid;
-  /* after a sandbox's first exec, the next one is always made ready */
-  if (exec)
+  /* from a sandbox's second exec on, the next one is always made ready (a
+     sandbox made for one command, as by `islet run`, never pays for it) */
+  if (exec && ++execs_forked >= 2)
     ready_start (sb, lfd, sfd);
   return false;
 }
