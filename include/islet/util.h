@@ -110,6 +110,15 @@ int islet_write_file_atomic (const char *path, const void *data, size_t len, mod
 int islet_write_all (int fd, const void *buf, size_t len);
 ssize_t islet_read_all (int fd, void *buf, size_t len);
 
+/* One message of len bytes carrying fd (SCM_RIGHTS) on a socket; flags as
+ * sendmsg's (MSG_NOSIGNAL is added).  0, or -1 with errno. */
+int islet_send_fd (int sock, const void *buf, size_t len, int fd, int flags);
+
+/* Receive one message of at most max bytes and the fd it carries (*fd: -1
+ * if none; close-on-exec), retrying on EINTR: its length, 0 at the end of
+ * the socket, -1 with errno. */
+ssize_t islet_recv_fd (int sock, void *buf, size_t max, int *fd);
+
 /* mkdir -p with the given mode for the parts it creates. */
 int islet_mkdir_p (const char *path, mode_t mode, struct islet_err *err) ISLET_MUST_CHECK;
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -126,6 +127,47 @@ islet_read_all (int fd, void *buf, size_t len)
       got += (size_t) n;
     }
   return (ssize_t) got;
+}
+
+int
+islet_send_fd (int sock, const void *buf, size_t len, int fd, int flags)
+{
+  char cbuf[CMSG_SPACE (sizeof (int))];
+  struct iovec iov = { (void *) buf, len };
+  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                        .msg_controllen = sizeof cbuf };
+  struct cmsghdr *c;
+
+  memset (cbuf, 0, sizeof cbuf);
+  c = CMSG_FIRSTHDR (&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN (sizeof (int));
+  memcpy (CMSG_DATA (c), &fd, sizeof fd);
+  return sendmsg (sock, &msg, flags | MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+
+ssize_t
+islet_recv_fd (int sock, void *buf, size_t max, int *fd)
+{
+  for (;;)
+    {
+      char cbuf[CMSG_SPACE (sizeof (int))];
+      struct iovec iov = { buf, max };
+      struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                            .msg_controllen = sizeof cbuf };
+      struct cmsghdr *c;
+      ssize_t n = recvmsg (sock, &msg, MSG_CMSG_CLOEXEC);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      *fd = -1;
+      c = n > 0 ? CMSG_FIRSTHDR (&msg) : NULL;
+      if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS
+          && c->cmsg_len == CMSG_LEN (sizeof (int)))
+        memcpy (fd, CMSG_DATA (c), sizeof *fd);
+      return n;
+    }
 }
 
 int

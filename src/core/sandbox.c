@@ -532,21 +532,7 @@ islet_ctx_fork_supervisors (struct islet_ctx *ctx, struct islet_err *err)
 static bool
 forker_spawn (struct islet_ctx *ctx, const char *id, int ready)
 {
-  char cbuf[CMSG_SPACE (sizeof (int))];
-  struct iovec iov = { (void *) id, strlen (id) };
-  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-                        .msg_controllen = sizeof cbuf };
-  struct cmsghdr *c;
-
-  if (ctx->forker_sock < 0)
-    return false;
-  memset (cbuf, 0, sizeof cbuf);
-  c = CMSG_FIRSTHDR (&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN (sizeof (int));
-  memcpy (CMSG_DATA (c), &ready, sizeof ready);
-  return sendmsg (ctx->forker_sock, &msg, MSG_NOSIGNAL) == (ssize_t) iov.iov_len;
+  return ctx->forker_sock >= 0 && islet_send_fd (ctx->forker_sock, id, strlen (id), ready, 0) == 0;
 }
 
 /* Start the supervisor of id (through the forker, else a fork and exec of

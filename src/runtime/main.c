@@ -100,26 +100,13 @@ int
 request_pass (int sock, int conn, json_t *req)
 {
   cleanup_free char *text = json_dumps (req, JSON_COMPACT);
-  char cbuf[CMSG_SPACE (sizeof (int))];
-  struct iovec iov;
-  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-                        .msg_controllen = sizeof cbuf };
-  struct cmsghdr *c;
 
   if (text == NULL || strlen (text) > REQUEST_PASS_MAX)
     {
       errno = EMSGSIZE;
       return -1;
     }
-  iov.iov_base = text;
-  iov.iov_len = strlen (text);
-  memset (cbuf, 0, sizeof cbuf);
-  c = CMSG_FIRSTHDR (&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN (sizeof (int));
-  memcpy (CMSG_DATA (c), &conn, sizeof conn);
-  return sendmsg (sock, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 ? -1 : 0;
+  return islet_send_fd (sock, text, strlen (text), conn, MSG_DONTWAIT);
 }
 
 int
@@ -129,26 +116,13 @@ request_take (int sock, int *conn, json_t **req)
 
   for (;;)
     {
-      char cbuf[CMSG_SPACE (sizeof (int))];
-      struct iovec iov = { buf, REQUEST_PASS_MAX };
-      struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-                            .msg_controllen = sizeof cbuf };
-      struct cmsghdr *c;
-      ssize_t n = recvmsg (sock, &msg, MSG_CMSG_CLOEXEC);
-      int fd = -1;
+      ssize_t n = islet_recv_fd (sock, buf, REQUEST_PASS_MAX, conn);
 
-      if (n < 0 && errno == EINTR)
-        continue;
       if (n <= 0)
         return -1;
-      c = CMSG_FIRSTHDR (&msg);
-      if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS
-          && c->cmsg_len == CMSG_LEN (sizeof (int)))
-        memcpy (&fd, CMSG_DATA (c), sizeof fd);
-      if (fd < 0)
+      if (*conn < 0)
         continue;
       buf[n] = '\0';
-      *conn = fd;
       *req = json_loads (buf, 0, NULL);
       return 0;
     }
@@ -726,24 +700,14 @@ fork_supervisors (const char *state_arg)
   signal (SIGCHLD, SIG_IGN); /* the supervisors are reaped by the kernel */
   for (;;)
     {
-      char id[ISLET_ID_LEN + 2], cbuf[CMSG_SPACE (sizeof (int))];
-      struct iovec iov = { id, sizeof id - 1 };
-      struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-                            .msg_controllen = sizeof cbuf };
-      struct cmsghdr *c;
-      ssize_t n = recvmsg (3, &msg, MSG_CMSG_CLOEXEC);
+      int ready;
+      char id[ISLET_ID_LEN + 2];
+      ssize_t n = islet_recv_fd (3, id, sizeof id - 1, &ready);
       struct islet_err e;
-      int ready = -1;
       pid_t pid;
 
-      if (n < 0 && errno == EINTR)
-        continue;
       if (n <= 0)
         return 0;
-      c = CMSG_FIRSTHDR (&msg);
-      if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS
-          && c->cmsg_len == CMSG_LEN (sizeof (int)))
-        memcpy (&ready, CMSG_DATA (c), sizeof ready);
       if (ready < 0)
         continue;
       id[n] = '\0';

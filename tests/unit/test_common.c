@@ -299,6 +299,39 @@ test_base64_round_trip (void **state)
   assert_int_equal (islet_base64_decode ("aG=k", 4, 16, &back, &len, &e), -1);
 }
 
+/* A message with an fd: the bytes and a working, close-on-exec copy of the
+   fd arrive; a message without one says so; the end of the socket is 0. */
+static void
+test_send_recv_fd (void **state)
+{
+  int sp[2], pp[2], fd = -2;
+  char buf[16], out = 0;
+  ssize_t n;
+
+  (void) state;
+  assert_int_equal (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp), 0);
+  assert_int_equal (pipe (pp), 0);
+  assert_int_equal (islet_send_fd (sp[0], "abc", 3, pp[1], 0), 0);
+  n = islet_recv_fd (sp[1], buf, sizeof buf, &fd);
+  assert_int_equal (n, 3);
+  assert_memory_equal (buf, "abc", 3);
+  assert_true (fd >= 0 && fd != pp[1]);
+  assert_true (fcntl (fd, F_GETFD) & FD_CLOEXEC);
+  assert_int_equal (write (fd, "x", 1), 1);
+  assert_int_equal (read (pp[0], &out, 1), 1);
+  assert_int_equal (out, 'x');
+  close (fd);
+  assert_int_equal (send (sp[0], "no fd", 5, 0), 5);
+  assert_int_equal (islet_recv_fd (sp[1], buf, sizeof buf, &fd), 5);
+  assert_int_equal (fd, -1);
+  close (sp[0]);
+  assert_int_equal (islet_recv_fd (sp[1], buf, sizeof buf, &fd), 0);
+  assert_int_equal (fd, -1);
+  close (sp[1]);
+  close (pp[0]);
+  close (pp[1]);
+}
+
 int
 main (void)
 {
@@ -308,7 +341,7 @@ main (void)
     cmocka_unit_test (test_atomic_write_and_rollback), cmocka_unit_test (test_read_file_limit),
     cmocka_unit_test (test_mkdir_p_and_rm_rf),   cmocka_unit_test (test_frames_round_trip),
     cmocka_unit_test (test_frames_reject_bad_input), cmocka_unit_test (test_error_json_round_trip),
-    cmocka_unit_test (test_base64_round_trip),
+    cmocka_unit_test (test_base64_round_trip), cmocka_unit_test (test_send_recv_fd),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
