@@ -492,6 +492,19 @@ sandbox_connect (const struct islet_ctx *ctx, const char *id, struct islet_err *
   return islet_take_fd (&fd);
 }
 
+/* In a forked child: exec islet-run with ARGS, fd the only one crossing the
+ * exec, as fd 3 (the arguments say what it is). */
+static void __attribute__ ((noreturn))
+exec_runtime (const struct islet_ctx *ctx, int fd, const char *a1, const char *a2, const char *a3)
+{
+  if (fd != 3 && dup2 (fd, 3) < 0)
+    _exit (125);
+  fcntl (3, F_SETFD, 0);
+  islet_close_fds_from (4, -1);
+  execl (ctx->runtime, "islet-run", a1, a2, a3, (char *) NULL);
+  _exit (127);
+}
+
 int
 islet_ctx_fork_supervisors (struct islet_ctx *ctx, struct islet_err *err)
 {
@@ -506,15 +519,7 @@ islet_ctx_fork_supervisors (struct islet_ctx *ctx, struct islet_err *err)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "socketpair");
   pid = fork ();
   if (pid == 0)
-    {
-      /* Only its socket crosses the exec, as fd 3. */
-      if (sp[1] != 3 && dup2 (sp[1], 3) < 0)
-        _exit (125);
-      fcntl (3, F_SETFD, 0);
-      islet_close_fds_from (4, -1);
-      execl (ctx->runtime, "islet-run", "--fork-supervisors", ctx->state_dir, (char *) NULL);
-      _exit (127);
-    }
+    exec_runtime (ctx, sp[1], "--fork-supervisors", ctx->state_dir, NULL);
   close (sp[1]);
   if (pid < 0)
     {
@@ -542,7 +547,7 @@ static int
 spawn_supervisor (struct islet_ctx *ctx, const char *id, struct islet_err *err)
 {
   int p[2];
-  char fdarg[16], buf[1024];
+  char buf[1024];
   size_t got = 0;
   pid_t pid = -1;
   int status = 0;
@@ -560,18 +565,7 @@ spawn_supervisor (struct islet_ctx *ctx, const char *id, struct islet_err *err)
           return islet_fail (err, ISLET_E_SYSTEM, e, "fork");
         }
       if (pid == 0)
-        {
-          /* Only the ready pipe crosses the exec (dup2 clears its CLOEXEC). */
-          int fd = p[1] == 3 ? 3 : dup2 (p[1], 3);
-          if (fd < 0)
-            _exit (125);
-          if (p[1] == 3)
-            fcntl (3, F_SETFD, 0);
-          snprintf (fdarg, sizeof fdarg, "%d", 3);
-          islet_close_fds_from (4, -1);
-          execl (ctx->runtime, "islet-run", ctx->state_dir, id, fdarg, (char *) NULL);
-          _exit (127);
-        }
+        exec_runtime (ctx, p[1], ctx->state_dir, id, "3");
     }
   close (p[1]);
   while (got < sizeof buf - 1)
