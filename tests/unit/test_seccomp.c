@@ -129,6 +129,12 @@ run_child (bool filtered, int (*fn) (const void *), const void *arg)
   assert_true (pid >= 0);
   if (pid == 0)
     {
+      /* cmocka's handlers would turn a fault in the child into a test
+       * failure and run the rest of the suite in the child: a fault must
+       * kill the child, which is what the parent looks at */
+      static const int faults[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGSYS };
+      for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++)
+        signal (faults[i], SIG_DFL);
       enter_filter (filtered);
       _exit (fn (arg) & 0xff);
     }
@@ -400,15 +406,17 @@ x32_getpid (const void *arg)
 static void
 test_other_abis_killed (void **state)
 {
-  int status = run_child (false, int80_getpid, NULL);
+  int status;
 
-  if (WIFSIGNALED (status))
-    skip (); /* this kernel has ia32 emulation turned off: nothing to test */
-  assert_int_equal (exit_code (status), 0);
-  status = run_child (true, int80_getpid, NULL);
+  /* x32 numbers reach the filter whether or not the kernel has x32 */
+  status = run_child (true, x32_getpid, NULL);
   assert_true (WIFSIGNALED (status));
   assert_true (WTERMSIG (status) == SIGSYS || WTERMSIG (status) == SIGKILL);
-  status = run_child (true, x32_getpid, NULL);
+  status = run_child (false, int80_getpid, NULL);
+  if (WIFSIGNALED (status))
+    skip (); /* this kernel has ia32 emulation turned off: int 0x80 faults */
+  assert_int_equal (exit_code (status), 0);
+  status = run_child (true, int80_getpid, NULL);
   assert_true (WIFSIGNALED (status));
   assert_true (WTERMSIG (status) == SIGSYS || WTERMSIG (status) == SIGKILL);
 }
