@@ -12,6 +12,8 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,7 +22,9 @@
 
 #define HOST_IMAGE "host"
 /* Bumped when the skeleton changes, so an old one is rebuilt, not reused. */
-#define HOST_IMAGE_DIR "host-v1"
+/* v2: v1 was built without a lock, and a race could leave a half-built
+ * host-v1 in place for good; v2 is only ever renamed into place whole. */
+#define HOST_IMAGE_DIR "host-v2"
 
 static const struct islet_bind host_binds[] = {
   { "/usr", "/usr" },
@@ -89,8 +93,6 @@ build_skeleton (const char *dir, struct islet_err *err)
 {
   cleanup_close int dfd = -1;
 
-  if (mkdir (dir, 0755) < 0)
-    return islet_fail (err, ISLET_E_SYSTEM, errno, "mkdir `%s`", dir);
   dfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", dir);
@@ -128,41 +130,78 @@ build_skeleton (const char *dir, struct islet_err *err)
   return 0;
 }
 
+/* Remove what an interrupted build left: temporary directories named
+ * `.NAME.XXXXXX`.  Only called under the build lock, so none is in use. */
+static void
+remove_leftovers (const char *images, const char *name)
+{
+  cleanup_dir DIR *d = opendir (images);
+  size_t len = strlen (name);
+  struct dirent *e;
+
+  while (d && (e = readdir (d)) != NULL)
+    if (e->d_name[0] == '.' && strncmp (e->d_name + 1, name, len) == 0
+        && e->d_name[len + 1] == '.' && strlen (e->d_name + len + 2) == 6)
+      {
+        struct islet_err ignored;
+        cleanup_free char *p = islet_xasprintf ("%s/%s", images, e->d_name);
+        (void) !islet_rm_rf (p, &ignored);
+      }
+}
+
+/* Build the host skeleton once.  Concurrent first creates (isletd's threads
+ * share one pid) wait on a lock in images/; the builder works in a unique
+ * temporary directory renamed into place, so `dir` exists only when whole
+ * and a crash leaves only a temporary directory, removed by the next build. */
+static int
+build_host_image (const char *images, const char *dir, struct islet_err *err)
+{
+  cleanup_free char *lockpath = islet_xasprintf ("%s/.lock", images);
+  cleanup_free char *tmp = islet_xasprintf ("%s/.%s.XXXXXX", images, HOST_IMAGE_DIR);
+  cleanup_close int lock = -1;
+  struct islet_err ignored;
+  struct stat st;
+
+  if (mkdir (images, 0755) < 0 && errno != EEXIST)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "mkdir `%s`", images);
+  lock = open (lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", lockpath);
+  while (flock (lock, LOCK_EX) < 0)
+    if (errno != EINTR)
+      return islet_fail (err, ISLET_E_SYSTEM, errno, "lock `%s`", lockpath);
+  if (stat (dir, &st) == 0)
+    return 0; /* built by whoever held the lock before us */
+  remove_leftovers (images, HOST_IMAGE_DIR);
+  if (mkdtemp (tmp) == NULL)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "mkdtemp `%s`", tmp);
+  if (build_skeleton (tmp, err) < 0)
+    goto fail;
+  /* mkdtemp made it 0700; the sandbox's root must be able to enter it */
+  if (chmod (tmp, 0755) < 0 || rename (tmp, dir) < 0)
+    {
+      islet_fail (err, ISLET_E_SYSTEM, errno, "rename `%s` to `%s`", tmp, dir);
+      goto fail;
+    }
+  return 0;
+fail:
+  (void) !islet_rm_rf (tmp, &ignored);
+  return -1;
+}
+
 int
 islet_image_open (const char *state_dir, const char *name, struct islet_image *out,
                   struct islet_err *err)
 {
   cleanup_free char *images = islet_xasprintf ("%s/images", state_dir);
   cleanup_free char *dir = islet_xasprintf ("%s/%s", images, HOST_IMAGE_DIR);
-  cleanup_free char *tmp = NULL;
   struct stat st;
 
   if (!islet_image_name_valid (name))
     return islet_fail (err, ISLET_E_NOTFOUND, 0, "no image `%s` (available: %s)", name,
                        HOST_IMAGE);
-  if (stat (dir, &st) < 0)
-    {
-      struct islet_err ignored;
-
-      if (mkdir (images, 0755) < 0 && errno != EEXIST)
-        return islet_fail (err, ISLET_E_SYSTEM, errno, "mkdir `%s`", images);
-      /* Build aside and rename into place, so a half-built image is never used
-         and two creates racing each other both end up with one good copy. */
-      tmp = islet_xasprintf ("%s/.%s.%d", images, HOST_IMAGE_DIR, (int) getpid ());
-      (void) !islet_rm_rf (tmp, &ignored);
-      if (build_skeleton (tmp, err) < 0)
-        {
-          (void) !islet_rm_rf (tmp, &ignored);
-          return islet_wrap (err, "build image `%s`", name);
-        }
-      if (rename (tmp, dir) < 0)
-        {
-          int e = errno;
-          (void) !islet_rm_rf (tmp, &ignored);
-          if (e != EEXIST && e != ENOTEMPTY)
-            return islet_fail (err, ISLET_E_SYSTEM, e, "rename `%s`", dir);
-        }
-    }
+  if (stat (dir, &st) < 0 && build_host_image (images, dir, err) < 0)
+    return islet_wrap (err, "build image `%s`", name);
   out->name = islet_xstrdup (name);
   out->lower = islet_take_ptr (&dir);
   out->binds = host_binds;
