@@ -157,6 +157,16 @@ receive_into (int conn, int fd, struct islet_err *err)
 }
 
 static int
+sync_dir (const char *dir)
+{
+  cleanup_close int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+  if (fd < 0 || fsync (fd) < 0)
+    return -1;
+  return 0;
+}
+
+static int
 op_write (int conn, json_t *req, struct islet_err *err)
 {
   const char *path = req_path (req, "path", err);
@@ -210,6 +220,11 @@ op_write (int conn, json_t *req, struct islet_err *err)
     }
   if (fstat (fd, &st) < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "stat `%s`", path);
+  /* the rename is on disk only once its directory is: never answer "ok"
+   * for a file that a crash or a failed commit could take back */
+  if (sync_dir (dir) < 0)
+    return islet_fail (err, islet_errkind_from_errno (errno), errno, "write `%s`: sync `%s`", path,
+                       dir);
   return send_ok (conn, json_pack ("{s:I}", "size", (json_int_t) st.st_size), err);
 }
 
