@@ -10,6 +10,12 @@
  *   <daytona-execute action="create-file|execute-command|read-file|list-files"
  *                    filePath="..." content="..." command="..."/>
  *     (or with a body, </daytona-execute>, used as the content or command)
+ *   <daytona-execute>
+ *   action="create-file"                the attributes in the body, one a
+ *   filePath="..."                      line, when the tag has no action=;
+ *   content="...                        content and command may span lines
+ *   ..."                                and hold quotes (toolcmd.c's
+ *   </daytona-execute>                  value_end says where they end)
  *
  * The parser is pure (no I/O); islet_toolcmd_run (core) runs one command. */
 #ifndef ISLET_TOOLCMD_H

@@ -18,7 +18,11 @@ const char islet_toolcmd_forms[]
       "list files:DIR\n"
       "info file:PATH\n"
       "<daytona-execute action=\"create-file|execute-command|read-file|list-files\" "
-      "filePath=\"...\" content=\"...\" command=\"...\"/>";
+      "filePath=\"...\" content=\"...\" command=\"...\"/>\n"
+      "  (or >BODY</daytona-execute>: the content or command; a tag without action= reads\n"
+      "  its attributes from the body, one name=\"value\" a line; content and command may\n"
+      "  span lines and hold quotes, up to the quote before the next attribute the action\n"
+      "  takes and has not had, or the body's last quote; &quot; &amp; &lt; are decoded)";
 
 static const struct {
   const char *prefix; /* the whole head of a line command */
@@ -328,6 +332,28 @@ struct attrs {
   size_t content_len;
 };
 
+/* The attributes a block reads, and which actions take each: a name in the
+ * body starts a new attribute only if the block's action takes it. */
+enum { A_ACTION = 1, A_PATH = 2, A_CONTENT = 4, A_COMMAND = 8 };
+
+static const struct {
+  const char *name;
+  unsigned slot;
+} attr_names[] = {
+  { "action", A_ACTION }, { "filePath", A_PATH },   { "path", A_PATH },
+  { "content", A_CONTENT }, { "command", A_COMMAND },
+};
+
+static const struct {
+  const char *action;
+  unsigned takes;
+} action_attrs[] = {
+  { "create-file", A_ACTION | A_PATH | A_CONTENT },
+  { "execute-command", A_ACTION | A_COMMAND },
+  { "read-file", A_ACTION | A_PATH },
+  { "list-files", A_ACTION | A_PATH },
+};
+
 static void
 attrs_fini (struct attrs *a)
 {
@@ -335,6 +361,208 @@ attrs_fini (struct attrs *a)
   free (a->path);
   free (a->content);
   free (a->command);
+}
+
+static char **
+attr_slot (struct attrs *a, unsigned slot)
+{
+  return slot == A_ACTION ? &a->action : slot == A_PATH ? &a->path
+       : slot == A_CONTENT ? &a->content : &a->command;
+}
+
+static unsigned
+slots_given (const struct attrs *a)
+{
+  return (a->action ? A_ACTION : 0) | (a->path ? A_PATH : 0) | (a->content ? A_CONTENT : 0)
+         | (a->command ? A_COMMAND : 0);
+}
+
+/* Which attributes a's action takes (all of them while it is not known). */
+static unsigned
+slots_taken (const struct attrs *a)
+{
+  for (size_t i = 0; a->action && i < sizeof action_attrs / sizeof action_attrs[0]; i++)
+    if (strcmp (a->action, action_attrs[i].action) == 0)
+      return action_attrs[i].takes;
+  return A_ACTION | A_PATH | A_CONTENT | A_COMMAND;
+}
+
+/* The known attribute whose name="value" (or ='value') starts at pos and
+ * ends before end: 1 + its index in attr_names, *quote at its opening
+ * quote; 0 if none. */
+static size_t
+attr_at (const struct text *t, size_t pos, size_t end, size_t *quote)
+{
+  for (size_t k = 0; k < sizeof attr_names / sizeof attr_names[0]; k++)
+    {
+      size_t i = pos + strlen (attr_names[k].name);
+      if (i > end || !has_at (t, pos, attr_names[k].name))
+        continue;
+      while (i < end && (t->s[i] == ' ' || t->s[i] == '\t'))
+        i++;
+      if (i >= end || t->s[i] != '=')
+        continue;
+      i++;
+      while (i < end && (t->s[i] == ' ' || t->s[i] == '\t'))
+        i++;
+      if (i < end && (t->s[i] == '"' || t->s[i] == '\''))
+        {
+          *quote = i;
+          return k + 1;
+        }
+    }
+  return 0;
+}
+
+static bool
+is_space (char c)
+{
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* Where the value of an attribute (slot, its opening quote at q) ends in
+ * the body [.., end): its closing quote, and *next at the attribute after
+ * it (1 + its index in attr_names, *nq at its quote) or 0 at the body's
+ * end.  end when the value is not closed.  action and filePath are one
+ * line each: the value ends at the line's last quote.  content and command
+ * may span lines and hold their quote: the value runs to the quote that
+ * white space and then an attribute the action takes and the block has not
+ * given yet follow, or to the last quote of the body. */
+static size_t
+value_end (const struct text *t, const struct attrs *a, unsigned slot, size_t q, size_t end,
+           size_t *next, size_t *nq)
+{
+  bool one_line = slot == A_ACTION || slot == A_PATH;
+  size_t stop = one_line ? line_end (t, q) : end, last = end;
+
+  if (stop > end)
+    stop = end;
+  *next = 0;
+  for (size_t i = q + 1; i < stop; i++)
+    {
+      size_t j = i + 1, k;
+      if (t->s[i] != t->s[q])
+        continue;
+      while (j < end && is_space (t->s[j]))
+        j++;
+      if (j == end)
+        return i;
+      if (one_line && j >= stop)
+        {
+          last = i; /* the line's last quote, so far */
+          continue;
+        }
+      if (j == i + 1 || (k = attr_at (t, j, end, nq)) == 0)
+        continue;
+      if (one_line || ((attr_names[k - 1].slot & slots_taken (a) & ~slots_given (a))
+                       && attr_names[k - 1].slot != slot))
+        {
+          *next = k;
+          return i;
+        }
+    }
+  if (last == end)
+    return end;
+  /* a one-line value: what follows its line is the next attribute or
+   * nothing, never more of the value */
+  {
+    size_t j = last + 1;
+    while (j < end && is_space (t->s[j]))
+      j++;
+    if (j < end && (*next = attr_at (t, j, end, nq)) == 0)
+      return end;
+  }
+  return last;
+}
+
+/* A tag without action= reads its attributes from its body [pos, end):
+ * name="value" (or 'value'), one a line as models write them, in any
+ * order (see value_end for where a value ends).  Entities are decoded, as
+ * in the tag.  false, with c's error set, if the body is not attributes,
+ * one is given twice or one is not closed. */
+static bool
+body_attrs (const struct text *t, size_t pos, size_t end, struct attrs *a,
+            struct islet_toolcmd *c)
+{
+  size_t q, k;
+
+  while (pos < end && is_space (t->s[pos]))
+    pos++;
+  k = attr_at (t, pos, end, &q);
+  if (k == 0)
+    {
+      fail_cmd (c, "<daytona-execute> needs action=\"...\", in the tag or as the first "
+                   "line of its body");
+      return false;
+    }
+  while (k)
+    {
+      const char *name = attr_names[k - 1].name;
+      unsigned slot = attr_names[k - 1].slot;
+      size_t close, next, nq, vlen;
+      char *why;
+
+      if (slots_given (a) & slot)
+        why = islet_xasprintf ("<daytona-execute> gives %s twice", name);
+      else if ((close = value_end (t, a, slot, q, end, &next, &nq)) == end)
+        why = islet_xasprintf ("the value of %s in <daytona-execute> is not closed (it ends "
+                               "with its quote, then the next name=\"value\" or the end)",
+                               name);
+      else
+        {
+          *attr_slot (a, slot) = entities (t->s + q + 1, close - q - 1, &vlen);
+          if (slot == A_CONTENT)
+            a->content_len = vlen;
+          k = next;
+          q = nq;
+          continue;
+        }
+      fail_cmd (c, why);
+      free (why);
+      return false;
+    }
+  return true;
+}
+
+/* The command a block's attributes make, into c (or c's error). */
+static void
+take_action (struct islet_toolcmd *c, struct attrs *a)
+{
+  if (a->action == NULL)
+    fail_cmd (c, "<daytona-execute> needs action=\"...\"");
+  else if (strcmp (a->action, "execute-command") == 0)
+    {
+      if (a->command == NULL || a->command[0] == '\0')
+        fail_cmd (c, "execute-command needs command=\"...\"");
+      c->command = a->command;
+      a->command = NULL;
+    }
+  else if (strcmp (a->action, "create-file") == 0 || strcmp (a->action, "read-file") == 0
+           || strcmp (a->action, "list-files") == 0)
+    {
+      c->kind = a->action[0] == 'c' ? ISLET_TC_WRITE : a->action[0] == 'r' ? ISLET_TC_READ
+                                                                          : ISLET_TC_LIST;
+      if (a->path == NULL && c->kind == ISLET_TC_LIST)
+        a->path = islet_xstrdup ("/workspace");
+      if (a->path == NULL || a->path[0] == '\0')
+        fail_cmd (c, "this action needs filePath=\"...\"");
+      else if (c->kind == ISLET_TC_WRITE && a->content == NULL)
+        fail_cmd (c, "create-file needs content=\"...\" or a body");
+      c->path = a->path;
+      a->path = NULL;
+      if (c->kind == ISLET_TC_WRITE)
+        {
+          c->content = a->content ? a->content : islet_xstrdup ("");
+          c->content_len = a->content ? a->content_len : 0;
+          a->content = NULL;
+        }
+    }
+  else
+    {
+      char *why = islet_xasprintf ("unknown action \"%.60s\"", a->action);
+      fail_cmd (c, why);
+      free (why);
+    }
 }
 
 /* A <daytona-execute ...> tag at pos; returns where the next scan starts. */
@@ -401,26 +629,20 @@ tag_command (const struct text *t, size_t pos, unsigned line, struct out *o)
       {
         size_t vlen;
         char *v = entities (t->s + vstart, vend - vstart, &vlen);
-        char **slot = NULL;
-        if (name_len == 6 && memcmp (t->s + name, "action", 6) == 0)
-          slot = &a.action;
-        else if ((name_len == 8 && memcmp (t->s + name, "filePath", 8) == 0)
-                 || (name_len == 4 && memcmp (t->s + name, "path", 4) == 0))
-          slot = &a.path;
-        else if (name_len == 7 && memcmp (t->s + name, "content", 7) == 0)
-          {
-            slot = &a.content;
-            a.content_len = vlen;
-          }
-        else if (name_len == 7 && memcmp (t->s + name, "command", 7) == 0)
-          slot = &a.command;
+        unsigned slot = 0;
+        for (size_t k = 0; k < sizeof attr_names / sizeof attr_names[0] && !slot; k++)
+          if (strlen (attr_names[k].name) == name_len
+              && memcmp (t->s + name, attr_names[k].name, name_len) == 0)
+            slot = attr_names[k].slot;
         if (slot)
           {
-            free (*slot);
-            *slot = v;
+            free (*attr_slot (&a, slot));
+            *attr_slot (&a, slot) = v;
+            if (slot == A_CONTENT)
+              a.content_len = vlen;
           }
         else
-          free (v);
+          free (v); /* an attribute islet does not read */
       }
     }
   next = i;
@@ -432,7 +654,15 @@ tag_command (const struct text *t, size_t pos, unsigned line, struct out *o)
       next = line_end (t, pos);
       return next < t->len ? next + 1 : next;
     }
-  if (body_end > body && a.content == NULL && a.command == NULL)
+  if (closed && body_end > body && a.action == NULL)
+    {
+      if (!body_attrs (t, body, body_end, &a, c))
+        {
+          attrs_fini (&a);
+          return next;
+        }
+    }
+  else if (body_end > body && a.content == NULL && a.command == NULL)
     {
       size_t blen;
       char *b = entities (t->s + body, body_end - body, &blen);
@@ -444,41 +674,7 @@ tag_command (const struct text *t, size_t pos, unsigned line, struct out *o)
           a.content_len = blen;
         }
     }
-  if (a.action == NULL)
-    fail_cmd (c, "<daytona-execute> needs action=\"...\"");
-  else if (strcmp (a.action, "execute-command") == 0)
-    {
-      if (a.command == NULL || a.command[0] == '\0')
-        fail_cmd (c, "execute-command needs command=\"...\"");
-      c->command = a.command;
-      a.command = NULL;
-    }
-  else if (strcmp (a.action, "create-file") == 0 || strcmp (a.action, "read-file") == 0
-           || strcmp (a.action, "list-files") == 0)
-    {
-      c->kind = a.action[0] == 'c' ? ISLET_TC_WRITE : a.action[0] == 'r' ? ISLET_TC_READ
-                                                                          : ISLET_TC_LIST;
-      if (a.path == NULL && c->kind == ISLET_TC_LIST)
-        a.path = islet_xstrdup ("/workspace");
-      if (a.path == NULL || a.path[0] == '\0')
-        fail_cmd (c, "this action needs filePath=\"...\"");
-      else if (c->kind == ISLET_TC_WRITE && a.content == NULL)
-        fail_cmd (c, "create-file needs content=\"...\" or a body");
-      c->path = a.path;
-      a.path = NULL;
-      if (c->kind == ISLET_TC_WRITE)
-        {
-          c->content = a.content ? a.content : islet_xstrdup ("");
-          c->content_len = a.content ? a.content_len : 0;
-          a.content = NULL;
-        }
-    }
-  else
-    {
-      char *why = islet_xasprintf ("unknown action \"%.60s\"", a.action);
-      fail_cmd (c, why);
-      free (why);
-    }
+  take_action (c, &a);
   attrs_fini (&a);
   return next;
 }

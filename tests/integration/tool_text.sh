@@ -54,6 +54,69 @@ expect_eq "a body as content, entities decoded" "$(r 'j["results"][2]["content"]
 second"
 expect_eq "list has 3 files" "$(r 'len(j["results"][3]["entries"])')" 3
 
+log "<daytona-execute> with its attributes in the body, one name=\"value\" a line"
+# the financial agent's form, exactly as its model writes it: values span
+# lines and hold quotes; a name="value" line inside a value stays in it
+# unless it is an attribute the action takes and the block has not given
+cat >"$STATE.body" <<'EOF'
+I will write the plan first.
+<daytona-execute>
+action="create-file"
+filePath="market_analysis_todo.md"
+content="# Financial Analysis Project
+- [ ] Gather market data
+say "hi" &amp; then
+path="not/an/attribute"
+version="1.0""
+</daytona-execute>
+<daytona-execute>
+  action='execute-command'
+  command="cat /workspace/market_analysis_todo.md; echo "done""
+</daytona-execute>
+<daytona-execute>
+action="create-file"
+content="print("content first")
+"
+filePath="/workspace/later.py"
+</daytona-execute>
+<daytona-execute action="read-file" filePath="/workspace/later.py"/>
+<daytona-execute>
+action="create-file"
+content="a"
+filePath="/workspace/inside.txt"
+filePath="/workspace/real.txt"
+</daytona-execute>
+<daytona-execute>
+action="create-file"
+filePath="/workspace/open.txt"
+content="never closed
+</daytona-execute>
+<daytona-execute>
+filePath="/workspace/x.txt"
+</daytona-execute>
+EOF
+capture islet tool tooltext "$(cat "$STATE.body")" --json
+expect_eq "status: the last three fail" "$RC" 1
+expect_eq "commands and ok flags" \
+  "$(r '" ".join(x["command"] + ":" + str(x["ok"]) for x in j["results"])')" \
+  "write:True execute:True write:True read:True execute:False execute:False execute:False"
+expect_eq "the relative filePath is in /workspace, content exact" "$(r 'j["results"][1]["stdout"]')" \
+  '# Financial Analysis Project
+- [ ] Gather market data
+say "hi" & then
+path="not/an/attribute"
+version="1.0"done'
+expect_eq "content before filePath, its quotes and last newline kept" \
+  "$(r 'j["results"][3]["content"] == "print(\"content first\")\n"')" true
+[[ "$(r 'j["results"][4]["error"]')" == *"gives filePath twice"* ]] \
+  || fail "an attribute line given twice is not refused: $(r 'j["results"][4]')"
+[[ "$(r 'j["results"][5]["error"]')" == *"value of content"*"not closed"* ]] \
+  || fail "an unclosed value: $(r 'j["results"][5]')"
+[[ "$(r 'j["results"][6]["error"]')" == *"needs action"* ]] \
+  || fail "a body without action: $(r 'j["results"][6]')"
+xjson "$id" -- test -e /workspace/inside.txt -o -e /workspace/real.txt -o -e /workspace/open.txt
+expect_eq "a refused block writes nothing" "$(jget "$OUT" 'j["exit_code"]')" 1
+
 log "failures stay with their command; the others run"
 capture islet tool tooltext 'read file:/workspace/nope.txt
 delete file:/workspace/body.txt

@@ -124,6 +124,10 @@ expect_code "tool text" 200
 expect_body "four results, one failed" '.commands == 4 and .failed == 1 and ([.results[].ok] == [true, true, true, false])'
 expect_body "the file as written" '.results[1].content == "two\nlines"'
 expect_body "the command saw it" '.results[2].stdout == "1\n"'
+# the attributes of a <daytona-execute> block in its body, one a line
+api POST /v1/tool -d "$(jq -n --arg s "$kept" '{sandbox_id: $s, text: "<daytona-execute>\naction=\"create-file\"\nfilePath=\"todo.md\"\ncontent=\"# Plan\n- [ ] say \"hi\"\"\n</daytona-execute>\n<daytona-execute>\naction=\"execute-command\"\ncommand=\"cat /workspace/todo.md\"\n</daytona-execute>"}')"
+expect_code "tool text, attributes in the body" 200
+expect_body "both ran" '.commands == 2 and .failed == 0 and .results[1].stdout == "# Plan\n- [ ] say \"hi\""'
 api POST /v1/tool -d "$(jq -n --arg s "$kept" '{sandbox_id: $s, text: "no commands at all"}')"
 expect_error "text without a command" 400
 [[ "$BODY" == *"list files:DIR"* ]] || fail "the 400 does not show the forms: $BODY"
