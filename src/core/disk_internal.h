@@ -1,0 +1,69 @@
+/* What the files of the disk pool share (src/core/disk*.c): the pool's
+ * layout and the btrfs calls that more than one of them makes. */
+#ifndef ISLET_DISK_INTERNAL_H
+#define ISLET_DISK_INTERNAL_H
+
+#include <stdint.h>
+
+#include "islet/disk.h"
+
+#define MIB (1024ull * 1024)
+#define GIB (1024ull * MIB)
+
+enum pool_kind
+{
+  POOL_PLAIN, /* plain directories, nothing enforced */
+  POOL_LOOP,  /* islet's image, loop-mounted at <state>/pool */
+  POOL_HOST,  /* the state directory's own btrfs */
+};
+
+struct islet_disk_pool
+{
+  enum pool_kind kind;
+  char *dir;       /* holds the volumes */
+  int dirfd;       /* open on dir: the subvolume ioctls work relative to it */
+  int qgroups_fd;  /* /sys/fs/btrfs/<fsid>/qgroups, or -1 */
+  char why[sizeof ((struct islet_err *) 0)->msg]; /* why POOL_PLAIN */
+};
+
+/* btrfs ioctls (disk_btrfs.c).  Each returns -1 with errno set, so that the
+ * caller builds the error with its own context, unless it takes an err. */
+
+/* Called on each item of a walk, in key order, until it returns 1. */
+typedef int (*btrfs_item_fn) (uint64_t offset, const void *item, uint32_t len, void *data);
+
+/* Call fn on each item with key (objectid, type, off) for off in
+ * [min_off, max_off] of one btrfs tree.  Needs CAP_SYS_ADMIN. */
+int btrfs_tree_walk (int fd, uint64_t tree, uint64_t objectid, uint32_t type, uint64_t min_off,
+                     uint64_t max_off, btrfs_item_fn fn, void *data);
+/* The id of fd's subvolume. */
+int btrfs_subvol_id (int fd, uint64_t *id);
+int btrfs_subvol_create (int dirfd, const char *name);
+/* Limit the referenced bytes of fd's subvolume (0: no limit). */
+int btrfs_qgroup_limit (int fd, uint64_t limit);
+int btrfs_quota_enable (int fd);
+/* Start a rescan if the quota counts are marked inconsistent. */
+void btrfs_rescan_if_inconsistent (int fd);
+
+/* Delete the subvolume `name` in dirfd with any subvolumes nested in it. */
+int btrfs_delete_subvol (int dirfd, const char *name, struct islet_err *err);
+/* Delete `name` in dirfd (which is `dir`), a subvolume or not. */
+int disk_delete_entry (int dirfd, const char *dir, const char *name, struct islet_err *err);
+
+/* The image and its mount (disk_loop.c). */
+
+void disk_sleep_ms (long ms);
+/* Find the topmost mount at `path` in this mount namespace: 1 with *fstype
+ * and *source (malloc'd) set, or 0 if there is none. */
+int disk_find_mount (const char *path, char **fstype, char **source, struct islet_err *err);
+/* Make the sparse image of size bytes, formatted, unless it exists. */
+int disk_make_image (const char *image, uint64_t size, struct islet_err *err);
+int disk_mount_image (const char *image, const char *mnt, struct islet_err *err);
+/* The loop device ("loop3") bound to image, or NULL. */
+char *disk_loop_of_image (const char *image);
+/* Unmount islet's pool at mnt: 1 if a mount there is not islet's image. */
+int disk_unmount_pool (const char *mnt, const char *image, struct islet_err *err);
+/* Wait until no loop device is bound to image any more. */
+int disk_wait_loop_released (const char *image, struct islet_err *err);
+
+#endif

@@ -1,0 +1,403 @@
+/* The pool's image and its mount: making the sparse image with mkfs.btrfs,
+ * binding it to a loop device, mounting and unmounting it, and reading
+ * mountinfo to know what is mounted where. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/loop.h>
+
+#include "disk_internal.h"
+#include "islet/util.h"
+
+#define LOOP_RELEASE_TIMEOUT_NS (5ull * 1000000000)
+
+void
+disk_sleep_ms (long ms)
+{
+  struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+  while (nanosleep (&ts, &ts) < 0 && errno == EINTR)
+    ;
+}
+
+/* Undo mountinfo's octal escapes (\040 for a space and so on) in place. */
+static void
+unescape_octal (char *s)
+{
+  char *w = s;
+
+  for (; *s; s++)
+    {
+      if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' && s[3] >= '0'
+          && s[3] <= '7')
+        {
+          *w++ = (char) ((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+          s += 3;
+        }
+      else
+        *w++ = *s;
+    }
+  *w = '\0';
+}
+
+/* Find the topmost mount at `path` in this mount namespace.  Returns 1
+ * and fills *fstype and *source (malloc'd) when there is one, else 0. */
+int
+disk_find_mount (const char *path, char **fstype, char **source, struct islet_err *err)
+{
+  cleanup_fclose FILE *f = fopen ("/proc/self/mountinfo", "re");
+  cleanup_free char *line = NULL;
+  size_t cap = 0;
+  int found = 0;
+
+  if (f == NULL)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "open /proc/self/mountinfo");
+  while (getline (&line, &cap, f) > 0)
+    {
+      /* id parent dev root mountpoint options [optional...] - fstype source superopts */
+      char *fields[64], *rest = line, *tok;
+      int n = 0, dash = -1;
+
+      line[strcspn (line, "\n")] = '\0';
+      while ((tok = strsep (&rest, " ")) != NULL && n < 64)
+        {
+          if (dash < 0 && n >= 6 && strcmp (tok, "-") == 0)
+            dash = n;
+          fields[n++] = tok;
+        }
+      if (dash < 0 || dash + 2 >= n)
+        continue;
+      unescape_octal (fields[4]);
+      if (strcmp (fields[4], path) != 0)
+        continue;
+      unescape_octal (fields[dash + 2]);
+      free (*fstype);
+      free (*source);
+      *fstype = islet_xstrdup (fields[dash + 1]);
+      *source = islet_xstrdup (fields[dash + 2]);
+      found = 1;
+    }
+  return found;
+}
+
+static char *
+find_program (const char *name)
+{
+  static const char fallback_path[]
+      = "/usr/local/sbin:/usr/sbin:/sbin:/usr/local/bin:/usr/bin:/bin";
+  const char *env = getenv ("PATH");
+  cleanup_free char *path = islet_xasprintf ("%s:%s", env ? env : "", fallback_path);
+  char *dir, *rest = path;
+
+  /* daemons often run with a PATH that lacks the sbin directories */
+  while ((dir = strsep (&rest, ":")) != NULL)
+    {
+      char *candidate;
+
+      if (*dir != '/')
+        continue;
+      candidate = islet_xasprintf ("%s/%s", dir, name);
+      if (access (candidate, X_OK) == 0)
+        return candidate;
+      free (candidate);
+    }
+  return NULL;
+}
+
+/* Run a program (no shell) with stdin and stdout on /dev/null; on failure
+ * the error carries the end of what it wrote to stderr. */
+static int
+run_program (char *const argv[], struct islet_err *err)
+{
+  char out[2048];
+  size_t used = 0;
+  int fds[2], errfds[2], status = 0, child_errno = 0;
+  pid_t pid;
+
+  if (pipe2 (fds, O_CLOEXEC) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "pipe");
+  /* errfds carries the errno of a child that failed before exec; a
+   * successful exec closes it empty */
+  if (pipe2 (errfds, O_CLOEXEC) < 0)
+    {
+      int e = errno;
+      close (fds[0]);
+      close (fds[1]);
+      return islet_fail (err, ISLET_E_SYSTEM, e, "pipe");
+    }
+  pid = fork ();
+  if (pid < 0)
+    {
+      int e = errno;
+      close (fds[0]);
+      close (fds[1]);
+      close (errfds[0]);
+      close (errfds[1]);
+      return islet_fail (err, ISLET_E_SYSTEM, e, "fork");
+    }
+  if (pid == 0)
+    {
+      /* only async-signal-safe calls: the parent may have threads */
+      int null = open ("/dev/null", O_RDWR);
+      if (null < 0 || dup2 (null, 0) < 0 || dup2 (null, 1) < 0 || dup2 (fds[1], 2) < 0)
+        {
+          int e = errno;
+          (void) !write (errfds[1], &e, sizeof e);
+          _exit (126);
+        }
+      close_range (3, ~0U, CLOSE_RANGE_CLOEXEC);
+      execv (argv[0], argv);
+      {
+        int e = errno;
+        (void) !write (errfds[1], &e, sizeof e);
+      }
+      _exit (127);
+    }
+  close (fds[1]);
+  close (errfds[1]);
+  while (read (errfds[0], &child_errno, sizeof child_errno) < 0 && errno == EINTR)
+    ;
+  close (errfds[0]);
+  for (;;)
+    {
+      ssize_t n = read (fds[0], out + used, sizeof out - 1 - used);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        break;
+      used += (size_t) n;
+      if (used == sizeof out - 1) /* keep the end, where the error is */
+        {
+          memmove (out, out + sizeof out / 2, used - sizeof out / 2);
+          used -= sizeof out / 2;
+        }
+    }
+  close (fds[0]);
+  out[used] = '\0';
+  while (waitpid (pid, &status, 0) < 0)
+    if (errno != EINTR)
+      return islet_fail (err, ISLET_E_SYSTEM, errno, "wait for `%s`", argv[0]);
+  if (WIFEXITED (status) && WEXITSTATUS (status) == 0)
+    return 0;
+  if (child_errno != 0)
+    return islet_fail (err, islet_errkind_from_errno (child_errno), child_errno, "run `%s`",
+                       argv[0]);
+  for (char *p = out; *p; p++)
+    if (*p == '\n')
+      *p = ' ';
+  if (WIFEXITED (status))
+    return islet_fail (err, ISLET_E_SYSTEM, 0, "`%s` exited with %d: %s", argv[0],
+                       WEXITSTATUS (status), out);
+  return islet_fail (err, ISLET_E_SYSTEM, 0, "`%s` killed by signal %d", argv[0],
+                     WTERMSIG (status));
+}
+
+/* Make the sparse image, formatted under a temporary name so that a crash
+ * midway never leaves a pool.img that is not a file system. */
+int
+disk_make_image (const char *image, uint64_t size, struct islet_err *err)
+{
+  cleanup_free char *tmp = islet_xasprintf ("%s.tmp", image);
+  cleanup_free char *mkfs = NULL;
+  cleanup_close int fd = -1;
+
+  if (access (image, F_OK) == 0)
+    return 0;
+  mkfs = find_program ("mkfs.btrfs");
+  if (mkfs == NULL)
+    return islet_fail (err, ISLET_E_NOTFOUND, ENOENT,
+                       "find mkfs.btrfs (is btrfs-progs installed?)");
+  fd = open (tmp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "create `%s`", tmp);
+  if (ftruncate (fd, (off_t) size) < 0)
+    {
+      int e = errno;
+      (void) unlink (tmp);
+      return islet_fail (err, ISLET_E_SYSTEM, e, "size `%s`", tmp);
+    }
+  {
+    /* single profiles: DUP metadata would only double the writes of a
+     * scratch file system that lives on one host disk anyway; -K skips
+     * discarding a file that is all holes */
+    char *argv[] = { mkfs, "-q", "-K", "-L", "islet-pool", "-m", "single", "-d", "single",
+                     tmp, NULL };
+    if (run_program (argv, err) < 0)
+      {
+        (void) unlink (tmp);
+        return -1;
+      }
+  }
+  if (rename (tmp, image) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "rename `%s`", tmp);
+  return 0;
+}
+
+/* Bind a free loop device to image with autoclear, so the kernel frees the
+ * device when the last user (the mount) goes.  Returns the open device,
+ * which keeps it bound until then, and its number in *index. */
+static int
+loop_attach (const char *image, int *index, struct islet_err *err)
+{
+  cleanup_close int ctl = -1;
+  cleanup_close int backing = open (image, O_RDWR | O_CLOEXEC);
+  int attempt;
+
+  if (backing < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", image);
+  ctl = open ("/dev/loop-control", O_RDWR | O_CLOEXEC);
+  if (ctl < 0)
+    return islet_fail (err, errno == ENOENT ? ISLET_E_NOTFOUND : ISLET_E_SYSTEM, errno,
+                       "open /dev/loop-control");
+  /* another process may take the free device between the two calls */
+  for (attempt = 0; attempt < 16; attempt++)
+    {
+      cleanup_close int fd = -1;
+      cleanup_free char *path = NULL;
+      struct loop_config cfg;
+      int r, n = ioctl (ctl, LOOP_CTL_GET_FREE);
+
+      if (n < 0)
+        return islet_fail (err, ISLET_E_SYSTEM, errno, "get a free loop device");
+      path = islet_xasprintf ("/dev/loop%d", n);
+      fd = open (path, O_RDWR | O_CLOEXEC);
+      if (fd < 0)
+        return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", path);
+      memset (&cfg, 0, sizeof cfg);
+      cfg.fd = (uint32_t) backing;
+      snprintf ((char *) cfg.info.lo_file_name, sizeof cfg.info.lo_file_name, "%s", image);
+      /* direct I/O keeps the image's blocks out of the host page cache,
+       * which already holds them once as btrfs pages */
+      cfg.info.lo_flags = LO_FLAGS_AUTOCLEAR | LO_FLAGS_DIRECT_IO;
+      r = ioctl (fd, LOOP_CONFIGURE, &cfg);
+      if (r < 0 && errno == EINVAL)
+        {
+          cfg.info.lo_flags = LO_FLAGS_AUTOCLEAR;
+          r = ioctl (fd, LOOP_CONFIGURE, &cfg);
+        }
+      if (r < 0 && errno == EBUSY)
+        continue;
+      if (r < 0)
+        return islet_fail (err, ISLET_E_SYSTEM, errno, "bind `%s` to `%s`", path, image);
+      *index = n;
+      return islet_take_fd (&fd);
+    }
+  return islet_fail (err, ISLET_E_SYSTEM, EBUSY, "bind a loop device to `%s`", image);
+}
+
+int
+disk_mount_image (const char *image, const char *mnt, struct islet_err *err)
+{
+  cleanup_close int loop = -1;
+  cleanup_free char *dev = NULL;
+  int index = -1;
+
+  if (mkdir (mnt, 0700) < 0 && errno != EEXIST)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "mkdir `%s`", mnt);
+  loop = loop_attach (image, &index, err);
+  if (loop < 0)
+    return -1;
+  dev = islet_xasprintf ("/dev/loop%d", index);
+  /* nosuid/nodev: nothing in the pool is meant to run or open on the host.
+   * discard=async gives the space of deleted files back to the host (the
+   * loop device punches holes in the image). */
+  if (mount (dev, mnt, "btrfs", MS_NOSUID | MS_NODEV | MS_NOATIME, "discard=async") < 0)
+    {
+      int e = errno;
+      (void) ioctl (loop, LOOP_CLR_FD, 0);
+      return islet_fail (err, ISLET_E_SYSTEM, e, "mount `%s` (`%s`) on `%s`", dev, image, mnt);
+    }
+  return 0;
+}
+
+/* The loop device ("loop3") bound to image, or NULL. */
+char *
+disk_loop_of_image (const char *image)
+{
+  cleanup_dir DIR *d = opendir ("/sys/block");
+  struct dirent *de;
+
+  if (d == NULL)
+    return NULL;
+  while ((de = readdir (d)) != NULL)
+    {
+      cleanup_free char *file = NULL;
+      cleanup_free char *text = NULL;
+      struct islet_err ignored;
+
+      if (strncmp (de->d_name, "loop", 4) != 0)
+        continue;
+      file = islet_xasprintf ("%s/loop/backing_file", de->d_name);
+      if (islet_read_file_at (dirfd (d), file, PATH_MAX + 32, &text, NULL, &ignored) < 0)
+        continue;
+      text[strcspn (text, "\n")] = '\0';
+      if (strcmp (text, image) == 0)
+        return islet_xstrdup (de->d_name);
+    }
+  return NULL;
+}
+
+/* Unmount islet's pool at mnt.  Returns 1 if a mount there is not islet's
+ * image (someone's own btrfs, left mounted), else 0. */
+int
+disk_unmount_pool (const char *mnt, const char *image, struct islet_err *err)
+{
+  int i;
+
+  for (i = 0; i < 16; i++)
+    {
+      cleanup_free char *fstype = NULL;
+      cleanup_free char *source = NULL;
+      cleanup_free char *loop = NULL;
+      int r = disk_find_mount (mnt, &fstype, &source, err);
+
+      if (r <= 0)
+        return r;
+      loop = disk_loop_of_image (image);
+      if (loop == NULL || strncmp (source, "/dev/", 5) != 0 || strcmp (source + 5, loop) != 0)
+        return 1;
+      /* never lazily: a detached but live pool would keep the loop device
+       * and the image's space with nothing left to show for it */
+      if (umount2 (mnt, UMOUNT_NOFOLLOW) < 0)
+        {
+          if (errno == EBUSY)
+            return islet_fail (err, ISLET_E_CONFLICT, EBUSY,
+                               "unmount `%s`: still in use (running sandboxes or open files?)",
+                               mnt);
+          return islet_fail (err, ISLET_E_SYSTEM, errno, "unmount `%s`", mnt);
+        }
+    }
+  return islet_fail (err, ISLET_E_SYSTEM, 0, "unmount `%s`: too many mounts stacked there", mnt);
+}
+
+/* Autoclear releases the loop device when its last user goes; a copy of
+ * the mount in another mount namespace is such a user. */
+int
+disk_wait_loop_released (const char *image, struct islet_err *err)
+{
+  uint64_t deadline = islet_now_ns () + LOOP_RELEASE_TIMEOUT_NS;
+
+  for (;;)
+    {
+      cleanup_free char *loop = disk_loop_of_image (image);
+      if (loop == NULL)
+        return 0;
+      if (islet_now_ns () > deadline)
+        return islet_fail (err, ISLET_E_CONFLICT, EBUSY,
+                           "`%s` is still bound to /dev/%s (mounted in another mount namespace?)",
+                           image, loop);
+      disk_sleep_ms (10);
+    }
+}
