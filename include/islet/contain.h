@@ -47,11 +47,13 @@ bool islet_image_name_valid (const char *name);
 struct islet_rootfs {
   const struct islet_image *image;
   const char *upper, *work; /* overlay upper and work dirs in the sandbox's volume */
-  const char *target;       /* an empty host directory to assemble the root in */
+  const char *target;       /* an empty host directory: the stage the root is assembled in */
 };
 
 /* Make mounts private, assemble root (overlay, /usr, /proc with masks, /dev,
- * /dev/pts, /dev/shm), pivot into it and drop the host's tree. */
+ * /dev/pts with at most 64 ptys, /dev/shm), pivot into it and drop the
+ * host's tree.  No option of a mount the sandbox can see names a path in the
+ * host's state directory. */
 int islet_rootfs_setup (const struct islet_rootfs *spec, struct islet_err *err) ISLET_MUST_CHECK;
 
 /* Files the sandbox's writable layer needs before first start (owned by base).

@@ -30,6 +30,11 @@ static const char *const proc_masked_dirs[] = { "acpi", "scsi", "asound", "drive
 /* Kernel tunables and bus details: read-only. */
 static const char *const proc_readonly[] = { "sys", "bus", "fs", "irq" };
 
+/* The ptys a sandbox may hold at once.  Every devpts instance draws on the
+ * one host-wide pool (kernel.pty.max less kernel.pty.reserve, 3,072 by
+ * default): without a bound of its own, one sandbox could take them all. */
+#define PTY_MAX "64"
+
 static const struct
 {
   const char *name;
@@ -128,7 +133,7 @@ setup_dev (const char *root, struct islet_err *err)
   {
     cleanup_free char *pts = islet_xasprintf ("%s/pts", dev);
     cleanup_free char *shm = islet_xasprintf ("%s/shm", dev);
-    if (do_mount ("devpts", pts, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620",
+    if (do_mount ("devpts", pts, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620,max=" PTY_MAX,
                   err) < 0)
       return -1;
     if (do_mount ("shm", shm, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=64m", err)
@@ -154,18 +159,71 @@ pivot (const char *root, struct islet_err *err)
   return 0;
 }
 
+/* The root overlay, mounted at <stage>/root.  Its options are shown in
+ * /proc/self/mountinfo, inside the sandbox too, so they must not name where
+ * the layers are in the host's state directory: each layer is first bound
+ * into the staging tmpfs under a neutral name (l0, l1, ... for the lower
+ * layers, separated by ':' in image->lower as in overlay's own syntax; v for
+ * the volume that holds upper and work), and the overlay is mounted with
+ * paths relative to the stage.  Those binds go with the host's tree at the
+ * pivot; the overlay holds its layers by reference. */
+static int
+mount_overlay (const struct islet_rootfs *spec, struct islet_err *err)
+{
+  cleanup_free char *lowers = islet_xstrdup (spec->image->lower);
+  cleanup_free char *volume = islet_xstrdup (spec->upper);
+  cleanup_free char *opts = NULL;
+  cleanup_free char *names = islet_xstrdup ("");
+  char *slash = strrchr (volume, '/');
+  const char *upper = slash ? slash + 1 : "";
+  const char *work = strrchr (spec->work, '/');
+  char *save = NULL;
+  unsigned n = 0;
+
+  if (slash == NULL || work == NULL || (size_t) (slash - volume) != (size_t) (work - spec->work)
+      || strncmp (volume, spec->work, (size_t) (slash - volume)) != 0)
+    return islet_fail (err, ISLET_E_INVALID, 0, "overlay: `%s` and `%s` are not in one directory",
+                       spec->upper, spec->work);
+  *slash = '\0';
+  for (char *l = strtok_r (lowers, ":", &save); l; l = strtok_r (NULL, ":", &save), n++)
+    {
+      char name[16];
+      char *joined;
+
+      snprintf (name, sizeof name, "l%u", n);
+      if (mkdir (name, 0700) < 0)
+        return islet_fail (err, ISLET_E_SYSTEM, errno, "mkdir `%s` in the stage", name);
+      if (do_mount (l, name, NULL, MS_BIND | MS_REC, NULL, err) < 0)
+        return -1;
+      joined = islet_xasprintf ("%s%s%s", names, n ? ":" : "", name);
+      free (names);
+      names = joined;
+    }
+  if (n == 0)
+    return islet_fail (err, ISLET_E_INVALID, 0, "overlay: the image has no lower layer");
+  if (mkdir ("v", 0700) < 0 || mkdir ("root", 0755) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "mkdir in the stage");
+  if (do_mount (volume, "v", NULL, MS_BIND | MS_REC, NULL, err) < 0)
+    return -1;
+  opts = islet_xasprintf ("lowerdir=%s,upperdir=v/%s,workdir=v/%s", names, upper, work + 1);
+  return do_mount ("overlay", "root", "overlay", MS_NOSUID | MS_NODEV, opts, err);
+}
+
 int
 islet_rootfs_setup (const struct islet_rootfs *spec, struct islet_err *err)
 {
-  cleanup_free char *opts = NULL;
-  const char *root = spec->target;
+  cleanup_free char *root = islet_xasprintf ("%s/root", spec->target);
 
   /* Nothing mounted here may propagate back to the host. */
   if (do_mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL, err) < 0)
     return -1;
-  opts = islet_xasprintf ("lowerdir=%s,upperdir=%s,workdir=%s", spec->image->lower, spec->upper,
-                          spec->work);
-  if (do_mount ("overlay", root, "overlay", MS_NOSUID | MS_NODEV, opts, err) < 0)
+  /* The stage: a small tmpfs of this mount namespace only. */
+  if (do_mount ("stage", spec->target, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                "mode=700,size=16k,nr_inodes=64", err) < 0)
+    return -1;
+  if (chdir (spec->target) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "chdir `%s`", spec->target);
+  if (mount_overlay (spec, err) < 0)
     return islet_wrap (err, "root overlay");
   for (const struct islet_bind *b = spec->image->binds; b && b->source; b++)
     {
