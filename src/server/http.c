@@ -7,6 +7,7 @@
 #include <netdb.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <microhttpd.h>
@@ -20,13 +21,28 @@
 #define DISCARD_MAX ((uint64_t) 16 << 20)
 #define FORM_BUFFER 65536
 
+/* A request's headers must be in within HEADER_TIMEOUT_S of the connection
+ * (or IDLE_TIMEOUT_S of the previous answer on a kept-alive one), a body
+ * held in memory within BODY_TIMEOUT_S of its headers, whatever trickle
+ * keeps the connection busy meanwhile (guard.c); IDLE_TIMEOUT_S is the
+ * library's own, for silence.  A running handler or an upgraded connection
+ * has no deadline. */
+#define HEADER_TIMEOUT_S 10
+#define IDLE_TIMEOUT_S 30
+#define BODY_TIMEOUT_S 60
+#define CONN_MAX_DEFAULT 1024
+#define CONN_PER_CLIENT_DEFAULT 128
+
 struct http
 {
   struct MHD_Daemon *d;
+  struct srv *srv;
+  struct guard *guard;
 };
 
 struct conn
 {
+  struct http *h;
   struct req req;
   struct resp resp;
   const struct route *rt;
@@ -35,6 +51,7 @@ struct conn
   uint64_t max, len, dropped;
   char *buf; /* the body of a JSON route */
   size_t cap;
+  uint64_t charged; /* of the body budget (guard.c) */
   /* a streaming route */
   void *sink_state; /* non-NULL until the sink's end */
   struct MHD_PostProcessor *form;
@@ -69,6 +86,38 @@ sink_end (struct conn *c, bool complete)
   route_audit (c->rt, &c->req, &c->resp, c->t0_ns);
 }
 
+static uint64_t
+deadline (unsigned s)
+{
+  return islet_now_ns () + (uint64_t) s * 1000000000;
+}
+
+/* The guard's watch of the connection of mc (NULL: none). */
+static struct guard_conn *
+watch_of (struct MHD_Connection *mc)
+{
+  const union MHD_ConnectionInfo *i
+      = MHD_get_connection_info (mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  return i ? i->socket_context : NULL;
+}
+
+static void
+on_connection (void *cls, struct MHD_Connection *mc, void **socket_context,
+               enum MHD_ConnectionNotificationCode code)
+{
+  struct http *h = cls;
+
+  if (code == MHD_CONNECTION_NOTIFY_STARTED)
+    {
+      const union MHD_ConnectionInfo *i
+          = MHD_get_connection_info (mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+      *socket_context = guard_conn_add (h->guard, i ? i->connect_fd : -1,
+                                        deadline (HEADER_TIMEOUT_S));
+    }
+  else if (*socket_context)
+    guard_conn_del (h->guard, islet_take_ptr (socket_context));
+}
+
 static void
 conn_free (struct conn *c)
 {
@@ -79,6 +128,7 @@ conn_free (struct conn *c)
     }
   if (c->resp.fd >= 0)
     close (c->resp.fd);
+  guard_body_give (c->h->guard, c->req.key_id, c->charged);
   free (c->buf);
   free (c->resp.body);
   free (c->resp.content_type_owned);
@@ -92,8 +142,15 @@ static void
 on_completed (void *cls, struct MHD_Connection *mc, void **con_cls,
               enum MHD_RequestTerminationCode toe)
 {
+  struct http *h = cls;
+
+  /* an ordinary request is over (an upgrade leaves con_cls NULL): the next
+   * one on this connection has its own deadline */
   if (*con_cls)
-    conn_free (*con_cls);
+    {
+      guard_conn_deadline (h->guard, watch_of (mc), deadline (IDLE_TIMEOUT_S));
+      conn_free (*con_cls);
+    }
   *con_cls = NULL;
 }
 
@@ -178,12 +235,37 @@ begin_sink (struct conn *c)
     }
 }
 
+/* Room for want bytes of a body held in memory, charged to the key's
+ * budget; -1: refused, the answer in resp. */
+static int
+body_reserve (struct conn *c, uint64_t want)
+{
+  const char *which;
+
+  if (want <= c->cap)
+    return 0;
+  if (guard_body_take (c->h->guard, c->req.key_id, want - c->cap, &which) < 0)
+    {
+      bool key = strcmp (which, "this key's") == 0;
+      reply_error (&c->resp, key ? 429 : 503, key ? "TOO_MANY_REQUESTS" : "SERVICE_UNAVAILABLE",
+                   "%s request bodies held in memory are at their limit of %llu bytes; try "
+                   "again when a request is over",
+                   which,
+                   (unsigned long long) (key ? GUARD_BODY_KEY_MAX : GUARD_BODY_TOTAL_MAX));
+      return -1;
+    }
+  c->charged += want - c->cap;
+  c->buf = islet_xrealloc (c->buf, want);
+  c->cap = want;
+  return 0;
+}
+
 /* First call: headers only.  Decide everything that needs no body. */
 static void
 begin (struct conn *c)
 {
   const char *cl;
-  uint64_t n;
+  uint64_t n = 0;
   struct islet_err ignored;
 
   if (route_auth (&c->req, &c->resp) < 0)
@@ -210,7 +292,18 @@ begin (struct conn *c)
                    cl, (unsigned long long) c->max);
       sink_end (c, false);
       c->answered = true;
+      return;
     }
+  if (c->rt->sink)
+    return;
+  /* a body said to come is reserved whole now, so a refusal comes before
+   * any of it is read; one without a length is charged as it comes */
+  if (cl && n > 0 && body_reserve (c, n + 1) < 0)
+    {
+      c->answered = true;
+      return;
+    }
+  guard_conn_deadline (c->h->guard, watch_of (c->req.conn), deadline (BODY_TIMEOUT_S));
 }
 
 /* Refuse the rest of the body: the answer is in resp (or the sink's end
@@ -242,8 +335,13 @@ take_body (struct conn *c, const char *data, size_t n)
     {
       if (c->len + n + 1 > c->cap)
         {
-          c->cap = (c->len + n + 1) * 2;
-          c->buf = islet_xrealloc (c->buf, c->cap);
+          uint64_t want = (c->len + n + 1) * 2;
+          if (body_reserve (c, want < c->max + 1 ? want : c->max + 1) < 0)
+            {
+              sink_end (c, false);
+              c->refused = true;
+              return;
+            }
         }
       memcpy (c->buf + c->len, data, n);
     }
@@ -278,6 +376,7 @@ finish (struct conn *c)
       sink_end (c, true);
       return;
     }
+  guard_conn_deadline (c->h->guard, watch_of (c->req.conn), 0);
   if (c->refused)
     return;
   if (c->buf == NULL)
@@ -312,19 +411,25 @@ static enum MHD_Result
 on_request (void *cls, struct MHD_Connection *mc, const char *url, const char *method,
             const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
+  struct http *h = cls;
+  struct srv *srv = h->srv;
   struct conn *c = *con_cls;
 
+  /* the headers are in: no deadline while the request is decided */
+  if (c == NULL)
+    guard_conn_deadline (h->guard, watch_of (mc), 0);
   /* the Socket.IO endpoint: a WebSocket upgrade, its key checked later
    * (it comes in the first Socket.IO packet) */
   if (c == NULL && ws_path (url))
-    return (enum MHD_Result) ws_upgrade (cls, mc, method);
+    return (enum MHD_Result) ws_upgrade (srv, mc, method);
   if (c == NULL && ws_is_upgrade (mc))
-    return ws_route (cls, mc, url, method);
+    return ws_route (srv, mc, url, method);
   if (c == NULL)
     {
       c = islet_xcalloc (1, sizeof *c);
       c->resp.fd = -1;
-      c->req = (struct req){ .srv = cls, .method = method, .path = url, .conn = mc };
+      c->h = h;
+      c->req = (struct req){ .srv = srv, .method = method, .path = url, .conn = mc };
       *con_cls = c;
       begin (c);
       /* answering now, before the body: the library skips "100 Continue" and
@@ -356,8 +461,18 @@ http_start (struct srv *srv, const char *host, const char *port, struct http **o
   unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL
                    | MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE;
   struct http *h;
+  struct rlimit nofile;
+  unsigned conn_max = srv->conn_max ? srv->conn_max : CONN_MAX_DEFAULT;
+  unsigned per_client = srv->conn_per_client ? srv->conn_per_client : CONN_PER_CLIENT_DEFAULT;
   int rc;
 
+  /* a connection takes two descriptors (its socket and the guard's dup)
+   * and a sandbox call a few more */
+  if (getrlimit (RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max)
+    {
+      nofile.rlim_cur = nofile.rlim_max;
+      (void) setrlimit (RLIMIT_NOFILE, &nofile);
+    }
   rc = getaddrinfo (host, port, &hints, &ai);
   if (rc != 0)
     return islet_fail (err, ISLET_E_INVALID, 0, "--listen: cannot resolve `%s`: %s", host,
@@ -365,13 +480,24 @@ http_start (struct srv *srv, const char *host, const char *port, struct http **o
   if (ai->ai_family == AF_INET6)
     flags |= MHD_USE_IPv6;
   h = islet_xcalloc (1, sizeof *h);
-  h->d = MHD_start_daemon (flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-                           MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-                           MHD_OPTION_CONNECTION_LIMIT, (unsigned) 512,
-                           MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 600, MHD_OPTION_END);
+  h->srv = srv;
+  if (guard_new (&h->guard, err) < 0)
+    {
+      freeaddrinfo (ai);
+      free (h);
+      return -1;
+    }
+  h->d = MHD_start_daemon (flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+                           MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                           MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+                           MHD_OPTION_CONNECTION_LIMIT, conn_max,
+                           MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_client,
+                           MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) IDLE_TIMEOUT_S,
+                           MHD_OPTION_END);
   freeaddrinfo (ai);
   if (h->d == NULL)
     {
+      guard_free (h->guard);
       free (h);
       return islet_fail (err, ISLET_E_SYSTEM, 0, "cannot listen on %s:%s (in use?)", host, port);
     }
@@ -392,5 +518,6 @@ http_stop (struct http *h)
   if (h == NULL)
     return;
   MHD_stop_daemon (h->d);
+  guard_free (h->guard);
   free (h);
 }

@@ -1,6 +1,7 @@
 /* isletd: serve Daytona's API for islet's sandboxes, and manage its keys.
  *
  *   isletd [--listen HOST:PORT] [--state-dir DIR] [--allow-origin URL...]
+ *          [--max-connections N] [--max-client-connections N]
  *   isletd key create [--name NAME] | list [--json] | revoke ID  [--state-dir DIR]
  *
  * isletd is a client of the same core as the CLI: the sandboxes it makes
@@ -36,6 +37,7 @@ static void
 usage (FILE *f)
 {
   fprintf (f, "usage: isletd [--listen HOST:PORT] [--state-dir DIR] [--allow-origin URL...]\n"
+              "              [--max-connections N] [--max-client-connections N]\n"
               "       isletd key create [--name NAME] | key list [--json] | key revoke ID\n"
               "\n"
               "Serve the Daytona API for islet's sandboxes (point the SDK's apiUrl at the URL\n"
@@ -48,6 +50,9 @@ usage (FILE *f)
               "  --allow-origin URL  /mcp: also take requests whose Origin is URL (repeatable;\n"
               "                      loopback origins and requests without one are taken)\n"
               "  --state-dir DIR     islet's state (default $ISLET_STATE_DIR or /var/lib/islet)\n"
+              "  --max-connections N         connections at once (default 1024)\n"
+              "  --max-client-connections N  connections at once from one address (default 128;\n"
+              "                              behind a proxy, every client has the proxy's)\n"
               "  --name NAME         key create: a note on what the key is for\n"
               "  --json              key list: as a JSON array\n");
 }
@@ -114,10 +119,13 @@ open_state (const char *state_dir, struct srv *srv, struct islet_err *err)
 }
 
 static int
-serve (const char *listen, const char *state_dir, char *origins, struct islet_err *err)
+serve (const char *listen, const char *state_dir, char *origins, const unsigned conns[2],
+       struct islet_err *err)
 {
   struct srv srv = { .minute_s = 60,
                      .mcp_origins = origins,
+                     .conn_max = conns[0],
+                     .conn_per_client = conns[1],
                      .streams_lock = PTHREAD_MUTEX_INITIALIZER,
                      .streams_done = PTHREAD_COND_INITIALIZER };
   struct http *h = NULL;
@@ -284,6 +292,8 @@ main (int argc, char **argv)
     { "name", required_argument, NULL, 'n' },
     { "json", no_argument, NULL, 'j' },
     { "allow-origin", required_argument, NULL, 'o' },
+    { "max-connections", required_argument, NULL, 'C' },
+    { "max-client-connections", required_argument, NULL, 'c' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
@@ -291,6 +301,8 @@ main (int argc, char **argv)
   const char *state = getenv ("ISLET_STATE_DIR");
   const char *name = NULL;
   bool json = false;
+  unsigned conns[2] = { 0, 0 };
+  uint64_t v;
   cleanup_free char *origins = NULL;
   struct islet_err err;
   int o;
@@ -319,6 +331,16 @@ main (int argc, char **argv)
           origins = more;
         }
         break;
+      case 'C':
+      case 'c':
+        if (islet_parse_u64 (optarg, 1000000, &v, &err) < 0 || v == 0)
+          {
+            fprintf (stderr, "isletd: --%s: '%s' is not from 1 to 1000000\n",
+                     o == 'C' ? "max-connections" : "max-client-connections", optarg);
+            return 2;
+          }
+        conns[o == 'C' ? 0 : 1] = (unsigned) v;
+        break;
       case 'h':
         usage (stdout);
         return 0;
@@ -340,7 +362,7 @@ main (int argc, char **argv)
       fprintf (stderr, "isletd: unexpected argument '%s'\n", argv[optind]);
       return 2;
     }
-  if (serve (listen, state, islet_take_ptr (&origins), &err) < 0)
+  if (serve (listen, state, islet_take_ptr (&origins), conns, &err) < 0)
     {
       fprintf (stderr, "isletd: %s\n", err.msg);
       return 1;

@@ -36,6 +36,8 @@ struct srv
   bool stopping; /* set (atomically) when isletd stops: followers leave */
   struct mcp_sessions *mcp; /* the sessions of /mcp (mcp_http.c) */
   char *mcp_origins;        /* --allow-origin values, comma-separated; NULL: none */
+  unsigned conn_max;        /* --max-connections; 0: http.c's default */
+  unsigned conn_per_client; /* --max-client-connections (one address); 0: default */
 };
 
 #define SRV_PARAMS_MAX 3
@@ -80,6 +82,27 @@ void http_stop (struct http *h);
 /* What a handler may ask of the request. */
 const char *req_query (const struct req *r, const char *name);
 const char *req_header (const struct req *r, const char *name);
+
+/* ---- guard.c: what a client holds while its request arrives ---- */
+/* Request bodies held in memory (JSON routes) at once, per key and in all;
+ * past these a request is refused (429, 503) before its body is read. */
+#define GUARD_BODY_KEY_MAX ((uint64_t) 64 << 20)
+#define GUARD_BODY_TOTAL_MAX ((uint64_t) 256 << 20)
+struct guard;
+struct guard_conn;
+int guard_new (struct guard **out, struct islet_err *err) ISLET_MUST_CHECK;
+void guard_free (struct guard *g);
+/* Watch a new connection (fd: its socket, dup'd): at deadline_ns (0: none)
+ * its socket is shut, whatever its thread is doing. */
+struct guard_conn *guard_conn_add (struct guard *g, int fd, uint64_t deadline_ns);
+void guard_conn_deadline (struct guard *g, struct guard_conn *c, uint64_t deadline_ns);
+void guard_conn_del (struct guard *g, struct guard_conn *c);
+/* Connections shut at their deadline since the start. */
+uint64_t guard_shut_count (struct guard *g);
+/* Take n bytes of the body budget for key_id: 0, or -1 with *which saying
+ * whose budget is spent ("this key's", "the server's"). */
+int guard_body_take (struct guard *g, int64_t key_id, uint64_t n, const char **which);
+void guard_body_give (struct guard *g, int64_t key_id, uint64_t n);
 
 /* ---- reply.c ---- */
 void reply_json (struct resp *out, int status, json_t *j); /* steals j */

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# What a client holds of isletd before and while its request arrives is
+# bounded: 600 idle keyless connections from one address do not keep another
+# address's keyed request from an answer (per-address limit); a connection
+# that trickles its headers is cut at the header deadline; request bodies held
+# in memory have a per-key budget, refused before any byte of the body is read,
+# and isletd's memory does not grow by what is promised.  Needs root.
+# Exit 0 pass, 1 fail, 77 skip.
+#   ISLET_BIN=build/islet bash tests/server/api_conns.sh
+source "$(dirname "$0")/../lib/integration.sh"
+source "$(dirname "$0")/../lib/server.sh"
+
+srv_init
+PORT=${SRV_URL##*:}
+PID=$SRV_PID
+
+rss_kib () { awk '/^VmRSS/ {print $2}' "/proc/$PID/status"; }
+
+log "== 600 idle connections from 127.0.0.1, a keyed request from 127.0.0.2"
+# the idle side: half a request line each, held for 20 s (or until told)
+"$IT_PY" - "$PORT" >"$STATE.idle.out" 2>&1 <<'EOF' &
+import socket, sys, time
+port = int(sys.argv[1])
+held = []
+for _ in range(600):
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=2)
+        s.sendall(b"GET /api/sandbox HTTP/1.1\r\nHost: x\r\n")
+        held.append(s)
+    except OSError:
+        pass
+print("opened", len(held), flush=True)
+time.sleep(20)
+EOF
+IDLE=$!
+wait_until 10 grep -q opened "$STATE.idle.out" || fail "the idle client did not open its sockets"
+log "$(cat "$STATE.idle.out")"
+t0=$(date +%s%N)
+code=$(curl -s -o "$STATE.list" -w '%{http_code}' --max-time 5 --interface 127.0.0.2 \
+  -H "Authorization: Bearer $SRV_KEY" "$SRV_URL/api/sandbox") || code=000
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+[[ $code == 200 ]] || fail "a keyed request from 127.0.0.2 under 600 idle connections: status $code"
+(( ms < 2000 )) || fail "a keyed request from 127.0.0.2 took $ms ms under 600 idle connections"
+log "answered in $ms ms"
+kill "$IDLE" 2>/dev/null; wait "$IDLE" 2>/dev/null || true
+
+log "== headers trickled a byte a second are cut at the deadline (10 s)"
+"$IT_PY" - "$PORT" <<'EOF' >"$STATE.trickle" 2>&1 || fail "trickle: $(cat "$STATE.trickle")"
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5, source_address=("127.0.0.3", 0))
+t0 = time.monotonic()
+line = b"GET /api/sandbox HTTP/1.1\r\nX-Slow: " + b"a" * 200
+for i, b in enumerate(line):
+    try:
+        s.send(bytes([b]))
+        s.settimeout(1.0)
+        if s.recv(1) == b"":
+            break
+    except socket.timeout:
+        continue
+    except OSError:
+        break
+    if time.monotonic() - t0 > 40:
+        break
+held = time.monotonic() - t0
+print("held %.1f s" % held)
+sys.exit(0 if held < 15 else 1)
+EOF
+log "trickle: $(cat "$STATE.trickle")"
+
+log "== bodies held in memory: a key's budget is refused before the body is read"
+KB=$(new_key bodies)
+rss0=$(rss_kib)
+# five 15 MiB /mcp bodies announced, none sent whole: the fifth is over the
+# key's 64 MiB and answered at once
+"$IT_PY" - "$PORT" "$KB" <<'EOF' >"$STATE.bodies" 2>&1 || fail "bodies: $(cat "$STATE.bodies")"
+import socket, sys, time
+port, key = int(sys.argv[1]), sys.argv[2]
+n = 15 << 20
+held, statuses = [], []
+for i in range(5):
+    s = socket.create_connection(("127.0.0.1", port), timeout=5, source_address=("127.0.0.4", 0))
+    s.sendall(("POST /mcp HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+               "Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"
+               "Content-Length: %d\r\n\r\n" % (key, n)).encode() + b" " * (1 << 20))
+    held.append(s)
+    time.sleep(0.3)
+held[4].settimeout(3)
+try:
+    first = held[4].recv(200).split(b"\r\n")[0].decode()
+except socket.timeout:
+    first = "no answer"
+print(first)
+time.sleep(1)
+sys.exit(0 if " 429 " in first else 1)
+EOF
+log "the fifth: $(cat "$STATE.bodies")"
+rss1=$(rss_kib)
+(( rss1 - rss0 < 96 * 1024 )) || fail "isletd grew by $(( (rss1 - rss0) / 1024 )) MiB for announced bodies"
+log "isletd RSS $rss0 KiB before, $rss1 KiB after"
+# the budget comes back when the connections are gone
+budget_back () {
+  local code
+  code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $KB" \
+    -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+    -d '{"jsonrpc":"2.0","id":1,"method":"ping"}' "$SRV_URL/mcp")
+  [[ $code != 429 && $code != 000 ]]
+}
+wait_until 10 budget_back || fail "the key's body budget did not come back"
+
+pass
