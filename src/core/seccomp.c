@@ -15,7 +15,7 @@
  *      does not name fails with ENOSYS, so libc and runtimes fall back as they
  *      would on an older kernel (clone3 -> clone, whose flags can be checked).
  *   2. the argument checks: how some allowed calls may be used (ioctl, clone,
- *      unshare, socket).  Everything else passes.
+ *      unshare, socket, prlimit64).  Everything else passes.
  *
  * Two programs because libseccomp cannot say "ioctl, except TIOCSTI" inside
  * an allowlist: an unconditional rule for a syscall replaces its conditional
@@ -163,9 +163,13 @@ static const struct sysrule syscall_table[] = {
   ALLOW (epoll_create1), ALLOW (epoll_ctl), ALLOW (epoll_wait), ALLOW (epoll_pwait),
   ALLOW (epoll_pwait2),
 
-  /* The old asynchronous I/O interface; io_uring is denied below. */
-  ALLOW (io_setup), ALLOW (io_destroy), ALLOW (io_submit), ALLOW (io_cancel),
-  ALLOW (io_getevents), ALLOW (io_pgetevents),
+  /* The old asynchronous I/O interface answers ENOSYS, as on a kernel built
+     without it: its contexts are counted in one host-wide pool (fs.aio-nr
+     up to fs.aio-max-nr) that one sandbox could take whole, and programs
+     (databases, qemu, libaio users) fall back to threads.  io_uring is
+     denied below. */
+  NOSYS (io_setup), NOSYS (io_destroy), NOSYS (io_submit), NOSYS (io_cancel),
+  NOSYS (io_getevents), NOSYS (io_pgetevents),
 
   /* Sockets.  Address families are checked in the second program. */
   ALLOW (socket), ALLOW (socketpair), ALLOW (bind), ALLOW (connect), ALLOW (listen),
@@ -288,6 +292,13 @@ static const struct argrule arg_table[] = {
      disk limit.  Overlayfs already refuses them (ENOTTY); this holds even
      where a volume is reached some other way. */
   { "ioctl", SCMP_SYS (ioctl), EPERM, 1, { CMP (1, SCMP_CMP_MASKED_EQ, 0xff00, 0x9400) } },
+  /* prlimit64 on another process: the kernel lets a process set the limits
+     of any other with its uids, and so the sandbox's init (a hard
+     RLIMIT_CPU of 1 s kills even a pid namespace's init) and the next
+     exec's waiting process.  A process's own limits (pid 0, which glibc's
+     setrlimit and getrlimit pass) stay its own; the comparison is on 64
+     bits, so high bits fail closed. */
+  { "prlimit64", SCMP_SYS (prlimit64), EPERM, 1, { CMP (0, SCMP_CMP_NE, 0, 0) } },
   /* Any family above the largest allowed one, and any value with high bits
      set (the comparison is on 64 bits, so this fails closed). */
   { "socket", SCMP_SYS (socket), EAFNOSUPPORT, 1, { CMP (0, SCMP_CMP_GT, AF_NETLINK, 0) } },

@@ -250,6 +250,14 @@ static const struct probe probes[] = {
   P (socket, EPROTONOSUPPORT, AF_NETLINK, SOCK_RAW, NETLINK_NETFILTER),
   P (socket, EPROTONOSUPPORT, AF_NETLINK, SOCK_RAW, NETLINK_AUDIT),
   P (socketpair, EAFNOSUPPORT, AF_INET, SOCK_STREAM, 0, BAD),
+  /* Another process's limits (here host pid 1's, into a faulting pointer):
+     the sandbox's init could be made to kill itself. */
+  P (prlimit64, EPERM, 1, RLIMIT_CPU, 0, BAD),
+  P (prlimit64, EPERM, 1L << 32, RLIMIT_CPU, 0, BAD), /* fails closed */
+  /* Host-wide AIO contexts: as on a kernel without AIO. */
+  P (io_setup, ENOSYS, 1, BAD),
+  P (io_submit, ENOSYS, 0, 1, BAD),
+  P (io_getevents, ENOSYS, 0, 1, 1, BAD, 0),
   P (personality, ENOSYS, PER_BSD),
   P (personality, ENOSYS, ADDR_NO_RANDOMIZE),
 
@@ -463,6 +471,12 @@ allowed_basics (const void *arg)
   CHECK (clock_gettime (CLOCK_REALTIME, &ts) == 0);
   CHECK (getrandom (buf, 16, 0) == 16);
   CHECK (prctl (PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1);
+  {
+    struct rlimit rl;
+    /* a process's own limits: glibc passes pid 0 */
+    CHECK (getrlimit (RLIMIT_NOFILE, &rl) == 0 && setrlimit (RLIMIT_NOFILE, &rl) == 0);
+    CHECK (prlimit (0, RLIMIT_CPU, NULL, &rl) == 0);
+  }
   CHECK (personality (0xffffffff) >= 0);
   CHECK (personality (PER_LINUX) >= 0);
   /* glibc tries clone3 first and takes the ENOSYS as "use clone". */
