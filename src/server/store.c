@@ -90,7 +90,11 @@ static const char schema[]
       "  status INTEGER NOT NULL,"
       "  result TEXT NOT NULL,"
       "  duration_ms INTEGER NOT NULL);"
-      "CREATE INDEX IF NOT EXISTS audit_key ON audit(key_id, id);";
+      "CREATE INDEX IF NOT EXISTS audit_key ON audit(key_id, id);"
+      /* added after the first schema: IF NOT EXISTS adds it to an older store */
+      "CREATE TABLE IF NOT EXISTS v1_config ("
+      "  key_id INTEGER PRIMARY KEY REFERENCES api_keys(id),"
+      "  config TEXT NOT NULL);"; /* a JSON object: the key's /v1 defaults */
 
 /* A cached statement is reset at the end of its use (under the store's
  * lock, which every function takes before its statement), not finalized. */
@@ -710,6 +714,48 @@ islet_store_sandbox_touch (struct islet_store *st, const char *id, struct islet_
   for (size_t i = 0; i < st->n_sandboxes; i++)
     if (strcmp (st->sandboxes[i].row.id, id) == 0)
       st->sandboxes[i].row.last_activity = now;
+  return 0;
+}
+
+/* ---- the defaults of /v1, per key ---- */
+
+int
+islet_store_v1_config_get (struct islet_store *st, int64_t key_id, char **text,
+                           struct islet_err *err)
+{
+  STORE_LOCKED (st);
+  cleanup_stmt sqlite3_stmt *s = NULL;
+  int rc;
+
+  *text = NULL;
+  if (prepare (st, "SELECT config FROM v1_config WHERE key_id = ?", &s, err) < 0)
+    return -1;
+  sqlite3_bind_int64 (s, 1, key_id);
+  rc = sqlite3_step (s);
+  if (rc == SQLITE_ROW)
+    *text = islet_xstrdup ((const char *) sqlite3_column_text (s, 0));
+  else if (rc != SQLITE_DONE)
+    return db_fail (st, err, "read the /v1 config");
+  return 0;
+}
+
+int
+islet_store_v1_config_put (struct islet_store *st, int64_t key_id, const char *text,
+                           struct islet_err *err)
+{
+  STORE_LOCKED (st);
+  cleanup_stmt sqlite3_stmt *s = NULL;
+
+  if (prepare (st,
+               "INSERT INTO v1_config(key_id, config) VALUES (?, ?) "
+               "ON CONFLICT(key_id) DO UPDATE SET config = excluded.config",
+               &s, err)
+      < 0)
+    return -1;
+  sqlite3_bind_int64 (s, 1, key_id);
+  sqlite3_bind_text (s, 2, text, -1, SQLITE_STATIC);
+  if (sqlite3_step (s) != SQLITE_DONE)
+    return db_fail (st, err, "write the /v1 config");
   return 0;
 }
 

@@ -1,6 +1,6 @@
 /* isletd's own records, in <state>/isletd.db (SQLite, WAL): API keys (only
  * their SHA-256), which key owns which sandbox plus the Daytona fields the
- * core does not hold, and the audit log.  The sandboxes themselves stay the
+ * core does not hold, each key's /v1 defaults, and the audit log.  The sandboxes themselves stay the
  * core's: this store never says whether one exists or runs. */
 #ifndef ISLET_STORE_H
 #define ISLET_STORE_H
@@ -80,6 +80,13 @@ int islet_store_sandbox_delete (struct islet_store *st, const char *id,
 int islet_store_sandbox_set_stopped (struct islet_store *st, const char *id, int64_t when,
                                      struct islet_err *err) ISLET_MUST_CHECK;
 int islet_store_sandbox_touch (struct islet_store *st, const char *id,
+                               struct islet_err *err) ISLET_MUST_CHECK;
+
+/* ---- the defaults of /v1 (GET/PUT /v1/config), one JSON object per key ---- */
+/* *text: the key's object as stored (malloc'd), NULL if it never set one. */
+int islet_store_v1_config_get (struct islet_store *st, int64_t key_id, char **text,
+                               struct islet_err *err) ISLET_MUST_CHECK;
+int islet_store_v1_config_put (struct islet_store *st, int64_t key_id, const char *text,
                                struct islet_err *err) ISLET_MUST_CHECK;
 
 /* ---- audit log ---- */
