@@ -31,7 +31,11 @@ args_schema (const struct arg *fields)
 
   for (const struct arg *a = fields; a->name; a++)
     {
-      json_t *p = json_pack ("{s:s,s:s}", "type", type_names[a->type], "description", a->desc);
+      json_t *p;
+
+      if (a->refused)
+        continue;
+      p = json_pack ("{s:s,s:s}", "type", type_names[a->type], "description", a->desc);
 
       if (a->choices != NULL)
         {
@@ -53,11 +57,65 @@ args_schema (const struct arg *fields)
           json_object_set_new (p, "description", json_string (a->desc));
           json_decref (sub);
         }
+      if (a->alias)
+        json_object_set_new (props, a->alias,
+                             json_pack ("{s:s,s:s+}", "type", type_names[a->type], "description",
+                                        "another name of ", a->name));
       json_object_set_new (props, a->name, p);
-      if (a->required)
+      /* one of two names is required: a schema's required list cannot say it */
+      if (a->required && a->alias == NULL)
         json_array_append_new (req, json_string (a->name));
     }
-  return json_pack ("{s:s,s:o,s:o}", "type", "object", "properties", props, "required", req);
+  return json_pack ("{s:s,s:o,s:o,s:b}", "type", "object", "properties", props, "required", req,
+                    "additionalProperties", 0);
+}
+
+json_t *
+args_canonical (const struct arg *fields, const json_t *obj, struct rpc_err *e)
+{
+  json_t *out = json_copy ((json_t *) obj);
+
+  for (const struct arg *a = fields; a->name; a++)
+    {
+      json_t *v = a->alias ? json_object_get (out, a->alias) : NULL;
+      if (v == NULL)
+        continue;
+      if (json_object_get (out, a->name) != NULL)
+        {
+          json_decref (out);
+          (void) rpc_fail (e, RPC_INVALID_PARAMS,
+                           "invalid params: '%s' and '%s' are one argument: give one of them",
+                           a->name, a->alias);
+          return NULL;
+        }
+      json_object_set (out, a->name, v);
+      json_object_del (out, a->alias);
+    }
+  return out;
+}
+
+/* -1 with a -32602 error naming the first member of obj that fields do not
+ * have, or have as refused. */
+static int
+no_unknown (const struct arg *fields, const json_t *obj, const char *where, struct rpc_err *e)
+{
+  const char *k;
+  json_t *x;
+
+  json_object_foreach ((json_t *) obj, k, x)
+    {
+      const struct arg *a = fields;
+      while (a->name && strcmp (a->name, k) != 0)
+        a++;
+      if (a->name == NULL)
+        return rpc_fail (e, RPC_INVALID_PARAMS,
+                         "invalid params: %sunknown argument '%.100s' (the tool's inputSchema "
+                         "lists those it takes)", where, k);
+      if (a->refused && !json_is_null (x))
+        return rpc_fail (e, RPC_INVALID_PARAMS, "invalid params: %s'%s' is refused: %s", where,
+                         k, a->refused);
+    }
+  return 0;
 }
 
 static bool
@@ -94,16 +152,19 @@ type_fits (enum arg_type t, const json_t *v)
 int
 args_check (const struct arg *fields, const json_t *obj, const char *where, struct rpc_err *e)
 {
+  if (no_unknown (fields, obj, where, e) < 0)
+    return -1;
   for (const struct arg *a = fields; a->name; a++)
     {
       const json_t *v = json_object_get (obj, a->name);
       bool ok = false;
 
-      if (v == NULL || json_is_null (v))
+      if (v == NULL || json_is_null (v) || a->refused)
         {
           if (a->required)
-            return rpc_fail (e, RPC_INVALID_PARAMS, "invalid params: %s'%s' is required", where,
-                             a->name);
+            return rpc_fail (e, RPC_INVALID_PARAMS, "invalid params: %s'%s'%s%s%s is required",
+                             where, a->name, a->alias ? " (or '" : "", a->alias ? a->alias : "",
+                             a->alias ? "')" : "");
           continue;
         }
       if (!type_fits (a->type, v))

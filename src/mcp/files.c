@@ -337,20 +337,21 @@ static const char *const fs_choices[] = { "read", "write", "upload", "download",
 
 const struct arg file_args[] = {
   ARG_SANDBOX (true),
-  { "operation", ARG_STR, true, "what to do", fs_choices, NULL },
-  { "path", ARG_STR, true, "path inside the sandbox; relative paths are under /workspace", NULL,
-    NULL },
-  { "content", ARG_STR, false, "write: the file's new text", NULL, NULL },
+  { "operation", ARG_STR, true, "what to do", fs_choices, NULL, NULL, NULL },
+  { "path", ARG_STR, true,
+    "path inside the sandbox; relative paths are under /workspace (required: as path or "
+    "file_path)", NULL, NULL, "file_path", NULL },
+  { "content", ARG_STR, false, "write: the file's new text", NULL, NULL, NULL, NULL },
   { "content_base64", ARG_STR, false,
     "upload: the file's bytes in base64 (any bytes; at most 8 MiB once decoded). The file is "
-    "replaced whole, never left half-written", NULL, NULL },
+    "replaced whole, never left half-written", NULL, NULL, NULL, NULL },
   { "host_path", ARG_STR, false,
     "upload: read the bytes from this file of the host instead; download: write them to it. "
     "Only when the server was started with `islet mcp --host-dir DIR`, and only beneath DIR "
     "(relative paths are under DIR); refused over HTTP. No size cap but the disk's", NULL,
-    NULL },
+    NULL, NULL, NULL },
   { "recursive", ARG_BOOL, false,
     "delete: remove a directory with everything in it; list: descend into subdirectories", NULL,
-    NULL },
+    NULL, NULL, NULL },
   ARG_END,
 };

@@ -213,21 +213,21 @@ static const char *const git_choices[] = { "clone", "status", "add", "commit", "
 
 const struct arg git_args[] = {
   ARG_SANDBOX (true),
-  { "operation", ARG_STR, true, "what to do", git_choices, NULL },
+  { "operation", ARG_STR, true, "what to do", git_choices, NULL, NULL, NULL },
   { "path", ARG_STR, false,
-    "the repository's directory (default /workspace); clone: where to clone to", NULL, NULL },
+    "the repository's directory (default /workspace); clone: where to clone to", NULL, NULL, NULL, NULL },
   { "url", ARG_STR, false, "clone: the repository, a URL or a path inside the sandbox", NULL,
-    NULL },
+    NULL, NULL, NULL },
   { "branch", ARG_STR, false,
     "clone, push, pull: the branch; checkout: the branch to switch to; branches: a branch to "
-    "create (without it, the branches are listed)", NULL, NULL },
-  { "files", ARG_LIST, false, "add: the paths to stage (default: every change)", NULL, NULL },
-  { "message", ARG_STR, false, "commit: the message", NULL, NULL },
-  { "author", ARG_STR, false, "commit: the author's name (default islet)", NULL, NULL },
-  { "email", ARG_STR, false, "commit: the author's email (default islet@localhost)", NULL, NULL },
-  { "username", ARG_STR, false, "clone, push, pull: the user for an HTTPS remote", NULL, NULL },
+    "create (without it, the branches are listed)", NULL, NULL, NULL, NULL },
+  { "files", ARG_LIST, false, "add: the paths to stage (default: every change)", NULL, NULL, NULL, NULL },
+  { "message", ARG_STR, false, "commit: the message", NULL, NULL, NULL, NULL },
+  { "author", ARG_STR, false, "commit: the author's name (default islet)", NULL, NULL, NULL, NULL },
+  { "email", ARG_STR, false, "commit: the author's email (default islet@localhost)", NULL, NULL, NULL, NULL },
+  { "username", ARG_STR, false, "clone, push, pull: the user for an HTTPS remote", NULL, NULL, NULL, NULL },
   { "password", ARG_STR, false,
     "clone, push, pull: its password or token; it is given to git through the environment of "
-    "that one command, never on a command line or in .git/config", NULL, NULL },
+    "that one command, never on a command line or in .git/config", NULL, NULL, NULL, NULL },
   ARG_END,
 };

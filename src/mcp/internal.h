@@ -45,14 +45,23 @@ struct arg {
   const char *desc;
   const char *const *choices; /* ARG_STR: NULL-terminated allowed values */
   const struct arg *fields;   /* ARG_OBJ: its members */
+  const char *alias;          /* another name a call may give it by (one of the two) */
+  const char *refused;        /* not NULL: an argument known and refused, and why */
 };
 
-#define ARG_END { NULL, 0, false, NULL, NULL, NULL }
+#define ARG_END { NULL, 0, false, NULL, NULL, NULL, NULL, NULL }
+/* An argument other servers of the same tools take that islet cannot honour:
+ * a call that gives it fails, saying why, rather than run without it. */
+#define ARG_REFUSED(n, why) { n, ARG_STR, false, NULL, NULL, NULL, NULL, why }
 #define ARG_SANDBOX(req)                                                                         \
-  { "sandbox_id", ARG_STR, req, "the sandbox: its id or its name", NULL, NULL }
+  { "sandbox_id", ARG_STR, req, "the sandbox: its id or its name", NULL, NULL, NULL, NULL }
 
 json_t *args_schema (const struct arg *fields);
-/* -1 with a -32602 error when obj does not fit the table. */
+/* A call's arguments with every alias given under its own name (a new
+ * reference); NULL with a -32602 error when both names are given. */
+json_t *args_canonical (const struct arg *fields, const json_t *obj, struct rpc_err *e);
+/* -1 with a -32602 error when obj does not fit the table: a member the
+ * table does not have (or refuses) is an error too, never dropped. */
 int args_check (const struct arg *fields, const json_t *obj, const char *where,
                 struct rpc_err *e);
 const char *str_arg (const json_t *args, const char *name);

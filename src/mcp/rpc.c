@@ -116,10 +116,12 @@ static const struct prompt prompts[] = {
     "read the files involved with file_operation, fix them, and run again until it passes. "
     "Report the final exit code and output." },
   { "clean_up",
-    "Delete sandboxes that are no longer needed.",
-    { { "keep", "names or ids of sandboxes to keep, comma-separated", false } },
-    "Call list_sandboxes, then delete_sandbox for every sandbox except these: "
-    "{keep|none}. Report what was deleted." },
+    "Delete the sandboxes of finished work: never a persistent one.",
+    { { "keep", "names or ids of other sandboxes to keep, comma-separated", false } },
+    "Call list_sandboxes, and get_sandbox_info for each sandbox. Delete with delete_sandbox "
+    "only the sandboxes whose persistent is false, except these: {keep|none}. Keep every "
+    "sandbox whose persistent is true or not set (made outside MCP): the user asked for it to "
+    "stay. Report what was deleted and what was kept." },
 };
 
 static json_t *
@@ -263,6 +265,7 @@ m_tools_call (const struct call *c, const json_t *params, json_t **result, struc
   const char *name = str_arg (params, "name");
   const json_t *args = json_object_get (params, "arguments");
   cleanup_json json_t *empty = json_object ();
+  cleanup_json json_t *canon = NULL;
 
   if (name == NULL)
     return rpc_fail (e, RPC_INVALID_PARAMS, "invalid params: 'name' is required");
@@ -281,6 +284,10 @@ m_tools_call (const struct call *c, const json_t *params, json_t **result, struc
 
       if (strcmp (t->name, name) != 0)
         continue;
+      /* the tools read their arguments by islet's names only */
+      if ((canon = args_canonical (t->args, args, e)) == NULL)
+        return -1;
+      args = canon;
       if (args_check (t->args, args, "", e) < 0)
         return -1;
       r = t->fn (c, args, &out, &err);

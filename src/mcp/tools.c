@@ -344,36 +344,39 @@ static const char *const lang_choices[] = { "python", "javascript", "bash", NULL
 #define ARG_TIMEOUT                                                                              \
   { "timeout", ARG_NUM, false,                                                                   \
     "wall-clock limit in seconds (default: the sandbox's, 30 unless set at creation); the "    \
-    "command is killed and timed_out is true when it is reached", NULL, NULL }
+    "command is killed and timed_out is true when it is reached", NULL, NULL, NULL, NULL }
 
 static const struct arg limit_args[] = {
-  { "memory_mb", ARG_INT, false, "memory limit in MiB (default 1024)", NULL, NULL },
-  { "cpus", ARG_NUM, false, "CPUs, may be fractional such as 0.5 (default 1)", NULL, NULL },
-  { "disk_mb", ARG_INT, false, "disk space in MiB for files (default 3072)", NULL, NULL },
+  { "memory_mb", ARG_INT, false, "memory limit in MiB (default 1024)", NULL, NULL, NULL, NULL },
+  { "cpus", ARG_NUM, false, "CPUs, may be fractional such as 0.5 (default 1)", NULL, NULL, NULL, NULL },
+  { "disk_mb", ARG_INT, false, "disk space in MiB for files (default 3072)", NULL, NULL, NULL, NULL },
   { "timeout_s", ARG_INT, false, "default time limit of each command in seconds (default 30)",
-    NULL, NULL },
+    NULL, NULL, NULL, NULL },
   ARG_END,
 };
 
 static const struct arg create_args[] = {
   { "name", ARG_STR, false,
-    "a unique name (letters, digits, '-'); default: one is made from the id", NULL, NULL },
+    "a unique name (letters, digits, '-'); default: one is made from the id", NULL, NULL, NULL, NULL },
   { "language", ARG_STR, false,
     "a label for the main language, such as python; python3, node, bash and git are always "
-    "installed", NULL, NULL },
+    "installed", NULL, NULL, NULL, NULL },
   { "environment_vars", ARG_MAP, false,
-    "environment variables for every command run in the sandbox", NULL, NULL },
-  { "limits", ARG_OBJ, false, "resource limits", NULL, limit_args },
+    "environment variables for every command run in the sandbox", NULL, NULL, NULL, NULL },
+  { "limits", ARG_OBJ, false, "resource limits", NULL, limit_args, NULL, NULL },
   { "persistent", ARG_BOOL, false,
     "true: the sandbox stays until delete_sandbox. false (the default): it is removed when "
     "this MCP session ends (stdio: when the client closes the server; HTTP: when the client "
-    "ends its session), and over HTTP also once it has been idle for 15 minutes", NULL, NULL },
+    "ends its session), and over HTTP also once it has been idle for 15 minutes", NULL, NULL, NULL, NULL },
   { "git_repo", ARG_STR, false,
     "a git repository to clone at creation, by git inside the sandbox: a URL or a path inside "
     "the sandbox (the network is loopback only), within the per-command time limit "
     "(limits.timeout_s). If the clone fails, no sandbox is made and the error says why", NULL,
-    NULL },
-  { "git_path", ARG_STR, false, "where git_repo is cloned to (default /workspace)", NULL, NULL },
+    NULL, NULL, NULL },
+  { "git_path", ARG_STR, false, "where git_repo is cloned to (default /workspace)", NULL, NULL, NULL, NULL },
+  ARG_REFUSED ("image",
+               "islet has one image for now (Debian with python3, node, bash and git), and a "
+               "sandbox asked for on another would not be on it; leave 'image' out to use it"),
   ARG_END,
 };
 
@@ -381,8 +384,8 @@ static const struct arg none_args[] = { ARG_END };
 static const struct arg sandbox_args[] = { ARG_SANDBOX (true), ARG_END };
 
 static const struct arg code_args[] = {
-  { "code", ARG_STR, true, "the program's source text", NULL, NULL },
-  { "language", ARG_STR, true, "its language", lang_choices, NULL },
+  { "code", ARG_STR, true, "the program's source text", NULL, NULL, NULL, NULL },
+  { "language", ARG_STR, true, "its language", lang_choices, NULL, NULL, NULL },
   ARG_SANDBOX (false),
   ARG_TIMEOUT,
   ARG_END,
@@ -390,9 +393,10 @@ static const struct arg code_args[] = {
 
 static const struct arg shell_args[] = {
   ARG_SANDBOX (true),
-  { "command", ARG_STR, true, "a shell command line, run with bash -c", NULL, NULL },
-  { "cwd", ARG_STR, false, "working directory (default /workspace)", NULL, NULL },
-  { "env", ARG_MAP, false, "extra environment variables for this command", NULL, NULL },
+  { "command", ARG_STR, true, "a shell command line, run with bash -c", NULL, NULL, NULL, NULL },
+  { "cwd", ARG_STR, false, "working directory (default /workspace)", NULL, NULL, NULL, NULL },
+  { "env", ARG_MAP, false, "extra environment variables for this command", NULL, NULL,
+    "environment_vars", NULL },
   ARG_TIMEOUT,
   ARG_END,
 };

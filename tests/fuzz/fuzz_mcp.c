@@ -1,9 +1,11 @@
 /* libFuzzer: a message to the MCP server (src/mcp: mcp_handle_text, what
  * both transports call with the bytes they receive).  The host has no
  * sandbox and no core: every lookup says "no sandbox", every create fails,
- * so no input may reach the core (a NULL ctx would crash).  Safety rule:
+ * so no input may reach the core (a NULL ctx would crash).  Safety rules:
  * the answer is nothing, or a JSON-RPC 2.0 answer (or an array of them)
- * with exactly one of result and error, that encodes and parses again. */
+ * with exactly one of result and error, that encodes and parses again; and
+ * a tools/call with an argument its tool's inputSchema does not list is
+ * answered with an error (-32602), never run without it. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,6 +60,53 @@ check_answer (const json_t *a)
     abort ();
 }
 
+/* Every tool's inputSchema properties, by tool name (made once). */
+static json_t *
+schemas (const struct mcp_host *h)
+{
+  static json_t *by_name;
+  struct mcp_session s;
+  json_t *list, *t;
+  size_t i;
+
+  if (by_name)
+    return by_name;
+  by_name = json_object ();
+  mcp_session_init (&s);
+  static const char ask[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}";
+  list = mcp_handle_text (h, &s, ask, sizeof ask - 1);
+  json_array_foreach (json_object_get (json_object_get (list, "result"), "tools"), i, t)
+    json_object_set (by_name, json_string_value (json_object_get (t, "name")),
+                     json_object_get (json_object_get (t, "inputSchema"), "properties"));
+  if (json_object_size (by_name) == 0)
+    abort ();
+  json_decref (list);
+  mcp_session_fini (&s);
+  return by_name;
+}
+
+/* A tools/call naming a known tool with an argument it does not list must
+ * be answered with an error. */
+static void
+check_unknown_refused (const struct mcp_host *h, const unsigned char *data, size_t size,
+                       const json_t *answer)
+{
+  json_t *msg = json_loadb ((const char *) data, size, 0, NULL), *params, *args, *props, *x;
+  const char *k, *method = json_string_value (json_object_get (msg, "method"));
+  bool unknown = false;
+
+  params = json_object_get (msg, "params");
+  args = json_object_get (params, "arguments");
+  props = json_object_get (schemas (h), json_string_value (json_object_get (params, "name")) ?: "");
+  if (method && strcmp (method, "tools/call") == 0 && json_is_object (args) && props)
+    json_object_foreach (args, k, x) unknown = unknown || json_object_get (props, k) == NULL;
+  /* an error of any kind: a message that is not a valid request never
+   * reaches the tool either */
+  if (unknown && json_object_get (msg, "id") != NULL && json_object_get (answer, "error") == NULL)
+    abort ();
+  json_decref (msg);
+}
+
 int
 LLVMFuzzerTestOneInput (const unsigned char *data, size_t size)
 {
@@ -81,7 +130,10 @@ LLVMFuzzerTestOneInput (const unsigned char *data, size_t size)
           json_array_foreach (answer, i, x) check_answer (x);
         }
       else
-        check_answer (answer);
+        {
+          check_answer (answer);
+          check_unknown_refused (&h, data, size, answer);
+        }
       text = json_dumps (answer, JSON_COMPACT);
       back = text ? json_loads (text, 0, NULL) : NULL;
       if (back == NULL || !json_equal (back, answer))

@@ -110,6 +110,17 @@ assert.deepEqual(r.environment_vars, { GREETING: 'hi' })
 
 // files: text, then bytes through base64 both ways
 await A.ok('file_operation', { sandbox_id: 'box', operation: 'write', path: 'a/t.txt', content: 'text\n' })
+// the agent framework's documented call: file_path for path
+r = await A.ok('file_operation', { sandbox_id: box.id, operation: 'write', file_path: 'a/f.txt', content: 'via file_path' })
+assert.equal((await A.ok('file_operation', { sandbox_id: 'box', operation: 'read', path: 'a/f.txt' })).content, 'via file_path')
+await A.ok('file_operation', { sandbox_id: 'box', operation: 'delete', file_path: 'a/f.txt' })
+// image is refused (one image for now), and nothing is made
+await assert.rejects(A.call('create_sandbox', { name: 'imaged', image: 'node:20' }), (e) => {
+  assert.ok(e instanceof McpError && e.code === ErrorCode.InvalidParams, `${e}`)
+  assert.match(e.message, /'image' is refused/)
+  return true
+})
+assert.ok(!(await A.ok('list_sandboxes', {})).sandboxes.some((s) => s.name === 'imaged'))
 r = await A.ok('file_operation', { sandbox_id: 'box', operation: 'read', path: 'a/t.txt' })
 assert.equal(r.content, 'text\n')
 const bytes = randomBytes(300000)

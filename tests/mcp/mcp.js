@@ -51,10 +51,11 @@ async function ok (name, args) {
   return r.structuredContent
 }
 
-async function rpcError (name, args, code) {
+async function rpcError (name, args, code, re = /./) {
   await assert.rejects(call(name, args), (e) => {
     assert.ok(e instanceof McpError, `${name}: ${e}`)
     assert.equal(e.code, code, `${name}: ${e.message}`)
+    assert.match(e.message, re)
     return true
   })
 }
@@ -79,6 +80,10 @@ for (const t of tools) {
 const codeTool = tools.find((t) => t.name === 'execute_code')
 assert.deepEqual(codeTool.inputSchema.required.sort(), ['code', 'language'])
 assert.deepEqual(codeTool.inputSchema.properties.language.enum, ['python', 'javascript', 'bash'])
+const fileTool = tools.find((t) => t.name === 'file_operation')
+assert.equal(fileTool.inputSchema.properties.file_path.type, 'string')
+assert.equal(fileTool.inputSchema.additionalProperties, false)
+assert.equal(tools.find((t) => t.name === 'create_sandbox').inputSchema.properties.image, undefined)
 log(`tools: ${names.join(' ')}`)
 
 const { prompts } = await client.listPrompts(undefined, { timeout: CALL_TIMEOUT_MS })
@@ -91,6 +96,13 @@ assert.match(pr2.messages[0].content.text, /sandbox box.*pytest -q/s)
 await assert.rejects(client.getPrompt({ name: 'run_and_test', arguments: {} }),
   (e) => e.code === ErrorCode.InvalidParams)
 await assert.rejects(client.getPrompt({ name: 'no_such_prompt' }), (e) => e.code === ErrorCode.InvalidParams)
+// clean_up without an argument: what a model is told keeps persistent sandboxes
+for (const args of [{}, { keep: 'web' }]) {
+  const text = (await client.getPrompt({ name: 'clean_up', arguments: args })).messages[0].content.text
+  assert.match(text, /only the sandboxes whose persistent is false/, text)
+  assert.match(text, /Keep every sandbox whose persistent is true/, text)
+  assert.doesNotMatch(text, /for every sandbox except/, text)
+}
 log('prompts checked')
 
 // ---- one-off code, no sandbox left behind ----
@@ -222,6 +234,14 @@ assert.equal(r.isError, true)
 assert.match(r.content[0].text, /limit/)
 log('bytes: base64 upload and download, host files beneath --host-dir, nothing outside it')
 
+// ---- the agent framework's names: file_path, environment_vars ----
+r = await ok('file_operation', { sandbox_id: sb.id, operation: 'write', file_path: 'notes/plan.md', content: '# plan\n' })
+assert.equal(r.path, 'notes/plan.md')
+r = await ok('file_operation', { sandbox_id: sb.id, operation: 'read', file_path: 'notes/plan.md' })
+assert.equal(r.content, '# plan\n')
+r = await ok('execute_shell', { sandbox_id: 'mcp-box', command: 'cat /workspace/notes/plan.md; echo "$GREETING $X"', environment_vars: { X: 'there' } })
+assert.equal(r.stdout, '# plan\nhello there\n')
+
 // ---- a tool's own failure: a normal result, isError, a reason ----
 for (const [name, args, re] of [
   ['file_operation', { sandbox_id: 'mcp-box', operation: 'read', path: 'missing.txt' }, /missing\.txt/],
@@ -243,6 +263,20 @@ await rpcError('execute_code', { language: 'cobol', code: 'x' }, ErrorCode.Inval
 await rpcError('execute_shell', { sandbox_id: 'mcp-box', command: 42 }, ErrorCode.InvalidParams)
 await rpcError('file_operation', { sandbox_id: 'mcp-box', operation: 'chmod', path: 'x' }, ErrorCode.InvalidParams)
 await rpcError('create_sandbox', { limits: { cpus: 'two' } }, ErrorCode.InvalidParams)
+// an argument a tool does not take is named, never dropped; image is refused
+// rather than give a sandbox on another image than the one asked for
+await rpcError('create_sandbox', { name: 'imaged', image: 'python:3.12-slim' }, ErrorCode.InvalidParams,
+  /'image' is refused: islet has one image/)
+await rpcError('create_sandbox', { name: 'x', limits: { memory: 64 } }, ErrorCode.InvalidParams, /unknown argument 'memory'/)
+await rpcError('execute_code', { language: 'python', code: '1', environment_vars: {} }, ErrorCode.InvalidParams,
+  /unknown argument 'environment_vars'/)
+await rpcError('list_sandboxes', { state: 'stopped' }, ErrorCode.InvalidParams, /unknown argument 'state'/)
+await rpcError('file_operation', { sandbox_id: 'mcp-box', operation: 'read', path: 'a', file_path: 'b' },
+  ErrorCode.InvalidParams, /'path' and 'file_path'/)
+await rpcError('file_operation', { sandbox_id: 'mcp-box', operation: 'read' }, ErrorCode.InvalidParams,
+  /'path' \(or 'file_path'\) is required/)
+assert.deepEqual((await ok('list_sandboxes', {})).sandboxes.map((s) => s.name), ['mcp-box'],
+  'a refused create made a sandbox')
 log('tool failures and bad calls checked')
 
 // ---- delete ----
