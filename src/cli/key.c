@@ -15,8 +15,10 @@ static void
 key_more_help (void)
 {
   printf ("\ncommands:\n"
-          "  create [--name NOTE]  make a key and print it (shown only once: isletd keeps\n"
-          "                        its hash); each key is its own organization\n"
+          "  create [--name NOTE] [--json]\n"
+          "                        make a key and print it (shown only once: isletd keeps\n"
+          "                        its hash); each key is its own organization. --json:\n"
+          "                        {\"id\", \"name\", \"key\", \"created\"} on one line\n"
           "  list [--json]         every key: id, note, created, revoked\n"
           "  revoke ID             from now on the key gets 401\n");
 }

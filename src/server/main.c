@@ -2,7 +2,7 @@
  *
  *   isletd [--listen HOST:PORT] [--state-dir DIR] [--allow-origin URL...]
  *          [--max-connections N] [--max-client-connections N]
- *   isletd key create [--name NAME] | list [--json] | revoke ID  [--state-dir DIR]
+ *   isletd key create [--name NAME] [--json] | list [--json] | revoke ID  [--state-dir DIR]
  *
  * isletd is a client of the same core as the CLI: the sandboxes it makes
  * live in their own supervisors and outlive it. */
@@ -38,7 +38,7 @@ usage (FILE *f)
 {
   fprintf (f, "usage: isletd [--listen HOST:PORT] [--state-dir DIR] [--allow-origin URL...]\n"
               "              [--max-connections N] [--max-client-connections N]\n"
-              "       isletd key create [--name NAME] | key list [--json] | key revoke ID\n"
+              "       isletd key create [--name NAME] [--json] | key list [--json] | key revoke ID\n"
               "\n"
               "Serve the Daytona API for islet's sandboxes (point the SDK's apiUrl at the URL\n"
               "it prints), and MCP over streamable HTTP at <url>/mcp with the same keys.\n"
@@ -54,7 +54,7 @@ usage (FILE *f)
               "  --max-client-connections N  connections at once from one address (default 128;\n"
               "                              behind a proxy, every client has the proxy's)\n"
               "  --name NAME         key create: a note on what the key is for\n"
-              "  --json              key list: as a JSON array\n");
+              "  --json              key create: {id, name, key, created}; key list: a JSON array\n");
 }
 
 /* Split HOST:PORT ([V6]:PORT for IPv6). */
@@ -218,6 +218,32 @@ out:
   return rc;
 }
 
+/* The key just made as one JSON object on stdout: its id, name and
+ * creation time as `key list --json` gives them, and the key itself. */
+static int
+key_created_json (struct srv *srv, int64_t id, const char *key, struct islet_err *err)
+{
+  cleanup_json json_t *list = NULL;
+  size_t i;
+  json_t *k;
+
+  if (islet_store_key_list (srv->store, &list, err) < 0)
+    return -1;
+  json_array_foreach (list, i, k)
+    if (json_integer_value (json_object_get (k, "id")) == id)
+      {
+        cleanup_json json_t *o = json_pack ("{s:I,s:O,s:s,s:O}", "id", (json_int_t) id, "name",
+                                            json_object_get (k, "name"), "key", key, "created",
+                                            json_object_get (k, "created"));
+        if (o == NULL || json_dumpf (o, stdout, JSON_COMPACT) < 0)
+          return islet_fail (err, ISLET_E_SYSTEM, 0, "print the new key as JSON");
+        printf ("\n");
+        return 0;
+      }
+  return islet_fail (err, ISLET_E_SYSTEM, 0, "key %lld is not in the store after its creation",
+                     (long long) id);
+}
+
 /* isletd key create|list|revoke, on the store directly (isletd may be
  * serving meanwhile: SQLite's WAL and busy timeout share the file). */
 static int
@@ -247,7 +273,10 @@ key_command (const char *state_dir, char **pos, int npos, const char *name, bool
       key_hash (key, hex);
       if (islet_store_key_add (srv.store, hex, name ? name : "", &id, err) < 0)
         goto out;
-      printf ("%s\n", key);
+      if (json && key_created_json (&srv, id, key, err) < 0)
+        goto out;
+      if (!json)
+        printf ("%s\n", key);
       fprintf (stderr, "isletd: key %lld created; it is shown only this once\n", (long long) id);
     }
   else if (strcmp (pos[1], "list") == 0)

@@ -196,6 +196,21 @@ capture islet key revoke "$kid"
 expect_eq "key revoke" "$RC" 0
 capture env ISLET_URL="$SRV_URL" ISLET_API_KEY="$k" "$ISLET_BIN" ls
 expect_eq "a revoked key" "$RC" 2
+# --json: one object, with the name as given and the key that works
+capture islet key create --name "the chat app's key" --json
+expect_eq "key create --json" "$RC" 0
+expect_eq "one JSON object: its fields" "$(jget "$OUT" '" ".join(sorted(j))')" "created id key name"
+expect_eq "its name" "$(jget "$OUT" 'j["name"]')" "the chat app's key"
+jk=$(jget "$OUT" 'j["key"]') jid=$(jget "$OUT" 'j["id"]') jat=$(jget "$OUT" 'j["created"]')
+[[ "$jk" =~ ^islet_[0-9a-f]{48}$ ]] || fail "key create --json: no key in '$OUT'"
+capture env ISLET_URL="$SRV_URL" ISLET_API_KEY="$jk" "$ISLET_BIN" ls
+expect_eq "the key of --json works" "$RC" 0
+capture islet key list --json
+expect_eq "key list: its name and time" \
+  "$(jget "$OUT" "[[k['name'], k['created']] for k in j if k['id'] == $jid][0]")" \
+  "[\"the chat app's key\", $jat]"
+capture islet key list
+grep -Eq "^$jid +valid +[0-9]{4}-[^ ]+ +the chat app's key\$" <<<"$OUT" || fail "key list (table): $OUT"
 
 capture r rm -f web
 expect_eq "rm -f" "$RC" 0
