@@ -20,8 +20,6 @@
 #include "islet/sandbox.h"
 #include "islet/util.h"
 
-#define ISLET_CLI_VERSION "0.1.0"
-
 /* Exit statuses.  run and exec pass the command's own status through, so
  * islet's failures there use the values docker run uses. */
 enum {

@@ -173,7 +173,7 @@ main (int argc, char **argv)
     return cli_report (&cli, &err);
   if (a.version)
     {
-      printf ("islet %s\n", ISLET_CLI_VERSION);
+      printf ("islet %s\n", ISLET_VERSION);
       return CLI_EXIT_OK;
     }
   if (pos.n == 0)

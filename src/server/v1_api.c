@@ -533,7 +533,7 @@ v1_status (struct req *r, struct resp *out)
     running += all[i].state == ISLET_SB_RUNNING;
   reply_json (out, 200,
               json_pack ("{s:s,s:s,s:I,s:I,s:{s:f,s:I,s:I,s:I,s:b},s:[s,s,s]}", "status",
-                         "available", "version", ISLETD_VERSION, "active_sandboxes",
+                         "available", "version", ISLET_VERSION, "active_sandboxes",
                          (json_int_t) running, "sandboxes", (json_int_t) n, "default_config",
                          "cpu_limit", d.cpu_millis / 1000.0, "memory_limit_mb",
                          (json_int_t) d.memory_mb, "disk_limit_mb", (json_int_t) d.disk_mb,
