@@ -4,6 +4,7 @@
  * for a JSON route, which then runs its handler; piece by piece into a
  * streaming route's sink (uploads), through the library's multipart parser
  * (MHD_PostProcessor) when the body is multipart/form-data. */
+#include <ctype.h>
 #include <netdb.h>
 #include <string.h>
 #include <strings.h>
@@ -46,6 +47,8 @@ struct conn
   struct req req;
   struct resp resp;
   const struct route *rt;
+  bool fresh;    /* made by on_target: the handler has not seen it yet */
+  int control;   /* the first control byte of the target, -1: none */
   bool answered; /* resp was decided before the body: send it */
   bool refused;  /* the body is dropped from here on; resp is decided */
   uint64_t max, len, dropped;
@@ -268,6 +271,15 @@ begin (struct conn *c)
   uint64_t n = 0;
   struct islet_err ignored;
 
+  if (c->control >= 0)
+    {
+      reply_error (&c->resp, 400, "BAD_REQUEST",
+                   "the request's path or query holds the control byte 0x%02x: no path, name or "
+                   "sandbox reference may hold one",
+                   (unsigned) c->control);
+      c->answered = true;
+      return;
+    }
   if (route_auth (&c->req, &c->resp) < 0)
     {
       c->answered = true;
@@ -407,6 +419,48 @@ ws_route (struct srv *srv, struct MHD_Connection *mc, const char *url, const cha
   return ret;
 }
 
+static int
+hex_digit (char h)
+{
+  return h >= '0' && h <= '9' ? h - '0' : (h | 0x20) - 'a' + 10;
+}
+
+/* The first control byte (below 0x20, or 0x7f) of a request's target, raw or
+ * percent-encoded; -1 if none.  The library decodes the path and the query
+ * values into C strings, so an encoded NUL would cut them short (a delete of
+ * "important%00.bak" would remove "important"), and no path, name or
+ * reference has a use for the other control bytes: the request is refused
+ * before anything else, whatever its route. */
+static int
+target_control (const char *target)
+{
+  for (const char *p = target; *p; p++)
+    {
+      int c = (unsigned char) *p;
+
+      if (c == '%' && isxdigit ((unsigned char) p[1]) && isxdigit ((unsigned char) p[2]))
+        c = hex_digit (p[1]) * 16 + hex_digit (p[2]);
+      if (c < 0x20 || c == 0x7f)
+        return c;
+    }
+  return -1;
+}
+
+/* Called by the library with each request's target as it came (path and
+ * query, not yet decoded); what it returns is the handler's *con_cls. */
+static void *
+on_target (void *cls, const char *target, struct MHD_Connection *mc)
+{
+  struct conn *c = islet_xcalloc (1, sizeof *c);
+
+  (void) mc;
+  c->h = cls;
+  c->resp.fd = -1;
+  c->fresh = true;
+  c->control = target_control (target);
+  return c;
+}
+
 static enum MHD_Result
 on_request (void *cls, struct MHD_Connection *mc, const char *url, const char *method,
             const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
@@ -415,22 +469,26 @@ on_request (void *cls, struct MHD_Connection *mc, const char *url, const char *m
   struct srv *srv = h->srv;
   struct conn *c = *con_cls;
 
+  if (c == NULL) /* not through on_target: checked there, never NULL */
+    *con_cls = c = on_target (h, "", mc);
   /* the headers are in: no deadline while the request is decided */
-  if (c == NULL)
+  if (c->fresh)
     guard_conn_deadline (h->guard, watch_of (mc), 0);
-  /* the Socket.IO endpoint: a WebSocket upgrade, its key checked later
-   * (it comes in the first Socket.IO packet) */
-  if (c == NULL && ws_path (url))
-    return (enum MHD_Result) ws_upgrade (srv, mc, method);
-  if (c == NULL && ws_is_upgrade (mc))
-    return ws_route (srv, mc, url, method);
-  if (c == NULL)
+  if (c->fresh && c->control < 0 && (ws_path (url) || ws_is_upgrade (mc)))
     {
-      c = islet_xcalloc (1, sizeof *c);
-      c->resp.fd = -1;
-      c->h = h;
+      /* an upgrade keeps no conn (con_cls NULL): its thread or ws_route answers */
+      conn_free (c);
+      *con_cls = NULL;
+      /* the Socket.IO endpoint: a WebSocket upgrade, its key checked later
+       * (it comes in the first Socket.IO packet) */
+      if (ws_path (url))
+        return (enum MHD_Result) ws_upgrade (srv, mc, method);
+      return ws_route (srv, mc, url, method);
+    }
+  if (c->fresh)
+    {
+      c->fresh = false;
       c->req = (struct req){ .srv = srv, .method = method, .path = url, .conn = mc };
-      *con_cls = c;
       begin (c);
       /* answering now, before the body: the library skips "100 Continue" and
        * closes the connection instead of reading what is left */
@@ -489,6 +547,7 @@ http_start (struct srv *srv, const char *host, const char *port, struct http **o
     }
   h->d = MHD_start_daemon (flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                           MHD_OPTION_URI_LOG_CALLBACK, on_target, h,
                            MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
                            MHD_OPTION_CONNECTION_LIMIT, conn_max,
                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_client,

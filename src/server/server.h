@@ -268,6 +268,9 @@ void reaper_stop (struct reaper *rp);
 /* Split a command line into words: blanks separate, '...' and "..." quote,
  * no escapes, no shell.  NULL-terminated, malloc'd (one block). */
 char **words_split (const char *s, struct islet_err *err);
+/* Whether n bytes hold a control byte (below 0x20, or 0x7f): no path, name
+ * or sandbox reference may (a NUL would cut it short). */
+bool text_has_control (const char *s, size_t n);
 
 /* ---- websocket.c: RFC 6455 on an upgraded connection ---- */
 /* The largest message taken (and Engine.IO's maxPayload): the client only

@@ -339,9 +339,10 @@ path_end (struct upload *u)
   const char *path;
 
   u->text[u->part_len] = '\0';
-  /* the path is a part's bytes: no NUL inside, not empty */
-  if (u->part_len == 0 || strlen (u->text) != u->part_len)
-    return fail_400 (u, "%s is not a path", u->field);
+  /* the path is a part's bytes: no NUL (it would cut the path short) or
+   * other control byte inside, not empty */
+  if (u->part_len == 0 || text_has_control (u->text, u->part_len))
+    return fail_400 (u, "%s is not a path: empty, or with a control byte", u->field);
   u->paths = islet_xrealloc (u->paths, (u->npaths + 1) * sizeof *u->paths);
   u->paths[u->npaths++] = (struct known_path){ u->idx, islet_xstrdup (u->text) };
   path = u->paths[u->npaths - 1].path;

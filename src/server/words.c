@@ -57,3 +57,12 @@ words_split (const char *s, struct islet_err *err)
     }
   return v;
 }
+
+bool
+text_has_control (const char *s, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f)
+      return true;
+  return false;
+}
