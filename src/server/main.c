@@ -154,7 +154,7 @@ serve (const char *listen, const char *state_dir, char *origins, const unsigned 
       srv.minute_s = (int64_t) v;
     }
   if (open_state (state_dir, &srv, err) < 0 || ensure_key (&srv, &key_path, err) < 0
-      || sio_new (&srv.sio, err) < 0 || mcp_sessions_new (&srv.mcp, err) < 0)
+      || sio_new (&srv.sio, err) < 0 || mcp_sessions_new (&srv.mcp, srv.minute_s, err) < 0)
     goto out;
   if (pipe2 (wake, O_CLOEXEC) < 0)
     {

@@ -28,8 +28,14 @@
 #include "mcp.h"
 #include "server.h"
 
+/* Sessions are made only for a valid key (the route table checks it
+ * first); a key has at most SESSIONS_PER_KEY, its longest idle one making
+ * room for a new one, so one key cannot fill the table for the others.  A
+ * session unused for SESSION_IDLE_MIN minutes is forgotten: its client gets
+ * 404 and initializes again, as the protocol says. */
 #define SESSIONS_MAX 4096
-#define SESSION_IDLE_S (24 * 3600) /* a session unused this long is forgotten */
+#define SESSIONS_PER_KEY 64
+#define SESSION_IDLE_MIN 30
 #define SESSION_ID_BYTES 16
 
 /* ---- the host: the store and the core, for one key ---- */
@@ -243,13 +249,15 @@ struct mcp_sessions
   pthread_mutex_t lock;
   struct entry *head;
   size_t n;
+  int64_t idle_s; /* SESSION_IDLE_MIN minutes (shorter in tests) */
 };
 
 int
-mcp_sessions_new (struct mcp_sessions **out, struct islet_err *err)
+mcp_sessions_new (struct mcp_sessions **out, int64_t minute_s, struct islet_err *err)
 {
   struct mcp_sessions *t = islet_xcalloc (1, sizeof *t);
 
+  t->idle_s = SESSION_IDLE_MIN * minute_s;
   pthread_mutex_init (&t->lock, NULL);
   *out = t;
   return 0;
@@ -301,16 +309,28 @@ entry_unlink (struct mcp_sessions *t, struct entry **link)
     entry_free (e);
 }
 
+static bool
+expired (const struct mcp_sessions *t, const struct entry *e, int64_t now)
+{
+  return e->refs == 1 && now - e->last_used > t->idle_s;
+}
+
 /* The session of id for key_id, with a reference; NULL: none. */
 static struct entry *
 entry_get (struct mcp_sessions *t, const char *id, int64_t key_id, bool unlink)
 {
   struct entry *found = NULL;
+  int64_t now = now_s ();
 
   pthread_mutex_lock (&t->lock);
   for (struct entry **l = &t->head; *l; l = &(*l)->next)
     if (strcmp ((*l)->id, id) == 0 && (*l)->key_id == key_id)
       {
+        if (expired (t, *l, now))
+          {
+            entry_unlink (t, l);
+            break;
+          }
         found = *l;
         found->refs++;
         found->last_used = now_s ();
@@ -320,6 +340,29 @@ entry_get (struct mcp_sessions *t, const char *id, int64_t key_id, bool unlink)
       }
   pthread_mutex_unlock (&t->lock);
   return found;
+}
+
+/* Room for one more session of key_id (the lock held): its longest idle
+ * session goes when it has its most; -1 when every one is in use. */
+static int
+make_room (struct mcp_sessions *t, int64_t key_id)
+{
+  struct entry **oldest = NULL;
+  unsigned n = 0;
+
+  for (struct entry **l = &t->head; *l; l = &(*l)->next)
+    if ((*l)->key_id == key_id)
+      {
+        n++;
+        if ((*l)->refs == 1 && (oldest == NULL || (*l)->last_used <= (*oldest)->last_used))
+          oldest = l;
+      }
+  if (n < SESSIONS_PER_KEY)
+    return 0;
+  if (oldest == NULL)
+    return -1;
+  entry_unlink (t, oldest);
+  return 0;
 }
 
 /* Into the table, under a new random id; -1 when the table is full. */
@@ -337,10 +380,17 @@ entry_add (struct mcp_sessions *t, struct entry *e, struct islet_err *err)
   pthread_mutex_lock (&t->lock);
   /* forget the sessions long unused (their sandboxes are the reaper's) */
   for (struct entry **l = &t->head; *l;)
-    if ((*l)->refs == 1 && now - (*l)->last_used > SESSION_IDLE_S)
+    if (expired (t, *l, now))
       entry_unlink (t, l);
     else
       l = &(*l)->next;
+  if (make_room (t, e->key_id) < 0)
+    {
+      pthread_mutex_unlock (&t->lock);
+      return islet_fail (err, ISLET_E_LIMIT, 0,
+                         "this key has %d MCP sessions in use; end one (DELETE /mcp) first",
+                         SESSIONS_PER_KEY);
+    }
   if (t->n >= SESSIONS_MAX)
     {
       pthread_mutex_unlock (&t->lock);

@@ -253,7 +253,9 @@ void tb_files_move (struct req *r, struct resp *out);
 
 /* ---- mcp_http.c: MCP over streamable HTTP at /mcp ---- */
 struct mcp_sessions;
-int mcp_sessions_new (struct mcp_sessions **out, struct islet_err *err) ISLET_MUST_CHECK;
+/* minute_s: the length of a "minute" (srv->minute_s) for the idle expiry */
+int mcp_sessions_new (struct mcp_sessions **out, int64_t minute_s,
+                      struct islet_err *err) ISLET_MUST_CHECK;
 void mcp_sessions_free (struct mcp_sessions *t);
 void mcp_http_post (struct req *r, struct resp *out);
 void mcp_http_get (struct req *r, struct resp *out);
@@ -297,6 +299,9 @@ int ws_send_text (struct ws *ws, const char *s, size_t len);
 int ws_send_binary (struct ws *ws, const void *data, size_t len);
 void ws_close (struct ws *ws, unsigned code, const char *reason);
 void ws_abort (struct ws *ws); /* shut the socket: a ws_recv under way returns -1 */
+/* The client's address, as text ("?" when unknown). */
+#define WS_PEER_MAX 64
+void ws_peer (struct ws *ws, char out[WS_PEER_MAX]);
 void ws_free (struct ws *ws);
 
 /* ---- socketio.c: Engine.IO 4 / Socket.IO sessions, and events ---- */

@@ -14,10 +14,17 @@
 #include "islet/util.h"
 #include "server.h"
 
-#define SIO_SESSIONS_MAX 256
+/* A session holds a thread and a connection.  Until its CONNECT brings a
+ * valid key it is one of a few (per address and in all) and has 5 s to
+ * send it (the SDK sends it with its first packet); then it counts under
+ * its key, so no key, and nobody without one, can take every session. */
+#define SIO_SESSIONS_MAX 512
+#define SIO_KEY_SESSIONS_MAX 64
+#define SIO_PENDING_MAX 128
+#define SIO_PENDING_PER_CLIENT 16
 #define SIO_PING_MS 25000
 #define SIO_PING_TIMEOUT_MS 20000
-#define SIO_CONNECT_TIMEOUT_MS 45000 /* socket.io's connectTimeout */
+#define SIO_CONNECT_TIMEOUT_MS 5000
 #define SIO_STOP_WAIT_S 10
 
 struct session
@@ -29,6 +36,8 @@ struct session
   char key_hex[65];
   int64_t key_id;
   bool connected;     /* under hub->lock: CONNECT accepted, events go here */
+  bool counted;       /* under hub->lock: counted under key_id, not as pending */
+  char client[WS_PEER_MAX];
   unsigned refs;      /* under hub->lock: the session's thread, and emits under way */
   struct session *prev, *next; /* in hub->head while its thread runs */
 };
@@ -38,7 +47,8 @@ struct sio
   pthread_mutex_t lock;
   pthread_cond_t idle; /* live went down */
   struct session *head;
-  unsigned live; /* sessions not yet freed */
+  unsigned live;    /* sessions not yet freed */
+  unsigned pending; /* of them, without a key yet */
   bool stopping;
   uint64_t ping_ms, ping_timeout_ms;
 };
@@ -84,8 +94,10 @@ session_put (struct session *c)
   if (!last)
     return;
   ws_free (c->ws);
-  free (c);
   pthread_mutex_lock (&s->lock);
+  if (!c->counted)
+    s->pending--;
+  free (c);
   s->live--;
   pthread_cond_broadcast (&s->idle);
   pthread_mutex_unlock (&s->lock);
@@ -95,6 +107,35 @@ static int
 send_str (struct session *c, const char *s)
 {
   return ws_send_text (c->ws, s, strlen (s));
+}
+
+/* Count the session under key_id (it was pending, or under another key):
+ * -1 if that key, or all keys together, have their most sessions. */
+static int
+count_under_key (struct session *c, int64_t key_id)
+{
+  struct sio *s = c->hub;
+  unsigned of_key = 0, counted = 0;
+  int rc = 0;
+
+  pthread_mutex_lock (&s->lock);
+  for (struct session *o = s->head; o; o = o->next)
+    if (o != c && o->counted)
+      {
+        counted++;
+        of_key += o->key_id == key_id;
+      }
+  if (of_key >= SIO_KEY_SESSIONS_MAX || (!c->counted && counted >= SIO_SESSIONS_MAX))
+    rc = -1;
+  else
+    {
+      if (!c->counted)
+        s->pending--;
+      c->counted = true;
+      c->key_id = key_id;
+    }
+  pthread_mutex_unlock (&s->lock);
+  return rc;
 }
 
 /* The Socket.IO CONNECT ("0" after Engine.IO's "4"): namespace "/" only,
@@ -133,8 +174,9 @@ on_connect (struct session *c, const char *p, size_t len)
     return send_str (c, err.kind == ISLET_E_NOTFOUND
                             ? "44{\"message\":\"invalid API key\"}"
                             : "44{\"message\":\"the key store failed\"}");
+  if (count_under_key (c, key_id) < 0)
+    return send_str (c, "44{\"message\":\"too many Socket.IO sessions for this key\"}");
   pthread_mutex_lock (&c->hub->lock);
-  c->key_id = key_id;
   memcpy (c->key_hex, hex, sizeof hex);
   c->connected = true;
   pthread_mutex_unlock (&c->hub->lock);
@@ -297,24 +339,32 @@ sio_accept (struct srv *srv, struct ws *ws)
   struct session *c;
   pthread_attr_t attr;
   pthread_t t;
+  char client[WS_PEER_MAX];
+  unsigned of_client = 0;
   int e;
 
+  ws_peer (ws, client);
   pthread_mutex_lock (&s->lock);
-  if (s->stopping || s->live >= SIO_SESSIONS_MAX)
+  for (struct session *o = s->head; o; o = o->next)
+    of_client += !o->counted && strcmp (o->client, client) == 0;
+  if (s->stopping || s->pending >= SIO_PENDING_MAX || of_client >= SIO_PENDING_PER_CLIENT)
     {
       bool stopping = s->stopping;
       pthread_mutex_unlock (&s->lock);
-      ws_close (ws, stopping ? 1001 : 1013, stopping ? "going away" : "too many sessions");
+      ws_close (ws, stopping ? 1001 : 1013,
+                stopping ? "going away" : "too many sessions waiting for a key");
       ws_free (ws);
       return;
     }
   c = islet_xcalloc (1, sizeof *c);
   *c = (struct session){ .hub = s, .srv = srv, .ws = ws, .refs = 1, .next = s->head };
+  memcpy (c->client, client, sizeof client);
   random_sid (c->sid);
   if (s->head)
     s->head->prev = c;
   s->head = c;
   s->live++;
+  s->pending++;
   pthread_mutex_unlock (&s->lock);
 
   pthread_attr_init (&attr);
@@ -334,7 +384,7 @@ void
 sio_emit (struct srv *srv, int64_t key_id, const char *event, json_t *data)
 {
   struct sio *s = srv->sio;
-  struct session *to[SIO_SESSIONS_MAX];
+  struct session *to[SIO_KEY_SESSIONS_MAX];
   cleanup_json json_t *pkt = NULL;
   cleanup_free char *body = NULL, *text = NULL;
   size_t n = 0;
@@ -342,7 +392,7 @@ sio_emit (struct srv *srv, int64_t key_id, const char *event, json_t *data)
   if (s == NULL)
     return;
   pthread_mutex_lock (&s->lock);
-  for (struct session *c = s->head; c && n < SIO_SESSIONS_MAX; c = c->next)
+  for (struct session *c = s->head; c && n < SIO_KEY_SESSIONS_MAX; c = c->next)
     if (c->connected && c->key_id == key_id)
       {
         c->refs++;

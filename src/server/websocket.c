@@ -7,6 +7,7 @@
  * connection with the close code RFC 6455 gives for it.  Besides http.c,
  * the only file that includes the HTTP library (for the upgrade). */
 #include <fcntl.h>
+#include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
 #include <string.h>
@@ -249,6 +250,17 @@ on_upgraded (void *cls, struct MHD_Connection *mc, void *con_cls, const char *ex
     }
   t->fn (t->srv, ws, t->arg);
   free (t);
+}
+
+void
+ws_peer (struct ws *ws, char out[WS_PEER_MAX])
+{
+  struct sockaddr_storage sa;
+  socklen_t n = sizeof sa;
+
+  if (getpeername (ws->fd, (struct sockaddr *) &sa, &n) < 0
+      || getnameinfo ((struct sockaddr *) &sa, n, out, WS_PEER_MAX, NULL, 0, NI_NUMERICHOST) != 0)
+    snprintf (out, WS_PEER_MAX, "?");
 }
 
 void

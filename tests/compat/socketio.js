@@ -14,8 +14,8 @@ const WS_URL = `${API.replace(/^http/, 'ws')}/socket.io/?EIO=4&transport=websock
 const PING_MS = Number(process.env.ISLETD_TEST_PING_MS || 25000);
 
 // A WebSocket whose text messages queue up for next().
-function open(url = WS_URL) {
-  const ws = new WebSocket(url);
+function open(url = WS_URL, opts = {}) {
+  const ws = new WebSocket(url, opts);
   const queue = [];
   let waiter = null;
   ws.closed = new Promise((resolve) => ws.on('close', (code) => resolve(code)));
@@ -58,8 +58,8 @@ function open(url = WS_URL) {
   return ws;
 }
 
-async function connected(key) {
-  const ws = open();
+async function connected(key, opts = {}) {
+  const ws = open(WS_URL, opts);
   const hello = await ws.next();
   assert.match(hello, /^0\{/);
   ws.send(`40${JSON.stringify({ token: key })}`);
@@ -217,4 +217,23 @@ main('socketio', async () => {
   // fragments and a ping between them are fine: CONNECT arrives in pieces
   const ok = await raw(Buffer.concat([frame(1, Buffer.from('4'), { fin: false }), frame(9, Buffer.from('p')), frame(0, Buffer.from(`0${JSON.stringify({ token: KEY })}`)), text('1')]));
   assert.match(ok.toString('latin1'), /40\{"sid":/, 'a fragmented CONNECT is answered');
+
+  // before its key, a session is one of a few per address (16), and has 5 s
+  // to send it: keyless links from one address do not keep another's out
+  const within = (p, ms) => Promise.race([p, new Promise((r) => setTimeout(() => r('open'), ms))]);
+  const t1 = Date.now();
+  const idle = [];
+  for (let i = 0; i < 40; i++) idle.push(open());
+  const early = await Promise.all(idle.map((w) => within(w.closed, 1500)));
+  const refused = early.filter((c) => c === 1013).length;
+  assert.ok(refused >= 40 - 16, `${refused} of 40 keyless sessions from one address refused, want 24 or more`);
+  const admitted = idle.filter((w, i) => early[i] === 'open');
+  // they answer pings, so only the missing key can end them
+  for (const w of admitted) w.next().then(() => w.next(9000)).catch(() => {});
+  const other = await connected(KEY, { localAddress: '127.0.0.2' });
+  other.close();
+  const late = await Promise.all(admitted.map((w) => within(w.closed, 9000)));
+  assert.ok(!late.includes('open'), 'a session without a key outlived its 5 s');
+  const held = Date.now() - t1;
+  assert.ok(held >= 4500, `sessions without a key were closed after ${held} ms, before their 5 s`);
 });

@@ -4,12 +4,15 @@
 # address's keyed request from an answer (per-address limit); a connection
 # that trickles its headers is cut at the header deadline; request bodies held
 # in memory have a per-key budget, refused before any byte of the body is read,
-# and isletd's memory does not grow by what is promised.  Needs root.
+# and isletd's memory does not grow by what is promised; MCP sessions are at
+# most 64 per key (the longest idle goes first) and forgotten after 30
+# minutes unused (a "minute" is 1 s here).  Needs root.
 # Exit 0 pass, 1 fail, 77 skip.
 #   ISLET_BIN=build/islet bash tests/server/api_conns.sh
 source "$(dirname "$0")/../lib/integration.sh"
 source "$(dirname "$0")/../lib/server.sh"
 
+export ISLETD_TEST_MINUTE_SECONDS=1
 srv_init
 PORT=${SRV_URL##*:}
 PID=$SRV_PID
@@ -107,5 +110,42 @@ budget_back () {
   [[ $code != 429 && $code != 000 ]]
 }
 wait_until 10 budget_back || fail "the key's body budget did not come back"
+
+log "== MCP sessions: 64 per key, the longest idle goes; 30 minutes unused and forgotten"
+# mcp_init KEY: a new session's id, or "" with the status in CODE
+mcp_init () {
+  local h
+  h=$(curl -s -D - -o /dev/null -X POST -H "Authorization: Bearer $1" \
+    -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+    -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}' \
+    "$SRV_URL/mcp" | tr -d '\r')
+  CODE=$(sed -n '1s/^HTTP[^ ]* \([0-9]*\).*/\1/p' <<<"$h")
+  sed -n 's/^[Mm]cp-[Ss]ession-[Ii]d: //p' <<<"$h"
+}
+# mcp_ping KEY SID: the status of a ping in that session
+mcp_ping () {
+  curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $1" \
+    -H "Mcp-Session-Id: $2" -H 'Content-Type: application/json' \
+    -H 'Accept: application/json, text/event-stream' \
+    -d '{"jsonrpc":"2.0","id":2,"method":"ping"}' "$SRV_URL/mcp"
+}
+KM=$(new_key mcp-many)
+first=$(mcp_init "$KM")
+[[ -n "$first" ]] || fail "initialize: status $CODE, no session"
+sleep 1.1 # the first is then the longest idle
+for (( i = 0; i < 70; i++ )); do
+  sid=$(mcp_init "$KM")
+  [[ -n "$sid" ]] || fail "initialize $i of a key at its most sessions: status $CODE"
+done
+[[ $(mcp_ping "$KM" "$sid") == 200 ]] || fail "the newest session does not answer"
+[[ $(mcp_ping "$KM" "$first") == 404 ]] || fail "the longest idle session was kept past 64 of the key"
+mine=$(mcp_init "$SRV_KEY")
+[[ -n "$mine" ]] || fail "another key's initialize after 71 of one key: status $CODE"
+t0=$(date +%s)
+sleep 20
+[[ $(mcp_ping "$SRV_KEY" "$mine") == 200 ]] || fail "a session used 20 s ago was forgotten"
+sleep 32
+[[ $(mcp_ping "$KM" "$sid") == 404 ]] || fail "a session unused for 30 minutes (s here) was kept"
+[[ $(mcp_ping "$SRV_KEY" "$mine") == 404 ]] || fail "a session unused for 32 s was kept"
 
 pass
