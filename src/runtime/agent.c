@@ -1,7 +1,7 @@
 /* File operations, done from inside the sandbox.  Whoever serves one has
- * joined the sandbox's cgroup and namespaces, become its root with no
- * capabilities and installed its seccomp filter before it looks at a single
- * path: from then on "/" is the sandbox's root and there is no path, symlink
+ * confined itself (confine.c: the sandbox's cgroup and namespaces, its root
+ * with no capabilities, not dumpable, its seccomp filter) before it looks at
+ * a single path: from then on "/" is the sandbox's root and there is no path, symlink
  * or ".." that leads out of it.  Host files are never opened by path on the
  * sandbox's behalf.
  *
@@ -427,34 +427,31 @@ file_session (int conn)
     }
 }
 
-/* Confine this process as a file operation needs: the init's cgroup, the
- * sandbox's namespaces but pid, its root with no capabilities, the filter,
- * /workspace as the working directory. */
-static int
-confine (struct sandbox *sb, struct islet_err *err)
+/* Where file operations start: relative paths are the workspace's. */
+static void
+file_cwd (void)
 {
-  struct islet_creds root = { .uid = 0, .gid = 0, .nofile = sb->limits.nofile };
-
-  if (sandbox_enter (sb, sb->init_cg, false, err) < 0 || islet_caps_drop (&root, err) < 0
-      || islet_seccomp_install (sb->filter, err) < 0)
-    return -1;
   umask (022);
   if (chdir ("/workspace") < 0)
     (void) !chdir ("/");
-  return 0;
 }
 
 void
 serve_file (struct sandbox *sb, int conn, json_t *req)
 {
+  /* the handler's fds 0-2 stay (/dev/null and the supervisor's log) */
+  struct confinement c = { .cg = sb->init_cg, .fds = { 0, 1, 2, conn }, .nfds = 4,
+                           .cloexec_from = 3 };
   struct islet_err e = { 0 };
 
-  if (confine (sb, &e) < 0)
+  if (confine (sb, &c, &e) < 0)
     {
-      reply_error (conn, &e);
+      islet_wrap (&e, "enter the sandbox");
+      reply_error (c.fds[3], &e);
       return;
     }
-  file_request (conn, req, false);
+  file_cwd ();
+  file_request (c.fds[3], req, false);
 }
 
 /* Requests served at once by threads; past this, by forked workers. */
@@ -577,6 +574,10 @@ agent_start (struct sandbox *sb, int *sock_out, struct islet_err *err)
     }
   if (pid == 0)
     {
+      /* the agent dies with the supervisor; fds 0-2 stay (/dev/null and
+         the supervisor's log) */
+      struct confinement c = { .cg = sb->init_cg, .fds = { 0, 1, 2, -1 }, .nfds = 4,
+                               .cloexec_from = 3, .die_with_parent = true };
       struct islet_err e;
       sigset_t none;
 
@@ -590,10 +591,11 @@ agent_start (struct sandbox *sb, int *sock_out, struct islet_err *err)
       signal (SIGPIPE, SIG_IGN);
       sigemptyset (&none);
       sigprocmask (SIG_SETMASK, &none, NULL);
-      if (confine (sb, &e) < 0)
+      c.fds[3] = sp[1];
+      if (confine (sb, &c, &e) < 0)
         _exit (1);
-      islet_close_fds_from (3, sp[1]);
-      agent_loop (sp[1]);
+      file_cwd ();
+      agent_loop (c.fds[3]);
     }
   close (sp[1]);
   *sock_out = sp[0];

@@ -4,9 +4,10 @@
  * and forks the command's process, which is thereby born inside the
  * sandbox's pid namespace as the handler's child: the handler reaps it,
  * reads its status, and can kill the exec's whole tree through the cgroup
- * however it forked.  The command's process enters the cgroup and the other
- * namespaces, drops to the sandbox's root, loses every capability, installs
- * the seccomp filter, and only then waits for what to run.
+ * however it forked.  The command's process confines itself (confine.c: the
+ * exec's cgroup, the other namespaces, the sandbox's root with no
+ * capabilities, not dumpable, the seccomp filter), and only then waits for
+ * what to run.
  *
  * All of that happens before the request comes: after a sandbox's first
  * exec the supervisor keeps one handler ready, its command's process
@@ -21,7 +22,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
@@ -274,43 +274,28 @@ command_read_spec (struct go_header *h, char **cwd, char ***argv, char ***envp)
   return 1;
 }
 
-/* The command's process: enters the group and the sandbox, confines itself,
- * then waits for its spec and execs it.  fds: stdin, stdout, stderr, go and
- * status, in that order, still where pipe2 put them. */
+/* The command's process: confines itself in the exec's group (confine.c),
+ * its fds at 0-4, then waits for its spec and execs it.  fds: stdin,
+ * stdout, stderr, go and status, in that order, still where pipe2 put
+ * them. */
 static void __attribute__ ((noreturn))
 command_main (struct sandbox *sb, const struct islet_cg *cg, const int fds[FD_COUNT])
 {
-  struct islet_creds root = { .uid = 0, .gid = 0, .nofile = sb->limits.nofile };
+  struct confinement c = { .cg = cg, .nfds = FD_COUNT, .cloexec_from = FD_GO };
   struct go_header h;
   struct islet_err e;
   char *cwd, **argv, **envp;
-  int high[FD_COUNT];
   sigset_t none;
   int rc;
 
-  if (sandbox_enter (sb, cg, false, &e) < 0)
-    report_failure (fds[FD_STATUS], e.errnum ? e.errnum : EIO, true, e.msg);
   /* An ignored signal stays ignored across execve: give the command defaults. */
   for (int sig = 1; sig < NSIG; sig++)
     signal (sig, SIG_DFL);
   sigemptyset (&none);
   sigprocmask (SIG_SETMASK, &none, NULL);
-  /* Its fds to 0-4 (above everything first, so that no move overwrites
-     another), every other one closed. */
-  for (int i = 0; i < FD_COUNT; i++)
-    if ((high[i] = fcntl (fds[i], F_DUPFD_CLOEXEC, 64)) < 0)
-      report_failure (fds[FD_STATUS], errno, true, "move the command's fds");
-  for (int i = 0; i < FD_COUNT; i++)
-    if (dup3 (high[i], i, i >= FD_GO ? O_CLOEXEC : 0) < 0)
-      report_failure (high[FD_STATUS], errno, true, "move the command's fds");
-  islet_close_fds_from (FD_COUNT, -1);
-  if (islet_caps_drop (&root, &e) < 0)
-    start_failed (FD_STATUS, e.errnum, e.msg);
-  /* Nothing in the sandbox may read this process's memory while it waits
-     (it is a copy of the supervisor's). */
-  prctl (PR_SET_DUMPABLE, 0);
-  if (islet_seccomp_install (sb->filter, &e) < 0)
-    start_failed (FD_STATUS, e.errnum, e.msg);
+  memcpy (c.fds, fds, FD_COUNT * sizeof fds[0]);
+  if (confine (sb, &c, &e) < 0)
+    report_failure (c.fds[FD_STATUS], e.errnum ? e.errnum : EIO, true, e.msg);
   if (!command_read_spec (&h, &cwd, &argv, &envp))
     _exit (0);
   close (FD_GO);
@@ -335,14 +320,6 @@ command_main (struct sandbox *sb, const struct islet_cg *cg, const int fds[FD_CO
   else
     islet_fail (&e, ISLET_E_INVALID, rc, "`%s`", argv[0]);
   start_failed (FD_STATUS, rc, e.msg);
-}
-
-int
-sandbox_enter (struct sandbox *sb, const struct islet_cg *cg, bool join_pid, struct islet_err *err)
-{
-  if (islet_cg_enter (cg, 0, err) < 0)
-    return -1;
-  return islet_ns_join (sb->ns, join_pid, err);
 }
 
 static void

@@ -1,8 +1,8 @@
 /* The sandbox's first process.  It is cloned into new pid, mount, network,
- * uts and ipc namespaces as real root, builds the root file system there (so
- * those mounts belong to the host's user namespace and stay locked), then
- * makes its own user namespace, drops to the sandbox's root and becomes the
- * sandbox's init: it only reaps orphans.  Signals sent from inside the
+ * uts and ipc namespaces as real root, confines itself (confine.c: it builds
+ * the root file system there, so those mounts belong to the host's user
+ * namespace and stay locked, then makes its own user namespace and drops to
+ * the sandbox's root) and becomes the sandbox's init: it only reaps orphans.  Signals sent from inside the
  * sandbox cannot kill a pid namespace's init, and when it dies the kernel
  * kills every process of the sandbox. */
 #include <errno.h>
@@ -53,64 +53,51 @@ reap_forever (void)
     }
 }
 
+/* Ask the supervisor to write the new user namespace's id maps, and wait. */
+static int
+await_maps (void *arg, struct islet_err *err)
+{
+  int sync = *(int *) arg;
+  char msg = SYNC_NEED_MAPS;
+
+  if (write (sync, &msg, 1) != 1 || read (sync, &msg, 1) != 1 || msg != SYNC_MAPS_DONE)
+    return islet_fail (err, ISLET_E_SYSTEM, EPIPE, "wait for the id maps");
+  return 0;
+}
+
 static void __attribute__ ((noreturn))
 init_main (struct sandbox *sb, int sync)
 {
-  struct islet_rootfs rootfs = {
-    .image = &sb->image,
-    .upper = NULL,
-    .work = NULL,
-    .target = NULL,
-  };
-  struct islet_creds root = { .uid = 0, .gid = 0, .nofile = sb->limits.nofile };
   cleanup_free char *upper = islet_xasprintf ("%s/upper", sb->volume);
   cleanup_free char *work = islet_xasprintf ("%s/work", sb->volume);
   cleanup_free char *target = islet_xasprintf ("%s/root", sb->dir);
+  struct islet_rootfs rootfs = {
+    .image = &sb->image,
+    .upper = upper,
+    .work = work,
+    .target = target,
+  };
+  struct confinement c = {
+    .cg = sb->init_cg,
+    .rootfs = &rootfs,
+    .map_ids = await_maps,
+    .map_arg = &sync,
+    .die_with_parent = true,
+  };
   struct islet_err e = { 0 };
   char msg;
   int devnull;
 
   set_title ("init");
-  rootfs.upper = upper;
-  rootfs.work = work;
-  rootfs.target = target;
-  /* If the supervisor dies, so does the sandbox (set again after the uid change,
-     which clears it). */
+  /* If the supervisor dies, so does the sandbox (from the start; the
+     confinement sets it again after the uid change, which clears it). */
   prctl (PR_SET_PDEATHSIG, SIGKILL);
   /* The OOM killer picks within the sandbox's group when it is full: spare
      its init, whose death would take the whole sandbox with it.  Lowering
      the score needs CAP_SYS_RESOURCE, which some hosts withhold even from
      root; the init's few hundred KiB make it the last choice anyway. */
   (void) !islet_write_file_at (AT_FDCWD, "/proc/self/oom_score_adj", "-1000", &e);
-  if (islet_cg_enter (sb->init_cg, 0, &e) < 0)
-    child_fail (sync, &e);
-  if (unshare (CLONE_NEWCGROUP) < 0)
-    {
-      islet_fail (&e, ISLET_E_SYSTEM, errno, "new cgroup namespace");
-      child_fail (sync, &e);
-    }
-  if (islet_rootfs_setup (&rootfs, &e) < 0)
-    child_fail (sync, &e);
-  if (sethostname (sb->name, strlen (sb->name)) < 0)
-    {
-      islet_fail (&e, ISLET_E_SYSTEM, errno, "set hostname `%s`", sb->name);
-      child_fail (sync, &e);
-    }
-  if (islet_ns_loopback_up (&e) < 0)
-    child_fail (sync, &e);
-  if (unshare (CLONE_NEWUSER) < 0)
-    {
-      islet_fail (&e, ISLET_E_SYSTEM, errno, "new user namespace");
-      child_fail (sync, &e);
-    }
-  msg = SYNC_NEED_MAPS;
-  if (write (sync, &msg, 1) != 1 || read (sync, &msg, 1) != 1 || msg != SYNC_MAPS_DONE)
-    _exit (1);
-  if (islet_caps_drop (&root, &e) < 0)
-    child_fail (sync, &e);
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-  prctl (PR_SET_DUMPABLE, 0);
-  if (islet_seccomp_install (sb->filter, &e) < 0)
+  if (confine (sb, &c, &e) < 0)
     child_fail (sync, &e);
   devnull = open ("/dev/null", O_RDWR | O_CLOEXEC);
   if (devnull < 0)

@@ -1,9 +1,10 @@
 /* islet-run: one supervisor process per running sandbox.
  *
  * main.c   start-up, the accept loop, stop and teardown
- * init.c   the sandbox's first process (pid 1): namespaces, mounts, then a reaper
- * exec.c   one exec: a per-exec cgroup, the process, its output, its measurements
- * agent.c  file operations, done from inside the sandbox
+ * init.c     the sandbox's first process (pid 1): namespaces, mounts, then a reaper
+ * exec.c     one exec: a per-exec cgroup, the process, its output, its measurements
+ * agent.c    file operations, done from inside the sandbox
+ * confine.c  the one recipe by which each of those processes enters the sandbox
  *
  * The supervisor is single-threaded; every request is served by a forked
  * handler, so a slow or hostile request never blocks the others. */
@@ -63,10 +64,30 @@ int request_pass (int sock, int conn, json_t *req);
  * (NULL if it is not JSON), -1 at the end of the socket. */
 int request_take (int sock, int *conn, json_t **req);
 
-/* Enter the sandbox as its root, confined: the cgroup, every namespace (pid
- * too if join_pid, for children), credentials, capabilities, no_new_privs. */
-int sandbox_enter (struct sandbox *sb, const struct islet_cg *cg, bool join_pid,
-                   struct islet_err *err);
+/* confine.c: how a process becomes part of the sandbox (the steps are listed
+ * there).  The init makes the sandbox's namespaces (rootfs set); every other
+ * process joins them, all but the pid namespace (a handler joins that one
+ * for its children).  Either way it ends as the sandbox's root with no
+ * capabilities, no_new_privs, not dumpable, under the seccomp filter. */
+#define CONFINE_FDS_MAX 8
+
+struct confinement {
+  const struct islet_cg *cg; /* the group to enter */
+  /* The init only: the root file system to build, and how the supervisor
+     is asked to write the new user namespace's id maps. */
+  const struct islet_rootfs *rootfs;
+  int (*map_ids) (void *arg, struct islet_err *err);
+  void *map_arg;
+  /* nfds > 0: fds[i] becomes fd i, close-on-exec from cloexec_from on, and
+     every other fd is closed.  confine() keeps fds[] naming where each one
+     is, also when it fails half-way (to report the failure on one). */
+  int fds[CONFINE_FDS_MAX];
+  unsigned nfds, cloexec_from;
+  bool die_with_parent; /* SIGKILL when the parent dies */
+};
+
+int confine (struct sandbox *sb, struct confinement *c, struct islet_err *err)
+    ISLET_MUST_CHECK;
 
 /* Rename this process (its argv as ps shows it): the sandbox sees its init,
  * and must not learn the host's paths from it. */

@@ -1,0 +1,135 @@
+/* The confinement recipe: how any process of islet's becomes part of a
+ * sandbox.  The sandbox's init (init.c), each exec's command process
+ * (exec.c, the ready handler's waiting one included) and the file agent
+ * (agent.c) all go through confine(), one step per call, in this order:
+ *
+ *   1. the cgroup            its limits hold from here on
+ *   2. the namespaces        the init makes them (mounts, hostname and lo
+ *                            while still real root), the others join them
+ *   3. the fds               only the ones it will use, at fixed numbers
+ *   4. the credentials       the sandbox's root, every capability set empty,
+ *                            securebits locked, no_new_privs, rlimits
+ *   5. the parent's death    its own, if asked (step 4 clears it)
+ *   6. not dumpable          nothing in the sandbox may read its memory,
+ *                            which is a copy of the supervisor's
+ *   7. the seccomp filter    last: it refuses the calls of steps 2-6
+ *
+ * A new confinement step goes here, once, and holds for all three. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "islet/util.h"
+#include "runtime.h"
+
+static int
+step_cgroup (const struct confinement *c, struct islet_err *err)
+{
+  return islet_cg_enter (c->cg, 0, err);
+}
+
+static int
+new_user_ns (const struct sandbox *sb, struct islet_err *err)
+{
+  (void) sb;
+  if (unshare (CLONE_NEWUSER) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "new user namespace");
+  return 0;
+}
+
+/* The init's namespaces: it was cloned into new pid, mount, network, uts
+ * and ipc namespaces as real root, so every mount made here belongs to the
+ * host's user namespace and stays locked; the user namespace comes last,
+ * and its ids are mapped by the supervisor. */
+static int
+make_namespaces (struct sandbox *sb, const struct confinement *c, struct islet_err *err)
+{
+  if (unshare (CLONE_NEWCGROUP) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "new cgroup namespace");
+  if (islet_rootfs_setup (c->rootfs, err) < 0)
+    return -1;
+  if (sethostname (sb->name, strlen (sb->name)) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "set hostname `%s`", sb->name);
+  if (islet_ns_loopback_up (err) < 0)
+    return -1;
+  if (new_user_ns (sb, err) < 0)
+    return -1;
+  return c->map_ids (c->map_arg, err);
+}
+
+static int
+step_namespaces (struct sandbox *sb, const struct confinement *c, struct islet_err *err)
+{
+  if (c->rootfs)
+    return make_namespaces (sb, c, err);
+  return islet_ns_join (sb->ns, false, err);
+}
+
+/* fds[i] to i (above every one first, so that no move overwrites another),
+ * close-on-exec from cloexec_from on, every other fd closed.  Before the
+ * rlimits: RLIMIT_NOFILE may be lower than the fds moved through. */
+static int
+step_fds (struct confinement *c, struct islet_err *err)
+{
+  int high[CONFINE_FDS_MAX];
+
+  if (c->nfds == 0)
+    return 0;
+  if (c->nfds > CONFINE_FDS_MAX)
+    return islet_fail (err, ISLET_E_INVALID, 0, "move fds: more than %d", CONFINE_FDS_MAX);
+  for (unsigned i = 0; i < c->nfds; i++)
+    if ((high[i] = fcntl (c->fds[i], F_DUPFD_CLOEXEC, 64)) < 0)
+      return islet_fail (err, ISLET_E_SYSTEM, errno, "move fds");
+  memcpy (c->fds, high, c->nfds * sizeof high[0]);
+  for (unsigned i = 0; i < c->nfds; i++)
+    if (dup3 (high[i], (int) i, i >= c->cloexec_from ? O_CLOEXEC : 0) < 0)
+      return islet_fail (err, ISLET_E_SYSTEM, errno, "move fds");
+  for (unsigned i = 0; i < c->nfds; i++)
+    c->fds[i] = (int) i;
+  islet_close_fds_from ((int) c->nfds, -1);
+  return 0;
+}
+
+static int
+step_credentials (const struct sandbox *sb, struct islet_err *err)
+{
+  struct islet_creds root = { .uid = 0, .gid = 0, .nofile = sb->limits.nofile };
+
+  return islet_caps_drop (&root, err);
+}
+
+static int
+step_parent_death (const struct confinement *c, struct islet_err *err)
+{
+  if (c->die_with_parent && prctl (PR_SET_PDEATHSIG, SIGKILL) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "set the parent-death signal");
+  return 0;
+}
+
+static int
+step_not_dumpable (struct islet_err *err)
+{
+  if (prctl (PR_SET_DUMPABLE, 0) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "make the process not dumpable");
+  return 0;
+}
+
+static int
+step_seccomp (const struct sandbox *sb, struct islet_err *err)
+{
+  return islet_seccomp_install (sb->filter, err);
+}
+
+int
+confine (struct sandbox *sb, struct confinement *c, struct islet_err *err)
+{
+  if (step_cgroup (c, err) < 0 || step_namespaces (sb, c, err) < 0 || step_fds (c, err) < 0
+      || step_credentials (sb, err) < 0 || step_parent_death (c, err) < 0
+      || step_not_dumpable (err) < 0 || step_seccomp (sb, err) < 0)
+    return -1;
+  return 0;
+}
