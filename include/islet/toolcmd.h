@@ -60,8 +60,22 @@ void islet_toolcmd_free (struct islet_toolcmd *v, size_t n);
 /* "read", "write", ... for results. */
 const char *islet_toolcmd_name (enum islet_toolcmd_kind kind);
 
+/* Flags of islet_toolcmd_run. */
+enum {
+  /* For an application that promises its users a model reaches only their
+   * files: a file command's path, relative ones taken in /workspace and
+   * . and .. resolved as written, must lie in /workspace with no symbolic
+   * link on the way, checked just before the command runs; any other is
+   * refused with a message that says so.  It bounds the file commands, not
+   * what an execute command does (the sandbox bounds that). */
+  ISLET_TC_WORKSPACE_ONLY = 1u << 0,
+};
+
+#define ISLET_TC_WORKSPACE "/workspace"
+
 /* Run one command in a running sandbox: a JSON result object with
  * "command", "ok" and what the command gives (or "error"). */
-json_t *islet_toolcmd_run (struct islet_ctx *ctx, const char *id, const struct islet_toolcmd *c);
+json_t *islet_toolcmd_run (struct islet_ctx *ctx, const char *id, const struct islet_toolcmd *c,
+                           unsigned flags);
 
 #endif

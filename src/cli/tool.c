@@ -1,5 +1,6 @@
 /* islet tool: run the commands a model wrote as text (include/islet/toolcmd.h)
  * in a sandbox, each on its own: one failing does not stop the next. */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -7,8 +8,16 @@
 #include "cli.h"
 #include "islet/toolcmd.h"
 
+struct tool_args {
+  bool workspace_only;
+};
+
 static const struct cli_opt tool_opts[] = {
   { "json", 0, CLI_OPT_JSON, 0, NULL, "print {\"results\":[...]}, one object per command", 0 },
+  { "workspace-only", 0, CLI_OPT_BOOL, offsetof (struct tool_args, workspace_only), NULL,
+    "refuse a file command whose path is outside\n"
+    "                          /workspace or has a symbolic link on the way\n"
+    "                          (execute commands are not limited by it)", 0 },
   { NULL, 0, 0, 0, NULL, NULL, 0 },
 };
 
@@ -66,6 +75,7 @@ cmd_tool (struct cli *cli, int argc, char **argv)
 {
   cleanup_pos struct cli_pos pos = { 0 };
   cleanup_free char *stdin_text = NULL;
+  struct tool_args a = { 0 };
   struct islet_toolcmd *cmds = NULL;
   struct islet_sandbox_info info;
   struct islet_err err = { 0 };
@@ -74,7 +84,7 @@ cmd_tool (struct cli *cli, int argc, char **argv)
   json_t *results;
   int r;
 
-  r = cli_parse (cli, &tool_spec, argc, argv, NULL, &pos, &err);
+  r = cli_parse (cli, &tool_spec, argc, argv, &a, &pos, &err);
   if (r > 0)
     return CLI_EXIT_OK;
   if (r < 0)
@@ -102,7 +112,8 @@ cmd_tool (struct cli *cli, int argc, char **argv)
   results = json_array ();
   for (size_t i = 0; i < n; i++)
     {
-      json_t *one = islet_toolcmd_run (cli->ctx, info.id, &cmds[i]);
+      json_t *one = islet_toolcmd_run (cli->ctx, info.id, &cmds[i],
+                                       a.workspace_only ? ISLET_TC_WORKSPACE_ONLY : 0);
       failures += !json_is_true (json_object_get (one, "ok"));
       if (!cli->json)
         print_result (one);

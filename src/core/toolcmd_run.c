@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "islet/client.h"
+#include "islet/proto.h"
 #include "islet/toolcmd.h"
 #include "islet/util.h"
 
@@ -41,11 +42,104 @@ set_text (json_t *r, const char *key, const char *data, size_t len)
   }
 }
 
-json_t *
-islet_toolcmd_run (struct islet_ctx *ctx, const char *id, const struct islet_toolcmd *c)
+/* path as an absolute path with . and .. resolved as written (a relative
+ * one in /workspace, where the sandbox's file operations take it), or NULL
+ * when it is not in /workspace. */
+static char *
+in_workspace (const char *path)
 {
-  json_t *r = json_pack ("{s:s,s:i}", "command", islet_toolcmd_name (c->kind), "line",
-                         (int) c->line);
+  static const char ws[] = ISLET_TC_WORKSPACE;
+  cleanup_free char *full = path[0] == '/' ? islet_xstrdup (path)
+                                           : islet_xasprintf ("%s/%s", ws, path);
+  char *out = islet_xmalloc (strlen (full) + 2), *save = NULL;
+  size_t n = 0;
+
+  for (char *part = strtok_r (full, "/", &save); part; part = strtok_r (NULL, "/", &save))
+    {
+      if (strcmp (part, ".") == 0)
+        continue;
+      if (strcmp (part, "..") == 0)
+        {
+          while (n > 0 && out[n - 1] != '/')
+            n--;
+          if (n > 0)
+            n--; /* the slash; .. of / is / */
+          continue;
+        }
+      out[n++] = '/';
+      memcpy (out + n, part, strlen (part));
+      n += strlen (part);
+    }
+  out[n] = '\0';
+  if (strncmp (out, ws, sizeof ws - 1) != 0 || (out[sizeof ws - 1] != '/' && out[sizeof ws - 1]))
+    {
+      free (out);
+      return NULL;
+    }
+  return out;
+}
+
+/* The workspace-only check of c's path: the path to use (malloc'd), or
+ * NULL with why in err.  Each directory from /workspace down is looked at
+ * (without following it): a symbolic link on the way could lead out. */
+static char *
+confine (struct islet_ctx *ctx, const char *id, const char *path, struct islet_err *err)
+{
+  cleanup_free char *p = in_workspace (path);
+  size_t from = sizeof ISLET_TC_WORKSPACE - 1;
+
+  if (p == NULL)
+    {
+      islet_fail (err, ISLET_E_INVALID, 0,
+                  "`%s` is outside " ISLET_TC_WORKSPACE ": in workspace-only mode the file "
+                  "commands reach only paths in " ISLET_TC_WORKSPACE, path);
+      return NULL;
+    }
+  while (p[from] == '/')
+    {
+      cleanup_json json_t *st = NULL;
+      struct islet_err missing;
+      char *slash = strchr (p + from + 1, '/');
+      char keep = 0;
+
+      if (slash)
+        {
+          keep = *slash;
+          *slash = '\0';
+        }
+      if (islet_fs_stat (ctx, id, p, &st, &missing) < 0)
+        {
+          if (slash)
+            *slash = keep;
+          if (missing.kind == ISLET_E_NOTFOUND)
+            break; /* nothing there yet, so no link either */
+          *err = missing;
+          return NULL;
+        }
+      if (strcmp (json_string_value (json_object_get (st, "type")) ?: "", "symlink") == 0)
+        {
+          islet_fail (err, ISLET_E_INVALID, 0,
+                      "`%s` is a symbolic link: in workspace-only mode a path may have none, "
+                      "since it could lead out of " ISLET_TC_WORKSPACE, p);
+          return NULL;
+        }
+      if (slash == NULL)
+        break;
+      *slash = keep;
+      from = (size_t) (slash - p);
+    }
+  return islet_take_ptr (&p);
+}
+
+json_t *
+islet_toolcmd_run (struct islet_ctx *ctx, const char *id, const struct islet_toolcmd *given,
+                   unsigned flags)
+{
+  json_t *r = json_pack ("{s:s,s:i}", "command", islet_toolcmd_name (given->kind), "line",
+                         (int) given->line);
+  struct islet_toolcmd one = *given;
+  const struct islet_toolcmd *c = &one;
+  cleanup_free char *confined = NULL;
   struct islet_err err;
 
   if (c->path)
@@ -56,6 +150,12 @@ islet_toolcmd_run (struct islet_ctx *ctx, const char *id, const struct islet_too
     }
   if (c->error)
     return failed (r, c->error);
+  if ((flags & ISLET_TC_WORKSPACE_ONLY) && c->path)
+    {
+      if ((confined = confine (ctx, id, c->path, &err)) == NULL)
+        return failed (r, err.msg);
+      one.path = confined;
+    }
   switch (c->kind)
     {
     case ISLET_TC_READ:

@@ -36,7 +36,7 @@ static const struct route routes[] = {
   { "GET", "/v1/config", v1_config_get, NULL, 0, NULL },
   { "PUT", "/v1/config", v1_config_put, "v1.config", BODY_JSON_MAX, NULL },
   { "POST", "/v1/test", v1_test, "v1.test", BODY_JSON_MAX, NULL },
-  { "POST", "/v1/tool", v1_tool, "v1.tool", BODY_JSON_MAX, NULL },
+  { "POST", "/v1/tool", v1_tool, "v1.tool", BODY_TOOL_MAX, NULL },
   { "POST", "/v1/sandbox", v1_sandbox_create, "v1.sandbox.create", BODY_JSON_MAX, NULL },
   { "DELETE", "/v1/sandbox/{}", api_sandbox_delete, "v1.sandbox.delete", BODY_JSON_MAX, NULL },
   { "POST", "/v1/sandbox/{}/exec", v1_sandbox_exec, "v1.sandbox.exec", BODY_JSON_MAX, NULL },

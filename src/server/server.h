@@ -156,6 +156,9 @@ struct route
 };
 
 #define BODY_JSON_MAX ((size_t) 1 << 20) /* 1 MiB for JSON requests */
+/* POST /v1/tool: a text that writes a file of up to 10 MiB, with room for
+ * its JSON escapes */
+#define BODY_TOOL_MAX ((size_t) 16 << 20)
 
 /* Find the route of METHOD PATH; fill r->params.  NULL: no such route. */
 const struct route *route_find (const char *method, const char *path, struct req *r);

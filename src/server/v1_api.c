@@ -541,25 +541,31 @@ v1_status (struct req *r, struct resp *out)
                          "python", "javascript", "bash"));
 }
 
-/* POST /v1/tool {sandbox_id, text}: every command a model wrote in text
- * (include/islet/toolcmd.h), run in one of the key's sandboxes, in order;
- * each result carries its own error. */
+/* POST /v1/tool {sandbox_id, text, workspace_only}: every command a model
+ * wrote in text (include/islet/toolcmd.h), run in one of the key's
+ * sandboxes, in order; each result carries its own error. */
 void
 v1_tool (struct req *r, struct resp *out)
 {
   cleanup_json json_t *j = req_json_object (r, out);
   cleanup_sb struct sb_ref sb = { 0 };
   struct islet_toolcmd *cmds = NULL;
-  json_t *sid, *text, *results;
+  json_t *sid, *text, *ws, *results;
   size_t n = 0, failures = 0;
 
   if (j == NULL)
     return;
   sid = json_object_get (j, "sandbox_id");
   text = json_object_get (j, "text");
+  ws = json_object_get (j, "workspace_only");
   if (!json_is_string (sid) || !json_is_string (text))
     {
       (void) bad (out, "%s", "sandbox_id and text must be strings");
+      return;
+    }
+  if (ws && !json_is_boolean (ws))
+    {
+      (void) bad (out, "%s", "workspace_only must be true or false");
       return;
     }
   islet_toolcmd_parse (json_string_value (text), json_string_length (text), &cmds, &n);
@@ -577,7 +583,8 @@ v1_tool (struct req *r, struct resp *out)
   results = json_array ();
   for (size_t i = 0; i < n; i++)
     {
-      json_t *one = islet_toolcmd_run (sb.ctx, sb.info.id, &cmds[i]);
+      json_t *one = islet_toolcmd_run (sb.ctx, sb.info.id, &cmds[i],
+                                       json_is_true (ws) ? ISLET_TC_WORKSPACE_ONLY : 0);
       failures += !json_is_true (json_object_get (one, "ok"));
       json_array_append_new (results, one);
     }

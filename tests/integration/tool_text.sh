@@ -136,6 +136,30 @@ expect_eq "a command's own exit code is not islet's failure" "$(r 'j["results"][
 xjson "$id" -- test -e /workspace/body.txt
 expect_eq "the delete ran" "$(jget "$OUT" 'j["exit_code"]')" 1
 
+log "--workspace-only: file commands only in /workspace, no symbolic link on the way"
+xjson "$id" -- ln -s /etc /workspace/etc-link
+capture islet tool tooltext 'read file:/etc/hostname
+read file:etc-link/hostname
+read file:/workspace/../etc/hostname
+delete file:/workspace/etc-link
+write file:/workspace/ws/a.txt content:inside
+read file:ws/./a.txt
+list files:.
+<daytona-execute action="execute-command" command="test -L /workspace/etc-link && cat /workspace/ws/a.txt"/>' --workspace-only --json
+expect_eq "status: some refused" "$RC" 1
+expect_eq "ok flags" "$(r '" ".join(str(x["ok"]) for x in j["results"])')" \
+  "False False False False True True True True"
+for i in 0 2; do
+  [[ "$(r "j['results'][$i]['error']")" == *"is outside /workspace"* ]] || fail "refusal $i: $(r "j['results'][$i]")"
+done
+for i in 1 3; do
+  [[ "$(r "j['results'][$i]['error']")" == *"etc-link\` is a symbolic link"* ]] || fail "link $i: $(r "j['results'][$i]")"
+done
+expect_eq "what is inside works" "$(r 'j["results"][5]["content"]')" inside
+expect_eq "the refused delete left the link" "$(r 'j["results"][7]["stdout"]')" inside
+capture islet tool tooltext 'read file:etc-link/hostname' --json
+expect_eq "without the flag the link is followed" "$RC" 0
+
 log "the text from stdin (-)"
 out=$("$ISLET_BIN" --state-dir "$STATE" tool tooltext - --json <<<'read file:/workspace/app.py') \
   || fail "tool - failed: $out"

@@ -1,7 +1,10 @@
 """The islet client against real sandboxes, in server and CLI mode."""
+import json
 import os
 import re
 import shutil
+import subprocess
+import time
 
 import pytest
 
@@ -182,6 +185,38 @@ def test_limit_error(sb, mode):
             sb.read_file("big")
 
 
+def test_read_file_cap_in_both_modes(sb, tmp_path):
+    # read_file holds a whole file in memory: 10 MiB at most, in server mode
+    # as in CLI mode; download() has no cap
+    sb.execute('sh -c "head -c 10485760 /dev/zero > max; head -c 10485761 /dev/zero > over"',
+               timeout=30)
+    assert len(sb.read_file("max")) == 10 << 20
+    with pytest.raises(islet.LimitError) as e:
+        sb.read_file("over")
+    assert "10485760" in str(e.value)
+    sb.download("over", tmp_path / "over")
+    assert (tmp_path / "over").stat().st_size == (10 << 20) + 1
+
+
+def test_default_timeout_is_the_sandbox_limit(client, mode):
+    # a command without a timeout is held to the sandbox's own limit in
+    # both modes (here 2 s), not to isletd's 360 s for Daytona's API
+    if mode == "server":
+        s = client.create_sandbox(limits={"timeout_s": 2})
+    else:
+        p = subprocess.run([os.environ["ISLET_BIN"], "--state-dir", os.environ["ISLET_TEST_STATE"],
+                            "create", "--timeout", "2", "--json"],
+                           capture_output=True, timeout=120, check=True)
+        s = client.get_sandbox(json.loads(p.stdout)["id"])
+    with s:
+        for run in (lambda: s.execute("sleep 20"), lambda: s.run_code("import time\ntime.sleep(20)")):
+            t0 = time.monotonic()
+            with pytest.raises(islet.ExecTimeout):
+                run()
+            assert time.monotonic() - t0 < 12
+        assert s.execute("echo fast").output == "fast\n"
+
+
 def test_bad_key(mode):
     if mode != "server":
         pytest.skip("API keys are isletd's")
@@ -284,3 +319,28 @@ def test_git_errors(sb):
     with pytest.raises(islet.GitError):
         sb.git_commit("r", "empty", "A", "a@x")  # nothing to commit
     assert HEX40.match(sb.git_commit("r", "empty", "A", "a@x", allow_empty=True))
+
+
+# ---- text commands ----
+
+def test_run_text_and_workspace_only(sb, client):
+    sb.execute("ln -s /etc /workspace/etc-link")
+    text = ("write file:notes/a.txt content:hi\n"
+            "read file:/etc/hostname\n"
+            "read file:etc-link/hostname\n"
+            "read file:/workspace/../etc/hostname")
+    r = sb.run_text(text)
+    assert [x["ok"] for x in r] == [True, True, True, True]
+    assert r[1]["content"] == r[2]["content"] == r[3]["content"]
+    # an application that promises its users a model reaches only /workspace
+    r = sb.run_text(text, workspace_only=True)
+    assert [x["ok"] for x in r] == [True, False, False, False]
+    assert "outside /workspace" in r[1]["error"] and "outside /workspace" in r[3]["error"]
+    assert "symbolic link" in r[2]["error"]
+    assert sb.run_text("read file:notes/a.txt", workspace_only=True)[0]["content"] == "hi"
+    # the Islet's option is the default of its sandboxes
+    strict = islet.Islet(workspace_only=True).get_sandbox(sb.id)
+    assert strict.run_text("read file:/etc/hostname")[0]["ok"] is False
+    assert strict.run_text("read file:/etc/hostname", workspace_only=False)[0]["ok"] is True
+    with pytest.raises(islet.BadRequestError):
+        sb.run_text("no command here")

@@ -128,6 +128,40 @@ expect_body "the command saw it" '.results[2].stdout == "1\n"'
 api POST /v1/tool -d "$(jq -n --arg s "$kept" '{sandbox_id: $s, text: "<daytona-execute>\naction=\"create-file\"\nfilePath=\"todo.md\"\ncontent=\"# Plan\n- [ ] say \"hi\"\"\n</daytona-execute>\n<daytona-execute>\naction=\"execute-command\"\ncommand=\"cat /workspace/todo.md\"\n</daytona-execute>"}')"
 expect_code "tool text, attributes in the body" 200
 expect_body "both ran" '.commands == 2 and .failed == 0 and .results[1].stdout == "# Plan\n- [ ] say \"hi\""'
+# a write of 10 MiB through /v1/tool (over the 1 MiB of other JSON bodies),
+# byte for byte; a body over the route's 16 MiB is still 413
+want=$("$IT_PY" - "$kept" "$STATE.tool-big" "$STATE.tool-huge" <<'PY'
+import hashlib, json, string, sys
+line = string.ascii_letters + string.digits + "_\n"
+content = line * ((10 << 20) // 64)
+text = ("write file:/workspace/big.txt content:\"%s\"\n" % content.replace("\n", "\\n")
+        + "read file:/workspace/none\n"
+        + '<daytona-execute action="execute-command" command="sha256sum /workspace/big.txt"/>')
+with open(sys.argv[2], "w") as f:
+    json.dump({"sandbox_id": sys.argv[1], "text": text}, f)
+with open(sys.argv[3], "w") as f:
+    json.dump({"sandbox_id": sys.argv[1], "text": "write file:/workspace/huge.txt content:" + "y" * (17 << 20)}, f)
+print(hashlib.sha256(content.encode()).hexdigest())
+PY
+)
+api POST /v1/tool -H 'Content-Type: application/json' --data-binary @"$STATE.tool-big"
+expect_code "tool text with a 10 MiB write" 200
+expect_body "the write, its size" '.results[0].ok == true and .results[0].size == 10485760 and .failed == 1'
+expect_body "the file, byte for byte" ".results[2].stdout | startswith(\"$want \")"
+api POST /v1/tool -H 'Content-Type: application/json' --data-binary @"$STATE.tool-huge"
+expect_error "tool text over 16 MiB" 413
+api POST /v1/execute -H 'Content-Type: application/json' --data-binary @"$STATE.tool-big"
+expect_error "the other routes keep their 1 MiB" 413
+rm -f "$STATE.tool-big" "$STATE.tool-huge"
+# workspace_only: file commands only in /workspace, no symbolic link on the way
+api POST /v1/tool -d "$(jq -n --arg s "$kept" '{sandbox_id: $s, text: "<daytona-execute action=\"execute-command\" command=\"ln -s /etc /workspace/etc\"/>\nread file:/etc/hostname\nread file:etc/hostname"}')"
+expect_body "without workspace_only: both read" '[.results[].ok] == [true, true, true]'
+api POST /v1/tool -d "$(jq -n --arg s "$kept" '{sandbox_id: $s, workspace_only: true, text: "read file:/etc/hostname\nread file:etc/hostname\nwrite file:../../tmp/x content:y\nwrite file:w/in.txt content:ok\nread file:/workspace/w/../w/in.txt"}')"
+expect_code "workspace_only" 200
+expect_body "outside and through a link: refused" '[.results[].ok] == [false, false, false, true, true] and .results[4].content == "ok"'
+expect_body "saying why" '(.results[0].error | contains("outside /workspace")) and (.results[1].error | contains("symbolic link")) and (.results[2].error | contains("outside /workspace"))'
+api POST /v1/tool -d "$(jq -n --arg s "$kept" '{sandbox_id: $s, workspace_only: "yes", text: "read file:/etc/hostname"}')"
+expect_error "workspace_only not a boolean" 400
 api POST /v1/tool -d "$(jq -n --arg s "$kept" '{sandbox_id: $s, text: "no commands at all"}')"
 expect_error "text without a command" 400
 [[ "$BODY" == *"list files:DIR"* ]] || fail "the 400 does not show the forms: $BODY"

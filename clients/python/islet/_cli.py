@@ -170,6 +170,13 @@ class CliBackend:
             os.unlink(tmp)
             raise
 
+    # ---- text commands ----
+
+    def run_text(self, sid, text, workspace_only):
+        args = ["tool", sid, "-", "--json"] + (["--workspace-only"] if workspace_only else [])
+        j = self._run(args, text.encode(), timeout=TRANSFER_TIMEOUT)
+        return j["results"]
+
     # ---- git: run inside the sandbox by islet exec ----
 
     def _git(self, sid):

@@ -11,13 +11,14 @@ import urllib.parse
 
 from . import __version__
 from ._words import command_text
-from .errors import IsletConnectionError, error_for
+from .errors import IsletConnectionError, LimitError, error_for
 from .types import ExecResult, FileInfo, GitBranches, GitFileStatus, GitStatus
 
 LANGUAGE_LABEL = "code-toolbox-language"
 DEFAULT_EXEC_TIMEOUT = 360  # isletd's default for one command, as Daytona's
 SLACK = 30  # seconds the HTTP wait adds to a command's own timeout
 CHUNK = 1 << 16
+READ_MAX = 10 << 20  # read_file, as the CLI's `islet fs read`: download() for more
 MAX_PAGES = 1000  # of a sandbox listing (1000 sandboxes each at most)
 
 
@@ -129,7 +130,13 @@ class HttpBackend:
 
     def read_file(self, sid, path):
         with self._open("GET", self._tb(sid, "files/download"), query={"path": path}) as r:
-            return r.read()
+            size = r.resp.getheader("Content-Length")
+            if size is not None and size.isdigit() and int(size) > READ_MAX:
+                raise _read_limit(path, int(size))
+            data = r.read(READ_MAX + 1)
+        if len(data) > READ_MAX:
+            raise _read_limit(path, None)
+        return data
 
     def write_file(self, sid, path, data, mode):
         self._upload(sid, path, data, len(data))
@@ -161,6 +168,13 @@ class HttpBackend:
                        timeout=max(self.timeout, 600))
         with r:
             _save(r, local_path)
+
+    # ---- text commands ----
+
+    def run_text(self, sid, text, workspace_only):
+        body = {"sandbox_id": sid, "text": text, "workspace_only": bool(workspace_only)}
+        wait = max(self.timeout, 600)  # its commands run one after another
+        return self._json("POST", "/v1/tool", body=body, timeout=wait)["results"]
 
     # ---- git ----
 
@@ -226,6 +240,13 @@ class _Response:
         self.conn.close()  # closes the response too
 
 
+def _read_limit(path, size):
+    what = "%d bytes is" % size if size is not None else "the file is"
+    return LimitError("read `%s`: %s over the limit of %d bytes of a whole-file read; "
+                      "download() copies a file of any size" % (path, what, READ_MAX),
+                      413, "LIMIT_EXCEEDED")
+
+
 def _opts(**kw):
     return {k: v for k, v in kw.items() if v is not None}
 
@@ -243,8 +264,12 @@ def _http_error(status, reason, raw):
 def _sandbox(dto):
     labels = dict(dto.get("labels") or {})
     language = labels.pop(LANGUAGE_LABEL, "python")
+    # a command without a timeout is held to the sandbox's own limit, as
+    # the CLI holds it (isletd's toolbox would give it Daytona's 360 s)
+    limit = ((dto.get("islet") or {}).get("limits") or {}).get("timeout_s") or None
     return {"id": dto["id"], "name": dto.get("name", dto["id"]), "state": dto.get("state"),
-            "language": language, "labels": labels, "env": dto.get("env") or {}, "raw": dto}
+            "language": language, "labels": labels, "env": dto.get("env") or {}, "raw": dto,
+            "timeout": limit}
 
 
 def _file_info(f):

@@ -17,7 +17,11 @@ class Islet:
     use the same core.
     """
 
-    def __init__(self, url=None, api_key=None, *, timeout=60, islet_bin=None, state_dir=None):
+    def __init__(self, url=None, api_key=None, *, timeout=60, islet_bin=None, state_dir=None,
+                 workspace_only=False):
+        # the default of Sandbox.run_text's workspace_only, for an
+        # application that promises its users a model reaches only /workspace
+        self.workspace_only = bool(workspace_only)
         url = url or os.environ.get("ISLET_URL")
         if url:
             from ._http import HttpBackend
@@ -47,13 +51,13 @@ class Islet:
         if extra and self.mode == "cli":
             raise TypeError("unexpected arguments in CLI mode: %s" % ", ".join(sorted(extra)))
         info = self._backend.create(language, name, env, labels, cpu, memory_gb, disk_gb, extra)
-        return Sandbox(self._backend, info)
+        return Sandbox(self._backend, info, self.workspace_only)
 
     def get_sandbox(self, id_or_name):
-        return Sandbox(self._backend, self._backend.get(id_or_name))
+        return Sandbox(self._backend, self._backend.get(id_or_name), self.workspace_only)
 
     def list_sandboxes(self):
-        return [Sandbox(self._backend, info) for info in self._backend.list()]
+        return [Sandbox(self._backend, info, self.workspace_only) for info in self._backend.list()]
 
 
 class Sandbox:
@@ -61,8 +65,9 @@ class Sandbox:
     end of the block, whatever happens in it.  Relative paths are relative
     to the sandbox's working directory, /workspace."""
 
-    def __init__(self, backend, info):
+    def __init__(self, backend, info, workspace_only=False):
         self._b = backend
+        self.workspace_only = workspace_only
         self.id = info["id"]
         self.name = info["name"]
         self.state = info["state"]
@@ -70,6 +75,9 @@ class Sandbox:
         self.labels = info["labels"]
         self.env = info["env"]
         self.raw = info["raw"]
+        # the default of a command's timeout: the sandbox's own limit (None:
+        # the CLI applies it itself)
+        self._timeout = info.get("timeout")
 
     def __repr__(self):
         return "<Sandbox %s %r %s>" % (self.id, self.name, self.state)
@@ -98,18 +106,35 @@ class Sandbox:
         """Run a command: a string split into words as Daytona does it
         (blanks, '...' and "..." quotes, no shell: write `sh -c "..."` for
         one), or a list of words.  Raises ExecTimeout past `timeout`
-        seconds; a non-zero exit is a result, not an exception."""
-        return self._b.execute(self.id, command, cwd, env, timeout)
+        seconds (default: the sandbox's limit, 30 s unless it was made with
+        another); a non-zero exit is a result, not an exception."""
+        return self._b.execute(self.id, command, cwd, env, self._timeout_of(timeout))
 
     def run_code(self, code, language=None, timeout=None):
         """Run a program (python or javascript; default the sandbox's
         language), given on stdin, never on a command line."""
-        return self._b.run_code(self.id, code, language or self.language, timeout)
+        return self._b.run_code(self.id, code, language or self.language,
+                                self._timeout_of(timeout))
+
+    def _timeout_of(self, timeout):
+        return timeout if timeout is not None else self._timeout
+
+    def run_text(self, text, workspace_only=None):
+        """Run every command a model wrote in text (read file:PATH, write
+        file:PATH content:..., <daytona-execute .../> blocks, ...; `islet
+        tool --help` shows the forms), in order: one result dict per
+        command, with "ok" and its "error" when it failed.  workspace_only
+        (default: the Islet's) refuses a file command whose path is outside
+        /workspace or has a symbolic link on the way."""
+        if workspace_only is None:
+            workspace_only = self.workspace_only
+        return self._b.run_text(self.id, text, workspace_only)
 
     # ---- files ----
 
     def read_file(self, path):
-        """A file's bytes (10 MiB at most in CLI mode; download() for more)."""
+        """A file's bytes, 10 MiB at most (LimitError above it); download()
+        copies a file of any size."""
         return self._b.read_file(self.id, path)
 
     def read_text(self, path, encoding="utf-8"):
