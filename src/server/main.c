@@ -170,10 +170,13 @@ serve (const char *listen, const char *state_dir, char *origins, const unsigned 
     if (islet_ctx_fork_supervisors (srv.ctx, &e) < 0)
       fprintf (stderr, "isletd: no supervisor forker (%s): each start runs islet-run\n", e.msg);
   }
-  if (http_start (&srv, host, port, &h, err) < 0 || reaper_start (&srv, &rp, err) < 0)
+  if (http_start (&srv, host, port, &h, err) < 0)
     goto out;
+  /* before the reaper, whose events carry the toolbox URL */
   srv.url = strchr (host, ':') ? islet_xasprintf ("http://[%s]:%d", host, http_port (h))
                                : islet_xasprintf ("http://%s:%d", host, http_port (h));
+  if (reaper_start (&srv, &rp, err) < 0)
+    goto out;
   printf ("isletd: serving the Daytona API at %s/api\n", srv.url);
   printf ("isletd: serving MCP (streamable HTTP) at %s/mcp\n", srv.url);
   printf ("isletd: API key in %s\n", key_path);

@@ -58,59 +58,31 @@ daytona_language (const char *lang)
   return "python";
 }
 
+static struct owner
+owner_of (const struct key_host *k)
+{
+  return (struct owner){ .srv = k->srv, .key_id = k->key_id };
+}
+
 static int
 k_create (void *data, const struct mcp_create *c, char id[ISLET_ID_LEN + 1],
           struct islet_err *err)
 {
-  struct key_host *k = data;
-  struct islet_create_opts opts = { .limits = c->limits };
-  struct islet_store_sandbox row;
-  struct islet_err ignored;
-  char other[ISLET_ID_LEN + 1];
-  int64_t now = now_s ();
-  int r;
-
-  if (c->name && !sb_name_ok (c->name))
-    return islet_fail (err, ISLET_E_INVALID, 0,
-                       "name must be 1 to 255 bytes, without '/' or control characters");
-  /* a quick check; the store's UNIQUE (key, name) is what holds under races */
-  if (c->name && islet_store_sandbox_find (k->srv->store, k->key_id, c->name, other, &ignored) == 0)
-    return islet_fail (err, ISLET_E_CONFLICT, 0, "a sandbox named '%s' exists already", c->name);
-  /* no core name: the core's names are global, a key's are its own */
-  if (islet_sandbox_create (k->srv->ctx, &opts, id, err) < 0)
-    return -1;
-  row = (struct islet_store_sandbox){
-    .key_id = k->key_id,
-    .name = islet_xstrdup (c->name ? c->name : id),
-    .labels = islet_xstrdup ("{}"),
-    .env = c->env ? json_dumps (c->env, JSON_COMPACT) : islet_xstrdup ("{}"),
-    .language = islet_xstrdup (daytona_language (c->language)),
-    .target = islet_xstrdup ("local"),
+  struct owner k = owner_of (data);
+  cleanup_owned struct owned o = { 0 };
+  struct owned_spec spec = {
+    .name = c->name,
+    .language = daytona_language (c->language),
+    .env = (json_t *) c->env,
+    .limits = c->limits,
     .auto_stop = c->persistent ? 0 : MCP_EPHEMERAL_IDLE_MIN,
     .auto_delete = c->persistent ? -1 : 0,
-    .created = now,
-    .updated = now,
-    .last_activity = now,
   };
-  snprintf (row.id, sizeof row.id, "%s", id);
-  r = islet_store_sandbox_put (k->srv->store, &row, err);
-  islet_store_sandbox_fini (&row);
-  if (r < 0)
-    {
-      /* a sandbox no key owns would be lost to the API: take it back */
-      (void) !islet_sandbox_destroy (k->srv->ctx, id, true, &ignored);
-      return -1;
-    }
-  sio_sandbox_state (k->srv, k->key_id, id, NULL, "started");
-  return 0;
-}
 
-/* The core's details under the name the key knows. */
-static void
-rename_info (struct islet_sandbox_info *info, const char *name)
-{
-  if (name)
-    snprintf (info->name, sizeof info->name, "%s", name);
+  if (owned_create (&k, &spec, &o, err) < 0)
+    return -1;
+  memcpy (id, o.info.id, ISLET_ID_LEN + 1);
+  return 0;
 }
 
 static int
@@ -123,18 +95,20 @@ k_list (void *data, struct islet_sandbox_info **list, size_t *n, struct islet_er
 
   *list = NULL;
   *n = 0;
-  if (core_all (k->srv->ctx, &all, &nall, err) < 0
+  if (owned_core_all (k->srv, &all, &nall, err) < 0
       || islet_store_sandbox_list (k->srv->store, k->key_id, INT64_MIN, "", &rows, &nrows, err)
              < 0)
     return -1;
   *list = islet_xcalloc (nrows + 1, sizeof **list);
   for (size_t i = 0; i < nrows; i++)
     {
-      const struct islet_sandbox_info *info = core_find (all, nall, rows[i].id);
+      const struct islet_sandbox_info *info = owned_core_find (all, nall, rows[i].id);
       if (info == NULL) /* destroyed behind isletd's back */
         continue;
       (*list)[*n] = *info;
-      rename_info (&(*list)[(*n)++], rows[i].name);
+      if (rows[i].name)
+        snprintf ((*list)[*n].name, sizeof (*list)[*n].name, "%s", rows[i].name);
+      (*n)++;
     }
   islet_store_sandbox_list_free (rows, nrows);
   return 0;
@@ -143,48 +117,31 @@ k_list (void *data, struct islet_sandbox_info **list, size_t *n, struct islet_er
 static int
 k_resolve (void *data, const char *ref, struct islet_sandbox_info *info, struct islet_err *err)
 {
-  struct key_host *k = data;
-  struct islet_store_sandbox row = { 0 };
-  char id[ISLET_ID_LEN + 1];
+  struct owner k = owner_of (data);
+  cleanup_owned struct owned o = { 0 };
 
-  /* names are the store's, per key; the core's names and id prefixes are
-   * never looked up, so no other key's sandbox can be reached */
-  if (ref == NULL || islet_store_sandbox_find (k->srv->store, k->key_id, ref, id, err) < 0
-      || islet_sandbox_get (k->srv->ctx, id, info, err) < 0
-      || islet_store_sandbox_get (k->srv->store, id, &row, err) < 0)
-    {
-      islet_store_sandbox_fini (&row);
-      if (err->kind == ISLET_E_NOTFOUND || err->kind == ISLET_E_INVALID)
-        return islet_fail (err, ISLET_E_NOTFOUND, 0, "no sandbox '%s'", ref ? ref : "");
-      return -1;
-    }
-  rename_info (info, row.name);
+  if (owned_open (&k, ref, &o, err) < 0)
+    return -1;
+  *info = o.info;
   /* in use: the auto-stop clock starts again (whole seconds are enough) */
-  if (info->state == ISLET_SB_RUNNING && row.last_activity != (int64_t) time (NULL))
+  if (info->state == ISLET_SB_RUNNING && o.row.last_activity != (int64_t) time (NULL))
     {
       struct islet_err terr;
-      if (islet_store_sandbox_touch (k->srv->store, id, &terr) < 0)
+      if (islet_store_sandbox_touch (k.srv->store, info->id, &terr) < 0)
         fprintf (stderr, "isletd: %s\n", terr.msg);
     }
-  islet_store_sandbox_fini (&row);
   return 0;
 }
 
 static int
 k_remove (void *data, const char *id, struct islet_err *err)
 {
-  struct key_host *k = data;
-  struct islet_sandbox_info info;
-  struct islet_err serr;
+  struct owner k = owner_of (data);
+  cleanup_owned struct owned o = { 0 };
 
-  if (k_resolve (data, id, &info, err) < 0
-      || islet_sandbox_destroy (k->srv->ctx, info.id, true, err) < 0)
+  if (owned_open (&k, id, &o, err) < 0)
     return -1;
-  if (islet_store_sandbox_delete (k->srv->store, info.id, &serr) < 0)
-    fprintf (stderr, "isletd: %s\n", serr.msg);
-  sio_sandbox_state (k->srv, k->key_id, info.id,
-                     info.state == ISLET_SB_RUNNING ? "started" : "stopped", "destroyed");
-  return 0;
+  return owned_destroy (&k, &o, err);
 }
 
 static void

@@ -42,10 +42,23 @@ record (struct srv *srv, const struct islet_store_sandbox *row, const char *acti
     fprintf (stderr, "isletd: %s %s: %s\n", action, row->id, e->msg);
 }
 
-static void
-reap_running (struct srv *srv, struct islet_ctx *ctx, struct islet_store_sandbox *row, int64_t now)
+/* The middle's view of a row and its core sandbox, as the row's key. */
+static struct owned
+owned_of (const struct islet_sandbox_info *info, struct islet_store_sandbox *row)
 {
+  struct owned o = { .info = *info, .row = *row };
+
+  *row = (struct islet_store_sandbox){ 0 }; /* o owns its strings now */
+  return o;
+}
+
+static void
+reap_running (struct srv *srv, const struct islet_sandbox_info *info,
+              struct islet_store_sandbox *row, int64_t now)
+{
+  cleanup_owned struct owned o = { 0 };
   struct islet_store_sandbox fresh = { 0 };
+  struct owner k = { .srv = srv, .key_id = row->key_id };
   uint64_t t0 = islet_now_ns ();
   struct islet_err err;
   int rc;
@@ -57,21 +70,19 @@ reap_running (struct srv *srv, struct islet_ctx *ctx, struct islet_store_sandbox
   /* read again: a request may have just used it */
   if (islet_store_sandbox_get (srv->store, row->id, &fresh, &err) < 0)
     return;
-  rc = now - fresh.last_activity < fresh.auto_stop * srv->minute_s || fresh.auto_stop <= 0;
-  islet_store_sandbox_fini (&fresh);
-  if (rc)
+  o = owned_of (info, &fresh);
+  if (now - o.row.last_activity < o.row.auto_stop * srv->minute_s || o.row.auto_stop <= 0)
     return;
-  rc = islet_sandbox_stop (ctx, row->id, &err);
-  if (rc == 0)
-    sio_sandbox_state (srv, row->key_id, row->id, "started", "stopped");
-  if (rc == 0 && islet_store_sandbox_set_stopped (srv->store, row->id, now, &err) < 0)
-    fprintf (stderr, "isletd: %s\n", err.msg);
+  rc = owned_stop (&k, &o, &err);
   record (srv, row, "sandbox.auto-stop", rc, &err, t0);
 }
 
 static void
-reap_stopped (struct srv *srv, struct islet_ctx *ctx, struct islet_store_sandbox *row, int64_t now)
+reap_stopped (struct srv *srv, const struct islet_sandbox_info *info,
+              struct islet_store_sandbox *row, int64_t now)
 {
+  cleanup_owned struct owned o = { 0 };
+  struct owner k = { .srv = srv, .key_id = row->key_id };
   uint64_t t0 = islet_now_ns ();
   struct islet_err err;
   int rc;
@@ -84,11 +95,9 @@ reap_stopped (struct srv *srv, struct islet_ctx *ctx, struct islet_store_sandbox
     }
   if (row->auto_delete < 0 || now - row->stopped_at < row->auto_delete * srv->minute_s)
     return;
-  rc = islet_sandbox_destroy (ctx, row->id, true, &err);
-  if (rc == 0)
-    sio_sandbox_state (srv, row->key_id, row->id, "stopped", "destroyed");
-  if (rc == 0 && islet_store_sandbox_delete (srv->store, row->id, &err) < 0)
-    fprintf (stderr, "isletd: %s\n", err.msg);
+  o = (struct owned){ .info = *info, .row = *row }; /* borrowed: row keeps its strings */
+  rc = owned_destroy (&k, &o, &err);
+  o.row = (struct islet_store_sandbox){ 0 };
   record (srv, row, "sandbox.auto-delete", rc, &err, t0);
 }
 
@@ -102,7 +111,7 @@ round_once (struct srv *srv)
   struct islet_err err;
   size_t n = 0, nall = 0;
 
-  if (core_all (ctx, &all, &nall, &err) < 0
+  if (owned_core_all (srv, &all, &nall, &err) < 0
       || islet_store_sandbox_list (srv->store, -1, INT64_MIN, NULL, &rows, &n, &err) < 0)
     {
       fprintf (stderr, "isletd: auto-stop round: %s\n", err.msg);
@@ -110,7 +119,7 @@ round_once (struct srv *srv)
     }
   for (size_t i = 0; i < n; i++)
     {
-      const struct islet_sandbox_info *info = core_find (all, nall, rows[i].id);
+      const struct islet_sandbox_info *info = owned_core_find (all, nall, rows[i].id);
 
       if (info == NULL)
         {
@@ -127,9 +136,9 @@ round_once (struct srv *srv)
           continue;
         }
       if (info->state == ISLET_SB_RUNNING)
-        reap_running (srv, ctx, &rows[i], now_s ());
+        reap_running (srv, info, &rows[i], now_s ());
       else
-        reap_stopped (srv, ctx, &rows[i], now_s ());
+        reap_stopped (srv, info, &rows[i], now_s ());
     }
   islet_store_sandbox_list_free (rows, n);
 }

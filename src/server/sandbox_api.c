@@ -1,5 +1,6 @@
-/* The control plane: /api/sandbox... as the Daytona SDK calls it, on the
- * core's sandbox lifecycle, plus /api/audit. */
+/* The control plane: /api/sandbox... as the Daytona SDK calls it, plus
+ * /api/audit.  A face of the middle (owned.h): it parses, asks the middle,
+ * answers. */
 #include <math.h>
 #include <string.h>
 
@@ -160,33 +161,7 @@ bad:
   return NULL;
 }
 
-/* Answer with the sandbox's DTO (stolen), and tell the key's Socket.IO
- * sessions its new state (old_state NULL: created). */
-static void
-reply_event (struct req *r, struct resp *out, json_t *dto, const char *old_state)
-{
-  sio_sandbox_event (r->srv, r->key_id, dto, old_state);
-  reply_json (out, 200, dto);
-}
-
 /* ---- create ---- */
-
-#define NAME_MAX_LEN 255
-
-/* A Daytona name is isletd's only (the core's name is islet-<id>): any text
- * that fits in one path segment of the API. */
-bool
-sb_name_ok (const char *s)
-{
-  size_t n = strlen (s);
-
-  if (n == 0 || n > NAME_MAX_LEN)
-    return false;
-  for (; *s; s++)
-    if (*s == '/' || (unsigned char) *s < 0x20 || *s == 0x7f)
-      return false;
-  return true;
-}
 
 struct create_args
 {
@@ -211,12 +186,6 @@ parse_create (json_t *j, struct create_args *a, struct resp *out)
       || field_minutes (j, "autoArchiveInterval", 0, &a->auto_archive, out) < 0
       || field_minutes (j, "autoDeleteInterval", -1, &a->auto_delete, out) < 0)
     return -1;
-  if (a->name && !sb_name_ok (a->name))
-    {
-      reply_error (out, 400, "BAD_REQUEST",
-                   "name must be 1 to %d bytes, without '/' or control characters", NAME_MAX_LEN);
-      return -1;
-    }
   if ((a->labels = field_labels (j, "labels", &a->language, out)) == NULL
       || (a->env = field_labels (j, "env", NULL, out)) == NULL)
     return -1;
@@ -252,6 +221,21 @@ parse_create (json_t *j, struct create_args *a, struct resp *out)
   return 0;
 }
 
+/* Answer with the sandbox the middle made or changed. */
+static void
+reply_owned (struct req *r, struct resp *out, const struct owned *o, int rc,
+             const struct islet_err *err, const char *state)
+{
+  struct owner k = req_owner (r);
+
+  if (o->info.id[0])
+    snprintf (r->sandbox_id, sizeof r->sandbox_id, "%s", o->info.id);
+  if (rc < 0)
+    reply_islet_err (out, err, false);
+  else
+    reply_json (out, 200, owned_dto (&k, o, state));
+}
+
 void
 api_sandbox_create (struct req *r, struct resp *out)
 {
@@ -259,60 +243,29 @@ api_sandbox_create (struct req *r, struct resp *out)
   struct create_args a = {
     .limits = ISLET_LIMITS_DEFAULT, .auto_delete = -1, .language = "python", .target = "local"
   };
-  cleanup_sb struct sb_ref sb = { 0 };
-  struct islet_create_opts opts;
+  cleanup_owned struct owned o = { 0 };
+  struct owner k = req_owner (r);
+  struct owned_spec spec;
   struct islet_err err;
-  char id[ISLET_ID_LEN + 1];
-  int64_t now = now_s ();
+  int rc;
 
   if (j == NULL || parse_create (j, &a, out) < 0)
     goto out;
-  /* a quick check; the store's UNIQUE (key, name) is what holds under races */
-  if (a.name && islet_store_sandbox_find (r->srv->store, r->key_id, a.name, id, &err) == 0)
-    {
-      reply_error (out, 409, "CONFLICT", "a sandbox named '%s' exists already", a.name);
-      goto out;
-    }
-  if (sb_ctx (r, &sb, out) < 0)
-    goto out;
-  /* no core name: the core's names are global, the Daytona names are per
-   * key (the core calls it islet-<id>, its hostname too) */
-  opts = (struct islet_create_opts){ .image = a.snapshot, .limits = a.limits };
-  if (islet_sandbox_create (sb.ctx, &opts, id, &err) < 0)
-    {
-      if (err.kind == ISLET_E_NOTFOUND)
-        err.kind = ISLET_E_INVALID; /* an unknown snapshot is a bad request */
-      reply_islet_err (out, &err, false);
-      goto out;
-    }
-  snprintf (r->sandbox_id, sizeof r->sandbox_id, "%s", id);
   json_object_del (a.labels, "code-toolbox-language");
-  sb.row = (struct islet_store_sandbox){
-    .key_id = r->key_id,
-    .name = islet_xstrdup (a.name ? a.name : id), /* Daytona's default name is the id */
-    .labels = json_dumps (a.labels, JSON_COMPACT),
-    .env = json_dumps (a.env, JSON_COMPACT),
-    .language = islet_xstrdup (a.language),
-    .target = islet_xstrdup (a.target),
+  spec = (struct owned_spec){
+    .name = a.name,
+    .image = a.snapshot,
+    .language = a.language,
+    .target = a.target,
+    .labels = a.labels,
+    .env = a.env,
+    .limits = a.limits,
     .auto_stop = a.auto_stop,
     .auto_archive = a.auto_archive,
     .auto_delete = a.auto_delete,
-    .created = now,
-    .updated = now,
-    .last_activity = now,
   };
-  snprintf (sb.row.id, sizeof sb.row.id, "%s", id);
-  if (islet_store_sandbox_put (r->srv->store, &sb.row, &err) < 0
-      || islet_sandbox_get (sb.ctx, id, &sb.info, &err) < 0)
-    {
-      struct islet_err ignored;
-      /* a sandbox no key owns would be lost to the API: take it back */
-      (void) !islet_sandbox_destroy (sb.ctx, id, true, &ignored);
-      (void) !islet_store_sandbox_delete (r->srv->store, id, &ignored);
-      reply_islet_err (out, &err, false);
-      goto out;
-    }
-  reply_event (r, out, sb_dto (r, &sb, NULL), NULL);
+  rc = owned_create (&k, &spec, &o, &err);
+  reply_owned (r, out, &o, rc, &err, NULL);
 out:
   json_decref (a.labels);
   json_decref (a.env);
@@ -437,7 +390,7 @@ api_sandbox_list (struct req *r, struct resp *out)
 
   if (list_query (r, &q, out) < 0 || sb_ctx (r, &sb, out) < 0)
     goto out;
-  if (core_all (sb.ctx, &all, &nall, &err) < 0
+  if (owned_core_all (r->srv, &all, &nall, &err) < 0
       || islet_store_sandbox_list (r->srv->store, r->key_id, q.after_created, q.after_id, &rows,
                                    &n, &err)
              < 0)
@@ -448,7 +401,7 @@ api_sandbox_list (struct req *r, struct resp *out)
   items = json_array ();
   for (i = 0; i < n; i++)
     {
-      const struct islet_sandbox_info *info = core_find (all, nall, rows[i].id);
+      const struct islet_sandbox_info *info = owned_core_find (all, nall, rows[i].id);
       json_t *dto;
 
       if (info == NULL) /* destroyed behind isletd's back */
@@ -503,76 +456,38 @@ api_sandbox_toolbox_url (struct req *r, struct resp *out)
 
 /* ---- lifecycle ---- */
 
-typedef int (*life_fn) (struct islet_ctx *ctx, const char *id, struct islet_err *err);
+typedef int (*owned_fn) (const struct owner *k, struct owned *o, struct islet_err *err);
 
 static void
-lifecycle (struct req *r, struct resp *out, life_fn fn, enum islet_sandbox_state from,
-           const char *verb)
+lifecycle (struct req *r, struct resp *out, owned_fn fn, const char *state)
 {
-  cleanup_sb struct sb_ref sb = { 0 };
+  cleanup_owned struct owned o = { 0 };
+  struct owner k = req_owner (r);
   struct islet_err err;
+  int rc;
 
-  if (sb_open (r, r->params[0], &sb, out) < 0)
-    return;
-  if (sb.info.state != from)
-    {
-      reply_error (out, 409, "CONFLICT", "sandbox '%s' is already %s", r->params[0],
-                   from == ISLET_SB_RUNNING ? "stopped" : "started");
-      return;
-    }
-  if (fn (sb.ctx, sb.info.id, &err) < 0
-      || islet_sandbox_get (sb.ctx, sb.info.id, &sb.info, &err) < 0)
-    {
-      islet_wrap (&err, "%s", verb);
-      {
-        reply_islet_err (out, &err, false);
-        return;
-      }
-    }
-  sb.row.updated = now_s ();
-  /* a start is activity (else auto-stop would stop it at once); a stop
-   * starts the auto-delete clock */
-  if (from == ISLET_SB_STOPPED)
-    {
-      sb.row.last_activity = sb.row.updated;
-      sb.row.stopped_at = 0;
-    }
-  else
-    sb.row.stopped_at = sb.row.updated;
-  if (islet_store_sandbox_put (r->srv->store, &sb.row, &err) < 0)
-    fprintf (stderr, "isletd: %s\n", err.msg);
-  reply_event (r, out, sb_dto (r, &sb, NULL), from == ISLET_SB_RUNNING ? "started" : "stopped");
+  rc = owned_open (&k, r->params[0], &o, &err);
+  if (rc == 0)
+    rc = fn (&k, &o, &err);
+  reply_owned (r, out, &o, rc, &err, state);
 }
 
 void
 api_sandbox_start (struct req *r, struct resp *out)
 {
-  lifecycle (r, out, islet_sandbox_start, ISLET_SB_STOPPED, "start");
+  lifecycle (r, out, owned_start, NULL);
 }
 
 void
 api_sandbox_stop (struct req *r, struct resp *out)
 {
-  lifecycle (r, out, islet_sandbox_stop, ISLET_SB_RUNNING, "stop");
+  lifecycle (r, out, owned_stop, NULL);
 }
 
 void
 api_sandbox_delete (struct req *r, struct resp *out)
 {
-  cleanup_sb struct sb_ref sb = { 0 };
-  struct islet_err err;
-
-  if (sb_open (r, r->params[0], &sb, out) < 0)
-    return;
-  if (islet_sandbox_destroy (sb.ctx, sb.info.id, true, &err) < 0)
-    {
-      reply_islet_err (out, &err, false);
-      return;
-    }
-  if (islet_store_sandbox_delete (r->srv->store, sb.info.id, &err) < 0)
-    fprintf (stderr, "isletd: %s\n", err.msg);
-  reply_event (r, out, sb_dto (r, &sb, "destroyed"),
-               sb.info.state == ISLET_SB_RUNNING ? "started" : "stopped");
+  lifecycle (r, out, owned_destroy, "destroyed");
 }
 
 /* ---- Daytona fields islet only stores ---- */

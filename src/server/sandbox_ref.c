@@ -1,57 +1,15 @@
-/* A sandbox as one API key sees it: the core's sandbox, joined with the
- * store's row that says which key owns it.  A sandbox of another key, one
- * made by the CLI, and a missing one all look the same: 404. */
-#include <pthread.h>
+/* The HTTP faces' view of the middle (owned.c): a request's key as an
+ * owner, the sandbox a request names, its Daytona object and env. */
 #include <string.h>
 #include <time.h>
 
 #include "islet/util.h"
 #include "server.h"
 
-/* What the core says of a sandbox that never changes while it exists (its
- * config: limits, image, creation time), by id, so that a toolbox request
- * reads no config.json.  Whether it still exists and runs is asked anew on
- * every request (islet_sandbox_running, which wakes no supervisor); ids are
- * never reused, so an entry of a removed sandbox is only unused. */
-#define INFOS_MAX 1024
-
-static pthread_mutex_t infos_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct islet_sandbox_info infos[INFOS_MAX];
-static size_t n_infos;
-
-static bool
-info_cached (const char *id, struct islet_sandbox_info *out)
+struct owner
+req_owner (struct req *r)
 {
-  bool hit = false;
-
-  pthread_mutex_lock (&infos_lock);
-  for (size_t i = 0; i < n_infos && !hit; i++)
-    if (strcmp (infos[i].id, id) == 0)
-      {
-        *out = infos[i];
-        hit = true;
-      }
-  pthread_mutex_unlock (&infos_lock);
-  return hit;
-}
-
-static void
-info_keep (const struct islet_sandbox_info *info)
-{
-  pthread_mutex_lock (&infos_lock);
-  for (size_t i = 0; i < n_infos; i++)
-    if (strcmp (infos[i].id, info->id) == 0)
-      {
-        pthread_mutex_unlock (&infos_lock);
-        return;
-      }
-  if (n_infos == INFOS_MAX)
-    n_infos = 0;
-  infos[n_infos] = *info;
-  infos[n_infos].state = ISLET_SB_STOPPED; /* never read from here */
-  infos[n_infos].supervisor = 0;
-  n_infos++;
-  pthread_mutex_unlock (&infos_lock);
+  return (struct owner){ .srv = r->srv, .key_id = r->key_id, .host = req_header (r, "Host") };
 }
 
 int
@@ -70,59 +28,32 @@ sb_close (struct sb_ref *sb)
   islet_store_sandbox_fini (&sb->row);
 }
 
-/* A failed lookup: whatever is not the caller's sandbox is 404. */
-static void
-lookup_failed (struct resp *out, const struct islet_err *err, const char *ref)
+/* The middle's answer into sb (which takes o's row), or its error. */
+static int
+sb_take (struct req *r, struct sb_ref *sb, struct owned *o, int rc, const struct islet_err *err,
+         struct resp *out)
 {
-  if (err->kind == ISLET_E_NOTFOUND || err->kind == ISLET_E_INVALID)
-    reply_error (out, 404, "NOT_FOUND", "sandbox '%s' not found", ref);
-  else
-    reply_islet_err (out, err, false);
+  if (rc < 0)
+    {
+      reply_islet_err (out, err, false);
+      return -1;
+    }
+  sb->info = o->info;
+  sb->row = o->row;
+  o->row = (struct islet_store_sandbox){ 0 };
+  snprintf (r->sandbox_id, sizeof r->sandbox_id, "%s", sb->info.id);
+  return 0;
 }
 
 int
 sb_open (struct req *r, const char *ref, struct sb_ref *sb, struct resp *out)
 {
+  struct owner k = req_owner (r);
+  struct owned o;
   struct islet_err err;
 
-  if (sb_ctx (r, sb, out) < 0)
-    return -1;
-  /* names are the store's, per key; the core's own names and id prefixes
-   * are never looked up, so no other key's sandbox can be reached */
-  if (islet_store_sandbox_lookup (r->srv->store, r->key_id, ref, &sb->row, &err) < 0
-      || islet_sandbox_get (sb->ctx, sb->row.id, &sb->info, &err) < 0)
-    {
-      lookup_failed (out, &err, ref);
-      return -1;
-    }
-  snprintf (r->sandbox_id, sizeof r->sandbox_id, "%s", sb->info.id);
-  return 0;
-}
-
-static int
-by_id (const void *a, const void *b)
-{
-  return strcmp (((const struct islet_sandbox_info *) a)->id,
-                 ((const struct islet_sandbox_info *) b)->id);
-}
-
-int
-core_all (struct islet_ctx *ctx, struct islet_sandbox_info **all, size_t *n,
-          struct islet_err *err)
-{
-  if (islet_sandbox_list (ctx, all, n, err) < 0)
-    return -1;
-  qsort (*all, *n, sizeof **all, by_id);
-  return 0;
-}
-
-const struct islet_sandbox_info *
-core_find (const struct islet_sandbox_info *all, size_t n, const char *id)
-{
-  struct islet_sandbox_info key;
-
-  snprintf (key.id, sizeof key.id, "%s", id);
-  return bsearch (&key, all, n, sizeof *all, by_id);
+  (void) sb_ctx (r, sb, out);
+  return sb_take (r, sb, &o, owned_open (&k, ref, &o, &err), &err, out);
 }
 
 int
@@ -131,41 +62,15 @@ tb_open (struct req *r, struct sb_ref *sb, struct resp *out)
   return tb_open_ref (r, r->params[0], sb, out);
 }
 
-/* sb_open for a request into a running sandbox: the same answers, from the
- * caches when the sandbox is known and runs; anything else (not cached, not
- * running, gone) is asked of the core as sb_open does, for the exact
- * answer. */
-static int
-tb_sb_open (struct req *r, const char *ref, struct sb_ref *sb, struct resp *out)
-{
-  struct islet_err err;
-
-  if (sb_ctx (r, sb, out) < 0)
-    return -1;
-  if (islet_store_sandbox_lookup (r->srv->store, r->key_id, ref, &sb->row, &err) < 0)
-    {
-      lookup_failed (out, &err, ref);
-      return -1;
-    }
-  if (info_cached (sb->row.id, &sb->info) && islet_sandbox_running (sb->ctx, sb->row.id))
-    sb->info.state = ISLET_SB_RUNNING;
-  else if (islet_sandbox_get (sb->ctx, sb->row.id, &sb->info, &err) < 0)
-    {
-      lookup_failed (out, &err, ref);
-      return -1;
-    }
-  else
-    info_keep (&sb->info);
-  snprintf (r->sandbox_id, sizeof r->sandbox_id, "%s", sb->info.id);
-  return 0;
-}
-
 int
 tb_open_ref (struct req *r, const char *ref, struct sb_ref *sb, struct resp *out)
 {
+  struct owner k = req_owner (r);
+  struct owned o;
   struct islet_err err;
 
-  if (tb_sb_open (r, ref, sb, out) < 0)
+  (void) sb_ctx (r, sb, out);
+  if (sb_take (r, sb, &o, owned_open_fast (&k, ref, &o, &err), &err, out) < 0)
     return -1;
   if (sb->info.state != ISLET_SB_RUNNING)
     {
@@ -191,73 +96,21 @@ object_or_empty (const char *text)
   return j;
 }
 
-/* A number of cores or GiB: an integer when it is one. */
-static json_t *
-amount (uint64_t milli)
-{
-  if (milli % 1000 == 0)
-    return json_integer ((json_int_t) (milli / 1000));
-  return json_real ((double) milli / 1000.0);
-}
-
 char *
 sb_toolbox_url (struct req *r)
 {
-  const char *host = req_header (r, "Host");
+  struct owner k = req_owner (r);
 
-  if (host && *host && strpbrk (host, "/ \"\\") == NULL)
-    return islet_xasprintf ("http://%s/toolbox", host);
-  return islet_xasprintf ("%s/toolbox", r->srv->url);
+  return owned_toolbox_url (&k);
 }
 
 json_t *
 sb_dto (struct req *r, const struct sb_ref *sb, const char *state)
 {
-  const struct islet_limits *l = &sb->info.limits;
-  json_t *labels = object_or_empty (sb->row.labels);
-  cleanup_free char *org = islet_xasprintf ("key-%lld", (long long) sb->row.key_id);
-  cleanup_free char *tb = sb_toolbox_url (r);
-  char created[32], updated[32], activity[32];
-  json_t *j;
+  struct owner k = req_owner (r);
+  const struct owned o = { .info = sb->info, .row = sb->row };
 
-  if (state == NULL)
-    state = sb->info.state == ISLET_SB_RUNNING ? "started" : "stopped";
-  json_object_set_new (labels, "code-toolbox-language", json_string (sb->row.language));
-  iso_time (sb->info.created, created);
-  iso_time (sb->row.updated, updated);
-  iso_time (sb->row.last_activity, activity);
-  j = json_pack ("{s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:b,s:b,s:s}", "id", sb->info.id, "organizationId",
-                 org, "name", sb->row.name ? sb->row.name : sb->info.name, "snapshot", sb->info.image, "user", "root", "env",
-                 object_or_empty (sb->row.env), "labels", labels, "public", 0, "networkBlockAll", 1,
-                 "target", sb->row.target);
-  json_object_set_new (j, "cpu", amount (l->cpu_millis));
-  json_object_set_new (j, "gpu", json_integer (0));
-  json_object_set_new (j, "memory", amount (l->memory_mb * 1000 / 1024));
-  json_object_set_new (j, "disk", amount (l->disk_mb * 1000 / 1024));
-  json_object_update_new (
-      j,
-      json_pack ("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:o,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:b}", "state",
-                 state, "desiredState",
-                 strcmp (state, "destroyed") == 0 ? "destroyed"
-                 : strcmp (state, "started") == 0 ? "started"
-                                                  : "stopped",
-                 "backupState", "None", "autoStopInterval", (json_int_t) sb->row.auto_stop,
-                 "autoArchiveInterval", (json_int_t) sb->row.auto_archive, "autoDeleteInterval",
-                 (json_int_t) sb->row.auto_delete, "autoPauseInterval", (json_int_t) 0, "volumes",
-                 json_array (), "createdAt", created, "updatedAt", updated, "lastActivityAt",
-                 activity, "sandboxClass", "container", "runnerId", "local", "daemonVersion",
-                 "isletd-0.1.0", "toolboxProxyUrl", tb, "recoverable", 0, "kvm", 0));
-  /* islet's own view, which the Daytona fields round (the CLI reads it) */
-  json_object_set_new (
-      j, "islet",
-      json_pack ("{s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:I,s:I,s:I,s:b}", "limits", "memory_mb",
-                 (json_int_t) l->memory_mb, "cpu_millis", (json_int_t) l->cpu_millis, "pids",
-                 (json_int_t) l->pids, "disk_mb", (json_int_t) l->disk_mb, "timeout_s",
-                 (json_int_t) l->timeout_s, "output_bytes", (json_int_t) l->output_bytes,
-                 "nofile", (json_int_t) l->nofile, "created", (json_int_t) sb->info.created,
-                 "created_nsec", (json_int_t) sb->info.created_nsec, "uid_base",
-                 (json_int_t) sb->info.uid_base, "disk_enforced", sb->info.disk_enforced));
-  return j;
+  return owned_dto (&k, &o, state);
 }
 
 static bool

@@ -16,6 +16,7 @@
 #include "islet/err.h"
 #include "islet/proto.h"
 #include "islet/sandbox.h"
+#include "owned.h"
 #include "store.h"
 
 struct islet_store;
@@ -188,8 +189,6 @@ void v1_tool (struct req *r, struct resp *out);
 void v1_sandbox_exec (struct req *r, struct resp *out);
 
 /* ---- sandbox_api.c: the control plane ---- */
-/* A name isletd takes: 1 to 255 bytes, no '/' and no control characters. */
-bool sb_name_ok (const char *s);
 void api_sandbox_create (struct req *r, struct resp *out);
 void api_sandbox_list (struct req *r, struct resp *out);
 void api_sandbox_get (struct req *r, struct resp *out);
@@ -204,7 +203,9 @@ void api_sandbox_autodelete (struct req *r, struct resp *out);
 void api_sandbox_activity (struct req *r, struct resp *out);
 void api_audit_list (struct req *r, struct resp *out);
 
-/* ---- sandbox_ref.c: a sandbox as one caller sees it ---- */
+/* ---- sandbox_ref.c: the middle (owned.h) as the HTTP faces use it ---- */
+/* The request's key, as the middle's owner. */
+struct owner req_owner (struct req *r);
 struct sb_ref
 {
   struct islet_ctx *ctx; /* one per request: a ctx is not shared between threads */
@@ -212,10 +213,10 @@ struct sb_ref
   struct islet_store_sandbox row;
 };
 
-/* Open the core on the server's state directory, or reply 500. */
+/* The server's core, for a request. */
 int sb_ctx (struct req *r, struct sb_ref *sb, struct resp *out);
-/* Resolve an id or a name to a sandbox of the caller's organization (ctx
- * opened too); 404 for anything else, another key's sandbox included. */
+/* owned_open for a request: the caller's sandbox named ref, or its error
+ * answered (404 for anything not the caller's). */
 int sb_open (struct req *r, const char *ref, struct sb_ref *sb, struct resp *out);
 void sb_close (struct sb_ref *sb);
 #define cleanup_sb __attribute__ ((cleanup (sb_close)))
@@ -226,12 +227,6 @@ json_t *sb_dto (struct req *r, const struct sb_ref *sb, const char *state);
 char **sb_env (const struct sb_ref *sb, json_t *extra, struct resp *out);
 /* <this server>/toolbox, as the caller reached us (its Host header). */
 char *sb_toolbox_url (struct req *r);
-/* Every sandbox of the core, sorted by id, to join with the store's rows
- * (*all malloc'd); core_find: the one of id, or NULL. */
-int core_all (struct islet_ctx *ctx, struct islet_sandbox_info **all, size_t *n,
-              struct islet_err *err) ISLET_MUST_CHECK;
-const struct islet_sandbox_info *core_find (const struct islet_sandbox_info *all, size_t n,
-                                            const char *id);
 /* The sandbox of a toolbox path (/toolbox/{id}/...), running; -1 with the
  * error in out. */
 int tb_open (struct req *r, struct sb_ref *sb, struct resp *out);
@@ -320,9 +315,6 @@ void sio_emit (struct srv *srv, int64_t key_id, const char *event, json_t *data)
 /* A sandbox's state changed (old_state NULL: it was created): the
  * events the SDK listens to, with its DTO. */
 void sio_sandbox_event (struct srv *srv, int64_t key_id, json_t *dto, const char *old_state);
-/* The same with only {id, state}, when there is no request to build a DTO. */
-void sio_sandbox_state (struct srv *srv, int64_t key_id, const char *id, const char *old_state,
-                        const char *new_state);
 
 /* ---- keys.c ---- */
 /* Hex SHA-256 of a key. */

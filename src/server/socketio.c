@@ -431,16 +431,6 @@ sio_sandbox_event (struct srv *srv, int64_t key_id, json_t *dto, const char *old
 }
 
 void
-sio_sandbox_state (struct srv *srv, int64_t key_id, const char *id, const char *old_state,
-                   const char *new_state)
-{
-  cleanup_json json_t *dto = json_pack ("{ss,ss}", "id", id, "state", new_state);
-
-  if (dto)
-    sio_sandbox_event (srv, key_id, dto, old_state);
-}
-
-void
 sio_shutdown (struct sio *s)
 {
   struct timespec until;

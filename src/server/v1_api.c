@@ -382,7 +382,7 @@ v1_execute (struct req *r, struct resp *out)
 {
   cleanup_json json_t *j = req_json_object (r, out);
   cleanup_sb struct sb_ref sb = { 0 };
-  struct islet_create_opts opts = { 0 };
+  struct owner k = req_owner (r);
   struct v1_job job;
   struct islet_err err;
   json_t *kept;
@@ -409,8 +409,7 @@ v1_execute (struct req *r, struct resp *out)
       json_decref (job.allowed);
       return;
     }
-  opts.limits = job.limits;
-  if (islet_sandbox_create (r->srv->ctx, &opts, id, &err) < 0)
+  if (owned_scratch_begin (&k, &job.limits, id, &err) < 0)
     {
       reply_islet_err (out, &err, false);
       json_decref (job.allowed);
@@ -418,8 +417,7 @@ v1_execute (struct req *r, struct resp *out)
     }
   snprintf (r->sandbox_id, sizeof r->sandbox_id, "%s", id);
   execute_in (r->srv->ctx, id, &job, out);
-  if (islet_sandbox_destroy (r->srv->ctx, id, true, &err) < 0)
-    fprintf (stderr, "isletd: remove the sandbox of /v1/execute %s: %s\n", id, err.msg);
+  owned_scratch_end (&k, id);
   json_decref (job.allowed);
 }
 
@@ -427,7 +425,7 @@ v1_execute (struct req *r, struct resp *out)
 void
 v1_test (struct req *r, struct resp *out)
 {
-  struct islet_create_opts opts = { .limits = ISLET_LIMITS_DEFAULT };
+  struct owner k = req_owner (r);
   struct v1_job job = { .code = "print(sum(range(10)))", .language = "python",
                         .limits = ISLET_LIMITS_DEFAULT, .timeout_s = V1_TIMEOUT_DEFAULT_S };
   cleanup_json json_t *res = NULL;
@@ -436,7 +434,7 @@ v1_test (struct req *r, struct resp *out)
   uint64_t t0 = islet_now_ns ();
   const char *got;
 
-  if (islet_sandbox_create (r->srv->ctx, &opts, id, &err) < 0)
+  if (owned_scratch_begin (&k, &job.limits, id, &err) < 0)
     {
       reply_json (out, 200,
                   json_pack ("{s:b,s:s,s:s}", "ok", 0, "stage", "create", "error", err.msg));
@@ -444,8 +442,7 @@ v1_test (struct req *r, struct resp *out)
     }
   snprintf (r->sandbox_id, sizeof r->sandbox_id, "%s", id);
   execute_in (r->srv->ctx, id, &job, out);
-  if (islet_sandbox_destroy (r->srv->ctx, id, true, &err) < 0)
-    fprintf (stderr, "isletd: remove the sandbox of /v1/test %s: %s\n", id, err.msg);
+  owned_scratch_end (&k, id);
   res = out->body ? json_loadb (out->body, out->len, 0, NULL) : NULL;
   got = json_string_value (json_object_get (res, "stdout"));
   free (out->body);
@@ -464,12 +461,12 @@ v1_sandbox_create (struct req *r, struct resp *out)
 {
   cleanup_json json_t *j = req_json_object (r, out);
   cleanup_json json_t *defaults = config_load (r->srv);
-  cleanup_json json_t *body = NULL;
-  cleanup_json json_t *dto = NULL;
-  cleanup_free char *text = NULL;
+  cleanup_owned struct owned o = { 0 };
+  struct owner k = req_owner (r);
+  struct owned_spec spec = { .limits = ISLET_LIMITS_DEFAULT, .auto_delete = -1 };
+  struct islet_err err;
   const char *lang = "python";
   json_t *cfg, *v;
-  struct req r2;
 
   if (j == NULL)
     return;
@@ -496,24 +493,21 @@ v1_sandbox_create (struct req *r, struct resp *out)
         return;
       json_object_update (defaults, cfg);
     }
-  body = json_pack ("{s:{s:s},s:{},s:O,s:f}", "labels", "code-toolbox-language", lang, "env",
-                    "cpu", json_object_get (defaults, "cpu_limit"), "memory",
-                    (double) json_integer_value (json_object_get (defaults, "memory_limit_mb"))
-                        / 1024.0);
-  text = json_dumps (body, JSON_COMPACT);
-  r2 = *r;
-  r2.body = text;
-  r2.body_len = strlen (text);
-  api_sandbox_create (&r2, out);
-  snprintf (r->sandbox_id, sizeof r->sandbox_id, "%s", r2.sandbox_id);
-  if (out->status != 200 && out->status != 201)
-    return;
-  dto = json_loadb (out->body, out->len, 0, NULL);
-  free (out->body);
-  out->body = NULL;
+  if ((v = json_object_get (defaults, "cpu_limit")) && json_is_number (v))
+    spec.limits.cpu_millis = (uint32_t) lround (json_number_value (v) * 1000);
+  if ((v = json_object_get (defaults, "memory_limit_mb")) && json_is_integer (v))
+    spec.limits.memory_mb = (uint64_t) json_integer_value (v);
+  spec.language = lang;
+  if (owned_create (&k, &spec, &o, &err) < 0)
+    {
+      reply_islet_err (out, &err, false);
+      return;
+    }
+  snprintf (r->sandbox_id, sizeof r->sandbox_id, "%s", o.info.id);
   reply_json (out, 200,
-              json_pack ("{s:O*,s:O*,s:s}", "sandbox_id", json_object_get (dto, "id"), "state",
-                         json_object_get (dto, "state"), "language", lang));
+              json_pack ("{s:s,s:s,s:s}", "sandbox_id", o.info.id, "state",
+                         o.info.state == ISLET_SB_RUNNING ? "started" : "stopped", "language",
+                         lang));
 }
 
 void

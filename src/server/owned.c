@@ -1,0 +1,423 @@
+/* isletd's middle (see owned.h): a sandbox as one API key sees it. */
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+#include "islet/util.h"
+#include "owned.h"
+#include "server.h"
+
+void
+owned_fini (struct owned *o)
+{
+  islet_store_sandbox_fini (&o->row);
+}
+
+/* ---- open ---- */
+
+/* What the core says of a sandbox that never changes while it exists (its
+ * config: limits, image, creation time), by id, so that a toolbox request
+ * reads no config.json.  Whether it still exists and runs is asked anew on
+ * every request (islet_sandbox_running, which wakes no supervisor); ids are
+ * never reused, so an entry of a removed sandbox is only unused. */
+#define INFOS_MAX 1024
+
+static pthread_mutex_t infos_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct islet_sandbox_info infos[INFOS_MAX];
+static size_t n_infos;
+
+static bool
+info_cached (const char *id, struct islet_sandbox_info *out)
+{
+  bool hit = false;
+
+  pthread_mutex_lock (&infos_lock);
+  for (size_t i = 0; i < n_infos && !hit; i++)
+    if (strcmp (infos[i].id, id) == 0)
+      {
+        *out = infos[i];
+        hit = true;
+      }
+  pthread_mutex_unlock (&infos_lock);
+  return hit;
+}
+
+static void
+info_keep (const struct islet_sandbox_info *info)
+{
+  pthread_mutex_lock (&infos_lock);
+  for (size_t i = 0; i < n_infos; i++)
+    if (strcmp (infos[i].id, info->id) == 0)
+      {
+        pthread_mutex_unlock (&infos_lock);
+        return;
+      }
+  if (n_infos == INFOS_MAX)
+    n_infos = 0;
+  infos[n_infos] = *info;
+  infos[n_infos].state = ISLET_SB_STOPPED; /* never read from here */
+  infos[n_infos].supervisor = 0;
+  n_infos++;
+  pthread_mutex_unlock (&infos_lock);
+}
+
+/* The tenancy rule, the one place it is written: whatever is not the key's
+ * sandbox is the same "no sandbox". */
+static int
+not_found (const char *ref, struct islet_err *err)
+{
+  if (err->kind == ISLET_E_NOTFOUND || err->kind == ISLET_E_INVALID)
+    return islet_fail (err, ISLET_E_NOTFOUND, 0, "no sandbox '%s'", ref ? ref : "");
+  return -1;
+}
+
+/* The core's details under the name the key knows. */
+static void
+take_name (struct owned *o)
+{
+  if (o->row.name)
+    snprintf (o->info.name, sizeof o->info.name, "%s", o->row.name);
+}
+
+static int
+open_row (const struct owner *k, const char *ref, struct owned *o, struct islet_err *err)
+{
+  *o = (struct owned){ 0 };
+  /* names are the store's, per key; the core's own names and id prefixes
+   * are never looked up, so no other key's sandbox can be reached */
+  if (ref == NULL || islet_store_sandbox_lookup (k->srv->store, k->key_id, ref, &o->row, err) < 0)
+    return not_found (ref, err);
+  return 0;
+}
+
+int
+owned_open (const struct owner *k, const char *ref, struct owned *o, struct islet_err *err)
+{
+  if (open_row (k, ref, o, err) < 0)
+    return -1;
+  if (islet_sandbox_get (k->srv->ctx, o->row.id, &o->info, err) < 0)
+    {
+      owned_fini (o);
+      return not_found (ref, err);
+    }
+  take_name (o);
+  return 0;
+}
+
+int
+owned_open_fast (const struct owner *k, const char *ref, struct owned *o, struct islet_err *err)
+{
+  if (open_row (k, ref, o, err) < 0)
+    return -1;
+  if (info_cached (o->row.id, &o->info) && islet_sandbox_running (k->srv->ctx, o->row.id))
+    o->info.state = ISLET_SB_RUNNING;
+  else if (islet_sandbox_get (k->srv->ctx, o->row.id, &o->info, err) < 0)
+    {
+      owned_fini (o);
+      return not_found (ref, err);
+    }
+  else
+    info_keep (&o->info);
+  take_name (o);
+  return 0;
+}
+
+/* ---- events ---- */
+
+/* The one shape of every event: the sandbox's Daytona object. */
+static void
+event (const struct owner *k, const struct owned *o, const char *state, const char *old_state)
+{
+  cleanup_json json_t *dto = owned_dto (k, o, state);
+
+  sio_sandbox_event (k->srv, k->key_id, dto, old_state);
+}
+
+static const char *
+state_word (enum islet_sandbox_state s)
+{
+  return s == ISLET_SB_RUNNING ? "started" : "stopped";
+}
+
+/* ---- create ---- */
+
+#define NAME_MAX_LEN 255
+
+/* A key's name is isletd's only (the core's name is islet-<id>): any text
+ * that fits in one path segment of the API. */
+bool
+owned_name_ok (const char *s)
+{
+  size_t n = strlen (s);
+
+  if (n == 0 || n > NAME_MAX_LEN)
+    return false;
+  for (; *s; s++)
+    if (*s == '/' || (unsigned char) *s < 0x20 || *s == 0x7f)
+      return false;
+  return true;
+}
+
+static char *
+json_text (json_t *j)
+{
+  return j ? json_dumps (j, JSON_COMPACT) : islet_xstrdup ("{}");
+}
+
+static void
+row_of (const struct owner *k, const struct owned_spec *spec, const char *id,
+        struct islet_store_sandbox *row)
+{
+  int64_t now = now_s ();
+
+  *row = (struct islet_store_sandbox){
+    .key_id = k->key_id,
+    .name = islet_xstrdup (spec->name ? spec->name : id),
+    .labels = json_text (spec->labels),
+    .env = json_text (spec->env),
+    .language = islet_xstrdup (spec->language ? spec->language : "python"),
+    .target = islet_xstrdup (spec->target ? spec->target : "local"),
+    .auto_stop = spec->auto_stop,
+    .auto_archive = spec->auto_archive,
+    .auto_delete = spec->auto_delete,
+    .created = now,
+    .updated = now,
+    .last_activity = now,
+  };
+  snprintf (row->id, sizeof row->id, "%s", id);
+}
+
+int
+owned_create (const struct owner *k, const struct owned_spec *spec, struct owned *o,
+              struct islet_err *err)
+{
+  struct islet_create_opts opts = { .image = spec->image, .limits = spec->limits };
+  struct islet_err ignored;
+  char id[ISLET_ID_LEN + 1];
+
+  *o = (struct owned){ 0 };
+  if (spec->name && !owned_name_ok (spec->name))
+    return islet_fail (err, ISLET_E_INVALID, 0,
+                       "name must be 1 to %d bytes, without '/' or control characters",
+                       NAME_MAX_LEN);
+  /* a quick check; the store's UNIQUE (key, name) is what holds under races */
+  if (spec->name && islet_store_sandbox_find (k->srv->store, k->key_id, spec->name, id, &ignored) == 0)
+    return islet_fail (err, ISLET_E_CONFLICT, 0, "a sandbox named '%s' exists already",
+                       spec->name);
+  /* no core name: the core's names are global, a key's are its own (the
+   * core calls it islet-<id>, its hostname too) */
+  if (islet_sandbox_create (k->srv->ctx, &opts, id, err) < 0)
+    {
+      if (err->kind == ISLET_E_NOTFOUND)
+        err->kind = ISLET_E_INVALID; /* an unknown image is a bad request */
+      return -1;
+    }
+  row_of (k, spec, id, &o->row);
+  if (islet_store_sandbox_put (k->srv->store, &o->row, err) < 0
+      || islet_sandbox_get (k->srv->ctx, id, &o->info, err) < 0)
+    {
+      /* a sandbox no key owns would be lost to the API: take it back */
+      (void) !islet_sandbox_destroy (k->srv->ctx, id, true, &ignored);
+      (void) !islet_store_sandbox_delete (k->srv->store, id, &ignored);
+      owned_fini (o);
+      return -1;
+    }
+  take_name (o);
+  event (k, o, NULL, NULL);
+  return 0;
+}
+
+/* ---- start, stop, destroy ---- */
+
+typedef int (*life_fn) (struct islet_ctx *ctx, const char *id, struct islet_err *err);
+
+static int
+lifecycle (const struct owner *k, struct owned *o, life_fn fn, enum islet_sandbox_state from,
+           const char *verb, struct islet_err *err)
+{
+  struct islet_err serr;
+
+  if (o->info.state != from)
+    return islet_fail (err, ISLET_E_CONFLICT, 0, "sandbox '%s' is already %s",
+                       o->row.name ? o->row.name : o->info.id, verb);
+  if (fn (k->srv->ctx, o->info.id, err) < 0
+      || islet_sandbox_get (k->srv->ctx, o->info.id, &o->info, err) < 0)
+    return islet_wrap (err, "%s", from == ISLET_SB_STOPPED ? "start" : "stop");
+  take_name (o);
+  o->row.updated = now_s ();
+  /* a start is activity (else auto-stop would stop it at once); a stop
+   * starts the auto-delete clock */
+  if (from == ISLET_SB_STOPPED)
+    {
+      o->row.last_activity = o->row.updated;
+      o->row.stopped_at = 0;
+    }
+  else
+    o->row.stopped_at = o->row.updated;
+  if (islet_store_sandbox_put (k->srv->store, &o->row, &serr) < 0)
+    fprintf (stderr, "isletd: %s\n", serr.msg);
+  event (k, o, NULL, state_word (from));
+  return 0;
+}
+
+int
+owned_start (const struct owner *k, struct owned *o, struct islet_err *err)
+{
+  return lifecycle (k, o, islet_sandbox_start, ISLET_SB_STOPPED, "started", err);
+}
+
+int
+owned_stop (const struct owner *k, struct owned *o, struct islet_err *err)
+{
+  return lifecycle (k, o, islet_sandbox_stop, ISLET_SB_RUNNING, "stopped", err);
+}
+
+int
+owned_destroy (const struct owner *k, struct owned *o, struct islet_err *err)
+{
+  struct islet_err serr;
+
+  if (islet_sandbox_destroy (k->srv->ctx, o->info.id, true, err) < 0)
+    return -1;
+  if (islet_store_sandbox_delete (k->srv->store, o->info.id, &serr) < 0)
+    fprintf (stderr, "isletd: %s\n", serr.msg);
+  event (k, o, "destroyed", state_word (o->info.state));
+  return 0;
+}
+
+/* ---- one request's sandbox ---- */
+
+int
+owned_scratch_begin (const struct owner *k, const struct islet_limits *limits,
+                     char id[ISLET_ID_LEN + 1], struct islet_err *err)
+{
+  struct islet_create_opts opts = { .limits = *limits };
+
+  return islet_sandbox_create (k->srv->ctx, &opts, id, err);
+}
+
+void
+owned_scratch_end (const struct owner *k, const char *id)
+{
+  struct islet_err err;
+
+  if (islet_sandbox_destroy (k->srv->ctx, id, true, &err) < 0)
+    fprintf (stderr, "isletd: remove the one-request sandbox %s: %s\n", id, err.msg);
+}
+
+/* ---- the Daytona object ---- */
+
+static json_t *
+object_or_empty (const char *text)
+{
+  json_t *j = text ? json_loads (text, 0, NULL) : NULL;
+  if (!json_is_object (j))
+    {
+      json_decref (j);
+      j = json_object ();
+    }
+  return j;
+}
+
+/* A number of cores or GiB: an integer when it is one. */
+static json_t *
+amount (uint64_t milli)
+{
+  if (milli % 1000 == 0)
+    return json_integer ((json_int_t) (milli / 1000));
+  return json_real ((double) milli / 1000.0);
+}
+
+static json_t *
+islet_view (const struct owned *o)
+{
+  const struct islet_limits *l = &o->info.limits;
+
+  return json_pack ("{s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:I,s:I,s:I,s:b}", "limits", "memory_mb",
+                    (json_int_t) l->memory_mb, "cpu_millis", (json_int_t) l->cpu_millis, "pids",
+                    (json_int_t) l->pids, "disk_mb", (json_int_t) l->disk_mb, "timeout_s",
+                    (json_int_t) l->timeout_s, "output_bytes", (json_int_t) l->output_bytes,
+                    "nofile", (json_int_t) l->nofile, "created", (json_int_t) o->info.created,
+                    "created_nsec", (json_int_t) o->info.created_nsec, "uid_base",
+                    (json_int_t) o->info.uid_base, "disk_enforced", o->info.disk_enforced);
+}
+
+char *
+owned_toolbox_url (const struct owner *k)
+{
+  if (k->host && *k->host && strpbrk (k->host, "/ \"\\") == NULL)
+    return islet_xasprintf ("http://%s/toolbox", k->host);
+  return islet_xasprintf ("%s/toolbox", k->srv->url ? k->srv->url : "");
+}
+
+json_t *
+owned_dto (const struct owner *k, const struct owned *o, const char *state)
+{
+  const struct islet_limits *l = &o->info.limits;
+  json_t *labels = object_or_empty (o->row.labels);
+  cleanup_free char *org = islet_xasprintf ("key-%lld", (long long) o->row.key_id);
+  cleanup_free char *tb = owned_toolbox_url (k);
+  char created[32], updated[32], activity[32];
+  json_t *j;
+
+  if (state == NULL)
+    state = state_word (o->info.state);
+  json_object_set_new (labels, "code-toolbox-language",
+                       json_string (o->row.language ? o->row.language : "python"));
+  iso_time (o->info.created, created);
+  iso_time (o->row.updated, updated);
+  iso_time (o->row.last_activity, activity);
+  j = json_pack ("{s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:b,s:b,s:s}", "id", o->info.id, "organizationId",
+                 org, "name", o->row.name ? o->row.name : o->info.name, "snapshot",
+                 o->info.image, "user", "root", "env", object_or_empty (o->row.env), "labels",
+                 labels, "public", 0, "networkBlockAll", 1, "target",
+                 o->row.target ? o->row.target : "local");
+  json_object_set_new (j, "cpu", amount (l->cpu_millis));
+  json_object_set_new (j, "gpu", json_integer (0));
+  json_object_set_new (j, "memory", amount (l->memory_mb * 1000 / 1024));
+  json_object_set_new (j, "disk", amount (l->disk_mb * 1000 / 1024));
+  json_object_update_new (
+      j,
+      json_pack ("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:o,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:b}", "state",
+                 state, "desiredState",
+                 strcmp (state, "destroyed") == 0 ? "destroyed"
+                 : strcmp (state, "started") == 0 ? "started"
+                                                  : "stopped",
+                 "backupState", "None", "autoStopInterval", (json_int_t) o->row.auto_stop,
+                 "autoArchiveInterval", (json_int_t) o->row.auto_archive, "autoDeleteInterval",
+                 (json_int_t) o->row.auto_delete, "autoPauseInterval", (json_int_t) 0, "volumes",
+                 json_array (), "createdAt", created, "updatedAt", updated, "lastActivityAt",
+                 activity, "sandboxClass", "container", "runnerId", "local", "daemonVersion",
+                 "isletd-0.1.0", "toolboxProxyUrl", tb, "recoverable", 0, "kvm", 0));
+  /* islet's own view, which the Daytona fields round (the CLI reads it) */
+  json_object_set_new (j, "islet", islet_view (o));
+  return j;
+}
+
+/* ---- the core's list ---- */
+
+static int
+by_id (const void *a, const void *b)
+{
+  return strcmp (((const struct islet_sandbox_info *) a)->id,
+                 ((const struct islet_sandbox_info *) b)->id);
+}
+
+int
+owned_core_all (struct srv *srv, struct islet_sandbox_info **all, size_t *n,
+                struct islet_err *err)
+{
+  if (islet_sandbox_list (srv->ctx, all, n, err) < 0)
+    return -1;
+  qsort (*all, *n, sizeof **all, by_id);
+  return 0;
+}
+
+const struct islet_sandbox_info *
+owned_core_find (const struct islet_sandbox_info *all, size_t n, const char *id)
+{
+  struct islet_sandbox_info key;
+
+  snprintf (key.id, sizeof key.id, "%s", id);
+  return bsearch (&key, all, n, sizeof *all, by_id);
+}

@@ -1,0 +1,100 @@
+/* isletd's middle: a sandbox as one API key sees it, the core's sandbox
+ * joined with the store's row that says which key owns it.  Every face
+ * (the Daytona control plane, /v1, MCP over HTTP, the reaper) opens,
+ * creates, starts, stops and destroys sandboxes here and nowhere else, so
+ * that the tenancy rule, the rollback of a failed create and the Socket.IO
+ * event of each change are written once.  It knows no HTTP: it answers
+ * with an islet_err, which the faces turn into their own answers
+ * (reply_islet_err for HTTP). */
+#ifndef ISLET_OWNED_H
+#define ISLET_OWNED_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "islet/err.h"
+#include "islet/sandbox.h"
+#include "store.h"
+
+struct srv;
+
+/* Who acts: a key of a server.  host is how the caller reached the server
+ * (an HTTP Host), for the toolbox address in the sandbox's Daytona object;
+ * NULL: the server's own URL. */
+struct owner
+{
+  struct srv *srv;
+  int64_t key_id;
+  const char *host;
+};
+
+struct owned
+{
+  struct islet_sandbox_info info; /* the core's, with the key's name */
+  struct islet_store_sandbox row;
+};
+
+void owned_fini (struct owned *o);
+#define cleanup_owned __attribute__ ((cleanup (owned_fini)))
+
+/* The key's sandbox whose id or name is ref.  Anything else (another key's
+ * sandbox, one of the CLI, a core name, an id prefix, nothing) is the same
+ * ISLET_E_NOTFOUND "no sandbox 'REF'": a key cannot learn what others
+ * have. */
+int owned_open (const struct owner *k, const char *ref, struct owned *o,
+                struct islet_err *err) ISLET_MUST_CHECK;
+/* The same for a request into the sandbox: what never changes is taken from
+ * a cache when the sandbox is known and runs (no config.json read); state
+ * tells whether it runs. */
+int owned_open_fast (const struct owner *k, const char *ref, struct owned *o,
+                     struct islet_err *err) ISLET_MUST_CHECK;
+
+/* What a key asks for when it makes a sandbox. */
+struct owned_spec
+{
+  const char *name;     /* NULL: the id (Daytona's default) */
+  const char *image;    /* NULL: the core's default */
+  const char *language; /* code-toolbox-language; NULL: python */
+  const char *target;   /* NULL: local */
+  json_t *labels, *env; /* objects of strings, or NULL: none */
+  struct islet_limits limits;
+  int64_t auto_stop, auto_archive, auto_delete; /* minutes, as in the row */
+};
+
+/* A name isletd takes: 1 to 255 bytes, no '/' and no control characters. */
+bool owned_name_ok (const char *s);
+
+/* Make a sandbox owned by k: the core's sandbox and the store's row, as one
+ * (a failure leaves neither), then the "created" event. */
+int owned_create (const struct owner *k, const struct owned_spec *spec, struct owned *o,
+                  struct islet_err *err) ISLET_MUST_CHECK;
+/* Start a stopped one, stop a running one (ISLET_E_CONFLICT when it is
+ * already so); the row's clocks follow, o is refreshed, the event sent. */
+int owned_start (const struct owner *k, struct owned *o, struct islet_err *err) ISLET_MUST_CHECK;
+int owned_stop (const struct owner *k, struct owned *o, struct islet_err *err) ISLET_MUST_CHECK;
+/* Destroy it: the core's sandbox, then its row, then the event. */
+int owned_destroy (const struct owner *k, struct owned *o, struct islet_err *err) ISLET_MUST_CHECK;
+
+/* A sandbox no key owns, for one request only (/v1/execute, /v1/test):
+ * made, used by the caller, destroyed by owned_scratch_end. */
+int owned_scratch_begin (const struct owner *k, const struct islet_limits *limits,
+                         char id[ISLET_ID_LEN + 1], struct islet_err *err) ISLET_MUST_CHECK;
+void owned_scratch_end (const struct owner *k, const char *id);
+
+/* The Daytona Sandbox object (new reference); state NULL: from info
+ * (started or stopped).  It is also what every event carries. */
+json_t *owned_dto (const struct owner *k, const struct owned *o, const char *state);
+
+/* <the server as the owner reached it>/toolbox (malloc'd). */
+char *owned_toolbox_url (const struct owner *k);
+
+/* Every sandbox of the core, sorted by id, to join with the store's rows
+ * (*all malloc'd); owned_core_find: the one of id, or NULL. */
+int owned_core_all (struct srv *srv, struct islet_sandbox_info **all, size_t *n,
+                    struct islet_err *err) ISLET_MUST_CHECK;
+const struct islet_sandbox_info *owned_core_find (const struct islet_sandbox_info *all, size_t n,
+                                                  const char *id);
+
+#endif

@@ -1,0 +1,283 @@
+// wrap: islet_sandbox_create islet_sandbox_get islet_sandbox_destroy sqlite3_step
+// server: owned.c store.c reply.c
+/* isletd's middle (src/server/owned.c) on a real store and a pretend core:
+ * a create is the core's sandbox and the store's row as one, whichever
+ * store statement fails (SQLite's way of testing: fail each in turn), and
+ * another key's sandbox is the same "no sandbox" as a missing one. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "islet/util.h"
+#include "server.h"
+
+/* ---- the pretend core: sandboxes are entries of a table ---- */
+
+#define CORE_MAX 16
+
+static struct islet_sandbox_info core[CORE_MAX];
+static size_t n_core;
+static unsigned core_creates, next_id;
+
+int
+__wrap_islet_sandbox_create (struct islet_ctx *ctx, const struct islet_create_opts *opts,
+                             char id[ISLET_ID_LEN + 1], struct islet_err *err)
+{
+  struct islet_sandbox_info *s;
+
+  (void) ctx;
+  if (n_core == CORE_MAX)
+    return islet_fail (err, ISLET_E_LIMIT, 0, "pretend core full");
+  s = &core[n_core];
+  *s = (struct islet_sandbox_info){ .state = ISLET_SB_RUNNING, .limits = opts->limits };
+  snprintf (s->id, sizeof s->id, "%012x", ++next_id);
+  memcpy (s->name, "islet-", 6);
+  memcpy (s->name + 6, s->id, ISLET_ID_LEN + 1);
+  snprintf (s->image, sizeof s->image, "host");
+  memcpy (id, s->id, ISLET_ID_LEN + 1);
+  n_core++;
+  core_creates++;
+  return 0;
+}
+
+static struct islet_sandbox_info *
+core_find (const char *id)
+{
+  for (size_t i = 0; i < n_core; i++)
+    if (strcmp (core[i].id, id) == 0)
+      return &core[i];
+  return NULL;
+}
+
+int
+__wrap_islet_sandbox_get (struct islet_ctx *ctx, const char *ref, struct islet_sandbox_info *out,
+                          struct islet_err *err)
+{
+  struct islet_sandbox_info *s = core_find (ref);
+
+  (void) ctx;
+  if (s == NULL)
+    return islet_fail (err, ISLET_E_NOTFOUND, 0, "no sandbox `%s`", ref);
+  *out = *s;
+  return 0;
+}
+
+int
+__wrap_islet_sandbox_destroy (struct islet_ctx *ctx, const char *id, bool force,
+                              struct islet_err *err)
+{
+  struct islet_sandbox_info *s = core_find (id);
+
+  (void) ctx;
+  (void) force;
+  if (s == NULL)
+    return islet_fail (err, ISLET_E_NOTFOUND, 0, "no sandbox `%s`", id);
+  *s = core[--n_core];
+  return 0;
+}
+
+/* ---- fault injection: the fail_at-th sqlite3_step fails (0: none) ---- */
+
+static unsigned steps, fail_at;
+
+int __real_sqlite3_step (sqlite3_stmt *s);
+
+int
+__wrap_sqlite3_step (sqlite3_stmt *s)
+{
+  if (fail_at != 0 && ++steps == fail_at)
+    return SQLITE_IOERR;
+  return __real_sqlite3_step (s);
+}
+
+/* ---- what the middle calls besides: events ---- */
+
+static unsigned events;
+
+void
+sio_sandbox_event (struct srv *srv, int64_t key_id, json_t *dto, const char *old_state)
+{
+  (void) srv;
+  (void) key_id;
+  (void) old_state;
+  assert_non_null (json_object_get (dto, "id"));
+  assert_non_null (json_object_get (dto, "state"));
+  events++;
+}
+
+/* ---- fixtures ---- */
+
+struct fixture
+{
+  char dir[64];
+  struct srv srv;
+  int64_t key, other;
+};
+
+static int
+setup (void **state)
+{
+  struct fixture *f = islet_xcalloc (1, sizeof *f);
+  cleanup_free char *db = NULL;
+  struct islet_err err;
+
+  snprintf (f->dir, sizeof f->dir, "/tmp/islet-test-owned-XXXXXX");
+  assert_non_null (mkdtemp (f->dir));
+  db = islet_xasprintf ("%s/isletd.db", f->dir);
+  assert_int_equal (islet_store_open (db, &f->srv.store, &err), 0);
+  f->srv.url = islet_xstrdup ("http://127.0.0.1:1");
+  assert_int_equal (islet_store_key_add (f->srv.store, "a", "a", &f->key, &err), 0);
+  assert_int_equal (islet_store_key_add (f->srv.store, "b", "b", &f->other, &err), 0);
+  n_core = core_creates = events = steps = fail_at = 0;
+  *state = f;
+  return 0;
+}
+
+static int
+teardown (void **state)
+{
+  struct fixture *f = *state;
+  cleanup_free char *cmd = islet_xasprintf ("rm -rf '%s'", f->dir);
+
+  fail_at = 0;
+  islet_store_close (f->srv.store);
+  free (f->srv.url);
+  assert_int_equal (system (cmd), 0);
+  free (f);
+  return 0;
+}
+
+static size_t
+rows_of (struct fixture *f)
+{
+  struct islet_store_sandbox *rows = NULL;
+  struct islet_err err;
+  size_t n = 0;
+
+  assert_int_equal (islet_store_sandbox_list (f->srv.store, -1, INT64_MIN, "", &rows, &n, &err),
+                    0);
+  islet_store_sandbox_list_free (rows, n);
+  return n;
+}
+
+static const struct owned_spec spec = {
+  .name = "web", .limits = ISLET_LIMITS_DEFAULT, .auto_delete = -1
+};
+
+/* ---- tests ---- */
+
+/* Fail the 1st, 2nd, ... store statement of a create in turn, until one
+ * runs out of statements before the fault: each create that failed left
+ * no sandbox in the core, no row and no event; each that worked (a failed
+ * quick check is only a check) left one of each; the rollback was seen at
+ * work (a failure after the core had made its sandbox). */
+static void
+create_is_one_under_store_faults (void **state)
+{
+  struct fixture *f = *state;
+  struct owner k = { .srv = &f->srv, .key_id = f->key };
+  bool rolled_back = false, clean = false;
+
+  for (unsigned n = 1; n <= 64 && !clean; n++)
+    {
+      struct owned o = { 0 };
+      struct islet_err err;
+      unsigned creates = core_creates;
+      int rc;
+
+      steps = 0;
+      events = 0;
+      fail_at = n;
+      rc = owned_create (&k, &spec, &o, &err);
+      clean = steps < n;
+      fail_at = 0;
+      if (rc == 0)
+        {
+          assert_int_equal (n_core, 1);
+          assert_int_equal (rows_of (f), 1);
+          assert_int_equal (events, 1);
+          assert_int_equal (owned_destroy (&k, &o, &err), 0);
+          owned_fini (&o);
+        }
+      else
+        {
+          assert_false (clean);
+          assert_int_equal (events, 0);
+          rolled_back |= core_creates > creates;
+        }
+      assert_int_equal (n_core, 0);
+      assert_int_equal (rows_of (f), 0);
+    }
+  assert_true (clean);
+  assert_true (rolled_back);
+}
+
+static void
+core_failure_leaves_no_row (void **state)
+{
+  struct fixture *f = *state;
+  struct owner k = { .srv = &f->srv, .key_id = f->key };
+  struct owned o = { 0 };
+  struct islet_err err;
+
+  n_core = CORE_MAX; /* the pretend core refuses */
+  assert_int_equal (owned_create (&k, &spec, &o, &err), -1);
+  assert_int_equal (err.kind, ISLET_E_LIMIT);
+  n_core = 0;
+  assert_int_equal (rows_of (f), 0);
+  assert_int_equal (events, 0);
+}
+
+/* Another key's sandbox, by id or by name, is what a missing one is. */
+static void
+another_keys_sandbox_is_not_found (void **state)
+{
+  struct fixture *f = *state;
+  struct owner a = { .srv = &f->srv, .key_id = f->key };
+  struct owner b = { .srv = &f->srv, .key_id = f->other };
+  struct owned o = { 0 }, seen = { 0 };
+  struct islet_err err;
+  char want[64], core_name[64];
+
+  assert_int_equal (owned_create (&a, &spec, &o, &err), 0);
+  snprintf (want, sizeof want, "no sandbox '%s'", o.info.id);
+  snprintf (core_name, sizeof core_name, "islet-%s", o.info.id);
+  assert_int_equal (owned_open (&a, "web", &seen, &err), 0);
+  assert_string_equal (seen.info.id, o.info.id);
+  owned_fini (&seen);
+  assert_int_equal (owned_open (&b, o.info.id, &seen, &err), -1);
+  assert_int_equal (err.kind, ISLET_E_NOTFOUND);
+  assert_string_equal (err.msg, want);
+  assert_int_equal (owned_open (&b, "web", &seen, &err), -1);
+  assert_string_equal (err.msg, "no sandbox 'web'");
+  assert_int_equal (owned_open (&a, "nothing", &seen, &err), -1);
+  assert_string_equal (err.msg, "no sandbox 'nothing'");
+  /* and the core's own name is never looked up */
+  assert_int_equal (owned_open (&a, core_name, &seen, &err), -1);
+  assert_int_equal (owned_destroy (&a, &o, &err), 0);
+  assert_int_equal (n_core, 0);
+  assert_int_equal (rows_of (f), 0);
+  owned_fini (&o);
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown (create_is_one_under_store_faults, setup, teardown),
+    cmocka_unit_test_setup_teardown (core_failure_leaves_no_row, setup, teardown),
+    cmocka_unit_test_setup_teardown (another_keys_sandbox_is_not_found, setup, teardown),
+  };
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}
