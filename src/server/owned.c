@@ -307,8 +307,8 @@ owned_scratch_end (const struct owner *k, const char *id)
 
 /* ---- the Daytona object ---- */
 
-static json_t *
-object_or_empty (const char *text)
+json_t *
+owned_json_object (const char *text)
 {
   json_t *j = text ? json_loads (text, 0, NULL) : NULL;
   if (!json_is_object (j))
@@ -354,7 +354,7 @@ json_t *
 owned_dto (const struct owner *k, const struct owned *o, const char *state)
 {
   const struct islet_limits *l = &o->info.limits;
-  json_t *labels = object_or_empty (o->row.labels);
+  json_t *labels = owned_json_object (o->row.labels);
   cleanup_free char *org = islet_xasprintf ("key-%lld", (long long) o->row.key_id);
   cleanup_free char *tb = owned_toolbox_url (k);
   char created[32], updated[32], activity[32];
@@ -369,7 +369,7 @@ owned_dto (const struct owner *k, const struct owned *o, const char *state)
   iso_time (o->row.last_activity, activity);
   j = json_pack ("{s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:b,s:b,s:s}", "id", o->info.id, "organizationId",
                  org, "name", o->row.name ? o->row.name : o->info.name, "snapshot",
-                 o->info.image, "user", "root", "env", object_or_empty (o->row.env), "labels",
+                 o->info.image, "user", "root", "env", owned_json_object (o->row.env), "labels",
                  labels, "public", 0, "networkBlockAll", 1, "target",
                  o->row.target ? o->row.target : "local");
   json_object_set_new (j, "cpu", amount (l->cpu_millis));

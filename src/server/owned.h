@@ -87,6 +87,8 @@ void owned_scratch_end (const struct owner *k, const char *id);
  * (started or stopped).  It is also what every event carries. */
 json_t *owned_dto (const struct owner *k, const struct owned *o, const char *state);
 
+/* A row's JSON object text (labels, env) as an object; {} when it is none. */
+json_t *owned_json_object (const char *text);
 /* <the server as the owner reached it>/toolbox (malloc'd). */
 char *owned_toolbox_url (const struct owner *k);
 

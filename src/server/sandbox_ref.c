@@ -84,18 +84,6 @@ tb_open_ref (struct req *r, const char *ref, struct sb_ref *sb, struct resp *out
   return 0;
 }
 
-static json_t *
-object_or_empty (const char *text)
-{
-  json_t *j = text ? json_loads (text, 0, NULL) : NULL;
-  if (!json_is_object (j))
-    {
-      json_decref (j);
-      j = json_object ();
-    }
-  return j;
-}
-
 char *
 sb_toolbox_url (struct req *r)
 {
@@ -122,7 +110,7 @@ env_name_ok (const char *k)
 char **
 sb_env (const struct sb_ref *sb, json_t *extra, struct resp *out)
 {
-  json_t *all = object_or_empty (sb->row.env);
+  json_t *all = owned_json_object (sb->row.env);
   const char *k;
   json_t *v;
   char **env;
