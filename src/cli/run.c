@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "islet/lang.h"
 
 struct run_args {
   struct islet_limits limits;
@@ -62,34 +63,20 @@ static const struct cli_spec run_spec = {
 };
 
 /* The code is one argv element: it never passes through a shell on the host. */
-static const struct lang {
-  const char *name;
-  const char *argv[3]; /* the interpreter's arguments before the code */
-} langs[] = {
-  { "python", { "python3", "-u", "-c" } },
-  { "javascript", { "node", "-e", NULL } },
-  { "bash", { "bash", "-c", NULL } },
-};
-
 static int
 lang_argv (const char *name, const char *code, char ***out, struct islet_err *err)
 {
-  for (size_t i = 0; i < sizeof langs / sizeof langs[0]; i++)
-    {
-      char **v;
-      size_t n = 0;
+  const struct islet_lang *l = islet_lang_find (name);
+  const char **v = islet_xcalloc (ISLET_LANG_ARGV_MAX + 1, sizeof *v);
 
-      if (strcmp (langs[i].name, name) != 0)
-        continue;
-      v = islet_xcalloc (5, sizeof *v);
-      for (size_t j = 0; j < 3 && langs[i].argv[j]; j++)
-        v[n++] = (char *) langs[i].argv[j];
-      v[n] = (char *) code;
-      *out = v;
-      return 0;
+  if (islet_lang_argv (l, ISLET_LANG_ARG, code, v) == 0)
+    {
+      free (v);
+      return islet_fail (err, ISLET_E_INVALID, 0, "--lang: '%s' is not one of %s", name,
+                         islet_lang_list (ISLET_LANG_ARG));
     }
-  return islet_fail (err, ISLET_E_INVALID, 0,
-                     "--lang: '%s' is not one of python, javascript, bash", name);
+  *out = (char **) v;
+  return 0;
 }
 
 /* Exactly one of: a CMD, or --lang with --code or the program on stdin. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "islet/lang.h"
 
 #define MCP_META_PATH "/etc/islet/mcp.json" /* a sandbox's language and environment */
 #define MCP_META_MAX (256u << 10)
@@ -277,15 +278,6 @@ tool_delete (const struct call *c, const json_t *args, json_t **out, struct isle
 
 /* ---- execute_code, execute_shell ---- */
 
-static const struct lang {
-  const char *name;
-  const char *interp[3];
-} langs[] = {
-  { "python", { "python3", "-u", "-c" } },
-  { "javascript", { "node", "-e", NULL } },
-  { "bash", { "bash", "-c", NULL } },
-};
-
 static int
 tool_execute_code (const struct call *c, const json_t *args, json_t **out, struct islet_err *err)
 {
@@ -294,20 +286,18 @@ tool_execute_code (const struct call *c, const json_t *args, json_t **out, struc
   const struct mcp_host *h = c->h;
   struct islet_sandbox_info info;
   struct islet_err rm_err;
-  char *argv[5] = { NULL };
+  const char *lv[ISLET_LANG_ARGV_MAX + 1];
+  char **argv = (char **) lv;
   char id[ISLET_ID_LEN + 1];
   uint32_t timeout_ms;
-  size_t n = 0;
   int r;
 
   if (timeout_arg (args, &timeout_ms, err) < 0)
     return -1;
-  for (size_t i = 0; i < sizeof langs / sizeof langs[0]; i++)
-    if (strcmp (langs[i].name, lang) == 0)
-      for (size_t j = 0; j < 3 && langs[i].interp[j]; j++)
-        argv[n++] = (char *) langs[i].interp[j];
   /* the code is one argument: it never passes through a shell on the host */
-  argv[n] = (char *) code;
+  if (islet_lang_argv (islet_lang_find (lang), ISLET_LANG_ARG, code, lv) == 0)
+    return islet_fail (err, ISLET_E_INVALID, 0, "language '%s' is not one of %s", lang,
+                       islet_lang_list (ISLET_LANG_ARG));
   if (str_arg (args, "sandbox_id") != NULL)
     {
       if (sandbox_arg (c, args, &info, err) < 0)
@@ -339,7 +329,17 @@ tool_execute_shell (const struct call *c, const json_t *args, json_t **out, stru
 
 /* ---- the tool table ---- */
 
-static const char *const lang_choices[] = { "python", "javascript", "bash", NULL };
+/* execute_code's languages, from the language table, copied in before main */
+static const char *lang_choices[ISLET_LANG_ARGV_MAX + 8];
+
+__attribute__ ((constructor)) static void
+lang_choices_fill (void)
+{
+  const char *const *names = islet_lang_names (ISLET_LANG_ARG);
+
+  for (size_t i = 0; names[i] && i + 1 < sizeof lang_choices / sizeof lang_choices[0]; i++)
+    lang_choices[i] = names[i];
+}
 
 #define ARG_TIMEOUT                                                                              \
   { "timeout", ARG_NUM, false,                                                                   \

@@ -24,6 +24,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "islet/lang.h"
 #include "islet/util.h"
 #include "mcp.h"
 #include "server.h"
@@ -50,12 +51,9 @@ struct key_host
 static const char *
 daytona_language (const char *lang)
 {
-  static const char *const known[] = { "python", "javascript", "typescript" };
+  const struct islet_lang *l = islet_lang_find (lang);
 
-  for (size_t i = 0; lang && i < sizeof known / sizeof known[0]; i++)
-    if (strcmp (lang, known[i]) == 0)
-      return known[i];
-  return "python";
+  return l && l->daytona ? l->name : "python";
 }
 
 static struct owner

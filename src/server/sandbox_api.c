@@ -4,10 +4,9 @@
 #include <math.h>
 #include <string.h>
 
+#include "islet/lang.h"
 #include "islet/util.h"
 #include "server.h"
-
-static const char *const languages[] = { "python", "javascript", "typescript", NULL };
 
 /* ---- reading a request's fields ---- */
 
@@ -121,10 +120,9 @@ field_limits (json_t *j, struct islet_limits *l, struct resp *out)
 static bool
 known_language (const char *s)
 {
-  for (size_t i = 0; languages[i]; i++)
-    if (strcmp (languages[i], s) == 0)
-      return true;
-  return false;
+  const struct islet_lang *l = islet_lang_find (s);
+
+  return l && l->daytona;
 }
 
 /* An object of strings; its language label is taken out into *language. */

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "islet/lang.h"
 #include "islet/util.h"
 #include "toolbox.h"
 
@@ -15,26 +16,6 @@
  * type check; syntax errors are reported), and node runs the result as the
  * CommonJS module /workspace/main.ts.  The program comes on stdin like the
  * others, its arguments after `--`. */
-#define TS_MODULE "/usr/share/nodejs/typescript"
-static const char ts_runner[] =
-    "const ts = require('" TS_MODULE "');\n"
-    "const src = require('fs').readFileSync(0, 'utf8');\n"
-    "const out = ts.transpileModule(src, { fileName: 'main.ts', reportDiagnostics: true,\n"
-    "  compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2020 } });\n"
-    "const errors = (out.diagnostics || []).filter((d) => d.category === ts.DiagnosticCategory.Error);\n"
-    "for (const d of errors) {\n"
-    "  const at = d.file && d.start !== undefined ? d.file.getLineAndCharacterOfPosition(d.start) : null;\n"
-    "  console.error('main.ts' + (at ? `:${at.line + 1}:${at.character + 1}` : '') + ': error: ' +\n"
-    "    ts.flattenDiagnosticMessageText(d.messageText, '\\n'));\n"
-    "}\n"
-    "if (errors.length) process.exit(1);\n"
-    "const Module = require('module');\n"
-    "const m = new Module('/workspace/main.ts', null);\n"
-    "m.filename = '/workspace/main.ts';\n"
-    "m.paths = Module._nodeModulePaths('/workspace');\n"
-    "process.argv.splice(1, 0, '/workspace/main.ts');\n"
-    "m._compile(out.outputText, '/workspace/main.ts');\n";
-
 /* stdout and stderr in the order they arrived, as Daytona's `result` */
 void
 tb_output_add (enum islet_stream stream, const char *data, size_t len, void *user)
@@ -220,9 +201,10 @@ tb_code_run (struct req *r, struct resp *out)
   cleanup_sb struct sb_ref sb = { 0 };
   struct tb_output output = { 0 };
   struct islet_exec_result res;
+  const struct islet_lang *l;
   json_t *code, *args, *v, *charts;
   const char *lang;
-  size_t n = 0, i;
+  size_t n, i;
 
   if (j == NULL)
     return;
@@ -246,36 +228,24 @@ tb_code_run (struct req *r, struct resp *out)
         return;
       lang = sb.row.language;
     }
-  argv = islet_xcalloc (json_array_size (args) + 6, sizeof *argv);
-  if (strcmp (lang, "python") == 0)
-    {
-      argv[n++] = (char *) "python3";
-      argv[n++] = (char *) "-u";
-    }
-  else if (strcmp (lang, "javascript") == 0)
-    argv[n++] = (char *) "node";
-  else if (strcmp (lang, "typescript") == 0 && access (TS_MODULE "/package.json", R_OK) == 0)
-    {
-      argv[n++] = (char *) "node";
-      argv[n++] = (char *) "-e";
-      argv[n++] = (char *) ts_runner;
-    }
-  else if (strcmp (lang, "typescript") == 0)
+  l = islet_lang_find (lang);
+  if (l && l->needs && !islet_lang_can (l, ISLET_LANG_STDIN))
     {
       reply_error (out, 400, "BAD_REQUEST",
-                   "typescript cannot run here: the host has no TypeScript compiler "
-                   "(Debian's node-typescript, which scripts/install-deps installs)");
+                   "%s cannot run here: the image has no compiler for it (%s; for typescript, "
+                   "Debian's node-typescript, which scripts/install-deps installs)",
+                   lang, l->needs);
       return;
     }
-  else
+  if (!islet_lang_can (l, ISLET_LANG_STDIN))
     {
-      reply_error (out, 400, "BAD_REQUEST",
-                   "language '%s' cannot run here (python, javascript and typescript can)",
-                   lang);
+      reply_error (out, 400, "BAD_REQUEST", "language '%s' cannot run here (%s can)", lang,
+                   islet_lang_list (ISLET_LANG_STDIN));
       return;
     }
   /* the program on stdin, never on a command line; then its arguments */
-  argv[n++] = (char *) (strcmp (lang, "typescript") == 0 ? "--" : "-");
+  argv = islet_xcalloc (json_array_size (args) + ISLET_LANG_ARGV_MAX + 1, sizeof *argv);
+  n = islet_lang_argv (l, ISLET_LANG_STDIN, NULL, (const char **) argv);
   json_array_foreach (args, i, v)
   {
     if (!json_is_string (v))
