@@ -17,7 +17,7 @@ struct tb_output
 };
 /* an islet_output_fn; user is a struct tb_output */
 void tb_output_add (enum islet_stream stream, const char *data, size_t len, void *user);
-/* bytes as a JSON string, bytes that are not UTF-8 replaced by '?' */
+/* bytes as a JSON string (islet_json_bytes): a byte that is not UTF-8 is U+FFFD */
 json_t *tb_json_text (const char *data, size_t len);
 
 /* ---- toolbox_files.c ---- */

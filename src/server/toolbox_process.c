@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "islet/lang.h"
+#include "islet/report.h"
 #include "islet/util.h"
 #include "toolbox.h"
 
@@ -114,16 +115,9 @@ run (struct req *r, struct resp *out, const struct run_req *rr, struct islet_exe
 json_t *
 tb_json_text (const char *data, size_t len)
 {
-  /* output that is not UTF-8 is passed with its bad bytes replaced */
-  json_t *s = json_stringn (data ? data : "", len);
-  if (s == NULL)
-    {
-      cleanup_free char *copy = islet_xmalloc (len + 1);
-      for (size_t i = 0; i < len; i++)
-        copy[i] = (unsigned char) data[i] < 0x80 && data[i] != '\0' ? data[i] : '?';
-      s = json_stringn (copy, len);
-    }
-  return s;
+  /* the one conversion of program output to JSON text, as the CLI and MCP
+   * make it: valid UTF-8 kept, each bad byte U+FFFD */
+  return islet_json_bytes (data, len);
 }
 
 void

@@ -87,6 +87,9 @@ expect_body "words: quotes kept together, no shell expansion" '.result == "one|t
 api POST "$T/process/execute" -d '{"command":"sh -c \"echo $SMOKE_VAR $EXTRA; echo oops >&2; exit 3\"","envs":{"EXTRA":"x"}}'
 expect_body "sh -c: env, stderr in result, exit code" '.exitCode == 3 and .result == "smoke value x\noops\n"'
 api POST "$T/process/execute" -d '{"command":"pwd","cwd":"/tmp"}'; expect_body "cwd" '.result == "/tmp\n"'
+# output that is not all UTF-8: the valid characters kept, each bad byte U+FFFD
+api POST "$T/process/execute" -d '{"command":"printf \"caf\\303\\251 \\377 \\342\\202\\254\""}'
+expect_body "utf-8 kept, bad byte replaced" '.result == "café \ufffd €"'
 api POST "$T/process/execute" -d '{"command":"pwd"}'; expect_body "default cwd" '.result == "/workspace\n"'
 api POST "$T/process/execute" -d '{"command":"no-such-command-xyz"}'; expect_body "missing command" '.exitCode == 127'
 api POST "$T/process/execute" -d '{"command":"sleep 30","timeout":1}'
