@@ -104,3 +104,41 @@ def test_reasoning_service_policy_refuses(reasoning):
 def test_reasoning_service_timeout(reasoning):
     a = reasoning.run_program("while True:\n    pass", timeout=1)
     assert a["status"] == "timeout"
+
+
+# The engine's SandboxConfig as it sends it: every field honoured or refused
+# with a 400 that names it.
+ENGINE_CONFIG = {"cpu_limit": 0.5, "memory_limit_mb": 256, "execution_timeout": 1,
+                 "temp_storage_mb": 64, "python_version": "3", "enable_networking": False,
+                 "enable_ast_validation": True, "allowed_imports": ["math", "random", "time"]}
+
+
+def test_reasoning_service_engine_config(reasoning):
+    a = reasoning.run_program("import time\ntime.sleep(10)\nprint('late')", config=ENGINE_CONFIG)
+    assert a["status"] == "timeout" and "late" not in a["stdout"]
+    a = reasoning.run_program("import os\nprint(1)", config=ENGINE_CONFIG)
+    assert a["status"] == "error" and "line 1: import of os" in a["stderr"]
+    a = reasoning.run_program("import math\nprint(math.factorial(5))", config=ENGINE_CONFIG)
+    assert a["status"] == "completed" and a["stdout"] == "120\n"
+
+
+def test_reasoning_service_engine_config_refused(reasoning):
+    for field, value, words in (("enable_networking", True, "not available yet"),
+                                ("python_version", "2.7", "2.7 is not available"),
+                                ("sandbox_type", "docker", "sandbox_type"),
+                                ("execution_timeout", 3600, "execution_timeout")):
+        a = reasoning.run_program("print(1)", config=dict(ENGINE_CONFIG, **{field: value}))
+        assert a.get("statusCode") == 400 and words in a["message"], (field, a)
+
+
+def test_reasoning_service_policy_holds_at_run_time(reasoning):
+    code = "import random\nos = random._os\nos.system('true')\nprint('ran')"
+    a = reasoning.run_program(code, config=ENGINE_CONFIG)
+    assert "islet policy: os.system is not allowed" in a["stderr"] and "ran" not in a["stdout"]
+
+
+def test_reasoning_service_status(reasoning):
+    s = reasoning.service_status()
+    assert s["service_status"] == "running" and isinstance(s["sandbox_active"], bool)
+    assert s["config"]["execution_timeout"] > 0 and s["config"]["python_version"].startswith("3.")
+    assert s["config"]["enable_networking"] is False
