@@ -404,6 +404,35 @@ by_id (const void *a, const void *b)
 }
 
 int
+owned_list (const struct owner *k, struct islet_sandbox_info **list, size_t *n,
+             struct islet_err *err)
+{
+  cleanup_free struct islet_sandbox_info *all = NULL;
+  struct islet_store_sandbox *rows = NULL;
+  size_t nall = 0, nrows = 0;
+
+  *list = NULL;
+  *n = 0;
+  if (owned_core_all (k->srv, &all, &nall, err) < 0
+      || islet_store_sandbox_list (k->srv->store, k->key_id, INT64_MIN, "", &rows, &nrows, err)
+             < 0)
+    return -1;
+  *list = islet_xcalloc (nrows + 1, sizeof **list);
+  for (size_t i = 0; i < nrows; i++)
+    {
+      const struct islet_sandbox_info *info = owned_core_find (all, nall, rows[i].id);
+      if (info == NULL) /* destroyed behind isletd's back */
+        continue;
+      (*list)[*n] = *info;
+      if (rows[i].name)
+        snprintf ((*list)[*n].name, sizeof (*list)[*n].name, "%s", rows[i].name);
+      (*n)++;
+    }
+  islet_store_sandbox_list_free (rows, nrows);
+  return 0;
+}
+
+int
 owned_core_all (struct srv *srv, struct islet_sandbox_info **all, size_t *n,
                 struct islet_err *err)
 {

@@ -92,6 +92,11 @@ json_t *owned_json_object (const char *text);
 /* <the server as the owner reached it>/toolbox (malloc'd). */
 char *owned_toolbox_url (const struct owner *k);
 
+/* The key's sandboxes that the core has, with the key's names, in the
+ * store's order (*list malloc'd). */
+int owned_list (const struct owner *k, struct islet_sandbox_info **list, size_t *n,
+                struct islet_err *err) ISLET_MUST_CHECK;
+
 /* Every sandbox of the core, sorted by id, to join with the store's rows
  * (*all malloc'd); owned_core_find: the one of id, or NULL. */
 int owned_core_all (struct srv *srv, struct islet_sandbox_info **all, size_t *n,

@@ -415,24 +415,14 @@ v1_sandbox_create (struct req *r, struct resp *out)
 static int
 count_own (struct req *r, size_t *n, size_t *running, struct islet_err *err)
 {
-  cleanup_free struct islet_sandbox_info *all = NULL;
-  struct islet_store_sandbox *rows = NULL;
-  size_t nall = 0, nrows = 0;
+  cleanup_free struct islet_sandbox_info *list = NULL;
+  struct owner k = req_owner (r);
 
-  *n = *running = 0;
-  if (owned_core_all (r->srv, &all, &nall, err) < 0
-      || islet_store_sandbox_list (r->srv->store, r->key_id, INT64_MIN, "", &rows, &nrows, err)
-             < 0)
+  *running = 0;
+  if (owned_list (&k, &list, n, err) < 0)
     return -1;
-  for (size_t i = 0; i < nrows; i++)
-    {
-      const struct islet_sandbox_info *info = owned_core_find (all, nall, rows[i].id);
-      if (info == NULL) /* destroyed behind isletd's back */
-        continue;
-      (*n)++;
-      *running += info->state == ISLET_SB_RUNNING;
-    }
-  islet_store_sandbox_list_free (rows, nrows);
+  for (size_t i = 0; i < *n; i++)
+    *running += list[i].state == ISLET_SB_RUNNING;
   return 0;
 }
 
