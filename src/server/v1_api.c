@@ -26,6 +26,14 @@
 /* A 400 with a message; -1, for `return bad (...)`. */
 #define bad(out, ...) (reply_error ((out), 400, "BAD_REQUEST", __VA_ARGS__), -1)
 
+/* temp_storage_mb asked for where the sandbox's disk is not limited */
+static int
+storage_refused (struct resp *out)
+{
+  return bad (out, "config.temp_storage_mb: this host cannot limit a sandbox's disk (%s)",
+              "no btrfs pool; see docs/ARCHITECTURE.md, Disk");
+}
+
 /* ---- the key's defaults (GET/PUT /v1/config) ---- */
 
 void
@@ -313,8 +321,7 @@ v1_execute (struct req *r, struct resp *out)
   snprintf (r->sandbox_id, sizeof r->sandbox_id, "%s", id);
   if (job.set.storage_asked
       && (islet_sandbox_get (r->srv->ctx, id, &info, &err) < 0 || !info.disk_enforced))
-    (void) bad (out, "config.temp_storage_mb: this host cannot limit a sandbox's disk (%s)",
-                "no btrfs pool; see docs/ARCHITECTURE.md, Disk");
+    (void) storage_refused (out);
   else
     execute_in (r->srv->ctx, id, &job, out);
   owned_scratch_end (&k, id);
@@ -405,6 +412,13 @@ v1_sandbox_create (struct req *r, struct resp *out)
       return;
     }
   snprintf (r->sandbox_id, sizeof r->sandbox_id, "%s", o.info.id);
+  if (set.storage_asked && !o.info.disk_enforced)
+    {
+      if (owned_destroy (&k, &o, &err) < 0)
+        fprintf (stderr, "isletd: remove the sandbox %s: %s\n", o.info.id, err.msg);
+      (void) storage_refused (out);
+      return;
+    }
   reply_json (out, 200,
               json_pack ("{s:s,s:s,s:s}", "sandbox_id", o.info.id, "state",
                          o.info.state == ISLET_SB_RUNNING ? "started" : "stopped", "language",
