@@ -1,6 +1,7 @@
 /* JSON forms of the core's results, shared by the CLI's --json output and
  * the MCP tools (islet mcp, isletd's /mcp). */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,18 +102,45 @@ islet_sandbox_json (const struct islet_sandbox_info *in)
 }
 
 json_t *
-islet_exec_json (const struct islet_exec_result *r)
+islet_exec_stats_json (const struct islet_exec_result *r)
 {
-  json_t *o = json_pack ("{s:i,s:i,s:o,s:o,s:I,s:I,s:I,s:b,s:b,s:b}", "exit_code", r->exit_code,
-                         "signal", r->signal, "stdout", islet_json_bytes (r->out, r->out_len),
-                         "stderr", islet_json_bytes (r->errout, r->err_len), "wall_ms",
-                         (json_int_t) r->wall_ms, "cpu_ms", (json_int_t) r->cpu_ms,
-                         "memory_peak_bytes", (json_int_t) r->memory_peak_bytes, "timed_out",
-                         (int) r->timed_out, "oom_killed", (int) r->oom_killed, "truncated",
-                         (int) r->truncated);
+  json_t *o = json_pack ("{s:i,s:i,s:I,s:I,s:I,s:b,s:b,s:b}", "exit_code", r->exit_code, "signal",
+                         r->signal, "wall_ms", (json_int_t) r->wall_ms, "cpu_ms",
+                         (json_int_t) r->cpu_ms, "memory_peak_bytes",
+                         (json_int_t) r->memory_peak_bytes, "timed_out", (int) r->timed_out,
+                         "oom_killed", (int) r->oom_killed, "truncated", (int) r->truncated);
 
   if (o != NULL && r->error[0] != '\0')
     json_object_set_new (o, "error",
                          islet_json_bytes (r->error, strnlen (r->error, sizeof r->error)));
+  return o;
+}
+
+void
+islet_exec_stats_read (const json_t *j, struct islet_exec_result *out)
+{
+  const char *msg = json_string_value (json_object_get (j, "error"));
+
+  out->exit_code = (int) json_integer_value (json_object_get (j, "exit_code"));
+  out->signal = (int) json_integer_value (json_object_get (j, "signal"));
+  out->wall_ms = (uint64_t) json_integer_value (json_object_get (j, "wall_ms"));
+  out->cpu_ms = (uint64_t) json_integer_value (json_object_get (j, "cpu_ms"));
+  out->memory_peak_bytes = (uint64_t) json_integer_value (json_object_get (j, "memory_peak_bytes"));
+  out->timed_out = json_is_true (json_object_get (j, "timed_out"));
+  out->oom_killed = json_is_true (json_object_get (j, "oom_killed"));
+  out->truncated = json_is_true (json_object_get (j, "truncated"));
+  snprintf (out->error, sizeof out->error, "%s", msg ? msg : "");
+}
+
+json_t *
+islet_exec_json (const struct islet_exec_result *r)
+{
+  json_t *o = islet_exec_stats_json (r);
+
+  if (o != NULL)
+    {
+      json_object_set_new (o, "stdout", islet_json_bytes (r->out, r->out_len));
+      json_object_set_new (o, "stderr", islet_json_bytes (r->errout, r->err_len));
+    }
   return o;
 }

@@ -9,6 +9,7 @@
 
 #include "islet/client.h"
 #include "islet/proto.h"
+#include "islet/report.h"
 #include "islet/util.h"
 #include "sandbox_internal.h"
 
@@ -390,9 +391,6 @@ islet_exec (struct islet_ctx *ctx, const char *id, const struct islet_exec_req *
   cleanup_json json_t *res = NULL;
   cleanup_close int conn = -1;
   struct exec_sink sink = { .req = req };
-  const char *error;
-  json_int_t code = 0, sig = 0, wall = 0, cpu = 0, peak = 0;
-  int timed_out = 0, oom = 0, truncated = 0;
 
   BACKEND_RETURN (ctx, exec, id, req, out, err);
   memset (out, 0, sizeof *out);
@@ -424,24 +422,11 @@ islet_exec (struct islet_ctx *ctx, const char *id, const struct islet_exec_req *
       free (sink.errout.data);
       return -1;
     }
-  json_unpack (res, "{s:I,s:I,s:I,s:I,s:I,s:b,s:b,s:b}", "exit_code", &code, "signal", &sig,
-               "wall_ms", &wall, "cpu_ms", &cpu, "memory_peak_bytes", &peak, "timed_out",
-               &timed_out, "oom_killed", &oom, "truncated", &truncated);
-  out->exit_code = (int) code;
-  out->signal = (int) sig;
-  out->wall_ms = (uint64_t) wall;
-  out->cpu_ms = (uint64_t) cpu;
-  out->memory_peak_bytes = (uint64_t) peak;
-  out->timed_out = timed_out;
-  out->oom_killed = oom;
-  out->truncated = truncated;
+  islet_exec_stats_read (res, out);
   out->out_len = sink.out.len;
   out->err_len = sink.errout.len;
   out->out = buf_take (&sink.out);
   out->errout = buf_take (&sink.errout);
-  error = json_string_value (json_object_get (res, "error"));
-  if (error)
-    snprintf (out->error, sizeof out->error, "%s", error);
   return 0;
 }
 

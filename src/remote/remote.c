@@ -33,6 +33,7 @@
 
 #include "islet/backend.h"
 #include "islet/proto.h"
+#include "islet/report.h"
 #include "islet/remote.h"
 #include "islet/util.h"
 
@@ -593,21 +594,6 @@ r_destroy (void *self, const char *ref, bool force, struct islet_err *err)
 
 /* ---- commands ---- */
 
-static void
-result_fields (const json_t *j, struct islet_exec_result *out)
-{
-  const char *msg = json_string_value (json_object_get (j, "error"));
-
-  out->exit_code = (int) json_integer_value (json_object_get (j, "exit_code"));
-  out->signal = (int) json_integer_value (json_object_get (j, "signal"));
-  out->wall_ms = jint (j, "wall_ms");
-  out->cpu_ms = jint (j, "cpu_ms");
-  out->memory_peak_bytes = jint (j, "memory_peak_bytes");
-  out->timed_out = json_is_true (json_object_get (j, "timed_out"));
-  out->oom_killed = json_is_true (json_object_get (j, "oom_killed"));
-  out->truncated = json_is_true (json_object_get (j, "truncated"));
-  snprintf (out->error, sizeof out->error, "%s", msg ? msg : "");
-}
 
 /* A streamed exec's lines, as they come. */
 struct exec_stream
@@ -632,7 +618,7 @@ exec_line (const char *line, size_t len, void *user)
     return -1;
   if ((f = json_object_get (j, "result")) != NULL)
     {
-      result_fields (f, es->out);
+      islet_exec_stats_read (f, es->out);
       es->ended = true;
       return 0;
     }
@@ -754,7 +740,7 @@ r_exec (void *self, const char *id, const struct islet_exec_req *req,
       islet_exec_result_fini (out);
       return islet_fail (err, ISLET_E_SYSTEM, 0, "isletd sent an exec result without its output");
     }
-  result_fields (j, out);
+  islet_exec_stats_read (j, out);
   return 0;
 }
 

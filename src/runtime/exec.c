@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "islet/proto.h"
+#include "islet/report.h"
 #include "islet/util.h"
 #include "runtime.h"
 
@@ -472,24 +473,28 @@ static json_t *
 result_json (struct run_state *st, struct stream out[2], const struct islet_cg_stats *cs,
              uint64_t wall_ns, const struct start_failure *fail)
 {
-  int code = 0, sig = 0;
+  struct islet_exec_result res = {
+    .wall_ms = wall_ns / 1000000ull,
+    .cpu_ms = cs->cpu_ns / 1000000ull,
+    .memory_peak_bytes = cs->memory_peak,
+    .timed_out = st->timed_out,
+    .oom_killed = cs->oom_kills > 0,
+    .truncated = out[0].truncated || out[1].truncated,
+  };
   json_t *r;
 
   if (WIFEXITED (st->status))
-    code = WEXITSTATUS (st->status);
+    res.exit_code = WEXITSTATUS (st->status);
   else if (WIFSIGNALED (st->status))
     {
-      sig = WTERMSIG (st->status);
-      code = 128 + sig;
+      res.signal = WTERMSIG (st->status);
+      res.exit_code = 128 + res.signal;
     }
-  r = json_pack ("{s:i,s:i,s:I,s:I,s:I,s:b,s:b,s:b,s:b,s:b}", "exit_code", code, "signal", sig,
-                 "wall_ms", (json_int_t) (wall_ns / 1000000ull), "cpu_ms",
-                 (json_int_t) (cs->cpu_ns / 1000000ull), "memory_peak_bytes",
-                 (json_int_t) cs->memory_peak, "timed_out", st->timed_out, "oom_killed",
-                 cs->oom_kills > 0, "truncated", out[0].truncated || out[1].truncated,
-                 "stdout_truncated", out[0].truncated, "stderr_truncated", out[1].truncated);
-  if (fail && fail->msg[0])
-    json_object_set_new (r, "error", json_string (fail->msg));
+  if (fail)
+    snprintf (res.error, sizeof res.error, "%s", fail->msg);
+  r = islet_exec_stats_json (&res);
+  json_object_set_new (r, "stdout_truncated", json_boolean (out[0].truncated));
+  json_object_set_new (r, "stderr_truncated", json_boolean (out[1].truncated));
   return r;
 }
 

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "islet/report.h"
 #include "islet/util.h"
 #include "server.h"
 
@@ -148,12 +149,7 @@ job_free (struct job *jb)
 static json_t *
 result_json (const struct islet_exec_result *res, bool with_output)
 {
-  json_t *j = json_pack ("{s:i,s:i,s:I,s:I,s:I,s:b,s:b,s:b,s:s}", "exit_code", res->exit_code,
-                         "signal", res->signal, "wall_ms", (json_int_t) res->wall_ms, "cpu_ms",
-                         (json_int_t) res->cpu_ms, "memory_peak_bytes",
-                         (json_int_t) res->memory_peak_bytes, "timed_out", res->timed_out,
-                         "oom_killed", res->oom_killed, "truncated", res->truncated, "error",
-                         res->error);
+  json_t *j = islet_exec_stats_json (res);
   if (with_output)
     {
       cleanup_free char *o = islet_base64 ((const unsigned char *) res->out, res->out_len);
