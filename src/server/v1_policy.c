@@ -9,7 +9,9 @@
  *   code in the same interpreter.  The hook refuses what the policy
  *   promises away however the code reaches it (attribute chains, builtins
  *   found through an allowed module): processes, file-system writes,
- *   sockets, native code, and imports outside the policy made by the code.
+ *   sockets, native code, and imports outside the policy made by the code
+ *   (and modules that write files or load code without an audit event:
+ *   never, by anyone).
  *   Python offers no way to remove an audit hook; the hook keeps its state
  *   in its own default arguments (immutable values, and changing a
  *   function's defaults or code is itself refused), so the code cannot
@@ -86,7 +88,8 @@ const char v1_policy_guard[]
       "        '_xxsubinterpreters', '_xxinterpchannels', '_interpreters', '_interpchannels',\n"
       "        '_interpqueues', '_testcapi', '_testinternalcapi', '_testbuffer',\n"
       "        '_testmultiphase', '_testsinglephase', '_testimportmultiple', '_testclinic',\n"
-      "        '_xxtestfuzz', '_lsprof'))\n"
+      "        '_xxtestfuzz', '_ctypes_test', '_lsprof', '_posixshmem', '_dbm', '_gdbm',\n"
+      "        'readline', 'ossaudiodev'))\n"
       "    refused = frozenset(('subprocess.Popen', 'os.system', 'os.exec', 'os.posix_spawn',\n"
       "        'os.spawn', 'os.fork', 'os.forkpty', 'os.startfile', 'os.kill', 'os.killpg',\n"
       "        'os.remove', 'os.rmdir', 'os.rename', 'os.mkdir', 'os.symlink', 'os.link',\n"
@@ -94,7 +97,8 @@ const char v1_policy_guard[]
       "        'os.removexattr', 'os.chflags', 'os.lchflags', 'os.putenv', 'os.unsetenv',\n"
       "        'code.__new__', 'marshal.load', 'sys.settrace', 'sys.setprofile',\n"
       "        'gc.get_objects', 'gc.get_referrers', 'gc.get_referents', 'sys.remote_exec',\n"
-      "        'cpython.PyInterpreterState_New'))\n"
+      "        'cpython.PyInterpreterState_New', 'sqlite3.connect',\n"
+      "        'sqlite3.enable_load_extension', 'sqlite3.load_extension'))\n"
       "    prefixes = ('socket.', 'ctypes.', 'shutil.', 'sys.monitoring.', 'winreg.')\n"
       "    writing = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND\n"
       "    stdlib = os.path.dirname(os.__file__) + '/'\n"
@@ -137,7 +141,7 @@ const char v1_policy_guard[]
       "            if (top in listed) != deny:\n"
       "                return\n"
       "            # refused if the import is the program's own, not a library's\n"
-      "            f = getframe(1)\n"
+      "            f = getframe(0).f_back\n"
       "            while f is not None and startswith(f.f_code.co_filename, machinery):\n"
       "                f = f.f_back\n"
       "            if f is None or not startswith(f.f_code.co_filename, library):\n"
@@ -145,7 +149,8 @@ const char v1_policy_guard[]
       "            return\n"
       "        if event == 'marshal.loads':\n"
       "            # the import system reads compiled modules with it\n"
-      "            if not startswith(getframe(1).f_code.co_filename, machinery):\n"
+      "            f = getframe(0).f_back\n"
+      "            if f is None or not startswith(f.f_code.co_filename, machinery):\n"
       "                raise PermissionError('islet policy: marshal.loads is not allowed')\n"
       "            return\n"
       "        if event in refused or startswith(event, prefixes):\n"

@@ -13,7 +13,7 @@ srv_init
 
 j () { printf '%s' "$BODY" | jq -r "$1"; }
 
-api PUT /v1/config -d '{"allowed_imports": ["json", "math", "threading", "socket", "ctypes"]}'
+api PUT /v1/config -d '{"allowed_imports": ["json", "math", "threading", "socket", "ctypes", "sqlite3"]}'
 expect_code "the key's policy" 200
 api POST /v1/sandbox -d '{"language": "python"}'
 expect_code "a kept sandbox" 200
@@ -111,6 +111,14 @@ s = json.codecs.sys
 i = s.modules["_imp"].create_builtin(type(s.implementation)(name="_imp"))
 print(i, "DONE")'
 
+attack "sqlite3, whose files are written without an open event" "islet policy: sqlite3.connect is not allowed" 'import sqlite3
+sqlite3.connect("/workspace/by-sqlite").execute("create table t (x)")
+print("DONE")'
+attack "shared memory made by _posixshmem" "islet policy: the module _posixshmem is never loaded" 'import json
+shm = json.codecs.builtins.__dict__["__imp" + "ort__"]("_posixshmem")
+shm.shm_open("/by-shm", 0o102, 0o600)
+print("DONE")'
+
 log "sockets and native code"
 attack "a socket" "islet policy: socket.__new__ is not allowed" 'import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -142,7 +150,7 @@ gc = json.codecs.builtins.__dict__["__imp" + "ort__"]("gc")
 print(len(gc.get_objects()), "DONE")'
 
 log "nothing any of them would have done happened"
-listing=$(inside sh -c 'ls -A /workspace /tmp; cat /workspace/keep') || fail "list the sandbox"
+listing=$(inside sh -c 'ls -A /workspace /tmp /dev/shm; cat /workspace/keep') || fail "list the sandbox"
 [[ "$listing" != *by-* ]] || fail "an attack left its mark: $listing"
 [[ "$listing" == *keep*keep* ]] || fail "/workspace/keep was changed: $listing"
 
