@@ -1,12 +1,13 @@
 /* A ctx whose sandboxes live elsewhere.
  *
- * Every public function of sandbox.h and client.h takes a struct islet_ctx.
- * Usually the ctx is a state directory on this machine; a ctx made by
- * islet_ctx_new_backend instead hands each call to a table of functions,
- * so that a caller (the CLI, islet mcp, the tool-text runner) works
- * unchanged against sandboxes another process keeps, such as a running
- * isletd (src/remote).  The core itself knows nothing of how a backend
- * reaches its sandboxes. */
+ * Every public function of sandbox.h and client.h takes a struct islet_ctx
+ * and hands the call to the ctx's table of operations (src/core/ops.c).
+ * Usually the ctx is a state directory on this machine, whose table is the
+ * core's own (sandbox.c, client.c); a ctx made by islet_ctx_new_backend
+ * has the table given here instead, so that a caller (the CLI, islet mcp,
+ * the tool-text runner) works unchanged against sandboxes another process
+ * keeps, such as a running isletd (src/remote).  The core itself knows
+ * nothing of how a backend reaches its sandboxes. */
 #ifndef ISLET_BACKEND_H
 #define ISLET_BACKEND_H
 

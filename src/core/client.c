@@ -384,15 +384,15 @@ strv_json (char *const *v)
 }
 
 int
-islet_exec (struct islet_ctx *ctx, const char *id, const struct islet_exec_req *req,
+local_exec (void *self, const char *id, const struct islet_exec_req *req,
             struct islet_exec_result *out, struct islet_err *err)
 {
+  struct islet_ctx *ctx = self;
   cleanup_json json_t *msg = NULL;
   cleanup_json json_t *res = NULL;
   cleanup_close int conn = -1;
   struct exec_sink sink = { .req = req };
 
-  BACKEND_RETURN (ctx, exec, id, req, out, err);
   memset (out, 0, sizeof *out);
   if (req->argv == NULL || req->argv[0] == NULL)
     return islet_fail (err, ISLET_E_INVALID, 0, "no command to run");
@@ -467,16 +467,16 @@ fd_sink (enum islet_frame type, const char *data, size_t len, void *user, struct
 }
 
 int
-islet_fs_read (struct islet_ctx *ctx, const char *id, const char *path, size_t max, char **data,
+local_fs_read (void *self, const char *id, const char *path, size_t max, char **data,
                size_t *len, struct islet_err *err)
 {
+  struct islet_ctx *ctx = self;
   cleanup_json json_t *msg = json_pack ("{s:s,s:s,s:I}", "op", "read", "path", path, "max",
                                         (json_int_t) max);
   cleanup_close int conn = -1;
   struct buf b = { 0 };
   int rc;
 
-  BACKEND_RETURN (ctx, fs_read, id, path, max, data, len, err);
   if (msg == NULL)
     return islet_fail (err, ISLET_E_INVALID, 0, "path is not valid UTF-8");
   rc = session_request (ctx, id, msg, mem_sink, &b, NULL, err);
@@ -505,14 +505,14 @@ islet_fs_read (struct islet_ctx *ctx, const char *id, const char *path, size_t m
 }
 
 int
-islet_fs_copy_out (struct islet_ctx *ctx, const char *id, const char *path, int host_fd,
+local_fs_copy_out (void *self, const char *id, const char *path, int host_fd,
                    struct islet_err *err)
 {
+  struct islet_ctx *ctx = self;
   cleanup_json json_t *msg = json_pack ("{s:s,s:s,s:b}", "op", "read", "path", path, "unlimited",
                                         1);
   cleanup_close int conn = -1;
 
-  BACKEND_RETURN (ctx, fs_copy_out, id, path, host_fd, err);
   if (msg == NULL)
     return islet_fail (err, ISLET_E_INVALID, 0, "path is not valid UTF-8");
   conn = request (ctx, id, msg, err);
@@ -522,14 +522,14 @@ islet_fs_copy_out (struct islet_ctx *ctx, const char *id, const char *path, int 
 }
 
 int
-islet_fs_write (struct islet_ctx *ctx, const char *id, const char *path, const void *data,
+local_fs_write (void *self, const char *id, const char *path, const void *data,
                 size_t len, unsigned mode, struct islet_err *err)
 {
+  struct islet_ctx *ctx = self;
   cleanup_json json_t *msg = json_pack ("{s:s,s:s,s:i}", "op", "write", "path", path, "mode",
                                         (int) mode);
   cleanup_close int conn = -1;
 
-  BACKEND_RETURN (ctx, fs_write, id, path, data, len, mode, err);
   if (msg == NULL)
     return islet_fail (err, ISLET_E_INVALID, 0, "path is not valid UTF-8");
   conn = request (ctx, id, msg, err);
@@ -541,14 +541,14 @@ islet_fs_write (struct islet_ctx *ctx, const char *id, const char *path, const v
 }
 
 int
-islet_fs_copy_in (struct islet_ctx *ctx, const char *id, int host_fd, const char *path,
+local_fs_copy_in (void *self, const char *id, int host_fd, const char *path,
                   unsigned mode, struct islet_err *err)
 {
+  struct islet_ctx *ctx = self;
   cleanup_json json_t *msg = json_pack ("{s:s,s:s,s:i}", "op", "write", "path", path, "mode",
                                         (int) mode);
   cleanup_close int conn = -1;
 
-  BACKEND_RETURN (ctx, fs_copy_in, id, host_fd, path, mode, err);
   if (msg == NULL)
     return islet_fail (err, ISLET_E_INVALID, 0, "path is not valid UTF-8");
   conn = request (ctx, id, msg, err);
@@ -560,45 +560,45 @@ islet_fs_copy_in (struct islet_ctx *ctx, const char *id, int host_fd, const char
 }
 
 int
-islet_fs_remove (struct islet_ctx *ctx, const char *id, const char *path, bool recursive,
+local_fs_remove (void *self, const char *id, const char *path, bool recursive,
                  struct islet_err *err)
 {
+  struct islet_ctx *ctx = self;
   cleanup_json json_t *msg = json_pack ("{s:s,s:s,s:b}", "op", "rm", "path", path, "recursive",
                                         recursive);
 
-  BACKEND_RETURN (ctx, fs_remove, id, path, recursive, err);
   return simple (ctx, id, msg, NULL, false, err);
 }
 
 int
-islet_fs_mkdir (struct islet_ctx *ctx, const char *id, const char *path, unsigned mode,
+local_fs_mkdir (void *self, const char *id, const char *path, unsigned mode,
                 struct islet_err *err)
 {
+  struct islet_ctx *ctx = self;
   cleanup_json json_t *msg = json_pack ("{s:s,s:s,s:i}", "op", "mkdir", "path", path, "mode",
                                         (int) mode);
 
-  BACKEND_RETURN (ctx, fs_mkdir, id, path, mode, err);
   return simple (ctx, id, msg, NULL, false, err);
 }
 
 int
-islet_fs_move (struct islet_ctx *ctx, const char *id, const char *from, const char *to,
+local_fs_move (void *self, const char *id, const char *from, const char *to,
                struct islet_err *err)
 {
+  struct islet_ctx *ctx = self;
   cleanup_json json_t *msg = json_pack ("{s:s,s:s,s:s}", "op", "mv", "from", from, "to", to);
 
-  BACKEND_RETURN (ctx, fs_move, id, from, to, err);
   return simple (ctx, id, msg, NULL, false, err);
 }
 
 int
-islet_fs_stat (struct islet_ctx *ctx, const char *id, const char *path, json_t **out,
+local_fs_stat (void *self, const char *id, const char *path, json_t **out,
                struct islet_err *err)
 {
+  struct islet_ctx *ctx = self;
   cleanup_json json_t *msg = json_pack ("{s:s,s:s}", "op", "stat", "path", path);
   cleanup_json json_t *res = NULL;
 
-  BACKEND_RETURN (ctx, fs_stat, id, path, out, err);
   if (simple (ctx, id, msg, &res, true, err) < 0)
     return -1;
   *out = json_incref (json_object_get (res, "stat"));
@@ -606,14 +606,14 @@ islet_fs_stat (struct islet_ctx *ctx, const char *id, const char *path, json_t *
 }
 
 int
-islet_fs_list (struct islet_ctx *ctx, const char *id, const char *path, unsigned depth,
+local_fs_list (void *self, const char *id, const char *path, unsigned depth,
                json_t **out, struct islet_err *err)
 {
+  struct islet_ctx *ctx = self;
   cleanup_json json_t *msg = json_pack ("{s:s,s:s,s:i}", "op", "list", "path", path, "depth",
                                         (int) depth);
   cleanup_json json_t *res = NULL;
 
-  BACKEND_RETURN (ctx, fs_list, id, path, depth, out, err);
   if (simple (ctx, id, msg, &res, true, err) < 0)
     return -1;
   *out = json_incref (json_object_get (res, "entries"));

@@ -117,6 +117,8 @@ islet_ctx_open (const char *state_dir, const char *runtime, struct islet_ctx **o
   pthread_mutex_init (&ctx->pool_lock, NULL);
   pthread_mutex_init (&ctx->sessions_lock, NULL);
   ctx->forker_sock = -1;
+  ctx->ops = &local_ops;
+  ctx->ops_self = ctx;
   ctx->state_dir = islet_xstrdup (real);
   ctx->runtime = runtime ? islet_xstrdup (runtime) : find_runtime ();
   if (ctx->runtime == NULL)
@@ -134,8 +136,8 @@ islet_ctx_free (struct islet_ctx *ctx)
 {
   if (ctx == NULL)
     return;
-  if (ctx->backend != NULL && ctx->backend->free != NULL)
-    ctx->backend->free (ctx->backend_self);
+  if (!CTX_LOCAL (ctx) && ctx->ops->free != NULL)
+    ctx->ops->free (ctx->ops_self);
   if (ctx->forker_sock >= 0)
     {
       /* the forker ends at the end of its socket */
@@ -167,28 +169,28 @@ islet_ctx_new_backend (const struct islet_backend *ops, void *self, const char *
   pthread_mutex_init (&ctx->sessions_lock, NULL);
   ctx->forker_sock = -1;
   ctx->state_dir = islet_xstrdup (where);
-  ctx->backend = ops;
-  ctx->backend_self = self;
+  ctx->ops = ops;
+  ctx->ops_self = self;
   return ctx;
 }
 
 const struct islet_backend *
 islet_ctx_backend (const struct islet_ctx *ctx)
 {
-  return ctx->backend;
+  return CTX_LOCAL (ctx) ? NULL : ctx->ops;
 }
 
 void *
 islet_ctx_backend_self (const struct islet_ctx *ctx)
 {
-  return ctx->backend_self;
+  return CTX_LOCAL (ctx) ? NULL : ctx->ops_self;
 }
 
 int
 backend_refuse (const struct islet_ctx *ctx, const char *what, struct islet_err *err)
 {
   return islet_fail (err, ISLET_E_INVALID, 0, "%s acts on a local state directory, not on %s %s",
-                     what, ctx->backend->kind, ctx->state_dir);
+                     what, ctx->ops->kind, ctx->state_dir);
 }
 
 static int
@@ -444,11 +446,11 @@ islet_sandbox_running (struct islet_ctx *ctx, const char *id)
   cleanup_close int fd = -1;
   struct stat st;
 
-  if (ctx->backend != NULL)
+  if (!CTX_LOCAL (ctx))
     {
       struct islet_sandbox_info info;
       struct islet_err ignored;
-      return ctx->backend->get (ctx->backend_self, id, &info, &ignored) == 0
+      return ctx->ops->get (ctx->ops_self, id, &info, &ignored) == 0
              && info.state == ISLET_SB_RUNNING;
     }
   if (!id_valid (id))
@@ -511,7 +513,7 @@ islet_ctx_fork_supervisors (struct islet_ctx *ctx, struct islet_err *err)
   int sp[2];
   pid_t pid;
 
-  if (ctx->backend != NULL)
+  if (!CTX_LOCAL (ctx))
     return backend_refuse (ctx, "a supervisor forker", err);
   if (ctx->forker_sock >= 0)
     return 0;
@@ -610,11 +612,11 @@ clear_stale (struct islet_ctx *ctx, const char *id)
 }
 
 int
-islet_sandbox_start (struct islet_ctx *ctx, const char *ref, struct islet_err *err)
+local_start (void *self, const char *ref, struct islet_err *err)
 {
+  struct islet_ctx *ctx = self;
   struct islet_sandbox_info info;
 
-  BACKEND_RETURN (ctx, start, ref, err);
   if (islet_sandbox_get (ctx, ref, &info, err) < 0)
     return -1;
   if (info.state == ISLET_SB_RUNNING)
@@ -624,14 +626,14 @@ islet_sandbox_start (struct islet_ctx *ctx, const char *ref, struct islet_err *e
 }
 
 int
-islet_sandbox_stop (struct islet_ctx *ctx, const char *ref, struct islet_err *err)
+local_stop (void *self, const char *ref, struct islet_err *err)
 {
+  struct islet_ctx *ctx = self;
   struct islet_sandbox_info info;
   cleanup_close int fd = -1;
   cleanup_json json_t *req = NULL;
   cleanup_json json_t *resp = NULL;
 
-  BACKEND_RETURN (ctx, stop, ref, err);
   if (islet_sandbox_get (ctx, ref, &info, err) < 0)
     return -1;
   sessions_drop (ctx, info.id);
@@ -714,10 +716,10 @@ prepare (struct islet_ctx *ctx, const struct islet_create_opts *opts,
 }
 
 int
-islet_sandbox_create (struct islet_ctx *ctx, const struct islet_create_opts *opts,
+local_create (void *self, const struct islet_create_opts *opts,
                       char id[ISLET_ID_LEN + 1], struct islet_err *err)
 {
-  BACKEND_RETURN (ctx, create, opts, id, err);
+  struct islet_ctx *ctx = self;
   if (warm_fits (opts) && warm_take (ctx, id) == 1)
     return 0;
   return sandbox_create_cold (ctx, opts, false, id, err);
@@ -835,12 +837,12 @@ sandbox_resolve (struct islet_ctx *ctx, const char *ref, char id[ISLET_ID_LEN + 
 }
 
 int
-islet_sandbox_get (struct islet_ctx *ctx, const char *ref, struct islet_sandbox_info *out,
+local_get (void *self, const char *ref, struct islet_sandbox_info *out,
                    struct islet_err *err)
 {
+  struct islet_ctx *ctx = self;
   char id[ISLET_ID_LEN + 1];
 
-  BACKEND_RETURN (ctx, get, ref, out, err);
   if (ref == NULL)
     return islet_fail (err, ISLET_E_INVALID, 0, "empty sandbox id");
   /* ref may point into *out (a caller passing info.id back in): it is not
@@ -862,10 +864,10 @@ by_created (const void *a, const void *b)
 }
 
 int
-islet_sandbox_list (struct islet_ctx *ctx, struct islet_sandbox_info **out, size_t *n,
+local_list (void *self, struct islet_sandbox_info **out, size_t *n,
                     struct islet_err *err)
 {
-  BACKEND_RETURN (ctx, list, out, n, err);
+  struct islet_ctx *ctx = self;
   cleanup_free char *dir = islet_xasprintf ("%s/sandboxes", ctx->state_dir);
   cleanup_dir DIR *d = opendir (dir);
   struct islet_sandbox_info *v = NULL;
@@ -896,11 +898,11 @@ islet_sandbox_list (struct islet_ctx *ctx, struct islet_sandbox_info **out, size
 }
 
 int
-islet_sandbox_destroy (struct islet_ctx *ctx, const char *ref, bool force, struct islet_err *err)
+local_destroy (void *self, const char *ref, bool force, struct islet_err *err)
 {
+  struct islet_ctx *ctx = self;
   struct islet_sandbox_info info;
 
-  BACKEND_RETURN (ctx, destroy, ref, force, err);
   if (islet_sandbox_get (ctx, ref, &info, err) < 0)
     return -1;
   if (info.state == ISLET_SB_RUNNING)
@@ -921,7 +923,7 @@ islet_state_reset (struct islet_ctx *ctx, struct islet_err *err)
   cleanup_free struct islet_sandbox_info *all = NULL;
   size_t n = 0;
 
-  if (ctx->backend != NULL)
+  if (!CTX_LOCAL (ctx))
     return backend_refuse (ctx, "reset", err);
   if (islet_warm_set (ctx, 0, err) < 0)
     return islet_wrap (err, "reset");

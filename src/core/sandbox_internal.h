@@ -13,8 +13,8 @@ struct islet_ctx {
   char *runtime;
   pthread_mutex_t pool_lock;    /* guards the opening of pool */
   struct islet_disk_pool *pool; /* opened on first need */
-  const struct islet_backend *backend; /* NULL: the sandboxes are in state_dir */
-  void *backend_self;
+  const struct islet_backend *ops; /* local_ops, or a backend's */
+  void *ops_self;                  /* what ops are given: the ctx itself, or the backend's */
   pthread_mutex_t sessions_lock; /* guards the three below */
   struct agent_sessions *sessions; /* kept sessions with file agents (client.c) */
   size_t n_sessions;
@@ -23,14 +23,28 @@ struct islet_ctx {
   pid_t forker_pid;
 };
 
-/* With a backend, a public function returns what the backend's says. */
-#define BACKEND_RETURN(ctx, fn, ...)                                                             \
-  do                                                                                             \
-    {                                                                                            \
-      if ((ctx)->backend != NULL)                                                                \
-        return (ctx)->backend->fn ((ctx)->backend_self, __VA_ARGS__);                            \
-    }                                                                                            \
-  while (0)
+/* The local operations (sandbox.c, client.c), the table ops.c hands a
+ * state directory's calls to; self is the ctx. */
+extern const struct islet_backend local_ops;
+int local_exec (void *self, const char *id, const struct islet_exec_req *req, struct islet_exec_result *out, struct islet_err *err);
+int local_fs_read (void *self, const char *id, const char *path, size_t max, char **data, size_t *len, struct islet_err *err);
+int local_fs_copy_in (void *self, const char *id, int host_fd, const char *path, unsigned mode, struct islet_err *err);
+int local_fs_write (void *self, const char *id, const char *path, const void *data, size_t len, unsigned mode, struct islet_err *err);
+int local_fs_copy_out (void *self, const char *id, const char *path, int host_fd, struct islet_err *err);
+int local_fs_remove (void *self, const char *id, const char *path, bool recursive, struct islet_err *err);
+int local_fs_mkdir (void *self, const char *id, const char *path, unsigned mode, struct islet_err *err);
+int local_fs_move (void *self, const char *id, const char *from, const char *to, struct islet_err *err);
+int local_fs_stat (void *self, const char *id, const char *path, json_t **out, struct islet_err *err);
+int local_fs_list (void *self, const char *id, const char *path, unsigned depth, json_t **out, struct islet_err *err);
+int local_create (void *self, const struct islet_create_opts *opts, char id[ISLET_ID_LEN + 1], struct islet_err *err);
+int local_get (void *self, const char *ref, struct islet_sandbox_info *out, struct islet_err *err);
+int local_list (void *self, struct islet_sandbox_info **out, size_t *n, struct islet_err *err);
+int local_start (void *self, const char *ref, struct islet_err *err);
+int local_stop (void *self, const char *ref, struct islet_err *err);
+int local_destroy (void *self, const char *ref, bool force, struct islet_err *err);
+
+/* Whether ctx is a state directory on this machine (not a backend). */
+#define CTX_LOCAL(ctx) ((ctx)->ops == &local_ops)
 
 /* A state-directory operation asked of a backend ctx: -1 with err set. */
 int backend_refuse (const struct islet_ctx *ctx, const char *what, struct islet_err *err);

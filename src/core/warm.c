@@ -251,7 +251,7 @@ islet_warm_fill (struct islet_ctx *ctx, struct islet_err *err)
 {
   cleanup_close int lock = -1;
 
-  if (ctx->backend != NULL)
+  if (!CTX_LOCAL (ctx))
     return backend_refuse (ctx, "the warm pool", err);
   if (make_dirs (ctx, err) < 0)
     return -1;
@@ -267,7 +267,7 @@ islet_warm_set (struct islet_ctx *ctx, unsigned size, struct islet_err *err)
   cleanup_free char *path = warm_path (ctx, "size");
   char text[16];
 
-  if (ctx->backend != NULL)
+  if (!CTX_LOCAL (ctx))
     return backend_refuse (ctx, "the warm pool", err);
   if (size > WARM_MAX)
     return islet_fail (err, ISLET_E_INVALID, 0, "warm pool size %u is over %d", size, WARM_MAX);
@@ -297,7 +297,7 @@ islet_warm_get (struct islet_ctx *ctx, unsigned *size, unsigned *ready, struct i
   cleanup_free char (*ids)[ISLET_ID_LEN + 1] = NULL;
   size_t n = 0;
 
-  if (ctx->backend != NULL)
+  if (!CTX_LOCAL (ctx))
     return backend_refuse (ctx, "the warm pool", err);
   ids = ready_ids (ctx, &n);
   *size = read_size (ctx);
