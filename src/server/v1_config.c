@@ -249,7 +249,8 @@ python_probe (struct srv *srv, char *buf, size_t size, struct islet_err *err)
   rc = islet_exec (srv->ctx, id, &x, &res, err);
   owned_scratch_end (&k, id);
   if (rc == 0 && (res.exit_code != 0 || res.out_len == 0 || res.out_len >= size))
-    rc = islet_fail (err, ISLET_E_SYSTEM, 0, "the image's python3 did not say its version (exit %d)",
+    rc = islet_fail (err, ISLET_E_INVALID, 0,
+                     "config.python_version: the image has no working python3 (exit %d)",
                      res.exit_code);
   if (rc == 0)
     {
@@ -260,18 +261,34 @@ python_probe (struct srv *srv, char *buf, size_t size, struct islet_err *err)
   return rc;
 }
 
+/* A failed probe is remembered this long: a status call must not make a
+ * sandbox each time while the image has no python3. */
+#define PYTHON_RETRY_NS (60 * 1000000000ull)
+
 static int
 python_version_get (struct srv *srv, char out[32], struct islet_err *err)
 {
+  static struct islet_err failed;
+  static uint64_t failed_at;
   int rc = 0;
 
   pthread_mutex_lock (&python_lock);
-  if (python_version[0] == '\0')
+  if (python_version[0] == '\0' && failed_at && islet_now_ns () - failed_at < PYTHON_RETRY_NS)
+    {
+      *err = failed;
+      rc = -1;
+    }
+  else if (python_version[0] == '\0')
     {
       char buf[32] = { 0 };
       rc = python_probe (srv, buf, sizeof buf, err);
       if (rc == 0)
         memcpy (python_version, buf, sizeof buf);
+      else
+        {
+          failed = *err;
+          failed_at = islet_now_ns ();
+        }
     }
   memcpy (out, python_version, 32);
   pthread_mutex_unlock (&python_lock);
