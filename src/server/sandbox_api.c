@@ -173,10 +173,9 @@ static int
 parse_create (json_t *j, struct create_args *a, struct resp *out)
 {
   uint64_t cpu = 0, mem = 0, disk = 0;
-  json_t *f;
   struct islet_err err;
 
-  if (field_string (j, "name", &a->name, out) < 0
+  if (create_fields_check (j, out) < 0 || field_string (j, "name", &a->name, out) < 0
       || field_string (j, "snapshot", &a->snapshot, out) < 0
       || field_string (j, "target", &a->target, out) < 0 || field_amount (j, "cpu", &cpu, out) < 0
       || field_amount (j, "memory", &mem, out) < 0 || field_amount (j, "disk", &disk, out) < 0
@@ -187,22 +186,6 @@ parse_create (json_t *j, struct create_args *a, struct resp *out)
   if ((a->labels = field_labels (j, "labels", &a->language, out)) == NULL
       || (a->env = field_labels (j, "env", NULL, out)) == NULL)
     return -1;
-  if ((f = json_object_get (j, "gpu")) && json_number_value (f) > 0)
-    {
-      reply_error (out, 400, "BAD_REQUEST", "GPUs are not supported");
-      return -1;
-    }
-  if (json_object_get (j, "buildInfo"))
-    {
-      reply_error (out, 400, "BAD_REQUEST",
-                   "building images is not supported: give a snapshot (an islet image)");
-      return -1;
-    }
-  if ((f = json_object_get (j, "volumes")) && json_array_size (f) > 0)
-    {
-      reply_error (out, 400, "BAD_REQUEST", "volumes are not supported");
-      return -1;
-    }
   if (cpu)
     a->limits.cpu_millis = (uint32_t) (cpu > UINT32_MAX ? UINT32_MAX : cpu);
   if (mem)

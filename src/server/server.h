@@ -264,6 +264,11 @@ struct reaper;
 int reaper_start (struct srv *srv, struct reaper **out, struct islet_err *err) ISLET_MUST_CHECK;
 void reaper_stop (struct reaper *rp);
 
+/* ---- sandbox_fields.c ---- */
+/* Every field of a create body is one islet honours (or accepts at the
+ * value that matches what it does); else -1 with a 400 that names it. */
+int create_fields_check (json_t *body, struct resp *out);
+
 /* ---- words.c ---- */
 /* Split a command line into words: blanks separate, '...' and "..." quote,
  * no escapes, no shell.  NULL-terminated, malloc'd (one block). */

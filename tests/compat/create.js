@@ -1,0 +1,40 @@
+'use strict';
+// Create fields islet cannot honour are refused through the SDK with the
+// reason (never accepted and dropped); networkBlockAll: true, which is what
+// islet does, and a plain create are taken.
+const { assert, sdk, client, RUN, main } = require('./lib');
+
+async function refused(daytona, params, field, words) {
+  await assert.rejects(daytona.create({ ...params, labels: { run: RUN } }), (e) => {
+    assert.ok(e instanceof sdk.DaytonaError, `${field}: ${e.constructor.name}: ${e.message}`);
+    assert.equal(e.statusCode, 400, `${field}: status ${e.statusCode}: ${e.message}`);
+    assert.ok(e.message.startsWith(`${field} `), `${field}: the message does not name it: ${e.message}`);
+    assert.match(e.message, words);
+    return true;
+  });
+}
+
+main('create', async () => {
+  const daytona = client();
+  await refused(daytona, { networkAllowList: '10.0.0.0/8' }, 'networkAllowList', /outbound networking is not available yet/);
+  await refused(daytona, { domainAllowList: 'example.com' }, 'domainAllowList', /loopback only/);
+  await refused(daytona, { networkBlockAll: false }, 'networkBlockAll', /outbound networking/);
+  await refused(daytona, { image: 'python:3.12-slim' }, 'buildInfo', /building images is not supported/);
+  await refused(daytona, { public: true }, 'public', /preview/);
+  await refused(daytona, { volumes: [{ volumeId: 'v', mountPath: '/data' }] }, 'volumes', /not supported/);
+  await refused(daytona, { secrets: { TOKEN: 'gh' } }, 'secrets', /env/);
+  await refused(daytona, { ttlMinutes: 30 }, 'ttlMinutes', /time to live/);
+  const none = [];
+  for await (const s of daytona.list({ labels: { run: RUN } })) none.push(s.id);
+  assert.deepEqual(none, [], 'a refused create left a sandbox');
+
+  const sb = await daytona.create({ networkBlockAll: true, labels: { run: RUN } });
+  assert.equal(sb.state, 'started');
+  assert.equal(sb.networkBlockAll, true);
+  const r = await sb.process.executeCommand('echo blocked');
+  assert.equal(r.result.trim(), 'blocked');
+  await sb.delete();
+  const plain = await daytona.create();
+  assert.equal(plain.state, 'started');
+  await plain.delete();
+});

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# A create body's fields are honoured or refused, never dropped: the
+# networking fields (islet's sandboxes have loopback only), public, GPUs,
+# volumes, images, secrets, pause, TTL, another user, and any field islet
+# does not know get a 400 that names the field and says why, and no sandbox
+# is made; networkBlockAll: true and the SDK's defaults are taken.
+# Needs root.  Exit 0 pass, 1 fail, 77 skip.
+#   ISLET_BIN=build/islet bash tests/server/api_create_fields.sh
+source "$(dirname "$0")/../lib/integration.sh"
+source "$(dirname "$0")/../lib/server.sh"
+
+srv_init
+
+# refused BODY FIELD WORDS: a 400 naming FIELD, its message matching WORDS
+refused () {
+  api POST /api/sandbox -H 'Content-Type: application/json' -d "$1"
+  expect_error "create $1" 400
+  expect_body "create $1: the message names $2" ".message | startswith(\"$2 \") and test(\"$3\")"
+}
+
+log "== refused"
+refused '{"networkAllowList":"10.0.0.0/8"}' networkAllowList 'outbound networking is not available'
+refused '{"domainAllowList":"example.com"}' domainAllowList 'outbound networking is not available'
+refused '{"networkBlockAll":false}' networkBlockAll 'loopback only'
+refused '{"networkBlockAll":true,"networkAllowList":"1.2.3.4/32"}' networkAllowList 'outbound networking'
+refused '{"outboundProxyUrl":"http://127.0.0.1:3128"}' outboundProxyUrl 'outbound networking'
+refused '{"linkedSandbox":"web"}' linkedSandbox 'no network between them'
+refused '{"public":true}' public 'preview'
+refused '{"gpu":1}' gpu 'GPU'
+refused '{"gpuType":["H100"]}' gpuType 'GPU'
+refused '{"spot":true}' spot 'GPU'
+refused '{"kvm":true}' kvm 'kvm'
+refused '{"volumes":[{"volumeId":"v","mountPath":"/data"}]}' volumes 'volumes'
+refused '{"buildInfo":{"dockerfileContent":"FROM python:3.12-slim\n"}}' buildInfo 'building images'
+refused '{"secrets":[{"TOKEN":"gh"}]}' secrets 'secrets'
+refused '{"autoPauseInterval":5}' autoPauseInterval 'pausing'
+refused '{"ttlMinutes":30}' ttlMinutes 'time to live'
+refused '{"otelEndpointOverride":"http://127.0.0.1:4318"}' otelEndpointOverride 'OpenTelemetry'
+refused '{"user":"daytona"}' user 'root'
+refused '{"resources":{"cpu":2}}' resources 'not a field'
+refused '{"imagee":"x"}' imagee 'not a field'
+[[ $(islet ls --json | jq '.sandboxes | length') == 0 ]] || fail "a refused create left a sandbox: $(islet ls)"
+
+log "== taken"
+# what the SDK sends for a plain daytona.create(), and the same with every
+# field at the value that matches what islet does
+api POST /api/sandbox -H 'Content-Type: application/json' -d '{"env":{},"labels":{"code-toolbox-language":"python"}}'
+expect_code "the SDK's default create" 200; remember_id "$(jq -r .id <<<"$BODY")"
+expect_body "the SDK's default create" '.state == "started" and .networkBlockAll == true'
+api POST /api/sandbox -H 'Content-Type: application/json' -d '{"env":{},"labels":{},"target":"local",
+  "networkBlockAll":true,"networkAllowList":"","domainAllowList":null,"public":false,"gpu":0,
+  "gpuType":[],"spot":false,"kvm":false,"volumes":[],"secrets":[],"autoPauseInterval":0,
+  "ttlMinutes":0,"user":"root","autoStopInterval":0,"autoArchiveInterval":0,"autoDeleteInterval":-1}'
+expect_code "every field at islet's value" 200; remember_id "$(jq -r .id <<<"$BODY")"
+[[ $(islet ls --json | jq '.sandboxes | length') == 2 ]] || fail "islet ls: $(islet ls)"
+
+pass
