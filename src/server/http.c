@@ -68,6 +68,36 @@ req_query (const struct req *r, const char *name)
   return MHD_lookup_connection_value (r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+struct query_walk
+{
+  int (*fn) (const char *name, const char *value, void *user);
+  void *user;
+  int rc;
+};
+
+static enum MHD_Result
+query_one (void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+           const char *value, size_t value_size)
+{
+  struct query_walk *w = cls;
+
+  (void) kind;
+  (void) key_size;
+  (void) value_size; /* a NUL inside was refused with the target (on_target) */
+  w->rc = w->fn (key, value, w->user);
+  return w->rc < 0 ? MHD_NO : MHD_YES;
+}
+
+int
+req_query_each (const struct req *r, int (*fn) (const char *name, const char *value, void *user),
+                void *user)
+{
+  struct query_walk w = { fn, user, 0 };
+
+  MHD_get_connection_values_n (r->conn, MHD_GET_ARGUMENT_KIND, query_one, &w);
+  return w.rc;
+}
+
 const char *
 req_header (const struct req *r, const char *name)
 {

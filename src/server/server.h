@@ -83,6 +83,10 @@ void http_stop (struct http *h);
 /* What a handler may ask of the request. */
 const char *req_query (const struct req *r, const char *name);
 const char *req_header (const struct req *r, const char *name);
+/* Each query parameter in order, repeated names too (value NULL: no '=');
+ * stops at fn's first -1, which it returns. */
+int req_query_each (const struct req *r,
+                    int (*fn) (const char *name, const char *value, void *user), void *user);
 
 /* ---- guard.c: what a client holds while its request arrives ---- */
 /* Request bodies held in memory (JSON routes) at once, per key and in all;

@@ -65,7 +65,7 @@ run_script () {
   rm -f "$out"
 }
 
-for script in socketio sandbox create process fs sessions git docs; do
+for script in socketio sandbox create list process fs sessions git docs; do
   run_script "$script"
   expect_sandboxes 0
 done
