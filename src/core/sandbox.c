@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "islet/cgroup.h"
+#include "islet/config.h"
 #include "islet/contain.h"
 #include "islet/disk.h"
 #include "islet/proto.h"
@@ -367,62 +368,21 @@ names_index_init (const char *state_dir, struct islet_err *err)
   return 0;
 }
 
-static json_t *
-config_json (const struct islet_sandbox_info *info, const char *volume)
-{
-  const struct islet_limits *l = &info->limits;
-  return json_pack ("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:b,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I}}", "id",
-                    info->id, "name", info->name, "image", info->image, "volume", volume,
-                    "uid_base", (json_int_t) info->uid_base, "created",
-                    (json_int_t) info->created, "created_nsec", (json_int_t) info->created_nsec,
-                    "disk_enforced", info->disk_enforced, "limits",
-                    "memory_mb", (json_int_t) l->memory_mb, "cpu_millis",
-                    (json_int_t) l->cpu_millis, "pids", (json_int_t) l->pids, "disk_mb",
-                    (json_int_t) l->disk_mb, "timeout_s", (json_int_t) l->timeout_s,
-                    "output_bytes", (json_int_t) l->output_bytes, "nofile",
-                    (json_int_t) l->nofile);
-}
-
 int
 sandbox_load (const struct islet_ctx *ctx, const char *id, struct islet_sandbox_info *out,
               struct islet_err *err)
 {
   cleanup_free char *dir = sandbox_dir (ctx, id);
   cleanup_free char *path = islet_xasprintf ("%s/config.json", dir);
-  cleanup_free char *text = NULL;
-  cleanup_json json_t *cfg = NULL;
-  const char *name, *image;
-  json_int_t base, created, nsec = 0, mem, cpu, pids, disk, timeout, outb, nofile;
-  int enforced = 0;
-  json_error_t jerr;
 
-  if (islet_read_file_at (AT_FDCWD, path, 1 << 20, &text, NULL, err) < 0)
+  if (islet_config_load (path, out, NULL, err) < 0)
     {
-      if (err->errnum == ENOENT)
+      if (err->kind == ISLET_E_NOTFOUND)
         return islet_fail (err, ISLET_E_NOTFOUND, 0, "no sandbox `%s`", id);
       return -1;
     }
-  cfg = json_loads (text, 0, &jerr);
-  if (cfg == NULL
-      || json_unpack_ex (cfg, &jerr, 0, "{s:s,s:s,s:I,s:I,s?I,s?b,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I}}",
-                         "name", &name, "image", &image, "uid_base", &base, "created", &created,
-                         "created_nsec", &nsec, "disk_enforced", &enforced, "limits", "memory_mb", &mem, "cpu_millis",
-                         &cpu, "pids", &pids, "disk_mb", &disk, "timeout_s", &timeout,
-                         "output_bytes", &outb, "nofile", &nofile)
-             < 0)
-    return islet_fail (err, ISLET_E_SYSTEM, 0, "`%s`: %s", path, jerr.text);
-  memset (out, 0, sizeof *out);
-  snprintf (out->id, sizeof out->id, "%s", id);
-  snprintf (out->name, sizeof out->name, "%s", name);
-  snprintf (out->image, sizeof out->image, "%s", image);
-  out->uid_base = (uint32_t) base;
-  out->created = created;
-  out->created_nsec = (uint32_t) nsec;
-  out->disk_enforced = enforced;
-  out->limits = (struct islet_limits){ (uint64_t) mem,  (uint32_t) cpu,     (uint32_t) pids,
-                                       (uint64_t) disk, (uint32_t) timeout, (uint64_t) outb,
-                                       (uint32_t) nofile };
-  out->state = ISLET_SB_STOPPED;
+  if (strcmp (out->id, id) != 0)
+    return islet_fail (err, ISLET_E_SYSTEM, 0, "`%s` is for sandbox `%s`", path, out->id);
   {
     cleanup_close int fd = sandbox_connect (ctx, id, NULL);
     struct ucred cred;
@@ -710,7 +670,7 @@ prepare (struct islet_ctx *ctx, const struct islet_create_opts *opts,
   work = islet_xasprintf ("%s/work", volume);
   if (islet_rootfs_prepare_upper (upper, work, info->uid_base, info->name, err) < 0)
     return -1;
-  cfg = config_json (info, volume);
+  cfg = islet_config_json (info, volume);
   text = json_dumps (cfg, JSON_INDENT (2));
   return islet_write_file_atomic (cfgpath, text, strlen (text), 0600, err);
 }

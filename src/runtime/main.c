@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "islet/config.h"
 #include "islet/proto.h"
 #include "islet/util.h"
 #include "runtime.h"
@@ -132,36 +133,16 @@ static int
 load_config (struct sandbox *sb, struct islet_err *err)
 {
   cleanup_free char *path = islet_xasprintf ("%s/config.json", sb->dir);
-  cleanup_free char *text = NULL;
-  cleanup_json json_t *cfg = NULL;
-  json_error_t jerr;
-  const char *id, *name, *image, *volume;
-  json_int_t base, mem, cpu, pids, disk, timeout, out, nofile;
+  struct islet_sandbox_info info;
 
-  if (islet_read_file_at (AT_FDCWD, path, 1 << 20, &text, NULL, err) < 0)
+  if (islet_config_load (path, &info, &sb->volume, err) < 0)
     return -1;
-  cfg = json_loads (text, 0, &jerr);
-  if (cfg == NULL
-      || json_unpack_ex (cfg, &jerr, 0,
-                         "{s:s,s:s,s:s,s:s,s:I,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I}}", "id", &id,
-                         "name", &name, "image", &image, "volume", &volume, "uid_base", &base,
-                         "limits", "memory_mb", &mem, "cpu_millis", &cpu, "pids", &pids, "disk_mb",
-                         &disk, "timeout_s", &timeout, "output_bytes", &out, "nofile", &nofile)
-             < 0)
-    return islet_fail (err, ISLET_E_INVALID, 0, "`%s`: %s", path, jerr.text);
-  if (strcmp (id, sb->id) != 0)
-    return islet_fail (err, ISLET_E_INVALID, 0, "`%s` is for sandbox `%s`", path, id);
-  sb->name = islet_xstrdup (name);
-  sb->volume = islet_xstrdup (volume);
-  sb->uid_base = (uint32_t) base;
-  sb->limits = (struct islet_limits){ .memory_mb = (uint64_t) mem,
-                                      .cpu_millis = (uint32_t) cpu,
-                                      .pids = (uint32_t) pids,
-                                      .disk_mb = (uint64_t) disk,
-                                      .timeout_s = (uint32_t) timeout,
-                                      .output_bytes = (uint64_t) out,
-                                      .nofile = (uint32_t) nofile };
-  if (islet_image_open (sb->state_dir, image, &sb->image, err) < 0)
+  if (strcmp (info.id, sb->id) != 0)
+    return islet_fail (err, ISLET_E_INVALID, 0, "`%s` is for sandbox `%s`", path, info.id);
+  sb->name = islet_xstrdup (info.name);
+  sb->uid_base = info.uid_base;
+  sb->limits = info.limits;
+  if (islet_image_open (sb->state_dir, info.image, &sb->image, err) < 0)
     return -1;
   return 0;
 }
