@@ -33,6 +33,7 @@ struct islet_exec_req {
   uint64_t output_limit;   /* per stream; 0: the sandbox's default */
   islet_output_fn on_output;
   void *user;
+  bool uncollected;        /* output goes to on_output only: out and errout stay "" */
 };
 
 struct islet_exec_result {

@@ -359,7 +359,8 @@ exec_sink_fn (enum islet_frame type, const char *data, size_t len, void *user,
   struct exec_sink *s = user;
   if (type != ISLET_FRAME_OUT && type != ISLET_FRAME_ERR)
     return islet_fail (err, ISLET_E_SYSTEM, EPROTO, "unexpected frame in exec output");
-  buf_add (type == ISLET_FRAME_OUT ? &s->out : &s->errout, data, len);
+  if (!s->req->uncollected || s->req->on_output == NULL)
+    buf_add (type == ISLET_FRAME_OUT ? &s->out : &s->errout, data, len);
   if (s->req->on_output)
     s->req->on_output (type == ISLET_FRAME_OUT ? ISLET_STDOUT : ISLET_STDERR, data, len,
                        s->req->user);

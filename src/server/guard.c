@@ -8,7 +8,9 @@
  *
  * A budget of request bodies held in memory, per key and in all: a client
  * that stops short of the end of its body holds what it sent until its
- * deadline, and without a budget a few keys could make isletd hold gigabytes. */
+ * deadline, and without a budget a few keys could make isletd hold gigabytes.
+ * The same for scratch files (output spooled for an answer, a bulk
+ * download's parts), which would otherwise fill the host's disk. */
 #include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
@@ -32,6 +34,13 @@ struct key_use
   uint64_t bytes;
 };
 
+struct budget
+{
+  uint64_t key_max, total_max, total;
+  struct key_use *keys; /* keys holding bytes now, unordered */
+  size_t nkeys, cap;
+};
+
 struct guard
 {
   pthread_mutex_t lock;
@@ -39,9 +48,7 @@ struct guard
   pthread_t thread;
   bool stop;
   struct guard_conn head; /* a ring, head.next the first */
-  uint64_t body_total;
-  struct key_use *keys; /* keys holding body bytes now, unordered */
-  size_t nkeys, cap;
+  struct budget budgets[GUARD_BUDGETS];
   uint64_t shut; /* connections cut at their deadline, for tests and logs */
 };
 
@@ -78,7 +85,7 @@ watch (void *arg)
 }
 
 int
-guard_new (struct guard **out, struct islet_err *err)
+guard_new (struct guard **out, uint64_t scratch_key_max, struct islet_err *err)
 {
   struct guard *g = islet_xcalloc (1, sizeof *g);
   int rc;
@@ -86,6 +93,14 @@ guard_new (struct guard **out, struct islet_err *err)
   pthread_mutex_init (&g->lock, NULL);
   pthread_cond_init (&g->wake, NULL);
   g->head.next = g->head.prev = &g->head;
+  g->budgets[GUARD_BODY] = (struct budget){ .key_max = GUARD_BODY_KEY_MAX,
+                                            .total_max = GUARD_BODY_TOTAL_MAX };
+  if (scratch_key_max == 0)
+    scratch_key_max = GUARD_SCRATCH_KEY_MAX;
+  g->budgets[GUARD_SCRATCH] = (struct budget){
+    .key_max = scratch_key_max,
+    .total_max = scratch_key_max > GUARD_SCRATCH_TOTAL_MAX ? scratch_key_max : GUARD_SCRATCH_TOTAL_MAX
+  };
   rc = pthread_create (&g->thread, NULL, watch, g);
   if (rc != 0)
     {
@@ -108,7 +123,8 @@ guard_free (struct guard *g)
   pthread_join (g->thread, NULL);
   while (g->head.next != &g->head)
     guard_conn_del (g, g->head.next);
-  free (g->keys);
+  for (int i = 0; i < GUARD_BUDGETS; i++)
+    free (g->budgets[i].keys);
   free (g);
 }
 
@@ -166,61 +182,70 @@ guard_shut_count (struct guard *g)
 }
 
 static struct key_use *
-key_use (struct guard *g, int64_t key_id, bool add)
+key_use (struct budget *b, int64_t key_id, bool add)
 {
-  for (size_t i = 0; i < g->nkeys; i++)
-    if (g->keys[i].key_id == key_id)
-      return &g->keys[i];
+  for (size_t i = 0; i < b->nkeys; i++)
+    if (b->keys[i].key_id == key_id)
+      return &b->keys[i];
   if (!add)
     return NULL;
-  if (g->nkeys == g->cap)
+  if (b->nkeys == b->cap)
     {
-      g->cap = g->cap ? g->cap * 2 : 16;
-      g->keys = islet_xrealloc (g->keys, g->cap * sizeof *g->keys);
+      b->cap = b->cap ? b->cap * 2 : 16;
+      b->keys = islet_xrealloc (b->keys, b->cap * sizeof *b->keys);
     }
-  g->keys[g->nkeys] = (struct key_use){ .key_id = key_id };
-  return &g->keys[g->nkeys++];
+  b->keys[b->nkeys] = (struct key_use){ .key_id = key_id };
+  return &b->keys[b->nkeys++];
 }
 
 int
-guard_body_take (struct guard *g, int64_t key_id, uint64_t n, const char **which)
+guard_take (struct guard *g, enum guard_budget which, int64_t key_id, uint64_t n,
+            const char **whose)
 {
+  struct budget *b = &g->budgets[which];
   struct key_use *k;
   int rc = -1;
 
   pthread_mutex_lock (&g->lock);
-  k = key_use (g, key_id, true);
-  if (k->bytes + n > GUARD_BODY_KEY_MAX)
-    *which = "this key's";
-  else if (g->body_total + n > GUARD_BODY_TOTAL_MAX)
-    *which = "the server's";
+  k = key_use (b, key_id, true);
+  if (k->bytes + n > b->key_max)
+    *whose = "this key's";
+  else if (b->total + n > b->total_max)
+    *whose = "the server's";
   else
     {
       k->bytes += n;
-      g->body_total += n;
+      b->total += n;
       rc = 0;
     }
   if (k->bytes == 0)
-    *k = g->keys[--g->nkeys];
+    *k = b->keys[--b->nkeys];
   pthread_mutex_unlock (&g->lock);
   return rc;
 }
 
 void
-guard_body_give (struct guard *g, int64_t key_id, uint64_t n)
+guard_give (struct guard *g, enum guard_budget which, int64_t key_id, uint64_t n)
 {
+  struct budget *b = &g->budgets[which];
   struct key_use *k;
 
   if (n == 0)
     return;
   pthread_mutex_lock (&g->lock);
-  k = key_use (g, key_id, false);
+  k = key_use (b, key_id, false);
   if (k)
     {
       k->bytes -= n < k->bytes ? n : k->bytes;
-      g->body_total -= n < g->body_total ? n : g->body_total;
+      b->total -= n < b->total ? n : b->total;
       if (k->bytes == 0)
-        *k = g->keys[--g->nkeys];
+        *k = b->keys[--b->nkeys];
     }
   pthread_mutex_unlock (&g->lock);
+}
+
+uint64_t
+guard_limit (struct guard *g, enum guard_budget which, bool key)
+{
+  return key ? g->budgets[which].key_max : g->budgets[which].total_max;
 }

@@ -161,7 +161,9 @@ conn_free (struct conn *c)
     }
   if (c->resp.fd >= 0)
     close (c->resp.fd);
-  guard_body_give (c->h->guard, c->req.key_id, c->charged);
+  if (c->resp.produce)
+    c->resp.produce_free (c->resp.produce_state);
+  guard_give (c->h->guard, GUARD_BODY, c->req.key_id, c->charged);
   free (c->buf);
   free (c->resp.body);
   free (c->resp.content_type_owned);
@@ -187,13 +189,52 @@ on_completed (void *cls, struct MHD_Connection *mc, void **con_cls,
   *con_cls = NULL;
 }
 
+struct producer
+{
+  ssize_t (*fn) (void *state, char *buf, size_t max);
+  void (*free) (void *state);
+  void *state;
+};
+
+static ssize_t
+on_produce (void *cls, uint64_t pos, char *buf, size_t max)
+{
+  struct producer *p = cls;
+  ssize_t n = p->fn (p->state, buf, max);
+
+  if (n < 0)
+    return MHD_CONTENT_READER_END_WITH_ERROR;
+  return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : n;
+}
+
+static void
+on_produce_end (void *cls)
+{
+  struct producer *p = cls;
+
+  p->free (p->state);
+  free (p);
+}
+
 static enum MHD_Result
 send_resp (struct MHD_Connection *mc, struct resp *o)
 {
   struct MHD_Response *m;
   enum MHD_Result ret;
 
-  if (o->fd >= 0 && o->streamed)
+  if (o->produce)
+    {
+      struct producer *p = islet_xmalloc (sizeof *p);
+
+      *p = (struct producer){ o->produce, o->produce_free, o->produce_state };
+      m = MHD_create_response_from_callback (MHD_SIZE_UNKNOWN, 65536, on_produce, p,
+                                             on_produce_end);
+      if (m)
+        o->produce = NULL; /* the library frees it */
+      else
+        free (p);
+    }
+  else if (o->fd >= 0 && o->streamed)
     {
       m = MHD_create_response_from_pipe (o->fd);
       if (m)
@@ -220,6 +261,8 @@ send_resp (struct MHD_Connection *mc, struct resp *o)
                              o->content_type_owned ? o->content_type_owned : o->content_type);
   if (o->extra_header_name)
     MHD_add_response_header (m, o->extra_header_name, o->extra_header_value);
+  if (o->audit_error[0])
+    MHD_add_response_header (m, "X-Islet-Audit-Error", o->audit_error);
   ret = MHD_queue_response (mc, (unsigned) (o->status ? o->status : 200), m);
   MHD_destroy_response (m);
   return ret;
@@ -277,14 +320,14 @@ body_reserve (struct conn *c, uint64_t want)
 
   if (want <= c->cap)
     return 0;
-  if (guard_body_take (c->h->guard, c->req.key_id, want - c->cap, &which) < 0)
+  if (guard_take (c->h->guard, GUARD_BODY, c->req.key_id, want - c->cap, &which) < 0)
     {
       bool key = strcmp (which, "this key's") == 0;
       reply_error (&c->resp, key ? 429 : 503, key ? "TOO_MANY_REQUESTS" : "SERVICE_UNAVAILABLE",
                    "%s request bodies held in memory are at their limit of %llu bytes; try "
                    "again when a request is over",
                    which,
-                   (unsigned long long) (key ? GUARD_BODY_KEY_MAX : GUARD_BODY_TOTAL_MAX));
+                   (unsigned long long) guard_limit (c->h->guard, GUARD_BODY, key));
       return -1;
     }
   c->charged += want - c->cap;
@@ -569,12 +612,13 @@ http_start (struct srv *srv, const char *host, const char *port, struct http **o
     flags |= MHD_USE_IPv6;
   h = islet_xcalloc (1, sizeof *h);
   h->srv = srv;
-  if (guard_new (&h->guard, err) < 0)
+  if (guard_new (&h->guard, srv->scratch_key_max, err) < 0)
     {
       freeaddrinfo (ai);
       free (h);
       return -1;
     }
+  srv->guard = h->guard;
   h->d = MHD_start_daemon (flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
                            MHD_OPTION_URI_LOG_CALLBACK, on_target, h,
@@ -607,6 +651,7 @@ http_stop (struct http *h)
   if (h == NULL)
     return;
   MHD_stop_daemon (h->d);
+  h->srv->guard = NULL;
   guard_free (h->guard);
   free (h);
 }

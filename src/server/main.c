@@ -1,7 +1,8 @@
 /* isletd: serve Daytona's API for islet's sandboxes, and manage its keys.
  *
  *   isletd [--listen HOST:PORT] [--state-dir DIR] [--allow-origin URL...]
- *          [--max-connections N] [--max-client-connections N]
+ *          [--max-connections N] [--max-client-connections N] [--max-key-scratch BYTES]
+ *          [--audit-days N] [--audit-max-records N]
  *   isletd key create [--name NAME] [--json] | list [--json] | revoke ID  [--state-dir DIR]
  *
  * isletd is a client of the same core as the CLI: the sandboxes it makes
@@ -38,6 +39,7 @@ usage (FILE *f)
 {
   fprintf (f, "usage: isletd [--listen HOST:PORT] [--state-dir DIR] [--allow-origin URL...]\n"
               "              [--max-connections N] [--max-client-connections N]\n"
+              "              [--max-key-scratch BYTES] [--audit-days N] [--audit-max-records N]\n"
               "       isletd key create [--name NAME] [--json] | key list [--json] | key revoke ID\n"
               "\n"
               "Serve the Daytona API for islet's sandboxes (point the SDK's apiUrl at the URL\n"
@@ -53,6 +55,11 @@ usage (FILE *f)
               "  --max-connections N         connections at once (default 1024)\n"
               "  --max-client-connections N  connections at once from one address (default 128;\n"
               "                              behind a proxy, every client has the proxy's)\n"
+              "  --max-key-scratch BYTES     disk a key's answers may use at once for output\n"
+              "                              and bulk downloads on their way (default 1 GiB)\n"
+              "  --audit-days N              keep audit records N days (default 90; 0: forever)\n"
+              "  --audit-max-records N       keep at most N audit records, the newest (default\n"
+              "                              1000000, about 100 MB; 0: no bound)\n"
               "  --name NAME         key create: a note on what the key is for\n"
               "  --json              key create: {id, name, key, created}; key list: a JSON array\n");
 }
@@ -118,14 +125,29 @@ open_state (const char *state_dir, struct srv *srv, struct islet_err *err)
   return islet_store_open (db, &srv->store, err);
 }
 
+/* The audit log's bounds, applied at once. */
+static int
+audit_bounds (struct srv *srv, const uint64_t audit[2], struct islet_err *err)
+{
+  int64_t deleted;
+
+  islet_store_audit_bounds (srv->store, (int64_t) audit[0] * 86400, (int64_t) audit[1]);
+  if (islet_store_audit_prune (srv->store, &deleted, err) < 0)
+    return -1;
+  if (deleted > 0)
+    fprintf (stderr, "isletd: %lld audit records past the bounds removed\n", (long long) deleted);
+  return 0;
+}
+
 static int
 serve (const char *listen, const char *state_dir, char *origins, const unsigned conns[2],
-       struct islet_err *err)
+       uint64_t scratch, const uint64_t audit[2], struct islet_err *err)
 {
   struct srv srv = { .minute_s = 60,
                      .mcp_origins = origins,
                      .conn_max = conns[0],
                      .conn_per_client = conns[1],
+                     .scratch_key_max = scratch,
                      .streams_lock = PTHREAD_MUTEX_INITIALIZER,
                      .streams_done = PTHREAD_COND_INITIALIZER };
   struct http *h = NULL;
@@ -154,7 +176,7 @@ serve (const char *listen, const char *state_dir, char *origins, const unsigned 
       srv.minute_s = (int64_t) v;
     }
   if (open_state (state_dir, &srv, err) < 0 || ensure_key (&srv, &key_path, err) < 0
-      || sio_new (&srv.sio, err) < 0 || mcp_sessions_new (&srv.mcp, srv.minute_s, err) < 0)
+      || audit_bounds (&srv, audit, err) < 0 || sio_new (&srv.sio, err) < 0 || mcp_sessions_new (&srv.mcp, srv.minute_s, err) < 0)
     goto out;
   if (pipe2 (wake, O_CLOEXEC) < 0)
     {
@@ -326,6 +348,9 @@ main (int argc, char **argv)
     { "allow-origin", required_argument, NULL, 'o' },
     { "max-connections", required_argument, NULL, 'C' },
     { "max-client-connections", required_argument, NULL, 'c' },
+    { "max-key-scratch", required_argument, NULL, 'S' },
+    { "audit-days", required_argument, NULL, 'D' },
+    { "audit-max-records", required_argument, NULL, 'R' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
@@ -334,7 +359,7 @@ main (int argc, char **argv)
   const char *name = NULL;
   bool json = false;
   unsigned conns[2] = { 0, 0 };
-  uint64_t v;
+  uint64_t v, scratch = 0, audit[2] = { 90, 1000000 };
   cleanup_free char *origins = NULL;
   struct islet_err err;
   int o;
@@ -373,6 +398,22 @@ main (int argc, char **argv)
           }
         conns[o == 'C' ? 0 : 1] = (unsigned) v;
         break;
+      case 'S':
+        if (islet_parse_u64 (optarg, UINT64_MAX / 2, &scratch, &err) < 0 || scratch == 0)
+          {
+            fprintf (stderr, "isletd: --max-key-scratch: '%s' is not a number of bytes\n", optarg);
+            return 2;
+          }
+        break;
+      case 'D':
+      case 'R':
+        if (islet_parse_u64 (optarg, o == 'D' ? 100000 : INT64_MAX, &audit[o == 'R'], &err) < 0)
+          {
+            fprintf (stderr, "isletd: --%s: '%s' is not a number\n",
+                     o == 'D' ? "audit-days" : "audit-max-records", optarg);
+            return 2;
+          }
+        break;
       case 'h':
         usage (stdout);
         return 0;
@@ -394,7 +435,7 @@ main (int argc, char **argv)
       fprintf (stderr, "isletd: unexpected argument '%s'\n", argv[optind]);
       return 2;
     }
-  if (serve (listen, state, islet_take_ptr (&origins), conns, &err) < 0)
+  if (serve (listen, state, islet_take_ptr (&origins), conns, scratch, audit, &err) < 0)
     {
       fprintf (stderr, "isletd: %s\n", err.msg);
       return 1;

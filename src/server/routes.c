@@ -172,7 +172,7 @@ route_run (const struct route *rt, struct req *r, struct resp *out)
 }
 
 void
-route_audit (const struct route *rt, struct req *r, const struct resp *out, uint64_t t0_ns)
+route_audit (const struct route *rt, struct req *r, struct resp *out, uint64_t t0_ns)
 {
   struct islet_audit a;
   struct islet_err err;
@@ -188,7 +188,13 @@ route_audit (const struct route *rt, struct req *r, const struct resp *out, uint
     .duration_ms = (int64_t) ((islet_now_ns () - t0_ns) / 1000000),
   };
   if (islet_store_audit_add (r->srv->store, &a, &err) < 0)
-    fprintf (stderr, "isletd: audit %s: %s\n", rt->audit, err.msg);
+    {
+      /* said, not dropped: on stderr, in the count of GET /api/audit, and in
+       * the answer's X-Islet-Audit-Error when it is not sent yet */
+      fprintf (stderr, "isletd: audit %s: %s (%llu records lost)\n", rt->audit, err.msg,
+               (unsigned long long) islet_store_audit_lost (r->srv->store));
+      snprintf (out->audit_error, sizeof out->audit_error, "%.200s", err.msg);
+    }
 }
 
 /* ---- answers that outlive their handler ---- */

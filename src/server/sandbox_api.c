@@ -451,5 +451,8 @@ api_audit_list (struct req *r, struct resp *out)
       reply_islet_err (out, &err, false);
       return;
     }
-  reply_json (out, 200, json_pack ("{s:o}", "items", items));
+  /* records that could not be written (a full disk) are counted, not hidden */
+  reply_json (out, 200,
+              json_pack ("{s:o,s:I}", "items", items, "unrecorded",
+                         (json_int_t) islet_store_audit_lost (r->srv->store)));
 }

@@ -36,9 +36,11 @@ struct srv
   int streams;
   bool stopping; /* set (atomically) when isletd stops: followers leave */
   struct mcp_sessions *mcp; /* the sessions of /mcp (mcp_http.c) */
+  struct guard *guard;      /* budgets and deadlines (guard.c), from http_start */
   char *mcp_origins;        /* --allow-origin values, comma-separated; NULL: none */
   unsigned conn_max;        /* --max-connections; 0: http.c's default */
   unsigned conn_per_client; /* --max-client-connections (one address); 0: default */
+  uint64_t scratch_key_max; /* --max-key-scratch; 0: GUARD_SCRATCH_KEY_MAX */
 };
 
 #define SRV_PARAMS_MAX 3
@@ -66,10 +68,18 @@ struct resp
   uint64_t fd_len;
   bool streamed; /* fd is a pipe, sent chunked until its end; the handler's
                     thread writes it and records the audit itself */
+  /* An answer made as it is sent, chunked, never held whole: produce puts
+   * up to max bytes in buf and returns how many, 0 at the end, -1 on a
+   * failure (the connection is then cut); produce_free frees its state
+   * once the answer is over or was never sent. */
+  ssize_t (*produce) (void *state, char *buf, size_t max);
+  void (*produce_free) (void *state);
+  void *produce_state;
   const char *content_type;
   char *content_type_owned; /* when the type is built (multipart boundary) */
   char *extra_header_name, *extra_header_value;
   char note[512]; /* what happened, for the audit log ("" = ok) */
+  char audit_error[256]; /* the audit record could not be written: why (a header says it) */
 };
 
 /* ---- http.c ---- */
@@ -93,9 +103,20 @@ int req_query_each (const struct req *r,
  * past these a request is refused (429, 503) before its body is read. */
 #define GUARD_BODY_KEY_MAX ((uint64_t) 64 << 20)
 #define GUARD_BODY_TOTAL_MAX ((uint64_t) 256 << 20)
+/* Scratch files on the state dir's disk (spooled output, bulk downloads). */
+#define GUARD_SCRATCH_KEY_MAX ((uint64_t) 1 << 30)
+#define GUARD_SCRATCH_TOTAL_MAX ((uint64_t) 4 << 30)
+enum guard_budget
+{
+  GUARD_BODY,
+  GUARD_SCRATCH,
+  GUARD_BUDGETS
+};
 struct guard;
 struct guard_conn;
-int guard_new (struct guard **out, struct islet_err *err) ISLET_MUST_CHECK;
+/* scratch_key_max: the scratch budget of a key (0: GUARD_SCRATCH_KEY_MAX) */
+int guard_new (struct guard **out, uint64_t scratch_key_max,
+               struct islet_err *err) ISLET_MUST_CHECK;
 void guard_free (struct guard *g);
 /* Watch a new connection (fd: its socket, dup'd): at deadline_ns (0: none)
  * its socket is shut, whatever its thread is doing. */
@@ -104,10 +125,45 @@ void guard_conn_deadline (struct guard *g, struct guard_conn *c, uint64_t deadli
 void guard_conn_del (struct guard *g, struct guard_conn *c);
 /* Connections shut at their deadline since the start. */
 uint64_t guard_shut_count (struct guard *g);
-/* Take n bytes of the body budget for key_id: 0, or -1 with *which saying
- * whose budget is spent ("this key's", "the server's"). */
-int guard_body_take (struct guard *g, int64_t key_id, uint64_t n, const char **which);
-void guard_body_give (struct guard *g, int64_t key_id, uint64_t n);
+/* Take n bytes of a budget for key_id: 0, or -1 with *whose saying whose
+ * budget is spent ("this key's", "the server's"). */
+int guard_take (struct guard *g, enum guard_budget which, int64_t key_id, uint64_t n,
+                const char **whose);
+void guard_give (struct guard *g, enum guard_budget which, int64_t key_id, uint64_t n);
+/* A budget's limit, per key or in all. */
+uint64_t guard_limit (struct guard *g, enum guard_budget which, bool key);
+
+/* ---- spool.c: program output kept on disk for its JSON answer ---- */
+struct spool;
+/* A spool for r's key (an unlinked file in the state dir); NULL with a 500
+ * in out. */
+struct spool *spool_new (struct req *r, struct resp *out);
+void spool_free (struct spool *s);
+void spool_add (struct spool *s, const char *data, size_t n);
+/* An islet_output_fn; user is the spool. */
+void spool_output (enum islet_stream stream, const char *data, size_t len, void *user);
+uint64_t spool_len (struct spool *s);
+/* Everything added is kept: 0, or -1 with a 507 in out (the key's scratch
+ * space ran out, or the disk). */
+int spool_check (struct spool *s, struct resp *out);
+/* Answer 200: prefix, the spooled bytes as a JSON string (as
+ * islet_json_bytes makes it: valid UTF-8 kept, each bad byte U+FFFD),
+ * suffix, made as it is sent.  Takes s and both strings (malloc'd). */
+void spool_reply_json (struct spool *s, struct resp *out, char *prefix, char *suffix);
+/* A spool written by the caller through its fd: reserve n bytes of the
+ * key's scratch budget before writing them (-1: over it, spool_check then
+ * answers 507); settle once written (the size taken from the file); the
+ * answer is the file's bytes as they are, its type set by the caller. */
+int spool_fd (struct spool *s);
+int spool_reserve (struct spool *s, uint64_t n);
+int spool_settle (struct spool *s);
+void spool_reply_raw (struct spool *s, struct resp *out);
+#define cleanup_spool __attribute__ ((cleanup (spool_freep)))
+static inline void
+spool_freep (struct spool **s)
+{
+  spool_free (*s);
+}
 
 /* ---- reply.c ---- */
 void reply_json (struct resp *out, int status, json_t *j); /* steals j */
@@ -172,7 +228,7 @@ int route_auth (struct req *r, struct resp *out);
 /* Run the route's handler and record it in the audit log. */
 void route_run (const struct route *rt, struct req *r, struct resp *out);
 /* Record a streamed route's answer (begun at t0_ns) in the audit log. */
-void route_audit (const struct route *rt, struct req *r, const struct resp *out, uint64_t t0_ns);
+void route_audit (const struct route *rt, struct req *r, struct resp *out, uint64_t t0_ns);
 /* Answers that go on in a thread of their own after their handler returned
  * (a streamed exec, followed logs): counted, so that isletd's exit can wait
  * (at most timeout_ms) for them before it frees the core and the store;

@@ -55,6 +55,9 @@ struct islet_store
   size_t n_keys;
   struct cached_sandbox *sandboxes; /* SANDBOXES_CACHED_MAX of them */
   size_t n_sandboxes;
+  /* the audit log's bounds (islet_store_audit_bounds), and what it lost */
+  int64_t audit_max_age_s, audit_max_rows;
+  uint64_t audit_adds, audit_lost;
 };
 
 static const char schema[]
@@ -761,12 +764,92 @@ islet_store_v1_config_put (struct islet_store *st, int64_t key_id, const char *t
 
 /* ---- audit ---- */
 
+/* The audit log is pruned a batch at a time, every AUDIT_PRUNE_EVERY
+ * records written, so that no write waits for a long delete: 90 MB an hour
+ * under steady load would otherwise fill the state directory's disk. */
+#define AUDIT_PRUNE_EVERY 256
+#define AUDIT_PRUNE_BATCH 10000
+
+void
+islet_store_audit_bounds (struct islet_store *st, int64_t max_age_s, int64_t max_rows)
+{
+  STORE_LOCKED (st);
+  st->audit_max_age_s = max_age_s;
+  st->audit_max_rows = max_rows;
+}
+
+/* One batch of records older than the age bound, or past the newest
+ * max_rows; the number deleted, -1 on a failure (the lock held). */
+static int
+prune_batch (struct islet_store *st, struct islet_err *err)
+{
+  static const char *const sql[] = {
+    "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE time < ? ORDER BY id LIMIT ?)",
+    "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE id <= "
+    "(SELECT id FROM audit ORDER BY id DESC LIMIT 1 OFFSET ?) ORDER BY id LIMIT ?)",
+  };
+  struct timespec ts;
+  int64_t bound[2];
+  int n = 0;
+
+  clock_gettime (CLOCK_REALTIME, &ts);
+  bound[0] = st->audit_max_age_s > 0 ? ((int64_t) ts.tv_sec - st->audit_max_age_s) * 1000 : 0;
+  bound[1] = st->audit_max_rows;
+  for (int i = 0; i < 2; i++)
+    {
+      cleanup_stmt sqlite3_stmt *s = NULL;
+
+      if (bound[i] <= 0)
+        continue;
+      if (prepare (st, sql[i], &s, err) < 0)
+        return -1;
+      sqlite3_bind_int64 (s, 1, bound[i]);
+      sqlite3_bind_int (s, 2, AUDIT_PRUNE_BATCH);
+      if (sqlite3_step (s) != SQLITE_DONE)
+        return db_fail (st, err, "prune the audit log");
+      n += sqlite3_changes (st->db);
+    }
+  return n;
+}
+
+int
+islet_store_audit_prune (struct islet_store *st, int64_t *deleted, struct islet_err *err)
+{
+  STORE_LOCKED (st);
+  int n;
+
+  *deleted = 0;
+  /* bounded: 1000 batches is ten million records */
+  for (int i = 0; i < 1000; i++)
+    {
+      if ((n = prune_batch (st, err)) < 0)
+        return -1;
+      *deleted += n;
+      if (n == 0)
+        break;
+    }
+  return 0;
+}
+
+uint64_t
+islet_store_audit_lost (struct islet_store *st)
+{
+  STORE_LOCKED (st);
+  return st->audit_lost;
+}
+
 int
 islet_store_audit_add (struct islet_store *st, const struct islet_audit *a, struct islet_err *err)
 {
   STORE_LOCKED (st);
   cleanup_stmt sqlite3_stmt *s = NULL;
   struct timespec ts;
+  struct islet_err ignored;
+
+  /* before the record: a full disk may take a delete when it takes no
+   * insert, and the deleted pages are reused */
+  if (++st->audit_adds % AUDIT_PRUNE_EVERY == 0)
+    (void) prune_batch (st, &ignored);
 
   clock_gettime (CLOCK_REALTIME, &ts);
   if (prepare (st,
@@ -783,7 +866,10 @@ islet_store_audit_add (struct islet_store *st, const struct islet_audit *a, stru
   sqlite3_bind_text (s, 6, a->result, -1, SQLITE_STATIC);
   sqlite3_bind_int64 (s, 7, a->duration_ms);
   if (sqlite3_step (s) != SQLITE_DONE)
-    return db_fail (st, err, "write audit record");
+    {
+      st->audit_lost++;
+      return db_fail (st, err, "write audit record");
+    }
   return 0;
 }
 

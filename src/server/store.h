@@ -100,8 +100,17 @@ struct islet_audit
   int64_t duration_ms;
 };
 
+/* Write a record; a failure is counted (islet_store_audit_lost). */
 int islet_store_audit_add (struct islet_store *st, const struct islet_audit *a,
                            struct islet_err *err) ISLET_MUST_CHECK;
+/* Keep records for max_age_s seconds and at most max_rows of them (0: no
+ * bound); the writes then prune a batch now and then. */
+void islet_store_audit_bounds (struct islet_store *st, int64_t max_age_s, int64_t max_rows);
+/* Prune to the bounds now, whatever it takes (at start). */
+int islet_store_audit_prune (struct islet_store *st, int64_t *deleted,
+                             struct islet_err *err) ISLET_MUST_CHECK;
+/* Records that could not be written since the store was opened. */
+uint64_t islet_store_audit_lost (struct islet_store *st);
 /* The newest `limit` records of one key (and of one sandbox, unless
  * sandbox is NULL), newest first, as a JSON array of {id, time, sandboxId,
  * action, status, result, durationMs}. */

@@ -128,46 +128,9 @@ tb_files_info (struct req *r, struct resp *out)
     reply_json (out, 200, file_info (st));
 }
 
-/* Answers up to this size are built in memory (a memfd), larger ones on
- * disk. */
+/* Files up to this size are read into memory for their answer, larger
+ * ones copied to a scratch file. */
 #define SCRATCH_IN_MEMORY_MAX (8u << 20)
-
-/* An unlinked file to build an answer of about size bytes in: in memory
- * when small, else in the state directory (a download can be larger than
- * memory). */
-static int
-scratch_sized (struct req *r, struct resp *out, uint64_t size)
-{
-  int fd = size <= SCRATCH_IN_MEMORY_MAX ? memfd_create ("islet-answer", MFD_CLOEXEC) : -1;
-
-  if (fd < 0)
-    fd = open (r->srv->state_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-  if (fd < 0)
-    {
-      struct islet_err err;
-      islet_fail (&err, ISLET_E_SYSTEM, errno, "temporary file in `%s`", r->srv->state_dir);
-      reply_islet_err (out, &err, false);
-    }
-  return fd;
-}
-
-static int
-scratch (struct req *r, struct resp *out)
-{
-  return scratch_sized (r, out, UINT64_MAX);
-}
-
-/* Send fd (its whole content) as the answer. */
-static void
-reply_fd (struct resp *out, int fd, const char *type)
-{
-  off_t len = lseek (fd, 0, SEEK_CUR);
-  out->status = 200;
-  out->fd = fd;
-  out->fd_len = len > 0 ? (uint64_t) len : 0;
-  out->content_type = type;
-  lseek (fd, 0, SEEK_SET);
-}
 
 /* A parameter value as it goes between double quotes ("a\"b"), malloc'd. */
 static char *
@@ -190,7 +153,7 @@ tb_files_download (struct req *r, struct resp *out)
 {
   cleanup_sb struct sb_ref sb = { 0 };
   cleanup_json json_t *st = NULL;
-  cleanup_close int fd = -1;
+  cleanup_spool struct spool *sp = NULL;
   struct islet_err err;
   cleanup_free char *name = NULL;
   const char *path;
@@ -231,18 +194,27 @@ tb_files_download (struct req *r, struct resp *out)
       fs_error (out, &err);
       return;
     }
-  if ((fd = scratch_sized (r, out, (uint64_t) json_integer_value (json_object_get (st, "size"))))
-      < 0)
+  /* too large to read into memory: copied to a scratch file charged to
+   * the key, sent from there */
+  if ((sp = spool_new (r, out)) == NULL)
     return;
-  if (islet_fs_copy_out (sb.ctx, sb.info.id, path, fd, &err) < 0)
+  if (spool_reserve (sp, (uint64_t) json_integer_value (json_object_get (st, "size"))) < 0)
+    {
+      (void) spool_check (sp, out);
+      return;
+    }
+  if (islet_fs_copy_out (sb.ctx, sb.info.id, path, spool_fd (sp), &err) < 0)
     {
       fs_error (out, &err);
       return;
     }
+  if (spool_settle (sp) < 0 && spool_check (sp, out) < 0)
+    return;
   name = quote_param (json_string_value (json_object_get (st, "name")));
   out->extra_header_name = islet_xstrdup ("Content-Disposition");
   out->extra_header_value = islet_xasprintf ("attachment; filename=\"%s\"", name);
-  reply_fd (out, islet_take_fd (&fd), "application/octet-stream");
+  out->content_type = "application/octet-stream";
+  spool_reply_raw (islet_take_ptr (&sp), out);
 }
 
 static int
@@ -251,10 +223,14 @@ write_str (int fd, const char *s)
   return islet_write_all (fd, s, strlen (s));
 }
 
-/* One part of the bulk-download answer: the file, or an error part. */
+/* One part of the bulk-download answer: the file, or an error part.  Its
+ * size is reserved on the key's scratch budget first: -1 with errno 0 when
+ * that is spent. */
 static int
-download_part (struct sb_ref *sb, int fd, const char *boundary, const char *path)
+download_part (struct sb_ref *sb, struct spool *sp, const char *boundary, const char *path)
 {
+  int fd = spool_fd (sp);
+  cleanup_json json_t *st = NULL;
   cleanup_free char *q = quote_param (path);
   cleanup_free char *head = NULL;
   off_t mark = lseek (fd, 0, SEEK_CUR);
@@ -262,6 +238,16 @@ download_part (struct sb_ref *sb, int fd, const char *boundary, const char *path
   struct resp e = { .fd = -1 };
   int rc;
 
+  /* the part's size, taken before it is written (a failed stat makes an
+   * error part, a few hundred bytes) */
+  if (spool_reserve (sp, 1024 + strlen (path) * 2) < 0
+      || (islet_fs_stat (sb->ctx, sb->info.id, path, &st, &err) == 0
+          && spool_reserve (sp, (uint64_t) json_integer_value (json_object_get (st, "size")))
+                 < 0))
+    {
+      errno = 0;
+      return -1;
+    }
   head = islet_xasprintf ("--%s\r\nContent-Disposition: form-data; name=\"file\"; "
                           "filename=\"%s\"\r\nContent-Type: application/octet-stream\r\n\r\n",
                           boundary, q);
@@ -290,7 +276,7 @@ tb_files_bulk_download (struct req *r, struct resp *out)
 {
   cleanup_json json_t *j = req_json_object (r, out);
   cleanup_sb struct sb_ref sb = { 0 };
-  cleanup_close int fd = -1;
+  cleanup_spool struct spool *sp = NULL;
   unsigned char rnd[12];
   char boundary[40];
   json_t *paths, *p;
@@ -309,29 +295,34 @@ tb_files_bulk_download (struct req *r, struct resp *out)
     reply_error (out, 400, "BAD_REQUEST", "paths must be an array of strings");
     return;
   }
-  if (tb_open (r, &sb, out) < 0 || (fd = scratch (r, out)) < 0)
+  if (tb_open (r, &sb, out) < 0 || (sp = spool_new (r, out)) == NULL)
     return;
   if (getrandom (rnd, sizeof rnd, 0) != (ssize_t) sizeof rnd)
     memset (rnd, 0x5a, sizeof rnd);
   snprintf (boundary, sizeof boundary, "islet-");
   for (size_t k = 0; k < sizeof rnd; k++)
     snprintf (boundary + 6 + 2 * k, 3, "%02x", rnd[k]);
-  json_array_foreach (paths, i, p) if (download_part (&sb, fd, boundary, json_string_value (p)) < 0)
+  json_array_foreach (paths, i, p) if (download_part (&sb, sp, boundary, json_string_value (p)) < 0)
   {
     struct islet_err err;
-    islet_fail (&err, ISLET_E_SYSTEM, errno, "build the download");
-    {
-      reply_islet_err (out, &err, false);
-      return;
-    }
+    if (errno == 0)
+      (void) spool_check (sp, out); /* over the scratch budget: 507 */
+    else
+      {
+        islet_fail (&err, ISLET_E_SYSTEM, errno, "build the download");
+        reply_islet_err (out, &err, false);
+      }
+    return;
   }
-  if (dprintf (fd, "--%s--\r\n", boundary) < 0)
+  if (dprintf (spool_fd (sp), "--%s--\r\n", boundary) < 0)
     {
       reply_error (out, 500, "INTERNAL_ERROR", "build the download");
       return;
     }
+  if (spool_settle (sp) < 0 && spool_check (sp, out) < 0)
+    return;
   out->content_type_owned = islet_xasprintf ("multipart/form-data; boundary=%s", boundary);
-  reply_fd (out, islet_take_fd (&fd), NULL);
+  spool_reply_raw (islet_take_ptr (&sp), out);
 }
 
 /* ---- directories, removal, moves ---- */

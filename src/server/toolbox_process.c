@@ -40,15 +40,17 @@ struct run_req
   const char *stdin_data;
 };
 
-/* Common fields: cwd, envs, timeout (seconds).  Runs and answers; *res and
- * *output are left for the caller when it returns 0 (the answer not sent). */
+/* Common fields: cwd, envs, timeout (seconds).  Runs, the output going to
+ * on_output only (never collected whole); *res is left for the caller when
+ * it returns 0 (the answer not sent). */
 static int
 run (struct req *r, struct resp *out, const struct run_req *rr, struct islet_exec_result *res,
-     struct tb_output *output)
+     islet_output_fn on_output, void *user)
 {
   json_t *cwd = json_object_get (rr->body, "cwd"), *t = json_object_get (rr->body, "timeout");
   cleanup_sb struct sb_ref sb = { 0 };
-  struct islet_exec_req x = { .argv = rr->argv, .on_output = tb_output_add, .user = output };
+  struct islet_exec_req x
+      = { .argv = rr->argv, .on_output = on_output, .user = user, .uncollected = true };
   struct islet_err err;
   double timeout = DEFAULT_TIMEOUT_S;
   char **env = NULL;
@@ -99,17 +101,26 @@ run (struct req *r, struct resp *out, const struct run_req *rr, struct islet_exe
       islet_exec_result_fini (res);
       return -1;
     }
-  if (output->data == NULL)
-    output->data = islet_xcalloc (1, 1);
-  if (output->len == 0 && res->error[0])
-    {
-      /* could not start (not found, not executable): say why */
-      free (output->data);
-      output->data = islet_xasprintf ("%s\n", res->error);
-      output->len = strlen (output->data);
-    }
   snprintf (out->note, sizeof out->note, "exit %d", res->exit_code);
   return 0;
+}
+
+/* The answer {"exitCode", "result", ...suffix}, the result from the spool. */
+static void
+reply_run (struct resp *out, struct spool **sp, struct islet_exec_result *res, char *suffix)
+{
+  if (spool_len (*sp) == 0 && res->error[0])
+    {
+      /* could not start (not found, not executable): say why */
+      spool_add (*sp, res->error, strlen (res->error));
+      spool_add (*sp, "\n", 1);
+    }
+  if (spool_check (*sp, out) == 0)
+    spool_reply_json (islet_take_ptr (sp), out,
+                      islet_xasprintf ("{\"exitCode\":%d,\"result\":\"", res->exit_code), suffix);
+  else
+    free (suffix);
+  islet_exec_result_fini (res);
 }
 
 json_t *
@@ -125,7 +136,7 @@ tb_execute (struct req *r, struct resp *out)
 {
   cleanup_json json_t *j = req_json_object (r, out);
   cleanup_free char **argv = NULL;
-  struct tb_output output = { 0 };
+  cleanup_spool struct spool *sp = NULL;
   struct islet_exec_result res;
   struct islet_err err;
   json_t *cmd;
@@ -144,47 +155,124 @@ tb_execute (struct req *r, struct resp *out)
       reply_islet_err (out, &err, false);
       return;
     }
-  if (run (r, out, &(struct run_req){ .body = j, .argv = argv }, &res, &output) == 0)
-    {
-      reply_json (
-          out, 200,
-          json_pack ("{s:i,s:o}", "exitCode", res.exit_code, "result", tb_json_text (output.data, output.len)));
-      islet_exec_result_fini (&res);
-    }
-  free (output.data);
+  sp = spool_new (r, out);
+  if (sp && run (r, out, &(struct run_req){ .body = j, .argv = argv }, &res, spool_output, sp) == 0)
+    reply_run (out, &sp, &res, islet_xstrdup ("\"}"));
 }
 
-/* Remove the chart lines (ARTIFACT_PREFIX + JSON) from the output, into charts. */
-static json_t *
-take_artifacts (struct tb_output *c)
+/* Chart lines (ARTIFACT_PREFIX + JSON, a line each) taken out of code-run's
+ * output as it arrives, into charts; the rest goes to the spool.  A chart
+ * is held in memory, so each and all together are bounded: one past the
+ * bound is replaced by a line of output that says so. */
+#define CHART_LINE_MAX ((size_t) 8 << 20)
+#define CHARTS_MAX ((size_t) 32 << 20)
+
+struct code_output
 {
-  json_t *charts = json_array ();
-  size_t w = 0, i = 0;
+  struct spool *spool;
+  enum
+  {
+    LINE_START,
+    PLAIN,
+    CHART
+  } state;
+  size_t matched; /* of ARTIFACT_PREFIX, at a line's start */
+  char *line;     /* a chart line after the prefix */
+  size_t line_len, line_cap, charts_bytes;
+  bool line_over;
+  json_t *charts;
+};
 
-  while (i < c->len)
+static void
+chart_end (struct code_output *c)
+{
+  json_t *a, *v;
+
+  if (c->line_over || c->charts_bytes + c->line_len > CHARTS_MAX)
     {
-      char *nl = memchr (c->data + i, '\n', c->len - i);
-      size_t end = nl ? (size_t) (nl - c->data) + 1 : c->len;
-      size_t plen = sizeof ARTIFACT_PREFIX - 1;
+      static const char msg[] = "islet: a chart was left out: charts are kept up to 8 MiB "
+                                "each and 32 MiB in all\n";
+      spool_add (c->spool, msg, sizeof msg - 1);
+    }
+  else if ((a = json_loadb (c->line, c->line_len, 0, NULL)) != NULL)
+    {
+      v = json_object_get (a, "value");
+      if (json_is_object (v))
+        json_array_append (c->charts, v);
+      c->charts_bytes += c->line_len;
+      json_decref (a);
+    }
+  c->line_len = 0;
+  c->line_over = false;
+}
 
-      if (end - i > plen && memcmp (c->data + i, ARTIFACT_PREFIX, plen) == 0)
+static void
+chart_add (struct code_output *c, const char *data, size_t n)
+{
+  if (c->line_over || c->line_len + n > CHART_LINE_MAX)
+    {
+      c->line_over = true;
+      return;
+    }
+  if (c->line_len + n > c->line_cap)
+    {
+      c->line_cap = (c->line_len + n) * 2;
+      c->line = islet_xrealloc (c->line, c->line_cap);
+    }
+  memcpy (c->line + c->line_len, data, n);
+  c->line_len += n;
+}
+
+static void
+code_output_add (enum islet_stream stream, const char *data, size_t len, void *user)
+{
+  struct code_output *c = user;
+  const size_t plen = sizeof ARTIFACT_PREFIX - 1;
+  size_t i = 0;
+
+  while (i < len)
+    {
+      const char *nl = memchr (data + i, '\n', len - i);
+      size_t end = nl ? (size_t) (nl - data) + 1 : len;
+
+      if (c->state == LINE_START)
         {
-          json_t *a = json_loadb (c->data + i + plen, end - i - plen, 0, NULL);
-          json_t *v = json_object_get (a, "value");
-          if (a && json_is_object (v))
-            json_array_append (charts, v);
-          json_decref (a);
+          if (data[i] == ARTIFACT_PREFIX[c->matched])
+            {
+              i++;
+              if (++c->matched == plen)
+                c->state = CHART;
+              continue;
+            }
+          spool_add (c->spool, ARTIFACT_PREFIX, c->matched);
+          c->matched = 0;
+          c->state = PLAIN;
         }
+      if (c->state == PLAIN)
+        spool_add (c->spool, data + i, end - i);
       else
-        {
-          memmove (c->data + w, c->data + i, end - i);
-          w += end - i;
-        }
+        chart_add (c, data + i, end - i);
+      if (nl && c->state == CHART)
+        chart_end (c);
+      if (nl)
+        c->state = LINE_START, c->matched = 0;
       i = end;
     }
-  c->len = w;
-  c->data[w] = '\0';
-  return charts;
+}
+
+/* The output is over: a prefix cut short is output, a chart line without
+ * its newline still a chart (if anything followed the prefix). */
+static void
+code_output_end (struct code_output *c)
+{
+  if (c->state == LINE_START && c->matched)
+    spool_add (c->spool, ARTIFACT_PREFIX, c->matched);
+  else if (c->state == CHART && c->line_len == 0 && !c->line_over)
+    spool_add (c->spool, ARTIFACT_PREFIX, sizeof ARTIFACT_PREFIX - 1);
+  else if (c->state == CHART)
+    chart_end (c);
+  free (c->line);
+  c->line = NULL;
 }
 
 void
@@ -193,10 +281,11 @@ tb_code_run (struct req *r, struct resp *out)
   cleanup_json json_t *j = req_json_object (r, out);
   cleanup_free char **argv = NULL;
   cleanup_sb struct sb_ref sb = { 0 };
-  struct tb_output output = { 0 };
+  cleanup_spool struct spool *sp = NULL;
+  cleanup_json json_t *charts = NULL;
   struct islet_exec_result res;
   const struct islet_lang *l;
-  json_t *code, *args, *v, *charts;
+  json_t *code, *args, *v;
   const char *lang;
   size_t n, i;
 
@@ -249,18 +338,24 @@ tb_code_run (struct req *r, struct resp *out)
       }
     argv[n++] = (char *) json_string_value (v);
   }
-  if (run (r, out,
-           &(struct run_req){ .body = j, .argv = argv, .stdin_data = json_string_value (code) },
-           &res, &output)
-      == 0)
-    {
-      charts = take_artifacts (&output);
-      reply_json (out, 200,
-                  json_pack ("{s:i,s:o,s:{s:o}}", "exitCode", res.exit_code, "result",
-                             tb_json_text (output.data, output.len), "artifacts", "charts", charts));
-      islet_exec_result_fini (&res);
-    }
-  free (output.data);
+  sp = spool_new (r, out);
+  if (sp == NULL)
+    return;
+  charts = json_array ();
+  {
+    struct code_output co = { .spool = sp, .charts = charts };
+    int rc = run (r, out,
+                  &(struct run_req){ .body = j, .argv = argv, .stdin_data = json_string_value (code) },
+                  &res, code_output_add, &co);
+    cleanup_free char *text = NULL;
+
+    code_output_end (&co);
+    if (rc < 0)
+      return;
+    text = json_dumps (charts, JSON_COMPACT);
+    reply_run (out, &sp, &res,
+               islet_xasprintf ("\",\"artifacts\":{\"charts\":%s}}", text ? text : "[]"));
+  }
 }
 
 /* ---- info ---- */

@@ -186,6 +186,7 @@ struct upload
   struct spooled *waiting;
   size_t nwaiting;
   size_t written;
+  uint64_t charged; /* to the key's scratch budget, for the spooled files */
 };
 
 static int
@@ -283,6 +284,29 @@ part_begin (struct upload *u, const char *field)
   return 0;
 }
 
+/* Charge n spooled bytes to the key's scratch budget, or answer 507. */
+static int
+charge (struct upload *u, size_t n)
+{
+  struct guard *g = u->r->srv->guard;
+  const char *whose;
+
+  if (g == NULL || guard_take (g, GUARD_SCRATCH, u->r->key_id, n, &whose) == 0)
+    {
+      u->charged += n;
+      return 0;
+    }
+  if (!u->failed)
+    reply_error (u->out, 507, "INSUFFICIENT_STORAGE",
+                 "files sent before their files[i].path wait on isletd's disk, and they are over "
+                 "%s scratch space (%llu bytes at once); send each path before its file",
+                 whose,
+                 (unsigned long long) guard_limit (g, GUARD_SCRATCH,
+                                                   strcmp (whose, "this key's") == 0));
+  u->failed = true;
+  return -1;
+}
+
 static int
 part_data (struct upload *u, const char *data, size_t n)
 {
@@ -305,6 +329,8 @@ part_data (struct upload *u, const char *data, size_t n)
         }
       break;
     case PART_SPOOL:
+      if (charge (u, n) < 0)
+        return -1;
       if (islet_write_all (u->spool, data, n) < 0)
         {
           islet_fail (&err, ISLET_E_SYSTEM, errno, "spool an upload");
@@ -420,6 +446,8 @@ upload_free (struct upload *u)
     close (u->spool);
   for (size_t i = 0; i < u->nwaiting; i++)
     close (u->waiting[i].fd);
+  if (u->r->srv->guard)
+    guard_give (u->r->srv->guard, GUARD_SCRATCH, u->r->key_id, u->charged);
   for (size_t i = 0; i < u->npaths; i++)
     free (u->paths[i].path);
   free (u->waiting);
