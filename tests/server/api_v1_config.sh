@@ -167,11 +167,13 @@ expect_body "null puts a field back to its default" '.execution_timeout == 30 an
 log "GET /v1/status: the engine's names, the caller's own sandboxes (probe 15)"
 cli=$(create_sb)
 remember_id "$cli"
-api POST /v1/sandbox -d '{"language": "python", "config": {"temp_storage_mb": 48, "execution_timeout": 7}}'
+api POST /v1/sandbox -d '{"language": "python", "config": {"temp_storage_mb": 48, "execution_timeout": 7, "cpu_limit": 0.5, "memory_limit_mb": 200}}'
 expect_code "a kept sandbox" 200
 kept=$(j .sandbox_id)
 expect_eq "its disk from temp_storage_mb" "$(sb_info "$kept" 'j["limits"]["disk_mb"]')" 48
 expect_eq "its exec timeout" "$(sb_info "$kept" 'j["limits"]["timeout_s"]')" 7
+expect_eq "its CPUs" "$(sb_info "$kept" 'j["limits"]["cpu_millis"]')" 500
+expect_eq "its memory" "$(sb_info "$kept" 'j["limits"]["memory_mb"]')" 200
 api GET /v1/status
 expect_code "status" 200
 expect_body "the engine's names" '.service_status == "running" and .sandbox_active == true and .config.execution_timeout == 30 and (.config.python_version | test("^3\\.[0-9]+$")) and .config.enable_networking == false and .config.enable_ast_validation == false and .config.temp_storage_mb == 3072 and .config.memory_limit_mb == 1024 and .config.cpu_limit == 1 and (.config | has("allowed_imports"))'
