@@ -64,6 +64,7 @@ struct v1_job {
   struct v1_settings set;
 };
 
+/* The languages of /v1 (execute_in's programs). */
 static bool
 language_known (const char *l)
 {
@@ -382,9 +383,7 @@ v1_sandbox_create (struct req *r, struct resp *out)
   if ((v = json_object_get (j, "language")) && !json_is_null (v))
     {
       lang = json_string_value (v);
-      if (lang == NULL
-          || (strcmp (lang, "python") != 0 && strcmp (lang, "javascript") != 0
-              && strcmp (lang, "bash") != 0))
+      if (lang == NULL || !language_known (lang))
         {
           (void) bad (out, "%s must be one of python, javascript, bash", "language");
           return;

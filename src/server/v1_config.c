@@ -174,7 +174,10 @@ v1_config_merge (json_t *cfg, json_t *over, bool python, struct resp *out)
   const char *key;
   json_t *v;
 
-  if (t && et && !json_equal (t, et))
+  /* both names given: the same number, or both null */
+  if (t && et && !(json_is_null (t) && json_is_null (et))
+      && !(json_is_number (t) && json_is_number (et)
+           && json_number_value (t) == json_number_value (et)))
     return bad (out, "config.timeout and config.execution_timeout differ: give one");
   json_object_foreach (over, key, v)
   {

@@ -116,6 +116,10 @@ run '{"execution_timeout": 301}' 'print(1)'
 refused "execution_timeout too long" execution_timeout
 run '{"execution_timeout": 5, "timeout": 6}' 'print(1)'
 refused "two timeouts that differ" differ
+run '{"execution_timeout": 5, "timeout": null}' 'print(1)'
+refused "a timeout and a null one" differ
+run '{"execution_timeout": 5, "timeout": 5.0}' 'print(1)'
+expect_eq "the same timeout under both names" "$(j .stdout)" 1
 run '{"allowed_imports": "json"}' 'print(1)'
 refused "allowed_imports not a list" allowed_imports
 run '{"enable_ast_validation": "yes"}' 'print(1)'
