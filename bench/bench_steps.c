@@ -74,9 +74,9 @@ step_idmap (size_t i)
   uint64_t t0 = bench_now_ns ();
   double ms;
 
-  check (islet_idmap_claim (state_dir, &base, &err), "claim uids", &err);
+  check (islet_idmap_claim (state_dir, "bench", &base, &err), "claim uids", &err);
   ms = bench_ms_since (t0);
-  check (islet_idmap_release (state_dir, base, &err), "release uids", &err);
+  check (islet_idmap_release (state_dir, "bench", base, &err), "release uids", &err);
   return ms;
 }
 
@@ -625,7 +625,7 @@ main (int argc, char **argv)
   check (islet_mkdir_p (state_dir, 0700, &err), "state directory", &err);
   check (islet_disk_pool_open (state_dir, &pool, &err), "disk pool", &err);
   check (islet_image_open (state_dir, "host", &image, &err), "image", &err);
-  check (islet_idmap_claim (state_dir, &uid_base, &err), "claim uids", &err);
+  check (islet_idmap_claim (state_dir, "bench", &uid_base, &err), "claim uids", &err);
 
   printf ("\ndisk pool: %s\n", islet_disk_enforced (pool) ? "btrfs, qgroup limits enforced"
                                                          : islet_disk_unenforced_reason (pool));
@@ -668,7 +668,7 @@ main (int argc, char **argv)
 
   exec_steps ();
 
-  check (islet_idmap_release (state_dir, uid_base, &err), "release uids", &err);
+  check (islet_idmap_release (state_dir, "bench", uid_base, &err), "release uids", &err);
   islet_image_fini (&image);
   islet_disk_pool_free (pool);
   return json_save (out, json) < 0 ? 1 : 0;

@@ -16,11 +16,17 @@
 #define ISLET_UID_RANGE 65536u
 #define ISLET_UID_SLOTS 32768u
 
-/* Claim a free range (a file created with O_EXCL under <state>/uids). */
-int islet_idmap_claim (const char *state_dir, uint32_t *base, struct islet_err *err)
-    ISLET_MUST_CHECK;
-int islet_idmap_release (const char *state_dir, uint32_t base, struct islet_err *err)
-    ISLET_MUST_CHECK;
+/* Claim a free range for owner (a sandbox id): <state>/uids/<slot>, a file
+ * that names its owner, made by link(2), which fails if it exists. */
+int islet_idmap_claim (const char *state_dir, const char *owner, uint32_t *base,
+                       struct islet_err *err) ISLET_MUST_CHECK;
+/* Release owner's claim of the range at base; a claim of another owner is
+ * left alone. */
+int islet_idmap_release (const char *state_dir, const char *owner, uint32_t base,
+                         struct islet_err *err) ISLET_MUST_CHECK;
+/* The range owner has claimed: 1 with *base set, or 0 if it has none (a
+ * claim owner was making when it was cut short is removed). */
+int islet_idmap_find (const char *state_dir, const char *owner, uint32_t *base);
 /* Write uid_map and gid_map of pid: 0..RANGE-1 inside -> base..base+RANGE-1. */
 int islet_idmap_write (pid_t pid, uint32_t base, struct islet_err *err) ISLET_MUST_CHECK;
 

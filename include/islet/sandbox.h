@@ -38,6 +38,7 @@ int islet_limits_validate (const struct islet_limits *l, struct islet_err *err) 
 enum islet_sandbox_state {
   ISLET_SB_STOPPED = 0,
   ISLET_SB_RUNNING,
+  ISLET_SB_BROKEN, /* its create or remove was cut short: it can only be removed */
 };
 
 struct islet_sandbox_info {

@@ -80,7 +80,12 @@ islet_json_bytes (const char *data, size_t len)
 const char *
 islet_state_name (enum islet_sandbox_state s)
 {
-  return s == ISLET_SB_RUNNING ? "running" : "stopped";
+  static const char *const names[] = {
+    [ISLET_SB_STOPPED] = "stopped",
+    [ISLET_SB_RUNNING] = "running",
+    [ISLET_SB_BROKEN] = "broken",
+  };
+  return (unsigned) s < sizeof names / sizeof names[0] ? names[s] : "stopped";
 }
 
 json_t *

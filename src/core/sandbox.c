@@ -213,8 +213,8 @@ sandbox_dir (const struct islet_ctx *ctx, const char *id)
   return islet_xasprintf ("%s/sandboxes/%s", ctx->state_dir, id);
 }
 
-static bool
-id_valid (const char *id)
+bool
+sandbox_id_valid (const char *id)
 {
   size_t n = strlen (id);
   if (n != ISLET_ID_LEN)
@@ -262,7 +262,7 @@ name_lookup (const char *state_dir, const char *name, char id[ISLET_ID_LEN + 1],
   if (n < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "read `%s`", path);
   buf[n] = '\0';
-  if (!id_valid (buf))
+  if (!sandbox_id_valid (buf))
     return islet_fail (err, ISLET_E_SYSTEM, 0, "`%s` does not point at a sandbox id", path);
   memcpy (id, buf, ISLET_ID_LEN + 1);
   return 0;
@@ -285,6 +285,12 @@ sandbox_exists (const char *state_dir, const char *id)
 {
   cleanup_free char *dir = islet_xasprintf ("%s/sandboxes/%s", state_dir, id);
   return access (dir, F_OK) == 0;
+}
+
+bool
+sandbox_dir_exists (const struct islet_ctx *ctx, const char *id)
+{
+  return sandbox_id_valid (id) && sandbox_exists (ctx->state_dir, id);
 }
 
 /* Claim name for id.  A link left by a sandbox that is gone (a crash
@@ -343,7 +349,7 @@ names_index_init (const char *state_dir, struct islet_err *err)
       const char *name;
       struct islet_err ignored;
 
-      if (!id_valid (de->d_name))
+      if (!sandbox_id_valid (de->d_name))
         continue;
       cfg = islet_xasprintf ("%s/%s/config.json", sandboxes, de->d_name);
       if (islet_read_file_at (AT_FDCWD, cfg, 1 << 20, &text, NULL, &ignored) < 0)
@@ -413,7 +419,7 @@ islet_sandbox_running (struct islet_ctx *ctx, const char *id)
       return ctx->ops->get (ctx->ops_self, id, &info, &ignored) == 0
              && info.state == ISLET_SB_RUNNING;
     }
-  if (!id_valid (id))
+  if (!sandbox_id_valid (id))
     return false;
   /* a stop unlinks the socket before anything else; a supervisor that died
    * left it behind, but not its run lock, which it holds while it lives
@@ -581,6 +587,10 @@ local_start (void *self, const char *ref, struct islet_err *err)
     return -1;
   if (info.state == ISLET_SB_RUNNING)
     return islet_fail (err, ISLET_E_CONFLICT, 0, "sandbox `%s` is already running", info.id);
+  if (info.state == ISLET_SB_BROKEN)
+    return islet_fail (err, ISLET_E_CONFLICT, 0,
+                       "sandbox `%s` is broken (its create or remove was cut short): remove it",
+                       info.id);
   clear_stale (ctx, info.id);
   return spawn_supervisor (ctx, info.id, err);
 }
@@ -609,8 +619,8 @@ local_stop (void *self, const char *ref, struct islet_err *err)
 /* Remove what a sandbox holds on disk: its volume, its uid range, its
  * directory and its name.  Every step is tried; the first failure is
  * reported. */
-static int
-remove_storage (struct islet_ctx *ctx, const char *id, const char *name, uint32_t uid_base,
+int
+sandbox_remove_storage (struct islet_ctx *ctx, const char *id, const char *name, uint32_t uid_base,
                 struct islet_err *err)
 {
   cleanup_free char *dir = sandbox_dir (ctx, id);
@@ -625,7 +635,7 @@ remove_storage (struct islet_ctx *ctx, const char *id, const char *name, uint32_
       *err = e;
       rc = -1;
     }
-  if (uid_base && islet_idmap_release (ctx->state_dir, uid_base, &e) < 0 && rc == 0)
+  if (uid_base && islet_idmap_release (ctx->state_dir, id, uid_base, &e) < 0 && rc == 0)
     {
       *err = e;
       rc = -1;
@@ -657,7 +667,7 @@ prepare (struct islet_ctx *ctx, const struct islet_create_opts *opts,
 
   if (mkdir (root, 0755) < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "mkdir `%s`", root);
-  if (islet_idmap_claim (ctx->state_dir, &info->uid_base, err) < 0)
+  if (islet_idmap_claim (ctx->state_dir, info->id, &info->uid_base, err) < 0)
     return -1;
   if (pool (ctx, &p, err) < 0
       || islet_disk_create (p, info->id, opts->limits.disk_mb << 20, &volume, err) < 0)
@@ -690,6 +700,7 @@ sandbox_create_cold (struct islet_ctx *ctx, const struct islet_create_opts *opts
                      char id[ISLET_ID_LEN + 1], struct islet_err *err)
 {
   cleanup_free char *filling = NULL;
+  cleanup_close int guard = -1;
   struct islet_sandbox_info info = { 0 };
   unsigned char rnd[ISLET_ID_LEN / 2];
 
@@ -735,6 +746,16 @@ sandbox_create_cold (struct islet_ctx *ctx, const struct islet_create_opts *opts
           (void) unlink (filling);
         return islet_fail (err, ISLET_E_SYSTEM, e, "mkdir `%s`", dir);
       }
+    /* held to the end: a directory without a config that nobody holds is
+     * a create cut short (sandbox_broken.c) */
+    guard = sandbox_create_guard (dir, err);
+    if (guard < 0)
+      {
+        (void) rmdir (dir);
+        if (filling)
+          (void) unlink (filling);
+        return -1;
+      }
   }
   if (name_claim (ctx->state_dir, info.name, info.id, err) < 0)
     {
@@ -748,7 +769,7 @@ sandbox_create_cold (struct islet_ctx *ctx, const struct islet_create_opts *opts
   if (prepare (ctx, opts, &info, err) < 0 || spawn_supervisor (ctx, info.id, err) < 0)
     {
       struct islet_err ignored; /* the first error is the one to report */
-      (void) remove_storage (ctx, info.id, info.name, info.uid_base, &ignored);
+      (void) sandbox_remove_storage (ctx, info.id, info.name, info.uid_base, &ignored);
       if (filling)
         (void) unlink (filling);
       return -1;
@@ -768,7 +789,7 @@ sandbox_resolve (struct islet_ctx *ctx, const char *ref, char id[ISLET_ID_LEN + 
 
   if (*ref == '\0')
     return islet_fail (err, ISLET_E_INVALID, 0, "empty sandbox id");
-  if (id_valid (ref) && sandbox_exists (ctx->state_dir, ref))
+  if (sandbox_id_valid (ref) && sandbox_exists (ctx->state_dir, ref))
     {
       memcpy (id, ref, ISLET_ID_LEN + 1);
       return 0;
@@ -786,7 +807,7 @@ sandbox_resolve (struct islet_ctx *ctx, const char *ref, char id[ISLET_ID_LEN + 
   if (d == NULL)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", dir);
   while (len < ISLET_ID_LEN && (de = readdir (d)) != NULL)
-    if (id_valid (de->d_name) && strncmp (de->d_name, ref, len) == 0 && hits++ == 0)
+    if (sandbox_id_valid (de->d_name) && strncmp (de->d_name, ref, len) == 0 && hits++ == 0)
       memcpy (id, de->d_name, ISLET_ID_LEN + 1);
   if (hits == 1)
     return 0;
@@ -809,7 +830,7 @@ local_get (void *self, const char *ref, struct islet_sandbox_info *out,
    * read once resolved */
   if (sandbox_resolve (ctx, ref, id, err) < 0)
     return -1;
-  return sandbox_load (ctx, id, out, err);
+  return sandbox_load_any (ctx, id, out, err);
 }
 
 static int
@@ -839,15 +860,16 @@ local_list (void *self, struct islet_sandbox_info **out, size_t *n,
   while ((de = readdir (d)) != NULL)
     {
       struct islet_err e;
-      if (!id_valid (de->d_name) || warm_is_pooled (ctx, de->d_name))
+      if (!sandbox_id_valid (de->d_name) || warm_is_pooled (ctx, de->d_name))
         continue;
       if (count == cap)
         {
           cap = cap ? cap * 2 : 16;
           v = islet_xrealloc (v, cap * sizeof *v);
         }
-      /* A sandbox still being created or removed has no readable config yet. */
-      if (sandbox_load (ctx, de->d_name, &v[count], &e) == 0)
+      /* One still being created is left out; one whose create or remove
+       * was cut short is listed as broken. */
+      if (sandbox_load_any (ctx, de->d_name, &v[count], &e) == 0)
         count++;
     }
   if (count)
@@ -865,6 +887,8 @@ local_destroy (void *self, const char *ref, bool force, struct islet_err *err)
 
   if (islet_sandbox_get (ctx, ref, &info, err) < 0)
     return -1;
+  if (info.state == ISLET_SB_BROKEN)
+    return sandbox_remove_broken (ctx, info.id, err);
   if (info.state == ISLET_SB_RUNNING)
     {
       if (!force)
@@ -874,7 +898,7 @@ local_destroy (void *self, const char *ref, bool force, struct islet_err *err)
         return -1;
     }
   sessions_drop (ctx, info.id);
-  return remove_storage (ctx, info.id, info.name, info.uid_base, err);
+  return sandbox_remove_storage (ctx, info.id, info.name, info.uid_base, err);
 }
 
 int
@@ -892,6 +916,8 @@ islet_state_reset (struct islet_ctx *ctx, struct islet_err *err)
   for (size_t i = 0; i < n; i++)
     if (islet_sandbox_destroy (ctx, all[i].id, true, err) < 0)
       return islet_wrap (err, "reset");
+  if (sandbox_sweep_leftovers (ctx, err) < 0)
+    return islet_wrap (err, "reset");
   pthread_mutex_lock (&ctx->pool_lock);
   islet_disk_pool_free (ctx->pool);
   ctx->pool = NULL;

@@ -68,6 +68,29 @@ int sandbox_resolve (struct islet_ctx *ctx, const char *ref, char id[ISLET_ID_LE
 int sandbox_load (const struct islet_ctx *ctx, const char *id, struct islet_sandbox_info *out,
                   struct islet_err *err);
 
+bool sandbox_id_valid (const char *id);
+/* Whether id is an id and <state>/sandboxes/<id> exists. */
+bool sandbox_dir_exists (const struct islet_ctx *ctx, const char *id);
+
+/* Remove what a sandbox holds on disk: its volume, uid range (if uid_base),
+ * directory and name (if any), and a cgroup left behind. */
+int sandbox_remove_storage (struct islet_ctx *ctx, const char *id, const char *name,
+                            uint32_t uid_base, struct islet_err *err);
+
+/* Half-made sandboxes (sandbox_broken.c).  A create locks its directory
+ * (the fd returned) until it is done. */
+int sandbox_create_guard (const char *dir, struct islet_err *err);
+/* sandbox_load, or for a directory that a create or a remove cut short
+ * left without a config, what is known of it with state ISLET_SB_BROKEN;
+ * one being created is ISLET_E_NOTFOUND. */
+int sandbox_load_any (const struct islet_ctx *ctx, const char *id, struct islet_sandbox_info *out,
+                      struct islet_err *err);
+/* Remove whatever a broken sandbox holds. */
+int sandbox_remove_broken (struct islet_ctx *ctx, const char *id, struct islet_err *err);
+/* For reset, once every sandbox is removed: remove broken ones left and the
+ * name links and uid claims of sandboxes that are gone. */
+int sandbox_sweep_leftovers (struct islet_ctx *ctx, struct islet_err *err);
+
 /* Create and start a sandbox, never from the warm pool.  With for_pool, it
  * is marked as being filled into the pool (<state>/warm/filling/<id>) from
  * its first moment, so that no listing shows it. */
