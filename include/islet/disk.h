@@ -1,7 +1,7 @@
 /* Per-sandbox storage with a size limit enforced by the kernel.
  *
  * The pool is a btrfs file system (the state directory's own if it is btrfs,
- * otherwise a sparse image file loop-mounted at <state>/pool) with quotas on;
+ * otherwise an image file, allocated in full, loop-mounted at <state>/pool) with quotas on;
  * each sandbox gets one subvolume with a qgroup limit, so writes past it fail
  * with EDQUOT or ENOSPC inside the sandbox and nowhere else.  Where btrfs
  * cannot be had, the pool is a plain directory and limits are not enforced:
@@ -24,12 +24,18 @@ void islet_disk_pool_free (struct islet_disk_pool *pool);
 
 bool islet_disk_enforced (const struct islet_disk_pool *pool);
 
+/* Whether the pool has turned read-only (a failed write aborted a btrfs
+ * transaction): it recovers when opened anew once nothing holds it. */
+bool islet_disk_readonly (const struct islet_disk_pool *pool);
+
 /* Why limits are not enforced (for the log: mkfs.btrfs missing, no loop
  * device, mount refused...), or NULL when they are. */
 const char *islet_disk_unenforced_reason (const struct islet_disk_pool *pool);
 
 /* Create the sandbox's volume `<pool>/<id>` with a byte limit (0: none);
- * *path receives its malloc'd path.  On failure nothing is left behind. */
+ * *path receives its malloc'd path.  On failure nothing is left behind.
+ * A loop pool first grows to hold every volume's limit if the host has
+ * room; ISLET_E_LIMIT with errnum ENOSPC if the pool is full. */
 int islet_disk_create (struct islet_disk_pool *pool, const char *id, uint64_t limit_bytes,
                        char **path, struct islet_err *err) ISLET_MUST_CHECK;
 

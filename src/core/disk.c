@@ -91,6 +91,8 @@ islet_disk_create (struct islet_disk_pool *pool, const char *id, uint64_t limit_
 
   if (check_id (id, err) < 0)
     return -1;
+  if (disk_reserve (pool, limit_bytes, err) < 0)
+    return islet_wrap (err, "create volume `%s`", id);
   if (pool->kind == POOL_PLAIN)
     {
       if (mkdirat (pool->dirfd, id, 0700) < 0)
@@ -99,9 +101,10 @@ islet_disk_create (struct islet_disk_pool *pool, const char *id, uint64_t limit_
       return 0;
     }
   /* with quotas on, the kernel gives the new subvolume its qgroup */
+  /* EROFS here is the pool's fault (islet_disk_readonly), not the caller's */
   if (btrfs_subvol_create (pool->dirfd, id) < 0)
-    return islet_fail (err, islet_errkind_from_errno (errno), errno, "create subvolume `%s/%s`",
-                       pool->dir, id);
+    return islet_fail (err, errno == EROFS ? ISLET_E_SYSTEM : islet_errkind_from_errno (errno),
+                       errno, "create subvolume `%s/%s`", pool->dir, id);
   fd = openat (pool->dirfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0)
     {

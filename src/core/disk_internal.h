@@ -24,6 +24,9 @@ struct islet_disk_pool
   int dirfd;       /* open on dir: the subvolume ioctls work relative to it */
   int qgroups_fd;  /* /sys/fs/btrfs/<fsid>/qgroups, or -1 */
   char why[sizeof ((struct islet_err *) 0)->msg]; /* why POOL_PLAIN */
+  char *state;       /* the state directory */
+  char *image;       /* POOL_LOOP: <state>/pool.img */
+  uint64_t max_size; /* POOL_LOOP: the image grows up to this */
 };
 
 /* btrfs ioctls (disk_btrfs.c).  Each returns -1 with errno set, so that the
@@ -50,13 +53,27 @@ int btrfs_delete_subvol (int dirfd, const char *name, struct islet_err *err);
 /* Delete `name` in dirfd (which is `dir`), a subvolume or not. */
 int disk_delete_entry (int dirfd, const char *dir, const char *name, struct islet_err *err);
 
+/* Take <state>/pool.lock (disk_pool.c); returns the fd that holds it. */
+int disk_lock_state (const char *state, struct islet_err *err);
+
+/* The pool's space on the host (disk_space.c). */
+
+/* Bytes the host can still give the pool: half of what is free beyond a
+ * reserve the host keeps. */
+uint64_t disk_host_spare (const char *path);
+/* Allocate [from, to) of fd's file; -1 with errno. */
+int disk_allocate (int fd, uint64_t from, uint64_t to);
+/* Before a volume with limit extra is made: grow the pool to hold every
+ * limit if the host has room; ISLET_E_LIMIT/ENOSPC if the pool is full. */
+int disk_reserve (struct islet_disk_pool *pool, uint64_t extra, struct islet_err *err);
+
 /* The image and its mount (disk_loop.c). */
 
 void disk_sleep_ms (long ms);
 /* Find the topmost mount at `path` in this mount namespace: 1 with *fstype
  * and *source (malloc'd) set, or 0 if there is none. */
 int disk_find_mount (const char *path, char **fstype, char **source, struct islet_err *err);
-/* Make the sparse image of size bytes, formatted, unless it exists. */
+/* Make the image of size bytes, allocated and formatted, unless it exists. */
 int disk_make_image (const char *image, uint64_t size, struct islet_err *err);
 int disk_mount_image (const char *image, const char *mnt, struct islet_err *err);
 /* The loop device ("loop3") bound to image, or NULL. */

@@ -1,4 +1,4 @@
-/* The pool's image and its mount: making the sparse image with mkfs.btrfs,
+/* The pool's image and its mount: making the allocated image with mkfs.btrfs,
  * binding it to a loop device, mounting and unmounting it, and reading
  * mountinfo to know what is mounted where. */
 #ifndef _GNU_SOURCE
@@ -204,7 +204,7 @@ run_program (char *const argv[], struct islet_err *err)
                      WTERMSIG (status));
 }
 
-/* Make the sparse image, formatted under a temporary name so that a crash
+/* Make the image, formatted under a temporary name so that a crash
  * midway never leaves a pool.img that is not a file system. */
 int
 disk_make_image (const char *image, uint64_t size, struct islet_err *err)
@@ -222,11 +222,14 @@ disk_make_image (const char *image, uint64_t size, struct islet_err *err)
   fd = open (tmp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "create `%s`", tmp);
-  if (ftruncate (fd, (off_t) size) < 0)
+  /* allocated, not sparse: a write of the loop device must never meet a
+   * full host disk (disk_space.c) */
+  if (ftruncate (fd, (off_t) size) < 0 || disk_allocate (fd, 0, size) < 0)
     {
       int e = errno;
       (void) unlink (tmp);
-      return islet_fail (err, ISLET_E_SYSTEM, e, "size `%s`", tmp);
+      return islet_fail (err, islet_errkind_from_errno (e), e, "allocate %llu MiB for `%s`",
+                         (unsigned long long) (size / MIB), tmp);
     }
   {
     /* single profiles: DUP metadata would only double the writes of a
@@ -311,9 +314,9 @@ disk_mount_image (const char *image, const char *mnt, struct islet_err *err)
     return -1;
   dev = islet_xasprintf ("/dev/loop%d", index);
   /* nosuid/nodev: nothing in the pool is meant to run or open on the host.
-   * discard=async gives the space of deleted files back to the host (the
-   * loop device punches holes in the image). */
-  if (mount (dev, mnt, "btrfs", MS_NOSUID | MS_NODEV | MS_NOATIME, "discard=async") < 0)
+   * nodiscard: a discard would punch holes in the allocated image (the
+   * loop device passes it on), and the host could then fill them */
+  if (mount (dev, mnt, "btrfs", MS_NOSUID | MS_NODEV | MS_NOATIME, "nodiscard") < 0)
     {
       int e = errno;
       (void) ioctl (loop, LOOP_CLR_FD, 0);

@@ -4,7 +4,7 @@
  * A state directory holds one of three layouts:
  *   - the state dir is on btrfs: volumes in <state>/volumes, on that file
  *     system, with quotas switched on;
- *   - otherwise <state>/pool.img, a sparse btrfs image, loop-mounted at
+ *   - otherwise <state>/pool.img, a btrfs image allocated in full, loop-mounted at
  *     <state>/pool, with the volumes directly in <state>/pool;
  *   - no btrfs to be had: plain directories in <state>/volumes, no limits.
  *
@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
@@ -33,7 +34,9 @@
 #include "disk_internal.h"
 #include "islet/util.h"
 
-#define POOL_SIZE_MIN GIB
+#define POOL_SIZE_MIN GIB /* of ISLET_POOL_SIZE */
+#define POOL_SIZE_FIRST GIB
+#define POOL_SIZE_SMALLEST (128 * MIB)
 #define POOL_SIZE_DEFAULT_MAX (64 * GIB)
 #define LOCK_TIMEOUT_NS (60ull * 1000000000)
 
@@ -110,8 +113,8 @@ open_on_host (struct islet_disk_pool *pool, const char *state, struct islet_err 
 
 /* Take <state>/pool.lock, so that two islet processes starting at once do
  * not both format or mount the pool.  Returns the fd that holds it. */
-static int
-lock_state (const char *state, struct islet_err *err)
+int
+disk_lock_state (const char *state, struct islet_err *err)
 {
   cleanup_free char *path = islet_xasprintf ("%s/pool.lock", state);
   cleanup_close int fd = open (path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -131,12 +134,14 @@ lock_state (const char *state, struct islet_err *err)
   return islet_take_fd (&fd);
 }
 
+/* The size of a new image, and how far the image may grow: ISLET_POOL_SIZE
+ * for both, else 1 GiB (or what the host can spare, if less) growing up to
+ * 64 GiB as volumes are made (disk_space.c). */
 static int
-pool_size (const char *state, uint64_t *size, struct islet_err *err)
+pool_size (const char *state, uint64_t *size, uint64_t *max, struct islet_err *err)
 {
   const char *env = getenv ("ISLET_POOL_SIZE");
-  struct statvfs sv;
-  uint64_t half;
+  uint64_t spare;
 
   if (env && *env)
     {
@@ -145,18 +150,69 @@ pool_size (const char *state, uint64_t *size, struct islet_err *err)
       if (*size < POOL_SIZE_MIN)
         return islet_fail (err, ISLET_E_INVALID, 0, "ISLET_POOL_SIZE: %s bytes is less than 1 GiB",
                            env);
+      *size -= *size % MIB;
+      *max = *size;
       return 0;
     }
-  if (statvfs (state, &sv) < 0)
-    return islet_fail (err, ISLET_E_SYSTEM, errno, "statvfs `%s`", state);
-  /* the image is sparse, so its size only bounds what islet may ever take
-   * from the host's disk; half of what is free leaves the host room */
-  half = (uint64_t) sv.f_bavail * sv.f_frsize / 2;
-  *size = half > POOL_SIZE_DEFAULT_MAX ? POOL_SIZE_DEFAULT_MAX : half;
-  if (*size < POOL_SIZE_MIN)
-    *size = POOL_SIZE_MIN;
+  *max = POOL_SIZE_DEFAULT_MAX;
+  spare = disk_host_spare (state);
+  *size = spare < POOL_SIZE_FIRST ? spare : POOL_SIZE_FIRST;
   *size -= *size % MIB;
+  if (*size < POOL_SIZE_SMALLEST)
+    return islet_fail (err, ISLET_E_LIMIT, ENOSPC,
+                       "no room for a disk pool in `%s`: %llu MiB to spare, %llu MiB needed",
+                       state, (unsigned long long) (spare / MIB),
+                       (unsigned long long) (POOL_SIZE_SMALLEST / MIB));
   return 0;
+}
+
+/* A pool made read-only by a failed write (its transaction aborted, as when
+ * a sparse image met a full host disk) stays so until it is mounted anew:
+ * unmount it here, then wait for the loop device to go, which it does once
+ * no sandbox's mount namespace holds the file system.  Until then, say
+ * what to do. */
+static int
+recover_readonly (const char *mnt, const char *image, struct islet_err *err)
+{
+  struct islet_err why = { 0 };
+
+  if (umount2 (mnt, UMOUNT_NOFOLLOW) < 0 && errno != EINVAL)
+    {
+      int e = errno;
+      return islet_fail (err, e == EBUSY ? ISLET_E_CONFLICT : ISLET_E_SYSTEM, EROFS,
+                         "the disk pool `%s` is read-only (a write to it failed: was the host "
+                         "disk full?) and cannot be unmounted to recover (%s)",
+                         mnt, strerror (e));
+    }
+  if (disk_wait_loop_released (image, &why) < 0)
+    return islet_fail (err, ISLET_E_CONFLICT, EROFS,
+                       "the disk pool `%s` was read-only (a write to it failed: was the host disk "
+                       "full?) and its running sandboxes still hold it: stop them to recover",
+                       mnt);
+  return 0;
+}
+
+static bool
+readonly_at (const char *path)
+{
+  struct statvfs sv;
+  return statvfs (path, &sv) == 0 && (sv.f_flag & ST_RDONLY) != 0;
+}
+
+/* An image made before images were allocated in full: allocate it now (it
+ * is the space the pool was promised); if the host has not that much, the
+ * pool stays partly sparse. */
+static void
+allocate_image (const char *image, uint64_t *size)
+{
+  cleanup_close int fd = open (image, O_RDWR | O_CLOEXEC);
+  struct stat st;
+
+  if (fd < 0 || fstat (fd, &st) < 0)
+    return;
+  *size = (uint64_t) st.st_size;
+  if ((uint64_t) st.st_blocks * 512 < (uint64_t) st.st_size)
+    (void) disk_allocate (fd, 0, (uint64_t) st.st_size);
 }
 
 /* Whether a failure to set up the pool means this machine cannot have a
@@ -177,13 +233,12 @@ open_loop (struct islet_disk_pool *pool, const char *state, struct islet_err *er
   cleanup_free char *source = NULL;
   cleanup_close int lock = -1;
   struct islet_err why = { 0 };
-  uint64_t size;
+  uint64_t size = 0, max = 0;
   int mounted;
 
   pool->dir = islet_xasprintf ("%s/pool", state);
-  if (pool_size (state, &size, err) < 0)
-    return -1;
-  lock = lock_state (state, err);
+  pool->image = islet_xstrdup (image);
+  lock = disk_lock_state (state, err);
   if (lock < 0)
     return -1;
   mounted = disk_find_mount (pool->dir, &fstype, &source, err);
@@ -191,6 +246,34 @@ open_loop (struct islet_disk_pool *pool, const char *state, struct islet_err *er
     return -1;
   if (mounted && strcmp (fstype, "btrfs") != 0)
     return islet_fail (err, ISLET_E_CONFLICT, 0, "`%s` is already a %s mount", pool->dir, fstype);
+  if (mounted && readonly_at (pool->dir))
+    {
+      if (recover_readonly (pool->dir, image, err) < 0)
+        return -1;
+      mounted = 0;
+    }
+  /* the file system of a pool unmounted to recover is gone once the last
+   * sandbox holding it is: mount it anew only then */
+  if (!mounted)
+    {
+      cleanup_free char *loop = disk_loop_of_image (image);
+      if (loop != NULL && disk_wait_loop_released (image, err) < 0)
+        return islet_fail (err, ISLET_E_CONFLICT, EROFS,
+                           "the disk pool image `%s` is still held (by running sandboxes?): "
+                           "stop them to mount it again", image);
+    }
+  if (access (image, F_OK) == 0)
+    allocate_image (image, &size);
+  else if (pool_size (state, &size, &max, err) < 0)
+    return -1;
+  if (max == 0)
+    {
+      /* an image made before: it grows up to ISLET_POOL_SIZE, or the default */
+      const char *env = getenv ("ISLET_POOL_SIZE");
+      if (env == NULL || *env == '\0' || islet_parse_u64 (env, (uint64_t) INT64_MAX, &max, &why) < 0)
+        max = POOL_SIZE_DEFAULT_MAX;
+    }
+  pool->max_size = max > size ? max : size;
   if (!mounted)
     {
       bool had_image = access (image, F_OK) == 0;
@@ -238,6 +321,7 @@ islet_disk_pool_open (const char *state_dir, struct islet_disk_pool **out, struc
   if (statfs (state, &sfs) < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "open disk pool: statfs `%s`", state);
   pool = islet_xcalloc (1, sizeof *pool);
+  pool->state = islet_xstrdup (state);
   pool->dirfd = -1;
   pool->qgroups_fd = -1;
   if (sfs.f_type == BTRFS_SUPER_MAGIC)
@@ -260,6 +344,8 @@ islet_disk_pool_free (struct islet_disk_pool *pool)
   if (pool->qgroups_fd >= 0)
     close (pool->qgroups_fd);
   free (pool->dir);
+  free (pool->state);
+  free (pool->image);
   free (pool);
 }
 
@@ -348,7 +434,7 @@ islet_disk_pool_remove (const char *state_dir, struct islet_err *err)
     }
   /* pool.lock itself stays: unlinking it would let a process that waits on
    * the old file and one that makes a new file both go ahead */
-  lock = lock_state (state, err);
+  lock = disk_lock_state (state, err);
   if (lock < 0 || remove_pool_files (state, err) < 0)
     return islet_wrap (err, "remove disk pool in `%s`", state);
   return 0;

@@ -194,14 +194,45 @@ backend_refuse (const struct islet_ctx *ctx, const char *what, struct islet_err 
                      what, ctx->ops->kind, ctx->state_dir);
 }
 
+/* Stop every running sandbox: what a read-only pool needs before it can
+ * be mounted anew (their writable layers fail with EIO or EROFS by then). */
+static void
+stop_all (struct islet_ctx *ctx)
+{
+  cleanup_free struct islet_sandbox_info *all = NULL;
+  struct islet_err ignored;
+  size_t n = 0;
+
+  if (islet_sandbox_list (ctx, &all, &n, &ignored) < 0)
+    return;
+  for (size_t i = 0; i < n; i++)
+    if (all[i].state == ISLET_SB_RUNNING)
+      (void) !islet_sandbox_stop (ctx, all[i].id, &ignored);
+}
+
 static int
 pool (struct islet_ctx *ctx, struct islet_disk_pool **out, struct islet_err *err)
 {
   int r = 0;
 
   pthread_mutex_lock (&ctx->pool_lock);
+  /* a pool that turned read-only is opened anew, which remounts it */
+  if (ctx->pool != NULL && islet_disk_readonly (ctx->pool))
+    {
+      islet_disk_pool_free (ctx->pool);
+      ctx->pool = NULL;
+    }
   if (ctx->pool == NULL && islet_disk_pool_open (ctx->state_dir, &ctx->pool, err) < 0)
-    r = islet_wrap (err, "disk pool");
+    {
+      r = -1;
+      if (err->errnum == EROFS && err->kind == ISLET_E_CONFLICT)
+        {
+          stop_all (ctx);
+          r = islet_disk_pool_open (ctx->state_dir, &ctx->pool, err);
+        }
+      if (r < 0)
+        islet_wrap (err, "disk pool");
+    }
   *out = ctx->pool;
   pthread_mutex_unlock (&ctx->pool_lock);
   return r;

@@ -21,6 +21,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -354,14 +355,17 @@ test_pool_open_reuses_mount (void **state)
   assert_int_equal (islet_disk_pool_open (c->state, &p1, &err), -1);
   assert_int_equal (err.kind, ISLET_E_INVALID);
 
-  /* the default size: half the free space, between 1 and 64 GiB */
+  /* the default size: 1 GiB, or what the host can spare if less, and
+   * allocated in full, so that no write of the pool needs the host's free
+   * space (a full host disk would otherwise abort a btrfs transaction) */
   unsetenv ("ISLET_POOL_SIZE");
   p1 = open_pool (c->state);
   assert_true (islet_disk_enforced (p1));
   assert_null (islet_disk_unenforced_reason (p1));
   assert_int_equal (stat (image, &st), 0);
-  assert_true ((uint64_t) st.st_size >= 1024 * MIB && (uint64_t) st.st_size <= 64 * 1024 * MIB);
-  assert_true ((uint64_t) st.st_blocks * 512 < (uint64_t) st.st_size / 4); /* sparse */
+  assert_true ((uint64_t) st.st_size >= 128 * MIB && (uint64_t) st.st_size <= 1024 * MIB);
+  assert_true ((uint64_t) st.st_blocks * 512 >= (uint64_t) st.st_size); /* allocated */
+  assert_false (islet_disk_readonly (p1));
   p2 = open_pool (c->state);
   assert_true (islet_disk_enforced (p2));
   assert_int_equal (count_mounts_under (mnt), 1);
@@ -836,6 +840,63 @@ test_remount_keeps_limits (void **state)
   close_pool (pool);
 }
 
+/* The pool grows, allocated, to hold the volumes' limits; with
+ * ISLET_POOL_SIZE it keeps that size.  A pool turned read-only is mounted
+ * anew by the next open. */
+static void
+test_pool_grows_and_recovers (void **state)
+{
+  struct ctx *c = *state;
+  cleanup_free char *mnt = islet_xasprintf ("%s/pool", c->state);
+  cleanup_free char *image = islet_xasprintf ("%s/pool.img", c->state);
+  cleanup_free char *v = NULL, *w = NULL, *file = NULL;
+  struct islet_disk_pool *pool;
+  struct statvfs sv;
+  struct stat st;
+  uint64_t before;
+  int e;
+
+  REQUIRE_BTRFS ();
+  pool = open_pool (c->state);
+  assert_int_equal (stat (image, &st), 0);
+  before = (uint64_t) st.st_size;
+  v = create (pool, "big", before + 512 * MIB);
+  assert_int_equal (stat (image, &st), 0);
+  assert_int_equal ((uint64_t) st.st_size, before); /* ISLET_POOL_SIZE: fixed */
+  destroy (pool, "big");
+  close_pool (pool);
+  free (v);
+
+  unsetenv ("ISLET_POOL_SIZE");
+  pool = open_pool (c->state);
+  v = create (pool, "big", before + 512 * MIB);
+  assert_int_equal (stat (image, &st), 0);
+  print_message ("pool image: %llu MiB, then %llu MiB for a volume of %llu MiB\n",
+                 (unsigned long long) (before / MIB), (unsigned long long) (st.st_size / MIB),
+                 (unsigned long long) (before / MIB + 512));
+  assert_true ((uint64_t) st.st_size >= before + 512 * MIB);
+  assert_true ((uint64_t) st.st_blocks * 512 >= (uint64_t) st.st_size);
+  assert_int_equal (statvfs (mnt, &sv), 0);
+  assert_true ((uint64_t) sv.f_blocks * sv.f_frsize >= before + 256 * MIB); /* btrfs grew too */
+  file = islet_xasprintf ("%s/data", v);
+  assert_int_equal (fill (file, MIB, &e), MIB);
+
+  assert_int_equal (mount (NULL, mnt, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL),
+                    0);
+  assert_true (islet_disk_readonly (pool));
+  close_pool (pool);
+  pool = open_pool (c->state);
+  assert_false (islet_disk_readonly (pool));
+  assert_int_equal (count_mounts_under (mnt), 1);
+  assert_int_equal (count_loops_under (c->state), 1);
+  assert_int_equal (stat (file, &st), 0);
+  assert_int_equal (st.st_size, MIB);
+  w = create (pool, "after", 8 * MIB);
+  destroy (pool, "after");
+  destroy (pool, "big");
+  close_pool (pool);
+}
+
 static int
 cmp_u64 (const void *a, const void *b)
 {
@@ -940,6 +1001,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_falls_back_without_loop, setup, teardown),
     cmocka_unit_test_setup_teardown (test_state_dir_on_btrfs, setup, teardown),
     cmocka_unit_test_setup_teardown (test_remount_keeps_limits, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_pool_grows_and_recovers, setup, teardown),
     cmocka_unit_test_setup_teardown (test_timing, setup, teardown),
     cmocka_unit_test (test_nothing_left),
   };

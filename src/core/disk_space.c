@@ -1,0 +1,218 @@
+/* The pool's space on the host (loop pools).  The image is allocated in
+ * full (fallocate) and mounted without discard, so every block btrfs may
+ * write is the host's already: a host disk that fills up (by a log, another
+ * program, or a sandbox) cannot fail a write of the loop device, which
+ * would abort the btrfs transaction, lose writes already acknowledged and
+ * leave the pool read-only.  The pool grows, at creates, to hold every
+ * volume's limit (while the host has room for it: at most half of what is
+ * free beyond a reserve the host keeps), and a create is refused with
+ * ENOSPC when the pool is full and cannot grow. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <linux/btrfs.h>
+#include <linux/btrfs_tree.h>
+#include <linux/loop.h>
+
+#include "disk_internal.h"
+#include "islet/util.h"
+
+/* What btrfs needs besides the volumes' data: metadata and system chunks. */
+#define POOL_BASE (96 * MIB)
+/* A create is refused when the pool has less than this free. */
+#define POOL_FREE_MIN (16 * MIB)
+#define HOST_RESERVE_MAX GIB
+/* ...and when the host's own file system has less than this free. */
+#define HOST_FREE_MIN (16 * MIB)
+
+uint64_t
+disk_host_spare (const char *path)
+{
+  struct statvfs sv;
+  uint64_t avail, reserve;
+
+  if (statvfs (path, &sv) < 0)
+    return 0;
+  avail = (uint64_t) sv.f_bavail * sv.f_frsize;
+  /* 5% of the host file system, at most 1 GiB, stays the host's */
+  reserve = (uint64_t) sv.f_blocks * sv.f_frsize / 20;
+  if (reserve > HOST_RESERVE_MAX)
+    reserve = HOST_RESERVE_MAX;
+  return avail > reserve ? (avail - reserve) / 2 : 0;
+}
+
+int
+disk_allocate (int fd, uint64_t from, uint64_t to)
+{
+  while (to > from && fallocate (fd, 0, (off_t) from, (off_t) (to - from)) < 0)
+    if (errno != EINTR)
+      return -1;
+  return 0;
+}
+
+struct limits
+{
+  uint64_t *live; /* ids of the subvolumes linked in the top level */
+  size_t n;
+  uint64_t sum;
+};
+
+static int
+add_live (uint64_t offset, const void *item, uint32_t len, void *data)
+{
+  struct limits *l = data;
+
+  l->live = islet_xrealloc (l->live, (l->n + 1) * sizeof *l->live);
+  l->live[l->n++] = offset;
+  return 0;
+}
+
+static int
+add_limit (uint64_t offset, const void *item, uint32_t len, void *data)
+{
+  struct btrfs_qgroup_limit_item lim;
+  struct limits *l = data;
+  uint64_t max;
+  size_t i;
+
+  /* level-0 qgroups only: one per subvolume */
+  if (len < sizeof lim || (offset >> 48) != 0)
+    return 0;
+  /* a deleted subvolume's qgroup stays until the cleaner has freed it */
+  for (i = 0; i < l->n && l->live[i] != offset; i++)
+    ;
+  if (i == l->n)
+    return 0;
+  memcpy (&lim, item, sizeof lim);
+  max = le64toh (lim.max_rfer);
+  if ((le64toh (lim.flags) & BTRFS_QGROUP_LIMIT_MAX_RFER) && max != UINT64_MAX)
+    l->sum += max;
+  return 0;
+}
+
+/* The sum of the limits of the volumes (the subvolumes in the top level). */
+static uint64_t
+limits_sum (int fd)
+{
+  struct limits l = { NULL, 0, 0 };
+
+  if (btrfs_tree_walk (fd, BTRFS_ROOT_TREE_OBJECTID, BTRFS_FS_TREE_OBJECTID, BTRFS_ROOT_REF_KEY, 0,
+                       UINT64_MAX, add_live, &l)
+          < 0
+      || btrfs_tree_walk (fd, BTRFS_QUOTA_TREE_OBJECTID, 0, BTRFS_QGROUP_LIMIT_KEY, 0, UINT64_MAX,
+                          add_limit, &l)
+             < 0)
+    l.sum = 0;
+  free (l.live);
+  return l.sum;
+}
+
+/* Grow the image from size to target bytes, allocated, then the loop
+ * device and the file system on it. */
+static int
+grow (struct islet_disk_pool *pool, int img, uint64_t size, uint64_t target,
+      struct islet_err *err)
+{
+  struct btrfs_ioctl_vol_args args;
+  cleanup_free char *loop = NULL;
+  cleanup_free char *dev = NULL;
+  cleanup_close int ldev = -1;
+
+  if (disk_allocate (img, size, target) < 0)
+    return islet_fail (err, islet_errkind_from_errno (errno), errno,
+                       "grow the disk pool `%s` to %llu MiB", pool->image,
+                       (unsigned long long) (target / MIB));
+  loop = disk_loop_of_image (pool->image);
+  if (loop == NULL)
+    return islet_fail (err, ISLET_E_SYSTEM, ENXIO, "grow the disk pool: no loop device on `%s`",
+                       pool->image);
+  dev = islet_xasprintf ("/dev/%s", loop);
+  ldev = open (dev, O_RDONLY | O_CLOEXEC);
+  if (ldev < 0 || ioctl (ldev, LOOP_SET_CAPACITY, 0) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "grow the disk pool: resize `%s`", dev);
+  memset (&args, 0, sizeof args);
+  strcpy (args.name, "max");
+  if (ioctl (pool->dirfd, BTRFS_IOC_RESIZE, &args) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "grow the disk pool: resize btrfs on `%s`",
+                       pool->dir);
+  return 0;
+}
+
+static uint64_t
+pool_free (const struct islet_disk_pool *pool)
+{
+  struct statvfs sv;
+
+  if (fstatvfs (pool->dirfd, &sv) < 0)
+    return 0;
+  return (uint64_t) sv.f_bavail * sv.f_frsize;
+}
+
+int
+disk_reserve (struct islet_disk_pool *pool, uint64_t extra, struct islet_err *err)
+{
+  cleanup_close int img = -1;
+  cleanup_close int lock = -1;
+  uint64_t want, target, spare, free_now;
+  struct statvfs sv;
+  struct stat st;
+
+  /* the state directory's own files (a sandbox's log, isletd's store)
+   * live on the host: new work stops before the host is full */
+  if (statvfs (pool->state, &sv) == 0 && (uint64_t) sv.f_bavail * sv.f_frsize < HOST_FREE_MIN)
+    return islet_fail (err, ISLET_E_LIMIT, ENOSPC,
+                       "the host file system of `%s` is full (%llu KiB free)", pool->state,
+                       (unsigned long long) ((uint64_t) sv.f_bavail * sv.f_frsize / 1024));
+  if (pool->kind != POOL_LOOP)
+    return 0;
+  want = POOL_BASE + limits_sum (pool->dirfd) + extra;
+  want += MIB - 1;
+  want -= want % MIB;
+  img = open (pool->image, O_RDWR | O_CLOEXEC);
+  if (img < 0 || fstat (img, &st) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", pool->image);
+  if (want > (uint64_t) st.st_size && (uint64_t) st.st_size < pool->max_size)
+    {
+      /* one grower at a time, and the size read again under the lock */
+      lock = disk_lock_state (pool->state, err);
+      if (lock < 0 || fstat (img, &st) < 0)
+        return lock < 0 ? -1 : islet_fail (err, ISLET_E_SYSTEM, errno, "stat `%s`", pool->image);
+      target = want < pool->max_size ? want : pool->max_size;
+      spare = disk_host_spare (pool->state);
+      if (target > (uint64_t) st.st_size + spare)
+        target = (uint64_t) st.st_size + spare;
+      target -= target % MIB;
+      /* a step of less than a few MiB is not worth a resize */
+      if (target > (uint64_t) st.st_size + 4 * MIB
+          && grow (pool, img, (uint64_t) st.st_size, target, err) < 0)
+        return -1;
+    }
+  free_now = pool_free (pool);
+  if (free_now < POOL_FREE_MIN)
+    return islet_fail (err, ISLET_E_LIMIT, ENOSPC,
+                       "the disk pool `%s` is full (%llu MiB free) and the host has no room to "
+                       "grow it (%llu MiB to spare)",
+                       pool->dir, (unsigned long long) (free_now / MIB),
+                       (unsigned long long) (disk_host_spare (pool->state) / MIB));
+  return 0;
+}
+
+bool
+islet_disk_readonly (const struct islet_disk_pool *pool)
+{
+  struct statvfs sv;
+
+  return pool->kind != POOL_PLAIN && fstatvfs (pool->dirfd, &sv) == 0
+         && (sv.f_flag & ST_RDONLY) != 0;
+}
