@@ -93,7 +93,12 @@ reply_islet_err (struct resp *out, const struct islet_err *e, bool daemon)
       reply_error (out, 409, "CONFLICT", "%s", e->msg);
       break;
     case ISLET_E_LIMIT:
-      reply_error (out, 429, "LIMIT_EXCEEDED", "%s", e->msg);
+      /* ENOSPC: the disk pool or the host is full, which no retry of the
+       * caller's fixes (a sandbox's own limit is EDQUOT) */
+      if (e->errnum == ENOSPC)
+        reply_error (out, 507, "INSUFFICIENT_STORAGE", "%s", e->msg);
+      else
+        reply_error (out, 429, "LIMIT_EXCEEDED", "%s", e->msg);
       break;
     default:
       if (e->errnum == EACCES || e->errnum == EPERM)

@@ -9,10 +9,10 @@ set -euo pipefail
 . "$(dirname "$0")/../lib/escape.sh"
 esc_init
 
-# Allocated KiB of the pool image (sparse): the host disk the sandboxes take.
-# btrfs returns freed data blocks to the image by itself (discard=async), but
-# freed metadata blocks only when trimmed, up to a whole metadata chunk
-# (256 MiB) per pool: with "trim", measure what is really in use.
+# Allocated KiB of the pool image: the host disk the sandboxes take.  The
+# image is allocated in full when made and grown (docs/SECURITY.md), so a
+# fill within the limit takes nothing more from the host; "trim" trims and
+# commits first, which must not change that either.
 pool_kib() {
   local _
   sync -f "$S/pool" 2>/dev/null || sync

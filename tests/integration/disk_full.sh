@@ -10,6 +10,7 @@
 #     never EIO or a read-only file system, and read what they had;
 #   - no acknowledged write is lost: files written (and synced, or written
 #     by `islet fs write`) before and during the fill are there, whole, after;
+#   - isletd answers a create on the full host 507 INSUFFICIENT_STORAGE;
 #   - once the space is freed everything works again, with no unmount by
 #     hand; a pool made read-only is remounted by the next create.
 source "$(dirname "$0")/../lib/integration.sh"
@@ -21,10 +22,20 @@ command -v mkfs.btrfs >/dev/null || skip "no mkfs.btrfs: the pool is plain direc
 HOST=$STATE.host
 S2=$HOST/mnt/s
 mkdir -p "$HOST/mnt"
+D_PID=
+d_stop () {
+  [[ -n $D_PID ]] || return 0
+  kill -TERM "$D_PID" 2>/dev/null
+  wait_until 10 dead "$D_PID" || kill -KILL "$D_PID" 2>/dev/null
+  wait "$D_PID" 2>/dev/null
+  D_PID=
+  return 0
+}
 df_cleanup () {
   local rc=$?
   trap - EXIT
   set +e
+  d_stop
   clean_state_dir "$S2"
   umount "$HOST/mnt" 2>/dev/null || umount -l "$HOST/mnt" 2>/dev/null
   rm -rf "$HOST"
@@ -51,6 +62,15 @@ alloc=$(( $(stat -c %b "$S2/pool.img") * $(stat -c %B "$S2/pool.img") ))
 log "pool image: $((size >> 20)) MiB, $((alloc >> 20)) MiB allocated"
 (( alloc >= size )) || fail "the pool image is sparse: $((alloc >> 20)) of $((size >> 20)) MiB allocated"
 
+ISLETD_BIN=${ISLETD_BIN:-$(dirname "$ISLET_BIN")/isletd}
+if [[ -x $ISLETD_BIN ]]; then
+  "$ISLETD_BIN" --listen 127.0.0.1:0 --state-dir "$S2" >"$STATE.d.out" 2>"$STATE.d.err" </dev/null &
+  D_PID=$!
+  wait_until 20 grep -q 'serving the Daytona API at' "$STATE.d.out" || fail "isletd did not start: $(cat "$STATE.d.err")"
+  D_URL=$(sed -n 's|^isletd: serving the Daytona API at \(http://[^ ]*\)/api$|\1|p' "$STATE.d.out")
+  D_KEY=$(cat "$S2/api-key")
+fi
+
 out=$(i2 exec a -- sh -c 'head -c 1048576 /dev/urandom > /workspace/keep && sync' 2>&1) \
   || fail "write before the fill failed: $out"
 keep=$(sb_sha a /workspace/keep)
@@ -72,8 +92,17 @@ expect_eq "the pool with the host full" "$(pool_rw)" rw
 out=$(i2 create --disk 16 2>&1) && fail "a create with the host full succeeded"
 log "create with the host full: $out"
 grep -qiE 'no space|full|no room' <<<"$out" || fail "a create with the host full says: $out"
+if [[ -n $D_PID ]]; then
+  code=$(curl -s -o "$STATE.d.body" -w '%{http_code}' --max-time 60 -X POST \
+    -H "Authorization: Bearer $D_KEY" -H 'Content-Type: application/json' -d '{"disk":1}' \
+    "$D_URL/api/sandbox") || code=000
+  log "isletd's create with the host full: $code $(head -c 300 "$STATE.d.body")"
+  expect_eq "isletd's status for a create with the host full" "$code" 507
+  grep -q INSUFFICIENT_STORAGE "$STATE.d.body" || fail "507 without its code: $(cat "$STATE.d.body")"
+  d_stop
+fi
 out=$(i2 ls --json) || fail "ls failed: $out"
-expect_eq "sandboxes after the refused create" "$(jget "$out" 'len(j["sandboxes"])')" 2
+expect_eq "sandboxes after the refused creates" "$(jget "$out" 'len(j["sandboxes"])')" 2
 
 log "fill the pool from b, within its own limit"
 out=$(i2 exec b -- dd if=/dev/zero of=/workspace/big bs=1M count=1800 2>&1) \
