@@ -118,32 +118,18 @@ btrfs_quota_enable (int fd)
   return ioctl (fd, BTRFS_IOC_QUOTA_CTL, &args);
 }
 
-struct id_list
-{
-  uint64_t *v;
-  size_t n;
-};
-
-static void
-id_list_free (struct id_list *l)
-{
-  free (l->v);
-}
-#define cleanup_ids __attribute__ ((cleanup (id_list_free)))
-
 static int
 collect_offset (uint64_t offset, const void *item, uint32_t len, void *data)
 {
-  struct id_list *l = data;
+  struct btrfs_ids *l = data;
 
   l->v = islet_xrealloc (l->v, (l->n + 1) * sizeof *l->v);
   l->v[l->n++] = offset;
   return 0;
 }
 
-/* Offsets of all the items (objectid, type, *) of a tree. */
-static int
-list_offsets (int fd, uint64_t tree, uint64_t objectid, uint32_t type, struct id_list *out)
+int
+btrfs_list_offsets (int fd, uint64_t tree, uint64_t objectid, uint32_t type, struct btrfs_ids *out)
 {
   return btrfs_tree_walk (fd, tree, objectid, type, 0, UINT64_MAX, collect_offset, out);
 }
@@ -154,12 +140,12 @@ list_offsets (int fd, uint64_t tree, uint64_t objectid, uint32_t type, struct id
 static int
 delete_nested (int fd, uint64_t parent, int depth, struct islet_err *err)
 {
-  cleanup_ids struct id_list ids = { NULL, 0 };
+  cleanup_btrfs_ids struct btrfs_ids ids = { NULL, 0 };
   size_t i;
 
   if (depth > NESTED_DEPTH_MAX)
     return islet_fail (err, ISLET_E_SYSTEM, ELOOP, "subvolumes nested too deep");
-  if (list_offsets (fd, BTRFS_ROOT_TREE_OBJECTID, parent, BTRFS_ROOT_REF_KEY, &ids) < 0)
+  if (btrfs_list_offsets (fd, BTRFS_ROOT_TREE_OBJECTID, parent, BTRFS_ROOT_REF_KEY, &ids) < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "list subvolumes in subvolume %llu",
                        (unsigned long long) parent);
   for (i = 0; i < ids.n; i++)

@@ -4,6 +4,7 @@
 #define ISLET_DISK_INTERNAL_H
 
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "islet/disk.h"
 
@@ -39,6 +40,20 @@ typedef int (*btrfs_item_fn) (uint64_t offset, const void *item, uint32_t len, v
  * [min_off, max_off] of one btrfs tree.  Needs CAP_SYS_ADMIN. */
 int btrfs_tree_walk (int fd, uint64_t tree, uint64_t objectid, uint32_t type, uint64_t min_off,
                      uint64_t max_off, btrfs_item_fn fn, void *data);
+/* Offsets of all the items (objectid, type, *) of a tree, malloc'd. */
+struct btrfs_ids
+{
+  uint64_t *v;
+  size_t n;
+};
+static inline void
+btrfs_ids_free (struct btrfs_ids *l)
+{
+  free (l->v);
+}
+#define cleanup_btrfs_ids __attribute__ ((cleanup (btrfs_ids_free)))
+int btrfs_list_offsets (int fd, uint64_t tree, uint64_t objectid, uint32_t type,
+                        struct btrfs_ids *out);
 /* The id of fd's subvolume. */
 int btrfs_subvol_id (int fd, uint64_t *id);
 int btrfs_subvol_create (int dirfd, const char *name);

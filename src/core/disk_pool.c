@@ -270,7 +270,8 @@ open_loop (struct islet_disk_pool *pool, const char *state, struct islet_err *er
     {
       /* an image made before: it grows up to ISLET_POOL_SIZE, or the default */
       const char *env = getenv ("ISLET_POOL_SIZE");
-      if (env == NULL || *env == '\0' || islet_parse_u64 (env, (uint64_t) INT64_MAX, &max, &why) < 0)
+      if (env == NULL || *env == '\0'
+          || islet_parse_u64 (env, (uint64_t) INT64_MAX, &max, &why) < 0)
         max = POOL_SIZE_DEFAULT_MAX;
     }
   pool->max_size = max > size ? max : size;

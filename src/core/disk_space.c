@@ -63,20 +63,9 @@ disk_allocate (int fd, uint64_t from, uint64_t to)
 
 struct limits
 {
-  uint64_t *live; /* ids of the subvolumes linked in the top level */
-  size_t n;
+  struct btrfs_ids live; /* the subvolumes linked in the top level */
   uint64_t sum;
 };
-
-static int
-add_live (uint64_t offset, const void *item, uint32_t len, void *data)
-{
-  struct limits *l = data;
-
-  l->live = islet_xrealloc (l->live, (l->n + 1) * sizeof *l->live);
-  l->live[l->n++] = offset;
-  return 0;
-}
 
 static int
 add_limit (uint64_t offset, const void *item, uint32_t len, void *data)
@@ -90,9 +79,9 @@ add_limit (uint64_t offset, const void *item, uint32_t len, void *data)
   if (len < sizeof lim || (offset >> 48) != 0)
     return 0;
   /* a deleted subvolume's qgroup stays until the cleaner has freed it */
-  for (i = 0; i < l->n && l->live[i] != offset; i++)
+  for (i = 0; i < l->live.n && l->live.v[i] != offset; i++)
     ;
-  if (i == l->n)
+  if (i == l->live.n)
     return 0;
   memcpy (&lim, item, sizeof lim);
   max = le64toh (lim.max_rfer);
@@ -105,16 +94,16 @@ add_limit (uint64_t offset, const void *item, uint32_t len, void *data)
 static uint64_t
 limits_sum (int fd)
 {
-  struct limits l = { NULL, 0, 0 };
+  struct limits l = { { NULL, 0 }, 0 };
 
-  if (btrfs_tree_walk (fd, BTRFS_ROOT_TREE_OBJECTID, BTRFS_FS_TREE_OBJECTID, BTRFS_ROOT_REF_KEY, 0,
-                       UINT64_MAX, add_live, &l)
+  if (btrfs_list_offsets (fd, BTRFS_ROOT_TREE_OBJECTID, BTRFS_FS_TREE_OBJECTID,
+                          BTRFS_ROOT_REF_KEY, &l.live)
           < 0
       || btrfs_tree_walk (fd, BTRFS_QUOTA_TREE_OBJECTID, 0, BTRFS_QGROUP_LIMIT_KEY, 0, UINT64_MAX,
                           add_limit, &l)
              < 0)
     l.sum = 0;
-  free (l.live);
+  btrfs_ids_free (&l.live);
   return l.sum;
 }
 
