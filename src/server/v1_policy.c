@@ -94,7 +94,7 @@ const char v1_policy_guard[]
       "        'os.spawn', 'os.fork', 'os.forkpty', 'os.startfile', 'os.kill', 'os.killpg',\n"
       "        'os.remove', 'os.rmdir', 'os.rename', 'os.mkdir', 'os.symlink', 'os.link',\n"
       "        'os.chmod', 'os.chown', 'os.truncate', 'os.utime', 'os.setxattr',\n"
-      "        'os.removexattr', 'os.chflags', 'os.lchflags', 'os.putenv', 'os.unsetenv',\n"
+      "        'os.removexattr', 'os.chflags', 'os.lchflags',\n"
       "        'code.__new__', 'marshal.load', 'sys.settrace', 'sys.setprofile',\n"
       "        'gc.get_objects', 'gc.get_referrers', 'gc.get_referents', 'sys.remote_exec',\n"
       "        'cpython.PyInterpreterState_New', 'sqlite3.connect',\n"
