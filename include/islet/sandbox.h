@@ -12,28 +12,10 @@
 #include <sys/types.h>
 
 #include "islet/err.h"
+#include "islet/limits.h"
 
 #define ISLET_ID_LEN 12   /* hex characters of a sandbox id */
 #define ISLET_NAME_MAX 63 /* a sandbox name is also its hostname */
-
-struct islet_limits {
-  uint64_t memory_mb;    /* memory, swap held to the same value */
-  uint32_t cpu_millis;   /* 1000 = one CPU */
-  uint32_t pids;         /* processes and threads */
-  uint64_t disk_mb;      /* writable layer and /workspace together */
-  uint32_t timeout_s;    /* default wall-clock limit of one exec */
-  uint64_t output_bytes; /* captured output per stream and exec */
-  uint32_t nofile;       /* open files per process */
-};
-
-#define ISLET_LIMITS_DEFAULT                                                                     \
-  {                                                                                              \
-    .memory_mb = 1024, .cpu_millis = 1000, .pids = 512, .disk_mb = 3072, .timeout_s = 30,        \
-    .output_bytes = 1 << 20, .nofile = 1024                                                      \
-  }
-
-/* Check every limit is in range; err names the first one that is not. */
-int islet_limits_validate (const struct islet_limits *l, struct islet_err *err) ISLET_MUST_CHECK;
 
 enum islet_sandbox_state {
   ISLET_SB_STOPPED = 0,

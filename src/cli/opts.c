@@ -372,20 +372,6 @@ cli_print_help (const struct cli_spec *spec)
   fflush (stdout);
 }
 
-/* The library names a limit in its own words; the user typed a flag. */
-static const struct {
-  const char *flag;
-  size_t offset, size;
-} limit_flags[] = {
-  { "--memory", offsetof (struct islet_limits, memory_mb), sizeof (uint64_t) },
-  { "--cpus", offsetof (struct islet_limits, cpu_millis), sizeof (uint32_t) },
-  { "--pids", offsetof (struct islet_limits, pids), sizeof (uint32_t) },
-  { "--disk", offsetof (struct islet_limits, disk_mb), sizeof (uint64_t) },
-  { "--timeout", offsetof (struct islet_limits, timeout_s), sizeof (uint32_t) },
-  { "--output", offsetof (struct islet_limits, output_bytes), sizeof (uint64_t) },
-  { "--nofile", offsetof (struct islet_limits, nofile), sizeof (uint32_t) },
-};
-
 int
 cli_limits_finish (struct islet_limits *l, uint32_t timeout_ms, struct islet_err *err)
 {
@@ -396,14 +382,14 @@ cli_limits_finish (struct islet_limits *l, uint32_t timeout_ms, struct islet_err
   if (islet_limits_validate (l, err) == 0)
     return 0;
   /* find the flag by validating each value alone against the defaults */
-  for (size_t i = 0; i < sizeof limit_flags / sizeof limit_flags[0]; i++)
+  for (size_t i = 0; i < ISLET_NLIMITS; i++)
     {
+      const struct islet_limit_def *d = &islet_limit_defs[i];
       struct islet_limits one = ISLET_LIMITS_DEFAULT;
 
-      memcpy ((char *) &one + limit_flags[i].offset, (const char *) l + limit_flags[i].offset,
-              limit_flags[i].size);
+      islet_limit_set (&one, d, islet_limit_get (l, d));
       if (islet_limits_validate (&one, err) < 0)
-        return islet_wrap (err, "%s", limit_flags[i].flag);
+        return islet_wrap (err, "%s", d->flag);
     }
   return -1;
 }

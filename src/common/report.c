@@ -93,17 +93,15 @@ islet_sandbox_json (const struct islet_sandbox_info *in)
 {
   const struct islet_limits *l = &in->limits;
 
-  return json_pack ("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:b,"
-                    "s:{s:I,s:I,s:f,s:I,s:I,s:I,s:I,s:I}}",
-                    "id", in->id, "name", in->name, "image", in->image, "state",
-                    islet_state_name (in->state), "created", (json_int_t) in->created,
-                    "supervisor", (json_int_t) in->supervisor, "uid_base",
-                    (json_int_t) in->uid_base, "disk_enforced", (int) in->disk_enforced, "limits",
-                    "memory_mb", (json_int_t) l->memory_mb, "cpu_millis",
-                    (json_int_t) l->cpu_millis, "cpus", l->cpu_millis / 1000.0, "pids",
-                    (json_int_t) l->pids, "disk_mb", (json_int_t) l->disk_mb, "timeout_s",
-                    (json_int_t) l->timeout_s, "output_bytes", (json_int_t) l->output_bytes,
-                    "nofile", (json_int_t) l->nofile);
+  json_t *limits = islet_limits_json (l);
+
+  /* cpus as well as cpu_millis: what --cpus was given */
+  json_object_set_new (limits, "cpus", json_real (l->cpu_millis / 1000.0));
+  return json_pack ("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:b,s:o}", "id", in->id, "name", in->name,
+                    "image", in->image, "state", islet_state_name (in->state), "created",
+                    (json_int_t) in->created, "supervisor", (json_int_t) in->supervisor,
+                    "uid_base", (json_int_t) in->uid_base, "disk_enforced",
+                    (int) in->disk_enforced, "limits", limits);
 }
 
 json_t *

@@ -29,37 +29,6 @@
 
 static int names_index_init (const char *state_dir, struct islet_err *err);
 
-int
-islet_limits_validate (const struct islet_limits *l, struct islet_err *err)
-{
-  static const struct
-  {
-    const char *name;
-    size_t offset;
-    bool wide;
-    uint64_t min, max;
-  } ranges[] = {
-    { "memory (MB)", offsetof (struct islet_limits, memory_mb), true, 16, 1u << 20 },
-    { "cpus (millis)", offsetof (struct islet_limits, cpu_millis), false, 10, 1024000 },
-    { "pids", offsetof (struct islet_limits, pids), false, 8, 1u << 22 },
-    { "disk (MB)", offsetof (struct islet_limits, disk_mb), true, 1, 1u << 24 },
-    { "timeout (s)", offsetof (struct islet_limits, timeout_s), false, 1, 86400 },
-    { "output (bytes)", offsetof (struct islet_limits, output_bytes), true, 1, 1ull << 32 },
-    { "open files", offsetof (struct islet_limits, nofile), false, 16, 1u << 20 },
-  };
-  for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
-    {
-      const char *p = (const char *) l + ranges[i].offset;
-      uint64_t v = ranges[i].wide ? *(const uint64_t *) (const void *) p
-                                  : *(const uint32_t *) (const void *) p;
-      if (v < ranges[i].min || v > ranges[i].max)
-        return islet_fail (err, ISLET_E_INVALID, 0, "%s limit %llu is out of range (%llu to %llu)",
-                           ranges[i].name, (unsigned long long) v,
-                           (unsigned long long) ranges[i].min, (unsigned long long) ranges[i].max);
-    }
-  return 0;
-}
-
 static char *
 find_runtime (void)
 {

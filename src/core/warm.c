@@ -88,9 +88,8 @@ static bool
 limits_default (const struct islet_limits *l)
 {
   const struct islet_limits d = ISLET_LIMITS_DEFAULT;
-  return l->memory_mb == d.memory_mb && l->cpu_millis == d.cpu_millis && l->pids == d.pids
-         && l->disk_mb == d.disk_mb && l->timeout_s == d.timeout_s
-         && l->output_bytes == d.output_bytes && l->nofile == d.nofile;
+
+  return islet_limits_equal (l, &d);
 }
 
 bool

@@ -423,15 +423,7 @@ dto_info (const json_t *d, struct islet_sandbox_info *info, struct islet_err *er
   snprintf (info->name, sizeof info->name, "%s", name ? name : id);
   snprintf (info->image, sizeof info->image, "%s", image ? image : "host");
   info->state = state && strcmp (state, "started") == 0 ? ISLET_SB_RUNNING : ISLET_SB_STOPPED;
-  info->limits = (struct islet_limits){
-    .memory_mb = jint (l, "memory_mb"),
-    .cpu_millis = (uint32_t) jint (l, "cpu_millis"),
-    .pids = (uint32_t) jint (l, "pids"),
-    .disk_mb = jint (l, "disk_mb"),
-    .timeout_s = (uint32_t) jint (l, "timeout_s"),
-    .output_bytes = jint (l, "output_bytes"),
-    .nofile = (uint32_t) jint (l, "nofile"),
-  };
+  islet_limits_read (l, &info->limits);
   info->uid_base = (uint32_t) jint (is, "uid_base");
   info->created = (int64_t) jint (is, "created");
   info->created_nsec = (uint32_t) jint (is, "created_nsec");
@@ -528,12 +520,8 @@ r_create (void *self, const struct islet_create_opts *o, char id[ISLET_ID_LEN + 
           struct islet_err *err)
 {
   struct remote *rm = self;
-  const struct islet_limits *l = &o->limits;
-  cleanup_json json_t *body = json_pack (
-      "{s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:i}", "limits", "memory_mb", (json_int_t) l->memory_mb,
-      "cpu_millis", (json_int_t) l->cpu_millis, "pids", (json_int_t) l->pids, "disk_mb",
-      (json_int_t) l->disk_mb, "timeout_s", (json_int_t) l->timeout_s, "output_bytes",
-      (json_int_t) l->output_bytes, "nofile", (json_int_t) l->nofile, "autoStopInterval", 0);
+  cleanup_json json_t *body = json_pack ("{s:o,s:i}", "limits", islet_limits_json (&o->limits),
+                                         "autoStopInterval", 0);
   cleanup_json json_t *j = NULL;
   struct islet_sandbox_info info;
 

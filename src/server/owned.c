@@ -333,11 +333,8 @@ islet_view (const struct owned *o)
 {
   const struct islet_limits *l = &o->info.limits;
 
-  return json_pack ("{s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:I,s:I,s:I,s:b}", "limits", "memory_mb",
-                    (json_int_t) l->memory_mb, "cpu_millis", (json_int_t) l->cpu_millis, "pids",
-                    (json_int_t) l->pids, "disk_mb", (json_int_t) l->disk_mb, "timeout_s",
-                    (json_int_t) l->timeout_s, "output_bytes", (json_int_t) l->output_bytes,
-                    "nofile", (json_int_t) l->nofile, "created", (json_int_t) o->info.created,
+  return json_pack ("{s:o,s:I,s:I,s:I,s:b}", "limits", islet_limits_json (l), "created",
+                    (json_int_t) o->info.created,
                     "created_nsec", (json_int_t) o->info.created_nsec, "uid_base",
                     (json_int_t) o->info.uid_base, "disk_enforced", o->info.disk_enforced);
 }

@@ -67,20 +67,6 @@ field_minutes (json_t *j, const char *k, int64_t min, int64_t *v, struct resp *o
 static int
 field_limits (json_t *j, struct islet_limits *l, struct resp *out)
 {
-  static const struct
-  {
-    const char *name;
-    size_t offset;
-    bool wide; /* uint64_t, else uint32_t */
-  } fields[] = {
-    { "memory_mb", offsetof (struct islet_limits, memory_mb), true },
-    { "cpu_millis", offsetof (struct islet_limits, cpu_millis), false },
-    { "pids", offsetof (struct islet_limits, pids), false },
-    { "disk_mb", offsetof (struct islet_limits, disk_mb), true },
-    { "timeout_s", offsetof (struct islet_limits, timeout_s), false },
-    { "output_bytes", offsetof (struct islet_limits, output_bytes), true },
-    { "nofile", offsetof (struct islet_limits, nofile), false },
-  };
   json_t *f = json_object_get (j, "limits"), *v;
   const char *k;
 
@@ -93,26 +79,23 @@ field_limits (json_t *j, struct islet_limits *l, struct resp *out)
     }
   json_object_foreach (f, k, v)
     {
-      size_t i;
+      const struct islet_limit_def *d = NULL;
       json_int_t n = json_integer_value (v);
 
-      for (i = 0; i < sizeof fields / sizeof fields[0]; i++)
-        if (strcmp (fields[i].name, k) == 0)
-          break;
-      if (i == sizeof fields / sizeof fields[0])
+      for (size_t i = 0; i < ISLET_NLIMITS && d == NULL; i++)
+        if (strcmp (islet_limit_defs[i].key, k) == 0)
+          d = &islet_limit_defs[i];
+      if (d == NULL)
         {
           reply_error (out, 400, "BAD_REQUEST", "limits.%s is not a limit", k);
           return -1;
         }
-      if (!json_is_integer (v) || n < 0 || (!fields[i].wide && n > UINT32_MAX))
+      if (!json_is_integer (v) || n < 0 || (!d->wide && n > UINT32_MAX))
         {
           reply_error (out, 400, "BAD_REQUEST", "limits.%s must be a non-negative integer", k);
           return -1;
         }
-      if (fields[i].wide)
-        *(uint64_t *) ((char *) l + fields[i].offset) = (uint64_t) n;
-      else
-        *(uint32_t *) ((char *) l + fields[i].offset) = (uint32_t) n;
+      islet_limit_set (l, d, (uint64_t) n);
     }
   return 0;
 }
