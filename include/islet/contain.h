@@ -40,20 +40,37 @@ struct islet_image {
   char *name;
   char *lower;                   /* the read-only lower layer of the root overlay */
   const struct islet_bind *binds; /* read-only host directories, NULL-terminated by source */
+  /* an OCI image (lower is NULL): its unpacked layers, bottom first, and
+     what its config says execs get */
+  char **layers;
+  size_t n_layers;
+  char **env;    /* K=V, NULL-terminated */
+  char *workdir; /* NULL: /workspace */
+  uid_t uid;     /* User, inside the sandbox */
+  gid_t gid;
 };
 
 /* Open an image by name, building it on first use.  "host" is the host's /usr
- * (read-only) with a small generated /etc. */
+ * (read-only) with a small generated /etc; anything else is an image of the
+ * store (oci.h) by id, id prefix or name. */
 int islet_image_open (const char *state_dir, const char *name, struct islet_image *out,
                       struct islet_err *err) ISLET_MUST_CHECK;
 void islet_image_fini (struct islet_image *img);
-bool islet_image_name_valid (const char *name);
+/* Rename the directory tmp, built aside, to dst (0755), once its files are
+ * on disk if sync, so that dst exists only whole; on failure tmp is removed. */
+int islet_image_publish (const char *tmp, const char *dst, bool sync, struct islet_err *err)
+    ISLET_MUST_CHECK;
+/* What a create records for the image ref names: "host", or the image's id
+ * ("sha256:..."), so the sandbox keeps its layers when a name moves. */
+int islet_image_resolve (const char *state_dir, const char *ref, char *out, size_t size,
+                         struct islet_err *err) ISLET_MUST_CHECK;
 
 /* ---- rootfs.c: the mount namespace, run in the sandbox's first process ---- */
 struct islet_rootfs {
   const struct islet_image *image;
   const char *upper, *work; /* overlay upper and work dirs in the sandbox's volume */
   const char *target;       /* an empty host directory: the stage the root is assembled in */
+  uint32_t uid_base;        /* the sandbox's uid range, for an OCI image's idmapped layers */
 };
 
 /* Make mounts private, assemble root (overlay, /usr, /proc with masks, /dev,

@@ -26,7 +26,7 @@ enum islet_sandbox_state {
 struct islet_sandbox_info {
   char id[ISLET_ID_LEN + 1];
   char name[ISLET_NAME_MAX + 1];
-  char image[64];
+  char image[80]; /* "host" or an image id, "sha256:..." */
   enum islet_sandbox_state state;
   struct islet_limits limits;
   uint32_t uid_base; /* host uid that the sandbox's root maps to */

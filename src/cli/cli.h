@@ -197,6 +197,13 @@ int cmd_cp (struct cli *cli, int argc, char **argv);
 int cmd_fs (struct cli *cli, int argc, char **argv);
 int cmd_tool (struct cli *cli, int argc, char **argv);
 int cmd_system (struct cli *cli, int argc, char **argv);
+int cmd_image (struct cli *cli, int argc, char **argv);
+/* image.c: for `run --image REF`, an image of the store: the command is its
+ * Entrypoint followed by the arguments given, or by its Cmd when none are.
+ * Sets *cmd (strings owned by image.c until exit) unless the image is
+ * `host` or gives no command. */
+int cli_image_argv (const char *state_dir, const char *image, const struct cli_pos *pos,
+                    char ***cmd, struct islet_err *err) ISLET_MUST_CHECK;
 int cmd_mcp (struct cli *cli, int argc, char **argv);
 int cmd_audit (struct cli *cli, int argc, char **argv);
 int cmd_key (struct cli *cli, int argc, char **argv);

@@ -27,7 +27,7 @@ static const struct cli_opt run_opts[] = {
   { "name", 0, CLI_OPT_STR, offsetof (struct run_args, name), "NAME",
     "name the sandbox (default islet-<id>)", 0 },
   { "image", 0, CLI_OPT_STR, offsetof (struct run_args, image), "IMAGE",
-    "root file system image (default host)", 0 },
+    "root file system image (default host; see `islet image`)", 0 },
   { "env", 'e', CLI_OPT_LIST, offsetof (struct run_args, env), "K=V",
     "add to the environment (repeatable)", 0 },
   { "cwd", 0, CLI_OPT_STR, offsetof (struct run_args, cwd), "DIR",
@@ -86,6 +86,8 @@ run_command (struct run_args *a, const struct cli_pos *pos, char **code_buf, cha
 {
   size_t len = 0;
 
+  if (*cmd)
+    return 0; /* the image's Entrypoint and Cmd */
   if (a->lang == NULL && a->code != NULL)
     return islet_fail (err, ISLET_E_INVALID, 0, "--code needs --lang");
   if (a->lang == NULL && pos->n == 0)
@@ -275,6 +277,8 @@ cmd_run (struct cli *cli, int argc, char **argv)
   int r, status;
 
   r = cli_parse (cli, &run_spec, argc, argv, &a, &pos, &err);
+  if (r == 0 && a.lang == NULL && a.image && cli->url == NULL)
+    r = cli_image_argv (cli->state_dir, a.image, &pos, &cmd, &err);
   if (r == 0)
     r = run_command (&a, &pos, &code, &cmd, &err);
   if (r == 0)

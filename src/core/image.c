@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
 #include <sys/file.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "islet/contain.h"
+#include "islet/oci.h"
 #include "islet/util.h"
 
 #define HOST_IMAGE "host"
@@ -67,11 +69,6 @@ static const struct
 /* The merged-usr links (/bin -> usr/bin ...), mirrored from the host. */
 static const char *const usr_links[] = { "bin", "sbin", "lib", "lib32", "lib64", "libx32" };
 
-bool
-islet_image_name_valid (const char *name)
-{
-  return name != NULL && strcmp (name, HOST_IMAGE) == 0;
-}
 
 static int
 copy_file (const char *from, int dirfd, const char *to, struct islet_err *err)
@@ -176,17 +173,125 @@ build_host_image (const char *images, const char *dir, struct islet_err *err)
   if (mkdtemp (tmp) == NULL)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "mkdtemp `%s`", tmp);
   if (build_skeleton (tmp, err) < 0)
-    goto fail;
-  /* mkdtemp made it 0700; the sandbox's root must be able to enter it */
-  if (chmod (tmp, 0755) < 0 || rename (tmp, dir) < 0)
     {
-      islet_fail (err, ISLET_E_SYSTEM, errno, "rename `%s` to `%s`", tmp, dir);
-      goto fail;
+      (void) !islet_rm_rf (tmp, &ignored);
+      return -1;
+    }
+  /* not synced: a skeleton is cheap to make again, and a sync of the
+     state directory's file system would slow every first create */
+  return islet_image_publish (tmp, dir, false, err);
+}
+
+int
+islet_image_publish (const char *tmp, const char *dst, bool sync, struct islet_err *err)
+{
+  cleanup_close int dfd = open (tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  struct islet_err ignored;
+
+  /* with sync, the files reach the disk before the name does; mkdtemp
+     made the directory 0700, and the sandbox's root must be able to enter it */
+  if (dfd < 0 || (sync && syncfs (dfd) < 0) || fchmod (dfd, 0755) < 0 || rename (tmp, dst) < 0)
+    {
+      islet_fail (err, ISLET_E_SYSTEM, errno, "rename `%s` to `%s`", tmp, dst);
+      (void) !islet_rm_rf (tmp, &ignored);
+      return -1;
     }
   return 0;
-fail:
-  (void) !islet_rm_rf (tmp, &ignored);
+}
+
+/* Image uid and gid for a config's User: "uid[:gid]" or names from the
+ * image's /etc/passwd and /etc/group (the topmost layer that has them). */
+static int
+lookup_id (char *const *layers, size_t n, const char *file, const char *name, unsigned *id,
+           unsigned *gid)
+{
+  for (size_t i = n; i-- > 0;)
+    {
+      cleanup_free char *p = islet_xasprintf ("%s/etc/%s", layers[i], file);
+      cleanup_fclose FILE *f = fopen (p, "re");
+      char line[1024];
+      if (f == NULL)
+        continue;
+      while (fgets (line, sizeof line, f))
+        {
+          char *save = NULL, *nm = strtok_r (line, ":", &save);
+          char *pw = strtok_r (NULL, ":", &save), *u = strtok_r (NULL, ":", &save);
+          char *g = strtok_r (NULL, ":", &save);
+          if (nm && pw && u && strcmp (nm, name) == 0)
+            {
+              *id = (unsigned) strtoul (u, NULL, 10);
+              if (gid && g)
+                *gid = (unsigned) strtoul (g, NULL, 10);
+              return 0;
+            }
+        }
+      return -1;
+    }
   return -1;
+}
+
+static int
+parse_user (struct islet_image *out, const char *user, struct islet_err *err)
+{
+  cleanup_free char *u = islet_xstrdup (user);
+  char *colon = strchr (u, ':'), *end;
+  unsigned uid = 0, gid = 0;
+  bool gid_given = colon != NULL;
+
+  if (colon)
+    *colon++ = '\0';
+  if (*u)
+    {
+      uid = (unsigned) strtoul (u, &end, 10);
+      if (*end != '\0' && lookup_id (out->layers, out->n_layers, "passwd", u, &uid, &gid) < 0)
+        return islet_fail (err, ISLET_E_INVALID, 0, "image user `%s`: no such user in its /etc/passwd", user);
+      if (*end == '\0' && !gid_given)
+        gid = uid;
+    }
+  if (colon && *colon)
+    {
+      gid = (unsigned) strtoul (colon, &end, 10);
+      if (*end != '\0' && lookup_id (out->layers, out->n_layers, "group", colon, &gid, NULL) < 0)
+        return islet_fail (err, ISLET_E_INVALID, 0, "image user `%s`: no such group in its /etc/group", user);
+    }
+  if (uid >= ISLET_UID_RANGE || gid >= ISLET_UID_RANGE)
+    return islet_fail (err, ISLET_E_INVALID, 0, "image user `%s`: ids must be below %u", user,
+                       ISLET_UID_RANGE);
+  out->uid = uid;
+  out->gid = gid;
+  return 0;
+}
+
+static int
+open_oci (const char *state_dir, const char *name, struct islet_image *out, struct islet_err *err)
+{
+  struct islet_oci_image img;
+  json_t *env, *e;
+  const char *wd;
+  cleanup_free char *user = NULL;
+  size_t i;
+
+  if (islet_imgstore_open (state_dir, name, &img, err) < 0)
+    return -1;
+  out->name = islet_xstrdup (img.id);
+  out->layers = img.layers;
+  out->n_layers = img.n_layers;
+  img.layers = NULL;
+  env = json_object_get (img.config, "Env");
+  out->env = islet_xcalloc (json_array_size (env) + 1, sizeof *out->env);
+  json_array_foreach (env, i, e)
+    out->env[i] = islet_xstrdup (json_string_value (e) ?: "");
+  wd = json_string_value (json_object_get (img.config, "WorkingDir"));
+  out->workdir = wd && *wd ? islet_xstrdup (wd) : NULL;
+  wd = json_string_value (json_object_get (img.config, "User"));
+  user = islet_xstrdup (wd ? wd : "");
+  islet_oci_image_fini (&img);
+  if (user && *user && parse_user (out, user, err) < 0)
+    {
+      islet_image_fini (out);
+      return -1;
+    }
+  return 0;
 }
 
 int
@@ -197,9 +302,11 @@ islet_image_open (const char *state_dir, const char *name, struct islet_image *o
   cleanup_free char *dir = islet_xasprintf ("%s/%s", images, HOST_IMAGE_DIR);
   struct stat st;
 
-  if (!islet_image_name_valid (name))
-    return islet_fail (err, ISLET_E_NOTFOUND, 0, "no image `%s` (available: %s)", name,
-                       HOST_IMAGE);
+  *out = (struct islet_image){ 0 };
+  if (name == NULL || *name == '\0')
+    return islet_fail (err, ISLET_E_INVALID, 0, "no image named");
+  if (strcmp (name, HOST_IMAGE) != 0)
+    return open_oci (state_dir, name, out, err);
   if (stat (dir, &st) < 0 && build_host_image (images, dir, err) < 0)
     return islet_wrap (err, "build image `%s`", name);
   out->name = islet_xstrdup (name);
@@ -208,10 +315,31 @@ islet_image_open (const char *state_dir, const char *name, struct islet_image *o
   return 0;
 }
 
+int
+islet_image_resolve (const char *state_dir, const char *ref, char *out, size_t size,
+                     struct islet_err *err)
+{
+  struct islet_oci_image img;
+
+  if (ref == NULL || strcmp (ref, HOST_IMAGE) == 0)
+    {
+      snprintf (out, size, "%s", HOST_IMAGE);
+      return 0;
+    }
+  if (islet_imgstore_open (state_dir, ref, &img, err) < 0)
+    return -1;
+  snprintf (out, size, "%s", img.id);
+  islet_oci_image_fini (&img);
+  return 0;
+}
+
 void
 islet_image_fini (struct islet_image *img)
 {
   free (img->name);
   free (img->lower);
-  img->name = img->lower = NULL;
+  islet_strv_free (img->layers);
+  islet_strv_free (img->env);
+  free (img->workdir);
+  *img = (struct islet_image){ 0 };
 }

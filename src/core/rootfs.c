@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "islet/contain.h"
+#include "islet/oci.h"
 #include "islet/util.h"
 
 /* /proc files that leak host state or reach the host kernel: covered with an
@@ -170,7 +171,7 @@ pivot (const char *root, struct islet_err *err)
 static int
 mount_overlay (const struct islet_rootfs *spec, struct islet_err *err)
 {
-  cleanup_free char *lowers = islet_xstrdup (spec->image->lower);
+  cleanup_free char *lowers = islet_xstrdup (spec->image->lower ? spec->image->lower : "");
   cleanup_free char *volume = islet_xstrdup (spec->upper);
   cleanup_free char *opts = NULL;
   cleanup_free char *names = islet_xstrdup ("");
@@ -185,6 +186,17 @@ mount_overlay (const struct islet_rootfs *spec, struct islet_err *err)
     return islet_fail (err, ISLET_E_INVALID, 0, "overlay: `%s` and `%s` are not in one directory",
                        spec->upper, spec->work);
   *slash = '\0';
+  if (spec->image->layers)
+    {
+      cleanup_free char *up = islet_xasprintf ("v/%s", upper);
+      cleanup_free char *wk = islet_xasprintf ("v/%s", work + 1);
+      if (mkdir ("v", 0700) < 0 || mkdir ("root", 0755) < 0)
+        return islet_fail (err, ISLET_E_SYSTEM, errno, "mkdir in the stage");
+      if (do_mount (volume, "v", NULL, MS_BIND | MS_REC, NULL, err) < 0)
+        return -1;
+      return islet_oci_mount_root (spec->image->layers, spec->image->n_layers, spec->uid_base, up,
+                                   wk, "root", err);
+    }
   for (char *l = strtok_r (lowers, ":", &save); l; l = strtok_r (NULL, ":", &save), n++)
     {
       char name[16];
@@ -217,9 +229,10 @@ islet_rootfs_setup (const struct islet_rootfs *spec, struct islet_err *err)
   /* Nothing mounted here may propagate back to the host. */
   if (do_mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL, err) < 0)
     return -1;
-  /* The stage: a small tmpfs of this mount namespace only. */
+  /* The stage: a small tmpfs of this mount namespace only (inodes for an
+     image of up to about 250 layers). */
   if (do_mount ("stage", spec->target, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                "mode=700,size=16k,nr_inodes=64", err) < 0)
+                "mode=700,size=16k,nr_inodes=256", err) < 0)
     return -1;
   if (chdir (spec->target) < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "chdir `%s`", spec->target);
@@ -292,7 +305,10 @@ islet_rootfs_prepare_upper (const char *upper, const char *work, uint32_t base,
       || mkdir_owned (dfd, "srv", 0755, base, err) < 0
       || mkdir_owned (dfd, "run", 0755, base, err) < 0
       || mkdir_owned (dfd, "var", 0755, base, err) < 0
-      || mkdir_owned (dfd, "var/tmp", 01777, base, err) < 0)
+      || mkdir_owned (dfd, "var/tmp", 01777, base, err) < 0
+      /* mount points an OCI image may lack */
+      || mkdir_owned (dfd, "proc", 0555, base, err) < 0
+      || mkdir_owned (dfd, "dev", 0755, base, err) < 0)
     return -1;
   hosts = islet_xasprintf ("127.0.0.1 localhost %s\n::1 localhost %s\n", hostname, hostname);
   hn = islet_xasprintf ("%s\n", hostname);

@@ -710,8 +710,8 @@ sandbox_create_cold (struct islet_ctx *ctx, const struct islet_create_opts *opts
     return islet_fail (err, ISLET_E_INVALID, 0,
                        "name `%s` is not valid: 1 to %d letters, digits and inner dashes",
                        opts->name, ISLET_NAME_MAX);
-  if (opts->image && !islet_image_name_valid (opts->image))
-    return islet_fail (err, ISLET_E_NOTFOUND, 0, "no image `%s`", opts->image);
+  if (islet_image_resolve (ctx->state_dir, opts->image, info.image, sizeof info.image, err) < 0)
+    return -1;
   if (getrandom (rnd, sizeof rnd, 0) != (ssize_t) sizeof rnd)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "getrandom");
   for (size_t i = 0; i < sizeof rnd; i++)
@@ -719,7 +719,6 @@ sandbox_create_cold (struct islet_ctx *ctx, const struct islet_create_opts *opts
   snprintf (info.name, sizeof info.name, "%s", opts->name ? opts->name : "");
   if (!opts->name)
     snprintf (info.name, sizeof info.name, "islet-%s", info.id);
-  snprintf (info.image, sizeof info.image, "%s", opts->image ? opts->image : "host");
   info.limits = opts->limits;
   {
     struct timespec now;

@@ -7,7 +7,8 @@
  *   2. the namespaces        the init makes them (mounts, hostname and lo
  *                            while still real root), the others join them
  *   3. the fds               only the ones it will use, at fixed numbers
- *   4. the credentials       the sandbox's root, every capability set empty,
+ *   4. the credentials       the sandbox's root (an exec: the image's User),
+ *                            every capability set empty,
  *                            securebits locked, no_new_privs, rlimits
  *   5. the parent's death    its own, if asked (step 4 clears it)
  *   6. not dumpable          nothing in the sandbox may read its memory,
@@ -95,11 +96,11 @@ step_fds (struct confinement *c, struct islet_err *err)
 }
 
 static int
-step_credentials (const struct sandbox *sb, struct islet_err *err)
+step_credentials (const struct sandbox *sb, const struct confinement *c, struct islet_err *err)
 {
-  struct islet_creds root = { .uid = 0, .gid = 0, .nofile = sb->limits.nofile };
+  struct islet_creds creds = { .uid = c->uid, .gid = c->gid, .nofile = sb->limits.nofile };
 
-  return islet_caps_drop (&root, err);
+  return islet_caps_drop (&creds, err);
 }
 
 static int
@@ -128,7 +129,7 @@ int
 confine (struct sandbox *sb, struct confinement *c, struct islet_err *err)
 {
   if (step_cgroup (c, err) < 0 || step_namespaces (sb, c, err) < 0 || step_fds (c, err) < 0
-      || step_credentials (sb, err) < 0 || step_parent_death (c, err) < 0
+      || step_credentials (sb, c, err) < 0 || step_parent_death (c, err) < 0
       || step_not_dumpable (err) < 0 || step_seccomp (sb, err) < 0)
     return -1;
   return 0;

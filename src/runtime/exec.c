@@ -80,37 +80,49 @@ json_to_strv (json_t *arr)
   return v;
 }
 
-/* The default environment, then the caller's K=V entries (replacing by key). */
+/* Set K=V in env (n entries), replacing an entry with the same key. */
+static void
+env_put (char **env, size_t *n, const char *kv)
+{
+  const char *eq = kv ? strchr (kv, '=') : NULL;
+  size_t j, klen;
+
+  if (eq == NULL || eq == kv)
+    return;
+  klen = (size_t) (eq - kv) + 1;
+  for (j = 0; j < *n; j++)
+    if (strncmp (env[j], kv, klen) == 0)
+      break;
+  if (j < *n)
+    free (env[j]);
+  else
+    (*n)++;
+  env[j] = islet_xstrdup (kv);
+}
+
+/* The default environment, then the image's Env, then the caller's K=V
+ * entries, each replacing by key. */
 static char **
 build_env (const struct sandbox *sb, json_t *extra)
 {
   const char *defaults[] = { "PATH=" DEFAULT_PATH, "HOME=/root", "USER=root", "LANG=C.UTF-8",
                              "PYTHONUNBUFFERED=1" };
-  size_t nd = sizeof defaults / sizeof defaults[0];
-  size_t n = 0, cap = nd + json_array_size (extra) + 2, i;
-  char **env = islet_xcalloc (cap, sizeof *env);
+  size_t nd = sizeof defaults / sizeof defaults[0], ni = 0;
+  size_t n = 0, cap, i;
+  char **env;
   json_t *item;
 
+  while (sb->image.env && sb->image.env[ni])
+    ni++;
+  cap = nd + ni + json_array_size (extra) + 2;
+  env = islet_xcalloc (cap, sizeof *env);
   for (i = 0; i < nd; i++)
     env[n++] = islet_xstrdup (defaults[i]);
   env[n++] = islet_xasprintf ("HOSTNAME=%s", sb->name);
+  for (i = 0; i < ni; i++)
+    env_put (env, &n, sb->image.env[i]);
   json_array_foreach (extra, i, item)
-    {
-      const char *kv = json_string_value (item);
-      const char *eq = kv ? strchr (kv, '=') : NULL;
-      size_t j, klen;
-      if (eq == NULL || eq == kv)
-        continue;
-      klen = (size_t) (eq - kv) + 1;
-      for (j = 0; j < n; j++)
-        if (strncmp (env[j], kv, klen) == 0)
-          break;
-      if (j < n)
-        free (env[j]);
-      else
-        n++;
-      env[j] = islet_xstrdup (kv);
-    }
+    env_put (env, &n, json_string_value (item));
   env[n] = NULL;
   return env;
 }
@@ -135,7 +147,7 @@ parse_request (const struct sandbox *sb, json_t *req, struct exec_spec *spec,
   if (spec->argv == NULL)
     return islet_fail (err, ISLET_E_INVALID, 0, "`argv` must hold strings only");
   spec->envp = build_env (sb, env);
-  spec->cwd = cwd ? json_string_value (cwd) : "/workspace";
+  spec->cwd = cwd ? json_string_value (cwd) : sb->image.workdir ? sb->image.workdir : "/workspace";
   spec->timeout_ms = timeout > 0 ? (uint64_t) timeout : (uint64_t) sb->limits.timeout_s * 1000;
   spec->output_limit = limit > 0 ? (uint64_t) limit : sb->limits.output_bytes;
   spec->has_stdin = json_is_true (json_object_get (req, "stdin"));
@@ -282,7 +294,9 @@ command_read_spec (struct go_header *h, char **cwd, char ***argv, char ***envp)
 static void __attribute__ ((noreturn))
 command_main (struct sandbox *sb, const struct islet_cg *cg, const int fds[FD_COUNT])
 {
-  struct confinement c = { .cg = cg, .nfds = FD_COUNT, .cloexec_from = FD_GO };
+  /* the image's User (root when it names none) */
+  struct confinement c = { .cg = cg, .nfds = FD_COUNT, .cloexec_from = FD_GO,
+                           .uid = sb->image.uid, .gid = sb->image.gid };
   struct go_header h;
   struct islet_err e;
   char *cwd, **argv, **envp;

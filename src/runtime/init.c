@@ -76,6 +76,7 @@ init_main (struct sandbox *sb, int sync)
     .upper = upper,
     .work = work,
     .target = target,
+    .uid_base = sb->uid_base,
   };
   struct confinement c = {
     .cg = sb->init_cg,

@@ -84,6 +84,8 @@ struct confinement {
   int fds[CONFINE_FDS_MAX];
   unsigned nfds, cloexec_from;
   bool die_with_parent; /* SIGKILL when the parent dies */
+  uid_t uid;            /* who it becomes in the sandbox: 0, or an image's User */
+  gid_t gid;
 };
 
 int confine (struct sandbox *sb, struct confinement *c, struct islet_err *err)

@@ -1,0 +1,152 @@
+/* The root overlay of an OCI image.
+ *
+ * Layer files keep the owners their tar gave them (0..65535), on the host.
+ * Each sandbox sees them through idmapped mounts (open_tree + mount_setattr
+ * MOUNT_ATTR_IDMAP) that map image uid N to host uid base+N, which the
+ * sandbox's user namespace maps back to N: files keep the image's ownership
+ * in every sandbox whatever its uid range, while the layers stay shared and
+ * unchanged on disk.  overlayfs takes idmapped lower layers; the layers are
+ * given to it one by one (fsconfig "lowerdir+", as fds), so the mount
+ * option's page-size limit never applies however many layers an image has.
+ *
+ * Runs in the sandbox's first process, as real root, in its new mount
+ * namespace, with the stage (rootfs.c) as its current directory. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "islet/contain.h"
+#include "islet/oci.h"
+#include "islet/util.h"
+
+/* A user namespace whose 0..RANGE-1 is base..: made by a short-lived child
+ * (the process that asks may be a pid namespace's init, whose own pids are
+ * not the host's: the child tells its host pid, read from the host's /proc). */
+static int
+userns_for (uint32_t base, struct islet_err *err)
+{
+  int up[2], down[2];
+  char pidtext[32] = "", c = 0;
+  cleanup_free char *nspath = NULL;
+  int fd = -1;
+  pid_t pid;
+  ssize_t n;
+
+  if (pipe2 (up, O_CLOEXEC) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "pipe");
+  if (pipe2 (down, O_CLOEXEC) < 0)
+    {
+      close (up[0]);
+      close (up[1]);
+      return islet_fail (err, ISLET_E_SYSTEM, errno, "pipe");
+    }
+  pid = fork ();
+  if (pid == 0)
+    {
+      ssize_t len;
+      close (up[0]);
+      close (down[1]);
+      if (unshare (CLONE_NEWUSER) < 0)
+        _exit (1);
+      len = readlink ("/proc/self", pidtext, sizeof pidtext - 1);
+      if (len <= 0 || write (up[1], pidtext, (size_t) len) != len)
+        _exit (1);
+      (void) !read (down[0], &c, 1); /* until the parent has the namespace */
+      _exit (0);
+    }
+  close (up[1]);
+  close (down[0]);
+  if (pid < 0)
+    {
+      islet_fail (err, ISLET_E_SYSTEM, errno, "fork");
+      goto out;
+    }
+  n = read (up[0], pidtext, sizeof pidtext - 1);
+  if (n <= 0)
+    {
+      islet_fail (err, ISLET_E_SYSTEM, errno, "make a user namespace for the image's layers");
+      goto out;
+    }
+  pidtext[n] = '\0';
+  if (islet_idmap_write ((pid_t) atoi (pidtext), base, err) < 0)
+    goto out;
+  nspath = islet_xasprintf ("/proc/%s/ns/user", pidtext);
+  fd = open (nspath, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", nspath);
+out:
+  close (up[0]);
+  close (down[1]);
+  if (pid > 0)
+    while (waitpid (pid, NULL, 0) < 0 && errno == EINTR)
+      ;
+  return fd;
+}
+
+/* A detached copy of the layer's directory, seen through the idmap. */
+static int
+idmapped_layer (const char *layer, int userns, struct islet_err *err)
+{
+  struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID,
+                             .userns_fd = (uint64_t) userns };
+  cleanup_close int fd = open_tree (AT_FDCWD, layer, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+
+  if (fd < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "open_tree `%s`", layer);
+  if (mount_setattr (fd, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "idmap `%s`", layer);
+  return islet_take_fd (&fd);
+}
+
+int
+islet_oci_mount_root (char *const *layers, size_t n_layers, uint32_t base, const char *upper,
+                      const char *work, const char *target, struct islet_err *err)
+{
+  cleanup_close int userns = -1;
+  cleanup_close int fs = -1;
+  cleanup_close int mnt = -1;
+
+  if (n_layers == 0)
+    return islet_fail (err, ISLET_E_INVALID, 0, "the image has no layers");
+  userns = userns_for (base, err);
+  if (userns < 0)
+    return -1;
+  fs = fsopen ("overlay", FSOPEN_CLOEXEC);
+  if (fs < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "fsopen overlay");
+  /* overlayfs clones each lower layer, which it can only do for a mount
+     attached in this mount namespace: each idmapped copy is attached in
+     the stage (the current directory) as l0, l1, ... and named relative to
+     it, so the options the sandbox reads in mountinfo show no host path.
+     lowerdir+ stacks downwards: the image's last layer is the top one. */
+  for (size_t i = n_layers; i-- > 0;)
+    {
+      cleanup_close int l = idmapped_layer (layers[i], userns, err);
+      char at[32];
+      snprintf (at, sizeof at, "l%zu", i);
+      if (l < 0)
+        return -1;
+      if (mkdir (at, 0700) < 0 || move_mount (l, "", AT_FDCWD, at, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+        return islet_fail (err, ISLET_E_SYSTEM, errno, "attach layer `%s`", layers[i]);
+      if (fsconfig (fs, FSCONFIG_SET_STRING, "lowerdir+", at, 0) < 0)
+        return islet_fail (err, ISLET_E_SYSTEM, errno, "overlay layer `%s`", layers[i]);
+    }
+  if (fsconfig (fs, FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0
+      || fsconfig (fs, FSCONFIG_SET_STRING, "workdir", work, 0) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "overlay upper `%s`", upper);
+  if (fsconfig (fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "create the image's overlay");
+  mnt = fsmount (fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+  if (mnt < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "fsmount the image's overlay");
+  if (move_mount (mnt, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "mount the image's overlay on `%s`", target);
+  return 0;
+}

@@ -1,0 +1,152 @@
+/* Removing images: rm (refused while a sandbox uses the image) and prune
+ * (blobs and layers no image references).  Both hold the store's lock. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "islet/oci.h"
+#include "islet/util.h"
+#include "oci_internal.h"
+
+int
+oci_copy_fd (int in, int out, struct islet_err *err)
+{
+  cleanup_free char *buf = islet_xmalloc (1 << 16);
+  for (;;)
+    {
+      ssize_t n = read (in, buf, 1 << 16);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        return islet_fail (err, ISLET_E_SYSTEM, errno, "read");
+      if (n == 0)
+        return 0;
+      if (islet_write_all (out, buf, (size_t) n) < 0)
+        return islet_fail (err, ISLET_E_SYSTEM, errno, "write");
+    }
+}
+
+/* The name of a sandbox of state_dir whose image is id, or NULL. */
+static char *
+user_of (const char *state_dir, const char *id)
+{
+  cleanup_free char *dir = islet_xasprintf ("%s/sandboxes", state_dir);
+  cleanup_dir DIR *d = opendir (dir);
+  struct dirent *e;
+
+  while (d && (e = readdir (d)) != NULL)
+    {
+      cleanup_free char *p = NULL;
+      json_t *cfg;
+      char *found = NULL;
+      if (e->d_name[0] == '.')
+        continue;
+      p = islet_xasprintf ("%s/%s/config.json", dir, e->d_name);
+      cfg = json_load_file (p, 0, NULL);
+      if (cfg && strcmp (json_string_value (json_object_get (cfg, "image")) ?: "", id) == 0)
+        found = islet_xstrdup (json_string_value (json_object_get (cfg, "name")) ?: e->d_name);
+      json_decref (cfg);
+      if (found)
+        return found;
+    }
+  return NULL;
+}
+
+/* Add every digest an image record references to the set refs. */
+static void
+collect_refs (const char *state_dir, json_t *refs)
+{
+  cleanup_free char *dir = islet_xasprintf ("%s/images/meta", state_dir);
+  cleanup_dir DIR *d = opendir (dir);
+  struct dirent *e;
+
+  while (d && (e = readdir (d)) != NULL)
+    {
+      cleanup_free char *p = NULL;
+      json_t *rec, *l;
+      size_t i;
+      if (e->d_name[0] == '.')
+        continue;
+      p = islet_xasprintf ("%s/%s", dir, e->d_name);
+      rec = json_load_file (p, 0, NULL);
+      if (rec == NULL)
+        continue;
+      json_object_set (refs, json_string_value (json_object_get (rec, "manifest")) ?: "", json_true ());
+      json_object_set (refs, json_string_value (json_object_get (rec, "config")) ?: "", json_true ());
+      json_array_foreach (json_object_get (rec, "layers"), i, l)
+        json_object_set (refs, json_string_value (l) ?: "", json_true ());
+      json_decref (rec);
+    }
+}
+
+/* Remove the entries of dir (blobs or layers) whose digest refs lacks. */
+static int
+sweep (const char *state_dir, const char *sub, json_t *refs, uint64_t *freed,
+       struct islet_err *err)
+{
+  cleanup_free char *dir = islet_xasprintf ("%s/images/%s", state_dir, sub);
+  cleanup_dir DIR *d = opendir (dir);
+  struct dirent *e;
+
+  while (d && (e = readdir (d)) != NULL)
+    {
+      cleanup_free char *dg = islet_xasprintf ("sha256:%s", e->d_name);
+      cleanup_free char *p = NULL;
+      if (e->d_name[0] == '.' || json_object_get (refs, dg))
+        continue;
+      p = islet_xasprintf ("%s/%s", dir, e->d_name);
+      *freed += islet_imgstore_du (p);
+      if (islet_rm_rf (p, err) < 0)
+        return -1;
+    }
+  return 0;
+}
+
+static int
+prune_locked (const char *state_dir, uint64_t *freed, struct islet_err *err)
+{
+  json_t *refs = json_object ();
+  int rc;
+
+  *freed = 0;
+  collect_refs (state_dir, refs);
+  rc = sweep (state_dir, "layers", refs, freed, err) < 0
+               || sweep (state_dir, "blobs/sha256", refs, freed, err) < 0
+           ? -1
+           : 0;
+  json_decref (refs);
+  return rc;
+}
+
+int
+islet_imgstore_prune (const char *state_dir, uint64_t *freed, struct islet_err *err)
+{
+  cleanup_close int lock = oci_store_begin (state_dir, err);
+  if (lock < 0)
+    return -1;
+  return prune_locked (state_dir, freed, err);
+}
+
+int
+islet_imgstore_rm (const char *state_dir, const char *ref, struct islet_err *err)
+{
+  cleanup_close int lock = oci_store_begin (state_dir, err);
+  struct islet_oci_image img;
+  cleanup_free char *user = NULL;
+  cleanup_free char *meta = NULL;
+  uint64_t freed;
+
+  if (lock < 0 || islet_imgstore_open (state_dir, ref, &img, err) < 0)
+    return -1;
+  meta = islet_xasprintf ("%s/images/meta/%s.json", state_dir, img.id + 7);
+  user = user_of (state_dir, img.id);
+  islet_oci_image_fini (&img);
+  if (user)
+    return islet_fail (err, ISLET_E_CONFLICT, 0, "image `%s` is in use by sandbox `%s`", ref, user);
+  if (unlink (meta) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "remove `%s`", meta);
+  return prune_locked (state_dir, &freed, err);
+}

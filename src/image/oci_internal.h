@@ -1,0 +1,21 @@
+/* What the oci_*.c files share and nothing else uses. */
+#ifndef ISLET_OCI_INTERNAL_H
+#define ISLET_OCI_INTERNAL_H
+
+#include <jansson.h>
+
+#include "islet/err.h"
+
+/* Lock the image store (creating its directories), returning the lock's
+ * fd; _begin also clears images/tmp, which nothing uses under the lock. */
+int oci_store_lock (const char *state_dir, struct islet_err *err);
+int oci_store_begin (const char *state_dir, struct islet_err *err);
+
+/* Copy everything from in (at its offset) to out. */
+int oci_copy_fd (int in, int out, struct islet_err *err) ISLET_MUST_CHECK;
+
+/* The entry of an image index's "manifests" for linux on this machine's
+ * architecture (borrowed from index), or NULL with *err set. */
+json_t *oci_pick_platform (json_t *index, struct islet_err *err);
+
+#endif
