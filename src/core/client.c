@@ -522,40 +522,37 @@ local_fs_copy_out (void *self, const char *id, const char *path, int host_fd,
   return receive (conn, fd_sink, &host_fd, NULL, err);
 }
 
-int
-local_fs_write (void *self, const char *id, const char *path, const void *data,
-                size_t len, unsigned mode, struct islet_err *err)
+/* A write request's connection, ready for the file's bytes; -1 on error. */
+static int
+write_request (struct islet_ctx *ctx, const char *id, const char *path, unsigned mode,
+               struct islet_err *err)
 {
-  struct islet_ctx *ctx = self;
   cleanup_json json_t *msg = json_pack ("{s:s,s:s,s:i}", "op", "write", "path", path, "mode",
                                         (int) mode);
-  cleanup_close int conn = -1;
 
   if (msg == NULL)
     return islet_fail (err, ISLET_E_INVALID, 0, "path is not valid UTF-8");
-  conn = request (ctx, id, msg, err);
-  if (conn < 0)
-    return -1;
-  if (send_data_mem (conn, data, len, err) < 0)
+  return request (ctx, id, msg, err);
+}
+
+int
+local_fs_write (void *self, const char *id, const char *path, const void *data, size_t len,
+                unsigned mode, struct islet_err *err)
+{
+  cleanup_close int conn = write_request (self, id, path, mode, err);
+
+  if (conn < 0 || send_data_mem (conn, data, len, err) < 0)
     return -1;
   return receive (conn, NULL, NULL, NULL, err);
 }
 
 int
-local_fs_copy_in (void *self, const char *id, int host_fd, const char *path,
-                  unsigned mode, struct islet_err *err)
+local_fs_copy_in (void *self, const char *id, int host_fd, const char *path, unsigned mode,
+                  struct islet_err *err)
 {
-  struct islet_ctx *ctx = self;
-  cleanup_json json_t *msg = json_pack ("{s:s,s:s,s:i}", "op", "write", "path", path, "mode",
-                                        (int) mode);
-  cleanup_close int conn = -1;
+  cleanup_close int conn = write_request (self, id, path, mode, err);
 
-  if (msg == NULL)
-    return islet_fail (err, ISLET_E_INVALID, 0, "path is not valid UTF-8");
-  conn = request (ctx, id, msg, err);
-  if (conn < 0)
-    return -1;
-  if (send_data_from (conn, host_fd, err) < 0)
+  if (conn < 0 || send_data_from (conn, host_fd, err) < 0)
     return -1;
   return receive (conn, NULL, NULL, NULL, err);
 }
