@@ -84,7 +84,7 @@ islet_ctx_open (const char *state_dir, const char *runtime, struct islet_ctx **o
   if (names_index_init (real, err) < 0)
     return -1;
   ctx = islet_xcalloc (1, sizeof *ctx);
-  pthread_mutex_init (&ctx->pool_lock, NULL);
+  pthread_rwlock_init (&ctx->pool_lock, NULL);
   pthread_mutex_init (&ctx->sessions_lock, NULL);
   ctx->forker_sock = -1;
   ctx->ops = &local_ops;
@@ -116,7 +116,7 @@ islet_ctx_free (struct islet_ctx *ctx)
         ;
     }
   islet_disk_pool_free (ctx->pool);
-  pthread_mutex_destroy (&ctx->pool_lock);
+  pthread_rwlock_destroy (&ctx->pool_lock);
   sessions_free (ctx);
   pthread_mutex_destroy (&ctx->sessions_lock);
   free (ctx->state_dir);
@@ -135,7 +135,7 @@ islet_ctx_new_backend (const struct islet_backend *ops, void *self, const char *
 {
   struct islet_ctx *ctx = islet_xcalloc (1, sizeof *ctx);
 
-  pthread_mutex_init (&ctx->pool_lock, NULL);
+  pthread_rwlock_init (&ctx->pool_lock, NULL);
   pthread_mutex_init (&ctx->sessions_lock, NULL);
   ctx->forker_sock = -1;
   ctx->state_dir = islet_xstrdup (where);
@@ -179,32 +179,59 @@ stop_all (struct islet_ctx *ctx)
       (void) !islet_sandbox_stop (ctx, all[i].id, &ignored);
 }
 
+/* Open the pool, or open anew one that turned read-only (which remounts
+ * it); with the write lock held, so that no other thread uses it. */
+static int
+pool_reopen (struct islet_ctx *ctx, struct islet_err *err)
+{
+  if (ctx->pool != NULL && !islet_disk_readonly (ctx->pool))
+    return 0;
+  islet_disk_pool_free (ctx->pool);
+  ctx->pool = NULL;
+  if (islet_disk_pool_open (ctx->state_dir, &ctx->pool, err) == 0)
+    return 0;
+  if (err->errnum == EROFS && err->kind == ISLET_E_CONFLICT)
+    {
+      stop_all (ctx);
+      if (islet_disk_pool_open (ctx->state_dir, &ctx->pool, err) == 0)
+        return 0;
+    }
+  return islet_wrap (err, "disk pool");
+}
+
+/* The pool, held (a read lock) until pool_put; nothing is held on failure. */
 static int
 pool (struct islet_ctx *ctx, struct islet_disk_pool **out, struct islet_err *err)
 {
-  int r = 0;
+  int r;
 
-  pthread_mutex_lock (&ctx->pool_lock);
-  /* a pool that turned read-only is opened anew, which remounts it */
-  if (ctx->pool != NULL && islet_disk_readonly (ctx->pool))
+  pthread_rwlock_rdlock (&ctx->pool_lock);
+  if (ctx->pool != NULL && !islet_disk_readonly (ctx->pool))
     {
-      islet_disk_pool_free (ctx->pool);
-      ctx->pool = NULL;
+      *out = ctx->pool;
+      return 0;
     }
-  if (ctx->pool == NULL && islet_disk_pool_open (ctx->state_dir, &ctx->pool, err) < 0)
-    {
-      r = -1;
-      if (err->errnum == EROFS && err->kind == ISLET_E_CONFLICT)
-        {
-          stop_all (ctx);
-          r = islet_disk_pool_open (ctx->state_dir, &ctx->pool, err);
-        }
-      if (r < 0)
-        islet_wrap (err, "disk pool");
-    }
+  pthread_rwlock_unlock (&ctx->pool_lock);
+  pthread_rwlock_wrlock (&ctx->pool_lock);
+  r = pool_reopen (ctx, err);
+  pthread_rwlock_unlock (&ctx->pool_lock);
+  if (r < 0)
+    return -1;
+  /* replaced meanwhile, it is still open: only a reset closes it for good */
+  pthread_rwlock_rdlock (&ctx->pool_lock);
   *out = ctx->pool;
-  pthread_mutex_unlock (&ctx->pool_lock);
-  return r;
+  if (*out == NULL)
+    {
+      pthread_rwlock_unlock (&ctx->pool_lock);
+      return islet_fail (err, ISLET_E_CONFLICT, 0, "disk pool: removed meanwhile");
+    }
+  return 0;
+}
+
+static void
+pool_put (struct islet_ctx *ctx)
+{
+  pthread_rwlock_unlock (&ctx->pool_lock);
 }
 
 char *
@@ -629,11 +656,17 @@ sandbox_remove_storage (struct islet_ctx *ctx, const char *id, const char *name,
   int rc = 0;
 
   clear_stale (ctx, id);
-  if (pool (ctx, &p, &e) < 0 || islet_disk_destroy (p, id, &e) < 0)
+  if (pool (ctx, &p, &e) == 0)
+    {
+      rc = islet_disk_destroy (p, id, &e);
+      pool_put (ctx);
+    }
+  else
+    rc = -1;
+  if (rc < 0)
     {
       islet_wrap (&e, "remove the volume of `%s`", id);
       *err = e;
-      rc = -1;
     }
   if (uid_base && islet_idmap_release (ctx->state_dir, id, uid_base, &e) < 0 && rc == 0)
     {
@@ -664,15 +697,19 @@ prepare (struct islet_ctx *ctx, const struct islet_create_opts *opts,
   cleanup_json json_t *cfg = NULL;
   struct islet_disk_pool *p = NULL;
   struct islet_image img = { 0 };
+  int r;
 
   if (mkdir (root, 0755) < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "mkdir `%s`", root);
   if (islet_idmap_claim (ctx->state_dir, info->id, &info->uid_base, err) < 0)
     return -1;
-  if (pool (ctx, &p, err) < 0
-      || islet_disk_create (p, info->id, opts->limits.disk_mb << 20, &volume, err) < 0)
+  if (pool (ctx, &p, err) < 0)
     return -1;
+  r = islet_disk_create (p, info->id, opts->limits.disk_mb << 20, &volume, err);
   info->disk_enforced = islet_disk_enforced (p);
+  pool_put (ctx);
+  if (r < 0)
+    return -1;
   if (islet_image_open (ctx->state_dir, info->image, &img, err) < 0)
     return -1;
   islet_image_fini (&img);
@@ -917,9 +954,9 @@ islet_state_reset (struct islet_ctx *ctx, struct islet_err *err)
       return islet_wrap (err, "reset");
   if (sandbox_sweep_leftovers (ctx, err) < 0)
     return islet_wrap (err, "reset");
-  pthread_mutex_lock (&ctx->pool_lock);
+  pthread_rwlock_wrlock (&ctx->pool_lock);
   islet_disk_pool_free (ctx->pool);
   ctx->pool = NULL;
-  pthread_mutex_unlock (&ctx->pool_lock);
+  pthread_rwlock_unlock (&ctx->pool_lock);
   return islet_disk_pool_remove (ctx->state_dir, err);
 }

@@ -11,7 +11,7 @@ struct islet_disk_pool;
 struct islet_ctx {
   char *state_dir;              /* or, with a backend, where it is (its URL) */
   char *runtime;
-  pthread_mutex_t pool_lock;    /* guards the opening of pool */
+  pthread_rwlock_t pool_lock;   /* read: pool in use; write: pool opened or replaced */
   struct islet_disk_pool *pool; /* opened on first need */
   const struct islet_backend *ops; /* local_ops, or a backend's */
   void *ops_self;                  /* what ops are given: the ctx itself, or the backend's */

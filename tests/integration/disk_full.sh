@@ -63,13 +63,22 @@ log "pool image: $((size >> 20)) MiB, $((alloc >> 20)) MiB allocated"
 (( alloc >= size )) || fail "the pool image is sparse: $((alloc >> 20)) of $((size >> 20)) MiB allocated"
 
 ISLETD_BIN=${ISLETD_BIN:-$(dirname "$ISLET_BIN")/isletd}
-if [[ -x $ISLETD_BIN ]]; then
+d_start () {
+  [[ -x $ISLETD_BIN ]] || return 0
+  : >"$STATE.d.out"
   "$ISLETD_BIN" --listen 127.0.0.1:0 --state-dir "$S2" >"$STATE.d.out" 2>"$STATE.d.err" </dev/null &
   D_PID=$!
   wait_until 20 grep -q 'serving the Daytona API at' "$STATE.d.out" || fail "isletd did not start: $(cat "$STATE.d.err")"
   D_URL=$(sed -n 's|^isletd: serving the Daytona API at \(http://[^ ]*\)/api$|\1|p' "$STATE.d.out")
   D_KEY=$(cat "$S2/api-key")
-fi
+}
+# d_create: POST /api/sandbox; the status in code, the body in $STATE.d.body
+d_create () {
+  code=$(curl -s -o "$STATE.d.body" -w '%{http_code}' --max-time 60 -X POST \
+    -H "Authorization: Bearer $D_KEY" -H 'Content-Type: application/json' -d '{"disk":1}' \
+    "$D_URL/api/sandbox") || code=000
+}
+d_start
 
 out=$(i2 exec a -- sh -c 'head -c 1048576 /dev/urandom > /workspace/keep && sync' 2>&1) \
   || fail "write before the fill failed: $out"
@@ -93,9 +102,7 @@ out=$(i2 create --disk 16 2>&1) && fail "a create with the host full succeeded"
 log "create with the host full: $out"
 grep -qiE 'no space|full|no room' <<<"$out" || fail "a create with the host full says: $out"
 if [[ -n $D_PID ]]; then
-  code=$(curl -s -o "$STATE.d.body" -w '%{http_code}' --max-time 60 -X POST \
-    -H "Authorization: Bearer $D_KEY" -H 'Content-Type: application/json' -d '{"disk":1}' \
-    "$D_URL/api/sandbox") || code=000
+  d_create
   log "isletd's create with the host full: $code $(head -c 300 "$STATE.d.body")"
   expect_eq "isletd's status for a create with the host full" "$code" 507
   grep -q INSUFFICIENT_STORAGE "$STATE.d.body" || fail "507 without its code: $(cat "$STATE.d.body")"
@@ -130,8 +137,23 @@ out=$(i2 exec a -- sh -c 'head -c 4194304 /dev/zero > /workspace/after && sync' 
   || fail "a cannot write after freeing: $out"
 expect_eq "the pool after freeing" "$(pool_rw)" rw
 
-log "a pool turned read-only is remounted by the next create"
+log "a pool turned read-only is remounted by the next create: isletd's, then the CLI's"
 i2 rm -f "$c" >/dev/null
+d_start
+if [[ -n $D_PID ]]; then
+  d_create
+  expect_eq "isletd's create after freeing" "$code" 200
+  if mount -o remount,ro "$S2/pool" 2>/dev/null; then
+    expect_eq "the pool after remount,ro" "$(pool_rw)" ro
+    d_create
+    expect_eq "isletd's create on a read-only pool ($(head -c 300 "$STATE.d.body"))" "$code" 200
+    expect_eq "the pool after isletd's create" "$(pool_rw)" rw
+    log "isletd remounted the read-only pool"
+  else
+    log "remount,ro refused here: isletd's recovery not exercised"
+  fi
+  d_stop
+fi
 if mount -o remount,ro "$S2/pool" 2>/dev/null; then
   expect_eq "the pool after remount,ro" "$(pool_rw)" ro
   d=$(i2 create --disk 16 2>&1) || fail "create on a read-only pool failed: $d"
