@@ -38,13 +38,67 @@ struct run_req
   json_t *body;
   char **argv;
   const char *stdin_data;
+  uint64_t output_limit; /* run sets it: the bytes per stream this run kept */
+  uint64_t output_max;   /* and the most the request could have asked for */
 };
+
+/* The most output per stream a request may ask for with outputLimit: the
+ * sandbox's memory, or its own output limit when that was set higher. */
+static uint64_t
+output_ceiling (const struct islet_limits *l)
+{
+  uint64_t mem = l->memory_mb << 20;
+  return l->output_bytes > mem ? l->output_bytes : mem;
+}
+
+/* outputLimit, bytes per stream (absent: the sandbox's own limit); -1 with
+ * a 400 when it is not a whole number from 1 to the ceiling. */
+static int
+output_limit (json_t *body, const struct islet_limits *l, struct run_req *rr, struct resp *out)
+{
+  json_t *v = json_object_get (body, "outputLimit");
+
+  rr->output_max = output_ceiling (l);
+  rr->output_limit = l->output_bytes;
+  if (v == NULL || json_is_null (v))
+    return 0;
+  if (!json_is_integer (v) || json_integer_value (v) < 1
+      || (uint64_t) json_integer_value (v) > rr->output_max)
+    {
+      reply_error (out, 400, "BAD_REQUEST",
+                   "outputLimit must be a number of bytes per stream from 1 to %llu (this "
+                   "sandbox's memory)",
+                   (unsigned long long) rr->output_max);
+      return -1;
+    }
+  rr->output_limit = (uint64_t) json_integer_value (v);
+  return 0;
+}
+
+/* Output cut at the limit ends with a line that says so, where the SDK's
+ * caller reads it (an exit status of 0 alone would say nothing was lost). */
+static void
+mark_cut (struct spool *sp, const struct run_req *rr)
+{
+  uint64_t len = spool_len (sp);
+  char line[200], last = '\n';
+  int n;
+
+  if (len && pread (spool_fd (sp), &last, 1, (off_t) (len - 1)) != 1)
+    last = 0;
+  n = snprintf (line, sizeof line,
+                "%s[islet: output cut at %llu bytes per stream; outputLimit raises it, up to "
+                "%llu]\n",
+                last == '\n' ? "" : "\n", (unsigned long long) rr->output_limit,
+                (unsigned long long) rr->output_max);
+  spool_add (sp, line, (size_t) n);
+}
 
 /* Common fields: cwd, envs, timeout (seconds).  Runs, the output going to
  * on_output only (never collected whole); *res is left for the caller when
  * it returns 0 (the answer not sent). */
 static int
-run (struct req *r, struct resp *out, const struct run_req *rr, struct islet_exec_result *res,
+run (struct req *r, struct resp *out, struct run_req *rr, struct islet_exec_result *res,
      islet_output_fn on_output, void *user)
 {
   json_t *cwd = json_object_get (rr->body, "cwd"), *t = json_object_get (rr->body, "timeout");
@@ -72,8 +126,9 @@ run (struct req *r, struct resp *out, const struct run_req *rr, struct islet_exe
       if (timeout == 0)
         timeout = DEFAULT_TIMEOUT_S;
     }
-  if (tb_open (r, &sb, out) < 0)
+  if (tb_open (r, &sb, out) < 0 || output_limit (rr->body, &sb.info.limits, rr, out) < 0)
     return -1;
+  x.output_limit = rr->output_limit;
   env = sb_env (&sb, json_object_get (rr->body, "envs"), out);
   if (env == NULL)
     return -1;
@@ -105,16 +160,27 @@ run (struct req *r, struct resp *out, const struct run_req *rr, struct islet_exe
   return 0;
 }
 
-/* The answer {"exitCode", "result", ...suffix}, the result from the spool. */
+/* The answer {"exitCode", "result", "artifacts" (when charts is not NULL),
+ * "truncated"}, the result from the spool. */
 static void
-reply_run (struct resp *out, struct spool **sp, struct islet_exec_result *res, char *suffix)
+reply_run (struct resp *out, struct spool **sp, const struct run_req *rr,
+           struct islet_exec_result *res, const char *charts)
 {
+  const char *cut = res->truncated ? "true" : "false";
+  char *suffix;
+
   if (spool_len (*sp) == 0 && res->error[0])
     {
       /* could not start (not found, not executable): say why */
       spool_add (*sp, res->error, strlen (res->error));
       spool_add (*sp, "\n", 1);
     }
+  if (res->truncated)
+    mark_cut (*sp, rr);
+  if (charts)
+    suffix = islet_xasprintf ("\",\"artifacts\":{\"charts\":%s},\"truncated\":%s}", charts, cut);
+  else
+    suffix = islet_xasprintf ("\",\"truncated\":%s}", cut);
   if (spool_check (*sp, out) == 0)
     spool_reply_json (islet_take_ptr (sp), out,
                       islet_xasprintf ("{\"exitCode\":%d,\"result\":\"", res->exit_code), suffix);
@@ -139,6 +205,7 @@ tb_execute (struct req *r, struct resp *out)
   cleanup_spool struct spool *sp = NULL;
   struct islet_exec_result res;
   struct islet_err err;
+  struct run_req rr;
   json_t *cmd;
 
   if (j == NULL)
@@ -155,9 +222,10 @@ tb_execute (struct req *r, struct resp *out)
       reply_islet_err (out, &err, false);
       return;
     }
+  rr = (struct run_req){ .body = j, .argv = argv };
   sp = spool_new (r, out);
-  if (sp && run (r, out, &(struct run_req){ .body = j, .argv = argv }, &res, spool_output, sp) == 0)
-    reply_run (out, &sp, &res, islet_xstrdup ("\"}"));
+  if (sp && run (r, out, &rr, &res, spool_output, sp) == 0)
+    reply_run (out, &sp, &rr, &res, NULL);
 }
 
 /* Chart lines (ARTIFACT_PREFIX + JSON, a line each) taken out of code-run's
@@ -344,17 +412,15 @@ tb_code_run (struct req *r, struct resp *out)
   charts = json_array ();
   {
     struct code_output co = { .spool = sp, .charts = charts };
-    int rc = run (r, out,
-                  &(struct run_req){ .body = j, .argv = argv, .stdin_data = json_string_value (code) },
-                  &res, code_output_add, &co);
+    struct run_req rr = { .body = j, .argv = argv, .stdin_data = json_string_value (code) };
+    int rc = run (r, out, &rr, &res, code_output_add, &co);
     cleanup_free char *text = NULL;
 
     code_output_end (&co);
     if (rc < 0)
       return;
     text = json_dumps (charts, JSON_COMPACT);
-    reply_run (out, &sp, &res,
-               islet_xasprintf ("\",\"artifacts\":{\"charts\":%s}}", text ? text : "[]"));
+    reply_run (out, &sp, &rr, &res, text ? text : "[]");
   }
 }
 

@@ -160,11 +160,12 @@ result_json (const struct islet_exec_result *res, const char *status, const char
              const char *errout_override)
 {
   double wall = (double) res->wall_ms;
-  return json_pack ("{s:i,s:o,s:o,s:f,s:s,s:{s:f,s:f},s:{s:s,s:s}}", "exit_code", res->exit_code,
+  return json_pack ("{s:i,s:o,s:o,s:b,s:f,s:s,s:{s:f,s:f},s:{s:s,s:s}}", "exit_code",
+                    res->exit_code,
                     "stdout", tb_json_text (res->out, res->out_len), "stderr",
                     errout_override ? json_string (errout_override)
                                     : tb_json_text (res->errout, res->err_len),
-                    "execution_time", wall / 1000.0, "status", status, "resource_usage",
+                    "truncated", res->truncated, "execution_time", wall / 1000.0, "status", status, "resource_usage",
                     "cpu_usage_percent", wall > 0 ? 100.0 * (double) res->cpu_ms / wall : 0.0,
                     "memory_usage_mb", (double) res->memory_peak_bytes / (1024.0 * 1024.0),
                     "metadata", "sandbox_type", "islet", "sandbox_id", id);

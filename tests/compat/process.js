@@ -25,6 +25,21 @@ main('process', async () => {
     assert.equal(r.result, '42\n3\n');
     r = await py.process.codeRun('raise SystemExit(5)');
     assert.equal(r.exitCode, 5);
+
+    // output past the sandbox's output limit (1 MiB a stream) is cut, and
+    // the result says so at its end, with the exit status kept
+    const cut = /\n\[islet: output cut at 1048576 bytes per stream; outputLimit raises it, up to \d+\]\n$/;
+    r = await py.process.executeCommand(`python3 -c "import sys; sys.stdout.write('x' * 3000000)"`);
+    assert.equal(r.exitCode, 0);
+    assert.match(r.result, cut);
+    assert.equal(r.result.indexOf('\n'), 1048576, 'the kept output is 1 MiB of it');
+    r = await py.process.codeRun("import sys\nsys.stdout.write('y' * 2000000 + '\\n')\nsys.exit(4)");
+    assert.equal(r.exitCode, 4);
+    assert.match(r.result, cut);
+    assert.ok(r.result.startsWith('y'.repeat(1048576) + '\n[islet: output cut'), 'codeRun: the marker follows the kept output');
+    // under the limit: no marker
+    r = await py.process.executeCommand(`python3 -c "print('z' * 1000000)"`);
+    assert.equal(r.result, 'z'.repeat(1000000) + '\n');
   } finally {
     await py.delete();
   }

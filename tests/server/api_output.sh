@@ -57,11 +57,11 @@ size=$(curl -s -o "$STATE.big" -w '%{size_download}' --max-time 120 -X POST \
   -d '{"command": "head -c 120000000 /dev/zero", "timeout": 60}' \
   "$SRV_URL/toolbox/$ID/process/execute") || fail "execute of 120 MB of output"
 hwm1=$(hwm_kib)
-frame='{"exitCode":0,"result":""}'
+frame='{"exitCode":0,"result":"","truncated":false}'
 want=$(( 120000000 * 6 + ${#frame} ))
 [[ $size == "$want" ]] || fail "the answer has $size bytes, want $want: $(head -c 300 "$STATE.big")"
 [[ $(head -c 24 "$STATE.big") == '{"exitCode":0,"result":"' ]] || fail "the answer starts $(head -c 40 "$STATE.big")"
-[[ $(tail -c 8 "$STATE.big") == 'u0000"}' || $(tail -c 8 "$STATE.big") == '\u0000"}' ]] \
+[[ $(tail -c 26 "$STATE.big") == '\u0000","truncated":false}' ]] \
   || fail "the answer ends $(tail -c 20 "$STATE.big")"
 rm -f "$STATE.big"
 log "isletd peak $hwm0 KiB before, $hwm1 KiB after"
