@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -242,12 +243,13 @@ islet_layer_unpack (int fd, const char *dir, struct islet_err *err)
 {
   int pipefd[2];
   struct islet_err child = { 0 };
-  pid_t pid;
+  pid_t pid, parent;
   int status;
   ssize_t n;
 
   if (pipe2 (pipefd, O_CLOEXEC) < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "pipe");
+  parent = getpid ();
   pid = fork ();
   if (pid < 0)
     {
@@ -259,6 +261,10 @@ islet_layer_unpack (int fd, const char *dir, struct islet_err *err)
     {
       struct islet_err e = { 0 };
       close (pipefd[0]);
+      /* an unpacker whose caller was killed stops too: nothing writes into
+         images/tmp after its owner is gone */
+      if (prctl (PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid () != parent)
+        _exit (1);
       umask (0);
       if (chroot (dir) < 0 || chdir ("/") < 0)
         islet_fail (&e, ISLET_E_SYSTEM, errno, "chroot `%s`", dir);

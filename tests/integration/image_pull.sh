@@ -3,7 +3,9 @@
 # here on a free port with a private storage directory, filled with images
 # this test writes (tests/lib/mkimage.py) and pushes with skopeo.  Pull by
 # tag (gzip layers), through an image index, with zstd layers, and by
-# digest; a digest the registry does not serve and a blob tampered with in
+# digest; through a front that wants Bearer tokens (tests/lib/token_proxy.py),
+# anonymously and with Docker config.json credentials, a private image
+# refused without them; a digest the registry does not serve and a blob tampered with in
 # the registry's storage are refused and leave nothing in the store; a
 # non-loopback registry is never spoken to in plain HTTP unless named.
 source "$(dirname "$0")/../lib/integration.sh"
@@ -15,8 +17,10 @@ done
 MK="$IT_PY $(dirname "$0")/../lib/mkimage.py"
 W=$STATE.work
 mkdir -p "$W/reg"
-REG_PID=
-trap '[[ -n "$REG_PID" ]] && kill "$REG_PID" 2>/dev/null; wait 2>/dev/null; it_cleanup' EXIT
+REG_PID= PROXY_PID=
+trap 'for p in $REG_PID $PROXY_PID; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; it_cleanup' EXIT
+# no credentials unless a step gives some: never root's own Docker config
+export DOCKER_CONFIG=$W/no-docker-config
 
 PORT=$("$IT_PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cat >"$W/reg.yml" <<EOF
@@ -89,6 +93,29 @@ expect_eq "no layer added" "$(ls "$STATE/images/layers" | wc -l)" "$layers_befor
 capture islet image inspect "$R/test/bad:1"
 [[ $RC != 0 ]] || fail "the tampered image is recorded"
 [[ -z "$(ls -A "$STATE/images/tmp")" ]] || fail "temporaries left: $(ls -A "$STATE/images/tmp")"
+
+log "the Bearer token flow: anonymous, and with Docker config.json credentials"
+skopeo copy -q --src-tls-verify=false --dest-tls-verify=false "docker://$R/test/app:1" "docker://$R/private/app:1" \
+  >"$W/skopeo.log" 2>&1 || fail "skopeo copy to private/: $(cat "$W/skopeo.log")"
+"$IT_PY" "$(dirname "$0")/../lib/token_proxy.py" "$W/proxy.port" "$R" islet-user 's3cret pass' &
+PROXY_PID=$!
+wait_until 20 test -s "$W/proxy.port" || fail "the token proxy did not start"
+P=127.0.0.1:$(cat "$W/proxy.port")
+capture islet image pull "$P/test/app:1"
+[[ $RC == 0 ]] || fail "an anonymous Bearer pull: $ERR"
+capture islet image pull "$P/private/app:1"
+[[ $RC != 0 && "$ERR" == *"no credentials"* ]] || fail "a private image without credentials ($RC): $ERR"
+mkdir -p "$W/docker-config"
+printf '{"auths":{"%s":{"auth":"%s"}}}' "$P" "$(printf 'islet-user:s3cret pass' | base64 -w0)" \
+  >"$W/docker-config/config.json"
+DOCKER_CONFIG=$W/docker-config capture islet image pull "$P/private/app:1"
+[[ $RC == 0 ]] || fail "a private image with credentials: $ERR"
+capture islet run --image "$P/private/app:1" -- cat /srv/hello
+expect_eq "the private image's file" "$OUT" "test/app:1"
+printf '{"auths":{"%s":{"auth":"%s"}}}' "$P" "$(printf 'islet-user:wrong' | base64 -w0)" \
+  >"$W/docker-config/config.json"
+DOCKER_CONFIG=$W/docker-config capture islet image pull "$P/private/app:1"
+[[ $RC != 0 ]] || fail "a private image pulled with wrong credentials"
 
 log "plain HTTP only to loopback or a named insecure registry"
 # this machine's own non-loopback address: packets to it stay in the host
