@@ -483,7 +483,7 @@ islet_cg_create_child (struct islet_cg *parent, const char *name, struct islet_c
   if (check_name (name, err) < 0)
     return islet_wrap (err, "create a child of cgroup `%s`", parent->rel);
   cg = cg_new_child (parent, name);
-  if (make_dirs (cg, parent, err) < 0)
+  if (make_dirs (cg, parent, err) < 0 || (cg->be->init_child && cg->be->init_child (cg, err) < 0))
     {
       unmake_dirs (cg);
       islet_wrap (err, "create cgroup `%s`", cg->rel);

@@ -73,6 +73,8 @@ struct cg_backend {
   int (*prepare) (const struct cg_layout *layout, unsigned *avail, struct islet_err *err);
   /* Right after a sandbox group is made (v2: delegate to its children). */
   int (*init_group) (struct islet_cg *cg, unsigned avail, struct islet_err *err);
+  /* Right after a child group is made (v1: socket accounting). */
+  int (*init_child) (struct islet_cg *cg, struct islet_err *err);
   /* fresh: the group was just made, every limit is still "max". */
   int (*set_limits) (const struct islet_cg *cg, const struct islet_cg_limits *l, bool fresh,
                      struct islet_err *err);

@@ -1,7 +1,7 @@
 /* cgroup v1: each controller (or a few together, like cpu,cpuacct) has a
  * hierarchy of its own, and a group is the same islet/<name> directory in
- * each.  Limits go to memory (memory, and memory+swap when swap accounting
- * is on), cpu (CFS quota) and pids; stats come from cpuacct and memory.  The
+ * each.  Limits go to memory (memory, memory+swap when swap accounting is
+ * on, and socket buffers), cpu (CFS quota) and pids; stats come from cpuacct and memory.  The
  * freezer, when mounted, keeps a group from forking while it is killed. */
 #include <errno.h>
 #include <inttypes.h>
@@ -42,6 +42,35 @@ write_memsw (int fd, const char *value, struct islet_err *err)
   return -1;
 }
 
+/* Socket buffers.  On v1 a group's TCP and UDP buffers are charged to it
+   only once memory.kmem.tcp.limit_in_bytes has been written, and then to
+   that counter of its own, not to memory.usage_in_bytes: without it, one
+   sandbox limited to 64 MiB queued 1 GiB of host memory in loopback
+   connections.  The bound is the memory limit again, so a sandbox holds at
+   most twice its limit, half of it in socket buffers.  (v2 charges socket
+   memory to memory.current, under memory.max, with nothing to set.)  A
+   kernel without the file has no socket accounting for v1 groups at all:
+   the limit is then the host's net.ipv4.tcp_mem and udp_mem.  A socket is
+   charged only if the group of the process that made it has accounting on,
+   so every child group gets it too, unlimited there: the charge goes up
+   the hierarchy to the sandbox's group and its bound. */
+static int
+set_socket_memory (int fd, uint64_t bytes, struct islet_err *err)
+{
+  struct islet_err e;
+  char value[24];
+
+  if (bytes)
+    snprintf (value, sizeof value, "%" PRIu64, bytes);
+  else
+    strcpy (value, "-1");
+  if (islet_write_file_at (fd, "memory.kmem.tcp.limit_in_bytes", value, &e) == 0
+      || e.errnum == ENOENT)
+    return 0;
+  *err = e;
+  return -1;
+}
+
 static int
 set_memory (int fd, uint64_t bytes, bool fresh, struct islet_err *err)
 {
@@ -72,7 +101,7 @@ set_memory (int fd, uint64_t bytes, bool fresh, struct islet_err *err)
     return -1;
   if (!raising && write_memsw (fd, value, err) < 0)
     return -1;
-  return 0;
+  return set_socket_memory (fd, bytes, err);
 }
 
 static int
@@ -96,6 +125,14 @@ set_pids (int fd, uint32_t pids, bool fresh, struct islet_err *err)
   if (pids == 0)
     return islet_write_file_at (fd, "pids.max", "max", err);
   return cg_write_u64 (fd, "pids.max", pids, err);
+}
+
+static int
+v1_init_child (struct islet_cg *cg, struct islet_err *err)
+{
+  int mem = cg_ctrl_fd (cg, CG_MEMORY);
+
+  return mem >= 0 ? set_socket_memory (mem, 0, err) : 0;
 }
 
 static int
@@ -285,6 +322,7 @@ const struct cg_backend cg_backend_v1 = {
   .version = ISLET_CG_V1,
   .prepare = v1_prepare,
   .init_group = NULL,
+  .init_child = v1_init_child,
   .set_limits = v1_set_limits,
   .read_stats = v1_read_stats,
   .kill = v1_kill,

@@ -287,6 +287,7 @@ const struct cg_backend cg_backend_v2 = {
   .version = ISLET_CG_V2,
   .prepare = v2_prepare,
   .init_group = v2_init_group,
+  .init_child = NULL,
   .set_limits = v2_set_limits,
   .read_stats = v2_read_stats,
   .kill = v2_kill,

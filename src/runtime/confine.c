@@ -18,6 +18,7 @@
  * A new confinement step goes here, once, and holds for all three. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/securebits.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -33,10 +34,23 @@ step_cgroup (const struct confinement *c, struct islet_err *err)
   return islet_cg_enter (c->cg, 0, err);
 }
 
+/* The user namespace is made with the sandbox's own host uid as the
+ * effective uid, so that the namespace is owned by that uid.  The kernel
+ * charges the per-user counters of everything inside (inotify instances and
+ * watches, user namespaces, the rlimit counts) to the owner of the
+ * namespace in the host's namespace as well: made by host root, one sandbox
+ * took all of host root's 128 inotify instances; owned by a uid of its own,
+ * a sandbox has its own 128.  (That uid, which is the sandbox's root, then
+ * holds every capability over the namespace from the host's side: no host
+ * process runs as it.)  SECBIT_NO_SETUID_FIXUP keeps the capabilities
+ * across the change of euid; the credentials step sets the securebits anew. */
 static int
 new_user_ns (const struct sandbox *sb, struct islet_err *err)
 {
-  (void) sb;
+  if (prctl (PR_SET_SECUREBITS, SECBIT_NO_SETUID_FIXUP) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "keep capabilities across a uid change");
+  if (setresuid ((uid_t) -1, sb->uid_base, (uid_t) -1) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "take host uid %u", (unsigned) sb->uid_base);
   if (unshare (CLONE_NEWUSER) < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "new user namespace");
   return 0;

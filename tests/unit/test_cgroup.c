@@ -35,6 +35,7 @@ static struct
   bool on;            /* emulate cgroupfs below root */
   char root[PATH_MAX];
   bool memsw;         /* v1: swap accounting on */
+  bool tcpmem;        /* v1: memory.kmem.tcp.limit_in_bytes exists */
   long calls;         /* openat, mkdirat and write calls while on */
   long fail_at;       /* make call number fail_at fail (0: none) */
   char log[64][160];  /* "path=value" of each write, path below root */
@@ -127,6 +128,8 @@ populate (int dirfd, const char *rel)
     }
   if (!v2 && strstr (opts, ",memory,") && fake.memsw)
     put_at (dirfd, "memory.memsw.limit_in_bytes", "9223372036854771712\n");
+  if (!v2 && strstr (opts, ",memory,") && fake.tcpmem)
+    put_at (dirfd, "memory.kmem.tcp.limit_in_bytes", "9223372036854771712\n");
 }
 
 int
@@ -257,6 +260,7 @@ enum
   F_COMOUNT = 1, /* v1: cpu and cpuacct share one hierarchy */
   F_MEMSW = 2,   /* v1: swap accounting on */
   F_NO_PIDS = 4, /* v1: no pids hierarchy */
+  F_TCPMEM = 8,  /* v1: socket buffers can be charged */
 };
 
 static void
@@ -268,6 +272,7 @@ fake_setup (enum islet_cg_version v, int flags, const char *controllers, const c
   assert_non_null (mkdtemp (tmpl));
   assert_non_null (realpath (tmpl, fake.root));
   fake.memsw = flags & F_MEMSW;
+  fake.tcpmem = flags & F_TCPMEM;
   if (v == ISLET_CG_V2)
     {
       int fd = __real_openat (AT_FDCWD, fake.root, O_RDONLY | O_DIRECTORY);
@@ -622,6 +627,30 @@ test_v1_fake (void **state)
   assert_true (tree_clean_at (fake.root, false));
 }
 
+/* v1 charges a group's socket buffers only once its TCP limit is written:
+   the memory limit, set and changed with it; unlimited when memory is. */
+static void
+test_v1_socket_memory (void **state)
+{
+  struct islet_cg_limits lower = { 32u << 20, 500, 16 }, none = { 0, 500, 16 };
+  struct islet_cg *cg = NULL, *child = NULL;
+  struct islet_err e;
+
+  fake_setup (ISLET_CG_V1, F_COMOUNT | F_TCPMEM, NULL, NULL);
+  assert_int_equal (islet_cg_create ("t1", &limits, &cg, &e), 0);
+  assert_string_equal (get ("memory/islet/t1/memory.kmem.tcp.limit_in_bytes"), "67108864");
+  /* a socket is charged only where its maker's group has accounting on */
+  assert_int_equal (islet_cg_create_child (cg, "x1", &child, &e), 0);
+  assert_string_equal (get ("memory/islet/t1/x1/memory.kmem.tcp.limit_in_bytes"), "-1");
+  islet_cg_free (child);
+  assert_int_equal (islet_cg_set_limits (cg, &lower, &e), 0);
+  assert_string_equal (get ("memory/islet/t1/memory.kmem.tcp.limit_in_bytes"), "33554432");
+  assert_int_equal (islet_cg_set_limits (cg, &none, &e), 0);
+  assert_string_equal (get ("memory/islet/t1/memory.kmem.tcp.limit_in_bytes"), "-1");
+  assert_int_equal (islet_cg_destroy (cg, &e), 0);
+  assert_true (tree_clean_at (fake.root, false));
+}
+
 /* Separate cpu and cpuacct, no swap accounting, no pids hierarchy. */
 static void
 test_v1_sparse (void **state)
@@ -956,6 +985,7 @@ main (void)
     cmocka_unit_test_teardown (test_v2_fake, fake_teardown),
     cmocka_unit_test_teardown (test_v2_no_cpu, fake_teardown),
     cmocka_unit_test_teardown (test_v1_fake, fake_teardown),
+    cmocka_unit_test_teardown (test_v1_socket_memory, fake_teardown),
     cmocka_unit_test_teardown (test_v1_sparse, fake_teardown),
     cmocka_unit_test_teardown (test_bad_input, fake_teardown),
     cmocka_unit_test_teardown (test_fault_v2, fake_teardown),
