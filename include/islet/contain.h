@@ -1,7 +1,7 @@
 /* The kernel mechanisms a supervisor uses to build and enter a sandbox, one
  * source file each: idmap.c (uid ranges), image.c (root file system images),
- * rootfs.c (mounts), ns.c (namespaces, network, hostname), caps.c
- * (credentials, capabilities, rlimits, fds). */
+ * rootfs.c (mounts), mountinfo.c (what is mounted), ns.c (namespaces,
+ * network, hostname), caps.c (credentials, capabilities, rlimits, fds). */
 #ifndef ISLET_CONTAIN_H
 #define ISLET_CONTAIN_H
 
@@ -109,6 +109,26 @@ int islet_ns_join (const int fds[ISLET_NS_COUNT], bool join_pid, struct islet_er
 
 /* Bring up the loopback interface of the current network namespace. */
 int islet_ns_loopback_up (struct islet_err *err) ISLET_MUST_CHECK;
+
+/* ---- mountinfo.c: what is mounted where, in this mount namespace ---- */
+struct islet_mount {
+  unsigned major, minor;
+  const char *root;    /* the mounted directory, within its file system */
+  const char *point;   /* where it is mounted */
+  const char *fstype;
+  const char *source;
+  const char *options; /* the file system's own (super) options */
+};
+
+/* Parse one line of /proc/self/mountinfo in place (paths unescaped); -1 if
+ * it is not one.  The strings point into line. */
+int islet_mountinfo_parse (char *line, struct islet_mount *out);
+
+/* Call fn on each mount, in the kernel's order (a later mount on the same
+ * point is on top).  fn returns 0 to go on, 1 to stop (then 0 is
+ * returned), -1 with *err set to fail. */
+typedef int (*islet_mount_fn) (const struct islet_mount *m, void *data, struct islet_err *err);
+int islet_mountinfo_each (islet_mount_fn fn, void *data, struct islet_err *err) ISLET_MUST_CHECK;
 
 /* ---- caps.c: what a process keeps when it enters the sandbox ---- */
 struct islet_creds {

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cgroup_internal.h"
+#include "islet/contain.h"
 #include "islet/util.h"
 
 #define NAME_MAX_LEN 64
@@ -86,26 +87,6 @@ layout_memory_first (struct cg_layout *lo)
       }
 }
 
-/* mountinfo escapes space, tab, newline and backslash as \ooo. */
-static void
-unescape_octal (char *s)
-{
-  char *w = s;
-
-  for (char *r = s; *r; r++)
-    {
-      if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' && r[3] >= '0'
-          && r[3] <= '7')
-        {
-          *w++ = (char) ((r[1] - '0') << 6 | (r[2] - '0') << 3 | (r[3] - '0'));
-          r += 3;
-        }
-      else
-        *w++ = *r;
-    }
-  *w = '\0';
-}
-
 static bool
 has_option (const char *opts, const char *name)
 {
@@ -117,31 +98,28 @@ has_option (const char *opts, const char *name)
   return false;
 }
 
+static int
+add_v1_mount (const struct islet_mount *m, void *data, struct islet_err *err)
+{
+  struct cg_layout *lo = data;
+
+  (void) err;
+  if (strcmp (m->fstype, "cgroup") != 0)
+    return 0;
+  for (int c = 0; c < CG_NCTRL; c++)
+    if (has_option (m->options, ctrl_names[c]))
+      layout_add (lo, (enum cg_ctrl) c, m->point, makedev (m->major, m->minor), 0);
+  return 0;
+}
+
 /* The v1 hierarchies as mounted, from /proc/self/mountinfo: distros differ
    in names and grouping (cpu,cpuacct vs. separate), so nothing is assumed. */
 static void
 scan_mountinfo (struct cg_layout *lo)
 {
-  cleanup_fclose FILE *f = fopen ("/proc/self/mountinfo", "re");
-  cleanup_free char *line = NULL;
-  size_t cap = 0;
+  struct islet_err ignored;
 
-  if (f == NULL)
-    return;
-  while (getline (&line, &cap, f) > 0)
-    {
-      unsigned major, minor;
-      char mount[PATH_MAX], fstype[32], opts[256];
-      const char *sep = strstr (line, " - ");
-
-      if (sep == NULL || sscanf (line, "%*u %*u %u:%u %*s %4095s", &major, &minor, mount) != 3
-          || sscanf (sep + 3, "%31s %*s %255s", fstype, opts) != 2 || strcmp (fstype, "cgroup") != 0)
-        continue;
-      unescape_octal (mount);
-      for (int c = 0; c < CG_NCTRL; c++)
-        if (has_option (opts, ctrl_names[c]))
-          layout_add (lo, (enum cg_ctrl) c, mount, makedev (major, minor), 0);
-    }
+  (void) !islet_mountinfo_each (add_v1_mount, lo, &ignored);
   layout_memory_first (lo);
 }
 

@@ -20,6 +20,7 @@
 #include <linux/loop.h>
 
 #include "disk_internal.h"
+#include "islet/contain.h"
 #include "islet/util.h"
 
 #define LOOP_RELEASE_TIMEOUT_NS (5ull * 1000000000)
@@ -32,24 +33,26 @@ disk_sleep_ms (long ms)
     ;
 }
 
-/* Undo mountinfo's octal escapes (\040 for a space and so on) in place. */
-static void
-unescape_octal (char *s)
-{
-  char *w = s;
+struct mount_query {
+  const char *path;
+  char **fstype, **source;
+  int found;
+};
 
-  for (; *s; s++)
-    {
-      if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' && s[3] >= '0'
-          && s[3] <= '7')
-        {
-          *w++ = (char) ((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-          s += 3;
-        }
-      else
-        *w++ = *s;
-    }
-  *w = '\0';
+static int
+match_mount (const struct islet_mount *m, void *data, struct islet_err *err)
+{
+  struct mount_query *q = data;
+
+  (void) err;
+  if (strcmp (m->point, q->path) != 0)
+    return 0;
+  free (*q->fstype);
+  free (*q->source);
+  *q->fstype = islet_xstrdup (m->fstype);
+  *q->source = islet_xstrdup (m->source);
+  q->found = 1;
+  return 0;
 }
 
 /* Find the topmost mount at `path` in this mount namespace.  Returns 1
@@ -57,39 +60,11 @@ unescape_octal (char *s)
 int
 disk_find_mount (const char *path, char **fstype, char **source, struct islet_err *err)
 {
-  cleanup_fclose FILE *f = fopen ("/proc/self/mountinfo", "re");
-  cleanup_free char *line = NULL;
-  size_t cap = 0;
-  int found = 0;
+  struct mount_query q = { path, fstype, source, 0 };
 
-  if (f == NULL)
-    return islet_fail (err, ISLET_E_SYSTEM, errno, "open /proc/self/mountinfo");
-  while (getline (&line, &cap, f) > 0)
-    {
-      /* id parent dev root mountpoint options [optional...] - fstype source superopts */
-      char *fields[64], *rest = line, *tok;
-      int n = 0, dash = -1;
-
-      line[strcspn (line, "\n")] = '\0';
-      while ((tok = strsep (&rest, " ")) != NULL && n < 64)
-        {
-          if (dash < 0 && n >= 6 && strcmp (tok, "-") == 0)
-            dash = n;
-          fields[n++] = tok;
-        }
-      if (dash < 0 || dash + 2 >= n)
-        continue;
-      unescape_octal (fields[4]);
-      if (strcmp (fields[4], path) != 0)
-        continue;
-      unescape_octal (fields[dash + 2]);
-      free (*fstype);
-      free (*source);
-      *fstype = islet_xstrdup (fields[dash + 1]);
-      *source = islet_xstrdup (fields[dash + 2]);
-      found = 1;
-    }
-  return found;
+  if (islet_mountinfo_each (match_mount, &q, err) < 0)
+    return -1;
+  return q.found;
 }
 
 static char *
