@@ -247,6 +247,7 @@ struct command {
   int out[2]; /* read ends of its stdout and stderr */
   int status; /* read end: a start_failure if it could not start */
   int sfd;    /* SIGCHLD of the handler's children */
+  pid_t supervisor; /* the handler's parent */
 };
 
 /* The spec on `go`: this header, then `size` bytes of NUL-terminated
@@ -512,6 +513,25 @@ result_json (struct run_state *st, struct stream out[2], const struct islet_cg_s
   return r;
 }
 
+/* From the command's start on, the handler's work is the command's: its
+ * output read, forwarded or, past the limit, read and dropped.  A command
+ * that writes fast (vmsplice costs it little) would otherwise spend the
+ * host's CPU and memory; in the sandbox's group `io` the handler shares the
+ * sandbox's quota and limits instead.  (Not the exec's own group, which a
+ * timeout kills whole; and only once the command has started, as the
+ * handler forks it outside the sandbox's pids limit.)  Spared by the OOM
+ * killer like the init, so that a full group kills the command, never its
+ * handler. */
+static void
+charge_to_sandbox (const struct sandbox *sb)
+{
+  struct islet_err e;
+
+  (void) !islet_write_file_at (AT_FDCWD, "/proc/self/oom_score_adj", "-1000", &e);
+  if (sb->io_cg && islet_cg_enter (sb->io_cg, 0, &e) < 0)
+    fprintf (stderr, "exec handler: %s\n", e.msg);
+}
+
 /* Background processes may outlive the exec: their group is removed once
  * they are gone (or with the sandbox). */
 static void
@@ -647,7 +667,7 @@ handler_begin (struct sandbox *sb, struct command *c, unsigned seq, struct islet
   sigset_t mask;
 
   *c = (struct command){ .seq = seq, .pid = -1, .go = -1, .in = -1, .out = { -1, -1 },
-                         .status = -1, .sfd = -1 };
+                         .status = -1, .sfd = -1, .supervisor = getppid () };
   set_title ("islet-exec");
   sigemptyset (&mask);
   sigaddset (&mask, SIGCHLD);
@@ -658,6 +678,18 @@ handler_begin (struct sandbox *sb, struct command *c, unsigned seq, struct islet
   if (setns (sb->ns[ISLET_NS_PID], CLONE_NEWPID) < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "enter the sandbox: join pid namespace");
   return 0;
+}
+
+/* Whether the command was killed because its sandbox went away.  The
+ * supervisor's death (kill -9) kills the init, and the init's death every
+ * process of its pid namespace: the handler, a child of the supervisor
+ * outside that namespace, lives on and sees its command killed.  By then it
+ * has another parent. */
+static bool
+sandbox_stopped (const struct command *c, const struct run_state *st)
+{
+  return WIFSIGNALED (st->status) && WTERMSIG (st->status) == SIGKILL
+         && getppid () != c->supervisor;
 }
 
 /* Serve the request with the command's process, made already or now;
@@ -704,12 +736,20 @@ command_run (struct sandbox *sb, struct command *c, int conn, json_t *req, int *
     }
   if (c->in >= 0)
     set_nonblock (c->in);
+  charge_to_sandbox (sb);
   supervise (sb, c->cg, conn, &spec, out, c->in, c->sfd, &st);
   c->in = -1; /* closed by supervise */
   if (islet_read_all (c->status, &fail, sizeof fail) != (ssize_t) sizeof fail)
     memset (&fail, 0, sizeof fail);
   if (islet_cg_read_stats (c->cg, &cs, &e) < 0)
     fprintf (stderr, "exec stats: %s\n", e.msg);
+  if (sandbox_stopped (c, &st) && !st.client_gone)
+    {
+      /* not the command's exit status: the sandbox is gone */
+      islet_fail (&e, ISLET_E_CONFLICT, 0, "the sandbox stopped during the exec");
+      reply_error (conn, &e);
+      st.client_gone = true;
+    }
   if (fail.entering && !st.client_gone)
     {
       /* islet could not enter the sandbox: islet's failure, not the

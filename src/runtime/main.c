@@ -188,9 +188,10 @@ stop_sandbox (struct sandbox *sb)
     ;
   n_handlers = 0;
   sb->init_pid = 0;
-  if (sb->init_cg)
-    islet_cg_free (sb->init_cg);
+  islet_cg_free (sb->init_cg);
   sb->init_cg = NULL;
+  islet_cg_free (sb->io_cg);
+  sb->io_cg = NULL;
   if (sb->cg && islet_cg_destroy (sb->cg, &e) < 0)
     logmsg ("remove cgroup: %s", e.msg);
   sb->cg = NULL;
@@ -338,7 +339,8 @@ start (struct sandbox *sb, struct islet_err *err)
     return islet_wrap (err, "remove the stale cgroup of `%s`", sb->id);
   if (islet_cg_create (sb->id, &cgl, &sb->cg, err) < 0)
     return -1;
-  if (islet_cg_create_child (sb->cg, "init", &sb->init_cg, err) < 0)
+  if (islet_cg_create_child (sb->cg, "init", &sb->init_cg, err) < 0
+      || islet_cg_create_child (sb->cg, "io", &sb->io_cg, err) < 0)
     return -1;
   if (sandbox_start_init (sb, err) < 0)
     return -1;

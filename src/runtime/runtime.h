@@ -29,6 +29,7 @@ struct sandbox {
   const struct islet_seccomp *filter; /* embedded at build time */
   struct islet_cg *cg;      /* the sandbox's group, with its limits */
   struct islet_cg *init_cg; /* its child group holding pid 1 */
+  struct islet_cg *io_cg;   /* its child group holding the exec handlers that pump output */
   unsigned exec_seq;        /* names the exec groups: x<exec_seq> */
   pid_t init_pid;           /* host pid of the sandbox's pid 1 */
   int ns[ISLET_NS_COUNT];

@@ -54,6 +54,10 @@ bg_rc=0
 wait "$bg" || bg_rc=$?
 log "the running exec ended with status $bg_rc: $(tr -d '\n' <"$ex_out" | cut -c1-200)"
 [[ "$bg_rc" != 0 ]] || fail "the exec killed with its sandbox reported success"
+# not an exit status of 137 as if the command had been killed on its own
+grep -q "the sandbox stopped during the exec" "$ex_out" \
+  || fail "the exec killed with its sandbox did not say the sandbox stopped: $(head -c 300 "$ex_out")"
+expect_eq "the killed exec: islet's status" "$bg_rc" 125
 wait_empty 10 supervisors || fail "supervisor or handlers still running: $(supervisors | tr '\n' ' ')"
 expect_eq "state after kill -9" "$(sb_info "$id" 'j["state"]')" stopped
 expect_eq "supervisor after kill -9" "$(sb_info "$id" 'j["supervisor"]')" 0
