@@ -230,9 +230,11 @@ esc_same_fingerprint() {
 
 # Host processes whose real uid is in a sandbox's range [base, base + 65536),
 # as "pid uid name".  From /proc: ps prints uids above 2^31 as negative numbers.
+# (Through cat: mawk stops at the first file it cannot open, and processes
+# come and go while it reads.)
 esc_procs_of_uid_range() { # BASE
-  awk -v b="$1" 'FNR == 1 { name = $2 } /^Uid:/ && $2 >= b && $2 < b + 65536 {
-      split(FILENAME, p, "/"); print p[3], $2, name }' /proc/[0-9]*/status 2>/dev/null || true
+  cat /proc/[0-9]*/status 2>/dev/null | awk -v b="$1" '/^Name:/ { name = $2 } /^Pid:/ { pid = $2 }
+      /^Uid:/ && $2 >= b && $2 < b + 65536 { print pid, $2, name }' || true
 }
 
 # A random token to plant on the host and look for inside.
