@@ -19,31 +19,9 @@ A=$(esc_create)
 B=$(esc_create)
 isl exec "$A" -- true </dev/null || esc_fail "the first exec failed"
 
-# A takes what it can (bounded: MAX + 64 tries) and holds it until
-# /tmp/stop-holding appears (at most 60 s).
-isl exec "$A" --timeout 90 -- python3 -c "
-import ctypes, os, time
-libc = ctypes.CDLL(None, use_errno=True)
-held, why = [], 'none'
-for _ in range($MAX + 64):
-    fd = libc.inotify_init1(os.O_CLOEXEC)
-    if fd < 0:
-        why = os.strerror(ctypes.get_errno())
-        break
-    held.append(fd)
-print('held %d refused %s' % (len(held), why), flush=True)
-for _ in range(600):
-    if os.path.exists('/tmp/stop-holding'):
-        break
-    time.sleep(0.1)
-" </dev/null >"$S/a.out" 2>&1 &
-holder=$!
-esc_defer "kill $holder"
-for _ in $(seq 1 300); do
-  grep -q '^held' "$S/a.out" 2>/dev/null && break
-  sleep 0.1
-done
-line=$(grep '^held' "$S/a.out") || esc_fail "the inotify holder printed nothing: $(cat "$S/a.out")"
+# A takes what it can (bounded: MAX + 64 tries) and holds it
+esc_take_and_hold "$A" $((MAX + 64)) 'checked(libc.inotify_init1(os.O_CLOEXEC))'
+line=$ESC_HELD
 esc_log "sandbox A: $line (max_user_instances $MAX)"
 n=$(awk '{print $2}' <<<"$line")
 (( n > 0 )) || esc_fail "sandbox A could not make a single inotify instance: $line"
@@ -61,6 +39,5 @@ host=$(python3 -c "$probe" 2>&1) || true
 other=$(isl exec "$B" -- python3 -c "$probe" </dev/null 2>&1) || true
 [[ $other == *"inotify ok"*"watch ok"* ]] || esc_fail "sandbox B cannot use inotify while sandbox A holds $n instances: $other"
 
-isl exec "$A" -- touch /tmp/stop-holding </dev/null || true
-wait "$holder" || true
+esc_release "$A"
 esc_pass "sandbox A was refused at its own $n instances; host root and sandbox B kept theirs"

@@ -239,3 +239,44 @@ esc_procs_of_uid_range() { # BASE
 
 # A random token to plant on the host and look for inside.
 esc_token() { head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+
+# esc_take_and_hold ID COUNT TAKE: inside sandbox ID, evaluate the Python
+# expression TAKE (an fd; `libc` and `checked(r)`, which raises OSError for
+# r < 0, are at hand) up to COUNT times or until it is refused, and hold
+# what was taken, in the background, until esc_release ID (at most 60 s).
+# ESC_HELD gets its report, "held N refused REASON"; fails if none comes in
+# 30 s.
+esc_take_and_hold() {
+  local id=$1 count=$2 take=$3 out="$S/hold.$1"
+  isl exec "$id" --timeout 90 -- python3 -c "
+import ctypes, os, time
+libc = ctypes.CDLL(None, use_errno=True)
+def checked(r):
+    if r < 0:
+        raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+    return r
+held, why = [], 'none'
+for _ in range($count):
+    try:
+        held.append($take)
+    except OSError as x:
+        why = os.strerror(x.errno)
+        break
+print('held %d refused %s' % (len(held), why), flush=True)
+for _ in range(600):
+    if os.path.exists('/tmp/stop-holding'):
+        break
+    time.sleep(0.1)
+" </dev/null >"$out" 2>&1 &
+  esc_defer "kill $!"
+  for _ in $(seq 1 300); do
+    grep -q '^held' "$out" 2>/dev/null && break
+    sleep 0.1
+  done
+  ESC_HELD=$(grep '^held' "$out") || esc_fail "the holder in $id printed nothing: $(cat "$out")"
+}
+
+# Let what esc_take_and_hold holds in ID go.
+esc_release() {
+  isl exec "$1" -- touch /tmp/stop-holding </dev/null || true
+}
