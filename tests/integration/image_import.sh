@@ -4,7 +4,8 @@
 # its digest (a tampered layer is refused and nothing of it stays); a sandbox
 # from the image gets its layers (a whiteout, an opaque directory, hard
 # links, symlinks, user xattrs), its config (Env, WorkingDir, User, Cmd) and
-# its owners whatever the sandbox's uid range; layers are shared on disk;
+# its owners whatever the sandbox's uid range; 120 layers mount; layers are
+# shared on disk;
 # `image rm` is refused while a sandbox uses the image; prune frees the rest.
 source "$(dirname "$0")/../lib/integration.sh"
 it_init
@@ -101,6 +102,23 @@ capture islet image import "$W/d.tar"
 [[ $RC == 0 ]] || fail "import of a docker save archive: $ERR"
 capture islet run --image example.test/docker:7 -- sh -c 'cat /srv/app/owned'
 expect_eq "a docker image's file" "$OUT" mine
+
+log "an image of 120 layers mounts (no mount-option string to overflow)"
+"$IT_PY" - "$W/many.json" <<'EOF2'
+import json, sys
+layers = [[{"name": "bin", "type": "dir"}, {"name": "bin/busybox", "src": "/bin/busybox", "mode": 493},
+           {"name": "bin/cat", "type": "symlink", "target": "busybox"},
+           {"name": "bin/sh", "type": "symlink", "target": "busybox"}]]
+layers += [[{"name": "layer-%03d" % i, "data": "%d\n" % i}] for i in range(1, 120)]
+json.dump({"format": "oci", "compress": "gzip", "config": {"Labels": {"n": "many"}},
+           "layers": layers}, open(sys.argv[1], "w"))
+EOF2
+$MK "$W/many.json" "$W/many" >/dev/null || fail "mkimage many"
+capture islet image import --name example.test/many:1 "$W/many"
+[[ $RC == 0 ]] || fail "import of 120 layers: $ERR"
+capture islet run --image example.test/many:1 -- sh -c 'cat /layer-001 /layer-119; ls / | grep -c ^layer-'
+expect_eq "files of the bottom, top and every layer" "$OUT" $'1\n119\n119'
+islet image rm example.test/many:1 >/dev/null || fail "rm many"
 
 log "ls: sizes per image and per layer, shared layers once"
 json=$(islet image ls --json)
