@@ -127,6 +127,47 @@ script (struct sb_ref *sb, const char *text, const char *const *args, const char
                  res, out);
 }
 
+/* Output cut at SESSION_OUTPUT_MAX ends with a line that says so; a JSON
+ * string (stolen) gets it appended when cut. */
+static json_t *
+mark_cut (json_t *text, bool cut)
+{
+  const char *s = json_string_value (text);
+  size_t len = json_string_length (text);
+  char mark[96];
+  int n;
+  json_t *marked;
+
+  if (!cut || s == NULL)
+    return text;
+  n = snprintf (mark, sizeof mark, "%s[islet: output cut at %llu bytes per stream]\n",
+                len && s[len - 1] != '\n' ? "\n" : "", (unsigned long long) SESSION_OUTPUT_MAX);
+  {
+    cleanup_free char *all = islet_xmalloc (len + (size_t) n);
+    memcpy (all, s, len);
+    memcpy (all + len, mark, (size_t) n);
+    marked = json_stringn (all, len + (size_t) n);
+  }
+  json_decref (text);
+  return marked;
+}
+
+/* Each field of o that was cut gets the line; o gets "truncated". */
+static void
+mark_fields (json_t *o, bool out_cut, bool err_cut)
+{
+  static const char *const outs[] = { "output", "stdout" };
+
+  /* output holds both streams */
+  for (size_t i = 0; i < 2; i++)
+    json_object_set_new (o, outs[i],
+                         mark_cut (json_incref (json_object_get (o, outs[i])),
+                                   out_cut || (i == 0 && err_cut)));
+  json_object_set_new (o, "stderr",
+                       mark_cut (json_incref (json_object_get (o, "stderr")), err_cut));
+  json_object_set_new (o, "truncated", json_boolean (out_cut || err_cut));
+}
+
 /* The session id of the path (params[1]), or 400/404. */
 static const char *
 path_session (struct req *r, struct resp *out)
@@ -297,6 +338,7 @@ tb_session_logs (struct req *r, struct resp *out)
     {
       logs = parse_session_logs (res.out ? res.out : "", res.out_len);
       json_object_set_new (logs, "stderr", tb_json_text (res.errout, res.err_len));
+      mark_fields (logs, res.out_len >= SESSION_OUTPUT_MAX, res.err_len >= SESSION_OUTPUT_MAX);
       reply_json (out, 200, logs);
     }
   islet_exec_result_fini (&res);
@@ -358,11 +400,13 @@ tb_session_exec (struct req *r, struct resp *out)
     reply_json (out, 202, json_pack ("{s:s}", "cmdId", cid));
   else
     {
-      reply_json (out, 200,
-                  json_pack ("{s:s,s:o,s:o,s:o,s:i}", "cmdId", cid, "output",
+      json_t *o = json_pack ("{s:s,s:o,s:o,s:o,s:i}", "cmdId", cid, "output",
                              tb_json_text (all.data, all.len), "stdout",
                              tb_json_text (res.out, res.out_len), "stderr",
-                             tb_json_text (res.errout, res.err_len), "exitCode", res.exit_code));
+                             tb_json_text (res.errout, res.err_len), "exitCode", res.exit_code);
+
+      mark_fields (o, res.out_len >= SESSION_OUTPUT_MAX, res.err_len >= SESSION_OUTPUT_MAX);
+      reply_json (out, 200, o);
       snprintf (out->note, sizeof out->note, "exit %d", res.exit_code);
     }
   islet_exec_result_fini (&res);

@@ -42,6 +42,18 @@ for v in 0 -1 67108865 '"big"' 1.5; do
   expect_body "outputLimit $v: the message" '.message | test("outputLimit must be .* from 1 to 67108864")'
 done
 
+log "== session commands and their logs (8 MiB a stream) say it too"
+api POST "$T/process/session" -d '{"sessionId":"s1"}'; expect_code "session" 201
+BIG="python3 -c \"import sys; sys.stdout.write('s' * 9000000); sys.stderr.write('e' * 10)\""
+api POST "$T/process/session/s1/exec" -d "$(jq -nc --arg c "$BIG" '{command: $c}')"
+expect_code "session exec" 200
+expect_body "session exec: cut and said" '.truncated == true and (.stdout | endswith("s\n[islet: output cut at 8388608 bytes per stream]\n")) and (.output | endswith("[islet: output cut at 8388608 bytes per stream]\n")) and .stderr == "eeeeeeeeee"'
+CID=$(jq -r .cmdId <<<"$BODY")
+api GET "$T/process/session/s1/command/$CID/logs"; expect_code "logs" 200
+expect_body "logs: cut and said" '.truncated == true and (.stdout | endswith("[islet: output cut at 8388608 bytes per stream]\n"))'
+api POST "$T/process/session/s1/exec" -d '{"command":"echo small"}'; expect_code "session exec small" 200
+expect_body "a small one is not cut" '.truncated == false and .stdout == "small\n" and .output == "small\n"'
+
 log "== /v1/execute says truncated"
 api POST /v1/execute -d '{"code":"print(\"v\" * 2000000)","language":"python"}'; expect_code "v1 execute" 200
 expect_body "v1 truncated" '.truncated == true'
