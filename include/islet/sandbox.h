@@ -59,6 +59,13 @@ struct islet_create_opts {
   const char *name;  /* NULL: "islet-<id>" */
   const char *image; /* NULL: "host" (the host's /usr, read-only) */
   struct islet_limits limits;
+  /* Called with the sandbox's id before anything of it exists (or, for one
+   * taken from the warm pool, before it is handed over), for a caller that
+   * must record a sandbox before it can outlive the caller (isletd writes
+   * its store row here); -1 ends the create with nothing left.  NULL: none.
+   * Local sandboxes only. */
+  int (*claim) (void *arg, const char *id, struct islet_err *err);
+  void *claim_arg;
 };
 
 /* Create and start a sandbox; id receives its id.  On failure nothing is left:

@@ -728,7 +728,14 @@ local_create (void *self, const struct islet_create_opts *opts,
 {
   struct islet_ctx *ctx = self;
   if (warm_fits (opts) && warm_take (ctx, id) == 1)
-    return 0;
+    {
+      struct islet_err ignored;
+
+      if (opts->claim == NULL || opts->claim (opts->claim_arg, id, err) == 0)
+        return 0;
+      (void) !islet_sandbox_destroy (ctx, id, true, &ignored);
+      return -1;
+    }
   return sandbox_create_cold (ctx, opts, false, id, err);
 }
 
@@ -753,6 +760,8 @@ sandbox_create_cold (struct islet_ctx *ctx, const struct islet_create_opts *opts
     return islet_fail (err, ISLET_E_SYSTEM, errno, "getrandom");
   for (size_t i = 0; i < sizeof rnd; i++)
     snprintf (info.id + 2 * i, 3, "%02x", rnd[i]);
+  if (opts->claim && !for_pool && opts->claim (opts->claim_arg, info.id, err) < 0)
+    return -1;
   snprintf (info.name, sizeof info.name, "%s", opts->name ? opts->name : "");
   if (!opts->name)
     snprintf (info.name, sizeof info.name, "islet-%s", info.id);
