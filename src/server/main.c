@@ -3,7 +3,10 @@
  *   isletd [--listen HOST:PORT] [--state-dir DIR] [--allow-origin URL...]
  *          [--max-connections N] [--max-client-connections N] [--max-key-scratch BYTES]
  *          [--audit-days N] [--audit-max-records N]
- *   isletd key create [--name NAME] [--json] | list [--json] | revoke ID  [--state-dir DIR]
+ *          [--default-max-sandboxes N] [--default-max-memory MIB] [--default-max-cpus N]
+ *          [--default-max-disk MIB] [--sandbox-max NAME=VALUE...]
+ *   isletd key create [--name NAME] [--json] [--max-sandboxes N] [--max-memory MIB]
+ *          [--max-cpus N] [--max-disk MIB] | list [--json] | revoke ID  [--state-dir DIR]
  *
  * isletd is a client of the same core as the CLI: the sandboxes it makes
  * live in their own supervisors and outlive it. */
@@ -40,7 +43,11 @@ usage (FILE *f)
   fprintf (f, "usage: isletd [--listen HOST:PORT] [--state-dir DIR] [--allow-origin URL...]\n"
               "              [--max-connections N] [--max-client-connections N]\n"
               "              [--max-key-scratch BYTES] [--audit-days N] [--audit-max-records N]\n"
-              "       isletd key create [--name NAME] [--json] | key list [--json] | key revoke ID\n"
+              "              [--default-max-sandboxes N] [--default-max-memory MIB]\n"
+              "              [--default-max-cpus N] [--default-max-disk MIB] [--sandbox-max NAME=N]\n"
+              "       isletd key create [--name NAME] [--json] [--max-sandboxes N]\n"
+              "                         [--max-memory MIB] [--max-cpus N] [--max-disk MIB]\n"
+              "       isletd key list [--json] | key revoke ID\n"
               "\n"
               "Serve the Daytona API for islet's sandboxes (point the SDK's apiUrl at the URL\n"
               "it prints), and MCP over streamable HTTP at <url>/mcp with the same keys.\n"
@@ -60,7 +67,15 @@ usage (FILE *f)
               "  --audit-days N              keep audit records N days (default 90; 0: forever)\n"
               "  --audit-max-records N       keep at most N audit records, the newest (default\n"
               "                              1000000, about 100 MB; 0: no bound)\n"
+              "  --default-max-*     the quota of a key that has none of its own (default: none)\n"
+              "  --sandbox-max NAME=N  the most one sandbox may ask for of a limit (repeatable;\n"
+              "                      NAME: memory_mb 8192, cpu_millis 4000, pids 1024, disk_mb\n"
+              "                      20480, timeout_s 3600, output_bytes 16 MiB, nofile 65536)\n"
               "  --name NAME         key create: a note on what the key is for\n"
+              "  --max-sandboxes N   key create: the key's quota, over all its sandboxes\n"
+              "  --max-memory MIB      (running or stopped): how many, their memory, CPUs and\n"
+              "  --max-cpus N          disk together; over it, a create answers 429\n"
+              "  --max-disk MIB\n"
               "  --json              key create: {id, name, key, created}; key list: a JSON array\n");
 }
 
@@ -103,7 +118,7 @@ ensure_key (struct srv *srv, char **key_path, struct islet_err *err)
   text = islet_xasprintf ("%s\n", key);
   if (islet_write_file_atomic (*key_path, text, strlen (text), 0600, err) < 0)
     return islet_wrap (err, "write the API key");
-  if (islet_store_key_add (srv->store, hex, "admin", &id, err) < 0)
+  if (islet_store_key_add (srv->store, hex, "admin", NULL, &id, err) < 0)
     {
       (void) unlink (*key_path);
       return -1;
@@ -139,15 +154,25 @@ audit_bounds (struct srv *srv, const uint64_t audit[2], struct islet_err *err)
   return 0;
 }
 
+/* The operator's bounds on keys and sandboxes, from the command line. */
+struct bounds
+{
+  struct islet_quota own;      /* key create: the new key's quota */
+  struct islet_quota dflt;     /* serve: a key's quota where it has none */
+  struct islet_limits ceiling; /* serve: each sandbox's limits */
+};
+
 static int
 serve (const char *listen, const char *state_dir, char *origins, const unsigned conns[2],
-       uint64_t scratch, const uint64_t audit[2], struct islet_err *err)
+       uint64_t scratch, const uint64_t audit[2], const struct bounds *b, struct islet_err *err)
 {
   struct srv srv = { .minute_s = 60,
                      .mcp_origins = origins,
                      .conn_max = conns[0],
                      .conn_per_client = conns[1],
                      .scratch_key_max = scratch,
+                     .quota_default = b->dflt,
+                     .ceiling = b->ceiling,
                      .streams_lock = PTHREAD_MUTEX_INITIALIZER,
                      .streams_done = PTHREAD_COND_INITIALIZER };
   struct http *h = NULL;
@@ -191,6 +216,12 @@ serve (const char *listen, const char *state_dir, char *origins, const unsigned 
     struct islet_err e;
     if (islet_ctx_fork_supervisors (srv.ctx, &e) < 0)
       fprintf (stderr, "isletd: no supervisor forker (%s): each start runs islet-run\n", e.msg);
+  }
+  {
+    /* before any request: what a kill of the last isletd left unfinished */
+    struct islet_err e;
+    if (owned_sweep (&srv, &e) < 0)
+      fprintf (stderr, "isletd: sweep at start: %s\n", e.msg);
   }
   if (http_start (&srv, host, port, &h, err) < 0)
     goto out;
@@ -271,9 +302,39 @@ key_created_json (struct srv *srv, int64_t id, const char *key, struct islet_err
 
 /* isletd key create|list|revoke, on the store directly (isletd may be
  * serving meanwhile: SQLite's WAL and busy timeout share the file). */
+/* Under a key of the `key list` table, its own quota, if it has one: the
+ * fields it does not set are the server's default. */
+static void
+print_quota (json_t *k)
+{
+  static const struct
+  {
+    const char *field, *what, *unit_name;
+    double unit;
+  } fields[] = {
+    { "max_sandboxes", "sandboxes", "", 1 },
+    { "max_memory_mb", "memory", " MiB", 1 },
+    { "max_cpu_millis", "cpus", "", 1000 },
+    { "max_disk_mb", "disk", " MiB", 1 },
+  };
+  const char *sep = "       quota: ";
+
+  for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+    {
+      json_t *v = json_object_get (k, fields[i].field);
+      if (!json_is_integer (v))
+        continue;
+      printf ("%s%s %g%s", sep, fields[i].what, (double) json_integer_value (v) / fields[i].unit,
+              fields[i].unit_name);
+      sep = ", ";
+    }
+  if (sep[0] == ',')
+    printf ("\n");
+}
+
 static int
 key_command (const char *state_dir, char **pos, int npos, const char *name, bool json,
-             struct islet_err *err)
+             const struct islet_quota *quota, struct islet_err *err)
 {
   struct srv srv = { 0 };
   cleanup_json json_t *list = NULL;
@@ -296,7 +357,7 @@ key_command (const char *state_dir, char **pos, int npos, const char *name, bool
       if (key_generate (key, err) < 0)
         goto out;
       key_hash (key, hex);
-      if (islet_store_key_add (srv.store, hex, name ? name : "", &id, err) < 0)
+      if (islet_store_key_add (srv.store, hex, name ? name : "", quota, &id, err) < 0)
         goto out;
       if (json && key_created_json (&srv, id, key, err) < 0)
         goto out;
@@ -323,6 +384,7 @@ key_command (const char *state_dir, char **pos, int npos, const char *name, bool
                 (long long) json_integer_value (json_object_get (k, "id")),
                 json_is_null (json_object_get (k, "revoked")) ? "valid" : "revoked", when,
                 json_string_value (json_object_get (k, "name")));
+        print_quota (k);
       }
       if (json)
         printf ("\n");
@@ -335,6 +397,40 @@ out:
   islet_ctx_free (srv.ctx);
   free (srv.state_dir);
   return rc;
+}
+
+enum
+{
+  OPT_QUOTA = 256, /* + 0..3: --max-*, + 4..7: --default-max-* */
+  OPT_CEILING = OPT_QUOTA + 8,
+};
+
+/* One field of a quota (in the order of struct islet_quota) from its flag. */
+static int
+quota_flag (struct islet_quota *q, int field, const char *text)
+{
+  static const struct
+  {
+    const char *flag;
+    uint64_t unit, max; /* in the flag's units */
+  } fields[] = {
+    { "max-sandboxes", 1, 1000000 },
+    { "max-memory", 1, 1ull << 40 },
+    { "max-cpus", 1000, 1000000 },
+    { "max-disk", 1, 1ull << 40 },
+  };
+  int64_t *f[] = { &q->sandboxes, &q->memory_mb, &q->cpu_millis, &q->disk_mb };
+  struct islet_err err;
+  uint64_t v;
+
+  if (islet_parse_u64 (text, fields[field].max, &v, &err) < 0)
+    {
+      fprintf (stderr, "isletd: --%s: '%s' is not a whole number from 0 to %llu\n",
+               fields[field].flag, text, (unsigned long long) fields[field].max);
+      return -1;
+    }
+  *f[field] = (int64_t) (v * fields[field].unit);
+  return 0;
 }
 
 int
@@ -351,6 +447,16 @@ main (int argc, char **argv)
     { "max-key-scratch", required_argument, NULL, 'S' },
     { "audit-days", required_argument, NULL, 'D' },
     { "audit-max-records", required_argument, NULL, 'R' },
+    /* a quota's four fields, the key's own then the default */
+    { "max-sandboxes", required_argument, NULL, OPT_QUOTA + 0 },
+    { "max-memory", required_argument, NULL, OPT_QUOTA + 1 },
+    { "max-cpus", required_argument, NULL, OPT_QUOTA + 2 },
+    { "max-disk", required_argument, NULL, OPT_QUOTA + 3 },
+    { "default-max-sandboxes", required_argument, NULL, OPT_QUOTA + 4 },
+    { "default-max-memory", required_argument, NULL, OPT_QUOTA + 5 },
+    { "default-max-cpus", required_argument, NULL, OPT_QUOTA + 6 },
+    { "default-max-disk", required_argument, NULL, OPT_QUOTA + 7 },
+    { "sandbox-max", required_argument, NULL, OPT_CEILING },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
@@ -360,6 +466,8 @@ main (int argc, char **argv)
   bool json = false;
   unsigned conns[2] = { 0, 0 };
   uint64_t v, scratch = 0, audit[2] = { 90, 1000000 };
+  struct bounds b = { .own = ISLET_QUOTA_NONE, .dflt = ISLET_QUOTA_NONE,
+                      .ceiling = OWNED_CEILING_DEFAULT };
   cleanup_free char *origins = NULL;
   struct islet_err err;
   int o;
@@ -414,16 +522,30 @@ main (int argc, char **argv)
             return 2;
           }
         break;
+      case OPT_CEILING:
+        if (owned_ceiling_set (&b.ceiling, optarg, &err) < 0)
+          {
+            fprintf (stderr, "isletd: %s\n", err.msg);
+            return 2;
+          }
+        break;
       case 'h':
         usage (stdout);
         return 0;
       default:
+        if (o >= OPT_QUOTA && o < OPT_QUOTA + 8)
+          {
+            if (quota_flag (o - OPT_QUOTA < 4 ? &b.own : &b.dflt, (o - OPT_QUOTA) % 4, optarg)
+                < 0)
+              return 2;
+            break;
+          }
         usage (stderr);
         return 2;
       }
   if (optind < argc && strcmp (argv[optind], "key") == 0)
     {
-      if (key_command (state, argv + optind, argc - optind, name, json, &err) < 0)
+      if (key_command (state, argv + optind, argc - optind, name, json, &b.own, &err) < 0)
         {
           fprintf (stderr, "isletd: %s\n", err.msg);
           return err.kind == ISLET_E_INVALID ? 2 : 1;
@@ -435,7 +557,7 @@ main (int argc, char **argv)
       fprintf (stderr, "isletd: unexpected argument '%s'\n", argv[optind]);
       return 2;
     }
-  if (serve (listen, state, islet_take_ptr (&origins), conns, scratch, audit, &err) < 0)
+  if (serve (listen, state, islet_take_ptr (&origins), conns, scratch, audit, &b, &err) < 0)
     {
       fprintf (stderr, "isletd: %s\n", err.msg);
       return 1;

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "islet/limits.h"
 #include "islet/util.h"
 #include "owned.h"
 #include "server.h"
@@ -164,15 +165,76 @@ json_text (json_t *j)
   return j ? json_dumps (j, JSON_COMPACT) : islet_xstrdup ("{}");
 }
 
+/* ---- the operator's bounds ---- */
+
+int
+owned_ceiling_set (struct islet_limits *ceiling, const char *name_value, struct islet_err *err)
+{
+  size_t n = strcspn (name_value, "=");
+  const struct islet_limit_def *d = NULL;
+  uint64_t v;
+
+  for (size_t i = 0; i < ISLET_NLIMITS && d == NULL; i++)
+    if (strlen (islet_limit_defs[i].key) == n && strncmp (islet_limit_defs[i].key, name_value, n) == 0)
+      d = &islet_limit_defs[i];
+  if (d == NULL)
+    return islet_fail (err, ISLET_E_INVALID, 0,
+                       "--sandbox-max %s: not a limit (memory_mb, cpu_millis, pids, disk_mb, "
+                       "timeout_s, output_bytes, nofile)",
+                       name_value);
+  if (name_value[n] != '='
+      || islet_parse_u64 (name_value + n + 1, d->wide ? UINT64_MAX : UINT32_MAX, &v, err) < 0)
+    return islet_fail (err, ISLET_E_INVALID, 0, "--sandbox-max %s: want %s=NUMBER", name_value,
+                       d->key);
+  islet_limit_set (ceiling, d, v);
+  return 0;
+}
+
+/* Each limit within the operator's ceiling: a request over it can never be
+ * served, so it is a bad request (400), not a quota (429). */
+static int
+within_ceiling (const struct srv *srv, const struct islet_limits *l, struct islet_err *err)
+{
+  for (size_t i = 0; i < ISLET_NLIMITS; i++)
+    {
+      const struct islet_limit_def *d = &islet_limit_defs[i];
+      if (islet_limit_get (l, d) > islet_limit_get (&srv->ceiling, d))
+        return islet_fail (err, ISLET_E_INVALID, 0,
+                           "limits.%s %llu is over this server's ceiling of %llu (isletd "
+                           "--sandbox-max %s=N)",
+                           d->key, (unsigned long long) islet_limit_get (l, d),
+                           (unsigned long long) islet_limit_get (&srv->ceiling, d), d->key);
+    }
+  return 0;
+}
+
+/* The key's quota, the server's default where the key has none. */
+static int
+quota_of (const struct owner *k, struct islet_quota *q, struct islet_err *err)
+{
+  const struct islet_quota *d = &k->srv->quota_default;
+  int64_t *own[] = { &q->sandboxes, &q->memory_mb, &q->cpu_millis, &q->disk_mb };
+  const int64_t def[] = { d->sandboxes, d->memory_mb, d->cpu_millis, d->disk_mb };
+
+  if (islet_store_key_quota (k->srv->store, k->key_id, q, err) < 0)
+    return -1;
+  for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+    if (*own[i] < 0)
+      *own[i] = def[i];
+  return 0;
+}
+
+/* ---- create ---- */
+
 static void
-row_of (const struct owner *k, const struct owned_spec *spec, const char *id,
+row_of (const struct owner *k, const struct owned_spec *spec, enum islet_store_phase phase,
         struct islet_store_sandbox *row)
 {
   int64_t now = now_s ();
 
   *row = (struct islet_store_sandbox){
     .key_id = k->key_id,
-    .name = islet_xstrdup (spec->name ? spec->name : id),
+    .name = spec->name ? islet_xstrdup (spec->name) : NULL, /* NULL: the id, once known */
     .labels = json_text (spec->labels),
     .env = json_text (spec->env),
     .language = islet_xstrdup (spec->language ? spec->language : "python"),
@@ -183,45 +245,103 @@ row_of (const struct owner *k, const struct owned_spec *spec, const char *id,
     .created = now,
     .updated = now,
     .last_activity = now,
+    .phase = phase,
+    .memory_mb = (int64_t) spec->limits.memory_mb,
+    .cpu_millis = spec->limits.cpu_millis,
+    .disk_mb = (int64_t) spec->limits.disk_mb,
   };
-  snprintf (row->id, sizeof row->id, "%s", id);
+}
+
+/* The row goes in first, with the id the core has just chosen and before
+ * anything of the sandbox exists: a kill of isletd at any later point
+ * leaves a row that the sweep at start finds (owned_sweep). */
+struct claim
+{
+  struct srv *srv;
+  struct islet_store_sandbox *row;
+  struct islet_quota quota;
+  bool claimed;
+};
+
+static int
+claim_row (void *arg, const char *id, struct islet_err *err)
+{
+  struct claim *c = arg;
+
+  snprintf (c->row->id, sizeof c->row->id, "%s", id);
+  if (c->row->name == NULL)
+    c->row->name = islet_xstrdup (id); /* Daytona's default name is the id */
+  if (islet_store_sandbox_claim (c->srv->store, c->row, &c->quota, err) < 0)
+    return -1;
+  c->claimed = true;
+  return 0;
+}
+
+/* Undo a create from its row on: the core's sandbox, then the row.  A row
+ * whose sandbox could not be destroyed stays, for the sweep. */
+static void
+unmake (struct srv *srv, const char *id, bool made)
+{
+  struct islet_err e;
+
+  if (made && islet_sandbox_destroy (srv->ctx, id, true, &e) < 0 && e.kind != ISLET_E_NOTFOUND)
+    {
+      fprintf (stderr, "isletd: take back sandbox %s: %s\n", id, e.msg);
+      return;
+    }
+  if (islet_store_sandbox_delete (srv->store, id, &e) < 0)
+    fprintf (stderr, "isletd: %s (the sweep at the next start removes it)\n", e.msg);
+}
+
+/* The core's sandbox and its row in phase, within the key's bounds; on
+ * failure neither is left. */
+static int
+make (const struct owner *k, const struct owned_spec *spec, enum islet_store_phase phase,
+      struct islet_store_sandbox *row, struct islet_err *err)
+{
+  struct claim c = { .srv = k->srv, .row = row };
+  struct islet_create_opts opts
+      = { .image = spec->image, .limits = spec->limits, .claim = claim_row, .claim_arg = &c };
+  char id[ISLET_ID_LEN + 1];
+
+  if (within_ceiling (k->srv, &spec->limits, err) < 0 || quota_of (k, &c.quota, err) < 0)
+    return -1;
+  row_of (k, spec, phase, row);
+  /* no core name: the core's names are global, a key's are its own (the
+   * core calls it islet-<id>, its hostname too) */
+  if (islet_sandbox_create (k->srv->ctx, &opts, id, err) < 0)
+    {
+      if (c.claimed)
+        unmake (k->srv, row->id, false);
+      if (err->kind == ISLET_E_NOTFOUND)
+        err->kind = ISLET_E_INVALID; /* an unknown image is a bad request */
+      return -1;
+    }
+  return 0;
 }
 
 int
 owned_create (const struct owner *k, const struct owned_spec *spec, struct owned *o,
               struct islet_err *err)
 {
-  struct islet_create_opts opts = { .image = spec->image, .limits = spec->limits };
-  struct islet_err ignored;
-  char id[ISLET_ID_LEN + 1];
-
   *o = (struct owned){ 0 };
   if (spec->name && !owned_name_ok (spec->name))
     return islet_fail (err, ISLET_E_INVALID, 0,
                        "name must be 1 to %d bytes, without '/' or control characters",
                        NAME_MAX_LEN);
-  /* a quick check; the store's UNIQUE (key, name) is what holds under races */
-  if (spec->name && islet_store_sandbox_find (k->srv->store, k->key_id, spec->name, id, &ignored) == 0)
-    return islet_fail (err, ISLET_E_CONFLICT, 0, "a sandbox named '%s' exists already",
-                       spec->name);
-  /* no core name: the core's names are global, a key's are its own (the
-   * core calls it islet-<id>, its hostname too) */
-  if (islet_sandbox_create (k->srv->ctx, &opts, id, err) < 0)
+  if (make (k, spec, ISLET_PHASE_CREATING, &o->row, err) < 0)
     {
-      if (err->kind == ISLET_E_NOTFOUND)
-        err->kind = ISLET_E_INVALID; /* an unknown image is a bad request */
-      return -1;
-    }
-  row_of (k, spec, id, &o->row);
-  if (islet_store_sandbox_put (k->srv->store, &o->row, err) < 0
-      || islet_sandbox_get (k->srv->ctx, id, &o->info, err) < 0)
-    {
-      /* a sandbox no key owns would be lost to the API: take it back */
-      (void) !islet_sandbox_destroy (k->srv->ctx, id, true, &ignored);
-      (void) !islet_store_sandbox_delete (k->srv->store, id, &ignored);
       owned_fini (o);
       return -1;
     }
+  if (islet_sandbox_get (k->srv->ctx, o->row.id, &o->info, err) < 0
+      || islet_store_sandbox_set_phase (k->srv->store, o->row.id, ISLET_PHASE_READY, err) < 0)
+    {
+      unmake (k->srv, o->row.id, true);
+      owned_fini (o);
+      return -1;
+    }
+  o->row.phase = ISLET_PHASE_READY;
   take_name (o);
   event (k, o, NULL, NULL);
   return 0;
@@ -277,10 +397,19 @@ owned_destroy (const struct owner *k, struct owned *o, struct islet_err *err)
 {
   struct islet_err serr;
 
-  if (islet_sandbox_destroy (k->srv->ctx, o->info.id, true, err) < 0)
+  /* marked first: a kill of isletd during the destroy leaves a row the
+   * sweep at start finishes, not one that holds the name meanwhile */
+  if (islet_store_sandbox_set_phase (k->srv->store, o->info.id, ISLET_PHASE_DELETING, err) < 0)
     return -1;
+  if (islet_sandbox_destroy (k->srv->ctx, o->info.id, true, err) < 0
+      && err->kind != ISLET_E_NOTFOUND)
+    {
+      if (islet_store_sandbox_set_phase (k->srv->store, o->info.id, ISLET_PHASE_READY, &serr) < 0)
+        fprintf (stderr, "isletd: %s\n", serr.msg);
+      return -1;
+    }
   if (islet_store_sandbox_delete (k->srv->store, o->info.id, &serr) < 0)
-    fprintf (stderr, "isletd: %s\n", serr.msg);
+    fprintf (stderr, "isletd: %s (the sweep at the next start removes it)\n", serr.msg);
   event (k, o, "destroyed", state_word (o->info.state));
   return 0;
 }
@@ -291,18 +420,57 @@ int
 owned_scratch_begin (const struct owner *k, const struct islet_limits *limits,
                      char id[ISLET_ID_LEN + 1], struct islet_err *err)
 {
-  struct islet_create_opts opts = { .limits = *limits };
+  const struct owned_spec spec = { .limits = *limits };
+  struct islet_store_sandbox row = { 0 };
+  int rc = make (k, &spec, ISLET_PHASE_SCRATCH, &row, err);
 
-  return islet_sandbox_create (k->srv->ctx, &opts, id, err);
+  memcpy (id, row.id, ISLET_ID_LEN + 1);
+  islet_store_sandbox_fini (&row);
+  return rc;
 }
 
 void
 owned_scratch_end (const struct owner *k, const char *id)
 {
-  struct islet_err err;
+  unmake (k->srv, id, true);
+}
 
-  if (islet_sandbox_destroy (k->srv->ctx, id, true, &err) < 0)
-    fprintf (stderr, "isletd: remove the one-request sandbox %s: %s\n", id, err.msg);
+/* ---- the sweep at start ---- */
+
+int
+owned_sweep (struct srv *srv, struct islet_err *err)
+{
+  cleanup_free struct islet_sandbox_info *all = NULL;
+  struct islet_store_sandbox *rows = NULL;
+  size_t n = 0, nall = 0, swept = 0, forgotten = 0;
+
+  /* rows of a create, a one-request run or a delete that a kill cut short:
+   * their sandboxes were never acknowledged, or were being destroyed */
+  if (islet_store_sandbox_unready (srv->store, &rows, &n, err) < 0)
+    return -1;
+  for (size_t i = 0; i < n; i++, swept++)
+    unmake (srv, rows[i].id, true);
+  islet_store_sandbox_list_free (rows, n);
+  /* rows whose sandbox is gone (destroyed by the CLI, or a delete cut
+   * short by an older isletd): nothing is being made now, so at once */
+  if (owned_core_all (srv, &all, &nall, err) < 0
+      || islet_store_sandbox_list (srv->store, -1, INT64_MIN, NULL, &rows, &n, err) < 0)
+    return -1;
+  for (size_t i = 0; i < n; i++)
+    if (owned_core_find (all, nall, rows[i].id) == NULL)
+      {
+        struct islet_err e;
+        if (islet_store_sandbox_delete (srv->store, rows[i].id, &e) < 0)
+          fprintf (stderr, "isletd: forget sandbox %s: %s\n", rows[i].id, e.msg);
+        forgotten++;
+      }
+  islet_store_sandbox_list_free (rows, n);
+  if (swept || forgotten)
+    fprintf (stderr,
+             "isletd: swept %zu sandboxes left unfinished by a stop of isletd, forgot %zu "
+             "removed outside it\n",
+             swept, forgotten);
+  return 0;
 }
 
 /* ---- the Daytona object ---- */

@@ -63,22 +63,46 @@ struct owned_spec
   int64_t auto_stop, auto_archive, auto_delete; /* minutes, as in the row */
 };
 
+/* The ceiling of each limit of a sandbox, unless the operator sets another
+ * (--sandbox-max): what one sandbox may take of a shared host. */
+#define OWNED_CEILING_DEFAULT                                                                     \
+  {                                                                                              \
+    .memory_mb = 8192, .cpu_millis = 4000, .pids = 1024, .disk_mb = 20480, .timeout_s = 3600,   \
+    .output_bytes = 16 << 20, .nofile = 65536                                                    \
+  }
+/* Set one ceiling from "NAME=VALUE" (a limit's API name). */
+int owned_ceiling_set (struct islet_limits *ceiling, const char *name_value,
+                       struct islet_err *err) ISLET_MUST_CHECK;
+
+/* At start, before any request: destroy the sandboxes of rows that are not
+ * ready (a create, a one-request run or a delete cut short by a kill of
+ * isletd) and remove those rows, and forget ready rows whose sandbox is
+ * gone.  Every sandbox isletd makes has a row before it exists (the core's
+ * claim callback), so none is left running that no row owns. */
+int owned_sweep (struct srv *srv, struct islet_err *err) ISLET_MUST_CHECK;
+
 /* A name isletd takes: 1 to 255 bytes, no '/' and no control characters. */
 bool owned_name_ok (const char *s);
 
-/* Make a sandbox owned by k: the core's sandbox and the store's row, as one
- * (a failure leaves neither), then the "created" event. */
+/* Make a sandbox owned by k: the store's row (written first, in phase
+ * creating), the core's sandbox, the row made ready, as one (a failure
+ * leaves neither), then the "created" event.  Its limits must be within the
+ * server's ceiling (else ISLET_E_INVALID) and the key's sandboxes with it
+ * within the key's quota (else ISLET_E_LIMIT, naming the bound). */
 int owned_create (const struct owner *k, const struct owned_spec *spec, struct owned *o,
                   struct islet_err *err) ISLET_MUST_CHECK;
 /* Start a stopped one, stop a running one (ISLET_E_CONFLICT when it is
  * already so); the row's clocks follow, o is refreshed, the event sent. */
 int owned_start (const struct owner *k, struct owned *o, struct islet_err *err) ISLET_MUST_CHECK;
 int owned_stop (const struct owner *k, struct owned *o, struct islet_err *err) ISLET_MUST_CHECK;
-/* Destroy it: the core's sandbox, then its row, then the event. */
+/* Destroy it: the row marked deleting, the core's sandbox, the row, then
+ * the event. */
 int owned_destroy (const struct owner *k, struct owned *o, struct islet_err *err) ISLET_MUST_CHECK;
 
-/* A sandbox no key owns, for one request only (/v1/execute, /v1/test):
- * made, used by the caller, destroyed by owned_scratch_end. */
+/* A sandbox for one request only (/v1/execute, /v1/test): made as
+ * owned_create makes one (a row, in phase scratch: counted in the key's
+ * quota, swept if isletd is killed, never listed), used by the caller,
+ * destroyed with its row by owned_scratch_end. */
 int owned_scratch_begin (const struct owner *k, const struct islet_limits *limits,
                          char id[ISLET_ID_LEN + 1], struct islet_err *err) ISLET_MUST_CHECK;
 void owned_scratch_end (const struct owner *k, const char *id);

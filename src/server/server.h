@@ -41,6 +41,11 @@ struct srv
   unsigned conn_max;        /* --max-connections; 0: http.c's default */
   unsigned conn_per_client; /* --max-client-connections (one address); 0: default */
   uint64_t scratch_key_max; /* --max-key-scratch; 0: GUARD_SCRATCH_KEY_MAX */
+  /* the operator's bounds (owned.c): each key's quota where the key has
+   * none of its own (--default-max-*), and each sandbox's limits
+   * (--sandbox-max NAME=VALUE) */
+  struct islet_quota quota_default;
+  struct islet_limits ceiling;
 };
 
 #define SRV_PARAMS_MAX 3

@@ -66,7 +66,10 @@ static const char schema[]
       "  hash TEXT NOT NULL UNIQUE," /* hex SHA-256 of the key; the key itself is never stored */
       "  name TEXT NOT NULL DEFAULT '',"
       "  created INTEGER NOT NULL,"
-      "  revoked INTEGER);" /* unix seconds, NULL while valid */
+      "  revoked INTEGER," /* unix seconds, NULL while valid */
+      /* the key's quota (struct islet_quota); NULL: the server's default */
+      "  max_sandboxes INTEGER, max_memory_mb INTEGER, max_cpu_millis INTEGER,"
+      "  max_disk_mb INTEGER);"
       "CREATE TABLE IF NOT EXISTS sandboxes ("
       "  id TEXT PRIMARY KEY,"
       "  key_id INTEGER NOT NULL REFERENCES api_keys(id),"
@@ -82,6 +85,10 @@ static const char schema[]
       "  updated INTEGER NOT NULL,"
       "  last_activity INTEGER NOT NULL,"
       "  stopped_at INTEGER NOT NULL DEFAULT 0," /* when first seen stopped; 0 while running */
+      "  phase TEXT NOT NULL DEFAULT 'ready'," /* enum islet_store_phase */
+      "  memory_mb INTEGER NOT NULL DEFAULT 0," /* its share of the key's quota */
+      "  cpu_millis INTEGER NOT NULL DEFAULT 0,"
+      "  disk_mb INTEGER NOT NULL DEFAULT 0,"
       "  UNIQUE (key_id, name));"
       "CREATE INDEX IF NOT EXISTS sandboxes_key ON sandboxes(key_id);"
       "CREATE TABLE IF NOT EXISTS audit ("
@@ -203,11 +210,23 @@ migrate (struct islet_store *st, char **msg)
 {
   static const struct
   {
-    const char *column, *sql;
+    const char *table, *column, *sql;
   } added[] = {
-    { "name", "ALTER TABLE sandboxes ADD COLUMN name TEXT;"
-              "CREATE UNIQUE INDEX IF NOT EXISTS sandboxes_name ON sandboxes(key_id, name);" },
-    { "stopped_at", "ALTER TABLE sandboxes ADD COLUMN stopped_at INTEGER NOT NULL DEFAULT 0;" },
+    { "sandboxes", "name",
+      "ALTER TABLE sandboxes ADD COLUMN name TEXT;"
+      "CREATE UNIQUE INDEX IF NOT EXISTS sandboxes_name ON sandboxes(key_id, name);" },
+    { "sandboxes", "stopped_at",
+      "ALTER TABLE sandboxes ADD COLUMN stopped_at INTEGER NOT NULL DEFAULT 0;" },
+    { "sandboxes", "phase", "ALTER TABLE sandboxes ADD COLUMN phase TEXT NOT NULL DEFAULT 'ready';" },
+    { "sandboxes", "memory_mb",
+      "ALTER TABLE sandboxes ADD COLUMN memory_mb INTEGER NOT NULL DEFAULT 0;"
+      "ALTER TABLE sandboxes ADD COLUMN cpu_millis INTEGER NOT NULL DEFAULT 0;"
+      "ALTER TABLE sandboxes ADD COLUMN disk_mb INTEGER NOT NULL DEFAULT 0;" },
+    { "api_keys", "max_sandboxes",
+      "ALTER TABLE api_keys ADD COLUMN max_sandboxes INTEGER;"
+      "ALTER TABLE api_keys ADD COLUMN max_memory_mb INTEGER;"
+      "ALTER TABLE api_keys ADD COLUMN max_cpu_millis INTEGER;"
+      "ALTER TABLE api_keys ADD COLUMN max_disk_mb INTEGER;" },
   };
 
   for (size_t i = 0; i < sizeof added / sizeof added[0]; i++)
@@ -215,11 +234,12 @@ migrate (struct islet_store *st, char **msg)
       cleanup_stmt_once sqlite3_stmt *s = NULL;
       int rc;
 
-      if (sqlite3_prepare_v2 (st->db, "SELECT 1 FROM pragma_table_info('sandboxes') WHERE name = ?",
-                              -1, &s, NULL)
+      if (sqlite3_prepare_v2 (st->db, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2", -1,
+                              &s, NULL)
           != SQLITE_OK)
         return -1;
-      sqlite3_bind_text (s, 1, added[i].column, -1, SQLITE_STATIC);
+      sqlite3_bind_text (s, 1, added[i].table, -1, SQLITE_STATIC);
+      sqlite3_bind_text (s, 2, added[i].column, -1, SQLITE_STATIC);
       rc = sqlite3_step (s);
       if (rc == SQLITE_DONE && sqlite3_exec (st->db, added[i].sql, NULL, NULL, msg) != SQLITE_OK)
         return -1;
@@ -316,43 +336,76 @@ islet_store_key_count (struct islet_store *st, int64_t *n, struct islet_err *err
   return 0;
 }
 
+/* A quota's fields in the order of the api_keys columns. */
+static int64_t *
+quota_fields (struct islet_quota *q, size_t i)
+{
+  int64_t *f[] = { &q->sandboxes, &q->memory_mb, &q->cpu_millis, &q->disk_mb };
+  return f[i];
+}
+#define QUOTA_FIELDS 4
+
 int
-islet_store_key_add (struct islet_store *st, const char *hash_hex, const char *name, int64_t *id,
-                     struct islet_err *err)
+islet_store_key_add (struct islet_store *st, const char *hash_hex, const char *name,
+                     const struct islet_quota *q, int64_t *id, struct islet_err *err)
 {
   STORE_LOCKED (st);
   cleanup_stmt sqlite3_stmt *s = NULL;
+  struct islet_quota none = ISLET_QUOTA_NONE, own = q ? *q : none;
 
-  if (prepare (st, "INSERT INTO api_keys(hash, name, created) VALUES (?, ?, ?)", &s, err) < 0)
+  if (prepare (st,
+               "INSERT INTO api_keys(hash, name, created, max_sandboxes, max_memory_mb,"
+               " max_cpu_millis, max_disk_mb) VALUES (?, ?, ?, ?, ?, ?, ?)",
+               &s, err)
+      < 0)
     return -1;
   sqlite3_bind_text (s, 1, hash_hex, -1, SQLITE_STATIC);
   sqlite3_bind_text (s, 2, name, -1, SQLITE_STATIC);
   sqlite3_bind_int64 (s, 3, (sqlite3_int64) time (NULL));
+  for (size_t i = 0; i < QUOTA_FIELDS; i++)
+    if (*quota_fields (&own, i) >= 0)
+      sqlite3_bind_int64 (s, 4 + (int) i, *quota_fields (&own, i));
   if (sqlite3_step (s) != SQLITE_DONE)
     return db_fail (st, err, "add key");
   *id = sqlite3_last_insert_rowid (st->db);
   return 0;
 }
 
+static json_t *
+int_or_null (sqlite3_stmt *s, int i)
+{
+  if (sqlite3_column_type (s, i) == SQLITE_NULL)
+    return json_null ();
+  return json_integer ((json_int_t) sqlite3_column_int64 (s, i));
+}
+
 int
 islet_store_key_list (struct islet_store *st, json_t **out, struct islet_err *err)
 {
+  static const char *const quota_names[QUOTA_FIELDS]
+      = { "max_sandboxes", "max_memory_mb", "max_cpu_millis", "max_disk_mb" };
   STORE_LOCKED (st);
   cleanup_stmt sqlite3_stmt *s = NULL;
   json_t *a;
   int rc;
 
-  if (prepare (st, "SELECT id, name, created, revoked FROM api_keys ORDER BY id", &s, err) < 0)
+  if (prepare (st,
+               "SELECT id, name, created, revoked, max_sandboxes, max_memory_mb, max_cpu_millis,"
+               " max_disk_mb FROM api_keys ORDER BY id",
+               &s, err)
+      < 0)
     return -1;
   a = json_array ();
   while ((rc = sqlite3_step (s)) == SQLITE_ROW)
-    json_array_append_new (
-        a, json_pack ("{s:I,s:s,s:I,s:o}", "id", (json_int_t) sqlite3_column_int64 (s, 0), "name",
-                      (const char *) sqlite3_column_text (s, 1), "created",
-                      (json_int_t) sqlite3_column_int64 (s, 2), "revoked",
-                      sqlite3_column_type (s, 3) == SQLITE_NULL
-                          ? json_null ()
-                          : json_integer ((json_int_t) sqlite3_column_int64 (s, 3))));
+    {
+      json_t *k = json_pack ("{s:I,s:s,s:I,s:o}", "id", (json_int_t) sqlite3_column_int64 (s, 0),
+                             "name", (const char *) sqlite3_column_text (s, 1), "created",
+                             (json_int_t) sqlite3_column_int64 (s, 2), "revoked",
+                             int_or_null (s, 3));
+      for (int i = 0; i < QUOTA_FIELDS; i++)
+        json_object_set_new (k, quota_names[i], int_or_null (s, 4 + i));
+      json_array_append_new (a, k);
+    }
   if (rc != SQLITE_DONE)
     {
       json_decref (a);
@@ -378,6 +431,32 @@ islet_store_key_revoke (struct islet_store *st, int64_t id, struct islet_err *er
     return db_fail (st, err, "revoke key");
   if (sqlite3_changes (st->db) == 0)
     return islet_fail (err, ISLET_E_NOTFOUND, 0, "no valid key with id %lld", (long long) id);
+  return 0;
+}
+
+int
+islet_store_key_quota (struct islet_store *st, int64_t id, struct islet_quota *out,
+                       struct islet_err *err)
+{
+  STORE_LOCKED (st);
+  cleanup_stmt sqlite3_stmt *s = NULL;
+  int rc;
+
+  if (prepare (st,
+               "SELECT max_sandboxes, max_memory_mb, max_cpu_millis, max_disk_mb FROM api_keys"
+               " WHERE id = ?",
+               &s, err)
+      < 0)
+    return -1;
+  sqlite3_bind_int64 (s, 1, id);
+  rc = sqlite3_step (s);
+  if (rc == SQLITE_DONE)
+    return islet_fail (err, ISLET_E_NOTFOUND, 0, "no key %lld", (long long) id);
+  if (rc != SQLITE_ROW)
+    return db_fail (st, err, "read the key's quota");
+  for (size_t i = 0; i < QUOTA_FIELDS; i++)
+    *quota_fields (out, i)
+        = sqlite3_column_type (s, (int) i) == SQLITE_NULL ? -1 : sqlite3_column_int64 (s, (int) i);
   return 0;
 }
 
@@ -427,11 +506,26 @@ islet_store_sandbox_fini (struct islet_store_sandbox *s)
   s->labels = s->env = s->language = s->target = s->name = NULL;
 }
 
-int
-islet_store_sandbox_put (struct islet_store *st, const struct islet_store_sandbox *sb,
-                         struct islet_err *err)
+static const char *const phase_names[] = {
+  [ISLET_PHASE_READY] = "ready",
+  [ISLET_PHASE_CREATING] = "creating",
+  [ISLET_PHASE_SCRATCH] = "scratch",
+  [ISLET_PHASE_DELETING] = "deleting",
+};
+
+static enum islet_store_phase
+phase_of (const unsigned char *text)
 {
-  STORE_LOCKED (st);
+  for (size_t i = 0; text && i < sizeof phase_names / sizeof phase_names[0]; i++)
+    if (strcmp ((const char *) text, phase_names[i]) == 0)
+      return (enum islet_store_phase) i;
+  return ISLET_PHASE_READY;
+}
+
+static int
+sandbox_put_locked (struct islet_store *st, const struct islet_store_sandbox *sb,
+                    struct islet_err *err)
+{
   cleanup_stmt sqlite3_stmt *s = NULL;
 
   /* an upsert, not INSERT OR REPLACE: that would delete the row of another
@@ -439,8 +533,8 @@ islet_store_sandbox_put (struct islet_store *st, const struct islet_store_sandbo
   if (prepare (st,
                "INSERT INTO sandboxes(id, key_id, labels, env, language, target,"
                " auto_stop, auto_archive, auto_delete, created, updated, last_activity, name,"
-               " stopped_at)"
-               " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+               " stopped_at, phase, memory_mb, cpu_millis, disk_mb)"
+               " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                " ON CONFLICT(id) DO UPDATE SET key_id = excluded.key_id,"
                " labels = excluded.labels, env = excluded.env, language = excluded.language,"
                " target = excluded.target, auto_stop = excluded.auto_stop,"
@@ -467,6 +561,10 @@ islet_store_sandbox_put (struct islet_store *st, const struct islet_store_sandbo
   if (sb->name)
     sqlite3_bind_text (s, 13, sb->name, -1, SQLITE_STATIC);
   sqlite3_bind_int64 (s, 14, sb->stopped_at);
+  sqlite3_bind_text (s, 15, phase_names[sb->phase], -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (s, 16, sb->memory_mb);
+  sqlite3_bind_int64 (s, 17, sb->cpu_millis);
+  sqlite3_bind_int64 (s, 18, sb->disk_mb);
   if (sqlite3_step (s) != SQLITE_DONE)
     {
       if (sqlite3_extended_errcode (st->db) == SQLITE_CONSTRAINT_UNIQUE)
@@ -477,6 +575,73 @@ islet_store_sandbox_put (struct islet_store *st, const struct islet_store_sandbo
   return 0;
 }
 
+int
+islet_store_sandbox_put (struct islet_store *st, const struct islet_store_sandbox *sb,
+                         struct islet_err *err)
+{
+  STORE_LOCKED (st);
+  return sandbox_put_locked (st, sb, err);
+}
+
+/* ISLET_E_LIMIT when one more sandbox like sb would take the key past a
+ * bound of q, given what its sandboxes hold (in q's order). */
+static int
+quota_check (const struct islet_quota *q, const int64_t held[QUOTA_FIELDS],
+             const struct islet_store_sandbox *sb, struct islet_err *err)
+{
+  static const struct
+  {
+    const char *what, *flag;
+    double unit; /* shown in units of this many */
+  } fields[QUOTA_FIELDS] = {
+    { "sandboxes", "--max-sandboxes", 1 },
+    { "MiB of memory", "--max-memory", 1 },
+    { "CPUs", "--max-cpus", 1000 },
+    { "MiB of disk", "--max-disk", 1 },
+  };
+  struct islet_quota bound = *q;
+  const int64_t more[QUOTA_FIELDS] = { 1, sb->memory_mb, sb->cpu_millis, sb->disk_mb };
+
+  for (size_t i = 0; i < QUOTA_FIELDS; i++)
+    {
+      int64_t max = *quota_fields (&bound, i);
+      if (max >= 0 && held[i] + more[i] > max)
+        return islet_fail (err, ISLET_E_LIMIT, 0,
+                           "over the key's quota: it may hold %g %s (%s), its sandboxes hold "
+                           "%g, this one asks for %g",
+                           (double) max / fields[i].unit, fields[i].what, fields[i].flag,
+                           (double) held[i] / fields[i].unit, (double) more[i] / fields[i].unit);
+    }
+  return 0;
+}
+
+int
+islet_store_sandbox_claim (struct islet_store *st, const struct islet_store_sandbox *sb,
+                           const struct islet_quota *q, struct islet_err *err)
+{
+  STORE_LOCKED (st);
+  cleanup_stmt sqlite3_stmt *s = NULL;
+  int64_t held[QUOTA_FIELDS];
+
+  /* one connection under one lock: nothing is inserted between the sum and
+   * the insert, so concurrent creates cannot pass the quota together */
+  if (prepare (st,
+               "SELECT count(*), total(memory_mb), total(cpu_millis), total(disk_mb)"
+               " FROM sandboxes WHERE key_id = ?",
+               &s, err)
+      < 0)
+    return -1;
+  sqlite3_bind_int64 (s, 1, sb->key_id);
+  if (sqlite3_step (s) != SQLITE_ROW)
+    return db_fail (st, err, "sum the key's sandboxes");
+  for (int i = 0; i < QUOTA_FIELDS; i++)
+    held[i] = sqlite3_column_int64 (s, i);
+  if (quota_check (q, held, sb, err) < 0)
+    return -1;
+  return sandbox_put_locked (st, sb, err);
+}
+
+
 static char *
 column_dup (sqlite3_stmt *s, int i)
 {
@@ -486,7 +651,7 @@ column_dup (sqlite3_stmt *s, int i)
 
 #define SANDBOX_COLUMNS                                                                            \
   "id, key_id, labels, env, language, target, auto_stop, auto_archive, auto_delete, created,"     \
-  " updated, last_activity, name, stopped_at"
+  " updated, last_activity, name, stopped_at, phase, memory_mb, cpu_millis, disk_mb"
 
 static void
 row_read (sqlite3_stmt *s, struct islet_store_sandbox *out)
@@ -507,6 +672,10 @@ row_read (sqlite3_stmt *s, struct islet_store_sandbox *out)
   if (sqlite3_column_type (s, 12) != SQLITE_NULL)
     out->name = column_dup (s, 12);
   out->stopped_at = sqlite3_column_int64 (s, 13);
+  out->phase = phase_of (sqlite3_column_text (s, 14));
+  out->memory_mb = sqlite3_column_int64 (s, 15);
+  out->cpu_millis = sqlite3_column_int64 (s, 16);
+  out->disk_mb = sqlite3_column_int64 (s, 17);
 }
 
 static int sandbox_get_locked (struct islet_store *st, const char *id,
@@ -597,26 +766,15 @@ islet_store_sandbox_list_free (struct islet_store_sandbox *rows, size_t n)
   free (rows);
 }
 
-int
-islet_store_sandbox_list (struct islet_store *st, int64_t key_id, int64_t after_created,
-                          const char *after_id, struct islet_store_sandbox **out, size_t *n,
-                          struct islet_err *err)
+/* Every row a statement yields (*out malloc'd). */
+static int
+rows_read (struct islet_store *st, sqlite3_stmt *s, struct islet_store_sandbox **out, size_t *n,
+           struct islet_err *err)
 {
-  STORE_LOCKED (st);
-  cleanup_stmt sqlite3_stmt *s = NULL;
   struct islet_store_sandbox *v = NULL;
   size_t count = 0;
   int rc;
 
-  if (prepare (st,
-               "SELECT " SANDBOX_COLUMNS " FROM sandboxes WHERE (?1 < 0 OR key_id = ?1)"
-               " AND (created > ?2 OR (created = ?2 AND id > ?3)) ORDER BY created, id",
-               &s, err)
-      < 0)
-    return -1;
-  sqlite3_bind_int64 (s, 1, key_id);
-  sqlite3_bind_int64 (s, 2, after_created);
-  sqlite3_bind_text (s, 3, after_id ? after_id : "", -1, SQLITE_STATIC);
   while ((rc = sqlite3_step (s)) == SQLITE_ROW)
     {
       v = islet_xrealloc (v, (count + 1) * sizeof *v);
@@ -630,6 +788,27 @@ islet_store_sandbox_list (struct islet_store *st, int64_t key_id, int64_t after_
   *out = v;
   *n = count;
   return 0;
+}
+
+int
+islet_store_sandbox_list (struct islet_store *st, int64_t key_id, int64_t after_created,
+                          const char *after_id, struct islet_store_sandbox **out, size_t *n,
+                          struct islet_err *err)
+{
+  STORE_LOCKED (st);
+  cleanup_stmt sqlite3_stmt *s = NULL;
+
+  if (prepare (st,
+               "SELECT " SANDBOX_COLUMNS " FROM sandboxes WHERE (?1 < 0 OR key_id = ?1)"
+               " AND phase = 'ready'"
+               " AND (created > ?2 OR (created = ?2 AND id > ?3)) ORDER BY created, id",
+               &s, err)
+      < 0)
+    return -1;
+  sqlite3_bind_int64 (s, 1, key_id);
+  sqlite3_bind_int64 (s, 2, after_created);
+  sqlite3_bind_text (s, 3, after_id ? after_id : "", -1, SQLITE_STATIC);
+  return rows_read (st, s, out, n, err);
 }
 
 int
@@ -649,7 +828,7 @@ sandbox_find_locked (struct islet_store *st, int64_t key_id, const char *ref,
 
   if (prepare (st,
                "SELECT id FROM sandboxes WHERE key_id = ?1 AND (id = ?2 OR name = ?2)"
-               " ORDER BY id = ?2 DESC LIMIT 1",
+               " AND phase = 'ready' ORDER BY id = ?2 DESC LIMIT 1",
                &s, err)
       < 0)
     return -1;
@@ -677,6 +856,38 @@ islet_store_sandbox_delete (struct islet_store *st, const char *id, struct islet
   if (sqlite3_step (s) != SQLITE_DONE)
     return db_fail (st, err, "delete sandbox");
   return 0;
+}
+
+int
+islet_store_sandbox_set_phase (struct islet_store *st, const char *id,
+                               enum islet_store_phase phase, struct islet_err *err)
+{
+  STORE_LOCKED (st);
+  cleanup_stmt sqlite3_stmt *s = NULL;
+
+  if (prepare (st, "UPDATE sandboxes SET phase = ? WHERE id = ?", &s, err) < 0)
+    return -1;
+  sandboxes_forget (st);
+  sqlite3_bind_text (s, 1, phase_names[phase], -1, SQLITE_STATIC);
+  sqlite3_bind_text (s, 2, id, -1, SQLITE_STATIC);
+  if (sqlite3_step (s) != SQLITE_DONE)
+    return db_fail (st, err, "mark sandbox");
+  if (sqlite3_changes (st->db) == 0)
+    return islet_fail (err, ISLET_E_NOTFOUND, 0, "no sandbox `%s` in the store", id);
+  return 0;
+}
+
+int
+islet_store_sandbox_unready (struct islet_store *st, struct islet_store_sandbox **out, size_t *n,
+                             struct islet_err *err)
+{
+  STORE_LOCKED (st);
+  cleanup_stmt sqlite3_stmt *s = NULL;
+
+  if (prepare (st, "SELECT " SANDBOX_COLUMNS " FROM sandboxes WHERE phase != 'ready'", &s, err)
+      < 0)
+    return -1;
+  return rows_read (st, s, out, n, err);
 }
 
 int

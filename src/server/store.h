@@ -20,12 +20,28 @@ int islet_store_open (const char *path, struct islet_store **out,
 void islet_store_close (struct islet_store *st);
 
 /* ---- API keys ---- */
+
+/* What one key may hold at once, over all its sandboxes (running, stopped,
+ * being made, or of one request): each -1 when there is no bound. */
+struct islet_quota
+{
+  int64_t sandboxes, memory_mb, cpu_millis, disk_mb;
+};
+#define ISLET_QUOTA_NONE { -1, -1, -1, -1 }
+
 int islet_store_key_count (struct islet_store *st, int64_t *n,
                            struct islet_err *err) ISLET_MUST_CHECK;
+/* q: the key's own quota (-1 in a field: the server's default for it);
+ * NULL: the defaults for all. */
 int islet_store_key_add (struct islet_store *st, const char *hash_hex, const char *name,
-                         int64_t *id, struct islet_err *err) ISLET_MUST_CHECK;
-/* Every key, oldest first: [{id, name, created, revoked}] (times in unix
- * seconds, revoked null while valid). */
+                         const struct islet_quota *q, int64_t *id,
+                         struct islet_err *err) ISLET_MUST_CHECK;
+/* The key's own quota, -1 where it has none (the server's default). */
+int islet_store_key_quota (struct islet_store *st, int64_t id, struct islet_quota *out,
+                           struct islet_err *err) ISLET_MUST_CHECK;
+/* Every key, oldest first: [{id, name, created, revoked, max_sandboxes,
+ * max_memory_mb, max_cpu_millis, max_disk_mb}] (times in unix seconds,
+ * revoked null while valid, a max null where the key has none of its own). */
 int islet_store_key_list (struct islet_store *st, json_t **out,
                           struct islet_err *err) ISLET_MUST_CHECK;
 /* Revoke a key: from now on it gets 401.  ISLET_E_NOTFOUND if no valid key
@@ -37,6 +53,20 @@ int islet_store_key_find (struct islet_store *st, const char *hash_hex, int64_t 
                           struct islet_err *err) ISLET_MUST_CHECK;
 
 /* ---- sandbox ownership and Daytona fields ---- */
+
+/* Where a row is in its sandbox's life.  Only a ready row is a key's
+ * sandbox to the API (found, listed, reaped); the others are isletd's own
+ * marks, written before the sandbox exists or while it goes, so that a
+ * kill of isletd leaves nothing that no row owns: the sweep at start
+ * (owned_sweep) destroys their sandboxes and removes them. */
+enum islet_store_phase
+{
+  ISLET_PHASE_READY = 0,
+  ISLET_PHASE_CREATING, /* the core is making it */
+  ISLET_PHASE_SCRATCH,  /* one request's sandbox (/v1/execute), never ready */
+  ISLET_PHASE_DELETING, /* the core is destroying it */
+};
+
 struct islet_store_sandbox
 {
   char id[ISLET_ID_LEN + 1];
@@ -49,18 +79,33 @@ struct islet_store_sandbox
   int64_t auto_stop, auto_archive, auto_delete; /* minutes; stop and delete enforced (reaper.c) */
   int64_t created, updated, last_activity;      /* unix seconds */
   int64_t stopped_at; /* when it was stopped (or first seen stopped); 0 while running */
+  enum islet_store_phase phase;
+  /* what it holds of its key's quota (its limits when made) */
+  int64_t memory_mb, cpu_millis, disk_mb;
 };
 
 void islet_store_sandbox_fini (struct islet_store_sandbox *s);
-/* Insert or update; ISLET_E_CONFLICT if the key has another sandbox of
- * that name. */
+/* Insert s, in its phase (creating or scratch), if the key's sandboxes
+ * with it stay within q (the key's whole quota, defaults applied): else
+ * ISLET_E_LIMIT naming the bound.  ISLET_E_CONFLICT if the key has another
+ * sandbox of that name, in any phase. */
+int islet_store_sandbox_claim (struct islet_store *st, const struct islet_store_sandbox *s,
+                               const struct islet_quota *q, struct islet_err *err) ISLET_MUST_CHECK;
+int islet_store_sandbox_set_phase (struct islet_store *st, const char *id,
+                                   enum islet_store_phase phase,
+                                   struct islet_err *err) ISLET_MUST_CHECK;
+/* Every row that is not ready, of every key (the sweep's). */
+int islet_store_sandbox_unready (struct islet_store *st, struct islet_store_sandbox **out,
+                                 size_t *n, struct islet_err *err) ISLET_MUST_CHECK;
+/* Insert or update a row's fields (never its phase or its share of the
+ * quota); ISLET_E_CONFLICT if the key has another sandbox of that name. */
 int islet_store_sandbox_put (struct islet_store *st, const struct islet_store_sandbox *s,
                              struct islet_err *err) ISLET_MUST_CHECK;
 /* ISLET_E_NOTFOUND if the store has no row for id. */
 int islet_store_sandbox_get (struct islet_store *st, const char *id,
                              struct islet_store_sandbox *out,
                              struct islet_err *err) ISLET_MUST_CHECK;
-/* The rows of key_id (-1: of every key) that come after (after_created,
+/* The ready rows of key_id (-1: of every key) that come after (after_created,
  * after_id) in the order (created, id), in that order: the pages of a
  * listing, and the reaper's rounds.  Free with islet_store_sandbox_list_free. */
 int islet_store_sandbox_list (struct islet_store *st, int64_t key_id, int64_t after_created,

@@ -42,6 +42,9 @@ __wrap_islet_sandbox_create (struct islet_ctx *ctx, const struct islet_create_op
   s = &core[n_core];
   *s = (struct islet_sandbox_info){ .state = ISLET_SB_RUNNING, .limits = opts->limits };
   snprintf (s->id, sizeof s->id, "%012x", ++next_id);
+  /* as the core does: the caller's claim before anything exists */
+  if (opts->claim && opts->claim (opts->claim_arg, s->id, err) < 0)
+    return -1;
   memcpy (s->name, "islet-", 6);
   memcpy (s->name + 6, s->id, ISLET_ID_LEN + 1);
   snprintf (s->image, sizeof s->image, "host");
@@ -137,8 +140,10 @@ setup (void **state)
   db = islet_xasprintf ("%s/isletd.db", f->dir);
   assert_int_equal (islet_store_open (db, &f->srv.store, &err), 0);
   f->srv.url = islet_xstrdup ("http://127.0.0.1:1");
-  assert_int_equal (islet_store_key_add (f->srv.store, "a", "a", &f->key, &err), 0);
-  assert_int_equal (islet_store_key_add (f->srv.store, "b", "b", &f->other, &err), 0);
+  f->srv.ceiling = (struct islet_limits) OWNED_CEILING_DEFAULT;
+  f->srv.quota_default = (struct islet_quota) ISLET_QUOTA_NONE;
+  assert_int_equal (islet_store_key_add (f->srv.store, "a", "a", NULL, &f->key, &err), 0);
+  assert_int_equal (islet_store_key_add (f->srv.store, "b", "b", NULL, &f->other, &err), 0);
   n_core = core_creates = events = steps = fail_at = 0;
   *state = f;
   return 0;
