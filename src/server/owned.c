@@ -2,6 +2,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "islet/limits.h"
 #include "islet/util.h"
@@ -293,6 +294,25 @@ unmake (struct srv *srv, const char *id, bool made)
     fprintf (stderr, "isletd: %s (the sweep at the next start removes it)\n", e.msg);
 }
 
+/* The core's name of a sandbox isletd makes for itself (no key: no row),
+ * which is its mark for the sweep. */
+#define OWN_PREFIX "isletd-own-"
+
+/* isletd's own one-request sandbox (a probe of the image): no key, so no
+ * row and no quota; the core's name marks it instead. */
+static int
+make_own (struct srv *srv, const struct owned_spec *spec, struct islet_store_sandbox *row,
+          struct islet_err *err)
+{
+  static unsigned long long seq;
+  char name[ISLET_NAME_MAX + 1];
+  struct islet_create_opts opts = { .name = name, .image = spec->image, .limits = spec->limits };
+
+  snprintf (name, sizeof name, OWN_PREFIX "%ld-%llu", (long) getpid (),
+            __atomic_add_fetch (&seq, 1, __ATOMIC_RELAXED));
+  return islet_sandbox_create (srv->ctx, &opts, row->id, err);
+}
+
 /* The core's sandbox and its row in phase, within the key's bounds; on
  * failure neither is left. */
 static int
@@ -304,7 +324,11 @@ make (const struct owner *k, const struct owned_spec *spec, enum islet_store_pha
       = { .image = spec->image, .limits = spec->limits, .claim = claim_row, .claim_arg = &c };
   char id[ISLET_ID_LEN + 1];
 
-  if (within_ceiling (k->srv, &spec->limits, err) < 0 || quota_of (k, &c.quota, err) < 0)
+  if (within_ceiling (k->srv, &spec->limits, err) < 0)
+    return -1;
+  if (k->key_id < 0)
+    return make_own (k->srv, spec, row, err);
+  if (quota_of (k, &c.quota, err) < 0)
     return -1;
   row_of (k, spec, phase, row);
   /* no core name: the core's names are global, a key's are its own (the
@@ -465,6 +489,15 @@ owned_sweep (struct srv *srv, struct islet_err *err)
         forgotten++;
       }
   islet_store_sandbox_list_free (rows, n);
+  /* isletd's own one-request sandboxes, known by their core name */
+  for (size_t i = 0; i < nall; i++)
+    if (strncmp (all[i].name, OWN_PREFIX, strlen (OWN_PREFIX)) == 0)
+      {
+        struct islet_err e;
+        if (islet_sandbox_destroy (srv->ctx, all[i].id, true, &e) < 0)
+          fprintf (stderr, "isletd: take back sandbox %s: %s\n", all[i].id, e.msg);
+        swept++;
+      }
   if (swept || forgotten)
     fprintf (stderr,
              "isletd: swept %zu sandboxes left unfinished by a stop of isletd, forgot %zu "
