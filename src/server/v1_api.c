@@ -15,6 +15,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "islet/lang.h"
 #include "islet/toolcmd.h"
 #include "islet/util.h"
 #include "server.h"
@@ -64,11 +65,22 @@ struct v1_job {
   struct v1_settings set;
 };
 
-/* The languages of /v1 (execute_in's programs). */
+/* A NULL-terminated list of names as a JSON array. */
+static json_t *
+names_json (const char *const *names)
+{
+  json_t *a = json_array ();
+
+  for (size_t i = 0; names[i]; i++)
+    json_array_append_new (a, json_string (names[i]));
+  return a;
+}
+
+/* The languages of /v1: those the language table can run from a file. */
 static bool
 language_known (const char *l)
 {
-  return strcmp (l, "python") == 0 || strcmp (l, "javascript") == 0 || strcmp (l, "bash") == 0;
+  return islet_lang_can (islet_lang_find (l), ISLET_LANG_FILE);
 }
 
 /* The run's own timeout over its config's: the same field, given twice
@@ -113,7 +125,8 @@ parse_job (struct req *r, json_t *j, struct v1_job *job, struct resp *out)
         return bad (out, "%s must be a string", "language");
       job->language = json_string_value (lang);
       if (!language_known (job->language))
-        return bad (out, "language '%s' is not one of python, javascript, bash", job->language);
+        return bad (out, "language '%s' is not one of %s", job->language,
+                    islet_lang_list (ISLET_LANG_FILE));
     }
   if (in && !json_is_null (in))
     {
@@ -213,22 +226,13 @@ check_policy (struct islet_ctx *ctx, const char *id, const struct v1_job *job, c
 static void
 execute_in (struct islet_ctx *ctx, const char *id, const struct v1_job *job, struct resp *out)
 {
-  static const struct { const char *lang, *file, *prog; } progs[] = {
-    { "python", V1_DIR "/main.py", "python3" },
-    { "javascript", V1_DIR "/main.js", "node" },
-    { "bash", V1_DIR "/main.sh", "bash" },
-  };
+  const struct islet_lang *l = islet_lang_find (job->language);
+  cleanup_free char *file = islet_xasprintf ("%s/main%s", V1_DIR, l->ext);
   struct islet_exec_result res = { 0 };
   struct islet_err err;
-  const char *key, *file = NULL, *prog = NULL;
+  const char *key;
   json_t *v;
 
-  for (size_t i = 0; i < sizeof progs / sizeof progs[0]; i++)
-    if (strcmp (job->language, progs[i].lang) == 0)
-      {
-        file = progs[i].file;
-        prog = progs[i].prog;
-      }
   json_object_foreach (job->files, key, v)
   {
     cleanup_free char *path = key[0] == '/' ? islet_xstrdup (key)
@@ -254,13 +258,14 @@ execute_in (struct islet_ctx *ctx, const char *id, const struct v1_job *job, str
   {
     const char *mode = v1_policy_mode_name (job->set.policy);
     const char *list = v1_policy_list (job->set.policy, job->set.imports);
-    char *plain[] = { (char *) prog, (char *) file, NULL };
+    const char *plain[ISLET_LANG_ARGV_MAX + 1];
     /* under the policy: the guard, which hooks the interpreter, runs it */
     char *guarded[] = { (char *) "python3", (char *) "-I", (char *) "-B", (char *) V1_GUARD,
                         (char *) mode, (char *) list, (char *) file, NULL };
     const char *status;
 
-    if (run (ctx, id, job->set.policy != V1_POLICY_OFF ? guarded : plain, job->stdin_data,
+    (void) islet_lang_argv (l, ISLET_LANG_FILE, file, plain);
+    if (run (ctx, id, job->set.policy != V1_POLICY_OFF ? guarded : (char **) plain, job->stdin_data,
              job->set.timeout_s, &res, &err)
         < 0)
       {
@@ -386,7 +391,7 @@ v1_sandbox_create (struct req *r, struct resp *out)
       lang = json_string_value (v);
       if (lang == NULL || !language_known (lang))
         {
-          (void) bad (out, "%s must be one of python, javascript, bash", "language");
+          (void) bad (out, "%s must be one of %s", "language", islet_lang_list (ISLET_LANG_FILE));
           return;
         }
     }
@@ -461,11 +466,11 @@ v1_status (struct req *r, struct resp *out)
   old = json_deep_copy (view);
   json_object_set (old, "disk_limit_mb", json_object_get (view, "temp_storage_mb"));
   reply_json (out, 200,
-              json_pack ("{s:s,s:s,s:s,s:b,s:I,s:I,s:o,s:o,s:[s,s,s]}", "status", "available",
+              json_pack ("{s:s,s:s,s:s,s:b,s:I,s:I,s:o,s:o,s:o}", "status", "available",
                          "service_status", "running", "version", ISLET_VERSION, "sandbox_active",
                          running > 0, "active_sandboxes", (json_int_t) running, "sandboxes",
                          (json_int_t) n, "config", view, "default_config", old, "languages",
-                         "python", "javascript", "bash"));
+                         names_json (islet_lang_names (ISLET_LANG_FILE))));
 }
 
 /* POST /v1/tool {sandbox_id, text, workspace_only}: every command a model
