@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Auto-stop and auto-delete, with a "minute" of 2 s (ISLETD_TEST_MINUTE_SECONDS,
+# Auto-stop and auto-delete, with a "minute" of 4 s (ISLETD_TEST_MINUTE_SECONDS,
 # for tests only): an idle sandbox with autoStopInterval 1 is stopped, then
 # deleted autoDeleteInterval 1 later, across two kills and restarts of
 # isletd (the clocks are in SQLite); one kept busy (refreshActivity) and one
@@ -10,7 +10,7 @@
 source "$(dirname "$0")/../lib/integration.sh"
 source "$(dirname "$0")/../lib/server.sh"
 
-export ISLETD_TEST_MINUTE_SECONDS=2
+export ISLETD_TEST_MINUTE_SECONDS=4
 srv_init
 
 create () {
@@ -31,10 +31,13 @@ core_state () {
   jget "$json" 'j["state"]'
 }
 
-S=$(create '{"name":"idle","autoStopInterval":1,"autoDeleteInterval":1}'); remember_id "$S"
-K=$(create '{"name":"busy","autoStopInterval":1}'); remember_id "$K"
+# the two with a 1-"minute" auto-stop last: making the others takes seconds
+# on a loaded host, and the idle one could otherwise be stopped and deleted
+# before the first look, the busy one stopped before it is kept busy
 N=$(create '{"name":"never","autoStopInterval":0}'); remember_id "$N"
 D=$(create '{"name":"ephemeral","autoStopInterval":0,"autoDeleteInterval":0}'); remember_id "$D"
+K=$(create '{"name":"busy","autoStopInterval":1}'); remember_id "$K"
+S=$(create '{"name":"idle","autoStopInterval":1,"autoDeleteInterval":1}'); remember_id "$S"
 api GET "/api/sandbox/$S"; expect_body "the intervals" '.autoStopInterval == 1 and .autoDeleteInterval == 1'
 restart
 
@@ -63,6 +66,7 @@ api GET "/api/sandbox/$S"; expect_error "the deleted sandbox" 404
 log "== autoDeleteInterval 0: deleted once stopped"
 api POST "/api/sandbox/$D/stop"; expect_code "stop the ephemeral sandbox" 200
 for (( i = 0; i < 40; i++ )); do
+  api POST "/api/sandbox/$K/last-activity" # kept busy, as above
   [[ $(core_state "$D") == gone ]] && break
   sleep 0.25
 done
