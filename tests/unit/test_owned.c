@@ -1,4 +1,4 @@
-// wrap: islet_sandbox_create islet_sandbox_get islet_sandbox_destroy sqlite3_step
+// wrap: islet_sandbox_create islet_sandbox_get islet_sandbox_destroy islet_sandbox_list sqlite3_step
 // server: owned.c store.c reply.c
 /* isletd's middle (src/server/owned.c) on a real store and a pretend core:
  * a create is the core's sandbox and the store's row as one, whichever
@@ -87,6 +87,18 @@ __wrap_islet_sandbox_destroy (struct islet_ctx *ctx, const char *id, bool force,
   if (s == NULL)
     return islet_fail (err, ISLET_E_NOTFOUND, 0, "no sandbox `%s`", id);
   *s = core[--n_core];
+  return 0;
+}
+
+int
+__wrap_islet_sandbox_list (struct islet_ctx *ctx, struct islet_sandbox_info **out, size_t *n,
+                           struct islet_err *err)
+{
+  (void) ctx;
+  (void) err;
+  *out = islet_xcalloc (n_core + 1, sizeof **out);
+  memcpy (*out, core, n_core * sizeof *core);
+  *n = n_core;
   return 0;
 }
 
@@ -276,6 +288,98 @@ another_keys_sandbox_is_not_found (void **state)
   owned_fini (&o);
 }
 
+/* A row of key in phase, for a sandbox the pretend core has (made) or not. */
+static void
+row_in (struct fixture *f, int64_t key, enum islet_store_phase phase, bool made, char id[13])
+{
+  struct islet_store_sandbox row = { .key_id = key, .phase = phase, .created = 1 };
+  struct islet_quota none = ISLET_QUOTA_NONE;
+  struct islet_err err;
+
+  snprintf (row.id, sizeof row.id, "%012x", ++next_id);
+  row.name = row.id;
+  if (made)
+    {
+      core[n_core] = (struct islet_sandbox_info){ .state = ISLET_SB_RUNNING };
+      memcpy (core[n_core].id, row.id, sizeof row.id);
+      n_core++;
+    }
+  assert_int_equal (islet_store_sandbox_claim (f->srv.store, &row, &none, &err), 0);
+  memcpy (id, row.id, sizeof row.id);
+}
+
+/* What a kill of isletd leaves: rows of creates, one-request runs and
+ * deletes cut short (their sandboxes made or not), a ready row whose
+ * sandbox is gone, isletd's own probe sandbox.  The sweep destroys what
+ * they name and removes them; a whole sandbox and its row stay. */
+static void
+sweep_takes_back_what_a_kill_left (void **state)
+{
+  struct fixture *f = *state;
+  struct owner k = { .srv = &f->srv, .key_id = f->key };
+  struct owned o = { 0 }, seen = { 0 };
+  struct islet_err err;
+  char ids[5][13];
+
+  assert_int_equal (owned_create (&k, &spec, &o, &err), 0);
+  row_in (f, f->key, ISLET_PHASE_CREATING, true, ids[0]);
+  row_in (f, f->key, ISLET_PHASE_CREATING, false, ids[1]);
+  row_in (f, f->other, ISLET_PHASE_SCRATCH, true, ids[2]);
+  row_in (f, f->other, ISLET_PHASE_DELETING, true, ids[3]);
+  row_in (f, f->key, ISLET_PHASE_READY, false, ids[4]);
+  core[n_core] = (struct islet_sandbox_info){ .state = ISLET_SB_RUNNING };
+  snprintf (core[n_core].id, sizeof core[n_core].id, "%012x", ++next_id);
+  snprintf (core[n_core].name, sizeof core[n_core].name, "isletd-own-1-1");
+  n_core++;
+  assert_int_equal (n_core, 5);
+  assert_int_equal (rows_of (f), 2); /* only ready rows are listed */
+
+  assert_int_equal (owned_sweep (&f->srv, &err), 0);
+  assert_int_equal (n_core, 1);
+  assert_string_equal (core[0].id, o.info.id);
+  assert_int_equal (rows_of (f), 1);
+  assert_int_equal (owned_open (&k, "web", &seen, &err), 0);
+  owned_fini (&seen);
+  owned_fini (&o);
+}
+
+/* The quota is the sum of what the key's rows hold, whatever their phase;
+ * over it nothing is made, and the error names the bound. */
+static void
+quota_holds_and_names_the_bound (void **state)
+{
+  struct fixture *f = *state;
+  struct owner k = { .srv = &f->srv, .key_id = f->key };
+  struct islet_quota q = { .sandboxes = 2, .memory_mb = -1, .cpu_millis = -1, .disk_mb = -1 };
+  struct owned o = { 0 }, p = { 0 };
+  struct owned_spec big = spec;
+  char scratch[ISLET_ID_LEN + 1];
+  struct islet_err err;
+  int64_t id;
+
+  assert_int_equal (islet_store_key_add (f->srv.store, "c", "c", &q, &id, &err), 0);
+  k.key_id = id;
+  assert_int_equal (owned_create (&k, &spec, &o, &err), 0);
+  assert_int_equal (owned_scratch_begin (&k, &spec.limits, scratch, &err), 0);
+  big.name = "second";
+  assert_int_equal (owned_create (&k, &big, &p, &err), -1);
+  assert_int_equal (err.kind, ISLET_E_LIMIT);
+  assert_non_null (strstr (err.msg, "2 sandboxes (--max-sandboxes)"));
+  assert_int_equal (n_core, 2);
+  owned_scratch_end (&k, scratch);
+  assert_int_equal (owned_create (&k, &big, &p, &err), 0);
+  /* a limit over the server's ceiling is refused before anything */
+  big.name = "huge";
+  big.limits.memory_mb = 1 << 20;
+  assert_int_equal (owned_destroy (&k, &p, &err), 0);
+  assert_int_equal (owned_create (&k, &big, &p, &err), -1);
+  assert_int_equal (err.kind, ISLET_E_INVALID);
+  assert_non_null (strstr (err.msg, "ceiling"));
+  assert_int_equal (n_core, 1);
+  owned_fini (&p);
+  owned_fini (&o);
+}
+
 int
 main (void)
 {
@@ -283,6 +387,8 @@ main (void)
     cmocka_unit_test_setup_teardown (create_is_one_under_store_faults, setup, teardown),
     cmocka_unit_test_setup_teardown (core_failure_leaves_no_row, setup, teardown),
     cmocka_unit_test_setup_teardown (another_keys_sandbox_is_not_found, setup, teardown),
+    cmocka_unit_test_setup_teardown (sweep_takes_back_what_a_kill_left, setup, teardown),
+    cmocka_unit_test_setup_teardown (quota_holds_and_names_the_bound, setup, teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
