@@ -61,9 +61,11 @@ void islet_image_fini (struct islet_image *img);
 int islet_image_publish (const char *tmp, const char *dst, bool sync, struct islet_err *err)
     ISLET_MUST_CHECK;
 /* What a create records for the image ref names: "host", or the image's id
- * ("sha256:..."), so the sandbox keeps its layers when a name moves. */
+ * ("sha256:..."), so the sandbox keeps its layers when a name moves.  For
+ * a stored image *hold is a lock that keeps `image rm` from removing it:
+ * the caller closes it once its config.json names the image (-1: none). */
 int islet_image_resolve (const char *state_dir, const char *ref, char *out, size_t size,
-                         struct islet_err *err) ISLET_MUST_CHECK;
+                         int *hold, struct islet_err *err) ISLET_MUST_CHECK;
 
 /* ---- rootfs.c: the mount namespace, run in the sandbox's first process ---- */
 struct islet_rootfs {

@@ -72,6 +72,11 @@ int islet_imgstore_unpack_layer (const char *state_dir, const char *digest, stru
 int islet_imgstore_record (const char *state_dir, const char *name, const char *manifest_digest,
                         const char *config_digest, json_t *layer_digests, struct islet_err *err)
     ISLET_MUST_CHECK;
+/* The lock on images/.use: a create holds it shared (LOCK_SH) from finding
+ * its image until its config.json names it; rm and prune hold it exclusive
+ * while they decide what is unused and remove it.  Returns its fd. */
+int islet_imgstore_use_lock (const char *state_dir, int op, struct islet_err *err)
+    ISLET_MUST_CHECK;
 /* Find an image by name (normalised), id, or an id prefix of 12 digits or more. */
 int islet_imgstore_open (const char *state_dir, const char *ref, struct islet_oci_image *out,
                       struct islet_err *err) ISLET_MUST_CHECK;

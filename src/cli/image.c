@@ -301,17 +301,6 @@ static const struct image_verb {
   int (*fn) (struct cli *cli, const struct image_args *a, struct islet_err *err);
   struct cli_spec spec;
 } verbs[] = {
-  { "import a docker save archive or an OCI image layout", image_import,
-    { .name = "image import",
-      .args = "FILE|DIR",
-      .about = "Import the images of a `docker save` archive or of an OCI image layout (a\n"
-               "directory or a tar of one).  Every blob is checked against its sha256 digest;\n"
-               "layers are unpacked once into the store and shared by every image and sandbox\n"
-               "that uses them.  Prints the ids of the images.",
-      .opts = { import_opts },
-      .min_pos = 1,
-      .max_pos = 1,
-      .raw_from = -1 } },
   { "pull an image from a registry", image_pull,
     { .name = "image pull",
       .args = "REF",
@@ -323,6 +312,17 @@ static const struct image_verb {
                "HTTP only to registries on 127.0.0.0/8, localhost and [::1], or those named\n"
                "with --insecure-registry.  Prints the image's id.",
       .opts = { pull_opts },
+      .min_pos = 1,
+      .max_pos = 1,
+      .raw_from = -1 } },
+  { "import a docker save archive or an OCI image layout", image_import,
+    { .name = "image import",
+      .args = "FILE|DIR",
+      .about = "Import the images of a `docker save` archive or of an OCI image layout (a\n"
+               "directory or a tar of one).  Every blob is checked against its sha256 digest;\n"
+               "layers are unpacked once into the store and shared by every image and sandbox\n"
+               "that uses them.  Prints the ids of the images.",
+      .opts = { import_opts },
       .min_pos = 1,
       .max_pos = 1,
       .raw_from = -1 } },
@@ -345,7 +345,8 @@ static const struct image_verb {
     { .name = "image rm",
       .args = "REF",
       .about = "Remove an image, and the layers and blobs no other image uses.  Refused while\n"
-               "a sandbox (running or stopped) was made from it.",
+               "a sandbox (running or stopped) was made from it.  A name of an image that has\n"
+               "other names is only taken off it.",
       .opts = { json_opts },
       .min_pos = 1,
       .max_pos = 1,

@@ -29,7 +29,7 @@ static const struct command commands[] = {
   { "cp", cmd_cp, false, "copy a file into or out of a sandbox" },
   { "fs", cmd_fs, false, "read, write, list and move files in a sandbox" },
   { "tool", cmd_tool, false, "run the commands a model wrote as text" },
-  { "image", cmd_image, false, "import, list and remove the images sandboxes are made from" },
+  { "image", cmd_image, false, "pull, import, list and remove the images sandboxes use" },
   { "system", cmd_system, false, "reset the state directory, size the warm pool" },
   { "mcp", cmd_mcp, false, "serve the Model Context Protocol on stdio, for agents" },
   { "audit", cmd_audit, false, "show isletd's audit log (what ran, what changed)" },

@@ -316,18 +316,26 @@ islet_image_open (const char *state_dir, const char *name, struct islet_image *o
 }
 
 int
-islet_image_resolve (const char *state_dir, const char *ref, char *out, size_t size,
+islet_image_resolve (const char *state_dir, const char *ref, char *out, size_t size, int *hold,
                      struct islet_err *err)
 {
   struct islet_oci_image img;
 
+  *hold = -1;
   if (ref == NULL || strcmp (ref, HOST_IMAGE) == 0)
     {
       snprintf (out, size, "%s", HOST_IMAGE);
       return 0;
     }
-  if (islet_imgstore_open (state_dir, ref, &img, err) < 0)
+  *hold = islet_imgstore_use_lock (state_dir, LOCK_SH, err);
+  if (*hold < 0)
     return -1;
+  if (islet_imgstore_open (state_dir, ref, &img, err) < 0)
+    {
+      close (*hold);
+      *hold = -1;
+      return -1;
+    }
   snprintf (out, size, "%s", img.id);
   islet_oci_image_fini (&img);
   return 0;

@@ -12,7 +12,9 @@
 #include <search.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "islet/oci.h"
 #include "islet/proto.h"
@@ -31,6 +33,24 @@ islet_imgstore_blob_path (const char *state_dir, const char *digest)
       return NULL;
     }
   return p;
+}
+
+int
+islet_imgstore_use_lock (const char *state_dir, int op, struct islet_err *err)
+{
+  cleanup_free char *images = islet_xasprintf ("%s/images", state_dir);
+  cleanup_free char *path = islet_xasprintf ("%s/.use", images);
+  cleanup_close int fd = -1;
+
+  if (mkdir (images, 0755) < 0 && errno != EEXIST)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "mkdir `%s`", images);
+  fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", path);
+  while (flock (fd, op) < 0)
+    if (errno != EINTR)
+      return islet_fail (err, ISLET_E_SYSTEM, errno, "lock `%s`", path);
+  return islet_take_fd (&fd);
 }
 
 static json_t *

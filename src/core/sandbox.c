@@ -745,6 +745,7 @@ sandbox_create_cold (struct islet_ctx *ctx, const struct islet_create_opts *opts
 {
   cleanup_free char *filling = NULL;
   cleanup_close int guard = -1;
+  cleanup_close int image_hold = -1; /* keeps `image rm` off the image until config.json names it */
   struct islet_sandbox_info info = { 0 };
   unsigned char rnd[ISLET_ID_LEN / 2];
 
@@ -754,7 +755,8 @@ sandbox_create_cold (struct islet_ctx *ctx, const struct islet_create_opts *opts
     return islet_fail (err, ISLET_E_INVALID, 0,
                        "name `%s` is not valid: 1 to %d letters, digits and inner dashes",
                        opts->name, ISLET_NAME_MAX);
-  if (islet_image_resolve (ctx->state_dir, opts->image, info.image, sizeof info.image, err) < 0)
+  if (islet_image_resolve (ctx->state_dir, opts->image, info.image, sizeof info.image,
+                           &image_hold, err) < 0)
     return -1;
   if (getrandom (rnd, sizeof rnd, 0) != (ssize_t) sizeof rnd)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "getrandom");

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/file.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -125,23 +126,56 @@ int
 islet_imgstore_prune (const char *state_dir, uint64_t *freed, struct islet_err *err)
 {
   cleanup_close int lock = oci_store_begin (state_dir, err);
-  if (lock < 0)
+  cleanup_close int use = lock < 0 ? -1 : islet_imgstore_use_lock (state_dir, LOCK_EX, err);
+  if (use < 0)
     return -1;
   return prune_locked (state_dir, freed, err);
+}
+
+/* Take the name ref off record when ref is one of its several names, as
+ * docker rmi untags; false when ref is its id or its only name. */
+static bool
+untag (json_t *record, const char *ref)
+{
+  json_t *names = json_object_get (record, "names");
+  struct islet_ref r;
+  struct islet_err ignored;
+  cleanup_free char *norm = NULL;
+
+  if (json_array_size (names) < 2 || islet_ref_parse (ref, &r, &ignored) < 0)
+    return false;
+  norm = islet_ref_string (&r);
+  islet_ref_fini (&r);
+  for (size_t i = 0; i < json_array_size (names); i++)
+    if (strcmp (json_string_value (json_array_get (names, i)) ?: "", norm) == 0)
+      {
+        json_array_remove (names, i);
+        return true;
+      }
+  return false;
 }
 
 int
 islet_imgstore_rm (const char *state_dir, const char *ref, struct islet_err *err)
 {
   cleanup_close int lock = oci_store_begin (state_dir, err);
+  /* no create may pick the image between the check and the removal */
+  cleanup_close int use = lock < 0 ? -1 : islet_imgstore_use_lock (state_dir, LOCK_EX, err);
   struct islet_oci_image img;
   cleanup_free char *user = NULL;
   cleanup_free char *meta = NULL;
   uint64_t freed;
 
-  if (lock < 0 || islet_imgstore_open (state_dir, ref, &img, err) < 0)
+  if (use < 0 || islet_imgstore_open (state_dir, ref, &img, err) < 0)
     return -1;
   meta = islet_xasprintf ("%s/images/meta/%s.json", state_dir, img.id + 7);
+  if (untag (img.record, ref))
+    {
+      /* one of several names: the image stays, under its other names */
+      cleanup_free char *text = json_dumps (img.record, JSON_INDENT (2));
+      islet_oci_image_fini (&img);
+      return islet_write_file_atomic (meta, text, strlen (text), 0644, err);
+    }
   user = user_of (state_dir, img.id);
   islet_oci_image_fini (&img);
   if (user)

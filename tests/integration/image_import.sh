@@ -133,6 +133,28 @@ islet image import --name example.test/again:2 "$W/oci" >/dev/null || fail "a se
 json=$(islet image ls --json)
 expect_eq "a re-import under another name adds no layer" "$(jget "$json" 'j["layers_count"]')" 6
 
+log "a create and an rm of images exclude each other (images/.use)"
+ms () { echo $(( $(date +%s%N) / 1000000 )); }
+flock -x "$STATE/images/.use" sleep 3 &
+holder=$!
+sleep 0.5
+t0=$(ms); idw=$(create_sb --image example.test/zstd:1); t1=$(ms)
+wait "$holder"
+remember_id "$idw"
+(( t1 - t0 >= 2000 )) || fail "a create from an image did not wait for rm's lock ($((t1 - t0)) ms)"
+islet rm -f "$idw" >/dev/null
+islet image import --name example.test/victim:1 "$W/oci" >/dev/null || fail "import victim"
+flock -s "$STATE/images/.use" sleep 3 &
+holder=$!
+sleep 0.5
+t0=$(ms); islet image rm example.test/victim:1 >/dev/null || fail "rm victim"; t1=$(ms)
+wait "$holder"
+(( t1 - t0 >= 2000 )) || fail "image rm did not wait for a create's hold ($((t1 - t0)) ms)"
+capture islet image inspect example.test/victim:1
+[[ $RC != 0 ]] || fail "rm of one of an image's names left the name"
+expect_eq "the image stays under its other names" \
+  "$(jget "$(islet image inspect --json example.test/base:1)" '"example.test/victim:1" in j["names"]')" false
+
 log "rm is refused while a sandbox uses the image; prune frees the rest"
 capture islet image rm example.test/zstd:1
 [[ $RC != 0 && "$ERR" == *"in use by sandbox"* ]] || fail "rm of an image in use: $RC $ERR"
