@@ -77,6 +77,10 @@ int islet_imgstore_record (const char *state_dir, const char *name, const char *
  * while they decide what is unused and remove it.  Returns its fd. */
 int islet_imgstore_use_lock (const char *state_dir, int op, struct islet_err *err)
     ISLET_MUST_CHECK;
+/* Lock the file images/NAME (made with images/ if need be) with flock op;
+ * returns its fd.  images/.lock serialises the store's changes. */
+int islet_imgstore_flock (const char *state_dir, const char *name, int op, struct islet_err *err)
+    ISLET_MUST_CHECK;
 /* Find an image by name (normalised), id, or an id prefix of 12 digits or more. */
 int islet_imgstore_open (const char *state_dir, const char *ref, struct islet_oci_image *out,
                       struct islet_err *err) ISLET_MUST_CHECK;

@@ -151,22 +151,16 @@ remove_leftovers (const char *images, const char *name)
  * temporary directory renamed into place, so `dir` exists only when whole
  * and a crash leaves only a temporary directory, removed by the next build. */
 static int
-build_host_image (const char *images, const char *dir, struct islet_err *err)
+build_host_image (const char *state_dir, const char *images, const char *dir,
+                  struct islet_err *err)
 {
-  cleanup_free char *lockpath = islet_xasprintf ("%s/.lock", images);
   cleanup_free char *tmp = islet_xasprintf ("%s/.%s.XXXXXX", images, HOST_IMAGE_DIR);
-  cleanup_close int lock = -1;
+  cleanup_close int lock = islet_imgstore_flock (state_dir, ".lock", LOCK_EX, err);
   struct islet_err ignored;
   struct stat st;
 
-  if (mkdir (images, 0755) < 0 && errno != EEXIST)
-    return islet_fail (err, ISLET_E_SYSTEM, errno, "mkdir `%s`", images);
-  lock = open (lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (lock < 0)
-    return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", lockpath);
-  while (flock (lock, LOCK_EX) < 0)
-    if (errno != EINTR)
-      return islet_fail (err, ISLET_E_SYSTEM, errno, "lock `%s`", lockpath);
+    return -1;
   if (stat (dir, &st) == 0)
     return 0; /* built by whoever held the lock before us */
   remove_leftovers (images, HOST_IMAGE_DIR);
@@ -307,7 +301,7 @@ islet_image_open (const char *state_dir, const char *name, struct islet_image *o
     return islet_fail (err, ISLET_E_INVALID, 0, "no image named");
   if (strcmp (name, HOST_IMAGE) != 0)
     return open_oci (state_dir, name, out, err);
-  if (stat (dir, &st) < 0 && build_host_image (images, dir, err) < 0)
+  if (stat (dir, &st) < 0 && build_host_image (state_dir, images, dir, err) < 0)
     return islet_wrap (err, "build image `%s`", name);
   out->name = islet_xstrdup (name);
   out->lower = islet_take_ptr (&dir);

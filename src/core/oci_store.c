@@ -38,8 +38,14 @@ islet_imgstore_blob_path (const char *state_dir, const char *digest)
 int
 islet_imgstore_use_lock (const char *state_dir, int op, struct islet_err *err)
 {
+  return islet_imgstore_flock (state_dir, ".use", op, err);
+}
+
+int
+islet_imgstore_flock (const char *state_dir, const char *name, int op, struct islet_err *err)
+{
   cleanup_free char *images = islet_xasprintf ("%s/images", state_dir);
-  cleanup_free char *path = islet_xasprintf ("%s/.use", images);
+  cleanup_free char *path = islet_xasprintf ("%s/%s", images, name);
   cleanup_close int fd = -1;
 
   if (mkdir (images, 0755) < 0 && errno != EEXIST)

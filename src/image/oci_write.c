@@ -25,22 +25,13 @@ static const char *const store_dirs[] = { "images", "images/blobs", "images/blob
 int
 oci_store_lock (const char *state_dir, struct islet_err *err)
 {
-  cleanup_free char *path = islet_xasprintf ("%s/images/.lock", state_dir);
-  cleanup_close int fd = -1;
-
   for (size_t i = 0; i < sizeof store_dirs / sizeof store_dirs[0]; i++)
     {
       cleanup_free char *d = islet_xasprintf ("%s/%s", state_dir, store_dirs[i]);
       if (mkdir (d, 0755) < 0 && errno != EEXIST)
         return islet_fail (err, ISLET_E_SYSTEM, errno, "mkdir `%s`", d);
     }
-  fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0)
-    return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", path);
-  while (flock (fd, LOCK_EX) < 0)
-    if (errno != EINTR)
-      return islet_fail (err, ISLET_E_SYSTEM, errno, "lock `%s`", path);
-  return islet_take_fd (&fd);
+  return islet_imgstore_flock (state_dir, ".lock", LOCK_EX, err);
 }
 
 /* Remove what interrupted changes left in images/tmp (under the lock). */
