@@ -4,6 +4,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "islet/contain.h"
 #include "islet/limits.h"
 #include "islet/util.h"
 #include "owned.h"
@@ -345,6 +346,22 @@ make (const struct owner *k, const struct owned_spec *spec, enum islet_store_pha
 }
 
 int
+owned_image_here (const struct owner *k, const char *ref, struct islet_err *err)
+{
+  char id[80];
+
+  if (ref == NULL
+      || islet_image_resolve (islet_ctx_state_dir (k->srv->ctx), ref, id, sizeof id, err) == 0)
+    return 0;
+  if (err->kind != ISLET_E_NOTFOUND)
+    return -1;
+  return islet_fail (err, ISLET_E_INVALID, 0,
+                     "image `%s` is not on this machine (isletd does not pull images): "
+                     "islet image pull %s",
+                     ref, ref);
+}
+
+int
 owned_create (const struct owner *k, const struct owned_spec *spec, struct owned *o,
               struct islet_err *err)
 {
@@ -353,7 +370,8 @@ owned_create (const struct owner *k, const struct owned_spec *spec, struct owned
     return islet_fail (err, ISLET_E_INVALID, 0,
                        "name must be 1 to %d bytes, without '/' or control characters",
                        NAME_MAX_LEN);
-  if (make (k, spec, ISLET_PHASE_CREATING, &o->row, err) < 0)
+  if (owned_image_here (k, spec->image, err) < 0
+      || make (k, spec, ISLET_PHASE_CREATING, &o->row, err) < 0)
     {
       owned_fini (o);
       return -1;

@@ -84,6 +84,11 @@ int owned_sweep (struct srv *srv, struct islet_err *err) ISLET_MUST_CHECK;
 /* A name isletd takes: 1 to 255 bytes, no '/' and no control characters. */
 bool owned_name_ok (const char *s);
 
+/* Whether the image ref names (NULL: the default) is in the store, before
+ * anything is made: not there is ISLET_E_INVALID, with the command that
+ * gets it (isletd itself does not pull). */
+int owned_image_here (const struct owner *k, const char *ref, struct islet_err *err)
+    ISLET_MUST_CHECK;
 /* Make a sandbox owned by k: the store's row (written first, in phase
  * creating), the core's sandbox, the row made ready, as one (a failure
  * leaves neither), then the "created" event.  Its limits must be within the

@@ -2,7 +2,9 @@
  * /api/audit.  A face of the middle (owned.h): it parses, asks the middle,
  * answers. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "islet/lang.h"
 #include "islet/util.h"
@@ -144,9 +146,42 @@ bad:
 
 /* ---- create ---- */
 
+#define NO_BUILDS "buildInfo cannot be honoured: building images is not supported"
+
+/* buildInfo: the SDK sends create({image: 'ref'}) as the Dockerfile
+ * "FROM ref\n", which asks for nothing but that image, so islet takes it as
+ * the image (if it is in the store).  Any other instruction, a FROM flag,
+ * or context files would be a build, and is refused.  *from is malloc'd. */
+static int
+field_build (json_t *j, char **from, struct resp *out)
+{
+  json_t *b = json_object_get (j, "buildInfo"), *ctx;
+  const char *df, *ref, *end;
+
+  if (b == NULL || json_is_null (b) || (json_is_object (b) && json_object_size (b) == 0))
+    return 0;
+  ctx = json_object_get (b, "contextHashes");
+  df = json_string_value (json_object_get (b, "dockerfileContent"));
+  if (!json_is_object (b) || (ctx && !json_is_null (ctx) && json_array_size (ctx) != 0)
+      || df == NULL || strncasecmp (df, "FROM", 4) != 0 || (df[4] != ' ' && df[4] != '\t'))
+    goto refuse;
+  ref = df + 4 + strspn (df + 4, " \t");
+  end = ref + strcspn (ref, " \t\r\n");
+  if (end == ref || *ref == '-' || end[strspn (end, " \t\r\n")] != '\0')
+    goto refuse;
+  *from = strndup (ref, (size_t) (end - ref));
+  return 0;
+refuse:
+  reply_error (out, 400, "BAD_REQUEST",
+               NO_BUILDS ": only a Dockerfile that is one FROM line, naming an image on this "
+                         "machine, is taken (as that image)");
+  return -1;
+}
+
 struct create_args
 {
   const char *name, *snapshot, *target, *language;
+  char *from; /* buildInfo's FROM image */
   json_t *labels, *env;
   struct islet_limits limits;
   int64_t auto_stop, auto_archive, auto_delete;
@@ -164,8 +199,14 @@ parse_create (json_t *j, struct create_args *a, struct resp *out)
       || field_amount (j, "memory", &mem, out) < 0 || field_amount (j, "disk", &disk, out) < 0
       || field_minutes (j, "autoStopInterval", 0, &a->auto_stop, out) < 0
       || field_minutes (j, "autoArchiveInterval", 0, &a->auto_archive, out) < 0
-      || field_minutes (j, "autoDeleteInterval", -1, &a->auto_delete, out) < 0)
+      || field_minutes (j, "autoDeleteInterval", -1, &a->auto_delete, out) < 0
+      || field_build (j, &a->from, out) < 0)
     return -1;
+  if (a->from && a->snapshot)
+    {
+      reply_error (out, 400, "BAD_REQUEST", "snapshot and buildInfo both name an image: give one");
+      return -1;
+    }
   if ((a->labels = field_labels (j, "labels", &a->language, out)) == NULL
       || (a->env = field_labels (j, "env", NULL, out)) == NULL)
     return -1;
@@ -216,9 +257,20 @@ api_sandbox_create (struct req *r, struct resp *out)
   if (j == NULL || parse_create (j, &a, out) < 0)
     goto out;
   json_object_del (a.labels, "code-toolbox-language");
+  if (a.from && owned_image_here (&k, a.from, &err) < 0)
+    {
+      if (err.kind != ISLET_E_INVALID)
+        reply_islet_err (out, &err, false);
+      else
+        reply_error (out, 400, "BAD_REQUEST",
+                     NO_BUILDS ", and the image of its FROM, `%s`, is not on this machine: "
+                               "islet image pull %s",
+                     a.from, a.from);
+      goto out;
+    }
   spec = (struct owned_spec){
     .name = a.name,
-    .image = a.snapshot,
+    .image = a.from ? a.from : a.snapshot,
     .language = a.language,
     .target = a.target,
     .labels = a.labels,
@@ -233,6 +285,7 @@ api_sandbox_create (struct req *r, struct resp *out)
 out:
   json_decref (a.labels);
   json_decref (a.env);
+  free (a.from);
 }
 
 /* ---- read ---- */

@@ -49,7 +49,7 @@ static const struct
   { "spot", IF_EMPTY, NO_GPU },
   { "kvm", IF_EMPTY, "sandboxes have no /dev/kvm" },
   { "volumes", IF_EMPTY, "volumes are not supported" },
-  { "buildInfo", IF_EMPTY, "building images is not supported: give a snapshot (an islet image)" },
+  { "buildInfo", TAKEN, NULL }, /* a FROM line alone is an image; other builds are refused */
   { "secrets", IF_EMPTY, "secrets are not supported: give the values in env" },
   { "autoPauseInterval", IF_EMPTY, "pausing is not supported: use autoStopInterval" },
   { "ttlMinutes", IF_EMPTY,

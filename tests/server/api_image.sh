@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# An image in the store (here imported with `islet image import`) is what a
+# Daytona create asks for, as the SDK sends it: snapshot NAME, or
+# create({image: NAME}) as the Dockerfile "FROM NAME" alone.  The sandbox
+# has the image's files and its Env and WorkingDir; the object names the
+# image.  An image not on this machine, and any real build, are a 400 that
+# says why, and nothing is made.
+# Needs root.  Exit 0 pass, 1 fail, 77 skip.
+#   ISLET_BIN=build/islet bash tests/server/api_image.sh
+source "$(dirname "$0")/../lib/integration.sh"
+source "$(dirname "$0")/../lib/server.sh"
+
+srv_init
+[[ -x /bin/busybox ]] && file -L /bin/busybox | grep -q 'statically linked' \
+  || fail "needs a static /bin/busybox (busybox-static; scripts/install-deps installs it)"
+W=$STATE.work
+mkdir -p "$W"
+
+log "== an image, imported"
+cat >"$W/spec.json" <<'JSON'
+{"format":"oci","compress":"gzip","name":"example.test/api:1",
+ "config":{"Env":["PATH=/bin","GREETING=hello from the image"],"WorkingDir":"/srv/app"},
+ "layers":[[{"name":"bin","type":"dir"},{"name":"bin/busybox","src":"/bin/busybox","mode":493},
+   {"name":"bin/sh","type":"symlink","target":"busybox"},
+   {"name":"bin/cat","type":"symlink","target":"busybox"},
+   {"name":"bin/pwd","type":"symlink","target":"busybox"},
+   {"name":"srv","type":"dir"},{"name":"srv/app","type":"dir"},
+   {"name":"srv/app/only-in-the-image","data":"image file\n"}]]}
+JSON
+want=$($IT_PY "$(dirname "$0")/../lib/mkimage.py" "$W/spec.json" "$W/oci") || fail "mkimage"
+capture islet image import "$W/oci"
+[[ $RC == 0 ]] || fail "islet image import: $ERR"
+expect_eq "import prints the image id" "$OUT" "$want"
+
+# in_image WHAT ID: the sandbox runs on the image: its file, Env, WorkingDir
+in_image () {
+  api POST "/toolbox/$2/process/execute" \
+    -d '{"command":"sh -c \"cat /srv/app/only-in-the-image; echo $GREETING; pwd\""}'
+  expect_code "$1: execute" 200
+  expect_body "$1: the image's file, Env and WorkingDir" \
+    '.exitCode == 0 and .result == "image file\nhello from the image\n/srv/app\n"'
+}
+
+log "== snapshot: the image's name"
+api POST /api/sandbox -d '{"snapshot":"example.test/api:1","env":{},"labels":{}}'
+expect_code "create with snapshot" 200; A=$(jq -r .id <<<"$BODY"); remember_id "$A"
+expect_body "the object names the image" ".snapshot == \"$want\""
+in_image "snapshot" "$A"
+api GET "/api/sandbox/$A"; expect_body "get names the image" ".snapshot == \"$want\""
+
+log "== buildInfo FROM the image (the SDK's create({image}))"
+api POST /api/sandbox -d '{"buildInfo":{"dockerfileContent":"FROM example.test/api:1\n"},"env":{},"labels":{}}'
+expect_code "create with buildInfo FROM" 200; B=$(jq -r .id <<<"$BODY"); remember_id "$B"
+expect_body "the object names the image" ".snapshot == \"$want\""
+in_image "buildInfo FROM" "$B"
+
+log "== the default image is untouched"
+api POST /api/sandbox -d '{"env":{},"labels":{}}'
+expect_code "create without an image" 200; C=$(jq -r .id <<<"$BODY"); remember_id "$C"
+api POST "/toolbox/$C/process/execute" -d '{"command":"test -e /srv/app/only-in-the-image"}'
+expect_body "a default sandbox has not the image's file" '.exitCode != 0'
+
+log "== refused, and nothing made"
+n_before=$(islet ls --json | jq '.sandboxes | length')
+# refused BODY WORDS: a 400 whose message matches WORDS
+refused () {
+  api POST /api/sandbox -d "$1"
+  expect_error "create $1" 400
+  expect_body "create $1: the message says why" ".message | test(\"$2\")"
+}
+refused '{"snapshot":"example.test/none:1"}' 'image `example.test/none:1` is not on this machine.*islet image pull example.test/none:1'
+refused '{"buildInfo":{"dockerfileContent":"FROM example.test/none:1\n"}}' \
+  '^buildInfo .*building images is not supported.*example.test/none:1.*not on this machine: islet image pull'
+refused '{"buildInfo":{"dockerfileContent":"FROM example.test/api:1\nRUN touch /x\n"}}' \
+  '^buildInfo .*building images is not supported'
+refused '{"buildInfo":{"dockerfileContent":"FROM --platform=linux/arm64 example.test/api:1\n"}}' \
+  '^buildInfo .*building images'
+refused '{"buildInfo":{"dockerfileContent":"FROM example.test/api:1\n","contextHashes":["abc"]}}' \
+  '^buildInfo .*building images'
+refused '{"snapshot":"example.test/api:1","buildInfo":{"dockerfileContent":"FROM example.test/api:1\n"}}' \
+  'both name an image'
+[[ $(islet ls --json | jq '.sandboxes | length') == "$n_before" ]] || fail "a refused create left a sandbox: $(islet ls)"
+
+pass
