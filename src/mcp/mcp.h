@@ -32,6 +32,7 @@
 struct mcp_create
 {
   const char *name; /* NULL: none (the host's default) */
+  const char *image; /* an image in the store; NULL: the default */
   struct islet_limits limits;
   const char *language; /* a label, NULL: none */
   const json_t *env;    /* an object of strings, or NULL */

@@ -144,6 +144,7 @@ create_opts (const json_t *args, struct mcp_create *mc, struct islet_err *err)
   const json_t *lim = json_object_get (args, "limits"), *v;
 
   *mc = (struct mcp_create){ .name = str_arg (args, "name"),
+                             .image = str_arg (args, "image"),
                              .limits = ISLET_LIMITS_DEFAULT,
                              .language = str_arg (args, "language"),
                              .env = json_object_get (args, "environment_vars"),
@@ -359,8 +360,8 @@ static const struct arg create_args[] = {
   { "name", ARG_STR, false,
     "a unique name (letters, digits, '-'); default: one is made from the id", NULL, NULL, NULL, NULL },
   { "language", ARG_STR, false,
-    "a label for the main language, such as python; python3, node, bash and git are always "
-    "installed", NULL, NULL, NULL, NULL },
+    "a label for the main language, such as python; the default image has python3, node, "
+    "bash and git", NULL, NULL, NULL, NULL },
   { "environment_vars", ARG_MAP, false,
     "environment variables for every command run in the sandbox", NULL, NULL, NULL, NULL },
   { "limits", ARG_OBJ, false, "resource limits", NULL, limit_args, NULL, NULL },
@@ -374,9 +375,10 @@ static const struct arg create_args[] = {
     "(limits.timeout_s). If the clone fails, no sandbox is made and the error says why", NULL,
     NULL, NULL, NULL },
   { "git_path", ARG_STR, false, "where git_repo is cloned to (default /workspace)", NULL, NULL, NULL, NULL },
-  ARG_REFUSED ("image",
-               "islet has one image for now (Debian with python3, node, bash and git), and a "
-               "sandbox asked for on another would not be on it; leave 'image' out to use it"),
+  { "image", ARG_STR, false,
+    "an OCI image already on this machine (put there with `islet image pull` or `islet image "
+    "import`), by name or id; the sandbox's files are the image's and its Env and WorkingDir "
+    "apply. Default: Debian with python3, node, bash and git", NULL, NULL, NULL, NULL },
   ARG_END,
 };
 

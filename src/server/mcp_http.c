@@ -70,6 +70,7 @@ k_create (void *data, const struct mcp_create *c, char id[ISLET_ID_LEN + 1],
   cleanup_owned struct owned o = { 0 };
   struct owned_spec spec = {
     .name = c->name,
+    .image = c->image,
     .language = daytona_language (c->language),
     .env = (json_t *) c->env,
     .limits = c->limits,

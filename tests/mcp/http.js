@@ -114,13 +114,17 @@ await A.ok('file_operation', { sandbox_id: 'box', operation: 'write', path: 'a/t
 r = await A.ok('file_operation', { sandbox_id: box.id, operation: 'write', file_path: 'a/f.txt', content: 'via file_path' })
 assert.equal((await A.ok('file_operation', { sandbox_id: 'box', operation: 'read', path: 'a/f.txt' })).content, 'via file_path')
 await A.ok('file_operation', { sandbox_id: 'box', operation: 'delete', file_path: 'a/f.txt' })
-// image is refused (one image for now), and nothing is made
-await assert.rejects(A.call('create_sandbox', { name: 'imaged', image: 'node:20' }), (e) => {
-  assert.ok(e instanceof McpError && e.code === ErrorCode.InvalidParams, `${e}`)
-  assert.match(e.message, /'image' is refused/)
-  return true
-})
+// an image not on this machine is refused, naming the pull that gets it,
+// and nothing is made
+await A.toolError('create_sandbox', { name: 'imaged', image: 'node:20' },
+  /image `node:20` is not on this machine.*islet image pull node:20/)
 assert.ok(!(await A.ok('list_sandboxes', {})).sandboxes.some((s) => s.name === 'imaged'))
+// an image of the store (http.sh imported it): its files, its WorkingDir
+const imaged = await A.ok('create_sandbox', { name: 'imaged', image: process.env.MCP_IMAGE })
+assert.match(imaged.image, /^sha256:[0-9a-f]{64}$/)
+r = await A.ok('file_operation', { sandbox_id: 'imaged', operation: 'read', path: '/srv/app/only-in-the-image' })
+assert.equal(r.content, 'image file\n')
+await A.ok('delete_sandbox', { sandbox_id: 'imaged' })
 r = await A.ok('file_operation', { sandbox_id: 'box', operation: 'read', path: 'a/t.txt' })
 assert.equal(r.content, 'text\n')
 const bytes = randomBytes(300000)

@@ -21,6 +21,8 @@ mcp_npm_ci
 SRV_ARGS=(--allow-origin http://app.example --allow-origin https://agents.example:8443)
 srv_init
 seed=$(seed_repo)
+MCP_IMAGE=$(test_image)
+export MCP_IMAGE
 key_b=$(new_key other-org)
 rc=0
 timeout "$SCRIPT_TIMEOUT_S" node "$HERE/http.js" "$SRV_URL" "$SRV_KEY" "$key_b" "$seed" || rc=$?

@@ -22,6 +22,8 @@ mcp_npm_ci
 
 it_init
 seed=$(seed_repo)
+MCP_IMAGE=$(test_image)
+export MCP_IMAGE
 # the host directory of --host-dir, with a way out that must stay shut
 # (inside the state directory, which the clean-up removes)
 mkdir "$STATE/mcp-host" "$STATE/mcp-outside"
