@@ -253,7 +253,9 @@ it_cleanup () {
   for dir in "${IT_EXTRA_DIRS[@]}" "$STATE"; do
     clean_state_dir "$dir"
   done
-  [[ -z "$STATE" ]] || rm -f "$STATE".* 2>/dev/null
+  # the test's companions ($STATE.out.*, $STATE.work/...): files and
+  # folders, never what a leftover mount below them holds
+  [[ -z "$STATE" ]] || rm -rf --one-file-system "$STATE".* 2>/dev/null
   exit "$rc"
 }
 
