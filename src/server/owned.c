@@ -349,10 +349,17 @@ int
 owned_image_here (const struct owner *k, const char *ref, struct islet_err *err)
 {
   char id[80];
+  int hold = -1;
 
-  if (ref == NULL
-      || islet_image_resolve (islet_ctx_state_dir (k->srv->ctx), ref, id, sizeof id, err) == 0)
+  if (ref == NULL)
     return 0;
+  /* only a look: the create takes its own hold on the image */
+  if (islet_image_resolve (islet_ctx_state_dir (k->srv->ctx), ref, id, sizeof id, &hold, err) == 0)
+    {
+      if (hold >= 0)
+        close (hold);
+      return 0;
+    }
   if (err->kind != ISLET_E_NOTFOUND)
     return -1;
   return islet_fail (err, ISLET_E_INVALID, 0,
