@@ -473,17 +473,28 @@ finish (struct conn *c)
 }
 
 /* A WebSocket request other than Socket.IO's: the key and the route are
- * checked as for any request, then the route's own begin decides. */
+ * checked as for any request (a WebSocket is a GET; the handshake refuses
+ * another method), then the route's ws begin decides. */
 static enum MHD_Result
 ws_route (struct srv *srv, struct MHD_Connection *mc, const char *url, const char *method)
 {
   struct req r = { .srv = srv, .method = method, .path = url, .conn = mc };
   struct resp o = { .fd = -1 };
+  const struct ws_route *rt = NULL;
   ws_open_fn fn = NULL;
   void *arg = NULL;
   enum MHD_Result ret;
+  int rc = -1;
 
-  if (route_auth (&r, &o) == 0 && tb_session_follow_begin (&r, &o, &fn, &arg) == 0)
+  if (route_auth (&r, &o) == 0)
+    {
+      rt = route_find_ws (url, &r);
+      if (rt == NULL)
+        reply_error (&o, 404, "NOT_FOUND", "no WebSocket at %s", url);
+      else
+        rc = rt->begin (&r, &o, &fn, &arg);
+    }
+  if (rc == 0)
     ret = (enum MHD_Result) ws_upgrade_to (srv, mc, method, fn, arg);
   else
     ret = send_resp (mc, &o);

@@ -115,17 +115,47 @@ match (const char *pattern, const char *path, struct req *r, char *buf)
   return *pattern == '\0' && *path == '\0';
 }
 
-const struct route *
-route_find (const char *method, const char *path, struct req *r)
+/* The path as it is matched (a trailing slash names the same resource),
+ * and room in r for its params. */
+static char *
+match_prep (const char *path, struct req *r)
 {
   size_t len = strlen (path);
+  char *p = islet_xstrdup (path);
 
-  /* a trailing slash names the same resource */
-  cleanup_free char *p = islet_xstrdup (path);
   if (len > 1 && p[len - 1] == '/')
     p[len - 1] = '\0';
   free (r->param_buf);
   r->param_buf = islet_xmalloc (len + SRV_PARAMS_MAX + 1);
+  return p;
+}
+
+/* WebSocket endpoints, matched as the routes are. */
+static const struct ws_route ws_routes[] = {
+  /* the SDK's getSessionCommandLogs with callbacks (?follow=true) */
+  { TB "/process/session/{}/command/{}/logs", tb_session_follow_begin },
+};
+
+const struct ws_route *
+route_find_ws (const char *path, struct req *r)
+{
+  cleanup_free char *p = match_prep (path, r);
+
+  for (size_t i = 0; i < sizeof ws_routes / sizeof ws_routes[0]; i++)
+    {
+      memset (r->params, 0, sizeof r->params);
+      if (match (ws_routes[i].pattern, p, r, r->param_buf))
+        return &ws_routes[i];
+    }
+  memset (r->params, 0, sizeof r->params);
+  return NULL;
+}
+
+const struct route *
+route_find (const char *method, const char *path, struct req *r)
+{
+  cleanup_free char *p = match_prep (path, r);
+
   for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
     {
       memset (r->params, 0, sizeof r->params);

@@ -190,6 +190,8 @@ int64_t now_s (void);
 
 /* ---- routes.c ---- */
 typedef void (*route_fn) (struct req *r, struct resp *out);
+struct ws;
+typedef void (*ws_open_fn) (struct srv *srv, struct ws *ws, void *arg);
 
 /* A route that takes its body as it arrives (uploads), never holding it
  * whole: http.c splits a multipart/form-data body into fields with the HTTP
@@ -221,6 +223,16 @@ struct route
   const struct body_sink *sink;
 };
 
+/* A WebSocket endpoint: a GET with Upgrade: websocket.  begin runs once
+ * the key is checked and the params are filled: 0 with what to run once
+ * upgraded (arg one malloc'd block), or -1 with the answer in out.  (The
+ * Socket.IO endpoint is not one: its key comes after the upgrade.) */
+struct ws_route
+{
+  const char *pattern;
+  int (*begin) (struct req *r, struct resp *out, ws_open_fn *fn, void **arg);
+};
+
 #define BODY_JSON_MAX ((size_t) 1 << 20) /* 1 MiB for JSON requests */
 /* POST /v1/tool: a text that writes a file of up to 10 MiB, with room for
  * its JSON escapes */
@@ -228,6 +240,8 @@ struct route
 
 /* Find the route of METHOD PATH; fill r->params.  NULL: no such route. */
 const struct route *route_find (const char *method, const char *path, struct req *r);
+/* The same for a WebSocket at PATH. */
+const struct ws_route *route_find_ws (const char *path, struct req *r);
 /* Check the bearer key; 0 with r->key_id set, or -1 with a 401 in out. */
 int route_auth (struct req *r, struct resp *out);
 /* Run the route's handler and record it in the audit log. */
@@ -346,7 +360,6 @@ bool text_has_control (const char *s, size_t n);
 /* The largest message taken (and Engine.IO's maxPayload): the client only
  * sends CONNECT and pongs, and a session holds at most this much. */
 #define WS_MESSAGE_MAX 65536
-struct ws;
 /* Whether path is the Socket.IO endpoint (<api>/socket.io/). */
 bool ws_path (const char *path);
 /* Answer its request (conn: the HTTP library's): 101 and a session, or an
@@ -357,7 +370,6 @@ bool ws_is_upgrade (void *conn);
 /* Answer 101 and hand the WebSocket to fn (in the connection's thread,
  * which ends when fn returns; fn owns ws and arg), or an error (arg, one
  * malloc'd block, is then freed). */
-typedef void (*ws_open_fn) (struct srv *srv, struct ws *ws, void *arg);
 int ws_upgrade_to (struct srv *srv, void *conn, const char *method, ws_open_fn fn, void *arg);
 /* The next text message (valid until the next call): 1, or 0 when the
  * deadline (islet_now_ns) passed, -1 when the connection is over. */
@@ -367,12 +379,40 @@ int ws_send_text (struct ws *ws, const char *s, size_t len);
 int ws_send_binary (struct ws *ws, const void *data, size_t len);
 void ws_close (struct ws *ws, unsigned code, const char *reason);
 void ws_abort (struct ws *ws); /* shut the socket: a ws_recv under way returns -1 */
+/* The handshake's headers (any may be NULL): 0 if they ask for a
+ * WebSocket as RFC 6455 says, else the status of the refusal (400, 426). */
+unsigned ws_handshake_check (const char *method, const char *upgrade, const char *connection,
+                             const char *version, const char *key);
+/* Sec-WebSocket-Accept for key: 28 characters of base64. */
+void ws_accept_value (const char *key, char out[32]);
+/* A WebSocket on a connected socket of the caller's (fd, given to it), for
+ * tests and fuzzing: ws_free closes fd. */
+struct ws *ws_from_fd (int fd);
 /* The client's address, as text ("?" when unknown). */
 #define WS_PEER_MAX 64
 void ws_peer (struct ws *ws, char out[WS_PEER_MAX]);
 void ws_free (struct ws *ws);
 
 /* ---- socketio.c: Engine.IO 4 / Socket.IO sessions, and events ---- */
+/* One Engine.IO packet (a WebSocket text message) from a client, parsed
+ * with no I/O: the only parser of Socket.IO's bytes, which come before any
+ * key is checked (fuzzed). */
+enum sio_kind
+{
+  SIO_END,        /* close, or not a packet we know: end the session */
+  SIO_PING,       /* data: what to echo in the pong */
+  SIO_PONG,
+  SIO_CONNECT,    /* nsp: the namespace named ("/" when none); data: the auth JSON text */
+  SIO_DISCONNECT,
+  SIO_IGNORED,    /* upgrade, noop, events and acks: nothing listens */
+};
+struct sio_packet
+{
+  enum sio_kind kind;
+  const char *data, *nsp; /* into the message */
+  size_t len, nsp_len;
+};
+void sio_parse (const char *m, size_t len, struct sio_packet *p);
 struct sio;
 int sio_new (struct sio **out, struct islet_err *err) ISLET_MUST_CHECK;
 /* Refuse new sessions, end those open (waiting a few seconds). */

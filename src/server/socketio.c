@@ -138,10 +138,58 @@ count_under_key (struct session *c, int64_t key_id)
   return rc;
 }
 
-/* The Socket.IO CONNECT ("0" after Engine.IO's "4"): namespace "/" only,
- * the API key in the auth object. */
+void
+sio_parse (const char *m, size_t len, struct sio_packet *p)
+{
+  static const struct
+  {
+    char type;
+    enum sio_kind kind;
+  } engine[] = {
+    { '1', SIO_END },     /* close */
+    { '2', SIO_PING },    /* a client's ping (an Engine.IO 3 habit): echoed */
+    { '3', SIO_PONG },    /* pong */
+    { '5', SIO_IGNORED }, /* upgrade, noop: no other transport here */
+    { '6', SIO_IGNORED },
+  };
+
+  *p = (struct sio_packet){ .kind = SIO_END, .nsp = "/", .nsp_len = 1 };
+  if (len == 0)
+    return;
+  for (size_t i = 0; i < sizeof engine / sizeof engine[0]; i++)
+    if (m[0] == engine[i].type)
+      {
+        p->kind = engine[i].kind;
+        p->data = m + 1;
+        p->len = len - 1;
+        return;
+      }
+  if (m[0] != '4') /* anything else ends the session */
+    return;
+  /* a Socket.IO packet: CONNECT, DISCONNECT, or what nobody listens to */
+  p->kind = len >= 2 && m[1] == '0' ? SIO_CONNECT : len >= 2 && m[1] == '1' ? SIO_DISCONNECT
+                                                                            : SIO_IGNORED;
+  if (p->kind != SIO_CONNECT)
+    return;
+  m += 2;
+  len -= 2;
+  if (len > 0 && m[0] == '/') /* a namespace ("/nsp,"), then the auth object */
+    {
+      const char *comma = memchr (m, ',', len);
+
+      p->nsp = m;
+      p->nsp_len = comma ? (size_t) (comma - m) : len;
+      m += comma ? p->nsp_len + 1 : len;
+      len -= comma ? p->nsp_len + 1 : len;
+    }
+  p->data = m;
+  p->len = len;
+}
+
+/* The Socket.IO CONNECT: namespace "/" only, the API key in the auth
+ * object. */
 static int
-on_connect (struct session *c, const char *p, size_t len)
+on_connect (struct session *c, const struct sio_packet *pk)
 {
   cleanup_json json_t *auth = NULL;
   const char *token = NULL;
@@ -149,22 +197,15 @@ on_connect (struct session *c, const char *p, size_t len)
   int64_t key_id;
   char hex[65], reply[64];
 
-  if (len > 0 && p[0] == '/') /* a namespace ("/nsp,"): only the main one, "/" */
+  if (pk->nsp_len != 1)
     {
-      const char *comma = memchr (p, ',', len);
-      size_t n = comma ? (size_t) (comma - p) : len;
-
-      if (n != 1)
-        {
-          cleanup_free char *r = islet_xasprintf ("44%.*s,{\"message\":\"Invalid namespace\"}",
-                                                  (int) (n > 200 ? 200 : n), p);
-          return send_str (c, r);
-        }
-      p += comma ? 2 : 1;
-      len -= comma ? 2 : 1;
+      cleanup_free char *r = islet_xasprintf ("44%.*s,{\"message\":\"Invalid namespace\"}",
+                                              (int) (pk->nsp_len > 200 ? 200 : pk->nsp_len),
+                                              pk->nsp);
+      return send_str (c, r);
     }
-  if (len > 0)
-    auth = json_loadb (p, len, 0, NULL);
+  if (pk->len > 0)
+    auth = json_loadb (pk->data, pk->len, 0, NULL);
   if (json_is_object (auth))
     token = json_string_value (json_object_get (auth, "token"));
   if (token == NULL || *token == '\0')
@@ -196,32 +237,30 @@ set_connected (struct session *c, bool on)
 static int
 on_packet (struct session *c, const char *m, size_t len, uint64_t *pong_by)
 {
-  if (len == 0)
-    return -1;
-  switch (m[0])
+  struct sio_packet pk;
+
+  sio_parse (m, len, &pk);
+  switch (pk.kind)
     {
-    case '1': /* close */
+    case SIO_END:
       return -1;
-    case '2': /* a client's ping (Engine.IO 3 habit): answer it */
+    case SIO_PING:
       {
-        cleanup_free char *r = islet_xasprintf ("3%.*s", (int) (len - 1), m + 1);
+        cleanup_free char *r = islet_xasprintf ("3%.*s", (int) pk.len, pk.data);
         return send_str (c, r);
       }
-    case '3': /* pong */
+    case SIO_PONG:
       *pong_by = 0;
       return 0;
-    case '4': /* a Socket.IO packet */
-      if (len >= 2 && m[1] == '0')
-        return on_connect (c, m + 2, len - 2);
-      if (len >= 2 && m[1] == '1')
-        set_connected (c, false);
-      return 0; /* events and acks from the client: nothing listens */
-    case '5': /* upgrade, noop: no other transport here */
-    case '6':
+    case SIO_CONNECT:
+      return on_connect (c, &pk);
+    case SIO_DISCONNECT:
+      set_connected (c, false);
       return 0;
-    default:
-      return -1;
+    case SIO_IGNORED:
+      return 0;
     }
+  return -1;
 }
 
 /* Ping time: is the key still valid?  A revoked key's session is told to

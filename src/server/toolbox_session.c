@@ -545,16 +545,10 @@ tb_session_follow_begin (struct req *r, struct resp *out, ws_open_fn *fn, void *
 {
   cleanup_sb struct sb_ref sb = { 0 };
   const char *follow = req_query (r, "follow");
-  const struct route *rt = route_find ("GET", r->path, r);
   struct islet_exec_result res;
   struct follow *f;
   const char *sid;
 
-  if (rt == NULL || rt->fn != tb_session_logs)
-    {
-      reply_error (out, 404, "NOT_FOUND", "no WebSocket at %s", r->path);
-      return -1;
-    }
   if (follow == NULL || strcmp (follow, "true") != 0)
     {
       reply_error (out, 400, "BAD_REQUEST", "a WebSocket here follows the logs: add ?follow=true");

@@ -92,8 +92,8 @@ refuse (struct MHD_Connection *mc, unsigned status, const char *body)
 }
 
 /* base64 (SHA-1 (key GUID)), RFC 6455 section 4.2.2. */
-static void
-accept_value (const char *key, char out[32])
+void
+ws_accept_value (const char *key, char out[32])
 {
   unsigned char md[SHA_DIGEST_LENGTH];
   char buf[128];
@@ -136,6 +136,22 @@ target_free (struct ws_target *t)
   free (t);
 }
 
+unsigned
+ws_handshake_check (const char *method, const char *upgrade, const char *connection,
+                    const char *version, const char *key)
+{
+  if (method == NULL || strcmp (method, "GET") != 0 || upgrade == NULL
+      || !has_token (upgrade, "websocket") || connection == NULL
+      || !has_token (connection, "upgrade"))
+    return 400;
+  if (version == NULL || strcmp (version, "13") != 0)
+    return 426;
+  /* 16 random bytes in base64: 24 characters */
+  if (key == NULL || strlen (key) != 24)
+    return 400;
+  return 0;
+}
+
 /* Check the handshake and answer 101 (t then belongs to the upgrade), or
  * an error with one of the bodies (t and its arg freed). */
 static int
@@ -149,25 +165,14 @@ handshake (struct MHD_Connection *mc, const char *method, struct ws_target *t,
   struct MHD_Response *m;
   enum MHD_Result ret;
   char accept[32];
+  unsigned status = ws_handshake_check (method, upgrade, connection, version, key);
 
-  if (strcmp (method, "GET") != 0 || upgrade == NULL || !has_token (upgrade, "websocket")
-      || connection == NULL || !has_token (connection, "upgrade"))
+  if (status != 0)
     {
       target_free (t);
-      return refuse (mc, 400, bad_request);
+      return refuse (mc, status, status == MHD_HTTP_UPGRADE_REQUIRED ? bad_version : bad_request);
     }
-  if (version == NULL || strcmp (version, "13") != 0)
-    {
-      target_free (t);
-      return refuse (mc, MHD_HTTP_UPGRADE_REQUIRED, bad_version);
-    }
-  /* 16 random bytes in base64: 24 characters */
-  if (key == NULL || strlen (key) != 24)
-    {
-      target_free (t);
-      return refuse (mc, 400, bad_request);
-    }
-  accept_value (key, accept);
+  ws_accept_value (key, accept);
   m = MHD_create_response_for_upgrade (on_upgraded, t);
   if (m == NULL)
     {
@@ -263,12 +268,25 @@ ws_peer (struct ws *ws, char out[WS_PEER_MAX])
     snprintf (out, WS_PEER_MAX, "?");
 }
 
+struct ws *
+ws_from_fd (int fd)
+{
+  struct ws *ws = islet_xcalloc (1, sizeof *ws);
+
+  ws->fd = fd;
+  pthread_mutex_init (&ws->send_lock, NULL);
+  return ws;
+}
+
 void
 ws_free (struct ws *ws)
 {
   if (ws == NULL)
     return;
-  MHD_upgrade_action (ws->urh, MHD_UPGRADE_ACTION_CLOSE);
+  if (ws->urh)
+    MHD_upgrade_action (ws->urh, MHD_UPGRADE_ACTION_CLOSE);
+  else
+    close (ws->fd);
   pthread_mutex_destroy (&ws->send_lock);
   free (ws->in);
   free (ws->msg);
