@@ -10,7 +10,7 @@
 source "$(dirname "$0")/../lib/integration.sh"
 source "$(dirname "$0")/../lib/server.sh"
 
-SRV_ARGS=(--max-key-scratch $((200 << 20)))
+SRV_ARGS=(--max-key-scratch $((200 << 20)) --sandbox-max output_bytes=268435456)
 srv_init
 PID=$SRV_PID
 
