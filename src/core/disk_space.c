@@ -56,8 +56,14 @@ int
 disk_allocate (int fd, uint64_t from, uint64_t to)
 {
   while (to > from && fallocate (fd, 0, (off_t) from, (off_t) (to - from)) < 0)
-    if (errno != EINTR)
-      return -1;
+    {
+      /* a host file system that cannot allocate ahead keeps a sparse pool,
+       * as islet had everywhere before (docs/SECURITY.md) */
+      if (errno == EOPNOTSUPP)
+        return ftruncate (fd, (off_t) to);
+      if (errno != EINTR)
+        return -1;
+    }
   return 0;
 }
 
