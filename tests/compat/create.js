@@ -1,7 +1,8 @@
 'use strict';
 // Create fields islet cannot honour are refused through the SDK with the
 // reason (never accepted and dropped); networkBlockAll: true, which is what
-// islet does, and a plain create are taken.
+// islet does, a plain create, and an image of the store (by image or by
+// snapshot) are taken.
 const { assert, sdk, client, RUN, main } = require('./lib');
 
 async function refused(daytona, params, field, words) {
@@ -34,6 +35,16 @@ main('create', async () => {
   const r = await sb.process.executeCommand('echo blocked');
   assert.equal(r.result.trim(), 'blocked');
   await sb.delete();
+  // an image of the store (run.sh imported it), by both of the SDK's ways:
+  // its files, Env and WorkingDir; one not on the machine is refused
+  for (const params of [{ image: process.env.ISLET_COMPAT_IMAGE }, { snapshot: process.env.ISLET_COMPAT_IMAGE }]) {
+    const img = await daytona.create({ ...params, labels: { run: RUN } });
+    assert.match(img.snapshot, /^sha256:[0-9a-f]{64}$/);
+    const out = await img.process.executeCommand('sh -c "cat /srv/app/only-in-the-image; echo $GREETING; pwd"');
+    assert.equal(out.result, 'image file\nhello from the image\n/srv/app\n', JSON.stringify(params));
+    await img.delete();
+  }
+  await refused(daytona, { snapshot: 'example.test/none:1' }, 'image', /is not on this machine.*: islet image pull example\.test\/none:1/);
   const plain = await daytona.create();
   assert.equal(plain.state, 'started');
   await plain.delete();

@@ -16,6 +16,8 @@ IT_NAME=compat
 source "$HERE/../lib/integration.sh"
 # shellcheck source=../lib/server.sh
 source "$HERE/../lib/server.sh"
+# shellcheck source=../lib/image.sh
+source "$HERE/../lib/image.sh"
 
 EXIT_MAX_MS=3000
 SCRIPT_TIMEOUT_S=180
@@ -36,6 +38,9 @@ export ISLET_COMPAT_API_URL="$SRV_URL/api" ISLET_COMPAT_KEY="$SRV_KEY"
 # another organization, for events that must not reach it
 ISLET_COMPAT_KEY2=$(new_key compat-other)
 export ISLET_COMPAT_KEY2
+# an image in the store, for create({image}) and create({snapshot})
+export ISLET_COMPAT_IMAGE=example.test/compat:1
+test_image "$ISLET_COMPAT_IMAGE" >/dev/null
 
 now_ms () { echo $(( $(date +%s%N) / 1000000 )); }
 

@@ -11,6 +11,8 @@ IT_NAME=mcp-http
 source "$HERE/../lib/integration.sh"
 # shellcheck source=../lib/server.sh
 source "$HERE/../lib/server.sh"
+# shellcheck source=../lib/image.sh
+source "$HERE/../lib/image.sh"
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
 
@@ -21,8 +23,8 @@ mcp_npm_ci
 SRV_ARGS=(--allow-origin http://app.example --allow-origin https://agents.example:8443)
 srv_init
 seed=$(seed_repo)
-MCP_IMAGE=$(test_image)
-export MCP_IMAGE
+export MCP_IMAGE=example.test/mcp:1
+test_image "$MCP_IMAGE" >/dev/null
 key_b=$(new_key other-org)
 rc=0
 timeout "$SCRIPT_TIMEOUT_S" node "$HERE/http.js" "$SRV_URL" "$SRV_KEY" "$key_b" "$seed" || rc=$?

@@ -38,23 +38,3 @@ seed_repo () {
   git -C "$work" rev-parse HEAD
   rm -rf "$work"
 }
-
-# test_image: build a small OCI image (a static busybox, a file only it
-# has, /srv/app as its WorkingDir) and import it into the state directory;
-# prints its name.
-test_image () {
-  local w=$STATE.mcp-image name=example.test/mcp:1
-  [[ -x /bin/busybox ]] && file -L /bin/busybox | grep -q 'statically linked' \
-    || fail "needs a static /bin/busybox (busybox-static; scripts/install-deps installs it)"
-  mkdir -p "$w"
-  cat >"$w/spec.json" <<JSON
-{"format":"oci","compress":"gzip","name":"$name","config":{"Env":["PATH=/bin"],"WorkingDir":"/srv/app"},
- "layers":[[{"name":"bin","type":"dir"},{"name":"bin/busybox","src":"/bin/busybox","mode":493},
-   {"name":"bin/sh","type":"symlink","target":"busybox"},
-   {"name":"srv","type":"dir"},{"name":"srv/app","type":"dir"},
-   {"name":"srv/app/only-in-the-image","data":"image file\\n"}]]}
-JSON
-  "$IT_PY" "$HERE/../lib/mkimage.py" "$w/spec.json" "$w/oci" >/dev/null || fail "mkimage"
-  islet image import "$w/oci" >/dev/null || fail "islet image import"
-  printf '%s' "$name"
-}

@@ -13,6 +13,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 IT_NAME=mcp
 # shellcheck source=../lib/integration.sh
 source "$HERE/../lib/integration.sh"
+# shellcheck source=../lib/image.sh
+source "$HERE/../lib/image.sh"
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
 
@@ -22,8 +24,8 @@ mcp_npm_ci
 
 it_init
 seed=$(seed_repo)
-MCP_IMAGE=$(test_image)
-export MCP_IMAGE
+export MCP_IMAGE=example.test/mcp:1
+test_image "$MCP_IMAGE" >/dev/null
 # the host directory of --host-dir, with a way out that must stay shut
 # (inside the state directory, which the clean-up removes)
 mkdir "$STATE/mcp-host" "$STATE/mcp-outside"

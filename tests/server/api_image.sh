@@ -9,28 +9,13 @@
 #   ISLET_BIN=build/islet bash tests/server/api_image.sh
 source "$(dirname "$0")/../lib/integration.sh"
 source "$(dirname "$0")/../lib/server.sh"
+source "$(dirname "$0")/../lib/image.sh"
 
 srv_init
-[[ -x /bin/busybox ]] && file -L /bin/busybox | grep -q 'statically linked' \
-  || fail "needs a static /bin/busybox (busybox-static; scripts/install-deps installs it)"
-W=$STATE.work
-mkdir -p "$W"
 
 log "== an image, imported"
-cat >"$W/spec.json" <<'JSON'
-{"format":"oci","compress":"gzip","name":"example.test/api:1",
- "config":{"Env":["PATH=/bin","GREETING=hello from the image"],"WorkingDir":"/srv/app"},
- "layers":[[{"name":"bin","type":"dir"},{"name":"bin/busybox","src":"/bin/busybox","mode":493},
-   {"name":"bin/sh","type":"symlink","target":"busybox"},
-   {"name":"bin/cat","type":"symlink","target":"busybox"},
-   {"name":"bin/pwd","type":"symlink","target":"busybox"},
-   {"name":"srv","type":"dir"},{"name":"srv/app","type":"dir"},
-   {"name":"srv/app/only-in-the-image","data":"image file\n"}]]}
-JSON
-want=$($IT_PY "$(dirname "$0")/../lib/mkimage.py" "$W/spec.json" "$W/oci") || fail "mkimage"
-capture islet image import "$W/oci"
-[[ $RC == 0 ]] || fail "islet image import: $ERR"
-expect_eq "import prints the image id" "$OUT" "$want"
+want=$(test_image example.test/api:1)
+[[ "$want" == sha256:* ]] || fail "test_image printed '$want', not an image id"
 
 # in_image WHAT ID: the sandbox runs on the image: its file, Env, WorkingDir
 in_image () {
