@@ -50,8 +50,13 @@ for f in /proc/self/mem /proc/self/environ /proc/self/maps /proc/thread-self/env
   esc_log "held: fs read $f: $got"
 done
 
-# on the host, as the agent's own uid, with no capability
-out=$(setpriv --reuid "$BASE" --regid "$BASE" --clear-groups --inh-caps=-all --bounding-set=-all \
+# on the host, as the agent's own uid, with no capability; in the
+# sandbox's cgroup, so that no other test takes a process of a sandbox's
+# uid outside every sandbox for a leak, and the sandbox's removal ends it
+out=$(for d in /sys/fs/cgroup/*/islet/"$ID"/io /sys/fs/cgroup/islet/"$ID"/io; do
+  [[ -d $d ]] && echo "$BASHPID" >"$d/cgroup.procs"
+done
+exec setpriv --reuid "$BASE" --regid "$BASE" --clear-groups --inh-caps=-all --bounding-set=-all \
   /usr/bin/python3 -c "$ESC_PY_PRELUDE
 agent = $AGENT
 PTRACE_ATTACH, PTRACE_SEIZE = 16, 0x4206
