@@ -34,7 +34,9 @@ snapshot () {
     # processes that exit while awk reads /proc are no error either
     { awk '/^State:/ { st = $2 } /^Uid:/ { split(FILENAME, f, "/"); if (st != "Z" && $2 >= '"$IT_UID_FIRST"') print f[3]; nextfile }' \
       /proc/[0-9]*/status 2>/dev/null || true; } | while read -r p; do
-      echo "sandbox-process $p $(grep -o '/islet/[0-9a-f]*' "/proc/$p/cgroup" 2>/dev/null | head -1)"
+      # one that is gone by now (other tests' sandboxes come and go) is none
+      cg=$(cat "/proc/$p/cgroup" 2>/dev/null) || continue
+      echo "sandbox-process $p $(grep -o '/islet/[0-9a-f]*' <<<"$cg" | head -1)"
     done
   } | sort >"$1"
 }
