@@ -59,8 +59,14 @@ await_maps (void *arg, struct islet_err *err)
 {
   int sync = *(int *) arg;
   char msg = SYNC_NEED_MAPS;
+  ssize_t n;
 
-  if (write (sync, &msg, 1) != 1 || read (sync, &msg, 1) != 1 || msg != SYNC_MAPS_DONE)
+  if (write (sync, &msg, 1) != 1)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "ask for the id maps");
+  n = read (sync, &msg, 1);
+  if (n < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "wait for the id maps");
+  if (n != 1 || msg != SYNC_MAPS_DONE)
     return islet_fail (err, ISLET_E_SYSTEM, EPIPE, "wait for the id maps");
   return 0;
 }
