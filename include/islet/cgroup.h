@@ -66,6 +66,14 @@ int islet_cg_set_limits (const struct islet_cg *cg, const struct islet_cg_limits
  * (bounded in rounds and time; a fork bomb racing the kill converges). */
 int islet_cg_kill (const struct islet_cg *cg, struct islet_err *err) ISLET_MUST_CHECK;
 
+/* Freeze (on) every process of the group and its children in place, memory
+ * kept, or thaw them.  A freeze returns once all have stopped (bounded: a
+ * freeze that does not complete is undone and reported). */
+int islet_cg_freeze (const struct islet_cg *cg, bool on, struct islet_err *err) ISLET_MUST_CHECK;
+
+/* Whether the group is frozen or being frozen. */
+int islet_cg_frozen (const struct islet_cg *cg, bool *out, struct islet_err *err) ISLET_MUST_CHECK;
+
 /* Kill everything, remove the group and its child groups, free cg. */
 int islet_cg_destroy (struct islet_cg *cg, struct islet_err *err) ISLET_MUST_CHECK;
 
