@@ -21,6 +21,7 @@ enum islet_sandbox_state {
   ISLET_SB_STOPPED = 0,
   ISLET_SB_RUNNING,
   ISLET_SB_BROKEN, /* its create or remove was cut short: it can only be removed */
+  ISLET_SB_PAUSED, /* running, every process frozen in place */
 };
 
 struct islet_sandbox_info {
@@ -91,6 +92,15 @@ int islet_sandbox_start (struct islet_ctx *ctx, const char *id, struct islet_err
 
 /* Stop: every process gone, the writable layer and /workspace kept. */
 int islet_sandbox_stop (struct islet_ctx *ctx, const char *id, struct islet_err *err)
+    ISLET_MUST_CHECK;
+
+/* Pause: every process of a running sandbox frozen in place, its memory
+ * kept; exec and file requests are refused (ISLET_E_CONFLICT) until a
+ * resume (islet_sandbox_start of a paused sandbox resumes it too).  A stop
+ * or destroy of a paused sandbox works as of a running one. */
+int islet_sandbox_pause (struct islet_ctx *ctx, const char *ref, struct islet_err *err)
+    ISLET_MUST_CHECK;
+int islet_sandbox_resume (struct islet_ctx *ctx, const char *ref, struct islet_err *err)
     ISLET_MUST_CHECK;
 
 /* Destroy: stop (a running sandbox needs force), then remove every trace. */

@@ -84,6 +84,7 @@ islet_state_name (enum islet_sandbox_state s)
     [ISLET_SB_STOPPED] = "stopped",
     [ISLET_SB_RUNNING] = "running",
     [ISLET_SB_BROKEN] = "broken",
+    [ISLET_SB_PAUSED] = "paused",
   };
   return (unsigned) s < sizeof names / sizeof names[0] ? names[s] : "stopped";
 }

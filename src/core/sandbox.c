@@ -422,7 +422,7 @@ sandbox_load (const struct islet_ctx *ctx, const char *id, struct islet_sandbox_
     socklen_t len = sizeof cred;
     if (fd >= 0)
       {
-        out->state = ISLET_SB_RUNNING;
+        out->state = sandbox_frozen (id) ? ISLET_SB_PAUSED : ISLET_SB_RUNNING;
         if (getsockopt (fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
           out->supervisor = cred.pid;
       }
@@ -612,6 +612,8 @@ local_start (void *self, const char *ref, struct islet_err *err)
 
   if (islet_sandbox_get (ctx, ref, &info, err) < 0)
     return -1;
+  if (info.state == ISLET_SB_PAUSED)
+    return islet_sandbox_resume (ctx, info.id, err);
   if (info.state == ISLET_SB_RUNNING)
     return islet_fail (err, ISLET_E_CONFLICT, 0, "sandbox `%s` is already running", info.id);
   if (info.state == ISLET_SB_BROKEN)
@@ -936,7 +938,7 @@ local_destroy (void *self, const char *ref, bool force, struct islet_err *err)
     return -1;
   if (info.state == ISLET_SB_BROKEN)
     return sandbox_remove_broken (ctx, info.id, err);
-  if (info.state == ISLET_SB_RUNNING)
+  if (info.state == ISLET_SB_RUNNING || info.state == ISLET_SB_PAUSED)
     {
       if (!force)
         return islet_fail (err, ISLET_E_CONFLICT, 0,

@@ -65,6 +65,9 @@ int sandbox_connect (const struct islet_ctx *ctx, const char *id, struct islet_e
 int sandbox_resolve (struct islet_ctx *ctx, const char *ref, char id[ISLET_ID_LEN + 1],
                      struct islet_err *err);
 
+/* pause.c: whether the sandbox's group is frozen (false if it has none). */
+bool sandbox_frozen (const char *id);
+
 int sandbox_load (const struct islet_ctx *ctx, const char *id, struct islet_sandbox_info *out,
                   struct islet_err *err);
 

@@ -56,6 +56,7 @@ static int ready_sock = -1; /* the next exec request to it */
 static uint64_t ready_since;
 static bool ready_taken;    /* it has its request: replaced once it has started it */
 static unsigned execs_forked; /* execs served by a handler forked for them */
+static bool paused; /* the sandbox's group is frozen: no exec or file request is taken */
 
 static void agent_stop (void);
 static void ready_stop (void);
@@ -184,6 +185,11 @@ stop_sandbox (struct sandbox *sb)
   agent_stop ();
   if (sb->init_pid > 0)
     kill (sb->init_pid, SIGKILL);
+  /* a frozen task does not die of a SIGKILL until thawed; thawed after the
+     kills, none of them runs another instruction of its own */
+  if (paused && islet_cg_freeze (sb->cg, false, &e) < 0)
+    logmsg ("%s", e.msg);
+  paused = false;
   while (waitpid (-1, NULL, 0) > 0 || errno == EINTR)
     ;
   n_handlers = 0;
@@ -380,6 +386,38 @@ reap_children (struct sandbox *sb)
   return init_died;
 }
 
+/* Pause (freeze the sandbox's group, every process in place) or resume. */
+static void
+set_paused (struct sandbox *sb, int conn, bool on)
+{
+  cleanup_json json_t *ok = NULL;
+  uint64_t t0 = islet_now_ns ();
+  struct islet_err e;
+
+  if (on && !paused && agent_pid > 0)
+    {
+      /* Clients keep sessions open with the file agent; ended now, their
+         next request reaches this supervisor and its refusal instead of a
+         frozen agent.  It is started again on the first request after. */
+      pid_t agent = agent_pid;
+
+      agent_stop ();
+      while (waitpid (agent, NULL, 0) < 0 && errno == EINTR)
+        ;
+    }
+  if (on && !paused)
+    agent_tried = false;
+  if (on != paused && islet_cg_freeze (sb->cg, on, &e) < 0)
+    {
+      reply_error (conn, &e);
+      return;
+    }
+  paused = on;
+  logmsg ("%s in %.2f ms", on ? "paused" : "resumed", (double) (islet_now_ns () - t0) / 1e6);
+  ok = json_pack ("{s:b}", "paused", on);
+  (void) !islet_frame_send_json (conn, ok, &e);
+}
+
 /* The first frame of a connection decides who serves it. */
 static bool
 serve (struct sandbox *sb, int conn, int lfd, int sfd)
@@ -406,9 +444,20 @@ serve (struct sandbox *sb, int conn, int lfd, int sfd)
     return true;
   if (strcmp (op, "ping") == 0)
     {
-      cleanup_json json_t *j = json_pack ("{s:i,s:i}", "supervisor", (int) getpid (), "init",
-                                          (int) sb->init_pid);
+      cleanup_json json_t *j = json_pack ("{s:i,s:i,s:b}", "supervisor", (int) getpid (), "init",
+                                          (int) sb->init_pid, "paused", paused);
       (void) !islet_frame_send_json (conn, j, &e);
+      return false;
+    }
+  if (strcmp (op, "pause") == 0 || strcmp (op, "resume") == 0)
+    {
+      set_paused (sb, conn, op[0] == 'p');
+      return false;
+    }
+  if (paused)
+    {
+      islet_fail (&e, ISLET_E_CONFLICT, 0, "sandbox `%s` is paused: start it to resume it", sb->id);
+      reply_error (conn, &e);
       return false;
     }
   exec = strcmp (op, "exec") == 0;
