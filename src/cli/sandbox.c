@@ -110,7 +110,8 @@ on_one (struct cli *cli, const struct cli_spec *spec, state_fn fn, int argc, cha
 static const struct cli_spec start_spec = {
   .name = "start",
   .args = "ID",
-  .about = "Start a stopped sandbox; its files are as they were when it stopped.",
+  .about = "Start a stopped sandbox (its files are as they were when it stopped), or\n"
+           "resume a paused one.",
   .opts = { one_opts },
   .min_pos = 1,
   .max_pos = 1,
@@ -121,6 +122,17 @@ static const struct cli_spec stop_spec = {
   .name = "stop",
   .args = "ID",
   .about = "Stop a sandbox: every process ends, its writable layer and /workspace stay.",
+  .opts = { one_opts },
+  .min_pos = 1,
+  .max_pos = 1,
+  .raw_from = -1,
+};
+
+static const struct cli_spec pause_spec = {
+  .name = "pause",
+  .args = "ID",
+  .about = "Pause a running sandbox: every process frozen in place, its memory kept.\n"
+           "Commands and file requests are refused until `islet start ID` resumes it.",
   .opts = { one_opts },
   .min_pos = 1,
   .max_pos = 1,
@@ -147,6 +159,12 @@ int
 cmd_stop (struct cli *cli, int argc, char **argv)
 {
   return on_one (cli, &stop_spec, islet_sandbox_stop, argc, argv);
+}
+
+int
+cmd_pause (struct cli *cli, int argc, char **argv)
+{
+  return on_one (cli, &pause_spec, islet_sandbox_pause, argc, argv);
 }
 
 int
@@ -187,9 +205,10 @@ rm_one (struct cli *cli, const char *ref, bool force, char *id, struct islet_err
 
   if (cli_resolve (cli, ref, &info, err) < 0)
     return -1;
-  if (info.state == ISLET_SB_RUNNING && !force)
+  if (info.state != ISLET_SB_STOPPED && !force)
     return islet_fail (err, ISLET_E_CONFLICT, 0,
-                       "sandbox '%s' is running (stop it first, or use rm -f)", ref);
+                       "sandbox '%s' is %s (stop it first, or use rm -f)", ref,
+                       islet_state_name (info.state));
   memcpy (id, info.id, sizeof info.id);
   return islet_sandbox_destroy (cli->ctx, info.id, force, err);
 }
