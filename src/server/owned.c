@@ -136,10 +136,15 @@ event (const struct owner *k, const struct owned *o, const char *state, const ch
   sio_sandbox_event (k->srv, k->key_id, dto, old_state);
 }
 
+/* Daytona's words for the core's states. */
 static const char *
 state_word (enum islet_sandbox_state s)
 {
-  return s == ISLET_SB_RUNNING ? "started" : "stopped";
+  static const char *const words[] = { [ISLET_SB_STOPPED] = "stopped",
+                                        [ISLET_SB_RUNNING] = "started",
+                                        [ISLET_SB_PAUSED] = "paused" };
+
+  return (unsigned) s < sizeof words / sizeof words[0] ? words[s] : "error";
 }
 
 /* ---- create ---- */
@@ -396,49 +401,81 @@ owned_create (const struct owner *k, const struct owned_spec *spec, struct owned
   return 0;
 }
 
-/* ---- start, stop, destroy ---- */
+/* ---- start, stop, pause, destroy ---- */
 
 typedef int (*life_fn) (struct islet_ctx *ctx, const char *id, struct islet_err *err);
 
-static int
-lifecycle (const struct owner *k, struct owned *o, life_fn fn, enum islet_sandbox_state from,
-           const char *verb, struct islet_err *err)
+#define FROM(s) (1u << (s))
+
+/* A change of state: the core's call, the states it is taken from. */
+struct transition
 {
+  life_fn fn;
+  unsigned from; /* FROM (state) set */
+  enum islet_sandbox_state to;
+  const char *verb;
+};
+
+/* a start of a paused sandbox resumes it (islet_sandbox_start does) */
+static const struct transition t_start
+    = { islet_sandbox_start, FROM (ISLET_SB_STOPPED) | FROM (ISLET_SB_PAUSED), ISLET_SB_RUNNING,
+        "start" };
+static const struct transition t_stop
+    = { islet_sandbox_stop, FROM (ISLET_SB_RUNNING) | FROM (ISLET_SB_PAUSED), ISLET_SB_STOPPED,
+        "stop" };
+static const struct transition t_pause
+    = { islet_sandbox_pause, FROM (ISLET_SB_RUNNING), ISLET_SB_PAUSED, "pause" };
+
+static int
+lifecycle (const struct owner *k, struct owned *o, const struct transition *t,
+           struct islet_err *err)
+{
+  enum islet_sandbox_state was = o->info.state;
+  const char *name = o->row.name ? o->row.name : o->info.id;
   struct islet_err serr;
 
-  if (o->info.state != from)
-    return islet_fail (err, ISLET_E_CONFLICT, 0, "sandbox '%s' is already %s",
-                       o->row.name ? o->row.name : o->info.id, verb);
-  if (fn (k->srv->ctx, o->info.id, err) < 0
+  if (was == t->to)
+    return islet_fail (err, ISLET_E_CONFLICT, 0, "sandbox '%s' is already %s", name,
+                       state_word (was));
+  if (!(t->from & FROM (was)))
+    return islet_fail (err, ISLET_E_CONFLICT, 0, "sandbox '%s' is %s: it cannot %s", name,
+                       state_word (was), t->verb);
+  if (t->fn (k->srv->ctx, o->info.id, err) < 0
       || islet_sandbox_get (k->srv->ctx, o->info.id, &o->info, err) < 0)
-    return islet_wrap (err, "%s", from == ISLET_SB_STOPPED ? "start" : "stop");
+    return islet_wrap (err, "%s", t->verb);
   take_name (o);
   o->row.updated = now_s ();
-  /* a start is activity (else auto-stop would stop it at once); a stop
-   * starts the auto-delete clock */
-  if (from == ISLET_SB_STOPPED)
+  /* a start or resume is activity (else auto-stop would stop it at once);
+   * a stop starts the auto-delete clock */
+  if (t->to == ISLET_SB_RUNNING)
     {
       o->row.last_activity = o->row.updated;
       o->row.stopped_at = 0;
     }
-  else
+  else if (t->to == ISLET_SB_STOPPED)
     o->row.stopped_at = o->row.updated;
   if (islet_store_sandbox_put (k->srv->store, &o->row, &serr) < 0)
     fprintf (stderr, "isletd: %s\n", serr.msg);
-  event (k, o, NULL, state_word (from));
+  event (k, o, NULL, state_word (was));
   return 0;
 }
 
 int
 owned_start (const struct owner *k, struct owned *o, struct islet_err *err)
 {
-  return lifecycle (k, o, islet_sandbox_start, ISLET_SB_STOPPED, "started", err);
+  return lifecycle (k, o, &t_start, err);
 }
 
 int
 owned_stop (const struct owner *k, struct owned *o, struct islet_err *err)
 {
-  return lifecycle (k, o, islet_sandbox_stop, ISLET_SB_RUNNING, "stopped", err);
+  return lifecycle (k, o, &t_stop, err);
+}
+
+int
+owned_pause (const struct owner *k, struct owned *o, struct islet_err *err)
+{
+  return lifecycle (k, o, &t_pause, err);
 }
 
 int
@@ -605,6 +642,7 @@ owned_dto (const struct owner *k, const struct owned *o, const char *state)
                  state, "desiredState",
                  strcmp (state, "destroyed") == 0 ? "destroyed"
                  : strcmp (state, "started") == 0 ? "started"
+                 : strcmp (state, "paused") == 0  ? "paused"
                                                   : "stopped",
                  "backupState", "None", "autoStopInterval", (json_int_t) o->row.auto_stop,
                  "autoArchiveInterval", (json_int_t) o->row.auto_archive, "autoDeleteInterval",

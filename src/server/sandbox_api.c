@@ -342,6 +342,12 @@ api_sandbox_stop (struct req *r, struct resp *out)
 }
 
 void
+api_sandbox_pause (struct req *r, struct resp *out)
+{
+  lifecycle (r, out, owned_pause, NULL);
+}
+
+void
 api_sandbox_delete (struct req *r, struct resp *out)
 {
   lifecycle (r, out, owned_destroy, "destroyed");

@@ -74,7 +74,8 @@ tb_open_ref (struct req *r, const char *ref, struct sb_ref *sb, struct resp *out
     return -1;
   if (sb->info.state != ISLET_SB_RUNNING)
     {
-      reply_error (out, 409, "CONFLICT", "sandbox '%s' is not started", ref);
+      reply_error (out, 409, "CONFLICT", "sandbox '%s' is not started (%s)", ref,
+                   sb->info.state == ISLET_SB_PAUSED ? "paused" : "stopped");
       return -1;
     }
   /* activity is kept in whole seconds: one write per second is enough */

@@ -70,7 +70,8 @@ run_script () {
   rm -f "$out"
 }
 
-for script in socketio sandbox create list process fs sessions git docs; do
+# COMPAT_SCRIPTS: a subset, to run one script while working on it
+for script in ${COMPAT_SCRIPTS:-socketio sandbox create list process fs sessions git docs lifecycle}; do
   run_script "$script"
   expect_sandboxes 0
 done
