@@ -22,6 +22,8 @@ struct islet_backend {
   int (*list) (void *self, struct islet_sandbox_info **out, size_t *n, struct islet_err *err);
   int (*start) (void *self, const char *ref, struct islet_err *err);
   int (*stop) (void *self, const char *ref, struct islet_err *err);
+  int (*pause) (void *self, const char *ref, struct islet_err *err);
+  int (*resume) (void *self, const char *ref, struct islet_err *err);
   int (*destroy) (void *self, const char *ref, bool force, struct islet_err *err);
   int (*exec) (void *self, const char *id, const struct islet_exec_req *req,
                struct islet_exec_result *out, struct islet_err *err);

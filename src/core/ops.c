@@ -21,6 +21,8 @@ const struct islet_backend local_ops = {
   .list = local_list,
   .start = local_start,
   .stop = local_stop,
+  .pause = local_pause,
+  .resume = local_resume,
   .destroy = local_destroy,
 };
 
@@ -112,6 +114,18 @@ int
 islet_sandbox_stop (struct islet_ctx *ctx, const char *ref, struct islet_err *err)
 {
   return ctx->ops->stop (ctx->ops_self, ref, err);
+}
+
+int
+islet_sandbox_pause (struct islet_ctx *ctx, const char *ref, struct islet_err *err)
+{
+  return ctx->ops->pause (ctx->ops_self, ref, err);
+}
+
+int
+islet_sandbox_resume (struct islet_ctx *ctx, const char *ref, struct islet_err *err)
+{
+  return ctx->ops->resume (ctx->ops_self, ref, err);
 }
 
 int

@@ -39,12 +39,11 @@ ask (struct islet_ctx *ctx, const char *id, const char *op, struct islet_err *er
 }
 
 int
-islet_sandbox_pause (struct islet_ctx *ctx, const char *ref, struct islet_err *err)
+local_pause (void *self, const char *ref, struct islet_err *err)
 {
+  struct islet_ctx *ctx = self;
   struct islet_sandbox_info info;
 
-  if (islet_ctx_backend (ctx) != NULL)
-    return backend_refuse (ctx, "pause", err);
   if (islet_sandbox_get (ctx, ref, &info, err) < 0)
     return -1;
   if (info.state == ISLET_SB_PAUSED)
@@ -58,12 +57,11 @@ islet_sandbox_pause (struct islet_ctx *ctx, const char *ref, struct islet_err *e
 }
 
 int
-islet_sandbox_resume (struct islet_ctx *ctx, const char *ref, struct islet_err *err)
+local_resume (void *self, const char *ref, struct islet_err *err)
 {
+  struct islet_ctx *ctx = self;
   struct islet_sandbox_info info;
 
-  if (islet_ctx_backend (ctx) != NULL)
-    return backend_refuse (ctx, "resume", err);
   if (islet_sandbox_get (ctx, ref, &info, err) < 0)
     return -1;
   if (info.state != ISLET_SB_PAUSED)

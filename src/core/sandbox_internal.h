@@ -41,6 +41,9 @@ int local_get (void *self, const char *ref, struct islet_sandbox_info *out, stru
 int local_list (void *self, struct islet_sandbox_info **out, size_t *n, struct islet_err *err);
 int local_start (void *self, const char *ref, struct islet_err *err);
 int local_stop (void *self, const char *ref, struct islet_err *err);
+/* pause.c */
+int local_pause (void *self, const char *ref, struct islet_err *err);
+int local_resume (void *self, const char *ref, struct islet_err *err);
 int local_destroy (void *self, const char *ref, bool force, struct islet_err *err);
 
 /* Whether ctx is a state directory on this machine (not a backend). */

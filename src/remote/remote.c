@@ -422,7 +422,9 @@ dto_info (const json_t *d, struct islet_sandbox_info *info, struct islet_err *er
   snprintf (info->id, sizeof info->id, "%s", id);
   snprintf (info->name, sizeof info->name, "%s", name ? name : id);
   snprintf (info->image, sizeof info->image, "%s", image ? image : "host");
-  info->state = state && strcmp (state, "started") == 0 ? ISLET_SB_RUNNING : ISLET_SB_STOPPED;
+  info->state = state && strcmp (state, "started") == 0  ? ISLET_SB_RUNNING
+                : state && strcmp (state, "paused") == 0 ? ISLET_SB_PAUSED
+                                                         : ISLET_SB_STOPPED;
   islet_limits_read (l, &info->limits);
   info->uid_base = (uint32_t) jint (is, "uid_base");
   info->created = (int64_t) jint (is, "created");
@@ -546,8 +548,10 @@ lifecycle (struct remote *rm, const char *ref, const char *verb, struct islet_er
     return -1;
   if (strcmp (verb, "start") == 0 && info.state == ISLET_SB_RUNNING)
     return islet_fail (err, ISLET_E_CONFLICT, 0, "sandbox `%s` is already running", info.id);
-  if (strcmp (verb, "stop") == 0 && info.state != ISLET_SB_RUNNING)
+  if (strcmp (verb, "stop") == 0 && info.state == ISLET_SB_STOPPED)
     return islet_fail (err, ISLET_E_CONFLICT, 0, "sandbox `%s` is not running", info.id);
+  if (strcmp (verb, "pause") == 0 && info.state == ISLET_SB_PAUSED)
+    return islet_fail (err, ISLET_E_CONFLICT, 0, "sandbox `%s` is already paused", info.id);
   path = islet_xasprintf ("/api/sandbox/%s/%s", info.id, verb);
   return call_json (rm, "POST", path, NULL, NULL, err);
 }
@@ -565,6 +569,19 @@ r_stop (void *self, const char *ref, struct islet_err *err)
 }
 
 static int
+r_pause (void *self, const char *ref, struct islet_err *err)
+{
+  return lifecycle (self, ref, "pause", err);
+}
+
+/* isletd's start of a paused sandbox resumes it */
+static int
+r_resume (void *self, const char *ref, struct islet_err *err)
+{
+  return lifecycle (self, ref, "start", err);
+}
+
+static int
 r_destroy (void *self, const char *ref, bool force, struct islet_err *err)
 {
   struct remote *rm = self;
@@ -573,7 +590,7 @@ r_destroy (void *self, const char *ref, bool force, struct islet_err *err)
 
   if (r_get (rm, ref, &info, err) < 0)
     return -1;
-  if (info.state == ISLET_SB_RUNNING && !force)
+  if ((info.state == ISLET_SB_RUNNING || info.state == ISLET_SB_PAUSED) && !force)
     return islet_fail (err, ISLET_E_CONFLICT, 0,
                        "sandbox `%s` is running: stop it first or force removal", info.id);
   path = islet_xasprintf ("/api/sandbox/%s", info.id);
@@ -945,6 +962,8 @@ static const struct islet_backend remote_ops = {
   .list = r_list,
   .start = r_start,
   .stop = r_stop,
+  .pause = r_pause,
+  .resume = r_resume,
   .destroy = r_destroy,
   .exec = r_exec,
   .fs_read = r_fs_read,

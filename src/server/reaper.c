@@ -135,9 +135,11 @@ round_once (struct srv *srv)
             fprintf (stderr, "isletd: forget sandbox %s: %s\n", rows[i].id, e.msg);
           continue;
         }
+      /* a paused sandbox is neither stopped nor deleted behind its user's
+       * back: it waits, frozen, for a start */
       if (info->state == ISLET_SB_RUNNING)
         reap_running (srv, info, &rows[i], now_s ());
-      else
+      else if (info->state != ISLET_SB_PAUSED)
         reap_stopped (srv, info, &rows[i], now_s ());
     }
   islet_store_sandbox_list_free (rows, n);
