@@ -12,8 +12,9 @@
 
 /* A task in an uninterruptible sleep (I/O) holds a freeze up; longer than
    this and the freeze is reported as failed and undone. */
-#define FREEZE_WAIT_NS (2ull * 1000000000ull)
+#define FREEZE_WAIT_NS (10ull * 1000000000ull)
 #define FREEZE_POLL_US 200
+#define FREEZE_RETRY_POLLS 100 /* 20 ms */
 
 static int
 freezer_fd (const struct islet_cg *cg, struct islet_err *err)
@@ -65,10 +66,16 @@ islet_cg_freeze (const struct islet_cg *cg, bool on, struct islet_err *err)
     return islet_wrap (err, "%s cgroup `%s`", on ? "freeze" : "thaw", cg->rel);
   if (!on)
     return 0; /* a thaw takes effect at once */
-  /* polled finely: a freeze takes a few ms, and the caller waits on it */
-  while ((r = read_frozen (cg, fd, err)) == 0)
+  /* polled finely: a freeze takes a few ms, and the caller waits on it.
+     Asked again now and then: a task the freezer missed (one that was
+     forking as the freeze began) is caught by the next request. */
+  for (unsigned polls = 1; (r = read_frozen (cg, fd, err)) == 0; polls++)
     if (islet_now_ns () < deadline)
-      usleep (FREEZE_POLL_US);
+      {
+        usleep (FREEZE_POLL_US);
+        if (polls % FREEZE_RETRY_POLLS == 0 && write_freeze (cg, fd, true, err) < 0)
+          return islet_wrap (err, "freeze cgroup `%s`", cg->rel);
+      }
     else
       {
         struct islet_err ignored;
