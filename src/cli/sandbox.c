@@ -205,7 +205,7 @@ rm_one (struct cli *cli, const char *ref, bool force, char *id, struct islet_err
 
   if (cli_resolve (cli, ref, &info, err) < 0)
     return -1;
-  if (info.state != ISLET_SB_STOPPED && !force)
+  if ((info.state == ISLET_SB_RUNNING || info.state == ISLET_SB_PAUSED) && !force)
     return islet_fail (err, ISLET_E_CONFLICT, 0,
                        "sandbox '%s' is %s (stop it first, or use rm -f)", ref,
                        islet_state_name (info.state));
