@@ -74,6 +74,10 @@ int islet_cg_freeze (const struct islet_cg *cg, bool on, struct islet_err *err) 
 /* Whether the group is frozen or being frozen. */
 int islet_cg_frozen (const struct islet_cg *cg, bool *out, struct islet_err *err) ISLET_MUST_CHECK;
 
+/* The same for the group islet/<name>, by one read and no handle (a
+ * listing asks it of every sandbox); false if there is no such group. */
+bool islet_cg_name_frozen (const char *name);
+
 /* Kill everything, remove the group and its child groups, free cg. */
 int islet_cg_destroy (struct islet_cg *cg, struct islet_err *err) ISLET_MUST_CHECK;
 

@@ -171,8 +171,8 @@ layout_scan (struct cg_layout *lo)
     }
 }
 
-static const struct cg_layout *
-layout_get (void)
+const struct cg_layout *
+cg_layout_get (void)
 {
   pthread_mutex_lock (&layout_lock);
   if (!layout_ready)
@@ -187,7 +187,7 @@ layout_get (void)
 enum islet_cg_version
 islet_cg_detect (void)
 {
-  return layout_get ()->version;
+  return cg_layout_get ()->version;
 }
 
 void
@@ -393,7 +393,7 @@ islet_cg_create (const char *name, const struct islet_cg_limits *limits, struct 
 
   if (check_name (name, err) < 0 || check_limits (limits, err) < 0)
     return islet_wrap (err, "create cgroup");
-  lo = layout_get ();
+  lo = cg_layout_get ();
   if (lo->version == ISLET_CG_NONE)
     return islet_fail (err, ISLET_E_SYSTEM, EOPNOTSUPP,
                        "create cgroup `%s`: no cgroup2 or v1 memory hierarchy found", name);
@@ -424,7 +424,7 @@ islet_cg_open (const char *name, struct islet_cg **out, struct islet_err *err)
 
   if (check_name (name, err) < 0)
     return islet_wrap (err, "open cgroup");
-  lo = layout_get ();
+  lo = cg_layout_get ();
   if (lo->version == ISLET_CG_NONE)
     return islet_fail (err, ISLET_E_NOTFOUND, 0, "open cgroup `%s`: no cgroups here", name);
   cg = cg_new_top (lo, name);

@@ -4,6 +4,7 @@
  * cgroup.freeze in every group, and cgroup.events says "frozen 1" once done.
  * Both freeze the whole subtree. */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -111,4 +112,28 @@ islet_cg_frozen (const struct islet_cg *cg, bool *out, struct islet_err *err)
     return -1;
   *out = strncmp (state, "THAWED", 6) != 0;
   return 0;
+}
+
+bool
+islet_cg_name_frozen (const char *name)
+{
+  const struct cg_layout *lo = cg_layout_get ();
+  cleanup_free char *path = NULL;
+  cleanup_free char *state = NULL;
+  struct islet_err ignored;
+
+  if (strchr (name, '/') != NULL || strcmp (name, "..") == 0)
+    return false;
+  for (size_t i = 0; i < lo->n; i++)
+    if (lo->hier[i].ctrls & CG_BIT (CG_FREEZER))
+      {
+        bool v2 = lo->version == ISLET_CG_V2;
+
+        path = islet_xasprintf ("%s/" CG_PARENT "/%s/%s", lo->hier[i].mount, name,
+                                v2 ? "cgroup.freeze" : "freezer.state");
+        if (islet_read_file_at (AT_FDCWD, path, 64, &state, NULL, &ignored) < 0)
+          return false;
+        return v2 ? state[0] == '1' : strncmp (state, "THAWED", 6) != 0;
+      }
+  return false;
 }

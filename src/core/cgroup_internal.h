@@ -85,6 +85,9 @@ struct cg_backend {
   int (*is_empty) (const struct islet_cg *cg, struct islet_err *err);
 };
 
+/* The layout of this host, scanned once (cgroup.c). */
+const struct cg_layout *cg_layout_get (void);
+
 extern const struct cg_backend cg_backend_v1;
 extern const struct cg_backend cg_backend_v2;
 

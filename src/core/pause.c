@@ -12,16 +12,7 @@
 bool
 sandbox_frozen (const char *id)
 {
-  struct islet_cg *cg = NULL;
-  struct islet_err ignored;
-  bool frozen = false;
-
-  if (islet_cg_open (id, &cg, &ignored) < 0)
-    return false;
-  if (islet_cg_frozen (cg, &frozen, &ignored) < 0)
-    frozen = false;
-  islet_cg_free (cg);
-  return frozen;
+  return islet_cg_name_frozen (id);
 }
 
 static int
