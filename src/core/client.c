@@ -239,6 +239,23 @@ send_data_from (int conn, int src, struct islet_err *err)
     }
 }
 
+/* After a failed send of a request's data: a supervisor that refuses the
+ * request (a paused sandbox) answers and closes without reading the data,
+ * and its answer says why better than the broken pipe does. */
+static int
+refused_early (int conn, struct islet_err *err)
+{
+  cleanup_json json_t *answer = NULL;
+  struct islet_err ignored;
+
+  /* only a closed peer: one still reading would never answer */
+  if (err->errnum != EPIPE && err->errnum != ECONNRESET)
+    return -1;
+  if (islet_frame_recv_json (conn, &answer, &ignored) == 0)
+    (void) islet_err_from_json (answer, err);
+  return -1;
+}
+
 static int
 send_data_mem (int conn, const char *data, size_t len, struct islet_err *err)
 {
@@ -416,7 +433,7 @@ local_exec (void *self, const char *id, const struct islet_exec_req *req,
   if (conn < 0)
     return -1;
   if (req->stdin_data && send_data_mem (conn, req->stdin_data, req->stdin_len, err) < 0)
-    return -1;
+    return refused_early (conn, err);
   if (receive (conn, exec_sink_fn, &sink, &res, err) < 0)
     {
       free (sink.out.data);
@@ -541,8 +558,10 @@ local_fs_write (void *self, const char *id, const char *path, const void *data, 
 {
   cleanup_close int conn = write_request (self, id, path, mode, err);
 
-  if (conn < 0 || send_data_mem (conn, data, len, err) < 0)
+  if (conn < 0)
     return -1;
+  if (send_data_mem (conn, data, len, err) < 0)
+    return refused_early (conn, err);
   return receive (conn, NULL, NULL, NULL, err);
 }
 
@@ -552,8 +571,10 @@ local_fs_copy_in (void *self, const char *id, int host_fd, const char *path, uns
 {
   cleanup_close int conn = write_request (self, id, path, mode, err);
 
-  if (conn < 0 || send_data_from (conn, host_fd, err) < 0)
+  if (conn < 0)
     return -1;
+  if (send_data_from (conn, host_fd, err) < 0)
+    return refused_early (conn, err);
   return receive (conn, NULL, NULL, NULL, err);
 }
 

@@ -53,6 +53,9 @@ grep -q "paused" <<<"$ERR" || fail "exec on a paused sandbox: no clear error: $E
 capture timeout 10 "$ISLET_BIN" --state-dir "$STATE" fs "$id" read /workspace/count
 (( RC != 0 && RC != 124 )) || fail "file read on a paused sandbox: status $RC (124: it hung)"
 grep -q "paused" <<<"$ERR" || fail "file read on a paused sandbox: no clear error: $ERR"
+capture timeout 10 "$ISLET_BIN" --state-dir "$STATE" cp /etc/hostname "$id:/workspace/copied"
+(( RC != 0 && RC != 124 )) || fail "copy into a paused sandbox: status $RC (124: it hung)"
+grep -q "paused" <<<"$ERR" || fail "copy into a paused sandbox: no clear error: $ERR"
 expect_range "refusals took (ms)" $(( $(ms_now) - t0 )) 0 3000
 capture islet pause "$id"
 [[ $RC != 0 ]] || fail "a second pause succeeded"
