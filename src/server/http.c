@@ -31,6 +31,10 @@
 #define HEADER_TIMEOUT_S 10
 #define IDLE_TIMEOUT_S 30
 #define BODY_TIMEOUT_S 60
+/* A streamed answer (a pipe written by a command's thread) may be silent
+ * as long as its command is; the library counts that as idleness, so such
+ * a connection gets this instead of IDLE_TIMEOUT_S. */
+#define STREAM_IDLE_S 600
 #define CONN_MAX_DEFAULT 1024
 #define CONN_PER_CLIENT_DEFAULT 128
 
@@ -222,6 +226,8 @@ send_resp (struct MHD_Connection *mc, struct resp *o)
   struct MHD_Response *m;
   enum MHD_Result ret;
 
+  if (o->fd >= 0 && o->streamed)
+    MHD_set_connection_option (mc, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned) STREAM_IDLE_S);
   if (o->produce)
     {
       struct producer *p = islet_xmalloc (sizeof *p);

@@ -6,7 +6,8 @@
 # in memory have a per-key budget, refused before any byte of the body is read,
 # and isletd's memory does not grow by what is promised; MCP sessions are at
 # most 64 per key (the longest idle goes first) and forgotten after 30
-# minutes unused (a "minute" is 1 s here).  Needs root.
+# minutes unused (a "minute" is 1 s here); a streamed answer may be silent
+# longer than the idle timeout.  Needs root.
 # Exit 0 pass, 1 fail, 77 skip.
 #   ISLET_BIN=build/islet bash tests/server/api_conns.sh
 source "$(dirname "$0")/../lib/integration.sh"
@@ -147,5 +148,15 @@ sleep 20
 sleep 32
 [[ $(mcp_ping "$KM" "$sid") == 404 ]] || fail "a session unused for 30 minutes (s here) was kept"
 [[ $(mcp_ping "$SRV_KEY" "$mine") == 404 ]] || fail "a session unused for 32 s was kept"
+
+log "== a streamed answer silent for 35 s outlives the 30 s idle timeout"
+api POST /api/sandbox -d '{"name": "quiet"}'
+expect_code "create" 200
+ID=$(jq -r .id <<<"$BODY"); remember_id "$ID"
+out=$(curl -s -N --max-time 60 -X POST -H "Authorization: Bearer $SRV_KEY" -H 'Content-Type: application/json' \
+  -d '{"argv": ["sh", "-c", "echo a; sleep 35; echo b"], "timeout_ms": 50000, "stream": true}' \
+  "$SRV_URL/v1/sandbox/$ID/exec") || true
+grep -q '"exit_code":0' <<<"$out" || fail "a streamed exec silent for 35 s: $out"
+grep -q '"stdout":"Ygo="' <<<"$out" || fail "a streamed exec silent for 35 s lost its output: $out"
 
 pass
