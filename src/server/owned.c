@@ -247,6 +247,7 @@ row_of (const struct owner *k, const struct owned_spec *spec, enum islet_store_p
     .language = islet_xstrdup (spec->language ? spec->language : "python"),
     .target = islet_xstrdup (spec->target ? spec->target : "local"),
     .auto_stop = spec->auto_stop,
+    .auto_pause = spec->auto_pause,
     .auto_archive = spec->auto_archive,
     .auto_delete = spec->auto_delete,
     .created = now,
@@ -646,7 +647,7 @@ owned_dto (const struct owner *k, const struct owned *o, const char *state)
                                                   : "stopped",
                  "backupState", "None", "autoStopInterval", (json_int_t) o->row.auto_stop,
                  "autoArchiveInterval", (json_int_t) o->row.auto_archive, "autoDeleteInterval",
-                 (json_int_t) o->row.auto_delete, "autoPauseInterval", (json_int_t) 0, "volumes",
+                 (json_int_t) o->row.auto_delete, "autoPauseInterval", (json_int_t) o->row.auto_pause, "volumes",
                  json_array (), "createdAt", created, "updatedAt", updated, "lastActivityAt",
                  activity, "sandboxClass", "container", "runnerId", "local", "daemonVersion",
                  "isletd-0.1.0", "toolboxProxyUrl", tb, "recoverable", 0, "kvm", 0));

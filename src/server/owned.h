@@ -60,7 +60,7 @@ struct owned_spec
   const char *target;   /* NULL: local */
   json_t *labels, *env; /* objects of strings, or NULL: none */
   struct islet_limits limits;
-  int64_t auto_stop, auto_archive, auto_delete; /* minutes, as in the row */
+  int64_t auto_stop, auto_archive, auto_delete, auto_pause; /* minutes, as in the row */
 };
 
 /* The ceiling of each limit of a sandbox, unless the operator sets another

@@ -1,8 +1,9 @@
-/* Auto-stop and auto-delete (Daytona's autoStopInterval and
- * autoDeleteInterval, in minutes): a thread that goes over the store every
- * half minute.  A running sandbox idle (no toolbox call, start or
- * refreshActivity) for autoStopInterval minutes is stopped (0: never); a
- * stopped one is deleted autoDeleteInterval minutes after it stopped (-1:
+/* Auto-stop, auto-pause and auto-delete (Daytona's autoStopInterval,
+ * autoPauseInterval and autoDeleteInterval, in minutes): a thread that goes
+ * over the store every half minute.  A running sandbox idle (no toolbox
+ * call, start or refreshActivity) for autoStopInterval minutes is stopped,
+ * or for autoPauseInterval minutes paused (0: never; at most one is set); a
+ * paused one is left as it is; a stopped one is deleted autoDeleteInterval minutes after it stopped (-1:
  * never, 0: at once).  Everything it reads is in SQLite (intervals, last
  * activity, when it stopped), so a restarted isletd carries on where the
  * last one was; a sandbox stopped behind isletd's back (the CLI, a dead
@@ -52,6 +53,13 @@ owned_of (const struct islet_sandbox_info *info, struct islet_store_sandbox *row
   return o;
 }
 
+/* How long a running sandbox may idle before it is stopped or paused. */
+static int64_t
+idle_minutes (const struct islet_store_sandbox *row)
+{
+  return row->auto_stop > 0 ? row->auto_stop : row->auto_pause;
+}
+
 static void
 reap_running (struct srv *srv, const struct islet_sandbox_info *info,
               struct islet_store_sandbox *row, int64_t now)
@@ -65,16 +73,25 @@ reap_running (struct srv *srv, const struct islet_sandbox_info *info,
 
   if (row->stopped_at != 0 && islet_store_sandbox_set_stopped (srv->store, row->id, 0, &err) < 0)
     fprintf (stderr, "isletd: %s\n", err.msg);
-  if (row->auto_stop <= 0 || now - row->last_activity < row->auto_stop * srv->minute_s)
+  if (idle_minutes (row) <= 0 || now - row->last_activity < idle_minutes (row) * srv->minute_s)
     return;
   /* read again: a request may have just used it */
   if (islet_store_sandbox_get (srv->store, row->id, &fresh, &err) < 0)
     return;
   o = owned_of (info, &fresh);
-  if (now - o.row.last_activity < o.row.auto_stop * srv->minute_s || o.row.auto_stop <= 0)
+  if (idle_minutes (&o.row) <= 0 || now - o.row.last_activity < idle_minutes (&o.row) * srv->minute_s)
     return;
-  rc = owned_stop (&k, &o, &err);
-  record (srv, row, "sandbox.auto-stop", rc, &err, t0);
+  /* at most one of the two is set (the API refuses both) */
+  if (o.row.auto_stop > 0)
+    {
+      rc = owned_stop (&k, &o, &err);
+      record (srv, row, "sandbox.auto-stop", rc, &err, t0);
+    }
+  else
+    {
+      rc = owned_pause (&k, &o, &err);
+      record (srv, row, "sandbox.auto-pause", rc, &err, t0);
+    }
 }
 
 static void

@@ -24,6 +24,8 @@ static const struct route routes[] = {
   { "GET", "/api/sandbox/{}/toolbox-proxy-url", api_sandbox_toolbox_url, NULL, 0, NULL },
   { "POST", "/api/sandbox/{}/autostop/{}", api_sandbox_autostop, "sandbox.autostop",
     BODY_JSON_MAX, NULL },
+  { "POST", "/api/sandbox/{}/autopause/{}", api_sandbox_autopause, "sandbox.autopause",
+    BODY_JSON_MAX, NULL },
   { "POST", "/api/sandbox/{}/autoarchive/{}", api_sandbox_autoarchive, "sandbox.autoarchive",
     BODY_JSON_MAX, NULL },
   { "POST", "/api/sandbox/{}/autodelete/{}", api_sandbox_autodelete, "sandbox.autodelete",

@@ -184,8 +184,23 @@ struct create_args
   char *from; /* buildInfo's FROM image */
   json_t *labels, *env;
   struct islet_limits limits;
-  int64_t auto_stop, auto_archive, auto_delete;
+  int64_t auto_stop, auto_archive, auto_delete, auto_pause;
 };
+
+/* Daytona's rule: a sandbox is stopped or paused when idle, not both. */
+static int
+one_idle_action (int64_t auto_stop, int64_t auto_pause, struct resp *out)
+{
+  if (auto_stop > 0 && auto_pause > 0)
+    {
+      reply_error (out, 400, "BAD_REQUEST",
+                   "autoPauseInterval %lld with autoStopInterval %lld: at most one of them may "
+                   "be non-zero (set the other to 0 first)",
+                   (long long) auto_pause, (long long) auto_stop);
+      return -1;
+    }
+  return 0;
+}
 
 static int
 parse_create (json_t *j, struct create_args *a, struct resp *out)
@@ -200,7 +215,9 @@ parse_create (json_t *j, struct create_args *a, struct resp *out)
       || field_minutes (j, "autoStopInterval", 0, &a->auto_stop, out) < 0
       || field_minutes (j, "autoArchiveInterval", 0, &a->auto_archive, out) < 0
       || field_minutes (j, "autoDeleteInterval", -1, &a->auto_delete, out) < 0
-      || field_build (j, &a->from, out) < 0)
+      || field_build (j, &a->from, out) < 0
+      || field_minutes (j, "autoPauseInterval", 0, &a->auto_pause, out) < 0
+      || one_idle_action (a->auto_stop, a->auto_pause, out) < 0)
     return -1;
   if (a->from && a->snapshot)
     {
@@ -279,6 +296,7 @@ api_sandbox_create (struct req *r, struct resp *out)
     .auto_stop = a.auto_stop,
     .auto_archive = a.auto_archive,
     .auto_delete = a.auto_delete,
+    .auto_pause = a.auto_pause,
   };
   rc = owned_create (&k, &spec, &o, &err);
   reply_owned (r, out, &o, rc, &err, NULL);
@@ -416,6 +434,8 @@ set_interval (struct req *r, struct resp *out, size_t field, int64_t min)
   if (sb_open (r, r->params[0], &sb, out) < 0)
     return;
   *(int64_t *) ((char *) &sb.row + field) = v;
+  if (one_idle_action (sb.row.auto_stop, sb.row.auto_pause, out) < 0)
+    return;
   sb.row.updated = now_s ();
   if (islet_store_sandbox_put (r->srv->store, &sb.row, &err) < 0)
     {
@@ -429,6 +449,12 @@ void
 api_sandbox_autostop (struct req *r, struct resp *out)
 {
   set_interval (r, out, offsetof (struct islet_store_sandbox, auto_stop), 0);
+}
+
+void
+api_sandbox_autopause (struct req *r, struct resp *out)
+{
+  set_interval (r, out, offsetof (struct islet_store_sandbox, auto_pause), 0);
 }
 
 void

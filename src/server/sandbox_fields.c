@@ -36,6 +36,7 @@ static const struct
   { "autoStopInterval", TAKEN, NULL },
   { "autoArchiveInterval", TAKEN, NULL },
   { "autoDeleteInterval", TAKEN, NULL },
+  { "autoPauseInterval", TAKEN, NULL },
   { "limits", TAKEN, NULL }, /* islet's own */
   { "user", IF_ROOT, "a sandbox's only user is root (mapped to an unprivileged host uid)" },
   { "networkBlockAll", IF_TRUE, NO_NETWORK },
@@ -51,7 +52,6 @@ static const struct
   { "volumes", IF_EMPTY, "volumes are not supported" },
   { "buildInfo", TAKEN, NULL }, /* a FROM line alone is an image; other builds are refused */
   { "secrets", IF_EMPTY, "secrets are not supported: give the values in env" },
-  { "autoPauseInterval", IF_EMPTY, "pausing is not supported: use autoStopInterval" },
   { "ttlMinutes", IF_EMPTY,
     "a time to live is not supported: use autoStopInterval and autoDeleteInterval" },
   { "otelEndpointOverride", IF_EMPTY, "islet exports no OpenTelemetry data from sandboxes" },

@@ -89,6 +89,7 @@ static const char schema[]
       "  memory_mb INTEGER NOT NULL DEFAULT 0," /* its share of the key's quota */
       "  cpu_millis INTEGER NOT NULL DEFAULT 0,"
       "  disk_mb INTEGER NOT NULL DEFAULT 0,"
+      "  auto_pause INTEGER NOT NULL DEFAULT 0,"
       "  UNIQUE (key_id, name));"
       "CREATE INDEX IF NOT EXISTS sandboxes_key ON sandboxes(key_id);"
       "CREATE TABLE IF NOT EXISTS audit ("
@@ -227,6 +228,8 @@ migrate (struct islet_store *st, char **msg)
       "ALTER TABLE api_keys ADD COLUMN max_memory_mb INTEGER;"
       "ALTER TABLE api_keys ADD COLUMN max_cpu_millis INTEGER;"
       "ALTER TABLE api_keys ADD COLUMN max_disk_mb INTEGER;" },
+    { "sandboxes", "auto_pause",
+      "ALTER TABLE sandboxes ADD COLUMN auto_pause INTEGER NOT NULL DEFAULT 0;" },
   };
 
   for (size_t i = 0; i < sizeof added / sizeof added[0]; i++)
@@ -533,15 +536,15 @@ sandbox_put_locked (struct islet_store *st, const struct islet_store_sandbox *sb
   if (prepare (st,
                "INSERT INTO sandboxes(id, key_id, labels, env, language, target,"
                " auto_stop, auto_archive, auto_delete, created, updated, last_activity, name,"
-               " stopped_at, phase, memory_mb, cpu_millis, disk_mb)"
-               " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+               " stopped_at, phase, memory_mb, cpu_millis, disk_mb, auto_pause)"
+               " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                " ON CONFLICT(id) DO UPDATE SET key_id = excluded.key_id,"
                " labels = excluded.labels, env = excluded.env, language = excluded.language,"
                " target = excluded.target, auto_stop = excluded.auto_stop,"
                " auto_archive = excluded.auto_archive, auto_delete = excluded.auto_delete,"
                " created = excluded.created, updated = excluded.updated,"
                " last_activity = excluded.last_activity, name = excluded.name,"
-               " stopped_at = excluded.stopped_at",
+               " stopped_at = excluded.stopped_at, auto_pause = excluded.auto_pause",
                &s, err)
       < 0)
     return -1;
@@ -565,6 +568,7 @@ sandbox_put_locked (struct islet_store *st, const struct islet_store_sandbox *sb
   sqlite3_bind_int64 (s, 16, sb->memory_mb);
   sqlite3_bind_int64 (s, 17, sb->cpu_millis);
   sqlite3_bind_int64 (s, 18, sb->disk_mb);
+  sqlite3_bind_int64 (s, 19, sb->auto_pause);
   if (sqlite3_step (s) != SQLITE_DONE)
     {
       if (sqlite3_extended_errcode (st->db) == SQLITE_CONSTRAINT_UNIQUE)
@@ -651,7 +655,7 @@ column_dup (sqlite3_stmt *s, int i)
 
 #define SANDBOX_COLUMNS                                                                            \
   "id, key_id, labels, env, language, target, auto_stop, auto_archive, auto_delete, created,"     \
-  " updated, last_activity, name, stopped_at, phase, memory_mb, cpu_millis, disk_mb"
+  " updated, last_activity, name, stopped_at, phase, memory_mb, cpu_millis, disk_mb, auto_pause"
 
 static void
 row_read (sqlite3_stmt *s, struct islet_store_sandbox *out)
@@ -676,6 +680,7 @@ row_read (sqlite3_stmt *s, struct islet_store_sandbox *out)
   out->memory_mb = sqlite3_column_int64 (s, 15);
   out->cpu_millis = sqlite3_column_int64 (s, 16);
   out->disk_mb = sqlite3_column_int64 (s, 17);
+  out->auto_pause = sqlite3_column_int64 (s, 18);
 }
 
 static int sandbox_get_locked (struct islet_store *st, const char *id,

@@ -82,6 +82,7 @@ struct islet_store_sandbox
   enum islet_store_phase phase;
   /* what it holds of its key's quota (its limits when made) */
   int64_t memory_mb, cpu_millis, disk_mb;
+  int64_t auto_pause; /* minutes idle before a pause (reaper.c); 0: never */
 };
 
 void islet_store_sandbox_fini (struct islet_store_sandbox *s);

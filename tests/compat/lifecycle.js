@@ -6,7 +6,8 @@
 // sandbox answers no file request.  Paused, the counter stands still and
 // exec and file requests fail at once with a clear error; after start it
 // moves again.  Pause and resume are timed (the SDK's round trips, a GET
-// included in each).  A paused sandbox can be stopped and deleted.
+// included in each).  A paused sandbox can be stopped and deleted.  The
+// auto-pause interval is kept and shown (its timer: tests/server/api_autopause.sh).
 const fs = require('node:fs');
 const path = require('node:path');
 const { assert, client, main } = require('./lib');
@@ -68,6 +69,12 @@ async function refusedAtOnce(what, promise) {
 main('lifecycle', async () => {
   const daytona = client();
   const sb = await daytona.create({ language: 'python', autoStopInterval: 0 });
+  // auto-pause: kept and shown; at most one of auto-stop and auto-pause set
+  await sb.setAutoPauseInterval(30);
+  assert.equal((await daytona.get(sb.id)).autoPauseInterval, 30);
+  await assert.rejects(sb.setAutostopInterval(5), /at most one of them/);
+  await sb.setAutoPauseInterval(0);
+  assert.equal((await daytona.get(sb.id)).autoPauseInterval, 0);
   await sb.fs.uploadFile(
     Buffer.from(
       'i=0; while :; do i=$((i+1)); echo $i > /workspace/count; sleep 0.01; done\n',

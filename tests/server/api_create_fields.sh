@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A create body's fields are honoured or refused, never dropped: the
 # networking fields (islet's sandboxes have loopback only), public, GPUs,
-# volumes, images, secrets, pause, TTL, another user, and any field islet
+# volumes, images, secrets, auto-pause beside auto-stop, TTL, another user, and any field islet
 # does not know get a 400 that names the field and says why, and no sandbox
 # is made; networkBlockAll: true and the SDK's defaults are taken.
 # Needs root.  Exit 0 pass, 1 fail, 77 skip.
@@ -33,7 +33,7 @@ refused '{"kvm":true}' kvm 'kvm'
 refused '{"volumes":[{"volumeId":"v","mountPath":"/data"}]}' volumes 'volumes'
 refused '{"buildInfo":{"dockerfileContent":"FROM python:3.12-slim\n"}}' buildInfo 'building images'
 refused '{"secrets":[{"TOKEN":"gh"}]}' secrets 'secrets'
-refused '{"autoPauseInterval":5}' autoPauseInterval 'pausing'
+refused '{"autoPauseInterval":5,"autoStopInterval":5}' autoPauseInterval 'at most one of them'
 refused '{"ttlMinutes":30}' ttlMinutes 'time to live'
 refused '{"otelEndpointOverride":"http://127.0.0.1:4318"}' otelEndpointOverride 'OpenTelemetry'
 refused '{"user":"daytona"}' user 'root'
