@@ -78,6 +78,10 @@ int islet_cg_frozen (const struct islet_cg *cg, bool *out, struct islet_err *err
  * listing asks it of every sandbox); false if there is no such group. */
 bool islet_cg_name_frozen (const char *name);
 
+/* Bytes of memory the group and its children use now. */
+int islet_cg_memory_current (const struct islet_cg *cg, uint64_t *out, struct islet_err *err)
+    ISLET_MUST_CHECK;
+
 /* Kill everything, remove the group and its child groups, free cg. */
 int islet_cg_destroy (struct islet_cg *cg, struct islet_err *err) ISLET_MUST_CHECK;
 

@@ -103,6 +103,19 @@ int islet_sandbox_pause (struct islet_ctx *ctx, const char *ref, struct islet_er
 int islet_sandbox_resume (struct islet_ctx *ctx, const char *ref, struct islet_err *err)
     ISLET_MUST_CHECK;
 
+/* New limits for a sandbox, running, paused or stopped: each field 0 keeps
+ * the current one.  Memory and CPU go to its live cgroup, disk to its
+ * volume's quota, and all to its config (a start keeps them).  Refused
+ * (ISLET_E_CONFLICT) below what it uses: memory below its current use,
+ * disk below the bytes its volume holds. */
+struct islet_resize {
+  uint64_t memory_mb;
+  uint32_t cpu_millis;
+  uint64_t disk_mb;
+};
+int islet_sandbox_resize (struct islet_ctx *ctx, const char *ref, const struct islet_resize *r,
+                          struct islet_err *err) ISLET_MUST_CHECK;
+
 /* Destroy: stop (a running sandbox needs force), then remove every trace. */
 int islet_sandbox_destroy (struct islet_ctx *ctx, const char *id, bool force,
                            struct islet_err *err) ISLET_MUST_CHECK;

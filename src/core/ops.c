@@ -23,6 +23,7 @@ const struct islet_backend local_ops = {
   .stop = local_stop,
   .pause = local_pause,
   .resume = local_resume,
+  .resize = local_resize,
   .destroy = local_destroy,
 };
 
@@ -126,6 +127,13 @@ int
 islet_sandbox_resume (struct islet_ctx *ctx, const char *ref, struct islet_err *err)
 {
   return ctx->ops->resume (ctx->ops_self, ref, err);
+}
+
+int
+islet_sandbox_resize (struct islet_ctx *ctx, const char *ref, const struct islet_resize *r,
+                      struct islet_err *err)
+{
+  return ctx->ops->resize (ctx->ops_self, ref, r, err);
 }
 
 int

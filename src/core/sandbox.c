@@ -234,6 +234,18 @@ pool_put (struct islet_ctx *ctx)
   pthread_rwlock_unlock (&ctx->pool_lock);
 }
 
+int
+sandbox_pool (struct islet_ctx *ctx, struct islet_disk_pool **out, struct islet_err *err)
+{
+  return pool (ctx, out, err);
+}
+
+void
+sandbox_pool_put (struct islet_ctx *ctx)
+{
+  pool_put (ctx);
+}
+
 char *
 sandbox_dir (const struct islet_ctx *ctx, const char *id)
 {

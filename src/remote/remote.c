@@ -582,6 +582,15 @@ r_resume (void *self, const char *ref, struct islet_err *err)
 }
 
 static int
+r_resize (void *self, const char *ref, const struct islet_resize *r, struct islet_err *err)
+{
+  (void) self, (void) ref, (void) r;
+  return islet_fail (err, ISLET_E_INVALID, 0,
+                     "resize acts on a local state directory, not over isletd (use the "
+                     "Daytona API's resize)");
+}
+
+static int
 r_destroy (void *self, const char *ref, bool force, struct islet_err *err)
 {
   struct remote *rm = self;
@@ -964,6 +973,7 @@ static const struct islet_backend remote_ops = {
   .stop = r_stop,
   .pause = r_pause,
   .resume = r_resume,
+  .resize = r_resize,
   .destroy = r_destroy,
   .exec = r_exec,
   .fs_read = r_fs_read,

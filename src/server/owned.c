@@ -480,6 +480,24 @@ owned_pause (const struct owner *k, struct owned *o, struct islet_err *err)
 }
 
 int
+owned_resize (const struct owner *k, struct owned *o, const struct islet_resize *rq,
+              struct islet_err *err)
+{
+  const char *was = state_word (o->info.state);
+  struct islet_err serr;
+
+  if (islet_sandbox_resize (k->srv->ctx, o->info.id, rq, err) < 0
+      || islet_sandbox_get (k->srv->ctx, o->info.id, &o->info, err) < 0)
+    return -1;
+  take_name (o);
+  o->row.updated = now_s ();
+  if (islet_store_sandbox_put (k->srv->store, &o->row, &serr) < 0)
+    fprintf (stderr, "isletd: %s\n", serr.msg);
+  event (k, o, NULL, was);
+  return 0;
+}
+
+int
 owned_destroy (const struct owner *k, struct owned *o, struct islet_err *err)
 {
   struct islet_err serr;

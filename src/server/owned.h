@@ -100,6 +100,9 @@ int owned_create (const struct owner *k, const struct owned_spec *spec, struct o
  * already so); the row's clocks follow, o is refreshed, the event sent. */
 int owned_start (const struct owner *k, struct owned *o, struct islet_err *err) ISLET_MUST_CHECK;
 int owned_stop (const struct owner *k, struct owned *o, struct islet_err *err) ISLET_MUST_CHECK;
+/* New memory, CPU or disk (0: unchanged), live and kept; refused below use. */
+int owned_resize (const struct owner *k, struct owned *o, const struct islet_resize *rq,
+                  struct islet_err *err) ISLET_MUST_CHECK;
 /* Pause: every process frozen in place; a start resumes it. */
 int owned_pause (const struct owner *k, struct owned *o, struct islet_err *err) ISLET_MUST_CHECK;
 /* Destroy it: the row marked deleting, the core's sandbox, the row, then

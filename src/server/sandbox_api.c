@@ -365,6 +365,37 @@ api_sandbox_pause (struct req *r, struct resp *out)
   lifecycle (r, out, owned_pause, NULL);
 }
 
+/* Daytona's units: CPUs, and GB of memory and disk as at create. */
+void
+api_sandbox_resize (struct req *r, struct resp *out)
+{
+  cleanup_json json_t *j = req_json_object (r, out);
+  cleanup_owned struct owned o = { 0 };
+  struct owner k = req_owner (r);
+  uint64_t cpu = 0, mem = 0, disk = 0;
+  struct islet_resize rq;
+  struct islet_err err;
+  int rc;
+
+  if (j == NULL || field_amount (j, "cpu", &cpu, out) < 0
+      || field_amount (j, "memory", &mem, out) < 0 || field_amount (j, "disk", &disk, out) < 0)
+    return;
+  if (cpu == 0 && mem == 0 && disk == 0)
+    {
+      reply_error (out, 400, "BAD_REQUEST", "resize: give cpu, memory or disk");
+      return;
+    }
+  rq = (struct islet_resize){
+    .cpu_millis = (uint32_t) (cpu > UINT32_MAX ? UINT32_MAX : cpu),
+    .memory_mb = (mem * 1024 + 500) / 1000,
+    .disk_mb = (disk * 1024 + 500) / 1000,
+  };
+  rc = owned_open (&k, r->params[0], &o, &err);
+  if (rc == 0)
+    rc = owned_resize (&k, &o, &rq, &err);
+  reply_owned (r, out, &o, rc, &err, NULL);
+}
+
 void
 api_sandbox_delete (struct req *r, struct resp *out)
 {
