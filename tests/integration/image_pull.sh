@@ -9,34 +9,18 @@
 # the registry's storage are refused and leave nothing in the store; a
 # non-loopback registry is never spoken to in plain HTTP unless named.
 source "$(dirname "$0")/../lib/integration.sh"
+source "$(dirname "$0")/../lib/registry.sh"
 it_init
-for tool in docker-registry skopeo; do
-  command -v $tool >/dev/null || fail "needs $tool (scripts/install-deps installs it)"
-done
 [[ -x /bin/busybox ]] || fail "needs /bin/busybox (busybox-static)"
 MK="$IT_PY $(dirname "$0")/../lib/mkimage.py"
 W=$STATE.work
-mkdir -p "$W/reg"
 REG_PID= PROXY_PID=
 trap 'for p in $REG_PID $PROXY_PID; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; it_cleanup' EXIT
 # no credentials unless a step gives some: never root's own Docker config
 export DOCKER_CONFIG=$W/no-docker-config
 
-PORT=$("$IT_PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat >"$W/reg.yml" <<EOF
-version: 0.1
-log:
-  level: error
-storage:
-  filesystem:
-    rootdirectory: $W/reg
-http:
-  addr: 127.0.0.1:$PORT
-EOF
-docker-registry serve "$W/reg.yml" >"$W/reg.log" 2>&1 &
-REG_PID=$!
-wait_until 20 curl -sf "http://127.0.0.1:$PORT/v2/" -o /dev/null || fail "the registry did not start: $(cat "$W/reg.log")"
-R=127.0.0.1:$PORT
+registry_start "$W"
+PORT=${R##*:}
 
 push () { # NAME SPEC-EXTRA COMPRESS
   printf '{"format":"oci","compress":"%s","config":{"Labels":{"n":"%s"},"Env":["PATH=/bin","FROM=%s"],"WorkingDir":"/srv","User":"1000:1000"},"layers":[[{"name":"bin","type":"dir"},{"name":"bin/busybox","src":"/bin/busybox","mode":493},{"name":"bin/sh","type":"symlink","target":"busybox"},{"name":"bin/cat","type":"symlink","target":"busybox"},{"name":"bin/id","type":"symlink","target":"busybox"},{"name":"srv","type":"dir","uid":1000,"gid":1000}],[{"name":"srv/hello","data":"%s\\n","uid":1000,"gid":1000}]]%s}' \

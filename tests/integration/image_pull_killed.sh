@@ -7,39 +7,24 @@
 # record names what is not there and `islet image ls` lists the image only
 # if it is whole; then a pull succeeds and a sandbox from it runs.
 source "$(dirname "$0")/../lib/integration.sh"
+source "$(dirname "$0")/../lib/image.sh"
+source "$(dirname "$0")/../lib/registry.sh"
 it_init
-for tool in docker-registry skopeo setsid; do
-  command -v $tool >/dev/null || fail "needs $tool (scripts/install-deps installs it)"
-done
+command -v setsid >/dev/null || fail "needs setsid (util-linux)"
 [[ -x /bin/busybox ]] || fail "needs /bin/busybox (busybox-static)"
 MK="$IT_PY $(dirname "$0")/../lib/mkimage.py"
 W=$STATE.work
-mkdir -p "$W/reg"
-REG_PID= PULL_PID=
+REG_PID=
+PULL_PID=
 trap '[[ -n "$PULL_PID" ]] && kill -9 -- "-$PULL_PID" 2>/dev/null; kill "$REG_PID" 2>/dev/null; wait 2>/dev/null; it_cleanup' EXIT
 export DOCKER_CONFIG=$W/no-docker-config
 
-PORT=$("$IT_PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat >"$W/reg.yml" <<EOF
-version: 0.1
-log:
-  level: error
-storage:
-  filesystem:
-    rootdirectory: $W/reg
-http:
-  addr: 127.0.0.1:$PORT
-EOF
-docker-registry serve "$W/reg.yml" >"$W/reg.log" 2>&1 &
-REG_PID=$!
-wait_until 20 curl -sf "http://127.0.0.1:$PORT/v2/" -o /dev/null || fail "the registry did not start: $(cat "$W/reg.log")"
-R=127.0.0.1:$PORT
+registry_start "$W"
 REF=$R/test/big:1
 
 # random data does not compress: two layers of 8 MiB blobs behind a small one
 head -c $((8 << 20)) /dev/urandom >"$W/r1"
 head -c $((8 << 20)) /dev/urandom >"$W/r2"
-want=$(stat -c %s "$W/r1")
 bb=$(stat -L -c %s /bin/busybox)
 cat >"$W/spec.json" <<EOF
 {"format":"oci","compress":"gzip","config":{"Env":["PATH=/bin"]},
@@ -66,25 +51,12 @@ layer_whole () {
 }
 
 check_store () {
-  local what=$1 l b f ls
+  local what=$1 l ls
   for l in "$STATE"/images/layers/*; do
     [[ -e "$l" ]] || continue
     layer_whole "$l" || fail "$what: layer $l is not whole: $(ls -la "$l")"
   done
-  for b in "$STATE"/images/blobs/sha256/*; do
-    [[ -e "$b" ]] || continue
-    [[ "$(sha256sum "$b" | cut -d' ' -f1)" == "$(basename "$b")" ]] || fail "$what: blob $b is not its digest"
-  done
-  for f in "$STATE"/images/meta/*.json; do
-    [[ -e "$f" ]] || continue
-    "$IT_PY" - "$f" "$STATE/images" <<'EOF' || fail "$what: a record names what is not there"
-import json, os, sys
-r = json.load(open(sys.argv[1])); d = sys.argv[2]
-for dg in r["layers"]:
-    assert os.path.isdir(f"{d}/layers/{dg[7:]}"), dg
-assert os.path.exists(f"{d}/blobs/sha256/{r['config'][7:]}")
-EOF
-  done
+  store_ok "$what"
   ls=$("$ISLET_BIN" --state-dir "$STATE" image ls 2>&1) || fail "$what: islet image ls: $ls"
   if [[ "$ls" == *"test/big"* ]]; then
     # listed: then it is whole, all three layers there and inspect works

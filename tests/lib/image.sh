@@ -24,3 +24,23 @@ JSON
   rm -rf "$w"
   printf '%s' "$id"
 }
+
+# store_ok WHAT: every blob hashes to its name; every image record's layers
+# and config are in the store.
+store_ok () {
+  local f b
+  for b in "$STATE"/images/blobs/sha256/*; do
+    [[ -e "$b" ]] || continue
+    [[ "$(sha256sum "$b" | cut -d' ' -f1)" == "$(basename "$b")" ]] || fail "$1: blob $b is not its digest"
+  done
+  for f in "$STATE"/images/meta/*.json; do
+    [[ -e "$f" ]] || continue
+    "$IT_PY" - "$f" "$STATE/images" <<'EOF' || fail "$1: a record names what is not there"
+import json, os, sys
+r = json.load(open(sys.argv[1])); d = sys.argv[2]
+for dg in r["layers"]:
+    assert os.path.isdir(f"{d}/layers/{dg[7:]}"), dg
+assert os.path.exists(f"{d}/blobs/sha256/{r['config'][7:]}")
+EOF
+  done
+}
