@@ -1,7 +1,7 @@
 /* A ctx whose sandboxes live elsewhere.
  *
  * Every public function of sandbox.h and client.h takes a struct islet_ctx
- * and hands the call to the ctx's table of operations (src/core/ops.c).
+ * and hands the call to the ctx's table of operations (src/client/ops.c).
  * Usually the ctx is a state directory on this machine, whose table is the
  * core's own (sandbox.c, client.c); a ctx made by islet_ctx_new_backend
  * has the table given here instead, so that a caller (the CLI, islet mcp,

@@ -1,5 +1,6 @@
-/* The wire protocol between a client (the CLI, later the daemon) and a
- * sandbox's supervisor, over the supervisor's unix stream socket.
+/* The wire protocol between a client (the client library, in the CLI,
+ * isletd or islet mcp) and a sandbox's supervisor, over the supervisor's
+ * unix stream socket.
  *
  * A connection carries one request, except a file session: a file request
  * with "keep": true leaves the connection open for more file requests, one

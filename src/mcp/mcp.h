@@ -1,6 +1,6 @@
 /* The Model Context Protocol server, shared by its two transports: `islet
  * mcp` (stdio, src/cli/mcp.c) and isletd's /mcp (streamable HTTP,
- * src/server/mcp_http.c).  A transport hands each message it receives to
+ * src/server/mcp/mcp_http.c).  A transport hands each message it receives to
  * mcp_handle_text and sends back what it returns; the JSON-RPC handling,
  * the tools and the prompts are all here.
  *

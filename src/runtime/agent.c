@@ -12,7 +12,7 @@
  * is: no cgroup move, no filter to install, no namespace to join.  If the agent is gone, the supervisor falls back to
  * a handler that confines itself (serve_file).  A request with "keep"
  * makes its connection a session (file_session), which whoever serves it
- * goes on serving: isletd keeps a few per sandbox (src/core/client.c). */
+ * goes on serving: isletd keeps a few per sandbox (src/client/client.c). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -608,7 +608,7 @@ report_ready (int fd, const struct islet_err *e)
 }
 
 /* islet-run --warm-fill STATE: start sandboxes until the state directory's
- * warm pool is full (src/core/warm.c starts this, detached, after a create
+ * warm pool is full (src/client/warm.c starts this, detached, after a create
  * took a pooled sandbox).  One fill at a time: a second one finds the lock
  * taken and leaves the work to the first. */
 static int
@@ -715,7 +715,7 @@ supervise_sandbox (const char *state_dir, const char *id, int ready_fd)
 }
 
 /* islet-run --fork-supervisors STATE_DIR: the supervisor forker of a
- * long-lived caller (src/core/sandbox.c, islet_ctx_fork_supervisors).  Each
+ * long-lived caller (src/client/sandbox.c, islet_ctx_fork_supervisors).  Each
  * message on fd 3 is a sandbox id with its ready pipe (SCM_RIGHTS); the
  * forker forks its supervisor, which then is exactly what an exec of
  * `islet-run STATE_DIR ID READY_FD` would have become, without the exec.

@@ -1,7 +1,10 @@
-/* isletd: the HTTP server that speaks Daytona's API (see docs/ARCHITECTURE.md,
- * "isletd").  Shared types of the server's files.  Only http.c includes the
- * HTTP library and only store.c includes SQLite; the handlers see a request
- * and a response as the plain structs below. */
+/* isletd: the HTTP server that speaks Daytona's API, MCP and /v1 (see
+ * docs/ARCHITECTURE.md, "isletd" and "Folders").  Shared types of the
+ * server's files: its transport (http/), its middle (daemon/) and its faces
+ * (daytona/, v1/, mcp/).  Only the transport's http.c and websocket.c
+ * include the HTTP library and only store.c includes SQLite; the handlers
+ * see a request and a response as the plain structs below.  One islet_ctx
+ * (srv.ctx) serves every request's thread. */
 #ifndef ISLET_SERVER_H
 #define ISLET_SERVER_H
 

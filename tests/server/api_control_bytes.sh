@@ -4,14 +4,14 @@
 # strings, so %00 used to cut a value short: a DELETE of
 # files?path=/workspace/keep%00.bak removed /workspace/keep, and
 # /api/sandbox/web%00x answered (and deleted) the sandbox `web`.
-# Every route of src/server/routes.c is tried, with the bad byte in each path
+# Every route of src/server/http/routes.c is tried, with the bad byte in each path
 # parameter and in the query values, and a body that would act if anything
 # were run; then the sandbox, its files, the store and the audit log are
 # checked.  Needs root.  Exit 0 pass, 1 fail, 77 skip.
 source "$(dirname "$0")/../lib/integration.sh"
 source "$(dirname "$0")/../lib/server.sh"
 
-ROUTES_C=$(cd "$(dirname "$0")/../.." && pwd)/src/server/routes.c
+ROUTES_C=$(cd "$(dirname "$0")/../.." && pwd)/src/server/http/routes.c
 srv_init
 
 api POST /api/sandbox -d '{"name":"web"}'; expect_code "create web" 200

@@ -109,7 +109,7 @@ int sandbox_sweep_leftovers (struct islet_ctx *ctx, struct islet_err *err);
 int sandbox_create_cold (struct islet_ctx *ctx, const struct islet_create_opts *opts,
                          bool for_pool, char id[ISLET_ID_LEN + 1], struct islet_err *err);
 
-/* The warm pool (src/core/warm.c).  warm_take returns 1 with a pooled
+/* The warm pool (src/client/warm.c).  warm_take returns 1 with a pooled
  * sandbox's id, or 0 if none could be taken, and starts a refill. */
 bool warm_fits (const struct islet_create_opts *opts);
 int warm_take (struct islet_ctx *ctx, char id[ISLET_ID_LEN + 1]);
