@@ -265,11 +265,11 @@ target (json_t *targets, const char *name, double value, const char *op, double 
         const char *unit)
 {
   bool ok = strcmp (op, "<=") == 0 ? value <= limit : value < limit;
-  printf ("%s  %-40s %10.2f %s (target %s %.2f %s)\n", ok ? "PASS" : "MISS", name, value, unit,
-          op, limit, unit);
-  json_array_append_new (targets, json_pack ("{s:s,s:f,s:s,s:f,s:s,s:b}", "name", name, "value",
-                                             value, "op", op, "limit", limit, "unit", unit,
-                                             "pass", ok));
+  printf ("%s  %-40s %10.2f %s (target %s %.2f %s)\n", ok ? "PASS" : "MISS", name, value, unit, op,
+          limit, unit);
+  json_array_append_new (targets,
+                         json_pack ("{s:s,s:f,s:s,s:f,s:s,s:b}", "name", name, "value", value, "op",
+                                    op, "limit", limit, "unit", unit, "pass", ok));
 }
 
 static inline int
@@ -283,8 +283,7 @@ json_save (json_t *j, const char *path)
   return 0;
 }
 
-static inline void __attribute__ ((noreturn, format (printf, 1, 2)))
-die (const char *fmt, ...)
+static inline void __attribute__ ((noreturn, format (printf, 1, 2))) die (const char *fmt, ...)
 {
   va_list ap;
   fprintf (stderr, "bench: ");

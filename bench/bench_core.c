@@ -145,8 +145,7 @@ read_peers (const char *path, struct peer *out, size_t max)
   if (path == NULL || (f = fopen (path, "re")) == NULL)
     return 0;
   while (n < max && fgets (line, sizeof line, f))
-    if (sscanf (line, "%31s %lf %lf %lf", out[n].name, &out[n].p50, &out[n].p90, &out[n].p99)
-        == 4)
+    if (sscanf (line, "%31s %lf %lf %lf", out[n].name, &out[n].p50, &out[n].p90, &out[n].p99) == 4)
       n++;
   fclose (f);
   return n;
@@ -198,8 +197,7 @@ compare_peers (json_t *out, const struct opts *o, const struct stats *run,
               peers[i].p99, ratio);
       json_object_set_new (jp, peers[i].name,
                            json_pack ("{s:f,s:f,s:f,s:f}", "p50_ms", peers[i].p50, "p90_ms",
-                                      peers[i].p90, "p99_ms", peers[i].p99, "islet_ratio",
-                                      ratio));
+                                      peers[i].p90, "p99_ms", peers[i].p99, "islet_ratio", ratio));
     }
 }
 
@@ -224,8 +222,7 @@ peer_targets (json_t *targets)
       if (turn_p50[r] > 0 && turn_p50[k] > 0)
         {
           char name[80];
-          snprintf (name, sizeof name, "%s p50 vs %s p50 (in turns)", turn_names[r],
-                    turn_names[k]);
+          snprintf (name, sizeof name, "%s p50 vs %s p50 (in turns)", turn_names[r], turn_names[k]);
           target (targets, name, turn_p50[r], "<", turn_p50[k], "ms");
         }
 }
@@ -270,15 +267,32 @@ head_to_head (json_t *out, const struct opts *o, size_t n)
      on, so the refills' CPU time is spent on this machine, not hidden */
   char *argv_warm[] = { (char *) o->cli, "--state-dir", (char *) o->warm_state, "run", "--",
                         "/bin/true",     NULL };
-  char *argv_bwrap[] = { NULL,         "--unshare-all", "--die-with-parent", "--ro-bind", "/usr",
-                         "/usr",       "--symlink",     "usr/bin",           "/bin",      "--symlink",
-                         "usr/lib",    "/lib",          "--symlink",         "usr/lib64", "/lib64",
-                         "--proc",     "/proc",         "--dev",             "/dev",      "--tmpfs",
-                         "/tmp",       "/bin/true",     NULL };
+  char *argv_bwrap[] = { NULL,
+                         "--unshare-all",
+                         "--die-with-parent",
+                         "--ro-bind",
+                         "/usr",
+                         "/usr",
+                         "--symlink",
+                         "usr/bin",
+                         "/bin",
+                         "--symlink",
+                         "usr/lib",
+                         "/lib",
+                         "--symlink",
+                         "usr/lib64",
+                         "/lib64",
+                         "--proc",
+                         "/proc",
+                         "--dev",
+                         "/dev",
+                         "--tmpfs",
+                         "/tmp",
+                         "/bin/true",
+                         NULL };
   char name[64];
   char *argv_crun[] = { NULL, "run", "--bundle", (char *) o->crun_bundle, name, NULL };
-  char *const *argv[TURN_N] = { argv_run, o->warm_state ? argv_warm : NULL, argv_bwrap,
-                                 argv_crun };
+  char *const *argv[TURN_N] = { argv_run, o->warm_state ? argv_warm : NULL, argv_bwrap, argv_crun };
   struct samples s[TURN_N] = { { 0 } };
   json_t *j = json_object ();
 
@@ -314,7 +328,7 @@ head_to_head (json_t *out, const struct opts *o, size_t n)
           continue;
         }
       st = samples_stats (&s[k]);
-      row (k == TURN_ISLET  ? "islet run -- /bin/true"
+      row (k == TURN_ISLET   ? "islet run -- /bin/true"
            : k == TURN_WARM  ? "islet run -- /bin/true, from a warm pool"
            : k == TURN_BWRAP ? "bwrap --unshare-all ... /bin/true"
                              : "crun run (read-only root, /usr bound)",
@@ -343,11 +357,10 @@ static void
 parse (int argc, char **argv, struct opts *o)
 {
   static const struct option longopts[] = {
-    { "state", required_argument, NULL, 's' }, { "runtime", required_argument, NULL, 'r' },
-    { "cli", required_argument, NULL, 'c' },   { "json", required_argument, NULL, 'j' },
-    { "peers", required_argument, NULL, 'p' }, { "crun-bundle", required_argument, NULL, 'b' },
-    { "warm-state", required_argument, NULL, 'w' },
-    { NULL, 0, NULL, 0 },
+    { "state", required_argument, NULL, 's' },      { "runtime", required_argument, NULL, 'r' },
+    { "cli", required_argument, NULL, 'c' },        { "json", required_argument, NULL, 'j' },
+    { "peers", required_argument, NULL, 'p' },      { "crun-bundle", required_argument, NULL, 'b' },
+    { "warm-state", required_argument, NULL, 'w' }, { NULL, 0, NULL, 0 },
   };
   int c;
 
@@ -425,8 +438,8 @@ bench_cli (json_t *results, struct timings *t, const struct opts *o)
   struct islet_create_opts co = { .limits = ISLET_LIMITS_DEFAULT };
   struct islet_err err = { 0 };
   char id[ISLET_ID_LEN + 1];
-  char *argv_exec[] = { (char *) o->cli, "--state-dir", (char *) o->state, "exec", id,
-                        "--",            "/bin/true",   NULL };
+  char *argv_exec[] = { (char *) o->cli, "--state-dir", (char *) o->state, "exec", id, "--",
+                        "/bin/true",     NULL };
   char *argv_run[] = { (char *) o->cli, "--state-dir", (char *) o->state, "run", "--",
                        "/bin/true",     NULL };
 

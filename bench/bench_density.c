@@ -28,8 +28,8 @@ static const char *const kernel_fields[] = { "SUnreclaim", "SReclaimable", "Kern
 
 struct mem
 {
-  long long available;          /* KiB */
-  long long kernel[N_KERNEL];   /* KiB */
+  long long available;        /* KiB */
+  long long kernel[N_KERNEL]; /* KiB */
 };
 
 static struct mem
@@ -311,8 +311,8 @@ report_list (size_t n)
       free (all);
     }
   st = samples_stats (&ls);
-  printf ("  islet_sandbox_list with %zu sandboxes: p50 %.2f ms (%.1f us per sandbox)\n", n,
-          st.p50, st.p50 * 1000 / (double) n);
+  printf ("  islet_sandbox_list with %zu sandboxes: p50 %.2f ms (%.1f us per sandbox)\n", n, st.p50,
+          st.p50 * 1000 / (double) n);
   json_object_set_new (out, "list_at_full", stats_json (&st));
   samples_fini (&ls);
 }
@@ -331,8 +331,8 @@ report_buckets (const struct samples *creates, size_t bucket)
       char label[64];
       snprintf (label, sizeof label, "sandboxes %zu-%zu", from + 1, from + st.n);
       row (label, &st);
-      json_array_append_new (jb, json_pack ("{s:I,s:o}", "first", (json_int_t) (from + 1),
-                                            "stats", stats_json (&st)));
+      json_array_append_new (
+          jb, json_pack ("{s:I,s:o}", "first", (json_int_t) (from + 1), "stats", stats_json (&st)));
       if (from == 0)
         first = st.p50;
       last = st.p50;
@@ -378,8 +378,10 @@ int
 main (int argc, char **argv)
 {
   static const struct option longopts[] = {
-    { "state", required_argument, NULL, 's' }, { "runtime", required_argument, NULL, 'r' },
-    { "json", required_argument, NULL, 'j' },  { "bucket", required_argument, NULL, 'b' },
+    { "state", required_argument, NULL, 's' },
+    { "runtime", required_argument, NULL, 'r' },
+    { "json", required_argument, NULL, 'j' },
+    { "bucket", required_argument, NULL, 'b' },
     { NULL, 0, NULL, 0 },
   };
   const char *state = NULL, *runtime = NULL, *json = NULL;

@@ -417,8 +417,7 @@ static struct samples ex[EX_N];
    it: enter a fresh child group, join the sandbox's namespaces, fork into
    them, drop to the sandbox's root without capabilities, install the filter,
    run /bin/true.  Each part is timed where it runs and sent back. */
-static void __attribute__ ((noreturn))
-joiner (struct islet_cg *xcg, int report)
+static void __attribute__ ((noreturn)) joiner (struct islet_cg *xcg, int report)
 {
   struct islet_creds root = { .uid = 0, .gid = 0, .nofile = 1024 };
   struct islet_err err = { 0 };
@@ -628,7 +627,7 @@ main (int argc, char **argv)
   check (islet_idmap_claim (state_dir, "bench", &uid_base, &err), "claim uids", &err);
 
   printf ("\ndisk pool: %s\n", islet_disk_enforced (pool) ? "btrfs, qgroup limits enforced"
-                                                         : islet_disk_unenforced_reason (pool));
+                                                          : islet_disk_unenforced_reason (pool));
   json_object_set_new (out, "disk_enforced", json_boolean (islet_disk_enforced (pool)));
   row_header ("create, step by step (each step alone; the library's own calls)");
   printf ("  caller (islet_sandbox_create)\n");
@@ -661,8 +660,7 @@ main (int argc, char **argv)
   printf ("  sum of the steps marked above (p50): %.2f ms\n", total_p50);
   json_object_set_new (out, "sum_p50_ms", json_real (total_p50));
   row_header ("destroy, step by step");
-  measure ("rootfs_teardown", "  exit of a process owning the mounts", step_rootfs_teardown,
-           false);
+  measure ("rootfs_teardown", "  exit of a process owning the mounts", step_rootfs_teardown, false);
   measure ("cgroup_destroy", "  remove the cgroup + child", step_cgroup_destroy, false);
   measure ("volume_destroy", "  delete the subvolume (and qgroup)", step_volume_destroy, false);
 

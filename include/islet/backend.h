@@ -14,7 +14,8 @@
 #include "islet/client.h"
 #include "islet/sandbox.h"
 
-struct islet_backend {
+struct islet_backend
+{
   const char *kind; /* "isletd", for messages */
   int (*create) (void *self, const struct islet_create_opts *opts, char id[ISLET_ID_LEN + 1],
                  struct islet_err *err);
@@ -24,8 +25,7 @@ struct islet_backend {
   int (*stop) (void *self, const char *ref, struct islet_err *err);
   int (*pause) (void *self, const char *ref, struct islet_err *err);
   int (*resume) (void *self, const char *ref, struct islet_err *err);
-  int (*resize) (void *self, const char *ref, const struct islet_resize *r,
-                 struct islet_err *err);
+  int (*resize) (void *self, const char *ref, const struct islet_resize *r, struct islet_err *err);
   int (*destroy) (void *self, const char *ref, bool force, struct islet_err *err);
   int (*exec) (void *self, const char *id, const struct islet_exec_req *req,
                struct islet_exec_result *out, struct islet_err *err);

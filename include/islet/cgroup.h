@@ -14,19 +14,22 @@
 
 #include "islet/err.h"
 
-enum islet_cg_version {
+enum islet_cg_version
+{
   ISLET_CG_NONE = 0,
   ISLET_CG_V1,
   ISLET_CG_V2,
 };
 
-struct islet_cg_limits {
+struct islet_cg_limits
+{
   uint64_t memory_bytes; /* 0: no limit; memory + swap is held to the same value */
   uint32_t cpu_millis;   /* 1000 = one CPU; 0: no limit */
   uint32_t pids;         /* 0: no limit */
 };
 
-struct islet_cg_stats {
+struct islet_cg_stats
+{
   uint64_t cpu_ns;      /* CPU time used by the group */
   uint64_t memory_peak; /* highest memory use of the group, bytes */
   uint64_t oom_kills;   /* processes killed by the OOM killer for this group */
@@ -79,8 +82,8 @@ int islet_cg_frozen (const struct islet_cg *cg, bool *out, struct islet_err *err
 bool islet_cg_name_frozen (const char *name);
 
 /* Bytes of memory the group and its children use now. */
-int islet_cg_memory_current (const struct islet_cg *cg, uint64_t *out, struct islet_err *err)
-    ISLET_MUST_CHECK;
+int islet_cg_memory_current (const struct islet_cg *cg, uint64_t *out,
+                             struct islet_err *err) ISLET_MUST_CHECK;
 
 /* Kill everything, remove the group and its child groups, free cg. */
 int islet_cg_destroy (struct islet_cg *cg, struct islet_err *err) ISLET_MUST_CHECK;

@@ -14,7 +14,8 @@
 #include "islet/err.h"
 #include "islet/sandbox.h"
 
-enum islet_stream {
+enum islet_stream
+{
   ISLET_STDOUT = 1,
   ISLET_STDERR = 2,
 };
@@ -23,27 +24,29 @@ enum islet_stream {
 typedef void (*islet_output_fn) (enum islet_stream stream, const char *data, size_t len,
                                  void *user);
 
-struct islet_exec_req {
-  char *const *argv;       /* argv[0] is looked up in PATH inside the sandbox */
-  char *const *env;        /* "K=V" entries added to the default environment; may be NULL */
-  const char *cwd;         /* NULL: /workspace */
-  const char *stdin_data;  /* may be NULL */
+struct islet_exec_req
+{
+  char *const *argv;      /* argv[0] is looked up in PATH inside the sandbox */
+  char *const *env;       /* "K=V" entries added to the default environment; may be NULL */
+  const char *cwd;        /* NULL: /workspace */
+  const char *stdin_data; /* may be NULL */
   size_t stdin_len;
-  uint32_t timeout_ms;     /* 0: the sandbox's default */
-  uint64_t output_limit;   /* per stream; 0: the sandbox's default */
+  uint32_t timeout_ms;   /* 0: the sandbox's default */
+  uint64_t output_limit; /* per stream; 0: the sandbox's default */
   islet_output_fn on_output;
   void *user;
-  bool uncollected;        /* output goes to on_output only: out and errout stay "" */
+  bool uncollected; /* output goes to on_output only: out and errout stay "" */
 };
 
-struct islet_exec_result {
-  int exit_code;          /* 128+signal when killed by a signal; 126/127 when it could not start */
-  int signal;             /* 0 if it exited */
-  char *out, *errout;     /* collected output, NUL-terminated, malloc'd */
+struct islet_exec_result
+{
+  int exit_code;      /* 128+signal when killed by a signal; 126/127 when it could not start */
+  int signal;         /* 0 if it exited */
+  char *out, *errout; /* collected output, NUL-terminated, malloc'd */
   size_t out_len, err_len;
   uint64_t wall_ms, cpu_ms, memory_peak_bytes;
   bool timed_out, oom_killed, truncated;
-  char error[256];        /* why it could not start, "" otherwise */
+  char error[256]; /* why it could not start, "" otherwise */
 };
 
 void islet_exec_result_fini (struct islet_exec_result *r);

@@ -31,14 +31,16 @@ int islet_idmap_find (const char *state_dir, const char *owner, uint32_t *base);
 int islet_idmap_write (pid_t pid, uint32_t base, struct islet_err *err) ISLET_MUST_CHECK;
 
 /* ---- image.c: what a sandbox's root is made of ---- */
-struct islet_bind {
+struct islet_bind
+{
   const char *source; /* host path */
   const char *target; /* path inside the sandbox */
 };
 
-struct islet_image {
+struct islet_image
+{
   char *name;
-  char *lower;                   /* the read-only lower layer of the root overlay */
+  char *lower;                    /* the read-only lower layer of the root overlay */
   const struct islet_bind *binds; /* read-only host directories, NULL-terminated by source */
   /* an OCI image (lower is NULL): its unpacked layers, bottom first, and
      what its config says execs get */
@@ -58,17 +60,18 @@ int islet_image_open (const char *state_dir, const char *name, struct islet_imag
 void islet_image_fini (struct islet_image *img);
 /* Rename the directory tmp, built aside, to dst (0755), once its files are
  * on disk if sync, so that dst exists only whole; on failure tmp is removed. */
-int islet_image_publish (const char *tmp, const char *dst, bool sync, struct islet_err *err)
-    ISLET_MUST_CHECK;
+int islet_image_publish (const char *tmp, const char *dst, bool sync,
+                         struct islet_err *err) ISLET_MUST_CHECK;
 /* What a create records for the image ref names: "host", or the image's id
  * ("sha256:..."), so the sandbox keeps its layers when a name moves.  For
  * a stored image *hold is a lock that keeps `image rm` from removing it:
  * the caller closes it once its config.json names the image (-1: none). */
-int islet_image_resolve (const char *state_dir, const char *ref, char *out, size_t size,
-                         int *hold, struct islet_err *err) ISLET_MUST_CHECK;
+int islet_image_resolve (const char *state_dir, const char *ref, char *out, size_t size, int *hold,
+                         struct islet_err *err) ISLET_MUST_CHECK;
 
 /* ---- rootfs.c: the mount namespace, run in the sandbox's first process ---- */
-struct islet_rootfs {
+struct islet_rootfs
+{
   const struct islet_image *image;
   const char *upper, *work; /* overlay upper and work dirs in the sandbox's volume */
   const char *target;       /* an empty host directory: the stage the root is assembled in */
@@ -88,7 +91,8 @@ int islet_rootfs_prepare_upper (const char *upper, const char *work, uint32_t ba
                                 const char *hostname, struct islet_err *err) ISLET_MUST_CHECK;
 
 /* ---- ns.c ---- */
-enum islet_ns {
+enum islet_ns
+{
   ISLET_NS_IPC,
   ISLET_NS_UTS,
   ISLET_NS_NET,
@@ -106,17 +110,18 @@ void islet_ns_close (int fds[ISLET_NS_COUNT]);
 /* Join every namespace but the user one (real root needed), then the user one
  * (after which the caller has no privilege over the host).  join_pid: also the
  * pid namespace (for children). */
-int islet_ns_join (const int fds[ISLET_NS_COUNT], bool join_pid, struct islet_err *err)
-    ISLET_MUST_CHECK;
+int islet_ns_join (const int fds[ISLET_NS_COUNT], bool join_pid,
+                   struct islet_err *err) ISLET_MUST_CHECK;
 
 /* Bring up the loopback interface of the current network namespace. */
 int islet_ns_loopback_up (struct islet_err *err) ISLET_MUST_CHECK;
 
 /* ---- mountinfo.c: what is mounted where, in this mount namespace ---- */
-struct islet_mount {
+struct islet_mount
+{
   unsigned major, minor;
-  const char *root;    /* the mounted directory, within its file system */
-  const char *point;   /* where it is mounted */
+  const char *root;  /* the mounted directory, within its file system */
+  const char *point; /* where it is mounted */
   const char *fstype;
   const char *source;
   const char *options; /* the file system's own (super) options */
@@ -133,7 +138,8 @@ typedef int (*islet_mount_fn) (const struct islet_mount *m, void *data, struct i
 int islet_mountinfo_each (islet_mount_fn fn, void *data, struct islet_err *err) ISLET_MUST_CHECK;
 
 /* ---- caps.c: what a process keeps when it enters the sandbox ---- */
-struct islet_creds {
+struct islet_creds
+{
   uid_t uid; /* inside the sandbox */
   gid_t gid;
   uint32_t nofile; /* RLIMIT_NOFILE */

@@ -50,8 +50,8 @@ int islet_disk_usage (struct islet_disk_pool *pool, const char *id, uint64_t *us
                       struct islet_err *err) ISLET_MUST_CHECK;
 
 /* Delete the volume and everything in it; a missing volume is not an error. */
-int islet_disk_destroy (struct islet_disk_pool *pool, const char *id, struct islet_err *err)
-    ISLET_MUST_CHECK;
+int islet_disk_destroy (struct islet_disk_pool *pool, const char *id,
+                        struct islet_err *err) ISLET_MUST_CHECK;
 
 /* Unmount the pool of a state directory (if islet mounted it) and delete its
  * image file; used by `islet system reset` and by tests that made their own. */

@@ -7,7 +7,8 @@
 
 #include <stddef.h>
 
-enum islet_errkind {
+enum islet_errkind
+{
   ISLET_E_OK = 0,
   ISLET_E_INVALID,  /* bad input from the caller */
   ISLET_E_NOTFOUND, /* no such sandbox, file or command */
@@ -16,7 +17,8 @@ enum islet_errkind {
   ISLET_E_SYSTEM,   /* a syscall or library failed */
 };
 
-struct islet_err {
+struct islet_err
+{
   enum islet_errkind kind;
   int errnum;    /* errno at the failure site, 0 if none */
   char msg[480]; /* "outer context: inner: strerror" */
@@ -30,7 +32,8 @@ int islet_fail (struct islet_err *err, enum islet_errkind kind, int errnum, cons
     __attribute__ ((format (printf, 4, 5)));
 
 /* Prefix the message already in *err with new context; return -1. */
-int islet_wrap (struct islet_err *err, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+int islet_wrap (struct islet_err *err, const char *fmt, ...)
+    __attribute__ ((format (printf, 2, 3)));
 
 /* Name of an error kind, for JSON output ("invalid", "not_found", ...). */
 const char *islet_errkind_name (enum islet_errkind kind);

@@ -10,7 +10,8 @@
 #include <stddef.h>
 
 /* Where the program is, for the interpreter. */
-enum islet_lang_src {
+enum islet_lang_src
+{
   ISLET_LANG_ARG,   /* one argv element after the interpreter's options */
   ISLET_LANG_STDIN, /* read from standard input */
   ISLET_LANG_FILE,  /* a file in the sandbox, named after the options */
@@ -20,14 +21,15 @@ enum islet_lang_src {
 /* The most argv elements a language adds before the program's own. */
 #define ISLET_LANG_ARGV_MAX 6
 
-struct islet_lang {
+struct islet_lang
+{
   const char *name;
   /* per source: the interpreter and its options, up to where the code
    * (ARG) or the file (FILE) goes; no row: that source is not supported */
   const char *argv[ISLET_LANG_NSRC][ISLET_LANG_ARGV_MAX - 1];
-  const char *ext;     /* the suffix of a program kept in a file */
-  const char *needs;   /* a file the image must have for it, or NULL */
-  bool daytona;        /* one of the Daytona SDK's language labels */
+  const char *ext;   /* the suffix of a program kept in a file */
+  const char *needs; /* a file the image must have for it, or NULL */
+  bool daytona;      /* one of the Daytona SDK's language labels */
 };
 
 /* The row named name, or NULL. */

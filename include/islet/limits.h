@@ -13,7 +13,8 @@
 
 #include "islet/err.h"
 
-struct islet_limits {
+struct islet_limits
+{
   uint64_t memory_mb;    /* memory, swap held to the same value */
   uint32_t cpu_millis;   /* 1000 = one CPU */
   uint32_t pids;         /* processes and threads */
@@ -23,13 +24,14 @@ struct islet_limits {
   uint32_t nofile;       /* open files per process */
 };
 
-#define ISLET_LIMITS_DEFAULT                                                                     \
-  {                                                                                              \
-    .memory_mb = 1024, .cpu_millis = 1000, .pids = 512, .disk_mb = 3072, .timeout_s = 30,        \
-    .output_bytes = 1 << 20, .nofile = 1024                                                      \
+#define ISLET_LIMITS_DEFAULT                                                                       \
+  {                                                                                                \
+    .memory_mb = 1024, .cpu_millis = 1000, .pids = 512, .disk_mb = 3072, .timeout_s = 30,          \
+    .output_bytes = 1 << 20, .nofile = 1024                                                        \
   }
 
-struct islet_limit_def {
+struct islet_limit_def
+{
   const char *key;  /* in islet's JSON: "memory_mb" */
   const char *what; /* in messages: "memory (MB)" */
   const char *flag; /* the CLI's option: "--memory" */

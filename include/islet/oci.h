@@ -30,15 +30,16 @@ int islet_digest_fd (int fd, char out[ISLET_DIGEST_LEN + 1], uint64_t *size,
                      struct islet_err *err) ISLET_MUST_CHECK;
 
 /* ---- oci_ref.c ---- */
-struct islet_ref {
+struct islet_ref
+{
   char *registry;   /* "docker.io", "127.0.0.1:5000" */
   char *repository; /* "library/python" */
   char *tag;        /* "3.12-slim"; "latest" when neither tag nor digest was given */
   char *digest;     /* "sha256:..." or NULL */
 };
 /* Parse and normalise: "python:3.12-slim" is docker.io/library/python:3.12-slim. */
-int islet_ref_parse (const char *text, struct islet_ref *out, struct islet_err *err)
-    ISLET_MUST_CHECK;
+int islet_ref_parse (const char *text, struct islet_ref *out,
+                     struct islet_err *err) ISLET_MUST_CHECK;
 void islet_ref_fini (struct islet_ref *ref);
 /* "registry/repository:tag" or "registry/repository@digest", malloc'd. */
 char *islet_ref_string (const struct islet_ref *ref);
@@ -50,52 +51,52 @@ char *islet_ref_string (const struct islet_ref *ref);
 int islet_layer_unpack (int fd, const char *dir, struct islet_err *err) ISLET_MUST_CHECK;
 
 /* ---- oci_store.c ---- */
-struct islet_oci_image {
+struct islet_oci_image
+{
   char id[ISLET_DIGEST_LEN + 1]; /* the config's digest */
   char **layers;                 /* unpacked layer directories, bottom first */
   size_t n_layers;
-  json_t *config;                /* the image config's "config" object (Env, Cmd...) */
-  json_t *record;                /* the whole record, as stored */
+  json_t *config; /* the image config's "config" object (Env, Cmd...) */
+  json_t *record; /* the whole record, as stored */
 };
 
 /* Blobs are <state>/images/blobs/sha256/<hex>.  Copy what fd holds into the
  * store, refused unless its digest is `digest`. */
 int islet_imgstore_add_blob (const char *state_dir, int fd, const char *digest,
-                          struct islet_err *err) ISLET_MUST_CHECK;
+                             struct islet_err *err) ISLET_MUST_CHECK;
 /* The blob's path (malloc'd), or NULL when it is not in the store. */
 char *islet_imgstore_blob_path (const char *state_dir, const char *digest);
 /* Unpack the layer blob `digest` once, into <state>/images/layers/<hex>. */
-int islet_imgstore_unpack_layer (const char *state_dir, const char *digest, struct islet_err *err)
-    ISLET_MUST_CHECK;
+int islet_imgstore_unpack_layer (const char *state_dir, const char *digest,
+                                 struct islet_err *err) ISLET_MUST_CHECK;
 /* Record an image made of blobs already in the store (manifest and config
  * JSON), named `name` (a normalised reference, may be NULL). */
 int islet_imgstore_record (const char *state_dir, const char *name, const char *manifest_digest,
-                        const char *config_digest, json_t *layer_digests, struct islet_err *err)
-    ISLET_MUST_CHECK;
+                           const char *config_digest, json_t *layer_digests,
+                           struct islet_err *err) ISLET_MUST_CHECK;
 /* The lock on images/.use: a create holds it shared (LOCK_SH) from finding
  * its image until its config.json names it; rm and prune hold it exclusive
  * while they decide what is unused and remove it.  Returns its fd. */
-int islet_imgstore_use_lock (const char *state_dir, int op, struct islet_err *err)
-    ISLET_MUST_CHECK;
+int islet_imgstore_use_lock (const char *state_dir, int op, struct islet_err *err) ISLET_MUST_CHECK;
 /* Lock the file images/NAME (made with images/ if need be) with flock op;
  * returns its fd.  images/.lock serialises the store's changes. */
-int islet_imgstore_flock (const char *state_dir, const char *name, int op, struct islet_err *err)
-    ISLET_MUST_CHECK;
+int islet_imgstore_flock (const char *state_dir, const char *name, int op,
+                          struct islet_err *err) ISLET_MUST_CHECK;
 /* Find an image by name (normalised), id, or an id prefix of 12 digits or more. */
 int islet_imgstore_open (const char *state_dir, const char *ref, struct islet_oci_image *out,
-                      struct islet_err *err) ISLET_MUST_CHECK;
+                         struct islet_err *err) ISLET_MUST_CHECK;
 void islet_oci_image_fini (struct islet_oci_image *img);
 /* Every image, with its layers' sizes (each shared layer counted once in
  * "layers_bytes_total"), as JSON. */
 json_t *islet_imgstore_list (const char *state_dir, struct islet_err *err);
 /* Remove an image (refused while a sandbox of state_dir uses it) and the
  * blobs and layers no other image uses. */
-int islet_imgstore_rm (const char *state_dir, const char *ref, struct islet_err *err)
-    ISLET_MUST_CHECK;
+int islet_imgstore_rm (const char *state_dir, const char *ref,
+                       struct islet_err *err) ISLET_MUST_CHECK;
 /* Remove blobs, layers and temporary directories no image references;
  * *freed: bytes freed. */
-int islet_imgstore_prune (const char *state_dir, uint64_t *freed, struct islet_err *err)
-    ISLET_MUST_CHECK;
+int islet_imgstore_prune (const char *state_dir, uint64_t *freed,
+                          struct islet_err *err) ISLET_MUST_CHECK;
 /* Bytes a directory tree takes on disk, each inode once. */
 uint64_t islet_imgstore_du (const char *path);
 
@@ -119,8 +120,8 @@ int islet_oci_pull (const char *state_dir, const char *ref, char *const *insecur
  * idmapped mount (uids 0..65535 of the image -> base..base+65535) attached
  * in the current directory (the stage) as l0, l1..., under the writable
  * upper and work directories.  Relative paths are from the stage. */
-int islet_oci_mount_root (char *const *layers, size_t n_layers, uint32_t base,
-                          const char *upper, const char *work, const char *target,
+int islet_oci_mount_root (char *const *layers, size_t n_layers, uint32_t base, const char *upper,
+                          const char *work, const char *target,
                           struct islet_err *err) ISLET_MUST_CHECK;
 
 #endif

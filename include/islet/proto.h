@@ -18,15 +18,16 @@
 
 #include "islet/err.h"
 
-enum islet_frame {
+enum islet_frame
+{
   ISLET_FRAME_JSON = 'J',
   ISLET_FRAME_DATA = 'D', /* file bytes or stdin; an empty one ends the stream */
   ISLET_FRAME_OUT = 'O',  /* stdout of an exec */
   ISLET_FRAME_ERR = 'E',  /* stderr of an exec */
 };
 
-#define ISLET_FRAME_MAX (1u << 20)   /* largest payload of one frame */
-#define ISLET_JSON_MAX (16u << 20)   /* largest JSON message */
+#define ISLET_FRAME_MAX (1u << 20) /* largest payload of one frame */
+#define ISLET_JSON_MAX (16u << 20) /* largest JSON message */
 
 int islet_frame_send (int fd, enum islet_frame type, const void *data, size_t len,
                       struct islet_err *err) ISLET_MUST_CHECK;

@@ -17,23 +17,25 @@
 #define ISLET_ID_LEN 12   /* hex characters of a sandbox id */
 #define ISLET_NAME_MAX 63 /* a sandbox name is also its hostname */
 
-enum islet_sandbox_state {
+enum islet_sandbox_state
+{
   ISLET_SB_STOPPED = 0,
   ISLET_SB_RUNNING,
   ISLET_SB_BROKEN, /* its create or remove was cut short: it can only be removed */
   ISLET_SB_PAUSED, /* running, every process frozen in place */
 };
 
-struct islet_sandbox_info {
+struct islet_sandbox_info
+{
   char id[ISLET_ID_LEN + 1];
   char name[ISLET_NAME_MAX + 1];
   char image[80]; /* "host" or an image id, "sha256:..." */
   enum islet_sandbox_state state;
   struct islet_limits limits;
-  uint32_t uid_base; /* host uid that the sandbox's root maps to */
-  int64_t created;   /* unix seconds */
+  uint32_t uid_base;     /* host uid that the sandbox's root maps to */
+  int64_t created;       /* unix seconds */
   uint32_t created_nsec; /* and nanoseconds, for the order of a listing */
-  pid_t supervisor;  /* host pid of islet-run, 0 when stopped */
+  pid_t supervisor;      /* host pid of islet-run, 0 when stopped */
   bool disk_enforced;
 };
 
@@ -56,7 +58,8 @@ void islet_ctx_free (struct islet_ctx *ctx);
 int islet_ctx_fork_supervisors (struct islet_ctx *ctx, struct islet_err *err) ISLET_MUST_CHECK;
 const char *islet_ctx_state_dir (const struct islet_ctx *ctx);
 
-struct islet_create_opts {
+struct islet_create_opts
+{
   const char *name;  /* NULL: "islet-<id>" */
   const char *image; /* NULL: "host" (the host's /usr, read-only) */
   struct islet_limits limits;
@@ -87,28 +90,29 @@ bool islet_sandbox_running (struct islet_ctx *ctx, const char *id);
 int islet_sandbox_list (struct islet_ctx *ctx, struct islet_sandbox_info **out, size_t *n,
                         struct islet_err *err) ISLET_MUST_CHECK;
 
-int islet_sandbox_start (struct islet_ctx *ctx, const char *id, struct islet_err *err)
-    ISLET_MUST_CHECK;
+int islet_sandbox_start (struct islet_ctx *ctx, const char *id,
+                         struct islet_err *err) ISLET_MUST_CHECK;
 
 /* Stop: every process gone, the writable layer and /workspace kept. */
-int islet_sandbox_stop (struct islet_ctx *ctx, const char *id, struct islet_err *err)
-    ISLET_MUST_CHECK;
+int islet_sandbox_stop (struct islet_ctx *ctx, const char *id,
+                        struct islet_err *err) ISLET_MUST_CHECK;
 
 /* Pause: every process of a running sandbox frozen in place, its memory
  * kept; exec and file requests are refused (ISLET_E_CONFLICT) until a
  * resume (islet_sandbox_start of a paused sandbox resumes it too).  A stop
  * or destroy of a paused sandbox works as of a running one. */
-int islet_sandbox_pause (struct islet_ctx *ctx, const char *ref, struct islet_err *err)
-    ISLET_MUST_CHECK;
-int islet_sandbox_resume (struct islet_ctx *ctx, const char *ref, struct islet_err *err)
-    ISLET_MUST_CHECK;
+int islet_sandbox_pause (struct islet_ctx *ctx, const char *ref,
+                         struct islet_err *err) ISLET_MUST_CHECK;
+int islet_sandbox_resume (struct islet_ctx *ctx, const char *ref,
+                          struct islet_err *err) ISLET_MUST_CHECK;
 
 /* New limits for a sandbox, running, paused or stopped: each field 0 keeps
  * the current one.  Memory and CPU go to its live cgroup, disk to its
  * volume's quota, and all to its config (a start keeps them).  Refused
  * (ISLET_E_CONFLICT) below what it uses: memory below its current use,
  * disk below the bytes its volume holds. */
-struct islet_resize {
+struct islet_resize
+{
   uint64_t memory_mb;
   uint32_t cpu_millis;
   uint64_t disk_mb;

@@ -29,7 +29,7 @@ bool islet_seccomp_equal (const struct islet_seccomp *a, const struct islet_secc
 
 /* Install it in the calling thread (needs no_new_privs set first).  Safe to call
  * in a forked child: no allocation, no locks. */
-int islet_seccomp_install (const struct islet_seccomp *filter, struct islet_err *err)
-    ISLET_MUST_CHECK;
+int islet_seccomp_install (const struct islet_seccomp *filter,
+                           struct islet_err *err) ISLET_MUST_CHECK;
 
 #endif

@@ -29,7 +29,8 @@
 
 struct islet_ctx;
 
-enum islet_toolcmd_kind {
+enum islet_toolcmd_kind
+{
   ISLET_TC_READ,
   ISLET_TC_WRITE,
   ISLET_TC_DELETE,
@@ -38,14 +39,15 @@ enum islet_toolcmd_kind {
   ISLET_TC_EXEC,
 };
 
-struct islet_toolcmd {
+struct islet_toolcmd
+{
   enum islet_toolcmd_kind kind;
-  unsigned line;       /* 1-based line of the text where it starts */
-  char *path;          /* every kind but EXEC */
-  char *content;       /* WRITE; may hold NUL bytes */
+  unsigned line; /* 1-based line of the text where it starts */
+  char *path;    /* every kind but EXEC */
+  char *content; /* WRITE; may hold NUL bytes */
   size_t content_len;
-  char *command;       /* EXEC */
-  char *error;         /* not NULL: the command could not be parsed, and why */
+  char *command; /* EXEC */
+  char *error;   /* not NULL: the command could not be parsed, and why */
 };
 
 /* The forms above, one per line, for error messages. */
@@ -61,7 +63,8 @@ void islet_toolcmd_free (struct islet_toolcmd *v, size_t n);
 const char *islet_toolcmd_name (enum islet_toolcmd_kind kind);
 
 /* Flags of islet_toolcmd_run. */
-enum {
+enum
+{
   /* For an application that promises its users a model reaches only their
    * files: a file command's path, relative ones taken in /workspace and
    * . and .. resolved as written, must lie in /workspace with no symbolic

@@ -92,15 +92,16 @@ int islet_base64_decode (const char *text, size_t text_len, size_t max, unsigned
                          size_t *len, struct islet_err *err) ISLET_MUST_CHECK;
 
 /* Parse a whole decimal string into an unsigned value no larger than max. */
-int islet_parse_u64 (const char *s, uint64_t max, uint64_t *out, struct islet_err *err) ISLET_MUST_CHECK;
+int islet_parse_u64 (const char *s, uint64_t max, uint64_t *out,
+                     struct islet_err *err) ISLET_MUST_CHECK;
 
 /* Read a whole file (at most max bytes, NUL-terminated) relative to dirfd. */
 int islet_read_file_at (int dirfd, const char *path, size_t max, char **out, size_t *len,
                         struct islet_err *err) ISLET_MUST_CHECK;
 
 /* Write a string to an existing file (cgroup and proc control files). */
-int islet_write_file_at (int dirfd, const char *path, const char *data, struct islet_err *err)
-    ISLET_MUST_CHECK;
+int islet_write_file_at (int dirfd, const char *path, const char *data,
+                         struct islet_err *err) ISLET_MUST_CHECK;
 
 /* Atomically replace path with data: a temporary file, fsync, rename. */
 int islet_write_file_atomic (const char *path, const void *data, size_t len, mode_t mode,

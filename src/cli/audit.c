@@ -8,7 +8,8 @@
 #include "cli.h"
 #include "islet/remote.h"
 
-struct audit_args {
+struct audit_args
+{
   const char *sandbox;
   uint32_t limit;
 };
@@ -67,18 +68,18 @@ audit (struct cli *cli, const struct audit_args *a, struct islet_err *err)
   if (cli->json)
     return cli_print_json (json_incref (j));
   items = json_object_get (j, "items");
-  printf ("%-24s  %-22s  %-12s  %6s  %8s  %s\n", "TIME", "ACTION", "SANDBOX", "STATUS",
-          "MS", "RESULT");
+  printf ("%-24s  %-22s  %-12s  %6s  %8s  %s\n", "TIME", "ACTION", "SANDBOX", "STATUS", "MS",
+          "RESULT");
   json_array_foreach (items, i, e)
-    {
-      const char *sb = json_string_value (json_object_get (e, "sandboxId"));
-      printf ("%-24s  %-22s  %-12s  %6lld  %8lld  %s\n",
-              json_string_value (json_object_get (e, "time")),
-              json_string_value (json_object_get (e, "action")), sb && *sb ? sb : "-",
-              (long long) json_integer_value (json_object_get (e, "status")),
-              (long long) json_integer_value (json_object_get (e, "durationMs")),
-              json_string_value (json_object_get (e, "result")));
-    }
+  {
+    const char *sb = json_string_value (json_object_get (e, "sandboxId"));
+    printf ("%-24s  %-22s  %-12s  %6lld  %8lld  %s\n",
+            json_string_value (json_object_get (e, "time")),
+            json_string_value (json_object_get (e, "action")), sb && *sb ? sb : "-",
+            (long long) json_integer_value (json_object_get (e, "status")),
+            (long long) json_integer_value (json_object_get (e, "durationMs")),
+            json_string_value (json_object_get (e, "result")));
+  }
   return 0;
 }
 

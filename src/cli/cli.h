@@ -22,7 +22,8 @@
 
 /* Exit statuses.  run and exec pass the command's own status through, so
  * islet's failures there use the values docker run uses. */
-enum {
+enum
+{
   CLI_EXIT_OK = 0,
   CLI_EXIT_FAILED = 1,   /* the operation failed: no such sandbox, wrong state, system error */
   CLI_EXIT_USAGE = 2,    /* bad usage or invalid input */
@@ -31,11 +32,12 @@ enum {
   CLI_EXIT_NOTFOUND = 127,
 };
 
-struct cli {
+struct cli
+{
   const char *state_dir;
-  const char *url;     /* remote mode: a running isletd's URL; NULL: local */
-  bool json;           /* set by a --json option, even one seen after a parse error */
-  bool own_status;     /* run/exec: every islet failure exits CLI_EXIT_OWN */
+  const char *url;       /* remote mode: a running isletd's URL; NULL: local */
+  bool json;             /* set by a --json option, even one seen after a parse error */
+  bool own_status;       /* run/exec: every islet failure exits CLI_EXIT_OWN */
   struct islet_ctx *ctx; /* opened on first use */
 };
 
@@ -49,49 +51,54 @@ char *cli_local_server (struct cli *cli);
 
 /* ---- opts.c: table-driven option parsing ---- */
 
-enum cli_opt_kind {
-  CLI_OPT_BOOL,   /* bool, set to true */
-  CLI_OPT_STR,    /* const char *, borrowed from argv */
-  CLI_OPT_LIST,   /* struct cli_list, appended to */
-  CLI_OPT_U32,    /* uint32_t, decimal, at most max (0: UINT32_MAX) */
-  CLI_OPT_U64,    /* uint64_t, decimal, at most max (0: UINT64_MAX) */
-  CLI_OPT_MILLI,  /* uint32_t thousandths of a decimal with up to 3 places ("0.5" -> 500) */
-  CLI_OPT_MODE,   /* unsigned, octal permission bits */
-  CLI_OPT_JSON,   /* sets cli->json; no field */
+enum cli_opt_kind
+{
+  CLI_OPT_BOOL,  /* bool, set to true */
+  CLI_OPT_STR,   /* const char *, borrowed from argv */
+  CLI_OPT_LIST,  /* struct cli_list, appended to */
+  CLI_OPT_U32,   /* uint32_t, decimal, at most max (0: UINT32_MAX) */
+  CLI_OPT_U64,   /* uint64_t, decimal, at most max (0: UINT64_MAX) */
+  CLI_OPT_MILLI, /* uint32_t thousandths of a decimal with up to 3 places ("0.5" -> 500) */
+  CLI_OPT_MODE,  /* unsigned, octal permission bits */
+  CLI_OPT_JSON,  /* sets cli->json; no field */
 };
 
-struct cli_opt {
-  const char *name;  /* long name without the dashes; NULL ends a table */
-  char short_name;   /* 0: none */
+struct cli_opt
+{
+  const char *name; /* long name without the dashes; NULL ends a table */
+  char short_name;  /* 0: none */
   enum cli_opt_kind kind;
-  size_t offset;     /* of the field in the command's argument struct */
-  const char *arg;   /* placeholder shown in --help; NULL for options without a value */
+  size_t offset;   /* of the field in the command's argument struct */
+  const char *arg; /* placeholder shown in --help; NULL for options without a value */
   const char *help;
   uint64_t max;
 };
 
 /* Options are chained so a command can share a group (the limit flags). */
-struct cli_spec {
-  const char *name;             /* as the user typed it after "islet" */
-  const char *usage;            /* usage line after "islet "; NULL: "NAME [OPTIONS] ARGS" */
-  const char *args;             /* positional part of the usage line: "ID [-- CMD...]" */
-  const char *about;            /* one paragraph for --help */
+struct cli_spec
+{
+  const char *name;              /* as the user typed it after "islet" */
+  const char *usage;             /* usage line after "islet "; NULL: "NAME [OPTIONS] ARGS" */
+  const char *args;              /* positional part of the usage line: "ID [-- CMD...]" */
+  const char *about;             /* one paragraph for --help */
   const struct cli_opt *opts[3]; /* tables, NULL-terminated list */
-  size_t min_pos, max_pos;      /* positional counts; CLI_MANY: no limit */
-  int raw_from;                 /* positional from which nothing is parsed; -1: never */
-  void (*more_help) (void);     /* printed after the options (main: commands; fs: verbs) */
+  size_t min_pos, max_pos;       /* positional counts; CLI_MANY: no limit */
+  int raw_from;                  /* positional from which nothing is parsed; -1: never */
+  void (*more_help) (void);      /* printed after the options (main: commands; fs: verbs) */
 };
 
 #define CLI_MANY SIZE_MAX
 #define CLI_UNSET UINT32_MAX /* a uint32_t option that was not given */
 
-struct cli_list {
+struct cli_list
+{
   char **v; /* NULL-terminated; the strings are borrowed from argv */
   size_t n;
 };
 void cli_list_fini (struct cli_list *l);
 
-struct cli_pos {
+struct cli_pos
+{
   char **v; /* borrowed from argv */
   size_t n;
 };
@@ -110,24 +117,42 @@ int cli_parse_number (const char *opt, const char *s, enum cli_opt_kind kind, ui
 
 /* The limit flags of run and create: type has a struct islet_limits member
  * and a uint32_t timeout_ms, because --timeout is finer than limits.timeout_s. */
-#define CLI_LIMIT_OPTS(type, member)                                                             \
-  { "memory", 0, CLI_OPT_U64, offsetof (type, member.memory_mb), "MB", "memory limit", 0 },      \
-  { "cpus", 0, CLI_OPT_MILLI, offsetof (type, member.cpu_millis), "N",                           \
-    "CPUs, may be fractional (0.5)", 0 },                                                        \
-  { "pids", 0, CLI_OPT_U32, offsetof (type, member.pids), "N", "processes and threads", 0 },     \
-  { "disk", 0, CLI_OPT_U64, offsetof (type, member.disk_mb), "MB",                               \
-    "writable layer and /workspace together", 0 },                                               \
-  { "timeout", 0, CLI_OPT_MILLI, offsetof (type, timeout_ms), "SEC",                             \
-    "wall-clock limit of each exec (0.5 allowed)", CLI_UNSET - 1 },                             \
-  { "output", 0, CLI_OPT_U64, offsetof (type, member.output_bytes), "BYTES",                     \
-    "captured output per stream and exec", 0 },                                                  \
-  { "nofile", 0, CLI_OPT_U32, offsetof (type, member.nofile), "N",                               \
-    "open files per process", 0 }
+#define CLI_LIMIT_OPTS(type, member)                                                               \
+  { "memory", 0, CLI_OPT_U64, offsetof (type, member.memory_mb), "MB", "memory limit", 0 },        \
+      { "cpus",                                                                                    \
+        0,                                                                                         \
+        CLI_OPT_MILLI,                                                                             \
+        offsetof (type, member.cpu_millis),                                                        \
+        "N",                                                                                       \
+        "CPUs, may be fractional (0.5)",                                                           \
+        0 },                                                                                       \
+      { "pids", 0, CLI_OPT_U32, offsetof (type, member.pids), "N", "processes and threads", 0 },   \
+      { "disk",                                                                                    \
+        0,                                                                                         \
+        CLI_OPT_U64,                                                                               \
+        offsetof (type, member.disk_mb),                                                           \
+        "MB",                                                                                      \
+        "writable layer and /workspace together",                                                  \
+        0 },                                                                                       \
+      { "timeout",     0,                                                                          \
+        CLI_OPT_MILLI, offsetof (type, timeout_ms),                                                \
+        "SEC",         "wall-clock limit of each exec (0.5 allowed)",                              \
+        CLI_UNSET - 1 },                                                                           \
+      { "output",                                                                                  \
+        0,                                                                                         \
+        CLI_OPT_U64,                                                                               \
+        offsetof (type, member.output_bytes),                                                      \
+        "BYTES",                                                                                   \
+        "captured output per stream and exec",                                                     \
+        0 },                                                                                       \
+  {                                                                                                \
+    "nofile", 0, CLI_OPT_U32, offsetof (type, member.nofile), "N", "open files per process", 0     \
+  }
 
 /* Fold --timeout (milliseconds, CLI_UNSET if not given) into limits and
  * validate them; an error names the flag. */
-int cli_limits_finish (struct islet_limits *l, uint32_t timeout_ms, struct islet_err *err)
-    ISLET_MUST_CHECK;
+int cli_limits_finish (struct islet_limits *l, uint32_t timeout_ms,
+                       struct islet_err *err) ISLET_MUST_CHECK;
 
 /* ---- report.c: errors and output ---- */
 
@@ -156,12 +181,13 @@ int cli_resolve (struct cli *cli, const char *ref, struct islet_sandbox_info *in
 /* ---- io.c ---- */
 
 /* Read fd to its end into a malloc'd, NUL-terminated buffer. */
-int cli_read_fd (int fd, const char *what, char **out, size_t *len, struct islet_err *err)
-    ISLET_MUST_CHECK;
+int cli_read_fd (int fd, const char *what, char **out, size_t *len,
+                 struct islet_err *err) ISLET_MUST_CHECK;
 
 /* ---- exec.c: running one command and reporting it (run and exec) ---- */
 
-struct cli_exec {
+struct cli_exec
+{
   const char *id;
   char *const *argv;
   char *const *env;
@@ -181,8 +207,8 @@ int cli_exec_report (struct cli *cli, const struct islet_exec_result *res);
 /* Every -e entry must be K=V with a non-empty K. */
 int cli_check_env (char *const *env, struct islet_err *err) ISLET_MUST_CHECK;
 /* Read all of stdin when it is not a terminal, or when force; else *data = NULL. */
-int cli_read_stdin_if (bool force, char **data, size_t *len, struct islet_err *err)
-    ISLET_MUST_CHECK;
+int cli_read_stdin_if (bool force, char **data, size_t *len,
+                       struct islet_err *err) ISLET_MUST_CHECK;
 
 /* ---- the subcommands ---- */
 int cmd_run (struct cli *cli, int argc, char **argv);

@@ -11,8 +11,7 @@
 #include "cli.h"
 
 static const struct cli_opt cp_opts[] = {
-  { "json", 0, CLI_OPT_JSON, 0, NULL,
-    "print source, destination and size as JSON", 0 },
+  { "json", 0, CLI_OPT_JSON, 0, NULL, "print source, destination and size as JSON", 0 },
   { NULL, 0, 0, 0, NULL, NULL, 0 },
 };
 
@@ -126,8 +125,8 @@ copy_in (struct cli *cli, const char *host, const char *ref, const char *path, j
 /* Into a temporary file renamed at the end: a failed copy never leaves a
  * half-written file under the real name. */
 static int
-copy_out_file (struct cli *cli, const char *id, const char *path, const char *target,
-               unsigned mode, off_t *size, struct islet_err *err)
+copy_out_file (struct cli *cli, const char *id, const char *path, const char *target, unsigned mode,
+               off_t *size, struct islet_err *err)
 {
   cleanup_free char *tmp = islet_xasprintf ("%s.islet-XXXXXX", target);
   cleanup_close int fd = -1;
@@ -168,14 +167,13 @@ copy_out (struct cli *cli, const char *ref, const char *path, const char *host, 
       || islet_fs_stat (cli->ctx, info.id, path, &st, err) < 0)
     return -1;
   if (json_is_true (json_object_get (st, "is_dir")))
-    return islet_fail (err, ISLET_E_INVALID, 0, "'%s:%s' is a directory (cp copies one file)",
-                       ref, path);
+    return islet_fail (err, ISLET_E_INVALID, 0, "'%s:%s' is a directory (cp copies one file)", ref,
+                       path);
   if (strcmp (host, "-") == 0)
     return islet_fs_copy_out (cli->ctx, info.id, path, STDOUT_FILENO, err);
   mode = cli_json_mode (json_object_get (st, "mode")) & 0777;
   if (stat (host, &hst) == 0 && S_ISDIR (hst.st_mode))
-    target = islet_xasprintf ("%s%s%s", host, ends_with_slash (host) ? "" : "/",
-                              base_name (path));
+    target = islet_xasprintf ("%s%s%s", host, ends_with_slash (host) ? "" : "/", base_name (path));
   else
     target = islet_xstrdup (host);
   if (copy_out_file (cli, info.id, path, target, mode ? mode : 0644, &size, err) < 0)
@@ -210,8 +208,9 @@ cmd_cp (struct cli *cli, int argc, char **argv)
   src_remote = split_remote (pos.v[0], &src_ref, &src_path);
   dst_remote = split_remote (pos.v[1], &dst_ref, &dst_path);
   if (src_remote && dst_remote)
-    r = islet_fail (&err, ISLET_E_INVALID, 0, "cannot copy between two sandboxes: one of "
-                                              "SRC and DST must be a host path");
+    r = islet_fail (&err, ISLET_E_INVALID, 0,
+                    "cannot copy between two sandboxes: one of "
+                    "SRC and DST must be a host path");
   else if (!src_remote && !dst_remote)
     r = islet_fail (&err, ISLET_E_INVALID, 0, "one of SRC and DST must be ID:PATH");
   else if ((src_remote ? src_path : dst_path)[0] == '\0')

@@ -6,7 +6,8 @@
 
 #include "cli.h"
 
-struct exec_args {
+struct exec_args
+{
   const char *cwd;
   struct cli_list env;
   uint32_t timeout_ms;

@@ -10,7 +10,8 @@
 
 #include "cli.h"
 
-struct fs_args {
+struct fs_args
+{
   uint64_t max;
   unsigned mode;
   const char *content;
@@ -18,7 +19,8 @@ struct fs_args {
   bool recursive;
 };
 
-struct fs_call {
+struct fs_call
+{
   struct cli *cli;
   const char *id;
   const struct fs_args *a;
@@ -26,7 +28,8 @@ struct fs_call {
   size_t n;
 };
 
-struct fs_verb {
+struct fs_verb
+{
   const char *synopsis; /* for the list in 'islet fs --help' */
   const char *summary;
   int (*fn) (const struct fs_call *c, json_t **out, struct islet_err *err);
@@ -94,10 +97,11 @@ fs_write (const struct fs_call *c, json_t **out, struct islet_err *err)
 static void
 mode_str (const char *type, unsigned mode, char out[11])
 {
-  static const struct {
+  static const struct
+  {
     const char *type;
     char c;
-  } types[] = { { "file", '-' }, { "dir", 'd' }, { "symlink", 'l' }, { "fifo", 'p' },
+  } types[] = { { "file", '-' },   { "dir", 'd' },  { "symlink", 'l' }, { "fifo", 'p' },
                 { "socket", 's' }, { "char", 'c' }, { "block", 'b' } };
   static const char rwx[] = "rwxrwxrwx";
 
@@ -126,17 +130,17 @@ fs_ls (const struct fs_call *c, json_t **out, struct islet_err *err)
       return 0;
     }
   json_array_foreach (list, i, e)
-    {
-      char mode[11], when[64];
-      const char *p = json_string_value (json_object_get (e, "path"));
+  {
+    char mode[11], when[64];
+    const char *p = json_string_value (json_object_get (e, "path"));
 
-      mode_str (json_string_value (json_object_get (e, "type")),
-                cli_json_mode (json_object_get (e, "mode")), mode);
-      printf ("%s %12lld  %s  %s\n", mode,
-              (long long) json_integer_value (json_object_get (e, "size")),
-              cli_time (json_integer_value (json_object_get (e, "mtime")), when, sizeof when),
-              p ? p : json_string_value (json_object_get (e, "name")));
-    }
+    mode_str (json_string_value (json_object_get (e, "type")),
+              cli_json_mode (json_object_get (e, "mode")), mode);
+    printf ("%s %12lld  %s  %s\n", mode,
+            (long long) json_integer_value (json_object_get (e, "size")),
+            cli_time (json_integer_value (json_object_get (e, "mtime")), when, sizeof when),
+            p ? p : json_string_value (json_object_get (e, "name")));
+  }
   return 0;
 }
 
@@ -155,13 +159,13 @@ fs_stat (const struct fs_call *c, json_t **out, struct islet_err *err)
       return 0;
     }
   json_object_foreach (st, key, v)
-    {
-      cleanup_free char *text = json_is_string (v) ? NULL : json_dumps (v, JSON_ENCODE_ANY);
-      if (json_is_integer (v) && strcmp (key, "mode") == 0)
-        printf ("%-7s %04llo\n", key, (unsigned long long) json_integer_value (v) & 07777);
-      else
-        printf ("%-7s %s\n", key, text ? text : json_string_value (v));
-    }
+  {
+    cleanup_free char *text = json_is_string (v) ? NULL : json_dumps (v, JSON_ENCODE_ANY);
+    if (json_is_integer (v) && strcmp (key, "mode") == 0)
+      printf ("%-7s %04llo\n", key, (unsigned long long) json_integer_value (v) & 07777);
+    else
+      printf ("%-7s %s\n", key, text ? text : json_string_value (v));
+  }
   return 0;
 }
 
@@ -195,8 +199,14 @@ fs_mv (const struct fs_call *c, json_t **out, struct islet_err *err)
   return 0;
 }
 
-#define FS_JSON { "json", 0, CLI_OPT_JSON, 0, NULL, "print the result as one JSON object", 0 }
-#define FS_END { NULL, 0, 0, 0, NULL, NULL, 0 }
+#define FS_JSON                                                                                    \
+  {                                                                                                \
+    "json", 0, CLI_OPT_JSON, 0, NULL, "print the result as one JSON object", 0                     \
+  }
+#define FS_END                                                                                     \
+  {                                                                                                \
+    NULL, 0, 0, 0, NULL, NULL, 0                                                                   \
+  }
 
 static const struct cli_opt read_opts[] = {
   { "max", 0, CLI_OPT_U64, offsetof (struct fs_args, max), "BYTES",
@@ -205,8 +215,8 @@ static const struct cli_opt read_opts[] = {
   FS_END,
 };
 static const struct cli_opt write_opts[] = {
-  { "mode", 0, CLI_OPT_MODE, offsetof (struct fs_args, mode), "MODE",
-    "permissions (default 0644)", 0 },
+  { "mode", 0, CLI_OPT_MODE, offsetof (struct fs_args, mode), "MODE", "permissions (default 0644)",
+    0 },
   { "content", 0, CLI_OPT_STR, offsetof (struct fs_args, content), "TEXT",
     "the content (default: read from stdin)", 0 },
   FS_JSON,
@@ -225,17 +235,17 @@ static const struct cli_opt rm_opts[] = {
   FS_END,
 };
 static const struct cli_opt mkdir_opts[] = {
-  { "mode", 0, CLI_OPT_MODE, offsetof (struct fs_args, mode), "MODE",
-    "permissions (default 0755)", 0 },
+  { "mode", 0, CLI_OPT_MODE, offsetof (struct fs_args, mode), "MODE", "permissions (default 0755)",
+    0 },
   FS_JSON,
   FS_END,
 };
 static const struct cli_opt plain_opts[] = { FS_JSON, FS_END };
 
-#define FS_SPEC(verb, argstr, text, table, lo, hi)                                               \
-  {                                                                                              \
-    .name = "fs " verb, .usage = "fs ID " verb " [OPTIONS] " argstr, .args = argstr,             \
-    .about = (text), .opts = { (table) }, .min_pos = (lo), .max_pos = (hi), .raw_from = -1,      \
+#define FS_SPEC(verb, argstr, text, table, lo, hi)                                                 \
+  {                                                                                                \
+    .name = "fs " verb, .usage = "fs ID " verb " [OPTIONS] " argstr, .args = argstr,               \
+    .about = (text), .opts = { (table) }, .min_pos = (lo), .max_pos = (hi), .raw_from = -1,        \
   }
 
 static const struct fs_verb verbs[] = {

@@ -11,10 +11,11 @@
 #include "cli.h"
 #include "islet/oci.h"
 
-struct image_args {
-  const char *name; /* import: what to call the image */
+struct image_args
+{
+  const char *name;         /* import: what to call the image */
   struct cli_list insecure; /* pull: registries that may be plain HTTP */
-  const char *arg;  /* the positional argument */
+  const char *arg;          /* the positional argument */
 };
 
 static const struct cli_opt json_opts[] = {
@@ -72,14 +73,12 @@ cli_image_argv (const char *state_dir, const char *image, const struct cli_pos *
   json_array_append (lent_configs, img.config);
   *cmd = islet_xcalloc (json_array_size (ep) + (pos->n ? pos->n : json_array_size (def)) + 1,
                         sizeof **cmd);
-  json_array_foreach (ep, i, item)
-    (*cmd)[n++] = (char *) json_string_value (item);
+  json_array_foreach (ep, i, item) (*cmd)[n++] = (char *) json_string_value (item);
   if (pos->n)
     for (i = 0; i < pos->n; i++)
       (*cmd)[n++] = pos->v[i];
   else
-    json_array_foreach (def, i, item)
-      (*cmd)[n++] = (char *) json_string_value (item);
+    json_array_foreach (def, i, item) (*cmd)[n++] = (char *) json_string_value (item);
   islet_oci_image_fini (&img);
   for (i = 0; i < n; i++)
     if ((*cmd)[i] == NULL)
@@ -187,8 +186,7 @@ image_import (struct cli *cli, const struct image_args *a, struct islet_err *err
     return -1;
   if (cli->json)
     return cli_print_json (res);
-  json_array_foreach (json_object_get (res, "ids"), i, id)
-    printf ("%s\n", json_string_value (id));
+  json_array_foreach (json_object_get (res, "ids"), i, id) printf ("%s\n", json_string_value (id));
   json_decref (res);
   return 0;
 }
@@ -229,15 +227,16 @@ image_ls (struct cli *cli, const struct image_args *a, struct islet_err *err)
     return cli_print_json (list);
   printf ("%-12s  %11s  %6s  %s\n", "ID", "SIZE", "LAYERS", "NAMES");
   json_array_foreach (json_object_get (list, "images"), i, img)
-    {
-      printf ("%.12s  ", json_string_value (json_object_get (img, "id")) + 7);
-      print_bytes ((uint64_t) json_integer_value (json_object_get (img, "bytes")));
-      printf ("  %6zu  ", json_array_size (json_object_get (img, "layers")));
-      json_array_foreach (json_object_get (img, "names"), j, n)
+  {
+    printf ("%.12s  ", json_string_value (json_object_get (img, "id")) + 7);
+    print_bytes ((uint64_t) json_integer_value (json_object_get (img, "bytes")));
+    printf ("  %6zu  ", json_array_size (json_object_get (img, "layers")));
+    json_array_foreach (json_object_get (img, "names"), j, n)
         printf ("%s%s", j ? ", " : "", json_string_value (n));
-      printf ("\n");
-    }
-  printf ("layers on disk: %lld (", (long long) json_integer_value (json_object_get (list, "layers_count")));
+    printf ("\n");
+  }
+  printf ("layers on disk: %lld (",
+          (long long) json_integer_value (json_object_get (list, "layers_count")));
   print_bytes ((uint64_t) json_integer_value (json_object_get (list, "layers_bytes_total")));
   printf ("), each shared layer counted once\n");
   json_decref (list);
@@ -296,12 +295,14 @@ image_prune (struct cli *cli, const struct image_args *a, struct islet_err *err)
   return 0;
 }
 
-static const struct image_verb {
+static const struct image_verb
+{
   const char *summary;
   int (*fn) (struct cli *cli, const struct image_args *a, struct islet_err *err);
   struct cli_spec spec;
 } verbs[] = {
-  { "pull an image from a registry", image_pull,
+  { "pull an image from a registry",
+    image_pull,
     { .name = "image pull",
       .args = "REF",
       .about = "Pull an image from a registry speaking the OCI distribution (Docker Registry\n"
@@ -315,7 +316,8 @@ static const struct image_verb {
       .min_pos = 1,
       .max_pos = 1,
       .raw_from = -1 } },
-  { "import a docker save archive or an OCI image layout", image_import,
+  { "import a docker save archive or an OCI image layout",
+    image_import,
     { .name = "image import",
       .args = "FILE|DIR",
       .about = "Import the images of a `docker save` archive or of an OCI image layout (a\n"
@@ -326,14 +328,16 @@ static const struct image_verb {
       .min_pos = 1,
       .max_pos = 1,
       .raw_from = -1 } },
-  { "list images, with disk use", image_ls,
+  { "list images, with disk use",
+    image_ls,
     { .name = "image ls",
       .args = "",
       .about = "List the images of the store with the disk space their layers take; a layer\n"
                "shared by several images is counted once in the total.",
       .opts = { json_opts },
       .raw_from = -1 } },
-  { "show an image's record and config", image_inspect,
+  { "show an image's record and config",
+    image_inspect,
     { .name = "image inspect",
       .args = "REF",
       .about = "Show an image's names, layers and config (Env, Cmd, WorkingDir, User...).",
@@ -341,7 +345,8 @@ static const struct image_verb {
       .min_pos = 1,
       .max_pos = 1,
       .raw_from = -1 } },
-  { "remove an image no sandbox uses", image_rm,
+  { "remove an image no sandbox uses",
+    image_rm,
     { .name = "image rm",
       .args = "REF",
       .about = "Remove an image, and the layers and blobs no other image uses.  Refused while\n"
@@ -351,7 +356,8 @@ static const struct image_verb {
       .min_pos = 1,
       .max_pos = 1,
       .raw_from = -1 } },
-  { "free what no image references", image_prune,
+  { "free what no image references",
+    image_prune,
     { .name = "image prune",
       .args = "",
       .about = "Remove the blobs and layers no image references, and what interrupted imports\n"
@@ -396,7 +402,8 @@ cmd_image (struct cli *cli, int argc, char **argv)
       v = &verbs[i];
   if (r == 0 && v == NULL)
     r = islet_fail (&err, ISLET_E_INVALID, 0,
-                    "'%s' is not an image command (pull, import, ls, inspect, rm, prune)", pos.v[0]);
+                    "'%s' is not an image command (pull, import, ls, inspect, rm, prune)",
+                    pos.v[0]);
   if (r == 0)
     r = cli_parse (cli, &v->spec, (int) pos.n - 1, pos.v + 1, &a, &vpos, &err);
   if (r == 0 && cli->url != NULL)

@@ -10,7 +10,8 @@
 #include "cli.h"
 #include "islet/remote.h"
 
-struct command {
+struct command
+{
   const char *name;
   int (*fn) (struct cli *cli, int argc, char **argv);
   bool own_status; /* the command's exit status is the sandboxed program's */
@@ -38,7 +39,8 @@ static const struct command commands[] = {
   { "key", cmd_key, false, "create, list and revoke isletd's API keys" },
 };
 
-struct main_args {
+struct main_args
+{
   const char *state_dir;
   const char *url;
   bool version;
@@ -49,8 +51,8 @@ static const struct cli_opt main_opts[] = {
     "where sandboxes are kept (see above)", 0 },
   { "url", 0, CLI_OPT_STR, offsetof (struct main_args, url), "URL",
     "work on the sandboxes of a running isletd (see above)", 0 },
-  { "version", 0, CLI_OPT_BOOL, offsetof (struct main_args, version), NULL,
-    "print the version", 0 },
+  { "version", 0, CLI_OPT_BOOL, offsetof (struct main_args, version), NULL, "print the version",
+    0 },
   { NULL, 0, 0, 0, NULL, NULL, 0 },
 };
 

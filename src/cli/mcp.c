@@ -28,8 +28,7 @@ on_stop (int signo)
 /* ---- the host: the core, directly ---- */
 
 static int
-h_create (void *data, const struct mcp_create *c, char id[ISLET_ID_LEN + 1],
-          struct islet_err *err)
+h_create (void *data, const struct mcp_create *c, char id[ISLET_ID_LEN + 1], struct islet_err *err)
 {
   struct cli *cli = data;
   struct islet_create_opts opts = { .name = c->name, .image = c->image, .limits = c->limits };
@@ -115,7 +114,8 @@ serve (const struct mcp_host *h, struct mcp_session *s)
   return CLI_EXIT_OK;
 }
 
-struct mcp_args {
+struct mcp_args
+{
   const char *host_dir;
 };
 
@@ -185,9 +185,8 @@ cmd_mcp (struct cli *cli, int argc, char **argv)
   sigaction (SIGTERM, &sa, NULL);
   sigaction (SIGHUP, &sa, NULL);
   fprintf (stderr, "islet mcp: serving on stdio, %s %s%s%s\n",
-           cli->url ? "sandboxes of isletd at" : "state in",
-           cli->url ? cli->url : cli->state_dir, host_dir ? ", host files beneath " : "",
-           host_dir ? host_dir : "");
+           cli->url ? "sandboxes of isletd at" : "state in", cli->url ? cli->url : cli->state_dir,
+           host_dir ? ", host files beneath " : "", host_dir ? host_dir : "");
   mcp_session_init (&session);
   r = serve (&host, &session);
   fprintf (stderr, "islet mcp: %s\n", mcp_stop ? "stopped by a signal" : "end of input");

@@ -13,7 +13,8 @@
 
 #include "cli.h"
 
-struct parse {
+struct parse
+{
   struct cli *cli;
   const struct cli_spec *spec;
   void *args;
@@ -150,9 +151,8 @@ cli_parse_number (const char *opt, const char *s, enum cli_opt_kind kind, uint64
   if (r == -3)
     return islet_fail (err, ISLET_E_INVALID, 0, "%s: '%s' has more than 3 decimals", opt, s);
   if (r < 0 && kind == CLI_OPT_MILLI)
-    return islet_fail (err, ISLET_E_INVALID, 0, "%s: '%s' is too large (at most %llu.%03llu)",
-                       opt, s, (unsigned long long) (max / 1000),
-                       (unsigned long long) (max % 1000));
+    return islet_fail (err, ISLET_E_INVALID, 0, "%s: '%s' is too large (at most %llu.%03llu)", opt,
+                       s, (unsigned long long) (max / 1000), (unsigned long long) (max % 1000));
   if (r < 0)
     return islet_fail (err, ISLET_E_INVALID, 0, "%s: '%s' is too large (at most %llu)", opt, s,
                        (unsigned long long) max);
@@ -182,20 +182,11 @@ store (struct parse *ps, const struct cli_opt *o, const char *shown, char *value
 
   switch (o->kind)
     {
-    case CLI_OPT_BOOL:
-      *(bool *) field = true;
-      return;
-    case CLI_OPT_JSON:
-      ps->cli->json = true;
-      return;
-    case CLI_OPT_STR:
-      *(const char **) field = value;
-      return;
-    case CLI_OPT_LIST:
-      list_append ((struct cli_list *) field, value);
-      return;
-    default:
-      break;
+    case CLI_OPT_BOOL: *(bool *) field = true; return;
+    case CLI_OPT_JSON: ps->cli->json = true; return;
+    case CLI_OPT_STR: *(const char **) field = value; return;
+    case CLI_OPT_LIST: list_append ((struct cli_list *) field, value); return;
+    default: break;
     }
   if (cli_parse_number (shown, value, o->kind, o->max, &v, &e) < 0)
     {
@@ -204,15 +195,9 @@ store (struct parse *ps, const struct cli_opt *o, const char *shown, char *value
     }
   switch (o->kind)
     {
-    case CLI_OPT_U64:
-      *(uint64_t *) field = v;
-      break;
-    case CLI_OPT_MODE:
-      *(unsigned *) field = (unsigned) v;
-      break;
-    default:
-      *(uint32_t *) field = (uint32_t) v;
-      break;
+    case CLI_OPT_U64: *(uint64_t *) field = v; break;
+    case CLI_OPT_MODE: *(unsigned *) field = (unsigned) v; break;
+    default: *(uint32_t *) field = (uint32_t) v; break;
     }
 }
 
@@ -346,8 +331,8 @@ print_options (const struct cli_spec *spec)
     for (const struct cli_opt *o = spec->opts[t]; o->name; o++)
       {
         int n = snprintf (col, sizeof col, "%c%c%s--%s%s%s", o->short_name ? '-' : ' ',
-                          o->short_name ? o->short_name : ' ', o->short_name ? ", " : "  ",
-                          o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+                          o->short_name ? o->short_name : ' ', o->short_name ? ", " : "  ", o->name,
+                          o->arg ? " " : "", o->arg ? o->arg : "");
         /* long entries get their help on the next line rather than a ragged column */
         if (n > 22)
           printf ("  %s\n  %24s%s\n", col, "", o->help);

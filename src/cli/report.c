@@ -62,7 +62,6 @@ cli_print_json (json_t *obj)
   return CLI_EXIT_OK;
 }
 
-
 unsigned
 cli_json_mode (const json_t *mode)
 {

@@ -15,7 +15,8 @@
 #include "cli.h"
 #include "islet/lang.h"
 
-struct run_args {
+struct run_args
+{
   struct islet_limits limits;
   uint32_t timeout_ms;
   const char *name, *image, *cwd, *lang, *code;
@@ -150,7 +151,8 @@ signals_install (struct islet_err *err)
   return 0;
 }
 
-struct watcher {
+struct watcher
+{
   pthread_t thread;
   bool started;
   const char *state_dir;

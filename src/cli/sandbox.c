@@ -6,7 +6,8 @@
 
 /* ---- create ---- */
 
-struct create_args {
+struct create_args
+{
   struct islet_limits limits;
   uint32_t timeout_ms;
   const char *name, *image;
@@ -228,15 +229,15 @@ cmd_resize (struct cli *cli, int argc, char **argv)
 
 /* ---- rm ---- */
 
-struct rm_args {
+struct rm_args
+{
   bool force;
 };
 
 static const struct cli_opt rm_opts[] = {
   { "force", 'f', CLI_OPT_BOOL, offsetof (struct rm_args, force), NULL,
     "stop running sandboxes first", 0 },
-  { "json", 0, CLI_OPT_JSON, 0, NULL,
-    "print {\"removed\":[...]}, and \"error\" on a failure", 0 },
+  { "json", 0, CLI_OPT_JSON, 0, NULL, "print {\"removed\":[...]}, and \"error\" on a failure", 0 },
   { NULL, 0, 0, 0, NULL, NULL, 0 },
 };
 
@@ -259,9 +260,8 @@ rm_one (struct cli *cli, const char *ref, bool force, char *id, struct islet_err
   if (cli_resolve (cli, ref, &info, err) < 0)
     return -1;
   if ((info.state == ISLET_SB_RUNNING || info.state == ISLET_SB_PAUSED) && !force)
-    return islet_fail (err, ISLET_E_CONFLICT, 0,
-                       "sandbox '%s' is %s (stop it first, or use rm -f)", ref,
-                       islet_state_name (info.state));
+    return islet_fail (err, ISLET_E_CONFLICT, 0, "sandbox '%s' is %s (stop it first, or use rm -f)",
+                       ref, islet_state_name (info.state));
   memcpy (id, info.id, sizeof info.id);
   return islet_sandbox_destroy (cli->ctx, info.id, force, err);
 }

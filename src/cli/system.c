@@ -4,7 +4,8 @@
 
 #include "cli.h"
 
-struct system_args {
+struct system_args
+{
   bool force;
   const char *size; /* warm: the new pool size, NULL to show it */
 };
@@ -30,8 +31,8 @@ system_reset (struct cli *cli, const struct system_args *a, struct islet_err *er
   if (ctx == NULL || islet_state_reset (ctx, err) < 0)
     return -1;
   if (cli->json)
-    return cli_print_json (json_pack ("{s:o}", "reset",
-                                      islet_json_bytes (cli->state_dir, strlen (cli->state_dir))));
+    return cli_print_json (
+        json_pack ("{s:o}", "reset", islet_json_bytes (cli->state_dir, strlen (cli->state_dir))));
   return 0;
 }
 
@@ -67,19 +68,22 @@ system_warm (struct cli *cli, const struct system_args *a, struct islet_err *err
   return 0;
 }
 
-static const struct system_verb {
+static const struct system_verb
+{
   const char *summary;
   int (*fn) (struct cli *cli, const struct system_args *a, struct islet_err *err);
   struct cli_spec spec;
 } verbs[] = {
-  { "remove every sandbox and release the disk pool", system_reset,
+  { "remove every sandbox and release the disk pool",
+    system_reset,
     { .name = "system reset",
       .args = "",
       .about = "Remove every sandbox of the state directory, unmount and delete its disk pool:\n"
                "the state directory is left as new.",
       .opts = { reset_opts },
       .raw_from = -1 } },
-  { "show or set the size of the warm pool", system_warm,
+  { "show or set the size of the warm pool",
+    system_warm,
     { .name = "system warm",
       .args = "[SIZE]",
       .about = "Keep SIZE sandboxes started ahead of time, so that `islet run` and a create\n"

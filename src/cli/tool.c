@@ -8,7 +8,8 @@
 #include "cli.h"
 #include "islet/toolcmd.h"
 
-struct tool_args {
+struct tool_args
+{
   bool workspace_only;
 };
 
@@ -17,7 +18,8 @@ static const struct cli_opt tool_opts[] = {
   { "workspace-only", 0, CLI_OPT_BOOL, offsetof (struct tool_args, workspace_only), NULL,
     "refuse a file command whose path is outside\n"
     "                          /workspace or has a symbolic link on the way\n"
-    "                          (execute commands are not limited by it)", 0 },
+    "                          (execute commands are not limited by it)",
+    0 },
   { NULL, 0, 0, 0, NULL, NULL, 0 },
 };
 

@@ -15,7 +15,8 @@
 
 #define CHUNK (1u << 20)
 
-struct buf {
+struct buf
+{
   char *data;
   size_t len, cap;
 };
@@ -80,7 +81,7 @@ request (struct islet_ctx *ctx, const char *ref, json_t *req, struct islet_err *
 struct agent_sessions
 {
   char id[ISLET_ID_LEN + 1];
-  uint64_t gen;   /* changes when the sandbox's sessions are dropped */
+  uint64_t gen; /* changes when the sandbox's sessions are dropped */
   int idle[SESSIONS_IDLE_MAX];
   unsigned n_idle, n_open; /* n_open: idle and in use */
 };
@@ -364,7 +365,8 @@ session_request (struct islet_ctx *ctx, const char *ref, json_t *msg, data_sink 
   return 1;
 }
 
-struct exec_sink {
+struct exec_sink
+{
   const struct islet_exec_req *req;
   struct buf out, errout;
 };
@@ -422,9 +424,8 @@ local_exec (void *self, const char *id, const struct islet_exec_req *req,
       json_decref (s);
     }
   msg = json_pack ("{s:s,s:o,s:o,s:I,s:I,s:b}", "op", "exec", "argv", strv_json (req->argv), "env",
-                   strv_json (req->env), "timeout_ms", (json_int_t) req->timeout_ms,
-                   "output_limit", (json_int_t) req->output_limit, "stdin",
-                   req->stdin_data != NULL);
+                   strv_json (req->env), "timeout_ms", (json_int_t) req->timeout_ms, "output_limit",
+                   (json_int_t) req->output_limit, "stdin", req->stdin_data != NULL);
   if (msg == NULL)
     return islet_fail (err, ISLET_E_INVALID, 0, "an argument or variable is not valid UTF-8");
   if (req->cwd)
@@ -485,8 +486,8 @@ fd_sink (enum islet_frame type, const char *data, size_t len, void *user, struct
 }
 
 int
-local_fs_read (void *self, const char *id, const char *path, size_t max, char **data,
-               size_t *len, struct islet_err *err)
+local_fs_read (void *self, const char *id, const char *path, size_t max, char **data, size_t *len,
+               struct islet_err *err)
 {
   struct islet_ctx *ctx = self;
   cleanup_json json_t *msg = json_pack ("{s:s,s:s,s:I}", "op", "read", "path", path, "max",
@@ -523,8 +524,7 @@ local_fs_read (void *self, const char *id, const char *path, size_t max, char **
 }
 
 int
-local_fs_copy_out (void *self, const char *id, const char *path, int host_fd,
-                   struct islet_err *err)
+local_fs_copy_out (void *self, const char *id, const char *path, int host_fd, struct islet_err *err)
 {
   struct islet_ctx *ctx = self;
   cleanup_json json_t *msg = json_pack ("{s:s,s:s,s:b}", "op", "read", "path", path, "unlimited",
@@ -590,8 +590,7 @@ local_fs_remove (void *self, const char *id, const char *path, bool recursive,
 }
 
 int
-local_fs_mkdir (void *self, const char *id, const char *path, unsigned mode,
-                struct islet_err *err)
+local_fs_mkdir (void *self, const char *id, const char *path, unsigned mode, struct islet_err *err)
 {
   struct islet_ctx *ctx = self;
   cleanup_json json_t *msg = json_pack ("{s:s,s:s,s:i}", "op", "mkdir", "path", path, "mode",
@@ -601,8 +600,7 @@ local_fs_mkdir (void *self, const char *id, const char *path, unsigned mode,
 }
 
 int
-local_fs_move (void *self, const char *id, const char *from, const char *to,
-               struct islet_err *err)
+local_fs_move (void *self, const char *id, const char *from, const char *to, struct islet_err *err)
 {
   struct islet_ctx *ctx = self;
   cleanup_json json_t *msg = json_pack ("{s:s,s:s,s:s}", "op", "mv", "from", from, "to", to);
@@ -611,8 +609,7 @@ local_fs_move (void *self, const char *id, const char *from, const char *to,
 }
 
 int
-local_fs_stat (void *self, const char *id, const char *path, json_t **out,
-               struct islet_err *err)
+local_fs_stat (void *self, const char *id, const char *path, json_t **out, struct islet_err *err)
 {
   struct islet_ctx *ctx = self;
   cleanup_json json_t *msg = json_pack ("{s:s,s:s}", "op", "stat", "path", path);
@@ -625,8 +622,8 @@ local_fs_stat (void *self, const char *id, const char *path, json_t **out,
 }
 
 int
-local_fs_list (void *self, const char *id, const char *path, unsigned depth,
-               json_t **out, struct islet_err *err)
+local_fs_list (void *self, const char *id, const char *path, unsigned depth, json_t **out,
+               struct islet_err *err)
 {
   struct islet_ctx *ctx = self;
   cleanup_json json_t *msg = json_pack ("{s:s,s:s,s:i}", "op", "list", "path", path, "depth",

@@ -28,79 +28,92 @@ const struct islet_backend local_ops = {
 };
 
 int
-islet_exec (struct islet_ctx *ctx, const char *id, const struct islet_exec_req *req, struct islet_exec_result *out, struct islet_err *err)
+islet_exec (struct islet_ctx *ctx, const char *id, const struct islet_exec_req *req,
+            struct islet_exec_result *out, struct islet_err *err)
 {
   return ctx->ops->exec (ctx->ops_self, id, req, out, err);
 }
 
 int
-islet_fs_read (struct islet_ctx *ctx, const char *id, const char *path, size_t max, char **data, size_t *len, struct islet_err *err)
+islet_fs_read (struct islet_ctx *ctx, const char *id, const char *path, size_t max, char **data,
+               size_t *len, struct islet_err *err)
 {
   return ctx->ops->fs_read (ctx->ops_self, id, path, max, data, len, err);
 }
 
 int
-islet_fs_copy_in (struct islet_ctx *ctx, const char *id, int host_fd, const char *path, unsigned mode, struct islet_err *err)
+islet_fs_copy_in (struct islet_ctx *ctx, const char *id, int host_fd, const char *path,
+                  unsigned mode, struct islet_err *err)
 {
   return ctx->ops->fs_copy_in (ctx->ops_self, id, host_fd, path, mode, err);
 }
 
 int
-islet_fs_write (struct islet_ctx *ctx, const char *id, const char *path, const void *data, size_t len, unsigned mode, struct islet_err *err)
+islet_fs_write (struct islet_ctx *ctx, const char *id, const char *path, const void *data,
+                size_t len, unsigned mode, struct islet_err *err)
 {
   return ctx->ops->fs_write (ctx->ops_self, id, path, data, len, mode, err);
 }
 
 int
-islet_fs_copy_out (struct islet_ctx *ctx, const char *id, const char *path, int host_fd, struct islet_err *err)
+islet_fs_copy_out (struct islet_ctx *ctx, const char *id, const char *path, int host_fd,
+                   struct islet_err *err)
 {
   return ctx->ops->fs_copy_out (ctx->ops_self, id, path, host_fd, err);
 }
 
 int
-islet_fs_remove (struct islet_ctx *ctx, const char *id, const char *path, bool recursive, struct islet_err *err)
+islet_fs_remove (struct islet_ctx *ctx, const char *id, const char *path, bool recursive,
+                 struct islet_err *err)
 {
   return ctx->ops->fs_remove (ctx->ops_self, id, path, recursive, err);
 }
 
 int
-islet_fs_mkdir (struct islet_ctx *ctx, const char *id, const char *path, unsigned mode, struct islet_err *err)
+islet_fs_mkdir (struct islet_ctx *ctx, const char *id, const char *path, unsigned mode,
+                struct islet_err *err)
 {
   return ctx->ops->fs_mkdir (ctx->ops_self, id, path, mode, err);
 }
 
 int
-islet_fs_move (struct islet_ctx *ctx, const char *id, const char *from, const char *to, struct islet_err *err)
+islet_fs_move (struct islet_ctx *ctx, const char *id, const char *from, const char *to,
+               struct islet_err *err)
 {
   return ctx->ops->fs_move (ctx->ops_self, id, from, to, err);
 }
 
 int
-islet_fs_stat (struct islet_ctx *ctx, const char *id, const char *path, json_t **out, struct islet_err *err)
+islet_fs_stat (struct islet_ctx *ctx, const char *id, const char *path, json_t **out,
+               struct islet_err *err)
 {
   return ctx->ops->fs_stat (ctx->ops_self, id, path, out, err);
 }
 
 int
-islet_fs_list (struct islet_ctx *ctx, const char *id, const char *path, unsigned depth, json_t **out, struct islet_err *err)
+islet_fs_list (struct islet_ctx *ctx, const char *id, const char *path, unsigned depth,
+               json_t **out, struct islet_err *err)
 {
   return ctx->ops->fs_list (ctx->ops_self, id, path, depth, out, err);
 }
 
 int
-islet_sandbox_create (struct islet_ctx *ctx, const struct islet_create_opts *opts, char id[ISLET_ID_LEN + 1], struct islet_err *err)
+islet_sandbox_create (struct islet_ctx *ctx, const struct islet_create_opts *opts,
+                      char id[ISLET_ID_LEN + 1], struct islet_err *err)
 {
   return ctx->ops->create (ctx->ops_self, opts, id, err);
 }
 
 int
-islet_sandbox_get (struct islet_ctx *ctx, const char *ref, struct islet_sandbox_info *out, struct islet_err *err)
+islet_sandbox_get (struct islet_ctx *ctx, const char *ref, struct islet_sandbox_info *out,
+                   struct islet_err *err)
 {
   return ctx->ops->get (ctx->ops_self, ref, out, err);
 }
 
 int
-islet_sandbox_list (struct islet_ctx *ctx, struct islet_sandbox_info **out, size_t *n, struct islet_err *err)
+islet_sandbox_list (struct islet_ctx *ctx, struct islet_sandbox_info **out, size_t *n,
+                    struct islet_err *err)
 {
   return ctx->ops->list (ctx->ops_self, out, n, err);
 }

@@ -84,17 +84,17 @@ local_resize (void *self, const char *ref, const struct islet_resize *rq, struct
       if (islet_cg_memory_current (cg, &mem_used, err) < 0)
         rc = -1;
       else if (l.memory_mb << 20 < mem_used)
-        rc = islet_fail (err, ISLET_E_CONFLICT, 0,
-                         "memory %llu MiB is below the %llu MiB the sandbox uses now",
-                         (unsigned long long) l.memory_mb,
-                         (unsigned long long) (mem_used >> 20) + 1);
+        rc = islet_fail (
+            err, ISLET_E_CONFLICT, 0, "memory %llu MiB is below the %llu MiB the sandbox uses now",
+            (unsigned long long) l.memory_mb, (unsigned long long) (mem_used >> 20) + 1);
     }
   if (rc == 0 && l.disk_mb != info.limits.disk_mb)
     rc = resize_disk (ctx, info.id, l.disk_mb, err);
   if (rc == 0 && cg)
     {
-      struct islet_cg_limits cgl
-          = { .memory_bytes = l.memory_mb << 20, .cpu_millis = l.cpu_millis, .pids = l.pids };
+      struct islet_cg_limits cgl = { .memory_bytes = l.memory_mb << 20,
+                                     .cpu_millis = l.cpu_millis,
+                                     .pids = l.pids };
       rc = islet_cg_set_limits (cg, &cgl, err);
     }
   if (cg)

@@ -482,8 +482,8 @@ sandbox_connect (const struct islet_ctx *ctx, const char *id, struct islet_err *
 {
   struct sockaddr_un addr = { .sun_family = AF_UNIX };
   cleanup_close int fd = -1;
-  int n = snprintf (addr.sun_path, sizeof addr.sun_path, "%s/sandboxes/%s/ctl.sock",
-                    ctx->state_dir, id);
+  int n = snprintf (addr.sun_path, sizeof addr.sun_path, "%s/sandboxes/%s/ctl.sock", ctx->state_dir,
+                    id);
 
   if (n < 0 || (size_t) n >= sizeof addr.sun_path)
     return islet_fail (err, ISLET_E_INVALID, ENAMETOOLONG, "the state directory path is too long");
@@ -662,7 +662,7 @@ local_stop (void *self, const char *ref, struct islet_err *err)
  * reported. */
 int
 sandbox_remove_storage (struct islet_ctx *ctx, const char *id, const char *name, uint32_t uid_base,
-                struct islet_err *err)
+                        struct islet_err *err)
 {
   cleanup_free char *dir = sandbox_dir (ctx, id);
   struct islet_disk_pool *p = NULL;
@@ -737,8 +737,8 @@ prepare (struct islet_ctx *ctx, const struct islet_create_opts *opts,
 }
 
 int
-local_create (void *self, const struct islet_create_opts *opts,
-                      char id[ISLET_ID_LEN + 1], struct islet_err *err)
+local_create (void *self, const struct islet_create_opts *opts, char id[ISLET_ID_LEN + 1],
+              struct islet_err *err)
 {
   struct islet_ctx *ctx = self;
   if (warm_fits (opts) && warm_take (ctx, id) == 1)
@@ -769,8 +769,9 @@ sandbox_create_cold (struct islet_ctx *ctx, const struct islet_create_opts *opts
     return islet_fail (err, ISLET_E_INVALID, 0,
                        "name `%s` is not valid: 1 to %d letters, digits and inner dashes",
                        opts->name, ISLET_NAME_MAX);
-  if (islet_image_resolve (ctx->state_dir, opts->image, info.image, sizeof info.image,
-                           &image_hold, err) < 0)
+  if (islet_image_resolve (ctx->state_dir, opts->image, info.image, sizeof info.image, &image_hold,
+                           err)
+      < 0)
     return -1;
   if (getrandom (rnd, sizeof rnd, 0) != (ssize_t) sizeof rnd)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "getrandom");
@@ -879,8 +880,7 @@ sandbox_resolve (struct islet_ctx *ctx, const char *ref, char id[ISLET_ID_LEN + 
 }
 
 int
-local_get (void *self, const char *ref, struct islet_sandbox_info *out,
-                   struct islet_err *err)
+local_get (void *self, const char *ref, struct islet_sandbox_info *out, struct islet_err *err)
 {
   struct islet_ctx *ctx = self;
   char id[ISLET_ID_LEN + 1];
@@ -906,8 +906,7 @@ by_created (const void *a, const void *b)
 }
 
 int
-local_list (void *self, struct islet_sandbox_info **out, size_t *n,
-                    struct islet_err *err)
+local_list (void *self, struct islet_sandbox_info **out, size_t *n, struct islet_err *err)
 {
   struct islet_ctx *ctx = self;
   cleanup_free char *dir = islet_xasprintf ("%s/sandboxes", ctx->state_dir);

@@ -8,35 +8,47 @@
 
 struct islet_disk_pool;
 
-struct islet_ctx {
-  char *state_dir;              /* or, with a backend, where it is (its URL) */
+struct islet_ctx
+{
+  char *state_dir; /* or, with a backend, where it is (its URL) */
   char *runtime;
-  pthread_rwlock_t pool_lock;   /* read: pool in use; write: pool opened or replaced */
-  struct islet_disk_pool *pool; /* opened on first need */
+  pthread_rwlock_t pool_lock;      /* read: pool in use; write: pool opened or replaced */
+  struct islet_disk_pool *pool;    /* opened on first need */
   const struct islet_backend *ops; /* local_ops, or a backend's */
   void *ops_self;                  /* what ops are given: the ctx itself, or the backend's */
-  pthread_mutex_t sessions_lock; /* guards the three below */
+  pthread_mutex_t sessions_lock;   /* guards the three below */
   struct agent_sessions *sessions; /* kept sessions with file agents (client.c) */
   size_t n_sessions;
   uint64_t sessions_gen;
-  int forker_sock;  /* to islet-run --fork-supervisors, or -1 (sandbox.c) */
+  int forker_sock; /* to islet-run --fork-supervisors, or -1 (sandbox.c) */
   pid_t forker_pid;
 };
 
 /* The local operations (sandbox.c, client.c), the table ops.c hands a
  * state directory's calls to; self is the ctx. */
 extern const struct islet_backend local_ops;
-int local_exec (void *self, const char *id, const struct islet_exec_req *req, struct islet_exec_result *out, struct islet_err *err);
-int local_fs_read (void *self, const char *id, const char *path, size_t max, char **data, size_t *len, struct islet_err *err);
-int local_fs_copy_in (void *self, const char *id, int host_fd, const char *path, unsigned mode, struct islet_err *err);
-int local_fs_write (void *self, const char *id, const char *path, const void *data, size_t len, unsigned mode, struct islet_err *err);
-int local_fs_copy_out (void *self, const char *id, const char *path, int host_fd, struct islet_err *err);
-int local_fs_remove (void *self, const char *id, const char *path, bool recursive, struct islet_err *err);
-int local_fs_mkdir (void *self, const char *id, const char *path, unsigned mode, struct islet_err *err);
-int local_fs_move (void *self, const char *id, const char *from, const char *to, struct islet_err *err);
-int local_fs_stat (void *self, const char *id, const char *path, json_t **out, struct islet_err *err);
-int local_fs_list (void *self, const char *id, const char *path, unsigned depth, json_t **out, struct islet_err *err);
-int local_create (void *self, const struct islet_create_opts *opts, char id[ISLET_ID_LEN + 1], struct islet_err *err);
+int local_exec (void *self, const char *id, const struct islet_exec_req *req,
+                struct islet_exec_result *out, struct islet_err *err);
+int local_fs_read (void *self, const char *id, const char *path, size_t max, char **data,
+                   size_t *len, struct islet_err *err);
+int local_fs_copy_in (void *self, const char *id, int host_fd, const char *path, unsigned mode,
+                      struct islet_err *err);
+int local_fs_write (void *self, const char *id, const char *path, const void *data, size_t len,
+                    unsigned mode, struct islet_err *err);
+int local_fs_copy_out (void *self, const char *id, const char *path, int host_fd,
+                       struct islet_err *err);
+int local_fs_remove (void *self, const char *id, const char *path, bool recursive,
+                     struct islet_err *err);
+int local_fs_mkdir (void *self, const char *id, const char *path, unsigned mode,
+                    struct islet_err *err);
+int local_fs_move (void *self, const char *id, const char *from, const char *to,
+                   struct islet_err *err);
+int local_fs_stat (void *self, const char *id, const char *path, json_t **out,
+                   struct islet_err *err);
+int local_fs_list (void *self, const char *id, const char *path, unsigned depth, json_t **out,
+                   struct islet_err *err);
+int local_create (void *self, const struct islet_create_opts *opts, char id[ISLET_ID_LEN + 1],
+                  struct islet_err *err);
 int local_get (void *self, const char *ref, struct islet_sandbox_info *out, struct islet_err *err);
 int local_list (void *self, struct islet_sandbox_info **out, size_t *n, struct islet_err *err);
 int local_start (void *self, const char *ref, struct islet_err *err);
@@ -45,8 +57,7 @@ int local_stop (void *self, const char *ref, struct islet_err *err);
 int local_pause (void *self, const char *ref, struct islet_err *err);
 int local_resume (void *self, const char *ref, struct islet_err *err);
 /* resize.c */
-int local_resize (void *self, const char *ref, const struct islet_resize *r,
-                  struct islet_err *err);
+int local_resize (void *self, const char *ref, const struct islet_resize *r, struct islet_err *err);
 /* sandbox.c: the disk pool, held until sandbox_pool_put */
 int sandbox_pool (struct islet_ctx *ctx, struct islet_disk_pool **out, struct islet_err *err);
 void sandbox_pool_put (struct islet_ctx *ctx);
@@ -106,8 +117,8 @@ int sandbox_sweep_leftovers (struct islet_ctx *ctx, struct islet_err *err);
 /* Create and start a sandbox, never from the warm pool.  With for_pool, it
  * is marked as being filled into the pool (<state>/warm/filling/<id>) from
  * its first moment, so that no listing shows it. */
-int sandbox_create_cold (struct islet_ctx *ctx, const struct islet_create_opts *opts,
-                         bool for_pool, char id[ISLET_ID_LEN + 1], struct islet_err *err);
+int sandbox_create_cold (struct islet_ctx *ctx, const struct islet_create_opts *opts, bool for_pool,
+                         char id[ISLET_ID_LEN + 1], struct islet_err *err);
 
 /* The warm pool (src/client/warm.c).  warm_take returns 1 with a pooled
  * sandbox's id, or 0 if none could be taken, and starts a refill. */

@@ -92,7 +92,8 @@ confine (struct islet_ctx *ctx, const char *id, const char *path, struct islet_e
     {
       islet_fail (err, ISLET_E_INVALID, 0,
                   "`%s` is outside " ISLET_TC_WORKSPACE ": in workspace-only mode the file "
-                  "commands reach only paths in " ISLET_TC_WORKSPACE, path);
+                  "commands reach only paths in " ISLET_TC_WORKSPACE,
+                  path);
       return NULL;
     }
   while (p[from] == '/')
@@ -120,7 +121,8 @@ confine (struct islet_ctx *ctx, const char *id, const char *path, struct islet_e
         {
           islet_fail (err, ISLET_E_INVALID, 0,
                       "`%s` is a symbolic link: in workspace-only mode a path may have none, "
-                      "since it could lead out of " ISLET_TC_WORKSPACE, p);
+                      "since it could lead out of " ISLET_TC_WORKSPACE,
+                      p);
           return NULL;
         }
       if (slash == NULL)

@@ -66,9 +66,12 @@ const char *
 islet_errkind_name (enum islet_errkind kind)
 {
   static const char *const names[] = {
-    [ISLET_E_OK] = "ok",           [ISLET_E_INVALID] = "invalid",
-    [ISLET_E_NOTFOUND] = "not_found", [ISLET_E_CONFLICT] = "conflict",
-    [ISLET_E_LIMIT] = "limit",     [ISLET_E_SYSTEM] = "system",
+    [ISLET_E_OK] = "ok",
+    [ISLET_E_INVALID] = "invalid",
+    [ISLET_E_NOTFOUND] = "not_found",
+    [ISLET_E_CONFLICT] = "conflict",
+    [ISLET_E_LIMIT] = "limit",
+    [ISLET_E_SYSTEM] = "system",
   };
   if ((unsigned) kind >= sizeof names / sizeof names[0])
     return "system";
@@ -82,28 +85,23 @@ islet_errkind_from_errno (int errnum)
     {
     case ENOENT:
     case ENOTDIR:
-    case ESRCH:
-      return ISLET_E_NOTFOUND;
+    case ESRCH: return ISLET_E_NOTFOUND;
     case EEXIST:
     case ENOTEMPTY:
     case EBUSY:
-    case EISDIR:
-      return ISLET_E_CONFLICT;
+    case EISDIR: return ISLET_E_CONFLICT;
     case ENOSPC:
     case EDQUOT:
     case EFBIG:
     case EMFILE:
     case ENFILE:
-    case E2BIG:
-      return ISLET_E_LIMIT;
+    case E2BIG: return ISLET_E_LIMIT;
     case EINVAL:
     case ENAMETOOLONG:
     case ELOOP:
     case EACCES:
     case EPERM:
-    case EROFS:
-      return ISLET_E_INVALID;
-    default:
-      return ISLET_E_SYSTEM;
+    case EROFS: return ISLET_E_INVALID;
+    default: return ISLET_E_SYSTEM;
     }
 }

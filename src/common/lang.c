@@ -11,24 +11,27 @@
 /* TypeScript: Debian's compiler transpiles the program read on stdin inside
  * the sandbox (type errors are not checked, syntax errors are, with their
  * line:column), then node runs it as /workspace/main.ts would run. */
-static const char ts_runner[] =
-    "const ts = require('" TS_MODULE "');\n"
-    "const src = require('fs').readFileSync(0, 'utf8');\n"
-    "const out = ts.transpileModule(src, { fileName: 'main.ts', reportDiagnostics: true,\n"
-    "  compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2020 } });\n"
-    "const errors = (out.diagnostics || []).filter((d) => d.category === ts.DiagnosticCategory.Error);\n"
-    "for (const d of errors) {\n"
-    "  const at = d.file && d.start !== undefined ? d.file.getLineAndCharacterOfPosition(d.start) : null;\n"
-    "  console.error('main.ts' + (at ? `:${at.line + 1}:${at.character + 1}` : '') + ': error: ' +\n"
-    "    ts.flattenDiagnosticMessageText(d.messageText, '\\n'));\n"
-    "}\n"
-    "if (errors.length) process.exit(1);\n"
-    "const Module = require('module');\n"
-    "const m = new Module('/workspace/main.ts', null);\n"
-    "m.filename = '/workspace/main.ts';\n"
-    "m.paths = Module._nodeModulePaths('/workspace');\n"
-    "process.argv.splice(1, 0, '/workspace/main.ts');\n"
-    "m._compile(out.outputText, '/workspace/main.ts');\n";
+static const char ts_runner[]
+    = "const ts = require('" TS_MODULE "');\n"
+      "const src = require('fs').readFileSync(0, 'utf8');\n"
+      "const out = ts.transpileModule(src, { fileName: 'main.ts', reportDiagnostics: true,\n"
+      "  compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2020 } });\n"
+      "const errors = (out.diagnostics || []).filter((d) => d.category === "
+      "ts.DiagnosticCategory.Error);\n"
+      "for (const d of errors) {\n"
+      "  const at = d.file && d.start !== undefined ? "
+      "d.file.getLineAndCharacterOfPosition(d.start) : null;\n"
+      "  console.error('main.ts' + (at ? `:${at.line + 1}:${at.character + 1}` : '') + ': error: ' "
+      "+\n"
+      "    ts.flattenDiagnosticMessageText(d.messageText, '\\n'));\n"
+      "}\n"
+      "if (errors.length) process.exit(1);\n"
+      "const Module = require('module');\n"
+      "const m = new Module('/workspace/main.ts', null);\n"
+      "m.filename = '/workspace/main.ts';\n"
+      "m.paths = Module._nodeModulePaths('/workspace');\n"
+      "process.argv.splice(1, 0, '/workspace/main.ts');\n"
+      "m._compile(out.outputText, '/workspace/main.ts');\n";
 
 /* Python unbuffered (-u), so output streams as it is printed. */
 static const struct islet_lang langs[] = {
@@ -36,20 +39,28 @@ static const struct islet_lang langs[] = {
     { [ISLET_LANG_ARG] = { "python3", "-u", "-c" },
       [ISLET_LANG_STDIN] = { "python3", "-u", "-" },
       [ISLET_LANG_FILE] = { "python3", "-u" } },
-    ".py", NULL, true },
+    ".py",
+    NULL,
+    true },
   { "javascript",
     { [ISLET_LANG_ARG] = { "node", "-e" },
       [ISLET_LANG_STDIN] = { "node", "-" },
       [ISLET_LANG_FILE] = { "node" } },
-    ".js", NULL, true },
+    ".js",
+    NULL,
+    true },
   { "typescript",
     { [ISLET_LANG_STDIN] = { "node", "-e", ts_runner, "--" } },
-    ".ts", TS_MODULE "/package.json", true },
+    ".ts",
+    TS_MODULE "/package.json",
+    true },
   { "bash",
     { [ISLET_LANG_ARG] = { "bash", "-c" },
       [ISLET_LANG_STDIN] = { "bash", "-s" },
       [ISLET_LANG_FILE] = { "bash" } },
-    ".sh", NULL, false },
+    ".sh",
+    NULL,
+    false },
 };
 
 #define NLANGS (sizeof langs / sizeof langs[0])

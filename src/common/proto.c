@@ -68,8 +68,7 @@ islet_frame_recv (int fd, enum islet_frame *type, char **data, size_t *len, stru
     case ISLET_FRAME_JSON:
     case ISLET_FRAME_DATA:
     case ISLET_FRAME_OUT:
-    case ISLET_FRAME_ERR:
-      break;
+    case ISLET_FRAME_ERR: break;
     default:
       return islet_fail (err, ISLET_E_SYSTEM, EPROTO, "receive frame: unknown type %u", hdr[4]);
     }
@@ -136,8 +135,9 @@ islet_err_from_json (json_t *msg, struct islet_err *err)
     const char *name;
     enum islet_errkind kind;
   } kinds[] = {
-    { "invalid", ISLET_E_INVALID }, { "not_found", ISLET_E_NOTFOUND },
-    { "conflict", ISLET_E_CONFLICT }, { "limit", ISLET_E_LIMIT }, { "system", ISLET_E_SYSTEM },
+    { "invalid", ISLET_E_INVALID },   { "not_found", ISLET_E_NOTFOUND },
+    { "conflict", ISLET_E_CONFLICT }, { "limit", ISLET_E_LIMIT },
+    { "system", ISLET_E_SYSTEM },
   };
   json_t *e = json_object_get (msg, "error");
   const char *kind = json_string_value (json_object_get (e, "kind"));

@@ -12,7 +12,8 @@
 static size_t
 utf8_len (const unsigned char *p, size_t left)
 {
-  static const struct {
+  static const struct
+  {
     unsigned char mask, lead;
     size_t len;
     uint32_t min;
@@ -100,9 +101,9 @@ islet_sandbox_json (const struct islet_sandbox_info *in)
   json_object_set_new (limits, "cpus", json_real (l->cpu_millis / 1000.0));
   return json_pack ("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:b,s:o}", "id", in->id, "name", in->name,
                     "image", in->image, "state", islet_state_name (in->state), "created",
-                    (json_int_t) in->created, "supervisor", (json_int_t) in->supervisor,
-                    "uid_base", (json_int_t) in->uid_base, "disk_enforced",
-                    (int) in->disk_enforced, "limits", limits);
+                    (json_int_t) in->created, "supervisor", (json_int_t) in->supervisor, "uid_base",
+                    (json_int_t) in->uid_base, "disk_enforced", (int) in->disk_enforced, "limits",
+                    limits);
 }
 
 json_t *

@@ -24,7 +24,8 @@ const char islet_toolcmd_forms[]
       "  span lines and hold quotes, up to the quote before the next attribute the action\n"
       "  takes and has not had, or the body's last quote; &quot; &amp; &lt; are decoded)";
 
-static const struct {
+static const struct
+{
   const char *prefix; /* the whole head of a line command */
   const char *word;   /* its first word, to recognize a near miss */
   enum islet_toolcmd_kind kind;
@@ -39,12 +40,14 @@ static const struct {
 #define TAG_OPEN "<daytona-execute"
 #define TAG_CLOSE "</daytona-execute>"
 
-struct text {
+struct text
+{
   const char *s;
   size_t len;
 };
 
-struct out {
+struct out
+{
   struct islet_toolcmd *v;
   size_t n, cap;
 };
@@ -274,7 +277,11 @@ line_command (const struct text *t, size_t pos, int v, unsigned line, struct out
 static char *
 entities (const char *s, size_t len, size_t *outlen)
 {
-  static const struct { const char *name; char c; } named[] = {
+  static const struct
+  {
+    const char *name;
+    char c;
+  } named[] = {
     { "&amp;", '&' }, { "&lt;", '<' }, { "&gt;", '>' }, { "&quot;", '"' }, { "&apos;", '\'' },
   };
   char *buf = islet_xmalloc (len + 1);
@@ -327,24 +334,33 @@ entities (const char *s, size_t len, size_t *outlen)
   return buf;
 }
 
-struct attrs {
+struct attrs
+{
   char *action, *path, *content, *command;
   size_t content_len;
 };
 
 /* The attributes a block reads, and which actions take each: a name in the
  * body starts a new attribute only if the block's action takes it. */
-enum { A_ACTION = 1, A_PATH = 2, A_CONTENT = 4, A_COMMAND = 8 };
+enum
+{
+  A_ACTION = 1,
+  A_PATH = 2,
+  A_CONTENT = 4,
+  A_COMMAND = 8
+};
 
-static const struct {
+static const struct
+{
   const char *name;
   unsigned slot;
 } attr_names[] = {
-  { "action", A_ACTION }, { "filePath", A_PATH },   { "path", A_PATH },
+  { "action", A_ACTION },   { "filePath", A_PATH },   { "path", A_PATH },
   { "content", A_CONTENT }, { "command", A_COMMAND },
 };
 
-static const struct {
+static const struct
+{
   const char *action;
   unsigned takes;
 } action_attrs[] = {
@@ -366,8 +382,10 @@ attrs_fini (struct attrs *a)
 static char **
 attr_slot (struct attrs *a, unsigned slot)
 {
-  return slot == A_ACTION ? &a->action : slot == A_PATH ? &a->path
-       : slot == A_CONTENT ? &a->content : &a->command;
+  return slot == A_ACTION    ? &a->action
+         : slot == A_PATH    ? &a->path
+         : slot == A_CONTENT ? &a->content
+                             : &a->command;
 }
 
 static unsigned
@@ -454,8 +472,9 @@ value_end (const struct text *t, const struct attrs *a, unsigned slot, size_t q,
         }
       if (j == i + 1 || (k = attr_at (t, j, end, nq)) == 0)
         continue;
-      if (one_line || ((attr_names[k - 1].slot & slots_taken (a) & ~slots_given (a))
-                       && attr_names[k - 1].slot != slot))
+      if (one_line
+          || ((attr_names[k - 1].slot & slots_taken (a) & ~slots_given (a))
+              && attr_names[k - 1].slot != slot))
         {
           *next = k;
           return i;
@@ -481,8 +500,7 @@ value_end (const struct text *t, const struct attrs *a, unsigned slot, size_t q,
  * in the tag.  false, with c's error set, if the body is not attributes,
  * one is given twice or one is not closed. */
 static bool
-body_attrs (const struct text *t, size_t pos, size_t end, struct attrs *a,
-            struct islet_toolcmd *c)
+body_attrs (const struct text *t, size_t pos, size_t end, struct attrs *a, struct islet_toolcmd *c)
 {
   size_t q, k;
 
@@ -540,8 +558,9 @@ take_action (struct islet_toolcmd *c, struct attrs *a)
   else if (strcmp (a->action, "create-file") == 0 || strcmp (a->action, "read-file") == 0
            || strcmp (a->action, "list-files") == 0)
     {
-      c->kind = a->action[0] == 'c' ? ISLET_TC_WRITE : a->action[0] == 'r' ? ISLET_TC_READ
-                                                                          : ISLET_TC_LIST;
+      c->kind = a->action[0] == 'c'   ? ISLET_TC_WRITE
+                : a->action[0] == 'r' ? ISLET_TC_READ
+                                      : ISLET_TC_LIST;
       if (a->path == NULL && c->kind == ISLET_TC_LIST)
         a->path = islet_xstrdup ("/workspace");
       if (a->path == NULL || a->path[0] == '\0')

@@ -134,8 +134,9 @@ islet_send_fd (int sock, const void *buf, size_t len, int fd, int flags)
 {
   char cbuf[CMSG_SPACE (sizeof (int))];
   struct iovec iov = { (void *) buf, len };
-  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-                        .msg_controllen = sizeof cbuf };
+  struct msghdr msg = {
+    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf
+  };
   struct cmsghdr *c;
 
   memset (cbuf, 0, sizeof cbuf);
@@ -154,8 +155,9 @@ islet_recv_fd (int sock, void *buf, size_t max, int *fd)
     {
       char cbuf[CMSG_SPACE (sizeof (int))];
       struct iovec iov = { buf, max };
-      struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-                            .msg_controllen = sizeof cbuf };
+      struct msghdr msg = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf
+      };
       struct cmsghdr *c;
       ssize_t n = recvmsg (sock, &msg, MSG_CMSG_CLOEXEC);
 

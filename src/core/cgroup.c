@@ -225,8 +225,8 @@ check_limits (const struct islet_cg_limits *l, struct islet_err *err)
   if (l == NULL)
     return islet_fail (err, ISLET_E_INVALID, 0, "no limits given");
   if (l->cpu_millis > 0 && l->cpu_millis < 10)
-    return islet_fail (err, ISLET_E_INVALID, 0, "a cpu limit of %u millis is below the minimum of 10",
-                       l->cpu_millis);
+    return islet_fail (err, ISLET_E_INVALID, 0,
+                       "a cpu limit of %u millis is below the minimum of 10", l->cpu_millis);
   return 0;
 }
 
@@ -243,8 +243,8 @@ check_ctrls (const struct islet_cg_limits *l, unsigned avail, struct islet_err *
   for (size_t i = 0; i < sizeof needs / sizeof needs[0]; i++)
     if (want[i] && !(avail & CG_BIT (needs[i].ctrl)))
       return islet_fail (err, ISLET_E_SYSTEM, EOPNOTSUPP,
-                         "a %s limit needs the %s controller, which is not available", needs[i].what,
-                         needs[i].what);
+                         "a %s limit needs the %s controller, which is not available",
+                         needs[i].what, needs[i].what);
   return 0;
 }
 
@@ -281,8 +281,8 @@ cg_new_top (const struct cg_layout *lo, const char *name)
 static struct islet_cg *
 cg_new_child (const struct islet_cg *parent, const char *name)
 {
-  struct islet_cg *cg
-      = cg_alloc (parent->be, islet_xasprintf ("%s/%s", parent->rel, name), parent->n);
+  struct islet_cg *cg = cg_alloc (parent->be, islet_xasprintf ("%s/%s", parent->rel, name),
+                                  parent->n);
 
   for (size_t i = 0; i < cg->n; i++)
     {
@@ -481,7 +481,8 @@ islet_cg_enter (const struct islet_cg *cg, pid_t pid, struct islet_err *err)
   unsigned long v = (unsigned long) pid;
 
   if (pid < 0)
-    return islet_fail (err, ISLET_E_INVALID, 0, "enter cgroup `%s`: bad pid %d", cg->rel, (int) pid);
+    return islet_fail (err, ISLET_E_INVALID, 0, "enter cgroup `%s`: bad pid %d", cg->rel,
+                       (int) pid);
   do
     digits[n++] = (char) ('0' + v % 10);
   while ((v /= 10) != 0);
@@ -707,8 +708,7 @@ cg_read_u64 (int dirfd, const char *file, uint64_t *out, struct islet_err *err)
 }
 
 int
-cg_read_keyed (int dirfd, const char *file, const char *key, uint64_t *out,
-               struct islet_err *err)
+cg_read_keyed (int dirfd, const char *file, const char *key, uint64_t *out, struct islet_err *err)
 {
   cleanup_free char *text = NULL;
 
@@ -734,8 +734,8 @@ parse_value (const char *v, size_t len, uint64_t *out, struct islet_err *err)
   char buf[32];
 
   if (len == 0 || len >= sizeof buf)
-    return islet_fail (err, ISLET_E_INVALID, 0, "`%.*s` is not a number", (int) (len < 32 ? len : 32),
-                       v);
+    return islet_fail (err, ISLET_E_INVALID, 0, "`%.*s` is not a number",
+                       (int) (len < 32 ? len : 32), v);
   memcpy (buf, v, len);
   buf[len] = '\0';
   return islet_parse_u64 (buf, UINT64_MAX, out, err);

@@ -15,7 +15,8 @@
 
 /* The controllers islet uses.  In v2 only memory, cpu and pids are
    controllers one enables; CPU accounting and freezing are built in. */
-enum cg_ctrl {
+enum cg_ctrl
+{
   CG_MEMORY,
   CG_CPU,
   CG_CPUACCT,
@@ -34,21 +35,24 @@ enum cg_ctrl {
 #define CG_RMDIR_TIMEOUT_NS (1000000000ull)
 
 /* A hierarchy as found on the host: where it is mounted, what it controls. */
-struct cg_hier {
+struct cg_hier
+{
   char mount[PATH_MAX];
   unsigned ctrls; /* CG_BIT (enum cg_ctrl) set */
   dev_t dev;      /* with ino, tells hierarchies apart */
   ino_t ino;
 };
 
-struct cg_layout {
+struct cg_layout
+{
   enum islet_cg_version version;
   size_t n;
   struct cg_hier hier[CG_MAX_HIER]; /* v1: memory's comes first; v2: one */
 };
 
 /* One group in one hierarchy. */
-struct cg_dir {
+struct cg_dir
+{
   char *path;     /* absolute path of the group */
   int fd;         /* O_PATH fd of it; -1 if the group is missing there */
   unsigned ctrls; /* controllers this hierarchy carries */
@@ -57,7 +61,8 @@ struct cg_dir {
 
 struct cg_backend;
 
-struct islet_cg {
+struct islet_cg
+{
   const struct cg_backend *be;
   char *rel; /* "islet/<name>[/<child>]", for messages */
   size_t n;
@@ -66,7 +71,8 @@ struct islet_cg {
 
 /* What differs between v1 and v2.  Everything else (paths, mkdir and
    rollback, enter, removal, file helpers, parsers) is shared in cgroup.c. */
-struct cg_backend {
+struct cg_backend
+{
   enum islet_cg_version version;
   /* Before a sandbox group is made: create islet's parent group and make
      the controllers usable below it; *avail gets what a group can use. */
@@ -78,8 +84,7 @@ struct cg_backend {
   /* fresh: the group was just made, every limit is still "max". */
   int (*set_limits) (const struct islet_cg *cg, const struct islet_cg_limits *l, bool fresh,
                      struct islet_err *err);
-  int (*read_stats) (const struct islet_cg *cg, struct islet_cg_stats *out,
-                     struct islet_err *err);
+  int (*read_stats) (const struct islet_cg *cg, struct islet_cg_stats *out, struct islet_err *err);
   int (*kill) (const struct islet_cg *cg, struct islet_err *err);
   /* 1: empty, 0: not empty, -1: error. */
   int (*is_empty) (const struct islet_cg *cg, struct islet_err *err);
@@ -95,12 +100,12 @@ extern const struct cg_backend cg_backend_v2;
 int cg_ctrl_fd (const struct islet_cg *cg, enum cg_ctrl ctrl);
 
 /* Write a decimal value (or "max"/"-1" style text) to a control file. */
-int cg_write_u64 (int dirfd, const char *file, uint64_t value, struct islet_err *err)
-    ISLET_MUST_CHECK;
+int cg_write_u64 (int dirfd, const char *file, uint64_t value,
+                  struct islet_err *err) ISLET_MUST_CHECK;
 
 /* Read a control file holding one unsigned number. */
-int cg_read_u64 (int dirfd, const char *file, uint64_t *out, struct islet_err *err)
-    ISLET_MUST_CHECK;
+int cg_read_u64 (int dirfd, const char *file, uint64_t *out,
+                 struct islet_err *err) ISLET_MUST_CHECK;
 
 /* Read the value of `key` from a flat keyed file ("key value" lines). */
 int cg_read_keyed (int dirfd, const char *file, const char *key, uint64_t *out,
@@ -111,16 +116,16 @@ int cg_read_keyed (int dirfd, const char *file, const char *key, uint64_t *out,
 typedef int (*cg_visit_fn) (int dirfd, void *data, struct islet_err *err);
 int cg_walk (int dirfd, cg_visit_fn fn, void *data, struct islet_err *err) ISLET_MUST_CHECK;
 
-/* cgroup_v1.c, and v2 before Linux 5.14: SIGKILL what is listed in cgroup.procs of the group and its descendants in
-   every hierarchy, in rounds, until none is left or the bounds run out.
+/* cgroup_v1.c, and v2 before Linux 5.14: SIGKILL what is listed in cgroup.procs of the group and
+   its descendants in every hierarchy, in rounds, until none is left or the bounds run out.
    freeze/thaw (may be NULL) stop the group from forking during a round. */
 int cg_kill_rounds (const struct islet_cg *cg, int (*freeze) (const struct islet_cg *, bool),
                     struct islet_err *err) ISLET_MUST_CHECK;
 
 /* Count the processes of the group and its descendants (all hierarchies),
    killing them as well if sig != 0. */
-int cg_count_procs (const struct islet_cg *cg, int sig, size_t *count, struct islet_err *err)
-    ISLET_MUST_CHECK;
+int cg_count_procs (const struct islet_cg *cg, int sig, size_t *count,
+                    struct islet_err *err) ISLET_MUST_CHECK;
 
 /* Sleep for a growing interval; returns false once deadline has passed. */
 bool cg_backoff (uint64_t deadline, unsigned *step);
@@ -133,8 +138,8 @@ int cg_parse_u64 (const char *text, uint64_t *out, struct islet_err *err) ISLET_
 /* The value of `key` in a flat keyed file: lines of "key value".  A key
    matches whole ("oom_kill" is not "oom_kill_disable"); ISLET_E_NOTFOUND if
    absent, ISLET_E_INVALID if its value is not an unsigned number. */
-int cg_parse_keyed (const char *text, const char *key, uint64_t *out, struct islet_err *err)
-    ISLET_MUST_CHECK;
+int cg_parse_keyed (const char *text, const char *key, uint64_t *out,
+                    struct islet_err *err) ISLET_MUST_CHECK;
 
 /* cgroup_v2.c: a space separated list of v2 controller names, as a CG_BIT set of the
    ones islet knows (memory, cpu, pids); others are ignored. */

@@ -12,10 +12,10 @@ json_t *
 islet_config_json (const struct islet_sandbox_info *info, const char *volume)
 {
   return json_pack ("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:b,s:o}", "id", info->id, "name", info->name,
-                    "image", info->image, "volume", volume, "uid_base",
-                    (json_int_t) info->uid_base, "created", (json_int_t) info->created,
-                    "created_nsec", (json_int_t) info->created_nsec, "disk_enforced",
-                    info->disk_enforced, "limits", islet_limits_json (&info->limits));
+                    "image", info->image, "volume", volume, "uid_base", (json_int_t) info->uid_base,
+                    "created", (json_int_t) info->created, "created_nsec",
+                    (json_int_t) info->created_nsec, "disk_enforced", info->disk_enforced, "limits",
+                    islet_limits_json (&info->limits));
 }
 
 int

@@ -84,8 +84,8 @@ undo_create (struct islet_disk_pool *pool, const char *id, struct islet_err *err
 }
 
 int
-islet_disk_create (struct islet_disk_pool *pool, const char *id, uint64_t limit_bytes,
-                   char **path, struct islet_err *err)
+islet_disk_create (struct islet_disk_pool *pool, const char *id, uint64_t limit_bytes, char **path,
+                   struct islet_err *err)
 {
   cleanup_close int fd = -1;
 
@@ -214,8 +214,8 @@ islet_disk_usage (struct islet_disk_pool *pool, const char *id, uint64_t *used,
     }
   if (btrfs_subvol_id (fd, &sid) < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "look up volume `%s`", id);
-  if (btrfs_tree_walk (fd, BTRFS_QUOTA_TREE_OBJECTID, 0, BTRFS_QGROUP_INFO_KEY, sid, sid,
-                       read_rfer, rfer)
+  if (btrfs_tree_walk (fd, BTRFS_QUOTA_TREE_OBJECTID, 0, BTRFS_QGROUP_INFO_KEY, sid, sid, read_rfer,
+                       rfer)
       < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "read the qgroup of volume `%s`", id);
   if (!rfer[1])

@@ -244,7 +244,8 @@ btrfs_rescan_if_inconsistent (int fd)
   uint64_t flags = 0;
 
   if (btrfs_tree_walk (fd, BTRFS_QUOTA_TREE_OBJECTID, 0, BTRFS_QGROUP_STATUS_KEY, 0, 0,
-                 read_status_flags, &flags) < 0)
+                       read_status_flags, &flags)
+      < 0)
     return;
   if (!(flags & BTRFS_QGROUP_STATUS_FLAG_INCONSISTENT) || (flags & BTRFS_QGROUP_STATUS_FLAG_RESCAN))
     return;

@@ -21,13 +21,13 @@ enum pool_kind
 struct islet_disk_pool
 {
   enum pool_kind kind;
-  char *dir;       /* holds the volumes */
-  int dirfd;       /* open on dir: the subvolume ioctls work relative to it */
-  int qgroups_fd;  /* /sys/fs/btrfs/<fsid>/qgroups, or -1 */
+  char *dir;      /* holds the volumes */
+  int dirfd;      /* open on dir: the subvolume ioctls work relative to it */
+  int qgroups_fd; /* /sys/fs/btrfs/<fsid>/qgroups, or -1 */
   char why[sizeof ((struct islet_err *) 0)->msg]; /* why POOL_PLAIN */
-  char *state;       /* the state directory */
-  char *image;       /* POOL_LOOP: <state>/pool.img */
-  uint64_t max_size; /* POOL_LOOP: the image grows up to this */
+  char *state;                                    /* the state directory */
+  char *image;                                    /* POOL_LOOP: <state>/pool.img */
+  uint64_t max_size;                              /* POOL_LOOP: the image grows up to this */
 };
 
 /* btrfs ioctls (disk_btrfs.c).  Each returns -1 with errno set, so that the

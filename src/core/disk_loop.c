@@ -33,7 +33,8 @@ disk_sleep_ms (long ms)
     ;
 }
 
-struct mount_query {
+struct mount_query
+{
   const char *path;
   char **fstype, **source;
   int found;
@@ -210,8 +211,9 @@ disk_make_image (const char *image, uint64_t size, struct islet_err *err)
     /* single profiles: DUP metadata would only double the writes of a
      * scratch file system that lives on one host disk anyway; -K skips
      * discarding a file that is all holes */
-    char *argv[] = { mkfs, "-q", "-K", "-L", "islet-pool", "-m", "single", "-d", "single",
-                     tmp, NULL };
+    char *argv[] = {
+      mkfs, "-q", "-K", "-L", "islet-pool", "-m", "single", "-d", "single", tmp, NULL
+    };
     if (run_program (argv, err) < 0)
       {
         (void) unlink (tmp);

@@ -160,8 +160,8 @@ pool_size (const char *state, uint64_t *size, uint64_t *max, struct islet_err *e
   *size -= *size % MIB;
   if (*size < POOL_SIZE_SMALLEST)
     return islet_fail (err, ISLET_E_LIMIT, ENOSPC,
-                       "no room for a disk pool in `%s`: %llu MiB to spare, %llu MiB needed",
-                       state, (unsigned long long) (spare / MIB),
+                       "no room for a disk pool in `%s`: %llu MiB to spare, %llu MiB needed", state,
+                       (unsigned long long) (spare / MIB),
                        (unsigned long long) (POOL_SIZE_SMALLEST / MIB));
   return 0;
 }
@@ -260,7 +260,8 @@ open_loop (struct islet_disk_pool *pool, const char *state, struct islet_err *er
       if (loop != NULL && disk_wait_loop_released (image, err) < 0)
         return islet_fail (err, ISLET_E_CONFLICT, EROFS,
                            "the disk pool image `%s` is still held (by running sandboxes?): "
-                           "stop them to mount it again", image);
+                           "stop them to mount it again",
+                           image);
     }
   if (access (image, F_OK) == 0)
     allocate_image (image, &size);

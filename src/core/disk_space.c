@@ -102,8 +102,8 @@ limits_sum (int fd)
 {
   struct limits l = { { NULL, 0 }, 0 };
 
-  if (btrfs_list_offsets (fd, BTRFS_ROOT_TREE_OBJECTID, BTRFS_FS_TREE_OBJECTID,
-                          BTRFS_ROOT_REF_KEY, &l.live)
+  if (btrfs_list_offsets (fd, BTRFS_ROOT_TREE_OBJECTID, BTRFS_FS_TREE_OBJECTID, BTRFS_ROOT_REF_KEY,
+                          &l.live)
           < 0
       || btrfs_tree_walk (fd, BTRFS_QUOTA_TREE_OBJECTID, 0, BTRFS_QGROUP_LIMIT_KEY, 0, UINT64_MAX,
                           add_limit, &l)
@@ -116,8 +116,7 @@ limits_sum (int fd)
 /* Grow the image from size to target bytes, allocated, then the loop
  * device and the file system on it. */
 static int
-grow (struct islet_disk_pool *pool, int img, uint64_t size, uint64_t target,
-      struct islet_err *err)
+grow (struct islet_disk_pool *pool, int img, uint64_t size, uint64_t target, struct islet_err *err)
 {
   struct btrfs_ioctl_vol_args args;
   cleanup_free char *loop = NULL;

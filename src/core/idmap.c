@@ -34,8 +34,7 @@ claim_owner (int dfd, const char *name, char owner[ISLET_CLAIM_OWNER_MAX])
 }
 
 int
-islet_idmap_claim (const char *state_dir, const char *owner, uint32_t *base,
-                   struct islet_err *err)
+islet_idmap_claim (const char *state_dir, const char *owner, uint32_t *base, struct islet_err *err)
 {
   cleanup_free char *dir = islet_xasprintf ("%s/uids", state_dir);
   cleanup_free char *tmp = islet_xasprintf (".claim-%s", owner);
@@ -92,8 +91,7 @@ islet_idmap_claim (const char *state_dir, const char *owner, uint32_t *base,
 }
 
 int
-islet_idmap_release (const char *state_dir, const char *owner, uint32_t base,
-                     struct islet_err *err)
+islet_idmap_release (const char *state_dir, const char *owner, uint32_t base, struct islet_err *err)
 {
   cleanup_free char *dir = islet_xasprintf ("%s/uids", state_dir);
   cleanup_free char *tmp = islet_xasprintf (".claim-%s", owner);

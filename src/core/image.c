@@ -42,12 +42,24 @@ static const struct
   const char *path;
   mode_t mode;
 } skeleton_dirs[] = {
-  { "usr", 0755 },       { "proc", 0555 },         { "dev", 0755 },
-  { "tmp", 01777 },      { "workspace", 0755 },    { "root", 0700 },
-  { "home", 0755 },      { "etc", 0755 },          { "etc/ssl", 0755 },
-  { "etc/ssl/certs", 0755 }, { "etc/ca-certificates", 0755 }, { "etc/alternatives", 0755 },
-  { "mnt", 0755 },       { "opt", 0755 },          { "run", 0755 },
-  { "var", 0755 },       { "var/tmp", 01777 },     { "srv", 0755 },
+  { "usr", 0755 },
+  { "proc", 0555 },
+  { "dev", 0755 },
+  { "tmp", 01777 },
+  { "workspace", 0755 },
+  { "root", 0700 },
+  { "home", 0755 },
+  { "etc", 0755 },
+  { "etc/ssl", 0755 },
+  { "etc/ssl/certs", 0755 },
+  { "etc/ca-certificates", 0755 },
+  { "etc/alternatives", 0755 },
+  { "mnt", 0755 },
+  { "opt", 0755 },
+  { "run", 0755 },
+  { "var", 0755 },
+  { "var/tmp", 01777 },
+  { "srv", 0755 },
 };
 
 static const struct
@@ -68,7 +80,6 @@ static const struct
 
 /* The merged-usr links (/bin -> usr/bin ...), mirrored from the host. */
 static const char *const usr_links[] = { "bin", "sbin", "lib", "lib32", "lib64", "libx32" };
-
 
 static int
 copy_file (const char *from, int dirfd, const char *to, struct islet_err *err)
@@ -120,7 +131,8 @@ build_skeleton (const char *dir, struct islet_err *err)
         return islet_fail (err, ISLET_E_SYSTEM, errno, "symlink `%s/%s`", dir, usr_links[i]);
     }
   /* The loader finds libraries without its cache, but much more slowly. */
-  if (access ("/etc/ld.so.cache", R_OK) == 0 && copy_file ("/etc/ld.so.cache", dfd, "etc/ld.so.cache", err) < 0)
+  if (access ("/etc/ld.so.cache", R_OK) == 0
+      && copy_file ("/etc/ld.so.cache", dfd, "etc/ld.so.cache", err) < 0)
     return -1;
   if (symlinkat ("../usr/lib/os-release", dfd, "etc/os-release") < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "symlink `%s/etc/os-release`", dir);
@@ -137,8 +149,8 @@ remove_leftovers (const char *images, const char *name)
   struct dirent *e;
 
   while (d && (e = readdir (d)) != NULL)
-    if (e->d_name[0] == '.' && strncmp (e->d_name + 1, name, len) == 0
-        && e->d_name[len + 1] == '.' && strlen (e->d_name + len + 2) == 6)
+    if (e->d_name[0] == '.' && strncmp (e->d_name + 1, name, len) == 0 && e->d_name[len + 1] == '.'
+        && strlen (e->d_name + len + 2) == 6)
       {
         struct islet_err ignored;
         cleanup_free char *p = islet_xasprintf ("%s/%s", images, e->d_name);
@@ -151,8 +163,7 @@ remove_leftovers (const char *images, const char *name)
  * temporary directory renamed into place, so `dir` exists only when whole
  * and a crash leaves only a temporary directory, removed by the next build. */
 static int
-build_host_image (const char *state_dir, const char *images, const char *dir,
-                  struct islet_err *err)
+build_host_image (const char *state_dir, const char *images, const char *dir, struct islet_err *err)
 {
   cleanup_free char *tmp = islet_xasprintf ("%s/.%s.XXXXXX", images, HOST_IMAGE_DIR);
   cleanup_close int lock = islet_imgstore_flock (state_dir, ".lock", LOCK_EX, err);
@@ -238,7 +249,8 @@ parse_user (struct islet_image *out, const char *user, struct islet_err *err)
     {
       uid = (unsigned) strtoul (u, &end, 10);
       if (*end != '\0' && lookup_id (out->layers, out->n_layers, "passwd", u, &uid, &gid) < 0)
-        return islet_fail (err, ISLET_E_INVALID, 0, "image user `%s`: no such user in its /etc/passwd", user);
+        return islet_fail (err, ISLET_E_INVALID, 0,
+                           "image user `%s`: no such user in its /etc/passwd", user);
       if (*end == '\0' && !gid_given)
         gid = uid;
     }
@@ -246,7 +258,8 @@ parse_user (struct islet_image *out, const char *user, struct islet_err *err)
     {
       gid = (unsigned) strtoul (colon, &end, 10);
       if (*end != '\0' && lookup_id (out->layers, out->n_layers, "group", colon, &gid, NULL) < 0)
-        return islet_fail (err, ISLET_E_INVALID, 0, "image user `%s`: no such group in its /etc/group", user);
+        return islet_fail (err, ISLET_E_INVALID, 0,
+                           "image user `%s`: no such group in its /etc/group", user);
     }
   if (uid >= ISLET_UID_RANGE || gid >= ISLET_UID_RANGE)
     return islet_fail (err, ISLET_E_INVALID, 0, "image user `%s`: ids must be below %u", user,
@@ -273,8 +286,7 @@ open_oci (const char *state_dir, const char *name, struct islet_image *out, stru
   img.layers = NULL;
   env = json_object_get (img.config, "Env");
   out->env = islet_xcalloc (json_array_size (env) + 1, sizeof *out->env);
-  json_array_foreach (env, i, e)
-    out->env[i] = islet_xstrdup (json_string_value (e) ?: "");
+  json_array_foreach (env, i, e) out->env[i] = islet_xstrdup (json_string_value (e) ?: "");
   wd = json_string_value (json_object_get (img.config, "WorkingDir"));
   out->workdir = wd && *wd ? islet_xstrdup (wd) : NULL;
   wd = json_string_value (json_object_get (img.config, "User"));

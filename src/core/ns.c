@@ -18,9 +18,9 @@ static const struct
   const char *name;
   int type;
 } ns_table[ISLET_NS_COUNT] = {
-  [ISLET_NS_IPC] = { "ipc", CLONE_NEWIPC },       [ISLET_NS_UTS] = { "uts", CLONE_NEWUTS },
-  [ISLET_NS_NET] = { "net", CLONE_NEWNET },       [ISLET_NS_CGROUP] = { "cgroup", CLONE_NEWCGROUP },
-  [ISLET_NS_PID] = { "pid", CLONE_NEWPID },       [ISLET_NS_MNT] = { "mnt", CLONE_NEWNS },
+  [ISLET_NS_IPC] = { "ipc", CLONE_NEWIPC },    [ISLET_NS_UTS] = { "uts", CLONE_NEWUTS },
+  [ISLET_NS_NET] = { "net", CLONE_NEWNET },    [ISLET_NS_CGROUP] = { "cgroup", CLONE_NEWCGROUP },
+  [ISLET_NS_PID] = { "pid", CLONE_NEWPID },    [ISLET_NS_MNT] = { "mnt", CLONE_NEWNS },
   [ISLET_NS_USER] = { "user", CLONE_NEWUSER },
 };
 

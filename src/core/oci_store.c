@@ -124,16 +124,15 @@ find_record (json_t *all, const char *ref, struct islet_err *err)
   if (strlen (hex) >= 12 && strlen (hex) <= 64 && is_hex (hex))
     {
       json_array_foreach (all, i, rec)
-        {
-          const char *id = json_string_value (json_object_get (rec, "id"));
-          if (id && strncmp (id + 7, hex, strlen (hex)) == 0)
-            {
-              if (found)
-                return islet_fail (err, ISLET_E_INVALID, 0, "image id `%s` is ambiguous", ref),
-                       NULL;
-              found = rec;
-            }
-        }
+      {
+        const char *id = json_string_value (json_object_get (rec, "id"));
+        if (id && strncmp (id + 7, hex, strlen (hex)) == 0)
+          {
+            if (found)
+              return islet_fail (err, ISLET_E_INVALID, 0, "image id `%s` is ambiguous", ref), NULL;
+            found = rec;
+          }
+      }
       if (found)
         return found;
     }
@@ -142,16 +141,15 @@ find_record (json_t *all, const char *ref, struct islet_err *err)
   norm = islet_ref_string (&r);
   islet_ref_fini (&r);
   json_array_foreach (all, i, rec)
-    json_array_foreach (json_object_get (rec, "names"), j, name)
-      if (strcmp (json_string_value (name), norm) == 0)
-        return rec;
+      json_array_foreach (json_object_get (rec, "names"), j,
+                          name) if (strcmp (json_string_value (name), norm) == 0) return rec;
   islet_fail (err, ISLET_E_NOTFOUND, 0, "no image `%s` (%s); see `islet image ls`", ref, norm);
   return NULL;
 }
 
 int
 islet_imgstore_open (const char *state_dir, const char *ref, struct islet_oci_image *out,
-                  struct islet_err *err)
+                     struct islet_err *err)
 {
   cleanup_json json_t *all = load_records (state_dir, err);
   cleanup_json json_t *cfg = NULL;
@@ -163,7 +161,8 @@ islet_imgstore_open (const char *state_dir, const char *ref, struct islet_oci_im
   if (all == NULL || (rec = find_record (all, ref, err)) == NULL)
     return -1;
   snprintf (out->id, sizeof out->id, "%s", json_string_value (json_object_get (rec, "id")));
-  cfgpath = islet_imgstore_blob_path (state_dir, json_string_value (json_object_get (rec, "config")));
+  cfgpath = islet_imgstore_blob_path (state_dir,
+                                      json_string_value (json_object_get (rec, "config")));
   if (cfgpath == NULL)
     return islet_fail (err, ISLET_E_NOTFOUND, 0, "image `%s`: its config blob is missing", ref);
   cfg = load_json (cfgpath, err);
@@ -172,15 +171,15 @@ islet_imgstore_open (const char *state_dir, const char *ref, struct islet_oci_im
   layers = json_object_get (rec, "layers");
   out->layers = islet_xcalloc (json_array_size (layers) + 1, sizeof *out->layers);
   json_array_foreach (layers, i, l)
-    {
-      const char *dg = json_string_value (l);
-      if (!islet_digest_valid (dg))
-        {
-          islet_oci_image_fini (out);
-          return islet_fail (err, ISLET_E_INVALID, 0, "image `%s`: a layer is not a digest", ref);
-        }
-      out->layers[out->n_layers++] = islet_xasprintf ("%s/images/layers/%s", state_dir, dg + 7);
-    }
+  {
+    const char *dg = json_string_value (l);
+    if (!islet_digest_valid (dg))
+      {
+        islet_oci_image_fini (out);
+        return islet_fail (err, ISLET_E_INVALID, 0, "image `%s`: a layer is not a digest", ref);
+      }
+    out->layers[out->n_layers++] = islet_xasprintf ("%s/images/layers/%s", state_dir, dg + 7);
+  }
   out->config = json_incref (json_object_get (cfg, "config"));
   if (out->config == NULL)
     out->config = json_object ();
@@ -252,33 +251,33 @@ islet_imgstore_list (const char *state_dir, struct islet_err *err)
   images = json_array ();
   seen = json_object (); /* layer digest -> bytes, each layer sized once */
   json_array_foreach (all, i, rec)
+  {
+    json_t *layers = json_array ();
+    uint64_t size = 0;
+    json_array_foreach (json_object_get (rec, "layers"), j, l)
     {
-      json_t *layers = json_array ();
-      uint64_t size = 0;
-      json_array_foreach (json_object_get (rec, "layers"), j, l)
+      const char *dg = json_string_value (l);
+      json_t *known = json_object_get (seen, dg);
+      uint64_t bytes;
+      if (known)
+        bytes = (uint64_t) json_integer_value (known);
+      else
         {
-          const char *dg = json_string_value (l);
-          json_t *known = json_object_get (seen, dg);
-          uint64_t bytes;
-          if (known)
-            bytes = (uint64_t) json_integer_value (known);
-          else
-            {
-              cleanup_free char *p = islet_xasprintf ("%s/images/layers/%s", state_dir, dg + 7);
-              bytes = islet_imgstore_du (p);
-              json_object_set_new (seen, dg, json_integer ((json_int_t) bytes));
-              total += bytes;
-            }
-          size += bytes;
-          json_array_append_new (layers, json_pack ("{s:s,s:I}", "digest", dg, "bytes",
-                                                    (json_int_t) bytes));
+          cleanup_free char *p = islet_xasprintf ("%s/images/layers/%s", state_dir, dg + 7);
+          bytes = islet_imgstore_du (p);
+          json_object_set_new (seen, dg, json_integer ((json_int_t) bytes));
+          total += bytes;
         }
-      json_array_append_new (images, json_pack ("{s:O,s:O,s:O,s:o,s:I}", "id",
-                                                json_object_get (rec, "id"), "names",
-                                                json_object_get (rec, "names"), "created",
-                                                json_object_get (rec, "created"), "layers", layers,
-                                                "bytes", (json_int_t) size));
+      size += bytes;
+      json_array_append_new (layers,
+                             json_pack ("{s:s,s:I}", "digest", dg, "bytes", (json_int_t) bytes));
     }
+    json_array_append_new (images,
+                           json_pack ("{s:O,s:O,s:O,s:o,s:I}", "id", json_object_get (rec, "id"),
+                                      "names", json_object_get (rec, "names"), "created",
+                                      json_object_get (rec, "created"), "layers", layers, "bytes",
+                                      (json_int_t) size));
+  }
   out = json_pack ("{s:o,s:I,s:I}", "images", images, "layers_bytes_total", (json_int_t) total,
                    "layers_count", (json_int_t) json_object_size (seen));
   json_decref (seen);

@@ -19,12 +19,11 @@
 /* /proc files that leak host state or reach the host kernel: covered with an
  * empty character device (the OCI runtimes' masked paths). */
 static const char *const proc_masked_files[] = {
-  "kcore",        /* host physical memory */
-  "keys",         /* the kernel's key list */
-  "timer_list",   /* host timers, with pids and functions */
-  "sched_debug",  /* every host task's scheduler state */
-  "latency_stats", "timer_stats",
-  "sysrq-trigger", /* reboot or crash the host */
+  "kcore",                                         /* host physical memory */
+  "keys",                                          /* the kernel's key list */
+  "timer_list",                                    /* host timers, with pids and functions */
+  "sched_debug",                                   /* every host task's scheduler state */
+  "latency_stats", "timer_stats", "sysrq-trigger", /* reboot or crash the host */
 };
 /* /proc directories with hardware and driver details: an empty read-only tmpfs. */
 static const char *const proc_masked_dirs[] = { "acpi", "scsi", "asound", "driver" };
@@ -41,26 +40,28 @@ static const struct
   const char *name;
   unsigned major, minor;
 } dev_nodes[] = {
-  { "null", 1, 3 }, { "zero", 1, 5 }, { "full", 1, 7 }, { "random", 1, 8 }, { "urandom", 1, 9 },
-  { "tty", 5, 0 },
+  { "null", 1, 3 },   { "zero", 1, 5 },    { "full", 1, 7 },
+  { "random", 1, 8 }, { "urandom", 1, 9 }, { "tty", 5, 0 },
 };
 
 static const struct
 {
   const char *name, *target;
 } dev_links[] = {
-  { "fd", "/proc/self/fd" },         { "stdin", "/proc/self/fd/0" },
-  { "stdout", "/proc/self/fd/1" },   { "stderr", "/proc/self/fd/2" },
-  { "ptmx", "pts/ptmx" },
+  { "fd", "/proc/self/fd" },       { "stdin", "/proc/self/fd/0" }, { "stdout", "/proc/self/fd/1" },
+  { "stderr", "/proc/self/fd/2" }, { "ptmx", "pts/ptmx" },
 };
 
 static int
-do_mount (const char *src, const char *dst, const char *type, unsigned long flags,
-          const char *data, struct islet_err *err)
+do_mount (const char *src, const char *dst, const char *type, unsigned long flags, const char *data,
+          struct islet_err *err)
 {
   if (mount (src, dst, type, flags, data) < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "mount `%s` on `%s`",
-                       src ? src : type ? type : "(remount)", dst);
+                       src    ? src
+                       : type ? type
+                              : "(remount)",
+                       dst);
   return 0;
 }
 
@@ -71,8 +72,8 @@ bind_ro (const char *src, const char *dst, unsigned long extra, struct islet_err
 {
   if (do_mount (src, dst, NULL, MS_BIND | MS_REC, NULL, err) < 0)
     return -1;
-  return do_mount (NULL, dst, NULL,
-                   MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | extra, NULL, err);
+  return do_mount (NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | extra,
+                   NULL, err);
 }
 
 static int
@@ -94,7 +95,8 @@ setup_proc (const char *root, struct islet_err *err)
       cleanup_free char *p = islet_xasprintf ("%s/%s", proc, proc_masked_dirs[i]);
       if (access (p, F_OK) == 0
           && do_mount ("tmpfs", p, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                       "size=0,nr_inodes=1", err) < 0)
+                       "size=0,nr_inodes=1", err)
+                 < 0)
         return -1;
     }
   for (size_t i = 0; i < sizeof proc_readonly / sizeof proc_readonly[0]; i++)
@@ -114,15 +116,16 @@ setup_dev (const char *root, struct islet_err *err)
   cleanup_free char *dev = islet_xasprintf ("%s/dev", root);
   cleanup_close int dfd = -1;
 
-  if (do_mount ("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=64k,nr_inodes=64",
-                err) < 0)
+  if (do_mount ("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=64k,nr_inodes=64", err)
+      < 0)
     return -1;
   dfd = open (dev, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", dev);
   for (size_t i = 0; i < sizeof dev_nodes / sizeof dev_nodes[0]; i++)
     if (mknodat (dfd, dev_nodes[i].name, S_IFCHR | 0666,
-                 makedev (dev_nodes[i].major, dev_nodes[i].minor)) < 0
+                 makedev (dev_nodes[i].major, dev_nodes[i].minor))
+            < 0
         || fchmodat (dfd, dev_nodes[i].name, 0666, 0) < 0)
       return islet_fail (err, ISLET_E_SYSTEM, errno, "mknod `%s/%s`", dev, dev_nodes[i].name);
   for (size_t i = 0; i < sizeof dev_links / sizeof dev_links[0]; i++)
@@ -134,8 +137,9 @@ setup_dev (const char *root, struct islet_err *err)
   {
     cleanup_free char *pts = islet_xasprintf ("%s/pts", dev);
     cleanup_free char *shm = islet_xasprintf ("%s/shm", dev);
-    if (do_mount ("devpts", pts, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620,max=" PTY_MAX,
-                  err) < 0)
+    if (do_mount ("devpts", pts, "devpts", MS_NOSUID | MS_NOEXEC,
+                  "newinstance,ptmxmode=0666,mode=620,max=" PTY_MAX, err)
+        < 0)
       return -1;
     if (do_mount ("shm", shm, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=64m", err)
         < 0)
@@ -232,7 +236,8 @@ islet_rootfs_setup (const struct islet_rootfs *spec, struct islet_err *err)
   /* The stage: a small tmpfs of this mount namespace only (inodes for an
      image of up to about 250 layers). */
   if (do_mount ("stage", spec->target, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                "mode=700,size=16k,nr_inodes=256", err) < 0)
+                "mode=700,size=16k,nr_inodes=256", err)
+      < 0)
     return -1;
   if (chdir (spec->target) < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "chdir `%s`", spec->target);
@@ -293,7 +298,8 @@ islet_rootfs_prepare_upper (const char *upper, const char *work, uint32_t base,
   dfd = open (upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", upper);
-  if (mkdir_owned (dfd, "etc", 0755, base, err) < 0 || mkdir_owned (dfd, "root", 0700, base, err) < 0
+  if (mkdir_owned (dfd, "etc", 0755, base, err) < 0
+      || mkdir_owned (dfd, "root", 0700, base, err) < 0
       || mkdir_owned (dfd, "tmp", 01777, base, err) < 0
       || mkdir_owned (dfd, "workspace", 0755, base, err) < 0
       || mkdir_owned (dfd, "home", 0755, base, err) < 0

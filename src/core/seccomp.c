@@ -67,100 +67,303 @@ struct sysrule
    them. */
 #define BY_NAME INT_MIN
 
-#define ALLOW(name) { #name, SCMP_SYS (name), 0 }
-#define DENY(name) { #name, SCMP_SYS (name), EPERM }
-#define NOSYS(name) { #name, SCMP_SYS (name), ENOSYS }
-#define ALLOW_LATE(name) { #name, BY_NAME, 0 }
-#define DENY_LATE(name) { #name, BY_NAME, EPERM }
+#define ALLOW(name)                                                                                \
+  {                                                                                                \
+#name, SCMP_SYS(name), 0                                                                       \
+  }
+#define DENY(name)                                                                                 \
+  {                                                                                                \
+#name, SCMP_SYS(name), EPERM                                                                   \
+  }
+#define NOSYS(name)                                                                                \
+  {                                                                                                \
+#name, SCMP_SYS(name), ENOSYS                                                                  \
+  }
+#define ALLOW_LATE(name)                                                                           \
+  {                                                                                                \
+#name, BY_NAME, 0                                                                              \
+  }
+#define DENY_LATE(name)                                                                            \
+  {                                                                                                \
+#name, BY_NAME, EPERM                                                                          \
+  }
 
 /* clang-format off: the table is grouped by purpose, one comment a group */
 static const struct sysrule syscall_table[] = {
   /* Memory. */
-  ALLOW (brk), ALLOW (mmap), ALLOW (munmap), ALLOW (mprotect), ALLOW (mremap), ALLOW (madvise),
-  ALLOW (mincore), ALLOW (msync), ALLOW (mlock), ALLOW (mlock2), ALLOW (munlock),
-  ALLOW (mlockall), ALLOW (munlockall), ALLOW (remap_file_pages), ALLOW (membarrier),
-  ALLOW (pkey_alloc), ALLOW (pkey_free), ALLOW (pkey_mprotect), ALLOW (memfd_create),
+  ALLOW (brk),
+  ALLOW (mmap),
+  ALLOW (munmap),
+  ALLOW (mprotect),
+  ALLOW (mremap),
+  ALLOW (madvise),
+  ALLOW (mincore),
+  ALLOW (msync),
+  ALLOW (mlock),
+  ALLOW (mlock2),
+  ALLOW (munlock),
+  ALLOW (mlockall),
+  ALLOW (munlockall),
+  ALLOW (remap_file_pages),
+  ALLOW (membarrier),
+  ALLOW (pkey_alloc),
+  ALLOW (pkey_free),
+  ALLOW (pkey_mprotect),
+  ALLOW (memfd_create),
   ALLOW_LATE (map_shadow_stack),
 
   /* Processes and threads.  Namespace flags to clone and unshare are
      refused in the second program.  clone3 passes its flags in memory,
      where BPF cannot look, so it answers ENOSYS and glibc falls back to
      clone.  (ENOSYS is also the default; the line is for the reader.) */
-  ALLOW (execve), ALLOW (execveat), ALLOW (fork), ALLOW (vfork), ALLOW (clone), NOSYS (clone3),
+  ALLOW (execve),
+  ALLOW (execveat),
+  ALLOW (fork),
+  ALLOW (vfork),
+  ALLOW (clone),
+  NOSYS (clone3),
   ALLOW (unshare),
-  ALLOW (exit), ALLOW (exit_group), ALLOW (wait4), ALLOW (waitid), ALLOW (set_tid_address),
-  ALLOW (set_robust_list), ALLOW (get_robust_list), ALLOW (rseq), ALLOW (futex),
-  ALLOW_LATE (futex_waitv), ALLOW_LATE (futex_wake), ALLOW_LATE (futex_wait),
-  ALLOW_LATE (futex_requeue), ALLOW (arch_prctl), ALLOW (set_thread_area),
-  ALLOW (get_thread_area), ALLOW (prctl), ALLOW (restart_syscall),
+  ALLOW (exit),
+  ALLOW (exit_group),
+  ALLOW (wait4),
+  ALLOW (waitid),
+  ALLOW (set_tid_address),
+  ALLOW (set_robust_list),
+  ALLOW (get_robust_list),
+  ALLOW (rseq),
+  ALLOW (futex),
+  ALLOW_LATE (futex_waitv),
+  ALLOW_LATE (futex_wake),
+  ALLOW_LATE (futex_wait),
+  ALLOW_LATE (futex_requeue),
+  ALLOW (arch_prctl),
+  ALLOW (set_thread_area),
+  ALLOW (get_thread_area),
+  ALLOW (prctl),
+  ALLOW (restart_syscall),
 
   /* Confining oneself further is always fine: a nested seccomp filter,
      Landlock, dropping capabilities. */
-  ALLOW (seccomp), ALLOW (landlock_create_ruleset), ALLOW (landlock_add_rule),
-  ALLOW (landlock_restrict_self), ALLOW (capget), ALLOW (capset),
+  ALLOW (seccomp),
+  ALLOW (landlock_create_ruleset),
+  ALLOW (landlock_add_rule),
+  ALLOW (landlock_restrict_self),
+  ALLOW (capget),
+  ALLOW (capset),
 
   /* Credentials.  The kernel checks these against the sandbox's own empty
      capability sets, so they can only give privileges away. */
-  ALLOW (getpid), ALLOW (getppid), ALLOW (gettid), ALLOW (getuid), ALLOW (geteuid), ALLOW (getgid),
-  ALLOW (getegid), ALLOW (getresuid), ALLOW (getresgid), ALLOW (getgroups), ALLOW (setuid),
-  ALLOW (setgid), ALLOW (setreuid), ALLOW (setregid), ALLOW (setresuid), ALLOW (setresgid),
-  ALLOW (setgroups), ALLOW (setfsuid), ALLOW (setfsgid), ALLOW (getpgid), ALLOW (setpgid),
-  ALLOW (getpgrp), ALLOW (getsid), ALLOW (setsid),
+  ALLOW (getpid),
+  ALLOW (getppid),
+  ALLOW (gettid),
+  ALLOW (getuid),
+  ALLOW (geteuid),
+  ALLOW (getgid),
+  ALLOW (getegid),
+  ALLOW (getresuid),
+  ALLOW (getresgid),
+  ALLOW (getgroups),
+  ALLOW (setuid),
+  ALLOW (setgid),
+  ALLOW (setreuid),
+  ALLOW (setregid),
+  ALLOW (setresuid),
+  ALLOW (setresgid),
+  ALLOW (setgroups),
+  ALLOW (setfsuid),
+  ALLOW (setfsgid),
+  ALLOW (getpgid),
+  ALLOW (setpgid),
+  ALLOW (getpgrp),
+  ALLOW (getsid),
+  ALLOW (setsid),
 
   /* Scheduling and limits: bounded by the cgroup and by rlimits the
      sandbox cannot raise. */
-  ALLOW (sched_yield), ALLOW (sched_getaffinity), ALLOW (sched_setaffinity),
-  ALLOW (sched_getparam), ALLOW (sched_setparam), ALLOW (sched_getscheduler),
-  ALLOW (sched_setscheduler), ALLOW (sched_get_priority_max), ALLOW (sched_get_priority_min),
-  ALLOW (sched_rr_get_interval), ALLOW (sched_getattr), ALLOW (sched_setattr),
-  ALLOW (getpriority), ALLOW (setpriority), ALLOW (ioprio_get), ALLOW (ioprio_set),
-  ALLOW (getrlimit), ALLOW (setrlimit), ALLOW (prlimit64), ALLOW (getrusage), ALLOW (times),
-  ALLOW (getcpu), ALLOW (sysinfo), ALLOW (uname), ALLOW (getrandom),
+  ALLOW (sched_yield),
+  ALLOW (sched_getaffinity),
+  ALLOW (sched_setaffinity),
+  ALLOW (sched_getparam),
+  ALLOW (sched_setparam),
+  ALLOW (sched_getscheduler),
+  ALLOW (sched_setscheduler),
+  ALLOW (sched_get_priority_max),
+  ALLOW (sched_get_priority_min),
+  ALLOW (sched_rr_get_interval),
+  ALLOW (sched_getattr),
+  ALLOW (sched_setattr),
+  ALLOW (getpriority),
+  ALLOW (setpriority),
+  ALLOW (ioprio_get),
+  ALLOW (ioprio_set),
+  ALLOW (getrlimit),
+  ALLOW (setrlimit),
+  ALLOW (prlimit64),
+  ALLOW (getrusage),
+  ALLOW (times),
+  ALLOW (getcpu),
+  ALLOW (sysinfo),
+  ALLOW (uname),
+  ALLOW (getrandom),
 
   /* Signals, to processes the pid namespace lets the caller see. */
-  ALLOW (rt_sigaction), ALLOW (rt_sigprocmask), ALLOW (rt_sigreturn), ALLOW (rt_sigpending),
-  ALLOW (rt_sigsuspend), ALLOW (rt_sigtimedwait), ALLOW (rt_sigqueueinfo),
-  ALLOW (rt_tgsigqueueinfo), ALLOW (sigaltstack), ALLOW (kill), ALLOW (tkill), ALLOW (tgkill),
-  ALLOW (pause), ALLOW (signalfd), ALLOW (signalfd4), ALLOW (pidfd_open),
-  ALLOW (pidfd_send_signal), ALLOW_LATE (process_mrelease),
+  ALLOW (rt_sigaction),
+  ALLOW (rt_sigprocmask),
+  ALLOW (rt_sigreturn),
+  ALLOW (rt_sigpending),
+  ALLOW (rt_sigsuspend),
+  ALLOW (rt_sigtimedwait),
+  ALLOW (rt_sigqueueinfo),
+  ALLOW (rt_tgsigqueueinfo),
+  ALLOW (sigaltstack),
+  ALLOW (kill),
+  ALLOW (tkill),
+  ALLOW (tgkill),
+  ALLOW (pause),
+  ALLOW (signalfd),
+  ALLOW (signalfd4),
+  ALLOW (pidfd_open),
+  ALLOW (pidfd_send_signal),
+  ALLOW_LATE (process_mrelease),
 
   /* Reading clocks and timers (setting clocks is denied below). */
-  ALLOW (clock_gettime), ALLOW (clock_getres), ALLOW (clock_nanosleep), ALLOW (nanosleep),
-  ALLOW (gettimeofday), ALLOW (time), ALLOW (alarm), ALLOW (getitimer), ALLOW (setitimer),
-  ALLOW (timer_create), ALLOW (timer_delete), ALLOW (timer_gettime), ALLOW (timer_settime),
-  ALLOW (timer_getoverrun), ALLOW (timerfd_create), ALLOW (timerfd_gettime),
+  ALLOW (clock_gettime),
+  ALLOW (clock_getres),
+  ALLOW (clock_nanosleep),
+  ALLOW (nanosleep),
+  ALLOW (gettimeofday),
+  ALLOW (time),
+  ALLOW (alarm),
+  ALLOW (getitimer),
+  ALLOW (setitimer),
+  ALLOW (timer_create),
+  ALLOW (timer_delete),
+  ALLOW (timer_gettime),
+  ALLOW (timer_settime),
+  ALLOW (timer_getoverrun),
+  ALLOW (timerfd_create),
+  ALLOW (timerfd_gettime),
   ALLOW (timerfd_settime),
 
   /* File descriptors and I/O.  ioctl's terminal-injection commands are
      refused in the second program. */
-  ALLOW (read), ALLOW (write), ALLOW (readv), ALLOW (writev), ALLOW (pread64), ALLOW (pwrite64),
-  ALLOW (preadv), ALLOW (pwritev), ALLOW (preadv2), ALLOW (pwritev2), ALLOW (close),
-  ALLOW (close_range), ALLOW (dup), ALLOW (dup2), ALLOW (dup3), ALLOW (fcntl), ALLOW (flock),
-  ALLOW (lseek), ALLOW (pipe), ALLOW (pipe2), ALLOW (ioctl), ALLOW (sendfile),
-  ALLOW (copy_file_range), ALLOW (splice), ALLOW (tee), ALLOW (vmsplice), ALLOW (fadvise64),
-  ALLOW (readahead), ALLOW (fallocate), ALLOW (ftruncate), ALLOW (truncate), ALLOW (fsync),
-  ALLOW (fdatasync), ALLOW (sync), ALLOW (syncfs), ALLOW (sync_file_range), ALLOW (eventfd),
-  ALLOW (eventfd2), ALLOW (inotify_init), ALLOW (inotify_init1), ALLOW (inotify_add_watch),
-  ALLOW (inotify_rm_watch), ALLOW_LATE (cachestat),
+  ALLOW (read),
+  ALLOW (write),
+  ALLOW (readv),
+  ALLOW (writev),
+  ALLOW (pread64),
+  ALLOW (pwrite64),
+  ALLOW (preadv),
+  ALLOW (pwritev),
+  ALLOW (preadv2),
+  ALLOW (pwritev2),
+  ALLOW (close),
+  ALLOW (close_range),
+  ALLOW (dup),
+  ALLOW (dup2),
+  ALLOW (dup3),
+  ALLOW (fcntl),
+  ALLOW (flock),
+  ALLOW (lseek),
+  ALLOW (pipe),
+  ALLOW (pipe2),
+  ALLOW (ioctl),
+  ALLOW (sendfile),
+  ALLOW (copy_file_range),
+  ALLOW (splice),
+  ALLOW (tee),
+  ALLOW (vmsplice),
+  ALLOW (fadvise64),
+  ALLOW (readahead),
+  ALLOW (fallocate),
+  ALLOW (ftruncate),
+  ALLOW (truncate),
+  ALLOW (fsync),
+  ALLOW (fdatasync),
+  ALLOW (sync),
+  ALLOW (syncfs),
+  ALLOW (sync_file_range),
+  ALLOW (eventfd),
+  ALLOW (eventfd2),
+  ALLOW (inotify_init),
+  ALLOW (inotify_init1),
+  ALLOW (inotify_add_watch),
+  ALLOW (inotify_rm_watch),
+  ALLOW_LATE (cachestat),
 
   /* Paths and metadata: what interpreters, git, coreutils and islet's own
      file agent do inside the sandbox's mount namespace. */
-  ALLOW (open), ALLOW (openat), ALLOW (openat2), ALLOW (creat), ALLOW (stat), ALLOW (fstat),
-  ALLOW (lstat), ALLOW (newfstatat), ALLOW (statx), ALLOW (statfs), ALLOW (fstatfs),
-  ALLOW (access), ALLOW (faccessat), ALLOW (faccessat2), ALLOW (getdents), ALLOW (getdents64),
-  ALLOW (getcwd), ALLOW (chdir), ALLOW (fchdir), ALLOW (mkdir), ALLOW (mkdirat), ALLOW (rmdir),
-  ALLOW (rename), ALLOW (renameat), ALLOW (renameat2), ALLOW (link), ALLOW (linkat),
-  ALLOW (symlink), ALLOW (symlinkat), ALLOW (unlink), ALLOW (unlinkat), ALLOW (readlink),
-  ALLOW (readlinkat), ALLOW (chmod), ALLOW (fchmod), ALLOW (fchmodat), ALLOW_LATE (fchmodat2),
-  ALLOW (chown), ALLOW (fchown), ALLOW (fchownat), ALLOW (lchown), ALLOW (umask), ALLOW (utime),
-  ALLOW (utimes), ALLOW (utimensat), ALLOW (futimesat), ALLOW (mknod), ALLOW (mknodat),
-  ALLOW (getxattr), ALLOW (lgetxattr), ALLOW (fgetxattr), ALLOW (setxattr), ALLOW (lsetxattr),
-  ALLOW (fsetxattr), ALLOW (listxattr), ALLOW (llistxattr), ALLOW (flistxattr),
-  ALLOW (removexattr), ALLOW (lremovexattr), ALLOW (fremovexattr),
+  ALLOW (open),
+  ALLOW (openat),
+  ALLOW (openat2),
+  ALLOW (creat),
+  ALLOW (stat),
+  ALLOW (fstat),
+  ALLOW (lstat),
+  ALLOW (newfstatat),
+  ALLOW (statx),
+  ALLOW (statfs),
+  ALLOW (fstatfs),
+  ALLOW (access),
+  ALLOW (faccessat),
+  ALLOW (faccessat2),
+  ALLOW (getdents),
+  ALLOW (getdents64),
+  ALLOW (getcwd),
+  ALLOW (chdir),
+  ALLOW (fchdir),
+  ALLOW (mkdir),
+  ALLOW (mkdirat),
+  ALLOW (rmdir),
+  ALLOW (rename),
+  ALLOW (renameat),
+  ALLOW (renameat2),
+  ALLOW (link),
+  ALLOW (linkat),
+  ALLOW (symlink),
+  ALLOW (symlinkat),
+  ALLOW (unlink),
+  ALLOW (unlinkat),
+  ALLOW (readlink),
+  ALLOW (readlinkat),
+  ALLOW (chmod),
+  ALLOW (fchmod),
+  ALLOW (fchmodat),
+  ALLOW_LATE (fchmodat2),
+  ALLOW (chown),
+  ALLOW (fchown),
+  ALLOW (fchownat),
+  ALLOW (lchown),
+  ALLOW (umask),
+  ALLOW (utime),
+  ALLOW (utimes),
+  ALLOW (utimensat),
+  ALLOW (futimesat),
+  ALLOW (mknod),
+  ALLOW (mknodat),
+  ALLOW (getxattr),
+  ALLOW (lgetxattr),
+  ALLOW (fgetxattr),
+  ALLOW (setxattr),
+  ALLOW (lsetxattr),
+  ALLOW (fsetxattr),
+  ALLOW (listxattr),
+  ALLOW (llistxattr),
+  ALLOW (flistxattr),
+  ALLOW (removexattr),
+  ALLOW (lremovexattr),
+  ALLOW (fremovexattr),
 
   /* Waiting for events. */
-  ALLOW (poll), ALLOW (ppoll), ALLOW (select), ALLOW (pselect6), ALLOW (epoll_create),
-  ALLOW (epoll_create1), ALLOW (epoll_ctl), ALLOW (epoll_wait), ALLOW (epoll_pwait),
+  ALLOW (poll),
+  ALLOW (ppoll),
+  ALLOW (select),
+  ALLOW (pselect6),
+  ALLOW (epoll_create),
+  ALLOW (epoll_create1),
+  ALLOW (epoll_ctl),
+  ALLOW (epoll_wait),
+  ALLOW (epoll_pwait),
   ALLOW (epoll_pwait2),
 
   /* The old asynchronous I/O interface answers ENOSYS, as on a kernel built
@@ -168,76 +371,152 @@ static const struct sysrule syscall_table[] = {
      up to fs.aio-max-nr) that one sandbox could take whole, and programs
      (databases, qemu, libaio users) fall back to threads.  io_uring is
      denied below. */
-  NOSYS (io_setup), NOSYS (io_destroy), NOSYS (io_submit), NOSYS (io_cancel),
-  NOSYS (io_getevents), NOSYS (io_pgetevents),
+  NOSYS (io_setup),
+  NOSYS (io_destroy),
+  NOSYS (io_submit),
+  NOSYS (io_cancel),
+  NOSYS (io_getevents),
+  NOSYS (io_pgetevents),
 
   /* Sockets.  Address families are checked in the second program. */
-  ALLOW (socket), ALLOW (socketpair), ALLOW (bind), ALLOW (connect), ALLOW (listen),
-  ALLOW (accept), ALLOW (accept4), ALLOW (getsockname), ALLOW (getpeername),
-  ALLOW (getsockopt), ALLOW (setsockopt), ALLOW (sendto), ALLOW (recvfrom), ALLOW (sendmsg),
-  ALLOW (recvmsg), ALLOW (sendmmsg), ALLOW (recvmmsg), ALLOW (shutdown),
+  ALLOW (socket),
+  ALLOW (socketpair),
+  ALLOW (bind),
+  ALLOW (connect),
+  ALLOW (listen),
+  ALLOW (accept),
+  ALLOW (accept4),
+  ALLOW (getsockname),
+  ALLOW (getpeername),
+  ALLOW (getsockopt),
+  ALLOW (setsockopt),
+  ALLOW (sendto),
+  ALLOW (recvfrom),
+  ALLOW (sendmsg),
+  ALLOW (recvmsg),
+  ALLOW (sendmmsg),
+  ALLOW (recvmmsg),
+  ALLOW (shutdown),
 
   /* System V and POSIX IPC, private to the sandbox's IPC namespace. */
-  ALLOW (shmget), ALLOW (shmat), ALLOW (shmdt), ALLOW (shmctl), ALLOW (semget), ALLOW (semop),
-  ALLOW (semtimedop), ALLOW (semctl), ALLOW (msgget), ALLOW (msgsnd), ALLOW (msgrcv),
-  ALLOW (msgctl), ALLOW (mq_open), ALLOW (mq_unlink), ALLOW (mq_timedsend),
-  ALLOW (mq_timedreceive), ALLOW (mq_notify), ALLOW (mq_getsetattr),
+  ALLOW (shmget),
+  ALLOW (shmat),
+  ALLOW (shmdt),
+  ALLOW (shmctl),
+  ALLOW (semget),
+  ALLOW (semop),
+  ALLOW (semtimedop),
+  ALLOW (semctl),
+  ALLOW (msgget),
+  ALLOW (msgsnd),
+  ALLOW (msgrcv),
+  ALLOW (msgctl),
+  ALLOW (mq_open),
+  ALLOW (mq_unlink),
+  ALLOW (mq_timedsend),
+  ALLOW (mq_timedreceive),
+  ALLOW (mq_notify),
+  ALLOW (mq_getsetattr),
 
   /* ---- Denied with EPERM, each for the channel it would open. ---- */
 
   /* io_uring: a second system-call interface that this filter cannot see
      into, and one of the most exploited parts of the kernel. */
-  DENY (io_uring_setup), DENY (io_uring_enter), DENY (io_uring_register),
+  DENY (io_uring_setup),
+  DENY (io_uring_enter),
+  DENY (io_uring_register),
   /* userfaultfd: stalls the kernel on a page fault mid-copy, the usual way
      to win the race in a kernel exploit. */
   DENY (userfaultfd),
   /* Keyrings are not namespaced: keys of other users and sandboxes could be
      found or their quota exhausted. */
-  DENY (keyctl), DENY (add_key), DENY (request_key),
+  DENY (keyctl),
+  DENY (add_key),
+  DENY (request_key),
   /* eBPF programs and perf events run code or sample inside the kernel:
      verifier bugs, kernel-address leaks and cross-tenant side channels. */
-  DENY (bpf), DENY (perf_event_open),
+  DENY (bpf),
+  DENY (perf_event_open),
   /* Reaching into another process: its memory, its fds, its address-space
      layout.  Inside the sandbox that includes islet's file agent. */
-  DENY (ptrace), DENY (process_vm_readv), DENY (process_vm_writev), DENY (kcmp),
-  DENY (pidfd_getfd), DENY (process_madvise),
+  DENY (ptrace),
+  DENY (process_vm_readv),
+  DENY (process_vm_writev),
+  DENY (kcmp),
+  DENY (pidfd_getfd),
+  DENY (process_madvise),
   /* Mounts, old and new API, and changing root: they would change what
      paths mean, uncover what islet's mounts hide, or leave the rootfs. */
-  DENY (mount), DENY (umount), DENY (umount2), DENY (open_tree), DENY (move_mount),
-  DENY (fsopen), DENY (fsconfig), DENY (fsmount), DENY (fspick), DENY (mount_setattr),
-  DENY (pivot_root), DENY (chroot),
+  DENY (mount),
+  DENY (umount),
+  DENY (umount2),
+  DENY (open_tree),
+  DENY (move_mount),
+  DENY (fsopen),
+  DENY (fsconfig),
+  DENY (fsmount),
+  DENY (fspick),
+  DENY (mount_setattr),
+  DENY (pivot_root),
+  DENY (chroot),
   /* Joining another namespace by fd.  Creating one (unshare, clone flags)
      is refused in the second program. */
   DENY (setns),
   /* Host identity: the UTS name is islet's to set. */
-  DENY (sethostname), DENY (setdomainname),
+  DENY (sethostname),
+  DENY (setdomainname),
   /* Replacing, stopping or extending the host kernel. */
-  DENY (kexec_load), DENY (kexec_file_load), DENY (reboot), DENY (init_module),
-  DENY (finit_module), DENY (delete_module),
+  DENY (kexec_load),
+  DENY (kexec_file_load),
+  DENY (reboot),
+  DENY (init_module),
+  DENY (finit_module),
+  DENY (delete_module),
   /* Clocks are host-wide (time namespaces only offset the monotonic ones).
      adjtimex also reads, but the read/set choice lives in a struct BPF
      cannot see, so it goes too; clock_gettime covers reading. */
-  DENY (clock_settime), DENY (clock_adjtime), DENY (settimeofday), DENY (adjtimex),
+  DENY (clock_settime),
+  DENY (clock_adjtime),
+  DENY (settimeofday),
+  DENY (adjtimex),
   /* File handles open an inode by number, bypassing the path walk and so the
      mount namespace (the "shocker" container escape). */
-  DENY (name_to_handle_at), DENY (open_by_handle_at),
+  DENY (name_to_handle_at),
+  DENY (open_by_handle_at),
   /* Host-wide switches: swap, process accounting, disk quotas. */
-  DENY (swapon), DENY (swapoff), DENY (acct), DENY (quotactl), DENY_LATE (quotactl_fd),
+  DENY (swapon),
+  DENY (swapoff),
+  DENY (acct),
+  DENY (quotactl),
+  DENY_LATE (quotactl_fd),
   /* The kernel log: kernel addresses and other tenants' messages. */
   DENY (syslog),
   /* Hardware and CPU modes: I/O ports, x86 segment tables and vm86. */
-  DENY (iopl), DENY (ioperm), DENY (modify_ldt), DENY (vm86), DENY (vm86old),
+  DENY (iopl),
+  DENY (ioperm),
+  DENY (modify_ldt),
+  DENY (vm86),
+  DENY (vm86old),
   /* Taking over a terminal left open to the sandbox. */
   DENY (vhangup),
   /* fanotify watches whole filesystems, which may be shared with the host. */
-  DENY (fanotify_init), DENY (fanotify_mark),
+  DENY (fanotify_init),
+  DENY (fanotify_mark),
   /* Obsolete interfaces, attack surface with nothing left to offer. */
-  DENY (lookup_dcookie), DENY (uselib), DENY (ustat), DENY (sysfs), DENY (_sysctl),
+  DENY (lookup_dcookie),
+  DENY (uselib),
+  DENY (ustat),
+  DENY (sysfs),
+  DENY (_sysctl),
   DENY (nfsservctl),
   /* NUMA placement: move_pages and migrate_pages act on other processes,
      and memory policies let code crowd the nodes other tenants run on. */
-  DENY (mbind), DENY (set_mempolicy), DENY (get_mempolicy), DENY (move_pages),
-  DENY (migrate_pages), DENY_LATE (set_mempolicy_home_node),
+  DENY (mbind),
+  DENY (set_mempolicy),
+  DENY (get_mempolicy),
+  DENY (move_pages),
+  DENY (migrate_pages),
+  DENY_LATE (set_mempolicy_home_node),
   /* Secret memory is pinned and cut out of the kernel's direct map:
      unreclaimable, and it fragments the host's page tables. */
   DENY_LATE (memfd_secret),
@@ -256,8 +535,8 @@ static const uint64_t personalities[] = { 0x0, 0x8, 0x20000, 0x20008, 0xffffffff
    the sandbox rebuild the isolation islet set up.
    CLONE_NEWTIME shares its bit with clone's exit-signal field, where no
    valid signal sets it, so refusing it there costs nothing. */
-static const uint64_t ns_flags[] = { CLONE_NEWNS,  CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC,
-                                     CLONE_NEWUSER, CLONE_NEWPID,   CLONE_NEWNET, CLONE_NEWTIME };
+static const uint64_t ns_flags[] = { CLONE_NEWNS,   CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC,
+                                     CLONE_NEWUSER, CLONE_NEWPID,    CLONE_NEWNET, CLONE_NEWTIME };
 
 /* Socket families the sandbox may use: local sockets, IP, and route
    netlink (interface and address listing for getaddrinfo).  Everything else
@@ -276,7 +555,10 @@ struct argrule
   struct scmp_arg_cmp cmp[2];
 };
 
-#define CMP(arg, op, a, b) { (arg), (op), (a), (b) }
+#define CMP(arg, op, a, b)                                                                         \
+  {                                                                                                \
+    (arg), (op), (a), (b)                                                                          \
+  }
 
 /* Argument checks with a fixed shape; the per-flag and per-family ones are
    generated in build_arg_checks. */
@@ -411,18 +693,25 @@ build_arg_checks (scmp_filter_ctx ctx, struct islet_err *err)
      aarch64 (s390 swaps clone's first two; islet does not target it). */
   for (size_t i = 0; i < N_ELEMENTS (ns_flags); i++)
     {
-      struct argrule in_clone = { "clone", SCMP_SYS (clone), EPERM, 1,
-                               { CMP (0, SCMP_CMP_MASKED_EQ, ns_flags[i], ns_flags[i]) } };
-      struct argrule in_unshare = { "unshare", SCMP_SYS (unshare), EPERM, 1,
-                                 { CMP (0, SCMP_CMP_MASKED_EQ, ns_flags[i], ns_flags[i]) } };
+      struct argrule in_clone = { "clone",
+                                  SCMP_SYS (clone),
+                                  EPERM,
+                                  1,
+                                  { CMP (0, SCMP_CMP_MASKED_EQ, ns_flags[i], ns_flags[i]) } };
+      struct argrule in_unshare = { "unshare",
+                                    SCMP_SYS (unshare),
+                                    EPERM,
+                                    1,
+                                    { CMP (0, SCMP_CMP_MASKED_EQ, ns_flags[i], ns_flags[i]) } };
       if (add_arg_rule (ctx, &in_clone, err) < 0 || add_arg_rule (ctx, &in_unshare, err) < 0)
         return -1;
     }
   /* The families below the largest allowed one that are not allowed. */
   for (int family = 0; family < AF_NETLINK; family++)
     {
-      struct argrule family_rule = { "socket", SCMP_SYS (socket), EAFNOSUPPORT, 1,
-                                { CMP (0, SCMP_CMP_EQ, (uint64_t) family, 0) } };
+      struct argrule family_rule = {
+        "socket", SCMP_SYS (socket), EAFNOSUPPORT, 1, { CMP (0, SCMP_CMP_EQ, (uint64_t) family, 0) }
+      };
       if (!family_allowed (family) && add_arg_rule (ctx, &family_rule, err) < 0)
         return -1;
     }
@@ -478,8 +767,7 @@ islet_seccomp_compile (struct islet_seccomp **out, struct islet_err *err)
   struct sock_filter *insns;
   struct islet_seccomp *f;
 
-  if (new_ctx (&syscalls, SCMP_ACT_ERRNO (ENOSYS), err) < 0
-      || build_syscalls (syscalls, err) < 0)
+  if (new_ctx (&syscalls, SCMP_ACT_ERRNO (ENOSYS), err) < 0 || build_syscalls (syscalls, err) < 0)
     return islet_wrap (err, "build the syscall table");
   if (new_ctx (&args, SCMP_ACT_ALLOW, err) < 0 || build_arg_checks (args, err) < 0)
     return islet_wrap (err, "build the argument checks");

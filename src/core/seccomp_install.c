@@ -19,8 +19,8 @@
 
 /* sock_fprog's length is 16 bits and the kernel takes at most BPF_MAXINSNS
    per program; the generator checks this too. */
-_Static_assert (N_INSNS (embedded_syscalls) <= BPF_MAXINSNS, "syscall table too long");
-_Static_assert (N_INSNS (embedded_args) <= BPF_MAXINSNS, "argument checks too long");
+_Static_assert(N_INSNS (embedded_syscalls) <= BPF_MAXINSNS, "syscall table too long");
+_Static_assert(N_INSNS (embedded_args) <= BPF_MAXINSNS, "argument checks too long");
 
 /* The kernel only reads the programs: the casts drop a const it cannot
    express in sock_fprog. */
@@ -45,7 +45,8 @@ islet_seccomp_equal (const struct islet_seccomp *a, const struct islet_seccomp *
   for (int i = 0; i < ISLET_SECCOMP_NPROGS; i++)
     if (a->progs[i].len != b->progs[i].len
         || memcmp (a->progs[i].filter, b->progs[i].filter,
-                   a->progs[i].len * sizeof (struct sock_filter)) != 0)
+                   a->progs[i].len * sizeof (struct sock_filter))
+               != 0)
       return false;
   return true;
 }

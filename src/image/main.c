@@ -81,7 +81,8 @@ do_pull (const char *state, int argc, char **argv, struct islet_err *err)
   return print (json_pack ("{s:[o]}", "ids", id));
 }
 
-static const struct {
+static const struct
+{
   const char *name;
   int (*fn) (const char *state, int argc, char **argv, struct islet_err *err);
 } verbs[] = {

@@ -75,18 +75,19 @@ collect_refs (const char *state_dir, json_t *refs)
       rec = json_load_file (p, 0, NULL);
       if (rec == NULL)
         continue;
-      json_object_set (refs, json_string_value (json_object_get (rec, "manifest")) ?: "", json_true ());
-      json_object_set (refs, json_string_value (json_object_get (rec, "config")) ?: "", json_true ());
+      json_object_set (refs, json_string_value (json_object_get (rec, "manifest")) ?: "",
+                       json_true ());
+      json_object_set (refs, json_string_value (json_object_get (rec, "config")) ?: "",
+                       json_true ());
       json_array_foreach (json_object_get (rec, "layers"), i, l)
-        json_object_set (refs, json_string_value (l) ?: "", json_true ());
+          json_object_set (refs, json_string_value (l) ?: "", json_true ());
       json_decref (rec);
     }
 }
 
 /* Remove the entries of dir (blobs or layers) whose digest refs lacks. */
 static int
-sweep (const char *state_dir, const char *sub, json_t *refs, uint64_t *freed,
-       struct islet_err *err)
+sweep (const char *state_dir, const char *sub, json_t *refs, uint64_t *freed, struct islet_err *err)
 {
   cleanup_free char *dir = islet_xasprintf ("%s/images/%s", state_dir, sub);
   cleanup_dir DIR *d = opendir (dir);

@@ -23,7 +23,8 @@
 
 #define MAX_DEPTH 2 /* an index may point at an index, but not forever */
 
-struct import {
+struct import
+{
   const char *state_dir;
   const char *name; /* normalised, or NULL */
   int root;         /* the layout or archive's directory */
@@ -77,9 +78,12 @@ load_in (int root, const char *path, struct islet_err *err)
 static const char *
 this_arch (void)
 {
-  static const struct { const char *uname, *oci; } arch[] = {
-    { "x86_64", "amd64" }, { "aarch64", "arm64" }, { "armv7l", "arm" },
-    { "i686", "386" },     { "ppc64le", "ppc64le" }, { "s390x", "s390x" }, { "riscv64", "riscv64" },
+  static const struct
+  {
+    const char *uname, *oci;
+  } arch[] = {
+    { "x86_64", "amd64" },    { "aarch64", "arm64" }, { "armv7l", "arm" },      { "i686", "386" },
+    { "ppc64le", "ppc64le" }, { "s390x", "s390x" },   { "riscv64", "riscv64" },
   };
   static struct utsname u;
   uname (&u);
@@ -97,13 +101,13 @@ oci_pick_platform (json_t *index, struct islet_err *err)
   size_t i;
 
   json_array_foreach (json_object_get (index, "manifests"), i, m)
-    {
-      json_t *p = json_object_get (m, "platform");
-      const char *os = json_string_value (json_object_get (p, "os"));
-      const char *arch = json_string_value (json_object_get (p, "architecture"));
-      if (os && arch && strcmp (os, "linux") == 0 && strcmp (arch, this_arch ()) == 0)
-        return m;
-    }
+  {
+    json_t *p = json_object_get (m, "platform");
+    const char *os = json_string_value (json_object_get (p, "os"));
+    const char *arch = json_string_value (json_object_get (p, "architecture"));
+    if (os && arch && strcmp (os, "linux") == 0 && strcmp (arch, this_arch ()) == 0)
+      return m;
+  }
   islet_fail (err, ISLET_E_NOTFOUND, 0, "the image index has no manifest for linux/%s",
               this_arch ());
   return NULL;
@@ -146,8 +150,9 @@ import_oci_manifest (struct import *im, const char *digest, const char *name, in
     {
       json_t *m = depth < MAX_DEPTH ? oci_pick_platform (man, err) : NULL;
       if (m == NULL)
-        return depth < MAX_DEPTH ? -1
-                                 : islet_fail (err, ISLET_E_INVALID, 0, "image indexes nest too deep");
+        return depth < MAX_DEPTH
+                   ? -1
+                   : islet_fail (err, ISLET_E_INVALID, 0, "image indexes nest too deep");
       return import_oci_manifest (im, json_string_value (json_object_get (m, "digest")), name,
                                   depth + 1, err);
     }
@@ -163,26 +168,26 @@ import_oci_manifest (struct import *im, const char *digest, const char *name, in
   }
   digests = json_array ();
   json_array_foreach (layers, i, l)
-    {
-      const char *ld = json_string_value (json_object_get (l, "digest"));
-      cleanup_free char *lrel = NULL;
-      cleanup_close int fd = -1;
-      if (!islet_digest_valid (ld))
-        {
-          json_decref (digests);
-          return islet_fail (err, ISLET_E_INVALID, 0, "layer %zu of `%s` has no sha256 digest", i,
-                             digest);
-        }
-      lrel = blob_rel (ld);
-      fd = open_in (im->root, lrel, err);
-      if (fd < 0 || islet_imgstore_add_blob (im->state_dir, fd, ld, err) < 0
-          || islet_imgstore_unpack_layer (im->state_dir, ld, err) < 0)
-        {
-          json_decref (digests);
-          return -1;
-        }
-      json_array_append_new (digests, json_string (ld));
-    }
+  {
+    const char *ld = json_string_value (json_object_get (l, "digest"));
+    cleanup_free char *lrel = NULL;
+    cleanup_close int fd = -1;
+    if (!islet_digest_valid (ld))
+      {
+        json_decref (digests);
+        return islet_fail (err, ISLET_E_INVALID, 0, "layer %zu of `%s` has no sha256 digest", i,
+                           digest);
+      }
+    lrel = blob_rel (ld);
+    fd = open_in (im->root, lrel, err);
+    if (fd < 0 || islet_imgstore_add_blob (im->state_dir, fd, ld, err) < 0
+        || islet_imgstore_unpack_layer (im->state_dir, ld, err) < 0)
+      {
+        json_decref (digests);
+        return -1;
+      }
+    json_array_append_new (digests, json_string (ld));
+  }
   rc = islet_imgstore_record (im->state_dir, name, digest, cfg, digests, err);
   json_decref (digests);
   if (rc == 0)
@@ -222,19 +227,19 @@ import_oci (struct import *im, struct islet_err *err)
   if (json_array_size (json_object_get (index, "manifests")) == 0)
     return islet_fail (err, ISLET_E_INVALID, 0, "index.json lists no manifests");
   json_array_foreach (json_object_get (index, "manifests"), i, m)
-    {
-      cleanup_free char *own = NULL;
-      json_t *p = json_object_get (m, "platform");
-      const char *name;
-      const char *arch = json_string_value (json_object_get (p, "architecture"));
-      if (arch && strcmp (arch, this_arch ()) != 0)
-        continue; /* another machine's variant of a multi-platform layout */
-      own = annotated_name (m);
-      name = im->name ? im->name : own;
-      if (import_oci_manifest (im, json_string_value (json_object_get (m, "digest")), name, 0, err)
-          < 0)
-        return -1;
-    }
+  {
+    cleanup_free char *own = NULL;
+    json_t *p = json_object_get (m, "platform");
+    const char *name;
+    const char *arch = json_string_value (json_object_get (p, "architecture"));
+    if (arch && strcmp (arch, this_arch ()) != 0)
+      continue; /* another machine's variant of a multi-platform layout */
+    own = annotated_name (m);
+    name = im->name ? im->name : own;
+    if (import_oci_manifest (im, json_string_value (json_object_get (m, "digest")), name, 0, err)
+        < 0)
+      return -1;
+  }
   return 0;
 }
 
@@ -279,38 +284,38 @@ import_docker_one (struct import *im, json_t *entry, struct islet_err *err)
                        cfgpath, json_array_size (diff_ids), json_array_size (layers));
   digests = json_array ();
   json_array_foreach (layers, i, l)
-    {
-      const char *want = json_string_value (json_array_get (diff_ids, i));
-      const char *path = json_string_value (l);
-      cleanup_close int fd = -1;
-      /* docker save writes layers uncompressed: their digest is the diff_id */
-      if (!islet_digest_valid (want) || path == NULL)
-        {
-          islet_fail (err, ISLET_E_INVALID, 0, "layer %zu has no sha256 diff_id", i);
-          goto out;
-        }
-      fd = open_in (im->root, path, err);
-      if (fd < 0 || islet_imgstore_add_blob (im->state_dir, fd, want, err) < 0
-          || islet_imgstore_unpack_layer (im->state_dir, want, err) < 0)
+  {
+    const char *want = json_string_value (json_array_get (diff_ids, i));
+    const char *path = json_string_value (l);
+    cleanup_close int fd = -1;
+    /* docker save writes layers uncompressed: their digest is the diff_id */
+    if (!islet_digest_valid (want) || path == NULL)
+      {
+        islet_fail (err, ISLET_E_INVALID, 0, "layer %zu has no sha256 diff_id", i);
         goto out;
-      json_array_append_new (digests, json_string (want));
-    }
+      }
+    fd = open_in (im->root, path, err);
+    if (fd < 0 || islet_imgstore_add_blob (im->state_dir, fd, want, err) < 0
+        || islet_imgstore_unpack_layer (im->state_dir, want, err) < 0)
+      goto out;
+    json_array_append_new (digests, json_string (want));
+  }
   rc = 0;
   if (im->name)
     rc = islet_imgstore_record (im->state_dir, im->name, cfgdg, cfgdg, digests, err);
   json_array_foreach (tags, i, l)
-    {
-      struct islet_ref r;
-      cleanup_free char *norm = NULL;
-      if (rc < 0 || islet_ref_parse (json_string_value (l), &r, err) < 0)
-        {
-          rc = -1;
-          break;
-        }
-      norm = islet_ref_string (&r);
-      islet_ref_fini (&r);
-      rc = islet_imgstore_record (im->state_dir, norm, cfgdg, cfgdg, digests, err);
-    }
+  {
+    struct islet_ref r;
+    cleanup_free char *norm = NULL;
+    if (rc < 0 || islet_ref_parse (json_string_value (l), &r, err) < 0)
+      {
+        rc = -1;
+        break;
+      }
+    norm = islet_ref_string (&r);
+    islet_ref_fini (&r);
+    rc = islet_imgstore_record (im->state_dir, norm, cfgdg, cfgdg, digests, err);
+  }
   if (rc == 0 && !im->name && json_array_size (tags) == 0)
     rc = islet_imgstore_record (im->state_dir, NULL, cfgdg, cfgdg, digests, err);
   if (rc == 0)
@@ -331,9 +336,7 @@ import_docker (struct import *im, struct islet_err *err)
     return -1;
   if (!json_is_array (man) || json_array_size (man) == 0)
     return islet_fail (err, ISLET_E_INVALID, 0, "manifest.json lists no images");
-  json_array_foreach (man, i, e)
-    if (import_docker_one (im, e, err) < 0)
-      return -1;
+  json_array_foreach (man, i, e) if (import_docker_one (im, e, err) < 0) return -1;
   return 0;
 }
 
@@ -384,7 +387,8 @@ islet_oci_import (const char *state_dir, const char *path, const char *name, jso
   else
     rc = islet_fail (err, ISLET_E_INVALID, 0,
                      "`%s` is neither an OCI image layout (index.json) nor a docker save archive "
-                     "(manifest.json)", path);
+                     "(manifest.json)",
+                     path);
   close (im.root);
   if (tmp)
     {

@@ -31,11 +31,10 @@
 #define MANIFEST_MAX (4u << 20)
 #define PARALLEL 4
 
-static const char *const accept_types =
-    "Accept: application/vnd.oci.image.manifest.v1+json, "
-    "application/vnd.oci.image.index.v1+json, "
-    "application/vnd.docker.distribution.manifest.v2+json, "
-    "application/vnd.docker.distribution.manifest.list.v2+json";
+static const char *const accept_types = "Accept: application/vnd.oci.image.manifest.v1+json, "
+                                        "application/vnd.oci.image.index.v1+json, "
+                                        "application/vnd.docker.distribution.manifest.v2+json, "
+                                        "application/vnd.docker.distribution.manifest.list.v2+json";
 
 static const char *const layer_types[] = {
   "application/vnd.oci.image.layer.v1.tar",
@@ -45,22 +44,24 @@ static const char *const layer_types[] = {
   "application/vnd.docker.image.rootfs.diff.tar",
 };
 
-struct registry {
-  char *base;   /* "https://host" */
+struct registry
+{
+  char *base; /* "https://host" */
   char *repo;
-  char *basic;  /* base64 user:pass from config.json, or NULL */
-  char *auth;   /* the Authorization header to send, or NULL */
+  char *basic;          /* base64 user:pass from config.json, or NULL */
+  char *auth;           /* the Authorization header to send, or NULL */
   pthread_mutex_t lock; /* auth, shared by the download threads */
 };
 
-struct answer {
+struct answer
+{
   long status;
   char *body;
   size_t len, max;
-  int fd;            /* >= 0: the body goes here */
-  char *challenge;   /* WWW-Authenticate */
-  char *digest;      /* Docker-Content-Digest */
-  char *type;        /* Content-Type */
+  int fd;          /* >= 0: the body goes here */
+  char *challenge; /* WWW-Authenticate */
+  char *digest;    /* Docker-Content-Digest */
+  char *type;      /* Content-Type */
   bool over;
 };
 
@@ -96,7 +97,11 @@ keep_header (char **slot, const char *value, size_t len)
 static size_t
 on_header (char *p, size_t size, size_t n, void *user)
 {
-  static const struct { const char *name; size_t off; } kept[] = {
+  static const struct
+  {
+    const char *name;
+    size_t off;
+  } kept[] = {
     { "www-authenticate:", offsetof (struct answer, challenge) },
     { "docker-content-digest:", offsetof (struct answer, digest) },
     { "content-type:", offsetof (struct answer, type) },
@@ -207,8 +212,9 @@ authenticate (struct registry *reg, const char *ch, struct islet_err *err)
   if (strncasecmp (ch, "Basic", 5) == 0)
     {
       if (reg->basic == NULL)
-        return islet_fail (err, ISLET_E_INVALID, 0,
-                           "the registry wants credentials and Docker's config.json has none for it");
+        return islet_fail (
+            err, ISLET_E_INVALID, 0,
+            "the registry wants credentials and Docker's config.json has none for it");
       free (reg->auth);
       reg->auth = islet_xasprintf ("Authorization: Basic %s", reg->basic);
       return 0;
@@ -222,8 +228,8 @@ authenticate (struct registry *reg, const char *ch, struct islet_err *err)
   {
     char *s = service ? curl_easy_escape (esc, service, 0) : NULL;
     char *r = curl_easy_escape (esc, reg->repo, 0);
-    url = islet_xasprintf ("%s%sscope=repository:%s:pull%s%s", realm, strchr (realm, '?') ? "&" : "?",
-                           r, s ? "&service=" : "", s ? s : "");
+    url = islet_xasprintf ("%s%sscope=repository:%s:pull%s%s", realm,
+                           strchr (realm, '?') ? "&" : "?", r, s ? "&service=" : "", s ? s : "");
     curl_free (s);
     curl_free (r);
   }
@@ -303,7 +309,7 @@ docker_creds (const char *registry)
   const char *dir = getenv ("DOCKER_CONFIG");
   const char *home = getenv ("HOME");
   cleanup_free char *path = dir ? islet_xasprintf ("%s/config.json", dir)
-                          : islet_xasprintf ("%s/.docker/config.json", home ? home : "/root");
+                                : islet_xasprintf ("%s/.docker/config.json", home ? home : "/root");
   cleanup_json json_t *cfg = json_load_file (path, 0, NULL);
   json_t *auths = json_object_get (cfg, "auths");
   cleanup_free char *https = islet_xasprintf ("https://%s", registry);
@@ -312,7 +318,8 @@ docker_creds (const char *registry)
 
   for (size_t i = 0; i < n; i++)
     {
-      const char *a = json_string_value (json_object_get (json_object_get (auths, keys[i]), "auth"));
+      const char *a = json_string_value (
+          json_object_get (json_object_get (auths, keys[i]), "auth"));
       if (a && *a)
         return islet_xstrdup (a);
     }
@@ -368,7 +375,8 @@ fetch_blob (struct registry *reg, const char *state_dir, const char *digest, str
   return rc;
 }
 
-struct job {
+struct job
+{
   struct registry *reg;
   const char *state_dir;
   json_t *digests; /* to fetch */
@@ -417,8 +425,11 @@ static int
 fetch_parallel (struct registry *reg, const char *state_dir, json_t *digests, FILE *progress,
                 struct islet_err *err)
 {
-  struct job j = { .reg = reg, .state_dir = state_dir, .digests = digests,
-                   .total = json_array_size (digests), .progress = progress };
+  struct job j = { .reg = reg,
+                   .state_dir = state_dir,
+                   .digests = digests,
+                   .total = json_array_size (digests),
+                   .progress = progress };
   pthread_t t[PARALLEL];
   size_t n = 0;
 
@@ -454,7 +465,8 @@ fetch_manifest (struct registry *reg, const char *state_dir, const char *ref, co
   if (reg_get (reg, path, accept_types, &a, err) < 0)
     goto out;
   fd = mkostemp (tmp, O_CLOEXEC);
-  if (fd < 0 || islet_write_all (fd, a.body ? a.body : "", a.len) < 0 || lseek (fd, 0, SEEK_SET) < 0)
+  if (fd < 0 || islet_write_all (fd, a.body ? a.body : "", a.len) < 0
+      || lseek (fd, 0, SEEK_SET) < 0)
     {
       islet_fail (err, ISLET_E_SYSTEM, errno, "write `%s`", tmp);
       goto out;
@@ -463,13 +475,15 @@ fetch_manifest (struct registry *reg, const char *state_dir, const char *ref, co
     goto out;
   if (want && strcmp (want, digest) != 0)
     {
-      islet_fail (err, ISLET_E_INVALID, 0, "manifest `%s` has the digest `%s`: refused", want, digest);
+      islet_fail (err, ISLET_E_INVALID, 0, "manifest `%s` has the digest `%s`: refused", want,
+                  digest);
       goto out;
     }
   if (a.digest && islet_digest_valid (a.digest) && strcmp (a.digest, digest) != 0)
     {
-      islet_fail (err, ISLET_E_INVALID, 0, "manifest of `%s` has the digest `%s`, the registry says `%s`: refused",
-                  ref, digest, a.digest);
+      islet_fail (err, ISLET_E_INVALID, 0,
+                  "manifest of `%s` has the digest `%s`, the registry says `%s`: refused", ref,
+                  digest, a.digest);
       goto out;
     }
   if (lseek (fd, 0, SEEK_SET) < 0 || islet_imgstore_add_blob (state_dir, fd, digest, err) < 0)
@@ -497,7 +511,8 @@ fetch_manifest (struct registry *reg, const char *state_dir, const char *ref, co
       man = NULL;
       if (!islet_digest_valid (sub))
         {
-          islet_fail (err, ISLET_E_INVALID, 0, "the index's manifest digest `%s` is not sha256", sub);
+          islet_fail (err, ISLET_E_INVALID, 0, "the index's manifest digest `%s` is not sha256",
+                      sub);
           goto out;
         }
       man = fetch_manifest (reg, state_dir, sub, sub, digest, depth + 1, err);
@@ -539,15 +554,16 @@ islet_oci_pull (const char *state_dir, const char *text, char *const *insecure, 
   if (lock < 0)
     goto out;
   host = strcmp (ref.registry, "docker.io") == 0 ? "registry-1.docker.io" : ref.registry;
-  reg.base = islet_xasprintf ("%s://%s", insecure_allowed (ref.registry, insecure) ? "http" : "https",
-                              host);
+  reg.base = islet_xasprintf ("%s://%s",
+                              insecure_allowed (ref.registry, insecure) ? "http" : "https", host);
   reg.repo = islet_xstrdup (ref.repository);
   reg.basic = docker_creds (ref.registry);
   pthread_mutex_init (&reg.lock, NULL);
   name = islet_ref_string (&ref);
   if (progress)
     fprintf (progress, "islet: pulling %s from %s\n", name, reg.base);
-  man = fetch_manifest (&reg, state_dir, ref.digest ? ref.digest : ref.tag, ref.digest, mdigest, 0, err);
+  man = fetch_manifest (&reg, state_dir, ref.digest ? ref.digest : ref.tag, ref.digest, mdigest, 0,
+                        err);
   if (man == NULL)
     goto out;
   cfg = json_string_value (json_object_get (json_object_get (man, "config"), "digest"));
@@ -560,27 +576,27 @@ islet_oci_pull (const char *state_dir, const char *text, char *const *insecure, 
   all = json_pack ("[s]", cfg);
   order = json_array ();
   json_array_foreach (layers, i, l)
-    {
-      const char *dg = json_string_value (json_object_get (l, "digest"));
-      const char *mt = json_string_value (json_object_get (l, "mediaType"));
-      if (!islet_digest_valid (dg) || !layer_type_known (mt))
-        {
-          islet_fail (err, ISLET_E_INVALID, 0, "layer %zu: %s is not a layer islet can unpack", i,
-                      mt ? mt : "(no media type)");
-          goto out;
-        }
-      json_array_append_new (all, json_string (dg));
-      json_array_append_new (order, json_string (dg));
-    }
+  {
+    const char *dg = json_string_value (json_object_get (l, "digest"));
+    const char *mt = json_string_value (json_object_get (l, "mediaType"));
+    if (!islet_digest_valid (dg) || !layer_type_known (mt))
+      {
+        islet_fail (err, ISLET_E_INVALID, 0, "layer %zu: %s is not a layer islet can unpack", i,
+                    mt ? mt : "(no media type)");
+        goto out;
+      }
+    json_array_append_new (all, json_string (dg));
+    json_array_append_new (order, json_string (dg));
+  }
   if (fetch_parallel (&reg, state_dir, all, progress, err) < 0)
     goto out;
   json_array_foreach (order, i, l)
-    {
-      if (progress)
-        fprintf (progress, "islet: unpacking layer %zu/%zu\n", i + 1, json_array_size (order));
-      if (islet_imgstore_unpack_layer (state_dir, json_string_value (l), err) < 0)
-        goto out;
-    }
+  {
+    if (progress)
+      fprintf (progress, "islet: unpacking layer %zu/%zu\n", i + 1, json_array_size (order));
+    if (islet_imgstore_unpack_layer (state_dir, json_string_value (l), err) < 0)
+      goto out;
+  }
   if (islet_imgstore_record (state_dir, name, mdigest, cfg, order, err) < 0)
     goto out;
   *id = json_string (cfg);

@@ -82,7 +82,12 @@ xattr_kept (const char *name)
 static void
 filter_xattrs (struct archive_entry *e)
 {
-  struct { char *name; void *value; size_t size; } keep[64];
+  struct
+  {
+    char *name;
+    void *value;
+    size_t size;
+  } keep[64];
   size_t n = 0;
   const char *name;
   const void *value;
@@ -220,11 +225,10 @@ unpack_here (int fd, struct islet_err *err)
      times and the filtered xattrs; never through a symlink, never `..`,
      never an absolute name; no file flags (an immutable file could not be
      removed later) */
-  archive_write_disk_set_options (out, ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM
-                                           | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_XATTR
-                                           | ARCHIVE_EXTRACT_SECURE_SYMLINKS
-                                           | ARCHIVE_EXTRACT_SECURE_NODOTDOT
-                                           | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
+  archive_write_disk_set_options (
+      out, ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME
+               | ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_SECURE_SYMLINKS
+               | ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
   if (archive_read_open_fd (in, fd, 1 << 16) != ARCHIVE_OK)
     return islet_fail (err, ISLET_E_INVALID, 0, "open the layer: %s", archive_error_string (in));
   while ((r = archive_read_next_header (in, &e)) == ARCHIVE_OK)

@@ -19,8 +19,8 @@
 #include "islet/util.h"
 #include "oci_internal.h"
 
-static const char *const store_dirs[] = { "images", "images/blobs", "images/blobs/sha256",
-                                          "images/layers", "images/meta", "images/tmp" };
+static const char *const store_dirs[] = { "images",        "images/blobs", "images/blobs/sha256",
+                                          "images/layers", "images/meta",  "images/tmp" };
 
 int
 oci_store_lock (const char *state_dir, struct islet_err *err)
@@ -156,7 +156,7 @@ untag_others (const char *state_dir, const char *name, const char *keep_id, stru
 
 int
 islet_imgstore_record (const char *state_dir, const char *name, const char *manifest_digest,
-                    const char *config_digest, json_t *layer_digests, struct islet_err *err)
+                       const char *config_digest, json_t *layer_digests, struct islet_err *err)
 {
   cleanup_free char *path = islet_xasprintf ("%s/images/meta/%s.json", state_dir,
                                              config_digest + 7);
@@ -180,8 +180,7 @@ islet_imgstore_record (const char *state_dir, const char *name, const char *mani
           json_decref (rec);
           return -1;
         }
-      json_array_foreach (names, i, n)
-        have = have || strcmp (json_string_value (n), name) == 0;
+      json_array_foreach (names, i, n) have = have || strcmp (json_string_value (n), name) == 0;
       if (!have)
         json_array_append_new (names, json_string (name));
     }

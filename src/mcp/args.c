@@ -20,8 +20,8 @@ rpc_fail (struct rpc_err *e, int code, const char *fmt, ...)
 }
 
 static const char *const type_names[] = {
-  [ARG_STR] = "string", [ARG_INT] = "integer", [ARG_NUM] = "number",
-  [ARG_BOOL] = "boolean", [ARG_OBJ] = "object", [ARG_MAP] = "object", [ARG_LIST] = "array",
+  [ARG_STR] = "string", [ARG_INT] = "integer", [ARG_NUM] = "number", [ARG_BOOL] = "boolean",
+  [ARG_OBJ] = "object", [ARG_MAP] = "object",  [ARG_LIST] = "array",
 };
 
 json_t *
@@ -103,18 +103,19 @@ no_unknown (const struct arg *fields, const json_t *obj, const char *where, stru
   json_t *x;
 
   json_object_foreach ((json_t *) obj, k, x)
-    {
-      const struct arg *a = fields;
-      while (a->name && strcmp (a->name, k) != 0)
-        a++;
-      if (a->name == NULL)
-        return rpc_fail (e, RPC_INVALID_PARAMS,
-                         "invalid params: %sunknown argument '%.100s' (the tool's inputSchema "
-                         "lists those it takes)", where, k);
-      if (a->refused && !json_is_null (x))
-        return rpc_fail (e, RPC_INVALID_PARAMS, "invalid params: %s'%s' is refused: %s", where,
-                         k, a->refused);
-    }
+  {
+    const struct arg *a = fields;
+    while (a->name && strcmp (a->name, k) != 0)
+      a++;
+    if (a->name == NULL)
+      return rpc_fail (e, RPC_INVALID_PARAMS,
+                       "invalid params: %sunknown argument '%.100s' (the tool's inputSchema "
+                       "lists those it takes)",
+                       where, k);
+    if (a->refused && !json_is_null (x))
+      return rpc_fail (e, RPC_INVALID_PARAMS, "invalid params: %s'%s' is refused: %s", where, k,
+                       a->refused);
+  }
   return 0;
 }
 
@@ -123,19 +124,15 @@ type_fits (enum arg_type t, const json_t *v)
 {
   switch (t)
     {
-    case ARG_STR:
-      return json_is_string (v);
+    case ARG_STR: return json_is_string (v);
     case ARG_INT:
       return json_is_integer (v)
              || (json_is_real (v) && json_real_value (v) > -1e18 && json_real_value (v) < 1e18
                  && json_real_value (v) == (double) (int64_t) json_real_value (v));
-    case ARG_NUM:
-      return json_is_number (v);
-    case ARG_BOOL:
-      return json_is_boolean (v);
+    case ARG_NUM: return json_is_number (v);
+    case ARG_BOOL: return json_is_boolean (v);
     case ARG_OBJ:
-    case ARG_MAP:
-      return json_is_object (v);
+    case ARG_MAP: return json_is_object (v);
     case ARG_LIST:
       {
         size_t i;
@@ -184,10 +181,9 @@ args_check (const struct arg *fields, const json_t *obj, const char *where, stru
         {
           const char *k;
           json_t *x;
-          json_object_foreach ((json_t *) v, k, x)
-            if (!json_is_string (x))
-              return rpc_fail (e, RPC_INVALID_PARAMS, "invalid params: %s'%s.%s' must be a string",
-                               where, a->name, k);
+          json_object_foreach ((json_t *) v, k, x) if (!json_is_string (x)) return rpc_fail (
+              e, RPC_INVALID_PARAMS, "invalid params: %s'%s.%s' must be a string", where, a->name,
+              k);
         }
       if (a->type == ARG_OBJ)
         {

@@ -54,7 +54,8 @@ fs_op_write (const struct call *c, const char *id, const json_t *args, json_t **
   if (!json_is_string (content))
     return islet_fail (err, ISLET_E_INVALID, 0, "write: 'content' is required (a string)");
   if (islet_fs_write (c->h->ctx, id, path, json_string_value (content),
-                      json_string_length (content), 0644, err) < 0)
+                      json_string_length (content), 0644, err)
+      < 0)
     return -1;
   *out = json_pack ("{s:s,s:I}", "path", path, "bytes_written",
                     (json_int_t) json_string_length (content));
@@ -67,8 +68,8 @@ fs_op_delete (const struct call *c, const char *id, const json_t *args, json_t *
 {
   const char *path = str_arg (args, "path");
 
-  if (islet_fs_remove (c->h->ctx, id, path, json_is_true (json_object_get (args, "recursive")),
-                       err) < 0)
+  if (islet_fs_remove (c->h->ctx, id, path, json_is_true (json_object_get (args, "recursive")), err)
+      < 0)
     return -1;
   *out = json_pack ("{s:s,s:b}", "path", path, "deleted", 1);
   return 0;
@@ -162,7 +163,8 @@ host_file (const struct call *c, const char *p, bool to_write, char **out, struc
       free (real);
       return islet_fail (err, ISLET_E_INVALID, 0,
                          "host_path `%s` is outside the host directory `%s` (symlinks "
-                         "followed)", p, root);
+                         "followed)",
+                         p, root);
     }
   *out = real;
   return 0;
@@ -260,8 +262,8 @@ fs_op_upload (const struct call *c, const char *id, const json_t *args, json_t *
   if (n / 4 * 3 > MCP_TRANSFER_MAX + 2)
     return islet_fail (err, ISLET_E_LIMIT, 0,
                        "upload: content_base64 is over the limit of %u bytes (%u MiB) a file "
-                       "may have in base64; write a larger file in parts", MCP_TRANSFER_MAX,
-                       MCP_TRANSFER_MAX >> 20);
+                       "may have in base64; write a larger file in parts",
+                       MCP_TRANSFER_MAX, MCP_TRANSFER_MAX >> 20);
   if (islet_base64_decode (b64, n, MCP_TRANSFER_MAX, &data, &len, err) < 0)
     return islet_wrap (err, "upload: content_base64");
   /* a temporary file and a rename, in the sandbox: never half a file */
@@ -297,18 +299,18 @@ fs_op_download (const struct call *c, const char *id, const json_t *args, json_t
   if (islet_fs_read (c->h->ctx, id, path, MCP_TRANSFER_MAX, &data, &len, err) < 0)
     return -1;
   b64 = islet_base64 ((const unsigned char *) data, len);
-  *out = json_pack ("{s:s,s:s,s:I}", "path", path, "content_base64", b64, "size",
-                    (json_int_t) len);
+  *out = json_pack ("{s:s,s:s,s:I}", "path", path, "content_base64", b64, "size", (json_int_t) len);
   return 0;
 }
 
-static const struct {
+static const struct
+{
   const char *name;
   fs_fn fn;
 } fs_ops[] = {
-  { "read", fs_op_read },     { "write", fs_op_write },       { "upload", fs_op_upload },
+  { "read", fs_op_read },         { "write", fs_op_write },   { "upload", fs_op_upload },
   { "download", fs_op_download }, { "delete", fs_op_delete }, { "list", fs_op_list },
-  { "info", fs_op_info },     { "mkdir", fs_op_mkdir },
+  { "info", fs_op_info },         { "mkdir", fs_op_mkdir },
 };
 
 int
@@ -333,23 +335,25 @@ tool_file (const struct call *c, const json_t *args, json_t **out, struct islet_
 }
 
 static const char *const fs_choices[] = { "read", "write", "upload", "download", "delete",
-                                          "list", "info", "mkdir", NULL };
+                                          "list", "info",  "mkdir",  NULL };
 
 const struct arg file_args[] = {
   ARG_SANDBOX (true),
   { "operation", ARG_STR, true, "what to do", fs_choices, NULL, NULL, NULL },
   { "path", ARG_STR, true,
     "path inside the sandbox; relative paths are under /workspace (required: as path or "
-    "file_path)", NULL, NULL, "file_path", NULL },
+    "file_path)",
+    NULL, NULL, "file_path", NULL },
   { "content", ARG_STR, false, "write: the file's new text", NULL, NULL, NULL, NULL },
   { "content_base64", ARG_STR, false,
     "upload: the file's bytes in base64 (any bytes; at most 8 MiB once decoded). The file is "
-    "replaced whole, never left half-written", NULL, NULL, NULL, NULL },
+    "replaced whole, never left half-written",
+    NULL, NULL, NULL, NULL },
   { "host_path", ARG_STR, false,
     "upload: read the bytes from this file of the host instead; download: write them to it. "
     "Only when the server was started with `islet mcp --host-dir DIR`, and only beneath DIR "
-    "(relative paths are under DIR); refused over HTTP. No size cap but the disk's", NULL,
-    NULL, NULL, NULL },
+    "(relative paths are under DIR); refused over HTTP. No size cap but the disk's",
+    NULL, NULL, NULL, NULL },
   { "recursive", ARG_BOOL, false,
     "delete: remove a directory with everything in it; list: descend into subdirectories", NULL,
     NULL, NULL, NULL },

@@ -25,15 +25,15 @@ git_value (const json_t *args, const char *name, bool required, const char **out
 
 /* A file of the sandbox's /tmp under a random name, for one command. */
 static int
-tmp_file (const struct call *c, const char *id, const char *what, const char *text,
-          unsigned mode, char **path, struct islet_err *err)
+tmp_file (const struct call *c, const char *id, const char *what, const char *text, unsigned mode,
+          char **path, struct islet_err *err)
 {
   unsigned char rnd[6];
 
   if (getrandom (rnd, sizeof rnd, 0) != (ssize_t) sizeof rnd)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "getrandom");
-  *path = islet_xasprintf ("/tmp/.islet-%s-%02x%02x%02x%02x%02x%02x", what, rnd[0], rnd[1],
-                           rnd[2], rnd[3], rnd[4], rnd[5]);
+  *path = islet_xasprintf ("/tmp/.islet-%s-%02x%02x%02x%02x%02x%02x", what, rnd[0], rnd[1], rnd[2],
+                           rnd[3], rnd[4], rnd[5]);
   return islet_fs_write (c->h->ctx, id, *path, text, strlen (text), mode, err);
 }
 
@@ -125,8 +125,8 @@ add_commit_hash (const struct call *c, const char *id, const char *path, json_t 
 }
 
 int
-git_in (const struct call *c, const char *id, const json_t *args, bool trust_source,
-        json_t **out, struct islet_err *err)
+git_in (const struct call *c, const char *id, const json_t *args, bool trust_source, json_t **out,
+        struct islet_err *err)
 {
   const char *op = str_arg (args, "operation"), *path, *url, *branch;
   const char *user = str_arg (args, "username"), *pass = str_arg (args, "password");
@@ -180,8 +180,7 @@ git_in (const struct call *c, const char *id, const json_t *args, bool trust_sou
       if (path)
         argv[n++] = path;
     }
-  else if (repo_argv (args, op, path, branch, argv, sizeof argv / sizeof argv[0], &n, cfg, err)
-           < 0)
+  else if (repo_argv (args, op, path, branch, argv, sizeof argv / sizeof argv[0], &n, cfg, err) < 0)
     goto out;
   argv[n] = NULL;
   r = run_in (c, id, (char *const *) argv, env, NULL, 0, out, err);
@@ -208,26 +207,32 @@ tool_git (const struct call *c, const json_t *args, json_t **out, struct islet_e
   return git_in (c, info.id, args, false, out, err);
 }
 
-static const char *const git_choices[] = { "clone", "status", "add", "commit", "push",
-                                           "pull", "branches", "checkout", NULL };
+static const char *const git_choices[] = { "clone", "status",   "add",      "commit", "push",
+                                           "pull",  "branches", "checkout", NULL };
 
 const struct arg git_args[] = {
   ARG_SANDBOX (true),
   { "operation", ARG_STR, true, "what to do", git_choices, NULL, NULL, NULL },
   { "path", ARG_STR, false,
-    "the repository's directory (default /workspace); clone: where to clone to", NULL, NULL, NULL, NULL },
-  { "url", ARG_STR, false, "clone: the repository, a URL or a path inside the sandbox", NULL,
-    NULL, NULL, NULL },
+    "the repository's directory (default /workspace); clone: where to clone to", NULL, NULL, NULL,
+    NULL },
+  { "url", ARG_STR, false, "clone: the repository, a URL or a path inside the sandbox", NULL, NULL,
+    NULL, NULL },
   { "branch", ARG_STR, false,
     "clone, push, pull: the branch; checkout: the branch to switch to; branches: a branch to "
-    "create (without it, the branches are listed)", NULL, NULL, NULL, NULL },
-  { "files", ARG_LIST, false, "add: the paths to stage (default: every change)", NULL, NULL, NULL, NULL },
+    "create (without it, the branches are listed)",
+    NULL, NULL, NULL, NULL },
+  { "files", ARG_LIST, false, "add: the paths to stage (default: every change)", NULL, NULL, NULL,
+    NULL },
   { "message", ARG_STR, false, "commit: the message", NULL, NULL, NULL, NULL },
   { "author", ARG_STR, false, "commit: the author's name (default islet)", NULL, NULL, NULL, NULL },
-  { "email", ARG_STR, false, "commit: the author's email (default islet@localhost)", NULL, NULL, NULL, NULL },
-  { "username", ARG_STR, false, "clone, push, pull: the user for an HTTPS remote", NULL, NULL, NULL, NULL },
+  { "email", ARG_STR, false, "commit: the author's email (default islet@localhost)", NULL, NULL,
+    NULL, NULL },
+  { "username", ARG_STR, false, "clone, push, pull: the user for an HTTPS remote", NULL, NULL, NULL,
+    NULL },
   { "password", ARG_STR, false,
     "clone, push, pull: its password or token; it is given to git through the environment of "
-    "that one command, never on a command line or in .git/config", NULL, NULL, NULL, NULL },
+    "that one command, never on a command line or in .git/config",
+    NULL, NULL, NULL, NULL },
   ARG_END,
 };

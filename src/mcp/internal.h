@@ -10,14 +10,16 @@
 
 #define MCP_TIMEOUT_MAX_S 3600 /* of one tool's command */
 
-enum {
+enum
+{
   RPC_PARSE_ERROR = -32700,
   RPC_INVALID_REQUEST = -32600,
   RPC_METHOD_NOT_FOUND = -32601,
   RPC_INVALID_PARAMS = -32602,
 };
 
-struct rpc_err {
+struct rpc_err
+{
   int code;
   char msg[512];
 };
@@ -26,7 +28,8 @@ int rpc_fail (struct rpc_err *e, int code, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));
 
 /* One tool call: the host it runs for and the session it is part of. */
-struct call {
+struct call
+{
   const struct mcp_host *h;
   struct mcp_session *s;
 };
@@ -36,9 +39,19 @@ void session_remember (struct mcp_session *s, const char *id);
 
 /* ---- arguments (args.c): one table gives the schema and the checks ---- */
 
-enum arg_type { ARG_STR, ARG_INT, ARG_NUM, ARG_BOOL, ARG_OBJ, ARG_MAP, ARG_LIST };
+enum arg_type
+{
+  ARG_STR,
+  ARG_INT,
+  ARG_NUM,
+  ARG_BOOL,
+  ARG_OBJ,
+  ARG_MAP,
+  ARG_LIST
+};
 
-struct arg {
+struct arg
+{
   const char *name; /* NULL ends a table */
   enum arg_type type;
   bool required;
@@ -49,12 +62,20 @@ struct arg {
   const char *refused;        /* not NULL: an argument known and refused, and why */
 };
 
-#define ARG_END { NULL, 0, false, NULL, NULL, NULL, NULL, NULL }
+#define ARG_END                                                                                    \
+  {                                                                                                \
+    NULL, 0, false, NULL, NULL, NULL, NULL, NULL                                                   \
+  }
 /* An argument other servers of the same tools take that islet cannot honour:
  * a call that gives it fails, saying why, rather than run without it. */
-#define ARG_REFUSED(n, why) { n, ARG_STR, false, NULL, NULL, NULL, NULL, why }
-#define ARG_SANDBOX(req)                                                                         \
-  { "sandbox_id", ARG_STR, req, "the sandbox: its id or its name", NULL, NULL, NULL, NULL }
+#define ARG_REFUSED(n, why)                                                                        \
+  {                                                                                                \
+    n, ARG_STR, false, NULL, NULL, NULL, NULL, why                                                 \
+  }
+#define ARG_SANDBOX(req)                                                                           \
+  {                                                                                                \
+    "sandbox_id", ARG_STR, req, "the sandbox: its id or its name", NULL, NULL, NULL, NULL          \
+  }
 
 json_t *args_schema (const struct arg *fields);
 /* A call's arguments with every alias given under its own name (a new
@@ -62,13 +83,13 @@ json_t *args_schema (const struct arg *fields);
 json_t *args_canonical (const struct arg *fields, const json_t *obj, struct rpc_err *e);
 /* -1 with a -32602 error when obj does not fit the table: a member the
  * table does not have (or refuses) is an error too, never dropped. */
-int args_check (const struct arg *fields, const json_t *obj, const char *where,
-                struct rpc_err *e);
+int args_check (const struct arg *fields, const json_t *obj, const char *where, struct rpc_err *e);
 const char *str_arg (const json_t *args, const char *name);
 
 /* ---- tools (tools.c, files.c, git.c) ---- */
 
-struct tool {
+struct tool
+{
   const char *name;
   const char *desc;
   const struct arg *args;

@@ -24,14 +24,14 @@
 #include "islet/err.h"
 #include "islet/sandbox.h"
 
-#define MCP_MESSAGE_MAX (16u << 20)  /* one JSON-RPC message, at most */
-#define MCP_TRANSFER_MAX (8u << 20)  /* file_operation upload/download through base64 */
-#define MCP_EPHEMERAL_IDLE_MIN 15    /* HTTP: a non-persistent sandbox idle this long goes */
+#define MCP_MESSAGE_MAX (16u << 20) /* one JSON-RPC message, at most */
+#define MCP_TRANSFER_MAX (8u << 20) /* file_operation upload/download through base64 */
+#define MCP_EPHEMERAL_IDLE_MIN 15   /* HTTP: a non-persistent sandbox idle this long goes */
 
 /* What create_sandbox asks of the host. */
 struct mcp_create
 {
-  const char *name; /* NULL: none (the host's default) */
+  const char *name;  /* NULL: none (the host's default) */
   const char *image; /* an image in the store; NULL: the default */
   struct islet_limits limits;
   const char *language; /* a label, NULL: none */
@@ -63,10 +63,10 @@ struct mcp_host
 {
   const struct mcp_host_ops *ops;
   void *data;
-  struct islet_ctx *ctx; /* the core: exec and files in a resolved sandbox */
-  const char *host_dir;  /* host paths of file_operation are allowed beneath it; NULL: refused */
+  struct islet_ctx *ctx;   /* the core: exec and files in a resolved sandbox */
+  const char *host_dir;    /* host paths of file_operation are allowed beneath it; NULL: refused */
   const char *no_host_dir; /* why, when host_dir is NULL */
-  const char *name;      /* "islet mcp", "isletd /mcp": for messages */
+  const char *name;        /* "islet mcp", "isletd /mcp": for messages */
 };
 
 /* What lives as long as one MCP session: the protocol version agreed at

@@ -85,12 +85,14 @@ mcp_session_fini (struct mcp_session *s)
 
 /* ---- prompts ---- */
 
-struct prompt_arg {
+struct prompt_arg
+{
   const char *name, *desc;
   bool required;
 };
 
-struct prompt {
+struct prompt
+{
   const char *name, *desc;
   struct prompt_arg args[3];
   /* {name} is replaced by the argument's value, or by the text after '|'
@@ -243,8 +245,8 @@ tool_result (json_t *structured, bool is_error)
 {
   cleanup_free char *text = json_dumps (structured, JSON_INDENT (2) | JSON_PRESERVE_ORDER);
 
-  return json_pack ("{s:[{s:s,s:s}],s:o,s:b}", "content", "type", "text", "text",
-                    text ? text : "", "structuredContent", structured, "isError", is_error);
+  return json_pack ("{s:[{s:s,s:s}],s:o,s:b}", "content", "type", "text", "text", text ? text : "",
+                    "structuredContent", structured, "isError", is_error);
 }
 
 /* "mcp.TOOL", or "mcp.TOOL.OPERATION" for the tools that have operations. */
@@ -302,7 +304,8 @@ m_tools_call (const struct call *c, const json_t *params, json_t **result, struc
         {
           json_decref (out);
           out = json_pack ("{s:{s:s,s:o}}", "error", "kind", islet_errkind_name (err.kind),
-                           "message", islet_json_bytes (err.msg, strnlen (err.msg, sizeof err.msg)));
+                           "message",
+                           islet_json_bytes (err.msg, strnlen (err.msg, sizeof err.msg)));
           *result = tool_result (out, true);
           return 0;
         }
@@ -345,7 +348,8 @@ m_ping (const struct call *c, const json_t *params, json_t **result, struct rpc_
   return 0;
 }
 
-static const struct method {
+static const struct method
+{
   const char *name;
   int (*fn) (const struct call *c, const json_t *params, json_t **result, struct rpc_err *e);
 } methods[] = {

@@ -43,13 +43,11 @@ env_from (const json_t *a, const json_t *b)
     {
       const char *k;
       json_t *x;
-      json_object_foreach ((json_t *) objs[o], k, x)
-        if (json_is_string (x) && i < n)
-          v[i++] = islet_xasprintf ("%s=%s", k, json_string_value (x));
+      json_object_foreach ((json_t *) objs[o], k, x) if (json_is_string (x) && i < n) v[i++]
+          = islet_xasprintf ("%s=%s", k, json_string_value (x));
     }
   return v;
 }
-
 
 static int
 env_check (const json_t *env, struct islet_err *err)
@@ -57,10 +55,12 @@ env_check (const json_t *env, struct islet_err *err)
   const char *k;
   json_t *x;
 
-  json_object_foreach ((json_t *) env, k, x)
-    if (k[0] == '\0' || strchr (k, '=') != NULL)
-      return islet_fail (err, ISLET_E_INVALID, 0,
-                         "environment: '%s' is not a variable name", k);
+  json_object_foreach (
+      (json_t *) env, k,
+      x) if (k[0] == '\0'
+             || strchr (k, '=')
+                    != NULL) return islet_fail (err, ISLET_E_INVALID, 0,
+                                                "environment: '%s' is not a variable name", k);
   return 0;
 }
 
@@ -108,8 +108,8 @@ sandbox_arg (const struct call *c, const json_t *args, struct islet_sandbox_info
 }
 
 int
-run_in (const struct call *c, const char *id, char *const *argv, const json_t *env,
-        const char *cwd, uint32_t timeout_ms, json_t **out, struct islet_err *err)
+run_in (const struct call *c, const char *id, char *const *argv, const json_t *env, const char *cwd,
+        uint32_t timeout_ms, json_t **out, struct islet_err *err)
 {
   struct islet_exec_result res = { 0 };
   cleanup_json json_t *meta = meta_read (c->h->ctx, id);
@@ -167,12 +167,11 @@ create_opts (const json_t *args, struct mcp_create *mc, struct islet_err *err)
 /* What a new sandbox needs before it is handed over: its metadata, and
  * the clone of git_repo.  Any failure is the create's. */
 static int
-create_fill (const struct call *c, const char *id, const struct mcp_create *mc,
-             const json_t *args, json_t **git, struct islet_err *err)
+create_fill (const struct call *c, const char *id, const struct mcp_create *mc, const json_t *args,
+             json_t **git, struct islet_err *err)
 {
   cleanup_json json_t *meta = json_pack ("{s:s?,s:O?,s:b}", "language", mc->language,
-                                         "environment_vars", mc->env, "persistent",
-                                         mc->persistent);
+                                         "environment_vars", mc->env, "persistent", mc->persistent);
   cleanup_json json_t *clone = NULL;
   const char *repo = str_arg (args, "git_repo");
 
@@ -190,8 +189,8 @@ create_fill (const struct call *c, const char *id, const struct mcp_create *mc,
       size_t n = strlen (text);
       while (n > 0 && text[n - 1] == '\n')
         n--;
-      return islet_fail (err, ISLET_E_INVALID, 0, "git_repo: git clone of '%s' failed: %.*s",
-                         repo, (int) (n > 400 ? 400 : n), text);
+      return islet_fail (err, ISLET_E_INVALID, 0, "git_repo: git clone of '%s' failed: %.*s", repo,
+                         (int) (n > 400 ? 400 : n), text);
     }
   return 0;
 }
@@ -220,8 +219,7 @@ tool_create (const struct call *c, const json_t *args, json_t **out, struct isle
     session_remember (c->s, id);
   *out = islet_sandbox_json (&info);
   json_object_set_new (*out, "language", mc.language ? json_string (mc.language) : json_null ());
-  json_object_set_new (*out, "environment_vars",
-                       mc.env ? json_deep_copy (mc.env) : json_object ());
+  json_object_set_new (*out, "environment_vars", mc.env ? json_deep_copy (mc.env) : json_object ());
   json_object_set_new (*out, "persistent", json_boolean (mc.persistent));
   if (git)
     json_object_set_new (*out, "git_repo",
@@ -270,8 +268,7 @@ tool_delete (const struct call *c, const json_t *args, json_t **out, struct isle
 {
   struct islet_sandbox_info info;
 
-  if (sandbox_arg (c, args, &info, err) < 0
-      || c->h->ops->remove (c->h->data, info.id, err) < 0)
+  if (sandbox_arg (c, args, &info, err) < 0 || c->h->ops->remove (c->h->data, info.id, err) < 0)
     return -1;
   *out = json_pack ("{s:s,s:s,s:b}", "id", info.id, "name", info.name, "deleted", 1);
   return 0;
@@ -324,8 +321,8 @@ tool_execute_shell (const struct call *c, const json_t *args, json_t **out, stru
 
   if (timeout_arg (args, &timeout_ms, err) < 0 || sandbox_arg (c, args, &info, err) < 0)
     return -1;
-  return run_in (c, info.id, argv, json_object_get (args, "env"), str_arg (args, "cwd"),
-                 timeout_ms, out, err);
+  return run_in (c, info.id, argv, json_object_get (args, "env"), str_arg (args, "cwd"), timeout_ms,
+                 out, err);
 }
 
 /* ---- the tool table ---- */
@@ -342,43 +339,53 @@ lang_choices_fill (void)
     lang_choices[i] = names[i];
 }
 
-#define ARG_TIMEOUT                                                                              \
-  { "timeout", ARG_NUM, false,                                                                   \
-    "wall-clock limit in seconds (default: the sandbox's, 30 unless set at creation); the "    \
-    "command is killed and timed_out is true when it is reached", NULL, NULL, NULL, NULL }
+#define ARG_TIMEOUT                                                                                \
+  {                                                                                                \
+    "timeout", ARG_NUM, false,                                                                     \
+        "wall-clock limit in seconds (default: the sandbox's, 30 unless set at creation); the "    \
+        "command is killed and timed_out is true when it is reached",                              \
+        NULL, NULL, NULL, NULL                                                                     \
+  }
 
 static const struct arg limit_args[] = {
   { "memory_mb", ARG_INT, false, "memory limit in MiB (default 1024)", NULL, NULL, NULL, NULL },
-  { "cpus", ARG_NUM, false, "CPUs, may be fractional such as 0.5 (default 1)", NULL, NULL, NULL, NULL },
-  { "disk_mb", ARG_INT, false, "disk space in MiB for files (default 3072)", NULL, NULL, NULL, NULL },
-  { "timeout_s", ARG_INT, false, "default time limit of each command in seconds (default 30)",
-    NULL, NULL, NULL, NULL },
+  { "cpus", ARG_NUM, false, "CPUs, may be fractional such as 0.5 (default 1)", NULL, NULL, NULL,
+    NULL },
+  { "disk_mb", ARG_INT, false, "disk space in MiB for files (default 3072)", NULL, NULL, NULL,
+    NULL },
+  { "timeout_s", ARG_INT, false, "default time limit of each command in seconds (default 30)", NULL,
+    NULL, NULL, NULL },
   ARG_END,
 };
 
 static const struct arg create_args[] = {
   { "name", ARG_STR, false,
-    "a unique name (letters, digits, '-'); default: one is made from the id", NULL, NULL, NULL, NULL },
+    "a unique name (letters, digits, '-'); default: one is made from the id", NULL, NULL, NULL,
+    NULL },
   { "language", ARG_STR, false,
     "a label for the main language, such as python; the default image has python3, node, "
-    "bash and git", NULL, NULL, NULL, NULL },
+    "bash and git",
+    NULL, NULL, NULL, NULL },
   { "environment_vars", ARG_MAP, false,
     "environment variables for every command run in the sandbox", NULL, NULL, NULL, NULL },
   { "limits", ARG_OBJ, false, "resource limits", NULL, limit_args, NULL, NULL },
   { "persistent", ARG_BOOL, false,
     "true: the sandbox stays until delete_sandbox. false (the default): it is removed when "
     "this MCP session ends (stdio: when the client closes the server; HTTP: when the client "
-    "ends its session), and over HTTP also once it has been idle for 15 minutes", NULL, NULL, NULL, NULL },
+    "ends its session), and over HTTP also once it has been idle for 15 minutes",
+    NULL, NULL, NULL, NULL },
   { "git_repo", ARG_STR, false,
     "a git repository to clone at creation, by git inside the sandbox: a URL or a path inside "
     "the sandbox (the network is loopback only), within the per-command time limit "
-    "(limits.timeout_s). If the clone fails, no sandbox is made and the error says why", NULL,
-    NULL, NULL, NULL },
-  { "git_path", ARG_STR, false, "where git_repo is cloned to (default /workspace)", NULL, NULL, NULL, NULL },
+    "(limits.timeout_s). If the clone fails, no sandbox is made and the error says why",
+    NULL, NULL, NULL, NULL },
+  { "git_path", ARG_STR, false, "where git_repo is cloned to (default /workspace)", NULL, NULL,
+    NULL, NULL },
   { "image", ARG_STR, false,
     "an OCI image already on this machine (put there with `islet image pull` or `islet image "
     "import`), by name or id; the sandbox's files are the image's and its Env and WorkingDir "
-    "apply. Default: Debian with python3, node, bash and git", NULL, NULL, NULL, NULL },
+    "apply. Default: Debian with python3, node, bash and git",
+    NULL, NULL, NULL, NULL },
   ARG_END,
 };
 
@@ -419,8 +426,8 @@ const struct tool mcp_tools[] = {
     "environment variables and whether it is persistent.",
     sandbox_args, tool_info, true },
   { "delete_sandbox",
-    "Delete a sandbox for good: every process is killed and its files are removed.",
-    sandbox_args, tool_delete, false },
+    "Delete a sandbox for good: every process is killed and its files are removed.", sandbox_args,
+    tool_delete, false },
   { "execute_code",
     "Run a program (python, javascript or bash) and return exit_code, stdout, stderr, wall_ms, "
     "cpu_ms, memory_peak_bytes, timed_out, oom_killed and truncated. With sandbox_id it runs in "

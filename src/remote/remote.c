@@ -151,7 +151,6 @@ append (char **buf, size_t *len, size_t *cap, const char *data, size_t n)
   (*buf)[*len] = '\0';
 }
 
-
 /* Hand the complete lines of the answer so far to c->on_line; keep the
  * rest (one line is at most JSON_ANSWER_MAX). */
 static int
@@ -196,8 +195,7 @@ on_answer (char *p, size_t size, size_t n, void *user)
     }
   if (c->on_line && c->status >= 200 && c->status < 300)
     return take_lines (c, p, len) < 0 ? 0 : len;
-  max = c->status >= 200 && c->status < 300 ? (c->max ? c->max : JSON_ANSWER_MAX)
-                                             : ERROR_BODY_MAX;
+  max = c->status >= 200 && c->status < 300 ? (c->max ? c->max : JSON_ANSWER_MAX) : ERROR_BODY_MAX;
   if (c->len + len > max)
     {
       c->over = true;
@@ -229,18 +227,13 @@ status_kind (long status)
     case 401:
     case 403:
     case 405:
-    case 422:
-      return ISLET_E_INVALID;
-    case 404:
-      return ISLET_E_NOTFOUND;
-    case 409:
-      return ISLET_E_CONFLICT;
+    case 422: return ISLET_E_INVALID;
+    case 404: return ISLET_E_NOTFOUND;
+    case 409: return ISLET_E_CONFLICT;
     case 413:
     case 429:
-    case 507:
-      return ISLET_E_LIMIT;
-    default:
-      return ISLET_E_SYSTEM;
+    case 507: return ISLET_E_LIMIT;
+    default: return ISLET_E_SYSTEM;
     }
 }
 
@@ -293,7 +286,7 @@ call_run (struct remote *rm, struct call *c, struct islet_err *err)
         {
           off_t at = lseek (c->in_fd, 0, SEEK_CUR);
           cu.easy_setopt (rm->curl, CURLOPT_POSTFIELDSIZE_LARGE,
-                            (curl_off_t) (st.st_size - (at > 0 ? at : 0)));
+                          (curl_off_t) (st.st_size - (at > 0 ? at : 0)));
         }
       else
         h = cu.slist_append (h, "Transfer-Encoding: chunked");
@@ -446,8 +439,8 @@ r_list (void *self, struct islet_sandbox_info **out, size_t *n, struct islet_err
   for (int page = 0; page < LIST_PAGES_MAX; page++)
     {
       /* the first page has no cursor: its NULL ends the query */
-      cleanup_free char *path = path_q (
-          rm, "/api/sandbox", (const char *[]){ "limit", limit, "cursor", cursor, NULL });
+      cleanup_free char *path = path_q (rm, "/api/sandbox",
+                                        (const char *[]){ "limit", limit, "cursor", cursor, NULL });
       cleanup_json json_t *j = NULL;
       json_t *items, *e, *next;
       size_t i;
@@ -460,14 +453,14 @@ r_list (void *self, struct islet_sandbox_info **out, size_t *n, struct islet_err
       items = json_object_get (j, "items");
       v = islet_xrealloc (v, (count + json_array_size (items) + 1) * sizeof *v);
       json_array_foreach (items, i, e)
-        {
-          if (dto_info (e, &v[count], err) < 0)
-            {
-              free (v);
-              return -1;
-            }
-          count++;
-        }
+      {
+        if (dto_info (e, &v[count], err) < 0)
+          {
+            free (v);
+            return -1;
+          }
+        count++;
+      }
       next = json_object_get (j, "nextCursor");
       free (cursor);
       cursor = json_is_string (next) ? islet_xstrdup (json_string_value (next)) : NULL;
@@ -608,7 +601,6 @@ r_destroy (void *self, const char *ref, bool force, struct islet_err *err)
 
 /* ---- commands ---- */
 
-
 /* A streamed exec's lines, as they come. */
 struct exec_stream
 {
@@ -658,8 +650,7 @@ exec_line (const char *line, size_t len, void *user)
 
       if (b64 == NULL)
         continue;
-      if (islet_base64_decode (b64, strlen (b64), SIZE_MAX, (unsigned char **) &data, &n, &err)
-          < 0)
+      if (islet_base64_decode (b64, strlen (b64), SIZE_MAX, (unsigned char **) &data, &n, &err) < 0)
         return -1;
       if (s == 0)
         append (&es->out->out, &es->out->out_len, &es->out_cap, data, n);
@@ -672,14 +663,17 @@ exec_line (const char *line, size_t len, void *user)
 
 /* exec with "stream": the output reaches req->on_output as it comes. */
 static int
-exec_streamed (struct remote *rm, const char *path, json_t *body,
-               const struct islet_exec_req *req, struct islet_exec_result *out,
-               struct islet_err *err)
+exec_streamed (struct remote *rm, const char *path, json_t *body, const struct islet_exec_req *req,
+               struct islet_exec_result *out, struct islet_err *err)
 {
   struct exec_stream es = { .req = req, .out = out };
   cleanup_free char *text = NULL;
-  struct call c = { .method = "POST", .path = path, .in_fd = -1, .out_fd = -1,
-                    .on_line = exec_line, .line_user = &es };
+  struct call c = { .method = "POST",
+                    .path = path,
+                    .in_fd = -1,
+                    .out_fd = -1,
+                    .on_line = exec_line,
+                    .line_user = &es };
   int r;
 
   json_object_set_new (body, "stream", json_true ());
@@ -708,8 +702,8 @@ exec_streamed (struct remote *rm, const char *path, json_t *body,
 }
 
 static int
-r_exec (void *self, const char *id, const struct islet_exec_req *req,
-        struct islet_exec_result *out, struct islet_err *err)
+r_exec (void *self, const char *id, const struct islet_exec_req *req, struct islet_exec_result *out,
+        struct islet_err *err)
 {
   struct remote *rm = self;
   cleanup_free char *path = islet_xasprintf ("/v1/sandbox/%s/exec", id);
@@ -727,14 +721,12 @@ r_exec (void *self, const char *id, const struct islet_exec_req *req,
       return islet_fail (err, ISLET_E_INVALID, 0, "argument %zu is not valid UTF-8", i);
   for (size_t i = 0; req->env && req->env[i]; i++)
     if (json_array_append_new (json_object_get (body, "env"), json_string (req->env[i])) < 0)
-      return islet_fail (err, ISLET_E_INVALID, 0, "environment entry %zu is not valid UTF-8",
-                         i);
+      return islet_fail (err, ISLET_E_INVALID, 0, "environment entry %zu is not valid UTF-8", i);
   if (req->cwd)
     json_object_set_new (body, "cwd", json_string (req->cwd));
   if (req->stdin_data)
     {
-      cleanup_free char *b = islet_base64 ((const unsigned char *) req->stdin_data,
-                                           req->stdin_len);
+      cleanup_free char *b = islet_base64 ((const unsigned char *) req->stdin_data, req->stdin_len);
       json_object_set_new (body, "stdin", json_string (b));
     }
   if (req->on_output)
@@ -744,8 +736,8 @@ r_exec (void *self, const char *id, const struct islet_exec_req *req,
   o = json_string_value (json_object_get (j, "stdout"));
   e = json_string_value (json_object_get (j, "stderr"));
   if (o == NULL || e == NULL
-      || islet_base64_decode (o, strlen (o), SIZE_MAX, (unsigned char **) &out->out,
-                              &out->out_len, err)
+      || islet_base64_decode (o, strlen (o), SIZE_MAX, (unsigned char **) &out->out, &out->out_len,
+                              err)
              < 0
       || islet_base64_decode (e, strlen (e), SIZE_MAX, (unsigned char **) &out->errout,
                               &out->err_len, err)
@@ -774,8 +766,7 @@ r_fs_read (void *self, const char *id, const char *path, size_t max, char **data
     {
       call_fini (&c);
       if (err->kind == ISLET_E_LIMIT && err->errnum == EFBIG)
-        return islet_fail (err, ISLET_E_LIMIT, EFBIG, "`%s` is larger than %zu bytes", path,
-                           c.max);
+        return islet_fail (err, ISLET_E_LIMIT, EFBIG, "`%s` is larger than %zu bytes", path, c.max);
       return -1;
     }
   if (c.data == NULL)
@@ -865,8 +856,8 @@ r_fs_move (void *self, const char *id, const char *from, const char *to, struct 
 {
   struct remote *rm = self;
   cleanup_free char *base = islet_xasprintf ("/toolbox/%s/files/move", id);
-  cleanup_free char *p
-      = path_q (rm, base, (const char *[]){ "source", from, "destination", to, NULL });
+  cleanup_free char *p = path_q (rm, base,
+                                 (const char *[]){ "source", from, "destination", to, NULL });
 
   return call_json (rm, "POST", p, NULL, NULL, err);
 }
@@ -890,9 +881,10 @@ stat_of (const json_t *fi)
     type = "symlink";
   else if (mode && mode[0] == '-')
     type = "file";
-  if (when && sscanf (when, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                      &tm.tm_hour, &tm.tm_min, &tm.tm_sec)
-                  == 6)
+  if (when
+      && sscanf (when, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                 &tm.tm_min, &tm.tm_sec)
+             == 6)
     {
       tm.tm_year -= 1900;
       tm.tm_mon -= 1;
@@ -939,15 +931,15 @@ r_fs_list (void *self, const char *id, const char *path, unsigned depth, json_t 
     return -1;
   list = json_array ();
   json_array_foreach (j, i, e)
-    {
-      json_t *st = stat_of (e);
-      if (st == NULL)
-        {
-          json_decref (list);
-          return islet_fail (err, ISLET_E_SYSTEM, 0, "isletd sent a file without its fields");
-        }
-      json_array_append_new (list, st);
-    }
+  {
+    json_t *st = stat_of (e);
+    if (st == NULL)
+      {
+        json_decref (list);
+        return islet_fail (err, ISLET_E_SYSTEM, 0, "isletd sent a file without its fields");
+      }
+    json_array_append_new (list, st);
+  }
   *out = list;
   return 0;
 }
@@ -989,8 +981,7 @@ static const struct islet_backend remote_ops = {
 };
 
 int
-islet_remote_open (const char *url, const char *key, struct islet_ctx **out,
-                   struct islet_err *err)
+islet_remote_open (const char *url, const char *key, struct islet_ctx **out, struct islet_err *err)
 {
   struct remote *rm;
   size_t len;

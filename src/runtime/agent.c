@@ -9,8 +9,8 @@
  * at start.  The supervisor passes it each file request's connection (with
  * SCM_RIGHTS, over a socket pair) and serves it in a thread of its own (a
  * forked worker when all threads are busy), which has the confinement as it
- * is: no cgroup move, no filter to install, no namespace to join.  If the agent is gone, the supervisor falls back to
- * a handler that confines itself (serve_file).  A request with "keep"
+ * is: no cgroup move, no filter to install, no namespace to join.  If the agent is gone, the
+ * supervisor falls back to a handler that confines itself (serve_file).  A request with "keep"
  * makes its connection a session (file_session), which whoever serves it
  * goes on serving: isletd keeps a few per sandbox (src/client/client.c). */
 #include <dirent.h>
@@ -440,8 +440,9 @@ void
 serve_file (struct sandbox *sb, int conn, json_t *req)
 {
   /* the handler's fds 0-2 stay (/dev/null and the supervisor's log) */
-  struct confinement c = { .cg = sb->init_cg, .fds = { 0, 1, 2, conn }, .nfds = 4,
-                           .cloexec_from = 3 };
+  struct confinement c = {
+    .cg = sb->init_cg, .fds = { 0, 1, 2, conn }, .nfds = 4, .cloexec_from = 3
+  };
   struct islet_err e = { 0 };
 
   if (confine (sb, &c, &e) < 0)
@@ -459,7 +460,8 @@ serve_file (struct sandbox *sb, int conn, json_t *req)
 
 static atomic_int agent_threads;
 
-struct agent_job {
+struct agent_job
+{
   int conn;
   json_t *req;
 };
@@ -513,8 +515,7 @@ serve_in_thread (int conn, json_t *req)
 
 /* The agent's loop: a request is a datagram with the request's JSON and the
  * connection's fd.  The socket's end (EOF) is the supervisor's exit. */
-static void __attribute__ ((noreturn))
-agent_loop (int sock)
+static void __attribute__ ((noreturn)) agent_loop (int sock)
 {
   for (;;)
     {
@@ -576,8 +577,11 @@ agent_start (struct sandbox *sb, int *sock_out, struct islet_err *err)
     {
       /* the agent dies with the supervisor; fds 0-2 stay (/dev/null and
          the supervisor's log) */
-      struct confinement c = { .cg = sb->init_cg, .fds = { 0, 1, 2, -1 }, .nfds = 4,
-                               .cloexec_from = 3, .die_with_parent = true };
+      struct confinement c = { .cg = sb->init_cg,
+                               .fds = { 0, 1, 2, -1 },
+                               .nfds = 4,
+                               .cloexec_from = 3,
+                               .die_with_parent = true };
       struct islet_err e;
       sigset_t none;
 

@@ -35,7 +35,8 @@
 #define STDIN_MAX (64u << 20)
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-struct exec_spec {
+struct exec_spec
+{
   char **argv;
   char **envp;
   const char *cwd;
@@ -47,19 +48,20 @@ struct exec_spec {
 };
 
 /* Why the command could not start, from the process that tried. */
-struct start_failure {
+struct start_failure
+{
   int errnum;
   bool entering; /* islet failed to enter the sandbox: islet's failure */
   char msg[200];
 };
 
-struct stream {
+struct stream
+{
   int fd;
   enum islet_frame frame;
   uint64_t total;
   bool truncated;
 };
-
 
 static char **
 json_to_strv (json_t *arr)
@@ -69,14 +71,14 @@ json_to_strv (json_t *arr)
   json_t *item;
 
   json_array_foreach (arr, i, item)
-    {
-      if (!json_is_string (item))
-        {
-          islet_strv_free (v);
-          return NULL;
-        }
-      v[i] = islet_xstrdup (json_string_value (item));
-    }
+  {
+    if (!json_is_string (item))
+      {
+        islet_strv_free (v);
+        return NULL;
+      }
+    v[i] = islet_xstrdup (json_string_value (item));
+  }
   return v;
 }
 
@@ -121,15 +123,13 @@ build_env (const struct sandbox *sb, json_t *extra)
   env[n++] = islet_xasprintf ("HOSTNAME=%s", sb->name);
   for (i = 0; i < ni; i++)
     env_put (env, &n, sb->image.env[i]);
-  json_array_foreach (extra, i, item)
-    env_put (env, &n, json_string_value (item));
+  json_array_foreach (extra, i, item) env_put (env, &n, json_string_value (item));
   env[n] = NULL;
   return env;
 }
 
 static int
-parse_request (const struct sandbox *sb, json_t *req, struct exec_spec *spec,
-               struct islet_err *err)
+parse_request (const struct sandbox *sb, json_t *req, struct exec_spec *spec, struct islet_err *err)
 {
   json_t *argv = json_object_get (req, "argv");
   json_t *env = json_object_get (req, "env");
@@ -229,8 +229,7 @@ report_failure (int fd, int errnum, bool entering, const char *msg)
   _exit (errnum == ENOENT ? 127 : 126);
 }
 
-static void __attribute__ ((noreturn))
-start_failed (int fd, int errnum, const char *msg)
+static void __attribute__ ((noreturn)) start_failed (int fd, int errnum, const char *msg)
 {
   report_failure (fd, errnum, false, msg);
 }
@@ -238,27 +237,34 @@ start_failed (int fd, int errnum, const char *msg)
 /* A command's process, made before its request comes: born in the
  * sandbox's pid namespace as the handler's child, in the exec's group,
  * confined, waiting on `go` for what to run.  The handler's ends: */
-struct command {
+struct command
+{
   struct islet_cg *cg; /* the exec's group, x<seq> */
   unsigned seq;
-  pid_t pid;  /* -1: none */
-  int go;     /* the spec goes in here; closing it unused ends the process */
-  int in;     /* write end of its stdin */
-  int out[2]; /* read ends of its stdout and stderr */
-  int status; /* read end: a start_failure if it could not start */
-  int sfd;    /* SIGCHLD of the handler's children */
+  pid_t pid;        /* -1: none */
+  int go;           /* the spec goes in here; closing it unused ends the process */
+  int in;           /* write end of its stdin */
+  int out[2];       /* read ends of its stdout and stderr */
+  int status;       /* read end: a start_failure if it could not start */
+  int sfd;          /* SIGCHLD of the handler's children */
   pid_t supervisor; /* the handler's parent */
 };
 
 /* The spec on `go`: this header, then `size` bytes of NUL-terminated
  * strings: the working directory, argc arguments, envc environment
  * entries. */
-struct go_header {
+struct go_header
+{
   uint32_t size, argc, envc, has_stdin;
 };
 
 /* The command's fds, from its birth to its execve. */
-enum { FD_GO = 3, FD_STATUS = 4, FD_COUNT };
+enum
+{
+  FD_GO = 3,
+  FD_STATUS = 4,
+  FD_COUNT
+};
 
 /* Read the spec from the handler: its strings in one allocation, kept until
  * the execve.  0 if the handler let the process go. */
@@ -296,8 +302,9 @@ static void __attribute__ ((noreturn))
 command_main (struct sandbox *sb, const struct islet_cg *cg, const int fds[FD_COUNT])
 {
   /* the image's User (root when it names none) */
-  struct confinement c = { .cg = cg, .nfds = FD_COUNT, .cloexec_from = FD_GO,
-                           .uid = sb->image.uid, .gid = sb->image.gid };
+  struct confinement c = {
+    .cg = cg, .nfds = FD_COUNT, .cloexec_from = FD_GO, .uid = sb->image.uid, .gid = sb->image.gid
+  };
   struct go_header h;
   struct islet_err e;
   char *cwd, **argv, **envp;
@@ -344,7 +351,8 @@ set_nonblock (int fd)
   fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) | O_NONBLOCK);
 }
 
-enum pumped {
+enum pumped
+{
   PUMP_DATA,
   PUMP_AGAIN,
   PUMP_EOF,
@@ -377,7 +385,8 @@ pump (int conn, struct stream *s, uint64_t limit)
   return PUMP_DATA;
 }
 
-struct run_state {
+struct run_state
+{
   pid_t command;
   int status;
   struct rusage ru;
@@ -539,7 +548,8 @@ retire_group (struct islet_cg *xcg)
 {
   struct islet_err e;
 
-  for (unsigned delay_ms = 50; !islet_cg_is_empty (xcg); delay_ms = delay_ms < 2000 ? delay_ms * 2 : 2000)
+  for (unsigned delay_ms = 50; !islet_cg_is_empty (xcg);
+       delay_ms = delay_ms < 2000 ? delay_ms * 2 : 2000)
     usleep (delay_ms * 1000);
   if (islet_cg_destroy (xcg, &e) < 0)
     fprintf (stderr, "remove exec group: %s\n", e.msg);
@@ -666,8 +676,14 @@ handler_begin (struct sandbox *sb, struct command *c, unsigned seq, struct islet
 {
   sigset_t mask;
 
-  *c = (struct command){ .seq = seq, .pid = -1, .go = -1, .in = -1, .out = { -1, -1 },
-                         .status = -1, .sfd = -1, .supervisor = getppid () };
+  *c = (struct command){ .seq = seq,
+                         .pid = -1,
+                         .go = -1,
+                         .in = -1,
+                         .out = { -1, -1 },
+                         .status = -1,
+                         .sfd = -1,
+                         .supervisor = getppid () };
   set_title ("islet-exec");
   sigemptyset (&mask);
   sigaddset (&mask, SIGCHLD);
@@ -706,7 +722,8 @@ command_run (struct sandbox *sb, struct command *c, int conn, json_t *req, int *
   uint64_t t0;
   bool sent;
 
-  if (parse_request (sb, req, &spec, &e) < 0 || (spec.has_stdin && read_stdin (conn, &spec, &e) < 0))
+  if (parse_request (sb, req, &spec, &e) < 0
+      || (spec.has_stdin && read_stdin (conn, &spec, &e) < 0))
     goto fail;
   t0 = islet_now_ns ();
   sent = command_go (c, &spec);

@@ -2,9 +2,9 @@
  * uts and ipc namespaces as real root, confines itself (confine.c: it builds
  * the root file system there, so those mounts belong to the host's user
  * namespace and stay locked, then makes its own user namespace and drops to
- * the sandbox's root) and becomes the sandbox's init: it only reaps orphans.  Signals sent from inside the
- * sandbox cannot kill a pid namespace's init, and when it dies the kernel
- * kills every process of the sandbox. */
+ * the sandbox's root) and becomes the sandbox's init: it only reaps orphans.  Signals sent from
+ * inside the sandbox cannot kill a pid namespace's init, and when it dies the kernel kills every
+ * process of the sandbox. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -19,7 +19,8 @@
 #include "islet/util.h"
 #include "runtime.h"
 
-enum sync_msg {
+enum sync_msg
+{
   SYNC_NEED_MAPS = 'M',
   SYNC_MAPS_DONE = 'K',
   SYNC_READY = 'R',
@@ -27,8 +28,7 @@ enum sync_msg {
 };
 
 /* Report a failure to the supervisor and die: the only way out of the child. */
-static void __attribute__ ((noreturn))
-child_fail (int sync, const struct islet_err *e)
+static void __attribute__ ((noreturn)) child_fail (int sync, const struct islet_err *e)
 {
   char buf[1 + sizeof *e];
   buf[0] = SYNC_ERROR;
@@ -37,8 +37,7 @@ child_fail (int sync, const struct islet_err *e)
   _exit (1);
 }
 
-static void __attribute__ ((noreturn))
-reap_forever (void)
+static void __attribute__ ((noreturn)) reap_forever (void)
 {
   sigset_t all;
 
@@ -71,8 +70,7 @@ await_maps (void *arg, struct islet_err *err)
   return 0;
 }
 
-static void __attribute__ ((noreturn))
-init_main (struct sandbox *sb, int sync)
+static void __attribute__ ((noreturn)) init_main (struct sandbox *sb, int sync)
 {
   cleanup_free char *upper = islet_xasprintf ("%s/upper", sb->volume);
   cleanup_free char *work = islet_xasprintf ("%s/work", sb->volume);
@@ -133,10 +131,9 @@ sandbox_start_init (struct sandbox *sb, struct islet_err *err)
   if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "socketpair");
   /* clone(2) without a new stack behaves like fork, with new namespaces. */
-  pid = (pid_t) syscall (SYS_clone,
-                         CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC
-                             | SIGCHLD,
-                         NULL, NULL, NULL, NULL);
+  pid = (pid_t) syscall (
+      SYS_clone, CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD,
+      NULL, NULL, NULL, NULL);
   if (pid < 0)
     {
       int e = errno;

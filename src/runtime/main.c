@@ -47,22 +47,21 @@ static char *title_start;
 static size_t title_len;
 static pid_t handlers[MAX_HANDLERS];
 static size_t n_handlers;
-static int lock_fd = -1; /* the run lock: held until this process exits */
+static int lock_fd = -1;    /* the run lock: held until this process exits */
 static pid_t agent_pid;     /* the file agent (agent.c), 0 if none */
 static int agent_sock = -1; /* requests to it */
 static bool agent_tried;    /* started once: after it is gone, handlers serve */
 static pid_t ready_pid;     /* the ready exec handler (exec.c), 0 if none */
 static int ready_sock = -1; /* the next exec request to it */
 static uint64_t ready_since;
-static bool ready_taken;    /* it has its request: replaced once it has started it */
+static bool ready_taken;      /* it has its request: replaced once it has started it */
 static unsigned execs_forked; /* execs served by a handler forked for them */
-static bool paused; /* the sandbox's group is frozen: no exec or file request is taken */
+static bool paused;           /* the sandbox's group is frozen: no exec or file request is taken */
 
 static void agent_stop (void);
 static void ready_stop (void);
 
-static void
-logmsg (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
+static void logmsg (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
 
 static void
 logmsg (const char *fmt, ...)

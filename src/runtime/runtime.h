@@ -21,17 +21,18 @@
 #include "islet/sandbox.h"
 #include "islet/seccomp.h"
 
-struct sandbox {
+struct sandbox
+{
   char *state_dir, *dir, *id, *name, *volume;
   struct islet_limits limits;
   uint32_t uid_base;
   struct islet_image image;
   const struct islet_seccomp *filter; /* embedded at build time */
-  struct islet_cg *cg;      /* the sandbox's group, with its limits */
-  struct islet_cg *init_cg; /* its child group holding pid 1 */
-  struct islet_cg *io_cg;   /* its child group holding the exec handlers that pump output */
-  unsigned exec_seq;        /* names the exec groups: x<exec_seq> */
-  pid_t init_pid;           /* host pid of the sandbox's pid 1 */
+  struct islet_cg *cg;                /* the sandbox's group, with its limits */
+  struct islet_cg *init_cg;           /* its child group holding pid 1 */
+  struct islet_cg *io_cg; /* its child group holding the exec handlers that pump output */
+  unsigned exec_seq;      /* names the exec groups: x<exec_seq> */
+  pid_t init_pid;         /* host pid of the sandbox's pid 1 */
   int ns[ISLET_NS_COUNT];
 };
 
@@ -72,7 +73,8 @@ int request_take (int sock, int *conn, json_t **req);
  * capabilities, no_new_privs, not dumpable, under the seccomp filter. */
 #define CONFINE_FDS_MAX 8
 
-struct confinement {
+struct confinement
+{
   const struct islet_cg *cg; /* the group to enter */
   /* The init only: the root file system to build, and how the supervisor
      is asked to write the new user namespace's id maps. */
@@ -89,8 +91,7 @@ struct confinement {
   gid_t gid;
 };
 
-int confine (struct sandbox *sb, struct confinement *c, struct islet_err *err)
-    ISLET_MUST_CHECK;
+int confine (struct sandbox *sb, struct confinement *c, struct islet_err *err) ISLET_MUST_CHECK;
 
 /* Rename this process (its argv as ps shows it): the sandbox sees its init,
  * and must not learn the host's paths from it. */

@@ -28,7 +28,7 @@ struct srv
 {
   char *state_dir;
   struct islet_ctx *ctx; /* the core, shared by every request's thread */
-  char *url; /* http://HOST:PORT, as printed at start */
+  char *url;             /* http://HOST:PORT, as printed at start */
   struct islet_store *store;
   int64_t minute_s; /* 60; shorter only in tests (ISLETD_TEST_MINUTE_SECONDS) */
   struct sio *sio;  /* the Socket.IO sessions, for events */
@@ -37,7 +37,7 @@ struct srv
   pthread_mutex_t streams_lock;
   pthread_cond_t streams_done;
   int streams;
-  bool stopping; /* set (atomically) when isletd stops: followers leave */
+  bool stopping;            /* set (atomically) when isletd stops: followers leave */
   struct mcp_sessions *mcp; /* the sessions of /mcp (mcp_http.c) */
   struct guard *guard;      /* budgets and deadlines (guard.c), from http_start */
   char *mcp_origins;        /* --allow-origin values, comma-separated; NULL: none */
@@ -86,7 +86,7 @@ struct resp
   const char *content_type;
   char *content_type_owned; /* when the type is built (multipart boundary) */
   char *extra_header_name, *extra_header_value;
-  char note[512]; /* what happened, for the audit log ("" = ok) */
+  char note[512];        /* what happened, for the audit log ("" = ok) */
   char audit_error[256]; /* the audit record could not be written: why (a header says it) */
 };
 
@@ -405,12 +405,12 @@ void ws_free (struct ws *ws);
  * key is checked (fuzzed). */
 enum sio_kind
 {
-  SIO_END,        /* close, or not a packet we know: end the session */
-  SIO_PING,       /* data: what to echo in the pong */
+  SIO_END,  /* close, or not a packet we know: end the session */
+  SIO_PING, /* data: what to echo in the pong */
   SIO_PONG,
-  SIO_CONNECT,    /* nsp: the namespace named ("/" when none); data: the auth JSON text */
+  SIO_CONNECT, /* nsp: the namespace named ("/" when none); data: the auth JSON text */
   SIO_DISCONNECT,
-  SIO_IGNORED,    /* upgrade, noop, events and acks: nothing listens */
+  SIO_IGNORED, /* upgrade, noop, events and acks: nothing listens */
 };
 struct sio_packet
 {

@@ -91,7 +91,8 @@ main (int argc, char **argv)
     }
   if (seccomp_arch_native () != ARCH_SCMP)
     {
-      fprintf (stderr, "islet-seccomp-gen: libseccomp's native architecture is not " ARCH_NAME "\n");
+      fprintf (stderr,
+               "islet-seccomp-gen: libseccomp's native architecture is not " ARCH_NAME "\n");
       return 1;
     }
   if (islet_seccomp_compile (&filter, &err) < 0)

@@ -30,8 +30,8 @@ LLVMFuzzerTestOneInput (const unsigned char *data, size_t size)
   else if (out.status != 400)
     abort ();
   back = json_loadb (out.body, out.len, 0, NULL);
-  if (back == NULL || (out.status == 400
-                       && json_integer_value (json_object_get (back, "statusCode")) != 400))
+  if (back == NULL
+      || (out.status == 400 && json_integer_value (json_object_get (back, "statusCode")) != 400))
     abort ();
   json_decref (back);
   free (out.body);

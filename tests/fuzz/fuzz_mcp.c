@@ -38,8 +38,7 @@ no_remove (void *d, const char *id, struct islet_err *err)
 }
 
 static void
-no_record (void *d, const char *action, const char *id, const struct islet_err *failed,
-           uint64_t ms)
+no_record (void *d, const char *action, const char *id, const struct islet_err *failed, uint64_t ms)
 {
   if (failed == NULL)
     abort (); /* every tool needs a sandbox, and there is none */
@@ -76,8 +75,8 @@ schemas (const struct mcp_host *h)
   static const char ask[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}";
   list = mcp_handle_text (h, &s, ask, sizeof ask - 1);
   json_array_foreach (json_object_get (json_object_get (list, "result"), "tools"), i, t)
-    json_object_set (by_name, json_string_value (json_object_get (t, "name")),
-                     json_object_get (json_object_get (t, "inputSchema"), "properties"));
+      json_object_set (by_name, json_string_value (json_object_get (t, "name")),
+                       json_object_get (json_object_get (t, "inputSchema"), "properties"));
   if (json_object_size (by_name) == 0)
     abort ();
   json_decref (list);

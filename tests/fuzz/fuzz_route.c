@@ -35,8 +35,8 @@ LLVMFuzzerTestOneInput (const unsigned char *data, size_t size)
         if (p[0] == '{' && p[1] == '}')
           {
             const char *v = r.params[n++];
-            if (v == NULL || *v == '\0' || strchr (v, '/')
-                || v < r.param_buf || v > r.param_buf + len + SRV_PARAMS_MAX)
+            if (v == NULL || *v == '\0' || strchr (v, '/') || v < r.param_buf
+                || v > r.param_buf + len + SRV_PARAMS_MAX)
               abort ();
             strcat (want, v);
             p += 2;

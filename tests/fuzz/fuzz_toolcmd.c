@@ -17,8 +17,13 @@ escape (char *o, const char *s, size_t n)
   for (size_t i = 0; i < n; i++)
     {
       char c = s[i];
-      const char *e = c == '\\' ? "\\\\" : c == '"' ? "\\\"" : c == '\n' ? "\\n"
-                      : c == '\t' ? "\\t" : c == '\r' ? "\\r" : c == '\0' ? "\\0" : NULL;
+      const char *e = c == '\\'   ? "\\\\"
+                      : c == '"'  ? "\\\""
+                      : c == '\n' ? "\\n"
+                      : c == '\t' ? "\\t"
+                      : c == '\r' ? "\\r"
+                      : c == '\0' ? "\\0"
+                                  : NULL;
       if (e)
         {
           memcpy (o + k, e, 2);
@@ -69,8 +74,7 @@ LLVMFuzzerTestOneInput (const unsigned char *data, size_t size)
         abort ();
       if (c->error)
         continue;
-      if (c->kind == ISLET_TC_EXEC ? c->command == NULL
-                                   : c->path == NULL || c->path[0] == '\0')
+      if (c->kind == ISLET_TC_EXEC ? c->command == NULL : c->path == NULL || c->path[0] == '\0')
         abort ();
       if (c->kind == ISLET_TC_WRITE)
         {

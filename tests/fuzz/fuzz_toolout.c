@@ -65,7 +65,8 @@ LLVMFuzzerTestOneInput (const unsigned char *data, size_t size)
       j = parse_grep (s, len, 100);
       if (!json_is_array (j) || json_array_size (j) > 100)
         abort ();
-      json_array_foreach (j, i, e) if (json_integer_value (json_object_get (e, "line")) < 0) abort ();
+      json_array_foreach (j, i, e) if (json_integer_value (json_object_get (e, "line")) < 0)
+          abort ();
       break;
     default:
       j = parse_nul_list (s, len, 50);

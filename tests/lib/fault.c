@@ -43,7 +43,8 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-enum family {
+enum family
+{
   F_NONE = -1,
   F_OPEN,
   F_WRITE,
@@ -59,12 +60,13 @@ enum family {
 };
 
 static const char *const families[F_COUNT] = {
-  [F_OPEN] = "open",     [F_WRITE] = "write",   [F_MKDIR] = "mkdir",   [F_CHOWN] = "chown",
-  [F_MOUNT] = "mount",   [F_UMOUNT] = "umount", [F_IOCTL] = "ioctl",   [F_RENAME] = "rename",
+  [F_OPEN] = "open",     [F_WRITE] = "write",   [F_MKDIR] = "mkdir", [F_CHOWN] = "chown",
+  [F_MOUNT] = "mount",   [F_UMOUNT] = "umount", [F_IOCTL] = "ioctl", [F_RENAME] = "rename",
   [F_UNLINK] = "unlink", [F_RMDIR] = "rmdir",
 };
 
-static const struct {
+static const struct
+{
   const char *name;
   int value;
 } errnos[] = {
@@ -74,7 +76,8 @@ static const struct {
 };
 
 /* Shared by a program's processes (MAP_SHARED survives fork, not exec). */
-struct shared {
+struct shared
+{
   int fired;
   int pending; /* line waits for a process that can reach the log */
   char line[256];
@@ -123,8 +126,8 @@ log_line (const char *sym, const char *what, long n)
 {
   char line[sizeof shared->line];
 
-  snprintf (line, sizeof line, "fault: %s call %ld (%s) on `%s` failed with %s in %s[%d]\n", sym,
-            n, families[target], what ? what : "", strerrorname_np (target_errno),
+  snprintf (line, sizeof line, "fault: %s call %ld (%s) on `%s` failed with %s in %s[%d]\n", sym, n,
+            families[target], what ? what : "", strerrorname_np (target_errno),
             program_invocation_short_name, (int) syscall (SYS_getpid));
   if (append_log (line) < 0)
     {
@@ -247,25 +250,25 @@ fire_fd (enum family f, const char *sym, int fd)
 }
 
 /* The next definition of sym (libc's), looked up once. */
-#define REAL(type, sym)                                                                          \
-  static type real_##sym;                                                                        \
-  if (real_##sym == NULL)                                                                        \
-    real_##sym = (type) dlsym (RTLD_NEXT, #sym);                                                 \
-  if (real_##sym == NULL)                                                                        \
-    {                                                                                            \
-      errno = ENOSYS;                                                                            \
-      return -1;                                                                                 \
+#define REAL(type, sym)                                                                            \
+  static type real_##sym;                                                                          \
+  if (real_##sym == NULL)                                                                          \
+    real_##sym = (type) dlsym (RTLD_NEXT, #sym);                                                   \
+  if (real_##sym == NULL)                                                                          \
+    {                                                                                              \
+      errno = ENOSYS;                                                                              \
+      return -1;                                                                                   \
     }
 
 /* open(2)'s mode is only there with O_CREAT or O_TMPFILE. */
-#define OPEN_MODE(flags, last)                                                                   \
-  mode_t mode = 0;                                                                               \
-  if ((flags) & (O_CREAT | __O_TMPFILE))                                                         \
-    {                                                                                            \
-      va_list ap;                                                                                \
-      va_start (ap, last);                                                                       \
-      mode = (mode_t) va_arg (ap, int);                                                          \
-      va_end (ap);                                                                               \
+#define OPEN_MODE(flags, last)                                                                     \
+  mode_t mode = 0;                                                                                 \
+  if ((flags) & (O_CREAT | __O_TMPFILE))                                                           \
+    {                                                                                              \
+      va_list ap;                                                                                  \
+      va_start (ap, last);                                                                         \
+      mode = (mode_t) va_arg (ap, int);                                                            \
+      va_end (ap);                                                                                 \
     }
 
 typedef int (*open_fn) (const char *, int, ...);

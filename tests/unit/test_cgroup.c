@@ -32,13 +32,13 @@
 
 static struct
 {
-  bool on;            /* emulate cgroupfs below root */
+  bool on; /* emulate cgroupfs below root */
   char root[PATH_MAX];
-  bool memsw;         /* v1: swap accounting on */
-  bool tcpmem;        /* v1: memory.kmem.tcp.limit_in_bytes exists */
-  long calls;         /* openat, mkdirat and write calls while on */
-  long fail_at;       /* make call number fail_at fail (0: none) */
-  char log[64][160];  /* "path=value" of each write, path below root */
+  bool memsw;        /* v1: swap accounting on */
+  bool tcpmem;       /* v1: memory.kmem.tcp.limit_in_bytes exists */
+  long calls;        /* openat, mkdirat and write calls while on */
+  long fail_at;      /* make call number fail_at fail (0: none) */
+  char log[64][160]; /* "path=value" of each write, path below root */
   size_t nlog;
 } fake;
 
@@ -173,15 +173,15 @@ fake_openat (int (*real) (int, const char *, int, ...), int dirfd, const char *p
 
 /* With _FILE_OFFSET_BITS=64 (the project's default), glibc's headers turn
    openat into openat64: both are wrapped. */
-#define WRAP_OPENAT(name)                                                                        \
-  int __wrap_##name (int dirfd, const char *path, int flags, ...)                                \
-  {                                                                                              \
-    va_list ap;                                                                                  \
-    int r;                                                                                       \
-    va_start (ap, flags);                                                                        \
-    r = fake_openat (__real_##name, dirfd, path, flags, ap);                                     \
-    va_end (ap);                                                                                 \
-    return r;                                                                                    \
+#define WRAP_OPENAT(name)                                                                          \
+  int __wrap_##name (int dirfd, const char *path, int flags, ...)                                  \
+  {                                                                                                \
+    va_list ap;                                                                                    \
+    int r;                                                                                         \
+    va_start (ap, flags);                                                                          \
+    r = fake_openat (__real_##name, dirfd, path, flags, ap);                                       \
+    va_end (ap);                                                                                   \
+    return r;                                                                                      \
   }
 WRAP_OPENAT (openat)
 WRAP_OPENAT (openat64)
@@ -191,7 +191,8 @@ int
 __wrap_unlinkat (int at, const char *path, int flags)
 {
   char buf[PATH_MAX];
-  int fd = fake.on && (flags & AT_REMOVEDIR) ? __real_openat (at, path, O_RDONLY | O_DIRECTORY) : -1;
+  int fd = fake.on && (flags & AT_REMOVEDIR) ? __real_openat (at, path, O_RDONLY | O_DIRECTORY)
+                                             : -1;
   DIR *d = fd >= 0 && fake_rel (fd, buf, sizeof buf) ? fdopendir (fd) : NULL;
   struct dirent *de;
 
@@ -283,8 +284,8 @@ fake_setup (enum islet_cg_version v, int flags, const char *controllers, const c
     }
   else
     {
-      static const char *const dirs[] = { "cpu,cpuacct", "memory", "freezer", "pids", "cpu",
-                                          "cpuacct" };
+      static const char *const dirs[] = { "cpu,cpuacct", "memory", "freezer",
+                                          "pids",        "cpu",    "cpuacct" };
       char p[PATH_MAX + 32];
 
       /* cpu,cpuacct with links cpu and cpuacct is how many distros mount it. */
@@ -376,12 +377,12 @@ assert_log (const char *const *want, size_t n)
   fake.nlog = 0;
 }
 
-#define ASSERT_LOG(...)                                                                          \
-  do                                                                                             \
-    {                                                                                            \
-      const char *const want_[] = { __VA_ARGS__ };                                               \
-      assert_log (want_, sizeof want_ / sizeof want_[0]);                                        \
-    }                                                                                            \
+#define ASSERT_LOG(...)                                                                            \
+  do                                                                                               \
+    {                                                                                              \
+      const char *const want_[] = { __VA_ARGS__ };                                                 \
+      assert_log (want_, sizeof want_ / sizeof want_[0]);                                          \
+    }                                                                                              \
   while (0)
 
 static const struct islet_cg_limits limits = { 64u << 20, 500, 16 };
@@ -393,8 +394,16 @@ test_parse_u64 (void **state)
 {
   struct islet_err e;
   uint64_t v = 0;
-  const char *bad[] = { "", "\n", "-1", "12a", " 5", "5\n\n", "18446744073709551616", "max",
-                        "0x10", "1234567890123456789012345678901234567890" };
+  const char *bad[] = { "",
+                        "\n",
+                        "-1",
+                        "12a",
+                        " 5",
+                        "5\n\n",
+                        "18446744073709551616",
+                        "max",
+                        "0x10",
+                        "1234567890123456789012345678901234567890" };
 
   assert_int_equal (cg_parse_u64 ("123\n", &v, &e), 0);
   assert_int_equal (v, 123);
@@ -494,11 +503,10 @@ test_v2_fake (void **state)
   assert_int_equal (islet_cg_detect (), ISLET_CG_V2);
   assert_int_equal (islet_cg_create ("t1", &limits, &cg, &e), 0);
   /* Only what the root does not hand down yet is enabled there. */
-  ASSERT_LOG ("cgroup.subtree_control=+memory +pids",
-              "islet/cgroup.subtree_control=+memory +cpu +pids",
-              "islet/t1/cgroup.subtree_control=+memory +cpu +pids",
-              "islet/t1/memory.max=67108864", "islet/t1/memory.swap.max=0",
-              "islet/t1/cpu.max=50000 100000", "islet/t1/pids.max=16");
+  ASSERT_LOG (
+      "cgroup.subtree_control=+memory +pids", "islet/cgroup.subtree_control=+memory +cpu +pids",
+      "islet/t1/cgroup.subtree_control=+memory +cpu +pids", "islet/t1/memory.max=67108864",
+      "islet/t1/memory.swap.max=0", "islet/t1/cpu.max=50000 100000", "islet/t1/pids.max=16");
   assert_string_equal (get ("cgroup.subtree_control"), "cpu memory pids");
 
   /* islet/ is ready now: the next sandbox costs one read of it. */
@@ -680,8 +688,11 @@ test_v1_sparse (void **state)
 static void
 test_bad_input (void **state)
 {
-  const char *names[] = { "", ".", "..", "../x", "a/b", ".hidden", "a b", "a\nb",
-                          "0123456789012345678901234567890123456789012345678901234567890123456789" };
+  const char *names[] = {
+    "",     ".",    "..",
+    "../x", "a/b",  ".hidden",
+    "a b",  "a\nb", "0123456789012345678901234567890123456789012345678901234567890123456789"
+  };
   struct islet_cg_limits tiny_cpu = { 0, 5, 0 };
   struct islet_cg *cg = NULL;
   struct islet_err e;

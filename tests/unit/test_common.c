@@ -226,12 +226,14 @@ test_frames_reject_bad_input (void **state)
     size_t len;
     enum islet_errkind kind;
   } cases[] = {
-    { "\x01\x00\x00\x00Zx", 6, ISLET_E_SYSTEM },           /* unknown type */
-    { "\xff\xff\xff\x7f" "D", 5, ISLET_E_LIMIT },           /* oversized data frame */
-    { "\x05\x00\x00\x00Oab", 7, ISLET_E_SYSTEM },           /* truncated payload */
-    { "\x03\x00", 2, ISLET_E_SYSTEM },                      /* short header */
-    { "\x03\x00\x00\x00J[1]", 8, ISLET_E_INVALID },         /* JSON, not an object */
-    { "\x02\x00\x00\x00J{x", 7, ISLET_E_INVALID },          /* broken JSON */
+    { "\x01\x00\x00\x00Zx", 6, ISLET_E_SYSTEM }, /* unknown type */
+    { "\xff\xff\xff\x7f"
+      "D",
+      5, ISLET_E_LIMIT },                           /* oversized data frame */
+    { "\x05\x00\x00\x00Oab", 7, ISLET_E_SYSTEM },   /* truncated payload */
+    { "\x03\x00", 2, ISLET_E_SYSTEM },              /* short header */
+    { "\x03\x00\x00\x00J[1]", 8, ISLET_E_INVALID }, /* JSON, not an object */
+    { "\x02\x00\x00\x00J{x", 7, ISLET_E_INVALID },  /* broken JSON */
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
     {
@@ -336,12 +338,18 @@ int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test (test_fail_formats_errno),  cmocka_unit_test (test_fail_truncates_visibly),
-    cmocka_unit_test (test_errkind_names),       cmocka_unit_test (test_parse_u64),
-    cmocka_unit_test (test_atomic_write_and_rollback), cmocka_unit_test (test_read_file_limit),
-    cmocka_unit_test (test_mkdir_p_and_rm_rf),   cmocka_unit_test (test_frames_round_trip),
-    cmocka_unit_test (test_frames_reject_bad_input), cmocka_unit_test (test_error_json_round_trip),
-    cmocka_unit_test (test_base64_round_trip), cmocka_unit_test (test_send_recv_fd),
+    cmocka_unit_test (test_fail_formats_errno),
+    cmocka_unit_test (test_fail_truncates_visibly),
+    cmocka_unit_test (test_errkind_names),
+    cmocka_unit_test (test_parse_u64),
+    cmocka_unit_test (test_atomic_write_and_rollback),
+    cmocka_unit_test (test_read_file_limit),
+    cmocka_unit_test (test_mkdir_p_and_rm_rf),
+    cmocka_unit_test (test_frames_round_trip),
+    cmocka_unit_test (test_frames_reject_bad_input),
+    cmocka_unit_test (test_error_json_round_trip),
+    cmocka_unit_test (test_base64_round_trip),
+    cmocka_unit_test (test_send_recv_fd),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -179,8 +179,8 @@ wait_dropped (int fd, uint64_t id)
 {
   int i;
 
-  for (i = 0; i < 600 && has_item (fd, BTRFS_ROOT_TREE_OBJECTID, id, BTRFS_ROOT_ITEM_KEY, 0,
-                                   UINT64_MAX);
+  for (i = 0;
+       i < 600 && has_item (fd, BTRFS_ROOT_TREE_OBJECTID, id, BTRFS_ROOT_ITEM_KEY, 0, UINT64_MAX);
        i++)
     {
       assert_int_equal (ioctl (fd, BTRFS_IOC_SYNC, NULL), 0);
@@ -909,8 +909,8 @@ report (const char *what, uint64_t *ns, size_t n)
 {
   qsort (ns, n, sizeof *ns, cmp_u64);
   print_message ("%-28s p50 %6.3f ms  p90 %6.3f ms  max %6.3f ms  (n=%zu)\n", what,
-                 (double) ns[n / 2] / 1e6, (double) ns[n * 9 / 10] / 1e6,
-                 (double) ns[n - 1] / 1e6, n);
+                 (double) ns[n / 2] / 1e6, (double) ns[n * 9 / 10] / 1e6, (double) ns[n - 1] / 1e6,
+                 n);
 }
 
 static void

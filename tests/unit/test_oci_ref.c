@@ -69,8 +69,10 @@ test_digests (void **state)
   expect_ref (in, "docker.io/library/alpine:3");
   assert_true (islet_digest_valid (d));
   assert_false (islet_digest_valid ("sha256:0123"));
-  assert_false (islet_digest_valid ("sha512:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"));
-  assert_false (islet_digest_valid ("sha256:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef"));
+  assert_false (islet_digest_valid (
+      "sha512:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"));
+  assert_false (islet_digest_valid (
+      "sha256:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef"));
 }
 
 static void

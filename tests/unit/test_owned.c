@@ -1,5 +1,5 @@
-// wrap: islet_sandbox_create islet_sandbox_get islet_sandbox_destroy islet_sandbox_list sqlite3_step
-// server: daemon/owned.c daemon/store.c http/reply.c
+// wrap: islet_sandbox_create islet_sandbox_get islet_sandbox_destroy islet_sandbox_list
+// sqlite3_step server: daemon/owned.c daemon/store.c http/reply.c
 /* isletd's middle (src/server/daemon/owned.c) on a real store and a pretend core:
  * a create is the core's sandbox and the store's row as one, whichever
  * store statement fails (SQLite's way of testing: fail each in turn), and
@@ -182,15 +182,14 @@ rows_of (struct fixture *f)
   struct islet_err err;
   size_t n = 0;
 
-  assert_int_equal (islet_store_sandbox_list (f->srv.store, -1, INT64_MIN, "", &rows, &n, &err),
-                    0);
+  assert_int_equal (islet_store_sandbox_list (f->srv.store, -1, INT64_MIN, "", &rows, &n, &err), 0);
   islet_store_sandbox_list_free (rows, n);
   return n;
 }
 
-static const struct owned_spec spec = {
-  .name = "web", .limits = ISLET_LIMITS_DEFAULT, .auto_delete = -1
-};
+static const struct owned_spec spec = { .name = "web",
+                                        .limits = ISLET_LIMITS_DEFAULT,
+                                        .auto_delete = -1 };
 
 /* ---- tests ---- */
 

@@ -87,16 +87,16 @@ __wrap_realloc (void *p, size_t n)
 }
 
 /* In a child: a failed check names its line on stderr and exits 1. */
-#define CHECK(cond)                                                                      \
-  do                                                                                     \
-    {                                                                                    \
-      if (!(cond))                                                                       \
-        {                                                                                \
-          dprintf (2, "test_seccomp: child check failed at line %d: %s (errno %d)\n",    \
-                   __LINE__, #cond, errno);                                              \
-          return 1;                                                                      \
-        }                                                                                \
-    }                                                                                    \
+#define CHECK(cond)                                                                                \
+  do                                                                                               \
+    {                                                                                              \
+      if (!(cond))                                                                                 \
+        {                                                                                          \
+          dprintf (2, "test_seccomp: child check failed at line %d: %s (errno %d)\n", __LINE__,    \
+                   #cond, errno);                                                                  \
+          return 1;                                                                                \
+        }                                                                                          \
+    }                                                                                              \
   while (0)
 
 /* In a child: no_new_privs, then the filter; core dumps off, since some
@@ -162,7 +162,10 @@ struct probe
 };
 
 #define BAD 1L /* a pointer that faults */
-#define P(name, expect, ...) { #name, expect, { __VA_ARGS__ } }
+#define P(name, expect, ...)                                                                       \
+  {                                                                                                \
+#name, expect, { __VA_ARGS__ }                                                                 \
+  }
 
 static const struct probe probes[] = {
   P (io_uring_setup, EPERM, 0, BAD),
@@ -212,10 +215,10 @@ static const struct probe probes[] = {
   P (quotactl, EPERM, 0, BAD, 0, 0),
   P (quotactl_fd, EPERM, -1, 0, 0, 0),
   P (syslog, EPERM, -1, 0, 0),
-  P (iopl, EPERM, 4),          /* levels stop at 3 */
-  P (ioperm, EPERM, 0, 0, 0),  /* an empty range */
+  P (iopl, EPERM, 4),         /* levels stop at 3 */
+  P (ioperm, EPERM, 0, 0, 0), /* an empty range */
   P (modify_ldt, EPERM, -1, 0, 0),
-  P (vm86, EPERM, -1, 0),      /* 32-bit x86 only: skipped elsewhere */
+  P (vm86, EPERM, -1, 0), /* 32-bit x86 only: skipped elsewhere */
   P (fanotify_init, EPERM, -1, 0),
   P (fanotify_mark, EPERM, -1, 0, 0, -1, 0),
   P (lookup_dcookie, EPERM, 0, 0, 0),
@@ -304,8 +307,8 @@ test_denied_syscalls (void **state)
       if (plain == p->expect)
         {
           inconclusive++;
-          print_message ("note: %s (%#lx, ...) fails with %s without the filter too\n",
-                         p->name, (unsigned long) p->a[0], errname (plain));
+          print_message ("note: %s (%#lx, ...) fails with %s without the filter too\n", p->name,
+                         (unsigned long) p->a[0], errname (plain));
         }
       checked++;
     }
@@ -400,7 +403,7 @@ static int
 int80_getpid (const void *arg)
 {
   long r;
-  __asm__ volatile ("int $0x80" : "=a"(r) : "a"(20L) : "memory", "r8", "r9", "r10", "r11");
+  __asm__ volatile("int $0x80" : "=a"(r) : "a"(20L) : "memory", "r8", "r9", "r10", "r11");
   return r == getpid () ? 0 : 1;
 }
 
@@ -787,7 +790,8 @@ test_install_costs (void **state)
   assert_int_equal (exit_code (status), 0);
   assert_true (rep.ok);
   assert_int_equal (rep.allocs, 0);
-  print_message ("seccomp: compile %.2f ms (at build time only), install in a child %.1f us, %zu allocations\n",
+  print_message ("seccomp: compile %.2f ms (at build time only), install in a child %.1f us, %zu "
+                 "allocations\n",
                  (double) build_ns / 1e6, (double) rep.ns / 1e3, rep.allocs);
 }
 

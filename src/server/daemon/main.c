@@ -40,43 +40,44 @@ on_sigpipe (int signo)
 static void
 usage (FILE *f)
 {
-  fprintf (f, "usage: isletd [--listen HOST:PORT] [--state-dir DIR] [--allow-origin URL...]\n"
-              "              [--max-connections N] [--max-client-connections N]\n"
-              "              [--max-key-scratch BYTES] [--audit-days N] [--audit-max-records N]\n"
-              "              [--default-max-sandboxes N] [--default-max-memory MIB]\n"
-              "              [--default-max-cpus N] [--default-max-disk MIB] [--sandbox-max NAME=N]\n"
-              "       isletd key create [--name NAME] [--json] [--max-sandboxes N]\n"
-              "                         [--max-memory MIB] [--max-cpus N] [--max-disk MIB]\n"
-              "       isletd key list [--json] | key revoke ID\n"
-              "\n"
-              "Serve the Daytona API for islet's sandboxes (point the SDK's apiUrl at the URL\n"
-              "it prints), and MCP over streamable HTTP at <url>/mcp with the same keys.\n"
-              "The first start creates an API key in <state>/api-key.  Each key is its own\n"
-              "organization: `key create` prints a new key (only once: the store keeps its\n"
-              "hash), `key revoke` makes a key get 401 from then on.\n"
-              "\n"
-              "  --listen HOST:PORT  address to listen on (default 127.0.0.1:7420; port 0: any)\n"
-              "  --allow-origin URL  /mcp: also take requests whose Origin is URL (repeatable;\n"
-              "                      loopback origins and requests without one are taken)\n"
-              "  --state-dir DIR     islet's state (default $ISLET_STATE_DIR or /var/lib/islet)\n"
-              "  --max-connections N         connections at once (default 1024)\n"
-              "  --max-client-connections N  connections at once from one address (default 128;\n"
-              "                              behind a proxy, every client has the proxy's)\n"
-              "  --max-key-scratch BYTES     disk a key's answers may use at once for output\n"
-              "                              and bulk downloads on their way (default 1 GiB)\n"
-              "  --audit-days N              keep audit records N days (default 90; 0: forever)\n"
-              "  --audit-max-records N       keep at most N audit records, the newest (default\n"
-              "                              1000000, about 100 MB; 0: no bound)\n"
-              "  --default-max-*     the quota of a key that has none of its own (default: none)\n"
-              "  --sandbox-max NAME=N  the most one sandbox may ask for of a limit (repeatable;\n"
-              "                      NAME: memory_mb 8192, cpu_millis 4000, pids 1024, disk_mb\n"
-              "                      20480, timeout_s 3600, output_bytes 16 MiB, nofile 65536)\n"
-              "  --name NAME         key create: a note on what the key is for\n"
-              "  --max-sandboxes N   key create: the key's quota, over all its sandboxes\n"
-              "  --max-memory MIB      (running or stopped): how many, their memory, CPUs and\n"
-              "  --max-cpus N          disk together; over it, a create answers 429\n"
-              "  --max-disk MIB\n"
-              "  --json              key create: {id, name, key, created}; key list: a JSON array\n");
+  fprintf (f,
+           "usage: isletd [--listen HOST:PORT] [--state-dir DIR] [--allow-origin URL...]\n"
+           "              [--max-connections N] [--max-client-connections N]\n"
+           "              [--max-key-scratch BYTES] [--audit-days N] [--audit-max-records N]\n"
+           "              [--default-max-sandboxes N] [--default-max-memory MIB]\n"
+           "              [--default-max-cpus N] [--default-max-disk MIB] [--sandbox-max NAME=N]\n"
+           "       isletd key create [--name NAME] [--json] [--max-sandboxes N]\n"
+           "                         [--max-memory MIB] [--max-cpus N] [--max-disk MIB]\n"
+           "       isletd key list [--json] | key revoke ID\n"
+           "\n"
+           "Serve the Daytona API for islet's sandboxes (point the SDK's apiUrl at the URL\n"
+           "it prints), and MCP over streamable HTTP at <url>/mcp with the same keys.\n"
+           "The first start creates an API key in <state>/api-key.  Each key is its own\n"
+           "organization: `key create` prints a new key (only once: the store keeps its\n"
+           "hash), `key revoke` makes a key get 401 from then on.\n"
+           "\n"
+           "  --listen HOST:PORT  address to listen on (default 127.0.0.1:7420; port 0: any)\n"
+           "  --allow-origin URL  /mcp: also take requests whose Origin is URL (repeatable;\n"
+           "                      loopback origins and requests without one are taken)\n"
+           "  --state-dir DIR     islet's state (default $ISLET_STATE_DIR or /var/lib/islet)\n"
+           "  --max-connections N         connections at once (default 1024)\n"
+           "  --max-client-connections N  connections at once from one address (default 128;\n"
+           "                              behind a proxy, every client has the proxy's)\n"
+           "  --max-key-scratch BYTES     disk a key's answers may use at once for output\n"
+           "                              and bulk downloads on their way (default 1 GiB)\n"
+           "  --audit-days N              keep audit records N days (default 90; 0: forever)\n"
+           "  --audit-max-records N       keep at most N audit records, the newest (default\n"
+           "                              1000000, about 100 MB; 0: no bound)\n"
+           "  --default-max-*     the quota of a key that has none of its own (default: none)\n"
+           "  --sandbox-max NAME=N  the most one sandbox may ask for of a limit (repeatable;\n"
+           "                      NAME: memory_mb 8192, cpu_millis 4000, pids 1024, disk_mb\n"
+           "                      20480, timeout_s 3600, output_bytes 16 MiB, nofile 65536)\n"
+           "  --name NAME         key create: a note on what the key is for\n"
+           "  --max-sandboxes N   key create: the key's quota, over all its sandboxes\n"
+           "  --max-memory MIB      (running or stopped): how many, their memory, CPUs and\n"
+           "  --max-cpus N          disk together; over it, a create answers 429\n"
+           "  --max-disk MIB\n"
+           "  --json              key create: {id, name, key, created}; key list: a JSON array\n");
 }
 
 /* Split HOST:PORT ([V6]:PORT for IPv6). */
@@ -201,7 +202,8 @@ serve (const char *listen, const char *state_dir, char *origins, const unsigned 
       srv.minute_s = (int64_t) v;
     }
   if (open_state (state_dir, &srv, err) < 0 || ensure_key (&srv, &key_path, err) < 0
-      || audit_bounds (&srv, audit, err) < 0 || sio_new (&srv.sio, err) < 0 || mcp_sessions_new (&srv.mcp, srv.minute_s, err) < 0)
+      || audit_bounds (&srv, audit, err) < 0 || sio_new (&srv.sio, err) < 0
+      || mcp_sessions_new (&srv.mcp, srv.minute_s, err) < 0)
     goto out;
   if (pipe2 (wake, O_CLOEXEC) < 0)
     {
@@ -285,17 +287,16 @@ key_created_json (struct srv *srv, int64_t id, const char *key, struct islet_err
 
   if (islet_store_key_list (srv->store, &list, err) < 0)
     return -1;
-  json_array_foreach (list, i, k)
-    if (json_integer_value (json_object_get (k, "id")) == id)
-      {
-        cleanup_json json_t *o = json_pack ("{s:I,s:O,s:s,s:O}", "id", (json_int_t) id, "name",
-                                            json_object_get (k, "name"), "key", key, "created",
-                                            json_object_get (k, "created"));
-        if (o == NULL || json_dumpf (o, stdout, JSON_COMPACT) < 0)
-          return islet_fail (err, ISLET_E_SYSTEM, 0, "print the new key as JSON");
-        printf ("\n");
-        return 0;
-      }
+  json_array_foreach (list, i, k) if (json_integer_value (json_object_get (k, "id")) == id)
+  {
+    cleanup_json json_t *o = json_pack ("{s:I,s:O,s:s,s:O}", "id", (json_int_t) id, "name",
+                                        json_object_get (k, "name"), "key", key, "created",
+                                        json_object_get (k, "created"));
+    if (o == NULL || json_dumpf (o, stdout, JSON_COMPACT) < 0)
+      return islet_fail (err, ISLET_E_SYSTEM, 0, "print the new key as JSON");
+    printf ("\n");
+    return 0;
+  }
   return islet_fail (err, ISLET_E_SYSTEM, 0, "key %lld is not in the store after its creation",
                      (long long) id);
 }
@@ -466,7 +467,8 @@ main (int argc, char **argv)
   bool json = false;
   unsigned conns[2] = { 0, 0 };
   uint64_t v, scratch = 0, audit[2] = { 90, 1000000 };
-  struct bounds b = { .own = ISLET_QUOTA_NONE, .dflt = ISLET_QUOTA_NONE,
+  struct bounds b = { .own = ISLET_QUOTA_NONE,
+                      .dflt = ISLET_QUOTA_NONE,
                       .ceiling = OWNED_CEILING_DEFAULT };
   cleanup_free char *origins = NULL;
   struct islet_err err;
@@ -477,21 +479,14 @@ main (int argc, char **argv)
   while ((o = getopt_long (argc, argv, "h", opts, NULL)) != -1)
     switch (o)
       {
-      case 'l':
-        listen = optarg;
-        break;
-      case 's':
-        state = optarg;
-        break;
-      case 'n':
-        name = optarg;
-        break;
-      case 'j':
-        json = true;
-        break;
+      case 'l': listen = optarg; break;
+      case 's': state = optarg; break;
+      case 'n': name = optarg; break;
+      case 'j': json = true; break;
       case 'o':
         {
-          char *more = origins ? islet_xasprintf ("%s,%s", origins, optarg) : islet_xstrdup (optarg);
+          char *more = origins ? islet_xasprintf ("%s,%s", origins, optarg)
+                               : islet_xstrdup (optarg);
           free (origins);
           origins = more;
         }
@@ -529,14 +524,11 @@ main (int argc, char **argv)
             return 2;
           }
         break;
-      case 'h':
-        usage (stdout);
-        return 0;
+      case 'h': usage (stdout); return 0;
       default:
         if (o >= OPT_QUOTA && o < OPT_QUOTA + 8)
           {
-            if (quota_flag (o - OPT_QUOTA < 4 ? &b.own : &b.dflt, (o - OPT_QUOTA) % 4, optarg)
-                < 0)
+            if (quota_flag (o - OPT_QUOTA < 4 ? &b.own : &b.dflt, (o - OPT_QUOTA) % 4, optarg) < 0)
               return 2;
             break;
           }

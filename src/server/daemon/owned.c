@@ -140,9 +140,9 @@ event (const struct owner *k, const struct owned *o, const char *state, const ch
 static const char *
 state_word (enum islet_sandbox_state s)
 {
-  static const char *const words[] = { [ISLET_SB_STOPPED] = "stopped",
-                                        [ISLET_SB_RUNNING] = "started",
-                                        [ISLET_SB_PAUSED] = "paused" };
+  static const char *const words[] = {
+    [ISLET_SB_STOPPED] = "stopped", [ISLET_SB_RUNNING] = "started", [ISLET_SB_PAUSED] = "paused"
+  };
 
   return (unsigned) s < sizeof words / sizeof words[0] ? words[s] : "error";
 }
@@ -182,7 +182,8 @@ owned_ceiling_set (struct islet_limits *ceiling, const char *name_value, struct 
   uint64_t v;
 
   for (size_t i = 0; i < ISLET_NLIMITS && d == NULL; i++)
-    if (strlen (islet_limit_defs[i].key) == n && strncmp (islet_limit_defs[i].key, name_value, n) == 0)
+    if (strlen (islet_limit_defs[i].key) == n
+        && strncmp (islet_limit_defs[i].key, name_value, n) == 0)
       d = &islet_limit_defs[i];
   if (d == NULL)
     return islet_fail (err, ISLET_E_INVALID, 0,
@@ -327,8 +328,9 @@ make (const struct owner *k, const struct owned_spec *spec, enum islet_store_pha
       struct islet_store_sandbox *row, struct islet_err *err)
 {
   struct claim c = { .srv = k->srv, .row = row };
-  struct islet_create_opts opts
-      = { .image = spec->image, .limits = spec->limits, .claim = claim_row, .claim_arg = &c };
+  struct islet_create_opts opts = {
+    .image = spec->image, .limits = spec->limits, .claim = claim_row, .claim_arg = &c
+  };
   char id[ISLET_ID_LEN + 1];
 
   if (within_ceiling (k->srv, &spec->limits, err) < 0)
@@ -418,14 +420,14 @@ struct transition
 };
 
 /* a start of a paused sandbox resumes it (islet_sandbox_start does) */
-static const struct transition t_start
-    = { islet_sandbox_start, FROM (ISLET_SB_STOPPED) | FROM (ISLET_SB_PAUSED), ISLET_SB_RUNNING,
-        "start" };
-static const struct transition t_stop
-    = { islet_sandbox_stop, FROM (ISLET_SB_RUNNING) | FROM (ISLET_SB_PAUSED), ISLET_SB_STOPPED,
-        "stop" };
-static const struct transition t_pause
-    = { islet_sandbox_pause, FROM (ISLET_SB_RUNNING), ISLET_SB_PAUSED, "pause" };
+static const struct transition t_start = { islet_sandbox_start,
+                                           FROM (ISLET_SB_STOPPED) | FROM (ISLET_SB_PAUSED),
+                                           ISLET_SB_RUNNING, "start" };
+static const struct transition t_stop = { islet_sandbox_stop,
+                                          FROM (ISLET_SB_RUNNING) | FROM (ISLET_SB_PAUSED),
+                                          ISLET_SB_STOPPED, "stop" };
+static const struct transition t_pause = { islet_sandbox_pause, FROM (ISLET_SB_RUNNING),
+                                           ISLET_SB_PAUSED, "pause" };
 
 static int
 lifecycle (const struct owner *k, struct owned *o, const struct transition *t,
@@ -616,9 +618,9 @@ islet_view (const struct owned *o)
   const struct islet_limits *l = &o->info.limits;
 
   return json_pack ("{s:o,s:I,s:I,s:I,s:b}", "limits", islet_limits_json (l), "created",
-                    (json_int_t) o->info.created,
-                    "created_nsec", (json_int_t) o->info.created_nsec, "uid_base",
-                    (json_int_t) o->info.uid_base, "disk_enforced", o->info.disk_enforced);
+                    (json_int_t) o->info.created, "created_nsec", (json_int_t) o->info.created_nsec,
+                    "uid_base", (json_int_t) o->info.uid_base, "disk_enforced",
+                    o->info.disk_enforced);
 }
 
 char *
@@ -647,28 +649,27 @@ owned_dto (const struct owner *k, const struct owned *o, const char *state)
   iso_time (o->row.updated, updated);
   iso_time (o->row.last_activity, activity);
   j = json_pack ("{s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:b,s:b,s:s}", "id", o->info.id, "organizationId",
-                 org, "name", o->row.name ? o->row.name : o->info.name, "snapshot",
-                 o->info.image, "user", "root", "env", owned_json_object (o->row.env), "labels",
-                 labels, "public", 0, "networkBlockAll", 1, "target",
-                 o->row.target ? o->row.target : "local");
+                 org, "name", o->row.name ? o->row.name : o->info.name, "snapshot", o->info.image,
+                 "user", "root", "env", owned_json_object (o->row.env), "labels", labels, "public",
+                 0, "networkBlockAll", 1, "target", o->row.target ? o->row.target : "local");
   json_object_set_new (j, "cpu", amount (l->cpu_millis));
   json_object_set_new (j, "gpu", json_integer (0));
   json_object_set_new (j, "memory", amount (l->memory_mb * 1000 / 1024));
   json_object_set_new (j, "disk", amount (l->disk_mb * 1000 / 1024));
   json_object_update_new (
-      j,
-      json_pack ("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:o,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:b}", "state",
-                 state, "desiredState",
-                 strcmp (state, "destroyed") == 0 ? "destroyed"
-                 : strcmp (state, "started") == 0 ? "started"
-                 : strcmp (state, "paused") == 0  ? "paused"
-                                                  : "stopped",
-                 "backupState", "None", "autoStopInterval", (json_int_t) o->row.auto_stop,
-                 "autoArchiveInterval", (json_int_t) o->row.auto_archive, "autoDeleteInterval",
-                 (json_int_t) o->row.auto_delete, "autoPauseInterval", (json_int_t) o->row.auto_pause, "volumes",
-                 json_array (), "createdAt", created, "updatedAt", updated, "lastActivityAt",
-                 activity, "sandboxClass", "container", "runnerId", "local", "daemonVersion",
-                 "isletd-0.1.0", "toolboxProxyUrl", tb, "recoverable", 0, "kvm", 0));
+      j, json_pack ("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:o,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:b}",
+                    "state", state, "desiredState",
+                    strcmp (state, "destroyed") == 0 ? "destroyed"
+                    : strcmp (state, "started") == 0 ? "started"
+                    : strcmp (state, "paused") == 0  ? "paused"
+                                                     : "stopped",
+                    "backupState", "None", "autoStopInterval", (json_int_t) o->row.auto_stop,
+                    "autoArchiveInterval", (json_int_t) o->row.auto_archive, "autoDeleteInterval",
+                    (json_int_t) o->row.auto_delete, "autoPauseInterval",
+                    (json_int_t) o->row.auto_pause, "volumes", json_array (), "createdAt", created,
+                    "updatedAt", updated, "lastActivityAt", activity, "sandboxClass", "container",
+                    "runnerId", "local", "daemonVersion", "isletd-0.1.0", "toolboxProxyUrl", tb,
+                    "recoverable", 0, "kvm", 0));
   /* islet's own view, which the Daytona fields round (the CLI reads it) */
   json_object_set_new (j, "islet", islet_view (o));
   return j;
@@ -685,7 +686,7 @@ by_id (const void *a, const void *b)
 
 int
 owned_list (const struct owner *k, struct islet_sandbox_info **list, size_t *n,
-             struct islet_err *err)
+            struct islet_err *err)
 {
   cleanup_free struct islet_sandbox_info *all = NULL;
   struct islet_store_sandbox *rows = NULL;
@@ -694,8 +695,7 @@ owned_list (const struct owner *k, struct islet_sandbox_info **list, size_t *n,
   *list = NULL;
   *n = 0;
   if (owned_core_all (k->srv, &all, &nall, err) < 0
-      || islet_store_sandbox_list (k->srv->store, k->key_id, INT64_MIN, "", &rows, &nrows, err)
-             < 0)
+      || islet_store_sandbox_list (k->srv->store, k->key_id, INT64_MIN, "", &rows, &nrows, err) < 0)
     return -1;
   *list = islet_xcalloc (nrows + 1, sizeof **list);
   for (size_t i = 0; i < nrows; i++)
@@ -713,8 +713,7 @@ owned_list (const struct owner *k, struct islet_sandbox_info **list, size_t *n,
 }
 
 int
-owned_core_all (struct srv *srv, struct islet_sandbox_info **all, size_t *n,
-                struct islet_err *err)
+owned_core_all (struct srv *srv, struct islet_sandbox_info **all, size_t *n, struct islet_err *err)
 {
   if (islet_sandbox_list (srv->ctx, all, n, err) < 0)
     return -1;

@@ -65,10 +65,10 @@ struct owned_spec
 
 /* The ceiling of each limit of a sandbox, unless the operator sets another
  * (--sandbox-max): what one sandbox may take of a shared host. */
-#define OWNED_CEILING_DEFAULT                                                                     \
-  {                                                                                              \
-    .memory_mb = 8192, .cpu_millis = 4000, .pids = 1024, .disk_mb = 20480, .timeout_s = 3600,   \
-    .output_bytes = 16 << 20, .nofile = 65536                                                    \
+#define OWNED_CEILING_DEFAULT                                                                      \
+  {                                                                                                \
+    .memory_mb = 8192, .cpu_millis = 4000, .pids = 1024, .disk_mb = 20480, .timeout_s = 3600,      \
+    .output_bytes = 16 << 20, .nofile = 65536                                                      \
   }
 /* Set one ceiling from "NAME=VALUE" (a limit's API name). */
 int owned_ceiling_set (struct islet_limits *ceiling, const char *name_value,
@@ -87,8 +87,8 @@ bool owned_name_ok (const char *s);
 /* Whether the image ref names (NULL: the default) is in the store, before
  * anything is made: not there is ISLET_E_INVALID, with the command that
  * gets it (isletd itself does not pull). */
-int owned_image_here (const struct owner *k, const char *ref, struct islet_err *err)
-    ISLET_MUST_CHECK;
+int owned_image_here (const struct owner *k, const char *ref,
+                      struct islet_err *err) ISLET_MUST_CHECK;
 /* Make a sandbox owned by k: the store's row (written first, in phase
  * creating), the core's sandbox, the row made ready, as one (a failure
  * leaves neither), then the "created" event.  Its limits must be within the

@@ -3,11 +3,11 @@
  * over the store every half minute.  A running sandbox idle (no toolbox
  * call, start or refreshActivity) for autoStopInterval minutes is stopped,
  * or for autoPauseInterval minutes paused (0: never; at most one is set); a
- * paused one is left as it is; a stopped one is deleted autoDeleteInterval minutes after it stopped (-1:
- * never, 0: at once).  Everything it reads is in SQLite (intervals, last
- * activity, when it stopped), so a restarted isletd carries on where the
- * last one was; a sandbox stopped behind isletd's back (the CLI, a dead
- * supervisor) counts as stopped from when the reaper first sees it so. */
+ * paused one is left as it is; a stopped one is deleted autoDeleteInterval minutes after it stopped
+ * (-1: never, 0: at once).  Everything it reads is in SQLite (intervals, last activity, when it
+ * stopped), so a restarted isletd carries on where the last one was; a sandbox stopped behind
+ * isletd's back (the CLI, a dead supervisor) counts as stopped from when the reaper first sees it
+ * so. */
 #include <pthread.h>
 #include <time.h>
 
@@ -79,7 +79,8 @@ reap_running (struct srv *srv, const struct islet_sandbox_info *info,
   if (islet_store_sandbox_get (srv->store, row->id, &fresh, &err) < 0)
     return;
   o = owned_of (info, &fresh);
-  if (idle_minutes (&o.row) <= 0 || now - o.row.last_activity < idle_minutes (&o.row) * srv->minute_s)
+  if (idle_minutes (&o.row) <= 0
+      || now - o.row.last_activity < idle_minutes (&o.row) * srv->minute_s)
     return;
   /* at most one of the two is set (the API refuses both) */
   if (o.row.auto_stop > 0)

@@ -85,8 +85,8 @@ static const char schema[]
       "  updated INTEGER NOT NULL,"
       "  last_activity INTEGER NOT NULL,"
       "  stopped_at INTEGER NOT NULL DEFAULT 0," /* when first seen stopped; 0 while running */
-      "  phase TEXT NOT NULL DEFAULT 'ready'," /* enum islet_store_phase */
-      "  memory_mb INTEGER NOT NULL DEFAULT 0," /* its share of the key's quota */
+      "  phase TEXT NOT NULL DEFAULT 'ready',"   /* enum islet_store_phase */
+      "  memory_mb INTEGER NOT NULL DEFAULT 0,"  /* its share of the key's quota */
       "  cpu_millis INTEGER NOT NULL DEFAULT 0,"
       "  disk_mb INTEGER NOT NULL DEFAULT 0,"
       "  auto_pause INTEGER NOT NULL DEFAULT 0,"
@@ -218,7 +218,8 @@ migrate (struct islet_store *st, char **msg)
       "CREATE UNIQUE INDEX IF NOT EXISTS sandboxes_name ON sandboxes(key_id, name);" },
     { "sandboxes", "stopped_at",
       "ALTER TABLE sandboxes ADD COLUMN stopped_at INTEGER NOT NULL DEFAULT 0;" },
-    { "sandboxes", "phase", "ALTER TABLE sandboxes ADD COLUMN phase TEXT NOT NULL DEFAULT 'ready';" },
+    { "sandboxes", "phase",
+      "ALTER TABLE sandboxes ADD COLUMN phase TEXT NOT NULL DEFAULT 'ready';" },
     { "sandboxes", "memory_mb",
       "ALTER TABLE sandboxes ADD COLUMN memory_mb INTEGER NOT NULL DEFAULT 0;"
       "ALTER TABLE sandboxes ADD COLUMN cpu_millis INTEGER NOT NULL DEFAULT 0;"
@@ -237,8 +238,8 @@ migrate (struct islet_store *st, char **msg)
       cleanup_stmt_once sqlite3_stmt *s = NULL;
       int rc;
 
-      if (sqlite3_prepare_v2 (st->db, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2", -1,
-                              &s, NULL)
+      if (sqlite3_prepare_v2 (st->db, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2", -1, &s,
+                              NULL)
           != SQLITE_OK)
         return -1;
       sqlite3_bind_text (s, 1, added[i].table, -1, SQLITE_STATIC);
@@ -282,8 +283,9 @@ islet_store_open (const char *path, struct islet_store **out, struct islet_err *
    * only a power loss may drop the last commits, never corrupt the store.
    * FULL would add an fsync to every request that records activity or
    * audits. */
-  if (sqlite3_exec (st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-                            "PRAGMA foreign_keys=ON;",
+  if (sqlite3_exec (st->db,
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                    "PRAGMA foreign_keys=ON;",
                     NULL, NULL, &msg)
           != SQLITE_OK
       || sqlite3_exec (st->db, schema, NULL, NULL, &msg) != SQLITE_OK)
@@ -385,8 +387,8 @@ int_or_null (sqlite3_stmt *s, int i)
 int
 islet_store_key_list (struct islet_store *st, json_t **out, struct islet_err *err)
 {
-  static const char *const quota_names[QUOTA_FIELDS]
-      = { "max_sandboxes", "max_memory_mb", "max_cpu_millis", "max_disk_mb" };
+  static const char *const quota_names[QUOTA_FIELDS] = { "max_sandboxes", "max_memory_mb",
+                                                         "max_cpu_millis", "max_disk_mb" };
   STORE_LOCKED (st);
   cleanup_stmt sqlite3_stmt *s = NULL;
   json_t *a;
@@ -424,8 +426,7 @@ islet_store_key_revoke (struct islet_store *st, int64_t id, struct islet_err *er
   STORE_LOCKED (st);
   cleanup_stmt sqlite3_stmt *s = NULL;
 
-  if (prepare (st, "UPDATE api_keys SET revoked = ? WHERE id = ? AND revoked IS NULL", &s, err)
-      < 0)
+  if (prepare (st, "UPDATE api_keys SET revoked = ? WHERE id = ? AND revoked IS NULL", &s, err) < 0)
     return -1;
   keys_forget (st);
   sqlite3_bind_int64 (s, 1, (sqlite3_int64) time (NULL));
@@ -458,8 +459,9 @@ islet_store_key_quota (struct islet_store *st, int64_t id, struct islet_quota *o
   if (rc != SQLITE_ROW)
     return db_fail (st, err, "read the key's quota");
   for (size_t i = 0; i < QUOTA_FIELDS; i++)
-    *quota_fields (out, i)
-        = sqlite3_column_type (s, (int) i) == SQLITE_NULL ? -1 : sqlite3_column_int64 (s, (int) i);
+    *quota_fields (out, i) = sqlite3_column_type (s, (int) i) == SQLITE_NULL
+                                 ? -1
+                                 : sqlite3_column_int64 (s, (int) i);
   return 0;
 }
 
@@ -645,7 +647,6 @@ islet_store_sandbox_claim (struct islet_store *st, const struct islet_store_sand
   return sandbox_put_locked (st, sb, err);
 }
 
-
 static char *
 column_dup (sqlite3_stmt *s, int i)
 {
@@ -654,7 +655,7 @@ column_dup (sqlite3_stmt *s, int i)
 }
 
 #define SANDBOX_COLUMNS                                                                            \
-  "id, key_id, labels, env, language, target, auto_stop, auto_archive, auto_delete, created,"     \
+  "id, key_id, labels, env, language, target, auto_stop, auto_archive, auto_delete, created,"      \
   " updated, last_activity, name, stopped_at, phase, memory_mb, cpu_millis, disk_mb, auto_pause"
 
 static void
@@ -864,8 +865,8 @@ islet_store_sandbox_delete (struct islet_store *st, const char *id, struct islet
 }
 
 int
-islet_store_sandbox_set_phase (struct islet_store *st, const char *id,
-                               enum islet_store_phase phase, struct islet_err *err)
+islet_store_sandbox_set_phase (struct islet_store *st, const char *id, enum islet_store_phase phase,
+                               struct islet_err *err)
 {
   STORE_LOCKED (st);
   cleanup_stmt sqlite3_stmt *s = NULL;
@@ -889,8 +890,7 @@ islet_store_sandbox_unready (struct islet_store *st, struct islet_store_sandbox 
   STORE_LOCKED (st);
   cleanup_stmt sqlite3_stmt *s = NULL;
 
-  if (prepare (st, "SELECT " SANDBOX_COLUMNS " FROM sandboxes WHERE phase != 'ready'", &s, err)
-      < 0)
+  if (prepare (st, "SELECT " SANDBOX_COLUMNS " FROM sandboxes WHERE phase != 'ready'", &s, err) < 0)
     return -1;
   return rows_read (st, s, out, n, err);
 }

@@ -1,7 +1,7 @@
 /* isletd's own records, in <state>/isletd.db (SQLite, WAL): API keys (only
  * their SHA-256), which key owns which sandbox plus the Daytona fields the
- * core does not hold, each key's /v1 defaults, and the audit log.  The sandboxes themselves stay the
- * core's: this store never says whether one exists or runs. */
+ * core does not hold, each key's /v1 defaults, and the audit log.  The sandboxes themselves stay
+ * the core's: this store never says whether one exists or runs. */
 #ifndef ISLET_STORE_H
 #define ISLET_STORE_H
 
@@ -27,7 +27,10 @@ struct islet_quota
 {
   int64_t sandboxes, memory_mb, cpu_millis, disk_mb;
 };
-#define ISLET_QUOTA_NONE { -1, -1, -1, -1 }
+#define ISLET_QUOTA_NONE                                                                           \
+  {                                                                                                \
+    -1, -1, -1, -1                                                                                 \
+  }
 
 int islet_store_key_count (struct islet_store *st, int64_t *n,
                            struct islet_err *err) ISLET_MUST_CHECK;
@@ -160,7 +163,7 @@ uint64_t islet_store_audit_lost (struct islet_store *st);
 /* The newest `limit` records of one key (and of one sandbox, unless
  * sandbox is NULL), newest first, as a JSON array of {id, time, sandboxId,
  * action, status, result, durationMs}. */
-int islet_store_audit_list (struct islet_store *st, int64_t key_id, const char *sandbox,
-                            int limit, json_t **out, struct islet_err *err) ISLET_MUST_CHECK;
+int islet_store_audit_list (struct islet_store *st, int64_t key_id, const char *sandbox, int limit,
+                            json_t **out, struct islet_err *err) ISLET_MUST_CHECK;
 
 #endif

@@ -80,25 +80,25 @@ field_limits (json_t *j, struct islet_limits *l, struct resp *out)
       return -1;
     }
   json_object_foreach (f, k, v)
-    {
-      const struct islet_limit_def *d = NULL;
-      json_int_t n = json_integer_value (v);
+  {
+    const struct islet_limit_def *d = NULL;
+    json_int_t n = json_integer_value (v);
 
-      for (size_t i = 0; i < ISLET_NLIMITS && d == NULL; i++)
-        if (strcmp (islet_limit_defs[i].key, k) == 0)
-          d = &islet_limit_defs[i];
-      if (d == NULL)
-        {
-          reply_error (out, 400, "BAD_REQUEST", "limits.%s is not a limit", k);
-          return -1;
-        }
-      if (!json_is_integer (v) || n < 0 || (!d->wide && n > UINT32_MAX))
-        {
-          reply_error (out, 400, "BAD_REQUEST", "limits.%s must be a non-negative integer", k);
-          return -1;
-        }
-      islet_limit_set (l, d, (uint64_t) n);
-    }
+    for (size_t i = 0; i < ISLET_NLIMITS && d == NULL; i++)
+      if (strcmp (islet_limit_defs[i].key, k) == 0)
+        d = &islet_limit_defs[i];
+    if (d == NULL)
+      {
+        reply_error (out, 400, "BAD_REQUEST", "limits.%s is not a limit", k);
+        return -1;
+      }
+    if (!json_is_integer (v) || n < 0 || (!d->wide && n > UINT32_MAX))
+      {
+        reply_error (out, 400, "BAD_REQUEST", "limits.%s must be a non-negative integer", k);
+        return -1;
+      }
+    islet_limit_set (l, d, (uint64_t) n);
+  }
   return 0;
 }
 
@@ -135,8 +135,8 @@ field_labels (json_t *j, const char *k, const char **language, struct resp *out)
           return NULL;
         }
       /* from j, which outlives the copy's edits */
-      *language
-          = json_string_value (json_object_get (json_object_get (j, k), "code-toolbox-language"));
+      *language = json_string_value (
+          json_object_get (json_object_get (j, k), "code-toolbox-language"));
     }
   return f;
 bad:

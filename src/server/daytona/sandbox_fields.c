@@ -44,7 +44,8 @@ static const struct
   { "domainAllowList", IF_EMPTY, NO_NETWORK },
   { "outboundProxyUrl", IF_EMPTY, NO_NETWORK },
   { "linkedSandbox", IF_EMPTY, "sandboxes have no network between them: " NO_NETWORK },
-  { "public", IF_EMPTY, "there is no public preview proxy: a sandbox is reached through the API only" },
+  { "public", IF_EMPTY,
+    "there is no public preview proxy: a sandbox is reached through the API only" },
   { "gpu", IF_EMPTY, NO_GPU },
   { "gpuType", IF_EMPTY, NO_GPU },
   { "spot", IF_EMPTY, NO_GPU },
@@ -63,19 +64,13 @@ empty (json_t *v)
   switch (json_typeof (v))
     {
     case JSON_NULL:
-    case JSON_FALSE:
-      return true;
+    case JSON_FALSE: return true;
     case JSON_INTEGER:
-    case JSON_REAL:
-      return json_number_value (v) == 0;
-    case JSON_STRING:
-      return json_string_length (v) == 0;
-    case JSON_ARRAY:
-      return json_array_size (v) == 0;
-    case JSON_OBJECT:
-      return json_object_size (v) == 0;
-    default:
-      return false;
+    case JSON_REAL: return json_number_value (v) == 0;
+    case JSON_STRING: return json_string_length (v) == 0;
+    case JSON_ARRAY: return json_array_size (v) == 0;
+    case JSON_OBJECT: return json_object_size (v) == 0;
+    default: return false;
     }
 }
 
@@ -84,14 +79,12 @@ accepted (enum take take, json_t *v)
 {
   switch (take)
     {
-    case TAKEN:
-      return true;
-    case IF_EMPTY:
-      return empty (v);
-    case IF_TRUE:
-      return json_is_null (v) || json_is_true (v);
+    case TAKEN: return true;
+    case IF_EMPTY: return empty (v);
+    case IF_TRUE: return json_is_null (v) || json_is_true (v);
     case IF_ROOT:
-      return json_is_null (v) || (json_is_string (v) && strcmp (json_string_value (v), "root") == 0);
+      return json_is_null (v)
+             || (json_is_string (v) && strcmp (json_string_value (v), "root") == 0);
     }
   return false;
 }
@@ -103,23 +96,23 @@ create_fields_check (json_t *body, struct resp *out)
   json_t *v;
 
   json_object_foreach (body, k, v)
-    {
-      size_t i;
+  {
+    size_t i;
 
-      for (i = 0; i < sizeof fields / sizeof fields[0]; i++)
-        if (strcmp (fields[i].name, k) == 0)
-          break;
-      if (i == sizeof fields / sizeof fields[0])
-        {
-          reply_error (out, 400, "BAD_REQUEST",
-                       "%s is not a field of a sandbox create that islet knows", k);
-          return -1;
-        }
-      if (!accepted (fields[i].take, v))
-        {
-          reply_error (out, 400, "BAD_REQUEST", "%s cannot be honoured: %s", k, fields[i].why);
-          return -1;
-        }
-    }
+    for (i = 0; i < sizeof fields / sizeof fields[0]; i++)
+      if (strcmp (fields[i].name, k) == 0)
+        break;
+    if (i == sizeof fields / sizeof fields[0])
+      {
+        reply_error (out, 400, "BAD_REQUEST",
+                     "%s is not a field of a sandbox create that islet knows", k);
+        return -1;
+      }
+    if (!accepted (fields[i].take, v))
+      {
+        reply_error (out, 400, "BAD_REQUEST", "%s cannot be honoured: %s", k, fields[i].why);
+        return -1;
+      }
+  }
   return 0;
 }

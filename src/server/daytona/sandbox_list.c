@@ -17,12 +17,29 @@
 
 /* Daytona's SandboxState values: islet's sandboxes are only ever started or
  * stopped, so the others are valid filters that match nothing. */
-static const char *const states[]
-    = { "creating",     "restoring",   "destroyed",       "destroying",   "started",
-        "stopped",      "starting",    "stopping",        "error",        "build_failed",
-        "pending_build", "building_snapshot", "unknown", "pulling_snapshot", "archived",
-        "archiving",    "resizing",    "snapshotting",    "forking",      "pausing",
-        "paused",       "resuming",    NULL };
+static const char *const states[] = { "creating",
+                                      "restoring",
+                                      "destroyed",
+                                      "destroying",
+                                      "started",
+                                      "stopped",
+                                      "starting",
+                                      "stopping",
+                                      "error",
+                                      "build_failed",
+                                      "pending_build",
+                                      "building_snapshot",
+                                      "unknown",
+                                      "pulling_snapshot",
+                                      "archived",
+                                      "archiving",
+                                      "resizing",
+                                      "snapshotting",
+                                      "forking",
+                                      "pausing",
+                                      "paused",
+                                      "resuming",
+                                      NULL };
 static const char *const classes[] = { "linux-vm", "container", "android", "windows", NULL };
 
 enum sort_field
@@ -34,8 +51,8 @@ enum sort_field
   SORT_DISK,
   SORT_ACTIVITY,
 };
-static const char *const sorts[] = { "createdAt", "name", "cpu", "memoryGib", "diskGib",
-                                     "lastActivityAt", NULL };
+static const char *const sorts[] = { "createdAt", "name",           "cpu", "memoryGib",
+                                     "diskGib",   "lastActivityAt", NULL };
 static const char *const orders[] = { "asc", "desc", NULL };
 
 /* Amounts compared as the DTO shows them: cores, GiB, GPUs. */
@@ -60,8 +77,8 @@ enum when
 struct list_query
 {
   uint64_t limit;
-  const char *id, *name; /* prefixes, case-insensitive */
-  json_t *labels;        /* NULL: any */
+  const char *id, *name;                          /* prefixes, case-insensitive */
+  json_t *labels;                                 /* NULL: any */
   json_t *states, *snapshots, *regions, *classes; /* arrays of strings; NULL: any */
   double min[AMT_N], max[AMT_N];                  /* NAN: none */
   int is_public, is_recoverable;                  /* -1: any */
@@ -200,7 +217,7 @@ static const struct
 {
   const char *name;
   enum kind kind;
-  int which; /* an enum amount or enum when */
+  int which;        /* an enum amount or enum when */
   const char *form; /* what a good value is, for the 400 */
 } params[] = {
   { "limit", K_LIMIT, 0, "a number from 1 to 1000" },
@@ -246,28 +263,17 @@ take_param (struct list_query *q, enum kind kind, int which, const char *v)
     {
     case K_LIMIT:
       return islet_parse_u64 (v, LIST_LIMIT_MAX, &q->limit, &ignored) < 0 || q->limit == 0 ? -1 : 0;
-    case K_CURSOR:
-      q->cursor = v;
-      return 0;
-    case K_ID:
-      q->id = v;
-      return 0;
-    case K_NAME:
-      q->name = v;
-      return 0;
-    case K_LABELS:
-      return parse_labels (v, &q->labels);
+    case K_CURSOR: q->cursor = v; return 0;
+    case K_ID: q->id = v; return 0;
+    case K_NAME: q->name = v; return 0;
+    case K_LABELS: return parse_labels (v, &q->labels);
     case K_STATE:
       if (one_of (states, v) < 0)
         return -1;
       strings_add (&q->states, v);
       return 0;
-    case K_SNAPSHOT:
-      strings_add (&q->snapshots, v);
-      return 0;
-    case K_REGION:
-      strings_add (&q->regions, v);
-      return 0;
+    case K_SNAPSHOT: strings_add (&q->snapshots, v); return 0;
+    case K_REGION: strings_add (&q->regions, v); return 0;
     case K_CLASS:
       if (one_of (classes, v) < 0)
         return -1;
@@ -285,10 +291,8 @@ take_param (struct list_query *q, enum kind kind, int which, const char *v)
         return -1;
       *(kind == K_PUBLIC ? &q->is_public : &q->is_recoverable) = b;
       return 0;
-    case K_AFTER:
-      return parse_iso_ms (v, &q->after[which]);
-    case K_BEFORE:
-      return parse_iso_ms (v, &q->before[which]);
+    case K_AFTER: return parse_iso_ms (v, &q->after[which]);
+    case K_BEFORE: return parse_iso_ms (v, &q->before[which]);
     case K_SORT:
       if ((i = one_of (sorts, v)) < 0)
         return -1;
@@ -299,8 +303,7 @@ take_param (struct list_query *q, enum kind kind, int which, const char *v)
         return -1;
       q->desc = i == 1;
       return 0;
-    case K_BOOL_NONE:
-      return parse_bool (v, &b);
+    case K_BOOL_NONE: return parse_bool (v, &b);
     }
   return -1;
 }
@@ -440,18 +443,12 @@ sort_key (enum sort_field f, const struct sb_ref *sb)
 {
   switch (f)
     {
-    case SORT_CPU:
-      return sb->info.limits.cpu_millis;
-    case SORT_MEMORY:
-      return (int64_t) sb->info.limits.memory_mb;
-    case SORT_DISK:
-      return (int64_t) sb->info.limits.disk_mb;
-    case SORT_ACTIVITY:
-      return sb->row.last_activity;
-    case SORT_NAME:
-      return 0;
-    case SORT_CREATED:
-      break;
+    case SORT_CPU: return sb->info.limits.cpu_millis;
+    case SORT_MEMORY: return (int64_t) sb->info.limits.memory_mb;
+    case SORT_DISK: return (int64_t) sb->info.limits.disk_mb;
+    case SORT_ACTIVITY: return sb->row.last_activity;
+    case SORT_NAME: return 0;
+    case SORT_CREATED: break;
     }
   return sb->info.created * 1000000000 + sb->info.created_nsec;
 }

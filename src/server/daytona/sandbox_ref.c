@@ -134,9 +134,8 @@ sb_env (const struct sb_ref *sb, json_t *extra, struct resp *out)
     json_object_set (all, k, v);
   }
   env = islet_xcalloc (json_object_size (all) + 1, sizeof *env);
-  json_object_foreach (all, k, v) if (json_is_string (v)) env[n++]
-      = islet_xasprintf ("%s=%s", k, json_string_value (v));
+  json_object_foreach (all, k, v) if (json_is_string (v)) env[n++] = islet_xasprintf (
+      "%s=%s", k, json_string_value (v));
   json_decref (all);
   return env;
 }
-

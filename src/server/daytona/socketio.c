@@ -35,10 +35,10 @@ struct session
   char sid[24];
   char key_hex[65];
   int64_t key_id;
-  bool connected;     /* under hub->lock: CONNECT accepted, events go here */
-  bool counted;       /* under hub->lock: counted under key_id, not as pending */
+  bool connected; /* under hub->lock: CONNECT accepted, events go here */
+  bool counted;   /* under hub->lock: counted under key_id, not as pending */
   char client[WS_PEER_MAX];
-  unsigned refs;      /* under hub->lock: the session's thread, and emits under way */
+  unsigned refs;               /* under hub->lock: the session's thread, and emits under way */
   struct session *prev, *next; /* in hub->head while its thread runs */
 };
 
@@ -167,8 +167,9 @@ sio_parse (const char *m, size_t len, struct sio_packet *p)
   if (m[0] != '4') /* anything else ends the session */
     return;
   /* a Socket.IO packet: CONNECT, DISCONNECT, or what nobody listens to */
-  p->kind = len >= 2 && m[1] == '0' ? SIO_CONNECT : len >= 2 && m[1] == '1' ? SIO_DISCONNECT
-                                                                            : SIO_IGNORED;
+  p->kind = len >= 2 && m[1] == '0'   ? SIO_CONNECT
+            : len >= 2 && m[1] == '1' ? SIO_DISCONNECT
+                                      : SIO_IGNORED;
   if (p->kind != SIO_CONNECT)
     return;
   m += 2;
@@ -212,9 +213,8 @@ on_connect (struct session *c, const struct sio_packet *pk)
     return send_str (c, "44{\"message\":\"missing API key: send {\\\"token\\\": <key>}\"}");
   key_hash (token, hex);
   if (islet_store_key_find (c->srv->store, hex, &key_id, &err) < 0)
-    return send_str (c, err.kind == ISLET_E_NOTFOUND
-                            ? "44{\"message\":\"invalid API key\"}"
-                            : "44{\"message\":\"the key store failed\"}");
+    return send_str (c, err.kind == ISLET_E_NOTFOUND ? "44{\"message\":\"invalid API key\"}"
+                                                     : "44{\"message\":\"the key store failed\"}");
   if (count_under_key (c, key_id) < 0)
     return send_str (c, "44{\"message\":\"too many Socket.IO sessions for this key\"}");
   pthread_mutex_lock (&c->hub->lock);
@@ -242,23 +242,16 @@ on_packet (struct session *c, const char *m, size_t len, uint64_t *pong_by)
   sio_parse (m, len, &pk);
   switch (pk.kind)
     {
-    case SIO_END:
-      return -1;
+    case SIO_END: return -1;
     case SIO_PING:
       {
         cleanup_free char *r = islet_xasprintf ("3%.*s", (int) pk.len, pk.data);
         return send_str (c, r);
       }
-    case SIO_PONG:
-      *pong_by = 0;
-      return 0;
-    case SIO_CONNECT:
-      return on_connect (c, &pk);
-    case SIO_DISCONNECT:
-      set_connected (c, false);
-      return 0;
-    case SIO_IGNORED:
-      return 0;
+    case SIO_PONG: *pong_by = 0; return 0;
+    case SIO_CONNECT: return on_connect (c, &pk);
+    case SIO_DISCONNECT: set_connected (c, false); return 0;
+    case SIO_IGNORED: return 0;
     }
   return -1;
 }

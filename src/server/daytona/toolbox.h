@@ -30,10 +30,10 @@ int tb_mode_query (struct req *r, struct resp *out, unsigned dflt, unsigned *mod
 struct sh_run
 {
   char *const *argv;
-  json_t *envs;           /* extra variables (an object), may be NULL */
-  const char *stdin_data; /* may be NULL */
-  uint32_t timeout_ms;    /* 0: SH_TIMEOUT_MS */
-  uint64_t output_limit;  /* per stream; 0: SH_OUTPUT_MAX */
+  json_t *envs;               /* extra variables (an object), may be NULL */
+  const char *stdin_data;     /* may be NULL */
+  uint32_t timeout_ms;        /* 0: SH_TIMEOUT_MS */
+  uint64_t output_limit;      /* per stream; 0: SH_OUTPUT_MAX */
   struct tb_output *combined; /* may be NULL */
 };
 #define SH_TIMEOUT_MS (360u * 1000u) /* Daytona's default for a command */

@@ -91,18 +91,14 @@ tb_files_list (struct req *r, struct resp *out)
       return;
     }
   items = json_array ();
-  json_array_foreach (entries, i, e)
-    {
-      json_array_append_new (items, file_info (e));
-    }
+  json_array_foreach (entries, i, e) { json_array_append_new (items, file_info (e)); }
   reply_json (out, 200, items);
 }
 
 /* The sandbox of the route and the core's stat of ?path=; -1 with the
  * error in out. */
 static int
-stat_tb_query (struct req *r, struct resp *out, struct sb_ref *sb, const char **path,
-                 json_t **st)
+stat_tb_query (struct req *r, struct resp *out, struct sb_ref *sb, const char **path, json_t **st)
 {
   struct islet_err err;
 
@@ -242,8 +238,7 @@ download_part (struct sb_ref *sb, struct spool *sp, const char *boundary, const 
    * error part, a few hundred bytes) */
   if (spool_reserve (sp, 1024 + strlen (path) * 2) < 0
       || (islet_fs_stat (sb->ctx, sb->info.id, path, &st, &err) == 0
-          && spool_reserve (sp, (uint64_t) json_integer_value (json_object_get (st, "size")))
-                 < 0))
+          && spool_reserve (sp, (uint64_t) json_integer_value (json_object_get (st, "size"))) < 0))
     {
       errno = 0;
       return -1;

@@ -120,27 +120,17 @@ git_state (char c)
 {
   switch (c)
     {
-    case ' ':
-      return "Unmodified";
-    case '?':
-      return "Untracked";
+    case ' ': return "Unmodified";
+    case '?': return "Untracked";
     case 'M':
-    case 'T':
-      return "Modified";
-    case 'A':
-      return "Added";
-    case 'D':
-      return "Deleted";
-    case 'R':
-      return "Renamed";
-    case 'C':
-      return "Copied";
-    case 'U':
-      return "Updated but unmerged";
-    case '!':
-      return "Ignored";
-    default:
-      return NULL;
+    case 'T': return "Modified";
+    case 'A': return "Added";
+    case 'D': return "Deleted";
+    case 'R': return "Renamed";
+    case 'C': return "Copied";
+    case 'U': return "Updated but unmerged";
+    case '!': return "Ignored";
+    default: return NULL;
     }
 }
 
@@ -190,8 +180,7 @@ git_header (json_t *st, const char *h, size_t n)
   br = h;
   if (dots)
     {
-      json_object_set_new (st, "upstream",
-                           tb_json_text (dots + 3, blen - (size_t) (dots + 3 - h)));
+      json_object_set_new (st, "upstream", tb_json_text (dots + 3, blen - (size_t) (dots + 3 - h)));
       json_object_set_new (st, "branchPublished", json_true ());
       blen = (size_t) (dots - h);
     }
@@ -203,8 +192,8 @@ git_header (json_t *st, const char *h, size_t n)
 json_t *
 parse_git_status (const char *s, size_t len)
 {
-  json_t *st = json_pack ("{s:s,s:[],s:i,s:i,s:b,s:b}", "currentBranch", "", "fileStatus",
-                          "ahead", 0, "behind", 0, "branchPublished", 0, "detached", 0);
+  json_t *st = json_pack ("{s:s,s:[],s:i,s:i,s:b,s:b}", "currentBranch", "", "fileStatus", "ahead",
+                          0, "behind", 0, "branchPublished", 0, "detached", 0);
   json_t *files = json_object_get (st, "fileStatus");
   size_t pos = 0, n;
   const char *e;
@@ -219,8 +208,7 @@ parse_git_status (const char *s, size_t len)
           git_header (st, e + 3, n - 3);
           continue;
         }
-      if (n < 4 || e[2] != ' ' || (x = git_state (e[0])) == NULL
-          || (y = git_state (e[1])) == NULL)
+      if (n < 4 || e[2] != ' ' || (x = git_state (e[0])) == NULL || (y = git_state (e[1])) == NULL)
         break;
       f = json_pack ("{s:o,s:s,s:s,s:s}", "name", tb_json_text (e + 3, n - 3), "staging", x,
                      "worktree", y, "extra", "");

@@ -103,8 +103,9 @@ run (struct req *r, struct resp *out, struct run_req *rr, struct islet_exec_resu
 {
   json_t *cwd = json_object_get (rr->body, "cwd"), *t = json_object_get (rr->body, "timeout");
   cleanup_sb struct sb_ref sb = { 0 };
-  struct islet_exec_req x
-      = { .argv = rr->argv, .on_output = on_output, .user = user, .uncollected = true };
+  struct islet_exec_req x = {
+    .argv = rr->argv, .on_output = on_output, .user = user, .uncollected = true
+  };
   struct islet_err err;
   double timeout = DEFAULT_TIMEOUT_S;
   char **env = NULL;

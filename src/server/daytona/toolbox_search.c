@@ -48,8 +48,8 @@ search_answer (const char *s, size_t len)
  * query's values; the tool's stdout parsed into the answer.  An exit code
  * over ok_exit with no output is a failure. */
 static void
-query_tool (struct req *r, struct resp *out, const char *what, const char *const *tmpl,
-            int ok_exit, json_t *(*answer) (const char *, size_t))
+query_tool (struct req *r, struct resp *out, const char *what, const char *const *tmpl, int ok_exit,
+            json_t *(*answer) (const char *, size_t))
 {
   const char *path = tb_query (r, out, "path");
   const char *pattern = path ? tb_query (r, out, "pattern") : NULL;
@@ -81,10 +81,10 @@ tb_files_find (struct req *r, struct resp *out)
 {
   /* -Z: the file name ends with NUL (a name may hold ':'); -I: no binary.
    * grep's 1 is "no match"; 2 with matches: some file could not be read */
-  query_tool (r, out, "find",
-              (const char *[]){ "grep", "-rnIZ", "--color=never", "-e", "{pattern}", "--",
-                                "{path}", NULL },
-              1, grep_answer);
+  query_tool (
+      r, out, "find",
+      (const char *[]){ "grep", "-rnIZ", "--color=never", "-e", "{pattern}", "--", "{path}", NULL },
+      1, grep_answer);
 }
 
 void
@@ -207,11 +207,11 @@ tb_files_permissions (struct req *r, struct resp *out)
     return;
   p = path_arg (path);
   who = islet_xasprintf ("%s%s%s", owner, *group ? ":" : "", group);
-  if (sh_run (&sb,
-              &(struct sh_run){ .argv = (char *const[]){ "bash", "-c", (char *) PERMS,
-                                                         "islet-perms", p, (char *) mode, who,
-                                                         NULL } },
-              &res, out)
+  if (sh_run (
+          &sb,
+          &(struct sh_run){ .argv = (char *const[]){ "bash", "-c", (char *) PERMS, "islet-perms", p,
+                                                     (char *) mode, who, NULL } },
+          &res, out)
       < 0)
     return;
   if (res.exit_code != 0)

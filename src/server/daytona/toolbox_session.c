@@ -33,24 +33,25 @@ static const char CREATE[] = "mkdir -p " SESSIONS " && cd " SESSIONS " || exit 1
                              "&& export -p >\"$1/env\"\n";
 
 /* $1 sid.  Kills what still runs of its async commands.  Exit 3: none. */
-static const char DELETE[]
-    = "d=" SESSIONS "/$1\n"
-      "[ -d \"$d/cmds\" ] || exit 3\n"
-      "for p in \"$d\"/cmds/*/pid; do\n"
-      "  [ -f \"$p\" ] && [ ! -f \"${p%/pid}/exit\" ] || continue\n"
-      "  read -r g <\"$p\"; case $g in ''|*[!0-9]*) ;; *) kill -KILL -- \"-$g\" 2>/dev/null;; esac\n"
-      "done\n"
-      "rm -rf -- \"$d\"\n";
+static const char DELETE[] = "d=" SESSIONS "/$1\n"
+                             "[ -d \"$d/cmds\" ] || exit 3\n"
+                             "for p in \"$d\"/cmds/*/pid; do\n"
+                             "  [ -f \"$p\" ] && [ ! -f \"${p%/pid}/exit\" ] || continue\n"
+                             "  read -r g <\"$p\"; case $g in ''|*[!0-9]*) ;; *) kill -KILL -- "
+                             "\"-$g\" 2>/dev/null;; esac\n"
+                             "done\n"
+                             "rm -rf -- \"$d\"\n";
 
 /* $1 sid, $2 cmd id, $3 sync|async, $4 RUNNER; the command on stdin. */
-static const char PREP[]
-    = "c=" SESSIONS "/$1/cmds/$2\n"
-      "[ -d \"" SESSIONS "/$1/cmds\" ] || { printf '" NO_SESSION "' >&2; exit 3; }\n"
-      "mkdir -- \"$c\" && cat >\"$c/command\" || exit 125\n"
-      "if [ \"$3\" = async ]; then\n"
-      "  exec setsid -f bash -c \"$4\" islet-session \"$1\" \"$2\" async </dev/null >/dev/null 2>&1\n"
-      "fi\n"
-      "exec bash -c \"$4\" islet-session \"$1\" \"$2\" sync </dev/null\n";
+static const char PREP[] = "c=" SESSIONS "/$1/cmds/$2\n"
+                           "[ -d \"" SESSIONS "/$1/cmds\" ] || { printf '" NO_SESSION
+                           "' >&2; exit 3; }\n"
+                           "mkdir -- \"$c\" && cat >\"$c/command\" || exit 125\n"
+                           "if [ \"$3\" = async ]; then\n"
+                           "  exec setsid -f bash -c \"$4\" islet-session \"$1\" \"$2\" async "
+                           "</dev/null >/dev/null 2>&1\n"
+                           "fi\n"
+                           "exec bash -c \"$4\" islet-session \"$1\" \"$2\" sync </dev/null\n";
 
 /* $1 sid, $2 cmd id, $3 sync|async.  The tees copy the command's output
  * to the files and to the exec's own stdout and stderr (sync); on EXIT,
@@ -160,9 +161,9 @@ mark_fields (json_t *o, bool out_cut, bool err_cut)
 
   /* output holds both streams */
   for (size_t i = 0; i < 2; i++)
-    json_object_set_new (o, outs[i],
-                         mark_cut (json_incref (json_object_get (o, outs[i])),
-                                   out_cut || (i == 0 && err_cut)));
+    json_object_set_new (
+        o, outs[i],
+        mark_cut (json_incref (json_object_get (o, outs[i])), out_cut || (i == 0 && err_cut)));
   json_object_set_new (o, "stderr",
                        mark_cut (json_incref (json_object_get (o, "stderr")), err_cut));
   json_object_set_new (o, "truncated", json_boolean (out_cut || err_cut));
@@ -358,8 +359,8 @@ new_cmd_id (char id[37])
   b[6] = (unsigned char) ((b[6] & 0x0f) | 0x40); /* a version 4 UUID */
   b[8] = (unsigned char) ((b[8] & 0x3f) | 0x80);
   snprintf (id, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-            b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-            b[14], b[15]);
+            b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+            b[15]);
 }
 
 void
@@ -381,7 +382,8 @@ tb_session_exec (struct req *r, struct resp *out)
       reply_error (out, 400, "BAD_REQUEST", "command must be a non-empty string");
       return;
     }
-  async = json_is_true (json_object_get (j, "runAsync")) || json_is_true (json_object_get (j, "async"));
+  async = json_is_true (json_object_get (j, "runAsync"))
+          || json_is_true (json_object_get (j, "async"));
   new_cmd_id (cid);
   if (tb_open (r, &sb, out) < 0
       || script (&sb, PREP, (const char *[]){ sid, cid, async ? "async" : "sync", RUNNER, NULL },
@@ -391,8 +393,7 @@ tb_session_exec (struct req *r, struct resp *out)
       free (all.data);
       return;
     }
-  if (res.exit_code == 3 && res.out_len == 0 && res.errout
-      && strcmp (res.errout, NO_SESSION) == 0)
+  if (res.exit_code == 3 && res.out_len == 0 && res.errout && strcmp (res.errout, NO_SESSION) == 0)
     reply_error (out, 404, "NOT_FOUND", "session '%s' not found", sid);
   else if (async && res.exit_code != 0)
     script_failed (out, "start the command", &res);
@@ -461,7 +462,8 @@ follow_poll (struct srv *srv, struct ws *ws, const struct follow *f, uint64_t *s
   {
     const char *argv[] = { "bash", "-c", FOLLOW, "islet-follow", f->sid, f->cid, o1, o2, NULL };
     if (sh_run (&sb,
-                &(struct sh_run){ .argv = (char *const *) argv, .output_limit = FOLLOW_CHUNK,
+                &(struct sh_run){ .argv = (char *const *) argv,
+                                  .output_limit = FOLLOW_CHUNK,
                                   .timeout_ms = 30000 },
                 &res, &ignored)
         < 0)

@@ -7,8 +7,7 @@
 #include "toolbox.h"
 
 int
-sh_run (struct sb_ref *sb, const struct sh_run *rr, struct islet_exec_result *res,
-        struct resp *out)
+sh_run (struct sb_ref *sb, const struct sh_run *rr, struct islet_exec_result *res, struct resp *out)
 {
   struct islet_exec_req x = {
     .argv = rr->argv,

@@ -41,8 +41,8 @@
 struct pump
 {
   pthread_t thread;
-  int ours;   /* we write the file here */
-  int theirs; /* islet_fs_copy_in reads it; the pump thread closes it */
+  int ours;              /* we write the file here */
+  int theirs;            /* islet_fs_copy_in reads it; the pump thread closes it */
   struct islet_ctx *ctx; /* handed to the thread while it runs, not shared */
   char id[ISLET_ID_LEN + 1];
   char *path;
@@ -198,8 +198,7 @@ fail_err (struct upload *u, const struct islet_err *e, bool daemon)
   return -1;
 }
 
-static int __attribute__ ((format (printf, 2, 3)))
-fail_400 (struct upload *u, const char *fmt, ...)
+static int __attribute__ ((format (printf, 2, 3))) fail_400 (struct upload *u, const char *fmt, ...)
 {
   char msg[256];
   va_list ap;
@@ -275,8 +274,7 @@ part_begin (struct upload *u, const char *field)
       u->spool = open (u->r->srv->state_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
       if (u->spool < 0)
         {
-          islet_fail (&err, ISLET_E_SYSTEM, errno, "temporary file in `%s`",
-                      u->r->srv->state_dir);
+          islet_fail (&err, ISLET_E_SYSTEM, errno, "temporary file in `%s`", u->r->srv->state_dir);
           return fail_err (u, &err, false);
         }
       u->kind = PART_SPOOL;
@@ -297,12 +295,12 @@ charge (struct upload *u, size_t n)
       return 0;
     }
   if (!u->failed)
-    reply_error (u->out, 507, "INSUFFICIENT_STORAGE",
-                 "files sent before their files[i].path wait on isletd's disk, and they are over "
-                 "%s scratch space (%llu bytes at once); send each path before its file",
-                 whose,
-                 (unsigned long long) guard_limit (g, GUARD_SCRATCH,
-                                                   strcmp (whose, "this key's") == 0));
+    reply_error (
+        u->out, 507, "INSUFFICIENT_STORAGE",
+        "files sent before their files[i].path wait on isletd's disk, and they are over "
+        "%s scratch space (%llu bytes at once); send each path before its file",
+        whose,
+        (unsigned long long) guard_limit (g, GUARD_SCRATCH, strcmp (whose, "this key's") == 0));
   u->failed = true;
   return -1;
 }
@@ -314,8 +312,7 @@ part_data (struct upload *u, const char *data, size_t n)
 
   switch (u->kind)
     {
-    case PART_SKIP:
-      break;
+    case PART_SKIP: break;
     case PART_PATH:
       if (u->part_len + n > UPLOAD_PATH_MAX)
         return fail_400 (u, "%s: a path of more than %d bytes", u->field, UPLOAD_PATH_MAX);
@@ -398,10 +395,8 @@ part_end (struct upload *u)
   u->in_part = false;
   switch (u->kind)
     {
-    case PART_SKIP:
-      return 0;
-    case PART_PATH:
-      return path_end (u);
+    case PART_SKIP: return 0;
+    case PART_PATH: return path_end (u);
     case PART_STREAM:
       if (pump_finish (&u->pump, true, &err) < 0)
         return fail_err (u, &err, true);
@@ -417,8 +412,8 @@ part_end (struct upload *u)
 }
 
 static int
-upload_piece (void *state, const char *field, const char *filename, const char *data,
-              uint64_t off, size_t n)
+upload_piece (void *state, const char *field, const char *filename, const char *data, uint64_t off,
+              size_t n)
 {
   struct upload *u = state;
 
@@ -468,8 +463,7 @@ upload_end (void *state, bool complete, struct resp *out)
         fail_400 (u, "files[%ld].file has no files[%ld].path", u->waiting[0].idx,
                   u->waiting[0].idx);
       else if (u->written == 0)
-        fail_400 (u, "the multipart body has no %s parts",
-                  u->bulk ? "files[i].file" : "`file`");
+        fail_400 (u, "the multipart body has no %s parts", u->bulk ? "files[i].file" : "`file`");
       else
         {
           reply_json (out, 200, json_object ());
@@ -486,7 +480,6 @@ upload_begin (struct req *r, struct resp *out, void **state, uint64_t *max, bool
   bool form = ct && strncasecmp (ct, "multipart/form-data", 19) == 0;
   struct upload *u = islet_xcalloc (1, sizeof *u);
   struct islet_err err;
-
 
   *u = (struct upload){ .r = r, .out = out, .bulk = bulk, .spool = -1 };
   if (tb_mode_query (r, out, UPLOAD_MODE, &u->mode) < 0)

@@ -97,10 +97,11 @@ guard_new (struct guard **out, uint64_t scratch_key_max, struct islet_err *err)
                                             .total_max = GUARD_BODY_TOTAL_MAX };
   if (scratch_key_max == 0)
     scratch_key_max = GUARD_SCRATCH_KEY_MAX;
-  g->budgets[GUARD_SCRATCH] = (struct budget){
-    .key_max = scratch_key_max,
-    .total_max = scratch_key_max > GUARD_SCRATCH_TOTAL_MAX ? scratch_key_max : GUARD_SCRATCH_TOTAL_MAX
-  };
+  g->budgets[GUARD_SCRATCH] = (struct budget){ .key_max = scratch_key_max,
+                                               .total_max = scratch_key_max
+                                                                    > GUARD_SCRATCH_TOTAL_MAX
+                                                                ? scratch_key_max
+                                                                : GUARD_SCRATCH_TOTAL_MAX };
   rc = pthread_create (&g->thread, NULL, watch, g);
   if (rc != 0)
     {

@@ -80,8 +80,8 @@ struct query_walk
 };
 
 static enum MHD_Result
-query_one (void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
-           const char *value, size_t value_size)
+query_one (void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size, const char *value,
+           size_t value_size)
 {
   struct query_walk *w = cls;
 
@@ -133,8 +133,8 @@ deadline (unsigned s)
 static struct guard_conn *
 watch_of (struct MHD_Connection *mc)
 {
-  const union MHD_ConnectionInfo *i
-      = MHD_get_connection_info (mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  const union MHD_ConnectionInfo *i = MHD_get_connection_info (mc,
+                                                               MHD_CONNECTION_INFO_SOCKET_CONTEXT);
   return i ? i->socket_context : NULL;
 }
 
@@ -146,8 +146,8 @@ on_connection (void *cls, struct MHD_Connection *mc, void **socket_context,
 
   if (code == MHD_CONNECTION_NOTIFY_STARTED)
     {
-      const union MHD_ConnectionInfo *i
-          = MHD_get_connection_info (mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+      const union MHD_ConnectionInfo *i = MHD_get_connection_info (
+          mc, MHD_CONNECTION_INFO_CONNECTION_FD);
       *socket_context = guard_conn_add (h->guard, i ? i->connect_fd : -1,
                                         deadline (HEADER_TIMEOUT_S));
     }
@@ -160,7 +160,8 @@ conn_free (struct conn *c)
 {
   if (c->sink_state)
     {
-      reply_error (&c->resp, 499, "CLIENT_CLOSED", "the client went away before the end of the body");
+      reply_error (&c->resp, 499, "CLIENT_CLOSED",
+                   "the client went away before the end of the body");
       sink_end (c, false);
     }
   if (c->resp.fd >= 0)
@@ -332,8 +333,7 @@ body_reserve (struct conn *c, uint64_t want)
       reply_error (&c->resp, key ? 429 : 503, key ? "TOO_MANY_REQUESTS" : "SERVICE_UNAVAILABLE",
                    "%s request bodies held in memory are at their limit of %llu bytes; try "
                    "again when a request is over",
-                   which,
-                   (unsigned long long) guard_limit (c->h->guard, GUARD_BODY, key));
+                   which, (unsigned long long) guard_limit (c->h->guard, GUARD_BODY, key));
       return -1;
     }
   c->charged += want - c->cap;
@@ -636,14 +636,12 @@ http_start (struct srv *srv, const char *host, const char *port, struct http **o
       return -1;
     }
   srv->guard = h->guard;
-  h->d = MHD_start_daemon (flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-                           MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-                           MHD_OPTION_URI_LOG_CALLBACK, on_target, h,
-                           MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
-                           MHD_OPTION_CONNECTION_LIMIT, conn_max,
-                           MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_client,
-                           MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) IDLE_TIMEOUT_S,
-                           MHD_OPTION_END);
+  h->d = MHD_start_daemon (
+      flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+      MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_URI_LOG_CALLBACK, on_target, h,
+      MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_CONNECTION_LIMIT, conn_max,
+      MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_client, MHD_OPTION_CONNECTION_TIMEOUT,
+      (unsigned) IDLE_TIMEOUT_S, MHD_OPTION_END);
   freeaddrinfo (ai);
   if (h->d == NULL)
     {

@@ -80,18 +80,14 @@ reply_islet_err (struct resp *out, const struct islet_err *e, bool daemon)
 {
   switch (e->kind)
     {
-    case ISLET_E_INVALID:
-      reply_error (out, 400, "BAD_REQUEST", "%s", e->msg);
-      break;
+    case ISLET_E_INVALID: reply_error (out, 400, "BAD_REQUEST", "%s", e->msg); break;
     case ISLET_E_NOTFOUND:
       if (daemon)
         reply_error_daemon (out, 404, "FILE_NOT_FOUND", "%s", e->msg);
       else
         reply_error (out, 404, "NOT_FOUND", "%s", e->msg);
       break;
-    case ISLET_E_CONFLICT:
-      reply_error (out, 409, "CONFLICT", "%s", e->msg);
-      break;
+    case ISLET_E_CONFLICT: reply_error (out, 409, "CONFLICT", "%s", e->msg); break;
     case ISLET_E_LIMIT:
       /* ENOSPC: the disk pool or the host is full, which no retry of the
        * caller's fixes (a sandbox's own limit is EDQUOT) */

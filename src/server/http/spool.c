@@ -22,7 +22,7 @@ struct spool
   int64_t key_id;
   int fd;
   uint64_t len, charged;
-  bool over;   /* the key's scratch budget ran out: later bytes were dropped */
+  bool over; /* the key's scratch budget ran out: later bytes were dropped */
   int write_errno;
   const char *whose;
   char buf[SPOOL_BUF]; /* not yet written */
@@ -153,8 +153,8 @@ spool_fd (struct spool *s)
 int
 spool_reserve (struct spool *s, uint64_t n)
 {
-  if (s->over || (s->srv->guard
-                  && guard_take (s->srv->guard, GUARD_SCRATCH, s->key_id, n, &s->whose) < 0))
+  if (s->over
+      || (s->srv->guard && guard_take (s->srv->guard, GUARD_SCRATCH, s->key_id, n, &s->whose) < 0))
     {
       s->over = true;
       return -1;
@@ -244,8 +244,10 @@ struct answer
 static int
 utf8_len (const unsigned char *p, size_t left)
 {
-  int len = p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : p[0] >= 0xe0 && p[0] <= 0xef ? 3
-            : p[0] >= 0xc2 && p[0] <= 0xdf ? 2 : 0;
+  int len = p[0] >= 0xf0 && p[0] <= 0xf4   ? 4
+            : p[0] >= 0xe0 && p[0] <= 0xef ? 3
+            : p[0] >= 0xc2 && p[0] <= 0xdf ? 2
+                                           : 0;
   uint32_t cp, min = len == 4 ? 0x10000 : len == 3 ? 0x800 : 0x80;
 
   if (len == 0)
@@ -365,8 +367,7 @@ answer_produce (void *state, char *buf, size_t max)
             continue;
           if (got <= 0)
             return -1;
-          a->elen = escape (in, (size_t) got, a->pos + (uint64_t) got == a->s->len, a->esc,
-                            &used);
+          a->elen = escape (in, (size_t) got, a->pos + (uint64_t) got == a->s->len, a->esc, &used);
           if (used == 0) /* a short read inside a character: take it as it is */
             a->elen = escape (in, (size_t) got, true, a->esc, &used);
           a->pos += used;

@@ -77,8 +77,8 @@ has_token (const char *value, const char *token)
 static enum MHD_Result
 refuse (struct MHD_Connection *mc, unsigned status, const char *body)
 {
-  struct MHD_Response *m
-      = MHD_create_response_from_buffer (strlen (body), (void *) body, MHD_RESPMEM_PERSISTENT);
+  struct MHD_Response *m = MHD_create_response_from_buffer (strlen (body), (void *) body,
+                                                            MHD_RESPMEM_PERSISTENT);
   enum MHD_Result ret;
 
   if (m == NULL)
@@ -124,8 +124,8 @@ struct ws_target
 bool
 ws_is_upgrade (void *conn)
 {
-  const char *upgrade
-      = MHD_lookup_connection_value (conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_UPGRADE);
+  const char *upgrade = MHD_lookup_connection_value (conn, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_UPGRADE);
   return upgrade != NULL && has_token (upgrade, "websocket");
 }
 
@@ -503,10 +503,8 @@ on_frame (struct ws *ws, const struct frame *f, unsigned char *p)
 {
   switch (f->op)
     {
-    case OP_PING:
-      return send_frame (ws, OP_PONG, p, (size_t) f->len) < 0 ? -1 : 0;
-    case OP_PONG:
-      return 0;
+    case OP_PING: return send_frame (ws, OP_PONG, p, (size_t) f->len) < 0 ? -1 : 0;
+    case OP_PONG: return 0;
     case OP_CLOSE:
       {
         unsigned code = f->len >= 2 ? (unsigned) p[0] << 8 | p[1] : 1000;

@@ -63,8 +63,7 @@ owner_of (const struct key_host *k)
 }
 
 static int
-k_create (void *data, const struct mcp_create *c, char id[ISLET_ID_LEN + 1],
-          struct islet_err *err)
+k_create (void *data, const struct mcp_create *c, char id[ISLET_ID_LEN + 1], struct islet_err *err)
 {
   struct owner k = owner_of (data);
   cleanup_owned struct owned o = { 0 };
@@ -346,8 +345,8 @@ static void
 reply_rpc_error (struct resp *out, int status, const char *msg)
 {
   reply_json (out, status,
-              json_pack ("{s:s,s:n,s:{s:i,s:s}}", "jsonrpc", "2.0", "id", "error", "code",
-                         -32000, "message", msg));
+              json_pack ("{s:s,s:n,s:{s:i,s:s}}", "jsonrpc", "2.0", "id", "error", "code", -32000,
+                         "message", msg));
 }
 
 static bool

@@ -23,7 +23,7 @@ struct v1_settings
   struct islet_limits limits;
   double timeout_s;
   enum v1_policy_mode policy;
-  char *imports; /* ALLOW: the allowed top-level modules, comma-separated */
+  char *imports;      /* ALLOW: the allowed top-level modules, comma-separated */
   bool storage_asked; /* temp_storage_mb is not the default: the disk must be limited */
 };
 
@@ -43,8 +43,8 @@ int v1_config_merge (json_t *cfg, json_t *over, bool python, struct resp *out);
 int v1_config_store (struct srv *srv, int64_t key_id, json_t *cfg, struct resp *out);
 /* The settings of a run of language under cfg; -1 with a 400 in out
  * (limits out of range, a python version the image lacks). */
-int v1_config_settings (struct srv *srv, json_t *cfg, const char *language,
-                        struct v1_settings *s, struct resp *out);
+int v1_config_settings (struct srv *srv, json_t *cfg, const char *language, struct v1_settings *s,
+                        struct resp *out);
 /* cfg as GET /v1/config and /v1/status show it: every field under the
  * engine's names, enable_ast_validation as the policy's state, and
  * `timeout` (islet's first name of execution_timeout).  New reference. */

@@ -59,7 +59,8 @@ v1_config_put (struct req *r, struct resp *out)
   reply_json (out, 200, v1_config_view (r->srv, cfg));
 }
 
-struct v1_job {
+struct v1_job
+{
   const char *code, *language, *stdin_data;
   json_t *files;
   struct v1_settings set;
@@ -156,8 +157,8 @@ put_file (struct islet_ctx *ctx, const char *id, const char *path, const char *t
 }
 
 static int
-run (struct islet_ctx *ctx, const char *id, char *const *argv, const char *in,
-     double timeout_s, struct islet_exec_result *res, struct islet_err *err)
+run (struct islet_ctx *ctx, const char *id, char *const *argv, const char *in, double timeout_s,
+     struct islet_exec_result *res, struct islet_err *err)
 {
   struct islet_exec_req x = {
     .argv = argv,
@@ -173,15 +174,14 @@ result_json (const struct islet_exec_result *res, const char *status, const char
              const char *errout_override)
 {
   double wall = (double) res->wall_ms;
-  return json_pack ("{s:i,s:o,s:o,s:b,s:f,s:s,s:{s:f,s:f},s:{s:s,s:s}}", "exit_code",
-                    res->exit_code,
-                    "stdout", tb_json_text (res->out, res->out_len), "stderr",
-                    errout_override ? json_string (errout_override)
-                                    : tb_json_text (res->errout, res->err_len),
-                    "truncated", res->truncated, "execution_time", wall / 1000.0, "status", status, "resource_usage",
-                    "cpu_usage_percent", wall > 0 ? 100.0 * (double) res->cpu_ms / wall : 0.0,
-                    "memory_usage_mb", (double) res->memory_peak_bytes / (1024.0 * 1024.0),
-                    "metadata", "sandbox_type", "islet", "sandbox_id", id);
+  return json_pack (
+      "{s:i,s:o,s:o,s:b,s:f,s:s,s:{s:f,s:f},s:{s:s,s:s}}", "exit_code", res->exit_code, "stdout",
+      tb_json_text (res->out, res->out_len), "stderr",
+      errout_override ? json_string (errout_override) : tb_json_text (res->errout, res->err_len),
+      "truncated", res->truncated, "execution_time", wall / 1000.0, "status", status,
+      "resource_usage", "cpu_usage_percent", wall > 0 ? 100.0 * (double) res->cpu_ms / wall : 0.0,
+      "memory_usage_mb", (double) res->memory_peak_bytes / (1024.0 * 1024.0), "metadata",
+      "sandbox_type", "islet", "sandbox_id", id);
 }
 
 /* The policy's files into the sandbox and its checker run; -1 with the
@@ -261,7 +261,7 @@ execute_in (struct islet_ctx *ctx, const char *id, const struct v1_job *job, str
     const char *plain[ISLET_LANG_ARGV_MAX + 1];
     /* under the policy: the guard, which hooks the interpreter, runs it */
     char *guarded[] = { (char *) "python3", (char *) "-I", (char *) "-B", (char *) V1_GUARD,
-                        (char *) mode, (char *) list, (char *) file, NULL };
+                        (char *) mode,      (char *) list, (char *) file, NULL };
     const char *status;
 
     (void) islet_lang_argv (l, ISLET_LANG_FILE, file, plain);
@@ -342,7 +342,8 @@ v1_test (struct req *r, struct resp *out)
   struct owner k = req_owner (r);
   struct v1_job job = { .code = "print(sum(range(10)))",
                         .language = "python",
-                        .set = { .limits = ISLET_LIMITS_DEFAULT, .timeout_s = V1_TIMEOUT_DEFAULT_S } };
+                        .set = { .limits = ISLET_LIMITS_DEFAULT,
+                                 .timeout_s = V1_TIMEOUT_DEFAULT_S } };
   cleanup_json json_t *res = NULL;
   struct islet_err err;
   char id[ISLET_ID_LEN + 1];

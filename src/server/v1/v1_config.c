@@ -37,8 +37,7 @@ check_memory (json_t *v, const char *name, struct resp *out)
 static int
 check_timeout (json_t *v, const char *name, struct resp *out)
 {
-  if (!json_is_number (v) || json_number_value (v) <= 0
-      || json_number_value (v) > V1_TIMEOUT_MAX_S)
+  if (!json_is_number (v) || json_number_value (v) <= 0 || json_number_value (v) > V1_TIMEOUT_MAX_S)
     return bad (out, "config.%s must be a number of seconds, above 0 and at most %d", name,
                 V1_TIMEOUT_MAX_S);
   return 0;
@@ -114,9 +113,10 @@ check_imports (json_t *v, const char *name, struct resp *out)
   json_array_foreach (v, i, m)
   {
     const char *s = json_string_value (m);
-    if (s == NULL || *s == '\0' || strspn (s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                              "0123456789_.")
-                                       != strlen (s))
+    if (s == NULL || *s == '\0'
+        || strspn (s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                      "0123456789_.")
+               != strlen (s))
       return bad (out, "config.%s[%zu] must be a module name", name, i);
   }
   return 0;
@@ -220,9 +220,7 @@ v1_config_load (struct srv *srv, int64_t key_id, struct resp *out)
     }
   stored = text ? json_loads (text, 0, NULL) : NULL;
   /* only the fields this isletd knows, each as it was checked when put */
-  json_object_foreach (stored, key, v)
-  if (field_find (key))
-    json_object_set (cfg, key, v);
+  json_object_foreach (stored, key, v) if (field_find (key)) json_object_set (cfg, key, v);
   return cfg;
 }
 
@@ -237,9 +235,9 @@ static char python_version[32];
 static int
 python_probe (struct srv *srv, char *buf, size_t size, struct islet_err *err)
 {
-  static char *const argv[]
-      = { (char *) "python3", (char *) "-c",
-          (char *) "import sys; print('%d.%d.%d' % sys.version_info[:3])", NULL };
+  static char *const argv[] = { (char *) "python3", (char *) "-c",
+                                (char *) "import sys; print('%d.%d.%d' % sys.version_info[:3])",
+                                NULL };
   struct islet_limits limits = ISLET_LIMITS_DEFAULT;
   struct owner k = { .srv = srv, .key_id = -1 };
   struct islet_exec_req x = { .argv = argv, .timeout_ms = 30000 };
@@ -392,8 +390,8 @@ v1_config_settings (struct srv *srv, json_t *cfg, const char *language, struct v
 
   memset (s, 0, sizeof *s);
   s->limits = (struct islet_limits) ISLET_LIMITS_DEFAULT;
-  s->limits.cpu_millis
-      = (uint32_t) lround (json_number_value (json_object_get (cfg, "cpu_limit")) * 1000);
+  s->limits.cpu_millis = (uint32_t) lround (json_number_value (json_object_get (cfg, "cpu_limit"))
+                                            * 1000);
   s->limits.memory_mb = (uint64_t) json_integer_value (json_object_get (cfg, "memory_limit_mb"));
   s->limits.disk_mb = (uint64_t) json_integer_value (json_object_get (cfg, "temp_storage_mb"));
   s->storage_asked = s->limits.disk_mb != ((struct islet_limits) ISLET_LIMITS_DEFAULT).disk_mb;
@@ -426,7 +424,8 @@ v1_config_view (struct srv *srv, json_t *cfg)
   struct islet_err ignored;
   char have[32];
 
-  json_object_set_new (v, "enable_ast_validation", json_boolean (policy_mode (cfg) != V1_POLICY_OFF));
+  json_object_set_new (v, "enable_ast_validation",
+                       json_boolean (policy_mode (cfg) != V1_POLICY_OFF));
   json_object_set (v, "timeout", json_object_get (cfg, "execution_timeout"));
   /* unset: any python, which is the image's (as "3.11") */
   if (json_is_null (json_object_get (cfg, "python_version"))

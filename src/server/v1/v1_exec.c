@@ -49,15 +49,15 @@ string_array (json_t *a, const char *name, bool nonempty, struct resp *out)
     }
   v = islet_xcalloc (json_array_size (a) + 1, sizeof *v);
   json_array_foreach (a, i, e)
-    {
-      if (!json_is_string (e))
-        {
-          free (v);
-          reply_error (out, 400, "BAD_REQUEST", "%s[%zu] must be a string", name, i);
-          return NULL;
-        }
-      v[i] = json_string_value (e);
-    }
+  {
+    if (!json_is_string (e))
+      {
+        free (v);
+        reply_error (out, 400, "BAD_REQUEST", "%s[%zu] must be a string", name, i);
+        return NULL;
+      }
+    v[i] = json_string_value (e);
+  }
   return v;
 }
 
@@ -91,8 +91,7 @@ field_u64 (json_t *j, const char *k, uint64_t max, uint64_t *v, struct resp *out
 
   if (f == NULL || json_is_null (f))
     return 0;
-  if (!json_is_integer (f) || json_integer_value (f) < 0
-      || (uint64_t) json_integer_value (f) > max)
+  if (!json_is_integer (f) || json_integer_value (f) < 0 || (uint64_t) json_integer_value (f) > max)
     {
       reply_error (out, 400, "BAD_REQUEST", "%s must be an integer from 0 to %llu", k,
                    (unsigned long long) max);
@@ -113,8 +112,8 @@ struct job
   size_t in_len;
   uint64_t timeout_ms, output_limit;
   const struct route *route; /* stream: for the audit record at the end */
-  int wfd;     /* stream: the pipe's end the lines go to */
-  bool broken; /* stream: the reader went away */
+  int wfd;                   /* stream: the pipe's end the lines go to */
+  bool broken;               /* stream: the reader went away */
   uint64_t t0_ns;
 };
 
