@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034
 # registry_start DIR: Debian's docker-registry on a free loopback port,
 # its storage and logs under DIR; sets REG_PID and R (host:port).  The
 # caller's exit trap kills REG_PID.  Sourced after tests/lib/integration.sh.
