@@ -111,3 +111,11 @@ new_key () {
   [[ "$k" =~ ^islet_[0-9a-f]{48}$ ]] || fail "isletd key create printed '$k', not a key"
   printf '%s' "$k"
 }
+
+# sh_in CMD: run a shell command in the sandbox whose toolbox path is in T
+# (/toolbox/ID); its output in OUT.
+sh_in () {
+  api POST "$T/process/execute" -d "$(jq -n --arg c "$1" '{command: ("sh -c " + ($c | @sh | gsub("^'"'"'|'"'"'$"; "\"")))}')"
+  expect_code "execute $1" 200
+  OUT=$(jq -r .result <<<"$BODY")
+}

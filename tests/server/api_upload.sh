@@ -17,13 +17,6 @@ api POST /api/sandbox -d '{"name":"up","disk":1}'; expect_code "create" 200
 A=$(jq -r .id <<<"$BODY"); remember_id "$A"
 T=/toolbox/$A
 
-# sh_in CMD: run a shell command in the sandbox; its output in OUT.
-sh_in () {
-  api POST "$T/process/execute" -d "$(jq -n --arg c "$1" '{command: ("sh -c " + ($c | @sh | gsub("^'"'"'|'"'"'$"; "\"")))}')"
-  expect_code "execute $1" 200
-  OUT=$(jq -r .result <<<"$BODY")
-}
-
 log "== a large file, streamed"
 head -c $((256 << 20)) /dev/urandom >"$WORK/big"
 want=$(sha256sum "$WORK/big" | cut -d' ' -f1)

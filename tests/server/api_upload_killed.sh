@@ -20,12 +20,6 @@ api POST /api/sandbox -d '{"name":"upk","disk":1}'; expect_code "create" 200
 A=$(jq -r .id <<<"$BODY"); remember_id "$A"
 T=/toolbox/$A
 
-sh_in () {
-  api POST "$T/process/execute" -d "$(jq -n --arg c "$1" '{command: ("sh -c " + ($c | @sh | gsub("^'"'"'|'"'"'$"; "\"")))}')"
-  expect_code "execute $1" 200
-  OUT=$(jq -r .result <<<"$BODY")
-}
-
 head -c $((24 << 20)) /dev/urandom >"$WORK/big"
 want=$(sha256sum "$WORK/big" | cut -d' ' -f1)
 # a body whose file part comes before its path: isletd spools the file
