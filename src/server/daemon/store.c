@@ -1,64 +1,66 @@
-/* The SQLite store (see store.h).  One connection, serialized by a mutex:
- * every operation is a statement or two, far shorter than the sandbox work
- * around it.  WAL lets readers (the sqlite3 shell, backups) in meanwhile. */
+/* The SQLite store (see store.h): keys, sandboxes, /v1 defaults; the audit
+ * log is store_audit.c.  One connection, serialized by a mutex: every
+ * operation is a statement or two, far shorter than the sandbox work around
+ * it.  WAL lets readers (the sqlite3 shell, backups) in meanwhile. */
 #include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
-#include <sqlite3.h>
-
 #include "islet/util.h"
-#include "store.h"
+#include "store_internal.h"
 
-/* Every statement of this file is a string literal, fewer than this many:
- * each is prepared once and kept, keyed by its address. */
-#define STMT_CACHE_MAX 64
-
-/* Answers kept in memory, so that a request's key and sandbox cost no
- * query: the valid keys found (hash -> id) and the sandboxes resolved
- * ((key, id or name) -> row).  Both are emptied by every write of this
- * connection to those tables, and whenever another connection committed
- * anything (PRAGMA data_version, checked under the lock before each use):
- * `isletd key revoke`, run as a process of its own, takes effect on the
- * next request as it did without the caches.  Sizes are capped; a full
- * cache is emptied. */
-#define KEYS_CACHED_MAX 64
-#define SANDBOXES_CACHED_MAX 512
-
-struct cached_key
+/* A cached statement is reset at the end of its use (under the store's
+ * lock, which every function takes before its statement), not finalized. */
+void
+store_resetp (sqlite3_stmt **s)
 {
-  char hash[65];
-  int64_t id;
-};
+  if (*s)
+    {
+      sqlite3_reset (*s);
+      sqlite3_clear_bindings (*s);
+    }
+}
 
-struct cached_sandbox
+void
+store_finalizep (sqlite3_stmt **s)
 {
-  int64_t key_id;
-  char *ref;
-  struct islet_store_sandbox row;
-};
+  if (*s)
+    sqlite3_finalize (*s);
+}
 
-struct islet_store
+int
+store_db_fail (struct islet_store *st, struct islet_err *err, const char *what)
 {
-  sqlite3 *db;
-  pthread_mutex_t lock;
-  struct
-  {
-    const char *sql;
-    sqlite3_stmt *stmt;
-  } cache[STMT_CACHE_MAX];
-  size_t n_cache;
-  int64_t data_version; /* as of the last check; -1: never checked */
-  struct cached_key keys[KEYS_CACHED_MAX];
-  size_t n_keys;
-  struct cached_sandbox *sandboxes; /* SANDBOXES_CACHED_MAX of them */
-  size_t n_sandboxes;
-  /* the audit log's bounds (islet_store_audit_bounds), and what it lost */
-  int64_t audit_max_age_s, audit_max_rows;
-  uint64_t audit_adds, audit_lost;
-};
+  return islet_fail (err, ISLET_E_SYSTEM, 0, "%s: %s", what, sqlite3_errmsg (st->db));
+}
+
+void
+store_unlockp (struct islet_store **st)
+{
+  if (*st)
+    pthread_mutex_unlock (&(*st)->lock);
+}
+
+int
+store_prepare (struct islet_store *st, const char *sql, sqlite3_stmt **out, struct islet_err *err)
+{
+  for (size_t i = 0; i < st->n_cache; i++)
+    if (st->cache[i].sql == sql)
+      {
+        *out = st->cache[i].stmt;
+        return 0;
+      }
+  if (st->n_cache == STMT_CACHE_MAX)
+    return islet_fail (err, ISLET_E_SYSTEM, 0, "more than %d statements", STMT_CACHE_MAX);
+  if (sqlite3_prepare_v3 (st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL) != SQLITE_OK)
+    return store_db_fail (st, err, "store_prepare statement");
+  st->cache[st->n_cache].sql = sql;
+  st->cache[st->n_cache].stmt = *out;
+  st->n_cache++;
+  return 0;
+}
 
 static const char schema[]
     = "CREATE TABLE IF NOT EXISTS api_keys ("
@@ -107,64 +109,6 @@ static const char schema[]
       "  key_id INTEGER PRIMARY KEY REFERENCES api_keys(id),"
       "  config TEXT NOT NULL);"; /* a JSON object: the key's /v1 defaults */
 
-/* A cached statement is reset at the end of its use (under the store's
- * lock, which every function takes before its statement), not finalized. */
-static void
-resetp (sqlite3_stmt **s)
-{
-  if (*s)
-    {
-      sqlite3_reset (*s);
-      sqlite3_clear_bindings (*s);
-    }
-}
-#define cleanup_stmt __attribute__ ((cleanup (resetp)))
-
-static void
-finalizep (sqlite3_stmt **s)
-{
-  if (*s)
-    sqlite3_finalize (*s);
-}
-#define cleanup_stmt_once __attribute__ ((cleanup (finalizep)))
-
-static int
-db_fail (struct islet_store *st, struct islet_err *err, const char *what)
-{
-  return islet_fail (err, ISLET_E_SYSTEM, 0, "%s: %s", what, sqlite3_errmsg (st->db));
-}
-
-static void
-unlockp (struct islet_store **st)
-{
-  if (*st)
-    pthread_mutex_unlock (&(*st)->lock);
-}
-/* Hold the store's lock until the end of the scope. */
-#define STORE_LOCKED(st)                                                                           \
-  __attribute__ ((cleanup (unlockp))) struct islet_store *locked_ = (st);                          \
-  pthread_mutex_lock (&locked_->lock)
-
-/* sql must be a string literal (its address is the cache's key). */
-static int
-prepare (struct islet_store *st, const char *sql, sqlite3_stmt **out, struct islet_err *err)
-{
-  for (size_t i = 0; i < st->n_cache; i++)
-    if (st->cache[i].sql == sql)
-      {
-        *out = st->cache[i].stmt;
-        return 0;
-      }
-  if (st->n_cache == STMT_CACHE_MAX)
-    return islet_fail (err, ISLET_E_SYSTEM, 0, "more than %d statements", STMT_CACHE_MAX);
-  if (sqlite3_prepare_v3 (st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL) != SQLITE_OK)
-    return db_fail (st, err, "prepare statement");
-  st->cache[st->n_cache].sql = sql;
-  st->cache[st->n_cache].stmt = *out;
-  st->n_cache++;
-  return 0;
-}
-
 static void
 keys_forget (struct islet_store *st)
 {
@@ -190,10 +134,10 @@ caches_check (struct islet_store *st, struct islet_err *err)
   cleanup_stmt sqlite3_stmt *s = NULL;
   int64_t v;
 
-  if (prepare (st, "PRAGMA data_version", &s, err) < 0)
+  if (store_prepare (st, "PRAGMA data_version", &s, err) < 0)
     return -1;
   if (sqlite3_step (s) != SQLITE_ROW)
-    return db_fail (st, err, "read the data version");
+    return store_db_fail (st, err, "read the data version");
   v = sqlite3_column_int64 (s, 0);
   if (v != st->data_version)
     {
@@ -333,10 +277,10 @@ islet_store_key_count (struct islet_store *st, int64_t *n, struct islet_err *err
   STORE_LOCKED (st);
   cleanup_stmt sqlite3_stmt *s = NULL;
 
-  if (prepare (st, "SELECT count(*) FROM api_keys", &s, err) < 0)
+  if (store_prepare (st, "SELECT count(*) FROM api_keys", &s, err) < 0)
     return -1;
   if (sqlite3_step (s) != SQLITE_ROW)
-    return db_fail (st, err, "count keys");
+    return store_db_fail (st, err, "count keys");
   *n = sqlite3_column_int64 (s, 0);
   return 0;
 }
@@ -358,10 +302,10 @@ islet_store_key_add (struct islet_store *st, const char *hash_hex, const char *n
   cleanup_stmt sqlite3_stmt *s = NULL;
   struct islet_quota none = ISLET_QUOTA_NONE, own = q ? *q : none;
 
-  if (prepare (st,
-               "INSERT INTO api_keys(hash, name, created, max_sandboxes, max_memory_mb,"
-               " max_cpu_millis, max_disk_mb) VALUES (?, ?, ?, ?, ?, ?, ?)",
-               &s, err)
+  if (store_prepare (st,
+                     "INSERT INTO api_keys(hash, name, created, max_sandboxes, max_memory_mb,"
+                     " max_cpu_millis, max_disk_mb) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     &s, err)
       < 0)
     return -1;
   sqlite3_bind_text (s, 1, hash_hex, -1, SQLITE_STATIC);
@@ -371,7 +315,7 @@ islet_store_key_add (struct islet_store *st, const char *hash_hex, const char *n
     if (*quota_fields (&own, i) >= 0)
       sqlite3_bind_int64 (s, 4 + (int) i, *quota_fields (&own, i));
   if (sqlite3_step (s) != SQLITE_DONE)
-    return db_fail (st, err, "add key");
+    return store_db_fail (st, err, "add key");
   *id = sqlite3_last_insert_rowid (st->db);
   return 0;
 }
@@ -394,10 +338,11 @@ islet_store_key_list (struct islet_store *st, json_t **out, struct islet_err *er
   json_t *a;
   int rc;
 
-  if (prepare (st,
-               "SELECT id, name, created, revoked, max_sandboxes, max_memory_mb, max_cpu_millis,"
-               " max_disk_mb FROM api_keys ORDER BY id",
-               &s, err)
+  if (store_prepare (
+          st,
+          "SELECT id, name, created, revoked, max_sandboxes, max_memory_mb, max_cpu_millis,"
+          " max_disk_mb FROM api_keys ORDER BY id",
+          &s, err)
       < 0)
     return -1;
   a = json_array ();
@@ -414,7 +359,7 @@ islet_store_key_list (struct islet_store *st, json_t **out, struct islet_err *er
   if (rc != SQLITE_DONE)
     {
       json_decref (a);
-      return db_fail (st, err, "list keys");
+      return store_db_fail (st, err, "list keys");
     }
   *out = a;
   return 0;
@@ -426,13 +371,15 @@ islet_store_key_revoke (struct islet_store *st, int64_t id, struct islet_err *er
   STORE_LOCKED (st);
   cleanup_stmt sqlite3_stmt *s = NULL;
 
-  if (prepare (st, "UPDATE api_keys SET revoked = ? WHERE id = ? AND revoked IS NULL", &s, err) < 0)
+  if (store_prepare (st, "UPDATE api_keys SET revoked = ? WHERE id = ? AND revoked IS NULL", &s,
+                     err)
+      < 0)
     return -1;
   keys_forget (st);
   sqlite3_bind_int64 (s, 1, (sqlite3_int64) time (NULL));
   sqlite3_bind_int64 (s, 2, id);
   if (sqlite3_step (s) != SQLITE_DONE)
-    return db_fail (st, err, "revoke key");
+    return store_db_fail (st, err, "revoke key");
   if (sqlite3_changes (st->db) == 0)
     return islet_fail (err, ISLET_E_NOTFOUND, 0, "no valid key with id %lld", (long long) id);
   return 0;
@@ -446,10 +393,11 @@ islet_store_key_quota (struct islet_store *st, int64_t id, struct islet_quota *o
   cleanup_stmt sqlite3_stmt *s = NULL;
   int rc;
 
-  if (prepare (st,
-               "SELECT max_sandboxes, max_memory_mb, max_cpu_millis, max_disk_mb FROM api_keys"
-               " WHERE id = ?",
-               &s, err)
+  if (store_prepare (
+          st,
+          "SELECT max_sandboxes, max_memory_mb, max_cpu_millis, max_disk_mb FROM api_keys"
+          " WHERE id = ?",
+          &s, err)
       < 0)
     return -1;
   sqlite3_bind_int64 (s, 1, id);
@@ -457,7 +405,7 @@ islet_store_key_quota (struct islet_store *st, int64_t id, struct islet_quota *o
   if (rc == SQLITE_DONE)
     return islet_fail (err, ISLET_E_NOTFOUND, 0, "no key %lld", (long long) id);
   if (rc != SQLITE_ROW)
-    return db_fail (st, err, "read the key's quota");
+    return store_db_fail (st, err, "read the key's quota");
   for (size_t i = 0; i < QUOTA_FIELDS; i++)
     *quota_fields (out, i) = sqlite3_column_type (s, (int) i) == SQLITE_NULL
                                  ? -1
@@ -481,14 +429,14 @@ islet_store_key_find (struct islet_store *st, const char *hash_hex, int64_t *id,
         *id = st->keys[i].id;
         return 0;
       }
-  if (prepare (st, "SELECT id FROM api_keys WHERE hash = ? AND revoked IS NULL", &s, err) < 0)
+  if (store_prepare (st, "SELECT id FROM api_keys WHERE hash = ? AND revoked IS NULL", &s, err) < 0)
     return -1;
   sqlite3_bind_text (s, 1, hash_hex, -1, SQLITE_STATIC);
   rc = sqlite3_step (s);
   if (rc == SQLITE_DONE)
     return islet_fail (err, ISLET_E_NOTFOUND, 0, "no such key");
   if (rc != SQLITE_ROW)
-    return db_fail (st, err, "find key");
+    return store_db_fail (st, err, "find key");
   *id = sqlite3_column_int64 (s, 0);
   /* only valid keys are kept: a stream of wrong ones cannot fill memory */
   if (st->n_keys == KEYS_CACHED_MAX)
@@ -535,19 +483,19 @@ sandbox_put_locked (struct islet_store *st, const struct islet_store_sandbox *sb
 
   /* an upsert, not INSERT OR REPLACE: that would delete the row of another
    * sandbox holding the same name instead of failing */
-  if (prepare (st,
-               "INSERT INTO sandboxes(id, key_id, labels, env, language, target,"
-               " auto_stop, auto_archive, auto_delete, created, updated, last_activity, name,"
-               " stopped_at, phase, memory_mb, cpu_millis, disk_mb, auto_pause)"
-               " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-               " ON CONFLICT(id) DO UPDATE SET key_id = excluded.key_id,"
-               " labels = excluded.labels, env = excluded.env, language = excluded.language,"
-               " target = excluded.target, auto_stop = excluded.auto_stop,"
-               " auto_archive = excluded.auto_archive, auto_delete = excluded.auto_delete,"
-               " created = excluded.created, updated = excluded.updated,"
-               " last_activity = excluded.last_activity, name = excluded.name,"
-               " stopped_at = excluded.stopped_at, auto_pause = excluded.auto_pause",
-               &s, err)
+  if (store_prepare (st,
+                     "INSERT INTO sandboxes(id, key_id, labels, env, language, target,"
+                     " auto_stop, auto_archive, auto_delete, created, updated, last_activity, name,"
+                     " stopped_at, phase, memory_mb, cpu_millis, disk_mb, auto_pause)"
+                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                     " ON CONFLICT(id) DO UPDATE SET key_id = excluded.key_id,"
+                     " labels = excluded.labels, env = excluded.env, language = excluded.language,"
+                     " target = excluded.target, auto_stop = excluded.auto_stop,"
+                     " auto_archive = excluded.auto_archive, auto_delete = excluded.auto_delete,"
+                     " created = excluded.created, updated = excluded.updated,"
+                     " last_activity = excluded.last_activity, name = excluded.name,"
+                     " stopped_at = excluded.stopped_at, auto_pause = excluded.auto_pause",
+                     &s, err)
       < 0)
     return -1;
   sandboxes_forget (st);
@@ -576,7 +524,7 @@ sandbox_put_locked (struct islet_store *st, const struct islet_store_sandbox *sb
       if (sqlite3_extended_errcode (st->db) == SQLITE_CONSTRAINT_UNIQUE)
         return islet_fail (err, ISLET_E_CONFLICT, 0, "a sandbox named '%s' exists already",
                            sb->name ? sb->name : "");
-      return db_fail (st, err, "save sandbox");
+      return store_db_fail (st, err, "save sandbox");
     }
   return 0;
 }
@@ -631,15 +579,15 @@ islet_store_sandbox_claim (struct islet_store *st, const struct islet_store_sand
 
   /* one connection under one lock: nothing is inserted between the sum and
    * the insert, so concurrent creates cannot pass the quota together */
-  if (prepare (st,
-               "SELECT count(*), total(memory_mb), total(cpu_millis), total(disk_mb)"
-               " FROM sandboxes WHERE key_id = ?",
-               &s, err)
+  if (store_prepare (st,
+                     "SELECT count(*), total(memory_mb), total(cpu_millis), total(disk_mb)"
+                     " FROM sandboxes WHERE key_id = ?",
+                     &s, err)
       < 0)
     return -1;
   sqlite3_bind_int64 (s, 1, sb->key_id);
   if (sqlite3_step (s) != SQLITE_ROW)
-    return db_fail (st, err, "sum the key's sandboxes");
+    return store_db_fail (st, err, "sum the key's sandboxes");
   for (int i = 0; i < QUOTA_FIELDS; i++)
     held[i] = sqlite3_column_int64 (s, i);
   if (quota_check (q, held, sb, err) < 0)
@@ -752,14 +700,14 @@ sandbox_get_locked (struct islet_store *st, const char *id, struct islet_store_s
   cleanup_stmt sqlite3_stmt *s = NULL;
   int rc;
 
-  if (prepare (st, "SELECT " SANDBOX_COLUMNS " FROM sandboxes WHERE id = ?", &s, err) < 0)
+  if (store_prepare (st, "SELECT " SANDBOX_COLUMNS " FROM sandboxes WHERE id = ?", &s, err) < 0)
     return -1;
   sqlite3_bind_text (s, 1, id, -1, SQLITE_STATIC);
   rc = sqlite3_step (s);
   if (rc == SQLITE_DONE)
     return islet_fail (err, ISLET_E_NOTFOUND, 0, "no sandbox `%s` in the store", id);
   if (rc != SQLITE_ROW)
-    return db_fail (st, err, "load sandbox");
+    return store_db_fail (st, err, "load sandbox");
   row_read (s, out);
   return 0;
 }
@@ -789,7 +737,7 @@ rows_read (struct islet_store *st, sqlite3_stmt *s, struct islet_store_sandbox *
   if (rc != SQLITE_DONE)
     {
       islet_store_sandbox_list_free (v, count);
-      return db_fail (st, err, "list sandboxes");
+      return store_db_fail (st, err, "list sandboxes");
     }
   *out = v;
   *n = count;
@@ -804,11 +752,11 @@ islet_store_sandbox_list (struct islet_store *st, int64_t key_id, int64_t after_
   STORE_LOCKED (st);
   cleanup_stmt sqlite3_stmt *s = NULL;
 
-  if (prepare (st,
-               "SELECT " SANDBOX_COLUMNS " FROM sandboxes WHERE (?1 < 0 OR key_id = ?1)"
-               " AND phase = 'ready'"
-               " AND (created > ?2 OR (created = ?2 AND id > ?3)) ORDER BY created, id",
-               &s, err)
+  if (store_prepare (st,
+                     "SELECT " SANDBOX_COLUMNS " FROM sandboxes WHERE (?1 < 0 OR key_id = ?1)"
+                     " AND phase = 'ready'"
+                     " AND (created > ?2 OR (created = ?2 AND id > ?3)) ORDER BY created, id",
+                     &s, err)
       < 0)
     return -1;
   sqlite3_bind_int64 (s, 1, key_id);
@@ -832,10 +780,10 @@ sandbox_find_locked (struct islet_store *st, int64_t key_id, const char *ref,
   cleanup_stmt sqlite3_stmt *s = NULL;
   int rc;
 
-  if (prepare (st,
-               "SELECT id FROM sandboxes WHERE key_id = ?1 AND (id = ?2 OR name = ?2)"
-               " AND phase = 'ready' ORDER BY id = ?2 DESC LIMIT 1",
-               &s, err)
+  if (store_prepare (st,
+                     "SELECT id FROM sandboxes WHERE key_id = ?1 AND (id = ?2 OR name = ?2)"
+                     " AND phase = 'ready' ORDER BY id = ?2 DESC LIMIT 1",
+                     &s, err)
       < 0)
     return -1;
   sqlite3_bind_int64 (s, 1, key_id);
@@ -844,7 +792,7 @@ sandbox_find_locked (struct islet_store *st, int64_t key_id, const char *ref,
   if (rc == SQLITE_DONE)
     return islet_fail (err, ISLET_E_NOTFOUND, 0, "sandbox '%s' not found", ref);
   if (rc != SQLITE_ROW)
-    return db_fail (st, err, "find sandbox");
+    return store_db_fail (st, err, "find sandbox");
   snprintf (id, ISLET_ID_LEN + 1, "%s", (const char *) sqlite3_column_text (s, 0));
   return 0;
 }
@@ -855,12 +803,12 @@ islet_store_sandbox_delete (struct islet_store *st, const char *id, struct islet
   STORE_LOCKED (st);
   cleanup_stmt sqlite3_stmt *s = NULL;
 
-  if (prepare (st, "DELETE FROM sandboxes WHERE id = ?", &s, err) < 0)
+  if (store_prepare (st, "DELETE FROM sandboxes WHERE id = ?", &s, err) < 0)
     return -1;
   sandboxes_forget (st);
   sqlite3_bind_text (s, 1, id, -1, SQLITE_STATIC);
   if (sqlite3_step (s) != SQLITE_DONE)
-    return db_fail (st, err, "delete sandbox");
+    return store_db_fail (st, err, "delete sandbox");
   return 0;
 }
 
@@ -871,13 +819,13 @@ islet_store_sandbox_set_phase (struct islet_store *st, const char *id, enum isle
   STORE_LOCKED (st);
   cleanup_stmt sqlite3_stmt *s = NULL;
 
-  if (prepare (st, "UPDATE sandboxes SET phase = ? WHERE id = ?", &s, err) < 0)
+  if (store_prepare (st, "UPDATE sandboxes SET phase = ? WHERE id = ?", &s, err) < 0)
     return -1;
   sandboxes_forget (st);
   sqlite3_bind_text (s, 1, phase_names[phase], -1, SQLITE_STATIC);
   sqlite3_bind_text (s, 2, id, -1, SQLITE_STATIC);
   if (sqlite3_step (s) != SQLITE_DONE)
-    return db_fail (st, err, "mark sandbox");
+    return store_db_fail (st, err, "mark sandbox");
   if (sqlite3_changes (st->db) == 0)
     return islet_fail (err, ISLET_E_NOTFOUND, 0, "no sandbox `%s` in the store", id);
   return 0;
@@ -890,7 +838,9 @@ islet_store_sandbox_unready (struct islet_store *st, struct islet_store_sandbox 
   STORE_LOCKED (st);
   cleanup_stmt sqlite3_stmt *s = NULL;
 
-  if (prepare (st, "SELECT " SANDBOX_COLUMNS " FROM sandboxes WHERE phase != 'ready'", &s, err) < 0)
+  if (store_prepare (st, "SELECT " SANDBOX_COLUMNS " FROM sandboxes WHERE phase != 'ready'", &s,
+                     err)
+      < 0)
     return -1;
   return rows_read (st, s, out, n, err);
 }
@@ -902,13 +852,13 @@ islet_store_sandbox_set_stopped (struct islet_store *st, const char *id, int64_t
   STORE_LOCKED (st);
   cleanup_stmt sqlite3_stmt *s = NULL;
 
-  if (prepare (st, "UPDATE sandboxes SET stopped_at = ? WHERE id = ?", &s, err) < 0)
+  if (store_prepare (st, "UPDATE sandboxes SET stopped_at = ? WHERE id = ?", &s, err) < 0)
     return -1;
   sandboxes_forget (st);
   sqlite3_bind_int64 (s, 1, when);
   sqlite3_bind_text (s, 2, id, -1, SQLITE_STATIC);
   if (sqlite3_step (s) != SQLITE_DONE)
-    return db_fail (st, err, "mark sandbox stopped");
+    return store_db_fail (st, err, "mark sandbox stopped");
   return 0;
 }
 
@@ -920,14 +870,14 @@ islet_store_sandbox_touch (struct islet_store *st, const char *id, struct islet_
 
   int64_t now = (int64_t) time (NULL);
 
-  if (prepare (st, "UPDATE sandboxes SET last_activity = ? WHERE id = ?", &s, err) < 0)
+  if (store_prepare (st, "UPDATE sandboxes SET last_activity = ? WHERE id = ?", &s, err) < 0)
     return -1;
   sqlite3_bind_int64 (s, 1, (sqlite3_int64) now);
   sqlite3_bind_text (s, 2, id, -1, SQLITE_STATIC);
   if (sqlite3_step (s) != SQLITE_DONE)
     {
       sandboxes_forget (st);
-      return db_fail (st, err, "touch sandbox");
+      return store_db_fail (st, err, "touch sandbox");
     }
   /* the one column changed: the cached rows follow it rather than go */
   for (size_t i = 0; i < st->n_sandboxes; i++)
@@ -947,14 +897,14 @@ islet_store_v1_config_get (struct islet_store *st, int64_t key_id, char **text,
   int rc;
 
   *text = NULL;
-  if (prepare (st, "SELECT config FROM v1_config WHERE key_id = ?", &s, err) < 0)
+  if (store_prepare (st, "SELECT config FROM v1_config WHERE key_id = ?", &s, err) < 0)
     return -1;
   sqlite3_bind_int64 (s, 1, key_id);
   rc = sqlite3_step (s);
   if (rc == SQLITE_ROW)
     *text = islet_xstrdup ((const char *) sqlite3_column_text (s, 0));
   else if (rc != SQLITE_DONE)
-    return db_fail (st, err, "read the /v1 config");
+    return store_db_fail (st, err, "read the /v1 config");
   return 0;
 }
 
@@ -965,175 +915,15 @@ islet_store_v1_config_put (struct islet_store *st, int64_t key_id, const char *t
   STORE_LOCKED (st);
   cleanup_stmt sqlite3_stmt *s = NULL;
 
-  if (prepare (st,
-               "INSERT INTO v1_config(key_id, config) VALUES (?, ?) "
-               "ON CONFLICT(key_id) DO UPDATE SET config = excluded.config",
-               &s, err)
+  if (store_prepare (st,
+                     "INSERT INTO v1_config(key_id, config) VALUES (?, ?) "
+                     "ON CONFLICT(key_id) DO UPDATE SET config = excluded.config",
+                     &s, err)
       < 0)
     return -1;
   sqlite3_bind_int64 (s, 1, key_id);
   sqlite3_bind_text (s, 2, text, -1, SQLITE_STATIC);
   if (sqlite3_step (s) != SQLITE_DONE)
-    return db_fail (st, err, "write the /v1 config");
-  return 0;
-}
-
-/* ---- audit ---- */
-
-/* The audit log is pruned a batch at a time, every AUDIT_PRUNE_EVERY
- * records written, so that no write waits for a long delete: 90 MB an hour
- * under steady load would otherwise fill the state directory's disk. */
-#define AUDIT_PRUNE_EVERY 256
-#define AUDIT_PRUNE_BATCH 10000
-
-void
-islet_store_audit_bounds (struct islet_store *st, int64_t max_age_s, int64_t max_rows)
-{
-  STORE_LOCKED (st);
-  st->audit_max_age_s = max_age_s;
-  st->audit_max_rows = max_rows;
-}
-
-/* One batch of records older than the age bound, or past the newest
- * max_rows; the number deleted, -1 on a failure (the lock held). */
-static int
-prune_batch (struct islet_store *st, struct islet_err *err)
-{
-  static const char *const sql[] = {
-    "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE time < ? ORDER BY id LIMIT ?)",
-    "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE id <= "
-    "(SELECT id FROM audit ORDER BY id DESC LIMIT 1 OFFSET ?) ORDER BY id LIMIT ?)",
-  };
-  struct timespec ts;
-  int64_t bound[2];
-  int n = 0;
-
-  clock_gettime (CLOCK_REALTIME, &ts);
-  bound[0] = st->audit_max_age_s > 0 ? ((int64_t) ts.tv_sec - st->audit_max_age_s) * 1000 : 0;
-  bound[1] = st->audit_max_rows;
-  for (int i = 0; i < 2; i++)
-    {
-      cleanup_stmt sqlite3_stmt *s = NULL;
-
-      if (bound[i] <= 0)
-        continue;
-      if (prepare (st, sql[i], &s, err) < 0)
-        return -1;
-      sqlite3_bind_int64 (s, 1, bound[i]);
-      sqlite3_bind_int (s, 2, AUDIT_PRUNE_BATCH);
-      if (sqlite3_step (s) != SQLITE_DONE)
-        return db_fail (st, err, "prune the audit log");
-      n += sqlite3_changes (st->db);
-    }
-  return n;
-}
-
-int
-islet_store_audit_prune (struct islet_store *st, int64_t *deleted, struct islet_err *err)
-{
-  STORE_LOCKED (st);
-  int n;
-
-  *deleted = 0;
-  /* bounded: 1000 batches is ten million records */
-  for (int i = 0; i < 1000; i++)
-    {
-      if ((n = prune_batch (st, err)) < 0)
-        return -1;
-      *deleted += n;
-      if (n == 0)
-        break;
-    }
-  return 0;
-}
-
-uint64_t
-islet_store_audit_lost (struct islet_store *st)
-{
-  STORE_LOCKED (st);
-  return st->audit_lost;
-}
-
-int
-islet_store_audit_add (struct islet_store *st, const struct islet_audit *a, struct islet_err *err)
-{
-  STORE_LOCKED (st);
-  cleanup_stmt sqlite3_stmt *s = NULL;
-  struct timespec ts;
-  struct islet_err ignored;
-
-  /* before the record: a full disk may take a delete when it takes no
-   * insert, and the deleted pages are reused */
-  if (++st->audit_adds % AUDIT_PRUNE_EVERY == 0)
-    (void) prune_batch (st, &ignored);
-
-  clock_gettime (CLOCK_REALTIME, &ts);
-  if (prepare (st,
-               "INSERT INTO audit(time, key_id, sandbox, action, status, result, duration_ms)"
-               " VALUES (?, ?, ?, ?, ?, ?, ?)",
-               &s, err)
-      < 0)
-    return -1;
-  sqlite3_bind_int64 (s, 1, (sqlite3_int64) ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-  sqlite3_bind_int64 (s, 2, a->key_id);
-  sqlite3_bind_text (s, 3, a->sandbox ? a->sandbox : "", -1, SQLITE_STATIC);
-  sqlite3_bind_text (s, 4, a->action, -1, SQLITE_STATIC);
-  sqlite3_bind_int (s, 5, a->status);
-  sqlite3_bind_text (s, 6, a->result, -1, SQLITE_STATIC);
-  sqlite3_bind_int64 (s, 7, a->duration_ms);
-  if (sqlite3_step (s) != SQLITE_DONE)
-    {
-      st->audit_lost++;
-      return db_fail (st, err, "write audit record");
-    }
-  return 0;
-}
-
-int
-islet_store_audit_list (struct islet_store *st, int64_t key_id, const char *sandbox, int limit,
-                        json_t **out, struct islet_err *err)
-{
-  STORE_LOCKED (st);
-  cleanup_stmt sqlite3_stmt *s = NULL;
-  json_t *a;
-  int rc;
-
-  if (prepare (st,
-               "SELECT id, time, sandbox, action, status, result, duration_ms FROM audit"
-               " WHERE key_id = ? AND (?2 IS NULL OR sandbox = ?2) ORDER BY id DESC LIMIT ?3",
-               &s, err)
-      < 0)
-    return -1;
-  sqlite3_bind_int64 (s, 1, key_id);
-  if (sandbox)
-    sqlite3_bind_text (s, 2, sandbox, -1, SQLITE_TRANSIENT);
-  else
-    sqlite3_bind_null (s, 2);
-  sqlite3_bind_int (s, 3, limit);
-  a = json_array ();
-  while ((rc = sqlite3_step (s)) == SQLITE_ROW)
-    {
-      sqlite3_int64 ms = sqlite3_column_int64 (s, 1);
-      time_t secs = (time_t) (ms / 1000);
-      struct tm tm;
-      char when[64];
-
-      gmtime_r (&secs, &tm);
-      snprintf (when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int) (ms % 1000));
-      json_array_append_new (a, json_pack ("{s:I,s:s,s:s,s:s,s:i,s:s,s:I}", "id",
-                                           (json_int_t) sqlite3_column_int64 (s, 0), "time", when,
-                                           "sandboxId", (const char *) sqlite3_column_text (s, 2),
-                                           "action", (const char *) sqlite3_column_text (s, 3),
-                                           "status", sqlite3_column_int (s, 4), "result",
-                                           (const char *) sqlite3_column_text (s, 5), "durationMs",
-                                           (json_int_t) sqlite3_column_int64 (s, 6)));
-    }
-  if (rc != SQLITE_DONE)
-    {
-      json_decref (a);
-      return db_fail (st, err, "read audit log");
-    }
-  *out = a;
+    return store_db_fail (st, err, "write the /v1 config");
   return 0;
 }

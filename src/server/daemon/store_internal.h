@@ -1,0 +1,78 @@
+/* What the store's files (store.c, store_audit.c) share: the connection,
+ * its caches and the helpers every statement goes through.  Only they
+ * include SQLite. */
+#ifndef ISLET_STORE_INTERNAL_H
+#define ISLET_STORE_INTERNAL_H
+
+#include <pthread.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+/* Every statement of this file is a string literal, fewer than this many:
+ * each is prepared once and kept, keyed by its address. */
+#define STMT_CACHE_MAX 64
+
+/* Answers kept in memory, so that a request's key and sandbox cost no
+ * query: the valid keys found (hash -> id) and the sandboxes resolved
+ * ((key, id or name) -> row).  Both are emptied by every write of this
+ * connection to those tables, and whenever another connection committed
+ * anything (PRAGMA data_version, checked under the lock before each use):
+ * `isletd key revoke`, run as a process of its own, takes effect on the
+ * next request as it did without the caches.  Sizes are capped; a full
+ * cache is emptied. */
+#define KEYS_CACHED_MAX 64
+#define SANDBOXES_CACHED_MAX 512
+
+struct cached_key
+{
+  char hash[65];
+  int64_t id;
+};
+
+struct cached_sandbox
+{
+  int64_t key_id;
+  char *ref;
+  struct islet_store_sandbox row;
+};
+
+struct islet_store
+{
+  sqlite3 *db;
+  pthread_mutex_t lock;
+  struct
+  {
+    const char *sql;
+    sqlite3_stmt *stmt;
+  } cache[STMT_CACHE_MAX];
+  size_t n_cache;
+  int64_t data_version; /* as of the last check; -1: never checked */
+  struct cached_key keys[KEYS_CACHED_MAX];
+  size_t n_keys;
+  struct cached_sandbox *sandboxes; /* SANDBOXES_CACHED_MAX of them */
+  size_t n_sandboxes;
+  /* the audit log's bounds (islet_store_audit_bounds), and what it lost */
+  int64_t audit_max_age_s, audit_max_rows;
+  uint64_t audit_adds, audit_lost;
+};
+
+#define cleanup_stmt __attribute__ ((cleanup (store_resetp)))
+#define cleanup_stmt_once __attribute__ ((cleanup (store_finalizep)))
+/* Hold the store's lock until the end of the scope. */
+#define STORE_LOCKED(st)                                                                           \
+  __attribute__ ((cleanup (store_unlockp))) struct islet_store *locked_ = (st);                    \
+  pthread_mutex_lock (&locked_->lock)
+
+/* A cached statement is reset at the end of its use (under the store's
+ * lock, which every function takes before its statement), not finalized. */
+void store_resetp (sqlite3_stmt **s);
+void store_finalizep (sqlite3_stmt **s);
+void store_unlockp (struct islet_store **st);
+int store_db_fail (struct islet_store *st, struct islet_err *err, const char *what);
+/* sql must be a string literal (its address is the cache's key). */
+int store_prepare (struct islet_store *st, const char *sql, sqlite3_stmt **out,
+                   struct islet_err *err);
+
+#endif
