@@ -91,7 +91,8 @@ int disk_find_mount (const char *path, char **fstype, char **source, struct isle
 /* Make the image of size bytes, allocated and formatted, unless it exists. */
 int disk_make_image (const char *image, uint64_t size, struct islet_err *err);
 int disk_mount_image (const char *image, const char *mnt, struct islet_err *err);
-/* The loop device ("loop3") bound to image, or NULL. */
+/* The loop device ("loop3") bound to image, or NULL with errno saying why
+ * (ENXIO: none is; else why a loop device could not be read). */
 char *disk_loop_of_image (const char *image);
 /* Unmount islet's pool at mnt: 1 if a mount there is not islet's image. */
 int disk_unmount_pool (const char *mnt, const char *image, struct islet_err *err);

@@ -308,6 +308,7 @@ disk_loop_of_image (const char *image)
 {
   cleanup_dir DIR *d = opendir ("/sys/block");
   struct dirent *de;
+  int failed = 0; /* a loop device that could not be read, not one with no file */
 
   if (d == NULL)
     return NULL;
@@ -315,17 +316,23 @@ disk_loop_of_image (const char *image)
     {
       cleanup_free char *file = NULL;
       cleanup_free char *text = NULL;
-      struct islet_err ignored;
+      struct islet_err e;
 
       if (strncmp (de->d_name, "loop", 4) != 0)
         continue;
       file = islet_xasprintf ("%s/loop/backing_file", de->d_name);
-      if (islet_read_file_at (dirfd (d), file, PATH_MAX + 32, &text, NULL, &ignored) < 0)
-        continue;
+      if (islet_read_file_at (dirfd (d), file, PATH_MAX + 32, &text, NULL, &e) < 0)
+        {
+          if (e.errnum != ENOENT)
+            failed = e.errnum;
+          continue;
+        }
       text[strcspn (text, "\n")] = '\0';
       if (strcmp (text, image) == 0)
         return islet_xstrdup (de->d_name);
     }
+  /* why it was not found, for the caller's message */
+  errno = failed ? failed : ENXIO;
   return NULL;
 }
 

@@ -129,7 +129,7 @@ grow (struct islet_disk_pool *pool, int img, uint64_t size, uint64_t target, str
                        (unsigned long long) (target / MIB));
   loop = disk_loop_of_image (pool->image);
   if (loop == NULL)
-    return islet_fail (err, ISLET_E_SYSTEM, ENXIO, "grow the disk pool: no loop device on `%s`",
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "grow the disk pool: no loop device on `%s`",
                        pool->image);
   dev = islet_xasprintf ("/dev/%s", loop);
   ldev = open (dev, O_RDONLY | O_CLOEXEC);
