@@ -248,9 +248,14 @@ refused_early (int conn, struct islet_err *err)
 {
   cleanup_json json_t *answer = NULL;
   struct islet_err ignored;
+  struct pollfd p = { .fd = conn, .events = POLLIN };
 
-  /* only a closed peer: one still reading would never answer */
+  /* only a closed peer, whose answer is here already: the failure may be
+   * the source's (an upload whose client went away), and a supervisor
+   * still reading would never answer */
   if (err->errnum != EPIPE && err->errnum != ECONNRESET)
+    return -1;
+  if (poll (&p, 1, 0) != 1 || !(p.revents & POLLIN))
     return -1;
   if (islet_frame_recv_json (conn, &answer, &ignored) == 0)
     (void) islet_err_from_json (answer, err);
