@@ -73,9 +73,13 @@ int disk_lock_state (const char *state, struct islet_err *err);
 
 /* The pool's space on the host (disk_space.c). */
 
-/* Bytes the host can still give the pool: half of what is free beyond a
- * reserve the host keeps. */
-uint64_t disk_host_spare (const char *path);
+/* Bytes a pool that holds `held` bytes of a host file system with `avail`
+ * of `total` bytes free may still grow by: it may hold half of what is
+ * free beyond a reserve the host keeps, its own bytes counted as free, so
+ * the host always keeps at least as much free as the pool holds. */
+uint64_t disk_share (uint64_t avail, uint64_t total, uint64_t held);
+/* The same for the file system that holds path. */
+uint64_t disk_host_room (const char *path, uint64_t held);
 /* Allocate [from, to) of fd's file; -1 with errno. */
 int disk_allocate (int fd, uint64_t from, uint64_t to);
 /* Before a volume with limit extra is made: grow the pool to hold every

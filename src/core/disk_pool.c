@@ -155,7 +155,7 @@ pool_size (const char *state, uint64_t *size, uint64_t *max, struct islet_err *e
       return 0;
     }
   *max = POOL_SIZE_DEFAULT_MAX;
-  spare = disk_host_spare (state);
+  spare = disk_host_room (state, 0);
   *size = spare < POOL_SIZE_FIRST ? spare : POOL_SIZE_FIRST;
   *size -= *size % MIB;
   if (*size < POOL_SIZE_SMALLEST)

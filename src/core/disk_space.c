@@ -4,8 +4,9 @@
  * program, or a sandbox) cannot fail a write of the loop device, which
  * would abort the btrfs transaction, lose writes already acknowledged and
  * leave the pool read-only.  The pool grows, at creates, to hold every
- * volume's limit (while the host has room for it: at most half of what is
- * free beyond a reserve the host keeps), and a create is refused with
+ * volume's limit (while the host has room for it: the pool holds at most
+ * half of what the host's file system has free beyond a reserve, the
+ * pool's own bytes counted as free), and a create is refused with
  * ENOSPC when the pool is full and cannot grow. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -37,19 +38,29 @@
 #define HOST_FREE_MIN (16 * MIB)
 
 uint64_t
-disk_host_spare (const char *path)
+disk_share (uint64_t avail, uint64_t total, uint64_t held)
+{
+  uint64_t reserve, share;
+
+  /* 5% of the host file system, at most 1 GiB, stays the host's */
+  reserve = total / 20;
+  if (reserve > HOST_RESERVE_MAX)
+    reserve = HOST_RESERVE_MAX;
+  /* the pool's own bytes count as the host's free space: the pool may hold
+   * half of all it could have, however many steps it grows in */
+  share = avail + held > reserve ? (avail + held - reserve) / 2 : 0;
+  return share > held ? share - held : 0;
+}
+
+uint64_t
+disk_host_room (const char *path, uint64_t held)
 {
   struct statvfs sv;
-  uint64_t avail, reserve;
 
   if (statvfs (path, &sv) < 0)
     return 0;
-  avail = (uint64_t) sv.f_bavail * sv.f_frsize;
-  /* 5% of the host file system, at most 1 GiB, stays the host's */
-  reserve = (uint64_t) sv.f_blocks * sv.f_frsize / 20;
-  if (reserve > HOST_RESERVE_MAX)
-    reserve = HOST_RESERVE_MAX;
-  return avail > reserve ? (avail - reserve) / 2 : 0;
+  return disk_share ((uint64_t) sv.f_bavail * sv.f_frsize, (uint64_t) sv.f_blocks * sv.f_frsize,
+                     held);
 }
 
 int
@@ -143,14 +154,87 @@ grow (struct islet_disk_pool *pool, int img, uint64_t size, uint64_t target, str
   return 0;
 }
 
+struct pool_space
+{
+  uint64_t data_free;   /* free in the data chunks */
+  uint64_t unallocated; /* in no chunk yet */
+  uint64_t meta_free;   /* free in the metadata chunks */
+  uint64_t reserve;     /* btrfs's global reserve, taken from metadata */
+};
+
+/* How the pool's space is used, from btrfs (a loop pool has one device and
+ * single profiles, disk_loop.c); -1 if btrfs will not say. */
+static int
+pool_space (const struct islet_disk_pool *pool, struct pool_space *ps)
+{
+  struct
+  {
+    struct btrfs_ioctl_space_args args;
+    struct btrfs_ioctl_space_info info[16];
+  } sp;
+  struct btrfs_ioctl_dev_info_args dev;
+  uint64_t chunks = 0, i;
+
+  memset (ps, 0, sizeof *ps);
+  memset (&sp, 0, sizeof sp);
+  sp.args.space_slots = 16;
+  memset (&dev, 0, sizeof dev);
+  dev.devid = 1;
+  if (ioctl (pool->dirfd, BTRFS_IOC_SPACE_INFO, &sp) < 0
+      || ioctl (pool->dirfd, BTRFS_IOC_DEV_INFO, &dev) < 0)
+    return -1;
+  for (i = 0; i < sp.args.total_spaces && i < 16; i++)
+    {
+      const struct btrfs_ioctl_space_info *s = &sp.info[i];
+      uint64_t free_bytes = s->total_bytes > s->used_bytes ? s->total_bytes - s->used_bytes : 0;
+
+      if (s->flags & BTRFS_SPACE_INFO_GLOBAL_RSV)
+        {
+          ps->reserve = s->total_bytes;
+          continue;
+        }
+      chunks += s->total_bytes;
+      if (s->flags & BTRFS_BLOCK_GROUP_DATA)
+        ps->data_free += free_bytes;
+      else if (s->flags & BTRFS_BLOCK_GROUP_METADATA)
+        ps->meta_free += free_bytes;
+    }
+  ps->unallocated = dev.total_bytes > chunks ? dev.total_bytes - chunks : 0;
+  return 0;
+}
+
+/* What the pool can still take for files: the free space of its data
+ * chunks and what no chunk holds yet.  statfs is no measure of it: btrfs
+ * answers f_bavail 0 once its metadata chunks cannot grow and their free
+ * space is below the global reserve, however empty the data chunks are. */
 static uint64_t
 pool_free (const struct islet_disk_pool *pool)
 {
+  struct pool_space ps;
   struct statvfs sv;
 
+  if (pool_space (pool, &ps) == 0)
+    return ps.data_free + ps.unallocated;
   if (fstatvfs (pool->dirfd, &sv) < 0)
     return 0;
   return (uint64_t) sv.f_bavail * sv.f_frsize;
+}
+
+/* Data chunks may take every byte no chunk held yet (a sandbox that fills
+ * the pool does that), and btrfs does not give them back when the files
+ * go: the metadata can then neither grow nor hold its reserve, and no
+ * subvolume can be made, however empty the pool is.  Such a pool grows by
+ * one metadata step even past its share of the host (disk_share), if the
+ * host keeps its reserve. */
+#define META_STEP (64 * MIB)
+
+static bool
+metadata_stuck (const struct islet_disk_pool *pool)
+{
+  struct pool_space ps;
+
+  return pool_space (pool, &ps) == 0 && ps.unallocated < META_STEP
+         && ps.meta_free < 2 * ps.reserve + 4 * MIB;
 }
 
 int
@@ -183,10 +267,13 @@ disk_reserve (struct islet_disk_pool *pool, uint64_t extra, struct islet_err *er
       if (lock < 0 || fstat (img, &st) < 0)
         return lock < 0 ? -1 : islet_fail (err, ISLET_E_SYSTEM, errno, "stat `%s`", pool->image);
       target = want < pool->max_size ? want : pool->max_size;
-      spare = disk_host_spare (pool->state);
+      spare = disk_host_room (pool->state, (uint64_t) st.st_size);
       if (target > (uint64_t) st.st_size + spare)
         target = (uint64_t) st.st_size + spare;
       target -= target % MIB;
+      if (target < (uint64_t) st.st_size + META_STEP && metadata_stuck (pool)
+          && disk_host_room (pool->state, 0) >= META_STEP)
+        target = (uint64_t) st.st_size + META_STEP;
       /* a step of less than a few MiB is not worth a resize */
       if (target > (uint64_t) st.st_size + 4 * MIB
           && grow (pool, img, (uint64_t) st.st_size, target, err) < 0)
@@ -194,11 +281,12 @@ disk_reserve (struct islet_disk_pool *pool, uint64_t extra, struct islet_err *er
     }
   free_now = pool_free (pool);
   if (free_now < POOL_FREE_MIN)
-    return islet_fail (err, ISLET_E_LIMIT, ENOSPC,
-                       "the disk pool `%s` is full (%llu MiB free) and the host has no room to "
-                       "grow it (%llu MiB to spare)",
-                       pool->dir, (unsigned long long) (free_now / MIB),
-                       (unsigned long long) (disk_host_spare (pool->state) / MIB));
+    return islet_fail (
+        err, ISLET_E_LIMIT, ENOSPC,
+        "the disk pool `%s` is full (%llu MiB free) and the host has no room to "
+        "grow it (%llu MiB to spare)",
+        pool->dir, (unsigned long long) (free_now / MIB),
+        (unsigned long long) (disk_host_room (pool->state, (uint64_t) st.st_size) / MIB));
   return 0;
 }
 

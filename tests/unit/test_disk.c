@@ -34,6 +34,7 @@
 #include "islet/util.h"
 
 #define MIB (1024ull * 1024)
+#define GIB (1024ull * MIB)
 
 static char run_dir[] = "/tmp/islet-test-disk-XXXXXX";
 static bool have_btrfs;
@@ -897,6 +898,42 @@ test_pool_grows_and_recovers (void **state)
   close_pool (pool);
 }
 
+/* disk_space.c's rule for how far a pool may grow, from the host's free
+ * space (declared here: it is the core's, not the public API's). */
+uint64_t disk_share (uint64_t avail, uint64_t total, uint64_t held);
+
+/* A pool that grows at each of many creates, each asking for more than the
+ * host has, never takes more than half of what the host had free: the
+ * host keeps at least as much free as the pool holds, and its reserve. */
+static void
+test_pool_growth_bounded (void **state)
+{
+  const uint64_t total = 251 * GIB, free_at_start = 80 * GIB;
+  uint64_t avail = free_at_start, held = 0, room;
+  int i;
+
+  (void) state;
+  assert_int_equal (disk_share (0, total, 0), 0);
+  assert_int_equal (disk_share (GIB / 2, total, 0), 0); /* all of it is the reserve */
+  assert_int_equal (disk_share (11 * GIB, total, 0), 5 * GIB);
+  for (i = 0; i < 1000; i++)
+    {
+      room = disk_share (avail, total, held);
+      if (room > 10 * GIB) /* one create's limit */
+        room = 10 * GIB;
+      held += room;
+      avail -= room;
+      assert_true (avail >= held);
+    }
+  print_message ("after 1000 growths: the pool holds %llu MiB, the host keeps %llu MiB\n",
+                 (unsigned long long) (held / MIB), (unsigned long long) (avail / MIB));
+  assert_true (held <= (free_at_start - GIB) / 2);
+  assert_true (held >= (free_at_start - GIB) / 2 - MIB);
+  /* a pool that already holds more than its share (the host filled up
+   * since) may not grow at all */
+  assert_int_equal (disk_share (GIB, total, 8 * GIB), 0);
+}
+
 static int
 cmp_u64 (const void *a, const void *b)
 {
@@ -1003,6 +1040,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_remount_keeps_limits, setup, teardown),
     cmocka_unit_test_setup_teardown (test_pool_grows_and_recovers, setup, teardown),
     cmocka_unit_test_setup_teardown (test_timing, setup, teardown),
+    cmocka_unit_test (test_pool_growth_bounded),
     cmocka_unit_test (test_nothing_left),
   };
   struct islet_err err;
