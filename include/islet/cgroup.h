@@ -35,6 +35,14 @@ struct islet_cg_stats
   uint64_t oom_kills;   /* processes killed by the OOM killer for this group */
 };
 
+/* What a group uses now (islet_cg_read_usage). */
+struct islet_cg_usage
+{
+  uint64_t cpu_ns;       /* CPU time used since the group was made */
+  uint64_t memory_bytes; /* memory charged now, page cache included */
+  uint64_t memory_cache; /* of which page cache that may be dropped (tmpfs is not) */
+};
+
 struct islet_cg; /* opaque */
 
 /* The layout found on this host (or forced by islet_cg_set_root). */
@@ -84,6 +92,12 @@ bool islet_cg_name_frozen (const char *name);
 /* Bytes of memory the group and its children use now. */
 int islet_cg_memory_current (const struct islet_cg *cg, uint64_t *out,
                              struct islet_err *err) ISLET_MUST_CHECK;
+
+/* CPU time and memory the group and its children use now (v1: cpuacct
+ * and memory; v2: cpu.stat, memory.current and memory.stat); a missing
+ * controller reads 0. */
+int islet_cg_read_usage (const struct islet_cg *cg, struct islet_cg_usage *out,
+                         struct islet_err *err) ISLET_MUST_CHECK;
 
 /* Kill everything, remove the group and its child groups, free cg. */
 int islet_cg_destroy (struct islet_cg *cg, struct islet_err *err) ISLET_MUST_CHECK;

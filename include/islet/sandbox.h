@@ -120,6 +120,21 @@ struct islet_resize
 int islet_sandbox_resize (struct islet_ctx *ctx, const char *ref, const struct islet_resize *r,
                           struct islet_err *err) ISLET_MUST_CHECK;
 
+/* What a sandbox uses now, from the kernel's counters: CPU time and
+ * memory from its cgroup (0 when stopped), the bytes its volume holds as
+ * the disk quota counts them.  info as islet_sandbox_get gave it.  A
+ * state directory's sandboxes only (ISLET_E_INVALID on a backend ctx). */
+struct islet_sandbox_usage
+{
+  uint64_t at_ns;        /* when it was read (islet_now_ns, monotonic) */
+  uint64_t cpu_ns;       /* CPU time since the sandbox started */
+  uint64_t memory_bytes; /* memory charged now, page cache included */
+  uint64_t memory_cache; /* of which page cache that may be dropped */
+  uint64_t disk_bytes;
+};
+int islet_sandbox_usage (struct islet_ctx *ctx, const struct islet_sandbox_info *info,
+                         struct islet_sandbox_usage *out, struct islet_err *err) ISLET_MUST_CHECK;
+
 /* Destroy: stop (a running sandbox needs force), then remove every trace. */
 int islet_sandbox_destroy (struct islet_ctx *ctx, const char *id, bool force,
                            struct islet_err *err) ISLET_MUST_CHECK;

@@ -141,6 +141,12 @@ int cg_parse_u64 (const char *text, uint64_t *out, struct islet_err *err) ISLET_
 int cg_parse_keyed (const char *text, const char *key, uint64_t *out,
                     struct islet_err *err) ISLET_MUST_CHECK;
 
+/* cgroup_usage.c: the page cache in a memory.stat text, file pages less
+   shared memory (keys differ per version: v1 total_cache/total_shmem, v2
+   file/shmem); ISLET_E_NOTFOUND if file_key is absent. */
+int cg_parse_cache (const char *stat, const char *file_key, const char *shmem_key, uint64_t *out,
+                    struct islet_err *err) ISLET_MUST_CHECK;
+
 /* cgroup_v2.c: a space separated list of v2 controller names, as a CG_BIT set of the
    ones islet knows (memory, cpu, pids); others are ignored. */
 unsigned cg_parse_ctrls (const char *text);
