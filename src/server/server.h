@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <pthread.h>
 
 #include <jansson.h>
@@ -49,6 +50,7 @@ struct srv
    * (--sandbox-max NAME=VALUE) */
   struct islet_quota quota_default;
   struct islet_limits ceiling;
+  struct metrics *metrics; /* isletd's own counters (metrics.c); NULL: none kept */
 };
 
 #define SRV_PARAMS_MAX 3
@@ -348,6 +350,26 @@ void mcp_http_delete (struct req *r, struct resp *out);
 struct reaper;
 int reaper_start (struct srv *srv, struct reaper **out, struct islet_err *err) ISLET_MUST_CHECK;
 void reaper_stop (struct reaper *rp);
+
+/* ---- metrics.c: isletd's own counters (each call takes a NULL m) ---- */
+struct metrics;
+struct metrics *metrics_new (void);
+void metrics_free (struct metrics *m);
+/* A request of route rt answered with status after ns nanoseconds. */
+void metrics_request (struct metrics *m, const struct route *rt, int status, uint64_t ns);
+/* An audited action (counted if it runs a command in a sandbox). */
+void metrics_action (struct metrics *m, const char *action);
+void metrics_create (struct metrics *m, bool ok);
+/* Keep sandbox id's CPU time cpu_ns read at at_ns; 1 with the sample
+ * before it (same sandbox, earlier, not more CPU), 0 if there is none. */
+int metrics_cpu_sample (struct metrics *m, const char *id, uint64_t cpu_ns, uint64_t at_ns,
+                        uint64_t *prev_cpu_ns, uint64_t *prev_at_ns);
+/* The counters in Prometheus' text format. */
+void metrics_render (struct metrics *m, FILE *f);
+
+/* ---- metrics_api.c: a sandbox's use (getMetricsLatest), GET /metrics ---- */
+void tb_system_metrics (struct req *r, struct resp *out);
+void api_metrics (struct req *r, struct resp *out);
 
 /* ---- sandbox_fields.c ---- */
 /* Every field of a create body is one islet honours (or accepts at the

@@ -201,6 +201,7 @@ serve (const char *listen, const char *state_dir, char *origins, const unsigned 
                            "ISLETD_TEST_MINUTE_SECONDS must be from 1 to 60");
       srv.minute_s = (int64_t) v;
     }
+  srv.metrics = metrics_new ();
   if (open_state (state_dir, &srv, err) < 0 || ensure_key (&srv, &key_path, err) < 0
       || audit_bounds (&srv, audit, err) < 0 || sio_new (&srv.sio, err) < 0
       || mcp_sessions_new (&srv.mcp, srv.minute_s, err) < 0)
@@ -263,6 +264,7 @@ out:
   http_stop (h);
   sio_free (srv.sio);
   mcp_sessions_free (srv.mcp);
+  metrics_free (srv.metrics);
   free (srv.mcp_origins);
   if (!streams_done && !srv_streams_wait (&srv, 0))
     {

@@ -388,16 +388,19 @@ owned_create (const struct owner *k, const struct owned_spec *spec, struct owned
   if (owned_image_here (k, spec->image, err) < 0
       || make (k, spec, ISLET_PHASE_CREATING, &o->row, err) < 0)
     {
+      metrics_create (k->srv->metrics, false);
       owned_fini (o);
       return -1;
     }
   if (islet_sandbox_get (k->srv->ctx, o->row.id, &o->info, err) < 0
       || islet_store_sandbox_set_phase (k->srv->store, o->row.id, ISLET_PHASE_READY, err) < 0)
     {
+      metrics_create (k->srv->metrics, false);
       unmake (k->srv, o->row.id, true);
       owned_fini (o);
       return -1;
     }
+  metrics_create (k->srv->metrics, true);
   o->row.phase = ISLET_PHASE_READY;
   take_name (o);
   event (k, o, NULL, NULL);

@@ -33,6 +33,8 @@ static const struct route routes[] = {
     BODY_JSON_MAX, NULL },
   { "POST", "/api/sandbox/{}/last-activity", api_sandbox_activity, NULL, BODY_JSON_MAX, NULL },
   { "GET", "/api/audit", api_audit_list, NULL, 0, NULL },
+  /* isletd's own metrics, in Prometheus' text format (admin key only) */
+  { "GET", "/metrics", api_metrics, NULL, 0, NULL },
 
   /* the one-shot API (v1_api.c) */
   { "POST", "/v1/execute", v1_execute, "v1.execute", BODY_JSON_MAX, NULL },
@@ -54,6 +56,7 @@ static const struct route routes[] = {
   { "GET", TB "/version", tb_version, NULL, 0, NULL },
   { "GET", TB "/user-home-dir", tb_home_dir, NULL, 0, NULL },
   { "GET", TB "/work-dir", tb_work_dir, NULL, 0, NULL },
+  { "GET", TB "/system/metrics", tb_system_metrics, NULL, 0, NULL },
   { "POST", TB "/process/execute", tb_execute, "process.execute", BODY_JSON_MAX, NULL },
   { "POST", TB "/process/code-run", tb_code_run, "process.code-run", BODY_JSON_MAX, NULL },
   { "GET", TB "/files", tb_files_list, NULL, 0, NULL },
@@ -211,6 +214,8 @@ route_audit (const struct route *rt, struct req *r, struct resp *out, uint64_t t
   struct islet_audit a;
   struct islet_err err;
 
+  metrics_request (r->srv->metrics, rt, out->status, islet_now_ns () - t0_ns);
+  metrics_action (r->srv->metrics, rt->audit);
   if (rt->audit == NULL)
     return;
   a = (struct islet_audit){

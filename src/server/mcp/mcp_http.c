@@ -141,6 +141,7 @@ k_record (void *data, const char *action, const char *id, const struct islet_err
     .duration_ms = (int64_t) ms,
   };
   free (status.body);
+  metrics_action (k->srv->metrics, action);
   if (islet_store_audit_add (k->srv->store, &a, &err) < 0)
     fprintf (stderr, "isletd: audit %s: %s\n", action, err.msg);
 }
