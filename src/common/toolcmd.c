@@ -584,6 +584,83 @@ take_action (struct islet_toolcmd *c, struct attrs *a)
     }
 }
 
+static bool
+attr_name_char (char ch)
+{
+  return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_' || ch == '-';
+}
+
+/* The name="value" (or name='value') attribute at *pi into a, *pi moved
+ * past it; false, *pi unchanged, if what is there is not one.  An
+ * attribute islet does not read is skipped. */
+static bool
+tag_attr (const struct text *t, size_t *pi, struct attrs *a)
+{
+  size_t i = *pi, name = i, name_len, vstart, vlen;
+  unsigned slot = 0;
+  char q, *v;
+
+  while (i < t->len && attr_name_char (t->s[i]))
+    i++;
+  name_len = i - name;
+  while (i < t->len && (t->s[i] == ' ' || t->s[i] == '\t'))
+    i++;
+  if (name_len == 0 || i >= t->len || t->s[i] != '=')
+    return false;
+  i++;
+  while (i < t->len && (t->s[i] == ' ' || t->s[i] == '\t'))
+    i++;
+  if (i >= t->len || (t->s[i] != '"' && t->s[i] != '\''))
+    return false;
+  q = t->s[i++];
+  vstart = i;
+  while (i < t->len && t->s[i] != q)
+    i++;
+  if (i >= t->len)
+    return false;
+  *pi = i + 1;
+  for (size_t k = 0; k < sizeof attr_names / sizeof attr_names[0] && !slot; k++)
+    if (strlen (attr_names[k].name) == name_len
+        && memcmp (t->s + name, attr_names[k].name, name_len) == 0)
+      slot = attr_names[k].slot;
+  if (!slot)
+    return true;
+  v = entities (t->s + vstart, i - vstart, &vlen);
+  free (*attr_slot (a, slot));
+  *attr_slot (a, slot) = v;
+  if (slot == A_CONTENT)
+    a->content_len = vlen;
+  return true;
+}
+
+/* The body of a tag, [body, body_end): its attributes, one per line, when
+ * the opening tag named no action; else the command or the file's content,
+ * unless an attribute gave it.  false (c failed) if the body's attributes
+ * are bad. */
+static bool
+tag_body (const struct text *t, size_t body, size_t body_end, struct attrs *a,
+          struct islet_toolcmd *c)
+{
+  size_t blen;
+  char *b;
+
+  if (body_end <= body)
+    return true;
+  if (a->action == NULL)
+    return body_attrs (t, body, body_end, a, c);
+  if (a->content != NULL || a->command != NULL)
+    return true;
+  b = entities (t->s + body, body_end - body, &blen);
+  if (strcmp (a->action, "execute-command") == 0)
+    a->command = b;
+  else
+    {
+      a->content = b;
+      a->content_len = blen;
+    }
+  return true;
+}
+
 /* A <daytona-execute ...> tag at pos; returns where the next scan starts. */
 static size_t
 tag_command (const struct text *t, size_t pos, unsigned line, struct out *o)
@@ -592,26 +669,21 @@ tag_command (const struct text *t, size_t pos, unsigned line, struct out *o)
   struct attrs a = { 0 };
   size_t i = pos + strlen (TAG_OPEN), body = 0, body_end = 0, next;
   bool closed = false;
+  const char *end;
 
-  while (i < t->len)
+  while (i < t->len && !closed)
     {
-      size_t name, name_len, vstart, vend;
-      char q;
-
       while (i < t->len && strchr (" \t\r\n", t->s[i]) && t->s[i] != '\0')
         i++;
       if (has_at (t, i, "/>"))
         {
           i += 2;
           closed = true;
-          break;
         }
-      if (i < t->len && t->s[i] == '>')
+      else if (i < t->len && t->s[i] == '>')
         {
-          const char *end;
-          i++;
-          body = i;
-          end = i < t->len ? memmem (t->s + i, t->len - i, TAG_CLOSE, strlen (TAG_CLOSE)) : NULL;
+          body = ++i;
+          end = memmem (t->s + i, t->len - i, TAG_CLOSE, strlen (TAG_CLOSE));
           if (end == NULL)
             {
               fail_cmd (c, "<daytona-execute> has no </daytona-execute>");
@@ -621,50 +693,10 @@ tag_command (const struct text *t, size_t pos, unsigned line, struct out *o)
           body_end = (size_t) (end - t->s);
           i = body_end + strlen (TAG_CLOSE);
           closed = true;
-          break;
         }
-      name = i;
-      while (i < t->len
-             && ((t->s[i] >= 'a' && t->s[i] <= 'z') || (t->s[i] >= 'A' && t->s[i] <= 'Z')
-                 || t->s[i] == '_' || t->s[i] == '-'))
-        i++;
-      name_len = i - name;
-      while (i < t->len && (t->s[i] == ' ' || t->s[i] == '\t'))
-        i++;
-      if (name_len == 0 || i >= t->len || t->s[i] != '=')
+      else if (!tag_attr (t, &i, &a))
         break;
-      i++;
-      while (i < t->len && (t->s[i] == ' ' || t->s[i] == '\t'))
-        i++;
-      if (i >= t->len || (t->s[i] != '"' && t->s[i] != '\''))
-        break;
-      q = t->s[i++];
-      vstart = i;
-      while (i < t->len && t->s[i] != q)
-        i++;
-      if (i >= t->len)
-        break;
-      vend = i++;
-      {
-        size_t vlen;
-        char *v = entities (t->s + vstart, vend - vstart, &vlen);
-        unsigned slot = 0;
-        for (size_t k = 0; k < sizeof attr_names / sizeof attr_names[0] && !slot; k++)
-          if (strlen (attr_names[k].name) == name_len
-              && memcmp (t->s + name, attr_names[k].name, name_len) == 0)
-            slot = attr_names[k].slot;
-        if (slot)
-          {
-            free (*attr_slot (&a, slot));
-            *attr_slot (&a, slot) = v;
-            if (slot == A_CONTENT)
-              a.content_len = vlen;
-          }
-        else
-          free (v); /* an attribute islet does not read */
-      }
     }
-  next = i;
   if (!closed)
     {
       fail_cmd (c, "a <daytona-execute> tag is not well formed (name=\"value\" attributes, "
@@ -673,27 +705,9 @@ tag_command (const struct text *t, size_t pos, unsigned line, struct out *o)
       next = line_end (t, pos);
       return next < t->len ? next + 1 : next;
     }
-  if (closed && body_end > body && a.action == NULL)
-    {
-      if (!body_attrs (t, body, body_end, &a, c))
-        {
-          attrs_fini (&a);
-          return next;
-        }
-    }
-  else if (body_end > body && a.content == NULL && a.command == NULL)
-    {
-      size_t blen;
-      char *b = entities (t->s + body, body_end - body, &blen);
-      if (a.action && strcmp (a.action, "execute-command") == 0)
-        a.command = b;
-      else
-        {
-          a.content = b;
-          a.content_len = blen;
-        }
-    }
-  take_action (c, &a);
+  next = i;
+  if (tag_body (t, body, body_end, &a, c))
+    take_action (c, &a);
   attrs_fini (&a);
   return next;
 }
