@@ -13,6 +13,7 @@
 
 #include "islet/err.h"
 #include "islet/limits.h"
+#include "islet/net.h"
 
 #define ISLET_ID_LEN 12   /* hex characters of a sandbox id */
 #define ISLET_NAME_MAX 63 /* a sandbox name is also its hostname */
@@ -37,6 +38,7 @@ struct islet_sandbox_info
   uint32_t created_nsec; /* and nanoseconds, for the order of a listing */
   pid_t supervisor;      /* host pid of islet-run, 0 when stopped */
   bool disk_enforced;
+  struct islet_net net; /* outbound network: mode none unless asked */
 };
 
 /* Opaque: a state directory opened for use.  One ctx may be shared by the
@@ -63,6 +65,7 @@ struct islet_create_opts
   const char *name;  /* NULL: "islet-<id>" */
   const char *image; /* NULL: "host" (the host's /usr, read-only) */
   struct islet_limits limits;
+  struct islet_net net; /* zero: mode none, loopback only */
   /* Called with the sandbox's id before anything of it exists (or, for one
    * taken from the warm pool, before it is handed over), for a caller that
    * must record a sandbox before it can outlive the caller (isletd writes

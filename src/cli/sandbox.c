@@ -10,7 +10,8 @@ struct create_args
 {
   struct islet_limits limits;
   uint32_t timeout_ms;
-  const char *name, *image;
+  const char *name, *image, *network;
+  struct cli_list allow;
 };
 
 static const struct cli_opt create_opts[] = {
@@ -18,9 +19,28 @@ static const struct cli_opt create_opts[] = {
     "name the sandbox (default islet-<id>)", 0 },
   { "image", 0, CLI_OPT_STR, offsetof (struct create_args, image), "IMAGE",
     "root file system image (default host)", 0 },
+  { "network", 0, CLI_OPT_STR, offsetof (struct create_args, network), "MODE",
+    "outbound network: none (default), all, or allow (only --allow)", 0 },
+  { "allow", 0, CLI_OPT_LIST, offsetof (struct create_args, allow), "CIDR|DOMAIN",
+    "with --network allow: an IPv4 CIDR, a domain or *.domain (repeatable)", 0 },
   { "json", 0, CLI_OPT_JSON, 0, NULL, "print the sandbox's details as JSON", 0 },
   { NULL, 0, 0, 0, NULL, NULL, 0 },
 };
+
+/* --network and --allow into the create's network; --allow alone means allow. */
+static int
+network_of (const struct create_args *a, struct islet_net *net, struct islet_err *err)
+{
+  memset (net, 0, sizeof *net);
+  if (a->network && islet_net_mode_parse (a->network, &net->mode, err) < 0)
+    return -1;
+  if (a->network == NULL && a->allow.n > 0)
+    net->mode = ISLET_NET_ALLOW;
+  for (size_t i = 0; i < a->allow.n; i++)
+    if (islet_net_add (net, a->allow.v[i], err) < 0)
+      return -1;
+  return islet_net_validate (net, err);
+}
 
 static const struct cli_opt create_limit_opts[] = {
   CLI_LIMIT_OPTS (struct create_args, limits),
@@ -54,6 +74,8 @@ cmd_create (struct cli *cli, int argc, char **argv)
     return cli_report (cli, &err);
   {
     struct islet_create_opts opts = { .name = a.name, .image = a.image, .limits = a.limits };
+    if (network_of (&a, &opts.net, &err) < 0)
+      return cli_report (cli, &err);
     ctx = cli_ctx (cli, &err);
     if (ctx == NULL || islet_sandbox_create (ctx, &opts, id, &err) < 0)
       return cli_report (cli, &err);

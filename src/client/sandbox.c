@@ -763,7 +763,7 @@ sandbox_create_cold (struct islet_ctx *ctx, const struct islet_create_opts *opts
   struct islet_sandbox_info info = { 0 };
   unsigned char rnd[ISLET_ID_LEN / 2];
 
-  if (islet_limits_validate (&opts->limits, err) < 0)
+  if (islet_limits_validate (&opts->limits, err) < 0 || islet_net_validate (&opts->net, err) < 0)
     return -1;
   if (opts->name && !name_valid (opts->name))
     return islet_fail (err, ISLET_E_INVALID, 0,
@@ -783,6 +783,7 @@ sandbox_create_cold (struct islet_ctx *ctx, const struct islet_create_opts *opts
   if (!opts->name)
     snprintf (info.name, sizeof info.name, "islet-%s", info.id);
   info.limits = opts->limits;
+  info.net = opts->net;
   {
     struct timespec now;
     clock_gettime (CLOCK_REALTIME, &now);

@@ -96,7 +96,7 @@ bool
 warm_fits (const struct islet_create_opts *opts)
 {
   return opts->name == NULL && (opts->image == NULL || strcmp (opts->image, "host") == 0)
-         && limits_default (&opts->limits);
+         && limits_default (&opts->limits) && opts->net.mode == ISLET_NET_NONE;
 }
 
 /* Start `islet-run --warm-fill STATE` detached: a fork that forks again and

@@ -99,11 +99,11 @@ islet_sandbox_json (const struct islet_sandbox_info *in)
 
   /* cpus as well as cpu_millis: what --cpus was given */
   json_object_set_new (limits, "cpus", json_real (l->cpu_millis / 1000.0));
-  return json_pack ("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:b,s:o}", "id", in->id, "name", in->name,
+  return json_pack ("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:b,s:o,s:o}", "id", in->id, "name", in->name,
                     "image", in->image, "state", islet_state_name (in->state), "created",
                     (json_int_t) in->created, "supervisor", (json_int_t) in->supervisor, "uid_base",
                     (json_int_t) in->uid_base, "disk_enforced", (int) in->disk_enforced, "limits",
-                    limits);
+                    limits, "network", islet_net_json (&in->net));
 }
 
 json_t *

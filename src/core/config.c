@@ -11,11 +11,16 @@
 json_t *
 islet_config_json (const struct islet_sandbox_info *info, const char *volume)
 {
-  return json_pack ("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:b,s:o}", "id", info->id, "name", info->name,
-                    "image", info->image, "volume", volume, "uid_base", (json_int_t) info->uid_base,
-                    "created", (json_int_t) info->created, "created_nsec",
-                    (json_int_t) info->created_nsec, "disk_enforced", info->disk_enforced, "limits",
-                    islet_limits_json (&info->limits));
+  json_t *j = json_pack ("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:b,s:o}", "id", info->id, "name",
+                         info->name, "image", info->image, "volume", volume, "uid_base",
+                         (json_int_t) info->uid_base, "created", (json_int_t) info->created,
+                         "created_nsec", (json_int_t) info->created_nsec, "disk_enforced",
+                         info->disk_enforced, "limits", islet_limits_json (&info->limits));
+
+  /* absent is mode none: a sandbox without a network has the config it always had */
+  if (j && info->net.mode != ISLET_NET_NONE)
+    json_object_set_new (j, "network", islet_net_json (&info->net));
+  return j;
 }
 
 int
@@ -54,6 +59,8 @@ islet_config_load (const char *path, struct islet_sandbox_info *info, char **vol
   info->disk_enforced = enforced;
   islet_limits_read (limits, &info->limits);
   if (islet_limits_validate (&info->limits, err) < 0)
+    return islet_wrap (err, "`%s`", path);
+  if (islet_net_read (json_object_get (cfg, "network"), &info->net, err) < 0)
     return islet_wrap (err, "`%s`", path);
   info->state = ISLET_SB_STOPPED;
   if (volume)

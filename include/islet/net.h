@@ -1,0 +1,76 @@
+/* A sandbox's outbound network: its mode and its allow-list, as asked at
+ * create (or changed later), kept in its config.json and applied by its
+ * supervisor (a veth pair into the sandbox's network namespace and an
+ * nftables table of its own: docs/SECURITY.md says what each rule closes).
+ *
+ *   none   loopback only (the default): no device, no rule, no cost
+ *   all    anywhere outside, but never the host, another sandbox,
+ *          link-local and metadata addresses, or a private range
+ *   allow  only the CIDRs and the domain names of the list; a private
+ *          range only if a CIDR of the list names it */
+#ifndef ISLET_NET_H
+#define ISLET_NET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "islet/err.h"
+
+enum islet_net_mode
+{
+  ISLET_NET_NONE = 0,
+  ISLET_NET_ALL,
+  ISLET_NET_ALLOW,
+};
+
+/* The list as given: entries separated by commas (blanks around them are
+ * dropped), each an IPv4 address, an IPv4 CIDR, a domain name or
+ * `*.` and a domain name (any name below it, not the name itself). */
+#define ISLET_NET_ALLOW_MAX 2048
+#define ISLET_NET_ENTRIES_MAX 64
+
+struct islet_net
+{
+  enum islet_net_mode mode;
+  char allow[ISLET_NET_ALLOW_MAX];
+};
+
+/* One entry of the list, parsed. */
+struct islet_net_entry
+{
+  bool is_cidr;
+  uint32_t addr; /* a CIDR: network byte order, host bits zero */
+  unsigned prefix;
+  char name[254]; /* a name: lower case, without the `*.`, no final dot */
+  bool wildcard;  /* `*.name`: names below name */
+};
+
+const char *islet_net_mode_name (enum islet_net_mode m);
+int islet_net_mode_parse (const char *s, enum islet_net_mode *out,
+                          struct islet_err *err) ISLET_MUST_CHECK;
+
+/* Parse n->allow into at most max entries; *count receives how many.  Err
+ * names the first entry that is neither a CIDR nor a name (an IPv6 one is
+ * refused: sandboxes get no IPv6 route).  Mode allow needs one entry at
+ * least, mode none and all none at all. */
+int islet_net_parse (const struct islet_net *n, struct islet_net_entry *out, unsigned max,
+                     unsigned *count, struct islet_err *err) ISLET_MUST_CHECK;
+int islet_net_validate (const struct islet_net *n, struct islet_err *err) ISLET_MUST_CHECK;
+
+/* Append entry (a CIDR or a name) to n->allow. */
+int islet_net_add (struct islet_net *n, const char *entry, struct islet_err *err) ISLET_MUST_CHECK;
+
+/* Whether name (as asked in DNS, any case, a final dot or not) is allowed
+ * by the list's names. */
+bool islet_net_name_allowed (const struct islet_net_entry *e, unsigned count, const char *name);
+
+/* {"mode": "all", "allow": ["10.1.0.0/16", "example.com"]}; the same read
+ * back (an absent object is mode none). */
+json_t *islet_net_json (const struct islet_net *n);
+int islet_net_read (const json_t *j, struct islet_net *out, struct islet_err *err) ISLET_MUST_CHECK;
+
+bool islet_net_equal (const struct islet_net *a, const struct islet_net *b);
+
+#endif

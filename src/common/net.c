@@ -1,0 +1,271 @@
+/* A sandbox's network settings: parsed, checked, written and read
+ * (include/islet/net.h).  No kernel work here: the supervisor applies them
+ * (net_link.c, net_filter.c). */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "islet/net.h"
+#include "islet/util.h"
+
+static const char *const mode_names[] = {
+  [ISLET_NET_NONE] = "none",
+  [ISLET_NET_ALL] = "all",
+  [ISLET_NET_ALLOW] = "allow",
+};
+
+const char *
+islet_net_mode_name (enum islet_net_mode m)
+{
+  return (unsigned) m < sizeof mode_names / sizeof mode_names[0] ? mode_names[m] : "none";
+}
+
+int
+islet_net_mode_parse (const char *s, enum islet_net_mode *out, struct islet_err *err)
+{
+  for (unsigned i = 0; i < sizeof mode_names / sizeof mode_names[0]; i++)
+    if (strcmp (s, mode_names[i]) == 0)
+      {
+        *out = (enum islet_net_mode) i;
+        return 0;
+      }
+  return islet_fail (err, ISLET_E_INVALID, 0, "network mode `%s` is not one of none, all, allow",
+                     s);
+}
+
+static bool
+label_ok (const char *s, size_t n)
+{
+  if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
+    return false;
+  for (size_t i = 0; i < n; i++)
+    if (!isalnum ((unsigned char) s[i]) && s[i] != '-' && s[i] != '_')
+      return false;
+  return true;
+}
+
+/* A host name: dot-separated labels, two at least (a bare label would be
+ * resolved against search domains nobody asked for). */
+static bool
+name_ok (const char *s)
+{
+  size_t len = strlen (s), labels = 0;
+  const char *p = s;
+
+  if (len == 0 || len > 253)
+    return false;
+  for (;;)
+    {
+      const char *dot = strchr (p, '.');
+      size_t n = dot ? (size_t) (dot - p) : strlen (p);
+      if (!label_ok (p, n))
+        return false;
+      labels++;
+      if (dot == NULL)
+        break;
+      p = dot + 1;
+    }
+  return labels >= 2;
+}
+
+static int
+parse_cidr (const char *s, struct islet_net_entry *e)
+{
+  char buf[32];
+  const char *slash = strchr (s, '/');
+  size_t n = slash ? (size_t) (slash - s) : strlen (s);
+  struct in_addr a;
+  long prefix = 32;
+
+  if (n >= sizeof buf)
+    return -1;
+  memcpy (buf, s, n);
+  buf[n] = '\0';
+  if (inet_pton (AF_INET, buf, &a) != 1)
+    return -1;
+  if (slash)
+    {
+      char *end;
+      prefix = strtol (slash + 1, &end, 10);
+      if (slash[1] == '\0' || *end != '\0' || prefix < 0 || prefix > 32)
+        return -1;
+    }
+  e->is_cidr = true;
+  e->prefix = (unsigned) prefix;
+  e->addr = a.s_addr & (prefix == 0 ? 0 : htonl (~0u << (32 - prefix)));
+  return 0;
+}
+
+static int
+parse_entry (const char *s, struct islet_net_entry *e, struct islet_err *err)
+{
+  memset (e, 0, sizeof *e);
+  if (strchr (s, ':') != NULL)
+    return islet_fail (err, ISLET_E_INVALID, 0,
+                       "`%s` is an IPv6 address: sandboxes have no IPv6 route, so IPv6 cannot be "
+                       "allowed",
+                       s);
+  if (parse_cidr (s, e) == 0)
+    return 0;
+  if (strncmp (s, "*.", 2) == 0)
+    {
+      e->wildcard = true;
+      s += 2;
+    }
+  if (strlen (s) >= sizeof e->name || !name_ok (s) || strspn (s, "0123456789./") == strlen (s))
+    return islet_fail (err, ISLET_E_INVALID, 0,
+                       "`%s%s` is neither an IPv4 CIDR nor a domain name (`example.com` or "
+                       "`*.example.com`)",
+                       e->wildcard ? "*." : "", s);
+  for (size_t i = 0; s[i]; i++)
+    e->name[i] = (char) tolower ((unsigned char) s[i]);
+  return 0;
+}
+
+int
+islet_net_parse (const struct islet_net *n, struct islet_net_entry *out, unsigned max,
+                 unsigned *count, struct islet_err *err)
+{
+  const char *p = n->allow;
+
+  *count = 0;
+  while (*p)
+    {
+      char item[300];
+      size_t len = strcspn (p, ",");
+      const char *q = p;
+      size_t k = len;
+
+      while (k > 0 && isspace ((unsigned char) *q))
+        q++, k--;
+      while (k > 0 && isspace ((unsigned char) q[k - 1]))
+        k--;
+      p += len + (p[len] == ',');
+      if (k == 0)
+        continue;
+      if (k >= sizeof item)
+        return islet_fail (err, ISLET_E_INVALID, 0, "an allow-list entry is too long");
+      if (*count >= max)
+        return islet_fail (err, ISLET_E_INVALID, 0, "an allow-list holds at most %u entries", max);
+      memcpy (item, q, k);
+      item[k] = '\0';
+      if (parse_entry (item, &out[*count], err) < 0)
+        return -1;
+      (*count)++;
+    }
+  if (n->mode == ISLET_NET_ALLOW && *count == 0)
+    return islet_fail (err, ISLET_E_INVALID, 0,
+                       "network mode allow needs an allow-list (CIDRs or domain names)");
+  if (n->mode != ISLET_NET_ALLOW && *count > 0)
+    return islet_fail (err, ISLET_E_INVALID, 0, "an allow-list needs network mode allow, not %s",
+                       islet_net_mode_name (n->mode));
+  return 0;
+}
+
+int
+islet_net_validate (const struct islet_net *n, struct islet_err *err)
+{
+  struct islet_net_entry e[ISLET_NET_ENTRIES_MAX];
+  unsigned count;
+
+  if ((unsigned) n->mode > ISLET_NET_ALLOW)
+    return islet_fail (err, ISLET_E_INVALID, 0, "unknown network mode %d", (int) n->mode);
+  if (memchr (n->allow, '\0', sizeof n->allow) == NULL)
+    return islet_fail (err, ISLET_E_INVALID, 0, "the allow-list is too long");
+  return islet_net_parse (n, e, ISLET_NET_ENTRIES_MAX, &count, err);
+}
+
+int
+islet_net_add (struct islet_net *n, const char *entry, struct islet_err *err)
+{
+  size_t have = strlen (n->allow), add = strlen (entry);
+
+  if (have + add + 2 > sizeof n->allow)
+    return islet_fail (err, ISLET_E_INVALID, 0, "the allow-list is longer than %d bytes",
+                       ISLET_NET_ALLOW_MAX - 1);
+  if (have > 0)
+    n->allow[have++] = ',';
+  memcpy (n->allow + have, entry, add + 1);
+  return 0;
+}
+
+bool
+islet_net_name_allowed (const struct islet_net_entry *e, unsigned count, const char *name)
+{
+  char q[256];
+  size_t len = strlen (name);
+
+  if (len > 0 && name[len - 1] == '.')
+    len--;
+  if (len == 0 || len >= sizeof q)
+    return false;
+  for (size_t i = 0; i < len; i++)
+    q[i] = (char) tolower ((unsigned char) name[i]);
+  q[len] = '\0';
+  for (unsigned i = 0; i < count; i++)
+    {
+      size_t n = strlen (e[i].name);
+      if (e[i].is_cidr)
+        continue;
+      if (!e[i].wildcard && strcmp (q, e[i].name) == 0)
+        return true;
+      if (e[i].wildcard && len > n + 1 && q[len - n - 1] == '.'
+          && strcmp (q + len - n, e[i].name) == 0)
+        return true;
+    }
+  return false;
+}
+
+json_t *
+islet_net_json (const struct islet_net *n)
+{
+  struct islet_net_entry e[ISLET_NET_ENTRIES_MAX];
+  struct islet_err ignored;
+  json_t *list = json_array ();
+  unsigned count = 0;
+
+  if (islet_net_parse (n, e, ISLET_NET_ENTRIES_MAX, &count, &ignored) < 0)
+    count = 0;
+  for (unsigned i = 0; i < count; i++)
+    {
+      char a[INET_ADDRSTRLEN];
+      if (e[i].is_cidr)
+        json_array_append_new (
+            list,
+            json_sprintf ("%s/%u", inet_ntop (AF_INET, &e[i].addr, a, sizeof a), e[i].prefix));
+      else
+        json_array_append_new (list, json_sprintf ("%s%s", e[i].wildcard ? "*." : "", e[i].name));
+    }
+  return json_pack ("{s:s,s:o}", "mode", islet_net_mode_name (n->mode), "allow", list);
+}
+
+int
+islet_net_read (const json_t *j, struct islet_net *out, struct islet_err *err)
+{
+  json_t *list, *v;
+  size_t i;
+
+  memset (out, 0, sizeof *out);
+  if (j == NULL || json_is_null (j))
+    return 0;
+  if (!json_is_object (j) || !json_is_string (json_object_get (j, "mode")))
+    return islet_fail (err, ISLET_E_INVALID, 0, "the network object has no mode");
+  if (islet_net_mode_parse (json_string_value (json_object_get (j, "mode")), &out->mode, err) < 0)
+    return -1;
+  list = json_object_get (j, "allow");
+  json_array_foreach (list, i, v)
+  {
+    if (!json_is_string (v))
+      return islet_fail (err, ISLET_E_INVALID, 0, "an allow-list entry is not a string");
+    if (islet_net_add (out, json_string_value (v), err) < 0)
+      return -1;
+  }
+  return islet_net_validate (out, err);
+}
+
+bool
+islet_net_equal (const struct islet_net *a, const struct islet_net *b)
+{
+  return a->mode == b->mode && strcmp (a->allow, b->allow) == 0;
+}

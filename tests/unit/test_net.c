@@ -1,0 +1,135 @@
+/* A sandbox's network settings: the allow-list's parser (what is a CIDR,
+ * what a name, what is refused), name matching for the DNS responder, and
+ * the config.json round trip. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <cmocka.h>
+
+#include "islet/net.h"
+#include "islet/util.h"
+
+static int
+parse (enum islet_net_mode mode, const char *list, struct islet_net_entry *e, unsigned *n,
+       struct islet_err *err)
+{
+  struct islet_net net = { .mode = mode };
+  snprintf (net.allow, sizeof net.allow, "%s", list);
+  return islet_net_parse (&net, e, ISLET_NET_ENTRIES_MAX, n, err);
+}
+
+static void
+test_entries (void **state)
+{
+  struct islet_net_entry e[ISLET_NET_ENTRIES_MAX];
+  struct islet_err err;
+  unsigned n;
+  (void) state;
+
+  assert_int_equal (
+      parse (ISLET_NET_ALLOW, " 10.1.2.3/16 ,8.8.8.8,, Example.COM,*.pypi.org ", e, &n, &err), 0);
+  assert_int_equal (n, 4);
+  assert_true (e[0].is_cidr);
+  assert_int_equal (e[0].prefix, 16);
+  assert_int_equal (e[0].addr, inet_addr ("10.1.0.0")); /* host bits cleared */
+  assert_int_equal (e[1].prefix, 32);
+  assert_false (e[2].is_cidr);
+  assert_string_equal (e[2].name, "example.com");
+  assert_false (e[2].wildcard);
+  assert_true (e[3].wildcard);
+  assert_string_equal (e[3].name, "pypi.org");
+}
+
+static void
+test_refused (void **state)
+{
+  static const struct
+  {
+    enum islet_net_mode mode;
+    const char *list, *why;
+  } cases[] = {
+    { ISLET_NET_ALLOW, "", "needs an allow-list" },
+    { ISLET_NET_ALL, "8.8.8.8", "needs network mode allow" },
+    { ISLET_NET_NONE, "example.com", "needs network mode allow" },
+    { ISLET_NET_ALLOW, "fd00::/8", "IPv6" },
+    { ISLET_NET_ALLOW, "10.0.0.0/33", "neither" },
+    { ISLET_NET_ALLOW, "localhost", "neither" }, /* one label: a search-domain lookup */
+    { ISLET_NET_ALLOW, "a b.com", "neither" },
+    { ISLET_NET_ALLOW, "*.*.com", "neither" },
+    { ISLET_NET_ALLOW, "1.2.3", "neither" },
+    { ISLET_NET_ALLOW, "-x.com", "neither" },
+  };
+  struct islet_net_entry e[ISLET_NET_ENTRIES_MAX];
+  (void) state;
+
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    {
+      struct islet_err err = { 0 };
+      unsigned n;
+      assert_int_equal (parse (cases[i].mode, cases[i].list, e, &n, &err), -1);
+      assert_int_equal (err.kind, ISLET_E_INVALID);
+      if (strstr (err.msg, cases[i].why) == NULL)
+        fail_msg ("`%s`: `%s` does not say `%s`", cases[i].list, err.msg, cases[i].why);
+    }
+}
+
+static void
+test_names (void **state)
+{
+  struct islet_net_entry e[ISLET_NET_ENTRIES_MAX];
+  struct islet_err err;
+  unsigned n;
+  (void) state;
+
+  assert_int_equal (parse (ISLET_NET_ALLOW, "example.com,*.pypi.org,10.0.0.0/8", e, &n, &err), 0);
+  assert_true (islet_net_name_allowed (e, n, "example.com"));
+  assert_true (islet_net_name_allowed (e, n, "EXAMPLE.com."));
+  assert_false (islet_net_name_allowed (e, n, "www.example.com")); /* exact only */
+  assert_false (islet_net_name_allowed (e, n, "badexample.com"));
+  assert_true (islet_net_name_allowed (e, n, "files.pypi.org"));
+  assert_true (islet_net_name_allowed (e, n, "a.b.pypi.org"));
+  assert_false (islet_net_name_allowed (e, n, "pypi.org")); /* below it, not itself */
+  assert_false (islet_net_name_allowed (e, n, "evilpypi.org"));
+  assert_false (islet_net_name_allowed (e, n, "pypi.org.evil.com"));
+  assert_false (islet_net_name_allowed (e, n, "10.0.0.1"));
+  assert_false (islet_net_name_allowed (e, n, ""));
+}
+
+static void
+test_json (void **state)
+{
+  struct islet_net a = { .mode = ISLET_NET_ALLOW }, b;
+  struct islet_err err;
+  json_t *j;
+  (void) state;
+
+  snprintf (a.allow, sizeof a.allow, "10.1.2.3/16,example.com");
+  j = islet_net_json (&a);
+  assert_string_equal (json_string_value (json_object_get (j, "mode")), "allow");
+  assert_string_equal (json_string_value (json_array_get (json_object_get (j, "allow"), 0)),
+                       "10.1.0.0/16");
+  assert_int_equal (islet_net_read (j, &b, &err), 0);
+  assert_int_equal (b.mode, ISLET_NET_ALLOW);
+  assert_string_equal (b.allow, "10.1.0.0/16,example.com");
+  json_decref (j);
+  assert_int_equal (islet_net_read (NULL, &b, &err), 0); /* an old config: none */
+  assert_int_equal (b.mode, ISLET_NET_NONE);
+  j = json_pack ("{s:s,s:[s]}", "mode", "all", "allow", "example.com");
+  assert_int_equal (islet_net_read (j, &b, &err), -1); /* a list needs mode allow */
+  json_decref (j);
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_entries),
+    cmocka_unit_test (test_refused),
+    cmocka_unit_test (test_names),
+    cmocka_unit_test (test_json),
+  };
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}
