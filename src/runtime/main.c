@@ -142,6 +142,7 @@ load_config (struct sandbox *sb, struct islet_err *err)
   sb->name = islet_xstrdup (info.name);
   sb->uid_base = info.uid_base;
   sb->limits = info.limits;
+  sb->net = info.net;
   if (islet_image_open (sb->state_dir, info.image, &sb->image, err) < 0)
     return -1;
   return 0;
@@ -296,6 +297,7 @@ teardown (struct sandbox *sb)
 {
   stop_sandbox (sb);
   release_namespaces (sb);
+  net_down (sb);
 }
 
 /* One supervisor per sandbox at a time, including the few milliseconds in
@@ -347,9 +349,11 @@ start (struct sandbox *sb, struct islet_err *err)
   if (islet_cg_create_child (sb->cg, "init", &sb->init_cg, err) < 0
       || islet_cg_create_child (sb->cg, "io", &sb->io_cg, err) < 0)
     return -1;
-  if (sandbox_start_init (sb, err) < 0)
+  if (net_slot_take (sb, err) < 0 || sandbox_start_init (sb, err) < 0)
     return -1;
-  return islet_ns_open (sb->init_pid, sb->ns, err);
+  if (islet_ns_open (sb->init_pid, sb->ns, err) < 0)
+    return -1;
+  return net_up (sb, err);
 }
 
 static bool
@@ -638,7 +642,7 @@ warm_fill (const char *state_dir)
 static int
 supervise_sandbox (const char *state_dir, const char *id, int ready_fd)
 {
-  struct sandbox sb = { .ns = { -1, -1, -1, -1, -1, -1, -1 } };
+  struct sandbox sb = { .ns = { -1, -1, -1, -1, -1, -1, -1 }, .net_slot_fd = -1 };
   struct islet_err e = { 0 };
   cleanup_free char *sock = NULL;
   cleanup_free char *logpath = NULL;
@@ -709,6 +713,7 @@ supervise_sandbox (const char *state_dir, const char *id, int ready_fd)
       close (conn);
     }
   release_namespaces (&sb);
+  net_down (&sb);
   logmsg ("sandbox %s stopped", sb.id);
   return 0;
 }
@@ -729,6 +734,12 @@ fork_supervisors (const char *state_arg)
   sigemptyset (&none);
   sigprocmask (SIG_SETMASK, &none, NULL);
   signal (SIGCHLD, SIG_IGN); /* the supervisors are reaped by the kernel */
+  {
+    /* once here rather than in each supervisor whose sandbox has a
+       network; without it, such a sandbox fails to start with the reason */
+    struct islet_err ignored;
+    (void) !islet_netfilter_load (&ignored);
+  }
   for (;;)
     {
       int ready;

@@ -18,6 +18,7 @@
 #include "islet/cgroup.h"
 #include "islet/contain.h"
 #include "islet/err.h"
+#include "islet/netsetup.h"
 #include "islet/sandbox.h"
 #include "islet/seccomp.h"
 
@@ -34,7 +35,19 @@ struct sandbox
   unsigned exec_seq;      /* names the exec groups: x<exec_seq> */
   pid_t init_pid;         /* host pid of the sandbox's pid 1 */
   int ns[ISLET_NS_COUNT];
+  struct islet_net net;      /* its outbound network, from config.json */
+  struct islet_netlink link; /* when net_slot_fd >= 0: its veth and table */
+  int net_slot_fd;           /* the slot's lock, held for the supervisor's life */
+  pid_t dns_pid;             /* its DNS responder (net_dns.c), 0 if none */
 };
+
+/* net.c: a slot for the sandbox's link (before its init starts, so the
+ * init can name its gateway in /etc/resolv.conf), then the link, its table
+ * and its DNS responder once the namespace exists; net_down undoes what
+ * net_up did (the pair goes with the namespace).  Mode none: nothing. */
+int net_slot_take (struct sandbox *sb, struct islet_err *err) ISLET_MUST_CHECK;
+int net_up (struct sandbox *sb, struct islet_err *err) ISLET_MUST_CHECK;
+void net_down (struct sandbox *sb);
 
 /* init.c: start pid 1 in new namespaces; returns when the sandbox is ready. */
 int sandbox_start_init (struct sandbox *sb, struct islet_err *err);

@@ -1,0 +1,54 @@
+/* The kernel side of a sandbox's outbound network, done by its supervisor
+ * in the host's network namespace (src/core/net_link.c, net_filter.c,
+ * net_dns.c; only islet-run links them, with libmnl and libnftables). */
+#ifndef ISLET_NETSETUP_H
+#define ISLET_NETSETUP_H
+
+#include <stdint.h>
+
+#include "islet/err.h"
+#include "islet/net.h"
+
+/* The range sandboxes' links take their /30s from: 100.96.0.0/16, inside
+ * the shared address space (RFC 6598), which no host route should use. */
+#define ISLET_NET_RANGE 0x64600000u /* host byte order */
+#define ISLET_NET_RANGE_PREFIX 16
+#define ISLET_NET_SLOTS (1u << (32 - ISLET_NET_RANGE_PREFIX - 2))
+
+struct islet_netlink
+{
+  unsigned slot;
+  char host_if[16]; /* "islet<slot>" */
+  uint32_t host;    /* network byte order: the host's end, the sandbox's gateway */
+  uint32_t sandbox; /* the sandbox's eth0 */
+  unsigned prefix;  /* 30 */
+};
+
+/* Fill l for slot. */
+void islet_netlink_slot (unsigned slot, struct islet_netlink *l);
+
+/* Make the pair (host_if here, eth0 in netns_fd), address both ends and
+ * route the namespace's traffic to the host's end.  ISLET_E_CONFLICT: a
+ * device host_if exists already. */
+int islet_netlink_up (int netns_fd, const struct islet_netlink *l,
+                      struct islet_err *err) ISLET_MUST_CHECK;
+/* Delete host_if (and so its peer): for a link whose sandbox lives on. */
+int islet_netlink_down (const char *host_if, struct islet_err *err) ISLET_MUST_CHECK;
+
+/* Load libnftables now rather than at the first table (a process that
+ * forks supervisors loads it once for all of them). */
+int islet_netfilter_load (struct islet_err *err) ISLET_MUST_CHECK;
+
+/* The sandbox's nftables table, `inet islet_<slot>`, made or replaced in
+ * one transaction from net (its mode and CIDRs; names are the DNS
+ * responder's, whose answers go to the set `dns4`).  dns: whether the
+ * host's end answers DNS. */
+int islet_netfilter_apply (const struct islet_netlink *l, const struct islet_net *net, bool dns,
+                           struct islet_err *err) ISLET_MUST_CHECK;
+int islet_netfilter_remove (const struct islet_netlink *l, struct islet_err *err) ISLET_MUST_CHECK;
+/* Allow the sandbox of l to reach addr (network byte order) for ttl_s
+ * seconds: an answer of its DNS responder for an allowed name. */
+int islet_netfilter_allow_addr (const struct islet_netlink *l, uint32_t addr, unsigned ttl_s,
+                                struct islet_err *err) ISLET_MUST_CHECK;
+
+#endif

@@ -1,0 +1,247 @@
+/* A sandbox's link to the host: a veth pair made with its peer already in
+ * the sandbox's network namespace (moving a device between namespaces
+ * waits for an RCU grace period, ~20 ms here; making it there does not),
+ * a /30 between the two ends and a default route inside.  The pair goes
+ * with the namespace: the kernel deletes it when the sandbox's last
+ * process and the supervisor's fds are gone, so there is no teardown. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_link.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/veth.h>
+#include <net/if.h>
+#include <net/route.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "islet/netsetup.h"
+#include "islet/util.h"
+
+/* A netlink request, built in place: rtnetlink's attributes are a flat
+ * run of (length, type, value) records, nested ones holding more. */
+struct nlreq
+{
+  union
+  {
+    struct nlmsghdr h;
+    char buf[1024];
+  };
+};
+
+static struct rtattr *
+attr_put (struct nlreq *r, unsigned short type, const void *data, size_t len)
+{
+  struct rtattr *a = (struct rtattr *) (r->buf + NLMSG_ALIGN (r->h.nlmsg_len));
+
+  a->rta_type = type;
+  a->rta_len = (unsigned short) RTA_LENGTH (len);
+  if (len)
+    memcpy (RTA_DATA (a), data, len);
+  r->h.nlmsg_len = NLMSG_ALIGN (r->h.nlmsg_len) + RTA_ALIGN (a->rta_len);
+  return a;
+}
+
+static void
+nest_end (struct nlreq *r, struct rtattr *a)
+{
+  a->rta_len = (unsigned short) (r->buf + r->h.nlmsg_len - (char *) a);
+}
+
+static void
+ifinfo_put (struct nlreq *r)
+{
+  struct ifinfomsg *ifm = (struct ifinfomsg *) (r->buf + NLMSG_ALIGN (r->h.nlmsg_len));
+
+  memset (ifm, 0, sizeof *ifm);
+  ifm->ifi_family = AF_UNSPEC;
+  r->h.nlmsg_len = NLMSG_ALIGN (r->h.nlmsg_len) + NLMSG_ALIGN (sizeof *ifm);
+}
+
+/* Send r on a new rtnetlink socket and read its acknowledgement: 0, or
+ * -1 with errno the kernel's answer. */
+static int
+nl_call (struct nlreq *r)
+{
+  struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+  char ans[4096];
+  cleanup_close int fd = socket (AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  ssize_t n;
+
+  if (fd < 0)
+    return -1;
+  r->h.nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+  r->h.nlmsg_seq = 1;
+  if (sendto (fd, r->buf, r->h.nlmsg_len, 0, (struct sockaddr *) &kernel, sizeof kernel) < 0)
+    return -1;
+  do
+    n = recv (fd, ans, sizeof ans, 0);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    return -1;
+  for (struct nlmsghdr *h = (struct nlmsghdr *) ans; NLMSG_OK (h, (size_t) n);
+       h = NLMSG_NEXT (h, n))
+    if (h->nlmsg_type == NLMSG_ERROR)
+      {
+        const struct nlmsgerr *e = NLMSG_DATA (h);
+        if (e->error == 0)
+          return 0;
+        errno = -e->error;
+        return -1;
+      }
+  errno = EPROTO;
+  return -1;
+}
+
+/* RTM_NEWLINK of the pair: host_if here, "eth0" in the namespace netns_fd. */
+static int
+veth_create (const char *host_if, int netns_fd, struct islet_err *err)
+{
+  struct nlreq r = { .h = { .nlmsg_len = NLMSG_LENGTH (0),
+                            .nlmsg_type = RTM_NEWLINK,
+                            .nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL } };
+  struct rtattr *linkinfo, *data, *peer;
+  uint32_t fd = (uint32_t) netns_fd;
+
+  ifinfo_put (&r);
+  attr_put (&r, IFLA_IFNAME, host_if, strlen (host_if) + 1);
+  linkinfo = attr_put (&r, IFLA_LINKINFO, NULL, 0);
+  attr_put (&r, IFLA_INFO_KIND, "veth", 5);
+  data = attr_put (&r, IFLA_INFO_DATA, NULL, 0);
+  peer = attr_put (&r, VETH_INFO_PEER, NULL, 0);
+  ifinfo_put (&r);
+  attr_put (&r, IFLA_IFNAME, "eth0", 5);
+  attr_put (&r, IFLA_NET_NS_FD, &fd, sizeof fd);
+  nest_end (&r, peer);
+  nest_end (&r, data);
+  nest_end (&r, linkinfo);
+  if (nl_call (&r) < 0)
+    return islet_fail (err, errno == EEXIST ? ISLET_E_CONFLICT : ISLET_E_SYSTEM, errno,
+                       "create veth `%s`", host_if);
+  return 0;
+}
+
+/* Address addr/prefix on ifname and bring it up, with sock's namespace. */
+static int
+addr_up (int sock, const char *ifname, uint32_t addr, unsigned prefix, struct islet_err *err)
+{
+  struct ifreq ifr;
+  struct sockaddr_in *sin = (struct sockaddr_in *) &ifr.ifr_addr;
+
+  memset (&ifr, 0, sizeof ifr);
+  snprintf (ifr.ifr_name, sizeof ifr.ifr_name, "%s", ifname);
+  sin->sin_family = AF_INET;
+  sin->sin_addr.s_addr = addr;
+  if (ioctl (sock, SIOCSIFADDR, &ifr) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "address `%s`", ifname);
+  sin->sin_addr.s_addr = htonl (~0u << (32 - prefix));
+  if (ioctl (sock, SIOCSIFNETMASK, &ifr) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "set the netmask of `%s`", ifname);
+  if (ioctl (sock, SIOCGIFFLAGS, &ifr) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "get flags of `%s`", ifname);
+  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+  if (ioctl (sock, SIOCSIFFLAGS, &ifr) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "bring up `%s`", ifname);
+  return 0;
+}
+
+static int
+default_route (int sock, uint32_t gw, struct islet_err *err)
+{
+  struct rtentry rt;
+  struct sockaddr_in *dst = (struct sockaddr_in *) &rt.rt_dst;
+  struct sockaddr_in *mask = (struct sockaddr_in *) &rt.rt_genmask;
+  struct sockaddr_in *via = (struct sockaddr_in *) &rt.rt_gateway;
+
+  memset (&rt, 0, sizeof rt);
+  dst->sin_family = mask->sin_family = via->sin_family = AF_INET;
+  via->sin_addr.s_addr = gw;
+  rt.rt_flags = RTF_UP | RTF_GATEWAY;
+  if (ioctl (sock, SIOCADDRT, &rt) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "add the default route");
+  return 0;
+}
+
+/* A sysctl of this process's network namespace (/proc/sys/net is the
+ * opener's namespace). */
+static int
+net_sysctl (const char *path, const char *value, struct islet_err *err)
+{
+  cleanup_close int fd = open (path, O_WRONLY | O_CLOEXEC);
+
+  if (fd < 0 || write (fd, value, strlen (value)) != (ssize_t) strlen (value))
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "write `%s`", path);
+  return 0;
+}
+
+/* The namespace end: no IPv6 at all (a link-local address would reach
+ * the host's end, and nothing routes IPv6 out), the address, the route.
+ * Runs inside netns_fd and comes back. */
+static int
+inside (int netns_fd, const struct islet_netlink *l, struct islet_err *err)
+{
+  cleanup_close int self = open ("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+  cleanup_close int sock = -1;
+  int rc = -1;
+
+  if (self < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "open `/proc/self/ns/net`");
+  if (setns (netns_fd, CLONE_NEWNET) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "join the sandbox's network namespace");
+  sock = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0)
+    islet_fail (err, ISLET_E_SYSTEM, errno, "socket");
+  else if (net_sysctl ("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1", err) == 0
+           && net_sysctl ("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1", err) == 0
+           && net_sysctl ("/proc/sys/net/ipv6/conf/eth0/disable_ipv6", "1", err) == 0
+           && addr_up (sock, "eth0", l->sandbox, l->prefix, err) == 0
+           && default_route (sock, l->host, err) == 0)
+    rc = 0;
+  if (setns (self, CLONE_NEWNET) < 0)
+    {
+      /* a supervisor left in the sandbox's namespace would serve the
+         sandbox from inside it: nothing is safe to do after this */
+      perror ("islet: return to the host's network namespace");
+      _exit (1);
+    }
+  return rc;
+}
+
+int
+islet_netlink_up (int netns_fd, const struct islet_netlink *l, struct islet_err *err)
+{
+  cleanup_free char *v6 = NULL, *fwd = NULL;
+  cleanup_close int sock = -1;
+
+  if (veth_create (l->host_if, netns_fd, err) < 0)
+    return -1;
+  /* the host's end: no IPv6 (the sandbox's link-local packets would be
+     the host's), forwarding on this device only (IPv4 forwarding is
+     decided by the device a packet comes in on) */
+  v6 = islet_xasprintf ("/proc/sys/net/ipv6/conf/%s/disable_ipv6", l->host_if);
+  fwd = islet_xasprintf ("/proc/sys/net/ipv4/conf/%s/forwarding", l->host_if);
+  sock = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "socket");
+  if (net_sysctl (v6, "1", err) < 0 || net_sysctl (fwd, "1", err) < 0
+      || addr_up (sock, l->host_if, l->host, l->prefix, err) < 0)
+    return -1;
+  return inside (netns_fd, l, err);
+}
+
+int
+islet_netlink_down (const char *host_if, struct islet_err *err)
+{
+  struct nlreq r = { .h = { .nlmsg_len = NLMSG_LENGTH (0), .nlmsg_type = RTM_DELLINK } };
+
+  ifinfo_put (&r);
+  attr_put (&r, IFLA_IFNAME, host_if, strlen (host_if) + 1);
+  if (nl_call (&r) < 0 && errno != ENODEV)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "delete `%s`", host_if);
+  return 0;
+}

@@ -1,0 +1,108 @@
+/* The sandbox's outbound network, set up by its supervisor (host root, in
+ * the host's network namespace).  A slot is a /30 of islet's range and a
+ * device name; a supervisor holds its slot's lock in /run/islet-net for its
+ * whole life, so two sandboxes (of any state directory on this host) never
+ * share one, and a supervisor that died frees its slot with its fds. */
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "islet/util.h"
+#include "runtime.h"
+
+#define SLOT_DIR "/run/islet-net"
+/* Slots tried before a create gives up: a busy host has gaps near any
+   starting point. */
+#define SLOT_TRIES 256
+
+static unsigned
+slot_hint (const char *id)
+{
+  unsigned h = 2166136261u;
+
+  for (const char *p = id; *p; p++)
+    h = (h ^ (unsigned char) *p) * 16777619u;
+  return h % ISLET_NET_SLOTS;
+}
+
+int
+net_slot_take (struct sandbox *sb, struct islet_err *err)
+{
+  unsigned first = slot_hint (sb->id);
+
+  sb->net_slot_fd = -1;
+  if (sb->net.mode == ISLET_NET_NONE)
+    return 0;
+  if (mkdir (SLOT_DIR, 0700) < 0 && errno != EEXIST)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "mkdir `%s`", SLOT_DIR);
+  for (unsigned i = 0; i < SLOT_TRIES; i++)
+    {
+      unsigned slot = (first + i) % ISLET_NET_SLOTS;
+      char path[64];
+      int fd;
+
+      snprintf (path, sizeof path, SLOT_DIR "/%u.lock", slot);
+      fd = open (path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+      if (fd < 0)
+        return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", path);
+      if (flock (fd, LOCK_EX | LOCK_NB) < 0)
+        {
+          close (fd);
+          continue;
+        }
+      islet_netlink_slot (slot, &sb->link);
+      /* the device of the slot's last sandbox may still exist for a few
+         milliseconds while the kernel dismantles its namespace */
+      if (if_nametoindex (sb->link.host_if) != 0)
+        {
+          close (fd);
+          continue;
+        }
+      sb->net_slot_fd = fd;
+      return 0;
+    }
+  return islet_fail (err, ISLET_E_LIMIT, 0, "no free network slot among %u tried", SLOT_TRIES);
+}
+
+int
+net_up (struct sandbox *sb, struct islet_err *err)
+{
+  uint64_t t0 = islet_now_ns ();
+
+  if (sb->net_slot_fd < 0)
+    return 0;
+  if (islet_netfilter_apply (&sb->link, &sb->net, false, err) < 0)
+    return -1;
+  if (islet_netlink_up (sb->ns[ISLET_NS_NET], &sb->link, err) < 0)
+    return islet_wrap (err, "the sandbox's network");
+  fprintf (stderr, "network %s on %s in %.2f ms\n", islet_net_mode_name (sb->net.mode),
+           sb->link.host_if, (double) (islet_now_ns () - t0) / 1e6);
+  return 0;
+}
+
+void
+net_down (struct sandbox *sb)
+{
+  struct islet_err e;
+
+  if (sb->net_slot_fd < 0)
+    return;
+  if (sb->dns_pid > 0)
+    {
+      kill (sb->dns_pid, SIGKILL);
+      while (waitpid (sb->dns_pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+      sb->dns_pid = 0;
+    }
+  if (islet_netfilter_remove (&sb->link, &e) < 0)
+    fprintf (stderr, "%s\n", e.msg);
+  close (sb->net_slot_fd);
+  sb->net_slot_fd = -1;
+}
