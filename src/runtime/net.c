@@ -78,6 +78,16 @@ net_up (struct sandbox *sb, struct islet_err *err)
 
   if (sb->net_slot_fd < 0)
     return 0;
+  {
+    struct islet_net_entry e[ISLET_NET_ENTRIES_MAX];
+    unsigned n;
+    if (islet_net_parse (&sb->net, e, ISLET_NET_ENTRIES_MAX, &n, err) < 0)
+      return -1;
+    for (unsigned i = 0; i < n; i++)
+      if (!e[i].is_cidr)
+        return islet_fail (err, ISLET_E_INVALID, 0,
+                           "`%s`: domain names in an allow-list are not supported yet", e[i].name);
+  }
   if (islet_netfilter_apply (&sb->link, &sb->net, false, err) < 0)
     return -1;
   if (islet_netlink_up (sb->ns[ISLET_NS_NET], &sb->link, err) < 0)
