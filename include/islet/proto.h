@@ -7,7 +7,11 @@
  * after another, until the client closes it.  Every message is a frame: a 5-byte header
  * (u32 payload length, little-endian; u8 type) and the payload.  The request
  * is one JSON frame, optionally followed by DATA frames ended by an empty DATA
- * frame; the answer is zero or more OUT/ERR/DATA frames and one JSON frame last. */
+ * frame; the answer is zero or more OUT/ERR/DATA frames and one JSON frame last.
+ * An exec that takes input as it runs ("stdin_stream", or "pty": {cols,
+ * rows}) reads DATA frames (and, on a terminal, {"op":"resize","cols",
+ * "rows"} and {"op":"kill"} JSON frames) while its command runs; on a
+ * terminal the answer begins with {"pty":"started"}. */
 #ifndef ISLET_PROTO_H
 #define ISLET_PROTO_H
 

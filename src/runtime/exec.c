@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -45,14 +46,11 @@ struct exec_spec
   char *stdin_data;
   size_t stdin_len;
   bool has_stdin;
-};
-
-/* Why the command could not start, from the process that tried. */
-struct start_failure
-{
-  int errnum;
-  bool entering; /* islet failed to enter the sandbox: islet's failure */
-  char msg[200];
+  bool stdin_stream; /* stdin comes as DATA frames while the command runs */
+  bool detach;       /* the client's leaving ends its stdin, not the command */
+  bool untimed;      /* no deadline */
+  bool pty;          /* on a terminal (pty.c), of cols x rows */
+  unsigned cols, rows;
 };
 
 struct stream
@@ -105,7 +103,7 @@ env_put (char **env, size_t *n, const char *kv)
 /* The default environment, then the image's Env, then the caller's K=V
  * entries, each replacing by key. */
 static char **
-build_env (const struct sandbox *sb, json_t *extra)
+build_env (const struct sandbox *sb, json_t *extra, bool terminal)
 {
   const char *defaults[] = { "PATH=" DEFAULT_PATH, "HOME=/root", "USER=root", "LANG=C.UTF-8",
                              "PYTHONUNBUFFERED=1" };
@@ -116,16 +114,38 @@ build_env (const struct sandbox *sb, json_t *extra)
 
   while (sb->image.env && sb->image.env[ni])
     ni++;
-  cap = nd + ni + json_array_size (extra) + 2;
+  cap = nd + ni + json_array_size (extra) + 3;
   env = islet_xcalloc (cap, sizeof *env);
   for (i = 0; i < nd; i++)
     env[n++] = islet_xstrdup (defaults[i]);
   env[n++] = islet_xasprintf ("HOSTNAME=%s", sb->name);
+  if (terminal)
+    env[n++] = islet_xstrdup ("TERM=xterm-256color");
   for (i = 0; i < ni; i++)
     env_put (env, &n, sb->image.env[i]);
   json_array_foreach (extra, i, item) env_put (env, &n, json_string_value (item));
   env[n] = NULL;
   return env;
+}
+
+/* "pty": {"cols": C, "rows": R}: run on a terminal of that size. */
+static int
+parse_terminal (json_t *req, struct exec_spec *spec, struct islet_err *err)
+{
+  json_t *pty = json_object_get (req, "pty");
+  json_int_t cols, rows;
+
+  if (pty == NULL)
+    return 0;
+  cols = json_integer_value (json_object_get (pty, "cols"));
+  rows = json_integer_value (json_object_get (pty, "rows"));
+  if (!json_is_object (pty) || cols < 1 || cols > PTY_SIZE_MAX || rows < 1 || rows > PTY_SIZE_MAX)
+    return islet_fail (err, ISLET_E_INVALID, 0, "`pty` needs `cols` and `rows` from 1 to %d",
+                       PTY_SIZE_MAX);
+  spec->pty = true;
+  spec->cols = (unsigned) cols;
+  spec->rows = (unsigned) rows;
+  return 0;
 }
 
 static int
@@ -146,11 +166,23 @@ parse_request (const struct sandbox *sb, json_t *req, struct exec_spec *spec, st
   spec->argv = json_to_strv (argv);
   if (spec->argv == NULL)
     return islet_fail (err, ISLET_E_INVALID, 0, "`argv` must hold strings only");
-  spec->envp = build_env (sb, env);
+  if (parse_terminal (req, spec, err) < 0)
+    return -1;
+  spec->envp = build_env (sb, env, spec->pty);
   spec->cwd = cwd ? json_string_value (cwd) : sb->image.workdir ? sb->image.workdir : "/workspace";
   spec->timeout_ms = timeout > 0 ? (uint64_t) timeout : (uint64_t) sb->limits.timeout_s * 1000;
   spec->output_limit = limit > 0 ? (uint64_t) limit : sb->limits.output_bytes;
   spec->has_stdin = json_is_true (json_object_get (req, "stdin"));
+  spec->stdin_stream = json_is_true (json_object_get (req, "stdin_stream"));
+  spec->detach = json_is_true (json_object_get (req, "detach"));
+  if (spec->stdin_stream && spec->has_stdin)
+    return islet_fail (err, ISLET_E_INVALID, 0, "`stdin` and `stdin_stream` exclude each other");
+  if (spec->pty && (spec->has_stdin || spec->stdin_stream || spec->detach))
+    return islet_fail (err, ISLET_E_INVALID, 0, "a terminal takes its input as it comes");
+  /* a terminal or a command fed as it runs lives until it ends or is
+     killed, unless the caller gave a timeout */
+  spec->untimed = timeout <= 0 && (spec->pty || spec->stdin_stream);
+  spec->has_stdin = spec->has_stdin || spec->stdin_stream;
   return 0;
 }
 
@@ -256,6 +288,7 @@ struct command
 struct go_header
 {
   uint32_t size, argc, envc, has_stdin;
+  uint32_t pty, cols, rows; /* pty: on a terminal of cols x rows */
 };
 
 /* The command's fds, from its birth to its execve. */
@@ -322,7 +355,9 @@ command_main (struct sandbox *sb, const struct islet_cg *cg, const int fds[FD_CO
   if (!command_read_spec (&h, &cwd, &argv, &envp))
     _exit (0);
   close (FD_GO);
-  if (!h.has_stdin)
+  if (h.pty && pty_take_terminal (FD_STATUS, h.cols, h.rows, &e) < 0)
+    start_failed (FD_STATUS, e.errnum ? e.errnum : EIO, e.msg);
+  if (!h.has_stdin && !h.pty)
     {
       int null = open ("/dev/null", O_RDONLY);
       if (null < 0 || dup2 (null, 0) < 0)
@@ -351,6 +386,14 @@ set_nonblock (int fd)
   fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) | O_NONBLOCK);
 }
 
+static void
+close_fd (int *fd)
+{
+  if (*fd >= 0)
+    close (*fd);
+  *fd = -1;
+}
+
 enum pumped
 {
   PUMP_DATA,
@@ -371,13 +414,13 @@ pump (int conn, struct stream *s, uint64_t limit)
     return errno == EAGAIN || errno == EINTR ? PUMP_AGAIN : PUMP_EOF;
   if (n == 0)
     return PUMP_EOF;
-  if (s->total < limit)
+  if (s->total < limit && conn >= 0)
     {
       size_t keep = (size_t) n;
       if (s->total + keep > limit)
         keep = (size_t) (limit - s->total);
-      if (islet_frame_send (conn, s->frame, buf, keep, &e) < 0)
-        return PUMP_EOF;
+      /* a client gone is seen on its socket; the output is read on */
+      (void) !islet_frame_send (conn, s->frame, buf, keep, &e);
     }
   s->total += (uint64_t) n;
   if (s->total > limit)
@@ -410,11 +453,53 @@ reap (struct run_state *st)
     }
 }
 
+/* stdin fed as the command runs: one frame from the client while nothing
+ * waits to go into the pipe.  -1: the client is gone. */
+static int
+stdin_frame (int conn, struct exec_spec *spec, int *in, size_t *written)
+{
+  cleanup_free char *data = NULL;
+  enum islet_frame type;
+  struct islet_err e;
+  size_t len;
+
+  if (islet_frame_recv (conn, &type, &data, &len, &e) < 0)
+    return -1;
+  if (type != ISLET_FRAME_DATA)
+    return 0;
+  if (len == 0)
+    {
+      close_fd (in); /* the end of stdin */
+      return 0;
+    }
+  free (spec->stdin_data);
+  spec->stdin_data = islet_take_ptr (&data);
+  spec->stdin_len = len;
+  *written = 0;
+  return 0;
+}
+
+/* The client went away: a detached command only loses its stdin, any
+ * other is killed (nobody wants it any more). */
+static void
+client_left (const struct exec_spec *spec, struct islet_cg *xcg, int *conn, int *in,
+             struct run_state *st)
+{
+  struct islet_err e;
+
+  st->client_gone = true;
+  *conn = -1;
+  if (spec->detach)
+    close_fd (in);
+  else
+    (void) !islet_cg_kill (xcg, &e);
+}
+
 static void
 supervise (struct sandbox *sb, struct islet_cg *xcg, int conn, struct exec_spec *spec,
            struct stream out[2], int in, int sfd, struct run_state *st)
 {
-  uint64_t deadline = islet_now_ns () + spec->timeout_ms * 1000000ull;
+  uint64_t deadline = spec->untimed ? UINT64_MAX : islet_now_ns () + spec->timeout_ms * 1000000ull;
   size_t written = 0;
   int open_streams = 2;
 
@@ -423,6 +508,7 @@ supervise (struct sandbox *sb, struct islet_cg *xcg, int conn, struct exec_spec 
       struct pollfd p[5];
       int np = 0, timeout;
       uint64_t now = islet_now_ns ();
+      bool pending = in >= 0 && written < spec->stdin_len;
       struct islet_err e;
 
       if (st->done)
@@ -441,13 +527,19 @@ supervise (struct sandbox *sb, struct islet_cg *xcg, int conn, struct exec_spec 
           if (islet_cg_kill (xcg, &e) < 0)
             fprintf (stderr, "kill exec group: %s\n", e.msg);
         }
-      timeout = st->timed_out ? 100 : (int) ((deadline - now) / 1000000ull) + 1;
+      timeout = st->timed_out            ? 100
+                : deadline == UINT64_MAX ? -1
+                                         : (int) ((deadline - now) / 1000000ull) + 1;
       for (int i = 0; i < 2; i++)
         if (out[i].fd >= 0)
           p[np++] = (struct pollfd){ out[i].fd, POLLIN, 0 };
       p[np++] = (struct pollfd){ sfd, POLLIN, 0 };
-      p[np++] = (struct pollfd){ conn, POLLRDHUP, 0 };
-      if (in >= 0)
+      if (conn >= 0)
+        p[np++] = (struct pollfd){
+          conn,
+          (short) (spec->stdin_stream && in >= 0 && !pending ? POLLIN | POLLRDHUP : POLLRDHUP), 0
+        };
+      if (pending)
         p[np++] = (struct pollfd){ in, POLLOUT, 0 };
       if (poll (p, (nfds_t) np, timeout) < 0)
         continue;
@@ -463,20 +555,17 @@ supervise (struct sandbox *sb, struct islet_cg *xcg, int conn, struct exec_spec 
             }
           else if (p[k].fd == conn)
             {
-              /* The client went away: nobody wants this exec any more. */
-              st->client_gone = true;
-              (void) !islet_cg_kill (xcg, &e);
+              if ((p[k].revents & POLLIN) && stdin_frame (conn, spec, &in, &written) == 0)
+                continue;
+              client_left (spec, xcg, &conn, &in, st);
             }
           else if (p[k].fd == in)
             {
               ssize_t n = write (in, spec->stdin_data + written, spec->stdin_len - written);
               if (n > 0)
                 written += (size_t) n;
-              if ((n < 0 && errno != EAGAIN) || written == spec->stdin_len)
-                {
-                  close (in);
-                  in = -1;
-                }
+              if ((n < 0 && errno != EAGAIN) || (written == spec->stdin_len && !spec->stdin_stream))
+                close_fd (&in);
             }
           else
             for (int i = 0; i < 2; i++)
@@ -555,14 +644,6 @@ retire_group (struct islet_cg *xcg)
     fprintf (stderr, "remove exec group: %s\n", e.msg);
 }
 
-static void
-close_fd (int *fd)
-{
-  if (*fd >= 0)
-    close (*fd);
-  *fd = -1;
-}
-
 /* Make the command's process (and the exec's group, if not made yet). */
 static int
 command_prepare (struct sandbox *sb, struct command *c, struct islet_err *err)
@@ -575,7 +656,9 @@ command_prepare (struct sandbox *sb, struct command *c, struct islet_err *err)
   if (c->cg == NULL && islet_cg_create_child (sb->cg, name, &c->cg, err) < 0)
     return -1;
   if (pipe2 (pi, O_CLOEXEC) < 0 || pipe2 (po, O_CLOEXEC) < 0 || pipe2 (pe, O_CLOEXEC) < 0
-      || pipe2 (pg, O_CLOEXEC) < 0 || pipe2 (ps, O_CLOEXEC) < 0)
+      || pipe2 (pg, O_CLOEXEC) < 0
+      /* a socket, so that a terminal's master can come back on it */
+      || socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ps) < 0)
     {
       islet_fail (err, ISLET_E_SYSTEM, errno, "set up the exec's pipes");
       goto fail;
@@ -639,7 +722,9 @@ command_discard (struct command *c)
 static bool
 command_go (struct command *c, const struct exec_spec *spec)
 {
-  struct go_header h = { .argc = 0, .envc = 0, .has_stdin = spec->has_stdin };
+  struct go_header h = {
+    .has_stdin = spec->has_stdin, .pty = spec->pty, .cols = spec->cols, .rows = spec->rows
+  };
   cleanup_free char *buf = NULL;
   size_t size = strlen (spec->cwd) + 1, off;
 
@@ -708,6 +793,46 @@ sandbox_stopped (const struct command *c, const struct run_state *st)
          && getppid () != c->supervisor;
 }
 
+/* A command on a terminal: once it has the terminal, the client hears
+ * {"pty": "started"} and the terminal's output follows (pty.c).  If it
+ * could not start, *fail says why (the result frame then carries it). */
+static void
+run_on_terminal (struct sandbox *sb, struct command *c, int conn, struct run_state *st,
+                 struct start_failure *fail)
+{
+  struct pty_run r = { .cg = c->cg, .conn = conn, .sfd = c->sfd, .command = st->command };
+  cleanup_json json_t *started = json_pack ("{s:s}", "pty", "started");
+  struct islet_err e;
+
+  if (pty_receive_master (c->status, fail, &r.master) < 0)
+    {
+      if (fail->msg[0] == '\0')
+        {
+          /* stopped from inside before it answered, or gone */
+          (void) !islet_cg_kill (c->cg, &e);
+          snprintf (fail->msg, sizeof fail->msg, "the terminal did not start");
+          fail->entering = true;
+        }
+      while (waitpid (st->command, &st->status, 0) < 0 && errno == EINTR)
+        ;
+      st->done = true;
+      return;
+    }
+  charge_to_sandbox (sb);
+  if (islet_frame_send_json (conn, started, &e) < 0)
+    {
+      r.conn = -1;
+      r.client_gone = true;
+      (void) !islet_cg_kill (c->cg, &e);
+    }
+  pty_supervise (&r);
+  close (r.master);
+  st->status = r.status;
+  st->ru = r.ru;
+  st->done = r.done;
+  st->client_gone = r.client_gone;
+}
+
 /* Serve the request with the command's process, made already or now;
  * *started (if not -1) is closed once the command has its spec. */
 static void
@@ -723,7 +848,7 @@ command_run (struct sandbox *sb, struct command *c, int conn, json_t *req, int *
   bool sent;
 
   if (parse_request (sb, req, &spec, &e) < 0
-      || (spec.has_stdin && read_stdin (conn, &spec, &e) < 0))
+      || (spec.has_stdin && !spec.stdin_stream && read_stdin (conn, &spec, &e) < 0))
     goto fail;
   t0 = islet_now_ns ();
   sent = command_go (c, &spec);
@@ -753,11 +878,21 @@ command_run (struct sandbox *sb, struct command *c, int conn, json_t *req, int *
     }
   if (c->in >= 0)
     set_nonblock (c->in);
-  charge_to_sandbox (sb);
-  supervise (sb, c->cg, conn, &spec, out, c->in, c->sfd, &st);
-  c->in = -1; /* closed by supervise */
-  if (islet_read_all (c->status, &fail, sizeof fail) != (ssize_t) sizeof fail)
-    memset (&fail, 0, sizeof fail);
+  if (spec.pty)
+    {
+      for (int i = 0; i < 2; i++)
+        close_fd (&out[i].fd); /* the terminal is its output */
+      close_fd (&c->in);
+      run_on_terminal (sb, c, conn, &st, &fail);
+    }
+  else
+    {
+      charge_to_sandbox (sb);
+      supervise (sb, c->cg, conn, &spec, out, c->in, c->sfd, &st);
+      c->in = -1; /* closed by supervise */
+      if (islet_read_all (c->status, &fail, sizeof fail) != (ssize_t) sizeof fail)
+        memset (&fail, 0, sizeof fail);
+    }
   if (islet_cg_read_stats (c->cg, &cs, &e) < 0)
     fprintf (stderr, "exec stats: %s\n", e.msg);
   if (sandbox_stopped (c, &st) && !st.client_gone)

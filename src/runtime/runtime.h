@@ -13,6 +13,8 @@
 
 #include <jansson.h>
 #include <stdint.h>
+#include <stdbool.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include "islet/cgroup.h"
@@ -61,6 +63,36 @@ void serve_exec (struct sandbox *sb, int conn, json_t *req, unsigned seq);
  * sock for the request (request_take) and serve it.  Its end is the end of
  * the socket: it then lets its command go and removes the group. */
 void exec_ready (struct sandbox *sb, int sock, unsigned seq);
+
+/* Why a command could not start, from the process that tried (exec.c). */
+struct start_failure
+{
+  int errnum;
+  bool entering; /* islet failed to enter the sandbox: islet's failure */
+  char msg[200];
+};
+
+/* pty.c: an exec on a terminal from the sandbox's own devpts. */
+#define PTY_SIZE_MAX 1000 /* columns or rows */
+/* In the command's process, confined, before its execve: a new session
+ * whose controlling terminal, stdin, stdout and stderr are a new pty's
+ * slave; the master goes to the handler on status_fd. */
+int pty_take_terminal (int status_fd, unsigned cols, unsigned rows,
+                       struct islet_err *err) ISLET_MUST_CHECK;
+/* In the handler: the master (0), or -1 with *fail filled when the command
+ * reported why it could not start (fail->msg "" when it said nothing). */
+int pty_receive_master (int status_fd, struct start_failure *fail, int *master);
+struct pty_run
+{
+  const struct islet_cg *cg; /* the exec's group */
+  int conn, master, sfd;
+  pid_t command;
+  int status;
+  struct rusage ru;
+  bool done, client_gone;
+};
+/* Pump keystrokes, output and resizes until the command exits. */
+void pty_supervise (struct pty_run *r);
 
 /* agent.c: enter the sandbox and serve one file request on conn (in a
  * handler, when there is no agent). */
