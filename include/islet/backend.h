@@ -29,6 +29,9 @@ struct islet_backend
   int (*destroy) (void *self, const char *ref, bool force, struct islet_err *err);
   int (*exec) (void *self, const char *id, const struct islet_exec_req *req,
                struct islet_exec_result *out, struct islet_err *err);
+  /* NULL: not offered (islet_exec_open refuses) */
+  int (*exec_open) (void *self, const char *id, const struct islet_exec_req *req, int *conn,
+                    struct islet_err *err);
   int (*fs_read) (void *self, const char *id, const char *path, size_t max, char **data,
                   size_t *len, struct islet_err *err);
   int (*fs_copy_in) (void *self, const char *id, int host_fd, const char *path, unsigned mode,

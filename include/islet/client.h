@@ -36,6 +36,12 @@ struct islet_exec_req
   islet_output_fn on_output;
   void *user;
   bool uncollected; /* output goes to on_output only: out and errout stay "" */
+  /* islet_exec_open only: on a terminal of pty_cols x pty_rows (both > 0),
+   * else with stdin fed as it runs; detach: without a terminal, a client
+   * that leaves ends the command's stdin, not the command.  No timeout
+   * unless timeout_ms says one. */
+  unsigned pty_cols, pty_rows;
+  bool detach;
 };
 
 struct islet_exec_result
@@ -55,6 +61,27 @@ void islet_exec_result_fini (struct islet_exec_result *r);
  * runnable (see exit_code and error); -1 only when islet itself failed. */
 int islet_exec (struct islet_ctx *ctx, const char *id, const struct islet_exec_req *req,
                 struct islet_exec_result *out, struct islet_err *err) ISLET_MUST_CHECK;
+
+/* Start a command that takes input as it runs: *conn is its connection,
+ * for islet_exec_input (keystrokes or stdin), islet_pty_resize,
+ * islet_exec_kill and islet_exec_next, closed by the caller; closing it
+ * kills the command (unless detach).  On a terminal, it returns once the
+ * command has its terminal (a command that could not start is an error
+ * with its reason). */
+int islet_exec_open (struct islet_ctx *ctx, const char *id, const struct islet_exec_req *req,
+                     int *conn, struct islet_err *err) ISLET_MUST_CHECK;
+/* len 0: the end of stdin (without a terminal; on one, send Ctrl-D). */
+int islet_exec_input (int conn, const void *data, size_t len,
+                      struct islet_err *err) ISLET_MUST_CHECK;
+int islet_pty_resize (int conn, unsigned cols, unsigned rows,
+                      struct islet_err *err) ISLET_MUST_CHECK;
+/* Kill every process of the command (its exec's group). */
+int islet_exec_kill (int conn, struct islet_err *err) ISLET_MUST_CHECK;
+/* What comes next: 1 with output in *data (malloc'd, *len bytes; a
+ * terminal's comes as ISLET_STDOUT), 0 with the final result in *res (the
+ * command ended), -1 on an error. */
+int islet_exec_next (int conn, enum islet_stream *stream, char **data, size_t *len,
+                     struct islet_exec_result *res, struct islet_err *err) ISLET_MUST_CHECK;
 
 /* Whole-file read into memory, refused past max bytes (0: 10 MiB). */
 int islet_fs_read (struct islet_ctx *ctx, const char *id, const char *path, size_t max, char **data,

@@ -408,6 +408,40 @@ strv_json (char *const *v)
   return a;
 }
 
+/* The exec request of req (stdin: whether stdin frames follow it). */
+static json_t *
+exec_msg (const struct islet_exec_req *req, bool stdin_follows, struct islet_err *err)
+{
+  json_t *msg;
+
+  if (req->argv == NULL || req->argv[0] == NULL)
+    {
+      islet_fail (err, ISLET_E_INVALID, 0, "no command to run");
+      return NULL;
+    }
+  for (size_t i = 0; req->argv[i]; i++)
+    {
+      json_t *s = json_string (req->argv[i]);
+      if (s == NULL)
+        {
+          islet_fail (err, ISLET_E_INVALID, 0, "argument %zu is not valid UTF-8", i);
+          return NULL;
+        }
+      json_decref (s);
+    }
+  msg = json_pack ("{s:s,s:o,s:o,s:I,s:I,s:b}", "op", "exec", "argv", strv_json (req->argv), "env",
+                   strv_json (req->env), "timeout_ms", (json_int_t) req->timeout_ms, "output_limit",
+                   (json_int_t) req->output_limit, "stdin", stdin_follows);
+  if (msg == NULL)
+    {
+      islet_fail (err, ISLET_E_INVALID, 0, "an argument or variable is not valid UTF-8");
+      return NULL;
+    }
+  if (req->cwd)
+    json_object_set_new (msg, "cwd", json_string (req->cwd));
+  return msg;
+}
+
 int
 local_exec (void *self, const char *id, const struct islet_exec_req *req,
             struct islet_exec_result *out, struct islet_err *err)
@@ -419,22 +453,9 @@ local_exec (void *self, const char *id, const struct islet_exec_req *req,
   struct exec_sink sink = { .req = req };
 
   memset (out, 0, sizeof *out);
-  if (req->argv == NULL || req->argv[0] == NULL)
-    return islet_fail (err, ISLET_E_INVALID, 0, "no command to run");
-  for (size_t i = 0; req->argv[i]; i++)
-    {
-      json_t *s = json_string (req->argv[i]);
-      if (s == NULL)
-        return islet_fail (err, ISLET_E_INVALID, 0, "argument %zu is not valid UTF-8", i);
-      json_decref (s);
-    }
-  msg = json_pack ("{s:s,s:o,s:o,s:I,s:I,s:b}", "op", "exec", "argv", strv_json (req->argv), "env",
-                   strv_json (req->env), "timeout_ms", (json_int_t) req->timeout_ms, "output_limit",
-                   (json_int_t) req->output_limit, "stdin", req->stdin_data != NULL);
+  msg = exec_msg (req, req->stdin_data != NULL, err);
   if (msg == NULL)
-    return islet_fail (err, ISLET_E_INVALID, 0, "an argument or variable is not valid UTF-8");
-  if (req->cwd)
-    json_object_set_new (msg, "cwd", json_string (req->cwd));
+    return -1;
   conn = request (ctx, id, msg, err);
   if (conn < 0)
     return -1;
@@ -451,6 +472,105 @@ local_exec (void *self, const char *id, const struct islet_exec_req *req,
   out->err_len = sink.errout.len;
   out->out = buf_take (&sink.out);
   out->errout = buf_take (&sink.errout);
+  return 0;
+}
+
+/* A terminal's first answer: {"pty": "started"}, or why it did not. */
+static int
+pty_started (int conn, struct islet_err *err)
+{
+  cleanup_json json_t *first = NULL;
+  const char *why;
+
+  if (islet_frame_recv_json (conn, &first, err) < 0 || islet_err_from_json (first, err) < 0)
+    return -1;
+  if (json_is_string (json_object_get (first, "pty")))
+    return 0;
+  why = json_string_value (json_object_get (first, "error"));
+  return islet_fail (err, ISLET_E_INVALID, 0, "the terminal's command did not start: %s",
+                     why && *why ? why : "it ended at once");
+}
+
+int
+local_exec_open (void *self, const char *id, const struct islet_exec_req *req, int *conn,
+                 struct islet_err *err)
+{
+  bool terminal = req->pty_cols > 0 && req->pty_rows > 0;
+  cleanup_json json_t *msg = exec_msg (req, false, err);
+  cleanup_close int fd = -1;
+
+  if (msg == NULL)
+    return -1;
+  if (terminal)
+    json_object_set_new (msg, "pty",
+                         json_pack ("{s:I,s:I}", "cols", (json_int_t) req->pty_cols, "rows",
+                                    (json_int_t) req->pty_rows));
+  else
+    {
+      json_object_set_new (msg, "stdin_stream", json_true ());
+      json_object_set_new (msg, "detach", json_boolean (req->detach));
+    }
+  fd = request (self, id, msg, err);
+  if (fd < 0 || (terminal && pty_started (fd, err) < 0))
+    return -1;
+  *conn = islet_take_fd (&fd);
+  return 0;
+}
+
+int
+islet_exec_input (int conn, const void *data, size_t len, struct islet_err *err)
+{
+  return islet_frame_send (conn, ISLET_FRAME_DATA, data, len, err);
+}
+
+int
+islet_pty_resize (int conn, unsigned cols, unsigned rows, struct islet_err *err)
+{
+  cleanup_json json_t *msg = json_pack ("{s:s,s:I,s:I}", "op", "resize", "cols", (json_int_t) cols,
+                                        "rows", (json_int_t) rows);
+  return islet_frame_send_json (conn, msg, err);
+}
+
+int
+islet_exec_kill (int conn, struct islet_err *err)
+{
+  cleanup_json json_t *msg = json_pack ("{s:s}", "op", "kill");
+  return islet_frame_send_json (conn, msg, err);
+}
+
+int
+islet_exec_next (int conn, enum islet_stream *stream, char **data, size_t *len,
+                 struct islet_exec_result *res, struct islet_err *err)
+{
+  enum islet_frame type;
+  json_error_t jerr;
+  json_t *j;
+
+  *data = NULL;
+  if (islet_frame_recv (conn, &type, data, len, err) < 0)
+    {
+      if (err->kind == ISLET_E_NOTFOUND && err->errnum == 0)
+        islet_fail (err, ISLET_E_SYSTEM, 0, "the sandbox closed the connection");
+      return -1;
+    }
+  if (type == ISLET_FRAME_OUT || type == ISLET_FRAME_ERR)
+    {
+      *stream = type == ISLET_FRAME_OUT ? ISLET_STDOUT : ISLET_STDERR;
+      return 1;
+    }
+  j = type == ISLET_FRAME_JSON ? json_loadb (*data, *len, 0, &jerr) : NULL;
+  free (*data);
+  *data = NULL;
+  if (j == NULL)
+    return islet_fail (err, ISLET_E_SYSTEM, EPROTO, "bad answer from the sandbox");
+  if (islet_err_from_json (j, err) < 0)
+    {
+      json_decref (j);
+      return -1;
+    }
+  memset (res, 0, sizeof *res);
+  islet_exec_stats_read (j, res);
+  json_decref (j);
   return 0;
 }
 

@@ -7,6 +7,7 @@
 const struct islet_backend local_ops = {
   .kind = "state directory",
   .exec = local_exec,
+  .exec_open = local_exec_open,
   .fs_read = local_fs_read,
   .fs_copy_in = local_fs_copy_in,
   .fs_write = local_fs_write,
@@ -32,6 +33,17 @@ islet_exec (struct islet_ctx *ctx, const char *id, const struct islet_exec_req *
             struct islet_exec_result *out, struct islet_err *err)
 {
   return ctx->ops->exec (ctx->ops_self, id, req, out, err);
+}
+
+int
+islet_exec_open (struct islet_ctx *ctx, const char *id, const struct islet_exec_req *req, int *conn,
+                 struct islet_err *err)
+{
+  *conn = -1;
+  if (ctx->ops->exec_open == NULL)
+    return islet_fail (err, ISLET_E_INVALID, 0, "a command that takes input as it runs needs a %s",
+                       local_ops.kind);
+  return ctx->ops->exec_open (ctx->ops_self, id, req, conn, err);
 }
 
 int

@@ -29,6 +29,8 @@ struct islet_ctx
 extern const struct islet_backend local_ops;
 int local_exec (void *self, const char *id, const struct islet_exec_req *req,
                 struct islet_exec_result *out, struct islet_err *err);
+int local_exec_open (void *self, const char *id, const struct islet_exec_req *req, int *conn,
+                     struct islet_err *err);
 int local_fs_read (void *self, const char *id, const char *path, size_t max, char **data,
                    size_t *len, struct islet_err *err);
 int local_fs_copy_in (void *self, const char *id, int host_fd, const char *path, unsigned mode,
