@@ -236,6 +236,13 @@ struct ws_route
 {
   const char *pattern;
   int (*begin) (struct req *r, struct resp *out, ws_open_fn *fn, void **arg);
+  /* The subprotocol echoed when the client offers it (NULL: none). */
+  const char *protocol;
+  /* NULL: a refusal (a bad key, begin's -1) is the HTTP answer.  Else the
+   * upgrade is made anyway and this says why on the WebSocket (message:
+   * the answer's "message"): for clients that show nothing of a refused
+   * upgrade's answer (the SDK's PTY says "[object Object]"). */
+  void (*refuse) (struct ws *ws, const char *message);
 };
 
 #define BODY_JSON_MAX ((size_t) 1 << 20) /* 1 MiB for JSON requests */
@@ -398,7 +405,10 @@ bool ws_is_upgrade (void *conn);
 /* Answer 101 and hand the WebSocket to fn (in the connection's thread,
  * which ends when fn returns; fn owns ws and arg), or an error (arg, one
  * malloc'd block, is then freed). */
-int ws_upgrade_to (struct srv *srv, void *conn, const char *method, ws_open_fn fn, void *arg);
+int ws_upgrade_to (struct srv *srv, void *conn, const char *method, const char *protocol,
+                   ws_open_fn fn, void *arg);
+/* Take binary messages too (ws_recv returns them as it does text). */
+void ws_accept_binary (struct ws *ws);
 /* The next text message (valid until the next call): 1, or 0 when the
  * deadline (islet_now_ns) passed, -1 when the connection is over. */
 int ws_recv (struct ws *ws, uint64_t deadline_ns, const char **msg, size_t *len);

@@ -19,6 +19,7 @@
 #include "islet/util.h"
 #include "server.h"
 #include "store.h"
+#include "toolbox.h"
 
 static int wake[2] = { -1, -1 };
 
@@ -260,6 +261,7 @@ out:
    * thread until it ends (its own timeout bounds it) */
   __atomic_store_n (&srv.stopping, true, __ATOMIC_RELEASE);
   sio_shutdown (srv.sio);
+  tb_pty_shutdown ();
   streams_done = srv_streams_wait (&srv, 10000);
   http_stop (h);
   sio_free (srv.sio);

@@ -78,6 +78,22 @@ void tb_session_logs (struct req *r, struct resp *out);
  * is upgraded, or -1 with the answer in out. */
 int tb_session_follow_begin (struct req *r, struct resp *out, ws_open_fn *fn, void **arg);
 
+/* ---- toolbox_pty.c: PTY sessions ---- */
+/* The subprotocol the SDK offers to say it reads the "exited" message. */
+#define PTY_EXIT_CONTROL "X-Daytona-Pty-Exit-Control"
+int tb_pty_create_begin (struct req *r, struct resp *out, ws_open_fn *fn, void **arg);
+int tb_pty_connect_begin (struct req *r, struct resp *out, ws_open_fn *fn, void **arg);
+/* A refused PTY WebSocket: the SDK's control message with the reason. */
+void tb_pty_refuse (struct ws *ws, const char *message);
+void tb_pty_list (struct req *r, struct resp *out);
+void tb_pty_create (struct req *r, struct resp *out);
+void tb_pty_info (struct req *r, struct resp *out);
+void tb_pty_kill (struct req *r, struct resp *out);
+void tb_pty_resize (struct req *r, struct resp *out);
+/* isletd stops: every PTY's command is killed, and its threads waited for
+ * by srv_streams_wait. */
+void tb_pty_shutdown (void);
+
 /* ---- toolbox_git.c ---- */
 void tb_git_clone (struct req *r, struct resp *out);
 void tb_git_status (struct req *r, struct resp *out);

@@ -478,6 +478,38 @@ finish (struct conn *c)
   route_run (c->rt, &c->req, &c->resp);
 }
 
+/* A refusal said on the WebSocket (struct ws_route's refuse). */
+struct ws_refusal
+{
+  void (*refuse) (struct ws *ws, const char *message);
+  char message[];
+};
+
+static void *
+ws_refusal (const struct ws_route *rt, const struct resp *o)
+{
+  cleanup_json json_t *body = o->body ? json_loadb (o->body, o->len, 0, NULL) : NULL;
+  const char *msg = json_string_value (json_object_get (body, "message"));
+  struct ws_refusal *f;
+
+  if (msg == NULL)
+    msg = "refused";
+  f = islet_xmalloc (sizeof *f + strlen (msg) + 1);
+  f->refuse = rt->refuse;
+  strcpy (f->message, msg);
+  return f;
+}
+
+static void
+ws_refused (struct srv *srv, struct ws *ws, void *arg)
+{
+  struct ws_refusal *f = arg;
+
+  (void) srv;
+  f->refuse (ws, f->message);
+  free (f);
+}
+
 /* A WebSocket request other than Socket.IO's: the key and the route are
  * checked as for any request (a WebSocket is a GET; the handshake refuses
  * another method), then the route's ws begin decides. */
@@ -492,16 +524,16 @@ ws_route (struct srv *srv, struct MHD_Connection *mc, const char *url, const cha
   enum MHD_Result ret;
   int rc = -1;
 
-  if (route_auth (&r, &o) == 0)
-    {
-      rt = route_find_ws (url, &r);
-      if (rt == NULL)
-        reply_error (&o, 404, "NOT_FOUND", "no WebSocket at %s", url);
-      else
-        rc = rt->begin (&r, &o, &fn, &arg);
-    }
+  rt = route_find_ws (url, &r);
+  if (rt == NULL)
+    reply_error (&o, 404, "NOT_FOUND", "no WebSocket at %s", url);
+  else if (route_auth (&r, &o) == 0)
+    rc = rt->begin (&r, &o, &fn, &arg);
   if (rc == 0)
-    ret = (enum MHD_Result) ws_upgrade_to (srv, mc, method, fn, arg);
+    ret = (enum MHD_Result) ws_upgrade_to (srv, mc, method, rt->protocol, fn, arg);
+  else if (rt && rt->refuse)
+    ret = (enum MHD_Result) ws_upgrade_to (srv, mc, method, rt->protocol, ws_refused,
+                                           ws_refusal (rt, &o));
   else
     ret = send_resp (mc, &o);
   free (o.body);

@@ -84,6 +84,11 @@ static const struct route routes[] = {
     NULL },
   { "GET", TB "/process/session/{}/command/{}", tb_session_command, NULL, 0, NULL },
   { "GET", TB "/process/session/{}/command/{}/logs", tb_session_logs, NULL, 0, NULL },
+  { "GET", TB "/process/pty", tb_pty_list, NULL, 0, NULL },
+  { "POST", TB "/process/pty", tb_pty_create, "process.pty.create", BODY_JSON_MAX, NULL },
+  { "GET", TB "/process/pty/{}", tb_pty_info, NULL, 0, NULL },
+  { "DELETE", TB "/process/pty/{}", tb_pty_kill, "process.pty.kill", BODY_JSON_MAX, NULL },
+  { "POST", TB "/process/pty/{}/resize", tb_pty_resize, "process.pty.resize", BODY_JSON_MAX, NULL },
   { "POST", TB "/git/clone", tb_git_clone, "git.clone", BODY_JSON_MAX, NULL },
   { "GET", TB "/git/status", tb_git_status, NULL, 0, NULL },
   { "POST", TB "/git/add", tb_git_add, "git.add", BODY_JSON_MAX, NULL },
@@ -140,7 +145,10 @@ match_prep (const char *path, struct req *r)
 /* WebSocket endpoints, matched as the routes are. */
 static const struct ws_route ws_routes[] = {
   /* the SDK's getSessionCommandLogs with callbacks (?follow=true) */
-  { TB "/process/session/{}/command/{}/logs", tb_session_follow_begin },
+  { TB "/process/session/{}/command/{}/logs", tb_session_follow_begin, NULL, NULL },
+  /* PTY sessions (toolbox_pty.c) */
+  { TB "/process/pty/create-connect", tb_pty_create_begin, PTY_EXIT_CONTROL, tb_pty_refuse },
+  { TB "/process/pty/{}/connect", tb_pty_connect_begin, PTY_EXIT_CONTROL, tb_pty_refuse },
 };
 
 const struct ws_route *

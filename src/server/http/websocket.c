@@ -50,6 +50,7 @@ struct ws
   size_t msg_len;
   bool in_message; /* a text message began and has not ended */
   int msg_op;
+  bool binary_ok; /* binary messages are taken (else: closed with 1003) */
 };
 
 /* ---- the handshake ---- */
@@ -119,6 +120,7 @@ struct ws_target
   struct srv *srv;
   ws_open_fn fn;
   void *arg;
+  const char *protocol; /* echoed when offered */
 };
 
 bool
@@ -182,6 +184,10 @@ handshake (struct MHD_Connection *mc, const char *method, struct ws_target *t,
   MHD_add_response_header (m, MHD_HTTP_HEADER_UPGRADE, "websocket");
   MHD_add_response_header (m, MHD_HTTP_HEADER_CONNECTION, "Upgrade");
   MHD_add_response_header (m, "Sec-WebSocket-Accept", accept);
+  if (t->protocol
+      && has_token (MHD_lookup_connection_value (mc, MHD_HEADER_KIND, "Sec-WebSocket-Protocol"),
+                    t->protocol))
+    MHD_add_response_header (m, "Sec-WebSocket-Protocol", t->protocol);
   ret = MHD_queue_response (mc, MHD_HTTP_SWITCHING_PROTOCOLS, m);
   MHD_destroy_response (m);
   return ret;
@@ -195,11 +201,12 @@ sio_open (struct srv *srv, struct ws *ws, void *arg)
 }
 
 int
-ws_upgrade_to (struct srv *srv, void *conn, const char *method, ws_open_fn fn, void *arg)
+ws_upgrade_to (struct srv *srv, void *conn, const char *method, const char *protocol, ws_open_fn fn,
+               void *arg)
 {
   struct ws_target *t = islet_xcalloc (1, sizeof *t);
 
-  *t = (struct ws_target){ srv, fn, arg };
+  *t = (struct ws_target){ srv, fn, arg, protocol };
   return handshake (conn, method, t,
                     "{\"statusCode\":400,\"message\":\"not a WebSocket upgrade\","
                     "\"code\":\"BAD_REQUEST\"}",
@@ -223,7 +230,7 @@ ws_upgrade (struct srv *srv, void *conn, const char *method)
   if (transport == NULL || strcmp (transport, "websocket") != 0 || strcmp (method, "GET") != 0)
     return refuse (mc, 400, "{\"code\":0,\"message\":\"Transport unknown\"}");
   t = islet_xcalloc (1, sizeof *t);
-  *t = (struct ws_target){ srv, sio_open, NULL };
+  *t = (struct ws_target){ srv, sio_open, NULL, NULL };
   return handshake (mc, method, t,
                     "{\"code\":3,\"message\":\"Bad request: not a WebSocket upgrade\"}",
                     "{\"code\":3,\"message\":\"Bad request: WebSocket version 13 only\"}");
@@ -255,6 +262,12 @@ on_upgraded (void *cls, struct MHD_Connection *mc, void *con_cls, const char *ex
     }
   t->fn (t->srv, ws, t->arg);
   free (t);
+}
+
+void
+ws_accept_binary (struct ws *ws)
+{
+  ws->binary_ok = true;
 }
 
 void
@@ -541,7 +554,7 @@ on_frame (struct ws *ws, const struct frame *f, unsigned char *p)
   if (!f->fin)
     return 0;
   ws->in_message = false;
-  if (ws->msg_op == OP_BINARY)
+  if (ws->msg_op == OP_BINARY && !ws->binary_ok)
     {
       ws_close (ws, 1003, "binary messages are not accepted");
       return -1;
