@@ -365,7 +365,9 @@ step_rootfs (size_t i)
     die ("clone: %s", strerror (errno));
   if (pid == 0)
     {
-      struct islet_rootfs spec = { &image, upper, work, target, 0 };
+      struct islet_rootfs spec = {
+        .image = &image, .upper = upper, .work = work, .target = target
+      };
       uint64_t t0 = bench_now_ns ();
       double child_ms;
       if (islet_rootfs_setup (&spec, &err) < 0)

@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "islet/contain.h"
 #include "islet/err.h"
 #include "islet/sandbox.h"
 
@@ -18,5 +19,11 @@ json_t *islet_config_json (const struct islet_sandbox_info *info, const char *vo
  * ISLET_E_NOTFOUND; one that does not parse, ISLET_E_SYSTEM. */
 int islet_config_load (const char *path, struct islet_sandbox_info *info, char **volume,
                        struct islet_err *err) ISLET_MUST_CHECK;
+
+/* The volumes it mounts ("mounts": one object per volume; absent: none). */
+json_t *islet_config_mount_json (const struct islet_vmount *m);
+int islet_config_mounts_load (const char *path, struct islet_vmount **out, size_t *n,
+                              struct islet_err *err) ISLET_MUST_CHECK;
+void islet_vmounts_free (struct islet_vmount *m, size_t n);
 
 #endif

@@ -29,6 +29,9 @@ int islet_idmap_release (const char *state_dir, const char *owner, uint32_t base
 int islet_idmap_find (const char *state_dir, const char *owner, uint32_t *base);
 /* Write uid_map and gid_map of pid: 0..RANGE-1 inside -> base..base+RANGE-1. */
 int islet_idmap_write (pid_t pid, uint32_t base, struct islet_err *err) ISLET_MUST_CHECK;
+/* An fd of a user namespace whose 0..RANGE-1 is base..base+RANGE-1, for
+ * idmapped mounts (oci_mount.c). */
+int islet_idmap_userns (uint32_t base, struct islet_err *err) ISLET_MUST_CHECK;
 
 /* ---- image.c: what a sandbox's root is made of ---- */
 struct islet_bind
@@ -70,12 +73,25 @@ int islet_image_resolve (const char *state_dir, const char *ref, char *out, size
                          struct islet_err *err) ISLET_MUST_CHECK;
 
 /* ---- rootfs.c: the mount namespace, run in the sandbox's first process ---- */
+
+/* A volume (volume.h) a sandbox mounts at each start, as its config.json
+ * records it. */
+struct islet_vmount
+{
+  char *volume;  /* its name */
+  char *source;  /* its directory on the host */
+  char *path;    /* absolute, in the sandbox */
+  char *subpath; /* "" for the whole volume */
+};
+
 struct islet_rootfs
 {
   const struct islet_image *image;
   const char *upper, *work; /* overlay upper and work dirs in the sandbox's volume */
   const char *target;       /* an empty host directory: the stage the root is assembled in */
   uint32_t uid_base;        /* the sandbox's uid range, for an OCI image's idmapped layers */
+  const struct islet_vmount *mounts; /* volumes, mounted read-write through an idmap */
+  size_t n_mounts;
 };
 
 /* Make mounts private, assemble root (overlay, /usr, /proc with masks, /dev,
@@ -83,6 +99,14 @@ struct islet_rootfs
  * host's tree.  No option of a mount the sandbox can see names a path in the
  * host's state directory. */
 int islet_rootfs_setup (const struct islet_rootfs *spec, struct islet_err *err) ISLET_MUST_CHECK;
+
+/* volume_mount.c, from islet_rootfs_setup: each of spec's volumes (or its
+ * subpath, which must not leave it) mounted at its path under root (the
+ * new root, not yet pivoted into), idmapped to the sandbox's uid range,
+ * nosuid and nodev.  Paths in the root are resolved inside it, on its own
+ * files only. */
+int islet_rootfs_mount_volumes (const struct islet_rootfs *spec, const char *root,
+                                struct islet_err *err) ISLET_MUST_CHECK;
 
 /* Files the sandbox's writable layer needs before first start (owned by base).
  * Only on a new, empty upper: once the sandbox has run, its upper is its own,

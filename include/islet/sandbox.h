@@ -45,6 +45,7 @@ struct islet_sandbox_info
  * threads of a process (the disk pool it opens on first need is opened
  * once, under a lock); islet_state_reset must not run beside other calls. */
 struct islet_ctx;
+struct islet_volume_mount;
 
 /* Open (creating if needed) a state directory.  runtime is the islet-run binary
  * (NULL: look beside the calling program, then in PATH). */
@@ -73,6 +74,10 @@ struct islet_create_opts
    * Local sandboxes only. */
   int (*claim) (void *arg, const char *id, struct islet_err *err);
   void *claim_arg;
+  /* Volumes (volume.h) mounted at each start; they must exist.  Local
+   * sandboxes only. */
+  const struct islet_volume_mount *volumes;
+  size_t n_volumes;
 };
 
 /* Create and start a sandbox; id receives its id.  On failure nothing is left:

@@ -226,6 +226,7 @@ int cmd_fs (struct cli *cli, int argc, char **argv);
 int cmd_tool (struct cli *cli, int argc, char **argv);
 int cmd_system (struct cli *cli, int argc, char **argv);
 int cmd_image (struct cli *cli, int argc, char **argv);
+int cmd_volume (struct cli *cli, int argc, char **argv);
 /* image.c: for `run --image REF`, an image of the store: the command is its
  * Entrypoint followed by the arguments given, or by its Cmd when none are.
  * Sets *cmd (strings owned by image.c until exit) unless the image is

@@ -33,6 +33,7 @@ static const struct command commands[] = {
   { "fs", cmd_fs, false, "read, write, list and move files in a sandbox" },
   { "tool", cmd_tool, false, "run the commands a model wrote as text" },
   { "image", cmd_image, false, "pull, import, list and remove the images sandboxes use" },
+  { "volume", cmd_volume, false, "create, list and remove volumes that sandboxes share" },
   { "system", cmd_system, false, "reset the state directory, size the warm pool" },
   { "mcp", cmd_mcp, false, "serve the Model Context Protocol on stdio, for agents" },
   { "audit", cmd_audit, false, "show isletd's audit log (what ran, what changed)" },

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "islet/volume.h"
 
 /* ---- create ---- */
 
@@ -12,6 +13,7 @@ struct create_args
   uint32_t timeout_ms;
   const char *name, *image, *network;
   struct cli_list allow;
+  struct cli_list volumes;
 };
 
 static const struct cli_opt create_opts[] = {
@@ -23,6 +25,9 @@ static const struct cli_opt create_opts[] = {
     "outbound network: none (default), all, or allow (only --allow)", 0 },
   { "allow", 0, CLI_OPT_LIST, offsetof (struct create_args, allow), "CIDR|DOMAIN",
     "with --network allow: an IPv4 CIDR, a domain or *.domain (repeatable)", 0 },
+  { "volume", 0, CLI_OPT_LIST, offsetof (struct create_args, volumes), "NAME:/PATH[:SUB]",
+    "mount a volume (`islet volume`) read-write at PATH, or only its directory SUB (repeatable)",
+    0 },
   { "json", 0, CLI_OPT_JSON, 0, NULL, "print the sandbox's details as JSON", 0 },
   { NULL, 0, 0, 0, NULL, NULL, 0 },
 };
@@ -73,10 +78,20 @@ cmd_create (struct cli *cli, int argc, char **argv)
   if (r < 0 || cli_limits_finish (&a.limits, a.timeout_ms, &err) < 0)
     return cli_report (cli, &err);
   {
-    struct islet_create_opts opts = { .name = a.name, .image = a.image, .limits = a.limits };
+    struct islet_volume_mount vols[ISLET_VOLUME_MOUNTS_MAX];
+    struct islet_create_opts opts = { .name = a.name,
+                                      .image = a.image,
+                                      .limits = a.limits,
+                                      .volumes = vols,
+                                      .n_volumes = a.volumes.n };
     if (network_of (&a, &opts.net, &err) < 0)
       return cli_report (cli, &err);
-    ctx = cli_ctx (cli, &err);
+    if (a.volumes.n > ISLET_VOLUME_MOUNTS_MAX)
+      r = islet_fail (&err, ISLET_E_INVALID, 0, "at most %d --volume", ISLET_VOLUME_MOUNTS_MAX);
+    for (size_t i = 0; r == 0 && i < a.volumes.n; i++)
+      r = islet_volume_mount_parse (a.volumes.v[i], &vols[i], &err);
+    cli_list_fini (&a.volumes);
+    ctx = r < 0 ? NULL : cli_ctx (cli, &err);
     if (ctx == NULL || islet_sandbox_create (ctx, &opts, id, &err) < 0)
       return cli_report (cli, &err);
   }

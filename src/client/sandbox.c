@@ -732,6 +732,13 @@ prepare (struct islet_ctx *ctx, const struct islet_create_opts *opts,
   if (islet_rootfs_prepare_upper (upper, work, info->uid_base, info->name, err) < 0)
     return -1;
   cfg = islet_config_json (info, volume);
+  if (opts->n_volumes)
+    {
+      if (pool (ctx, &p, err) < 0)
+        return -1;
+      json_object_set_new (cfg, "mounts", volume_mounts_json (p, opts));
+      pool_put (ctx);
+    }
   text = json_dumps (cfg, JSON_INDENT (2));
   return islet_write_file_atomic (cfgpath, text, strlen (text), 0600, err);
 }
@@ -760,6 +767,7 @@ sandbox_create_cold (struct islet_ctx *ctx, const struct islet_create_opts *opts
   cleanup_free char *filling = NULL;
   cleanup_close int guard = -1;
   cleanup_close int image_hold = -1; /* keeps `image rm` off the image until config.json names it */
+  cleanup_close int volume_lock = -1; /* keeps `volume rm` off its volumes the same way */
   struct islet_sandbox_info info = { 0 };
   unsigned char rnd[ISLET_ID_LEN / 2];
 
@@ -772,6 +780,8 @@ sandbox_create_cold (struct islet_ctx *ctx, const struct islet_create_opts *opts
   if (islet_image_resolve (ctx->state_dir, opts->image, info.image, sizeof info.image, &image_hold,
                            err)
       < 0)
+    return -1;
+  if (volume_hold (ctx, opts, &volume_lock, err) < 0)
     return -1;
   if (getrandom (rnd, sizeof rnd, 0) != (ssize_t) sizeof rnd)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "getrandom");
@@ -983,5 +993,7 @@ islet_state_reset (struct islet_ctx *ctx, struct islet_err *err)
   islet_disk_pool_free (ctx->pool);
   ctx->pool = NULL;
   pthread_rwlock_unlock (&ctx->pool_lock);
+  if (volume_records_remove (ctx, err) < 0)
+    return islet_wrap (err, "reset");
   return islet_disk_pool_remove (ctx->state_dir, err);
 }

@@ -78,6 +78,16 @@ void sessions_free (struct islet_ctx *ctx);
 
 char *sandbox_dir (const struct islet_ctx *ctx, const char *id);
 
+/* volume.c: for a create with volumes, check them and hold the volumes'
+ * lock shared (*hold, -1 when there are none) until config.json names
+ * them, so that no remove misses the new sandbox; then the config's
+ * "mounts" (a new reference). */
+int volume_hold (struct islet_ctx *ctx, const struct islet_create_opts *opts, int *hold,
+                 struct islet_err *err);
+json_t *volume_mounts_json (struct islet_disk_pool *pool, const struct islet_create_opts *opts);
+/* Forget every volume's record (a reset, which removes the pool with them). */
+int volume_records_remove (struct islet_ctx *ctx, struct islet_err *err);
+
 /* Connect to a running sandbox's supervisor (ISLET_E_CONFLICT if not running). */
 int sandbox_connect (const struct islet_ctx *ctx, const char *id, struct islet_err *err);
 

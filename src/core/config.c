@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "islet/config.h"
@@ -65,5 +66,64 @@ islet_config_load (const char *path, struct islet_sandbox_info *info, char **vol
   info->state = ISLET_SB_STOPPED;
   if (volume)
     *volume = islet_xstrdup (vol);
+  return 0;
+}
+
+json_t *
+islet_config_mount_json (const struct islet_vmount *m)
+{
+  return json_pack ("{s:s,s:s,s:s,s:s}", "volume", m->volume, "source", m->source, "path", m->path,
+                    "subpath", m->subpath);
+}
+
+void
+islet_vmounts_free (struct islet_vmount *m, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    {
+      free (m[i].volume);
+      free (m[i].source);
+      free (m[i].path);
+      free (m[i].subpath);
+    }
+  free (m);
+}
+
+int
+islet_config_mounts_load (const char *path, struct islet_vmount **out, size_t *n,
+                          struct islet_err *err)
+{
+  cleanup_free char *text = NULL;
+  cleanup_json json_t *cfg = NULL;
+  struct islet_vmount *m;
+  json_t *a, *item;
+  size_t i;
+
+  *out = NULL;
+  *n = 0;
+  if (islet_read_file_at (AT_FDCWD, path, 1 << 20, &text, NULL, err) < 0)
+    return -1;
+  cfg = json_loads (text, 0, NULL);
+  a = json_object_get (cfg, "mounts");
+  if (a == NULL)
+    return 0;
+  if (!json_is_array (a))
+    return islet_fail (err, ISLET_E_SYSTEM, 0, "`%s`: mounts is not an array", path);
+  m = islet_xcalloc (json_array_size (a) + 1, sizeof *m);
+  json_array_foreach (a, i, item)
+  {
+    const char *vol, *src, *at, *sub;
+    if (json_unpack (item, "{s:s,s:s,s:s,s:s}", "volume", &vol, "source", &src, "path", &at,
+                     "subpath", &sub)
+        < 0)
+      {
+        islet_vmounts_free (m, i);
+        return islet_fail (err, ISLET_E_SYSTEM, 0, "`%s`: mount %zu is not valid", path, i);
+      }
+    m[i] = (struct islet_vmount){ islet_xstrdup (vol), islet_xstrdup (src), islet_xstrdup (at),
+                                  islet_xstrdup (sub) };
+  }
+  *out = m;
+  *n = json_array_size (a);
   return 0;
 }

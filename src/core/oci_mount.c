@@ -29,8 +29,8 @@
 /* A user namespace whose 0..RANGE-1 is base..: made by a short-lived child
  * (the process that asks may be a pid namespace's init, whose own pids are
  * not the host's: the child tells its host pid, read from the host's /proc). */
-static int
-userns_for (uint32_t base, struct islet_err *err)
+int
+islet_idmap_userns (uint32_t base, struct islet_err *err)
 {
   int up[2], down[2];
   char pidtext[32] = "", c = 0;
@@ -115,7 +115,7 @@ islet_oci_mount_root (char *const *layers, size_t n_layers, uint32_t base, const
 
   if (n_layers == 0)
     return islet_fail (err, ISLET_E_INVALID, 0, "the image has no layers");
-  userns = userns_for (base, err);
+  userns = islet_idmap_userns (base, err);
   if (userns < 0)
     return -1;
   fs = fsopen ("overlay", FSOPEN_CLOEXEC);

@@ -251,6 +251,8 @@ islet_rootfs_setup (const struct islet_rootfs *spec, struct islet_err *err)
       if (bind_ro (b->source, dst, 0, err) < 0)
         return -1;
     }
+  if (spec->n_mounts && islet_rootfs_mount_volumes (spec, root, err) < 0)
+    return -1;
   if (setup_dev (root, err) < 0 || setup_proc (root, err) < 0)
     return -1;
   return pivot (root, err);

@@ -520,6 +520,12 @@ r_create (void *self, const struct islet_create_opts *o, char id[ISLET_ID_LEN + 
   cleanup_json json_t *j = NULL;
   struct islet_sandbox_info info;
 
+  /* isletd's volumes have ids of their own (Daytona's volumeId), which
+     the CLI's names do not give */
+  if (o->n_volumes)
+    return islet_fail (err, ISLET_E_INVALID, 0,
+                       "volumes are mounted by name on a local state directory only, not over "
+                       "--url (use the Daytona API's volumeId there)");
   if (o->name)
     json_object_set_new (body, "name", json_string (o->name));
   if (o->image)

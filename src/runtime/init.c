@@ -81,6 +81,8 @@ static void __attribute__ ((noreturn)) init_main (struct sandbox *sb, int sync)
     .work = work,
     .target = target,
     .uid_base = sb->uid_base,
+    .mounts = sb->mounts,
+    .n_mounts = sb->n_mounts,
   };
   struct confinement c = {
     .cg = sb->init_cg,

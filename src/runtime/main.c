@@ -135,7 +135,8 @@ load_config (struct sandbox *sb, struct islet_err *err)
   cleanup_free char *path = islet_xasprintf ("%s/config.json", sb->dir);
   struct islet_sandbox_info info;
 
-  if (islet_config_load (path, &info, &sb->volume, err) < 0)
+  if (islet_config_load (path, &info, &sb->volume, err) < 0
+      || islet_config_mounts_load (path, &sb->mounts, &sb->n_mounts, err) < 0)
     return -1;
   if (strcmp (info.id, sb->id) != 0)
     return islet_fail (err, ISLET_E_INVALID, 0, "`%s` is for sandbox `%s`", path, info.id);

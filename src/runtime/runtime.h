@@ -30,6 +30,8 @@ struct sandbox
   struct islet_limits limits;
   uint32_t uid_base;
   struct islet_image image;
+  struct islet_vmount *mounts; /* volumes, from config.json */
+  size_t n_mounts;
   const struct islet_seccomp *filter; /* embedded at build time */
   struct islet_cg *cg;                /* the sandbox's group, with its limits */
   struct islet_cg *init_cg;           /* its child group holding pid 1 */
