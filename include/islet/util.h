@@ -120,6 +120,11 @@ int islet_send_fd (int sock, const void *buf, size_t len, int fd, int flags);
  * the socket, -1 with errno. */
 ssize_t islet_recv_fd (int sock, void *buf, size_t max, int *fd);
 
+/* flock(op) on dir/name, made (0600) if missing, in dir, made (dir_mode)
+ * if missing: the fd that holds the lock. */
+int islet_lock_file (const char *dir, mode_t dir_mode, const char *name, int op,
+                     struct islet_err *err) ISLET_MUST_CHECK;
+
 /* mkdir -p with the given mode for the parts it creates. */
 int islet_mkdir_p (const char *path, mode_t mode, struct islet_err *err) ISLET_MUST_CHECK;
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -249,6 +250,23 @@ islet_write_file_atomic (const char *path, const void *data, size_t len, mode_t 
       return islet_fail (err, ISLET_E_SYSTEM, e, "rename `%s` to `%s`", tmp, path);
     }
   return 0;
+}
+
+int
+islet_lock_file (const char *dir, mode_t dir_mode, const char *name, int op, struct islet_err *err)
+{
+  cleanup_free char *path = islet_xasprintf ("%s/%s", dir, name);
+  cleanup_close int fd = -1;
+
+  if (mkdir (dir, dir_mode) < 0 && errno != EEXIST)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "mkdir `%s`", dir);
+  fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", path);
+  while (flock (fd, op) < 0)
+    if (errno != EINTR)
+      return islet_fail (err, ISLET_E_SYSTEM, errno, "lock `%s`", path);
+  return islet_take_fd (&fd);
 }
 
 int

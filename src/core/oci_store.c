@@ -45,18 +45,8 @@ int
 islet_imgstore_flock (const char *state_dir, const char *name, int op, struct islet_err *err)
 {
   cleanup_free char *images = islet_xasprintf ("%s/images", state_dir);
-  cleanup_free char *path = islet_xasprintf ("%s/%s", images, name);
-  cleanup_close int fd = -1;
 
-  if (mkdir (images, 0755) < 0 && errno != EEXIST)
-    return islet_fail (err, ISLET_E_SYSTEM, errno, "mkdir `%s`", images);
-  fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0)
-    return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", path);
-  while (flock (fd, op) < 0)
-    if (errno != EINTR)
-      return islet_fail (err, ISLET_E_SYSTEM, errno, "lock `%s`", path);
-  return islet_take_fd (&fd);
+  return islet_lock_file (images, 0755, name, op, err);
 }
 
 static json_t *
