@@ -1,6 +1,6 @@
 /* libFuzzer: the parsers of what tools print inside a sandbox
- * (toolbox_parse.c: session records and logs, git status and branches,
- * grep, NUL lists).  Input: one byte to pick the parser, then the bytes a
+ * (toolbox_parse.c: session records and logs, git status, branches and
+ * remotes, grep, NUL lists).  Input: one byte to pick the parser, then the bytes a
  * sandbox could print.  Safety rule: whatever the bytes, the answer is
  * JSON that serializes (every string valid UTF-8), of the right shape,
  * with no more entries than the input could hold, and session ids that
@@ -28,7 +28,7 @@ LLVMFuzzerTestOneInput (const unsigned char *data, size_t size)
 
   if (size < 1)
     return 0;
-  switch (data[0] % 6)
+  switch (data[0] % 7)
     {
     case 0:
       j = parse_session_dump (s, len);
@@ -67,6 +67,18 @@ LLVMFuzzerTestOneInput (const unsigned char *data, size_t size)
         abort ();
       json_array_foreach (j, i, e) if (json_integer_value (json_object_get (e, "line")) < 0)
           abort ();
+      break;
+    case 5:
+      /* each remote needs "remote.X.url\n" and a NUL: 14 bytes */
+      j = parse_git_remotes (s, len);
+      if (json_array_size (json_object_get (j, "remotes")) > len / 14 + 1)
+        abort ();
+      json_array_foreach (json_object_get (j, "remotes"), i, e)
+      {
+        if (!json_is_string (json_object_get (e, "name"))
+            || !json_is_string (json_object_get (e, "url")))
+          abort ();
+      }
       break;
     default:
       j = parse_nul_list (s, len, 50);

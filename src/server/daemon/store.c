@@ -886,6 +886,26 @@ islet_store_sandbox_touch (struct islet_store *st, const char *id, struct islet_
   return 0;
 }
 
+int
+islet_store_sandbox_set_env (struct islet_store *st, const char *id, const char *env,
+                             struct islet_err *err)
+{
+  STORE_LOCKED (st);
+  cleanup_stmt sqlite3_stmt *s = NULL;
+
+  if (store_prepare (st, "UPDATE sandboxes SET env = ?, updated = ? WHERE id = ?", &s, err) < 0)
+    return -1;
+  sqlite3_bind_text (s, 1, env, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (s, 2, (sqlite3_int64) time (NULL));
+  sqlite3_bind_text (s, 3, id, -1, SQLITE_STATIC);
+  sandboxes_forget (st);
+  if (sqlite3_step (s) != SQLITE_DONE)
+    return store_db_fail (st, err, "set a sandbox's env");
+  if (sqlite3_changes (st->db) == 0)
+    return islet_fail (err, ISLET_E_NOTFOUND, 0, "no sandbox %s", id);
+  return 0;
+}
+
 /* ---- the defaults of /v1, per key ---- */
 
 int

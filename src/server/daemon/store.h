@@ -130,6 +130,9 @@ int islet_store_sandbox_set_stopped (struct islet_store *st, const char *id, int
                                      struct islet_err *err) ISLET_MUST_CHECK;
 int islet_store_sandbox_touch (struct islet_store *st, const char *id,
                                struct islet_err *err) ISLET_MUST_CHECK;
+/* Replace the row's env (a JSON object's text), and nothing else. */
+int islet_store_sandbox_set_env (struct islet_store *st, const char *id, const char *env,
+                                 struct islet_err *err) ISLET_MUST_CHECK;
 
 /* ---- the defaults of /v1 (GET/PUT /v1/config), one JSON object per key ---- */
 /* *text: the key's object as stored (malloc'd), NULL if it never set one. */

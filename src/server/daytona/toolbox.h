@@ -58,6 +58,9 @@ json_t *parse_session_logs (const char *s, size_t len);
 json_t *parse_git_status (const char *s, size_t len);
 /* `git branch --format=%(HEAD)%(refname:short)`: {branches, current?}. */
 json_t *parse_git_branches (const char *s, size_t len);
+/* `git config -z --get-regexp '^remote\..*\.url$'`: "remote.<name>.url\n<url>\0"
+ * per entry: {remotes:[{name, url}]}. */
+json_t *parse_git_remotes (const char *s, size_t len);
 /* `grep -rnIZ`: "<file>\0<line>:<content>\n"...: [{file, line, content}],
  * at most max entries. */
 json_t *parse_grep (const char *s, size_t len, size_t max);
@@ -105,6 +108,17 @@ void tb_git_branches (struct req *r, struct resp *out);
 void tb_git_branch_create (struct req *r, struct resp *out);
 void tb_git_branch_delete (struct req *r, struct resp *out);
 void tb_git_checkout (struct req *r, struct resp *out);
+void tb_git_init (struct req *r, struct resp *out);
+void tb_git_reset (struct req *r, struct resp *out);
+void tb_git_restore (struct req *r, struct resp *out);
+void tb_git_remote_add (struct req *r, struct resp *out);
+void tb_git_remotes (struct req *r, struct resp *out);
+void tb_git_config_set (struct req *r, struct resp *out);
+void tb_git_config_get (struct req *r, struct resp *out);
+void tb_git_configure_user (struct req *r, struct resp *out);
+
+/* ---- toolbox_env.c ---- */
+void tb_env_update (struct req *r, struct resp *out);
 
 /* ---- toolbox_search.c ---- */
 void tb_files_find (struct req *r, struct resp *out);

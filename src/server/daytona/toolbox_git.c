@@ -8,6 +8,7 @@
  * include/islet/gitcred.h (the MCP tools use the same);
  * GIT_TERMINAL_PROMPT=0 so git never waits for a terminal. */
 #include <string.h>
+#include <strings.h>
 
 #include "islet/gitcred.h"
 #include "islet/util.h"
@@ -87,15 +88,30 @@ git_failed (struct resp *out, const char *op, const struct islet_exec_result *re
     reply_error_daemon (out, 400, "GIT_OPERATION_FAILED", "git %s: %s", op, why);
 }
 
+/* Run g in the sandbox, whatever git's exit code; -1 with the answer in
+ * out when it could not run. */
+static int
+git_try (struct sb_ref *sb, struct git *g, struct islet_exec_result *res, struct resp *out)
+{
+  g->argv[g->n] = NULL;
+  return sh_run (sb, &(struct sh_run){ .argv = (char *const *) g->argv, .envs = g->env }, res, out);
+}
+
+/* What git says of a setting or a match that is not there: exit 1, and
+ * nothing on stderr. */
+static bool
+git_none (const struct islet_exec_result *res)
+{
+  return res->exit_code == 1 && res->err_len == 0;
+}
+
 /* Run g in the sandbox; 0 when git succeeded (res kept for the caller), -1
  * with the answer in out. */
 static int
 git_run (struct sb_ref *sb, struct git *g, const char *op, struct islet_exec_result *res,
          struct resp *out)
 {
-  g->argv[g->n] = NULL;
-  if (sh_run (sb, &(struct sh_run){ .argv = (char *const *) g->argv, .envs = g->env }, res, out)
-      < 0)
+  if (git_try (sb, g, res, out) < 0)
     return -1;
   if (res->exit_code != 0)
     {
@@ -216,10 +232,11 @@ tb_git_clone (struct req *r, struct resp *out)
   reply_json (out, 200, json_object ());
 }
 
-/* A GET route: git's words on the repository of ?path=, its stdout parsed. */
+/* A GET route: git's words on the repository of ?path=, its stdout parsed
+ * (none_ok: git finding nothing is an empty answer). */
 static void
 git_read (struct req *r, struct resp *out, const char *const *words,
-          json_t *(*parse) (const char *, size_t))
+          json_t *(*parse) (const char *, size_t), bool none_ok)
 {
   cleanup_sb struct sb_ref sb = { 0 };
   cleanup_git struct git g = { 0 };
@@ -236,9 +253,12 @@ git_read (struct req *r, struct resp *out, const char *const *words,
   git_begin (&g, path, NULL);
   for (; *words; words++)
     arg (&g, *words);
-  if (git_run (&sb, &g, g.argv[3], &res, out) < 0)
+  if (git_try (&sb, &g, &res, out) < 0)
     return;
-  reply_json (out, 200, parse (res.out ? res.out : "", res.out_len));
+  if (res.exit_code == 0 || (none_ok && git_none (&res)))
+    reply_json (out, 200, parse (res.out ? res.out : "", res.out_len));
+  else
+    git_failed (out, g.argv[3], &res);
   islet_exec_result_fini (&res);
 }
 
@@ -246,8 +266,12 @@ void
 tb_git_status (struct req *r, struct resp *out)
 {
   git_read (r, out, (const char *[]){ "status", "--porcelain=v1", "-b", "-z", NULL },
-            parse_git_status);
+            parse_git_status, false);
 }
+
+/* g's words, then "--" and the paths of body's "files" */
+static int git_run_files (struct sb_ref *sb, struct git *g, json_t *files, bool required,
+                          const char *op, struct resp *out);
 
 void
 tb_git_add (struct req *r, struct resp *out)
@@ -255,44 +279,14 @@ tb_git_add (struct req *r, struct resp *out)
   cleanup_json json_t *j = NULL;
   cleanup_sb struct sb_ref sb = { 0 };
   cleanup_git struct git g = { 0 };
-  cleanup_free const char **argv = NULL;
-  struct islet_exec_result res;
   const char *path;
-  json_t *files, *f;
-  size_t i, n = 0;
 
   if (git_open (r, out, &j, &path, &sb) < 0)
     return;
-  files = json_object_get (j, "files");
-  if (!json_is_array (files) || json_array_size (files) == 0)
-    {
-      reply_error (out, 400, "BAD_REQUEST", "files must be a non-empty array of paths");
-      return;
-    }
-  /* any number of files: argv of its own, not the fixed one of struct git */
-  argv = islet_xcalloc (json_array_size (files) + 6, sizeof *argv);
-  argv[n++] = "git";
-  argv[n++] = "-C";
-  argv[n++] = path;
-  argv[n++] = "add";
-  argv[n++] = "--";
-  json_array_foreach (files, i, f)
-  {
-    if (!json_is_string (f) || json_string_length (f) == 0)
-      {
-        reply_error (out, 400, "BAD_REQUEST", "files must be a non-empty array of paths");
-        return;
-      }
-    argv[n++] = json_string_value (f);
-  }
-  git_begin (&g, NULL, NULL); /* only its environment */
-  if (sh_run (&sb, &(struct sh_run){ .argv = (char *const *) argv, .envs = g.env }, &res, out) < 0)
-    return;
-  if (res.exit_code != 0)
-    git_failed (out, "add", &res);
-  else
+  git_begin (&g, path, NULL);
+  arg (&g, "add");
+  if (git_run_files (&sb, &g, json_object_get (j, "files"), true, "add", out) == 0)
     reply_json (out, 200, json_object ());
-  islet_exec_result_fini (&res);
 }
 
 void
@@ -402,7 +396,7 @@ void
 tb_git_branches (struct req *r, struct resp *out)
 {
   git_read (r, out, (const char *[]){ "branch", "--format=%(HEAD)%(refname:short)", NULL },
-            parse_git_branches);
+            parse_git_branches, false);
 }
 
 /* create, delete, checkout: one name, then the command's words. */
@@ -458,4 +452,361 @@ void
 tb_git_checkout (struct req *r, struct resp *out)
 {
   git_named (r, out, "branch", "checkout", (const char *[]){ "checkout", "-q", NULL }, false);
+}
+
+/* ---- init, reset, restore, remotes, config ---- */
+
+/* g's words, then "--" and the paths of body's "files" (an array of
+ * non-empty strings; required: at least one), run; -1 with the answer in
+ * out.  Its own argv: any number of files. */
+static int
+git_run_files (struct sb_ref *sb, struct git *g, json_t *files, bool required, const char *op,
+               struct resp *out)
+{
+  cleanup_free const char **argv = NULL;
+  struct islet_exec_result res;
+  size_t i, n = 0;
+  bool failed;
+  json_t *f;
+
+  if ((files && !json_is_array (files)) || (required && json_array_size (files) == 0))
+    {
+      reply_error (out, 400, "BAD_REQUEST", "files must be a %sarray of paths",
+                   required ? "non-empty " : "");
+      return -1;
+    }
+  argv = islet_xcalloc (g->n + json_array_size (files) + 2, sizeof *argv);
+  for (; n < g->n; n++)
+    argv[n] = g->argv[n];
+  argv[n++] = "--";
+  json_array_foreach (files, i, f)
+  {
+    if (!json_is_string (f) || json_string_length (f) == 0)
+      {
+        reply_error (out, 400, "BAD_REQUEST", "files must be an array of non-empty paths");
+        return -1;
+      }
+    argv[n++] = json_string_value (f);
+  }
+  if (sh_run (sb, &(struct sh_run){ .argv = (char *const *) argv, .envs = g->env }, &res, out) < 0)
+    return -1;
+  failed = res.exit_code != 0;
+  if (failed)
+    git_failed (out, op, &res);
+  islet_exec_result_fini (&res);
+  if (failed)
+    return -1;
+  snprintf (out->note, sizeof out->note, "git %s", op);
+  return 0;
+}
+
+void
+tb_git_init (struct req *r, struct resp *out)
+{
+  cleanup_json json_t *j = NULL;
+  cleanup_sb struct sb_ref sb = { 0 };
+  cleanup_git struct git g = { 0 };
+  struct islet_exec_result res;
+  const char *path, *branch;
+  bool bad = false;
+
+  if (git_open (r, out, &j, &path, &sb) < 0)
+    return;
+  branch = opt_str (j, "initial_branch", &bad);
+  if (bad)
+    {
+      bad_option (out);
+      return;
+    }
+  git_begin (&g, NULL, NULL);
+  arg (&g, "init");
+  arg (&g, "-q");
+  if (json_is_true (json_object_get (j, "bare")))
+    arg (&g, "--bare");
+  if (branch)
+    {
+      arg (&g, "--initial-branch");
+      arg (&g, branch);
+    }
+  arg (&g, "--");
+  arg (&g, path);
+  if (git_run (&sb, &g, "init", &res, out) < 0)
+    return;
+  islet_exec_result_fini (&res);
+  reply_json (out, 200, json_object ());
+}
+
+/* git reset's modes; a reset of files takes none but the default */
+static const char *const reset_modes[] = { "soft", "mixed", "hard", "merge", "keep" };
+
+void
+tb_git_reset (struct req *r, struct resp *out)
+{
+  cleanup_json json_t *j = NULL;
+  cleanup_sb struct sb_ref sb = { 0 };
+  cleanup_git struct git g = { 0 };
+  const char *path, *mode, *target;
+  json_t *files;
+  char flag[16] = "";
+  bool bad = false;
+
+  if (git_open (r, out, &j, &path, &sb) < 0)
+    return;
+  mode = opt_str (j, "mode", &bad);
+  target = opt_str (j, "target", &bad);
+  files = json_object_get (j, "files");
+  if (bad)
+    {
+      bad_option (out);
+      return;
+    }
+  for (size_t i = 0; mode && !flag[0] && i < sizeof reset_modes / sizeof reset_modes[0]; i++)
+    if (strcasecmp (mode, reset_modes[i]) == 0)
+      snprintf (flag, sizeof flag, "--%s", reset_modes[i]);
+  if (mode && !flag[0])
+    {
+      reply_error (out, 400, "BAD_REQUEST",
+                   "mode '%s' is not one of soft, mixed, hard, merge, keep", mode);
+      return;
+    }
+  if (json_array_size (files) > 0 && flag[0] && strcmp (flag, "--mixed") != 0)
+    {
+      reply_error (out, 400, "BAD_REQUEST", "a reset of files takes no mode but mixed, not %s",
+                   mode);
+      return;
+    }
+  git_begin (&g, path, NULL);
+  arg (&g, "reset");
+  arg (&g, "-q");
+  if (flag[0] && json_array_size (files) == 0)
+    arg (&g, flag);
+  if (target)
+    arg (&g, target);
+  if (git_run_files (&sb, &g, json_is_null (files) ? NULL : files, false, "reset", out) == 0)
+    reply_json (out, 200, json_object ());
+}
+
+void
+tb_git_restore (struct req *r, struct resp *out)
+{
+  cleanup_json json_t *j = NULL;
+  cleanup_sb struct sb_ref sb = { 0 };
+  cleanup_git struct git g = { 0 };
+  cleanup_free char *src = NULL;
+  const char *path, *source;
+  bool bad = false;
+
+  if (git_open (r, out, &j, &path, &sb) < 0)
+    return;
+  source = opt_str (j, "source", &bad);
+  if (bad)
+    {
+      bad_option (out);
+      return;
+    }
+  git_begin (&g, path, NULL);
+  arg (&g, "restore");
+  if (json_is_true (json_object_get (j, "staged")))
+    arg (&g, "--staged");
+  if (json_is_true (json_object_get (j, "worktree")))
+    arg (&g, "--worktree");
+  if (source)
+    arg (&g, src = islet_xasprintf ("--source=%s", source));
+  if (git_run_files (&sb, &g, json_object_get (j, "files"), true, "restore", out) == 0)
+    reply_json (out, 200, json_object ());
+}
+
+void
+tb_git_remote_add (struct req *r, struct resp *out)
+{
+  cleanup_json json_t *j = NULL;
+  cleanup_sb struct sb_ref sb = { 0 };
+  cleanup_git struct git g = { 0 };
+  struct islet_exec_result res;
+  const char *path, *name, *url;
+  bool bad = false, exists;
+
+  if (git_open (r, out, &j, &path, &sb) < 0)
+    return;
+  name = opt_str (j, "name", &bad);
+  url = opt_str (j, "url", &bad);
+  if (bad)
+    {
+      bad_option (out);
+      return;
+    }
+  if (name == NULL || url == NULL)
+    {
+      reply_error (out, 400, "BAD_REQUEST", "name and url must be non-empty strings");
+      return;
+    }
+  git_begin (&g, path, NULL);
+  arg (&g, "remote");
+  arg (&g, "get-url");
+  arg (&g, name);
+  if (git_try (&sb, &g, &res, out) < 0)
+    return;
+  exists = res.exit_code == 0;
+  islet_exec_result_fini (&res);
+  if (exists && !json_is_true (json_object_get (j, "overwrite")))
+    {
+      reply_error_daemon (out, 409, "GIT_OPERATION_FAILED",
+                          "git remote add: remote '%s' exists (overwrite replaces its url)", name);
+      return;
+    }
+  g.n = 4; /* git -C path remote */
+  arg (&g, exists ? "set-url" : "add");
+  arg (&g, name);
+  arg (&g, url);
+  if (git_run (&sb, &g, "remote add", &res, out) < 0)
+    return;
+  islet_exec_result_fini (&res);
+  if (json_is_true (json_object_get (j, "fetch")))
+    {
+      g.n = 3;
+      arg (&g, "fetch");
+      arg (&g, "-q");
+      arg (&g, name);
+      if (git_run (&sb, &g, "fetch", &res, out) < 0)
+        return;
+      islet_exec_result_fini (&res);
+    }
+  reply_json (out, 200, json_object ());
+}
+
+/* from the repository's own config: a remote is a remote.<name>.url */
+void
+tb_git_remotes (struct req *r, struct resp *out)
+{
+  git_read (
+      r, out,
+      (const char *[]){ "config", "-z", "--local", "--get-regexp", "^remote\\..*\\.url$", NULL },
+      parse_git_remotes, true);
+}
+
+/* --global (the sandbox's /root/.gitconfig, the SDK's default), --local
+ * (the repository at path) or --system (the sandbox's /etc/gitconfig) */
+static const char *
+scope_flag (const char *scope, const char *path, struct resp *out)
+{
+  static const char *const scopes[] = { "global", "local", "system" };
+  static const char *const flags[] = { "--global", "--local", "--system" };
+
+  for (size_t i = 0; i < sizeof scopes / sizeof scopes[0]; i++)
+    if (strcmp (scope ? scope : "global", scopes[i]) == 0)
+      {
+        if (i == 1 && (path == NULL || *path == '\0'))
+          break;
+        return flags[i];
+      }
+  reply_error (out, 400, "BAD_REQUEST",
+               "scope must be global, system, or local with a path (not '%s'%s)",
+               scope ? scope : "", path && *path ? "" : " without a path");
+  return NULL;
+}
+
+/* git config SCOPE KEY VALUE for each pair (key NULL ends) */
+static void
+git_config_set (struct req *r, struct resp *out, json_t *j, const char *const *kv)
+{
+  cleanup_sb struct sb_ref sb = { 0 };
+  cleanup_git struct git g = { 0 };
+  struct islet_exec_result res;
+  const char *path = json_string_value (json_object_get (j, "path"));
+  const char *scope = scope_flag (json_string_value (json_object_get (j, "scope")), path, out);
+
+  if (scope == NULL || tb_open (r, &sb, out) < 0)
+    return;
+  for (; kv[0]; kv += 2)
+    {
+      if (*kv[0] == '-' || *kv[0] == '\0' || kv[1] == NULL)
+        {
+          reply_error (out, 400, "BAD_REQUEST",
+                       "a config key and value must be strings, the "
+                       "key not empty nor beginning with '-'");
+          return;
+        }
+      json_decref (g.env);
+      git_begin (&g, strcmp (scope, "--local") == 0 ? path : NULL, NULL);
+      arg (&g, "config");
+      arg (&g, scope);
+      arg (&g, "--");
+      arg (&g, kv[0]);
+      arg (&g, kv[1]);
+      if (git_run (&sb, &g, "config", &res, out) < 0)
+        return;
+      islet_exec_result_fini (&res);
+    }
+  reply_json (out, 200, json_object ());
+}
+
+void
+tb_git_config_set (struct req *r, struct resp *out)
+{
+  cleanup_json json_t *j = req_json_object (r, out);
+
+  if (j)
+    git_config_set (r, out, j,
+                    (const char *[]){ json_string_value (json_object_get (j, "key")) ?: "",
+                                      json_string_value (json_object_get (j, "value")), NULL });
+}
+
+void
+tb_git_configure_user (struct req *r, struct resp *out)
+{
+  cleanup_json json_t *j = req_json_object (r, out);
+  const char *name, *email;
+
+  if (j == NULL)
+    return;
+  name = json_string_value (json_object_get (j, "name"));
+  email = json_string_value (json_object_get (j, "email"));
+  if (name == NULL || *name == '\0' || email == NULL || *email == '\0')
+    {
+      reply_error (out, 400, "BAD_REQUEST", "name and email must be non-empty strings");
+      return;
+    }
+  git_config_set (r, out, j,
+                  (const char *[]){ "user.name", name, "user.email", email, NULL, NULL });
+}
+
+/* The value of ?key= in ?scope= ({} when it is not set). */
+void
+tb_git_config_get (struct req *r, struct resp *out)
+{
+  cleanup_sb struct sb_ref sb = { 0 };
+  cleanup_git struct git g = { 0 };
+  struct islet_exec_result res;
+  const char *key = req_query (r, "key"), *path = req_query (r, "path");
+  const char *scope = scope_flag (req_query (r, "scope"), path, out);
+
+  if (scope == NULL)
+    return;
+  if (key == NULL || *key == '\0' || *key == '-')
+    {
+      reply_error (out, 400, "BAD_REQUEST", "the query needs key (not beginning with '-')");
+      return;
+    }
+  if (tb_open (r, &sb, out) < 0)
+    return;
+  git_begin (&g, strcmp (scope, "--local") == 0 ? path : NULL, NULL);
+  arg (&g, "config");
+  arg (&g, scope);
+  arg (&g, "--get");
+  arg (&g, "--");
+  arg (&g, key);
+  if (git_try (&sb, &g, &res, out) < 0)
+    return;
+  if (git_none (&res))
+    reply_json (out, 200, json_object ());
+  else if (res.exit_code != 0)
+    git_failed (out, "config", &res);
+  else
+    {
+      size_t n = res.out_len;
+      while (n > 0 && res.out[n - 1] == '\n')
+        n--;
+      reply_json (out, 200, json_pack ("{s:o}", "value", tb_json_text (res.out, n)));
+    }
+  islet_exec_result_fini (&res);
 }

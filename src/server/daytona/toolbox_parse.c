@@ -293,3 +293,26 @@ parse_nul_list (const char *s, size_t len, size_t max)
     json_array_append_new (a, tb_json_text (e, n));
   return a;
 }
+
+json_t *
+parse_git_remotes (const char *s, size_t len)
+{
+  json_t *res = json_pack ("{s:[]}", "remotes");
+  json_t *list = json_object_get (res, "remotes");
+  size_t pos = 0, n;
+  const char *e;
+
+  while ((e = field (s, len, &pos, &n)) != NULL)
+    {
+      const char *nl = memchr (e, '\n', n);
+      size_t klen = nl ? (size_t) (nl - e) : n;
+
+      /* remote.<name>.url: the name is what lies between */
+      if (nl == NULL || klen < 12 || memcmp (e, "remote.", 7) != 0
+          || memcmp (e + klen - 4, ".url", 4) != 0)
+        continue;
+      json_array_append_new (list, json_pack ("{s:o,s:o}", "name", tb_json_text (e + 7, klen - 11),
+                                              "url", tb_json_text (nl + 1, n - klen - 1)));
+    }
+  return res;
+}

@@ -57,6 +57,7 @@ static const struct route routes[] = {
   { "GET", TB "/user-home-dir", tb_home_dir, NULL, 0, NULL },
   { "GET", TB "/work-dir", tb_work_dir, NULL, 0, NULL },
   { "GET", TB "/system/metrics", tb_system_metrics, NULL, 0, NULL },
+  { "POST", TB "/env", tb_env_update, "env.update", BODY_JSON_MAX, NULL },
   { "POST", TB "/process/execute", tb_execute, "process.execute", BODY_JSON_MAX, NULL },
   { "POST", TB "/process/code-run", tb_code_run, "process.code-run", BODY_JSON_MAX, NULL },
   { "GET", TB "/files", tb_files_list, NULL, 0, NULL },
@@ -99,6 +100,14 @@ static const struct route routes[] = {
   { "POST", TB "/git/branches", tb_git_branch_create, "git.branch.create", BODY_JSON_MAX, NULL },
   { "DELETE", TB "/git/branches", tb_git_branch_delete, "git.branch.delete", BODY_JSON_MAX, NULL },
   { "POST", TB "/git/checkout", tb_git_checkout, "git.checkout", BODY_JSON_MAX, NULL },
+  { "POST", TB "/git/init", tb_git_init, "git.init", BODY_JSON_MAX, NULL },
+  { "POST", TB "/git/reset", tb_git_reset, "git.reset", BODY_JSON_MAX, NULL },
+  { "POST", TB "/git/restore", tb_git_restore, "git.restore", BODY_JSON_MAX, NULL },
+  { "POST", TB "/git/remotes", tb_git_remote_add, "git.remote.add", BODY_JSON_MAX, NULL },
+  { "GET", TB "/git/remotes", tb_git_remotes, NULL, 0, NULL },
+  { "POST", TB "/git/config", tb_git_config_set, "git.config", BODY_JSON_MAX, NULL },
+  { "GET", TB "/git/config", tb_git_config_get, NULL, 0, NULL },
+  { "POST", TB "/git/config/user", tb_git_configure_user, "git.config.user", BODY_JSON_MAX, NULL },
 };
 
 /* Match one pattern; the {} segments are copied into buf, pointed to by params. */
