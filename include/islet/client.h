@@ -113,4 +113,12 @@ int islet_fs_stat (struct islet_ctx *ctx, const char *id, const char *path, json
 int islet_fs_list (struct islet_ctx *ctx, const char *id, const char *path, unsigned depth,
                    json_t **out, struct islet_err *err) ISLET_MUST_CHECK;
 
+/* A TCP socket in the network namespace of the running sandbox id, not
+ * connected (close-on-exec): connected to 127.0.0.1:PORT it reaches that
+ * port on the sandbox's own loopback and nothing else of the host.  A local
+ * state directory only; ISLET_E_CONFLICT when the sandbox is not running or
+ * is paused. */
+int islet_sandbox_net_socket (struct islet_ctx *ctx, const char *id, int *fd,
+                              struct islet_err *err) ISLET_MUST_CHECK;
+
 #endif

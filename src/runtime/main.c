@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -422,6 +423,53 @@ set_paused (struct sandbox *sb, int conn, bool on)
   (void) !islet_frame_send_json (conn, ok, &e);
 }
 
+/* A TCP socket in the sandbox's network namespace, not yet connected,
+ * passed back on conn (one byte 'F' carrying it; 'E' and an error frame
+ * if it cannot be made).  isletd's preview proxy connects it to a port on
+ * the sandbox's loopback: the sandbox's network is opened to nothing, and
+ * nothing else of the sandbox is joined.  The supervisor goes back to the
+ * host's namespace at once; it cannot go on in the sandbox's. */
+static void
+net_socket (struct sandbox *sb, int conn)
+{
+  static int host_net = -1;
+  cleanup_close int s = -1;
+  struct islet_err e;
+  int saved = 0;
+
+  if (paused)
+    {
+      islet_fail (&e, ISLET_E_CONFLICT, 0, "sandbox `%s` is paused: start it to resume it", sb->id);
+      goto refuse;
+    }
+  if (host_net < 0)
+    host_net = open ("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (host_net < 0 || setns (sb->ns[ISLET_NS_NET], CLONE_NEWNET) < 0)
+    {
+      islet_fail (&e, ISLET_E_SYSTEM, errno, "enter the sandbox's network namespace");
+      goto refuse;
+    }
+  s = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0)
+    saved = errno;
+  if (setns (host_net, CLONE_NEWNET) < 0)
+    {
+      logmsg ("cannot return to the host's network namespace (%s): stopping", strerror (errno));
+      _exit (1);
+    }
+  if (s < 0)
+    {
+      islet_fail (&e, ISLET_E_SYSTEM, saved, "a socket in the sandbox's network namespace");
+      goto refuse;
+    }
+  if (islet_send_fd (conn, "F", 1, s, 0) < 0)
+    logmsg ("pass a network socket: %s", strerror (errno));
+  return;
+refuse:
+  if (islet_write_all (conn, "E", 1) == 0)
+    reply_error (conn, &e);
+}
+
 /* The first frame of a connection decides who serves it. */
 static bool
 serve (struct sandbox *sb, int conn, int lfd, int sfd)
@@ -456,6 +504,11 @@ serve (struct sandbox *sb, int conn, int lfd, int sfd)
   if (strcmp (op, "pause") == 0 || strcmp (op, "resume") == 0)
     {
       set_paused (sb, conn, op[0] == 'p');
+      return false;
+    }
+  if (strcmp (op, "net-socket") == 0)
+    {
+      net_socket (sb, conn);
       return false;
     }
   if (paused)

@@ -1,7 +1,7 @@
 /* isletd: the HTTP server that speaks Daytona's API, MCP and /v1 (see
  * docs/ARCHITECTURE.md, "isletd" and "Folders").  Shared types of the
  * server's files: its transport (http/), its middle (daemon/) and its faces
- * (daytona/, v1/, mcp/).  Only the transport's http.c and websocket.c
+ * (daytona/, v1/, mcp/).  Only the transport's http.c, websocket.c and proxy.c
  * include the HTTP library and only store.c includes SQLite; the handlers
  * see a request and a response as the plain structs below.  One islet_ctx
  * (srv.ctx) serves every request's thread. */
@@ -50,7 +50,8 @@ struct srv
    * (--sandbox-max NAME=VALUE) */
   struct islet_quota quota_default;
   struct islet_limits ceiling;
-  struct metrics *metrics; /* isletd's own counters (metrics.c); NULL: none kept */
+  struct metrics *metrics;       /* isletd's own counters (metrics.c); NULL: none kept */
+  unsigned char preview_key[32]; /* signs preview tokens and URLs (preview.c) */
 };
 
 #define SRV_PARAMS_MAX 3
@@ -116,10 +117,14 @@ int req_query_each (const struct req *r,
 /* Scratch files on the state dir's disk (spooled output, bulk downloads). */
 #define GUARD_SCRATCH_KEY_MAX ((uint64_t) 1 << 30)
 #define GUARD_SCRATCH_TOTAL_MAX ((uint64_t) 4 << 30)
+/* Proxied preview connections (counted one each) open at once. */
+#define GUARD_PROXY_KEY_MAX 128
+#define GUARD_PROXY_TOTAL_MAX 512
 enum guard_budget
 {
   GUARD_BODY,
   GUARD_SCRATCH,
+  GUARD_PROXY,
   GUARD_BUDGETS
 };
 struct guard;
@@ -377,6 +382,51 @@ void metrics_render (struct metrics *m, FILE *f);
 /* ---- metrics_api.c: a sandbox's use (getMetricsLatest), GET /metrics ---- */
 void tb_system_metrics (struct req *r, struct resp *out);
 void api_metrics (struct req *r, struct resp *out);
+
+/* ---- preview.c: preview links (who may pass, and the sandbox's port) ---- */
+#define PREVIEW_PREFIX "/preview/"
+#define PREVIEW_KEY_LEN 32
+#define PREVIEW_TOKEN_MAX 33
+/* Read <state>/preview.key, or make it (32 random bytes, 0600). */
+int preview_key_load (struct srv *srv, struct islet_err *err) ISLET_MUST_CHECK;
+/* The preview token of sandbox id (hex). */
+void preview_token (const struct srv *srv, const char *id, char out[PREVIEW_TOKEN_MAX]);
+void api_sandbox_preview_url (struct req *r, struct resp *out);
+void api_sandbox_signed_preview_url (struct req *r, struct resp *out);
+/* A preview request's way to its port. */
+struct preview_conn
+{
+  int fd; /* connected to the port inside the sandbox */
+  char id[ISLET_ID_LEN + 1];
+  unsigned port;
+  int64_t key_id;   /* the sandbox's owner, whose proxy budget it holds */
+  bool charged;     /* of that budget */
+  const char *rest; /* the target after the prefix: "", "/...", "?..." */
+  char prefix[64];  /* /preview/<id>/<port>[.<signature>] */
+};
+/* For a raw target under PREVIEW_PREFIX and the request's preview token
+ * (NULL if none): 0 with pc connected, or -1 with the refusal in out. */
+int preview_open (struct srv *srv, const char *target, const char *token, struct preview_conn *pc,
+                  struct resp *out);
+void preview_close (struct srv *srv, struct preview_conn *pc);
+
+/* ---- proxy.c: a preview request, proxied (HTTP and WebSocket) ---- */
+struct proxy;
+/* Whether a raw target is a preview's. */
+bool proxy_path (const char *target);
+/* The headers are in (conn: the HTTP library's): connect to the port and
+ * send the request's head; 0 with *out, or -1 with the refusal in o. */
+int proxy_begin (struct srv *srv, void *conn, const char *target, const char *method,
+                 struct proxy **out, struct resp *o);
+/* A piece of the request's body, sent on. */
+void proxy_body (struct proxy *p, const char *data, size_t n);
+/* The body is over: read the port's answer's head and queue the answer,
+ * taking p (the library's enum MHD_Result), or -1 with a 502 in o (p freed). */
+int proxy_finish (struct proxy *p, void *conn, const char *method, struct resp *o);
+void proxy_free (struct proxy *p);
+/* A preview request with Upgrade: answer it whole (101 and both ways
+ * joined, or the refusal); the library's enum MHD_Result. */
+int proxy_upgrade (struct srv *srv, void *conn, const char *target, const char *method);
 
 /* ---- sandbox_fields.c ---- */
 /* Every field of a create body is one islet honours (or accepts at the

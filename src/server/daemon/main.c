@@ -204,8 +204,8 @@ serve (const char *listen, const char *state_dir, char *origins, const unsigned 
     }
   srv.metrics = metrics_new ();
   if (open_state (state_dir, &srv, err) < 0 || ensure_key (&srv, &key_path, err) < 0
-      || audit_bounds (&srv, audit, err) < 0 || sio_new (&srv.sio, err) < 0
-      || mcp_sessions_new (&srv.mcp, srv.minute_s, err) < 0)
+      || preview_key_load (&srv, err) < 0 || audit_bounds (&srv, audit, err) < 0
+      || sio_new (&srv.sio, err) < 0 || mcp_sessions_new (&srv.mcp, srv.minute_s, err) < 0)
     goto out;
   if (pipe2 (wake, O_CLOEXEC) < 0)
     {

@@ -107,7 +107,9 @@ static const char schema[]
       /* added after the first schema: IF NOT EXISTS adds it to an older store */
       "CREATE TABLE IF NOT EXISTS v1_config ("
       "  key_id INTEGER PRIMARY KEY REFERENCES api_keys(id),"
-      "  config TEXT NOT NULL);"; /* a JSON object: the key's /v1 defaults */
+      "  config TEXT NOT NULL);" /* a JSON object: the key's /v1 defaults */
+      /* the sandboxes made with `public: true` (their previews need no token) */
+      "CREATE TABLE IF NOT EXISTS sandbox_public (id TEXT PRIMARY KEY);";
 
 static void
 keys_forget (struct islet_store *st)

@@ -5,6 +5,7 @@
 #ifndef ISLET_STORE_H
 #define ISLET_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -133,6 +134,12 @@ int islet_store_sandbox_touch (struct islet_store *st, const char *id,
 /* Replace the row's env (a JSON object's text), and nothing else. */
 int islet_store_sandbox_set_env (struct islet_store *st, const char *id, const char *env,
                                  struct islet_err *err) ISLET_MUST_CHECK;
+
+/* Whether sandbox id is public (its previews need no token); set it. */
+int islet_store_sandbox_public (struct islet_store *st, const char *id, bool *out,
+                                struct islet_err *err) ISLET_MUST_CHECK;
+int islet_store_sandbox_set_public (struct islet_store *st, const char *id, bool on,
+                                    struct islet_err *err) ISLET_MUST_CHECK;
 
 /* ---- the defaults of /v1 (GET/PUT /v1/config), one JSON object per key ---- */
 /* *text: the key's object as stored (malloc'd), NULL if it never set one. */

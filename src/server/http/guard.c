@@ -95,6 +95,8 @@ guard_new (struct guard **out, uint64_t scratch_key_max, struct islet_err *err)
   g->head.next = g->head.prev = &g->head;
   g->budgets[GUARD_BODY] = (struct budget){ .key_max = GUARD_BODY_KEY_MAX,
                                             .total_max = GUARD_BODY_TOTAL_MAX };
+  g->budgets[GUARD_PROXY] = (struct budget){ .key_max = GUARD_PROXY_KEY_MAX,
+                                             .total_max = GUARD_PROXY_TOTAL_MAX };
   if (scratch_key_max == 0)
     scratch_key_max = GUARD_SCRATCH_KEY_MAX;
   g->budgets[GUARD_SCRATCH] = (struct budget){ .key_max = scratch_key_max,

@@ -64,6 +64,9 @@ struct conn
   struct MHD_PostProcessor *form;
   bool sink_refused; /* the sink took no more (its end decides the answer) */
   uint64_t t0_ns;
+  char *target;        /* as it came: path and query, not decoded */
+  bool proxied;        /* a preview's request (proxy.c) */
+  struct proxy *proxy; /* its way to the port, until the answer takes it */
 };
 
 const char *
@@ -175,6 +178,8 @@ conn_free (struct conn *c)
   free (c->resp.extra_header_name);
   free (c->resp.extra_header_value);
   free (c->req.param_buf);
+  free (c->target);
+  proxy_free (c->proxy);
   free (c);
 }
 
@@ -580,7 +585,50 @@ on_target (void *cls, const char *target, struct MHD_Connection *mc)
   c->resp.fd = -1;
   c->fresh = true;
   c->control = target_control (target);
+  c->target = islet_xstrdup (target);
   return c;
+}
+
+/* A preview's request (proxy.c): no API key, the preview's own checks;
+ * its body goes to the port as it comes, and the port's answer back. */
+static enum MHD_Result
+proxied (struct http *h, struct MHD_Connection *mc, void **con_cls, const char *method,
+         const char *upload_data, size_t *upload_data_size)
+{
+  struct conn *c = *con_cls;
+  int rc;
+
+  if (c->fresh)
+    {
+      c->fresh = false;
+      if (ws_is_upgrade (mc))
+        {
+          /* as any upgrade, it keeps no conn: its deadline must not come */
+          cleanup_free char *target = islet_take_ptr (&c->target);
+          conn_free (c);
+          *con_cls = NULL;
+          return (enum MHD_Result) proxy_upgrade (h->srv, mc, target, method);
+        }
+      c->proxied = true;
+      if (proxy_begin (h->srv, mc, c->target, method, &c->proxy, &c->resp) < 0)
+        {
+          c->answered = true;
+          return send_resp (mc, &c->resp);
+        }
+      return MHD_YES;
+    }
+  if (*upload_data_size)
+    {
+      if (c->proxy)
+        proxy_body (c->proxy, upload_data, *upload_data_size);
+      *upload_data_size = 0;
+      return MHD_YES;
+    }
+  if (c->answered || c->proxy == NULL)
+    return send_resp (mc, &c->resp);
+  c->answered = true;
+  rc = proxy_finish (islet_take_ptr (&c->proxy), mc, method, &c->resp);
+  return rc < 0 ? send_resp (mc, &c->resp) : (enum MHD_Result) rc;
 }
 
 static enum MHD_Result
@@ -596,6 +644,8 @@ on_request (void *cls, struct MHD_Connection *mc, const char *url, const char *m
   /* the headers are in: no deadline while the request is decided */
   if (c->fresh)
     guard_conn_deadline (h->guard, watch_of (mc), 0);
+  if ((c->fresh && c->control < 0 && proxy_path (c->target)) || c->proxied)
+    return proxied (h, mc, con_cls, method, upload_data, upload_data_size);
   if (c->fresh && c->control < 0 && (ws_path (url) || ws_is_upgrade (mc)))
     {
       /* an upgrade keeps no conn (con_cls NULL): its thread or ws_route answers */

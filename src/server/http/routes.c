@@ -23,6 +23,10 @@ static const struct route routes[] = {
   { "DELETE", "/api/sandbox/{}", api_sandbox_delete, "sandbox.delete", BODY_JSON_MAX, NULL },
   { "PUT", "/api/sandbox/{}/labels", api_sandbox_labels, "sandbox.labels", BODY_JSON_MAX, NULL },
   { "GET", "/api/sandbox/{}/toolbox-proxy-url", api_sandbox_toolbox_url, NULL, 0, NULL },
+  /* preview links (preview.c; the proxy itself is http/proxy.c) */
+  { "GET", "/api/sandbox/{}/ports/{}/preview-url", api_sandbox_preview_url, NULL, 0, NULL },
+  { "GET", "/api/sandbox/{}/ports/{}/signed-preview-url", api_sandbox_signed_preview_url, NULL, 0,
+    NULL },
   { "POST", "/api/sandbox/{}/autostop/{}", api_sandbox_autostop, "sandbox.autostop", BODY_JSON_MAX,
     NULL },
   { "POST", "/api/sandbox/{}/autopause/{}", api_sandbox_autopause, "sandbox.autopause",

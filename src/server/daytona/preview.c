@@ -1,0 +1,453 @@
+/* Preview links: a port inside a sandbox, served through isletd at
+ * <server>/preview/<id>/<port>/... (the proxy itself is http/proxy.c).
+ *
+ * Who may pass: anyone when the sandbox is public; else a request with the
+ * sandbox's preview token in x-daytona-preview-token (as the SDK sends
+ * it), or one whose port segment carries a signature that has not expired
+ * (<port>.<expiry>.<mac>, from getSignedPreviewUrl).  Tokens and signatures
+ * are HMAC-SHA-256 under a server secret kept in <state>/preview.key
+ * (0600), so nothing per sandbox is stored, a restart keeps every link, and
+ * a token names one sandbox only.
+ *
+ * How the port is reached: the sandbox's supervisor makes a socket in the
+ * sandbox's network namespace and passes it back over ctl.sock
+ * (islet_sandbox_net_socket); isletd connects it to 127.0.0.1:<port>.  The
+ * sandbox's network is opened to nothing: no address, route or rule is
+ * added, and isletd joins no namespace. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "islet/util.h"
+#include "server.h"
+
+#define KEY_FILE "preview.key"
+#define MAC_HEX 32 /* 128 bits of the HMAC, in hex */
+#define SIGNED_DEFAULT_S 60
+#define SIGNED_MAX_S (7 * 24 * 3600)
+#define CONNECT_TIMEOUT_MS 5000
+
+static int
+key_create (int dirfd, unsigned char key[PREVIEW_KEY_LEN], struct islet_err *err)
+{
+  cleanup_close int fd = -1;
+  size_t got = 0;
+
+  while (got < PREVIEW_KEY_LEN)
+    {
+      ssize_t n = getrandom (key + got, PREVIEW_KEY_LEN - got, 0);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        return islet_fail (err, ISLET_E_SYSTEM, errno, "getrandom");
+      got += (size_t) n;
+    }
+  fd = openat (dirfd, KEY_FILE, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0)
+    return -1; /* errno: EEXIST when another isletd made it first */
+  if (islet_write_all (fd, key, PREVIEW_KEY_LEN) < 0 || fsync (fd) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "write %s", KEY_FILE);
+  return 0;
+}
+
+int
+preview_key_load (struct srv *srv, struct islet_err *err)
+{
+  cleanup_close int dirfd = open (srv->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  cleanup_close int fd = -1;
+  struct stat st;
+
+  if (dirfd < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "open the state directory");
+  if (key_create (dirfd, srv->preview_key, err) == 0)
+    return 0;
+  if (errno != EEXIST)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "create %s", KEY_FILE);
+  fd = openat (dirfd, KEY_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0 || fstat (fd, &st) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "open %s", KEY_FILE);
+  /* a secret others can read would let them sign links */
+  if ((st.st_mode & 077) != 0 || st.st_uid != geteuid ())
+    return islet_fail (err, ISLET_E_INVALID, 0,
+                       "%s/%s is readable by others or not ours: remove it (every preview "
+                       "link changes) or chmod 600 it",
+                       srv->state_dir, KEY_FILE);
+  if (islet_read_all (fd, srv->preview_key, PREVIEW_KEY_LEN) != PREVIEW_KEY_LEN)
+    return islet_fail (err, ISLET_E_INVALID, 0, "%s/%s is not %d bytes: remove it", srv->state_dir,
+                       KEY_FILE, PREVIEW_KEY_LEN);
+  return 0;
+}
+
+/* The first MAC_HEX hex digits of HMAC-SHA-256 (key, msg). */
+static void
+mac_hex (const struct srv *srv, const char *msg, char out[MAC_HEX + 1])
+{
+  static const char digits[] = "0123456789abcdef";
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+
+  if (HMAC (EVP_sha256 (), srv->preview_key, PREVIEW_KEY_LEN, (const unsigned char *) msg,
+            strlen (msg), md, &n)
+          == NULL
+      || n < MAC_HEX / 2)
+    abort (); /* cannot fail on a valid digest and memory */
+  for (int i = 0; i < MAC_HEX / 2; i++)
+    {
+      out[2 * i] = digits[md[i] >> 4];
+      out[2 * i + 1] = digits[md[i] & 15];
+    }
+  out[MAC_HEX] = '\0';
+}
+
+void
+preview_token (const struct srv *srv, const char *id, char out[PREVIEW_TOKEN_MAX])
+{
+  cleanup_free char *msg = islet_xasprintf ("preview-token %s", id);
+
+  mac_hex (srv, msg, out);
+}
+
+static void
+signature (const struct srv *srv, const char *id, unsigned port, int64_t expires,
+           char out[MAC_HEX + 1])
+{
+  cleanup_free char *msg = islet_xasprintf ("signed-preview %s %u %lld", id, port,
+                                            (long long) expires);
+
+  mac_hex (srv, msg, out);
+}
+
+static bool
+same (const char *a, const char *b)
+{
+  size_t n = strlen (a);
+
+  return n == strlen (b) && CRYPTO_memcmp (a, b, n) == 0;
+}
+
+static int
+port_parse (const char *s, size_t n, unsigned *port)
+{
+  unsigned v = 0;
+
+  if (n == 0 || n > 5 || s[0] == '0')
+    return -1;
+  for (size_t i = 0; i < n; i++)
+    {
+      if (s[i] < '0' || s[i] > '9')
+        return -1;
+      v = v * 10 + (unsigned) (s[i] - '0');
+    }
+  if (v > 65535)
+    return -1;
+  *port = v;
+  return 0;
+}
+
+/* <server>/preview/<id>/<port>, as the caller reached us (its Host). */
+static char *
+preview_base (struct req *r, const char *id)
+{
+  cleanup_free char *tb = sb_toolbox_url (r); /* <server>/toolbox */
+  size_t n = strlen (tb) - strlen ("/toolbox");
+
+  return islet_xasprintf ("%.*s/preview/%s", (int) n, tb, id);
+}
+
+static int
+request_port (struct req *r, unsigned *port, struct resp *out)
+{
+  const char *p = r->params[1];
+
+  if (port_parse (p, strlen (p), port) < 0)
+    {
+      reply_error (out, 400, "BAD_REQUEST", "port `%s` is not a port number (1 to 65535)", p);
+      return -1;
+    }
+  return 0;
+}
+
+void
+api_sandbox_preview_url (struct req *r, struct resp *out)
+{
+  cleanup_sb struct sb_ref sb = { 0 };
+  cleanup_free char *base = NULL;
+  cleanup_free char *url = NULL;
+  char token[PREVIEW_TOKEN_MAX];
+  unsigned port;
+
+  if (sb_open (r, r->params[0], &sb, out) < 0 || request_port (r, &port, out) < 0)
+    return;
+  preview_token (r->srv, sb.info.id, token);
+  base = preview_base (r, sb.info.id);
+  url = islet_xasprintf ("%s/%u", base, port);
+  reply_json (out, 200,
+              json_pack ("{s:s,s:s,s:s}", "sandboxId", sb.info.id, "url", url, "token", token));
+}
+
+void
+api_sandbox_signed_preview_url (struct req *r, struct resp *out)
+{
+  cleanup_sb struct sb_ref sb = { 0 };
+  cleanup_free char *base = NULL;
+  cleanup_free char *url = NULL;
+  cleanup_free char *token = NULL;
+  const char *q = req_query (r, "expiresInSeconds");
+  uint64_t secs = SIGNED_DEFAULT_S;
+  char mac[MAC_HEX + 1];
+  struct islet_err err;
+  unsigned port;
+  int64_t expires;
+
+  if (sb_open (r, r->params[0], &sb, out) < 0 || request_port (r, &port, out) < 0)
+    return;
+  if (q && (islet_parse_u64 (q, SIGNED_MAX_S, &secs, &err) < 0 || secs == 0))
+    {
+      reply_error (out, 400, "BAD_REQUEST",
+                   "expiresInSeconds `%s` is not a number of seconds from 1 to %d", q,
+                   SIGNED_MAX_S);
+      return;
+    }
+  expires = now_s () + (int64_t) secs;
+  signature (r->srv, sb.info.id, port, expires, mac);
+  token = islet_xasprintf ("%lld.%s", (long long) expires, mac);
+  base = preview_base (r, sb.info.id);
+  url = islet_xasprintf ("%s/%u.%s", base, port, token);
+  reply_json (out, 200,
+              json_pack ("{s:s,s:i,s:s,s:s}", "sandboxId", sb.info.id, "port", (int) port, "token",
+                         token, "url", url));
+}
+
+/* <expiry>.<mac> after a port: 0 if it signs (id, port) and has not
+ * expired, else -1 with a 403 that says which. */
+static int
+signed_check (struct srv *srv, const char *id, unsigned port, const char *s, size_t n,
+              struct resp *out)
+{
+  char text[64], mac[MAC_HEX + 1];
+  struct islet_err err;
+  uint64_t expires;
+  char *dot;
+
+  if (n >= sizeof text)
+    goto altered;
+  memcpy (text, s, n);
+  text[n] = '\0';
+  dot = strchr (text, '.');
+  if (dot == NULL)
+    goto altered;
+  *dot = '\0';
+  if (islet_parse_u64 (text, INT64_MAX, &expires, &err) < 0)
+    goto altered;
+  signature (srv, id, port, (int64_t) expires, mac);
+  if (!same (mac, dot + 1))
+    goto altered;
+  if ((int64_t) expires < now_s ())
+    {
+      char when[32];
+      iso_time ((int64_t) expires, when);
+      reply_error (out, 403, "FORBIDDEN", "the signed preview URL expired at %s", when);
+      return -1;
+    }
+  return 0;
+altered:
+  reply_error (out, 403, "FORBIDDEN",
+               "the signed preview URL's signature does not match: it was altered or is not "
+               "this server's");
+  return -1;
+}
+
+/* Split /preview/<id>/<port>[.<signature>][/rest] (the raw target). */
+static int
+target_parse (const char *target, struct preview_conn *pc, const char **sig, size_t *sig_len)
+{
+  const char *p = target + strlen (PREVIEW_PREFIX);
+  size_t n = strcspn (p, "/?");
+  size_t digits;
+
+  if (n != ISLET_ID_LEN || strspn (p, "0123456789abcdef") < n)
+    return -1;
+  memcpy (pc->id, p, n);
+  pc->id[n] = '\0';
+  p += n;
+  if (*p != '/')
+    return -1;
+  p++;
+  n = strcspn (p, "/?");
+  digits = strspn (p, "0123456789");
+  if (digits > n || port_parse (p, digits, &pc->port) < 0)
+    return -1;
+  *sig = NULL;
+  *sig_len = 0;
+  if (digits < n)
+    {
+      if (p[digits] != '.')
+        return -1;
+      *sig = p + digits + 1;
+      *sig_len = n - digits - 1;
+    }
+  pc->rest = p + n;
+  snprintf (pc->prefix, sizeof pc->prefix, "%.*s", (int) (p + n - target), target);
+  return 0;
+}
+
+/* Connect fd to 127.0.0.1:port within the timeout: 0, or -1 with errno. */
+static int
+connect_port (int fd, unsigned port)
+{
+  struct sockaddr_in a = { .sin_family = AF_INET,
+                           .sin_port = htons ((uint16_t) port),
+                           .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+  struct pollfd p = { .fd = fd, .events = POLLOUT };
+  int fl = fcntl (fd, F_GETFL), e = 0;
+  socklen_t len = sizeof e;
+
+  if (fl < 0 || fcntl (fd, F_SETFL, fl | O_NONBLOCK) < 0)
+    return -1;
+  if (connect (fd, (struct sockaddr *) &a, sizeof a) < 0)
+    {
+      if (errno != EINPROGRESS)
+        return -1;
+      if (poll (&p, 1, CONNECT_TIMEOUT_MS) <= 0)
+        {
+          errno = ETIMEDOUT;
+          return -1;
+        }
+      if (getsockopt (fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0)
+        return -1;
+      if (e != 0)
+        {
+          errno = e;
+          return -1;
+        }
+    }
+  return fcntl (fd, F_SETFL, fl);
+}
+
+static int
+reach (struct srv *srv, struct preview_conn *pc, struct resp *out)
+{
+  cleanup_close int fd = -1;
+  struct islet_err err;
+
+  if (!islet_sandbox_running (srv->ctx, pc->id))
+    {
+      reply_error (out, 409, "CONFLICT",
+                   "sandbox %s is not running: start it to open its preview on port %u", pc->id,
+                   pc->port);
+      return -1;
+    }
+  if (islet_sandbox_net_socket (srv->ctx, pc->id, &fd, &err) < 0)
+    {
+      if (err.kind == ISLET_E_CONFLICT)
+        reply_error (out, 409, "CONFLICT", "%s", err.msg);
+      else
+        reply_error (out, 502, "BAD_GATEWAY", "cannot reach sandbox %s: %s", pc->id, err.msg);
+      return -1;
+    }
+  if (connect_port (fd, pc->port) < 0)
+    {
+      if (errno == ECONNREFUSED)
+        reply_error (out, 502, "BAD_GATEWAY", "nothing listens on port %u in sandbox %s", pc->port,
+                     pc->id);
+      else
+        reply_error (out, 502, "BAD_GATEWAY", "cannot connect to port %u in sandbox %s: %s",
+                     pc->port, pc->id, strerror (errno));
+      return -1;
+    }
+  pc->fd = islet_take_fd (&fd);
+  return 0;
+}
+
+int
+preview_open (struct srv *srv, const char *target, const char *token, struct preview_conn *pc,
+              struct resp *out)
+{
+  struct islet_store_sandbox row = { 0 };
+  struct islet_err err;
+  const char *sig;
+  size_t sig_len;
+  bool found, pub = false;
+  const char *whose;
+  char want[PREVIEW_TOKEN_MAX];
+
+  *pc = (struct preview_conn){ .fd = -1 };
+  if (target_parse (target, pc, &sig, &sig_len) < 0)
+    {
+      reply_error (out, 404, "NOT_FOUND", "no preview at %s: the form is %s<sandbox id>/<port>/",
+                   target, PREVIEW_PREFIX);
+      return -1;
+    }
+  found = islet_store_sandbox_get (srv->store, pc->id, &row, &err) == 0
+          && row.phase == ISLET_PHASE_READY;
+  pc->key_id = row.key_id;
+  islet_store_sandbox_fini (&row);
+  if (found && islet_store_sandbox_public (srv->store, pc->id, &pub, &err) < 0)
+    {
+      reply_islet_err (out, &err, false);
+      return -1;
+    }
+  /* a sandbox that does not exist is refused as a private one is, so a
+   * link tells nobody without its token whether it exists */
+  if (sig && signed_check (srv, pc->id, pc->port, sig, sig_len, out) < 0)
+    return -1;
+  if (!sig && !pub)
+    {
+      if (token == NULL || *token == '\0')
+        {
+          reply_error (out, 401, "UNAUTHORIZED",
+                       "this preview needs the sandbox's preview token: send it in the "
+                       "x-daytona-preview-token header, or use a signed preview URL");
+          return -1;
+        }
+      preview_token (srv, pc->id, want);
+      if (!same (want, token))
+        {
+          reply_error (out, 403, "FORBIDDEN", "the preview token is not this sandbox's");
+          return -1;
+        }
+    }
+  if (!found)
+    {
+      reply_error (out, 404, "NOT_FOUND", "no sandbox %s", pc->id);
+      return -1;
+    }
+  if (guard_take (srv->guard, GUARD_PROXY, pc->key_id, 1, &whose) < 0)
+    {
+      bool key = strcmp (whose, "this key's") == 0;
+      reply_error (out, key ? 429 : 503, key ? "TOO_MANY_REQUESTS" : "SERVICE_UNAVAILABLE",
+                   "%s proxied preview connections are at their limit of %llu", whose,
+                   (unsigned long long) guard_limit (srv->guard, GUARD_PROXY, key));
+      return -1;
+    }
+  pc->charged = true;
+  if (reach (srv, pc, out) < 0)
+    {
+      preview_close (srv, pc);
+      return -1;
+    }
+  /* traffic to a preview is activity: the reaper's idle clock restarts */
+  (void) !islet_store_sandbox_touch (srv->store, pc->id, &err);
+  return 0;
+}
+
+void
+preview_close (struct srv *srv, struct preview_conn *pc)
+{
+  if (pc->fd >= 0)
+    close (pc->fd);
+  pc->fd = -1;
+  if (pc->charged && srv->guard)
+    guard_give (srv->guard, GUARD_PROXY, pc->key_id, 1);
+  pc->charged = false;
+}

@@ -1,0 +1,54 @@
+# A WebSocket client for tests/server/api_preview.sh (standard library):
+# wsclient.py HOST PORT PATH TOKEN: handshake, then a text and a 200 KB
+# binary message, each of which must come back the same; prints "ok", or
+# the handshake's status line and exits 1.
+import base64, os, socket, struct, sys
+
+host, port, path, token = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+s = socket.create_connection((host, port), timeout=20)
+key = base64.b64encode(os.urandom(16)).decode()
+req = ("GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+       "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n" % (path, host, port, key))
+if token:
+    req += "x-daytona-preview-token: %s\r\n" % token
+s.sendall((req + "\r\n").encode())
+f = s.makefile("rb")
+status = f.readline().decode().strip()
+while f.readline() not in (b"\r\n", b""):
+    pass
+if not status.startswith("HTTP/1.1 101"):
+    print(status)
+    sys.exit(1)
+
+
+def send(op, data):
+    mask = os.urandom(4)
+    n = len(data)
+    head = bytes([0x80 | op])
+    if n < 126:
+        head += bytes([0x80 | n])
+    elif n < 65536:
+        head += bytes([0x80 | 126]) + struct.pack(">H", n)
+    else:
+        head += bytes([0x80 | 127]) + struct.pack(">Q", n)
+    s.sendall(head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+
+
+def recv():
+    h = f.read(2)
+    n = h[1] & 127
+    if n == 126:
+        n = struct.unpack(">H", f.read(2))[0]
+    elif n == 127:
+        n = struct.unpack(">Q", f.read(8))[0]
+    return h[0] & 15, f.read(n)
+
+
+for op, data in ((1, b"hello through the preview"), (2, os.urandom(200000))):
+    send(op, data)
+    got = recv()
+    if got != (op, data):
+        print("echo differs: op %d, %d bytes back of %d" % (got[0], len(got[1]), len(data)))
+        sys.exit(1)
+send(8, b"")
+print("ok")
