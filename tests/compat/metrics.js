@@ -26,11 +26,15 @@ main('metrics', async () => {
   }
   assert.ok(m1.memUsed >= m0.memUsed + 80e6, `memUsed ${m0.memUsed} then ${m1.memUsed} with 100 MB held`);
 
+  // CPU: over 2 s with the hog asleep, then over 2 s of a busy loop (each
+  // from the previous call, 0.1 to 10 s before)
+  await new Promise((r) => setTimeout(r, 2000));
   const idle = (await sb.getMetricsLatest()).cpuUsedPct;
-  await sb.process.executeSessionCommand('hog', { command: 'timeout 5 sh -c "while :; do :; done"', runAsync: true });
-  await new Promise((r) => setTimeout(r, 1000));
+  await sb.process.executeSessionCommand('hog', { command: 'timeout 6 sh -c "while :; do :; done"', runAsync: true });
+  await sb.getMetricsLatest();
+  await new Promise((r) => setTimeout(r, 2000));
   const busy = (await sb.getMetricsLatest()).cpuUsedPct;
-  assert.ok(busy > 10 && busy > idle, `cpuUsedPct ${idle} idle, ${busy} in a busy loop`);
+  assert.ok(busy > 10 && busy > idle + 5, `cpuUsedPct ${idle} idle, ${busy} in a busy loop`);
 
   // 20 MB of files, synced so that the quota's count has them
   const w = await sb.process.executeCommand('sh -c "dd if=/dev/urandom of=/workspace/f bs=1M count=20 && sync"');
