@@ -4,6 +4,8 @@
 # persist from one command to the next; an async command (202) keeps
 # running after its request, shows no exitCode while it runs, then its
 # exit code and logs; get, list, delete (which kills what still runs);
+# input to an async command's stdin as it runs, refused with its reason when
+# the command has ended, reads nothing for 5 s, or is not there;
 # the state is inside the sandbox (/tmp/.islet-sessions), none on the host.
 # Needs root.  Exit 0 pass, 1 fail, 77 skip.
 #   ISLET_BIN=build/islet bash tests/server/api_session.sh
@@ -107,6 +109,38 @@ done
 (( i < 50 )) || fail "delete left the session's sleep running"
 api GET "$T/s2"; expect_error "a deleted session" 404
 api DELETE "$T/s2"; expect_error "delete again" 404
+
+log "== input to an async command's stdin"
+api POST "$T" -d '{"sessionId":"s3"}'; expect_code "create s3" 201
+sexec s3 '{"command":"read a; echo \"a=$a\"; sleep 300","runAsync":true}'; expect_code "a reader" 202
+C3=$(jq -r .cmdId <<<"$BODY")
+api POST "$T/s3/command/$C3/input" -H 'Content-Type: application/json' -d '{"data":"one\n"}'
+expect_code "input" 200
+for (( i = 0; i < 50; i++ )); do
+  api GET "$T/s3/command/$C3/logs"; [[ $(jq -r .stdout <<<"$BODY") == "a=one" ]] && break; sleep 0.1
+done
+(( i < 50 )) || fail "the command read its input: $BODY"
+api POST "$T/s3/command/$C3/input" -d '{"data":1}'; expect_error "data that is not a string" 400
+api POST "$T/s3/command/00000000-0000-4000-8000-000000000000/input" -d '{"data":"x"}'
+expect_error "input to no command" 404
+# the sleep reads nothing: its pipe and the connection fill, and an input
+# that cannot go in within 5 s closes its stdin, and says so
+{ printf '{"data":"'; head -c 700000 /dev/zero | tr '\0' x; printf '"}'; } >"$STATE.big"
+refused=
+for (( i = 0; i < 4; i++ )); do
+  api POST "$T/s3/command/$C3/input" -H 'Content-Type: application/json' --data-binary "@$STATE.big"
+  [[ "$CODE" == 409 ]] && { refused=$BODY; break; }
+  expect_code "input $i before the pipe is full" 200
+done
+rm -f "$STATE.big"
+[[ "$refused" == *"did not take its input within 5 s"* ]] || fail "a command that reads nothing: ${refused:0:300}"
+api POST "$T/s3/command/$C3/input" -d '{"data":"more\n"}'; expect_error "input after its stdin closed" 409
+islet exec "$A" -- pgrep -x sleep >/dev/null || fail "a closed stdin does not end the command"
+sexec s1 '{"command":"true"}'
+sync_id=$(jq -r .cmdId <<<"$BODY")
+api POST "$T/s1/command/$sync_id/input" -d '{"data":"x"}'; expect_error "input to an ended command" 409
+expect_body "why" '.message | test("has ended")'
+api DELETE "$T/s3"; expect_code "delete s3" 200
 
 log "== the state is in the sandbox, not on the host"
 islet exec "$A" -- test -f "/tmp/.islet-sessions/s1/cmds/$C1/exit" || fail "no exit file in the sandbox"

@@ -77,6 +77,15 @@ void tb_session_delete (struct req *r, struct resp *out);
 void tb_session_exec (struct req *r, struct resp *out);
 void tb_session_command (struct req *r, struct resp *out);
 void tb_session_logs (struct req *r, struct resp *out);
+void tb_session_input (struct req *r, struct resp *out);
+/* toolbox_session_input.c: an async command's exec whose stdin isletd
+ * holds: 0 started, 1 no room (start it without a stdin), -1 failed. */
+int held_start (struct sb_ref *sb, char *const *argv, const char *sid, const char *cid,
+                struct islet_err *err);
+/* Write to the stdin of a command started by held_start; ISLET_E_NOTFOUND
+ * when there is none (it ended, or never had one). */
+int held_input (const char *sandbox, const char *sid, const char *cid, const char *data, size_t len,
+                struct islet_err *err);
 /* A WebSocket request to .../logs?follow=true: 0 with what to run once it
  * is upgraded, or -1 with the answer in out. */
 int tb_session_follow_begin (struct req *r, struct resp *out, ws_open_fn *fn, void **arg);

@@ -42,16 +42,25 @@ static const char DELETE[] = "d=" SESSIONS "/$1\n"
                              "done\n"
                              "rm -rf -- \"$d\"\n";
 
-/* $1 sid, $2 cmd id, $3 sync|async, $4 RUNNER; the command on stdin. */
+/* $1 sid, $2 cmd id, $3 sync|async, $4 RUNNER; the command on stdin.
+ * async only writes the command down: ASYNC (or, past the commands that
+ * keep their stdin, ASYNC_NO_STDIN) starts it. */
 static const char PREP[] = "c=" SESSIONS "/$1/cmds/$2\n"
                            "[ -d \"" SESSIONS "/$1/cmds\" ] || { printf '" NO_SESSION
                            "' >&2; exit 3; }\n"
                            "mkdir -- \"$c\" && cat >\"$c/command\" || exit 125\n"
-                           "if [ \"$3\" = async ]; then\n"
-                           "  exec setsid -f bash -c \"$4\" islet-session \"$1\" \"$2\" async "
-                           "</dev/null >/dev/null 2>&1\n"
-                           "fi\n"
+                           "[ \"$3\" = async ] && exit 0\n"
                            "exec bash -c \"$4\" islet-session \"$1\" \"$2\" sync </dev/null\n";
+
+/* $1 sid, $2 cmd id, $3 RUNNER: an async command in an exec of its own,
+ * whose stdin is the pipe isletd feeds (toolbox_session_input.c), in a
+ * process group of its own for DELETE (setsid forks only a group leader,
+ * which this process is not: the exec waits for the command itself). */
+static const char ASYNC[] = "exec setsid bash -c \"$3\" islet-session \"$1\" \"$2\" async "
+                            ">/dev/null 2>&1\n";
+/* The same, started in the background with no stdin. */
+static const char ASYNC_NO_STDIN[] = "exec setsid -f bash -c \"$3\" islet-session \"$1\" \"$2\" "
+                                     "async </dev/null >/dev/null 2>&1\n";
 
 /* $1 sid, $2 cmd id, $3 sync|async.  The tees copy the command's output
  * to the files and to the exec's own stdout and stderr (sync); on EXIT,
@@ -363,6 +372,89 @@ new_cmd_id (char id[37])
             b[15]);
 }
 
+/* Start an async command whose command file is written: with a stdin
+ * isletd holds, or past their bound with none. */
+static void
+async_start (struct sb_ref *sb, const char *sid, const char *cid, struct resp *out)
+{
+  const char *argv[] = { "bash", "-c", ASYNC, "islet-session", sid, cid, RUNNER, NULL };
+  struct islet_exec_result res;
+  struct islet_err e;
+  int rc = held_start (sb, (char *const *) argv, sid, cid, &e);
+
+  if (rc < 0)
+    {
+      reply_islet_err (out, &e, false);
+      return;
+    }
+  if (rc == 1)
+    {
+      if (script (sb, ASYNC_NO_STDIN, (const char *[]){ sid, cid, RUNNER, NULL }, NULL, NULL, &res,
+                  out)
+          < 0)
+        return;
+      if (res.exit_code != 0)
+        {
+          script_failed (out, "start the command", &res);
+          islet_exec_result_fini (&res);
+          return;
+        }
+      islet_exec_result_fini (&res);
+    }
+  reply_json (out, 202, json_pack ("{s:s}", "cmdId", cid));
+}
+
+void
+tb_session_input (struct req *r, struct resp *out)
+{
+  cleanup_json json_t *j = req_json_object (r, out);
+  cleanup_sb struct sb_ref sb = { 0 };
+  cleanup_json json_t *all = NULL;
+  const char *sid = j ? path_session (r, out) : NULL, *cid = r->params[2];
+  json_t *data, *cmd;
+  struct islet_err e;
+
+  if (sid == NULL)
+    return;
+  data = json_object_get (j, "data");
+  if (!json_is_string (data))
+    {
+      reply_error (out, 400, "BAD_REQUEST", "data must be a string");
+      return;
+    }
+  if (!cmd_id_ok (cid))
+    {
+      reply_error (out, 404, "NOT_FOUND", "command '%s' not found", cid);
+      return;
+    }
+  if (tb_open (r, &sb, out) < 0)
+    return;
+  if (held_input (sb.info.id, sid, cid, json_string_value (data), json_string_length (data), &e)
+      == 0)
+    {
+      reply_json (out, 200, json_object ());
+      return;
+    }
+  if (e.kind != ISLET_E_NOTFOUND)
+    {
+      reply_islet_err (out, &e, false);
+      return;
+    }
+  /* why there is no stdin to write to */
+  if ((all = dump (r, out, &sb, sid, cid)) == NULL)
+    return;
+  cmd = json_array_get (json_object_get (json_array_get (all, 0), "commands"), 0);
+  if (cmd == NULL)
+    reply_error (out, 404, "NOT_FOUND", "command '%s' not found in session '%s'", cid, sid);
+  else if (json_object_get (cmd, "exitCode"))
+    reply_error (out, 409, "CONFLICT", "command '%s' has ended: it takes no more input", cid);
+  else
+    reply_error (out, 409, "CONFLICT",
+                 "command '%s' takes no input: only an async command does, and only one started "
+                 "while fewer than 64 of the sandbox's commands were running with theirs",
+                 cid);
+}
+
 void
 tb_session_exec (struct req *r, struct resp *out)
 {
@@ -398,7 +490,7 @@ tb_session_exec (struct req *r, struct resp *out)
   else if (async && res.exit_code != 0)
     script_failed (out, "start the command", &res);
   else if (async)
-    reply_json (out, 202, json_pack ("{s:s}", "cmdId", cid));
+    async_start (&sb, sid, cid, out);
   else
     {
       json_t *o = json_pack ("{s:s,s:o,s:o,s:o,s:i}", "cmdId", cid, "output",

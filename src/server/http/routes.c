@@ -89,6 +89,8 @@ static const struct route routes[] = {
     NULL },
   { "GET", TB "/process/session/{}/command/{}", tb_session_command, NULL, 0, NULL },
   { "GET", TB "/process/session/{}/command/{}/logs", tb_session_logs, NULL, 0, NULL },
+  { "POST", TB "/process/session/{}/command/{}/input", tb_session_input, "process.session.input",
+    BODY_JSON_MAX, NULL },
   { "GET", TB "/process/pty", tb_pty_list, NULL, 0, NULL },
   { "POST", TB "/process/pty", tb_pty_create, "process.pty.create", BODY_JSON_MAX, NULL },
   { "GET", TB "/process/pty/{}", tb_pty_info, NULL, 0, NULL },
