@@ -114,6 +114,16 @@ int islet_rootfs_mount_volumes (const struct islet_rootfs *spec, const char *roo
 int islet_rootfs_prepare_upper (const char *upper, const char *work, uint32_t base,
                                 const char *hostname, struct islet_err *err) ISLET_MUST_CHECK;
 
+/* A writable layer copied from another sandbox's (a snapshot, a fork):
+ * give its files of uids from..from+RANGE-1 to to..to+RANGE-1, set-id bits
+ * kept.  Only on a copy nothing has mounted yet. */
+int islet_rootfs_shift_owners (const char *upper, uint32_t from, uint32_t to,
+                               struct islet_err *err) ISLET_MUST_CHECK;
+/* And its /etc/hosts and /etc/hostname, if they are as islet wrote them for
+ * old_name, now for new_name; no link in it is followed. */
+int islet_rootfs_rename_upper (const char *upper, const char *old_name, const char *new_name,
+                               struct islet_err *err) ISLET_MUST_CHECK;
+
 /* ---- ns.c ---- */
 enum islet_ns
 {

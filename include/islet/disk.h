@@ -53,6 +53,26 @@ int islet_disk_usage (struct islet_disk_pool *pool, const char *id, uint64_t *us
 int islet_disk_destroy (struct islet_disk_pool *pool, const char *id,
                         struct islet_err *err) ISLET_MUST_CHECK;
 
+/* Snapshots: read-only, copy-on-write copies of a volume, kept in the
+ * pool (a btrfs pool only: a plain one refuses them, ISLET_E_INVALID).
+ * Take one of volume id, named snap (the volume may be in use: every file
+ * is taken at the same instant). */
+int islet_disk_snapshot (struct islet_disk_pool *pool, const char *id, const char *snap,
+                         struct islet_err *err) ISLET_MUST_CHECK;
+/* Bytes the snapshot refers to (shared ones included). */
+int islet_disk_snapshot_usage (struct islet_disk_pool *pool, const char *snap, uint64_t *used,
+                               struct islet_err *err) ISLET_MUST_CHECK;
+/* Create volume id as a writable snapshot of snapshot snap, or (snap NULL)
+ * of volume from, with a byte limit; as islet_disk_create otherwise. */
+int islet_disk_create_from (struct islet_disk_pool *pool, const char *id, const char *snap,
+                            const char *from, uint64_t limit_bytes, char **path,
+                            struct islet_err *err) ISLET_MUST_CHECK;
+/* Delete a snapshot; a missing one is not an error. */
+int islet_disk_snapshot_destroy (struct islet_disk_pool *pool, const char *snap,
+                                 struct islet_err *err) ISLET_MUST_CHECK;
+/* The directory that holds the snapshots (malloc'd). */
+char *islet_disk_snapshot_dir (const struct islet_disk_pool *pool);
+
 /* Unmount the pool of a state directory (if islet mounted it) and delete its
  * image file; used by `islet system reset` and by tests that made their own. */
 int islet_disk_pool_remove (const char *state_dir, struct islet_err *err) ISLET_MUST_CHECK;

@@ -83,29 +83,13 @@ undo_create (struct islet_disk_pool *pool, const char *id, struct islet_err *err
   return -1;
 }
 
-int
-islet_disk_create (struct islet_disk_pool *pool, const char *id, uint64_t limit_bytes, char **path,
-                   struct islet_err *err)
+/* A new subvolume id: its mode and limit, or rolled back. */
+static int
+finish_volume (struct islet_disk_pool *pool, const char *id, uint64_t limit_bytes, char **path,
+               struct islet_err *err)
 {
-  cleanup_close int fd = -1;
+  cleanup_close int fd = openat (pool->dirfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
-  if (check_id (id, err) < 0)
-    return -1;
-  if (disk_reserve (pool, limit_bytes, err) < 0)
-    return islet_wrap (err, "create volume `%s`", id);
-  if (pool->kind == POOL_PLAIN)
-    {
-      if (mkdirat (pool->dirfd, id, 0700) < 0)
-        return islet_fail (err, islet_errkind_from_errno (errno), errno, "create volume `%s`", id);
-      *path = islet_disk_path (pool, id);
-      return 0;
-    }
-  /* with quotas on, the kernel gives the new subvolume its qgroup */
-  /* EROFS here is the pool's fault (islet_disk_readonly), not the caller's */
-  if (btrfs_subvol_create (pool->dirfd, id) < 0)
-    return islet_fail (err, errno == EROFS ? ISLET_E_SYSTEM : islet_errkind_from_errno (errno),
-                       errno, "create subvolume `%s/%s`", pool->dir, id);
-  fd = openat (pool->dirfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0)
     {
       islet_fail (err, ISLET_E_SYSTEM, errno, "open subvolume `%s/%s`", pool->dir, id);
@@ -125,6 +109,30 @@ islet_disk_create (struct islet_disk_pool *pool, const char *id, uint64_t limit_
     }
   *path = islet_disk_path (pool, id);
   return 0;
+}
+
+int
+islet_disk_create (struct islet_disk_pool *pool, const char *id, uint64_t limit_bytes, char **path,
+                   struct islet_err *err)
+{
+
+  if (check_id (id, err) < 0)
+    return -1;
+  if (disk_reserve (pool, limit_bytes, err) < 0)
+    return islet_wrap (err, "create volume `%s`", id);
+  if (pool->kind == POOL_PLAIN)
+    {
+      if (mkdirat (pool->dirfd, id, 0700) < 0)
+        return islet_fail (err, islet_errkind_from_errno (errno), errno, "create volume `%s`", id);
+      *path = islet_disk_path (pool, id);
+      return 0;
+    }
+  /* with quotas on, the kernel gives the new subvolume its qgroup */
+  /* EROFS here is the pool's fault (islet_disk_readonly), not the caller's */
+  if (btrfs_subvol_create (pool->dirfd, id) < 0)
+    return islet_fail (err, errno == EROFS ? ISLET_E_SYSTEM : islet_errkind_from_errno (errno),
+                       errno, "create subvolume `%s/%s`", pool->dir, id);
+  return finish_volume (pool, id, limit_bytes, path, err);
 }
 
 int
@@ -194,24 +202,14 @@ du_add (const char *path, const struct stat *st, int flag, struct FTW *ftw)
  * plus the data reserved for writes since then (sysfs rsv_data), which is
  * also what the limit is checked against.  An overwrite counts twice
  * until the commit frees the old extent. */
-int
-islet_disk_usage (struct islet_disk_pool *pool, const char *id, uint64_t *used,
-                  struct islet_err *err)
+/* The referenced bytes of fd's subvolume's qgroup plus what is reserved
+ * for writes not committed yet. */
+static int
+subvol_usage (struct islet_disk_pool *pool, int fd, const char *id, uint64_t *used,
+              struct islet_err *err)
 {
-  cleanup_close int fd = open_volume (pool, id, err);
   uint64_t sid, rfer[2] = { 0, 0 };
 
-  if (fd < 0)
-    return -1;
-  if (pool->kind == POOL_PLAIN)
-    {
-      cleanup_free char *path = islet_disk_path (pool, id);
-      du_total = 0;
-      if (nftw (path, du_add, 16, FTW_PHYS | FTW_MOUNT) < 0)
-        return islet_fail (err, ISLET_E_SYSTEM, errno, "measure volume `%s`", id);
-      *used = du_total;
-      return 0;
-    }
   if (btrfs_subvol_id (fd, &sid) < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "look up volume `%s`", id);
   if (btrfs_tree_walk (fd, BTRFS_QUOTA_TREE_OBJECTID, 0, BTRFS_QGROUP_INFO_KEY, sid, sid, read_rfer,
@@ -225,6 +223,26 @@ islet_disk_usage (struct islet_disk_pool *pool, const char *id, uint64_t *used,
 }
 
 int
+islet_disk_usage (struct islet_disk_pool *pool, const char *id, uint64_t *used,
+                  struct islet_err *err)
+{
+  cleanup_close int fd = open_volume (pool, id, err);
+
+  if (fd < 0)
+    return -1;
+  if (pool->kind == POOL_PLAIN)
+    {
+      cleanup_free char *path = islet_disk_path (pool, id);
+      du_total = 0;
+      if (nftw (path, du_add, 16, FTW_PHYS | FTW_MOUNT) < 0)
+        return islet_fail (err, ISLET_E_SYSTEM, errno, "measure volume `%s`", id);
+      *used = du_total;
+      return 0;
+    }
+  return subvol_usage (pool, fd, id, used, err);
+}
+
+int
 islet_disk_destroy (struct islet_disk_pool *pool, const char *id, struct islet_err *err)
 {
   if (check_id (id, err) < 0)
@@ -232,4 +250,140 @@ islet_disk_destroy (struct islet_disk_pool *pool, const char *id, struct islet_e
   if (disk_delete_entry (pool->dirfd, pool->dir, id, err) < 0)
     return islet_wrap (err, "destroy volume `%s`", id);
   return 0;
+}
+
+/* ---- snapshots: read-only subvolumes in <pool>/.snapshots ---- */
+
+/* A volume name never starts with a dot (check_id), so no volume can be
+ * this directory. */
+#define SNAP_DIR ".snapshots"
+
+static int
+refuse_plain (const struct islet_disk_pool *pool, struct islet_err *err)
+{
+  return islet_fail (err, ISLET_E_INVALID, 0,
+                     "snapshots need a btrfs disk pool, and this one is a plain directory (%s)",
+                     pool->why);
+}
+
+/* The snapshots' directory, made on first use. */
+static int
+open_snapdir (const struct islet_disk_pool *pool, struct islet_err *err)
+{
+  int fd;
+
+  if (mkdirat (pool->dirfd, SNAP_DIR, 0700) < 0 && errno != EEXIST)
+    return islet_fail (err, islet_errkind_from_errno (errno), errno, "mkdir `%s/%s`", pool->dir,
+                       SNAP_DIR);
+  fd = openat (pool->dirfd, SNAP_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s/%s`", pool->dir, SNAP_DIR);
+  return fd;
+}
+
+/* Open snapshot snap, which must be a subvolume. */
+static int
+open_snapshot (const struct islet_disk_pool *pool, const char *snap, struct islet_err *err)
+{
+  cleanup_close int dir = -1;
+  cleanup_close int fd = -1;
+  struct stat st;
+
+  if (check_id (snap, err) < 0)
+    return -1;
+  if (pool->kind == POOL_PLAIN)
+    return refuse_plain (pool, err);
+  dir = open_snapdir (pool, err);
+  if (dir < 0)
+    return -1;
+  fd = openat (dir, snap, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return islet_fail (err, islet_errkind_from_errno (errno), errno, "open snapshot `%s`", snap);
+  if (fstat (fd, &st) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "stat snapshot `%s`", snap);
+  if (st.st_ino != BTRFS_FIRST_FREE_OBJECTID)
+    return islet_fail (err, ISLET_E_CONFLICT, 0, "snapshot `%s` is not a btrfs subvolume", snap);
+  return islet_take_fd (&fd);
+}
+
+int
+islet_disk_snapshot (struct islet_disk_pool *pool, const char *id, const char *snap,
+                     struct islet_err *err)
+{
+  cleanup_close int vol = -1;
+  cleanup_close int dir = -1;
+
+  if (check_id (snap, err) < 0)
+    return -1;
+  if (pool->kind == POOL_PLAIN)
+    return refuse_plain (pool, err);
+  vol = open_volume (pool, id, err);
+  if (vol < 0)
+    return -1;
+  dir = open_snapdir (pool, err);
+  if (dir < 0)
+    return -1;
+  if (btrfs_snapshot (dir, snap, vol, true) < 0)
+    return islet_fail (err, errno == EROFS ? ISLET_E_SYSTEM : islet_errkind_from_errno (errno),
+                       errno, "snapshot volume `%s` as `%s`", id, snap);
+  return 0;
+}
+
+int
+islet_disk_snapshot_usage (struct islet_disk_pool *pool, const char *snap, uint64_t *used,
+                           struct islet_err *err)
+{
+  cleanup_close int fd = open_snapshot (pool, snap, err);
+
+  if (fd < 0)
+    return -1;
+  return subvol_usage (pool, fd, snap, used, err);
+}
+
+int
+islet_disk_create_from (struct islet_disk_pool *pool, const char *id, const char *snap,
+                        const char *from, uint64_t limit_bytes, char **path, struct islet_err *err)
+{
+  cleanup_close int src = -1;
+
+  if (check_id (id, err) < 0)
+    return -1;
+  if (pool->kind == POOL_PLAIN)
+    return refuse_plain (pool, err);
+  src = snap ? open_snapshot (pool, snap, err) : open_volume (pool, from, err);
+  if (src < 0)
+    return -1;
+  if (disk_reserve (pool, limit_bytes, err) < 0)
+    return islet_wrap (err, "create volume `%s`", id);
+  if (btrfs_snapshot (pool->dirfd, id, src, false) < 0)
+    return islet_fail (err, errno == EROFS ? ISLET_E_SYSTEM : islet_errkind_from_errno (errno),
+                       errno, "create volume `%s` from `%s`", id, snap ? snap : from);
+  /* its qgroup starts with the source's bytes (the kernel copies the
+   * counts) and no limit */
+  return finish_volume (pool, id, limit_bytes, path, err);
+}
+
+int
+islet_disk_snapshot_destroy (struct islet_disk_pool *pool, const char *snap, struct islet_err *err)
+{
+  cleanup_close int dir = -1;
+  cleanup_free char *path = NULL;
+
+  if (check_id (snap, err) < 0)
+    return -1;
+  if (pool->kind == POOL_PLAIN)
+    return 0;
+  dir = open_snapdir (pool, err);
+  if (dir < 0)
+    return -1;
+  path = islet_xasprintf ("%s/%s", pool->dir, SNAP_DIR);
+  if (disk_delete_entry (dir, path, snap, err) < 0)
+    return islet_wrap (err, "delete snapshot `%s`", snap);
+  return 0;
+}
+
+char *
+islet_disk_snapshot_dir (const struct islet_disk_pool *pool)
+{
+  return islet_xasprintf ("%s/%s", pool->dir, SNAP_DIR);
 }

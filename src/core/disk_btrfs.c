@@ -93,6 +93,23 @@ btrfs_subvol_create (int dirfd, const char *name)
   return ioctl (dirfd, BTRFS_IOC_SUBVOL_CREATE, &args);
 }
 
+/* Snapshot the subvolume srcfd as `name` in dirfd, read-only or writable.
+ * Copy-on-write: no data is copied.  The kernel writes the source's dirty
+ * pages out first, so what was written before the call is in it, and every
+ * file is taken at the same instant (what a crash at that instant would
+ * leave on disk). */
+int
+btrfs_snapshot (int dirfd, const char *name, int srcfd, bool rdonly)
+{
+  struct btrfs_ioctl_vol_args_v2 args;
+
+  memset (&args, 0, sizeof args);
+  args.fd = srcfd;
+  args.flags = rdonly ? BTRFS_SUBVOL_RDONLY : 0;
+  strcpy (args.name, name); /* check_id bounds the length */
+  return ioctl (dirfd, BTRFS_IOC_SNAP_CREATE_V2, &args);
+}
+
 /* Limit the qgroup of fd's subvolume (qgroupid 0 means "fd's own").
  * Referenced rather than exclusive bytes: for a lone subvolume they are
  * equal, and once extents are shared (a snapshot of a volume, say) the

@@ -3,6 +3,7 @@
 #ifndef ISLET_DISK_INTERNAL_H
 #define ISLET_DISK_INTERNAL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -57,6 +58,8 @@ int btrfs_list_offsets (int fd, uint64_t tree, uint64_t objectid, uint32_t type,
 /* The id of fd's subvolume. */
 int btrfs_subvol_id (int fd, uint64_t *id);
 int btrfs_subvol_create (int dirfd, const char *name);
+/* Snapshot the subvolume srcfd as `name` in dirfd (copy-on-write). */
+int btrfs_snapshot (int dirfd, const char *name, int srcfd, bool rdonly);
 /* Limit the referenced bytes of fd's subvolume (0: no limit). */
 int btrfs_qgroup_limit (int fd, uint64_t limit);
 int btrfs_quota_enable (int fd);

@@ -4,6 +4,7 @@
  * unmount, remount or move it (mount is also outside its seccomp filter). */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -322,6 +323,108 @@ islet_rootfs_prepare_upper (const char *upper, const char *work, uint32_t base,
   hn = islet_xasprintf ("%s\n", hostname);
   if (write_owned (dfd, "etc/hosts", hosts, base, err) < 0
       || write_owned (dfd, "etc/hostname", hn, base, err) < 0)
+    return -1;
+  return 0;
+}
+
+/* ---- a writable layer copied from another sandbox's ---- */
+
+static __thread uint32_t shift_from, shift_to;
+static __thread int shift_errno;
+
+static int
+shift_one (const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+  bool mu = st->st_uid >= shift_from && st->st_uid - shift_from < ISLET_UID_RANGE;
+  bool mg = st->st_gid >= shift_from && st->st_gid - shift_from < ISLET_UID_RANGE;
+
+  (void) ftw;
+  if (flag == FTW_NS)
+    {
+      shift_errno = EIO;
+      return 1;
+    }
+  if (!mu && !mg)
+    return 0;
+  if (lchown (path, mu ? st->st_uid - shift_from + shift_to : (uid_t) -1,
+              mg ? st->st_gid - shift_from + shift_to : (gid_t) -1)
+      < 0)
+    {
+      shift_errno = errno;
+      return 1;
+    }
+  /* a chown clears a file's set-id bits: put them back */
+  if (!S_ISLNK (st->st_mode) && (st->st_mode & (S_ISUID | S_ISGID))
+      && chmod (path, st->st_mode & 07777) < 0)
+    {
+      shift_errno = errno;
+      return 1;
+    }
+  return 0;
+}
+
+int
+islet_rootfs_shift_owners (const char *upper, uint32_t from, uint32_t to, struct islet_err *err)
+{
+  if (from == to)
+    return 0;
+  shift_from = from;
+  shift_to = to;
+  shift_errno = 0;
+  /* FTW_PHYS: a symbolic link is changed itself, never followed; nothing
+   * else writes in this copy while it is walked (it is not mounted yet) */
+  if (nftw (upper, shift_one, 16, FTW_PHYS | FTW_MOUNT) != 0)
+    return islet_fail (err, ISLET_E_SYSTEM, shift_errno ? shift_errno : errno,
+                       "give the files of `%s` to the new sandbox's uids", upper);
+  return 0;
+}
+
+/* Rewrite etc/NAME (in etc) from old to new if it still holds what islet
+ * wrote (old): edits of the sandbox's own are kept.  Neither a symbolic
+ * link nor anything but a regular file is followed or written. */
+static int
+rename_in (int etc, const char *name, const char *old, const char *new, struct islet_err *err)
+{
+  cleanup_close int fd = openat (etc, name, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  size_t n = strlen (old);
+  char buf[512];
+  struct stat st;
+  ssize_t got;
+
+  if (fd < 0 || fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) || (size_t) st.st_size != n
+      || n >= sizeof buf)
+    return 0;
+  got = pread (fd, buf, n, 0);
+  if (got != (ssize_t) n || memcmp (buf, old, n) != 0)
+    return 0;
+  if (ftruncate (fd, 0) < 0 || pwrite (fd, new, strlen (new), 0) != (ssize_t) strlen (new))
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "write `etc/%s`", name);
+  return 0;
+}
+
+int
+islet_rootfs_rename_upper (const char *upper, const char *old_name, const char *new_name,
+                           struct islet_err *err)
+{
+  cleanup_close int dfd = open (upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  cleanup_close int etc = -1;
+  cleanup_free char *old_hosts = NULL;
+  cleanup_free char *new_hosts = NULL;
+  cleanup_free char *old_hn = NULL;
+  cleanup_free char *new_hn = NULL;
+
+  if (dfd < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", upper);
+  /* one component, O_NOFOLLOW: a link the sandbox made there is not followed */
+  etc = openat (dfd, "etc", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (etc < 0)
+    return 0;
+  old_hosts = islet_xasprintf ("127.0.0.1 localhost %s\n::1 localhost %s\n", old_name, old_name);
+  new_hosts = islet_xasprintf ("127.0.0.1 localhost %s\n::1 localhost %s\n", new_name, new_name);
+  old_hn = islet_xasprintf ("%s\n", old_name);
+  new_hn = islet_xasprintf ("%s\n", new_name);
+  if (rename_in (etc, "hosts", old_hosts, new_hosts, err) < 0
+      || rename_in (etc, "hostname", old_hn, new_hn, err) < 0)
     return -1;
   return 0;
 }
