@@ -30,7 +30,8 @@ struct islet_sandbox_info
 {
   char id[ISLET_ID_LEN + 1];
   char name[ISLET_NAME_MAX + 1];
-  char image[80]; /* "host" or an image id, "sha256:..." */
+  char image[80];                  /* "host" or an image id, "sha256:..." */
+  char snapshot[ISLET_ID_LEN + 1]; /* the snapshot its files came from, or "" */
   enum islet_sandbox_state state;
   struct islet_limits limits;
   uint32_t uid_base;     /* host uid that the sandbox's root maps to */
@@ -65,6 +66,12 @@ struct islet_create_opts
 {
   const char *name;  /* NULL: "islet-<id>" */
   const char *image; /* NULL: "host" (the host's /usr, read-only) */
+  /* Files from a snapshot (its name or id; include/islet/snapshot.h) or
+   * from another sandbox as they are now (its id or name): its image and
+   * its writable layer, copied on write.  At most one of image, snapshot
+   * and fork. */
+  const char *snapshot;
+  const char *fork;
   struct islet_limits limits;
   struct islet_net net; /* zero: mode none, loopback only */
   /* Called with the sandbox's id before anything of it exists (or, for one

@@ -697,9 +697,21 @@ sandbox_remove_storage (struct islet_ctx *ctx, const char *id, const char *name,
   return rc;
 }
 
+/* The writable layer of a sandbox made from a snapshot or another
+ * sandbox: a copy-on-write snapshot of that one's, its files given to this
+ * sandbox's uids. */
 static int
-prepare (struct islet_ctx *ctx, const struct islet_create_opts *opts,
-         struct islet_sandbox_info *info, struct islet_err *err)
+volume_from (struct islet_disk_pool *p, const struct snapshot_source *src,
+             const struct islet_sandbox_info *info, char **volume, struct islet_err *err)
+{
+  return islet_disk_create_from (p, info->id, src->snap[0] ? src->snap : NULL,
+                                 src->snap[0] ? NULL : src->from, info->limits.disk_mb << 20,
+                                 volume, err);
+}
+
+static int
+prepare (struct islet_ctx *ctx, const struct snapshot_source *src, struct islet_sandbox_info *info,
+         struct islet_err *err)
 {
   cleanup_free char *dir = sandbox_dir (ctx, info->id);
   cleanup_free char *cfgpath = islet_xasprintf ("%s/config.json", dir);
@@ -719,7 +731,10 @@ prepare (struct islet_ctx *ctx, const struct islet_create_opts *opts,
     return -1;
   if (pool (ctx, &p, err) < 0)
     return -1;
-  r = islet_disk_create (p, info->id, opts->limits.disk_mb << 20, &volume, err);
+  if (src)
+    r = volume_from (p, src, info, &volume, err);
+  else
+    r = islet_disk_create (p, info->id, info->limits.disk_mb << 20, &volume, err);
   info->disk_enforced = islet_disk_enforced (p);
   pool_put (ctx);
   if (r < 0)
@@ -729,7 +744,11 @@ prepare (struct islet_ctx *ctx, const struct islet_create_opts *opts,
   islet_image_fini (&img);
   upper = islet_xasprintf ("%s/upper", volume);
   work = islet_xasprintf ("%s/work", volume);
-  if (islet_rootfs_prepare_upper (upper, work, info->uid_base, info->name, err) < 0)
+  if (src == NULL && islet_rootfs_prepare_upper (upper, work, info->uid_base, info->name, err) < 0)
+    return -1;
+  if (src
+      && (islet_rootfs_shift_owners (upper, src->uid_base, info->uid_base, err) < 0
+          || islet_rootfs_rename_upper (upper, src->name, info->name, err) < 0))
     return -1;
   cfg = islet_config_json (info, volume);
   if (opts->n_volumes)
@@ -768,7 +787,10 @@ sandbox_create_cold (struct islet_ctx *ctx, const struct islet_create_opts *opts
   cleanup_close int guard = -1;
   cleanup_close int image_hold = -1; /* keeps `image rm` off the image until config.json names it */
   cleanup_close int volume_lock = -1; /* keeps `volume rm` off its volumes the same way */
+  cleanup_close int snap_hold = -1;   /* keeps `snapshot rm` off the snapshot likewise */
   struct islet_sandbox_info info = { 0 };
+  struct snapshot_source src = { .hold = -1 };
+  bool copied = opts->snapshot != NULL || opts->fork != NULL;
   unsigned char rnd[ISLET_ID_LEN / 2];
 
   if (islet_limits_validate (&opts->limits, err) < 0 || islet_net_validate (&opts->net, err) < 0)
@@ -777,8 +799,12 @@ sandbox_create_cold (struct islet_ctx *ctx, const struct islet_create_opts *opts
     return islet_fail (err, ISLET_E_INVALID, 0,
                        "name `%s` is not valid: 1 to %d letters, digits and inner dashes",
                        opts->name, ISLET_NAME_MAX);
-  if (islet_image_resolve (ctx->state_dir, opts->image, info.image, sizeof info.image, &image_hold,
-                           err)
+  if (copied && snapshot_source (ctx, opts, &src, err) < 0)
+    return -1;
+  snap_hold = src.hold;
+  memcpy (info.snapshot, src.snap, sizeof info.snapshot);
+  if (islet_image_resolve (ctx->state_dir, copied ? src.image : opts->image, info.image,
+                           sizeof info.image, &image_hold, err)
       < 0)
     return -1;
   if (volume_hold (ctx, opts, &volume_lock, err) < 0)
@@ -839,7 +865,8 @@ sandbox_create_cold (struct islet_ctx *ctx, const struct islet_create_opts *opts
         (void) unlink (filling);
       return -1;
     }
-  if (prepare (ctx, opts, &info, err) < 0 || spawn_supervisor (ctx, info.id, err) < 0)
+  if (prepare (ctx, copied ? &src : NULL, &info, err) < 0
+      || spawn_supervisor (ctx, info.id, err) < 0)
     {
       struct islet_err ignored; /* the first error is the one to report */
       (void) sandbox_remove_storage (ctx, info.id, info.name, info.uid_base, &ignored);
@@ -987,7 +1014,7 @@ islet_state_reset (struct islet_ctx *ctx, struct islet_err *err)
   for (size_t i = 0; i < n; i++)
     if (islet_sandbox_destroy (ctx, all[i].id, true, err) < 0)
       return islet_wrap (err, "reset");
-  if (sandbox_sweep_leftovers (ctx, err) < 0)
+  if (sandbox_sweep_leftovers (ctx, err) < 0 || snapshot_reset (ctx, err) < 0)
     return islet_wrap (err, "reset");
   pthread_rwlock_wrlock (&ctx->pool_lock);
   islet_disk_pool_free (ctx->pool);

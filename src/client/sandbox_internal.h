@@ -132,6 +132,25 @@ int sandbox_sweep_leftovers (struct islet_ctx *ctx, struct islet_err *err);
 int sandbox_create_cold (struct islet_ctx *ctx, const struct islet_create_opts *opts, bool for_pool,
                          char id[ISLET_ID_LEN + 1], struct islet_err *err);
 
+/* Snapshots (snapshot.c): <state>/snapshots/.lock taken with flock op
+ * (LOCK_SH: a create using a snapshot; LOCK_EX: a change); returns its fd. */
+int snapshot_lock (const struct islet_ctx *ctx, int op, struct islet_err *err);
+/* For reset: every snapshot removed, records and layers. */
+int snapshot_reset (struct islet_ctx *ctx, struct islet_err *err);
+/* Where a create's files come from when it names a snapshot or a sandbox
+ * to fork. */
+struct snapshot_source
+{
+  char snap[ISLET_ID_LEN + 1]; /* a snapshot's id, or "" */
+  char from[ISLET_ID_LEN + 1]; /* a sandbox's id, or "" */
+  char image[80];
+  char name[ISLET_NAME_MAX + 1]; /* the name its files were made under */
+  uint32_t uid_base;             /* the range its files' owners are in */
+  int hold;                      /* the snapshot lock, shared (-1: none); closed by the caller */
+};
+int snapshot_source (struct islet_ctx *ctx, const struct islet_create_opts *opts,
+                     struct snapshot_source *src, struct islet_err *err);
+
 /* The warm pool (src/client/warm.c).  warm_take returns 1 with a pooled
  * sandbox's id, or 0 if none could be taken, and starts a refill. */
 bool warm_fits (const struct islet_create_opts *opts);

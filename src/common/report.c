@@ -96,14 +96,18 @@ islet_sandbox_json (const struct islet_sandbox_info *in)
   const struct islet_limits *l = &in->limits;
 
   json_t *limits = islet_limits_json (l);
+  json_t *o;
 
   /* cpus as well as cpu_millis: what --cpus was given */
   json_object_set_new (limits, "cpus", json_real (l->cpu_millis / 1000.0));
-  return json_pack ("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:b,s:o,s:o}", "id", in->id, "name", in->name,
-                    "image", in->image, "state", islet_state_name (in->state), "created",
-                    (json_int_t) in->created, "supervisor", (json_int_t) in->supervisor, "uid_base",
-                    (json_int_t) in->uid_base, "disk_enforced", (int) in->disk_enforced, "limits",
-                    limits, "network", islet_net_json (&in->net));
+  o = json_pack ("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:b,s:o,s:o}", "id", in->id, "name", in->name,
+                 "image", in->image, "state", islet_state_name (in->state), "created",
+                 (json_int_t) in->created, "supervisor", (json_int_t) in->supervisor, "uid_base",
+                 (json_int_t) in->uid_base, "disk_enforced", (int) in->disk_enforced, "limits",
+                 limits, "network", islet_net_json (&in->net));
+  if (o && in->snapshot[0])
+    json_object_set_new (o, "snapshot", json_string (in->snapshot));
+  return o;
 }
 
 json_t *

@@ -9,8 +9,8 @@
 #include "islet/proto.h"
 #include "islet/util.h"
 
-json_t *
-islet_config_json (const struct islet_sandbox_info *info, const char *volume)
+static json_t *
+config_base (const struct islet_sandbox_info *info, const char *volume)
 {
   json_t *j = json_pack ("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:b,s:o}", "id", info->id, "name",
                          info->name, "image", info->image, "volume", volume, "uid_base",
@@ -24,13 +24,30 @@ islet_config_json (const struct islet_sandbox_info *info, const char *volume)
   return j;
 }
 
+/* The fields written only when they are set. */
+static void
+config_optional (json_t *cfg, const struct islet_sandbox_info *info)
+{
+  if (cfg && info->snapshot[0])
+    json_object_set_new (cfg, "snapshot", json_string (info->snapshot));
+}
+
+json_t *
+islet_config_json (const struct islet_sandbox_info *info, const char *volume)
+{
+  json_t *cfg = config_base (info, volume);
+
+  config_optional (cfg, info);
+  return cfg;
+}
+
 int
 islet_config_load (const char *path, struct islet_sandbox_info *info, char **volume,
                    struct islet_err *err)
 {
   cleanup_free char *text = NULL;
   cleanup_json json_t *cfg = NULL;
-  const char *id, *name, *image, *vol;
+  const char *id, *name, *image, *vol, *snap = NULL;
   json_int_t base, created, nsec = 0;
   json_t *limits;
   int enforced = 0;
@@ -44,16 +61,17 @@ islet_config_load (const char *path, struct islet_sandbox_info *info, char **vol
     }
   cfg = json_loads (text, 0, &jerr);
   if (cfg == NULL
-      || json_unpack_ex (cfg, &jerr, 0, "{s:s,s:s,s:s,s:s,s:I,s:I,s?I,s?b,s:o}", "id", &id, "name",
-                         &name, "image", &image, "volume", &vol, "uid_base", &base, "created",
-                         &created, "created_nsec", &nsec, "disk_enforced", &enforced, "limits",
-                         &limits)
+      || json_unpack_ex (cfg, &jerr, 0, "{s:s,s:s,s:s,s:s,s:I,s:I,s?I,s?b,s:o,s?s}", "id", &id,
+                         "name", &name, "image", &image, "volume", &vol, "uid_base", &base,
+                         "created", &created, "created_nsec", &nsec, "disk_enforced", &enforced,
+                         "limits", &limits, "snapshot", &snap)
              < 0)
     return islet_fail (err, ISLET_E_SYSTEM, 0, "`%s`: %s", path, jerr.text);
   memset (info, 0, sizeof *info);
   snprintf (info->id, sizeof info->id, "%s", id);
   snprintf (info->name, sizeof info->name, "%s", name);
   snprintf (info->image, sizeof info->image, "%s", image);
+  snprintf (info->snapshot, sizeof info->snapshot, "%s", snap ? snap : "");
   info->uid_base = (uint32_t) base;
   info->created = created;
   info->created_nsec = (uint32_t) nsec;

@@ -30,30 +30,46 @@ oci_copy_fd (int in, int out, struct islet_err *err)
     }
 }
 
-/* The name of a sandbox of state_dir whose image is id, or NULL. */
+/* "WHAT `NAME`" of the first JSON file of dir (each entry's `file`
+ * inside it, or the entry itself when file is NULL) whose "image" is id,
+ * or NULL. */
 static char *
-user_of (const char *state_dir, const char *id)
+first_on (const char *dir, const char *file, const char *what, const char *id)
 {
-  cleanup_free char *dir = islet_xasprintf ("%s/sandboxes", state_dir);
   cleanup_dir DIR *d = opendir (dir);
   struct dirent *e;
 
   while (d && (e = readdir (d)) != NULL)
     {
       cleanup_free char *p = NULL;
-      json_t *cfg;
+      json_t *j;
       char *found = NULL;
       if (e->d_name[0] == '.')
         continue;
-      p = islet_xasprintf ("%s/%s/config.json", dir, e->d_name);
-      cfg = json_load_file (p, 0, NULL);
-      if (cfg && strcmp (json_string_value (json_object_get (cfg, "image")) ?: "", id) == 0)
-        found = islet_xstrdup (json_string_value (json_object_get (cfg, "name")) ?: e->d_name);
-      json_decref (cfg);
+      p = file ? islet_xasprintf ("%s/%s/%s", dir, e->d_name, file)
+               : islet_xasprintf ("%s/%s", dir, e->d_name);
+      j = json_load_file (p, 0, NULL);
+      if (j && strcmp (json_string_value (json_object_get (j, "image")) ?: "", id) == 0)
+        found = islet_xasprintf ("%s `%s`", what,
+                                 json_string_value (json_object_get (j, "name")) ?: e->d_name);
+      json_decref (j);
       if (found)
         return found;
     }
   return NULL;
+}
+
+/* What keeps image id: a sandbox of state_dir made on it, or a snapshot
+ * whose layer goes over it (<state>/snapshots/NAME.json,
+ * src/client/snapshot.c); NULL: nothing. */
+static char *
+user_of (const char *state_dir, const char *id)
+{
+  cleanup_free char *sandboxes = islet_xasprintf ("%s/sandboxes", state_dir);
+  cleanup_free char *snapshots = islet_xasprintf ("%s/snapshots", state_dir);
+  char *found = first_on (sandboxes, "config.json", "sandbox", id);
+
+  return found ? found : first_on (snapshots, NULL, "snapshot", id);
 }
 
 /* Add every digest an image record references to the set refs. */
@@ -180,7 +196,7 @@ islet_imgstore_rm (const char *state_dir, const char *ref, struct islet_err *err
   user = user_of (state_dir, img.id);
   islet_oci_image_fini (&img);
   if (user)
-    return islet_fail (err, ISLET_E_CONFLICT, 0, "image `%s` is in use by sandbox `%s`", ref, user);
+    return islet_fail (err, ISLET_E_CONFLICT, 0, "image `%s` is in use by %s", ref, user);
   if (unlink (meta) < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "remove `%s`", meta);
   return prune_locked (state_dir, &freed, err);

@@ -526,8 +526,13 @@ r_create (void *self, const struct islet_create_opts *o, char id[ISLET_ID_LEN + 
     return islet_fail (err, ISLET_E_INVALID, 0,
                        "volumes are mounted by name on a local state directory only, not over "
                        "--url (use the Daytona API's volumeId there)");
+  if (o->fork)
+    return islet_fail (err, ISLET_E_INVALID, 0, "fork acts on a local state directory, not on %s",
+                       rm->base);
   if (o->name)
     json_object_set_new (body, "name", json_string (o->name));
+  if (o->snapshot)
+    json_object_set_new (body, "snapshot", json_string (o->snapshot));
   if (o->image)
     json_object_set_new (body, "snapshot", json_string (o->image));
   if (call_json (rm, "POST", "/api/sandbox", body, &j, err) < 0 || dto_info (j, &info, err) < 0)
