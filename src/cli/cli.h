@@ -178,6 +178,9 @@ const char *cli_time (int64_t unix_s, char *buf, size_t size);
 int cli_resolve (struct cli *cli, const char *ref, struct islet_sandbox_info *info,
                  struct islet_err *err) ISLET_MUST_CHECK;
 
+/* A new sandbox: its id, or with --json its details; the exit status. */
+int cli_print_created (struct cli *cli, struct islet_ctx *ctx, const char *id);
+
 /* ---- io.c ---- */
 
 /* Read fd to its end into a malloc'd, NUL-terminated buffer. */
@@ -233,6 +236,8 @@ int cmd_volume (struct cli *cli, int argc, char **argv);
  * `host` or gives no command. */
 int cli_image_argv (const char *state_dir, const char *image, const struct cli_pos *pos,
                     char ***cmd, struct islet_err *err) ISLET_MUST_CHECK;
+int cmd_snapshot (struct cli *cli, int argc, char **argv);
+int cmd_fork (struct cli *cli, int argc, char **argv);
 int cmd_mcp (struct cli *cli, int argc, char **argv);
 int cmd_audit (struct cli *cli, int argc, char **argv);
 int cmd_key (struct cli *cli, int argc, char **argv);

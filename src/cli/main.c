@@ -34,6 +34,8 @@ static const struct command commands[] = {
   { "tool", cmd_tool, false, "run the commands a model wrote as text" },
   { "image", cmd_image, false, "pull, import, list and remove the images sandboxes use" },
   { "volume", cmd_volume, false, "create, list and remove volumes that sandboxes share" },
+  { "snapshot", cmd_snapshot, false, "keep a sandbox's files under a name; list, remove" },
+  { "fork", cmd_fork, false, "create a sandbox with a copy of another's files" },
   { "system", cmd_system, false, "reset the state directory, size the warm pool" },
   { "mcp", cmd_mcp, false, "serve the Model Context Protocol on stdio, for agents" },
   { "audit", cmd_audit, false, "show isletd's audit log (what ran, what changed)" },

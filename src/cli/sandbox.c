@@ -11,7 +11,7 @@ struct create_args
 {
   struct islet_limits limits;
   uint32_t timeout_ms;
-  const char *name, *image, *network;
+  const char *name, *image, *network, *from;
   struct cli_list allow;
   struct cli_list volumes;
 };
@@ -28,6 +28,8 @@ static const struct cli_opt create_opts[] = {
   { "volume", 0, CLI_OPT_LIST, offsetof (struct create_args, volumes), "NAME:/PATH[:SUB]",
     "mount a volume (`islet volume`) read-write at PATH, or only its directory SUB (repeatable)",
     0 },
+  { "from", 0, CLI_OPT_STR, offsetof (struct create_args, from), "SNAPSHOT",
+    "the files (and image) of a snapshot (`islet snapshot`)", 0 },
   { "json", 0, CLI_OPT_JSON, 0, NULL, "print the sandbox's details as JSON", 0 },
   { NULL, 0, 0, 0, NULL, NULL, 0 },
 };
@@ -66,7 +68,6 @@ cmd_create (struct cli *cli, int argc, char **argv)
 {
   struct create_args a = { .limits = ISLET_LIMITS_DEFAULT, .timeout_ms = CLI_UNSET };
   cleanup_pos struct cli_pos pos = { 0 };
-  struct islet_sandbox_info info;
   struct islet_err err = { 0 };
   struct islet_ctx *ctx;
   char id[ISLET_ID_LEN + 1];
@@ -81,6 +82,7 @@ cmd_create (struct cli *cli, int argc, char **argv)
     struct islet_volume_mount vols[ISLET_VOLUME_MOUNTS_MAX];
     struct islet_create_opts opts = { .name = a.name,
                                       .image = a.image,
+                                      .snapshot = a.from,
                                       .limits = a.limits,
                                       .volumes = vols,
                                       .n_volumes = a.volumes.n };
@@ -95,6 +97,15 @@ cmd_create (struct cli *cli, int argc, char **argv)
     if (ctx == NULL || islet_sandbox_create (ctx, &opts, id, &err) < 0)
       return cli_report (cli, &err);
   }
+  return cli_print_created (cli, ctx, id);
+}
+
+int
+cli_print_created (struct cli *cli, struct islet_ctx *ctx, const char *id)
+{
+  struct islet_sandbox_info info;
+  struct islet_err err = { 0 };
+
   if (!cli->json)
     {
       printf ("%s\n", id);

@@ -58,6 +58,14 @@ expect_eq "whiteout and opaque directory" "$(jget "$OUT" 'j["stdout"]')" $'mine\
 xjson "$id" -- sh -c 'echo more >>/srv/app/owned && cat /srv/app/owned && stat -c %u /srv/app/owned'
 expect_eq "the image's user writes its own file (copy-up keeps the owner)" \
   "$(jget "$OUT" 'j["stdout"]')" $'mine\nmore\n1000'
+fid=$(islet fork "$id") || fail "fork of $id"
+remember_id "$fid"
+xjson "$fid" -- sh -c 'cat /srv/app/owned; stat -c %u:%g /srv/app/owned; id -u; echo again >>/srv/app/owned'
+expect_eq "a fork: the copied-up file, its owner, the image's user" \
+  "$(jget "$OUT" 'j["stdout"]')" $'mine\nmore\n1000:1000\n1000'
+expect_eq "the fork's copy on the host belongs to its own uid range" \
+  "$(stat -c %u "$STATE/pool/$fid/upper/srv/app/owned")" $(( $(sb_info "$fid" 'j["uid_base"]') + 1000 ))
+islet rm -f "$fid" >/dev/null || fail "rm the fork"
 layer=$(ls -d "$STATE"/images/layers/* | head -1)
 for l in "$STATE"/images/layers/*; do [[ -e "$l/attr" ]] && layer=$l; done
 expect_eq "the shared layer is unchanged on the host" "$(cat "$(dirname "$layer")"/*/srv/app/owned 2>/dev/null)" "mine"
@@ -158,7 +166,16 @@ expect_eq "the image stays under its other names" \
 log "rm is refused while a sandbox uses the image; prune frees the rest"
 capture islet image rm example.test/zstd:1
 [[ $RC != 0 && "$ERR" == *"in use by sandbox"* ]] || fail "rm of an image in use: $RC $ERR"
+xjson "$id2" -- sh -c 'echo saved >/tmp/s'
+expect_eq "a file written to keep" "$(jget "$OUT" 'j["exit_code"]')" 0
+islet snapshot "$id2" keep >/dev/null || fail "snapshot of $id2"
 islet rm -f "$id2" >/dev/null || fail "rm $id2"
+capture islet image rm example.test/zstd:1
+[[ $RC != 0 && "$ERR" == *"in use by snapshot \`keep\`"* ]] || fail "rm of an image a snapshot uses: $RC $ERR"
+id3=$(create_sb --from keep); remember_id "$id3"
+xjson "$id3" -- cat /opq/new /tmp/s
+expect_eq "a sandbox from the snapshot: the image's file and the saved one" "$(jget "$OUT" 'j["stdout"]')" "newsaved"
+islet rm -f "$id3" >/dev/null && islet snapshot rm keep >/dev/null || fail "rm of the snapshot"
 capture islet image rm example.test/zstd:1
 [[ $RC == 0 ]] || fail "rm of an unused image: $ERR"
 expect_eq "its two layers are gone" "$(jget "$(islet image ls --json)" 'j["layers_count"]')" 4
