@@ -293,6 +293,7 @@ void api_sandbox_stop (struct req *r, struct resp *out);
 void api_sandbox_pause (struct req *r, struct resp *out);
 void api_sandbox_autopause (struct req *r, struct resp *out);
 void api_sandbox_resize (struct req *r, struct resp *out);
+void api_sandbox_fork (struct req *r, struct resp *out);
 void api_sandbox_delete (struct req *r, struct resp *out);
 void api_sandbox_labels (struct req *r, struct resp *out);
 void api_sandbox_toolbox_url (struct req *r, struct resp *out);

@@ -328,9 +328,11 @@ make (const struct owner *k, const struct owned_spec *spec, enum islet_store_pha
       struct islet_store_sandbox *row, struct islet_err *err)
 {
   struct claim c = { .srv = k->srv, .row = row };
-  struct islet_create_opts opts = {
-    .image = spec->image, .limits = spec->limits, .claim = claim_row, .claim_arg = &c
-  };
+  struct islet_create_opts opts = { .image = spec->image,
+                                    .fork = spec->fork,
+                                    .limits = spec->limits,
+                                    .claim = claim_row,
+                                    .claim_arg = &c };
   char id[ISLET_ID_LEN + 1];
 
   if (within_ceiling (k->srv, &spec->limits, err) < 0)

@@ -56,6 +56,7 @@ struct owned_spec
 {
   const char *name;     /* NULL: the id (Daytona's default) */
   const char *image;    /* NULL: the core's default */
+  const char *fork;     /* a core id: the files, image of that sandbox as they are now */
   const char *language; /* code-toolbox-language; NULL: python */
   const char *target;   /* NULL: local */
   json_t *labels, *env; /* objects of strings, or NULL: none */

@@ -396,6 +396,48 @@ api_sandbox_resize (struct req *r, struct resp *out)
   reply_owned (r, out, &o, rc, &err, NULL);
 }
 
+/* {name}: a new sandbox of the key with a copy of this one's files as they
+ * are now (copy-on-write), its image, limits, language, labels, env and
+ * intervals; started. */
+void
+api_sandbox_fork (struct req *r, struct resp *out)
+{
+  cleanup_json json_t *j = req_json_object (r, out);
+  cleanup_json json_t *labels = NULL;
+  cleanup_json json_t *env = NULL;
+  cleanup_owned struct owned src = { 0 };
+  cleanup_owned struct owned o = { 0 };
+  struct owner k = req_owner (r);
+  const char *name = NULL;
+  struct owned_spec spec;
+  struct islet_err err;
+  int rc;
+
+  if (j == NULL || field_string (j, "name", &name, out) < 0)
+    return;
+  rc = owned_open (&k, r->params[0], &src, &err);
+  if (rc == 0)
+    {
+      labels = owned_json_object (src.row.labels);
+      env = owned_json_object (src.row.env);
+      spec = (struct owned_spec){
+        .name = name,
+        .fork = src.info.id,
+        .language = src.row.language,
+        .target = src.row.target,
+        .labels = labels,
+        .env = env,
+        .limits = src.info.limits,
+        .auto_stop = src.row.auto_stop,
+        .auto_archive = src.row.auto_archive,
+        .auto_delete = src.row.auto_delete,
+        .auto_pause = src.row.auto_pause,
+      };
+      rc = owned_create (&k, &spec, &o, &err);
+    }
+  reply_owned (r, out, &o, rc, &err, NULL);
+}
+
 void
 api_sandbox_delete (struct req *r, struct resp *out)
 {
