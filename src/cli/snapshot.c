@@ -170,7 +170,7 @@ static const struct cli_spec fork_spec = {
   .name = "fork",
   .args = "ID",
   .about = "Create and start a sandbox with a copy of sandbox ID's files as they are now\n"
-           "(running, paused or stopped; copy-on-write), its image and its limits, and\n"
+           "(running, paused or stopped; copy-on-write), its image, limits and network, and\n"
            "print its id.  Changes in either are not seen by the other.",
   .opts = { fork_opts },
   .min_pos = 1,
@@ -195,7 +195,9 @@ cmd_fork (struct cli *cli, int argc, char **argv)
   if (r < 0 || (ctx = cli_ctx (cli, &err)) == NULL || cli_resolve (cli, pos.v[0], &src, &err) < 0)
     return cli_report (cli, &err);
   {
-    struct islet_create_opts opts = { .name = a.name, .fork = src.id, .limits = src.limits };
+    struct islet_create_opts opts = {
+      .name = a.name, .fork = src.id, .limits = src.limits, .net = src.net
+    };
     if (islet_sandbox_create (ctx, &opts, id, &err) < 0)
       return cli_report (cli, &err);
   }
