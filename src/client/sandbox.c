@@ -710,8 +710,8 @@ volume_from (struct islet_disk_pool *p, const struct snapshot_source *src,
 }
 
 static int
-prepare (struct islet_ctx *ctx, const struct snapshot_source *src, struct islet_sandbox_info *info,
-         struct islet_err *err)
+prepare (struct islet_ctx *ctx, const struct islet_create_opts *opts,
+         const struct snapshot_source *src, struct islet_sandbox_info *info, struct islet_err *err)
 {
   cleanup_free char *dir = sandbox_dir (ctx, info->id);
   cleanup_free char *cfgpath = islet_xasprintf ("%s/config.json", dir);
@@ -865,7 +865,7 @@ sandbox_create_cold (struct islet_ctx *ctx, const struct islet_create_opts *opts
         (void) unlink (filling);
       return -1;
     }
-  if (prepare (ctx, copied ? &src : NULL, &info, err) < 0
+  if (prepare (ctx, opts, copied ? &src : NULL, &info, err) < 0
       || spawn_supervisor (ctx, info.id, err) < 0)
     {
       struct islet_err ignored; /* the first error is the one to report */

@@ -53,18 +53,8 @@ int
 snapshot_lock (const struct islet_ctx *ctx, int op, struct islet_err *err)
 {
   cleanup_free char *dir = snap_dir (ctx);
-  cleanup_free char *path = islet_xasprintf ("%s/.lock", dir);
-  cleanup_close int fd = -1;
 
-  if (mkdir (dir, 0700) < 0 && errno != EEXIST)
-    return islet_fail (err, ISLET_E_SYSTEM, errno, "mkdir `%s`", dir);
-  fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0)
-    return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", path);
-  while (flock (fd, op) < 0)
-    if (errno != EINTR)
-      return islet_fail (err, ISLET_E_SYSTEM, errno, "lock `%s`", path);
-  return islet_take_fd (&fd);
+  return islet_lock_file (dir, 0700, ".lock", op, err);
 }
 
 static json_t *
