@@ -95,8 +95,7 @@ limits_default (const struct islet_limits *l)
 bool
 warm_fits (const struct islet_create_opts *opts)
 {
-  return opts->name == NULL && opts->n_volumes == 0 && opts->snapshot == NULL
-         && opts->fork == NULL
+  return opts->name == NULL && opts->n_volumes == 0 && opts->snapshot == NULL && opts->fork == NULL
          && (opts->image == NULL || strcmp (opts->image, "host") == 0)
          && limits_default (&opts->limits) && opts->net.mode == ISLET_NET_NONE;
 }
