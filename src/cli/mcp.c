@@ -49,7 +49,17 @@ h_list (void *data, struct islet_sandbox_info **list, size_t *n, struct islet_er
 static int
 h_resolve (void *data, const char *ref, struct islet_sandbox_info *info, struct islet_err *err)
 {
-  return cli_resolve (data, ref, info, err);
+  struct islet_ctx *ctx;
+
+  if (cli_resolve (data, ref, info, err) < 0)
+    return -1;
+  if (info->state != ISLET_SB_PAUSED)
+    return 0;
+  /* MCP has no start: a tool call on a paused sandbox resumes it */
+  ctx = cli_ctx (data, err);
+  if (ctx == NULL || islet_sandbox_resume (ctx, info->id, err) < 0)
+    return -1;
+  return islet_sandbox_get (ctx, info->id, info, err);
 }
 
 static int

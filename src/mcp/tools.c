@@ -418,7 +418,7 @@ const struct tool mcp_tools[] = {
     "it starts. Unless persistent is true, the sandbox is removed when this MCP session ends.",
     create_args, tool_create, false },
   { "list_sandboxes",
-    "List every sandbox this client can use, with its id, name, state (running or stopped) "
+    "List every sandbox this client can use, with its id, name, state (running, paused or stopped) "
     "and limits.",
     none_args, tool_list, true },
   { "get_sandbox_info",

@@ -99,6 +99,10 @@ k_resolve (void *data, const char *ref, struct islet_sandbox_info *info, struct 
 
   if (owned_open (&k, ref, &o, err) < 0)
     return -1;
+  /* MCP has no start: a tool call on a paused sandbox (one auto-pause
+   * found idle) resumes it, as Daytona's start does, rather than fail */
+  if (o.info.state == ISLET_SB_PAUSED && owned_start (&k, &o, err) < 0)
+    return -1;
   *info = o.info;
   /* in use: the auto-stop clock starts again (whole seconds are enough) */
   if (info->state == ISLET_SB_RUNNING && o.row.last_activity != (int64_t) time (NULL))

@@ -28,6 +28,18 @@
 #define bad(out, ...) (reply_error ((out), 400, "BAD_REQUEST", __VA_ARGS__), -1)
 
 /* temp_storage_mb asked for where the sandbox's disk is not limited */
+/* A sandbox's state in /v1's words (Daytona's): started, paused, stopped. */
+static const char *
+v1_state_word (enum islet_sandbox_state st)
+{
+  static const char *const words[] = { [ISLET_SB_STOPPED] = "stopped",
+                                       [ISLET_SB_RUNNING] = "started",
+                                       [ISLET_SB_BROKEN] = "error",
+                                       [ISLET_SB_PAUSED] = "paused" };
+
+  return (unsigned) st < sizeof words / sizeof words[0] ? words[st] : "error";
+}
+
 static int
 storage_refused (struct resp *out)
 {
@@ -311,8 +323,10 @@ v1_execute (struct req *r, struct resp *out)
       else if (sb_open (r, json_string_value (kept), &sb, out) == 0)
         {
           if (sb.info.state != ISLET_SB_RUNNING)
-            reply_error (out, 409, "CONFLICT", "sandbox '%s' is not started",
-                         json_string_value (kept));
+            reply_error (out, 409, "CONFLICT", "sandbox '%s' is %s: start it to %s",
+                         json_string_value (kept),
+                         sb.info.state == ISLET_SB_PAUSED ? "paused" : "not started",
+                         sb.info.state == ISLET_SB_PAUSED ? "resume it" : "run in it");
           else
             execute_in (sb.ctx, sb.info.id, &job, out);
         }
@@ -427,22 +441,25 @@ v1_sandbox_create (struct req *r, struct resp *out)
     }
   reply_json (out, 200,
               json_pack ("{s:s,s:s,s:s}", "sandbox_id", o.info.id, "state",
-                         o.info.state == ISLET_SB_RUNNING ? "started" : "stopped", "language",
-                         lang));
+                         v1_state_word (o.info.state), "language", lang));
 }
 
-/* The caller's sandboxes (those its key made), and how many run. */
+/* The caller's sandboxes (those its key made), how many run and how many
+ * are paused. */
 static int
-count_own (struct req *r, size_t *n, size_t *running, struct islet_err *err)
+count_own (struct req *r, size_t *n, size_t *running, size_t *paused, struct islet_err *err)
 {
   cleanup_free struct islet_sandbox_info *list = NULL;
   struct owner k = req_owner (r);
 
-  *running = 0;
+  *running = *paused = 0;
   if (owned_list (&k, &list, n, err) < 0)
     return -1;
   for (size_t i = 0; i < *n; i++)
-    *running += list[i].state == ISLET_SB_RUNNING;
+    {
+      *running += list[i].state == ISLET_SB_RUNNING;
+      *paused += list[i].state == ISLET_SB_PAUSED;
+    }
   return 0;
 }
 
@@ -454,11 +471,11 @@ v1_status (struct req *r, struct resp *out)
   cleanup_json json_t *cfg = v1_config_load (r->srv, r->key_id, out);
   json_t *view, *old;
   struct islet_err err;
-  size_t n, running;
+  size_t n, running, paused;
 
   if (cfg == NULL)
     return;
-  if (count_own (r, &n, &running, &err) < 0)
+  if (count_own (r, &n, &running, &paused, &err) < 0)
     {
       reply_islet_err (out, &err, false);
       return;
@@ -467,10 +484,11 @@ v1_status (struct req *r, struct resp *out)
   old = json_deep_copy (view);
   json_object_set (old, "disk_limit_mb", json_object_get (view, "temp_storage_mb"));
   reply_json (out, 200,
-              json_pack ("{s:s,s:s,s:s,s:b,s:I,s:I,s:o,s:o,s:o}", "status", "available",
+              json_pack ("{s:s,s:s,s:s,s:b,s:I,s:I,s:I,s:o,s:o,s:o}", "status", "available",
                          "service_status", "running", "version", ISLET_VERSION, "sandbox_active",
-                         running > 0, "active_sandboxes", (json_int_t) running, "sandboxes",
-                         (json_int_t) n, "config", view, "default_config", old, "languages",
+                         running > 0, "active_sandboxes", (json_int_t) running, "paused_sandboxes",
+                         (json_int_t) paused, "sandboxes", (json_int_t) n, "config", view,
+                         "default_config", old, "languages",
                          names_json (islet_lang_names (ISLET_LANG_FILE))));
 }
 
