@@ -119,3 +119,24 @@ sh_in () {
   expect_code "execute $1" 200
   OUT=$(jq -r .result <<<"$BODY")
 }
+
+# mcp_open [KEY]: an MCP session on /mcp (initialize, then initialized)
+# for mcp; KEY defaults to the admin key.
+mcp_open () {
+  local hdr
+  MCP_H=(-H "Authorization: Bearer ${1:-$SRV_KEY}" -H 'Content-Type: application/json'
+         -H 'Accept: application/json, text/event-stream')
+  hdr=$(mktemp "$STATE.hdr.XXXXXX")
+  curl -s -D "$hdr" -o /dev/null "${MCP_H[@]}" -X POST "$SRV_URL/mcp" -d \
+    '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"test","version":"1"}}}'
+  MCP_SID=$(sed -n 's/^[Mm]cp-[Ss]ession-[Ii]d: *\([0-9a-f]*\).*/\1/p' "$hdr")
+  [[ -n "$MCP_SID" ]] || fail "no MCP session: $(cat "$hdr")"
+  rm -f "$hdr"
+  mcp '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+}
+
+# mcp JSON: one JSON-RPC message in the session of mcp_open; the answer in BODY.
+mcp () {
+  BODY=$(curl -s "${MCP_H[@]}" -H "Mcp-Session-Id: $MCP_SID" -H 'MCP-Protocol-Version: 2025-06-18' \
+    -X POST "$SRV_URL/mcp" -d "$1")
+}

@@ -33,18 +33,7 @@ expect_error "execute in a paused sandbox" 409
 expect_body "it says paused and how to resume" '.message | test("is paused: start it to resume it")'
 api GET "/api/sandbox/$id"; expect_body "still paused" '.state == "paused"'
 
-H=(-H "Authorization: Bearer $SRV_KEY" -H 'Content-Type: application/json'
-   -H 'Accept: application/json, text/event-stream')
-hdr=$(mktemp "$STATE.hdr.XXXXXX")
-curl -s -D "$hdr" -o /dev/null "${H[@]}" -X POST "$SRV_URL/mcp" -d \
-  '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"paused","version":"1"}}}'
-sid=$(sed -n 's/^[Mm]cp-[Ss]ession-[Ii]d: *\([0-9a-f]*\).*/\1/p' "$hdr")
-[[ -n "$sid" ]] || fail "no MCP session: $(cat "$hdr")"
-mcp () {
-  BODY=$(curl -s "${H[@]}" -H "Mcp-Session-Id: $sid" -H 'MCP-Protocol-Version: 2025-06-18' \
-    -X POST "$SRV_URL/mcp" -d "$1")
-}
-mcp '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+mcp_open
 mcp '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"list_sandboxes","arguments":{}}}'
 expect_body "MCP lists it as paused" ".result.structuredContent.sandboxes[0].state == \"paused\" or (.result.content[0].text | fromjson | .sandboxes[0].state == \"paused\")"
 mcp "$(jq -n --arg s "$id" '{jsonrpc: "2.0", id: 3, method: "tools/call", params: {name: "execute_shell", arguments: {sandbox_id: $s, command: "a=$(cat /tmp/count); sleep 0.5; b=$(cat /tmp/count); echo $a $b"}}}')"

@@ -73,18 +73,7 @@ expect_error "a third sandbox" 429
 expect_body "names the sandbox quota" '.message | test("2 sandboxes \\(--max-sandboxes\\)")'
 
 log "== MCP create_sandbox holds to the same quota"
-H=(-H "Authorization: Bearer $Q" -H 'Content-Type: application/json'
-   -H 'Accept: application/json, text/event-stream')
-hdr=$(mktemp "$STATE.hdr.XXXXXX")
-curl -s -D "$hdr" -o /dev/null "${H[@]}" -X POST "$SRV_URL/mcp" -d \
-  '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"quota","version":"1"}}}'
-sid=$(sed -n 's/^[Mm]cp-[Ss]ession-[Ii]d: *\([0-9a-f]*\).*/\1/p' "$hdr")
-[[ -n "$sid" ]] || fail "no MCP session: $(cat "$hdr")"
-mcp () {
-  BODY=$(curl -s "${H[@]}" -H "Mcp-Session-Id: $sid" -H 'MCP-Protocol-Version: 2025-06-18' \
-    -X POST "$SRV_URL/mcp" -d "$1")
-}
-mcp '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+mcp_open "$Q"
 mcp '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"create_sandbox","arguments":{"name":"m","persistent":true,"limits":{"memory_mb":16}}}}'
 expect_body "MCP create over the quota is a tool error" '.result.isError == true'
 expect_body "that names the quota" '.result.content[0].text | test("--max-sandboxes")'
