@@ -394,6 +394,7 @@ int preview_key_load (struct srv *srv, struct islet_err *err) ISLET_MUST_CHECK;
 void preview_token (const struct srv *srv, const char *id, char out[PREVIEW_TOKEN_MAX]);
 void api_sandbox_preview_url (struct req *r, struct resp *out);
 void api_sandbox_signed_preview_url (struct req *r, struct resp *out);
+void api_sandbox_public (struct req *r, struct resp *out);
 /* A preview request's way to its port. */
 struct preview_conn
 {

@@ -61,7 +61,17 @@ main('preview', async () => {
       });
     });
     assert.equal(echoed, 'ping through the preview');
+    assert.equal(sb.public, false);
   } finally {
     await sb.delete();
+  }
+
+  // public: its previews need no token; the SDK's create sends the field
+  const pub = await daytona.create({ language: 'python', public: true });
+  try {
+    assert.equal(pub.public, true);
+    assert.equal((await daytona.get(pub.id)).public, true);
+  } finally {
+    await pub.delete();
   }
 });

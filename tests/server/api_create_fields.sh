@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A create body's fields are honoured or refused, never dropped: the
-# networking fields (islet's sandboxes have loopback only), public, GPUs,
+# networking fields (islet's sandboxes have loopback only), a public that is
+# not a boolean, GPUs,
 # volumes, images, secrets, auto-pause beside auto-stop, TTL, another user, and any field islet
 # does not know get a 400 that names the field and says why, and no sandbox
 # is made; networkBlockAll: true and the SDK's defaults are taken.
@@ -25,7 +26,7 @@ refused '{"networkBlockAll":false}' networkBlockAll 'loopback only'
 refused '{"networkBlockAll":true,"networkAllowList":"1.2.3.4/32"}' networkAllowList 'outbound networking'
 refused '{"outboundProxyUrl":"http://127.0.0.1:3128"}' outboundProxyUrl 'outbound networking'
 refused '{"linkedSandbox":"web"}' linkedSandbox 'no network between them'
-refused '{"public":true}' public 'preview'
+refused '{"public":"yes"}' public 'preview'
 refused '{"gpu":1}' gpu 'GPU'
 refused '{"gpuType":["H100"]}' gpuType 'GPU'
 refused '{"spot":true}' spot 'GPU'

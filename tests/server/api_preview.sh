@@ -117,6 +117,35 @@ ifaces; [[ "$IFACES" == lo ]] || fail "A's interfaces after: $IFACES"
 sh_in "python3 /tmp/app.py probe $port"
 [[ "$OUT" == ConnectionRefusedError ]] || fail "isletd's port from inside A: $OUT"
 
+log "== public"
+api POST /api/sandbox -d '{"public":"yes"}'; expect_error "public not a boolean" 400
+api POST /api/sandbox -d '{"public":true}'; expect_code "create C public" 200
+C=$(jq -r .id <<<"$BODY"); remember_id "$C"
+expect_body "C says it is public" '.public == true'
+api GET "/api/sandbox/$A"; expect_body "A says it is not" '.public == false'
+api GET "/api/sandbox?isPublic=true"; expect_code "list public" 200
+expect_body "only C is listed public" "[.items[].id] == [\"$C\"]"
+api POST "/toolbox/$C/files/bulk-upload" -F "files[0].path=/tmp/app.py" -F "files[0].file=@$HERE/preview/app.py;filename=app.py"
+expect_code "upload the app to C" 200
+api POST "/toolbox/$C/process/session" -d '{"sessionId":"app"}'; expect_code "C's session" 201
+api POST "/toolbox/$C/process/session/app/exec" -d '{"command":"sh -c \"mkdir -p /tmp/www && echo public >/tmp/www/p && exec python3 /tmp/app.py 8080\"","runAsync":true}'
+expect_code "start C's app" 202
+for (( i = 0; i < 100; i++ )); do
+  get "$SRV_URL/preview/$C/8080/p"
+  [[ "$CODE" == 200 ]] && break
+  sleep 0.1
+done
+[[ "$CODE" == 200 && "$BODY" == public ]] || fail "C's preview without a token: $CODE $BODY"
+get "$SRV_URL/preview/$C/8080/p" -H "x-daytona-preview-token: $TOKEN"; expect_code "a public preview ignores a wrong token" 200
+api POST "/api/sandbox/$C/public/false"; expect_code "C made private" 200
+expect_body "C says it is private" '.public == false'
+get "$SRV_URL/preview/$C/8080/p"; expect_error "C private, no token" 401
+api POST "/api/sandbox/$C/public/maybe"; expect_error "isPublic maybe" 400
+api POST "/api/sandbox/$C/public/true"; expect_code "C public again" 200
+get "$SRV_URL/preview/$C/8080/p"; expect_code "C public again, no token" 200
+api -k "$(new_key other)" POST "/api/sandbox/$C/public/false"; expect_error "another key cannot change it" 404
+get "$SRV_URL/preview/$C/8080/p"; expect_code "still public" 200
+
 log "== a stopped sandbox"
 api POST "/api/sandbox/$B/stop"; expect_code "stop B" 200
 get "$SRV_URL/preview/$B/8080/" -H "x-daytona-preview-token: $TOKEN_B"; expect_error "B stopped" 409

@@ -1,5 +1,5 @@
 // wrap: islet_sandbox_create islet_sandbox_get islet_sandbox_destroy islet_sandbox_list sqlite3_step
-// server: daemon/metrics.c daemon/owned.c daemon/store.c daemon/store_audit.c http/reply.c
+// server: daemon/metrics.c daemon/owned.c daemon/store.c daemon/store_audit.c daemon/store_preview.c http/reply.c
 /* isletd's middle (src/server/daemon/owned.c) on a real store and a pretend core:
  * a create is the core's sandbox and the store's row as one, whichever
  * store statement fails (SQLite's way of testing: fail each in turn), and
@@ -191,6 +191,26 @@ static const struct owned_spec spec = { .name = "web",
                                         .limits = ISLET_LIMITS_DEFAULT,
                                         .auto_delete = -1 };
 
+/* The rows of sandbox_public (a public sandbox's mark), read apart from
+ * the store (whose sqlite3_step is the one that fails). */
+static int
+public_rows (struct fixture *f)
+{
+  cleanup_free char *db = islet_xasprintf ("%s/isletd.db", f->dir);
+  sqlite3 *h = NULL;
+  sqlite3_stmt *s = NULL;
+  int n;
+
+  assert_int_equal (sqlite3_open_v2 (db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  assert_int_equal (sqlite3_prepare_v2 (h, "SELECT count(*) FROM sandbox_public", -1, &s, NULL),
+                    SQLITE_OK);
+  assert_int_equal (__real_sqlite3_step (s), SQLITE_ROW);
+  n = sqlite3_column_int (s, 0);
+  sqlite3_finalize (s);
+  sqlite3_close (h);
+  return n;
+}
+
 /* ---- tests ---- */
 
 /* Fail the 1st, 2nd, ... store statement of a create in turn, until one
@@ -199,9 +219,8 @@ static const struct owned_spec spec = { .name = "web",
  * quick check is only a check) left one of each; the rollback was seen at
  * work (a failure after the core had made its sandbox). */
 static void
-create_is_one_under_store_faults (void **state)
+create_faults (struct fixture *f, const struct owned_spec *sp)
 {
-  struct fixture *f = *state;
   struct owner k = { .srv = &f->srv, .key_id = f->key };
   bool rolled_back = false, clean = false;
 
@@ -215,7 +234,7 @@ create_is_one_under_store_faults (void **state)
       steps = 0;
       events = 0;
       fail_at = n;
-      rc = owned_create (&k, &spec, &o, &err);
+      rc = owned_create (&k, sp, &o, &err);
       clean = steps < n;
       fail_at = 0;
       if (rc == 0)
@@ -223,6 +242,7 @@ create_is_one_under_store_faults (void **state)
           assert_int_equal (n_core, 1);
           assert_int_equal (rows_of (f), 1);
           assert_int_equal (events, 1);
+          assert_int_equal (public_rows (f), sp->is_public ? 1 : 0);
           assert_int_equal (owned_destroy (&k, &o, &err), 0);
           owned_fini (&o);
         }
@@ -234,9 +254,26 @@ create_is_one_under_store_faults (void **state)
         }
       assert_int_equal (n_core, 0);
       assert_int_equal (rows_of (f), 0);
+      assert_int_equal (public_rows (f), 0);
     }
   assert_true (clean);
   assert_true (rolled_back);
+}
+
+static void
+create_is_one_under_store_faults (void **state)
+{
+  create_faults (*state, &spec);
+}
+
+/* A public sandbox's mark is made with it and goes with it. */
+static void
+public_create_is_one_under_store_faults (void **state)
+{
+  struct owned_spec pub = spec;
+
+  pub.is_public = true;
+  create_faults (*state, &pub);
 }
 
 static void
@@ -384,6 +421,7 @@ main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown (create_is_one_under_store_faults, setup, teardown),
+    cmocka_unit_test_setup_teardown (public_create_is_one_under_store_faults, setup, teardown),
     cmocka_unit_test_setup_teardown (core_failure_leaves_no_row, setup, teardown),
     cmocka_unit_test_setup_teardown (another_keys_sandbox_is_not_found, setup, teardown),
     cmocka_unit_test_setup_teardown (sweep_takes_back_what_a_kill_left, setup, teardown),

@@ -395,6 +395,8 @@ owned_create (const struct owner *k, const struct owned_spec *spec, struct owned
       return -1;
     }
   if (islet_sandbox_get (k->srv->ctx, o->row.id, &o->info, err) < 0
+      || (spec->is_public
+          && islet_store_sandbox_set_public (k->srv->store, o->row.id, true, err) < 0)
       || islet_store_sandbox_set_phase (k->srv->store, o->row.id, ISLET_PHASE_READY, err) < 0)
     {
       metrics_create (k->srv->metrics, false);
@@ -644,8 +646,13 @@ owned_dto (const struct owner *k, const struct owned *o, const char *state)
   cleanup_free char *org = islet_xasprintf ("key-%lld", (long long) o->row.key_id);
   cleanup_free char *tb = owned_toolbox_url (k);
   char created[32], updated[32], activity[32];
+  struct islet_err ignored;
+  bool is_public = false;
   json_t *j;
 
+  /* unknown (the store failed): said private, which is what is enforced */
+  if (islet_store_sandbox_public (k->srv->store, o->info.id, &is_public, &ignored) < 0)
+    is_public = false;
   if (state == NULL)
     state = state_word (o->info.state);
   json_object_set_new (labels, "code-toolbox-language",
@@ -656,7 +663,8 @@ owned_dto (const struct owner *k, const struct owned *o, const char *state)
   j = json_pack ("{s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:b,s:b,s:s}", "id", o->info.id, "organizationId",
                  org, "name", o->row.name ? o->row.name : o->info.name, "snapshot", o->info.image,
                  "user", "root", "env", owned_json_object (o->row.env), "labels", labels, "public",
-                 0, "networkBlockAll", 1, "target", o->row.target ? o->row.target : "local");
+                 is_public, "networkBlockAll", 1, "target",
+                 o->row.target ? o->row.target : "local");
   json_object_set_new (j, "cpu", amount (l->cpu_millis));
   json_object_set_new (j, "gpu", json_integer (0));
   json_object_set_new (j, "memory", amount (l->memory_mb * 1000 / 1024));

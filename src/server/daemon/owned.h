@@ -62,6 +62,7 @@ struct owned_spec
   json_t *labels, *env; /* objects of strings, or NULL: none */
   struct islet_limits limits;
   int64_t auto_stop, auto_archive, auto_delete, auto_pause; /* minutes, as in the row */
+  bool is_public; /* its preview links need no token (preview.c) */
 };
 
 /* The ceiling of each limit of a sandbox, unless the operator sets another

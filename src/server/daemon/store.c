@@ -811,7 +811,7 @@ islet_store_sandbox_delete (struct islet_store *st, const char *id, struct islet
   sqlite3_bind_text (s, 1, id, -1, SQLITE_STATIC);
   if (sqlite3_step (s) != SQLITE_DONE)
     return store_db_fail (st, err, "delete sandbox");
-  return 0;
+  return store_public_forget (st, id, err);
 }
 
 int

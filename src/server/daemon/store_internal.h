@@ -71,6 +71,8 @@ void store_resetp (sqlite3_stmt **s);
 void store_finalizep (sqlite3_stmt **s);
 void store_unlockp (struct islet_store **st);
 int store_db_fail (struct islet_store *st, struct islet_err *err, const char *what);
+/* Forget whether sandbox id was public (its row is gone); the lock held. */
+int store_public_forget (struct islet_store *st, const char *id, struct islet_err *err);
 /* sql must be a string literal (its address is the cache's key). */
 int store_prepare (struct islet_store *st, const char *sql, sqlite3_stmt **out,
                    struct islet_err *err);

@@ -20,6 +20,19 @@ islet_store_sandbox_public (struct islet_store *st, const char *id, bool *out,
 }
 
 int
+store_public_forget (struct islet_store *st, const char *id, struct islet_err *err)
+{
+  cleanup_stmt sqlite3_stmt *s = NULL;
+
+  if (store_prepare (st, "DELETE FROM sandbox_public WHERE id = ?", &s, err) < 0)
+    return -1;
+  sqlite3_bind_text (s, 1, id, -1, SQLITE_STATIC);
+  if (sqlite3_step (s) != SQLITE_DONE)
+    return store_db_fail (st, err, "forget whether a sandbox was public");
+  return 0;
+}
+
+int
 islet_store_sandbox_set_public (struct islet_store *st, const char *id, bool on,
                                 struct islet_err *err)
 {

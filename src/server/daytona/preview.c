@@ -228,6 +228,31 @@ api_sandbox_signed_preview_url (struct req *r, struct resp *out)
                          token, "url", url));
 }
 
+/* Daytona's updatePublicStatus: POST /api/sandbox/{id}/public/{true|false}. */
+void
+api_sandbox_public (struct req *r, struct resp *out)
+{
+  cleanup_sb struct sb_ref sb = { 0 };
+  const char *v = r->params[1];
+  struct islet_err err;
+  bool on = strcmp (v, "true") == 0;
+
+  if (sb_open (r, r->params[0], &sb, out) < 0)
+    return;
+  snprintf (r->sandbox_id, sizeof r->sandbox_id, "%s", sb.info.id);
+  if (!on && strcmp (v, "false") != 0)
+    {
+      reply_error (out, 400, "BAD_REQUEST", "isPublic `%s` is neither true nor false", v);
+      return;
+    }
+  if (islet_store_sandbox_set_public (r->srv->store, sb.info.id, on, &err) < 0)
+    {
+      reply_islet_err (out, &err, false);
+      return;
+    }
+  reply_json (out, 200, sb_dto (r, &sb, NULL));
+}
+
 /* <expiry>.<mac> after a port: 0 if it signs (id, port) and has not
  * expired, else -1 with a 403 that says which. */
 static int

@@ -185,6 +185,7 @@ struct create_args
   json_t *labels, *env;
   struct islet_limits limits;
   int64_t auto_stop, auto_archive, auto_delete, auto_pause;
+  bool is_public;
 };
 
 /* Daytona's rule: a sandbox is stopped or paused when idle, not both. */
@@ -219,6 +220,14 @@ parse_create (json_t *j, struct create_args *a, struct resp *out)
       || field_minutes (j, "autoPauseInterval", 0, &a->auto_pause, out) < 0
       || one_idle_action (a->auto_stop, a->auto_pause, out) < 0)
     return -1;
+  if (json_object_get (j, "public") && !json_is_boolean (json_object_get (j, "public"))
+      && !json_is_null (json_object_get (j, "public")))
+    {
+      reply_error (out, 400, "BAD_REQUEST",
+                   "public must be a boolean (true: the sandbox's preview links need no token)");
+      return -1;
+    }
+  a->is_public = json_is_true (json_object_get (j, "public"));
   if (a->from && a->snapshot)
     {
       reply_error (out, 400, "BAD_REQUEST", "snapshot and buildInfo both name an image: give one");
@@ -297,6 +306,7 @@ api_sandbox_create (struct req *r, struct resp *out)
     .auto_archive = a.auto_archive,
     .auto_delete = a.auto_delete,
     .auto_pause = a.auto_pause,
+    .is_public = a.is_public,
   };
   rc = owned_create (&k, &spec, &o, &err);
   reply_owned (r, out, &o, rc, &err, NULL);

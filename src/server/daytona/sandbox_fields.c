@@ -44,8 +44,7 @@ static const struct
   { "domainAllowList", IF_EMPTY, NO_NETWORK },
   { "outboundProxyUrl", IF_EMPTY, NO_NETWORK },
   { "linkedSandbox", IF_EMPTY, "sandboxes have no network between them: " NO_NETWORK },
-  { "public", IF_EMPTY,
-    "there is no public preview proxy: a sandbox is reached through the API only" },
+  { "public", TAKEN, NULL }, /* preview links without a token (preview.c) */
   { "gpu", IF_EMPTY, NO_GPU },
   { "gpuType", IF_EMPTY, NO_GPU },
   { "spot", IF_EMPTY, NO_GPU },

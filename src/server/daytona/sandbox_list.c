@@ -419,6 +419,16 @@ amount_in (const struct list_query *q, enum amount a, double v)
   return !(v < q->min[a] - 0.0005) && !(v > q->max[a] + 0.0005);
 }
 
+/* 1 if sb is public, 0 if not (or the store cannot say: what is enforced). */
+static int
+sb_public (const struct req *r, const struct sb_ref *sb)
+{
+  struct islet_err ignored;
+  bool on = false;
+
+  return islet_store_sandbox_public (r->srv->store, sb->info.id, &on, &ignored) == 0 && on;
+}
+
 /* Whether sb passes the filters that need no DTO. */
 static bool
 matches (const struct req *r, const struct list_query *q, const struct sb_ref *sb)
@@ -433,7 +443,8 @@ matches (const struct req *r, const struct list_query *q, const struct sb_ref *s
          && in_set (q->classes, "container") && amount_in (q, AMT_CPU, l->cpu_millis / 1000.0)
          && amount_in (q, AMT_MEMORY, l->memory_mb / 1024.0)
          && amount_in (q, AMT_DISK, l->disk_mb / 1024.0) && amount_in (q, AMT_GPU, 0)
-         && q->is_public != 1 && q->is_recoverable != 1 && in_range (q, WHEN_CREATED, created_ms)
+         && (q->is_public < 0 || q->is_public == sb_public (r, sb)) && q->is_recoverable != 1
+         && in_range (q, WHEN_CREATED, created_ms)
          && in_range (q, WHEN_EVENT, sb->row.last_activity * 1000)
          && in_range (q, WHEN_DESTROY, destroy_at_ms (r, sb));
 }
