@@ -176,6 +176,46 @@ const { Daytona } = require('@daytonaio/sdk');
 """
 
 
+def pty_echo(srv, sid, n):
+    """A terminal made as the SDK's createPty makes it; each sample is one
+    key typed and its echo seen (bash's readline echoes it): an 'x', then a
+    backspace, in turns."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "lib"))
+    import ws_client  # the tests' small RFC 6455 client
+
+    ws = ws_client.Conn("ws://%s/toolbox/%s/process/pty/create-connect?id=bench&cols=80&rows=24"
+                        % (srv.url.split("://", 1)[1], sid), srv.key, "X-Daytona-Pty-Exit-Control")
+    ws.s.settimeout(10)
+
+    def until(want):
+        seen = b""
+        while want not in seen:
+            op, data = ws.message()
+            if op == 8:
+                die("the terminal closed: %r" % data)
+            if op == 2:
+                seen += data
+        return seen
+
+    ws.s.sendall(ws_client.frame(2, b"echo bench-$((40+2))\n"))
+    until(b"bench-42")
+    time.sleep(0.3)
+    ws.s.setblocking(False)
+    try:
+        while ws.s.recv(65536):
+            pass
+    except BlockingIOError:
+        pass
+    ws.s.settimeout(10)
+    ws.buf = b""
+    keys = [(b"x", b"x"), (b"\x7f", b"\x08")]
+    samples = timed(lambda i: (ws.s.sendall(ws_client.frame(2, keys[i % 2][0])), until(keys[i % 2][1])),
+                    n, warmup=4)
+    ws.s.sendall(ws_client.frame(2, b"exit\n"))
+    ws.s.close()
+    return samples
+
+
 def sdk_bench(sdk_dir, srv, runs):
     if not sdk_dir or not os.path.isdir(os.path.join(sdk_dir, "node_modules", "@daytonaio", "sdk")):
         return None
@@ -236,6 +276,8 @@ def main():
         results["execute_true"] = row("toolbox execute `true`", timed(
             lambda i: call(c, srv.key, "POST", tb + "/process/execute", {"command": "true"}), n))
 
+        results["pty_echo"] = row("PTY keystroke echo round trip (WebSocket)", pty_echo(srv, sid, n))
+
         def code_run(i):
             r = json.loads(call(c, srv.key, "POST", tb + "/process/code-run",
                                 {"code": "print(1)", "language": "python"}))
@@ -288,6 +330,7 @@ def main():
             target("SDK create + codeRun p50", pct(sdk, 50), "<=", 50, "ms")
         target("API create to started p50", results["api_create"]["p50"], "<=", 10, "ms")
         target("toolbox execute `true` p50", results["execute_true"]["p50"], "<=", 3, "ms")
+        target("PTY keystroke echo p50", results["pty_echo"]["p50"], "<=", 1, "ms")
         if "read4k_wrk" in results:
             target("file read 4 KiB, requests/s (wrk -c64)", results["read4k_wrk"]["rps"], ">=", 5000,
                    "req/s")

@@ -8,6 +8,8 @@
  * the only file that includes the HTTP library (for the upgrade). */
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <string.h>
@@ -24,6 +26,7 @@
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define WS_SEND_TIMEOUT_MS 5000 /* a client that reads nothing for this long is dropped */
 #define WS_READ_CHUNK 16384
+#define WS_SMALL_FRAME 4096 /* sent in one piece, header and payload */
 
 enum
 {
@@ -250,6 +253,9 @@ on_upgraded (void *cls, struct MHD_Connection *mc, void *con_cls, const char *ex
   ws->fd = sock;
   ws->urh = urh;
   pthread_mutex_init (&ws->send_lock, NULL);
+  /* messages go out as they are made (a terminal's echo), not held for
+     more */
+  (void) setsockopt (sock, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof (int));
   if (fl >= 0)
     (void) fcntl (sock, F_SETFL, fl | O_NONBLOCK);
   if (extra_len > WS_MESSAGE_MAX)
@@ -366,7 +372,21 @@ send_frame (struct ws *ws, int op, const void *data, size_t len)
   else
     {
       uint64_t deadline = islet_now_ns () + (uint64_t) WS_SEND_TIMEOUT_MS * 1000000;
-      if (send_all (ws, head, hl, deadline) < 0 || send_all (ws, data, len, deadline) < 0)
+      unsigned char one[WS_SMALL_FRAME];
+      int sent;
+
+      /* a small message in one send: two would be two segments, and a
+         keystroke's echo would wait for the first one's ACK */
+      if (hl + len <= sizeof one)
+        {
+          memcpy (one, head, hl);
+          if (len)
+            memcpy (one + hl, data, len);
+          sent = send_all (ws, one, hl + len, deadline);
+        }
+      else
+        sent = send_all (ws, head, hl, deadline) < 0 ? -1 : send_all (ws, data, len, deadline);
+      if (sent < 0)
         {
           ws->broken = true;
           (void) shutdown (ws->fd, SHUT_RDWR);
