@@ -827,6 +827,11 @@ run_on_terminal (struct sandbox *sb, struct command *c, int conn, struct run_sta
     }
   pty_supervise (&r);
   close (r.master);
+  /* a command that had its terminal but could not start (its working
+     directory, its program) said why after the master; it is gone, so
+     this read ends */
+  if (islet_read_all (c->status, fail, sizeof *fail) != (ssize_t) sizeof *fail)
+    memset (fail, 0, sizeof *fail);
   st->status = r.status;
   st->ru = r.ru;
   st->done = r.done;

@@ -33,6 +33,12 @@ grep -q '^text={"type":"control","status":"connected"}$' <<<"$out" || fail "conn
 grep -q '"status":"exited","exitCode":7' <<<"$out" || fail "the exit code comes: $out"
 grep -q '^close=1000 {"exitCode":7}$' <<<"$out" || fail "the close carries the exit code: $out"
 
+log "== a shell that cannot start says why"
+out=$($WS "$WSURL/create-connect?id=t1&cwd=/no/such/dir" "$SRV_KEY" "$EXIT_CONTROL" -- text text text) \
+  || fail "a bad cwd: $out"
+grep -q '"status":"exited","exitCode":12[67],"exitReason":"working directory `/no/such/dir`' <<<"$out" \
+  || fail "a bad working directory is the reason of the exit: $out"
+
 log "== too many: 16 per sandbox, the 17th refused with its reason"
 for (( i = 1; i <= 16; i++ )); do
   api POST "$T" -H 'Content-Type: application/json' -d "{\"id\":\"p$i\",\"cols\":80,\"rows\":24}"
