@@ -40,6 +40,7 @@ struct srv
   int streams;
   bool stopping;            /* set (atomically) when isletd stops: followers leave */
   struct mcp_sessions *mcp; /* the sessions of /mcp (mcp_http.c) */
+  struct interp *interp;    /* the interpreter's contexts (daytona/interp.c) */
   struct guard *guard;      /* budgets and deadlines (guard.c), from http_start */
   char *mcp_origins;        /* --allow-origin values, comma-separated; NULL: none */
   unsigned conn_max;        /* --max-connections; 0: http.c's default */
@@ -359,6 +360,13 @@ void mcp_http_post (struct req *r, struct resp *out);
 void mcp_http_get (struct req *r, struct resp *out);
 void mcp_http_delete (struct req *r, struct resp *out);
 
+/* ---- daytona/interp.c: the code interpreter's contexts (interp.h) ---- */
+struct interp;
+int interp_new (struct interp **out, struct islet_err *err) ISLET_MUST_CHECK;
+/* Kill every context: runs under way end at once. */
+void interp_shutdown (struct interp *t);
+void interp_free (struct interp *t);
+
 /* ---- reaper.c: auto-stop and auto-delete ---- */
 struct reaper;
 int reaper_start (struct srv *srv, struct reaper **out, struct islet_err *err) ISLET_MUST_CHECK;
@@ -469,6 +477,12 @@ int ws_send_text (struct ws *ws, const char *s, size_t len);
 int ws_send_binary (struct ws *ws, const void *data, size_t len);
 void ws_close (struct ws *ws, unsigned code, const char *reason);
 void ws_abort (struct ws *ws); /* shut the socket: a ws_recv under way returns -1 */
+/* Take messages of up to max bytes (past it: close 1009 with reason, a
+ * string that lives as long as ws). */
+void ws_limit (struct ws *ws, size_t max, const char *reason);
+/* After a close: read and drop what the client still sends, until it
+ * closes or the deadline (islet_now_ns) passes. */
+void ws_linger (struct ws *ws, uint64_t deadline_ns);
 /* The handshake's headers (any may be NULL): 0 if they ask for a
  * WebSocket as RFC 6455 says, else the status of the refusal (400, 426). */
 unsigned ws_handshake_check (const char *method, const char *upgrade, const char *connection,

@@ -6,6 +6,10 @@ masked frames), driven by commands on argv:
 
 Steps, in order:
   send:TEXT     a binary message with TEXT (\\n, \\x03 escapes as Python's)
+  sendtext:@F   a text message with the bytes of file F (sent as far as the
+                server takes them: a refusal is read by the next step)
+  texts:S       print every text message until the server's close, S seconds
+                at most
   expect:TEXT   read messages until their bytes hold TEXT (15 s at most)
   text          print the next text message (a control message) and go on
   sleep:S       read nothing for S seconds (the server's sends then block)
@@ -34,7 +38,10 @@ def frame(op, payload):
         head += bytes([0x80 | 126]) + struct.pack(">H", n)
     else:
         head += bytes([0x80 | 127]) + struct.pack(">Q", n)
-    return head + mask + bytes(b ^ mask[i & 3] for i, b in enumerate(payload))
+    # as one big number: a message of megabytes is masked at once
+    m = (mask * (n // 4 + 1))[:n]
+    body = (int.from_bytes(payload, "big") ^ int.from_bytes(m, "big")).to_bytes(n, "big")
+    return head + mask + body
 
 
 class Conn:
@@ -121,6 +128,29 @@ def main():
                 seen = (seen + data)[-65536:]
                 if verb == "expect" and want in seen:
                     seen = b""
+                    break
+        elif verb == "sendtext":
+            try:
+                c.s.sendall(frame(1, open(arg[1:], "rb").read()))
+            except OSError:
+                pass
+        elif verb == "texts":
+            end = time.monotonic() + float(arg)
+            while True:
+                if time.monotonic() > end:
+                    print(f"no close within {arg} s")
+                    return 1
+                c.s.settimeout(max(0.1, end - time.monotonic()))
+                try:
+                    op, data = c.message()
+                except (EOFError, OSError):
+                    print("close=none")
+                    return 1
+                if op == 1:
+                    print("text=" + data.decode(errors="replace"))
+                elif op == 8:
+                    code = struct.unpack(">H", data[:2])[0] if len(data) >= 2 else 1005
+                    print(f"close={code} {data[2:].decode(errors='replace')}")
                     break
         elif verb == "sleep":
             time.sleep(float(arg))

@@ -205,7 +205,8 @@ serve (const char *listen, const char *state_dir, char *origins, const unsigned 
   srv.metrics = metrics_new ();
   if (open_state (state_dir, &srv, err) < 0 || ensure_key (&srv, &key_path, err) < 0
       || preview_key_load (&srv, err) < 0 || audit_bounds (&srv, audit, err) < 0
-      || sio_new (&srv.sio, err) < 0 || mcp_sessions_new (&srv.mcp, srv.minute_s, err) < 0)
+      || sio_new (&srv.sio, err) < 0 || mcp_sessions_new (&srv.mcp, srv.minute_s, err) < 0
+      || interp_new (&srv.interp, err) < 0)
     goto out;
   if (pipe2 (wake, O_CLOEXEC) < 0)
     {
@@ -262,6 +263,8 @@ out:
   __atomic_store_n (&srv.stopping, true, __ATOMIC_RELEASE);
   sio_shutdown (srv.sio);
   tb_pty_shutdown ();
+  if (srv.interp)
+    interp_shutdown (srv.interp); /* runs under way end; the drivers are killed */
   streams_done = srv_streams_wait (&srv, 10000);
   http_stop (h);
   sio_free (srv.sio);
@@ -273,6 +276,7 @@ out:
       fprintf (stderr, "isletd: commands still running; their sandboxes keep them\n");
       return rc;
     }
+  interp_free (srv.interp);
   islet_store_close (srv.store);
   islet_ctx_free (srv.ctx);
   free (srv.state_dir);

@@ -70,6 +70,8 @@ json_t *parse_nul_list (const char *s, size_t len, size_t max);
 bool session_id_ok (const char *s);
 
 /* ---- toolbox_session.c ---- */
+/* A new random id: a version 4 UUID, lower-case hex. */
+void tb_new_id (char id[37]);
 void tb_session_create (struct req *r, struct resp *out);
 void tb_session_list (struct req *r, struct resp *out);
 void tb_session_get (struct req *r, struct resp *out);
@@ -105,6 +107,14 @@ void tb_pty_resize (struct req *r, struct resp *out);
 /* isletd stops: every PTY's command is killed, and its threads waited for
  * by srv_streams_wait. */
 void tb_pty_shutdown (void);
+
+/* ---- interp_api.c: the code interpreter ---- */
+void tb_interp_context_create (struct req *r, struct resp *out);
+void tb_interp_context_list (struct req *r, struct resp *out);
+void tb_interp_context_delete (struct req *r, struct resp *out);
+/* runCode's WebSocket: 0 with what to run once upgraded, or -1 with the
+ * answer in out. */
+int tb_interp_ws_begin (struct req *r, struct resp *out, ws_open_fn *fn, void **arg);
 
 /* ---- toolbox_git.c ---- */
 void tb_git_clone (struct req *r, struct resp *out);

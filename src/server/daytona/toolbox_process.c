@@ -5,6 +5,7 @@
 
 #include "islet/lang.h"
 #include "islet/report.h"
+#include "interp.h"
 #include "islet/util.h"
 #include "toolbox.h"
 
@@ -395,9 +396,18 @@ tb_code_run (struct req *r, struct resp *out)
                    islet_lang_list (ISLET_LANG_STDIN));
       return;
     }
-  /* the program on stdin, never on a command line; then its arguments */
+  /* the program on stdin, never on a command line; then its arguments.
+   * Python's goes through the interpreter's driver, which prints each
+   * matplotlib figure as a chart line when the program is done. */
   argv = islet_xcalloc (json_array_size (args) + ISLET_LANG_ARGV_MAX + 1, sizeof *argv);
-  n = islet_lang_argv (l, ISLET_LANG_STDIN, NULL, (const char **) argv);
+  if (strcmp (l->name, "python") == 0)
+    {
+      static const char *const py[] = { "python3", "-u", "-c", interp_driver_py, "once" };
+      memcpy (argv, py, sizeof py);
+      n = sizeof py / sizeof py[0];
+    }
+  else
+    n = islet_lang_argv (l, ISLET_LANG_STDIN, NULL, (const char **) argv);
   json_array_foreach (args, i, v)
   {
     if (!json_is_string (v))

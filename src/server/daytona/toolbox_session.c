@@ -354,8 +354,8 @@ tb_session_logs (struct req *r, struct resp *out)
   islet_exec_result_fini (&res);
 }
 
-static void
-new_cmd_id (char id[37])
+void
+tb_new_id (char id[37])
 {
   unsigned char b[16];
 
@@ -476,7 +476,7 @@ tb_session_exec (struct req *r, struct resp *out)
     }
   async = json_is_true (json_object_get (j, "runAsync"))
           || json_is_true (json_object_get (j, "async"));
-  new_cmd_id (cid);
+  tb_new_id (cid);
   if (tb_open (r, &sb, out) < 0
       || script (&sb, PREP, (const char *[]){ sid, cid, async ? "async" : "sync", RUNNER, NULL },
                  cmd, &all, &res, out)

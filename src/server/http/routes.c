@@ -67,6 +67,12 @@ static const struct route routes[] = {
   { "POST", TB "/env", tb_env_update, "env.update", BODY_JSON_MAX, NULL },
   { "POST", TB "/process/execute", tb_execute, "process.execute", BODY_JSON_MAX, NULL },
   { "POST", TB "/process/code-run", tb_code_run, "process.code-run", BODY_JSON_MAX, NULL },
+  /* codeInterpreter's contexts (interp_api.c); runCode is a WebSocket below */
+  { "POST", TB "/process/interpreter/context", tb_interp_context_create,
+    "process.interpreter.context.create", BODY_JSON_MAX, NULL },
+  { "GET", TB "/process/interpreter/context", tb_interp_context_list, NULL, 0, NULL },
+  { "DELETE", TB "/process/interpreter/context/{}", tb_interp_context_delete,
+    "process.interpreter.context.delete", BODY_JSON_MAX, NULL },
   { "GET", TB "/files", tb_files_list, NULL, 0, NULL },
   { "GET", TB "/files/info", tb_files_info, NULL, 0, NULL },
   { "GET", TB "/files/download", tb_files_download, NULL, 0, NULL },
@@ -167,6 +173,8 @@ static const struct ws_route ws_routes[] = {
   /* PTY sessions (toolbox_pty.c) */
   { TB "/process/pty/create-connect", tb_pty_create_begin, PTY_EXIT_CONTROL, tb_pty_refuse },
   { TB "/process/pty/{}/connect", tb_pty_connect_begin, PTY_EXIT_CONTROL, tb_pty_refuse },
+  /* the SDK's codeInterpreter.runCode */
+  { TB "/process/interpreter/execute", tb_interp_ws_begin, NULL, NULL },
 };
 
 const struct ws_route *

@@ -53,7 +53,9 @@ struct ws
   size_t msg_len;
   bool in_message; /* a text message began and has not ended */
   int msg_op;
-  bool binary_ok; /* binary messages are taken (else: closed with 1003) */
+  bool binary_ok;         /* binary messages are taken (else: closed with 1003) */
+  size_t max;             /* the largest message taken: WS_MESSAGE_MAX unless ws_limit */
+  const char *max_reason; /* the close's reason past it */
 };
 
 /* ---- the handshake ---- */
@@ -252,6 +254,8 @@ on_upgraded (void *cls, struct MHD_Connection *mc, void *con_cls, const char *ex
 
   ws->fd = sock;
   ws->urh = urh;
+  ws->max = WS_MESSAGE_MAX;
+  ws->max_reason = "message too big";
   pthread_mutex_init (&ws->send_lock, NULL);
   /* messages go out as they are made (a terminal's echo), not held for
      more */
@@ -293,6 +297,8 @@ ws_from_fd (int fd)
   struct ws *ws = islet_xcalloc (1, sizeof *ws);
 
   ws->fd = fd;
+  ws->max = WS_MESSAGE_MAX;
+  ws->max_reason = "message too big";
   pthread_mutex_init (&ws->send_lock, NULL);
   return ws;
 }
@@ -432,6 +438,35 @@ ws_abort (struct ws *ws)
   (void) shutdown (ws->fd, SHUT_RDWR);
 }
 
+void
+ws_limit (struct ws *ws, size_t max, const char *reason)
+{
+  ws->max = max;
+  ws->max_reason = reason;
+}
+
+void
+ws_linger (struct ws *ws, uint64_t deadline_ns)
+{
+  char buf[16384];
+
+  /* the client may still be sending (a message refused as too big): a
+     close with unread bytes would reset the connection before the client
+     reads our close frame */
+  for (;;)
+    {
+      uint64_t now = islet_now_ns ();
+      struct pollfd p = { .fd = ws->fd, .events = POLLIN };
+      ssize_t n;
+
+      if (now >= deadline_ns || poll (&p, 1, (int) ((deadline_ns - now) / 1000000) + 1) <= 0)
+        return;
+      n = recv (ws->fd, buf, sizeof buf, 0);
+      if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+        return;
+    }
+}
+
 /* ---- receiving ---- */
 
 /* A frame's header, once its bytes are in. */
@@ -447,7 +482,7 @@ struct frame
 /* 1: a whole header in buf; 0: more bytes needed; -1: a protocol error
  * (close code in *code). */
 static int
-parse_head (const unsigned char *b, size_t n, struct frame *f, unsigned *code)
+parse_head (const unsigned char *b, size_t n, size_t max, struct frame *f, unsigned *code)
 {
   size_t hl = 2;
 
@@ -482,7 +517,7 @@ parse_head (const unsigned char *b, size_t n, struct frame *f, unsigned *code)
         f->len = f->len << 8 | b[2 + i];
       hl = 10;
     }
-  if (f->len > WS_MESSAGE_MAX)
+  if (f->len > max)
     {
       *code = 1009;
       return -1;
@@ -562,9 +597,9 @@ on_frame (struct ws *ws, const struct frame *f, unsigned char *p)
       ws->msg_op = f->op;
       ws->msg_len = 0;
     }
-  if (ws->msg_len + f->len > WS_MESSAGE_MAX)
+  if (ws->msg_len + f->len > ws->max)
     {
-      ws_close (ws, 1009, "message too big");
+      ws_close (ws, 1009, ws->max_reason);
       return -1;
     }
   ws->msg = islet_xrealloc (ws->msg, ws->msg_len + (size_t) f->len + 1);
@@ -589,11 +624,11 @@ ws_recv (struct ws *ws, uint64_t deadline_ns, const char **msg, size_t *len)
     {
       struct frame f;
       unsigned code;
-      int rc = parse_head (ws->in, ws->in_len, &f, &code);
+      int rc = parse_head (ws->in, ws->in_len, ws->max, &f, &code);
 
       if (rc < 0)
         {
-          ws_close (ws, code, code == 1009 ? "message too big" : "protocol error");
+          ws_close (ws, code, code == 1009 ? ws->max_reason : "protocol error");
           return -1;
         }
       if (rc == 1 && ws->in_len - f.head_len >= f.len)
