@@ -11,6 +11,7 @@ standard library's http.client, whose own cost is measured and printed):
   - API create to `started` (POST /api/sandbox answers once started), p50;
   - toolbox execute of `true`, p50;
   - code-run of `print(1)`, p50;
+  - runCode of `x=1` in a warm interpreter context (a WebSocket a run), p50;
   - file read of 4 KiB (GET /files/download) with wrk at 64 connections
     for 10 s: requests/s and errors;
   - bulk-upload of a 100 MiB file: MiB/s (median of 3);
@@ -216,6 +217,34 @@ def pty_echo(srv, sid, n):
     return samples
 
 
+def interp_run(srv, sid, n):
+    """runCode as the SDK makes it: a WebSocket to /process/interpreter/execute
+    per run, {"code": "x=1"} in the default context (warm: made by the first
+    run), read to the close.  Each sample is the connect to the close."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "lib"))
+    import ws_client
+
+    url = "ws://%s/toolbox/%s/process/interpreter/execute" % (srv.url.split("://", 1)[1], sid)
+
+    def one(i):
+        ws = ws_client.Conn(url, srv.key, "")
+        ws.s.settimeout(30)
+        ws.s.sendall(ws_client.frame(1, b'{"code":"x=1"}'))
+        done = False
+        while True:
+            op, data = ws.message()
+            if op == 1 and b'"completed"' in data:
+                done = True
+            if op == 8:
+                break
+        ws.s.close()
+        if not done:
+            die("runCode did not complete: %r" % data)
+
+    one(0)  # the default context's python starts here
+    return timed(one, n)
+
+
 def sdk_bench(sdk_dir, srv, runs):
     if not sdk_dir or not os.path.isdir(os.path.join(sdk_dir, "node_modules", "@daytonaio", "sdk")):
         return None
@@ -277,6 +306,7 @@ def main():
             lambda i: call(c, srv.key, "POST", tb + "/process/execute", {"command": "true"}), n))
 
         results["pty_echo"] = row("PTY keystroke echo round trip (WebSocket)", pty_echo(srv, sid, n))
+        results["interp_run"] = row("runCode `x=1`, warm context (WebSocket)", interp_run(srv, sid, n))
 
         def code_run(i):
             r = json.loads(call(c, srv.key, "POST", tb + "/process/code-run",
@@ -331,6 +361,7 @@ def main():
         target("API create to started p50", results["api_create"]["p50"], "<=", 10, "ms")
         target("toolbox execute `true` p50", results["execute_true"]["p50"], "<=", 3, "ms")
         target("PTY keystroke echo p50", results["pty_echo"]["p50"], "<=", 1, "ms")
+        target("runCode x=1 in a warm context p50", results["interp_run"]["p50"], "<=", 2, "ms")
         if "read4k_wrk" in results:
             target("file read 4 KiB, requests/s (wrk -c64)", results["read4k_wrk"]["rps"], ">=", 5000,
                    "req/s")
