@@ -287,6 +287,16 @@ void v1_sandbox_exec (struct req *r, struct resp *out);
 
 /* ---- sandbox_api.c: the control plane ---- */
 void api_sandbox_create (struct req *r, struct resp *out);
+/* volume_api.c: Daytona's volumes, and a create's `volumes` (the key's,
+ * resolved and checked: *mounts malloc'd, pointing into body) */
+void api_volume_create (struct req *r, struct resp *out);
+void api_volume_list (struct req *r, struct resp *out);
+void api_volume_get (struct req *r, struct resp *out);
+void api_volume_get_by_name (struct req *r, struct resp *out);
+void api_volume_delete (struct req *r, struct resp *out);
+struct islet_volume_mount;
+int volumes_field (struct req *r, json_t *body, struct islet_volume_mount **mounts, size_t *n,
+                   struct resp *out);
 void api_sandbox_list (struct req *r, struct resp *out);
 void api_sandbox_get (struct req *r, struct resp *out);
 void api_sandbox_start (struct req *r, struct resp *out);

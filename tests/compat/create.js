@@ -22,7 +22,7 @@ main('create', async () => {
   await refused(daytona, { networkBlockAll: false }, 'networkBlockAll', /outbound networking/);
   await refused(daytona, { image: 'python:3.12-slim' }, 'buildInfo', /building images is not supported/);
   await refused(daytona, { public: 'yes' }, 'public', /preview/);
-  await refused(daytona, { volumes: [{ volumeId: 'v', mountPath: '/data' }] }, 'volumes', /not supported/);
+  await refused(daytona, { volumes: [{ volumeId: 'v', mountPath: '/data' }] }, 'volumes', /no volume 'v'/);
   await refused(daytona, { secrets: { TOKEN: 'gh' } }, 'secrets', /env/);
   await refused(daytona, { ttlMinutes: 30 }, 'ttlMinutes', /time to live/);
   const none = [];

@@ -78,6 +78,8 @@ usage (FILE *f)
            "  --max-memory MIB      (running or stopped): how many, their memory, CPUs and\n"
            "  --max-cpus N          disk together; over it, a create answers 429\n"
            "  --max-disk MIB\n"
+           "  --max-volumes N     key create: the key's quota of volumes: how many, and\n"
+           "  --max-volume-disk MIB  their sizes together; over it, a volume create answers 429\n"
            "  --json              key create: {id, name, key, created}; key list: a JSON array\n");
 }
 
@@ -321,10 +323,9 @@ print_quota (json_t *k)
     const char *field, *what, *unit_name;
     double unit;
   } fields[] = {
-    { "max_sandboxes", "sandboxes", "", 1 },
-    { "max_memory_mb", "memory", " MiB", 1 },
-    { "max_cpu_millis", "cpus", "", 1000 },
-    { "max_disk_mb", "disk", " MiB", 1 },
+    { "max_sandboxes", "sandboxes", "", 1 }, { "max_memory_mb", "memory", " MiB", 1 },
+    { "max_cpu_millis", "cpus", "", 1000 },  { "max_disk_mb", "disk", " MiB", 1 },
+    { "max_volumes", "volumes", "", 1 },     { "max_volume_mb", "volume disk", " MiB", 1 },
   };
   const char *sep = "       quota: ";
 
@@ -408,10 +409,11 @@ out:
   return rc;
 }
 
+#define QUOTA_FLAGS 6 /* the fields of struct islet_quota */
 enum
 {
-  OPT_QUOTA = 256, /* + 0..3: --max-*, + 4..7: --default-max-* */
-  OPT_CEILING = OPT_QUOTA + 8,
+  OPT_QUOTA = 256, /* + 0..5: --max-*, + 6..11: --default-max-* */
+  OPT_CEILING = OPT_QUOTA + 2 * QUOTA_FLAGS,
 };
 
 /* One field of a quota (in the order of struct islet_quota) from its flag. */
@@ -423,12 +425,12 @@ quota_flag (struct islet_quota *q, int field, const char *text)
     const char *flag;
     uint64_t unit, max; /* in the flag's units */
   } fields[] = {
-    { "max-sandboxes", 1, 1000000 },
-    { "max-memory", 1, 1ull << 40 },
-    { "max-cpus", 1000, 1000000 },
-    { "max-disk", 1, 1ull << 40 },
+    { "max-sandboxes", 1, 1000000 }, { "max-memory", 1, 1ull << 40 },
+    { "max-cpus", 1000, 1000000 },   { "max-disk", 1, 1ull << 40 },
+    { "max-volumes", 1, 1000000 },   { "max-volume-disk", 1, 1ull << 40 },
   };
-  int64_t *f[] = { &q->sandboxes, &q->memory_mb, &q->cpu_millis, &q->disk_mb };
+  int64_t *f[] = { &q->sandboxes, &q->memory_mb, &q->cpu_millis,
+                   &q->disk_mb,   &q->volumes,   &q->volume_mb };
   struct islet_err err;
   uint64_t v;
 
@@ -456,15 +458,19 @@ main (int argc, char **argv)
     { "max-key-scratch", required_argument, NULL, 'S' },
     { "audit-days", required_argument, NULL, 'D' },
     { "audit-max-records", required_argument, NULL, 'R' },
-    /* a quota's four fields, the key's own then the default */
+    /* a quota's six fields, the key's own then the default */
     { "max-sandboxes", required_argument, NULL, OPT_QUOTA + 0 },
     { "max-memory", required_argument, NULL, OPT_QUOTA + 1 },
     { "max-cpus", required_argument, NULL, OPT_QUOTA + 2 },
     { "max-disk", required_argument, NULL, OPT_QUOTA + 3 },
-    { "default-max-sandboxes", required_argument, NULL, OPT_QUOTA + 4 },
-    { "default-max-memory", required_argument, NULL, OPT_QUOTA + 5 },
-    { "default-max-cpus", required_argument, NULL, OPT_QUOTA + 6 },
-    { "default-max-disk", required_argument, NULL, OPT_QUOTA + 7 },
+    { "max-volumes", required_argument, NULL, OPT_QUOTA + 4 },
+    { "max-volume-disk", required_argument, NULL, OPT_QUOTA + 5 },
+    { "default-max-sandboxes", required_argument, NULL, OPT_QUOTA + 6 },
+    { "default-max-memory", required_argument, NULL, OPT_QUOTA + 7 },
+    { "default-max-cpus", required_argument, NULL, OPT_QUOTA + 8 },
+    { "default-max-disk", required_argument, NULL, OPT_QUOTA + 9 },
+    { "default-max-volumes", required_argument, NULL, OPT_QUOTA + 10 },
+    { "default-max-volume-disk", required_argument, NULL, OPT_QUOTA + 11 },
     { "sandbox-max", required_argument, NULL, OPT_CEILING },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
@@ -534,9 +540,11 @@ main (int argc, char **argv)
         break;
       case 'h': usage (stdout); return 0;
       default:
-        if (o >= OPT_QUOTA && o < OPT_QUOTA + 8)
+        if (o >= OPT_QUOTA && o < OPT_QUOTA + 2 * QUOTA_FLAGS)
           {
-            if (quota_flag (o - OPT_QUOTA < 4 ? &b.own : &b.dflt, (o - OPT_QUOTA) % 4, optarg) < 0)
+            if (quota_flag (o - OPT_QUOTA < QUOTA_FLAGS ? &b.own : &b.dflt,
+                            (o - OPT_QUOTA) % QUOTA_FLAGS, optarg)
+                < 0)
               return 2;
             break;
           }

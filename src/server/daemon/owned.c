@@ -4,6 +4,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "islet/config.h"
 #include "islet/contain.h"
 #include "islet/limits.h"
 #include "islet/util.h"
@@ -217,12 +218,14 @@ within_ceiling (const struct srv *srv, const struct islet_limits *l, struct isle
 }
 
 /* The key's quota, the server's default where the key has none. */
-static int
-quota_of (const struct owner *k, struct islet_quota *q, struct islet_err *err)
+int
+owned_quota (const struct owner *k, struct islet_quota *q, struct islet_err *err)
 {
   const struct islet_quota *d = &k->srv->quota_default;
-  int64_t *own[] = { &q->sandboxes, &q->memory_mb, &q->cpu_millis, &q->disk_mb };
-  const int64_t def[] = { d->sandboxes, d->memory_mb, d->cpu_millis, d->disk_mb };
+  int64_t *own[] = { &q->sandboxes, &q->memory_mb, &q->cpu_millis,
+                     &q->disk_mb,   &q->volumes,   &q->volume_mb };
+  const int64_t def[] = { d->sandboxes, d->memory_mb, d->cpu_millis,
+                          d->disk_mb,   d->volumes,   d->volume_mb };
 
   if (islet_store_key_quota (k->srv->store, k->key_id, q, err) < 0)
     return -1;
@@ -332,14 +335,16 @@ make (const struct owner *k, const struct owned_spec *spec, enum islet_store_pha
                                     .fork = spec->fork,
                                     .limits = spec->limits,
                                     .claim = claim_row,
-                                    .claim_arg = &c };
+                                    .claim_arg = &c,
+                                    .volumes = spec->volumes,
+                                    .n_volumes = spec->n_volumes };
   char id[ISLET_ID_LEN + 1];
 
   if (within_ceiling (k->srv, &spec->limits, err) < 0)
     return -1;
   if (k->key_id < 0)
     return make_own (k->srv, spec, row, err);
-  if (quota_of (k, &c.quota, err) < 0)
+  if (owned_quota (k, &c.quota, err) < 0)
     return -1;
   row_of (k, spec, phase, row);
   /* no core name: the core's names are global, a key's are its own (the
@@ -638,6 +643,31 @@ owned_toolbox_url (const struct owner *k)
   return islet_xasprintf ("%s/toolbox", k->srv->url ? k->srv->url : "");
 }
 
+/* The volumes the sandbox mounts, as a create named them (its config.json
+ * keeps the volume ids, which are the core's names of the key's volumes). */
+static json_t *
+volumes_dto (const struct owner *k, const struct owned *o)
+{
+  cleanup_free char *cfg = islet_xasprintf ("%s/sandboxes/%s/config.json", k->srv->state_dir,
+                                            o->info.id);
+  struct islet_vmount *m = NULL;
+  struct islet_err ignored;
+  json_t *a = json_array ();
+  size_t n = 0;
+
+  if (islet_config_mounts_load (cfg, &m, &n, &ignored) < 0)
+    return a;
+  for (size_t i = 0; i < n; i++)
+    {
+      json_t *v = json_pack ("{s:s,s:s}", "volumeId", m[i].volume, "mountPath", m[i].path);
+      if (m[i].subpath[0])
+        json_object_set_new (v, "subpath", json_string (m[i].subpath));
+      json_array_append_new (a, v);
+    }
+  islet_vmounts_free (m, n);
+  return a;
+}
+
 json_t *
 owned_dto (const struct owner *k, const struct owned *o, const char *state)
 {
@@ -679,10 +709,10 @@ owned_dto (const struct owner *k, const struct owned *o, const char *state)
                     "backupState", "None", "autoStopInterval", (json_int_t) o->row.auto_stop,
                     "autoArchiveInterval", (json_int_t) o->row.auto_archive, "autoDeleteInterval",
                     (json_int_t) o->row.auto_delete, "autoPauseInterval",
-                    (json_int_t) o->row.auto_pause, "volumes", json_array (), "createdAt", created,
-                    "updatedAt", updated, "lastActivityAt", activity, "sandboxClass", "container",
-                    "runnerId", "local", "daemonVersion", "isletd-0.1.0", "toolboxProxyUrl", tb,
-                    "recoverable", 0, "kvm", 0));
+                    (json_int_t) o->row.auto_pause, "volumes", volumes_dto (k, o), "createdAt",
+                    created, "updatedAt", updated, "lastActivityAt", activity, "sandboxClass",
+                    "container", "runnerId", "local", "daemonVersion", "isletd-0.1.0",
+                    "toolboxProxyUrl", tb, "recoverable", 0, "kvm", 0));
   /* islet's own view, which the Daytona fields round (the CLI reads it) */
   json_object_set_new (j, "islet", islet_view (o));
   return j;

@@ -63,6 +63,9 @@ struct owned_spec
   struct islet_limits limits;
   int64_t auto_stop, auto_archive, auto_delete, auto_pause; /* minutes, as in the row */
   bool is_public; /* its preview links need no token (preview.c) */
+  /* the key's volumes (by their ids, the core's names), checked as its */
+  const struct islet_volume_mount *volumes;
+  size_t n_volumes;
 };
 
 /* The ceiling of each limit of a sandbox, unless the operator sets another
@@ -91,6 +94,10 @@ bool owned_name_ok (const char *s);
  * gets it (isletd itself does not pull). */
 int owned_image_here (const struct owner *k, const char *ref,
                       struct islet_err *err) ISLET_MUST_CHECK;
+/* The key's quota, the server's default (--default-max-*) where the key
+ * has none of its own. */
+int owned_quota (const struct owner *k, struct islet_quota *q,
+                 struct islet_err *err) ISLET_MUST_CHECK;
 /* Make a sandbox owned by k: the store's row (written first, in phase
  * creating), the core's sandbox, the row made ready, as one (a failure
  * leaves neither), then the "created" event.  Its limits must be within the

@@ -177,6 +177,10 @@ migrate (struct islet_store *st, char **msg)
       "ALTER TABLE api_keys ADD COLUMN max_disk_mb INTEGER;" },
     { "sandboxes", "auto_pause",
       "ALTER TABLE sandboxes ADD COLUMN auto_pause INTEGER NOT NULL DEFAULT 0;" },
+    /* the quota of a key's volumes (store_volume.c) */
+    { "api_keys", "max_volumes",
+      "ALTER TABLE api_keys ADD COLUMN max_volumes INTEGER;"
+      "ALTER TABLE api_keys ADD COLUMN max_volume_mb INTEGER;" },
   };
 
   for (size_t i = 0; i < sizeof added / sizeof added[0]; i++)
@@ -234,7 +238,8 @@ islet_store_open (const char *path, struct islet_store **out, struct islet_err *
                     "PRAGMA foreign_keys=ON;",
                     NULL, NULL, &msg)
           != SQLITE_OK
-      || sqlite3_exec (st->db, schema, NULL, NULL, &msg) != SQLITE_OK)
+      || sqlite3_exec (st->db, schema, NULL, NULL, &msg) != SQLITE_OK
+      || sqlite3_exec (st->db, store_volumes_schema, NULL, NULL, &msg) != SQLITE_OK)
     {
       islet_fail (err, ISLET_E_SYSTEM, 0, "set up `%s`: %s", path, msg ? msg : "unknown error");
       sqlite3_free (msg);
@@ -291,10 +296,11 @@ islet_store_key_count (struct islet_store *st, int64_t *n, struct islet_err *err
 static int64_t *
 quota_fields (struct islet_quota *q, size_t i)
 {
-  int64_t *f[] = { &q->sandboxes, &q->memory_mb, &q->cpu_millis, &q->disk_mb };
+  int64_t *f[] = { &q->sandboxes, &q->memory_mb, &q->cpu_millis,
+                   &q->disk_mb,   &q->volumes,   &q->volume_mb };
   return f[i];
 }
-#define QUOTA_FIELDS 4
+#define QUOTA_FIELDS 6
 
 int
 islet_store_key_add (struct islet_store *st, const char *hash_hex, const char *name,
@@ -306,7 +312,8 @@ islet_store_key_add (struct islet_store *st, const char *hash_hex, const char *n
 
   if (store_prepare (st,
                      "INSERT INTO api_keys(hash, name, created, max_sandboxes, max_memory_mb,"
-                     " max_cpu_millis, max_disk_mb) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     " max_cpu_millis, max_disk_mb, max_volumes, max_volume_mb)"
+                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                      &s, err)
       < 0)
     return -1;
@@ -333,8 +340,9 @@ int_or_null (sqlite3_stmt *s, int i)
 int
 islet_store_key_list (struct islet_store *st, json_t **out, struct islet_err *err)
 {
-  static const char *const quota_names[QUOTA_FIELDS] = { "max_sandboxes", "max_memory_mb",
-                                                         "max_cpu_millis", "max_disk_mb" };
+  static const char *const quota_names[QUOTA_FIELDS] = { "max_sandboxes",  "max_memory_mb",
+                                                         "max_cpu_millis", "max_disk_mb",
+                                                         "max_volumes",    "max_volume_mb" };
   STORE_LOCKED (st);
   cleanup_stmt sqlite3_stmt *s = NULL;
   json_t *a;
@@ -343,7 +351,7 @@ islet_store_key_list (struct islet_store *st, json_t **out, struct islet_err *er
   if (store_prepare (
           st,
           "SELECT id, name, created, revoked, max_sandboxes, max_memory_mb, max_cpu_millis,"
-          " max_disk_mb FROM api_keys ORDER BY id",
+          " max_disk_mb, max_volumes, max_volume_mb FROM api_keys ORDER BY id",
           &s, err)
       < 0)
     return -1;
@@ -397,8 +405,8 @@ islet_store_key_quota (struct islet_store *st, int64_t id, struct islet_quota *o
 
   if (store_prepare (
           st,
-          "SELECT max_sandboxes, max_memory_mb, max_cpu_millis, max_disk_mb FROM api_keys"
-          " WHERE id = ?",
+          "SELECT max_sandboxes, max_memory_mb, max_cpu_millis, max_disk_mb, max_volumes,"
+          " max_volume_mb FROM api_keys WHERE id = ?",
           &s, err)
       < 0)
     return -1;

@@ -27,10 +27,11 @@ void islet_store_close (struct islet_store *st);
 struct islet_quota
 {
   int64_t sandboxes, memory_mb, cpu_millis, disk_mb;
+  int64_t volumes, volume_mb; /* its volumes: how many, their sizes together */
 };
 #define ISLET_QUOTA_NONE                                                                           \
   {                                                                                                \
-    -1, -1, -1, -1                                                                                 \
+    -1, -1, -1, -1, -1, -1                                                                         \
   }
 
 int islet_store_key_count (struct islet_store *st, int64_t *n,
@@ -140,6 +141,31 @@ int islet_store_sandbox_public (struct islet_store *st, const char *id, bool *ou
                                 struct islet_err *err) ISLET_MUST_CHECK;
 int islet_store_sandbox_set_public (struct islet_store *st, const char *id, bool on,
                                     struct islet_err *err) ISLET_MUST_CHECK;
+
+/* ---- volumes: a key's, by the name it gave (store_volume.c) ---- */
+struct islet_store_volume
+{
+  char id[37]; /* a UUID, also the core's volume name */
+  int64_t key_id;
+  char name[256];
+  int64_t size_mb, created;
+};
+/* Insert v if the key's volumes with it stay within max_count and max_mb
+ * (-1: no bound), else ISLET_E_LIMIT naming the bound; ISLET_E_CONFLICT if
+ * the key has a volume of that name. */
+int islet_store_volume_claim (struct islet_store *st, const struct islet_store_volume *v,
+                              int64_t max_count, int64_t max_mb,
+                              struct islet_err *err) ISLET_MUST_CHECK;
+/* key_id's volume whose id (or, by_name, name) is ref; ISLET_E_NOTFOUND. */
+int islet_store_volume_find (struct islet_store *st, int64_t key_id, const char *ref, bool by_name,
+                             struct islet_store_volume *out,
+                             struct islet_err *err) ISLET_MUST_CHECK;
+/* key_id's volumes, oldest first (*out malloc'd). */
+int islet_store_volume_list (struct islet_store *st, int64_t key_id,
+                             struct islet_store_volume **out, size_t *n,
+                             struct islet_err *err) ISLET_MUST_CHECK;
+int islet_store_volume_delete (struct islet_store *st, const char *id,
+                               struct islet_err *err) ISLET_MUST_CHECK;
 
 /* ---- the defaults of /v1 (GET/PUT /v1/config), one JSON object per key ---- */
 /* *text: the key's object as stored (malloc'd), NULL if it never set one. */

@@ -77,4 +77,7 @@ int store_public_forget (struct islet_store *st, const char *id, struct islet_er
 int store_prepare (struct islet_store *st, const char *sql, sqlite3_stmt **out,
                    struct islet_err *err);
 
+/* store_volume.c: the volumes table, its own statement */
+extern const char store_volumes_schema[];
+
 #endif

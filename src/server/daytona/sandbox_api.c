@@ -275,12 +275,14 @@ api_sandbox_create (struct req *r, struct resp *out)
     .limits = ISLET_LIMITS_DEFAULT, .auto_delete = -1, .language = "python", .target = "local"
   };
   cleanup_owned struct owned o = { 0 };
+  cleanup_free struct islet_volume_mount *vols = NULL;
   struct owner k = req_owner (r);
   struct owned_spec spec;
   struct islet_err err;
+  size_t n_vols = 0;
   int rc;
 
-  if (j == NULL || parse_create (j, &a, out) < 0)
+  if (j == NULL || parse_create (j, &a, out) < 0 || volumes_field (r, j, &vols, &n_vols, out) < 0)
     goto out;
   json_object_del (a.labels, "code-toolbox-language");
   if (a.from && owned_image_here (&k, a.from, &err) < 0)
@@ -307,6 +309,8 @@ api_sandbox_create (struct req *r, struct resp *out)
     .auto_delete = a.auto_delete,
     .auto_pause = a.auto_pause,
     .is_public = a.is_public,
+    .volumes = vols,
+    .n_volumes = n_vols,
   };
   rc = owned_create (&k, &spec, &o, &err);
   reply_owned (r, out, &o, rc, &err, NULL);

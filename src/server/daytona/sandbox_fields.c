@@ -1,7 +1,7 @@
 /* What a create body may ask for.  The SDK sends every field its caller
  * set; a field islet took and then ignored would make a sandbox other than
  * the one asked for with no error (an allow-list on a sandbox that has no
- * network at all, a volume that is not there).  So each field is taken,
+ * network at all).  So each field is taken,
  * accepted only at the value that matches what islet does, or refused with
  * the reason; a field this table does not know is refused by name. */
 #include <string.h>
@@ -49,7 +49,7 @@ static const struct
   { "gpuType", IF_EMPTY, NO_GPU },
   { "spot", IF_EMPTY, NO_GPU },
   { "kvm", IF_EMPTY, "sandboxes have no /dev/kvm" },
-  { "volumes", IF_EMPTY, "volumes are not supported" },
+  { "volumes", TAKEN, NULL },   /* the key's volumes (volume_api.c) */
   { "buildInfo", TAKEN, NULL }, /* a FROM line alone is an image; other builds are refused */
   { "secrets", IF_EMPTY, "secrets are not supported: give the values in env" },
   { "ttlMinutes", IF_EMPTY,

@@ -39,6 +39,11 @@ static const struct route routes[] = {
   { "POST", "/api/sandbox/{}/autodelete/{}", api_sandbox_autodelete, "sandbox.autodelete",
     BODY_JSON_MAX, NULL },
   { "POST", "/api/sandbox/{}/last-activity", api_sandbox_activity, NULL, BODY_JSON_MAX, NULL },
+  { "POST", "/api/volumes", api_volume_create, "volume.create", BODY_JSON_MAX, NULL },
+  { "GET", "/api/volumes", api_volume_list, NULL, 0, NULL },
+  { "GET", "/api/volumes/by-name/{}", api_volume_get_by_name, NULL, 0, NULL },
+  { "GET", "/api/volumes/{}", api_volume_get, NULL, 0, NULL },
+  { "DELETE", "/api/volumes/{}", api_volume_delete, "volume.delete", BODY_JSON_MAX, NULL },
   { "GET", "/api/audit", api_audit_list, NULL, 0, NULL },
   /* isletd's own metrics, in Prometheus' text format (admin key only) */
   { "GET", "/metrics", api_metrics, NULL, 0, NULL },
