@@ -93,7 +93,7 @@ api DELETE "$T/flood"; expect_code "kill the flood" 200
 
 log "== a stop kills the terminal's processes"
 out=$($WS "$WSURL/create-connect?id=s1" "$SRV_KEY" "$EXIT_CONTROL" -- text \
-  'send:sleep 4242 & echo started-$!\n' 'expect:started-') || fail "start a sleep: $out"
+  'send:sleep 4242 & echo started-$((1+1))x\n' 'expect:started-2x') || fail "start a sleep: $out"
 islet exec "$A" -- pgrep -f 'sleep 4242' >/dev/null || fail "the terminal's sleep runs"
 cg=$(find /sys/fs/cgroup -maxdepth 4 -type d -path "*/islet/$A" 2>/dev/null | head -1)
 [[ -n "$cg" ]] || fail "no cgroup of the sandbox"
