@@ -721,6 +721,7 @@ prepare (struct islet_ctx *ctx, const struct islet_create_opts *opts,
   cleanup_free char *root = islet_xasprintf ("%s/root", dir);
   cleanup_free char *text = NULL;
   cleanup_json json_t *cfg = NULL;
+  cleanup_json json_t *mounts = NULL;
   struct islet_disk_pool *p = NULL;
   struct islet_image img = { 0 };
   int r;
@@ -758,6 +759,10 @@ prepare (struct islet_ctx *ctx, const struct islet_create_opts *opts,
       json_object_set_new (cfg, "mounts", volume_mounts_json (p, opts));
       pool_put (ctx);
     }
+  else if (src && src->from[0] && volume_mounts_of (ctx, src->from, &mounts, err) < 0)
+    return -1;
+  if (mounts)
+    json_object_set (cfg, "mounts", mounts);
   text = json_dumps (cfg, JSON_INDENT (2));
   return islet_write_file_atomic (cfgpath, text, strlen (text), 0600, err);
 }

@@ -85,6 +85,9 @@ char *sandbox_dir (const struct islet_ctx *ctx, const char *id);
 int volume_hold (struct islet_ctx *ctx, const struct islet_create_opts *opts, int *hold,
                  struct islet_err *err);
 json_t *volume_mounts_json (struct islet_disk_pool *pool, const struct islet_create_opts *opts);
+/* A fork shares its source's volumes: the source's config "mounts" (*out
+ * NULL when it has none), a new reference. */
+int volume_mounts_of (struct islet_ctx *ctx, const char *id, json_t **out, struct islet_err *err);
 /* Forget every volume's record (a reset, which removes the pool with them). */
 int volume_records_remove (struct islet_ctx *ctx, struct islet_err *err);
 

@@ -483,3 +483,22 @@ volume_records_remove (struct islet_ctx *ctx, struct islet_err *err)
 
   return islet_rm_rf (dir, err);
 }
+
+int
+volume_mounts_of (struct islet_ctx *ctx, const char *id, json_t **out, struct islet_err *err)
+{
+  cleanup_free char *dir = sandbox_dir (ctx, id);
+  cleanup_free char *cfg = islet_xasprintf ("%s/config.json", dir);
+  struct islet_vmount *m = NULL;
+  size_t n = 0;
+
+  *out = NULL;
+  if (islet_config_mounts_load (cfg, &m, &n, err) < 0)
+    return islet_wrap (err, "the volumes of sandbox `%s`", id);
+  if (n)
+    *out = json_array ();
+  for (size_t i = 0; i < n; i++)
+    json_array_append_new (*out, islet_config_mount_json (&m[i]));
+  islet_vmounts_free (m, n);
+  return 0;
+}

@@ -69,7 +69,19 @@ log "the mount is made again at start"
 islet start "$a" >/dev/null </dev/null || fail "start $a"
 xjson "$a" -- cat /mnt/data/note
 expect_eq "read after stop and start" "$(jget "$OUT" 'j["stdout"]')" "from a"
+
+log "a fork shares its source's volumes"
+f=$(islet fork "$a" </dev/null) || fail "fork $a"
+[[ "$f" =~ ^[0-9a-f]{12}$ ]] || fail "fork printed '$f', not an id"
+remember_id "$f"
+xjson "$f" -- sh -c 'cat /mnt/data/note && echo "from the fork" > /mnt/data/forked'
+expect_eq "read in the fork" "$(jget "$OUT" 'j["stdout"]')" "from a"
+expect_eq "host: the fork's write is in the volume" "$(cat "$vol/forked")" "from the fork"
 islet rm "$a" -f >/dev/null </dev/null || fail "rm $a"
+capture islet volume rm data
+expect_eq "rm while the fork mounts it: status" "$RC" 1
+[[ "$ERR" == *"$f"* ]] || fail "the refusal does not name the fork $f: '$ERR'"
+islet rm "$f" -f >/dev/null </dev/null || fail "rm $f"
 
 log "the data stays after both sandboxes are gone"
 capture islet volume ls --json
