@@ -127,4 +127,23 @@ grep -q '"name":"ContextDied"' <<<"$RUN" || fail "the default context says it di
 run '{"code":"print(\"x\" in globals())"}'
 [[ "$(out; echo .)" == "False"$'\n.' ]] || fail "then the default context starts anew: $RUN"
 
+log "== /v1/execute with a session keeps its state in a kept sandbox"
+api POST /v1/sandbox -d '{"language":"python"}'; expect_code "v1 sandbox" 200
+V=$(jq -r .sandbox_id <<<"$BODY"); remember_id "$V"
+v1 () { api POST /v1/execute -d "$1"; }
+v1 "{\"code\":\"import math\na = 5\",\"session\":\"s1\",\"sandbox_id\":\"$V\"}"
+expect_code "session s1" 200
+expect_body "s1 ran" '.status == "completed" and .exit_code == 0 and .metadata.session == "s1"'
+v1 "{\"code\":\"print(a, math.pi > 3)\",\"session\":\"s1\",\"sandbox_id\":\"$V\"}"
+expect_body "s1 kept a and the import" '.stdout == "5 True\n" and .status == "completed"'
+v1 "{\"code\":\"print(a)\",\"session\":\"s2\",\"sandbox_id\":\"$V\"}"
+expect_body "s2 is a session of its own" '.status == "error" and .exit_code == 1 and .error.name == "NameError" and (.error.traceback | test("line 1"))'
+v1 "{\"code\":\"print(a)\",\"sandbox_id\":\"$V\"}"
+expect_body "without a session, a run of its own" '.exit_code == 1 and (.stderr | test("NameError"))'
+v1 '{"code":"1","session":"s1"}'; expect_error "a session without sandbox_id" 400
+expect_body "says why" '.message | test("kept sandbox")'
+v1 "{\"code\":\"1\",\"language\":\"javascript\",\"session\":\"s1\",\"sandbox_id\":\"$V\"}"
+expect_error "a javascript session" 400
+v1 "{\"code\":\"1\",\"session\":\"../x\",\"sandbox_id\":\"$V\"}"; expect_error "a bad session name" 400
+
 pass

@@ -124,7 +124,7 @@ mark_cut (struct run_state *st)
                   "\n[islet: output cut at %llu bytes per stream; %llu were "
                   "written]\n",
                   (unsigned long long) st->run->output_max, (unsigned long long) st->sent[i]);
-        chunk = json_pack ("{s:s,s:s}", "type", kinds[i], "text", text);
+        chunk = json_pack ("{s:s,s:s,s:b}", "type", kinds[i], "text", text, "cut", 1);
         st->run->on_chunk (st->run->user, chunk);
       }
 }

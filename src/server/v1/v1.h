@@ -62,4 +62,10 @@ const char *v1_policy_mode_name (enum v1_policy_mode m);
 /* The list the mode goes with: imports (ALLOW) or the default deny-list. */
 const char *v1_policy_list (enum v1_policy_mode m, const char *imports);
 
+/* ---- v1_session.c ---- */
+/* /v1/execute's code in the interpreter context of session in the kept,
+ * running sandbox sb: the answer in out. */
+void v1_session_run (struct req *r, struct sb_ref *sb, const char *session, const char *code,
+                     double timeout_s, struct resp *out);
+
 #endif

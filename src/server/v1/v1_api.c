@@ -294,6 +294,30 @@ execute_in (struct islet_ctx *ctx, const char *id, const struct v1_job *job, str
   }
 }
 
+/* A session (state kept from call to call) is python in a kept sandbox,
+ * its code alone: -1 with a 400 for what it cannot honour. */
+static int
+session_refused (json_t *j, const struct v1_job *job, json_t *kept, struct resp *out)
+{
+  json_t *s = json_object_get (j, "session");
+
+  if (s == NULL || json_is_null (s))
+    return 0;
+  if (!json_is_string (s))
+    return bad (out, "%s must be a string", "session");
+  if (kept == NULL || json_is_null (kept))
+    return bad (out, "session: a session lives in a kept sandbox: give its sandbox_id (POST "
+                     "/v1/sandbox makes one)");
+  if (strcmp (job->language, "python") != 0)
+    return bad (out, "session: sessions run python, not %s", job->language);
+  if (job->set.policy != V1_POLICY_OFF)
+    return bad (out, "session: an import policy checks one-shot runs; it cannot hold over a "
+                     "session's state");
+  if (job->stdin_data || json_object_size (job->files))
+    return bad (out, "session: stdin and files go with one-shot runs (write files with /v1/tool)");
+  return 0;
+}
+
 void
 v1_execute (struct req *r, struct resp *out)
 {
@@ -313,6 +337,11 @@ v1_execute (struct req *r, struct resp *out)
       return;
     }
   kept = json_object_get (j, "sandbox_id");
+  if (session_refused (j, &job, kept, out) < 0)
+    {
+      v1_settings_fini (&job.set);
+      return;
+    }
   if (kept && !json_is_null (kept))
     {
       /* a kept sandbox (POST /v1/sandbox) of this key: run in it, keep it */
@@ -327,6 +356,9 @@ v1_execute (struct req *r, struct resp *out)
                          json_string_value (kept),
                          sb.info.state == ISLET_SB_PAUSED ? "paused" : "not started",
                          sb.info.state == ISLET_SB_PAUSED ? "resume it" : "run in it");
+          else if (json_is_string (json_object_get (j, "session")))
+            v1_session_run (r, &sb, json_string_value (json_object_get (j, "session")), job.code,
+                            job.set.timeout_s, out);
           else
             execute_in (sb.ctx, sb.info.id, &job, out);
         }
