@@ -413,6 +413,7 @@ void preview_token (const struct srv *srv, const char *id, char out[PREVIEW_TOKE
 void api_sandbox_preview_url (struct req *r, struct resp *out);
 void api_sandbox_signed_preview_url (struct req *r, struct resp *out);
 void api_sandbox_public (struct req *r, struct resp *out);
+void api_sandbox_signed_preview_expire (struct req *r, struct resp *out);
 /* A preview request's way to its port. */
 struct preview_conn
 {

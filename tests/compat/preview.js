@@ -44,6 +44,10 @@ main('preview', async () => {
     const viaSigned = await fetch(`${signed.url}/hello.txt`);
     assert.equal(viaSigned.status, 200, 'through the signed url');
     assert.equal(await viaSigned.text(), 'hello from inside\n');
+    await sb.expireSignedPreviewUrl(8080, signed.token);
+    const expired = await fetch(`${signed.url}/hello.txt`);
+    assert.equal(expired.status, 403, 'through the signed url once expired');
+    assert.match((await expired.json()).message, /expired by its owner/);
 
     const wsUrl = `${link.url.replace(/^http/, 'ws')}/ws`;
     const echoed = await new Promise((resolve, reject) => {

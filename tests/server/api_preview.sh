@@ -101,6 +101,19 @@ later=$(sed -E "s|/8080\.([0-9]+)\.|/8080.9\1.|" <<<"$SURL")
 get "$later/blob"; expect_error "a later expiry with the old signature" 403
 get "${SURL/\/8080./\/8081.}/blob"; expect_error "the signature on another port" 403
 api GET "/api/sandbox/$A/ports/8080/signed-preview-url?expiresInSeconds=0"; expect_error "0 s" 400
+api GET "/api/sandbox/$A/ports/8080/signed-preview-url?expiresInSeconds=600"; expect_code "signed for 600 s" 200
+S2URL=$(jq -r .url <<<"$BODY"); S2TOK=$(jq -r .token <<<"$BODY")
+get "$S2URL/"; expect_code "the 600 s URL" 200
+alt=${S2TOK%?}0; [[ "$alt" != "$S2TOK" ]] || alt=${S2TOK%?}1
+api POST "/api/sandbox/$A/ports/8080/signed-preview-url/$alt/expire"; expect_error "expire an altered token" 400
+api POST "/api/sandbox/$A/ports/8081/signed-preview-url/$S2TOK/expire"; expect_error "expire on another port" 400
+api POST "/api/sandbox/$B/ports/8080/signed-preview-url/$S2TOK/expire"; expect_error "expire on another sandbox" 400
+get "$S2URL/"; expect_code "the 600 s URL, still" 200
+api POST "/api/sandbox/$A/ports/8080/signed-preview-url/$S2TOK/expire"; expect_code "expire it" 200
+get "$S2URL/"; expect_error "an URL expired by its owner" 403
+expect_body "it says so" '.message | test("expired by its owner")'
+api GET "/api/audit?limit=5"
+expect_body "the expiry is in the audit log" '[.items[] | .action] | index("sandbox.preview.expire") != null'
 sleep 4
 get "$SURL/blob"; expect_error "an expired signed URL" 403
 expect_body "it says expired" '.message | test("expired")'

@@ -109,7 +109,11 @@ static const char schema[]
       "  key_id INTEGER PRIMARY KEY REFERENCES api_keys(id),"
       "  config TEXT NOT NULL);" /* a JSON object: the key's /v1 defaults */
       /* the sandboxes made with `public: true` (their previews need no token) */
-      "CREATE TABLE IF NOT EXISTS sandbox_public (id TEXT PRIMARY KEY);";
+      "CREATE TABLE IF NOT EXISTS sandbox_public (id TEXT PRIMARY KEY);"
+      /* signed preview URLs expired before their time, kept until it */
+      "CREATE TABLE IF NOT EXISTS preview_expired ("
+      "  mac TEXT PRIMARY KEY,"
+      "  expires INTEGER NOT NULL);";
 
 static void
 keys_forget (struct islet_store *st)

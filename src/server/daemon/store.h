@@ -142,6 +142,13 @@ int islet_store_sandbox_public (struct islet_store *st, const char *id, bool *ou
 int islet_store_sandbox_set_public (struct islet_store *st, const char *id, bool on,
                                     struct islet_err *err) ISLET_MUST_CHECK;
 
+/* A signed preview URL (by its MAC) expired before its time: kept until
+ * expires (unix seconds), those past now pruned on the way. */
+int islet_store_preview_expire (struct islet_store *st, const char *mac, int64_t expires,
+                                int64_t now, struct islet_err *err) ISLET_MUST_CHECK;
+int islet_store_preview_expired (struct islet_store *st, const char *mac, bool *out,
+                                 struct islet_err *err) ISLET_MUST_CHECK;
+
 /* ---- volumes: a key's, by the name it gave (store_volume.c) ---- */
 struct islet_store_volume
 {

@@ -253,43 +253,99 @@ api_sandbox_public (struct req *r, struct resp *out)
   reply_json (out, 200, sb_dto (r, &sb, NULL));
 }
 
-/* <expiry>.<mac> after a port: 0 if it signs (id, port) and has not
- * expired, else -1 with a 403 that says which. */
+/* Whether the n bytes at s, <expiry>.<mac>, sign (id, port): 0 with the
+ * expiry and the MAC, -1 if not. */
 static int
-signed_check (struct srv *srv, const char *id, unsigned port, const char *s, size_t n,
-              struct resp *out)
+signed_parse (struct srv *srv, const char *id, unsigned port, const char *s, size_t n,
+              int64_t *expires, char mac[MAC_HEX + 1])
 {
-  char text[64], mac[MAC_HEX + 1];
+  char text[64];
   struct islet_err err;
-  uint64_t expires;
+  uint64_t v;
   char *dot;
 
   if (n >= sizeof text)
-    goto altered;
+    return -1;
   memcpy (text, s, n);
   text[n] = '\0';
   dot = strchr (text, '.');
   if (dot == NULL)
-    goto altered;
+    return -1;
   *dot = '\0';
-  if (islet_parse_u64 (text, INT64_MAX, &expires, &err) < 0)
-    goto altered;
-  signature (srv, id, port, (int64_t) expires, mac);
+  if (islet_parse_u64 (text, INT64_MAX, &v, &err) < 0)
+    return -1;
+  signature (srv, id, port, (int64_t) v, mac);
   if (!same (mac, dot + 1))
-    goto altered;
-  if ((int64_t) expires < now_s ())
+    return -1;
+  *expires = (int64_t) v;
+  return 0;
+}
+
+/* <expiry>.<mac> after a port: 0 if it signs (id, port), has not expired
+ * and was not expired by its owner, else -1 with a 403 that says which. */
+static int
+signed_check (struct srv *srv, const char *id, unsigned port, const char *s, size_t n,
+              struct resp *out)
+{
+  char mac[MAC_HEX + 1], when[32];
+  struct islet_err err;
+  int64_t expires;
+  bool gone = false;
+
+  if (signed_parse (srv, id, port, s, n, &expires, mac) < 0)
     {
-      char when[32];
-      iso_time ((int64_t) expires, when);
+      reply_error (out, 403, "FORBIDDEN",
+                   "the signed preview URL's signature does not match: it was altered or is not "
+                   "this server's");
+      return -1;
+    }
+  iso_time (expires, when);
+  if (expires < now_s ())
+    {
       reply_error (out, 403, "FORBIDDEN", "the signed preview URL expired at %s", when);
       return -1;
     }
+  if (islet_store_preview_expired (srv->store, mac, &gone, &err) < 0)
+    {
+      reply_islet_err (out, &err, false);
+      return -1;
+    }
+  if (gone)
+    {
+      reply_error (out, 403, "FORBIDDEN",
+                   "the signed preview URL was expired by its owner before its time (%s)", when);
+      return -1;
+    }
   return 0;
-altered:
-  reply_error (out, 403, "FORBIDDEN",
-               "the signed preview URL's signature does not match: it was altered or is not "
-               "this server's");
-  return -1;
+}
+
+/* Daytona's expireSignedPortPreviewUrl: POST
+ * /api/sandbox/{id}/ports/{port}/signed-preview-url/{token}/expire. */
+void
+api_sandbox_signed_preview_expire (struct req *r, struct resp *out)
+{
+  cleanup_sb struct sb_ref sb = { 0 };
+  const char *token = r->params[2];
+  char mac[MAC_HEX + 1];
+  struct islet_err err;
+  int64_t expires;
+  unsigned port;
+
+  if (sb_open (r, r->params[0], &sb, out) < 0 || request_port (r, &port, out) < 0)
+    return;
+  snprintf (r->sandbox_id, sizeof r->sandbox_id, "%s", sb.info.id);
+  if (signed_parse (r->srv, sb.info.id, port, token, strlen (token), &expires, mac) < 0)
+    {
+      reply_error (out, 400, "BAD_REQUEST",
+                   "token is not one of this sandbox's signed preview URLs for port %u", port);
+      return;
+    }
+  if (islet_store_preview_expire (r->srv->store, mac, expires, now_s (), &err) < 0)
+    {
+      reply_islet_err (out, &err, false);
+      return;
+    }
+  reply_json (out, 200, json_object ());
 }
 
 /* Split /preview/<id>/<port>[.<signature>][/rest] (the raw target). */

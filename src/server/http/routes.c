@@ -28,6 +28,8 @@ static const struct route routes[] = {
   { "GET", "/api/sandbox/{}/ports/{}/preview-url", api_sandbox_preview_url, NULL, 0, NULL },
   { "GET", "/api/sandbox/{}/ports/{}/signed-preview-url", api_sandbox_signed_preview_url, NULL, 0,
     NULL },
+  { "POST", "/api/sandbox/{}/ports/{}/signed-preview-url/{}/expire",
+    api_sandbox_signed_preview_expire, "sandbox.preview.expire", BODY_JSON_MAX, NULL },
   { "POST", "/api/sandbox/{}/public/{}", api_sandbox_public, "sandbox.public", BODY_JSON_MAX,
     NULL },
   { "POST", "/api/sandbox/{}/autostop/{}", api_sandbox_autostop, "sandbox.autostop", BODY_JSON_MAX,
