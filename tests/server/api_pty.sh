@@ -12,6 +12,8 @@ source "$(dirname "$0")/../lib/integration.sh"
 source "$(dirname "$0")/../lib/server.sh"
 
 WS="$IT_PY $(dirname "$0")/../lib/ws_client.py"
+# the per-key bound (64) made small enough to reach with two sandboxes
+export ISLETD_TEST_PTY_PER_KEY=18
 srv_init
 
 api POST /api/sandbox -d '{"name":"ptys","env":{}}'; expect_code "create" 200
@@ -58,6 +60,16 @@ out=$($WS "$WSURL/p1/connect" "bad-key" "$EXIT_CONTROL" -- text text) || fail "b
 grep -q '"error":"invalid API key"' <<<"$out" || fail "a bad key says why: $out"
 api GET "$T"; expect_body "16 listed" '(.sessions | length) == 16 and all(.sessions[]; .active)'
 api POST "$T" -H 'Content-Type: application/json' -d '{"id":"p1"}'; expect_error "the same id" 409
+api POST /api/sandbox -d '{"name":"ptys2","env":{}}'; expect_code "a second sandbox" 200
+B=$(jq -r .id <<<"$BODY"); remember_id "$B"
+for i in 1 2; do
+  api POST "/toolbox/$B/process/pty" -H 'Content-Type: application/json' -d "{\"id\":\"k$i\"}"
+  expect_code "the key's pty $(( 16 + i ))" 201
+done
+api POST "/toolbox/$B/process/pty" -H 'Content-Type: application/json' -d '{"id":"k3"}'
+expect_error "past the key's bound" 429
+expect_body "past the key's bound: why" '.message | test("too many PTY sessions for this API key \\(18\\)")'
+api DELETE "/api/sandbox/$B"; expect_code "delete the second sandbox" 200
 islet exec "$A" -- sh -c 'ls /dev/pts | grep -c "^[0-9]"' | grep -qx 16 \
   || fail "the 16 terminals are the sandbox's own ptys"
 for (( i = 1; i <= 16; i++ )); do

@@ -19,6 +19,7 @@
  * Bounds: PTY_PER_SANDBOX sessions per sandbox (its devpts holds 64 ptys
  * in all), PTY_PER_KEY per key, PTY_VIEWERS_MAX WebSockets per session. */
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -302,6 +303,16 @@ struct pty_spec
   unsigned cols, rows;
 };
 
+/* PTY_PER_KEY, or for tests a smaller ISLETD_TEST_PTY_PER_KEY (1 to it). */
+static unsigned
+per_key (void)
+{
+  const char *t = getenv ("ISLETD_TEST_PTY_PER_KEY");
+  long n = t ? strtol (t, NULL, 10) : 0;
+
+  return n >= 1 && n <= PTY_PER_KEY ? (unsigned) n : PTY_PER_KEY;
+}
+
 /* Take a place for spec->id in sb (the limits are checked under the
  * registry's lock, so two creates cannot both take the last place). */
 static struct pty *
@@ -328,9 +339,9 @@ pty_reserve (struct req *r, const struct sb_ref *sb, const struct pty_spec *s, s
     reply_error (out, 429, "TOO_MANY_REQUESTS",
                  "too many PTY sessions in sandbox '%s' (%d): kill one first", sb->info.id,
                  PTY_PER_SANDBOX);
-  else if (of_key >= PTY_PER_KEY)
+  else if (of_key >= per_key ())
     reply_error (out, 429, "TOO_MANY_REQUESTS",
-                 "too many PTY sessions for this API key (%d): kill one first", PTY_PER_KEY);
+                 "too many PTY sessions for this API key (%u): kill one first", per_key ());
   else
     {
       p = islet_xcalloc (1, sizeof *p);
