@@ -4,6 +4,8 @@
 #ifndef ISLET_NETSETUP_H
 #define ISLET_NETSETUP_H
 
+#include <netinet/in.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "islet/err.h"
@@ -50,5 +52,20 @@ int islet_netfilter_remove (const struct islet_netlink *l, struct islet_err *err
  * seconds: an answer of its DNS responder for an allowed name. */
 int islet_netfilter_allow_addr (const struct islet_netlink *l, uint32_t addr, unsigned ttl_s,
                                 struct islet_err *err) ISLET_MUST_CHECK;
+
+/* The DNS responder (net_dns.c): serve queries from the sandbox of l on
+ * sock (bound to its gateway's port 53) until sock fails; names of net's
+ * list are asked of upstream, the others answered NXDOMAIN. */
+void islet_netdns_serve (int sock, const struct islet_netlink *l, const struct islet_net *net,
+                         const struct sockaddr_in *upstream);
+/* The upstream resolver: addr (an IPv4 address), or when NULL or empty
+ * the first IPv4 nameserver of the host's /etc/resolv.conf. */
+int islet_netdns_upstream (const char *addr, struct sockaddr_in *out,
+                           struct islet_err *err) ISLET_MUST_CHECK;
+
+/* The address every sandbox's /etc/resolv.conf names: its table sends
+ * each UDP query on port 53, to this address or any other, to its own
+ * responder. */
+#define ISLET_NET_RESOLVER "100.96.0.1"
 
 #endif

@@ -180,7 +180,13 @@ ruleset (const struct islet_netlink *l, const struct islet_net *net, bool dns,
            *priv ? " elements = { " : "", priv, *priv ? " };" : "");
   fprintf (f, "  set allow4 { type ipv4_addr; flags interval; auto-merge;%s%s%s\n  }\n",
            *pub ? " elements = { " : "", pub, *pub ? " };" : "");
-  fprintf (f, "  set dns4 { type ipv4_addr; flags timeout;\n  }\n");
+  /* dynamic: the rule that lets a packet through refreshes its entry */
+  fprintf (f, "  set dns4 { type ipv4_addr; flags dynamic, timeout;\n  }\n");
+  if (dns)
+    fprintf (f,
+             "  chain pre { type nat hook prerouting priority dstnat; policy accept;\n"
+             "    iifname \"%s\" udp dport 53 dnat ip to %s\n  }\n",
+             l->host_if, host);
   /* the host itself, on any of its addresses: only the DNS responder */
   fprintf (f,
            "  chain input { type filter hook input priority filter - 10; policy accept;\n"
@@ -208,7 +214,8 @@ ruleset (const struct islet_netlink *l, const struct islet_net *net, bool dns,
   if (net->mode == ISLET_NET_ALL)
     fprintf (f, "    accept\n  }\n");
   else
-    fprintf (f, "    ip daddr @allow4 accept\n    ip daddr @dns4 accept\n    drop\n  }\n");
+    fprintf (f, "    ip daddr @allow4 accept\n"
+                "    ip daddr @dns4 update @dns4 { ip daddr timeout 1h } accept\n    drop\n  }\n");
   fprintf (f,
            "  chain post { type nat hook postrouting priority srcnat; policy accept;\n"
            "    ip saddr %s oifname != \"%s\" masquerade\n  }\n}\n",

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "islet/contain.h"
+#include "islet/netsetup.h"
 #include "islet/oci.h"
 #include "islet/util.h"
 
@@ -321,8 +322,10 @@ islet_rootfs_prepare_upper (const char *upper, const char *work, uint32_t base,
     return -1;
   hosts = islet_xasprintf ("127.0.0.1 localhost %s\n::1 localhost %s\n", hostname, hostname);
   hn = islet_xasprintf ("%s\n", hostname);
+  /* islet's resolver: it answers only when the sandbox has a network */
   if (write_owned (dfd, "etc/hosts", hosts, base, err) < 0
-      || write_owned (dfd, "etc/hostname", hn, base, err) < 0)
+      || write_owned (dfd, "etc/hostname", hn, base, err) < 0
+      || write_owned (dfd, "etc/resolv.conf", "nameserver " ISLET_NET_RESOLVER "\n", base, err) < 0)
     return -1;
   return 0;
 }

@@ -183,6 +183,7 @@ stop_sandbox (struct sandbox *sb)
 
   for (size_t i = 0; i < n_handlers; i++)
     kill (handlers[i], SIGKILL);
+  net_dns_stop (sb);
   ready_stop ();
   agent_stop ();
   if (sb->init_pid > 0)

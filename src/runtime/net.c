@@ -6,14 +6,19 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "islet/contain.h"
 #include "islet/util.h"
 #include "runtime.h"
 
@@ -71,6 +76,55 @@ net_slot_take (struct sandbox *sb, struct islet_err *err)
   return islet_fail (err, ISLET_E_LIMIT, 0, "no free network slot among %u tried", SLOT_TRIES);
 }
 
+/* The sandbox's DNS responder: a child of the supervisor, in the host's
+ * network namespace, on the gateway's port 53 (net_dns.c). */
+static int
+dns_start (struct sandbox *sb, struct islet_err *err)
+{
+  struct sockaddr_in up, me = { .sin_family = AF_INET, .sin_port = htons (53) };
+  int sock;
+  pid_t pid;
+
+  if (islet_netdns_upstream (getenv ("ISLET_DNS"), &up, err) < 0)
+    return -1;
+  me.sin_addr.s_addr = sb->link.host;
+  sock = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "socket");
+  if (bind (sock, (struct sockaddr *) &me, sizeof me) < 0)
+    {
+      int e = errno;
+      close (sock);
+      return islet_fail (err, ISLET_E_SYSTEM, e, "bind the sandbox's DNS responder");
+    }
+  pid = fork ();
+  if (pid == 0)
+    {
+      sigset_t none;
+
+      prctl (PR_SET_PDEATHSIG, SIGKILL);
+      sigemptyset (&none);
+      sigprocmask (SIG_SETMASK, &none, NULL);
+      islet_close_fds_from (3, sock);
+      set_title ("islet-dns");
+      islet_netdns_serve (sock, &sb->link, &sb->net, &up);
+      _exit (1);
+    }
+  close (sock);
+  if (pid < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "fork the DNS responder");
+  sb->dns_pid = pid;
+  return 0;
+}
+
+void
+net_dns_stop (struct sandbox *sb)
+{
+  if (sb->dns_pid > 0)
+    kill (sb->dns_pid, SIGKILL);
+  sb->dns_pid = 0;
+}
+
 int
 net_up (struct sandbox *sb, struct islet_err *err)
 {
@@ -78,20 +132,12 @@ net_up (struct sandbox *sb, struct islet_err *err)
 
   if (sb->net_slot_fd < 0)
     return 0;
-  {
-    struct islet_net_entry e[ISLET_NET_ENTRIES_MAX];
-    unsigned n;
-    if (islet_net_parse (&sb->net, e, ISLET_NET_ENTRIES_MAX, &n, err) < 0)
-      return -1;
-    for (unsigned i = 0; i < n; i++)
-      if (!e[i].is_cidr)
-        return islet_fail (err, ISLET_E_INVALID, 0,
-                           "`%s`: domain names in an allow-list are not supported yet", e[i].name);
-  }
-  if (islet_netfilter_apply (&sb->link, &sb->net, false, err) < 0)
+  if (islet_netfilter_apply (&sb->link, &sb->net, true, err) < 0)
     return -1;
   if (islet_netlink_up (sb->ns[ISLET_NS_NET], &sb->link, err) < 0)
     return islet_wrap (err, "the sandbox's network");
+  if (dns_start (sb, err) < 0)
+    return -1;
   fprintf (stderr, "network %s on %s in %.2f ms\n", islet_net_mode_name (sb->net.mode),
            sb->link.host_if, (double) (islet_now_ns () - t0) / 1e6);
   return 0;
@@ -106,10 +152,10 @@ net_down (struct sandbox *sb)
     return;
   if (sb->dns_pid > 0)
     {
-      kill (sb->dns_pid, SIGKILL);
-      while (waitpid (sb->dns_pid, NULL, 0) < 0 && errno == EINTR)
+      pid_t pid = sb->dns_pid;
+      net_dns_stop (sb);
+      while (waitpid (pid, NULL, 0) < 0 && errno == EINTR)
         ;
-      sb->dns_pid = 0;
     }
   if (islet_netfilter_remove (&sb->link, &e) < 0)
     fprintf (stderr, "%s\n", e.msg);

@@ -52,6 +52,8 @@ struct sandbox
 int net_slot_take (struct sandbox *sb, struct islet_err *err) ISLET_MUST_CHECK;
 int net_up (struct sandbox *sb, struct islet_err *err) ISLET_MUST_CHECK;
 void net_down (struct sandbox *sb);
+/* Kill the DNS responder (the caller reaps it). */
+void net_dns_stop (struct sandbox *sb);
 
 /* init.c: start pid 1 in new namespaces; returns when the sandbox is ready. */
 int sandbox_start_init (struct sandbox *sb, struct islet_err *err);

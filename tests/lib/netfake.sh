@@ -86,7 +86,8 @@ nf_ready () {
 
 # What a sandbox reaches: nf_probe ID TARGET... where a target is
 # ADDR:PORT (TCP, an HTTP GET of /id), [V6ADDR]:PORT, or dns:NAME (UDP query
-# to the sandbox's resolver), tcpdns:SERVER:NAME (DNS over TCP).  Prints
+# to the sandbox's resolver), udpdns:SERVER:NAME (UDP to that server),
+# tcpdns:SERVER:NAME (DNS over TCP).  Prints
 # one line per target: "TARGET open BODY", "TARGET refused", "TARGET
 # timeout", "TARGET unreachable", "TARGET resolved ADDR", "TARGET nxdomain".
 NF_PROBE='
@@ -131,8 +132,9 @@ def answer(r):
         if t == 1: return "resolved " + socket.inet_ntoa(r[i:i+4])
         i += n
     return "empty"
-def dns(name):
-    ns = [l.split()[1] for l in open("/etc/resolv.conf") if l.startswith("nameserver")][0]
+def dns(name, ns=None):
+    if ns is None:
+        ns = [l.split()[1] for l in open("/etc/resolv.conf") if l.startswith("nameserver")][0]
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
     try:
         s.sendto(query(name), (ns, 53)); return answer(s.recv(4096))
@@ -149,6 +151,7 @@ def tcpdns(server, name):
 def run(t):
     if t.startswith("dns:"): out[t] = dns(t[4:])
     elif t.startswith("tcpdns:"): out[t] = tcpdns(*t[7:].split(":", 1))
+    elif t.startswith("udpdns:"): out[t] = dns(t[7:].split(":", 1)[1], t[7:].split(":", 1)[0])
     else: out[t] = http(t)
 ts = [threading.Thread(target=run, args=(t,)) for t in sys.argv[1:]]
 for t in ts: t.start()
