@@ -7,7 +7,7 @@
 source "$(dirname "$0")/../lib/integration.sh"
 source "$(dirname "$0")/../lib/netfake.sh"
 it_init
-trap 'nf_cleanup; it_cleanup' EXIT
+nf_trap it_cleanup
 nf_up
 
 # a listener on the host, on every address

@@ -9,7 +9,7 @@
 source "$(dirname "$0")/../lib/integration.sh"
 source "$(dirname "$0")/../lib/netfake.sh"
 it_init
-trap 'nf_cleanup; it_cleanup' EXIT
+nf_trap it_cleanup
 nf_up
 export ISLET_DNS=$NF_DNS # the upstream resolver of the supervisors this test starts
 

@@ -38,6 +38,12 @@ nf_cleanup () {
   return 0
 }
 
+# The exit trap of a test with a fake internet: its clean-up, then the
+# test's own (it_cleanup, or srv_cleanup with isletd), with the test's status.
+nf_trap () {
+  trap 'nf_rc=$?; nf_cleanup; (exit $nf_rc); '"$1" EXIT
+}
+
 nf_up () {
   command -v dnsmasq >/dev/null || skip "no dnsmasq (scripts/install-deps installs dnsmasq-base)"
   NF_NS="islet-nf-$$"
