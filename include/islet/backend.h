@@ -26,6 +26,8 @@ struct islet_backend
   int (*pause) (void *self, const char *ref, struct islet_err *err);
   int (*resume) (void *self, const char *ref, struct islet_err *err);
   int (*resize) (void *self, const char *ref, const struct islet_resize *r, struct islet_err *err);
+  int (*set_network) (void *self, const char *ref, const struct islet_net *net,
+                      struct islet_err *err);
   int (*destroy) (void *self, const char *ref, bool force, struct islet_err *err);
   int (*exec) (void *self, const char *id, const struct islet_exec_req *req,
                struct islet_exec_result *out, struct islet_err *err);

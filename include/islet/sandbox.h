@@ -150,6 +150,13 @@ struct islet_sandbox_usage
 int islet_sandbox_usage (struct islet_ctx *ctx, const struct islet_sandbox_info *info,
                          struct islet_sandbox_usage *out, struct islet_err *err) ISLET_MUST_CHECK;
 
+/* A new outbound network for a sandbox (include/islet/net.h), kept in its
+ * config and, while it runs, applied at once: the table is replaced in one
+ * transaction (connections the new settings do not allow stop at their
+ * next packet), a link is made or removed as the mode asks. */
+int islet_sandbox_set_network (struct islet_ctx *ctx, const char *ref, const struct islet_net *net,
+                               struct islet_err *err) ISLET_MUST_CHECK;
+
 /* Destroy: stop (a running sandbox needs force), then remove every trace. */
 int islet_sandbox_destroy (struct islet_ctx *ctx, const char *id, bool force,
                            struct islet_err *err) ISLET_MUST_CHECK;

@@ -221,6 +221,7 @@ int cmd_start (struct cli *cli, int argc, char **argv);
 int cmd_stop (struct cli *cli, int argc, char **argv);
 int cmd_pause (struct cli *cli, int argc, char **argv);
 int cmd_resize (struct cli *cli, int argc, char **argv);
+int cmd_network (struct cli *cli, int argc, char **argv);
 int cmd_rm (struct cli *cli, int argc, char **argv);
 int cmd_ls (struct cli *cli, int argc, char **argv);
 int cmd_info (struct cli *cli, int argc, char **argv);

@@ -27,6 +27,7 @@ static const struct command commands[] = {
   { "start", cmd_start, false, "start a stopped sandbox, or resume a paused one" },
   { "pause", cmd_pause, false, "freeze every process of a sandbox in place" },
   { "resize", cmd_resize, false, "change a sandbox's memory, CPUs or disk" },
+  { "network", cmd_network, false, "change a sandbox's outbound network" },
   { "stop", cmd_stop, false, "stop a sandbox, keeping its files" },
   { "rm", cmd_rm, false, "remove sandboxes" },
   { "cp", cmd_cp, false, "copy a file into or out of a sandbox" },

@@ -109,6 +109,8 @@ cli_info_print (const struct islet_sandbox_info *in)
     printf ("supervisor:     %ld\n", (long) in->supervisor);
   printf ("uid_base:       %u\n", in->uid_base);
   printf ("disk_enforced:  %s\n", in->disk_enforced ? "yes" : "no");
+  printf ("network:        %s%s%s\n", islet_net_mode_name (in->net.mode),
+          in->net.allow[0] ? " " : "", in->net.allow);
   printf ("limits:\n");
   printf ("  memory_mb:    %llu\n", (unsigned long long) l->memory_mb);
   printf ("  cpus:         %s\n", milli_str (l->cpu_millis, cpus, sizeof cpus));

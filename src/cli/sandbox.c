@@ -1,5 +1,6 @@
 /* The sandbox lifecycle commands: create, start, stop, rm, ls, info. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -267,6 +268,61 @@ cmd_resize (struct cli *cli, int argc, char **argv)
     }
   memcpy (id, info.id, sizeof id);
   if (islet_sandbox_resize (cli->ctx, id, &rq, &err) < 0
+      || islet_sandbox_get (cli->ctx, id, &info, &err) < 0)
+    return cli_report (cli, &err);
+  if (cli->json)
+    return cli_print_json (islet_sandbox_json (&info));
+  cli_info_print (&info);
+  return CLI_EXIT_OK;
+}
+
+/* ---- network ---- */
+
+static const struct cli_opt network_opts[] = {
+  { "network", 0, CLI_OPT_STR, offsetof (struct create_args, network), "MODE",
+    "none, all, or allow (only --allow)", 0 },
+  { "allow", 0, CLI_OPT_LIST, offsetof (struct create_args, allow), "CIDR|DOMAIN",
+    "with --network allow: an IPv4 CIDR, a domain or *.domain (repeatable)", 0 },
+  { "json", 0, CLI_OPT_JSON, 0, NULL, "print the sandbox's details as JSON", 0 },
+  { NULL, 0, 0, 0, NULL, NULL, 0 },
+};
+
+static const struct cli_spec network_spec = {
+  .name = "network",
+  .args = "ID",
+  .about = "Change a sandbox's outbound network, running or stopped: applied at once\n"
+           "(connections the new settings do not allow stop) and kept across a stop\n"
+           "and a start.",
+  .opts = { network_opts },
+  .min_pos = 1,
+  .max_pos = 1,
+  .raw_from = -1,
+};
+
+int
+cmd_network (struct cli *cli, int argc, char **argv)
+{
+  cleanup_pos struct cli_pos pos = { 0 };
+  struct create_args a = { 0 };
+  struct islet_sandbox_info info;
+  struct islet_err err = { 0 };
+  struct islet_net net;
+  char id[ISLET_ID_LEN + 1];
+  int r;
+
+  r = cli_parse (cli, &network_spec, argc, argv, &a, &pos, &err);
+  if (r > 0)
+    return CLI_EXIT_OK;
+  if (r == 0 && a.network == NULL && a.allow.n == 0)
+    r = islet_fail (&err, ISLET_E_INVALID, 0, "network: give --network or --allow");
+  if (r < 0 || network_of (&a, &net, &err) < 0 || cli_resolve (cli, pos.v[0], &info, &err) < 0)
+    {
+      free (a.allow.v);
+      return cli_report (cli, &err);
+    }
+  free (a.allow.v);
+  memcpy (id, info.id, sizeof id);
+  if (islet_sandbox_set_network (cli->ctx, id, &net, &err) < 0
       || islet_sandbox_get (cli->ctx, id, &info, &err) < 0)
     return cli_report (cli, &err);
   if (cli->json)

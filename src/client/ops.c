@@ -25,6 +25,7 @@ const struct islet_backend local_ops = {
   .pause = local_pause,
   .resume = local_resume,
   .resize = local_resize,
+  .set_network = local_set_network,
   .destroy = local_destroy,
 };
 
@@ -159,6 +160,13 @@ islet_sandbox_resize (struct islet_ctx *ctx, const char *ref, const struct islet
                       struct islet_err *err)
 {
   return ctx->ops->resize (ctx->ops_self, ref, r, err);
+}
+
+int
+islet_sandbox_set_network (struct islet_ctx *ctx, const char *ref, const struct islet_net *net,
+                           struct islet_err *err)
+{
+  return ctx->ops->set_network (ctx->ops_self, ref, net, err);
 }
 
 int

@@ -60,6 +60,8 @@ int local_pause (void *self, const char *ref, struct islet_err *err);
 int local_resume (void *self, const char *ref, struct islet_err *err);
 /* resize.c */
 int local_resize (void *self, const char *ref, const struct islet_resize *r, struct islet_err *err);
+int local_set_network (void *self, const char *ref, const struct islet_net *net,
+                       struct islet_err *err);
 /* sandbox.c: the disk pool, held until sandbox_pool_put */
 int sandbox_pool (struct islet_ctx *ctx, struct islet_disk_pool **out, struct islet_err *err);
 void sandbox_pool_put (struct islet_ctx *ctx);

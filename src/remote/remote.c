@@ -595,6 +595,15 @@ r_resize (void *self, const char *ref, const struct islet_resize *r, struct isle
 }
 
 static int
+r_set_network (void *self, const char *ref, const struct islet_net *net, struct islet_err *err)
+{
+  (void) self, (void) ref, (void) net;
+  return islet_fail (err, ISLET_E_INVALID, 0,
+                     "a network change acts on a local state directory, not over isletd (use "
+                     "the Daytona API's updateNetworkSettings)");
+}
+
+static int
 r_destroy (void *self, const char *ref, bool force, struct islet_err *err)
 {
   struct remote *rm = self;
@@ -977,6 +986,7 @@ static const struct islet_backend remote_ops = {
   .pause = r_pause,
   .resume = r_resume,
   .resize = r_resize,
+  .set_network = r_set_network,
   .destroy = r_destroy,
   .exec = r_exec,
   .fs_read = r_fs_read,

@@ -512,6 +512,18 @@ serve (struct sandbox *sb, int conn, int lfd, int sfd)
       net_socket (sb, conn);
       return false;
     }
+  if (strcmp (op, "network") == 0)
+    {
+      if (net_update (sb, &e) < 0)
+        {
+          logmsg ("network update: %s", e.msg);
+          reply_error (conn, &e);
+          return false;
+        }
+      cleanup_json json_t *ok = json_pack ("{s:s}", "network", islet_net_mode_name (sb->net.mode));
+      (void) !islet_frame_send_json (conn, ok, &e);
+      return false;
+    }
   if (paused)
     {
       islet_fail (&e, ISLET_E_CONFLICT, 0, "sandbox `%s` is paused: start it to resume it", sb->id);

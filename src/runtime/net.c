@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "islet/config.h"
 #include "islet/contain.h"
 #include "islet/util.h"
 #include "runtime.h"
@@ -143,6 +144,19 @@ net_up (struct sandbox *sb, struct islet_err *err)
   return 0;
 }
 
+/* Stop the responder and wait for it: a new one binds the same port. */
+static void
+dns_stop_wait (struct sandbox *sb)
+{
+  pid_t pid = sb->dns_pid;
+
+  if (pid <= 0)
+    return;
+  net_dns_stop (sb);
+  while (waitpid (pid, NULL, 0) < 0 && errno == EINTR)
+    ;
+}
+
 void
 net_down (struct sandbox *sb)
 {
@@ -150,15 +164,54 @@ net_down (struct sandbox *sb)
 
   if (sb->net_slot_fd < 0)
     return;
-  if (sb->dns_pid > 0)
-    {
-      pid_t pid = sb->dns_pid;
-      net_dns_stop (sb);
-      while (waitpid (pid, NULL, 0) < 0 && errno == EINTR)
-        ;
-    }
+  dns_stop_wait (sb);
   if (islet_netfilter_remove (&sb->link, &e) < 0)
     fprintf (stderr, "%s\n", e.msg);
   close (sb->net_slot_fd);
   sb->net_slot_fd = -1;
+}
+
+/* The link of a sandbox that lives on: its device goes now (with its
+ * peer), then its table and its slot. */
+static void
+link_release (struct sandbox *sb)
+{
+  struct islet_err e;
+
+  dns_stop_wait (sb);
+  if (islet_netlink_down (sb->link.host_if, &e) < 0)
+    fprintf (stderr, "%s\n", e.msg);
+  net_down (sb);
+}
+
+int
+net_update (struct sandbox *sb, struct islet_err *err)
+{
+  cleanup_free char *path = islet_xasprintf ("%s/config.json", sb->dir);
+  struct islet_sandbox_info info;
+
+  if (islet_config_load (path, &info, NULL, err) < 0)
+    return -1;
+  sb->net = info.net;
+  if (sb->net.mode == ISLET_NET_NONE)
+    {
+      link_release (sb);
+      return 0;
+    }
+  if (sb->net_slot_fd < 0)
+    {
+      if (net_slot_take (sb, err) < 0)
+        return -1;
+      if (net_up (sb, err) < 0)
+        {
+          link_release (sb);
+          return -1;
+        }
+      return 0;
+    }
+  /* one transaction: the old list holds until the new one does */
+  dns_stop_wait (sb);
+  if (islet_netfilter_apply (&sb->link, &sb->net, true, err) < 0)
+    return -1;
+  return dns_start (sb, err);
 }

@@ -52,6 +52,9 @@ struct sandbox
 int net_slot_take (struct sandbox *sb, struct islet_err *err) ISLET_MUST_CHECK;
 int net_up (struct sandbox *sb, struct islet_err *err) ISLET_MUST_CHECK;
 void net_down (struct sandbox *sb);
+/* net.c: apply the network of the sandbox's config.json again (a change
+ * made while it runs): a link made or removed, the table replaced. */
+int net_update (struct sandbox *sb, struct islet_err *err) ISLET_MUST_CHECK;
 /* Kill the DNS responder (the caller reaps it). */
 void net_dns_stop (struct sandbox *sb);
 

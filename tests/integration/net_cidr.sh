@@ -6,7 +6,7 @@
 source "$(dirname "$0")/../lib/integration.sh"
 source "$(dirname "$0")/../lib/netfake.sh"
 it_init
-trap 'nf_cleanup; it_cleanup' EXIT
+nf_trap it_cleanup
 nf_up
 
 log "lists that cannot be honoured are refused"
@@ -49,4 +49,19 @@ wide2=$(create_sb --network allow --allow 10.0.0.0/7)
 remember_id "$wide2"
 nf_probe "$wide2" "$NF_WEB_P:80"
 expect_closed "$NF_WEB_P:80" # wider than 10.0.0.0/8: not inside a private range
+
+log "islet network: a running sandbox's list changed at once"
+islet network "$id" --allow 203.0.113.0/24 </dev/null >/dev/null || fail "islet network --allow"
+nf_probe "$id" "$NF_WEB_A:80" "$NF_WEB_B:80"
+expect_probe "$NF_WEB_A:80" "open A"
+expect_closed "$NF_WEB_B:80"
+islet network "$id" --network none </dev/null >/dev/null || fail "islet network --network none"
+expect_eq "mode after none" "$(sb_info "$id" 'j["network"]["mode"]')" none
+nf_probe "$id" "$NF_WEB_A:80"
+expect_probe "$NF_WEB_A:80" unreachable
+xjson "$id" -- cat /proc/net/dev
+[[ "$(jget "$OUT" 'j["stdout"]')" != *eth0* ]] || fail "mode none, the sandbox still has an eth0"
+islet network "$id" --network all </dev/null >/dev/null || fail "islet network --network all"
+nf_probe "$id" "$NF_WEB_B:80"
+expect_probe "$NF_WEB_B:80" "open B"
 pass
