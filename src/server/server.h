@@ -51,6 +51,7 @@ struct srv
    * (--sandbox-max NAME=VALUE) */
   struct islet_quota quota_default;
   struct islet_limits ceiling;
+  enum islet_net_mode net_default; /* --default-network: a create that asks for none */
   struct metrics *metrics;       /* isletd's own counters (metrics.c); NULL: none kept */
   unsigned char preview_key[32]; /* signs preview tokens and URLs (preview.c) */
 };
@@ -453,6 +454,13 @@ int proxy_upgrade (struct srv *srv, void *conn, const char *target, const char *
 /* Every field of a create body is one islet honours (or accepts at the
  * value that matches what it does); else -1 with a 400 that names it. */
 int create_fields_check (json_t *body, struct resp *out);
+/* sandbox_net.c: Daytona's network fields of a create (current NULL) or of
+ * an update of current, as islet's network; -1 with a 400 in out. */
+int daytona_net_fields (json_t *j, const struct islet_net *current, enum islet_net_mode dflt,
+                        struct islet_net *net, struct resp *out);
+/* networkBlockAll, networkAllowList and domainAllowList of a sandbox object */
+void daytona_net_dto (json_t *dto, const struct islet_net *n);
+void api_sandbox_network (struct req *r, struct resp *out);
 
 /* ---- words.c ---- */
 /* Split a command line into words: blanks separate, '...' and "..." quote,

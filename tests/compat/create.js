@@ -1,8 +1,8 @@
 'use strict';
 // Create fields islet cannot honour are refused through the SDK with the
-// reason (never accepted and dropped); networkBlockAll: true, which is what
-// islet does, a plain create, and an image of the store (by image or by
-// snapshot) are taken.
+// reason (never accepted and dropped); networkBlockAll: true, a plain
+// create, and an image of the store (by image or by snapshot) are taken
+// (the network fields' effects: network.js and tests/server/net_api.sh).
 const { assert, sdk, client, RUN, main } = require('./lib');
 
 async function refused(daytona, params, field, words) {
@@ -17,9 +17,9 @@ async function refused(daytona, params, field, words) {
 
 main('create', async () => {
   const daytona = client();
-  await refused(daytona, { networkAllowList: '10.0.0.0/8' }, 'networkAllowList', /outbound networking is not available yet/);
-  await refused(daytona, { domainAllowList: 'example.com' }, 'domainAllowList', /loopback only/);
-  await refused(daytona, { networkBlockAll: false }, 'networkBlockAll', /outbound networking/);
+  await refused(daytona, { networkAllowList: 'example.com' }, 'networkAllowList', /a domain name: give it in domainAllowList/);
+  await refused(daytona, { domainAllowList: '10.0.0.0/8' }, 'domainAllowList', /an address/);
+  await refused(daytona, { networkBlockAll: true, networkAllowList: '10.0.0.0/8' }, 'networkBlockAll', /give one or the other/);
   await refused(daytona, { image: 'python:3.12-slim' }, 'buildInfo', /building images is not supported/);
   await refused(daytona, { public: 'yes' }, 'public', /preview/);
   await refused(daytona, { volumes: [{ volumeId: 'v', mountPath: '/data' }] }, 'volumes', /no volume 'v'/);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# A create body's fields are honoured or refused, never dropped: the
-# networking fields (islet's sandboxes have loopback only), a public that is
-# not a boolean, GPUs,
+# A create body's fields are honoured or refused, never dropped: network
+# lists islet cannot honour (a name among the CIDRs, an IPv6 range, an
+# allow-list with networkBlockAll: true), an outbound proxy, a public that
+# is not a boolean, GPUs,
 # volumes, images, secrets, auto-pause beside auto-stop, TTL, another user, and any field islet
 # does not know get a 400 that names the field and says why, and no sandbox
 # is made; networkBlockAll: true and the SDK's defaults are taken.
@@ -20,12 +21,14 @@ refused () {
 }
 
 log "== refused"
-refused '{"networkAllowList":"10.0.0.0/8"}' networkAllowList 'outbound networking is not available'
-refused '{"domainAllowList":"example.com"}' domainAllowList 'outbound networking is not available'
-refused '{"networkBlockAll":false}' networkBlockAll 'loopback only'
-refused '{"networkBlockAll":true,"networkAllowList":"1.2.3.4/32"}' networkAllowList 'outbound networking'
-refused '{"outboundProxyUrl":"http://127.0.0.1:3128"}' outboundProxyUrl 'outbound networking'
-refused '{"linkedSandbox":"web"}' linkedSandbox 'no network between them'
+refused '{"networkAllowList":"example.com"}' networkAllowList 'a domain name: give it in domainAllowList'
+refused '{"domainAllowList":"10.0.0.0/8"}' domainAllowList 'an address'
+refused '{"networkAllowList":"fd00::/8"}' networkAllowList 'IPv6'
+refused '{"networkAllowList":"10.0.0.0/33"}' networkAllowList 'neither an IPv4 CIDR'
+refused '{"networkBlockAll":"no"}' networkBlockAll 'true or false'
+refused '{"networkBlockAll":true,"networkAllowList":"1.2.3.4/32"}' networkBlockAll 'give one or the other'
+refused '{"outboundProxyUrl":"http://127.0.0.1:3128"}' outboundProxyUrl 'not supported'
+refused '{"linkedSandbox":"web"}' linkedSandbox 'never reach one another'
 refused '{"public":"yes"}' public 'preview'
 refused '{"gpu":1}' gpu 'GPU'
 refused '{"gpuType":["H100"]}' gpuType 'GPU'

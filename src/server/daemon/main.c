@@ -10,9 +10,11 @@
  *
  * isletd is a client of the same core as the CLI: the sandboxes it makes
  * live in their own supervisors and outlive it. */
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -47,6 +49,7 @@ usage (FILE *f)
            "              [--max-key-scratch BYTES] [--audit-days N] [--audit-max-records N]\n"
            "              [--default-max-sandboxes N] [--default-max-memory MIB]\n"
            "              [--default-max-cpus N] [--default-max-disk MIB] [--sandbox-max NAME=N]\n"
+           "              [--default-network none|all] [--dns ADDR]\n"
            "       isletd key create [--name NAME] [--json] [--max-sandboxes N]\n"
            "                         [--max-memory MIB] [--max-cpus N] [--max-disk MIB]\n"
            "       isletd key list [--json] | key revoke ID\n"
@@ -70,6 +73,10 @@ usage (FILE *f)
            "  --audit-max-records N       keep at most N audit records, the newest (default\n"
            "                              1000000, about 100 MB; 0: no bound)\n"
            "  --default-max-*     the quota of a key that has none of its own (default: none)\n"
+           "  --default-network none|all  the outbound network of a sandbox whose create\n"
+           "                      asks for none (default none: loopback only)\n"
+           "  --dns ADDR          the upstream resolver of sandboxes' DNS (default: the\n"
+           "                      first IPv4 nameserver of /etc/resolv.conf)\n"
            "  --sandbox-max NAME=N  the most one sandbox may ask for of a limit (repeatable;\n"
            "                      NAME: memory_mb 8192, cpu_millis 4000, pids 1024, disk_mb\n"
            "                      20480, timeout_s 3600, output_bytes 16 MiB, nofile 65536)\n"
@@ -161,9 +168,10 @@ audit_bounds (struct srv *srv, const uint64_t audit[2], struct islet_err *err)
 /* The operator's bounds on keys and sandboxes, from the command line. */
 struct bounds
 {
-  struct islet_quota own;      /* key create: the new key's quota */
-  struct islet_quota dflt;     /* serve: a key's quota where it has none */
-  struct islet_limits ceiling; /* serve: each sandbox's limits */
+  struct islet_quota own;          /* key create: the new key's quota */
+  struct islet_quota dflt;         /* serve: a key's quota where it has none */
+  struct islet_limits ceiling;     /* serve: each sandbox's limits */
+  enum islet_net_mode net_default; /* serve: a create's network when it asks for none */
 };
 
 static int
@@ -177,6 +185,7 @@ serve (const char *listen, const char *state_dir, char *origins, const unsigned 
                      .scratch_key_max = scratch,
                      .quota_default = b->dflt,
                      .ceiling = b->ceiling,
+                     .net_default = b->net_default,
                      .streams_lock = PTHREAD_MUTEX_INITIALIZER,
                      .streams_done = PTHREAD_COND_INITIALIZER };
   struct http *h = NULL;
@@ -414,6 +423,8 @@ enum
 {
   OPT_QUOTA = 256, /* + 0..5: --max-*, + 6..11: --default-max-* */
   OPT_CEILING = OPT_QUOTA + 2 * QUOTA_FLAGS,
+  OPT_DNS,
+  OPT_NETWORK,
 };
 
 /* One field of a quota (in the order of struct islet_quota) from its flag. */
@@ -472,6 +483,8 @@ main (int argc, char **argv)
     { "default-max-volumes", required_argument, NULL, OPT_QUOTA + 10 },
     { "default-max-volume-disk", required_argument, NULL, OPT_QUOTA + 11 },
     { "sandbox-max", required_argument, NULL, OPT_CEILING },
+    { "dns", required_argument, NULL, OPT_DNS },
+    { "default-network", required_argument, NULL, OPT_NETWORK },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
@@ -528,6 +541,26 @@ main (int argc, char **argv)
           {
             fprintf (stderr, "isletd: --%s: '%s' is not a number\n",
                      o == 'D' ? "audit-days" : "audit-max-records", optarg);
+            return 2;
+          }
+        break;
+      case OPT_DNS:
+        {
+          struct in_addr a;
+          if (inet_pton (AF_INET, optarg, &a) != 1)
+            {
+              fprintf (stderr, "isletd: --dns: '%s' is not an IPv4 address\n", optarg);
+              return 2;
+            }
+          /* the supervisors' DNS responders read it (src/runtime/net.c) */
+          setenv ("ISLET_DNS", optarg, 1);
+        }
+        break;
+      case OPT_NETWORK:
+        if (islet_net_mode_parse (optarg, &b.net_default, &err) < 0
+            || b.net_default == ISLET_NET_ALLOW)
+          {
+            fprintf (stderr, "isletd: --default-network: '%s' is not none or all\n", optarg);
             return 2;
           }
         break;

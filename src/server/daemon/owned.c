@@ -334,6 +334,7 @@ make (const struct owner *k, const struct owned_spec *spec, enum islet_store_pha
   struct islet_create_opts opts = { .image = spec->image,
                                     .fork = spec->fork,
                                     .limits = spec->limits,
+                                    .net = spec->net,
                                     .claim = claim_row,
                                     .claim_arg = &c,
                                     .volumes = spec->volumes,
@@ -501,6 +502,24 @@ owned_resize (const struct owner *k, struct owned *o, const struct islet_resize 
   struct islet_err serr;
 
   if (islet_sandbox_resize (k->srv->ctx, o->info.id, rq, err) < 0
+      || islet_sandbox_get (k->srv->ctx, o->info.id, &o->info, err) < 0)
+    return -1;
+  take_name (o);
+  o->row.updated = now_s ();
+  if (islet_store_sandbox_put (k->srv->store, &o->row, &serr) < 0)
+    fprintf (stderr, "isletd: %s\n", serr.msg);
+  event (k, o, NULL, was);
+  return 0;
+}
+
+int
+owned_set_network (const struct owner *k, struct owned *o, const struct islet_net *net,
+                   struct islet_err *err)
+{
+  const char *was = state_word (o->info.state);
+  struct islet_err serr;
+
+  if (islet_sandbox_set_network (k->srv->ctx, o->info.id, net, err) < 0
       || islet_sandbox_get (k->srv->ctx, o->info.id, &o->info, err) < 0)
     return -1;
   take_name (o);
@@ -690,11 +709,11 @@ owned_dto (const struct owner *k, const struct owned *o, const char *state)
   iso_time (o->info.created, created);
   iso_time (o->row.updated, updated);
   iso_time (o->row.last_activity, activity);
-  j = json_pack ("{s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:b,s:b,s:s}", "id", o->info.id, "organizationId",
-                 org, "name", o->row.name ? o->row.name : o->info.name, "snapshot", o->info.image,
+  j = json_pack ("{s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:b,s:s}", "id", o->info.id, "organizationId", org,
+                 "name", o->row.name ? o->row.name : o->info.name, "snapshot", o->info.image,
                  "user", "root", "env", owned_json_object (o->row.env), "labels", labels, "public",
-                 is_public, "networkBlockAll", 1, "target",
-                 o->row.target ? o->row.target : "local");
+                 is_public, "target", o->row.target ? o->row.target : "local");
+  daytona_net_dto (j, &o->info.net);
   json_object_set_new (j, "cpu", amount (l->cpu_millis));
   json_object_set_new (j, "gpu", json_integer (0));
   json_object_set_new (j, "memory", amount (l->memory_mb * 1000 / 1024));

@@ -61,6 +61,7 @@ struct owned_spec
   const char *target;   /* NULL: local */
   json_t *labels, *env; /* objects of strings, or NULL: none */
   struct islet_limits limits;
+  struct islet_net net;                                     /* outbound network; zero: none */
   int64_t auto_stop, auto_archive, auto_delete, auto_pause; /* minutes, as in the row */
   bool is_public; /* its preview links need no token (preview.c) */
   /* the key's volumes (by their ids, the core's names), checked as its */
@@ -110,6 +111,9 @@ int owned_create (const struct owner *k, const struct owned_spec *spec, struct o
 int owned_start (const struct owner *k, struct owned *o, struct islet_err *err) ISLET_MUST_CHECK;
 int owned_stop (const struct owner *k, struct owned *o, struct islet_err *err) ISLET_MUST_CHECK;
 /* New memory, CPU or disk (0: unchanged), live and kept; refused below use. */
+/* A new outbound network, live and kept. */
+int owned_set_network (const struct owner *k, struct owned *o, const struct islet_net *net,
+                       struct islet_err *err) ISLET_MUST_CHECK;
 int owned_resize (const struct owner *k, struct owned *o, const struct islet_resize *rq,
                   struct islet_err *err) ISLET_MUST_CHECK;
 /* Pause: every process frozen in place; a start resumes it. */

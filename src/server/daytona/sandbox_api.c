@@ -184,6 +184,7 @@ struct create_args
   char *from; /* buildInfo's FROM image */
   json_t *labels, *env;
   struct islet_limits limits;
+  struct islet_net net;
   int64_t auto_stop, auto_archive, auto_delete, auto_pause;
   bool is_public;
 };
@@ -204,7 +205,7 @@ one_idle_action (int64_t auto_stop, int64_t auto_pause, struct resp *out)
 }
 
 static int
-parse_create (json_t *j, struct create_args *a, struct resp *out)
+parse_create (json_t *j, enum islet_net_mode net_default, struct create_args *a, struct resp *out)
 {
   uint64_t cpu = 0, mem = 0, disk = 0;
   struct islet_err err;
@@ -218,7 +219,8 @@ parse_create (json_t *j, struct create_args *a, struct resp *out)
       || field_minutes (j, "autoDeleteInterval", -1, &a->auto_delete, out) < 0
       || field_build (j, &a->from, out) < 0
       || field_minutes (j, "autoPauseInterval", 0, &a->auto_pause, out) < 0
-      || one_idle_action (a->auto_stop, a->auto_pause, out) < 0)
+      || one_idle_action (a->auto_stop, a->auto_pause, out) < 0
+      || daytona_net_fields (j, NULL, net_default, &a->net, out) < 0)
     return -1;
   if (json_object_get (j, "public") && !json_is_boolean (json_object_get (j, "public"))
       && !json_is_null (json_object_get (j, "public")))
@@ -282,7 +284,8 @@ api_sandbox_create (struct req *r, struct resp *out)
   size_t n_vols = 0;
   int rc;
 
-  if (j == NULL || parse_create (j, &a, out) < 0 || volumes_field (r, j, &vols, &n_vols, out) < 0)
+  if (j == NULL || parse_create (j, r->srv->net_default, &a, out) < 0
+      || volumes_field (r, j, &vols, &n_vols, out) < 0)
     goto out;
   json_object_del (a.labels, "code-toolbox-language");
   if (a.from && owned_image_here (&k, a.from, &err) < 0)
@@ -304,6 +307,7 @@ api_sandbox_create (struct req *r, struct resp *out)
     .labels = a.labels,
     .env = a.env,
     .limits = a.limits,
+    .net = a.net,
     .auto_stop = a.auto_stop,
     .auto_archive = a.auto_archive,
     .auto_delete = a.auto_delete,
@@ -442,6 +446,7 @@ api_sandbox_fork (struct req *r, struct resp *out)
         .labels = labels,
         .env = env,
         .limits = src.info.limits,
+        .net = src.info.net,
         .auto_stop = src.row.auto_stop,
         .auto_archive = src.row.auto_archive,
         .auto_delete = src.row.auto_delete,
@@ -449,6 +454,36 @@ api_sandbox_fork (struct req *r, struct resp *out)
       };
       rc = owned_create (&k, &spec, &o, &err);
     }
+  reply_owned (r, out, &o, rc, &err, NULL);
+}
+
+/* POST /api/sandbox/{id}/network-settings (updateNetworkSettings): the
+ * fields onto the sandbox's network (sandbox_net.c), applied at once */
+void
+api_sandbox_network (struct req *r, struct resp *out)
+{
+  cleanup_json json_t *j = req_json_object (r, out);
+  cleanup_owned struct owned o = { 0 };
+  struct owner k = req_owner (r);
+  struct islet_net net;
+  struct islet_err err;
+  int rc;
+
+  if (j == NULL)
+    return;
+  if (json_object_get (j, "networkBlockAll") == NULL
+      && json_object_get (j, "networkAllowList") == NULL
+      && json_object_get (j, "domainAllowList") == NULL)
+    {
+      reply_error (out, 400, "BAD_REQUEST",
+                   "give networkBlockAll, networkAllowList or domainAllowList");
+      return;
+    }
+  rc = owned_open (&k, r->params[0], &o, &err);
+  if (rc == 0 && daytona_net_fields (j, &o.info.net, r->srv->net_default, &net, out) < 0)
+    return;
+  if (rc == 0)
+    rc = owned_set_network (&k, &o, &net, &err);
   reply_owned (r, out, &o, rc, &err, NULL);
 }
 

@@ -16,7 +16,6 @@ enum take
   IF_ROOT,  /* accepted when absent, null or "root" */
 };
 
-#define NO_NETWORK "outbound networking is not available yet: sandboxes have loopback only"
 #define NO_GPU "GPUs are not supported"
 
 static const struct
@@ -39,11 +38,12 @@ static const struct
   { "autoPauseInterval", TAKEN, NULL },
   { "limits", TAKEN, NULL }, /* islet's own */
   { "user", IF_ROOT, "a sandbox's only user is root (mapped to an unprivileged host uid)" },
-  { "networkBlockAll", IF_TRUE, NO_NETWORK },
-  { "networkAllowList", IF_EMPTY, NO_NETWORK },
-  { "domainAllowList", IF_EMPTY, NO_NETWORK },
-  { "outboundProxyUrl", IF_EMPTY, NO_NETWORK },
-  { "linkedSandbox", IF_EMPTY, "sandboxes have no network between them: " NO_NETWORK },
+  { "networkBlockAll", TAKEN, NULL },  /* sandbox_net.c */
+  { "networkAllowList", TAKEN, NULL }, /* sandbox_net.c */
+  { "domainAllowList", TAKEN, NULL },  /* sandbox_net.c */
+  { "outboundProxyUrl", IF_EMPTY,
+    "an outbound proxy is not supported: use networkAllowList or domainAllowList" },
+  { "linkedSandbox", IF_EMPTY, "sandboxes never reach one another" },
   { "public", TAKEN, NULL }, /* preview links without a token (preview.c) */
   { "gpu", IF_EMPTY, NO_GPU },
   { "gpuType", IF_EMPTY, NO_GPU },

@@ -21,6 +21,8 @@ static const struct route routes[] = {
   { "POST", "/api/sandbox/{}/pause", api_sandbox_pause, "sandbox.pause", BODY_JSON_MAX, NULL },
   { "POST", "/api/sandbox/{}/resize", api_sandbox_resize, "sandbox.resize", BODY_JSON_MAX, NULL },
   { "POST", "/api/sandbox/{}/fork", api_sandbox_fork, "sandbox.fork", BODY_JSON_MAX, NULL },
+  { "POST", "/api/sandbox/{}/network-settings", api_sandbox_network, "sandbox.network",
+    BODY_JSON_MAX, NULL },
   { "DELETE", "/api/sandbox/{}", api_sandbox_delete, "sandbox.delete", BODY_JSON_MAX, NULL },
   { "PUT", "/api/sandbox/{}/labels", api_sandbox_labels, "sandbox.labels", BODY_JSON_MAX, NULL },
   { "GET", "/api/sandbox/{}/toolbox-proxy-url", api_sandbox_toolbox_url, NULL, 0, NULL },
