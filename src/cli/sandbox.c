@@ -223,6 +223,21 @@ cmd_info (struct cli *cli, int argc, char **argv)
   return on_one (cli, &info_spec, NULL, argc, argv);
 }
 
+/* A sandbox after a change: its details, as info prints them. */
+static int
+show_changed (struct cli *cli, const char *id)
+{
+  struct islet_sandbox_info info;
+  struct islet_err err = { 0 };
+
+  if (islet_sandbox_get (cli->ctx, id, &info, &err) < 0)
+    return cli_report (cli, &err);
+  if (cli->json)
+    return cli_print_json (islet_sandbox_json (&info));
+  cli_info_print (&info);
+  return CLI_EXIT_OK;
+}
+
 /* ---- resize ---- */
 
 static const struct cli_opt resize_opts[] = {
@@ -267,13 +282,9 @@ cmd_resize (struct cli *cli, int argc, char **argv)
       return cli_report (cli, &err);
     }
   memcpy (id, info.id, sizeof id);
-  if (islet_sandbox_resize (cli->ctx, id, &rq, &err) < 0
-      || islet_sandbox_get (cli->ctx, id, &info, &err) < 0)
+  if (islet_sandbox_resize (cli->ctx, id, &rq, &err) < 0)
     return cli_report (cli, &err);
-  if (cli->json)
-    return cli_print_json (islet_sandbox_json (&info));
-  cli_info_print (&info);
-  return CLI_EXIT_OK;
+  return show_changed (cli, id);
 }
 
 /* ---- network ---- */
@@ -322,13 +333,9 @@ cmd_network (struct cli *cli, int argc, char **argv)
     }
   free (a.allow.v);
   memcpy (id, info.id, sizeof id);
-  if (islet_sandbox_set_network (cli->ctx, id, &net, &err) < 0
-      || islet_sandbox_get (cli->ctx, id, &info, &err) < 0)
+  if (islet_sandbox_set_network (cli->ctx, id, &net, &err) < 0)
     return cli_report (cli, &err);
-  if (cli->json)
-    return cli_print_json (islet_sandbox_json (&info));
-  cli_info_print (&info);
-  return CLI_EXIT_OK;
+  return show_changed (cli, id);
 }
 
 /* ---- rm ---- */

@@ -494,15 +494,14 @@ owned_pause (const struct owner *k, struct owned *o, struct islet_err *err)
   return lifecycle (k, o, &t_pause, err);
 }
 
-int
-owned_resize (const struct owner *k, struct owned *o, const struct islet_resize *rq,
-              struct islet_err *err)
+/* After a change of the core's sandbox: o read again, the row's clock
+ * and the event follow. */
+static int
+changed (const struct owner *k, struct owned *o, const char *was, struct islet_err *err)
 {
-  const char *was = state_word (o->info.state);
   struct islet_err serr;
 
-  if (islet_sandbox_resize (k->srv->ctx, o->info.id, rq, err) < 0
-      || islet_sandbox_get (k->srv->ctx, o->info.id, &o->info, err) < 0)
+  if (islet_sandbox_get (k->srv->ctx, o->info.id, &o->info, err) < 0)
     return -1;
   take_name (o);
   o->row.updated = now_s ();
@@ -513,21 +512,25 @@ owned_resize (const struct owner *k, struct owned *o, const struct islet_resize 
 }
 
 int
+owned_resize (const struct owner *k, struct owned *o, const struct islet_resize *rq,
+              struct islet_err *err)
+{
+  const char *was = state_word (o->info.state);
+
+  if (islet_sandbox_resize (k->srv->ctx, o->info.id, rq, err) < 0)
+    return -1;
+  return changed (k, o, was, err);
+}
+
+int
 owned_set_network (const struct owner *k, struct owned *o, const struct islet_net *net,
                    struct islet_err *err)
 {
   const char *was = state_word (o->info.state);
-  struct islet_err serr;
 
-  if (islet_sandbox_set_network (k->srv->ctx, o->info.id, net, err) < 0
-      || islet_sandbox_get (k->srv->ctx, o->info.id, &o->info, err) < 0)
+  if (islet_sandbox_set_network (k->srv->ctx, o->info.id, net, err) < 0)
     return -1;
-  take_name (o);
-  o->row.updated = now_s ();
-  if (islet_store_sandbox_put (k->srv->store, &o->row, &serr) < 0)
-    fprintf (stderr, "isletd: %s\n", serr.msg);
-  event (k, o, NULL, was);
-  return 0;
+  return changed (k, o, was, err);
 }
 
 int
