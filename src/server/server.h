@@ -52,8 +52,8 @@ struct srv
   struct islet_quota quota_default;
   struct islet_limits ceiling;
   enum islet_net_mode net_default; /* --default-network: a create that asks for none */
-  struct metrics *metrics;       /* isletd's own counters (metrics.c); NULL: none kept */
-  unsigned char preview_key[32]; /* signs preview tokens and URLs (preview.c) */
+  struct metrics *metrics;         /* isletd's own counters (metrics.c); NULL: none kept */
+  unsigned char preview_key[32];   /* signs preview tokens and URLs (preview.c) */
 };
 
 #define SRV_PARAMS_MAX 3
