@@ -70,6 +70,9 @@ post "$URL/echo" -H "x-daytona-preview-token: $TOKEN" -H 'Transfer-Encoding: chu
 prefix=$(curl -s -D - -o /dev/null -H "x-daytona-preview-token: $TOKEN" -d x "$URL/echo" | tr -d '\r' | sed -n 's/^X-App-Prefix: //ip')
 [[ "$prefix" == "/preview/$A/8080" ]] || fail "X-Forwarded-Prefix reached the app as '$prefix'"
 
+len=$(curl -s -I --max-time 10 -H "x-daytona-preview-token: $TOKEN" "$URL/blob" | tr -d '\r' | sed -n 's/^Content-Length: //ip')
+[[ "$len" == 3000000 ]] || fail "HEAD through the proxy: Content-Length '$len', want the app's 3000000"
+
 log "== streamed, not held"
 # the app sends its second piece 3 s after its first: a client that gives
 # up after 2 s has the first already, unless the proxy held it back

@@ -53,11 +53,12 @@ struct proxy
   char *buf;       /* bytes read from the port, not yet passed on */
   size_t pos, len;
   enum framing framing;
-  uint64_t left;   /* of the body (F_LENGTH) or of the chunk (F_CHUNKED) */
-  bool in_chunk;   /* F_CHUNKED: left counts a chunk's bytes */
-  int status;      /* the port's answer */
-  char *head;      /* its header lines (NUL-terminated, in buf's first bytes) */
-  size_t head_end; /* where its body starts in buf */
+  uint64_t left;        /* of the body (F_LENGTH) or of the chunk (F_CHUNKED) */
+  bool in_chunk;        /* F_CHUNKED: left counts a chunk's bytes */
+  int status;           /* the port's answer */
+  uint64_t head_length; /* a HEAD's: the Content-Length said; UINT64_MAX: none */
+  char *head;           /* its header lines (NUL-terminated, in buf's first bytes) */
+  size_t head_end;      /* where its body starts in buf */
 };
 
 bool
@@ -356,7 +357,17 @@ read_head (struct proxy *p, bool head_request, struct resp *o)
       return -1;
     }
   p->status = (int) status;
-  if (head_request || status < 200 || status == 204 || status == 304)
+  p->head_length = UINT64_MAX;
+  if (head_request)
+    {
+      /* no body, but the length a GET would have, as the port said it */
+      struct islet_err err;
+      if (head_value (p->head, "Content-Length", value, sizeof value)
+          && islet_parse_u64 (value, UINT64_MAX - 1, &p->head_length, &err) < 0)
+        p->head_length = UINT64_MAX;
+      p->framing = F_NONE;
+    }
+  else if (status < 200 || status == 204 || status == 304)
     p->framing = F_NONE;
   else if (head_value (p->head, "Transfer-Encoding", value, sizeof value)
            && strcasestr (value, "chunked"))
@@ -531,7 +542,7 @@ answer (struct MHD_Connection *mc, struct proxy *p)
   int status = p->status;
 
   if (p->framing == F_NONE)
-    size = 0;
+    size = p->head_length != UINT64_MAX ? p->head_length : 0;
   m = MHD_create_response_from_callback (size, BUF_SIZE, produce, p, proxy_free_cb);
   if (m == NULL)
     {
