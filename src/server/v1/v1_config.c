@@ -88,8 +88,9 @@ check_networking (json_t *v, const char *name, struct resp *out)
     return bad (out, "config.%s must be true or false", name);
   if (json_is_true (v))
     return bad (out,
-                "config.%s: outbound networking is not available yet (sandboxes have "
-                "loopback only)",
+                "config.%s: outbound networking is not available yet through /v1 (its "
+                "sandboxes have loopback only): create the sandbox with the Daytona API's "
+                "networkAllowList or domainAllowList",
                 name);
   return 0;
 }
