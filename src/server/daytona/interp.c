@@ -237,8 +237,8 @@ exec_end_why (const struct islet_exec_result *r, char *buf, size_t size)
 
 /* Whole lines of the driver's stdout to fn, as JSON objects; a line past
  * INTERP_LINE_MAX is dropped (fn gets a stderr chunk that says so). */
-static void
-take_bytes (struct interp_ctx *c, const char *data, size_t len, interp_line_fn fn, void *user)
+void
+ictx_take_bytes (struct interp_ctx *c, const char *data, size_t len, interp_line_fn fn, void *user)
 {
   while (len)
     {
@@ -312,7 +312,7 @@ ictx_pump (struct interp_ctx *c, uint64_t deadline_ns, interp_line_fn fn, void *
       fn (user, msg);
       return 1;
     }
-  take_bytes (c, data ? data : "", len, fn, user);
+  ictx_take_bytes (c, data ? data : "", len, fn, user);
   return 1;
 }
 

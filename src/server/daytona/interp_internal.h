@@ -34,6 +34,14 @@ void ictx_kill (struct interp_ctx *c, const char *why);
 /* What the driver sent until deadline_ns, each line to fn.  1: something
  * came; 0: nothing by then; -1: the process is gone (c is dead). */
 int ictx_pump (struct interp_ctx *c, uint64_t deadline_ns, interp_line_fn fn, void *user);
+/* Bytes of the driver's stdout: each whole line to fn as a JSON object
+ * (no I/O: the parser of the driver's untrusted lines, fuzzed). */
+void ictx_take_bytes (struct interp_ctx *c, const char *data, size_t len, interp_line_fn fn,
+                      void *user);
+/* Bytes as the driver's stdout during a run of c (c->seq), its chunks to
+ * run->on_chunk, the cut marks at the end; whether the run completed.
+ * For the fuzz target: interp_run's own parsing, without a process. */
+bool interp_feed (struct interp_ctx *c, const struct interp_run *run, const char *data, size_t len);
 /* msg as one line on the driver's stdin; -1: the process is gone. */
 int ictx_send (struct interp_ctx *c, json_t *msg);
 /* The chunk that says a line was too long to keep. */

@@ -129,6 +129,16 @@ mark_cut (struct run_state *st)
       }
 }
 
+bool
+interp_feed (struct interp_ctx *c, const struct interp_run *run, const char *data, size_t len)
+{
+  struct run_state st = { .c = c, .run = run };
+
+  ictx_take_bytes (c, data, len, on_line, &st);
+  mark_cut (&st);
+  return st.completed;
+}
+
 static int
 interrupt (struct interp_ctx *c)
 {
