@@ -312,6 +312,7 @@ void api_sandbox_toolbox_url (struct req *r, struct resp *out);
 void api_sandbox_autostop (struct req *r, struct resp *out);
 void api_sandbox_autoarchive (struct req *r, struct resp *out);
 void api_sandbox_autodelete (struct req *r, struct resp *out);
+void api_sandbox_ttl (struct req *r, struct resp *out);
 void api_sandbox_activity (struct req *r, struct resp *out);
 void api_audit_list (struct req *r, struct resp *out);
 

@@ -3,7 +3,7 @@
 # lists islet cannot honour (a name among the CIDRs, an IPv6 range, an
 # allow-list with networkBlockAll: true), an outbound proxy, a public that
 # is not a boolean, GPUs,
-# volumes, images, secrets, auto-pause beside auto-stop, TTL, another user, and any field islet
+# volumes, images, secrets, auto-pause beside auto-stop, a negative TTL, another user, and any field islet
 # does not know get a 400 that names the field and says why, and no sandbox
 # is made; networkBlockAll: true and the SDK's defaults are taken.
 # Needs root.  Exit 0 pass, 1 fail, 77 skip.
@@ -38,7 +38,7 @@ refused '{"volumes":[{"volumeId":"v","mountPath":"/data"}]}' volumes 'volumes'
 refused '{"buildInfo":{"dockerfileContent":"FROM python:3.12-slim\n"}}' buildInfo 'building images'
 refused '{"secrets":[{"TOKEN":"gh"}]}' secrets 'secrets'
 refused '{"autoPauseInterval":5,"autoStopInterval":5}' autoPauseInterval 'at most one of them'
-refused '{"ttlMinutes":30}' ttlMinutes 'time to live'
+refused '{"ttlMinutes":-1}' ttlMinutes 'at least 0 minutes'
 refused '{"otelEndpointOverride":"http://127.0.0.1:4318"}' otelEndpointOverride 'OpenTelemetry'
 refused '{"user":"daytona"}' user 'root'
 refused '{"resources":{"cpu":2}}' resources 'not a field'
@@ -56,6 +56,11 @@ api POST /api/sandbox -H 'Content-Type: application/json' -d '{"env":{},"labels"
   "gpuType":[],"spot":false,"kvm":false,"volumes":[],"secrets":[],"autoPauseInterval":0,
   "ttlMinutes":0,"user":"root","autoStopInterval":0,"autoArchiveInterval":0,"autoDeleteInterval":-1}'
 expect_code "every field at islet's value" 200; remember_id "$(jq -r .id <<<"$BODY")"
-[[ $(islet ls --json | jq '.sandboxes | length') == 2 ]] || fail "islet ls: $(islet ls)"
+expect_body "ttlMinutes 0: no autoDestroyAt" 'has("autoDestroyAt") | not'
+t0=$(date +%s)
+api POST /api/sandbox -H 'Content-Type: application/json' -d '{"ttlMinutes":30}'
+expect_code "a time to live" 200; remember_id "$(jq -r .id <<<"$BODY")"
+expect_body "autoDestroyAt 30 minutes on" "(.autoDestroyAt | sub(\"\\\\.000Z\$\"; \"Z\") | fromdate) - $t0 | . >= 1795 and . <= 1805"
+[[ $(islet ls --json | jq '.sandboxes | length') == 3 ]] || fail "islet ls: $(islet ls)"
 
 pass

@@ -697,9 +697,10 @@ owned_dto (const struct owner *k, const struct owned *o, const char *state)
   json_t *labels = owned_json_object (o->row.labels);
   cleanup_free char *org = islet_xasprintf ("key-%lld", (long long) o->row.key_id);
   cleanup_free char *tb = owned_toolbox_url (k);
-  char created[32], updated[32], activity[32];
+  char created[32], updated[32], activity[32], when[32];
   struct islet_err ignored;
   bool is_public = false;
+  int64_t destroy_at = 0;
   json_t *j;
 
   /* unknown (the store failed): said private, which is what is enforced */
@@ -735,6 +736,11 @@ owned_dto (const struct owner *k, const struct owned *o, const char *state)
                     created, "updatedAt", updated, "lastActivityAt", activity, "sandboxClass",
                     "container", "runnerId", "local", "daemonVersion", "isletd-0.1.0",
                     "toolboxProxyUrl", tb, "recoverable", 0, "kvm", 0));
+  if (islet_store_ttl_get (k->srv->store, o->info.id, &destroy_at, &ignored) == 0 && destroy_at)
+    {
+      iso_time (destroy_at, when);
+      json_object_set_new (j, "autoDestroyAt", json_string (when));
+    }
   /* islet's own view, which the Daytona fields round (the CLI reads it) */
   json_object_set_new (j, "islet", islet_view (o));
   return j;

@@ -119,6 +119,44 @@ reap_stopped (struct srv *srv, const struct islet_sandbox_info *info,
   record (srv, row, "sandbox.auto-delete", rc, &err, t0);
 }
 
+/* Destroy the sandboxes whose time to live is over, whatever their state
+ * (setTtl), and forget the entries of sandboxes gone meanwhile. */
+static void
+reap_ttl (struct srv *srv)
+{
+  cleanup_free char (*ids)[ISLET_ID_LEN + 1] = NULL;
+  struct islet_err err;
+  size_t n = 0;
+
+  if (islet_store_ttl_due (srv->store, now_s (), &ids, &n, &err) < 0)
+    {
+      fprintf (stderr, "isletd: ttl round: %s\n", err.msg);
+      return;
+    }
+  for (size_t i = 0; i < n; i++)
+    {
+      struct islet_store_sandbox row = { 0 };
+      cleanup_owned struct owned o = { 0 };
+      uint64_t t0 = islet_now_ns ();
+      struct owner k = { .srv = srv };
+      int rc = -1;
+
+      if (islet_store_sandbox_get (srv->store, ids[i], &row, &err) == 0)
+        {
+          k.key_id = row.key_id;
+          rc = owned_open (&k, ids[i], &o, &err);
+          if (rc == 0)
+            rc = owned_destroy (&k, &o, &err);
+          record (srv, &row, "sandbox.ttl-expired", rc, &err, t0);
+          islet_store_sandbox_fini (&row);
+        }
+      /* destroyed, or gone before its time: the entry has done its work */
+      if ((rc == 0 || err.kind == ISLET_E_NOTFOUND)
+          && islet_store_ttl_set (srv->store, ids[i], 0, &err) < 0)
+        fprintf (stderr, "isletd: %s\n", err.msg);
+    }
+}
+
 /* One round over every key's sandboxes. */
 static void
 round_once (struct srv *srv)
@@ -129,6 +167,7 @@ round_once (struct srv *srv)
   struct islet_err err;
   size_t n = 0, nall = 0;
 
+  reap_ttl (srv);
   if (owned_core_all (srv, &all, &nall, &err) < 0
       || islet_store_sandbox_list (srv->store, -1, INT64_MIN, NULL, &rows, &n, &err) < 0)
     {

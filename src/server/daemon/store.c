@@ -113,7 +113,9 @@ static const char schema[]
       /* signed preview URLs expired before their time, kept until it */
       "CREATE TABLE IF NOT EXISTS preview_expired ("
       "  mac TEXT PRIMARY KEY,"
-      "  expires INTEGER NOT NULL);";
+      "  expires INTEGER NOT NULL);"
+      /* a sandbox's time to live (setTtl): destroyed at that unix second */
+      "CREATE TABLE IF NOT EXISTS sandbox_ttl (id TEXT PRIMARY KEY, destroy_at INTEGER NOT NULL);";
 
 static void
 keys_forget (struct islet_store *st)

@@ -132,6 +132,15 @@ int islet_store_sandbox_set_stopped (struct islet_store *st, const char *id, int
                                      struct islet_err *err) ISLET_MUST_CHECK;
 int islet_store_sandbox_touch (struct islet_store *st, const char *id,
                                struct islet_err *err) ISLET_MUST_CHECK;
+/* A sandbox's time to live: destroy_at in unix seconds (0: none, the
+ * entry removed); *destroy_at 0 when it has none. */
+int islet_store_ttl_set (struct islet_store *st, const char *id, int64_t destroy_at,
+                         struct islet_err *err) ISLET_MUST_CHECK;
+int islet_store_ttl_get (struct islet_store *st, const char *id, int64_t *destroy_at,
+                         struct islet_err *err) ISLET_MUST_CHECK;
+/* The sandboxes whose time is up at now, soonest first (*ids malloc'd). */
+int islet_store_ttl_due (struct islet_store *st, int64_t now, char (**ids)[ISLET_ID_LEN + 1],
+                         size_t *n, struct islet_err *err) ISLET_MUST_CHECK;
 /* Replace the row's env (a JSON object's text), and nothing else. */
 int islet_store_sandbox_set_env (struct islet_store *st, const char *id, const char *env,
                                  struct islet_err *err) ISLET_MUST_CHECK;

@@ -187,6 +187,7 @@ struct create_args
   struct islet_net net;
   int64_t auto_stop, auto_archive, auto_delete, auto_pause;
   bool is_public;
+  int64_t ttl; /* minutes; 0: none */
 };
 
 /* Daytona's rule: a sandbox is stopped or paused when idle, not both. */
@@ -219,6 +220,7 @@ parse_create (json_t *j, enum islet_net_mode net_default, struct create_args *a,
       || field_minutes (j, "autoDeleteInterval", -1, &a->auto_delete, out) < 0
       || field_build (j, &a->from, out) < 0
       || field_minutes (j, "autoPauseInterval", 0, &a->auto_pause, out) < 0
+      || field_minutes (j, "ttlMinutes", 0, &a->ttl, out) < 0
       || one_idle_action (a->auto_stop, a->auto_pause, out) < 0
       || daytona_net_fields (j, NULL, net_default, &a->net, out) < 0)
     return -1;
@@ -317,6 +319,16 @@ api_sandbox_create (struct req *r, struct resp *out)
     .n_volumes = n_vols,
   };
   rc = owned_create (&k, &spec, &o, &err);
+  /* a time to live that cannot be kept takes the sandbox with it */
+  if (rc == 0 && a.ttl > 0
+      && islet_store_ttl_set (r->srv->store, o.info.id, now_s () + a.ttl * r->srv->minute_s, &err)
+             < 0)
+    {
+      struct islet_err derr;
+      if (owned_destroy (&k, &o, &derr) < 0)
+        fprintf (stderr, "isletd: remove the sandbox %s: %s\n", o.info.id, derr.msg);
+      rc = -1;
+    }
   reply_owned (r, out, &o, rc, &err, NULL);
 out:
   json_decref (a.labels);
@@ -537,29 +549,57 @@ api_sandbox_labels (struct req *r, struct resp *out)
   reply_json (out, 200, json_pack ("{s:o}", "labels", shown));
 }
 
+/* The path's second segment as minutes, at least min; -1 with a 400 in out. */
+static int
+path_minutes (struct req *r, const char *what, int64_t min, int64_t *v, struct resp *out)
+{
+  char *end;
+
+  errno = 0;
+  *v = strtoll (r->params[1], &end, 10);
+  if (*end || errno || *v < min || *v > 1000000000)
+    {
+      reply_error (out, 400, "BAD_REQUEST", "%s '%s' is not a number of minutes", what,
+                   r->params[1]);
+      return -1;
+    }
+  return 0;
+}
+
 static void
 set_interval (struct req *r, struct resp *out, size_t field, int64_t min)
 {
   cleanup_sb struct sb_ref sb = { 0 };
   struct islet_err err;
   int64_t v;
-  char *end;
 
-  errno = 0;
-  v = strtoll (r->params[1], &end, 10);
-  if (*end || errno || v < min || v > 1000000000)
-    {
-      reply_error (out, 400, "BAD_REQUEST", "interval '%s' is not a number of minutes",
-                   r->params[1]);
-      return;
-    }
-  if (sb_open (r, r->params[0], &sb, out) < 0)
+  if (path_minutes (r, "interval", min, &v, out) < 0 || sb_open (r, r->params[0], &sb, out) < 0)
     return;
   *(int64_t *) ((char *) &sb.row + field) = v;
   if (one_idle_action (sb.row.auto_stop, sb.row.auto_pause, out) < 0)
     return;
   sb.row.updated = now_s ();
   if (islet_store_sandbox_put (r->srv->store, &sb.row, &err) < 0)
+    {
+      reply_islet_err (out, &err, false);
+      return;
+    }
+  reply_json (out, 200, sb_dto (r, &sb, NULL));
+}
+
+/* POST /api/sandbox/{id}/ttl/{minutes}: destroyed that many minutes from
+ * now whatever its state; 0 takes the time to live away. */
+void
+api_sandbox_ttl (struct req *r, struct resp *out)
+{
+  cleanup_sb struct sb_ref sb = { 0 };
+  struct islet_err err;
+  int64_t v;
+
+  if (path_minutes (r, "ttl", 0, &v, out) < 0 || sb_open (r, r->params[0], &sb, out) < 0)
+    return;
+  if (islet_store_ttl_set (r->srv->store, sb.info.id, v ? now_s () + v * r->srv->minute_s : 0, &err)
+      < 0)
     {
       reply_islet_err (out, &err, false);
       return;

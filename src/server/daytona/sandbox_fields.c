@@ -36,6 +36,7 @@ static const struct
   { "autoArchiveInterval", TAKEN, NULL },
   { "autoDeleteInterval", TAKEN, NULL },
   { "autoPauseInterval", TAKEN, NULL },
+  { "ttlMinutes", TAKEN, NULL },
   { "limits", TAKEN, NULL }, /* islet's own */
   { "user", IF_ROOT, "a sandbox's only user is root (mapped to an unprivileged host uid)" },
   { "networkBlockAll", TAKEN, NULL },  /* sandbox_net.c */
@@ -52,8 +53,6 @@ static const struct
   { "volumes", TAKEN, NULL },   /* the key's volumes (volume_api.c) */
   { "buildInfo", TAKEN, NULL }, /* a FROM line alone is an image; other builds are refused */
   { "secrets", IF_EMPTY, "secrets are not supported: give the values in env" },
-  { "ttlMinutes", IF_EMPTY,
-    "a time to live is not supported: use autoStopInterval and autoDeleteInterval" },
   { "otelEndpointOverride", IF_EMPTY, "islet exports no OpenTelemetry data from sandboxes" },
 };
 

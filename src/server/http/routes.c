@@ -42,6 +42,7 @@ static const struct route routes[] = {
     BODY_JSON_MAX, NULL },
   { "POST", "/api/sandbox/{}/autodelete/{}", api_sandbox_autodelete, "sandbox.autodelete",
     BODY_JSON_MAX, NULL },
+  { "POST", "/api/sandbox/{}/ttl/{}", api_sandbox_ttl, "sandbox.ttl", BODY_JSON_MAX, NULL },
   { "POST", "/api/sandbox/{}/last-activity", api_sandbox_activity, NULL, BODY_JSON_MAX, NULL },
   { "POST", "/api/volumes", api_volume_create, "volume.create", BODY_JSON_MAX, NULL },
   { "GET", "/api/volumes", api_volume_list, NULL, 0, NULL },
