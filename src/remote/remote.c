@@ -19,6 +19,7 @@
  * Daytona's FileInfo, turned back into the core's stat objects.  One curl
  * handle, kept alive between calls and used under a lock; libcurl itself is
  * loaded (dlopen) only when a remote ctx is opened. */
+#include <arpa/inet.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
@@ -423,7 +424,41 @@ dto_info (const json_t *d, struct islet_sandbox_info *info, struct islet_err *er
   info->created = (int64_t) jint (is, "created");
   info->created_nsec = (uint32_t) jint (is, "created_nsec");
   info->disk_enforced = json_is_true (json_object_get (is, "disk_enforced"));
+  if (islet_net_read (json_object_get (is, "network"), &info->net, err) < 0)
+    return islet_wrap (err, "isletd sent a sandbox's network");
   return 0;
+}
+
+/* A create's network as Daytona's fields (none: none of them, so that
+ * isletd's --default-network applies, as for any Daytona client). */
+static void
+network_fields (const struct islet_net *net, json_t *body)
+{
+  struct islet_net_entry e[ISLET_NET_ENTRIES_MAX];
+  struct islet_err ignored;
+  char cidrs[ISLET_NET_ALLOW_MAX] = "", names[ISLET_NET_ALLOW_MAX] = "";
+  size_t nc = 0, nn = 0;
+  unsigned count = 0;
+
+  if (net->mode == ISLET_NET_ALL)
+    json_object_set_new (body, "networkBlockAll", json_false ());
+  if (net->mode != ISLET_NET_ALLOW
+      || islet_net_parse (net, e, ISLET_NET_ENTRIES_MAX, &count, &ignored) < 0)
+    return;
+  for (unsigned i = 0; i < count; i++)
+    {
+      char a[INET_ADDRSTRLEN];
+      if (e[i].is_cidr && nc < sizeof cidrs)
+        nc += (size_t) snprintf (cidrs + nc, sizeof cidrs - nc, "%s%s/%u", nc ? "," : "",
+                                 inet_ntop (AF_INET, &e[i].addr, a, sizeof a), e[i].prefix);
+      else if (!e[i].is_cidr && nn < sizeof names)
+        nn += (size_t) snprintf (names + nn, sizeof names - nn, "%s%s%s", nn ? "," : "",
+                                 e[i].wildcard ? "*." : "", e[i].name);
+    }
+  if (nc)
+    json_object_set_new (body, "networkAllowList", json_string (cidrs));
+  if (nn)
+    json_object_set_new (body, "domainAllowList", json_string (names));
 }
 
 static int
@@ -535,6 +570,7 @@ r_create (void *self, const struct islet_create_opts *o, char id[ISLET_ID_LEN + 
     json_object_set_new (body, "snapshot", json_string (o->snapshot));
   if (o->image)
     json_object_set_new (body, "snapshot", json_string (o->image));
+  network_fields (&o->net, body);
   if (call_json (rm, "POST", "/api/sandbox", body, &j, err) < 0 || dto_info (j, &info, err) < 0)
     return -1;
   memcpy (id, info.id, ISLET_ID_LEN + 1);

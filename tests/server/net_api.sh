@@ -89,4 +89,16 @@ expect_probe dns:a.test.example nxdomain
 nf_probe "$id" "$NF_WEB_B:80" "$NF_WEB_A:80"
 expect_probe "$NF_WEB_B:80" "open B"
 expect_closed "$NF_WEB_A:80"
+
+log "the CLI over --url asks for a network with the same fields, and reads it back"
+R () { ISLET_URL=$SRV_URL ISLET_API_KEY=$SRV_KEY "$ISLET_BIN" "$@" </dev/null; }
+rid=$(R create --network allow --allow 198.51.100.0/24 --allow a.test.example) || fail "remote create: $rid"
+remember_id "$rid"
+expect_eq "remote info" "$(R info "$rid" --json | jq -c .network)" \
+  '{"mode":"allow","allow":["198.51.100.0/24","a.test.example"]}'
+expect_eq "the core's config" "$(islet info "$rid" --json </dev/null | jq -c .network)" \
+  '{"mode":"allow","allow":["198.51.100.0/24","a.test.example"]}'
+rall=$(R create --network all) || fail "remote create all: $rall"
+remember_id "$rall"
+expect_eq "remote all" "$(R info "$rall" --json | jq -r .network.mode)" all
 pass

@@ -651,10 +651,10 @@ islet_view (const struct owned *o)
 {
   const struct islet_limits *l = &o->info.limits;
 
-  return json_pack ("{s:o,s:I,s:I,s:I,s:b}", "limits", islet_limits_json (l), "created",
+  return json_pack ("{s:o,s:I,s:I,s:I,s:b,s:o}", "limits", islet_limits_json (l), "created",
                     (json_int_t) o->info.created, "created_nsec", (json_int_t) o->info.created_nsec,
                     "uid_base", (json_int_t) o->info.uid_base, "disk_enforced",
-                    o->info.disk_enforced);
+                    o->info.disk_enforced, "network", islet_net_json (&o->info.net));
 }
 
 char *
