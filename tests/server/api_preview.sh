@@ -13,6 +13,8 @@ source "$(dirname "$0")/../lib/integration.sh"
 source "$(dirname "$0")/../lib/server.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 
+# room for more than a key's 128 proxied connections from this one address
+SRV_ARGS=(--max-client-connections 256)
 srv_init
 command -v python3 >/dev/null || fail "needs python3"
 
@@ -127,6 +129,12 @@ out=$(python3 "$HERE/preview/wsclient.py" 127.0.0.1 "$port" "/preview/$A/8080/ws
   || fail "WebSocket echo through the proxy: $out"
 out=$(python3 "$HERE/preview/wsclient.py" 127.0.0.1 "$port" "/preview/$A/8080/ws" "") && fail "a WebSocket without the token was let through"
 [[ "$out" == *" 401 "* ]] || fail "a WebSocket without the token: '$out', want 401"
+
+log "== proxied connections count under the key"
+out=$(python3 "$HERE/preview/wsclient.py" 127.0.0.1 "$port" "/preview/$A/8080/ws" "$TOKEN" 128) \
+  || fail "128 WebSockets at once: $out"
+[[ $(sed -n 1p <<<"$out") == *" 429 "* ]] || fail "the 129th proxied connection of a key: '$(sed -n 1p <<<"$out")', want 429"
+[[ $(sed -n 2p <<<"$out") == *" 101 "* ]] || fail "once one closed: '$(sed -n 2p <<<"$out")', want 101"
 
 log "== the sandbox's network is as it was"
 ifaces; [[ "$IFACES" == lo ]] || fail "A's interfaces after: $IFACES"
