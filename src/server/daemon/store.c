@@ -115,7 +115,20 @@ static const char schema[]
       "  mac TEXT PRIMARY KEY,"
       "  expires INTEGER NOT NULL);"
       /* a sandbox's time to live (setTtl): destroyed at that unix second */
-      "CREATE TABLE IF NOT EXISTS sandbox_ttl (id TEXT PRIMARY KEY, destroy_at INTEGER NOT NULL);";
+      "CREATE TABLE IF NOT EXISTS sandbox_ttl (id TEXT PRIMARY KEY, destroy_at INTEGER NOT NULL);"
+      /* Daytona's snapshots (store_snapshot.c) */
+      "CREATE TABLE IF NOT EXISTS snapshots ("
+      "  id TEXT PRIMARY KEY,"
+      "  key_id INTEGER NOT NULL REFERENCES api_keys(id),"
+      "  name TEXT NOT NULL,"
+      "  image TEXT NOT NULL," /* the image as named, or the sandbox's image id */
+      "  core TEXT,"           /* the core's snapshot of a sandbox's files; NULL: an image */
+      "  source TEXT,"         /* the sandbox it was taken of */
+      "  state TEXT NOT NULL,"
+      "  error TEXT,"
+      "  created INTEGER NOT NULL,"
+      "  updated INTEGER NOT NULL,"
+      "  UNIQUE (key_id, name));";
 
 static void
 keys_forget (struct islet_store *st)

@@ -218,4 +218,36 @@ uint64_t islet_store_audit_lost (struct islet_store *st);
 int islet_store_audit_list (struct islet_store *st, int64_t key_id, const char *sandbox, int limit,
                             json_t **out, struct islet_err *err) ISLET_MUST_CHECK;
 
+/* ---- Daytona's snapshots (store_snapshot.c) ---- */
+
+struct islet_store_snapshot
+{
+  char id[40]; /* a UUID */
+  int64_t key_id;
+  char *name;               /* unique per key */
+  char *image;              /* the image as named (an image snapshot), or the sandbox's image id */
+  char *core;               /* the core's snapshot (include/islet/snapshot.h) name, or NULL */
+  char *source;             /* the sandbox it was taken of, or NULL */
+  char *state;              /* Daytona's: snapshotting, pulling, active, error */
+  char *error;              /* errorReason, or NULL */
+  int64_t created, updated; /* unix seconds */
+};
+
+void islet_store_snapshot_fini (struct islet_store_snapshot *s);
+/* ISLET_E_CONFLICT if the key has a snapshot of that name. */
+int islet_store_snapshot_add (struct islet_store *st, const struct islet_store_snapshot *s,
+                              struct islet_err *err) ISLET_MUST_CHECK;
+/* The key's snapshot whose id or name is ref; ISLET_E_NOTFOUND. */
+int islet_store_snapshot_get (struct islet_store *st, int64_t key_id, const char *ref,
+                              struct islet_store_snapshot *out,
+                              struct islet_err *err) ISLET_MUST_CHECK;
+/* The key's snapshots (key_id < 0: every key's), oldest first; *out malloc'd. */
+int islet_store_snapshot_list (struct islet_store *st, int64_t key_id,
+                               struct islet_store_snapshot **out, size_t *n,
+                               struct islet_err *err) ISLET_MUST_CHECK;
+int islet_store_snapshot_set_state (struct islet_store *st, const char *id, const char *state,
+                                    const char *error, struct islet_err *err) ISLET_MUST_CHECK;
+int islet_store_snapshot_delete (struct islet_store *st, const char *id,
+                                 struct islet_err *err) ISLET_MUST_CHECK;
+
 #endif
