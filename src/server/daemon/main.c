@@ -238,6 +238,7 @@ serve (const char *listen, const char *state_dir, char *origins, const unsigned 
     struct islet_err e;
     if (owned_sweep (&srv, &e) < 0)
       fprintf (stderr, "isletd: sweep at start: %s\n", e.msg);
+    owned_snapshot_sweep (&srv);
   }
   if (http_start (&srv, host, port, &h, err) < 0)
     goto out;

@@ -333,6 +333,7 @@ make (const struct owner *k, const struct owned_spec *spec, enum islet_store_pha
   struct claim c = { .srv = k->srv, .row = row };
   struct islet_create_opts opts = { .image = spec->image,
                                     .fork = spec->fork,
+                                    .snapshot = spec->snapshot,
                                     .limits = spec->limits,
                                     .net = spec->net,
                                     .claim = claim_row,

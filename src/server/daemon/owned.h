@@ -57,6 +57,7 @@ struct owned_spec
   const char *name;     /* NULL: the id (Daytona's default) */
   const char *image;    /* NULL: the core's default */
   const char *fork;     /* a core id: the files, image of that sandbox as they are now */
+  const char *snapshot; /* a core snapshot: its files and image */
   const char *language; /* code-toolbox-language; NULL: python */
   const char *target;   /* NULL: local */
   json_t *labels, *env; /* objects of strings, or NULL: none */
@@ -152,5 +153,31 @@ int owned_core_all (struct srv *srv, struct islet_sandbox_info **all, size_t *n,
                     struct islet_err *err) ISLET_MUST_CHECK;
 const struct islet_sandbox_info *owned_core_find (const struct islet_sandbox_info *all, size_t n,
                                                   const char *id);
+
+/* ---- Daytona's snapshots (owned_snapshot.c) ---- */
+
+/* A key's name for an image in the store (isletd does not pull). */
+int owned_snapshot_of_image (const struct owner *k, const char *name, const char *image,
+                             struct islet_store_snapshot *out,
+                             struct islet_err *err) ISLET_MUST_CHECK;
+/* A key's snapshot of its sandbox's files, running or stopped. */
+int owned_snapshot_take (const struct owner *k, const struct owned *o, const char *name,
+                         struct islet_store_snapshot *out, struct islet_err *err) ISLET_MUST_CHECK;
+/* The key's snapshot whose id or name is ref. */
+int owned_snapshot_get (const struct owner *k, const char *ref, struct islet_store_snapshot *out,
+                        struct islet_err *err) ISLET_MUST_CHECK;
+/* Remove it: ISLET_E_CONFLICT while a sandbox of the key runs on its image
+ * or was made from its files. */
+int owned_snapshot_delete (const struct owner *k, const char *ref,
+                           struct islet_err *err) ISLET_MUST_CHECK;
+/* create({snapshot: ref}): the key's snapshot ref into spec (image or core
+ * snapshot, strings kept in *keep, to be freed by the caller), else ref as
+ * an image's name. */
+void owned_snapshot_spec (const struct owner *k, const char *ref, struct owned_spec *spec,
+                          struct islet_store_snapshot *keep);
+/* At start: rows of a snapshot that a kill of isletd cut short, and their layers. */
+void owned_snapshot_sweep (struct srv *srv);
+/* The Daytona SnapshotDto. */
+json_t *owned_snapshot_dto (const struct islet_store_snapshot *s);
 
 #endif

@@ -13,7 +13,7 @@
 /* ---- reading a request's fields ---- */
 
 /* Each returns -1 with a 400 in out when the field is there with a wrong type. */
-static int
+int
 field_string (json_t *j, const char *k, const char **v, struct resp *out)
 {
   json_t *f = json_object_get (j, k);
@@ -281,6 +281,7 @@ api_sandbox_create (struct req *r, struct resp *out)
   cleanup_owned struct owned o = { 0 };
   cleanup_free struct islet_volume_mount *vols = NULL;
   struct owner k = req_owner (r);
+  struct islet_store_snapshot snap = { 0 }; /* what spec borrows of the key's snapshot */
   struct owned_spec spec;
   struct islet_err err;
   size_t n_vols = 0;
@@ -303,7 +304,7 @@ api_sandbox_create (struct req *r, struct resp *out)
     }
   spec = (struct owned_spec){
     .name = a.name,
-    .image = a.from ? a.from : a.snapshot,
+    .image = a.from,
     .language = a.language,
     .target = a.target,
     .labels = a.labels,
@@ -318,6 +319,8 @@ api_sandbox_create (struct req *r, struct resp *out)
     .volumes = vols,
     .n_volumes = n_vols,
   };
+  if (a.from == NULL)
+    owned_snapshot_spec (&k, a.snapshot, &spec, &snap);
   rc = owned_create (&k, &spec, &o, &err);
   /* a time to live that cannot be kept takes the sandbox with it */
   if (rc == 0 && a.ttl > 0
@@ -330,6 +333,7 @@ api_sandbox_create (struct req *r, struct resp *out)
       rc = -1;
     }
   reply_owned (r, out, &o, rc, &err, NULL);
+  islet_store_snapshot_fini (&snap);
 out:
   json_decref (a.labels);
   json_decref (a.env);
