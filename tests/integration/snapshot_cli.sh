@@ -116,6 +116,7 @@ islet snapshot "$src" s3 >/dev/null || fail "snapshot after the kill"
 expect_eq "layers after the next snapshot (s2, s3)" "$(layers)" 2
 
 log "reset removes every snapshot"
-islet system reset -f >/dev/null || fail "reset"
+capture islet system reset -f
+[[ $RC == 0 ]] || fail "reset: $ERR"
 [[ ! -e "$STATE/snapshots" ]] || fail "records left after reset: $(ls -a "$STATE/snapshots")"
 pass "snapshots and forks carry the files, stay apart, and are removed whole"
