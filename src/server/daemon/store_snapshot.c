@@ -121,7 +121,7 @@ islet_store_snapshot_list (struct islet_store *st, int64_t key_id,
 
   if (store_prepare (st,
                      "SELECT " SNAPSHOT_COLUMNS " FROM snapshots WHERE ?1 < 0 OR key_id = ?1"
-                     " ORDER BY created, name",
+                     " ORDER BY created, rowid",
                      &s, err)
       < 0)
     return -1;
