@@ -25,6 +25,9 @@ api POST /api/sandbox/b/ttl/1; expect_code "ttl b" 200
 api POST /api/sandbox/c/ttl/1; expect_code "ttl c" 200
 api POST /api/sandbox/c/ttl/0; expect_code "ttl c taken away" 200
 expect_body "ttl 0: no autoDestroyAt" 'has("autoDestroyAt") | not'
+api GET "/api/sandbox?autoDestroyAtBefore=$(date -u -d @$(( t0 + 60 )) +%Y-%m-%dT%H:%M:%SZ)"
+expect_code "list by autoDestroyAt" 200
+expect_body "the list's autoDestroyAt filter sees the ttl" '[.items[].name] | sort == ["a", "b"]'
 api POST /api/sandbox/a/stop; expect_code "stop a" 200
 api POST /api/sandbox/b/pause; expect_code "pause b" 200
 

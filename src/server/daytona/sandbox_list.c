@@ -394,14 +394,21 @@ labels_match (json_t *want, json_t *dto)
   return true;
 }
 
-/* When the reaper will delete it: only a stopped sandbox with an
- * auto-delete interval has such a time; INT64_MIN: none. */
+/* When the reaper will delete it: at its time to live (setTtl), or, for
+ * a stopped sandbox with an auto-delete interval, that long after its
+ * stop, whichever comes first; INT64_MIN: none. */
 static int64_t
 destroy_at_ms (const struct req *r, const struct sb_ref *sb)
 {
-  if (sb->info.state == ISLET_SB_RUNNING || sb->row.auto_delete < 0 || sb->row.stopped_at == 0)
-    return INT64_MIN;
-  return (sb->row.stopped_at + sb->row.auto_delete * r->srv->minute_s) * 1000;
+  int64_t ttl = 0, at = INT64_MIN;
+  struct islet_err ignored;
+
+  if (sb->info.state != ISLET_SB_RUNNING && sb->row.auto_delete >= 0 && sb->row.stopped_at != 0)
+    at = (sb->row.stopped_at + sb->row.auto_delete * r->srv->minute_s) * 1000;
+  if (islet_store_ttl_get (r->srv->store, sb->info.id, &ttl, &ignored) == 0 && ttl
+      && (at == INT64_MIN || ttl * 1000 < at))
+    at = ttl * 1000;
+  return at;
 }
 
 static bool
