@@ -23,6 +23,15 @@ expect_body "states=stopped" "(.items | map(.id)) == [\"$S\"]"
 api GET "/api/sandbox?states=started"; expect_body "states=started" "(.items | map(.id)) == [\"$R\"]"
 api GET "/api/sandbox?states=started&states=stopped"; expect_body "both states" '.items | length == 2'
 api GET "/api/sandbox?states=archived"; expect_body "a state islet never has" '.items == []'
+# a paused sandbox is paused to the filter, as it is in the items; it goes
+# again at once, so the checks below see the two sandboxes they expect
+api POST /api/sandbox -d '{"name":"pause-1"}'; expect_code "create pause-1" 200
+P=$(jq -r .id <<<"$BODY"); remember_id "$P"
+api POST "/api/sandbox/$P/pause"; expect_code "pause pause-1" 200
+api GET "/api/sandbox?states=paused"
+expect_body "states=paused" "(.items | map(.id)) == [\"$P\"] and .items[0].state == \"paused\""
+api GET "/api/sandbox?states=stopped"; expect_body "states=stopped, one paused" "(.items | map(.id)) == [\"$S\"]"
+api DELETE "/api/sandbox/$P"; expect_code "delete pause-1" 200
 api GET "/api/sandbox?minCpu=1.5"; expect_body "minCpu" "(.items | map(.id)) == [\"$S\"]"
 api GET "/api/sandbox?maxCpu=1&minMemoryGiB=1&maxDiskGiB=3"; expect_body "maxCpu" "(.items | map(.id)) == [\"$R\"]"
 api GET "/api/sandbox?name=STOP"; expect_body "a name prefix" "(.items | map(.id)) == [\"$S\"]"

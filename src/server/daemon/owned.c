@@ -137,9 +137,8 @@ event (const struct owner *k, const struct owned *o, const char *state, const ch
   sio_sandbox_event (k->srv, k->key_id, dto, old_state);
 }
 
-/* Daytona's words for the core's states. */
-static const char *
-state_word (enum islet_sandbox_state s)
+const char *
+owned_state_word (enum islet_sandbox_state s)
 {
   static const char *const words[] = {
     [ISLET_SB_STOPPED] = "stopped", [ISLET_SB_RUNNING] = "started", [ISLET_SB_PAUSED] = "paused"
@@ -453,10 +452,10 @@ lifecycle (const struct owner *k, struct owned *o, const struct transition *t,
 
   if (was == t->to)
     return islet_fail (err, ISLET_E_CONFLICT, 0, "sandbox '%s' is already %s", name,
-                       state_word (was));
+                       owned_state_word (was));
   if (!(t->from & FROM (was)))
     return islet_fail (err, ISLET_E_CONFLICT, 0, "sandbox '%s' is %s: it cannot %s", name,
-                       state_word (was), t->verb);
+                       owned_state_word (was), t->verb);
   if (t->fn (k->srv->ctx, o->info.id, err) < 0
       || islet_sandbox_get (k->srv->ctx, o->info.id, &o->info, err) < 0)
     return islet_wrap (err, "%s", t->verb);
@@ -473,7 +472,7 @@ lifecycle (const struct owner *k, struct owned *o, const struct transition *t,
     o->row.stopped_at = o->row.updated;
   if (islet_store_sandbox_put (k->srv->store, &o->row, &serr) < 0)
     fprintf (stderr, "isletd: %s\n", serr.msg);
-  event (k, o, NULL, state_word (was));
+  event (k, o, NULL, owned_state_word (was));
   return 0;
 }
 
@@ -516,7 +515,7 @@ int
 owned_resize (const struct owner *k, struct owned *o, const struct islet_resize *rq,
               struct islet_err *err)
 {
-  const char *was = state_word (o->info.state);
+  const char *was = owned_state_word (o->info.state);
 
   if (islet_sandbox_resize (k->srv->ctx, o->info.id, rq, err) < 0)
     return -1;
@@ -527,7 +526,7 @@ int
 owned_set_network (const struct owner *k, struct owned *o, const struct islet_net *net,
                    struct islet_err *err)
 {
-  const char *was = state_word (o->info.state);
+  const char *was = owned_state_word (o->info.state);
 
   if (islet_sandbox_set_network (k->srv->ctx, o->info.id, net, err) < 0)
     return -1;
@@ -552,7 +551,7 @@ owned_destroy (const struct owner *k, struct owned *o, struct islet_err *err)
     }
   if (islet_store_sandbox_delete (k->srv->store, o->info.id, &serr) < 0)
     fprintf (stderr, "isletd: %s (the sweep at the next start removes it)\n", serr.msg);
-  event (k, o, "destroyed", state_word (o->info.state));
+  event (k, o, "destroyed", owned_state_word (o->info.state));
   return 0;
 }
 
@@ -708,7 +707,7 @@ owned_dto (const struct owner *k, const struct owned *o, const char *state)
   if (islet_store_sandbox_public (k->srv->store, o->info.id, &is_public, &ignored) < 0)
     is_public = false;
   if (state == NULL)
-    state = state_word (o->info.state);
+    state = owned_state_word (o->info.state);
   json_object_set_new (labels, "code-toolbox-language",
                        json_string (o->row.language ? o->row.language : "python"));
   iso_time (o->info.created, created);

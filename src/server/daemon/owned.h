@@ -135,6 +135,8 @@ void owned_scratch_end (const struct owner *k, const char *id);
 
 /* The Daytona Sandbox object (new reference); state NULL: from info
  * (started or stopped).  It is also what every event carries. */
+/* Daytona's word for a core state: started, stopped, paused. */
+const char *owned_state_word (enum islet_sandbox_state s);
 json_t *owned_dto (const struct owner *k, const struct owned *o, const char *state);
 
 /* A row's JSON object text (labels, env) as an object; {} when it is none. */
