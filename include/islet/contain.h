@@ -66,7 +66,9 @@ void islet_image_fini (struct islet_image *img);
 int islet_image_publish (const char *tmp, const char *dst, bool sync,
                          struct islet_err *err) ISLET_MUST_CHECK;
 /* What a create records for the image ref names: "host", or the image's id
- * ("sha256:..."), so the sandbox keeps its layers when a name moves.  For
+ * ("sha256:..."), so the sandbox keeps its layers when a name moves.  ref
+ * NULL: the default image (ISLET_DEFAULT_IMAGE) if the store has it, else
+ * "host"; ref "default": the default image, NOTFOUND if not built.  For
  * a stored image *hold is a lock that keeps `image rm` from removing it:
  * the caller closes it once its config.json names the image (-1: none). */
 int islet_image_resolve (const char *state_dir, const char *ref, char *out, size_t size, int *hold,

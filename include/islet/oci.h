@@ -8,6 +8,7 @@
  *   oci_store.c   blobs, unpacked layers, image records; ls, rm, prune
  *   oci_import.c  docker save archives and OCI layouts (directory or tar)
  *   oci_mount.c   the root overlay of an image, with idmapped layers
+ *   oci_default.c the default image, built by mmdebstrap
  */
 #ifndef ISLET_OCI_H
 #define ISLET_OCI_H
@@ -114,6 +115,17 @@ int islet_oci_import (const char *state_dir, const char *path, const char *name,
  * to progress when it is not NULL. */
 int islet_oci_pull (const char *state_dir, const char *ref, char *const *insecure, FILE *progress,
                     json_t **id, struct islet_err *err) ISLET_MUST_CHECK;
+
+/* ---- oci_default.c ---- */
+/* The name of the batteries-included default image in a store; a create
+ * with no image uses it when the store has it (image.c), else `host`. */
+#define ISLET_DEFAULT_IMAGE "localhost/islet-default:bookworm"
+/* Make sure the store has the default image of today's package list:
+ * imported from the machine's cache, built there first by mmdebstrap if
+ * need be.  Progress lines (mmdebstrap's too) go to progress / stderr.
+ * *id: the image's id (a JSON string). */
+int islet_oci_build_default (const char *state_dir, FILE *progress, json_t **id,
+                             struct islet_err *err) ISLET_MUST_CHECK;
 
 /* ---- oci_mount.c ---- */
 /* Mount on target an overlay of layers (bottom first), each seen through an

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "islet/contain.h"
 #include "islet/oci.h"
 
 struct image_args
@@ -59,6 +60,8 @@ cli_image_argv (const char *state_dir, const char *image, const struct cli_pos *
 
   if (strcmp (image, "host") == 0)
     return 0;
+  if (strcmp (image, "default") == 0)
+    image = ISLET_DEFAULT_IMAGE;
   if (islet_imgstore_open (state_dir, image, &img, err) < 0)
     return -1;
   ep = json_object_get (img.config, "Entrypoint");
@@ -216,13 +219,43 @@ image_pull (struct cli *cli, const struct image_args *a, struct islet_err *err)
 }
 
 static int
+image_build_default (struct cli *cli, const struct image_args *a, struct islet_err *err)
+{
+  const char *args[] = { "build-default", NULL };
+  json_t *res = run_helper (cli, args, err);
+
+  (void) a;
+  if (res == NULL)
+    return -1;
+  if (cli->json)
+    return cli_print_json (res);
+  printf ("%s\n", json_string_value (json_array_get (json_object_get (res, "ids"), 0)));
+  json_decref (res);
+  return 0;
+}
+
+static int
 image_ls (struct cli *cli, const struct image_args *a, struct islet_err *err)
 {
   json_t *list = islet_imgstore_list (cli->state_dir, err), *img, *n;
   size_t i, j;
 
+  char deflt[80];
+  int hold = -1;
+
   if (list == NULL)
     return -1;
+  if (islet_image_resolve (cli->state_dir, NULL, deflt, sizeof deflt, &hold, err) < 0)
+    {
+      json_decref (list);
+      return -1;
+    }
+  if (hold >= 0)
+    close (hold);
+  /* which image a create that names none gets, and whether the default is built */
+  json_object_set_new (list, "default",
+                       json_pack ("{s:s,s:b,s:s}", "name", ISLET_DEFAULT_IMAGE, "built",
+                                  strcmp (deflt, "host") != 0, "used", deflt));
   if (cli->json)
     return cli_print_json (list);
   printf ("%-12s  %11s  %6s  %s\n", "ID", "SIZE", "LAYERS", "NAMES");
@@ -239,6 +272,13 @@ image_ls (struct cli *cli, const struct image_args *a, struct islet_err *err)
           (long long) json_integer_value (json_object_get (list, "layers_count")));
   print_bytes ((uint64_t) json_integer_value (json_object_get (list, "layers_bytes_total")));
   printf ("), each shared layer counted once\n");
+  if (strcmp (deflt, "host") == 0)
+    printf ("default image %s: not built (islet image build-default); sandboxes that name no "
+            "image use host\n",
+            ISLET_DEFAULT_IMAGE);
+  else
+    printf ("default image %s: %.19s, used by sandboxes that name no image\n", ISLET_DEFAULT_IMAGE,
+            deflt);
   json_decref (list);
   return 0;
 }
@@ -328,6 +368,20 @@ static const struct image_verb
       .min_pos = 1,
       .max_pos = 1,
       .raw_from = -1 } },
+  { "build the default image (python, node...)",
+    image_build_default,
+    { .name = "image build-default",
+      .args = "",
+      .about = "Put the batteries-included default image, " ISLET_DEFAULT_IMAGE ", in the\n"
+               "store: Debian bookworm with python3, numpy, pandas, scipy, matplotlib,\n"
+               "scikit-learn, node, npm, TypeScript, git and curl, made by mmdebstrap from\n"
+               "Debian's packages.  The build is cached for the whole machine\n"
+               "($ISLET_CACHE_DIR, else /var/cache/islet) and keyed by its package list:\n"
+               "the first takes minutes, the next state directory imports it in seconds.\n"
+               "Once it is in the store, sandboxes made without --image use it; until then\n"
+               "they use `host`.  Prints the image's id.",
+      .opts = { json_opts },
+      .raw_from = -1 } },
   { "list images, with disk use",
     image_ls,
     { .name = "image ls",
@@ -371,7 +425,7 @@ image_more_help (void)
 {
   printf ("\ncommands:\n");
   for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
-    printf ("  %-8s  %s\n", verbs[i].spec.name + 6, verbs[i].summary);
+    printf ("  %-13s  %s\n", verbs[i].spec.name + 6, verbs[i].summary);
 }
 
 static const struct cli_spec image_spec = {
@@ -402,7 +456,8 @@ cmd_image (struct cli *cli, int argc, char **argv)
       v = &verbs[i];
   if (r == 0 && v == NULL)
     r = islet_fail (&err, ISLET_E_INVALID, 0,
-                    "'%s' is not an image command (pull, import, ls, inspect, rm, prune)",
+                    "'%s' is not an image command (pull, import, build-default, ls, inspect, rm, "
+                    "prune)",
                     pos.v[0]);
   if (r == 0)
     r = cli_parse (cli, &v->spec, (int) pos.n - 1, pos.v + 1, &a, &vpos, &err);

@@ -28,7 +28,7 @@ static const struct cli_opt run_opts[] = {
   { "name", 0, CLI_OPT_STR, offsetof (struct run_args, name), "NAME",
     "name the sandbox (default islet-<id>)", 0 },
   { "image", 0, CLI_OPT_STR, offsetof (struct run_args, image), "IMAGE",
-    "root file system image (default host; see `islet image`)", 0 },
+    "root file system image (default: `default` once built, else `host`)", 0 },
   { "env", 'e', CLI_OPT_LIST, offsetof (struct run_args, env), "K=V",
     "add to the environment (repeatable)", 0 },
   { "cwd", 0, CLI_OPT_STR, offsetof (struct run_args, cwd), "DIR",

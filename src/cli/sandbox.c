@@ -21,7 +21,7 @@ static const struct cli_opt create_opts[] = {
   { "name", 0, CLI_OPT_STR, offsetof (struct create_args, name), "NAME",
     "name the sandbox (default islet-<id>)", 0 },
   { "image", 0, CLI_OPT_STR, offsetof (struct create_args, image), "IMAGE",
-    "root file system image (default host)", 0 },
+    "root file system image (default: `default` once built, else `host`)", 0 },
   { "network", 0, CLI_OPT_STR, offsetof (struct create_args, network), "MODE",
     "outbound network: none (default), all, or allow (only --allow)", 0 },
   { "allow", 0, CLI_OPT_LIST, offsetof (struct create_args, allow), "CIDR|DOMAIN",

@@ -772,7 +772,7 @@ local_create (void *self, const struct islet_create_opts *opts, char id[ISLET_ID
               struct islet_err *err)
 {
   struct islet_ctx *ctx = self;
-  if (warm_fits (opts) && warm_take (ctx, id) == 1)
+  if (warm_fits (opts) && warm_take (ctx, opts->image, id) == 1)
     {
       struct islet_err ignored;
 

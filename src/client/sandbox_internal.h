@@ -157,9 +157,10 @@ int snapshot_source (struct islet_ctx *ctx, const struct islet_create_opts *opts
                      struct snapshot_source *src, struct islet_err *err);
 
 /* The warm pool (src/client/warm.c).  warm_take returns 1 with a pooled
- * sandbox's id, or 0 if none could be taken, and starts a refill. */
+ * sandbox's id, of the image a create of `image` gets, or 0 if none could
+ * be taken, and starts a refill. */
 bool warm_fits (const struct islet_create_opts *opts);
-int warm_take (struct islet_ctx *ctx, char id[ISLET_ID_LEN + 1]);
+int warm_take (struct islet_ctx *ctx, const char *image, char id[ISLET_ID_LEN + 1]);
 bool warm_is_pooled (const struct islet_ctx *ctx, const char *id);
 
 #endif

@@ -7,7 +7,10 @@
  *   <state>/warm/fill.lock   held by the one process refilling the pool
  *
  * Only a create with no name, the default image and the default limits can
- * take a pooled sandbox: every other create starts its own.  A pooled
+ * take a pooled sandbox: every other create starts its own.  The pool is
+ * filled with the default image of its time (the store's default image, or
+ * `host` before it is built); a pooled sandbox of another is destroyed when
+ * met, never handed to a create that asked for something else.  A pooled
  * sandbox is used once, like any other; taking it is one unlinkat(2) of its
  * ready file, which exactly one taker wins.  After a take, a refill runs in
  * the background: `islet-run --warm-fill STATE`, detached, which starts
@@ -24,11 +27,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "islet/config.h"
+#include "islet/contain.h"
 #include "islet/sandbox.h"
 #include "islet/util.h"
 #include "sandbox_internal.h"
 
 #define WARM_MAX 1024
+#define IMAGE_LEN sizeof (((struct islet_sandbox_info *) 0)->image)
 
 static char *
 warm_path (const struct islet_ctx *ctx, const char *what)
@@ -96,7 +102,8 @@ bool
 warm_fits (const struct islet_create_opts *opts)
 {
   return opts->name == NULL && opts->n_volumes == 0 && opts->snapshot == NULL && opts->fork == NULL
-         && (opts->image == NULL || strcmp (opts->image, "host") == 0)
+         && (opts->image == NULL || strcmp (opts->image, "host") == 0
+             || strcmp (opts->image, "default") == 0)
          && limits_default (&opts->limits) && opts->net.mode == ISLET_NET_NONE;
 }
 
@@ -125,15 +132,51 @@ spawn_fill (const struct islet_ctx *ctx)
       ;
 }
 
+/* The image a create with `image` gets, into out; false when the pool,
+ * which holds sandboxes of the default image, has none of it. */
+static bool
+warm_image (const struct islet_ctx *ctx, const char *image, char *out, size_t size)
+{
+  char deflt[IMAGE_LEN];
+  struct islet_err ignored;
+  int hold = -1;
+
+  if (islet_image_resolve (ctx->state_dir, image, out, size, &hold, &ignored) < 0)
+    return false;
+  if (hold >= 0)
+    close (hold);
+  if (image == NULL)
+    return true;
+  if (islet_image_resolve (ctx->state_dir, NULL, deflt, sizeof deflt, &hold, &ignored) < 0)
+    return false;
+  if (hold >= 0)
+    close (hold);
+  return strcmp (out, deflt) == 0;
+}
+
+/* Is the pooled sandbox id of the image want?  One filled before the
+ * default image changed is not, and is of no use to anyone. */
+static bool
+pooled_image_is (const struct islet_ctx *ctx, const char *id, const char *want)
+{
+  cleanup_free char *dir = sandbox_dir (ctx, id);
+  cleanup_free char *cfg = islet_xasprintf ("%s/config.json", dir);
+  struct islet_sandbox_info info = { 0 };
+  struct islet_err ignored;
+
+  return islet_config_load (cfg, &info, NULL, &ignored) == 0 && strcmp (info.image, want) == 0;
+}
+
 int
-warm_take (struct islet_ctx *ctx, char id[ISLET_ID_LEN + 1])
+warm_take (struct islet_ctx *ctx, const char *image, char id[ISLET_ID_LEN + 1])
 {
   cleanup_free char *dir = NULL;
   cleanup_free char (*ids)[ISLET_ID_LEN + 1] = NULL;
+  char want[IMAGE_LEN];
   size_t n = 0;
   int taken = 0;
 
-  if (read_size (ctx) == 0)
+  if (read_size (ctx) == 0 || !warm_image (ctx, image, want, sizeof want))
     return 0;
   dir = warm_path (ctx, "ready");
   ids = ready_ids (ctx, &n);
@@ -145,10 +188,11 @@ warm_take (struct islet_ctx *ctx, char id[ISLET_ID_LEN + 1])
 
       if (unlink (path) < 0)
         continue; /* another create took it */
-      probe = sandbox_connect (ctx, ids[i], &e);
+      probe = pooled_image_is (ctx, ids[i], want) ? sandbox_connect (ctx, ids[i], &e) : -1;
       if (probe < 0)
         {
-          /* its supervisor died while it waited: it is of no use */
+          /* its supervisor died while it waited, or it is of an image
+             that is no longer the default: it is of no use */
           (void) !islet_sandbox_destroy (ctx, ids[i], true, &e);
           continue;
         }

@@ -5,8 +5,10 @@
  * generated skeleton (a few /etc files, empty mount points and the merged-usr
  * links) with the host's /usr bound over /usr: python3, node, bash and git
  * work inside with no download, and nothing else of the host is visible.
- * Another root (a directory now, an unpacked OCI image later) is another
- * lower directory with no binds. */
+ * An OCI image of the store is a stack of lower directories with no binds.
+ * A create that names no image gets the store's default image
+ * (ISLET_DEFAULT_IMAGE, `islet image build-default`) when it is there, and
+ * `host` when it is not. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -23,6 +25,8 @@
 #include "islet/util.h"
 
 #define HOST_IMAGE "host"
+/* `--image default`: ISLET_DEFAULT_IMAGE, refused when it is not built. */
+#define DEFAULT_ALIAS "default"
 /* Bumped when the skeleton changes, so an old one is rebuilt, not reused. */
 /* v2: v1 was built without a lock, and a race could leave a half-built
  * host-v1 in place for good; v2 is only ever renamed into place whole. */
@@ -321,14 +325,28 @@ islet_image_open (const char *state_dir, const char *name, struct islet_image *o
   return 0;
 }
 
+/* The store's default image, when it has one: is there anything to look at?
+ * A state directory that never had an image answers with one stat. */
+static bool
+store_exists (const char *state_dir)
+{
+  cleanup_free char *meta = islet_xasprintf ("%s/images/meta", state_dir);
+  return access (meta, F_OK) == 0;
+}
+
 int
 islet_image_resolve (const char *state_dir, const char *ref, char *out, size_t size, int *hold,
                      struct islet_err *err)
 {
   struct islet_oci_image img;
+  bool fallback = ref == NULL; /* no image asked for: the default, else host */
 
   *hold = -1;
-  if (ref == NULL || strcmp (ref, HOST_IMAGE) == 0)
+  if (ref == NULL)
+    ref = ISLET_DEFAULT_IMAGE;
+  else if (strcmp (ref, DEFAULT_ALIAS) == 0)
+    ref = ISLET_DEFAULT_IMAGE;
+  if (strcmp (ref, HOST_IMAGE) == 0 || (fallback && !store_exists (state_dir)))
     {
       snprintf (out, size, "%s", HOST_IMAGE);
       return 0;
@@ -340,7 +358,15 @@ islet_image_resolve (const char *state_dir, const char *ref, char *out, size_t s
     {
       close (*hold);
       *hold = -1;
-      return -1;
+      if (err->kind != ISLET_E_NOTFOUND || strcmp (ref, ISLET_DEFAULT_IMAGE) != 0)
+        return -1;
+      if (fallback)
+        {
+          snprintf (out, size, "%s", HOST_IMAGE);
+          return 0;
+        }
+      return islet_fail (err, ISLET_E_NOTFOUND, 0,
+                         "the default image is not built here: islet image build-default");
     }
   snprintf (out, size, "%s", img.id);
   islet_oci_image_fini (&img);

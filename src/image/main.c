@@ -7,6 +7,7 @@
  *   islet-image STATE_DIR pull REF [--insecure-registry HOST]...
  *   islet-image STATE_DIR rm REF
  *   islet-image STATE_DIR prune
+ *   islet-image STATE_DIR build-default
  *
  * It prints one JSON object on stdout: the result, or {"error":{"kind",
  * "message"}} with exit status 1.  The CLI (src/cli/image.c) reads it. */
@@ -81,6 +82,18 @@ do_pull (const char *state, int argc, char **argv, struct islet_err *err)
   return print (json_pack ("{s:[o]}", "ids", id));
 }
 
+static int
+do_build_default (const char *state, int argc, char **argv, struct islet_err *err)
+{
+  json_t *id = NULL;
+  (void) argv;
+  if (argc != 0)
+    return islet_fail (err, ISLET_E_INVALID, 0, "build-default takes no argument");
+  if (islet_oci_build_default (state, stderr, &id, err) < 0)
+    return -1;
+  return print (json_pack ("{s:[o]}", "ids", id));
+}
+
 static const struct
 {
   const char *name;
@@ -90,6 +103,7 @@ static const struct
   { "pull", do_pull },
   { "rm", do_rm },
   { "prune", do_prune },
+  { "build-default", do_build_default },
 };
 
 int

@@ -75,8 +75,8 @@ load_in (int root, const char *path, struct islet_err *err)
   return j;
 }
 
-static const char *
-this_arch (void)
+const char *
+oci_this_arch (void)
 {
   static const struct
   {
@@ -105,11 +105,11 @@ oci_pick_platform (json_t *index, struct islet_err *err)
     json_t *p = json_object_get (m, "platform");
     const char *os = json_string_value (json_object_get (p, "os"));
     const char *arch = json_string_value (json_object_get (p, "architecture"));
-    if (os && arch && strcmp (os, "linux") == 0 && strcmp (arch, this_arch ()) == 0)
+    if (os && arch && strcmp (os, "linux") == 0 && strcmp (arch, oci_this_arch ()) == 0)
       return m;
   }
   islet_fail (err, ISLET_E_NOTFOUND, 0, "the image index has no manifest for linux/%s",
-              this_arch ());
+              oci_this_arch ());
   return NULL;
 }
 
@@ -232,7 +232,7 @@ import_oci (struct import *im, struct islet_err *err)
     json_t *p = json_object_get (m, "platform");
     const char *name;
     const char *arch = json_string_value (json_object_get (p, "architecture"));
-    if (arch && strcmp (arch, this_arch ()) != 0)
+    if (arch && strcmp (arch, oci_this_arch ()) != 0)
       continue; /* another machine's variant of a multi-platform layout */
     own = annotated_name (m);
     name = im->name ? im->name : own;

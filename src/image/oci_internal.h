@@ -18,4 +18,7 @@ int oci_copy_fd (int in, int out, struct islet_err *err) ISLET_MUST_CHECK;
  * architecture (borrowed from index), or NULL with *err set. */
 json_t *oci_pick_platform (json_t *index, struct islet_err *err);
 
+/* This machine's architecture as OCI names it (amd64, arm64...). */
+const char *oci_this_arch (void);
+
 #endif

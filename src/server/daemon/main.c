@@ -18,6 +18,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "islet/contain.h"
+#include "islet/oci.h"
 #include "islet/util.h"
 #include "server.h"
 #include "store.h"
@@ -174,6 +176,31 @@ struct bounds
   enum islet_net_mode net_default; /* serve: a create's network when it asks for none */
 };
 
+/* Say which image a create that names none gets: never a silent fallback. */
+static void
+log_default_image (const char *state_dir)
+{
+  char id[80];
+  int hold = -1;
+  struct islet_err e;
+
+  if (islet_image_resolve (state_dir, NULL, id, sizeof id, &hold, &e) < 0)
+    {
+      fprintf (stderr, "isletd: the default image: %s\n", e.msg);
+      return;
+    }
+  if (hold >= 0)
+    close (hold);
+  if (strcmp (id, "host") == 0)
+    fprintf (stderr,
+             "isletd: the default image %s is not built (islet image build-default): "
+             "sandboxes that name no image use `host`\n",
+             ISLET_DEFAULT_IMAGE);
+  else
+    fprintf (stderr, "isletd: sandboxes that name no image use %s (%.19s)\n", ISLET_DEFAULT_IMAGE,
+             id);
+}
+
 static int
 serve (const char *listen, const char *state_dir, char *origins, const unsigned conns[2],
        uint64_t scratch, const uint64_t audit[2], const struct bounds *b, struct islet_err *err)
@@ -240,6 +267,7 @@ serve (const char *listen, const char *state_dir, char *origins, const unsigned 
       fprintf (stderr, "isletd: sweep at start: %s\n", e.msg);
     owned_snapshot_sweep (&srv);
   }
+  log_default_image (state_dir);
   if (http_start (&srv, host, port, &h, err) < 0)
     goto out;
   /* before the reaper, whose events carry the toolbox URL */

@@ -378,6 +378,11 @@ owned_image_here (const struct owner *k, const char *ref, struct islet_err *err)
     }
   if (err->kind != ISLET_E_NOTFOUND)
     return -1;
+  if (strcmp (ref, "default") == 0)
+    {
+      err->kind = ISLET_E_INVALID; /* its message names islet image build-default */
+      return -1;
+    }
   return islet_fail (err, ISLET_E_INVALID, 0,
                      "image `%s` is not on this machine (isletd does not pull images): "
                      "islet image pull %s",
