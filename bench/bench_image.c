@@ -1,0 +1,84 @@
+/* bench_image: create from the cached default image against create from
+ * `host`, taken in turns in one state directory that has the default image
+ * (islet image build-default), at library level (islet_sandbox_create until
+ * ready to exec, as bench_core times it); each sandbox destroyed untimed.
+ *
+ *   bench_image --state DIR --runtime ISLET_RUN [-n RUNS]
+ *
+ * Prints p50/p90/p99 of both and the difference of the p50s. */
+#include <getopt.h>
+
+#include "bench.h"
+#include "islet/client.h"
+#include "islet/sandbox.h"
+
+#define WARMUP 5
+
+static struct islet_ctx *ctx;
+
+static double
+create_destroy (const char *image)
+{
+  struct islet_create_opts o = { .image = image, .limits = ISLET_LIMITS_DEFAULT };
+  struct islet_err err = { 0 };
+  char id[ISLET_ID_LEN + 1];
+  uint64_t t0 = bench_now_ns ();
+  double ms;
+
+  if (islet_sandbox_create (ctx, &o, id, &err) < 0)
+    die ("create on %s: %s", image, err.msg);
+  ms = bench_ms_since (t0);
+  if (islet_sandbox_destroy (ctx, id, true, &err) < 0)
+    die ("destroy %s: %s", id, err.msg);
+  return ms;
+}
+
+int
+main (int argc, char **argv)
+{
+  static const struct option longs[] = { { "state", required_argument, NULL, 's' },
+                                         { "runtime", required_argument, NULL, 'r' },
+                                         { NULL, 0, NULL, 0 } };
+  const char *state = NULL, *runtime = NULL;
+  struct islet_err err = { 0 };
+  struct samples host = { 0 }, deflt = { 0 };
+  struct stats sh, sd;
+  size_t n = 200;
+  int c;
+
+  while ((c = getopt_long (argc, argv, "n:", longs, NULL)) != -1)
+    if (c == 's')
+      state = optarg;
+    else if (c == 'r')
+      runtime = optarg;
+    else if (c == 'n')
+      n = (size_t) strtoul (optarg, NULL, 10);
+    else
+      die ("usage: bench_image --state DIR --runtime ISLET_RUN [-n RUNS]");
+  if (state == NULL || runtime == NULL || n == 0)
+    die ("usage: bench_image --state DIR --runtime ISLET_RUN [-n RUNS]");
+  setvbuf (stdout, NULL, _IOLBF, 0);
+  if (islet_ctx_open (state, runtime, &ctx, &err) < 0)
+    die ("open state dir: %s", err.msg);
+  for (int i = 0; i < WARMUP; i++)
+    {
+      (void) create_destroy ("host");
+      (void) create_destroy ("default");
+    }
+  /* in turns, so a change of the machine's load falls on both alike */
+  for (size_t i = 0; i < n; i++)
+    {
+      samples_add (&host, create_destroy ("host"));
+      samples_add (&deflt, create_destroy ("default"));
+    }
+  sh = samples_stats (&host);
+  sd = samples_stats (&deflt);
+  row_header ("create, in turns (ms)");
+  row ("create --image host", &sh);
+  row ("create --image default (cached, one layer)", &sd);
+  printf ("p50 difference: %+.2f ms\n", sd.p50 - sh.p50);
+  samples_fini (&host);
+  samples_fini (&deflt);
+  islet_ctx_free (ctx);
+  return 0;
+}
