@@ -178,6 +178,19 @@ run_helper (struct cli *cli, const char *const *args, struct islet_err *err)
   return j;
 }
 
+/* islet-image's answer {"ids":[ID]}: ID, or the answer with --json. */
+static int
+print_id (struct cli *cli, json_t *res)
+{
+  if (res == NULL)
+    return -1;
+  if (cli->json)
+    return cli_print_json (res);
+  printf ("%s\n", json_string_value (json_array_get (json_object_get (res, "ids"), 0)));
+  json_decref (res);
+  return 0;
+}
+
 static int
 image_import (struct cli *cli, const struct image_args *a, struct islet_err *err)
 {
@@ -198,7 +211,6 @@ static int
 image_pull (struct cli *cli, const struct image_args *a, struct islet_err *err)
 {
   cleanup_free const char **args = islet_xcalloc (2 * a->insecure.n + 3, sizeof *args);
-  json_t *res;
   size_t n = 0;
 
   args[n++] = "pull";
@@ -208,30 +220,16 @@ image_pull (struct cli *cli, const struct image_args *a, struct islet_err *err)
       args[n++] = "--insecure-registry";
       args[n++] = a->insecure.v[i];
     }
-  res = run_helper (cli, args, err);
-  if (res == NULL)
-    return -1;
-  if (cli->json)
-    return cli_print_json (res);
-  printf ("%s\n", json_string_value (json_array_get (json_object_get (res, "ids"), 0)));
-  json_decref (res);
-  return 0;
+  return print_id (cli, run_helper (cli, args, err));
 }
 
 static int
 image_build_default (struct cli *cli, const struct image_args *a, struct islet_err *err)
 {
   const char *args[] = { "build-default", NULL };
-  json_t *res = run_helper (cli, args, err);
 
   (void) a;
-  if (res == NULL)
-    return -1;
-  if (cli->json)
-    return cli_print_json (res);
-  printf ("%s\n", json_string_value (json_array_get (json_object_get (res, "ids"), 0)));
-  json_decref (res);
-  return 0;
+  return print_id (cli, run_helper (cli, args, err));
 }
 
 static int
