@@ -11,6 +11,7 @@
  *
  * It prints one JSON object on stdout: the result, or {"error":{"kind",
  * "message"}} with exit status 1.  The CLI (src/cli/image.c) reads it. */
+#include <locale.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -111,6 +112,12 @@ main (int argc, char **argv)
 {
   struct islet_err err = { 0 };
   int rc = -1;
+
+  /* libarchive converts names through the locale: in "C" a layer's UTF-8
+     file name (Debian ships some) fails to unpack.  glibc has C.UTF-8 built
+     in, so it needs no locale files in the unpacker's chroot. */
+  if (setlocale (LC_CTYPE, "C.UTF-8") == NULL)
+    (void) setlocale (LC_CTYPE, "");
 
   if (argc < 3)
     rc = islet_fail (&err, ISLET_E_INVALID, 0, "usage: islet-image STATE_DIR VERB ARGS...");

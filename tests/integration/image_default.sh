@@ -101,6 +101,8 @@ mkdir -p "$fake/bin" "$fake/root/bin" "$fake/root/etc"
 cp /bin/busybox "$fake/root/bin/busybox"
 ln -s busybox "$fake/root/bin/sh"
 echo "from the stand-in" >"$fake/root/etc/marker"
+# a UTF-8 file name, as Debian's packages have: the unpacker must not refuse it
+echo "utf-8" >"$fake/root/etc/café"
 cat >"$fake/bin/mmdebstrap" <<'SH'
 #!/bin/sh
 prev=; for a; do [ "$prev" = bookworm ] && t=$a; prev=$a; done
@@ -138,6 +140,6 @@ expect_eq "the cached tar is read-only" "$(stat -c %a "$cache"/default-*.tar)" 4
 s3=$("$ISLET_BIN" --state-dir "$third" create </dev/null) || fail "create on the stand-in's image"
 remember_id "$s3"
 expect_eq "a sandbox that names no image is on it" \
-  "$("$ISLET_BIN" --state-dir "$third" exec "$s3" -- sh -c 'read l </etc/marker; echo "$l"' </dev/null)" "from the stand-in"
+  "$("$ISLET_BIN" --state-dir "$third" exec "$s3" -- sh -c 'read l </etc/marker; read u </etc/café; echo "$l $u"' </dev/null)" "from the stand-in utf-8"
 
 pass "the default image: built once, cached, shared read-only, the default for sandboxes that name none"
