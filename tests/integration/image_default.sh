@@ -123,11 +123,12 @@ FAKE_MODE=fail capture in_third image build-default
 [[ $RC != 0 && "$ERR" == *"mmdebstrap failed (status 3)"* ]] || fail "a failed build: status $RC, '$ERR'"
 FAKE_MODE=hang in_third image build-default >/dev/null 2>&1 &
 cli=$!
-wait_until 30 pgrep -f "sleep 117" >/dev/null || fail "the stand-in did not start"
+wait_until 30 pgrep -f "slee[p] 117" >/dev/null || fail "the stand-in did not start"
+standin=$(pgrep -f "slee[p] 117")
 helper=$(pgrep -f "^islet-image $third build-default") || fail "no islet-image of the build"
 kill -KILL "$helper"
 wait "$cli" 2>/dev/null && fail "the CLI succeeded after its islet-image was killed"
-wait_until 30 sh -c '! pgrep -f "sleep 117" >/dev/null' || fail "the build outlived islet-image"
+wait_until 30 dead "$standin" || fail "the build outlived islet-image"
 [[ -z "$(find "$cache" -name 'default-*.tar')" ]] || fail "a killed build left a complete-looking tar: $(ls -la "$cache")"
 [[ -n "$(find "$cache" -name '.default-*')" ]] || fail "the killed build's partial tar is not where the test expects it: $(ls -la "$cache")"
 expect_eq "no default image after the failures" "$(jget "$(in_third image ls --json)" 'j["default"]["built"]')" false

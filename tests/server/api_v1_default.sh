@@ -48,7 +48,7 @@ log "Daytona: no snapshot is the default image, snapshot host is host"
 api POST /api/sandbox -H 'Content-Type: application/json' -d '{}'
 expect_code "create" 200
 T=/toolbox/$(j .id)
-sh_in 'python3 -c "import pandas; print(pandas.__name__)"; test -e /var/lib/dpkg/status && echo default'
+sh_in 'echo import pandas >/tmp/p.py && python3 /tmp/p.py && echo pandas; test -e /var/lib/dpkg/status && echo default'
 expect_eq "pandas in a Daytona sandbox that names no image" "$OUT" $'pandas\ndefault'
 api POST /api/sandbox -H 'Content-Type: application/json' -d '{"snapshot": "host"}'
 expect_code "create on host" 200
