@@ -306,6 +306,7 @@ void api_sandbox_pause (struct req *r, struct resp *out);
 void api_sandbox_autopause (struct req *r, struct resp *out);
 void api_sandbox_resize (struct req *r, struct resp *out);
 void api_sandbox_fork (struct req *r, struct resp *out);
+void api_sandbox_archive (struct req *r, struct resp *out);
 /* sandbox_api.c: a string field of a JSON body into *v (left as it is when
  * absent or null); -1 with a 400 in out when it has another type */
 int field_string (json_t *j, const char *k, const char **v, struct resp *out);

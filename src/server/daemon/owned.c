@@ -484,7 +484,43 @@ lifecycle (const struct owner *k, struct owned *o, const struct transition *t,
 int
 owned_start (const struct owner *k, struct owned *o, struct islet_err *err)
 {
-  return lifecycle (k, o, &t_start, err);
+  struct islet_err e;
+
+  if (lifecycle (k, o, &t_start, err) < 0)
+    return -1;
+  /* restored: its files never left its volume */
+  if (islet_store_sandbox_set_archived (k->srv->store, o->info.id, false, &e) < 0)
+    fprintf (stderr, "isletd: %s\n", e.msg);
+  return 0;
+}
+
+const char *
+owned_state (struct srv *srv, const struct islet_sandbox_info *info)
+{
+  struct islet_err ignored;
+  bool archived = false;
+
+  if (info->state == ISLET_SB_STOPPED
+      && islet_store_sandbox_archived (srv->store, info->id, &archived, &ignored) == 0 && archived)
+    return "archived";
+  return owned_state_word (info->state);
+}
+
+int
+owned_archive (const struct owner *k, struct owned *o, struct islet_err *err)
+{
+  const char *name = o->row.name ? o->row.name : o->info.id;
+  const char *was = owned_state (k->srv, &o->info);
+
+  if (strcmp (was, "archived") == 0)
+    return islet_fail (err, ISLET_E_CONFLICT, 0, "sandbox '%s' is already archived", name);
+  if (o->info.state != ISLET_SB_STOPPED)
+    return islet_fail (err, ISLET_E_CONFLICT, 0,
+                       "sandbox '%s' is %s: only a stopped sandbox can be archived", name, was);
+  if (islet_store_sandbox_set_archived (k->srv->store, o->info.id, true, err) < 0)
+    return -1;
+  event (k, o, NULL, was);
+  return 0;
 }
 
 int
@@ -556,6 +592,8 @@ owned_destroy (const struct owner *k, struct owned *o, struct islet_err *err)
     }
   if (islet_store_sandbox_delete (k->srv->store, o->info.id, &serr) < 0)
     fprintf (stderr, "isletd: %s (the sweep at the next start removes it)\n", serr.msg);
+  if (islet_store_sandbox_set_archived (k->srv->store, o->info.id, false, &serr) < 0)
+    fprintf (stderr, "isletd: %s\n", serr.msg);
   event (k, o, "destroyed", owned_state_word (o->info.state));
   return 0;
 }
@@ -712,7 +750,7 @@ owned_dto (const struct owner *k, const struct owned *o, const char *state)
   if (islet_store_sandbox_public (k->srv->store, o->info.id, &is_public, &ignored) < 0)
     is_public = false;
   if (state == NULL)
-    state = owned_state_word (o->info.state);
+    state = owned_state (k->srv, &o->info);
   json_object_set_new (labels, "code-toolbox-language",
                        json_string (o->row.language ? o->row.language : "python"));
   iso_time (o->info.created, created);
@@ -730,10 +768,11 @@ owned_dto (const struct owner *k, const struct owned *o, const char *state)
   json_object_update_new (
       j, json_pack ("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:o,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:b}",
                     "state", state, "desiredState",
-                    strcmp (state, "destroyed") == 0 ? "destroyed"
-                    : strcmp (state, "started") == 0 ? "started"
-                    : strcmp (state, "paused") == 0  ? "paused"
-                                                     : "stopped",
+                    strcmp (state, "destroyed") == 0  ? "destroyed"
+                    : strcmp (state, "started") == 0  ? "started"
+                    : strcmp (state, "paused") == 0   ? "paused"
+                    : strcmp (state, "archived") == 0 ? "archived"
+                                                      : "stopped",
                     "backupState", "None", "autoStopInterval", (json_int_t) o->row.auto_stop,
                     "autoArchiveInterval", (json_int_t) o->row.auto_archive, "autoDeleteInterval",
                     (json_int_t) o->row.auto_delete, "autoPauseInterval",

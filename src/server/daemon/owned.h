@@ -111,6 +111,12 @@ int owned_create (const struct owner *k, const struct owned_spec *spec, struct o
  * already so); the row's clocks follow, o is refreshed, the event sent. */
 int owned_start (const struct owner *k, struct owned *o, struct islet_err *err) ISLET_MUST_CHECK;
 int owned_stop (const struct owner *k, struct owned *o, struct islet_err *err) ISLET_MUST_CHECK;
+/* Archive a stopped one (Daytona's archive): its files stay in its volume,
+ * its state is archived until a start restores it. */
+int owned_archive (const struct owner *k, struct owned *o, struct islet_err *err) ISLET_MUST_CHECK;
+/* Daytona's word for a sandbox's state: started, stopped, paused, or
+ * archived for a stopped one archived. */
+const char *owned_state (struct srv *srv, const struct islet_sandbox_info *info);
 /* New memory, CPU or disk (0: unchanged), live and kept; refused below use. */
 /* A new outbound network, live and kept. */
 int owned_set_network (const struct owner *k, struct owned *o, const struct islet_net *net,

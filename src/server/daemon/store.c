@@ -128,7 +128,9 @@ static const char schema[]
       "  error TEXT,"
       "  created INTEGER NOT NULL,"
       "  updated INTEGER NOT NULL,"
-      "  UNIQUE (key_id, name));";
+      "  UNIQUE (key_id, name));"
+      /* the stopped sandboxes archived (sandbox.archive()) until their next start */
+      "CREATE TABLE IF NOT EXISTS sandbox_archived (id TEXT PRIMARY KEY);";
 
 static void
 keys_forget (struct islet_store *st)

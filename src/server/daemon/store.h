@@ -250,4 +250,10 @@ int islet_store_snapshot_set_state (struct islet_store *st, const char *id, cons
 int islet_store_snapshot_delete (struct islet_store *st, const char *id,
                                  struct islet_err *err) ISLET_MUST_CHECK;
 
+/* Whether a stopped sandbox is archived (sandbox_archived, store_snapshot.c). */
+int islet_store_sandbox_archived (struct islet_store *st, const char *id, bool *out,
+                                  struct islet_err *err) ISLET_MUST_CHECK;
+int islet_store_sandbox_set_archived (struct islet_store *st, const char *id, bool on,
+                                      struct islet_err *err) ISLET_MUST_CHECK;
+
 #endif

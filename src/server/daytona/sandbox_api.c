@@ -399,6 +399,12 @@ api_sandbox_pause (struct req *r, struct resp *out)
   lifecycle (r, out, owned_pause, NULL);
 }
 
+void
+api_sandbox_archive (struct req *r, struct resp *out)
+{
+  lifecycle (r, out, owned_archive, NULL);
+}
+
 /* Daytona's units: CPUs, and GB of memory and disk as at create. */
 void
 api_sandbox_resize (struct req *r, struct resp *out)

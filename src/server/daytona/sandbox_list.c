@@ -446,7 +446,7 @@ matches (const struct req *r, const struct list_query *q, const struct sb_ref *s
   int64_t created_ms = sb->info.created * 1000 + sb->info.created_nsec / 1000000;
 
   return prefix_of (q->id, sb->info.id) && prefix_of (q->name, name)
-         && in_set (q->states, owned_state_word (sb->info.state))
+         && in_set (q->states, owned_state (r->srv, &sb->info))
          && in_set (q->snapshots, sb->info.image) && in_set (q->regions, sb->row.target)
          && in_set (q->classes, "container") && amount_in (q, AMT_CPU, l->cpu_millis / 1000.0)
          && amount_in (q, AMT_MEMORY, l->memory_mb / 1024.0)

@@ -23,6 +23,8 @@ static const struct route routes[] = {
   { "POST", "/api/sandbox/{}/fork", api_sandbox_fork, "sandbox.fork", BODY_JSON_MAX, NULL },
   { "POST", "/api/sandbox/{}/network-settings", api_sandbox_network, "sandbox.network",
     BODY_JSON_MAX, NULL },
+  { "POST", "/api/sandbox/{}/archive", api_sandbox_archive, "sandbox.archive", BODY_JSON_MAX,
+    NULL },
   { "POST", "/api/sandbox/{}/snapshot", api_sandbox_snapshot, "sandbox.snapshot", BODY_JSON_MAX,
     NULL },
   { "POST", "/api/snapshots", api_snapshot_create, "snapshot.create", BODY_JSON_MAX, NULL },
