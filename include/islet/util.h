@@ -92,6 +92,10 @@ int islet_base64_decode (const char *text, size_t text_len, size_t max, unsigned
                          size_t *len, struct islet_err *err) ISLET_MUST_CHECK;
 
 /* Parse a whole decimal string into an unsigned value no larger than max. */
+/* A name islet keeps as a file name (a volume, a snapshot, a cgroup): 1 to
+ * max of [A-Za-z0-9._-], not starting with '.' or '-'. */
+bool islet_name_ok (const char *s, size_t max);
+
 int islet_parse_u64 (const char *s, uint64_t max, uint64_t *out,
                      struct islet_err *err) ISLET_MUST_CHECK;
 

@@ -37,16 +37,7 @@ snap_dir (const struct islet_ctx *ctx)
 static bool
 name_valid (const char *name)
 {
-  size_t n = strlen (name);
-
-  if (n == 0 || n > ISLET_SNAPSHOT_NAME_MAX || name[0] == '.' || name[0] == '-')
-    return false;
-  for (size_t i = 0; i < n; i++)
-    if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z')
-          || (name[i] >= '0' && name[i] <= '9') || name[i] == '-' || name[i] == '_'
-          || name[i] == '.'))
-      return false;
-  return true;
+  return islet_name_ok (name, ISLET_SNAPSHOT_NAME_MAX);
 }
 
 int

@@ -37,16 +37,7 @@ static const char *const reserved_paths[] = {
 bool
 islet_volume_name_ok (const char *name)
 {
-  size_t n = name ? strlen (name) : 0;
-
-  if (n == 0 || n > ISLET_VOLUME_NAME_MAX || name[0] == '.' || name[0] == '-')
-    return false;
-  for (size_t i = 0; i < n; i++)
-    if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z')
-          || (name[i] >= '0' && name[i] <= '9') || name[i] == '-' || name[i] == '_'
-          || name[i] == '.'))
-      return false;
-  return true;
+  return islet_name_ok (name, ISLET_VOLUME_NAME_MAX);
 }
 
 static int

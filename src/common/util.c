@@ -445,3 +445,14 @@ islet_base64_decode (const char *t, size_t n, size_t max, unsigned char **out, s
   *out = islet_take_ptr (&buf);
   return 0;
 }
+
+bool
+islet_name_ok (const char *s, size_t max)
+{
+  static const char chars[] = "abcdefghijklmnopqrstuvwxyz"
+                              "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                              "0123456789._-";
+  size_t n = s ? strlen (s) : 0;
+
+  return n > 0 && n <= max && s[0] != '.' && s[0] != '-' && strspn (s, chars) == n;
+}

@@ -206,15 +206,8 @@ islet_cg_set_root (const char *root, enum islet_cg_version version)
 static int
 check_name (const char *name, struct islet_err *err)
 {
-  size_t len = name ? strlen (name) : 0;
-
-  if (len == 0 || len > NAME_MAX_LEN || name[0] == '.')
+  if (!islet_name_ok (name, NAME_MAX_LEN))
     return islet_fail (err, ISLET_E_INVALID, 0, "bad cgroup name `%s`", name ? name : "");
-  for (size_t i = 0; i < len; i++)
-    if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z')
-          || (name[i] >= '0' && name[i] <= '9') || name[i] == '-' || name[i] == '_'
-          || name[i] == '.'))
-      return islet_fail (err, ISLET_E_INVALID, 0, "bad cgroup name `%s`", name);
   return 0;
 }
 

@@ -26,15 +26,8 @@
 static int
 check_id (const char *id, struct islet_err *err)
 {
-  size_t n = id ? strlen (id) : 0;
-  size_t i;
-
-  if (n == 0 || n > 200 || id[0] == '.' || id[0] == '-')
+  if (!islet_name_ok (id, 200))
     return islet_fail (err, ISLET_E_INVALID, 0, "`%s` is not a valid volume name", id ? id : "");
-  for (i = 0; i < n; i++)
-    if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z')
-          || (id[i] >= '0' && id[i] <= '9') || id[i] == '-' || id[i] == '_' || id[i] == '.'))
-      return islet_fail (err, ISLET_E_INVALID, 0, "`%s` is not a valid volume name", id);
   return 0;
 }
 

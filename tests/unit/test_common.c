@@ -334,6 +334,24 @@ test_send_recv_fd (void **state)
   close (pp[1]);
 }
 
+static void
+test_name_ok (void **state)
+{
+  (void) state;
+  assert_true (islet_name_ok ("data", 8));
+  assert_true (islet_name_ok ("a.b_c-1", 8));
+  assert_true (islet_name_ok ("12345678", 8));
+  assert_false (islet_name_ok ("123456789", 8)); /* past max */
+  assert_false (islet_name_ok ("", 8));
+  assert_false (islet_name_ok (NULL, 8));
+  assert_false (islet_name_ok (".hidden", 8));
+  assert_false (islet_name_ok ("..", 8));
+  assert_false (islet_name_ok ("-rf", 8));
+  assert_false (islet_name_ok ("a/b", 8));
+  assert_false (islet_name_ok ("a b", 8));
+  assert_false (islet_name_ok ("caf\xc3\xa9", 8));
+}
+
 int
 main (void)
 {
@@ -350,6 +368,7 @@ main (void)
     cmocka_unit_test (test_error_json_round_trip),
     cmocka_unit_test (test_base64_round_trip),
     cmocka_unit_test (test_send_recv_fd),
+    cmocka_unit_test (test_name_ok),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
