@@ -8,27 +8,17 @@
 #include "islet/util.h"
 #include "sandbox_internal.h"
 
+/* The config's network object: absent for none. */
 static int
-save_network (struct islet_ctx *ctx, const char *id, const struct islet_net *net,
-              struct islet_err *err)
+set_network (json_t *cfg, const void *arg, const char *path, struct islet_err *err)
 {
-  cleanup_free char *dir = sandbox_dir (ctx, id);
-  cleanup_free char *path = islet_xasprintf ("%s/config.json", dir);
-  cleanup_free char *text = NULL;
-  cleanup_free char *out = NULL;
-  cleanup_json json_t *cfg = NULL;
+  const struct islet_net *net = arg;
 
-  if (islet_read_file_at (AT_FDCWD, path, 1 << 20, &text, NULL, err) < 0)
-    return -1;
-  cfg = json_loads (text, 0, NULL);
-  if (!json_is_object (cfg))
-    return islet_fail (err, ISLET_E_SYSTEM, 0, "`%s` does not parse", path);
   if (net->mode == ISLET_NET_NONE)
     json_object_del (cfg, "network");
   else
     json_object_set_new (cfg, "network", islet_net_json (net));
-  out = json_dumps (cfg, JSON_INDENT (2));
-  return islet_write_file_atomic (path, out, strlen (out), 0600, err);
+  return 0;
 }
 
 int
@@ -45,7 +35,7 @@ local_set_network (void *self, const char *ref, const struct islet_net *net, str
   if (info.state == ISLET_SB_BROKEN)
     return islet_fail (err, ISLET_E_CONFLICT, 0, "sandbox `%s` is broken: it can only be removed",
                        info.id);
-  if (save_network (ctx, info.id, net, err) < 0)
+  if (sandbox_config_edit (ctx, info.id, set_network, net, err) < 0)
     return islet_wrap (err, "network of `%s`", info.id);
   if (info.state != ISLET_SB_RUNNING && info.state != ISLET_SB_PAUSED)
     return 0;

@@ -12,27 +12,17 @@
 
 /* The config's limits object, its three sizes replaced. */
 static int
-save_limits (struct islet_ctx *ctx, const char *id, const struct islet_limits *l,
-             struct islet_err *err)
+set_limits (json_t *cfg, const void *arg, const char *path, struct islet_err *err)
 {
-  cleanup_free char *dir = sandbox_dir (ctx, id);
-  cleanup_free char *path = islet_xasprintf ("%s/config.json", dir);
-  cleanup_free char *text = NULL;
-  cleanup_free char *out = NULL;
-  cleanup_json json_t *cfg = NULL;
-  json_t *limits;
+  const struct islet_limits *l = arg;
+  json_t *limits = json_object_get (cfg, "limits");
 
-  if (islet_read_file_at (AT_FDCWD, path, 1 << 20, &text, NULL, err) < 0)
-    return -1;
-  cfg = json_loads (text, 0, NULL);
-  limits = cfg ? json_object_get (cfg, "limits") : NULL;
   if (!json_is_object (limits))
     return islet_fail (err, ISLET_E_SYSTEM, 0, "`%s`: no limits object", path);
   json_object_set_new (limits, "memory_mb", json_integer ((json_int_t) l->memory_mb));
   json_object_set_new (limits, "cpu_millis", json_integer ((json_int_t) l->cpu_millis));
   json_object_set_new (limits, "disk_mb", json_integer ((json_int_t) l->disk_mb));
-  out = json_dumps (cfg, JSON_INDENT (2));
-  return islet_write_file_atomic (path, out, strlen (out), 0600, err);
+  return 0;
 }
 
 /* The disk quota; refused below what the volume holds. */
@@ -100,6 +90,6 @@ local_resize (void *self, const char *ref, const struct islet_resize *rq, struct
   if (cg)
     islet_cg_free (cg);
   if (rc == 0)
-    rc = save_limits (ctx, info.id, &l, err);
+    rc = sandbox_config_edit (ctx, info.id, set_limits, &l, err);
   return rc < 0 ? islet_wrap (err, "resize `%s`", info.id) : 0;
 }

@@ -414,6 +414,29 @@ names_index_init (const char *state_dir, struct islet_err *err)
 }
 
 int
+sandbox_config_edit (struct islet_ctx *ctx, const char *id,
+                     int (*edit) (json_t *cfg, const void *arg, const char *path,
+                                  struct islet_err *err),
+                     const void *arg, struct islet_err *err)
+{
+  cleanup_free char *dir = sandbox_dir (ctx, id);
+  cleanup_free char *path = islet_xasprintf ("%s/config.json", dir);
+  cleanup_free char *text = NULL;
+  cleanup_free char *out = NULL;
+  cleanup_json json_t *cfg = NULL;
+
+  if (islet_read_file_at (AT_FDCWD, path, 1 << 20, &text, NULL, err) < 0)
+    return -1;
+  cfg = json_loads (text, 0, NULL);
+  if (!json_is_object (cfg))
+    return islet_fail (err, ISLET_E_SYSTEM, 0, "`%s` does not parse", path);
+  if (edit (cfg, arg, path, err) < 0)
+    return -1;
+  out = json_dumps (cfg, JSON_INDENT (2));
+  return islet_write_file_atomic (path, out, strlen (out), 0600, err);
+}
+
+int
 sandbox_load (const struct islet_ctx *ctx, const char *id, struct islet_sandbox_info *out,
               struct islet_err *err)
 {

@@ -79,6 +79,12 @@ void sessions_drop (struct islet_ctx *ctx, const char *id);
 void sessions_free (struct islet_ctx *ctx);
 
 char *sandbox_dir (const struct islet_ctx *ctx, const char *id);
+/* Read the sandbox's config.json, let edit change it, and write it back
+ * atomically (a start reads the new one). */
+int sandbox_config_edit (struct islet_ctx *ctx, const char *id,
+                         int (*edit) (json_t *cfg, const void *arg, const char *path,
+                                      struct islet_err *err),
+                         const void *arg, struct islet_err *err) ISLET_MUST_CHECK;
 
 /* volume.c: for a create with volumes, check them and hold the volumes'
  * lock shared (*hold, -1 when there are none) until config.json names
