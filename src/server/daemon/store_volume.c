@@ -127,7 +127,7 @@ islet_store_volume_list (struct islet_store *st, int64_t key_id, struct islet_st
 
   if (store_prepare (st,
                      "SELECT id, key_id, name, size_mb, created FROM volumes WHERE key_id = ?"
-                     " ORDER BY created, id",
+                     " ORDER BY created, rowid",
                      &s, err)
       < 0)
     return -1;
