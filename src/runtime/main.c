@@ -471,100 +471,151 @@ refuse:
     reply_error (conn, &e);
 }
 
-/* The first frame of a connection decides who serves it. */
-static bool
-serve (struct sandbox *sb, int conn, int lfd, int sfd)
+/* One connection's first request, and what its handler may need. */
+struct conn_req
 {
-  struct timeval tv = { .tv_sec = 2 }; /* a client that connects and says nothing */
-  cleanup_json json_t *req = NULL;
-  struct islet_err e;
-  const char *op;
-  unsigned seq;
-  bool exec;
-  pid_t pid;
+  struct sandbox *sb;
+  int conn;
+  int lfd; /* the listening socket and the signal fd, closed in a */
+  int sfd; /* forked handler */
+  json_t *req;
+};
+
+/* The request is read: a handler that passes the connection on lets its
+   new owner read at its own pace, without the first-frame timeout. */
+static void
+no_timeout (int conn)
+{
+  struct timeval tv = { 0 };
 
   setsockopt (conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  if (islet_frame_recv_json (conn, &req, &e) < 0)
-    return false; /* a probe that only connects, or garbage */
-  op = json_string_value (json_object_get (req, "op"));
-  if (op == NULL)
+}
+
+static bool
+refuse (int conn, const struct islet_err *e)
+{
+  reply_error (conn, e);
+  return false;
+}
+
+/* Exec and file requests wait for a resume; the others are answered. */
+static bool
+refuse_paused (const struct conn_req *c)
+{
+  struct islet_err e;
+
+  if (!paused)
+    return false;
+  islet_fail (&e, ISLET_E_CONFLICT, 0, "sandbox `%s` is paused: start it to resume it", c->sb->id);
+  reply_error (c->conn, &e);
+  return true;
+}
+
+static bool
+op_stop (struct conn_req *c)
+{
+  (void) c;
+  return true;
+}
+
+static bool
+op_ping (struct conn_req *c)
+{
+  cleanup_json json_t *j = json_pack ("{s:i,s:i,s:b}", "supervisor", (int) getpid (), "init",
+                                      (int) c->sb->init_pid, "paused", paused);
+  struct islet_err e;
+
+  (void) !islet_frame_send_json (c->conn, j, &e);
+  return false;
+}
+
+static bool
+op_pause (struct conn_req *c)
+{
+  set_paused (c->sb, c->conn, true);
+  return false;
+}
+
+static bool
+op_resume (struct conn_req *c)
+{
+  set_paused (c->sb, c->conn, false);
+  return false;
+}
+
+static bool
+op_net_socket (struct conn_req *c)
+{
+  net_socket (c->sb, c->conn);
+  return false;
+}
+
+static bool
+op_network (struct conn_req *c)
+{
+  cleanup_json json_t *ok = NULL;
+  struct islet_err e;
+
+  if (net_update (c->sb, &e) < 0)
     {
-      islet_fail (&e, ISLET_E_INVALID, 0, "request without `op`");
-      reply_error (conn, &e);
-      return false;
+      logmsg ("network update: %s", e.msg);
+      return refuse (c->conn, &e);
     }
-  if (strcmp (op, "stop") == 0)
-    return true;
-  if (strcmp (op, "ping") == 0)
+  ok = json_pack ("{s:s}", "network", islet_net_mode_name (c->sb->net.mode));
+  (void) !islet_frame_send_json (c->conn, ok, &e);
+  return false;
+}
+
+/* A handler forked for this one request (exec or file). */
+static bool
+fork_handler (struct conn_req *c, bool exec)
+{
+  struct islet_err e;
+  unsigned seq;
+  pid_t pid;
+
+  if (n_handlers >= MAX_HANDLERS)
     {
-      cleanup_json json_t *j = json_pack ("{s:i,s:i,s:b}", "supervisor", (int) getpid (), "init",
-                                          (int) sb->init_pid, "paused", paused);
-      (void) !islet_frame_send_json (conn, j, &e);
-      return false;
+      islet_fail (&e, ISLET_E_LIMIT, 0, "too many requests at once (%d)", MAX_HANDLERS);
+      return refuse (c->conn, &e);
     }
-  if (strcmp (op, "pause") == 0 || strcmp (op, "resume") == 0)
+  seq = ++c->sb->exec_seq;
+  pid = fork ();
+  if (pid < 0)
     {
-      set_paused (sb, conn, op[0] == 'p');
-      return false;
+      islet_fail (&e, ISLET_E_SYSTEM, errno, "fork a handler");
+      return refuse (c->conn, &e);
     }
-  if (strcmp (op, "net-socket") == 0)
+  if (pid == 0)
     {
-      net_socket (sb, conn);
-      return false;
+      handler_detach (c->lfd, c->sfd);
+      no_timeout (c->conn);
+      if (exec)
+        serve_exec (c->sb, c->conn, c->req, seq);
+      else
+        serve_file (c->sb, c->conn, c->req);
+      _exit (0);
     }
-  if (strcmp (op, "network") == 0)
-    {
-      if (net_update (sb, &e) < 0)
-        {
-          logmsg ("network update: %s", e.msg);
-          reply_error (conn, &e);
-          return false;
-        }
-      cleanup_json json_t *ok = json_pack ("{s:s}", "network", islet_net_mode_name (sb->net.mode));
-      (void) !islet_frame_send_json (conn, ok, &e);
-      return false;
-    }
-  if (paused)
-    {
-      islet_fail (&e, ISLET_E_CONFLICT, 0, "sandbox `%s` is paused: start it to resume it", sb->id);
-      reply_error (conn, &e);
-      return false;
-    }
-  exec = strcmp (op, "exec") == 0;
-  if (!exec && !agent_tried)
-    {
-      /* on the first file request, so that a sandbox that only runs
-       * commands never pays for it; requests queue on the socket until the
-       * agent has confined itself */
-      agent_tried = true;
-      agent_pid = agent_start (sb, &agent_sock, &e);
-      if (agent_pid < 0)
-        {
-          logmsg ("no file agent (%s): file requests go to handlers", e.msg);
-          agent_pid = 0;
-        }
-    }
-  if (!exec && agent_sock >= 0)
-    {
-      /* the worker reads at its own pace: no first-frame timeout */
-      tv.tv_sec = 0;
-      setsockopt (conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-      if (request_pass (agent_sock, conn, req) == 0)
-        return false;
-      if (errno != EAGAIN && errno != EMSGSIZE)
-        {
-          logmsg ("the file agent is gone (%s): file requests go to handlers", strerror (errno));
-          agent_stop ();
-        }
-    }
-  if (exec && ready_pid > 0 && !ready_taken)
+  handlers[n_handlers++] = pid;
+  /* from a sandbox's second exec on, the next one is always made ready (a
+     sandbox made for one command, as by `islet run`, never pays for it) */
+  if (exec && ++execs_forked >= 2)
+    ready_start (c->sb, c->lfd, c->sfd);
+  return false;
+}
+
+static bool
+op_exec (struct conn_req *c)
+{
+  if (refuse_paused (c))
+    return false;
+  if (ready_pid > 0 && !ready_taken)
     {
       /* the handler made ready for it takes it over; the next one is made
        * once this exec's command has started (the handler then closes its
        * end), not before: the fork would hold up this one */
-      tv.tv_sec = 0;
-      setsockopt (conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-      if (request_pass (ready_sock, conn, req) == 0)
+      no_timeout (c->conn);
+      if (request_pass (ready_sock, c->conn, c->req) == 0)
         {
           ready_taken = true;
           return false;
@@ -575,37 +626,82 @@ serve (struct sandbox *sb, int conn, int lfd, int sfd)
           ready_stop ();
         }
     }
-  if (n_handlers >= MAX_HANDLERS)
+  return fork_handler (c, true);
+}
+
+/* Every op not in the table below is a file request (agent.c). */
+static bool
+op_file (struct conn_req *c)
+{
+  struct islet_err e;
+
+  if (refuse_paused (c))
+    return false;
+  if (!agent_tried)
     {
-      islet_fail (&e, ISLET_E_LIMIT, 0, "too many requests at once (%d)", MAX_HANDLERS);
-      reply_error (conn, &e);
-      return false;
+      /* on the first file request, so that a sandbox that only runs
+       * commands never pays for it; requests queue on the socket until the
+       * agent has confined itself */
+      agent_tried = true;
+      agent_pid = agent_start (c->sb, &agent_sock, &e);
+      if (agent_pid < 0)
+        {
+          logmsg ("no file agent (%s): file requests go to handlers", e.msg);
+          agent_pid = 0;
+        }
     }
-  seq = ++sb->exec_seq;
-  pid = fork ();
-  if (pid < 0)
+  if (agent_sock >= 0)
     {
-      islet_fail (&e, ISLET_E_SYSTEM, errno, "fork a handler");
-      reply_error (conn, &e);
-      return false;
+      no_timeout (c->conn);
+      if (request_pass (agent_sock, c->conn, c->req) == 0)
+        return false;
+      if (errno != EAGAIN && errno != EMSGSIZE)
+        {
+          logmsg ("the file agent is gone (%s): file requests go to handlers", strerror (errno));
+          agent_stop ();
+        }
     }
-  if (pid == 0)
+  return fork_handler (c, false);
+}
+
+/* The supervisor's own requests; each returns true only to stop it. */
+static const struct
+{
+  const char *op;
+  bool (*serve) (struct conn_req *c);
+} ops[] = {
+  { "stop", op_stop },
+  { "ping", op_ping },
+  { "pause", op_pause },
+  { "resume", op_resume },
+  { "net-socket", op_net_socket },
+  { "network", op_network },
+  { "exec", op_exec },
+};
+
+/* The first frame of a connection decides who serves it. */
+static bool
+serve (struct sandbox *sb, int conn, int lfd, int sfd)
+{
+  struct timeval tv = { .tv_sec = 2 }; /* a client that connects and says nothing */
+  cleanup_json json_t *req = NULL;
+  struct islet_err e;
+  const char *op;
+
+  setsockopt (conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (islet_frame_recv_json (conn, &req, &e) < 0)
+    return false; /* a probe that only connects, or garbage */
+  op = json_string_value (json_object_get (req, "op"));
+  if (op == NULL)
     {
-      handler_detach (lfd, sfd);
-      tv.tv_sec = 0;
-      setsockopt (conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-      if (exec)
-        serve_exec (sb, conn, req, seq);
-      else
-        serve_file (sb, conn, req);
-      _exit (0);
+      islet_fail (&e, ISLET_E_INVALID, 0, "request without `op`");
+      return refuse (conn, &e);
     }
-  handlers[n_handlers++] = pid;
-  /* from a sandbox's second exec on, the next one is always made ready (a
-     sandbox made for one command, as by `islet run`, never pays for it) */
-  if (exec && ++execs_forked >= 2)
-    ready_start (sb, lfd, sfd);
-  return false;
+  struct conn_req c = { .sb = sb, .conn = conn, .lfd = lfd, .sfd = sfd, .req = req };
+  for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+    if (strcmp (op, ops[i].op) == 0)
+      return ops[i].serve (&c);
+  return op_file (&c);
 }
 
 /* Serve until told to stop; returns the connection that asked (or -1). */
