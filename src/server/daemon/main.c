@@ -201,93 +201,157 @@ log_default_image (const char *state_dir)
              id);
 }
 
+/* What the command line asks of isletd. */
+struct args
+{
+  const char *listen, *state, *name;
+  bool json;
+  unsigned conns[2]; /* --max-connections, --max-client-connections; 0: default */
+  uint64_t scratch;  /* --max-key-scratch; 0: default */
+  uint64_t audit[2]; /* --audit-days, --audit-max-records */
+  struct bounds b;
+  char *origins; /* --allow-origin, comma-separated */
+};
+
+static void
+args_clear (struct args *a)
+{
+  free (a->origins);
+}
+
+/* For tests only: a shorter "minute" for the auto-stop and auto-delete
+ * intervals, so they can be seen to work in seconds. */
 static int
-serve (const char *listen, const char *state_dir, char *origins, const unsigned conns[2],
-       uint64_t scratch, const uint64_t audit[2], const struct bounds *b, struct islet_err *err)
+test_minute (struct srv *srv, struct islet_err *err)
+{
+  const char *minute = getenv ("ISLETD_TEST_MINUTE_SECONDS");
+  uint64_t v;
+
+  if (minute == NULL || *minute == '\0')
+    return 0;
+  if (islet_parse_u64 (minute, 60, &v, err) < 0 || v == 0)
+    return islet_fail (err, ISLET_E_INVALID, 0, "ISLETD_TEST_MINUTE_SECONDS must be from 1 to 60");
+  srv->minute_s = (int64_t) v;
+  return 0;
+}
+
+/* Everything isletd holds before it takes its first request. */
+static int
+serve_open (struct srv *srv, const struct args *a, char **key_path, struct islet_err *err)
+{
+  struct sigaction sa = { .sa_handler = on_signal };
+  struct sigaction sp = { .sa_handler = on_sigpipe };
+  struct islet_err e;
+
+  if (open_state (a->state, srv, err) < 0 || ensure_key (srv, key_path, err) < 0
+      || preview_key_load (srv, err) < 0 || audit_bounds (srv, a->audit, err) < 0
+      || sio_new (&srv->sio, err) < 0 || mcp_sessions_new (&srv->mcp, srv->minute_s, err) < 0
+      || interp_new (&srv->interp, err) < 0)
+    return -1;
+  if (pipe2 (wake, O_CLOEXEC) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "pipe");
+  sigaction (SIGINT, &sa, NULL);
+  sigaction (SIGTERM, &sa, NULL);
+  sigaction (SIGPIPE, &sp, NULL);
+  /* supervisors forked, not exec'd, for every create and start */
+  if (islet_ctx_fork_supervisors (srv->ctx, &e) < 0)
+    fprintf (stderr, "isletd: no supervisor forker (%s): each start runs islet-run\n", e.msg);
+  /* before any request: what a kill of the last isletd left unfinished */
+  if (owned_sweep (srv, &e) < 0)
+    fprintf (stderr, "isletd: sweep at start: %s\n", e.msg);
+  owned_snapshot_sweep (srv);
+  log_default_image (a->state);
+  return 0;
+}
+
+/* Where isletd serves, on stdout and in STATE/isletd.url (where the CLI
+ * finds it: `islet audit`, `islet --url`). */
+static int
+announce (const struct srv *srv, const char *key_path, char **url_path, struct islet_err *err)
+{
+  cleanup_free char *url_text = islet_xasprintf ("%s\n", srv->url);
+
+  printf ("isletd: serving the Daytona API at %s/api\n", srv->url);
+  printf ("isletd: serving MCP (streamable HTTP) at %s/mcp\n", srv->url);
+  printf ("isletd: API key in %s\n", key_path);
+  printf ("isletd: state in %s; Ctrl-C stops isletd, the sandboxes keep running\n", srv->state_dir);
+  fflush (stdout);
+  *url_path = islet_xasprintf ("%s/isletd.url", srv->state_dir);
+  if (islet_write_file_atomic (*url_path, url_text, strlen (url_text), 0644, err) < 0)
+    return islet_wrap (err, "isletd.url");
+  return 0;
+}
+
+/* Let go of what serve_open and serve took, in the order that keeps the
+ * HTTP library's threads from seeing anything freed; returns rc. */
+static int
+serve_close (struct srv *srv, struct reaper *rp, struct http *h, int rc)
+{
+  bool streams_done;
+
+  reaper_stop (rp);
+  /* the sessions and log followers hold upgraded connections: end them
+   * before the HTTP library, which must not stop with one still open; a
+   * command whose output is still streamed to a client that left keeps its
+   * thread until it ends (its own timeout bounds it) */
+  __atomic_store_n (&srv->stopping, true, __ATOMIC_RELEASE);
+  sio_shutdown (srv->sio);
+  tb_pty_shutdown ();
+  if (srv->interp)
+    interp_shutdown (srv->interp); /* runs under way end; the drivers are killed */
+  streams_done = srv_streams_wait (srv, 10000);
+  http_stop (h);
+  sio_free (srv->sio);
+  mcp_sessions_free (srv->mcp);
+  metrics_free (srv->metrics);
+  free (srv->mcp_origins);
+  if (!streams_done && !srv_streams_wait (srv, 0))
+    {
+      fprintf (stderr, "isletd: commands still running; their sandboxes keep them\n");
+      return rc;
+    }
+  interp_free (srv->interp);
+  islet_store_close (srv->store);
+  islet_ctx_free (srv->ctx);
+  free (srv->state_dir);
+  free (srv->url);
+  return rc;
+}
+
+static int
+serve (struct args *a, struct islet_err *err)
 {
   struct srv srv = { .minute_s = 60,
-                     .mcp_origins = origins,
-                     .conn_max = conns[0],
-                     .conn_per_client = conns[1],
-                     .scratch_key_max = scratch,
-                     .quota_default = b->dflt,
-                     .ceiling = b->ceiling,
-                     .net_default = b->net_default,
+                     .mcp_origins = islet_take_ptr (&a->origins),
+                     .conn_max = a->conns[0],
+                     .conn_per_client = a->conns[1],
+                     .scratch_key_max = a->scratch,
+                     .quota_default = a->b.dflt,
+                     .ceiling = a->b.ceiling,
+                     .net_default = a->b.net_default,
                      .streams_lock = PTHREAD_MUTEX_INITIALIZER,
                      .streams_done = PTHREAD_COND_INITIALIZER };
   struct http *h = NULL;
   struct reaper *rp = NULL;
-  const char *minute = getenv ("ISLETD_TEST_MINUTE_SECONDS");
-  cleanup_free char *listen_copy = islet_xstrdup (listen);
+  cleanup_free char *listen_copy = islet_xstrdup (a->listen);
   cleanup_free char *key_path = NULL;
   cleanup_free char *url_path = NULL;
-  cleanup_free char *url_text = NULL;
   char *host = NULL, *port = NULL, c;
-  bool streams_done;
-  struct sigaction sa = { .sa_handler = on_signal };
-  struct sigaction sp = { .sa_handler = on_sigpipe };
   int rc = -1;
 
-  if (split_listen (listen_copy, &host, &port, err) < 0)
-    return -1;
-  /* for tests only: a shorter "minute" for the auto-stop and auto-delete
-   * intervals, so they can be seen to work in seconds */
-  if (minute && *minute)
+  if (split_listen (listen_copy, &host, &port, err) < 0 || test_minute (&srv, err) < 0)
     {
-      uint64_t v;
-      if (islet_parse_u64 (minute, 60, &v, err) < 0 || v == 0)
-        return islet_fail (err, ISLET_E_INVALID, 0,
-                           "ISLETD_TEST_MINUTE_SECONDS must be from 1 to 60");
-      srv.minute_s = (int64_t) v;
+      free (srv.mcp_origins);
+      return -1;
     }
   srv.metrics = metrics_new ();
-  if (open_state (state_dir, &srv, err) < 0 || ensure_key (&srv, &key_path, err) < 0
-      || preview_key_load (&srv, err) < 0 || audit_bounds (&srv, audit, err) < 0
-      || sio_new (&srv.sio, err) < 0 || mcp_sessions_new (&srv.mcp, srv.minute_s, err) < 0
-      || interp_new (&srv.interp, err) < 0)
-    goto out;
-  if (pipe2 (wake, O_CLOEXEC) < 0)
-    {
-      islet_fail (err, ISLET_E_SYSTEM, errno, "pipe");
-      goto out;
-    }
-  sigaction (SIGINT, &sa, NULL);
-  sigaction (SIGTERM, &sa, NULL);
-  sigaction (SIGPIPE, &sp, NULL);
-  {
-    /* supervisors forked, not exec'd, for every create and start */
-    struct islet_err e;
-    if (islet_ctx_fork_supervisors (srv.ctx, &e) < 0)
-      fprintf (stderr, "isletd: no supervisor forker (%s): each start runs islet-run\n", e.msg);
-  }
-  {
-    /* before any request: what a kill of the last isletd left unfinished */
-    struct islet_err e;
-    if (owned_sweep (&srv, &e) < 0)
-      fprintf (stderr, "isletd: sweep at start: %s\n", e.msg);
-    owned_snapshot_sweep (&srv);
-  }
-  log_default_image (state_dir);
-  if (http_start (&srv, host, port, &h, err) < 0)
+  if (serve_open (&srv, a, &key_path, err) < 0 || http_start (&srv, host, port, &h, err) < 0)
     goto out;
   /* before the reaper, whose events carry the toolbox URL */
   srv.url = strchr (host, ':') ? islet_xasprintf ("http://[%s]:%d", host, http_port (h))
                                : islet_xasprintf ("http://%s:%d", host, http_port (h));
-  if (reaper_start (&srv, &rp, err) < 0)
+  if (reaper_start (&srv, &rp, err) < 0 || announce (&srv, key_path, &url_path, err) < 0)
     goto out;
-  printf ("isletd: serving the Daytona API at %s/api\n", srv.url);
-  printf ("isletd: serving MCP (streamable HTTP) at %s/mcp\n", srv.url);
-  printf ("isletd: API key in %s\n", key_path);
-  printf ("isletd: state in %s; Ctrl-C stops isletd, the sandboxes keep running\n", srv.state_dir);
-  fflush (stdout);
-  /* where the CLI finds this server (`islet audit`, `islet --url`) */
-  url_path = islet_xasprintf ("%s/isletd.url", srv.state_dir);
-  url_text = islet_xasprintf ("%s\n", srv.url);
-  if (islet_write_file_atomic (url_path, url_text, strlen (url_text), 0644, err) < 0)
-    {
-      islet_wrap (err, "isletd.url");
-      goto out;
-    }
   while (read (wake[0], &c, 1) < 0 && errno == EINTR)
     ;
   fprintf (stderr, "isletd: stopping\n");
@@ -295,33 +359,7 @@ serve (const char *listen, const char *state_dir, char *origins, const unsigned 
 out:
   if (url_path)
     (void) unlink (url_path);
-  reaper_stop (rp);
-  /* the sessions and log followers hold upgraded connections: end them
-   * before the HTTP library, which must not stop with one still open; a
-   * command whose output is still streamed to a client that left keeps its
-   * thread until it ends (its own timeout bounds it) */
-  __atomic_store_n (&srv.stopping, true, __ATOMIC_RELEASE);
-  sio_shutdown (srv.sio);
-  tb_pty_shutdown ();
-  if (srv.interp)
-    interp_shutdown (srv.interp); /* runs under way end; the drivers are killed */
-  streams_done = srv_streams_wait (&srv, 10000);
-  http_stop (h);
-  sio_free (srv.sio);
-  mcp_sessions_free (srv.mcp);
-  metrics_free (srv.metrics);
-  free (srv.mcp_origins);
-  if (!streams_done && !srv_streams_wait (&srv, 0))
-    {
-      fprintf (stderr, "isletd: commands still running; their sandboxes keep them\n");
-      return rc;
-    }
-  interp_free (srv.interp);
-  islet_store_close (srv.store);
-  islet_ctx_free (srv.ctx);
-  free (srv.state_dir);
-  free (srv.url);
-  return rc;
+  return serve_close (&srv, rp, h, rc);
 }
 
 /* The key just made as one JSON object on stdout: its id, name and
@@ -484,138 +522,166 @@ quota_flag (struct islet_quota *q, int field, const char *text)
   return 0;
 }
 
+static const struct option opts[] = {
+  { "listen", required_argument, NULL, 'l' },
+  { "state-dir", required_argument, NULL, 's' },
+  { "name", required_argument, NULL, 'n' },
+  { "json", no_argument, NULL, 'j' },
+  { "allow-origin", required_argument, NULL, 'o' },
+  { "max-connections", required_argument, NULL, 'C' },
+  { "max-client-connections", required_argument, NULL, 'c' },
+  { "max-key-scratch", required_argument, NULL, 'S' },
+  { "audit-days", required_argument, NULL, 'D' },
+  { "audit-max-records", required_argument, NULL, 'R' },
+  /* a quota's six fields, the key's own then the default */
+  { "max-sandboxes", required_argument, NULL, OPT_QUOTA + 0 },
+  { "max-memory", required_argument, NULL, OPT_QUOTA + 1 },
+  { "max-cpus", required_argument, NULL, OPT_QUOTA + 2 },
+  { "max-disk", required_argument, NULL, OPT_QUOTA + 3 },
+  { "max-volumes", required_argument, NULL, OPT_QUOTA + 4 },
+  { "max-volume-disk", required_argument, NULL, OPT_QUOTA + 5 },
+  { "default-max-sandboxes", required_argument, NULL, OPT_QUOTA + 6 },
+  { "default-max-memory", required_argument, NULL, OPT_QUOTA + 7 },
+  { "default-max-cpus", required_argument, NULL, OPT_QUOTA + 8 },
+  { "default-max-disk", required_argument, NULL, OPT_QUOTA + 9 },
+  { "default-max-volumes", required_argument, NULL, OPT_QUOTA + 10 },
+  { "default-max-volume-disk", required_argument, NULL, OPT_QUOTA + 11 },
+  { "sandbox-max", required_argument, NULL, OPT_CEILING },
+  { "dns", required_argument, NULL, OPT_DNS },
+  { "default-network", required_argument, NULL, OPT_NETWORK },
+  { "help", no_argument, NULL, 'h' },
+  { NULL, 0, NULL, 0 },
+};
+
+/* The options that take a count: connections, scratch bytes, audit bounds. */
+static int
+take_count (struct args *a, int o, const char *arg)
+{
+  struct islet_err err;
+  uint64_t v;
+
+  switch (o)
+    {
+    case 'C':
+    case 'c':
+      if (islet_parse_u64 (arg, 1000000, &v, &err) < 0 || v == 0)
+        {
+          fprintf (stderr, "isletd: --%s: '%s' is not from 1 to 1000000\n",
+                   o == 'C' ? "max-connections" : "max-client-connections", arg);
+          return -1;
+        }
+      a->conns[o == 'C' ? 0 : 1] = (unsigned) v;
+      return 0;
+    case 'S':
+      if (islet_parse_u64 (arg, UINT64_MAX / 2, &a->scratch, &err) < 0 || a->scratch == 0)
+        {
+          fprintf (stderr, "isletd: --max-key-scratch: '%s' is not a number of bytes\n", arg);
+          return -1;
+        }
+      return 0;
+    default: /* 'D', 'R' */
+      if (islet_parse_u64 (arg, o == 'D' ? 100000 : INT64_MAX, &a->audit[o == 'R'], &err) < 0)
+        {
+          fprintf (stderr, "isletd: --%s: '%s' is not a number\n",
+                   o == 'D' ? "audit-days" : "audit-max-records", arg);
+          return -1;
+        }
+      return 0;
+    }
+}
+
+/* The options on a sandbox's network and limits. */
+static int
+take_sandbox_opt (struct args *a, int o, const char *arg)
+{
+  struct islet_err err;
+  struct in_addr addr;
+
+  switch (o)
+    {
+    case OPT_DNS:
+      if (inet_pton (AF_INET, arg, &addr) != 1)
+        {
+          fprintf (stderr, "isletd: --dns: '%s' is not an IPv4 address\n", arg);
+          return -1;
+        }
+      /* the supervisors' DNS responders read it (src/runtime/net.c) */
+      setenv ("ISLET_DNS", arg, 1);
+      return 0;
+    case OPT_NETWORK:
+      if (islet_net_mode_parse (arg, &a->b.net_default, &err) < 0
+          || a->b.net_default == ISLET_NET_ALLOW)
+        {
+          fprintf (stderr, "isletd: --default-network: '%s' is not none or all\n", arg);
+          return -1;
+        }
+      return 0;
+    case OPT_CEILING:
+      if (owned_ceiling_set (&a->b.ceiling, arg, &err) < 0)
+        {
+          fprintf (stderr, "isletd: %s\n", err.msg);
+          return -1;
+        }
+      return 0;
+    default: /* a quota's flag: the key's own, then the default */
+      return quota_flag (o - OPT_QUOTA < QUOTA_FLAGS ? &a->b.own : &a->b.dflt,
+                         (o - OPT_QUOTA) % QUOTA_FLAGS, arg);
+    }
+}
+
+/* One option into a; -1 to go on, else the exit status (--help, or an
+ * option isletd does not take). */
+static int
+take_opt (struct args *a, int o, const char *arg)
+{
+  char *more;
+
+  switch (o)
+    {
+    case 'l': a->listen = arg; return -1;
+    case 's': a->state = arg; return -1;
+    case 'n': a->name = arg; return -1;
+    case 'j': a->json = true; return -1;
+    case 'o':
+      more = a->origins ? islet_xasprintf ("%s,%s", a->origins, arg) : islet_xstrdup (arg);
+      free (a->origins);
+      a->origins = more;
+      return -1;
+    case 'C':
+    case 'c':
+    case 'S':
+    case 'D':
+    case 'R': return take_count (a, o, arg) < 0 ? 2 : -1;
+    case 'h': usage (stdout); return 0;
+    default:
+      if (o == OPT_DNS || o == OPT_NETWORK || o == OPT_CEILING
+          || (o >= OPT_QUOTA && o < OPT_QUOTA + 2 * QUOTA_FLAGS))
+        return take_sandbox_opt (a, o, arg) < 0 ? 2 : -1;
+      usage (stderr);
+      return 2;
+    }
+}
+
 int
 main (int argc, char **argv)
 {
-  static const struct option opts[] = {
-    { "listen", required_argument, NULL, 'l' },
-    { "state-dir", required_argument, NULL, 's' },
-    { "name", required_argument, NULL, 'n' },
-    { "json", no_argument, NULL, 'j' },
-    { "allow-origin", required_argument, NULL, 'o' },
-    { "max-connections", required_argument, NULL, 'C' },
-    { "max-client-connections", required_argument, NULL, 'c' },
-    { "max-key-scratch", required_argument, NULL, 'S' },
-    { "audit-days", required_argument, NULL, 'D' },
-    { "audit-max-records", required_argument, NULL, 'R' },
-    /* a quota's six fields, the key's own then the default */
-    { "max-sandboxes", required_argument, NULL, OPT_QUOTA + 0 },
-    { "max-memory", required_argument, NULL, OPT_QUOTA + 1 },
-    { "max-cpus", required_argument, NULL, OPT_QUOTA + 2 },
-    { "max-disk", required_argument, NULL, OPT_QUOTA + 3 },
-    { "max-volumes", required_argument, NULL, OPT_QUOTA + 4 },
-    { "max-volume-disk", required_argument, NULL, OPT_QUOTA + 5 },
-    { "default-max-sandboxes", required_argument, NULL, OPT_QUOTA + 6 },
-    { "default-max-memory", required_argument, NULL, OPT_QUOTA + 7 },
-    { "default-max-cpus", required_argument, NULL, OPT_QUOTA + 8 },
-    { "default-max-disk", required_argument, NULL, OPT_QUOTA + 9 },
-    { "default-max-volumes", required_argument, NULL, OPT_QUOTA + 10 },
-    { "default-max-volume-disk", required_argument, NULL, OPT_QUOTA + 11 },
-    { "sandbox-max", required_argument, NULL, OPT_CEILING },
-    { "dns", required_argument, NULL, OPT_DNS },
-    { "default-network", required_argument, NULL, OPT_NETWORK },
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
+  __attribute__ ((cleanup (args_clear))) struct args a = {
+    .listen = "127.0.0.1:7420",
+    .state = getenv ("ISLET_STATE_DIR"),
+    .audit = { 90, 1000000 },
+    .b = { .own = ISLET_QUOTA_NONE, .dflt = ISLET_QUOTA_NONE, .ceiling = OWNED_CEILING_DEFAULT },
   };
-  const char *listen = "127.0.0.1:7420";
-  const char *state = getenv ("ISLET_STATE_DIR");
-  const char *name = NULL;
-  bool json = false;
-  unsigned conns[2] = { 0, 0 };
-  uint64_t v, scratch = 0, audit[2] = { 90, 1000000 };
-  struct bounds b = { .own = ISLET_QUOTA_NONE,
-                      .dflt = ISLET_QUOTA_NONE,
-                      .ceiling = OWNED_CEILING_DEFAULT };
-  cleanup_free char *origins = NULL;
   struct islet_err err;
-  int o;
+  int o, status;
 
-  if (state == NULL || *state == '\0')
-    state = "/var/lib/islet";
+  if (a.state == NULL || *a.state == '\0')
+    a.state = "/var/lib/islet";
   while ((o = getopt_long (argc, argv, "h", opts, NULL)) != -1)
-    switch (o)
-      {
-      case 'l': listen = optarg; break;
-      case 's': state = optarg; break;
-      case 'n': name = optarg; break;
-      case 'j': json = true; break;
-      case 'o':
-        {
-          char *more = origins ? islet_xasprintf ("%s,%s", origins, optarg)
-                               : islet_xstrdup (optarg);
-          free (origins);
-          origins = more;
-        }
-        break;
-      case 'C':
-      case 'c':
-        if (islet_parse_u64 (optarg, 1000000, &v, &err) < 0 || v == 0)
-          {
-            fprintf (stderr, "isletd: --%s: '%s' is not from 1 to 1000000\n",
-                     o == 'C' ? "max-connections" : "max-client-connections", optarg);
-            return 2;
-          }
-        conns[o == 'C' ? 0 : 1] = (unsigned) v;
-        break;
-      case 'S':
-        if (islet_parse_u64 (optarg, UINT64_MAX / 2, &scratch, &err) < 0 || scratch == 0)
-          {
-            fprintf (stderr, "isletd: --max-key-scratch: '%s' is not a number of bytes\n", optarg);
-            return 2;
-          }
-        break;
-      case 'D':
-      case 'R':
-        if (islet_parse_u64 (optarg, o == 'D' ? 100000 : INT64_MAX, &audit[o == 'R'], &err) < 0)
-          {
-            fprintf (stderr, "isletd: --%s: '%s' is not a number\n",
-                     o == 'D' ? "audit-days" : "audit-max-records", optarg);
-            return 2;
-          }
-        break;
-      case OPT_DNS:
-        {
-          struct in_addr a;
-          if (inet_pton (AF_INET, optarg, &a) != 1)
-            {
-              fprintf (stderr, "isletd: --dns: '%s' is not an IPv4 address\n", optarg);
-              return 2;
-            }
-          /* the supervisors' DNS responders read it (src/runtime/net.c) */
-          setenv ("ISLET_DNS", optarg, 1);
-        }
-        break;
-      case OPT_NETWORK:
-        if (islet_net_mode_parse (optarg, &b.net_default, &err) < 0
-            || b.net_default == ISLET_NET_ALLOW)
-          {
-            fprintf (stderr, "isletd: --default-network: '%s' is not none or all\n", optarg);
-            return 2;
-          }
-        break;
-      case OPT_CEILING:
-        if (owned_ceiling_set (&b.ceiling, optarg, &err) < 0)
-          {
-            fprintf (stderr, "isletd: %s\n", err.msg);
-            return 2;
-          }
-        break;
-      case 'h': usage (stdout); return 0;
-      default:
-        if (o >= OPT_QUOTA && o < OPT_QUOTA + 2 * QUOTA_FLAGS)
-          {
-            if (quota_flag (o - OPT_QUOTA < QUOTA_FLAGS ? &b.own : &b.dflt,
-                            (o - OPT_QUOTA) % QUOTA_FLAGS, optarg)
-                < 0)
-              return 2;
-            break;
-          }
-        usage (stderr);
-        return 2;
-      }
+    if ((status = take_opt (&a, o, optarg)) >= 0)
+      return status;
   if (optind < argc && strcmp (argv[optind], "key") == 0)
     {
-      if (key_command (state, argv + optind, argc - optind, name, json, &b.own, &err) < 0)
+      if (key_command (a.state, argv + optind, argc - optind, a.name, a.json, &a.b.own, &err) < 0)
         {
           fprintf (stderr, "isletd: %s\n", err.msg);
           return err.kind == ISLET_E_INVALID ? 2 : 1;
@@ -627,7 +693,7 @@ main (int argc, char **argv)
       fprintf (stderr, "isletd: unexpected argument '%s'\n", argv[optind]);
       return 2;
     }
-  if (serve (listen, state, islet_take_ptr (&origins), conns, scratch, audit, &b, &err) < 0)
+  if (serve (&a, &err) < 0)
     {
       fprintf (stderr, "isletd: %s\n", err.msg);
       return 1;
