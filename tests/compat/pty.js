@@ -2,8 +2,9 @@
 // PTY sessions through the SDK: createPty (the create-connect WebSocket),
 // the terminal's size (stty) before and after a resize, SIGWINCH, Ctrl-C
 // reaching the foreground process, envs, list and info, a reattach with
-// connectPty that sees new output, wait() with the shell's exit code, kill,
-// and refusals that say why (not "[object Object]").
+// connectPty that replays the recent output (bounded) and sees new output,
+// wait() with the shell's exit code, kill, and refusals that say why (not
+// "[object Object]").
 const { assert, sdk, client, RUN, until, main } = require('./lib');
 
 function collector() {
@@ -76,14 +77,32 @@ main('pty', async () => {
     assert.equal(got.rows, 40);
     assert.ok(!Number.isNaN(Date.parse(got.createdAt)), 'createdAt is a date');
 
-    // the session outlives its WebSocket: reattach, see new output
+    // the session outlives its WebSocket: reattach, see what it printed
+    // while nobody watched (the scrollback, replayed first), and new output
+    await h.sendInput('sleep 1; echo "away-$((5*5))"\n');
     await h.disconnect();
     await new Promise((r) => setTimeout(r, 200));
     assert.equal((await p.getPtySessionInfo('term1')).active, true, 'alive without a WebSocket');
+    await new Promise((r) => setTimeout(r, 1500));
     const b = collector();
-    const h2 = await p.connectPty('term1', { onData: b.onData });
+    let h2 = await p.connectPty('term1', { onData: b.onData });
+    await b.see('output printed while detached, replayed', /away-25/);
+    assert.match(b.text, /got-7-winch/, 'older output is replayed too');
     await h2.sendInput('echo "back-$((6*7))"\n');
     await b.see('output after the reattach', /back-42/);
+
+    // a flood: a reattach replays its last 64 KiB at most, from a line's start
+    await h2.sendInput('seq -f "line-%06g" 1 20000; echo "flood-$((2*3))-done"\n');
+    await b.see('the flood', /flood-6-done/, 30000);
+    await h2.disconnect();
+    const f = collector();
+    h2 = await p.connectPty('term1', { onData: f.onData });
+    await f.see('the flood replayed', /flood-6-done/);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(Buffer.byteLength(f.text) <= 65536, `the replay is bounded: ${Buffer.byteLength(f.text)} bytes`);
+    assert.ok(!f.text.includes('line-000001'), 'the flood\'s start is past the bound');
+    assert.match(f.text, /^line-\d{6}\r\n/, 'the replay starts at a line');
+    assert.match(f.text, /line-020000/);
 
     // the shell's exit code through wait()
     await h2.sendInput('exit 3\n');

@@ -6,10 +6,12 @@
  * any exec's command, whose terminal's master its exec handler holds.
  * isletd holds the connection to that handler for as long as the session
  * lives, with one thread that reads what the terminal prints and sends it
- * to the WebSockets attached (binary messages), or drops it when none is:
- * isletd keeps no scrollback, so a terminal that floods costs it one
- * 64 KiB read at a time, and a slow viewer holds the terminal back (its
- * send waits, up to the WebSocket's 5 s, then the viewer is dropped).
+ * to the WebSockets attached (binary messages).  The last PTY_SCROLLBACK
+ * bytes are kept (a ring), and a WebSocket that attaches, connectPty's
+ * included, is first sent them: what the terminal printed while nobody
+ * watched is seen on reattach, and a flood costs isletd no more than the
+ * ring.  A slow viewer holds the terminal back (its send waits, up to the
+ * WebSocket's 5 s, then the viewer is dropped).
  * Each viewer's own thread (the upgraded connection's) passes its
  * keystrokes on.  The session outlives its WebSockets: connectPty attaches
  * again, until the shell exits or is killed (DELETE, or the sandbox's
@@ -36,6 +38,9 @@
 #define PTY_ENVS_PROTOCOL "X-Daytona-Pty-Envs~"
 #define PTY_ENVS_MAX 65536
 #define PTY_KILL_WAIT_MS 3000
+#define PTY_SCROLLBACK (64u << 10)
+/* a replay that starts inside the ring starts at a line: at most this far in */
+#define PTY_REPLAY_LINE_SEEK 4096
 /* The shell: bash when the image has it (Daytona's), else sh. */
 #define PTY_SHELL "if [ -x /bin/bash ]; then exec /bin/bash -i; fi; exec /bin/sh -i"
 
@@ -53,6 +58,9 @@ struct pty
   pthread_mutex_t lock;      /* what follows */
   unsigned cols, rows;
   struct ws *viewers[PTY_VIEWERS_MAX];
+  char *ring;     /* the last output, PTY_SCROLLBACK bytes once full */
+  size_t ring_at; /* where the next byte goes */
+  bool ring_full;
   bool started, ended;
   int exit_code; /* -1: islet failed (reason says why) */
   char reason[256];
@@ -79,6 +87,7 @@ pty_unref (struct pty *p)
   pthread_mutex_destroy (&p->send_lock);
   pthread_mutex_destroy (&p->lock);
   free (p->cwd);
+  free (p->ring);
   json_decref (p->envs);
   free (p);
 }
@@ -230,10 +239,67 @@ tb_pty_refuse (struct ws *ws, const char *message)
 
 /* ---- the reader: the terminal's output, and its end ---- */
 
+/* data onto the ring (p->lock held) */
+static void
+ring_add (struct pty *p, const char *data, size_t len)
+{
+  size_t first;
+
+  if (p->ring == NULL)
+    p->ring = islet_xmalloc (PTY_SCROLLBACK);
+  if (len >= PTY_SCROLLBACK)
+    {
+      memcpy (p->ring, data + len - PTY_SCROLLBACK, PTY_SCROLLBACK);
+      p->ring_at = 0;
+      p->ring_full = true;
+      return;
+    }
+  if (len < PTY_SCROLLBACK - p->ring_at)
+    {
+      memcpy (p->ring + p->ring_at, data, len);
+      p->ring_at += len;
+      return;
+    }
+  /* to the end, then over the oldest from the start */
+  first = PTY_SCROLLBACK - p->ring_at;
+  memcpy (p->ring + p->ring_at, data, first);
+  memcpy (p->ring, data + first, len - first);
+  p->ring_at = len - first;
+  p->ring_full = true;
+}
+
+/* The ring, oldest first, to ws (p->lock held): a ring that wrapped is
+ * replayed from its first line start, so the replay does not open inside
+ * a line or an escape sequence cut in two. */
+static void
+ring_replay (struct pty *p, struct ws *ws)
+{
+  size_t len = p->ring_full ? PTY_SCROLLBACK : p->ring_at;
+  cleanup_free char *buf = NULL;
+  const char *nl;
+  size_t skip = 0;
+
+  if (len == 0)
+    return;
+  buf = islet_xmalloc (len);
+  if (p->ring_full)
+    {
+      memcpy (buf, p->ring + p->ring_at, PTY_SCROLLBACK - p->ring_at);
+      memcpy (buf + PTY_SCROLLBACK - p->ring_at, p->ring, p->ring_at);
+      nl = memchr (buf, '\n', PTY_REPLAY_LINE_SEEK);
+      skip = nl ? (size_t) (nl - buf) + 1 : 0;
+    }
+  else
+    memcpy (buf, p->ring, len);
+  if (len > skip)
+    (void) ws_send_binary (ws, buf + skip, len - skip);
+}
+
 static void
 broadcast (struct pty *p, const char *data, size_t len)
 {
   pthread_mutex_lock (&p->lock);
+  ring_add (p, data, len);
   for (int i = 0; i < PTY_VIEWERS_MAX; i++)
     if (p->viewers[i] && ws_send_binary (p->viewers[i], data, len) < 0)
       ws_abort (p->viewers[i]); /* too slow or gone: its thread lets it go */
@@ -452,6 +518,7 @@ viewer_add (struct pty *p, struct ws *ws)
         {
           /* before any output, under the lock the output is sent under */
           control_send (ws, json_pack ("{s:s,s:s}", "type", "control", "status", "connected"));
+          ring_replay (p, ws);
           p->viewers[i] = ws;
           added = true;
         }
