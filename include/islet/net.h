@@ -30,11 +30,18 @@ enum islet_net_mode
  * `*.` and a domain name (any name below it, not the name itself). */
 #define ISLET_NET_ALLOW_MAX 2048
 #define ISLET_NET_ENTRIES_MAX 64
+#define ISLET_NET_PROXY_MAX 512
 
 struct islet_net
 {
   enum islet_net_mode mode;
   char allow[ISLET_NET_ALLOW_MAX];
+  /* An http:// or https:// URL, or "": set as HTTP_PROXY, HTTPS_PROXY
+   * (and their lower-case names) in the environment of every process the
+   * sandbox runs, with NO_PROXY for loopback.  A convenience for programs
+   * that honour those variables, not a filter: the mode and the list are
+   * what the kernel enforces. */
+  char proxy[ISLET_NET_PROXY_MAX];
 };
 
 /* One entry of the list, parsed. */
@@ -70,6 +77,15 @@ bool islet_net_name_allowed (const struct islet_net_entry *e, unsigned count, co
  * back (an absent object is mode none). */
 json_t *islet_net_json (const struct islet_net *n);
 int islet_net_read (const json_t *j, struct islet_net *out, struct islet_err *err) ISLET_MUST_CHECK;
+
+/* Check a proxy URL: http or https, a host (a name, an IPv4 address or
+ * [an IPv6 one]), an optional port and path, nothing a shell or an
+ * environment would read differently.  host receives the host, lower case,
+ * without brackets. */
+int islet_net_proxy_parse (const char *url, char host[256], struct islet_err *err) ISLET_MUST_CHECK;
+/* Whether n's mode and list let the sandbox reach host (a name or an IPv4
+ * address) outside itself. */
+bool islet_net_host_allowed (const struct islet_net *n, const char *host);
 
 bool islet_net_equal (const struct islet_net *a, const struct islet_net *b);
 

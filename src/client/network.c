@@ -8,13 +8,13 @@
 #include "islet/util.h"
 #include "sandbox_internal.h"
 
-/* The config's network object: absent for none. */
+/* The config's network object: absent for none without a proxy. */
 static int
 set_network (json_t *cfg, const void *arg, const char *path, struct islet_err *err)
 {
   const struct islet_net *net = arg;
 
-  if (net->mode == ISLET_NET_NONE)
+  if (net->mode == ISLET_NET_NONE && net->proxy[0] == '\0')
     json_object_del (cfg, "network");
   else
     json_object_set_new (cfg, "network", islet_net_json (net));

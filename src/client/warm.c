@@ -104,7 +104,8 @@ warm_fits (const struct islet_create_opts *opts)
   return opts->name == NULL && opts->n_volumes == 0 && opts->snapshot == NULL && opts->fork == NULL
          && (opts->image == NULL || strcmp (opts->image, "host") == 0
              || strcmp (opts->image, "default") == 0)
-         && limits_default (&opts->limits) && opts->net.mode == ISLET_NET_NONE;
+         && limits_default (&opts->limits) && opts->net.mode == ISLET_NET_NONE
+         && opts->net.proxy[0] == '\0';
 }
 
 /* Start `islet-run --warm-fill STATE` detached: a fork that forks again and

@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "islet/net.h"
 #include "islet/util.h"
@@ -163,16 +164,114 @@ islet_net_parse (const struct islet_net *n, struct islet_net_entry *out, unsigne
   return 0;
 }
 
+/* The authority's host of a proxy URL (after the scheme, up to the first
+ * '/'): an optional user:password@, a host, an optional :port. */
+static int
+proxy_host (const char *url, const char *auth, size_t n, char host[256], struct islet_err *err)
+{
+  const char *at = memrchr (auth, '@', n), *h = at ? at + 1 : auth, *end = auth + n, *colon;
+  size_t hn;
+
+  if (h < end && *h == '[')
+    {
+      const char *close = memchr (h, ']', (size_t) (end - h));
+      if (close == NULL)
+        return islet_fail (err, ISLET_E_INVALID, 0, "`%s` has an unclosed `[`", url);
+      h++;
+      hn = (size_t) (close - h);
+      colon = close + 1 < end ? close + 1 : NULL;
+      if (colon && *colon != ':')
+        return islet_fail (err, ISLET_E_INVALID, 0, "`%s`: `]` is not followed by a port", url);
+    }
+  else
+    {
+      colon = memchr (h, ':', (size_t) (end - h));
+      hn = colon ? (size_t) (colon - h) : (size_t) (end - h);
+    }
+  if (hn == 0 || hn > 253)
+    return islet_fail (err, ISLET_E_INVALID, 0, "`%s` names no host", url);
+  if (colon)
+    {
+      char port[8] = { 0 };
+      size_t pn = (size_t) (end - colon - 1);
+      char *stop;
+      long v;
+
+      if (pn == 0 || pn >= sizeof port || strspn (colon + 1, "0123456789") < pn)
+        return islet_fail (err, ISLET_E_INVALID, 0, "`%s` has a port that is not a number", url);
+      memcpy (port, colon + 1, pn);
+      v = strtol (port, &stop, 10);
+      if (v < 1 || v > 65535)
+        return islet_fail (err, ISLET_E_INVALID, 0, "`%s`: port %ld is not 1 to 65535", url, v);
+    }
+  for (size_t i = 0; i < hn; i++)
+    host[i] = (char) tolower ((unsigned char) h[i]);
+  host[hn] = '\0';
+  if (strspn (host, "abcdefghijklmnopqrstuvwxyz0123456789.-_:") != hn)
+    return islet_fail (err, ISLET_E_INVALID, 0, "`%s` has a host that is not a name or an address",
+                       url);
+  return 0;
+}
+
+int
+islet_net_proxy_parse (const char *url, char host[256], struct islet_err *err)
+{
+  static const char *const schemes[] = { "http://", "https://" };
+  const char *auth = NULL;
+  size_t len = strlen (url);
+
+  for (size_t i = 0; i < sizeof schemes / sizeof schemes[0] && auth == NULL; i++)
+    if (strncasecmp (url, schemes[i], strlen (schemes[i])) == 0)
+      auth = url + strlen (schemes[i]);
+  if (auth == NULL)
+    return islet_fail (err, ISLET_E_INVALID, 0, "`%.80s` is not an http:// or https:// URL", url);
+  if (len >= ISLET_NET_PROXY_MAX)
+    return islet_fail (err, ISLET_E_INVALID, 0, "a proxy URL is at most %d bytes",
+                       ISLET_NET_PROXY_MAX - 1);
+  /* what the programs that read the variable could take apart differently */
+  for (size_t i = 0; i < len; i++)
+    if ((unsigned char) url[i] <= ' ' || url[i] == 0x7f || strchr ("\"'`<>\\{}|^", url[i]))
+      return islet_fail (err, ISLET_E_INVALID, 0,
+                         "`%.80s` has a blank, a control character or a quote", url);
+  return proxy_host (url, auth, strcspn (auth, "/?#"), host, err);
+}
+
+bool
+islet_net_host_allowed (const struct islet_net *n, const char *host)
+{
+  struct islet_net_entry e[ISLET_NET_ENTRIES_MAX];
+  struct islet_err ignored;
+  struct in_addr a;
+  unsigned count = 0;
+
+  if (n->mode != ISLET_NET_ALLOW)
+    return n->mode == ISLET_NET_ALL;
+  if (islet_net_parse (n, e, ISLET_NET_ENTRIES_MAX, &count, &ignored) < 0)
+    return false;
+  if (inet_pton (AF_INET, host, &a) != 1)
+    return islet_net_name_allowed (e, count, host);
+  for (unsigned i = 0; i < count; i++)
+    if (e[i].is_cidr
+        && (a.s_addr & (e[i].prefix == 0 ? 0 : htonl (~0u << (32 - e[i].prefix)))) == e[i].addr)
+      return true;
+  return false;
+}
+
 int
 islet_net_validate (const struct islet_net *n, struct islet_err *err)
 {
   struct islet_net_entry e[ISLET_NET_ENTRIES_MAX];
   unsigned count;
+  char host[256];
 
   if ((unsigned) n->mode > ISLET_NET_ALLOW)
     return islet_fail (err, ISLET_E_INVALID, 0, "unknown network mode %d", (int) n->mode);
   if (memchr (n->allow, '\0', sizeof n->allow) == NULL)
     return islet_fail (err, ISLET_E_INVALID, 0, "the allow-list is too long");
+  if (memchr (n->proxy, '\0', sizeof n->proxy) == NULL)
+    return islet_fail (err, ISLET_E_INVALID, 0, "the proxy URL is too long");
+  if (n->proxy[0] && islet_net_proxy_parse (n->proxy, host, err) < 0)
+    return -1;
   return islet_net_parse (n, e, ISLET_NET_ENTRIES_MAX, &count, err);
 }
 
@@ -237,7 +336,8 @@ islet_net_json (const struct islet_net *n)
       else
         json_array_append_new (list, json_sprintf ("%s%s", e[i].wildcard ? "*." : "", e[i].name));
     }
-  return json_pack ("{s:s,s:o}", "mode", islet_net_mode_name (n->mode), "allow", list);
+  return json_pack ("{s:s,s:o,s:s*}", "mode", islet_net_mode_name (n->mode), "allow", list, "proxy",
+                    n->proxy[0] ? n->proxy : NULL);
 }
 
 int
@@ -253,6 +353,12 @@ islet_net_read (const json_t *j, struct islet_net *out, struct islet_err *err)
     return islet_fail (err, ISLET_E_INVALID, 0, "the network object has no mode");
   if (islet_net_mode_parse (json_string_value (json_object_get (j, "mode")), &out->mode, err) < 0)
     return -1;
+  if (json_object_get (j, "proxy") && !json_is_string (json_object_get (j, "proxy")))
+    return islet_fail (err, ISLET_E_INVALID, 0, "the network's proxy is not a string");
+  if (json_string_length (json_object_get (j, "proxy")) >= sizeof out->proxy)
+    return islet_fail (err, ISLET_E_INVALID, 0, "the network's proxy is too long");
+  snprintf (out->proxy, sizeof out->proxy, "%s",
+            json_string_value (json_object_get (j, "proxy")) ?: "");
   list = json_object_get (j, "allow");
   json_array_foreach (list, i, v)
   {
@@ -267,5 +373,5 @@ islet_net_read (const json_t *j, struct islet_net *out, struct islet_err *err)
 bool
 islet_net_equal (const struct islet_net *a, const struct islet_net *b)
 {
-  return a->mode == b->mode && strcmp (a->allow, b->allow) == 0;
+  return a->mode == b->mode && strcmp (a->allow, b->allow) == 0 && strcmp (a->proxy, b->proxy) == 0;
 }

@@ -19,7 +19,7 @@ config_base (const struct islet_sandbox_info *info, const char *volume)
                          info->disk_enforced, "limits", islet_limits_json (&info->limits));
 
   /* absent is mode none: a sandbox without a network has the config it always had */
-  if (j && info->net.mode != ISLET_NET_NONE)
+  if (j && (info->net.mode != ISLET_NET_NONE || info->net.proxy[0]))
     json_object_set_new (j, "network", islet_net_json (&info->net));
   return j;
 }

@@ -442,6 +442,8 @@ network_fields (const struct islet_net *net, json_t *body)
 
   if (net->mode == ISLET_NET_ALL)
     json_object_set_new (body, "networkBlockAll", json_false ());
+  if (net->proxy[0])
+    json_object_set_new (body, "outboundProxyUrl", json_string (net->proxy));
   if (net->mode != ISLET_NET_ALLOW
       || islet_net_parse (net, e, ISLET_NET_ENTRIES_MAX, &count, &ignored) < 0)
     return;

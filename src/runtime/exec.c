@@ -100,8 +100,28 @@ env_put (char **env, size_t *n, const char *kv)
   env[j] = islet_xstrdup (kv);
 }
 
-/* The default environment, then the image's Env, then the caller's K=V
- * entries, each replacing by key. */
+/* The names programs read a proxy from (curl, pip, git, npm, Python's
+ * urllib, Go, Node's agents): both cases, for the tools that read one. */
+static void
+proxy_env (const struct sandbox *sb, char **env, size_t *n)
+{
+  static const char *const names[] = { "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy" };
+  char kv[ISLET_NET_PROXY_MAX + 16];
+
+  if (sb->net.proxy[0] == '\0')
+    return;
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    {
+      snprintf (kv, sizeof kv, "%s=%s", names[i], sb->net.proxy);
+      env_put (env, n, kv);
+    }
+  env_put (env, n, "NO_PROXY=localhost,127.0.0.1,::1");
+  env_put (env, n, "no_proxy=localhost,127.0.0.1,::1");
+}
+
+/* The default environment, then the image's Env, then the sandbox's
+ * proxy (islet/net.h), then the caller's K=V entries, each replacing by
+ * key. */
 static char **
 build_env (const struct sandbox *sb, json_t *extra, bool terminal)
 {
@@ -114,7 +134,7 @@ build_env (const struct sandbox *sb, json_t *extra, bool terminal)
 
   while (sb->image.env && sb->image.env[ni])
     ni++;
-  cap = nd + ni + json_array_size (extra) + 3;
+  cap = nd + ni + json_array_size (extra) + 3 + 6;
   env = islet_xcalloc (cap, sizeof *env);
   for (i = 0; i < nd; i++)
     env[n++] = islet_xstrdup (defaults[i]);
@@ -123,6 +143,7 @@ build_env (const struct sandbox *sb, json_t *extra, bool terminal)
     env[n++] = islet_xstrdup ("TERM=xterm-256color");
   for (i = 0; i < ni; i++)
     env_put (env, &n, sb->image.env[i]);
+  proxy_env (sb, env, &n);
   json_array_foreach (extra, i, item) env_put (env, &n, json_string_value (item));
   env[n] = NULL;
   return env;

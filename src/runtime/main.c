@@ -561,6 +561,9 @@ op_network (struct conn_req *c)
       logmsg ("network update: %s", e.msg);
       return refuse (c->conn, &e);
     }
+  /* the ready handler was forked with the old settings (its proxy
+     variables): the next exec gets one forked after the change */
+  ready_stop ();
   ok = json_pack ("{s:s}", "network", islet_net_mode_name (c->sb->net.mode));
   (void) !islet_frame_send_json (c->conn, ok, &e);
   return false;

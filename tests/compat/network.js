@@ -3,7 +3,11 @@
 // domainAllowList at create, echoed on the sandbox; updateNetworkSettings
 // on a running sandbox (block all, a domain list, restore) changes the
 // sandbox's own view at once (an eth0 or none); a list islet cannot
-// honour is refused.  What each mode reaches: tests/server/net_api.sh.
+// honour is refused.  outboundProxyUrl: the proxy variables in every
+// command's environment (exec, session, interpreter), echoed, kept by an
+// update; refused where the sandbox could not reach the proxy.  What each
+// mode reaches: tests/server/net_api.sh; a request through the proxy:
+// tests/server/net_proxy.sh.
 const { assert, sdk, client, RUN, main } = require('./lib');
 
 async function hasEth0(sb) {
@@ -49,6 +53,36 @@ main('network', async () => {
   } finally {
     await sb.delete();
   }
+  const proxy = 'http://proxy.test.example:3128';
+  const px = await daytona.create({ networkBlockAll: false, outboundProxyUrl: proxy, labels: { run: RUN } });
+  try {
+    assert.equal(px.outboundProxyUrl, proxy);
+    const env = (await px.process.executeCommand('env')).result;
+    for (const k of ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy'])
+      assert.match(env, new RegExp(`^${k}=${proxy}$`, 'm'), `${k} in ${env}`);
+    assert.match(env, /^NO_PROXY=localhost,127\.0\.0\.1,::1$/m);
+    await px.process.createSession('s');
+    const s = await px.process.executeSessionCommand('s', { command: 'echo "$https_proxy"' });
+    assert.equal(s.stdout.trim(), proxy);
+    const r = await px.codeInterpreter.runCode('import os\nprint(os.environ["HTTP_PROXY"])');
+    assert.equal(r.stdout.trim(), proxy);
+    await px.updateNetworkSettings({ networkBlockAll: true });
+    assert.equal(px.outboundProxyUrl, proxy, 'an update that does not name the proxy drops it');
+    assert.equal((await daytona.get(px.id)).outboundProxyUrl, proxy);
+  } finally {
+    await px.delete();
+  }
+  for (const [opts, why] of [
+    [{ outboundProxyUrl: proxy }, /no outbound network/],
+    [{ domainAllowList: 'example.com', outboundProxyUrl: proxy }, /allow-list does not name it/],
+    [{ networkBlockAll: false, outboundProxyUrl: 'socks5://proxy.test.example:1080' }, /http:\/\/ or https:\/\//],
+  ])
+    await assert.rejects(daytona.create({ ...opts, labels: { run: RUN } }), (e) => {
+      assert.equal(e.statusCode, 400, e.message);
+      assert.match(e.message, why);
+      return true;
+    });
+
   const plain = await daytona.create({ labels: { run: RUN } });
   assert.equal(plain.networkBlockAll, true, 'the default is no network');
   assert.ok(!(await hasEth0(plain)));

@@ -122,14 +122,82 @@ test_json (void **state)
   json_decref (j);
 }
 
+static void
+test_proxy (void **state)
+{
+  static const struct
+  {
+    const char *url, *host; /* host NULL: refused */
+  } cases[] = {
+    { "http://proxy.example.com:3128", "proxy.example.com" },
+    { "HTTPS://User:pw@10.0.0.5:8080/path", "10.0.0.5" },
+    { "http://[::1]:3128/", "::1" },
+    { "http://Proxy.Example.com", "proxy.example.com" },
+    { "socks5://proxy.example.com:1080", NULL },
+    { "proxy.example.com:3128", NULL },
+    { "http://", NULL },
+    { "http://:3128", NULL },
+    { "http://proxy.example.com:0", NULL },
+    { "http://proxy.example.com:70000", NULL },
+    { "http://proxy.example.com:31x8", NULL },
+    { "http://proxy.example.com/a b", NULL },
+    { "http://proxy.example.com/\"$(id)\"", NULL },
+    { "http://proxy.example.com\n", NULL },
+    { "http://[::1", NULL },
+  };
+  struct islet_net all = { .mode = ISLET_NET_ALL }, none = { 0 };
+  struct islet_net list = { .mode = ISLET_NET_ALLOW, .allow = "10.0.0.0/24,proxy.example.com" };
+  (void) state;
+
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    {
+      struct islet_err err = { 0 };
+      char host[256] = "";
+      int rc = islet_net_proxy_parse (cases[i].url, host, &err);
+      if (cases[i].host == NULL && rc == 0)
+        fail_msg ("`%s` was taken", cases[i].url);
+      if (cases[i].host != NULL && rc != 0)
+        fail_msg ("`%s` was refused: %s", cases[i].url, err.msg);
+      if (cases[i].host != NULL)
+        assert_string_equal (host, cases[i].host);
+    }
+  assert_true (islet_net_host_allowed (&list, "proxy.example.com"));
+  assert_true (islet_net_host_allowed (&list, "10.0.0.9"));
+  assert_false (islet_net_host_allowed (&list, "10.0.1.9"));
+  assert_false (islet_net_host_allowed (&list, "other.example.com"));
+  assert_true (islet_net_host_allowed (&all, "other.example.com"));
+  assert_false (islet_net_host_allowed (&none, "proxy.example.com"));
+  assert_false (islet_net_host_allowed (&none, "127.0.0.1"));
+}
+
+static void
+test_proxy_json (void **state)
+{
+  struct islet_net a = { .mode = ISLET_NET_NONE, .proxy = "http://10.0.0.5:3128" }, b;
+  struct islet_err err;
+  json_t *j;
+  (void) state;
+
+  j = islet_net_json (&a);
+  assert_int_equal (islet_net_read (j, &b, &err), 0);
+  assert_string_equal (b.proxy, "http://10.0.0.5:3128");
+  assert_true (islet_net_equal (&a, &b));
+  json_decref (j);
+  j = islet_net_json (&(struct islet_net){ .mode = ISLET_NET_ALL });
+  assert_null (json_object_get (j, "proxy")); /* no proxy: no key, as in older configs */
+  json_decref (j);
+  j = json_pack ("{s:s,s:s}", "mode", "all", "proxy", "ftp://x.example.com");
+  assert_int_equal (islet_net_read (j, &b, &err), -1);
+  json_decref (j);
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test (test_entries),
-    cmocka_unit_test (test_refused),
-    cmocka_unit_test (test_names),
-    cmocka_unit_test (test_json),
+    cmocka_unit_test (test_entries), cmocka_unit_test (test_refused),
+    cmocka_unit_test (test_names),   cmocka_unit_test (test_json),
+    cmocka_unit_test (test_proxy),   cmocka_unit_test (test_proxy_json),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -42,8 +42,7 @@ static const struct
   { "networkBlockAll", TAKEN, NULL },  /* sandbox_net.c */
   { "networkAllowList", TAKEN, NULL }, /* sandbox_net.c */
   { "domainAllowList", TAKEN, NULL },  /* sandbox_net.c */
-  { "outboundProxyUrl", IF_EMPTY,
-    "an outbound proxy is not supported: use networkAllowList or domainAllowList" },
+  { "outboundProxyUrl", TAKEN, NULL }, /* sandbox_net.c */
   { "linkedSandbox", IF_EMPTY, "sandboxes never reach one another" },
   { "public", TAKEN, NULL }, /* preview links without a token (preview.c) */
   { "gpu", IF_EMPTY, NO_GPU },

@@ -9,7 +9,12 @@
  *   none of them (create)           isletd --default-network (none unless set)
  *   the lists emptied (update)      none: an empty allow-list allows nothing
  * An update keeps the list it does not name; networkBlockAll false alone
- * clears both (the SDK's "restore outbound access"). */
+ * clears both (the SDK's "restore outbound access").
+ *
+ * outboundProxyUrl becomes the sandbox's proxy variables (islet/net.h):
+ * kept by an update that does not name it, "" clears it.  A create whose
+ * sandbox could not reach the proxy (no network, or a list without its
+ * host) is refused: every request through it would fail. */
 #include <arpa/inet.h>
 #include <string.h>
 
@@ -131,10 +136,51 @@ join (const struct islet_net *n, bool cidrs, char *buf, size_t size)
     }
 }
 
+static int
+proxy_field (json_t *j, const struct islet_net *current, struct islet_net *net, struct resp *out)
+{
+  json_t *v = json_object_get (j, "outboundProxyUrl");
+  struct islet_err err;
+  char host[256];
+
+  if (v == NULL || json_is_null (v))
+    {
+      if (current)
+        memcpy (net->proxy, current->proxy, sizeof net->proxy);
+      return 0;
+    }
+  if (!json_is_string (v))
+    {
+      reply_error (out, 400, "BAD_REQUEST", "outboundProxyUrl must be a string (an http:// URL)");
+      return -1;
+    }
+  if (json_string_length (v) == 0)
+    return 0;
+  if (islet_net_proxy_parse (json_string_value (v), host, &err) < 0)
+    {
+      reply_error (out, 400, "BAD_REQUEST", "outboundProxyUrl %s", err.msg);
+      return -1;
+    }
+  if (current == NULL && !islet_net_host_allowed (net, host))
+    {
+      reply_error (out, 400, "BAD_REQUEST",
+                   "outboundProxyUrl `%s` is out of the sandbox's reach: %s", host,
+                   net->mode == ISLET_NET_NONE
+                       ? "it has no outbound network (give networkBlockAll false, or an allow-list "
+                         "that names the proxy)"
+                       : "its allow-list does not name it (add it to networkAllowList or "
+                         "domainAllowList)");
+      return -1;
+    }
+  snprintf (net->proxy, sizeof net->proxy, "%s", json_string_value (v));
+  return 0;
+}
+
 int
 daytona_net_fields (json_t *j, const struct islet_net *current, enum islet_net_mode dflt,
                     struct islet_net *net, struct resp *out)
 {
+  const struct islet_net *was = current;
   char kept[ISLET_NET_ALLOW_MAX];
   struct fields f;
   struct islet_err err;
@@ -183,6 +229,8 @@ daytona_net_fields (json_t *j, const struct islet_net *current, enum islet_net_m
     net->mode = dflt;
   else
     net->mode = f.cidrs || f.names ? ISLET_NET_NONE : current->mode;
+  if (proxy_field (j, was, net, out) < 0)
+    return -1;
   if (islet_net_validate (net, &err) < 0)
     {
       reply_error (out, 400, "BAD_REQUEST", "%s", err.msg);
@@ -203,4 +251,6 @@ daytona_net_dto (json_t *dto, const struct islet_net *n)
   join (n, false, buf, sizeof buf);
   if (buf[0])
     json_object_set_new (dto, "domainAllowList", json_string (buf));
+  if (n->proxy[0])
+    json_object_set_new (dto, "outboundProxyUrl", json_string (n->proxy));
 }

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# outboundProxyUrl through isletd's Daytona API: the proxy variables in the
+# environment of what the sandbox runs, so that a program that honours them
+# reaches a name outside the sandbox's list through the proxy, while the
+# same program without them does not; the URL is echoed and kept across a
+# restart of isletd; a URL that is not http(s) and a proxy the sandbox
+# could not reach are refused.  Needs root.  Exit 0 pass, 1 fail, 77 skip.
+source "$(dirname "$0")/../lib/integration.sh"
+source "$(dirname "$0")/../lib/server.sh"
+source "$(dirname "$0")/../lib/netfake.sh"
+
+it_init
+nf_up
+SRV_ARGS=(--dns "$NF_DNS")
+srv_start
+nf_trap srv_cleanup
+
+create () {
+  api POST /api/sandbox -H 'Content-Type: application/json' -d "$1"
+}
+
+# web server B (198.51.100.10:80, python's http.server) is the "proxy": it
+# takes the path of an absolute-form GET http://a.test.example/id as
+# http:/a.test.example/id under its directory, which only a request sent
+# to a proxy asks for
+proxy="http://$NF_WEB_B:80"
+mkdir -p "$NF_DIR/wwwB/http:/a.test.example"
+printf 'proxied by B' >"$NF_DIR/wwwB/http:/a.test.example/id"
+log "create with B's network allowed and B as the proxy"
+create '{"networkAllowList":"198.51.100.0/24","outboundProxyUrl":"'"$proxy"'"}'
+expect_code "create" 200
+id=$(jq -r .id <<<"$BODY")
+remember_id "$id"
+expect_body "echo" '.outboundProxyUrl == "'"$proxy"'" and .networkAllowList == "198.51.100.0/24"'
+
+FETCH='
+import sys, urllib.request
+try:
+    print(urllib.request.urlopen("http://a.test.example/id", timeout=3).read().decode())
+except Exception as e:
+    print("failed", type(e).__name__)
+'
+fetch () {
+  xjson "$id" --timeout 20 -- "$@" python3 -c "$FETCH"
+  jget "$OUT" 'j["stdout"]'
+}
+
+expect_eq "through the proxy" "$(fetch env)" "proxied by B"
+expect_eq "without the variables" "$(fetch env -u HTTP_PROXY -u http_proxy)" "failed URLError"
+xjson "$id" -- sh -c 'echo "$HTTPS_PROXY|$https_proxy|$NO_PROXY|$no_proxy"'
+expect_eq "the other variables" "$(jget "$OUT" 'j["stdout"]')" \
+  "$proxy|$proxy|localhost,127.0.0.1,::1|localhost,127.0.0.1,::1"
+
+log "a caller's own value wins over the proxy's"
+api POST "/toolbox/$id/process/execute" -H 'Content-Type: application/json' \
+  -d '{"command":"sh -c \"echo $HTTP_PROXY\"","envs":{"HTTP_PROXY":"http://mine.example:1"}}'
+expect_code "execute" 200
+expect_body "envs" '.result == "http://mine.example:1\n"'
+
+log "kept across a restart of isletd, and by an update that does not name it"
+srv_stop
+srv_start
+api GET "/api/sandbox/$id"
+expect_body "after a restart" '.outboundProxyUrl == "'"$proxy"'"'
+api POST "/api/sandbox/$id/network-settings" -H 'Content-Type: application/json' \
+  -d '{"domainAllowList":"a.test.example"}'
+expect_code "update" 200
+expect_body "kept" '.outboundProxyUrl == "'"$proxy"'" and .domainAllowList == "a.test.example"'
+api POST "/api/sandbox/$id/network-settings" -H 'Content-Type: application/json' \
+  -d '{"networkBlockAll":false,"outboundProxyUrl":""}'
+expect_code "clear" 200
+expect_body "cleared" '(.outboundProxyUrl // "") == ""'
+xjson "$id" -- sh -c 'echo "${HTTP_PROXY-unset}"'
+expect_eq "cleared inside at once" "$(jget "$OUT" 'j["stdout"]')" "unset"
+
+log "refused: not http(s), unreachable, a filter it is not"
+for body in '{"networkBlockAll":false,"outboundProxyUrl":"socks5://198.51.100.10:1080"}' \
+  '{"networkBlockAll":false,"outboundProxyUrl":"http://198.51.100.10:80/ x"}' \
+  '{"outboundProxyUrl":"http://198.51.100.10:80"}' \
+  '{"domainAllowList":"a.test.example","outboundProxyUrl":"http://198.51.100.10:80"}' \
+  '{"networkBlockAll":true,"outboundProxyUrl":"http://198.51.100.10:80"}' \
+  '{"networkBlockAll":false,"outboundProxyUrl":7}'; do
+  create "$body"
+  expect_code "create $body" 400
+done
+expect_eq "nothing made by the refusals" "$(islet ls --json </dev/null | jq '.sandboxes | length')" 1
+pass
