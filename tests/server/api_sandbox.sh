@@ -103,6 +103,14 @@ api POST "$T/process/code-run" -d '{"code":"console.log([1, 2, 3].map(x => x * 2
 expect_body "code-run javascript" '.exitCode == 4 and .result == "2,4,6\n"'
 api POST "$T/process/code-run" -d '{"code":"raise SystemExit(\"bad\")"}'
 expect_body "code-run error" '.exitCode == 1 and .result == "bad\n"'
+# an error's traceback as python itself prints it: from the code's frames,
+# none of the driver's
+api POST "$T/process/code-run" -d '{"code":"def f():\n    1 / 0\nf()\n"}'
+expect_body "code-run traceback" '.exitCode == 1 and .result == "Traceback (most recent call last):\n  File \"<stdin>\", line 3, in <module>\n  File \"<stdin>\", line 2, in f\nZeroDivisionError: division by zero\n"'
+# the driver loads nothing the code did not ask for before it runs (what
+# python's start loads aside): a code-run costs python's start, little more
+api POST "$T/process/code-run" -d '{"code":"import sys\nprint([m for m in (\"json\", \"threading\", \"traceback\", \"base64\") if m in sys.modules])"}'
+expect_body "code-run imports nothing first" '.exitCode == 0 and .result == "[]\n"'
 
 log "== files"
 head -c 300000 /dev/urandom >"$WORK/blob"; printf '\0\r\n--x\0' >>"$WORK/blob"

@@ -369,7 +369,8 @@ static int
 start (struct islet_ctx *ctx, const char *sandbox, char *const *env, struct interp_ctx *c,
        struct resp *out)
 {
-  char *argv[] = { "python3", "-u", "-c", (char *) interp_driver_py, "serve", NULL };
+  char *argv[] = { "python3", "-u", "-c", (char *) interp_driver_py, (char *) interp_lib_py,
+                   "serve",   NULL };
   struct islet_exec_req x = { .argv = argv,
                               .env = env,
                               .cwd = c->cwd,

@@ -16,7 +16,10 @@
 #define INTERP_INTERRUPT_GRACE_MS 3000     /* from the interrupt to the kill */
 #define INTERP_DEFAULT_ID "default"
 
-extern const char interp_driver_py[]; /* interp_driver.py, made by cmake/embed.cmake */
+/* interp_driver.py and interp_lib.py, made by cmake/embed.cmake; a driver
+ * runs as python3 -u -c interp_driver_py interp_lib_py MODE ARGS... */
+extern const char interp_driver_py[];
+extern const char interp_lib_py[];
 
 struct interp_ctx;
 

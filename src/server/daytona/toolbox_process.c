@@ -402,7 +402,8 @@ tb_code_run (struct req *r, struct resp *out)
   argv = islet_xcalloc (json_array_size (args) + ISLET_LANG_ARGV_MAX + 1, sizeof *argv);
   if (strcmp (l->name, "python") == 0)
     {
-      static const char *const py[] = { "python3", "-u", "-c", interp_driver_py, "once" };
+      static const char *const py[] = { "python3",        "-u",          "-c",
+                                        interp_driver_py, interp_lib_py, "once" };
       memcpy (argv, py, sizeof py);
       n = sizeof py / sizeof py[0];
     }
