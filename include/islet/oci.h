@@ -111,10 +111,13 @@ int islet_oci_import (const char *state_dir, const char *path, const char *name,
 /* ---- oci_pull.c ---- */
 /* Pull ref from its registry into the store; *id: the image's id (a JSON
  * string).  insecure: registries (host[:port]) that may be plain HTTP
- * besides loopback ones (NULL-terminated, may be NULL).  Progress lines go
- * to progress when it is not NULL. */
-int islet_oci_pull (const char *state_dir, const char *ref, char *const *insecure, FILE *progress,
-                    json_t **id, struct islet_err *err) ISLET_MUST_CHECK;
+ * besides loopback ones (NULL-terminated, may be NULL).  max_bytes: when
+ * not 0, an image whose config and layers (as its manifest gives their
+ * sizes) are more is refused (ISLET_E_LIMIT) before any layer is fetched.
+ * Progress lines go to progress when it is not NULL. */
+int islet_oci_pull (const char *state_dir, const char *ref, char *const *insecure,
+                    uint64_t max_bytes, FILE *progress, json_t **id,
+                    struct islet_err *err) ISLET_MUST_CHECK;
 
 /* ---- oci_default.c ---- */
 /* The name of the batteries-included default image in a store; a create

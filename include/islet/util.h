@@ -138,4 +138,9 @@ int islet_rm_rf (const char *path, struct islet_err *err) ISLET_MUST_CHECK;
 /* Monotonic clock in nanoseconds. */
 uint64_t islet_now_ns (void);
 
+/* Where one of islet's programs is (malloc'd): beside the calling program
+ * when it is there (a build directory, an install prefix), else its bare
+ * name, for execvp to find in PATH. */
+char *islet_program_path (const char *name);
+
 #endif

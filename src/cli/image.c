@@ -93,32 +93,10 @@ cli_image_argv (const char *state_dir, const char *image, const struct cli_pos *
 /* islet-image (beside this program, else in PATH): where libarchive and
  * libcrypto do the store's changes.  Its stdout is one JSON object: the
  * result, or an error, rebuilt here into *err. */
-static char *
-find_helper (void)
-{
-  char self[PATH_MAX];
-  ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
-  char *slash;
-
-  if (n > 0)
-    {
-      self[n] = '\0';
-      slash = strrchr (self, '/');
-      if (slash)
-        {
-          char *cand = islet_xasprintf ("%.*s/islet-image", (int) (slash - self), self);
-          if (access (cand, X_OK) == 0)
-            return cand;
-          free (cand);
-        }
-    }
-  return islet_xstrdup ("islet-image");
-}
-
 static json_t *
 run_helper (struct cli *cli, const char *const *args, struct islet_err *err)
 {
-  cleanup_free char *helper = find_helper ();
+  cleanup_free char *helper = islet_program_path ("islet-image");
   cleanup_free char *out = NULL;
   cleanup_free const char **argv = NULL;
   int pipefd[2], status;

@@ -361,6 +361,28 @@ islet_now_ns (void)
   return (uint64_t) ts.tv_sec * 1000000000ull + (uint64_t) ts.tv_nsec;
 }
 
+char *
+islet_program_path (const char *name)
+{
+  char self[PATH_MAX];
+  ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
+  char *slash;
+
+  if (n > 0)
+    {
+      self[n] = '\0';
+      slash = strrchr (self, '/');
+      if (slash)
+        {
+          char *cand = islet_xasprintf ("%.*s/%s", (int) (slash - self), self, name);
+          if (access (cand, X_OK) == 0)
+            return cand;
+          free (cand);
+        }
+    }
+  return islet_xstrdup (name);
+}
+
 void
 islet_strv_free (char **v)
 {

@@ -4,7 +4,7 @@
  * have layers unpacked by a single-threaded process.
  *
  *   islet-image STATE_DIR import PATH [NAME]
- *   islet-image STATE_DIR pull REF [--insecure-registry HOST]...
+ *   islet-image STATE_DIR pull REF [--insecure-registry HOST]... [--max-bytes N]
  *   islet-image STATE_DIR rm REF
  *   islet-image STATE_DIR prune
  *   islet-image STATE_DIR build-default
@@ -60,25 +60,33 @@ do_prune (const char *state, int argc, char **argv, struct islet_err *err)
   return print (json_pack ("{s:I}", "freed_bytes", (json_int_t) freed));
 }
 
-/* pull REF [--insecure-registry HOST]... */
+/* pull REF [--insecure-registry HOST]... [--max-bytes N]: N bounds the
+ * image's size (isletd passes the key's disk quota) */
 static int
 do_pull (const char *state, int argc, char **argv, struct islet_err *err)
 {
   cleanup_free char **insecure = islet_xcalloc ((size_t) argc + 1, sizeof *insecure);
   const char *ref = NULL;
+  uint64_t max_bytes = 0;
   json_t *id = NULL;
   size_t n = 0;
 
   for (int i = 0; i < argc; i++)
     if (strcmp (argv[i], "--insecure-registry") == 0 && i + 1 < argc)
       insecure[n++] = argv[++i];
+    else if (strcmp (argv[i], "--max-bytes") == 0 && i + 1 < argc)
+      {
+        if (islet_parse_u64 (argv[++i], UINT64_MAX, &max_bytes, err) < 0)
+          return islet_wrap (err, "--max-bytes");
+      }
     else if (ref == NULL)
       ref = argv[i];
     else
-      return islet_fail (err, ISLET_E_INVALID, 0, "pull takes REF [--insecure-registry HOST]...");
+      return islet_fail (err, ISLET_E_INVALID, 0,
+                         "pull takes REF [--insecure-registry HOST]... [--max-bytes N]");
   if (ref == NULL)
     return islet_fail (err, ISLET_E_INVALID, 0, "pull takes REF");
-  if (islet_oci_pull (state, ref, insecure, stderr, &id, err) < 0)
+  if (islet_oci_pull (state, ref, insecure, max_bytes, stderr, &id, err) < 0)
     return -1;
   return print (json_pack ("{s:[o]}", "ids", id));
 }

@@ -16,6 +16,7 @@
  * insecure, as Docker does. */
 #include <curl/curl.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -533,9 +534,31 @@ layer_type_known (const char *t)
   return t == NULL; /* schema 2 always names it; tolerate an old registry's omission */
 }
 
+/* The bytes of an image as its manifest gives them: its config's and its
+ * layers' sizes; a size missing or negative counts as past any bound. */
+static uint64_t
+image_bytes (json_t *man)
+{
+  json_t *l, *size = json_object_get (json_object_get (man, "config"), "size");
+  uint64_t sum;
+  size_t i;
+
+  if (!json_is_integer (size) || json_integer_value (size) < 0)
+    return UINT64_MAX;
+  sum = (uint64_t) json_integer_value (size);
+  json_array_foreach (json_object_get (man, "layers"), i, l)
+  {
+    size = json_object_get (l, "size");
+    if (!json_is_integer (size) || json_integer_value (size) < 0)
+      return UINT64_MAX;
+    sum += (uint64_t) json_integer_value (size);
+  }
+  return sum;
+}
+
 int
-islet_oci_pull (const char *state_dir, const char *text, char *const *insecure, FILE *progress,
-                json_t **id, struct islet_err *err)
+islet_oci_pull (const char *state_dir, const char *text, char *const *insecure, uint64_t max_bytes,
+                FILE *progress, json_t **id, struct islet_err *err)
 {
   cleanup_close int lock = -1;
   cleanup_json json_t *man = NULL;
@@ -571,6 +594,13 @@ islet_oci_pull (const char *state_dir, const char *text, char *const *insecure, 
   if (!islet_digest_valid (cfg) || !json_is_array (layers))
     {
       islet_fail (err, ISLET_E_INVALID, 0, "manifest `%s` has no config or layers", mdigest);
+      goto out;
+    }
+  if (max_bytes && image_bytes (man) > max_bytes)
+    {
+      islet_fail (err, ISLET_E_LIMIT, 0,
+                  "image `%s` is %" PRIu64 " MiB, more than the %" PRIu64 " MiB allowed", name,
+                  image_bytes (man) >> 20, max_bytes >> 20);
       goto out;
     }
   all = json_pack ("[s]", cfg);

@@ -41,6 +41,7 @@ struct srv
   bool stopping;            /* set (atomically) when isletd stops: followers leave */
   struct mcp_sessions *mcp; /* the sessions of /mcp (mcp_http.c) */
   struct interp *interp;    /* the interpreter's contexts (daytona/interp.c) */
+  struct pulls *pulls;      /* image pulls under way (daemon/pull.c) */
   struct guard *guard;      /* budgets and deadlines (guard.c), from http_start */
   char *mcp_origins;        /* --allow-origin values, comma-separated; NULL: none */
   unsigned conn_max;        /* --max-connections; 0: http.c's default */
@@ -386,6 +387,14 @@ void mcp_http_delete (struct req *r, struct resp *out);
 /* ---- daytona/interp.c: the code interpreter's contexts (interp.h) ---- */
 struct interp;
 int interp_new (struct interp **out, struct islet_err *err) ISLET_MUST_CHECK;
+
+/* ---- image pulls (daemon/pull.c) ---- */
+
+/* insecure: --insecure-registry hosts (NULL-terminated, may be NULL), copied. */
+int pulls_new (struct pulls **out, char *const *insecure, struct islet_err *err) ISLET_MUST_CHECK;
+/* At stop: the children killed; their threads end as streams (srv_streams_wait). */
+void pulls_shutdown (struct pulls *p);
+void pulls_free (struct pulls *p);
 /* Kill every context: runs under way end at once. */
 void interp_shutdown (struct interp *t);
 void interp_free (struct interp *t);

@@ -18,6 +18,8 @@ source "$HERE/../lib/integration.sh"
 source "$HERE/../lib/server.sh"
 # shellcheck source=../lib/image.sh
 source "$HERE/../lib/image.sh"
+# shellcheck source=../lib/registry.sh
+source "$HERE/../lib/registry.sh"
 
 EXIT_MAX_MS=3000
 SCRIPT_TIMEOUT_S=180
@@ -41,6 +43,14 @@ export ISLET_COMPAT_KEY2
 # an image in the store, for create({image}) and create({snapshot})
 export ISLET_COMPAT_IMAGE=example.test/compat:1
 test_image "$ISLET_COMPAT_IMAGE" >/dev/null
+# a registry on loopback with images not in the store, for the pulls
+REG_PID=
+trap 'rc=$?; [[ -n "$REG_PID" ]] && kill "$REG_PID" 2>/dev/null; (exit $rc); srv_cleanup' EXIT
+registry_start "$STATE.registry"
+export ISLET_COMPAT_REGISTRY=$R
+for img in compat/pulled:1 compat/from:1; do
+  registry_push_test_image "$STATE.registry" "$img"
+done
 
 now_ms () { echo $(( $(date +%s%N) / 1000000 )); }
 
@@ -71,7 +81,7 @@ run_script () {
 }
 
 # COMPAT_SCRIPTS: a subset, to run one script while working on it
-for script in ${COMPAT_SCRIPTS:-socketio sandbox create list process fs sessions session_input pty git docs lifecycle resize metrics env preview fork interpreter volume network ttl snapshot archive}; do
+for script in ${COMPAT_SCRIPTS:-socketio sandbox create list process fs sessions session_input pty git docs lifecycle resize metrics env preview fork interpreter volume network ttl snapshot snapshot_pull archive}; do
   run_script "$script"
   expect_sandboxes 0
 done

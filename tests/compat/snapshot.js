@@ -27,6 +27,9 @@ main('snapshot', async () => {
   await assert.rejects(daytona.snapshot.create({ name: 'compat-img', image }), /exists/);
   await assert.rejects(daytona.snapshot.create({ name: 'compat-none', image: 'example.test/none:1' }),
     /is not on this machine/);
+  // isletd tried to pull it: the snapshot stays, in error, until deleted
+  assert.equal((await daytona.snapshot.get('compat-none')).state, 'error');
+  await daytona.snapshot.delete('compat-none');
 
   const sb = await daytona.create({ snapshot: 'compat-img', autoStopInterval: 0 });
   assert.equal(await run(sb, 'cat /srv/app/only-in-the-image'), 'image file\n');

@@ -25,3 +25,21 @@ EOF
     || fail "the registry did not start: $(cat "$dir/reg.log")"
   R=127.0.0.1:$port
 }
+
+# registry_push_test_image DIR NAME: a small image (a static busybox; Env
+# PATH=/bin; /srv/hello holding NAME, WorkingDir /srv) pushed to the
+# registry of registry_start as NAME, made under DIR.
+registry_push_test_image () {
+  local dir=$1 name=$2
+  cat >"$dir/push.json" <<EOF
+{"format":"oci","compress":"gzip","config":{"Env":["PATH=/bin"],"WorkingDir":"/srv"},
+ "layers":[[{"name":"bin","type":"dir"},{"name":"bin/busybox","src":"/bin/busybox","mode":493},
+   {"name":"bin/sh","type":"symlink","target":"busybox"},{"name":"bin/cat","type":"symlink","target":"busybox"}],
+  [{"name":"srv","type":"dir"},{"name":"srv/hello","data":"$name\\n"}]]}
+EOF
+  rm -rf "$dir/push.oci"
+  "$IT_PY" "$(dirname "${BASH_SOURCE[0]}")/mkimage.py" "$dir/push.json" "$dir/push.oci" >/dev/null \
+    || fail "mkimage $name"
+  skopeo copy -q --dest-tls-verify=false "oci:$dir/push.oci" "docker://$R/$name" >"$dir/push.log" 2>&1 \
+    || fail "skopeo push of $name: $(cat "$dir/push.log")"
+}

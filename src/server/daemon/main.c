@@ -52,6 +52,7 @@ usage (FILE *f)
            "              [--default-max-sandboxes N] [--default-max-memory MIB]\n"
            "              [--default-max-cpus N] [--default-max-disk MIB] [--sandbox-max NAME=N]\n"
            "              [--default-network none|all] [--dns ADDR]\n"
+           "              [--insecure-registry HOST[:PORT]...]\n"
            "       isletd key create [--name NAME] [--json] [--max-sandboxes N]\n"
            "                         [--max-memory MIB] [--max-cpus N] [--max-disk MIB]\n"
            "       isletd key list [--json] | key revoke ID\n"
@@ -79,6 +80,8 @@ usage (FILE *f)
            "                      asks for none (default none: loopback only)\n"
            "  --dns ADDR          the upstream resolver of sandboxes' DNS (default: the\n"
            "                      first IPv4 nameserver of /etc/resolv.conf)\n"
+           "  --insecure-registry HOST[:PORT]  pulls may speak plain HTTP to this registry\n"
+           "                      (repeatable; loopback registries may without it)\n"
            "  --sandbox-max NAME=N  the most one sandbox may ask for of a limit (repeatable;\n"
            "                      NAME: memory_mb 8192, cpu_millis 4000, pids 1024, disk_mb\n"
            "                      20480, timeout_s 3600, output_bytes 16 MiB, nofile 65536)\n"
@@ -210,13 +213,16 @@ struct args
   uint64_t scratch;  /* --max-key-scratch; 0: default */
   uint64_t audit[2]; /* --audit-days, --audit-max-records */
   struct bounds b;
-  char *origins; /* --allow-origin, comma-separated */
+  char *origins;   /* --allow-origin, comma-separated */
+  char **insecure; /* --insecure-registry hosts, NULL-terminated */
+  size_t n_insecure;
 };
 
 static void
 args_clear (struct args *a)
 {
   free (a->origins);
+  islet_strv_free (a->insecure);
 }
 
 /* For tests only: a shorter "minute" for the auto-stop and auto-delete
@@ -246,7 +252,7 @@ serve_open (struct srv *srv, const struct args *a, char **key_path, struct islet
   if (open_state (a->state, srv, err) < 0 || ensure_key (srv, key_path, err) < 0
       || preview_key_load (srv, err) < 0 || audit_bounds (srv, a->audit, err) < 0
       || sio_new (&srv->sio, err) < 0 || mcp_sessions_new (&srv->mcp, srv->minute_s, err) < 0
-      || interp_new (&srv->interp, err) < 0)
+      || interp_new (&srv->interp, err) < 0 || pulls_new (&srv->pulls, a->insecure, err) < 0)
     return -1;
   if (pipe2 (wake, O_CLOEXEC) < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "pipe");
@@ -299,6 +305,7 @@ serve_close (struct srv *srv, struct reaper *rp, struct http *h, int rc)
   tb_pty_shutdown ();
   if (srv->interp)
     interp_shutdown (srv->interp); /* runs under way end; the drivers are killed */
+  pulls_shutdown (srv->pulls);
   streams_done = srv_streams_wait (srv, 10000);
   http_stop (h);
   sio_free (srv->sio);
@@ -311,6 +318,7 @@ serve_close (struct srv *srv, struct reaper *rp, struct http *h, int rc)
       return rc;
     }
   interp_free (srv->interp);
+  pulls_free (srv->pulls);
   islet_store_close (srv->store);
   islet_ctx_free (srv->ctx);
   free (srv->state_dir);
@@ -492,6 +500,7 @@ enum
   OPT_CEILING = OPT_QUOTA + 2 * QUOTA_FLAGS,
   OPT_DNS,
   OPT_NETWORK,
+  OPT_INSECURE,
 };
 
 /* One field of a quota (in the order of struct islet_quota) from its flag. */
@@ -549,6 +558,7 @@ static const struct option opts[] = {
   { "sandbox-max", required_argument, NULL, OPT_CEILING },
   { "dns", required_argument, NULL, OPT_DNS },
   { "default-network", required_argument, NULL, OPT_NETWORK },
+  { "insecure-registry", required_argument, NULL, OPT_INSECURE },
   { "help", no_argument, NULL, 'h' },
   { NULL, 0, NULL, 0 },
 };
@@ -646,6 +656,11 @@ take_opt (struct args *a, int o, const char *arg)
       more = a->origins ? islet_xasprintf ("%s,%s", a->origins, arg) : islet_xstrdup (arg);
       free (a->origins);
       a->origins = more;
+      return -1;
+    case OPT_INSECURE:
+      a->insecure = islet_xrealloc (a->insecure, (a->n_insecure + 2) * sizeof *a->insecure);
+      a->insecure[a->n_insecure++] = islet_xstrdup (arg);
+      a->insecure[a->n_insecure] = NULL;
       return -1;
     case 'C':
     case 'c':

@@ -162,9 +162,25 @@ int owned_core_all (struct srv *srv, struct islet_sandbox_info **all, size_t *n,
 const struct islet_sandbox_info *owned_core_find (const struct islet_sandbox_info *all, size_t n,
                                                   const char *id);
 
+/* ---- pulls of images from registries (pull.c) ---- */
+
+/* Queue a pull of ref for k: snap_id's row (may be NULL) goes pulling,
+ * then active, or error with the reason.  ISLET_E_LIMIT when the key has
+ * too many pulls running or waiting. */
+int owned_pull_start (const struct owner *k, const char *ref, const char *snap_id,
+                      struct islet_err *err) ISLET_MUST_CHECK;
+/* Pull ref for k and wait until it is in the store (or failed). */
+int owned_pull_wait (const struct owner *k, const char *ref,
+                     struct islet_err *err) ISLET_MUST_CHECK;
+/* The image ref in the store: there already, or pulled now (waited for);
+ * else ISLET_E_INVALID saying why, ISLET_E_LIMIT past the key's bounds. */
+int owned_image_ensure (const struct owner *k, const char *ref,
+                        struct islet_err *err) ISLET_MUST_CHECK;
+
 /* ---- Daytona's snapshots (owned_snapshot.c) ---- */
 
-/* A key's name for an image in the store (isletd does not pull). */
+/* A key's name for an image: active at once if it is in the store, else
+ * pending while its pull (pull.c) is queued, pulling, then active or error. */
 int owned_snapshot_of_image (const struct owner *k, const char *name, const char *image,
                              struct islet_store_snapshot *out,
                              struct islet_err *err) ISLET_MUST_CHECK;
@@ -181,8 +197,8 @@ int owned_snapshot_delete (const struct owner *k, const char *ref,
 /* create({snapshot: ref}): the key's snapshot ref into spec (image or core
  * snapshot, strings kept in *keep, to be freed by the caller), else ref as
  * an image's name. */
-void owned_snapshot_spec (const struct owner *k, const char *ref, struct owned_spec *spec,
-                          struct islet_store_snapshot *keep);
+int owned_snapshot_spec (const struct owner *k, const char *ref, struct owned_spec *spec,
+                         struct islet_store_snapshot *keep, struct islet_err *err) ISLET_MUST_CHECK;
 /* At start: rows of a snapshot that a kill of isletd cut short, and their layers. */
 void owned_snapshot_sweep (struct srv *srv);
 /* The Daytona SnapshotDto. */

@@ -42,33 +42,47 @@ check_name (const char *name, struct islet_err *err)
   return 0;
 }
 
+/* An image in the store is active at once; another is pending until its
+ * pull (pull.c) starts, pulling while it runs. */
 int
 owned_snapshot_of_image (const struct owner *k, const char *name, const char *image,
                          struct islet_store_snapshot *out, struct islet_err *err)
 {
   int64_t now = (int64_t) time (NULL);
+  struct islet_err e;
+  bool here;
 
   if (check_name (name, err) < 0)
     return -1;
   if (image == NULL || *image == '\0')
     return islet_fail (err, ISLET_E_INVALID, 0, "imageName is required");
-  if (owned_image_here (k, image, err) < 0)
-    return -1;
+  here = owned_image_here (k, image, &e) == 0;
+  if (!here && (e.kind != ISLET_E_INVALID || strcmp (image, "default") == 0))
+    {
+      *err = e; /* a store that cannot be read; the default image is built, not pulled */
+      return -1;
+    }
   *out = (struct islet_store_snapshot){
     .key_id = k->key_id,
     .name = islet_xstrdup (name),
     .image = islet_xstrdup (image),
-    .state = islet_xstrdup ("active"),
+    .state = islet_xstrdup (here ? "active" : "pending"),
     .created = now,
     .updated = now,
   };
   new_uuid (out->id);
   if (islet_store_snapshot_add (k->srv->store, out, err) < 0)
+    goto fail;
+  if (!here && owned_pull_start (k, image, out->id, err) < 0)
     {
-      islet_store_snapshot_fini (out);
-      return -1;
+      if (islet_store_snapshot_delete (k->srv->store, out->id, &e) < 0)
+        fprintf (stderr, "isletd: %s\n", e.msg);
+      goto fail;
     }
   return 0;
+fail:
+  islet_store_snapshot_fini (out);
+  return -1;
 }
 
 int
@@ -173,9 +187,9 @@ out:
   return rc;
 }
 
-void
+int
 owned_snapshot_spec (const struct owner *k, const char *ref, struct owned_spec *spec,
-                     struct islet_store_snapshot *keep)
+                     struct islet_store_snapshot *keep, struct islet_err *err)
 {
   struct islet_err ignored;
 
@@ -183,12 +197,16 @@ owned_snapshot_spec (const struct owner *k, const char *ref, struct owned_spec *
   if (ref == NULL || owned_snapshot_get (k, ref, keep, &ignored) < 0)
     {
       spec->image = ref; /* not one of the key's: an image's name, as before */
-      return;
+      return 0;
     }
+  if (strcmp (keep->state, "active") != 0)
+    return islet_fail (err, ISLET_E_CONFLICT, 0, "snapshot '%s' is %s%s%s", keep->name, keep->state,
+                       keep->error ? ": " : "", keep->error ? keep->error : "");
   if (keep->core)
     spec->snapshot = keep->core;
   else
     spec->image = keep->image;
+  return 0;
 }
 
 void
@@ -205,6 +223,15 @@ owned_snapshot_sweep (struct srv *srv)
     }
   for (size_t i = 0; i < n; i++)
     {
+      /* a pull's child died with isletd: the store recorded nothing of it
+       * unless it was complete, but the row cannot know which */
+      if ((strcmp (v[i].state, "pending") == 0 || strcmp (v[i].state, "pulling") == 0)
+          && islet_store_snapshot_set_state (srv->store, v[i].id, "error",
+                                             "the pull was cut short by a stop of isletd: "
+                                             "delete the snapshot and create it again",
+                                             &e)
+                 == 0)
+        swept++;
       if (strcmp (v[i].state, "snapshotting") == 0
           && (v[i].core == NULL || islet_snapshot_rm (srv->ctx, v[i].core, &e) == 0
               || e.kind == ISLET_E_NOTFOUND)

@@ -291,15 +291,10 @@ api_sandbox_create (struct req *r, struct resp *out)
       || volumes_field (r, j, &vols, &n_vols, out) < 0)
     goto out;
   json_object_del (a.labels, "code-toolbox-language");
-  if (a.from && owned_image_here (&k, a.from, &err) < 0)
+  /* the FROM image pulled first if it is not here (the request waits) */
+  if (a.from && owned_image_ensure (&k, a.from, &err) < 0)
     {
-      if (err.kind != ISLET_E_INVALID)
-        reply_islet_err (out, &err, false);
-      else
-        reply_error (out, 400, "BAD_REQUEST",
-                     NO_BUILDS ", and the image of its FROM, `%s`, is not on this machine: "
-                               "islet image pull %s",
-                     a.from, a.from);
+      reply_islet_err (out, &err, false);
       goto out;
     }
   spec = (struct owned_spec){
@@ -319,9 +314,9 @@ api_sandbox_create (struct req *r, struct resp *out)
     .volumes = vols,
     .n_volumes = n_vols,
   };
-  if (a.from == NULL)
-    owned_snapshot_spec (&k, a.snapshot, &spec, &snap);
-  rc = owned_create (&k, &spec, &o, &err);
+  rc = a.from ? 0 : owned_snapshot_spec (&k, a.snapshot, &spec, &snap, &err);
+  if (rc == 0)
+    rc = owned_create (&k, &spec, &o, &err);
   /* a time to live that cannot be kept takes the sandbox with it */
   if (rc == 0 && a.ttl > 0
       && islet_store_ttl_set (r->srv->store, o.info.id, now_s () + a.ttl * r->srv->minute_s, &err)
