@@ -447,6 +447,27 @@ static const struct transition t_stop = { islet_sandbox_stop,
 static const struct transition t_pause = { islet_sandbox_pause, FROM (ISLET_SB_RUNNING),
                                            ISLET_SB_PAUSED, "pause" };
 
+/* The row's clock after a change of state (arg: the transition, or NULL
+ * for a change that is not one). */
+static int
+clock_after (struct islet_store_sandbox *row, const void *arg, struct islet_err *err)
+{
+  const struct transition *t = arg;
+
+  (void) err;
+  row->updated = now_s ();
+  /* a start or resume is activity (else auto-stop would stop it at once);
+   * a stop starts the auto-delete clock */
+  if (t && t->to == ISLET_SB_RUNNING)
+    {
+      row->last_activity = row->updated;
+      row->stopped_at = 0;
+    }
+  else if (t && t->to == ISLET_SB_STOPPED)
+    row->stopped_at = row->updated;
+  return 0;
+}
+
 static int
 lifecycle (const struct owner *k, struct owned *o, const struct transition *t,
            struct islet_err *err)
@@ -465,17 +486,7 @@ lifecycle (const struct owner *k, struct owned *o, const struct transition *t,
       || islet_sandbox_get (k->srv->ctx, o->info.id, &o->info, err) < 0)
     return islet_wrap (err, "%s", t->verb);
   take_name (o);
-  o->row.updated = now_s ();
-  /* a start or resume is activity (else auto-stop would stop it at once);
-   * a stop starts the auto-delete clock */
-  if (t->to == ISLET_SB_RUNNING)
-    {
-      o->row.last_activity = o->row.updated;
-      o->row.stopped_at = 0;
-    }
-  else if (t->to == ISLET_SB_STOPPED)
-    o->row.stopped_at = o->row.updated;
-  if (islet_store_sandbox_put (k->srv->store, &o->row, &serr) < 0)
+  if (islet_store_sandbox_change (k->srv->store, &o->row, clock_after, t, &serr) < 0)
     fprintf (stderr, "isletd: %s\n", serr.msg);
   event (k, o, NULL, owned_state_word (was));
   return 0;
@@ -545,8 +556,7 @@ changed (const struct owner *k, struct owned *o, const char *was, struct islet_e
   if (islet_sandbox_get (k->srv->ctx, o->info.id, &o->info, err) < 0)
     return -1;
   take_name (o);
-  o->row.updated = now_s ();
-  if (islet_store_sandbox_put (k->srv->store, &o->row, &serr) < 0)
+  if (islet_store_sandbox_change (k->srv->store, &o->row, clock_after, NULL, &serr) < 0)
     fprintf (stderr, "isletd: %s\n", serr.msg);
   event (k, o, NULL, was);
   return 0;

@@ -560,12 +560,27 @@ sandbox_put_locked (struct islet_store *st, const struct islet_store_sandbox *sb
   return 0;
 }
 
+static int sandbox_get_locked (struct islet_store *st, const char *id,
+                               struct islet_store_sandbox *out, struct islet_err *err);
+
 int
-islet_store_sandbox_put (struct islet_store *st, const struct islet_store_sandbox *sb,
-                         struct islet_err *err)
+islet_store_sandbox_change (struct islet_store *st, struct islet_store_sandbox *row,
+                            islet_store_change_fn fn, const void *arg, struct islet_err *err)
 {
   STORE_LOCKED (st);
-  return sandbox_put_locked (st, sb, err);
+  struct islet_store_sandbox now = { 0 };
+
+  /* the one connection and its lock: no other change comes between the
+   * read and the write */
+  if (sandbox_get_locked (st, row->id, &now, err) < 0 || fn (&now, arg, err) < 0
+      || sandbox_put_locked (st, &now, err) < 0)
+    {
+      islet_store_sandbox_fini (&now);
+      return -1;
+    }
+  islet_store_sandbox_fini (row);
+  *row = now;
+  return 0;
 }
 
 /* ISLET_E_LIMIT when one more sandbox like sb would take the key past a
@@ -663,8 +678,6 @@ row_read (sqlite3_stmt *s, struct islet_store_sandbox *out)
   out->auto_pause = sqlite3_column_int64 (s, 18);
 }
 
-static int sandbox_get_locked (struct islet_store *st, const char *id,
-                               struct islet_store_sandbox *out, struct islet_err *err);
 static int sandbox_find_locked (struct islet_store *st, int64_t key_id, const char *ref,
                                 char id[ISLET_ID_LEN + 1], struct islet_err *err);
 

@@ -103,10 +103,20 @@ int islet_store_sandbox_set_phase (struct islet_store *st, const char *id,
 /* Every row that is not ready, of every key (the sweep's). */
 int islet_store_sandbox_unready (struct islet_store *st, struct islet_store_sandbox **out,
                                  size_t *n, struct islet_err *err) ISLET_MUST_CHECK;
-/* Insert or update a row's fields (never its phase or its share of the
- * quota); ISLET_E_CONFLICT if the key has another sandbox of that name. */
-int islet_store_sandbox_put (struct islet_store *st, const struct islet_store_sandbox *s,
-                             struct islet_err *err) ISLET_MUST_CHECK;
+/* Change the fields of row->id's row that a request is about: fn gets the
+ * row as the store has it now, changes those fields (or fails, and the row
+ * stays as it was), and the row is written back before any other change is
+ * taken.  Two requests that change different fields of one sandbox (its
+ * labels, its env, an interval, its clock after a start) then never undo
+ * each other, as writing back a row read earlier would.  Never the phase
+ * or the share of the quota.  On success *row is the row as written;
+ * ISLET_E_NOTFOUND if it is gone.  fn runs under the store's lock: it
+ * must not call the store. */
+typedef int (*islet_store_change_fn) (struct islet_store_sandbox *row, const void *arg,
+                                      struct islet_err *err);
+int islet_store_sandbox_change (struct islet_store *st, struct islet_store_sandbox *row,
+                                islet_store_change_fn fn, const void *arg,
+                                struct islet_err *err) ISLET_MUST_CHECK;
 /* ISLET_E_NOTFOUND if the store has no row for id. */
 int islet_store_sandbox_get (struct islet_store *st, const char *id,
                              struct islet_store_sandbox *out,

@@ -192,14 +192,24 @@ struct create_args
 
 /* Daytona's rule: a sandbox is stopped or paused when idle, not both. */
 static int
-one_idle_action (int64_t auto_stop, int64_t auto_pause, struct resp *out)
+idle_rule (int64_t auto_stop, int64_t auto_pause, struct islet_err *err)
 {
   if (auto_stop > 0 && auto_pause > 0)
+    return islet_fail (err, ISLET_E_INVALID, 0,
+                       "autoPauseInterval %lld with autoStopInterval %lld: at most one of them "
+                       "may be non-zero (set the other to 0 first)",
+                       (long long) auto_pause, (long long) auto_stop);
+  return 0;
+}
+
+static int
+one_idle_action (int64_t auto_stop, int64_t auto_pause, struct resp *out)
+{
+  struct islet_err err;
+
+  if (idle_rule (auto_stop, auto_pause, &err) < 0)
     {
-      reply_error (out, 400, "BAD_REQUEST",
-                   "autoPauseInterval %lld with autoStopInterval %lld: at most one of them may "
-                   "be non-zero (set the other to 0 first)",
-                   (long long) auto_pause, (long long) auto_stop);
+      reply_islet_err (out, &err, false);
       return -1;
     }
   return 0;
@@ -512,11 +522,36 @@ api_sandbox_delete (struct req *r, struct resp *out)
 
 /* ---- Daytona fields islet only stores ---- */
 
+/* A labels request's change of the row: the labels (without the
+ * language's), and the language if they name one. */
+struct labels_change
+{
+  const char *labels, *language;
+};
+
+static int
+labels_set (struct islet_store_sandbox *row, const void *arg, struct islet_err *err)
+{
+  const struct labels_change *c = arg;
+
+  (void) err;
+  free (row->labels);
+  row->labels = islet_xstrdup (c->labels);
+  if (c->language)
+    {
+      free (row->language);
+      row->language = islet_xstrdup (c->language);
+    }
+  row->updated = now_s ();
+  return 0;
+}
+
 void
 api_sandbox_labels (struct req *r, struct resp *out)
 {
   cleanup_json json_t *j = req_json_object (r, out);
   cleanup_json json_t *labels = NULL;
+  cleanup_free char *text = NULL;
   cleanup_sb struct sb_ref sb = { 0 };
   const char *language = NULL;
   struct islet_err err;
@@ -532,25 +567,18 @@ api_sandbox_labels (struct req *r, struct resp *out)
   if ((labels = field_labels (j, "labels", &language, out)) == NULL
       || sb_open (r, r->params[0], &sb, out) < 0)
     return;
-  if (language)
-    {
-      free (sb.row.language);
-      sb.row.language = islet_xstrdup (language);
-    }
   shown = json_deep_copy (labels);
-  json_object_set_new (shown, "code-toolbox-language", json_string (sb.row.language));
   json_object_del (labels, "code-toolbox-language");
-  free (sb.row.labels);
-  sb.row.labels = json_dumps (labels, JSON_COMPACT);
-  sb.row.updated = now_s ();
-  if (islet_store_sandbox_put (r->srv->store, &sb.row, &err) < 0)
+  text = json_dumps (labels, JSON_COMPACT);
+  if (islet_store_sandbox_change (r->srv->store, &sb.row, labels_set,
+                                  &(struct labels_change){ text, language }, &err)
+      < 0)
     {
       json_decref (shown);
-      {
-        reply_islet_err (out, &err, false);
-        return;
-      }
+      reply_islet_err (out, &err, false);
+      return;
     }
+  json_object_set_new (shown, "code-toolbox-language", json_string (sb.row.language));
   reply_json (out, 200, json_pack ("{s:o}", "labels", shown));
 }
 
@@ -571,20 +599,39 @@ path_minutes (struct req *r, const char *what, int64_t min, int64_t *v, struct r
   return 0;
 }
 
+/* An interval request's change of the row: one field, within the rule
+ * on the other intervals as they are now. */
+struct interval_change
+{
+  size_t field; /* offset in struct islet_store_sandbox */
+  int64_t minutes;
+};
+
+static int
+interval_set (struct islet_store_sandbox *row, const void *arg, struct islet_err *err)
+{
+  const struct interval_change *c = arg;
+  struct islet_store_sandbox next = *row;
+
+  *(int64_t *) ((char *) &next + c->field) = c->minutes;
+  if (idle_rule (next.auto_stop, next.auto_pause, err) < 0)
+    return -1;
+  *(int64_t *) ((char *) row + c->field) = c->minutes;
+  row->updated = now_s ();
+  return 0;
+}
+
 static void
 set_interval (struct req *r, struct resp *out, size_t field, int64_t min)
 {
   cleanup_sb struct sb_ref sb = { 0 };
+  struct interval_change c = { .field = field };
   struct islet_err err;
-  int64_t v;
 
-  if (path_minutes (r, "interval", min, &v, out) < 0 || sb_open (r, r->params[0], &sb, out) < 0)
+  if (path_minutes (r, "interval", min, &c.minutes, out) < 0
+      || sb_open (r, r->params[0], &sb, out) < 0)
     return;
-  *(int64_t *) ((char *) &sb.row + field) = v;
-  if (one_idle_action (sb.row.auto_stop, sb.row.auto_pause, out) < 0)
-    return;
-  sb.row.updated = now_s ();
-  if (islet_store_sandbox_put (r->srv->store, &sb.row, &err) < 0)
+  if (islet_store_sandbox_change (r->srv->store, &sb.row, interval_set, &c, &err) < 0)
     {
       reply_islet_err (out, &err, false);
       return;
