@@ -26,6 +26,9 @@ struct islet_snapshot_info
   char image[80];                /* the image id its layer goes over */
   char source[ISLET_ID_LEN + 1]; /* the sandbox it was taken of */
   char source_name[ISLET_NAME_MAX + 1];
+  /* the name its maker knows it by where that is not `name`: isletd names
+   * its snapshots by their UUIDs, a key's names being its own; "" if none */
+  char label[256];
   uint32_t uid_base; /* the source's: the saved files' owners are in its range */
   int64_t created;   /* unix seconds */
   uint64_t bytes;    /* what its layer refers to (shared blocks included) */
@@ -35,6 +38,10 @@ struct islet_snapshot_info
  * or '-'.  A name that is taken is ISLET_E_CONFLICT. */
 int islet_snapshot_create (struct islet_ctx *ctx, const char *sandbox_ref, const char *name,
                            struct islet_snapshot_info *out, struct islet_err *err) ISLET_MUST_CHECK;
+/* The same, with a label (struct islet_snapshot_info); label may be NULL. */
+int islet_snapshot_create_as (struct islet_ctx *ctx, const char *sandbox_ref, const char *name,
+                              const char *label, struct islet_snapshot_info *out,
+                              struct islet_err *err) ISLET_MUST_CHECK;
 /* By name or id. */
 int islet_snapshot_get (struct islet_ctx *ctx, const char *ref, struct islet_snapshot_info *out,
                         struct islet_err *err) ISLET_MUST_CHECK;

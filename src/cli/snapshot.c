@@ -15,9 +15,13 @@ static const struct cli_opt json_opts[] = {
 static json_t *
 snapshot_json (const struct islet_snapshot_info *s)
 {
-  return json_pack ("{s:s,s:s,s:s,s:s,s:s,s:I,s:I}", "id", s->id, "name", s->name, "image",
-                    s->image, "source", s->source, "source_name", s->source_name, "created",
-                    (json_int_t) s->created, "bytes", (json_int_t) s->bytes);
+  json_t *j = json_pack ("{s:s,s:s,s:s,s:s,s:s,s:I,s:I}", "id", s->id, "name", s->name, "image",
+                         s->image, "source", s->source, "source_name", s->source_name, "created",
+                         (json_int_t) s->created, "bytes", (json_int_t) s->bytes);
+
+  if (j && s->label[0])
+    json_object_set_new (j, "label", json_string (s->label));
+  return j;
 }
 
 static int
@@ -54,8 +58,9 @@ snap_ls (struct cli *cli, struct cli_pos *pos, struct islet_err *err)
   for (size_t i = 0; i < n; i++)
     {
       char when[32];
-      printf ("%-24s %-12s %-20s %10.1f  %s\n", all[i].name, all[i].id,
-              cli_time (all[i].created, when, sizeof when), (double) all[i].bytes / 1e6,
+      /* isletd's by the name its key gave (their own names are UUIDs) */
+      printf ("%-24s %-12s %-20s %10.1f  %s\n", all[i].label[0] ? all[i].label : all[i].name,
+              all[i].id, cli_time (all[i].created, when, sizeof when), (double) all[i].bytes / 1e6,
               all[i].source_name);
     }
   return 0;

@@ -51,10 +51,14 @@ snapshot_lock (const struct islet_ctx *ctx, int op, struct islet_err *err)
 static json_t *
 record_json (const struct islet_snapshot_info *s)
 {
-  return json_pack ("{s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I}", "id", s->id, "name", s->name, "image",
-                    s->image, "source", s->source, "source_name", s->source_name, "uid_base",
-                    (json_int_t) s->uid_base, "created", (json_int_t) s->created, "bytes",
-                    (json_int_t) s->bytes);
+  json_t *j = json_pack ("{s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I}", "id", s->id, "name", s->name, "image",
+                         s->image, "source", s->source, "source_name", s->source_name, "uid_base",
+                         (json_int_t) s->uid_base, "created", (json_int_t) s->created, "bytes",
+                         (json_int_t) s->bytes);
+
+  if (j && s->label[0])
+    json_object_set_new (j, "label", json_string (s->label));
+  return j;
 }
 
 static int
@@ -62,7 +66,7 @@ record_load (const char *path, struct islet_snapshot_info *out, struct islet_err
 {
   cleanup_free char *text = NULL;
   cleanup_json json_t *j = NULL;
-  const char *id, *name, *image, *src, *src_name;
+  const char *id, *name, *image, *src, *src_name, *label = NULL;
   json_int_t base, created, bytes;
   json_error_t jerr;
 
@@ -74,9 +78,9 @@ record_load (const char *path, struct islet_snapshot_info *out, struct islet_err
     }
   j = json_loads (text, 0, &jerr);
   if (j == NULL
-      || json_unpack_ex (j, &jerr, 0, "{s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I}", "id", &id, "name", &name,
-                         "image", &image, "source", &src, "source_name", &src_name, "uid_base",
-                         &base, "created", &created, "bytes", &bytes)
+      || json_unpack_ex (j, &jerr, 0, "{s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s?s}", "id", &id, "name",
+                         &name, "image", &image, "source", &src, "source_name", &src_name,
+                         "uid_base", &base, "created", &created, "bytes", &bytes, "label", &label)
              < 0)
     return islet_fail (err, ISLET_E_SYSTEM, 0, "`%s`: %s", path, jerr.text);
   memset (out, 0, sizeof *out);
@@ -85,6 +89,7 @@ record_load (const char *path, struct islet_snapshot_info *out, struct islet_err
   snprintf (out->image, sizeof out->image, "%s", image);
   snprintf (out->source, sizeof out->source, "%s", src);
   snprintf (out->source_name, sizeof out->source_name, "%s", src_name);
+  snprintf (out->label, sizeof out->label, "%s", label ? label : "");
   out->uid_base = (uint32_t) base;
   out->created = created;
   out->bytes = (uint64_t) bytes;
@@ -309,6 +314,13 @@ int
 islet_snapshot_create (struct islet_ctx *ctx, const char *sandbox_ref, const char *name,
                        struct islet_snapshot_info *out, struct islet_err *err)
 {
+  return islet_snapshot_create_as (ctx, sandbox_ref, name, NULL, out, err);
+}
+
+int
+islet_snapshot_create_as (struct islet_ctx *ctx, const char *sandbox_ref, const char *name,
+                          const char *label, struct islet_snapshot_info *out, struct islet_err *err)
+{
   struct islet_sandbox_info sb;
   struct islet_snapshot_info s = { 0 };
   cleanup_close int lock = -1;
@@ -330,6 +342,7 @@ islet_snapshot_create (struct islet_ctx *ctx, const char *sandbox_ref, const cha
   snprintf (s.image, sizeof s.image, "%s", sb.image);
   memcpy (s.source, sb.id, sizeof s.source);
   snprintf (s.source_name, sizeof s.source_name, "%s", sb.name);
+  snprintf (s.label, sizeof s.label, "%s", label ? label : "");
   s.uid_base = sb.uid_base;
   s.created = (int64_t) time (NULL);
   lock = snapshot_lock (ctx, LOCK_EX, err);

@@ -3,7 +3,8 @@
 # after the copy-on-write layer is taken and before anything says it is
 # done: after a restart no snapshot is listed or usable, the name is free,
 # and the next snapshot sweeps the orphan layer.  Then one not killed:
-# listed, usable, its layer alone in the pool.
+# listed, usable, its layer alone in the pool, and `islet snapshot ls` shows
+# it by the name it was given.
 source "$(dirname "$0")/../lib/integration.sh"
 source "$(dirname "$0")/../lib/server.sh"
 
@@ -43,6 +44,11 @@ log "the name is free; the next snapshot sweeps the orphan layer"
 api POST "/api/sandbox/$id/snapshot" -H 'Content-Type: application/json' -d '{"name":"s1"}'
 expect_code "snapshot s1 again" 200
 expect_eq "layers after the next snapshot" "$(layers)" 1
+capture islet snapshot ls
+grep -Eq '^s1 +[0-9a-f]{12} ' <<<"$OUT" \
+  || fail "islet snapshot ls: s1 by the name its key gave it, with its id: $OUT"
+capture islet snapshot ls --json
+expect_eq "islet snapshot ls --json: the label" "$(jq -r '.snapshots[0].label' <<<"$OUT")" s1
 api GET /api/snapshots/s1
 expect_code "get s1" 200
 expect_body "s1 is active and from the sandbox" ".state == \"active\" and .sourceSandboxId == \"$id\""

@@ -109,7 +109,7 @@ owned_snapshot_take (const struct owner *k, const struct owned *o, const char *n
    * active leaves a row that the sweep at start removes with its layer */
   if (islet_store_snapshot_add (k->srv->store, out, err) < 0)
     goto fail;
-  if (islet_snapshot_create (k->srv->ctx, o->info.id, out->core, NULL, err) < 0)
+  if (islet_snapshot_create_as (k->srv->ctx, o->info.id, out->core, name, NULL, err) < 0)
     {
       if (islet_store_snapshot_delete (k->srv->store, out->id, &e) < 0)
         fprintf (stderr, "isletd: %s (the sweep at the next start removes it)\n", e.msg);
