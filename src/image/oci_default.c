@@ -285,23 +285,6 @@ add_layer_blob (const char *state_dir, const char *tar, int fd, const char *dige
   return -1;
 }
 
-/* Add a small JSON document as a blob; its digest into out. */
-static int
-add_json (const char *state_dir, json_t *j, char out[ISLET_DIGEST_LEN + 1], uint64_t *size,
-          struct islet_err *err)
-{
-  cleanup_free char *text = json_dumps (j, JSON_COMPACT | JSON_SORT_KEYS);
-  cleanup_close int fd = memfd_create ("islet-json", MFD_CLOEXEC);
-
-  if (text == NULL)
-    return islet_fail (err, ISLET_E_SYSTEM, ENOMEM, "encode JSON");
-  if (fd < 0 || islet_write_all (fd, text, strlen (text)) < 0 || lseek (fd, 0, SEEK_SET) < 0)
-    return islet_fail (err, ISLET_E_SYSTEM, errno, "write a JSON blob");
-  if (islet_digest_fd (fd, out, size, err) < 0 || lseek (fd, 0, SEEK_SET) < 0)
-    return -1;
-  return islet_imgstore_add_blob (state_dir, fd, out, err);
-}
-
 /* Import the rootfs tar as a one-layer image named ISLET_DEFAULT_IMAGE. */
 static int
 import_rootfs (const char *state_dir, const char *tar, const char *key, FILE *progress, json_t **id,
@@ -328,7 +311,7 @@ import_rootfs (const char *state_dir, const char *tar, const char *key, FILE *pr
                       "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                       "LANG=C.UTF-8", "Cmd", "bash", "Labels", KEY_LABEL, key, "rootfs", "type",
                       "layers", "diff_ids", layer);
-  if (add_json (state_dir, config, cfg, &cfg_size, err) < 0)
+  if (oci_add_json (state_dir, config, cfg, &cfg_size, err) < 0)
     return -1;
   manifest = json_pack ("{s:i,s:s,s:{s:s,s:s,s:I},s:[{s:s,s:s,s:I}]}", "schemaVersion", 2,
                         "mediaType", "application/vnd.oci.image.manifest.v1+json", "config",
@@ -336,7 +319,7 @@ import_rootfs (const char *state_dir, const char *tar, const char *key, FILE *pr
                         "size", (json_int_t) cfg_size, "layers", "mediaType",
                         "application/vnd.oci.image.layer.v1.tar", "digest", layer, "size",
                         (json_int_t) layer_size);
-  if (add_json (state_dir, manifest, man, NULL, err) < 0)
+  if (oci_add_json (state_dir, manifest, man, NULL, err) < 0)
     return -1;
   if (progress)
     fprintf (progress, "islet: unpacking %.19s (%.1f MB)\n", layer, (double) layer_size / 1e6);

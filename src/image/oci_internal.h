@@ -3,6 +3,7 @@
 #define ISLET_OCI_INTERNAL_H
 
 #include <jansson.h>
+#include <stdint.h>
 
 #include "islet/err.h"
 
@@ -13,6 +14,11 @@ int oci_store_begin (const char *state_dir, struct islet_err *err);
 
 /* Copy everything from in (at its offset) to out. */
 int oci_copy_fd (int in, int out, struct islet_err *err) ISLET_MUST_CHECK;
+
+/* Add a small JSON document (compact, keys sorted) as a blob; its digest
+ * into out, its size into *size (may be NULL). */
+int oci_add_json (const char *state_dir, json_t *j, char out[72], uint64_t *size,
+                  struct islet_err *err) ISLET_MUST_CHECK;
 
 /* The entry of an image index's "manifests" for linux on this machine's
  * architecture (borrowed from index), or NULL with *err set. */

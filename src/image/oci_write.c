@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -87,6 +88,23 @@ islet_imgstore_add_blob (const char *state_dir, int fd, const char *digest, stru
 fail:
   (void) !islet_rm_rf (tmp, &ignored);
   return -1;
+}
+
+/* Add a small JSON document as a blob; its digest into out. */
+int
+oci_add_json (const char *state_dir, json_t *j, char out[ISLET_DIGEST_LEN + 1], uint64_t *size,
+              struct islet_err *err)
+{
+  cleanup_free char *text = json_dumps (j, JSON_COMPACT | JSON_SORT_KEYS);
+  cleanup_close int fd = memfd_create ("islet-json", MFD_CLOEXEC);
+
+  if (text == NULL)
+    return islet_fail (err, ISLET_E_SYSTEM, ENOMEM, "encode JSON");
+  if (fd < 0 || islet_write_all (fd, text, strlen (text)) < 0 || lseek (fd, 0, SEEK_SET) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "write a JSON blob");
+  if (islet_digest_fd (fd, out, size, err) < 0 || lseek (fd, 0, SEEK_SET) < 0)
+    return -1;
+  return islet_imgstore_add_blob (state_dir, fd, out, err);
 }
 
 int
