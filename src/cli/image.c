@@ -17,6 +17,9 @@ struct image_args
   const char *name;         /* import: what to call the image */
   struct cli_list insecure; /* pull: registries that may be plain HTTP */
   const char *arg;          /* the positional argument */
+  /* build */
+  const char *tag, *file, *network, *timeout, *memory;
+  struct cli_list build_args;
 };
 
 static const struct cli_opt json_opts[] = {
@@ -35,6 +38,22 @@ static const struct cli_opt pull_opts[] = {
   { "insecure-registry", 0, CLI_OPT_LIST, offsetof (struct image_args, insecure), "HOST",
     "allow plain HTTP to this registry (host[:port], repeatable; loopback ones always may)", 0 },
   { "json", 0, CLI_OPT_JSON, 0, NULL, "print {\"ids\":[ID]}", 0 },
+  { NULL, 0, 0, 0, NULL, NULL, 0 },
+};
+
+static const struct cli_opt build_opts[] = {
+  { "tag", 't', CLI_OPT_STR, offsetof (struct image_args, tag), "NAME", "name the image", 0 },
+  { "file", 'f', CLI_OPT_STR, offsetof (struct image_args, file), "DOCKERFILE",
+    "the Dockerfile (- for stdin; default: CONTEXT/Dockerfile)", 0 },
+  { "build-arg", 0, CLI_OPT_LIST, offsetof (struct image_args, build_args), "K=V",
+    "a value for an ARG (repeatable)", 0 },
+  { "network", 0, CLI_OPT_STR, offsetof (struct image_args, network), "none|all",
+    "each RUN's outbound network (default none: loopback only)", 0 },
+  { "timeout", 0, CLI_OPT_STR, offsetof (struct image_args, timeout), "SECONDS",
+    "each RUN's wall-clock limit (default 600)", 0 },
+  { "memory", 0, CLI_OPT_STR, offsetof (struct image_args, memory), "MB",
+    "each RUN's memory limit (default 1024)", 0 },
+  { "json", 0, CLI_OPT_JSON, 0, NULL, "print {\"ids\":[ID],\"cached\":BOOL}", 0 },
   { NULL, 0, 0, 0, NULL, NULL, 0 },
 };
 
@@ -211,6 +230,37 @@ image_build_default (struct cli *cli, const struct image_args *a, struct islet_e
 }
 
 static int
+image_build (struct cli *cli, const struct image_args *a, struct islet_err *err)
+{
+  cleanup_free const char **args = islet_xcalloc (2 * a->build_args.n + 16, sizeof *args);
+  const struct
+  {
+    const char *flag, *val;
+  } pass[] = { { "-t", a->tag },
+               { "-f", a->file },
+               { "--network", a->network },
+               { "--timeout", a->timeout },
+               { "--memory", a->memory } };
+  size_t n = 0;
+
+  args[n++] = "build";
+  for (size_t i = 0; i < sizeof pass / sizeof pass[0]; i++)
+    if (pass[i].val)
+      {
+        args[n++] = pass[i].flag;
+        args[n++] = pass[i].val;
+      }
+  for (size_t i = 0; i < a->build_args.n; i++)
+    {
+      args[n++] = "--build-arg";
+      args[n++] = a->build_args.v[i];
+    }
+  if (a->arg)
+    args[n++] = a->arg;
+  return print_id (cli, run_helper (cli, args, err));
+}
+
+static int
 image_ls (struct cli *cli, const struct image_args *a, struct islet_err *err)
 {
   json_t *list = islet_imgstore_list (cli->state_dir, err), *img, *n;
@@ -358,6 +408,20 @@ static const struct image_verb
                "they use `host`.  Prints the image's id.",
       .opts = { json_opts },
       .raw_from = -1 } },
+  { "build an image from a Dockerfile",
+    image_build,
+    { .name = "image build",
+      .args = "[CONTEXT]",
+      .about = "Build an image from a Dockerfile (FROM, RUN, ENV, ARG, WORKDIR, USER, CMD,\n"
+               "ENTRYPOINT, COPY, LABEL).  FROM names an image of the store.  Each RUN runs in\n"
+               "an islet sandbox made from the layers so far, never on the host, and what it\n"
+               "changed becomes a layer; COPY takes files from CONTEXT and never from outside\n"
+               "it.  The same Dockerfile, base image, build arguments and COPY sources reuse\n"
+               "the image already built.  Steps and each RUN's output go to stderr; prints\n"
+               "the image's id.",
+      .opts = { build_opts },
+      .max_pos = 1,
+      .raw_from = -1 } },
   { "list images, with disk use",
     image_ls,
     { .name = "image ls",
@@ -432,8 +496,8 @@ cmd_image (struct cli *cli, int argc, char **argv)
       v = &verbs[i];
   if (r == 0 && v == NULL)
     r = islet_fail (&err, ISLET_E_INVALID, 0,
-                    "'%s' is not an image command (pull, import, build-default, ls, inspect, rm, "
-                    "prune)",
+                    "'%s' is not an image command (pull, import, build, build-default, ls, "
+                    "inspect, rm, prune)",
                     pos.v[0]);
   if (r == 0)
     r = cli_parse (cli, &v->spec, (int) pos.n - 1, pos.v + 1, &a, &vpos, &err);
@@ -446,6 +510,7 @@ cmd_image (struct cli *cli, int argc, char **argv)
   if (r == 0)
     r = v->fn (cli, &a, &err);
   cli_list_fini (&a.insecure);
+  cli_list_fini (&a.build_args);
   if (r > 0)
     return CLI_EXIT_OK;
   return r < 0 ? cli_report (cli, &err) : CLI_EXIT_OK;

@@ -8,15 +8,19 @@
  *   islet-image STATE_DIR rm REF
  *   islet-image STATE_DIR prune
  *   islet-image STATE_DIR build-default
+ *   islet-image STATE_DIR build [-t NAME] [-f DOCKERFILE|-] [--build-arg K=V]...
+ *               [--network none|all] [--timeout S] [--memory MB] [CONTEXT]
  *
  * It prints one JSON object on stdout: the result, or {"error":{"kind",
  * "message"}} with exit status 1.  The CLI (src/cli/image.c) reads it. */
+#include <errno.h>
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "islet/oci.h"
 #include "islet/util.h"
+#include "oci_build.h"
 
 static int
 print (json_t *j)
@@ -103,6 +107,109 @@ do_build_default (const char *state, int argc, char **argv, struct islet_err *er
   return print (json_pack ("{s:[o]}", "ids", id));
 }
 
+/* The Dockerfile's text: a file, or stdin for "-". */
+static char *
+read_dockerfile (const char *path, struct islet_err *err)
+{
+  FILE *f = strcmp (path, "-") == 0 ? stdin : fopen (path, "r");
+  char *text = NULL;
+  size_t len = 0;
+  FILE *mem;
+
+  if (f == NULL)
+    return islet_fail (err, ISLET_E_NOTFOUND, errno, "Dockerfile `%s`", path), NULL;
+  mem = open_memstream (&text, &len);
+  for (int c; mem && (c = getc (f)) != EOF && len < (1u << 20);)
+    putc (c, mem);
+  if (mem)
+    fclose (mem);
+  if (f != stdin)
+    fclose (f);
+  if (len >= (1u << 20))
+    {
+      free (text);
+      return islet_fail (err, ISLET_E_INVALID, 0, "Dockerfile `%s` is over 1 MiB", path), NULL;
+    }
+  return text;
+}
+
+static int
+build_opt (struct islet_build_opts *o, const char **file, const char *flag, const char *val,
+           struct islet_err *err)
+{
+  uint64_t n;
+  char *eq;
+
+  if (strcmp (flag, "-t") == 0)
+    o->name = val;
+  else if (strcmp (flag, "-f") == 0)
+    *file = val;
+  else if (strcmp (flag, "--build-arg") == 0 && (eq = strchr (val, '=')) != NULL)
+    json_object_set_new (o->build_args, strndup (val, (size_t) (eq - val)), json_string (eq + 1));
+  else if (strcmp (flag, "--network") == 0)
+    return islet_net_mode_parse (val, &o->net.mode, err) < 0 || o->net.mode == ISLET_NET_ALLOW
+               ? islet_fail (err, ISLET_E_INVALID, 0, "--network takes none or all")
+               : 0;
+  else if (strcmp (flag, "--timeout") == 0 && islet_parse_u64 (val, 86400, &n, err) == 0 && n)
+    o->timeout_s = (uint32_t) n;
+  else if (strcmp (flag, "--memory") == 0 && islet_parse_u64 (val, 1u << 20, &n, err) == 0 && n)
+    o->limits.memory_mb = n;
+  else
+    return islet_fail (err, ISLET_E_INVALID, 0, "build: bad option %s %s", flag, val);
+  return 0;
+}
+
+static int
+do_build (const char *state, int argc, char **argv, struct islet_err *err)
+{
+  struct islet_build_opts o = { .limits = ISLET_LIMITS_DEFAULT,
+                                .timeout_s = 600,
+                                .progress = stderr };
+  cleanup_free char *text = NULL, *deflt = NULL, *norm = NULL;
+  const char *file = NULL;
+  json_t *id = NULL;
+  bool cached = false;
+  int rc = -1;
+
+  o.build_args = json_object ();
+  for (int i = 0; i < argc; i++)
+    if (argv[i][0] == '-' && argv[i][1] && i + 1 < argc)
+      {
+        if (build_opt (&o, &file, argv[i], argv[i + 1], err) < 0)
+          goto out;
+        i++;
+      }
+    else if (o.context == NULL)
+      o.context = argv[i];
+    else
+      {
+        islet_fail (err, ISLET_E_INVALID, 0, "build takes one CONTEXT");
+        goto out;
+      }
+  if (file == NULL && o.context == NULL)
+    {
+      islet_fail (err, ISLET_E_INVALID, 0, "build takes a CONTEXT directory, or -f DOCKERFILE");
+      goto out;
+    }
+  if (file == NULL)
+    file = deflt = islet_xasprintf ("%s/Dockerfile", o.context);
+  if (o.name)
+    {
+      struct islet_ref ref;
+      if (islet_ref_parse (o.name, &ref, err) < 0)
+        goto out;
+      o.name = norm = islet_ref_string (&ref);
+      islet_ref_fini (&ref);
+    }
+  o.limits.timeout_s = o.timeout_s;
+  text = read_dockerfile (file, err);
+  if (text && islet_oci_build (state, &o, text, &id, &cached, err) == 0)
+    rc = print (json_pack ("{s:[o],s:b}", "ids", id, "cached", cached));
+out:
+  json_decref (o.build_args);
+  return rc;
+}
+
 static const struct
 {
   const char *name;
@@ -113,6 +220,7 @@ static const struct
   { "rm", do_rm },
   { "prune", do_prune },
   { "build-default", do_build_default },
+  { "build", do_build },
 };
 
 int
