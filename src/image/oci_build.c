@@ -651,7 +651,13 @@ build_fini (struct build *b)
       free (b->dir);
     }
   if (b->lock >= 0)
-    close (b->lock);
+    {
+      /* unlinked first: a build that finds it then finds its lock free and
+         removes nothing, everything of this build being gone already */
+      cleanup_free char *p = islet_xasprintf ("%s/images/build/%s.lock", b->state, b->token);
+      (void) unlink (p);
+      close (b->lock);
+    }
 }
 
 /* The key: sha256 of what makes the build (JSON of it). */

@@ -99,9 +99,30 @@ capture islet image build -t example.test/failed:1 -f "$W/fail"
 capture islet image inspect example.test/failed:1
 [[ $RC != 0 ]] || fail "a failed build left an image"
 expect_eq "no image record left" "$(ls "$STATE/images/meta" | wc -l)" "$records"
-[[ -z "$(ls -A "$STATE/images/build" | grep -v '\.lock$' || true)" ]] || fail "temporaries left: $(ls "$STATE/images/build")"
+[[ -z "$(ls -A "$STATE/images/build")" ]] || fail "temporaries left: $(ls "$STATE/images/build")"
 expect_eq "build sandboxes left" "$(jget "$(islet ls --json)" 'len(j["sandboxes"])')" 0
 store_ok "after a failed build"
+
+log "kill -9 of a build in its RUN: no image that looks complete; the next build removes what it left"
+records=$(ls "$STATE/images/meta" | wc -l)
+printf 'FROM example.test/base:1\nRUN echo started && sleep 60\n' >"$W/slow"
+"$ISLET_BIN" --state-dir "$STATE" image build -t example.test/killed:1 -f "$W/slow" >/dev/null 2>"$W/slow.err" </dev/null &
+cli=$!
+wait_until 60 grep -q '^started' "$W/slow.err" || fail "the slow RUN did not start: $(cat "$W/slow.err")"
+pkill -9 -P "$cli" -x islet-image 2>/dev/null || true
+kill -9 "$cli" 2>/dev/null || true
+wait "$cli" 2>/dev/null || true
+capture islet image inspect example.test/killed:1
+[[ $RC != 0 ]] || fail "a killed build left a named image"
+expect_eq "the killed build's sandbox is still there until the next build" \
+  "$(jget "$(islet ls --json)" 'len([s for s in j["sandboxes"] if s["name"].startswith("islet-build-")])')" 1
+printf 'FROM example.test/base:1\nRUN echo quick >/q\n' >"$W/quick"
+capture islet image build -f "$W/quick"
+[[ $RC == 0 ]] || fail "a build after a killed one: $ERR"
+expect_eq "the killed build's sandbox is gone" "$(jget "$(islet ls --json)" 'len(j["sandboxes"])')" 0
+expect_eq "its partial records are gone (one new image)" "$(ls "$STATE/images/meta" | wc -l)" $(( records + 1 ))
+[[ -z "$(ls -A "$STATE/images/build")" ]] || fail "the killed build's temporaries are left: $(ls "$STATE/images/build")"
+store_ok "after a killed build"
 
 log "COPY never leaves the context"
 mkdir -p "$W/c2"
