@@ -1,7 +1,8 @@
 /* A sandbox's outbound network: its mode and its allow-list, as asked at
  * create (or changed later), kept in its config.json and applied by its
- * supervisor (a veth pair into the sandbox's network namespace and an
- * nftables table of its own: docs/SECURITY.md says what each rule closes).
+ * supervisor (a veth pair into the sandbox's network namespace and its
+ * elements in islet's nftables table: docs/SECURITY.md says what each rule
+ * closes).
  *
  *   none   loopback only (the default): no device, no rule, no cost
  *   all    anywhere outside, but never the host, another sandbox,

@@ -1,6 +1,7 @@
 /* The kernel side of a sandbox's outbound network, done by its supervisor
  * in the host's network namespace (src/core/net_link.c, net_filter.c,
- * net_dns.c; only islet-run links them, with libmnl and libnftables). */
+ * net_nft.c, net_dns.c; only islet-run links them, and opens libnftables
+ * only to make or sweep the host's table). */
 #ifndef ISLET_NETSETUP_H
 #define ISLET_NETSETUP_H
 
@@ -24,34 +25,52 @@ struct islet_netlink
   uint32_t host;    /* network byte order: the host's end, the sandbox's gateway */
   uint32_t sandbox; /* the sandbox's eth0 */
   unsigned prefix;  /* 30 */
+  unsigned ifindex; /* of host_if, once made */
+  uint32_t epoch;   /* mode allow: the list's, marked on its connections */
 };
 
 /* Fill l for slot. */
 void islet_netlink_slot (unsigned slot, struct islet_netlink *l);
 
-/* Make the pair (host_if here, eth0 in netns_fd), address both ends and
- * route the namespace's traffic to the host's end.  ISLET_E_CONFLICT: a
- * device host_if exists already. */
+/* Make the pair (host_if here, down; eth0 in netns_fd) and note host_if's
+ * index in l.  ISLET_E_CONFLICT: a device host_if exists already. */
+int islet_netlink_create (int netns_fd, struct islet_netlink *l,
+                          struct islet_err *err) ISLET_MUST_CHECK;
+/* Address both ends, bring them up and route the namespace's traffic to
+ * the host's end. */
 int islet_netlink_up (int netns_fd, const struct islet_netlink *l,
                       struct islet_err *err) ISLET_MUST_CHECK;
 /* Delete host_if (and so its peer): for a link whose sandbox lives on. */
 int islet_netlink_down (const char *host_if, struct islet_err *err) ISLET_MUST_CHECK;
 
-/* Load libnftables now rather than at the first table (a process that
- * forks supervisors loads it once for all of them). */
+/* Load libnftables now rather than when the table is first made or swept
+ * (a process that forks supervisors loads it once for all of them). */
 int islet_netfilter_load (struct islet_err *err) ISLET_MUST_CHECK;
 
-/* The sandbox's nftables table, `inet islet_<slot>`, made or replaced in
- * one transaction from net (its mode and CIDRs; names are the DNS
- * responder's, whose answers go to the set `dns4`).  dns: whether the
- * host's end answers DNS. */
-int islet_netfilter_apply (const struct islet_netlink *l, const struct islet_net *net, bool dns,
+/* The host's table `inet islet`, made in one transaction unless it exists
+ * (libnftables). */
+int islet_netfilter_table (struct islet_err *err) ISLET_MUST_CHECK;
+
+/* The elements of the sandbox of l (whose ifindex is set) for net, added
+ * in one batch, the table made first if missing; a new epoch in l. */
+int islet_netfilter_apply (struct islet_netlink *l, const struct islet_net *net,
                            struct islet_err *err) ISLET_MUST_CHECK;
-int islet_netfilter_remove (const struct islet_netlink *l, struct islet_err *err) ISLET_MUST_CHECK;
-/* Allow the sandbox of l to reach addr (network byte order) for ttl_s
- * seconds: an answer of its DNS responder for an allowed name. */
+/* Replace old's elements by net's in one batch, with a new epoch: the
+ * connections the old list opened end with it. */
+int islet_netfilter_change (struct islet_netlink *l, const struct islet_net *old,
+                            const struct islet_net *net, struct islet_err *err) ISLET_MUST_CHECK;
+int islet_netfilter_remove (const struct islet_netlink *l, const struct islet_net *net,
+                            struct islet_err *err) ISLET_MUST_CHECK;
+/* Allow the sandbox of l to open connections to addr (network byte
+ * order) for ttl_s seconds: an answer of its DNS responder for an allowed
+ * name. */
 int islet_netfilter_allow_addr (const struct islet_netlink *l, uint32_t addr, unsigned ttl_s,
                                 struct islet_err *err) ISLET_MUST_CHECK;
+/* Remove what supervisors killed outright left: the elements of devices
+ * that are gone, and tables `inet islet_<slot>` of free slots (of an
+ * earlier islet).  *removed: how many elements. */
+int islet_netfilter_sweep (bool (*slot_free) (unsigned slot), unsigned *removed,
+                           struct islet_err *err) ISLET_MUST_CHECK;
 
 /* The DNS responder (net_dns.c): serve queries from the sandbox of l on
  * sock (bound to its gateway's port 53) until sock fails; names of net's

@@ -1,10 +1,11 @@
 /* A sandbox's DNS responder: the only resolver its network lets it use
- * (the sandbox's table sends every UDP query on port 53, whatever server it
+ * (islet's table sends every UDP query on port 53, whatever server it
  * names, here; DNS over TCP is traffic like any other).  In mode allow it
  * answers a name outside the list itself, NXDOMAIN, and sends nothing
  * upstream, so a query cannot carry data out (`<secret>.attacker.example`);
  * an allowed name is asked upstream and the IPv4 addresses of the answer
- * join the sandbox's set `dns4`, the only names' addresses it may reach.
+ * join the sandbox's elements of the set `dns4` for their TTL, the only names'
+ * addresses it may reach.
  * AAAA is answered empty: a sandbox has no IPv6 route.  One query at a time,
  * each bounded by UPSTREAM_TIMEOUT_MS. */
 #include <arpa/inet.h>
@@ -22,10 +23,11 @@
 
 #define UPSTREAM_TIMEOUT_MS 3000
 #define MSG_MAX 4096
-/* How long an address stays reachable after the answer that named it, at
-   the least: a client connects some time after it resolves, and the
-   sandbox's table keeps an address in use reachable for an hour more. */
-#define TTL_MIN 300
+/* How long an address opens new connections after the answer that named
+   it: the answer's TTL, at least TTL_MIN (a client may connect a while
+   after it resolves, and resolvers cache for seconds); a connection opened
+   meanwhile lives on after it (docs/SECURITY.md). */
+#define TTL_MIN 30
 #define TTL_MAX 86400
 
 enum

@@ -1,9 +1,11 @@
 /* A sandbox's link to the host: a veth pair made with its peer already in
  * the sandbox's network namespace (moving a device between namespaces
  * waits for an RCU grace period, ~20 ms here; making it there does not),
- * a /30 between the two ends and a default route inside.  The pair goes
- * with the namespace: the kernel deletes it when the sandbox's last
- * process and the supervisor's fds are gone, so there is no teardown. */
+ * a /30 between the two ends and a default route inside.  The host's end
+ * stays down until the sandbox's filter elements exist (they are keyed by
+ * its interface index).  The pair goes with the namespace: the kernel
+ * deletes it when the sandbox's last process and the supervisor's fds are
+ * gone, so there is no teardown. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -213,13 +215,22 @@ inside (int netns_fd, const struct islet_netlink *l, struct islet_err *err)
 }
 
 int
+islet_netlink_create (int netns_fd, struct islet_netlink *l, struct islet_err *err)
+{
+  if (veth_create (l->host_if, netns_fd, err) < 0)
+    return -1;
+  l->ifindex = if_nametoindex (l->host_if);
+  if (l->ifindex == 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "index of `%s`", l->host_if);
+  return 0;
+}
+
+int
 islet_netlink_up (int netns_fd, const struct islet_netlink *l, struct islet_err *err)
 {
   cleanup_free char *v6 = NULL, *fwd = NULL;
   cleanup_close int sock = -1;
 
-  if (veth_create (l->host_if, netns_fd, err) < 0)
-    return -1;
   /* the host's end: no IPv6 (the sandbox's link-local packets would be
      the host's), forwarding on this device only (IPv4 forwarding is
      decided by the device a packet comes in on) */

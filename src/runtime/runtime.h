@@ -40,23 +40,29 @@ struct sandbox
   pid_t init_pid;         /* host pid of the sandbox's pid 1 */
   int ns[ISLET_NS_COUNT];
   struct islet_net net;      /* its outbound network, from config.json */
-  struct islet_netlink link; /* when net_slot_fd >= 0: its veth and table */
+  struct islet_netlink link; /* when net_slot_fd >= 0: its veth and filter elements */
   int net_slot_fd;           /* the slot's lock, held for the supervisor's life */
+  bool net_filtered;         /* its elements are in the host's table */
   pid_t dns_pid;             /* its DNS responder (net_dns.c), 0 if none */
 };
 
 /* net.c: a slot for the sandbox's link (before its init starts, so the
- * init can name its gateway in /etc/resolv.conf), then the link, its table
- * and its DNS responder once the namespace exists; net_down undoes what
- * net_up did (the pair goes with the namespace).  Mode none: nothing. */
+ * init can name its gateway in /etc/resolv.conf), then the link, its filter
+ * elements and its DNS responder once the namespace exists; net_down undoes
+ * what net_up did (the pair goes with the namespace) and frees the slot.
+ * Mode none: nothing. */
 int net_slot_take (struct sandbox *sb, struct islet_err *err) ISLET_MUST_CHECK;
 int net_up (struct sandbox *sb, struct islet_err *err) ISLET_MUST_CHECK;
 void net_down (struct sandbox *sb);
 /* net.c: apply the network of the sandbox's config.json again (a change
- * made while it runs): a link made or removed, the table replaced. */
+ * made while it runs): a link made or removed, the elements replaced. */
 int net_update (struct sandbox *sb, struct islet_err *err) ISLET_MUST_CHECK;
 /* Kill the DNS responder (the caller reaps it). */
 void net_dns_stop (struct sandbox *sb);
+/* net.c: remove what supervisors killed outright left behind: the lock
+ * files of free slots (and a device of such a slot), the filter elements of
+ * devices that are gone.  Logs what it removed. */
+void net_sweep (void);
 
 /* init.c: start pid 1 in new namespaces; returns when the sandbox is ready. */
 int sandbox_start_init (struct sandbox *sb, struct islet_err *err);
