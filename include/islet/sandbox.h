@@ -108,6 +108,19 @@ int islet_sandbox_list (struct islet_ctx *ctx, struct islet_sandbox_info **out, 
 int islet_sandbox_start (struct islet_ctx *ctx, const char *id,
                          struct islet_err *err) ISLET_MUST_CHECK;
 
+/* Archive a stopped sandbox's files (src/client/archive.c): its volume
+ * sent compressed to <state>/archive/ID.btrfs.zst, then deleted, so the
+ * pool's space is free; *compacted false when the pool is a plain
+ * directory (the files stay).  Restore before its next start: a no-op for
+ * a sandbox that has no archive.  Forget: its archive's files removed. */
+int islet_sandbox_archive_files (struct islet_ctx *ctx, const char *id, bool *compacted,
+                                 struct islet_err *err) ISLET_MUST_CHECK;
+int islet_sandbox_restore_files (struct islet_ctx *ctx, const char *id,
+                                 struct islet_err *err) ISLET_MUST_CHECK;
+void islet_sandbox_archive_forget (struct islet_ctx *ctx, const char *id);
+/* Whether id has an archive, or one cut short, for a restore to finish. */
+bool islet_sandbox_archive_pending (struct islet_ctx *ctx, const char *id);
+
 /* Stop: every process gone, the writable layer and /workspace kept. */
 int islet_sandbox_stop (struct islet_ctx *ctx, const char *id,
                         struct islet_err *err) ISLET_MUST_CHECK;

@@ -656,6 +656,10 @@ local_start (void *self, const char *ref, struct islet_err *err)
                        "sandbox `%s` is broken (its create or remove was cut short): remove it",
                        info.id);
   clear_stale (ctx, info.id);
+  /* archived files come back whole before anything runs on them */
+  if (islet_sandbox_archive_pending (ctx, info.id)
+      && islet_sandbox_restore_files (ctx, info.id, err) < 0)
+    return -1;
   return spawn_supervisor (ctx, info.id, err);
 }
 
@@ -693,6 +697,7 @@ sandbox_remove_storage (struct islet_ctx *ctx, const char *id, const char *name,
   int rc = 0;
 
   clear_stale (ctx, id);
+  islet_sandbox_archive_forget (ctx, id);
   if (pool (ctx, &p, &e) == 0)
     {
       rc = islet_disk_destroy (p, id, &e);

@@ -499,7 +499,7 @@ owned_start (const struct owner *k, struct owned *o, struct islet_err *err)
 
   if (lifecycle (k, o, &t_start, err) < 0)
     return -1;
-  /* restored: its files never left its volume */
+  /* restored by the start (islet_sandbox_restore_files) */
   if (islet_store_sandbox_set_archived (k->srv->store, o->info.id, false, &e) < 0)
     fprintf (stderr, "isletd: %s\n", e.msg);
   return 0;
@@ -522,12 +522,16 @@ owned_archive (const struct owner *k, struct owned *o, struct islet_err *err)
 {
   const char *name = o->row.name ? o->row.name : o->info.id;
   const char *was = owned_state (k->srv, &o->info);
+  bool compacted;
 
   if (strcmp (was, "archived") == 0)
     return islet_fail (err, ISLET_E_CONFLICT, 0, "sandbox '%s' is already archived", name);
   if (o->info.state != ISLET_SB_STOPPED)
     return islet_fail (err, ISLET_E_CONFLICT, 0,
                        "sandbox '%s' is %s: only a stopped sandbox can be archived", name, was);
+  /* the files first: a start restores them whatever the mark says */
+  if (islet_sandbox_archive_files (k->srv->ctx, o->info.id, &compacted, err) < 0)
+    return islet_wrap (err, "archive sandbox '%s'", name);
   if (islet_store_sandbox_set_archived (k->srv->store, o->info.id, true, err) < 0)
     return -1;
   event (k, o, NULL, was);

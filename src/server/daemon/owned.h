@@ -111,8 +111,9 @@ int owned_create (const struct owner *k, const struct owned_spec *spec, struct o
  * already so); the row's clocks follow, o is refreshed, the event sent. */
 int owned_start (const struct owner *k, struct owned *o, struct islet_err *err) ISLET_MUST_CHECK;
 int owned_stop (const struct owner *k, struct owned *o, struct islet_err *err) ISLET_MUST_CHECK;
-/* Archive a stopped one (Daytona's archive): its files stay in its volume,
- * its state is archived until a start restores it. */
+/* Archive a stopped one (Daytona's archive): its files kept compressed
+ * outside the disk pool (islet_sandbox_archive_files), its state archived
+ * until a start restores them. */
 int owned_archive (const struct owner *k, struct owned *o, struct islet_err *err) ISLET_MUST_CHECK;
 /* Daytona's word for a sandbox's state: started, stopped, paused, or
  * archived for a stopped one archived. */
