@@ -39,6 +39,13 @@ struct mcp_create
   bool persistent;      /* false: removed at the session's end (and, over HTTP, when idle) */
 };
 
+/* A command's output on its way to the answer, kept by the host. */
+struct mcp_output
+{
+  islet_output_fn fn; /* the exec's on_output */
+  void *user;
+};
+
 struct mcp_host_ops
 {
   int (*create) (void *data, const struct mcp_create *c, char id[ISLET_ID_LEN + 1],
@@ -57,6 +64,15 @@ struct mcp_host_ops
    * line, or nothing. */
   void (*record) (void *data, const char *action, const char *id, const struct islet_err *failed,
                   uint64_t ms);
+  /* Optional (NULL: the output is collected in memory): keep the output
+   * of execute_code and execute_shell out of memory.  output_open gives
+   * the exec's sink; once the command is over, output_close gives in
+   * text the two JSON strings that stand for its stdout and stderr in the
+   * answer (the host's transport puts the bytes there as it sends it), or
+   * -1 with err when not all of it could be kept; with text NULL (the
+   * command failed) it only lets o go. */
+  int (*output_open) (void *data, struct mcp_output *o, struct islet_err *err);
+  int (*output_close) (void *data, struct mcp_output *o, json_t *text[2], struct islet_err *err);
 };
 
 struct mcp_host

@@ -107,26 +107,52 @@ sandbox_arg (const struct call *c, const json_t *args, struct islet_sandbox_info
   return c->h->ops->resolve (c->h->data, str_arg (args, "sandbox_id"), info, err);
 }
 
-int
-run_in (const struct call *c, const char *id, char *const *argv, const json_t *env, const char *cwd,
-        uint32_t timeout_ms, json_t **out, struct islet_err *err)
+/* run_in; spooled: the output kept by the host (output_open), when it
+ * can, never in this process's memory. */
+static int
+run_kept (const struct call *c, const char *id, char *const *argv, const json_t *env,
+          const char *cwd, uint32_t timeout_ms, bool spooled, json_t **out, struct islet_err *err)
 {
+  const struct mcp_host_ops *ops = c->h->ops;
   struct islet_exec_result res = { 0 };
   cleanup_json json_t *meta = meta_read (c->h->ctx, id);
   char **envv = env_from (json_object_get (meta, "environment_vars"), env);
   struct islet_exec_req req = { .argv = argv, .env = envv, .cwd = cwd, .timeout_ms = timeout_ms };
+  struct mcp_output o = { 0 };
+  json_t *text[2] = { NULL, NULL };
   int r = env_check (env, err);
 
+  spooled = spooled && ops->output_open != NULL;
+  if (r == 0 && spooled && (r = ops->output_open (c->h->data, &o, err)) == 0)
+    {
+      req.on_output = o.fn;
+      req.user = o.user;
+      req.uncollected = true;
+    }
   if (r == 0)
     r = islet_exec (c->h->ctx, id, &req, &res, err);
+  if (req.uncollected && ops->output_close (c->h->data, &o, r == 0 ? text : NULL, err) < 0)
+    r = -1;
   if (r == 0)
     {
-      *out = islet_exec_json (&res);
+      *out = spooled ? islet_exec_stats_json (&res) : islet_exec_json (&res);
+      if (spooled)
+        {
+          json_object_set_new (*out, "stdout", text[0]);
+          json_object_set_new (*out, "stderr", text[1]);
+        }
       json_object_set_new (*out, "sandbox_id", json_string (id));
     }
   islet_exec_result_fini (&res);
   islet_strv_free (envv);
   return r;
+}
+
+int
+run_in (const struct call *c, const char *id, char *const *argv, const json_t *env, const char *cwd,
+        uint32_t timeout_ms, json_t **out, struct islet_err *err)
+{
+  return run_kept (c, id, argv, env, cwd, timeout_ms, false, out, err);
 }
 
 /* ---- create_sandbox ---- */
@@ -300,11 +326,11 @@ tool_execute_code (const struct call *c, const json_t *args, json_t **out, struc
     {
       if (sandbox_arg (c, args, &info, err) < 0)
         return -1;
-      return run_in (c, info.id, argv, NULL, NULL, timeout_ms, out, err);
+      return run_kept (c, info.id, argv, NULL, NULL, timeout_ms, true, out, err);
     }
   if (h->ops->create (h->data, &fresh, id, err) < 0)
     return -1;
-  r = run_in (c, id, argv, NULL, NULL, timeout_ms, out, err);
+  r = run_kept (c, id, argv, NULL, NULL, timeout_ms, true, out, err);
   if (h->ops->remove (h->data, id, &rm_err) < 0)
     fprintf (stderr, "%s: sandbox %s was not removed: %s\n", h->name, id, rm_err.msg);
   else if (r == 0)
@@ -321,8 +347,8 @@ tool_execute_shell (const struct call *c, const json_t *args, json_t **out, stru
 
   if (timeout_arg (args, &timeout_ms, err) < 0 || sandbox_arg (c, args, &info, err) < 0)
     return -1;
-  return run_in (c, info.id, argv, json_object_get (args, "env"), str_arg (args, "cwd"), timeout_ms,
-                 out, err);
+  return run_kept (c, info.id, argv, json_object_get (args, "env"), str_arg (args, "cwd"),
+                   timeout_ms, true, out, err);
 }
 
 /* ---- the tool table ---- */

@@ -156,17 +156,37 @@ struct spool;
 /* A spool for r's key (an unlinked file in the state dir); NULL with a 500
  * in out. */
 struct spool *spool_new (struct req *r, struct resp *out);
+/* The same for key_id, NULL with err. */
+struct spool *spool_open (struct srv *srv, int64_t key_id, struct islet_err *err);
 void spool_free (struct spool *s);
 void spool_add (struct spool *s, const char *data, size_t n);
 /* An islet_output_fn; user is the spool. */
 void spool_output (enum islet_stream stream, const char *data, size_t len, void *user);
+/* The same with user a struct spool *[2]: stdout's, then stderr's. */
+void spool_pair_output (enum islet_stream stream, const char *data, size_t len, void *user);
 uint64_t spool_len (struct spool *s);
 /* Everything added is kept: 0, or -1 with a 507 in out (the key's scratch
  * space ran out, or the disk). */
 int spool_check (struct spool *s, struct resp *out);
-/* Answer 200: prefix, the spooled bytes as a JSON string (as
- * islet_json_bytes makes it: valid UTF-8 kept, each bad byte U+FFFD),
- * suffix, made as it is sent.  Takes s and both strings (malloc'd). */
+/* The same with the error in err (ISLET_E_LIMIT, errnum ENOSPC: a 507). */
+int spool_done (struct spool *s, struct islet_err *err);
+enum spool_form
+{
+  SPOOL_TEXT,   /* as islet_json_bytes makes it: valid UTF-8 kept, each bad byte U+FFFD */
+  SPOOL_BASE64, /* the exact bytes */
+};
+/* A JSON string that stands for s's bytes in an answer of
+ * spool_reply_answer, in form: put it where the text goes (new reference).
+ * It may be nested in JSON text that is itself a string of the answer (MCP's
+ * content text): the bytes are then escaped as often as it is. */
+json_t *spool_token (struct spool *s, enum spool_form form);
+/* Answer status with answer (stolen) dumped, each token of spools[0..n)
+ * replaced by its spool's bytes, made as it is sent; takes the spools
+ * (NULL entries skipped; the pointers are set to NULL). */
+void spool_reply_answer (struct resp *out, int status, json_t *answer, struct spool **spools,
+                         size_t n);
+/* Answer 200: prefix, the spooled bytes as SPOOL_TEXT, suffix, made as it
+ * is sent.  Takes s and both strings (malloc'd). */
 void spool_reply_json (struct spool *s, struct resp *out, char *prefix, char *suffix);
 /* A spool written by the caller through its fd: reserve n bytes of the
  * key's scratch budget before writing them (-1: over it, spool_check then

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "islet/util.h"
@@ -15,6 +16,7 @@
 
 #define SPOOL_BUF 65536
 #define ESC_CHUNK 8192
+#define NONCE_BYTES 16
 
 struct spool
 {
@@ -25,26 +27,46 @@ struct spool
   bool over; /* the key's scratch budget ran out: later bytes were dropped */
   int write_errno;
   const char *whose;
-  char buf[SPOOL_BUF]; /* not yet written */
+  char nonce[NONCE_BYTES * 2 + 1]; /* names the spool in an answer's tokens */
+  char buf[SPOOL_BUF];             /* not yet written */
   size_t blen;
 };
 
 struct spool *
-spool_new (struct req *r, struct resp *out)
+spool_open (struct srv *srv, int64_t key_id, struct islet_err *err)
 {
   struct spool *s;
-  int fd = open (r->srv->state_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  unsigned char rnd[NONCE_BYTES];
+  int fd;
 
+  if (getrandom (rnd, sizeof rnd, 0) != (ssize_t) sizeof rnd)
+    {
+      islet_fail (err, ISLET_E_SYSTEM, errno, "getrandom");
+      return NULL;
+    }
+  fd = open (srv->state_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
   if (fd < 0)
     {
-      reply_error (out, 500, "INTERNAL_ERROR", "cannot make a scratch file for the output: %s",
-                   strerror (errno));
+      islet_fail (err, ISLET_E_SYSTEM, errno, "make a scratch file for the output");
       return NULL;
     }
   s = islet_xcalloc (1, sizeof *s);
-  s->srv = r->srv;
-  s->key_id = r->key_id;
+  s->srv = srv;
+  s->key_id = key_id;
   s->fd = fd;
+  for (size_t i = 0; i < sizeof rnd; i++)
+    snprintf (s->nonce + 2 * i, 3, "%02x", rnd[i]);
+  return s;
+}
+
+struct spool *
+spool_new (struct req *r, struct resp *out)
+{
+  struct islet_err err;
+  struct spool *s = spool_open (r->srv, r->key_id, &err);
+
+  if (s == NULL)
+    reply_islet_err (out, &err, false);
   return s;
 }
 
@@ -113,6 +135,14 @@ spool_output (enum islet_stream stream, const char *data, size_t len, void *user
   spool_add (user, data, len);
 }
 
+void
+spool_pair_output (enum islet_stream stream, const char *data, size_t len, void *user)
+{
+  struct spool **pair = user;
+
+  spool_add (pair[stream == ISLET_STDERR], data, len);
+}
+
 uint64_t
 spool_len (struct spool *s)
 {
@@ -120,26 +150,39 @@ spool_len (struct spool *s)
 }
 
 int
-spool_check (struct spool *s, struct resp *out)
+spool_done (struct spool *s, struct islet_err *err)
 {
   flush (s);
   if (s->over)
     {
-      reply_error (out, 507, "INSUFFICIENT_STORAGE",
-                   "the output is over %s scratch space for answers (%llu bytes at once); "
-                   "ask for less output or stream it (POST /v1/sandbox/{id}/exec with stream)",
-                   s->whose,
-                   (unsigned long long) guard_limit (s->srv->guard, GUARD_SCRATCH,
-                                                     strcmp (s->whose, "this key's") == 0));
+      islet_fail (err, ISLET_E_LIMIT, 0,
+                  "the output is over %s scratch space for answers (%llu bytes at once); "
+                  "ask for less output or stream it (POST /v1/sandbox/{id}/exec with stream)",
+                  s->whose,
+                  (unsigned long long) guard_limit (s->srv->guard, GUARD_SCRATCH,
+                                                    strcmp (s->whose, "this key's") == 0));
+      err->errnum = ENOSPC; /* the answer's status is 507, as for a full disk */
       return -1;
     }
   if (s->write_errno)
     {
-      reply_error (out, 507, "INSUFFICIENT_STORAGE", "cannot keep the output for the answer: %s",
-                   strerror (s->write_errno));
+      islet_fail (err, ISLET_E_LIMIT, 0, "cannot keep the output for the answer: %s",
+                  strerror (s->write_errno));
+      err->errnum = ENOSPC;
       return -1;
     }
   return 0;
+}
+
+int
+spool_check (struct spool *s, struct resp *out)
+{
+  struct islet_err err;
+
+  if (spool_done (s, &err) == 0)
+    return 0;
+  reply_islet_err (out, &err, false);
+  return -1;
 }
 
 /* ---- a spool written by someone else (a bulk download's parts) ---- */
@@ -225,18 +268,47 @@ spool_reply_raw (struct spool *s, struct resp *out)
   out->produce_state = a;
 }
 
-/* ---- the answer: prefix, the spool as a JSON string, suffix ---- */
+/* ---- the answer: JSON text with spooled bytes where its tokens are ----
+ *
+ * A token is a JSON string that stands for a spool's bytes: the spool's
+ * random nonce (no other string of the answer can hold it by chance or by
+ * a caller's design), the form, and a backslash between two marks.  The
+ * answer is dumped once with its tokens; each time a string holding JSON
+ * text is dumped again (MCP's content text) the backslash doubles, so the
+ * number found tells how many times the bytes must be escaped there. */
+
+#define TOKEN_DEPTH_MAX 8 /* escaped at most this many times over */
+
+struct piece
+{
+  size_t off, len; /* literal text of the dump */
+  struct spool *s; /* or this spool's bytes */
+  enum spool_form form;
+  int depth; /* times escaped as JSON string text (0: base64 needs none) */
+};
 
 struct answer
 {
-  struct spool *s;
-  char *text[2]; /* prefix, suffix */
-  int phase;     /* 0 prefix, 1 the spool, 2 suffix, 3 over */
-  size_t off;    /* in the prefix or suffix */
-  uint64_t pos;  /* in the spool */
-  char esc[ESC_CHUNK * 6];
+  char *text; /* the dump the literal pieces are of */
+  struct spool **spools;
+  size_t n_spools;
+  struct piece *p;
+  size_t n, cap, i;
+  size_t off;   /* in a literal piece */
+  uint64_t pos; /* in a spool */
+  char esc[2][ESC_CHUNK * 6];
+  char *out; /* esc[0] or esc[1], what is left to send of the last chunk */
   size_t elen, eoff;
 };
+
+json_t *
+spool_token (struct spool *s, enum spool_form form)
+{
+  char t[96];
+
+  snprintf (t, sizeof t, "@islet-spool-%s-%c\\~", s->nonce, form == SPOOL_BASE64 ? 'b' : 't');
+  return json_string (t);
+}
 
 /* The length of the well-formed UTF-8 sequence at p (no overlong form, no
  * surrogate, nothing past U+10FFFF): 0 if there is none, -1 if the bytes
@@ -327,54 +399,102 @@ escape (const unsigned char *in, size_t n, bool at_end, char *out, size_t *used)
   return o;
 }
 
+/* Each " and \ of in[0..n) escaped once more (the text is escaped JSON
+ * already: no control byte is left in it). */
+static size_t
+escape_again (const char *in, size_t n, char *out)
+{
+  size_t o = 0;
+
+  for (size_t i = 0; i < n; i++)
+    {
+      if (in[i] == '"' || in[i] == '\\')
+        out[o++] = '\\';
+      out[o++] = in[i];
+    }
+  return o;
+}
+
+/* The next piece of a spool in its form: -1 on a read failure. */
+static int
+spool_chunk (struct answer *a, const struct piece *p)
+{
+  /* each depth past the first may double the text: read less for it */
+  size_t want = p->form == SPOOL_BASE64 ? ESC_CHUNK / 4 * 3
+                                        : ESC_CHUNK >> (p->depth > 1 ? p->depth - 1 : 0);
+  unsigned char in[ESC_CHUNK];
+  uint64_t left = p->s->len - a->pos;
+  size_t used;
+  ssize_t got;
+
+  do
+    got = pread (p->s->fd, in, left < want ? left : want, (off_t) a->pos);
+  while (got < 0 && errno == EINTR);
+  if (got <= 0)
+    return -1;
+  if (p->form == SPOOL_BASE64)
+    {
+      cleanup_free char *b = NULL;
+
+      /* whole groups of three bytes, but for the last */
+      if ((uint64_t) got < left && got >= 3)
+        got -= got % 3;
+      b = islet_base64 (in, (size_t) got);
+      a->elen = strlen (b);
+      memcpy (a->esc[0], b, a->elen);
+      a->out = a->esc[0];
+      a->pos += (uint64_t) got;
+      a->eoff = 0;
+      return 0;
+    }
+  a->elen = escape (in, (size_t) got, a->pos + (uint64_t) got == p->s->len, a->esc[0], &used);
+  if (used == 0) /* a short read inside a character: take it as it is */
+    a->elen = escape (in, (size_t) got, true, a->esc[0], &used);
+  a->out = a->esc[0];
+  for (int d = 1; d < p->depth; d++)
+    {
+      char *to = a->out == a->esc[0] ? a->esc[1] : a->esc[0];
+      a->elen = escape_again (a->out, a->elen, to);
+      a->out = to;
+    }
+  a->pos += used;
+  a->eoff = 0;
+  return 0;
+}
+
 static ssize_t
 answer_produce (void *state, char *buf, size_t max)
 {
   struct answer *a = state;
   size_t n = 0;
 
-  while (n < max && a->phase < 3)
+  while (n < max && a->i < a->n)
     {
+      const struct piece *p = &a->p[a->i];
       size_t k;
 
-      if (a->phase != 1)
+      if (p->s == NULL)
         {
-          const char *t = a->text[a->phase / 2];
-          size_t tl = strlen (t);
-
-          k = tl - a->off < max - n ? tl - a->off : max - n;
-          memcpy (buf + n, t + a->off, k);
+          k = p->len - a->off < max - n ? p->len - a->off : max - n;
+          memcpy (buf + n, a->text + p->off + a->off, k);
           a->off += k;
           n += k;
-          if (a->off == tl)
-            a->phase++, a->off = 0;
+          if (a->off == p->len)
+            a->i++, a->off = 0;
           continue;
         }
       if (a->eoff == a->elen)
         {
-          unsigned char in[ESC_CHUNK];
-          uint64_t left = a->s->len - a->pos;
-          size_t used;
-          ssize_t got;
-
-          if (left == 0)
+          if (a->pos == p->s->len)
             {
-              a->phase = 2;
+              a->i++, a->pos = 0, a->elen = a->eoff = 0;
               continue;
             }
-          got = pread (a->s->fd, in, left < sizeof in ? left : sizeof in, (off_t) a->pos);
-          if (got < 0 && errno == EINTR)
-            continue;
-          if (got <= 0)
+          if (spool_chunk (a, p) < 0)
             return -1;
-          a->elen = escape (in, (size_t) got, a->pos + (uint64_t) got == a->s->len, a->esc, &used);
-          if (used == 0) /* a short read inside a character: take it as it is */
-            a->elen = escape (in, (size_t) got, true, a->esc, &used);
-          a->pos += used;
-          a->eoff = 0;
         }
       k = a->elen - a->eoff < max - n ? a->elen - a->eoff : max - n;
-      memcpy (buf + n, a->esc + a->eoff, k);
+      memcpy (buf + n, a->out + a->eoff, k);
       a->eoff += k;
       n += k;
     }
@@ -386,23 +506,116 @@ answer_free (void *state)
 {
   struct answer *a = state;
 
-  spool_free (a->s);
-  free (a->text[0]);
-  free (a->text[1]);
+  for (size_t i = 0; i < a->n_spools; i++)
+    spool_free (a->spools[i]);
+  free (a->spools);
+  free (a->text);
+  free (a->p);
   free (a);
+}
+
+static void
+add_piece (struct answer *a, struct piece p)
+{
+  if (a->n == a->cap)
+    {
+      a->cap = a->cap ? a->cap * 2 : 8;
+      a->p = islet_xrealloc (a->p, a->cap * sizeof *a->p);
+    }
+  a->p[a->n++] = p;
+}
+
+/* The token of one of the spools at t (the dump's text from there), or
+ * NULL; its length, form and depth in *p. */
+static struct spool *
+token_at (struct answer *a, const char *t, struct piece *p)
+{
+  static const char mark[] = "@islet-spool-";
+  const char *q = t + sizeof mark - 1;
+  size_t slashes;
+
+  if (strncmp (t, mark, sizeof mark - 1) != 0)
+    return NULL;
+  for (size_t i = 0; i < a->n_spools; i++)
+    {
+      struct spool *s = a->spools[i];
+      size_t nl = strlen (s->nonce);
+
+      if (strncmp (q, s->nonce, nl) != 0 || q[nl] != '-' || (q[nl + 1] != 't' && q[nl + 1] != 'b'))
+        continue;
+      slashes = strspn (q + nl + 2, "\\");
+      if (q[nl + 2 + slashes] != '~' || slashes < 2 || (slashes & (slashes - 1)) != 0)
+        return NULL;
+      p->len = (size_t) (q + nl + 2 + slashes + 1 - t);
+      p->form = q[nl + 1] == 'b' ? SPOOL_BASE64 : SPOOL_TEXT;
+      p->depth = __builtin_ctzl (slashes);
+      return p->depth <= TOKEN_DEPTH_MAX ? s : NULL;
+    }
+  return NULL;
+}
+
+static void
+reply_pieces (struct resp *out, int status, struct answer *a)
+{
+  out->status = status;
+  out->content_type = "application/json";
+  out->produce = answer_produce;
+  out->produce_free = answer_free;
+  out->produce_state = a;
+}
+
+void
+spool_reply_answer (struct resp *out, int status, json_t *answer, struct spool **spools, size_t n)
+{
+  struct answer *a = islet_xcalloc (1, sizeof *a);
+  size_t lit = 0, len;
+  const char *t;
+
+  a->text = json_dumps (answer, JSON_COMPACT);
+  json_decref (answer);
+  a->spools = islet_xcalloc (n ? n : 1, sizeof *a->spools);
+  for (size_t i = 0; i < n; i++)
+    if (spools[i])
+      a->spools[a->n_spools++] = islet_take_ptr (&spools[i]);
+  if (a->text == NULL)
+    {
+      answer_free (a);
+      reply_error (out, 500, "INTERNAL_ERROR", "cannot encode the answer");
+      return;
+    }
+  len = strlen (a->text);
+  for (t = a->text; (t = strchr (t, '@')) != NULL;)
+    {
+      struct piece p = { 0 };
+      struct spool *s = token_at (a, t, &p);
+
+      if (s == NULL)
+        {
+          t++;
+          continue;
+        }
+      add_piece (a, (struct piece){ .off = lit, .len = (size_t) (t - a->text) - lit });
+      add_piece (a, (struct piece){ .s = s, .form = p.form, .depth = p.depth });
+      t += p.len;
+      lit = (size_t) (t - a->text);
+    }
+  add_piece (a, (struct piece){ .off = lit, .len = len - lit });
+  reply_pieces (out, status, a);
 }
 
 void
 spool_reply_json (struct spool *s, struct resp *out, char *prefix, char *suffix)
 {
   struct answer *a = islet_xcalloc (1, sizeof *a);
+  size_t pl = strlen (prefix);
 
-  a->s = s;
-  a->text[0] = prefix;
-  a->text[1] = suffix;
-  out->status = 200;
-  out->content_type = "application/json";
-  out->produce = answer_produce;
-  out->produce_free = answer_free;
-  out->produce_state = a;
+  a->text = islet_xasprintf ("%s%s", prefix, suffix);
+  a->spools = islet_xcalloc (1, sizeof *a->spools);
+  a->spools[a->n_spools++] = s;
+  add_piece (a, (struct piece){ .off = 0, .len = pl });
+  add_piece (a, (struct piece){ .s = s, .form = SPOOL_TEXT, .depth = 1 });
+  add_piece (a, (struct piece){ .off = pl, .len = strlen (a->text) - pl });
+  free (prefix);
+  free (suffix);
+  reply_pieces (out, 200, a);
 }

@@ -45,6 +45,10 @@ struct key_host
 {
   struct srv *srv;
   int64_t key_id;
+  /* the output of the message's commands, stdout's and stderr's spool of
+   * each, until its answer is sent from them */
+  struct spool **spools;
+  size_t n_spools;
 };
 
 /* Daytona's language label knows these only. */
@@ -150,12 +154,50 @@ k_record (void *data, const char *action, const char *id, const struct islet_err
     fprintf (stderr, "isletd: audit %s: %s\n", action, err.msg);
 }
 
+/* A command's output goes to two spools of the key's scratch space
+ * (spool.c); the answer is made from them as it is sent (reply_answer). */
+static int
+k_output_open (void *data, struct mcp_output *o, struct islet_err *err)
+{
+  struct key_host *k = data;
+  struct spool **pair = islet_xcalloc (2, sizeof *pair);
+
+  for (int i = 0; i < 2; i++)
+    if ((pair[i] = spool_open (k->srv, k->key_id, err)) == NULL)
+      {
+        spool_free (pair[0]);
+        free (pair);
+        return -1;
+      }
+  k->spools = islet_xrealloc (k->spools, (k->n_spools + 2) * sizeof *k->spools);
+  k->spools[k->n_spools++] = pair[0];
+  k->spools[k->n_spools++] = pair[1];
+  *o = (struct mcp_output){ .fn = spool_pair_output, .user = pair };
+  return 0;
+}
+
+static int
+k_output_close (void *data, struct mcp_output *o, json_t *text[2], struct islet_err *err)
+{
+  cleanup_free struct spool **pair = o->user;
+
+  if (text == NULL)
+    return 0;
+  if (spool_done (pair[0], err) < 0 || spool_done (pair[1], err) < 0)
+    return -1;
+  text[0] = spool_token (pair[0], SPOOL_TEXT);
+  text[1] = spool_token (pair[1], SPOOL_TEXT);
+  return 0;
+}
+
 static const struct mcp_host_ops key_host_ops = {
   .create = k_create,
   .list = k_list,
   .resolve = k_resolve,
   .remove = k_remove,
   .record = k_record,
+  .output_open = k_output_open,
+  .output_close = k_output_close,
 };
 
 static struct mcp_host
@@ -406,15 +448,20 @@ transport_check (struct req *r, struct resp *out)
   return 0;
 }
 
+/* The answer, with the output of its commands from their spools; the
+ * spools go with it. */
 static void
-reply_answer (struct resp *out, json_t *answer)
+reply_answer (struct resp *out, json_t *answer, struct key_host *k)
 {
   if (answer == NULL)
-    {
-      out->status = 202; /* notifications and responses: accepted, nothing to say */
-      return;
-    }
-  reply_json (out, 200, answer);
+    out->status = 202; /* notifications and responses: accepted, nothing to say */
+  else
+    spool_reply_answer (out, 200, answer, k->spools, k->n_spools);
+  for (size_t i = 0; i < k->n_spools; i++)
+    spool_free (k->spools[i]);
+  free (k->spools);
+  k->spools = NULL;
+  k->n_spools = 0;
 }
 
 static void
@@ -443,7 +490,7 @@ post_initialize (struct req *r, struct resp *out, const json_t *msg)
       out->extra_header_value = islet_xstrdup (e->id);
     }
   entry_put (r->srv->mcp, e);
-  reply_answer (out, answer);
+  reply_answer (out, answer, &k);
 }
 
 /* The session the request names, with a reference; -1 with 400 or 404. */
@@ -517,7 +564,7 @@ mcp_http_post (struct req *r, struct resp *out)
     }
   answer = mcp_handle (&h, &e->s, msg);
   entry_put (r->srv->mcp, e);
-  reply_answer (out, answer);
+  reply_answer (out, answer, &k);
 }
 
 void

@@ -168,32 +168,37 @@ put_file (struct islet_ctx *ctx, const char *id, const char *path, const char *t
   return islet_fs_write (ctx, id, path, text, strlen (text), 0644, err);
 }
 
+/* Run argv; its output collected in res, or (pair not NULL) into the two
+ * spools of pair only. */
 static int
 run (struct islet_ctx *ctx, const char *id, char *const *argv, const char *in, double timeout_s,
-     struct islet_exec_result *res, struct islet_err *err)
+     struct spool **pair, struct islet_exec_result *res, struct islet_err *err)
 {
   struct islet_exec_req x = {
     .argv = argv,
     .stdin_data = in,
     .stdin_len = in ? strlen (in) : 0,
     .timeout_ms = (uint32_t) (timeout_s * 1000),
+    .on_output = pair ? spool_pair_output : NULL,
+    .user = pair,
+    .uncollected = pair != NULL,
   };
   return islet_exec (ctx, id, &x, res, err);
 }
 
+/* The answer; stdout and stderr are stolen. */
 static json_t *
 result_json (const struct islet_exec_result *res, const char *status, const char *id,
-             const char *errout_override)
+             json_t *stdout_text, json_t *stderr_text)
 {
   double wall = (double) res->wall_ms;
-  return json_pack (
-      "{s:i,s:o,s:o,s:b,s:f,s:s,s:{s:f,s:f},s:{s:s,s:s}}", "exit_code", res->exit_code, "stdout",
-      tb_json_text (res->out, res->out_len), "stderr",
-      errout_override ? json_string (errout_override) : tb_json_text (res->errout, res->err_len),
-      "truncated", res->truncated, "execution_time", wall / 1000.0, "status", status,
-      "resource_usage", "cpu_usage_percent", wall > 0 ? 100.0 * (double) res->cpu_ms / wall : 0.0,
-      "memory_usage_mb", (double) res->memory_peak_bytes / (1024.0 * 1024.0), "metadata",
-      "sandbox_type", "islet", "sandbox_id", id);
+  return json_pack ("{s:i,s:o,s:o,s:b,s:f,s:s,s:{s:f,s:f},s:{s:s,s:s}}", "exit_code",
+                    res->exit_code, "stdout", stdout_text, "stderr", stderr_text, "truncated",
+                    res->truncated, "execution_time", wall / 1000.0, "status", status,
+                    "resource_usage", "cpu_usage_percent",
+                    wall > 0 ? 100.0 * (double) res->cpu_ms / wall : 0.0, "memory_usage_mb",
+                    (double) res->memory_peak_bytes / (1024.0 * 1024.0), "metadata", "sandbox_type",
+                    "islet", "sandbox_id", id);
 }
 
 /* The policy's files into the sandbox and its checker run; -1 with the
@@ -214,7 +219,7 @@ check_policy (struct islet_ctx *ctx, const char *id, const struct v1_job *job, c
 
   if (put_file (ctx, id, V1_CHECKER, v1_policy_checker, &err) < 0
       || put_file (ctx, id, V1_GUARD, v1_policy_guard, &err) < 0
-      || run (ctx, id, argv, NULL, V1_TIMEOUT_DEFAULT_S, &res, &err) < 0)
+      || run (ctx, id, argv, NULL, V1_TIMEOUT_DEFAULT_S, NULL, &res, &err) < 0)
     {
       reply_islet_err (out, &err, false);
       return -1;
@@ -225,8 +230,7 @@ check_policy (struct islet_ctx *ctx, const char *id, const struct v1_job *job, c
       cleanup_free char *why = islet_xasprintf ("import policy: the code was not run:\n%.*s",
                                                 (int) res.out_len, res.out ? res.out : "");
       res.exit_code = 1;
-      res.out_len = 0;
-      reply_json (out, 200, result_json (&res, "error", id, why));
+      reply_json (out, 200, result_json (&res, "error", id, json_string (""), json_string (why)));
       islet_exec_result_fini (&res);
       return -1;
     }
@@ -234,13 +238,63 @@ check_policy (struct islet_ctx *ctx, const char *id, const struct v1_job *job, c
   return 0;
 }
 
+/* The program's run and its answer: the output spooled for r's key (r
+ * NULL: collected, for a run as small as /v1/test's). */
+static void
+run_program (struct req *r, struct islet_ctx *ctx, const char *id, const struct v1_job *job,
+             const char *file, struct resp *out)
+{
+  const struct islet_lang *l = islet_lang_find (job->language);
+  const char *mode = v1_policy_mode_name (job->set.policy);
+  const char *list = v1_policy_list (job->set.policy, job->set.imports);
+  const char *plain[ISLET_LANG_ARGV_MAX + 1];
+  /* under the policy: the guard, which hooks the interpreter, runs it */
+  char *guarded[] = { (char *) "python3", (char *) "-I", (char *) "-B", (char *) V1_GUARD,
+                      (char *) mode,      (char *) list, (char *) file, NULL };
+  struct spool *pair[2] = { NULL, NULL };
+  struct islet_exec_result res = { 0 };
+  struct islet_err err;
+  const char *status;
+  json_t *o, *e;
+
+  if (r && ((pair[0] = spool_new (r, out)) == NULL || (pair[1] = spool_new (r, out)) == NULL))
+    goto done;
+  (void) islet_lang_argv (l, ISLET_LANG_FILE, file, plain);
+  if (run (ctx, id, job->set.policy != V1_POLICY_OFF ? guarded : (char **) plain, job->stdin_data,
+           job->set.timeout_s, r ? pair : NULL, &res, &err)
+      < 0)
+    {
+      reply_islet_err (out, &err, false);
+      goto done;
+    }
+  if (r && (spool_check (pair[0], out) < 0 || spool_check (pair[1], out) < 0))
+    goto done;
+  status = res.timed_out    ? "timeout"
+           : res.oom_killed ? "oom"
+           : res.error[0]   ? "error"
+                            : "completed";
+  o = r ? spool_token (pair[0], SPOOL_TEXT) : tb_json_text (res.out, res.out_len);
+  e = res.error[0] ? json_string (res.error)
+      : r          ? spool_token (pair[1], SPOOL_TEXT)
+                   : tb_json_text (res.errout, res.err_len);
+  snprintf (out->note, sizeof out->note, "%s, exit %d", status, res.exit_code);
+  if (r)
+    spool_reply_answer (out, 200, result_json (&res, status, id, o, e), pair, 2);
+  else
+    reply_json (out, 200, result_json (&res, status, id, o, e));
+done:
+  islet_exec_result_fini (&res);
+  spool_free (pair[0]);
+  spool_free (pair[1]);
+}
+
 /* Everything that happens in the sandbox; the caller destroys it. */
 static void
-execute_in (struct islet_ctx *ctx, const char *id, const struct v1_job *job, struct resp *out)
+execute_in (struct req *r, struct islet_ctx *ctx, const char *id, const struct v1_job *job,
+            struct resp *out)
 {
   const struct islet_lang *l = islet_lang_find (job->language);
   cleanup_free char *file = islet_xasprintf ("%s/main%s", V1_DIR, l->ext);
-  struct islet_exec_result res = { 0 };
   struct islet_err err;
   const char *key;
   json_t *v;
@@ -267,31 +321,7 @@ execute_in (struct islet_ctx *ctx, const char *id, const struct v1_job *job, str
     }
   if (job->set.policy != V1_POLICY_OFF && check_policy (ctx, id, job, file, out) < 0)
     return;
-  {
-    const char *mode = v1_policy_mode_name (job->set.policy);
-    const char *list = v1_policy_list (job->set.policy, job->set.imports);
-    const char *plain[ISLET_LANG_ARGV_MAX + 1];
-    /* under the policy: the guard, which hooks the interpreter, runs it */
-    char *guarded[] = { (char *) "python3", (char *) "-I", (char *) "-B", (char *) V1_GUARD,
-                        (char *) mode,      (char *) list, (char *) file, NULL };
-    const char *status;
-
-    (void) islet_lang_argv (l, ISLET_LANG_FILE, file, plain);
-    if (run (ctx, id, job->set.policy != V1_POLICY_OFF ? guarded : (char **) plain, job->stdin_data,
-             job->set.timeout_s, &res, &err)
-        < 0)
-      {
-        reply_islet_err (out, &err, false);
-        return;
-      }
-    status = res.timed_out    ? "timeout"
-             : res.oom_killed ? "oom"
-             : res.error[0]   ? "error"
-                              : "completed";
-    reply_json (out, 200, result_json (&res, status, id, res.error[0] ? res.error : NULL));
-    snprintf (out->note, sizeof out->note, "%s, exit %d", status, res.exit_code);
-    islet_exec_result_fini (&res);
-  }
+  run_program (r, ctx, id, job, file, out);
 }
 
 /* A session (state kept from call to call) is python in a kept sandbox,
@@ -360,7 +390,7 @@ v1_execute (struct req *r, struct resp *out)
             v1_session_run (r, &sb, json_string_value (json_object_get (j, "session")), job.code,
                             job.set.timeout_s, out);
           else
-            execute_in (sb.ctx, sb.info.id, &job, out);
+            execute_in (r, sb.ctx, sb.info.id, &job, out);
         }
       v1_settings_fini (&job.set);
       return;
@@ -376,7 +406,7 @@ v1_execute (struct req *r, struct resp *out)
       && (islet_sandbox_get (r->srv->ctx, id, &info, &err) < 0 || !info.disk_enforced))
     (void) storage_refused (out);
   else
-    execute_in (r->srv->ctx, id, &job, out);
+    execute_in (r, r->srv->ctx, id, &job, out);
   owned_scratch_end (&k, id);
   v1_settings_fini (&job.set);
 }
@@ -403,7 +433,7 @@ v1_test (struct req *r, struct resp *out)
       return;
     }
   snprintf (r->sandbox_id, sizeof r->sandbox_id, "%s", id);
-  execute_in (r->srv->ctx, id, &job, out);
+  execute_in (NULL, r->srv->ctx, id, &job, out);
   owned_scratch_end (&k, id);
   res = out->body ? json_loadb (out->body, out->len, 0, NULL) : NULL;
   got = json_string_value (json_object_get (res, "stdout"));

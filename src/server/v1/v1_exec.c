@@ -145,20 +145,6 @@ job_free (struct job *jb)
   free (jb);
 }
 
-static json_t *
-result_json (const struct islet_exec_result *res, bool with_output)
-{
-  json_t *j = islet_exec_stats_json (res);
-  if (with_output)
-    {
-      cleanup_free char *o = islet_base64 ((const unsigned char *) res->out, res->out_len);
-      cleanup_free char *e = islet_base64 ((const unsigned char *) res->errout, res->err_len);
-      json_object_set_new (j, "stdout", json_string (o));
-      json_object_set_new (j, "stderr", json_string (e));
-    }
-  return j;
-}
-
 /* One line of a streamed answer; steals j. */
 static void
 stream_line (struct job *jb, json_t *j)
@@ -181,8 +167,10 @@ stream_output (enum islet_stream stream, const char *data, size_t len, void *use
   stream_line (jb, json_pack ("{s:s}", stream == ISLET_STDOUT ? "stdout" : "stderr", b));
 }
 
+/* Run the job, its output to on_output only (user its argument). */
 static int
-job_run (struct job *jb, bool stream, struct islet_exec_result *res, struct islet_err *err)
+job_run (struct job *jb, islet_output_fn on_output, void *user, struct islet_exec_result *res,
+         struct islet_err *err)
 {
   struct islet_exec_req x = {
     .argv = jb->argv,
@@ -192,8 +180,9 @@ job_run (struct job *jb, bool stream, struct islet_exec_result *res, struct isle
     .stdin_len = jb->in_len,
     .timeout_ms = (uint32_t) jb->timeout_ms,
     .output_limit = jb->output_limit,
-    .on_output = stream ? stream_output : NULL,
-    .user = jb,
+    .on_output = on_output,
+    .user = user,
+    .uncollected = true,
   };
   return islet_exec (jb->srv->ctx, jb->id, &x, res, err);
 }
@@ -208,7 +197,7 @@ stream_main (void *arg)
   struct req r = { .srv = srv, .key_id = jb->key_id };
   struct resp out = { .status = 200, .fd = -1 };
 
-  if (job_run (jb, true, &res, &err) < 0)
+  if (job_run (jb, stream_output, jb, &res, &err) < 0)
     {
       stream_line (jb, json_pack ("{s:{s:s,s:s}}", "error", "kind", islet_errkind_name (err.kind),
                                   "message", err.msg));
@@ -216,7 +205,7 @@ stream_main (void *arg)
     }
   else
     {
-      stream_line (jb, json_pack ("{s:o}", "result", result_json (&res, false)));
+      stream_line (jb, json_pack ("{s:o}", "result", islet_exec_stats_json (&res)));
       snprintf (out.note, sizeof out.note, "exit %d", res.exit_code);
     }
   /* the route's audit record, now that the result is known */
@@ -265,6 +254,36 @@ stream_start (struct job *jb, struct resp *out)
   out->content_type = "application/x-ndjson";
 }
 
+/* The answer in one piece: the output goes to the key's scratch space as
+ * it comes (spool.c), never whole into memory, and is sent from there. */
+static void
+run_spooled (struct req *r, struct job *jb, struct resp *out)
+{
+  struct spool *pair[2] = { NULL, NULL };
+  struct islet_exec_result res = { 0 };
+  struct islet_err err;
+  json_t *j;
+
+  if ((pair[0] = spool_new (r, out)) == NULL || (pair[1] = spool_new (r, out)) == NULL)
+    goto done;
+  if (job_run (jb, spool_pair_output, pair, &res, &err) < 0)
+    {
+      reply_islet_err (out, &err, false);
+      goto done;
+    }
+  if (spool_check (pair[0], out) < 0 || spool_check (pair[1], out) < 0)
+    goto done;
+  snprintf (out->note, sizeof out->note, "exit %d", res.exit_code);
+  j = islet_exec_stats_json (&res);
+  json_object_set_new (j, "stdout", spool_token (pair[0], SPOOL_BASE64));
+  json_object_set_new (j, "stderr", spool_token (pair[1], SPOOL_BASE64));
+  spool_reply_answer (out, 200, j, pair, 2);
+done:
+  islet_exec_result_fini (&res);
+  spool_free (pair[0]);
+  spool_free (pair[1]);
+}
+
 void
 v1_sandbox_exec (struct req *r, struct resp *out)
 {
@@ -273,7 +292,6 @@ v1_sandbox_exec (struct req *r, struct resp *out)
   cleanup_sb struct sb_ref sb = { 0 };
   cleanup_free const char **argv = NULL;
   cleanup_free const char **env_in = NULL;
-  struct islet_exec_result res = { 0 };
   struct islet_err err;
   struct job *jb;
   bool stream;
@@ -333,14 +351,7 @@ v1_sandbox_exec (struct req *r, struct resp *out)
       stream_start (jb, out);
       return;
     }
-  if (job_run (jb, false, &res, &err) < 0)
-    {
-      reply_islet_err (out, &err, false);
-      goto fail;
-    }
-  snprintf (out->note, sizeof out->note, "exit %d", res.exit_code);
-  reply_json (out, 200, result_json (&res, true));
-  islet_exec_result_fini (&res);
+  run_spooled (r, jb, out);
 fail:
   job_free (jb);
 }

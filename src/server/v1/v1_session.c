@@ -12,7 +12,7 @@
 
 struct collect
 {
-  struct tb_output text[2]; /* stdout, stderr */
+  struct spool *text[2]; /* stdout, stderr: kept on disk until sent (spool.c) */
   json_t *error;
   bool cut;
 };
@@ -28,8 +28,7 @@ on_chunk (void *user, json_t *chunk)
   if (strcmp (type, "error") == 0 && c->error == NULL)
     c->error = json_incref (chunk);
   else if (strcmp (type, "stdout") == 0 || strcmp (type, "stderr") == 0)
-    tb_output_add (ISLET_STDOUT, json_string_value (text), json_string_length (text),
-                   &c->text[type[3] == 'e']);
+    spool_add (c->text[type[3] == 'e'], json_string_value (text), json_string_length (text));
 }
 
 /* The session's context: made, or made again once its death was told;
@@ -63,7 +62,7 @@ v1_session_run (struct req *r, struct sb_ref *sb, const char *session, const cha
                             .user = &col };
   cleanup_free char *name = islet_xasprintf ("session-%s", session);
   enum interp_outcome o = INTERP_DIED;
-  struct interp_ctx *c;
+  struct interp_ctx *c = NULL;
   const char *status;
   uint64_t t0 = islet_now_ns ();
   char why[256];
@@ -75,9 +74,9 @@ v1_session_run (struct req *r, struct sb_ref *sb, const char *session, const cha
                    "session must be 1 to 128 of A-Z a-z 0-9 . _ - (not first . or -)");
       return;
     }
-  c = session_context (r, sb, name, out);
-  if (c == NULL)
-    return;
+  if ((col.text[0] = spool_new (r, out)) == NULL || (col.text[1] = spool_new (r, out)) == NULL
+      || (c = session_context (r, sb, name, out)) == NULL)
+    goto done;
   if (!interp_dead (c))
     o = interp_run (r->srv, c, &run);
   if (o == INTERP_DIED || o == INTERP_KILLED)
@@ -87,28 +86,31 @@ v1_session_run (struct req *r, struct sb_ref *sb, const char *session, const cha
                         "islet: the session's python died: %s; its variables are gone (the next "
                         "call starts it anew)\n",
                         interp_why (c, why, sizeof why));
-      tb_output_add (ISLET_STDERR, line, (size_t) n, &col.text[1]);
+      spool_add (col.text[1], line, (size_t) n);
       interp_tell_death (c);
     }
+  if (spool_check (col.text[0], out) < 0 || spool_check (col.text[1], out) < 0)
+    goto done;
   status = o == INTERP_DONE        ? (col.error ? "error" : "completed")
            : o == INTERP_TIMED_OUT ? "timeout"
            : o == INTERP_KILLED    ? "timeout"
                                    : "error";
   j = json_pack ("{s:i,s:o,s:o,s:b,s:f,s:s,s:{s:s,s:s,s:s}}", "exit_code",
                  o == INTERP_DONE && col.error == NULL ? 0 : 1, "stdout",
-                 tb_json_text (col.text[0].data, col.text[0].len), "stderr",
-                 tb_json_text (col.text[1].data, col.text[1].len), "truncated", col.cut,
-                 "execution_time", (double) (islet_now_ns () - t0) / 1e9, "status", status,
-                 "metadata", "sandbox_type", "islet", "sandbox_id", sb->info.id, "session",
-                 session);
+                 spool_token (col.text[0], SPOOL_TEXT), "stderr",
+                 spool_token (col.text[1], SPOOL_TEXT), "truncated", col.cut, "execution_time",
+                 (double) (islet_now_ns () - t0) / 1e9, "status", status, "metadata",
+                 "sandbox_type", "islet", "sandbox_id", sb->info.id, "session", session);
   if (col.error)
     {
       json_object_del (col.error, "type");
-      json_object_set_new (j, "error", col.error);
+      json_object_set_new (j, "error", islet_take_ptr (&col.error));
     }
-  reply_json (out, 200, j);
+  spool_reply_answer (out, 200, j, col.text, 2);
   snprintf (out->note, sizeof out->note, "session %s, %s", session, status);
-  free (col.text[0].data);
-  free (col.text[1].data);
+done:
+  json_decref (col.error);
+  spool_free (col.text[0]);
+  spool_free (col.text[1]);
   interp_put (c);
 }
