@@ -211,6 +211,23 @@ expect_eq "key list: its name and time" \
   "[\"the chat app's key\", $jat]"
 capture islet key list
 grep -Eq "^$jid +valid +[0-9]{4}-[^ ]+ +the chat app's key\$" <<<"$OUT" || fail "key list (table): $OUT"
+# a name is one line of UTF-8 text: kept as given, or refused before any key
+# is made (one that is not UTF-8 was made, then left out of both lists, and
+# its --json said it was not in the store)
+capture islet key create --name "ünï cödé ☃ 日本 $(printf 'x%.0s' {1..200})" --json
+expect_eq "key create, a unicode name" "$RC" 0
+expect_eq "its name, exact" "$(jget "$OUT" 'j["name"]')" "ünï cödé ☃ 日本 $(printf 'x%.0s' {1..200})"
+capture islet key list --json
+nkeys=$(jget "$OUT" 'len(j)')
+for bad in $'two\nlines' $'bad\xffutf' $'tab\there' "$(printf 'y%.0s' {1..300})"; do
+  capture islet key create --name "$bad"
+  expect_eq "key create --name $(printf '%q' "$bad" | cut -c1-40)" "$RC" 2
+  [[ "$ERR" == *"key name"* && -z "$OUT" ]] || fail "the refusal says why and prints no key: $OUT / $ERR"
+  capture "$ISLETD_BIN" --state-dir "$STATE" key create --name "$bad" --json
+  expect_eq "isletd key create --name $(printf '%q' "$bad" | cut -c1-40) --json" "$RC" 2
+done
+capture islet key list --json
+expect_eq "no key made by a refused name" "$(jget "$OUT" 'len(j)')" "$nkeys"
 
 capture r rm -f web
 expect_eq "rm -f" "$RC" 0

@@ -426,6 +426,32 @@ print_quota (json_t *k)
     printf ("\n");
 }
 
+/* A key's name is a note that `key list` shows on the key's own line:
+ * UTF-8 text without control characters (a byte sequence that is not
+ * UTF-8 cannot be put in the JSON of `key list --json` or key create's;
+ * a newline would make a row of its own in the table). */
+#define KEY_NAME_MAX 256
+
+static int
+key_name_check (const char *name, struct islet_err *err)
+{
+  cleanup_json json_t *text = NULL;
+
+  if (name == NULL)
+    return 0;
+  if (strlen (name) > KEY_NAME_MAX)
+    return islet_fail (err, ISLET_E_INVALID, 0, "key name: longer than %d bytes", KEY_NAME_MAX);
+  for (const unsigned char *p = (const unsigned char *) name; *p; p++)
+    if (*p < 0x20 || *p == 0x7f)
+      return islet_fail (err, ISLET_E_INVALID, 0,
+                         "key name: control character 0x%02x at byte %zu (the name is one line "
+                         "of text)",
+                         *p, (size_t) (p - (const unsigned char *) name));
+  if ((text = json_string (name)) == NULL)
+    return islet_fail (err, ISLET_E_INVALID, 0, "key name: not UTF-8 text");
+  return 0;
+}
+
 static int
 key_command (const char *state_dir, char **pos, int npos, const char *name, bool json,
              const struct islet_quota *quota, struct islet_err *err)
@@ -444,6 +470,8 @@ key_command (const char *state_dir, char **pos, int npos, const char *name, bool
     return islet_fail (err, ISLET_E_INVALID, 0, "unknown key command '%s'", pos[1]);
   if (strcmp (pos[1], "revoke") == 0 && islet_parse_u64 (pos[2], INT64_MAX, &n, err) < 0)
     return islet_wrap (err, "key id");
+  if (strcmp (pos[1], "create") == 0 && key_name_check (name, err) < 0)
+    return -1;
   if (open_state (state_dir, &srv, err) < 0)
     goto out;
   if (strcmp (pos[1], "create") == 0)

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "islet/report.h"
 #include "islet/util.h"
 #include "store_internal.h"
 
@@ -379,10 +380,13 @@ islet_store_key_list (struct islet_store *st, json_t **out, struct islet_err *er
   a = json_array ();
   while ((rc = sqlite3_step (s)) == SQLITE_ROW)
     {
-      json_t *k = json_pack ("{s:I,s:s,s:I,s:o}", "id", (json_int_t) sqlite3_column_int64 (s, 0),
-                             "name", (const char *) sqlite3_column_text (s, 1), "created",
-                             (json_int_t) sqlite3_column_int64 (s, 2), "revoked",
-                             int_or_null (s, 3));
+      /* a name stored before names were checked may not be UTF-8: shown
+       * with U+FFFD rather than the key left out of the list */
+      json_t *k = json_pack (
+          "{s:I,s:o,s:I,s:o}", "id", (json_int_t) sqlite3_column_int64 (s, 0), "name",
+          islet_json_bytes ((const char *) sqlite3_column_text (s, 1),
+                            (size_t) sqlite3_column_bytes (s, 1)),
+          "created", (json_int_t) sqlite3_column_int64 (s, 2), "revoked", int_or_null (s, 3));
       for (int i = 0; i < QUOTA_FIELDS; i++)
         json_object_set_new (k, quota_names[i], int_or_null (s, 4 + i));
       json_array_append_new (a, k);
