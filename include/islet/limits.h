@@ -1,6 +1,7 @@
 /* A sandbox's limits, and the one table that names them: the range each
  * may take, its name in islet's JSON (answers, config.json, isletd's own
- * fields) and its CLI flag.  A new limit is a member here and a row in
+ * fields) and its CLI flag with its help (the CLI's options are made from
+ * it: src/cli/opts.c).  A new limit is a member here and a row in
  * src/common/limits.c; the kernel side of it is the runtime's. */
 #ifndef ISLET_LIMITS_H
 #define ISLET_LIMITS_H
@@ -35,6 +36,10 @@ struct islet_limit_def
   const char *key;  /* in islet's JSON: "memory_mb" */
   const char *what; /* in messages: "memory (MB)" */
   const char *flag; /* the CLI's option: "--memory" */
+  const char *arg;  /* the CLI's placeholder of its value: "MB" */
+  const char *help; /* the CLI's line on it */
+  bool decimal;     /* the CLI takes it with up to 3 decimals: cpus (the limit is in
+                       thousandths), timeout (kept in milliseconds for the command) */
   size_t offset;    /* in struct islet_limits */
   bool wide;        /* a uint64_t, else a uint32_t */
   uint64_t min, max;

@@ -53,14 +53,15 @@ char *cli_local_server (struct cli *cli);
 
 enum cli_opt_kind
 {
-  CLI_OPT_BOOL,  /* bool, set to true */
-  CLI_OPT_STR,   /* const char *, borrowed from argv */
-  CLI_OPT_LIST,  /* struct cli_list, appended to */
-  CLI_OPT_U32,   /* uint32_t, decimal, at most max (0: UINT32_MAX) */
-  CLI_OPT_U64,   /* uint64_t, decimal, at most max (0: UINT64_MAX) */
-  CLI_OPT_MILLI, /* uint32_t thousandths of a decimal with up to 3 places ("0.5" -> 500) */
-  CLI_OPT_MODE,  /* unsigned, octal permission bits */
-  CLI_OPT_JSON,  /* sets cli->json; no field */
+  CLI_OPT_BOOL,   /* bool, set to true */
+  CLI_OPT_STR,    /* const char *, borrowed from argv */
+  CLI_OPT_LIST,   /* struct cli_list, appended to */
+  CLI_OPT_U32,    /* uint32_t, decimal, at most max (0: UINT32_MAX) */
+  CLI_OPT_U64,    /* uint64_t, decimal, at most max (0: UINT64_MAX) */
+  CLI_OPT_MILLI,  /* uint32_t thousandths of a decimal with up to 3 places ("0.5" -> 500) */
+  CLI_OPT_MODE,   /* unsigned, octal permission bits */
+  CLI_OPT_JSON,   /* sets cli->json; no field */
+  CLI_OPT_LIMITS, /* every limit's flag (islet_limit_defs) into a struct cli_limits */
 };
 
 struct cli_opt
@@ -115,44 +116,25 @@ void cli_print_help (const struct cli_spec *spec);
 int cli_parse_number (const char *opt, const char *s, enum cli_opt_kind kind, uint64_t max,
                       uint64_t *out, struct islet_err *err) ISLET_MUST_CHECK;
 
-/* The limit flags of run and create: type has a struct islet_limits member
- * and a uint32_t timeout_ms, because --timeout is finer than limits.timeout_s. */
+/* The limit flags of run and create, one option per row of the limits
+ * table, into a struct cli_limits member of type. */
+struct cli_limits
+{
+  struct islet_limits l;
+  uint32_t timeout_ms; /* --timeout, finer than l.timeout_s; CLI_UNSET if not given */
+};
 #define CLI_LIMIT_OPTS(type, member)                                                               \
-  { "memory", 0, CLI_OPT_U64, offsetof (type, member.memory_mb), "MB", "memory limit", 0 },        \
-      { "cpus",                                                                                    \
-        0,                                                                                         \
-        CLI_OPT_MILLI,                                                                             \
-        offsetof (type, member.cpu_millis),                                                        \
-        "N",                                                                                       \
-        "CPUs, may be fractional (0.5)",                                                           \
-        0 },                                                                                       \
-      { "pids", 0, CLI_OPT_U32, offsetof (type, member.pids), "N", "processes and threads", 0 },   \
-      { "disk",                                                                                    \
-        0,                                                                                         \
-        CLI_OPT_U64,                                                                               \
-        offsetof (type, member.disk_mb),                                                           \
-        "MB",                                                                                      \
-        "writable layer and /workspace together",                                                  \
-        0 },                                                                                       \
-      { "timeout",     0,                                                                          \
-        CLI_OPT_MILLI, offsetof (type, timeout_ms),                                                \
-        "SEC",         "wall-clock limit of each exec (0.5 allowed)",                              \
-        CLI_UNSET - 1 },                                                                           \
-      { "output",                                                                                  \
-        0,                                                                                         \
-        CLI_OPT_U64,                                                                               \
-        offsetof (type, member.output_bytes),                                                      \
-        "BYTES",                                                                                   \
-        "captured output per stream and exec",                                                     \
-        0 },                                                                                       \
   {                                                                                                \
-    "nofile", 0, CLI_OPT_U32, offsetof (type, member.nofile), "N", "open files per process", 0     \
+    "", 0, CLI_OPT_LIMITS, offsetof (type, member), NULL, NULL, 0                                  \
+  }
+#define CLI_LIMITS_DEFAULT                                                                         \
+  {                                                                                                \
+    .l = ISLET_LIMITS_DEFAULT, .timeout_ms = CLI_UNSET                                             \
   }
 
 /* Fold --timeout (milliseconds, CLI_UNSET if not given) into limits and
  * validate them; an error names the flag. */
-int cli_limits_finish (struct islet_limits *l, uint32_t timeout_ms,
-                       struct islet_err *err) ISLET_MUST_CHECK;
+int cli_limits_finish (struct cli_limits *cl, struct islet_err *err) ISLET_MUST_CHECK;
 
 /* ---- report.c: errors and output ---- */
 

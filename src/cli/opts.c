@@ -159,12 +159,50 @@ cli_parse_number (const char *opt, const char *s, enum cli_opt_kind kind, uint64
   return 0;
 }
 
+/* The option of limit d in a command whose struct cli_limits is at base. */
+static struct cli_opt
+limit_opt (const struct islet_limit_def *d, size_t base)
+{
+  struct cli_opt o = {
+    .name = d->flag + 2,
+    .kind = d->decimal ? CLI_OPT_MILLI
+            : d->wide  ? CLI_OPT_U64
+                       : CLI_OPT_U32,
+    .offset = base + offsetof (struct cli_limits, l) + d->offset,
+    .arg = d->arg,
+    .help = d->help,
+  };
+
+  /* the command's own timeout is kept to the millisecond; the sandbox's
+   * default (whole seconds) is made from it by cli_limits_finish */
+  if (d->offset == offsetof (struct islet_limits, timeout_s))
+    {
+      o.offset = base + offsetof (struct cli_limits, timeout_ms);
+      o.max = CLI_UNSET - 1;
+    }
+  return o;
+}
+
+/* The option named name (len bytes) or short_name; a limit's is made in
+ * *limit. */
 static const struct cli_opt *
-find_opt (const struct cli_spec *spec, const char *name, size_t len, char short_name)
+find_opt (const struct cli_spec *spec, const char *name, size_t len, char short_name,
+          struct cli_opt *limit)
 {
   for (size_t t = 0; t < sizeof spec->opts / sizeof spec->opts[0] && spec->opts[t]; t++)
     for (const struct cli_opt *o = spec->opts[t]; o->name; o++)
       {
+        if (o->kind == CLI_OPT_LIMITS)
+          {
+            for (size_t i = 0; short_name == 0 && i < ISLET_NLIMITS; i++)
+              if (strlen (islet_limit_defs[i].flag + 2) == len
+                  && memcmp (islet_limit_defs[i].flag + 2, name, len) == 0)
+                {
+                  *limit = limit_opt (&islet_limit_defs[i], o->offset);
+                  return limit;
+                }
+            continue;
+          }
         if (short_name != 0 && o->short_name == short_name)
           return o;
         if (short_name == 0 && strlen (o->name) == len && memcmp (o->name, name, len) == 0)
@@ -208,7 +246,8 @@ parse_long (struct parse *ps, int argc, char **argv, int i)
   char *name = argv[i] + 2;
   char *eq = strchr (name, '=');
   size_t len = eq ? (size_t) (eq - name) : strlen (name);
-  const struct cli_opt *o = find_opt (ps->spec, name, len, 0);
+  struct cli_opt limit;
+  const struct cli_opt *o = find_opt (ps->spec, name, len, 0, &limit);
   char shown[80];
 
   (void) snprintf (shown, sizeof shown, "--%.*s", (int) (len > 64 ? 64 : len), name);
@@ -238,7 +277,8 @@ parse_short (struct parse *ps, int argc, char **argv, int i)
 {
   for (char *p = argv[i] + 1; *p; p++)
     {
-      const struct cli_opt *o = find_opt (ps->spec, NULL, 0, *p);
+      struct cli_opt limit;
+      const struct cli_opt *o = find_opt (ps->spec, NULL, 0, *p, &limit);
       char shown[3] = { '-', *p, '\0' };
 
       if (o == NULL && *p == 'h')
@@ -322,23 +362,34 @@ cli_parse (struct cli *cli, const struct cli_spec *spec, int argc, char **argv, 
 }
 
 static void
-print_options (const struct cli_spec *spec)
+print_option (const struct cli_opt *o)
 {
   char col[96];
+  int n = snprintf (col, sizeof col, "%c%c%s--%s%s%s", o->short_name ? '-' : ' ',
+                    o->short_name ? o->short_name : ' ', o->short_name ? ", " : "  ", o->name,
+                    o->arg ? " " : "", o->arg ? o->arg : "");
 
+  /* long entries get their help on the next line rather than a ragged column */
+  if (n > 22)
+    printf ("  %s\n  %24s%s\n", col, "", o->help);
+  else
+    printf ("  %-24s%s\n", col, o->help);
+}
+
+static void
+print_options (const struct cli_spec *spec)
+{
   printf ("\noptions:\n");
   for (size_t t = 0; t < sizeof spec->opts / sizeof spec->opts[0] && spec->opts[t]; t++)
     for (const struct cli_opt *o = spec->opts[t]; o->name; o++)
-      {
-        int n = snprintf (col, sizeof col, "%c%c%s--%s%s%s", o->short_name ? '-' : ' ',
-                          o->short_name ? o->short_name : ' ', o->short_name ? ", " : "  ", o->name,
-                          o->arg ? " " : "", o->arg ? o->arg : "");
-        /* long entries get their help on the next line rather than a ragged column */
-        if (n > 22)
-          printf ("  %s\n  %24s%s\n", col, "", o->help);
-        else
-          printf ("  %-24s%s\n", col, o->help);
-      }
+      if (o->kind != CLI_OPT_LIMITS)
+        print_option (o);
+      else
+        for (size_t i = 0; i < ISLET_NLIMITS; i++)
+          {
+            struct cli_opt l = limit_opt (&islet_limit_defs[i], o->offset);
+            print_option (&l);
+          }
   printf ("  %-24s%s\n", "-h, --help", "show this help");
 }
 
@@ -358,12 +409,14 @@ cli_print_help (const struct cli_spec *spec)
 }
 
 int
-cli_limits_finish (struct islet_limits *l, uint32_t timeout_ms, struct islet_err *err)
+cli_limits_finish (struct cli_limits *cl, struct islet_err *err)
 {
+  struct islet_limits *l = &cl->l;
+
   /* limits.timeout_s is whole seconds: round up so the sandbox's default never
    * cuts an exec shorter than asked */
-  if (timeout_ms != CLI_UNSET)
-    l->timeout_s = (uint32_t) (((uint64_t) timeout_ms + 999) / 1000);
+  if (cl->timeout_ms != CLI_UNSET)
+    l->timeout_s = (uint32_t) (((uint64_t) cl->timeout_ms + 999) / 1000);
   if (islet_limits_validate (l, err) == 0)
     return 0;
   /* find the flag by validating each value alone against the defaults */

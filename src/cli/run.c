@@ -17,8 +17,7 @@
 
 struct run_args
 {
-  struct islet_limits limits;
-  uint32_t timeout_ms;
+  struct cli_limits limits;
   const char *name, *image, *cwd, *lang, *code;
   struct cli_list env;
   bool stdin_force;
@@ -224,7 +223,7 @@ static int
 run_ephemeral (struct cli *cli, const struct run_args *a, char *const *cmd, const char *in,
                size_t in_len)
 {
-  struct islet_create_opts opts = { .name = a->name, .image = a->image, .limits = a->limits };
+  struct islet_create_opts opts = { .name = a->name, .image = a->image, .limits = a->limits.l };
   struct islet_exec_result res = { 0 };
   char id[ISLET_ID_LEN + 1] = "";
   struct watcher w = { .state_dir = cli->state_dir, .id = id };
@@ -249,7 +248,7 @@ run_ephemeral (struct cli *cli, const struct run_args *a, char *const *cmd, cons
         .cwd = a->cwd,
         .stdin_data = in,
         .stdin_len = in_len,
-        .timeout_ms = a->timeout_ms == CLI_UNSET ? 0 : a->timeout_ms,
+        .timeout_ms = a->limits.timeout_ms == CLI_UNSET ? 0 : a->limits.timeout_ms,
       };
       rc = cli_exec_run (cli, &ex, &res, &err);
     }
@@ -269,7 +268,7 @@ run_ephemeral (struct cli *cli, const struct run_args *a, char *const *cmd, cons
 int
 cmd_run (struct cli *cli, int argc, char **argv)
 {
-  struct run_args a = { .limits = ISLET_LIMITS_DEFAULT, .timeout_ms = CLI_UNSET };
+  struct run_args a = { .limits = CLI_LIMITS_DEFAULT };
   cleanup_pos struct cli_pos pos = { 0 };
   cleanup_free char *code = NULL;
   cleanup_free char *in = NULL;
@@ -286,7 +285,7 @@ cmd_run (struct cli *cli, int argc, char **argv)
   if (r == 0)
     r = cli_check_env (a.env.v, &err);
   if (r == 0)
-    r = cli_limits_finish (&a.limits, a.timeout_ms, &err);
+    r = cli_limits_finish (&a.limits, &err);
   if (r == 0 && a.stdin_force)
     r = cli_read_fd (STDIN_FILENO, "stdin", &in, &in_len, &err);
   if (r > 0)

@@ -10,8 +10,7 @@
 
 struct create_args
 {
-  struct islet_limits limits;
-  uint32_t timeout_ms;
+  struct cli_limits limits;
   const char *name, *image, *network, *from;
   struct cli_list allow;
   struct cli_list volumes;
@@ -67,7 +66,7 @@ static const struct cli_spec create_spec = {
 int
 cmd_create (struct cli *cli, int argc, char **argv)
 {
-  struct create_args a = { .limits = ISLET_LIMITS_DEFAULT, .timeout_ms = CLI_UNSET };
+  struct create_args a = { .limits = CLI_LIMITS_DEFAULT };
   cleanup_pos struct cli_pos pos = { 0 };
   struct islet_err err = { 0 };
   struct islet_ctx *ctx;
@@ -77,14 +76,14 @@ cmd_create (struct cli *cli, int argc, char **argv)
   r = cli_parse (cli, &create_spec, argc, argv, &a, &pos, &err);
   if (r > 0)
     return CLI_EXIT_OK;
-  if (r < 0 || cli_limits_finish (&a.limits, a.timeout_ms, &err) < 0)
+  if (r < 0 || cli_limits_finish (&a.limits, &err) < 0)
     return cli_report (cli, &err);
   {
     struct islet_volume_mount vols[ISLET_VOLUME_MOUNTS_MAX];
     struct islet_create_opts opts = { .name = a.name,
                                       .image = a.image,
                                       .snapshot = a.from,
-                                      .limits = a.limits,
+                                      .limits = a.limits.l,
                                       .volumes = vols,
                                       .n_volumes = a.volumes.n };
     if (network_of (&a, &opts.net, &err) < 0)

@@ -6,13 +6,19 @@
 #define AT(m) offsetof (struct islet_limits, m), sizeof (((struct islet_limits *) 0)->m) == 8
 
 const struct islet_limit_def islet_limit_defs[ISLET_NLIMITS] = {
-  { "memory_mb", "memory (MB)", "--memory", AT (memory_mb), 16, 1u << 20 },
-  { "cpu_millis", "cpus (millis)", "--cpus", AT (cpu_millis), 10, 1024000 },
-  { "pids", "pids", "--pids", AT (pids), 8, 1u << 22 },
-  { "disk_mb", "disk (MB)", "--disk", AT (disk_mb), 1, 1u << 24 },
-  { "timeout_s", "timeout (s)", "--timeout", AT (timeout_s), 1, 86400 },
-  { "output_bytes", "output (bytes)", "--output", AT (output_bytes), 1, 1ull << 32 },
-  { "nofile", "open files", "--nofile", AT (nofile), 16, 1u << 20 },
+  { "memory_mb", "memory (MB)", "--memory", "MB", "memory limit", false, AT (memory_mb), 16,
+    1u << 20 },
+  { "cpu_millis", "cpus (millis)", "--cpus", "N", "CPUs, may be fractional (0.5)", true,
+    AT (cpu_millis), 10, 1024000 },
+  { "pids", "pids", "--pids", "N", "processes and threads", false, AT (pids), 8, 1u << 22 },
+  { "disk_mb", "disk (MB)", "--disk", "MB", "writable layer and /workspace together", false,
+    AT (disk_mb), 1, 1u << 24 },
+  { "timeout_s", "timeout (s)", "--timeout", "SEC", "wall-clock limit of each exec (0.5 allowed)",
+    true, AT (timeout_s), 1, 86400 },
+  { "output_bytes", "output (bytes)", "--output", "BYTES", "captured output per stream and exec",
+    false, AT (output_bytes), 1, 1ull << 32 },
+  { "nofile", "open files", "--nofile", "N", "open files per process", false, AT (nofile), 16,
+    1u << 20 },
 };
 
 uint64_t
