@@ -79,6 +79,16 @@ bool islet_net_name_allowed (const struct islet_net_entry *e, unsigned count, co
 json_t *islet_net_json (const struct islet_net *n);
 int islet_net_read (const json_t *j, struct islet_net *out, struct islet_err *err) ISLET_MUST_CHECK;
 
+/* A network as islet's own faces ask for it (the CLI's --network and
+ * --allow, /v1's config, MCP's create_sandbox, the Python client): a
+ * mode's name or NULL, and the list's entries.  A list without a mode is
+ * allow, neither is dflt; a list with mode none or all is refused. */
+int islet_net_ask (const char *mode, const char *const *allow, size_t n, enum islet_net_mode dflt,
+                   struct islet_net *out, struct islet_err *err) ISLET_MUST_CHECK;
+/* The same with the list as a JSON array of strings (NULL: none). */
+int islet_net_ask_json (const char *mode, const json_t *allow, enum islet_net_mode dflt,
+                        struct islet_net *out, struct islet_err *err) ISLET_MUST_CHECK;
+
 /* Check a proxy URL: http or https, a host (a name, an IPv4 address or
  * [an IPv6 one]), an optional port and path, nothing a shell or an
  * environment would read differently.  host receives the host, lower case,

@@ -31,7 +31,9 @@ static int
 h_create (void *data, const struct mcp_create *c, char id[ISLET_ID_LEN + 1], struct islet_err *err)
 {
   struct cli *cli = data;
-  struct islet_create_opts opts = { .name = c->name, .image = c->image, .limits = c->limits };
+  struct islet_create_opts opts = {
+    .name = c->name, .image = c->image, .limits = c->limits, .net = c->net
+  };
   struct islet_ctx *ctx = cli_ctx (cli, err);
 
   return ctx ? islet_sandbox_create (ctx, &opts, id, err) : -1;

@@ -38,15 +38,8 @@ static const struct cli_opt create_opts[] = {
 static int
 network_of (const struct create_args *a, struct islet_net *net, struct islet_err *err)
 {
-  memset (net, 0, sizeof *net);
-  if (a->network && islet_net_mode_parse (a->network, &net->mode, err) < 0)
-    return -1;
-  if (a->network == NULL && a->allow.n > 0)
-    net->mode = ISLET_NET_ALLOW;
-  for (size_t i = 0; i < a->allow.n; i++)
-    if (islet_net_add (net, a->allow.v[i], err) < 0)
-      return -1;
-  return islet_net_validate (net, err);
+  return islet_net_ask (a->network, (const char *const *) a->allow.v, a->allow.n, ISLET_NET_NONE,
+                        net, err);
 }
 
 static const struct cli_opt create_limit_opts[] = {

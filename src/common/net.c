@@ -289,6 +289,38 @@ islet_net_add (struct islet_net *n, const char *entry, struct islet_err *err)
   return 0;
 }
 
+int
+islet_net_ask (const char *mode, const char *const *allow, size_t n, enum islet_net_mode dflt,
+               struct islet_net *out, struct islet_err *err)
+{
+  memset (out, 0, sizeof *out);
+  out->mode = n > 0 ? ISLET_NET_ALLOW : dflt;
+  if (mode && islet_net_mode_parse (mode, &out->mode, err) < 0)
+    return -1;
+  for (size_t i = 0; i < n; i++)
+    if (islet_net_add (out, allow[i], err) < 0)
+      return -1;
+  return islet_net_validate (out, err);
+}
+
+int
+islet_net_ask_json (const char *mode, const json_t *allow, enum islet_net_mode dflt,
+                    struct islet_net *out, struct islet_err *err)
+{
+  const char *v[ISLET_NET_ENTRIES_MAX];
+  size_t n = json_array_size (allow);
+
+  if (allow && !json_is_array (allow))
+    return islet_fail (err, ISLET_E_INVALID, 0, "the allow-list must be an array of strings");
+  if (n > ISLET_NET_ENTRIES_MAX)
+    return islet_fail (err, ISLET_E_INVALID, 0, "an allow-list holds at most %d entries",
+                       ISLET_NET_ENTRIES_MAX);
+  for (size_t i = 0; i < n; i++)
+    if ((v[i] = json_string_value (json_array_get (allow, i))) == NULL)
+      return islet_fail (err, ISLET_E_INVALID, 0, "allow-list entry %zu is not a string", i);
+  return islet_net_ask (mode, v, n, dflt, out, err);
+}
+
 bool
 islet_net_name_allowed (const struct islet_net_entry *e, unsigned count, const char *name)
 {

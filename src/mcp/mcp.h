@@ -37,6 +37,7 @@ struct mcp_create
   const char *language; /* a label, NULL: none */
   const json_t *env;    /* an object of strings, or NULL */
   bool persistent;      /* false: removed at the session's end (and, over HTTP, when idle) */
+  struct islet_net net; /* network and allow_list (islet_net_ask) */
 };
 
 /* A command's output on its way to the answer, kept by the host. */
@@ -83,6 +84,7 @@ struct mcp_host
   const char *host_dir;    /* host paths of file_operation are allowed beneath it; NULL: refused */
   const char *no_host_dir; /* why, when host_dir is NULL */
   const char *name;        /* "islet mcp", "isletd /mcp": for messages */
+  enum islet_net_mode net_default; /* create_sandbox with neither network nor allow_list */
 };
 
 /* What lives as long as one MCP session: the protocol version agreed at

@@ -234,7 +234,8 @@ m_initialize (const struct call *c, const json_t *params, json_t **result, struc
       "{s:s,s:{s:{},s:{}},s:{s:s,s:s},s:s}", "protocolVersion", version, "capabilities", "tools",
       "prompts", "serverInfo", "name", "islet", "version", ISLET_VERSION, "instructions",
       "islet runs code in isolated Linux sandboxes (python3, node, bash and git are installed; "
-      "loopback-only network). Use execute_code for one-off programs; create_sandbox, "
+      "loopback-only network unless create_sandbox asks for one). Use execute_code for one-off "
+      "programs; create_sandbox, "
       "execute_shell and file_operation for multi-step work; delete_sandbox when done. "
       "Sandboxes made with persistent false (the default) go away when this MCP session ends.");
   return 0;

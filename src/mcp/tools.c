@@ -165,7 +165,8 @@ clamp (double v)
 }
 
 static int
-create_opts (const json_t *args, struct mcp_create *mc, struct islet_err *err)
+create_opts (const json_t *args, enum islet_net_mode net_default, struct mcp_create *mc,
+             struct islet_err *err)
 {
   const json_t *lim = json_object_get (args, "limits"), *v;
 
@@ -185,6 +186,10 @@ create_opts (const json_t *args, struct mcp_create *mc, struct islet_err *err)
     mc->limits.timeout_s = (uint32_t) clamp (json_number_value (v));
   if (env_check (mc->env, err) < 0 || islet_limits_validate (&mc->limits, err) < 0)
     return -1;
+  if (islet_net_ask_json (str_arg (args, "network"), json_object_get (args, "allow_list"),
+                          net_default, &mc->net, err)
+      < 0)
+    return islet_wrap (err, "network");
   if (str_arg (args, "git_path") && !str_arg (args, "git_repo"))
     return islet_fail (err, ISLET_E_INVALID, 0, "git_path needs git_repo");
   return 0;
@@ -230,7 +235,8 @@ tool_create (const struct call *c, const json_t *args, json_t **out, struct isle
   struct mcp_create mc;
   char id[ISLET_ID_LEN + 1];
 
-  if (create_opts (args, &mc, err) < 0 || h->ops->create (h->data, &mc, id, err) < 0)
+  if (create_opts (args, h->net_default, &mc, err) < 0
+      || h->ops->create (h->data, &mc, id, err) < 0)
     return -1;
   if (create_fill (c, id, &mc, args, &git, err) < 0
       || h->ops->resolve (h->data, id, &info, err) < 0)
@@ -384,6 +390,8 @@ static const struct arg limit_args[] = {
   ARG_END,
 };
 
+static const char *const net_choices[] = { "none", "all", "allow", NULL };
+
 static const struct arg create_args[] = {
   { "name", ARG_STR, false,
     "a unique name (letters, digits, '-'); default: one is made from the id", NULL, NULL, NULL,
@@ -401,12 +409,21 @@ static const struct arg create_args[] = {
     "ends its session), and over HTTP also once it has been idle for 15 minutes",
     NULL, NULL, NULL, NULL },
   { "git_repo", ARG_STR, false,
-    "a git repository to clone at creation, by git inside the sandbox: a URL or a path inside "
-    "the sandbox (the network is loopback only), within the per-command time limit "
+    "a git repository to clone at creation, by git inside the sandbox: a URL (which the "
+    "sandbox's network must reach) or a path inside the sandbox, within the per-command time limit "
     "(limits.timeout_s). If the clone fails, no sandbox is made and the error says why",
     NULL, NULL, NULL, NULL },
   { "git_path", ARG_STR, false, "where git_repo is cloned to (default /workspace)", NULL, NULL,
     NULL, NULL },
+  { "network", ARG_STR, false,
+    "outbound network: none (loopback only), all (any public address; never the host, other "
+    "sandboxes or private ranges) or allow (only allow_list). Default: the server's (none "
+    "unless its operator chose otherwise)",
+    net_choices, NULL, NULL, NULL },
+  { "allow_list", ARG_LIST, false,
+    "what the sandbox may reach: IPv4 CIDRs and domain names (example.com, or *.example.com for "
+    "the names below it); given alone, network is allow",
+    NULL, NULL, NULL, NULL },
   { "image", ARG_STR, false,
     "an OCI image already on this machine (put there with `islet image pull` or `islet image "
     "import`), by name or id; the sandbox's files are the image's and its Env and WorkingDir "
@@ -463,7 +480,7 @@ const struct tool mcp_tools[] = {
   { "execute_shell",
     "Run a shell command line (bash -c) in a sandbox, for example to install files, run tests or "
     "use git, and return exit_code, stdout, stderr, timing and resource use. The network is "
-    "loopback only.",
+    "loopback only unless the sandbox was created with network or allow_list.",
     shell_args, tool_execute_shell, false },
   { "file_operation",
     "Work with files inside a sandbox: read a file, write one (text), upload bytes given as "
@@ -474,8 +491,8 @@ const struct tool mcp_tools[] = {
   { "git_operation",
     "Use git inside a sandbox: clone, status, add, commit (returns the commit hash), push, "
     "pull, branches (list or create) and checkout. Returns git's exit_code, stdout and stderr. "
-    "The network is loopback only, so remotes are paths inside the sandbox unless the host "
-    "gives it more.",
+    "Remotes are paths inside the sandbox unless it was created with a network that reaches "
+    "them (network, allow_list).",
     git_args, tool_git, false },
 };
 

@@ -86,6 +86,9 @@ const createTool = list.find((t) => t.name === 'create_sandbox')
 assert.equal(createTool.inputSchema.properties.persistent.type, 'boolean')
 assert.match(createTool.inputSchema.properties.persistent.description, /session/)
 assert.match(createTool.inputSchema.properties.git_repo.description, /clone/)
+// the network: a mode and an allow-list (what each reaches: tests/server/mcp_net.sh)
+assert.deepEqual(createTool.inputSchema.properties.network.enum, ['none', 'all', 'allow'])
+assert.equal(createTool.inputSchema.properties.allow_list.type, 'array')
 const { prompts } = await a.client.listPrompts(undefined, { timeout: CALL_TIMEOUT_MS })
 assert.equal(prompts.length, 3)
 await a.client.ping({ timeout: CALL_TIMEOUT_MS })
@@ -114,6 +117,10 @@ await A.ok('file_operation', { sandbox_id: 'box', operation: 'write', path: 'a/t
 r = await A.ok('file_operation', { sandbox_id: box.id, operation: 'write', file_path: 'a/f.txt', content: 'via file_path' })
 assert.equal((await A.ok('file_operation', { sandbox_id: 'box', operation: 'read', path: 'a/f.txt' })).content, 'via file_path')
 await A.ok('file_operation', { sandbox_id: 'box', operation: 'delete', file_path: 'a/f.txt' })
+// a list with network none is refused, and nothing is made
+await A.toolError('create_sandbox', { name: 'netted', network: 'none', allow_list: ['example.com'] },
+  /needs network mode allow/)
+assert.ok(!(await A.ok('list_sandboxes', {})).sandboxes.some((s) => s.name === 'netted'))
 // an image not on this machine is refused, naming the pull that gets it,
 // and nothing is made
 await A.toolError('create_sandbox', { name: 'imaged', image: 'node:20' },

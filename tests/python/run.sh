@@ -3,21 +3,33 @@
 # fresh venv, as a user would (`pip install ./clients/python`, offline), then
 # runs tests/python twice with that venv's python: against a live isletd
 # (server mode), and on the local islet CLI with a private state directory
-# (CLI mode).  Needs root, python3-venv and python3-pytest
-# (scripts/install-deps installs them).
+# (CLI mode).  With dnsmasq, a fake internet (tests/lib/netfake.sh) for the
+# network tests, whose addresses the suite gets as ISLET_TEST_NF_{A,B,P}.
+# Needs root, python3-venv and python3-pytest (scripts/install-deps
+# installs them).
 # shellcheck disable=SC2034 # read by tests/lib/integration.sh
 IT_NAME=python
 source "$(dirname "$0")/../lib/integration.sh"
 source "$(dirname "$0")/../lib/server.sh"
+source "$(dirname "$0")/../lib/netfake.sh"
 
 SRC=${ISLET_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 "$IT_PY" -c 'import pytest' 2>/dev/null || fail "needs python3-pytest (scripts/install-deps installs it)"
 
-srv_init
+it_init
+NF=()
+if command -v dnsmasq >/dev/null; then
+  nf_up
+  SRV_ARGS=(--dns "$NF_DNS")
+  NF=(ISLET_TEST_NF_A="$NF_WEB_A" ISLET_TEST_NF_B="$NF_WEB_B" ISLET_TEST_NF_P="$NF_WEB_P"
+      ISLET_DNS="$NF_DNS")
+fi
+srv_start
 VENV=$(mktemp -d /tmp/islet-py-venv.XXXXXX)
 py_cleanup () {
   local rc=$?
   rm -rf "$VENV"
+  nf_cleanup
   (exit "$rc")
   srv_cleanup
 }
@@ -38,7 +50,7 @@ run_suite () {
   shift
   log "pytest, $what"
   ( cd "$SRC/tests/python" &&
-    env "$@" ISLET_TEST_SITE="$SITE" ISLET_BIN="$ISLET_BIN" PYTHONDONTWRITEBYTECODE=1 \
+    env "$@" "${NF[@]}" ISLET_TEST_SITE="$SITE" ISLET_BIN="$ISLET_BIN" PYTHONDONTWRITEBYTECODE=1 \
       timeout 900 "$VENV/bin/python" -m pytest -q -p no:cacheprovider . ) \
     || fail "pytest, $what"
 }

@@ -172,6 +172,42 @@ def test_bad_limits(client):
         client.create_sandbox(language="cobol")
 
 
+NF = {k: os.environ.get("ISLET_TEST_NF_" + k) for k in "ABP"}
+# the probe: each address's /id, or "closed"
+FETCH = ("import urllib.request\n"
+         "for a in ADDRS:\n"
+         "    try:\n"
+         "        print(urllib.request.urlopen('http://%s/id' % a, timeout=2).read().decode())\n"
+         "    except Exception:\n"
+         "        print('closed')\n")
+
+
+@pytest.mark.skipif(not NF["A"], reason="no fake internet (dnsmasq)")
+def test_network(client):
+    def reach(s, *addrs):
+        r = s.run_code("ADDRS = %r\n%s" % (list(addrs), FETCH), timeout=30)
+        return r.output.split()
+
+    with client.create_sandbox(network="all") as s:
+        assert s.network["mode"] == "all"
+        assert reach(s, NF["A"], NF["P"]) == ["A", "closed"]
+    with client.create_sandbox(allow=[NF["B"] + "/32"]) as s:
+        assert s.network == {"mode": "allow", "allow": [NF["B"] + "/32"]}
+        assert client.get_sandbox(s.id).network == s.network
+        assert reach(s, NF["A"], NF["B"]) == ["closed", "B"]
+    with client.create_sandbox() as s:
+        assert s.network["mode"] == "none"
+        assert reach(s, NF["A"]) == ["closed"]
+
+
+def test_network_refused(client):
+    for network, allow in (("none", ["example.com"]), ("some", None), (None, ["fd00::/8"])):
+        with pytest.raises(islet.BadRequestError):
+            client.create_sandbox(network=network, allow=allow)
+    with pytest.raises(TypeError):
+        client.create_sandbox(allow="example.com")
+
+
 def test_limit_error(sb, mode):
     if mode == "server":
         # a request body over isletd's 1 MiB: 413

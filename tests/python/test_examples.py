@@ -123,7 +123,7 @@ def test_reasoning_service_engine_config(reasoning):
 
 
 def test_reasoning_service_engine_config_refused(reasoning):
-    for field, value, words in (("enable_networking", True, "not available yet"),
+    for field, value, words in (("network_allow_list", ["fd00::/8"], "IPv6"),
                                 ("python_version", "2.7", "2.7 is not available"),
                                 ("sandbox_type", "docker", "sandbox_type"),
                                 ("execution_timeout", 3600, "execution_timeout")):

@@ -28,6 +28,10 @@ refused '{"networkAllowList":"10.0.0.0/33"}' networkAllowList 'neither an IPv4 C
 refused '{"networkBlockAll":"no"}' networkBlockAll 'true or false'
 refused '{"networkBlockAll":true,"networkAllowList":"1.2.3.4/32"}' networkBlockAll 'give one or the other'
 refused '{"outboundProxyUrl":"http://127.0.0.1:3128"}' outboundProxyUrl 'no outbound network'
+refused '{"network":{"mode":"all"},"networkAllowList":"1.2.3.4/32"}' network 'give one'
+refused '{"network":{"mode":"none","allow":["example.com"]}}' network 'needs network mode allow'
+refused '{"network":{"mode":"allow","cidrs":["1.2.3.4"]}}' network.cidrs 'not a field'
+refused '{"network":"all"}' network 'must be an object'
 refused '{"linkedSandbox":"web"}' linkedSandbox 'never reach one another'
 refused '{"public":"yes"}' public 'preview'
 refused '{"gpu":1}' gpu 'GPU'
@@ -61,6 +65,9 @@ t0=$(date +%s)
 api POST /api/sandbox -H 'Content-Type: application/json' -d '{"ttlMinutes":30}'
 expect_code "a time to live" 200; remember_id "$(jq -r .id <<<"$BODY")"
 expect_body "autoDestroyAt 30 minutes on" "(.autoDestroyAt | sub(\"\\\\.000Z\$\"; \"Z\") | fromdate) - $t0 | . >= 1795 and . <= 1805"
-[[ $(islet ls --json | jq '.sandboxes | length') == 3 ]] || fail "islet ls: $(islet ls)"
+api POST /api/sandbox -H 'Content-Type: application/json' -d '{"network":{"allow":["1.2.3.0/24","example.com"]}}'
+expect_code "islet's own network field" 200; remember_id "$(jq -r .id <<<"$BODY")"
+expect_body "its echo" '.networkAllowList == "1.2.3.0/24" and .domainAllowList == "example.com" and .islet.network.mode == "allow"'
+[[ $(islet ls --json | jq '.sandboxes | length') == 4 ]] || fail "islet ls: $(islet ls)"
 
 pass

@@ -65,8 +65,8 @@ api POST /v1/execute -d '{"code": "print(1)", "language": "cobol"}'
 expect_error "unknown language" 400
 api POST /v1/execute -d '{"code": "print(1)", "timeout": 9999}'
 expect_error "timeout too long" 400
-api POST /v1/execute -d '{"code": "print(1)", "config": {"enable_networking": true}}'
-expect_error "networking asked for" 400
+api POST /v1/execute -d '{"code": "print(1)", "config": {"enable_networking": false, "network_allow_list": ["example.com"]}}'
+expect_error "networking off with an allow-list" 400
 api POST /v1/execute -d '{"code": "x", "language": "bash", "config": {"allowed_imports": ["os"]}}'
 expect_error "a policy for bash" 400
 api POST /v1/execute -d '{"code": "print(1)", "config": {"memory_limit_mb": 1}}'

@@ -95,11 +95,22 @@ refused "a version that is not one" python_version
 api POST /v1/execute -d '{"code": "echo 1", "language": "bash", "config": {"python_version": "3"}}'
 refused "python_version for bash" "python only"
 
-log "enable_networking: refused until networking exists"
-run '{"enable_networking": true}' 'print(1)'
-refused "networking asked for" "outbound networking is not available yet"
-run '{"enable_networking": false}' 'print(1)'
-expect_eq "networking off runs" "$(j .stdout)" 1
+log "enable_networking and network_allow_list: a network device or none (what each reaches: api_v1_net)"
+HAS_ETH0='print("eth0:" in open("/proc/net/dev").read())'
+run '{"enable_networking": true}' "$HAS_ETH0"
+expect_eq "networking on" "$(j .stdout)" True
+run '{"network_allow_list": ["198.51.100.0/24", "*.example.com"]}' "$HAS_ETH0"
+expect_eq "a list alone" "$(j .stdout)" True
+run '{"enable_networking": false}' "$HAS_ETH0"
+expect_eq "networking off" "$(j .stdout)" False
+run '{"enable_networking": false, "network_allow_list": ["example.com"]}' 'print(1)'
+refused "off with a list" "give one or the other"
+run '{"network_allow_list": ["fd00::/8"]}' 'print(1)'
+refused "an IPv6 range" "IPv6"
+run '{"network_allow_list": "example.com"}' 'print(1)'
+refused "a list that is not an array" network_allow_list
+run '{"enable_networking": "yes"}' 'print(1)'
+refused "not a boolean" enable_networking
 
 log "unknown fields and values out of range: 400, never dropped"
 run '{"colour": "blue"}' 'print(1)'
@@ -133,8 +144,8 @@ api GET /v1/config
 expect_body "GET shows them" '.execution_timeout == 2 and .temp_storage_mb == 512 and .python_version == "3" and .enable_networking == false and .enable_ast_validation == false'
 api PUT /v1/config -d '{"python_version": "2.7"}'
 refused "put python 2.7" "2.7 is not available"
-api PUT /v1/config -d '{"enable_networking": true}'
-refused "put networking" "not available yet"
+api PUT /v1/config -d '{"network_allow_list": ["not a name"]}'
+refused "put a list with a bad entry" "neither an IPv4 CIDR nor a domain name"
 api PUT /v1/config -d '{"sandbox_type": "docker"}'
 refused "put an unknown field" sandbox_type
 api PUT /v1/config -d '{"memory_limit_mb": 4}'

@@ -191,6 +191,39 @@ test_proxy_json (void **state)
   json_decref (j);
 }
 
+/* The one reading of a mode and a list that the CLI, /v1, MCP and the
+ * create body's `network` share. */
+static void
+test_ask (void **state)
+{
+  const char *list[] = { "10.1.0.0/16", "example.com" };
+  struct islet_net n;
+  struct islet_err err;
+  json_t *arr;
+  (void) state;
+
+  assert_int_equal (islet_net_ask (NULL, list, 2, ISLET_NET_NONE, &n, &err), 0);
+  assert_int_equal (n.mode, ISLET_NET_ALLOW); /* a list alone */
+  assert_string_equal (n.allow, "10.1.0.0/16,example.com");
+  assert_int_equal (islet_net_ask (NULL, NULL, 0, ISLET_NET_ALL, &n, &err), 0);
+  assert_int_equal (n.mode, ISLET_NET_ALL); /* neither: the default */
+  assert_int_equal (islet_net_ask ("none", NULL, 0, ISLET_NET_ALL, &n, &err), 0);
+  assert_int_equal (n.mode, ISLET_NET_NONE);
+  assert_int_equal (islet_net_ask ("all", list, 2, ISLET_NET_NONE, &n, &err), -1);
+  assert_int_equal (islet_net_ask ("some", NULL, 0, ISLET_NET_NONE, &n, &err), -1);
+  arr = json_pack ("[s,s]", "10.1.0.0/16", "example.com");
+  assert_int_equal (islet_net_ask_json ("allow", arr, ISLET_NET_NONE, &n, &err), 0);
+  assert_string_equal (n.allow, "10.1.0.0/16,example.com");
+  json_decref (arr);
+  arr = json_pack ("[s,i]", "example.com", 3);
+  assert_int_equal (islet_net_ask_json (NULL, arr, ISLET_NET_NONE, &n, &err), -1);
+  assert_non_null (strstr (err.msg, "not a string"));
+  json_decref (arr);
+  arr = json_string ("example.com");
+  assert_int_equal (islet_net_ask_json (NULL, arr, ISLET_NET_NONE, &n, &err), -1);
+  json_decref (arr);
+}
+
 int
 main (void)
 {
@@ -198,6 +231,7 @@ main (void)
     cmocka_unit_test (test_entries), cmocka_unit_test (test_refused),
     cmocka_unit_test (test_names),   cmocka_unit_test (test_json),
     cmocka_unit_test (test_proxy),   cmocka_unit_test (test_proxy_json),
+    cmocka_unit_test (test_ask),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -396,7 +396,7 @@ quota_holds_and_names_the_bound (void **state)
   assert_int_equal (islet_store_key_add (f->srv.store, "c", "c", &q, &id, &err), 0);
   k.key_id = id;
   assert_int_equal (owned_create (&k, &spec, &o, &err), 0);
-  assert_int_equal (owned_scratch_begin (&k, &spec.limits, scratch, &err), 0);
+  assert_int_equal (owned_scratch_begin (&k, &spec.limits, NULL, scratch, &err), 0);
   big.name = "second";
   assert_int_equal (owned_create (&k, &big, &p, &err), -1);
   assert_int_equal (err.kind, ISLET_E_LIMIT);

@@ -65,7 +65,7 @@ class CliBackend:
 
     # ---- sandboxes ----
 
-    def create(self, language, name, env, labels, cpu, memory_gb, disk_gb, extra):
+    def create(self, language, name, env, labels, cpu, memory_gb, disk_gb, network, extra):
         if language not in LANGUAGES:
             raise BadRequestError("language must be one of %s" % ", ".join(LANGUAGES), 400)
         args = ["create", "--json"]
@@ -77,6 +77,11 @@ class CliBackend:
             args += ["--memory", str(int(memory_gb * 1024))]
         if disk_gb is not None:
             args += ["--disk", str(int(disk_gb * 1024))]
+        if network is not None:
+            if network["mode"] is not None:
+                args += ["--network", network["mode"]]
+            for entry in network["allow"]:
+                args += ["--allow", entry]
         info = self._run(args)
         self._env[info["id"]] = dict(env or {})
         self._language[info["id"]] = language
@@ -87,7 +92,7 @@ class CliBackend:
         state = info.get("state")
         return {"id": sid, "name": info.get("name", sid), "state": _STATES.get(state, state),
                 "language": self._language.get(sid, "python"), "labels": dict(labels or {}),
-                "env": dict(self._env.get(sid, {})), "raw": info}
+                "env": dict(self._env.get(sid, {})), "raw": info, "network": info.get("network")}
 
     def get(self, ref):
         return self._sandbox(self._run(["info", ref, "--json"]))

@@ -77,8 +77,11 @@ class HttpBackend:
 
     # ---- sandboxes ----
 
-    def create(self, language, name, env, labels, cpu, memory_gb, disk_gb, extra):
+    def create(self, language, name, env, labels, cpu, memory_gb, disk_gb, network, extra):
         body = {"env": dict(env or {}), "labels": dict(labels or {})}
+        if network is not None:
+            # islet's own field, read as the CLI reads --network and --allow
+            body["network"] = {k: v for k, v in network.items() if v is not None}
         body["labels"][LANGUAGE_LABEL] = language
         for k, v in (("name", name), ("cpu", cpu), ("memory", memory_gb), ("disk", disk_gb)):
             if v is not None:
@@ -269,7 +272,7 @@ def _sandbox(dto):
     limit = ((dto.get("islet") or {}).get("limits") or {}).get("timeout_s") or None
     return {"id": dto["id"], "name": dto.get("name", dto["id"]), "state": dto.get("state"),
             "language": language, "labels": labels, "env": dto.get("env") or {}, "raw": dto,
-            "timeout": limit}
+            "timeout": limit, "network": (dto.get("islet") or {}).get("network")}
 
 
 def _file_info(f):

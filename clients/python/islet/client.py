@@ -44,13 +44,23 @@ class Islet:
         return self._backend.mode
 
     def create_sandbox(self, language=DEFAULT_LANGUAGE, name=None, env=None, labels=None,
-                       cpu=None, memory_gb=None, disk_gb=None, **extra):
-        """A new, started sandbox.  `extra` goes into the server's create
-        body as it is (Daytona's names, e.g. autoStopInterval=15); the CLI
-        mode takes none."""
+                       cpu=None, memory_gb=None, disk_gb=None, network=None, allow=None, **extra):
+        """A new, started sandbox.  `network` is its outbound network:
+        "none" (loopback only), "all" (any public address) or "allow" (only
+        `allow`, a list of IPv4 CIDRs and domain names such as "example.com"
+        or "*.example.com"); `allow` alone means "allow", neither the
+        server's default (none unless its operator chose otherwise).
+        `extra` goes into the server's create body as it is (Daytona's
+        names, e.g. autoStopInterval=15); the CLI mode takes none."""
         if extra and self.mode == "cli":
             raise TypeError("unexpected arguments in CLI mode: %s" % ", ".join(sorted(extra)))
-        info = self._backend.create(language, name, env, labels, cpu, memory_gb, disk_gb, extra)
+        if isinstance(allow, str):
+            raise TypeError("allow must be a list of CIDRs and domain names, not a string")
+        net = None
+        if network is not None or allow:
+            net = {"mode": network, "allow": list(allow or [])}
+        info = self._backend.create(language, name, env, labels, cpu, memory_gb, disk_gb, net,
+                                    extra)
         return Sandbox(self._backend, info, self.workspace_only)
 
     def get_sandbox(self, id_or_name):
@@ -75,6 +85,8 @@ class Sandbox:
         self.labels = info["labels"]
         self.env = info["env"]
         self.raw = info["raw"]
+        # {"mode": "none"|"all"|"allow", "allow": [...]}, as islet keeps it
+        self.network = info.get("network") or {"mode": "none", "allow": []}
         # the default of a command's timeout: the sandbox's own limit (None:
         # the CLI applies it itself)
         self._timeout = info.get("timeout")
@@ -95,6 +107,7 @@ class Sandbox:
     def refresh(self):
         info = self._b.get(self.id)
         self.state, self.raw = info["state"], info["raw"]
+        self.network = info.get("network") or self.network
         return self
 
     def delete(self):

@@ -616,12 +616,15 @@ owned_destroy (const struct owner *k, struct owned *o, struct islet_err *err)
 
 int
 owned_scratch_begin (const struct owner *k, const struct islet_limits *limits,
-                     char id[ISLET_ID_LEN + 1], struct islet_err *err)
+                     const struct islet_net *net, char id[ISLET_ID_LEN + 1], struct islet_err *err)
 {
-  const struct owned_spec spec = { .limits = *limits };
+  struct owned_spec spec = { .limits = *limits };
   struct islet_store_sandbox row = { 0 };
-  int rc = make (k, &spec, ISLET_PHASE_SCRATCH, &row, err);
+  int rc;
 
+  if (net)
+    spec.net = *net;
+  rc = make (k, &spec, ISLET_PHASE_SCRATCH, &row, err);
   memcpy (id, row.id, ISLET_ID_LEN + 1);
   islet_store_sandbox_fini (&row);
   return rc;

@@ -133,11 +133,12 @@ int owned_destroy (const struct owner *k, struct owned *o, struct islet_err *err
 /* A sandbox for one request only (/v1/execute, /v1/test): made as
  * owned_create makes one (a row, in phase scratch: counted in the key's
  * quota, swept if isletd is killed, never listed), used by the caller,
- * destroyed with its row by owned_scratch_end.  k->key_id < 0: isletd's
+ * destroyed with its row by owned_scratch_end; net NULL is none.  k->key_id < 0: isletd's
  * own (a probe), with no row and no quota, marked by its core name
  * (isletd-own-...) for the sweep. */
 int owned_scratch_begin (const struct owner *k, const struct islet_limits *limits,
-                         char id[ISLET_ID_LEN + 1], struct islet_err *err) ISLET_MUST_CHECK;
+                         const struct islet_net *net, char id[ISLET_ID_LEN + 1],
+                         struct islet_err *err) ISLET_MUST_CHECK;
 void owned_scratch_end (const struct owner *k, const char *id);
 
 /* The Daytona Sandbox object (new reference); state NULL: from info

@@ -43,6 +43,7 @@ static const struct
   { "networkAllowList", TAKEN, NULL }, /* sandbox_net.c */
   { "domainAllowList", TAKEN, NULL },  /* sandbox_net.c */
   { "outboundProxyUrl", TAKEN, NULL }, /* sandbox_net.c */
+  { "network", TAKEN, NULL },          /* islet's own (sandbox_net.c) */
   { "linkedSandbox", IF_EMPTY, "sandboxes never reach one another" },
   { "public", TAKEN, NULL }, /* preview links without a token (preview.c) */
   { "gpu", IF_EMPTY, NO_GPU },

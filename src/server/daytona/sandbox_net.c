@@ -11,6 +11,10 @@
  * An update keeps the list it does not name; networkBlockAll false alone
  * clears both (the SDK's "restore outbound access").
  *
+ * islet's own field `network`, {"mode": "allow", "allow": [CIDRs and
+ * names]} as the sandbox's islet.network shows it, is taken at create as
+ * the CLI and MCP take theirs (islet_net_ask), instead of Daytona's three.
+ *
  * outboundProxyUrl becomes the sandbox's proxy variables (islet/net.h):
  * kept by an update that does not name it, "" clears it.  A create whose
  * sandbox could not reach the proxy (no network, or a list without its
@@ -176,6 +180,47 @@ proxy_field (json_t *j, const struct islet_net *current, struct islet_net *net, 
   return 0;
 }
 
+/* The create's `network`: 1 when it was given (then *net is set), 0 when
+ * not, -1 with a 400 in out. */
+static int
+own_field (json_t *j, enum islet_net_mode dflt, struct islet_net *net, struct resp *out)
+{
+  static const char *const daytona[] = { "networkBlockAll", "networkAllowList", "domainAllowList" };
+  json_t *v = json_object_get (j, "network"), *mode;
+  struct islet_err err;
+  const char *k;
+  json_t *m;
+
+  if (v == NULL || json_is_null (v))
+    return 0;
+  for (size_t i = 0; i < sizeof daytona / sizeof daytona[0]; i++)
+    if (json_object_get (j, daytona[i]) && !json_is_null (json_object_get (j, daytona[i])))
+      {
+        reply_error (out, 400, "BAD_REQUEST", "network and %s both ask for a network: give one",
+                     daytona[i]);
+        return -1;
+      }
+  mode = json_object_get (v, "mode");
+  if (!json_is_object (v) || (mode && !json_is_null (mode) && !json_is_string (mode)))
+    {
+      reply_error (out, 400, "BAD_REQUEST",
+                   "network must be an object: {\"mode\": \"none|all|allow\", \"allow\": [...]}");
+      return -1;
+    }
+  json_object_foreach (v, k, m) if (strcmp (k, "mode") != 0 && strcmp (k, "allow") != 0)
+  {
+    reply_error (out, 400, "BAD_REQUEST", "network.%s is not a field of network (mode, allow)", k);
+    return -1;
+  }
+  if (islet_net_ask_json (json_string_value (mode), json_object_get (v, "allow"), dflt, net, &err)
+      < 0)
+    {
+      reply_error (out, 400, "BAD_REQUEST", "network cannot be honoured: %s", err.msg);
+      return -1;
+    }
+  return 1;
+}
+
 int
 daytona_net_fields (json_t *j, const struct islet_net *current, enum islet_net_mode dflt,
                     struct islet_net *net, struct resp *out)
@@ -188,6 +233,13 @@ daytona_net_fields (json_t *j, const struct islet_net *current, enum islet_net_m
   memset (net, 0, sizeof *net);
   if (read_fields (j, &f, out) < 0)
     return -1;
+  if (current == NULL)
+    switch (own_field (j, dflt, net, out))
+      {
+      case -1: return -1;
+      case 1: return proxy_field (j, NULL, net, out);
+      default: break;
+      }
   /* networkBlockAll false alone restores all access: the stored lists go */
   if (f.block == 0 && !f.cidrs && !f.names)
     current = NULL;

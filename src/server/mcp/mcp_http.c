@@ -77,6 +77,7 @@ k_create (void *data, const struct mcp_create *c, char id[ISLET_ID_LEN + 1], str
     .language = daytona_language (c->language),
     .env = (json_t *) c->env,
     .limits = c->limits,
+    .net = c->net,
     .auto_stop = c->persistent ? 0 : MCP_EPHEMERAL_IDLE_MIN,
     .auto_delete = c->persistent ? -1 : 0,
   };
@@ -210,6 +211,7 @@ host_of (struct req *r, struct key_host *k)
     .ctx = r->srv->ctx,
     .name = "isletd /mcp",
     .no_host_dir = "host files are never reachable over HTTP",
+    .net_default = r->srv->net_default,
   };
 }
 

@@ -23,8 +23,9 @@ struct v1_settings
   struct islet_limits limits;
   double timeout_s;
   enum v1_policy_mode policy;
-  char *imports;      /* ALLOW: the allowed top-level modules, comma-separated */
-  bool storage_asked; /* temp_storage_mb is not the default: the disk must be limited */
+  char *imports;        /* ALLOW: the allowed top-level modules, comma-separated */
+  bool storage_asked;   /* temp_storage_mb is not the default: the disk must be limited */
+  struct islet_net net; /* enable_networking and network_allow_list */
 };
 
 void v1_settings_fini (struct v1_settings *s);

@@ -395,7 +395,7 @@ v1_execute (struct req *r, struct resp *out)
       v1_settings_fini (&job.set);
       return;
     }
-  if (owned_scratch_begin (&k, &job.set.limits, id, &err) < 0)
+  if (owned_scratch_begin (&k, &job.set.limits, &job.set.net, id, &err) < 0)
     {
       reply_islet_err (out, &err, false);
       v1_settings_fini (&job.set);
@@ -426,7 +426,7 @@ v1_test (struct req *r, struct resp *out)
   uint64_t t0 = islet_now_ns ();
   const char *got;
 
-  if (owned_scratch_begin (&k, &job.set.limits, id, &err) < 0)
+  if (owned_scratch_begin (&k, &job.set.limits, NULL, id, &err) < 0)
     {
       reply_json (out, 200,
                   json_pack ("{s:b,s:s,s:s}", "ok", 0, "stage", "create", "error", err.msg));
@@ -487,6 +487,7 @@ v1_sandbox_create (struct req *r, struct resp *out)
     return;
   v1_settings_fini (&set);
   spec.limits = set.limits;
+  spec.net = set.net;
   spec.language = lang;
   if (owned_create (&k, &spec, &o, &err) < 0)
     {

@@ -1,7 +1,9 @@
 /* The config of /v1 runs, in the names of the reasoning engine's
  * SandboxConfig: cpu_limit, memory_limit_mb, execution_timeout (islet's
  * first name: timeout), temp_storage_mb, python_version,
- * enable_networking, enable_ast_validation, allowed_imports.  Each field is
+ * enable_networking, enable_ast_validation, allowed_imports, and islet's
+ * network_allow_list (CIDRs and domain names, as Daytona's lists and the
+ * CLI's --allow: islet_net_ask).  Each field is
  * honoured or refused with a 400 that says why; a field the config does
  * not have is refused by name, never dropped.  Each API key has its own
  * defaults (PUT /v1/config), kept in the store. */
@@ -82,16 +84,40 @@ check_python_version (json_t *v, const char *name, struct resp *out)
 }
 
 static int
-check_networking (json_t *v, const char *name, struct resp *out)
+check_allow_list (json_t *v, const char *name, struct resp *out)
 {
-  if (!json_is_boolean (v))
-    return bad (out, "config.%s must be true or false", name);
-  if (json_is_true (v))
-    return bad (out,
-                "config.%s: outbound networking is not available yet through /v1 (its "
-                "sandboxes have loopback only): create the sandbox with the Daytona API's "
-                "networkAllowList or domainAllowList",
-                name);
+  struct islet_net net;
+  struct islet_err err;
+
+  if (!json_is_array (v))
+    return bad (out, "config.%s must be an array of IPv4 CIDRs and domain names", name);
+  if (islet_net_ask_json (NULL, v, ISLET_NET_NONE, &net, &err) < 0)
+    return bad (out, "config.%s: %s", name, err.msg);
+  return 0;
+}
+
+/* The run's network: enable_networking true is all (allow with a list),
+ * false none (a list with it is refused), unset the list's allow or else
+ * isletd's --default-network, as Daytona's fields are taken. */
+static int
+network_of (struct srv *srv, json_t *cfg, struct islet_net *net, struct resp *out)
+{
+  json_t *on = json_object_get (cfg, "enable_networking");
+  json_t *list = json_object_get (cfg, "network_allow_list");
+  const char *mode = NULL;
+  struct islet_err err;
+
+  if (json_is_null (list))
+    list = NULL;
+  if (json_is_false (on))
+    mode = "none";
+  else if (json_is_true (on) && json_array_size (list) == 0)
+    mode = "all";
+  if (json_is_false (on) && json_array_size (list) > 0)
+    return bad (out, "config.enable_networking false with a network_allow_list: give one or the "
+                     "other");
+  if (islet_net_ask_json (mode, list, srv->net_default, net, &err) < 0)
+    return bad (out, "config.network_allow_list: %s", err.msg);
   return 0;
 }
 
@@ -135,15 +161,17 @@ static const struct field
   { "execution_timeout", check_timeout, false },
   { "temp_storage_mb", check_storage, false },
   { "python_version", check_python_version, true },
-  { "enable_networking", check_networking, false },
+  { "enable_networking", check_bool, false },
   { "enable_ast_validation", check_bool, true },
   { "allowed_imports", check_imports, true },
+  { "network_allow_list", check_allow_list, false },
 };
 #define N_FIELDS (sizeof fields / sizeof fields[0])
 
 static const char field_names[]
     = "cpu_limit, memory_limit_mb, execution_timeout (or timeout), temp_storage_mb, "
-      "python_version, enable_networking, enable_ast_validation, allowed_imports";
+      "python_version, enable_networking, enable_ast_validation, allowed_imports, "
+      "network_allow_list";
 
 static const struct field *
 field_find (const char *name)
@@ -160,11 +188,13 @@ config_builtin (void)
 {
   struct islet_limits d = ISLET_LIMITS_DEFAULT;
 
-  return json_pack ("{s:f,s:I,s:I,s:I,s:n,s:b,s:n,s:n}", "cpu_limit", d.cpu_millis / 1000.0,
+  /* enable_networking unset: isletd's --default-network (shown as its
+     boolean by v1_config_view) */
+  return json_pack ("{s:f,s:I,s:I,s:I,s:n,s:n,s:n,s:n,s:n}", "cpu_limit", d.cpu_millis / 1000.0,
                     "memory_limit_mb", (json_int_t) d.memory_mb, "execution_timeout",
                     (json_int_t) V1_TIMEOUT_DEFAULT_S, "temp_storage_mb", (json_int_t) d.disk_mb,
-                    "python_version", "enable_networking", 0, "enable_ast_validation",
-                    "allowed_imports");
+                    "python_version", "enable_networking", "enable_ast_validation",
+                    "allowed_imports", "network_allow_list");
 }
 
 int
@@ -246,7 +276,7 @@ python_probe (struct srv *srv, char *buf, size_t size, struct islet_err *err)
   char id[ISLET_ID_LEN + 1];
   int rc;
 
-  if (owned_scratch_begin (&k, &limits, id, err) < 0)
+  if (owned_scratch_begin (&k, &limits, NULL, id, err) < 0)
     return -1;
   rc = islet_exec (srv->ctx, id, &x, &res, err);
   owned_scratch_end (&k, id);
@@ -400,6 +430,8 @@ v1_config_settings (struct srv *srv, json_t *cfg, const char *language, struct v
   s->limits.timeout_s = (uint32_t) ceil (s->timeout_s);
   if (islet_limits_validate (&s->limits, &err) < 0)
     return bad (out, "%s", err.msg);
+  if (network_of (srv, cfg, &s->net, out) < 0)
+    return -1;
   if (strcmp (language, "python") != 0)
     return 0; /* the Python fields of a key's defaults do not apply */
   if (python_check (srv, cfg, out) < 0)
@@ -428,6 +460,10 @@ v1_config_view (struct srv *srv, json_t *cfg)
   json_object_set_new (v, "enable_ast_validation",
                        json_boolean (policy_mode (cfg) != V1_POLICY_OFF));
   json_object_set (v, "timeout", json_object_get (cfg, "execution_timeout"));
+  if (!json_is_boolean (json_object_get (cfg, "enable_networking")))
+    json_object_set_new (v, "enable_networking",
+                         json_boolean (json_array_size (json_object_get (cfg, "network_allow_list"))
+                                       || srv->net_default != ISLET_NET_NONE));
   /* unset: any python, which is the image's (as "3.11") */
   if (json_is_null (json_object_get (cfg, "python_version"))
       && python_version_get (srv, have, &ignored) == 0)
