@@ -84,6 +84,16 @@ nf_up () {
   log "fake internet in $NF_NS via $NF_IF"
 }
 
+# nf_srv_init: it_init, the fake internet, then isletd resolving through its
+# DNS server, and a trap that undoes both (after server.sh).
+nf_srv_init () {
+  it_init
+  nf_up
+  SRV_ARGS=(--dns "$NF_DNS")
+  srv_start
+  nf_trap srv_cleanup
+}
+
 nf_ready () {
   curl -s -m 1 "http://$NF_WEB_A/id" >/dev/null && curl -s -m 1 "http://$NF_WEB_B/id" >/dev/null \
     && curl -s -m 1 "http://$NF_WEB_P/id" >/dev/null && [[ -f "$NF_DNS_LOG" ]] \

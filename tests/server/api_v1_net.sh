@@ -9,11 +9,7 @@ source "$(dirname "$0")/../lib/integration.sh"
 source "$(dirname "$0")/../lib/server.sh"
 source "$(dirname "$0")/../lib/netfake.sh"
 
-it_init
-nf_up
-SRV_ARGS=(--dns "$NF_DNS")
-srv_start
-nf_trap srv_cleanup
+nf_srv_init
 
 # probe JSON-CONFIG TARGET...: netfake's probe as /v1/execute's code; its
 # lines in PROBE

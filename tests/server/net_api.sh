@@ -11,11 +11,7 @@ source "$(dirname "$0")/../lib/server.sh"
 source "$(dirname "$0")/../lib/netfake.sh"
 
 # the fake internet first: isletd is started pointing at its DNS server
-it_init
-nf_up
-SRV_ARGS=(--dns "$NF_DNS")
-srv_start
-nf_trap srv_cleanup
+nf_srv_init
 port=${SRV_URL##*:}
 host_addr=$(ip -4 -o addr show scope global | awk '$2 != "'"$NF_IF"'" {print $4}' | cut -d/ -f1 | head -1)
 
