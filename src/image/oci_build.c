@@ -96,11 +96,11 @@ from (struct build *b, const struct build_step *st, struct islet_err *err)
 
   if (build_words (st->text, b->pre_from, &w, err) < 0)
     return -1;
-  if (w[0] == NULL || (w[1] && (strcasecmp (w[1], "AS") != 0 || w[2] == NULL || w[3])))
-    return islet_fail (err, ISLET_E_INVALID, 0, "line %u: FROM takes IMAGE [AS NAME]", st->line);
-  if (w[0][0] == '-')
+  if (w[0] && w[0][0] == '-')
     return islet_fail (err, ISLET_E_INVALID, 0, "line %u: FROM `%s`: flags are not supported",
                        st->line, w[0]);
+  if (w[0] == NULL || (w[1] && (strcasecmp (w[1], "AS") != 0 || w[2] == NULL || w[3])))
+    return islet_fail (err, ISLET_E_INVALID, 0, "line %u: FROM takes IMAGE [AS NAME]", st->line);
   if (strcmp (w[0], "host") == 0 || strcmp (w[0], "scratch") == 0)
     return islet_fail (err, ISLET_E_INVALID, 0,
                        "line %u: FROM %s: a build starts from an image of the store (islet "

@@ -331,6 +331,10 @@ void api_sandbox_archive (struct req *r, struct resp *out);
 /* sandbox_api.c: a string field of a JSON body into *v (left as it is when
  * absent or null); -1 with a 400 in out when it has another type */
 int field_string (json_t *j, const char *k, const char **v, struct resp *out);
+/* sandbox_api.c: the body's buildInfo: *from (a Dockerfile that is one FROM
+ * line: that image) or *dockerfile (one to build), both malloc'd and left
+ * NULL when it is absent; -1 with a 400 (context files, a bad shape) */
+int daytona_build_info (json_t *j, char **from, char **dockerfile, struct resp *out);
 /* snapshot_api.c */
 void api_sandbox_snapshot (struct req *r, struct resp *out);
 void api_snapshot_create (struct req *r, struct resp *out);

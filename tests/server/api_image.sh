@@ -39,6 +39,13 @@ expect_code "create with buildInfo FROM" 200; B=$(jq -r .id <<<"$BODY"); remembe
 expect_body "the object names the image" ".snapshot == \"$want\""
 in_image "buildInfo FROM" "$B"
 
+log "== buildInfo with more than FROM: built, each RUN in a sandbox, then the image"
+api POST /api/sandbox -d '{"buildInfo":{"dockerfileContent":"FROM example.test/api:1\nENV BUILT=\"yes it is\"\nRUN echo built >/srv/app/built\n"},"env":{},"labels":{}}'
+expect_code "create with a Dockerfile" 200; D=$(jq -r .id <<<"$BODY"); remember_id "$D"
+expect_body "the object names the built image" '.snapshot | test("^sha256:") and . != "'"$want"'"'
+api POST "/toolbox/$D/process/execute" -d '{"command":"sh -c \"cat /srv/app/built /srv/app/only-in-the-image; echo $BUILT\""}'
+expect_body "the RUN's file, the base's file, ENV" '.result == "built\nimage file\nyes it is\n"'
+
 log "== the default image is untouched"
 api POST /api/sandbox -d '{"env":{},"labels":{}}'
 expect_code "create without an image" 200; C=$(jq -r .id <<<"$BODY"); remember_id "$C"
@@ -57,12 +64,13 @@ refused '{"snapshot":"example.test/none:1"}' 'image `example.test/none:1` is not
 # (isletd tries to pull it: the registry example.test cannot be reached)
 refused '{"buildInfo":{"dockerfileContent":"FROM example.test/none:1\n"}}' \
   '^image `example.test/none:1` is not on this machine and its pull failed: '
-refused '{"buildInfo":{"dockerfileContent":"FROM example.test/api:1\nRUN touch /x\n"}}' \
-  '^buildInfo .*building images is not supported'
+# a Dockerfile is built: a RUN that fails says which step and why
+refused '{"buildInfo":{"dockerfileContent":"FROM example.test/api:1\nRUN echo about to fail; exit 3\n"}}' \
+  '^buildInfo: the image build failed: step 2/2 .*exited with status 3: about to fail'
 refused '{"buildInfo":{"dockerfileContent":"FROM --platform=linux/arm64 example.test/api:1\n"}}' \
-  '^buildInfo .*building images'
+  '^buildInfo: the image build failed: line 1: FROM .*flags are not supported'
 refused '{"buildInfo":{"dockerfileContent":"FROM example.test/api:1\n","contextHashes":["abc"]}}' \
-  '^buildInfo .*building images'
+  '^buildInfo.contextHashes .*object storage'
 refused '{"snapshot":"example.test/api:1","buildInfo":{"dockerfileContent":"FROM example.test/api:1\n"}}' \
   'both name an image'
 [[ $(islet ls --json | jq '.sandboxes | length') == "$n_before" ]] || fail "a refused create left a sandbox: $(islet ls)"

@@ -166,6 +166,10 @@ const struct islet_sandbox_info *owned_core_find (const struct islet_sandbox_inf
 
 /* ---- pulls of images from registries (pull.c) ---- */
 
+/* islet-image's answer (out: its stdout, one JSON object) and exit status:
+ * 0, or -1 with its error in *err. */
+int owned_image_answer (const char *out, int status, struct islet_err *err) ISLET_MUST_CHECK;
+
 /* Queue a pull of ref for k: snap_id's row (may be NULL) goes pulling,
  * then active, or error with the reason.  ISLET_E_LIMIT when the key has
  * too many pulls running or waiting. */
@@ -178,6 +182,15 @@ int owned_pull_wait (const struct owner *k, const char *ref,
  * else ISLET_E_INVALID saying why, ISLET_E_LIMIT past the key's bounds. */
 int owned_image_ensure (const struct owner *k, const char *ref,
                         struct islet_err *err) ISLET_MUST_CHECK;
+
+/* ---- image builds (build.c) ---- */
+
+/* Build dockerfile (its text; no context) for k in an islet-image child,
+ * waited for; id receives the image's id.  A build that fails is
+ * ISLET_E_INVALID with the step and its last output; ISLET_E_LIMIT while
+ * BUILDS_RUNNING builds run. */
+int owned_image_build (const struct owner *k, const char *dockerfile, char id[72],
+                       struct islet_err *err) ISLET_MUST_CHECK;
 
 /* ---- Daytona's snapshots (owned_snapshot.c) ---- */
 

@@ -125,30 +125,25 @@ unref (struct pulls *p, struct pull *j)
   free (j);
 }
 
-/* islet-image's answer (one JSON object on stdout) into j->rc, j->err. */
-static void
-take_answer (struct pull *j, const char *out, int status)
+int
+owned_image_answer (const char *out, int status, struct islet_err *err)
 {
   cleanup_json json_t *a = out ? json_loads (out, 0, NULL) : NULL;
   json_t *e = json_object_get (a, "error");
   const char *kind;
 
-  j->rc = 0;
   if (a != NULL && e == NULL && WIFEXITED (status) && WEXITSTATUS (status) == 0)
-    return;
-  j->rc = -1;
+    return 0;
   if (e == NULL)
-    {
-      islet_fail (&j->err, ISLET_E_SYSTEM, 0, "islet-image ended without an answer (status %d)",
-                  status);
-      return;
-    }
+    return islet_fail (err, ISLET_E_SYSTEM, 0, "islet-image ended without an answer (status %d)",
+                       status);
   kind = json_string_value (json_object_get (e, "kind")) ?: "";
-  islet_fail (&j->err, ISLET_E_SYSTEM, 0, "%s",
+  islet_fail (err, ISLET_E_SYSTEM, 0, "%s",
               json_string_value (json_object_get (e, "message")) ?: "");
   for (int i = ISLET_E_INVALID; i <= ISLET_E_SYSTEM; i++)
     if (strcmp (islet_errkind_name ((enum islet_errkind) i), kind) == 0)
-      j->err.kind = (enum islet_errkind) i;
+      err->kind = (enum islet_errkind) i;
+  return -1;
 }
 
 /* The argv of islet-image for j: STATE pull REF [--insecure-registry H]...
@@ -239,7 +234,7 @@ run_child (struct pulls *p, struct pull *j)
   pthread_mutex_lock (&p->lock);
   j->pid = 0;
   pthread_mutex_unlock (&p->lock);
-  take_answer (j, out, status);
+  j->rc = owned_image_answer (out, status, &j->err);
 out:
   free (own[0]);
   free (own[1]);

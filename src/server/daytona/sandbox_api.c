@@ -146,14 +146,14 @@ bad:
 
 /* ---- create ---- */
 
-#define NO_BUILDS "buildInfo cannot be honoured: building images is not supported"
-
 /* buildInfo: the SDK sends create({image: 'ref'}) as the Dockerfile
  * "FROM ref\n", which asks for nothing but that image, so islet takes it as
- * the image (if it is in the store).  Any other instruction, a FROM flag,
- * or context files would be a build, and is refused.  *from is malloc'd. */
-static int
-field_build (json_t *j, char **from, struct resp *out)
+ * the image (pulled if it is not in the store).  Any other Dockerfile is
+ * built (*dockerfile); context files (Image.addLocalFile, addLocalDir) would
+ * need object storage, and are refused.  *from and *dockerfile are
+ * malloc'd. */
+int
+daytona_build_info (json_t *j, char **from, char **dockerfile, struct resp *out)
 {
   json_t *b = json_object_get (j, "buildInfo"), *ctx;
   const char *df, *ref, *end;
@@ -162,26 +162,39 @@ field_build (json_t *j, char **from, struct resp *out)
     return 0;
   ctx = json_object_get (b, "contextHashes");
   df = json_string_value (json_object_get (b, "dockerfileContent"));
-  if (!json_is_object (b) || (ctx && !json_is_null (ctx) && json_array_size (ctx) != 0)
-      || df == NULL || strncasecmp (df, "FROM", 4) != 0 || (df[4] != ' ' && df[4] != '\t'))
-    goto refuse;
-  ref = df + 4 + strspn (df + 4, " \t");
-  end = ref + strcspn (ref, " \t\r\n");
-  if (end == ref || *ref == '-' || end[strspn (end, " \t\r\n")] != '\0')
-    goto refuse;
-  *from = strndup (ref, (size_t) (end - ref));
+  if (!json_is_object (b) || df == NULL)
+    {
+      reply_error (out, 400, "BAD_REQUEST", "buildInfo must be an object with dockerfileContent");
+      return -1;
+    }
+  if (ctx && !json_is_null (ctx) && json_array_size (ctx) != 0)
+    {
+      reply_error (out, 400, "BAD_REQUEST",
+                   "buildInfo.contextHashes cannot be honoured: an image with local files "
+                   "(addLocalFile, addLocalDir, COPY) needs object storage, which islet does not "
+                   "offer; build it with `islet image build` and create from its name");
+      return -1;
+    }
+  ref = df;
+  if (strncasecmp (df, "FROM", 4) == 0 && (df[4] == ' ' || df[4] == '\t'))
+    {
+      ref = df + 4 + strspn (df + 4, " \t");
+      end = ref + strcspn (ref, " \t\r\n");
+      if (end != ref && *ref != '-' && end[strspn (end, " \t\r\n")] == '\0')
+        {
+          *from = strndup (ref, (size_t) (end - ref));
+          return 0;
+        }
+    }
+  *dockerfile = islet_xstrdup (df);
   return 0;
-refuse:
-  reply_error (out, 400, "BAD_REQUEST",
-               NO_BUILDS ": only a Dockerfile that is one FROM line, naming an image on this "
-                         "machine, is taken (as that image)");
-  return -1;
 }
 
 struct create_args
 {
   const char *name, *snapshot, *target, *language;
-  char *from; /* buildInfo's FROM image */
+  char *from;       /* buildInfo's FROM image, when that is all it says */
+  char *dockerfile; /* else the Dockerfile to build */
   json_t *labels, *env;
   struct islet_limits limits;
   struct islet_net net;
@@ -228,7 +241,7 @@ parse_create (json_t *j, enum islet_net_mode net_default, struct create_args *a,
       || field_minutes (j, "autoStopInterval", 0, &a->auto_stop, out) < 0
       || field_minutes (j, "autoArchiveInterval", 0, &a->auto_archive, out) < 0
       || field_minutes (j, "autoDeleteInterval", -1, &a->auto_delete, out) < 0
-      || field_build (j, &a->from, out) < 0
+      || daytona_build_info (j, &a->from, &a->dockerfile, out) < 0
       || field_minutes (j, "autoPauseInterval", 0, &a->auto_pause, out) < 0
       || field_minutes (j, "ttlMinutes", 0, &a->ttl, out) < 0
       || one_idle_action (a->auto_stop, a->auto_pause, out) < 0
@@ -242,7 +255,7 @@ parse_create (json_t *j, enum islet_net_mode net_default, struct create_args *a,
       return -1;
     }
   a->is_public = json_is_true (json_object_get (j, "public"));
-  if (a->from && a->snapshot)
+  if ((a->from || a->dockerfile) && a->snapshot)
     {
       reply_error (out, 400, "BAD_REQUEST", "snapshot and buildInfo both name an image: give one");
       return -1;
@@ -307,6 +320,17 @@ api_sandbox_create (struct req *r, struct resp *out)
       reply_islet_err (out, &err, false);
       goto out;
     }
+  /* any other Dockerfile built first (the request waits), then the image */
+  if (a.dockerfile)
+    {
+      char built[72];
+      if (owned_image_build (&k, a.dockerfile, built, &err) < 0)
+        {
+          reply_islet_err (out, &err, false);
+          goto out;
+        }
+      a.from = islet_xstrdup (built);
+    }
   spec = (struct owned_spec){
     .name = a.name,
     .image = a.from,
@@ -343,6 +367,7 @@ out:
   json_decref (a.labels);
   json_decref (a.env);
   free (a.from);
+  free (a.dockerfile);
 }
 
 /* ---- read ---- */

@@ -51,7 +51,7 @@ static const struct
   { "spot", IF_EMPTY, NO_GPU },
   { "kvm", IF_EMPTY, "sandboxes have no /dev/kvm" },
   { "volumes", TAKEN, NULL },   /* the key's volumes (volume_api.c) */
-  { "buildInfo", TAKEN, NULL }, /* a FROM line alone is an image; other builds are refused */
+  { "buildInfo", TAKEN, NULL }, /* a FROM line alone is an image; others are built */
   { "secrets", IF_EMPTY, "secrets are not supported: give the values in env" },
   { "otelEndpointOverride", IF_EMPTY, "islet exports no OpenTelemetry data from sandboxes" },
 };

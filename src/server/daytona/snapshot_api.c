@@ -26,19 +26,32 @@ api_snapshot_create (struct req *r, struct resp *out)
   struct owner k = req_owner (r);
   struct islet_store_snapshot s;
   const char *name = NULL, *image = NULL;
+  cleanup_free char *from = NULL, *dockerfile = NULL;
+  char built[72];
   struct islet_err err;
-  json_t *b;
 
   if (j == NULL || field_string (j, "name", &name, out) < 0
       || field_string (j, "imageName", &image, out) < 0)
     return;
-  b = json_object_get (j, "buildInfo");
-  if (b && !json_is_null (b))
+  /* an Image: a FROM line alone names the image; any other Dockerfile is
+     built first (the request waits), and the snapshot is its result */
+  if (daytona_build_info (j, &from, &dockerfile, out) < 0)
+    return;
+  if ((from || dockerfile) && image)
     {
-      reply_error (out, 400, "BAD_REQUEST",
-                   "buildInfo cannot be honoured: building images is not supported; give "
-                   "imageName, an image on this machine");
+      reply_error (out, 400, "BAD_REQUEST", "imageName and buildInfo both name an image: give one");
       return;
+    }
+  if (from)
+    image = from;
+  if (dockerfile)
+    {
+      if (owned_image_build (&k, dockerfile, built, &err) < 0)
+        {
+          reply_islet_err (out, &err, false);
+          return;
+        }
+      image = built;
     }
   reply_snapshot (out, owned_snapshot_of_image (&k, name, image, &s, &err), &s, &err);
 }

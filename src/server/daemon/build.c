@@ -1,0 +1,125 @@
+/* isletd's image builds: create({image: Image...}) sends a Dockerfile
+ * (buildInfo.dockerfileContent), built by an islet-image child (`build -f
+ * -`, the Dockerfile on its stdin) as `islet image build` builds it: each RUN
+ * in an islet sandbox of its own, never in isletd or on the host.  The
+ * request waits for it.  At most BUILDS_RUNNING run at once; each RUN's
+ * network is isletd's default network (none unless --default-network
+ * says all).  The child dies with isletd (PR_SET_PDEATHSIG); what a killed
+ * build leaves, the next build removes (oci_build.c). */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "islet/util.h"
+#include "owned.h"
+#include "server.h"
+
+#define BUILDS_RUNNING 2
+#define BUILD_ANSWER_MAX (64 * 1024)
+
+static pthread_mutex_t builds_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned builds_running;
+
+/* Fork and exec argv with stdin from in and stdout to out; the child dies
+ * with isletd.  Only async-signal-safe calls in the child. */
+static pid_t
+spawn (char **argv, int in, int out, int null)
+{
+  pid_t pid = fork ();
+
+  if (pid != 0)
+    return pid;
+  if (prctl (PR_SET_PDEATHSIG, SIGKILL) < 0 || dup2 (in, STDIN_FILENO) < 0
+      || dup2 (out, STDOUT_FILENO) < 0 || dup2 (null, STDERR_FILENO) < 0)
+    _exit (127);
+  execv (argv[0], argv);
+  _exit (127);
+}
+
+/* Run the build, its answer (stdout) into *answer. */
+static int
+run_build (const struct owner *k, const char *dockerfile, char **answer, int *status,
+           struct islet_err *err)
+{
+  cleanup_free char *prog = islet_program_path ("islet-image");
+  const char *mode = k->srv->net_default == ISLET_NET_ALL ? "all" : "none";
+  char *argv[] = { prog,         k->srv->state_dir,    (char *) "build", (char *) "-f",
+                   (char *) "-", (char *) "--network", (char *) mode,    NULL };
+  cleanup_close int in = memfd_create ("islet-dockerfile", MFD_CLOEXEC);
+  cleanup_close int null = open ("/dev/null", O_WRONLY | O_CLOEXEC);
+  int fds[2];
+  size_t len = 0;
+  ssize_t r;
+  pid_t pid;
+
+  if (in < 0 || null < 0 || islet_write_all (in, dockerfile, strlen (dockerfile)) < 0
+      || lseek (in, 0, SEEK_SET) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "hand the Dockerfile to islet-image");
+  if (!strchr (prog, '/'))
+    return islet_fail (err, ISLET_E_SYSTEM, 0, "islet-image is not beside isletd");
+  if (pipe2 (fds, O_CLOEXEC) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "pipe");
+  pid = spawn (argv, in, fds[1], null);
+  close (fds[1]);
+  if (pid < 0)
+    {
+      close (fds[0]);
+      return islet_fail (err, ISLET_E_SYSTEM, errno, "fork");
+    }
+  *answer = islet_xmalloc (BUILD_ANSWER_MAX + 1);
+  while (len < BUILD_ANSWER_MAX && (r = read (fds[0], *answer + len, BUILD_ANSWER_MAX - len)) != 0)
+    if (r > 0)
+      len += (size_t) r;
+    else if (errno != EINTR)
+      break;
+  (*answer)[len] = '\0';
+  close (fds[0]);
+  while (waitpid (pid, status, 0) < 0)
+    if (errno != EINTR)
+      return islet_fail (err, ISLET_E_SYSTEM, errno, "wait for islet-image");
+  return 0;
+}
+
+int
+owned_image_build (const struct owner *k, const char *dockerfile, char id[72],
+                   struct islet_err *err)
+{
+  cleanup_free char *answer = NULL;
+  cleanup_json json_t *a = NULL;
+  int status = 0, rc;
+
+  pthread_mutex_lock (&builds_lock);
+  if (builds_running >= BUILDS_RUNNING)
+    {
+      pthread_mutex_unlock (&builds_lock);
+      return islet_fail (err, ISLET_E_LIMIT, 0,
+                         "%d image builds are running: try again when one is done", BUILDS_RUNNING);
+    }
+  builds_running++;
+  pthread_mutex_unlock (&builds_lock);
+  rc = run_build (k, dockerfile, &answer, &status, err);
+  pthread_mutex_lock (&builds_lock);
+  builds_running--;
+  pthread_mutex_unlock (&builds_lock);
+  if (rc < 0)
+    return -1;
+  if (owned_image_answer (answer, status, err) < 0)
+    {
+      /* the Dockerfile's fault (a step that failed, an instruction islet
+         does not build, a FROM not on the machine), not isletd's */
+      if (err->kind != ISLET_E_LIMIT)
+        err->kind = ISLET_E_INVALID;
+      return islet_wrap (err, "buildInfo: the image build failed");
+    }
+  a = json_loads (answer, 0, NULL);
+  snprintf (id, 72, "%s", json_string_value (json_array_get (json_object_get (a, "ids"), 0)) ?: "");
+  if (strncmp (id, "sha256:", 7) != 0)
+    return islet_fail (err, ISLET_E_SYSTEM, 0, "islet-image answered no image id");
+  return 0;
+}
