@@ -3,7 +3,8 @@
 // runCommands in both forms, env, workdir, cmd): isletd builds the
 // Dockerfile they write, each RUN in an islet sandbox, and the sandbox made
 // from the result has the RUNs' files, the Env and the WorkingDir;
-// snapshot.create from an Image builds it too.  The same
+// snapshot.create from an Image builds it too; a base image not on the
+// machine is pulled first.  The same
 // Image again is the same image, reused; a failing RUN is refused with its
 // step, status and output, leaving no sandbox.
 const { assert, sdk, client, RUN, main } = require('./lib');
@@ -50,6 +51,15 @@ main('build', async () => {
   assert.equal(s2.result, 'snapshot\n');
   await fromSnap.delete();
   await daytona.snapshot.delete(snap);
+
+  // a base not on the machine is pulled first (the loopback registry of run.sh)
+  const reg = process.env.ISLET_COMPAT_REGISTRY;
+  const onPulled = await daytona.create(
+    { image: sdk.Image.base(`${reg}/compat/base:1`).runCommands('echo on-pulled >/srv/built'), labels: { run: RUN } },
+    { timeout: 150 });
+  const s3 = await onPulled.process.executeCommand('cat /srv/hello /srv/built');
+  assert.equal(s3.result, 'compat/base:1\non-pulled\n');
+  await onPulled.delete();
 
   const left = [];
   for await (const s of daytona.list({ labels: { run: RUN } })) left.push(s.id);

@@ -4,13 +4,15 @@
  * in an islet sandbox of its own, never in isletd or on the host.  The
  * request waits for it.  At most BUILDS_RUNNING run at once; each RUN's
  * network is isletd's default network (none unless --default-network
- * says all).  The child dies with isletd (PR_SET_PDEATHSIG); what a killed
- * build leaves, the next build removes (oci_build.c). */
+ * says all).  A base image (FROM) not on the machine is pulled first.  The
+ * child dies with isletd (PR_SET_PDEATHSIG); what a killed build leaves,
+ * the next build removes (oci_build.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -86,13 +88,38 @@ run_build (const struct owner *k, const char *dockerfile, char **answer, int *st
   return 0;
 }
 
+/* The image of the Dockerfile's first FROM, when it names one literally
+ * (no variable, no flag): malloc'd, or NULL. */
+static char *
+first_from (const char *df)
+{
+  for (const char *p = df; p && *p; p = strchr (p, '\n') ? strchr (p, '\n') + 1 : NULL)
+    {
+      const char *w = p + strspn (p, " \t");
+      size_t len;
+      if (strncasecmp (w, "FROM", 4) != 0 || (w[4] != ' ' && w[4] != '\t'))
+        continue;
+      w += 4 + strspn (w + 4, " \t");
+      len = strcspn (w, " \t\r\n");
+      if (len == 0 || *w == '-' || memchr (w, '$', len) || (len == 4 && strncmp (w, "host", 4) == 0)
+          || (len == 7 && strncmp (w, "scratch", 7) == 0))
+        return NULL;
+      return strndup (w, len);
+    }
+  return NULL;
+}
+
 int
 owned_image_build (const struct owner *k, const char *dockerfile, char id[72],
                    struct islet_err *err)
 {
-  cleanup_free char *answer = NULL;
+  cleanup_free char *answer = NULL, *base = first_from (dockerfile);
   cleanup_json json_t *a = NULL;
   int status = 0, rc;
+
+  /* the base pulled first when it is not here, as create({image: REF}) does */
+  if (base && owned_image_ensure (k, base, err) < 0)
+    return islet_wrap (err, "buildInfo: FROM %s", base);
 
   pthread_mutex_lock (&builds_lock);
   if (builds_running >= BUILDS_RUNNING)
