@@ -43,11 +43,19 @@ struct islet_limit_def
   size_t offset;    /* in struct islet_limits */
   bool wide;        /* a uint64_t, else a uint32_t */
   uint64_t min, max;
+  /* Daytona's field for it ("cpu"; NULL: none), a positive number of its
+   * units, each this many of the limit's (1000 millis in a CPU, 1024 MB
+   * in a GB) */
+  const char *daytona;
+  uint32_t daytona_per;
 };
 
 /* The table, ISLET_NLIMITS rows. */
 #define ISLET_NLIMITS 7
 extern const struct islet_limit_def islet_limit_defs[ISLET_NLIMITS];
+
+/* The row whose Daytona field is name, or NULL. */
+const struct islet_limit_def *islet_limit_daytona (const char *name);
 
 uint64_t islet_limit_get (const struct islet_limits *l, const struct islet_limit_def *d);
 void islet_limit_set (struct islet_limits *l, const struct islet_limit_def *d, uint64_t v);

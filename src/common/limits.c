@@ -7,19 +7,29 @@
 
 const struct islet_limit_def islet_limit_defs[ISLET_NLIMITS] = {
   { "memory_mb", "memory (MB)", "--memory", "MB", "memory limit", false, AT (memory_mb), 16,
-    1u << 20 },
+    1u << 20, "memory", 1024 },
   { "cpu_millis", "cpus (millis)", "--cpus", "N", "CPUs, may be fractional (0.5)", true,
-    AT (cpu_millis), 10, 1024000 },
-  { "pids", "pids", "--pids", "N", "processes and threads", false, AT (pids), 8, 1u << 22 },
+    AT (cpu_millis), 10, 1024000, "cpu", 1000 },
+  { "pids", "pids", "--pids", "N", "processes and threads", false, AT (pids), 8, 1u << 22, NULL,
+    0 },
   { "disk_mb", "disk (MB)", "--disk", "MB", "writable layer and /workspace together", false,
-    AT (disk_mb), 1, 1u << 24 },
+    AT (disk_mb), 1, 1u << 24, "disk", 1024 },
   { "timeout_s", "timeout (s)", "--timeout", "SEC", "wall-clock limit of each exec (0.5 allowed)",
-    true, AT (timeout_s), 1, 86400 },
+    true, AT (timeout_s), 1, 86400, NULL, 0 },
   { "output_bytes", "output (bytes)", "--output", "BYTES", "captured output per stream and exec",
-    false, AT (output_bytes), 1, 1ull << 32 },
+    false, AT (output_bytes), 1, 1ull << 32, NULL, 0 },
   { "nofile", "open files", "--nofile", "N", "open files per process", false, AT (nofile), 16,
-    1u << 20 },
+    1u << 20, NULL, 0 },
 };
+
+const struct islet_limit_def *
+islet_limit_daytona (const char *name)
+{
+  for (size_t i = 0; i < ISLET_NLIMITS; i++)
+    if (islet_limit_defs[i].daytona && strcmp (islet_limit_defs[i].daytona, name) == 0)
+      return &islet_limit_defs[i];
+  return NULL;
+}
 
 uint64_t
 islet_limit_get (const struct islet_limits *l, const struct islet_limit_def *d)

@@ -34,6 +34,9 @@ test_rows (void **state)
       assert_true (d->offset + (d->wide ? 8 : 4) <= sizeof (struct islet_limits));
       assert_true (islet_limit_get (&dflt, d) >= d->min);
       assert_true (islet_limit_get (&dflt, d) <= d->max);
+      /* a Daytona field has its units and is found by its name */
+      assert_true (d->daytona == NULL || d->daytona_per > 0);
+      assert_true (d->daytona == NULL || islet_limit_daytona (d->daytona) == d);
       for (size_t j = 0; j < i; j++)
         {
           assert_string_not_equal (d->key, islet_limit_defs[j].key);
@@ -42,6 +45,7 @@ test_rows (void **state)
         }
     }
   assert_int_equal (islet_limits_validate (&dflt, &(struct islet_err){ 0 }), 0);
+  assert_null (islet_limit_daytona ("gpu"));
 }
 
 /* Every limit at its maximum, to JSON by its key and back. */

@@ -47,6 +47,30 @@ field_amount (json_t *j, const char *k, uint64_t *milli, struct resp *out)
   return 0;
 }
 
+/* Daytona's amounts (cpu, memory, disk: islet_limit_defs) into l; *given
+ * says whether any was. */
+static int
+field_amounts (json_t *j, struct islet_limits *l, bool *given, struct resp *out)
+{
+  *given = false;
+  for (size_t i = 0; i < ISLET_NLIMITS; i++)
+    {
+      const struct islet_limit_def *d = &islet_limit_defs[i];
+      uint64_t milli = 0, v;
+
+      if (d->daytona == NULL)
+        continue;
+      if (field_amount (j, d->daytona, &milli, out) < 0)
+        return -1;
+      if (milli == 0)
+        continue;
+      v = (milli * d->daytona_per + 500) / 1000;
+      islet_limit_set (l, d, !d->wide && v > UINT32_MAX ? UINT32_MAX : v);
+      *given = true;
+    }
+  return 0;
+}
+
 static int
 field_minutes (json_t *j, const char *k, int64_t min, int64_t *v, struct resp *out)
 {
@@ -231,13 +255,13 @@ one_idle_action (int64_t auto_stop, int64_t auto_pause, struct resp *out)
 static int
 parse_create (json_t *j, enum islet_net_mode net_default, struct create_args *a, struct resp *out)
 {
-  uint64_t cpu = 0, mem = 0, disk = 0;
   struct islet_err err;
+  bool given;
 
   if (create_fields_check (j, out) < 0 || field_string (j, "name", &a->name, out) < 0
       || field_string (j, "snapshot", &a->snapshot, out) < 0
-      || field_string (j, "target", &a->target, out) < 0 || field_amount (j, "cpu", &cpu, out) < 0
-      || field_amount (j, "memory", &mem, out) < 0 || field_amount (j, "disk", &disk, out) < 0
+      || field_string (j, "target", &a->target, out) < 0
+      || field_amounts (j, &a->limits, &given, out) < 0
       || field_minutes (j, "autoStopInterval", 0, &a->auto_stop, out) < 0
       || field_minutes (j, "autoArchiveInterval", 0, &a->auto_archive, out) < 0
       || field_minutes (j, "autoDeleteInterval", -1, &a->auto_delete, out) < 0
@@ -263,12 +287,6 @@ parse_create (json_t *j, enum islet_net_mode net_default, struct create_args *a,
   if ((a->labels = field_labels (j, "labels", &a->language, out)) == NULL
       || (a->env = field_labels (j, "env", NULL, out)) == NULL)
     return -1;
-  if (cpu)
-    a->limits.cpu_millis = (uint32_t) (cpu > UINT32_MAX ? UINT32_MAX : cpu);
-  if (mem)
-    a->limits.memory_mb = (mem * 1024 + 500) / 1000;
-  if (disk)
-    a->limits.disk_mb = (disk * 1024 + 500) / 1000;
   if (field_limits (j, &a->limits, out) < 0)
     return -1;
   if (islet_limits_validate (&a->limits, &err) < 0)
@@ -442,23 +460,23 @@ api_sandbox_resize (struct req *r, struct resp *out)
   cleanup_json json_t *j = req_json_object (r, out);
   cleanup_owned struct owned o = { 0 };
   struct owner k = req_owner (r);
-  uint64_t cpu = 0, mem = 0, disk = 0;
+  struct islet_limits l = { 0 };
   struct islet_resize rq;
   struct islet_err err;
+  bool given;
   int rc;
 
-  if (j == NULL || field_amount (j, "cpu", &cpu, out) < 0
-      || field_amount (j, "memory", &mem, out) < 0 || field_amount (j, "disk", &disk, out) < 0)
+  if (j == NULL || field_amounts (j, &l, &given, out) < 0)
     return;
-  if (cpu == 0 && mem == 0 && disk == 0)
+  if (!given)
     {
       reply_error (out, 400, "BAD_REQUEST", "resize: give cpu, memory or disk");
       return;
     }
   rq = (struct islet_resize){
-    .cpu_millis = (uint32_t) (cpu > UINT32_MAX ? UINT32_MAX : cpu),
-    .memory_mb = (mem * 1024 + 500) / 1000,
-    .disk_mb = (disk * 1024 + 500) / 1000,
+    .cpu_millis = l.cpu_millis,
+    .memory_mb = l.memory_mb,
+    .disk_mb = l.disk_mb,
   };
   rc = owned_open (&k, r->params[0], &o, &err);
   if (rc == 0)
