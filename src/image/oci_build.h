@@ -90,9 +90,10 @@ json_t *build_upper_baseline (const char *upper);
 /* A layer tar (into out) of what changed in upper since baseline: files,
  * directories and their ancestors, with owners back in the image's range
  * (host uid base+N is N); overlayfs whiteouts become `.wh.NAME` entries and
- * opaque directories `.wh..wh..opq` ones. */
-int build_layer_from_upper (const char *upper, uint32_t base, json_t *baseline, int out,
-                            struct islet_err *err) ISLET_MUST_CHECK;
+ * opaque directories `.wh..wh..opq` ones.  Regular files whose sizes add
+ * up to more than max_bytes (sparse ones counted whole) fail it. */
+int build_layer_from_upper (const char *upper, uint32_t base, json_t *baseline, uint64_t max_bytes,
+                            int out, struct islet_err *err) ISLET_MUST_CHECK;
 
 /* The lower layers a new layer goes on (bottom first), to give the
  * ancestors of what it adds their owners and modes. */

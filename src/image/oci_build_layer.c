@@ -260,6 +260,7 @@ struct upper_walk
   struct sink *s;
   uint32_t base;
   json_t *baseline;
+  uint64_t bytes, max_bytes; /* of the regular files written so far */
   char *dirs[MAX_DEPTH + 2];
   struct stat dir_st[MAX_DEPTH + 2];
   bool emitted[MAX_DEPTH + 2];
@@ -342,17 +343,24 @@ visit_upper (void *arg, int dfd, const char *name, const char *path, const struc
   if (S_ISCHR (st->st_mode) || S_ISBLK (st->st_mode))
     return islet_fail (err, ISLET_E_INVALID, 0,
                        "the step made a device node `/%s`: layers hold none", path);
+  /* the sandbox's disk limit bounds the blocks it wrote, not the sizes:
+     a sparse file's holes would be written out whole on the host */
+  if (S_ISREG (st->st_mode) && (w->bytes += (uint64_t) st->st_size) > w->max_bytes)
+    return islet_fail (err, ISLET_E_LIMIT, 0,
+                       "the step's files come to more than %llu MB (at `/%s`): a layer holds at "
+                       "most the sandbox's disk limit, sparse files counted whole",
+                       (unsigned long long) (w->max_bytes >> 20), path);
   if (emit_dirs (w, depth, err) < 0)
     return -1;
   return sink_entry (w->s, path, st, uid, gid, dfd, name, err);
 }
 
 int
-build_layer_from_upper (const char *upper, uint32_t base, json_t *baseline, int out,
-                        struct islet_err *err)
+build_layer_from_upper (const char *upper, uint32_t base, json_t *baseline, uint64_t max_bytes,
+                        int out, struct islet_err *err)
 {
   cleanup_close int fd = open (upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  struct upper_walk w = { .base = base, .baseline = baseline };
+  struct upper_walk w = { .base = base, .baseline = baseline, .max_bytes = max_bytes };
   struct sink s;
   int rc;
 

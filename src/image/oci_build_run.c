@@ -132,7 +132,7 @@ run_in (struct islet_ctx *ctx, const struct build_run *r, const char *id, struct
   /* stopped first: nothing left running changes the layer as it is read */
   if (islet_sandbox_stop (ctx, id, err) < 0)
     goto out;
-  rc = build_layer_from_upper (upper, base, baseline, r->out, err);
+  rc = build_layer_from_upper (upper, base, baseline, r->opts->limits.disk_mb << 20, r->out, err);
 out:
   islet_exec_result_fini (&res);
   islet_strv_free (env);

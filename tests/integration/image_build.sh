@@ -5,7 +5,9 @@
 # deleted base file (a whiteout), a directory replaced (opaque); ARG with
 # --build-arg, ENV, WORKDIR (made), USER, CMD, LABEL and COPY (--chown) are
 # applied in a sandbox from the result.  The same build again is a cache
-# hit; a failing RUN leaves no image, record, sandbox or temporary; a COPY
+# hit; a failing RUN leaves no image, record, sandbox or temporary, nor
+# does kill -9 of a build once the next build has run; a sparse file past
+# the disk limit is refused before it is written out; a COPY
 # out of the context (`..`, a symlink) and an instruction islet does not
 # build are refused, naming what.
 source "$(dirname "$0")/../lib/integration.sh"
@@ -17,7 +19,7 @@ mkdir -p "$W/ctx/files/sub"
 [[ -x /bin/busybox ]] && file -L /bin/busybox | grep -q 'statically linked' \
   || fail "needs a static /bin/busybox (busybox-static; scripts/install-deps installs it)"
 
-applets='sh cat ls rm id pwd echo mkdir stat hostname chown'
+applets='sh cat ls rm id pwd echo mkdir stat hostname chown truncate'
 layer='[{"name":"bin","type":"dir"},{"name":"bin/busybox","src":"/bin/busybox","mode":493}'
 for a in $applets; do layer+=",{\"name\":\"bin/$a\",\"type\":\"symlink\",\"target\":\"busybox\"}"; done
 layer+=',{"name":"etc","type":"dir"},
@@ -123,6 +125,18 @@ expect_eq "the killed build's sandbox is gone" "$(jget "$(islet ls --json)" 'len
 expect_eq "its partial records are gone (one new image)" "$(ls "$STATE/images/meta" | wc -l)" $(( records + 1 ))
 [[ -z "$(ls -A "$STATE/images/build")" ]] || fail "the killed build's temporaries are left: $(ls "$STATE/images/build")"
 store_ok "after a killed build"
+
+log "a sparse file past the disk limit: refused, not written out on the host"
+avail0=$(df --output=avail -k "$STATE" | tail -1)
+printf 'FROM example.test/base:1\nRUN truncate -s 5G /big\n' >"$W/sparse"
+capture islet image build -t example.test/sparse:1 -f "$W/sparse"
+[[ $RC != 0 && "$ERR" == *"more than 3072 MB"*"/big"* ]] || fail "a 5 GB sparse file: $RC $ERR"
+avail1=$(df --output=avail -k "$STATE" | tail -1)
+(( avail0 - avail1 < 1048576 )) || fail "the host lost $(( (avail0 - avail1) / 1024 )) MB to the sparse file"
+capture islet image inspect example.test/sparse:1
+[[ $RC != 0 ]] || fail "the sparse build left an image"
+[[ -z "$(ls -A "$STATE/images/build")" ]] || fail "temporaries left: $(ls "$STATE/images/build")"
+expect_eq "its sandbox is gone" "$(jget "$(islet ls --json)" 'len(j["sandboxes"])')" 0
 
 log "COPY never leaves the context"
 mkdir -p "$W/c2"
