@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The answers of /v1/execute (a run and a session), /v1/sandbox/{id}/exec
-# and MCP's execute_shell and execute_code carry their output from the key's
-# scratch space, never whole in isletd's memory: over 100 MB through each
+# The answers of /v1/execute (a run and a session), /v1/sandbox/{id}/exec,
+# /v1/tool and MCP's execute_shell and execute_code carry their output from
+# the key's scratch space, never whole in isletd's memory: over 100 MB through each
 # grows isletd's peak (VmHWM) by little, the bytes arrive exact (sha256 of
 # the file printed; MCP's twice, in structuredContent and as the escaped
 # JSON of its text), output past the key's scratch space is refused (507, or
@@ -116,6 +116,30 @@ assert a["structuredContent"]["stdout"] == 'a\\"bé\x01\n', a
 assert text == a["structuredContent"], (text, a["structuredContent"])
 EOF
 check "MCP execute_code"
+
+log "== /v1/tool: 20 commands of 8 MB each"
+sh_in 'head -c 8000000 /workspace/text | sha256sum'
+PART_SUM=${OUT%% *}
+tag='<daytona-execute action="execute-command" command="head -c 8000000 /workspace/text; echo x >> /workspace/ran"/>'
+tool_text () { for _ in $(seq "$1"); do printf '%s\n' "$tag"; done; }
+post /v1/tool "$(jq -n --arg t "$(tool_text 20)" --arg id "$ID" '{sandbox_id: $id, text: $t}')"
+[[ $CODE == 200 ]] || fail "/v1/tool: $CODE $(head -c 300 "$STATE.ans")"
+python3 - "$STATE.ans" "$PART_SUM" <<'EOF' || fail "/v1/tool: the answer"
+import hashlib, json, sys
+a = json.load(open(sys.argv[1], encoding="utf-8"))
+assert a["commands"] == 20 and a["failed"] == 0 and len(a["results"]) == 20, {k: a[k] for k in ("commands", "failed")}
+for r in a["results"]:
+    assert r["ok"] and r["exit_code"] == 0, r.get("error")
+    assert hashlib.sha256(r["stdout"].encode()).hexdigest() == sys.argv[2], "a result's stdout is not the file's"
+EOF
+check "/v1/tool"
+sh_in 'rm -f /workspace/ran'
+post /v1/tool "$(jq -n --arg t "$(tool_text 60)" --arg id "$ID" '{sandbox_id: $id, text: $t}')"
+[[ $CODE == 507 ]] || fail "/v1/tool of 60 x 8 MB: $CODE $(head -c 300 "$STATE.ans")"
+grep -q "commands ran (not the rest): .*scratch space" "$STATE.ans" || fail "the refusal says why: $(head -c 300 "$STATE.ans")"
+sh_in 'wc -l < /workspace/ran'
+(( OUT >= 20 && OUT < 60 )) || fail "/v1/tool over the scratch space: $OUT of 60 commands ran, want the rest not run"
+check "/v1/tool refused"
 
 log "== output over the key's scratch space (250 MiB here) is refused"
 sh_in 'head -c 140000000 /dev/zero > /workspace/zero'

@@ -555,17 +555,32 @@ v1_status (struct req *r, struct resp *out)
                          names_json (islet_lang_names (ISLET_LANG_FILE))));
 }
 
+/* json_dump_callback's sink: the text goes to the spool as it is made. */
+static int
+to_spool (const char *buf, size_t size, void *data)
+{
+  spool_add (data, buf, size);
+  return 0;
+}
+
 /* POST /v1/tool {sandbox_id, text, workspace_only}: every command a model
  * wrote in text (include/islet/toolcmd.h), run in one of the key's
- * sandboxes, in order; each result carries its own error. */
+ * sandboxes, in order; each result carries its own error.  A text may hold
+ * thousands of commands, each with up to the sandbox's output limit: each
+ * result goes to the key's scratch space once its command is over (spool.c),
+ * so isletd holds one at a time, and once the answer is over that space
+ * the rest are not run (507). */
 void
 v1_tool (struct req *r, struct resp *out)
 {
   cleanup_json json_t *j = req_json_object (r, out);
   cleanup_sb struct sb_ref sb = { 0 };
+  cleanup_spool struct spool *sp = NULL;
   struct islet_toolcmd *cmds = NULL;
-  json_t *sid, *text, *ws, *results;
-  size_t n = 0, failures = 0;
+  json_t *sid, *text, *ws;
+  size_t n = 0, failures = 0, i;
+  struct islet_err err;
+  char *head, tail[96];
 
   if (j == NULL)
     return;
@@ -589,22 +604,37 @@ v1_tool (struct req *r, struct resp *out)
                    islet_toolcmd_forms);
       return;
     }
-  if (tb_open_ref (r, json_string_value (sid), &sb, out) < 0)
+  if (tb_open_ref (r, json_string_value (sid), &sb, out) < 0 || (sp = spool_new (r, out)) == NULL)
     {
       islet_toolcmd_free (cmds, n);
       return;
     }
-  results = json_array ();
-  for (size_t i = 0; i < n; i++)
+  /* the id is [0-9a-f]: it needs no escape */
+  head = islet_xasprintf ("{\"sandbox_id\":\"%s\",\"results\":[", sb.info.id);
+  spool_add (sp, head, strlen (head));
+  free (head);
+  for (i = 0; i < n && spool_done (sp, &err) == 0; i++)
     {
       json_t *one = islet_toolcmd_run (sb.ctx, sb.info.id, &cmds[i],
                                        json_is_true (ws) ? ISLET_TC_WORKSPACE_ONLY : 0);
       failures += !json_is_true (json_object_get (one, "ok"));
-      json_array_append_new (results, one);
+      if (i > 0)
+        spool_add (sp, ",", 1);
+      (void) json_dump_callback (one, to_spool, sp, JSON_COMPACT);
+      json_decref (one);
     }
   islet_toolcmd_free (cmds, n);
-  snprintf (out->note, sizeof out->note, "%zu commands, %zu failed", n, failures);
-  reply_json (out, 200,
-              json_pack ("{s:s,s:o,s:I,s:I}", "sandbox_id", sb.info.id, "results", results,
-                         "commands", (json_int_t) n, "failed", (json_int_t) failures));
+  snprintf (out->note, sizeof out->note, "%zu of %zu commands run, %zu failed", i, n, failures);
+  if (spool_done (sp, &err) < 0)
+    {
+      islet_wrap (&err, "%zu of %zu commands ran%s", i, n, i < n ? " (not the rest)" : "");
+      reply_islet_err (out, &err, false);
+      return;
+    }
+  snprintf (tail, sizeof tail, "],\"commands\":%zu,\"failed\":%zu}", n, failures);
+  spool_add (sp, tail, strlen (tail));
+  if (spool_check (sp, out) < 0)
+    return;
+  spool_reply_raw (islet_take_ptr (&sp), out);
+  out->content_type = "application/json";
 }
