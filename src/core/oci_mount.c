@@ -26,67 +26,74 @@
 #include "islet/oci.h"
 #include "islet/util.h"
 
-/* A user namespace whose 0..RANGE-1 is base..: made by a short-lived child
- * (the process that asks may be a pid namespace's init, whose own pids are
- * not the host's: the child tells its host pid, read from the host's /proc). */
+/* The child of islet_idmap_userns: born in the new user namespace, it
+ * only holds it until it is killed.  It shares the caller's memory and
+ * runs on a stack in the caller's frame, so it calls nothing but the
+ * signal mask and pause: no handler of the caller's may run in it. */
+static int
+hold_userns (void *arg)
+{
+  sigset_t all;
+
+  (void) arg;
+  sigfillset (&all);
+  sigprocmask (SIG_BLOCK, &all, NULL);
+  for (;;)
+    pause ();
+  return 0;
+}
+
+/* The host's pid of the process behind pidfd, from its fdinfo in the
+ * host's /proc (the caller may be a pid namespace's init, whose own pids
+ * are not the host's, while /proc is still the host's); 0 if unknown. */
+static pid_t
+host_pid (int pidfd)
+{
+  char path[64], buf[1024];
+  ssize_t n;
+  cleanup_close int fd = -1;
+  const char *at;
+
+  snprintf (path, sizeof path, "/proc/self/fdinfo/%d", pidfd);
+  fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || (n = read (fd, buf, sizeof buf - 1)) <= 0)
+    return 0;
+  buf[n] = '\0';
+  at = strstr (buf, "\nPid:\t");
+  return at ? (pid_t) atoi (at + 6) : 0;
+}
+
+/* A user namespace whose 0..RANGE-1 is base..: made by a child cloned into
+ * it, which shares this process's memory (no copy of it, as a fork would
+ * make) and need not run at all: its maps are written and its namespace
+ * opened from here, then it is killed. */
 int
 islet_idmap_userns (uint32_t base, struct islet_err *err)
 {
-  int up[2], down[2];
-  char pidtext[32] = "", c = 0;
-  cleanup_free char *nspath = NULL;
+  _Alignas(16) char stack[4096];
+  cleanup_close int pidfd = -1;
+  char nspath[64];
+  pid_t pid, host;
   int fd = -1;
-  pid_t pid;
-  ssize_t n;
 
-  if (pipe2 (up, O_CLOEXEC) < 0)
-    return islet_fail (err, ISLET_E_SYSTEM, errno, "pipe");
-  if (pipe2 (down, O_CLOEXEC) < 0)
-    {
-      close (up[0]);
-      close (up[1]);
-      return islet_fail (err, ISLET_E_SYSTEM, errno, "pipe");
-    }
-  pid = fork ();
-  if (pid == 0)
-    {
-      ssize_t len;
-      close (up[0]);
-      close (down[1]);
-      if (unshare (CLONE_NEWUSER) < 0)
-        _exit (1);
-      len = readlink ("/proc/self", pidtext, sizeof pidtext - 1);
-      if (len <= 0 || write (up[1], pidtext, (size_t) len) != len)
-        _exit (1);
-      (void) !read (down[0], &c, 1); /* until the parent has the namespace */
-      _exit (0);
-    }
-  close (up[1]);
-  close (down[0]);
+  pid = clone (hold_userns, stack + sizeof stack, CLONE_VM | CLONE_NEWUSER | CLONE_PIDFD | SIGCHLD,
+               NULL, &pidfd);
   if (pid < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "make a user namespace for the image's layers");
+  host = host_pid (pidfd);
+  if (host <= 0)
+    islet_fail (err, ISLET_E_SYSTEM, errno, "find the host pid of the user namespace's holder");
+  else if (islet_idmap_write (host, base, err) == 0)
     {
-      islet_fail (err, ISLET_E_SYSTEM, errno, "fork");
-      goto out;
+      snprintf (nspath, sizeof nspath, "/proc/%d/ns/user", (int) host);
+      fd = open (nspath, O_RDONLY | O_CLOEXEC);
+      if (fd < 0)
+        islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", nspath);
     }
-  n = read (up[0], pidtext, sizeof pidtext - 1);
-  if (n <= 0)
-    {
-      islet_fail (err, ISLET_E_SYSTEM, errno, "make a user namespace for the image's layers");
-      goto out;
-    }
-  pidtext[n] = '\0';
-  if (islet_idmap_write ((pid_t) atoi (pidtext), base, err) < 0)
-    goto out;
-  nspath = islet_xasprintf ("/proc/%s/ns/user", pidtext);
-  fd = open (nspath, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", nspath);
-out:
-  close (up[0]);
-  close (down[1]);
-  if (pid > 0)
-    while (waitpid (pid, NULL, 0) < 0 && errno == EINTR)
-      ;
+  /* the holder uses stack, in this frame: gone before the frame is */
+  (void) kill (pid, SIGKILL);
+  while (waitpid (pid, NULL, __WALL) < 0 && errno == EINTR)
+    ;
   return fd;
 }
 
