@@ -53,6 +53,7 @@ struct srv
   struct islet_quota quota_default;
   struct islet_limits ceiling;
   enum islet_net_mode net_default; /* --default-network: a create that asks for none */
+  const char *preview_domain;      /* --preview-domain: previews at <port>-<id>.<it>; or NULL */
   struct metrics *metrics;         /* isletd's own counters (metrics.c); NULL: none kept */
   unsigned char preview_key[32];   /* signs preview tokens and URLs (preview.c) */
 };
@@ -452,6 +453,8 @@ void api_metrics (struct req *r, struct resp *out);
 #define PREVIEW_PREFIX "/preview/"
 #define PREVIEW_KEY_LEN 32
 #define PREVIEW_TOKEN_MAX 33
+/* Whether s may be --preview-domain: a domain name, lower case, no port. */
+bool preview_domain_ok (const char *s);
 /* Read <state>/preview.key, or make it (32 random bytes, 0600). */
 int preview_key_load (struct srv *srv, struct islet_err *err) ISLET_MUST_CHECK;
 /* The preview token of sandbox id (hex). */
@@ -466,21 +469,32 @@ struct preview_conn
   int fd; /* connected to the port inside the sandbox */
   char id[ISLET_ID_LEN + 1];
   unsigned port;
-  int64_t key_id;   /* the sandbox's owner, whose proxy budget it holds */
-  bool charged;     /* of that budget */
-  const char *rest; /* the target after the prefix: "", "/...", "?..." */
-  char prefix[64];  /* /preview/<id>/<port>[.<signature>] */
+  int64_t key_id;       /* the sandbox's owner, whose proxy budget it holds */
+  bool charged;         /* of that budget */
+  const char *rest;     /* the target after the prefix: "", "/...", "?..." */
+  char prefix[64];      /* /preview/<id>/<port>[.<signature>]; "" in the host form */
+  char *rest_owned;     /* rest, when the token parameter was taken out of it */
+  char set_cookie[160]; /* the host form's Set-Cookie for the answer, or "" */
 };
-/* For a raw target under PREVIEW_PREFIX and the request's preview token
- * (NULL if none): 0 with pc connected, or -1 with the refusal in out. */
-int preview_open (struct srv *srv, const char *target, const char *token, struct preview_conn *pc,
+/* What a preview request brings (the headers NULL when absent). */
+struct preview_ask
+{
+  const char *host, *target, *token, *cookies; /* Host, raw target, the token header, Cookie */
+};
+/* Whether Host names a preview (the host form of --preview-domain). */
+bool preview_host (const struct srv *srv, const char *host);
+/* Whether a Cookie header's pair is the preview's own (not passed on). */
+bool preview_cookie_own (const char *pair, size_t n);
+/* For a preview request: 0 with pc connected, or -1 with the refusal in out. */
+int preview_open (struct srv *srv, const struct preview_ask *ask, struct preview_conn *pc,
                   struct resp *out);
 void preview_close (struct srv *srv, struct preview_conn *pc);
 
 /* ---- proxy.c: a preview request, proxied (HTTP and WebSocket) ---- */
 struct proxy;
-/* Whether a raw target is a preview's. */
-bool proxy_path (const char *target);
+/* Whether a request is a preview's: its raw target (the path form) or its
+ * Host (the host form). */
+bool proxy_path (const struct srv *srv, void *conn, const char *target);
 /* The headers are in (conn: the HTTP library's): connect to the port and
  * send the request's head; 0 with *out, or -1 with the refusal in o. */
 int proxy_begin (struct srv *srv, void *conn, const char *target, const char *method,

@@ -51,7 +51,7 @@ usage (FILE *f)
            "              [--max-key-scratch BYTES] [--audit-days N] [--audit-max-records N]\n"
            "              [--default-max-sandboxes N] [--default-max-memory MIB]\n"
            "              [--default-max-cpus N] [--default-max-disk MIB] [--sandbox-max NAME=N]\n"
-           "              [--default-network none|all] [--dns ADDR]\n"
+           "              [--default-network none|all] [--dns ADDR] [--preview-domain DOMAIN]\n"
            "              [--insecure-registry HOST[:PORT]...]\n"
            "       isletd key create [--name NAME] [--json] [--max-sandboxes N]\n"
            "                         [--max-memory MIB] [--max-cpus N] [--max-disk MIB]\n"
@@ -80,6 +80,9 @@ usage (FILE *f)
            "                      asks for none (default none: loopback only)\n"
            "  --dns ADDR          the upstream resolver of sandboxes' DNS (default: the\n"
            "                      first IPv4 nameserver of /etc/resolv.conf)\n"
+           "  --preview-domain DOMAIN  preview links are http://<port>-<id>.DOMAIN/ (a\n"
+           "                      wildcard DNS name pointing here): the Host picks the\n"
+           "                      sandbox and port, the path goes on unchanged\n"
            "  --insecure-registry HOST[:PORT]  pulls may speak plain HTTP to this registry\n"
            "                      (repeatable; loopback registries may without it)\n"
            "  --sandbox-max NAME=N  the most one sandbox may ask for of a limit (repeatable;\n"
@@ -216,6 +219,7 @@ struct args
   char *origins;   /* --allow-origin, comma-separated */
   char **insecure; /* --insecure-registry hosts, NULL-terminated */
   size_t n_insecure;
+  const char *preview_domain; /* --preview-domain */
 };
 
 static void
@@ -337,6 +341,7 @@ serve (struct args *a, struct islet_err *err)
                      .quota_default = a->b.dflt,
                      .ceiling = a->b.ceiling,
                      .net_default = a->b.net_default,
+                     .preview_domain = a->preview_domain,
                      .streams_lock = PTHREAD_MUTEX_INITIALIZER,
                      .streams_done = PTHREAD_COND_INITIALIZER };
   struct http *h = NULL;
@@ -529,6 +534,7 @@ enum
   OPT_DNS,
   OPT_NETWORK,
   OPT_INSECURE,
+  OPT_PREVIEW_DOMAIN,
 };
 
 /* One field of a quota (in the order of struct islet_quota) from its flag. */
@@ -587,6 +593,7 @@ static const struct option opts[] = {
   { "dns", required_argument, NULL, OPT_DNS },
   { "default-network", required_argument, NULL, OPT_NETWORK },
   { "insecure-registry", required_argument, NULL, OPT_INSECURE },
+  { "preview-domain", required_argument, NULL, OPT_PREVIEW_DOMAIN },
   { "help", no_argument, NULL, 'h' },
   { NULL, 0, NULL, 0 },
 };
@@ -695,6 +702,12 @@ take_opt (struct args *a, int o, const char *arg)
     case 'S':
     case 'D':
     case 'R': return take_count (a, o, arg) < 0 ? 2 : -1;
+    case OPT_PREVIEW_DOMAIN:
+      a->preview_domain = arg;
+      if (preview_domain_ok (arg))
+        return -1;
+      fprintf (stderr, "isletd: --preview-domain: '%s' is not a domain name\n", arg);
+      return 2;
     case 'h': usage (stdout); return 0;
     default:
       if (o == OPT_DNS || o == OPT_NETWORK || o == OPT_CEILING

@@ -18,7 +18,9 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -36,6 +38,10 @@
 #define SIGNED_DEFAULT_S 60
 #define SIGNED_MAX_S (7 * 24 * 3600)
 #define CONNECT_TIMEOUT_MS 5000
+/* The host form's token in a query (Daytona's name for it), set as a
+ * cookie of that host by the answer */
+#define AUTH_PARAM "DAYTONA_SANDBOX_AUTH_KEY"
+#define COOKIE_NAME "islet_preview"
 
 static int
 key_create (int dirfd, unsigned char key[PREVIEW_KEY_LEN], struct islet_err *err)
@@ -164,6 +170,35 @@ preview_base (struct req *r, const char *id)
   return islet_xasprintf ("%.*s/preview/%s", (int) n, tb, id);
 }
 
+/* A preview's URL: http://<port>-<id>.<domain>[:<isletd's port>] with
+ * --preview-domain (the scheme and the port as the caller reached us), else
+ * <server>/preview/<id>/<port>; sig: a signed URL's token, or NULL. */
+static char *
+preview_url (struct req *r, const char *id, unsigned port, const char *sig)
+{
+  cleanup_free char *base = NULL;
+  cleanup_free char *tb = NULL;
+  const char *hostport, *colon;
+
+  if (r->srv->preview_domain == NULL)
+    {
+      base = preview_base (r, id);
+      return sig ? islet_xasprintf ("%s/%u.%s", base, port, sig)
+                 : islet_xasprintf ("%s/%u", base, port);
+    }
+  tb = sb_toolbox_url (r);
+  hostport = strstr (tb, "://");
+  hostport = hostport ? hostport + 3 : tb;
+  tb[strcspn (tb, ":")] = '\0'; /* the scheme */
+  colon = strrchr (hostport, ':');
+  if (colon && strchr (colon, ']') == NULL)
+    *(char *) (colon + strcspn (colon, "/")) = '\0';
+  else
+    colon = "";
+  return islet_xasprintf ("%s://%u-%s.%s%s%s%s", tb, port, id, r->srv->preview_domain, colon,
+                          sig ? "/?" AUTH_PARAM "=" : "", sig ? sig : "");
+}
+
 static int
 request_port (struct req *r, unsigned *port, struct resp *out)
 {
@@ -181,7 +216,6 @@ void
 api_sandbox_preview_url (struct req *r, struct resp *out)
 {
   cleanup_sb struct sb_ref sb = { 0 };
-  cleanup_free char *base = NULL;
   cleanup_free char *url = NULL;
   char token[PREVIEW_TOKEN_MAX];
   unsigned port;
@@ -189,8 +223,7 @@ api_sandbox_preview_url (struct req *r, struct resp *out)
   if (sb_open (r, r->params[0], &sb, out) < 0 || request_port (r, &port, out) < 0)
     return;
   preview_token (r->srv, sb.info.id, token);
-  base = preview_base (r, sb.info.id);
-  url = islet_xasprintf ("%s/%u", base, port);
+  url = preview_url (r, sb.info.id, port, NULL);
   reply_json (out, 200,
               json_pack ("{s:s,s:s,s:s}", "sandboxId", sb.info.id, "url", url, "token", token));
 }
@@ -199,7 +232,6 @@ void
 api_sandbox_signed_preview_url (struct req *r, struct resp *out)
 {
   cleanup_sb struct sb_ref sb = { 0 };
-  cleanup_free char *base = NULL;
   cleanup_free char *url = NULL;
   cleanup_free char *token = NULL;
   const char *q = req_query (r, "expiresInSeconds");
@@ -221,8 +253,7 @@ api_sandbox_signed_preview_url (struct req *r, struct resp *out)
   expires = now_s () + (int64_t) secs;
   signature (r->srv, sb.info.id, port, expires, mac);
   token = islet_xasprintf ("%lld.%s", (long long) expires, mac);
-  base = preview_base (r, sb.info.id);
-  url = islet_xasprintf ("%s/%u.%s", base, port, token);
+  url = preview_url (r, sb.info.id, port, token);
   reply_json (out, 200,
               json_pack ("{s:s,s:i,s:s,s:s}", "sandboxId", sb.info.id, "port", (int) port, "token",
                          token, "url", url));
@@ -285,7 +316,7 @@ signed_parse (struct srv *srv, const char *id, unsigned port, const char *s, siz
  * and was not expired by its owner, else -1 with a 403 that says which. */
 static int
 signed_check (struct srv *srv, const char *id, unsigned port, const char *s, size_t n,
-              struct resp *out)
+              int64_t *until, struct resp *out)
 {
   char mac[MAC_HEX + 1], when[32];
   struct islet_err err;
@@ -316,6 +347,8 @@ signed_check (struct srv *srv, const char *id, unsigned port, const char *s, siz
                    "the signed preview URL was expired by its owner before its time (%s)", when);
       return -1;
     }
+  if (until)
+    *until = expires;
   return 0;
 }
 
@@ -346,6 +379,154 @@ api_sandbox_signed_preview_expire (struct req *r, struct resp *out)
       return;
     }
   reply_json (out, 200, json_object ());
+}
+
+bool
+preview_domain_ok (const char *s)
+{
+  size_t n = strlen (s);
+
+  return n > 0 && n < 200 && s[0] != '.' && s[0] != '-' && s[n - 1] != '.'
+         && strspn (s, "abcdefghijklmnopqrstuvwxyz0123456789.-") == n && strstr (s, "..") == NULL;
+}
+
+/* The host form: Host is <port>-<id>.<domain>, with or without :<port>. */
+static bool
+host_parse (const struct srv *srv, const char *host, struct preview_conn *pc)
+{
+  const char *dash;
+  size_t hn, dn;
+
+  if (srv->preview_domain == NULL || host == NULL)
+    return false;
+  hn = strcspn (host, ":");
+  dn = strlen (srv->preview_domain);
+  dash = memchr (host, '-', hn);
+  if (dash == NULL || (size_t) (dash - host) + 1 + ISLET_ID_LEN + 1 + dn != hn
+      || dash[1 + ISLET_ID_LEN] != '.'
+      || strncasecmp (dash + 2 + ISLET_ID_LEN, srv->preview_domain, dn) != 0
+      || strspn (dash + 1, "0123456789abcdef") < ISLET_ID_LEN
+      || port_parse (host, (size_t) (dash - host), &pc->port) < 0)
+    return false;
+  memcpy (pc->id, dash + 1, ISLET_ID_LEN);
+  pc->id[ISLET_ID_LEN] = '\0';
+  pc->prefix[0] = '\0';
+  return true;
+}
+
+bool
+preview_host (const struct srv *srv, const char *host)
+{
+  struct preview_conn pc;
+
+  return host_parse (srv, host, &pc);
+}
+
+bool
+preview_cookie_own (const char *pair, size_t n)
+{
+  size_t k = strlen (COOKIE_NAME);
+
+  return n > k && strncmp (pair, COOKIE_NAME, k) == 0 && pair[k] == '=';
+}
+
+/* Whether tok (the sandbox's preview token, or a signed one:
+ * <expiry>.<mac>) opens pc's port: 0 (*until: a signed one's expiry, else
+ * 0), or -1 with a 403 in out. */
+static int
+token_check (struct srv *srv, const struct preview_conn *pc, const char *tok, size_t n,
+             int64_t *until, struct resp *out)
+{
+  char want[PREVIEW_TOKEN_MAX];
+
+  *until = 0;
+  if (memchr (tok, '.', n))
+    return signed_check (srv, pc->id, pc->port, tok, n, until, out);
+  preview_token (srv, pc->id, want);
+  if (n == strlen (want) && CRYPTO_memcmp (want, tok, n) == 0)
+    return 0;
+  reply_error (out, 403, "FORBIDDEN", "the preview token is not this sandbox's");
+  return -1;
+}
+
+/* The host form's AUTH_PARAM in the query: its value (at *tok, *n bytes),
+ * and rest without it in pc->rest_owned.  False when there is none. */
+static bool
+query_token (struct preview_conn *pc, const char **tok, size_t *n)
+{
+  const char *q = strchr (pc->rest, '?'), *p;
+  size_t k = strlen (AUTH_PARAM);
+  FILE *f;
+  size_t len;
+
+  for (p = q; p; p = strchr (p + 1, '&'))
+    if (strncmp (p + 1, AUTH_PARAM "=", k + 1) == 0)
+      break;
+  if (p == NULL)
+    return false;
+  *tok = p + 1 + k + 1;
+  *n = strcspn (*tok, "&#");
+  f = open_memstream (&pc->rest_owned, &len);
+  if (f == NULL)
+    abort ();
+  /* the target up to the parameter, then what follows it, without its & */
+  fprintf (f, "%.*s", (int) (p - pc->rest) + (p == q), pc->rest);
+  fputs ((*tok)[*n] == '&' && p == q ? *tok + *n + 1 : *tok + *n, f);
+  fclose (f);
+  len = strlen (pc->rest_owned);
+  if (len > 0 && (pc->rest_owned[len - 1] == '?' || pc->rest_owned[len - 1] == '&'))
+    pc->rest_owned[len - 1] = '\0';
+  pc->rest = pc->rest_owned;
+  return true;
+}
+
+/* Who may pass a private sandbox's preview: the token header; in the host
+ * form also AUTH_PARAM in the query (then set as a cookie of that host, for
+ * the page's own requests) or that cookie.  The path form takes no cookie:
+ * all its sandboxes share one origin, so one sandbox's page could send
+ * another's cookie. */
+static int
+credentials (struct srv *srv, const struct preview_ask *ask, struct preview_conn *pc,
+             struct resp *out)
+{
+  const char *tok, *c = ask->cookies;
+  int64_t until;
+  size_t n;
+  int m;
+
+  if (ask->token && *ask->token)
+    return token_check (srv, pc, ask->token, strlen (ask->token), &until, out);
+  if (pc->prefix[0])
+    goto none;
+  if (query_token (pc, &tok, &n))
+    {
+      if (token_check (srv, pc, tok, n, &until, out) < 0)
+        return -1;
+      /* a valid token is hex, digits and a dot: nothing to escape */
+      m = snprintf (pc->set_cookie, sizeof pc->set_cookie,
+                    COOKIE_NAME "=%.*s; Path=/; HttpOnly; SameSite=Lax", (int) n, tok);
+      if (until && m > 0 && (size_t) m < sizeof pc->set_cookie)
+        snprintf (pc->set_cookie + m, sizeof pc->set_cookie - (size_t) m, "; Max-Age=%lld",
+                  (long long) (until - now_s ()));
+      return 0;
+    }
+  for (; c && *c; c += strcspn (c, ";"), c += *c == ';')
+    {
+      struct resp no = { .fd = -1 };
+      c += strspn (c, " ");
+      n = strcspn (c, ";");
+      if (!preview_cookie_own (c, n))
+        continue;
+      tok = c + strlen (COOKIE_NAME) + 1;
+      if (token_check (srv, pc, tok, (size_t) (c + n - tok), &until, &no) == 0)
+        return 0;
+      free (no.body);
+    }
+none:
+  reply_error (out, 401, "UNAUTHORIZED",
+               "this preview needs the sandbox's preview token: send it in the "
+               "x-daytona-preview-token header, or use a signed preview URL");
+  return -1;
 }
 
 /* Split /preview/<id>/<port>[.<signature>][/rest] (the raw target). */
@@ -451,22 +632,23 @@ reach (struct srv *srv, struct preview_conn *pc, struct resp *out)
 }
 
 int
-preview_open (struct srv *srv, const char *target, const char *token, struct preview_conn *pc,
+preview_open (struct srv *srv, const struct preview_ask *ask, struct preview_conn *pc,
               struct resp *out)
 {
   struct islet_store_sandbox row = { 0 };
   struct islet_err err;
-  const char *sig;
-  size_t sig_len;
+  const char *sig = NULL;
+  size_t sig_len = 0;
   bool found, pub = false;
   const char *whose;
-  char want[PREVIEW_TOKEN_MAX];
 
   *pc = (struct preview_conn){ .fd = -1 };
-  if (target_parse (target, pc, &sig, &sig_len) < 0)
+  if (host_parse (srv, ask->host, pc))
+    pc->rest = ask->target; /* the host form: the path as it is */
+  else if (target_parse (ask->target, pc, &sig, &sig_len) < 0)
     {
       reply_error (out, 404, "NOT_FOUND", "no preview at %s: the form is %s<sandbox id>/<port>/",
-                   target, PREVIEW_PREFIX);
+                   ask->target, PREVIEW_PREFIX);
       return -1;
     }
   found = islet_store_sandbox_get (srv->store, pc->id, &row, &err) == 0
@@ -480,24 +662,10 @@ preview_open (struct srv *srv, const char *target, const char *token, struct pre
     }
   /* a sandbox that does not exist is refused as a private one is, so a
    * link tells nobody without its token whether it exists */
-  if (sig && signed_check (srv, pc->id, pc->port, sig, sig_len, out) < 0)
+  if (sig && signed_check (srv, pc->id, pc->port, sig, sig_len, NULL, out) < 0)
     return -1;
-  if (!sig && !pub)
-    {
-      if (token == NULL || *token == '\0')
-        {
-          reply_error (out, 401, "UNAUTHORIZED",
-                       "this preview needs the sandbox's preview token: send it in the "
-                       "x-daytona-preview-token header, or use a signed preview URL");
-          return -1;
-        }
-      preview_token (srv, pc->id, want);
-      if (!same (want, token))
-        {
-          reply_error (out, 403, "FORBIDDEN", "the preview token is not this sandbox's");
-          return -1;
-        }
-    }
+  if (!sig && !pub && credentials (srv, ask, pc, out) < 0)
+    return -1;
   if (!found)
     {
       reply_error (out, 404, "NOT_FOUND", "no sandbox %s", pc->id);
@@ -525,6 +693,8 @@ preview_open (struct srv *srv, const char *target, const char *token, struct pre
 void
 preview_close (struct srv *srv, struct preview_conn *pc)
 {
+  free (pc->rest_owned);
+  pc->rest_owned = NULL;
   if (pc->fd >= 0)
     close (pc->fd);
   pc->fd = -1;

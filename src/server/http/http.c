@@ -644,7 +644,7 @@ on_request (void *cls, struct MHD_Connection *mc, const char *url, const char *m
   /* the headers are in: no deadline while the request is decided */
   if (c->fresh)
     guard_conn_deadline (h->guard, watch_of (mc), 0);
-  if ((c->fresh && c->control < 0 && proxy_path (c->target)) || c->proxied)
+  if ((c->fresh && c->control < 0 && proxy_path (srv, mc, c->target)) || c->proxied)
     return proxied (h, mc, con_cls, method, upload_data, upload_data_size);
   if (c->fresh && c->control < 0 && (ws_path (url) || ws_is_upgrade (mc)))
     {

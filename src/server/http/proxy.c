@@ -62,9 +62,10 @@ struct proxy
 };
 
 bool
-proxy_path (const char *target)
+proxy_path (const struct srv *srv, void *conn, const char *target)
 {
-  return strncmp (target, PREVIEW_PREFIX, strlen (PREVIEW_PREFIX)) == 0;
+  return strncmp (target, PREVIEW_PREFIX, strlen (PREVIEW_PREFIX)) == 0
+         || preview_host (srv, MHD_lookup_connection_value (conn, MHD_HEADER_KIND, "Host"));
 }
 
 static bool
@@ -170,13 +171,39 @@ struct head_build
   bool upgrade;
 };
 
+/* A Cookie header without the preview's own cookie (its token). */
+static void
+cookie_header (FILE *f, const char *value)
+{
+  bool any = false;
+
+  for (const char *c = value; *c; c += *c == ';')
+    {
+      size_t n;
+      c += strspn (c, " ");
+      n = strcspn (c, ";");
+      if (n > 0 && !preview_cookie_own (c, n))
+        {
+          fprintf (f, "%s%.*s", any ? "; " : "Cookie: ", (int) n, c);
+          any = true;
+        }
+      c += n;
+    }
+  if (any)
+    fputs ("\r\n", f);
+}
+
 static enum MHD_Result
 head_header (void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
   struct head_build *b = cls;
 
   (void) kind;
-  if (!hop_header (key, b->upgrade) && strpbrk (value, "\r\n") == NULL)
+  if (hop_header (key, b->upgrade) || strpbrk (value, "\r\n") != NULL)
+    return MHD_YES;
+  if (strcasecmp (key, "Cookie") == 0)
+    cookie_header (b->f, value);
+  else
     fprintf (b->f, "%s: %s\r\n", key, value);
   return MHD_YES;
 }
@@ -208,7 +235,9 @@ request_head (struct MHD_Connection *mc, struct proxy *p, const char *method, bo
                       peer, sizeof peer, NULL, 0, NI_NUMERICHOST)
              == 0)
     fprintf (b.f, "X-Forwarded-For: %s\r\n", peer);
-  fprintf (b.f, "X-Forwarded-Proto: http\r\nX-Forwarded-Prefix: %s\r\n", p->pc.prefix);
+  fputs ("X-Forwarded-Proto: http\r\n", b.f);
+  if (p->pc.prefix[0])
+    fprintf (b.f, "X-Forwarded-Prefix: %s\r\n", p->pc.prefix);
   if (host && strpbrk (host, "\r\n") == NULL)
     fprintf (b.f, "X-Forwarded-Host: %s\r\n", host);
   fprintf (b.f, "Connection: %s\r\n\r\n", upgrade ? "Upgrade" : "close");
@@ -249,13 +278,18 @@ proxy_begin (struct srv *srv, void *conn, const char *target, const char *method
              struct proxy **out, struct resp *o)
 {
   struct MHD_Connection *mc = conn;
-  const char *token = MHD_lookup_connection_value (mc, MHD_HEADER_KIND, "x-daytona-preview-token");
+  const struct preview_ask ask = {
+    .host = MHD_lookup_connection_value (mc, MHD_HEADER_KIND, "Host"),
+    .target = target,
+    .token = MHD_lookup_connection_value (mc, MHD_HEADER_KIND, "x-daytona-preview-token"),
+    .cookies = MHD_lookup_connection_value (mc, MHD_HEADER_KIND, "Cookie"),
+  };
   struct proxy *p = proxy_new (srv);
   cleanup_free char *head = NULL;
   size_t len;
 
   *out = NULL;
-  if (preview_open (srv, target, token, &p->pc, o) < 0)
+  if (preview_open (srv, &ask, &p->pc, o) < 0)
     {
       proxy_free (p);
       return -1;
@@ -530,6 +564,8 @@ copy_headers (struct proxy *p, struct MHD_Response *m, bool upgrade)
         continue;
       MHD_add_response_header (m, l, v);
     }
+  if (p->pc.set_cookie[0])
+    MHD_add_response_header (m, "Set-Cookie", p->pc.set_cookie);
 }
 
 /* Queue the port's answer, taking p (freed with the answer). */
