@@ -22,5 +22,9 @@ int islet_remote_open (const char *url, const char *key, struct islet_ctx **out,
  * *err with the server's message. */
 int islet_remote_get_json (struct islet_ctx *ctx, const char *path, const char *const *query,
                            json_t **out, struct islet_err *err) ISLET_MUST_CHECK;
+/* POST body (JSON) to path, the answer's JSON in *out: /v1/execute with a
+ * session, for islet mcp --url's kept interpreter. */
+int islet_remote_post_json (struct islet_ctx *ctx, const char *path, json_t *body, json_t **out,
+                            struct islet_err *err) ISLET_MUST_CHECK;
 
 #endif

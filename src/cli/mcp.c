@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "islet/remote.h"
 #include "mcp.h"
 
 static volatile sig_atomic_t mcp_stop;
@@ -82,12 +83,40 @@ h_record (void *data, const char *action, const char *id, const struct islet_err
     fprintf (stderr, "islet mcp: %s%s%s: %s\n", action, *id ? " " : "", id, failed->msg);
 }
 
+/* The kept interpreter is isletd's (its contexts live as long as it
+ * does): with --url, /v1/execute's session "mcp"; on a state directory
+ * there is none, since nothing outlives this process to keep it. */
+static int
+h_run_interp (void *data, const char *id, const char *code, double timeout_s, json_t **out,
+              struct islet_err *err)
+{
+  struct cli *cli = data;
+  struct islet_ctx *ctx;
+  cleanup_json json_t *body = NULL;
+
+  if (cli->url == NULL)
+    return islet_fail (err, ISLET_E_INVALID, 0,
+                       "persistent: the kept python interpreter lives in isletd, and this islet "
+                       "mcp works on a state directory without it: run `islet --url URL mcp` "
+                       "against isletd, or use isletd's /mcp (without persistent, each "
+                       "execute_code is a new process)");
+  ctx = cli_ctx (cli, err);
+  if (ctx == NULL)
+    return -1;
+  body = json_pack ("{s:s,s:s,s:s,s:s,s:f}", "language", "python", "code", code, "sandbox_id", id,
+                    "session", "mcp", "timeout", timeout_s);
+  if (body == NULL)
+    return islet_fail (err, ISLET_E_INVALID, 0, "persistent: the code is not valid UTF-8");
+  return islet_remote_post_json (ctx, "/v1/execute", body, out, err);
+}
+
 static const struct mcp_host_ops cli_host_ops = {
   .create = h_create,
   .list = h_list,
   .resolve = h_resolve,
   .remove = h_remove,
   .record = h_record,
+  .run_interp = h_run_interp,
 };
 
 /* ---- the transport ---- */

@@ -74,6 +74,13 @@ struct mcp_host_ops
    * command failed) it only lets o go. */
   int (*output_open) (void *data, struct mcp_output *o, struct islet_err *err);
   int (*output_close) (void *data, struct mcp_output *o, json_t *text[2], struct islet_err *err);
+  /* execute_code with persistent: python code in the interpreter that
+   * sandbox id keeps for MCP (isletd's, as /v1/execute's session "mcp"),
+   * its variables and imports kept from call to call.  *out: /v1's answer
+   * {exit_code, stdout, stderr, truncated, status, error?}.  A host that
+   * has no interpreter (islet mcp on a state directory) fails, saying so. */
+  int (*run_interp) (void *data, const char *id, const char *code, double timeout_s, json_t **out,
+                     struct islet_err *err);
 };
 
 struct mcp_host

@@ -308,6 +308,44 @@ tool_delete (const struct call *c, const json_t *args, json_t **out, struct isle
 
 /* ---- execute_code, execute_shell ---- */
 
+/* execute_code with persistent: python in the sandbox's kept interpreter,
+ * the answer in execute_code's shape, with the exception when it raised. */
+static int
+run_persistent (const struct call *c, const json_t *args, uint32_t timeout_ms, json_t **out,
+                struct islet_err *err)
+{
+  const char *lang = str_arg (args, "language");
+  struct islet_sandbox_info info;
+  uint64_t t0 = islet_now_ns ();
+  cleanup_json json_t *v1 = NULL;
+  json_t *error;
+
+  if (strcmp (lang, "python") != 0)
+    return islet_fail (err, ISLET_E_INVALID, 0,
+                       "persistent: the kept interpreter runs python, not %s", lang);
+  if (str_arg (args, "sandbox_id") == NULL)
+    return islet_fail (err, ISLET_E_INVALID, 0,
+                       "persistent: the interpreter is kept in a sandbox: give sandbox_id "
+                       "(create_sandbox first)");
+  if (sandbox_arg (c, args, &info, err) < 0
+      || c->h->ops->run_interp (c->h->data, info.id, str_arg (args, "code"),
+                                timeout_ms ? timeout_ms / 1000.0 : info.limits.timeout_s, &v1, err)
+             < 0)
+    return -1;
+  *out = json_pack (
+      "{s:O,s:O,s:O,s:I,s:b,s:O,s:b,s:s}", "exit_code", json_object_get (v1, "exit_code"), "stdout",
+      json_object_get (v1, "stdout"), "stderr", json_object_get (v1, "stderr"), "wall_ms",
+      (json_int_t) ((islet_now_ns () - t0) / 1000000), "timed_out",
+      strcmp (json_string_value (json_object_get (v1, "status")) ?: "", "timeout") == 0,
+      "truncated", json_object_get (v1, "truncated"), "persistent", 1, "sandbox_id", info.id);
+  if (*out == NULL)
+    return islet_fail (err, ISLET_E_SYSTEM, 0, "persistent: the interpreter's answer is malformed");
+  error = json_object_get (v1, "error");
+  if (json_is_object (error))
+    json_object_set (*out, "error", error);
+  return 0;
+}
+
 static int
 tool_execute_code (const struct call *c, const json_t *args, json_t **out, struct islet_err *err)
 {
@@ -324,6 +362,8 @@ tool_execute_code (const struct call *c, const json_t *args, json_t **out, struc
 
   if (timeout_arg (args, &timeout_ms, err) < 0)
     return -1;
+  if (json_is_true (json_object_get (args, "persistent")))
+    return run_persistent (c, args, timeout_ms, out, err);
   /* the code is one argument: it never passes through a shell on the host */
   if (islet_lang_argv (islet_lang_find (lang), ISLET_LANG_ARG, code, lv) == 0)
     return islet_fail (err, ISLET_E_INVALID, 0, "language '%s' is not one of %s", lang,
@@ -440,6 +480,12 @@ static const struct arg code_args[] = {
   { "language", ARG_STR, true, "its language", lang_choices, NULL, NULL, NULL },
   ARG_SANDBOX (false),
   ARG_TIMEOUT,
+  { "persistent", ARG_BOOL, false,
+    "python with sandbox_id only: true runs the code in the sandbox's kept python interpreter, "
+    "where variables, imports and the working directory stay from one such call to the next "
+    "(as in a notebook); an exception comes back as error {name, value, traceback}. Needs "
+    "isletd (its /mcp, or islet mcp --url)",
+    NULL, NULL, NULL, NULL },
   ARG_END,
 };
 

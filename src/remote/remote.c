@@ -1075,17 +1075,36 @@ islet_remote_open (const char *url, const char *key, struct islet_ctx **out, str
   return 0;
 }
 
+/* The remote behind ctx, or NULL with the error (a state directory's ctx). */
+static struct remote *
+remote_of (struct islet_ctx *ctx, struct islet_err *err)
+{
+  if (islet_ctx_backend (ctx) != &remote_ops)
+    {
+      islet_fail (err, ISLET_E_INVALID, 0, "this needs a running isletd (--url)");
+      return NULL;
+    }
+  return islet_ctx_backend_self (ctx);
+}
+
 int
 islet_remote_get_json (struct islet_ctx *ctx, const char *path, const char *const *query,
                        json_t **out, struct islet_err *err)
 {
-  const struct islet_backend *b = islet_ctx_backend (ctx);
-  struct remote *rm;
+  struct remote *rm = remote_of (ctx, err);
   cleanup_free char *p = NULL;
 
-  if (b != &remote_ops)
-    return islet_fail (err, ISLET_E_INVALID, 0, "this needs a running isletd (--url)");
-  rm = islet_ctx_backend_self (ctx);
+  if (rm == NULL)
+    return -1;
   p = path_q (rm, path, query);
   return call_json (rm, "GET", p, NULL, out, err);
+}
+
+int
+islet_remote_post_json (struct islet_ctx *ctx, const char *path, json_t *body, json_t **out,
+                        struct islet_err *err)
+{
+  struct remote *rm = remote_of (ctx, err);
+
+  return rm ? call_json (rm, "POST", path, body, out, err) : -1;
 }

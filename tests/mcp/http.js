@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js'
 
@@ -179,6 +180,44 @@ await A.toolError('create_sandbox', { name: 'badclone', persistent: true, git_re
 assert.equal((await rest(keyA, 'GET', '/api/sandbox')).body.items.length, before, 'a failed clone left a sandbox')
 assert.equal((await rest(keyA, 'GET', '/api/sandbox/badclone')).status, 404)
 log('git: commit hash, git_repo clones (seed commit), a failed clone leaves nothing')
+
+// execute_code with persistent: python's variables and imports kept from
+// call to call in box's kept interpreter; a timeout interrupts the run and
+// keeps them; an exception comes back with its name and traceback
+const kept = (code, extra = {}) => ({ sandbox_id: 'box', language: 'python', persistent: true, code, ...extra })
+r = await A.ok('execute_code', kept('import math\nkept = 41\nprint("set")'))
+assert.deepEqual([r.exit_code, r.stdout, r.persistent, r.timed_out], [0, 'set\n', true, false])
+r = await A.ok('execute_code', kept('print(kept + 1, math.pi > 3)'))
+assert.equal(r.stdout, '42 True\n')
+r = await A.ok('execute_code', kept('import time\nkept += 1\ntime.sleep(60)', { timeout: 1 }))
+assert.equal(r.timed_out, true, JSON.stringify(r))
+r = await A.ok('execute_code', kept('1/0'))
+assert.equal(r.exit_code, 1)
+assert.equal(r.error.name, 'ZeroDivisionError', JSON.stringify(r))
+assert.match(r.error.traceback, /ZeroDivisionError/)
+r = await A.ok('execute_code', kept('print(kept)'))
+assert.equal(r.stdout, '42\n', 'the state outlived the timeout and the exception')
+r = await A.ok('execute_code', { sandbox_id: 'box', language: 'python', code: 'print("kept" in globals())' })
+assert.equal(r.stdout, 'False\n', 'without persistent: a new process')
+await A.toolError('execute_code', kept('echo', { language: 'bash' }), /kept interpreter runs python, not bash/)
+await A.toolError('execute_code', { language: 'python', persistent: true, code: 'x = 1' }, /give sandbox_id/)
+// the same interpreter through islet mcp --url (stdio, as key A)
+{
+  const transport = new StdioClientTransport({
+    command: process.env.ISLET_BIN,
+    args: ['--url', server, 'mcp'],
+    env: { ...process.env, ISLET_API_KEY: keyA },
+    stderr: 'inherit',
+  })
+  const c = new Client({ name: 'islet-mcp-url-test', version: '1.0.0' })
+  await c.connect(transport, { timeout: CALL_TIMEOUT_MS })
+  r = await tools(c).ok('execute_code', kept('kept *= 2\nprint(kept)'))
+  assert.equal(r.stdout, '84\n', 'islet mcp --url reaches the same kept interpreter')
+  await c.close()
+}
+r = await A.ok('execute_code', kept('print(kept)'))
+assert.equal(r.stdout, '84\n')
+log('execute_code persistent: state kept over /mcp and islet mcp --url, timeout and exception keep it')
 
 // what /mcp made is an isletd sandbox of key A
 let items = (await rest(keyA, 'GET', '/api/sandbox')).body.items

@@ -27,7 +27,7 @@ export MCP_IMAGE=example.test/mcp:1
 test_image "$MCP_IMAGE" >/dev/null
 key_b=$(new_key other-org)
 rc=0
-timeout "$SCRIPT_TIMEOUT_S" node "$HERE/http.js" "$SRV_URL" "$SRV_KEY" "$key_b" "$seed" || rc=$?
+ISLET_BIN="$ISLET_BIN" timeout "$SCRIPT_TIMEOUT_S" node "$HERE/http.js" "$SRV_URL" "$SRV_KEY" "$key_b" "$seed" || rc=$?
 [[ $rc == 0 ]] || fail "http.js exited with status $rc (124: killed after ${SCRIPT_TIMEOUT_S} s): $(tail -5 "$STATE.srv.err")"
 
 for key in "$SRV_KEY" "$key_b"; do

@@ -28,6 +28,7 @@
 #include "islet/util.h"
 #include "mcp.h"
 #include "server.h"
+#include "v1.h"
 
 /* Sessions are made only for a valid key (the route table checks it
  * first); a key has at most SESSIONS_PER_KEY, its longest idle one making
@@ -191,6 +192,53 @@ k_output_close (void *data, struct mcp_output *o, json_t *text[2], struct islet_
   return 0;
 }
 
+/* An answer's status as an islet error's kind (reply_islet_err's, reversed). */
+static enum islet_errkind
+kind_of_status (int status)
+{
+  static const struct
+  {
+    int status;
+    enum islet_errkind kind;
+  } kinds[] = { { 400, ISLET_E_INVALID },
+                { 404, ISLET_E_NOTFOUND },
+                { 409, ISLET_E_CONFLICT },
+                { 429, ISLET_E_LIMIT } };
+
+  for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+    if (kinds[i].status == status)
+      return kinds[i].kind;
+  return ISLET_E_SYSTEM;
+}
+
+/* The interpreter /v1/execute's sessions run in (v1_session.c), session
+ * "mcp" of the sandbox: one implementation for both. */
+static int
+k_run_interp (void *data, const char *id, const char *code, double timeout_s, json_t **out,
+              struct islet_err *err)
+{
+  struct key_host *k = data;
+  struct owner o = owner_of (k);
+  cleanup_owned struct owned own = { 0 };
+  cleanup_sb struct sb_ref sb = { .ctx = k->srv->ctx };
+  struct resp r = { .fd = -1 };
+  cleanup_json json_t *answer = NULL;
+  const char *status;
+
+  if (owned_open (&o, id, &own, err) < 0)
+    return -1;
+  sb.info = own.info;
+  sb.row = own.row;
+  own.row = (struct islet_store_sandbox){ 0 };
+  *out = v1_session_answer (k->srv, &sb, "mcp", code, timeout_s, &status, &r);
+  if (*out)
+    return 0;
+  answer = r.body ? json_loads (r.body, 0, NULL) : NULL;
+  free (r.body);
+  return islet_fail (err, kind_of_status (r.status), 0, "persistent: %s",
+                     json_string_value (json_object_get (answer, "message")) ?: "it failed");
+}
+
 static const struct mcp_host_ops key_host_ops = {
   .create = k_create,
   .list = k_list,
@@ -199,6 +247,7 @@ static const struct mcp_host_ops key_host_ops = {
   .record = k_record,
   .output_open = k_output_open,
   .output_close = k_output_close,
+  .run_interp = k_run_interp,
 };
 
 static struct mcp_host

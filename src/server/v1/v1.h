@@ -68,5 +68,12 @@ const char *v1_policy_list (enum v1_policy_mode m, const char *imports);
  * running sandbox sb: the answer in out. */
 void v1_session_run (struct req *r, struct sb_ref *sb, const char *session, const char *code,
                      double timeout_s, struct resp *out);
+/* The same run, its answer returned ({exit_code, stdout, stderr, truncated,
+ * execution_time, status, metadata, error?}); NULL with the error in out.
+ * *status: completed, error or timeout.  MCP's execute_code with
+ * persistent runs here too (session "mcp"). */
+json_t *v1_session_answer (struct srv *srv, const struct sb_ref *sb, const char *session,
+                           const char *code, double timeout_s, const char **status,
+                           struct resp *out);
 
 #endif
