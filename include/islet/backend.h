@@ -52,6 +52,9 @@ struct islet_backend
                   struct islet_err *err);
   int (*fs_list) (void *self, const char *id, const char *path, unsigned depth, json_t **out,
                   struct islet_err *err);
+  /* NULL: not offered (islet_fs_chown refuses) */
+  int (*fs_chown) (void *self, const char *id, const char *path, int64_t uid, int64_t gid, int mode,
+                   struct islet_err *err);
   void (*free) (void *self);
 };
 

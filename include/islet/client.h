@@ -113,6 +113,14 @@ int islet_fs_stat (struct islet_ctx *ctx, const char *id, const char *path, json
 int islet_fs_list (struct islet_ctx *ctx, const char *id, const char *path, unsigned depth,
                    json_t **out, struct islet_err *err) ISLET_MUST_CHECK;
 
+/* Give path (its last component not followed) to uid and gid as the
+ * sandbox numbers them (0 to 65535; -1: unchanged), then set its mode
+ * (-1: unchanged; after the owner, whose change clears set-id bits; a link
+ * is followed for it, as chmod does).  Done inside the sandbox by a handler
+ * that keeps CAP_CHOWN and CAP_FOWNER there and nothing else. */
+int islet_fs_chown (struct islet_ctx *ctx, const char *id, const char *path, int64_t uid,
+                    int64_t gid, int mode, struct islet_err *err) ISLET_MUST_CHECK;
+
 /* A TCP socket in the network namespace of the running sandbox id, not
  * connected (close-on-exec): connected to 127.0.0.1:PORT it reaches that
  * port on the sandbox's own loopback and nothing else of the host.  A local

@@ -179,10 +179,13 @@ struct islet_creds
   uid_t uid; /* inside the sandbox */
   gid_t gid;
   uint32_t nofile; /* RLIMIT_NOFILE */
+  uint64_t keep;   /* capabilities kept permitted and effective (1 << CAP_x); 0: none */
 };
 
 /* Become uid/gid inside the user namespace, lock out root's privileges
- * (securebits), empty every capability set, set no_new_privs and rlimits. */
+ * (securebits), empty every capability set but c->keep (the bounding,
+ * inheritable and ambient sets are always emptied), set no_new_privs and
+ * rlimits. */
 int islet_caps_drop (const struct islet_creds *c, struct islet_err *err) ISLET_MUST_CHECK;
 
 /* Close every fd >= lowfd except keep (may be -1). */

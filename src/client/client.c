@@ -724,6 +724,19 @@ local_fs_mkdir (void *self, const char *id, const char *path, unsigned mode, str
   return simple (ctx, id, msg, NULL, false, err);
 }
 
+/* Not a file agent's request: the supervisor forks a handler for it (the
+ * agent has no capability to chown with). */
+int
+local_fs_chown (void *self, const char *id, const char *path, int64_t uid, int64_t gid, int mode,
+                struct islet_err *err)
+{
+  struct islet_ctx *ctx = self;
+  cleanup_json json_t *msg = json_pack ("{s:s,s:s,s:I,s:I,s:i}", "op", "chown", "path", path, "uid",
+                                        (json_int_t) uid, "gid", (json_int_t) gid, "mode", mode);
+
+  return simple (ctx, id, msg, NULL, false, err);
+}
+
 int
 local_fs_move (void *self, const char *id, const char *from, const char *to, struct islet_err *err)
 {

@@ -17,6 +17,7 @@ const struct islet_backend local_ops = {
   .fs_move = local_fs_move,
   .fs_stat = local_fs_stat,
   .fs_list = local_fs_list,
+  .fs_chown = local_fs_chown,
   .create = local_create,
   .get = local_get,
   .list = local_list,
@@ -108,6 +109,16 @@ islet_fs_list (struct islet_ctx *ctx, const char *id, const char *path, unsigned
                json_t **out, struct islet_err *err)
 {
   return ctx->ops->fs_list (ctx->ops_self, id, path, depth, out, err);
+}
+
+int
+islet_fs_chown (struct islet_ctx *ctx, const char *id, const char *path, int64_t uid, int64_t gid,
+                int mode, struct islet_err *err)
+{
+  if (ctx->ops->fs_chown == NULL)
+    return islet_fail (err, ISLET_E_INVALID, 0, "changing a file's owner needs a %s",
+                       local_ops.kind);
+  return ctx->ops->fs_chown (ctx->ops_self, id, path, uid, gid, mode, err);
 }
 
 int

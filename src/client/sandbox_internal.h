@@ -49,6 +49,8 @@ int local_fs_stat (void *self, const char *id, const char *path, json_t **out,
                    struct islet_err *err);
 int local_fs_list (void *self, const char *id, const char *path, unsigned depth, json_t **out,
                    struct islet_err *err);
+int local_fs_chown (void *self, const char *id, const char *path, int64_t uid, int64_t gid,
+                    int mode, struct islet_err *err);
 int local_create (void *self, const struct islet_create_opts *opts, char id[ISLET_ID_LEN + 1],
                   struct islet_err *err);
 int local_get (void *self, const char *ref, struct islet_sandbox_info *out, struct islet_err *err);

@@ -46,6 +46,8 @@ islet_caps_drop (const struct islet_creds *c, struct islet_err *err)
                          cap);
   if (prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "clear ambient capabilities");
+  data[0].permitted = data[0].effective = (uint32_t) c->keep;
+  data[1].permitted = data[1].effective = (uint32_t) (c->keep >> 32);
   if (syscall (SYS_capset, &hdr, data) < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "drop capabilities");
   if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)

@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -453,6 +454,61 @@ serve_file (struct sandbox *sb, int conn, json_t *req)
     }
   file_cwd ();
   file_request (c.fds[3], req, false);
+}
+
+/* chown (and the mode after it): the one file operation that needs
+ * capabilities, so neither the agent nor its workers serve it (they have
+ * none), but a handler forked for it, confined as serve_file's are except
+ * that it keeps CAP_CHOWN and CAP_FOWNER in the sandbox's user namespace.
+ * Those act on files whose owner the namespace maps, for ids it maps, and
+ * nothing more: a file whose owner it does not map (the host's, seen
+ * through the `host` image) stays refused (EPERM), and the path is
+ * resolved in the sandbox's mount namespace, whose root is the sandbox's,
+ * its last component not followed by the chown (lchown; the mode follows
+ * a link, as chmod does, inside the sandbox still).  The handler runs no
+ * code of the sandbox's and exits after this one request. */
+static int
+op_chown (int conn, json_t *req, struct islet_err *err)
+{
+  const char *path = req_path (req, "path", err);
+  json_t *u = json_object_get (req, "uid"), *g = json_object_get (req, "gid");
+  json_int_t uid = json_is_integer (u) ? json_integer_value (u) : -1;
+  json_int_t gid = json_is_integer (g) ? json_integer_value (g) : -1;
+  json_int_t mode = json_is_integer (json_object_get (req, "mode"))
+                        ? json_integer_value (json_object_get (req, "mode"))
+                        : -1;
+
+  if (path == NULL)
+    return -1;
+  if (uid < -1 || uid > 65535 || gid < -1 || gid > 65535 || mode < -1 || mode > 07777)
+    return islet_fail (err, ISLET_E_INVALID, 0,
+                       "chown: ids are from 0 to 65535 in a sandbox, a mode at most 07777");
+  if ((uid >= 0 || gid >= 0) && lchown (path, (uid_t) uid, (gid_t) gid) < 0)
+    return islet_fail (err, islet_errkind_from_errno (errno), errno, "chown `%s`", path);
+  if (mode >= 0 && chmod (path, (mode_t) mode) < 0)
+    return islet_fail (err, islet_errkind_from_errno (errno), errno, "chmod `%s`", path);
+  return send_ok (conn, NULL, err);
+}
+
+void
+serve_chown (struct sandbox *sb, int conn, json_t *req)
+{
+  struct confinement c = { .cg = sb->init_cg,
+                           .fds = { 0, 1, 2, conn },
+                           .nfds = 4,
+                           .cloexec_from = 3,
+                           .keep_caps = (uint64_t) 1 << CAP_CHOWN | (uint64_t) 1 << CAP_FOWNER };
+  struct islet_err e = { 0 };
+
+  if (confine (sb, &c, &e) < 0)
+    {
+      islet_wrap (&e, "enter the sandbox");
+      reply_error (c.fds[3], &e);
+      return;
+    }
+  file_cwd ();
+  if (op_chown (c.fds[3], req, &e) < 0)
+    reply_error (c.fds[3], &e);
 }
 
 /* Requests served at once by threads; past this, by forked workers. */

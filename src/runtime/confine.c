@@ -8,7 +8,8 @@
  *                            while still real root), the others join them
  *   3. the fds               only the ones it will use, at fixed numbers
  *   4. the credentials       the sandbox's root (an exec: the image's User),
- *                            every capability set empty,
+ *                            every capability set empty (chown's handler
+ *                            alone keeps CAP_CHOWN and CAP_FOWNER, agent.c),
  *                            securebits locked, no_new_privs, rlimits
  *   5. the parent's death    its own, if asked (step 4 clears it)
  *   6. not dumpable          nothing in the sandbox may read its memory,
@@ -112,7 +113,9 @@ step_fds (struct confinement *c, struct islet_err *err)
 static int
 step_credentials (const struct sandbox *sb, const struct confinement *c, struct islet_err *err)
 {
-  struct islet_creds creds = { .uid = c->uid, .gid = c->gid, .nofile = sb->limits.nofile };
+  struct islet_creds creds = {
+    .uid = c->uid, .gid = c->gid, .nofile = sb->limits.nofile, .keep = c->keep_caps
+  };
 
   return islet_caps_drop (&creds, err);
 }

@@ -569,10 +569,18 @@ op_network (struct conn_req *c)
   return false;
 }
 
-/* A handler forked for this one request (exec or file). */
-static bool
-fork_handler (struct conn_req *c, bool exec)
+enum handler
 {
+  HANDLER_EXEC,
+  HANDLER_FILE,
+  HANDLER_CHOWN,
+};
+
+/* A handler forked for this one request. */
+static bool
+fork_handler (struct conn_req *c, enum handler kind)
+{
+  bool exec = kind == HANDLER_EXEC;
   struct islet_err e;
   unsigned seq;
   pid_t pid;
@@ -593,8 +601,10 @@ fork_handler (struct conn_req *c, bool exec)
     {
       handler_detach (c->lfd, c->sfd);
       no_timeout (c->conn);
-      if (exec)
+      if (kind == HANDLER_EXEC)
         serve_exec (c->sb, c->conn, c->req, seq);
+      else if (kind == HANDLER_CHOWN)
+        serve_chown (c->sb, c->conn, c->req);
       else
         serve_file (c->sb, c->conn, c->req);
       _exit (0);
@@ -629,7 +639,7 @@ op_exec (struct conn_req *c)
           ready_stop ();
         }
     }
-  return fork_handler (c, true);
+  return fork_handler (c, HANDLER_EXEC);
 }
 
 /* Every op not in the table below is a file request (agent.c). */
@@ -664,7 +674,16 @@ op_file (struct conn_req *c)
           agent_stop ();
         }
     }
-  return fork_handler (c, false);
+  return fork_handler (c, HANDLER_FILE);
+}
+
+/* chown needs a capability the agent does not have: a handler of its own. */
+static bool
+op_chown (struct conn_req *c)
+{
+  if (refuse_paused (c))
+    return false;
+  return fork_handler (c, HANDLER_CHOWN);
 }
 
 /* The supervisor's own requests; each returns true only to stop it. */
@@ -680,6 +699,7 @@ static const struct
   { "net-socket", op_net_socket },
   { "network", op_network },
   { "exec", op_exec },
+  { "chown", op_chown },
 };
 
 /* The first frame of a connection decides who serves it. */

@@ -110,6 +110,10 @@ void pty_supervise (struct pty_run *r);
 /* agent.c: enter the sandbox and serve one file request on conn (in a
  * handler, when there is no agent). */
 void serve_file (struct sandbox *sb, int conn, json_t *req);
+/* A chown request ({path, uid, gid, mode}, -1 or absent: unchanged),
+ * served by a handler forked for it that keeps CAP_CHOWN and CAP_FOWNER
+ * (see agent.c). */
+void serve_chown (struct sandbox *sb, int conn, json_t *req);
 
 /* agent.c, in the supervisor: start the file agent, confined in the
  * sandbox; *sock receives the socket that passes it requests. */
@@ -147,6 +151,7 @@ struct confinement
   bool die_with_parent; /* SIGKILL when the parent dies */
   uid_t uid;            /* who it becomes in the sandbox: 0, or an image's User */
   gid_t gid;
+  uint64_t keep_caps; /* capabilities it keeps (1 << CAP_x): chown's handler's only */
 };
 
 int confine (struct sandbox *sb, struct confinement *c, struct islet_err *err) ISLET_MUST_CHECK;

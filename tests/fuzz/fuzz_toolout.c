@@ -1,10 +1,9 @@
 /* libFuzzer: the parsers of what tools print inside a sandbox
  * (toolbox_parse.c: session records and logs, git status, branches and
- * remotes, grep, NUL lists).  Input: one byte to pick the parser, then the bytes a
- * sandbox could print.  Safety rule: whatever the bytes, the answer is
- * JSON that serializes (every string valid UTF-8), of the right shape,
- * with no more entries than the input could hold, and session ids that
- * session_id_ok accepts. */
+ * remotes, grep, NUL lists, an /etc/passwd's ids).  Input: one byte to pick the parser, then the
+ * bytes a sandbox could print.  Safety rule: whatever the bytes, the answer is JSON that serializes
+ * (every string valid UTF-8), of the right shape, with no more entries than the input could hold,
+ * and session ids that session_id_ok accepts. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,7 +27,7 @@ LLVMFuzzerTestOneInput (const unsigned char *data, size_t size)
 
   if (size < 1)
     return 0;
-  switch (data[0] % 7)
+  switch (data[0] % 8)
     {
     case 0:
       j = parse_session_dump (s, len);
@@ -78,6 +77,15 @@ LLVMFuzzerTestOneInput (const unsigned char *data, size_t size)
         if (!json_is_string (json_object_get (e, "name"))
             || !json_is_string (json_object_get (e, "url")))
           abort ();
+      }
+      break;
+    case 6:
+      {
+        /* /etc/passwd or /etc/group: an id is 0 to 999999999 or -1 */
+        long id = parse_id_entry (s, len, "user");
+        if (id < -1 || id > 999999999)
+          abort ();
+        j = json_integer (id);
       }
       break;
     default:

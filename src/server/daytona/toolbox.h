@@ -64,6 +64,9 @@ json_t *parse_git_remotes (const char *s, size_t len);
 /* `grep -rnIZ`: "<file>\0<line>:<content>\n"...: [{file, line, content}],
  * at most max entries. */
 json_t *parse_grep (const char *s, size_t len, size_t max);
+/* The id (third field) of name in an /etc/passwd or /etc/group text, or -1
+ * when no well-formed line names it. */
+long parse_id_entry (const char *s, size_t len, const char *name);
 /* NUL-terminated strings: an array of them, at most max. */
 json_t *parse_nul_list (const char *s, size_t len, size_t max);
 /* Is s a session id isletd accepts (it names a directory in the sandbox)? */

@@ -34,6 +34,37 @@ session_id_ok (const char *s)
   return strspn (s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
 }
 
+long
+parse_id_entry (const char *s, size_t len, const char *name)
+{
+  size_t n = strlen (name);
+
+  while (len)
+    {
+      const char *nl = memchr (s, '\n', len);
+      size_t line = nl ? (size_t) (nl - s) : len;
+      const char *f2 = line > n + 1 && memcmp (s, name, n) == 0 && s[n] == ':'
+                           ? memchr (s + n + 1, ':', line - n - 1)
+                           : NULL;
+
+      if (f2)
+        {
+          long id = 0;
+          size_t i = (size_t) (f2 - s) + 1, digits = 0;
+
+          for (; i < line && s[i] >= '0' && s[i] <= '9' && digits < 10; i++, digits++)
+            id = id * 10 + (s[i] - '0');
+          if (digits > 0 && digits < 10 && (i == line || s[i] == ':'))
+            return id;
+        }
+      if (nl == NULL)
+        break;
+      s += line + 1;
+      len -= line + 1;
+    }
+  return -1;
+}
+
 /* An exit code as the session's runner writes it ("0\n"); -1: none. */
 static int
 exit_code (const char *s, size_t n)

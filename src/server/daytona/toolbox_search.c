@@ -1,8 +1,12 @@
 /* Toolbox: find in contents, search names, replace, permissions
  * (/files/find, /files/search, /files/replace, /files/permissions).  Each
- * is one exec of grep, find, perl or chmod/chown inside the sandbox, on
- * the sandbox's paths; the caller's values go in argv or the environment,
- * never into a script's text. */
+ * is one exec of grep, find, perl or chmod inside the sandbox, on the
+ * sandbox's paths (the caller's values go in argv or the environment,
+ * never into a script's text); a change of owner is done by the sandbox's
+ * file side (islet_fs_chown). */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "islet/util.h"
@@ -163,7 +167,7 @@ tb_files_replace (struct req *r, struct resp *out)
   reply_json (out, 200, answer);
 }
 
-/* A user or group name: what chown takes, nothing it could take for an option. */
+/* A user or group name or id, nothing that could be taken for an option. */
 static bool
 owner_ok (const char *s)
 {
@@ -172,11 +176,81 @@ owner_ok (const char *s)
          && strspn (s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
 }
 
-/* $1 path, $2 mode, $3 owner[:group] or :group.  Exit 3: no such path. */
-static const char PERMS[] = "[ -e \"$1\" ] || [ -L \"$1\" ] || { echo \"$1: No such file or "
+/* $1 path, $2 mode.  Exit 3: no such path. */
+static const char CHMOD[] = "[ -e \"$1\" ] || [ -L \"$1\" ] || { echo \"$1: No such file or "
                             "directory\" >&2; exit 3; }\n"
-                            "if [ -n \"$2\" ]; then chmod -- \"$2\" \"$1\" || exit 1; fi\n"
-                            "if [ -n \"$3\" ]; then chown -h -- \"$3\" \"$1\" || exit 1; fi\n";
+                            "chmod -- \"$2\" \"$1\" || exit 1\n";
+
+struct id_db
+{
+  const char *what, *file, *kind;
+};
+
+static const struct id_db users = { "owner", "/etc/passwd", "user" };
+static const struct id_db groups = { "group", "/etc/group", "group" };
+
+/* A user or group of the sandbox's: a number, or a name that its own
+ * /etc/passwd or /etc/group has (read there by its file agent: the sandbox
+ * says who its users are).  *id: -1 for "" (unchanged). */
+static int
+sandbox_id (struct sb_ref *sb, const struct id_db *db, const char *name, int64_t *id,
+            struct resp *out)
+{
+  cleanup_free char *text = NULL;
+  struct islet_err e;
+  size_t len;
+  long v;
+
+  *id = -1;
+  if (*name == '\0')
+    return 0;
+  if (strspn (name, "0123456789") == strlen (name))
+    v = strlen (name) <= 6 ? strtol (name, NULL, 10) : LONG_MAX;
+  else if (islet_fs_read (sb->ctx, sb->info.id, db->file, (size_t) 4 << 20, &text, &len, &e) < 0)
+    {
+      reply_error (out, 400, "BAD_REQUEST", "%s '%s': the sandbox's %s cannot be read: %s",
+                   db->what, name, db->file, e.msg);
+      return -1;
+    }
+  else if ((v = parse_id_entry (text, len, name)) < 0)
+    {
+      reply_error (out, 400, "BAD_REQUEST", "%s '%s' is not a %s of the sandbox (not in its %s)",
+                   db->what, name, db->kind, db->file);
+      return -1;
+    }
+  if (v > 65535)
+    {
+      reply_error (out, 400, "BAD_REQUEST",
+                   "%s '%s' is id %ld, outside the ids of a sandbox (0 to 65535)", db->what, name,
+                   v);
+      return -1;
+    }
+  *id = v;
+  return 0;
+}
+
+/* Owner and group, then the mode: set by the sandbox's file side
+ * (islet_fs_chown, a handler inside the sandbox with CAP_CHOWN and
+ * CAP_FOWNER and no other capability), so the path means what it means in
+ * the sandbox and a link is not followed for the owner; the mode after
+ * it, since a chown clears set-id bits and the sandbox's root could not
+ * chmod a file it no longer owns. */
+static int
+give (struct sb_ref *sb, const char *path, int64_t uid, int64_t gid, int mode, struct resp *out)
+{
+  struct islet_err e;
+
+  if (islet_fs_chown (sb->ctx, sb->info.id, path, uid, gid, mode, &e) == 0)
+    return 0;
+  if (e.errnum == EPERM)
+    reply_error_daemon (out, 403, "FORBIDDEN",
+                        "permissions: '%s' cannot change owner: its owner or the new one is not "
+                        "an id of the sandbox's (a file of the host's, seen through its image)",
+                        path);
+  else
+    reply_islet_err (out, &e, true);
+  return -1;
+}
 
 void
 tb_files_permissions (struct req *r, struct resp *out)
@@ -185,8 +259,9 @@ tb_files_permissions (struct req *r, struct resp *out)
   const char *mode = req_query (r, "mode"), *owner = req_query (r, "owner");
   const char *group = req_query (r, "group");
   cleanup_sb struct sb_ref sb = { 0 };
-  cleanup_free char *p = NULL, *who = NULL;
+  cleanup_free char *p = NULL;
   struct islet_exec_result res;
+  int64_t uid, gid;
 
   if (path == NULL)
     return;
@@ -200,18 +275,28 @@ tb_files_permissions (struct req *r, struct resp *out)
     }
   if ((*owner && !owner_ok (owner)) || (*group && !owner_ok (group)))
     {
-      reply_error (out, 400, "BAD_REQUEST", "owner and group must be user and group names");
+      reply_error (out, 400, "BAD_REQUEST", "owner and group must be user and group names or ids");
       return;
     }
-  if (tb_open (r, &sb, out) < 0)
+  if (tb_open (r, &sb, out) < 0 || sandbox_id (&sb, &users, owner, &uid, out) < 0
+      || sandbox_id (&sb, &groups, group, &gid, out) < 0)
     return;
+  if (uid >= 0 || gid >= 0)
+    {
+      if (give (&sb, path, uid, gid, *mode ? (int) strtol (mode, NULL, 8) : -1, out) == 0)
+        reply_json (out, 200, json_object ());
+      return;
+    }
+  if (*mode == '\0')
+    {
+      reply_json (out, 200, json_object ());
+      return;
+    }
   p = path_arg (path);
-  who = islet_xasprintf ("%s%s%s", owner, *group ? ":" : "", group);
-  if (sh_run (
-          &sb,
-          &(struct sh_run){ .argv = (char *const[]){ "bash", "-c", (char *) PERMS, "islet-perms", p,
-                                                     (char *) mode, who, NULL } },
-          &res, out)
+  if (sh_run (&sb,
+              &(struct sh_run){ .argv = (char *const[]){ "bash", "-c", (char *) CHMOD,
+                                                         "islet-chmod", p, (char *) mode, NULL } },
+              &res, out)
       < 0)
     return;
   if (res.exit_code != 0)
