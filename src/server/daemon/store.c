@@ -63,6 +63,37 @@ store_prepare (struct islet_store *st, const char *sql, sqlite3_stmt **out, stru
   return 0;
 }
 
+int
+store_run_key (struct islet_store *st, const char *sql, const char *key, const char *what,
+               struct islet_err *err)
+{
+  cleanup_stmt sqlite3_stmt *s = NULL;
+
+  if (store_prepare (st, sql, &s, err) < 0)
+    return -1;
+  sqlite3_bind_text (s, 1, key, -1, SQLITE_STATIC);
+  if (sqlite3_step (s) != SQLITE_DONE)
+    return store_db_fail (st, err, what);
+  return 0;
+}
+
+int
+store_row_exists (struct islet_store *st, const char *sql, const char *key, bool *out,
+                  const char *what, struct islet_err *err)
+{
+  cleanup_stmt sqlite3_stmt *s = NULL;
+  int rc;
+
+  if (store_prepare (st, sql, &s, err) < 0)
+    return -1;
+  sqlite3_bind_text (s, 1, key, -1, SQLITE_STATIC);
+  rc = sqlite3_step (s);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return store_db_fail (st, err, what);
+  *out = rc == SQLITE_ROW;
+  return 0;
+}
+
 static const char schema[]
     = "CREATE TABLE IF NOT EXISTS api_keys ("
       "  id INTEGER PRIMARY KEY,"
@@ -849,14 +880,10 @@ int
 islet_store_sandbox_delete (struct islet_store *st, const char *id, struct islet_err *err)
 {
   STORE_LOCKED (st);
-  cleanup_stmt sqlite3_stmt *s = NULL;
 
-  if (store_prepare (st, "DELETE FROM sandboxes WHERE id = ?", &s, err) < 0)
-    return -1;
   sandboxes_forget (st);
-  sqlite3_bind_text (s, 1, id, -1, SQLITE_STATIC);
-  if (sqlite3_step (s) != SQLITE_DONE)
-    return store_db_fail (st, err, "delete sandbox");
+  if (store_run_key (st, "DELETE FROM sandboxes WHERE id = ?", id, "delete sandbox", err) < 0)
+    return -1;
   return store_public_forget (st, id, err);
 }
 

@@ -77,6 +77,14 @@ int store_public_forget (struct islet_store *st, const char *id, struct islet_er
 int store_prepare (struct islet_store *st, const char *sql, sqlite3_stmt **out,
                    struct islet_err *err);
 
+/* The one-key statements the per-table files share (the lock held; sql a
+ * literal with one ? bound to key; what names it in an error): run to its
+ * end, or whether it yields a row. */
+int store_run_key (struct islet_store *st, const char *sql, const char *key, const char *what,
+                   struct islet_err *err) ISLET_MUST_CHECK;
+int store_row_exists (struct islet_store *st, const char *sql, const char *key, bool *out,
+                      const char *what, struct islet_err *err) ISLET_MUST_CHECK;
+
 /* store_volume.c: the volumes table, its own statement */
 extern const char store_volumes_schema[];
 

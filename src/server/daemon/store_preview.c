@@ -2,63 +2,31 @@
  * and the signed preview URLs expired by their owners. */
 #include "store_internal.h"
 
-/* Whether sql (a literal, one ? bound to key) yields a row. */
-static int
-row_exists (struct islet_store *st, const char *sql, const char *key, bool *out, const char *what,
-            struct islet_err *err)
-{
-  cleanup_stmt sqlite3_stmt *s = NULL;
-  int rc;
-
-  STORE_LOCKED (st);
-  if (store_prepare (st, sql, &s, err) < 0)
-    return -1;
-  sqlite3_bind_text (s, 1, key, -1, SQLITE_STATIC);
-  rc = sqlite3_step (s);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-    return store_db_fail (st, err, what);
-  *out = rc == SQLITE_ROW;
-  return 0;
-}
-
 int
 islet_store_sandbox_public (struct islet_store *st, const char *id, bool *out,
                             struct islet_err *err)
 {
-  return row_exists (st, "SELECT 1 FROM sandbox_public WHERE id = ?", id, out,
-                     "read whether a sandbox is public", err);
+  STORE_LOCKED (st);
+  return store_row_exists (st, "SELECT 1 FROM sandbox_public WHERE id = ?", id, out,
+                           "read whether a sandbox is public", err);
 }
 
 int
 store_public_forget (struct islet_store *st, const char *id, struct islet_err *err)
 {
-  cleanup_stmt sqlite3_stmt *s = NULL;
-
-  if (store_prepare (st, "DELETE FROM sandbox_public WHERE id = ?", &s, err) < 0)
-    return -1;
-  sqlite3_bind_text (s, 1, id, -1, SQLITE_STATIC);
-  if (sqlite3_step (s) != SQLITE_DONE)
-    return store_db_fail (st, err, "forget whether a sandbox was public");
-  return 0;
+  return store_run_key (st, "DELETE FROM sandbox_public WHERE id = ?", id,
+                        "forget whether a sandbox was public", err);
 }
 
 int
 islet_store_sandbox_set_public (struct islet_store *st, const char *id, bool on,
                                 struct islet_err *err)
 {
-  cleanup_stmt sqlite3_stmt *s = NULL;
-
   STORE_LOCKED (st);
-  if (store_prepare (st,
-                     on ? "INSERT OR IGNORE INTO sandbox_public (id) VALUES (?)"
-                        : "DELETE FROM sandbox_public WHERE id = ?",
-                     &s, err)
-      < 0)
-    return -1;
-  sqlite3_bind_text (s, 1, id, -1, SQLITE_STATIC);
-  if (sqlite3_step (s) != SQLITE_DONE)
-    return store_db_fail (st, err, "set whether a sandbox is public");
-  return 0;
+  return store_run_key (st,
+                        on ? "INSERT OR IGNORE INTO sandbox_public (id) VALUES (?)"
+                           : "DELETE FROM sandbox_public WHERE id = ?",
+                        id, "set whether a sandbox is public", err);
 }
 
 int
@@ -89,6 +57,7 @@ int
 islet_store_preview_expired (struct islet_store *st, const char *mac, bool *out,
                              struct islet_err *err)
 {
-  return row_exists (st, "SELECT 1 FROM preview_expired WHERE mac = ?", mac, out,
-                     "read whether a preview URL was expired", err);
+  STORE_LOCKED (st);
+  return store_row_exists (st, "SELECT 1 FROM preview_expired WHERE mac = ?", mac, out,
+                           "read whether a preview URL was expired", err);
 }

@@ -167,14 +167,7 @@ int
 islet_store_snapshot_delete (struct islet_store *st, const char *id, struct islet_err *err)
 {
   STORE_LOCKED (st);
-  cleanup_stmt sqlite3_stmt *s = NULL;
-
-  if (store_prepare (st, "DELETE FROM snapshots WHERE id = ?", &s, err) < 0)
-    return -1;
-  sqlite3_bind_text (s, 1, id, -1, SQLITE_STATIC);
-  if (sqlite3_step (s) != SQLITE_DONE)
-    return store_db_fail (st, err, "delete snapshot");
-  return 0;
+  return store_run_key (st, "DELETE FROM snapshots WHERE id = ?", id, "delete snapshot", err);
 }
 
 /* ---- archived sandboxes ---- */
@@ -184,17 +177,8 @@ islet_store_sandbox_archived (struct islet_store *st, const char *id, bool *out,
                               struct islet_err *err)
 {
   STORE_LOCKED (st);
-  cleanup_stmt sqlite3_stmt *s = NULL;
-  int rc;
-
-  if (store_prepare (st, "SELECT 1 FROM sandbox_archived WHERE id = ?", &s, err) < 0)
-    return -1;
-  sqlite3_bind_text (s, 1, id, -1, SQLITE_STATIC);
-  rc = sqlite3_step (s);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-    return store_db_fail (st, err, "read the archived mark");
-  *out = rc == SQLITE_ROW;
-  return 0;
+  return store_row_exists (st, "SELECT 1 FROM sandbox_archived WHERE id = ?", id, out,
+                           "read the archived mark", err);
 }
 
 int
@@ -202,16 +186,8 @@ islet_store_sandbox_set_archived (struct islet_store *st, const char *id, bool o
                                   struct islet_err *err)
 {
   STORE_LOCKED (st);
-  cleanup_stmt sqlite3_stmt *s = NULL;
-
-  if (store_prepare (st,
-                     on ? "INSERT OR IGNORE INTO sandbox_archived (id) VALUES (?)"
-                        : "DELETE FROM sandbox_archived WHERE id = ?",
-                     &s, err)
-      < 0)
-    return -1;
-  sqlite3_bind_text (s, 1, id, -1, SQLITE_STATIC);
-  if (sqlite3_step (s) != SQLITE_DONE)
-    return store_db_fail (st, err, "mark the sandbox archived");
-  return 0;
+  return store_run_key (st,
+                        on ? "INSERT OR IGNORE INTO sandbox_archived (id) VALUES (?)"
+                           : "DELETE FROM sandbox_archived WHERE id = ?",
+                        id, "mark the sandbox archived", err);
 }

@@ -152,12 +152,5 @@ int
 islet_store_volume_delete (struct islet_store *st, const char *id, struct islet_err *err)
 {
   STORE_LOCKED (st);
-  cleanup_stmt sqlite3_stmt *s = NULL;
-
-  if (store_prepare (st, "DELETE FROM volumes WHERE id = ?", &s, err) < 0)
-    return -1;
-  sqlite3_bind_text (s, 1, id, -1, SQLITE_STATIC);
-  if (sqlite3_step (s) != SQLITE_DONE)
-    return store_db_fail (st, err, "delete volume");
-  return 0;
+  return store_run_key (st, "DELETE FROM volumes WHERE id = ?", id, "delete volume", err);
 }
