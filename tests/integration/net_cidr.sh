@@ -50,6 +50,15 @@ remember_id "$wide2"
 nf_probe "$wide2" "$NF_WEB_P:80"
 expect_closed "$NF_WEB_P:80" # wider than 10.0.0.0/8: not inside a private range
 
+log "overlapping CIDRs: the wider one holds"
+over=$(create_sb --network allow --allow "$NF_WEB_B" --allow 198.51.100.0/24 --allow 10.77.0.0/16 \
+  --allow 10.77.0.0/24)
+remember_id "$over"
+nf_probe "$over" "$NF_WEB_B:80" "$NF_WEB_P:80" "$NF_WEB_A:80"
+expect_probe "$NF_WEB_B:80" "open B"
+expect_probe "$NF_WEB_P:80" "open P"
+expect_closed "$NF_WEB_A:80"
+
 log "islet network: a running sandbox's list changed at once"
 islet network "$id" --allow 203.0.113.0/24 </dev/null >/dev/null || fail "islet network --allow"
 nf_probe "$id" "$NF_WEB_A:80" "$NF_WEB_B:80"
