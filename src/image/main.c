@@ -9,7 +9,8 @@
  *   islet-image STATE_DIR prune
  *   islet-image STATE_DIR build-default
  *   islet-image STATE_DIR build [-t NAME] [-f DOCKERFILE|-] [--build-arg K=V]...
- *               [--network none|all] [--timeout S] [--memory MB] [CONTEXT]
+ *               [--network none|all] [--timeout S] [--memory MB] [--max-bytes N]
+ *               [CONTEXT]
  *
  * It prints one JSON object on stdout: the result, or {"error":{"kind",
  * "message"}} with exit status 1.  The CLI (src/cli/image.c) reads it. */
@@ -152,6 +153,8 @@ build_opt (struct islet_build_opts *o, const char **file, const char *flag, cons
                : 0;
   else if (strcmp (flag, "--timeout") == 0 && islet_parse_u64 (val, 86400, &n, err) == 0 && n)
     o->timeout_s = (uint32_t) n;
+  else if (strcmp (flag, "--max-bytes") == 0 && islet_parse_u64 (val, UINT64_MAX, &n, err) == 0)
+    o->max_bytes = n;
   else if (strcmp (flag, "--memory") == 0 && islet_parse_u64 (val, 1u << 20, &n, err) == 0 && n)
     o->limits.memory_mb = n;
   else

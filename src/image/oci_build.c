@@ -54,6 +54,7 @@ struct build
   json_t *layers;   /* the layer blobs' digests (the record's "layers") */
   json_t *partials; /* ids of the records this build made */
   bool cmd_set;
+  uint64_t bytes; /* of the layers this build made */
   char token[17];
   char *dir; /* images/build/TOKEN */
   int ctx;   /* the context directory, or -1 */
@@ -345,8 +346,13 @@ add_layer (struct build *b, const char *path, struct islet_err *err)
     return -1;
   if (fd < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", path);
-  if (islet_digest_fd (fd, dg, &size, err) < 0 || lseek (fd, 0, SEEK_SET) < 0
-      || islet_imgstore_add_blob (b->state, fd, dg, err) < 0
+  if (islet_digest_fd (fd, dg, &size, err) < 0 || lseek (fd, 0, SEEK_SET) < 0)
+    return -1;
+  b->bytes += size;
+  if (b->o->max_bytes && b->bytes > b->o->max_bytes)
+    return islet_fail (err, ISLET_E_LIMIT, 0, "the new layers come to more than %llu MB",
+                       (unsigned long long) (b->o->max_bytes >> 20));
+  if (islet_imgstore_add_blob (b->state, fd, dg, err) < 0
       || islet_imgstore_unpack_layer (b->state, dg, err) < 0)
     return -1;
   json_array_append_new (b->layers, json_string (dg));

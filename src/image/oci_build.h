@@ -31,6 +31,7 @@ struct islet_build_opts
   struct islet_net net;       /* each RUN's sandbox's network */
   struct islet_limits limits; /* and its limits */
   uint32_t timeout_s;         /* a RUN's wall-clock limit */
+  uint64_t max_bytes;         /* the new layers' tars together; 0: no bound */
   FILE *progress;             /* step lines and each RUN's output; may be NULL */
 };
 

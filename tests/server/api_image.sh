@@ -75,4 +75,12 @@ refused '{"snapshot":"example.test/api:1","buildInfo":{"dockerfileContent":"FROM
   'both name an image'
 [[ $(islet ls --json | jq '.sandboxes | length') == "$n_before" ]] || fail "a refused create left a sandbox: $(islet ls)"
 
+log "== a build's new layers are bounded by the key's disk quota"
+capture isletd_cmd key create --name tiny --max-disk 1
+expect_eq "key create with 1 MiB of disk" "$RC" 0
+api -k "$OUT" POST /api/sandbox -d '{"buildInfo":{"dockerfileContent":"FROM example.test/api:1\nRUN head -c 3000000 /dev/zero >/srv/big\n"}}'
+expect_error "a build past the key's disk quota" 429
+expect_body "it says so" '.message | test("new layers come to more than 1 MB")'
+[[ $(islet ls --json | jq '.sandboxes | length') == "$n_before" ]] || fail "a refused build left a sandbox: $(islet ls)"
+
 pass

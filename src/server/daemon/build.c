@@ -4,7 +4,8 @@
  * in an islet sandbox of its own, never in isletd or on the host.  The
  * request waits for it.  At most BUILDS_RUNNING run at once; each RUN's
  * network is isletd's default network (none unless --default-network
- * says all).  A base image (FROM) not on the machine is pulled first.  The
+ * says all); the layers it adds to the store are bounded by the key's disk
+ * quota.  A base image (FROM) not on the machine is pulled first.  The
  * child dies with isletd (PR_SET_PDEATHSIG); what a killed build leaves,
  * the next build removes (oci_build.c). */
 #include <errno.h>
@@ -51,8 +52,12 @@ run_build (const struct owner *k, const char *dockerfile, char **answer, int *st
 {
   cleanup_free char *prog = islet_program_path ("islet-image");
   const char *mode = k->srv->net_default == ISLET_NET_ALL ? "all" : "none";
-  char *argv[] = { prog,         k->srv->state_dir,    (char *) "build", (char *) "-f",
-                   (char *) "-", (char *) "--network", (char *) mode,    NULL };
+  struct islet_quota q = { 0 };
+  char max[24];
+  char *argv[] = { prog,          k->srv->state_dir,      (char *) "build",
+                   (char *) "-f", (char *) "-",           (char *) "--network",
+                   (char *) mode, (char *) "--max-bytes", max,
+                   NULL };
   cleanup_close int in = memfd_create ("islet-dockerfile", MFD_CLOEXEC);
   cleanup_close int null = open ("/dev/null", O_WRONLY | O_CLOEXEC);
   int fds[2];
@@ -60,6 +65,11 @@ run_build (const struct owner *k, const char *dockerfile, char **answer, int *st
   ssize_t r;
   pid_t pid;
 
+  /* the key's disk quota bounds what its build adds to the image store */
+  if (k->key_id >= 0 && owned_quota (k, &q, err) < 0)
+    return -1;
+  snprintf (max, sizeof max, "%llu",
+            (unsigned long long) (q.disk_mb > 0 ? (uint64_t) q.disk_mb << 20 : 0));
   if (in < 0 || null < 0 || islet_write_all (in, dockerfile, strlen (dockerfile)) < 0
       || lseek (in, 0, SEEK_SET) < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "hand the Dockerfile to islet-image");
