@@ -245,6 +245,133 @@ def interp_run(srv, sid, n):
     return timed(one, n)
 
 
+BWRAP_TRUE = ["--unshare-all", "--die-with-parent", "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin",
+              "/bin", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--proc",
+              "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "/bin/true"]
+
+
+def spawn(argv):
+    """argv run to its exit with its output to /dev/null, by posix_spawn
+    (the cheapest start this process can make: a peer's own cost)."""
+    pid = os.posix_spawn(argv[0], argv, os.environ,
+                         file_actions=[(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)])
+    _, status = os.waitpid(pid, 0)
+    if status != 0:
+        die("%s exited with status %d" % (argv[0], status))
+
+
+class Burner:
+    """One CPU burner per CPU, started once and switched with SIGSTOP and
+    SIGCONT, so quiet and loaded samples can be taken in turns.  Each
+    burner ends by itself after limit seconds whatever happens here."""
+
+    def __init__(self, limit):
+        code = "import time\nt = time.monotonic() + %d\nwhile time.monotonic() < t: pass\n" % limit
+        self.procs = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(os.cpu_count() or 1)]
+        self.pause()
+
+    def pause(self):
+        for p in self.procs:
+            p.send_signal(signal.SIGSTOP)
+
+    def run(self):
+        for p in self.procs:
+            p.send_signal(signal.SIGCONT)
+        time.sleep(0.05)  # until they spin on every CPU
+
+    def stop(self):
+        for p in self.procs:
+            p.kill()
+            p.wait()
+
+
+def turns16(c, srv, n):
+    """Issue 16's targets, each against a peer timed in the same rounds:
+    API create against bwrap running /bin/true, execute `true` against a
+    spawn of /bin/true, code-run and /v1/execute of print(1) against the
+    host's python3 -c 'print(1)' (the sandbox's python: the host's /usr);
+    then create and execute with every CPU busy against the same quiet."""
+    bwrap = shutil.which("bwrap")
+    sid = json.loads(call(c, srv.key, "POST", "/api/sandbox", {"env": {}}))["id"]
+    tb = "/toolbox/" + sid
+    py = "/usr/bin/python3"
+
+    def create(i):
+        body = json.loads(call(c, srv.key, "POST", "/api/sandbox", {"env": {}}))
+        if body.get("state") != "started":
+            die("create answered state %r" % body.get("state"))
+        return body["id"]
+
+    def execute(i):
+        call(c, srv.key, "POST", tb + "/process/execute", {"command": "true"})
+
+    def code_run(i):
+        r = json.loads(call(c, srv.key, "POST", tb + "/process/code-run",
+                            {"code": "print(1)", "language": "python"}))
+        if r.get("exitCode") != 0 or r.get("result", "").strip() != "1":
+            die("code-run: %r" % r)
+
+    def v1(i):
+        r = json.loads(call(c, srv.key, "POST", "/v1/execute", {"code": "print(1)", "language": "python"}))
+        if r.get("exit_code", r.get("exitCode")) != 0 or r.get("stdout", "").strip() != "1":
+            die("/v1/execute: %r" % r)
+
+    steps = [("API create to started", create), ("bwrap run of /bin/true", lambda i: spawn([bwrap] + BWRAP_TRUE)),
+             ("toolbox execute `true`", execute), ("spawn of /bin/true", lambda i: spawn(["/bin/true"])),
+             ("toolbox code-run python `print(1)`", code_run), ("/v1/execute python `print(1)`", v1),
+             ("host python3 -c 'print(1)'", lambda i: spawn([py, "-c", "print(1)"]))]
+    if bwrap is None:
+        print("  bwrap not installed: create is not compared")
+        steps = [st for st in steps if not st[0].startswith("bwrap")]
+    got = {name: [] for name, _ in steps}
+    made = []
+    for i in range(n + 3):
+        for name, fn in steps:
+            t0 = time.perf_counter()
+            r = fn(i)
+            ms = (time.perf_counter() - t0) * 1000.0
+            if i >= 3:
+                got[name].append(ms)
+            if r:
+                made.append(r)
+        while made:
+            call(c, srv.key, "DELETE", "/api/sandbox/" + made.pop())
+    print("issue 16, in turns (%d rounds of every line)              n   p50 ms   p90 ms   p99 ms" % n)
+    out = {name: row(name, v) for name, v in got.items()}
+
+    # under load: quiet and loaded in turns, the burners paused for the quiet
+    load = {k: [] for k in ("create quiet", "create loaded", "execute quiet", "execute loaded")}
+    burner = Burner(600)
+    try:
+        for i in range(n + 2):
+            for state in ("quiet", "loaded"):
+                if state == "loaded":
+                    burner.run()
+                t0 = time.perf_counter()
+                made.append(create(i))
+                t1 = time.perf_counter()
+                execute(i)
+                t2 = time.perf_counter()
+                if state == "loaded":
+                    burner.pause()
+                call(c, srv.key, "DELETE", "/api/sandbox/" + made.pop())
+                if i >= 2:
+                    load["create " + state].append((t1 - t0) * 1000.0)
+                    load["execute " + state].append((t2 - t1) * 1000.0)
+    finally:
+        burner.stop()
+    print("  with %d CPU burners, in turns with the same quiet" % len(burner.procs))
+    for k, v in load.items():
+        out["load: " + k] = row(k, v)
+    call(c, srv.key, "DELETE", "/api/sandbox/" + sid)
+    return out
+
+
+def ratio_target(target, name, a, b, limit):
+    """a's p50 over b's as a target (a ratio taken in the same run)."""
+    target(name, a["p50"] / b["p50"], "<=", limit, "x")
+
+
 def sdk_bench(sdk_dir, srv, runs):
     if not sdk_dir or not os.path.isdir(os.path.join(sdk_dir, "node_modules", "@daytonaio", "sdk")):
         return None
@@ -265,6 +392,8 @@ def main():
     ap.add_argument("-n", type=int, default=100)
     ap.add_argument("--wrk", default=shutil.which("wrk"))
     ap.add_argument("--sdk-dir")
+    ap.add_argument("--no-turns", dest="turns", action="store_false",
+                    help="leave out issue 16's lines (peers in turns, the CPU burners)")
     a = ap.parse_args()
     n = max(5, min(a.n, 1000))
 
@@ -349,6 +478,10 @@ def main():
         results["upload_100m"] = {"mib_s": rates, "median": statistics.median(rates)}
         call(c, srv.key, "DELETE", "/api/sandbox/" + sid)
 
+        t16 = turns16(c, srv, max(5, n // 2)) if a.turns else None
+        if t16:
+            results["issue16"] = t16
+
         sdk = sdk_bench(a.sdk_dir, srv, max(5, min(n // 5, 30)))
         if sdk is not None:
             results["sdk_create_coderun"] = row("SDK create + codeRun print(1)", sdk)
@@ -367,6 +500,22 @@ def main():
                    "req/s")
             target("file read 4 KiB, errors", results["read4k_wrk"]["errors"], "<=", 0, "")
         target("bulk-upload 100 MiB", results["upload_100m"]["median"], ">=", 200, "MiB/s")
+        if t16:
+            print("\ntargets (issue 16, each against a peer in the same rounds)")
+            if "bwrap run of /bin/true" in t16:
+                ratio_target(target, "API create / bwrap's /bin/true, p50", t16["API create to started"],
+                             t16["bwrap run of /bin/true"], 0.5)
+            ratio_target(target, "execute `true` / spawn of /bin/true, p50", t16["toolbox execute `true`"],
+                         t16["spawn of /bin/true"], 2)
+            host = t16["host python3 -c 'print(1)'"]["p50"]
+            target("code-run print(1) - host python3, p50", t16["toolbox code-run python `print(1)`"]["p50"] - host,
+                   "<=", 5, "ms")
+            target("/v1/execute print(1) - host python3, p50",
+                   t16["/v1/execute python `print(1)`"]["p50"] - host, "<=", 5, "ms")
+            ratio_target(target, "create loaded / quiet, p50", t16["load: create loaded"],
+                         t16["load: create quiet"], 2)
+            ratio_target(target, "execute loaded / quiet, p50", t16["load: execute loaded"],
+                         t16["load: execute quiet"], 2)
     finally:
         srv.stop()
     with open(a.json, "w") as f:
