@@ -1,6 +1,7 @@
 /* bench_density: many idle sandboxes at once.
  *
  *   bench_density --state DIR --runtime ISLET_RUN --json OUT [-n 500] [--bucket 100]
+ *                 [--image REF]
  *
  * Creates n sandboxes one after another and keeps them all running, then
  * measures what they hold on the host, two ways:
@@ -232,7 +233,8 @@ static void
 usage (void)
 {
   fprintf (stderr,
-           "usage: bench_density --state DIR --runtime ISLET_RUN --json OUT [-n N] [--bucket B]\n");
+           "usage: bench_density --state DIR --runtime ISLET_RUN --json OUT [-n N] [--bucket B]\n"
+           "                     [--image REF]\n");
   exit (2);
 }
 
@@ -378,11 +380,9 @@ int
 main (int argc, char **argv)
 {
   static const struct option longopts[] = {
-    { "state", required_argument, NULL, 's' },
-    { "runtime", required_argument, NULL, 'r' },
-    { "json", required_argument, NULL, 'j' },
-    { "bucket", required_argument, NULL, 'b' },
-    { NULL, 0, NULL, 0 },
+    { "state", required_argument, NULL, 's' }, { "runtime", required_argument, NULL, 'r' },
+    { "json", required_argument, NULL, 'j' },  { "bucket", required_argument, NULL, 'b' },
+    { "image", required_argument, NULL, 'i' }, { NULL, 0, NULL, 0 },
   };
   const char *state = NULL, *runtime = NULL, *json = NULL;
   size_t n = 500, bucket = 100, n_sb, n_sa;
@@ -404,6 +404,7 @@ main (int argc, char **argv)
       case 'r': runtime = optarg; break;
       case 'j': json = optarg; break;
       case 'b': bucket = strtoul (optarg, NULL, 10); break;
+      case 'i': co.image = optarg; break;
       case 'n': n = strtoul (optarg, NULL, 10); break;
       default: usage ();
       }

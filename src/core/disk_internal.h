@@ -65,6 +65,9 @@ int btrfs_qgroup_limit (int fd, uint64_t limit);
 int btrfs_quota_enable (int fd);
 /* Start a rescan if the quota counts are marked inconsistent. */
 void btrfs_rescan_if_inconsistent (int fd);
+/* Bound the dirty page cache of the btrfs that fd is on to bytes (its
+ * bdi's max_bytes and strict_limit), best effort. */
+void btrfs_bound_dirty (int fd, uint64_t bytes);
 
 /* Delete the subvolume `name` in dirfd with any subvolumes nested in it. */
 int btrfs_delete_subvol (int dirfd, const char *name, struct islet_err *err);

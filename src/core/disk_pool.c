@@ -38,6 +38,8 @@
 #define POOL_SIZE_FIRST GIB
 #define POOL_SIZE_SMALLEST (128 * MIB)
 #define POOL_SIZE_DEFAULT_MAX (64 * GIB)
+/* the pool's dirty page cache: what a snapshot may have to write out first */
+#define POOL_DIRTY_MAX (64 * MIB)
 #define LOCK_TIMEOUT_NS (60ull * 1000000000)
 
 static void
@@ -301,7 +303,10 @@ open_loop (struct islet_disk_pool *pool, const char *state, struct islet_err *er
     return islet_fail (err, ISLET_E_SYSTEM, errno, "enable btrfs quotas on `%s`", pool->dir);
   pool->kind = POOL_LOOP;
   if (!mounted)
-    btrfs_rescan_if_inconsistent (pool->dirfd);
+    {
+      btrfs_rescan_if_inconsistent (pool->dirfd);
+      btrfs_bound_dirty (pool->dirfd, POOL_DIRTY_MAX);
+    }
   open_qgroups_dir (pool);
   return 0;
 }
