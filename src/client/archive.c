@@ -16,12 +16,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/btrfs.h>
@@ -60,8 +63,10 @@ spawn (char *const argv[], int in, int out)
 
   if (pid == 0)
     {
-      /* only async-signal-safe calls: the caller may have threads */
-      if ((in >= 0 && dup2 (in, STDIN_FILENO) < 0) || (out >= 0 && dup2 (out, STDOUT_FILENO) < 0))
+      /* only async-signal-safe calls: the caller may have threads; a
+       * kill of the caller takes the child along */
+      if (prctl (PR_SET_PDEATHSIG, SIGKILL) < 0 || (in >= 0 && dup2 (in, STDIN_FILENO) < 0)
+          || (out >= 0 && dup2 (out, STDOUT_FILENO) < 0))
         _exit (126);
       execv (argv[0], argv);
       _exit (127);
@@ -133,6 +138,21 @@ sync_path (const char *path, bool fs, struct islet_err *err)
   if (fd < 0 || (fs ? syncfs (fd) : fsync (fd)) < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "sync `%s`", path);
   return 0;
+}
+
+/* For the tests that kill isletd in the middle of an archive or a
+ * restore: a pause at the point where a kill hurts most. */
+static void
+test_pause (void)
+{
+  const char *ms = getenv ("ISLET_TEST_ARCHIVE_PAUSE_MS");
+
+  if (ms && *ms)
+    {
+      long v = atol (ms);
+      struct timespec ts = { v / 1000, (v % 1000) * 1000000L };
+      nanosleep (&ts, NULL);
+    }
 }
 
 struct paths
@@ -214,6 +234,7 @@ islet_sandbox_archive_files (struct islet_ctx *ctx, const char *id, bool *compac
       goto out;
     }
   /* the archive is whole and synced: now the volume may go */
+  test_pause ();
   if (islet_disk_destroy (pool, sb.id, err) < 0)
     goto out;
   *compacted = true;
@@ -256,6 +277,7 @@ receive (struct islet_disk_pool *pool, const char *id, uint64_t limit, const str
     return -1;
   if (run_pipe (unzstd, recv, "restore", err) < 0 || set_readonly (p->received, false, err) < 0)
     return -1;
+  test_pause ();
   if (rename (p->received, p->volume) < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "rename `%s`", p->received);
   if (limit && islet_disk_set_limit (pool, id, limit, err) < 0)
