@@ -489,6 +489,11 @@ bool preview_cookie_own (const char *pair, size_t n);
 int preview_open (struct srv *srv, const struct preview_ask *ask, struct preview_conn *pc,
                   struct resp *out);
 void preview_close (struct srv *srv, struct preview_conn *pc);
+/* A proxied request (or WebSocket connection) answered with status (the
+ * refusal, when refused, in refused), begun at t0_ns: counted in /metrics,
+ * and an audit record of the sandbox's owner when the sandbox is known. */
+void preview_record (struct srv *srv, const struct preview_conn *pc, int status,
+                     const struct resp *refused, uint64_t t0_ns);
 
 /* ---- proxy.c: a preview request, proxied (HTTP and WebSocket) ---- */
 struct proxy;

@@ -6,7 +6,9 @@
 # (DAYTONA_SANDBOX_AUTH_KEY), comes back as a cookie of that host only, with
 # which the page's own requests pass; neither the parameter nor the cookie
 # reaches the app; the cookie opens no other sandbox and stops with the
-# signed URL's expiry.  The path form and the API are as they were.
+# signed URL's expiry.  The path form and the API are as they were.  Each
+# proxied request is in /metrics, and in the owner's audit log unless it was
+# refused for its token.
 # Needs root.  Exit 0 pass, 1 fail.
 source "$(dirname "$0")/../lib/integration.sh"
 source "$(dirname "$0")/../lib/server.sh"
@@ -110,4 +112,17 @@ api GET "/api/sandbox/$A"
 expect_code "the API on isletd's own host" 200
 hget "8080-$A.other.test" /api/sandbox
 expect_error "a host outside the domain is the API's" 401
+
+log "audit and metrics"
+api GET "/api/audit?sandbox=$A&limit=1000"
+expect_code "the audit log" 200
+ok=$(jq '[.items[] | select(.action == "preview.proxy" and .status == 200)] | length' <<<"$BODY")
+(( ok >= 6 )) || fail "$ok proxied requests of A audited, want 6 or more: ${BODY:0:600}"
+expect_body "no record of a refused token" '[.items[] | select(.action == "preview.proxy" and (.status == 401 or .status == 403))] | length == 0'
+api GET /metrics
+expect_code "metrics" 200
+for st in 200 401 403; do
+  grep -q "^isletd_http_requests_total{route=\"ANY /preview/{}/{} and <port>-<id> hosts\",status=\"$st\"} [1-9]" <<<"$BODY" \
+    || fail "no proxied requests of status $st in /metrics: $(grep preview <<<"$BODY" | head -5)"
+done
 pass

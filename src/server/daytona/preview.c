@@ -690,6 +690,39 @@ preview_open (struct srv *srv, const struct preview_ask *ask, struct preview_con
   return 0;
 }
 
+/* Proxied requests in /metrics under this route, one series per status. */
+static const struct route proxied_route = { .method = "ANY",
+                                            .pattern = PREVIEW_PREFIX "{}/{} and <port>-<id> hosts",
+                                            .audit = "preview.proxy" };
+
+void
+preview_record (struct srv *srv, const struct preview_conn *pc, int status,
+                const struct resp *refused, uint64_t t0_ns)
+{
+  cleanup_json json_t *j = NULL;
+  struct islet_audit a;
+  struct islet_err err;
+  uint64_t ns = islet_now_ns () - t0_ns;
+
+  metrics_request (srv->metrics, &proxied_route, status, ns);
+  /* no such sandbox: nobody's log; and a request without the right token
+     writes none, or anyone could push the owner's records out of it */
+  if (pc->key_id <= 0 || (refused && (status == 401 || status == 403)))
+    return;
+  if (refused && refused->body)
+    j = json_loadb (refused->body, refused->len, 0, NULL);
+  a = (struct islet_audit){
+    .key_id = pc->key_id,
+    .sandbox = pc->id,
+    .action = proxied_route.audit,
+    .status = status,
+    .result = json_string_value (json_object_get (j, "message")) ?: "ok",
+    .duration_ms = (int64_t) (ns / 1000000),
+  };
+  if (islet_store_audit_add (srv->store, &a, &err) < 0)
+    fprintf (stderr, "isletd: audit %s: %s\n", a.action, err.msg);
+}
+
 void
 preview_close (struct srv *srv, struct preview_conn *pc)
 {

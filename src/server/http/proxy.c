@@ -47,6 +47,7 @@ enum framing
 struct proxy
 {
   struct srv *srv;
+  uint64_t t0_ns;
   struct preview_conn pc;
   bool chunked_in; /* the client's body is sent on chunked */
   bool broken;     /* the port stopped taking the request */
@@ -252,6 +253,7 @@ proxy_new (struct srv *srv)
   struct proxy *p = islet_xcalloc (1, sizeof *p);
 
   p->srv = srv;
+  p->t0_ns = islet_now_ns ();
   p->pc.fd = -1;
   p->buf = islet_xmalloc (BUF_SIZE);
   return p;
@@ -291,6 +293,7 @@ proxy_begin (struct srv *srv, void *conn, const char *target, const char *method
   *out = NULL;
   if (preview_open (srv, &ask, &p->pc, o) < 0)
     {
+      preview_record (srv, &p->pc, o->status, o, p->t0_ns);
       proxy_free (p);
       return -1;
     }
@@ -299,6 +302,7 @@ proxy_begin (struct srv *srv, void *conn, const char *target, const char *method
     {
       reply_error (o, 502, "BAD_GATEWAY", "port %u of sandbox %s closed before the request",
                    p->pc.port, p->pc.id);
+      preview_record (srv, &p->pc, o->status, o, p->t0_ns);
       proxy_free (p);
       return -1;
     }
@@ -577,6 +581,7 @@ answer (struct MHD_Connection *mc, struct proxy *p)
   enum MHD_Result ret;
   int status = p->status;
 
+  preview_record (p->srv, &p->pc, status, NULL, p->t0_ns);
   if (p->framing == F_NONE)
     size = p->head_length != UINT64_MAX ? p->head_length : 0;
   m = MHD_create_response_from_callback (size, BUF_SIZE, produce, p, proxy_free_cb);
@@ -599,6 +604,7 @@ proxy_finish (struct proxy *p, void *conn, const char *method, struct resp *o)
     p->broken = true;
   if (read_head (p, strcmp (method, "HEAD") == 0, o) < 0)
     {
+      preview_record (p->srv, &p->pc, o->status, o, p->t0_ns);
       proxy_free (p);
       return -1;
     }
@@ -610,6 +616,7 @@ proxy_finish (struct proxy *p, void *conn, const char *method, struct resp *o)
       p->pos = 0;
       if (read_head (p, strcmp (method, "HEAD") == 0, o) < 0)
         {
+          preview_record (p->srv, &p->pc, o->status, o, p->t0_ns);
           proxy_free (p);
           return -1;
         }
@@ -692,6 +699,8 @@ proxy_upgrade (struct srv *srv, void *conn, const char *target, const char *meth
 
   if (proxy_begin (srv, mc, target, method, &p, &o) < 0 || read_head (p, false, &o) < 0)
     {
+      if (p)
+        preview_record (srv, &p->pc, o.status, &o, p->t0_ns);
       proxy_free (p);
       m = MHD_create_response_from_buffer (o.len, o.body, MHD_RESPMEM_MUST_FREE);
       if (m == NULL)
@@ -705,7 +714,8 @@ proxy_upgrade (struct srv *srv, void *conn, const char *target, const char *meth
       return ret;
     }
   if (p->status != 101)
-    return answer (mc, p); /* the port refused the upgrade: its answer */
+    return answer (mc, p);                           /* the port refused the upgrade: its answer */
+  preview_record (srv, &p->pc, 101, NULL, p->t0_ns); /* one record per connection */
   m = MHD_create_response_for_upgrade (on_upgraded, p);
   if (m == NULL)
     {
