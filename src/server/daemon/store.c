@@ -94,6 +94,46 @@ store_row_exists (struct islet_store *st, const char *sql, const char *key, bool
   return 0;
 }
 
+int
+store_rows (struct islet_store *st, sqlite3_stmt *s, const struct store_row_kind *k, void **out,
+            size_t *n, const char *what, struct islet_err *err)
+{
+  char *v = NULL;
+  size_t count = 0, cap = 0;
+  int rc;
+
+  while ((rc = sqlite3_step (s)) == SQLITE_ROW)
+    {
+      if (count == cap)
+        v = islet_xrealloc (v, (cap = cap ? 2 * cap : 16) * k->size);
+      k->read (s, v + count++ * k->size);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      for (size_t i = 0; k->fini && i < count; i++)
+        k->fini (v + i * k->size);
+      free (v);
+      return store_db_fail (st, err, what);
+    }
+  *out = v;
+  *n = count;
+  return 0;
+}
+
+int
+store_row (struct islet_store *st, sqlite3_stmt *s, const struct store_row_kind *k, void *row,
+           const char *what, struct islet_err *err)
+{
+  int rc = sqlite3_step (s);
+
+  if (rc == SQLITE_DONE)
+    return 0;
+  if (rc != SQLITE_ROW)
+    return store_db_fail (st, err, what);
+  k->read (s, row);
+  return 1;
+}
+
 static const char schema[]
     = "CREATE TABLE IF NOT EXISTS api_keys ("
       "  id INTEGER PRIMARY KEY,"
@@ -688,8 +728,10 @@ column_dup (sqlite3_stmt *s, int i)
   " updated, last_activity, name, stopped_at, phase, memory_mb, cpu_millis, disk_mb, auto_pause"
 
 static void
-row_read (sqlite3_stmt *s, struct islet_store_sandbox *out)
+row_read (sqlite3_stmt *s, void *row)
 {
+  struct islet_store_sandbox *out = row;
+
   memset (out, 0, sizeof *out);
   snprintf (out->id, sizeof out->id, "%s", (const char *) sqlite3_column_text (s, 0));
   out->key_id = sqlite3_column_int64 (s, 1);
@@ -712,6 +754,15 @@ row_read (sqlite3_stmt *s, struct islet_store_sandbox *out)
   out->disk_mb = sqlite3_column_int64 (s, 17);
   out->auto_pause = sqlite3_column_int64 (s, 18);
 }
+
+static void
+row_fini (void *row)
+{
+  islet_store_sandbox_fini (row);
+}
+
+static const struct store_row_kind sandbox_rows = { sizeof (struct islet_store_sandbox), row_read,
+                                                    row_fini };
 
 static int sandbox_find_locked (struct islet_store *st, int64_t key_id, const char *ref,
                                 char id[ISLET_ID_LEN + 1], struct islet_err *err);
@@ -782,13 +833,10 @@ sandbox_get_locked (struct islet_store *st, const char *id, struct islet_store_s
   if (store_prepare (st, "SELECT " SANDBOX_COLUMNS " FROM sandboxes WHERE id = ?", &s, err) < 0)
     return -1;
   sqlite3_bind_text (s, 1, id, -1, SQLITE_STATIC);
-  rc = sqlite3_step (s);
-  if (rc == SQLITE_DONE)
+  rc = store_row (st, s, &sandbox_rows, out, "load sandbox", err);
+  if (rc == 0)
     return islet_fail (err, ISLET_E_NOTFOUND, 0, "no sandbox `%s` in the store", id);
-  if (rc != SQLITE_ROW)
-    return store_db_fail (st, err, "load sandbox");
-  row_read (s, out);
-  return 0;
+  return rc < 0 ? -1 : 0;
 }
 
 void
@@ -804,22 +852,11 @@ static int
 rows_read (struct islet_store *st, sqlite3_stmt *s, struct islet_store_sandbox **out, size_t *n,
            struct islet_err *err)
 {
-  struct islet_store_sandbox *v = NULL;
-  size_t count = 0;
-  int rc;
+  void *rows;
 
-  while ((rc = sqlite3_step (s)) == SQLITE_ROW)
-    {
-      v = islet_xrealloc (v, (count + 1) * sizeof *v);
-      row_read (s, &v[count++]);
-    }
-  if (rc != SQLITE_DONE)
-    {
-      islet_store_sandbox_list_free (v, count);
-      return store_db_fail (st, err, "list sandboxes");
-    }
-  *out = v;
-  *n = count;
+  if (store_rows (st, s, &sandbox_rows, &rows, n, "list sandboxes", err) < 0)
+    return -1;
+  *out = rows;
   return 0;
 }
 

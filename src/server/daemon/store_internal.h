@@ -85,6 +85,20 @@ int store_run_key (struct islet_store *st, const char *sql, const char *key, con
 int store_row_exists (struct islet_store *st, const char *sql, const char *key, bool *out,
                       const char *what, struct islet_err *err) ISLET_MUST_CHECK;
 
+/* How one table's rows are read from a statement's columns, and let go. */
+struct store_row_kind
+{
+  size_t size;
+  void (*read) (sqlite3_stmt *s, void *row);
+  void (*fini) (void *row); /* NULL: a row holds nothing to free */
+};
+/* Every row s yields, into *out (malloc'd, *n of them; none: NULL, 0). */
+int store_rows (struct islet_store *st, sqlite3_stmt *s, const struct store_row_kind *k, void **out,
+                size_t *n, const char *what, struct islet_err *err) ISLET_MUST_CHECK;
+/* The first row s yields into row: 1, 0 if it yields none, -1. */
+int store_row (struct islet_store *st, sqlite3_stmt *s, const struct store_row_kind *k, void *row,
+               const char *what, struct islet_err *err) ISLET_MUST_CHECK;
+
 /* store_volume.c: the volumes table, its own statement */
 extern const char store_volumes_schema[];
 

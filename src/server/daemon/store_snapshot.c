@@ -29,8 +29,10 @@ text_or_null (sqlite3_stmt *s, int i)
 }
 
 static void
-snapshot_read (sqlite3_stmt *s, struct islet_store_snapshot *out)
+snapshot_read (sqlite3_stmt *s, void *row)
 {
+  struct islet_store_snapshot *out = row;
+
   memset (out, 0, sizeof *out);
   snprintf (out->id, sizeof out->id, "%s", (const char *) sqlite3_column_text (s, 0));
   out->key_id = sqlite3_column_int64 (s, 1);
@@ -43,6 +45,15 @@ snapshot_read (sqlite3_stmt *s, struct islet_store_snapshot *out)
   out->created = sqlite3_column_int64 (s, 8);
   out->updated = sqlite3_column_int64 (s, 9);
 }
+
+static void
+snapshot_fini (void *row)
+{
+  islet_store_snapshot_fini (row);
+}
+
+static const struct store_row_kind snapshot_rows = { sizeof (struct islet_store_snapshot),
+                                                     snapshot_read, snapshot_fini };
 
 static void
 bind_or_null (sqlite3_stmt *s, int i, const char *v)
@@ -100,13 +111,10 @@ islet_store_snapshot_get (struct islet_store *st, int64_t key_id, const char *re
     return -1;
   sqlite3_bind_int64 (s, 1, key_id);
   sqlite3_bind_text (s, 2, ref, -1, SQLITE_STATIC);
-  rc = sqlite3_step (s);
-  if (rc == SQLITE_DONE)
+  rc = store_row (st, s, &snapshot_rows, out, "find snapshot", err);
+  if (rc == 0)
     return islet_fail (err, ISLET_E_NOTFOUND, 0, "no snapshot '%s'", ref);
-  if (rc != SQLITE_ROW)
-    return store_db_fail (st, err, "find snapshot");
-  snapshot_read (s, out);
-  return 0;
+  return rc < 0 ? -1 : 0;
 }
 
 int
@@ -115,9 +123,7 @@ islet_store_snapshot_list (struct islet_store *st, int64_t key_id,
 {
   STORE_LOCKED (st);
   cleanup_stmt sqlite3_stmt *s = NULL;
-  struct islet_store_snapshot *v = NULL;
-  size_t count = 0;
-  int rc;
+  void *rows;
 
   if (store_prepare (st,
                      "SELECT " SNAPSHOT_COLUMNS " FROM snapshots WHERE ?1 < 0 OR key_id = ?1"
@@ -126,20 +132,9 @@ islet_store_snapshot_list (struct islet_store *st, int64_t key_id,
       < 0)
     return -1;
   sqlite3_bind_int64 (s, 1, key_id);
-  while ((rc = sqlite3_step (s)) == SQLITE_ROW)
-    {
-      v = islet_xrealloc (v, (count + 1) * sizeof *v);
-      snapshot_read (s, &v[count++]);
-    }
-  if (rc != SQLITE_DONE)
-    {
-      for (size_t i = 0; i < count; i++)
-        islet_store_snapshot_fini (&v[i]);
-      free (v);
-      return store_db_fail (st, err, "list snapshots");
-    }
-  *out = v;
-  *n = count;
+  if (store_rows (st, s, &snapshot_rows, &rows, n, "list snapshots", err) < 0)
+    return -1;
+  *out = rows;
   return 0;
 }
 

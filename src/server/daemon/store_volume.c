@@ -18,8 +18,10 @@ const char store_volumes_schema[] = "CREATE TABLE IF NOT EXISTS volumes ("
                                     "  UNIQUE (key_id, name));";
 
 static void
-row_read (sqlite3_stmt *s, struct islet_store_volume *v)
+row_read (sqlite3_stmt *s, void *row)
 {
+  struct islet_store_volume *v = row;
+
   memset (v, 0, sizeof *v);
   snprintf (v->id, sizeof v->id, "%s", (const char *) sqlite3_column_text (s, 0));
   v->key_id = sqlite3_column_int64 (s, 1);
@@ -27,6 +29,9 @@ row_read (sqlite3_stmt *s, struct islet_store_volume *v)
   v->size_mb = sqlite3_column_int64 (s, 3);
   v->created = sqlite3_column_int64 (s, 4);
 }
+
+static const struct store_row_kind volume_rows = { sizeof (struct islet_store_volume), row_read,
+                                                   NULL };
 
 int
 islet_store_volume_claim (struct islet_store *st, const struct islet_store_volume *v,
@@ -106,13 +111,10 @@ islet_store_volume_find (struct islet_store *st, int64_t key_id, const char *ref
   s = by_name ? by_name_s : by_id_s;
   sqlite3_bind_int64 (s, 1, key_id);
   sqlite3_bind_text (s, 2, ref, -1, SQLITE_STATIC);
-  rc = sqlite3_step (s);
-  if (rc == SQLITE_DONE)
+  rc = store_row (st, s, &volume_rows, out, "find volume", err);
+  if (rc == 0)
     return islet_fail (err, ISLET_E_NOTFOUND, 0, "no volume '%s'", ref);
-  if (rc != SQLITE_ROW)
-    return store_db_fail (st, err, "find volume");
-  row_read (s, out);
-  return 0;
+  return rc < 0 ? -1 : 0;
 }
 
 int
@@ -121,9 +123,7 @@ islet_store_volume_list (struct islet_store *st, int64_t key_id, struct islet_st
 {
   STORE_LOCKED (st);
   cleanup_stmt sqlite3_stmt *s = NULL;
-  cleanup_free struct islet_store_volume *v = NULL;
-  size_t len = 0, cap = 0;
-  int rc;
+  void *rows;
 
   if (store_prepare (st,
                      "SELECT id, key_id, name, size_mb, created FROM volumes WHERE key_id = ?"
@@ -132,19 +132,9 @@ islet_store_volume_list (struct islet_store *st, int64_t key_id, struct islet_st
       < 0)
     return -1;
   sqlite3_bind_int64 (s, 1, key_id);
-  while ((rc = sqlite3_step (s)) == SQLITE_ROW)
-    {
-      if (len == cap)
-        {
-          cap = cap ? 2 * cap : 16;
-          v = islet_xrealloc (v, cap * sizeof *v);
-        }
-      row_read (s, &v[len++]);
-    }
-  if (rc != SQLITE_DONE)
-    return store_db_fail (st, err, "list volumes");
-  *out = islet_take_ptr (&v);
-  *n = len;
+  if (store_rows (st, s, &volume_rows, &rows, n, "list volumes", err) < 0)
+    return -1;
+  *out = rows;
   return 0;
 }
 
