@@ -8,7 +8,9 @@
 # before a layer is fetched; isletd killed -9 in the middle of a pull (its
 # blob downloads held by a front, tests/lib/hold_proxy.py) takes its
 # islet-image along, and the restarted isletd shows the snapshot in error,
-# never active, the image not in the store; the pull works again after.
+# never active, the image not in the store; the pull works again after;
+# a registry that is not on loopback is spoken to in plain HTTP only when
+# isletd names it with --insecure-registry.
 source "$(dirname "$0")/../lib/integration.sh"
 source "$(dirname "$0")/../lib/server.sh"
 source "$(dirname "$0")/../lib/registry.sh"
@@ -128,4 +130,22 @@ expect_code "create from the pulled snapshot" 200
 T=/toolbox/$(jq -r .id <<<"$BODY"); remember_id "${T#/toolbox/}"
 sh_in 'cat /srv/hello'
 expect_eq "the image pulled after the kill" "$OUT" "test/killed:1"
+log "plain HTTP only to loopback registries or isletd --insecure-registry hosts"
+# this machine's own non-loopback address: packets to it stay in the host
+own=$(ip -4 -o addr show scope global 2>/dev/null | awk '{ split($4, a, "/"); print a[1]; exit }')
+if [[ -n "$own" ]]; then
+  api POST /api/snapshots -d "{\"name\":\"i1\",\"imageName\":\"$own:${R##*:}/test/app:1\"}"
+  expect_code "snapshot create from a non-loopback registry" 200
+  wait_state i1 error
+  expect_body "asked over https" ".errorReason | test(\"https://$own:${R##*:}/\")"
+  srv_stop
+  SRV_ARGS=(--insecure-registry "$own:${R##*:}")
+  srv_start
+  api POST /api/snapshots -d "{\"name\":\"i2\",\"imageName\":\"$own:${R##*:}/test/app:1\"}"
+  expect_code "snapshot create from an insecure registry" 200
+  wait_state i2 error
+  expect_body "asked over http" ".errorReason | test(\"GET http://$own:${R##*:}/\")"
+else
+  log "no non-loopback address here: the https check is left out"
+fi
 pass "pulled through the API, failures and quota say why, a kill leaves nothing that looks whole"
