@@ -417,8 +417,9 @@ static const struct image_verb
                "an islet sandbox made from the layers so far, never on the host, and what it\n"
                "changed becomes a layer; COPY takes files from CONTEXT and never from outside\n"
                "it.  The same Dockerfile, base image, build arguments and COPY sources reuse\n"
-               "the image already built.  Steps and each RUN's output go to stderr; prints\n"
-               "the image's id.",
+               "the image already built.  A RUN has no capabilities, as in any sandbox: it\n"
+               "cannot chown to another user or change its uid.  Steps and each RUN's output\n"
+               "go to stderr; prints the image's id.",
       .opts = { build_opts },
       .max_pos = 1,
       .raw_from = -1 } },
