@@ -125,8 +125,12 @@ from (struct build *b, const struct build_step *st, struct islet_err *err)
   if (b->mlayers == NULL || b->layers == NULL)
     return -1;
   json_object_del (b->cfg, "history");
-  json_object_del (config_of (b), "Labels");
-  json_object_set_new (config_of (b), "Labels", json_object ());
+  /* the base's labels are inherited, as in Docker, but for the marks of
+     its own build: a derived image is not the base's cached build */
+  if (!json_is_object (json_object_get (config_of (b), "Labels")))
+    json_object_set_new (config_of (b), "Labels", json_object ());
+  json_object_del (json_object_get (config_of (b), "Labels"), KEY_LABEL);
+  json_object_del (json_object_get (config_of (b), "Labels"), PARTIAL_LABEL);
   /* the image's Env is what ${NAME} sees until ENV changes it */
   json_array_foreach (json_object_get (config_of (b), "Env"), i, e)
   {
@@ -795,6 +799,14 @@ islet_oci_build (const char *state_dir, const struct islet_build_opts *o, const 
       if (b.ctx < 0)
         {
           islet_fail (err, ISLET_E_NOTFOUND, errno, "build context `%s`", o->context);
+          goto out;
+        }
+      /* what it would leave out would be copied: refused, not ignored */
+      if (faccessat (b.ctx, ".dockerignore", F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+        {
+          islet_fail (err, ISLET_E_INVALID, 0,
+                      "the build context has a .dockerignore, which islet does not read: "
+                      "remove it, or build from a directory of only what COPY should take");
           goto out;
         }
     }

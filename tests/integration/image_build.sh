@@ -28,7 +28,7 @@ layer+=',{"name":"etc","type":"dir"},
   {"name":"data","type":"dir"},{"name":"data/old","data":"old\n"},
   {"name":"home","type":"dir"},{"name":"home/app","type":"dir","uid":1000,"gid":1000,"mode":448},
   {"name":"tmp","type":"dir","mode":1023}]'
-printf '{"format":"oci","compress":"gzip","name":"example.test/base:1","config":{"Env":["PATH=/bin"]},"layers":[%s]}' \
+printf '{"format":"oci","compress":"gzip","name":"example.test/base:1","config":{"Env":["PATH=/bin"],"Labels":{"from":"base"}},"layers":[%s]}' \
   "$layer" >"$W/spec.json"
 $MK "$W/spec.json" "$W/oci" >/dev/null || fail "mkimage"
 islet image import "$W/oci" >/dev/null || fail "import the base image"
@@ -76,6 +76,7 @@ capture islet run --image example.test/built:1
 expect_eq "CMD" "$OUT" "cmd as 1000"
 capture islet image inspect --json example.test/built:1
 expect_eq "LABEL" "$(jget "$OUT" 'j["config"]["Labels"]["purpose"]')" test
+expect_eq "the base's label is inherited" "$(jget "$OUT" 'j["config"]["Labels"]["from"]')" base
 expect_eq "layers: the base's and one per RUN, WORKDIR (made) and COPY" "$(jget "$OUT" 'len(j["layers"])')" 7
 islet rm -f "$sb" >/dev/null
 store_ok "after the build"
@@ -148,6 +149,13 @@ for src in ../outside /../outside etc-link/passwd; do
   [[ $RC != 0 ]] || fail "COPY $src was built"
   [[ "$ERR" == *"outside the build context"* ]] || fail "COPY $src: not refused as outside: $ERR"
 done
+
+log "a .dockerignore is refused, not ignored"
+printf 'secret\n' >"$W/c2/.dockerignore"
+printf 'FROM example.test/base:1\nCOPY . /app\n' >"$W/c2/Dockerfile"
+capture islet image build "$W/c2"
+[[ $RC != 0 && "$ERR" == *".dockerignore"* ]] || fail "a context with a .dockerignore: $RC $ERR"
+rm "$W/c2/.dockerignore"
 
 log "what islet does not build is refused, naming the line"
 printf 'FROM example.test/base:1\nADD x /x\n' >"$W/c2/Dockerfile"
