@@ -82,6 +82,7 @@ run_script () {
 
 # COMPAT_SCRIPTS: a subset, to run one script while working on it
 for script in ${COMPAT_SCRIPTS:-socketio sandbox create list process fs sessions session_input pty git docs lifecycle resize metrics env preview fork interpreter volume network ttl snapshot snapshot_pull archive build}; do
+  [[ "$script" == preview_host ]] && continue # below, on its own isletd
   run_script "$script"
   expect_sandboxes 0
 done
@@ -94,5 +95,15 @@ expect_sandboxes 1
 api DELETE "/api/sandbox/$kept"
 expect_code "delete the kept sandbox" 200
 expect_sandboxes 0
+
+# the host form of preview links: isletd again, with --preview-domain
+if [[ -z "${COMPAT_SCRIPTS:-}" || " $COMPAT_SCRIPTS " == *" preview_host "* ]]; then
+  srv_stop
+  SRV_ARGS=(--preview-domain preview.test)
+  srv_start
+  export ISLET_COMPAT_API_URL="$SRV_URL/api"
+  run_script preview_host
+  expect_sandboxes 0
+fi
 
 log "all compat scripts passed"
