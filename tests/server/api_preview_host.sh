@@ -104,6 +104,23 @@ expect_code "expire the signed URL" 200
 hget "$HA" / -b "$JAR"
 expect_error "the cookie after the URL's expiry" 401
 
+log "a WebSocket in the host form, its token in the query as a browser's SDK sends it"
+api POST "$T/files/bulk-upload" -F "files[0].path=/tmp/ws.py" -F "files[0].file=@$HERE/preview/app.py;filename=ws.py"
+expect_code "upload the WebSocket app" 200
+api POST "$T/process/session" -d '{"sessionId":"ws"}'; expect_code "session" 201
+api POST "$T/process/session/ws/exec" -d '{"command":"mkdir -p /tmp/www && python3 /tmp/ws.py 8081","runAsync":true}'
+expect_code "start the WebSocket app" 202
+api GET "/api/sandbox/$A/ports/8081/signed-preview-url?expiresInSeconds=60"
+SIGNED_WS=$(jq -r .token <<<"$BODY")
+for (( i = 0; i < 100; i++ )); do
+  out=$(WS_HOST="8081-$A.$DOMAIN:$port" python3 "$HERE/preview/wsclient.py" 127.0.0.1 "$port"     "/ws?DAYTONA_SANDBOX_AUTH_KEY=$SIGNED_WS" "") && break
+  sleep 0.1
+done
+[[ "$out" == ok ]] || fail "the WebSocket with the token in the query: $out"
+out=$(WS_HOST="8081-$A.$DOMAIN:$port" python3 "$HERE/preview/wsclient.py" 127.0.0.1 "$port" /ws "") \
+  && fail "a WebSocket without a token was let through"
+[[ "$out" == *401* ]] || fail "a WebSocket without a token: $out"
+
 log "the path form and the API are as they were"
 SRV_URL="" api -k "" GET "$SRV_URL/preview/$A/8080/x" -H "x-daytona-preview-token: $TOKEN"
 expect_code "the path form" 200

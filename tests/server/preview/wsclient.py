@@ -3,7 +3,8 @@
 # binary message, each of which must come back the same; prints "ok", or
 # the handshake's status line and exits 1.  With a fifth argument N: hold N
 # WebSockets open, then print the status line of one more, then that of
-# one more again after one of the N closed.
+# one more again after one of the N closed.  $WS_HOST, if set, is the Host
+# header sent (a preview's host form), else HOST:PORT.
 import base64, os, socket, struct, sys, time
 
 host, port, path, token = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
@@ -12,8 +13,9 @@ host, port, path, token = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4
 def handshake():
     s = socket.create_connection((host, port), timeout=20)
     key = base64.b64encode(os.urandom(16)).decode()
-    req = ("GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-           "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n" % (path, host, port, key))
+    req = ("GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
+           % (path, os.environ.get("WS_HOST") or "%s:%d" % (host, port), key))
     if token:
         req += "x-daytona-preview-token: %s\r\n" % token
     s.sendall((req + "\r\n").encode())
