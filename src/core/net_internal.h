@@ -1,6 +1,7 @@
 /* Between the files of a sandbox's network (net_filter.c, net_nft.c,
- * net_dns.c): set elements of the shared table `inet islet`, sent to the
- * kernel as one nf_tables netlink batch. */
+ * net_dns.c, net_link.c): set elements of the shared table `inet islet`,
+ * sent to the kernel as one nf_tables netlink batch, and the one way a
+ * netlink request is sent and answered. */
 #ifndef ISLET_NET_INTERNAL_H
 #define ISLET_NET_INTERNAL_H
 
@@ -11,6 +12,11 @@
 #include "islet/err.h"
 
 #define ISLET_NFT_TABLE "islet"
+
+/* Send len bytes of netlink messages at buf on a new socket of bus
+ * (NETLINK_ROUTE, NETLINK_NETFILTER) and wait (5 s at most) until acks of
+ * them are acknowledged: 0, else -1 with errno the kernel's first error. */
+int islet_nl_send (int bus, const void *buf, size_t len, unsigned acks) ISLET_MUST_CHECK;
 
 /* One element: its key (a concatenation, each part 4 bytes as the kernel
  * keeps it), for an interval set its last key too, and what it carries. */

@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libmnl/libmnl.h>
 #include <linux/if_link.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -24,105 +25,46 @@
 
 #include "islet/netsetup.h"
 #include "islet/util.h"
+#include "net_internal.h"
 
-/* A netlink request, built in place: rtnetlink's attributes are a flat
- * run of (length, type, value) records, nested ones holding more. */
-struct nlreq
+/* An RTM_ link request in buf: its header and an ifinfomsg, for libmnl's
+ * attributes to follow. */
+static struct nlmsghdr *
+link_msg (char *buf, uint16_t type, uint16_t flags)
 {
-  union
-  {
-    struct nlmsghdr h;
-    char buf[1024];
-  };
-};
+  struct nlmsghdr *h = mnl_nlmsg_put_header (buf);
+  struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header (h, sizeof *ifm);
 
-static struct rtattr *
-attr_put (struct nlreq *r, unsigned short type, const void *data, size_t len)
-{
-  struct rtattr *a = (struct rtattr *) (r->buf + NLMSG_ALIGN (r->h.nlmsg_len));
-
-  a->rta_type = type;
-  a->rta_len = (unsigned short) RTA_LENGTH (len);
-  if (len)
-    memcpy (RTA_DATA (a), data, len);
-  r->h.nlmsg_len = NLMSG_ALIGN (r->h.nlmsg_len) + RTA_ALIGN (a->rta_len);
-  return a;
-}
-
-static void
-nest_end (struct nlreq *r, struct rtattr *a)
-{
-  a->rta_len = (unsigned short) (r->buf + r->h.nlmsg_len - (char *) a);
-}
-
-static void
-ifinfo_put (struct nlreq *r)
-{
-  struct ifinfomsg *ifm = (struct ifinfomsg *) (r->buf + NLMSG_ALIGN (r->h.nlmsg_len));
-
-  memset (ifm, 0, sizeof *ifm);
+  h->nlmsg_type = type;
+  h->nlmsg_flags = (uint16_t) (NLM_F_REQUEST | NLM_F_ACK | flags);
+  h->nlmsg_seq = 1;
   ifm->ifi_family = AF_UNSPEC;
-  r->h.nlmsg_len = NLMSG_ALIGN (r->h.nlmsg_len) + NLMSG_ALIGN (sizeof *ifm);
-}
-
-/* Send r on a new rtnetlink socket and read its acknowledgement: 0, or
- * -1 with errno the kernel's answer. */
-static int
-nl_call (struct nlreq *r)
-{
-  struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
-  char ans[4096];
-  cleanup_close int fd = socket (AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-  ssize_t n;
-
-  if (fd < 0)
-    return -1;
-  r->h.nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
-  r->h.nlmsg_seq = 1;
-  if (sendto (fd, r->buf, r->h.nlmsg_len, 0, (struct sockaddr *) &kernel, sizeof kernel) < 0)
-    return -1;
-  do
-    n = recv (fd, ans, sizeof ans, 0);
-  while (n < 0 && errno == EINTR);
-  if (n < 0)
-    return -1;
-  for (struct nlmsghdr *h = (struct nlmsghdr *) ans; NLMSG_OK (h, (size_t) n);
-       h = NLMSG_NEXT (h, n))
-    if (h->nlmsg_type == NLMSG_ERROR)
-      {
-        const struct nlmsgerr *e = NLMSG_DATA (h);
-        if (e->error == 0)
-          return 0;
-        errno = -e->error;
-        return -1;
-      }
-  errno = EPROTO;
-  return -1;
+  return h;
 }
 
 /* RTM_NEWLINK of the pair: host_if here, "eth0" in the namespace netns_fd. */
 static int
 veth_create (const char *host_if, int netns_fd, struct islet_err *err)
 {
-  struct nlreq r = { .h = { .nlmsg_len = NLMSG_LENGTH (0),
-                            .nlmsg_type = RTM_NEWLINK,
-                            .nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL } };
-  struct rtattr *linkinfo, *data, *peer;
-  uint32_t fd = (uint32_t) netns_fd;
+  char buf[MNL_SOCKET_BUFFER_SIZE];
+  struct nlmsghdr *h = link_msg (buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
+  struct nlattr *linkinfo, *data, *peer;
+  struct ifinfomsg *peer_ifm;
 
-  ifinfo_put (&r);
-  attr_put (&r, IFLA_IFNAME, host_if, strlen (host_if) + 1);
-  linkinfo = attr_put (&r, IFLA_LINKINFO, NULL, 0);
-  attr_put (&r, IFLA_INFO_KIND, "veth", 5);
-  data = attr_put (&r, IFLA_INFO_DATA, NULL, 0);
-  peer = attr_put (&r, VETH_INFO_PEER, NULL, 0);
-  ifinfo_put (&r);
-  attr_put (&r, IFLA_IFNAME, "eth0", 5);
-  attr_put (&r, IFLA_NET_NS_FD, &fd, sizeof fd);
-  nest_end (&r, peer);
-  nest_end (&r, data);
-  nest_end (&r, linkinfo);
-  if (nl_call (&r) < 0)
+  mnl_attr_put_strz (h, IFLA_IFNAME, host_if);
+  linkinfo = mnl_attr_nest_start (h, IFLA_LINKINFO);
+  mnl_attr_put_strz (h, IFLA_INFO_KIND, "veth");
+  data = mnl_attr_nest_start (h, IFLA_INFO_DATA);
+  peer = mnl_attr_nest_start (h, VETH_INFO_PEER);
+  /* the peer's attributes follow an ifinfomsg of its own */
+  peer_ifm = mnl_nlmsg_put_extra_header (h, sizeof *peer_ifm);
+  peer_ifm->ifi_family = AF_UNSPEC;
+  mnl_attr_put_strz (h, IFLA_IFNAME, "eth0");
+  mnl_attr_put_u32 (h, IFLA_NET_NS_FD, (uint32_t) netns_fd);
+  mnl_attr_nest_end (h, peer);
+  mnl_attr_nest_end (h, data);
+  mnl_attr_nest_end (h, linkinfo);
+  if (islet_nl_send (NETLINK_ROUTE, h, h->nlmsg_len, 1) < 0)
     return islet_fail (err, errno == EEXIST ? ISLET_E_CONFLICT : ISLET_E_SYSTEM, errno,
                        "create veth `%s`", host_if);
   return 0;
@@ -248,11 +190,11 @@ islet_netlink_up (int netns_fd, const struct islet_netlink *l, struct islet_err 
 int
 islet_netlink_down (const char *host_if, struct islet_err *err)
 {
-  struct nlreq r = { .h = { .nlmsg_len = NLMSG_LENGTH (0), .nlmsg_type = RTM_DELLINK } };
+  char buf[MNL_SOCKET_BUFFER_SIZE];
+  struct nlmsghdr *h = link_msg (buf, RTM_DELLINK, 0);
 
-  ifinfo_put (&r);
-  attr_put (&r, IFLA_IFNAME, host_if, strlen (host_if) + 1);
-  if (nl_call (&r) < 0 && errno != ENODEV)
+  mnl_attr_put_strz (h, IFLA_IFNAME, host_if);
+  if (islet_nl_send (NETLINK_ROUTE, h, h->nlmsg_len, 1) < 0 && errno != ENODEV)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "delete `%s`", host_if);
   return 0;
 }

@@ -1,24 +1,25 @@
 /* Set elements of the shared table `inet islet`, sent as one nf_tables
- * netlink batch built here.  A sandbox's create, change and stop touch
- * only elements, and this path has no parser, no copy of the ruleset read
- * back first and no libnftables to load: one sendmsg, and the kernel's
- * answer.  The format is the kernel's (linux/netfilter/nf_tables.h): a
- * batch begins and ends with nfnetlink's batch messages, and in between
- * each NEWSETELEM or DELSETELEM names the table and the set and nests the
- * element's key, its last key (an interval of a concatenation), timeout
- * and data. */
+ * netlink batch (libmnl builds the messages).  A sandbox's create, change
+ * and stop touch only elements, and this path has no parser, no copy of
+ * the ruleset read back first and no libnftables to load: one sendmsg,
+ * and the kernel's answer.  The format is the kernel's
+ * (linux/netfilter/nf_tables.h): a batch begins and ends with nfnetlink's
+ * batch messages, and in between each NEWSETELEM or DELSETELEM names the
+ * table and the set and nests the element's key, its last key (an
+ * interval of a concatenation), timeout and data.  islet_nl_send, the
+ * send-and-wait for acknowledgements, serves the link's rtnetlink
+ * requests too (net_link.c). */
 #include <arpa/inet.h>
 #include <endian.h>
 #include <errno.h>
+#include <libmnl/libmnl.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
-#include <linux/netlink.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <unistd.h>
 
 #include "islet/util.h"
 #include "net_internal.h"
@@ -28,53 +29,19 @@
 
 struct islet_nft_batch
 {
-  size_t len;
+  struct mnl_nlmsg_batch *mb;
   uint32_t seq;
-  unsigned acks; /* messages the kernel answers */
-  char buf[BATCH_BYTES];
+  unsigned acks;             /* messages the kernel answers */
+  bool ended;                /* the batch's end message is in */
+  char buf[2 * BATCH_BYTES]; /* libmnl: twice the limit, so the last message fits */
 };
 
-static void *
-put (struct islet_nft_batch *b, size_t n)
-{
-  void *p = b->buf + b->len;
-
-  if (b->len + NLMSG_ALIGN (n) > sizeof b->buf)
-    abort (); /* bounded by the list's 64 entries: a bug, not an input */
-  memset (p, 0, NLMSG_ALIGN (n));
-  b->len += NLMSG_ALIGN (n);
-  return p;
-}
-
-static struct nlattr *
-attr (struct islet_nft_batch *b, unsigned short type, const void *data, size_t n)
-{
-  struct nlattr *a = put (b, NLA_HDRLEN + n);
-
-  a->nla_type = type;
-  a->nla_len = (unsigned short) (NLA_HDRLEN + n);
-  if (n)
-    memcpy ((char *) a + NLA_HDRLEN, data, n);
-  return a;
-}
-
-static struct nlattr *
-nest (struct islet_nft_batch *b, unsigned short type)
-{
-  return attr (b, type | NLA_F_NESTED, NULL, 0);
-}
-
-static void
-nest_end (struct islet_nft_batch *b, struct nlattr *a)
-{
-  a->nla_len = (unsigned short) (b->buf + b->len - (char *) a);
-}
-
+/* A message at the batch's end, its nfgenmsg filled in. */
 static struct nlmsghdr *
 msg (struct islet_nft_batch *b, uint16_t type, uint16_t flags, uint8_t family, uint16_t res_id)
 {
-  struct nlmsghdr *h = put (b, NLMSG_HDRLEN);
-  struct nfgenmsg *g = put (b, sizeof *g);
+  struct nlmsghdr *h = mnl_nlmsg_put_header (mnl_nlmsg_batch_current (b->mb));
+  struct nfgenmsg *g = mnl_nlmsg_put_extra_header (h, sizeof *g);
 
   h->nlmsg_type = type;
   h->nlmsg_flags = (uint16_t) (NLM_F_REQUEST | flags);
@@ -86,9 +53,10 @@ msg (struct islet_nft_batch *b, uint16_t type, uint16_t flags, uint8_t family, u
 }
 
 static void
-msg_end (struct islet_nft_batch *b, struct nlmsghdr *h)
+msg_end (struct islet_nft_batch *b)
 {
-  h->nlmsg_len = (uint32_t) (b->buf + b->len - (char *) h);
+  if (!mnl_nlmsg_batch_next (b->mb))
+    abort (); /* bounded by the list's 64 entries: a bug, not an input */
 }
 
 struct islet_nft_batch *
@@ -96,26 +64,46 @@ islet_nft_batch_new (void)
 {
   struct islet_nft_batch *b = islet_xmalloc (sizeof *b);
 
-  b->len = 0;
+  b->mb = mnl_nlmsg_batch_start (b->buf, BATCH_BYTES);
+  if (b->mb == NULL)
+    abort (); /* only a malloc of a few bytes can fail here */
   b->seq = 0;
   b->acks = 0;
-  msg_end (b, msg (b, NFNL_MSG_BATCH_BEGIN, 0, AF_UNSPEC, NFNL_SUBSYS_NFTABLES));
+  b->ended = false;
+  msg (b, NFNL_MSG_BATCH_BEGIN, 0, AF_UNSPEC, NFNL_SUBSYS_NFTABLES);
+  msg_end (b);
   return b;
 }
 
 void
 islet_nft_batch_free (struct islet_nft_batch *b)
 {
+  if (b == NULL)
+    return;
+  mnl_nlmsg_batch_stop (b->mb);
   free (b);
 }
 
 static void
-data_value (struct islet_nft_batch *b, unsigned short type, const uint32_t *words, unsigned n)
+data_value (struct nlmsghdr *h, uint16_t type, const uint32_t *words, unsigned n)
 {
-  struct nlattr *k = nest (b, type);
+  struct nlattr *k = mnl_attr_nest_start (h, type);
 
-  attr (b, NFTA_DATA_VALUE, words, n * sizeof *words);
-  nest_end (b, k);
+  mnl_attr_put (h, NFTA_DATA_VALUE, n * sizeof *words, words);
+  mnl_attr_nest_end (h, k);
+}
+
+static void
+verdict (struct nlmsghdr *h, const struct islet_nft_elem *e)
+{
+  struct nlattr *d = mnl_attr_nest_start (h, NFTA_SET_ELEM_DATA);
+  struct nlattr *v = mnl_attr_nest_start (h, NFTA_DATA_VERDICT);
+
+  mnl_attr_put_u32 (h, NFTA_VERDICT_CODE, htonl (e->jump ? (uint32_t) NFT_JUMP : NF_ACCEPT));
+  if (e->jump)
+    mnl_attr_put_strz (h, NFTA_VERDICT_CHAIN, e->jump);
+  mnl_attr_nest_end (h, v);
+  mnl_attr_nest_end (h, d);
 }
 
 void
@@ -127,58 +115,47 @@ islet_nft_elem (struct islet_nft_batch *b, bool add, const struct islet_nft_elem
                             NFPROTO_INET, 0);
   struct nlattr *list, *el;
 
-  attr (b, NFTA_SET_ELEM_LIST_TABLE, ISLET_NFT_TABLE, sizeof ISLET_NFT_TABLE);
-  attr (b, NFTA_SET_ELEM_LIST_SET, e->set, strlen (e->set) + 1);
-  list = nest (b, NFTA_SET_ELEM_LIST_ELEMENTS);
-  el = nest (b, NFTA_LIST_ELEM);
-  data_value (b, NFTA_SET_ELEM_KEY, e->key, e->key_words);
+  mnl_attr_put_strz (h, NFTA_SET_ELEM_LIST_TABLE, ISLET_NFT_TABLE);
+  mnl_attr_put_strz (h, NFTA_SET_ELEM_LIST_SET, e->set);
+  list = mnl_attr_nest_start (h, NFTA_SET_ELEM_LIST_ELEMENTS);
+  el = mnl_attr_nest_start (h, NFTA_LIST_ELEM);
+  data_value (h, NFTA_SET_ELEM_KEY, e->key, e->key_words);
   if (e->has_end)
-    data_value (b, NFTA_SET_ELEM_KEY_END, e->key_end, e->key_words);
+    data_value (h, NFTA_SET_ELEM_KEY_END, e->key_end, e->key_words);
   if (add && e->timeout_ms)
-    {
-      uint64_t ms = htobe64 (e->timeout_ms);
-      attr (b, NFTA_SET_ELEM_TIMEOUT, &ms, sizeof ms);
-    }
+    mnl_attr_put_u64 (h, NFTA_SET_ELEM_TIMEOUT, htobe64 (e->timeout_ms));
   if (add && (e->jump || e->accept))
-    {
-      struct nlattr *d = nest (b, NFTA_SET_ELEM_DATA), *v = nest (b, NFTA_DATA_VERDICT);
-      uint32_t code = htonl (e->jump ? (uint32_t) NFT_JUMP : NF_ACCEPT);
-
-      attr (b, NFTA_VERDICT_CODE, &code, sizeof code);
-      if (e->jump)
-        attr (b, NFTA_VERDICT_CHAIN, e->jump, strlen (e->jump) + 1);
-      nest_end (b, v);
-      nest_end (b, d);
-    }
+    verdict (h, e);
   if (add && e->has_mark)
-    data_value (b, NFTA_SET_ELEM_DATA, &e->mark, 1);
-  nest_end (b, el);
-  nest_end (b, list);
-  msg_end (b, h);
+    data_value (h, NFTA_SET_ELEM_DATA, &e->mark, 1);
+  mnl_attr_nest_end (h, el);
+  mnl_attr_nest_end (h, list);
+  msg_end (b);
   b->acks++;
 }
 
-/* Read the kernel's answers to b's messages: 0 when each was acknowledged,
- * else -1 with errno the first error. */
+/* Read the kernel's answers on nl until acks messages were acknowledged:
+ * 0, else -1 with errno the first error (EAGAIN: no answer in time). */
 static int
-answers (int fd, const struct islet_nft_batch *b)
+answers (struct mnl_socket *nl, unsigned acks)
 {
-  unsigned acked = 0;
   char ans[8192];
 
-  while (acked < b->acks)
+  for (unsigned acked = 0; acked < acks;)
     {
-      ssize_t n = recv (fd, ans, sizeof ans, 0);
+      ssize_t n = mnl_socket_recvfrom (nl, ans, sizeof ans);
+      int left;
 
       if (n < 0 && errno == EINTR)
         continue;
       if (n < 0)
-        return -1; /* EAGAIN: no answer in time */
-      for (struct nlmsghdr *h = (struct nlmsghdr *) ans; NLMSG_OK (h, (size_t) n);
-           h = NLMSG_NEXT (h, n))
+        return -1;
+      left = (int) n;
+      for (struct nlmsghdr *h = (struct nlmsghdr *) ans; mnl_nlmsg_ok (h, left);
+           h = mnl_nlmsg_next (h, &left))
         if (h->nlmsg_type == NLMSG_ERROR)
           {
-            const struct nlmsgerr *e = NLMSG_DATA (h);
+            const struct nlmsgerr *e = mnl_nlmsg_get_payload (h);
             if (e->error != 0)
               {
                 errno = -e->error;
@@ -191,21 +168,37 @@ answers (int fd, const struct islet_nft_batch *b)
 }
 
 int
+islet_nl_send (int bus, const void *buf, size_t len, unsigned acks)
+{
+  struct timeval limit = { .tv_sec = ANSWER_TIMEOUT_S };
+  struct mnl_socket *nl = mnl_socket_open2 (bus, SOCK_CLOEXEC);
+  int rc = -1, saved;
+
+  if (nl == NULL)
+    return -1;
+  if (setsockopt (mnl_socket_get_fd (nl), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit) == 0
+      && mnl_socket_sendto (nl, buf, len) >= 0)
+    rc = answers (nl, acks);
+  saved = errno;
+  mnl_socket_close (nl);
+  errno = saved;
+  return rc;
+}
+
+int
 islet_nft_commit (struct islet_nft_batch *b, const char *what, struct islet_err *err)
 {
-  struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
-  struct timeval limit = { .tv_sec = ANSWER_TIMEOUT_S };
-  cleanup_close int fd = -1;
-
   if (b->acks == 0)
     return 0;
-  msg_end (b, msg (b, NFNL_MSG_BATCH_END, 0, AF_UNSPEC, NFNL_SUBSYS_NFTABLES));
-  fd = socket (AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
-  if (fd < 0)
-    return islet_fail (err, ISLET_E_SYSTEM, errno, "%s: netlink socket", what);
-  if (setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit) < 0
-      || sendto (fd, b->buf, b->len, 0, (struct sockaddr *) &kernel, sizeof kernel) < 0
-      || answers (fd, b) < 0)
+  if (!b->ended)
+    {
+      msg (b, NFNL_MSG_BATCH_END, 0, AF_UNSPEC, NFNL_SUBSYS_NFTABLES);
+      msg_end (b);
+      b->ended = true;
+    }
+  if (islet_nl_send (NETLINK_NETFILTER, mnl_nlmsg_batch_head (b->mb), mnl_nlmsg_batch_size (b->mb),
+                     b->acks)
+      < 0)
     return islet_fail (err, errno == ENOENT ? ISLET_E_NOTFOUND : ISLET_E_SYSTEM, errno, "%s", what);
   return 0;
 }
