@@ -31,6 +31,7 @@
 #define SUITE "bookworm"
 #define KEY_LABEL "org.islet.default.key"
 #define CACHE_DIR "/var/cache/islet"
+#define TSLS_VERSION "4.4.1" /* typescript-language-server, from the npm registry */
 
 /* What the image holds; Recommends are not installed (mmdebstrap's default). */
 static const char *const packages[] = {
@@ -44,6 +45,10 @@ static const char *const packages[] = {
   "nodejs",
   "npm",
   "node-typescript",
+  "python3-pylsp", /* the language server behind python's LSP routes */
+  /* pylsp loads its plugins (jedi's completion and symbols) only with
+     setuptools, which its package merely recommends */
+  "python3-setuptools",
   "git",
   "curl",
   "procps",
@@ -60,8 +65,11 @@ static const char *const packages[] = {
 /* Options before the suite: docs and man pages left out (copyright files
  * kept); dpkg without an fsync per file (the finished tar is synced once,
  * and a crash before that leaves only a temporary); no device nodes in the
- * tar (the store refuses them; the sandbox has its own /dev); and /etc
- * files the sandbox writes for itself. */
+ * tar (the store refuses them; the sandbox has its own /dev); the
+ * language server for typescript and javascript, which Debian does not
+ * package, from the npm registry at a pinned version (it has no
+ * dependencies and no install scripts run; it uses Debian's typescript);
+ * and /etc files the sandbox writes for itself. */
 static const char *const options[] = {
   "--variant=minbase",
   "--dpkgopt=force-unsafe-io",
@@ -70,6 +78,9 @@ static const char *const options[] = {
   "--dpkgopt=path-include=/usr/share/doc/*/copyright",
   "--dpkgopt=path-exclude=/usr/share/info/*",
   "--skip=output/dev",
+  "--customize-hook=npm install --global --prefix \"$1/usr/local\" --no-audit --no-fund "
+  "--ignore-scripts --cache \"$1/tmp/islet-npm\" typescript-language-server@" TSLS_VERSION
+  " && rm -rf \"$1/tmp/islet-npm\"",
   "--customize-hook=printf 'islet\\n' >\"$1/etc/hostname\"",
   "--customize-hook=printf '# the sandbox has no network beyond loopback\\n' "
   ">\"$1/etc/resolv.conf\"",

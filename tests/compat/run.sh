@@ -20,6 +20,8 @@ source "$HERE/../lib/server.sh"
 source "$HERE/../lib/image.sh"
 # shellcheck source=../lib/registry.sh
 source "$HERE/../lib/registry.sh"
+# shellcheck source=../lib/default_image.sh
+source "$HERE/../lib/default_image.sh"
 
 EXIT_MAX_MS=3000
 SCRIPT_TIMEOUT_S=180
@@ -35,6 +37,13 @@ log "npm ci in $HERE (node $(node --version), npm $(npm --version))"
 # pings every second, so that the SDK's answers to them are exercised too
 export ISLETD_TEST_PING_MS=1000
 srv_init
+# COMPAT_DEFAULT_IMAGE=1: the state directory gets the default image, so
+# that a sandbox that names none is on it (lsp.js needs its language servers)
+if [[ ${COMPAT_DEFAULT_IMAGE:-} == 1 ]]; then
+  srv_stop
+  default_image >/dev/null
+  srv_start
+fi
 unset DAYTONA_USE_DEPRECATED_POLLING DAYTONA_API_URL DAYTONA_SERVER_URL DAYTONA_API_KEY DAYTONA_TARGET
 export ISLET_COMPAT_API_URL="$SRV_URL/api" ISLET_COMPAT_KEY="$SRV_KEY"
 # another organization, for events that must not reach it

@@ -307,6 +307,7 @@ serve_close (struct srv *srv, struct reaper *rp, struct http *h, int rc)
   __atomic_store_n (&srv->stopping, true, __ATOMIC_RELEASE);
   sio_shutdown (srv->sio);
   tb_pty_shutdown ();
+  tb_lsp_shutdown ();
   if (srv->interp)
     interp_shutdown (srv->interp); /* runs under way end; the drivers are killed */
   pulls_shutdown (srv->pulls);

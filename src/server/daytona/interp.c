@@ -1,6 +1,5 @@
 /* The interpreter's contexts: isletd's table of them, each one's driver
  * process, and what the driver sends, read as lines (see interp.h). */
-#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -279,19 +278,15 @@ ictx_take_bytes (struct interp_ctx *c, const char *data, size_t len, interp_line
 int
 ictx_pump (struct interp_ctx *c, uint64_t deadline_ns, interp_line_fn fn, void *user)
 {
-  uint64_t now = islet_now_ns ();
-  struct pollfd p = { .fd = c->fd, .events = POLLIN };
   cleanup_free char *data = NULL;
   struct islet_exec_result res;
   enum islet_stream stream;
   struct islet_err e;
   size_t len;
-  int rc;
+  int rc = tb_exec_next_until (c->fd, deadline_ns, &stream, &data, &len, &res, &e);
 
-  rc = poll (&p, 1, now >= deadline_ns ? 0 : (int) ((deadline_ns - now + 999999) / 1000000));
-  if (rc <= 0)
+  if (rc == 2)
     return 0;
-  rc = islet_exec_next (c->fd, &stream, &data, &len, &res, &e);
   if (rc <= 0)
     {
       char why[sizeof c->why];

@@ -19,6 +19,11 @@ struct tb_output
 void tb_output_add (enum islet_stream stream, const char *data, size_t len, void *user);
 /* bytes as a JSON string (islet_json_bytes): a byte that is not UTF-8 is U+FFFD */
 json_t *tb_json_text (const char *data, size_t len);
+/* islet_exec_next on the connection of an islet_exec_open once it has
+ * something, waiting until deadline_ns (islet_now_ns): its 1, 0 or -1, or
+ * 2 when nothing came by then. */
+int tb_exec_next_until (int conn, uint64_t deadline_ns, enum islet_stream *stream, char **data,
+                        size_t *len, struct islet_exec_result *res, struct islet_err *err);
 
 /* ---- toolbox_files.c ---- */
 /* A required query parameter, or NULL with a 400 in out. */
@@ -118,6 +123,17 @@ void tb_interp_context_delete (struct req *r, struct resp *out);
 /* runCode's WebSocket: 0 with what to run once upgraded, or -1 with the
  * answer in out. */
 int tb_interp_ws_begin (struct req *r, struct resp *out, ws_open_fn *fn, void **arg);
+
+/* ---- toolbox_lsp.c: language servers (see toolbox_lsp.h) ---- */
+void tb_lsp_start (struct req *r, struct resp *out);
+void tb_lsp_stop (struct req *r, struct resp *out);
+void tb_lsp_did_open (struct req *r, struct resp *out);
+void tb_lsp_did_close (struct req *r, struct resp *out);
+void tb_lsp_completions (struct req *r, struct resp *out);
+void tb_lsp_document_symbols (struct req *r, struct resp *out);
+void tb_lsp_workspace_symbols (struct req *r, struct resp *out);
+/* isletd stops: every language server is killed. */
+void tb_lsp_shutdown (void);
 
 /* ---- toolbox_git.c ---- */
 void tb_git_clone (struct req *r, struct resp *out);

@@ -1,5 +1,6 @@
 /* Toolbox: run commands and code in a sandbox (POST /process/execute and
  * /process/code-run), and the small info routes. */
+#include <poll.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -197,6 +198,18 @@ tb_json_text (const char *data, size_t len)
   /* the one conversion of program output to JSON text, as the CLI and MCP
    * make it: valid UTF-8 kept, each bad byte U+FFFD */
   return islet_json_bytes (data, len);
+}
+
+int
+tb_exec_next_until (int conn, uint64_t deadline_ns, enum islet_stream *stream, char **data,
+                    size_t *len, struct islet_exec_result *res, struct islet_err *err)
+{
+  uint64_t now = islet_now_ns ();
+  struct pollfd p = { .fd = conn, .events = POLLIN };
+
+  if (poll (&p, 1, now >= deadline_ns ? 0 : (int) ((deadline_ns - now + 999999) / 1000000)) <= 0)
+    return 2;
+  return islet_exec_next (conn, stream, data, len, res, err);
 }
 
 void

@@ -107,6 +107,14 @@ static const struct route routes[] = {
   { "POST", TB "/files/replace", tb_files_replace, "files.replace", BODY_JSON_MAX, NULL },
   { "POST", TB "/files/permissions", tb_files_permissions, "files.permissions", BODY_JSON_MAX,
     NULL },
+  /* language servers (toolbox_lsp.c) */
+  { "POST", TB "/lsp/start", tb_lsp_start, "lsp.start", BODY_JSON_MAX, NULL },
+  { "POST", TB "/lsp/stop", tb_lsp_stop, "lsp.stop", BODY_JSON_MAX, NULL },
+  { "POST", TB "/lsp/did-open", tb_lsp_did_open, NULL, BODY_JSON_MAX, NULL },
+  { "POST", TB "/lsp/did-close", tb_lsp_did_close, NULL, BODY_JSON_MAX, NULL },
+  { "POST", TB "/lsp/completions", tb_lsp_completions, NULL, BODY_JSON_MAX, NULL },
+  { "GET", TB "/lsp/document-symbols", tb_lsp_document_symbols, NULL, 0, NULL },
+  { "GET", TB "/lsp/workspacesymbols", tb_lsp_workspace_symbols, NULL, 0, NULL },
   /* sessions and git (toolbox_session.c, toolbox_git.c) */
   { "POST", TB "/process/session", tb_session_create, "process.session.create", BODY_JSON_MAX,
     NULL },
