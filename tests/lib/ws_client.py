@@ -45,14 +45,21 @@ def frame(op, payload):
 
 
 class Conn:
-    def __init__(self, url, key, protocol):
+    """One WebSocket: the handshake with key as a bearer token (if any),
+    the headers given and host as its Host (else the URL's).  An answer other than 101 ends the program, or with
+    upgrade_only=False is kept in status for the caller to judge."""
+
+    def __init__(self, url, key, protocol, headers=None, upgrade_only=True, host=None):
         u = urllib.parse.urlsplit(url)
         self.s = socket.create_connection((u.hostname, u.port), timeout=15)
         path = u.path + ("?" + u.query if u.query else "")
-        req = (f"GET {path} HTTP/1.1\r\nHost: {u.netloc}\r\nUpgrade: websocket\r\n"
+        req = (f"GET {path} HTTP/1.1\r\nHost: {host or u.netloc}\r\nUpgrade: websocket\r\n"
                "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-               f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n"
-               f"Authorization: Bearer {key}\r\n")
+               f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n")
+        if key:
+            req += f"Authorization: Bearer {key}\r\n"
+        for k, v in (headers or {}).items():
+            req += f"{k}: {v}\r\n"
         if protocol:
             req += f"Sec-WebSocket-Protocol: {protocol}\r\n"
         self.s.sendall((req + "\r\n").encode())
@@ -64,6 +71,9 @@ class Conn:
             self.buf += got
         head, self.buf = self.buf.split(b"\r\n\r\n", 1)
         lines = head.decode(errors="replace").split("\r\n")
+        self.status = lines[0]
+        if " 101 " not in lines[0] + " " and not upgrade_only:
+            return
         if " 101 " not in lines[0] + " ":
             print("status=" + lines[0])
             sys.exit(1)
