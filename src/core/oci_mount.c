@@ -15,10 +15,12 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sched.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,18 +30,20 @@
 
 /* The child of islet_idmap_userns: born in the new user namespace, it
  * only holds it until it is killed.  It shares the caller's memory and
- * runs on a stack in the caller's frame, so it calls nothing but the
- * signal mask and pause: no handler of the caller's may run in it. */
+ * thread area and runs on a stack in the caller's frame, so it makes raw
+ * system calls only (none of libc's state, which is the caller's, is
+ * touched: syscall(2) sets errno on a failure only, and neither of these
+ * fails), and blocks every signal: no handler of the caller's runs in it.
+ * ppoll with no fds and no timeout waits for ever, on every arch. */
 static int
 hold_userns (void *arg)
 {
-  sigset_t all;
+  uint64_t all = ~(uint64_t) 0;
 
   (void) arg;
-  sigfillset (&all);
-  sigprocmask (SIG_BLOCK, &all, NULL);
+  syscall (SYS_rt_sigprocmask, SIG_BLOCK, &all, NULL, sizeof all);
   for (;;)
-    pause ();
+    syscall (SYS_ppoll, NULL, 0, NULL, NULL, 0);
   return 0;
 }
 
