@@ -506,6 +506,8 @@ reply_answer (struct resp *out, json_t *answer, struct key_host *k)
 {
   if (answer == NULL)
     out->status = 202; /* notifications and responses: accepted, nothing to say */
+  else if (k->n_spools == 0)
+    reply_json (out, 200, answer); /* with its length, as every other small answer */
   else
     spool_reply_answer (out, 200, answer, k->spools, k->n_spools);
   for (size_t i = 0; i < k->n_spools; i++)
