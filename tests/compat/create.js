@@ -20,7 +20,8 @@ main('create', async () => {
   await refused(daytona, { networkAllowList: 'example.com' }, 'networkAllowList', /a domain name: give it in domainAllowList/);
   await refused(daytona, { domainAllowList: '10.0.0.0/8' }, 'domainAllowList', /an address/);
   await refused(daytona, { networkBlockAll: true, networkAllowList: '10.0.0.0/8' }, 'networkBlockAll', /give one or the other/);
-  await refused(daytona, { image: 'python:3.12-slim' }, 'buildInfo', /building images is not supported/);
+  // an image not on the machine is pulled; from a registry that is not there, refused with the pull's failure
+  await refused(daytona, { image: '127.0.0.1:9/none:1' }, 'image', /127\.0\.0\.1:9\/none:1.* its pull failed/);
   await refused(daytona, { public: 'yes' }, 'public', /preview/);
   await refused(daytona, { volumes: [{ volumeId: 'v', mountPath: '/data' }] }, 'volumes', /no volume 'v'/);
   await refused(daytona, { secrets: { TOKEN: 'gh' } }, 'secrets', /env/);

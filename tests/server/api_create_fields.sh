@@ -3,7 +3,7 @@
 # lists islet cannot honour (a name among the CIDRs, an IPv6 range, an
 # allow-list with networkBlockAll: true), an outbound proxy, a public that
 # is not a boolean, GPUs,
-# volumes, images, secrets, auto-pause beside auto-stop, a negative TTL, another user, and any field islet
+# volumes, an image whose pull fails, secrets, auto-pause beside auto-stop, a negative TTL, another user, and any field islet
 # does not know get a 400 that names the field and says why, and no sandbox
 # is made; networkBlockAll: true and the SDK's defaults are taken.
 # Needs root.  Exit 0 pass, 1 fail, 77 skip.
@@ -39,7 +39,9 @@ refused '{"gpuType":["H100"]}' gpuType 'GPU'
 refused '{"spot":true}' spot 'GPU'
 refused '{"kvm":true}' kvm 'kvm'
 refused '{"volumes":[{"volumeId":"v","mountPath":"/data"}]}' volumes 'volumes'
-refused '{"buildInfo":{"dockerfileContent":"FROM python:3.12-slim\n"}}' buildInfo 'building images'
+# an image not on the machine is pulled: from a registry that is not there,
+# the create is refused with the pull's failure
+refused '{"buildInfo":{"dockerfileContent":"FROM 127.0.0.1:9/none:1\n"}}' image '127.0.0.1:9/none:1.* its pull failed'
 refused '{"secrets":[{"TOKEN":"gh"}]}' secrets 'secrets'
 refused '{"autoPauseInterval":5,"autoStopInterval":5}' autoPauseInterval 'at most one of them'
 refused '{"ttlMinutes":-1}' ttlMinutes 'at least 0 minutes'
