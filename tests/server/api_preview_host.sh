@@ -61,6 +61,9 @@ log "the path goes on unchanged, with no prefix"
 hget "$HA" '/static/app.js?v=1&x=%2F' -H "x-daytona-preview-token: $TOKEN"
 expect_code "an absolute path" 200
 expect_body "as the app sees it" '.path == "/static/app.js?v=1&x=%2F" and .prefix == null'
+hget "$HA" "/x?v=1&DAYTONA_SANDBOX_AUTH_KEY=$TOKEN" -H "x-daytona-preview-token: $TOKEN"
+expect_code "a token in the query beside the header" 200
+expect_body "never passed on" '.path == "/x?v=1"'
 
 log "refused: no token, another sandbox's, another sandbox's host"
 hget "$HA" /

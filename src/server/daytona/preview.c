@@ -487,18 +487,18 @@ query_token (struct preview_conn *pc, const char **tok, size_t *n)
  * another's cookie. */
 static int
 credentials (struct srv *srv, const struct preview_ask *ask, struct preview_conn *pc,
-             struct resp *out)
+             const char *qtok, size_t qn, struct resp *out)
 {
-  const char *tok, *c = ask->cookies;
+  const char *tok = qtok, *c = ask->cookies;
   int64_t until;
-  size_t n;
+  size_t n = qn;
   int m;
 
   if (ask->token && *ask->token)
     return token_check (srv, pc, ask->token, strlen (ask->token), &until, out);
   if (pc->prefix[0])
     goto none;
-  if (query_token (pc, &tok, &n))
+  if (qtok)
     {
       if (token_check (srv, pc, tok, n, &until, out) < 0)
         return -1;
@@ -637,14 +637,20 @@ preview_open (struct srv *srv, const struct preview_ask *ask, struct preview_con
 {
   struct islet_store_sandbox row = { 0 };
   struct islet_err err;
-  const char *sig = NULL;
-  size_t sig_len = 0;
+  const char *sig = NULL, *qtok = NULL;
+  size_t sig_len = 0, qn = 0;
   bool found, pub = false;
   const char *whose;
 
   *pc = (struct preview_conn){ .fd = -1 };
   if (host_parse (srv, ask->host, pc))
-    pc->rest = ask->target; /* the host form: the path as it is */
+    {
+      /* the host form: the path as it is, but for the token, which the app
+         never sees (whether or not it is the one that lets the request in) */
+      pc->rest = ask->target;
+      if (!query_token (pc, &qtok, &qn))
+        qtok = NULL;
+    }
   else if (target_parse (ask->target, pc, &sig, &sig_len) < 0)
     {
       reply_error (out, 404, "NOT_FOUND", "no preview at %s: the form is %s<sandbox id>/<port>/",
@@ -664,7 +670,7 @@ preview_open (struct srv *srv, const struct preview_ask *ask, struct preview_con
    * link tells nobody without its token whether it exists */
   if (sig && signed_check (srv, pc->id, pc->port, sig, sig_len, NULL, out) < 0)
     return -1;
-  if (!sig && !pub && credentials (srv, ask, pc, out) < 0)
+  if (!sig && !pub && credentials (srv, ask, pc, qtok, qn, out) < 0)
     return -1;
   if (!found)
     {
