@@ -310,6 +310,22 @@ take (struct islet_ctx *ctx, const struct islet_sandbox_info *sb, struct islet_s
   return 0;
 }
 
+/* Whether sb's files can be copied (a snapshot, a fork): not while its
+ * create or remove was cut short, nor while they are an archive. */
+static int
+copy_source_ok (struct islet_ctx *ctx, const struct islet_sandbox_info *sb, struct islet_err *err)
+{
+  if (sb->state == ISLET_SB_BROKEN)
+    return islet_fail (err, ISLET_E_CONFLICT, 0,
+                       "sandbox `%s` is broken (its create or remove was cut short)", sb->id);
+  if (islet_sandbox_archive_pending (ctx, sb->id))
+    return islet_fail (err, ISLET_E_CONFLICT, 0,
+                       "sandbox `%s` is archived (its files are kept compressed, not as a volume "
+                       "to copy): start it first",
+                       sb->id);
+  return 0;
+}
+
 int
 islet_snapshot_create (struct islet_ctx *ctx, const char *sandbox_ref, const char *name,
                        struct islet_snapshot_info *out, struct islet_err *err)
@@ -334,9 +350,8 @@ islet_snapshot_create_as (struct islet_ctx *ctx, const char *sandbox_ref, const 
                        name ? name : "", ISLET_SNAPSHOT_NAME_MAX);
   if (islet_sandbox_get (ctx, sandbox_ref, &sb, err) < 0)
     return -1;
-  if (sb.state == ISLET_SB_BROKEN)
-    return islet_fail (err, ISLET_E_CONFLICT, 0,
-                       "sandbox `%s` is broken (its create or remove was cut short)", sb.id);
+  if (copy_source_ok (ctx, &sb, err) < 0)
+    return -1;
   new_id (s.id);
   snprintf (s.name, sizeof s.name, "%s", name);
   snprintf (s.image, sizeof s.image, "%s", sb.image);
@@ -441,11 +456,8 @@ snapshot_source (struct islet_ctx *ctx, const struct islet_create_opts *opts,
       src->uid_base = s.uid_base;
       return 0;
     }
-  if (islet_sandbox_get (ctx, opts->fork, &sb, err) < 0)
+  if (islet_sandbox_get (ctx, opts->fork, &sb, err) < 0 || copy_source_ok (ctx, &sb, err) < 0)
     return -1;
-  if (sb.state == ISLET_SB_BROKEN)
-    return islet_fail (err, ISLET_E_CONFLICT, 0,
-                       "sandbox `%s` is broken (its create or remove was cut short)", sb.id);
   memcpy (src->from, sb.id, sizeof src->from);
   snprintf (src->image, sizeof src->image, "%s", sb.image);
   snprintf (src->name, sizeof src->name, "%s", sb.name);

@@ -65,6 +65,15 @@ expect_eq "the restored files are writable" "$OUT" $'hi\nmore'
 log "archived, then deleted: nothing left"
 api POST "/api/sandbox/$id/stop"; expect_code "stop again" 200
 api POST "/api/sandbox/$id/archive"; expect_code "archive again" 200
+# an archived sandbox's files are no volume: a snapshot or a fork of it is
+# refused with the reason, and the archive stays whole
+api POST "/api/sandbox/$id/snapshot" -H 'Content-Type: application/json' -d '{"name":"of-archived"}'
+expect_error "snapshot of an archived sandbox" 409
+expect_body "the snapshot's refusal says why" '.message | test("is archived.*start it first")'
+api POST "/api/sandbox/$id/fork" -H 'Content-Type: application/json' -d '{}'
+expect_error "fork of an archived sandbox" 409
+expect_body "the fork's refusal says why" '.message | test("is archived.*start it first")'
+[[ -s "$STATE/archive/$id.btrfs.zst" ]] || fail "the refused snapshot touched the archive"
 api DELETE "/api/sandbox/$id"; expect_code "delete the archived sandbox" 200
 [[ -z "$(ls -A "$STATE/archive")" ]] || fail "left in $STATE/archive: $(ls -A "$STATE/archive")"
 pass "archive frees the pool's space, start restores the files exactly"
