@@ -118,15 +118,15 @@ add_commit_hash (const struct call *c, const char *id, const char *path, json_t 
   struct islet_err ignored;
   const char *text;
 
-  if (run_in (c, id, (char *const *) rev, NULL, NULL, 0, &h, &ignored) < 0)
+  if (run_in (c, id, (char *const *) rev, NULL, NULL, 0, false, &h, &ignored) < 0)
     return;
   if ((text = str_arg (h, "stdout")) != NULL)
     json_object_set_new (out, "commit", json_stringn (text, strcspn (text, "\n")));
 }
 
 int
-git_in (const struct call *c, const char *id, const json_t *args, bool trust_source, json_t **out,
-        struct islet_err *err)
+git_in (const struct call *c, const char *id, const json_t *args, bool trust_source, bool spooled,
+        json_t **out, struct islet_err *err)
 {
   const char *op = str_arg (args, "operation"), *path, *url, *branch;
   const char *user = str_arg (args, "username"), *pass = str_arg (args, "password");
@@ -183,7 +183,7 @@ git_in (const struct call *c, const char *id, const json_t *args, bool trust_sou
   else if (repo_argv (args, op, path, branch, argv, sizeof argv / sizeof argv[0], &n, cfg, err) < 0)
     goto out;
   argv[n] = NULL;
-  r = run_in (c, id, (char *const *) argv, env, NULL, 0, out, err);
+  r = run_in (c, id, (char *const *) argv, env, NULL, 0, spooled, out, err);
   if (r == 0 && strcmp (op, "commit") == 0
       && json_integer_value (json_object_get (*out, "exit_code")) == 0)
     add_commit_hash (c, id, path, *out);
@@ -204,7 +204,7 @@ tool_git (const struct call *c, const json_t *args, json_t **out, struct islet_e
 
   if (sandbox_arg (c, args, &info, err) < 0)
     return -1;
-  return git_in (c, info.id, args, false, out, err);
+  return git_in (c, info.id, args, false, true, out, err);
 }
 
 static const char *const git_choices[] = { "clone", "status",   "add",      "commit", "push",

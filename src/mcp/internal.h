@@ -104,17 +104,21 @@ extern const size_t mcp_tools_n;
 int sandbox_arg (const struct call *c, const json_t *args, struct islet_sandbox_info *info,
                  struct islet_err *err) ISLET_MUST_CHECK;
 /* Run argv in sandbox id with the sandbox's saved environment plus env (an
- * object of strings, may be NULL); *out is the exec's JSON. */
+ * object of strings, may be NULL); *out is the exec's JSON.  spooled: its
+ * stdout and stderr kept by the host (isletd's scratch space) when it can,
+ * never in this process's memory, and in *out only as the host's
+ * placeholders: for an answer, not for a caller that reads the text. */
 int run_in (const struct call *c, const char *id, char *const *argv, const json_t *env,
-            const char *cwd, uint32_t timeout_ms, json_t **out,
+            const char *cwd, uint32_t timeout_ms, bool spooled, json_t **out,
             struct islet_err *err) ISLET_MUST_CHECK;
 
 int tool_file (const struct call *c, const json_t *args, json_t **out, struct islet_err *err);
 int tool_git (const struct call *c, const json_t *args, json_t **out, struct islet_err *err);
 /* git_operation's work in sandbox id (resolved already); trust_source:
- * read a source repository whoever owns it (create_sandbox's git_repo). */
+ * read a source repository whoever owns it (create_sandbox's git_repo);
+ * spooled: git's output only for the answer, as run_in says. */
 int git_in (const struct call *c, const char *id, const json_t *args, bool trust_source,
-            json_t **out, struct islet_err *err) ISLET_MUST_CHECK;
+            bool spooled, json_t **out, struct islet_err *err) ISLET_MUST_CHECK;
 
 extern const struct arg file_args[];
 extern const struct arg git_args[];

@@ -107,11 +107,9 @@ sandbox_arg (const struct call *c, const json_t *args, struct islet_sandbox_info
   return c->h->ops->resolve (c->h->data, str_arg (args, "sandbox_id"), info, err);
 }
 
-/* run_in; spooled: the output kept by the host (output_open), when it
- * can, never in this process's memory. */
-static int
-run_kept (const struct call *c, const char *id, char *const *argv, const json_t *env,
-          const char *cwd, uint32_t timeout_ms, bool spooled, json_t **out, struct islet_err *err)
+int
+run_in (const struct call *c, const char *id, char *const *argv, const json_t *env, const char *cwd,
+        uint32_t timeout_ms, bool spooled, json_t **out, struct islet_err *err)
 {
   const struct mcp_host_ops *ops = c->h->ops;
   struct islet_exec_result res = { 0 };
@@ -146,13 +144,6 @@ run_kept (const struct call *c, const char *id, char *const *argv, const json_t 
   islet_exec_result_fini (&res);
   islet_strv_free (envv);
   return r;
-}
-
-int
-run_in (const struct call *c, const char *id, char *const *argv, const json_t *env, const char *cwd,
-        uint32_t timeout_ms, json_t **out, struct islet_err *err)
-{
-  return run_kept (c, id, argv, env, cwd, timeout_ms, false, out, err);
 }
 
 /* ---- create_sandbox ---- */
@@ -212,7 +203,7 @@ create_fill (const struct call *c, const char *id, const struct mcp_create *mc, 
     return 0;
   clone = json_pack ("{s:s,s:s,s:s}", "operation", "clone", "url", repo, "path",
                      str_arg (args, "git_path") ?: "/workspace");
-  if (git_in (c, id, clone, true, git, err) < 0)
+  if (git_in (c, id, clone, true, false, git, err) < 0)
     return islet_wrap (err, "git_repo");
   if (json_integer_value (json_object_get (*git, "exit_code")) != 0)
     {
@@ -372,11 +363,11 @@ tool_execute_code (const struct call *c, const json_t *args, json_t **out, struc
     {
       if (sandbox_arg (c, args, &info, err) < 0)
         return -1;
-      return run_kept (c, info.id, argv, NULL, NULL, timeout_ms, true, out, err);
+      return run_in (c, info.id, argv, NULL, NULL, timeout_ms, true, out, err);
     }
   if (h->ops->create (h->data, &fresh, id, err) < 0)
     return -1;
-  r = run_kept (c, id, argv, NULL, NULL, timeout_ms, true, out, err);
+  r = run_in (c, id, argv, NULL, NULL, timeout_ms, true, out, err);
   if (h->ops->remove (h->data, id, &rm_err) < 0)
     fprintf (stderr, "%s: sandbox %s was not removed: %s\n", h->name, id, rm_err.msg);
   else if (r == 0)
@@ -393,8 +384,8 @@ tool_execute_shell (const struct call *c, const json_t *args, json_t **out, stru
 
   if (timeout_arg (args, &timeout_ms, err) < 0 || sandbox_arg (c, args, &info, err) < 0)
     return -1;
-  return run_kept (c, info.id, argv, json_object_get (args, "env"), str_arg (args, "cwd"),
-                   timeout_ms, true, out, err);
+  return run_in (c, info.id, argv, json_object_get (args, "env"), str_arg (args, "cwd"), timeout_ms,
+                 true, out, err);
 }
 
 /* ---- the tool table ---- */

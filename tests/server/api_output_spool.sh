@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The answers of /v1/execute (a run and a session), /v1/sandbox/{id}/exec,
-# /v1/tool and MCP's execute_shell and execute_code carry their output from
+# /v1/tool and MCP's execute_shell, execute_code and git_operation carry their output from
 # the key's scratch space, never whole in isletd's memory: over 100 MB through each
 # grows isletd's peak (VmHWM) by little, the bytes arrive exact (sha256 of
 # the file printed; MCP's twice, in structuredContent and as the escaped
@@ -116,6 +116,16 @@ assert a["structuredContent"]["stdout"] == 'a\\"bé\x01\n', a
 assert text == a["structuredContent"], (text, a["structuredContent"])
 EOF
 check "MCP execute_code"
+# git's output is the repository's to make (a hook prints what it likes)
+sh_in 'git init -q /workspace/repo && printf "#!/bin/sh\ncat /workspace/text >&2\n" > /workspace/repo/.git/hooks/pre-commit && chmod +x /workspace/repo/.git/hooks/pre-commit && echo a > /workspace/repo/f && git -C /workspace/repo add f && echo ready'
+[[ $OUT == ready ]] || fail "the repository with a hook: $OUT"
+mcp_post "$(jq -nc --arg id "$ID" '{jsonrpc: "2.0", id: 5, method: "tools/call", params: {name: "git_operation", arguments: {sandbox_id: $id, operation: "commit", path: "/workspace/repo", message: "m"}}}')"
+[[ $CODE == 200 ]] || fail "MCP git_operation: $CODE $(head -c 300 "$STATE.ans")"
+[[ $(digest 'a["result"]["structuredContent"]["stderr"]') == "$TEXT_SUM" ]] \
+  || fail "MCP git_operation: stderr is not what the hook printed"
+[[ $(digest 'str(a["result"]["structuredContent"]["exit_code"]) + str(len(a["result"]["structuredContent"]["commit"]))') == \
+   $(printf '040' | sha256sum | cut -c1-64) ]] || fail "MCP git_operation: the commit and its hash"
+check "MCP git_operation"
 
 log "== /v1/tool: 20 commands of 8 MB each"
 sh_in 'head -c 8000000 /workspace/text | sha256sum'
