@@ -11,7 +11,9 @@ standard library's http.client, whose own cost is measured and printed):
   - API create to `started` (POST /api/sandbox answers once started), p50;
   - toolbox execute of `true`, p50;
   - code-run of `print(1)`, p50;
-  - runCode of `x=1` in a warm interpreter context (a WebSocket a run), p50;
+  - runCode of `x=1` in a warm interpreter context (a WebSocket a run), p50,
+    and the first runCode in a context made for it;
+  - pause and start (resume) of a sandbox running 50 processes, p50 each;
   - file read of 4 KiB (GET /files/download) with wrk at 64 connections
     for 10 s: requests/s and errors;
   - bulk-upload of a 100 MiB file: MiB/s (median of 3);
@@ -217,19 +219,21 @@ def pty_echo(srv, sid, n):
     return samples
 
 
-def interp_run(srv, sid, n):
+def interp_run(srv, sid, n, fresh=None):
     """runCode as the SDK makes it: a WebSocket to /process/interpreter/execute
     per run, {"code": "x=1"} in the default context (warm: made by the first
-    run), read to the close.  Each sample is the connect to the close."""
+    run), read to the close.  Each sample is the connect to the close.  With
+    fresh (a connection): each sample makes a context first (POST
+    .../interpreter/context) and runs in it, a new python each time."""
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "lib"))
     import ws_client
 
     url = "ws://%s/toolbox/%s/process/interpreter/execute" % (srv.url.split("://", 1)[1], sid)
 
-    def one(i):
+    def one(i, msg=b'{"code":"x=1"}'):
         ws = ws_client.Conn(url, srv.key, "")
         ws.s.settimeout(30)
-        ws.s.sendall(ws_client.frame(1, b'{"code":"x=1"}'))
+        ws.s.sendall(ws_client.frame(1, msg))
         done = False
         while True:
             op, data = ws.message()
@@ -241,8 +245,43 @@ def interp_run(srv, sid, n):
         if not done:
             die("runCode did not complete: %r" % data)
 
-    one(0)  # the default context's python starts here
-    return timed(one, n)
+    if fresh is None:
+        one(0)  # the default context's python starts here
+        return timed(one, n)
+
+    samples = []
+    for i in range(n + 1):  # one for warm-up; a context is deleted before the next is made
+        t0 = time.perf_counter()
+        ctx = json.loads(call(fresh, srv.key, "POST", "/toolbox/%s/process/interpreter/context" % sid,
+                              {"language": "python"}))
+        one(i, json.dumps({"code": "x=1", "contextId": ctx["id"]}).encode())
+        if i:
+            samples.append((time.perf_counter() - t0) * 1000.0)
+        call(fresh, srv.key, "DELETE", "/toolbox/%s/process/interpreter/context/%s" % (sid, ctx["id"]))
+    return samples
+
+
+def pause_resume(c, srv, n, procs=50):
+    """pause and start of a sandbox of its own running procs sleeping
+    processes: each call's answer time (the freezer settled, as the answer
+    says)."""
+    sid = json.loads(call(c, srv.key, "POST", "/api/sandbox", {"env": {}}))["id"]
+    tb = "/toolbox/" + sid
+    r = json.loads(call(c, srv.key, "POST", tb + "/process/execute", {
+        "command": "sh -c 'for i in $(seq %d); do nohup sleep 1000 >/dev/null 2>&1 & done; "
+                   "sleep 0.5; ls /proc | grep -c \"^[0-9]\"'" % procs}))
+    if r.get("exitCode") != 0 or int(r.get("result", "0").strip() or 0) < procs:
+        die("the %d processes did not start: %r" % (procs, r))
+    pauses, starts = [], []
+    for i in range(n):
+        t0 = time.perf_counter()
+        call(c, srv.key, "POST", "/api/sandbox/%s/pause" % sid)
+        pauses.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        call(c, srv.key, "POST", "/api/sandbox/%s/start" % sid)
+        starts.append((time.perf_counter() - t0) * 1000)
+    call(c, srv.key, "DELETE", "/api/sandbox/" + sid)
+    return pauses, starts
 
 
 BWRAP_TRUE = ["--unshare-all", "--die-with-parent", "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin",
@@ -436,6 +475,11 @@ def main():
 
         results["pty_echo"] = row("PTY keystroke echo round trip (WebSocket)", pty_echo(srv, sid, n))
         results["interp_run"] = row("runCode `x=1`, warm context (WebSocket)", interp_run(srv, sid, n))
+        results["interp_first"] = row("runCode `x=1`, first in a new context", interp_run(
+            srv, sid, max(5, n // 5), fresh=c))
+        pauses, starts = pause_resume(c, srv, max(5, n // 5))
+        results["pause50"] = row("pause, 50 processes running", pauses)
+        results["resume50"] = row("start after pause, 50 processes", starts)
 
         def code_run(i):
             r = json.loads(call(c, srv.key, "POST", tb + "/process/code-run",
@@ -495,6 +539,9 @@ def main():
         target("toolbox execute `true` p50", results["execute_true"]["p50"], "<=", 3, "ms")
         target("PTY keystroke echo p50", results["pty_echo"]["p50"], "<=", 1, "ms")
         target("runCode x=1 in a warm context p50", results["interp_run"]["p50"], "<=", 2, "ms")
+        target("first runCode in a new context p50", results["interp_first"]["p50"], "<=", 60, "ms")
+        target("pause, 50 processes, p50", results["pause50"]["p50"], "<=", 20, "ms")
+        target("resume, 50 processes, p50", results["resume50"]["p50"], "<=", 20, "ms")
         if "read4k_wrk" in results:
             target("file read 4 KiB, requests/s (wrk -c64)", results["read4k_wrk"]["rps"], ">=", 5000,
                    "req/s")
