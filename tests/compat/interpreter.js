@@ -3,10 +3,39 @@
 // codeRun's charts): contexts that keep variables, imports and the working
 // directory between runs, stdout and stderr apart, errors with their
 // traceback, a timeout that interrupts and leaves the context usable, a
-// context that dies from inside and says so.  Charts need matplotlib in the
+// context that dies from inside and says so; charts on runCode's WebSocket
+// as a raw client reads them.  Charts need matplotlib in the
 // sandbox: the `host` image has the host's /usr, where scripts/install-deps
 // puts python3-matplotlib for this test.
+const WebSocket = require('ws'); // the SDK's own dependency
 const { assert, sdk, client, RUN, main } = require('./lib');
+
+// runCode as a client other than the SDK makes it: the interpreter's
+// WebSocket read raw, every message kept; resolves at a normal close.
+function rawRunCode(sandboxId, code) {
+  const base = process.env.ISLET_COMPAT_API_URL.replace(/\/api$/, '').replace(/^http/, 'ws');
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${base}/toolbox/${sandboxId}/process/interpreter/execute`, {
+      headers: { Authorization: `Bearer ${process.env.ISLET_COMPAT_KEY}` },
+    });
+    const chunks = [];
+    const timer = setTimeout(() => {
+      ws.terminate();
+      reject(new Error('runCode: no close within 60 s'));
+    }, 60000);
+    ws.on('open', () => ws.send(JSON.stringify({ code })));
+    ws.on('message', (data) => chunks.push(JSON.parse(data.toString())));
+    ws.on('close', (status, reason) => {
+      clearTimeout(timer);
+      if (status === 1000) resolve(chunks);
+      else reject(new Error(`runCode closed with ${status} ${reason}`));
+    });
+    ws.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
+}
 
 main('interpreter', async () => {
   const daytona = client();
@@ -112,6 +141,25 @@ main('interpreter', async () => {
     );
     assert.equal(bar.artifacts.charts[0].type, 'bar', 'a figure left open is a chart too');
     assert.deepEqual(bar.artifacts.charts[0].elements.map((e) => [e.label, e.value]), [['a', '3'], ['b', '4']]);
+
+    // runCode's WebSocket carries each figure as {type: 'chart', chart}, the
+    // chart as codeRun's artifacts.charts holds it; the SDK's runCode skips it
+    const drawn = 'import matplotlib.pyplot as plt\nplt.plot([1, 2], [3, 4])\nplt.title("Over the socket")\n' +
+      'plt.show()\nplt.bar(["a"], [1])\nprint("shown")';
+    const chunks = await rawRunCode(sb.id, drawn);
+    const wsCharts = chunks.filter((c) => c.type === 'chart').map((c) => c.chart);
+    assert.equal(wsCharts.length, 2, `a chart at show() and one left open: ${JSON.stringify(chunks).slice(0, 400)}`);
+    assert.equal(wsCharts[0].type, 'line');
+    assert.equal(wsCharts[0].title, 'Over the socket');
+    assert.deepEqual(wsCharts[0].elements[0].points, [[1, 3], [2, 4]]);
+    assert.equal(wsCharts[1].type, 'bar');
+    const wsPng = Buffer.from(wsCharts[0].png, 'base64');
+    assert.deepEqual([...wsPng.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'PNG magic bytes');
+    assert.equal(chunks.filter((c) => c.type === 'stdout').map((c) => c.text).join(''), 'shown\n');
+    assert.deepEqual(chunks[chunks.length - 1], { type: 'control', text: 'completed' }, 'completed comes last');
+    r = await ci.runCode(drawn);
+    assert.equal(r.error, undefined, 'the SDK runs code that draws');
+    assert.equal(r.stdout, 'shown\n', 'the SDK skips the chart chunks');
   } finally {
     await sb.delete();
   }
