@@ -55,6 +55,7 @@ struct srv
   enum islet_net_mode net_default; /* --default-network: a create that asks for none */
   const char *preview_domain;      /* --preview-domain: previews at <port>-<id>.<it>; or NULL */
   struct metrics *metrics;         /* isletd's own counters (metrics.c); NULL: none kept */
+  struct v1pool *v1pool;           /* --v1-pool (v1pool.c); NULL: none */
   unsigned char preview_key[32];   /* signs preview tokens and URLs (preview.c) */
 };
 
@@ -428,6 +429,25 @@ void interp_free (struct interp *t);
 struct reaper;
 int reaper_start (struct srv *srv, struct reaper **out, struct islet_err *err) ISLET_MUST_CHECK;
 void reaper_stop (struct reaper *rp);
+
+/* ---- v1pool.c: sandboxes made ahead for /v1/execute, destroys after the answer ---- */
+#define V1POOL_MAX 16
+struct v1pool;
+/* size 0: none (*out NULL): every run makes and destroys its own, before
+ * its answer. */
+int v1pool_new (struct srv *srv, unsigned size, struct v1pool **out,
+                struct islet_err *err) ISLET_MUST_CHECK;
+/* The queued destroys done, the ready sandboxes destroyed. */
+void v1pool_free (struct v1pool *p);
+/* A sandbox for one run of k, as owned_scratch_begin makes one: from the
+ * pool when limits and net are its, counted in k's quota either way. */
+int v1pool_begin (struct srv *srv, const struct owner *k, const struct islet_limits *limits,
+                  const struct islet_net *net, char id[ISLET_ID_LEN + 1],
+                  struct islet_err *err) ISLET_MUST_CHECK;
+/* The run is over: its sandbox destroyed, after the answer with a pool. */
+void v1pool_end (struct srv *srv, const struct owner *k, const char *id);
+/* The pool's gauges and counters, for GET /metrics (p may be NULL). */
+void v1pool_render (struct v1pool *p, FILE *f);
 
 /* ---- metrics.c: isletd's own counters (each call takes a NULL m) ---- */
 struct metrics;

@@ -52,7 +52,7 @@ usage (FILE *f)
            "              [--default-max-sandboxes N] [--default-max-memory MIB]\n"
            "              [--default-max-cpus N] [--default-max-disk MIB] [--sandbox-max NAME=N]\n"
            "              [--default-network none|all] [--dns ADDR] [--preview-domain DOMAIN]\n"
-           "              [--insecure-registry HOST[:PORT]...]\n"
+           "              [--insecure-registry HOST[:PORT]...] [--v1-pool N]\n"
            "       isletd key create [--name NAME] [--json] [--max-sandboxes N]\n"
            "                         [--max-memory MIB] [--max-cpus N] [--max-disk MIB]\n"
            "       isletd key list [--json] | key revoke ID\n"
@@ -85,6 +85,8 @@ usage (FILE *f)
            "                      sandbox and port, the path goes on unchanged\n"
            "  --insecure-registry HOST[:PORT]  pulls may speak plain HTTP to this registry\n"
            "                      (repeatable; loopback registries may without it)\n"
+           "  --v1-pool N         keep N sandboxes (at most 16) ready for /v1/execute, and\n"
+           "                      destroy each run's after its answer (default 0: none)\n"
            "  --sandbox-max NAME=N  the most one sandbox may ask for of a limit (repeatable;\n"
            "                      NAME: memory_mb 8192, cpu_millis 4000, pids 1024, disk_mb\n"
            "                      20480, timeout_s 3600, output_bytes 16 MiB, nofile 65536)\n"
@@ -214,6 +216,7 @@ struct args
   bool json;
   unsigned conns[2]; /* --max-connections, --max-client-connections; 0: default */
   uint64_t scratch;  /* --max-key-scratch; 0: default */
+  unsigned v1_pool;  /* --v1-pool */
   uint64_t audit[2]; /* --audit-days, --audit-max-records */
   struct bounds b;
   char *origins;   /* --allow-origin, comma-separated */
@@ -271,7 +274,8 @@ serve_open (struct srv *srv, const struct args *a, char **key_path, struct islet
     fprintf (stderr, "isletd: sweep at start: %s\n", e.msg);
   owned_snapshot_sweep (srv);
   log_default_image (a->state);
-  return 0;
+  /* after the sweep, which would take its sandboxes for leftovers */
+  return v1pool_new (srv, a->v1_pool, &srv->v1pool, err);
 }
 
 /* Where isletd serves, on stdout and in STATE/isletd.url (where the CLI
@@ -313,6 +317,7 @@ serve_close (struct srv *srv, struct reaper *rp, struct http *h, int rc)
   pulls_shutdown (srv->pulls);
   streams_done = srv_streams_wait (srv, 10000);
   http_stop (h);
+  v1pool_free (srv->v1pool); /* no request takes or gives one back now */
   sio_free (srv->sio);
   mcp_sessions_free (srv->mcp);
   metrics_free (srv->metrics);
@@ -577,6 +582,7 @@ static const struct option opts[] = {
   { "max-key-scratch", required_argument, NULL, 'S' },
   { "audit-days", required_argument, NULL, 'D' },
   { "audit-max-records", required_argument, NULL, 'R' },
+  { "v1-pool", required_argument, NULL, 'P' },
   /* a quota's six fields, the key's own then the default */
   { "max-sandboxes", required_argument, NULL, OPT_QUOTA + 0 },
   { "max-memory", required_argument, NULL, OPT_QUOTA + 1 },
@@ -617,6 +623,14 @@ take_count (struct args *a, int o, const char *arg)
           return -1;
         }
       a->conns[o == 'C' ? 0 : 1] = (unsigned) v;
+      return 0;
+    case 'P':
+      if (islet_parse_u64 (arg, V1POOL_MAX, &v, &err) < 0)
+        {
+          fprintf (stderr, "isletd: --v1-pool: '%s' is not from 0 to %d\n", arg, V1POOL_MAX);
+          return -1;
+        }
+      a->v1_pool = (unsigned) v;
       return 0;
     case 'S':
       if (islet_parse_u64 (arg, UINT64_MAX / 2, &a->scratch, &err) < 0 || a->scratch == 0)
@@ -701,6 +715,7 @@ take_opt (struct args *a, int o, const char *arg)
     case 'C':
     case 'c':
     case 'S':
+    case 'P':
     case 'D':
     case 'R': return take_count (a, o, arg) < 0 ? 2 : -1;
     case OPT_PREVIEW_DOMAIN:

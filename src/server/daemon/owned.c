@@ -630,6 +630,25 @@ owned_scratch_begin (const struct owner *k, const struct islet_limits *limits,
   return rc;
 }
 
+int
+owned_scratch_adopt (const struct owner *k, const struct islet_limits *limits, const char *id,
+                     struct islet_err *err)
+{
+  struct owned_spec spec = { .limits = *limits };
+  struct islet_store_sandbox row = { 0 };
+  struct islet_quota q;
+  int rc;
+
+  if (within_ceiling (k->srv, limits, err) < 0 || owned_quota (k, &q, err) < 0)
+    return -1;
+  row_of (k, &spec, ISLET_PHASE_SCRATCH, &row);
+  snprintf (row.id, sizeof row.id, "%s", id);
+  row.name = islet_xstrdup (id);
+  rc = islet_store_sandbox_claim (k->srv->store, &row, &q, err);
+  islet_store_sandbox_fini (&row);
+  return rc;
+}
+
 void
 owned_scratch_end (const struct owner *k, const char *id)
 {

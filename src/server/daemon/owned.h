@@ -139,6 +139,11 @@ int owned_destroy (const struct owner *k, struct owned *o, struct islet_err *err
 int owned_scratch_begin (const struct owner *k, const struct islet_limits *limits,
                          const struct islet_net *net, char id[ISLET_ID_LEN + 1],
                          struct islet_err *err) ISLET_MUST_CHECK;
+/* Give k one of isletd's own scratch sandboxes (made with no key, not yet
+ * used): its row, in phase scratch, within k's quota as owned_scratch_begin
+ * would have made it (ISLET_E_LIMIT, and no row, over it). */
+int owned_scratch_adopt (const struct owner *k, const struct islet_limits *limits, const char *id,
+                         struct islet_err *err) ISLET_MUST_CHECK;
 void owned_scratch_end (const struct owner *k, const char *id);
 
 /* The Daytona Sandbox object (new reference); state NULL: from info

@@ -1,7 +1,10 @@
 /* The one-shot API, for applications that just want "run this code":
- * POST /v1/execute runs code in a fresh sandbox (from the warm pool when the
- * limits are the defaults) and answers with its output, status and resource
- * use; the sandbox is gone before the answer.  GET /v1/status says what the
+ * POST /v1/execute runs code in a fresh sandbox (from the core's warm pool
+ * when one is set and the limits are the defaults) and answers with its output,
+ * status and resource use.  The sandbox serves that request only: it is
+ * destroyed before the answer, or, with isletd --v1-pool, taken from
+ * sandboxes made ahead and destroyed right after the answer
+ * (daemon/v1pool.c).  GET /v1/status says what the
  * server is and what the caller has; GET/PUT /v1/config the caller's
  * defaults (each key its own, in the store; v1_config.c); POST /v1/test a
  * real run; POST /v1/sandbox and DELETE /v1/sandbox/{id} a kept sandbox,
@@ -395,7 +398,7 @@ v1_execute (struct req *r, struct resp *out)
       v1_settings_fini (&job.set);
       return;
     }
-  if (owned_scratch_begin (&k, &job.set.limits, &job.set.net, id, &err) < 0)
+  if (v1pool_begin (r->srv, &k, &job.set.limits, &job.set.net, id, &err) < 0)
     {
       reply_islet_err (out, &err, false);
       v1_settings_fini (&job.set);
@@ -407,7 +410,7 @@ v1_execute (struct req *r, struct resp *out)
     (void) storage_refused (out);
   else
     execute_in (r, r->srv->ctx, id, &job, out);
-  owned_scratch_end (&k, id);
+  v1pool_end (r->srv, &k, id);
   v1_settings_fini (&job.set);
 }
 
