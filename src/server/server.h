@@ -444,7 +444,9 @@ void v1pool_free (struct v1pool *p);
 int v1pool_begin (struct srv *srv, const struct owner *k, const struct islet_limits *limits,
                   const struct islet_net *net, char id[ISLET_ID_LEN + 1],
                   struct islet_err *err) ISLET_MUST_CHECK;
-/* The run is over: its sandbox destroyed, after the answer with a pool. */
+/* The run is over (once for each v1pool_begin that succeeded): its sandbox
+ * destroyed, after the answer with a pool; the pool's refill, which waits
+ * for the runs under way, may go on. */
 void v1pool_end (struct srv *srv, const struct owner *k, const char *id);
 /* The pool's gauges and counters, for GET /metrics (p may be NULL). */
 void v1pool_render (struct v1pool *p, FILE *f);

@@ -46,6 +46,7 @@ struct v1pool
   unsigned n_ready;
   struct gone gone[GONE_MAX]; /* first in, first destroyed */
   unsigned n_gone;
+  unsigned running; /* runs between v1pool_begin and v1pool_end */
   struct gone busy; /* the destroy under way, while busy_on */
   bool busy_on;
   bool stop;
@@ -119,7 +120,10 @@ work_one (struct v1pool *p)
       pthread_cond_broadcast (&p->done);
       return true;
     }
-  if (p->n_ready >= p->size || p->stop || islet_now_ns () < p->retry_ns)
+  /* a refill waits for the runs under way (unless none is left for the
+   * next): on a small host its create would take their CPU */
+  if (p->n_ready >= p->size || p->stop || islet_now_ns () < p->retry_ns
+      || (p->running > 0 && p->n_ready > 0))
     return false;
   pthread_mutex_unlock (&p->lock);
   rc = owned_scratch_begin (&own, &pool_limits, NULL, id, &err);
@@ -251,6 +255,16 @@ flush_key (struct v1pool *p, int64_t key_id)
   return n + waited;
 }
 
+static void
+running_add (struct v1pool *p, int d)
+{
+  pthread_mutex_lock (&p->lock);
+  p->running += (unsigned) d;
+  if (p->running == 0)
+    pthread_cond_signal (&p->wake);
+  pthread_mutex_unlock (&p->lock);
+}
+
 /* A pooled sandbox for k, if one fits and the key's quota takes it: 1 with
  * its id, 0 when none (the caller makes one), -1 refused. */
 static int
@@ -266,7 +280,8 @@ take (struct v1pool *p, const struct owner *k, const struct islet_limits *l,
     {
       memcpy (id, p->ready[--p->n_ready], ISLET_ID_LEN + 1);
       got = true;
-      pthread_cond_signal (&p->wake); /* a replacement */
+      if (p->n_ready == 0)
+        pthread_cond_signal (&p->wake); /* a replacement now; else at the end */
     }
   pthread_mutex_unlock (&p->lock);
   if (!got)
@@ -297,19 +312,26 @@ v1pool_begin (struct srv *srv, const struct owner *k, const struct islet_limits 
   struct v1pool *p = srv->v1pool;
   int rc;
 
-  if (p && (rc = take (p, k, limits, net, id, err)) != 0)
-    return rc > 0 ? 0 : -1;
-  if (owned_scratch_begin (k, limits, net, id, err) == 0)
-    return 0;
-  if (p && err->kind == ISLET_E_LIMIT && flush_key (p, k->key_id) > 0)
+  if (p == NULL)
     return owned_scratch_begin (k, limits, net, id, err);
-  return -1;
+  running_add (p, 1);
+  if ((rc = take (p, k, limits, net, id, err)) == 0)
+    {
+      rc = owned_scratch_begin (k, limits, net, id, err);
+      if (rc < 0 && err->kind == ISLET_E_LIMIT && flush_key (p, k->key_id) > 0)
+        rc = owned_scratch_begin (k, limits, net, id, err);
+    }
+  if (rc < 0)
+    running_add (p, -1);
+  return rc < 0 ? -1 : 0;
 }
 
 void
 v1pool_end (struct srv *srv, const struct owner *k, const char *id)
 {
   struct v1pool *p = srv->v1pool;
+
+  bool queued = false;
 
   if (p)
     {
@@ -319,13 +341,14 @@ v1pool_end (struct srv *srv, const struct owner *k, const char *id)
           p->gone[p->n_gone].key_id = k->key_id;
           snprintf (p->gone[p->n_gone].id, sizeof p->gone[0].id, "%s", id);
           p->n_gone++;
-          pthread_cond_signal (&p->wake);
-          pthread_mutex_unlock (&p->lock);
-          return;
+          queued = true;
         }
+      p->running--;
+      pthread_cond_signal (&p->wake); /* the destroy, a refill */
       pthread_mutex_unlock (&p->lock);
     }
-  owned_scratch_end (k, id);
+  if (!queued)
+    owned_scratch_end (k, id);
 }
 
 void
