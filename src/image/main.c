@@ -10,7 +10,9 @@
  *   islet-image STATE_DIR build-default
  *   islet-image STATE_DIR build [-t NAME] [-f DOCKERFILE|-] [--build-arg K=V]...
  *               [--network none|all] [--timeout S] [--memory MB] [--max-bytes N]
- *               [CONTEXT]
+ *               [--context-tar TAR]... [CONTEXT]
+ *   (--context-tar: the context is these tars unpacked together, as the
+ *   Daytona SDK uploads a context; not with CONTEXT)
  *
  * It prints one JSON object on stdout: the result, or {"error":{"kind",
  * "message"}} with exit status 1.  The CLI (src/cli/image.c) reads it. */
@@ -18,6 +20,7 @@
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "islet/oci.h"
 #include "islet/util.h"
@@ -168,15 +171,19 @@ do_build (const char *state, int argc, char **argv, struct islet_err *err)
   struct islet_build_opts o = { .limits = ISLET_LIMITS_DEFAULT,
                                 .timeout_s = 600,
                                 .progress = stderr };
-  cleanup_free char *text = NULL, *deflt = NULL, *norm = NULL;
+  cleanup_free char *text = NULL, *deflt = NULL, *norm = NULL, *ctx_dir = NULL;
+  cleanup_free char **tars = islet_xcalloc ((size_t) argc + 1, sizeof *tars);
   const char *file = NULL;
   json_t *id = NULL;
   bool cached = false;
-  int rc = -1;
+  int rc = -1, ctx_lock = -1;
+  size_t n_tars = 0;
 
   o.build_args = json_object ();
   for (int i = 0; i < argc; i++)
-    if (argv[i][0] == '-' && argv[i][1] && i + 1 < argc)
+    if (strcmp (argv[i], "--context-tar") == 0 && i + 1 < argc)
+      tars[n_tars++] = argv[++i];
+    else if (argv[i][0] == '-' && argv[i][1] && i + 1 < argc)
       {
         if (build_opt (&o, &file, argv[i], argv[i + 1], err) < 0)
           goto out;
@@ -194,6 +201,11 @@ do_build (const char *state, int argc, char **argv, struct islet_err *err)
       islet_fail (err, ISLET_E_INVALID, 0, "build takes a CONTEXT directory, or -f DOCKERFILE");
       goto out;
     }
+  if (n_tars && (o.context || file == NULL))
+    {
+      islet_fail (err, ISLET_E_INVALID, 0, "--context-tar takes -f DOCKERFILE and no CONTEXT");
+      goto out;
+    }
   if (file == NULL)
     file = deflt = islet_xasprintf ("%s/Dockerfile", o.context);
   if (o.name)
@@ -205,10 +217,22 @@ do_build (const char *state, int argc, char **argv, struct islet_err *err)
       islet_ref_fini (&ref);
     }
   o.limits.timeout_s = o.timeout_s;
+  if (n_tars)
+    {
+      if (build_context_from_tars (state, tars, n_tars, o.max_bytes, &ctx_dir, &ctx_lock, err) < 0)
+        goto out;
+      o.context = ctx_dir;
+    }
   text = read_dockerfile (file, err);
   if (text && islet_oci_build (state, &o, text, &id, &cached, err) == 0)
     rc = print (json_pack ("{s:[o],s:b}", "ids", id, "cached", cached));
 out:
+  if (ctx_dir)
+    {
+      struct islet_err ignored;
+      (void) !islet_rm_rf (ctx_dir, &ignored);
+      close (ctx_lock);
+    }
   json_decref (o.build_args);
   return rc;
 }

@@ -126,6 +126,16 @@ int build_layer_copy (const struct build_copy *c, const struct build_lowers *low
 int build_layer_mkdir (const char *path, const struct build_lowers *lowers, int out, bool *made,
                        struct islet_err *err) ISLET_MUST_CHECK;
 
+/* ---- oci_build_context.c ---- */
+
+/* The tars (each a part of a build context, as the Daytona SDK uploads
+ * them) unpacked together into a new directory *dir (malloc'd), held by
+ * *lock until the build is over: then remove *dir and close *lock.  Only
+ * files, directories and links; their sizes together within max_bytes (0:
+ * no bound). */
+int build_context_from_tars (const char *state, char *const *tars, size_t n, uint64_t max_bytes,
+                             char **dir, int *lock, struct islet_err *err) ISLET_MUST_CHECK;
+
 /* ---- oci_build_run.c ---- */
 
 /* A RUN: a sandbox (named islet-build-TOKEN-STEP) made from the image id,
