@@ -65,6 +65,7 @@ struct req
 {
   struct srv *srv;
   const char *method, *path;
+  const char *target;                 /* the path and query as they came, not decoded */
   void *conn;                         /* the HTTP library's connection */
   const char *params[SRV_PARAMS_MAX]; /* path segments matched by {} */
   char *param_buf;                    /* storage of params */
@@ -334,9 +335,24 @@ void api_sandbox_archive (struct req *r, struct resp *out);
  * absent or null); -1 with a 400 in out when it has another type */
 int field_string (json_t *j, const char *k, const char **v, struct resp *out);
 /* sandbox_api.c: the body's buildInfo: *from (a Dockerfile that is one FROM
- * line: that image) or *dockerfile (one to build), both malloc'd and left
- * NULL when it is absent; -1 with a 400 (context files, a bad shape) */
-int daytona_build_info (json_t *j, char **from, char **dockerfile, struct resp *out);
+ * line: that image) or *dockerfile (one to build) and *contexts (its
+ * contextHashes, a NULL-terminated list, or NULL), all malloc'd and left
+ * NULL when it is absent; -1 with a 400 (a bad shape) */
+#define BUILD_CONTEXTS_MAX 64
+int daytona_build_info (json_t *j, char **from, char **dockerfile, char ***contexts,
+                        struct resp *out);
+/* object_storage.c: build contexts (Image.addLocalFile, addLocalDir) through
+ * GET /api/object-storage/push-access and an S3 subset under
+ * /object-storage/ (object_storage_s3.c), which has its own signatures
+ * instead of the API key: http.c routes a path of object_storage_path to
+ * object_storage_route before any key is asked for. */
+void api_object_storage_push_access (struct req *r, struct resp *out);
+extern const struct route object_storage_route;
+bool object_storage_path (const char *path);
+/* The tar of context hash uploaded by key_id: its path (malloc'd), or an
+ * ISLET_E_INVALID naming the hash. */
+int object_storage_context_path (struct srv *srv, int64_t key_id, const char *hash, char **path,
+                                 struct islet_err *err) ISLET_MUST_CHECK;
 /* snapshot_api.c */
 void api_sandbox_snapshot (struct req *r, struct resp *out);
 void api_snapshot_create (struct req *r, struct resp *out);

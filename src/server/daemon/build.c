@@ -45,19 +45,35 @@ spawn (char **argv, int in, int out, int null)
   _exit (127);
 }
 
+/* islet-image's arguments: the fixed ones, then --context-tar TAR for
+ * each context (tars[i] malloc'd, freed by the caller). */
+static char **
+build_argv (char *const *fixed, size_t n_fixed, char **tars, size_t n_tars)
+{
+  char **argv = islet_xcalloc (n_fixed + 2 * n_tars + 1, sizeof *argv);
+
+  memcpy (argv, fixed, n_fixed * sizeof *argv);
+  for (size_t i = 0; i < n_tars; i++)
+    {
+      argv[n_fixed + 2 * i] = (char *) "--context-tar";
+      argv[n_fixed + 2 * i + 1] = tars[i];
+    }
+  return argv;
+}
+
 /* Run the build, its answer (stdout) into *answer. */
 static int
-run_build (const struct owner *k, const char *dockerfile, char **answer, int *status,
-           struct islet_err *err)
+run_build (const struct owner *k, const char *dockerfile, char **tars, size_t n_tars, char **answer,
+           int *status, struct islet_err *err)
 {
   cleanup_free char *prog = islet_program_path ("islet-image");
   const char *mode = k->srv->net_default == ISLET_NET_ALL ? "all" : "none";
   struct islet_quota q = { 0 };
   char max[24];
-  char *argv[] = { prog,          k->srv->state_dir,      (char *) "build",
-                   (char *) "-f", (char *) "-",           (char *) "--network",
-                   (char *) mode, (char *) "--max-bytes", max,
-                   NULL };
+  char *fixed[] = { prog,          k->srv->state_dir,      (char *) "build",
+                    (char *) "-f", (char *) "-",           (char *) "--network",
+                    (char *) mode, (char *) "--max-bytes", max };
+  cleanup_free char **argv = build_argv (fixed, sizeof fixed / sizeof fixed[0], tars, n_tars);
   cleanup_close int in = memfd_create ("islet-dockerfile", MFD_CLOEXEC);
   cleanup_close int null = open ("/dev/null", O_WRONLY | O_CLOEXEC);
   int fds[2];
@@ -119,28 +135,54 @@ first_from (const char *df)
   return NULL;
 }
 
+static void
+tars_free (char **tars)
+{
+  for (size_t i = 0; tars && tars[i]; i++)
+    free (tars[i]);
+  free (tars);
+}
+
 int
-owned_image_build (const struct owner *k, const char *dockerfile, char id[72],
-                   struct islet_err *err)
+owned_image_build (const struct owner *k, const char *dockerfile, char *const *contexts,
+                   char id[72], struct islet_err *err)
 {
   cleanup_free char *answer = NULL, *base = first_from (dockerfile);
   cleanup_json json_t *a = NULL;
+  char **tars = NULL;
+  size_t n_tars = 0;
   int status = 0, rc;
+
+  /* each context the key uploaded (object_storage.c), found before anything runs */
+  while (contexts && contexts[n_tars])
+    n_tars++;
+  tars = islet_xcalloc (n_tars + 1, sizeof *tars);
+  for (size_t i = 0; i < n_tars; i++)
+    if (object_storage_context_path (k->srv, k->key_id, contexts[i], &tars[i], err) < 0)
+      {
+        tars_free (tars);
+        return -1;
+      }
 
   /* the base pulled first when it is not here, as create({image: REF}) does */
   if (base && owned_image_ensure (k, base, err) < 0)
-    return islet_wrap (err, "buildInfo: FROM %s", base);
+    {
+      tars_free (tars);
+      return islet_wrap (err, "buildInfo: FROM %s", base);
+    }
 
   pthread_mutex_lock (&builds_lock);
   if (builds_running >= BUILDS_RUNNING)
     {
       pthread_mutex_unlock (&builds_lock);
+      tars_free (tars);
       return islet_fail (err, ISLET_E_LIMIT, 0,
                          "%d image builds are running: try again when one is done", BUILDS_RUNNING);
     }
   builds_running++;
   pthread_mutex_unlock (&builds_lock);
-  rc = run_build (k, dockerfile, &answer, &status, err);
+  rc = run_build (k, dockerfile, tars, n_tars, &answer, &status, err);
+  tars_free (tars);
   pthread_mutex_lock (&builds_lock);
   builds_running--;
   pthread_mutex_unlock (&builds_lock);

@@ -190,12 +190,13 @@ int owned_image_ensure (const struct owner *k, const char *ref,
 
 /* ---- image builds (build.c) ---- */
 
-/* Build dockerfile (its text; no context) for k in an islet-image child,
- * waited for; id receives the image's id.  A build that fails is
- * ISLET_E_INVALID with the step and its last output; ISLET_E_LIMIT while
- * BUILDS_RUNNING builds run. */
-int owned_image_build (const struct owner *k, const char *dockerfile, char id[72],
-                       struct islet_err *err) ISLET_MUST_CHECK;
+/* Build dockerfile (its text) for k in an islet-image child, waited for;
+ * its context: the tars of contexts (hashes k uploaded to object storage,
+ * NULL-terminated; NULL: none); id receives the image's id.  A build that
+ * fails is ISLET_E_INVALID with the step and its last output; ISLET_E_LIMIT
+ * while BUILDS_RUNNING builds run. */
+int owned_image_build (const struct owner *k, const char *dockerfile, char *const *contexts,
+                       char id[72], struct islet_err *err) ISLET_MUST_CHECK;
 
 /* ---- Daytona's snapshots (owned_snapshot.c) ---- */
 

@@ -520,6 +520,24 @@ islet_store_key_quota (struct islet_store *st, int64_t id, struct islet_quota *o
 }
 
 int
+islet_store_key_valid (struct islet_store *st, int64_t id, struct islet_err *err)
+{
+  STORE_LOCKED (st);
+  cleanup_stmt sqlite3_stmt *s = NULL;
+  int rc;
+
+  if (store_prepare (st, "SELECT 1 FROM api_keys WHERE id = ? AND revoked IS NULL", &s, err) < 0)
+    return -1;
+  sqlite3_bind_int64 (s, 1, id);
+  rc = sqlite3_step (s);
+  if (rc == SQLITE_DONE)
+    return islet_fail (err, ISLET_E_NOTFOUND, 0, "no valid key %lld", (long long) id);
+  if (rc != SQLITE_ROW)
+    return store_db_fail (st, err, "find key");
+  return 0;
+}
+
+int
 islet_store_key_find (struct islet_store *st, const char *hash_hex, int64_t *id,
                       struct islet_err *err)
 {

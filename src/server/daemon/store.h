@@ -53,6 +53,9 @@ int islet_store_key_list (struct islet_store *st, json_t **out,
  * has that id. */
 int islet_store_key_revoke (struct islet_store *st, int64_t id,
                             struct islet_err *err) ISLET_MUST_CHECK;
+/* Key id exists and is not revoked; ISLET_E_NOTFOUND if not. */
+int islet_store_key_valid (struct islet_store *st, int64_t id,
+                           struct islet_err *err) ISLET_MUST_CHECK;
 /* The id of a key that is not revoked; ISLET_E_NOTFOUND if none. */
 int islet_store_key_find (struct islet_store *st, const char *hash_hex, int64_t *id,
                           struct islet_err *err) ISLET_MUST_CHECK;

@@ -173,14 +173,15 @@ bad:
 /* buildInfo: the SDK sends create({image: 'ref'}) as the Dockerfile
  * "FROM ref\n", which asks for nothing but that image, so islet takes it as
  * the image (pulled if it is not in the store).  Any other Dockerfile is
- * built (*dockerfile); context files (Image.addLocalFile, addLocalDir) would
- * need object storage, and are refused.  *from and *dockerfile are
- * malloc'd. */
+ * built (*dockerfile), with the context files (Image.addLocalFile,
+ * addLocalDir) the SDK uploaded to object storage, named by their hashes
+ * (*contexts; object_storage.c).  All malloc'd. */
 int
-daytona_build_info (json_t *j, char **from, char **dockerfile, struct resp *out)
+daytona_build_info (json_t *j, char **from, char **dockerfile, char ***contexts, struct resp *out)
 {
-  json_t *b = json_object_get (j, "buildInfo"), *ctx;
+  json_t *b = json_object_get (j, "buildInfo"), *ctx, *h;
   const char *df, *ref, *end;
+  size_t i;
 
   if (b == NULL || json_is_null (b) || (json_is_object (b) && json_object_size (b) == 0))
     return 0;
@@ -191,20 +192,37 @@ daytona_build_info (json_t *j, char **from, char **dockerfile, struct resp *out)
       reply_error (out, 400, "BAD_REQUEST", "buildInfo must be an object with dockerfileContent");
       return -1;
     }
-  if (ctx && !json_is_null (ctx) && json_array_size (ctx) != 0)
+  if (ctx && !json_is_null (ctx) && !json_is_array (ctx))
     {
-      reply_error (out, 400, "BAD_REQUEST",
-                   "buildInfo.contextHashes cannot be honoured: an image with local files "
-                   "(addLocalFile, addLocalDir, COPY) needs object storage, which islet does not "
-                   "offer; build it with `islet image build` and create from its name");
+      reply_error (out, 400, "BAD_REQUEST", "buildInfo.contextHashes must be an array of strings");
       return -1;
+    }
+  if (json_array_size (ctx) > BUILD_CONTEXTS_MAX)
+    {
+      reply_error (out, 400, "BAD_REQUEST", "buildInfo.contextHashes: at most %d contexts",
+                   BUILD_CONTEXTS_MAX);
+      return -1;
+    }
+  if (json_array_size (ctx) > 0)
+    {
+      *contexts = islet_xcalloc (json_array_size (ctx) + 1, sizeof **contexts);
+      json_array_foreach (ctx, i, h)
+      {
+        if (!json_is_string (h))
+          {
+            reply_error (out, 400, "BAD_REQUEST",
+                         "buildInfo.contextHashes must be an array of strings");
+            return -1;
+          }
+        (*contexts)[i] = islet_xstrdup (json_string_value (h));
+      }
     }
   ref = df;
   if (strncasecmp (df, "FROM", 4) == 0 && (df[4] == ' ' || df[4] == '\t'))
     {
       ref = df + 4 + strspn (df + 4, " \t");
       end = ref + strcspn (ref, " \t\r\n");
-      if (end != ref && *ref != '-' && end[strspn (end, " \t\r\n")] == '\0')
+      if (end != ref && *ref != '-' && end[strspn (end, " \t\r\n")] == '\0' && !*contexts)
         {
           *from = strndup (ref, (size_t) (end - ref));
           return 0;
@@ -219,6 +237,7 @@ struct create_args
   const char *name, *snapshot, *target, *language;
   char *from;       /* buildInfo's FROM image, when that is all it says */
   char *dockerfile; /* else the Dockerfile to build */
+  char **contexts;  /* and its context files' hashes, or NULL */
   json_t *labels, *env;
   struct islet_limits limits;
   struct islet_net net;
@@ -265,7 +284,7 @@ parse_create (json_t *j, enum islet_net_mode net_default, struct create_args *a,
       || field_minutes (j, "autoStopInterval", 0, &a->auto_stop, out) < 0
       || field_minutes (j, "autoArchiveInterval", 0, &a->auto_archive, out) < 0
       || field_minutes (j, "autoDeleteInterval", -1, &a->auto_delete, out) < 0
-      || daytona_build_info (j, &a->from, &a->dockerfile, out) < 0
+      || daytona_build_info (j, &a->from, &a->dockerfile, &a->contexts, out) < 0
       || field_minutes (j, "autoPauseInterval", 0, &a->auto_pause, out) < 0
       || field_minutes (j, "ttlMinutes", 0, &a->ttl, out) < 0
       || one_idle_action (a->auto_stop, a->auto_pause, out) < 0
@@ -342,7 +361,7 @@ api_sandbox_create (struct req *r, struct resp *out)
   if (a.dockerfile)
     {
       char built[72];
-      if (owned_image_build (&k, a.dockerfile, built, &err) < 0)
+      if (owned_image_build (&k, a.dockerfile, a.contexts, built, &err) < 0)
         {
           reply_islet_err (out, &err, false);
           goto out;
@@ -386,6 +405,7 @@ out:
   json_decref (a.env);
   free (a.from);
   free (a.dockerfile);
+  islet_strv_free (a.contexts);
 }
 
 /* ---- read ---- */

@@ -19,6 +19,12 @@ reply_snapshot (struct resp *out, int rc, struct islet_store_snapshot *s,
     islet_store_snapshot_fini (s);
 }
 
+static void
+strv_freep (char ***v)
+{
+  islet_strv_free (*v);
+}
+
 void
 api_snapshot_create (struct req *r, struct resp *out)
 {
@@ -27,6 +33,7 @@ api_snapshot_create (struct req *r, struct resp *out)
   struct islet_store_snapshot s;
   const char *name = NULL, *image = NULL;
   cleanup_free char *from = NULL, *dockerfile = NULL;
+  __attribute__ ((cleanup (strv_freep))) char **contexts = NULL;
   char built[72];
   struct islet_err err;
 
@@ -35,7 +42,7 @@ api_snapshot_create (struct req *r, struct resp *out)
     return;
   /* an Image: a FROM line alone names the image; any other Dockerfile is
      built first (the request waits), and the snapshot is its result */
-  if (daytona_build_info (j, &from, &dockerfile, out) < 0)
+  if (daytona_build_info (j, &from, &dockerfile, &contexts, out) < 0)
     return;
   if ((from || dockerfile) && image)
     {
@@ -46,7 +53,7 @@ api_snapshot_create (struct req *r, struct resp *out)
     image = from;
   if (dockerfile)
     {
-      if (owned_image_build (&k, dockerfile, built, &err) < 0)
+      if (owned_image_build (&k, dockerfile, contexts, built, &err) < 0)
         {
           reply_islet_err (out, &err, false);
           return;

@@ -364,12 +364,17 @@ begin (struct conn *c)
       c->answered = true;
       return;
     }
-  if (route_auth (&c->req, &c->resp) < 0)
+  /* object storage's S3 requests are signed with its own credentials
+     (object_storage_s3.c checks them in the route's begin) */
+  if (object_storage_path (c->req.path))
+    c->rt = &object_storage_route;
+  else if (route_auth (&c->req, &c->resp) < 0)
     {
       c->answered = true;
       return;
     }
-  c->rt = route_find (c->req.method, c->req.path, &c->req);
+  else
+    c->rt = route_find (c->req.method, c->req.path, &c->req);
   if (c->rt == NULL)
     {
       reply_error (&c->resp, 404, "NOT_FOUND", "no route %s %s", c->req.method, c->req.path);
@@ -660,7 +665,9 @@ on_request (void *cls, struct MHD_Connection *mc, const char *url, const char *m
   if (c->fresh)
     {
       c->fresh = false;
-      c->req = (struct req){ .srv = srv, .method = method, .path = url, .conn = mc };
+      c->req = (struct req){
+        .srv = srv, .method = method, .path = url, .target = c->target, .conn = mc
+      };
       begin (c);
       /* answering now, before the body: the library skips "100 Continue" and
        * closes the connection instead of reading what is left */

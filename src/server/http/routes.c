@@ -60,6 +60,9 @@ static const struct route routes[] = {
   { "GET", "/api/volumes/{}", api_volume_get, NULL, 0, NULL },
   { "DELETE", "/api/volumes/{}", api_volume_delete, "volume.delete", BODY_JSON_MAX, NULL },
   { "GET", "/api/audit", api_audit_list, NULL, 0, NULL },
+  /* build contexts (object_storage.c; the S3 requests are object_storage_route) */
+  { "GET", "/api/object-storage/push-access", api_object_storage_push_access,
+    "object-storage.push-access", 0, NULL },
   /* isletd's own metrics, in Prometheus' text format (admin key only) */
   { "GET", "/metrics", api_metrics, NULL, 0, NULL },
 
