@@ -94,9 +94,55 @@ int islet_net_ask_json (const char *mode, const json_t *allow, enum islet_net_mo
  * environment would read differently.  host receives the host, lower case,
  * without brackets. */
 int islet_net_proxy_parse (const char *url, char host[256], struct islet_err *err) ISLET_MUST_CHECK;
-/* Whether n's mode and list let the sandbox reach host (a name or an IPv4
- * address) outside itself. */
-bool islet_net_host_allowed (const struct islet_net *n, const char *host);
+
+/* What a sandbox may reach of an IPv4 range, whatever its mode.  One
+ * table: the proxy check below reads it, and the filter's rules are
+ * written from it (net_filter.c). */
+enum islet_net_reach
+{
+  ISLET_NET_NEVER = 1, /* in no mode, through no list */
+  ISLET_NET_PRIVATE,   /* only through a CIDR of the list inside the range */
+};
+
+struct islet_net_range
+{
+  const char *text;
+  uint32_t net; /* host byte order */
+  unsigned prefix;
+  enum islet_net_reach reach;
+  const char *what;
+};
+
+extern const struct islet_net_range islet_net_ranges[];
+extern const unsigned islet_net_ranges_count;
+
+/* The range of the table addr (network byte order) lies in, NULL when it
+ * is an outside address. */
+const struct islet_net_range *islet_net_range_of (uint32_t addr);
+/* Whether a CIDR entry lies inside one of the private ranges: then the
+ * list opens it (a wider CIDR opens no private address). */
+bool islet_net_entry_private (const struct islet_net_entry *e);
+
+/* How a face names the settings, for the advice in a refusal: how to ask
+ * for mode all, and where CIDRs and names go. */
+struct islet_net_words
+{
+  const char *all, *cidrs, *names;
+};
+
+/* Check that a sandbox with n could reach a proxy on host (as
+ * islet_net_proxy_parse gives it), else fail saying why and what to give:
+ * no network, an IPv6 address (no IPv6 route), loopback (the sandbox's
+ * own), an address of this host, a range never reached, a private address
+ * no CIDR of the list opens, an address or a name the list does not
+ * name.  A name in mode all is taken: what it resolves to is known only
+ * when the sandbox connects. */
+int islet_net_proxy_reach (const struct islet_net *n, const char *host,
+                           const struct islet_net_words *w, struct islet_err *err) ISLET_MUST_CHECK;
+/* Parse url, check it against n's mode and list, and set it as n's proxy
+ * (url "" clears it). */
+int islet_net_set_proxy (struct islet_net *n, const char *url, const struct islet_net_words *w,
+                         struct islet_err *err) ISLET_MUST_CHECK;
 
 bool islet_net_equal (const struct islet_net *a, const struct islet_net *b);
 

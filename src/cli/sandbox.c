@@ -11,7 +11,7 @@
 struct create_args
 {
   struct cli_limits limits;
-  const char *name, *image, *network, *from;
+  const char *name, *image, *network, *proxy, *from;
   struct cli_list allow;
   struct cli_list volumes;
 };
@@ -25,6 +25,10 @@ static const struct cli_opt create_opts[] = {
     "outbound network: none (default), all, or allow (only --allow)", 0 },
   { "allow", 0, CLI_OPT_LIST, offsetof (struct create_args, allow), "CIDR|DOMAIN",
     "with --network allow: an IPv4 CIDR, a domain or *.domain (repeatable)", 0 },
+  { "proxy", 0, CLI_OPT_STR, offsetof (struct create_args, proxy), "URL",
+    "set HTTP(S)_PROXY to URL (http:// or https://) in everything the sandbox runs; "
+    "the network must reach it",
+    0 },
   { "volume", 0, CLI_OPT_LIST, offsetof (struct create_args, volumes), "NAME:/PATH[:SUB]",
     "mount a volume (`islet volume`) read-write at PATH, or only its directory SUB (repeatable)",
     0 },
@@ -34,12 +38,26 @@ static const struct cli_opt create_opts[] = {
   { NULL, 0, 0, 0, NULL, NULL, 0 },
 };
 
-/* --network and --allow into the create's network; --allow alone means allow. */
+static int
+network_of_proxy (const char *url, struct islet_net *net, struct islet_err *err)
+{
+  static const struct islet_net_words words = { "--network all", "--allow", "--allow" };
+
+  if (islet_net_set_proxy (net, url, &words, err) < 0)
+    return islet_wrap (err, "--proxy");
+  return 0;
+}
+
+/* --network, --allow and --proxy into the create's network; --allow alone
+ * means allow.  A proxy the network cannot reach is refused (islet/net.h). */
 static int
 network_of (const struct create_args *a, struct islet_net *net, struct islet_err *err)
 {
-  return islet_net_ask (a->network, (const char *const *) a->allow.v, a->allow.n, ISLET_NET_NONE,
-                        net, err);
+  if (islet_net_ask (a->network, (const char *const *) a->allow.v, a->allow.n, ISLET_NET_NONE, net,
+                     err)
+      < 0)
+    return -1;
+  return a->proxy ? network_of_proxy (a->proxy, net, err) : 0;
 }
 
 static const struct cli_opt create_limit_opts[] = {
@@ -286,6 +304,8 @@ static const struct cli_opt network_opts[] = {
     "none, all, or allow (only --allow)", 0 },
   { "allow", 0, CLI_OPT_LIST, offsetof (struct create_args, allow), "CIDR|DOMAIN",
     "with --network allow: an IPv4 CIDR, a domain or *.domain (repeatable)", 0 },
+  { "proxy", 0, CLI_OPT_STR, offsetof (struct create_args, proxy), "URL",
+    "the proxy URL (HTTP(S)_PROXY), \"\" for none (default: the one it has)", 0 },
   { "json", 0, CLI_OPT_JSON, 0, NULL, "print the sandbox's details as JSON", 0 },
   { NULL, 0, 0, 0, NULL, NULL, 0 },
 };
@@ -302,6 +322,25 @@ static const struct cli_spec network_spec = {
   .raw_from = -1,
 };
 
+/* The sandbox's network after the change: the mode and list given (else
+ * its own), the proxy given (else its own, unchecked: closing the network
+ * must stay possible). */
+static int
+network_change (const struct create_args *a, const struct islet_sandbox_info *info,
+                struct islet_net *net, struct islet_err *err)
+{
+  struct create_args keep = *a;
+
+  keep.proxy = NULL;
+  if (a->network == NULL && a->allow.n == 0)
+    *net = info->net;
+  else if (network_of (&keep, net, err) < 0)
+    return -1;
+  else
+    memcpy (net->proxy, info->net.proxy, sizeof net->proxy);
+  return a->proxy ? network_of_proxy (a->proxy, net, err) : 0;
+}
+
 int
 cmd_network (struct cli *cli, int argc, char **argv)
 {
@@ -316,9 +355,10 @@ cmd_network (struct cli *cli, int argc, char **argv)
   r = cli_parse (cli, &network_spec, argc, argv, &a, &pos, &err);
   if (r > 0)
     return CLI_EXIT_OK;
-  if (r == 0 && a.network == NULL && a.allow.n == 0)
-    r = islet_fail (&err, ISLET_E_INVALID, 0, "network: give --network or --allow");
-  if (r < 0 || network_of (&a, &net, &err) < 0 || cli_resolve (cli, pos.v[0], &info, &err) < 0)
+  if (r == 0 && a.network == NULL && a.allow.n == 0 && a.proxy == NULL)
+    r = islet_fail (&err, ISLET_E_INVALID, 0, "network: give --network, --allow or --proxy");
+  if (r < 0 || cli_resolve (cli, pos.v[0], &info, &err) < 0
+      || network_change (&a, &info, &net, &err) < 0)
     {
       free (a.allow.v);
       return cli_report (cli, &err);

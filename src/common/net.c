@@ -1,13 +1,17 @@
 /* A sandbox's network settings: parsed, checked, written and read
- * (include/islet/net.h).  No kernel work here: the supervisor applies them
- * (net_link.c, net_filter.c). */
+ * (include/islet/net.h), and the one table of the ranges a sandbox never
+ * reaches or reaches only when its list names them.  No kernel work here:
+ * the supervisor applies them (net_link.c, net_filter.c). */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "islet/net.h"
+#include "islet/netsetup.h"
 #include "islet/util.h"
 
 static const char *const mode_names[] = {
@@ -236,25 +240,170 @@ islet_net_proxy_parse (const char *url, char host[256], struct islet_err *err)
   return proxy_host (url, auth, strcspn (auth, "/?#"), host, err);
 }
 
+/* In table order: a never range is found before a private range holding
+ * it (islet's own range lies inside the shared address space). */
+const struct islet_net_range islet_net_ranges[] = {
+  { "0.0.0.0/8", 0x00000000u, 8, ISLET_NET_NEVER, "\"this network\"" },
+  { "127.0.0.0/8", 0x7f000000u, 8, ISLET_NET_NEVER,
+    "loopback, in a sandbox its own (not the host's)" },
+  { "169.254.0.0/16", 0xa9fe0000u, 16, ISLET_NET_NEVER,
+    "link-local, where cloud metadata services answer" },
+  { "224.0.0.0/3", 0xe0000000u, 3, ISLET_NET_NEVER, "multicast or reserved" },
+  { "100.96.0.0/16", ISLET_NET_RANGE, ISLET_NET_RANGE_PREFIX, ISLET_NET_NEVER,
+    "islet's own range, the sandboxes' links" },
+  { "10.0.0.0/8", 0x0a000000u, 8, ISLET_NET_PRIVATE, "a private address" },
+  { "100.64.0.0/10", 0x64400000u, 10, ISLET_NET_PRIVATE, "a shared (carrier NAT) address" },
+  { "172.16.0.0/12", 0xac100000u, 12, ISLET_NET_PRIVATE, "a private address" },
+  { "192.168.0.0/16", 0xc0a80000u, 16, ISLET_NET_PRIVATE, "a private address" },
+  { "192.0.0.0/24", 0xc0000000u, 24, ISLET_NET_PRIVATE, "an IETF protocol address" },
+  { "198.18.0.0/15", 0xc6120000u, 15, ISLET_NET_PRIVATE, "a benchmarking address" },
+};
+const unsigned islet_net_ranges_count = sizeof islet_net_ranges / sizeof islet_net_ranges[0];
+
+static uint32_t
+mask (unsigned prefix)
+{
+  return prefix == 0 ? 0 : ~0u << (32 - prefix);
+}
+
+const struct islet_net_range *
+islet_net_range_of (uint32_t addr)
+{
+  for (unsigned i = 0; i < islet_net_ranges_count; i++)
+    if ((ntohl (addr) & mask (islet_net_ranges[i].prefix)) == islet_net_ranges[i].net)
+      return &islet_net_ranges[i];
+  return NULL;
+}
+
 bool
-islet_net_host_allowed (const struct islet_net *n, const char *host)
+islet_net_entry_private (const struct islet_net_entry *e)
+{
+  for (unsigned i = 0; i < islet_net_ranges_count; i++)
+    if (islet_net_ranges[i].reach == ISLET_NET_PRIVATE && e->prefix >= islet_net_ranges[i].prefix
+        && (ntohl (e->addr) & mask (islet_net_ranges[i].prefix)) == islet_net_ranges[i].net)
+      return true;
+  return false;
+}
+
+/* Whether addr is one of this host's own (or a broadcast address of its
+ * networks): the filter drops those by the kernel's routing table. */
+static bool
+host_address (uint32_t addr)
+{
+  struct ifaddrs *all, *i;
+  bool found = false;
+
+  if (getifaddrs (&all) < 0)
+    return false;
+  for (i = all; i && !found; i = i->ifa_next)
+    {
+      const struct sockaddr_in *a = (const struct sockaddr_in *) i->ifa_addr;
+      const struct sockaddr_in *b = (const struct sockaddr_in *) i->ifa_broadaddr;
+      if (a == NULL || a->sin_family != AF_INET)
+        continue;
+      found = a->sin_addr.s_addr == addr
+              || ((i->ifa_flags & IFF_BROADCAST) && b && b->sin_addr.s_addr == addr);
+    }
+  freeifaddrs (all);
+  return found;
+}
+
+static bool
+loopback_name (const char *host)
+{
+  size_t n = strlen (host);
+
+  return strcmp (host, "localhost") == 0 || (n > 10 && strcmp (host + n - 10, ".localhost") == 0);
+}
+
+/* An IPv4 proxy address against n's list: whether a CIDR opens it. */
+static int
+address_reach (const struct islet_net *n, const char *host, uint32_t a,
+               const struct islet_net_words *w, struct islet_err *err)
+{
+  const struct islet_net_range *r = islet_net_range_of (a);
+  struct islet_net_entry e[ISLET_NET_ENTRIES_MAX];
+  unsigned count = 0;
+
+  if (r && r->reach == ISLET_NET_NEVER)
+    return islet_fail (err, ISLET_E_INVALID, 0,
+                       "`%s` is %s (%s): a sandbox's traffic never leaves for it, whatever its "
+                       "network",
+                       host, r->what, r->text);
+  if (host_address (a))
+    return islet_fail (err, ISLET_E_INVALID, 0,
+                       "`%s` is an address of this host, which a sandbox never reaches: run the "
+                       "proxy at an address outside the host",
+                       host);
+  if (n->mode == ISLET_NET_ALL && r == NULL)
+    return 0;
+  if (n->mode == ISLET_NET_ALLOW && islet_net_parse (n, e, ISLET_NET_ENTRIES_MAX, &count, err) < 0)
+    return -1;
+  for (unsigned i = 0; i < count; i++)
+    if (e[i].is_cidr && (a & htonl (mask (e[i].prefix))) == e[i].addr
+        && (r == NULL || islet_net_entry_private (&e[i])))
+      return 0;
+  if (r)
+    return islet_fail (err, ISLET_E_INVALID, 0,
+                       "`%s` is %s, which a sandbox reaches only through a CIDR in %s that holds "
+                       "it and lies inside %s: add %s/32 to %s",
+                       host, r->what, w->cidrs, r->text, host, w->cidrs);
+  return islet_fail (err, ISLET_E_INVALID, 0,
+                     "`%s` is out of the sandbox's reach: its allow-list does not name it (add "
+                     "%s/32 to %s)",
+                     host, host, w->cidrs);
+}
+
+int
+islet_net_proxy_reach (const struct islet_net *n, const char *host, const struct islet_net_words *w,
+                       struct islet_err *err)
 {
   struct islet_net_entry e[ISLET_NET_ENTRIES_MAX];
-  struct islet_err ignored;
   struct in_addr a;
   unsigned count = 0;
 
-  if (n->mode != ISLET_NET_ALLOW)
-    return n->mode == ISLET_NET_ALL;
-  if (islet_net_parse (n, e, ISLET_NET_ENTRIES_MAX, &count, &ignored) < 0)
-    return false;
-  if (inet_pton (AF_INET, host, &a) != 1)
-    return islet_net_name_allowed (e, count, host);
-  for (unsigned i = 0; i < count; i++)
-    if (e[i].is_cidr
-        && (a.s_addr & (e[i].prefix == 0 ? 0 : htonl (~0u << (32 - e[i].prefix)))) == e[i].addr)
-      return true;
-  return false;
+  if (strchr (host, ':') != NULL)
+    return islet_fail (err, ISLET_E_INVALID, 0,
+                       "`%s` is an IPv6 address: sandboxes have no IPv6 route", host);
+  if (loopback_name (host))
+    return islet_fail (err, ISLET_E_INVALID, 0,
+                       "`%s` is loopback, in a sandbox its own (not the host's): a sandbox's "
+                       "traffic never leaves for it, whatever its network",
+                       host);
+  if (n->mode == ISLET_NET_NONE)
+    return islet_fail (err, ISLET_E_INVALID, 0,
+                       "`%s` is out of the sandbox's reach: it has no outbound network (give %s, "
+                       "or an allow-list that names the proxy)",
+                       host, w->all);
+  if (inet_pton (AF_INET, host, &a) == 1)
+    return address_reach (n, host, a.s_addr, w, err);
+  if (n->mode == ISLET_NET_ALL)
+    return 0;
+  if (islet_net_parse (n, e, ISLET_NET_ENTRIES_MAX, &count, err) < 0)
+    return -1;
+  if (islet_net_name_allowed (e, count, host))
+    return 0;
+  return islet_fail (err, ISLET_E_INVALID, 0,
+                     "`%s` is out of the sandbox's reach: its allow-list does not name it (add it "
+                     "to %s)",
+                     host, w->names);
+}
+
+int
+islet_net_set_proxy (struct islet_net *n, const char *url, const struct islet_net_words *w,
+                     struct islet_err *err)
+{
+  char host[256];
+
+  if (url[0] == '\0')
+    {
+      n->proxy[0] = '\0';
+      return 0;
+    }
+  if (islet_net_proxy_parse (url, host, err) < 0 || islet_net_proxy_reach (n, host, w, err) < 0)
+    return -1;
+  snprintf (n->proxy, sizeof n->proxy, "%s", url);
+  return 0;
 }
 
 int

@@ -22,39 +22,10 @@
 #include "islet/util.h"
 #include "net_internal.h"
 
-/* Never reachable, whatever the allow-list says: "this network", the
- * loopback range (also a martian), link-local with the cloud metadata
- * services, multicast and the reserved range above it, and islet's own
- * range (the other sandboxes). */
-static const char never[] = "0.0.0.0/8, 127.0.0.0/8, 169.254.0.0/16, 224.0.0.0/3, 100.96.0.0/16";
-
-/* Private and shared ranges: reachable only through a CIDR of the
- * allow-list that lies inside one of them. */
-static const struct
-{
-  const char *text;
-  uint32_t net; /* host byte order */
-  unsigned prefix;
-} private_ranges[] = {
-  { "10.0.0.0/8", 0x0a000000u, 8 },     { "100.64.0.0/10", 0x64400000u, 10 },
-  { "172.16.0.0/12", 0xac100000u, 12 }, { "192.168.0.0/16", 0xc0a80000u, 16 },
-  { "192.0.0.0/24", 0xc0000000u, 24 },  { "198.18.0.0/15", 0xc6120000u, 15 },
-};
-
 static uint32_t
 mask (unsigned prefix)
 {
   return prefix == 0 ? 0 : ~0u << (32 - prefix);
-}
-
-static bool
-inside_private (const struct islet_net_entry *e)
-{
-  for (size_t i = 0; i < sizeof private_ranges / sizeof private_ranges[0]; i++)
-    if (e->prefix >= private_ranges[i].prefix
-        && (ntohl (e->addr) & mask (private_ranges[i].prefix)) == private_ranges[i].net)
-      return true;
-  return false;
 }
 
 void
@@ -149,6 +120,21 @@ run (const char *cmds, bool json, char **out, const char *what, struct islet_err
   return rc;
 }
 
+/* The ranges of the table (common/net.c) a sandbox reaches as reach says,
+ * as an nft set's elements. */
+static void
+ranges (FILE *f, enum islet_net_reach reach)
+{
+  const char *sep = "";
+
+  for (unsigned i = 0; i < islet_net_ranges_count; i++)
+    if (islet_net_ranges[i].reach == reach)
+      {
+        fprintf (f, "%s%s", sep, islet_net_ranges[i].text);
+        sep = ", ";
+      }
+}
+
 /* The host's table.  Its base chains take the devices of the set `devs`,
  * sandboxes' devices, and leave others alone; a sandbox's device is up only
  * once all its elements exist. */
@@ -179,17 +165,16 @@ table_text (FILE *f)
               "    iif @devs jump out\n"
               "    oif @devs ct state established,related accept\n"
               "    oif @devs drop\n  }\n");
-  fprintf (f,
-           "  chain out {\n"
-           "    meta nfproto != ipv4 drop\n"
-           "    iif . ip saddr != @addr4 drop\n"
-           "    ip daddr { %s } drop\n"
-           "    fib daddr type { local, broadcast, multicast } drop\n"
-           "    iif . ip daddr @open4 accept\n"
-           "    ip daddr { ",
-           never);
-  for (size_t i = 0; i < sizeof private_ranges / sizeof private_ranges[0]; i++)
-    fprintf (f, "%s%s", i ? ", " : "", private_ranges[i].text);
+  fprintf (f, "  chain out {\n"
+              "    meta nfproto != ipv4 drop\n"
+              "    iif . ip saddr != @addr4 drop\n"
+              "    ip daddr { ");
+  ranges (f, ISLET_NET_NEVER);
+  fprintf (f, " } drop\n"
+              "    fib daddr type { local, broadcast, multicast } drop\n"
+              "    iif . ip daddr @open4 accept\n"
+              "    ip daddr { ");
+  ranges (f, ISLET_NET_PRIVATE);
   fprintf (f, " } drop\n"
               "    iif vmap @mode4\n    drop\n  }\n");
   /* mode allow: a new connection is marked with the list's epoch; a name's
@@ -281,7 +266,7 @@ queue (struct islet_nft_batch *b, bool add, const struct islet_netlink *l,
         continue;
       /* an interval of a concatenation compares bytes: nft keeps the
          device's index in it in network byte order */
-      elem2 (&x, inside_private (&e[i]) ? "open4" : "allow4", htonl (dev), e[i].addr);
+      elem2 (&x, islet_net_entry_private (&e[i]) ? "open4" : "allow4", htonl (dev), e[i].addr);
       x.key_end[0] = htonl (dev);
       x.key_end[1] = htonl (ntohl (e[i].addr) | ~mask (e[i].prefix));
       x.has_end = true;

@@ -5,8 +5,9 @@
 // sandbox's own view at once (an eth0 or none); a list islet cannot
 // honour is refused.  outboundProxyUrl: the proxy variables in every
 // command's environment (exec, session, interpreter), echoed, kept by an
-// update; refused where the sandbox could not reach the proxy.  What each
-// mode reaches: tests/server/net_api.sh; a request through the proxy:
+// update; refused where the sandbox could not reach the proxy (a private
+// address only through a CIDR of networkAllowList), at create and update.
+// What each mode reaches: tests/server/net_api.sh; a request through the proxy:
 // tests/server/net_proxy.sh.
 const { assert, sdk, client, RUN, main } = require('./lib');
 
@@ -66,6 +67,16 @@ main('network', async () => {
     assert.equal(s.stdout.trim(), proxy);
     const r = await px.codeInterpreter.runCode('import os\nprint(os.environ["HTTP_PROXY"])');
     assert.equal(r.stdout.trim(), proxy);
+    // a private proxy in mode all: the sandbox could not reach it
+    await assert.rejects(
+      px.updateNetworkSettings({ networkBlockAll: false, outboundProxyUrl: 'http://10.1.2.3:3128' }),
+      (e) => {
+        assert.equal(e.statusCode, 400, e.message);
+        assert.match(e.message, /private address.*add 10\.1\.2\.3\/32 to networkAllowList/);
+        return true;
+      },
+    );
+    assert.equal((await daytona.get(px.id)).outboundProxyUrl, proxy, 'a refused update changed the proxy');
     await px.updateNetworkSettings({ networkBlockAll: true });
     assert.equal(px.outboundProxyUrl, proxy, 'an update that does not name the proxy drops it');
     assert.equal((await daytona.get(px.id)).outboundProxyUrl, proxy);
@@ -76,12 +87,20 @@ main('network', async () => {
     [{ outboundProxyUrl: proxy }, /no outbound network/],
     [{ domainAllowList: 'example.com', outboundProxyUrl: proxy }, /allow-list does not name it/],
     [{ networkBlockAll: false, outboundProxyUrl: 'socks5://proxy.test.example:1080' }, /http:\/\/ or https:\/\//],
+    [{ networkBlockAll: false, outboundProxyUrl: 'http://192.168.1.1:3128' }, /add 192\.168\.1\.1\/32 to networkAllowList/],
+    [{ networkAllowList: '0.0.0.0/0', outboundProxyUrl: 'http://10.1.2.3:3128' }, /private address/],
+    [{ networkBlockAll: false, outboundProxyUrl: 'http://169.254.169.254/' }, /metadata/],
   ])
     await assert.rejects(daytona.create({ ...opts, labels: { run: RUN } }), (e) => {
       assert.equal(e.statusCode, 400, e.message);
       assert.match(e.message, why);
       return true;
     });
+
+  const pp = 'http://10.1.2.3:3128';
+  const priv = await daytona.create({ networkAllowList: '10.1.2.3/32', outboundProxyUrl: pp, labels: { run: RUN } });
+  assert.equal(priv.outboundProxyUrl, pp, 'a private proxy whose address the list names');
+  await priv.delete();
 
   const plain = await daytona.create({ labels: { run: RUN } });
   assert.equal(plain.networkBlockAll, true, 'the default is no network');

@@ -175,6 +175,23 @@ for t in ts: t.join()
 for t in sys.argv[1:]: print(t, out[t])
 '
 
+# nf_fetch ID [CMD...]: what python's urllib in the sandbox gets from
+# http://a.test.example/id (through a proxy, when the environment names
+# one; CMD... before python3, e.g. env -u HTTP_PROXY), or "failed ERROR"
+NF_FETCH='
+import sys, urllib.request
+try:
+    print(urllib.request.urlopen("http://a.test.example/id", timeout=3).read().decode())
+except Exception as e:
+    print("failed", type(e).__name__)
+'
+nf_fetch () {
+  local id=$1
+  shift
+  xjson "$id" --timeout 20 -- "$@" python3 -c "$NF_FETCH"
+  jget "$OUT" 'j["stdout"]'
+}
+
 # nf_probe ID TARGET...: the probe's lines in PROBE
 nf_probe () {
   local id=$1

@@ -4,7 +4,10 @@
 # reaches a name outside the sandbox's list through the proxy, while the
 # same program without them does not; the URL is echoed and kept across a
 # restart of isletd; a URL that is not http(s) and a proxy the sandbox
-# could not reach are refused.  Needs root.  Exit 0 pass, 1 fail, 77 skip.
+# could not reach (no network, a private address no CIDR of the list
+# opens, the host, loopback, metadata) are refused at create and at
+# updateNetworkSettings; a private proxy whose address the list names is
+# reached.  Needs root.  Exit 0 pass, 1 fail, 77 skip.
 source "$(dirname "$0")/../lib/integration.sh"
 source "$(dirname "$0")/../lib/server.sh"
 source "$(dirname "$0")/../lib/netfake.sh"
@@ -29,17 +32,7 @@ id=$(jq -r .id <<<"$BODY")
 remember_id "$id"
 expect_body "echo" '.outboundProxyUrl == "'"$proxy"'" and .networkAllowList == "198.51.100.0/24"'
 
-FETCH='
-import sys, urllib.request
-try:
-    print(urllib.request.urlopen("http://a.test.example/id", timeout=3).read().decode())
-except Exception as e:
-    print("failed", type(e).__name__)
-'
-fetch () {
-  xjson "$id" --timeout 20 -- "$@" python3 -c "$FETCH"
-  jget "$OUT" 'j["stdout"]'
-}
+fetch () { nf_fetch "$id" "$@"; }
 
 expect_eq "through the proxy" "$(fetch env)" "proxied by B"
 expect_eq "without the variables" "$(fetch env -u HTTP_PROXY -u http_proxy)" "failed URLError"
@@ -80,4 +73,44 @@ for body in '{"networkBlockAll":false,"outboundProxyUrl":"socks5://198.51.100.10
   expect_code "create $body" 400
 done
 expect_eq "nothing made by the refusals" "$(islet ls --json </dev/null | jq '.sandboxes | length')" 1
+
+log "a private proxy: refused in mode all and through a list that does not open it, with what to do"
+P="http://$NF_WEB_P:80"
+for body in '{"networkBlockAll":false,"outboundProxyUrl":"'"$P"'"}' \
+  '{"networkAllowList":"0.0.0.0/0","outboundProxyUrl":"'"$P"'"}'; do
+  create "$body"
+  expect_code "create $body" 400
+  expect_body "the reason" '.message | test("private address.*add 10.77.0.10/32 to networkAllowList")'
+done
+for host in 10.77.0.1 127.0.0.1 169.254.169.254; do
+  create '{"networkBlockAll":false,"outboundProxyUrl":"http://'"$host"':3128"}'
+  expect_code "create with a proxy at $host" 400
+  expect_body "the reason" '.message | test("this host|loopback|metadata")'
+done
+mkdir -p "$NF_DIR/wwwP/http:/a.test.example"
+printf 'proxied by P' >"$NF_DIR/wwwP/http:/a.test.example/id"
+create '{"networkAllowList":"10.77.0.10/32","outboundProxyUrl":"'"$P"'"}'
+expect_code "create with the private proxy's address named" 200
+pid=$(jq -r .id <<<"$BODY")
+remember_id "$pid"
+expect_eq "through the private proxy" "$(nf_fetch "$pid")" "proxied by P"
+
+log "updateNetworkSettings checks a proxy it names against the settings it makes"
+api POST "/api/sandbox/$id/network-settings" -H 'Content-Type: application/json' \
+  -d '{"networkBlockAll":false,"outboundProxyUrl":"'"$P"'"}'
+expect_code "update to mode all with a private proxy" 400
+expect_body "the reason" '.message | test("add 10.77.0.10/32 to networkAllowList")'
+api GET "/api/sandbox/$id"
+expect_body "unchanged" '(.outboundProxyUrl // "") == "" and .networkBlockAll == false'
+api POST "/api/sandbox/$id/network-settings" -H 'Content-Type: application/json' \
+  -d '{"domainAllowList":"b.test.example","outboundProxyUrl":"http://a.test.example:80"}'
+expect_code "update with a name the list leaves out" 400
+api POST "/api/sandbox/$id/network-settings" -H 'Content-Type: application/json' \
+  -d '{"networkAllowList":"10.77.0.10/32","outboundProxyUrl":"'"$P"'"}'
+expect_code "update naming the proxy's address" 200
+expect_body "echo" '.outboundProxyUrl == "'"$P"'" and .networkAllowList == "10.77.0.10/32"'
+expect_eq "the updated sandbox through the private proxy" "$(nf_fetch "$id")" "proxied by P"
+api POST "/api/sandbox/$id/network-settings" -H 'Content-Type: application/json' \
+  -d '{"networkBlockAll":true}'
+expect_code "closing the network keeps working with a proxy set" 200
 pass

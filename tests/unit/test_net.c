@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <arpa/inet.h>
+#include <ifaddrs.h>
 #include <cmocka.h>
 
 #include "islet/net.h"
@@ -122,6 +123,15 @@ test_json (void **state)
   json_decref (j);
 }
 
+static bool
+reach (const struct islet_net *n, const char *host)
+{
+  static const struct islet_net_words words = { "all", "cidrs", "names" };
+  struct islet_err err;
+
+  return islet_net_proxy_reach (n, host, &words, &err) == 0;
+}
+
 static void
 test_proxy (void **state)
 {
@@ -161,13 +171,97 @@ test_proxy (void **state)
       if (cases[i].host != NULL)
         assert_string_equal (host, cases[i].host);
     }
-  assert_true (islet_net_host_allowed (&list, "proxy.example.com"));
-  assert_true (islet_net_host_allowed (&list, "10.0.0.9"));
-  assert_false (islet_net_host_allowed (&list, "10.0.1.9"));
-  assert_false (islet_net_host_allowed (&list, "other.example.com"));
-  assert_true (islet_net_host_allowed (&all, "other.example.com"));
-  assert_false (islet_net_host_allowed (&none, "proxy.example.com"));
-  assert_false (islet_net_host_allowed (&none, "127.0.0.1"));
+  assert_true (reach (&list, "proxy.example.com"));
+  assert_true (reach (&list, "10.0.0.9"));
+  assert_false (reach (&list, "10.0.1.9"));
+  assert_false (reach (&list, "other.example.com"));
+  assert_true (reach (&all, "other.example.com"));
+  assert_false (reach (&none, "proxy.example.com"));
+  assert_false (reach (&none, "127.0.0.1"));
+}
+
+/* What the filter drops whatever the list (net_filter.c writes its rules
+ * from the same table): a proxy there is refused, with the reason. */
+static void
+test_proxy_reach (void **state)
+{
+  static const struct islet_net all = { .mode = ISLET_NET_ALL };
+  static const struct islet_net wide = { .mode = ISLET_NET_ALLOW, .allow = "0.0.0.0/0" };
+  static const struct islet_net priv = { .mode = ISLET_NET_ALLOW,
+                                         .allow = "10.77.0.0/24,172.16.0.0/12" };
+  static const struct
+  {
+    const struct islet_net *net;
+    const char *host;
+    const char *why; /* NULL: reachable */
+  } cases[] = {
+    { &all, "203.0.113.10", NULL },
+    { &all, "proxy.example.com", NULL },
+    { &all, "10.77.0.10", "add 10.77.0.10/32 to CIDRS" },
+    { &all, "192.168.1.1", "inside 192.168.0.0/16" },
+    { &all, "100.64.0.1", "inside 100.64.0.0/10" },
+    { &all, "172.31.255.254", "inside 172.16.0.0/12" },
+    { &all, "127.0.0.1", "loopback" },
+    { &all, "localhost", "loopback" },
+    { &all, "a.localhost", "loopback" },
+    { &all, "169.254.169.254", "metadata" },
+    { &all, "100.96.0.1", "islet's own range" },
+    { &all, "0.0.0.0", "this network" },
+    { &all, "::1", "IPv6" },
+    { &all, "2001:db8::1", "IPv6" },
+    { &wide, "203.0.113.10", NULL },
+    { &wide, "10.77.0.10", "add 10.77.0.10/32" },
+    { &priv, "10.77.0.10", NULL },
+    { &priv, "172.20.0.1", NULL },
+    { &priv, "10.78.0.1", "add 10.78.0.1/32" },
+    { &priv, "203.0.113.10", "allow-list does not name it" },
+    { &priv, "127.0.0.1", "loopback" },
+  };
+  static const struct islet_net_words words = { "ALL", "CIDRS", "NAMES" };
+  (void) state;
+
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    {
+      struct islet_err err = { 0 };
+      int rc = islet_net_proxy_reach (cases[i].net, cases[i].host, &words, &err);
+      if (cases[i].why == NULL && rc != 0)
+        fail_msg ("`%s` refused: %s", cases[i].host, err.msg);
+      if (cases[i].why != NULL && (rc == 0 || strstr (err.msg, cases[i].why) == NULL))
+        fail_msg ("`%s`: want a refusal with `%s`, got %d `%s`", cases[i].host, cases[i].why, rc,
+                  err.msg);
+    }
+  /* set_proxy: checked, then kept; "" clears */
+  {
+    struct islet_net n = { .mode = ISLET_NET_ALL };
+    struct islet_err err = { 0 };
+    assert_int_equal (islet_net_set_proxy (&n, "http://10.0.0.1:3128", &words, &err), -1);
+    assert_string_equal (n.proxy, "");
+    assert_int_equal (islet_net_set_proxy (&n, "http://203.0.113.10:3128", &words, &err), 0);
+    assert_string_equal (n.proxy, "http://203.0.113.10:3128");
+    assert_int_equal (islet_net_set_proxy (&n, "", &words, &err), 0);
+    assert_string_equal (n.proxy, "");
+  }
+  /* an address of this host (any but loopback's), whatever the list */
+  {
+    struct ifaddrs *ifs, *i;
+    assert_int_equal (getifaddrs (&ifs), 0);
+    for (i = ifs; i; i = i->ifa_next)
+      {
+        char a[INET_ADDRSTRLEN];
+        struct islet_err err = { 0 };
+        struct islet_net open_all = { .mode = ISLET_NET_ALLOW, .allow = "0.0.0.0/1,128.0.0.0/1" };
+        if (i->ifa_addr == NULL || i->ifa_addr->sa_family != AF_INET)
+          continue;
+        inet_ntop (AF_INET, &((struct sockaddr_in *) i->ifa_addr)->sin_addr, a, sizeof a);
+        if (strncmp (a, "127.", 4) == 0)
+          continue;
+        assert_int_equal (islet_net_proxy_reach (&all, a, &words, &err), -1);
+        assert_non_null (strstr (err.msg, "this host"));
+        assert_int_equal (islet_net_proxy_reach (&open_all, a, &words, &err), -1);
+        assert_non_null (strstr (err.msg, "this host"));
+      }
+    freeifaddrs (ifs);
+  }
 }
 
 static void
@@ -228,10 +322,10 @@ int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test (test_entries), cmocka_unit_test (test_refused),
-    cmocka_unit_test (test_names),   cmocka_unit_test (test_json),
-    cmocka_unit_test (test_proxy),   cmocka_unit_test (test_proxy_json),
-    cmocka_unit_test (test_ask),
+    cmocka_unit_test (test_entries),    cmocka_unit_test (test_refused),
+    cmocka_unit_test (test_names),      cmocka_unit_test (test_json),
+    cmocka_unit_test (test_proxy),      cmocka_unit_test (test_proxy_reach),
+    cmocka_unit_test (test_proxy_json), cmocka_unit_test (test_ask),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -16,9 +16,10 @@
  * the CLI and MCP take theirs (islet_net_ask), instead of Daytona's three.
  *
  * outboundProxyUrl becomes the sandbox's proxy variables (islet/net.h):
- * kept by an update that does not name it, "" clears it.  A create whose
- * sandbox could not reach the proxy (no network, or a list without its
- * host) is refused: every request through it would fail. */
+ * kept by an update that does not name it, "" clears it.  A create or an
+ * update that names a proxy its sandbox could not reach (no network, a
+ * list without its host, a private address no CIDR of the list opens, an
+ * address of the host) is refused: every request through it would fail. */
 #include <arpa/inet.h>
 #include <string.h>
 
@@ -140,12 +141,16 @@ join (const struct islet_net *n, bool cidrs, char *buf, size_t size)
     }
 }
 
+/* outboundProxyUrl: a new one is checked against the network it comes
+ * with; one kept by an update that does not name it is not (closing the
+ * network must stay possible). */
 static int
 proxy_field (json_t *j, const struct islet_net *current, struct islet_net *net, struct resp *out)
 {
+  static const struct islet_net_words words = { "networkBlockAll false", "networkAllowList",
+                                                "domainAllowList" };
   json_t *v = json_object_get (j, "outboundProxyUrl");
   struct islet_err err;
-  char host[256];
 
   if (v == NULL || json_is_null (v))
     {
@@ -158,25 +163,11 @@ proxy_field (json_t *j, const struct islet_net *current, struct islet_net *net, 
       reply_error (out, 400, "BAD_REQUEST", "outboundProxyUrl must be a string (an http:// URL)");
       return -1;
     }
-  if (json_string_length (v) == 0)
-    return 0;
-  if (islet_net_proxy_parse (json_string_value (v), host, &err) < 0)
+  if (islet_net_set_proxy (net, json_string_value (v), &words, &err) < 0)
     {
       reply_error (out, 400, "BAD_REQUEST", "outboundProxyUrl %s", err.msg);
       return -1;
     }
-  if (current == NULL && !islet_net_host_allowed (net, host))
-    {
-      reply_error (out, 400, "BAD_REQUEST",
-                   "outboundProxyUrl `%s` is out of the sandbox's reach: %s", host,
-                   net->mode == ISLET_NET_NONE
-                       ? "it has no outbound network (give networkBlockAll false, or an allow-list "
-                         "that names the proxy)"
-                       : "its allow-list does not name it (add it to networkAllowList or "
-                         "domainAllowList)");
-      return -1;
-    }
-  snprintf (net->proxy, sizeof net->proxy, "%s", json_string_value (v));
   return 0;
 }
 
