@@ -4,8 +4,9 @@
 # (AWS Signature V4, made here by curl's own --aws-sigv4) under
 # /object-storage/; a request signed with another secret, a body that is not
 # the signed one, a forged access key, a revoked key's credentials, a key
-# that is not a plain name and a body past the key's disk quota are
-# refused and leave nothing; each key sees and builds from only its own
+# that is not a plain name and a body past the key's disk quota (once its
+# idle objects made room) are refused and leave nothing; each key sees and
+# builds from only its own
 # objects; a context tar with a device node, a `.wh.` name or a name that
 # climbs out fails the build, and nothing lands outside.
 # Needs root.  Exit 0 pass, 1 fail, 77 skip.
@@ -123,6 +124,13 @@ s3 PUT "/$B/$ORG/a/context.tar" "$W/700k"
 [[ "$CODE" == 200 ]] || fail "an object within the quota: $CODE $BODY"
 s3 PUT "/$B/$ORG/b/context.tar" "$W/700k"
 expect_s3_error "a second object past the quota" 403 QuotaExceeded
+# an object idle for an hour makes room for a new one (the SDK uploads it
+# again if it asks for it later)
+touch -d '1 hour ago' "$STATE/objects/$T/data/$ORG/a/context.tar"
+s3 PUT "/$B/$ORG/b/context.tar" "$W/700k"
+[[ "$CODE" == 200 ]] || fail "an object in the room of an idle one: $CODE $BODY"
+[[ ! -e "$STATE/objects/$T/data/$ORG/a" ]] || fail "the idle object was not dropped"
+cmp "$W/700k" "$STATE/objects/$T/data/$ORG/b/context.tar" || fail "the new object is not its body"
 s3 POST "/$B/$ORG/m/context.tar?uploads="
 [[ "$CODE" == 200 ]] || fail "CreateMultipartUpload: $CODE $BODY"
 UP=$(sed -n 's|.*<UploadId>\([0-9a-f]*\)</UploadId>.*|\1|p' <<<"$BODY")

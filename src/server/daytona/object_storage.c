@@ -25,14 +25,18 @@
  * written to a file under .tmp as they arrive and renamed into place once
  * whole and verified.  What a key keeps (objects, parts of uploads, bodies
  * arriving) is bounded by its disk quota (--default-max-disk-mb when it
- * has none of its own, else OBJ_DEFAULT_MAX). */
+ * has none of its own, else OBJ_DEFAULT_MAX); the objects are a cache of
+ * what clients hold, so when a new body does not fit, the key's objects
+ * least recently listed or built from (none within IDLE_S) make room. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -46,6 +50,10 @@
 #define OBJ_DEFAULT_MAX ((uint64_t) 1 << 30)
 #define RESERVATIONS_MAX 64
 #define STALE_S (24 * 3600) /* an upload not completed in a day is dropped */
+/* An object not listed or built from for this long may be dropped to make
+ * room for a new one (the SDK uploads a context again when it is gone). */
+#define IDLE_S 600
+#define EVICT_SCAN_MAX 10000
 
 /* ---- credentials ---- */
 
@@ -161,6 +169,90 @@ du_fd (int dirfd, unsigned depth)
   return sum;
 }
 
+struct idle
+{
+  char *rel; /* under data/ */
+  time_t mtime;
+  uint64_t size;
+};
+
+static int
+idle_cmp (const void *a, const void *b)
+{
+  const struct idle *x = a, *y = b;
+  return (x->mtime > y->mtime) - (x->mtime < y->mtime);
+}
+
+/* The objects under dirfd (closed; rel: its path under data/) last used
+ * before `before`, into *v. */
+static void
+collect_idle (int dirfd, const char *rel, unsigned depth, time_t before, struct idle **v, size_t *n)
+{
+  DIR *d = fdopendir (dirfd);
+  struct dirent *e;
+
+  if (d == NULL)
+    {
+      close (dirfd);
+      return;
+    }
+  while ((e = readdir (d)) != NULL && *n < EVICT_SCAN_MAX)
+    {
+      struct stat st;
+      cleanup_free char *p = NULL;
+      if (e->d_name[0] == '.' || fstatat (dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        continue;
+      p = *rel ? islet_xasprintf ("%s/%s", rel, e->d_name) : islet_xstrdup (e->d_name);
+      if (S_ISDIR (st.st_mode) && depth < OBJ_DEPTH_MAX)
+        {
+          int fd = openat (dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+          if (fd >= 0)
+            collect_idle (fd, p, depth + 1, before, v, n);
+        }
+      else if (S_ISREG (st.st_mode) && st.st_mtime < before)
+        {
+          *v = islet_xrealloc (*v, (*n + 1) * sizeof **v);
+          (*v)[(*n)++] = (struct idle){ islet_take_ptr (&p), st.st_mtime, (uint64_t) st.st_size };
+        }
+    }
+  closedir (d);
+}
+
+/* Drop the key's least recently used idle objects until want bytes are
+ * free; the bytes freed. */
+static uint64_t
+evict (const char *dir, uint64_t want)
+{
+  cleanup_free char *data = islet_xasprintf ("%s/data", dir);
+  cleanup_close int dfd = open (data, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  struct idle *v = NULL;
+  size_t n = 0;
+  uint64_t freed = 0;
+
+  if (dfd < 0)
+    return 0;
+  collect_idle (dup (dfd), "", 0, time (NULL) - IDLE_S, &v, &n);
+  if (n)
+    qsort (v, n, sizeof *v, idle_cmp);
+  for (size_t i = 0; i < n; i++)
+    {
+      if (freed < want && unlinkat (dfd, v[i].rel, 0) == 0)
+        {
+          freed += v[i].size;
+          /* the object's directories, when it was their last */
+          for (char *s = strrchr (v[i].rel, '/'); s; s = strrchr (v[i].rel, '/'))
+            {
+              *s = '\0';
+              if (unlinkat (dfd, v[i].rel, AT_REMOVEDIR) < 0)
+                break;
+            }
+        }
+      free (v[i].rel);
+    }
+  free (v);
+  return freed;
+}
+
 /* Take n bytes of the key's space (what it keeps, plus what is arriving):
  * 0, or -1 with err saying how much is left. */
 int
@@ -181,6 +273,11 @@ obj_reserve (const struct owner *k, const char *dir, uint64_t n, struct islet_er
       pending += reserved[i].bytes;
     else if (reserved[i].bytes == 0 && slot < 0)
       slot = i;
+  if (slot >= 0 && used + pending + n > limit)
+    {
+      uint64_t freed = evict (dir, used + pending + n - limit);
+      used = freed < used ? used - freed : 0;
+    }
   if (slot >= 0 && used + pending + n <= limit)
     reserved[slot].key_id = k->key_id, reserved[slot].bytes = n;
   pthread_mutex_unlock (&reserve_lock);
@@ -277,5 +374,7 @@ object_storage_context_path (struct srv *srv, int64_t key_id, const char *hash, 
       return islet_fail (err, ISLET_E_INVALID, 0,
                          "buildInfo.contextHashes: no context %s was uploaded by this key", hash);
     }
+  /* used now: the last to be dropped for room */
+  (void) utimensat (AT_FDCWD, *path, NULL, 0);
   return 0;
 }

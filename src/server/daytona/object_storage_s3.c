@@ -631,6 +631,12 @@ op_list (struct obj *o, struct resp *out)
   fprintf (f, "</Prefix><KeyCount>%zu</KeyCount><MaxKeys>%u</MaxKeys><IsTruncated>%s</IsTruncated>",
            shown, o->max_keys, shown < l.n ? "true" : "false");
   for (size_t i = 0; i < shown; i++)
+    {
+      /* the SDK lists to skip an upload it then builds from: used now */
+      cleanup_free char *p = islet_xasprintf ("%s/%s", data, l.e[i].key);
+      (void) utimensat (AT_FDCWD, p, NULL, 0);
+    }
+  for (size_t i = 0; i < shown; i++)
     fprintf (f,
              "<Contents><Key>%s</Key><Size>%llu</Size><StorageClass>STANDARD</StorageClass>"
              "</Contents>",
