@@ -1,8 +1,10 @@
 /* A sandbox's limits, and the one table that names them: the range each
  * may take, its name in islet's JSON (answers, config.json, isletd's own
- * fields) and its CLI flag with its help (the CLI's options are made from
- * it: src/cli/opts.c).  A new limit is a member here and a row in
- * src/common/limits.c; the kernel side of it is the runtime's. */
+ * fields), its CLI flag with its help (the CLI's options are made from
+ * it: src/cli/opts.c) and its name in each API that has one (Daytona's
+ * create and resize fields, MCP's create_sandbox limits, /v1's config: each
+ * reads them with islet_limits_take).  A new limit is a member here and a
+ * row in src/common/limits.c; the kernel side of it is the runtime's. */
 #ifndef ISLET_LIMITS_H
 #define ISLET_LIMITS_H
 
@@ -31,6 +33,28 @@ struct islet_limits
     .output_bytes = 1 << 20, .nofile = 1024                                                        \
   }
 
+/* The APIs that name limits in their own words and units. */
+enum islet_face
+{
+  ISLET_FACE_DAYTONA, /* the control plane's create and resize: cpu, memory, disk */
+  ISLET_FACE_MCP,     /* create_sandbox's limits argument */
+  ISLET_FACE_V1,      /* /v1's config (the reasoning engine's SandboxConfig) */
+  ISLET_NFACES
+};
+
+/* A limit's name in one API (NULL: the API does not have it), in a
+ * positive number of the API's units, each per of the limit's (1000 millis
+ * in a CPU, 1024 MB in a GB); fraction: the API takes it with decimals.
+ * desc: the API's words for it, where the API describes its fields (MCP's
+ * tool schema). */
+struct islet_limit_name
+{
+  const char *name;
+  uint32_t per;
+  bool fraction;
+  const char *desc;
+};
+
 struct islet_limit_def
 {
   const char *key;  /* in islet's JSON: "memory_mb" */
@@ -43,19 +67,31 @@ struct islet_limit_def
   size_t offset;    /* in struct islet_limits */
   bool wide;        /* a uint64_t, else a uint32_t */
   uint64_t min, max;
-  /* Daytona's field for it ("cpu"; NULL: none), a positive number of its
-   * units, each this many of the limit's (1000 millis in a CPU, 1024 MB
-   * in a GB) */
-  const char *daytona;
-  uint32_t daytona_per;
+  struct islet_limit_name face[ISLET_NFACES]; /* indexed by enum islet_face */
 };
 
 /* The table, ISLET_NLIMITS rows. */
 #define ISLET_NLIMITS 7
 extern const struct islet_limit_def islet_limit_defs[ISLET_NLIMITS];
 
-/* The row whose Daytona field is name, or NULL. */
-const struct islet_limit_def *islet_limit_daytona (const char *name);
+/* The row that face names name, or NULL. */
+const struct islet_limit_def *islet_limit_named (enum islet_face face, const char *name);
+
+/* One value v of a face's field for limit d into *out, in the limit's
+ * units (rounded up: a limit is never below what was asked); a value that
+ * is not a number (a whole one where the face takes no fraction) or is out
+ * of the limit's range is ISLET_E_INVALID naming the face's field and the
+ * range in the face's units. */
+int islet_limit_take (const struct islet_limit_def *d, enum islet_face face, const json_t *v,
+                      uint64_t *out, struct islet_err *err) ISLET_MUST_CHECK;
+/* Every limit the face names in obj (absent or null: l's unchanged) into l;
+ * *given (may be NULL): whether any was.  Errors as islet_limit_take. */
+int islet_limits_take (const json_t *obj, enum islet_face face, struct islet_limits *l, bool *given,
+                       struct islet_err *err) ISLET_MUST_CHECK;
+/* The value of d in l in face's units: a real where the face takes
+ * decimals of a larger unit (cpu 1.0), else an integer (new reference). */
+json_t *islet_limit_face_json (const struct islet_limit_def *d, enum islet_face face,
+                               const struct islet_limits *l);
 
 uint64_t islet_limit_get (const struct islet_limits *l, const struct islet_limit_def *d);
 void islet_limit_set (struct islet_limits *l, const struct islet_limit_def *d, uint64_t v);

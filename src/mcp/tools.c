@@ -148,18 +148,11 @@ run_in (const struct call *c, const char *id, char *const *argv, const json_t *e
 
 /* ---- create_sandbox ---- */
 
-/* Out-of-range values become UINT32_MAX, which the limits check refuses. */
-static double
-clamp (double v)
-{
-  return v < (double) UINT32_MAX ? v : (double) UINT32_MAX;
-}
-
 static int
 create_opts (const json_t *args, enum islet_net_mode net_default, struct mcp_create *mc,
              struct islet_err *err)
 {
-  const json_t *lim = json_object_get (args, "limits"), *v;
+  const json_t *lim = json_object_get (args, "limits");
 
   *mc = (struct mcp_create){ .name = str_arg (args, "name"),
                              .image = str_arg (args, "image"),
@@ -167,14 +160,8 @@ create_opts (const json_t *args, enum islet_net_mode net_default, struct mcp_cre
                              .language = str_arg (args, "language"),
                              .env = json_object_get (args, "environment_vars"),
                              .persistent = json_is_true (json_object_get (args, "persistent")) };
-  if ((v = json_object_get (lim, "memory_mb")) != NULL)
-    mc->limits.memory_mb = (uint64_t) clamp (json_number_value (v));
-  if ((v = json_object_get (lim, "cpus")) != NULL)
-    mc->limits.cpu_millis = (uint32_t) clamp (json_number_value (v) * 1000 + 0.5);
-  if ((v = json_object_get (lim, "disk_mb")) != NULL)
-    mc->limits.disk_mb = (uint64_t) clamp (json_number_value (v));
-  if ((v = json_object_get (lim, "timeout_s")) != NULL)
-    mc->limits.timeout_s = (uint32_t) clamp (json_number_value (v));
+  if (islet_limits_take (lim, ISLET_FACE_MCP, &mc->limits, NULL, err) < 0)
+    return islet_wrap (err, "limits");
   if (env_check (mc->env, err) < 0 || islet_limits_validate (&mc->limits, err) < 0)
     return -1;
   if (islet_net_ask_json (str_arg (args, "network"), json_object_get (args, "allow_list"),
@@ -410,16 +397,32 @@ lang_choices_fill (void)
         NULL, NULL, NULL, NULL                                                                     \
   }
 
-static const struct arg limit_args[] = {
-  { "memory_mb", ARG_INT, false, "memory limit in MiB (default 1024)", NULL, NULL, NULL, NULL },
-  { "cpus", ARG_NUM, false, "CPUs, may be fractional such as 0.5 (default 1)", NULL, NULL, NULL,
-    NULL },
-  { "disk_mb", ARG_INT, false, "disk space in MiB for files (default 3072)", NULL, NULL, NULL,
-    NULL },
-  { "timeout_s", ARG_INT, false, "default time limit of each command in seconds (default 30)", NULL,
-    NULL, NULL, NULL },
-  ARG_END,
-};
+/* create_sandbox's limits: those the limits table names for MCP, in its
+ * units, made before main */
+static struct arg limit_args[ISLET_NLIMITS + 1];
+static char limit_descs[ISLET_NLIMITS][128];
+
+__attribute__ ((constructor)) static void
+limit_args_fill (void)
+{
+  const struct islet_limits dflt = ISLET_LIMITS_DEFAULT;
+  size_t n = 0;
+
+  for (size_t i = 0; i < ISLET_NLIMITS; i++)
+    {
+      const struct islet_limit_def *d = &islet_limit_defs[i];
+      const struct islet_limit_name *m = &d->face[ISLET_FACE_MCP];
+
+      if (m->name == NULL)
+        continue;
+      snprintf (limit_descs[n], sizeof limit_descs[n], "%s (default %g)", m->desc,
+                (double) islet_limit_get (&dflt, d) / m->per);
+      limit_args[n] = (struct arg){ .name = m->name,
+                                    .type = m->fraction ? ARG_NUM : ARG_INT,
+                                    .desc = limit_descs[n] };
+      n++;
+    }
+}
 
 static const char *const net_choices[] = { "none", "all", "allow", NULL };
 

@@ -34,9 +34,14 @@ test_rows (void **state)
       assert_true (d->offset + (d->wide ? 8 : 4) <= sizeof (struct islet_limits));
       assert_true (islet_limit_get (&dflt, d) >= d->min);
       assert_true (islet_limit_get (&dflt, d) <= d->max);
-      /* a Daytona field has its units and is found by its name */
-      assert_true (d->daytona == NULL || d->daytona_per > 0);
-      assert_true (d->daytona == NULL || islet_limit_daytona (d->daytona) == d);
+      /* each API's field (Daytona's, MCP's, /v1's) has its units and is
+         found by its name; MCP's describes itself */
+      for (int f = 0; f < ISLET_NFACES; f++)
+        {
+          assert_true (d->face[f].name == NULL || d->face[f].per > 0);
+          assert_true (d->face[f].name == NULL || islet_limit_named (f, d->face[f].name) == d);
+        }
+      assert_true (d->face[ISLET_FACE_MCP].name == NULL || d->face[ISLET_FACE_MCP].desc != NULL);
       for (size_t j = 0; j < i; j++)
         {
           assert_string_not_equal (d->key, islet_limit_defs[j].key);
@@ -45,7 +50,8 @@ test_rows (void **state)
         }
     }
   assert_int_equal (islet_limits_validate (&dflt, &(struct islet_err){ 0 }), 0);
-  assert_null (islet_limit_daytona ("gpu"));
+  assert_null (islet_limit_named (ISLET_FACE_DAYTONA, "gpu"));
+  assert_null (islet_limit_named (ISLET_FACE_V1, "memory_mb"));
 }
 
 /* Every limit at its maximum, to JSON by its key and back. */
@@ -131,6 +137,72 @@ test_cli_flags (void **state)
     }
 }
 
+/* Each API's field of each limit, in the API's units: its default read
+ * back to the default, its maximum to the maximum, past it, 0, a string
+ * and a fraction where the API takes none refused naming the field. */
+static void
+test_faces (void **state)
+{
+  const struct islet_limits dflt = ISLET_LIMITS_DEFAULT;
+
+  (void) state;
+  for (int f = 0; f < ISLET_NFACES; f++)
+    {
+      json_t *all = json_object ();
+      struct islet_limits l = { 0 };
+      struct islet_err err;
+      bool given;
+
+      for (size_t i = 0; i < ISLET_NLIMITS; i++)
+        {
+          const struct islet_limit_def *d = &islet_limit_defs[i];
+          const struct islet_limit_name *n = &d->face[f];
+          json_t *v;
+          uint64_t got;
+
+          if (n->name == NULL)
+            {
+              islet_limit_set (&l, d, islet_limit_get (&dflt, d));
+              continue;
+            }
+          json_object_set_new (all, n->name, islet_limit_face_json (d, f, &dflt));
+          v = json_real ((double) d->max / n->per);
+          assert_int_equal (islet_limit_take (d, f, v, &got, &err), 0);
+          assert_true (got == d->max);
+          json_decref (v);
+          const json_t *bad[] = { json_real ((double) d->max / n->per + 1), json_integer (0),
+                                  json_string ("1"),
+                                  n->fraction ? NULL : json_real ((double) d->min + 0.5) };
+          for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++)
+            if (bad[b])
+              {
+                assert_int_equal (islet_limit_take (d, f, bad[b], &got, &err), -1);
+                assert_non_null (strstr (err.msg, n->name));
+                json_decref ((json_t *) bad[b]);
+              }
+        }
+      assert_int_equal (islet_limits_take (all, f, &l, &given, &err), 0);
+      assert_true (given);
+      assert_true (islet_limits_equal (&l, &dflt));
+      json_decref (all);
+    }
+  /* rounded up from a fraction, never past a float's error */
+  {
+    const struct islet_limit_def *cpu = islet_limit_named (ISLET_FACE_MCP, "cpus");
+    struct islet_err err;
+    uint64_t got;
+    json_t *v = json_real (0.1);
+
+    assert_int_equal (islet_limit_take (cpu, ISLET_FACE_MCP, v, &got, &err), 0);
+    assert_int_equal (got, 100);
+    json_decref (v);
+    v = json_real (0.1234);
+    assert_int_equal (islet_limit_take (cpu, ISLET_FACE_MCP, v, &got, &err), 0);
+    assert_int_equal (got, 124);
+    json_decref (v);
+  }
+}
+
 int
 main (void)
 {
@@ -138,6 +210,7 @@ main (void)
     cmocka_unit_test (test_rows),
     cmocka_unit_test (test_json_round_trip),
     cmocka_unit_test (test_cli_flags),
+    cmocka_unit_test (test_faces),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -390,6 +390,14 @@ owned_image_here (const struct owner *k, const char *ref, struct islet_err *err)
 }
 
 int
+owned_spec_init (struct owned_spec *spec, enum islet_face face, const json_t *fields, bool *given,
+                 struct islet_err *err)
+{
+  *spec = (struct owned_spec){ .limits = ISLET_LIMITS_DEFAULT, .auto_delete = -1 };
+  return islet_limits_take (fields, face, &spec->limits, given, err);
+}
+
+int
 owned_create (const struct owner *k, const struct owned_spec *spec, struct owned *o,
               struct islet_err *err)
 {

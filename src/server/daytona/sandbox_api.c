@@ -28,45 +28,17 @@ field_string (json_t *j, const char *k, const char **v, struct resp *out)
   return 0;
 }
 
-/* A positive amount in units (cores, GiB), as thousandths. */
-static int
-field_amount (json_t *j, const char *k, uint64_t *milli, struct resp *out)
-{
-  json_t *f = json_object_get (j, k);
-  double d;
-
-  if (f == NULL || json_is_null (f))
-    return 0;
-  d = json_number_value (f);
-  if (!json_is_number (f) || !(d > 0) || d > 1e6)
-    {
-      reply_error (out, 400, "BAD_REQUEST", "%s must be a positive number", k);
-      return -1;
-    }
-  *milli = (uint64_t) llround (d * 1000);
-  return 0;
-}
-
-/* Daytona's amounts (cpu, memory, disk: islet_limit_defs) into l; *given
- * says whether any was. */
+/* Daytona's amounts (cpu, memory, disk: the limits table's names) into l;
+ * *given says whether any was. */
 static int
 field_amounts (json_t *j, struct islet_limits *l, bool *given, struct resp *out)
 {
-  *given = false;
-  for (size_t i = 0; i < ISLET_NLIMITS; i++)
-    {
-      const struct islet_limit_def *d = &islet_limit_defs[i];
-      uint64_t milli = 0, v;
+  struct islet_err err;
 
-      if (d->daytona == NULL)
-        continue;
-      if (field_amount (j, d->daytona, &milli, out) < 0)
-        return -1;
-      if (milli == 0)
-        continue;
-      v = (milli * d->daytona_per + 500) / 1000;
-      islet_limit_set (l, d, !d->wide && v > UINT32_MAX ? UINT32_MAX : v);
-      *given = true;
+  if (islet_limits_take (j, ISLET_FACE_DAYTONA, l, given, &err) < 0)
+    {
+      reply_islet_err (out, &err, false);
+      return -1;
     }
   return 0;
 }
@@ -232,18 +204,16 @@ daytona_build_info (json_t *j, char **from, char **dockerfile, char ***contexts,
   return 0;
 }
 
+/* A create's body: the middle's spec (its image: from, once built or
+ * pulled), and what the face does around the create. */
 struct create_args
 {
-  const char *name, *snapshot, *target, *language;
+  struct owned_spec spec; /* labels and env: owned references */
+  const char *snapshot;
   char *from;       /* buildInfo's FROM image, when that is all it says */
   char *dockerfile; /* else the Dockerfile to build */
   char **contexts;  /* and its context files' hashes, or NULL */
-  json_t *labels, *env;
-  struct islet_limits limits;
-  struct islet_net net;
-  int64_t auto_stop, auto_archive, auto_delete, auto_pause;
-  bool is_public;
-  int64_t ttl; /* minutes; 0: none */
+  int64_t ttl;      /* minutes; 0: none */
 };
 
 /* Daytona's rule: a sandbox is stopped or paused when idle, not both. */
@@ -274,21 +244,29 @@ one_idle_action (int64_t auto_stop, int64_t auto_pause, struct resp *out)
 static int
 parse_create (json_t *j, enum islet_net_mode net_default, struct create_args *a, struct resp *out)
 {
+  struct owned_spec *sp = &a->spec;
   struct islet_err err;
-  bool given;
 
-  if (create_fields_check (j, out) < 0 || field_string (j, "name", &a->name, out) < 0
+  if (create_fields_check (j, out) < 0)
+    return -1;
+  if (owned_spec_init (sp, ISLET_FACE_DAYTONA, j, NULL, &err) < 0)
+    {
+      reply_islet_err (out, &err, false);
+      return -1;
+    }
+  sp->language = "python";
+  sp->target = "local";
+  if (field_string (j, "name", &sp->name, out) < 0
       || field_string (j, "snapshot", &a->snapshot, out) < 0
-      || field_string (j, "target", &a->target, out) < 0
-      || field_amounts (j, &a->limits, &given, out) < 0
-      || field_minutes (j, "autoStopInterval", 0, &a->auto_stop, out) < 0
-      || field_minutes (j, "autoArchiveInterval", 0, &a->auto_archive, out) < 0
-      || field_minutes (j, "autoDeleteInterval", -1, &a->auto_delete, out) < 0
+      || field_string (j, "target", &sp->target, out) < 0
+      || field_minutes (j, "autoStopInterval", 0, &sp->auto_stop, out) < 0
+      || field_minutes (j, "autoArchiveInterval", 0, &sp->auto_archive, out) < 0
+      || field_minutes (j, "autoDeleteInterval", -1, &sp->auto_delete, out) < 0
       || daytona_build_info (j, &a->from, &a->dockerfile, &a->contexts, out) < 0
-      || field_minutes (j, "autoPauseInterval", 0, &a->auto_pause, out) < 0
+      || field_minutes (j, "autoPauseInterval", 0, &sp->auto_pause, out) < 0
       || field_minutes (j, "ttlMinutes", 0, &a->ttl, out) < 0
-      || one_idle_action (a->auto_stop, a->auto_pause, out) < 0
-      || daytona_net_fields (j, NULL, net_default, &a->net, out) < 0)
+      || one_idle_action (sp->auto_stop, sp->auto_pause, out) < 0
+      || daytona_net_fields (j, NULL, net_default, &sp->net, out) < 0)
     return -1;
   if (json_object_get (j, "public") && !json_is_boolean (json_object_get (j, "public"))
       && !json_is_null (json_object_get (j, "public")))
@@ -297,18 +275,18 @@ parse_create (json_t *j, enum islet_net_mode net_default, struct create_args *a,
                    "public must be a boolean (true: the sandbox's preview links need no token)");
       return -1;
     }
-  a->is_public = json_is_true (json_object_get (j, "public"));
+  sp->is_public = json_is_true (json_object_get (j, "public"));
   if ((a->from || a->dockerfile) && a->snapshot)
     {
       reply_error (out, 400, "BAD_REQUEST", "snapshot and buildInfo both name an image: give one");
       return -1;
     }
-  if ((a->labels = field_labels (j, "labels", &a->language, out)) == NULL
-      || (a->env = field_labels (j, "env", NULL, out)) == NULL)
+  if ((sp->labels = field_labels (j, "labels", &sp->language, out)) == NULL
+      || (sp->env = field_labels (j, "env", NULL, out)) == NULL)
     return -1;
-  if (field_limits (j, &a->limits, out) < 0)
+  if (field_limits (j, &sp->limits, out) < 0)
     return -1;
-  if (islet_limits_validate (&a->limits, &err) < 0)
+  if (islet_limits_validate (&sp->limits, &err) < 0)
     {
       reply_islet_err (out, &err, false);
       return -1;
@@ -335,14 +313,11 @@ void
 api_sandbox_create (struct req *r, struct resp *out)
 {
   cleanup_json json_t *j = req_json_object (r, out);
-  struct create_args a = {
-    .limits = ISLET_LIMITS_DEFAULT, .auto_delete = -1, .language = "python", .target = "local"
-  };
+  struct create_args a = { 0 };
   cleanup_owned struct owned o = { 0 };
   cleanup_free struct islet_volume_mount *vols = NULL;
   struct owner k = req_owner (r);
   struct islet_store_snapshot snap = { 0 }; /* what spec borrows of the key's snapshot */
-  struct owned_spec spec;
   struct islet_err err;
   size_t n_vols = 0;
   int rc;
@@ -350,7 +325,7 @@ api_sandbox_create (struct req *r, struct resp *out)
   if (j == NULL || parse_create (j, r->srv->net_default, &a, out) < 0
       || volumes_field (r, j, &vols, &n_vols, out) < 0)
     goto out;
-  json_object_del (a.labels, "code-toolbox-language");
+  json_object_del (a.spec.labels, "code-toolbox-language");
   /* the FROM image pulled first if it is not here (the request waits) */
   if (a.from && owned_image_ensure (&k, a.from, &err) < 0)
     {
@@ -368,26 +343,12 @@ api_sandbox_create (struct req *r, struct resp *out)
         }
       a.from = islet_xstrdup (built);
     }
-  spec = (struct owned_spec){
-    .name = a.name,
-    .image = a.from,
-    .language = a.language,
-    .target = a.target,
-    .labels = a.labels,
-    .env = a.env,
-    .limits = a.limits,
-    .net = a.net,
-    .auto_stop = a.auto_stop,
-    .auto_archive = a.auto_archive,
-    .auto_delete = a.auto_delete,
-    .auto_pause = a.auto_pause,
-    .is_public = a.is_public,
-    .volumes = vols,
-    .n_volumes = n_vols,
-  };
-  rc = a.from ? 0 : owned_snapshot_spec (&k, a.snapshot, &spec, &snap, &err);
+  a.spec.image = a.from;
+  a.spec.volumes = vols;
+  a.spec.n_volumes = n_vols;
+  rc = a.from ? 0 : owned_snapshot_spec (&k, a.snapshot, &a.spec, &snap, &err);
   if (rc == 0)
-    rc = owned_create (&k, &spec, &o, &err);
+    rc = owned_create (&k, &a.spec, &o, &err);
   /* a time to live that cannot be kept takes the sandbox with it */
   if (rc == 0 && a.ttl > 0
       && islet_store_ttl_set (r->srv->store, o.info.id, now_s () + a.ttl * r->srv->minute_s, &err)
@@ -401,8 +362,8 @@ api_sandbox_create (struct req *r, struct resp *out)
   reply_owned (r, out, &o, rc, &err, NULL);
   islet_store_snapshot_fini (&snap);
 out:
-  json_decref (a.labels);
-  json_decref (a.env);
+  json_decref (a.spec.labels);
+  json_decref (a.spec.env);
   free (a.from);
   free (a.dockerfile);
   islet_strv_free (a.contexts);

@@ -94,7 +94,7 @@ create_fields_check (json_t *body, struct resp *out)
   {
     size_t i;
 
-    if (islet_limit_daytona (k)) /* cpu, memory, disk: parse_create reads them */
+    if (islet_limit_named (ISLET_FACE_DAYTONA, k)) /* cpu, memory, disk: parse_create reads them */
       continue;
     for (i = 0; i < sizeof fields / sizeof fields[0]; i++)
       if (strcmp (fields[i].name, k) == 0)

@@ -458,7 +458,7 @@ v1_sandbox_create (struct req *r, struct resp *out)
   cleanup_json json_t *defaults = NULL;
   cleanup_owned struct owned o = { 0 };
   struct owner k = req_owner (r);
-  struct owned_spec spec = { .limits = ISLET_LIMITS_DEFAULT, .auto_delete = -1 };
+  struct owned_spec spec;
   struct islet_err err;
   const char *lang = "python";
   struct v1_settings set;
@@ -489,7 +489,12 @@ v1_sandbox_create (struct req *r, struct resp *out)
   if (v1_config_settings (r->srv, defaults, lang, &set, out) < 0)
     return;
   v1_settings_fini (&set);
-  spec.limits = set.limits;
+  /* the config's limits, as v1_config_settings checked them */
+  if (owned_spec_init (&spec, ISLET_FACE_V1, defaults, NULL, &err) < 0)
+    {
+      reply_islet_err (out, &err, false);
+      return;
+    }
   spec.net = set.net;
   spec.language = lang;
   if (owned_create (&k, &spec, &o, &err) < 0)

@@ -20,36 +20,26 @@
 
 #define bad(out, ...) (reply_error ((out), 400, "BAD_REQUEST", __VA_ARGS__), -1)
 
+/* A limit's field (cpu_limit, memory_limit_mb, execution_timeout,
+ * temp_storage_mb: the limits table's names for /v1), with /v1's own
+ * bounds on two of them. */
 static int
-check_cpu (json_t *v, const char *name, struct resp *out)
+check_limit (json_t *v, const char *name, struct resp *out)
 {
-  if (!json_is_number (v) || json_number_value (v) < 0.01 || json_number_value (v) > 1024)
-    return bad (out, "config.%s must be a number of CPUs from 0.01 to 1024", name);
-  return 0;
-}
+  const char *field = strcmp (name, "timeout") == 0 ? "execution_timeout" : name;
+  const struct islet_limit_def *d = islet_limit_named (ISLET_FACE_V1, field);
+  struct islet_err err;
+  uint64_t n;
 
-static int
-check_memory (json_t *v, const char *name, struct resp *out)
-{
-  if (!json_is_integer (v) || json_integer_value (v) < 16 || json_integer_value (v) > (1 << 20))
-    return bad (out, "config.%s must be an integer number of MB from 16 to 1048576", name);
-  return 0;
-}
-
-static int
-check_timeout (json_t *v, const char *name, struct resp *out)
-{
-  if (!json_is_number (v) || json_number_value (v) <= 0 || json_number_value (v) > V1_TIMEOUT_MAX_S)
+  /* a run's timeout, shorter than a sandbox's */
+  if (d->offset == offsetof (struct islet_limits, timeout_s)
+      && (!json_is_number (v) || json_number_value (v) <= 0
+          || json_number_value (v) > V1_TIMEOUT_MAX_S))
     return bad (out, "config.%s must be a number of seconds, above 0 and at most %d", name,
                 V1_TIMEOUT_MAX_S);
-  return 0;
-}
-
-static int
-check_storage (json_t *v, const char *name, struct resp *out)
-{
-  if (!json_is_integer (v) || json_integer_value (v) < V1_STORAGE_MIN_MB
-      || json_integer_value (v) > (1 << 24))
+  if (islet_limit_take (d, ISLET_FACE_V1, v, &n, &err) < 0)
+    return bad (out, "config.%s", err.msg);
+  if (d->offset == offsetof (struct islet_limits, disk_mb) && n < V1_STORAGE_MIN_MB)
     return bad (out, "config.%s must be an integer number of MB from %d to 16777216", name,
                 V1_STORAGE_MIN_MB);
   return 0;
@@ -149,52 +139,69 @@ check_imports (json_t *v, const char *name, struct resp *out)
   return 0;
 }
 
-/* The config's fields: their check, and whether only Python has them. */
-static const struct field
+/* The config's fields: their check, and whether only Python has them.
+ * The limits' fields come first, from the limits table. */
+struct field
 {
   const char *name;
   int (*check) (json_t *v, const char *name, struct resp *out);
   bool python_only;
-} fields[] = {
-  { "cpu_limit", check_cpu, false },
-  { "memory_limit_mb", check_memory, false },
-  { "execution_timeout", check_timeout, false },
-  { "temp_storage_mb", check_storage, false },
-  { "python_version", check_python_version, true },
-  { "enable_networking", check_bool, false },
-  { "enable_ast_validation", check_bool, true },
-  { "allowed_imports", check_imports, true },
+};
+
+static const struct field fields[] = {
+  { "python_version", check_python_version, true },  { "enable_networking", check_bool, false },
+  { "enable_ast_validation", check_bool, true },     { "allowed_imports", check_imports, true },
   { "network_allow_list", check_allow_list, false },
 };
 #define N_FIELDS (sizeof fields / sizeof fields[0])
 
-static const char field_names[]
-    = "cpu_limit, memory_limit_mb, execution_timeout (or timeout), temp_storage_mb, "
-      "python_version, enable_networking, enable_ast_validation, allowed_imports, "
-      "network_allow_list";
+static const struct field limit_field = { NULL, check_limit, false };
 
 static const struct field *
 field_find (const char *name)
 {
+  if (islet_limit_named (ISLET_FACE_V1, name))
+    return &limit_field;
   for (size_t i = 0; i < N_FIELDS; i++)
     if (strcmp (fields[i].name, name) == 0)
       return &fields[i];
   return NULL;
 }
 
+/* "cpu_limit, ..., network_allow_list", for the refusal of another. */
+static void
+field_names (char *buf, size_t size)
+{
+  size_t n = 0;
+
+  buf[0] = '\0';
+  for (size_t i = 0; i < ISLET_NLIMITS; i++)
+    if (islet_limit_defs[i].face[ISLET_FACE_V1].name && n < size)
+      n += (size_t) snprintf (buf + n, size - n, "%s, ",
+                              islet_limit_defs[i].face[ISLET_FACE_V1].name);
+  for (size_t i = 0; i < N_FIELDS && n < size; i++)
+    n += (size_t) snprintf (buf + n, size - n, "%s%s", fields[i].name,
+                            i + 1 < N_FIELDS ? ", " : "");
+  if (n < size)
+    snprintf (buf + n, size - n, "; timeout is execution_timeout's other name");
+}
+
 /* The built-in defaults, every field present (null: not set). */
 static json_t *
 config_builtin (void)
 {
-  struct islet_limits d = ISLET_LIMITS_DEFAULT;
+  const struct islet_limits d = ISLET_LIMITS_DEFAULT;
+  json_t *cfg = json_object ();
 
+  for (size_t i = 0; i < ISLET_NLIMITS; i++)
+    if (islet_limit_defs[i].face[ISLET_FACE_V1].name)
+      json_object_set_new (cfg, islet_limit_defs[i].face[ISLET_FACE_V1].name,
+                           islet_limit_face_json (&islet_limit_defs[i], ISLET_FACE_V1, &d));
   /* enable_networking unset: isletd's --default-network (shown as its
      boolean by v1_config_view) */
-  return json_pack ("{s:f,s:I,s:I,s:I,s:n,s:n,s:n,s:n,s:n}", "cpu_limit", d.cpu_millis / 1000.0,
-                    "memory_limit_mb", (json_int_t) d.memory_mb, "execution_timeout",
-                    (json_int_t) V1_TIMEOUT_DEFAULT_S, "temp_storage_mb", (json_int_t) d.disk_mb,
-                    "python_version", "enable_networking", "enable_ast_validation",
-                    "allowed_imports", "network_allow_list");
+  for (size_t i = 0; i < N_FIELDS; i++)
+    json_object_set_new (cfg, fields[i].name, json_null ());
+  return cfg;
 }
 
 int
@@ -216,7 +223,11 @@ v1_config_merge (json_t *cfg, json_t *over, bool python, struct resp *out)
     const struct field *f = field_find (name);
 
     if (f == NULL)
-      return bad (out, "config.%s is not a config field (%s)", key, field_names);
+      {
+        char names[512];
+        field_names (names, sizeof names);
+        return bad (out, "config.%s is not a config field (%s)", key, names);
+      }
     if (json_is_null (v))
       continue;
     if (f->check (v, key, out) < 0)
@@ -421,15 +432,13 @@ v1_config_settings (struct srv *srv, json_t *cfg, const char *language, struct v
 
   memset (s, 0, sizeof *s);
   s->limits = (struct islet_limits) ISLET_LIMITS_DEFAULT;
-  s->limits.cpu_millis = (uint32_t) lround (json_number_value (json_object_get (cfg, "cpu_limit"))
-                                            * 1000);
-  s->limits.memory_mb = (uint64_t) json_integer_value (json_object_get (cfg, "memory_limit_mb"));
-  s->limits.disk_mb = (uint64_t) json_integer_value (json_object_get (cfg, "temp_storage_mb"));
-  s->storage_asked = s->limits.disk_mb != ((struct islet_limits) ISLET_LIMITS_DEFAULT).disk_mb;
-  s->timeout_s = json_number_value (json_object_get (cfg, "execution_timeout"));
-  s->limits.timeout_s = (uint32_t) ceil (s->timeout_s);
+  if (islet_limits_take (cfg, ISLET_FACE_V1, &s->limits, NULL, &err) < 0)
+    return bad (out, "config.%s", err.msg);
   if (islet_limits_validate (&s->limits, &err) < 0)
     return bad (out, "%s", err.msg);
+  s->storage_asked = s->limits.disk_mb != ((struct islet_limits) ISLET_LIMITS_DEFAULT).disk_mb;
+  /* the run's own, to the millisecond (the sandbox's is whole seconds) */
+  s->timeout_s = json_number_value (json_object_get (cfg, "execution_timeout"));
   if (network_of (srv, cfg, &s->net, out) < 0)
     return -1;
   if (strcmp (language, "python") != 0)
