@@ -532,10 +532,27 @@ out:
   return rc;
 }
 
-#define QUOTA_FLAGS 6 /* the fields of struct islet_quota */
+/* A quota's fields: each is two flags, --max-NAME (key create: the new
+ * key's own) and --default-max-NAME (serve: the quota of a key that has
+ * none of its own). */
+static const struct
+{
+  const char *name;
+  size_t offset;      /* of its int64_t in struct islet_quota */
+  uint64_t unit, max; /* in the flag's units */
+} quota_defs[] = {
+  { "sandboxes", offsetof (struct islet_quota, sandboxes), 1, 1000000 },
+  { "memory", offsetof (struct islet_quota, memory_mb), 1, 1ull << 40 },
+  { "cpus", offsetof (struct islet_quota, cpu_millis), 1000, 1000000 },
+  { "disk", offsetof (struct islet_quota, disk_mb), 1, 1ull << 40 },
+  { "volumes", offsetof (struct islet_quota, volumes), 1, 1000000 },
+  { "volume-disk", offsetof (struct islet_quota, volume_mb), 1, 1ull << 40 },
+};
+#define QUOTA_FLAGS (sizeof quota_defs / sizeof quota_defs[0])
+
 enum
 {
-  OPT_QUOTA = 256, /* + 0..5: --max-*, + 6..11: --default-max-* */
+  OPT_QUOTA = 256, /* + i: --max-<quota_defs[i]>, + QUOTA_FLAGS + i: --default-max-... */
   OPT_CEILING = OPT_QUOTA + 2 * QUOTA_FLAGS,
   OPT_DNS,
   OPT_NETWORK,
@@ -543,35 +560,28 @@ enum
   OPT_PREVIEW_DOMAIN,
 };
 
-/* One field of a quota (in the order of struct islet_quota) from its flag. */
+/* One field of a quota from its flag (def: the field's row, dflt: the
+ * flag is --default-max-*). */
 static int
-quota_flag (struct islet_quota *q, int field, const char *text)
+quota_flag (struct islet_quota *q, size_t def, bool dflt, const char *text)
 {
-  static const struct
-  {
-    const char *flag;
-    uint64_t unit, max; /* in the flag's units */
-  } fields[] = {
-    { "max-sandboxes", 1, 1000000 }, { "max-memory", 1, 1ull << 40 },
-    { "max-cpus", 1000, 1000000 },   { "max-disk", 1, 1ull << 40 },
-    { "max-volumes", 1, 1000000 },   { "max-volume-disk", 1, 1ull << 40 },
-  };
-  int64_t *f[] = { &q->sandboxes, &q->memory_mb, &q->cpu_millis,
-                   &q->disk_mb,   &q->volumes,   &q->volume_mb };
   struct islet_err err;
   uint64_t v;
+  int64_t f;
 
-  if (islet_parse_u64 (text, fields[field].max, &v, &err) < 0)
+  if (islet_parse_u64 (text, quota_defs[def].max, &v, &err) < 0)
     {
-      fprintf (stderr, "isletd: --%s: '%s' is not a whole number from 0 to %llu\n",
-               fields[field].flag, text, (unsigned long long) fields[field].max);
+      fprintf (stderr, "isletd: --%smax-%s: '%s' is not a whole number from 0 to %llu\n",
+               dflt ? "default-" : "", quota_defs[def].name, text,
+               (unsigned long long) quota_defs[def].max);
       return -1;
     }
-  *f[field] = (int64_t) (v * fields[field].unit);
+  f = (int64_t) (v * quota_defs[def].unit);
+  memcpy ((char *) q + quota_defs[def].offset, &f, sizeof f);
   return 0;
 }
 
-static const struct option opts[] = {
+static const struct option fixed_opts[] = {
   { "listen", required_argument, NULL, 'l' },
   { "state-dir", required_argument, NULL, 's' },
   { "name", required_argument, NULL, 'n' },
@@ -583,27 +593,32 @@ static const struct option opts[] = {
   { "audit-days", required_argument, NULL, 'D' },
   { "audit-max-records", required_argument, NULL, 'R' },
   { "v1-pool", required_argument, NULL, 'P' },
-  /* a quota's six fields, the key's own then the default */
-  { "max-sandboxes", required_argument, NULL, OPT_QUOTA + 0 },
-  { "max-memory", required_argument, NULL, OPT_QUOTA + 1 },
-  { "max-cpus", required_argument, NULL, OPT_QUOTA + 2 },
-  { "max-disk", required_argument, NULL, OPT_QUOTA + 3 },
-  { "max-volumes", required_argument, NULL, OPT_QUOTA + 4 },
-  { "max-volume-disk", required_argument, NULL, OPT_QUOTA + 5 },
-  { "default-max-sandboxes", required_argument, NULL, OPT_QUOTA + 6 },
-  { "default-max-memory", required_argument, NULL, OPT_QUOTA + 7 },
-  { "default-max-cpus", required_argument, NULL, OPT_QUOTA + 8 },
-  { "default-max-disk", required_argument, NULL, OPT_QUOTA + 9 },
-  { "default-max-volumes", required_argument, NULL, OPT_QUOTA + 10 },
-  { "default-max-volume-disk", required_argument, NULL, OPT_QUOTA + 11 },
   { "sandbox-max", required_argument, NULL, OPT_CEILING },
   { "dns", required_argument, NULL, OPT_DNS },
   { "default-network", required_argument, NULL, OPT_NETWORK },
   { "insecure-registry", required_argument, NULL, OPT_INSECURE },
   { "preview-domain", required_argument, NULL, OPT_PREVIEW_DOMAIN },
   { "help", no_argument, NULL, 'h' },
-  { NULL, 0, NULL, 0 },
 };
+#define FIXED_OPTS (sizeof fixed_opts / sizeof fixed_opts[0])
+
+/* getopt's table: the fixed options, then the quota's two flags a field
+ * (made before main), then the end. */
+static struct option opts[FIXED_OPTS + 2 * QUOTA_FLAGS + 1];
+static char quota_opt_names[2 * QUOTA_FLAGS][32];
+
+__attribute__ ((constructor)) static void
+opts_fill (void)
+{
+  memcpy (opts, fixed_opts, sizeof fixed_opts);
+  for (size_t i = 0; i < 2 * QUOTA_FLAGS; i++)
+    {
+      snprintf (quota_opt_names[i], sizeof quota_opt_names[i], "%smax-%s",
+                i < QUOTA_FLAGS ? "" : "default-", quota_defs[i % QUOTA_FLAGS].name);
+      opts[FIXED_OPTS + i] = (struct option){ quota_opt_names[i], required_argument, NULL,
+                                              OPT_QUOTA + (int) i };
+    }
+}
 
 /* The options that take a count: connections, scratch bytes, audit bounds. */
 static int
@@ -684,8 +699,11 @@ take_sandbox_opt (struct args *a, int o, const char *arg)
         }
       return 0;
     default: /* a quota's flag: the key's own, then the default */
-      return quota_flag (o - OPT_QUOTA < QUOTA_FLAGS ? &a->b.own : &a->b.dflt,
-                         (o - OPT_QUOTA) % QUOTA_FLAGS, arg);
+      {
+        size_t i = (size_t) (o - OPT_QUOTA);
+        return quota_flag (i < QUOTA_FLAGS ? &a->b.own : &a->b.dflt, i % QUOTA_FLAGS,
+                           i >= QUOTA_FLAGS, arg);
+      }
     }
 }
 
@@ -727,7 +745,7 @@ take_opt (struct args *a, int o, const char *arg)
     case 'h': usage (stdout); return 0;
     default:
       if (o == OPT_DNS || o == OPT_NETWORK || o == OPT_CEILING
-          || (o >= OPT_QUOTA && o < OPT_QUOTA + 2 * QUOTA_FLAGS))
+          || (o >= OPT_QUOTA && o < OPT_QUOTA + (int) (2 * QUOTA_FLAGS)))
         return take_sandbox_opt (a, o, arg) < 0 ? 2 : -1;
       usage (stderr);
       return 2;
