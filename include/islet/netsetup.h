@@ -66,6 +66,14 @@ int islet_netfilter_remove (const struct islet_netlink *l, const struct islet_ne
  * name. */
 int islet_netfilter_allow_addr (const struct islet_netlink *l, uint32_t addr, unsigned ttl_s,
                                 struct islet_err *err) ISLET_MUST_CHECK;
+/* Remove the names' addresses (dns4) that l's device got under epoch, an
+ * earlier list's: they open nothing after the change, but would stay until
+ * their TTL.  *removed: how many. */
+int islet_netfilter_forget (const struct islet_netlink *l, uint32_t epoch, unsigned *removed,
+                            struct islet_err *err) ISLET_MUST_CHECK;
+/* Delete the host's table when it holds no element (*dropped then true);
+ * the caller makes sure no sandbox can add one meanwhile (net_reset). */
+int islet_netfilter_drop_unused (bool *dropped, struct islet_err *err) ISLET_MUST_CHECK;
 /* Remove what supervisors killed outright left: the elements of devices
  * that are gone, and tables `inet islet_<slot>` of free slots (of an
  * earlier islet).  *removed: how many elements. */

@@ -1,9 +1,14 @@
 /* A sandbox's outbound network changed: kept in its config.json (a start
  * applies it again) and, while it runs, applied at once by its supervisor,
- * which reads the config back (src/runtime/net.c, net_update). */
+ * which reads the config back (src/runtime/net.c, net_update).  And the
+ * host's part at a reset: islet-run drops the shared table when unused. */
+#include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include "islet/contain.h"
 #include "islet/proto.h"
 #include "islet/util.h"
 #include "sandbox_internal.h"
@@ -46,4 +51,47 @@ local_set_network (void *self, const char *ref, const struct islet_net *net, str
   if (islet_frame_send_json (fd, req, err) < 0 || islet_frame_recv_json (fd, &resp, err) < 0)
     return islet_wrap (err, "network of `%s`", info.id);
   return islet_err_from_json (resp, err);
+}
+
+int
+net_host_reset (const struct islet_ctx *ctx, struct islet_err *err)
+{
+  char why[512] = "";
+  const char *line;
+  int p[2], status;
+  ssize_t n;
+  pid_t pid;
+
+  if (pipe2 (p, O_CLOEXEC) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "pipe");
+  pid = fork ();
+  if (pid == 0)
+    {
+      int null = open ("/dev/null", O_RDWR | O_CLOEXEC);
+      if (null < 0 || dup2 (null, 0) < 0 || dup2 (null, 1) < 0 || dup2 (p[1], 2) < 0)
+        _exit (125);
+      islet_close_fds_from (3, -1);
+      execl (ctx->runtime, "islet-run", "--net-reset", (char *) NULL);
+      _exit (127);
+    }
+  close (p[1]);
+  n = pid < 0 ? 0 : islet_read_all (p[0], why, sizeof why - 1);
+  for (char rest[512]; pid > 0 && islet_read_all (p[0], rest, sizeof rest) > 0;)
+    ; /* the rest, so that it never writes into a closed pipe */
+  close (p[0]);
+  if (pid < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "fork");
+  while (waitpid (pid, &status, 0) < 0)
+    if (errno != EINTR)
+      return islet_fail (err, ISLET_E_SYSTEM, errno, "wait for islet-run --net-reset");
+  why[n > 0 ? n : 0] = '\0';
+  if (WIFEXITED (status) && WEXITSTATUS (status) == 0)
+    return 0;
+  /* its reason is its line "islet-run: ..." (a sweep's may come first) */
+  line = strstr (why, "islet-run: ");
+  line = line ? line + strlen ("islet-run: ") : why;
+  if (line[0] == '\0')
+    line = "islet-run --net-reset failed";
+  return islet_fail (err, ISLET_E_SYSTEM, 0, "the host's network table: %.*s",
+                     (int) strcspn (line, "\n"), line);
 }

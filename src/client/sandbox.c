@@ -1053,7 +1053,7 @@ islet_state_reset (struct islet_ctx *ctx, struct islet_err *err)
   islet_disk_pool_free (ctx->pool);
   ctx->pool = NULL;
   pthread_rwlock_unlock (&ctx->pool_lock);
-  if (volume_records_remove (ctx, err) < 0)
+  if (volume_records_remove (ctx, err) < 0 || net_host_reset (ctx, err) < 0)
     return islet_wrap (err, "reset");
   return islet_disk_pool_remove (ctx->state_dir, err);
 }

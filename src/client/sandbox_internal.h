@@ -62,6 +62,9 @@ int local_pause (void *self, const char *ref, struct islet_err *err);
 int local_resume (void *self, const char *ref, struct islet_err *err);
 /* resize.c */
 int local_resize (void *self, const char *ref, const struct islet_resize *r, struct islet_err *err);
+/* The host's shared nftables table dropped when no sandbox uses it
+   (islet-run --net-reset). */
+int net_host_reset (const struct islet_ctx *ctx, struct islet_err *err) ISLET_MUST_CHECK;
 int local_set_network (void *self, const char *ref, const struct islet_net *net,
                        struct islet_err *err);
 /* sandbox.c: the disk pool, held until sandbox_pool_put */

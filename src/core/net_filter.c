@@ -378,18 +378,45 @@ islet_netfilter_allow_addr (const struct islet_netlink *l, uint32_t addr, unsign
   return rc;
 }
 
+/* The parts of an element's key: a concatenation's, or the key alone. */
+static json_t *
+key_part (json_t *key, size_t i)
+{
+  json_t *concat = json_is_object (key) ? json_object_get (key, "concat") : NULL;
+
+  return concat ? json_array_get (concat, i) : i == 0 ? key : NULL;
+}
+
 /* Whether the device part of an element's key names no device: nft prints
  * an interface index it cannot name as its number. */
 static bool
-stale_key (json_t *key)
+stale_key (json_t *key, const void *arg)
 {
-  json_t *concat = json_is_object (key) ? json_object_get (key, "concat") : NULL;
-  json_t *dev = concat ? json_array_get (concat, 0) : key;
+  json_t *dev = key_part (key, 0);
   const char *s = json_string_value (dev);
 
+  (void) arg;
   if (json_is_integer (dev))
     return true;
   return s && *s && strspn (s, "0123456789") == strlen (s);
+}
+
+struct device_epoch
+{
+  const char *dev;
+  uint32_t epoch;
+};
+
+/* Whether a dns4 key (device . mark . address) is of this device and epoch. */
+static bool
+epoch_key (json_t *key, const void *arg)
+{
+  const struct device_epoch *de = arg;
+  const char *dev = json_string_value (key_part (key, 0));
+  json_t *mark = key_part (key, 1);
+
+  return dev && strcmp (dev, de->dev) == 0 && json_is_integer (mark)
+         && (uint32_t) json_integer_value (mark) == de->epoch;
 }
 
 /* nft lists a one-address interval of a concatenation as the address,
@@ -409,10 +436,12 @@ whole_prefixes (json_t *key)
   }
 }
 
-/* The keys of json's elements whose device is gone, as delete commands
- * appended to cmds; how many. */
+typedef bool key_match (json_t *key, const void *arg);
+
+/* The keys of json's elements that match, as delete commands appended to
+ * cmds; how many. */
 static unsigned
-stale_elements (json_t *list, json_t *cmds)
+matching_elements (json_t *list, key_match *match, const void *arg, json_t *cmds)
 {
   unsigned n = 0;
   size_t i, k;
@@ -434,7 +463,7 @@ stale_elements (json_t *list, json_t *cmds)
       json_t *key = json_is_array (el) ? json_array_get (el, 0) : el;
       if (json_is_object (key) && json_object_get (key, "elem"))
         key = json_object_get (json_object_get (key, "elem"), "val");
-      if (key && stale_key (key))
+      if (key && match (key, arg))
         {
           if (interval)
             whole_prefixes (key);
@@ -491,6 +520,50 @@ listing (const char *cmd, struct islet_err *err)
   return j;
 }
 
+/* Delete the elements that match among those `what` lists (a table or a
+ * set of islet's); *removed says how many.  An element gone meanwhile (its
+ * own supervisor, a timeout) fails the batch: list again. */
+static int
+delete_matching (const char *what, key_match *match, const void *arg, unsigned *removed,
+                 struct islet_err *err)
+{
+  *removed = 0;
+  for (int attempt = 0; attempt < 3; attempt++)
+    {
+      cleanup_json json_t *t = NULL, *cmds = json_array ();
+      cleanup_json json_t *doc = NULL;
+      cleanup_free char *text = NULL;
+      struct islet_err ignored;
+      unsigned n;
+
+      if (run ("list table inet " ISLET_NFT_TABLE, false, NULL, "", &ignored) < 0)
+        return 0; /* no table: nothing to delete */
+      t = listing (what, err);
+      if (t == NULL)
+        return -1;
+      n = matching_elements (json_object_get (t, "nftables"), match, arg, cmds);
+      if (n == 0)
+        return 0;
+      doc = json_pack ("{s:O}", "nftables", cmds);
+      text = json_dumps (doc, JSON_COMPACT);
+      if (run (text, true, NULL, "remove filter elements", err) == 0)
+        {
+          *removed = n;
+          return 0;
+        }
+    }
+  return -1;
+}
+
+int
+islet_netfilter_forget (const struct islet_netlink *l, uint32_t epoch, unsigned *removed,
+                        struct islet_err *err)
+{
+  struct device_epoch de = { l->host_if, epoch };
+
+  return delete_matching ("list set inet " ISLET_NFT_TABLE " dns4", epoch_key, &de, removed, err);
+}
+
 int
 islet_netfilter_sweep (bool (*slot_free) (unsigned slot), unsigned *removed, struct islet_err *err)
 {
@@ -509,31 +582,35 @@ islet_netfilter_sweep (bool (*slot_free) (unsigned slot), unsigned *removed, str
   fclose (f);
   if (*drops && run (drops, false, NULL, "remove a table of an earlier islet", err) < 0)
     return -1;
-  /* an element removed meanwhile by its own supervisor fails the batch:
-     list again */
-  for (int attempt = 0; attempt < 3; attempt++)
-    {
-      cleanup_json json_t *t = NULL, *cmds = json_array ();
-      cleanup_json json_t *doc = NULL;
-      cleanup_free char *text = NULL;
-      struct islet_err ignored;
-      unsigned n;
+  return delete_matching ("list table inet " ISLET_NFT_TABLE, stale_key, NULL, removed, err);
+}
 
-      if (run ("list table inet " ISLET_NFT_TABLE, false, NULL, "", &ignored) < 0)
-        return 0; /* no table: nothing to sweep */
-      t = listing ("list table inet " ISLET_NFT_TABLE, err);
-      if (t == NULL)
-        return -1;
-      n = stale_elements (json_object_get (t, "nftables"), cmds);
-      if (n == 0)
-        return 0;
-      doc = json_pack ("{s:O}", "nftables", cmds);
-      text = json_dumps (doc, JSON_COMPACT);
-      if (run (text, true, NULL, "remove stale filter elements", err) == 0)
-        {
-          *removed = n;
-          return 0;
-        }
-    }
-  return -1;
+int
+islet_netfilter_drop_unused (bool *dropped, struct islet_err *err)
+{
+  cleanup_json json_t *t = NULL;
+  struct islet_err ignored;
+  size_t i, n = 0;
+  json_t *o;
+
+  *dropped = false;
+  if (run ("list table inet " ISLET_NFT_TABLE, false, NULL, "", &ignored) < 0)
+    return 0; /* none */
+  t = listing ("list table inet " ISLET_NFT_TABLE, err);
+  if (t == NULL)
+    return -1;
+  json_array_foreach (json_object_get (t, "nftables"), i, o)
+  {
+    json_t *set = json_object_get (o, "set") ? json_object_get (o, "set")
+                                             : json_object_get (o, "map");
+    n += json_array_size (json_object_get (set, "elem"));
+  }
+  if (n > 0)
+    return 0;
+  if (run ("delete table inet " ISLET_NFT_TABLE, false, NULL,
+           "delete the table `inet " ISLET_NFT_TABLE "`", err)
+      < 0)
+    return -1;
+  *dropped = true;
+  return 0;
 }

@@ -8,7 +8,8 @@
  *
  * islet-run --fork-supervisors STATE_DIR: the same supervisors, forked on
  * request by one long-lived process instead of an exec each (isletd).
- * islet-run --warm-fill STATE_DIR: fill the warm pool. */
+ * islet-run --warm-fill STATE_DIR: fill the warm pool.
+ * islet-run --net-reset: drop the host's nftables table if unused (net.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -981,6 +982,13 @@ main (int argc, char **argv)
 
   if (argc == 3 && strcmp (argv[1], "--warm-fill") == 0)
     return warm_fill (argv[2]);
+  if (argc == 2 && strcmp (argv[1], "--net-reset") == 0)
+    {
+      if (net_reset (&e) == 0)
+        return 0;
+      fprintf (stderr, "islet-run: %s\n", e.msg);
+      return 1;
+    }
   title_start = argv[0];
   title_len = (size_t) (argv[argc - 1] + strlen (argv[argc - 1]) - argv[0]);
   if (argc == 3 && strcmp (argv[1], "--fork-supervisors") == 0)
@@ -989,7 +997,8 @@ main (int argc, char **argv)
     {
       fprintf (stderr, "usage: islet-run STATE_DIR ID READY_FD\n"
                        "       islet-run --warm-fill STATE_DIR\n"
-                       "       islet-run --fork-supervisors STATE_DIR (socket on fd 3)\n");
+                       "       islet-run --fork-supervisors STATE_DIR (socket on fd 3)\n"
+                       "       islet-run --net-reset\n");
       return 2;
     }
   /* Detach: the caller reaps this first process at once, and the supervisor

@@ -27,6 +27,7 @@
 #include "runtime.h"
 
 #define SLOT_DIR "/run/islet-net"
+#define TABLE_LOCK SLOT_DIR "/table.lock"
 /* Slots tried before a create gives up: a busy host has gaps near any
    starting point. */
 #define SLOT_TRIES 256
@@ -81,11 +82,32 @@ slot_lock (const char *path, int *fd, bool *fresh, struct islet_err *err)
   return 1;
 }
 
+/* The host's table is dropped only under this lock, held exclusively
+   (net_reset); a slot is taken under it shared, so a reset that finds no
+   slot taken knows none will be until it is done. */
+static int
+table_lock (int op, struct islet_err *err)
+{
+  int fd = open (TABLE_LOCK, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+  if (fd < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", TABLE_LOCK);
+  while (flock (fd, op) < 0)
+    if (errno != EINTR)
+      {
+        int e = errno;
+        close (fd);
+        return islet_fail (err, ISLET_E_SYSTEM, e, "lock `%s`", TABLE_LOCK);
+      }
+  return fd;
+}
+
 int
 net_slot_take (struct sandbox *sb, struct islet_err *err)
 {
   unsigned first = slot_hint (sb->id);
   bool swept = false;
+  cleanup_close int table = -1;
 
   sb->net_slot_fd = -1;
   sb->net_filtered = false;
@@ -93,6 +115,9 @@ net_slot_take (struct sandbox *sb, struct islet_err *err)
     return 0;
   if (mkdir (SLOT_DIR, 0700) < 0 && errno != EEXIST)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "mkdir `%s`", SLOT_DIR);
+  table = table_lock (LOCK_SH, err);
+  if (table < 0)
+    return -1;
   for (int i = 0; i < SLOT_TRIES; i++)
     {
       unsigned slot = (first + (unsigned) i) % ISLET_NET_SLOTS;
@@ -274,6 +299,9 @@ net_update (struct sandbox *sb, struct islet_err *err)
   cleanup_free char *path = islet_xasprintf ("%s/config.json", sb->dir);
   struct islet_sandbox_info info;
   struct islet_net applied = sb->net;
+  struct islet_err e;
+  uint32_t was;
+  unsigned gone;
 
   if (islet_config_load (path, &info, NULL, err) < 0)
     return -1;
@@ -297,12 +325,15 @@ net_update (struct sandbox *sb, struct islet_err *err)
     }
   /* one batch: the old list holds until the new one does */
   dns_stop_wait (sb);
+  was = sb->link.epoch;
   if (islet_netfilter_change (&sb->link, &applied, &sb->net, err) < 0)
     {
       sb->net = applied;
       (void) !dns_start (sb, err);
       return -1;
     }
+  if (applied.mode == ISLET_NET_ALLOW && islet_netfilter_forget (&sb->link, was, &gone, &e) < 0)
+    fprintf (stderr, "the old list's addresses: %s\n", e.msg);
   return dns_start (sb, err);
 }
 
@@ -363,4 +394,46 @@ net_sweep (void)
              "network sweep: %u slot lock files, %u filter elements left by killed "
              "supervisors removed\n",
              files, elements);
+}
+
+/* Whether a slot's lock file is there and held: a sandbox with a network
+   runs, of any state directory. */
+static bool
+slot_held (void)
+{
+  cleanup_dir DIR *d = opendir (SLOT_DIR);
+  struct dirent *de;
+  unsigned seen = 0;
+
+  while (d && (de = readdir (d)) != NULL && seen++ < SWEEP_MAX)
+    {
+      unsigned slot;
+      char end;
+
+      if (sscanf (de->d_name, "%u.lock%c", &slot, &end) == 1 && slot < ISLET_NET_SLOTS
+          && !slot_free (slot))
+        return true;
+    }
+  return false;
+}
+
+int
+net_reset (struct islet_err *err)
+{
+  cleanup_close int table = -1;
+  struct islet_err none;
+  bool dropped;
+
+  /* made by the first networked sandbox since boot, before its table */
+  if (access (SLOT_DIR, F_OK) < 0 && errno == ENOENT)
+    return 0;
+  if (islet_netfilter_load (&none) < 0)
+    return 0; /* without libnftables no table was made */
+  table = table_lock (LOCK_EX, err);
+  if (table < 0)
+    return -1;
+  net_sweep ();
+  if (slot_held ())
+    return 0;
+  return islet_netfilter_drop_unused (&dropped, err);
 }

@@ -63,6 +63,10 @@ void net_dns_stop (struct sandbox *sb);
  * files of free slots (and a device of such a slot), the filter elements of
  * devices that are gone.  Logs what it removed. */
 void net_sweep (void);
+/* islet-run --net-reset: after a sweep, the host's table `inet islet`
+   deleted when no sandbox of any state directory has a network and it
+   holds no element; kept otherwise. */
+int net_reset (struct islet_err *err) ISLET_MUST_CHECK;
 
 /* init.c: start pid 1 in new namespaces; returns when the sandbox is ready. */
 int sandbox_start_init (struct sandbox *sb, struct islet_err *err);

@@ -4,7 +4,7 @@
 # internet's dnsmasq answers with TTL 0, so the floor holds); a connection
 # opened meanwhile goes on after that; resolving the name again opens the
 # address again.  A change of the list ends at once the connections the
-# old list opened.
+# old list opened, and its names' addresses (dns4) go with it.
 source "$(dirname "$0")/../lib/integration.sh"
 source "$(dirname "$0")/../lib/netfake.sh"
 it_init
@@ -93,7 +93,7 @@ grep -qx 'first True' <<<"$got" || fail "the first connection failed: $got"
 grep -qx 'established after the TTL True' <<<"$got" || fail "an established connection ended with its address's TTL: $got"
 grep -qx 'new after the TTL False' <<<"$got" || fail "a new connection opened after the address's TTL: $got"
 grep -qx 'new after resolving again True' <<<"$got" || fail "resolving again did not open the address: $got"
-nft list set inet islet dns4 | grep -q "\"islet$slot\" . 0x[0-9a-f]* . $NF_WEB_A timeout 30s" \
+grep -q -- <<<"$(nft list set inet islet dns4)" "\"islet$slot\" . 0x[0-9a-f]* . $NF_WEB_A timeout 30s" \
   || fail "no element of islet$slot for $NF_WEB_A with the 30 s floor: $(nft list set inet islet dns4)"
 
 log "a change of the list ends the connections the old one opened"
@@ -104,7 +104,12 @@ wait_until 20 connected || fail "the connection was not made: $(cat "$NF_DIR/cut
 grep -qx 'connected True' "$NF_DIR/cut.out" || fail "the connection failed: $(cat "$NF_DIR/cut.out")"
 sleep 1
 grep -q 'cut' "$NF_DIR/cut.out" && fail "the connection ended before the change: $(cat "$NF_DIR/cut.out")"
+grep -q -- <<<"$(nft list set inet islet dns4)" "\"islet$slot\" . 0x[0-9a-f]* . $NF_WEB_A" \
+  || fail "no element of islet$slot for $NF_WEB_A before the change: $(nft list set inet islet dns4)"
 islet network "$id" --network allow --allow 198.51.100.0/24 </dev/null >/dev/null || fail "islet network"
 wait "$cut_pid"
 grep -qx 'cut' "$NF_DIR/cut.out" || fail "the connection went on after the change: $(cat "$NF_DIR/cut.out")"
+log "the old list's names' addresses went with it, not at their TTL"
+grep -q -- <<<"$(nft list set inet islet dns4)" "\"islet$slot\"" \
+  && fail "islet$slot's dns4 elements of the old list are left: $(nft list set inet islet dns4)"
 pass
