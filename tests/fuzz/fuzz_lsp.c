@@ -3,7 +3,8 @@
  * two pieces.  Safety rule: every message handed on is a JSON object whose
  * body was at most LSP_MESSAGE_MAX; the answers rebuilt from its result
  * serialize, hold at most LSP_ITEMS_MAX entries, and only the SDK's
- * fields (a symbol: name, kind, location {uri, range}). */
+ * fields (a symbol: name, kind, location {uri, range}).  The same bytes as
+ * a file URI: a path with no control byte once decoded, or none. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,12 +55,37 @@ on_message (void *user, json_t *msg)
   json_decref (syms);
 }
 
+/* The input as a request's file URI: a path, absolute, with no control
+ * byte (a decoded %00 among them), or NULL. */
+static void
+check_uri (const unsigned char *data, size_t size)
+{
+  char *uri = malloc (size + 1), *path;
+
+  if (uri == NULL)
+    abort ();
+  memcpy (uri, data, size);
+  uri[size] = '\0';
+  for (int decode = 0; decode < 2; decode++)
+    {
+      path = lsp_uri_path (uri, "/w", decode);
+      if (path && *path != '/')
+        abort ();
+      for (const char *c = path; c && *c; c++)
+        if ((unsigned char) *c < 0x20 || *c == 0x7f)
+          abort ();
+      free (path);
+    }
+  free (uri);
+}
+
 int
 LLVMFuzzerTestOneInput (const unsigned char *data, size_t size)
 {
   struct lsp_reader rd = { 0 };
   size_t half = size / 2;
 
+  check_uri (data, size);
   if (lsp_reader_feed (&rd, (const char *) data, half, on_message, NULL) == 0)
     (void) lsp_reader_feed (&rd, (const char *) data + half, size - half, on_message, NULL);
   if (rd.len > LSP_HEADER_MAX + LSP_MESSAGE_MAX + 4)

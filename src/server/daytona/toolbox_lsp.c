@@ -535,6 +535,30 @@ room_locked (const char *sandbox, struct lsp **dropped)
   return table.n >= LSP_ALL_MAX ? -1 : 0;
 }
 
+/* Whether the sandbox runs its most live servers already: a start is
+ * refused before its process is made (insert checks again, under the
+ * same lock as it adds). */
+static bool
+full (const char *sandbox)
+{
+  size_t live = 0;
+
+  pthread_mutex_lock (&table.lock);
+  for (struct lsp *s = table.head; s; s = s->next)
+    if (!is_dead (s) && strcmp (s->sandbox, sandbox) == 0)
+      live++;
+  pthread_mutex_unlock (&table.lock);
+  return live >= LSP_PER_SANDBOX;
+}
+
+static void
+reply_full (struct resp *out, const char *sandbox)
+{
+  reply_error (out, 429, "TOO_MANY_LSP_SERVERS",
+               "sandbox '%s' runs %d language servers, the most it may: stop one first", sandbox,
+               LSP_PER_SANDBOX);
+}
+
 /* ---- the request's server ---- */
 
 struct key
@@ -642,9 +666,7 @@ insert (struct lsp *s, struct resp *out)
   if (dropped)
     lsp_free (dropped);
   if (rc < 0)
-    reply_error (out, 429, "TOO_MANY_LSP_SERVERS",
-                 "sandbox '%s' runs %d language servers, the most it may: stop one first",
-                 s->sandbox, LSP_PER_SANDBOX);
+    reply_full (out, s->sandbox);
   else
     reply_json (out, 200, json_object ());
   if (rc < 0 || kept)
@@ -668,6 +690,11 @@ tb_lsp_start (struct req *r, struct resp *out)
   if (live && !is_dead (live))
     {
       reply_json (out, 200, json_object ()); /* started already */
+      return;
+    }
+  if (full (sb.info.id))
+    {
+      reply_full (out, sb.info.id);
       return;
     }
   if (islet_fs_stat (sb.ctx, sb.info.id, k.project, &st, &e) < 0
@@ -718,15 +745,39 @@ tb_lsp_stop (struct req *r, struct resp *out)
   reply_json (out, 200, json_object ());
 }
 
-/* The request's document: its path and URI; -1 with a 400 in out. */
-static int
-doc_read (struct lsp *s, const char *uri, char **path, char **doc_uri, struct resp *out)
+static bool
+exists (struct sb_ref *sb, const char *path)
 {
-  *path = uri ? lsp_uri_path (uri, s->project) : NULL;
+  cleanup_json json_t *st = NULL;
+  struct islet_err e;
+
+  return islet_fs_stat (sb->ctx, sb->info.id, path, &st, &e) == 0;
+}
+
+/* The request's document: its path and URI; -1 with a 400 in out.  The
+ * URI is percent-decoded; when that names nothing and the URI taken as
+ * it is does (the SDK's unescaped path of a file whose name holds "%41"),
+ * the latter. */
+static int
+doc_read (struct lsp *s, struct sb_ref *sb, const char *uri, char **path, char **doc_uri,
+          struct resp *out)
+{
+  *path = uri ? lsp_uri_path (uri, s->project, true) : NULL;
   if (*path == NULL)
     {
       reply_error (out, 400, "BAD_REQUEST", "uri must be file:// and a path in the sandbox");
       return -1;
+    }
+  if (strchr (uri, '%'))
+    {
+      char *raw = lsp_uri_path (uri, s->project, false);
+      if (raw && strcmp (raw, *path) != 0 && !exists (sb, *path) && exists (sb, raw))
+        {
+          free (*path);
+          *path = raw;
+          raw = NULL;
+        }
+      free (raw);
     }
   *doc_uri = lsp_path_uri (*path);
   return 0;
@@ -742,7 +793,7 @@ did (struct req *r, struct resp *out, bool open)
 
   if (j == NULL || (s = lsp_open (r, j, &sb, out)) == NULL)
     return;
-  if (doc_read (s, json_string_value (json_object_get (j, "uri")), &path, &uri, out) == 0)
+  if (doc_read (s, &sb, json_string_value (json_object_get (j, "uri")), &path, &uri, out) == 0)
     {
       if (open)
         {
@@ -795,7 +846,7 @@ tb_lsp_completions (struct req *r, struct resp *out)
     }
   if ((s = lsp_open (r, j, &sb, out)) == NULL)
     return;
-  if (doc_read (s, json_string_value (json_object_get (j, "uri")), &path, &uri, out) == 0
+  if (doc_read (s, &sb, json_string_value (json_object_get (j, "uri")), &path, &uri, out) == 0
       && sync_doc (s, &sb, path, uri, out) == 0)
     {
       params = json_pack ("{s:{s:s},s:{s:O,s:O}}", "textDocument", "uri", uri, "position", "line",
@@ -825,7 +876,7 @@ tb_lsp_document_symbols (struct req *r, struct resp *out)
 
   if (s == NULL)
     return;
-  if (doc_read (s, req_query (r, "uri"), &path, &uri, out) == 0
+  if (doc_read (s, &sb, req_query (r, "uri"), &path, &uri, out) == 0
       && sync_doc (s, &sb, path, uri, out) == 0
       && call (s, "textDocument/documentSymbol",
                json_pack ("{s:{s:s}}", "textDocument", "uri", uri), CALL_TIMEOUT_MS, &result, out)

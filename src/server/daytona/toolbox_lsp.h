@@ -45,8 +45,12 @@ json_t *lsp_completion_list (json_t *result);
 json_t *lsp_symbols (json_t *result, const char *uri, const char *query);
 
 /* The SDK's "file://" + path: the path, absolute (a relative one taken
- * from dir), or NULL when it is not a usable path.  malloc'd. */
-char *lsp_uri_path (const char *uri, const char *dir);
+ * from dir), or NULL when it is not a usable path.  malloc'd.  decode: its
+ * %XX sequences decoded, as a file URI's are (the SDK sends the path as it
+ * is; other clients escape it).  Either way the path is resolved by the
+ * sandbox's file agent, inside the sandbox: "..", decoded or not, stays in
+ * its root. */
+char *lsp_uri_path (const char *uri, const char *dir, bool decode);
 /* A path as a file URI, its bytes outside the unreserved ones escaped. */
 char *lsp_path_uri (const char *path);
 

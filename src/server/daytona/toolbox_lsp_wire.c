@@ -269,17 +269,59 @@ lsp_symbols (json_t *result, const char *uri, const char *query)
 
 /* ---- paths ---- */
 
+static int
+hex_digit (char c)
+{
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+/* s with its %XX decoded (RFC 3986); a '%' without two hex digits after
+ * it stays as it is, since the SDK sends paths unescaped.  *len: the
+ * result's length (a %00 decodes to a NUL, which the caller refuses). */
+static char *
+pct_decode (const char *s, size_t *len)
+{
+  size_t n = strlen (s), k = 0;
+  char *out = islet_xmalloc (n + 1);
+
+  for (size_t i = 0; i < n; i++)
+    {
+      /* s[i + 1] is at most the terminator; s[i + 2] is read only after a digit */
+      int hi = s[i] == '%' ? hex_digit (s[i + 1]) : -1;
+      int lo = hi >= 0 ? hex_digit (s[i + 2]) : -1;
+
+      if (lo >= 0)
+        {
+          out[k++] = (char) (hi << 4 | lo);
+          i += 2;
+        }
+      else
+        out[k++] = s[i];
+    }
+  out[k] = '\0';
+  *len = k;
+  return out;
+}
+
 char *
-lsp_uri_path (const char *uri, const char *dir)
+lsp_uri_path (const char *uri, const char *dir, bool decode)
 {
   const char *p = strncmp (uri, "file://", 7) == 0 ? uri + 7 : uri;
   size_t n = strlen (p);
+  cleanup_free char *d = decode ? pct_decode (p, &n) : islet_xstrdup (p);
 
-  if (n == 0 || n > 4000 || text_has_control (p, n))
+  /* control bytes (a decoded NUL among them) name no file worth reading */
+  if (n == 0 || n > 4000 || memchr (d, '\0', n) || text_has_control (d, n))
     return NULL;
-  if (*p == '/')
-    return islet_xstrdup (p);
-  return islet_xasprintf ("%s/%s", dir, p);
+  if (*d == '/')
+    return islet_xstrdup (d);
+  return islet_xasprintf ("%s/%s", dir, d);
 }
 
 char *
