@@ -6,7 +6,8 @@
 // lines from them.  The sandbox made from the image has the files with
 // their contents and modes; the same Image again is the same image (the
 // SDK finds its contexts already uploaded); a changed file makes another
-// image with the new contents; snapshot.create takes local files too.
+// image with the new contents; Image.fromDockerfile's COPY sources and
+// snapshot.create's local files are uploaded and built the same way.
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -62,6 +63,19 @@ main('build_context', async () => {
     assert.notEqual(changed.snapshot, sb.snapshot);
     assert.equal(await run(changed, 'cat /srv/app/one.txt'), 'changed\n');
     await changed.delete();
+
+    // Image.fromDockerfile: COPY sources relative to the Dockerfile's directory
+    const df = path.join(dir, 'df');
+    fs.mkdirSync(path.join(df, 'app'), { recursive: true });
+    fs.writeFileSync(path.join(df, 'app', 'main.py'), 'print("main")\n');
+    fs.writeFileSync(path.join(df, 'note.txt'), 'a note\n');
+    fs.writeFileSync(path.join(df, 'Dockerfile'),
+      `FROM ${base}\nCOPY app /srv/fd/app\nCOPY note.txt /srv/fd/\n`);
+    const fromDf = await daytona.create(
+      { image: sdk.Image.fromDockerfile(path.join(df, 'Dockerfile')), labels: { run: RUN } },
+      { timeout: 150 });
+    assert.equal(await run(fromDf, 'cat /srv/fd/app/main.py /srv/fd/note.txt'), 'print("main")\na note\n');
+    await fromDf.delete();
 
     // snapshot.create from an Image with a local file
     const snap = await daytona.snapshot.create(
