@@ -8,7 +8,8 @@
 # idle objects made room) are refused and leave nothing; each key sees and
 # builds from only its own
 # objects; a context tar with a device node, a `.wh.` name or a name that
-# climbs out fails the build, and nothing lands outside.
+# climbs out fails the build, and nothing lands outside; isletd killed in
+# the middle of a body leaves nothing of it.
 # Needs root.  Exit 0 pass, 1 fail, 77 skip.
 #   ISLET_BIN=build/islet bash tests/server/api_object_storage.sh
 source "$(dirname "$0")/../lib/integration.sh"
@@ -185,5 +186,28 @@ expect_body "it names it" '.message | test("^buildInfo.contextHashes: no context
 api POST /api/sandbox -d '{"buildInfo":{"dockerfileContent":"FROM example.test/ctx:1\n","contextHashes":["../x"]}}'
 expect_error "a hash that is not one" 400
 [[ $(islet ls --json | jq '.sandboxes | length') == 0 ]] || fail "a refused create left a sandbox: $(islet ls)"
+
+log "== isletd killed in the middle of a body: nothing of it is left"
+AK=$K1_AK; SK=$K1_SK
+head -c 3000000 /dev/urandom >"$W/slow"
+curl -s -o /dev/null --max-time 60 --limit-rate 200K -X PUT --aws-sigv4 "aws:amz:islet:s3" \
+  --user "$AK:$SK" -H "x-amz-content-sha256: $(sha256sum "$W/slow" | cut -d' ' -f1)" \
+  --data-binary "@$W/slow" "$SRV_URL/object-storage/$B/$K1_ORG/slow/context.tar" &
+cpid=$!
+for (( i = 0; i < 100; i++ )); do
+  ls -l "/proc/$SRV_PID/fd" 2>/dev/null | grep -q "objects/$K1/.tmp/" && break
+  sleep 0.1
+done
+(( i < 100 )) || fail "the body's file was not open within 10 s"
+sleep 1
+kill -KILL "$SRV_PID"; wait "$SRV_PID" 2>/dev/null || true; SRV_PID=
+wait "$cpid" 2>/dev/null || true
+[[ -z "$(find "$STATE/objects/$K1/.tmp" -mindepth 1)" ]] || fail "a killed body left $(ls -a "$STATE/objects/$K1/.tmp")"
+[[ ! -e "$STATE/objects/$K1/data/$K1_ORG/slow" ]] || fail "a killed body was kept"
+srv_start
+# the credentials of before the restart are still good: nothing was stored for them
+s3 GET "/$B?list-type=2&prefix=$K1_ORG%2Fslow%2F"
+[[ "$CODE" == 200 ]] && grep -q "<KeyCount>0</KeyCount>" <<<"$BODY" \
+  || fail "after the restart: $CODE $BODY"
 
 pass

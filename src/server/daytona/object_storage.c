@@ -22,12 +22,11 @@
  * An API key's objects are <state>/objects/<key id>/data/<key>, another
  * key's never reachable (the key id comes from the verified credential,
  * and the object key's path segments are plain names).  Bodies are
- * written to a file under .tmp as they arrive and renamed into place once
- * whole and verified.  What a key keeps (objects, parts of uploads, bodies
- * arriving) is bounded by its disk quota (--default-max-disk-mb when it
- * has none of its own, else OBJ_DEFAULT_MAX); the objects are a cache of
- * what clients hold, so when a new body does not fit, the key's objects
- * least recently listed or built from (none within IDLE_S) make room. */
+ * written to an unnamed file (O_TMPFILE) in .tmp as they arrive, and named
+ * and renamed into place once whole and verified.  What a key keeps (objects, parts of uploads,
+ * bodies arriving) is bounded by its disk quota (--default-max-disk-mb when it has none of its own,
+ * else OBJ_DEFAULT_MAX); the objects are a cache of what clients hold, so when a new body does not
+ * fit, the key's objects least recently listed or built from (none within IDLE_S) make room. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

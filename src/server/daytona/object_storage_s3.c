@@ -258,7 +258,8 @@ authenticate (struct req *r, struct obj *o, struct resp *out)
   return 0;
 }
 
-/* A file under .tmp for the body. */
+/* A file without a name (O_TMPFILE) in .tmp for the body: a body cut short
+ * by a kill of isletd leaves nothing behind. */
 static int
 open_tmp (struct obj *o, struct islet_err *err)
 {
@@ -266,13 +267,9 @@ open_tmp (struct obj *o, struct islet_err *err)
 
   if (islet_mkdir_p (d, 0700, err) < 0)
     return -1;
-  o->tmp = islet_xasprintf ("%s/body.XXXXXX", d);
-  o->fd = mkostemp (o->tmp, O_CLOEXEC);
+  o->fd = open (d, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
   if (o->fd < 0)
-    {
-      free (islet_take_ptr (&o->tmp));
-      return islet_fail (err, ISLET_E_SYSTEM, errno, "create a file for the body");
-    }
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "create a file for the body");
   return 0;
 }
 
@@ -361,16 +358,28 @@ s3_piece (void *state, const char *field, const char *filename, const char *data
 
 /* ---- the operations, once the body is in and is the signed one ---- */
 
-/* Rename the body's file to path (its directories made). */
+/* The body's file at path (its directories made): linked under a name of
+ * its own in .tmp, then renamed over whatever path was, whole. */
 static int
 keep_body (struct obj *o, const char *path, struct islet_err *err)
 {
-  cleanup_free char *parent = islet_xstrdup (path);
+  cleanup_free char *parent = islet_xstrdup (path), *fdp = NULL;
+  unsigned char rnd[8];
 
   *strrchr (parent, '/') = '\0';
   if (islet_mkdir_p (parent, 0700, err) < 0)
     return -1;
-  if (fsync (o->fd) < 0 || rename (o->tmp, path) < 0)
+  if (getrandom (rnd, sizeof rnd, 0) != sizeof rnd || fsync (o->fd) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "keep the object");
+  o->tmp = islet_xasprintf ("%s/.tmp/body.%02x%02x%02x%02x%02x%02x%02x%02x", o->dir, rnd[0], rnd[1],
+                            rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+  fdp = islet_xasprintf ("/proc/self/fd/%d", o->fd);
+  if (linkat (AT_FDCWD, fdp, AT_FDCWD, o->tmp, AT_SYMLINK_FOLLOW) < 0)
+    {
+      free (islet_take_ptr (&o->tmp));
+      return islet_fail (err, ISLET_E_SYSTEM, errno, "keep the object");
+    }
+  if (rename (o->tmp, path) < 0)
     return islet_fail (err, errno == ENOTDIR || errno == EISDIR ? ISLET_E_INVALID : ISLET_E_SYSTEM,
                        errno, "keep the object");
   free (islet_take_ptr (&o->tmp));
