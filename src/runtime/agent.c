@@ -437,29 +437,11 @@ file_cwd (void)
     (void) !chdir ("/");
 }
 
-void
-serve_file (struct sandbox *sb, int conn, json_t *req)
-{
-  /* the handler's fds 0-2 stay (/dev/null and the supervisor's log) */
-  struct confinement c = {
-    .cg = sb->init_cg, .fds = { 0, 1, 2, conn }, .nfds = 4, .cloexec_from = 3
-  };
-  struct islet_err e = { 0 };
-
-  if (confine (sb, &c, &e) < 0)
-    {
-      islet_wrap (&e, "enter the sandbox");
-      reply_error (c.fds[3], &e);
-      return;
-    }
-  file_cwd ();
-  file_request (c.fds[3], req, false);
-}
-
 /* chown (and the mode after it): the one file operation that needs
  * capabilities, so neither the agent nor its workers serve it (they have
- * none), but a handler forked for it, confined as serve_file's are except
- * that it keeps CAP_CHOWN and CAP_FOWNER in the sandbox's user namespace.
+ * none), but a handler forked for it (serve_file), confined as the agent is
+ * except that it keeps CAP_CHOWN and CAP_FOWNER (SERVE_CHOWN_CAPS) in the
+ * sandbox's user namespace.
  * Those act on files whose owner the namespace maps, for ids it maps, and
  * nothing more: a file whose owner it does not map (the host's, seen
  * through the `host` image) stays refused (EPERM), and the path is
@@ -491,13 +473,15 @@ op_chown (int conn, json_t *req, struct islet_err *err)
 }
 
 void
-serve_chown (struct sandbox *sb, int conn, json_t *req)
+serve_file (struct sandbox *sb, int conn, json_t *req, uint64_t keep_caps)
 {
+  /* the handler's fds 0-2 stay (/dev/null and the supervisor's log) */
   struct confinement c = { .cg = sb->init_cg,
                            .fds = { 0, 1, 2, conn },
                            .nfds = 4,
                            .cloexec_from = 3,
-                           .keep_caps = (uint64_t) 1 << CAP_CHOWN | (uint64_t) 1 << CAP_FOWNER };
+                           .keep_caps = keep_caps };
+  const char *op = json_string_value (json_object_get (req, "op"));
   struct islet_err e = { 0 };
 
   if (confine (sb, &c, &e) < 0)
@@ -507,7 +491,9 @@ serve_chown (struct sandbox *sb, int conn, json_t *req)
       return;
     }
   file_cwd ();
-  if (op_chown (c.fds[3], req, &e) < 0)
+  if (op == NULL || strcmp (op, "chown") != 0)
+    file_request (c.fds[3], req, false);
+  else if (op_chown (c.fds[3], req, &e) < 0)
     reply_error (c.fds[3], &e);
 }
 

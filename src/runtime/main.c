@@ -604,10 +604,8 @@ fork_handler (struct conn_req *c, enum handler kind)
       no_timeout (c->conn);
       if (kind == HANDLER_EXEC)
         serve_exec (c->sb, c->conn, c->req, seq);
-      else if (kind == HANDLER_CHOWN)
-        serve_chown (c->sb, c->conn, c->req);
       else
-        serve_file (c->sb, c->conn, c->req);
+        serve_file (c->sb, c->conn, c->req, kind == HANDLER_CHOWN ? SERVE_CHOWN_CAPS : 0);
       _exit (0);
     }
   handlers[n_handlers++] = pid;

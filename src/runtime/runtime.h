@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 #include <stdint.h>
+#include <linux/capability.h>
 #include <stdbool.h>
 #include <sys/resource.h>
 #include <sys/types.h>
@@ -111,13 +112,13 @@ struct pty_run
 /* Pump keystrokes, output and resizes until the command exits. */
 void pty_supervise (struct pty_run *r);
 
-/* agent.c: enter the sandbox and serve one file request on conn (in a
- * handler, when there is no agent). */
-void serve_file (struct sandbox *sb, int conn, json_t *req);
-/* A chown request ({path, uid, gid, mode}, -1 or absent: unchanged),
- * served by a handler forked for it that keeps CAP_CHOWN and CAP_FOWNER
- * (see agent.c). */
-void serve_chown (struct sandbox *sb, int conn, json_t *req);
+/* agent.c: enter the sandbox, keeping keep_caps (a set of 1 << CAP_*; 0:
+ * none, as the agent), and serve one file request on conn, in a handler
+ * forked for it: any request when there is no agent, and chown ({path, uid,
+ * gid, mode}, -1 or absent: unchanged), which needs SERVE_CHOWN_CAPS (see
+ * agent.c). */
+void serve_file (struct sandbox *sb, int conn, json_t *req, uint64_t keep_caps);
+#define SERVE_CHOWN_CAPS ((uint64_t) 1 << CAP_CHOWN | (uint64_t) 1 << CAP_FOWNER)
 
 /* agent.c, in the supervisor: start the file agent, confined in the
  * sandbox; *sock receives the socket that passes it requests. */
