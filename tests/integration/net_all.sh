@@ -10,15 +10,7 @@ it_init
 nf_trap it_cleanup
 nf_up
 
-# a listener on the host, on every address
-HOST_PORT=$(( 20000 + $$ % 20000 ))
-"$IT_PY" -m http.server "$HOST_PORT" --bind 0.0.0.0 --directory "$NF_DIR" >/dev/null 2>&1 &
-echo $! >"$NF_DIR/hostweb.pid"
-"$IT_PY" -m http.server "$HOST_PORT" --bind :: --directory "$NF_DIR" >/dev/null 2>&1 &
-echo $! >"$NF_DIR/hostweb6.pid"
-host_addr=$(ip -4 -o addr show scope global | awk '$2 != "'"$NF_IF"'" {print $4}' | cut -d/ -f1 | head -1)
-host_addr6=$(ip -6 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -1)
-log "host listener on port $HOST_PORT; host addresses $host_addr ${host_addr6:-(no IPv6)}"
+nf_host_listener
 
 id=$(create_sb --network all)
 remember_id "$id"

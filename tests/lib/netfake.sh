@@ -175,6 +175,20 @@ for t in ts: t.join()
 for t in sys.argv[1:]: print(t, out[t])
 '
 
+# nf_host_listener: an HTTP listener on the host, on every address, IPv4
+# and IPv6, port HOST_PORT; host_addr and host_addr6 are addresses of the
+# host off the fake internet's link (host_addr6 empty without IPv6)
+nf_host_listener () {
+  HOST_PORT=$(( 20000 + $$ % 20000 ))
+  "$IT_PY" -m http.server "$HOST_PORT" --bind 0.0.0.0 --directory "$NF_DIR" >/dev/null 2>&1 &
+  echo $! >"$NF_DIR/hostweb.pid"
+  "$IT_PY" -m http.server "$HOST_PORT" --bind :: --directory "$NF_DIR" >/dev/null 2>&1 &
+  echo $! >"$NF_DIR/hostweb6.pid"
+  host_addr=$(ip -4 -o addr show scope global | awk '$2 != "'"$NF_IF"'" {print $4}' | cut -d/ -f1 | head -1)
+  host_addr6=$(ip -6 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -1)
+  log "host listener on port $HOST_PORT; host addresses $host_addr ${host_addr6:-(no IPv6)}"
+}
+
 # nf_fetch ID [CMD...]: what python's urllib in the sandbox gets from
 # http://a.test.example/id (through a proxy, when the environment names
 # one; CMD... before python3, e.g. env -u HTTP_PROXY), or "failed ERROR"

@@ -4,7 +4,8 @@
 # sandboxes' upstream resolver; isletd's own port is never reachable from a
 # sandbox; updateNetworkSettings (POST /api/sandbox/{id}/network-settings)
 # changes a running sandbox at once (block all, another list, all); the
-# settings survive a stop and a start and a restart of isletd.
+# settings survive a restart of isletd while the sandbox runs (its filter
+# too), and a stop, a restart of isletd and a start.
 # Needs root.  Exit 0 pass, 1 fail, 77 skip.
 source "$(dirname "$0")/../lib/integration.sh"
 source "$(dirname "$0")/../lib/server.sh"
@@ -68,6 +69,18 @@ expect_closed "$NF_WEB_P:80"
 expect_closed "$gw:$port"
 api GET "/api/sandbox/$id"
 expect_body "get" '.networkBlockAll == false'
+
+log "a running sandbox keeps its settings and its filter across a restart of isletd"
+srv_stop
+srv_start
+port=${SRV_URL##*:}
+api GET "/api/sandbox/$id"
+expect_body "after a restart, running" '.state == "started" and .networkBlockAll == false and (.networkAllowList // "") == ""'
+nf_probe "$id" "$NF_WEB_A:80" "$NF_WEB_P:80" "$gw:$port" "$host_addr:$port"
+expect_probe "$NF_WEB_A:80" "open A"
+expect_closed "$NF_WEB_P:80"
+expect_closed "$gw:$port"
+expect_closed "$host_addr:$port"
 
 log "kept across stop, start and a restart of isletd"
 settings "$id" '{"domainAllowList":"*.b.test.example"}'
