@@ -59,6 +59,9 @@ printf 'hello context\n' >"$W/small"
 s3 PUT "/$B/$ORG/abc123/context.tar" "$W/small"
 [[ "$CODE" == 200 ]] || fail "PutObject: $CODE $BODY"
 cmp "$W/small" "$STATE/objects/$K1/data/$ORG/abc123/context.tar" || fail "the object is not the body"
+api GET /api/audit
+expect_body "the upload is in the audit log" \
+  "[.items[] | select(.action == \"object-storage.put\")][0].result == \"ok: $ORG/abc123/context.tar\""
 s3 GET "/$B?list-type=2&max-keys=1&prefix=$ORG%2Fabc123%2F"
 [[ "$CODE" == 200 ]] || fail "ListObjectsV2: $CODE $BODY"
 grep -q "<KeyCount>1</KeyCount><MaxKeys>1</MaxKeys>.*<Key>$ORG/abc123/context.tar</Key><Size>14</Size>" <<<"$BODY" \

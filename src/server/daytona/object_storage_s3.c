@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -50,6 +51,7 @@ struct obj
   int fd;
   char *tmp;
   uint64_t declared, got, reserved;
+  uint64_t t0_ns;
   char *mem; /* CompleteMultipartUpload's body */
   /* a failure while the body came: said by end */
   int fail_status;
@@ -283,6 +285,7 @@ s3_begin (struct req *r, struct resp *out, void **state, uint64_t *max)
 
   o->fd = -1;
   o->srv = r->srv;
+  o->t0_ns = islet_now_ns ();
   if (authenticate (r, o, out) < 0 || pick_op (r, o, out) < 0)
     goto refuse;
   sha = req_header (r, "x-amz-content-sha256");
@@ -658,6 +661,26 @@ op_list (struct obj *o, struct resp *out)
   xml_reply (out, 200, body);
 }
 
+/* An object made (or refused after its signature was checked) is in the
+ * audit log as object-storage.put, its key as the result when kept. */
+static void
+audit_put (const struct obj *o, const struct resp *out)
+{
+  cleanup_free char *result = out->status < 300 ? islet_xasprintf ("ok: %s", o->key) : NULL;
+  struct islet_audit a = {
+    .key_id = o->key_id,
+    .sandbox = "",
+    .action = "object-storage.put",
+    .status = out->status,
+    .result = result ? result : out->note,
+    .duration_ms = (int64_t) ((islet_now_ns () - o->t0_ns) / 1000000),
+  };
+  struct islet_err err;
+
+  if (islet_store_audit_add (o->srv->store, &a, &err) < 0)
+    fprintf (stderr, "isletd: audit object-storage.put: %s\n", err.msg);
+}
+
 static void
 s3_end (void *state, bool complete, struct resp *out)
 {
@@ -697,6 +720,8 @@ s3_end (void *state, bool complete, struct resp *out)
     case OBJ_ABORT: op_abort (o, out); break;
     }
 out:
+  if (complete && (o->op == OBJ_PUT || o->op == OBJ_COMPLETE))
+    audit_put (o, out);
   obj_free (o);
 }
 
