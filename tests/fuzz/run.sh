@@ -11,7 +11,7 @@ SRC=${ISLET_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 OUT=${ISLET_FUZZ_BUILD:-$SRC/build-fuzz}
 SECONDS_EACH=${FUZZ_SECONDS:-20}
 TARGETS=("$@")
-(( ${#TARGETS[@]} )) || TARGETS=(route words json toolout toolcmd base64 mcp ws wshandshake sio interp dockerfile lsp)
+(( ${#TARGETS[@]} )) || TARGETS=(route words json toolout toolcmd base64 mcp ws wshandshake sio interp dockerfile lsp sigv4)
 
 if ! command -v clang >/dev/null; then
   "$SRC/scripts/install-deps" || { echo "fuzz: cannot install clang" >&2; exit 1; }
