@@ -6,6 +6,7 @@
 #define ISLET_CONTAIN_H
 
 #include <stdbool.h>
+#include <linux/capability.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -180,7 +181,18 @@ struct islet_creds
   gid_t gid;
   uint32_t nofile; /* RLIMIT_NOFILE */
   uint64_t keep;   /* capabilities kept permitted and effective (1 << CAP_x); 0: none */
+  /* A build's RUN: root's capabilities in its own user namespace, this set
+     only.  Uid 0 holds them and gets them again at each execve; a change to
+     another uid drops them (root's usual rules, not SECBIT_NOROOT and
+     SECBIT_NO_SETUID_FIXUP, still locked).  0: none. */
+  uint64_t root_caps;
 };
+
+/* The capabilities of a build's RUN as root (docs/SECURITY.md says why each). */
+#define ISLET_BUILD_CAPS                                                                           \
+  ((uint64_t) 1 << CAP_CHOWN | (uint64_t) 1 << CAP_DAC_OVERRIDE | (uint64_t) 1 << CAP_FOWNER       \
+   | (uint64_t) 1 << CAP_FSETID | (uint64_t) 1 << CAP_SETUID | (uint64_t) 1 << CAP_SETGID          \
+   | (uint64_t) 1 << CAP_SETFCAP)
 
 /* Become uid/gid inside the user namespace, lock out root's privileges
  * (securebits), empty every capability set but c->keep (the bounding,

@@ -40,6 +40,7 @@ struct islet_sandbox_info
   pid_t supervisor;      /* host pid of islet-run, 0 when stopped */
   bool disk_enforced;
   struct islet_net net; /* outbound network: mode none unless asked */
+  bool build;           /* a build's RUN sandbox (islet_create_opts.build) */
 };
 
 /* Opaque: a state directory opened for use.  One ctx may be shared by the
@@ -85,6 +86,10 @@ struct islet_create_opts
    * sandboxes only. */
   const struct islet_volume_mount *volumes;
   size_t n_volumes;
+  /* A build's RUN sandbox: a command run as its root holds ISLET_BUILD_CAPS
+   * in the sandbox's user namespace (docs/SECURITY.md).  Local sandboxes
+   * only; no API face sets it. */
+  bool build;
 };
 
 /* Create and start a sandbox; id receives its id.  On failure nothing is left:

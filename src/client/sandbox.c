@@ -853,6 +853,7 @@ sandbox_create_cold (struct islet_ctx *ctx, const struct islet_create_opts *opts
     snprintf (info.name, sizeof info.name, "islet-%s", info.id);
   info.limits = opts->limits;
   info.net = opts->net;
+  info.build = opts->build;
   {
     struct timespec now;
     clock_gettime (CLOCK_REALTIME, &now);

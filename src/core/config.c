@@ -30,6 +30,8 @@ config_optional (json_t *cfg, const struct islet_sandbox_info *info)
 {
   if (cfg && info->snapshot[0])
     json_object_set_new (cfg, "snapshot", json_string (info->snapshot));
+  if (cfg && info->build)
+    json_object_set_new (cfg, "build", json_true ());
 }
 
 json_t *
@@ -50,7 +52,7 @@ islet_config_load (const char *path, struct islet_sandbox_info *info, char **vol
   const char *id, *name, *image, *vol, *snap = NULL;
   json_int_t base, created, nsec = 0;
   json_t *limits;
-  int enforced = 0;
+  int enforced = 0, build = 0;
   json_error_t jerr;
 
   if (islet_read_file_at (AT_FDCWD, path, 1 << 20, &text, NULL, err) < 0)
@@ -61,10 +63,10 @@ islet_config_load (const char *path, struct islet_sandbox_info *info, char **vol
     }
   cfg = json_loads (text, 0, &jerr);
   if (cfg == NULL
-      || json_unpack_ex (cfg, &jerr, 0, "{s:s,s:s,s:s,s:s,s:I,s:I,s?I,s?b,s:o,s?s}", "id", &id,
+      || json_unpack_ex (cfg, &jerr, 0, "{s:s,s:s,s:s,s:s,s:I,s:I,s?I,s?b,s:o,s?s,s?b}", "id", &id,
                          "name", &name, "image", &image, "volume", &vol, "uid_base", &base,
                          "created", &created, "created_nsec", &nsec, "disk_enforced", &enforced,
-                         "limits", &limits, "snapshot", &snap)
+                         "limits", &limits, "snapshot", &snap, "build", &build)
              < 0)
     return islet_fail (err, ISLET_E_SYSTEM, 0, "`%s`: %s", path, jerr.text);
   memset (info, 0, sizeof *info);
@@ -76,6 +78,7 @@ islet_config_load (const char *path, struct islet_sandbox_info *info, char **vol
   info->created = created;
   info->created_nsec = (uint32_t) nsec;
   info->disk_enforced = enforced;
+  info->build = build;
   islet_limits_read (limits, &info->limits);
   if (islet_limits_validate (&info->limits, err) < 0)
     return islet_wrap (err, "`%s`", path);

@@ -6,8 +6,10 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/openat2.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -31,12 +33,16 @@ struct sink
   struct archive *a;
   struct archive_entry_linkresolver *lr;
   EVP_MD_CTX *md;
+  /* a RUN's layer: entries' xattrs read from under this directory (-1: none
+     carried), a file capability's root moved back from the uid range at base */
+  int xattr_dir;
+  uint32_t base;
 };
 
 static int
 sink_open (struct sink *s, int out, struct islet_err *err)
 {
-  *s = (struct sink){ 0 };
+  *s = (struct sink){ .xattr_dir = -1 };
   if (out < 0)
     {
       s->md = EVP_MD_CTX_new ();
@@ -77,8 +83,83 @@ sink_close (struct sink *s, bool ok, char hash[65], struct islet_err *err)
     }
   if (s->lr)
     archive_entry_linkresolver_free (s->lr);
-  *s = (struct sink){ 0 };
+  *s = (struct sink){ .xattr_dir = -1 };
   return rc;
+}
+
+/* The xattrs a layer may carry, as the unpacker keeps them (oci_unpack.c):
+ * user.* but the overlay's own, and a file capability. */
+static bool
+xattr_carried (const char *name)
+{
+  if (strncmp (name, "user.", 5) == 0)
+    return strncmp (name, "user.overlay.", 13) != 0;
+  return strcmp (name, "security.capability") == 0;
+}
+
+/* A file capability as the host reads it from the writable layer is
+ * version 3, its root the sandbox's root on the host (base): the layer's
+ * is the image's, so that root becomes 0 (version 2, as Docker's layers
+ * have it) or the id in the image's range. */
+static size_t
+fcap_for_layer (unsigned char *v, size_t n, uint32_t base)
+{
+  uint32_t magic, rootid;
+
+  if (n != XATTR_CAPS_SZ_3)
+    return n;
+  memcpy (&magic, v, 4);
+  memcpy (&rootid, v + XATTR_CAPS_SZ_2, 4);
+  if ((le32toh (magic) & VFS_CAP_REVISION_MASK) != VFS_CAP_REVISION_3)
+    return n;
+  rootid = le32toh (rootid);
+  rootid = rootid >= base && rootid - base < ISLET_UID_RANGE ? rootid - base : 65534;
+  if (rootid != 0)
+    {
+      rootid = htole32 (rootid);
+      memcpy (v + XATTR_CAPS_SZ_2, &rootid, 4);
+      return n;
+    }
+  magic = htole32 ((le32toh (magic) & ~VFS_CAP_REVISION_MASK) | VFS_CAP_REVISION_2);
+  memcpy (v, &magic, 4);
+  return XATTR_CAPS_SZ_2;
+}
+
+/* The carried xattrs of path (under s->xattr_dir) onto e.  Symlinks have
+ * none that a layer keeps. */
+static int
+sink_xattrs (struct sink *s, struct archive_entry *e, const char *path, const struct stat *st,
+             struct islet_err *err)
+{
+  cleanup_close int fd = -1;
+  char proc[64], names[8192];
+  ssize_t len;
+
+  if (s->xattr_dir < 0 || S_ISLNK (st->st_mode))
+    return 0;
+  fd = openat (s->xattr_dir, path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", path);
+  snprintf (proc, sizeof proc, "/proc/self/fd/%d", fd);
+  len = listxattr (proc, names, sizeof names);
+  if (len < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "list the xattrs of `%s`", path);
+  for (char *name = names; name < names + len; name += strlen (name) + 1)
+    {
+      unsigned char value[65536];
+      ssize_t n;
+      if (!xattr_carried (name))
+        continue;
+      n = getxattr (proc, name, value, sizeof value);
+      if (n < 0 && errno == ENODATA)
+        continue; /* a capability whose root the host cannot map */
+      if (n < 0)
+        return islet_fail (err, ISLET_E_SYSTEM, errno, "read xattr `%s` of `%s`", name, path);
+      if (strcmp (name, "security.capability") == 0)
+        n = (ssize_t) fcap_for_layer (value, (size_t) n, s->base);
+      archive_entry_xattr_add_entry (e, name, value, (size_t) n);
+    }
+  return 0;
 }
 
 static void
@@ -143,6 +224,11 @@ sink_entry (struct sink *s, const char *path, const struct stat *st, uint32_t ui
     archive_entry_set_size (e, 0);
   if (S_ISLNK (st->st_mode))
     archive_entry_set_symlink (e, target);
+  if (sink_xattrs (s, e, path, st, err) < 0)
+    {
+      archive_entry_free (e);
+      return -1;
+    }
   archive_entry_linkify (s->lr, &e, &spare);
   if (e && archive_write_header (s->a, e) != ARCHIVE_OK)
     rc = islet_fail (err, ISLET_E_SYSTEM, 0, "write `%s` to a layer: %s", path,
@@ -168,7 +254,10 @@ static int
 sink_marker (struct sink *s, const char *path, struct islet_err *err)
 {
   struct stat st = { .st_mode = S_IFREG | 0600, .st_nlink = 1 };
-  return sink_entry (s, path, &st, 0, 0, AT_FDCWD, "", err);
+  struct sink plain = *s;
+
+  plain.xattr_dir = -1; /* islet's own marker: nothing on disk to read */
+  return sink_entry (&plain, path, &st, 0, 0, AT_FDCWD, "", err);
 }
 
 /* ---- a RUN: the sandbox's writable layer ---- */
@@ -371,6 +460,8 @@ build_layer_from_upper (const char *upper, uint32_t base, json_t *baseline, uint
       (void) sink_close (&s, false, NULL, err);
       return -1;
     }
+  s.xattr_dir = fd;
+  s.base = base;
   w.s = &s;
   rc = walk (fd, "", 0, visit_upper, &w, err);
   for (size_t i = 0; i < sizeof w.dirs / sizeof w.dirs[0]; i++)

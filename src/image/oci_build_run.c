@@ -144,7 +144,7 @@ build_run_step (const struct build_run *r, struct islet_err *err)
 {
   struct islet_ctx *ctx = NULL;
   cleanup_free char *name = islet_xasprintf ("islet-build-%s-%zu", r->token, r->step + 1);
-  struct islet_create_opts co = { .name = name, .image = r->image };
+  struct islet_create_opts co = { .name = name, .image = r->image, .build = true };
   char id[ISLET_ID_LEN + 1];
   struct islet_err ignored;
   int rc;

@@ -9,7 +9,8 @@
  *   3. the fds               only the ones it will use, at fixed numbers
  *   4. the credentials       the sandbox's root (an exec: the image's User),
  *                            every capability set empty (chown's handler
- *                            alone keeps CAP_CHOWN and CAP_FOWNER, agent.c),
+ *                            alone keeps CAP_CHOWN and CAP_FOWNER, agent.c;
+ *                            a build's RUN has root's ISLET_BUILD_CAPS),
  *                            securebits locked, no_new_privs, rlimits
  *   5. the parent's death    its own, if asked (step 4 clears it)
  *   6. not dumpable          nothing in the sandbox may read its memory,
@@ -113,9 +114,11 @@ step_fds (struct confinement *c, struct islet_err *err)
 static int
 step_credentials (const struct sandbox *sb, const struct confinement *c, struct islet_err *err)
 {
-  struct islet_creds creds = {
-    .uid = c->uid, .gid = c->gid, .nofile = sb->limits.nofile, .keep = c->keep_caps
-  };
+  struct islet_creds creds = { .uid = c->uid,
+                               .gid = c->gid,
+                               .nofile = sb->limits.nofile,
+                               .keep = c->keep_caps,
+                               .root_caps = c->root_caps };
 
   return islet_caps_drop (&creds, err);
 }

@@ -356,9 +356,12 @@ static void __attribute__ ((noreturn))
 command_main (struct sandbox *sb, const struct islet_cg *cg, const int fds[FD_COUNT])
 {
   /* the image's User (root when it names none) */
-  struct confinement c = {
-    .cg = cg, .nfds = FD_COUNT, .cloexec_from = FD_GO, .uid = sb->image.uid, .gid = sb->image.gid
-  };
+  struct confinement c = { .cg = cg,
+                           .nfds = FD_COUNT,
+                           .cloexec_from = FD_GO,
+                           .uid = sb->image.uid,
+                           .gid = sb->image.gid,
+                           .root_caps = sb->build ? ISLET_BUILD_CAPS : 0 };
   struct go_header h;
   struct islet_err e;
   char *cwd, **argv, **envp;

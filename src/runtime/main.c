@@ -146,6 +146,7 @@ load_config (struct sandbox *sb, struct islet_err *err)
   sb->uid_base = info.uid_base;
   sb->limits = info.limits;
   sb->net = info.net;
+  sb->build = info.build;
   if (islet_image_open (sb->state_dir, info.image, &sb->image, err) < 0)
     return -1;
   return 0;

@@ -45,6 +45,7 @@ struct sandbox
   int net_slot_fd;           /* the slot's lock, held for the supervisor's life */
   bool net_filtered;         /* its elements are in the host's table */
   pid_t dns_pid;             /* its DNS responder (net_dns.c), 0 if none */
+  bool build;                /* a build's RUN sandbox: its commands get ISLET_BUILD_CAPS */
 };
 
 /* net.c: a slot for the sandbox's link (before its init starts, so the
@@ -157,6 +158,7 @@ struct confinement
   uid_t uid;            /* who it becomes in the sandbox: 0, or an image's User */
   gid_t gid;
   uint64_t keep_caps; /* capabilities it keeps (1 << CAP_x): chown's handler's only */
+  uint64_t root_caps; /* root's in the user namespace: a build's RUN only (islet_creds) */
 };
 
 int confine (struct sandbox *sb, struct confinement *c, struct islet_err *err) ISLET_MUST_CHECK;
