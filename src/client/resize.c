@@ -10,18 +10,14 @@
 #include "islet/util.h"
 #include "sandbox_internal.h"
 
-/* The config's limits object, its three sizes replaced. */
+/* The config's limits object, as the new limits (by the limits table's
+ * keys, as the create wrote it). */
 static int
 set_limits (json_t *cfg, const void *arg, const char *path, struct islet_err *err)
 {
-  const struct islet_limits *l = arg;
-  json_t *limits = json_object_get (cfg, "limits");
-
-  if (!json_is_object (limits))
+  if (!json_is_object (json_object_get (cfg, "limits")))
     return islet_fail (err, ISLET_E_SYSTEM, 0, "`%s`: no limits object", path);
-  json_object_set_new (limits, "memory_mb", json_integer ((json_int_t) l->memory_mb));
-  json_object_set_new (limits, "cpu_millis", json_integer ((json_int_t) l->cpu_millis));
-  json_object_set_new (limits, "disk_mb", json_integer ((json_int_t) l->disk_mb));
+  json_object_set_new (cfg, "limits", islet_limits_json (arg));
   return 0;
 }
 

@@ -822,7 +822,7 @@ owned_dto (const struct owner *k, const struct owned *o, const char *state)
                     (json_int_t) o->row.auto_delete, "autoPauseInterval",
                     (json_int_t) o->row.auto_pause, "volumes", volumes_dto (k, o), "createdAt",
                     created, "updatedAt", updated, "lastActivityAt", activity, "sandboxClass",
-                    "container", "runnerId", "local", "daemonVersion", "isletd-0.1.0",
+                    "container", "runnerId", "local", "daemonVersion", "isletd-" ISLET_VERSION,
                     "toolboxProxyUrl", tb, "recoverable", 0, "kvm", 0));
   if (islet_store_ttl_get (k->srv->store, o->info.id, &destroy_at, &ignored) == 0 && destroy_at)
     {

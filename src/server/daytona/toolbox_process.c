@@ -478,5 +478,5 @@ tb_version (struct req *r, struct resp *out)
   cleanup_sb struct sb_ref sb = { 0 };
 
   if (sb_open (r, r->params[0], &sb, out) == 0)
-    reply_json (out, 200, json_pack ("{s:s}", "version", "isletd-0.1.0"));
+    reply_json (out, 200, json_pack ("{s:s}", "version", "isletd-" ISLET_VERSION));
 }
