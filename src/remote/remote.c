@@ -37,43 +37,12 @@
 #include "islet/report.h"
 #include "islet/remote.h"
 #include "islet/util.h"
+#include "remote_internal.h"
 
 #define ERROR_BODY_MAX ((size_t) 64 << 10) /* of an error answer kept for its message */
 #define JSON_ANSWER_MAX ((size_t) 1 << 30) /* an exec's output is bounded by its own limit */
-#define READ_DEFAULT_MAX ((size_t) 10 << 20)
 #define LIST_PAGE 200
 #define LIST_PAGES_MAX 10000
-
-struct remote
-{
-  char *base; /* http://host:port, no trailing slash */
-  char *auth; /* the Authorization header line */
-  CURL *curl;
-  pthread_mutex_t lock;
-};
-
-struct call
-{
-  CURL *handle;
-  const char *method;
-  const char *path; /* escaped, query included */
-  const char *body; /* in memory, or */
-  size_t body_len;
-  const char *type; /* of an in-memory body: NULL is JSON */
-  int in_fd;        /* >= 0: the body, read to its end */
-  int out_fd;       /* >= 0: a successful answer goes here */
-  size_t max;       /* of an answer kept in memory; 0: JSON_ANSWER_MAX */
-  /* a successful answer of lines goes here, a line at a time (without
-   * its newline); -1 stops the transfer */
-  int (*on_line) (const char *line, size_t len, void *user);
-  void *line_user;
-  /* results */
-  long status;
-  char *data;
-  size_t len, cap;
-  bool over;   /* the answer was larger than max */
-  int out_err; /* errno of a failed write to out_fd */
-};
 
 /* libcurl, loaded when a remote ctx is first opened: linked, its library
  * and the dozens it needs (TLS, HTTP/2, SSH, LDAP...) would be mapped by
@@ -256,7 +225,7 @@ answer_error (const struct remote *rm, const struct call *c, struct islet_err *e
 
 /* Run c.  0 with a 2xx answer; -1 with err set otherwise (transport
  * failures, error statuses, an answer over c->max). */
-static int
+int
 call_run (struct remote *rm, struct call *c, struct islet_err *err)
 {
   cleanup_free char *url = islet_xasprintf ("%s%s", rm->base, c->path);
@@ -329,7 +298,7 @@ call_run (struct remote *rm, struct call *c, struct islet_err *err)
   return r;
 }
 
-static void
+void
 call_fini (struct call *c)
 {
   free (c->data);
@@ -337,7 +306,7 @@ call_fini (struct call *c)
 }
 
 /* A call whose answer is a JSON value (*out, NULL: not kept). */
-static int
+int
 call_json (struct remote *rm, const char *method, const char *path, json_t *body, json_t **out,
            struct islet_err *err)
 {
@@ -364,7 +333,7 @@ call_json (struct remote *rm, const char *method, const char *path, json_t *body
 /* "/toolbox/ID/files/x?path=P" and the like: path with a query of escaped
  * values, from name, value pairs; a NULL name or value ends them (query
  * may be NULL). */
-static char *
+char *
 path_q (struct remote *rm, const char *path, const char *const *query)
 {
   char *p = islet_xstrdup (path);
@@ -805,200 +774,6 @@ r_exec (void *self, const char *id, const struct islet_exec_req *req, struct isl
       return islet_fail (err, ISLET_E_SYSTEM, 0, "isletd sent an exec result without its output");
     }
   islet_exec_stats_read (j, out);
-  return 0;
-}
-
-/* ---- files ---- */
-
-static int
-r_fs_read (void *self, const char *id, const char *path, size_t max, char **data, size_t *len,
-           struct islet_err *err)
-{
-  struct remote *rm = self;
-  cleanup_free char *base = islet_xasprintf ("/toolbox/%s/files/download", id);
-  cleanup_free char *p = path_q (rm, base, (const char *[]){ "path", path, NULL });
-  struct call c = { .method = "GET", .path = p, .in_fd = -1, .out_fd = -1 };
-
-  c.max = max ? max : READ_DEFAULT_MAX;
-  if (call_run (rm, &c, err) < 0)
-    {
-      call_fini (&c);
-      if (err->kind == ISLET_E_LIMIT && err->errnum == EFBIG)
-        return islet_fail (err, ISLET_E_LIMIT, EFBIG, "`%s` is larger than %zu bytes", path, c.max);
-      return -1;
-    }
-  if (c.data == NULL)
-    c.data = islet_xstrdup ("");
-  *data = c.data;
-  *len = c.len;
-  return 0;
-}
-
-static int
-r_fs_copy_out (void *self, const char *id, const char *path, int host_fd, struct islet_err *err)
-{
-  struct remote *rm = self;
-  cleanup_free char *base = islet_xasprintf ("/toolbox/%s/files/download", id);
-  cleanup_free char *p = path_q (rm, base, (const char *[]){ "path", path, NULL });
-  struct call c = { .method = "GET", .path = p, .in_fd = -1, .out_fd = host_fd };
-  int r = call_run (rm, &c, err);
-
-  call_fini (&c);
-  return r;
-}
-
-static int
-upload (struct remote *rm, const char *id, const char *path, unsigned mode, int fd,
-        const void *data, size_t len, struct islet_err *err)
-{
-  cleanup_free char *base = islet_xasprintf ("/toolbox/%s/files/upload-v2", id);
-  char m[8];
-  cleanup_free char *p = NULL;
-  struct call c = { .method = "POST", .in_fd = fd, .out_fd = -1 };
-  int r;
-
-  snprintf (m, sizeof m, "%04o", mode & 07777);
-  p = path_q (rm, base, (const char *[]){ "path", path, "mode", m, NULL });
-  c.path = p;
-  if (fd < 0)
-    {
-      c.body = data ? data : "";
-      c.body_len = len;
-      c.type = "Content-Type: application/octet-stream";
-    }
-  r = call_run (rm, &c, err);
-  call_fini (&c);
-  return r;
-}
-
-static int
-r_fs_write (void *self, const char *id, const char *path, const void *data, size_t len,
-            unsigned mode, struct islet_err *err)
-{
-  return upload (self, id, path, mode, -1, data, len, err);
-}
-
-static int
-r_fs_copy_in (void *self, const char *id, int host_fd, const char *path, unsigned mode,
-              struct islet_err *err)
-{
-  return upload (self, id, path, mode, host_fd, NULL, 0, err);
-}
-
-static int
-r_fs_remove (void *self, const char *id, const char *path, bool recursive, struct islet_err *err)
-{
-  struct remote *rm = self;
-  cleanup_free char *base = islet_xasprintf ("/toolbox/%s/files", id);
-  cleanup_free char *p = path_q (
-      rm, base, (const char *[]){ "path", path, "recursive", recursive ? "true" : "false", NULL });
-
-  return call_json (rm, "DELETE", p, NULL, NULL, err);
-}
-
-static int
-r_fs_mkdir (void *self, const char *id, const char *path, unsigned mode, struct islet_err *err)
-{
-  struct remote *rm = self;
-  cleanup_free char *base = islet_xasprintf ("/toolbox/%s/files/folder", id);
-  cleanup_free char *p = NULL;
-  char m[8];
-
-  snprintf (m, sizeof m, "%04o", mode & 07777);
-  p = path_q (rm, base, (const char *[]){ "path", path, "mode", m, NULL });
-  return call_json (rm, "POST", p, NULL, NULL, err);
-}
-
-static int
-r_fs_move (void *self, const char *id, const char *from, const char *to, struct islet_err *err)
-{
-  struct remote *rm = self;
-  cleanup_free char *base = islet_xasprintf ("/toolbox/%s/files/move", id);
-  cleanup_free char *p = path_q (rm, base,
-                                 (const char *[]){ "source", from, "destination", to, NULL });
-
-  return call_json (rm, "POST", p, NULL, NULL, err);
-}
-
-/* Daytona's FileInfo back to the core's stat object. */
-static json_t *
-stat_of (const json_t *fi)
-{
-  const char *mode = json_string_value (json_object_get (fi, "mode"));
-  const char *perm = json_string_value (json_object_get (fi, "permissions"));
-  const char *when = json_string_value (json_object_get (fi, "modTime"));
-  const char *owner = json_string_value (json_object_get (fi, "owner"));
-  const char *group = json_string_value (json_object_get (fi, "group"));
-  const char *type = "other";
-  struct tm tm = { 0 };
-  int64_t mtime = 0;
-
-  if (mode && mode[0] == 'd')
-    type = "dir";
-  else if (mode && mode[0] == 'L')
-    type = "symlink";
-  else if (mode && mode[0] == '-')
-    type = "file";
-  if (when
-      && sscanf (when, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-                 &tm.tm_min, &tm.tm_sec)
-             == 6)
-    {
-      tm.tm_year -= 1900;
-      tm.tm_mon -= 1;
-      mtime = (int64_t) timegm (&tm);
-    }
-  return json_pack ("{s:O,s:O,s:O,s:s,s:I,s:I,s:I,s:b,s:s}", "name", json_object_get (fi, "name"),
-                    "path", json_object_get (fi, "path"), "size", json_object_get (fi, "size"),
-                    "mode", perm ? perm : "0000", "uid",
-                    (json_int_t) (owner ? strtoll (owner, NULL, 10) : 0), "gid",
-                    (json_int_t) (group ? strtoll (group, NULL, 10) : 0), "mtime",
-                    (json_int_t) mtime, "is_dir", strcmp (type, "dir") == 0, "type", type);
-}
-
-static int
-r_fs_stat (void *self, const char *id, const char *path, json_t **out, struct islet_err *err)
-{
-  struct remote *rm = self;
-  cleanup_free char *base = islet_xasprintf ("/toolbox/%s/files/info", id);
-  cleanup_free char *p = path_q (rm, base, (const char *[]){ "path", path, NULL });
-  cleanup_json json_t *j = NULL;
-
-  if (call_json (rm, "GET", p, NULL, &j, err) < 0)
-    return -1;
-  if ((*out = stat_of (j)) == NULL)
-    return islet_fail (err, ISLET_E_SYSTEM, 0, "isletd sent a file without its fields");
-  return 0;
-}
-
-static int
-r_fs_list (void *self, const char *id, const char *path, unsigned depth, json_t **out,
-           struct islet_err *err)
-{
-  struct remote *rm = self;
-  cleanup_free char *base = islet_xasprintf ("/toolbox/%s/files", id);
-  cleanup_free char *p = NULL;
-  cleanup_json json_t *j = NULL;
-  json_t *list, *e;
-  char d[16];
-  size_t i;
-
-  snprintf (d, sizeof d, "%u", depth ? depth : 1);
-  p = path_q (rm, base, (const char *[]){ "path", path, "depth", d, NULL });
-  if (call_json (rm, "GET", p, NULL, &j, err) < 0)
-    return -1;
-  list = json_array ();
-  json_array_foreach (j, i, e)
-  {
-    json_t *st = stat_of (e);
-    if (st == NULL)
-      {
-        json_decref (list);
-        return islet_fail (err, ISLET_E_SYSTEM, 0, "isletd sent a file without its fields");
-      }
-    json_array_append_new (list, st);
-  }
-  *out = list;
   return 0;
 }
 
