@@ -111,6 +111,13 @@ int islet_write_file_at (int dirfd, const char *path, const char *data,
 int islet_write_file_atomic (const char *path, const void *data, size_t len, mode_t mode,
                              struct islet_err *err) ISLET_MUST_CHECK;
 
+/* The same, renamed before it is synced, for a caller with work to do while
+ * the disk writes: returns the file's descriptor, which the caller fsyncs
+ * before it relies on the file having survived a crash (until then a crash
+ * may leave it empty). */
+int islet_write_file_unsynced (const char *path, const void *data, size_t len, mode_t mode,
+                               struct islet_err *err) ISLET_MUST_CHECK;
+
 /* write()/read() all bytes, retrying on EINTR and short counts. */
 int islet_write_all (int fd, const void *buf, size_t len);
 ssize_t islet_read_all (int fd, void *buf, size_t len);

@@ -571,43 +571,52 @@ forker_spawn (struct islet_ctx *ctx, const char *id, int ready)
 }
 
 /* Start the supervisor of id (through the forker, else a fork and exec of
- * islet-run) and wait for its word: "ok" once the sandbox runs, or an
- * error. */
+ * islet-run): the read end of the pipe on which it will say how its start
+ * went, and the pid to reap (-1 if the forker started it). */
 static int
-spawn_supervisor (struct islet_ctx *ctx, const char *id, struct islet_err *err)
+supervisor_launch (struct islet_ctx *ctx, const char *id, pid_t *pid, struct islet_err *err)
 {
   int p[2];
-  char buf[1024];
-  size_t got = 0;
-  pid_t pid = -1;
-  int status = 0;
 
+  *pid = -1;
   if (pipe2 (p, O_CLOEXEC) < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "pipe");
   if (!forker_spawn (ctx, id, p[1]))
     {
-      pid = fork ();
-      if (pid < 0)
+      *pid = fork ();
+      if (*pid < 0)
         {
           int e = errno;
           close (p[0]);
           close (p[1]);
           return islet_fail (err, ISLET_E_SYSTEM, e, "fork");
         }
-      if (pid == 0)
+      if (*pid == 0)
         exec_runtime (ctx, p[1], ctx->state_dir, id, "3");
     }
   close (p[1]);
+  return p[0];
+}
+
+/* Wait for the word of the supervisor launched with supervisor_launch: "ok"
+ * once the sandbox runs, or an error.  Closes fd. */
+static int
+supervisor_wait (struct islet_ctx *ctx, const char *id, int fd, pid_t pid, struct islet_err *err)
+{
+  char buf[1024];
+  size_t got = 0;
+  int status = 0;
+
   while (got < sizeof buf - 1)
     {
-      ssize_t n = read (p[0], buf + got, sizeof buf - 1 - got);
+      ssize_t n = read (fd, buf + got, sizeof buf - 1 - got);
       if (n < 0 && errno == EINTR)
         continue;
       if (n <= 0)
         break;
       got += (size_t) n;
     }
-  close (p[0]);
+  close (fd);
   buf[got] = '\0';
   while (pid > 0 && waitpid (pid, &status, 0) < 0 && errno == EINTR)
     ;
@@ -622,6 +631,33 @@ spawn_supervisor (struct islet_ctx *ctx, const char *id, struct islet_err *err)
   if (pid > 0 && WIFEXITED (status) && WEXITSTATUS (status) == 127)
     return islet_fail (err, ISLET_E_SYSTEM, 0, "cannot run `%s`", ctx->runtime);
   return islet_fail (err, ISLET_E_SYSTEM, 0, "start sandbox `%s`: the supervisor died", id);
+}
+
+/* Start the supervisor of id and wait until the sandbox runs.  cfg_fd, if
+ * not -1, is its config.json, renamed in place but not yet synced: it is
+ * synced while the supervisor starts (the disk's wait and the start overlap
+ * on a busy host), and the create succeeds only once both are done. */
+static int
+spawn_supervisor (struct islet_ctx *ctx, const char *id, int cfg_fd, struct islet_err *err)
+{
+  pid_t pid;
+  int fd = supervisor_launch (ctx, id, &pid, err);
+  int sync_errno = 0;
+
+  if (fd < 0)
+    return -1;
+  if (cfg_fd >= 0 && fsync (cfg_fd) < 0)
+    sync_errno = errno;
+  if (supervisor_wait (ctx, id, fd, pid, err) < 0)
+    return -1;
+  if (sync_errno)
+    {
+      struct islet_err ignored;
+      (void) !islet_sandbox_stop (ctx, id, &ignored);
+      return islet_fail (err, islet_errkind_from_errno (sync_errno), sync_errno,
+                         "write the config of `%s`", id);
+    }
+  return 0;
 }
 
 /* What a sandbox that is not running may still hold: a cgroup left by a
@@ -660,7 +696,7 @@ local_start (void *self, const char *ref, struct islet_err *err)
   if (islet_sandbox_archive_pending (ctx, info.id)
       && islet_sandbox_restore_files (ctx, info.id, err) < 0)
     return -1;
-  return spawn_supervisor (ctx, info.id, err);
+  return spawn_supervisor (ctx, info.id, -1, err);
 }
 
 int
@@ -737,6 +773,8 @@ volume_from (struct islet_disk_pool *p, const struct snapshot_source *src,
                                  volume, err);
 }
 
+/* Everything a create makes before its supervisor starts; the last is
+ * config.json, whose descriptor it returns unsynced (spawn_supervisor). */
 static int
 prepare (struct islet_ctx *ctx, const struct islet_create_opts *opts,
          const struct snapshot_source *src, struct islet_sandbox_info *info, struct islet_err *err)
@@ -792,7 +830,7 @@ prepare (struct islet_ctx *ctx, const struct islet_create_opts *opts,
   if (mounts)
     json_object_set (cfg, "mounts", mounts);
   text = json_dumps (cfg, JSON_INDENT (2));
-  return islet_write_file_atomic (cfgpath, text, strlen (text), 0600, err);
+  return islet_write_file_unsynced (cfgpath, text, strlen (text), 0600, err);
 }
 
 int
@@ -821,6 +859,7 @@ sandbox_create_cold (struct islet_ctx *ctx, const struct islet_create_opts *opts
   cleanup_close int image_hold = -1; /* keeps `image rm` off the image until config.json names it */
   cleanup_close int volume_lock = -1; /* keeps `volume rm` off its volumes the same way */
   cleanup_close int snap_hold = -1;   /* keeps `snapshot rm` off the snapshot likewise */
+  cleanup_close int cfg_fd = -1;
   struct islet_sandbox_info info = { 0 };
   struct snapshot_source src = { .hold = -1 };
   bool copied = opts->snapshot != NULL || opts->fork != NULL;
@@ -899,8 +938,8 @@ sandbox_create_cold (struct islet_ctx *ctx, const struct islet_create_opts *opts
         (void) unlink (filling);
       return -1;
     }
-  if (prepare (ctx, opts, copied ? &src : NULL, &info, err) < 0
-      || spawn_supervisor (ctx, info.id, err) < 0)
+  cfg_fd = prepare (ctx, opts, copied ? &src : NULL, &info, err);
+  if (cfg_fd < 0 || spawn_supervisor (ctx, info.id, cfg_fd, err) < 0)
     {
       struct islet_err ignored; /* the first error is the one to report */
       (void) sandbox_remove_storage (ctx, info.id, info.name, info.uid_base, &ignored);

@@ -227,9 +227,11 @@ islet_write_file_at (int dirfd, const char *path, const char *data, struct islet
   return 0;
 }
 
-int
-islet_write_file_atomic (const char *path, const void *data, size_t len, mode_t mode,
-                         struct islet_err *err)
+/* Write data to a new file next to path and rename it over path, synced
+ * before the rename or not: the file's descriptor, or -1. */
+static int
+write_renamed (const char *path, const void *data, size_t len, mode_t mode, bool sync,
+               struct islet_err *err)
 {
   cleanup_free char *tmp = islet_xasprintf ("%s.tmp.%d", path, (int) getpid ());
   cleanup_close int fd = -1;
@@ -237,7 +239,7 @@ islet_write_file_atomic (const char *path, const void *data, size_t len, mode_t 
   fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
   if (fd < 0)
     return islet_fail (err, islet_errkind_from_errno (errno), errno, "create `%s`", tmp);
-  if (islet_write_all (fd, data, len) < 0 || fsync (fd) < 0)
+  if (islet_write_all (fd, data, len) < 0 || (sync && fsync (fd) < 0))
     {
       int e = errno;
       (void) unlink (tmp);
@@ -249,7 +251,26 @@ islet_write_file_atomic (const char *path, const void *data, size_t len, mode_t 
       (void) unlink (tmp);
       return islet_fail (err, ISLET_E_SYSTEM, e, "rename `%s` to `%s`", tmp, path);
     }
+  return islet_take_fd (&fd);
+}
+
+int
+islet_write_file_atomic (const char *path, const void *data, size_t len, mode_t mode,
+                         struct islet_err *err)
+{
+  int fd = write_renamed (path, data, len, mode, true, err);
+
+  if (fd < 0)
+    return -1;
+  close (fd);
   return 0;
+}
+
+int
+islet_write_file_unsynced (const char *path, const void *data, size_t len, mode_t mode,
+                           struct islet_err *err)
+{
+  return write_renamed (path, data, len, mode, false, err);
 }
 
 int

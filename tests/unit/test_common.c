@@ -142,6 +142,40 @@ test_atomic_write_and_rollback (void **state)
   assert_int_equal (access (dir, F_OK), -1);
 }
 
+/* The unsynced write puts the whole file in place before any fsync (one
+ * that would fail does not stop it) and hands back its descriptor, which
+ * the caller syncs later. */
+static void
+test_unsynced_write (void **state)
+{
+  cleanup_free char *dir = tmpdir ();
+  cleanup_free char *path = islet_xasprintf ("%s/f", dir);
+  cleanup_free char *data = NULL;
+  struct islet_err e = { 0 };
+  struct stat a, b;
+  size_t len = 0;
+  int fd;
+
+  assert_int_equal (islet_write_file_atomic (path, "old", 3, 0600, &e), 0);
+  fail_fsync_errno = EIO;
+  fd = islet_write_file_unsynced (path, "new!", 4, 0600, &e);
+  fail_fsync_errno = 0;
+  assert_true (fd >= 0);
+  assert_int_equal (islet_read_file_at (AT_FDCWD, path, 100, &data, &len, &e), 0);
+  assert_string_equal (data, "new!");
+  assert_int_equal (fstat (fd, &a), 0);
+  assert_int_equal (stat (path, &b), 0);
+  assert_true (a.st_ino == b.st_ino && a.st_dev == b.st_dev);
+  assert_int_equal (a.st_mode & 07777, 0600);
+  assert_int_equal (fsync (fd), 0);
+  close (fd);
+  fail_rename_errno = EIO;
+  assert_int_equal (islet_write_file_unsynced (path, "x", 1, 0600, &e), -1);
+  fail_rename_errno = 0;
+  assert_int_equal (e.errnum, EIO);
+  assert_int_equal (islet_rm_rf (dir, &e), 0);
+}
+
 static void
 test_read_file_limit (void **state)
 {
@@ -367,6 +401,7 @@ main (void)
     cmocka_unit_test (test_frames_reject_bad_input),
     cmocka_unit_test (test_error_json_round_trip),
     cmocka_unit_test (test_base64_round_trip),
+    cmocka_unit_test (test_unsynced_write),
     cmocka_unit_test (test_send_recv_fd),
     cmocka_unit_test (test_name_ok),
   };
