@@ -2,7 +2,8 @@
  * docs/ARCHITECTURE.md, "isletd" and "Folders").  Shared types of the
  * server's files: its transport (http/), its middle (daemon/) and its faces
  * (daytona/, v1/, mcp/).  Only the transport's http.c, websocket.c and proxy.c
- * include the HTTP library and only store.c includes SQLite; the handlers
+ * include the HTTP library and only the store's files (store*.c, through
+ * store_internal.h) include SQLite; the handlers
  * see a request and a response as the plain structs below.  One islet_ctx
  * (srv.ctx) serves every request's thread. */
 #ifndef ISLET_SERVER_H
@@ -375,7 +376,7 @@ void api_audit_list (struct req *r, struct resp *out);
 struct owner req_owner (struct req *r);
 struct sb_ref
 {
-  struct islet_ctx *ctx; /* one per request: a ctx is not shared between threads */
+  struct islet_ctx *ctx; /* the server's one (srv.ctx), shared by every request's thread */
   struct islet_sandbox_info info;
   struct islet_store_sandbox row;
 };
