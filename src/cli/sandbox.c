@@ -38,12 +38,12 @@ static const struct cli_opt create_opts[] = {
   { NULL, 0, 0, 0, NULL, NULL, 0 },
 };
 
+static const struct islet_net_words proxy_words = { "--network all", "--allow", "--allow" };
+
 static int
 network_of_proxy (const char *url, struct islet_net *net, struct islet_err *err)
 {
-  static const struct islet_net_words words = { "--network all", "--allow", "--allow" };
-
-  if (islet_net_set_proxy (net, url, &words, err) < 0)
+  if (islet_net_set_proxy (net, url, &proxy_words, err) < 0)
     return islet_wrap (err, "--proxy");
   return 0;
 }
@@ -323,8 +323,8 @@ static const struct cli_spec network_spec = {
 };
 
 /* The sandbox's network after the change: the mode and list given (else
- * its own), the proxy given (else its own, unchecked: closing the network
- * must stay possible). */
+ * its own), the proxy given (else its own, checked unless the change
+ * closes the network, which must stay possible). */
 static int
 network_change (const struct create_args *a, const struct islet_sandbox_info *info,
                 struct islet_net *net, struct islet_err *err)
@@ -336,8 +336,11 @@ network_change (const struct create_args *a, const struct islet_sandbox_info *in
     *net = info->net;
   else if (network_of (&keep, net, err) < 0)
     return -1;
-  else
+  else if (net->mode == ISLET_NET_NONE || a->proxy)
     memcpy (net->proxy, info->net.proxy, sizeof net->proxy);
+  else if (info->net.proxy[0] && islet_net_set_proxy (net, info->net.proxy, &proxy_words, err) < 0)
+    return islet_wrap (err,
+                       "the sandbox's proxy would be out of its reach (--proxy \"\" drops it)");
   return a->proxy ? network_of_proxy (a->proxy, net, err) : 0;
 }
 

@@ -4,7 +4,8 @@
 # with the reason and what to give (no network, a private address no CIDR
 # of the list opens, loopback, an address of the host); a private proxy
 # whose address the list names is reached.  `islet network` keeps the
-# proxy it is not given.  Needs root.  Exit 0 pass, 1 fail, 77 skip.
+# proxy it is not given, and refuses a list that would leave it out of
+# reach.  Needs root.  Exit 0 pass, 1 fail, 77 skip.
 source "$(dirname "$0")/../lib/integration.sh"
 source "$(dirname "$0")/../lib/netfake.sh"
 it_init
@@ -53,6 +54,9 @@ islet network "$id" --allow "$NF_WEB_P/32" --allow 198.51.100.0/24 </dev/null >/
   || fail "islet network --allow"
 expect_eq "kept" "$(sb_info "$id" 'j["network"].get("proxy")')" "$proxy"
 expect_eq "still through the proxy" "$(fetch env)" "proxied by P"
+capture islet network "$id" --allow 198.51.100.0/24
+[[ $RC != 0 && "$ERR" == *"proxy would be out of its reach"*"add $NF_WEB_P/32 to --allow"* ]] \
+  || fail "a list without the kept proxy: $RC '$ERR'"
 capture islet network "$id" --proxy "http://10.78.0.1:80"
 [[ $RC != 0 && "$ERR" == *"add 10.78.0.1/32 to --allow"* ]] || fail "an unnamed proxy: $RC '$ERR'"
 expect_eq "a refused change changes nothing" "$(sb_info "$id" 'j["network"].get("proxy")')" "$proxy"

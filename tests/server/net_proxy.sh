@@ -6,8 +6,9 @@
 # restart of isletd; a URL that is not http(s) and a proxy the sandbox
 # could not reach (no network, a private address no CIDR of the list
 # opens, the host, loopback, metadata) are refused at create and at
-# updateNetworkSettings; a private proxy whose address the list names is
-# reached.  Needs root.  Exit 0 pass, 1 fail, 77 skip.
+# updateNetworkSettings (a kept one too, unless the update closes the
+# network); a private proxy whose address the list names is reached.
+# Needs root.  Exit 0 pass, 1 fail, 77 skip.
 source "$(dirname "$0")/../lib/integration.sh"
 source "$(dirname "$0")/../lib/server.sh"
 source "$(dirname "$0")/../lib/netfake.sh"
@@ -94,6 +95,14 @@ expect_code "create with the private proxy's address named" 200
 pid=$(jq -r .id <<<"$BODY")
 remember_id "$pid"
 expect_eq "through the private proxy" "$(nf_fetch "$pid")" "proxied by P"
+api POST "/api/sandbox/$pid/network-settings" -H 'Content-Type: application/json' \
+  -d '{"networkAllowList":"198.51.100.0/24"}'
+expect_code "an update whose list leaves the kept proxy out of reach" 400
+expect_body "the reason" '.message | test("would be out of its reach.*add 10.77.0.10/32 to networkAllowList.*outboundProxyUrl \"\" to drop it")'
+api POST "/api/sandbox/$pid/network-settings" -H 'Content-Type: application/json' \
+  -d '{"networkAllowList":"198.51.100.0/24","outboundProxyUrl":""}'
+expect_code "the same, dropping the proxy" 200
+expect_body "dropped" '(.outboundProxyUrl // "") == "" and .networkAllowList == "198.51.100.0/24"'
 
 log "updateNetworkSettings checks a proxy it names against the settings it makes"
 api POST "/api/sandbox/$id/network-settings" -H 'Content-Type: application/json' \

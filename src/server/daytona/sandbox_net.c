@@ -142,8 +142,8 @@ join (const struct islet_net *n, bool cidrs, char *buf, size_t size)
 }
 
 /* outboundProxyUrl: a new one is checked against the network it comes
- * with; one kept by an update that does not name it is not (closing the
- * network must stay possible). */
+ * with, and so is one kept by an update that does not name it, unless the
+ * update closes the network (which must stay possible). */
 static int
 proxy_field (json_t *j, const struct islet_net *current, struct islet_net *net, struct resp *out)
 {
@@ -154,8 +154,18 @@ proxy_field (json_t *j, const struct islet_net *current, struct islet_net *net, 
 
   if (v == NULL || json_is_null (v))
     {
-      if (current)
+      if (current == NULL || current->proxy[0] == '\0')
+        return 0;
+      if (net->mode == ISLET_NET_NONE)
         memcpy (net->proxy, current->proxy, sizeof net->proxy);
+      else if (islet_net_set_proxy (net, current->proxy, &words, &err) < 0)
+        {
+          reply_error (out, 400, "BAD_REQUEST",
+                       "the sandbox's outboundProxyUrl would be out of its reach: %s (or give "
+                       "outboundProxyUrl \"\" to drop it)",
+                       err.msg);
+          return -1;
+        }
       return 0;
     }
   if (!json_is_string (v))
