@@ -2,7 +2,7 @@
 # Object storage for build contexts (Image.addLocalFile, addLocalDir): the
 # credentials of GET /api/object-storage/push-access sign S3 requests
 # (AWS Signature V4, made here by curl's own --aws-sigv4) under
-# /object-storage/; a request signed with another secret, a body that is not
+# /object-storage/, whose bodies go to disk as they come; a request signed with another secret, a body that is not
 # the signed one, a forged access key, a revoked key's credentials, a key
 # that is not a plain name and a body past the key's disk quota (once its
 # idle objects made room) are refused and leave nothing; each key sees and
@@ -37,8 +37,10 @@ s3 () {
   local method=$1 path=$2 file=${3:-/dev/null} hash=${4:-} f
   [[ -n "$hash" ]] || hash=$(sha256sum "$file" | cut -d' ' -f1)
   f=$(mktemp "$STATE.s3.XXXXXX")
-  CODE=$(curl -s -o "$f" -w '%{http_code}' --max-time 60 --path-as-is -X "$method" \
-    --aws-sigv4 "aws:amz:islet:s3" --user "$AK:$SK" -H "x-amz-content-sha256: $hash" \
+  # a refusal comes before the body is read (and the connection is then
+  # closed): curl waits for it, as the SDK does, however loaded the machine
+  CODE=$(curl -s -o "$f" -w '%{http_code}' --max-time 60 --expect100-timeout 30 --path-as-is -X "$method" \
+    --aws-sigv4 "aws:amz:islet:s3" --user "$AK:$SK" -H "x-amz-content-sha256: $hash" -H "Expect: 100-continue" \
     --data-binary "@$file" -H "Content-Type: application/octet-stream" "$SRV_URL/object-storage$path") || CODE=000
   BODY=$(cat "$f"); rm -f "$f"
 }
@@ -68,6 +70,17 @@ grep -q "<KeyCount>1</KeyCount><MaxKeys>1</MaxKeys>.*<Key>$ORG/abc123/context.ta
   || fail "the list does not show the object: $BODY"
 s3 GET "/$B?list-type=2&prefix=$ORG%2Fnone%2F"
 grep -q "<KeyCount>0</KeyCount>" <<<"$BODY" || fail "an empty prefix lists something: $BODY"
+# a body goes to disk as it comes, never whole in isletd's memory
+head -c $((96 << 20)) /dev/urandom >"$W/96m"
+hwm () { sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB$/\1/p' "/proc/$SRV_PID/status"; }
+m0=$(hwm)
+s3 PUT "/$B/$ORG/large/context.tar" "$W/96m"
+[[ "$CODE" == 200 ]] || fail "a 96 MiB PutObject: $CODE $BODY"
+m1=$(hwm)
+log "isletd's peak memory: $m0 kB before a 96 MiB body, $m1 kB after"
+(( m1 - m0 < 16 * 1024 )) || fail "isletd's peak memory grew by $(( m1 - m0 )) kB for a 96 MiB body"
+cmp "$W/96m" "$STATE/objects/$K1/data/$ORG/large/context.tar" || fail "the 96 MiB object is not its body"
+rm -f "$W/96m" "$STATE/objects/$K1/data/$ORG/large/context.tar"
 before=$(objects_of "$K1")
 
 log "== a wrong signature, a changed body, a forged access key: refused, nothing kept"
