@@ -416,6 +416,43 @@ quota_holds_and_names_the_bound (void **state)
   owned_fini (&o);
 }
 
+/* The one start of a face's spec: islet's defaults, then the limits the
+ * face names in its own names and units, and nothing else of the fields;
+ * a bad one is refused naming the face's field. */
+static void
+spec_starts_from_the_defaults_and_the_face_limits (void **state)
+{
+  const struct islet_limits dflt = ISLET_LIMITS_DEFAULT;
+  json_t *daytona = json_pack ("{s:f,s:i,s:s}", "cpu", 0.5, "memory", 2, "name", "x");
+  json_t *v1 = json_pack ("{s:f,s:i}", "execution_timeout", 2.5, "temp_storage_mb", 512);
+  json_t *bad = json_pack ("{s:i}", "cpus", 5000);
+  struct owned_spec sp;
+  struct islet_err err;
+  bool given;
+
+  (void) state;
+  assert_int_equal (owned_spec_init (&sp, ISLET_FACE_DAYTONA, daytona, &given, &err), 0);
+  assert_true (given);
+  assert_int_equal (sp.limits.cpu_millis, 500);
+  assert_int_equal (sp.limits.memory_mb, 2048);
+  assert_int_equal (sp.limits.disk_mb, dflt.disk_mb);
+  assert_int_equal (sp.auto_delete, -1);
+  assert_null (sp.name);
+  assert_int_equal (owned_spec_init (&sp, ISLET_FACE_V1, v1, NULL, &err), 0);
+  assert_int_equal (sp.limits.timeout_s, 3); /* rounded up */
+  assert_int_equal (sp.limits.disk_mb, 512);
+  assert_int_equal (sp.limits.memory_mb, dflt.memory_mb);
+  assert_int_equal (owned_spec_init (&sp, ISLET_FACE_MCP, NULL, &given, &err), 0);
+  assert_false (given);
+  assert_true (islet_limits_equal (&sp.limits, &dflt));
+  assert_int_equal (owned_spec_init (&sp, ISLET_FACE_MCP, bad, NULL, &err), -1);
+  assert_int_equal (err.kind, ISLET_E_INVALID);
+  assert_non_null (strstr (err.msg, "cpus"));
+  json_decref (daytona);
+  json_decref (v1);
+  json_decref (bad);
+}
+
 int
 main (void)
 {
@@ -426,6 +463,7 @@ main (void)
     cmocka_unit_test_setup_teardown (another_keys_sandbox_is_not_found, setup, teardown),
     cmocka_unit_test_setup_teardown (sweep_takes_back_what_a_kill_left, setup, teardown),
     cmocka_unit_test_setup_teardown (quota_holds_and_names_the_bound, setup, teardown),
+    cmocka_unit_test (spec_starts_from_the_defaults_and_the_face_limits),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
