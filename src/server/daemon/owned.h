@@ -3,9 +3,9 @@
  * (the Daytona control plane, /v1, MCP over HTTP, the reaper) opens,
  * creates, starts, stops and destroys sandboxes here and nowhere else, so
  * that the tenancy rule, the start of a new sandbox's spec, the rollback of
- * a failed create and the Socket.IO event of each change are written once.  It knows no HTTP: it
- * answers with an islet_err, which the faces turn into their own answers (reply_islet_err for
- * HTTP). */
+ * a failed create and the Socket.IO event of each change are written once.
+ * It knows no HTTP: it answers with an islet_err, which the faces turn into
+ * their own answers (reply_islet_err for HTTP). */
 #ifndef ISLET_OWNED_H
 #define ISLET_OWNED_H
 
@@ -72,10 +72,10 @@ struct owned_spec
 
 /* The start of every face's spec of a new sandbox: islet's defaults (its
  * limits, never deleted; NULL language and target are python and local),
- * then the limits the face names in
- * fields, in the face's own names and units (the limits table:
- * islet_limits_take); *given (may be NULL): whether fields named any.  The
- * face fills in the rest of what it was asked and calls owned_create. */
+ * then the limits the face names in fields, in the face's own names and
+ * units (the limits table: islet_limits_take); *given (may be NULL):
+ * whether fields named any.  The face fills in the rest of what it was
+ * asked and calls owned_create. */
 int owned_spec_init (struct owned_spec *spec, enum islet_face face, const json_t *fields,
                      bool *given, struct islet_err *err) ISLET_MUST_CHECK;
 

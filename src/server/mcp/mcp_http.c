@@ -72,17 +72,19 @@ k_create (void *data, const struct mcp_create *c, char id[ISLET_ID_LEN + 1], str
 {
   struct owner k = owner_of (data);
   cleanup_owned struct owned o = { 0 };
-  struct owned_spec spec = {
-    .name = c->name,
-    .image = c->image,
-    .language = daytona_language (c->language),
-    .env = (json_t *) c->env,
-    .limits = c->limits,
-    .net = c->net,
-    .auto_stop = c->persistent ? 0 : MCP_EPHEMERAL_IDLE_MIN,
-    .auto_delete = c->persistent ? -1 : 0,
-  };
+  struct owned_spec spec;
 
+  /* the limits are the tool's arguments, read by src/mcp (create_opts) */
+  if (owned_spec_init (&spec, ISLET_FACE_MCP, NULL, NULL, err) < 0)
+    return -1;
+  spec.name = c->name;
+  spec.image = c->image;
+  spec.language = daytona_language (c->language);
+  spec.env = (json_t *) c->env;
+  spec.limits = c->limits;
+  spec.net = c->net;
+  spec.auto_stop = c->persistent ? 0 : MCP_EPHEMERAL_IDLE_MIN;
+  spec.auto_delete = c->persistent ? -1 : 0;
   if (owned_create (&k, &spec, &o, err) < 0)
     return -1;
   memcpy (id, o.info.id, ISLET_ID_LEN + 1);
