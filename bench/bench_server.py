@@ -12,7 +12,10 @@ standard library's http.client, whose own cost is measured and printed):
   - toolbox execute of `true`, p50;
   - code-run of `print(1)`, p50;
   - runCode of `x=1` in a warm interpreter context (a WebSocket a run), p50,
-    and the first runCode in a context made for it;
+    and the first runCode in a context made for it: each context made
+    2 s after the last was deleted (as a caller makes them, with time for
+    the sandbox's spare driver to start: 1 s after a context, then python's
+    start), and back to back;
   - pause and start (resume) of a sandbox running 50 processes, p50 each;
   - file read of 4 KiB (GET /files/download) with wrk at 64 connections
     for 10 s: requests/s and errors;
@@ -219,12 +222,14 @@ def pty_echo(srv, sid, n):
     return samples
 
 
-def interp_run(srv, sid, n, fresh=None):
+def interp_run(srv, sid, n, fresh=None, pause=0.0):
     """runCode as the SDK makes it: a WebSocket to /process/interpreter/execute
     per run, {"code": "x=1"} in the default context (warm: made by the first
     run), read to the close.  Each sample is the connect to the close.  With
     fresh (a connection): each sample makes a context first (POST
-    .../interpreter/context) and runs in it, a new python each time."""
+    .../interpreter/context) and runs in it, a python process of its own
+    each time (the sandbox's spare driver, started after the last create,
+    when it is up); pause: seconds to wait, untimed, before each create."""
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "lib"))
     import ws_client
 
@@ -251,6 +256,7 @@ def interp_run(srv, sid, n, fresh=None):
 
     samples = []
     for i in range(n + 1):  # one for warm-up; a context is deleted before the next is made
+        time.sleep(pause)
         t0 = time.perf_counter()
         ctx = json.loads(call(fresh, srv.key, "POST", "/toolbox/%s/process/interpreter/context" % sid,
                               {"language": "python"}))
@@ -511,6 +517,8 @@ def main():
         results["pty_echo"] = row("PTY keystroke echo round trip (WebSocket)", pty_echo(srv, sid, n))
         results["interp_run"] = row("runCode `x=1`, warm context (WebSocket)", interp_run(srv, sid, n))
         results["interp_first"] = row("runCode `x=1`, first in a new context", interp_run(
+            srv, sid, max(5, n // 5), fresh=c, pause=2.0))
+        results["interp_first_b2b"] = row("  the same, contexts made back to back", interp_run(
             srv, sid, max(5, n // 5), fresh=c))
         pauses, starts = pause_resume(c, srv, max(5, n // 5))
         results["pause50"] = row("pause, 50 processes running", pauses)

@@ -6,8 +6,11 @@
 # malformed messages and unknown contexts refused; contexts' REST checks
 # (language, cwd, the most per sandbox, another key); code that ignores
 # the interrupt is killed at its timeout and its context says it died; a
-# context dies with its sandbox's stop; output a thread prints between runs
-# goes to no run.  Needs root.  Exit 0 pass, 1 fail, 77 skip.
+# context dies with its sandbox's stop, and says so when its memory limit
+# killed it; output a thread prints between runs goes to no run; a spare
+# driver made ahead serves the next context, which still has a process of
+# its own, its cwd and the sandbox's env as it is then.  Needs root.  Exit
+# 0 pass, 1 fail, 77 skip.
 #   ISLET_BIN=build/islet bash tests/server/api_interp.sh
 source "$(dirname "$0")/../lib/integration.sh"
 source "$(dirname "$0")/../lib/server.sh"
@@ -115,6 +118,35 @@ sleep 1
 run '{"code":"print(\"next\")"}'
 [[ "$(out; echo .)" == "next"$'\n.' ]] || fail "a thread's late print is in no run: $RUN"
 
+log "== a spare driver: made ahead, each context a process of its own, the sandbox's env as it is now"
+api POST "$T/context" -d '{}'; expect_code "context p" 200
+P=$(jq -r .id <<<"$BODY")
+api POST "$T/context" -d '{"cwd":"/tmp"}'; expect_code "context q, in /tmp" 200
+Q=$(jq -r .id <<<"$BODY")
+expect_body "q's cwd" '.cwd == "/tmp"'
+run "{\"contextId\":\"$P\",\"code\":\"import os\nprint(os.getpid())\nv = 1\"}"
+p_pid=$(out)
+run "{\"contextId\":\"$Q\",\"code\":\"import os\nprint(os.getpid())\nprint(os.getcwd(), globals().get('v'))\"}"
+q_out=$(out)
+[[ -n "$p_pid" && "${q_out%%$'\n'*}" != "$p_pid" ]] || fail "two contexts share a process: $p_pid / $q_out"
+[[ "$q_out" == *$'\n'"/tmp None" ]] || fail "q has its cwd and none of p's variables: $q_out"
+# the default context, p, q and one spare: four drivers in the sandbox
+drivers () {
+  local cmd="sh -c 'grep -l \"[i]slet.s Python driver\" /proc/[0-9]*/cmdline 2>/dev/null | wc -l'"
+  api POST "/toolbox/$A/process/execute" -d "$(jq -n --arg c "$cmd" '{command: $c}')"
+  jq -r .result <<<"$BODY" | tr -d ' \n'
+}
+for (( i = 0; i < 300; i++ )); do n=$(drivers); [[ "$n" == 4 ]] && break; sleep 0.1; done
+[[ "$n" == 4 ]] || fail "drivers in the sandbox: $n, want 4 (three contexts and a spare)"
+api POST "/toolbox/$A/env" -d '{"set":{"ISLET_SPARE_T":"now"}}'; expect_code "env set" 200
+api POST "$T/context" -d '{}'; expect_code "context r, after the env changed" 200
+R=$(jq -r .id <<<"$BODY")
+run "{\"contextId\":\"$R\",\"code\":\"import os\nprint(os.environ.get('ISLET_SPARE_T'))\"}"
+[[ "$(out; echo .)" == "now"$'\n.' ]] || fail "a context made after an env change has it: $RUN"
+for id in "$P" "$Q" "$R"; do api DELETE "$T/context/$id"; expect_code "delete $id" 200; done
+for (( i = 0; i < 300; i++ )); do n=$(drivers); [[ "$n" == 2 ]] && break; sleep 0.1; done
+[[ "$n" == 2 ]] || fail "drivers once p, q and r are deleted: $n, want 2 (the default context and a spare)"
+
 log "== a context dies with its sandbox's stop"
 api POST "$T/context" -d '{}'; expect_code "a context" 200
 C=$(jq -r .id <<<"$BODY")
@@ -126,6 +158,21 @@ run '{"code":"print(\"x\" in globals())"}'
 grep -q '"name":"ContextDied"' <<<"$RUN" || fail "the default context says it died, once: $RUN"
 run '{"code":"print(\"x\" in globals())"}'
 [[ "$(out; echo .)" == "False"$'\n.' ]] || fail "then the default context starts anew: $RUN"
+
+log "== a context killed by its sandbox's memory limit says so, and the default one starts anew"
+api POST /api/sandbox -d '{"name":"interp-oom","limits":{"memory_mb":128}}'; expect_code "a small sandbox" 200
+M=$(jq -r .id <<<"$BODY"); remember_id "$M"
+WS_A=$WS
+WS="${SRV_URL/http:/ws:}/toolbox/$M/process/interpreter/execute"
+run '{"code":"kept = 1"}'
+run '{"code":"x = b\"x\" * (512 << 20)\nprint(\"survived\")"}' 120
+grep -q '"name":"ContextDied"' <<<"$RUN" || fail "the killed context's run says it died: ${RUN:0:400}"
+grep -q 'out of memory' <<<"$RUN" || fail "the death is named out of memory: ${RUN:0:400}"
+grep -q survived <<<"$RUN" && fail "the code went on past the limit"
+run '{"code":"print(\"kept\" in globals())"}'
+[[ "$(out; echo .)" == "False"$'\n.' ]] || fail "then the default context starts anew: $RUN"
+WS=$WS_A
+api DELETE "/api/sandbox/$M"; expect_code "delete the small sandbox" 200
 
 log "== /v1/execute with a session keeps its state in a kept sandbox"
 api POST /v1/sandbox -d '{"language":"python"}'; expect_code "v1 sandbox" 200

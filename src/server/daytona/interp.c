@@ -14,19 +14,13 @@
 #define READY_TIMEOUT_MS 30000 /* a python3 start on a loaded host */
 #define CONTEXTS_MAX 1024      /* in all: past it the oldest dead ones go */
 
-struct interp
-{
-  pthread_mutex_t lock; /* the list, each context's refs */
-  struct interp_ctx *head;
-  size_t n;
-};
-
 int
 interp_new (struct interp **out, struct islet_err *err)
 {
   (void) err;
   *out = islet_xcalloc (1, sizeof **out);
   pthread_mutex_init (&(*out)->lock, NULL);
+  pthread_cond_init (&(*out)->spare_done, NULL);
   return 0;
 }
 
@@ -45,7 +39,7 @@ ictx_kill (struct interp_ctx *c, const char *why)
   pthread_mutex_unlock (&c->state);
 }
 
-static void
+void
 ictx_free (struct interp_ctx *c)
 {
   if (c->fd >= 0)
@@ -64,6 +58,7 @@ interp_shutdown (struct interp *t)
   for (struct interp_ctx *c = t->head; c; c = c->next)
     ictx_kill (c, "isletd stopped");
   pthread_mutex_unlock (&t->lock);
+  spare_shutdown (t);
 }
 
 void
@@ -78,6 +73,8 @@ interp_free (struct interp *t)
       next = c->next;
       ictx_free (c);
     }
+  spare_free_all (t);
+  pthread_cond_destroy (&t->spare_done);
   pthread_mutex_destroy (&t->lock);
   free (t);
 }
@@ -339,30 +336,41 @@ ictx_send (struct interp_ctx *c, json_t *msg)
 
 /* ---- starting one ---- */
 
-struct ready
+void
+ictx_on_ready (void *user, json_t *msg)
 {
-  bool ready;
-  char cwd[4096];
-};
-
-static void
-on_ready (void *user, json_t *msg)
-{
-  struct ready *r = user;
+  struct ictx_ready *r = user;
+  const char *type = json_string_value (json_object_get (msg, "type")) ?: "";
   const char *cwd = json_string_value (json_object_get (msg, "cwd"));
 
-  if (strcmp (json_string_value (json_object_get (msg, "type")) ?: "", "ready") != 0)
+  if (strcmp (type, "refused") == 0)
+    r->refused = true;
+  if (strcmp (type, "ready") != 0)
     return;
   r->ready = true;
   if (cwd && !text_has_control (cwd, strlen (cwd)))
     snprintf (r->cwd, sizeof r->cwd, "%s", cwd);
 }
 
-/* The driver started in the sandbox, its "ready" read; -1 with the answer
- * in out. */
-static int
-start (struct islet_ctx *ctx, const char *sandbox, char *const *env, struct interp_ctx *c,
-       struct resp *out)
+struct interp_ctx *
+ictx_new (struct interp *t, const char *sandbox, const char *cwd)
+{
+  struct interp_ctx *c = islet_xcalloc (1, sizeof *c);
+
+  c->t = t;
+  c->fd = -1;
+  c->refs = 1;
+  c->created = now_s ();
+  c->cwd = cwd ? islet_xstrdup (cwd) : NULL;
+  pthread_mutex_init (&c->state, NULL);
+  pthread_mutex_init (&c->run_lock, NULL);
+  snprintf (c->sandbox, sizeof c->sandbox, "%s", sandbox);
+  return c;
+}
+
+int
+ictx_start (struct islet_ctx *ctx, const char *sandbox, char *const *env, struct interp_ctx *c,
+            struct resp *out)
 {
   char *argv[] = { "python3", "-u", "-c", (char *) interp_driver_py, (char *) interp_lib_py,
                    "serve",   NULL };
@@ -373,17 +381,24 @@ start (struct islet_ctx *ctx, const char *sandbox, char *const *env, struct inte
                                  bounded per run, not over the context's life */
                               .output_limit = (uint64_t) 1 << 62 };
   uint64_t deadline = islet_now_ns () + (uint64_t) READY_TIMEOUT_MS * 1000000;
-  struct ready r = { 0 };
+  struct ictx_ready r = { 0 };
   struct islet_err err;
   char why[sizeof c->why];
+  int fd;
 
-  if (islet_exec_open (ctx, sandbox, &x, &c->fd, &err) < 0)
+  if (islet_exec_open (ctx, sandbox, &x, &fd, &err) < 0)
     {
       reply_islet_err (out, &err, false);
       return -1;
     }
+  /* a spare may be killed (isletd's stop) before its connection is known */
+  pthread_mutex_lock (&c->state);
+  c->fd = fd;
+  if (c->dead)
+    shutdown (fd, SHUT_RDWR);
+  pthread_mutex_unlock (&c->state);
   while (!r.ready && islet_now_ns () < deadline)
-    if (ictx_pump (c, deadline, on_ready, &r) < 0)
+    if (ictx_pump (c, deadline, ictx_on_ready, &r) < 0)
       {
         reply_error (out, 400, "BAD_REQUEST", "the context could not start: %s",
                      interp_why (c, why, sizeof why));
@@ -431,27 +446,24 @@ interp_create (struct srv *srv, const char *sandbox, char *const *env, const cha
                const char *name, struct resp *out)
 {
   struct interp *t = srv->interp;
-  struct interp_ctx *c = islet_xcalloc (1, sizeof *c), *old = NULL, *dropped = NULL;
+  struct interp_ctx *c = spare_take (srv, sandbox, env, cwd), *old = NULL, *dropped = NULL;
   bool old_last = false;
   int rc;
 
-  c->t = t;
-  c->fd = -1;
-  c->refs = 1;
+  if (c == NULL)
+    {
+      c = ictx_new (t, sandbox, cwd);
+      if (ictx_start (srv->ctx, sandbox, env, c, out) < 0)
+        {
+          ictx_free (c);
+          return NULL;
+        }
+    }
   c->created = now_s ();
-  c->cwd = cwd ? islet_xstrdup (cwd) : NULL;
-  pthread_mutex_init (&c->state, NULL);
-  pthread_mutex_init (&c->run_lock, NULL);
-  snprintf (c->sandbox, sizeof c->sandbox, "%s", sandbox);
   if (name)
     snprintf (c->id, sizeof c->id, "%s", name);
   else
     tb_new_id (c->id);
-  if (start (srv->ctx, sandbox, env, c, out) < 0)
-    {
-      ictx_free (c);
-      return NULL;
-    }
   pthread_mutex_lock (&t->lock);
   if (name && (old = find_locked (t, sandbox, name)) != NULL)
     {
@@ -480,6 +492,7 @@ interp_create (struct srv *srv, const char *sandbox, char *const *env, const cha
       ictx_free (c);
       return NULL;
     }
+  spare_want (srv, sandbox, env);
   return c;
 }
 

@@ -28,7 +28,44 @@ struct interp_ctx
   bool line_over;
 };
 
+/* The table of contexts, and the spares (interp_spare.c). */
+struct interp
+{
+  pthread_mutex_t lock; /* the list, each context's refs, the spares */
+  struct interp_ctx *head;
+  size_t n;
+  struct spare *spares;
+  size_t n_spares;
+  pthread_cond_t spare_done; /* a spare's start ended */
+};
+
 typedef void (*interp_line_fn) (void *user, json_t *msg);
+
+/* A context not yet started nor listed (one reference: the caller's). */
+struct interp_ctx *ictx_new (struct interp *t, const char *sandbox, const char *cwd);
+void ictx_free (struct interp_ctx *c);
+/* The driver started in the sandbox (in c->cwd, NULL: the sandbox's
+ * own), its "ready" read; -1 with the answer in out. */
+int ictx_start (struct islet_ctx *ctx, const char *sandbox, char *const *env, struct interp_ctx *c,
+                struct resp *out);
+/* What the driver says when it is ready (or refused an adoption). */
+struct ictx_ready
+{
+  bool ready, refused;
+  char cwd[4096];
+};
+void ictx_on_ready (void *user, json_t *msg);
+
+/* ---- spares (interp_spare.c): a driver started ahead, per sandbox ---- */
+
+/* The sandbox's spare made a context in cwd (NULL: where it is), started
+ * with env; NULL when there is none fit (the caller starts one). */
+struct interp_ctx *spare_take (struct srv *srv, const char *sandbox, char *const *env,
+                               const char *cwd);
+/* A spare for the sandbox, started in the background unless it has one. */
+void spare_want (struct srv *srv, const char *sandbox, char *const *env);
+void spare_shutdown (struct interp *t);
+void spare_free_all (struct interp *t);
 
 void ictx_kill (struct interp_ctx *c, const char *why);
 /* What the driver sent until deadline_ns, each line to fn.  1: something

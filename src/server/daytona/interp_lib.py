@@ -270,10 +270,26 @@ def serve():
             msg = requests.pop(0)
         if msg is None:
             os._exit(0)
+        if msg.get("op") == "adopt":
+            adopt(ctx, msg)
+            continue
         try:
             run_one(ctx, msg)
         except KeyboardInterrupt:  # an interrupt that came late: the run is over
             ctx.busy = False
+
+
+def adopt(ctx, msg):
+    """A spare (started ahead, nothing run yet) becomes a context: in its
+    working directory, if one is given."""
+    cwd = msg.get("cwd")
+    try:
+        if cwd:
+            os.chdir(cwd)
+    except OSError as e:
+        ctx.send({"type": "refused", "error": str(e)})
+        return
+    ctx.send({"type": "ready", "pid": os.getpid(), "cwd": os.getcwd()})
 
 
 def run_one(ctx, msg):
