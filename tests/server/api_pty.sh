@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # PTY sessions through isletd (/process/pty...), the abuse cases: a
 # terminal that floods output leaves isletd's memory where it was, with a
-# viewer that reads, one that stops reading, and none; past 16 sessions a
-# sandbox's next one is refused with a reason, over REST and over the
-# WebSocket (upgraded, then the SDK's error message: never a bare refusal);
-# a sandbox's stop kills its terminals' processes and ends their sessions;
-# the shell runs in the sandbox (its devpts, its cgroup).
+# viewer that reads, one that stops reading, and none, and its kill ends
+# the flooding process; past 16 sessions a sandbox's next one is refused
+# with a reason, over REST and over the WebSocket (upgraded, then the
+# SDK's error message: never a bare refusal); a sandbox's stop kills its
+# terminals' processes and ends their sessions; the shell runs in the
+# sandbox (its devpts, its cgroup).
 # Needs root.  Exit 0 pass, 1 fail, 77 skip.
 #   ISLET_BIN=build/islet bash tests/server/api_pty.sh
 source "$(dirname "$0")/../lib/integration.sh"
@@ -102,6 +103,8 @@ hwm1=$(hwm_kib)
 log "isletd: rss ${base} KiB before, peak ${hwm0} -> ${hwm1} KiB after ${drained} bytes read"
 (( hwm1 - hwm0 < 32768 )) || fail "isletd's peak memory grew by $(( hwm1 - hwm0 )) KiB during the flood"
 api DELETE "$T/flood"; expect_code "kill the flood" 200
+for (( i = 0; i < 50; i++ )); do islet exec "$A" -- pgrep -x yes >/dev/null || break; sleep 0.1; done
+islet exec "$A" -- pgrep -x yes >/dev/null && fail "the flood's yes runs on after its terminal was killed"
 
 log "== a stop kills the terminal's processes"
 out=$($WS "$WSURL/create-connect?id=s1" "$SRV_KEY" "$EXIT_CONTROL" -- text \
