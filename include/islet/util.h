@@ -83,6 +83,9 @@ char *islet_xstrdup (const char *s);
 char *islet_xasprintf (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
 /* Free a NULL-terminated vector of malloc'd strings and the vector. */
 void islet_strv_free (char **v);
+/* A copy of a NULL-terminated vector of strings (v NULL: an empty one),
+ * for islet_strv_free. */
+char **islet_strv_dup (char *const *v);
 /* Base64 (RFC 4648, padded) of len bytes, malloc'd and NUL-terminated. */
 char *islet_base64 (const unsigned char *data, size_t len);
 /* Decode base64 text (RFC 4648, padding optional, no other characters) into

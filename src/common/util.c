@@ -412,6 +412,20 @@ islet_strv_free (char **v)
   free (v);
 }
 
+char **
+islet_strv_dup (char *const *v)
+{
+  size_t n = 0;
+  char **d;
+
+  while (v && v[n])
+    n++;
+  d = islet_xcalloc (n + 1, sizeof *d);
+  for (size_t i = 0; i < n; i++)
+    d[i] = islet_xstrdup (v[i]);
+  return d;
+}
+
 char *
 islet_base64 (const unsigned char *d, size_t len)
 {

@@ -52,20 +52,6 @@ env_same (char *const *a, char *const *b)
   return a[i] == NULL && b[i] == NULL;
 }
 
-static char **
-env_copy (char *const *env)
-{
-  size_t n = 0;
-  char **out;
-
-  while (env[n])
-    n++;
-  out = islet_xcalloc (n + 1, sizeof *out);
-  for (size_t i = 0; i < n; i++)
-    out[i] = islet_xstrdup (env[i]);
-  return out;
-}
-
 /* Whether a started spare is still there: an idle driver sends nothing,
  * so anything to read (its end, most often) rules it out. */
 static bool
@@ -230,7 +216,7 @@ spare_want (struct srv *srv, const char *sandbox, char *const *env)
     {
       s = islet_xcalloc (1, sizeof *s);
       s->c = ictx_new (t, sandbox, NULL);
-      s->env = env_copy (env);
+      s->env = islet_strv_dup (env);
       s->srv = srv;
       srv_stream_begin (srv);
       pthread_attr_init (&attr);
