@@ -2,7 +2,10 @@
  * (buildInfo.dockerfileContent), built by an islet-image child (`build -f
  * -`, the Dockerfile on its stdin) as `islet image build` builds it: each RUN
  * in an islet sandbox of its own, never in isletd or on the host.  The
- * request waits for it.  At most BUILDS_RUNNING run at once; each RUN's
+ * request waits for it.  A key has at most BUILDS_PER_KEY running and
+ * BUILDS_WAITING waiting for a slot (a 429 past that), and the machine at
+ * most BUILDS_RUNNING running, so one key's builds never hold another's
+ * back for longer than one build; each RUN's
  * network is isletd's default network (none unless --default-network
  * says all); the layers it adds to the store are bounded by the key's disk
  * quota.  A base image (FROM) not on the machine is pulled first.  The
@@ -17,6 +20,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "islet/util.h"
@@ -24,10 +28,87 @@
 #include "server.h"
 
 #define BUILDS_RUNNING 2
+#define BUILDS_PER_KEY 1
+#define BUILDS_WAITING 4
+#define BUILD_WAIT_S 900 /* a build waits this long for its slot at most */
+#define BUILD_KEYS_MAX 256
 #define BUILD_ANSWER_MAX (64 * 1024)
 
+/* The keys with a build running or waiting; a slot is freed with a
+ * broadcast, each waiter checks its own key's count and the machine's. */
+struct key_builds
+{
+  int64_t key_id;
+  unsigned running, waiting;
+};
+
 static pthread_mutex_t builds_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t builds_freed = PTHREAD_COND_INITIALIZER;
+static struct key_builds builds_of[BUILD_KEYS_MAX];
 static unsigned builds_running;
+
+/* Under builds_lock: key_id's entry, made if missing (NULL: the table is full). */
+static struct key_builds *
+key_entry (int64_t key_id)
+{
+  struct key_builds *free_one = NULL;
+
+  for (size_t i = 0; i < BUILD_KEYS_MAX; i++)
+    if ((builds_of[i].running || builds_of[i].waiting) && builds_of[i].key_id == key_id)
+      return &builds_of[i];
+    else if (free_one == NULL && !builds_of[i].running && !builds_of[i].waiting)
+      free_one = &builds_of[i];
+  if (free_one)
+    free_one->key_id = key_id;
+  return free_one;
+}
+
+/* A build slot for key_id: its own (BUILDS_PER_KEY) and one of the
+ * machine's, waited for; a 429 when the key already has BUILDS_WAITING
+ * builds waiting, or after BUILD_WAIT_S. */
+static int
+slot_take (int64_t key_id, struct islet_err *err)
+{
+  struct timespec until;
+  struct key_builds *kb;
+  int rc = 0;
+
+  clock_gettime (CLOCK_REALTIME, &until);
+  until.tv_sec += BUILD_WAIT_S;
+  pthread_mutex_lock (&builds_lock);
+  kb = key_entry (key_id);
+  if (kb == NULL || kb->waiting >= BUILDS_WAITING)
+    {
+      pthread_mutex_unlock (&builds_lock);
+      return islet_fail (err, ISLET_E_LIMIT, 0,
+                         "%d image builds of this key are waiting: try again when one is done",
+                         BUILDS_WAITING);
+    }
+  kb->waiting++;
+  while (rc == 0 && (kb->running >= BUILDS_PER_KEY || builds_running >= BUILDS_RUNNING))
+    rc = pthread_cond_timedwait (&builds_freed, &builds_lock, &until);
+  kb->waiting--;
+  if (rc == 0)
+    {
+      kb->running++;
+      builds_running++;
+    }
+  pthread_mutex_unlock (&builds_lock);
+  if (rc != 0)
+    return islet_fail (err, ISLET_E_LIMIT, 0,
+                       "no image build slot came free in %d s: try again later", BUILD_WAIT_S);
+  return 0;
+}
+
+static void
+slot_give (int64_t key_id)
+{
+  pthread_mutex_lock (&builds_lock);
+  key_entry (key_id)->running--;
+  builds_running--;
+  pthread_cond_broadcast (&builds_freed);
+  pthread_mutex_unlock (&builds_lock);
+}
 
 /* Fork and exec argv with stdin from in and stdout to out; the child dies
  * with isletd.  Only async-signal-safe calls in the child. */
@@ -171,21 +252,14 @@ owned_image_build (const struct owner *k, const char *dockerfile, char *const *c
       return islet_wrap (err, "buildInfo: FROM %s", base);
     }
 
-  pthread_mutex_lock (&builds_lock);
-  if (builds_running >= BUILDS_RUNNING)
+  if (slot_take (k->key_id, err) < 0)
     {
-      pthread_mutex_unlock (&builds_lock);
       tars_free (tars);
-      return islet_fail (err, ISLET_E_LIMIT, 0,
-                         "%d image builds are running: try again when one is done", BUILDS_RUNNING);
+      return -1;
     }
-  builds_running++;
-  pthread_mutex_unlock (&builds_lock);
   rc = run_build (k, dockerfile, tars, n_tars, &answer, &status, err);
   tars_free (tars);
-  pthread_mutex_lock (&builds_lock);
-  builds_running--;
-  pthread_mutex_unlock (&builds_lock);
+  slot_give (k->key_id);
   if (rc < 0)
     return -1;
   if (owned_image_answer (answer, status, err) < 0)
