@@ -50,6 +50,11 @@ char *islet_ref_string (const struct islet_ref *ref);
  * directory dir, in a child confined to dir (chroot).  OCI whiteouts become
  * overlayfs ones.  Device nodes and `..` in names are refused. */
 int islet_layer_unpack (int fd, const char *dir, struct islet_err *err) ISLET_MUST_CHECK;
+/* The same, its files' bytes counted into *used as they are written (holes
+ * not): past max (0: no bound) it stops with ISLET_E_LIMIT, and the caller
+ * removes dir. */
+int islet_layer_unpack_max (int fd, const char *dir, uint64_t max, uint64_t *used,
+                            struct islet_err *err) ISLET_MUST_CHECK;
 
 /* ---- oci_store.c ---- */
 struct islet_oci_image
@@ -70,6 +75,10 @@ char *islet_imgstore_blob_path (const char *state_dir, const char *digest);
 /* Unpack the layer blob `digest` once, into <state>/images/layers/<hex>. */
 int islet_imgstore_unpack_layer (const char *state_dir, const char *digest,
                                  struct islet_err *err) ISLET_MUST_CHECK;
+/* The same, the bytes it writes added to *used and bounded by max
+ * (islet_layer_unpack_max); a layer already unpacked adds nothing. */
+int islet_imgstore_unpack_layer_max (const char *state_dir, const char *digest, uint64_t max,
+                                     uint64_t *used, struct islet_err *err) ISLET_MUST_CHECK;
 /* Record an image made of blobs already in the store (manifest and config
  * JSON), named `name` (a normalised reference, may be NULL). */
 int islet_imgstore_record (const char *state_dir, const char *name, const char *manifest_digest,

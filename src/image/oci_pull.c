@@ -568,6 +568,7 @@ islet_oci_pull (const char *state_dir, const char *text, char *const *insecure, 
   char mdigest[ISLET_DIGEST_LEN + 1];
   json_t *layers, *l, *all = NULL, *order = NULL;
   const char *host, *cfg;
+  uint64_t unpacked = 0; /* the bytes of the layers this pull unpacks */
   size_t i;
   int rc = -1;
 
@@ -624,8 +625,14 @@ islet_oci_pull (const char *state_dir, const char *text, char *const *insecure, 
   {
     if (progress)
       fprintf (progress, "islet: unpacking layer %zu/%zu\n", i + 1, json_array_size (order));
-    if (islet_imgstore_unpack_layer (state_dir, json_string_value (l), err) < 0)
-      goto out;
+    if (islet_imgstore_unpack_layer_max (state_dir, json_string_value (l), max_bytes, &unpacked,
+                                         err)
+        < 0)
+      {
+        if (err->kind == ISLET_E_LIMIT)
+          islet_wrap (err, "image `%s`", name);
+        goto out;
+      }
   }
   if (islet_imgstore_record (state_dir, name, mdigest, cfg, order, err) < 0)
     goto out;

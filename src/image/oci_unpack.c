@@ -19,6 +19,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <signal.h>
@@ -152,8 +153,15 @@ apply_whiteout (const char *path, const char *base, struct islet_err *err)
   return 0;
 }
 
+/* The bytes the unpacker has written and its bound (0: none). */
+struct budget
+{
+  uint64_t used, max;
+};
+
 static int
-copy_data (struct archive *in, struct archive *out, const char *path, struct islet_err *err)
+copy_data (struct archive *in, struct archive *out, const char *path, struct budget *b,
+           struct islet_err *err)
 {
   const void *buf;
   size_t size;
@@ -161,7 +169,12 @@ copy_data (struct archive *in, struct archive *out, const char *path, struct isl
   int r;
 
   while ((r = archive_read_data_block (in, &buf, &size, &off)) == ARCHIVE_OK)
-    if (archive_write_data_block (out, buf, size, off) != ARCHIVE_OK)
+    if (b->max && (b->used += size) > b->max)
+      return islet_fail (err, ISLET_E_LIMIT, 0,
+                         "its files come to more than the %" PRIu64 " MiB allowed once unpacked "
+                         "(at `%s`)",
+                         b->max >> 20, path);
+    else if (archive_write_data_block (out, buf, size, off) != ARCHIVE_OK)
       return islet_fail (err, ISLET_E_SYSTEM, archive_errno (out), "write `%s`: %s", path,
                          archive_error_string (out));
   if (r != ARCHIVE_EOF)
@@ -170,7 +183,7 @@ copy_data (struct archive *in, struct archive *out, const char *path, struct isl
 }
 
 static int
-unpack_entry (struct archive *in, struct archive *out, struct archive_entry *e,
+unpack_entry (struct archive *in, struct archive *out, struct archive_entry *e, struct budget *b,
               struct islet_err *err)
 {
   const char *raw = archive_entry_pathname (e);
@@ -202,7 +215,7 @@ unpack_entry (struct archive *in, struct archive *out, struct archive_entry *e,
   if (archive_write_header (out, e) != ARCHIVE_OK)
     return islet_fail (err, ISLET_E_INVALID, archive_errno (out), "extract `%s`: %s", path,
                        archive_error_string (out));
-  if (archive_entry_size (e) > 0 && copy_data (in, out, path, err) < 0)
+  if (archive_entry_size (e) > 0 && copy_data (in, out, path, b, err) < 0)
     return -1;
   if (archive_write_finish_entry (out) != ARCHIVE_OK)
     return islet_fail (err, ISLET_E_SYSTEM, archive_errno (out), "finish `%s`: %s", path,
@@ -211,7 +224,7 @@ unpack_entry (struct archive *in, struct archive *out, struct archive_entry *e,
 }
 
 static int
-unpack_here (int fd, struct islet_err *err)
+unpack_here (int fd, struct budget *b, struct islet_err *err)
 {
   __attribute__ ((cleanup (archive_freep))) struct archive *in = archive_read_new ();
   __attribute__ ((cleanup (disk_freep))) struct archive *out = archive_write_disk_new ();
@@ -232,7 +245,7 @@ unpack_here (int fd, struct islet_err *err)
   if (archive_read_open_fd (in, fd, 1 << 16) != ARCHIVE_OK)
     return islet_fail (err, ISLET_E_INVALID, 0, "open the layer: %s", archive_error_string (in));
   while ((r = archive_read_next_header (in, &e)) == ARCHIVE_OK)
-    if (unpack_entry (in, out, e, err) < 0)
+    if (unpack_entry (in, out, e, b, err) < 0)
       return -1;
   if (r != ARCHIVE_EOF)
     return islet_fail (err, ISLET_E_INVALID, 0, "read the layer: %s", archive_error_string (in));
@@ -245,8 +258,25 @@ unpack_here (int fd, struct islet_err *err)
 int
 islet_layer_unpack (int fd, const char *dir, struct islet_err *err)
 {
+  uint64_t used = 0;
+
+  return islet_layer_unpack_max (fd, dir, 0, &used, err);
+}
+
+/* What the unpacker sends back: its error, or (failed false) the bytes it wrote. */
+struct unpacked
+{
+  bool failed;
+  uint64_t used;
+  struct islet_err err;
+};
+
+int
+islet_layer_unpack_max (int fd, const char *dir, uint64_t max, uint64_t *used,
+                        struct islet_err *err)
+{
   int pipefd[2];
-  struct islet_err child = { 0 };
+  struct unpacked child = { 0 };
   pid_t pid, parent;
   int status;
   ssize_t n;
@@ -263,7 +293,8 @@ islet_layer_unpack (int fd, const char *dir, struct islet_err *err)
     }
   if (pid == 0)
     {
-      struct islet_err e = { 0 };
+      struct unpacked u = { .failed = true };
+      struct budget b = { .used = *used, .max = max };
       close (pipefd[0]);
       /* an unpacker whose caller was killed stops too: nothing writes into
          images/tmp after its owner is gone */
@@ -271,11 +302,12 @@ islet_layer_unpack (int fd, const char *dir, struct islet_err *err)
         _exit (1);
       umask (0);
       if (chroot (dir) < 0 || chdir ("/") < 0)
-        islet_fail (&e, ISLET_E_SYSTEM, errno, "chroot `%s`", dir);
-      else if (unpack_here (fd, &e) == 0)
-        _exit (0);
-      (void) !write (pipefd[1], &e, sizeof e);
-      _exit (1);
+        islet_fail (&u.err, ISLET_E_SYSTEM, errno, "chroot `%s`", dir);
+      else if (unpack_here (fd, &b, &u.err) == 0)
+        u.failed = false;
+      u.used = b.used;
+      (void) !write (pipefd[1], &u, sizeof u);
+      _exit (u.failed ? 1 : 0);
     }
   close (pipefd[1]);
   do
@@ -285,13 +317,14 @@ islet_layer_unpack (int fd, const char *dir, struct islet_err *err)
   while (waitpid (pid, &status, 0) < 0)
     if (errno != EINTR)
       return islet_fail (err, ISLET_E_SYSTEM, errno, "wait for the unpacker");
-  if (n == (ssize_t) sizeof child)
+  if (n == (ssize_t) sizeof child && child.failed)
     {
-      child.msg[sizeof child.msg - 1] = '\0';
-      *err = child;
+      child.err.msg[sizeof child.err.msg - 1] = '\0';
+      *err = child.err;
       return -1;
     }
-  if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
+  if (n != (ssize_t) sizeof child || !WIFEXITED (status) || WEXITSTATUS (status) != 0)
     return islet_fail (err, ISLET_E_SYSTEM, 0, "the unpacker died (status %d)", status);
+  *used = child.used;
   return 0;
 }

@@ -110,6 +110,15 @@ oci_add_json (const char *state_dir, json_t *j, char out[ISLET_DIGEST_LEN + 1], 
 int
 islet_imgstore_unpack_layer (const char *state_dir, const char *digest, struct islet_err *err)
 {
+  uint64_t used = 0;
+
+  return islet_imgstore_unpack_layer_max (state_dir, digest, 0, &used, err);
+}
+
+int
+islet_imgstore_unpack_layer_max (const char *state_dir, const char *digest, uint64_t max,
+                                 uint64_t *used, struct islet_err *err)
+{
   cleanup_free char *blob = islet_imgstore_blob_path (state_dir, digest);
   cleanup_free char *dst = NULL;
   cleanup_free char *tmp = islet_xasprintf ("%s/images/tmp/layer.XXXXXX", state_dir);
@@ -126,7 +135,7 @@ islet_imgstore_unpack_layer (const char *state_dir, const char *digest, struct i
     return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", blob);
   if (mkdtemp (tmp) == NULL)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "mkdtemp `%s`", tmp);
-  if (islet_layer_unpack (fd, tmp, err) < 0)
+  if (islet_layer_unpack_max (fd, tmp, max, used, err) < 0)
     {
       islet_wrap (err, "unpack layer `%.19s`", digest);
       (void) !islet_rm_rf (tmp, &ignored);

@@ -264,6 +264,8 @@ pull_thread (void *arg)
   pthread_mutex_unlock (&p->lock);
   set_state (j, "pulling", NULL);
   run_child (p, j);
+  if (j->rc < 0 && j->err.kind == ISLET_E_LIMIT && j->max_bytes)
+    islet_wrap (&j->err, "past the key's disk quota of %" PRIu64 " MiB", j->max_bytes >> 20);
   if (j->rc == 0)
     set_state (j, "active", NULL);
   else if (!p->stopping) /* else the sweep at the next start says why */
