@@ -14,6 +14,8 @@
 json_t *islet_json_bytes (const char *data, size_t len);
 /* "running" or "stopped" */
 const char *islet_state_name (enum islet_sandbox_state s);
+/* The state a listing shows: the state's name, or "archived". */
+const char *islet_info_state_name (const struct islet_sandbox_info *info);
 /* {id, name, image, state, created, supervisor, uid_base, disk_enforced, limits{...}} */
 json_t *islet_sandbox_json (const struct islet_sandbox_info *info);
 /* An exec result's fields but its output, the one encoding every face and

@@ -41,6 +41,7 @@ struct islet_sandbox_info
   bool disk_enforced;
   struct islet_net net; /* outbound network: mode none unless asked */
   bool build;           /* a build's RUN sandbox (islet_create_opts.build) */
+  bool archived;        /* stopped, its files in an archive (archive.c) */
 };
 
 /* Opaque: a state directory opened for use.  One ctx may be shared by the

@@ -103,7 +103,7 @@ cli_info_print (const struct islet_sandbox_info *in)
   printf ("id:             %s\n", in->id);
   printf ("name:           %s\n", in->name);
   printf ("image:          %s\n", in->image);
-  printf ("state:          %s\n", islet_state_name (in->state));
+  printf ("state:          %s\n", islet_info_state_name (in));
   printf ("created:        %s\n", cli_time (in->created, when, sizeof when));
   if (in->supervisor > 0) /* a sandbox of a remote isletd shows none */
     printf ("supervisor:     %ld\n", (long) in->supervisor);

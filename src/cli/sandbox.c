@@ -491,7 +491,7 @@ ls_table (const struct islet_sandbox_info *v, size_t n)
   printf ("%-*s  %-*s  %-7s  %s\n", ISLET_ID_LEN, "ID", name_w, "NAME", "STATE", "CREATED");
   for (size_t i = 0; i < n; i++)
     printf ("%-*s  %-*s  %-7s  %s\n", ISLET_ID_LEN, v[i].id, name_w, v[i].name,
-            islet_state_name (v[i].state), cli_time (v[i].created, when, sizeof when));
+            islet_info_state_name (&v[i]), cli_time (v[i].created, when, sizeof when));
 }
 
 int

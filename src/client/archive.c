@@ -344,6 +344,14 @@ out:
 }
 
 bool
+sandbox_archived (const struct islet_ctx *ctx, const char *id)
+{
+  cleanup_free char *a = islet_xasprintf ("%s/archive/%s.btrfs.zst", ctx->state_dir, id);
+
+  return access (a, F_OK) == 0;
+}
+
+bool
 islet_sandbox_archive_pending (struct islet_ctx *ctx, const char *id)
 {
   cleanup_free char *a = islet_xasprintf ("%s/archive/%s.btrfs.zst", ctx->state_dir, id);

@@ -462,6 +462,7 @@ sandbox_load (const struct islet_ctx *ctx, const char *id, struct islet_sandbox_
           out->supervisor = cred.pid;
       }
   }
+  out->archived = out->state == ISLET_SB_STOPPED && sandbox_archived (ctx, id);
   return 0;
 }
 

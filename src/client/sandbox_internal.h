@@ -115,6 +115,9 @@ int sandbox_resolve (struct islet_ctx *ctx, const char *ref, char id[ISLET_ID_LE
 
 /* pause.c: whether the sandbox's group is frozen (false if it has none). */
 bool sandbox_frozen (const char *id);
+/* archive.c: whether the sandbox's files are in a whole archive, the one
+ * mark of an archived sandbox (a start restores it first). */
+bool sandbox_archived (const struct islet_ctx *ctx, const char *id);
 
 int sandbox_load (const struct islet_ctx *ctx, const char *id, struct islet_sandbox_info *out,
                   struct islet_err *err);

@@ -90,6 +90,12 @@ islet_state_name (enum islet_sandbox_state s)
   return (unsigned) s < sizeof names / sizeof names[0] ? names[s] : "stopped";
 }
 
+const char *
+islet_info_state_name (const struct islet_sandbox_info *info)
+{
+  return info->archived ? "archived" : islet_state_name (info->state);
+}
+
 json_t *
 islet_sandbox_json (const struct islet_sandbox_info *in)
 {
@@ -101,7 +107,7 @@ islet_sandbox_json (const struct islet_sandbox_info *in)
   /* cpus as well as cpu_millis: what --cpus was given */
   json_object_set_new (limits, "cpus", json_real (l->cpu_millis / 1000.0));
   o = json_pack ("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:b,s:o,s:o}", "id", in->id, "name", in->name,
-                 "image", in->image, "state", islet_state_name (in->state), "created",
+                 "image", in->image, "state", islet_info_state_name (in), "created",
                  (json_int_t) in->created, "supervisor", (json_int_t) in->supervisor, "uid_base",
                  (json_int_t) in->uid_base, "disk_enforced", (int) in->disk_enforced, "limits",
                  limits, "network", islet_net_json (&in->net));

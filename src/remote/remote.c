@@ -388,6 +388,7 @@ dto_info (const json_t *d, struct islet_sandbox_info *info, struct islet_err *er
   info->state = state && strcmp (state, "started") == 0  ? ISLET_SB_RUNNING
                 : state && strcmp (state, "paused") == 0 ? ISLET_SB_PAUSED
                                                          : ISLET_SB_STOPPED;
+  info->archived = state && strcmp (state, "archived") == 0;
   islet_limits_read (l, &info->limits);
   info->uid_base = (uint32_t) jint (is, "uid_base");
   info->created = (int64_t) jint (is, "created");

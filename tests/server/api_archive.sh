@@ -2,7 +2,9 @@
 # sandbox.archive() keeps a stopped sandbox's files compressed outside the
 # disk pool and frees the pool's space; start() restores them exactly:
 # contents, modes, owners (host uids the sandbox maps to 0), xattrs, hard links, symlinks and holes.  A
-# sandbox archived and removed leaves no archive behind.
+# sandbox archived and removed leaves no archive behind.  `islet ls` on
+# the state directory and `islet --url ls` both say `archived`, from the
+# archive itself.
 source "$(dirname "$0")/../lib/integration.sh"
 source "$(dirname "$0")/../lib/server.sh"
 
@@ -48,6 +50,9 @@ api POST "/api/sandbox/$id/archive"; expect_code "archive" 200
 expect_body "archived" '.state == "archived"'
 [[ -s "$STATE/archive/$id.btrfs.zst" ]] || fail "no archive in $STATE/archive: $(ls -la "$STATE/archive" 2>&1)"
 [[ ! -e "$POOL/$id" ]] || fail "the volume is still in the pool"
+expect_eq "islet ls on the state directory" "$(islet ls | awk -v id="$id" '$1 == id { print $3 }')" archived
+expect_eq "islet ls --json" "$(islet ls --json | jq -r --arg id "$id" '.sandboxes[] | select(.id == $id) | .state')" archived
+expect_eq "islet --url ls" "$(ISLET_API_KEY=$SRV_KEY "$ISLET_BIN" --url "$SRV_URL" ls --json | jq -r --arg id "$id" '.sandboxes[] | select(.id == $id) | .state')" archived
 u1=$(used)
 log "pool used: $u0 before the archive, $u1 after"
 (( u0 - u1 >= 40 << 20 )) || fail "the pool's used bytes fell by $(( (u0 - u1) >> 20 )) MiB, want at least 40"
@@ -55,6 +60,7 @@ log "pool used: $u0 before the archive, $u1 after"
 api POST "/api/sandbox/$id/start"; expect_code "start" 200
 expect_body "started" '.state == "started"'
 [[ ! -e "$STATE/archive/$id.btrfs.zst" ]] || fail "the archive is left after the restore"
+expect_eq "islet ls after the start" "$(islet ls | awk -v id="$id" '$1 == id { print $3 }')" running
 sh_in 'sh /tmp/shape.sh'
 expect_eq "the files' shapes after the restore" "$OUT" "$before"
 sh_in 'sha256sum /workspace/big | cut -c1-64'
