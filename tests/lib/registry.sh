@@ -43,3 +43,35 @@ EOF
   skopeo copy -q --dest-tls-verify=false "oci:$dir/push.oci" "docker://$R/$name" >"$dir/push.log" 2>&1 \
     || fail "skopeo push of $name: $(cat "$dir/push.log")"
 }
+
+# registry_srv_init: a server test with a registry: isletd started
+# (srv_init), no Docker credentials of root's, the registry of
+# registry_start under W=$STATE.work; MK makes images; the exit trap kills
+# the registry and a front whose pid is in PROXY_PID.  Sourced after
+# tests/lib/server.sh.
+registry_srv_init () {
+  [[ -x /bin/busybox ]] || fail "needs /bin/busybox (busybox-static)"
+  MK="$IT_PY $(dirname "${BASH_SOURCE[0]}")/mkimage.py"
+  REG_PID= PROXY_PID=
+  export DOCKER_CONFIG=/nonexistent/docker-config
+  srv_init
+  trap 'rc=$?; for p in $REG_PID $PROXY_PID; do kill "$p" 2>/dev/null; done; (exit $rc); srv_cleanup' EXIT
+  W=$STATE.work
+  mkdir -p "$W"
+  registry_start "$W"
+}
+
+# snapshot_wait NAME WANT [KEY]: poll the snapshot (at most 60 s) until its
+# state is WANT or terminal (active, error); the states seen in SEEN.
+snapshot_wait () {
+  local i st k=${3:-$SRV_KEY}
+  SEEN=
+  for (( i = 0; i < 600; i++ )); do
+    api -k "$k" GET "/api/snapshots/$1"
+    st=$(jq -r .state <<<"$BODY")
+    [[ " $SEEN " == *" $st "* ]] || SEEN="$SEEN $st"
+    [[ "$st" == "$2" || "$st" == active || "$st" == error ]] && break
+    sleep 0.1
+  done
+  [[ "$st" == "$2" ]] || fail "snapshot $1 is $st (seen:$SEEN), want $2: $BODY"
+}

@@ -15,16 +15,7 @@ source "$(dirname "$0")/../lib/integration.sh"
 source "$(dirname "$0")/../lib/server.sh"
 source "$(dirname "$0")/../lib/registry.sh"
 
-[[ -x /bin/busybox ]] || fail "needs /bin/busybox (busybox-static)"
-MK="$IT_PY $(dirname "$0")/../lib/mkimage.py"
-REG_PID= PROXY_PID=
-# no credentials: never root's own Docker config
-export DOCKER_CONFIG=/nonexistent/docker-config
-srv_init
-trap 'rc=$?; for p in $REG_PID $PROXY_PID; do kill "$p" 2>/dev/null; done; (exit $rc); srv_cleanup' EXIT
-W=$STATE.work
-mkdir -p "$W"
-registry_start "$W"
+registry_srv_init
 
 # push NAME EXTRA-LAYERS: a busybox image of two layers and more
 push () {
@@ -40,27 +31,12 @@ EOF
     || fail "skopeo push of $1: $(cat "$W/skopeo.log")"
 }
 
-# wait_state NAME WANT [KEY]: poll the snapshot (at most 60 s) until its
-# state is WANT or terminal; the states seen in SEEN.
-wait_state () {
-  local i st k=${3:-$SRV_KEY}
-  SEEN=
-  for (( i = 0; i < 600; i++ )); do
-    api -k "$k" GET "/api/snapshots/$1"
-    st=$(jq -r .state <<<"$BODY")
-    [[ " $SEEN " == *" $st "* ]] || SEEN="$SEEN $st"
-    [[ "$st" == "$2" || "$st" == active || "$st" == error ]] && break
-    sleep 0.1
-  done
-  [[ "$st" == "$2" ]] || fail "snapshot $1 is $st (seen:$SEEN), want $2: $BODY"
-}
-
 log "snapshot.create of an image not on the machine: pulled"
 push test/app:1 ""
 api POST /api/snapshots -d "{\"name\":\"p1\",\"imageName\":\"$R/test/app:1\"}"
 expect_code "snapshot create" 200
 expect_body "pending or pulling at first" '.state == "pending" or .state == "pulling"'
-wait_state p1 active
+snapshot_wait p1 active
 log "states seen:$SEEN"
 expect_body "active, no error" '.errorReason == null'
 api POST /api/sandbox -d '{"snapshot":"p1"}'
@@ -84,7 +60,7 @@ expect_body "the reason" '.message | test("test/none:1. is not on this machine a
 log "an image the registry has not: error with the reason"
 api POST /api/snapshots -d "{\"name\":\"p2\",\"imageName\":\"$R/test/none:1\"}"
 expect_code "snapshot create of a missing image" 200
-wait_state p2 error
+snapshot_wait p2 error
 expect_body "the reason" '.errorReason | test("not on this machine and its pull failed")'
 api POST /api/sandbox -d '{"snapshot":"p2"}'
 expect_error "create from a snapshot in error" 409
@@ -95,7 +71,7 @@ push test/big:1 ",[{\"name\":\"big\",\"src\":\"$W/big\"}]"
 small=$(isletd_cmd key create --name small --max-disk 1 2>/dev/null) || fail "key create"
 api -k "$small" POST /api/snapshots -d "{\"name\":\"big\",\"imageName\":\"$R/test/big:1\"}"
 expect_code "snapshot create past the quota" 200
-wait_state big error "$small"
+snapshot_wait big error "$small"
 expect_body "the reason names the bound" '.errorReason | test("more than the 1 MiB allowed")'
 islet image ls | grep -q test/big && fail "the image past the quota is in the store"
 
@@ -108,7 +84,7 @@ P=127.0.0.1:$(cat "$W/proxy.port")
 push test/killed:1 ""
 api POST /api/snapshots -d "{\"name\":\"k1\",\"imageName\":\"$P/test/killed:1\"}"
 expect_code "snapshot create through the holding front" 200
-wait_state k1 pulling
+snapshot_wait k1 pulling
 child=$(pgrep -f "islet-image $STATE pull $P/test/killed:1") || fail "no islet-image child"
 kill -KILL "$SRV_PID"; wait "$SRV_PID" 2>/dev/null || true; SRV_PID=
 wait_until 10 dead "$child" || fail "islet-image $child outlived isletd"
@@ -124,7 +100,7 @@ api DELETE /api/snapshots/k1
 expect_code "delete of the killed snapshot" 200
 api POST /api/snapshots -d "{\"name\":\"k1\",\"imageName\":\"$P/test/killed:1\"}"
 expect_code "snapshot create again" 200
-wait_state k1 active
+snapshot_wait k1 active
 api POST /api/sandbox -d '{"snapshot":"k1"}'
 expect_code "create from the pulled snapshot" 200
 T=/toolbox/$(jq -r .id <<<"$BODY"); remember_id "${T#/toolbox/}"
@@ -136,14 +112,14 @@ own=$(ip -4 -o addr show scope global 2>/dev/null | awk '{ split($4, a, "/"); pr
 if [[ -n "$own" ]]; then
   api POST /api/snapshots -d "{\"name\":\"i1\",\"imageName\":\"$own:${R##*:}/test/app:1\"}"
   expect_code "snapshot create from a non-loopback registry" 200
-  wait_state i1 error
+  snapshot_wait i1 error
   expect_body "asked over https" ".errorReason | test(\"https://$own:${R##*:}/\")"
   srv_stop
   SRV_ARGS=(--insecure-registry "$own:${R##*:}")
   srv_start
   api POST /api/snapshots -d "{\"name\":\"i2\",\"imageName\":\"$own:${R##*:}/test/app:1\"}"
   expect_code "snapshot create from an insecure registry" 200
-  wait_state i2 error
+  snapshot_wait i2 error
   expect_body "asked over http" ".errorReason | test(\"GET http://$own:${R##*:}/\")"
 else
   log "no non-loopback address here: the https check is left out"

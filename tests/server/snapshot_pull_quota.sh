@@ -11,26 +11,7 @@ source "$(dirname "$0")/../lib/integration.sh"
 source "$(dirname "$0")/../lib/server.sh"
 source "$(dirname "$0")/../lib/registry.sh"
 
-[[ -x /bin/busybox ]] || fail "needs /bin/busybox (busybox-static)"
-MK="$IT_PY $(dirname "$0")/../lib/mkimage.py"
-REG_PID= PROXY_PID=
-export DOCKER_CONFIG=/nonexistent/docker-config
-srv_init
-trap 'rc=$?; for p in $REG_PID $PROXY_PID; do kill "$p" 2>/dev/null; done; (exit $rc); srv_cleanup' EXIT
-W=$STATE.work
-mkdir -p "$W"
-registry_start "$W"
-
-wait_state () {
-  local i st k=${3:-$SRV_KEY}
-  for (( i = 0; i < 900; i++ )); do
-    api -k "$k" GET "/api/snapshots/$1"
-    st=$(jq -r .state <<<"$BODY")
-    [[ "$st" == "$2" || "$st" == active || "$st" == error ]] && break
-    sleep 0.1
-  done
-  [[ "$st" == "$2" ]] || fail "snapshot $1 is $st, want $2: $BODY"
-}
+registry_srv_init
 
 log "an image of 50 MB of zeros: small compressed, large unpacked"
 head -c $((50 << 20)) /dev/zero >"$W/zeros"
@@ -48,7 +29,7 @@ expect_range "the image's compressed bytes" "$compressed" 1 $((8 << 20))
 small=$(isletd_cmd key create --name small --max-disk 10 2>/dev/null) || fail "key create"
 api -k "$small" POST /api/snapshots -d "{\"name\":\"z\",\"imageName\":\"$R/test/zeros:1\"}"
 expect_code "snapshot create of the image" 200
-wait_state z error "$small"
+snapshot_wait z error "$small"
 expect_body "the reason names the quota and the unpacked bound" \
   '.errorReason | test("disk quota of 10 MiB.*more than the 10 MiB allowed once unpacked")'
 islet image ls | grep -q test/zeros && fail "the image past the quota is in the store"
@@ -64,7 +45,7 @@ expect_eq "sandboxes of the small key" "$(islet ls --json | jq '.sandboxes | len
 larger=$(isletd_cmd key create --name larger --max-disk 100 2>/dev/null) || fail "key create"
 api -k "$larger" POST /api/snapshots -d "{\"name\":\"z\",\"imageName\":\"$R/test/zeros:1\"}"
 expect_code "snapshot create under a larger quota" 200
-wait_state z active "$larger"
+snapshot_wait z active "$larger"
 
 log "a key's eleventh pull while 2 run and 8 wait: a 429"
 touch "$W/hold"
@@ -86,6 +67,6 @@ expect_code "no snapshot left by the refused pull" 404
 api -k "$small" POST /api/snapshots -d "{\"name\":\"other\",\"imageName\":\"$P/test/held:1\"}"
 expect_code "another key's pull meanwhile" 200
 rm -f "$W/hold"
-for i in $(seq 1 10); do wait_state "h$i" active "$many"; done
-wait_state other active "$small"
+for i in $(seq 1 10); do snapshot_wait "h$i" active "$many"; done
+snapshot_wait other active "$small"
 pass "unpacked bytes bounded by the quota, pulls per key bounded"
