@@ -458,8 +458,14 @@ int v1pool_new (struct srv *srv, unsigned size, struct v1pool **out,
 void v1pool_free (struct v1pool *p);
 /* A sandbox for one run of k, as owned_scratch_begin makes one: from the
  * pool when limits and net are its, counted in k's quota either way. */
+struct v1pool_zygote
+{
+  int conn;          /* a pooled sandbox's python waiting (v1_zygote.c), or -1 */
+  uint64_t ready_ns; /* since when */
+};
+/* z: the pooled sandbox's python, the caller's to use or close. */
 int v1pool_begin (struct srv *srv, const struct owner *k, const struct islet_limits *limits,
-                  const struct islet_net *net, char id[ISLET_ID_LEN + 1],
+                  const struct islet_net *net, char id[ISLET_ID_LEN + 1], struct v1pool_zygote *z,
                   struct islet_err *err) ISLET_MUST_CHECK;
 /* The run is over (once for each v1pool_begin that succeeded): its sandbox
  * destroyed, after the answer with a pool; the pool's refill, which waits

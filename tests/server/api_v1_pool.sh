@@ -75,6 +75,52 @@ expect_eq "the cut is said" "$(j .truncated)" true
 api POST /v1/execute "${J[@]}" -d '{"code": "import time\ntime.sleep(30)", "timeout": 1}'
 expect_eq "a timeout" "$(j .status)" timeout
 
+log "a pooled run answers as a plain run does (the same program in a sandbox made for it)"
+# memory_limit_mb 1000 is not the pool's 1024: that run is a plain one
+progs=(
+  'print(1)'
+  $'def f():\n    return 1 / 0\nf()'
+  'print('
+  $'import sys\nsys.exit(3)'
+  $'import sys\nsys.exit("a message")'
+  $'import os\nos._exit(4)'
+  $'import sys, os\nprint(sys.argv, __file__, __name__, sys.path[0], os.getcwd(), __doc__, __spec__, __package__, __cached__, type(__loader__).__name__)\nprint(sorted(k for k in globals() if not k.startswith("__")), sorted(k for k in globals()))'
+  $'"""the doc"""\nprint(__doc__)'
+  $'import sys\nprint(repr(sys.stdin.read()))'
+  $'import os\nprint(repr(os.read(0, 100)))'
+  $'import threading, time\nt = threading.Thread(target=lambda: (time.sleep(0.2), print("thread")))\nt.start()\nprint("main")'
+  $'import atexit\natexit.register(lambda: print("bye"))\nprint("hi")'
+  $'try:\n    1 / 0\nexcept Exception as e:\n    raise ValueError("x") from e'
+  $'try:\n    1 / 0\nexcept Exception:\n    raise ValueError("y")'
+  'raise KeyboardInterrupt'
+  $'import pickle\nclass A:\n    pass\nprint(type(pickle.loads(pickle.dumps(A()))).__name__)'
+  $'import inspect\ndef g():\n    return 2\nprint(inspect.getsource(g))'
+  $'import warnings\nwarnings.warn("w")'
+  $'import sys\nsys.stdout.buffer.write(b"\\xff\\n")'
+  "print('é', len('é'))"
+  'import sys; print(sys.flags.isolated, sys.flags.no_site, sys.flags.unbuffered if hasattr(sys.flags, "unbuffered") else "")'
+  $'import sys\nsys.excepthook = lambda t, v, tb: print("hooked", t.__name__)\nraise OSError("z")'
+  'print("x" * 2000000)'
+  $'import sys\nsys.stderr.write("y" * 2000000)'
+  'import __main__, sys; print(__main__ is sys.modules["__main__"], __main__.__dict__ is globals())'
+  $'x = bytearray(1500 << 20)\nprint(len(x))'
+)
+for p in "${progs[@]}"; do
+  body=$(jq -n --arg c "$p" '{code: $c, stdin: "in\nput"}')
+  api POST /v1/execute "${J[@]}" -d "$body"
+  expect_code "pooled: $p" 200
+  pooled=$(j '[.exit_code, .stdout, .stderr, .status, .truncated]')
+  api POST /v1/execute "${J[@]}" -d "$(jq '.config = {memory_limit_mb: 1000}' <<<"$body")"
+  expect_code "plain: $p" 200
+  plain=$(j '[.exit_code, .stdout, .stderr, .status, .truncated]')
+  [[ "$pooled" == "$plain" ]] || fail "a pooled run of: $p
+answered: ${pooled:0:1500}
+a plain run: ${plain:0:1500}"
+  wait_until 60 pool_full || fail "the pool did not refill"
+done
+api POST /v1/execute "${J[@]}" -d '{"code": "import time\ntime.sleep(0.3)\nprint(1)"}'
+expect_body "the wall time is the program's, not the wait in the pool" '.execution_time >= 0.3 and .execution_time < 5'
+
 log "other limits: a sandbox made for the run, not a pooled one"
 wait_until 60 pool_full || fail "the pool did not refill"
 taken0=$(gauge pool_taken_total)

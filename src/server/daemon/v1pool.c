@@ -22,9 +22,11 @@
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "islet/util.h"
 #include "server.h"
+#include "v1.h"
 
 #define GONE_MAX 32                            /* destroys waiting at once, machine-wide */
 #define BACKOFF_MAX_NS (60ull * 1000000000ull) /* a failing create is retried at most this late */
@@ -35,6 +37,14 @@ struct gone
   char id[ISLET_ID_LEN + 1];
 };
 
+/* A ready sandbox: its python waiting (v1_zygote.c) on conn since ready_ns. */
+struct slot
+{
+  char id[ISLET_ID_LEN + 1];
+  int conn;
+  uint64_t ready_ns;
+};
+
 struct v1pool
 {
   struct srv *srv;
@@ -42,7 +52,7 @@ struct v1pool
   pthread_mutex_t lock;
   pthread_cond_t wake; /* the worker: a destroy queued, a sandbox taken, the stop */
   pthread_cond_t done; /* a destroy is over (v1pool_flush waits for it) */
-  char ready[V1POOL_MAX][ISLET_ID_LEN + 1];
+  struct slot ready[V1POOL_MAX];
   unsigned n_ready;
   struct gone gone[GONE_MAX]; /* first in, first destroyed */
   unsigned n_gone;
@@ -78,24 +88,13 @@ destroy_for (struct srv *srv, int64_t key_id, const char *id)
   owned_scratch_end (&k, id);
 }
 
-/* A first python run in the new sandbox, of nothing: the first exec into a
- * sandbox and the first lookups of python's files through its root pay
- * for what later ones find cached; a request should not.  It leaves no
- * file (-B) and nothing running. */
-static int
-warm_up (struct srv *srv, const char *id, struct islet_err *err)
+static void
+slot_drop (struct srv *srv, struct slot *sl)
 {
-  static char *const argv[] = { (char *) "python3", (char *) "-B", (char *) "-c", (char *) "pass",
-                                NULL };
-  struct islet_exec_req x = { .argv = argv, .timeout_ms = 30000 };
-  struct islet_exec_result res = { 0 };
-  int rc = islet_exec (srv->ctx, id, &x, &res, err);
-
-  if (rc == 0 && res.exit_code != 0)
-    rc = islet_fail (err, ISLET_E_SYSTEM, 0, "python3 in a new sandbox: exit %d %s", res.exit_code,
-                     res.error);
-  islet_exec_result_fini (&res);
-  return rc;
+  if (sl->conn >= 0)
+    close (sl->conn); /* its python killed */
+  sl->conn = -1;
+  destroy_for (srv, -1, sl->id);
 }
 
 /* One step of the worker, under the lock: a destroy first (they bound what
@@ -104,7 +103,7 @@ static bool
 work_one (struct v1pool *p)
 {
   struct owner own = { .srv = p->srv, .key_id = -1 };
-  char id[ISLET_ID_LEN + 1];
+  struct slot sl = { .conn = -1 };
   struct islet_err err;
   int rc;
 
@@ -126,9 +125,11 @@ work_one (struct v1pool *p)
       || (p->running > 0 && p->n_ready > 0))
     return false;
   pthread_mutex_unlock (&p->lock);
-  rc = owned_scratch_begin (&own, &pool_limits, NULL, id, &err);
-  if (rc == 0 && (rc = warm_up (p->srv, id, &err)) < 0)
-    destroy_for (p->srv, -1, id);
+  rc = owned_scratch_begin (&own, &pool_limits, NULL, sl.id, &err);
+  if (rc == 0
+      && (rc = v1_zygote_start (p->srv->ctx, sl.id, pool_limits.output_bytes, &sl.conn, &err)) < 0)
+    destroy_for (p->srv, -1, sl.id);
+  sl.ready_ns = islet_now_ns ();
   pthread_mutex_lock (&p->lock);
   if (rc < 0)
     {
@@ -144,11 +145,11 @@ work_one (struct v1pool *p)
   if (p->stop || p->n_ready >= p->size)
     {
       pthread_mutex_unlock (&p->lock);
-      destroy_for (p->srv, -1, id);
+      slot_drop (p->srv, &sl);
       pthread_mutex_lock (&p->lock);
       return true;
     }
-  memcpy (p->ready[p->n_ready++], id, sizeof id);
+  p->ready[p->n_ready++] = sl;
   p->made++;
   return true;
 }
@@ -220,7 +221,7 @@ v1pool_free (struct v1pool *p)
   pthread_mutex_unlock (&p->lock);
   pthread_join (p->thread, NULL); /* it does the destroys still queued first */
   for (unsigned i = 0; i < p->n_ready; i++)
-    destroy_for (p->srv, -1, p->ready[i]);
+    slot_drop (p->srv, &p->ready[i]);
   pthread_mutex_destroy (&p->lock);
   pthread_cond_destroy (&p->wake);
   pthread_cond_destroy (&p->done);
@@ -269,7 +270,7 @@ running_add (struct v1pool *p, int d)
  * its id, 0 when none (the caller makes one), -1 refused. */
 static int
 take (struct v1pool *p, const struct owner *k, const struct islet_limits *l,
-      const struct islet_net *net, char id[ISLET_ID_LEN + 1], struct islet_err *err)
+      const struct islet_net *net, struct slot *sl, struct islet_err *err)
 {
   bool got = false;
 
@@ -278,7 +279,7 @@ take (struct v1pool *p, const struct owner *k, const struct islet_limits *l,
   pthread_mutex_lock (&p->lock);
   if (p->n_ready > 0 && !p->stop)
     {
-      memcpy (id, p->ready[--p->n_ready], ISLET_ID_LEN + 1);
+      *sl = p->ready[--p->n_ready];
       got = true;
       if (p->n_ready == 0)
         pthread_cond_signal (&p->wake); /* a replacement now; else at the end */
@@ -286,9 +287,9 @@ take (struct v1pool *p, const struct owner *k, const struct islet_limits *l,
   pthread_mutex_unlock (&p->lock);
   if (!got)
     return 0;
-  if (owned_scratch_adopt (k, l, id, err) == 0
+  if (owned_scratch_adopt (k, l, sl->id, err) == 0
       || (err->kind == ISLET_E_LIMIT && flush_key (p, k->key_id) > 0
-          && owned_scratch_adopt (k, l, id, err) == 0))
+          && owned_scratch_adopt (k, l, sl->id, err) == 0))
     {
       __atomic_add_fetch (&p->taken, 1, __ATOMIC_RELAXED);
       return 1;
@@ -296,26 +297,35 @@ take (struct v1pool *p, const struct owner *k, const struct islet_limits *l,
   /* refused: the sandbox ran nothing, it goes back */
   pthread_mutex_lock (&p->lock);
   if (p->n_ready < p->size && !p->stop)
-    memcpy (p->ready[p->n_ready++], id, ISLET_ID_LEN + 1);
+    p->ready[p->n_ready++] = *sl;
   else
     got = false;
   pthread_mutex_unlock (&p->lock);
   if (!got)
-    destroy_for (p->srv, -1, id);
+    slot_drop (p->srv, sl);
   return -1;
 }
 
 int
 v1pool_begin (struct srv *srv, const struct owner *k, const struct islet_limits *limits,
-              const struct islet_net *net, char id[ISLET_ID_LEN + 1], struct islet_err *err)
+              const struct islet_net *net, char id[ISLET_ID_LEN + 1], struct v1pool_zygote *z,
+              struct islet_err *err)
 {
   struct v1pool *p = srv->v1pool;
+  struct slot sl = { .conn = -1 };
   int rc;
 
+  z->conn = -1;
   if (p == NULL)
     return owned_scratch_begin (k, limits, net, id, err);
   running_add (p, 1);
-  if ((rc = take (p, k, limits, net, id, err)) == 0)
+  if ((rc = take (p, k, limits, net, &sl, err)) > 0)
+    {
+      memcpy (id, sl.id, sizeof sl.id);
+      z->conn = sl.conn;
+      z->ready_ns = sl.ready_ns;
+    }
+  else if (rc == 0)
     {
       rc = owned_scratch_begin (k, limits, net, id, err);
       if (rc < 0 && err->kind == ISLET_E_LIMIT && flush_key (p, k->key_id) > 0)

@@ -63,6 +63,20 @@ const char *v1_policy_mode_name (enum v1_policy_mode m);
 /* The list the mode goes with: imports (ALLOW) or the default deny-list. */
 const char *v1_policy_list (enum v1_policy_mode m, const char *imports);
 
+/* ---- v1_zygote.c: a pooled sandbox's python, waiting for one program ---- */
+/* Start it in the sandbox id, the exec's output limit output_limit (per
+ * stream, as a plain run's) plus its own marks; *conn once it waits. */
+int v1_zygote_start (struct islet_ctx *ctx, const char *id, uint64_t output_limit, int *conn,
+                     struct islet_err *err) ISLET_MUST_CHECK;
+/* Whether a run can be its: python, no policy, a stdin a pipe holds. */
+bool v1_zygote_fits (const char *language, enum v1_policy_mode policy, const char *stdin_data);
+/* Run code with stdin_data in the zygote on conn (waiting since
+ * waited_from_ns), its output to on_output only, its result in res as a
+ * plain run's; -1 when islet failed. */
+int v1_zygote_run (int conn, uint64_t waited_from_ns, const char *code, const char *stdin_data,
+                   double timeout_s, islet_output_fn on_output, void *user,
+                   struct islet_exec_result *res, struct islet_err *err) ISLET_MUST_CHECK;
+
 /* ---- v1_session.c ---- */
 /* /v1/execute's code in the interpreter context of session in the kept,
  * running sandbox sb: the answer in out. */

@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "islet/lang.h"
 #include "islet/toolcmd.h"
@@ -241,6 +242,59 @@ check_policy (struct islet_ctx *ctx, const char *id, const struct v1_job *job, c
   return 0;
 }
 
+/* The answer of a run whose result is res (rc its run's return), its
+ * output in pair's spools (r NULL: collected in res). */
+static void
+answer (struct req *r, const char *id, int rc, struct islet_err *err, struct spool **pair,
+        struct islet_exec_result *res, struct resp *out)
+{
+  const char *status;
+  json_t *o, *e;
+
+  if (rc < 0)
+    {
+      reply_islet_err (out, err, false);
+      return;
+    }
+  if (r && (spool_check (pair[0], out) < 0 || spool_check (pair[1], out) < 0))
+    return;
+  status = res->timed_out    ? "timeout"
+           : res->oom_killed ? "oom"
+           : res->error[0]   ? "error"
+                             : "completed";
+  o = r ? spool_token (pair[0], SPOOL_TEXT) : tb_json_text (res->out, res->out_len);
+  e = res->error[0] ? json_string (res->error)
+      : r           ? spool_token (pair[1], SPOOL_TEXT)
+                    : tb_json_text (res->errout, res->err_len);
+  snprintf (out->note, sizeof out->note, "%s, exit %d", status, res->exit_code);
+  if (r)
+    spool_reply_answer (out, 200, result_json (res, status, id, o, e), pair, 2);
+  else
+    reply_json (out, 200, result_json (res, status, id, o, e));
+}
+
+/* The program run by the pooled sandbox's python (v1_zygote.c), which
+ * writes its file itself. */
+static void
+run_zygote (struct req *r, const char *id, const struct v1_job *job, const struct v1pool_zygote *z,
+            struct resp *out)
+{
+  struct spool *pair[2] = { NULL, NULL };
+  struct islet_exec_result res = { 0 };
+  struct islet_err err;
+  int rc;
+
+  if ((pair[0] = spool_new (r, out)) == NULL || (pair[1] = spool_new (r, out)) == NULL)
+    goto done;
+  rc = v1_zygote_run (z->conn, z->ready_ns, job->code, job->stdin_data, job->set.timeout_s,
+                      spool_pair_output, pair, &res, &err);
+  answer (r, id, rc, &err, pair, &res, out);
+done:
+  islet_exec_result_fini (&res);
+  spool_free (pair[0]);
+  spool_free (pair[1]);
+}
+
 /* The program's run and its answer: the output spooled for r's key (r
  * NULL: collected, for a run as small as /v1/test's). */
 static void
@@ -257,44 +311,25 @@ run_program (struct req *r, struct islet_ctx *ctx, const char *id, const struct 
   struct spool *pair[2] = { NULL, NULL };
   struct islet_exec_result res = { 0 };
   struct islet_err err;
-  const char *status;
-  json_t *o, *e;
+  int rc;
 
   if (r && ((pair[0] = spool_new (r, out)) == NULL || (pair[1] = spool_new (r, out)) == NULL))
     goto done;
   (void) islet_lang_argv (l, ISLET_LANG_FILE, file, plain);
-  if (run (ctx, id, job->set.policy != V1_POLICY_OFF ? guarded : (char **) plain, job->stdin_data,
-           job->set.timeout_s, r ? pair : NULL, &res, &err)
-      < 0)
-    {
-      reply_islet_err (out, &err, false);
-      goto done;
-    }
-  if (r && (spool_check (pair[0], out) < 0 || spool_check (pair[1], out) < 0))
-    goto done;
-  status = res.timed_out    ? "timeout"
-           : res.oom_killed ? "oom"
-           : res.error[0]   ? "error"
-                            : "completed";
-  o = r ? spool_token (pair[0], SPOOL_TEXT) : tb_json_text (res.out, res.out_len);
-  e = res.error[0] ? json_string (res.error)
-      : r          ? spool_token (pair[1], SPOOL_TEXT)
-                   : tb_json_text (res.errout, res.err_len);
-  snprintf (out->note, sizeof out->note, "%s, exit %d", status, res.exit_code);
-  if (r)
-    spool_reply_answer (out, 200, result_json (&res, status, id, o, e), pair, 2);
-  else
-    reply_json (out, 200, result_json (&res, status, id, o, e));
+  rc = run (ctx, id, job->set.policy != V1_POLICY_OFF ? guarded : (char **) plain, job->stdin_data,
+            job->set.timeout_s, r ? pair : NULL, &res, &err);
+  answer (r, id, rc, &err, pair, &res, out);
 done:
   islet_exec_result_fini (&res);
   spool_free (pair[0]);
   spool_free (pair[1]);
 }
 
-/* Everything that happens in the sandbox; the caller destroys it. */
+/* Everything that happens in the sandbox; the caller destroys it.  z: a
+ * pooled sandbox's waiting python (closed here), or NULL. */
 static void
 execute_in (struct req *r, struct islet_ctx *ctx, const char *id, const struct v1_job *job,
-            struct resp *out)
+            struct v1pool_zygote *z, struct resp *out)
 {
   const struct islet_lang *l = islet_lang_find (job->language);
   cleanup_free char *file = islet_xasprintf ("%s/main%s", V1_DIR, l->ext);
@@ -317,6 +352,17 @@ execute_in (struct req *r, struct islet_ctx *ctx, const char *id, const struct v
         return;
       }
   }
+  if (z && z->conn >= 0 && r && v1_zygote_fits (job->language, job->set.policy, job->stdin_data))
+    {
+      run_zygote (r, id, job, z, out);
+      return;
+    }
+  if (z && z->conn >= 0)
+    {
+      /* not its run: its python goes before the program starts */
+      close (z->conn);
+      z->conn = -1;
+    }
   if (put_file (ctx, id, file, job->code, &err) < 0)
     {
       reply_islet_err (out, &err, false);
@@ -358,6 +404,7 @@ v1_execute (struct req *r, struct resp *out)
   cleanup_sb struct sb_ref sb = { 0 };
   struct owner k = req_owner (r);
   struct islet_sandbox_info info;
+  struct v1pool_zygote z;
   struct v1_job job;
   struct islet_err err;
   json_t *kept;
@@ -393,12 +440,12 @@ v1_execute (struct req *r, struct resp *out)
             v1_session_run (r, &sb, json_string_value (json_object_get (j, "session")), job.code,
                             job.set.timeout_s, out);
           else
-            execute_in (r, sb.ctx, sb.info.id, &job, out);
+            execute_in (r, sb.ctx, sb.info.id, &job, NULL, out);
         }
       v1_settings_fini (&job.set);
       return;
     }
-  if (v1pool_begin (r->srv, &k, &job.set.limits, &job.set.net, id, &err) < 0)
+  if (v1pool_begin (r->srv, &k, &job.set.limits, &job.set.net, id, &z, &err) < 0)
     {
       reply_islet_err (out, &err, false);
       v1_settings_fini (&job.set);
@@ -409,7 +456,9 @@ v1_execute (struct req *r, struct resp *out)
       && (islet_sandbox_get (r->srv->ctx, id, &info, &err) < 0 || !info.disk_enforced))
     (void) storage_refused (out);
   else
-    execute_in (r, r->srv->ctx, id, &job, out);
+    execute_in (r, r->srv->ctx, id, &job, &z, out);
+  if (z.conn >= 0)
+    close (z.conn); /* its python ends, if it was not the run's */
   v1pool_end (r->srv, &k, id);
   v1_settings_fini (&job.set);
 }
@@ -436,7 +485,7 @@ v1_test (struct req *r, struct resp *out)
       return;
     }
   snprintf (r->sandbox_id, sizeof r->sandbox_id, "%s", id);
-  execute_in (NULL, r->srv->ctx, id, &job, out);
+  execute_in (NULL, r->srv->ctx, id, &job, NULL, out);
   owned_scratch_end (&k, id);
   res = out->body ? json_loadb (out->body, out->len, 0, NULL) : NULL;
   got = json_string_value (json_object_get (res, "stdout"));
