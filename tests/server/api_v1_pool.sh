@@ -154,7 +154,23 @@ expect_code "delete it" 200
 
 log "stop: the pool's sandboxes destroyed; nothing of the runs left"
 wait_until 60 pool_full || fail "the pool did not refill"
-srv_stop
+pids=()
+for id in $(islet ls --json </dev/null | jq -r '.sandboxes[] | select(.name | startswith("isletd-own-")) | .id'); do
+  for p in $(procs_in_cg "$id"); do
+    if [[ "$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)" == *_islet_boot* ]]; then pids+=("$p"); fi
+  done
+done
+pids="${pids[*]}"
+[[ -n "$pids" ]] || fail "no pooled python is waiting"
+kill -TERM "$SRV_PID"
+# each pooled python is ended before its sandbox goes (a stop that killed
+# it under its exec's handler left it frozen, and isletd 20 s a sandbox)
+wait_until 10 dead "$SRV_PID" || fail "isletd took over 10 s to stop"
+wait "$SRV_PID" || fail "isletd's stop: exit status $?"
+SRV_PID=
+for p in $pids; do
+  dead "$p" || fail "a pooled python ($p) outlived isletd's stop: $(grep freezer "/proc/$p/cgroup" 2>/dev/null)"
+done
 capture islet ls --json
 expect_eq "islet ls after isletd's stop" "$(jq '.sandboxes | length' <<<"$OUT")" 0
 

@@ -91,8 +91,7 @@ destroy_for (struct srv *srv, int64_t key_id, const char *id)
 static void
 slot_drop (struct srv *srv, struct slot *sl)
 {
-  if (sl->conn >= 0)
-    close (sl->conn); /* its python killed */
+  v1_zygote_end (sl->conn);
   sl->conn = -1;
   destroy_for (srv, -1, sl->id);
 }

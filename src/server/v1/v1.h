@@ -68,11 +68,13 @@ const char *v1_policy_list (enum v1_policy_mode m, const char *imports);
  * stream, as a plain run's) plus its own marks; *conn once it waits. */
 int v1_zygote_start (struct islet_ctx *ctx, const char *id, uint64_t output_limit, int *conn,
                      struct islet_err *err) ISLET_MUST_CHECK;
+/* Kill it, wait for its end (at most 10 s), close conn (-1: nothing). */
+void v1_zygote_end (int conn);
 /* Whether a run can be its: python, no policy, a stdin a pipe holds. */
 bool v1_zygote_fits (const char *language, enum v1_policy_mode policy, const char *stdin_data);
 /* Run code with stdin_data in the zygote on conn (waiting since
  * waited_from_ns), its output to on_output only, its result in res as a
- * plain run's; -1 when islet failed. */
+ * plain run's; -1 when islet failed.  conn is closed either way. */
 int v1_zygote_run (int conn, uint64_t waited_from_ns, const char *code, const char *stdin_data,
                    double timeout_s, islet_output_fn on_output, void *user,
                    struct islet_exec_result *res, struct islet_err *err) ISLET_MUST_CHECK;

@@ -276,7 +276,7 @@ answer (struct req *r, const char *id, int rc, struct islet_err *err, struct spo
 /* The program run by the pooled sandbox's python (v1_zygote.c), which
  * writes its file itself. */
 static void
-run_zygote (struct req *r, const char *id, const struct v1_job *job, const struct v1pool_zygote *z,
+run_zygote (struct req *r, const char *id, const struct v1_job *job, struct v1pool_zygote *z,
             struct resp *out)
 {
   struct spool *pair[2] = { NULL, NULL };
@@ -288,6 +288,7 @@ run_zygote (struct req *r, const char *id, const struct v1_job *job, const struc
     goto done;
   rc = v1_zygote_run (z->conn, z->ready_ns, job->code, job->stdin_data, job->set.timeout_s,
                       spool_pair_output, pair, &res, &err);
+  z->conn = -1; /* closed */
   answer (r, id, rc, &err, pair, &res, out);
 done:
   islet_exec_result_fini (&res);
@@ -360,7 +361,7 @@ execute_in (struct req *r, struct islet_ctx *ctx, const char *id, const struct v
   if (z && z->conn >= 0)
     {
       /* not its run: its python goes before the program starts */
-      close (z->conn);
+      v1_zygote_end (z->conn);
       z->conn = -1;
     }
   if (put_file (ctx, id, file, job->code, &err) < 0)
@@ -457,8 +458,7 @@ v1_execute (struct req *r, struct resp *out)
     (void) storage_refused (out);
   else
     execute_in (r, r->srv->ctx, id, &job, &z, out);
-  if (z.conn >= 0)
-    close (z.conn); /* its python ends, if it was not the run's */
+  v1_zygote_end (z.conn); /* its python, if it ran nothing */
   v1pool_end (r->srv, &k, id);
   v1_settings_fini (&job.set);
 }

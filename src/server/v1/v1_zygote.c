@@ -142,6 +142,34 @@ v1_zygote_start (struct islet_ctx *ctx, const char *id, uint64_t output_limit, i
   return 0;
 }
 
+void
+v1_zygote_end (int conn)
+{
+  uint64_t deadline = islet_now_ns () + (uint64_t) ZYGOTE_KILL_MS * 1000000;
+  struct islet_exec_result res = { 0 };
+  struct islet_err err;
+  int rc = 1;
+
+  if (conn < 0)
+    return;
+  /* the end of its stdin, on which BOOT exits, then its result waited for:
+   * a kill's handler freezes, kills and thaws the exec's group, and a
+   * destroy that stopped the sandbox under it could leave the group frozen
+   * with the python in it */
+  if (islet_exec_input (conn, "", 0, &err) == 0)
+    while (rc == 1)
+      {
+        enum islet_stream stream;
+        char *data = NULL;
+        size_t len = 0;
+
+        rc = tb_exec_next_until (conn, deadline, &stream, &data, &len, &res, &err);
+        free (data);
+      }
+  islet_exec_result_fini (&res);
+  close (conn);
+}
+
 bool
 v1_zygote_fits (const char *language, enum v1_policy_mode policy, const char *stdin_data)
 {
@@ -176,7 +204,10 @@ v1_zygote_run (int conn, uint64_t waited_from_ns, const char *code, const char *
   if (send_all (conn, head, strlen (head), err) < 0 || send_all (conn, code, strlen (code), err) < 0
       || (stdin_data && send_all (conn, stdin_data, strlen (stdin_data), err) < 0)
       || islet_exec_input (conn, "", 0, err) < 0)
-    return -1;
+    {
+      v1_zygote_end (conn);
+      return -1;
+    }
   sent = islet_now_ns ();
   deadline = sent + (uint64_t) (timeout_s * 1e9);
   for (;;)
@@ -197,18 +228,28 @@ v1_zygote_run (int conn, uint64_t waited_from_ns, const char *code, const char *
         {
           /* the program's timeout: its processes killed, the result read */
           if (islet_exec_kill (conn, err) < 0)
-            return -1;
+            {
+              v1_zygote_end (conn);
+              return -1;
+            }
           killed = true;
           deadline = islet_now_ns () + (uint64_t) ZYGOTE_KILL_MS * 1000000;
           continue;
         }
       if (rc == 2)
-        return islet_fail (err, ISLET_E_SYSTEM, 0, "the program did not end %d s after its kill",
-                           ZYGOTE_KILL_MS / 1000);
+        {
+          close (conn);
+          return islet_fail (err, ISLET_E_SYSTEM, 0, "the program did not end %d s after its kill",
+                             ZYGOTE_KILL_MS / 1000);
+        }
       break;
     }
   if (rc < 0)
-    return -1;
+    {
+      v1_zygote_end (conn);
+      return -1;
+    }
+  close (conn); /* its exec is over */
   res->timed_out = res->timed_out || killed;
   /* its wall time from python's start, less the wait in the pool */
   {
