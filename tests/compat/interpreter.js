@@ -141,6 +141,21 @@ main('interpreter', async () => {
     );
     assert.equal(bar.artifacts.charts[0].type, 'bar', 'a figure left open is a chart too');
     assert.deepEqual(bar.artifacts.charts[0].elements.map((e) => [e.label, e.value]), [['a', '3'], ['b', '4']]);
+    const scatter = await sb.process.codeRun(
+      'import matplotlib.pyplot as plt\nplt.scatter([1, 2], [5, 7], label="pts")\nplt.title("Dots")\nplt.xlabel("u")',
+    );
+    const sc = scatter.artifacts.charts[0];
+    assert.equal(sc.type, 'scatter', JSON.stringify(sc).slice(0, 300));
+    assert.equal(sc.title, 'Dots');
+    assert.equal(sc.x_label, 'u');
+    assert.deepEqual(sc.elements[0].points, [[1, 5], [2, 7]]);
+    const pie = await sb.process.codeRun(
+      'import matplotlib.pyplot as plt\nplt.pie([1, 3], labels=["one", "three"])\nplt.title("Shares")',
+    );
+    const pc = pie.artifacts.charts[0];
+    assert.equal(pc.type, 'pie', JSON.stringify(pc).slice(0, 300));
+    assert.equal(pc.title, 'Shares');
+    assert.deepEqual(pc.elements.map((e) => [e.label, Math.round(e.angle)]), [['one', 90], ['three', 270]]);
 
     // runCode's WebSocket carries each figure as {type: 'chart', chart}, the
     // chart as codeRun's artifacts.charts holds it; the SDK's runCode skips it
