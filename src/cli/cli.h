@@ -62,6 +62,8 @@ enum cli_opt_kind
   CLI_OPT_MODE,   /* unsigned, octal permission bits */
   CLI_OPT_JSON,   /* sets cli->json; no field */
   CLI_OPT_LIMITS, /* every limit's flag (islet_limit_defs) into a struct cli_limits */
+  CLI_OPT_LIMIT,  /* one limit's flag, help and kind from the row whose key is .name, into a
+                     field of the limit's type (CLI_LIMIT_OPT) */
 };
 
 struct cli_opt
@@ -126,6 +128,12 @@ struct cli_limits
 #define CLI_LIMIT_OPTS(type, member)                                                               \
   {                                                                                                \
     "", 0, CLI_OPT_LIMITS, offsetof (type, member), NULL, NULL, 0                                  \
+  }
+/* One limit's flag, the row of islet_limit_defs whose key is key, into
+ * member of type (a field of the limit's type: resize's). */
+#define CLI_LIMIT_OPT(type, member, key)                                                           \
+  {                                                                                                \
+    key, 0, CLI_OPT_LIMIT, offsetof (type, member), NULL, NULL, 0                                  \
   }
 #define CLI_LIMITS_DEFAULT                                                                         \
   {                                                                                                \

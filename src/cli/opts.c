@@ -159,19 +159,28 @@ cli_parse_number (const char *opt, const char *s, enum cli_opt_kind kind, uint64
   return 0;
 }
 
-/* The option of limit d in a command whose struct cli_limits is at base. */
+/* The option of limit d whose value goes at offset in the command's
+ * argument struct. */
 static struct cli_opt
-limit_opt (const struct islet_limit_def *d, size_t base)
+limit_flag (const struct islet_limit_def *d, size_t offset)
 {
   struct cli_opt o = {
     .name = d->flag + 2,
     .kind = d->decimal ? CLI_OPT_MILLI
             : d->wide  ? CLI_OPT_U64
                        : CLI_OPT_U32,
-    .offset = base + offsetof (struct cli_limits, l) + d->offset,
+    .offset = offset,
     .arg = d->arg,
     .help = d->help,
   };
+  return o;
+}
+
+/* The option of limit d in a command whose struct cli_limits is at base. */
+static struct cli_opt
+limit_opt (const struct islet_limit_def *d, size_t base)
+{
+  struct cli_opt o = limit_flag (d, base + offsetof (struct cli_limits, l) + d->offset);
 
   /* the command's own timeout is kept to the millisecond; the sandbox's
    * default (whole seconds) is made from it by cli_limits_finish */
@@ -181,6 +190,16 @@ limit_opt (const struct islet_limit_def *d, size_t base)
       o.max = CLI_UNSET - 1;
     }
   return o;
+}
+
+/* The option a CLI_OPT_LIMIT row o stands for (its .name is a limit's key). */
+static struct cli_opt
+limit_row_opt (const struct cli_opt *o)
+{
+  for (size_t i = 0; i < ISLET_NLIMITS; i++)
+    if (strcmp (islet_limit_defs[i].key, o->name) == 0)
+      return limit_flag (&islet_limit_defs[i], o->offset);
+  abort (); /* a table naming no limit is a bug in the command's table */
 }
 
 /* The option named name (len bytes) or short_name; a limit's is made in
@@ -201,6 +220,14 @@ find_opt (const struct cli_spec *spec, const char *name, size_t len, char short_
                   *limit = limit_opt (&islet_limit_defs[i], o->offset);
                   return limit;
                 }
+            continue;
+          }
+        if (o->kind == CLI_OPT_LIMIT)
+          {
+            *limit = limit_row_opt (o);
+            if (short_name == 0 && strlen (limit->name) == len
+                && memcmp (limit->name, name, len) == 0)
+              return limit;
             continue;
           }
         if (short_name != 0 && o->short_name == short_name)
@@ -382,7 +409,12 @@ print_options (const struct cli_spec *spec)
   printf ("\noptions:\n");
   for (size_t t = 0; t < sizeof spec->opts / sizeof spec->opts[0] && spec->opts[t]; t++)
     for (const struct cli_opt *o = spec->opts[t]; o->name; o++)
-      if (o->kind != CLI_OPT_LIMITS)
+      if (o->kind == CLI_OPT_LIMIT)
+        {
+          struct cli_opt l = limit_row_opt (o);
+          print_option (&l);
+        }
+      else if (o->kind != CLI_OPT_LIMITS)
         print_option (o);
       else
         for (size_t i = 0; i < ISLET_NLIMITS; i++)

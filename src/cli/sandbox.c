@@ -251,11 +251,10 @@ show_changed (struct cli *cli, const char *id)
 /* ---- resize ---- */
 
 static const struct cli_opt resize_opts[] = {
-  { "memory", 0, CLI_OPT_U64, offsetof (struct islet_resize, memory_mb), "MB", "memory limit", 0 },
-  { "cpus", 0, CLI_OPT_MILLI, offsetof (struct islet_resize, cpu_millis), "N",
-    "CPUs, may be fractional (0.5)", 0 },
-  { "disk", 0, CLI_OPT_U64, offsetof (struct islet_resize, disk_mb), "MB",
-    "writable layer and /workspace together", 0 },
+  /* the limits table's flags and help, into islet_resize's fields of the same type */
+  CLI_LIMIT_OPT (struct islet_resize, memory_mb, "memory_mb"),
+  CLI_LIMIT_OPT (struct islet_resize, cpu_millis, "cpu_millis"),
+  CLI_LIMIT_OPT (struct islet_resize, disk_mb, "disk_mb"),
   { "json", 0, CLI_OPT_JSON, 0, NULL, "print the sandbox's details as JSON", 0 },
   { NULL, 0, 0, 0, NULL, NULL, 0 },
 };
