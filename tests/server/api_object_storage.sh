@@ -127,6 +127,8 @@ AK=$K2_AK; SK=$K2_SK
 isletd_cmd key revoke "$K2" >/dev/null || fail "key revoke"
 s3 GET "/$B?list-type=2&prefix=x"
 expect_s3_error "a revoked key's credentials" 403 InvalidAccessKeyId
+[[ ! -e "$STATE/objects/$K2" ]] || fail "a revoked key's objects were kept"
+[[ -e "$STATE/objects/$K1/data/$K1_ORG/abc123/context.tar" ]] || fail "revoking key 2 dropped key 1's objects"
 
 log "== the key's disk quota bounds its objects"
 capture isletd_cmd key create --name tiny --max-disk 1

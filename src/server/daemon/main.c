@@ -61,7 +61,7 @@ usage (FILE *f)
            "it prints), and MCP over streamable HTTP at <url>/mcp with the same keys.\n"
            "The first start creates an API key in <state>/api-key.  Each key is its own\n"
            "organization: `key create` prints a new key (only once: the store keeps its\n"
-           "hash), `key revoke` makes a key get 401 from then on.\n"
+           "hash), `key revoke` makes a key get 401 from then on and removes its uploads.\n"
            "\n"
            "  --listen HOST:PORT  address to listen on (default 127.0.0.1:7420; port 0: any)\n"
            "  --allow-origin URL  /mcp: also take requests whose Origin is URL (repeatable;\n"
@@ -524,6 +524,14 @@ key_command (const char *state_dir, char **pos, int npos, const char *name, bool
     }
   else if (islet_store_key_revoke (srv.store, (int64_t) n, err) < 0)
     goto out;
+  else
+    {
+      /* its uploads to object storage (build contexts) go with it */
+      cleanup_free char *objs = islet_xasprintf ("%s/objects/%llu", srv.state_dir,
+                                                 (unsigned long long) n);
+      if (islet_rm_rf (objs, err) < 0)
+        goto out;
+    }
   rc = 0;
 out:
   islet_store_close (srv.store);
