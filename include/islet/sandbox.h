@@ -91,6 +91,11 @@ struct islet_create_opts
    * in the sandbox's user namespace (docs/SECURITY.md).  Local sandboxes
    * only; no API face sets it. */
   bool build;
+  /* The id to give it (ISLET_ID_LEN hex digits, used by nothing), for a
+   * caller that named the sandbox before it could be made (isletd's row of
+   * a sandbox whose image is still being built); NULL: a random one.  Never
+   * taken from the warm pool.  Local sandboxes only. */
+  const char *id;
 };
 
 /* Create and start a sandbox; id receives its id.  On failure nothing is left:

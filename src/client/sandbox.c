@@ -839,7 +839,7 @@ local_create (void *self, const struct islet_create_opts *opts, char id[ISLET_ID
               struct islet_err *err)
 {
   struct islet_ctx *ctx = self;
-  if (warm_fits (opts) && warm_take (ctx, opts->image, id) == 1)
+  if (opts->id == NULL && warm_fits (opts) && warm_take (ctx, opts->image, id) == 1)
     {
       struct islet_err ignored;
 
@@ -882,9 +882,15 @@ sandbox_create_cold (struct islet_ctx *ctx, const struct islet_create_opts *opts
     return -1;
   if (volume_hold (ctx, opts, &volume_lock, err) < 0)
     return -1;
-  if (getrandom (rnd, sizeof rnd, 0) != (ssize_t) sizeof rnd)
+  if (opts->id)
+    {
+      if (!sandbox_id_valid (opts->id) || for_pool)
+        return islet_fail (err, ISLET_E_INVALID, 0, "`%s` is not a sandbox id", opts->id);
+      memcpy (info.id, opts->id, ISLET_ID_LEN + 1);
+    }
+  else if (getrandom (rnd, sizeof rnd, 0) != (ssize_t) sizeof rnd)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "getrandom");
-  for (size_t i = 0; i < sizeof rnd; i++)
+  for (size_t i = 0; opts->id == NULL && i < sizeof rnd; i++)
     snprintf (info.id + 2 * i, 3, "%02x", rnd[i]);
   if (opts->claim && !for_pool && opts->claim (opts->claim_arg, info.id, err) < 0)
     return -1;
