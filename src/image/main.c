@@ -237,6 +237,16 @@ out:
   return rc;
 }
 
+/* build-reap: what killed builds left (isletd, once it killed one) */
+static int
+do_build_reap (const char *state, int argc, char **argv, struct islet_err *err)
+{
+  if (argc != 0)
+    return islet_fail (err, ISLET_E_INVALID, 0, "build-reap takes no argument");
+  islet_oci_build_reap (state);
+  return print (json_object ());
+}
+
 static const struct
 {
   const char *name;
@@ -248,6 +258,7 @@ static const struct
   { "prune", do_prune },
   { "build-default", do_build_default },
   { "build", do_build },
+  { "build-reap", do_build_reap },
 };
 
 int

@@ -747,6 +747,12 @@ reap_dead (const char *state, const char *self)
     }
 }
 
+void
+islet_oci_build_reap (const char *state_dir)
+{
+  reap_dead (state_dir, ""); /* every build whose lock is free: none is this one */
+}
+
 static int
 begin (struct build *b, struct islet_err *err)
 {

@@ -41,6 +41,10 @@ int islet_oci_build (const char *state_dir, const struct islet_build_opts *o,
                      const char *dockerfile, json_t **id, bool *was_cached,
                      struct islet_err *err) ISLET_MUST_CHECK;
 
+/* What builds killed before they ended left (their sandboxes, partial
+ * records, temporaries), removed now rather than at the next build's start. */
+void islet_oci_build_reap (const char *state_dir);
+
 enum build_op
 {
   OP_FROM,
