@@ -5,8 +5,13 @@
 // from the result has the RUNs' files, the Env and the WorkingDir;
 // snapshot.create from an Image builds it too; a base image not on the
 // machine is pulled first.  The same
-// Image again is the same image, reused; a failing RUN is refused with its
-// step, status and output, leaving no sandbox.
+// Image again is the same image, reused.  The create answers at once with
+// the sandbox pending_build (the SDK then waits for started), and
+// onSnapshotCreateLogs gets the build's output as it runs.  A failing RUN
+// makes the sandbox build_failed, the SDK's error naming the step, status
+// and output; the sandbox is listed so, and its delete leaves nothing.  A
+// build that outlasts the SDK's timeout leaves a sandbox the caller can
+// see and delete.
 const { assert, sdk, client, RUN, main } = require('./lib');
 
 main('build', async () => {
@@ -34,13 +39,44 @@ main('build', async () => {
   assert.ok(ms < 20000, `a build already made took ${ms} ms`);
   await again.delete();
 
+  // the build's output, as the SDK streams it (GET build-logs-url, then ?follow=true)
+  const lines = [];
+  const logged = await daytona.create(
+    { image: sdk.Image.base(base).runCommands('echo log-line-one; sleep 2; echo log-line-two'), labels: { run: RUN } },
+    { timeout: 150, onSnapshotCreateLogs: (l) => lines.push(l) });
+  assert.equal(logged.state, 'started');
+  const text = lines.join('\n');
+  assert.match(text, /^log-line-one$/m, text);
+  assert.match(text, /^log-line-two$/m, text);
+  assert.match(text, /step 2\/2/, text);
+  await logged.delete();
+
   const failing = sdk.Image.base(base).runCommands('echo about to fail; exit 3');
   await assert.rejects(daytona.create({ image: failing, labels: { run: RUN } }, { timeout: 150 }), (e) => {
     assert.ok(e instanceof sdk.DaytonaError, `${e.constructor.name}: ${e.message}`);
-    assert.equal(e.statusCode, 400, e.message);
-    assert.match(e.message, /^buildInfo: the image build failed: step 2\/2 .*exited with status 3: about to fail/s);
+    assert.match(e.message, /build_failed, error reason: buildInfo: the image build failed: step 2\/2 .*exited with status 3: about to fail/s);
     return true;
   });
+  const failed = [];
+  for await (const s of daytona.list({ labels: { run: RUN } })) failed.push(s);
+  assert.equal(failed.length, 1, 'the failed build is one sandbox, listed');
+  assert.equal(failed[0].state, 'build_failed');
+  assert.match(failed[0].errorReason, /step 2\/2 .*exited with status 3: about to fail/s);
+  await failed[0].delete();
+
+  // a build longer than the SDK's timeout: the SDK gives up, the sandbox is
+  // there to see (its build goes on) and to delete
+  const slow = sdk.Image.base(base).runCommands('sleep 20');
+  await assert.rejects(daytona.create({ image: slow, labels: { run: RUN, slow: 'yes' } }, { timeout: 3 }), (e) => {
+    assert.ok(e instanceof sdk.DaytonaTimeoutError, `${e.constructor.name}: ${e.message}`);
+    return true;
+  });
+  const pending = [];
+  for await (const s of daytona.list({ labels: { slow: 'yes' } })) pending.push(s);
+  assert.equal(pending.length, 1, 'the sandbox of a build the SDK gave up on is listed');
+  assert.ok(['pending_build', 'building_snapshot'].includes(pending[0].state), pending[0].state);
+  await pending[0].delete();
+  await assert.rejects(daytona.get(pending[0].id), /not found|no sandbox/i);
   // snapshot.create from an Image: built, and create({snapshot}) has its files
   const snap = await daytona.snapshot.create(
     { name: `built-${RUN}`, image: sdk.Image.base(base).runCommands('echo snapshot >/srv/app/snap') },

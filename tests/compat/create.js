@@ -20,8 +20,18 @@ main('create', async () => {
   await refused(daytona, { networkAllowList: 'example.com' }, 'networkAllowList', /a domain name: give it in domainAllowList/);
   await refused(daytona, { domainAllowList: '10.0.0.0/8' }, 'domainAllowList', /an address/);
   await refused(daytona, { networkBlockAll: true, networkAllowList: '10.0.0.0/8' }, 'networkBlockAll', /give one or the other/);
-  // an image not on the machine is pulled; from a registry that is not there, refused with the pull's failure
-  await refused(daytona, { image: '127.0.0.1:9/none:1' }, 'image', /127\.0\.0\.1:9\/none:1.* its pull failed/);
+  // an image not on the machine is pulled; from a registry that is not
+  // there, the sandbox ends in error with the pull's failure, and is deleted
+  await assert.rejects(daytona.create({ image: '127.0.0.1:9/none:1', labels: { run: RUN } }), (e) => {
+    assert.ok(e instanceof sdk.DaytonaError, `image: ${e.constructor.name}: ${e.message}`);
+    assert.match(e.message, /status: error, error reason: .*127\.0\.0\.1:9\/none:1.* its pull failed/);
+    return true;
+  });
+  const pulled = [];
+  for await (const s of daytona.list({ labels: { run: RUN } })) pulled.push(s);
+  assert.equal(pulled.length, 1, 'the sandbox whose pull failed is listed');
+  assert.equal(pulled[0].state, 'error');
+  await pulled[0].delete();
   await refused(daytona, { public: 'yes' }, 'public', /preview/);
   await refused(daytona, { volumes: [{ volumeId: 'v', mountPath: '/data' }] }, 'volumes', /no volume 'v'/);
   await refused(daytona, { secrets: { TOKEN: 'gh' } }, 'secrets', /env/);

@@ -98,6 +98,21 @@ expect_error () {
   expect_body "$1" "(.statusCode == $2) and (.message | type == \"string\" and length > 0) and (.code | type == \"string\")"
 }
 
+# wait_sandbox [-k KEY] ID STATE [SECONDS]: GET the sandbox until it is
+# STATE (or settled in another: started, error, build_failed), at most
+# SECONDS (default 60); its last answer in BODY.
+wait_sandbox () {
+  local i st key=$SRV_KEY
+  if [[ "$1" == -k ]]; then key=$2; shift 2; fi
+  for (( i = 0; i < ${3:-60} * 10; i++ )); do
+    api -k "$key" GET "/api/sandbox/$1"
+    st=$(jq -r .state <<<"$BODY")
+    [[ "$st" == "$2" || "$st" == started || "$st" == error || "$st" == build_failed ]] && break
+    sleep 0.1
+  done
+  [[ "$st" == "$2" ]] || fail "sandbox $1 is $st, want $2: ${BODY:0:400}"
+}
+
 # isletd_cmd ARGS...: isletd's own commands (key ...) on the test's state.
 isletd_cmd () {
   "$ISLETD_BIN" --state-dir "$STATE" "$@"

@@ -40,8 +40,16 @@ refused '{"spot":true}' spot 'GPU'
 refused '{"kvm":true}' kvm 'kvm'
 refused '{"volumes":[{"volumeId":"v","mountPath":"/data"}]}' volumes 'volumes'
 # an image not on the machine is pulled: from a registry that is not there,
-# the create is refused with the pull's failure
-refused '{"buildInfo":{"dockerfileContent":"FROM 127.0.0.1:9/none:1\n"}}' image '127.0.0.1:9/none:1.* its pull failed'
+# the sandbox (answered at once, pulling_snapshot) ends in error with the
+# pull's failure
+api POST /api/sandbox -d '{"buildInfo":{"dockerfileContent":"FROM 127.0.0.1:9/none:1\n"}}'
+expect_code "create from an image not here" 200
+expect_body "pulling_snapshot" '.state == "pulling_snapshot"'
+pulled=$(jq -r .id <<<"$BODY")
+wait_sandbox "$pulled" error
+expect_body "error with the pull's failure" '.state == "error" and (.errorReason | test("127.0.0.1:9/none:1.* its pull failed"))'
+api DELETE "/api/sandbox/$pulled"
+expect_code "delete the sandbox whose pull failed" 200
 refused '{"secrets":[{"TOKEN":"gh"}]}' secrets 'secrets'
 refused '{"autoPauseInterval":5,"autoStopInterval":5}' autoPauseInterval 'at most one of them'
 refused '{"ttlMinutes":-1}' ttlMinutes 'at least 0 minutes'

@@ -39,7 +39,11 @@ api POST /api/sandbox -d '{"labels": ["a"]}'; expect_error "labels as an array" 
 api POST /api/sandbox -d '{"labels": {"a": 1}}'; expect_error "a label that is not a string" 400
 api POST /api/sandbox -d '{"autoStopInterval": 1.5}'; expect_error "a fractional interval" 400
 api POST /api/sandbox -d '{"memory": 100000}'; expect_error "memory over islet's limit" 400
-api POST /api/sandbox -d '{"buildInfo": {"dockerfileContent": "FROM x"}}'; expect_error "an image build" 400
+api POST /api/sandbox -d '{"buildInfo": {"dockerfileContent": "FROM x"}}'; expect_code "an image to pull" 200
+expect_body "an image to pull: pulling_snapshot" '.state == "pulling_snapshot"'
+api DELETE "/api/sandbox/$(jq -r .id <<<"$BODY")"; expect_code "delete during the pull" 200
+api POST /api/sandbox -d '{"buildInfo": {"dockerfileContent": "FROM x", "contextHashes": ["h"]}}'
+expect_error "an image build with context files" 400
 api GET "/api/sandbox?labels=%7Bnot-json"; expect_error "labels filter that is not JSON" 400
 api GET "/api/audit?limit=0"; expect_error "audit limit 0" 400
 head -c $((2 << 20)) /dev/zero | tr '\0' ' ' >"$STATE.big"

@@ -159,7 +159,7 @@ s3 DELETE "/$B/$ORG/m/context.tar?uploadId=$UP"
 [[ "$CODE" == 204 ]] || fail "AbortMultipartUpload: $CODE $BODY"
 [[ $(objects_of "$T" | wc -l) == 1 ]] || fail "refused bodies left files: $(objects_of "$T")"
 
-log "== hostile context tars fail the build and write nothing outside"
+log "== hostile context tars fail the build (build_failed, the reason) and write nothing outside"
 AK=$K1_AK; SK=$K1_SK
 "$IT_PY" - "$W" <<'EOF'
 import io, sys, tarfile
@@ -187,11 +187,15 @@ for t in dotdot fifo wh symlink; do
   s3 PUT "/$B/$K1_ORG/${hx[$t]}/context.tar" "$W/$t.tar"
   [[ "$CODE" == 200 ]] || fail "PutObject $t: $CODE $BODY"
   api POST /api/sandbox -d '{"buildInfo":{"dockerfileContent":"FROM example.test/ctx:1\nCOPY ok /ok\n","contextHashes":["'${hx[$t]}'"]}}'
-  log "$t.tar: $(jq -r .message <<<"$BODY")"
-  expect_error "a build from $t.tar" 400
-  expect_body "$t.tar: the message says why" ".message | test(\"${why[$t]}\")"
-  expect_body "$t.tar: the message names the hash, not the server's files" \
-    ".message | test(\"context .${hx[$t]}.: \") and (test(\"$STATE\") | not)"
+  expect_code "a build from $t.tar (answered at once)" 200
+  bad=$(jq -r .id <<<"$BODY")
+  wait_sandbox "$bad" build_failed
+  log "$t.tar: $(jq -r .errorReason <<<"$BODY")"
+  expect_body "$t.tar: the reason says why" ".errorReason | test(\"${why[$t]}\")"
+  expect_body "$t.tar: the reason names the hash, not the server's files" \
+    ".errorReason | test(\"context .${hx[$t]}.: \") and (test(\"$STATE\") | not)"
+  api DELETE "/api/sandbox/$bad"
+  expect_code "delete the build_failed sandbox of $t.tar" 200
 done
 [[ ! -e /tmp/islet-ctx-escape && ! -e /tmp/islet-ctx-escape2 ]] || fail "a context tar wrote outside"
 [[ -z "$(find "$STATE/images/build" -maxdepth 1 -name 'ctx-*' 2>/dev/null)" ]] \

@@ -3,8 +3,9 @@
 # docker-registry, started here, filled with skopeo): snapshot.create of
 # an image not on the machine is pending or pulling, then active, and a
 # sandbox from it has the image's files; create with buildInfo FROM an
-# image not here pulls it first; an image that is not in the registry ends
-# in error with the reason; an image past the key's disk quota is refused
+# image not here answers at once, pulling_snapshot, then started; an image
+# that is not in the registry ends in error with the reason (a snapshot's,
+# and a sandbox's); an image past the key's disk quota is refused
 # before a layer is fetched; isletd killed -9 in the middle of a pull (its
 # blob downloads held by a front, tests/lib/hold_proxy.py) takes its
 # islet-image along, and the restarted isletd shows the snapshot in error,
@@ -50,12 +51,18 @@ log "create with buildInfo FROM an image not here: pulled, then made"
 push test/from:1 ""
 api POST /api/sandbox -d "{\"buildInfo\":{\"dockerfileContent\":\"FROM $R/test/from:1\\n\"}}"
 expect_code "create FROM" 200
+expect_body "pulling_snapshot at once" '.state == "pulling_snapshot"'
 T=/toolbox/$(jq -r .id <<<"$BODY"); remember_id "${T#/toolbox/}"
+wait_sandbox "${T#/toolbox/}" started
 sh_in 'cat /srv/hello'
 expect_eq "the FROM image's file" "$OUT" "test/from:1"
 api POST /api/sandbox -d "{\"buildInfo\":{\"dockerfileContent\":\"FROM $R/test/none:1\\n\"}}"
-expect_error "create FROM an image the registry has not" 400
-expect_body "the reason" '.message | test("test/none:1. is not on this machine and its pull failed")'
+expect_code "create FROM an image the registry has not" 200
+none=$(jq -r .id <<<"$BODY"); remember_id "$none"
+wait_sandbox "$none" error
+expect_body "the reason" '.errorReason | test("test/none:1. is not on this machine and its pull failed")'
+api DELETE "/api/sandbox/$none"
+expect_code "delete the sandbox whose pull failed" 200
 
 log "an image the registry has not: error with the reason"
 api POST /api/snapshots -d "{\"name\":\"p2\",\"imageName\":\"$R/test/none:1\"}"

@@ -315,6 +315,7 @@ serve_close (struct srv *srv, struct reaper *rp, struct http *h, int rc)
   if (srv->interp)
     interp_shutdown (srv->interp); /* runs under way end; the drivers are killed */
   pulls_shutdown (srv->pulls);
+  owned_pending_shutdown (srv);
   streams_done = srv_streams_wait (srv, 10000);
   http_stop (h);
   v1pool_free (srv->v1pool); /* no request takes or gives one back now */

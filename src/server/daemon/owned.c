@@ -94,11 +94,37 @@ open_row (const struct owner *k, const char *ref, struct owned *o, struct islet_
   return 0;
 }
 
+static bool
+pending (const struct islet_store_sandbox *row)
+{
+  return row->phase == ISLET_PHASE_BUILDING || row->phase == ISLET_PHASE_FAILED;
+}
+
+/* What a sandbox whose image is not made yet (or failed) cannot do. */
+static int
+refuse_pending (const struct owner *k, const struct owned *o, const char *verb,
+                struct islet_err *err)
+{
+  cleanup_free char *reason = NULL;
+  const char *state = owned_pending_state (k->srv, &o->row, &reason);
+
+  return islet_fail (err, ISLET_E_CONFLICT, 0, "sandbox '%s' is %s: it cannot %s%s",
+                     o->row.name ? o->row.name : o->row.id, state, verb,
+                     o->row.phase == ISLET_PHASE_FAILED ? " (delete it)"
+                                                        : " before its image is made");
+}
+
 int
 owned_open (const struct owner *k, const char *ref, struct owned *o, struct islet_err *err)
 {
   if (open_row (k, ref, o, err) < 0)
     return -1;
+  if (pending (&o->row))
+    {
+      owned_pending_info (&o->row, &o->info);
+      take_name (o);
+      return 0;
+    }
   if (islet_sandbox_get (k->srv->ctx, o->row.id, &o->info, err) < 0)
     {
       owned_fini (o);
@@ -113,6 +139,12 @@ owned_open_fast (const struct owner *k, const char *ref, struct owned *o, struct
 {
   if (open_row (k, ref, o, err) < 0)
     return -1;
+  if (pending (&o->row))
+    {
+      refuse_pending (k, o, "serve requests", err);
+      owned_fini (o);
+      return -1;
+    }
   if (info_cached (o->row.id, &o->info) && islet_sandbox_running (k->srv->ctx, o->row.id))
     o->info.state = ISLET_SB_RUNNING;
   else if (islet_sandbox_get (k->srv->ctx, o->row.id, &o->info, err) < 0)
@@ -129,8 +161,8 @@ owned_open_fast (const struct owner *k, const char *ref, struct owned *o, struct
 /* ---- events ---- */
 
 /* The one shape of every event: the sandbox's Daytona object. */
-static void
-event (const struct owner *k, const struct owned *o, const char *state, const char *old_state)
+void
+owned_event (const struct owner *k, const struct owned *o, const char *state, const char *old_state)
 {
   cleanup_json json_t *dto = owned_dto (k, o, state);
 
@@ -200,8 +232,8 @@ owned_ceiling_set (struct islet_limits *ceiling, const char *name_value, struct 
 
 /* Each limit within the operator's ceiling: a request over it can never be
  * served, so it is a bad request (400), not a quota (429). */
-static int
-within_ceiling (const struct srv *srv, const struct islet_limits *l, struct islet_err *err)
+int
+owned_within_ceiling (const struct srv *srv, const struct islet_limits *l, struct islet_err *err)
 {
   for (size_t i = 0; i < ISLET_NLIMITS; i++)
     {
@@ -236,9 +268,9 @@ owned_quota (const struct owner *k, struct islet_quota *q, struct islet_err *err
 
 /* ---- create ---- */
 
-static void
-row_of (const struct owner *k, const struct owned_spec *spec, enum islet_store_phase phase,
-        struct islet_store_sandbox *row)
+void
+owned_row_of (const struct owner *k, const struct owned_spec *spec, enum islet_store_phase phase,
+              struct islet_store_sandbox *row)
 {
   int64_t now = now_s ();
 
@@ -341,13 +373,13 @@ make (const struct owner *k, const struct owned_spec *spec, enum islet_store_pha
                                     .n_volumes = spec->n_volumes };
   char id[ISLET_ID_LEN + 1];
 
-  if (within_ceiling (k->srv, &spec->limits, err) < 0)
+  if (owned_within_ceiling (k->srv, &spec->limits, err) < 0)
     return -1;
   if (k->key_id < 0)
     return make_own (k->srv, spec, row, err);
   if (owned_quota (k, &c.quota, err) < 0)
     return -1;
-  row_of (k, spec, phase, row);
+  owned_row_of (k, spec, phase, row);
   /* no core name: the core's names are global, a key's are its own (the
    * core calls it islet-<id>, its hostname too) */
   if (islet_sandbox_create (k->srv->ctx, &opts, id, err) < 0)
@@ -426,7 +458,7 @@ owned_create (const struct owner *k, const struct owned_spec *spec, struct owned
   metrics_create (k->srv->metrics, true);
   o->row.phase = ISLET_PHASE_READY;
   take_name (o);
-  event (k, o, NULL, NULL);
+  owned_event (k, o, NULL, NULL);
   return 0;
 }
 
@@ -484,6 +516,8 @@ lifecycle (const struct owner *k, struct owned *o, const struct transition *t,
   const char *name = o->row.name ? o->row.name : o->info.id;
   struct islet_err serr;
 
+  if (pending (&o->row))
+    return refuse_pending (k, o, t->verb, err);
   if (was == t->to)
     return islet_fail (err, ISLET_E_CONFLICT, 0, "sandbox '%s' is already %s", name,
                        owned_state_word (was));
@@ -496,7 +530,7 @@ lifecycle (const struct owner *k, struct owned *o, const struct transition *t,
   take_name (o);
   if (islet_store_sandbox_change (k->srv->store, &o->row, clock_after, t, &serr) < 0)
     fprintf (stderr, "isletd: %s\n", serr.msg);
-  event (k, o, NULL, owned_state_word (was));
+  owned_event (k, o, NULL, owned_state_word (was));
   return 0;
 }
 
@@ -532,6 +566,8 @@ owned_archive (const struct owner *k, struct owned *o, struct islet_err *err)
   const char *was = owned_state (k->srv, &o->info);
   bool compacted;
 
+  if (pending (&o->row))
+    return refuse_pending (k, o, "archive", err);
   if (strcmp (was, "archived") == 0)
     return islet_fail (err, ISLET_E_CONFLICT, 0, "sandbox '%s' is already archived", name);
   if (o->info.state != ISLET_SB_STOPPED)
@@ -542,7 +578,7 @@ owned_archive (const struct owner *k, struct owned *o, struct islet_err *err)
     return islet_wrap (err, "archive sandbox '%s'", name);
   if (islet_store_sandbox_set_archived (k->srv->store, o->info.id, true, err) < 0)
     return -1;
-  event (k, o, NULL, was);
+  owned_event (k, o, NULL, was);
   return 0;
 }
 
@@ -570,7 +606,7 @@ changed (const struct owner *k, struct owned *o, const char *was, struct islet_e
   take_name (o);
   if (islet_store_sandbox_change (k->srv->store, &o->row, clock_after, NULL, &serr) < 0)
     fprintf (stderr, "isletd: %s\n", serr.msg);
-  event (k, o, NULL, was);
+  owned_event (k, o, NULL, was);
   return 0;
 }
 
@@ -580,6 +616,8 @@ owned_resize (const struct owner *k, struct owned *o, const struct islet_resize 
 {
   const char *was = owned_state_word (o->info.state);
 
+  if (pending (&o->row))
+    return refuse_pending (k, o, "resize", err);
   if (islet_sandbox_resize (k->srv->ctx, o->info.id, rq, err) < 0)
     return -1;
   return changed (k, o, was, err);
@@ -591,6 +629,8 @@ owned_set_network (const struct owner *k, struct owned *o, const struct islet_ne
 {
   const char *was = owned_state_word (o->info.state);
 
+  if (pending (&o->row))
+    return refuse_pending (k, o, "change its network", err);
   if (islet_sandbox_set_network (k->srv->ctx, o->info.id, net, err) < 0)
     return -1;
   return changed (k, o, was, err);
@@ -601,6 +641,8 @@ owned_destroy (const struct owner *k, struct owned *o, struct islet_err *err)
 {
   struct islet_err serr;
 
+  if (pending (&o->row))
+    return owned_pending_destroy (k, o, err);
   /* marked first: a kill of isletd during the destroy leaves a row the
    * sweep at start finishes, not one that holds the name meanwhile */
   if (islet_store_sandbox_set_phase (k->srv->store, o->info.id, ISLET_PHASE_DELETING, err) < 0)
@@ -616,7 +658,8 @@ owned_destroy (const struct owner *k, struct owned *o, struct islet_err *err)
     fprintf (stderr, "isletd: %s (the sweep at the next start removes it)\n", serr.msg);
   if (islet_store_sandbox_set_archived (k->srv->store, o->info.id, false, &serr) < 0)
     fprintf (stderr, "isletd: %s\n", serr.msg);
-  event (k, o, "destroyed", owned_state_word (o->info.state));
+  owned_pending_forget (k->srv, o->info.id); /* the log of its image's build */
+  owned_event (k, o, "destroyed", owned_state_word (o->info.state));
   return 0;
 }
 
@@ -647,9 +690,9 @@ owned_scratch_adopt (const struct owner *k, const struct islet_limits *limits, c
   struct islet_quota q;
   int rc;
 
-  if (within_ceiling (k->srv, limits, err) < 0 || owned_quota (k, &q, err) < 0)
+  if (owned_within_ceiling (k->srv, limits, err) < 0 || owned_quota (k, &q, err) < 0)
     return -1;
-  row_of (k, &spec, ISLET_PHASE_SCRATCH, &row);
+  owned_row_of (k, &spec, ISLET_PHASE_SCRATCH, &row);
   snprintf (row.id, sizeof row.id, "%s", id);
   row.name = islet_xstrdup (id);
   rc = islet_store_sandbox_claim (k->srv->store, &row, &q, err);
@@ -676,8 +719,14 @@ owned_sweep (struct srv *srv, struct islet_err *err)
    * their sandboxes were never acknowledged, or were being destroyed */
   if (islet_store_sandbox_unready (srv->store, &rows, &n, err) < 0)
     return -1;
-  for (size_t i = 0; i < n; i++, swept++)
-    unmake (srv, rows[i].id, true);
+  for (size_t i = 0; i < n; i++)
+    if (rows[i].phase == ISLET_PHASE_BUILDING)
+      owned_pending_swept (srv, &rows[i]);
+    else if (rows[i].phase != ISLET_PHASE_FAILED) /* a key's, kept until deleted */
+      {
+        unmake (srv, rows[i].id, true);
+        swept++;
+      }
   islet_store_sandbox_list_free (rows, n);
   /* rows whose sandbox is gone (destroyed by the CLI, or a delete cut
    * short by an older isletd): nothing is being made now, so at once */
@@ -786,6 +835,8 @@ owned_dto (const struct owner *k, const struct owned *o, const char *state)
   cleanup_free char *tb = owned_toolbox_url (k);
   char created[32], updated[32], activity[32], when[32];
   struct islet_err ignored;
+  cleanup_free char *reason = NULL;
+  const char *desired;
   bool is_public = false;
   int64_t destroy_at = 0;
   json_t *j;
@@ -793,6 +844,8 @@ owned_dto (const struct owner *k, const struct owned *o, const char *state)
   /* unknown (the store failed): said private, which is what is enforced */
   if (islet_store_sandbox_public (k->srv->store, o->info.id, &is_public, &ignored) < 0)
     is_public = false;
+  if (state == NULL && pending (&o->row))
+    state = owned_pending_state (k->srv, &o->row, &reason);
   if (state == NULL)
     state = owned_state (k->srv, &o->info);
   json_object_set_new (labels, "code-toolbox-language",
@@ -809,16 +862,17 @@ owned_dto (const struct owner *k, const struct owned *o, const char *state)
   json_object_set_new (j, "gpu", json_integer (0));
   json_object_set_new (j, "memory", amount (l->memory_mb * 1000 / 1024));
   json_object_set_new (j, "disk", amount (l->disk_mb * 1000 / 1024));
+  /* a sandbox whose image is being made is on its way to started */
+  desired = strcmp (state, "destroyed") == 0                                         ? "destroyed"
+            : strcmp (state, "started") == 0 || o->row.phase == ISLET_PHASE_BUILDING ? "started"
+            : strcmp (state, "paused") == 0                                          ? "paused"
+            : strcmp (state, "archived") == 0                                        ? "archived"
+                                                                                     : "stopped";
   json_object_update_new (
       j, json_pack ("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:o,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:b}",
-                    "state", state, "desiredState",
-                    strcmp (state, "destroyed") == 0  ? "destroyed"
-                    : strcmp (state, "started") == 0  ? "started"
-                    : strcmp (state, "paused") == 0   ? "paused"
-                    : strcmp (state, "archived") == 0 ? "archived"
-                                                      : "stopped",
-                    "backupState", "None", "autoStopInterval", (json_int_t) o->row.auto_stop,
-                    "autoArchiveInterval", (json_int_t) o->row.auto_archive, "autoDeleteInterval",
+                    "state", state, "desiredState", desired, "backupState", "None",
+                    "autoStopInterval", (json_int_t) o->row.auto_stop, "autoArchiveInterval",
+                    (json_int_t) o->row.auto_archive, "autoDeleteInterval",
                     (json_int_t) o->row.auto_delete, "autoPauseInterval",
                     (json_int_t) o->row.auto_pause, "volumes", volumes_dto (k, o), "createdAt",
                     created, "updatedAt", updated, "lastActivityAt", activity, "sandboxClass",
@@ -829,6 +883,8 @@ owned_dto (const struct owner *k, const struct owned *o, const char *state)
       iso_time (destroy_at, when);
       json_object_set_new (j, "autoDestroyAt", json_string (when));
     }
+  if (reason)
+    json_object_set_new (j, "errorReason", json_string (reason));
   /* islet's own view, which the Daytona fields round (the CLI reads it) */
   json_object_set_new (j, "islet", islet_view (o));
   return j;

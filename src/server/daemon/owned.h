@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -199,13 +200,70 @@ int owned_image_ensure (const struct owner *k, const char *ref,
 
 /* ---- image builds (build.c) ---- */
 
+/* A sandbox's build, watched: its output goes to log_fd (its first 1 MiB);
+ * building is called once it has a slot, child with the islet-image
+ * child's pid once it runs and with 0 once it is reaped; cancelled says
+ * whether to stop waiting for a slot. */
+struct owned_build_watch
+{
+  int log_fd;
+  void (*building) (void *arg);
+  void (*child) (void *arg, pid_t pid);
+  bool (*cancelled) (void *arg);
+  void *arg;
+};
+
 /* Build dockerfile (its text) for k in an islet-image child, waited for;
  * its context: the tars of contexts (hashes k uploaded to object storage,
  * NULL-terminated; NULL: none); id receives the image's id.  A build that
  * fails is ISLET_E_INVALID with the step and its last output; ISLET_E_LIMIT
- * while BUILDS_RUNNING builds run. */
+ * when the key has too many builds waiting for a slot (build.c).  w: a
+ * sandbox's build, whose output is its log and whose wait a delete ends. */
+/* How many builds of one key may run or wait for a slot at once (build.c:
+ * BUILDS_PER_KEY running, BUILDS_WAITING waiting). */
+#define OWNED_BUILDS_HELD 5
 int owned_image_build (const struct owner *k, const char *dockerfile, char *const *contexts,
-                       char id[72], struct islet_err *err) ISLET_MUST_CHECK;
+                       const struct owned_build_watch *w, char id[72],
+                       struct islet_err *err) ISLET_MUST_CHECK;
+
+/* ---- sandboxes whose image is pulled or built first (owned_pending.c) ---- */
+
+/* create({image}) of an image that is not here (pull_ref) or of a
+ * Dockerfile to build (with its contexts, as owned_image_build): the row at once (phase building:
+ * the quota, the name), o a view of it, the pull or build in a thread of its own, then the sandbox
+ * with the row's id; or the row failed with the reason. */
+int owned_create_pending (const struct owner *k, const struct owned_spec *spec,
+                          const char *pull_ref, const char *dockerfile, char *const *contexts,
+                          struct owned *o, struct islet_err *err) ISLET_MUST_CHECK;
+/* Daytona's state of a row in phase building or failed (pending_build,
+ * building_snapshot, pulling_snapshot, starting; build_failed, error);
+ * *reason the failure's (malloc'd) or NULL. */
+const char *owned_pending_state (struct srv *srv, const struct islet_store_sandbox *row,
+                                 char **reason);
+/* The view of such a row, as the core would describe its sandbox. */
+void owned_pending_info (const struct islet_store_sandbox *row, struct islet_sandbox_info *info);
+/* Delete such a row: its pull or build called off, its log gone; a
+ * sandbox its build had just made destroyed. */
+int owned_pending_destroy (const struct owner *k, struct owned *o,
+                           struct islet_err *err) ISLET_MUST_CHECK;
+/* At start, for a row left building by a kill of isletd: the sandbox it
+ * may have begun destroyed, the row failed with the reason. */
+void owned_pending_swept (struct srv *srv, const struct islet_store_sandbox *row);
+/* At stop: the build children killed (their rows are swept at the next start). */
+void owned_pending_shutdown (struct srv *srv);
+/* The build log of row id: its path (malloc'd); whether it still grows. */
+char *owned_pending_log (struct srv *srv, const char *id);
+bool owned_pending_running (struct srv *srv, const char *id);
+/* Its log and failure removed (a delete). */
+void owned_pending_forget (struct srv *srv, const char *id);
+
+/* for owned_pending.c: the parts of a create that owned.c writes */
+void owned_row_of (const struct owner *k, const struct owned_spec *spec,
+                   enum islet_store_phase phase, struct islet_store_sandbox *row);
+int owned_within_ceiling (const struct srv *srv, const struct islet_limits *l,
+                          struct islet_err *err) ISLET_MUST_CHECK;
+void owned_event (const struct owner *k, const struct owned *o, const char *state,
+                  const char *old_state);
 
 /* ---- Daytona's snapshots (owned_snapshot.c) ---- */
 

@@ -584,10 +584,9 @@ islet_store_sandbox_fini (struct islet_store_sandbox *s)
 }
 
 static const char *const phase_names[] = {
-  [ISLET_PHASE_READY] = "ready",
-  [ISLET_PHASE_CREATING] = "creating",
-  [ISLET_PHASE_SCRATCH] = "scratch",
-  [ISLET_PHASE_DELETING] = "deleting",
+  [ISLET_PHASE_READY] = "ready",       [ISLET_PHASE_CREATING] = "creating",
+  [ISLET_PHASE_SCRATCH] = "scratch",   [ISLET_PHASE_DELETING] = "deleting",
+  [ISLET_PHASE_BUILDING] = "building", [ISLET_PHASE_FAILED] = "failed",
 };
 
 static enum islet_store_phase
@@ -916,7 +915,7 @@ sandbox_find_locked (struct islet_store *st, int64_t key_id, const char *ref,
 
   if (store_prepare (st,
                      "SELECT id FROM sandboxes WHERE key_id = ?1 AND (id = ?2 OR name = ?2)"
-                     " AND phase = 'ready' ORDER BY id = ?2 DESC LIMIT 1",
+                     " AND phase IN ('ready', 'building', 'failed') ORDER BY id = ?2 DESC LIMIT 1",
                      &s, err)
       < 0)
     return -1;

@@ -63,7 +63,8 @@ int islet_store_key_find (struct islet_store *st, const char *hash_hex, int64_t 
 /* ---- sandbox ownership and Daytona fields ---- */
 
 /* Where a row is in its sandbox's life.  Only a ready row is a key's
- * sandbox to the API (found, listed, reaped); the others are isletd's own
+ * sandbox to the API (found, listed, reaped), and a building or failed one
+ * is found; the others are isletd's own
  * marks, written before the sandbox exists or while it goes, so that a
  * kill of isletd leaves nothing that no row owns: the sweep at start
  * (owned_sweep) destroys their sandboxes and removes them. */
@@ -73,6 +74,10 @@ enum islet_store_phase
   ISLET_PHASE_CREATING, /* the core is making it */
   ISLET_PHASE_SCRATCH,  /* one request's sandbox (/v1/execute), never ready */
   ISLET_PHASE_DELETING, /* the core is destroying it */
+  /* a key's sandbox to the API (found, listed, deleted) that the core has
+   * not made yet: its image is being pulled or built (owned_pending.c) */
+  ISLET_PHASE_BUILDING,
+  ISLET_PHASE_FAILED, /* the same whose pull or build failed: kept until deleted */
 };
 
 struct islet_store_sandbox

@@ -318,6 +318,7 @@ api_sandbox_create (struct req *r, struct resp *out)
   cleanup_free struct islet_volume_mount *vols = NULL;
   struct owner k = req_owner (r);
   struct islet_store_snapshot snap = { 0 }; /* what spec borrows of the key's snapshot */
+  const char *state = NULL;
   struct islet_err err;
   size_t n_vols = 0;
   int rc;
@@ -326,28 +327,24 @@ api_sandbox_create (struct req *r, struct resp *out)
       || volumes_field (r, j, &vols, &n_vols, out) < 0)
     goto out;
   json_object_del (a.spec.labels, "code-toolbox-language");
-  /* the FROM image pulled first if it is not here (the request waits) */
-  if (a.from && owned_image_ensure (&k, a.from, &err) < 0)
-    {
-      reply_islet_err (out, &err, false);
-      goto out;
-    }
-  /* any other Dockerfile built first (the request waits), then the image */
-  if (a.dockerfile)
-    {
-      char built[72];
-      if (owned_image_build (&k, a.dockerfile, a.contexts, built, &err) < 0)
-        {
-          reply_islet_err (out, &err, false);
-          goto out;
-        }
-      a.from = islet_xstrdup (built);
-    }
   a.spec.image = a.from;
   a.spec.volumes = vols;
   a.spec.n_volumes = n_vols;
+  /* an image that is not here is pulled, a Dockerfile built, while the
+     sandbox waits in its own states (owned_pending.c); the answer is at once */
   rc = a.from ? 0 : owned_snapshot_spec (&k, a.snapshot, &a.spec, &snap, &err);
-  if (rc == 0)
+  if (rc == 0 && a.dockerfile)
+    {
+      /* as Daytona answers: the SDK follows the build's log only then */
+      state = "pending_build";
+      rc = owned_create_pending (&k, &a.spec, NULL, a.dockerfile, a.contexts, &o, &err);
+    }
+  else if (rc == 0 && a.from && owned_image_here (&k, a.from, &err) < 0)
+    /* not here (the default image is built by the operator, never pulled) */
+    rc = err.kind == ISLET_E_INVALID && strcmp (a.from, "default") != 0
+             ? owned_create_pending (&k, &a.spec, a.from, NULL, NULL, &o, &err)
+             : -1;
+  else if (rc == 0)
     rc = owned_create (&k, &a.spec, &o, &err);
   /* a time to live that cannot be kept takes the sandbox with it */
   if (rc == 0 && a.ttl > 0
@@ -359,7 +356,7 @@ api_sandbox_create (struct req *r, struct resp *out)
         fprintf (stderr, "isletd: remove the sandbox %s: %s\n", o.info.id, derr.msg);
       rc = -1;
     }
-  reply_owned (r, out, &o, rc, &err, NULL);
+  reply_owned (r, out, &o, rc, &err, state);
   islet_store_snapshot_fini (&snap);
 out:
   json_decref (a.spec.labels);

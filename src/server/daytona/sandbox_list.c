@@ -444,9 +444,12 @@ matches (const struct req *r, const struct list_query *q, const struct sb_ref *s
   const struct islet_limits *l = &sb->info.limits;
   const char *name = sb->row.name ? sb->row.name : sb->info.name;
   int64_t created_ms = sb->info.created * 1000 + sb->info.created_nsec / 1000000;
+  cleanup_free char *reason = NULL;
+  const char *state = sb->row.phase != ISLET_PHASE_READY
+                          ? owned_pending_state (r->srv, &sb->row, &reason)
+                          : owned_state (r->srv, &sb->info);
 
-  return prefix_of (q->id, sb->info.id) && prefix_of (q->name, name)
-         && in_set (q->states, owned_state (r->srv, &sb->info))
+  return prefix_of (q->id, sb->info.id) && prefix_of (q->name, name) && in_set (q->states, state)
          && in_set (q->snapshots, sb->info.image) && in_set (q->regions, sb->row.target)
          && in_set (q->classes, "container") && amount_in (q, AMT_CPU, l->cpu_millis / 1000.0)
          && amount_in (q, AMT_MEMORY, l->memory_mb / 1024.0)
@@ -551,22 +554,40 @@ collect (struct req *r, const struct list_query *q, struct entry **out, size_t *
          struct islet_err *err)
 {
   cleanup_free struct islet_sandbox_info *all = NULL;
-  struct islet_store_sandbox *rows = NULL;
-  size_t n = 0, nall = 0, k = 0;
+  struct islet_store_sandbox *rows = NULL, *more = NULL;
+  size_t n = 0, nall = 0, k = 0, nmore = 0;
   struct entry *e;
 
+  /* ready rows, and those whose image is still pulled or built (or failed) */
   if (owned_core_all (r->srv, &all, &nall, err) < 0
       || islet_store_sandbox_list (r->srv->store, r->key_id, INT64_MIN, "", &rows, &n, err) < 0)
     return -1;
+  if (islet_store_sandbox_unready (r->srv->store, &more, &nmore, err) < 0)
+    {
+      islet_store_sandbox_list_free (rows, n);
+      return -1;
+    }
+  rows = islet_xrealloc (rows, (n + nmore + 1) * sizeof *rows);
+  for (size_t i = 0; i < nmore; i++)
+    if (more[i].key_id == r->key_id
+        && (more[i].phase == ISLET_PHASE_BUILDING || more[i].phase == ISLET_PHASE_FAILED))
+      {
+        rows[n++] = more[i];
+        more[i] = (struct islet_store_sandbox){ 0 };
+      }
+  islet_store_sandbox_list_free (more, nmore);
   e = islet_xcalloc (n ? n : 1, sizeof *e);
   for (size_t i = 0; i < n; i++)
     {
       const struct islet_sandbox_info *info = owned_core_find (all, nall, rows[i].id);
       struct sb_ref sb = { .ctx = r->srv->ctx, .row = rows[i] };
 
-      if (info == NULL) /* destroyed behind isletd's back */
+      if (rows[i].phase != ISLET_PHASE_READY)
+        owned_pending_info (&rows[i], &sb.info);
+      else if (info == NULL) /* destroyed behind isletd's back */
         continue;
-      sb.info = *info;
+      else
+        sb.info = *info;
       if (!matches (r, q, &sb))
         continue;
       e[k].dto = sb_dto (r, &sb, NULL);
@@ -577,7 +598,7 @@ collect (struct req *r, const struct list_query *q, struct entry **out, size_t *
         }
       json_object_del (e[k].dto, "env"); /* list items carry no env */
       json_object_del (e[k].dto, "volumes");
-      memcpy (e[k].id, info->id, sizeof e[k].id);
+      memcpy (e[k].id, sb.info.id, sizeof e[k].id);
       e[k].name = json_string_value (json_object_get (e[k].dto, "name"));
       e[k].key = sort_key (q->sort, &sb);
       k++;

@@ -53,7 +53,7 @@ api_snapshot_create (struct req *r, struct resp *out)
     image = from;
   if (dockerfile)
     {
-      if (owned_image_build (&k, dockerfile, contexts, built, &err) < 0)
+      if (owned_image_build (&k, dockerfile, contexts, NULL, built, &err) < 0)
         {
           reply_islet_err (out, &err, false);
           return;
