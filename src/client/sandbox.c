@@ -600,7 +600,9 @@ supervisor_launch (struct islet_ctx *ctx, const char *id, pid_t *pid, struct isl
 }
 
 /* Wait for the word of the supervisor launched with supervisor_launch: "ok"
- * once the sandbox runs, or an error.  Closes fd. */
+ * once the sandbox runs, or an error.  Closes fd.  The "ok" comes from the
+ * sandbox's init, while the supervisor still holds its end of the pipe:
+ * it is taken as soon as it is there, not at the end of the pipe. */
 static int
 supervisor_wait (struct islet_ctx *ctx, const char *id, int fd, pid_t pid, struct islet_err *err)
 {
@@ -616,6 +618,8 @@ supervisor_wait (struct islet_ctx *ctx, const char *id, int fd, pid_t pid, struc
       if (n <= 0)
         break;
       got += (size_t) n;
+      if (got == 2 && memcmp (buf, "ok", 2) == 0)
+        break;
     }
   close (fd);
   buf[got] = '\0';

@@ -112,13 +112,19 @@ static void __attribute__ ((noreturn)) init_main (struct sandbox *sb, int sync)
       islet_fail (&e, ISLET_E_SYSTEM, errno, "open `/dev/null`");
       child_fail (sync, &e);
     }
-  msg = SYNC_READY;
-  if (write (sync, &msg, 1) != 1)
-    _exit (1); /* the supervisor is gone */
+  /* Confined, and the supervisor has everything else ready (start_outside):
+     the creator may go on.  The supervisor learns it after, once every fd
+     from it is closed here: it serves no exec before. */
+  if (sb->ready_fd >= 0)
+    (void) !write (sb->ready_fd, "ok", 2);
   dup2 (devnull, 0);
   dup2 (devnull, 1);
   dup2 (devnull, 2);
-  islet_close_fds_from (3, -1);
+  islet_close_fds_from (3, sync);
+  msg = SYNC_READY;
+  if (write (sync, &msg, 1) != 1)
+    _exit (1); /* the supervisor is gone */
+  close (sync);
   reap_forever ();
 }
 
@@ -163,7 +169,7 @@ sandbox_start_init (struct sandbox *sb, struct islet_err *err)
       if (buf[0] == SYNC_NEED_MAPS)
         {
           char ok = SYNC_MAPS_DONE;
-          if (islet_idmap_write (pid, sb->uid_base, err) < 0)
+          if (islet_idmap_write (pid, sb->uid_base, err) < 0 || start_outside (sb, err) < 0)
             {
               close (sv[0]);
               return -1;

@@ -354,11 +354,26 @@ start (struct sandbox *sb, struct islet_err *err)
   if (islet_cg_create_child (sb->cg, "init", &sb->init_cg, err) < 0
       || islet_cg_create_child (sb->cg, "io", &sb->io_cg, err) < 0)
     return -1;
-  if (net_slot_take (sb, err) < 0 || sandbox_start_init (sb, err) < 0)
+  if (net_slot_take (sb, err) < 0)
     return -1;
-  if (islet_ns_open (sb->init_pid, sb->ns, err) < 0)
+  return sandbox_start_init (sb, err);
+}
+
+int
+start_outside (struct sandbox *sb, struct islet_err *err)
+{
+  cleanup_free char *sock = islet_xasprintf ("%s/ctl.sock", sb->dir);
+
+  if (islet_ns_open (sb->init_pid, sb->ns, err) < 0 || net_up (sb, err) < 0)
     return -1;
-  return net_up (sb, err);
+  sb->lfd = listen_on (sock, err);
+  if (sb->lfd < 0)
+    return -1;
+  /* logged before the creator hears "ok" (from the init, which only has
+     its own confinement left): the log says who supervises a sandbox by
+     the time it is used; a failure after this is logged after it */
+  logmsg ("sandbox %s started, init pid %d", sb->id, (int) sb->init_pid);
+  return 0;
 }
 
 static bool
@@ -828,7 +843,9 @@ warm_fill (const char *state_dir)
 static int
 supervise_sandbox (const char *state_dir, const char *id, int ready_fd)
 {
-  struct sandbox sb = { .ns = { -1, -1, -1, -1, -1, -1, -1 }, .net_slot_fd = -1 };
+  struct sandbox sb = {
+    .ns = { -1, -1, -1, -1, -1, -1, -1 }, .net_slot_fd = -1, .ready_fd = ready_fd, .lfd = -1
+  };
   struct islet_err e = { 0 };
   cleanup_free char *sock = NULL;
   cleanup_free char *logpath = NULL;
@@ -872,17 +889,23 @@ supervise_sandbox (const char *state_dir, const char *id, int ready_fd)
   sfd = signalfd (-1, &mask, SFD_CLOEXEC);
   sock = islet_xasprintf ("%s/ctl.sock", sb.dir);
   if (sfd < 0 || (lock_fd = take_run_lock (&sb, &e)) < 0 || load_config (&sb, &e) < 0
-      || start (&sb, &e) < 0 || (lfd = listen_on (sock, &e)) < 0)
+      || start (&sb, &e) < 0)
     {
       if (sfd < 0)
         islet_fail (&e, ISLET_E_SYSTEM, errno, "signalfd");
       logmsg ("start failed: %s", e.msg);
+      if (sb.lfd >= 0)
+        {
+          unlink (sock);
+          close (sb.lfd);
+        }
       teardown (&sb);
       report_ready (ready_fd, &e);
       return 1;
     }
-  logmsg ("sandbox %s started, init pid %d", sb.id, (int) sb.init_pid);
-  report_ready (ready_fd, NULL);
+  /* the init said "ok" to the creator (init.c) */
+  close (ready_fd);
+  lfd = sb.lfd;
   conn = loop (&sb, lfd, sfd);
   /* No new request may reach a sandbox that is going away. */
   unlink (sock);

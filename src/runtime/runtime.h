@@ -46,6 +46,8 @@ struct sandbox
   bool net_filtered;         /* its elements are in the host's table */
   pid_t dns_pid;             /* its DNS responder (net_dns.c), 0 if none */
   bool build;                /* a build's RUN sandbox: its commands get ISLET_BUILD_CAPS */
+  int ready_fd;              /* the creator's pipe, until the init has said "ok" on it */
+  int lfd;                   /* ctl.sock, listening, once the start got that far */
 };
 
 /* net.c: a slot for the sandbox's link (before its init starts, so the
@@ -70,8 +72,14 @@ void net_sweep (void);
    holds no element; kept otherwise. */
 int net_reset (struct islet_err *err) ISLET_MUST_CHECK;
 
-/* init.c: start pid 1 in new namespaces; returns when the sandbox is ready. */
+/* init.c: start pid 1 in new namespaces; returns when the sandbox is ready.
+ * Once the init has made its user namespace, the supervisor calls
+ * start_outside (main.c: the namespace fds, the network, ctl.sock), and
+ * only then lets the init finish; the init itself tells the creator "ok" on
+ * sb->ready_fd when it is confined, one hand-over fewer than through the
+ * supervisor. */
 int sandbox_start_init (struct sandbox *sb, struct islet_err *err);
+int start_outside (struct sandbox *sb, struct islet_err *err);
 
 /* exec.c, in a handler forked for the request: serve one exec on conn, in
  * the group x<seq>. */
