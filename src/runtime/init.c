@@ -115,8 +115,12 @@ static void __attribute__ ((noreturn)) init_main (struct sandbox *sb, int sync)
   /* Confined, and the supervisor has everything else ready (start_outside):
      the creator may go on.  The supervisor learns it after, once every fd
      from it is closed here: it serves no exec before. */
-  if (sb->ready_fd >= 0)
-    (void) !write (sb->ready_fd, "ok", 2);
+  if (sb->ready_fd >= 0 && write (sb->ready_fd, "ok", 2) != 2)
+    {
+      /* the supervisor says why, on its own end of the same pipe */
+      islet_fail (&e, ISLET_E_SYSTEM, errno, "tell the creator that the sandbox runs");
+      child_fail (sync, &e);
+    }
   dup2 (devnull, 0);
   dup2 (devnull, 1);
   dup2 (devnull, 2);
