@@ -54,7 +54,9 @@ export ISLET_COMPAT_IMAGE=example.test/compat:1
 test_image "$ISLET_COMPAT_IMAGE" >/dev/null
 # a registry on loopback with images not in the store, for the pulls
 REG_PID=
-trap 'rc=$?; [[ -n "$REG_PID" ]] && kill "$REG_PID" 2>/dev/null; (exit $rc); srv_cleanup' EXIT
+# set +e first: under errexit the (exit $rc) of a failed run would end the
+# trap there, leaving isletd running and the state directory behind
+trap 'rc=$?; set +e; [[ -n "$REG_PID" ]] && kill "$REG_PID" 2>/dev/null; (exit $rc); srv_cleanup' EXIT
 registry_start "$STATE.registry"
 export ISLET_COMPAT_REGISTRY=$R
 for img in compat/pulled:1 compat/from:1 compat/base:1; do
