@@ -1,0 +1,56 @@
+/* A sandbox removed, and a state directory emptied of every sandbox,
+ * snapshot, volume and the network's host side. */
+#include <pthread.h>
+
+#include "islet/disk.h"
+#include "islet/sandbox.h"
+#include "islet/util.h"
+#include "sandbox_internal.h"
+
+int
+local_destroy (void *self, const char *ref, bool force, struct islet_err *err)
+{
+  struct islet_ctx *ctx = self;
+  struct islet_sandbox_info info;
+
+  if (islet_sandbox_get (ctx, ref, &info, err) < 0)
+    return -1;
+  if (info.state == ISLET_SB_BROKEN)
+    return sandbox_remove_broken (ctx, info.id, err);
+  if (info.state == ISLET_SB_RUNNING || info.state == ISLET_SB_PAUSED)
+    {
+      if (!force)
+        return islet_fail (err, ISLET_E_CONFLICT, 0,
+                           "sandbox `%s` is running: stop it first or force removal", info.id);
+      if (islet_sandbox_stop (ctx, info.id, err) < 0 && err->kind != ISLET_E_CONFLICT)
+        return -1;
+    }
+  sessions_drop (ctx, info.id);
+  return sandbox_remove_storage (ctx, info.id, info.name, info.uid_base, err);
+}
+
+int
+islet_state_reset (struct islet_ctx *ctx, struct islet_err *err)
+{
+  cleanup_free struct islet_sandbox_info *all = NULL;
+  size_t n = 0;
+
+  if (!CTX_LOCAL (ctx))
+    return backend_refuse (ctx, "reset", err);
+  if (islet_warm_set (ctx, 0, err) < 0)
+    return islet_wrap (err, "reset");
+  if (islet_sandbox_list (ctx, &all, &n, err) < 0)
+    return -1;
+  for (size_t i = 0; i < n; i++)
+    if (islet_sandbox_destroy (ctx, all[i].id, true, err) < 0)
+      return islet_wrap (err, "reset");
+  if (sandbox_sweep_leftovers (ctx, err) < 0 || snapshot_reset (ctx, err) < 0)
+    return islet_wrap (err, "reset");
+  pthread_rwlock_wrlock (&ctx->pool_lock);
+  islet_disk_pool_free (ctx->pool);
+  ctx->pool = NULL;
+  pthread_rwlock_unlock (&ctx->pool_lock);
+  if (volume_records_remove (ctx, err) < 0 || net_host_reset (ctx, err) < 0)
+    return islet_wrap (err, "reset");
+  return islet_disk_pool_remove (ctx->state_dir, err);
+}
