@@ -1,5 +1,5 @@
 // wrap: islet_sandbox_create islet_sandbox_get islet_sandbox_destroy islet_sandbox_list sqlite3_step
-// server: daemon/metrics.c daemon/owned.c daemon/owned_pending.c daemon/build.c daemon/pull.c daemon/store.c daemon/store_audit.c daemon/store_preview.c daemon/store_volume.c daemon/store_ttl.c daemon/store_snapshot.c http/reply.c daytona/sandbox_net.c
+// server: daemon/metrics.c daemon/owned.c daemon/owned_pending.c daemon/build.c daemon/pull.c daemon/store.c daemon/store_sandbox.c daemon/store_audit.c daemon/store_preview.c daemon/store_volume.c daemon/store_ttl.c daemon/store_snapshot.c http/reply.c daytona/sandbox_net.c
 /* isletd's middle (src/server/daemon/owned.c) on a real store and a pretend core:
  * a create is the core's sandbox and the store's row as one, whichever
  * store statement fails (SQLite's way of testing: fail each in turn), and

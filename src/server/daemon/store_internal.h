@@ -1,4 +1,4 @@
-/* What the store's files (store.c, store_audit.c) share: the connection,
+/* What the store's files (store.c, store_sandbox.c, store_audit.c, ...) share: the connection,
  * its caches and the helpers every statement goes through.  Only they
  * include SQLite. */
 #ifndef ISLET_STORE_INTERNAL_H
@@ -98,6 +98,16 @@ int store_rows (struct islet_store *st, sqlite3_stmt *s, const struct store_row_
 /* The first row s yields into row: 1, 0 if it yields none, -1. */
 int store_row (struct islet_store *st, sqlite3_stmt *s, const struct store_row_kind *k, void *row,
                const char *what, struct islet_err *err) ISLET_MUST_CHECK;
+
+/* Under the lock, before a cached answer is used: empty the caches if
+ * another connection has committed since the last look. */
+int store_caches_check (struct islet_store *st, struct islet_err *err) ISLET_MUST_CHECK;
+/* store_sandbox.c: empty the sandbox rows' cache (the lock held). */
+void store_sandboxes_forget (struct islet_store *st);
+
+/* A key's quota, field i in the order of the api_keys columns (store.c). */
+#define QUOTA_FIELDS 6
+int64_t *store_quota_field (struct islet_quota *q, size_t i);
 
 /* store_volume.c: the volumes table, its own statement */
 extern const char store_volumes_schema[];
