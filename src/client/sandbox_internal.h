@@ -75,7 +75,10 @@ int local_destroy (void *self, const char *ref, bool force, struct islet_err *er
 /* Whether ctx is a state directory on this machine (not a backend). */
 #define CTX_LOCAL(ctx) ((ctx)->ops == &local_ops)
 
-/* A state-directory operation asked of a backend ctx: -1 with err set. */
+/* sandbox.c: make the names index of a state directory if it has none. */
+int names_index_init (const char *state_dir, struct islet_err *err);
+
+/* ctx.c: a state-directory operation asked of a backend ctx: -1 with err set. */
 int backend_refuse (const struct islet_ctx *ctx, const char *what, struct islet_err *err);
 
 /* client.c: close the kept file sessions of sandbox id (it is being stopped
