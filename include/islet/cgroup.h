@@ -82,6 +82,12 @@ int islet_cg_kill (const struct islet_cg *cg, struct islet_err *err) ISLET_MUST_
  * freeze that does not complete is undone and reported). */
 int islet_cg_freeze (const struct islet_cg *cg, bool on, struct islet_err *err) ISLET_MUST_CHECK;
 
+/* Thaw the group and every group under it, each of which may have been
+ * frozen by itself (an exec's group, frozen for its kill by a handler that
+ * died before the thaw): a thaw of a parent leaves such a group frozen, and
+ * its tasks, SIGKILLed or not, never run or die until it is thawed. */
+int islet_cg_thaw_tree (const struct islet_cg *cg, struct islet_err *err) ISLET_MUST_CHECK;
+
 /* Whether the group is frozen or being frozen. */
 int islet_cg_frozen (const struct islet_cg *cg, bool *out, struct islet_err *err) ISLET_MUST_CHECK;
 

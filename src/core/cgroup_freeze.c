@@ -91,6 +91,41 @@ islet_cg_freeze (const struct islet_cg *cg, bool on, struct islet_err *err)
   return 0;
 }
 
+struct thaw_ctx
+{
+  const struct islet_cg *cg;
+  int failed; /* the errno of the first thaw that failed */
+};
+
+static int
+visit_thaw (int dirfd, void *data, struct islet_err *err)
+{
+  struct thaw_ctx *ctx = data;
+  struct islet_err e;
+
+  (void) err;
+  /* a group removed under the walk needs no thaw; go on with the others */
+  if (write_freeze (ctx->cg, dirfd, false, &e) < 0 && e.errnum != ENOENT && e.errnum != ENODEV
+      && ctx->failed == 0)
+    ctx->failed = e.errnum ? e.errnum : EIO;
+  return 0;
+}
+
+int
+islet_cg_thaw_tree (const struct islet_cg *cg, struct islet_err *err)
+{
+  struct thaw_ctx ctx = { cg, 0 };
+  int fd = freezer_fd (cg, err);
+
+  if (fd < 0)
+    return -1;
+  if (cg_walk (fd, visit_thaw, &ctx, err) < 0)
+    return islet_wrap (err, "thaw cgroup `%s` and its groups", cg->rel);
+  if (ctx.failed)
+    return islet_fail (err, ISLET_E_SYSTEM, ctx.failed, "thaw a group of cgroup `%s`", cg->rel);
+  return 0;
+}
+
 int
 islet_cg_frozen (const struct islet_cg *cg, bool *out, struct islet_err *err)
 {

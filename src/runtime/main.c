@@ -191,8 +191,10 @@ stop_sandbox (struct sandbox *sb)
   if (sb->init_pid > 0)
     kill (sb->init_pid, SIGKILL);
   /* a frozen task does not die of a SIGKILL until thawed; thawed after the
-     kills, none of them runs another instruction of its own */
-  if (paused && islet_cg_freeze (sb->cg, false, &e) < 0)
+     kills, none of them runs another instruction of its own.  Not only
+     when paused: an exec's group may be frozen by itself (its handler,
+     killed above, was killing it), and the waits below would never end. */
+  if (sb->cg && islet_cg_thaw_tree (sb->cg, &e) < 0 && e.errnum != ENOTSUP)
     logmsg ("%s", e.msg);
   paused = false;
   while (waitpid (-1, NULL, 0) > 0 || errno == EINTR)
