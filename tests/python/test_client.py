@@ -83,6 +83,35 @@ def test_timeout_raises_exec_timeout(sb):
     assert sb.execute("echo alive").output == "alive\n"  # the sandbox lives on
 
 
+def test_context_keeps_state(sb, mode):
+    if mode == "cli":
+        with pytest.raises(islet.BadRequestError) as e:
+            sb.create_context()
+        assert "isletd" in str(e.value)
+        return
+    with sb.create_context(cwd="/tmp") as ctx:
+        assert ctx.cwd == "/tmp"
+        r = ctx.run("import os, sys\nx = 6 * 7\nprint(os.getcwd())\nprint('e', file=sys.stderr)")
+        assert (r.ok, r.stdout, r.stderr) == (True, "/tmp\n", "e\n")
+        r = ctx.run("print(x, os.environ.get('K'))", env={"K": "v"})
+        assert (r.ok, r.stdout) == (True, "42 v\n")  # the variable and the import kept
+        r = ctx.run("def f():\n    raise ValueError('bad x')\nf()")
+        assert r.error["name"] == "ValueError" and r.error["value"] == "bad x"
+        assert "line 2" in r.error["traceback"]
+        with pytest.raises(islet.ExecTimeout):
+            ctx.run("import time\nwhile True: time.sleep(0.05)", timeout=1)
+        r = ctx.run("print(x + 1)")  # interrupted, not lost
+        assert (r.ok, r.stdout) == (True, "43\n")
+        other = sb.create_context()
+        try:
+            r = other.run("print('x' in dir())")
+            assert r.stdout == "False\n"  # each context its own interpreter
+        finally:
+            other.delete()
+    with pytest.raises(islet.NotFoundError):
+        ctx.run("print(1)")  # deleted with the block
+
+
 # ---- files ----
 
 def test_write_read_exact_bytes(sb):

@@ -9,7 +9,7 @@ ISLET_URL is set, else the local islet CLI.
 """
 __version__ = "0.1.0"
 
-from .client import Islet, Sandbox  # noqa: E402
+from .client import Context, Islet, Sandbox  # noqa: E402
 from .errors import (  # noqa: E402
     AuthError,
     BadRequestError,
@@ -21,10 +21,18 @@ from .errors import (  # noqa: E402
     LimitError,
     NotFoundError,
 )
-from .types import ExecResult, FileInfo, GitBranches, GitFileStatus, GitStatus  # noqa: E402
+from .types import (  # noqa: E402
+    ExecResult,
+    FileInfo,
+    GitBranches,
+    GitFileStatus,
+    GitStatus,
+    InterpResult,
+)
 
 __all__ = [
-    "Islet", "Sandbox", "ExecResult", "FileInfo", "GitBranches", "GitFileStatus", "GitStatus",
+    "Islet", "Sandbox", "Context", "ExecResult", "InterpResult", "FileInfo", "GitBranches",
+    "GitFileStatus", "GitStatus",
     "IsletError", "AuthError", "BadRequestError", "ConflictError", "ExecTimeout", "GitError",
     "IsletConnectionError", "LimitError", "NotFoundError",
 ]

@@ -11,8 +11,9 @@ import urllib.parse
 
 from . import __version__
 from ._words import command_text
+from ._ws import Closed, UpgradeRefused, WebSocket
 from .errors import IsletConnectionError, LimitError, error_for
-from .types import ExecResult, FileInfo, GitBranches, GitFileStatus, GitStatus
+from .types import ExecResult, FileInfo, GitBranches, GitFileStatus, GitStatus, InterpResult
 
 LANGUAGE_LABEL = "code-toolbox-language"
 DEFAULT_EXEC_TIMEOUT = 360  # isletd's default for one command, as Daytona's
@@ -128,6 +129,61 @@ class HttpBackend:
         charts = (r.get("artifacts") or {}).get("charts") or []
         return ExecResult(exit_code=r.get("exitCode", r.get("code", -1)), output=out, stdout=out,
                           stderr=None, charts=charts)
+
+    # ---- the stateful interpreter (Daytona's codeInterpreter) ----
+
+    def interp_create(self, sid, cwd):
+        body = {} if cwd is None else {"cwd": cwd}
+        return self._json("POST", self._tb(sid, "process/interpreter/context"), body=body)
+
+    def interp_delete(self, sid, ctx_id):
+        path = "process/interpreter/context/" + urllib.parse.quote(ctx_id, safe="")
+        with self._open("DELETE", self._tb(sid, path)):
+            pass
+
+    def interp_run(self, sid, ctx_id, code, env, timeout):
+        """One run over the socket isletd serves the SDK's runCode on: the
+        messages as they come (stdout, stderr, error, chart), until its
+        "completed"; a run past its timeout is ExecTimeout (the context
+        keeps its state unless the message says otherwise)."""
+        msg = {"code": code, "contextId": ctx_id}
+        if env:
+            msg["envs"] = dict(env)
+        if timeout is not None:
+            msg["timeout"] = timeout
+        headers = {"Authorization": "Bearer " + self.key, "User-Agent": "islet-python/" + __version__}
+        wait = (timeout or DEFAULT_EXEC_TIMEOUT) + SLACK
+        try:
+            ws = WebSocket(self._tb(sid, "process/interpreter/execute"), headers, wait)
+        except UpgradeRefused as e:
+            raise _http_error(e.status, "refused", e.body) from None
+        out, err, error, charts = [], [], None, []
+        try:
+            ws.send_text(json.dumps(msg))
+            while True:
+                chunk = json.loads(ws.recv_text())
+                kind = chunk.get("type")
+                if kind == "stdout":
+                    out.append(chunk.get("text", ""))
+                elif kind == "stderr":
+                    err.append(chunk.get("text", ""))
+                elif kind == "error":
+                    error = {k: chunk.get(k, "") for k in ("name", "value", "traceback")}
+                elif kind == "chart" and isinstance(chunk.get("chart"), dict):
+                    charts.append(chunk["chart"])
+                elif kind == "control" and chunk.get("text") in ("completed", "interrupted"):
+                    break
+        except Closed as c:
+            # isletd's close codes: 4008 a timeout, 4004 no such context,
+            # 1008/1009 a message refused, as the SDK reads them
+            status = {4008: 408, 4004: 404, 1008: 400, 1009: 413}.get(c.code, 500)
+            raise error_for(status, "%s (close %d)" % (c.reason or "the run ended without "
+                                                       "completing", c.code)) from None
+        except (OSError, ValueError) as e:
+            raise IsletConnectionError("the interpreter's socket failed: %s" % e) from None
+        finally:
+            ws.close_now()
+        return InterpResult(stdout="".join(out), stderr="".join(err), error=error, charts=charts)
 
     # ---- files ----
 

@@ -1,7 +1,7 @@
 """Islet and Sandbox: the public API, the same over isletd and the CLI."""
 import os
 
-from .errors import NotFoundError
+from .errors import BadRequestError, NotFoundError
 
 DEFAULT_LANGUAGE = "python"
 
@@ -129,6 +129,17 @@ class Sandbox:
         return self._b.run_code(self.id, code, language or self.language,
                                 self._timeout_of(timeout))
 
+    def create_context(self, cwd=None):
+        """A stateful python interpreter in the sandbox (Daytona's
+        codeInterpreter context): its variables, imports and working
+        directory (`cwd`, default /workspace) last from one run() to the
+        next.  `with sb.create_context() as ctx:` deletes it at the end.
+        Server mode only: the CLI runs every program in a new process."""
+        if self._b.mode == "cli":
+            raise BadRequestError("a stateful interpreter needs isletd (Islet(url=...)): the "
+                                  "islet CLI runs each program in a new process", 400)
+        return Context(self._b, self.id, self._b.interp_create(self.id, cwd))
+
     def _timeout_of(self, timeout):
         return timeout if timeout is not None else self._timeout
 
@@ -207,3 +218,36 @@ class Sandbox:
 
     def git_pull(self, path, username=None, password=None, branch=None, remote=None):
         self._b.git_pull(self.id, path, username, password, branch, remote)
+
+
+class Context:
+    """A python interpreter kept in a sandbox (see Sandbox.create_context)."""
+
+    def __init__(self, backend, sandbox_id, info):
+        self._b = backend
+        self.sandbox_id = sandbox_id
+        self.id = info["id"]
+        self.cwd = info.get("cwd")
+
+    def __repr__(self):
+        return "<Context %s in %s>" % (self.id, self.sandbox_id)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            self.delete()
+        except NotFoundError:
+            pass
+        return False
+
+    def run(self, code, env=None, timeout=None):
+        """Run code in this interpreter; an exception in it is the
+        result's `error`, not raised.  Past `timeout` seconds the run is
+        interrupted (KeyboardInterrupt) and ExecTimeout raised; the
+        interpreter keeps its state."""
+        return self._b.interp_run(self.sandbox_id, self.id, code, env, timeout)
+
+    def delete(self):
+        self._b.interp_delete(self.sandbox_id, self.id)

@@ -26,6 +26,22 @@ class ExecResult:
 
 
 @dataclass
+class InterpResult:
+    """The result of Context.run(): what the run printed, each stream on
+    its own; `error` is {"name", "value", "traceback"} when the code
+    raised; `charts` the matplotlib figures it made, as run_code's."""
+
+    stdout: str
+    stderr: str
+    error: Optional[dict] = None
+    charts: List[dict] = field(default_factory=list)
+
+    @property
+    def ok(self):
+        return self.error is None
+
+
+@dataclass
 class FileInfo:
     name: str
     path: str
