@@ -55,7 +55,7 @@ registry_srv_init () {
   REG_PID= PROXY_PID=
   export DOCKER_CONFIG=/nonexistent/docker-config
   srv_init
-  trap 'rc=$?; for p in $REG_PID $PROXY_PID; do kill "$p" 2>/dev/null; done; (exit $rc); srv_cleanup' EXIT
+  trap 'rc=$?; set +e; for p in $REG_PID $PROXY_PID; do kill "$p" 2>/dev/null; done; (exit $rc); srv_cleanup' EXIT
   W=$STATE.work
   mkdir -p "$W"
   registry_start "$W"
