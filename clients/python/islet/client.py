@@ -70,7 +70,22 @@ class Islet:
         return [Sandbox(self._backend, info, self.workspace_only) for info in self._backend.list()]
 
 
-class Sandbox:
+class _Deleted:
+    """`with x:` deletes x at the end of the block, whatever happens in it
+    (one already gone is no error)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            self.delete()
+        except NotFoundError:
+            pass
+        return False
+
+
+class Sandbox(_Deleted):
     """One sandbox.  `with islet.create_sandbox() as sb:` deletes it at the
     end of the block, whatever happens in it.  Relative paths are relative
     to the sandbox's working directory, /workspace."""
@@ -93,16 +108,6 @@ class Sandbox:
 
     def __repr__(self):
         return "<Sandbox %s %r %s>" % (self.id, self.name, self.state)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        try:
-            self.delete()
-        except NotFoundError:
-            pass
-        return False
 
     def refresh(self):
         info = self._b.get(self.id)
@@ -220,7 +225,7 @@ class Sandbox:
         self._b.git_pull(self.id, path, username, password, branch, remote)
 
 
-class Context:
+class Context(_Deleted):
     """A python interpreter kept in a sandbox (see Sandbox.create_context)."""
 
     def __init__(self, backend, sandbox_id, info):
@@ -231,16 +236,6 @@ class Context:
 
     def __repr__(self):
         return "<Context %s in %s>" % (self.id, self.sandbox_id)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        try:
-            self.delete()
-        except NotFoundError:
-            pass
-        return False
 
     def run(self, code, env=None, timeout=None):
         """Run code in this interpreter; an exception in it is the

@@ -117,20 +117,6 @@ struct job
   uint64_t t0_ns;
 };
 
-static char **
-strv_dup (const char **v)
-{
-  size_t n = 0;
-  char **d;
-
-  while (v && v[n])
-    n++;
-  d = islet_xcalloc (n + 1, sizeof *d);
-  for (size_t i = 0; i < n; i++)
-    d[i] = islet_xstrdup (v[i]);
-  return d;
-}
-
 static void
 job_free (struct job *jb)
 {
@@ -342,7 +328,7 @@ v1_sandbox_exec (struct req *r, struct resp *out)
   if ((env = sb_env (&sb, envs, out)) == NULL)
     goto fail;
   jb->env = env;
-  jb->argv = strv_dup (argv);
+  jb->argv = islet_strv_dup ((char *const *) argv);
   jb->cwd = json_is_string (json_object_get (j, "cwd"))
                 ? islet_xstrdup (json_string_value (json_object_get (j, "cwd")))
                 : NULL;
