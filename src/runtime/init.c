@@ -137,6 +137,8 @@ sandbox_start_init (struct sandbox *sb, struct islet_err *err)
 {
   int sv[2];
   char buf[1 + sizeof (struct islet_err)];
+  struct islet_err net_err;
+  int net_rc;
   pid_t pid;
   ssize_t n;
 
@@ -160,6 +162,9 @@ sandbox_start_init (struct sandbox *sb, struct islet_err *err)
     }
   close (sv[1]);
   sb->init_pid = pid;
+  /* an init that fails meanwhile says why first: the link's failure is
+     told when the init asks for its maps */
+  net_rc = net_up_early (sb, pid, &net_err);
   for (;;)
     {
       n = read (sv[0], buf, sizeof buf);
@@ -173,6 +178,12 @@ sandbox_start_init (struct sandbox *sb, struct islet_err *err)
       if (buf[0] == SYNC_NEED_MAPS)
         {
           char ok = SYNC_MAPS_DONE;
+          if (net_rc < 0)
+            {
+              *err = net_err;
+              close (sv[0]);
+              return -1;
+            }
           if (islet_idmap_write (pid, sb->uid_base, err) < 0 || start_outside (sb, err) < 0)
             {
               close (sv[0]);

@@ -366,7 +366,7 @@ start_outside (struct sandbox *sb, struct islet_err *err)
 {
   cleanup_free char *sock = islet_xasprintf ("%s/ctl.sock", sb->dir);
 
-  if (islet_ns_open (sb->init_pid, sb->ns, err) < 0 || net_up (sb, err) < 0)
+  if (islet_ns_open (sb->init_pid, sb->ns, err) < 0)
     return -1;
   sb->lfd = listen_on (sock, err);
   if (sb->lfd < 0)
@@ -845,9 +845,11 @@ warm_fill (const char *state_dir)
 static int
 supervise_sandbox (const char *state_dir, const char *id, int ready_fd)
 {
-  struct sandbox sb = {
-    .ns = { -1, -1, -1, -1, -1, -1, -1 }, .net_slot_fd = -1, .ready_fd = ready_fd, .lfd = -1
-  };
+  struct sandbox sb = { .ns = { -1, -1, -1, -1, -1, -1, -1 },
+                        .net_slot_fd = -1,
+                        .dns_sock = -1,
+                        .ready_fd = ready_fd,
+                        .lfd = -1 };
   struct islet_err e = { 0 };
   cleanup_free char *sock = NULL;
   cleanup_free char *logpath = NULL;
@@ -907,6 +909,8 @@ supervise_sandbox (const char *state_dir, const char *id, int ready_fd)
     }
   /* the init said "ok" to the creator (init.c) */
   close (ready_fd);
+  if (net_dns_run (&sb, &e) < 0)
+    logmsg ("the sandbox's DNS responder: %s", e.msg);
   lfd = sb.lfd;
   conn = loop (&sb, lfd, sfd);
   /* No new request may reach a sandbox that is going away. */

@@ -173,17 +173,17 @@ slot_release (struct sandbox *sb)
   sb->net_slot_fd = -1;
 }
 
-/* The sandbox's DNS responder: a child of the supervisor, in the host's
- * network namespace, on the gateway's port 53 (net_dns.c). */
+/* The sandbox's DNS responder, in two steps: its socket on the gateway's
+ * port 53 is bound with the link (a query sent before the responder runs
+ * waits in the socket's queue), and the responder, a child of the
+ * supervisor in the host's network namespace (net_dns.c), is forked once
+ * the creator has its answer: the fork is off the create's path. */
 static int
-dns_start (struct sandbox *sb, struct islet_err *err)
+dns_bind (struct sandbox *sb, struct islet_err *err)
 {
-  struct sockaddr_in up, me = { .sin_family = AF_INET, .sin_port = htons (53) };
+  struct sockaddr_in me = { .sin_family = AF_INET, .sin_port = htons (53) };
   int sock;
-  pid_t pid;
 
-  if (islet_netdns_upstream (getenv ("ISLET_DNS"), &up, err) < 0)
-    return -1;
   me.sin_addr.s_addr = sb->link.host;
   sock = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (sock < 0)
@@ -193,6 +193,25 @@ dns_start (struct sandbox *sb, struct islet_err *err)
       int e = errno;
       close (sock);
       return islet_fail (err, ISLET_E_SYSTEM, e, "bind the sandbox's DNS responder");
+    }
+  sb->dns_sock = sock;
+  return 0;
+}
+
+int
+net_dns_run (struct sandbox *sb, struct islet_err *err)
+{
+  struct sockaddr_in up;
+  int sock = sb->dns_sock;
+  pid_t pid;
+
+  if (sock < 0)
+    return 0;
+  sb->dns_sock = -1;
+  if (islet_netdns_upstream (getenv ("ISLET_DNS"), &up, err) < 0)
+    {
+      close (sock);
+      return -1;
     }
   pid = fork ();
   if (pid == 0)
@@ -214,6 +233,14 @@ dns_start (struct sandbox *sb, struct islet_err *err)
   return 0;
 }
 
+static int
+dns_start (struct sandbox *sb, struct islet_err *err)
+{
+  if (dns_bind (sb, err) < 0)
+    return -1;
+  return net_dns_run (sb, err);
+}
+
 void
 net_dns_stop (struct sandbox *sb)
 {
@@ -223,25 +250,29 @@ net_dns_stop (struct sandbox *sb)
 }
 
 int
-net_up (struct sandbox *sb, struct islet_err *err)
+net_up (struct sandbox *sb, int netns_fd, struct islet_err *err)
 {
+  struct sockaddr_in up;
   uint64_t t[5];
 
   if (sb->net_slot_fd < 0)
     return 0;
+  /* the upstream is checked now: a create without one fails, with why */
+  if (islet_netdns_upstream (getenv ("ISLET_DNS"), &up, err) < 0)
+    return -1;
   t[0] = islet_now_ns ();
   /* the host's end stays down until the elements that filter it exist */
-  if (islet_netlink_create (sb->ns[ISLET_NS_NET], &sb->link, err) < 0)
+  if (islet_netlink_create (netns_fd, &sb->link, err) < 0)
     return islet_wrap (err, "the sandbox's network");
   t[1] = islet_now_ns ();
   if (islet_netfilter_apply (&sb->link, &sb->net, err) < 0)
     return -1;
   sb->net_filtered = true;
   t[2] = islet_now_ns ();
-  if (islet_netlink_up (sb->ns[ISLET_NS_NET], &sb->link, err) < 0)
+  if (islet_netlink_up (netns_fd, &sb->link, err) < 0)
     return islet_wrap (err, "the sandbox's network");
   t[3] = islet_now_ns ();
-  if (dns_start (sb, err) < 0)
+  if (dns_bind (sb, err) < 0)
     return -1;
   t[4] = islet_now_ns ();
   fprintf (stderr,
@@ -252,12 +283,30 @@ net_up (struct sandbox *sb, struct islet_err *err)
   return 0;
 }
 
+int
+net_up_early (struct sandbox *sb, pid_t init_pid, struct islet_err *err)
+{
+  char path[64];
+  cleanup_close int ns = -1;
+
+  if (sb->net_slot_fd < 0)
+    return 0;
+  snprintf (path, sizeof path, "/proc/%d/ns/net", (int) init_pid);
+  ns = open (path, O_RDONLY | O_CLOEXEC);
+  if (ns < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", path);
+  return net_up (sb, ns, err);
+}
+
 /* Stop the responder and wait for it: a new one binds the same port. */
 static void
 dns_stop_wait (struct sandbox *sb)
 {
   pid_t pid = sb->dns_pid;
 
+  if (sb->dns_sock >= 0)
+    close (sb->dns_sock);
+  sb->dns_sock = -1;
   if (pid <= 0)
     return;
   net_dns_stop (sb);
@@ -316,7 +365,7 @@ net_update (struct sandbox *sb, struct islet_err *err)
     {
       if (net_slot_take (sb, err) < 0)
         return -1;
-      if (net_up (sb, err) < 0)
+      if (net_up (sb, sb->ns[ISLET_NS_NET], err) < 0 || net_dns_run (sb, err) < 0)
         {
           link_release (sb, &sb->net);
           return -1;

@@ -45,6 +45,7 @@ struct sandbox
   int net_slot_fd;           /* the slot's lock, held for the supervisor's life */
   bool net_filtered;         /* its elements are in the host's table */
   pid_t dns_pid;             /* its DNS responder (net_dns.c), 0 if none */
+  int dns_sock;              /* the responder's socket, bound, until it is forked */
   bool build;                /* a build's RUN sandbox: its commands get ISLET_BUILD_CAPS */
   int ready_fd;              /* the creator's pipe, until the init has said "ok" on it */
   int lfd;                   /* ctl.sock, listening, once the start got that far */
@@ -52,11 +53,17 @@ struct sandbox
 
 /* net.c: a slot for the sandbox's link (before its init starts, so the
  * init can name its gateway in /etc/resolv.conf), then the link, its filter
- * elements and its DNS responder once the namespace exists; net_down undoes
- * what net_up did (the pair goes with the namespace) and frees the slot.
- * Mode none: nothing. */
+ * elements and its DNS responder's socket in the network namespace
+ * netns_fd; net_dns_run forks the responder on that socket; net_down
+ * undoes what net_up did (the pair goes with the namespace) and frees the
+ * slot.  Mode none: nothing. */
 int net_slot_take (struct sandbox *sb, struct islet_err *err) ISLET_MUST_CHECK;
-int net_up (struct sandbox *sb, struct islet_err *err) ISLET_MUST_CHECK;
+int net_up (struct sandbox *sb, int netns_fd, struct islet_err *err) ISLET_MUST_CHECK;
+int net_dns_run (struct sandbox *sb, struct islet_err *err) ISLET_MUST_CHECK;
+/* net_up in the network namespace of the just-cloned init, while the init
+ * builds its root: the link costs the create nothing when it is ready
+ * first (init.c). */
+int net_up_early (struct sandbox *sb, pid_t init_pid, struct islet_err *err) ISLET_MUST_CHECK;
 void net_down (struct sandbox *sb);
 /* net.c: apply the network of the sandbox's config.json again (a change
  * made while it runs): a link made or removed, the elements replaced. */
@@ -73,11 +80,12 @@ void net_sweep (void);
 int net_reset (struct islet_err *err) ISLET_MUST_CHECK;
 
 /* init.c: start pid 1 in new namespaces; returns when the sandbox is ready.
- * Once the init has made its user namespace, the supervisor calls
- * start_outside (main.c: the namespace fds, the network, ctl.sock), and
- * only then lets the init finish; the init itself tells the creator "ok" on
- * sb->ready_fd when it is confined, one hand-over fewer than through the
- * supervisor. */
+ * As soon as the init is cloned, the supervisor sets its network up
+ * (net_up_early) while the init builds its root; once the init has made
+ * its user namespace, the supervisor calls start_outside (main.c: the
+ * namespace fds, ctl.sock), and only then lets the init finish; the init
+ * itself tells the creator "ok" on sb->ready_fd when it is confined, one
+ * hand-over fewer than through the supervisor. */
 int sandbox_start_init (struct sandbox *sb, struct islet_err *err);
 int start_outside (struct sandbox *sb, struct islet_err *err);
 
