@@ -364,9 +364,12 @@ void api_snapshot_activate (struct req *r, struct resp *out);
 void api_sandbox_delete (struct req *r, struct resp *out);
 void api_sandbox_labels (struct req *r, struct resp *out);
 void api_sandbox_toolbox_url (struct req *r, struct resp *out);
-/* build_logs.c: a sandbox's build log, its URL and its text (?follow=true) */
+/* build_logs.c: a sandbox's or a snapshot's build log, its URL and its
+ * text (?follow=true) */
 void api_sandbox_build_logs_url (struct req *r, struct resp *out);
 void api_sandbox_build_logs (struct req *r, struct resp *out);
+void api_snapshot_build_logs_url (struct req *r, struct resp *out);
+void api_snapshot_build_logs (struct req *r, struct resp *out);
 void api_sandbox_autostop (struct req *r, struct resp *out);
 void api_sandbox_autoarchive (struct req *r, struct resp *out);
 void api_sandbox_autodelete (struct req *r, struct resp *out);

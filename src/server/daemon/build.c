@@ -2,9 +2,9 @@
  * (buildInfo.dockerfileContent), built by an islet-image child (`build -f
  * -`, the Dockerfile on its stdin) as `islet image build` builds it: each RUN
  * in an islet sandbox of its own, never in isletd or on the host.  A
- * sandbox's build (owned_pending.c) runs while its create has answered, and
- * keeps the child's output as its build log (the first BUILD_LOG_MAX
- * bytes); snapshot.create's request waits for it.  A key has at most BUILDS_PER_KEY running and
+ * sandbox's or a snapshot's build (owned_pending.c) runs while its create
+ * has answered, and keeps the child's output as its build log (the first
+ * BUILD_LOG_MAX bytes).  A key has at most BUILDS_PER_KEY running and
  * BUILDS_WAITING waiting for a slot (a 429 past that), and the machine at
  * most BUILDS_RUNNING running, so one key's builds never hold another's
  * back for longer than one build; each RUN's

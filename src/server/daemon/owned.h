@@ -256,6 +256,24 @@ char *owned_pending_log (struct srv *srv, const char *id);
 bool owned_pending_running (struct srv *srv, const char *id);
 /* Its log and failure removed (a delete). */
 void owned_pending_forget (struct srv *srv, const char *id);
+/* Room for one more image build of k (its sandboxes' and its snapshots'
+ * count alike), else ISLET_E_LIMIT; *first (may be NULL): whether k has no
+ * other build running or waiting. */
+int owned_build_room (const struct owner *k, bool *first, struct islet_err *err) ISLET_MUST_CHECK;
+/* Each context hash (NULL-terminated; NULL: none) uploaded by k, else
+ * the error that names it. */
+int owned_contexts_here (const struct owner *k, char *const *contexts,
+                         struct islet_err *err) ISLET_MUST_CHECK;
+/* snapshot.create from an Image: snapshot snap_id's build, in a thread
+ * of its own as a sandbox's (its log followed by the same reader); its
+ * row building once the build has a slot, then active with the image or
+ * build_failed with the reason. */
+int owned_pending_snapshot_build (const struct owner *k, const char *snap_id,
+                                  const char *dockerfile, char *const *contexts,
+                                  struct islet_err *err) ISLET_MUST_CHECK;
+/* Snapshot snap_id's build called off and waited for (no-op when none runs). */
+int owned_pending_snapshot_cancel (struct srv *srv, const char *snap_id,
+                                   struct islet_err *err) ISLET_MUST_CHECK;
 
 /* for owned_pending.c: the parts of a create that owned.c writes */
 void owned_row_of (const struct owner *k, const struct owned_spec *spec,
@@ -271,6 +289,12 @@ void owned_event (const struct owner *k, const struct owned *o, const char *stat
  * pending while its pull (pull.c) is queued, pulling, then active or error. */
 int owned_snapshot_of_image (const struct owner *k, const char *name, const char *image,
                              struct islet_store_snapshot *out,
+                             struct islet_err *err) ISLET_MUST_CHECK;
+/* snapshot.create from an Image: the row at once, pending (building when
+ * the key has no other build), its build in the background
+ * (owned_pending_snapshot_build). */
+int owned_snapshot_of_build (const struct owner *k, const char *name, const char *dockerfile,
+                             char *const *contexts, struct islet_store_snapshot *out,
                              struct islet_err *err) ISLET_MUST_CHECK;
 /* A key's snapshot of its sandbox's files, running or stopped. */
 int owned_snapshot_take (const struct owner *k, const struct owned *o, const char *name,

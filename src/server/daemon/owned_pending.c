@@ -15,7 +15,12 @@
  * state and reason are kept beside it (ID.failed), as the row's phase keeps
  * only that it failed.  A kill of isletd leaves rows building: the sweep at
  * the next start fails them (owned_pending_swept), destroying a sandbox
- * the job had begun, so none is ever started without its image. */
+ * the job had begun, so none is ever started without its image.
+ *
+ * snapshot.create from an Image is a job too, of the snapshot's row (its
+ * id a UUID): the same slots, log and call-off, its states the snapshot's
+ * (pending, building, then active with the built image or build_failed);
+ * its delete waits for the job's end, so that nothing of it is left. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -23,6 +28,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "islet/util.h"
@@ -52,7 +58,8 @@ struct job
   struct job *next;
   struct srv *srv;
   int64_t key_id;
-  char id[ISLET_ID_LEN + 1];
+  char id[40];   /* the sandbox's, or the snapshot's (a UUID) */
+  bool snapshot; /* a snapshot's build: its row is the snapshot's, no sandbox is made */
   enum stage stage;
   bool cancelled;
   pid_t pid; /* islet-image's, while it runs */
@@ -176,6 +183,17 @@ fail (struct srv *srv, const char *id, const char *word, const char *reason)
 
 /* ---- the job's thread ---- */
 
+/* A snapshot's row in its new state (a delete may have removed it: then
+ * the update touches nothing). */
+static void
+snapshot_mark (struct job *j, const char *state, const char *error)
+{
+  struct islet_err e;
+
+  if (islet_store_snapshot_set_state (j->srv->store, j->id, state, error, &e) < 0)
+    fprintf (stderr, "isletd: snapshot %s: %s\n", j->id, e.msg);
+}
+
 static void
 on_building (void *arg)
 {
@@ -184,7 +202,10 @@ on_building (void *arg)
   pthread_mutex_lock (&jobs_lock);
   j->stage = ST_BUILDING;
   pthread_mutex_unlock (&jobs_lock);
-  job_event (j->srv, j->key_id, j->id, stage_words[ST_PENDING]);
+  if (j->snapshot)
+    snapshot_mark (j, "building", NULL);
+  else
+    job_event (j->srv, j->key_id, j->id, stage_words[ST_PENDING]);
 }
 
 static void
@@ -296,6 +317,22 @@ failed_event (struct job *j, const char *old_state)
   job_event (j->srv, j->key_id, j->id, old_state);
 }
 
+/* A snapshot's build ended: its row active with the image, or
+ * build_failed with the reason; a row a delete removed stays removed, a
+ * stop's leftover is the sweep's (owned_snapshot_sweep). */
+static void
+snapshot_end (struct job *j, int rc, const char *image, const struct islet_err *err)
+{
+  struct islet_err e;
+
+  if (is_cancelled (j) || (rc < 0 && __atomic_load_n (&j->srv->stopping, __ATOMIC_ACQUIRE)))
+    return;
+  if (rc < 0)
+    snapshot_mark (j, "build_failed", err->msg);
+  else if (islet_store_snapshot_built (j->srv->store, j->id, image, &e) < 0)
+    fprintf (stderr, "isletd: snapshot %s: %s\n", j->id, e.msg);
+}
+
 static void *
 job_thread (void *arg)
 {
@@ -309,6 +346,11 @@ job_thread (void *arg)
   int rc;
 
   rc = job_image (j, log, image, &err);
+  if (j->snapshot)
+    {
+      snapshot_end (j, rc, image, &err);
+      goto out;
+    }
   pthread_mutex_lock (&jobs_lock);
   cancelled = j->cancelled;
   if (!cancelled && rc == 0)
@@ -337,6 +379,7 @@ job_thread (void *arg)
          event, and the state alone from a state.updated */
       job_event (srv, j->key_id, j->id, NULL);
     }
+out:
   pthread_mutex_lock (&jobs_lock);
   for (struct job **at = &jobs; *at; at = &(*at)->next)
     if (*at == j)
@@ -363,12 +406,10 @@ job_new (const struct owner *k, const struct owned_spec *spec, const char *id, c
 
   *j = (struct job){ .srv = k->srv,
                      .key_id = k->key_id,
+                     .snapshot = spec == NULL,
                      .stage = dockerfile ? ST_PENDING : ST_PULLING,
                      .pull_ref = pull_ref ? islet_xstrdup (pull_ref) : NULL,
-                     .dockerfile = dockerfile ? islet_xstrdup (dockerfile) : NULL,
-                     .limits = spec->limits,
-                     .net = spec->net,
-                     .n_volumes = spec->n_volumes };
+                     .dockerfile = dockerfile ? islet_xstrdup (dockerfile) : NULL };
   snprintf (j->id, sizeof j->id, "%s", id);
   while (contexts && contexts[n])
     n++;
@@ -376,6 +417,11 @@ job_new (const struct owner *k, const struct owned_spec *spec, const char *id, c
     j->contexts = islet_xcalloc (n + 1, sizeof *j->contexts);
   for (size_t i = 0; i < n; i++)
     j->contexts[i] = islet_xstrdup (contexts[i]);
+  if (spec == NULL)
+    return j;
+  j->limits = spec->limits;
+  j->net = spec->net;
+  j->n_volumes = spec->n_volumes;
   j->volumes = islet_xcalloc (spec->n_volumes + 1, sizeof *j->volumes);
   for (size_t i = 0; i < spec->n_volumes; i++)
     j->volumes[i] = (struct islet_volume_mount){
@@ -399,6 +445,35 @@ builds_held (const struct owner *k)
       n++;
   pthread_mutex_unlock (&jobs_lock);
   return n;
+}
+
+int
+owned_build_room (const struct owner *k, bool *first, struct islet_err *err)
+{
+  int held = builds_held (k);
+
+  /* the build slots' bound (build.c), said at the create rather than as
+     a sandbox or snapshot failed later */
+  if (held >= OWNED_BUILDS_HELD)
+    return islet_fail (err, ISLET_E_LIMIT, 0,
+                       "%d image builds of this key are waiting or running: try again when one "
+                       "is done",
+                       OWNED_BUILDS_HELD);
+  if (first)
+    *first = held == 0;
+  return 0;
+}
+
+int
+owned_contexts_here (const struct owner *k, char *const *contexts, struct islet_err *err)
+{
+  for (size_t i = 0; contexts && contexts[i]; i++)
+    {
+      cleanup_free char *path = NULL;
+      if (object_storage_context_path (k->srv, k->key_id, contexts[i], &path, err) < 0)
+        return -1;
+    }
+  return 0;
 }
 
 /* Its log, empty, so that its URL answers from the start. */
@@ -450,49 +525,19 @@ row_claim (const struct owner *k, const struct owned_spec *spec, struct islet_st
   return islet_store_sandbox_claim (k->srv->store, row, &q, err);
 }
 
-int
-owned_create_pending (const struct owner *k, const struct owned_spec *spec, const char *pull_ref,
-                      const char *dockerfile, char *const *contexts, struct owned *o,
-                      struct islet_err *err)
+/* j listed and its thread started; j freed if it cannot be. */
+static int
+job_start (struct job *j, struct islet_err *err)
 {
-  struct job *j;
+  struct srv *srv = j->srv;
   pthread_attr_t attr;
   pthread_t t;
-  struct islet_err e;
   int rc;
 
-  *o = (struct owned){ 0 };
-  /* a context the key has not uploaded is the request's fault: said now */
-  for (size_t i = 0; contexts && contexts[i]; i++)
-    {
-      cleanup_free char *path = NULL;
-      if (object_storage_context_path (k->srv, k->key_id, contexts[i], &path, err) < 0)
-        return -1;
-    }
-  if (spec->name && !owned_name_ok (spec->name))
-    return islet_fail (err, ISLET_E_INVALID, 0,
-                       "name must be 1 to 255 bytes, without '/' or control characters");
-  /* the build slots' bound (build.c), said at the create rather than as
-     a sandbox failed later */
-  if (dockerfile && builds_held (k) >= OWNED_BUILDS_HELD)
-    return islet_fail (err, ISLET_E_LIMIT, 0,
-                       "%d image builds of this key are waiting or running: try again when one "
-                       "is done",
-                       OWNED_BUILDS_HELD);
-  if (row_claim (k, spec, &o->row, err) < 0)
-    {
-      owned_fini (o);
-      return -1;
-    }
-  if (log_begin (k->srv, o->row.id, err) < 0
-      || (spec->is_public
-          && islet_store_sandbox_set_public (k->srv->store, o->row.id, true, err) < 0))
-    goto undo;
-  j = job_new (k, spec, o->row.id, pull_ref, dockerfile, contexts);
   pthread_mutex_lock (&jobs_lock);
   j->next = jobs;
   jobs = j;
-  srv_stream_begin (k->srv);
+  srv_stream_begin (srv);
   pthread_attr_init (&attr);
   pthread_attr_setdetachstate (&attr, PTHREAD_CREATE_DETACHED);
   rc = pthread_create (&t, &attr, job_thread, j);
@@ -502,11 +547,88 @@ owned_create_pending (const struct owner *k, const struct owned_spec *spec, cons
       jobs = j->next;
       pthread_mutex_unlock (&jobs_lock);
       job_free (j);
-      srv_stream_end (k->srv);
-      islet_fail (err, ISLET_E_SYSTEM, rc, "start the image's job");
-      goto undo;
+      srv_stream_end (srv);
+      return islet_fail (err, ISLET_E_SYSTEM, rc, "start the image's job");
     }
   pthread_mutex_unlock (&jobs_lock);
+  return 0;
+}
+
+int
+owned_pending_snapshot_build (const struct owner *k, const char *snap_id, const char *dockerfile,
+                              char *const *contexts, struct islet_err *err)
+{
+  if (log_begin (k->srv, snap_id, err) < 0)
+    return -1;
+  if (job_start (job_new (k, NULL, snap_id, NULL, dockerfile, contexts), err) < 0)
+    {
+      owned_pending_forget (k->srv, snap_id);
+      return -1;
+    }
+  return 0;
+}
+
+/* Called off at once: its child killed, its wait for a slot ended. */
+static void
+job_cancel (struct job *j)
+{
+  j->cancelled = true;
+  if (j->pid > 0)
+    kill (j->pid, SIGKILL);
+}
+
+/* The job ends within this of its call-off: its child is killed, and what
+ * it leaves (the RUN's sandbox) is reaped (build.c). */
+#define CANCEL_WAIT_S 30
+
+int
+owned_pending_snapshot_cancel (struct srv *srv, const char *snap_id, struct islet_err *err)
+{
+  struct timespec until;
+  struct job *j;
+  int rc = 0;
+
+  clock_gettime (CLOCK_REALTIME, &until);
+  until.tv_sec += CANCEL_WAIT_S;
+  pthread_mutex_lock (&jobs_lock);
+  if ((j = job_find (srv, snap_id)) != NULL)
+    job_cancel (j);
+  while (rc == 0 && job_find (srv, snap_id) != NULL)
+    rc = pthread_cond_timedwait (&jobs_changed, &jobs_lock, &until);
+  pthread_mutex_unlock (&jobs_lock);
+  if (rc != 0)
+    return islet_fail (err, ISLET_E_SYSTEM, rc, "the build did not end within %d s of its call-off",
+                       CANCEL_WAIT_S);
+  return 0;
+}
+
+int
+owned_create_pending (const struct owner *k, const struct owned_spec *spec, const char *pull_ref,
+                      const char *dockerfile, char *const *contexts, struct owned *o,
+                      struct islet_err *err)
+{
+  struct islet_err e;
+
+  *o = (struct owned){ 0 };
+  /* a context the key has not uploaded is the request's fault: said now */
+  if (owned_contexts_here (k, contexts, err) < 0)
+    return -1;
+  if (spec->name && !owned_name_ok (spec->name))
+    return islet_fail (err, ISLET_E_INVALID, 0,
+                       "name must be 1 to 255 bytes, without '/' or control characters");
+  if (dockerfile && owned_build_room (k, NULL, err) < 0)
+    return -1;
+  if (row_claim (k, spec, &o->row, err) < 0)
+    {
+      owned_fini (o);
+      return -1;
+    }
+  if (log_begin (k->srv, o->row.id, err) < 0
+      || (spec->is_public
+          && islet_store_sandbox_set_public (k->srv->store, o->row.id, true, err) < 0))
+    goto undo;
+  if (job_start (job_new (k, spec, o->row.id, pull_ref, dockerfile, contexts), err) < 0)
+    goto undo;
   owned_pending_info (&o->row, &o->info);
   o->info.net = spec->net;
   owned_event (k, o, NULL, NULL);
@@ -533,11 +655,7 @@ owned_pending_destroy (const struct owner *k, struct owned *o, struct islet_err 
   while ((j = job_find (k->srv, o->row.id)) != NULL && j->stage == ST_STARTING)
     pthread_cond_wait (&jobs_changed, &jobs_lock);
   if (j)
-    {
-      j->cancelled = true;
-      if (j->pid > 0)
-        kill (j->pid, SIGKILL);
-    }
+    job_cancel (j);
   pthread_mutex_unlock (&jobs_lock);
   if (j == NULL)
     {

@@ -86,6 +86,42 @@ fail:
 }
 
 int
+owned_snapshot_of_build (const struct owner *k, const char *name, const char *dockerfile,
+                         char *const *contexts, struct islet_store_snapshot *out,
+                         struct islet_err *err)
+{
+  int64_t now = (int64_t) time (NULL);
+  struct islet_err e;
+  bool first = false;
+
+  if (check_name (name, err) < 0 || owned_contexts_here (k, contexts, err) < 0
+      || owned_build_room (k, &first, err) < 0)
+    return -1;
+  /* the image is the build's id once it is made; until then none */
+  *out = (struct islet_store_snapshot){
+    .key_id = k->key_id,
+    .name = islet_xstrdup (name),
+    .image = islet_xstrdup (""),
+    .state = islet_xstrdup (first ? "building" : "pending"),
+    .created = now,
+    .updated = now,
+  };
+  new_uuid (out->id);
+  if (islet_store_snapshot_add (k->srv->store, out, err) < 0)
+    goto fail;
+  if (owned_pending_snapshot_build (k, out->id, dockerfile, contexts, err) < 0)
+    {
+      if (islet_store_snapshot_delete (k->srv->store, out->id, &e) < 0)
+        fprintf (stderr, "isletd: %s\n", e.msg);
+      goto fail;
+    }
+  return 0;
+fail:
+  islet_store_snapshot_fini (out);
+  return -1;
+}
+
+int
 owned_snapshot_take (const struct owner *k, const struct owned *o, const char *name,
                      struct islet_store_snapshot *out, struct islet_err *err)
 {
@@ -165,7 +201,13 @@ owned_snapshot_delete (const struct owner *k, const char *ref, struct islet_err 
 
   if (owned_snapshot_get (k, ref, &s, err) < 0)
     return -1;
-  if (s.core == NULL && image_user (k, &s, user, sizeof user, err) < 0)
+  /* a build under way is called off first: its image never made */
+  if ((strcmp (s.state, "pending") == 0 || strcmp (s.state, "building") == 0)
+      && owned_pending_snapshot_cancel (k->srv, s.id, err) < 0)
+    goto out;
+  if (s.core == NULL && s.image[0] == '\0')
+    user[0] = '\0'; /* a build's, not made: no sandbox runs on it */
+  else if (s.core == NULL && image_user (k, &s, user, sizeof user, err) < 0)
     goto out;
   if (s.core == NULL && user[0])
     {
@@ -182,6 +224,8 @@ owned_snapshot_delete (const struct owner *k, const char *ref, struct islet_err 
       goto out;
     }
   rc = islet_store_snapshot_delete (k->srv->store, s.id, err);
+  if (rc == 0)
+    owned_pending_forget (k->srv, s.id); /* its build's log */
 out:
   islet_store_snapshot_fini (&s);
   return rc;
@@ -209,6 +253,16 @@ owned_snapshot_spec (const struct owner *k, const char *ref, struct owned_spec *
   return 0;
 }
 
+/* Whether s is snapshot.create's of an Image: a build's row has a log,
+ * from its create on, until it is deleted. */
+static bool
+built_by_us (struct srv *srv, const struct islet_store_snapshot *s)
+{
+  cleanup_free char *log = owned_pending_log (srv, s->id);
+
+  return s->core == NULL && access (log, F_OK) == 0;
+}
+
 void
 owned_snapshot_sweep (struct srv *srv)
 {
@@ -225,12 +279,22 @@ owned_snapshot_sweep (struct srv *srv)
     {
       /* a pull's child died with isletd: the store recorded nothing of it
        * unless it was complete, but the row cannot know which */
-      if ((strcmp (v[i].state, "pending") == 0 || strcmp (v[i].state, "pulling") == 0)
-          && islet_store_snapshot_set_state (srv->store, v[i].id, "error",
-                                             "the pull was cut short by a stop of isletd: "
-                                             "delete the snapshot and create it again",
-                                             &e)
-                 == 0)
+      if (built_by_us (srv, &v[i]))
+        {
+          if ((strcmp (v[i].state, "pending") == 0 || strcmp (v[i].state, "building") == 0)
+              && islet_store_snapshot_set_state (srv->store, v[i].id, "build_failed",
+                                                 "isletd stopped before its image was built: "
+                                                 "delete the snapshot and create it again",
+                                                 &e)
+                     == 0)
+            swept++;
+        }
+      else if ((strcmp (v[i].state, "pending") == 0 || strcmp (v[i].state, "pulling") == 0)
+               && islet_store_snapshot_set_state (srv->store, v[i].id, "error",
+                                                  "the pull was cut short by a stop of isletd: "
+                                                  "delete the snapshot and create it again",
+                                                  &e)
+                      == 0)
         swept++;
       if (strcmp (v[i].state, "snapshotting") == 0
           && (v[i].core == NULL || islet_snapshot_rm (srv->ctx, v[i].core, &e) == 0

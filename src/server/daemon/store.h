@@ -267,6 +267,9 @@ int islet_store_snapshot_set_state (struct islet_store *st, const char *id, cons
                                     const char *error, struct islet_err *err) ISLET_MUST_CHECK;
 int islet_store_snapshot_delete (struct islet_store *st, const char *id,
                                  struct islet_err *err) ISLET_MUST_CHECK;
+/* A built snapshot: its image (the build's id) and state active. */
+int islet_store_snapshot_built (struct islet_store *st, const char *id, const char *image,
+                                struct islet_err *err) ISLET_MUST_CHECK;
 
 /* Whether a stopped sandbox is archived (sandbox_archived, store_snapshot.c). */
 int islet_store_sandbox_archived (struct islet_store *st, const char *id, bool *out,

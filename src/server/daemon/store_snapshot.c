@@ -159,6 +159,27 @@ islet_store_snapshot_set_state (struct islet_store *st, const char *id, const ch
 }
 
 int
+islet_store_snapshot_built (struct islet_store *st, const char *id, const char *image,
+                            struct islet_err *err)
+{
+  STORE_LOCKED (st);
+  cleanup_stmt sqlite3_stmt *s = NULL;
+
+  if (store_prepare (st,
+                     "UPDATE snapshots SET image = ?, state = 'active', error = NULL, updated = ? "
+                     "WHERE id = ?",
+                     &s, err)
+      < 0)
+    return -1;
+  sqlite3_bind_text (s, 1, image, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (s, 2, (int64_t) time (NULL));
+  sqlite3_bind_text (s, 3, id, -1, SQLITE_STATIC);
+  if (sqlite3_step (s) != SQLITE_DONE)
+    return store_db_fail (st, err, "mark snapshot built");
+  return 0;
+}
+
+int
 islet_store_snapshot_delete (struct islet_store *st, const char *id, struct islet_err *err)
 {
   STORE_LOCKED (st);

@@ -34,14 +34,14 @@ api_snapshot_create (struct req *r, struct resp *out)
   const char *name = NULL, *image = NULL;
   cleanup_free char *from = NULL, *dockerfile = NULL;
   __attribute__ ((cleanup (strv_freep))) char **contexts = NULL;
-  char built[72];
   struct islet_err err;
 
   if (j == NULL || field_string (j, "name", &name, out) < 0
       || field_string (j, "imageName", &image, out) < 0)
     return;
   /* an Image: a FROM line alone names the image; any other Dockerfile is
-     built first (the request waits), and the snapshot is its result */
+     built in the background, the answer at once (pending or building), and
+     the snapshot is its result */
   if (daytona_build_info (j, &from, &dockerfile, &contexts, out) < 0)
     return;
   if ((from || dockerfile) && image)
@@ -53,12 +53,9 @@ api_snapshot_create (struct req *r, struct resp *out)
     image = from;
   if (dockerfile)
     {
-      if (owned_image_build (&k, dockerfile, contexts, NULL, built, &err) < 0)
-        {
-          reply_islet_err (out, &err, false);
-          return;
-        }
-      image = built;
+      reply_snapshot (out, owned_snapshot_of_build (&k, name, dockerfile, contexts, &s, &err), &s,
+                      &err);
+      return;
     }
   reply_snapshot (out, owned_snapshot_of_image (&k, name, image, &s, &err), &s, &err);
 }

@@ -38,6 +38,8 @@ static const struct route routes[] = {
   { "GET", "/api/sandbox/{}/toolbox-proxy-url", api_sandbox_toolbox_url, NULL, 0, NULL },
   { "GET", "/api/sandbox/{}/build-logs-url", api_sandbox_build_logs_url, NULL, 0, NULL },
   { "GET", "/api/sandbox/{}/build-logs", api_sandbox_build_logs, NULL, 0, NULL },
+  { "GET", "/api/snapshots/{}/build-logs-url", api_snapshot_build_logs_url, NULL, 0, NULL },
+  { "GET", "/api/snapshots/{}/build-logs", api_snapshot_build_logs, NULL, 0, NULL },
   /* preview links (preview.c; the proxy itself is http/proxy.c) */
   { "GET", "/api/sandbox/{}/ports/{}/preview-url", api_sandbox_preview_url, NULL, 0, NULL },
   { "GET", "/api/sandbox/{}/ports/{}/signed-preview-url", api_sandbox_signed_preview_url, NULL, 0,
