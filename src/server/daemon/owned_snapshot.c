@@ -42,13 +42,49 @@ check_name (const char *name, struct islet_err *err)
   return 0;
 }
 
+/* The key's new row of an image snapshot (image "" while it is built),
+ * added to the store; *out left empty on failure. */
+static int
+row_add (const struct owner *k, const char *name, const char *image, const char *state,
+         struct islet_store_snapshot *out, struct islet_err *err)
+{
+  int64_t now = (int64_t) time (NULL);
+
+  *out = (struct islet_store_snapshot){
+    .key_id = k->key_id,
+    .name = islet_xstrdup (name),
+    .image = islet_xstrdup (image),
+    .state = islet_xstrdup (state),
+    .created = now,
+    .updated = now,
+  };
+  new_uuid (out->id);
+  if (islet_store_snapshot_add (k->srv->store, out, err) < 0)
+    {
+      islet_store_snapshot_fini (out);
+      return -1;
+    }
+  return 0;
+}
+
+/* The row taken back: its pull or build could not start. */
+static int
+row_undo (const struct owner *k, struct islet_store_snapshot *out)
+{
+  struct islet_err e;
+
+  if (islet_store_snapshot_delete (k->srv->store, out->id, &e) < 0)
+    fprintf (stderr, "isletd: %s\n", e.msg);
+  islet_store_snapshot_fini (out);
+  return -1;
+}
+
 /* An image in the store is active at once; another is pending until its
  * pull (pull.c) starts, pulling while it runs. */
 int
 owned_snapshot_of_image (const struct owner *k, const char *name, const char *image,
                          struct islet_store_snapshot *out, struct islet_err *err)
 {
-  int64_t now = (int64_t) time (NULL);
   struct islet_err e;
   bool here;
 
@@ -62,27 +98,11 @@ owned_snapshot_of_image (const struct owner *k, const char *name, const char *im
       *err = e; /* a store that cannot be read; the default image is built, not pulled */
       return -1;
     }
-  *out = (struct islet_store_snapshot){
-    .key_id = k->key_id,
-    .name = islet_xstrdup (name),
-    .image = islet_xstrdup (image),
-    .state = islet_xstrdup (here ? "active" : "pending"),
-    .created = now,
-    .updated = now,
-  };
-  new_uuid (out->id);
-  if (islet_store_snapshot_add (k->srv->store, out, err) < 0)
-    goto fail;
+  if (row_add (k, name, image, here ? "active" : "pending", out, err) < 0)
+    return -1;
   if (!here && owned_pull_start (k, image, out->id, err) < 0)
-    {
-      if (islet_store_snapshot_delete (k->srv->store, out->id, &e) < 0)
-        fprintf (stderr, "isletd: %s\n", e.msg);
-      goto fail;
-    }
+    return row_undo (k, out);
   return 0;
-fail:
-  islet_store_snapshot_fini (out);
-  return -1;
 }
 
 int
@@ -90,35 +110,17 @@ owned_snapshot_of_build (const struct owner *k, const char *name, const char *do
                          char *const *contexts, struct islet_store_snapshot *out,
                          struct islet_err *err)
 {
-  int64_t now = (int64_t) time (NULL);
-  struct islet_err e;
   bool first = false;
 
   if (check_name (name, err) < 0 || owned_contexts_here (k, contexts, err) < 0
       || owned_build_room (k, &first, err) < 0)
     return -1;
   /* the image is the build's id once it is made; until then none */
-  *out = (struct islet_store_snapshot){
-    .key_id = k->key_id,
-    .name = islet_xstrdup (name),
-    .image = islet_xstrdup (""),
-    .state = islet_xstrdup (first ? "building" : "pending"),
-    .created = now,
-    .updated = now,
-  };
-  new_uuid (out->id);
-  if (islet_store_snapshot_add (k->srv->store, out, err) < 0)
-    goto fail;
+  if (row_add (k, name, "", first ? "building" : "pending", out, err) < 0)
+    return -1;
   if (owned_pending_snapshot_build (k, out->id, dockerfile, contexts, err) < 0)
-    {
-      if (islet_store_snapshot_delete (k->srv->store, out->id, &e) < 0)
-        fprintf (stderr, "isletd: %s\n", e.msg);
-      goto fail;
-    }
+    return row_undo (k, out);
   return 0;
-fail:
-  islet_store_snapshot_fini (out);
-  return -1;
 }
 
 int
