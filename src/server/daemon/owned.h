@@ -271,9 +271,10 @@ int owned_contexts_here (const struct owner *k, char *const *contexts,
 int owned_pending_snapshot_build (const struct owner *k, const char *snap_id,
                                   const char *dockerfile, char *const *contexts,
                                   struct islet_err *err) ISLET_MUST_CHECK;
-/* Snapshot snap_id's build called off and waited for (no-op when none runs). */
-int owned_pending_snapshot_cancel (struct srv *srv, const char *snap_id,
-                                   struct islet_err *err) ISLET_MUST_CHECK;
+/* Snapshot snap_id's build called off and its end waited for, a bounded
+ * time (no-op when none runs); a build that outlasts it (one waiting for
+ * its base's pull) makes nothing of its row when it ends. */
+void owned_pending_snapshot_cancel (struct srv *srv, const char *snap_id);
 
 /* for owned_pending.c: the parts of a create that owned.c writes */
 void owned_row_of (const struct owner *k, const struct owned_spec *spec,

@@ -203,10 +203,15 @@ owned_snapshot_delete (const struct owner *k, const char *ref, struct islet_err 
 
   if (owned_snapshot_get (k, ref, &s, err) < 0)
     return -1;
-  /* a build under way is called off first: its image never made */
-  if ((strcmp (s.state, "pending") == 0 || strcmp (s.state, "building") == 0)
-      && owned_pending_snapshot_cancel (k->srv, s.id, err) < 0)
-    goto out;
+  /* a build under way is called off first, its image never made; the
+     row read again, as the build may have ended meanwhile */
+  if (strcmp (s.state, "pending") == 0 || strcmp (s.state, "building") == 0)
+    {
+      owned_pending_snapshot_cancel (k->srv, s.id);
+      islet_store_snapshot_fini (&s);
+      if (owned_snapshot_get (k, ref, &s, err) < 0)
+        return -1;
+    }
   if (s.core == NULL && s.image[0] == '\0')
     user[0] = '\0'; /* a build's, not made: no sandbox runs on it */
   else if (s.core == NULL && image_user (k, &s, user, sizeof user, err) < 0)
