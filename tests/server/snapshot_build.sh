@@ -8,8 +8,9 @@
 # says so.  A failing step: build_failed, errorReason naming the step.  A
 # delete mid-build (running, or waiting for its slot) calls the build off
 # and leaves nothing: no builder, no RUN sandbox, no image, no log.  kill
-# -9 of isletd mid-build: after the restart the snapshot is build_failed,
-# never active, and no sandbox can be made from it.
+# -9 of isletd mid-build: after the restart the snapshot is build_failed
+# (and one waiting behind it too), never active, and no sandbox can be
+# made from it.
 source "$(dirname "$0")/../lib/integration.sh"
 source "$(dirname "$0")/../lib/server.sh"
 source "$(dirname "$0")/../lib/image.sh"
@@ -126,6 +127,8 @@ log "kill -9 of isletd mid-build: build_failed after the restart, never active"
 snap_df killed $'FROM example.test/base:1\nRUN echo long-run && /bin/busybox sleep 120 && echo never >/srv/app/never\n'
 expect_code "create a build to kill" 200
 dead=$(jq -r .id <<<"$BODY")
+snap_df killed-waiting $'FROM example.test/base:1\nRUN echo never >/srv/app/never\n'
+expect_body "a build behind it, pending" '.state == "pending"'
 wait_until 30 build_sb || fail "the build's RUN sandbox never appeared"
 kill -KILL "$SRV_PID"; wait "$SRV_PID" 2>/dev/null || true; SRV_PID=
 srv_start
@@ -133,6 +136,8 @@ api GET /api/snapshots/killed
 expect_code "get after the restart" 200
 expect_body "build_failed, saying isletd stopped" \
   '.state == "build_failed" and (.errorReason | test("isletd stopped"))'
+api GET /api/snapshots/killed-waiting
+expect_body "the waiting one too" '.state == "build_failed" and (.errorReason | test("isletd stopped"))'
 api POST /api/sandbox -H 'Content-Type: application/json' -d '{"snapshot":"killed"}'
 expect_error "a sandbox from the killed build" 409
 sleep 2
@@ -140,6 +145,8 @@ api GET /api/snapshots/killed
 expect_body "still build_failed" '.state == "build_failed"'
 api DELETE /api/snapshots/killed
 expect_code "delete the killed build's snapshot" 200
+api DELETE /api/snapshots/killed-waiting
+expect_code "delete the waiting one" 200
 log "the next build removes the killed one's RUN sandbox"
 snap_df after $'FROM example.test/base:1\nRUN echo after >/srv/app/after\n'
 expect_code "a build after the kill" 200

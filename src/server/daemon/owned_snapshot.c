@@ -284,16 +284,18 @@ owned_snapshot_sweep (struct srv *srv)
     }
   for (size_t i = 0; i < n; i++)
     {
-      /* a pull's child died with isletd: the store recorded nothing of it
-       * unless it was complete, but the row cannot know which */
-      if (built_by_us (srv, &v[i]))
+      /* a build's or a pull's child died with isletd: the store recorded
+       * nothing of it unless it was complete, but the row cannot know
+       * which.  Only a build's row is ever building; a pending one is a
+       * build's when it has a log. */
+      if (strcmp (v[i].state, "building") == 0
+          || (strcmp (v[i].state, "pending") == 0 && built_by_us (srv, &v[i])))
         {
-          if ((strcmp (v[i].state, "pending") == 0 || strcmp (v[i].state, "building") == 0)
-              && islet_store_snapshot_set_state (srv->store, v[i].id, "build_failed",
-                                                 "isletd stopped before its image was built: "
-                                                 "delete the snapshot and create it again",
-                                                 &e)
-                     == 0)
+          if (islet_store_snapshot_set_state (srv->store, v[i].id, "build_failed",
+                                              "isletd stopped before its image was built: "
+                                              "delete the snapshot and create it again",
+                                              &e)
+              == 0)
             swept++;
         }
       else if ((strcmp (v[i].state, "pending") == 0 || strcmp (v[i].state, "pulling") == 0)
