@@ -128,6 +128,14 @@ int islet_oci_pull (const char *state_dir, const char *ref, char *const *insecur
                     uint64_t max_bytes, FILE *progress, json_t **id,
                     struct islet_err *err) ISLET_MUST_CHECK;
 
+/* ---- oci_build_file.c ---- */
+/* The checks of a Dockerfile that need nothing but its text (and whether
+ * the build has a context for COPY): what `islet image build` and isletd's
+ * builds would refuse anyway, refused before anything is made, with the
+ * same message (src/image/oci_build_file.c: the build's own reader). */
+int islet_dockerfile_check (const char *dockerfile, bool has_context,
+                            struct islet_err *err) ISLET_MUST_CHECK;
+
 /* ---- oci_default.c ---- */
 /* The name of the batteries-included default image in a store; a create
  * with no image uses it when the store has it (image.c), else `host`. */

@@ -217,14 +217,17 @@ do_build (const char *state, int argc, char **argv, struct islet_err *err)
       islet_ref_fini (&ref);
     }
   o.limits.timeout_s = o.timeout_s;
+  /* a Dockerfile islet cannot build is refused before its context is unpacked */
+  text = read_dockerfile (file, err);
+  if (text == NULL || islet_dockerfile_check (text, o.context || n_tars, err) < 0)
+    goto out;
   if (n_tars)
     {
       if (build_context_from_tars (state, tars, n_tars, o.max_bytes, &ctx_dir, &ctx_lock, err) < 0)
         goto out;
       o.context = ctx_dir;
     }
-  text = read_dockerfile (file, err);
-  if (text && islet_oci_build (state, &o, text, &id, &cached, err) == 0)
+  if (islet_oci_build (state, &o, text, &id, &cached, err) == 0)
     rc = print (json_pack ("{s:[o],s:b}", "ids", id, "cached", cached));
 out:
   if (ctx_dir)

@@ -95,18 +95,11 @@ from (struct build *b, const struct build_step *st, struct islet_err *err)
   json_t *man, *e;
   size_t i;
 
+  /* its form is build_parse's check: here only what variables made of it */
   if (build_words (st->text, b->pre_from, &w, err) < 0)
+    return islet_wrap (err, "line %u", st->line);
+  if (build_from_image (st, w[0], err) < 0)
     return -1;
-  if (w[0] && w[0][0] == '-')
-    return islet_fail (err, ISLET_E_INVALID, 0, "line %u: FROM `%s`: flags are not supported",
-                       st->line, w[0]);
-  if (w[0] == NULL || (w[1] && (strcasecmp (w[1], "AS") != 0 || w[2] == NULL || w[3])))
-    return islet_fail (err, ISLET_E_INVALID, 0, "line %u: FROM takes IMAGE [AS NAME]", st->line);
-  if (strcmp (w[0], "host") == 0 || strcmp (w[0], "scratch") == 0)
-    return islet_fail (err, ISLET_E_INVALID, 0,
-                       "line %u: FROM %s: a build starts from an image of the store (islet "
-                       "image pull, import or build-default), whose layers it adds to",
-                       st->line, w[0]);
   if (islet_imgstore_open (b->state, w[0], &img, err) < 0)
     return islet_wrap (err, "line %u: FROM `%s` (islet image pull %s puts it in the store)",
                        st->line, w[0], w[0]);
@@ -457,30 +450,17 @@ workdir (struct build *b, const struct build_step *st, size_t idx, bool run, str
   return made ? add_layer (b, tar, err) : 0;
 }
 
-/* `--chown=UID[:GID]` (numeric), the first words of a COPY. */
+/* `--chown=UID[:GID]` (numeric; build_parse refused any other flag), the
+ * first words of a COPY, once variables have values. */
 static int
-copy_flags (const struct build_step *st, char ***w, uint32_t *uid, uint32_t *gid,
+copy_flags (const struct build_step *st, char *const *w, size_t n, uint32_t *uid, uint32_t *gid,
             struct islet_err *err)
 {
-  while ((*w)[0] && strncmp ((*w)[0], "--", 2) == 0)
-    {
-      char *f = (*w)[0], *end;
-      unsigned long u, g;
-      if (strncmp (f, "--chown=", 8) != 0)
-        return islet_fail (err, ISLET_E_INVALID, 0, "line %u: COPY %s is not supported", st->line,
-                           f);
-      u = strtoul (f + 8, &end, 10);
-      g = u;
-      if (*end == ':')
-        g = strtoul (end + 1, &end, 10);
-      if (end == f + 8 || *end != '\0' || u >= 65536 || g >= 65536)
-        return islet_fail (err, ISLET_E_INVALID, 0,
-                           "line %u: COPY %s: --chown takes numeric ids (UID[:GID]) here", st->line,
-                           f);
-      *uid = (uint32_t) u;
-      *gid = (uint32_t) g;
-      (*w)++;
-    }
+  for (size_t i = 0; i < n; i++)
+    if (build_copy_chown (w[i], uid, gid) < 0)
+      return islet_fail (err, ISLET_E_INVALID, 0,
+                         "line %u: COPY %s: --chown takes numeric ids (UID[:GID]) here", st->line,
+                         w[i]);
   return 0;
 }
 
@@ -489,7 +469,7 @@ copy (struct build *b, const struct build_step *st, size_t idx, bool run, struct
 {
   cleanup_strv char **all = NULL;
   char **w;
-  size_t n = 0;
+  size_t n = 0, n_flags = 0;
   uint32_t uid = 0, gid = 0;
   cleanup_free char *dest = NULL, *tar = NULL;
   cleanup_close int fd = -1;
@@ -498,15 +478,13 @@ copy (struct build *b, const struct build_step *st, size_t idx, bool run, struct
   char hash[65] = "";
   int rc;
 
-  if (build_words (st->text, b->vars, &all, err) < 0)
+  if (build_copy_words (st->text, b->vars, &all, &n_flags, err) < 0)
     return islet_wrap (err, "line %u", st->line);
-  w = all;
-  if (copy_flags (st, &w, &uid, &gid, err) < 0)
+  if (copy_flags (st, all, n_flags, &uid, &gid, err) < 0)
     return -1;
+  w = all + n_flags;
   while (w[n])
     n++;
-  if (n < 2)
-    return islet_fail (err, ISLET_E_INVALID, 0, "line %u: COPY takes SOURCE... DEST", st->line);
   if (b->ctx < 0)
     return islet_fail (err, ISLET_E_INVALID, 0,
                        "line %u: COPY needs a build context, and this build has none", st->line);
@@ -547,9 +525,6 @@ run (struct build *b, const struct build_step *st, size_t idx, struct islet_err 
 
   if (!build_exec_form (st->text, &argv))
     {
-      if (strncmp (st->text, "--", 2) == 0)
-        return islet_fail (err, ISLET_E_INVALID, 0, "line %u: RUN flags (%.20s) are not supported",
-                           st->line, st->text);
       argv = islet_xcalloc (4, sizeof *argv);
       argv[0] = islet_xstrdup ("/bin/sh");
       argv[1] = islet_xstrdup ("-c");
@@ -582,17 +557,10 @@ step (struct build *b, size_t idx, bool go, struct islet_err *err)
   if (go && b->o->progress)
     fprintf (b->o->progress, "islet: step %zu/%zu: %s %s\n", idx + 1, b->n_steps,
              build_op_name (st->op), st->text);
-  if (before_from && st->op != OP_ARG && st->op != OP_FROM)
-    return islet_fail (err, ISLET_E_INVALID, 0, "line %u: the first instruction must be FROM",
-                       st->line);
+  /* build_parse saw to the order: one FROM, only ARGs before it */
   switch (st->op)
     {
-    case OP_FROM:
-      if (!before_from)
-        return islet_fail (err, ISLET_E_INVALID, 0,
-                           "line %u: a second FROM: multi-stage builds are not supported",
-                           st->line);
-      return from (b, st, err);
+    case OP_FROM: return from (b, st, err);
     case OP_ARG: return arg (b, st, before_from, err);
     case OP_ENV: return pairs (b, st, true, err);
     case OP_LABEL: return pairs (b, st, false, err);

@@ -67,8 +67,9 @@ struct build_step
 };
 
 /* The steps of a Dockerfile: comments and blank lines dropped, lines ending
- * in a backslash joined.  An instruction islet does not build is an error
- * naming its line. */
+ * in a backslash joined, each instruction's arguments checked as far as
+ * they can be before variables have values.  An instruction islet does not
+ * build, or one written wrongly, is an error naming its line. */
 int build_parse (const char *dockerfile, struct build_step **steps, size_t *n,
                  struct islet_err *err) ISLET_MUST_CHECK;
 void build_steps_free (struct build_step *steps, size_t n);
@@ -77,9 +78,28 @@ const char *build_op_name (enum build_op op);
 /* Split text into words as a Dockerfile does: blanks separate words, '...'
  * keeps everything, "..." and a backslash escape, $NAME and ${NAME},
  * ${NAME:-word} and ${NAME:+word} are replaced from vars (an object of
- * strings; unset is empty) outside single quotes.  NULL-terminated. */
+ * strings; unset is empty; NULL: kept as written) outside single quotes.
+ * NULL-terminated. */
 int build_words (const char *text, json_t *vars, char ***words,
                  struct islet_err *err) ISLET_MUST_CHECK;
+
+/* text with its variables replaced as build_words does, not split. */
+int build_expand (const char *text, json_t *vars, char **out,
+                  struct islet_err *err) ISLET_MUST_CHECK;
+
+/* COPY's arguments: its `--flag` words (*n_flags of them) first, then the
+ * sources and the destination, from the JSON form (each string expanded,
+ * never split) or from words. */
+int build_copy_words (const char *text, json_t *vars, char ***words, size_t *n_flags,
+                      struct islet_err *err) ISLET_MUST_CHECK;
+
+/* FROM's image (st's first word, its variables replaced or not): `host`
+ * and `scratch` are no image of the store, so no base for a build. */
+int build_from_image (const struct build_step *st, const char *image,
+                      struct islet_err *err) ISLET_MUST_CHECK;
+
+/* `--chown=UID[:GID]`, numeric; -1 for anything else. */
+int build_copy_chown (const char *flag, uint32_t *uid, uint32_t *gid);
 
 /* A JSON array of strings (the exec form of RUN, CMD and ENTRYPOINT) into
  * *argv (NULL-terminated); 0 when text is not one (the shell form). */

@@ -1,30 +1,72 @@
 /* A Dockerfile's text: its instructions, and the words of their arguments
  * (quotes, escapes and variables as Docker reads them).  Only what islet
- * builds is accepted; anything else is an error that names its line. */
+ * builds is accepted; anything else is an error that names its line.  The
+ * build reads its Dockerfile here, and isletd checks one here before it
+ * takes the create that asks for it (islet_dockerfile_check), so both
+ * refuse the same files with the same words. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include "islet/oci.h"
+#include "islet/proto.h"
 #include "islet/util.h"
 #include "oci_build.h"
 
+static int check_from (const struct build_step *st, struct islet_err *err);
+static int check_run (const struct build_step *st, struct islet_err *err);
+static int check_pairs (const struct build_step *st, struct islet_err *err);
+static int check_arg (const struct build_step *st, struct islet_err *err);
+static int check_one_word (const struct build_step *st, struct islet_err *err);
+static int check_copy (const struct build_step *st, struct islet_err *err);
+
+/* What islet builds, and the check of each one's arguments that needs no
+ * value of a variable (the build checks the rest once it has them). */
 static const struct
 {
   const char *name;
   enum build_op op;
+  int (*check) (const struct build_step *st, struct islet_err *err);
 } ops[] = {
-  { "FROM", OP_FROM },       { "RUN", OP_RUN },
-  { "ENV", OP_ENV },         { "ARG", OP_ARG },
-  { "WORKDIR", OP_WORKDIR }, { "USER", OP_USER },
-  { "CMD", OP_CMD },         { "ENTRYPOINT", OP_ENTRYPOINT },
-  { "COPY", OP_COPY },       { "LABEL", OP_LABEL },
+  { "FROM", OP_FROM, check_from },
+  { "RUN", OP_RUN, check_run },
+  { "ENV", OP_ENV, check_pairs },
+  { "ARG", OP_ARG, check_arg },
+  { "WORKDIR", OP_WORKDIR, check_one_word },
+  { "USER", OP_USER, check_one_word },
+  { "CMD", OP_CMD, NULL },
+  { "ENTRYPOINT", OP_ENTRYPOINT, NULL },
+  { "COPY", OP_COPY, check_copy },
+  { "LABEL", OP_LABEL, check_pairs },
+};
+
+/* Docker's instructions that islet does not build, each with why and what
+ * to write instead: refused, never skipped, since skipping would change
+ * what the image is. */
+static const struct
+{
+  const char *name, *why;
+} refused[] = {
+  { "ADD", "islet does not unpack archives or fetch URLs into an image: COPY a file, or RUN curl "
+           "or tar" },
+  { "ONBUILD", "triggers for later builds are not supported" },
+  { "SHELL", "islet runs the shell form of RUN, CMD and ENTRYPOINT with /bin/sh -c: use the exec "
+             "form ([\"bash\", \"-c\", \"...\"])" },
+  { "HEALTHCHECK", "islet runs no health checks" },
+  { "VOLUME", "islet makes no anonymous volumes: use a Daytona volume (volumes: [...] at create) "
+              "or RUN mkdir" },
+  { "EXPOSE", "not supported" },
+  { "STOPSIGNAL", "not supported" },
+  { "MAINTAINER", "deprecated by Docker: use LABEL maintainer=..." },
 };
 
 #define N_OPS (sizeof ops / sizeof ops[0])
+#define N_REFUSED (sizeof refused / sizeof refused[0])
 #define MAX_STEPS 1000
 #define MAX_WORDS 4096
+#define MAX_INSTRUCTION (64 * 1024) /* under a RUN's one argument's bound (128 KiB) */
 
 const char *
 build_op_name (enum build_op op)
@@ -64,10 +106,188 @@ is_comment_or_blank (const char *line, size_t len)
   return i == len || line[i] == '#';
 }
 
+/* ---- the checks of one instruction's arguments ---- */
+
+/* Its words with variables kept as written (their syntax checked). */
+static int
+check_words (const struct build_step *st, char ***w, struct islet_err *err)
+{
+  if (build_words (st->text, NULL, w, err) < 0)
+    return islet_wrap (err, "line %u: %s", st->line, build_op_name (st->op));
+  return 0;
+}
+
+/* `<<WORD` (or `<<-WORD`, `<<"WORD"`): a heredoc, whose lines would be
+ * read as instructions. */
+static int
+check_heredoc (const struct build_step *st, struct islet_err *err)
+{
+  for (const char *h = strstr (st->text, "<<"); h; h = strstr (h + 2, "<<"))
+    {
+      const char *p = h + 2 + (h[2] == '-');
+      p += *p == '"' || *p == '\'';
+      if (isalpha ((unsigned char) *p) || *p == '_')
+        return islet_fail (err, ISLET_E_INVALID, 0,
+                           "line %u: %s %.24s: heredocs are not supported: COPY a file, or write "
+                           "it with printf in the RUN",
+                           st->line, build_op_name (st->op), h);
+    }
+  return 0;
+}
+
+int
+build_from_image (const struct build_step *st, const char *image, struct islet_err *err)
+{
+  if (strcmp (image, "host") == 0 || strcmp (image, "scratch") == 0)
+    return islet_fail (err, ISLET_E_INVALID, 0,
+                       "line %u: FROM %s: a build starts from an image of the store (islet "
+                       "image pull, import or build-default), whose layers it adds to",
+                       st->line, image);
+  return 0;
+}
+
+static int
+check_from (const struct build_step *st, struct islet_err *err)
+{
+  cleanup_strv char **w = NULL;
+
+  if (check_words (st, &w, err) < 0)
+    return -1;
+  if (w[0] && w[0][0] == '-')
+    return islet_fail (err, ISLET_E_INVALID, 0, "line %u: FROM `%s`: flags are not supported",
+                       st->line, w[0]);
+  if (w[0] == NULL || (w[1] && (strcasecmp (w[1], "AS") != 0 || w[2] == NULL || w[3])))
+    return islet_fail (err, ISLET_E_INVALID, 0, "line %u: FROM takes IMAGE [AS NAME]", st->line);
+  return build_from_image (st, w[0], err);
+}
+
+static int
+check_run (const struct build_step *st, struct islet_err *err)
+{
+  if (strncmp (st->text, "--", 2) == 0)
+    return islet_fail (err, ISLET_E_INVALID, 0, "line %u: RUN flags (%.*s) are not supported",
+                       st->line, (int) strcspn (st->text, " \t"), st->text);
+  return check_heredoc (st, err);
+}
+
+/* ENV and LABEL: KEY=VALUE words; ENV also `ENV KEY VALUE...`. */
+static int
+check_pairs (const struct build_step *st, struct islet_err *err)
+{
+  cleanup_strv char **w = NULL;
+
+  if (check_words (st, &w, err) < 0)
+    return -1;
+  if (st->op == OP_ENV && w[0] && strchr (w[0], '=') == NULL)
+    {
+      if (w[1] == NULL)
+        return islet_fail (err, ISLET_E_INVALID, 0, "line %u: ENV %s has no value (ENV %s=VALUE)",
+                           st->line, w[0], w[0]);
+      return 0;
+    }
+  for (size_t i = 0; w[i]; i++)
+    if (strchr (w[i], '=') == NULL || w[i][0] == '=')
+      return islet_fail (err, ISLET_E_INVALID, 0, "line %u: %s `%s` is not KEY=VALUE", st->line,
+                         build_op_name (st->op), w[i]);
+  return 0;
+}
+
+/* A name a variable reference can reach: $NAME and ${NAME} take letters,
+ * digits and `_`. */
+static bool
+var_name (const char *s, size_t len)
+{
+  if (len == 0 || isdigit ((unsigned char) s[0]))
+    return false;
+  for (size_t i = 0; i < len; i++)
+    if (!isalnum ((unsigned char) s[i]) && s[i] != '_')
+      return false;
+  return true;
+}
+
+static int
+check_arg (const struct build_step *st, struct islet_err *err)
+{
+  cleanup_strv char **w = NULL;
+
+  if (check_words (st, &w, err) < 0)
+    return -1;
+  for (size_t i = 0; w[i]; i++)
+    if (!var_name (w[i], strcspn (w[i], "=")))
+      return islet_fail (err, ISLET_E_INVALID, 0,
+                         "line %u: ARG `%.*s`: a name is letters, digits and `_`, not starting "
+                         "with a digit (ARG NAME[=DEFAULT])",
+                         st->line, (int) strcspn (w[i], "="), w[i]);
+  return 0;
+}
+
+static int
+check_one_word (const struct build_step *st, struct islet_err *err)
+{
+  cleanup_strv char **w = NULL;
+
+  if (check_words (st, &w, err) < 0)
+    return -1;
+  if (w[0] == NULL || w[1] != NULL || w[0][0] == '\0')
+    return islet_fail (err, ISLET_E_INVALID, 0, "line %u: %s takes one argument", st->line,
+                       build_op_name (st->op));
+  return 0;
+}
+
+int
+build_copy_chown (const char *flag, uint32_t *uid, uint32_t *gid)
+{
+  unsigned long u, g;
+  char *end;
+
+  if (strncmp (flag, "--chown=", 8) != 0)
+    return -1;
+  u = strtoul (flag + 8, &end, 10);
+  g = u;
+  if (*end == ':')
+    g = strtoul (end + 1, &end, 10);
+  if (end == flag + 8 || *end != '\0' || u >= 65536 || g >= 65536
+      || !isdigit ((unsigned char) flag[8]))
+    return -1;
+  *uid = (uint32_t) u;
+  *gid = (uint32_t) g;
+  return 0;
+}
+
+static int
+check_copy (const struct build_step *st, struct islet_err *err)
+{
+  cleanup_strv char **w = NULL;
+  size_t n = 0, flags = 0;
+  uint32_t uid, gid;
+
+  if (check_heredoc (st, err) < 0 || build_copy_words (st->text, NULL, &w, &flags, err) < 0)
+    return islet_wrap (err, "line %u: COPY", st->line);
+  for (size_t i = 0; i < flags; i++)
+    if (strncmp (w[i], "--from", 6) == 0)
+      return islet_fail (err, ISLET_E_INVALID, 0,
+                         "line %u: COPY %s: multi-stage builds are not supported", st->line, w[i]);
+    else if (strncmp (w[i], "--chown=", 8) != 0)
+      return islet_fail (err, ISLET_E_INVALID, 0, "line %u: COPY %s is not supported", st->line,
+                         w[i]);
+    else if (!strchr (w[i], '$') && build_copy_chown (w[i], &uid, &gid) < 0)
+      return islet_fail (err, ISLET_E_INVALID, 0,
+                         "line %u: COPY %s: --chown takes numeric ids (UID[:GID]) here", st->line,
+                         w[i]);
+  while (w[flags + n])
+    n++;
+  if (n < 2)
+    return islet_fail (err, ISLET_E_INVALID, 0, "line %u: COPY takes SOURCE... DEST", st->line);
+  return 0;
+}
+
+/* ---- the instructions ---- */
+
 /* One logical instruction (text, malloc'd) into steps. */
 static int
 add_step (char *text, unsigned line, struct build_step **steps, size_t *n, struct islet_err *err)
 {
+  cleanup_free char *owned = text;
   char *p = text, *args;
   size_t wl, i;
 
@@ -82,18 +302,18 @@ add_step (char *text, unsigned line, struct build_step **steps, size_t *n, struc
       break;
   if (i == N_OPS)
     {
-      islet_fail (err, ISLET_E_INVALID, 0,
-                  "line %u: `%.*s` is not an instruction islet builds (FROM, RUN, ENV, ARG, "
-                  "WORKDIR, USER, CMD, ENTRYPOINT, COPY, LABEL)",
-                  line, (int) (wl > 40 ? 40 : wl), p);
-      free (text);
-      return -1;
+      for (size_t r = 0; r < N_REFUSED; r++)
+        if (strlen (refused[r].name) == wl && strncasecmp (refused[r].name, p, wl) == 0)
+          return islet_fail (err, ISLET_E_INVALID, 0, "line %u: %s is not supported: %s", line,
+                             refused[r].name, refused[r].why);
+      return islet_fail (err, ISLET_E_INVALID, 0,
+                         "line %u: `%.*s` is not an instruction islet builds (FROM, RUN, ENV, "
+                         "ARG, WORKDIR, USER, CMD, ENTRYPOINT, COPY, LABEL)",
+                         line, (int) (wl > 40 ? 40 : wl), p);
     }
   if (*n >= MAX_STEPS)
-    {
-      free (text);
-      return islet_fail (err, ISLET_E_INVALID, 0, "more than %d instructions", MAX_STEPS);
-    }
+    return islet_fail (err, ISLET_E_INVALID, 0, "line %u: more than %d instructions", line,
+                       MAX_STEPS);
   *steps = islet_xrealloc (*steps, (*n + 1) * sizeof **steps);
   (*steps)[*n] = (struct build_step){ .op = ops[i].op, .line = line };
   (*steps)[*n].text = islet_xstrdup (args);
@@ -101,35 +321,76 @@ add_step (char *text, unsigned line, struct build_step **steps, size_t *n, struc
        e > 0 && isspace ((unsigned char) (*steps)[*n].text[e - 1]); e--)
     (*steps)[*n].text[e - 1] = '\0';
   (*n)++;
-  free (text);
+  if ((*steps)[*n - 1].text[0] == '\0')
+    return islet_fail (err, ISLET_E_INVALID, 0, "line %u: %s takes arguments", line, ops[i].name);
+  return ops[i].check ? ops[i].check (&(*steps)[*n - 1], err) : 0;
+}
+
+/* The parser directives of the first lines (`# name=value` before
+ * anything else): `escape` other than a backslash would change how every
+ * line reads, and a `syntax` other than Docker's own frontend would change
+ * what the file means: both refused. */
+static int
+directive (const char *line, size_t len, unsigned no, bool *still, struct islet_err *err)
+{
+  cleanup_free char *l = strndup (line, len);
+  char name[16], value[256];
+
+  if (sscanf (l, " # %15[a-zA-Z] = %255s", name, value) != 2)
+    {
+      *still = false;
+      return 0;
+    }
+  if (strcasecmp (name, "escape") == 0 && strcmp (value, "\\") != 0)
+    return islet_fail (err, ISLET_E_INVALID, 0,
+                       "line %u: the escape directive `%s` is not supported (only `\\`)", no,
+                       value);
+  if (strcasecmp (name, "syntax") == 0)
+    {
+      const char *v = value;
+      if (strncmp (v, "docker.io/", 10) == 0)
+        v += 10;
+      if (strncmp (v, "docker/dockerfile", 17) != 0 || (v[17] && v[17] != ':' && v[17] != '@'))
+        return islet_fail (err, ISLET_E_INVALID, 0,
+                           "line %u: syntax `%s`: islet reads Dockerfiles itself, in Docker's "
+                           "own syntax (docker/dockerfile) only",
+                           no, value);
+    }
   return 0;
 }
 
-int
-build_parse (const char *dockerfile, struct build_step **steps, size_t *n, struct islet_err *err)
+/* Each physical line of dockerfile, joined into instructions. */
+static int
+read_lines (const char *dockerfile, struct build_step **steps, size_t *n, struct islet_err *err)
 {
   const char *p = dockerfile;
-  char *cur = NULL;
+  cleanup_free char *cur = NULL;
   size_t cur_len = 0;
   unsigned line = 0, start = 0;
+  bool directives = true;
 
-  *steps = NULL;
-  *n = 0;
   while (*p)
     {
       const char *eol = strchr (p, '\n');
       size_t len = eol ? (size_t) (eol - p) : strlen (p), keep;
       bool more;
       line++;
+      if (directives && directive (p, len, line, &directives, err) < 0)
+        return -1;
       /* comments go even inside a continued instruction, as in Docker */
       if (is_comment_or_blank (p, len))
         {
           p += len + (eol != NULL);
           continue;
         }
+      directives = false;
       more = continues (p, len, &keep);
       if (cur == NULL)
         start = line;
+      if (cur_len + len > MAX_INSTRUCTION)
+        return islet_fail (err, ISLET_E_INVALID, 0,
+                           "line %u: the instruction is more than %d bytes long", start,
+                           MAX_INSTRUCTION);
       cur = islet_xrealloc (cur, cur_len + len + 2);
       memcpy (cur + cur_len, p, more ? keep : len);
       cur_len += more ? keep : len;
@@ -137,30 +398,63 @@ build_parse (const char *dockerfile, struct build_step **steps, size_t *n, struc
       p += len + (eol != NULL);
       if (more && *p)
         continue;
-      if (add_step (cur, start, steps, n, err) < 0)
-        {
-          build_steps_free (*steps, *n);
-          *steps = NULL;
-          return -1;
-        }
-      cur = NULL;
+      if (add_step (islet_take_ptr (&cur), start, steps, n, err) < 0)
+        return -1;
       cur_len = 0;
     }
-  free (cur);
-  for (size_t i = 0; i < *n; i++)
-    if ((*steps)[i].op != OP_ARG)
-      {
-        if ((*steps)[i].op == OP_FROM)
-          return 0;
-        islet_fail (err, ISLET_E_INVALID, 0, "line %u: the first instruction must be FROM",
-                    (*steps)[i].line);
-        build_steps_free (*steps, *n);
-        *steps = NULL;
-        return -1;
-      }
+  return 0;
+}
+
+/* What only the whole file shows: FROM first (ARGs before it aside), once. */
+static int
+check_order (const struct build_step *steps, size_t n, struct islet_err *err)
+{
+  size_t i = 0, from = 0;
+
+  while (i < n && steps[i].op == OP_ARG)
+    i++;
+  if (i == n)
+    return islet_fail (err, ISLET_E_INVALID, 0, "the Dockerfile has no FROM");
+  if (steps[i].op != OP_FROM)
+    return islet_fail (err, ISLET_E_INVALID, 0, "line %u: the first instruction must be FROM",
+                       steps[i].line);
+  for (; i < n; i++)
+    if (steps[i].op == OP_FROM && from++ > 0)
+      return islet_fail (err, ISLET_E_INVALID, 0,
+                         "line %u: a second FROM: multi-stage builds are not supported",
+                         steps[i].line);
+  return 0;
+}
+
+int
+build_parse (const char *dockerfile, struct build_step **steps, size_t *n, struct islet_err *err)
+{
+  *steps = NULL;
+  *n = 0;
+  if (read_lines (dockerfile, steps, n, err) == 0 && check_order (*steps, *n, err) == 0)
+    return 0;
   build_steps_free (*steps, *n);
   *steps = NULL;
-  return islet_fail (err, ISLET_E_INVALID, 0, "the Dockerfile has no FROM");
+  *n = 0;
+  return -1;
+}
+
+int
+islet_dockerfile_check (const char *dockerfile, bool has_context, struct islet_err *err)
+{
+  struct build_step *steps = NULL;
+  size_t n = 0;
+  int rc = 0;
+
+  if (build_parse (dockerfile, &steps, &n, err) < 0)
+    return -1;
+  for (size_t i = 0; rc == 0 && i < n; i++)
+    if (steps[i].op == OP_COPY && !has_context)
+      rc = islet_fail (err, ISLET_E_INVALID, 0,
+                       "line %u: COPY needs a build context, and this build has none",
+                       steps[i].line);
+  build_steps_free (steps, n);
+  return rc;
 }
 
 /* ---- words ---- */
@@ -174,61 +468,59 @@ var (json_t *vars, const char *name, size_t len)
   return json_string_value (json_object_get (vars, k));
 }
 
-/* $NAME or ${NAME...} at *pp (just after the `$`) into b. */
+/* $NAME or ${NAME...} at *pp (just after the `$`) into b; vars NULL:
+ * the reference as written (its syntax checked all the same). */
 static int
 expand (const char **pp, json_t *vars, FILE *b, struct islet_err *err)
 {
-  const char *p = *pp, *name, *v;
+  const char *p = *pp, *name, *v, *word = NULL, *end = NULL;
+  bool braced = *p == '{';
+  char how = 0;
   size_t len = 0;
 
-  if (*p != '{')
-    {
-      name = p;
-      while (isalnum ((unsigned char) p[len]) || p[len] == '_')
-        len++;
-      if (len == 0)
-        {
-          fputc ('$', b);
-          return 0;
-        }
-      v = var (vars, name, len);
-      if (v)
-        fputs (v, b);
-      *pp = p + len;
-      return 0;
-    }
-  name = ++p;
-  while (isalnum ((unsigned char) p[len]) || p[len] == '_')
+  name = p + braced;
+  while (isalnum ((unsigned char) name[len]) || name[len] == '_')
     len++;
-  v = var (vars, name, len);
-  p += len;
-  if (*p == '}')
+  p = name + len;
+  if (!braced && len == 0)
     {
-      if (v)
-        fputs (v, b);
-      *pp = p + 1;
+      fputc ('$', b);
       return 0;
     }
-  if (p[0] == ':' && (p[1] == '-' || p[1] == '+'))
+  if (braced)
     {
-      const char *word = p + 2, *end = strchr (word, '}');
-      bool set = v && *v;
-      if (end == NULL)
-        return islet_fail (err, ISLET_E_INVALID, 0, "`${` without its `}`");
-      if (p[1] == '-')
+      if (p[0] == ':' && (p[1] == '-' || p[1] == '+'))
         {
-          if (set)
-            fputs (v, b);
-          else
-            fwrite (word, 1, (size_t) (end - word), b);
+          how = p[1];
+          word = p + 2;
+          end = strchr (word, '}');
+          if (end == NULL)
+            return islet_fail (err, ISLET_E_INVALID, 0, "`${` without its `}`");
+          p = end;
         }
-      else if (set)
-        fwrite (word, 1, (size_t) (end - word), b);
-      *pp = end + 1;
+      if (*p != '}')
+        return islet_fail (err, ISLET_E_INVALID, 0, "`${%.*s` is not a variable islet expands",
+                           (int) (strcspn (name, "}") > 40 ? 40 : strcspn (name, "}") + 1), name);
+      if (len == 0)
+        return islet_fail (err, ISLET_E_INVALID, 0, "`${` needs a variable's name");
+      p++;
+    }
+  if (vars == NULL)
+    {
+      fputc ('$', b);
+      fwrite (*pp, 1, (size_t) (p - *pp), b);
+      *pp = p;
       return 0;
     }
-  return islet_fail (err, ISLET_E_INVALID, 0, "`${%.*s` is not a variable islet expands",
-                     (int) (len + 1), name);
+  v = var (vars, name, len);
+  if (how == 0 && v)
+    fputs (v, b);
+  else if (how == '-' && v && *v)
+    fputs (v, b);
+  else if (how == '-' || (how == '+' && v && *v))
+    fwrite (word, 1, (size_t) (end - word), b);
+  *pp = p;
+  return 0;
 }
 
 /* One character (or escape, or variable) of a word at *pp into b; dq:
@@ -323,6 +615,90 @@ build_words (const char *text, json_t *vars, char ***words, struct islet_err *er
       (*words)[n++] = w;
       (*words)[n] = NULL;
     }
+}
+
+int
+build_expand (const char *text, json_t *vars, char **out, struct islet_err *err)
+{
+  const char *p = text;
+  size_t len = 0;
+  FILE *b = open_memstream (out, &len);
+  int rc = 0;
+
+  if (b == NULL)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "open_memstream");
+  while (rc == 0 && *p)
+    if (*p == '$')
+      {
+        p++;
+        rc = expand (&p, vars, b, err);
+      }
+    else
+      fputc (*p++, b);
+  fclose (b);
+  if (rc < 0)
+    {
+      free (*out);
+      *out = NULL;
+    }
+  return rc;
+}
+
+/* Append word to the NULL-terminated *w of *n words. */
+static void
+strv_add (char ***w, size_t *n, char *word)
+{
+  *w = islet_xrealloc (*w, (*n + 2) * sizeof **w);
+  (*w)[(*n)++] = word;
+  (*w)[*n] = NULL;
+}
+
+int
+build_copy_words (const char *text, json_t *vars, char ***words, size_t *n_flags,
+                  struct islet_err *err)
+{
+  const char *p = text;
+  cleanup_strv char **w = islet_xcalloc (1, sizeof *w);
+  cleanup_json json_t *a = NULL;
+  size_t n = 0, i;
+  json_t *item;
+
+  *n_flags = 0;
+  for (;;)
+    {
+      char *f = NULL;
+      p += strspn (p, " \t");
+      if (strncmp (p, "--", 2) != 0)
+        break;
+      if (one (&p, vars, &f, err) < 0)
+        return -1;
+      strv_add (&w, &n, f);
+      (*n_flags)++;
+    }
+  /* the JSON form, for names with blanks: each string expanded, not split */
+  a = *p == '[' ? json_loads (p, 0, NULL) : NULL;
+  if (json_is_array (a))
+    {
+      json_array_foreach (a, i, item)
+      {
+        char *x = NULL;
+        if (!json_is_string (item))
+          return islet_fail (err, ISLET_E_INVALID, 0, "the JSON form takes strings only");
+        if (build_expand (json_string_value (item), vars, &x, err) < 0)
+          return -1;
+        strv_add (&w, &n, x);
+      }
+    }
+  else
+    {
+      cleanup_strv char **rest = NULL;
+      if (build_words (p, vars, &rest, err) < 0)
+        return -1;
+      for (i = 0; rest[i]; i++)
+        strv_add (&w, &n, islet_take_ptr (&rest[i]));
+    }
+  *words = islet_take_ptr (&w);
+  return 0;
 }
 
 int

@@ -3,7 +3,8 @@
  * input parses or fails with a message; every step's text is a run of the
  * input's bytes; and its words, with no variable set, are together no
  * longer than the text (quotes and escapes only remove characters, and an
- * unset variable expands to nothing or to a default written in the text). */
+ * unset variable expands to nothing or to a default written in the text);
+ * so are its words with variables kept as written, and COPY's words. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,7 +25,7 @@ LLVMFuzzerTestOneInput (const unsigned char *data, size_t len)
     for (size_t i = 0; i < n; i++)
       {
         char **w = NULL, **argv = NULL;
-        size_t total = 0, tl = strlen (steps[i].text);
+        size_t total = 0, tl = strlen (steps[i].text), flags = 0;
         if (tl > len || steps[i].line == 0)
           abort ();
         if (build_words (steps[i].text, vars, &w, &err) == 0)
@@ -32,6 +33,26 @@ LLVMFuzzerTestOneInput (const unsigned char *data, size_t len)
             for (size_t k = 0; w[k]; k++)
               total += strlen (w[k]);
             if (total > tl)
+              abort ();
+            islet_strv_free (w);
+          }
+        /* variables kept as written (the check at create), and COPY's
+           words (flags, then the JSON form or words): no longer either */
+        if (build_words (steps[i].text, NULL, &w, &err) == 0)
+          {
+            total = 0;
+            for (size_t k = 0; w[k]; k++)
+              total += strlen (w[k]);
+            if (total > tl)
+              abort ();
+            islet_strv_free (w);
+          }
+        if (build_copy_words (steps[i].text, NULL, &w, &flags, &err) == 0)
+          {
+            total = 0;
+            for (size_t k = 0; w[k]; k++)
+              total += strlen (w[k]);
+            if (total > tl || flags > tl)
               abort ();
             islet_strv_free (w);
           }

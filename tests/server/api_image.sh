@@ -86,8 +86,11 @@ failed '{"buildInfo":{"dockerfileContent":"FROM example.test/none:1\n"}}' error 
 # a Dockerfile is built: a RUN that fails says which step and why
 failed '{"buildInfo":{"dockerfileContent":"FROM example.test/api:1\nRUN echo about to fail; exit 3\n"}}' \
   build_failed '^buildInfo: the image build failed: step 2/2 .*exited with status 3: about to fail'
-failed '{"buildInfo":{"dockerfileContent":"FROM --platform=linux/arm64 example.test/api:1\n"}}' \
-  build_failed '^buildInfo: the image build failed: line 1: FROM .*flags are not supported'
+# a Dockerfile the build cannot read is refused at once, naming its line
+refused '{"buildInfo":{"dockerfileContent":"FROM --platform=linux/arm64 example.test/api:1\n"}}' \
+  '^buildInfo.dockerfileContent: line 1: FROM .*flags are not supported'
+refused '{"buildInfo":{"dockerfileContent":"FROM example.test/api:1\nRUN true\nRUN --network=none true\n"}}' \
+  '^buildInfo.dockerfileContent: line 3: RUN flags .--network=none. are not supported'
 refused '{"buildInfo":{"dockerfileContent":"FROM example.test/api:1\n","contextHashes":["abc"]}}' \
   '^buildInfo.contextHashes: no context abc was uploaded by this key'
 refused '{"snapshot":"example.test/api:1","buildInfo":{"dockerfileContent":"FROM example.test/api:1\n"}}' \

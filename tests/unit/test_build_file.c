@@ -106,6 +106,143 @@ exec_form (void **state)
   assert_int_equal (build_exec_form ("[not json", &argv), 0);
 }
 
+/* Each Dockerfile islet cannot build: refused by the parse that isletd
+ * runs at create (islet_dockerfile_check), with its line and reason. */
+static void
+refused_at_check (void **state)
+{
+  static const struct
+  {
+    const char *df;
+    bool ctx;
+    const char *want;
+  } cases[] = {
+    { "FROM a\nFOO bar\n", false, "line 2: `FOO` is not an instruction islet builds" },
+    { "FROM a\nRUN true\nADD x.tar /y\n", true,
+      "line 3: ADD is not supported: islet does not "
+      "unpack archives" },
+    { "FROM a\nSHELL [\"bash\", \"-c\"]\n", false, "line 2: SHELL is not supported" },
+    { "FROM a\nHEALTHCHECK CMD true\n", false, "line 2: HEALTHCHECK is not supported" },
+    { "FROM a\nONBUILD RUN true\n", false, "line 2: ONBUILD is not supported" },
+    { "FROM a\nVOLUME /data\n", false, "line 2: VOLUME is not supported" },
+    { "FROM a\n\nRUN --mount=type=cache,target=/c true\n", false,
+      "line 3: RUN flags (--mount=type=cache,target=/c) are not supported" },
+    { "FROM a\nRUN <<EOF\necho hi\nEOF\n", false, "line 2: RUN <<EOF" },
+    { "FROM a\nCOPY <<-\"EOF\" /x\nhi\nEOF\n", true, "heredocs are not supported" },
+    { "FROM a\nCOPY --from=build /x /y\n", true, "line 2: COPY --from=build: multi-stage" },
+    { "FROM a\nCOPY --chmod=644 x /y\n", true, "line 2: COPY --chmod=644 is not supported" },
+    { "FROM a\nCOPY --chown=app x /y\n", true, "--chown takes numeric ids" },
+    { "FROM a\nCOPY x\n", true, "line 2: COPY takes SOURCE... DEST" },
+    { "FROM a\nCOPY x /y\n", false, "line 2: COPY needs a build context" },
+    { "FROM a\nCOPY [\"x\", 1]\n", true, "line 2: COPY: the JSON form takes strings only" },
+    { "ARG V=1\nRUN true\nFROM a\n", false, "line 2: the first instruction must be FROM" },
+    { "# only\n\n", false, "the Dockerfile has no FROM" },
+    { "ARG V\n", false, "the Dockerfile has no FROM" },
+    { "FROM a AS one\nRUN true\nFROM b\n", false, "line 3: a second FROM: multi-stage" },
+    { "FROM --platform=linux/arm64 a\n", false, "line 1: FROM `--platform=linux/arm64`: flags" },
+    { "FROM a b\n", false, "line 1: FROM takes IMAGE [AS NAME]" },
+    { "FROM\n", false, "line 1: FROM takes arguments" },
+    { "FROM a\nRUN\n", false, "line 2: RUN takes arguments" },
+    { "FROM a\nARG 1X=2\n", false, "line 2: ARG `1X`: a name is letters" },
+    { "FROM a\nARG my-var\n", false, "line 2: ARG `my-var`" },
+    { "FROM a\nARG =x\n", false, "line 2: ARG ``" },
+    { "FROM a\nENV A\n", false, "line 2: ENV A has no value" },
+    { "FROM a\nENV =1\n", false, "line 2: ENV `=1` is not KEY=VALUE" },
+    { "FROM a\nLABEL x\n", false, "line 2: LABEL `x` is not KEY=VALUE" },
+    { "FROM a\nENV A=\"open\n", false, "line 2: ENV: a quote is not closed" },
+    { "FROM a\nENV A=${B:?unset}\n", false,
+      "line 2: ENV: `${B:?unset}` is not a variable islet expands" },
+    { "FROM a\nENV A=${B\n", false, "line 2: ENV: `${B` is not a variable" },
+    { "FROM a\nENV A=${}\n", false, "line 2: ENV: `${` needs a variable's name" },
+    { "FROM a\nWORKDIR /a /b\n", false, "line 2: WORKDIR takes one argument" },
+    { "FROM a\nUSER \"\"\n", false, "line 2: USER takes one argument" },
+    { "# escape=`\nFROM a\n", false, "line 1: the escape directive ``` is not supported" },
+    { "# syntax=example.com/other:1\nFROM a\n", false, "line 1: syntax `example.com/other:1`" },
+  };
+  (void) state;
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    {
+      struct islet_err err = { 0 };
+      if (islet_dockerfile_check (cases[i].df, cases[i].ctx, &err) != -1
+          || strstr (err.msg, cases[i].want) == NULL)
+        fail_msg ("case %zu (%s): got `%s`, want `%s`", i, cases[i].df, err.msg, cases[i].want);
+    }
+}
+
+/* What the SDK's Image helpers and ordinary Dockerfiles write passes the
+ * check; so do variables whose values only the build knows. */
+static void
+accepted_at_check (void **state)
+{
+  static const char *const ok[] = {
+    "# syntax=docker/dockerfile:1.7\n# escape=\\\nFROM a\n",
+    "#syntax=docker.io/docker/dockerfile@sha256:00\nFROM a\n",
+    "ARG BASE=a\nFROM ${BASE} AS build\nARG V\nRUN echo $V\n",
+    "FROM a\nRUN python -m pip install 'numpy==1.26' pandas\nENV A=1 B=\"two words\"\n"
+    "ENV OLD form value\nLABEL x=1 \"y z\"=2\nWORKDIR $HOME\nUSER ${U:-1000}\n"
+    "COPY --chown=$UID:$GID /abs/path /remote/\nCOPY [\"a b\", \"c\", \"/d/\"]\n"
+    "COPY *.py src/*.txt /app/\nENTRYPOINT [\"sh\"]\nCMD [\"-c\", \"echo\"]\n",
+    "FROM a\nRUN echo '<< not a heredoc' && echo x<<1\n",
+    "from a\nrun true\n",
+  };
+  (void) state;
+  for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+    {
+      struct islet_err err = { 0 };
+      if (islet_dockerfile_check (ok[i], true, &err) != 0)
+        fail_msg ("case %zu (%s): refused: %s", i, ok[i], err.msg);
+    }
+}
+
+/* A line longer than islet takes is refused with its line, however it is
+ * made (one line, or many continued). */
+static void
+too_long (void **state)
+{
+  size_t big = 70 * 1024;
+  char *df = malloc (big + 8192), *p; /* 1000 continued lines of 73 bytes fit too */
+  struct islet_err err = { 0 };
+  (void) state;
+  p = df + sprintf (df, "FROM a\nRUN true\nRUN ");
+  memset (p, 'x', big);
+  strcpy (p + big, "\n");
+  assert_int_equal (islet_dockerfile_check (df, false, &err), -1);
+  assert_non_null (strstr (err.msg, "line 3:"));
+  assert_non_null (strstr (err.msg, "the instruction is more than 65536 bytes long"));
+  p = df + sprintf (df, "FROM a\nRUN \\\n");
+  for (size_t i = 0; i < 1000; i++)
+    p += sprintf (p, "%070d \\\n", 0);
+  strcpy (p, "true\n");
+  assert_int_equal (islet_dockerfile_check (df, false, &err), -1);
+  assert_non_null (strstr (err.msg, "line 2:"));
+  free (df);
+}
+
+/* COPY's arguments: flags first, the JSON form's strings expanded but not
+ * split, words otherwise. */
+static void
+copy_words (void **state)
+{
+  json_t *vars = json_pack ("{s:s}", "D", "/dst dir");
+  struct islet_err err = { 0 };
+  char **w = NULL;
+  size_t flags = 9;
+  (void) state;
+  assert_int_equal (build_copy_words ("--chown=1:2 [\"a b\", \"$D/\"]", vars, &w, &flags, &err), 0);
+  assert_int_equal (flags, 1);
+  assert_string_equal (w[0], "--chown=1:2");
+  assert_string_equal (w[1], "a b");
+  assert_string_equal (w[2], "/dst dir/");
+  assert_null (w[3]);
+  islet_strv_free (w);
+  assert_int_equal (build_copy_words ("a \"b c\" ${D}", vars, &w, &flags, &err), 0);
+  assert_int_equal (flags, 0);
+  assert_string_equal (w[1], "b c");
+  assert_string_equal (w[2], "/dst dir");
+  islet_strv_free (w);
+  json_decref (vars);
+}
+
 int
 main (void)
 {
@@ -114,6 +251,10 @@ main (void)
     cmocka_unit_test (refusals),
     cmocka_unit_test (words),
     cmocka_unit_test (exec_form),
+    cmocka_unit_test (refused_at_check),
+    cmocka_unit_test (accepted_at_check),
+    cmocka_unit_test (too_long),
+    cmocka_unit_test (copy_words),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "islet/lang.h"
+#include "islet/oci.h"
 #include "islet/util.h"
 #include "server.h"
 
@@ -147,12 +148,14 @@ bad:
  * the image (pulled if it is not in the store).  Any other Dockerfile is
  * built (*dockerfile), with the context files (Image.addLocalFile,
  * addLocalDir) the SDK uploaded to object storage, named by their hashes
- * (*contexts; object_storage.c).  All malloc'd. */
+ * (*contexts; object_storage.c), once its text is one the build reads
+ * (a 400 naming the line that is not).  All malloc'd. */
 int
 daytona_build_info (json_t *j, char **from, char **dockerfile, char ***contexts, struct resp *out)
 {
   json_t *b = json_object_get (j, "buildInfo"), *ctx, *h;
   const char *df, *ref, *end;
+  struct islet_err err = { 0 };
   size_t i;
 
   if (b == NULL || json_is_null (b) || (json_is_object (b) && json_object_size (b) == 0))
@@ -199,6 +202,12 @@ daytona_build_info (json_t *j, char **from, char **dockerfile, char ***contexts,
           *from = strndup (ref, (size_t) (end - ref));
           return 0;
         }
+    }
+  /* what the build would refuse, refused now: before a row, a pull or a slot */
+  if (islet_dockerfile_check (df, *contexts != NULL, &err) < 0)
+    {
+      reply_error (out, 400, "BAD_REQUEST", "buildInfo.dockerfileContent: %s", err.msg);
+      return -1;
     }
   *dockerfile = islet_xstrdup (df);
   return 0;
