@@ -2,15 +2,15 @@
 # snapshot.create from an Image (POST /api/snapshots with buildInfo)
 # answers at once, building (pending while the key's other build runs);
 # its build log (GET /api/snapshots/{id}/build-logs-url, then the URL with
-# ?follow=true) streams the RUN's output and ends with the build; the
-# snapshot is then active with the built image, and a sandbox made from it
-# has the built file.  While it builds, a sandbox from it is a 409 that
-# says so.  A failing step: build_failed, errorReason naming the step.  A
-# delete mid-build (running, or waiting for its slot) calls the build off
-# and leaves nothing: no builder, no RUN sandbox, no image, no log.  kill
-# -9 of isletd mid-build: after the restart the snapshot is build_failed
-# (and one waiting behind it too), never active, and no sandbox can be
-# made from it.
+# ?follow=true) streams the RUN's output and ends with the build (another
+# key's is a 404); the snapshot is then active with the built image, and
+# a sandbox made from it has the built file.  While it builds, a sandbox
+# from it is a 409 that says so.  A failing step: build_failed,
+# errorReason naming the step.  A delete mid-build (running, or waiting
+# for its slot) calls the build off and leaves nothing: no builder, no RUN
+# sandbox, no image, no log.  kill -9 of isletd mid-build: after the
+# restart the snapshot is build_failed (and one waiting behind it too),
+# never active, and no sandbox can be made from it.
 source "$(dirname "$0")/../lib/integration.sh"
 source "$(dirname "$0")/../lib/server.sh"
 source "$(dirname "$0")/../lib/image.sh"
@@ -69,6 +69,11 @@ log_out=$(curl -s --max-time 60 -H "Authorization: Bearer $SRV_KEY" "$url?follow
 grep -q '^first-line$' <<<"$log_out" && grep -q '^second-line$' <<<"$log_out" \
   || fail "the followed log lacks the RUN's lines: $log_out"
 (( ($(date +%s%N) - t0) / 1000000 >= 1000 )) || fail "the log ended before the RUN: $log_out"
+other=$(new_key other)
+api -k "$other" GET "/api/snapshots/$id/build-logs-url"
+expect_code "another key's build-logs-url" 404
+[[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -H "Authorization: Bearer $other" "$url") == 404 ]] \
+  || fail "another key read the build log"
 api GET /api/snapshots/built
 expect_body "active once its log ends, with the built image" \
   '.state == "active" and (.imageName | test("^sha256:[0-9a-f]{64}$")) and .errorReason == null'
