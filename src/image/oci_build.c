@@ -638,17 +638,32 @@ build_fini (struct build *b)
     }
 }
 
-/* The key: sha256 of what makes the build (JSON of it). */
+/* The key: sha256 of what makes the build (JSON of it).  Beside what the
+ * first pass put in (the base image's id, each COPY's sources), whatever
+ * a RUN can see that may change what it writes: the text, the build
+ * arguments, its network (mode, list, proxy: a `none` build must not be
+ * an `all` one's) and the limits it can read (memory, CPUs, processes,
+ * disk, open files).  The wall-clock and output bounds change whether a
+ * RUN ends, not what a finished one wrote: not in it. */
 static void
 cache_key (struct build *b, const char *dockerfile, char out[65])
 {
+  const struct islet_limits *l = &b->o->limits;
+  const struct islet_net *n = &b->o->net;
   cleanup_free char *text = NULL;
   unsigned char d[EVP_MAX_MD_SIZE];
   unsigned len = 0;
 
-  json_array_insert_new (b->key, 0, json_string ("islet-build-1"));
+  json_array_insert_new (b->key, 0, json_string ("islet-build-2"));
   json_array_append_new (b->key, json_string (dockerfile));
   json_array_append (b->key, b->o->build_args);
+  json_array_append_new (b->key,
+                         json_pack ("{s:s,s:s,s:s}", "network", islet_net_mode_name (n->mode),
+                                    "allow", n->allow, "proxy", n->proxy));
+  json_array_append_new (
+      b->key, json_pack ("{s:I,s:I,s:I,s:I,s:I}", "memory_mb", (json_int_t) l->memory_mb,
+                         "cpu_millis", (json_int_t) l->cpu_millis, "pids", (json_int_t) l->pids,
+                         "disk_mb", (json_int_t) l->disk_mb, "nofile", (json_int_t) l->nofile));
   text = json_dumps (b->key, JSON_COMPACT | JSON_SORT_KEYS);
   EVP_Digest (text, strlen (text), d, &len, EVP_sha256 (), NULL);
   for (unsigned i = 0; i < 32; i++)
