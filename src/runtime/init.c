@@ -138,6 +138,7 @@ sandbox_start_init (struct sandbox *sb, struct islet_err *err)
   int sv[2];
   char buf[1 + sizeof (struct islet_err)];
   struct islet_err net_err;
+  uint64_t t_clone, t_net;
   int net_rc;
   pid_t pid;
   ssize_t n;
@@ -164,7 +165,9 @@ sandbox_start_init (struct sandbox *sb, struct islet_err *err)
   sb->init_pid = pid;
   /* an init that fails meanwhile says why first: the link's failure is
      told when the init asks for its maps */
+  t_clone = islet_now_ns ();
   net_rc = net_up_early (sb, pid, &net_err);
+  t_net = islet_now_ns ();
   for (;;)
     {
       n = read (sv[0], buf, sizeof buf);
@@ -178,6 +181,13 @@ sandbox_start_init (struct sandbox *sb, struct islet_err *err)
       if (buf[0] == SYNC_NEED_MAPS)
         {
           char ok = SYNC_MAPS_DONE;
+          /* the network's share of the create: none when the init's ask
+             is read later than the link was ready (they ran side by side) */
+          if (sb->net_slot_fd >= 0)
+            fprintf (stderr,
+                     "network ready %.2f ms after the clone, the init's ask for its maps read at "
+                     "%.2f ms\n",
+                     (double) (t_net - t_clone) / 1e6, (double) (islet_now_ns () - t_clone) / 1e6);
           if (net_rc < 0)
             {
               *err = net_err;
