@@ -127,6 +127,9 @@ int islet_oci_import (const char *state_dir, const char *path, const char *name,
 int islet_oci_pull (const char *state_dir, const char *ref, char *const *insecure,
                     uint64_t max_bytes, FILE *progress, json_t **id,
                     struct islet_err *err) ISLET_MUST_CHECK;
+/* From now on SIGINT and SIGTERM call a pull of this process off: it
+ * stops within about a second and removes what it added (oci_pull.c). */
+void islet_oci_pull_catch_signals (void);
 
 /* ---- oci_build_file.c ---- */
 /* The checks of a Dockerfile that need nothing but its text (and whether

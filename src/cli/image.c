@@ -4,7 +4,9 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -109,6 +111,30 @@ cli_image_argv (const char *state_dir, const char *image, const struct cli_pos *
   return 0;
 }
 
+static volatile pid_t helper_pid;
+
+/* SIGINT or SIGTERM of islet reaches islet-image too, which a pull uses to
+ * stop and remove what it added; islet then reports its answer. */
+static void
+forward_signal (int sig)
+{
+  pid_t pid = helper_pid;
+
+  if (pid > 0)
+    kill (pid, sig);
+}
+
+static void
+catch_for_helper (pid_t pid)
+{
+  struct sigaction sa = { .sa_handler = forward_signal, .sa_flags = SA_RESTART };
+
+  sigemptyset (&sa.sa_mask);
+  helper_pid = pid;
+  (void) sigaction (SIGINT, &sa, NULL);
+  (void) sigaction (SIGTERM, &sa, NULL);
+}
+
 /* islet-image (beside this program, else in PATH): where libarchive and
  * libcrypto do the store's changes.  Its stdout is one JSON object: the
  * result, or an error, rebuilt here into *err. */
@@ -138,6 +164,9 @@ run_helper (struct cli *cli, const char *const *args, struct islet_err *err)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "fork"), NULL;
   if (pid == 0)
     {
+      /* a pull whose islet is killed is called off rather than left running */
+      if (strcmp (args[0], "pull") == 0)
+        (void) prctl (PR_SET_PDEATHSIG, SIGTERM);
       dup2 (pipefd[1], STDOUT_FILENO);
       if (strchr (helper, '/'))
         execv (helper, (char **) argv);
@@ -146,6 +175,7 @@ run_helper (struct cli *cli, const char *const *args, struct islet_err *err)
       _exit (127);
     }
   close (pipefd[1]);
+  catch_for_helper (pid);
   if (cli_read_fd (pipefd[0], "islet-image's answer", &out, &len, err) < 0)
     {
       close (pipefd[0]);
@@ -156,6 +186,7 @@ run_helper (struct cli *cli, const char *const *args, struct islet_err *err)
   while (waitpid (pid, &status, 0) < 0)
     if (errno != EINTR)
       return islet_fail (err, ISLET_E_SYSTEM, errno, "wait for islet-image"), NULL;
+  helper_pid = 0;
   j = out ? json_loads (out, 0, NULL) : NULL;
   if (j == NULL)
     return islet_fail (err, ISLET_E_SYSTEM, 0, "%s did not answer (status %d)", helper, status),

@@ -94,6 +94,7 @@ do_pull (const char *state, int argc, char **argv, struct islet_err *err)
                          "pull takes REF [--insecure-registry HOST]... [--max-bytes N]");
   if (ref == NULL)
     return islet_fail (err, ISLET_E_INVALID, 0, "pull takes REF");
+  islet_oci_pull_catch_signals ();
   if (islet_oci_pull (state, ref, insecure, max_bytes, stderr, &id, err) < 0)
     return -1;
   return print (json_pack ("{s:[o]}", "ids", id));

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "islet/oci.h"
+#include "islet/proto.h"
 #include "islet/util.h"
 #include "oci_internal.h"
 
@@ -120,6 +121,45 @@ sweep (const char *state_dir, const char *sub, json_t *refs, uint64_t *freed, st
       if (islet_rm_rf (p, err) < 0)
         return -1;
     }
+  return 0;
+}
+
+static void
+list_into (const char *state_dir, const char *sub, json_t *set)
+{
+  cleanup_free char *dir = islet_xasprintf ("%s/images/%s", state_dir, sub);
+  cleanup_dir DIR *d = opendir (dir);
+  struct dirent *e;
+
+  while (d && (e = readdir (d)) != NULL)
+    if (e->d_name[0] != '.')
+      {
+        cleanup_free char *dg = islet_xasprintf ("sha256:%s", e->d_name);
+        json_object_set_new (set, dg, json_true ());
+      }
+}
+
+json_t *
+oci_store_contents (const char *state_dir)
+{
+  json_t *set = json_object ();
+
+  list_into (state_dir, "blobs/sha256", set);
+  list_into (state_dir, "layers", set);
+  return set;
+}
+
+int
+oci_store_drop_new (const char *state_dir, json_t *before, struct islet_err *err)
+{
+  cleanup_json json_t *keep = json_deep_copy (before);
+  uint64_t freed = 0;
+
+  collect_refs (state_dir, keep);
+  oci_store_clear_tmp (state_dir);
+  if (sweep (state_dir, "layers", keep, &freed, err) < 0
+      || sweep (state_dir, "blobs/sha256", keep, &freed, err) < 0)
+    return -1;
   return 0;
 }
 

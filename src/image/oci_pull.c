@@ -13,7 +13,14 @@
  * asked with the credentials of Docker's config.json `auths` if it has the
  * registry) or Basic (those credentials).  Plain HTTP only for loopback
  * registries (127.0.0.0/8, localhost, [::1]) and those the caller names
- * insecure, as Docker does. */
+ * insecure, as Docker does.
+ *
+ * A pull called off (oci_stop, set by islet-image's SIGINT/SIGTERM handler)
+ * stops within about a second: every transfer's progress callback aborts
+ * it, a running unpacker is killed (oci_unpack.c), a pull still waiting
+ * for the store's lock gives up.  It then removes every blob and layer it
+ * added that no image record has, and images/tmp, so that nothing of it
+ * is left; blobs an earlier, killed pull left stay for the next pull. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -31,6 +38,9 @@
 
 #define MANIFEST_MAX (4u << 20)
 #define PARALLEL 4
+#define LOCK_POLL_US (100 * 1000)
+
+volatile sig_atomic_t oci_stop;
 
 static const char *const accept_types = "Accept: application/vnd.oci.image.manifest.v1+json, "
                                         "application/vnd.oci.image.index.v1+json, "
@@ -133,6 +143,32 @@ answer_fini (struct answer *a)
   free (a->type);
 }
 
+static void
+on_stop_signal (int sig)
+{
+  (void) sig;
+  oci_stop = 1;
+}
+
+void
+islet_oci_pull_catch_signals (void)
+{
+  /* no SA_RESTART: the signal interrupts the wait for the unpacker */
+  struct sigaction sa = { .sa_handler = on_stop_signal };
+
+  sigemptyset (&sa.sa_mask);
+  (void) sigaction (SIGINT, &sa, NULL);
+  (void) sigaction (SIGTERM, &sa, NULL);
+}
+
+/* libcurl calls it at least once a second, also while nothing arrives. */
+static int
+on_progress (void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+  (void) user, (void) dltotal, (void) dlnow, (void) ultotal, (void) ulnow;
+  return oci_stop ? 1 : 0;
+}
+
 /* One GET; the status in a->status (0 when no answer came). */
 static int
 http_get (const char *url, const char *accept, const char *auth, struct answer *a,
@@ -167,11 +203,15 @@ http_get (const char *url, const char *accept, const char *auth, struct answer *
   curl_easy_setopt (h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
   curl_easy_setopt (h, CURLOPT_LOW_SPEED_TIME, 60L);
   curl_easy_setopt (h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt (h, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt (h, CURLOPT_XFERINFOFUNCTION, on_progress);
   curl_easy_setopt (h, CURLOPT_USERAGENT, "islet");
   rc = curl_easy_perform (h);
   curl_easy_getinfo (h, CURLINFO_RESPONSE_CODE, &a->status);
   curl_slist_free_all (hdrs);
   curl_easy_cleanup (h);
+  if (rc == CURLE_ABORTED_BY_CALLBACK)
+    return islet_fail (err, ISLET_E_CONFLICT, 0, "GET %s: the pull was called off", url);
   if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && a->over))
     return islet_fail (err, ISLET_E_SYSTEM, 0, "GET %s: %s", url,
                        cerr[0] ? cerr : curl_easy_strerror (rc));
@@ -556,12 +596,29 @@ image_bytes (json_t *man)
   return sum;
 }
 
+/* The store's lock, polled so that a pull called off while another change
+ * holds it gives up at once. */
+static int
+lock_store (const char *state_dir, struct islet_err *err)
+{
+  for (;;)
+    {
+      int fd = oci_store_try_begin (state_dir, err);
+      if (fd >= 0 || err->errnum != EWOULDBLOCK)
+        return fd;
+      if (oci_stop)
+        return islet_fail (err, ISLET_E_CONFLICT, 0, "the pull was called off");
+      usleep (LOCK_POLL_US);
+    }
+}
+
 int
 islet_oci_pull (const char *state_dir, const char *text, char *const *insecure, uint64_t max_bytes,
                 FILE *progress, json_t **id, struct islet_err *err)
 {
   cleanup_close int lock = -1;
   cleanup_json json_t *man = NULL;
+  cleanup_json json_t *before = NULL; /* the store's blobs and layers before this pull */
   cleanup_free char *name = NULL;
   struct islet_ref ref;
   struct registry reg = { 0 };
@@ -574,9 +631,10 @@ islet_oci_pull (const char *state_dir, const char *text, char *const *insecure, 
 
   if (islet_ref_parse (text, &ref, err) < 0)
     return -1;
-  lock = oci_store_begin (state_dir, err);
+  lock = lock_store (state_dir, err);
   if (lock < 0)
     goto out;
+  before = oci_store_contents (state_dir);
   host = strcmp (ref.registry, "docker.io") == 0 ? "registry-1.docker.io" : ref.registry;
   reg.base = islet_xasprintf ("%s://%s",
                               insecure_allowed (ref.registry, insecure) ? "http" : "https", host);
@@ -623,6 +681,8 @@ islet_oci_pull (const char *state_dir, const char *text, char *const *insecure, 
     goto out;
   json_array_foreach (order, i, l)
   {
+    if (oci_stop)
+      goto out;
     if (progress)
       fprintf (progress, "islet: unpacking layer %zu/%zu\n", i + 1, json_array_size (order));
     if (islet_imgstore_unpack_layer_max (state_dir, json_string_value (l), max_bytes, &unpacked,
@@ -639,6 +699,22 @@ islet_oci_pull (const char *state_dir, const char *text, char *const *insecure, 
   *id = json_string (cfg);
   rc = 0;
 out:
+  if (rc < 0 && oci_stop && before)
+    {
+      struct islet_err e;
+      if (oci_store_drop_new (state_dir, before, &e) < 0)
+        islet_fail (err, ISLET_E_CONFLICT, 0,
+                    "the pull of `%s` was called off; removing what it "
+                    "added failed: %s",
+                    text, e.msg);
+      else
+        islet_fail (err, ISLET_E_CONFLICT, 0,
+                    "the pull of `%s` was called off: nothing of it is "
+                    "kept",
+                    text);
+    }
+  else if (rc < 0 && oci_stop)
+    islet_fail (err, ISLET_E_CONFLICT, 0, "the pull of `%s` was called off", text);
   json_decref (all);
   json_decref (order);
   islet_ref_fini (&ref);

@@ -33,6 +33,7 @@
 
 #include "islet/oci.h"
 #include "islet/util.h"
+#include "oci_internal.h"
 
 #define WH_PREFIX ".wh."
 #define WH_OPAQUE ".wh..wh..opq"
@@ -310,9 +311,10 @@ islet_layer_unpack_max (int fd, const char *dir, uint64_t max, uint64_t *used,
       _exit (u.failed ? 1 : 0);
     }
   close (pipefd[1]);
-  do
-    n = read (pipefd[0], &child, sizeof child);
-  while (n < 0 && errno == EINTR);
+  /* a pull called off (a signal interrupts the read) stops its unpacker */
+  while ((n = read (pipefd[0], &child, sizeof child)) < 0 && errno == EINTR)
+    if (oci_stop)
+      kill (pid, SIGKILL);
   close (pipefd[0]);
   while (waitpid (pid, &status, 0) < 0)
     if (errno != EINTR)

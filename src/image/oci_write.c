@@ -23,8 +23,8 @@
 static const char *const store_dirs[] = { "images",        "images/blobs", "images/blobs/sha256",
                                           "images/layers", "images/meta",  "images/tmp" };
 
-int
-oci_store_lock (const char *state_dir, struct islet_err *err)
+static int
+store_lock_op (const char *state_dir, int op, struct islet_err *err)
 {
   for (size_t i = 0; i < sizeof store_dirs / sizeof store_dirs[0]; i++)
     {
@@ -32,12 +32,18 @@ oci_store_lock (const char *state_dir, struct islet_err *err)
       if (mkdir (d, 0755) < 0 && errno != EEXIST)
         return islet_fail (err, ISLET_E_SYSTEM, errno, "mkdir `%s`", d);
     }
-  return islet_imgstore_flock (state_dir, ".lock", LOCK_EX, err);
+  return islet_imgstore_flock (state_dir, ".lock", op, err);
+}
+
+int
+oci_store_lock (const char *state_dir, struct islet_err *err)
+{
+  return store_lock_op (state_dir, LOCK_EX, err);
 }
 
 /* Remove what interrupted changes left in images/tmp (under the lock). */
-static void
-clear_tmp (const char *state_dir)
+void
+oci_store_clear_tmp (const char *state_dir)
 {
   cleanup_free char *tmp = islet_xasprintf ("%s/images/tmp", state_dir);
   struct islet_err ignored;
@@ -50,7 +56,16 @@ oci_store_begin (const char *state_dir, struct islet_err *err)
 {
   int fd = oci_store_lock (state_dir, err);
   if (fd >= 0)
-    clear_tmp (state_dir);
+    oci_store_clear_tmp (state_dir);
+  return fd;
+}
+
+int
+oci_store_try_begin (const char *state_dir, struct islet_err *err)
+{
+  int fd = store_lock_op (state_dir, LOCK_EX | LOCK_NB, err);
+  if (fd >= 0)
+    oci_store_clear_tmp (state_dir);
   return fd;
 }
 

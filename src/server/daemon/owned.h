@@ -190,13 +190,19 @@ int owned_image_answer (const char *out, int status, struct islet_err *err) ISLE
  * too many pulls running or waiting. */
 int owned_pull_start (const struct owner *k, const char *ref, const char *snap_id,
                       struct islet_err *err) ISLET_MUST_CHECK;
-/* Pull ref for k and wait until it is in the store (or failed). */
-int owned_pull_wait (const struct owner *k, const char *ref,
+/* Pull ref for k and wait until it is in the store (or failed), sharing a
+ * pull of ref other waiters of k started.  called_off (may be NULL),
+ * asked about every 100 ms: true ends the wait (ISLET_E_CONFLICT) and,
+ * for the pull's last waiter, calls the pull off (pull.c). */
+int owned_pull_wait (const struct owner *k, const char *ref, bool (*called_off) (void *), void *arg,
                      struct islet_err *err) ISLET_MUST_CHECK;
 /* The image ref in the store: there already, or pulled now (waited for);
  * else ISLET_E_INVALID saying why, ISLET_E_LIMIT past the key's bounds. */
 int owned_image_ensure (const struct owner *k, const char *ref,
                         struct islet_err *err) ISLET_MUST_CHECK;
+/* The same, its wait called off as owned_pull_wait's. */
+int owned_image_ensure_or_off (const struct owner *k, const char *ref, bool (*called_off) (void *),
+                               void *arg, struct islet_err *err) ISLET_MUST_CHECK;
 
 /* ---- image builds (build.c) ---- */
 

@@ -10,10 +10,19 @@
  * environment.  A child dies with isletd (PR_SET_PDEATHSIG); the snapshot
  * rows a kill leaves pending or pulling are marked failed at the next
  * start (owned_snapshot_sweep), and the store never records an image
- * before all its layers are in (oci_pull.c). */
+ * before all its layers are in (oci_pull.c).
+ *
+ * Waiters of one key for one reference share its pull.  A waiter that is
+ * called off (its sandbox deleted) leaves; when none is left and no
+ * snapshot row waits for it, the pull is called off: the child gets
+ * SIGTERM, stops its transfers and unpacker within about a second and
+ * removes what it added; one still running PULL_OFF_GRACE_MS later is
+ * killed (then the blobs it had verified stay, as after any kill, for the
+ * next pull to reuse). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -27,6 +36,8 @@
 #define PULLS_RUNNING 2
 #define PULLS_QUEUED 8
 #define PULL_ANSWER_MAX (64 * 1024)
+#define PULL_OFF_GRACE_MS 5000
+#define PULL_WAIT_POLL_MS 100
 
 struct pull
 {
@@ -37,7 +48,9 @@ struct pull
   char snap_id[40]; /* the snapshot row it fills; "" for none */
   uint64_t max_bytes;
   bool running, done;
-  int refs; /* the thread, and a waiter if any */
+  int refs;     /* the thread, and its waiters */
+  int waiters;  /* owned_pull_wait's callers still waiting */
+  uint64_t off; /* islet_now_ns when it was called off; 0: it was not */
   pid_t pid;
   struct islet_err err;
   int rc;
@@ -212,6 +225,8 @@ run_child (struct pulls *p, struct pull *j)
       _exit (127);
     }
   j->pid = pid;
+  if (pid > 0 && j->off) /* called off while it was forked */
+    kill (pid, SIGTERM);
   pthread_mutex_unlock (&p->lock);
   close (fds[1]);
   if (pid < 0)
@@ -222,11 +237,23 @@ run_child (struct pulls *p, struct pull *j)
       goto out;
     }
   /* the answer is one line; a longer one is cut, and then not JSON */
-  while ((r = read (fds[0], out + len, PULL_ANSWER_MAX - len)) != 0)
-    if (r > 0 && (len += (size_t) r) == PULL_ANSWER_MAX)
-      break;
-    else if (r < 0 && errno != EINTR)
-      break;
+  for (;;)
+    {
+      struct pollfd pfd = { .fd = fds[0], .events = POLLIN };
+      if (poll (&pfd, 1, 500) == 0)
+        {
+          pthread_mutex_lock (&p->lock);
+          if (j->off && islet_now_ns () - j->off > (uint64_t) PULL_OFF_GRACE_MS * 1000000)
+            kill (pid, SIGKILL);
+          pthread_mutex_unlock (&p->lock);
+          continue;
+        }
+      r = read (fds[0], out + len, PULL_ANSWER_MAX - len);
+      if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN))
+        break;
+      if (r > 0 && (len += (size_t) r) == PULL_ANSWER_MAX)
+        break;
+    }
   out[len] = '\0';
   close (fds[0]);
   while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
@@ -258,12 +285,19 @@ pull_thread (void *arg)
   struct pulls *p = srv->pulls;
 
   pthread_mutex_lock (&p->lock);
-  while (!p->stopping && count_of (p, j->key_id, true) >= PULLS_RUNNING)
+  while (!p->stopping && !j->off && count_of (p, j->key_id, true) >= PULLS_RUNNING)
     pthread_cond_wait (&p->changed, &p->lock);
   j->running = true;
+  if (j->off) /* called off while it was queued */
+    {
+      pthread_mutex_unlock (&p->lock);
+      j->rc = islet_fail (&j->err, ISLET_E_CONFLICT, 0, "the pull was called off");
+      goto done;
+    }
   pthread_mutex_unlock (&p->lock);
   set_state (j, "pulling", NULL);
   run_child (p, j);
+done:
   if (j->rc < 0 && j->err.kind == ISLET_E_LIMIT && j->max_bytes)
     islet_wrap (&j->err, "past the key's disk quota of %" PRIu64 " MiB", j->max_bytes >> 20);
   if (j->rc == 0)
@@ -283,6 +317,27 @@ pull_thread (void *arg)
   return NULL;
 }
 
+/* A running or queued pull of ref for key_id that waiters share (not a
+ * snapshot row's, not called off), joined: a reference and a waiter more. */
+static struct pull *
+shared_of (struct pulls *p, int64_t key_id, const char *ref)
+{
+  struct pull *found = NULL;
+
+  pthread_mutex_lock (&p->lock);
+  for (struct pull *j = p->list; j && !found; j = j->next)
+    if (j->key_id == key_id && !j->done && !j->off && j->waiters > 0 && !j->snap_id[0]
+        && strcmp (j->ref, ref) == 0)
+      found = j;
+  if (found)
+    {
+      found->refs++;
+      found->waiters++;
+    }
+  pthread_mutex_unlock (&p->lock);
+  return found;
+}
+
 /* A new pull of ref for k, queued; its thread started.  *out: the job,
  * with a reference for the caller when want_ref. */
 static int
@@ -298,11 +353,17 @@ pull_start (const struct owner *k, const char *ref, const char *snap_id, bool wa
 
   if (k->key_id >= 0 && owned_quota (k, &q, err) < 0)
     return -1;
+  if (want_ref && (j = shared_of (p, k->key_id, ref)) != NULL)
+    {
+      *out = j;
+      return 0;
+    }
   j = islet_xcalloc (1, sizeof *j);
   *j = (struct pull){ .srv = k->srv,
                       .key_id = k->key_id,
                       .ref = islet_xstrdup (ref),
                       .refs = want_ref ? 2 : 1,
+                      .waiters = want_ref ? 1 : 0,
                       .max_bytes = q.disk_mb > 0 ? (uint64_t) q.disk_mb << 20 : 0 };
   snprintf (j->snap_id, sizeof j->snap_id, "%s", snap_id ? snap_id : "");
   pthread_mutex_lock (&p->lock);
@@ -348,21 +409,57 @@ owned_pull_start (const struct owner *k, const char *ref, const char *snap_id,
   return pull_start (k, ref, snap_id, false, &ignored, err);
 }
 
+/* Under p->lock: a waiter of j leaves; the last one calls the pull off. */
+static void
+leave (struct pulls *p, struct pull *j)
+{
+  if (--j->waiters > 0 || j->done || j->off)
+    return;
+  j->off = islet_now_ns ();
+  if (j->pid > 0)
+    kill (j->pid, SIGTERM);
+  pthread_cond_broadcast (&p->changed);
+}
+
 int
-owned_pull_wait (const struct owner *k, const char *ref, struct islet_err *err)
+owned_pull_wait (const struct owner *k, const char *ref, bool (*called_off) (void *), void *arg,
+                 struct islet_err *err)
 {
   struct pulls *p = k->srv->pulls;
   struct pull *j;
+  bool off = false;
   int rc;
 
   if (pull_start (k, ref, NULL, true, &j, err) < 0)
     return -1;
   pthread_mutex_lock (&p->lock);
-  while (!j->done)
-    pthread_cond_wait (&p->changed, &p->lock);
-  rc = j->rc;
-  if (rc < 0)
-    *err = j->err;
+  while (!j->done && !off)
+    if (called_off == NULL)
+      pthread_cond_wait (&p->changed, &p->lock);
+    else
+      {
+        struct timespec ts;
+        clock_gettime (CLOCK_REALTIME, &ts);
+        ts.tv_nsec += PULL_WAIT_POLL_MS * 1000000L;
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait (&p->changed, &p->lock, &ts);
+        pthread_mutex_unlock (&p->lock);
+        off = called_off (arg);
+        pthread_mutex_lock (&p->lock);
+      }
+  if (off && !j->done)
+    {
+      leave (p, j);
+      rc = islet_fail (err, ISLET_E_CONFLICT, 0, "the pull of `%s` was called off", ref);
+    }
+  else
+    {
+      j->waiters--;
+      rc = j->rc;
+      if (rc < 0)
+        *err = j->err;
+    }
   unref (p, j);
   pthread_mutex_unlock (&p->lock);
   return rc;
@@ -371,13 +468,22 @@ owned_pull_wait (const struct owner *k, const char *ref, struct islet_err *err)
 int
 owned_image_ensure (const struct owner *k, const char *ref, struct islet_err *err)
 {
+  return owned_image_ensure_or_off (k, ref, NULL, NULL, err);
+}
+
+int
+owned_image_ensure_or_off (const struct owner *k, const char *ref, bool (*called_off) (void *),
+                           void *arg, struct islet_err *err)
+{
   if (owned_image_here (k, ref, err) == 0)
     return 0;
   /* a store that cannot be read; the default image is built, not pulled */
   if (err->kind != ISLET_E_INVALID || strcmp (ref, "default") == 0)
     return -1;
-  if (owned_pull_wait (k, ref, err) == 0)
+  if (owned_pull_wait (k, ref, called_off, arg, err) == 0)
     return 0;
+  if (err->kind == ISLET_E_CONFLICT && called_off && called_off (arg))
+    return -1;
   /* the registry's or the image's fault, not isletd's */
   if (err->kind == ISLET_E_SYSTEM || err->kind == ISLET_E_NOTFOUND)
     err->kind = ISLET_E_INVALID;

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# `islet image pull` interrupted: SIGINT to its process group (Ctrl-C),
+# SIGTERM to islet alone, and kill -9 of islet alone (its islet-image gets
+# SIGTERM as islet dies), each in the middle of a download from a slow
+# front of a real registry on loopback (tests/lib/slow_proxy.py, which
+# logs every blob transfer).  Each time the front's transfers end within
+# 4 s (cut), no islet-image is left, and nothing of the pull is kept: no
+# blob or layer, nothing in images/tmp, nothing in `islet image ls`.  A
+# pull afterwards starts clean and a sandbox runs from it.
+source "$(dirname "$0")/../lib/integration.sh"
+source "$(dirname "$0")/../lib/registry.sh"
+it_init
+command -v setsid >/dev/null || fail "needs setsid (util-linux)"
+[[ -x /bin/busybox ]] || fail "needs /bin/busybox (busybox-static)"
+MK="$IT_PY $(dirname "$0")/../lib/mkimage.py"
+W=$STATE.work
+REG_PID= PROXY_PID= PULL_PID=
+trap 'rc=$?; set +e; [[ -n "$PULL_PID" ]] && kill -9 -- "-$PULL_PID" 2>/dev/null; kill $REG_PID $PROXY_PID 2>/dev/null; wait 2>/dev/null; (exit $rc); it_cleanup' EXIT
+export DOCKER_CONFIG=$W/no-docker-config
+
+registry_start "$W"
+head -c $((4 << 20)) /dev/urandom >"$W/r1"
+head -c $((4 << 20)) /dev/urandom >"$W/r2"
+cat >"$W/spec.json" <<EOF2
+{"format":"oci","compress":"gzip","config":{"Env":["PATH=/bin"]},
+ "layers":[[{"name":"bin","type":"dir"},{"name":"bin/busybox","src":"/bin/busybox","mode":493},
+   {"name":"bin/sh","type":"symlink","target":"busybox"},{"name":"bin/cat","type":"symlink","target":"busybox"}],
+  [{"name":"r1","src":"$W/r1"}],[{"name":"r2","src":"$W/r2"}]]}
+EOF2
+$MK "$W/spec.json" "$W/img" >/dev/null || fail "mkimage"
+skopeo copy -q --dest-tls-verify=false "oci:$W/img" "docker://$R/test/slow:1" >"$W/skopeo.log" 2>&1 \
+  || fail "skopeo push: $(cat "$W/skopeo.log")"
+r1=$(sha256sum "$W/r1" | cut -d' ' -f1)
+"$IT_PY" "$(dirname "$0")/../lib/slow_proxy.py" "$W/proxy.port" "$R" $((512 << 10)) "$W/xfer.log" &
+PROXY_PID=$!
+wait_until 10 test -s "$W/proxy.port" || fail "the slow front did not start"
+REF=127.0.0.1:$(cat "$W/proxy.port")/test/slow:1
+
+store_list () { local d; for d in blobs/sha256 layers; do ls "$STATE/images/$d" 2>/dev/null || true; done | sort; }
+open_xfers () {
+  awk '$1 == "start" { n[$2]++ } $1 == "done" || $1 == "cut" { n[$2]-- }
+       END { for (d in n) if (n[d] > 0) print d }' "$W/xfer.log" 2>/dev/null
+}
+mid_transfer () { [[ -n "$(open_xfers)" ]]; }
+pullers () { pgrep -f "islet-image $STATE pull" || true; }
+
+# interrupt HOW: a pull stopped mid-download by HOW (int-group, term-islet,
+# kill-islet), then the checks
+interrupt () {
+  local how=$1 before t0
+  before=$(store_list)
+  : >"$W/xfer.log"
+  setsid "$ISLET_BIN" --state-dir "$STATE" image pull "$REF" >"$W/pull.out" 2>"$W/pull.err" &
+  PULL_PID=$!
+  wait_until 20 mid_transfer || fail "$how: no blob transfer began: $(cat "$W/pull.err")"
+  sleep 0.5
+  mid_transfer || fail "$how: the pull ended before the signal; the front is not slow enough"
+  t0=$(date +%s%N)
+  case $how in
+    int-group) kill -INT -- "-$PULL_PID" ;;
+    term-islet) kill -TERM "$PULL_PID" ;;
+    kill-islet) kill -KILL "$PULL_PID" ;;
+  esac
+  wait_empty 4 open_xfers || fail "$how: transfers still running 4 s after the signal: $(open_xfers)"
+  grep -q '^cut ' "$W/xfer.log" || fail "$how: no transfer was cut: $(cat "$W/xfer.log")"
+  wait_empty 6 pullers || fail "$how: islet-image still runs 6 s after the signal"
+  wait "$PULL_PID" && fail "$how: the interrupted pull exited 0"
+  PULL_PID=
+  log "$how: the pull ended $(( ($(date +%s%N) - t0) / 1000000 )) ms after the signal"
+  if [[ $how != kill-islet ]]; then
+    grep -q "called off" "$W/pull.err" || fail "$how: islet does not say so: $(cat "$W/pull.err")"
+  fi
+  expect_eq "$how: the store's blobs and layers" "$(store_list)" "$before"
+  [[ -z "$(ls -A "$STATE/images/tmp" 2>/dev/null)" ]] \
+    || fail "$how: temporaries left: $(ls -A "$STATE/images/tmp")"
+  islet image ls | grep -q test/slow && fail "$how: the interrupted image is listed"
+  return 0
+}
+
+interrupt int-group
+interrupt term-islet
+interrupt kill-islet
+
+log "a pull afterwards starts clean"
+capture islet image pull "$REF"
+[[ $RC == 0 ]] || fail "a pull after the interruptions: $ERR"
+[[ -z "$(ls -A "$STATE/images/tmp")" ]] || fail "temporaries left: $(ls -A "$STATE/images/tmp")"
+capture islet run --image "$REF" -- sh -c 'cat /r1 | busybox sha256sum'
+expect_eq "a sandbox from the pulled image" "$OUT" "$r1  -"
+pass "an interrupted pull stops its downloads and leaves nothing; the next pull works"
