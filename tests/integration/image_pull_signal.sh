@@ -2,7 +2,7 @@
 # `islet image pull` interrupted: SIGINT to its process group (Ctrl-C),
 # SIGTERM to islet alone, and kill -9 of islet alone (its islet-image gets
 # SIGTERM as islet dies), each in the middle of a download from a slow
-# front of a real registry on loopback (tests/lib/slow_proxy.py, which
+# front of a real registry on loopback (tests/lib/hold_proxy.py, which
 # logs every blob transfer).  Each time the front's transfers end within
 # 4 s (cut), no islet-image is left, and nothing of the pull is kept: no
 # blob or layer, nothing in images/tmp, nothing in `islet image ls`.  A
@@ -12,36 +12,14 @@ source "$(dirname "$0")/../lib/registry.sh"
 it_init
 command -v setsid >/dev/null || fail "needs setsid (util-linux)"
 [[ -x /bin/busybox ]] || fail "needs /bin/busybox (busybox-static)"
-MK="$IT_PY $(dirname "$0")/../lib/mkimage.py"
 W=$STATE.work
 REG_PID= PROXY_PID= PULL_PID=
 trap 'rc=$?; set +e; [[ -n "$PULL_PID" ]] && kill -9 -- "-$PULL_PID" 2>/dev/null; kill $REG_PID $PROXY_PID 2>/dev/null; wait 2>/dev/null; (exit $rc); it_cleanup' EXIT
 export DOCKER_CONFIG=$W/no-docker-config
 
 registry_start "$W"
-head -c $((4 << 20)) /dev/urandom >"$W/r1"
-head -c $((4 << 20)) /dev/urandom >"$W/r2"
-cat >"$W/spec.json" <<EOF2
-{"format":"oci","compress":"gzip","config":{"Env":["PATH=/bin"]},
- "layers":[[{"name":"bin","type":"dir"},{"name":"bin/busybox","src":"/bin/busybox","mode":493},
-   {"name":"bin/sh","type":"symlink","target":"busybox"},{"name":"bin/cat","type":"symlink","target":"busybox"}],
-  [{"name":"r1","src":"$W/r1"}],[{"name":"r2","src":"$W/r2"}]]}
-EOF2
-$MK "$W/spec.json" "$W/img" >/dev/null || fail "mkimage"
-skopeo copy -q --dest-tls-verify=false "oci:$W/img" "docker://$R/test/slow:1" >"$W/skopeo.log" 2>&1 \
-  || fail "skopeo push: $(cat "$W/skopeo.log")"
-r1=$(sha256sum "$W/r1" | cut -d' ' -f1)
-"$IT_PY" "$(dirname "$0")/../lib/slow_proxy.py" "$W/proxy.port" "$R" $((512 << 10)) "$W/xfer.log" &
-PROXY_PID=$!
-wait_until 10 test -s "$W/proxy.port" || fail "the slow front did not start"
-REF=127.0.0.1:$(cat "$W/proxy.port")/test/slow:1
-
-store_list () { local d; for d in blobs/sha256 layers; do ls "$STATE/images/$d" 2>/dev/null || true; done | sort; }
-open_xfers () {
-  awk '$1 == "start" { n[$2]++ } $1 == "done" || $1 == "cut" { n[$2]-- }
-       END { for (d in n) if (n[d] > 0) print d }' "$W/xfer.log" 2>/dev/null
-}
-mid_transfer () { [[ -n "$(open_xfers)" ]]; }
+registry_slow_image "$W"
+REF=$SLOW_REF
 pullers () { pgrep -f "islet-image $STATE pull" || true; }
 
 # interrupt HOW: a pull stopped mid-download by HOW (int-group, term-islet,
@@ -49,7 +27,7 @@ pullers () { pgrep -f "islet-image $STATE pull" || true; }
 interrupt () {
   local how=$1 before t0
   before=$(store_list)
-  : >"$W/xfer.log"
+  : >"$XFER_LOG"
   setsid "$ISLET_BIN" --state-dir "$STATE" image pull "$REF" >"$W/pull.out" 2>"$W/pull.err" &
   PULL_PID=$!
   wait_until 20 mid_transfer || fail "$how: no blob transfer began: $(cat "$W/pull.err")"
@@ -62,7 +40,7 @@ interrupt () {
     kill-islet) kill -KILL "$PULL_PID" ;;
   esac
   wait_empty 4 open_xfers || fail "$how: transfers still running 4 s after the signal: $(open_xfers)"
-  grep -q '^cut ' "$W/xfer.log" || fail "$how: no transfer was cut: $(cat "$W/xfer.log")"
+  grep -q '^cut ' "$XFER_LOG" || fail "$how: no transfer was cut: $(cat "$XFER_LOG")"
   wait_empty 6 pullers || fail "$how: islet-image still runs 6 s after the signal"
   wait "$PULL_PID" && fail "$how: the interrupted pull exited 0"
   PULL_PID=
@@ -86,5 +64,5 @@ capture islet image pull "$REF"
 [[ $RC == 0 ]] || fail "a pull after the interruptions: $ERR"
 [[ -z "$(ls -A "$STATE/images/tmp")" ]] || fail "temporaries left: $(ls -A "$STATE/images/tmp")"
 capture islet run --image "$REF" -- sh -c 'cat /r1 | busybox sha256sum'
-expect_eq "a sandbox from the pulled image" "$OUT" "$r1  -"
+expect_eq "a sandbox from the pulled image" "$OUT" "$SLOW_R1  -"
 pass "an interrupted pull stops its downloads and leaves nothing; the next pull works"

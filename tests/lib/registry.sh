@@ -75,3 +75,46 @@ snapshot_wait () {
   done
   [[ "$st" == "$2" ]] || fail "snapshot $1 is $st (seen:$SEEN), want $2: $BODY"
 }
+
+# registry_slow_image DIR: an image of two 4 MiB layers of random data
+# (they do not compress) behind busybox's, pushed to the registry of
+# registry_start as test/slow:1, behind a front (hold_proxy.py) that sends
+# blobs at 512 KiB/s a transfer (a layer takes 8 s) and logs each transfer
+# to DIR/xfer.log.  Sets PROXY_PID (for the caller's exit trap), SLOW_REF
+# (the image through the front) and SLOW_R1 (the sha256 of /r1 in it).
+registry_slow_image () {
+  local dir=$1
+  head -c $((4 << 20)) /dev/urandom >"$dir/r1"
+  head -c $((4 << 20)) /dev/urandom >"$dir/r2"
+  cat >"$dir/slow.json" <<EOF2
+{"format":"oci","compress":"gzip","config":{"Env":["PATH=/bin"]},
+ "layers":[[{"name":"bin","type":"dir"},{"name":"bin/busybox","src":"/bin/busybox","mode":493},
+   {"name":"bin/sh","type":"symlink","target":"busybox"},{"name":"bin/cat","type":"symlink","target":"busybox"}],
+  [{"name":"r1","src":"$dir/r1"}],[{"name":"r2","src":"$dir/r2"}]]}
+EOF2
+  "$IT_PY" "$(dirname "${BASH_SOURCE[0]}")/mkimage.py" "$dir/slow.json" "$dir/slow.oci" >/dev/null \
+    || fail "mkimage test/slow:1"
+  skopeo copy -q --dest-tls-verify=false "oci:$dir/slow.oci" "docker://$R/test/slow:1" \
+    >"$dir/push.log" 2>&1 || fail "skopeo push of test/slow:1: $(cat "$dir/push.log")"
+  SLOW_R1=$(sha256sum "$dir/r1" | cut -d' ' -f1)
+  "$IT_PY" "$(dirname "${BASH_SOURCE[0]}")/hold_proxy.py" "$dir/proxy.port" "$R" "$dir/no-hold" \
+    $((512 << 10)) "$dir/xfer.log" &
+  PROXY_PID=$!
+  wait_until 10 test -s "$dir/proxy.port" || fail "the slow front did not start"
+  SLOW_REF=127.0.0.1:$(cat "$dir/proxy.port")/test/slow:1
+  XFER_LOG=$dir/xfer.log
+}
+
+# open_xfers: the blob transfers of registry_slow_image's front begun and
+# neither done nor cut; mid_transfer: there is one.
+open_xfers () {
+  awk '$1 == "start" { n[$2]++ } $1 == "done" || $1 == "cut" { n[$2]-- }
+       END { for (d in n) if (n[d] > 0) print d }' "$XFER_LOG" 2>/dev/null
+}
+mid_transfer () { [[ -n "$(open_xfers)" ]]; }
+
+# store_list: the blobs and unpacked layers of the image store of $STATE.
+store_list () {
+  local d
+  for d in blobs/sha256 layers; do ls "$STATE/images/$d" 2>/dev/null || true; done | sort
+}
