@@ -51,7 +51,10 @@ request (struct islet_ctx *ctx, const char *ref, json_t *req, struct islet_err *
 
   if (sandbox_resolve (ctx, ref, id, err) < 0)
     return -1;
-  fd = sandbox_connect (ctx, id, err);
+  if (strcmp (json_string_value (json_object_get (req, "op")) ?: "", "exec") == 0)
+    fd = sandbox_connect_exec (ctx, id, err);
+  else
+    fd = sandbox_connect (ctx, id, err);
   if (fd < 0)
     return -1;
   if (islet_frame_send_json (fd, req, err) < 0)

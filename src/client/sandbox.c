@@ -365,13 +365,13 @@ islet_sandbox_running (struct islet_ctx *ctx, const char *id)
   return errno == EWOULDBLOCK;
 }
 
-int
-sandbox_connect (const struct islet_ctx *ctx, const char *id, struct islet_err *err)
+static int
+connect_to (const struct islet_ctx *ctx, const char *id, const char *name, struct islet_err *err)
 {
   struct sockaddr_un addr = { .sun_family = AF_UNIX };
   cleanup_close int fd = -1;
-  int n = snprintf (addr.sun_path, sizeof addr.sun_path, "%s/sandboxes/%s/ctl.sock", ctx->state_dir,
-                    id);
+  int n = snprintf (addr.sun_path, sizeof addr.sun_path, "%s/sandboxes/%s/%s", ctx->state_dir, id,
+                    name);
 
   if (n < 0 || (size_t) n >= sizeof addr.sun_path)
     return islet_fail (err, ISLET_E_INVALID, ENAMETOOLONG, "the state directory path is too long");
@@ -385,6 +385,25 @@ sandbox_connect (const struct islet_ctx *ctx, const char *id, struct islet_err *
       return islet_fail (err, ISLET_E_SYSTEM, errno, "connect to sandbox `%s`", id);
     }
   return islet_take_fd (&fd);
+}
+
+int
+sandbox_connect (const struct islet_ctx *ctx, const char *id, struct islet_err *err)
+{
+  return connect_to (ctx, id, "ctl.sock", err);
+}
+
+/* exec.sock, where the sandbox's ready exec handler takes the connection
+ * itself (src/runtime/exec.c); a supervisor that has none yet (before its
+ * second exec, or of an older islet-run) serves execs on ctl.sock. */
+int
+sandbox_connect_exec (const struct islet_ctx *ctx, const char *id, struct islet_err *err)
+{
+  int fd = connect_to (ctx, id, "exec.sock", err);
+
+  if (fd < 0 && err && err->kind == ISLET_E_CONFLICT)
+    fd = connect_to (ctx, id, "ctl.sock", err);
+  return fd;
 }
 
 /* In a forked child: exec islet-run with ARGS, fd the only one crossing the

@@ -109,6 +109,8 @@ int volume_records_remove (struct islet_ctx *ctx, struct islet_err *err);
 
 /* Connect to a running sandbox's supervisor (ISLET_E_CONFLICT if not running). */
 int sandbox_connect (const struct islet_ctx *ctx, const char *id, struct islet_err *err);
+/* The same for an exec: exec.sock if it has one, else ctl.sock. */
+int sandbox_connect_exec (const struct islet_ctx *ctx, const char *id, struct islet_err *err);
 
 /* Resolve a reference (an id, a name, or a unique prefix of an id) to an
  * id, from the directory and the name index alone: no config is read and no

@@ -982,20 +982,86 @@ serve_exec (struct sandbox *sb, int conn, json_t *req, unsigned seq)
   command_run (sb, &c, conn, req, &(int){ -1 });
 }
 
+/* The first frame of a connection accepted on exec.sock: an exec request,
+ * or NULL (then *why says what it is not).  Bounded as the supervisor's
+ * read is: a client that connects and says nothing holds no handler. */
+static json_t *
+accepted_request (int conn, struct islet_err *why)
+{
+  struct timeval tv = { .tv_sec = 2 };
+  json_t *req = NULL;
+
+  setsockopt (conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (islet_frame_recv_json (conn, &req, why) < 0)
+    return NULL;
+  tv.tv_sec = 0;
+  setsockopt (conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (json_is_object (req)
+      && strcmp (json_string_value (json_object_get (req, "op")) ?: "", "exec") == 0)
+    return req;
+  json_decref (req);
+  islet_fail (why, ISLET_E_INVALID, 0, "exec.sock takes exec requests only");
+  return NULL;
+}
+
+/* Wait for the request: accepted on exec.sock (one hop and one wake-up of
+ * another CPU fewer than through the supervisor), or passed by the
+ * supervisor on sock (a client of ctl.sock).  -1: let go (sock closed).
+ * The supervisor hears "taken" at once, before anything here can wait on
+ * the client, so that it serves the next exec meanwhile. */
+static int
+ready_wait (struct sandbox *sb, int sock, int *conn, json_t **req, struct islet_err *why)
+{
+  struct pollfd p[2] = { { sock, POLLIN, 0 }, { sb->xfd, POLLIN, 0 } };
+
+  for (unsigned tries = 0;; tries++)
+    {
+      int fd;
+
+      if (poll (p, sb->xfd >= 0 ? 2 : 1, -1) < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          return -1;
+        }
+      /* let go wins over a connection seen at the same time: the
+         supervisor (paused, or its settings changed) serves that one */
+      if (p[0].revents)
+        return request_take (sock, conn, req);
+      if (!(p[1].revents & POLLIN))
+        continue;
+      fd = accept4 (sb->xfd, NULL, NULL, SOCK_CLOEXEC);
+      if (fd < 0)
+        {
+          /* taken by the supervisor as this handler was let go, or gone */
+          if ((errno != EAGAIN && errno != ECONNABORTED && errno != EINTR) || tries > 1000)
+            p[1].fd = -1;
+          continue;
+        }
+      close (sb->xfd);
+      sb->xfd = -1;
+      (void) !write (sock, "t", 1);
+      *conn = fd;
+      *req = accepted_request (fd, why);
+      return 0;
+    }
+}
+
 void
 exec_ready (struct sandbox *sb, int sock, unsigned seq)
 {
   struct command c;
-  struct islet_err e, begun;
+  struct islet_err e, begun, why;
   json_t *req;
   int conn;
   int rc;
 
+  islet_fail (&why, ISLET_E_INVALID, 0, "malformed request");
   /* a failure to prepare is met again, and reported, when the request comes */
   rc = handler_begin (sb, &c, seq, &begun);
   if (rc == 0 && command_prepare (sb, &c, &e) < 0)
     fprintf (stderr, "prepare an exec: %s\n", e.msg);
-  if (request_take (sock, &conn, &req) < 0)
+  if (ready_wait (sb, sock, &conn, &req, &why) < 0)
     {
       /* let go unused */
       command_discard (&c);
@@ -1007,8 +1073,9 @@ exec_ready (struct sandbox *sb, int sock, unsigned seq)
     {
       close (sock);
       if (req == NULL)
-        islet_fail (&begun, ISLET_E_INVALID, 0, "malformed request");
-      reply_error (conn, &begun);
+        reply_error (conn, &why);
+      else
+        reply_error (conn, &begun);
       close (conn);
       command_discard (&c);
       if (c.cg)

@@ -251,6 +251,40 @@ handler_detach (int lfd, int sfd)
   sigprocmask (SIG_SETMASK, &none, NULL);
 }
 
+/* exec.sock: where clients send execs, for the ready handler to accept
+ * without the supervisor (exec.c); made with the first ready handler, off
+ * the create's path (a sandbox made for one command never has one).
+ * Without it clients use ctl.sock. */
+static void
+exec_listen (struct sandbox *sb)
+{
+  static bool tried;
+  cleanup_free char *path = NULL;
+  struct islet_err e;
+
+  if (tried)
+    return;
+  tried = true;
+  path = islet_xasprintf ("%s/exec.sock", sb->dir);
+  sb->xfd = listen_on (path, &e);
+  if (sb->xfd < 0)
+    logmsg ("no exec.sock: %s", e.msg);
+  else
+    fcntl (sb->xfd, F_SETFL, O_NONBLOCK);
+}
+
+static void
+exec_unlisten (struct sandbox *sb)
+{
+  cleanup_free char *path = islet_xasprintf ("%s/exec.sock", sb->dir);
+
+  if (sb->xfd < 0)
+    return;
+  unlink (path);
+  close (sb->xfd);
+  sb->xfd = -1;
+}
+
 /* Fork the handler of the next exec now, so that its group, its command's
  * process, the namespaces, the capabilities and the filter are all in place
  * before the request comes (exec.c).  Best effort: without it, an exec is
@@ -264,6 +298,7 @@ ready_start (struct sandbox *sb, int lfd, int sfd)
 
   if (ready_pid > 0 || sb->cg == NULL || n_handlers >= MAX_HANDLERS)
     return;
+  exec_listen (sb);
   seq = ++sb->exec_seq;
   if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
     return;
@@ -285,6 +320,26 @@ ready_start (struct sandbox *sb, int lfd, int sfd)
   ready_pid = pid;
   ready_sock = sp[0];
   ready_since = islet_now_ns ();
+}
+
+/* The ready handler's socket: one byte when it has accepted an exec on
+ * exec.sock itself (exec.sock is then ours again), its end once that
+ * exec's command has started (make the next one ready), or its end
+ * unused (it is gone). */
+static void
+ready_heard (struct sandbox *sb, int lfd, int sfd)
+{
+  bool taken = ready_taken;
+  char b;
+
+  if (read (ready_sock, &b, 1) == 1)
+    {
+      ready_taken = true;
+      return;
+    }
+  ready_stop ();
+  if (taken)
+    ready_start (sb, lfd, sfd);
 }
 
 /* Drop the last references to the sandbox's namespaces.  No process is left
@@ -431,7 +486,11 @@ set_paused (struct sandbox *sb, int conn, bool on)
         ;
     }
   if (on && !paused)
-    agent_tried = false;
+    {
+      agent_tried = false;
+      /* it would accept execs on exec.sock: ours to refuse while paused */
+      ready_stop ();
+    }
   if (on != paused && islet_cg_freeze (sb->cg, on, &e) < 0)
     {
       reply_error (conn, &e);
@@ -619,6 +678,8 @@ fork_handler (struct conn_req *c, enum handler kind)
   if (pid == 0)
     {
       handler_detach (c->lfd, c->sfd);
+      if (c->sb->xfd >= 0)
+        close (c->sb->xfd);
       no_timeout (c->conn);
       if (kind == HANDLER_EXEC)
         serve_exec (c->sb, c->conn, c->req, seq);
@@ -721,7 +782,7 @@ static const struct
 
 /* The first frame of a connection decides who serves it. */
 static bool
-serve (struct sandbox *sb, int conn, int lfd, int sfd)
+serve (struct sandbox *sb, int conn, int lfd, int sfd, bool exec_only)
 {
   struct timeval tv = { .tv_sec = 2 }; /* a client that connects and says nothing */
   cleanup_json json_t *req = NULL;
@@ -732,9 +793,10 @@ serve (struct sandbox *sb, int conn, int lfd, int sfd)
   if (islet_frame_recv_json (conn, &req, &e) < 0)
     return false; /* a probe that only connects, or garbage */
   op = json_string_value (json_object_get (req, "op"));
-  if (op == NULL)
+  if (op == NULL || (exec_only && strcmp (op, "exec") != 0))
     {
-      islet_fail (&e, ISLET_E_INVALID, 0, "request without `op`");
+      islet_fail (&e, ISLET_E_INVALID, 0,
+                  op ? "exec.sock takes exec requests only" : "request without `op`");
       return refuse (conn, &e);
     }
   struct conn_req c = { .sb = sb, .conn = conn, .lfd = lfd, .sfd = sfd, .req = req };
@@ -750,7 +812,13 @@ loop (struct sandbox *sb, int lfd, int sfd)
 {
   for (;;)
     {
-      struct pollfd p[3] = { { lfd, POLLIN, 0 }, { sfd, POLLIN, 0 }, { ready_sock, POLLIN, 0 } };
+      /* exec.sock is the ready handler's to accept while it waits; ours
+         when none does (fd -1: not polled) */
+      bool waiting = ready_pid > 0 && !ready_taken;
+      struct pollfd p[4] = { { lfd, POLLIN, 0 },
+                             { sfd, POLLIN, 0 },
+                             { ready_pid > 0 ? ready_sock : -1, POLLIN, 0 },
+                             { waiting ? -1 : sb->xfd, POLLIN, 0 } };
       int timeout = -1;
       if (ready_pid > 0 && !ready_taken)
         {
@@ -762,14 +830,10 @@ loop (struct sandbox *sb, int lfd, int sfd)
             }
           timeout = (int) ((until - now) / 1000000ull) + 1;
         }
-      if (poll (p, ready_taken ? 3 : 2, timeout) < 0)
+      if (poll (p, 4, timeout) < 0)
         continue;
-      if (ready_taken && p[2].revents)
-        {
-          /* its command has started: make the next one ready */
-          ready_stop ();
-          ready_start (sb, lfd, sfd);
-        }
+      if (p[2].revents)
+        ready_heard (sb, lfd, sfd);
       if (p[1].revents)
         {
           struct signalfd_siginfo si;
@@ -790,10 +854,19 @@ loop (struct sandbox *sb, int lfd, int sfd)
           bool stop;
           if (conn < 0)
             continue;
-          stop = serve (sb, conn, lfd, sfd);
+          stop = serve (sb, conn, lfd, sfd, false);
           if (stop)
             return conn;
           close (conn);
+        }
+      if (p[3].revents)
+        {
+          int conn = accept4 (sb->xfd, NULL, NULL, SOCK_CLOEXEC);
+          if (conn >= 0)
+            {
+              (void) serve (sb, conn, lfd, sfd, true);
+              close (conn);
+            }
         }
     }
 }
@@ -849,7 +922,8 @@ supervise_sandbox (const char *state_dir, const char *id, int ready_fd)
                         .net_slot_fd = -1,
                         .dns_sock = -1,
                         .ready_fd = ready_fd,
-                        .lfd = -1 };
+                        .lfd = -1,
+                        .xfd = -1 };
   struct islet_err e = { 0 };
   cleanup_free char *sock = NULL;
   cleanup_free char *logpath = NULL;
@@ -903,6 +977,7 @@ supervise_sandbox (const char *state_dir, const char *id, int ready_fd)
           unlink (sock);
           close (sb.lfd);
         }
+      exec_unlisten (&sb);
       teardown (&sb);
       report_ready (ready_fd, &e);
       return 1;
@@ -914,6 +989,7 @@ supervise_sandbox (const char *state_dir, const char *id, int ready_fd)
   lfd = sb.lfd;
   conn = loop (&sb, lfd, sfd);
   /* No new request may reach a sandbox that is going away. */
+  exec_unlisten (&sb);
   unlink (sock);
   close (lfd);
   stop_sandbox (&sb);

@@ -49,6 +49,7 @@ struct sandbox
   bool build;                /* a build's RUN sandbox: its commands get ISLET_BUILD_CAPS */
   int ready_fd;              /* the creator's pipe, until the init has said "ok" on it */
   int lfd;                   /* ctl.sock, listening, once the start got that far */
+  int xfd; /* exec.sock, listening, non-blocking: accepted by the ready exec handler */
 };
 
 /* net.c: a slot for the sandbox's link (before its init starts, so the
@@ -94,9 +95,11 @@ int start_outside (struct sandbox *sb, struct islet_err *err);
 void serve_exec (struct sandbox *sb, int conn, json_t *req, unsigned seq);
 
 /* exec.c, in a handler forked ahead of the request (the ready handler):
- * make the group x<seq> and the command's confined process, then wait on
- * sock for the request (request_take) and serve it.  Its end is the end of
- * the socket: it then lets its command go and removes the group. */
+ * make the group x<seq> and the command's confined process, then wait for
+ * the request: a connection it accepts on sb->xfd itself (it then writes one
+ * byte on sock: taken), or one the supervisor passes on sock
+ * (request_take); and serve it.  Its end is the end of the socket: it then
+ * lets its command go and removes the group. */
 void exec_ready (struct sandbox *sb, int sock, unsigned seq);
 
 /* Why a command could not start, from the process that tried (exec.c). */
