@@ -160,6 +160,18 @@ int build_layer_mkdir (const char *path, const struct build_lowers *lowers, int 
 int build_context_from_tars (const char *state, char *const *tars, size_t n, uint64_t max_bytes,
                              char **dir, int *lock, struct islet_err *err) ISLET_MUST_CHECK;
 
+/* Whether a COPY source is a pattern (`*`, `?`, `[...]`). */
+bool build_is_pattern (const char *src);
+
+/* The paths of the context ctx that pattern matches, as Docker matches
+ * them (per component, fnmatch without FNM_PERIOD: `*` takes a leading dot,
+ * never a `/`), each directory's matches in byte order: *matches (n of
+ * them, NULL-terminated, relative to ctx).  No match is an error naming
+ * the pattern; a directory on the way that leads outside the context is
+ * refused. */
+int build_context_glob (int ctx, const char *pattern, char ***matches, size_t *n,
+                        struct islet_err *err) ISLET_MUST_CHECK;
+
 /* ---- oci_build_run.c ---- */
 
 /* A RUN: a sandbox (named islet-build-TOKEN-STEP) made from the image id,

@@ -11,15 +11,22 @@
  * its headers first (only files, directories and links; no `.wh.` names,
  * which the unpacker would take as whiteouts; no sparse entries; the sizes
  * within max_bytes), then unpacked by islet_layer_unpack's chroot'ed child,
- * which confines every name and link to the directory. */
+ * which confines every name and link to the directory.
+ *
+ * Also here: COPY's wildcards, matched in a context directory of either
+ * kind, each directory on the way opened beneath the context. */
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
+#include <linux/openat2.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "islet/oci.h"
@@ -174,4 +181,139 @@ fail:
     (void) !islet_rm_rf (path, &ignored);
   }
   return -1;
+}
+
+/* ---- COPY's wildcards ---- */
+
+#define GLOB_MATCHES_MAX 10000 /* the paths one pattern may name */
+#define GLOB_SEEN_MAX 100000   /* the entries its walk may read */
+
+bool
+build_is_pattern (const char *src)
+{
+  return strpbrk (src, "*?[") != NULL;
+}
+
+struct glob
+{
+  int ctx;
+  const char *pattern;
+  char **comps; /* the pattern's components, NULL-terminated */
+  char **out;
+  size_t n, seen;
+};
+
+static int
+by_name (const void *a, const void *b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+/* The directory prefix of the context (relative, "" for its top), opened
+ * without leaving it: -1 with *gone when it is not there (no match there). */
+static int
+glob_open (const struct glob *g, const char *prefix, bool *gone, struct islet_err *err)
+{
+  struct open_how how = { .flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+                          .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS };
+  int fd = (int) syscall (SYS_openat2, g->ctx, *prefix ? prefix : ".", &how, sizeof how);
+
+  *gone = fd < 0 && (errno == ENOENT || errno == ENOTDIR);
+  if (fd < 0 && errno == EXDEV)
+    return islet_fail (err, ISLET_E_INVALID, 0,
+                       "COPY source `%s` leads outside the build context: refused", g->pattern);
+  if (fd < 0 && !*gone)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "COPY source `%s` in the build context",
+                       g->pattern);
+  return fd;
+}
+
+/* The matches of components i.. of the pattern under prefix, in order. */
+static int
+glob_at (struct glob *g, const char *prefix, size_t i, struct islet_err *err)
+{
+  cleanup_strv char **names = NULL;
+  cleanup_dir DIR *d = NULL;
+  size_t n = 0;
+  struct dirent *e;
+  bool gone = false;
+  int fd;
+
+  if (g->comps[i] == NULL)
+    {
+      if (g->n >= GLOB_MATCHES_MAX)
+        return islet_fail (err, ISLET_E_LIMIT, 0, "COPY source `%s` matches more than %d paths",
+                           g->pattern, GLOB_MATCHES_MAX);
+      g->out = islet_xrealloc (g->out, (g->n + 2) * sizeof *g->out);
+      g->out[g->n++] = islet_xstrdup (*prefix ? prefix : ".");
+      g->out[g->n] = NULL;
+      return 0;
+    }
+  if (!build_is_pattern (g->comps[i]))
+    {
+      cleanup_free char *next = *prefix ? islet_xasprintf ("%s/%s", prefix, g->comps[i])
+                                        : islet_xstrdup (g->comps[i]);
+      return glob_at (g, next, i + 1, err);
+    }
+  fd = glob_open (g, prefix, &gone, err);
+  if (fd < 0)
+    return gone ? 0 : -1;
+  d = fdopendir (fd);
+  if (d == NULL)
+    {
+      close (fd);
+      return islet_fail (err, ISLET_E_SYSTEM, errno, "read `%s` of the build context", prefix);
+    }
+  names = islet_xcalloc (1, sizeof *names);
+  while ((e = readdir (d)) != NULL)
+    {
+      if (++g->seen > GLOB_SEEN_MAX)
+        return islet_fail (err, ISLET_E_LIMIT, 0,
+                           "COPY source `%s`: more than %d names to match in the build context",
+                           g->pattern, GLOB_SEEN_MAX);
+      /* Docker's matching: `*` and `?` take a leading dot too, never a `/` */
+      if (strcmp (e->d_name, ".") == 0 || strcmp (e->d_name, "..") == 0
+          || fnmatch (g->comps[i], e->d_name, 0) != 0)
+        continue;
+      names = islet_xrealloc (names, (n + 2) * sizeof *names);
+      names[n++] = islet_xstrdup (e->d_name);
+      names[n] = NULL;
+    }
+  qsort (names, n, sizeof *names, by_name);
+  for (size_t k = 0; k < n; k++)
+    {
+      cleanup_free char *next = *prefix ? islet_xasprintf ("%s/%s", prefix, names[k])
+                                        : islet_xstrdup (names[k]);
+      if (glob_at (g, next, i + 1, err) < 0)
+        return -1;
+    }
+  return 0;
+}
+
+int
+build_context_glob (int ctx, const char *pattern, char ***matches, size_t *n, struct islet_err *err)
+{
+  cleanup_free char *copy = islet_xstrdup (pattern);
+  struct glob g = { .ctx = ctx, .pattern = pattern };
+  char *save = NULL;
+  size_t k = 0;
+  int rc;
+
+  g.comps = islet_xcalloc (strlen (pattern) / 2 + 2, sizeof *g.comps);
+  for (char *c = strtok_r (copy, "/", &save); c; c = strtok_r (NULL, "/", &save))
+    if (strcmp (c, ".") != 0)
+      g.comps[k++] = c; /* the context's top is `/` and `.` both */
+  rc = glob_at (&g, "", 0, err);
+  free (g.comps);
+  if (rc == 0 && g.n == 0)
+    rc = islet_fail (err, ISLET_E_NOTFOUND, 0,
+                     "COPY source `%s` matches no file in the build context", pattern);
+  if (rc < 0)
+    {
+      islet_strv_free (g.out);
+      return -1;
+    }
+  *matches = g.out;
+  *n = g.n;
+  return 0;
 }

@@ -696,15 +696,16 @@ base_name (const char *p)
   return s && s[1] ? s + 1 : s ? "" : p;
 }
 
+/* One source (a path of the context); into: the destination is a
+ * directory that sources go into. */
 static int
 copy_one (const struct build_copy *c, const struct build_lowers *lowers, struct sink *s,
-          const char *src, struct islet_err *err)
+          const char *src, bool into, struct islet_err *err)
 {
   cleanup_close int fd = open_source (c->ctx, src, err);
   cleanup_free char *dest = NULL;
   struct resolved r = { 0 };
   struct stat st;
-  bool into = c->n_srcs > 1 || c->dest[strlen (c->dest) - 1] == '/';
   int rc;
 
   if (fd < 0)
@@ -785,14 +786,40 @@ build_layer_copy (const struct build_copy *c, const struct build_lowers *lowers,
   struct sink s;
   int rc = 0;
 
+  cleanup_strv char **srcs = islet_xcalloc (1, sizeof *srcs);
+  size_t n = 0;
+  bool slash = c->dest[strlen (c->dest) - 1] == '/';
+
   if (c->dest[0] != '/')
     return islet_fail (err, ISLET_E_INVALID, 0, "COPY destination `%s` is not absolute", c->dest);
+  /* the sources, each pattern replaced by its matches */
+  for (size_t i = 0; i < c->n_srcs; i++)
+    {
+      cleanup_strv char **m = NULL;
+      size_t k = 0;
+      if (!build_is_pattern (c->srcs[i]))
+        m = islet_strv_dup ((char *const[]){ c->srcs[i], NULL });
+      else if (build_context_glob (c->ctx, c->srcs[i], &m, &k, err) < 0)
+        return -1;
+      for (k = 0; m[k]; k++)
+        {
+          srcs = islet_xrealloc (srcs, (n + 2) * sizeof *srcs);
+          srcs[n++] = islet_take_ptr (&m[k]);
+          srcs[n] = NULL;
+        }
+    }
+  /* as Docker: several sources go into a directory, which says so */
+  if (n > 1 && !slash)
+    return islet_fail (err, ISLET_E_INVALID, 0,
+                       "COPY of %zu sources (`%s`, `%s`%s) needs a destination ending in `/`, "
+                       "not `%s`",
+                       n, srcs[0], srcs[1], n > 2 ? ", ..." : "", c->dest);
   if (sink_open (&s, out, err) < 0)
     {
       (void) sink_close (&s, false, NULL, err);
       return -1;
     }
-  for (size_t i = 0; rc == 0 && i < c->n_srcs; i++)
-    rc = copy_one (c, lowers, &s, c->srcs[i], err);
+  for (size_t i = 0; rc == 0 && i < n; i++)
+    rc = copy_one (c, lowers, &s, srcs[i], slash, err);
   return sink_close (&s, rc == 0, hash, err) < 0 || rc < 0 ? -1 : 0;
 }

@@ -92,7 +92,7 @@ run_script () {
 }
 
 # COMPAT_SCRIPTS: a subset, to run one script while working on it
-for script in ${COMPAT_SCRIPTS:-socketio sandbox create list process fs sessions session_input pty git docs lifecycle resize metrics env preview fork interpreter volume network ttl snapshot snapshot_pull archive build build_context snapshot_build build_parse}; do
+for script in ${COMPAT_SCRIPTS:-socketio sandbox create list process fs sessions session_input pty git docs lifecycle resize metrics env preview fork interpreter volume network ttl snapshot snapshot_pull archive build build_context snapshot_build build_parse build_copy}; do
   [[ "$script" == preview_host ]] && continue # below, on its own isletd
   run_script "$script"
   expect_sandboxes 0
