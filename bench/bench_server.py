@@ -344,6 +344,60 @@ def pool_settled(c, srv, size, limit_s=10):
 
 
 V1_POOL = 2
+CREATE_POOL = 2
+
+
+def create_pool_counts(c, srv):
+    """isletd --create-pool's counters: taken, missed, ready."""
+    text = call(c, srv.key, "GET", "/metrics").decode()
+    v = dict(l.split()[:2] for l in text.splitlines() if l.startswith("isletd_create_pool_"))
+    return {k: int(v.get("isletd_create_pool_" + k, "0")) for k in ("taken_total", "missed_total", "ready")}
+
+
+def create_pool_settled(c, srv, size, limit_s=10):
+    """Until isletd --create-pool has size sandboxes ready, at most limit_s."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if create_pool_counts(c, srv)["ready"] == size:
+            return
+        time.sleep(0.005)
+    die("isletd --create-pool %d: not full again within %d s" % (size, limit_s))
+
+
+def create_paced(srv, gaps_ms, n):
+    """Creates on isletd --create-pool as a caller makes them: each gap_ms
+    after the last answered (its delete included in the gap, untimed; 0:
+    back to back), n each, none waiting for the pool.  p50/p90/p99 and how
+    many took a pooled sandbox (the server's own counters)."""
+    c = srv.conn()
+    create_pool_settled(c, srv, CREATE_POOL, 60)
+    out = {}
+    print("  isletd --create-pool %d, creates paced (no wait for the refill)    n   p50 ms   p90 ms   p99 ms  "
+          "pooled" % CREATE_POOL)
+    for gap in gaps_ms:
+        create_pool_settled(c, srv, CREATE_POOL, 60)
+        before = create_pool_counts(c, srv)
+        got = []
+        for i in range(n):
+            t0 = time.perf_counter()
+            body = json.loads(call(c, srv.key, "POST", "/api/sandbox", {"env": {}}))
+            got.append((time.perf_counter() - t0) * 1000.0)
+            if body.get("state") != "started":
+                die("create answered state %r" % body.get("state"))
+            t1 = time.perf_counter()
+            call(c, srv.key, "DELETE", "/api/sandbox/" + body["id"])
+            left = gap / 1000.0 - (time.perf_counter() - t1)
+            if left > 0:
+                time.sleep(left)
+        after = create_pool_counts(c, srv)
+        taken = after["taken_total"] - before["taken_total"]
+        name = "create every %d ms" % gap if gap else "creates back to back"
+        print("    %-58s %4d %8.2f %8.2f %8.2f  %d of %d" % (name, n, pct(got, 50), pct(got, 90), pct(got, 99),
+                                                           taken, n))
+        out[name] = {"n": n, "p50": pct(got, 50), "p90": pct(got, 90), "p99": pct(got, 99),
+                     "pooled": taken, "missed": after["missed_total"] - before["missed_total"],
+                     "samples": got}
+    return out
 
 
 def turns16(c, srv, n, pool=None):
@@ -382,6 +436,16 @@ def turns16(c, srv, n, pool=None):
 
     pc = pool.conn() if pool else None
 
+    def create_pooled(i):
+        t0 = time.perf_counter()
+        body = json.loads(call(pc, pool.key, "POST", "/api/sandbox", {"env": {}}))
+        ms = (time.perf_counter() - t0) * 1000.0
+        if body.get("state") != "started":
+            die("create answered state %r" % body.get("state"))
+        call(pc, pool.key, "DELETE", "/api/sandbox/" + body["id"])
+        create_pool_settled(pc, pool, CREATE_POOL)
+        return ms
+
     def v1_pooled(i):
         t0 = time.perf_counter()
         v1(i, pool, pc)
@@ -390,6 +454,7 @@ def turns16(c, srv, n, pool=None):
         return ms
 
     steps = [("API create to started", create), ("bwrap run of /bin/true", lambda i: spawn([bwrap] + BWRAP_TRUE)),
+             ("API create to started, --create-pool %d" % CREATE_POOL, create_pooled),
              ("toolbox execute `true`", execute), ("spawn of /bin/true", lambda i: spawn(["/bin/true"])),
              ("toolbox code-run python `print(1)`", code_run), ("/v1/execute python `print(1)`", v1),
              ("/v1/execute `print(1)`, --v1-pool %d" % V1_POOL, v1_pooled),
@@ -398,9 +463,11 @@ def turns16(c, srv, n, pool=None):
         print("  bwrap not installed: create is not compared")
         steps = [st for st in steps if not st[0].startswith("bwrap")]
     if pool is None:
-        steps = [st for st in steps if "--v1-pool" not in st[0]]
+        steps = [st for st in steps if "-pool" not in st[0]]
     else:
         pool_settled(pc, pool, V1_POOL, 60)
+        create_pool_settled(pc, pool, CREATE_POOL, 60)
+        pool_before = create_pool_counts(pc, pool)
     got = {name: [] for name, _ in steps}
     made = []
     for i in range(n + 3):
@@ -418,6 +485,13 @@ def turns16(c, srv, n, pool=None):
             call(c, srv.key, "DELETE", "/api/sandbox/" + made.pop())
     print("issue 16, in turns (%d rounds of every line)              n   p50 ms   p90 ms   p99 ms" % n)
     out = {name: row(name, v) for name, v in got.items()}
+    if pool is not None:
+        pool_after = create_pool_counts(pc, pool)
+        taken = pool_after["taken_total"] - pool_before["taken_total"]
+        print("  --create-pool: %d of %d creates took a pooled sandbox (its refill waited for, untimed)" %
+              (taken, n + 3))
+        out["create_pool_taken"] = {"taken": taken, "creates": n + 3}
+        out["create_paced"] = create_paced(pool, [500, 100, 0], max(10, n))
 
     # under load: quiet and loaded in turns, the burners paused for the quiet
     load = {k: [] for k in ("create quiet", "create loaded", "execute quiet", "execute loaded")}
@@ -568,7 +642,7 @@ def main():
         t16 = None
         if a.turns:
             pool_state = tempfile.mkdtemp(prefix="islet-srv-v1pool.")
-            pool = Server(a.isletd, pool_state, ["--v1-pool", str(V1_POOL)])
+            pool = Server(a.isletd, pool_state, ["--v1-pool", str(V1_POOL), "--create-pool", str(CREATE_POOL)])
             try:
                 t16 = turns16(c, srv, max(5, n // 2), pool)
             finally:
@@ -608,6 +682,9 @@ def main():
             print("\ntargets (issue 16, each against a peer in the same rounds)")
             if "bwrap run of /bin/true" in t16:
                 ratio_target(target, "API create / bwrap's /bin/true, p50", t16["API create to started"],
+                             t16["bwrap run of /bin/true"], 0.5)
+                ratio_target(target, "API create, --create-pool %d / bwrap's /bin/true, p50" % CREATE_POOL,
+                             t16["API create to started, --create-pool %d" % CREATE_POOL],
                              t16["bwrap run of /bin/true"], 0.5)
             ratio_target(target, "execute `true` / spawn of /bin/true, p50", t16["toolbox execute `true`"],
                          t16["spawn of /bin/true"], 2)

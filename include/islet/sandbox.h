@@ -196,6 +196,16 @@ int islet_warm_get (struct islet_ctx *ctx, unsigned *size, unsigned *ready,
                     struct islet_err *err) ISLET_MUST_CHECK;
 /* Start sandboxes until the pool is full (what the background refill runs). */
 int islet_warm_fill (struct islet_ctx *ctx, struct islet_err *err) ISLET_MUST_CHECK;
+/* For a server that keeps the pool itself (isletd --create-pool): what a
+ * pool from before holds is removed (a crash's leftovers, or sandboxes of
+ * an older build), the size set, nothing started (the caller fills it with
+ * islet_warm_fill off its requests' path). */
+int islet_warm_own (struct islet_ctx *ctx, unsigned size, struct islet_err *err) ISLET_MUST_CHECK;
+/* Called after each create that fitted the pool (taken: 1 it took one, 0
+ * none was ready, -1 the claim refused it) instead of starting `islet-run
+ * --warm-fill` (fn NULL: that again); from the creating thread, so it
+ * should only wake the caller's own refill. */
+void islet_ctx_warm_refill (struct islet_ctx *ctx, void (*fn) (void *arg, int taken), void *arg);
 
 /* Destroy every sandbox of the state directory and release its disk pool
  * (unmount, delete the image): the state directory is left as new. */

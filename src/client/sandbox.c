@@ -726,15 +726,10 @@ local_create (void *self, const struct islet_create_opts *opts, char id[ISLET_ID
               struct islet_err *err)
 {
   struct islet_ctx *ctx = self;
-  if (opts->id == NULL && warm_fits (opts) && warm_take (ctx, opts->image, id) == 1)
-    {
-      struct islet_err ignored;
+  int taken = opts->id == NULL && warm_fits (opts) ? warm_take (ctx, opts, id, err) : 0;
 
-      if (opts->claim == NULL || opts->claim (opts->claim_arg, id, err) == 0)
-        return 0;
-      (void) !islet_sandbox_destroy (ctx, id, true, &ignored);
-      return -1;
-    }
+  if (taken != 0)
+    return taken > 0 ? 0 : -1;
   return sandbox_create_cold (ctx, opts, false, id, err);
 }
 

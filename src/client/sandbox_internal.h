@@ -22,6 +22,8 @@ struct islet_ctx
   uint64_t sessions_gen;
   int forker_sock; /* to islet-run --fork-supervisors, or -1 (sandbox.c) */
   pid_t forker_pid;
+  void (*warm_refill) (void *arg, int taken); /* after a warm take; NULL: islet-run */
+  void *warm_refill_arg;
 };
 
 /* The local operations (sandbox.c, client.c), the table ops.c hands a
@@ -176,10 +178,12 @@ int snapshot_source (struct islet_ctx *ctx, const struct islet_create_opts *opts
                      struct snapshot_source *src, struct islet_err *err);
 
 /* The warm pool (src/client/warm.c).  warm_take returns 1 with a pooled
- * sandbox's id, of the image a create of `image` gets, or 0 if none could
- * be taken, and starts a refill. */
+ * sandbox's id, of the image a create of opts->image gets, claimed with
+ * opts->claim; 0 if none could be taken; -1 when the claim refused (the
+ * pooled sandbox is back in the pool); and starts a refill. */
 bool warm_fits (const struct islet_create_opts *opts);
-int warm_take (struct islet_ctx *ctx, const char *image, char id[ISLET_ID_LEN + 1]);
+int warm_take (struct islet_ctx *ctx, const struct islet_create_opts *opts,
+               char id[ISLET_ID_LEN + 1], struct islet_err *err);
 bool warm_is_pooled (const struct islet_ctx *ctx, const char *id);
 
 #endif

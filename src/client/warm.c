@@ -4,6 +4,8 @@
  *   <state>/warm/size        how many to keep ready (absent or 0: off)
  *   <state>/warm/ready/<id>  one empty file per sandbox ready to be taken
  *   <state>/warm/filling/<id> one per sandbox being started for the pool
+ *   <state>/warm/taking/<id> one per sandbox a create is taking (renamed
+ *                            from ready/: back there if its claim refuses)
  *   <state>/warm/fill.lock   held by the one process refilling the pool
  *
  * Only a create with no name, the default image and the default limits can
@@ -11,9 +13,15 @@
  * filled with the default image of its time (the store's default image, or
  * `host` before it is built); a pooled sandbox of another is destroyed when
  * met, never handed to a create that asked for something else.  A pooled
- * sandbox is used once, like any other; taking it is one unlinkat(2) of its
- * ready file, which exactly one taker wins.  After a take, a refill runs in
- * the background: `islet-run --warm-fill STATE`, detached, which starts
+ * sandbox is used once, like any other; taking it is one rename(2) of its
+ * ready file into taking/, which exactly one taker wins, then the caller's
+ * claim (isletd's row, within the key's quota): a refused claim renames it
+ * back, untouched, so no refusal costs the pool a sandbox.  A taking/ file
+ * left by a kill between the rename and the claim is destroyed by the next
+ * drain (isletd's start, `islet system warm`, reset).  A taken sandbox's
+ * creation time is the take's, as a cold create's is its own.  After a
+ * take, a refill runs in the background: the ctx's refill call (isletd's
+ * thread), else `islet-run --warm-fill STATE`, detached, which starts
  * sandboxes until the pool is full again.  Pooled sandboxes are hidden from
  * listings until taken. */
 #include <dirent.h>
@@ -25,6 +33,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "islet/config.h"
@@ -34,6 +43,7 @@
 #include "sandbox_internal.h"
 
 #define WARM_MAX 1024
+#define TAKING_STALE_S 10 /* a taking/ file older than this: its taker was killed */
 #define IMAGE_LEN sizeof (((struct islet_sandbox_info *) 0)->image)
 
 static char *
@@ -63,13 +73,14 @@ warm_is_pooled (const struct islet_ctx *ctx, const char *id)
 {
   cleanup_free char *ready = islet_xasprintf ("%s/warm/ready/%s", ctx->state_dir, id);
   cleanup_free char *filling = islet_xasprintf ("%s/warm/filling/%s", ctx->state_dir, id);
-  return access (ready, F_OK) == 0 || access (filling, F_OK) == 0;
+  cleanup_free char *taking = islet_xasprintf ("%s/warm/taking/%s", ctx->state_dir, id);
+  return access (ready, F_OK) == 0 || access (filling, F_OK) == 0 || access (taking, F_OK) == 0;
 }
 
-/* The ids in the ready directory; *n of them, malloc'd. */
-static char (*ready_ids (const struct islet_ctx *ctx, size_t *n))[ISLET_ID_LEN + 1]
+/* The ids in <state>/warm/<sub>; *n of them, malloc'd. */
+static char (*pool_ids (const struct islet_ctx *ctx, const char *sub, size_t *n))[ISLET_ID_LEN + 1]
 {
-  cleanup_free char *dir = warm_path (ctx, "ready");
+  cleanup_free char *dir = warm_path (ctx, sub);
   cleanup_dir DIR *d = opendir (dir);
   char (*v)[ISLET_ID_LEN + 1] = NULL;
   size_t cap = 0;
@@ -88,6 +99,11 @@ static char (*ready_ids (const struct islet_ctx *ctx, size_t *n))[ISLET_ID_LEN +
       memcpy (v[(*n)++], de->d_name, ISLET_ID_LEN + 1);
     }
   return v;
+}
+
+static char (*ready_ids (const struct islet_ctx *ctx, size_t *n))[ISLET_ID_LEN + 1]
+{
+  return pool_ids (ctx, "ready", n);
 }
 
 static bool
@@ -168,40 +184,125 @@ pooled_image_is (const struct islet_ctx *ctx, const char *id, const char *want)
   return islet_config_load (cfg, &info, NULL, &ignored) == 0 && strcmp (info.image, want) == 0;
 }
 
+/* A taken sandbox's creation time: now, as a cold create's is the moment
+ * it is made (listings sort by it). */
+static int
+set_created (json_t *cfg, const void *arg, const char *path, struct islet_err *err)
+{
+  const struct timespec *now = arg;
+
+  (void) path;
+  (void) err;
+  json_object_set_new (cfg, "created", json_integer ((json_int_t) now->tv_sec));
+  json_object_set_new (cfg, "created_nsec", json_integer ((json_int_t) now->tv_nsec));
+  return 0;
+}
+
+/* After a take (taken: 1, 0 none was ready, -1 the claim refused): the
+ * ctx's refill call, else a detached islet-run. */
+static void
+refill (struct islet_ctx *ctx, int taken)
+{
+  if (ctx->warm_refill)
+    ctx->warm_refill (ctx->warm_refill_arg, taken);
+  else
+    spawn_fill (ctx);
+}
+
+/* Take the pooled sandbox id (its ready file renamed into taking/ already):
+ * 1 taken and claimed, 0 of no use (destroyed), -1 the claim refused (it
+ * goes back to ready/, untouched). */
+static int
+take_one (struct islet_ctx *ctx, const struct islet_create_opts *opts, const char *want,
+          const char *id, struct islet_err *err)
+{
+  cleanup_free char *ready = islet_xasprintf ("%s/warm/ready/%s", ctx->state_dir, id);
+  cleanup_free char *taking = islet_xasprintf ("%s/warm/taking/%s", ctx->state_dir, id);
+  cleanup_close int probe = -1;
+  struct timespec now;
+  struct islet_err e;
+
+  clock_gettime (CLOCK_REALTIME, &now);
+  probe = pooled_image_is (ctx, id, want) ? sandbox_connect (ctx, id, &e) : -1;
+  if (probe < 0 || sandbox_config_edit (ctx, id, set_created, &now, &e) < 0)
+    {
+      /* its supervisor died while it waited, or it is of an image that is
+         no longer the default: it is of no use */
+      (void) !islet_sandbox_destroy (ctx, id, true, &e);
+      (void) unlink (taking);
+      return 0;
+    }
+  if (opts->claim && opts->claim (opts->claim_arg, id, err) < 0)
+    {
+      if (rename (taking, ready) < 0)
+        {
+          (void) !islet_sandbox_destroy (ctx, id, true, &e);
+          (void) unlink (taking);
+        }
+      return -1;
+    }
+  (void) unlink (taking);
+  return 1;
+}
+
 int
-warm_take (struct islet_ctx *ctx, const char *image, char id[ISLET_ID_LEN + 1])
+warm_take (struct islet_ctx *ctx, const struct islet_create_opts *opts, char id[ISLET_ID_LEN + 1],
+           struct islet_err *err)
 {
   cleanup_free char *dir = NULL;
+  cleanup_free char *to = NULL;
   cleanup_free char (*ids)[ISLET_ID_LEN + 1] = NULL;
   char want[IMAGE_LEN];
   size_t n = 0;
   int taken = 0;
 
-  if (read_size (ctx) == 0 || !warm_image (ctx, image, want, sizeof want))
+  if (read_size (ctx) == 0 || !warm_image (ctx, opts->image, want, sizeof want))
     return 0;
   dir = warm_path (ctx, "ready");
+  to = warm_path (ctx, "taking");
   ids = ready_ids (ctx, &n);
-  for (size_t i = 0; i < n && !taken; i++)
+  for (size_t i = 0; i < n && taken == 0; i++)
+    {
+      cleanup_free char *from = islet_xasprintf ("%s/%s", dir, ids[i]);
+      cleanup_free char *path = islet_xasprintf ("%s/%s", to, ids[i]);
+
+      /* a pool filled before taking/ existed has none yet */
+      if (rename (from, path) < 0
+          && (errno != ENOENT || mkdir (to, 0700) < 0 || rename (from, path) < 0))
+        continue; /* another create took it */
+      taken = take_one (ctx, opts, want, ids[i], err);
+      if (taken == 1)
+        memcpy (id, ids[i], ISLET_ID_LEN + 1);
+    }
+  refill (ctx, taken);
+  return taken;
+}
+
+/* taking/ files whose taker was killed before its claim (older than
+ * TAKING_STALE_S): their sandboxes, which no caller has, destroyed. */
+static void
+drain_taking (struct islet_ctx *ctx)
+{
+  cleanup_free char *dir = warm_path (ctx, "taking");
+  cleanup_free char (*ids)[ISLET_ID_LEN + 1] = NULL;
+  struct timespec now;
+  size_t n = 0;
+
+  clock_gettime (CLOCK_REALTIME, &now);
+  ids = pool_ids (ctx, "taking", &n);
+  for (size_t i = 0; i < n; i++)
     {
       cleanup_free char *path = islet_xasprintf ("%s/%s", dir, ids[i]);
-      cleanup_close int probe = -1;
       struct islet_err e;
+      struct stat st;
 
-      if (unlink (path) < 0)
-        continue; /* another create took it */
-      probe = pooled_image_is (ctx, ids[i], want) ? sandbox_connect (ctx, ids[i], &e) : -1;
-      if (probe < 0)
-        {
-          /* its supervisor died while it waited, or it is of an image
-             that is no longer the default: it is of no use */
-          (void) !islet_sandbox_destroy (ctx, ids[i], true, &e);
-          continue;
-        }
-      memcpy (id, ids[i], ISLET_ID_LEN + 1);
-      taken = 1;
+      /* rename sets ctime: the moment its take began */
+      if (stat (path, &st) < 0 || st.st_ctim.tv_sec + TAKING_STALE_S > now.tv_sec)
+        continue;
+      if (islet_sandbox_destroy (ctx, ids[i], true, &e) < 0 && e.kind != ISLET_E_NOTFOUND)
+        continue;
+      (void) unlink (path);
     }
-  spawn_fill (ctx);
-  return taken;
 }
 
 /* Destroy the pooled sandboxes beyond keep. */
@@ -221,6 +322,7 @@ drain (struct islet_ctx *ctx, size_t keep, struct islet_err *err)
       if (islet_sandbox_destroy (ctx, ids[i], true, err) < 0)
         return islet_wrap (err, "remove pooled sandbox `%s`", ids[i]);
     }
+  drain_taking (ctx);
   return 0;
 }
 
@@ -247,7 +349,10 @@ make_dirs (const struct islet_ctx *ctx, struct islet_err *err)
 {
   cleanup_free char *ready = warm_path (ctx, "ready");
   cleanup_free char *filling = warm_path (ctx, "filling");
-  return islet_mkdir_p (ready, 0700, err) < 0 ? -1 : islet_mkdir_p (filling, 0700, err);
+  cleanup_free char *taking = warm_path (ctx, "taking");
+  return islet_mkdir_p (ready, 0700, err) < 0 || islet_mkdir_p (filling, 0700, err) < 0
+             ? -1
+             : islet_mkdir_p (taking, 0700, err);
 }
 
 /* Fill, with the fill lock held. */
@@ -306,8 +411,10 @@ islet_warm_fill (struct islet_ctx *ctx, struct islet_err *err)
   return fill_locked (ctx, err);
 }
 
-int
-islet_warm_set (struct islet_ctx *ctx, unsigned size, struct islet_err *err)
+/* The size written, the pooled sandboxes beyond it removed, then (fill)
+ * the pool filled. */
+static int
+set_size (struct islet_ctx *ctx, unsigned size, bool fill, struct islet_err *err)
 {
   cleanup_free char *path = warm_path (ctx, "size");
   char text[16];
@@ -332,8 +439,28 @@ islet_warm_set (struct islet_ctx *ctx, unsigned size, struct islet_err *err)
     cleanup_close int lock = lock_fill (ctx, LOCK_EX, err);
     if (lock < 0 || drain (ctx, size, err) < 0)
       return -1;
-    return fill_locked (ctx, err);
+    return fill ? fill_locked (ctx, err) : 0;
   }
+}
+
+int
+islet_warm_set (struct islet_ctx *ctx, unsigned size, struct islet_err *err)
+{
+  return set_size (ctx, size, true, err);
+}
+
+int
+islet_warm_own (struct islet_ctx *ctx, unsigned size, struct islet_err *err)
+{
+  /* all of the pool from before goes, then the size without a fill */
+  return set_size (ctx, 0, false, err) < 0 ? -1 : set_size (ctx, size, false, err);
+}
+
+void
+islet_ctx_warm_refill (struct islet_ctx *ctx, void (*fn) (void *arg, int taken), void *arg)
+{
+  ctx->warm_refill = fn;
+  ctx->warm_refill_arg = arg;
 }
 
 int

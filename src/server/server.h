@@ -57,6 +57,7 @@ struct srv
   const char *preview_domain;      /* --preview-domain: previews at <port>-<id>.<it>; or NULL */
   struct metrics *metrics;         /* isletd's own counters (metrics.c); NULL: none kept */
   struct v1pool *v1pool;           /* --v1-pool (v1pool.c); NULL: none */
+  struct create_pool *create_pool; /* --create-pool (owned_pool.c); NULL: none */
   unsigned char preview_key[32];   /* signs preview tokens and URLs (preview.c) */
 };
 
@@ -452,6 +453,18 @@ void interp_free (struct interp *t);
 struct reaper;
 int reaper_start (struct srv *srv, struct reaper **out, struct islet_err *err) ISLET_MUST_CHECK;
 void reaper_stop (struct reaper *rp);
+
+/* ---- owned_pool.c: sandboxes made ahead for every create (the core's warm pool) ---- */
+#define CREATE_POOL_MAX 64
+struct create_pool;
+/* size 0: none (*out NULL).  Else the pool is isletd's: what one from
+ * before holds removed, then filled by the pool's thread. */
+int create_pool_new (struct srv *srv, unsigned size, struct create_pool **out,
+                     struct islet_err *err) ISLET_MUST_CHECK;
+/* The pool removed (a fill under way waited for). */
+void create_pool_free (struct create_pool *p);
+/* Its gauges and counters, for GET /metrics (p may be NULL). */
+void create_pool_render (struct create_pool *p, FILE *f);
 
 /* ---- v1pool.c: sandboxes made ahead for /v1/execute, destroys after the answer ---- */
 #define V1POOL_MAX 16

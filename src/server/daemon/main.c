@@ -52,7 +52,7 @@ usage (FILE *f)
            "              [--default-max-sandboxes N] [--default-max-memory MIB]\n"
            "              [--default-max-cpus N] [--default-max-disk MIB] [--sandbox-max NAME=N]\n"
            "              [--default-network none|all] [--dns ADDR] [--preview-domain DOMAIN]\n"
-           "              [--insecure-registry HOST[:PORT]...] [--v1-pool N]\n"
+           "              [--insecure-registry HOST[:PORT]...] [--v1-pool N] [--create-pool N]\n"
            "       isletd key create [--name NAME] [--json] [--max-sandboxes N]\n"
            "                         [--max-memory MIB] [--max-cpus N] [--max-disk MIB]\n"
            "       isletd key list [--json] | key revoke ID\n"
@@ -87,6 +87,8 @@ usage (FILE *f)
            "                      (repeatable; loopback registries may without it)\n"
            "  --v1-pool N         keep N sandboxes (at most 16) ready for /v1/execute, and\n"
            "                      destroy each run's after its answer (default 0: none)\n"
+           "  --create-pool N     keep N sandboxes (at most 64) ready for creates of the\n"
+           "                      default image and limits, no network (default 0: none)\n"
            "  --sandbox-max NAME=N  the most one sandbox may ask for of a limit (repeatable;\n"
            "                      NAME: memory_mb 8192, cpu_millis 4000, pids 1024, disk_mb\n"
            "                      20480, timeout_s 3600, output_bytes 16 MiB, nofile 65536)\n"
@@ -214,10 +216,11 @@ struct args
 {
   const char *listen, *state, *name;
   bool json;
-  unsigned conns[2]; /* --max-connections, --max-client-connections; 0: default */
-  uint64_t scratch;  /* --max-key-scratch; 0: default */
-  unsigned v1_pool;  /* --v1-pool */
-  uint64_t audit[2]; /* --audit-days, --audit-max-records */
+  unsigned conns[2];    /* --max-connections, --max-client-connections; 0: default */
+  uint64_t scratch;     /* --max-key-scratch; 0: default */
+  unsigned v1_pool;     /* --v1-pool */
+  unsigned create_pool; /* --create-pool */
+  uint64_t audit[2];    /* --audit-days, --audit-max-records */
   struct bounds b;
   char *origins;   /* --allow-origin, comma-separated */
   char **insecure; /* --insecure-registry hosts, NULL-terminated */
@@ -275,6 +278,8 @@ serve_open (struct srv *srv, const struct args *a, char **key_path, struct islet
   owned_snapshot_sweep (srv);
   log_default_image (a->state);
   /* after the sweep, which would take its sandboxes for leftovers */
+  if (create_pool_new (srv, a->create_pool, &srv->create_pool, err) < 0)
+    return -1;
   return v1pool_new (srv, a->v1_pool, &srv->v1pool, err);
 }
 
@@ -319,6 +324,7 @@ serve_close (struct srv *srv, struct reaper *rp, struct http *h, int rc)
   streams_done = srv_streams_wait (srv, 10000);
   http_stop (h);
   v1pool_free (srv->v1pool); /* no request takes or gives one back now */
+  create_pool_free (srv->create_pool);
   sio_free (srv->sio);
   mcp_sessions_free (srv->mcp);
   metrics_free (srv->metrics);
@@ -567,6 +573,7 @@ enum
   OPT_NETWORK,
   OPT_INSECURE,
   OPT_PREVIEW_DOMAIN,
+  OPT_CREATE_POOL,
 };
 
 /* One field of a quota from its flag (def: the field's row, dflt: the
@@ -607,6 +614,7 @@ static const struct option fixed_opts[] = {
   { "default-network", required_argument, NULL, OPT_NETWORK },
   { "insecure-registry", required_argument, NULL, OPT_INSECURE },
   { "preview-domain", required_argument, NULL, OPT_PREVIEW_DOMAIN },
+  { "create-pool", required_argument, NULL, OPT_CREATE_POOL },
   { "help", no_argument, NULL, 'h' },
 };
 #define FIXED_OPTS (sizeof fixed_opts / sizeof fixed_opts[0])
@@ -655,6 +663,15 @@ take_count (struct args *a, int o, const char *arg)
           return -1;
         }
       a->v1_pool = (unsigned) v;
+      return 0;
+    case OPT_CREATE_POOL:
+      if (islet_parse_u64 (arg, CREATE_POOL_MAX, &v, &err) < 0)
+        {
+          fprintf (stderr, "isletd: --create-pool: '%s' is not from 0 to %d\n", arg,
+                   CREATE_POOL_MAX);
+          return -1;
+        }
+      a->create_pool = (unsigned) v;
       return 0;
     case 'S':
       if (islet_parse_u64 (arg, UINT64_MAX / 2, &a->scratch, &err) < 0 || a->scratch == 0)
@@ -743,6 +760,7 @@ take_opt (struct args *a, int o, const char *arg)
     case 'c':
     case 'S':
     case 'P':
+    case OPT_CREATE_POOL:
     case 'D':
     case 'R': return take_count (a, o, arg) < 0 ? 2 : -1;
     case OPT_PREVIEW_DOMAIN:
