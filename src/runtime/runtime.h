@@ -3,6 +3,7 @@
  * main.c   start-up, the accept loop, stop and teardown
  * init.c     the sandbox's first process (pid 1): namespaces, mounts, then a reaper
  * exec.c     one exec: a per-exec cgroup, the process, its output, its measurements
+ * exec_spec.c  an exec's request: argv, environment, limits, stdin
  * agent.c    file operations, done from inside the sandbox
  * confine.c  the one recipe by which each of those processes enters the sandbox
  *
