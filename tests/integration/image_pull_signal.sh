@@ -6,7 +6,8 @@
 # logs every blob transfer).  Each time the front's transfers end within
 # 4 s (cut), no islet-image is left, and nothing of the pull is kept: no
 # blob or layer, nothing in images/tmp, nothing in `islet image ls`.  A
-# pull afterwards starts clean and a sandbox runs from it.
+# pull afterwards starts clean, fetching its layers in parallel (the
+# front's log has two transfers open at once), and a sandbox runs from it.
 source "$(dirname "$0")/../lib/integration.sh"
 source "$(dirname "$0")/../lib/registry.sh"
 it_init
@@ -59,9 +60,13 @@ interrupt int-group
 interrupt term-islet
 interrupt kill-islet
 
-log "a pull afterwards starts clean"
+log "a pull afterwards starts clean, its layers fetched in parallel"
+: >"$XFER_LOG"
 capture islet image pull "$REF"
 [[ $RC == 0 ]] || fail "a pull after the interruptions: $ERR"
+# the two 4 MiB layers take 8 s each through the front: at once, not in turn
+most=$(sort -k3 -n "$XFER_LOG" | awk '$1 == "start" { n++; if (n > m) m = n } $1 != "start" { n-- } END { print m + 0 }')
+expect_range "blob transfers open at once" "$most" 2 8
 [[ -z "$(ls -A "$STATE/images/tmp")" ]] || fail "temporaries left: $(ls -A "$STATE/images/tmp")"
 capture islet run --image "$REF" -- sh -c 'cat /r1 | busybox sha256sum'
 expect_eq "a sandbox from the pulled image" "$OUT" "$SLOW_R1  -"
