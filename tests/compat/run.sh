@@ -59,7 +59,7 @@ REG_PID=
 trap 'rc=$?; set +e; [[ -n "$REG_PID" ]] && kill "$REG_PID" 2>/dev/null; (exit $rc); srv_cleanup' EXIT
 registry_start "$STATE.registry"
 export ISLET_COMPAT_REGISTRY=$R
-for img in compat/pulled:1 compat/from:1 compat/base:1; do
+for img in compat/pulled:1 compat/from:1 compat/base:1 compat/snapbase:1; do
   registry_push_test_image "$STATE.registry" "$img"
 done
 

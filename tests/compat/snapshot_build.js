@@ -6,7 +6,8 @@
 // the states it passed through; get and list show the snapshot building,
 // and a sandbox from it is refused until it is active.  A failing RUN:
 // the SDK's error carries the errorReason naming the step, status and
-// output, and the snapshot is listed build_failed until deleted.
+// output, and the snapshot is listed build_failed until deleted.  A base
+// not on the machine is pulled first, and onLogs says so.
 const { assert, sdk, client, RUN, main } = require('./lib');
 
 async function eventually(what, fn, ms = 30000) {
@@ -68,5 +69,20 @@ main('snapshot_build', async () => {
   assert.match(bad.errorReason, /step 2\/2/);
   assert.equal((await daytona.snapshot.list()).items.find((s) => s.name === `${name}-bad`).state, 'build_failed');
   await daytona.snapshot.delete(`${name}-bad`);
+
+  // a base not on the machine: pulled first, which the log says
+  const reg = process.env.ISLET_COMPAT_REGISTRY;
+  const pullLogs = [];
+  const onPulled = await daytona.snapshot.create(
+    { name: `${name}-pulled`, image: sdk.Image.base(`${reg}/compat/snapbase:1`).runCommands('echo on-pulled') },
+    { onLogs: (l) => pullLogs.push(l), timeout: 150 });
+  assert.equal(onPulled.state, 'active');
+  const pulledText = pullLogs.join('\n');
+  assert.match(pulledText, /FROM \S*compat\/snapbase:1 is not on this machine: pulling it/, pulledText);
+  assert.match(pulledText, /^on-pulled$/m, pulledText);
+  const sb3 = await daytona.create({ snapshot: `${name}-pulled`, labels: { run: RUN } });
+  assert.equal((await sb3.process.executeCommand('cat /srv/hello')).result, 'compat/snapbase:1\n');
+  await sb3.delete();
+  await daytona.snapshot.delete(`${name}-pulled`);
   assert.equal((await daytona.snapshot.list()).total, 0);
 });

@@ -325,6 +325,27 @@ first_from (const char *df)
   return NULL;
 }
 
+/* The base image there, pulled when it is not; a watched build's log and
+ * state say so, and its call-off ends the pull's wait. */
+static int
+base_pull (const struct owner *k, const char *base, const struct owned_build_watch *w,
+           struct islet_err *err)
+{
+  cleanup_free char *line = NULL;
+  struct islet_err e;
+
+  if (w == NULL)
+    return owned_image_ensure (k, base, err);
+  if (owned_image_here (k, base, &e) < 0 && e.kind == ISLET_E_INVALID)
+    {
+      /* not "islet: pulling", which marks a create({image: REF})'s log */
+      line = islet_xasprintf ("islet: FROM %s is not on this machine: pulling it\n", base);
+      (void) !islet_write_all (w->log_fd, line, strlen (line));
+      w->pulling (w->arg);
+    }
+  return owned_image_ensure_or_off (k, base, w->cancelled, w->arg, err);
+}
+
 static void
 tars_free (char **tars)
 {
@@ -355,7 +376,7 @@ owned_image_build (const struct owner *k, const char *dockerfile, char *const *c
       }
 
   /* the base pulled first when it is not here, as create({image: REF}) does */
-  if (base && owned_image_ensure (k, base, err) < 0)
+  if (base && base_pull (k, base, w, err) < 0)
     {
       tars_free (tars);
       return islet_wrap (err, "buildInfo: FROM %s", base);

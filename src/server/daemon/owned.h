@@ -206,13 +206,15 @@ int owned_image_ensure_or_off (const struct owner *k, const char *ref, bool (*ca
 
 /* ---- image builds (build.c) ---- */
 
-/* A sandbox's build, watched: its output goes to log_fd (its first 1 MiB);
- * building is called once it has a slot, child with the islet-image
- * child's pid once it runs and with 0 once it is reaped; cancelled says
- * whether to stop waiting for a slot. */
+/* A sandbox's or a snapshot's build, watched: its output goes to log_fd
+ * (its first 1 MiB); pulling is called when its base (FROM) is pulled
+ * first, building once it has a slot, child with the islet-image child's
+ * pid once it runs and with 0 once it is reaped; cancelled says whether
+ * to stop waiting for the base's pull or a slot. */
 struct owned_build_watch
 {
   int log_fd;
+  void (*pulling) (void *arg);
   void (*building) (void *arg);
   void (*child) (void *arg, pid_t pid);
   bool (*cancelled) (void *arg);

@@ -194,18 +194,32 @@ snapshot_mark (struct job *j, const char *state, const char *error)
     fprintf (stderr, "isletd: snapshot %s: %s\n", j->id, e.msg);
 }
 
+/* The job's stage now st: its row says so. */
+static void
+job_stage (struct job *j, enum stage st, const char *snapshot_state)
+{
+  enum stage was;
+
+  pthread_mutex_lock (&jobs_lock);
+  was = j->stage;
+  j->stage = st;
+  pthread_mutex_unlock (&jobs_lock);
+  if (j->snapshot)
+    snapshot_mark (j, snapshot_state, NULL);
+  else
+    job_event (j->srv, j->key_id, j->id, stage_words[was]);
+}
+
+static void
+on_pulling (void *arg)
+{
+  job_stage (arg, ST_PULLING, "pulling");
+}
+
 static void
 on_building (void *arg)
 {
-  struct job *j = arg;
-
-  pthread_mutex_lock (&jobs_lock);
-  j->stage = ST_BUILDING;
-  pthread_mutex_unlock (&jobs_lock);
-  if (j->snapshot)
-    snapshot_mark (j, "building", NULL);
-  else
-    job_event (j->srv, j->key_id, j->id, stage_words[ST_PENDING]);
+  job_stage (arg, ST_BUILDING, "building");
 }
 
 static void
@@ -277,9 +291,12 @@ static int
 job_image (struct job *j, int log, char image[72], struct islet_err *err)
 {
   struct owner k = { .srv = j->srv, .key_id = j->key_id };
-  struct owned_build_watch w = {
-    .log_fd = log, .building = on_building, .child = on_child, .cancelled = is_cancelled, .arg = j
-  };
+  struct owned_build_watch w = { .log_fd = log,
+                                 .pulling = on_pulling,
+                                 .building = on_building,
+                                 .child = on_child,
+                                 .cancelled = is_cancelled,
+                                 .arg = j };
   cleanup_free char *line = NULL;
 
   if (j->dockerfile)

@@ -286,10 +286,12 @@ owned_snapshot_sweep (struct srv *srv)
     {
       /* a build's or a pull's child died with isletd: the store recorded
        * nothing of it unless it was complete, but the row cannot know
-       * which.  Only a build's row is ever building; a pending one is a
-       * build's when it has a log. */
-      if (strcmp (v[i].state, "building") == 0
-          || (strcmp (v[i].state, "pending") == 0 && built_by_us (srv, &v[i])))
+       * which.  Only a build's row is ever building; a pending or pulling
+       * one (its base) is a build's when it has a log. */
+      bool build = strcmp (v[i].state, "building") == 0 || built_by_us (srv, &v[i]);
+      bool unfinished = strcmp (v[i].state, "pending") == 0 || strcmp (v[i].state, "pulling") == 0
+                        || strcmp (v[i].state, "building") == 0;
+      if (build && unfinished)
         {
           if (islet_store_snapshot_set_state (srv->store, v[i].id, "build_failed",
                                               "isletd stopped before its image was built: "
