@@ -205,7 +205,8 @@ owned_snapshot_delete (const struct owner *k, const char *ref, struct islet_err 
     return -1;
   /* a build under way is called off first, its image never made; the
      row read again, as the build may have ended meanwhile */
-  if (strcmp (s.state, "pending") == 0 || strcmp (s.state, "building") == 0)
+  if (strcmp (s.state, "pending") == 0 || strcmp (s.state, "pulling") == 0
+      || strcmp (s.state, "building") == 0)
     {
       owned_pending_snapshot_cancel (k->srv, s.id);
       islet_store_snapshot_fini (&s);
