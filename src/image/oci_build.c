@@ -117,6 +117,14 @@ from (struct build *b, const struct build_step *st, struct islet_err *err)
   islet_oci_image_fini (&img);
   if (b->mlayers == NULL || b->layers == NULL)
     return -1;
+  /* the base's triggers would run here in Docker: refused, not skipped */
+  if (json_array_size (json_object_get (config_of (b), "OnBuild")) > 0)
+    return islet_fail (
+        err, ISLET_E_INVALID, 0,
+        "line %u: FROM `%s`: the image has ONBUILD triggers (%s...), which islet "
+        "does not run",
+        st->line, w[0],
+        json_string_value (json_array_get (json_object_get (config_of (b), "OnBuild"), 0)) ?: "?");
   json_object_del (b->cfg, "history");
   /* the base's labels are inherited, as in Docker, but for the marks of
      its own build: a derived image is not the base's cached build */
@@ -278,18 +286,66 @@ absolute (struct build *b, const char *path)
   return out;
 }
 
-/* CMD and ENTRYPOINT: the exec form, or the shell form as /bin/sh -c. */
+/* CMD, ENTRYPOINT and RUN: the exec form, or the shell form as the
+ * config's Shell (SHELL, or the base's) runs it, /bin/sh -c when none. */
 static json_t *
-command (const struct build_step *st)
+command (struct build *b, const struct build_step *st)
 {
   cleanup_strv char **argv = NULL;
-  json_t *a;
+  json_t *a, *shell = json_object_get (config_of (b), "Shell");
   if (!build_exec_form (st->text, &argv))
-    return json_pack ("[s,s,s]", "/bin/sh", "-c", st->text);
+    {
+      a = json_array_size (shell) ? json_deep_copy (shell) : json_pack ("[s,s]", "/bin/sh", "-c");
+      json_array_append_new (a, json_string (st->text));
+      return a;
+    }
   a = json_array ();
   for (size_t i = 0; argv[i]; i++)
     json_array_append_new (a, json_string (argv[i]));
   return a;
+}
+
+/* EXPOSE, STOPSIGNAL, MAINTAINER and SHELL: the config only. */
+static int
+config_only (struct build *b, const struct build_step *st, struct islet_err *err)
+{
+  cleanup_strv char **w = NULL, **argv = NULL;
+  json_t *ports;
+
+  switch (st->op)
+    {
+    case OP_MAINTAINER: json_object_set_new (b->cfg, "author", json_string (st->text)); return 0;
+    case OP_SHELL:
+      if (!build_exec_form (st->text, &argv))
+        return islet_fail (err, ISLET_E_INVALID, 0, "line %u: SHELL takes the JSON form", st->line);
+      json_object_set_new (config_of (b), "Shell", json_array ());
+      for (size_t i = 0; argv[i]; i++)
+        json_array_append_new (json_object_get (config_of (b), "Shell"), json_string (argv[i]));
+      return 0;
+    default: break;
+    }
+  if (build_words (st->text, b->vars, &w, err) < 0)
+    return islet_wrap (err, "line %u", st->line);
+  if (st->op == OP_STOPSIGNAL)
+    {
+      if (w[0] == NULL || w[1] || !build_signal_ok (w[0]))
+        return islet_fail (err, ISLET_E_INVALID, 0, "line %u: STOPSIGNAL `%s` is not a signal",
+                           st->line, w[0] ? w[0] : "");
+      json_object_set_new (config_of (b), "StopSignal", json_string (w[0]));
+      return 0;
+    }
+  ports = json_object_get (config_of (b), "ExposedPorts");
+  if (!json_is_object (ports))
+    json_object_set_new (config_of (b), "ExposedPorts", ports = json_object ());
+  for (size_t i = 0; w[i]; i++)
+    {
+      cleanup_free char *port = build_port (w[i]);
+      if (port == NULL)
+        return islet_fail (err, ISLET_E_INVALID, 0,
+                           "line %u: EXPOSE `%s` is not PORT[-PORT][/tcp|/udp]", st->line, w[i]);
+      json_object_set_new (ports, port, json_object ());
+    }
+  return 0;
 }
 
 /* ---- the store: records of the build's state ---- */
@@ -525,10 +581,11 @@ run (struct build *b, const struct build_step *st, size_t idx, struct islet_err 
 
   if (!build_exec_form (st->text, &argv))
     {
-      argv = islet_xcalloc (4, sizeof *argv);
-      argv[0] = islet_xstrdup ("/bin/sh");
-      argv[1] = islet_xstrdup ("-c");
-      argv[2] = islet_xstrdup (st->text);
+      cleanup_json json_t *a = command (b, st);
+      json_t *item;
+      size_t i;
+      argv = islet_xcalloc (json_array_size (a) + 1, sizeof *argv);
+      json_array_foreach (a, i, item) argv[i] = islet_xstrdup (json_string_value (item));
     }
   if (commit_partial (b, id, err) < 0 || layer_path (b, idx, &tar, &fd, err) < 0)
     return -1;
@@ -575,16 +632,20 @@ step (struct build *b, size_t idx, bool go, struct islet_err *err)
         return 0;
       }
     case OP_CMD:
-      json_object_set_new (config_of (b), "Cmd", command (st));
+      json_object_set_new (config_of (b), "Cmd", command (b, st));
       b->cmd_set = true;
       return 0;
     case OP_ENTRYPOINT:
-      json_object_set_new (config_of (b), "Entrypoint", command (st));
+      json_object_set_new (config_of (b), "Entrypoint", command (b, st));
       /* as in Docker: a new ENTRYPOINT drops the base image's CMD */
       if (!b->cmd_set)
         json_object_del (config_of (b), "Cmd");
       return 0;
     case OP_COPY: return copy (b, st, idx, go, err);
+    case OP_EXPOSE:
+    case OP_STOPSIGNAL:
+    case OP_MAINTAINER:
+    case OP_SHELL: return config_only (b, st, err);
     case OP_RUN: return go ? run (b, st, idx, err) : 0;
     }
   return islet_fail (err, ISLET_E_INVALID, 0, "line %u: unknown instruction", st->line);

@@ -57,6 +57,10 @@ enum build_op
   OP_ENTRYPOINT,
   OP_COPY,
   OP_LABEL,
+  OP_EXPOSE,
+  OP_STOPSIGNAL,
+  OP_MAINTAINER,
+  OP_SHELL,
 };
 
 struct build_step
@@ -97,6 +101,13 @@ int build_copy_words (const char *text, json_t *vars, char ***words, size_t *n_f
  * and `scratch` are no image of the store, so no base for a build. */
 int build_from_image (const struct build_step *st, const char *image,
                       struct islet_err *err) ISLET_MUST_CHECK;
+
+/* EXPOSE's PORT[-PORT][/tcp|/udp] as the config's ExposedPorts key
+ * (`/tcp` added), malloc'd; NULL for anything else. */
+char *build_port (const char *word);
+
+/* STOPSIGNAL's signal: a name (with or without SIG) or a number of one. */
+bool build_signal_ok (const char *word);
 
 /* `--chown=UID[:GID]`, numeric; -1 for anything else. */
 int build_copy_chown (const char *flag, uint32_t *uid, uint32_t *gid);

@@ -6,6 +6,7 @@
  * refuse the same files with the same words. */
 #include <ctype.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -21,6 +22,9 @@ static int check_pairs (const struct build_step *st, struct islet_err *err);
 static int check_arg (const struct build_step *st, struct islet_err *err);
 static int check_one_word (const struct build_step *st, struct islet_err *err);
 static int check_copy (const struct build_step *st, struct islet_err *err);
+static int check_expose (const struct build_step *st, struct islet_err *err);
+static int check_shell (const struct build_step *st, struct islet_err *err);
+static int check_stopsignal (const struct build_step *st, struct islet_err *err);
 
 /* What islet builds, and the check of each one's arguments that needs no
  * value of a variable (the build checks the rest once it has them). */
@@ -40,6 +44,12 @@ static const struct
   { "ENTRYPOINT", OP_ENTRYPOINT, NULL },
   { "COPY", OP_COPY, check_copy },
   { "LABEL", OP_LABEL, check_pairs },
+  /* meaningless in a sandbox, so recorded in the config only (the
+     preview link reaches any port; a stop ends every process at once) */
+  { "EXPOSE", OP_EXPOSE, check_expose },
+  { "STOPSIGNAL", OP_STOPSIGNAL, check_stopsignal },
+  { "MAINTAINER", OP_MAINTAINER, NULL },
+  { "SHELL", OP_SHELL, check_shell },
 };
 
 /* Docker's instructions that islet does not build, each with why and what
@@ -52,14 +62,9 @@ static const struct
   { "ADD", "islet does not unpack archives or fetch URLs into an image: COPY a file, or RUN curl "
            "or tar" },
   { "ONBUILD", "triggers for later builds are not supported" },
-  { "SHELL", "islet runs the shell form of RUN, CMD and ENTRYPOINT with /bin/sh -c: use the exec "
-             "form ([\"bash\", \"-c\", \"...\"])" },
   { "HEALTHCHECK", "islet runs no health checks" },
   { "VOLUME", "islet makes no anonymous volumes: use a Daytona volume (volumes: [...] at create) "
               "or RUN mkdir" },
-  { "EXPOSE", "not supported" },
-  { "STOPSIGNAL", "not supported" },
-  { "MAINTAINER", "deprecated by Docker: use LABEL maintainer=..." },
 };
 
 #define N_OPS (sizeof ops / sizeof ops[0])
@@ -234,6 +239,82 @@ check_one_word (const struct build_step *st, struct islet_err *err)
   return 0;
 }
 
+char *
+build_port (const char *word)
+{
+  unsigned long lo, hi;
+  const char *proto = strchr (word, '/');
+  char *end;
+
+  lo = hi = strtoul (word, &end, 10);
+  if (*end == '-')
+    hi = strtoul (end + 1, &end, 10);
+  if (!isdigit ((unsigned char) word[0]) || end != (proto ? proto : word + strlen (word)) || lo == 0
+      || hi > 65535 || hi < lo
+      || (proto && strcmp (proto, "/tcp") != 0 && strcmp (proto, "/udp") != 0
+          && strcmp (proto, "/sctp") != 0))
+    return NULL;
+  return proto ? islet_xstrdup (word) : islet_xasprintf ("%s/tcp", word);
+}
+
+bool
+build_signal_ok (const char *word)
+{
+  char *end;
+  unsigned long n = strtoul (word, &end, 10);
+  const char *name = strncasecmp (word, "SIG", 3) == 0 ? word + 3 : word;
+
+  if (isdigit ((unsigned char) word[0]))
+    return *end == '\0' && n > 0 && n < (unsigned long) NSIG;
+  for (int s = 1; s < NSIG; s++)
+    if (sigabbrev_np (s) && strcasecmp (sigabbrev_np (s), name) == 0)
+      return true;
+  return false;
+}
+
+static int
+check_expose (const struct build_step *st, struct islet_err *err)
+{
+  cleanup_strv char **w = NULL;
+
+  if (check_words (st, &w, err) < 0)
+    return -1;
+  for (size_t i = 0; w[i]; i++)
+    {
+      cleanup_free char *port = strchr (w[i], '$') ? NULL : build_port (w[i]);
+      if (port == NULL && !strchr (w[i], '$'))
+        return islet_fail (err, ISLET_E_INVALID, 0,
+                           "line %u: EXPOSE `%s` is not PORT[-PORT][/tcp|/udp]", st->line, w[i]);
+    }
+  return 0;
+}
+
+static int
+check_stopsignal (const struct build_step *st, struct islet_err *err)
+{
+  cleanup_strv char **w = NULL;
+
+  if (check_one_word (st, err) < 0 || check_words (st, &w, err) < 0)
+    return -1;
+  if (!strchr (w[0], '$') && !build_signal_ok (w[0]))
+    return islet_fail (err, ISLET_E_INVALID, 0, "line %u: STOPSIGNAL `%s` is not a signal",
+                       st->line, w[0]);
+  return 0;
+}
+
+/* SHELL: the JSON form only, as in Docker. */
+static int
+check_shell (const struct build_step *st, struct islet_err *err)
+{
+  cleanup_strv char **argv = NULL;
+
+  if (!build_exec_form (st->text, &argv))
+    return islet_fail (err, ISLET_E_INVALID, 0,
+                       "line %u: SHELL takes the JSON form, [\"executable\", \"parameters\"...]",
+                       st->line);
+  return 0;
+}
+
 int
 build_copy_chown (const char *flag, uint32_t *uid, uint32_t *gid)
 {
@@ -308,7 +389,8 @@ add_step (char *text, unsigned line, struct build_step **steps, size_t *n, struc
                              refused[r].name, refused[r].why);
       return islet_fail (err, ISLET_E_INVALID, 0,
                          "line %u: `%.*s` is not an instruction islet builds (FROM, RUN, ENV, "
-                         "ARG, WORKDIR, USER, CMD, ENTRYPOINT, COPY, LABEL)",
+                         "ARG, WORKDIR, USER, CMD, ENTRYPOINT, COPY, LABEL, EXPOSE, STOPSIGNAL, "
+                         "MAINTAINER, SHELL)",
                          line, (int) (wl > 40 ? 40 : wl), p);
     }
   if (*n >= MAX_STEPS)

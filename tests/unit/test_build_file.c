@@ -121,7 +121,12 @@ refused_at_check (void **state)
     { "FROM a\nRUN true\nADD x.tar /y\n", true,
       "line 3: ADD is not supported: islet does not "
       "unpack archives" },
-    { "FROM a\nSHELL [\"bash\", \"-c\"]\n", false, "line 2: SHELL is not supported" },
+    { "FROM a\nSHELL bash -c\n", false, "line 2: SHELL takes the JSON form" },
+    { "FROM a\nEXPOSE 80 http\n", false, "line 2: EXPOSE `http` is not PORT[-PORT][/tcp|/udp]" },
+    { "FROM a\nEXPOSE 70000\n", false, "line 2: EXPOSE `70000`" },
+    { "FROM a\nEXPOSE 80/quic\n", false, "line 2: EXPOSE `80/quic`" },
+    { "FROM a\nSTOPSIGNAL SIGNOPE\n", false, "line 2: STOPSIGNAL `SIGNOPE` is not a signal" },
+    { "FROM a\nSTOPSIGNAL 15 9\n", false, "line 2: STOPSIGNAL takes one argument" },
     { "FROM a\nHEALTHCHECK CMD true\n", false, "line 2: HEALTHCHECK is not supported" },
     { "FROM a\nONBUILD RUN true\n", false, "line 2: ONBUILD is not supported" },
     { "FROM a\nVOLUME /data\n", false, "line 2: VOLUME is not supported" },
@@ -183,6 +188,8 @@ accepted_at_check (void **state)
     "COPY --chown=$UID:$GID /abs/path /remote/\nCOPY [\"a b\", \"c\", \"/d/\"]\n"
     "COPY *.py src/*.txt /app/\nENTRYPOINT [\"sh\"]\nCMD [\"-c\", \"echo\"]\n",
     "FROM a\nRUN echo '<< not a heredoc' && echo x<<1\n",
+    "FROM a\nEXPOSE 80 8000-8010/udp $PORT\nSTOPSIGNAL SIGINT\nSTOPSIGNAL term\nSTOPSIGNAL 2\n"
+    "MAINTAINER someone <a@b>\nSHELL [\"/bin/bash\", \"-c\"]\n",
     "from a\nrun true\n",
   };
   (void) state;
