@@ -3,12 +3,13 @@
 # The exec's handler reaps the command on SIGCHLD and then takes what is
 # left in the pipes: a line lost there is output cut with the exit status
 # right, which no caller can notice (python/client's policy test once got
-# only the first line of a traceback under load).  Three kinds of command,
-# three at a time into one sandbox, for a bounded number of rounds while
+# only the first line of a traceback under load).  Four kinds of command,
+# four at a time into one sandbox, for a bounded number of rounds while
 # two CPU burners keep both CPUs busy: a shell writing lines to both
 # streams to its last instruction, a child of the command writing its last
-# lines (waited for, so they are the command's output), and python's
-# traceback at exit.  Every line of every stream must arrive, in order.
+# lines (waited for, so they are the command's output), python's
+# traceback at exit, and one large write to each stream just before an
+# _exit (in the pipes, unread, when the command is reaped).  Every line of every stream must arrive, in order.
 source "$(dirname "$0")/../lib/integration.sh"
 it_init
 
@@ -37,6 +38,13 @@ def f():
     raise ValueError("the end")
 f()'
 
+# one write of 60,000 bytes and a last line to each stream, then _exit: all
+# of it is in the pipes, unread, when the command is gone
+BURST='import os
+os.write(2, b"e" * 60000 + b"\nerr-last\n")
+os.write(1, b"o" * 60000 + b"\nout-last\n")
+os._exit(0)'
+
 # run KIND: one exec, its streams and status in $STATE.KIND.N.{out,err,rc}
 run () {
   local kind=$1 n=$2 base="$STATE.$1.$2" rc=0
@@ -44,6 +52,7 @@ run () {
     lines) islet exec "$id" -- sh -c "$LINES_SH" >"$base.out" 2>"$base.err" </dev/null || rc=$? ;;
     child) islet exec "$id" -- sh -c "$CHILD_SH" >"$base.out" 2>"$base.err" </dev/null || rc=$? ;;
     py) islet exec "$id" -- python3 -I -c "$PY" >"$base.out" 2>"$base.err" </dev/null || rc=$? ;;
+    burst) islet exec "$id" -- python3 -I -c "$BURST" >"$base.out" 2>"$base.err" </dev/null || rc=$? ;;
   esac
   echo "$rc" >"$base.rc"
 }
@@ -65,12 +74,15 @@ for ((n = 1; n <= ROUNDS; n++)); do
   b=$!
   run py "$n" &
   c=$!
-  wait "$a" "$b" "$c"
+  run burst "$n" &
+  d=$!
+  wait "$a" "$b" "$c" "$d"
   check lines "$n" 401 401 0 out-last err-last
   check child "$n" 301 301 3 out-last err-last
   check py "$n" 500 4 1 "out 499" "ValueError: the end"
-  rm -f "$STATE".lines.* "$STATE".child.* "$STATE".py.*
+  check burst "$n" 2 2 0 out-last err-last
+  rm -f "$STATE".lines.* "$STATE".child.* "$STATE".py.* "$STATE".burst.*
 done
-log "$ROUNDS rounds of 3 execs at once under 2 CPU burners: every line arrived"
+log "$ROUNDS rounds of 4 execs at once under 2 CPU burners: every line arrived"
 stop_burners
 pass
