@@ -38,6 +38,7 @@
 
 #include "islet/config.h"
 #include "islet/contain.h"
+#include "islet/proto.h"
 #include "islet/sandbox.h"
 #include "islet/util.h"
 #include "sandbox_internal.h"
@@ -185,16 +186,33 @@ pooled_image_is (const struct islet_ctx *ctx, const char *id, const char *want)
 }
 
 /* A taken sandbox's creation time: now, as a cold create's is the moment
- * it is made (listings sort by it). */
+ * it is made (listings sort by it).  Not synced: an fsync here is most of
+ * a take's cost on a busy disk, and what a host crash can bring back is the
+ * whole file from before (a rename over it), with the fill's time. */
 static int
-set_created (json_t *cfg, const void *arg, const char *path, struct islet_err *err)
+set_created (struct islet_ctx *ctx, const char *id, struct islet_err *err)
 {
-  const struct timespec *now = arg;
+  cleanup_free char *dir = sandbox_dir (ctx, id);
+  cleanup_free char *path = islet_xasprintf ("%s/config.json", dir);
+  cleanup_free char *text = NULL;
+  cleanup_free char *out = NULL;
+  cleanup_json json_t *cfg = NULL;
+  struct timespec now;
+  int fd;
 
-  (void) path;
-  (void) err;
-  json_object_set_new (cfg, "created", json_integer ((json_int_t) now->tv_sec));
-  json_object_set_new (cfg, "created_nsec", json_integer ((json_int_t) now->tv_nsec));
+  if (islet_read_file_at (AT_FDCWD, path, 1 << 20, &text, NULL, err) < 0)
+    return -1;
+  cfg = json_loads (text, 0, NULL);
+  if (!json_is_object (cfg))
+    return islet_fail (err, ISLET_E_SYSTEM, 0, "`%s` does not parse", path);
+  clock_gettime (CLOCK_REALTIME, &now);
+  json_object_set_new (cfg, "created", json_integer ((json_int_t) now.tv_sec));
+  json_object_set_new (cfg, "created_nsec", json_integer ((json_int_t) now.tv_nsec));
+  out = json_dumps (cfg, JSON_INDENT (2));
+  fd = islet_write_file_unsynced (path, out, strlen (out), 0600, err);
+  if (fd < 0)
+    return -1;
+  close (fd);
   return 0;
 }
 
@@ -219,12 +237,10 @@ take_one (struct islet_ctx *ctx, const struct islet_create_opts *opts, const cha
   cleanup_free char *ready = islet_xasprintf ("%s/warm/ready/%s", ctx->state_dir, id);
   cleanup_free char *taking = islet_xasprintf ("%s/warm/taking/%s", ctx->state_dir, id);
   cleanup_close int probe = -1;
-  struct timespec now;
   struct islet_err e;
 
-  clock_gettime (CLOCK_REALTIME, &now);
   probe = pooled_image_is (ctx, id, want) ? sandbox_connect (ctx, id, &e) : -1;
-  if (probe < 0 || sandbox_config_edit (ctx, id, set_created, &now, &e) < 0)
+  if (probe < 0 || set_created (ctx, id, &e) < 0)
     {
       /* its supervisor died while it waited, or it is of an image that is
          no longer the default: it is of no use */
