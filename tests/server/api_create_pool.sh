@@ -97,6 +97,29 @@ for v in "${bodies[@]}"; do
   expect_eq "create $v counted as taken" "$(( $(gauge taken_total) - taken0 ))" 1
 done
 
+log "POST /v1/sandbox, MCP create_sandbox and /v1/execute take from the same pool"
+# took FACE ID: ID was one of the pool's a moment before
+took () { grep -qx "$2" <<<"$before" || fail "$1 did not take a pooled sandbox ($2; pool: $before)"; }
+wait_until 60 pool_full || fail "the pool did not refill within 60 s"
+before=$(pooled)
+api POST /v1/sandbox "${J[@]}" -d '{"language": "python"}'
+expect_code "POST /v1/sandbox" 200
+took "POST /v1/sandbox" "$(jq -r .sandbox_id <<<"$BODY")"
+wait_until 60 pool_full || fail "the pool did not refill within 60 s"
+before=$(pooled)
+mcp_open "$SRV_KEY"
+mcp '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"create_sandbox","arguments":{"name":"cp-mcp","persistent":true}}}'
+expect_body "MCP create_sandbox" '.result.isError != true'
+api GET /api/sandbox/cp-mcp
+expect_code "the MCP sandbox is the key's" 200
+took "MCP create_sandbox" "$(jq -r .id <<<"$BODY")"
+wait_until 60 pool_full || fail "the pool did not refill within 60 s"
+before=$(pooled)
+api POST /v1/execute "${J[@]}" -d '{"code": "print(6 * 7)"}'
+expect_code "/v1/execute" 200
+expect_body "it ran" '.stdout == "42\n"'
+took "/v1/execute" "$(jq -r .metadata.sandbox_id <<<"$BODY")"
+
 log "a create that asks for other limits or a network makes its own"
 for body in '{"cpu": 2}' '{"memory": 2}' '{"limits": {"pids": 300}}' '{"networkBlockAll": false}' \
   '{"networkAllowList": "10.0.0.0/8"}'; do
