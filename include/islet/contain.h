@@ -33,6 +33,23 @@ int islet_idmap_write (pid_t pid, uint32_t base, struct islet_err *err) ISLET_MU
 /* An fd of a user namespace whose 0..RANGE-1 is base..base+RANGE-1, for
  * idmapped mounts (oci_mount.c). */
 int islet_idmap_userns (uint32_t base, struct islet_err *err) ISLET_MUST_CHECK;
+/* The same namespace made ahead, by a process whose pids are /proc's (the
+ * supervisor, before its sandbox's init): its holder is killed at once and
+ * not waited for; islet_idmap_ahead_end closes the fd and reaps it, off the
+ * create's path (oci_mount.c). */
+struct islet_idmap_ahead
+{
+  int userns; /* the namespace's fd */
+  int pidfd;  /* its holder's */
+  void *stack;
+};
+#define ISLET_IDMAP_AHEAD_NONE                                                                     \
+  {                                                                                                \
+    .userns = -1, .pidfd = -1, .stack = NULL                                                       \
+  }
+int islet_idmap_ahead (uint32_t base, struct islet_idmap_ahead *a,
+                       struct islet_err *err) ISLET_MUST_CHECK;
+void islet_idmap_ahead_end (struct islet_idmap_ahead *a);
 
 /* ---- image.c: what a sandbox's root is made of ---- */
 struct islet_bind
@@ -95,6 +112,7 @@ struct islet_rootfs
   uint32_t uid_base;        /* the sandbox's uid range, for an OCI image's idmapped layers */
   const struct islet_vmount *mounts; /* volumes, mounted read-write through an idmap */
   size_t n_mounts;
+  int userns; /* the idmap's user namespace made ahead (islet_idmap_ahead), or -1 */
 };
 
 /* Make mounts private, assemble root (overlay, /usr, /proc with masks, /dev,

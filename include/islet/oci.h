@@ -154,9 +154,10 @@ int islet_oci_build_default (const char *state_dir, FILE *progress, json_t **id,
 /* Mount on target an overlay of layers (bottom first), each seen through an
  * idmapped mount (uids 0..65535 of the image -> base..base+65535) attached
  * in the current directory (the stage) as l0, l1..., under the writable
- * upper and work directories.  Relative paths are from the stage. */
-int islet_oci_mount_root (char *const *layers, size_t n_layers, uint32_t base, const char *upper,
-                          const char *work, const char *target,
+ * upper and work directories.  Relative paths are from the stage.  userns:
+ * the idmap's user namespace (islet_idmap_ahead), or -1 to make one here. */
+int islet_oci_mount_root (char *const *layers, size_t n_layers, uint32_t base, int userns,
+                          const char *upper, const char *work, const char *target,
                           struct islet_err *err) ISLET_MUST_CHECK;
 
 #endif

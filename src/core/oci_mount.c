@@ -10,14 +10,21 @@
  * option's page-size limit never applies however many layers an image has.
  *
  * Runs in the sandbox's first process, as real root, in its new mount
- * namespace, with the stage (rootfs.c) as its current directory. */
+ * namespace, with the stage (rootfs.c) as its current directory.  The
+ * user namespace of the idmap is made ahead by the supervisor
+ * (islet_idmap_ahead), which can leave its holder to die and be reaped
+ * after the sandbox runs: made here, the wait for the holder's death, a
+ * turn of a busy scheduler, was most of what a create from an image cost
+ * more than one from `host`. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -67,6 +74,22 @@ host_pid (int pidfd)
   return at ? (pid_t) atoi (at + 6) : 0;
 }
 
+/* The holder's namespace, its maps written: host is its pid in /proc. */
+static int
+open_mapped (pid_t host, uint32_t base, struct islet_err *err)
+{
+  char nspath[64];
+  int fd;
+
+  if (islet_idmap_write (host, base, err) < 0)
+    return -1;
+  snprintf (nspath, sizeof nspath, "/proc/%d/ns/user", (int) host);
+  fd = open (nspath, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", nspath);
+  return fd;
+}
+
 /* A user namespace whose 0..RANGE-1 is base..: made by a child cloned into
  * it, which shares this process's memory (no copy of it, as a fork would
  * make) and need not run at all: its maps are written and its namespace
@@ -76,7 +99,6 @@ islet_idmap_userns (uint32_t base, struct islet_err *err)
 {
   _Alignas(16) char stack[4096];
   cleanup_close int pidfd = -1;
-  char nspath[64];
   pid_t pid, host;
   int fd = -1;
 
@@ -87,18 +109,75 @@ islet_idmap_userns (uint32_t base, struct islet_err *err)
   host = host_pid (pidfd);
   if (host <= 0)
     islet_fail (err, ISLET_E_SYSTEM, errno, "find the host pid of the user namespace's holder");
-  else if (islet_idmap_write (host, base, err) == 0)
-    {
-      snprintf (nspath, sizeof nspath, "/proc/%d/ns/user", (int) host);
-      fd = open (nspath, O_RDONLY | O_CLOEXEC);
-      if (fd < 0)
-        islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", nspath);
-    }
+  else
+    fd = open_mapped (host, base, err);
   /* the holder uses stack, in this frame: gone before the frame is */
   (void) kill (pid, SIGKILL);
   while (waitpid (pid, NULL, __WALL) < 0 && errno == EINTR)
     ;
   return fd;
+}
+
+/* The holder's stack: its own mapping, which outlives this call (the
+ * holder is not waited for here) and is unmapped once it is reaped. */
+#define AHEAD_STACK 16384
+
+int
+islet_idmap_ahead (uint32_t base, struct islet_idmap_ahead *a, struct islet_err *err)
+{
+  pid_t pid;
+
+  *a = (struct islet_idmap_ahead) ISLET_IDMAP_AHEAD_NONE;
+  a->stack = mmap (NULL, AHEAD_STACK, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (a->stack == MAP_FAILED)
+    {
+      a->stack = NULL;
+      return islet_fail (err, ISLET_E_SYSTEM, errno, "map a stack for the idmap's holder");
+    }
+  /* the caller's pids are /proc's: clone's answer is the pid to write at */
+  pid = clone (hold_userns, (char *) a->stack + AHEAD_STACK,
+               CLONE_VM | CLONE_NEWUSER | CLONE_PIDFD | SIGCHLD, NULL, &a->pidfd);
+  if (pid < 0)
+    {
+      islet_fail (err, ISLET_E_SYSTEM, errno, "make a user namespace for the image's layers");
+      islet_idmap_ahead_end (a);
+      return -1;
+    }
+  a->userns = open_mapped (pid, base, err);
+  /* killed now, reaped later: the namespace lives on in the fd */
+  (void) syscall (SYS_pidfd_send_signal, a->pidfd, SIGKILL, NULL, 0);
+  if (a->userns < 0)
+    {
+      islet_idmap_ahead_end (a);
+      return -1;
+    }
+  return 0;
+}
+
+void
+islet_idmap_ahead_end (struct islet_idmap_ahead *a)
+{
+  bool gone = a->pidfd < 0;
+  siginfo_t si;
+  int r;
+
+  if (a->userns >= 0)
+    close (a->userns);
+  /* by its pidfd: a loop of waitpid(-1) may have reaped it already (then
+     ECHILD), and its pid may name another child by now */
+  if (a->pidfd >= 0)
+    {
+      (void) syscall (SYS_pidfd_send_signal, a->pidfd, SIGKILL, NULL, 0);
+      while ((r = waitid (P_PIDFD, (id_t) a->pidfd, &si, WEXITED)) < 0 && errno == EINTR)
+        ;
+      gone = r == 0 || errno == ECHILD;
+      close (a->pidfd);
+    }
+  /* only a dead holder's stack is free (else it stays mapped, unused) */
+  if (a->stack && gone)
+    munmap (a->stack, AHEAD_STACK);
+  *a = (struct islet_idmap_ahead) ISLET_IDMAP_AHEAD_NONE;
 }
 
 /* A detached copy of the layer's directory, seen through the idmap. */
@@ -117,17 +196,18 @@ idmapped_layer (const char *layer, int userns, struct islet_err *err)
 }
 
 int
-islet_oci_mount_root (char *const *layers, size_t n_layers, uint32_t base, const char *upper,
-                      const char *work, const char *target, struct islet_err *err)
+islet_oci_mount_root (char *const *layers, size_t n_layers, uint32_t base, int ahead,
+                      const char *upper, const char *work, const char *target,
+                      struct islet_err *err)
 {
-  cleanup_close int userns = -1;
+  cleanup_close int made = -1;
   cleanup_close int fs = -1;
   cleanup_close int mnt = -1;
+  int userns = ahead;
 
   if (n_layers == 0)
     return islet_fail (err, ISLET_E_INVALID, 0, "the image has no layers");
-  userns = islet_idmap_userns (base, err);
-  if (userns < 0)
+  if (userns < 0 && (userns = made = islet_idmap_userns (base, err)) < 0)
     return -1;
   fs = fsopen ("overlay", FSOPEN_CLOEXEC);
   if (fs < 0)

@@ -200,8 +200,8 @@ mount_overlay (const struct islet_rootfs *spec, struct islet_err *err)
         return islet_fail (err, ISLET_E_SYSTEM, errno, "mkdir in the stage");
       if (do_mount (volume, "v", NULL, MS_BIND | MS_REC, NULL, err) < 0)
         return -1;
-      return islet_oci_mount_root (spec->image->layers, spec->image->n_layers, spec->uid_base, up,
-                                   wk, "root", err);
+      return islet_oci_mount_root (spec->image->layers, spec->image->n_layers, spec->uid_base,
+                                   spec->userns, up, wk, "root", err);
     }
   for (char *l = strtok_r (lowers, ":", &save); l; l = strtok_r (NULL, ":", &save), n++)
     {

@@ -113,13 +113,13 @@ int
 islet_rootfs_mount_volumes (const struct islet_rootfs *spec, const char *root,
                             struct islet_err *err)
 {
-  cleanup_close int userns = -1;
+  cleanup_close int made = -1;
   cleanup_close int rootfd = open (root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  int userns = spec->userns;
 
   if (rootfd < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", root);
-  userns = islet_idmap_userns (spec->uid_base, err);
-  if (userns < 0)
+  if (userns < 0 && (userns = made = islet_idmap_userns (spec->uid_base, err)) < 0)
     return -1;
   for (size_t i = 0; i < spec->n_mounts; i++)
     {

@@ -83,6 +83,7 @@ static void __attribute__ ((noreturn)) init_main (struct sandbox *sb, int sync)
     .uid_base = sb->uid_base,
     .mounts = sb->mounts,
     .n_mounts = sb->n_mounts,
+    .userns = sb->idmap_userns,
   };
   struct confinement c = {
     .cg = sb->init_cg,

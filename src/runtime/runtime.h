@@ -50,7 +50,8 @@ struct sandbox
   bool build;                /* a build's RUN sandbox: its commands get ISLET_BUILD_CAPS */
   int ready_fd;              /* the creator's pipe, until the init has said "ok" on it */
   int lfd;                   /* ctl.sock, listening, once the start got that far */
-  int xfd; /* exec.sock, listening, non-blocking: accepted by the ready exec handler */
+  int xfd;          /* exec.sock, listening, non-blocking: accepted by the ready exec handler */
+  int idmap_userns; /* while the init starts: its idmapped mounts' user namespace, or -1 */
 };
 
 /* net.c: a slot for the sandbox's link (before its init starts, so the

@@ -55,6 +55,14 @@ xjson "$id" -- stat -c '%u:%g %a %h' /srv/app/owned
 expect_eq "a file keeps its owner and mode; the hard link is one inode" "$(jget "$OUT" 'j["stdout"].strip()')" "1000:1000 600 2"
 xjson "$id" -- sh -c 'cat /srv/app/owned; ls /opq; ls /gone 2>&1 || echo whited-out'
 expect_eq "whiteout and opaque directory" "$(jget "$OUT" 'j["stdout"]')" $'mine\nnew\nls: /gone: No such file or directory\nwhited-out'
+# the user namespace of the idmap is made by the supervisor, whose child
+# that held it is reaped once the sandbox runs: no zombie is left under it
+zombies () {
+  local p
+  for p in $(supervisors); do ps -o stat= --ppid "$p"; done | grep -c '^Z' || true
+}
+no_zombies () { [[ "$(zombies)" == 0 ]]; }
+wait_until 10 no_zombies || fail "a supervisor keeps a dead child: $(zombies) zombies"
 xjson "$id" -- sh -c 'echo more >>/srv/app/owned && cat /srv/app/owned && stat -c %u /srv/app/owned'
 expect_eq "the image's user writes its own file (copy-up keeps the owner)" \
   "$(jget "$OUT" 'j["stdout"]')" $'mine\nmore\n1000'
