@@ -12,12 +12,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "islet/contain.h"
@@ -334,11 +336,93 @@ store_exists (const char *state_dir)
   return access (meta, F_OK) == 0;
 }
 
+/* ---- islet_image_resolve's answers, kept by the process ----
+ * Each create resolves its image's name (`default`, a reference) to an id:
+ * read from the store, that is every record and the image's config.  The
+ * answer is kept with what identifies images/meta then (its inode, change
+ * and modification times): every change of a record renames a file into
+ * that directory or removes one, which moves both times, so one stat tells
+ * whether the answer still holds.  An answer is not kept while the
+ * directory's last change is recent: a change in the same tick of the file
+ * system's clock might leave its times as they were. */
+#define RESOLVED_MAX 8
+#define RESOLVED_SETTLE_NS 100000000LL
+
+struct resolved
+{
+  char *state_dir, *ref;
+  char id[ISLET_DIGEST_LEN + 1];
+  dev_t dev;
+  ino_t ino;
+  struct timespec mtime, ctime;
+};
+
+static struct resolved resolved[RESOLVED_MAX];
+static unsigned resolved_next;
+static pthread_mutex_t resolved_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int64_t
+ts_ns (const struct timespec *t)
+{
+  return (int64_t) t->tv_sec * 1000000000LL + t->tv_nsec;
+}
+
+static bool
+same_meta (const struct resolved *r, const struct stat *st)
+{
+  return r->dev == st->st_dev && r->ino == st->st_ino && ts_ns (&r->mtime) == ts_ns (&st->st_mtim)
+         && ts_ns (&r->ctime) == ts_ns (&st->st_ctim);
+}
+
+static bool
+resolved_get (const char *state_dir, const char *ref, const struct stat *st, char *out, size_t size)
+{
+  bool hit = false;
+
+  pthread_mutex_lock (&resolved_lock);
+  for (size_t i = 0; i < RESOLVED_MAX && !hit; i++)
+    if (resolved[i].ref && strcmp (resolved[i].ref, ref) == 0
+        && strcmp (resolved[i].state_dir, state_dir) == 0 && same_meta (&resolved[i], st))
+      {
+        snprintf (out, size, "%s", resolved[i].id);
+        hit = true;
+      }
+  pthread_mutex_unlock (&resolved_lock);
+  return hit;
+}
+
+static void
+resolved_put (const char *state_dir, const char *ref, const struct stat *st, const char *id)
+{
+  struct timespec now;
+  struct resolved *r;
+
+  clock_gettime (CLOCK_REALTIME, &now);
+  if (ts_ns (&now) - ts_ns (&st->st_mtim) < RESOLVED_SETTLE_NS
+      || ts_ns (&now) - ts_ns (&st->st_ctim) < RESOLVED_SETTLE_NS)
+    return;
+  pthread_mutex_lock (&resolved_lock);
+  r = &resolved[resolved_next++ % RESOLVED_MAX];
+  free (r->state_dir);
+  free (r->ref);
+  *r = (struct resolved){ .state_dir = islet_xstrdup (state_dir),
+                          .ref = islet_xstrdup (ref),
+                          .dev = st->st_dev,
+                          .ino = st->st_ino,
+                          .mtime = st->st_mtim,
+                          .ctime = st->st_ctim };
+  snprintf (r->id, sizeof r->id, "%s", id);
+  pthread_mutex_unlock (&resolved_lock);
+}
+
 int
 islet_image_resolve (const char *state_dir, const char *ref, char *out, size_t size, int *hold,
                      struct islet_err *err)
 {
+  cleanup_free char *meta = islet_xasprintf ("%s/images/meta", state_dir);
   struct islet_oci_image img;
+  struct stat st;
+  bool known;
   bool fallback = ref == NULL; /* no image asked for: the default, else host */
 
   *hold = -1;
@@ -354,6 +438,11 @@ islet_image_resolve (const char *state_dir, const char *ref, char *out, size_t s
   *hold = islet_imgstore_use_lock (state_dir, LOCK_SH, err);
   if (*hold < 0)
     return -1;
+  /* stat before the records are read: a change made while they are read
+     moves the times past the ones the answer is kept with */
+  known = stat (meta, &st) == 0;
+  if (known && resolved_get (state_dir, ref, &st, out, size))
+    return 0;
   if (islet_imgstore_open (state_dir, ref, &img, err) < 0)
     {
       close (*hold);
@@ -369,6 +458,8 @@ islet_image_resolve (const char *state_dir, const char *ref, char *out, size_t s
                          "the default image is not built here: islet image build-default");
     }
   snprintf (out, size, "%s", img.id);
+  if (known)
+    resolved_put (state_dir, ref, &st, img.id);
   islet_oci_image_fini (&img);
   return 0;
 }

@@ -137,18 +137,48 @@ find_record (json_t *all, const char *ref, struct islet_err *err)
   return NULL;
 }
 
+/* The record of a whole image id (`sha256:` and 64 digits, or the
+ * digits), read by its own name: a sandbox's supervisor and a create name
+ * their image so, and need not read every record.  NULL, err untouched, if
+ * ref is no whole id or no record has it: the caller looks further. */
+static json_t *
+record_by_id (const char *state_dir, const char *ref)
+{
+  const char *hex = strncmp (ref, "sha256:", 7) == 0 ? ref + 7 : ref;
+  cleanup_free char *path = NULL;
+  struct islet_err ignored;
+  const char *id;
+  json_t *rec;
+
+  if (strlen (hex) != 64 || !is_hex (hex))
+    return NULL;
+  path = islet_xasprintf ("%s/images/meta/%s.json", state_dir, hex);
+  rec = load_json (path, &ignored);
+  id = rec ? json_string_value (json_object_get (rec, "id")) : NULL;
+  if (rec && (id == NULL || strncmp (id, "sha256:", 7) != 0 || strcmp (id + 7, hex) != 0))
+    {
+      json_decref (rec);
+      return NULL;
+    }
+  return rec;
+}
+
 int
 islet_imgstore_open (const char *state_dir, const char *ref, struct islet_oci_image *out,
                      struct islet_err *err)
 {
-  cleanup_json json_t *all = load_records (state_dir, err);
+  cleanup_json json_t *all = NULL;
   cleanup_json json_t *cfg = NULL;
+  cleanup_json json_t *own = NULL;
   cleanup_free char *cfgpath = NULL;
   json_t *rec, *layers, *l;
   size_t i;
 
   *out = (struct islet_oci_image){ 0 };
-  if (all == NULL || (rec = find_record (all, ref, err)) == NULL)
+  rec = own = record_by_id (state_dir, ref);
+  if (rec == NULL
+      && ((all = load_records (state_dir, err)) == NULL
+          || (rec = find_record (all, ref, err)) == NULL))
     return -1;
   snprintf (out->id, sizeof out->id, "%s", json_string_value (json_object_get (rec, "id")));
   cfgpath = islet_imgstore_blob_path (state_dir,
