@@ -1,9 +1,10 @@
-/* bench_image: create from the cached default image against create from
- * `host`, taken in turns in one state directory that has the default image
- * (islet image build-default), at library level (islet_sandbox_create until
- * ready to exec, as bench_core times it); each sandbox destroyed untimed.
+/* bench_image: create from a cached image (the default image unless
+ * --image names another the state directory has) against create from
+ * `host`, taken in turns in one state directory, at library level
+ * (islet_sandbox_create until ready to exec, as bench_core times it); each
+ * sandbox destroyed untimed.
  *
- *   bench_image --state DIR --runtime ISLET_RUN [-n RUNS]
+ *   bench_image --state DIR --runtime ISLET_RUN [--image REF] [-n RUNS]
  *
  * Prints p50/p90/p99 of both and the difference of the p50s. */
 #include <getopt.h>
@@ -38,8 +39,10 @@ main (int argc, char **argv)
 {
   static const struct option longs[] = { { "state", required_argument, NULL, 's' },
                                          { "runtime", required_argument, NULL, 'r' },
+                                         { "image", required_argument, NULL, 'i' },
                                          { NULL, 0, NULL, 0 } };
-  const char *state = NULL, *runtime = NULL;
+  const char *state = NULL, *runtime = NULL, *image = "default";
+  char label[128];
   struct islet_err err = { 0 };
   struct samples host = { 0 }, deflt = { 0 };
   struct stats sh, sd;
@@ -51,31 +54,34 @@ main (int argc, char **argv)
       state = optarg;
     else if (c == 'r')
       runtime = optarg;
+    else if (c == 'i')
+      image = optarg;
     else if (c == 'n')
       n = (size_t) strtoul (optarg, NULL, 10);
     else
-      die ("usage: bench_image --state DIR --runtime ISLET_RUN [-n RUNS]");
+      die ("usage: bench_image --state DIR --runtime ISLET_RUN [--image REF] [-n RUNS]");
   if (state == NULL || runtime == NULL || n == 0)
-    die ("usage: bench_image --state DIR --runtime ISLET_RUN [-n RUNS]");
+    die ("usage: bench_image --state DIR --runtime ISLET_RUN [--image REF] [-n RUNS]");
   setvbuf (stdout, NULL, _IOLBF, 0);
   if (islet_ctx_open (state, runtime, &ctx, &err) < 0)
     die ("open state dir: %s", err.msg);
   for (int i = 0; i < WARMUP; i++)
     {
       (void) create_destroy ("host");
-      (void) create_destroy ("default");
+      (void) create_destroy (image);
     }
   /* in turns, so a change of the machine's load falls on both alike */
   for (size_t i = 0; i < n; i++)
     {
       samples_add (&host, create_destroy ("host"));
-      samples_add (&deflt, create_destroy ("default"));
+      samples_add (&deflt, create_destroy (image));
     }
   sh = samples_stats (&host);
   sd = samples_stats (&deflt);
   row_header ("create, in turns (ms)");
   row ("create --image host", &sh);
-  row ("create --image default (cached, one layer)", &sd);
+  snprintf (label, sizeof label, "create --image %s (cached)", image);
+  row (label, &sd);
   printf ("p50 difference: %+.2f ms\n", sd.p50 - sh.p50);
   samples_fini (&host);
   samples_fini (&deflt);
