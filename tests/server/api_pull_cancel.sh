@@ -5,7 +5,8 @@
 # front's transfers within 4 s (its log says each was cut), and leaves
 # nothing: no islet-image, no blob or layer that was not in the store
 # before, nothing in images/tmp, nothing in `islet image ls`, the key's
-# sandbox slot free again.  Two sandboxes of the key pulling one image
+# sandbox slot free again.  The same for a build whose FROM image is
+# being pulled.  Two sandboxes of the key pulling one image
 # share the pull: deleting one leaves the other's, which starts with the
 # image's files.
 source "$(dirname "$0")/../lib/integration.sh"
@@ -55,6 +56,22 @@ api -k "$one" POST /api/sandbox -H 'Content-Type: application/json' -d '{}'
 expect_code "a create in the freed slot" 200
 api -k "$one" DELETE "/api/sandbox/$(jq -r .id <<<"$BODY")"
 expect_code "delete it" 200
+
+log "a delete of a build while its FROM image is pulled"
+: >"$XFER_LOG"
+before=$(store_list)
+api -k "$one" POST /api/sandbox -H 'Content-Type: application/json' \
+  -d "{\"buildInfo\":{\"dockerfileContent\":\"FROM $REF\\nRUN echo built >/built\\n\"}}"
+expect_code "create({image: Image}) on the slow image" 200
+bid=$(jq -r .id <<<"$BODY")
+remember_id "$bid"
+wait_until 20 mid_transfer || fail "the build's base pull began no transfer"
+api -k "$one" DELETE "/api/sandbox/$bid"
+expect_code "delete the build mid-pull" 200
+wait_empty 4 open_xfers || fail "the base pull's transfers run 4 s after the delete: $(open_xfers)"
+wait_empty 6 pgrep -f "islet-image $STATE pull" || fail "islet-image still runs after the delete"
+expect_eq "the store after the build's delete" "$(store_list)" "$before"
+islet image ls | grep -q test/slow && fail "the called-off base is listed"
 
 log "two sandboxes pulling one image: one deleted, the other gets the image"
 two=$(new_key two)

@@ -335,7 +335,7 @@ base_pull (const struct owner *k, const char *base, const struct owned_build_wat
   struct islet_err e;
 
   if (w == NULL)
-    return owned_image_ensure (k, base, err);
+    return owned_image_ensure (k, base, NULL, NULL, err);
   if (owned_image_here (k, base, &e) < 0 && e.kind == ISLET_E_INVALID)
     {
       /* not "islet: pulling", which marks a create({image: REF})'s log */
@@ -343,7 +343,7 @@ base_pull (const struct owner *k, const char *base, const struct owned_build_wat
       (void) !islet_write_all (w->log_fd, line, strlen (line));
       w->pulling (w->arg);
     }
-  return owned_image_ensure_or_off (k, base, w->cancelled, w->arg, err);
+  return owned_image_ensure (k, base, w->cancelled, w->arg, err);
 }
 
 static void

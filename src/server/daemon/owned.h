@@ -196,13 +196,11 @@ int owned_pull_start (const struct owner *k, const char *ref, const char *snap_i
  * for the pull's last waiter, calls the pull off (pull.c). */
 int owned_pull_wait (const struct owner *k, const char *ref, bool (*called_off) (void *), void *arg,
                      struct islet_err *err) ISLET_MUST_CHECK;
-/* The image ref in the store: there already, or pulled now (waited for);
- * else ISLET_E_INVALID saying why, ISLET_E_LIMIT past the key's bounds. */
-int owned_image_ensure (const struct owner *k, const char *ref,
-                        struct islet_err *err) ISLET_MUST_CHECK;
-/* The same, its wait called off as owned_pull_wait's. */
-int owned_image_ensure_or_off (const struct owner *k, const char *ref, bool (*called_off) (void *),
-                               void *arg, struct islet_err *err) ISLET_MUST_CHECK;
+/* The image ref in the store: there already, or pulled now (waited for,
+ * called off as owned_pull_wait's wait); else ISLET_E_INVALID saying why,
+ * ISLET_E_LIMIT past the key's bounds. */
+int owned_image_ensure (const struct owner *k, const char *ref, bool (*called_off) (void *),
+                        void *arg, struct islet_err *err) ISLET_MUST_CHECK;
 
 /* ---- image builds (build.c) ---- */
 

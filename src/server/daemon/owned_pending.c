@@ -304,7 +304,7 @@ job_image (struct job *j, int log, char image[72], struct islet_err *err)
   line = islet_xasprintf ("islet: pulling %s\n", j->pull_ref);
   (void) !islet_write_all (log, line, strlen (line));
   snprintf (image, 72, "%s", j->pull_ref);
-  return owned_image_ensure_or_off (&k, j->pull_ref, is_cancelled, j, err);
+  return owned_image_ensure (&k, j->pull_ref, is_cancelled, j, err);
 }
 
 /* A delete that came meanwhile has removed the row: nothing to fail. */

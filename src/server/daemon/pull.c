@@ -466,14 +466,8 @@ owned_pull_wait (const struct owner *k, const char *ref, bool (*called_off) (voi
 }
 
 int
-owned_image_ensure (const struct owner *k, const char *ref, struct islet_err *err)
-{
-  return owned_image_ensure_or_off (k, ref, NULL, NULL, err);
-}
-
-int
-owned_image_ensure_or_off (const struct owner *k, const char *ref, bool (*called_off) (void *),
-                           void *arg, struct islet_err *err)
+owned_image_ensure (const struct owner *k, const char *ref, bool (*called_off) (void *), void *arg,
+                    struct islet_err *err)
 {
   if (owned_image_here (k, ref, err) == 0)
     return 0;
