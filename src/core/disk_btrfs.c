@@ -275,7 +275,9 @@ btrfs_rescan_if_inconsistent (int fd)
  * kernel's default bound (a share of all memory) a sandbox that just wrote
  * 200 MiB made the snapshot ioctl wait about 0.4 s for them.  Bounded per
  * pool, the writeback happens while the sandbox writes (which then goes at
- * the disk's pace past the bound) and a snapshot has little left to flush.
+ * the disk's pace past the bound) and a snapshot has little left to flush:
+ * past a few MiB, that write-out is most of the ioctl's time (the rest is
+ * the commit's two flushes of the loop device, each an fsync of the image).
  * The bdi is the pool's own file system's, so nothing host-wide changes. */
 void
 btrfs_bound_dirty (int fd, uint64_t bytes)

@@ -38,8 +38,10 @@
 #define POOL_SIZE_FIRST GIB
 #define POOL_SIZE_SMALLEST (128 * MIB)
 #define POOL_SIZE_DEFAULT_MAX (64 * GIB)
-/* the pool's dirty page cache: what a snapshot may have to write out first */
-#define POOL_DIRTY_MAX (64 * MIB)
+/* the pool's dirty page cache: what a snapshot may have to write out first
+ * (at about 500 MB/s here, 16 MiB is 30 ms; background writeback starts at
+ * half of it, so a writer that stopped leaves at most that) */
+#define POOL_DIRTY_MAX (16 * MIB)
 #define LOCK_TIMEOUT_NS (60ull * 1000000000)
 
 static void

@@ -2,7 +2,8 @@
 # Snapshots and forks from the CLI: `islet snapshot ID NAME` of a running
 # and of a stopped sandbox, `islet create --from NAME`, `islet fork ID`.
 # The new sandboxes have the source's files (with their owners and set-id
-# bits: root's inside, the new sandbox's root on the host), changes on
+# bits: root's inside, the new sandbox's root on the host), a loop pool's
+# dirty page cache is bounded to 16 MiB (strict), changes on
 # either side are not seen by the other, a snapshot in use cannot be
 # removed and its layer goes with it, a source that turned /etc into links
 # to the host's files gets no write through them, and a snapshot killed
@@ -29,6 +30,19 @@ expect_eq "a second snapshot named s1" "$RC" 1
 [[ "$ERR" == *"a snapshot named \`s1\` exists"* ]] || fail "taken name: $ERR"
 capture islet snapshot "$src" '../x'
 expect_eq "a bad snapshot name" "$RC" 2
+
+log "the loop pool bounds its own dirty pages (what a snapshot writes out first)"
+pool_dev=$(awk -v m="$STATE/pool" '$2 == m { print $1 }' /proc/mounts | tail -1)
+if [[ "$pool_dev" == /dev/loop* ]]; then
+  bdi=$(dirname "$(ls -d /sys/fs/btrfs/*/devices/"${pool_dev#/dev/}")")/../bdi
+  max=$(cat "$bdi/max_bytes") strict=$(cat "$bdi/strict_limit")
+  # the kernel keeps the bound as a share of its own, so 16 MiB reads back
+  # a little over or under it
+  (( max > 0 && max <= 17 * 1024 * 1024 )) || fail "the pool's dirty bound is $max bytes"
+  expect_eq "the pool's strict_limit" "$strict" 1
+else
+  log "skip: the pool is not a loop mount ($pool_dev)"
+fi
 
 log "create --from and fork have the files"
 from=$(create_sb --from s1 --name from1)
