@@ -305,7 +305,7 @@ command (struct build *b, const struct build_step *st)
   return a;
 }
 
-/* EXPOSE, STOPSIGNAL, MAINTAINER and SHELL: the config only. */
+/* EXPOSE, STOPSIGNAL, MAINTAINER, SHELL and HEALTHCHECK: the config only. */
 static int
 config_only (struct build *b, const struct build_step *st, struct islet_err *err)
 {
@@ -315,6 +315,14 @@ config_only (struct build *b, const struct build_step *st, struct islet_err *err
   switch (st->op)
     {
     case OP_MAINTAINER: json_object_set_new (b->cfg, "author", json_string (st->text)); return 0;
+    case OP_HEALTHCHECK:
+      {
+        json_t *hc = NULL;
+        if (build_healthcheck (st->text, &hc, err) < 0)
+          return islet_wrap (err, "line %u", st->line);
+        json_object_set_new (config_of (b), "Healthcheck", hc);
+        return 0;
+      }
     case OP_SHELL:
       if (!build_exec_form (st->text, &argv))
         return islet_fail (err, ISLET_E_INVALID, 0, "line %u: SHELL takes the JSON form", st->line);
@@ -645,7 +653,8 @@ step (struct build *b, size_t idx, bool go, struct islet_err *err)
     case OP_EXPOSE:
     case OP_STOPSIGNAL:
     case OP_MAINTAINER:
-    case OP_SHELL: return config_only (b, st, err);
+    case OP_SHELL:
+    case OP_HEALTHCHECK: return config_only (b, st, err);
     case OP_RUN: return go ? run (b, st, idx, err) : 0;
     }
   return islet_fail (err, ISLET_E_INVALID, 0, "line %u: unknown instruction", st->line);

@@ -61,6 +61,7 @@ enum build_op
   OP_STOPSIGNAL,
   OP_MAINTAINER,
   OP_SHELL,
+  OP_HEALTHCHECK,
 };
 
 struct build_step
@@ -105,6 +106,11 @@ int build_from_image (const struct build_step *st, const char *image,
 /* EXPOSE's PORT[-PORT][/tcp|/udp] as the config's ExposedPorts key
  * (`/tcp` added), malloc'd; NULL for anything else. */
 char *build_port (const char *word);
+
+/* HEALTHCHECK's arguments (NONE, or [--interval=D --timeout=D
+ * --start-period=D --start-interval=D --retries=N] CMD ...; no variables,
+ * as in Docker) as the config's Healthcheck, durations in ns. */
+int build_healthcheck (const char *text, json_t **hc, struct islet_err *err) ISLET_MUST_CHECK;
 
 /* STOPSIGNAL's signal: a name (with or without SIG) or a number of one. */
 bool build_signal_ok (const char *word);

@@ -25,6 +25,7 @@ static int check_copy (const struct build_step *st, struct islet_err *err);
 static int check_expose (const struct build_step *st, struct islet_err *err);
 static int check_shell (const struct build_step *st, struct islet_err *err);
 static int check_stopsignal (const struct build_step *st, struct islet_err *err);
+static int check_healthcheck (const struct build_step *st, struct islet_err *err);
 
 /* What islet builds, and the check of each one's arguments that needs no
  * value of a variable (the build checks the rest once it has them). */
@@ -50,6 +51,7 @@ static const struct
   { "STOPSIGNAL", OP_STOPSIGNAL, check_stopsignal },
   { "MAINTAINER", OP_MAINTAINER, NULL },
   { "SHELL", OP_SHELL, check_shell },
+  { "HEALTHCHECK", OP_HEALTHCHECK, check_healthcheck }, /* recorded, never run */
 };
 
 /* Docker's instructions that islet does not build, each with why and what
@@ -62,7 +64,6 @@ static const struct
   { "ADD", "islet does not unpack archives or fetch URLs into an image: COPY a file, or RUN curl "
            "or tar" },
   { "ONBUILD", "triggers for later builds are not supported" },
-  { "HEALTHCHECK", "islet runs no health checks" },
   { "VOLUME", "islet makes no anonymous volumes: use a Daytona volume (volumes: [...] at create) "
               "or RUN mkdir" },
 };
@@ -302,6 +303,110 @@ check_stopsignal (const struct build_step *st, struct islet_err *err)
   return 0;
 }
 
+/* A Go duration (`30s`, `1m30s`, `1.5s`, `500ms`) in ns; -1 if not one. */
+static int64_t
+duration_ns (const char *s)
+{
+  static const struct
+  {
+    const char *unit;
+    double ns;
+  } units[] = { { "ns", 1 },  { "us", 1e3 }, { "ms", 1e6 },
+                { "s", 1e9 }, { "m", 60e9 }, { "h", 3600e9 } };
+  double total = 0;
+
+  if (strcmp (s, "0") == 0)
+    return 0;
+  while (*s)
+    {
+      char *end;
+      double v;
+      size_t u, len = 0;
+      if (!isdigit ((unsigned char) *s) && *s != '.')
+        return -1;
+      v = strtod (s, &end);
+      for (u = 0; u < sizeof units / sizeof units[0]; u++)
+        {
+          len = strlen (units[u].unit);
+          /* the longest unit that fits: `ms` before `m` */
+          if (strncmp (end, units[u].unit, len) == 0 && !(len == 1 && end[1] == 's'))
+            break;
+        }
+      if (end == s || u == sizeof units / sizeof units[0])
+        return -1;
+      total += v * units[u].ns;
+      s = end + len;
+    }
+  return total > 1e18 ? -1 : (int64_t) total;
+}
+
+int
+build_healthcheck (const char *text, json_t **hc, struct islet_err *err)
+{
+  static const char *const keys[][2] = { { "--interval=", "Interval" },
+                                         { "--timeout=", "Timeout" },
+                                         { "--start-period=", "StartPeriod" },
+                                         { "--start-interval=", "StartInterval" },
+                                         { "--retries=", "Retries" } };
+  cleanup_json json_t *h = json_object ();
+  cleanup_strv char **argv = NULL;
+  const char *p = text + strspn (text, " \t");
+
+  if (strncasecmp (p, "NONE", 4) == 0 && p[4 + strspn (p + 4, " \t")] == '\0')
+    {
+      *hc = json_pack ("{s:[s]}", "Test", "NONE");
+      return 0;
+    }
+  while (strncmp (p, "--", 2) == 0)
+    {
+      size_t len = strcspn (p, " \t"), k;
+      cleanup_free char *flag = strndup (p, len);
+      for (k = 0; k < sizeof keys / sizeof keys[0]; k++)
+        if (strncmp (flag, keys[k][0], strlen (keys[k][0])) == 0)
+          break;
+      if (k == sizeof keys / sizeof keys[0])
+        return islet_fail (err, ISLET_E_INVALID, 0, "HEALTHCHECK %s is not an option", flag);
+      {
+        const char *v = flag + strlen (keys[k][0]);
+        char *end;
+        long long n = k == 4 ? strtoll (v, &end, 10) : duration_ns (v);
+        if (n < 0 || (k == 4 && (end == v || *end)))
+          return islet_fail (err, ISLET_E_INVALID, 0, "HEALTHCHECK %s: `%s` is not %s", flag, v,
+                             k == 4 ? "a count" : "a duration (30s, 1m30s, 500ms)");
+        json_object_set_new (h, keys[k][1], json_integer (n));
+      }
+      p += len;
+      p += strspn (p, " \t");
+    }
+  if (strncasecmp (p, "CMD", 3) != 0 || (p[3] != ' ' && p[3] != '\t'))
+    return islet_fail (err, ISLET_E_INVALID, 0, "HEALTHCHECK takes NONE or [OPTIONS] CMD COMMAND");
+  p += 3 + strspn (p + 3, " \t");
+  if (*p == '\0')
+    return islet_fail (err, ISLET_E_INVALID, 0, "HEALTHCHECK CMD needs a command");
+  if (build_exec_form (p, &argv))
+    {
+      json_t *t = json_pack ("[s]", "CMD");
+      for (size_t i = 0; argv[i]; i++)
+        json_array_append_new (t, json_string (argv[i]));
+      json_object_set_new (h, "Test", t);
+    }
+  else
+    json_object_set_new (h, "Test", json_pack ("[s,s]", "CMD-SHELL", p));
+  *hc = islet_take_ptr (&h);
+  return 0;
+}
+
+static int
+check_healthcheck (const struct build_step *st, struct islet_err *err)
+{
+  json_t *hc = NULL;
+
+  if (build_healthcheck (st->text, &hc, err) < 0)
+    return islet_wrap (err, "line %u", st->line);
+  json_decref (hc);
+  return 0;
+}
+
 /* SHELL: the JSON form only, as in Docker. */
 static int
 check_shell (const struct build_step *st, struct islet_err *err)
@@ -390,7 +495,7 @@ add_step (char *text, unsigned line, struct build_step **steps, size_t *n, struc
       return islet_fail (err, ISLET_E_INVALID, 0,
                          "line %u: `%.*s` is not an instruction islet builds (FROM, RUN, ENV, "
                          "ARG, WORKDIR, USER, CMD, ENTRYPOINT, COPY, LABEL, EXPOSE, STOPSIGNAL, "
-                         "MAINTAINER, SHELL)",
+                         "MAINTAINER, SHELL, HEALTHCHECK)",
                          line, (int) (wl > 40 ? 40 : wl), p);
     }
   if (*n >= MAX_STEPS)

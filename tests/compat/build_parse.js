@@ -12,7 +12,8 @@ main('build_parse', async () => {
   const base = process.env.ISLET_COMPAT_IMAGE;
   const cases = [
     [['FROBNICATE now'], /line 2: `FROBNICATE` is not an instruction islet builds/],
-    [['HEALTHCHECK CMD true'], /line 2: HEALTHCHECK is not supported: islet runs no health checks/],
+    [['ONBUILD RUN true'], /line 2: ONBUILD is not supported: triggers for later builds are not supported/],
+    [['HEALTHCHECK --interval=often CMD true'], /line 2: HEALTHCHECK --interval=often: `often` is not a duration/],
     [['RUN true', 'RUN --mount=type=cache,target=/root/.cache pip install x'],
       /line 3: RUN flags \(--mount=type=cache,target=\/root\/.cache\) are not supported/],
     [['COPY --from=builder /app /app'], /line 2: COPY --from=builder: multi-stage builds are not supported/],

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # islet image build's instructions that only set the config, and SHELL:
 # SHELL's argv runs every later shell-form RUN (and makes the shell-form
-# CMD), EXPOSE and STOPSIGNAL are recorded as Docker records them (a
-# sandbox has no port mapping and a stop ends every process at once); a
+# CMD), EXPOSE, STOPSIGNAL and HEALTHCHECK are recorded as Docker records
+# them (a sandbox has no port mapping, a stop ends every process at once,
+# and nothing runs health checks); a
 # base image with ONBUILD triggers is refused, not built without them.
 # Needs root.  Exit 0 pass, 1 fail, 77 skip.
 source "$(dirname "$0")/../lib/integration.sh"
@@ -13,7 +14,7 @@ W=$STATE.work
 mkdir -p "$W"
 test_image example.test/cfgbase:1 >/dev/null
 
-log "SHELL, EXPOSE, STOPSIGNAL, MAINTAINER"
+log "SHELL, EXPOSE, STOPSIGNAL, MAINTAINER, HEALTHCHECK"
 cat >"$W/Dockerfile" <<'EOF'
 FROM example.test/cfgbase:1
 ARG P=9000
@@ -24,6 +25,7 @@ CMD echo "cmd:$SHELLED"
 EXPOSE 8080 53/udp $P
 STOPSIGNAL SIGINT
 MAINTAINER someone <someone@example.test>
+HEALTHCHECK --interval=1m --retries=2 CMD cat /after
 EOF
 capture islet image build -t example.test/cfg:1 -f "$W/Dockerfile"
 [[ $RC == 0 ]] || fail "the build: $ERR"
@@ -36,6 +38,8 @@ expect_eq "the shell-form CMD through SHELL" "$OUT" "cmd:yes"
 capture islet image inspect --json example.test/cfg:1
 expect_eq "ExposedPorts" "$(jget "$OUT" 'sorted(j["config"]["ExposedPorts"])')" '["53/udp", "8080/tcp", "9000/tcp"]'
 expect_eq "StopSignal" "$(jget "$OUT" 'j["config"]["StopSignal"]')" SIGINT
+expect_eq "Healthcheck" "$(jget "$OUT" 'j["config"]["Healthcheck"]')" \
+  '{"Interval": 60000000000, "Retries": 2, "Test": ["CMD-SHELL", "cat /after"]}'
 expect_eq "Shell" "$(jget "$OUT" 'j["config"]["Shell"][-1]')" -c
 
 log "a build FROM it keeps its SHELL, as Docker's does"

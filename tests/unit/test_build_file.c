@@ -127,7 +127,11 @@ refused_at_check (void **state)
     { "FROM a\nEXPOSE 80/quic\n", false, "line 2: EXPOSE `80/quic`" },
     { "FROM a\nSTOPSIGNAL SIGNOPE\n", false, "line 2: STOPSIGNAL `SIGNOPE` is not a signal" },
     { "FROM a\nSTOPSIGNAL 15 9\n", false, "line 2: STOPSIGNAL takes one argument" },
-    { "FROM a\nHEALTHCHECK CMD true\n", false, "line 2: HEALTHCHECK is not supported" },
+    { "FROM a\nHEALTHCHECK --interval=abc CMD true\n", false,
+      "line 2: HEALTHCHECK --interval=abc: `abc` is not a duration" },
+    { "FROM a\nHEALTHCHECK --retries=x CMD true\n", false, "`x` is not a count" },
+    { "FROM a\nHEALTHCHECK --bogus=1 CMD true\n", false, "HEALTHCHECK --bogus=1 is not an option" },
+    { "FROM a\nHEALTHCHECK true\n", false, "line 2: HEALTHCHECK takes NONE or [OPTIONS] CMD" },
     { "FROM a\nONBUILD RUN true\n", false, "line 2: ONBUILD is not supported" },
     { "FROM a\nVOLUME /data\n", false, "line 2: VOLUME is not supported" },
     { "FROM a\n\nRUN --mount=type=cache,target=/c true\n", false,
@@ -190,6 +194,9 @@ accepted_at_check (void **state)
     "FROM a\nRUN echo '<< not a heredoc' && echo x<<1\n",
     "FROM a\nEXPOSE 80 8000-8010/udp $PORT\nSTOPSIGNAL SIGINT\nSTOPSIGNAL term\nSTOPSIGNAL 2\n"
     "MAINTAINER someone <a@b>\nSHELL [\"/bin/bash\", \"-c\"]\n",
+    "FROM a\nHEALTHCHECK NONE\nHEALTHCHECK --interval=1m30s CMD curl -f http://localhost/ || exit "
+    "1\n"
+    "HEALTHCHECK CMD [\"true\"]\n",
     "from a\nrun true\n",
   };
   (void) state;
@@ -250,6 +257,37 @@ copy_words (void **state)
   json_decref (vars);
 }
 
+/* HEALTHCHECK as Docker records it: the test's form, durations in ns. */
+static void
+healthcheck (void **state)
+{
+  struct islet_err err = { 0 };
+  json_t *hc = NULL;
+  char *text;
+  (void) state;
+  assert_int_equal (build_healthcheck ("--interval=1m30s --timeout=1.5s --start-period=500ms "
+                                       "--retries=3 CMD curl -f http://x/ || exit 1",
+                                       &hc, &err),
+                    0);
+  text = json_dumps (hc, JSON_COMPACT | JSON_SORT_KEYS);
+  assert_string_equal (text, "{\"Interval\":90000000000,\"Retries\":3,\"StartPeriod\":500000000,"
+                             "\"Test\":[\"CMD-SHELL\",\"curl -f http://x/ || exit 1\"],"
+                             "\"Timeout\":1500000000}");
+  free (text);
+  json_decref (hc);
+  assert_int_equal (build_healthcheck ("CMD [\"pg_isready\", \"-q\"]", &hc, &err), 0);
+  text = json_dumps (hc, JSON_COMPACT);
+  assert_string_equal (text, "{\"Test\":[\"CMD\",\"pg_isready\",\"-q\"]}");
+  free (text);
+  json_decref (hc);
+  assert_int_equal (build_healthcheck ("none", &hc, &err), 0);
+  assert_string_equal (json_string_value (json_array_get (json_object_get (hc, "Test"), 0)),
+                       "NONE");
+  json_decref (hc);
+  assert_int_equal (build_healthcheck ("--interval=5 CMD true", &hc, &err), -1);
+  assert_int_equal (build_healthcheck ("CMD", &hc, &err), -1);
+}
+
 int
 main (void)
 {
@@ -262,6 +300,7 @@ main (void)
     cmocka_unit_test (accepted_at_check),
     cmocka_unit_test (too_long),
     cmocka_unit_test (copy_words),
+    cmocka_unit_test (healthcheck),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
