@@ -168,8 +168,13 @@ void islet_ns_close (int fds[ISLET_NS_COUNT]);
 int islet_ns_join (const int fds[ISLET_NS_COUNT], bool join_pid,
                    struct islet_err *err) ISLET_MUST_CHECK;
 
-/* Bring up the loopback interface of the current network namespace. */
-int islet_ns_loopback_up (struct islet_err *err) ISLET_MUST_CHECK;
+/* The current (new) network namespace made usable: its loopback up, and
+ * its ports below 1024 open to any user, as they are in a Docker
+ * container: a server in a sandbox binds port 80 without a capability.
+ * The namespace is the sandbox's own, so those ports guard nothing of the
+ * host's; it is owned by the host's user namespace, so the sandbox cannot
+ * change either setting back or further. */
+int islet_ns_net_init (struct islet_err *err) ISLET_MUST_CHECK;
 
 /* ---- mountinfo.c: what is mounted where, in this mount namespace ---- */
 struct islet_mount

@@ -74,10 +74,13 @@ islet_ns_join (const int fds[ISLET_NS_COUNT], bool join_pid, struct islet_err *e
   return 0;
 }
 
+#define LOW_PORTS "/proc/sys/net/ipv4/ip_unprivileged_port_start"
+
 int
-islet_ns_loopback_up (struct islet_err *err)
+islet_ns_net_init (struct islet_err *err)
 {
   cleanup_close int sock = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  cleanup_close int port = -1;
   struct ifreq ifr;
 
   if (sock < 0)
@@ -89,5 +92,9 @@ islet_ns_loopback_up (struct islet_err *err)
   ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
   if (ioctl (sock, SIOCSIFFLAGS, &ifr) < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "bring up `lo`");
+  /* /proc/sys/net is the opener's network namespace: this one's */
+  port = open (LOW_PORTS, O_WRONLY | O_CLOEXEC);
+  if (port < 0 || write (port, "0", 1) != 1)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "write `%s`", LOW_PORTS);
   return 0;
 }

@@ -67,12 +67,13 @@ make_namespaces (struct sandbox *sb, const struct confinement *c, struct islet_e
 {
   if (unshare (CLONE_NEWCGROUP) < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "new cgroup namespace");
+  /* before the root changes: the sandbox's /proc/sys is read-only */
+  if (islet_ns_net_init (err) < 0)
+    return -1;
   if (islet_rootfs_setup (c->rootfs, err) < 0)
     return -1;
   if (sethostname (sb->name, strlen (sb->name)) < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "set hostname `%s`", sb->name);
-  if (islet_ns_loopback_up (err) < 0)
-    return -1;
   if (new_user_ns (sb, err) < 0)
     return -1;
   return c->map_ids (c->map_arg, err);
