@@ -492,6 +492,9 @@ def turns16(c, srv, n, pool=None):
               (taken, n + 3))
         out["create_pool_taken"] = {"taken": taken, "creates": n + 3}
         out["create_paced"] = create_paced(pool, [500, 100, 0], max(10, n))
+        # c sat idle through the paced creates, past isletd's 30 s for a
+        # kept-alive connection: the next request opens a new one
+        c.close()
 
     # under load: quiet and loaded in turns, the burners paused for the quiet
     load = {k: [] for k in ("create quiet", "create loaded", "execute quiet", "execute loaded")}
