@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <pthread.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -23,6 +24,31 @@
 #include "islet/sandbox.h"
 #include "owned.h"
 #include "store.h"
+
+/* A condition variable whose timed waits count on CLOCK_MONOTONIC (the
+ * clock of islet_now_ns), so that a change of the wall clock neither cuts
+ * a background thread's wait short nor stretches it. */
+static inline void
+srv_cond_init_monotonic (pthread_cond_t *c)
+{
+  pthread_condattr_t ca;
+
+  pthread_condattr_init (&ca);
+  pthread_condattr_setclock (&ca, CLOCK_MONOTONIC);
+  pthread_cond_init (c, &ca);
+  pthread_condattr_destroy (&ca);
+}
+
+/* Wait on c (made by srv_cond_init_monotonic) until woken or until
+ * deadline_ns, an islet_now_ns time; pthread_cond_timedwait's result. */
+static inline int
+srv_cond_wait_until (pthread_cond_t *c, pthread_mutex_t *m, uint64_t deadline_ns)
+{
+  struct timespec ts = { .tv_sec = (time_t) (deadline_ns / 1000000000ull),
+                         .tv_nsec = (long) (deadline_ns % 1000000000ull) };
+
+  return pthread_cond_timedwait (c, m, &ts);
+}
 
 struct islet_store;
 

@@ -63,18 +63,12 @@ on_take (void *arg, int taken)
 static void
 wait_work (struct create_pool *p)
 {
-  struct timespec ts;
-
   while (!p->stop && (!p->want || islet_now_ns () < p->retry_ns))
     {
       if (!p->want || p->retry_ns == 0)
-        {
-          pthread_cond_wait (&p->wake, &p->lock);
-          continue;
-        }
-      clock_gettime (CLOCK_MONOTONIC, &ts);
-      ts.tv_sec += (time_t) ((p->retry_ns - islet_now_ns ()) / 1000000000ull) + 1;
-      (void) pthread_cond_timedwait (&p->wake, &p->lock, &ts);
+        pthread_cond_wait (&p->wake, &p->lock);
+      else
+        (void) srv_cond_wait_until (&p->wake, &p->lock, p->retry_ns);
     }
 }
 
@@ -118,7 +112,6 @@ int
 create_pool_new (struct srv *srv, unsigned size, struct create_pool **out, struct islet_err *err)
 {
   struct create_pool *p;
-  pthread_condattr_t ca;
   int e;
 
   *out = NULL;
@@ -134,10 +127,7 @@ create_pool_new (struct srv *srv, unsigned size, struct create_pool **out, struc
   p->size = size;
   p->want = true; /* the first fill */
   pthread_mutex_init (&p->lock, NULL);
-  pthread_condattr_init (&ca);
-  pthread_condattr_setclock (&ca, CLOCK_MONOTONIC);
-  pthread_cond_init (&p->wake, &ca);
-  pthread_condattr_destroy (&ca);
+  srv_cond_init_monotonic (&p->wake);
   e = pthread_create (&p->thread, NULL, worker, p);
   if (e != 0)
     {

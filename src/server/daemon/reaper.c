@@ -212,14 +212,13 @@ reaper_main (void *arg)
   pthread_mutex_lock (&rp->lock);
   while (!rp->stop)
     {
-      struct timespec until;
+      uint64_t until;
 
       pthread_mutex_unlock (&rp->lock);
       round_once (rp->srv);
       pthread_mutex_lock (&rp->lock);
-      clock_gettime (CLOCK_MONOTONIC, &until);
-      until.tv_sec += tick;
-      while (!rp->stop && pthread_cond_timedwait (&rp->wake, &rp->lock, &until) == 0)
+      until = islet_now_ns () + (uint64_t) tick * 1000000000ull;
+      while (!rp->stop && srv_cond_wait_until (&rp->wake, &rp->lock, until) == 0)
         ;
     }
   pthread_mutex_unlock (&rp->lock);
@@ -230,15 +229,11 @@ int
 reaper_start (struct srv *srv, struct reaper **out, struct islet_err *err)
 {
   struct reaper *rp = islet_xcalloc (1, sizeof *rp);
-  pthread_condattr_t ca;
   int e;
 
   rp->srv = srv;
   pthread_mutex_init (&rp->lock, NULL);
-  pthread_condattr_init (&ca);
-  pthread_condattr_setclock (&ca, CLOCK_MONOTONIC);
-  pthread_cond_init (&rp->wake, &ca);
-  pthread_condattr_destroy (&ca);
+  srv_cond_init_monotonic (&rp->wake);
   e = pthread_create (&rp->thread, NULL, reaper_main, rp);
   if (e != 0)
     {

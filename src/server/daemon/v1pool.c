@@ -164,13 +164,7 @@ worker (void *arg)
       if (work_one (p))
         continue;
       if (p->retry_ns && islet_now_ns () < p->retry_ns && p->n_ready < p->size)
-        {
-          struct timespec ts;
-          uint64_t left = p->retry_ns - islet_now_ns ();
-          clock_gettime (CLOCK_MONOTONIC, &ts);
-          ts.tv_sec += (time_t) (left / 1000000000ull) + 1;
-          (void) pthread_cond_timedwait (&p->wake, &p->lock, &ts);
-        }
+        (void) srv_cond_wait_until (&p->wake, &p->lock, p->retry_ns);
       else
         pthread_cond_wait (&p->wake, &p->lock);
     }
@@ -182,7 +176,6 @@ int
 v1pool_new (struct srv *srv, unsigned size, struct v1pool **out, struct islet_err *err)
 {
   struct v1pool *p;
-  pthread_condattr_t ca;
   int e;
 
   *out = NULL;
@@ -194,10 +187,7 @@ v1pool_new (struct srv *srv, unsigned size, struct v1pool **out, struct islet_er
   p->srv = srv;
   p->size = size;
   pthread_mutex_init (&p->lock, NULL);
-  pthread_condattr_init (&ca);
-  pthread_condattr_setclock (&ca, CLOCK_MONOTONIC);
-  pthread_cond_init (&p->wake, &ca);
-  pthread_condattr_destroy (&ca);
+  srv_cond_init_monotonic (&p->wake);
   pthread_cond_init (&p->done, NULL);
   e = pthread_create (&p->thread, NULL, worker, p);
   if (e != 0)
