@@ -198,9 +198,12 @@ int islet_warm_get (struct islet_ctx *ctx, unsigned *size, unsigned *ready,
 int islet_warm_fill (struct islet_ctx *ctx, struct islet_err *err) ISLET_MUST_CHECK;
 /* For a server that keeps the pool itself (isletd --create-pool): what a
  * pool from before holds is removed (a crash's leftovers, or sandboxes of
- * an older build), the size set, nothing started (the caller fills it with
- * islet_warm_fill off its requests' path). */
-int islet_warm_own (struct islet_ctx *ctx, unsigned size, struct islet_err *err) ISLET_MUST_CHECK;
+ * an older build), the pool marked the server's, the size and the network
+ * mode (none or all) of its sandboxes set, nothing started (the caller
+ * fills it with islet_warm_fill off its requests' path).  size 0: a pool a
+ * server marked is removed, one set with islet_warm_set stays. */
+int islet_warm_own (struct islet_ctx *ctx, unsigned size, enum islet_net_mode mode,
+                    struct islet_err *err) ISLET_MUST_CHECK;
 /* Called after each create that fitted the pool (taken: 1 it took one, 0
  * none was ready, -1 the claim refused it) instead of starting `islet-run
  * --warm-fill` (fn NULL: that again); from the creating thread, so it

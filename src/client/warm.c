@@ -1,15 +1,20 @@
 /* The warm pool: sandboxes started ahead of time, so that a create takes
  * one instead of starting one.
  *
- *   <state>/warm/size        how many to keep ready (absent or 0: off)
+ *   <state>/warm/size        how many to keep ready (absent or 0: off), and
+ *                            the network mode of its sandboxes ("2 all";
+ *                            none when not named)
+ *   <state>/warm/owner       present: a server (isletd) owns the pool, and
+ *                            its next start removes it if it asks for none
  *   <state>/warm/ready/<id>  one empty file per sandbox ready to be taken
  *   <state>/warm/filling/<id> one per sandbox being started for the pool
  *   <state>/warm/taking/<id> one per sandbox a create is taking (renamed
  *                            from ready/: back there if its claim refuses)
  *   <state>/warm/fill.lock   held by the one process refilling the pool
  *
- * Only a create with no name, the default image and the default limits can
- * take a pooled sandbox: every other create starts its own.  The pool is
+ * Only a create with no name, the default image, the default limits and the
+ * pool's network mode (none, or all without a list or proxy) can take a
+ * pooled sandbox: every other create starts its own.  The pool is
  * filled with the default image of its time (the store's default image, or
  * `host` before it is built); a pooled sandbox of another is destroyed when
  * met, never handed to a create that asked for something else.  A pooled
@@ -18,13 +23,17 @@
  * claim (isletd's row, within the key's quota): a refused claim renames it
  * back, untouched, so no refusal costs the pool a sandbox.  A taking/ file
  * left by a kill between the rename and the claim is destroyed by the next
- * drain (isletd's start, `islet system warm`, reset).  A taken sandbox's
- * creation time is the take's, as a cold create's is its own.  After a
+ * drain (isletd's start, `islet system warm`, reset), as is a filling/ file
+ * a kill of the filler left (no fill runs while the drain holds the lock).
+ * A taken sandbox's creation time is the take's, as a cold create's is its
+ * own, and so are the times of its /, /workspace, /tmp and the other
+ * directories a user looks at first (touched at the take).  After a
  * take, a refill runs in the background: the ctx's refill call (isletd's
  * thread), else `islet-run --warm-fill STATE`, detached, which starts
  * sandboxes until the pool is full again.  Pooled sandboxes are hidden from
  * listings until taken. */
 #include <dirent.h>
+#include <linux/openat2.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -32,6 +41,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -53,20 +63,36 @@ warm_path (const struct islet_ctx *ctx, const char *what)
   return islet_xasprintf ("%s/warm/%s", ctx->state_dir, what);
 }
 
+/* The pool's size and its sandboxes' network mode, from warm/size. */
 static unsigned
-read_size (const struct islet_ctx *ctx)
+read_pool (const struct islet_ctx *ctx, enum islet_net_mode *mode)
 {
   cleanup_free char *path = warm_path (ctx, "size");
   cleanup_free char *text = NULL;
   struct islet_err ignored;
   uint64_t v = 0;
+  char *sp;
 
+  *mode = ISLET_NET_NONE;
   if (islet_read_file_at (AT_FDCWD, path, 64, &text, NULL, &ignored) < 0)
     return 0;
   text[strcspn (text, "\n")] = '\0';
+  sp = strchr (text, ' ');
+  if (sp)
+    *sp++ = '\0';
   if (islet_parse_u64 (text, WARM_MAX, &v, &ignored) < 0)
     return 0;
+  if (sp && (islet_net_mode_parse (sp, mode, &ignored) < 0 || *mode == ISLET_NET_ALLOW))
+    return 0; /* a mode this build cannot fill: no pool */
   return (unsigned) v;
+}
+
+static unsigned
+read_size (const struct islet_ctx *ctx)
+{
+  enum islet_net_mode ignored;
+
+  return read_pool (ctx, &ignored);
 }
 
 bool
@@ -121,8 +147,8 @@ warm_fits (const struct islet_create_opts *opts)
   return opts->name == NULL && opts->n_volumes == 0 && opts->snapshot == NULL && opts->fork == NULL
          && (opts->image == NULL || strcmp (opts->image, "host") == 0
              || strcmp (opts->image, "default") == 0)
-         && limits_default (&opts->limits) && opts->net.mode == ISLET_NET_NONE
-         && opts->net.proxy[0] == '\0';
+         && limits_default (&opts->limits) && opts->net.mode != ISLET_NET_ALLOW
+         && opts->net.allow[0] == '\0' && opts->net.proxy[0] == '\0';
 }
 
 /* Start `islet-run --warm-fill STATE` detached: a fork that forks again and
@@ -172,17 +198,20 @@ warm_image (const struct islet_ctx *ctx, const char *image, char *out, size_t si
   return strcmp (out, deflt) == 0;
 }
 
-/* Is the pooled sandbox id of the image want?  One filled before the
- * default image changed is not, and is of no use to anyone. */
+/* Is the pooled sandbox id of the image want and the network mode?  One
+ * filled before the default image or the pool's mode changed is not, and is
+ * of no use to anyone. */
 static bool
-pooled_image_is (const struct islet_ctx *ctx, const char *id, const char *want)
+pooled_fits (const struct islet_ctx *ctx, const char *id, const char *want,
+             enum islet_net_mode mode)
 {
   cleanup_free char *dir = sandbox_dir (ctx, id);
   cleanup_free char *cfg = islet_xasprintf ("%s/config.json", dir);
   struct islet_sandbox_info info = { 0 };
   struct islet_err ignored;
 
-  return islet_config_load (cfg, &info, NULL, &ignored) == 0 && strcmp (info.image, want) == 0;
+  return islet_config_load (cfg, &info, NULL, &ignored) == 0 && strcmp (info.image, want) == 0
+         && info.net.mode == mode && info.net.allow[0] == '\0' && info.net.proxy[0] == '\0';
 }
 
 /* A taken sandbox's creation time: now, as a cold create's is the moment
@@ -216,6 +245,48 @@ set_created (struct islet_ctx *ctx, const char *id, struct islet_err *err)
   return 0;
 }
 
+/* The directories of a sandbox's root that a user looks at first, and
+ * whose times a cold create gives as its own: the root's skeleton
+ * (rootfs.c's prepare_upper) less the mount points. */
+static const char *const touched[] = { ".", "workspace", "tmp", "var/tmp", "root", "home" };
+
+/* The times of a taken sandbox's first directories: now, as a cold
+ * create's are, not the fill's.  Through its init's root (the overlay, not
+ * its layers behind it), each path resolved inside that root with no link
+ * followed; conn is a ctl connection to its supervisor, which names the
+ * init.  Their birth times stay the fill's: nothing sets those. */
+static int
+touch_root (int conn, struct islet_err *err)
+{
+  cleanup_json json_t *ping = json_pack ("{s:s}", "op", "ping");
+  cleanup_json json_t *resp = NULL;
+  cleanup_close int root = -1;
+  char path[64];
+  json_int_t pid;
+
+  if (islet_frame_send_json (conn, ping, err) < 0 || islet_frame_recv_json (conn, &resp, err) < 0)
+    return -1;
+  pid = json_integer_value (json_object_get (resp, "init"));
+  if (pid <= 0)
+    return islet_fail (err, ISLET_E_SYSTEM, 0, "the pooled sandbox has no init");
+  snprintf (path, sizeof path, "/proc/%lld/root", (long long) pid);
+  root = open (path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", path);
+  for (size_t i = 0; i < sizeof touched / sizeof touched[0]; i++)
+    {
+      struct open_how how = { .flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW,
+                              .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS
+                                         | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV };
+      cleanup_close int fd = (int) syscall (SYS_openat2, root, touched[i], &how, sizeof how);
+
+      if (fd < 0 || futimens (fd, NULL) < 0)
+        return islet_fail (err, ISLET_E_SYSTEM, errno, "touch /%s of the pooled sandbox",
+                           touched[i]);
+    }
+  return 0;
+}
+
 /* After a take (taken: 1, 0 none was ready, -1 the claim refused): the
  * ctx's refill call, else a detached islet-run. */
 static void
@@ -232,18 +303,18 @@ refill (struct islet_ctx *ctx, int taken)
  * goes back to ready/, untouched). */
 static int
 take_one (struct islet_ctx *ctx, const struct islet_create_opts *opts, const char *want,
-          const char *id, struct islet_err *err)
+          enum islet_net_mode mode, const char *id, struct islet_err *err)
 {
   cleanup_free char *ready = islet_xasprintf ("%s/warm/ready/%s", ctx->state_dir, id);
   cleanup_free char *taking = islet_xasprintf ("%s/warm/taking/%s", ctx->state_dir, id);
   cleanup_close int probe = -1;
   struct islet_err e;
 
-  probe = pooled_image_is (ctx, id, want) ? sandbox_connect (ctx, id, &e) : -1;
-  if (probe < 0 || set_created (ctx, id, &e) < 0)
+  probe = pooled_fits (ctx, id, want, mode) ? sandbox_connect (ctx, id, &e) : -1;
+  if (probe < 0 || touch_root (probe, &e) < 0 || set_created (ctx, id, &e) < 0)
     {
-      /* its supervisor died while it waited, or it is of an image that is
-         no longer the default: it is of no use */
+      /* its supervisor died while it waited, or it is of an image or a
+         network that is no longer the pool's: it is of no use */
       (void) !islet_sandbox_destroy (ctx, id, true, &e);
       (void) unlink (taking);
       return 0;
@@ -268,11 +339,15 @@ warm_take (struct islet_ctx *ctx, const struct islet_create_opts *opts, char id[
   cleanup_free char *dir = NULL;
   cleanup_free char *to = NULL;
   cleanup_free char (*ids)[ISLET_ID_LEN + 1] = NULL;
+  enum islet_net_mode mode;
   char want[IMAGE_LEN];
   size_t n = 0;
   int taken = 0;
 
-  if (read_size (ctx) == 0 || !warm_image (ctx, opts->image, want, sizeof want))
+  /* a create of another network than the pool's makes its own, and asks
+   * for no refill: the pool is not short */
+  if (read_pool (ctx, &mode) == 0 || mode != opts->net.mode
+      || !warm_image (ctx, opts->image, want, sizeof want))
     return 0;
   dir = warm_path (ctx, "ready");
   to = warm_path (ctx, "taking");
@@ -286,7 +361,7 @@ warm_take (struct islet_ctx *ctx, const struct islet_create_opts *opts, char id[
       if (rename (from, path) < 0
           && (errno != ENOENT || mkdir (to, 0700) < 0 || rename (from, path) < 0))
         continue; /* another create took it */
-      taken = take_one (ctx, opts, want, ids[i], err);
+      taken = take_one (ctx, opts, want, mode, ids[i], err);
       if (taken == 1)
         memcpy (id, ids[i], ISLET_ID_LEN + 1);
     }
@@ -321,7 +396,29 @@ drain_taking (struct islet_ctx *ctx)
     }
 }
 
-/* Destroy the pooled sandboxes beyond keep. */
+/* filling/ files left by a filler killed between its create and the
+ * ready file: with the fill lock held no fill is under way, so each names
+ * a sandbox that no one will finish or take, destroyed. */
+static void
+drain_filling (struct islet_ctx *ctx)
+{
+  cleanup_free char *dir = warm_path (ctx, "filling");
+  cleanup_free char (*ids)[ISLET_ID_LEN + 1] = NULL;
+  size_t n = 0;
+
+  ids = pool_ids (ctx, "filling", &n);
+  for (size_t i = 0; i < n; i++)
+    {
+      cleanup_free char *path = islet_xasprintf ("%s/%s", dir, ids[i]);
+      struct islet_err e;
+
+      if (islet_sandbox_destroy (ctx, ids[i], true, &e) < 0 && e.kind != ISLET_E_NOTFOUND)
+        continue;
+      (void) unlink (path);
+    }
+}
+
+/* Destroy the pooled sandboxes beyond keep (the fill lock held). */
 static int
 drain (struct islet_ctx *ctx, size_t keep, struct islet_err *err)
 {
@@ -339,6 +436,7 @@ drain (struct islet_ctx *ctx, size_t keep, struct islet_err *err)
         return islet_wrap (err, "remove pooled sandbox `%s`", ids[i]);
     }
   drain_taking (ctx);
+  drain_filling (ctx);
   return 0;
 }
 
@@ -390,7 +488,7 @@ fill_locked (struct islet_ctx *ctx, struct islet_err *err)
       int fd;
 
       ids = ready_ids (ctx, &n);
-      if (n >= read_size (ctx))
+      if (n >= read_pool (ctx, &opts.net.mode))
         return 0;
       if (sandbox_create_cold (ctx, &opts, true, id, err) < 0)
         return islet_wrap (err, "fill the warm pool");
@@ -427,18 +525,21 @@ islet_warm_fill (struct islet_ctx *ctx, struct islet_err *err)
   return fill_locked (ctx, err);
 }
 
-/* The size written, the pooled sandboxes beyond it removed, then (fill)
- * the pool filled. */
+/* The size and mode written, the pooled sandboxes beyond the size removed,
+ * then (fill) the pool filled. */
 static int
-set_size (struct islet_ctx *ctx, unsigned size, bool fill, struct islet_err *err)
+set_size (struct islet_ctx *ctx, unsigned size, enum islet_net_mode mode, bool fill,
+          struct islet_err *err)
 {
   cleanup_free char *path = warm_path (ctx, "size");
-  char text[16];
+  char text[32];
 
   if (!CTX_LOCAL (ctx))
     return backend_refuse (ctx, "the warm pool", err);
   if (size > WARM_MAX)
     return islet_fail (err, ISLET_E_INVALID, 0, "warm pool size %u is over %d", size, WARM_MAX);
+  if (mode == ISLET_NET_ALLOW)
+    return islet_fail (err, ISLET_E_INVALID, 0, "a warm pool's network is none or all");
   {
     cleanup_free char *dir = islet_xasprintf ("%s/warm", ctx->state_dir);
     if (size == 0 && access (dir, F_OK) < 0)
@@ -446,7 +547,11 @@ set_size (struct islet_ctx *ctx, unsigned size, bool fill, struct islet_err *err
   }
   if (make_dirs (ctx, err) < 0)
     return -1;
-  snprintf (text, sizeof text, "%u\n", size);
+  /* "N" alone when the mode is none: the form older builds read */
+  if (mode == ISLET_NET_NONE)
+    snprintf (text, sizeof text, "%u\n", size);
+  else
+    snprintf (text, sizeof text, "%u %s\n", size, islet_net_mode_name (mode));
   if (islet_write_file_atomic (path, text, strlen (text), 0600, err) < 0)
     return -1;
   {
@@ -459,17 +564,48 @@ set_size (struct islet_ctx *ctx, unsigned size, bool fill, struct islet_err *err
   }
 }
 
-int
-islet_warm_set (struct islet_ctx *ctx, unsigned size, struct islet_err *err)
+/* Mark the pool a server's (own) or the user's. */
+static int
+set_owner (struct islet_ctx *ctx, bool own, struct islet_err *err)
 {
-  return set_size (ctx, size, true, err);
+  cleanup_free char *path = warm_path (ctx, "owner");
+
+  if (!own)
+    return unlink (path) < 0 && errno != ENOENT
+               ? islet_fail (err, ISLET_E_SYSTEM, errno, "remove `%s`", path)
+               : 0;
+  if (make_dirs (ctx, err) < 0)
+    return -1;
+  return islet_write_file_atomic (path, "isletd\n", 7, 0600, err);
 }
 
 int
-islet_warm_own (struct islet_ctx *ctx, unsigned size, struct islet_err *err)
+islet_warm_set (struct islet_ctx *ctx, unsigned size, struct islet_err *err)
 {
+  /* the user's from now on: a server's start does not remove it */
+  if (CTX_LOCAL (ctx) && set_owner (ctx, false, err) < 0)
+    return -1;
+  return set_size (ctx, size, ISLET_NET_NONE, true, err);
+}
+
+int
+islet_warm_own (struct islet_ctx *ctx, unsigned size, enum islet_net_mode mode,
+                struct islet_err *err)
+{
+  cleanup_free char *owner = warm_path (ctx, "owner");
+
+  /* none asked for: the pool a server left (a kill, or a larger size
+   * before) goes; the user's (islet system warm) is theirs and stays */
+  if (size == 0)
+    {
+      if (access (owner, F_OK) < 0)
+        return 0;
+      return set_size (ctx, 0, ISLET_NET_NONE, false, err) < 0 ? -1 : set_owner (ctx, false, err);
+    }
   /* all of the pool from before goes, then the size without a fill */
-  return set_size (ctx, 0, false, err) < 0 ? -1 : set_size (ctx, size, false, err);
+  return set_size (ctx, 0, ISLET_NET_NONE, false, err) < 0 || set_owner (ctx, true, err) < 0
+             ? -1
+             : set_size (ctx, size, mode, false, err);
 }
 
 void

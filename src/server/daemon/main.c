@@ -88,7 +88,7 @@ usage (FILE *f)
            "  --v1-pool N         keep N sandboxes (at most 16) ready for /v1/execute, and\n"
            "                      destroy each run's after its answer (default 0: none)\n"
            "  --create-pool N     keep N sandboxes (at most 64) ready for creates of the\n"
-           "                      default image and limits, no network (default 0: none)\n"
+           "                      default image, limits and network (default 0: none)\n"
            "  --sandbox-max NAME=N  the most one sandbox may ask for of a limit (repeatable;\n"
            "                      NAME: memory_mb 8192, cpu_millis 4000, pids 1024, disk_mb\n"
            "                      20480, timeout_s 3600, output_bytes 16 MiB, nofile 65536)\n"

@@ -348,7 +348,9 @@ make_own (struct srv *srv, const struct owned_spec *spec, struct islet_store_san
 {
   static unsigned long long seq;
   char name[ISLET_NAME_MAX + 1];
-  struct islet_create_opts opts = { .name = name, .image = spec->image, .limits = spec->limits };
+  struct islet_create_opts opts = {
+    .name = name, .image = spec->image, .limits = spec->limits, .net = spec->net
+  };
 
   snprintf (name, sizeof name, OWN_PREFIX "%ld-%llu", (long) getpid (),
             __atomic_add_fetch (&seq, 1, __ATOMIC_RELAXED));

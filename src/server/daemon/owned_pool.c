@@ -2,16 +2,16 @@
  *
  * The pool is the core's warm pool (src/client/warm.c), which isletd owns
  * while it runs: at start it removes what a pool from before holds (a
- * crash's leftovers) and sets the size; at stop it removes the pool.  A
- * create that asks for what the pool holds (no name in the core, the
- * default image, the default limits, no network, no volumes, no snapshot,
- * no fork: warm_fits) takes one in the core's create, at the one place
- * every face's create goes through (owned.c's make): the core renames the
- * pooled sandbox out of the pool, then calls the claim, which writes the
- * key's row within its quota; a refusal puts the sandbox back untouched.
- * Everything else a create names (its name for the key, labels, env, the
- * auto-stop clocks, public, the time to live) is the row's or the store's,
- * written as for a cold create.
+ * crash's leftovers, also when this start asks for no pool) and sets the
+ * size and the network mode, --default-network's; at stop it removes the
+ * pool.  A create that asks for what the pool holds (no name in the core,
+ * the default image, the default limits, the default network without a
+ * list or proxy, no volumes, no snapshot, no fork: warm_fits) takes one in the core's create, at
+ * the one place every face's create goes through (owned.c's make): the core renames the pooled
+ * sandbox out of the pool, then calls the claim, which writes the key's row within its quota; a
+ * refusal puts the sandbox back untouched. Everything else a create names (its name for the key,
+ * labels, env, the auto-stop clocks, public, the time to live) is the row's or the store's, written
+ * as for a cold create.
  *
  * The refill is this thread's: the core calls on_take after each take (from
  * the request's thread: it only wakes this one), and this thread runs the
@@ -115,13 +115,15 @@ create_pool_new (struct srv *srv, unsigned size, struct create_pool **out, struc
   int e;
 
   *out = NULL;
-  if (size == 0)
-    return 0;
   if (size > CREATE_POOL_MAX)
     return islet_fail (err, ISLET_E_INVALID, 0, "--create-pool %u: at most %d", size,
                        CREATE_POOL_MAX);
-  if (islet_warm_own (srv->ctx, size, err) < 0)
+  /* with size 0 too: a pool an isletd before this one left (killed) is
+   * removed, never held for no one */
+  if (islet_warm_own (srv->ctx, size, srv->net_default, err) < 0)
     return islet_wrap (err, "--create-pool");
+  if (size == 0)
+    return 0;
   p = islet_xcalloc (1, sizeof *p);
   p->srv = srv;
   p->size = size;

@@ -2,9 +2,9 @@
  *
  * A run of /v1/execute without a kept sandbox pays a create and a destroy,
  * each several times the run of a small program.  With isletd --v1-pool N,
- * a thread keeps N sandboxes ready, of /v1's default limits and no
- * network, made as isletd's own (owned_scratch_begin with no key: no row,
- * no quota, swept at the next start if isletd is killed).  A run whose
+ * a thread keeps N sandboxes ready, of /v1's default limits and the
+ * default network (--default-network, without a list), made as isletd's own (owned_scratch_begin
+ * with no key: no row, no quota, swept at the next start if isletd is killed).  A run whose
  * settings are those takes one once its key's quota has taken it
  * (owned_scratch_adopt writes the key's row, in phase scratch, counted as a
  * sandbox made for it would be); one that is refused leaves the sandbox in
@@ -49,6 +49,7 @@ struct v1pool
 {
   struct srv *srv;
   unsigned size;
+  struct islet_net net; /* every pooled sandbox's: the default mode, no list */
   pthread_mutex_t lock;
   pthread_cond_t wake; /* the worker: a destroy queued, a sandbox taken, the stop */
   pthread_cond_t done; /* a destroy is over (v1pool_flush waits for it) */
@@ -66,18 +67,20 @@ struct v1pool
   pthread_t thread;
 };
 
-/* The settings of every pooled sandbox: /v1's defaults, no network. */
+/* The limits of every pooled sandbox: /v1's defaults. */
 static const struct islet_limits pool_limits = ISLET_LIMITS_DEFAULT;
 
+/* Does a run of these settings fit the pool's sandboxes?  net NULL: none. */
 static bool
-fits (const struct islet_limits *l, const struct islet_net *net)
+fits (const struct v1pool *p, const struct islet_limits *l, const struct islet_net *net)
 {
+  enum islet_net_mode mode = net ? net->mode : ISLET_NET_NONE;
+
   for (size_t i = 0; i < ISLET_NLIMITS; i++)
     if (islet_limit_get (l, &islet_limit_defs[i])
         != islet_limit_get (&pool_limits, &islet_limit_defs[i]))
       return false;
-  return net == NULL
-         || (net->mode == ISLET_NET_NONE && net->allow[0] == '\0' && net->proxy[0] == '\0');
+  return mode == p->net.mode && (net == NULL || (net->allow[0] == '\0' && net->proxy[0] == '\0'));
 }
 
 static void
@@ -124,7 +127,7 @@ work_one (struct v1pool *p)
       || (p->running > 0 && p->n_ready > 0))
     return false;
   pthread_mutex_unlock (&p->lock);
-  rc = owned_scratch_begin (&own, &pool_limits, NULL, sl.id, &err);
+  rc = owned_scratch_begin (&own, &pool_limits, &p->net, sl.id, &err);
   if (rc == 0
       && (rc = v1_zygote_start (p->srv->ctx, sl.id, pool_limits.output_bytes, &sl.conn, &err)) < 0)
     destroy_for (p->srv, -1, sl.id);
@@ -186,6 +189,7 @@ v1pool_new (struct srv *srv, unsigned size, struct v1pool **out, struct islet_er
   p = islet_xcalloc (1, sizeof *p);
   p->srv = srv;
   p->size = size;
+  p->net.mode = srv->net_default;
   pthread_mutex_init (&p->lock, NULL);
   srv_cond_init_monotonic (&p->wake);
   pthread_cond_init (&p->done, NULL);
@@ -263,7 +267,7 @@ take (struct v1pool *p, const struct owner *k, const struct islet_limits *l,
 {
   bool got = false;
 
-  if (!fits (l, net))
+  if (!fits (p, l, net))
     return 0;
   pthread_mutex_lock (&p->lock);
   if (p->n_ready > 0 && !p->stop)
