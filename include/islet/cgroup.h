@@ -63,6 +63,13 @@ int islet_cg_open (const char *name, struct islet_cg **out, struct islet_err *er
 int islet_cg_create_child (struct islet_cg *parent, const char *name, struct islet_cg **out,
                            struct islet_err *err) ISLET_MUST_CHECK;
 
+/* islet's control path's CPU group, beside the sandboxes' (not below them),
+ * at ISLET_CG_CONTROL_WEIGHT times the default weight.  The caller's whole
+ * process joins it; what it forks after inherits it. */
+#define ISLET_CG_CONTROL "islet-control"
+#define ISLET_CG_CONTROL_WEIGHT 10u
+int islet_cg_join_control (struct islet_err *err) ISLET_MUST_CHECK;
+
 /* Move a process (0 = the caller) into the group. */
 int islet_cg_enter (const struct islet_cg *cg, pid_t pid, struct islet_err *err) ISLET_MUST_CHECK;
 

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "islet/cgroup.h"
 #include "islet/contain.h"
 #include "islet/oci.h"
 #include "islet/util.h"
@@ -269,6 +270,10 @@ serve_open (struct srv *srv, const struct args *a, char **key_path, struct islet
   sigaction (SIGINT, &sa, NULL);
   sigaction (SIGTERM, &sa, NULL);
   sigaction (SIGPIPE, &sp, NULL);
+  /* before the forker, whose supervisors inherit the group: a create's
+     hops then get a CPU before CPU-bound tenants (ARCHITECTURE.md) */
+  if (islet_cg_join_control (&e) < 0)
+    fprintf (stderr, "isletd: control path at the default CPU weight: %s\n", e.msg);
   /* supervisors forked, not exec'd, for every create and start */
   if (islet_ctx_fork_supervisors (srv->ctx, &e) < 0)
     fprintf (stderr, "isletd: no supervisor forker (%s): each start runs islet-run\n", e.msg);
