@@ -305,29 +305,75 @@ def spawn(argv):
         die("%s exited with status %d" % (argv[0], status))
 
 
+BURN = "import sys, time\nt = time.monotonic() + float(sys.argv[1])\nwhile time.monotonic() < t: pass\n"
+
+
 class Burner:
     """One CPU burner per CPU, started once and switched with SIGSTOP and
     SIGCONT, so quiet and loaded samples can be taken in turns.  Each
-    burner ends by itself after limit seconds whatever happens here."""
+    burner ends by itself after limit seconds whatever happens here.  The
+    burners are plain processes of the host (what issue 16 asks), or, with
+    srv, each in a sandbox of its own, as tenants' code runs (the bench runs
+    as root and finds them by a token in their command line)."""
 
-    def __init__(self, limit):
-        code = "import time\nt = time.monotonic() + %d\nwhile time.monotonic() < t: pass\n" % limit
-        self.procs = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(os.cpu_count() or 1)]
+    def __init__(self, limit, srv=None):
+        self.srv, self.sids, self.procs = srv, [], []
+        ncpu = os.cpu_count() or 1
+        if srv is None:
+            self.procs = [subprocess.Popen([sys.executable, "-c", BURN, str(limit)]) for _ in range(ncpu)]
+            self.pids = [p.pid for p in self.procs]
+        else:
+            self.pids = self._in_sandboxes(limit, ncpu)
         self.pause()
 
+    def _in_sandboxes(self, limit, ncpu):
+        token = "islet-bench-burn-" + uuid.uuid4().hex
+        c = self.srv.conn()
+        for _ in range(ncpu):
+            sid = json.loads(call(c, self.srv.key, "POST", "/api/sandbox", {"env": {}}))["id"]
+            self.sids.append(sid)
+            cmd = "setsid -f python3 -c '%s' %d %s </dev/null >/dev/null 2>&1" % (BURN, limit, token)
+            call(c, self.srv.key, "POST", "/toolbox/%s/process/execute" % sid, {"command": "sh -c \"%s\"" % cmd})
+        c.close()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            pids = []
+            for d in os.listdir("/proc"):
+                try:
+                    with open("/proc/%s/cmdline" % d, "rb") as f:
+                        if token.encode() in f.read():
+                            pids.append(int(d))
+                except (OSError, ValueError):
+                    pass
+            if len(pids) == ncpu:
+                return pids
+            time.sleep(0.05)
+        self.stop()
+        die("the burners in sandboxes did not start: %d of %d found" % (len(pids), ncpu))
+
+    def _signal(self, sig):
+        for pid in self.pids:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+
     def pause(self):
-        for p in self.procs:
-            p.send_signal(signal.SIGSTOP)
+        self._signal(signal.SIGSTOP)
 
     def run(self):
-        for p in self.procs:
-            p.send_signal(signal.SIGCONT)
+        self._signal(signal.SIGCONT)
         time.sleep(0.05)  # until they spin on every CPU
 
     def stop(self):
+        self._signal(signal.SIGKILL)
         for p in self.procs:
-            p.kill()
             p.wait()
+        if self.sids:
+            c = self.srv.conn()
+            for sid in self.sids:
+                call(c, self.srv.key, "DELETE", "/api/sandbox/" + sid)
+            c.close()
 
 
 def pool_settled(c, srv, size, limit_s=10):
@@ -408,7 +454,8 @@ def turns16(c, srv, n, pool=None):
     /v1/execute also on a second isletd with --v1-pool (its request alone
     timed; the refill and the destroy it leaves are waited for, untimed,
     before the next line, so they never run under another line's timing);
-    then create and execute with every CPU busy against the same quiet."""
+    then create and execute with every CPU busy against the same quiet:
+    the burners on the host (issue 16's line), then in sandboxes."""
     bwrap = shutil.which("bwrap")
     sid = json.loads(call(c, srv.key, "POST", "/api/sandbox", {"env": {}}))["id"]
     tb = "/toolbox/" + sid
@@ -502,32 +549,38 @@ def turns16(c, srv, n, pool=None):
         # kept-alive connection: the next request opens a new one
         c.close()
 
-    # under load: quiet and loaded in turns, the burners paused for the quiet
+    for name, where in (("load", None), ("load in sandboxes", srv)):
+        out.update(load_turns(c, srv, n, create, execute, name, where))
+    call(c, srv.key, "DELETE", "/api/sandbox/" + sid)
+    return out
+
+
+def load_turns(c, srv, n, create, execute, name, where):
+    """Create and execute with every CPU busy against the same quiet, in
+    turns: the burners paused for the quiet samples, run for the loaded."""
     load = {k: [] for k in ("create quiet", "create loaded", "execute quiet", "execute loaded")}
-    burner = Burner(600)
+    burner = Burner(600, where)
     try:
         for i in range(n + 2):
             for state in ("quiet", "loaded"):
                 if state == "loaded":
                     burner.run()
                 t0 = time.perf_counter()
-                made.append(create(i))
+                sid = create(i)
                 t1 = time.perf_counter()
                 execute(i)
                 t2 = time.perf_counter()
                 if state == "loaded":
                     burner.pause()
-                call(c, srv.key, "DELETE", "/api/sandbox/" + made.pop())
+                call(c, srv.key, "DELETE", "/api/sandbox/" + sid)
                 if i >= 2:
                     load["create " + state].append((t1 - t0) * 1000.0)
                     load["execute " + state].append((t2 - t1) * 1000.0)
     finally:
         burner.stop()
-    print("  with %d CPU burners, in turns with the same quiet" % len(burner.procs))
-    for k, v in load.items():
-        out["load: " + k] = row(k, v)
-    call(c, srv.key, "DELETE", "/api/sandbox/" + sid)
-    return out
+    print("  with %d CPU burners %s, in turns with the same quiet" %
+          (len(burner.pids), "in sandboxes" if where else "on the host"))
+    return {name + ": " + k: row(k, v) for k, v in load.items()}
 
 
 def ratio_target(target, name, a, b, limit):
@@ -715,6 +768,10 @@ def main():
                          t16["load: create quiet"], 2)
             ratio_target(target, "execute loaded / quiet, p50", t16["load: execute loaded"],
                          t16["load: execute quiet"], 2)
+            for what in ("create", "execute"):
+                print("  %s loaded / quiet, p50, the burners in sandboxes: %.2fx" % (
+                    what, t16["load in sandboxes: %s loaded" % what]["p50"] /
+                    t16["load in sandboxes: %s quiet" % what]["p50"]))
     finally:
         srv.stop()
     with open(a.json, "w") as f:
