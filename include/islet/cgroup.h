@@ -76,6 +76,11 @@ int islet_cg_enter (const struct islet_cg *cg, pid_t pid, struct islet_err *err)
 int islet_cg_read_stats (const struct islet_cg *cg, struct islet_cg_stats *out,
                          struct islet_err *err) ISLET_MUST_CHECK;
 
+/* Open the files islet_cg_read_stats reads, so that it reads them with no
+ * open (an exec's handler, before its request comes).  Best effort: a
+ * file not opened here is opened by the read. */
+void islet_cg_stats_open (struct islet_cg *cg);
+
 /* Change the limits of a live group. */
 int islet_cg_set_limits (const struct islet_cg *cg, const struct islet_cg_limits *limits,
                          struct islet_err *err) ISLET_MUST_CHECK;
@@ -120,5 +125,10 @@ void islet_cg_free (struct islet_cg *cg);
 
 /* Whether the group has no process left in it or its children. */
 bool islet_cg_is_empty (const struct islet_cg *cg);
+
+/* Remove the group if it has no process and no child group (the kernel's
+ * rmdir says so), and free cg; false leaves it, and cg, as they were, but
+ * for the hierarchies where it was already empty. */
+bool islet_cg_remove_if_empty (struct islet_cg *cg);
 
 #endif

@@ -53,9 +53,16 @@ islet_caps_drop (const struct islet_creds *c, struct islet_err *err)
   if (prctl (PR_SET_SECUREBITS, securebits_of (c)) < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "set securebits");
   for (int cap = 0; cap <= 63; cap++)
-    if (!(c->root_caps >> cap & 1) && prctl (PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+    {
+      if ((c->root_caps >> cap & 1) || prctl (PR_CAPBSET_DROP, cap, 0, 0, 0) == 0)
+        continue;
+      /* EINVAL: past the kernel's last capability, and so is every later
+         one (they are numbered from 0 with no gap) */
+      if (errno == EINVAL)
+        break;
       return islet_fail (err, ISLET_E_SYSTEM, errno, "drop capability %d from the bounding set",
                          cap);
+    }
   if (prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "clear ambient capabilities");
   data[0].permitted = data[0].effective = (uint32_t) held;

@@ -252,6 +252,8 @@ cg_alloc (const struct cg_backend *be, char *rel, size_t n)
   cg->n = n;
   for (size_t i = 0; i < CG_MAX_HIER; i++)
     cg->dir[i].fd = -1;
+  for (size_t i = 0; i < CG_NSTAT; i++)
+    cg->stat_fd[i] = -1;
   return cg;
 }
 
@@ -296,6 +298,9 @@ islet_cg_free (struct islet_cg *cg)
         close (cg->dir[i].fd);
       free (cg->dir[i].path);
     }
+  for (size_t i = 0; i < CG_NSTAT; i++)
+    if (cg->stat_fd[i] >= 0)
+      close (cg->stat_fd[i]);
   free (cg->rel);
   free (cg);
 }
@@ -504,6 +509,26 @@ islet_cg_enter (const struct islet_cg *cg, pid_t pid, struct islet_err *err)
 }
 
 int
+cg_stat_dir (const struct islet_cg *cg, enum cg_stat s)
+{
+  enum cg_ctrl ctrl = cg->be->stat_files[s].ctrl;
+
+  return ctrl == CG_NCTRL ? cg->dir[0].fd : cg_ctrl_fd (cg, ctrl);
+}
+
+void
+islet_cg_stats_open (struct islet_cg *cg)
+{
+  for (size_t s = 0; s < CG_NSTAT; s++)
+    {
+      int dir = cg_stat_dir (cg, s);
+
+      if (cg->stat_fd[s] < 0 && dir >= 0)
+        cg->stat_fd[s] = openat (dir, cg->be->stat_files[s].name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    }
+}
+
+int
 islet_cg_read_stats (const struct islet_cg *cg, struct islet_cg_stats *out, struct islet_err *err)
 {
   memset (out, 0, sizeof *out);
@@ -630,6 +655,30 @@ rmdir_child (int parent, const char *name, void *data, struct islet_err *err)
   return rmdir_retry (parent, name, *(uint64_t *) data, err);
 }
 
+bool
+islet_cg_remove_if_empty (struct islet_cg *cg)
+{
+  bool all = true;
+
+  for (size_t i = 0; i < cg->n; i++)
+    {
+      if (cg->dir[i].fd < 0)
+        continue;
+      /* cgroupfs refuses (EBUSY) to remove a group with a process or a
+         child group in it */
+      if (unlinkat (AT_FDCWD, cg->dir[i].path, AT_REMOVEDIR) < 0 && errno != ENOENT)
+        {
+          all = false;
+          continue;
+        }
+      close (cg->dir[i].fd);
+      cg->dir[i].fd = -1;
+    }
+  if (all)
+    islet_cg_free (cg);
+  return all;
+}
+
 int
 islet_cg_destroy (struct islet_cg *cg, struct islet_err *err)
 {
@@ -688,28 +737,73 @@ cg_write_u64 (int dirfd, const char *file, uint64_t value, struct islet_err *err
   return islet_write_file_at (dirfd, file, buf, err);
 }
 
-int
-cg_read_u64 (int dirfd, const char *file, uint64_t *out, struct islet_err *err)
+/* A control file's text, parsed as one number (key NULL) or as the value
+   of key. */
+static int
+parse_text (const char *text, const char *file, const char *key, uint64_t *out,
+            struct islet_err *err)
+{
+  if ((key ? cg_parse_keyed (text, key, out, err) : cg_parse_u64 (text, out, err)) < 0)
+    return islet_wrap (err, "`%s`", file);
+  return 0;
+}
+
+static int
+read_parsed (int dirfd, const char *file, const char *key, uint64_t *out, struct islet_err *err)
 {
   cleanup_free char *text = NULL;
 
-  if (islet_read_file_at (dirfd, file, 4096, &text, NULL, err) < 0)
+  if (islet_read_file_at (dirfd, file, key ? KEYED_MAX : 4096, &text, NULL, err) < 0)
     return -1;
-  if (cg_parse_u64 (text, out, err) < 0)
-    return islet_wrap (err, "`%s`", file);
-  return 0;
+  return parse_text (text, file, key, out, err);
+}
+
+int
+cg_read_u64 (int dirfd, const char *file, uint64_t *out, struct islet_err *err)
+{
+  return read_parsed (dirfd, file, NULL, out, err);
 }
 
 int
 cg_read_keyed (int dirfd, const char *file, const char *key, uint64_t *out, struct islet_err *err)
 {
-  cleanup_free char *text = NULL;
+  return read_parsed (dirfd, file, key, out, err);
+}
 
-  if (islet_read_file_at (dirfd, file, KEYED_MAX, &text, NULL, err) < 0)
-    return -1;
-  if (cg_parse_keyed (text, key, out, err) < 0)
-    return islet_wrap (err, "`%s`", file);
-  return 0;
+/* From the fd opened ahead: a pread at 0 has the kernel make the file's
+   text anew.  A text that does not fit, or a failed read, is read again
+   by name. */
+static int
+stat_parsed (const struct islet_cg *cg, enum cg_stat s, const char *key, uint64_t *out,
+             struct islet_err *err)
+{
+  const char *file = cg->be->stat_files[s].name;
+
+  if (cg->stat_fd[s] >= 0)
+    {
+      char text[4096];
+      ssize_t n = pread (cg->stat_fd[s], text, sizeof text - 1, 0);
+
+      if (n >= 0 && (size_t) n < sizeof text - 1)
+        {
+          text[n] = '\0';
+          return parse_text (text, file, key, out, err);
+        }
+    }
+  return read_parsed (cg_stat_dir (cg, s), file, key, out, err);
+}
+
+int
+cg_stat_u64 (const struct islet_cg *cg, enum cg_stat s, uint64_t *out, struct islet_err *err)
+{
+  return stat_parsed (cg, s, NULL, out, err);
+}
+
+int
+cg_stat_keyed (const struct islet_cg *cg, enum cg_stat s, const char *key, uint64_t *out,
+               struct islet_err *err)
+{
+  return stat_parsed (cg, s, key, out, err);
 }
 
 int

@@ -50,6 +50,22 @@ struct cg_layout
   struct cg_hier hier[CG_MAX_HIER]; /* v1: memory's comes first; v2: one */
 };
 
+/* The files an exec's stats are read from (islet_cg_read_stats), which
+   islet_cg_stats_open opens ahead. */
+enum cg_stat
+{
+  CG_STAT_CPU,
+  CG_STAT_PEAK,
+  CG_STAT_OOM,
+  CG_NSTAT,
+};
+
+struct cg_stat_file
+{
+  enum cg_ctrl ctrl; /* in the hierarchy carrying it; CG_NCTRL: the group's one directory (v2) */
+  const char *name;
+};
+
 /* One group in one hierarchy. */
 struct cg_dir
 {
@@ -67,6 +83,7 @@ struct islet_cg
   char *rel; /* "islet/<name>[/<child>]", for messages */
   size_t n;
   struct cg_dir dir[CG_MAX_HIER];
+  int stat_fd[CG_NSTAT]; /* opened ahead by islet_cg_stats_open, -1 if not */
 };
 
 /* What differs between v1 and v2.  Everything else (paths, mkdir and
@@ -85,6 +102,7 @@ struct cg_backend
   int (*set_limits) (const struct islet_cg *cg, const struct islet_cg_limits *l, bool fresh,
                      struct islet_err *err);
   int (*read_stats) (const struct islet_cg *cg, struct islet_cg_stats *out, struct islet_err *err);
+  struct cg_stat_file stat_files[CG_NSTAT];
   int (*kill) (const struct islet_cg *cg, struct islet_err *err);
   /* 1: empty, 0: not empty, -1: error. */
   int (*is_empty) (const struct islet_cg *cg, struct islet_err *err);
@@ -110,6 +128,16 @@ int cg_read_u64 (int dirfd, const char *file, uint64_t *out,
 /* Read the value of `key` from a flat keyed file ("key value" lines). */
 int cg_read_keyed (int dirfd, const char *file, const char *key, uint64_t *out,
                    struct islet_err *err) ISLET_MUST_CHECK;
+
+/* The same for a stats file of cg (its backend's stat_files), from the fd
+   opened ahead when there is one. */
+int cg_stat_u64 (const struct islet_cg *cg, enum cg_stat s, uint64_t *out,
+                 struct islet_err *err) ISLET_MUST_CHECK;
+int cg_stat_keyed (const struct islet_cg *cg, enum cg_stat s, const char *key, uint64_t *out,
+                   struct islet_err *err) ISLET_MUST_CHECK;
+
+/* The directory fd a stats file of cg is in, -1 if none. */
+int cg_stat_dir (const struct islet_cg *cg, enum cg_stat s);
 
 /* Call fn on the group at dirfd (any kind of fd) and on each descendant,
    parents before children, bounded in depth.  fn gets a readable dirfd. */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cgroup_internal.h"
 #include "islet/util.h"
@@ -173,17 +174,40 @@ visit_oom (int dirfd, void *data, struct islet_err *err)
   return 0;
 }
 
+/* The OOM kills of the group and its children.  An exec's group has no
+   child (cgroupfs counts a directory's subdirectories in its links, 2 + n):
+   its own file, opened ahead, is the sum. */
+static int
+v1_oom_kills (const struct islet_cg *cg, int mem, uint64_t *sum, struct islet_err *err)
+{
+  struct stat st;
+  struct islet_err e;
+
+  if (cg->stat_fd[CG_STAT_OOM] < 0 || fstat (mem, &st) < 0 || st.st_nlink != 2)
+    return cg_walk (mem, visit_oom, sum, err);
+  if (cg_stat_keyed (cg, CG_STAT_OOM, "oom_kill", sum, &e) < 0)
+    {
+      if (e.kind != ISLET_E_NOTFOUND) /* no oom_kill line before Linux 4.13 */
+        {
+          *err = e;
+          return -1;
+        }
+      *sum = 0;
+    }
+  return 0;
+}
+
 static int
 v1_read_stats (const struct islet_cg *cg, struct islet_cg_stats *out, struct islet_err *err)
 {
   int acct = cg_ctrl_fd (cg, CG_CPUACCT), mem = cg_ctrl_fd (cg, CG_MEMORY);
 
   /* Both are hierarchical: the group's numbers include its children's. */
-  if (acct >= 0 && cg_read_u64 (acct, "cpuacct.usage", &out->cpu_ns, err) < 0)
+  if (acct >= 0 && cg_stat_u64 (cg, CG_STAT_CPU, &out->cpu_ns, err) < 0)
     return -1;
-  if (mem >= 0 && cg_read_u64 (mem, "memory.max_usage_in_bytes", &out->memory_peak, err) < 0)
+  if (mem >= 0 && cg_stat_u64 (cg, CG_STAT_PEAK, &out->memory_peak, err) < 0)
     return -1;
-  if (mem >= 0 && cg_walk (mem, visit_oom, &out->oom_kills, err) < 0)
+  if (mem >= 0 && v1_oom_kills (cg, mem, &out->oom_kills, err) < 0)
     return -1;
   return 0;
 }
@@ -325,6 +349,9 @@ const struct cg_backend cg_backend_v1 = {
   .init_child = v1_init_child,
   .set_limits = v1_set_limits,
   .read_stats = v1_read_stats,
+  .stat_files = { [CG_STAT_CPU] = { CG_CPUACCT, "cpuacct.usage" },
+                  [CG_STAT_PEAK] = { CG_MEMORY, "memory.max_usage_in_bytes" },
+                  [CG_STAT_OOM] = { CG_MEMORY, "memory.oom_control" } },
   .kill = v1_kill,
   .is_empty = v1_is_empty,
 };

@@ -193,15 +193,14 @@ v2_set_limits (const struct islet_cg *cg, const struct islet_cg_limits *l, bool 
 static int
 v2_read_stats (const struct islet_cg *cg, struct islet_cg_stats *out, struct islet_err *err)
 {
-  int fd = cg->dir[0].fd;
   uint64_t usec = 0;
   struct islet_err e;
 
-  if (cg_read_keyed (fd, "cpu.stat", "usage_usec", &usec, err) < 0)
+  if (cg_stat_keyed (cg, CG_STAT_CPU, "usage_usec", &usec, err) < 0)
     return -1;
   out->cpu_ns = usec * 1000;
   /* memory.peak came in Linux 5.19; without it the peak reads 0. */
-  if (cg_read_u64 (fd, "memory.peak", &out->memory_peak, &e) < 0)
+  if (cg_stat_u64 (cg, CG_STAT_PEAK, &out->memory_peak, &e) < 0)
     {
       if (e.kind != ISLET_E_NOTFOUND)
         {
@@ -211,7 +210,7 @@ v2_read_stats (const struct islet_cg *cg, struct islet_cg_stats *out, struct isl
       out->memory_peak = 0;
     }
   /* Hierarchical (unless mounted with memory_localevents). */
-  if (cg_read_keyed (fd, "memory.events", "oom_kill", &out->oom_kills, &e) < 0)
+  if (cg_stat_keyed (cg, CG_STAT_OOM, "oom_kill", &out->oom_kills, &e) < 0)
     {
       if (e.kind != ISLET_E_NOTFOUND)
         {
@@ -290,6 +289,9 @@ const struct cg_backend cg_backend_v2 = {
   .init_child = NULL,
   .set_limits = v2_set_limits,
   .read_stats = v2_read_stats,
+  .stat_files = { [CG_STAT_CPU] = { CG_NCTRL, "cpu.stat" },
+                  [CG_STAT_PEAK] = { CG_NCTRL, "memory.peak" },
+                  [CG_STAT_OOM] = { CG_NCTRL, "memory.events" } },
   .kill = v2_kill,
   .is_empty = v2_is_empty,
 };

@@ -21,6 +21,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -97,6 +98,40 @@ report_failure (int fd, int errnum, bool entering, const char *msg)
 static void __attribute__ ((noreturn)) start_failed (int fd, int errnum, const char *msg)
 {
   report_failure (fd, errnum, false, msg);
+}
+
+/* An ignored signal stays ignored across execve (a handled one does not):
+ * give the command defaults.  The kernel lists the ignored ones (SigIgn in
+ * /proc/self/status, still the host's /proc here), one read against a call
+ * for each of the 64 signals; without the list every signal is reset. */
+static void
+signals_default (void)
+{
+  uint64_t ignored = UINT64_MAX;
+  char buf[4096];
+  int fd = open ("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd < 0 ? -1 : read (fd, buf, sizeof buf - 1);
+
+  if (fd >= 0)
+    close (fd);
+  if (n > 0)
+    {
+      const char *line, *hex;
+      char *end;
+
+      buf[n] = '\0';
+      line = strstr (buf, "\nSigIgn:");
+      hex = line ? line + strlen ("\nSigIgn:") : NULL;
+      if (hex)
+        {
+          uint64_t v = strtoull (hex, &end, 16);
+          if (end != hex && *end == '\n')
+            ignored = v;
+        }
+    }
+  for (int sig = 1; sig < NSIG; sig++)
+    if (ignored >> (sig - 1) & 1)
+      signal (sig, SIG_DFL);
 }
 
 /* A command's process, made before its request comes: born in the
@@ -180,9 +215,7 @@ command_main (struct sandbox *sb, const struct islet_cg *cg, const int fds[FD_CO
   sigset_t none;
   int rc;
 
-  /* An ignored signal stays ignored across execve: give the command defaults. */
-  for (int sig = 1; sig < NSIG; sig++)
-    signal (sig, SIG_DFL);
+  signals_default ();
   sigemptyset (&none);
   sigprocmask (SIG_SETMASK, &none, NULL);
   memcpy (c.fds, fds, FD_COUNT * sizeof fds[0]);
@@ -473,6 +506,9 @@ retire_group (struct islet_cg *xcg)
 {
   struct islet_err e;
 
+  /* most often the command took everything with it: the rmdir alone */
+  if (islet_cg_remove_if_empty (xcg))
+    return;
   for (unsigned delay_ms = 50; !islet_cg_is_empty (xcg);
        delay_ms = delay_ms < 2000 ? delay_ms * 2 : 2000)
     usleep (delay_ms * 1000);
@@ -516,6 +552,8 @@ command_prepare (struct sandbox *sb, struct command *c, struct islet_err *err)
   close (pe[1]);
   close (pg[0]);
   close (ps[1]);
+  /* after the fork, so that the command's process never holds them */
+  islet_cg_stats_open (c->cg);
   c->in = pi[1];
   c->out[0] = po[0];
   c->out[1] = pe[0];
@@ -562,7 +600,7 @@ command_go (struct command *c, const struct exec_spec *spec)
     .has_stdin = spec->has_stdin, .pty = spec->pty, .cols = spec->cols, .rows = spec->rows
   };
   cleanup_free char *buf = NULL;
-  size_t size = strlen (spec->cwd) + 1, off;
+  size_t size = strlen (spec->cwd) + 1, off = sizeof h;
 
   if (c->pid <= 0)
     return false;
@@ -576,14 +614,17 @@ command_go (struct command *c, const struct exec_spec *spec)
     size += strlen (*v) + 1;
   for (char **v = spec->envp; *v; v++, h.envc++)
     size += strlen (*v) + 1;
-  buf = islet_xmalloc (size);
-  off = (size_t) (stpcpy (buf, spec->cwd) - buf) + 1;
+  /* the header and the strings in one write: the waiting process wakes
+     once, with all of it there */
+  buf = islet_xmalloc (sizeof h + size);
+  off = (size_t) (stpcpy (buf + off, spec->cwd) - buf) + 1;
   for (char **v = spec->argv; *v; v++)
     off = (size_t) (stpcpy (buf + off, *v) - buf) + 1;
   for (char **v = spec->envp; *v; v++)
     off = (size_t) (stpcpy (buf + off, *v) - buf) + 1;
   h.size = (uint32_t) size;
-  if (islet_write_all (c->go, &h, sizeof h) < 0 || islet_write_all (c->go, buf, size) < 0)
+  memcpy (buf, &h, sizeof h);
+  if (islet_write_all (c->go, buf, sizeof h + size) < 0)
     return false;
   close_fd (&c->go);
   return true;

@@ -186,6 +186,30 @@ fake_openat (int (*real) (int, const char *, int, ...), int dirfd, const char *p
 WRAP_OPENAT (openat)
 WRAP_OPENAT (openat64)
 
+/* Whether the fake group at dir holds a process or a child group, which
+   cgroupfs refuses to remove (EBUSY). */
+static bool
+fake_busy (DIR *d)
+{
+  struct dirent *de;
+  bool busy = false;
+
+  while (!busy && (de = readdir (d)) != NULL)
+    busy = de->d_type == DT_DIR && strcmp (de->d_name, ".") != 0 && strcmp (de->d_name, "..") != 0;
+  rewinddir (d);
+  if (!busy)
+    {
+      /* a listed pid; the fake's enter writes "0", the caller, no listing */
+      int fd = __real_openat (dirfd (d), "cgroup.procs", O_RDONLY | O_CLOEXEC);
+      char c = '\0';
+
+      busy = fd >= 0 && read (fd, &c, 1) == 1 && c >= '1' && c <= '9';
+      if (fd >= 0)
+        close (fd);
+    }
+  return busy;
+}
+
 /* cgroupfs removes a group with its files (islet removes children first). */
 int
 __wrap_unlinkat (int at, const char *path, int flags)
@@ -196,6 +220,12 @@ __wrap_unlinkat (int at, const char *path, int flags)
   DIR *d = fd >= 0 && fake_rel (fd, buf, sizeof buf) ? fdopendir (fd) : NULL;
   struct dirent *de;
 
+  if (d && fake_busy (d))
+    {
+      closedir (d);
+      errno = EBUSY;
+      return -1;
+    }
   while (d && (de = readdir (d)) != NULL)
     if (de->d_type == DT_REG)
       __real_unlinkat (dirfd (d), de->d_name, 0);
@@ -523,6 +553,8 @@ test_v2_fake (void **state)
   assert_int_equal (islet_cg_enter (child, 0, &e), 0);
   ASSERT_LOG ("islet/t1/x1/cgroup.procs=0");
 
+  /* read from the files opened ahead, each read made anew */
+  islet_cg_stats_open (child);
   put ("islet/t1/x1/cpu.stat", "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\n");
   put ("islet/t1/x1/memory.peak", "4096\n");
   put ("islet/t1/x1/memory.events", "low 0\nhigh 0\nmax 9\noom 3\noom_kill 2\n");
@@ -579,7 +611,7 @@ static void
 test_v1_fake (void **state)
 {
   struct islet_cg_limits lower = { 32u << 20, 500, 16 }, higher = { 128u << 20, 2000, 0 };
-  struct islet_cg *cg = NULL, *child = NULL;
+  struct islet_cg *cg = NULL, *child = NULL, *grand = NULL;
   struct islet_cg_stats st;
   struct islet_err e;
 
@@ -630,7 +662,37 @@ test_v1_fake (void **state)
   assert_false (islet_cg_is_empty (cg));
   put ("pids/islet/t1/x1/cgroup.procs", "");
 
-  islet_cg_free (child);
+  /* An exec's group: its files opened ahead and read anew each time; a
+     leaf's own OOM kills are its sum, a child group's are added. */
+  islet_cg_stats_open (child);
+  put ("memory/islet/t1/x1/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 4\n");
+  put ("memory/islet/t1/x1/memory.max_usage_in_bytes", "777\n");
+  put ("cpu,cpuacct/islet/t1/x1/cpuacct.usage", "55\n");
+  assert_int_equal (islet_cg_read_stats (child, &st, &e), 0);
+  assert_true (st.cpu_ns == 55 && st.memory_peak == 777 && st.oom_kills == 4);
+  put ("memory/islet/t1/x1/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 5\n");
+  put ("memory/islet/t1/x1/memory.max_usage_in_bytes", "888\n");
+  put ("cpu,cpuacct/islet/t1/x1/cpuacct.usage", "66\n");
+  assert_int_equal (islet_cg_read_stats (child, &st, &e), 0);
+  assert_true (st.cpu_ns == 66 && st.memory_peak == 888 && st.oom_kills == 5);
+  assert_int_equal (islet_cg_create_child (child, "y", &grand, &e), 0);
+  put ("memory/islet/t1/x1/y/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n");
+  assert_int_equal (islet_cg_read_stats (child, &st, &e), 0);
+  assert_int_equal (st.oom_kills, 7);
+
+  /* Removed only where it holds no child group and no process. */
+  assert_false (islet_cg_remove_if_empty (child));
+  assert_non_null (get ("memory/islet/t1/x1/y/cgroup.procs"));
+  assert_int_equal (islet_cg_destroy (grand, &e), 0);
+  put ("pids/islet/t1/x1/cgroup.procs", "12\n");
+  assert_false (islet_cg_remove_if_empty (child));
+  assert_null (get ("memory/islet/t1/x1/cgroup.procs"));
+  assert_null (get ("freezer/islet/t1/x1/cgroup.procs"));
+  assert_non_null (get ("pids/islet/t1/x1/cgroup.procs"));
+  put ("pids/islet/t1/x1/cgroup.procs", "");
+  assert_true (islet_cg_remove_if_empty (child));
+  assert_null (get ("pids/islet/t1/x1/cgroup.procs"));
+
   assert_int_equal (islet_cg_destroy (cg, &e), 0);
   assert_true (tree_clean_at (fake.root, false));
 }
