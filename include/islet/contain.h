@@ -34,7 +34,7 @@ int islet_idmap_write (pid_t pid, uint32_t base, struct islet_err *err) ISLET_MU
  * idmapped mounts (oci_mount.c). */
 int islet_idmap_userns (uint32_t base, struct islet_err *err) ISLET_MUST_CHECK;
 /* The same namespace made ahead, by a process whose pids are /proc's (the
- * supervisor, before its sandbox's init): its holder is killed at once and
+ * supervisor, as its sandbox's init starts): its holder is killed at once and
  * not waited for; islet_idmap_ahead_end closes the fd and reaps it, off the
  * create's path (oci_mount.c). */
 struct islet_idmap_ahead
@@ -113,6 +113,11 @@ struct islet_rootfs
   const struct islet_vmount *mounts; /* volumes, mounted read-write through an idmap */
   size_t n_mounts;
   int userns; /* the idmap's user namespace made ahead (islet_idmap_ahead), or -1 */
+  /* With userns -1: the namespace's fd, asked for when the first idmapped
+     mount is made, which the caller then owns; NULL: made where it is used.
+     The supervisor makes it while its init starts (init.c). */
+  int (*take_userns) (void *arg, struct islet_err *err);
+  void *take_arg;
 };
 
 /* Make mounts private, assemble root (overlay, /usr, /proc with masks, /dev,

@@ -275,6 +275,120 @@ parse_user (struct islet_image *out, const char *user, struct islet_err *err)
   return 0;
 }
 
+/* ---- what identifies images/meta, for the answers a process keeps ----
+ * Every change of a record renames a file into that directory or removes
+ * one, which moves both its times, so one stat tells whether an answer
+ * read from the records still holds.  An answer is not kept while the
+ * directory's last change is recent: a change in the same tick of the file
+ * system's clock might leave its times as they were. */
+#define META_SETTLE_NS 100000000LL
+
+struct meta_seen
+{
+  dev_t dev;
+  ino_t ino;
+  struct timespec mtime, ctime;
+};
+
+static int64_t
+ts_ns (const struct timespec *t)
+{
+  return (int64_t) t->tv_sec * 1000000000LL + t->tv_nsec;
+}
+
+static struct meta_seen
+meta_seen_of (const struct stat *st)
+{
+  return (struct meta_seen){
+    .dev = st->st_dev, .ino = st->st_ino, .mtime = st->st_mtim, .ctime = st->st_ctim
+  };
+}
+
+static bool
+same_meta (const struct meta_seen *m, const struct stat *st)
+{
+  return m->dev == st->st_dev && m->ino == st->st_ino && ts_ns (&m->mtime) == ts_ns (&st->st_mtim)
+         && ts_ns (&m->ctime) == ts_ns (&st->st_ctim);
+}
+
+static bool
+meta_settled (const struct stat *st)
+{
+  struct timespec now;
+
+  clock_gettime (CLOCK_REALTIME, &now);
+  return ts_ns (&now) - ts_ns (&st->st_mtim) >= META_SETTLE_NS
+         && ts_ns (&now) - ts_ns (&st->st_ctim) >= META_SETTLE_NS;
+}
+
+/* ---- islet_image_open's answers for stored images, kept by the process ----
+ * A create opens its image to check it can be used before the sandbox is
+ * made (its supervisor opens it again); a process that makes many, isletd
+ * or a bench, reads the same record, config and /etc/passwd each time.  An
+ * image's record and layers never change while it is stored (an id is its
+ * config's digest), so the answer is kept as islet_image_resolve's are. */
+#define OPENED_MAX 4
+
+struct opened
+{
+  char *state_dir, *name;
+  struct islet_image img;
+  struct meta_seen seen;
+};
+
+static struct opened opened[OPENED_MAX];
+static unsigned opened_next;
+static pthread_mutex_t opened_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+image_copy (const struct islet_image *from, struct islet_image *to)
+{
+  *to = (struct islet_image){ .name = islet_xstrdup (from->name),
+                              .layers = islet_strv_dup (from->layers),
+                              .n_layers = from->n_layers,
+                              .env = islet_strv_dup (from->env),
+                              .workdir = from->workdir ? islet_xstrdup (from->workdir) : NULL,
+                              .uid = from->uid,
+                              .gid = from->gid };
+}
+
+static bool
+opened_get (const char *state_dir, const char *name, const struct stat *st, struct islet_image *out)
+{
+  bool hit = false;
+
+  pthread_mutex_lock (&opened_lock);
+  for (size_t i = 0; i < OPENED_MAX && !hit; i++)
+    if (opened[i].name && strcmp (opened[i].name, name) == 0
+        && strcmp (opened[i].state_dir, state_dir) == 0 && same_meta (&opened[i].seen, st))
+      {
+        image_copy (&opened[i].img, out);
+        hit = true;
+      }
+  pthread_mutex_unlock (&opened_lock);
+  return hit;
+}
+
+static void
+opened_put (const char *state_dir, const char *name, const struct stat *st,
+            const struct islet_image *img)
+{
+  struct opened *o;
+
+  if (!meta_settled (st))
+    return;
+  pthread_mutex_lock (&opened_lock);
+  o = &opened[opened_next++ % OPENED_MAX];
+  free (o->state_dir);
+  free (o->name);
+  islet_image_fini (&o->img);
+  *o = (struct opened){ .state_dir = islet_xstrdup (state_dir),
+                        .name = islet_xstrdup (name),
+                        .seen = meta_seen_of (st) };
+  image_copy (img, &o->img);
+  pthread_mutex_unlock (&opened_lock);
+}
+
 static int
 open_oci (const char *state_dir, const char *name, struct islet_image *out, struct islet_err *err)
 {
@@ -306,6 +420,25 @@ open_oci (const char *state_dir, const char *name, struct islet_image *out, stru
   return 0;
 }
 
+/* stat before the records are read: a change made while they are read
+   moves the times past the ones the answer is kept with */
+static int
+open_oci_kept (const char *state_dir, const char *name, struct islet_image *out,
+               struct islet_err *err)
+{
+  cleanup_free char *meta = islet_xasprintf ("%s/images/meta", state_dir);
+  struct stat st;
+  bool known = stat (meta, &st) == 0;
+
+  if (known && opened_get (state_dir, name, &st, out))
+    return 0;
+  if (open_oci (state_dir, name, out, err) < 0)
+    return -1;
+  if (known)
+    opened_put (state_dir, name, &st, out);
+  return 0;
+}
+
 int
 islet_image_open (const char *state_dir, const char *name, struct islet_image *out,
                   struct islet_err *err)
@@ -318,7 +451,7 @@ islet_image_open (const char *state_dir, const char *name, struct islet_image *o
   if (name == NULL || *name == '\0')
     return islet_fail (err, ISLET_E_INVALID, 0, "no image named");
   if (strcmp (name, HOST_IMAGE) != 0)
-    return open_oci (state_dir, name, out, err);
+    return open_oci_kept (state_dir, name, out, err);
   if (stat (dir, &st) < 0 && build_host_image (state_dir, images, dir, err) < 0)
     return islet_wrap (err, "build image `%s`", name);
   out->name = islet_xstrdup (name);
@@ -339,40 +472,19 @@ store_exists (const char *state_dir)
 /* ---- islet_image_resolve's answers, kept by the process ----
  * Each create resolves its image's name (`default`, a reference) to an id:
  * read from the store, that is every record and the image's config.  The
- * answer is kept with what identifies images/meta then (its inode, change
- * and modification times): every change of a record renames a file into
- * that directory or removes one, which moves both times, so one stat tells
- * whether the answer still holds.  An answer is not kept while the
- * directory's last change is recent: a change in the same tick of the file
- * system's clock might leave its times as they were. */
+ * answer is kept with what identifies images/meta then (meta_seen). */
 #define RESOLVED_MAX 8
-#define RESOLVED_SETTLE_NS 100000000LL
 
 struct resolved
 {
   char *state_dir, *ref;
   char id[ISLET_DIGEST_LEN + 1];
-  dev_t dev;
-  ino_t ino;
-  struct timespec mtime, ctime;
+  struct meta_seen seen;
 };
 
 static struct resolved resolved[RESOLVED_MAX];
 static unsigned resolved_next;
 static pthread_mutex_t resolved_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static int64_t
-ts_ns (const struct timespec *t)
-{
-  return (int64_t) t->tv_sec * 1000000000LL + t->tv_nsec;
-}
-
-static bool
-same_meta (const struct resolved *r, const struct stat *st)
-{
-  return r->dev == st->st_dev && r->ino == st->st_ino && ts_ns (&r->mtime) == ts_ns (&st->st_mtim)
-         && ts_ns (&r->ctime) == ts_ns (&st->st_ctim);
-}
 
 static bool
 resolved_get (const char *state_dir, const char *ref, const struct stat *st, char *out, size_t size)
@@ -382,7 +494,7 @@ resolved_get (const char *state_dir, const char *ref, const struct stat *st, cha
   pthread_mutex_lock (&resolved_lock);
   for (size_t i = 0; i < RESOLVED_MAX && !hit; i++)
     if (resolved[i].ref && strcmp (resolved[i].ref, ref) == 0
-        && strcmp (resolved[i].state_dir, state_dir) == 0 && same_meta (&resolved[i], st))
+        && strcmp (resolved[i].state_dir, state_dir) == 0 && same_meta (&resolved[i].seen, st))
       {
         snprintf (out, size, "%s", resolved[i].id);
         hit = true;
@@ -394,12 +506,9 @@ resolved_get (const char *state_dir, const char *ref, const struct stat *st, cha
 static void
 resolved_put (const char *state_dir, const char *ref, const struct stat *st, const char *id)
 {
-  struct timespec now;
   struct resolved *r;
 
-  clock_gettime (CLOCK_REALTIME, &now);
-  if (ts_ns (&now) - ts_ns (&st->st_mtim) < RESOLVED_SETTLE_NS
-      || ts_ns (&now) - ts_ns (&st->st_ctim) < RESOLVED_SETTLE_NS)
+  if (!meta_settled (st))
     return;
   pthread_mutex_lock (&resolved_lock);
   r = &resolved[resolved_next++ % RESOLVED_MAX];
@@ -407,10 +516,7 @@ resolved_put (const char *state_dir, const char *ref, const struct stat *st, con
   free (r->ref);
   *r = (struct resolved){ .state_dir = islet_xstrdup (state_dir),
                           .ref = islet_xstrdup (ref),
-                          .dev = st->st_dev,
-                          .ino = st->st_ino,
-                          .mtime = st->st_mtim,
-                          .ctime = st->st_ctim };
+                          .seen = meta_seen_of (st) };
   snprintf (r->id, sizeof r->id, "%s", id);
   pthread_mutex_unlock (&resolved_lock);
 }

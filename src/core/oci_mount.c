@@ -11,11 +11,11 @@
  *
  * Runs in the sandbox's first process, as real root, in its new mount
  * namespace, with the stage (rootfs.c) as its current directory.  The
- * user namespace of the idmap is made ahead by the supervisor
- * (islet_idmap_ahead), which can leave its holder to die and be reaped
- * after the sandbox runs: made here, the wait for the holder's death, a
- * turn of a busy scheduler, was most of what a create from an image cost
- * more than one from `host`. */
+ * user namespace of the idmap is made by the supervisor (islet_idmap_ahead)
+ * while the init starts, and handed over (init.c); the supervisor can leave
+ * its holder to die and be reaped after the sandbox runs: made here, the
+ * wait for the holder's death, a turn of a busy scheduler, was most of what
+ * a create from an image cost more than one from `host`. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>

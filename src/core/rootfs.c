@@ -228,9 +228,12 @@ mount_overlay (const struct islet_rootfs *spec, struct islet_err *err)
 }
 
 int
-islet_rootfs_setup (const struct islet_rootfs *spec, struct islet_err *err)
+islet_rootfs_setup (const struct islet_rootfs *given, struct islet_err *err)
 {
-  cleanup_free char *root = islet_xasprintf ("%s/root", spec->target);
+  cleanup_free char *root = islet_xasprintf ("%s/root", given->target);
+  cleanup_close int taken = -1;
+  struct islet_rootfs with_userns = *given;
+  const struct islet_rootfs *spec = &with_userns;
 
   /* Nothing mounted here may propagate back to the host. */
   if (do_mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL, err) < 0)
@@ -243,6 +246,10 @@ islet_rootfs_setup (const struct islet_rootfs *spec, struct islet_err *err)
     return -1;
   if (chdir (spec->target) < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "chdir `%s`", spec->target);
+  /* taken as late as can be: it is made while the steps above run */
+  if (with_userns.userns < 0 && with_userns.take_userns && (spec->image->layers || spec->n_mounts)
+      && (with_userns.userns = taken = with_userns.take_userns (with_userns.take_arg, err)) < 0)
+    return -1;
   if (mount_overlay (spec, err) < 0)
     return islet_wrap (err, "root overlay");
   for (const struct islet_bind *b = spec->image->binds; b && b->source; b++)

@@ -21,6 +21,7 @@
 
 enum sync_msg
 {
+  SYNC_USERNS = 'U', /* to the init: its idmapped mounts' user namespace, as an fd */
   SYNC_NEED_MAPS = 'M',
   SYNC_MAPS_DONE = 'K',
   SYNC_READY = 'R',
@@ -70,6 +71,45 @@ await_maps (void *arg, struct islet_err *err)
   return 0;
 }
 
+/* The init's idmapped mounts (an image's layers, volumes) need a user
+ * namespace mapped to the sandbox's range before the init has its own.
+ * The supervisor makes it (islet_idmap_ahead) right after the clone, while
+ * the init enters its cgroup, brings lo up and makes its stage, and sends
+ * it over the sync socket: made before the clone, it was on the create's
+ * path; the init takes it when its first idmapped mount needs it. */
+static bool
+needs_idmap (const struct sandbox *sb)
+{
+  return sb->image.layers || sb->n_mounts;
+}
+
+static int
+take_userns (void *arg, struct islet_err *err)
+{
+  int sync = *(int *) arg, fd = -1;
+  char msg = 0;
+  ssize_t n = islet_recv_fd (sync, &msg, 1, &fd);
+
+  if (n == 1 && msg == SYNC_USERNS && fd >= 0)
+    return fd;
+  if (fd >= 0)
+    close (fd);
+  return islet_fail (err, ISLET_E_SYSTEM, n < 0 ? errno : EPIPE,
+                     "take the user namespace of the idmapped mounts");
+}
+
+static int
+send_userns (struct sandbox *sb, int sync, struct islet_idmap_ahead *idmap, struct islet_err *err)
+{
+  char msg = SYNC_USERNS;
+
+  if (islet_idmap_ahead (sb->uid_base, idmap, err) < 0)
+    return -1;
+  if (islet_send_fd (sync, &msg, 1, idmap->userns, 0) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "send the idmapped mounts' user namespace");
+  return 0;
+}
+
 static void __attribute__ ((noreturn)) init_main (struct sandbox *sb, int sync)
 {
   cleanup_free char *upper = islet_xasprintf ("%s/upper", sb->volume);
@@ -83,7 +123,9 @@ static void __attribute__ ((noreturn)) init_main (struct sandbox *sb, int sync)
     .uid_base = sb->uid_base,
     .mounts = sb->mounts,
     .n_mounts = sb->n_mounts,
-    .userns = sb->idmap_userns,
+    .userns = -1,
+    .take_userns = needs_idmap (sb) ? take_userns : NULL,
+    .take_arg = &sync,
   };
   struct confinement c = {
     .cg = sb->init_cg,
@@ -134,7 +176,7 @@ static void __attribute__ ((noreturn)) init_main (struct sandbox *sb, int sync)
 }
 
 int
-sandbox_start_init (struct sandbox *sb, struct islet_err *err)
+sandbox_start_init (struct sandbox *sb, struct islet_idmap_ahead *idmap, struct islet_err *err)
 {
   int sv[2];
   char buf[1 + sizeof (struct islet_err)];
@@ -164,6 +206,11 @@ sandbox_start_init (struct sandbox *sb, struct islet_err *err)
     }
   close (sv[1]);
   sb->init_pid = pid;
+  if (needs_idmap (sb) && send_userns (sb, sv[0], idmap, err) < 0)
+    {
+      close (sv[0]);
+      return -1;
+    }
   /* an init that fails meanwhile says why first: the link's failure is
      told when the init asks for its maps */
   t_clone = islet_now_ns ();

@@ -390,20 +390,15 @@ take_run_lock (const struct sandbox *sb, struct islet_err *err)
   return islet_take_fd (&fd);
 }
 
-/* The init, with the user namespace of its idmapped mounts (an image's
- * layers, volumes) made here first: its holder is reaped once the creator
- * has heard "ok", not on the create's path (oci_mount.c). */
+/* The init; the user namespace of its idmapped mounts (an image's layers,
+ * volumes) is made while it starts, and its holder reaped once the creator
+ * has heard "ok", not on the create's path (init.c, oci_mount.c). */
 static int
 start_init (struct sandbox *sb, struct islet_err *err)
 {
   struct islet_idmap_ahead idmap = ISLET_IDMAP_AHEAD_NONE;
-  int r;
+  int r = sandbox_start_init (sb, &idmap, err);
 
-  if ((sb->image.layers || sb->n_mounts) && islet_idmap_ahead (sb->uid_base, &idmap, err) < 0)
-    return -1;
-  sb->idmap_userns = idmap.userns;
-  r = sandbox_start_init (sb, err);
-  sb->idmap_userns = -1;
   islet_idmap_ahead_end (&idmap);
   return r;
 }
@@ -941,8 +936,7 @@ supervise_sandbox (const char *state_dir, const char *id, int ready_fd)
                         .dns_sock = -1,
                         .ready_fd = ready_fd,
                         .lfd = -1,
-                        .xfd = -1,
-                        .idmap_userns = -1 };
+                        .xfd = -1 };
   struct islet_err e = { 0 };
   cleanup_free char *sock = NULL;
   cleanup_free char *logpath = NULL;

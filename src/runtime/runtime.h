@@ -50,8 +50,7 @@ struct sandbox
   bool build;                /* a build's RUN sandbox: its commands get ISLET_BUILD_CAPS */
   int ready_fd;              /* the creator's pipe, until the init has said "ok" on it */
   int lfd;                   /* ctl.sock, listening, once the start got that far */
-  int xfd;          /* exec.sock, listening, non-blocking: accepted by the ready exec handler */
-  int idmap_userns; /* while the init starts: its idmapped mounts' user namespace, or -1 */
+  int xfd; /* exec.sock, listening, non-blocking: accepted by the ready exec handler */
 };
 
 /* net.c: a slot for the sandbox's link (before its init starts, so the
@@ -83,13 +82,15 @@ void net_sweep (void);
 int net_reset (struct islet_err *err) ISLET_MUST_CHECK;
 
 /* init.c: start pid 1 in new namespaces; returns when the sandbox is ready.
- * As soon as the init is cloned, the supervisor sets its network up
+ * As soon as the init is cloned, the supervisor makes the user namespace
+ * of its idmapped mounts, if it has any (*idmap, which the caller ends
+ * with islet_idmap_ahead_end once the init is ready), and sets its network up
  * (net_up_early) while the init builds its root; once the init has made
  * its user namespace, the supervisor calls start_outside (main.c: the
  * namespace fds, ctl.sock), and only then lets the init finish; the init
  * itself tells the creator "ok" on sb->ready_fd when it is confined, one
  * hand-over fewer than through the supervisor. */
-int sandbox_start_init (struct sandbox *sb, struct islet_err *err);
+int sandbox_start_init (struct sandbox *sb, struct islet_idmap_ahead *idmap, struct islet_err *err);
 int start_outside (struct sandbox *sb, struct islet_err *err);
 
 /* exec.c, in a handler forked for the request: serve one exec on conn, in

@@ -1,6 +1,7 @@
-/* islet_image_resolve keeps its answers per process (image.c): a name
- * moved to another image, or an image removed, is seen by the very next
- * resolve of the same process, however soon after the answer was kept. */
+/* islet_image_resolve and islet_image_open keep their answers per process
+ * (image.c): a name moved to another image, or an image removed, is seen by
+ * the very next resolve or open of the same process, however soon after
+ * the answer was kept. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -177,6 +178,42 @@ test_by_whole_id (void **ts)
   assert_int_equal (islet_imgstore_open (state, ref, &img, &err), -1);
 }
 
+/* An image opened by its id: the kept answer is a whole copy (each freed
+ * on its own), and the image's removal is seen by the next open. */
+static void
+test_open_kept (void **ts)
+{
+  struct islet_err err = { 0 };
+  struct islet_image img;
+  char path[256], hex[65], ref[80];
+
+  (void) ts;
+  image ('f', "docker.io/library/opened:1");
+  memset (hex, 'f', 64);
+  hex[64] = '\0';
+  snprintf (path, sizeof path, "%s/images/blobs/sha256/%s", state, hex);
+  put (path, "{\"config\":{\"Env\":[\"A=1\"],\"WorkingDir\":\"/w\",\"User\":\"7:8\"}}");
+  snprintf (ref, sizeof ref, "sha256:%s", hex);
+  settle ();
+  for (int i = 0; i < 3; i++)
+    {
+      assert_int_equal (islet_image_open (state, ref, &img, &err), 0);
+      assert_string_equal (img.name, ref);
+      assert_non_null (img.env);
+      assert_string_equal (img.env[0], "A=1");
+      assert_null (img.env[1]);
+      assert_string_equal (img.workdir, "/w");
+      assert_int_equal (img.uid, 7);
+      assert_int_equal (img.gid, 8);
+      assert_int_equal (img.n_layers, 0);
+      islet_image_fini (&img);
+    }
+  snprintf (path, sizeof path, "%s/images/meta/%s.json", state, hex);
+  assert_int_equal (unlink (path), 0);
+  assert_int_equal (islet_image_open (state, ref, &img, &err), -1);
+  assert_int_equal (err.kind, ISLET_E_NOTFOUND);
+}
+
 int
 main (void)
 {
@@ -184,6 +221,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_name_moved, setup, teardown),
     cmocka_unit_test_setup_teardown (test_image_removed, setup, teardown),
     cmocka_unit_test_setup_teardown (test_by_whole_id, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_open_kept, setup, teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
