@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -148,6 +149,7 @@ struct command
   int status;       /* read end: a start_failure if it could not start */
   int sfd;          /* SIGCHLD of the handler's children */
   pid_t supervisor; /* the handler's parent */
+  bool untold;      /* the supervisor has not heard "taken" yet */
 };
 
 /* The spec on `go`: this header, then `size` bytes of NUL-terminated
@@ -715,6 +717,28 @@ run_on_terminal (struct sandbox *sb, struct command *c, int conn, struct run_sta
   st->client_gone = r.client_gone;
 }
 
+/* The supervisor hears "taken" on sock, if it has not yet: before anything
+ * here can wait on the client, so that it serves other execs meanwhile. */
+static void
+tell_taken (struct command *c, int sock)
+{
+  if (c->untold && sock >= 0)
+    (void) !write (sock, "t", 1);
+  c->untold = false;
+}
+
+/* The command has its spec (or the exec ends without it): "s" on
+ * *started has the supervisor fork the next ready handler (and says
+ * "taken" with it, if not said yet). */
+static void
+started_close (struct command *c, int *started)
+{
+  if (*started >= 0)
+    (void) !write (*started, "s", 1);
+  c->untold = false;
+  close_fd (started);
+}
+
 /* Serve the request with the command's process, made already or now;
  * *started (if not -1) is closed once the command has its spec. */
 static void
@@ -729,14 +753,20 @@ command_run (struct sandbox *sb, struct command *c, int conn, json_t *req, int *
   uint64_t t0;
   bool sent;
 
-  if (exec_spec_parse (sb, req, &spec, &e) < 0
-      || (spec.has_stdin && !spec.stdin_stream && exec_spec_read_stdin (conn, &spec, &e) < 0))
+  if (exec_spec_parse (sb, req, &spec, &e) < 0)
     goto fail;
+  if (spec.has_stdin && !spec.stdin_stream)
+    {
+      tell_taken (c, *started);
+      if (exec_spec_read_stdin (conn, &spec, &e) < 0)
+        goto fail;
+    }
   t0 = islet_now_ns ();
   sent = command_go (c, &spec);
   if (!sent)
     {
       /* it is gone (or was never made): make one now, once */
+      tell_taken (c, *started);
       command_discard (c);
       if (command_prepare (sb, c, &e) < 0)
         goto fail;
@@ -747,7 +777,7 @@ command_run (struct sandbox *sb, struct command *c, int conn, json_t *req, int *
       islet_fail (&e, ISLET_E_SYSTEM, EPIPE, "enter the sandbox: the command's process is gone");
       goto fail;
     }
-  close_fd (started);
+  started_close (c, started);
   st.command = c->pid;
   c->pid = -1; /* the run's now: supervise reaps it */
   if (!spec.has_stdin)
@@ -808,7 +838,7 @@ command_run (struct sandbox *sb, struct command *c, int conn, json_t *req, int *
   return;
 
 fail:
-  close_fd (started);
+  started_close (c, started);
   reply_error (conn, &e);
   close (conn);
   command_discard (c);
@@ -839,16 +869,18 @@ serve_exec (struct sandbox *sb, int conn, json_t *req, unsigned seq)
  * or NULL (then *why says what it is not).  Bounded as the supervisor's
  * read is: a client that connects and says nothing holds no handler. */
 static json_t *
-accepted_request (int conn, struct islet_err *why)
+accepted_request (int conn, bool whole, struct islet_err *why)
 {
   struct timeval tv = { .tv_sec = 2 };
   json_t *req = NULL;
 
-  setsockopt (conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (!whole)
+    setsockopt (conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   if (islet_frame_recv_json (conn, &req, why) < 0)
     return NULL;
   tv.tv_sec = 0;
-  setsockopt (conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (!whole)
+    setsockopt (conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   if (json_is_object (req)
       && strcmp (json_string_value (json_object_get (req, "op")) ?: "", "exec") == 0)
     return req;
@@ -857,18 +889,37 @@ accepted_request (int conn, struct islet_err *why)
   return NULL;
 }
 
+/* Whether the connection's first frame is there whole (a client sends it
+ * in one call, most often before its connection is accepted): reading it
+ * then waits on nobody. */
+static bool
+frame_whole (int conn)
+{
+  unsigned char h[5];
+  int queued = 0;
+  uint64_t len;
+
+  if (recv (conn, h, sizeof h, MSG_PEEK | MSG_DONTWAIT) != (ssize_t) sizeof h
+      || ioctl (conn, FIONREAD, &queued) < 0)
+    return false;
+  len = h[0] | (uint64_t) h[1] << 8 | (uint64_t) h[2] << 16 | (uint64_t) h[3] << 24;
+  return queued >= 0 && (uint64_t) queued >= sizeof h + len;
+}
+
 /* Wait for the request: accepted on exec.sock (one hop and one wake-up of
  * another CPU fewer than through the supervisor), or passed by the
  * supervisor on sock (a client of ctl.sock).  -1: let go (sock closed).
  * The supervisor hears "taken" at once, before anything here can wait on
  * the client, so that it serves the next exec meanwhile. */
 static int
-ready_wait (struct sandbox *sb, int sock, int *conn, json_t **req, struct islet_err *why)
+ready_wait (struct sandbox *sb, int sock, struct command *c, int *conn, json_t **req,
+            struct islet_err *why)
 {
   struct pollfd p[2] = { { sock, POLLIN, 0 }, { sb->xfd, POLLIN, 0 } };
 
   for (unsigned tries = 0;; tries++)
     {
+      bool whole;
       int fd;
 
       if (poll (p, sb->xfd >= 0 ? 2 : 1, -1) < 0)
@@ -893,9 +944,15 @@ ready_wait (struct sandbox *sb, int sock, int *conn, json_t **req, struct islet_
         }
       close (sb->xfd);
       sb->xfd = -1;
-      (void) !write (sock, "t", 1);
+      /* a request there whole is read at once: the supervisor hears
+         "taken" only with the command's start ("s"), one wake-up of it
+         fewer */
+      whole = frame_whole (fd);
+      c->untold = true;
+      if (!whole)
+        tell_taken (c, sock);
       *conn = fd;
-      *req = accepted_request (fd, why);
+      *req = accepted_request (fd, whole, why);
       return 0;
     }
 }
@@ -914,7 +971,7 @@ exec_ready (struct sandbox *sb, int sock, unsigned seq)
   rc = handler_begin (sb, &c, seq, &begun);
   if (rc == 0 && command_prepare (sb, &c, &e) < 0)
     fprintf (stderr, "prepare an exec: %s\n", e.msg);
-  if (ready_wait (sb, sock, &conn, &req, &why) < 0)
+  if (ready_wait (sb, sock, &c, &conn, &req, &why) < 0)
     {
       /* let go unused */
       command_discard (&c);
@@ -924,7 +981,7 @@ exec_ready (struct sandbox *sb, int sock, unsigned seq)
     }
   if (req == NULL || rc < 0)
     {
-      close (sock);
+      started_close (&c, &sock);
       if (req == NULL)
         reply_error (conn, &why);
       else

@@ -322,10 +322,10 @@ ready_start (struct sandbox *sb, int lfd, int sfd)
   ready_since = islet_now_ns ();
 }
 
-/* The ready handler's socket: one byte when it has accepted an exec on
- * exec.sock itself (exec.sock is then ours again), its end once that
- * exec's command has started (make the next one ready), or its end
- * unused (it is gone). */
+/* The ready handler's socket: "t" when it has accepted an exec on
+ * exec.sock itself and may wait on its client (exec.sock is then ours
+ * again), "s" once that exec's command has started (make the next one
+ * ready), or its end (gone: unused, or after "t"). */
 static void
 ready_heard (struct sandbox *sb, int lfd, int sfd)
 {
@@ -335,7 +335,12 @@ ready_heard (struct sandbox *sb, int lfd, int sfd)
   if (read (ready_sock, &b, 1) == 1)
     {
       ready_taken = true;
-      return;
+      /* "s": its command has started, the next ready handler is wanted
+         now (a handler whose request came whole says only this: one
+         wake-up here per exec) */
+      if (b != 's')
+        return;
+      taken = true;
     }
   ready_stop ();
   if (taken)

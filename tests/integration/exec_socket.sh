@@ -6,7 +6,8 @@
 # nothing holds up no other exec; several execs at once each get their own
 # output and status; a paused sandbox refuses execs (no ready handler
 # accepts them meanwhile) and serves them again after a resume; the
-# socket is gone once the sandbox stops.
+# socket is gone once the sandbox stops; a client whose stdin stalls after
+# its request holds up no other exec either.
 source "$(dirname "$0")/../lib/integration.sh"
 it_init
 
@@ -68,6 +69,33 @@ done
 log "3 execs with a silent client connected: $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 kill "$silent" 2>/dev/null
 wait "$silent" 2>/dev/null || true
+
+# a request that comes whole with stdin to follow, which never does: the
+# handler reads the request at once, but tells the supervisor before it
+# waits on the stdin, so other execs are not held up behind it.  The ready
+# handler is stopped until the request is there, so that it finds it whole.
+sup=$(pgrep -f "islet-run $STATE $id" | head -1)
+[[ -n $sup ]] || fail "no supervisor for $id"
+wait_until 5 test "$(pgrep -c -P "$sup" -x islet-exec)" = 1 || fail "no ready exec handler alone"
+ready=$(pgrep -P "$sup" -x islet-exec)
+kill -STOP "$ready"
+"$IT_PY" -c '
+import json, socket, struct, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+body = json.dumps({"op": "exec", "argv": ["cat"], "stdin": True}).encode()
+s.sendall(struct.pack("<I", len(body)) + b"J" + body)
+time.sleep(30)' "$xsock" &
+stalled=$!
+sleep 0.3
+kill -CONT "$ready"
+for i in 1 2 3; do
+  out=$(timeout 10 "$ISLET_BIN" --state-dir "$STATE" exec "$id" -- echo "after stalled $i" </dev/null) \
+    || fail "exec $i with a client stalled on its stdin failed (held up?)"
+  expect_eq "exec $i with a client stalled on its stdin" "$out" "after stalled $i"
+done
+kill "$stalled" 2>/dev/null
+wait "$stalled" 2>/dev/null || true
 
 # six at once, each its own output and status
 for i in 1 2 3 4 5 6; do
