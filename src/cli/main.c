@@ -2,10 +2,12 @@
  * state directory; remote mode (--url, $ISLET_URL) drives a running isletd
  * through the same library calls (src/remote).  main only parses the global
  * options and routes to a subcommand. */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "islet/remote.h"
@@ -123,12 +125,34 @@ cli_local_server (struct cli *cli)
   return state_file_line (cli->state_dir, "isletd.url");
 }
 
+static char **main_argv; /* for the hand-over of a remote command */
+
+/* The static CLI cannot load libcurl: a remote command is run by
+ * islet-dynamic, the same CLI linked dynamically, with the same arguments.
+ * Done before the command reads anything (stdin stays unread). */
+static int
+remote_handoff (struct islet_err *err)
+{
+#ifdef ISLET_CLI_STATIC
+  cleanup_free char *twin = islet_program_path ("islet-dynamic");
+
+  fflush (NULL);
+  execv (twin, main_argv);
+  return islet_fail (err, ISLET_E_SYSTEM, errno, "run `%s` for the remote command", twin);
+#else
+  (void) err;
+  return 0;
+#endif
+}
+
 int
 cli_open_remote (struct cli *cli, const char *url, struct islet_err *err)
 {
   const char *env = getenv ("ISLET_API_KEY");
   cleanup_free char *file_key = NULL;
 
+  if (remote_handoff (err) < 0)
+    return -1;
   if (env == NULL || *env == '\0')
     env = file_key = state_file_line (cli->state_dir, "api-key");
   return islet_remote_open (url, env, &cli->ctx, err);
@@ -211,6 +235,9 @@ main (int argc, char **argv)
   cli.state_dir = state_dir (a.state_dir);
   cli.url = a.url;
   cli.own_status = c->own_status;
+  main_argv = argv;
+  if (cli.url != NULL && remote_handoff (&err) < 0)
+    return cli_report (&cli, &err);
   /* pos.v is NULL-terminated, so the subcommand gets a proper argv */
   status = c->fn (&cli, (int) pos.n - 1, pos.v + 1);
   if (cli.ctx != NULL)

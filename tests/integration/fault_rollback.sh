@@ -22,6 +22,12 @@ it_init
 [[ -n "${ISLET_FAULT_LIB:-}" ]] \
   || ISLET_FAULT_LIB=$(ls "${ISLET_BUILD:-$(dirname "$ISLET_BIN")}"/tests/libislet_fault.so 2>/dev/null || true)
 [[ -f "${ISLET_FAULT_LIB:-}" ]] || fail "no fault shim: set ISLET_FAULT_LIB to the built libislet_fault.so"
+# `islet` is a static program, which no LD_PRELOAD reaches: the CLI's
+# faults go to islet-dynamic, the same CLI linked dynamically, whose
+# program name the shim is then given for "islet" (an ASan build has no
+# islet-dynamic: its `islet` is dynamic).
+FAULT_CLI=$(dirname "$ISLET_BIN")/islet-dynamic
+[[ -x "$FAULT_CLI" ]] || FAULT_CLI=$ISLET_BIN
 # An ASan build wants its runtime first among the preloaded libraries.
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0
 
@@ -137,8 +143,9 @@ check_message () {
 attempt () {
   local dir=$1 family=$2 n=$3 prog=$4 flog=$STATE.fault
   rm -f "$flog"
+  [[ "$prog" != islet ]] || prog=$(basename "$FAULT_CLI")
   capture env LD_PRELOAD="$ISLET_FAULT_LIB" ISLET_FAULT="$family:$n:EIO:$prog" ISLET_FAULT_LOG="$flog" \
-    timeout 60 "$ISLET_BIN" --state-dir "$dir" create
+    timeout 60 "$FAULT_CLI" --state-dir "$dir" create
   FIRED=$(cat "$flog" 2>/dev/null || true)
   # after pivot_root the sandbox's init cannot reach the log: its error can
   # still say that the fault fired
