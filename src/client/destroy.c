@@ -22,7 +22,8 @@ local_destroy (void *self, const char *ref, bool force, struct islet_err *err)
       if (!force)
         return islet_fail (err, ISLET_E_CONFLICT, 0,
                            "sandbox `%s` is running: stop it first or force removal", info.id);
-      if (islet_sandbox_stop (ctx, info.id, err) < 0 && err->kind != ISLET_E_CONFLICT)
+      /* info is this moment's: not read a second time for the stop */
+      if (sandbox_stop_id (ctx, info.id, err) < 0 && err->kind != ISLET_E_CONFLICT)
         return -1;
     }
   sessions_drop (ctx, info.id);

@@ -587,25 +587,34 @@ local_start (void *self, const char *ref, struct islet_err *err)
   return spawn_supervisor (ctx, info.id, -1, err);
 }
 
+/* The stop of the sandbox id, already resolved: its supervisor asked over
+ * ctl.sock (ISLET_E_CONFLICT if it is not running). */
+int
+sandbox_stop_id (struct islet_ctx *ctx, const char *id, struct islet_err *err)
+{
+  cleanup_close int fd = -1;
+  cleanup_json json_t *req = NULL;
+  cleanup_json json_t *resp = NULL;
+
+  sessions_drop (ctx, id);
+  fd = sandbox_connect (ctx, id, err);
+  if (fd < 0)
+    return -1;
+  req = json_pack ("{s:s}", "op", "stop");
+  if (islet_frame_send_json (fd, req, err) < 0 || islet_frame_recv_json (fd, &resp, err) < 0)
+    return islet_wrap (err, "stop sandbox `%s`", id);
+  return islet_err_from_json (resp, err);
+}
+
 int
 local_stop (void *self, const char *ref, struct islet_err *err)
 {
   struct islet_ctx *ctx = self;
   struct islet_sandbox_info info;
-  cleanup_close int fd = -1;
-  cleanup_json json_t *req = NULL;
-  cleanup_json json_t *resp = NULL;
 
   if (islet_sandbox_get (ctx, ref, &info, err) < 0)
     return -1;
-  sessions_drop (ctx, info.id);
-  fd = sandbox_connect (ctx, info.id, err);
-  if (fd < 0)
-    return -1;
-  req = json_pack ("{s:s}", "op", "stop");
-  if (islet_frame_send_json (fd, req, err) < 0 || islet_frame_recv_json (fd, &resp, err) < 0)
-    return islet_wrap (err, "stop sandbox `%s`", info.id);
-  return islet_err_from_json (resp, err);
+  return sandbox_stop_id (ctx, info.id, err);
 }
 
 /* Remove what a sandbox holds on disk: its volume, its uid range, its

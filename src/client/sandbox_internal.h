@@ -59,6 +59,7 @@ int local_get (void *self, const char *ref, struct islet_sandbox_info *out, stru
 int local_list (void *self, struct islet_sandbox_info **out, size_t *n, struct islet_err *err);
 int local_start (void *self, const char *ref, struct islet_err *err);
 int local_stop (void *self, const char *ref, struct islet_err *err);
+int sandbox_stop_id (struct islet_ctx *ctx, const char *id, struct islet_err *err);
 /* pause.c */
 int local_pause (void *self, const char *ref, struct islet_err *err);
 int local_resume (void *self, const char *ref, struct islet_err *err);
