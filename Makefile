@@ -31,8 +31,8 @@ run: build
 	@echo "islet: a first sandbox (state in $(STATE)):"
 	$(BUILD)/islet --state-dir $(STATE) run --lang python --code 'import platform, os, numpy; print("hello from", platform.node(), "as uid", os.getuid(), "pid", os.getpid(), "with numpy", numpy.__version__)'
 	$(BUILD)/islet --state-dir $(STATE) run -- sh -c 'ls /; cat /etc/os-release | head -1'
-	@echo "isletd: the Daytona API (2 sandboxes made ahead for creates); Ctrl-C stops it, its sandboxes keep running:"
-	$(BUILD)/isletd --state-dir $(STATE) --create-pool 2
+	@echo "isletd: the Daytona API (2 sandboxes made ahead for creates, 2 for /v1/execute); Ctrl-C stops it, its sandboxes keep running:"
+	$(BUILD)/isletd --state-dir $(STATE)
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

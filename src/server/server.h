@@ -482,9 +482,14 @@ void reaper_stop (struct reaper *rp);
 
 /* ---- owned_pool.c: sandboxes made ahead for every create (the core's warm pool) ---- */
 #define CREATE_POOL_MAX 64
+/* isletd's default: a create of the default sandbox is answered from the
+ * pool; each pooled sandbox holds little memory but its disk limit in the
+ * disk pool (ARCHITECTURE.md, "The warm pool") */
+#define CREATE_POOL_DEFAULT 2
 struct create_pool;
-/* size 0: none (*out NULL).  Else the pool is isletd's: what one from
- * before holds removed, then filled by the pool's thread. */
+/* size 0: none (*out NULL), and a pool an isletd before left is removed.
+ * Else the pool is isletd's: what one from before holds removed, then
+ * filled by the pool's thread. */
 int create_pool_new (struct srv *srv, unsigned size, struct create_pool **out,
                      struct islet_err *err) ISLET_MUST_CHECK;
 /* The pool removed (a fill under way waited for). */
@@ -494,6 +499,7 @@ void create_pool_render (struct create_pool *p, FILE *f);
 
 /* ---- v1pool.c: sandboxes made ahead for /v1/execute, destroys after the answer ---- */
 #define V1POOL_MAX 16
+#define V1POOL_DEFAULT 2 /* isletd's default: each holds a waiting python */
 struct v1pool;
 /* size 0: none (*out NULL): every run makes and destroys its own, before
  * its answer. */

@@ -66,7 +66,7 @@ ISLETD_BIN=${ISLETD_BIN:-$(dirname "$ISLET_BIN")/isletd}
 d_start () {
   [[ -x $ISLETD_BIN ]] || return 0
   : >"$STATE.d.out"
-  "$ISLETD_BIN" --listen 127.0.0.1:0 --state-dir "$S2" >"$STATE.d.out" 2>"$STATE.d.err" </dev/null &
+  "$ISLETD_BIN" --listen 127.0.0.1:0 --state-dir "$S2" --create-pool 0 --v1-pool 0 >"$STATE.d.out" 2>"$STATE.d.err" </dev/null &
   D_PID=$!
   wait_until 20 grep -q 'serving the Daytona API at' "$STATE.d.out" || fail "isletd did not start: $(cat "$STATE.d.err")"
   D_URL=$(sed -n 's|^isletd: serving the Daytona API at \(http://[^ ]*\)/api$|\1|p' "$STATE.d.out")

@@ -10,6 +10,11 @@ SRV_PID=
 SRV_URL=
 SRV_KEY=
 SRV_ARGS=() # more options of isletd, set before srv_init
+# isletd's pools are on by default; the suite's servers (which count
+# sandboxes, processes and disk) run without them unless a test asks for
+# them: in SRV_ARGS (which come after these and win), or SRV_POOLS=() for
+# isletd's own defaults
+SRV_POOLS=(--create-pool 0 --v1-pool 0)
 
 # srv_start: start isletd (port 0: the kernel picks a free one) and wait,
 # at most 20 s, for the URL it prints.
@@ -22,7 +27,7 @@ srv_start () {
   # emptied here, not by the child's redirection, which may come after the
   # first look below: a restart would then read the previous isletd's URL
   : >"$STATE.srv.out"
-  "$ISLETD_BIN" --listen 127.0.0.1:0 --state-dir "$STATE" "${SRV_ARGS[@]}" >"$STATE.srv.out" 2>"$STATE.srv.err" </dev/null &
+  "$ISLETD_BIN" --listen 127.0.0.1:0 --state-dir "$STATE" "${SRV_POOLS[@]}" "${SRV_ARGS[@]}" >"$STATE.srv.out" 2>"$STATE.srv.err" </dev/null &
   SRV_PID=$!
   for (( i = 0; i < 200; i++ )); do
     SRV_URL=$(sed -n 's|^isletd: serving the Daytona API at \(http://[^ ]*\)/api$|\1|p' "$STATE.srv.out")

@@ -12,7 +12,8 @@
 #     sandboxes, also when it asks for a smaller pool or none, and also one
 #     a fill left half-done; a pool set by the user (islet system warm) is
 #     left to them by a start without a pool;
-#   - isletd's stop removes both pools.
+#   - isletd's stop removes both pools;
+#   - isletd's defaults are a create pool and a /v1 pool of 2 each.
 # Needs root.  Exit 0 pass, 1 fail, 77 skip.
 #   ISLET_BIN=build/islet bash tests/server/api_pool_ends.sh
 source "$(dirname "$0")/../lib/integration.sh"
@@ -174,5 +175,22 @@ srv_stop
 # shellcheck disable=SC2086
 gone $old
 expect_eq "no sandbox but the test's" "$(others)" ""
+
+log "isletd's default: a create pool and a /v1 pool of 2 each"
+SRV_POOLS=()
+SRV_ARGS=()
+srv_start
+expect_eq "the create pool's size" "$(gauge create_pool_size)" 2
+expect_eq "the /v1 pool's size" "$(gauge v1_pool_size)" 2
+wait_until 60 pool_has 2 || fail "the default pool has $(pooled | wc -l) of 2 after 60 s"
+wait_until 60 v1_has 2 || fail "the default /v1 pool has $(gauge v1_pool_ready) of 2 after 60 s"
+before=$(pooled)
+create '{}'
+grep -qx "$ID" <<<"$before" || fail "a create on isletd's defaults did not take a pooled sandbox"
+taken0=$(gauge v1_pool_taken_total)
+api POST /v1/execute "${J[@]}" -d '{"code": "print(1)"}'
+expect_code "/v1/execute on isletd's defaults" 200
+expect_eq "it took the /v1 pool's" "$(( $(gauge v1_pool_taken_total) - taken0 ))" 1
+srv_stop
 
 log "ok"

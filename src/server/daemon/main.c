@@ -87,9 +87,9 @@ usage (FILE *f)
            "  --insecure-registry HOST[:PORT]  pulls may speak plain HTTP to this registry\n"
            "                      (repeatable; loopback registries may without it)\n"
            "  --v1-pool N         keep N sandboxes (at most 16) ready for /v1/execute, and\n"
-           "                      destroy each run's after its answer (default 0: none)\n"
+           "                      destroy each run's after its answer (default 2; 0: none)\n"
            "  --create-pool N     keep N sandboxes (at most 64) ready for creates of the\n"
-           "                      default image, limits and network (default 0: none)\n"
+           "                      default image, limits and network (default 2; 0: none)\n"
            "  --sandbox-max NAME=N  the most one sandbox may ask for of a limit (repeatable;\n"
            "                      NAME: memory_mb 8192, cpu_millis 4000, pids 1024, disk_mb\n"
            "                      20480, timeout_s 3600, output_bytes 16 MiB, nofile 65536)\n"
@@ -791,6 +791,8 @@ main (int argc, char **argv)
     .listen = "127.0.0.1:7420",
     .state = getenv ("ISLET_STATE_DIR"),
     .audit = { 90, 1000000 },
+    .v1_pool = V1POOL_DEFAULT,
+    .create_pool = CREATE_POOL_DEFAULT,
     .b = { .own = ISLET_QUOTA_NONE, .dflt = ISLET_QUOTA_NONE, .ceiling = OWNED_CEILING_DEFAULT },
   };
   struct islet_err err;
