@@ -389,8 +389,13 @@ def pool_settled(c, srv, size, limit_s=10):
     die("isletd --v1-pool %d: not ready again within %d s: %r" % (size, limit_s, v))
 
 
+# isletd's defaults (--v1-pool, --create-pool), which the issue-16 lines
+# measure on a second isletd started without either option
 V1_POOL = 2
 CREATE_POOL = 2
+NO_POOLS = ["--create-pool", "0", "--v1-pool", "0"]
+CREATE_DEFAULT = "API create, default (create pool %d)" % CREATE_POOL
+V1_DEFAULT = "/v1/execute `print(1)`, default (v1 pool %d)" % V1_POOL
 
 
 def create_pool_counts(c, srv):
@@ -418,7 +423,7 @@ def create_paced(srv, gaps_ms, n):
     c = srv.conn()
     create_pool_settled(c, srv, CREATE_POOL, 60)
     out = {}
-    print("  isletd --create-pool %d, creates paced (no wait for the refill)    n   p50 ms   p90 ms   p99 ms  "
+    print("  default create pool (%d), creates paced (no wait for the refill)   n   p50 ms   p90 ms   p99 ms  "
           "pooled" % CREATE_POOL)
     for gap in gaps_ms:
         create_pool_settled(c, srv, CREATE_POOL, 60)
@@ -450,10 +455,11 @@ def turns16(c, srv, n, pool=None):
     """Issue 16's targets, each against a peer timed in the same rounds:
     API create against bwrap running /bin/true, execute `true` against a
     spawn of /bin/true, code-run and /v1/execute of print(1) against the
-    host's python3 -c 'print(1)' (the sandbox's python: the host's /usr),
-    /v1/execute also on a second isletd with --v1-pool (its request alone
-    timed; the refill and the destroy it leaves are waited for, untimed,
-    before the next line, so they never run under another line's timing);
+    host's python3 -c 'print(1)' (the sandbox's python: the host's /usr);
+    srv runs without pools (its lines are the no-pool ones), pool is isletd
+    as a user starts it, its default pools on (its request alone timed;
+    the refill and the destroy it leaves are waited for, untimed, before
+    the next line, so they never run under another line's timing);
     then create and execute with every CPU busy against the same quiet:
     the burners on the host (issue 16's line), then in sandboxes."""
     bwrap = shutil.which("bwrap")
@@ -505,18 +511,20 @@ def turns16(c, srv, n, pool=None):
         pool_settled(pc, pool, V1_POOL)
         return ms
 
-    steps = [("API create to started", create), ("bwrap run of /bin/true", lambda i: spawn([bwrap] + BWRAP_TRUE)),
-             ("API create to started, --create-pool %d" % CREATE_POOL, create_pooled),
+    steps = [("API create to started, no pool", create),
+             ("bwrap run of /bin/true", lambda i: spawn([bwrap] + BWRAP_TRUE)),
+             (CREATE_DEFAULT, create_pooled),
              ("toolbox execute `true`", execute), ("spawn of /bin/true", lambda i: spawn(["/bin/true"])),
              ("toolbox code-run python `print(1)`", code_run),
-             ("toolbox execute python3 -c 'print(1)'", execute_py), ("/v1/execute python `print(1)`", v1),
-             ("/v1/execute `print(1)`, --v1-pool %d" % V1_POOL, v1_pooled),
+             ("toolbox execute python3 -c 'print(1)'", execute_py),
+             ("/v1/execute python `print(1)`, no pool", v1),
+             (V1_DEFAULT, v1_pooled),
              ("host python3 -c 'print(1)'", lambda i: spawn([py, "-c", "print(1)"]))]
     if bwrap is None:
         print("  bwrap not installed: create is not compared")
         steps = [st for st in steps if not st[0].startswith("bwrap")]
     if pool is None:
-        steps = [st for st in steps if "-pool" not in st[0]]
+        steps = [st for st in steps if st[0] not in (CREATE_DEFAULT, V1_DEFAULT)]
     else:
         pool_settled(pc, pool, V1_POOL, 60)
         create_pool_settled(pc, pool, CREATE_POOL, 60)
@@ -613,7 +621,7 @@ def main():
     a = ap.parse_args()
     n = max(5, min(a.n, 1000))
 
-    srv = Server(a.isletd, a.state)
+    srv = Server(a.isletd, a.state, NO_POOLS)
     results, targets = {}, []
 
     def target(name, value, op, limit, unit):
@@ -623,9 +631,15 @@ def main():
         targets.append({"name": name, "value": value, "op": op, "limit": limit, "unit": unit,
                         "pass": ok})
 
+    def info_line(name, value, unit):
+        """A line beside the targets that is not one (a configuration that
+        is not isletd's default)."""
+        print("info  %-44s %10.2f %s" % (name, value, unit))
+        results.setdefault("info", {})[name] = value
+
     try:
         c = srv.conn()
-        print("isletd on loopback (%s), %d timed runs per latency" % (srv.url, n))
+        print("isletd on loopback (%s, without its pools), %d timed runs per latency" % (srv.url, n))
         print("                                                   n   p50 ms   p90 ms   p99 ms")
         results["http_floor"] = row("GET /api/sandbox (empty list): the HTTP floor",
                                     timed(lambda i: call(c, srv.key, "GET", "/api/sandbox"), n))
@@ -704,7 +718,7 @@ def main():
         t16 = None
         if a.turns:
             pool_state = tempfile.mkdtemp(prefix="islet-srv-v1pool.")
-            pool = Server(a.isletd, pool_state, ["--v1-pool", str(V1_POOL), "--create-pool", str(CREATE_POOL)])
+            pool = Server(a.isletd, pool_state)  # isletd's defaults
             try:
                 t16 = turns16(c, srv, max(5, n // 2), pool)
             finally:
@@ -743,11 +757,10 @@ def main():
         if t16:
             print("\ntargets (issue 16, each against a peer in the same rounds)")
             if "bwrap run of /bin/true" in t16:
-                ratio_target(target, "API create / bwrap's /bin/true, p50", t16["API create to started"],
-                             t16["bwrap run of /bin/true"], 0.5)
-                ratio_target(target, "API create, --create-pool %d / bwrap's /bin/true, p50" % CREATE_POOL,
-                             t16["API create to started, --create-pool %d" % CREATE_POOL],
-                             t16["bwrap run of /bin/true"], 0.5)
+                ratio_target(target, "API create (isletd's default) / bwrap's /bin/true, p50",
+                             t16[CREATE_DEFAULT], t16["bwrap run of /bin/true"], 0.5)
+                info_line("API create, no pool / bwrap's /bin/true, p50",
+                     t16["API create to started, no pool"]["p50"] / t16["bwrap run of /bin/true"]["p50"], "x")
             ratio_target(target, "execute `true` / spawn of /bin/true, p50", t16["toolbox execute `true`"],
                          t16["spawn of /bin/true"], 2)
             host = t16["host python3 -c 'print(1)'"]["p50"]
@@ -760,10 +773,10 @@ def main():
             print("      code-run - execute python3 -c 'print(1)', p50 %8.2f ms" %
                   (t16["toolbox code-run python `print(1)`"]["p50"] - exec_py))
             print("      execute python3 -c 'print(1)' - host python3, p50 %5.2f ms" % (exec_py - host))
-            target("/v1/execute print(1) - host python3, p50",
-                   t16["/v1/execute python `print(1)`"]["p50"] - host, "<=", 5, "ms")
-            target("/v1/execute print(1), --v1-pool - host python3, p50",
-                   t16["/v1/execute `print(1)`, --v1-pool %d" % V1_POOL]["p50"] - host, "<=", 5, "ms")
+            target("/v1/execute print(1) (isletd's default) - host python3, p50",
+                   t16[V1_DEFAULT]["p50"] - host, "<=", 5, "ms")
+            info_line("/v1/execute print(1), no pool - host python3, p50",
+                 t16["/v1/execute python `print(1)`, no pool"]["p50"] - host, "ms")
             ratio_target(target, "create loaded / quiet, p50", t16["load: create loaded"],
                          t16["load: create quiet"], 2)
             ratio_target(target, "execute loaded / quiet, p50", t16["load: execute loaded"],
