@@ -185,6 +185,12 @@ int islet_sandbox_set_network (struct islet_ctx *ctx, const char *ref, const str
 int islet_sandbox_destroy (struct islet_ctx *ctx, const char *id, bool force,
                            struct islet_err *err) ISLET_MUST_CHECK;
 
+/* A sandbox made ahead and handed out now (isletd's /v1 pool): the times of
+ * its /, /workspace, /tmp, /var/tmp, /root and /home set to now, as a
+ * take from the warm pool sets them, so that they are not the fill's. */
+int islet_sandbox_touch (struct islet_ctx *ctx, const char *id,
+                         struct islet_err *err) ISLET_MUST_CHECK;
+
 /* The warm pool: started sandboxes kept ready, so that a create with no
  * name, the default image and the default limits takes one (about the cost
  * of an exec) instead of starting one; a background refill then starts a

@@ -287,6 +287,17 @@ touch_root (int conn, struct islet_err *err)
   return 0;
 }
 
+int
+islet_sandbox_touch (struct islet_ctx *ctx, const char *id, struct islet_err *err)
+{
+  cleanup_close int conn = -1;
+
+  if (!CTX_LOCAL (ctx))
+    return backend_refuse (ctx, "a sandbox's times", err);
+  conn = sandbox_connect (ctx, id, err);
+  return conn < 0 ? -1 : touch_root (conn, err);
+}
+
 /* After a take (taken: 1, 0 none was ready, -1 the claim refused): the
  * ctx's refill call, else a detached islet-run. */
 static void

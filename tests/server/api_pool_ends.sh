@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # isletd's pools (--create-pool, --v1-pool) hold nothing no one asked for,
 # and a pooled sandbox is what a cold create would give:
-#   - a pooled create's /, /workspace, /tmp ... have the take's times, not
-#     the fill's;
+#   - a pooled create's (and a pooled /v1/execute's) /, /workspace, /tmp
+#     ... have the take's times, not the fill's;
 #   - with --default-network all the create pool and the /v1 pool hold
 #     sandboxes of that network, which a create of the default takes (the
 #     mode's rules hold in them); a create that asks for none makes its own;
@@ -90,10 +90,19 @@ api -k "$ONE" GET /api/sandbox
 expect_body "the key sees its one sandbox" "[.items[].id] == [\"$mine\"]"
 api -k "$ONE" DELETE "/api/sandbox/$mine"
 expect_code "delete the key's sandbox" 200
+sleep 2.2 # the /v1 pool's fill times are then at least two seconds old
 taken0=$(gauge v1_pool_taken_total)
-api -k "$ONE" POST /v1/execute "${J[@]}" -d '{"code": "print(1)"}'
+t0=$(date +%s) # the /v1 pool was full before the sleep above
+api -k "$ONE" POST /v1/execute "${J[@]}" \
+  -d '{"code": "import os\nfor d in (\"/\", \"/workspace\", \"/tmp\", \"/var/tmp\", \"/root\", \"/home\"):\n    print(int(os.stat(d).st_mtime), d)"}'
 expect_code "the key's /v1/execute, with both pools full" 200
 expect_eq "it took the /v1 pool's" "$(( $(gauge v1_pool_taken_total) - taken0 ))" 1
+log "$(jq -r .stdout <<<"$BODY" | tr '\n' ';')"
+while read -r mtime name; do
+  [[ -n "$name" ]] || continue
+  expect_range "/v1/execute: $name's mtime" "$mtime" "$t0" $(( $(date +%s) + 1 ))
+done < <(jq -r .stdout <<<"$BODY")
+expect_eq "/v1/execute: six directories" "$(jq -r .stdout <<<"$BODY" | grep -c .)" 6
 srv_stop
 
 log "with --default-network all both pools hold sandboxes of that network"

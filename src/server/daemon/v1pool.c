@@ -280,6 +280,13 @@ take (struct v1pool *p, const struct owner *k, const struct islet_limits *l,
   pthread_mutex_unlock (&p->lock);
   if (!got)
     return 0;
+  /* its first directories' times the take's, not the fill's; one whose
+   * supervisor does not answer is of no use: the run makes its own */
+  if (islet_sandbox_touch (p->srv->ctx, sl->id, err) < 0)
+    {
+      slot_drop (p->srv, sl);
+      return 0;
+    }
   if (owned_scratch_adopt (k, l, sl->id, err) == 0
       || (err->kind == ISLET_E_LIMIT && flush_key (p, k->key_id) > 0
           && owned_scratch_adopt (k, l, sl->id, err) == 0))
