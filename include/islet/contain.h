@@ -78,6 +78,14 @@ struct islet_image
  * store (oci.h) by id, id prefix or name. */
 int islet_image_open (const char *state_dir, const char *name, struct islet_image *out,
                       struct islet_err *err) ISLET_MUST_CHECK;
+/* The same in two steps, for a sandbox's supervisor, which reads what its
+ * init needs (the layers) before the init starts and the rest while it
+ * starts: env, workdir, uid and gid are set by islet_image_read_config
+ * (nothing to do for host). */
+int islet_image_open_root (const char *state_dir, const char *name, struct islet_image *out,
+                           struct islet_err *err) ISLET_MUST_CHECK;
+int islet_image_read_config (const char *state_dir, struct islet_image *img,
+                             struct islet_err *err) ISLET_MUST_CHECK;
 void islet_image_fini (struct islet_image *img);
 /* Rename the directory tmp, built aside, to dst (0755), once its files are
  * on disk if sync, so that dst exists only whole; on failure tmp is removed. */

@@ -95,6 +95,14 @@ int islet_imgstore_flock (const char *state_dir, const char *name, int op,
 /* Find an image by name (normalised), id, or an id prefix of 12 digits or more. */
 int islet_imgstore_open (const char *state_dir, const char *ref, struct islet_oci_image *out,
                          struct islet_err *err) ISLET_MUST_CHECK;
+/* The same in two steps: the record alone (config NULL), then the
+ * "config" object of the config blob digest (the record's "config", which
+ * is also the image's id), a new reference; NULL with err on failure.  A
+ * sandbox's supervisor reads the config while its init starts. */
+int islet_imgstore_open_record (const char *state_dir, const char *ref, struct islet_oci_image *out,
+                                struct islet_err *err) ISLET_MUST_CHECK;
+json_t *islet_imgstore_read_config (const char *state_dir, const char *digest,
+                                    struct islet_err *err);
 void islet_oci_image_fini (struct islet_oci_image *img);
 /* Every image, with its layers' sizes (each shared layer counted once in
  * "layers_bytes_total"), as JSON. */

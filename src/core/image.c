@@ -24,6 +24,7 @@
 
 #include "islet/contain.h"
 #include "islet/oci.h"
+#include "islet/proto.h"
 #include "islet/util.h"
 
 #define HOST_IMAGE "host"
@@ -389,30 +390,54 @@ opened_put (const char *state_dir, const char *name, const struct stat *st,
   pthread_mutex_unlock (&opened_lock);
 }
 
+/* An OCI image's layers, from its record alone. */
 static int
-open_oci (const char *state_dir, const char *name, struct islet_image *out, struct islet_err *err)
+open_oci_root (const char *state_dir, const char *name, struct islet_image *out,
+               struct islet_err *err)
 {
   struct islet_oci_image img;
-  json_t *env, *e;
-  const char *wd;
-  cleanup_free char *user = NULL;
-  size_t i;
 
-  if (islet_imgstore_open (state_dir, name, &img, err) < 0)
+  if (islet_imgstore_open_record (state_dir, name, &img, err) < 0)
     return -1;
   out->name = islet_xstrdup (img.id);
   out->layers = img.layers;
   out->n_layers = img.n_layers;
   img.layers = NULL;
-  env = json_object_get (img.config, "Env");
-  out->env = islet_xcalloc (json_array_size (env) + 1, sizeof *out->env);
-  json_array_foreach (env, i, e) out->env[i] = islet_xstrdup (json_string_value (e) ?: "");
-  wd = json_string_value (json_object_get (img.config, "WorkingDir"));
-  out->workdir = wd && *wd ? islet_xstrdup (wd) : NULL;
-  wd = json_string_value (json_object_get (img.config, "User"));
-  user = islet_xstrdup (wd ? wd : "");
   islet_oci_image_fini (&img);
-  if (user && *user && parse_user (out, user, err) < 0)
+  return 0;
+}
+
+int
+islet_image_read_config (const char *state_dir, struct islet_image *img, struct islet_err *err)
+{
+  cleanup_json json_t *config = NULL;
+  cleanup_free char *user = NULL;
+  json_t *env, *e;
+  const char *wd;
+  size_t i;
+
+  if (img->layers == NULL || img->env != NULL)
+    return 0; /* host, or read already */
+  /* an image's id is its config's digest */
+  config = islet_imgstore_read_config (state_dir, img->name, err);
+  if (config == NULL)
+    return -1;
+  env = json_object_get (config, "Env");
+  img->env = islet_xcalloc (json_array_size (env) + 1, sizeof *img->env);
+  json_array_foreach (env, i, e) img->env[i] = islet_xstrdup (json_string_value (e) ?: "");
+  wd = json_string_value (json_object_get (config, "WorkingDir"));
+  img->workdir = wd && *wd ? islet_xstrdup (wd) : NULL;
+  wd = json_string_value (json_object_get (config, "User"));
+  user = islet_xstrdup (wd ? wd : "");
+  return *user ? parse_user (img, user, err) : 0;
+}
+
+static int
+open_oci (const char *state_dir, const char *name, struct islet_image *out, struct islet_err *err)
+{
+  if (open_oci_root (state_dir, name, out, err) < 0)
+    return -1;
+  if (islet_image_read_config (state_dir, out, err) < 0)
     {
       islet_image_fini (out);
       return -1;
@@ -437,6 +462,18 @@ open_oci_kept (const char *state_dir, const char *name, struct islet_image *out,
   if (known)
     opened_put (state_dir, name, &st, out);
   return 0;
+}
+
+int
+islet_image_open_root (const char *state_dir, const char *name, struct islet_image *out,
+                       struct islet_err *err)
+{
+  if (name && *name && strcmp (name, HOST_IMAGE) != 0)
+    {
+      *out = (struct islet_image){ 0 };
+      return open_oci_root (state_dir, name, out, err);
+    }
+  return islet_image_open (state_dir, name, out, err);
 }
 
 int

@@ -167,10 +167,42 @@ int
 islet_imgstore_open (const char *state_dir, const char *ref, struct islet_oci_image *out,
                      struct islet_err *err)
 {
-  cleanup_json json_t *all = NULL;
+  if (islet_imgstore_open_record (state_dir, ref, out, err) < 0)
+    return -1;
+  out->config = islet_imgstore_read_config (
+      state_dir, json_string_value (json_object_get (out->record, "config")), err);
+  if (out->config == NULL)
+    {
+      islet_oci_image_fini (out);
+      return -1;
+    }
+  return 0;
+}
+
+json_t *
+islet_imgstore_read_config (const char *state_dir, const char *digest, struct islet_err *err)
+{
+  cleanup_free char *cfgpath = islet_imgstore_blob_path (state_dir, digest);
   cleanup_json json_t *cfg = NULL;
+  json_t *config;
+
+  if (cfgpath == NULL)
+    return islet_fail (err, ISLET_E_NOTFOUND, 0, "the image config blob `%s` is missing",
+                       digest ? digest : "(none)"),
+           NULL;
+  cfg = load_json (cfgpath, err);
+  if (cfg == NULL)
+    return NULL;
+  config = json_object_get (cfg, "config");
+  return config ? json_incref (config) : json_object ();
+}
+
+int
+islet_imgstore_open_record (const char *state_dir, const char *ref, struct islet_oci_image *out,
+                            struct islet_err *err)
+{
+  cleanup_json json_t *all = NULL;
   cleanup_json json_t *own = NULL;
-  cleanup_free char *cfgpath = NULL;
   json_t *rec, *layers, *l;
   size_t i;
 
@@ -181,13 +213,6 @@ islet_imgstore_open (const char *state_dir, const char *ref, struct islet_oci_im
           || (rec = find_record (all, ref, err)) == NULL))
     return -1;
   snprintf (out->id, sizeof out->id, "%s", json_string_value (json_object_get (rec, "id")));
-  cfgpath = islet_imgstore_blob_path (state_dir,
-                                      json_string_value (json_object_get (rec, "config")));
-  if (cfgpath == NULL)
-    return islet_fail (err, ISLET_E_NOTFOUND, 0, "image `%s`: its config blob is missing", ref);
-  cfg = load_json (cfgpath, err);
-  if (cfg == NULL)
-    return -1;
   layers = json_object_get (rec, "layers");
   out->layers = islet_xcalloc (json_array_size (layers) + 1, sizeof *out->layers);
   json_array_foreach (layers, i, l)
@@ -200,9 +225,6 @@ islet_imgstore_open (const char *state_dir, const char *ref, struct islet_oci_im
       }
     out->layers[out->n_layers++] = islet_xasprintf ("%s/images/layers/%s", state_dir, dg + 7);
   }
-  out->config = json_incref (json_object_get (cfg, "config"));
-  if (out->config == NULL)
-    out->config = json_object ();
   out->record = json_incref (rec);
   return 0;
 }

@@ -206,7 +206,9 @@ sandbox_start_init (struct sandbox *sb, struct islet_idmap_ahead *idmap, struct 
     }
   close (sv[1]);
   sb->init_pid = pid;
-  if (needs_idmap (sb) && send_userns (sb, sv[0], idmap, err) < 0)
+  /* the image's config is for execs, not the init: read meanwhile too */
+  if ((needs_idmap (sb) && send_userns (sb, sv[0], idmap, err) < 0)
+      || islet_image_read_config (sb->state_dir, &sb->image, err) < 0)
     {
       close (sv[0]);
       return -1;

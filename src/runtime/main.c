@@ -147,7 +147,8 @@ load_config (struct sandbox *sb, struct islet_err *err)
   sb->limits = info.limits;
   sb->net = info.net;
   sb->build = info.build;
-  if (islet_image_open (sb->state_dir, info.image, &sb->image, err) < 0)
+  /* the rest (env, workdir, user) while the init starts (init.c) */
+  if (islet_image_open_root (sb->state_dir, info.image, &sb->image, err) < 0)
     return -1;
   return 0;
 }
