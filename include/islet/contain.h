@@ -41,14 +41,19 @@ struct islet_idmap_ahead
 {
   int userns; /* the namespace's fd */
   int pidfd;  /* its holder's */
+  pid_t pid;
   void *stack;
 };
 #define ISLET_IDMAP_AHEAD_NONE                                                                     \
   {                                                                                                \
-    .userns = -1, .pidfd = -1, .stack = NULL                                                       \
+    .userns = -1, .pidfd = -1, .pid = 0, .stack = NULL                                             \
   }
 int islet_idmap_ahead (uint32_t base, struct islet_idmap_ahead *a,
                        struct islet_err *err) ISLET_MUST_CHECK;
+/* The same in two steps: the holder's clone, then its maps and the fd. */
+int islet_idmap_ahead_clone (struct islet_idmap_ahead *a, struct islet_err *err) ISLET_MUST_CHECK;
+int islet_idmap_ahead_map (uint32_t base, struct islet_idmap_ahead *a,
+                           struct islet_err *err) ISLET_MUST_CHECK;
 void islet_idmap_ahead_end (struct islet_idmap_ahead *a);
 
 /* ---- image.c: what a sandbox's root is made of ---- */

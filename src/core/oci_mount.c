@@ -125,8 +125,14 @@ islet_idmap_userns (uint32_t base, struct islet_err *err)
 int
 islet_idmap_ahead (uint32_t base, struct islet_idmap_ahead *a, struct islet_err *err)
 {
-  pid_t pid;
+  if (islet_idmap_ahead_clone (a, err) < 0)
+    return -1;
+  return islet_idmap_ahead_map (base, a, err);
+}
 
+int
+islet_idmap_ahead_clone (struct islet_idmap_ahead *a, struct islet_err *err)
+{
   *a = (struct islet_idmap_ahead) ISLET_IDMAP_AHEAD_NONE;
   a->stack = mmap (NULL, AHEAD_STACK, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
@@ -136,15 +142,21 @@ islet_idmap_ahead (uint32_t base, struct islet_idmap_ahead *a, struct islet_err 
       return islet_fail (err, ISLET_E_SYSTEM, errno, "map a stack for the idmap's holder");
     }
   /* the caller's pids are /proc's: clone's answer is the pid to write at */
-  pid = clone (hold_userns, (char *) a->stack + AHEAD_STACK,
-               CLONE_VM | CLONE_NEWUSER | CLONE_PIDFD | SIGCHLD, NULL, &a->pidfd);
-  if (pid < 0)
+  a->pid = clone (hold_userns, (char *) a->stack + AHEAD_STACK,
+                  CLONE_VM | CLONE_NEWUSER | CLONE_PIDFD | SIGCHLD, NULL, &a->pidfd);
+  if (a->pid < 0)
     {
       islet_fail (err, ISLET_E_SYSTEM, errno, "make a user namespace for the image's layers");
       islet_idmap_ahead_end (a);
       return -1;
     }
-  a->userns = open_mapped (pid, base, err);
+  return 0;
+}
+
+int
+islet_idmap_ahead_map (uint32_t base, struct islet_idmap_ahead *a, struct islet_err *err)
+{
+  a->userns = open_mapped (a->pid, base, err);
   /* killed now, reaped later: the namespace lives on in the fd */
   (void) syscall (SYS_pidfd_send_signal, a->pidfd, SIGKILL, NULL, 0);
   if (a->userns < 0)

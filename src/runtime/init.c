@@ -73,10 +73,13 @@ await_maps (void *arg, struct islet_err *err)
 
 /* The init's idmapped mounts (an image's layers, volumes) need a user
  * namespace mapped to the sandbox's range before the init has its own.
- * The supervisor makes it (islet_idmap_ahead) right after the clone, while
- * the init enters its cgroup, brings lo up and makes its stage, and sends
- * it over the sync socket: made before the clone, it was on the create's
- * path; the init takes it when its first idmapped mount needs it. */
+ * The supervisor clones its holder just before the init (a clone right
+ * after it would wait for the init's move into its cgroup, which holds the
+ * kernel's fork lock through an RCU grace period), then writes its maps,
+ * opens it and sends it over the sync socket while the init enters its
+ * cgroup, brings lo up and makes its stage: the init takes it when its
+ * first idmapped mount needs it.  Made whole before the clone, it was all
+ * on the create's path. */
 static bool
 needs_idmap (const struct sandbox *sb)
 {
@@ -103,7 +106,7 @@ send_userns (struct sandbox *sb, int sync, struct islet_idmap_ahead *idmap, stru
 {
   char msg = SYNC_USERNS;
 
-  if (islet_idmap_ahead (sb->uid_base, idmap, err) < 0)
+  if (islet_idmap_ahead_map (sb->uid_base, idmap, err) < 0)
     return -1;
   if (islet_send_fd (sync, &msg, 1, idmap->userns, 0) < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "send the idmapped mounts' user namespace");
@@ -186,6 +189,8 @@ sandbox_start_init (struct sandbox *sb, struct islet_idmap_ahead *idmap, struct 
   pid_t pid;
   ssize_t n;
 
+  if (needs_idmap (sb) && islet_idmap_ahead_clone (idmap, err) < 0)
+    return -1;
   if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "socketpair");
   /* clone(2) without a new stack behaves like fork, with new namespaces. */
