@@ -264,7 +264,9 @@ static inline void
 target (json_t *targets, const char *name, double value, const char *op, double limit,
         const char *unit)
 {
-  bool ok = strcmp (op, "<=") == 0 ? value <= limit : value < limit;
+  bool ok = strcmp (op, "<=") == 0   ? value <= limit
+            : strcmp (op, ">=") == 0 ? value >= limit
+                                     : value < limit;
   printf ("%s  %-40s %10.2f %s (target %s %.2f %s)\n", ok ? "PASS" : "MISS", name, value, unit, op,
           limit, unit);
   json_array_append_new (targets,
