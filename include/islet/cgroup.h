@@ -63,6 +63,16 @@ int islet_cg_open (const char *name, struct islet_cg **out, struct islet_err *er
 int islet_cg_create_child (struct islet_cg *parent, const char *name, struct islet_cg **out,
                            struct islet_err *err) ISLET_MUST_CHECK;
 
+/* The same for processes whose memory needs no counter of its own (a
+ * sandbox's init, file agent, exec handlers' draining): on v1 it is made in
+ * every hierarchy but memory's, where they stay in the parent's group (v2
+ * keeps no process in an inner group: there it is a plain child).  Each
+ * memory group costs the kernel a slot per mounted file system on the host
+ * (the shrinkers' map, about 1 KiB per 64 superblocks), so this saves the
+ * most per idle sandbox of all its kernel objects. */
+int islet_cg_create_child_nomem (struct islet_cg *parent, const char *name, struct islet_cg **out,
+                                 struct islet_err *err) ISLET_MUST_CHECK;
+
 /* islet's control path's CPU group, beside the sandboxes' (not below them),
  * at ISLET_CG_CONTROL_WEIGHT times the default weight.  The caller's whole
  * process joins it; what it forks after inherits it. */

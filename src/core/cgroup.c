@@ -310,7 +310,7 @@ cg_ctrl_fd (const struct islet_cg *cg, enum cg_ctrl ctrl)
 {
   for (size_t i = 0; i < cg->n; i++)
     if (cg->dir[i].ctrls & CG_BIT (ctrl))
-      return cg->dir[i].fd;
+      return cg->dir[i].parents ? -1 : cg->dir[i].fd;
   return -1;
 }
 
@@ -347,8 +347,8 @@ make_dirs (struct islet_cg *cg, const struct islet_cg *parent, struct islet_err 
       const char *path = parent ? strrchr (d->path, '/') + 1 : d->path;
       int r;
 
-      if (parent && at < 0)
-        continue; /* the parent is missing in this hierarchy */
+      if ((parent && at < 0) || d->parents)
+        continue; /* the parent is missing in this hierarchy, or stands in */
       r = mkdirat (at, path, 0755);
       if (r < 0 && errno == ENOENT && !parent)
         {
@@ -460,6 +460,47 @@ islet_cg_create_child (struct islet_cg *parent, const char *name, struct islet_c
     return islet_wrap (err, "create a child of cgroup `%s`", parent->rel);
   cg = cg_new_child (parent, name);
   if (make_dirs (cg, parent, err) < 0 || (cg->be->init_child && cg->be->init_child (cg, err) < 0))
+    {
+      unmake_dirs (cg);
+      islet_wrap (err, "create cgroup `%s`", cg->rel);
+      islet_cg_free (cg);
+      return -1;
+    }
+  *out = cg;
+  return 0;
+}
+
+int
+islet_cg_create_child_nomem (struct islet_cg *parent, const char *name, struct islet_cg **out,
+                             struct islet_err *err)
+{
+  struct islet_cg *cg;
+
+  if (parent->be->version != ISLET_CG_V1)
+    return islet_cg_create_child (parent, name, out, err);
+  if (check_name (name, err) < 0)
+    return islet_wrap (err, "create a child of cgroup `%s`", parent->rel);
+  cg = cg_new_child (parent, name);
+  for (size_t i = 0; i < cg->n; i++)
+    {
+      struct cg_dir *d = &cg->dir[i];
+
+      if (!(d->ctrls & CG_BIT (CG_MEMORY)) || parent->dir[i].fd < 0)
+        continue;
+      free (d->path);
+      d->path = islet_xstrdup (parent->dir[i].path);
+      d->parents = true;
+      d->fd = fcntl (parent->dir[i].fd, F_DUPFD_CLOEXEC, 3);
+      if (d->fd < 0)
+        {
+          islet_fail (err, ISLET_E_SYSTEM, errno, "dup the fd of `%s`", d->path);
+          islet_cg_free (cg);
+          return -1;
+        }
+    }
+  /* v1's init_child is the memory group's socket accounting: the parent's
+     already is on, bounded by its limit */
+  if (make_dirs (cg, parent, err) < 0)
     {
       unmake_dirs (cg);
       islet_wrap (err, "create cgroup `%s`", cg->rel);
@@ -699,7 +740,7 @@ islet_cg_destroy (struct islet_cg *cg, struct islet_err *err)
     {
       struct islet_err *e = ret < 0 ? &later : err;
 
-      if (cg->dir[i].fd < 0)
+      if (cg->dir[i].fd < 0 || cg->dir[i].parents)
         continue;
       /* Children first; in cgroupfs a group's files go with its rmdir. */
       if (walk_at (cg->dir[i].fd, 0, NULL, rmdir_child, &timeout, e) < 0

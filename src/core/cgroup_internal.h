@@ -73,6 +73,7 @@ struct cg_dir
   int fd;         /* O_PATH fd of it; -1 if the group is missing there */
   unsigned ctrls; /* controllers this hierarchy carries */
   bool made;      /* created by this handle: undone if creation fails */
+  bool parents;   /* the parent's own group (islet_cg_create_child_nomem): never removed */
 };
 
 struct cg_backend;

@@ -262,7 +262,8 @@ cg_count_procs (const struct islet_cg *cg, int sig, size_t *count, struct islet_
   struct procs_ctx ctx = { sig, 0 };
 
   for (size_t i = 0; i < cg->n; i++)
-    if (cg->dir[i].fd >= 0 && cg_walk (cg->dir[i].fd, visit_procs, &ctx, err) < 0)
+    if (cg->dir[i].fd >= 0 && !cg->dir[i].parents
+        && cg_walk (cg->dir[i].fd, visit_procs, &ctx, err) < 0)
       return -1;
   *count = ctx.count;
   return 0;

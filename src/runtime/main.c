@@ -427,8 +427,8 @@ start (struct sandbox *sb, struct islet_err *err)
     return islet_wrap (err, "remove the stale cgroup of `%s`", sb->id);
   if (islet_cg_create (sb->id, &cgl, &sb->cg, err) < 0)
     return -1;
-  if (islet_cg_create_child (sb->cg, "init", &sb->init_cg, err) < 0
-      || islet_cg_create_child (sb->cg, "io", &sb->io_cg, err) < 0)
+  if (islet_cg_create_child_nomem (sb->cg, "init", &sb->init_cg, err) < 0
+      || islet_cg_create_child_nomem (sb->cg, "io", &sb->io_cg, err) < 0)
     return -1;
   if (net_slot_take (sb, err) < 0)
     return -1;

@@ -721,6 +721,48 @@ test_v1_socket_memory (void **state)
   assert_true (tree_clean_at (fake.root, false));
 }
 
+/* A child for the init and the handlers' draining: on v1 no memory group
+   of its own (each costs the kernel a slot per host superblock), its
+   processes in the parent's; the parent's socket accounting untouched,
+   its memory group never removed with the child. */
+static void
+test_v1_child_nomem (void **state)
+{
+  struct islet_cg *cg = NULL, *child = NULL, *v2 = NULL, *v2child = NULL;
+  struct islet_err e;
+  size_t n;
+
+  fake_setup (ISLET_CG_V1, F_COMOUNT | F_TCPMEM, NULL, NULL);
+  assert_int_equal (islet_cg_create ("t1", &limits, &cg, &e), 0);
+  assert_int_equal (islet_cg_create_child_nomem (cg, "init", &child, &e), 0);
+  assert_null (get ("memory/islet/t1/init/cgroup.procs"));
+  assert_non_null (get ("pids/islet/t1/init/cgroup.procs"));
+  assert_string_equal (get ("memory/islet/t1/memory.kmem.tcp.limit_in_bytes"), "67108864");
+  fake.nlog = 0;
+  assert_int_equal (islet_cg_enter (child, 0, &e), 0);
+  ASSERT_LOG ("memory/islet/t1/cgroup.procs=0", "cpu,cpuacct/islet/t1/init/cgroup.procs=0",
+              "pids/islet/t1/init/cgroup.procs=0", "freezer/islet/t1/init/cgroup.procs=0");
+  /* the parent's processes are not the child's */
+  put ("memory/islet/t1/cgroup.procs", "999999999\n");
+  assert_int_equal (cg_count_procs (child, 0, &n, &e), 0);
+  assert_int_equal (n, 0);
+  put ("memory/islet/t1/cgroup.procs", "");
+  assert_int_equal (islet_cg_destroy (child, &e), 0);
+  assert_non_null (get ("memory/islet/t1/memory.limit_in_bytes"));
+  assert_null (get ("pids/islet/t1/init/cgroup.procs"));
+  assert_int_equal (islet_cg_destroy (cg, &e), 0);
+  assert_true (tree_clean_at (fake.root, false));
+
+  /* v2 keeps no process in an inner group: a plain child there */
+  fake_teardown (state);
+  fake_setup (ISLET_CG_V2, 0, "cpuset cpu io memory pids\n", "cpu\n");
+  assert_int_equal (islet_cg_create ("t1", &limits, &v2, &e), 0);
+  assert_int_equal (islet_cg_create_child_nomem (v2, "init", &v2child, &e), 0);
+  assert_non_null (get ("islet/t1/init/cgroup.procs"));
+  islet_cg_free (v2child);
+  assert_int_equal (islet_cg_destroy (v2, &e), 0);
+}
+
 /* Separate cpu and cpuacct, no swap accounting, no pids hierarchy. */
 static void
 test_v1_sparse (void **state)
@@ -1059,6 +1101,7 @@ main (void)
     cmocka_unit_test_teardown (test_v2_no_cpu, fake_teardown),
     cmocka_unit_test_teardown (test_v1_fake, fake_teardown),
     cmocka_unit_test_teardown (test_v1_socket_memory, fake_teardown),
+    cmocka_unit_test_teardown (test_v1_child_nomem, fake_teardown),
     cmocka_unit_test_teardown (test_v1_sparse, fake_teardown),
     cmocka_unit_test_teardown (test_bad_input, fake_teardown),
     cmocka_unit_test_teardown (test_fault_v2, fake_teardown),
