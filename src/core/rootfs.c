@@ -92,14 +92,28 @@ setup_proc (const char *root, struct islet_err *err)
       if (access (p, F_OK) == 0 && do_mount (null, p, NULL, MS_BIND, NULL, err) < 0)
         return -1;
     }
-  for (size_t i = 0; i < sizeof proc_masked_dirs / sizeof proc_masked_dirs[0]; i++)
+  /* one empty tmpfs for them all, bound on the rest: every superblock a
+     sandbox holds costs each memory cgroup on the host a slot (a memcg-aware
+     shrinker each) */
+  for (size_t i = 0, masked = SIZE_MAX; i < sizeof proc_masked_dirs / sizeof proc_masked_dirs[0];
+       i++)
     {
       cleanup_free char *p = islet_xasprintf ("%s/%s", proc, proc_masked_dirs[i]);
-      if (access (p, F_OK) == 0
-          && do_mount ("tmpfs", p, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                       "size=0,nr_inodes=1", err)
-                 < 0)
+      cleanup_free char *first = NULL;
+      if (access (p, F_OK) < 0)
+        continue;
+      if (masked != SIZE_MAX)
+        {
+          first = islet_xasprintf ("%s/%s", proc, proc_masked_dirs[masked]);
+          if (bind_ro (first, p, MS_NOEXEC, err) < 0)
+            return -1;
+          continue;
+        }
+      if (do_mount ("tmpfs", p, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                    "size=0,nr_inodes=1", err)
+          < 0)
         return -1;
+      masked = i;
     }
   for (size_t i = 0; i < sizeof proc_readonly / sizeof proc_readonly[0]; i++)
     {
@@ -111,15 +125,18 @@ setup_proc (const char *root, struct islet_err *err)
 }
 
 /* A minimal /dev: a handful of harmless character devices made here (the
- * sandbox itself can never make one), a private devpts and a /dev/shm. */
+ * sandbox itself can never make one), a private devpts and a /dev/shm.
+ * /dev/shm is a directory of the same tmpfs mounted again with nodev, not a
+ * tmpfs of its own: the sandbox can write nothing else in /dev (host root's,
+ * mode 755), so its size is /dev/shm's, and a superblock fewer per sandbox
+ * is a slot fewer in every memory cgroup of the host (see setup_proc). */
 static int
 setup_dev (const char *root, struct islet_err *err)
 {
   cleanup_free char *dev = islet_xasprintf ("%s/dev", root);
   cleanup_close int dfd = -1;
 
-  if (do_mount ("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=64k,nr_inodes=64", err)
-      < 0)
+  if (do_mount ("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=64m", err) < 0)
     return -1;
   dfd = open (dev, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0)
@@ -143,8 +160,10 @@ setup_dev (const char *root, struct islet_err *err)
                   "newinstance,ptmxmode=0666,mode=620,max=" PTY_MAX, err)
         < 0)
       return -1;
-    if (do_mount ("shm", shm, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=64m", err)
-        < 0)
+    if (do_mount (shm, shm, NULL, MS_BIND, NULL, err) < 0
+        || do_mount (NULL, shm, NULL, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL,
+                     err)
+               < 0)
       return -1;
   }
   return 0;
