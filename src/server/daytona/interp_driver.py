@@ -94,18 +94,26 @@ def matplotlib_env():
         if os.path.exists(rc):
             os.environ["MATPLOTLIBRC"] = rc
     # nor /etc/fonts, which fc-list (run by matplotlib's font search) needs,
-    # or it complains on stderr: a minimal one in /tmp
+    # or it complains on stderr: a minimal one in /tmp, written under a
+    # name of its own and renamed into place (a sandbox's first runs may
+    # race).  Not with tempfile: importing it (shutil, random, ...) costs
+    # a first run as much as half of python's start, and would leave those
+    # modules in the code's sys.modules.
     if "FONTCONFIG_FILE" not in os.environ and not os.path.exists("/etc/fonts/fonts.conf"):
         conf = "/tmp/.islet-fonts.conf"
         try:
             if not os.path.exists(conf):
-                import tempfile
-
-                fd, tmp = tempfile.mkstemp(dir="/tmp")
-                os.write(fd, b"<?xml version='1.0'?><fontconfig><dir>/usr/share/fonts</dir></fontconfig>\n")
-                os.close(fd)
-                os.chmod(tmp, 0o644)
-                os.rename(tmp, conf)
+                tmp = "%s.%d.%s" % (conf, os.getpid(), os.urandom(6).hex())
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+                try:
+                    os.write(fd, b"<?xml version='1.0'?><fontconfig><dir>/usr/share/fonts</dir></fontconfig>\n")
+                    os.fchmod(fd, 0o644)
+                    os.rename(tmp, conf)
+                except OSError:
+                    os.unlink(tmp)
+                    raise
+                finally:
+                    os.close(fd)
             os.environ["FONTCONFIG_FILE"] = conf
         except OSError:
             pass
