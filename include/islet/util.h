@@ -110,7 +110,8 @@ int islet_read_file_at (int dirfd, const char *path, size_t max, char **out, siz
 int islet_write_file_at (int dirfd, const char *path, const char *data,
                          struct islet_err *err) ISLET_MUST_CHECK;
 
-/* Atomically replace path with data: a temporary file, fsync, rename. */
+/* Atomically and durably replace path with data: a temporary file, fsync,
+   rename, fsync of the directory. */
 int islet_write_file_atomic (const char *path, const void *data, size_t len, mode_t mode,
                              struct islet_err *err) ISLET_MUST_CHECK;
 

@@ -259,10 +259,25 @@ islet_write_file_atomic (const char *path, const void *data, size_t len, mode_t 
                          struct islet_err *err)
 {
   int fd = write_renamed (path, data, len, mode, true, err);
+  cleanup_free char *dir = NULL;
+  cleanup_close int dfd = -1;
+  char *slash;
 
   if (fd < 0)
     return -1;
   close (fd);
+  /* the rename is durable only once the directory that holds it is: a
+   * host crash could otherwise bring the old file back */
+  dir = islet_xstrdup (path);
+  slash = strrchr (dir, '/');
+  if (slash == dir)
+    slash[1] = '\0';
+  else if (slash)
+    *slash = '\0';
+  dfd = open (slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0 || fsync (dfd) < 0)
+    return islet_fail (err, islet_errkind_from_errno (errno), errno, "sync the directory of `%s`",
+                       path);
   return 0;
 }
 

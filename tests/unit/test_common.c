@@ -19,6 +19,7 @@
 #include "islet/util.h"
 
 static int fail_rename_errno, fail_fsync_errno;
+static struct stat synced_dir; /* the last directory fsync was called on */
 
 int __real_rename (const char *a, const char *b);
 int __real_fsync (int fd);
@@ -42,6 +43,11 @@ __wrap_fsync (int fd)
       errno = fail_fsync_errno;
       return -1;
     }
+  {
+    struct stat st;
+    if (fstat (fd, &st) == 0 && S_ISDIR (st.st_mode))
+      synced_dir = st;
+  }
   return __real_fsync (fd);
 }
 
@@ -140,6 +146,24 @@ test_atomic_write_and_rollback (void **state)
   assert_int_equal (entries, 1);
   assert_int_equal (islet_rm_rf (dir, &e), 0);
   assert_int_equal (access (dir, F_OK), -1);
+}
+
+/* The rename is made durable too: the directory holding the file is synced
+ * after it (a host crash could otherwise bring the old file back); a
+ * failure to sync it is reported. */
+static void
+test_atomic_write_syncs_directory (void **state)
+{
+  cleanup_free char *dir = tmpdir ();
+  cleanup_free char *path = islet_xasprintf ("%s/f", dir);
+  struct islet_err e = { 0 };
+  struct stat st;
+
+  memset (&synced_dir, 0, sizeof synced_dir);
+  assert_int_equal (islet_write_file_atomic (path, "x", 1, 0600, &e), 0);
+  assert_int_equal (stat (dir, &st), 0);
+  assert_true (synced_dir.st_ino == st.st_ino && synced_dir.st_dev == st.st_dev);
+  assert_int_equal (islet_rm_rf (dir, &e), 0);
 }
 
 /* The unsynced write puts the whole file in place before any fsync (one
@@ -395,6 +419,7 @@ main (void)
     cmocka_unit_test (test_errkind_names),
     cmocka_unit_test (test_parse_u64),
     cmocka_unit_test (test_atomic_write_and_rollback),
+    cmocka_unit_test (test_atomic_write_syncs_directory),
     cmocka_unit_test (test_read_file_limit),
     cmocka_unit_test (test_mkdir_p_and_rm_rf),
     cmocka_unit_test (test_frames_round_trip),
