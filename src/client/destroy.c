@@ -1,30 +1,55 @@
 /* A sandbox removed, and a state directory emptied of every sandbox,
  * snapshot, volume and the network's host side. */
 #include <pthread.h>
+#include <unistd.h>
 
 #include "islet/disk.h"
 #include "islet/sandbox.h"
 #include "islet/util.h"
 #include "sandbox_internal.h"
 
+/* How long a remove waits for a supervisor that is still starting its
+ * sandbox, or finishing its stop, to be done. */
+#define SUPERVISOR_WAIT_NS (30ull * 1000000000ull)
+
+/* A supervisor that is starting its sandbox holds the run lock before the
+ * sandbox answers, and one whose start fails closes a stop's connection
+ * unanswered: removing the storage under either would leave a half-made
+ * sandbox behind (a create whose creator was killed, swept by the next
+ * isletd).  So the remove waits until the sandbox runs, to stop it, or no
+ * supervisor is left. */
 int
 local_destroy (void *self, const char *ref, bool force, struct islet_err *err)
 {
   struct islet_ctx *ctx = self;
   struct islet_sandbox_info info;
+  uint64_t deadline = islet_now_ns () + SUPERVISOR_WAIT_NS;
+  unsigned delay_us = 200;
 
-  if (islet_sandbox_get (ctx, ref, &info, err) < 0)
-    return -1;
-  if (info.state == ISLET_SB_BROKEN)
-    return sandbox_remove_broken (ctx, info.id, err);
-  if (info.state == ISLET_SB_RUNNING || info.state == ISLET_SB_PAUSED)
+  for (;;)
     {
-      if (!force)
-        return islet_fail (err, ISLET_E_CONFLICT, 0,
-                           "sandbox `%s` is running: stop it first or force removal", info.id);
-      /* info is this moment's: not read a second time for the stop */
-      if (sandbox_stop_id (ctx, info.id, err) < 0 && err->kind != ISLET_E_CONFLICT)
+      if (islet_sandbox_get (ctx, ref, &info, err) < 0)
         return -1;
+      if (info.state == ISLET_SB_BROKEN)
+        return sandbox_remove_broken (ctx, info.id, err);
+      if (info.state == ISLET_SB_RUNNING || info.state == ISLET_SB_PAUSED)
+        {
+          if (!force)
+            return islet_fail (err, ISLET_E_CONFLICT, 0,
+                               "sandbox `%s` is running: stop it first or force removal", info.id);
+          /* info is this moment's: not read a second time for the stop */
+          if (sandbox_stop_id (ctx, info.id, err) == 0 || err->kind == ISLET_E_CONFLICT)
+            break;
+        }
+      else if (!sandbox_supervised (ctx, info.id))
+        break;
+      else
+        islet_fail (err, ISLET_E_CONFLICT, 0,
+                    "sandbox `%s` is being started or stopped by its supervisor", info.id);
+      if (islet_now_ns () >= deadline)
+        return -1;
+      usleep (delay_us);
+      delay_us = delay_us < 20000 ? delay_us * 2 : 20000;
     }
   sessions_drop (ctx, info.id);
   return sandbox_remove_storage (ctx, info.id, info.name, info.uid_base, err);

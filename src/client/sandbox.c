@@ -330,13 +330,24 @@ sandbox_load (const struct islet_ctx *ctx, const char *id, struct islet_sandbox_
   return 0;
 }
 
+/* Whether a supervisor of id lives: it holds the run lock from before its
+ * start to its exit (src/runtime/main.c), also while the sandbox does not
+ * answer yet (starting) or no longer (stopping). */
+bool
+sandbox_supervised (const struct islet_ctx *ctx, const char *id)
+{
+  cleanup_free char *lock = islet_xasprintf ("%s/sandboxes/%s/run.lock", ctx->state_dir, id);
+  cleanup_close int fd = open (lock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+  /* taken at once: nobody holds it (closing our fd lets it go again) */
+  return fd >= 0 && flock (fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+}
+
 bool
 islet_sandbox_running (struct islet_ctx *ctx, const char *id)
 {
   cleanup_free char *dir = NULL;
   cleanup_free char *sock = NULL;
-  cleanup_free char *lock = NULL;
-  cleanup_close int fd = -1;
   struct stat st;
 
   if (!CTX_LOCAL (ctx))
@@ -355,14 +366,7 @@ islet_sandbox_running (struct islet_ctx *ctx, const char *id)
   sock = islet_xasprintf ("%s/ctl.sock", dir);
   if (stat (sock, &st) < 0 || !S_ISSOCK (st.st_mode))
     return false;
-  lock = islet_xasprintf ("%s/run.lock", dir);
-  fd = open (lock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0)
-    return false;
-  /* taken at once: nobody holds it (closing our fd lets it go again) */
-  if (flock (fd, LOCK_SH | LOCK_NB) == 0)
-    return false;
-  return errno == EWOULDBLOCK;
+  return sandbox_supervised (ctx, id);
 }
 
 static int

@@ -112,6 +112,7 @@ int volume_records_remove (struct islet_ctx *ctx, struct islet_err *err);
 
 /* Connect to a running sandbox's supervisor (ISLET_E_CONFLICT if not running). */
 int sandbox_connect (const struct islet_ctx *ctx, const char *id, struct islet_err *err);
+bool sandbox_supervised (const struct islet_ctx *ctx, const char *id);
 /* The same for an exec: exec.sock if it has one, else ctl.sock. */
 int sandbox_connect_exec (const struct islet_ctx *ctx, const char *id, struct islet_err *err);
 

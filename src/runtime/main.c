@@ -932,6 +932,21 @@ warm_fill (const char *state_dir)
   return 1;
 }
 
+/* Refuse a start whose creator is gone (killed before it heard how the
+ * start went; a pipe whose reader has closed polls POLLERR): nobody would
+ * learn of the sandbox, and the next isletd's sweep may be removing what
+ * the creator made of it.  Checked with the run lock held, so that a
+ * remove either sees this supervisor or finds it refusing. */
+static int
+creator_here (int ready_fd, struct islet_err *err)
+{
+  struct pollfd p = { ready_fd, POLLOUT, 0 };
+
+  if (poll (&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP)))
+    return islet_fail (err, ISLET_E_CONFLICT, 0, "its creator is gone: not started");
+  return 0;
+}
+
 /* The supervisor of sandbox id, in a session of its own: starts it, then
  * serves it until it is stopped. */
 static int
@@ -985,8 +1000,8 @@ supervise_sandbox (const char *state_dir, const char *id, int ready_fd)
   signal (SIGPIPE, SIG_IGN);
   sfd = signalfd (-1, &mask, SFD_CLOEXEC);
   sock = islet_xasprintf ("%s/ctl.sock", sb.dir);
-  if (sfd < 0 || (lock_fd = take_run_lock (&sb, &e)) < 0 || load_config (&sb, &e) < 0
-      || start (&sb, &e) < 0)
+  if (sfd < 0 || (lock_fd = take_run_lock (&sb, &e)) < 0 || creator_here (ready_fd, &e) < 0
+      || load_config (&sb, &e) < 0 || start (&sb, &e) < 0)
     {
       if (sfd < 0)
         islet_fail (&e, ISLET_E_SYSTEM, errno, "signalfd");
@@ -1074,6 +1089,12 @@ fork_supervisors (const char *state_arg)
         {
           islet_fail (&e, ISLET_E_INVALID, 0, "`%s` is not a sandbox id", id);
           report_ready (ready, &e);
+          continue;
+        }
+      /* asked by a caller killed since (its queue outlives it) */
+      if (creator_here (ready, &e) < 0)
+        {
+          close (ready);
           continue;
         }
       pid = fork ();
