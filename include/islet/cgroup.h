@@ -83,6 +83,16 @@ int islet_cg_join_control (struct islet_err *err) ISLET_MUST_CHECK;
 /* Move a process (0 = the caller) into the group. */
 int islet_cg_enter (const struct islet_cg *cg, pid_t pid, struct islet_err *err) ISLET_MUST_CHECK;
 
+/* islet_cg_enter in two parts, for a process whose first steps are islet's
+ * own work (the init building the root, at the control path's weight):
+ * every hierarchy but the one that weighs its CPU, then that one.  On v2,
+ * whose one hierarchy carries everything, the first enters it whole and
+ * the second does nothing. */
+int islet_cg_enter_but_cpu (const struct islet_cg *cg, pid_t pid,
+                            struct islet_err *err) ISLET_MUST_CHECK;
+int islet_cg_enter_cpu (const struct islet_cg *cg, pid_t pid,
+                        struct islet_err *err) ISLET_MUST_CHECK;
+
 int islet_cg_read_stats (const struct islet_cg *cg, struct islet_cg_stats *out,
                          struct islet_err *err) ISLET_MUST_CHECK;
 

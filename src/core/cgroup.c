@@ -511,9 +511,26 @@ islet_cg_create_child_nomem (struct islet_cg *parent, const char *name, struct i
   return 0;
 }
 
+enum enter_part
+{
+  ENTER_ALL,
+  ENTER_BUT_CPU,
+  ENTER_CPU,
+};
+
+/* Whether hierarchy i is entered in this part: on v1 the one carrying cpu
+   may go last; v2's one hierarchy goes with the first part. */
+static bool
+enter_here (const struct islet_cg *cg, size_t i, enum enter_part part)
+{
+  bool cpu = cg->be->version == ISLET_CG_V1 && (cg->dir[i].ctrls & CG_BIT (CG_CPU));
+
+  return part == ENTER_ALL || (part == ENTER_CPU) == cpu;
+}
+
 /* Runs in a freshly forked child: no allocation, only the fds we hold. */
-int
-islet_cg_enter (const struct islet_cg *cg, pid_t pid, struct islet_err *err)
+static int
+enter (const struct islet_cg *cg, pid_t pid, enum enter_part part, struct islet_err *err)
 {
   char digits[16], buf[16];
   size_t n = 0, len = 0;
@@ -533,7 +550,7 @@ islet_cg_enter (const struct islet_cg *cg, pid_t pid, struct islet_err *err)
       int fd, saved;
       ssize_t w;
 
-      if (cg->dir[i].fd < 0)
+      if (cg->dir[i].fd < 0 || !enter_here (cg, i, part))
         continue;
       fd = openat (cg->dir[i].fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
       if (fd < 0)
@@ -567,6 +584,24 @@ islet_cg_stats_open (struct islet_cg *cg)
       if (cg->stat_fd[s] < 0 && dir >= 0)
         cg->stat_fd[s] = openat (dir, cg->be->stat_files[s].name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     }
+}
+
+int
+islet_cg_enter (const struct islet_cg *cg, pid_t pid, struct islet_err *err)
+{
+  return enter (cg, pid, ENTER_ALL, err);
+}
+
+int
+islet_cg_enter_but_cpu (const struct islet_cg *cg, pid_t pid, struct islet_err *err)
+{
+  return enter (cg, pid, ENTER_BUT_CPU, err);
+}
+
+int
+islet_cg_enter_cpu (const struct islet_cg *cg, pid_t pid, struct islet_err *err)
+{
+  return enter (cg, pid, ENTER_CPU, err);
 }
 
 int

@@ -3,7 +3,8 @@
  * (exec.c, the ready handler's waiting one included) and the file agent
  * (agent.c) all go through confine(), one step per call, in this order:
  *
- *   1. the cgroup            its limits hold from here on
+ *   1. the cgroup            its limits hold from here on (the init's CPU
+ *                            weight once its ids are mapped: init.c)
  *   2. the namespaces        the init makes them (mounts, hostname and lo
  *                            while still real root), the others join them
  *   3. the fds               only the ones it will use, at fixed numbers
@@ -33,7 +34,7 @@
 static int
 step_cgroup (const struct confinement *c, struct islet_err *err)
 {
-  return islet_cg_enter (c->cg, 0, err);
+  return c->cpu_later ? islet_cg_enter_but_cpu (c->cg, 0, err) : islet_cg_enter (c->cg, 0, err);
 }
 
 /* The user namespace is made with the sandbox's own host uid as the

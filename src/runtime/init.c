@@ -136,6 +136,7 @@ static void __attribute__ ((noreturn)) init_main (struct sandbox *sb, int sync)
     .map_ids = await_maps,
     .map_arg = &sync,
     .die_with_parent = true,
+    .cpu_later = true,
   };
   struct islet_err e = { 0 };
   char msg;
@@ -249,7 +250,10 @@ sandbox_start_init (struct sandbox *sb, struct islet_idmap_ahead *idmap, struct 
               close (sv[0]);
               return -1;
             }
-          if (islet_idmap_write (pid, sb->uid_base, err) < 0 || start_outside (sb, err) < 0)
+          /* its root built, the init leaves the control path's CPU weight
+             for its sandbox's before it goes on (confine.c) */
+          if (islet_idmap_write (pid, sb->uid_base, err) < 0 || start_outside (sb, err) < 0
+              || islet_cg_enter_cpu (sb->init_cg, pid, err) < 0)
             {
               close (sv[0]);
               return -1;

@@ -177,7 +177,11 @@ struct confinement
   int fds[CONFINE_FDS_MAX];
   unsigned nfds, cloexec_from;
   bool die_with_parent; /* SIGKILL when the parent dies */
-  uid_t uid;            /* who it becomes in the sandbox: 0, or an image's User */
+  /* The init only: its CPU group is entered by the supervisor once its
+     root is built and its ids are mapped (until then it runs islet's
+     work, at the control path's weight), before any code of the sandbox's */
+  bool cpu_later;
+  uid_t uid; /* who it becomes in the sandbox: 0, or an image's User */
   gid_t gid;
   uint64_t keep_caps; /* capabilities it keeps (1 << CAP_x): chown's handler's only */
   uint64_t root_caps; /* root's in the user namespace: a build's RUN only (islet_creds) */

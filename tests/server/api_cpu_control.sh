@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # isletd's control path (isletd, the supervisor forker, the supervisors)
 # runs in the CPU group islet-control, at ten times the default weight, and
-# no process of any sandbox is in it or gets its weight: the init, an exec's
-# command, a process it leaves running and the file agent are each in their
-# sandbox's own group, at nice 0 and the normal policy.  A sandbox that
+# no process of any sandbox is in it or gets its weight once it runs: the
+# init (which builds the root there, and leaves before its create is
+# answered), an exec's command, a process it leaves running and the file
+# agent are each in their sandbox's own group, at nice 0 and the normal
+# policy.  A sandbox that
 # tries to raise its priority (renice, a real-time policy, the cgroup
 # files, joining islet-control) gets nothing, which the host then checks.
 # Needs root.  Exit 0 pass, 1 fail, 77 skip.
@@ -26,6 +28,7 @@ cpu_cg () {
     "/proc/$1/cgroup" 2>/dev/null
 }
 host_pidns=$(readlink /proc/self/ns/pid)
+left_control () { ! alive "$1" || [[ "$(cpu_cg "$1")" != /islet-control ]]; }
 
 # Every process in islet-control is a host process (no sandbox's pid
 # namespace), and every process of sandbox $1 is in its own cpu group, at
@@ -34,7 +37,9 @@ check_sandbox () {
   local id=$1 what=$2 p n=0 cg stat
   for p in $(cat "$CTL/cgroup.procs"); do
     alive "$p" || continue
-    [[ "$(readlink "/proc/$p/ns/pid")" == "$host_pidns" ]] \
+    # an init (of any state directory's sandbox) is there until its ids
+    # are mapped, while it builds its root: it must leave within seconds
+    [[ "$(readlink "/proc/$p/ns/pid")" == "$host_pidns" ]] || wait_until 10 left_control "$p" \
       || fail "$what: pid $p ($(cat "/proc/$p/comm")) in islet-control is in a sandbox's pid namespace"
   done
   for p in $(procs_in_cg "$id"); do

@@ -552,6 +552,12 @@ test_v2_fake (void **state)
   assert_non_null (get ("islet/t1/x1/cgroup.procs"));
   assert_int_equal (islet_cg_enter (child, 0, &e), 0);
   ASSERT_LOG ("islet/t1/x1/cgroup.procs=0");
+  /* one hierarchy: the init's first part enters it whole, its second
+     (the CPU weight, after its ids are mapped) has nothing left to do */
+  assert_int_equal (islet_cg_enter_but_cpu (child, 0, &e), 0);
+  ASSERT_LOG ("islet/t1/x1/cgroup.procs=0");
+  assert_int_equal (islet_cg_enter_cpu (child, 0, &e), 0);
+  assert_int_equal (fake.nlog, 0);
 
   /* read from the files opened ahead, each read made anew */
   islet_cg_stats_open (child);
@@ -643,6 +649,12 @@ test_v1_fake (void **state)
   assert_int_equal (islet_cg_enter (child, 0, &e), 0);
   ASSERT_LOG ("memory/islet/t1/x1/cgroup.procs=0", "cpu,cpuacct/islet/t1/x1/cgroup.procs=0",
               "pids/islet/t1/x1/cgroup.procs=0", "freezer/islet/t1/x1/cgroup.procs=0");
+  /* the init's two parts: every hierarchy but cpu's, then cpu's alone */
+  assert_int_equal (islet_cg_enter_but_cpu (child, 0, &e), 0);
+  ASSERT_LOG ("memory/islet/t1/x1/cgroup.procs=0", "pids/islet/t1/x1/cgroup.procs=0",
+              "freezer/islet/t1/x1/cgroup.procs=0");
+  assert_int_equal (islet_cg_enter_cpu (child, 0, &e), 0);
+  ASSERT_LOG ("cpu,cpuacct/islet/t1/x1/cgroup.procs=0");
 
   /* v1 counts an OOM kill in the victim's own group only: summed here. */
   put ("memory/islet/t1/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n");
