@@ -20,6 +20,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -101,6 +103,25 @@ static void __attribute__ ((noreturn)) start_failed (int fd, int errnum, const c
   report_failure (fd, errnum, false, msg);
 }
 
+/* The kernel's own sigaction, for a signal glibc's wrapper refuses to
+ * touch (32 and 33, its threads' own): whoever started isletd may have left
+ * them ignored, and an ignored signal is inherited by every exec. */
+struct kernel_sigaction
+{
+  void (*handler) (int);
+  unsigned long flags;
+  void (*restorer) (void);
+  uint64_t mask;
+};
+
+static void
+signal_to_default (int sig)
+{
+  struct kernel_sigaction sa = { .handler = SIG_DFL };
+
+  (void) syscall (SYS_rt_sigaction, sig, &sa, NULL, sizeof sa.mask);
+}
+
 /* An ignored signal stays ignored across execve (a handled one does not):
  * give the command defaults.  The kernel lists the ignored ones (SigIgn in
  * /proc/self/status, still the host's /proc here), one read against a call
@@ -132,7 +153,7 @@ signals_default (void)
     }
   for (int sig = 1; sig < NSIG; sig++)
     if (ignored >> (sig - 1) & 1)
-      signal (sig, SIG_DFL);
+      signal_to_default (sig);
 }
 
 /* A command's process, made before its request comes: born in the
