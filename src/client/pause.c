@@ -15,8 +15,8 @@ sandbox_frozen (const char *id)
   return islet_cg_name_frozen (id);
 }
 
-static int
-ask (struct islet_ctx *ctx, const char *id, const char *op, struct islet_err *err)
+int
+sandbox_ask (struct islet_ctx *ctx, const char *id, const char *op, struct islet_err *err)
 {
   cleanup_close int fd = sandbox_connect (ctx, id, err);
   cleanup_json json_t *req = json_pack ("{s:s}", "op", op);
@@ -44,7 +44,7 @@ local_pause (void *self, const char *ref, struct islet_err *err)
   /* this ctx's kept file sessions would each hold a thread of an agent
      that the pause ends */
   sessions_drop (ctx, info.id);
-  return ask (ctx, info.id, "pause", err);
+  return sandbox_ask (ctx, info.id, "pause", err);
 }
 
 int
@@ -57,5 +57,5 @@ local_resume (void *self, const char *ref, struct islet_err *err)
     return -1;
   if (info.state != ISLET_SB_PAUSED)
     return islet_fail (err, ISLET_E_CONFLICT, 0, "sandbox `%s` is not paused", info.id);
-  return ask (ctx, info.id, "resume", err);
+  return sandbox_ask (ctx, info.id, "resume", err);
 }

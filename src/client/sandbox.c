@@ -596,18 +596,8 @@ local_start (void *self, const char *ref, struct islet_err *err)
 int
 sandbox_stop_id (struct islet_ctx *ctx, const char *id, struct islet_err *err)
 {
-  cleanup_close int fd = -1;
-  cleanup_json json_t *req = NULL;
-  cleanup_json json_t *resp = NULL;
-
   sessions_drop (ctx, id);
-  fd = sandbox_connect (ctx, id, err);
-  if (fd < 0)
-    return -1;
-  req = json_pack ("{s:s}", "op", "stop");
-  if (islet_frame_send_json (fd, req, err) < 0 || islet_frame_recv_json (fd, &resp, err) < 0)
-    return islet_wrap (err, "stop sandbox `%s`", id);
-  return islet_err_from_json (resp, err);
+  return sandbox_ask (ctx, id, "stop", err);
 }
 
 int

@@ -113,6 +113,9 @@ int volume_records_remove (struct islet_ctx *ctx, struct islet_err *err);
 /* Connect to a running sandbox's supervisor (ISLET_E_CONFLICT if not running). */
 int sandbox_connect (const struct islet_ctx *ctx, const char *id, struct islet_err *err);
 bool sandbox_supervised (const struct islet_ctx *ctx, const char *id);
+/* One request {"op": op} to id's supervisor over ctl.sock, and its answer
+ * (ISLET_E_CONFLICT if it is not running). */
+int sandbox_ask (struct islet_ctx *ctx, const char *id, const char *op, struct islet_err *err);
 /* The same for an exec: exec.sock if it has one, else ctl.sock. */
 int sandbox_connect_exec (const struct islet_ctx *ctx, const char *id, struct islet_err *err);
 
