@@ -516,15 +516,20 @@ enum enter_part
   ENTER_ALL,
   ENTER_BUT_CPU,
   ENTER_CPU,
+  ENTER_BUT_PIDS,
 };
 
 /* Whether hierarchy i is entered in this part: on v1 the one carrying cpu
-   may go last; v2's one hierarchy goes with the first part. */
+   may go last, and the one carrying pids may be left out; v2's one
+   hierarchy goes with the first part. */
 static bool
 enter_here (const struct islet_cg *cg, size_t i, enum enter_part part)
 {
-  bool cpu = cg->be->version == ISLET_CG_V1 && (cg->dir[i].ctrls & CG_BIT (CG_CPU));
+  bool v1 = cg->be->version == ISLET_CG_V1;
+  bool cpu = v1 && (cg->dir[i].ctrls & CG_BIT (CG_CPU));
 
+  if (part == ENTER_BUT_PIDS)
+    return v1 && !(cg->dir[i].ctrls & CG_BIT (CG_PIDS));
   return part == ENTER_ALL || (part == ENTER_CPU) == cpu;
 }
 
@@ -602,6 +607,15 @@ int
 islet_cg_enter_cpu (const struct islet_cg *cg, pid_t pid, struct islet_err *err)
 {
   return enter (cg, pid, ENTER_CPU, err);
+}
+
+int
+islet_cg_enter_but_pids (const struct islet_cg *cg, pid_t pid, struct islet_err *err)
+{
+  if (cg->be->version != ISLET_CG_V1)
+    return islet_fail (err, ISLET_E_SYSTEM, ENOTSUP,
+                       "enter cgroup `%s`: one hierarchy carries pids", cg->rel);
+  return enter (cg, pid, ENTER_BUT_PIDS, err);
 }
 
 int

@@ -171,6 +171,7 @@ struct command
   int sfd;          /* SIGCHLD of the handler's children */
   pid_t supervisor; /* the handler's parent */
   bool untold;      /* the supervisor has not heard "taken" yet */
+  bool charged;     /* the handler is in the sandbox's group io */
 };
 
 /* The spec on `go`: this header, then `size` bytes of NUL-terminated
@@ -508,18 +509,40 @@ result_json (struct run_state *st, struct stream out[2], const struct islet_cg_s
  * that writes fast (vmsplice costs it little) would otherwise spend the
  * host's CPU and memory; in the sandbox's group `io` the handler shares the
  * sandbox's quota and limits instead.  (Not the exec's own group, which a
- * timeout kills whole; and only once the command has started, as the
- * handler forks it outside the sandbox's pids limit.)  Spared by the OOM
- * killer like the init, so that a full group kills the command, never its
- * handler. */
+ * timeout kills whole.)  Spared by the OOM killer like the init, so that a
+ * full group kills the command, never its handler.
+ *
+ * On v1 the handler enters `io` in every hierarchy but pids, and does so
+ * as soon as it has forked its command's process: a ready handler then
+ * makes no move while a request waits on it.  A move (a write to
+ * cgroup.procs) takes the kernel's cgroup_threadgroup_rwsem for writing,
+ * at times after an RCU grace period of several milliseconds, and the
+ * cgroup mutex, which the next ready handler's mkdirs hold meanwhile:
+ * made after the argv, as before, it held the handler's answer while the
+ * command ran.  The handler forks nothing once there, so the pids limit
+ * does not need it, and out of that group it neither takes one of the
+ * sandbox's pids while it waits nor is limited by them when it forks a
+ * command's process again.  v2's one hierarchy carries pids, so there the
+ * handler enters only once the command has started, as it forks outside
+ * the sandbox's pids limit. */
 static void
-charge_to_sandbox (const struct sandbox *sb)
+charge_to_sandbox (const struct sandbox *sb, struct command *c, bool started)
 {
   struct islet_err e;
 
-  (void) !islet_write_file_at (AT_FDCWD, "/proc/self/oom_score_adj", "-1000", &e);
-  if (sb->io_cg && islet_cg_enter (sb->io_cg, 0, &e) < 0)
+  if (c->charged || sb->io_cg == NULL)
+    return;
+  if (islet_cg_enter_but_pids (sb->io_cg, 0, &e) == 0)
+    c->charged = true;
+  else if (e.errnum != ENOTSUP)
     fprintf (stderr, "exec handler: %s\n", e.msg);
+  else if (!started)
+    return;
+  else if (islet_cg_enter (sb->io_cg, 0, &e) < 0)
+    fprintf (stderr, "exec handler: %s\n", e.msg);
+  else
+    c->charged = true;
+  (void) !islet_write_file_at (AT_FDCWD, "/proc/self/oom_score_adj", "-1000", &e);
 }
 
 /* Background processes may outlive the exec: their group is removed once
@@ -718,7 +741,7 @@ run_on_terminal (struct sandbox *sb, struct command *c, int conn, struct run_sta
       st->done = true;
       return;
     }
-  charge_to_sandbox (sb);
+  charge_to_sandbox (sb, c, true);
   if (islet_frame_send_json (conn, started, &e) < 0)
     {
       r.conn = -1;
@@ -820,7 +843,7 @@ command_run (struct sandbox *sb, struct command *c, int conn, json_t *req, int *
     }
   else
     {
-      charge_to_sandbox (sb);
+      charge_to_sandbox (sb, c, true);
       supervise (sb, c->cg, conn, &spec, out, c->in, c->sfd, &st);
       c->in = -1; /* closed by supervise */
       if (islet_read_all (c->status, &fail, sizeof fail) != (ssize_t) sizeof fail)
@@ -992,6 +1015,8 @@ exec_ready (struct sandbox *sb, int sock, unsigned seq)
   rc = handler_begin (sb, &c, seq, &begun);
   if (rc == 0 && command_prepare (sb, &c, &e) < 0)
     fprintf (stderr, "prepare an exec: %s\n", e.msg);
+  else if (rc == 0)
+    charge_to_sandbox (sb, &c, false);
   if (ready_wait (sb, sock, &c, &conn, &req, &why) < 0)
     {
       /* let go unused */
