@@ -62,6 +62,29 @@ void islet_exec_result_fini (struct islet_exec_result *r);
 int islet_exec (struct islet_ctx *ctx, const char *id, const struct islet_exec_req *req,
                 struct islet_exec_result *out, struct islet_err *err) ISLET_MUST_CHECK;
 
+/* A sandbox made for one command and removed after it (`islet run`;
+ * src/client/oneshot.c).  islet_run_start makes it: from the warm pool or
+ * through a remote backend, an ordinary sandbox (oneshot false: run the
+ * command with islet_exec and remove it); otherwise a one-shot sandbox
+ * whose init runs req's command itself, asked with the start (oneshot
+ * true).  Then islet_run_wait takes its output and result as islet_exec
+ * would, and islet_run_end waits for it to stop and removes it (unless
+ * removed: an islet_sandbox_destroy did it already, as on Ctrl-C). */
+struct islet_run
+{
+  char id[ISLET_ID_LEN + 1];
+  bool oneshot;
+  int conn; /* the one-shot supervisor's socket */
+  int pid;  /* that supervisor, the caller's child */
+};
+int islet_run_start (struct islet_ctx *ctx, const struct islet_create_opts *opts,
+                     const struct islet_exec_req *req, struct islet_run *run,
+                     struct islet_err *err) ISLET_MUST_CHECK;
+int islet_run_wait (struct islet_run *run, const struct islet_exec_req *req,
+                    struct islet_exec_result *out, struct islet_err *err) ISLET_MUST_CHECK;
+int islet_run_end (struct islet_ctx *ctx, struct islet_run *run, bool removed,
+                   struct islet_err *err) ISLET_MUST_CHECK;
+
 /* Start a command that takes input as it runs: *conn is its connection,
  * for islet_exec_input (keystrokes or stdin), islet_pty_resize,
  * islet_exec_kill and islet_exec_next, closed by the caller; closing it

@@ -193,6 +193,10 @@ struct cli_exec
 
 /* Run the command, streaming its output unless --json, and fill *res.
  * Returns 0 when it ran or was found not runnable, -1 when islet failed. */
+/* The library's request for ex: its output forwarded to stdout and stderr
+ * as it comes (unless --json), a reader gone noted in broken[fd]. */
+void cli_exec_req (struct cli *cli, const struct cli_exec *ex, struct islet_exec_req *req,
+                   bool broken[3]);
 int cli_exec_run (struct cli *cli, const struct cli_exec *ex, struct islet_exec_result *res,
                   struct islet_err *err) ISLET_MUST_CHECK;
 /* Print the result (JSON object, or notes on stderr) and return the exit status. */

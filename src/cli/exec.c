@@ -65,12 +65,11 @@ forward (enum islet_stream stream, const char *data, size_t len, void *user)
     broken[fd] = true;
 }
 
-int
-cli_exec_run (struct cli *cli, const struct cli_exec *ex, struct islet_exec_result *res,
-              struct islet_err *err)
+void
+cli_exec_req (struct cli *cli, const struct cli_exec *ex, struct islet_exec_req *req,
+              bool broken[3])
 {
-  bool broken[3] = { false, false, false };
-  struct islet_exec_req req = {
+  *req = (struct islet_exec_req){
     .argv = ex->argv,
     .env = ex->env,
     .cwd = ex->cwd,
@@ -81,13 +80,22 @@ cli_exec_run (struct cli *cli, const struct cli_exec *ex, struct islet_exec_resu
     .on_output = cli->json ? NULL : forward,
     .user = broken,
   };
+  /* a write to a closed pipe must fail with EPIPE rather than kill islet
+   * before it has cleaned up */
+  signal (SIGPIPE, SIG_IGN);
+}
+
+int
+cli_exec_run (struct cli *cli, const struct cli_exec *ex, struct islet_exec_result *res,
+              struct islet_err *err)
+{
+  bool broken[3] = { false, false, false };
+  struct islet_exec_req req;
   struct islet_ctx *ctx = cli_ctx (cli, err);
 
   if (ctx == NULL)
     return -1;
-  /* a write to a closed pipe must fail with EPIPE rather than kill islet
-   * before it has cleaned up */
-  signal (SIGPIPE, SIG_IGN);
+  cli_exec_req (cli, ex, &req, broken);
   return islet_exec (ctx, ex->id, &req, res, err);
 }
 

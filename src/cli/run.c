@@ -1,9 +1,12 @@
 /* islet run: an ephemeral sandbox for one command.
  *
- * The sandbox must not outlive the command, whatever ends it: an error, the
- * command's failure, Ctrl-C or kill.  The signal handlers only write to a
- * pipe; a watcher thread reads it and destroys the sandbox with its own ctx,
- * which also ends the exec the main thread is blocked in. */
+ * Cold, it is a one-shot sandbox whose init runs the command itself
+ * (src/client/oneshot.c); from the warm pool or a remote backend, a sandbox
+ * and an exec.  The sandbox must not outlive the command, whatever ends
+ * it: an error, the command's failure, Ctrl-C or kill.  The signal handlers
+ * only write to a pipe; a watcher thread reads it and destroys the sandbox
+ * with its own ctx, which also ends the wait the main thread is blocked
+ * in.  A one-shot sandbox whose CLI is killed is removed by its supervisor. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -225,38 +228,39 @@ run_ephemeral (struct cli *cli, const struct run_args *a, char *const *cmd, cons
 {
   struct islet_create_opts opts = { .name = a->name, .image = a->image, .limits = a->limits.l };
   struct islet_exec_result res = { 0 };
-  char id[ISLET_ID_LEN + 1] = "";
-  struct watcher w = { .state_dir = cli->state_dir, .id = id };
+  struct islet_run run = { .id = "" };
+  struct watcher w = { .state_dir = cli->state_dir, .id = run.id };
   struct islet_err err = { 0 }, rm_err = { 0 };
   struct islet_ctx *ctx = cli_ctx (cli, &err);
+  struct cli_exec ex = {
+    .argv = cmd,
+    .env = a->env.v,
+    .cwd = a->cwd,
+    .stdin_data = in,
+    .stdin_len = in_len,
+    .timeout_ms = a->limits.timeout_ms == CLI_UNSET ? 0 : a->limits.timeout_ms,
+  };
+  bool broken[3] = { false, false, false };
+  struct islet_exec_req req;
   int rc, status;
 
   if (ctx == NULL || signals_install (&err) < 0)
     return cli_report (cli, &err);
-  if (islet_sandbox_create (ctx, &opts, id, &err) < 0)
+  cli_exec_req (cli, &ex, &req, broken);
+  if (islet_run_start (ctx, &opts, &req, &run, &err) < 0)
     {
-      id[0] = '\0';
-      return got_signal ? report_interrupted (cli, id) : cli_report (cli, &err);
+      run.id[0] = '\0';
+      return got_signal ? report_interrupted (cli, run.id) : cli_report (cli, &err);
     }
   rc = watcher_start (&w, &err);
   if (rc == 0 && got_signal == 0)
-    {
-      struct cli_exec ex = {
-        .id = id,
-        .argv = cmd,
-        .env = a->env.v,
-        .cwd = a->cwd,
-        .stdin_data = in,
-        .stdin_len = in_len,
-        .timeout_ms = a->limits.timeout_ms == CLI_UNSET ? 0 : a->limits.timeout_ms,
-      };
-      rc = cli_exec_run (cli, &ex, &res, &err);
-    }
+    rc = run.oneshot ? islet_run_wait (&run, &req, &res, &err)
+                     : islet_exec (ctx, run.id, &req, &res, &err);
   watcher_stop (&w);
-  if (!w.destroyed && islet_sandbox_destroy (ctx, id, true, &rm_err) < 0)
-    cli_warn ("sandbox %s was not removed: %s", id, rm_err.msg);
+  if (islet_run_end (ctx, &run, w.destroyed, &rm_err) < 0)
+    cli_warn ("sandbox %s was not removed: %s", run.id, rm_err.msg);
   if (got_signal)
-    status = report_interrupted (cli, id);
+    status = report_interrupted (cli, run.id);
   else if (rc < 0)
     status = cli_report (cli, &err);
   else

@@ -411,8 +411,7 @@ strv_json (char *const *v)
   return a;
 }
 
-/* The exec request of req (stdin: whether stdin frames follow it). */
-static json_t *
+json_t *
 exec_msg (const struct islet_exec_req *req, bool stdin_follows, struct islet_err *err)
 {
   json_t *msg;
@@ -451,9 +450,7 @@ local_exec (void *self, const char *id, const struct islet_exec_req *req,
 {
   struct islet_ctx *ctx = self;
   cleanup_json json_t *msg = NULL;
-  cleanup_json json_t *res = NULL;
   cleanup_close int conn = -1;
-  struct exec_sink sink = { .req = req };
 
   memset (out, 0, sizeof *out);
   msg = exec_msg (req, req->stdin_data != NULL, err);
@@ -462,6 +459,17 @@ local_exec (void *self, const char *id, const struct islet_exec_req *req,
   conn = request (ctx, id, msg, err);
   if (conn < 0)
     return -1;
+  return exec_answer (conn, req, out, err);
+}
+
+int
+exec_answer (int conn, const struct islet_exec_req *req, struct islet_exec_result *out,
+             struct islet_err *err)
+{
+  cleanup_json json_t *res = NULL;
+  struct exec_sink sink = { .req = req };
+
+  memset (out, 0, sizeof *out);
   if (req->stdin_data && send_data_mem (conn, req->stdin_data, req->stdin_len, err) < 0)
     return refused_early (conn, err);
   if (receive (conn, exec_sink_fn, &sink, &res, err) < 0)

@@ -410,8 +410,6 @@ sandbox_connect_exec (const struct islet_ctx *ctx, const char *id, struct islet_
   return fd;
 }
 
-/* In a forked child: exec islet-run with ARGS, fd the only one crossing the
- * exec, as fd 3 (the arguments say what it is). */
 static void __attribute__ ((noreturn))
 exec_runtime (const struct islet_ctx *ctx, int fd, const char *a1, const char *a2, const char *a3)
 {
@@ -423,21 +421,18 @@ exec_runtime (const struct islet_ctx *ctx, int fd, const char *a1, const char *a
   _exit (127);
 }
 
-int
-islet_ctx_fork_supervisors (struct islet_ctx *ctx, struct islet_err *err)
+pid_t
+runtime_spawn (const struct islet_ctx *ctx, int type, const char *a1, const char *a2,
+               const char *a3, int *sock, struct islet_err *err)
 {
   int sp[2];
   pid_t pid;
 
-  if (!CTX_LOCAL (ctx))
-    return backend_refuse (ctx, "a supervisor forker", err);
-  if (ctx->forker_sock >= 0)
-    return 0;
-  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+  if (socketpair (AF_UNIX, type | SOCK_CLOEXEC, 0, sp) < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "socketpair");
   pid = fork ();
   if (pid == 0)
-    exec_runtime (ctx, sp[1], "--fork-supervisors", ctx->state_dir, NULL);
+    exec_runtime (ctx, sp[1], a1, a2, a3);
   close (sp[1]);
   if (pid < 0)
     {
@@ -445,7 +440,23 @@ islet_ctx_fork_supervisors (struct islet_ctx *ctx, struct islet_err *err)
       close (sp[0]);
       return islet_fail (err, ISLET_E_SYSTEM, e, "fork");
     }
-  ctx->forker_sock = sp[0];
+  *sock = sp[0];
+  return pid;
+}
+
+int
+islet_ctx_fork_supervisors (struct islet_ctx *ctx, struct islet_err *err)
+{
+  pid_t pid;
+
+  if (!CTX_LOCAL (ctx))
+    return backend_refuse (ctx, "a supervisor forker", err);
+  if (ctx->forker_sock >= 0)
+    return 0;
+  pid = runtime_spawn (ctx, SOCK_SEQPACKET, "--fork-supervisors", ctx->state_dir, NULL,
+                       &ctx->forker_sock, err);
+  if (pid < 0)
+    return -1;
   ctx->forker_pid = pid;
   return 0;
 }
@@ -736,9 +747,28 @@ local_create (void *self, const struct islet_create_opts *opts, char id[ISLET_ID
   return sandbox_create_cold (ctx, opts, false, id, err);
 }
 
+static int create (struct islet_ctx *ctx, const struct islet_create_opts *opts, bool for_pool,
+                   const struct sandbox_launch *launch, char id[ISLET_ID_LEN + 1],
+                   struct islet_err *err);
+
 int
 sandbox_create_cold (struct islet_ctx *ctx, const struct islet_create_opts *opts, bool for_pool,
                      char id[ISLET_ID_LEN + 1], struct islet_err *err)
+{
+  return create (ctx, opts, for_pool, NULL, id, err);
+}
+
+int
+sandbox_create_with (struct islet_ctx *ctx, const struct islet_create_opts *opts,
+                     const struct sandbox_launch *launch, char id[ISLET_ID_LEN + 1],
+                     struct islet_err *err)
+{
+  return create (ctx, opts, false, launch, id, err);
+}
+
+static int
+create (struct islet_ctx *ctx, const struct islet_create_opts *opts, bool for_pool,
+        const struct sandbox_launch *launch, char id[ISLET_ID_LEN + 1], struct islet_err *err)
 {
   cleanup_free char *filling = NULL;
   cleanup_close int guard = -1;
@@ -831,7 +861,10 @@ sandbox_create_cold (struct islet_ctx *ctx, const struct islet_create_opts *opts
       return -1;
     }
   cfg_fd = prepare (ctx, opts, copied ? &src : NULL, &info, err);
-  if (cfg_fd < 0 || spawn_supervisor (ctx, info.id, cfg_fd, err) < 0)
+  if (cfg_fd < 0
+      || (launch ? launch->fn (ctx, info.id, cfg_fd, launch->arg, err)
+                 : spawn_supervisor (ctx, info.id, cfg_fd, err))
+             < 0)
     {
       struct islet_err ignored; /* the first error is the one to report */
       (void) sandbox_remove_storage (ctx, info.id, info.name, info.uid_base, &ignored);

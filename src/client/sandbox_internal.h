@@ -157,6 +157,31 @@ int sandbox_remove_broken (struct islet_ctx *ctx, const char *id, struct islet_e
  * name links and uid claims of sandboxes that are gone. */
 int sandbox_sweep_leftovers (struct islet_ctx *ctx, struct islet_err *err);
 
+/* The exec request of req (stdin: whether stdin frames follow it), and
+ * its answer on conn, where it went: the request's stdin sent, the output
+ * and the result taken (client.c; a one-shot sandbox's too, oneshot.c). */
+json_t *exec_msg (const struct islet_exec_req *req, bool stdin_follows, struct islet_err *err);
+int exec_answer (int conn, const struct islet_exec_req *req, struct islet_exec_result *out,
+                 struct islet_err *err) ISLET_MUST_CHECK;
+
+/* islet-run with a1 a2 a3 started as a child (its pid), a socket of type
+ * (SOCK_STREAM, SOCK_SEQPACKET) to it as its fd 3, our end in *sock, the
+ * only fd it gets besides 0-2 (sandbox.c). */
+pid_t runtime_spawn (const struct islet_ctx *ctx, int type, const char *a1, const char *a2,
+                     const char *a3, int *sock, struct islet_err *err);
+
+/* How a create starts the sandbox it has made (sandbox_create_with):
+ * fn(ctx, id, cfg_fd, arg), cfg_fd its config.json, not yet synced; by
+ * default its supervisor, waited for until the sandbox runs. */
+struct sandbox_launch
+{
+  int (*fn) (struct islet_ctx *ctx, const char *id, int cfg_fd, void *arg, struct islet_err *err);
+  void *arg;
+};
+int sandbox_create_with (struct islet_ctx *ctx, const struct islet_create_opts *opts,
+                         const struct sandbox_launch *launch, char id[ISLET_ID_LEN + 1],
+                         struct islet_err *err);
+
 /* Create and start a sandbox, never from the warm pool.  With for_pool, it
  * is marked as being filled into the pool (<state>/warm/filling/<id>) from
  * its first moment, so that no listing shows it. */

@@ -38,14 +38,6 @@
 #include "exec_spec.h"
 #include "runtime.h"
 
-struct stream
-{
-  int fd;
-  enum islet_frame frame;
-  uint64_t total;
-  bool truncated;
-};
-
 static const char *
 env_get (char **envp, const char *key)
 {
@@ -56,8 +48,7 @@ env_get (char **envp, const char *key)
   return NULL;
 }
 
-/* PATH lookup as execvp does it, but with the command's own environment. */
-static int
+int
 exec_path (char **argv, char **envp)
 {
   const char *path = env_get (envp, "PATH");
@@ -87,9 +78,7 @@ exec_path (char **argv, char **envp)
   return denied ? EACCES : ENOENT;
 }
 
-/* Report why the command could not start (msg is complete) and exit the
- * way a shell does: 127 not found, 126 found but not runnable. */
-static void __attribute__ ((noreturn))
+void
 report_failure (int fd, int errnum, bool entering, const char *msg)
 {
   struct start_failure f = { .errnum = errnum, .entering = entering };
@@ -122,11 +111,10 @@ signal_to_default (int sig)
   (void) syscall (SYS_rt_sigaction, sig, &sa, NULL, sizeof sa.mask);
 }
 
-/* An ignored signal stays ignored across execve (a handled one does not):
- * give the command defaults.  The kernel lists the ignored ones (SigIgn in
- * /proc/self/status, still the host's /proc here), one read against a call
- * for each of the 64 signals; without the list every signal is reset. */
-static void
+/* The kernel lists the ignored signals (SigIgn in /proc/self/status), one
+ * read against a call for each of the 64 signals; without the list every
+ * signal is reset. */
+void
 signals_default (void)
 {
   uint64_t ignored = UINT64_MAX;
@@ -288,15 +276,6 @@ close_fd (int *fd)
 }
 
 enum pumped
-{
-  PUMP_DATA,
-  PUMP_AGAIN,
-  PUMP_EOF,
-};
-
-/* Read what a pipe has and forward it to the client, up to the limit; past
- * it, keep reading (so the command never blocks) but drop the bytes. */
-static enum pumped
 pump (int conn, struct stream *s, uint64_t limit)
 {
   char buf[65536];
@@ -320,14 +299,6 @@ pump (int conn, struct stream *s, uint64_t limit)
     s->truncated = true;
   return PUMP_DATA;
 }
-
-struct run_state
-{
-  pid_t command;
-  int status;
-  struct rusage ru;
-  bool done, timed_out, client_gone;
-};
 
 static void
 reap (struct run_state *st)
@@ -475,7 +446,7 @@ supervise (struct sandbox *sb, struct islet_cg *xcg, int conn, struct exec_spec 
     close (in);
 }
 
-static json_t *
+json_t *
 result_json (struct run_state *st, struct stream out[2], const struct islet_cg_stats *cs,
              uint64_t wall_ns, const struct start_failure *fail)
 {

@@ -139,6 +139,7 @@ static void __attribute__ ((noreturn)) init_main (struct sandbox *sb, int sync)
     .cpu_later = true,
   };
   struct islet_err e = { 0 };
+  pid_t command = 0;
   char msg;
   int devnull;
 
@@ -159,6 +160,9 @@ static void __attribute__ ((noreturn)) init_main (struct sandbox *sb, int sync)
       islet_fail (&e, ISLET_E_SYSTEM, errno, "open `/dev/null`");
       child_fail (sync, &e);
     }
+  /* a one-shot sandbox's command, started by the init itself (oneshot.c) */
+  if (sb->os && (command = oneshot_command (sb, &e)) < 0)
+    child_fail (sync, &e);
   /* Confined, and the supervisor has everything else ready (start_outside):
      the creator may go on.  The supervisor learns it after, once every fd
      from it is closed here: it serves no exec before. */
@@ -175,6 +179,8 @@ static void __attribute__ ((noreturn)) init_main (struct sandbox *sb, int sync)
   msg = SYNC_READY;
   if (write (sync, &msg, 1) != 1)
     _exit (1); /* the supervisor is gone */
+  if (command > 0)
+    oneshot_init_wait (sync, command);
   close (sync);
   reap_forever ();
 }
@@ -265,9 +271,15 @@ sandbox_start_init (struct sandbox *sb, struct islet_idmap_ahead *idmap, struct 
             }
           continue;
         }
-      close (sv[0]);
       if (buf[0] == SYNC_READY)
-        return 0;
+        {
+          if (sb->os)
+            oneshot_keep_sync (sb, sv[0]);
+          else
+            close (sv[0]);
+          return 0;
+        }
+      close (sv[0]);
       if (buf[0] == SYNC_ERROR && (size_t) n == sizeof buf)
         {
           memcpy (err, buf + 1, sizeof *err);

@@ -9,7 +9,9 @@
  * islet-run --fork-supervisors STATE_DIR: the same supervisors, forked on
  * request by one long-lived process instead of an exec each (isletd).
  * islet-run --warm-fill STATE_DIR: fill the warm pool.
- * islet-run --net-reset: drop the host's nftables table if unused (net.c). */
+ * islet-run --net-reset: drop the host's nftables table if unused (net.c).
+ * islet-run --oneshot STATE_DIR ID: a sandbox for one command, asked on fd 3
+ * (oneshot.c); it does not detach, and ends with the command. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -466,6 +468,8 @@ reap_children (struct sandbox *sb)
           sb->init_pid = 0;
           continue;
         }
+      if (sb->os && oneshot_answerer (sb, pid))
+        init_died = true; /* its one command is answered: the sandbox ends */
       if (pid == ready_pid)
         ready_stop ();
       if (pid == agent_pid)
@@ -863,7 +867,8 @@ loop (struct sandbox *sb, int lfd, int sfd)
             }
           if (reap_children (sb))
             {
-              logmsg ("the sandbox's init died: stopping");
+              logmsg (sb->init_pid > 0 ? "its one command ended: stopping"
+                                       : "the sandbox's init died: stopping");
               return -1;
             }
         }
@@ -947,22 +952,50 @@ creator_here (int ready_fd, struct islet_err *err)
   return 0;
 }
 
+/* The process that answers a one-shot sandbox's request, reaped as a
+ * handler (oneshot.c); false if it could not be forked (told to the CLI). */
+static bool
+oneshot_fork (struct sandbox *sb, int lfd, int sfd)
+{
+  struct islet_err e;
+  pid_t pid;
+
+  oneshot_begin (sb);
+  pid = fork ();
+  if (pid == 0)
+    {
+      handler_detach (lfd, sfd);
+      oneshot_answer (sb);
+    }
+  if (pid < 0)
+    {
+      islet_fail (&e, ISLET_E_SYSTEM, errno, "fork the one-shot's answerer");
+      oneshot_refuse (sb, &e);
+      return false;
+    }
+  handlers[n_handlers++] = pid;
+  oneshot_forked (sb, pid);
+  return true;
+}
+
 /* The supervisor of sandbox id, in a session of its own: starts it, then
  * serves it until it is stopped. */
 static int
-supervise_sandbox (const char *state_dir, const char *id, int ready_fd)
+supervise_sandbox (const char *state_dir, const char *id, int ready_fd, struct oneshot *os)
 {
   struct sandbox sb = { .ns = { -1, -1, -1, -1, -1, -1, -1 },
                         .net_slot_fd = -1,
                         .dns_sock = -1,
                         .ready_fd = ready_fd,
                         .lfd = -1,
-                        .xfd = -1 };
+                        .xfd = -1,
+                        .os = os };
   struct islet_err e = { 0 };
   cleanup_free char *sock = NULL;
   cleanup_free char *logpath = NULL;
   sigset_t mask;
   int lfd, sfd, devnull, logfd, conn;
+  bool gone;
 
   setsid ();
   /* A handler killed at a stop leaves its command's process (in the
@@ -1000,8 +1033,9 @@ supervise_sandbox (const char *state_dir, const char *id, int ready_fd)
   signal (SIGPIPE, SIG_IGN);
   sfd = signalfd (-1, &mask, SFD_CLOEXEC);
   sock = islet_xasprintf ("%s/ctl.sock", sb.dir);
-  if (sfd < 0 || (lock_fd = take_run_lock (&sb, &e)) < 0 || creator_here (ready_fd, &e) < 0
-      || load_config (&sb, &e) < 0 || start (&sb, &e) < 0)
+  if (sfd < 0 || (lock_fd = take_run_lock (&sb, &e)) < 0
+      || creator_here (os ? oneshot_conn (os) : ready_fd, &e) < 0 || load_config (&sb, &e) < 0
+      || (os && oneshot_prepare (&sb, &e) < 0) || start (&sb, &e) < 0)
     {
       if (sfd < 0)
         islet_fail (&e, ISLET_E_SYSTEM, errno, "signalfd");
@@ -1013,20 +1047,25 @@ supervise_sandbox (const char *state_dir, const char *id, int ready_fd)
         }
       exec_unlisten (&sb);
       teardown (&sb);
-      report_ready (ready_fd, &e);
+      if (os)
+        oneshot_refuse (&sb, &e);
+      else
+        report_ready (ready_fd, &e);
       return 1;
     }
   /* the init said "ok" to the creator (init.c) */
-  close (ready_fd);
+  if (ready_fd >= 0)
+    close (ready_fd);
   if (net_dns_run (&sb, &e) < 0)
     logmsg ("the sandbox's DNS responder: %s", e.msg);
   lfd = sb.lfd;
-  conn = loop (&sb, lfd, sfd);
+  conn = os && !oneshot_fork (&sb, lfd, sfd) ? -1 : loop (&sb, lfd, sfd);
   /* No new request may reach a sandbox that is going away. */
   exec_unlisten (&sb);
   unlink (sock);
   close (lfd);
   stop_sandbox (&sb);
+  gone = os && oneshot_stopped (&sb);
   /* Stopped: no process, no cgroup, no socket.  Answer now, and release the
      namespaces after: the caller need not wait for the kernel to unmount a
      tree that no host path reaches.  The run lock, held until exit, keeps
@@ -1040,6 +1079,11 @@ supervise_sandbox (const char *state_dir, const char *id, int ready_fd)
   release_namespaces (&sb);
   net_down (&sb);
   logmsg ("sandbox %s stopped", sb.id);
+  if (gone)
+    {
+      close (lock_fd);
+      oneshot_remove (&sb);
+    }
   return 0;
 }
 
@@ -1105,7 +1149,7 @@ fork_supervisors (const char *state_arg)
           signal (SIGCHLD, SIG_DFL);
           snprintf (title, sizeof title, "islet-run %s %s", state_dir, id);
           set_title (title);
-          _exit (supervise_sandbox (state_dir, id, ready));
+          _exit (supervise_sandbox (state_dir, id, ready, NULL));
         }
       if (pid < 0)
         {
@@ -1137,12 +1181,16 @@ main (int argc, char **argv)
   title_len = (size_t) (argv[argc - 1] + strlen (argv[argc - 1]) - argv[0]);
   if (argc == 3 && strcmp (argv[1], "--fork-supervisors") == 0)
     return fork_supervisors (argv[2]);
+  /* the CLI's child, not detached: it waits for the command's end */
+  if (argc == 4 && strcmp (argv[1], "--oneshot") == 0)
+    return supervise_sandbox (argv[2], argv[3], -1, oneshot_new (3));
   if (argc != 4 || islet_parse_u64 (argv[3], 1 << 20, &ready_fd, &e) < 0)
     {
       fprintf (stderr, "usage: islet-run STATE_DIR ID READY_FD\n"
                        "       islet-run --warm-fill STATE_DIR\n"
                        "       islet-run --fork-supervisors STATE_DIR (socket on fd 3)\n"
-                       "       islet-run --net-reset\n");
+                       "       islet-run --net-reset\n"
+                       "       islet-run --oneshot STATE_DIR ID (the CLI's socket on fd 3)\n");
       return 2;
     }
   /* Detach: the caller reaps this first process at once, and the supervisor
@@ -1152,5 +1200,5 @@ main (int argc, char **argv)
     return 1;
   if (pid > 0)
     _exit (0);
-  return supervise_sandbox (argv[1], argv[2], (int) ready_fd);
+  return supervise_sandbox (argv[1], argv[2], (int) ready_fd, NULL);
 }

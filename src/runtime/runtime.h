@@ -23,6 +23,7 @@
 #include "islet/contain.h"
 #include "islet/err.h"
 #include "islet/netsetup.h"
+#include "islet/proto.h"
 #include "islet/sandbox.h"
 #include "islet/seccomp.h"
 
@@ -50,7 +51,8 @@ struct sandbox
   bool build;                /* a build's RUN sandbox: its commands get ISLET_BUILD_CAPS */
   int ready_fd;              /* the creator's pipe, until the init has said "ok" on it */
   int lfd;                   /* ctl.sock, listening, once the start got that far */
-  int xfd; /* exec.sock, listening, non-blocking: accepted by the ready exec handler */
+  int xfd;            /* exec.sock, listening, non-blocking: accepted by the ready exec handler */
+  struct oneshot *os; /* islet-run --oneshot: the one command its init runs (oneshot.c) */
 };
 
 /* net.c: a slot for the sandbox's link (before its init starts, so the
@@ -112,6 +114,84 @@ struct start_failure
   bool entering; /* islet failed to enter the sandbox: islet's failure */
   char msg[200];
 };
+
+/* exec.c, shared with a one-shot sandbox's command (oneshot.c).  In the
+ * command's process: give it the default action of every signal ignored
+ * (an ignored one stays ignored across execve); PATH lookup as execvp does
+ * it, but with the command's own environment (an errno if none ran); say
+ * why it could not start on fd (msg is complete) and exit the way a shell
+ * does: 127 not found, 126 found but not runnable. */
+void signals_default (void);
+int exec_path (char **argv, char **envp);
+void report_failure (int fd, int errnum, bool entering, const char *msg) __attribute__ ((noreturn));
+
+/* One of the command's output pipes, as forwarded to the client. */
+struct stream
+{
+  int fd;
+  enum islet_frame frame;
+  uint64_t total;
+  bool truncated;
+};
+
+enum pumped
+{
+  PUMP_DATA,
+  PUMP_AGAIN,
+  PUMP_EOF,
+};
+
+/* Read what a pipe has and forward it to the client, up to the limit; past
+ * it, keep reading (so the command never blocks) but drop the bytes. */
+enum pumped pump (int conn, struct stream *s, uint64_t limit);
+
+/* How a command ran, as its result frame tells it (result_json). */
+struct run_state
+{
+  pid_t command;
+  int status;
+  struct rusage ru;
+  bool done, timed_out, client_gone;
+};
+
+json_t *result_json (struct run_state *st, struct stream out[2], const struct islet_cg_stats *cs,
+                     uint64_t wall_ns, const struct start_failure *fail);
+
+/* oneshot.c: islet-run --oneshot STATE_DIR ID, a sandbox made for one
+ * command by the CLI's `islet run`.  The exec request comes on conn (fd 3)
+ * with the start, and is answered there as an exec on ctl.sock would be:
+ * the sandbox's init runs the command itself, with no exec handler, exec
+ * group or second confinement (a command it cannot run so, as under an
+ * image's User, is served as an exec by a handler).  The supervisor is the
+ * CLI's child and ends with the command.  In the order the supervisor and
+ * the init (init.c) call them: */
+struct oneshot *oneshot_new (int conn);
+int oneshot_conn (const struct oneshot *os);
+/* after the config is loaded: the request read and checked */
+int oneshot_prepare (struct sandbox *sb, struct islet_err *err) ISLET_MUST_CHECK;
+/* in the init, confined: the command's process (its pid) */
+pid_t oneshot_command (struct sandbox *sb, struct islet_err *err);
+/* in the init, once the supervisor knows it is ready: the command's end
+ * told on sync (the supervisor's socket), orphans reaped; the init's own
+ * end once the command's status is told */
+void oneshot_init_wait (int sync, pid_t command) __attribute__ ((noreturn));
+/* in the supervisor: the init's sync socket, kept to hear the command's end */
+void oneshot_keep_sync (struct sandbox *sb, int sync);
+/* in the supervisor, the sandbox started: its copies of the command's
+ * fds closed; then the answerer forked, which forwards the command's output
+ * and result to the CLI (oneshot_answer, in the fork), reaped as a
+ * handler: its end ends the sandbox (oneshot_answerer) */
+void oneshot_begin (struct sandbox *sb);
+void oneshot_answer (struct sandbox *sb) __attribute__ ((noreturn));
+void oneshot_forked (struct sandbox *sb, pid_t answerer);
+bool oneshot_answerer (const struct sandbox *sb, pid_t pid);
+/* a start that failed, told to the CLI */
+void oneshot_refuse (struct sandbox *sb, const struct islet_err *e);
+/* stopped: the CLI may remove the storage; true if it is gone (killed),
+ * when the supervisor removes it itself once it has let the run lock go
+ * (oneshot_remove) */
+bool oneshot_stopped (struct sandbox *sb);
+void oneshot_remove (struct sandbox *sb);
 
 /* pty.c: an exec on a terminal from the sandbox's own devpts. */
 #define PTY_SIZE_MAX 1000 /* columns or rows */

@@ -1,0 +1,146 @@
+/* A sandbox made for one command and removed after it (`islet run`).
+ *
+ * Cold, the sandbox is a one-shot one (src/runtime/oneshot.c): islet-run
+ * --oneshot is started as this process's child with a socket on which the
+ * exec request goes at once, before the sandbox runs; the sandbox's init
+ * runs the command, and the answer comes on the same socket as an exec's
+ * on ctl.sock: no "ok" to wait for, no connection to make, no exec
+ * handler, no stop to ask.  The supervisor closes the socket once the
+ * sandbox is stopped; the storage is then removed here, while the
+ * supervisor lets the mounts go, as a destroy does.  From the warm pool or
+ * a remote backend the sandbox is an ordinary one. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "islet/client.h"
+#include "islet/proto.h"
+#include "islet/util.h"
+#include "sandbox_internal.h"
+
+/* How long the end waits for the supervisor to stop the sandbox; then it
+ * is killed (its init dies with it), and the storage removed all the same. */
+#define STOP_WAIT_MS 30000
+
+struct launch
+{
+  const struct islet_exec_req *req;
+  struct islet_run *run;
+};
+
+/* The create's start: the supervisor, and the request sent to it.  The
+ * config is not synced: a one-shot sandbox does not outlive its CLI, let
+ * alone a crash of the host (what a crash cuts short is a broken sandbox,
+ * which `islet rm` and `system reset` remove). */
+static int
+launch_oneshot (struct islet_ctx *ctx, const char *id, int cfg_fd, void *arg, struct islet_err *err)
+{
+  struct launch *l = arg;
+  cleanup_json json_t *msg = exec_msg (l->req, l->req->stdin_data != NULL, err);
+  struct islet_err ignored;
+
+  (void) cfg_fd;
+  if (msg == NULL)
+    return -1;
+  l->run->pid = runtime_spawn (ctx, SOCK_STREAM, "--oneshot", ctx->state_dir, id, &l->run->conn,
+                               err);
+  if (l->run->pid < 0)
+    return -1;
+  /* a supervisor that failed says why on the socket: read by the wait */
+  (void) !islet_frame_send_json (l->run->conn, msg, &ignored);
+  return 0;
+}
+
+int
+islet_run_start (struct islet_ctx *ctx, const struct islet_create_opts *opts,
+                 const struct islet_exec_req *req, struct islet_run *run, struct islet_err *err)
+{
+  struct launch l = { .req = req, .run = run };
+  struct sandbox_launch launch = { launch_oneshot, &l };
+  int taken;
+
+  *run = (struct islet_run){ .conn = -1, .pid = -1 };
+  if (!CTX_LOCAL (ctx))
+    return islet_sandbox_create (ctx, opts, run->id, err);
+  taken = opts->id == NULL && warm_fits (opts) ? warm_take (ctx, opts, run->id, err) : 0;
+  if (taken != 0)
+    return taken > 0 ? 0 : -1;
+  if (sandbox_create_with (ctx, opts, &launch, run->id, err) < 0)
+    {
+      if (run->pid > 0)
+        while (waitpid (run->pid, NULL, 0) < 0 && errno == EINTR)
+          ;
+      return -1;
+    }
+  run->oneshot = true;
+  return 0;
+}
+
+int
+islet_run_wait (struct islet_run *run, const struct islet_exec_req *req,
+                struct islet_exec_result *out, struct islet_err *err)
+{
+  if (exec_answer (run->conn, req, out, err) == 0)
+    return 0;
+  /* its supervisor stopped the sandbox under the command (`islet stop`,
+     `islet rm -f`) or died: the connection's end alone says little */
+  if (err->kind == ISLET_E_SYSTEM && strcmp (err->msg, "the sandbox closed the connection") == 0)
+    islet_fail (err, ISLET_E_CONFLICT, 0, "sandbox `%s` was stopped before its command ended",
+                run->id);
+  return -1;
+}
+
+/* Until the supervisor has stopped the sandbox: it closes its end then. */
+static void
+await_stop (struct islet_run *run)
+{
+  uint64_t deadline = islet_now_ns () + STOP_WAIT_MS * 1000000ull;
+  char buf[512];
+
+  /* a command not answered yet (interrupted) is killed on this */
+  shutdown (run->conn, SHUT_WR);
+  for (;;)
+    {
+      struct pollfd p = { run->conn, POLLIN, 0 };
+      uint64_t now = islet_now_ns ();
+      ssize_t n;
+
+      if (now >= deadline)
+        {
+          kill (run->pid, SIGKILL);
+          break;
+        }
+      if (poll (&p, 1, (int) ((deadline - now) / 1000000ull) + 1) <= 0)
+        continue;
+      n = read (run->conn, buf, sizeof buf);
+      if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+        break;
+    }
+  close (run->conn);
+  run->conn = -1;
+}
+
+int
+islet_run_end (struct islet_ctx *ctx, struct islet_run *run, bool removed, struct islet_err *err)
+{
+  struct islet_sandbox_info info;
+  int rc = 0;
+
+  if (!run->oneshot)
+    return removed ? 0 : islet_sandbox_destroy (ctx, run->id, true, err);
+  await_stop (run);
+  if (!removed)
+    {
+      rc = islet_sandbox_get (ctx, run->id, &info, err);
+      if (rc == 0)
+        rc = sandbox_remove_storage (ctx, info.id, info.name, info.uid_base, err);
+    }
+  while (waitpid (run->pid, NULL, 0) < 0 && errno == EINTR)
+    ;
+  run->pid = -1;
+  return rc;
+}

@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# islet run, cold: a one-shot sandbox whose init runs the command itself
+# (src/runtime/oneshot.c).  The command is the init's child (its parent is
+# pid 1, not an exec handler outside the sandbox), under the same
+# confinement as an exec's command; its status, output, stdin, limits and
+# timeout are an exec's; the sandbox is listed while it runs, takes execs
+# and stops, and nothing of it is left after the run, after Ctrl-C, after
+# `islet stop`, or after a kill -9 of the CLI (its supervisor removes it).
+source "$(dirname "$0")/../lib/integration.sh"
+it_init
+
+# Nothing of the state directory's sandboxes left: no directory, no
+# supervisor, no mount, no cgroup, no process in a sandbox's uid range.
+nothing_left () {
+  [[ -z "$(ls "$STATE/sandboxes" 2>/dev/null)" ]] || { echo "dirs: $(ls "$STATE/sandboxes")"; return; }
+  [[ -z "$(supervisors)" ]] || { echo "supervisors: $(supervisors)"; return; }
+  [[ -z "$(my_mounts | grep /sandboxes/ || true)" ]] || { echo "mounts: $(my_mounts)"; return; }
+  local id
+  for id in $(cat "$STATE.ids" 2>/dev/null); do
+    [[ -z "$(cg_dirs "$id")" ]] || { echo "cgroups of $id: $(cg_dirs "$id")"; return; }
+  done
+  [[ -z "$(ls "$STATE/uids" 2>/dev/null || true)" ]] || { echo "uid claims: $(ls "$STATE/uids")"; return; }
+}
+
+# The one sandbox of the state directory, once it exists.
+running_id () { ls "$STATE/sandboxes" 2>/dev/null | head -1; }
+
+log "the command is the init's child, confined as an exec's command is"
+capture islet run -- sh -c 'grep PPid /proc/$$/status; ls /proc | grep -c "^[0-9]"'
+expect_eq "run: status (stderr: $ERR)" "$RC" 0
+expect_eq "the command's parent is the sandbox's init" "${OUT%%$'\n'*}" "PPid:	1"
+expect_eq "processes in the sandbox: the init, sh, grep and ls" "${OUT##*$'\n'}" 4
+[[ -z "$(nothing_left)" ]] || fail "after a run: $(nothing_left)"
+CONF='grep -E "^(Uid|Gid|Groups|Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp|Seccomp_filters):" /proc/self/status; awk "{print \$1, \$3}" /proc/self/uid_map; ulimit -n; hostname | cut -c1-6; id'
+capture islet run -- sh -c "$CONF"
+expect_eq "run: status (stderr: $ERR)" "$RC" 0
+run_conf=$OUT
+id=$(create_sb)
+remember_id "$id"
+exec_conf=$(islet exec "$id" -- sh -c "$CONF" </dev/null)
+expect_eq "credentials, capabilities, filter, limits: run as exec" "$run_conf" "$exec_conf"
+islet rm -f "$id" >/dev/null </dev/null || fail "rm $id"
+
+log "exit statuses"
+for want in 0 3 255; do
+  capture islet run -- sh -c "exit $want"
+  expect_eq "exit $want" "$RC" "$want"
+done
+capture islet run -- sh -c 'kill -TERM $$'
+expect_eq "killed by SIGTERM: 128+15" "$RC" 143
+capture islet run -- no-such-command
+expect_eq "not found: 127" "$RC" 127
+[[ "$ERR" == *"no-such-command"*"not found"* ]] || fail "not found: stderr '$ERR'"
+capture islet run -- /etc
+expect_eq "not executable: 126" "$RC" 126
+capture islet run --cwd /no/such/dir -- true
+expect_eq "a working directory that does not exist: 127, as an exec" "$RC" 127
+[[ "$ERR" == *"/no/such/dir"* ]] || fail "bad cwd: stderr '$ERR'"
+
+log "output, stdin, environment and --json"
+capture islet run -e A=1 --cwd /tmp -- sh -c 'echo out; echo err >&2; echo "$A $(pwd)"'
+expect_eq "stdout" "$OUT" $'out\n1 /tmp'
+expect_eq "stderr" "$ERR" "err"
+RC=0
+OUT=$(printf 'one\ntwo\n' | islet run -i -- sh -c 'wc -l; cat') || RC=$?
+expect_eq "stdin with -i" "$OUT" "2"
+OUT=$(printf 'one\n' | islet run -- sh -c 'cat; echo end') || fail "run without -i"
+expect_eq "stdin without -i is empty" "$OUT" "end"
+capture islet run --json -- sh -c 'echo x; echo y >&2; exit 4'
+expect_eq "--json status" "$RC" 4
+expect_eq "--json fields" "$(jget "$OUT" '[j["exit_code"], j["signal"], j["stdout"], j["stderr"], j["timed_out"]]')" \
+  '[4, 0, "x\n", "y\n", false]'
+capture islet run --output 100 --json -- sh -c 'head -c 5000 /dev/zero | tr "\0" a'
+expect_eq "--output 100: truncated" "$(jget "$OUT" '[j["truncated"], len(j["stdout"])]')" '[true, 100]'
+
+log "limits: timeout, memory, pids"
+t0=$(date +%s%N)
+capture islet run --timeout 1 -- sh -c 'sleep 100 & sleep 100'
+took=$(( ($(date +%s%N) - t0) / 1000000 ))
+expect_eq "timeout: killed" "$RC" 137
+[[ "$ERR" == *"timed out"* ]] || fail "timeout: stderr '$ERR'"
+expect_range "timeout: time until islet run returned (ms)" "$took" 900 6000
+capture islet run --memory 64 --json -- python3 -c 'b = bytearray(400 << 20); print(len(b))'
+expect_eq "memory 64: OOM killed" "$(jget "$OUT" '[j["oom_killed"], j["exit_code"]]')" '[true, 137]'
+capture islet run --pids 16 -- python3 -c '
+import os
+n = 0
+for _ in range(50):
+    try:
+        if os.fork() == 0:
+            import time; time.sleep(5); os._exit(0)
+        n += 1
+    except OSError:
+        break
+print(n)'
+expect_eq "pids 16: status" "$RC" 0
+(( OUT < 16 )) || fail "pids 16: $OUT processes forked"
+[[ -z "$(nothing_left)" ]] || fail "after the limits: $(nothing_left)"
+
+log "from inside: pid 1's limits and memory are out of reach"
+capture islet run -- python3 -c '
+import ctypes, os, signal
+libc = ctypes.CDLL(None, use_errno=True)
+one = (ctypes.c_ulong * 2)(1, 1)
+print("prlimit", libc.syscall(302, 1, 0, one, None), flush=True)
+try:
+    os.listdir("/proc/1/fd"); print("fds: listed")
+except OSError as e:
+    print("fds:", e.errno == 13)
+try:
+    open("/proc/1/mem", "rb").read(1); print("mem: read")
+except OSError as e:
+    print("mem:", e.errno in (13, 1))
+os.kill(1, signal.SIGKILL)
+print("alive")'
+expect_eq "escape attempts: status (stderr: $ERR)" "$RC" 0
+expect_eq "escape attempts" "$OUT" $'prlimit -1\nfds: True\nmem: True\nalive'
+
+log "listed while it runs; an exec into it works; Ctrl-C removes it"
+# in a process group of its own, as a terminal's foreground job is
+setsid "$ISLET_BIN" --state-dir "$STATE" run -- sleep 60 </dev/null >/dev/null 2>"$STATE.err1" &
+cli=$!
+wait_until 20 test -n "$(running_id)" || fail "no sandbox while the run starts"
+sb=$(running_id)
+remember_id "$sb"
+wait_until 20 sh -c "'$ISLET_BIN' --state-dir '$STATE' ls </dev/null | grep -q '$sb.*running'" \
+  || fail "islet ls does not list $sb as running"
+expect_eq "exec into the one-shot sandbox" "$(islet exec "$sb" -- echo hello </dev/null)" hello
+kill -INT -- "-$cli" # Ctrl-C: the whole group
+rc=0; wait "$cli" || rc=$?
+expect_eq "Ctrl-C: status" "$rc" 130
+grep -q "interrupted by SIGINT; sandbox $sb removed" "$STATE.err1" || fail "Ctrl-C: $(cat "$STATE.err1")"
+wait_empty 10 nothing_left || fail "after Ctrl-C: $(nothing_left)"
+
+log "islet stop ends the run with a reason"
+"$ISLET_BIN" --state-dir "$STATE" run -- sleep 60 </dev/null >/dev/null 2>"$STATE.err2" &
+cli=$!
+wait_until 20 test -S "$STATE/sandboxes/$(running_id)/ctl.sock" || fail "no sandbox to stop"
+sb=$(running_id)
+remember_id "$sb"
+islet stop "$sb" </dev/null || fail "islet stop $sb"
+rc=0; wait "$cli" || rc=$?
+expect_eq "stopped: status" "$rc" 125
+grep -q "was stopped before its command ended" "$STATE.err2" || fail "stopped: $(cat "$STATE.err2")"
+wait_empty 10 nothing_left || fail "after islet stop: $(nothing_left)"
+
+log "kill -9 of the CLI: the supervisor removes the sandbox"
+"$ISLET_BIN" --state-dir "$STATE" run -- sleep 60 </dev/null >/dev/null 2>&1 &
+cli=$!
+wait_until 20 test -S "$STATE/sandboxes/$(running_id)/ctl.sock" || fail "no sandbox to leave"
+sb=$(running_id)
+remember_id "$sb"
+kill -9 "$cli"
+wait "$cli" 2>/dev/null || true
+wait_empty 20 nothing_left || fail "after kill -9 of the CLI: $(nothing_left)"
+
+pass
