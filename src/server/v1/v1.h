@@ -64,6 +64,18 @@ const char *v1_policy_mode_name (enum v1_policy_mode m);
 const char *v1_policy_list (enum v1_policy_mode m, const char *imports);
 
 /* ---- v1_zygote.c: a pooled sandbox's python, waiting for one program ---- */
+/* A python started ahead by x in the sandbox id, which writes one NUL byte
+ * on stdout and on stderr once it is up and waits: *conn once both came
+ * (also code-run's spare, interp_spare.c). */
+int v1_zygote_open (struct islet_ctx *ctx, const char *id, const struct islet_exec_req *x,
+                    int *conn, struct islet_err *err) ISLET_MUST_CHECK;
+/* len bytes of data to its stdin, in frames. */
+int v1_zygote_send (int conn, const char *data, size_t len, struct islet_err *err) ISLET_MUST_CHECK;
+/* What it runs once sent: its output to on_output, killed at timeout_s
+ * (res->timed_out), its result in res; conn is closed either way, -1 when
+ * islet failed. */
+int v1_zygote_wait (int conn, double timeout_s, islet_output_fn on_output, void *user,
+                    struct islet_exec_result *res, struct islet_err *err) ISLET_MUST_CHECK;
 /* Start it in the sandbox id, the exec's output limit output_limit (per
  * stream, as a plain run's) plus its own marks; *conn once it waits. */
 int v1_zygote_start (struct islet_ctx *ctx, const char *id, uint64_t output_limit, int *conn,

@@ -23,6 +23,8 @@
  * serve as a plain run would (a policy, another language, a stdin larger
  * than a pipe holds) kills it and runs plainly in the same fresh sandbox. */
 #include <errno.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -98,16 +100,13 @@ static const char zygote_boot[]
       "_islet_boot(sys.argv[1])\n";
 
 int
-v1_zygote_start (struct islet_ctx *ctx, const char *id, uint64_t output_limit, int *conn,
-                 struct islet_err *err)
+v1_zygote_open (struct islet_ctx *ctx, const char *id, const struct islet_exec_req *x, int *conn,
+                struct islet_err *err)
 {
-  char *argv[] = { (char *) "python3",         (char *) "-u", (char *) "-c", (char *) zygote_boot,
-                   (char *) V1_DIR "/main.py", NULL };
-  struct islet_exec_req x = { .argv = argv, .output_limit = output_limit + 1 };
   uint64_t deadline = islet_now_ns () + (uint64_t) ZYGOTE_READY_MS * 1000000;
   bool seen[3] = { false, false, false };
 
-  if (islet_exec_open (ctx, id, &x, conn, err) < 0)
+  if (islet_exec_open (ctx, id, x, conn, err) < 0)
     return -1;
   while (!(seen[ISLET_STDOUT] && seen[ISLET_STDERR]))
     {
@@ -126,20 +125,32 @@ v1_zygote_start (struct islet_ctx *ctx, const char *id, uint64_t output_limit, i
         }
       if (rc == 0)
         {
-          islet_fail (err, ISLET_E_SYSTEM, 0, "the pool's python3 ended at its start: exit %d %s",
-                      res.exit_code, res.error);
+          islet_fail (err, ISLET_E_SYSTEM, 0,
+                      "the python3 started ahead ended at its start: exit %d %s", res.exit_code,
+                      res.error);
           islet_exec_result_fini (&res);
         }
       else if (rc == 1)
-        islet_fail (err, ISLET_E_SYSTEM, 0, "the pool's python3 wrote at its start");
+        islet_fail (err, ISLET_E_SYSTEM, 0, "the python3 started ahead wrote at its start");
       else if (rc == 2)
-        islet_fail (err, ISLET_E_SYSTEM, 0, "the pool's python3 was not up within %d s",
+        islet_fail (err, ISLET_E_SYSTEM, 0, "the python3 started ahead was not up within %d s",
                     ZYGOTE_READY_MS / 1000);
       close (*conn);
       *conn = -1;
       return -1;
     }
   return 0;
+}
+
+int
+v1_zygote_start (struct islet_ctx *ctx, const char *id, uint64_t output_limit, int *conn,
+                 struct islet_err *err)
+{
+  char *argv[] = { (char *) "python3",         (char *) "-u", (char *) "-c", (char *) zygote_boot,
+                   (char *) V1_DIR "/main.py", NULL };
+  struct islet_exec_req x = { .argv = argv, .output_limit = output_limit + 1 };
+
+  return v1_zygote_open (ctx, id, &x, conn, err);
 }
 
 void
@@ -177,8 +188,8 @@ v1_zygote_fits (const char *language, enum v1_policy_mode policy, const char *st
          && (stdin_data == NULL || strlen (stdin_data) <= ZYGOTE_STDIN_MAX);
 }
 
-static int
-send_all (int conn, const char *data, size_t len, struct islet_err *err)
+int
+v1_zygote_send (int conn, const char *data, size_t len, struct islet_err *err)
 {
   for (size_t off = 0; off < len;)
     {
@@ -191,25 +202,13 @@ send_all (int conn, const char *data, size_t len, struct islet_err *err)
 }
 
 int
-v1_zygote_run (int conn, uint64_t waited_from_ns, const char *code, const char *stdin_data,
-               double timeout_s, islet_output_fn on_output, void *user,
-               struct islet_exec_result *res, struct islet_err *err)
+v1_zygote_wait (int conn, double timeout_s, islet_output_fn on_output, void *user,
+                struct islet_exec_result *res, struct islet_err *err)
 {
-  char head[32];
-  uint64_t sent, deadline;
+  uint64_t deadline = islet_now_ns () + (uint64_t) (timeout_s * 1e9);
   bool killed = false;
   int rc;
 
-  snprintf (head, sizeof head, "%zu\n", strlen (code));
-  if (send_all (conn, head, strlen (head), err) < 0 || send_all (conn, code, strlen (code), err) < 0
-      || (stdin_data && send_all (conn, stdin_data, strlen (stdin_data), err) < 0)
-      || islet_exec_input (conn, "", 0, err) < 0)
-    {
-      v1_zygote_end (conn);
-      return -1;
-    }
-  sent = islet_now_ns ();
-  deadline = sent + (uint64_t) (timeout_s * 1e9);
   for (;;)
     {
       enum islet_stream stream;
@@ -226,12 +225,10 @@ v1_zygote_run (int conn, uint64_t waited_from_ns, const char *code, const char *
         }
       if (rc == 2 && !killed)
         {
-          /* the program's timeout: its processes killed, the result read */
-          if (islet_exec_kill (conn, err) < 0)
-            {
-              v1_zygote_end (conn);
-              return -1;
-            }
+          /* the program's timeout: the connection's end, on which the
+             exec's handler kills its group (a kill frame is not read once
+             stdin has ended); then its end waited for */
+          shutdown (conn, SHUT_WR);
           killed = true;
           deadline = islet_now_ns () + (uint64_t) ZYGOTE_KILL_MS * 1000000;
           continue;
@@ -244,13 +241,43 @@ v1_zygote_run (int conn, uint64_t waited_from_ns, const char *code, const char *
         }
       break;
     }
-  if (rc < 0)
+  if (rc < 0 && !killed)
     {
       v1_zygote_end (conn);
       return -1;
     }
   close (conn); /* its exec is over */
+  if (rc < 0)
+    {
+      /* killed for its timeout: the handler sends no result to a client
+         that has left */
+      res->signal = SIGKILL;
+      res->exit_code = 128 + SIGKILL;
+    }
   res->timed_out = res->timed_out || killed;
+  return 0;
+}
+
+int
+v1_zygote_run (int conn, uint64_t waited_from_ns, const char *code, const char *stdin_data,
+               double timeout_s, islet_output_fn on_output, void *user,
+               struct islet_exec_result *res, struct islet_err *err)
+{
+  char head[32];
+  uint64_t sent;
+
+  snprintf (head, sizeof head, "%zu\n", strlen (code));
+  if (v1_zygote_send (conn, head, strlen (head), err) < 0
+      || v1_zygote_send (conn, code, strlen (code), err) < 0
+      || (stdin_data && v1_zygote_send (conn, stdin_data, strlen (stdin_data), err) < 0)
+      || islet_exec_input (conn, "", 0, err) < 0)
+    {
+      v1_zygote_end (conn);
+      return -1;
+    }
+  sent = islet_now_ns ();
+  if (v1_zygote_wait (conn, timeout_s, on_output, user, res, err) < 0)
+    return -1;
   /* its wall time from python's start, less the wait in the pool */
   {
     uint64_t waited_ms = (sent - waited_from_ns) / 1000000;
