@@ -40,6 +40,20 @@ int interp_delete (struct srv *srv, const char *sandbox, const char *id);
 json_t *interp_list (struct srv *srv, const char *sandbox);
 json_t *interp_ctx_json (struct interp_ctx *c);
 
+/* ---- code-run's spare (interp_spare.c) ---- */
+/* The exec of the sandbox's code-run spare, a driver in spare mode up and
+ * waiting (interp_driver.py), when it was started with env, cwd (NULL: the
+ * sandbox's own) and output_limit (per stream, the driver's two bytes
+ * added); -1: none fit (the caller runs the code plainly). */
+int coderun_spare_take (struct srv *srv, const char *sandbox, char *const *env, const char *cwd,
+                        uint64_t output_limit);
+/* One for the sandbox's next code-run, started with these in the
+ * background, unless it has one. */
+void coderun_spare_want (struct srv *srv, const char *sandbox, char *const *env, const char *cwd,
+                         uint64_t output_limit);
+/* The sandbox's spares ended (its stop, pause, archive or delete). */
+void interp_spares_drop (struct srv *srv, const char *sandbox);
+
 /* ---- one run (interp_run.c) ---- */
 enum interp_outcome
 {

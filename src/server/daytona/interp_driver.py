@@ -8,6 +8,13 @@
 #          on stdin, the answers JSON lines on the real stdout.
 #   once   code-run: the code on stdin runs as __main__ (argv after MODE),
 #          then each open matplotlib figure is printed as a chart line.
+#   spare  code-run started ahead (interp_spare.c): up, it writes a NUL
+#          byte on stdout and on stderr and waits; then stdin brings a
+#          line of lengths (the code's bytes, then each argument's), those
+#          bytes, and its end.  It answers one byte on stdout: "S" when a
+#          start now could differ from its own (stale(), then it exits and
+#          isletd runs the code plainly), else "G" on stdout and on stderr,
+#          and runs the code as once does.
 #
 # This text is what every code-run compiles and runs before the code: it
 # imports nothing that python's own start has not (os and sys), and the
@@ -119,9 +126,10 @@ def matplotlib_env():
             pass
 
 
-def once(argv):
+def once(argv, code=None):
     matplotlib_env()
-    code = sys.stdin.read()
+    if code is None:
+        code = sys.stdin.read()
     sys.stdin = open(os.devnull)
     sys.argv = ["-"] + argv
     out = sys.stdout = LastChar(sys.stdout)
@@ -157,6 +165,91 @@ def once(argv):
     os._exit(status)
 
 
+def start_state():
+    """What python's start read and a start now would read again: the
+    directories of sys.path and the site directories (there or not: a new
+    one joins sys.path), the .pth files in them, every module loaded, the
+    interpreter; each by its inode, size and mtime.  A package installed, a
+    .pth or sitecustomize added or changed since, changes one of them."""
+    site = sys.modules.get("site")
+    paths = [p for p in sys.path if p] + [sys.executable]
+    if site is not None:
+        dirs = list(site.getsitepackages()) + [site.getusersitepackages()]
+        paths += dirs
+        for d in dirs:
+            try:
+                paths += [os.path.join(d, n) for n in os.listdir(d) if n.endswith(".pth")]
+            except OSError:
+                pass
+    for m in list(sys.modules.values()):
+        f = getattr(m, "__file__", None)
+        if isinstance(f, str):
+            paths.append(f)
+    return {p: file_key(p) for p in paths}
+
+
+def file_key(path):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def stale(state, cwd):
+    """Whether a start now could differ from this one's (start_state), or
+    the working directory is no longer the one its path names."""
+    try:
+        here, there = os.stat("."), os.stat(cwd)
+    except OSError:
+        return True
+    if (here.st_dev, here.st_ino) != (there.st_dev, there.st_ino):
+        return True
+    return any(file_key(p) != k for p, k in state.items())
+
+
+def read_all(fd):
+    parts = []
+    while True:
+        b = os.read(fd, 1 << 20)
+        if not b:
+            return b"".join(parts)
+        parts.append(b)
+
+
+def spare():
+    state, cwd = start_state(), os.getcwd()
+    os.write(1, b"\0")
+    os.write(2, b"\0")
+    data = read_all(0)
+    head, _, data = data.partition(b"\n")
+    lengths = [int(n) for n in head.split()]
+    if not lengths or sum(lengths) != len(data):
+        os._exit(0)  # ended unused, or cut short: nothing runs
+    if stale(state, cwd):
+        os.write(1, b"S")
+        os._exit(0)
+    os.write(1, b"G")
+    os.write(2, b"G")
+    # the code decoded as sys.stdin would have read it, the arguments as
+    # python decodes its command line
+    import io
+
+    parts, off = [], 0
+    for n in lengths:
+        parts.append(data[off : off + n])
+        off += n
+    enc = sys.stdin.encoding, sys.stdin.errors
+    code = io.TextIOWrapper(io.BytesIO(parts[0]), encoding=enc[0], errors=enc[1]).read()
+    argv = [os.fsdecode(a) for a in parts[1:]]
+    # the finders' listings of sys.path's directories, made at the start,
+    # read again as a start now would
+    for f in list(sys.path_importer_cache.values()):
+        if f is not None and hasattr(f, "invalidate_caches"):
+            f.invalidate_caches()
+    once(argv, code)
+
+
 if __name__ == "__main__":
     mode = sys.argv[1] if len(sys.argv) > 1 else ""
     if mode == "serve":
@@ -164,6 +257,8 @@ if __name__ == "__main__":
         serve()
     elif mode == "once":
         once(sys.argv[2:])
+    elif mode == "spare":
+        spare()
     else:
-        sys.stderr.write("islet driver: mode must be serve or once\n")
+        sys.stderr.write("islet driver: mode must be serve, once or spare\n")
         sys.exit(2)

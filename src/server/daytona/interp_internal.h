@@ -65,6 +65,7 @@ struct interp_ctx *spare_take (struct srv *srv, const char *sandbox, char *const
 /* A spare for the sandbox, started in the background unless it has one. */
 void spare_want (struct srv *srv, const char *sandbox, char *const *env);
 void spare_shutdown (struct interp *t);
+/* coderun_spare_take and coderun_spare_want are in interp.h (code-run's) */
 void spare_free_all (struct interp *t);
 
 void ictx_kill (struct interp_ctx *c, const char *why);

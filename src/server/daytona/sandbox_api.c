@@ -9,6 +9,7 @@
 #include "islet/lang.h"
 #include "islet/oci.h"
 #include "islet/util.h"
+#include "interp.h"
 #include "server.h"
 
 /* ---- reading a request's fields ---- */
@@ -411,6 +412,8 @@ lifecycle (struct req *r, struct resp *out, owned_fn fn, const char *state)
   int rc;
 
   rc = owned_open (&k, r->params[0], &o, &err);
+  if (rc == 0 && fn != owned_start)
+    interp_spares_drop (r->srv, o.info.id); /* its python started ahead, ended first */
   if (rc == 0)
     rc = fn (&k, &o, &err);
   reply_owned (r, out, &o, rc, &err, state);

@@ -1,6 +1,7 @@
 /* Toolbox: run commands and code in a sandbox (POST /process/execute and
  * /process/code-run), and the small info routes. */
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include "interp.h"
 #include "islet/util.h"
 #include "toolbox.h"
+#include "v1.h"
 
 #define DEFAULT_TIMEOUT_S 360 /* Daytona's default for one command */
 #define MAX_TIMEOUT_S 86400
@@ -96,23 +98,31 @@ mark_cut (struct spool *sp, const struct run_req *rr)
   spool_add (sp, line, (size_t) n);
 }
 
-/* Common fields: cwd, envs, timeout (seconds).  Runs, the output going to
- * on_output only (never collected whole); *res is left for the caller when
- * it returns 0 (the answer not sent). */
+/* What a run settles before its exec: the sandbox open, its variables
+ * with the request's, the directory (NULL: the sandbox's own) and the
+ * timeout in seconds. */
+struct run_args
+{
+  struct sb_ref sb;
+  char **env;
+  const char *cwd;
+  double timeout;
+};
+
+static void
+run_args_fini (struct run_args *a)
+{
+  islet_strv_free (a->env);
+  sb_close (&a->sb);
+}
+
+/* Common fields: cwd, envs, timeout (seconds); -1 with the answer in out. */
 static int
-run (struct req *r, struct resp *out, struct run_req *rr, struct islet_exec_result *res,
-     islet_output_fn on_output, void *user)
+run_args (struct req *r, struct resp *out, struct run_req *rr, struct run_args *a)
 {
   json_t *cwd = json_object_get (rr->body, "cwd"), *t = json_object_get (rr->body, "timeout");
-  cleanup_sb struct sb_ref sb = { 0 };
-  struct islet_exec_req x = {
-    .argv = rr->argv, .on_output = on_output, .user = user, .uncollected = true
-  };
-  struct islet_err err;
-  double timeout = DEFAULT_TIMEOUT_S;
-  char **env = NULL;
-  int rc;
 
+  a->timeout = DEFAULT_TIMEOUT_S;
   if (cwd && !json_is_null (cwd) && !json_is_string (cwd))
     {
       reply_error (out, 400, "BAD_REQUEST", "cwd must be a string");
@@ -120,47 +130,84 @@ run (struct req *r, struct resp *out, struct run_req *rr, struct islet_exec_resu
     }
   if (t && !json_is_null (t))
     {
-      timeout = json_number_value (t);
-      if (!json_is_number (t) || timeout < 0 || timeout > MAX_TIMEOUT_S)
+      a->timeout = json_number_value (t);
+      if (!json_is_number (t) || a->timeout < 0 || a->timeout > MAX_TIMEOUT_S)
         {
           reply_error (out, 400, "BAD_REQUEST", "timeout must be 0 to %d seconds", MAX_TIMEOUT_S);
           return -1;
         }
-      if (timeout == 0)
-        timeout = DEFAULT_TIMEOUT_S;
+      if (a->timeout == 0)
+        a->timeout = DEFAULT_TIMEOUT_S;
     }
-  if (tb_open (r, &sb, out) < 0 || output_limit (rr->body, &sb.info.limits, rr, out) < 0)
+  if (tb_open (r, &a->sb, out) < 0 || output_limit (rr->body, &a->sb.info.limits, rr, out) < 0)
     return -1;
-  x.output_limit = rr->output_limit;
-  env = sb_env (&sb, json_object_get (rr->body, "envs"), out);
-  if (env == NULL)
+  a->env = sb_env (&a->sb, json_object_get (rr->body, "envs"), out);
+  if (a->env == NULL)
     return -1;
-  x.env = env;
-  x.cwd = json_string_value (cwd);
-  if (x.cwd && *x.cwd == '\0')
-    x.cwd = NULL;
-  x.timeout_ms = (uint32_t) (timeout * 1000);
-  if (rr->stdin_data)
-    {
-      x.stdin_data = rr->stdin_data;
-      x.stdin_len = strlen (rr->stdin_data);
-    }
-  rc = islet_exec (sb.ctx, sb.info.id, &x, res, &err);
-  islet_strv_free (env);
+  a->cwd = json_string_value (cwd);
+  if (a->cwd && *a->cwd == '\0')
+    a->cwd = NULL;
+  return 0;
+}
+
+/* A run's end, either way it ran: 0 with *res for the caller, or -1 with
+ * the answer in out (islet failed: err; the timeout). */
+static int
+run_end (struct resp *out, int rc, struct islet_err *err, const struct run_args *a,
+         struct islet_exec_result *res)
+{
   if (rc < 0)
     {
-      reply_islet_err (out, &err, false);
+      reply_islet_err (out, err, false);
       return -1;
     }
   if (res->timed_out)
     {
       reply_error_daemon (out, 408, "PROCESS_EXECUTION_TIMEOUT", "the command timed out after %g s",
-                          timeout);
+                          a->timeout);
       islet_exec_result_fini (res);
       return -1;
     }
   snprintf (out->note, sizeof out->note, "exit %d", res->exit_code);
   return 0;
+}
+
+/* Runs rr->argv as a with settled, the output going to on_output only
+ * (never collected whole); *res is left for the caller when it returns 0
+ * (the answer not sent). */
+static int
+run_plain (struct resp *out, struct run_req *rr, const struct run_args *a,
+           struct islet_exec_result *res, islet_output_fn on_output, void *user)
+{
+  struct islet_exec_req x = { .argv = rr->argv,
+                              .on_output = on_output,
+                              .user = user,
+                              .uncollected = true,
+                              .env = a->env,
+                              .cwd = a->cwd,
+                              .output_limit = rr->output_limit,
+                              .timeout_ms = (uint32_t) (a->timeout * 1000) };
+  struct islet_err err;
+  int rc;
+
+  if (rr->stdin_data)
+    {
+      x.stdin_data = rr->stdin_data;
+      x.stdin_len = strlen (rr->stdin_data);
+    }
+  rc = islet_exec (a->sb.ctx, a->sb.info.id, &x, res, &err);
+  return run_end (out, rc, &err, a, res);
+}
+
+static int
+run (struct req *r, struct resp *out, struct run_req *rr, struct islet_exec_result *res,
+     islet_output_fn on_output, void *user)
+{
+  __attribute__ ((cleanup (run_args_fini))) struct run_args a = { 0 };
+
+  if (run_args (r, out, rr, &a) < 0)
+    return -1;
+  return run_plain (out, rr, &a, res, on_output, user);
 }
 
 /* The answer {"exitCode", "result", "artifacts" (when charts is not NULL),
@@ -358,6 +405,100 @@ code_output_end (struct code_output *c)
   c->line = NULL;
 }
 
+/* The output of a code-run's spare (interp_spare.c): its answer, the
+ * first byte of either stream ("G" on both when it runs the code, "S" on
+ * stdout alone when it does not), kept out of the code's output. */
+struct spare_output
+{
+  struct code_output *co;
+  bool seen[3];
+  char answer;
+};
+
+static void
+spare_output_add (enum islet_stream stream, const char *data, size_t len, void *user)
+{
+  struct spare_output *o = user;
+
+  if (!o->seen[stream] && len)
+    {
+      o->seen[stream] = true;
+      if (o->answer == 0)
+        o->answer = data[0];
+      data++;
+      len--;
+    }
+  if (o->answer == 'G' && len)
+    code_output_add (stream, data, len, o->co);
+}
+
+/* The code and its arguments args to the spare on conn (interp_driver.py's
+ * spare mode: a line of their lengths, them, the end of its stdin): 0 with
+ * *res when it ran them, 1 when it did not (stale, or gone before it
+ * began: the caller runs them plainly), -1 with the answer in out. */
+static int
+spare_run (struct resp *out, int conn, const struct run_req *rr, char *const *args,
+           const struct run_args *a, struct islet_exec_result *res, struct code_output *co)
+{
+  struct spare_output so = { .co = co };
+  cleanup_free char *head = NULL;
+  struct islet_err err;
+  size_t head_len = 0, i;
+  FILE *f = open_memstream (&head, &head_len);
+  bool sent;
+  int rc;
+
+  if (f == NULL)
+    {
+      v1_zygote_end (conn);
+      return 1;
+    }
+  fprintf (f, "%zu", strlen (rr->stdin_data));
+  for (i = 0; args[i]; i++)
+    fprintf (f, " %zu", strlen (args[i]));
+  fputc ('\n', f);
+  fclose (f);
+  sent = v1_zygote_send (conn, head, head_len, &err) == 0
+         && v1_zygote_send (conn, rr->stdin_data, strlen (rr->stdin_data), &err) == 0;
+  for (i = 0; sent && args[i]; i++)
+    sent = v1_zygote_send (conn, args[i], strlen (args[i]), &err) == 0;
+  if (!sent || islet_exec_input (conn, "", 0, &err) < 0)
+    {
+      /* not all of it: the driver runs nothing short of the lengths */
+      v1_zygote_end (conn);
+      return 1;
+    }
+  *res = (struct islet_exec_result){ 0 };
+  rc = v1_zygote_wait (conn, a->timeout, spare_output_add, &so, res, &err);
+  if (so.answer != 'G')
+    {
+      if (rc == 0)
+        islet_exec_result_fini (res);
+      return 1;
+    }
+  return run_end (out, rc, &err, a, res);
+}
+
+/* Python's code-run: by the sandbox's spare when it has one started as
+ * this run would be, else plainly; then a spare for the next one. */
+static int
+code_run_python (struct req *r, struct resp *out, struct run_req *rr, char *const *args,
+                 struct islet_exec_result *res, struct code_output *co)
+{
+  __attribute__ ((cleanup (run_args_fini))) struct run_args a = { 0 };
+  int conn, rc = 1;
+
+  if (run_args (r, out, rr, &a) < 0)
+    return -1;
+  conn = coderun_spare_take (r->srv, a.sb.info.id, a.env, a.cwd, rr->output_limit);
+  if (conn >= 0)
+    rc = spare_run (out, conn, rr, args, &a, res, co);
+  if (rc == 1)
+    rc = run_plain (out, rr, &a, res, code_output_add, co);
+  coderun_spare_want (r->srv, a.sb.info.id, a.env, a.cwd, rr->output_limit);
+  return rc;
+}
+
 void
 tb_code_run (struct req *r, struct resp *out)
 {
@@ -370,7 +511,8 @@ tb_code_run (struct req *r, struct resp *out)
   const struct islet_lang *l;
   json_t *code, *args, *v;
   const char *lang;
-  size_t n, i;
+  size_t n, i, first_arg;
+  bool python;
 
   if (j == NULL)
     return;
@@ -413,7 +555,8 @@ tb_code_run (struct req *r, struct resp *out)
    * Python's goes through the interpreter's driver, which prints each
    * matplotlib figure as a chart line when the program is done. */
   argv = islet_xcalloc (json_array_size (args) + ISLET_LANG_ARGV_MAX + 1, sizeof *argv);
-  if (strcmp (l->name, "python") == 0)
+  python = strcmp (l->name, "python") == 0;
+  if (python)
     {
       static const char *const py[] = { "python3",        "-u",          "-c",
                                         interp_driver_py, interp_lib_py, "once" };
@@ -422,6 +565,7 @@ tb_code_run (struct req *r, struct resp *out)
     }
   else
     n = islet_lang_argv (l, ISLET_LANG_STDIN, NULL, (const char **) argv);
+  first_arg = n;
   json_array_foreach (args, i, v)
   {
     if (!json_is_string (v))
@@ -438,7 +582,8 @@ tb_code_run (struct req *r, struct resp *out)
   {
     struct code_output co = { .spool = sp, .charts = charts };
     struct run_req rr = { .body = j, .argv = argv, .stdin_data = json_string_value (code) };
-    int rc = run (r, out, &rr, &res, code_output_add, &co);
+    int rc = python ? code_run_python (r, out, &rr, argv + first_arg, &res, &co)
+                    : run (r, out, &rr, &res, code_output_add, &co);
     cleanup_free char *text = NULL;
 
     code_output_end (&co);
