@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "islet/client.h"
+#include "islet/config.h"
 #include "islet/proto.h"
 #include "islet/util.h"
 #include "sandbox_internal.h"
@@ -127,20 +128,24 @@ await_stop (struct islet_run *run)
 int
 islet_run_end (struct islet_ctx *ctx, struct islet_run *run, bool removed, struct islet_err *err)
 {
+  cleanup_free char *dir = sandbox_dir (ctx, run->id);
+  cleanup_free char *cfg = islet_xasprintf ("%s/config.json", dir);
   struct islet_sandbox_info info;
   int rc = 0;
 
   if (!run->oneshot)
     return removed ? 0 : islet_sandbox_destroy (ctx, run->id, true, err);
   await_stop (run);
+  /* stopped: its name and uid range are all the removal needs to know */
   if (!removed)
     {
-      rc = islet_sandbox_get (ctx, run->id, &info, err);
+      rc = islet_config_load (cfg, &info, NULL, err);
       if (rc == 0)
         rc = sandbox_remove_storage (ctx, info.id, info.name, info.uid_base, err);
     }
-  while (waitpid (run->pid, NULL, 0) < 0 && errno == EINTR)
-    ;
+  /* the supervisor may still be letting the sandbox's mounts go, which no
+     host path reaches (as after a stop): not waited for */
+  (void) waitpid (run->pid, NULL, WNOHANG);
   run->pid = -1;
   return rc;
 }

@@ -429,8 +429,10 @@ start (struct sandbox *sb, struct islet_err *err)
     return islet_wrap (err, "remove the stale cgroup of `%s`", sb->id);
   if (islet_cg_create (sb->id, &cgl, &sb->cg, err) < 0)
     return -1;
+  /* io: where exec handlers pump output; a one-shot sandbox whose init
+     runs its command has none on its path (an exec into it pumps from here) */
   if (islet_cg_create_child_nomem (sb->cg, "init", &sb->init_cg, err) < 0
-      || islet_cg_create_child_nomem (sb->cg, "io", &sb->io_cg, err) < 0)
+      || (!oneshot_direct (sb) && islet_cg_create_child_nomem (sb->cg, "io", &sb->io_cg, err) < 0))
     return -1;
   if (net_slot_take (sb, err) < 0)
     return -1;

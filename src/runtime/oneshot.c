@@ -54,6 +54,7 @@ struct oneshot
   int fail[2];   /* why it could not start: a struct start_failure */
   int sync;      /* the init's sync socket, the supervisor's end */
   pid_t answerer;
+  pid_t cli;   /* the parent: when it is no longer, the CLI was killed */
   uint64_t t0; /* the sandbox ready: the command's clock */
 };
 
@@ -80,9 +81,12 @@ oneshot_new (int conn)
   struct oneshot *os = islet_xcalloc (1, sizeof *os);
 
   fcntl (conn, F_SETFD, FD_CLOEXEC);
-  *os = (struct oneshot){
-    .conn = conn, .in = -1, .out = { { -1, -1 }, { -1, -1 } }, .fail = { -1, -1 }, .sync = -1
-  };
+  *os = (struct oneshot){ .conn = conn,
+                          .in = -1,
+                          .out = { { -1, -1 }, { -1, -1 } },
+                          .fail = { -1, -1 },
+                          .sync = -1,
+                          .cli = getppid () };
   return os;
 }
 
@@ -90,6 +94,12 @@ int
 oneshot_conn (const struct oneshot *os)
 {
   return os->conn;
+}
+
+bool
+oneshot_direct (const struct sandbox *sb)
+{
+  return sb->os && sb->os->direct;
 }
 
 /* The request's stdin, whole, where the command reads it: a memfd. */
@@ -427,11 +437,9 @@ oneshot_refuse (struct sandbox *sb, const struct islet_err *e)
 bool
 oneshot_stopped (struct sandbox *sb)
 {
-  struct pollfd p = { sb->os->conn, POLLRDHUP, 0 };
-  bool gone = poll (&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
-
   close_fd (&sb->os->conn);
-  return gone;
+  /* not the socket's end: the CLI shuts it down itself once answered */
+  return getppid () != sb->os->cli;
 }
 
 /* The CLI was killed: nobody else will remove the sandbox. */

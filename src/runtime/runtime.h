@@ -167,6 +167,8 @@ json_t *result_json (struct run_state *st, struct stream out[2], const struct is
  * the init (init.c) call them: */
 struct oneshot *oneshot_new (int conn);
 int oneshot_conn (const struct oneshot *os);
+/* the init runs the command (else an exec handler does); false for a sandbox not one-shot */
+bool oneshot_direct (const struct sandbox *sb);
 /* after the config is loaded: the request read and checked */
 int oneshot_prepare (struct sandbox *sb, struct islet_err *err) ISLET_MUST_CHECK;
 /* in the init, confined: the command's process (its pid) */
