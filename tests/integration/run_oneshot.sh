@@ -25,13 +25,14 @@ nothing_left () {
 # The one sandbox of the state directory, once it exists.
 running_id () { ls "$STATE/sandboxes" 2>/dev/null | head -1; }
 
-log "the command is the init's child, confined as an exec's command is"
+log "the command is the init's child, confined as an exec's command is, signals at their defaults"
 capture islet run -- sh -c 'grep PPid /proc/$$/status; ls /proc | grep -c "^[0-9]"'
 expect_eq "run: status (stderr: $ERR)" "$RC" 0
+expect_eq "run: nothing on stderr (a removal that raced another warns)" "$ERR" ""
 expect_eq "the command's parent is the sandbox's init" "${OUT%%$'\n'*}" "PPid:	1"
 expect_eq "processes in the sandbox: the init, sh, grep and ls" "${OUT##*$'\n'}" 4
 [[ -z "$(nothing_left)" ]] || fail "after a run: $(nothing_left)"
-CONF='grep -E "^(Uid|Gid|Groups|Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp|Seccomp_filters):" /proc/self/status; awk "{print \$1, \$3}" /proc/self/uid_map; ulimit -n; hostname | cut -c1-6; id'
+CONF='grep -E "^(Sig(Blk|Ign)|Uid|Gid|Groups|Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp|Seccomp_filters):" /proc/self/status; awk "{print \$1, \$3}" /proc/self/uid_map; ulimit -n; hostname | cut -c1-6; id'
 capture islet run -- sh -c "$CONF"
 expect_eq "run: status (stderr: $ERR)" "$RC" 0
 run_conf=$OUT
