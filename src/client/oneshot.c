@@ -142,6 +142,8 @@ islet_run_end (struct islet_ctx *ctx, struct islet_run *run, bool removed, struc
       rc = islet_config_load (cfg, &info, NULL, err);
       if (rc == 0)
         rc = sandbox_remove_storage (ctx, info.id, info.name, info.uid_base, err);
+      else if (err->kind == ISLET_E_NOTFOUND)
+        rc = 0; /* removed by another (`islet rm -f`), or never made whole */
     }
   /* the supervisor may still be letting the sandbox's mounts go, which no
      host path reaches (as after a stop): not waited for */

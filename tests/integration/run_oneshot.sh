@@ -145,6 +145,18 @@ expect_eq "stopped: status" "$rc" 125
 grep -q "was stopped before its command ended" "$STATE.err2" || fail "stopped: $(cat "$STATE.err2")"
 wait_empty 10 nothing_left || fail "after islet stop: $(nothing_left)"
 
+log "islet rm -f during the run: the run says so, and warns of nothing left"
+"$ISLET_BIN" --state-dir "$STATE" run -- sleep 60 </dev/null >/dev/null 2>"$STATE.err3" &
+cli=$!
+wait_until 20 test -S "$STATE/sandboxes/$(running_id)/ctl.sock" || fail "no sandbox to remove"
+sb=$(running_id)
+remember_id "$sb"
+islet rm -f "$sb" </dev/null || fail "islet rm -f $sb"
+rc=0; wait "$cli" || rc=$?
+expect_eq "removed: status" "$rc" 125
+expect_eq "removed: stderr" "$(cat "$STATE.err3")" "islet: sandbox \`$sb\` was stopped before its command ended"
+wait_empty 10 nothing_left || fail "after islet rm -f: $(nothing_left)"
+
 log "kill -9 of the CLI: the supervisor removes the sandbox"
 "$ISLET_BIN" --state-dir "$STATE" run -- sleep 60 </dev/null >/dev/null 2>&1 &
 cli=$!
