@@ -133,38 +133,38 @@ expect_eq "Ctrl-C: status" "$rc" 130
 grep -q "interrupted by SIGINT; sandbox $sb removed" "$STATE.err1" || fail "Ctrl-C: $(cat "$STATE.err1")"
 wait_empty 10 nothing_left || fail "after Ctrl-C: $(nothing_left)"
 
+# A run of `sleep 60` in the background, its stderr in ERRFILE; once its
+# sandbox answers, cli is the CLI's pid and sb the sandbox.
+run_in_background () {
+  "$ISLET_BIN" --state-dir "$STATE" run -- sleep 60 </dev/null >/dev/null 2>"$1" &
+  cli=$!
+  wait_until 20 test -S "$STATE/sandboxes/$(running_id)/ctl.sock" || fail "no sandbox for $1"
+  sb=$(running_id)
+  remember_id "$sb"
+}
+
+# end_of_run WHAT STATUS: the CLI's status and nothing left after WHAT.
+end_of_run () {
+  rc=0; wait "$cli" || rc=$?
+  expect_eq "$1: status" "$rc" "$2"
+  wait_empty 20 nothing_left || fail "after $1: $(nothing_left)"
+}
+
 log "islet stop ends the run with a reason"
-"$ISLET_BIN" --state-dir "$STATE" run -- sleep 60 </dev/null >/dev/null 2>"$STATE.err2" &
-cli=$!
-wait_until 20 test -S "$STATE/sandboxes/$(running_id)/ctl.sock" || fail "no sandbox to stop"
-sb=$(running_id)
-remember_id "$sb"
+run_in_background "$STATE.err2"
 islet stop "$sb" </dev/null || fail "islet stop $sb"
-rc=0; wait "$cli" || rc=$?
-expect_eq "stopped: status" "$rc" 125
+end_of_run "islet stop" 125
 grep -q "was stopped before its command ended" "$STATE.err2" || fail "stopped: $(cat "$STATE.err2")"
-wait_empty 10 nothing_left || fail "after islet stop: $(nothing_left)"
 
 log "islet rm -f during the run: the run says so, and warns of nothing left"
-"$ISLET_BIN" --state-dir "$STATE" run -- sleep 60 </dev/null >/dev/null 2>"$STATE.err3" &
-cli=$!
-wait_until 20 test -S "$STATE/sandboxes/$(running_id)/ctl.sock" || fail "no sandbox to remove"
-sb=$(running_id)
-remember_id "$sb"
+run_in_background "$STATE.err3"
 islet rm -f "$sb" </dev/null || fail "islet rm -f $sb"
-rc=0; wait "$cli" || rc=$?
-expect_eq "removed: status" "$rc" 125
+end_of_run "islet rm -f" 125
 expect_eq "removed: stderr" "$(cat "$STATE.err3")" "islet: sandbox \`$sb\` was stopped before its command ended"
-wait_empty 10 nothing_left || fail "after islet rm -f: $(nothing_left)"
 
 log "kill -9 of the CLI: the supervisor removes the sandbox"
-"$ISLET_BIN" --state-dir "$STATE" run -- sleep 60 </dev/null >/dev/null 2>&1 &
-cli=$!
-wait_until 20 test -S "$STATE/sandboxes/$(running_id)/ctl.sock" || fail "no sandbox to leave"
-sb=$(running_id)
-remember_id "$sb"
+run_in_background /dev/null
 kill -9 "$cli"
-wait "$cli" 2>/dev/null || true
-wait_empty 20 nothing_left || fail "after kill -9 of the CLI: $(nothing_left)"
+end_of_run "kill -9 of the CLI" 137
 
 pass
