@@ -63,6 +63,26 @@ int islet_cg_open (const char *name, struct islet_cg **out, struct islet_err *er
 int islet_cg_create_child (struct islet_cg *parent, const char *name, struct islet_cg **out,
                            struct islet_err *err) ISLET_MUST_CHECK;
 
+/* Open an existing child group (every hierarchy of the parent). */
+int islet_cg_open_child (struct islet_cg *parent, const char *name, struct islet_cg **out,
+                         struct islet_err *err) ISLET_MUST_CHECK;
+
+/* Keep a group for a later use (islet_cg_stats_restart) if no process is
+ * in it: true, and cg is freed; false leaves both as they were.  Only for a
+ * childless group whose processes never leave it (an exec's), and only on
+ * v1, whose peak anyone can reset (v2's memory.peak resets for one open
+ * file, since Linux 6.12): false on v2. */
+bool islet_cg_keep_if_empty (struct islet_cg *cg);
+
+/* Make a group kept by islet_cg_keep_if_empty ready for its next use:
+ * from now on islet_cg_read_stats reports the CPU time and OOM kills since
+ * this call and the peak memory over what the group still has charged now
+ * (page cache and kernel objects its last processes left), which must be
+ * at most max_left bytes (ISLET_E_LIMIT if more).  On failure the group is
+ * not to be used again. */
+int islet_cg_stats_restart (struct islet_cg *cg, uint64_t max_left,
+                            struct islet_err *err) ISLET_MUST_CHECK;
+
 /* The same for processes whose memory needs no counter of its own (a
  * sandbox's init, file agent, exec handlers' draining): on v1 it is made in
  * every hierarchy but memory's, where they stay in the parent's group (v2

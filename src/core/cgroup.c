@@ -471,6 +471,26 @@ islet_cg_create_child (struct islet_cg *parent, const char *name, struct islet_c
 }
 
 int
+islet_cg_open_child (struct islet_cg *parent, const char *name, struct islet_cg **out,
+                     struct islet_err *err)
+{
+  struct islet_cg *cg;
+
+  if (check_name (name, err) < 0)
+    return islet_wrap (err, "open a child of cgroup `%s`", parent->rel);
+  cg = cg_new_child (parent, name);
+  for (size_t i = 0; i < cg->n; i++)
+    if (parent->dir[i].fd >= 0
+        && open_dir (parent->dir[i].fd, strrchr (cg->dir[i].path, '/') + 1, &cg->dir[i], err) < 0)
+      {
+        islet_cg_free (cg);
+        return -1;
+      }
+  *out = cg;
+  return 0;
+}
+
+int
 islet_cg_create_child_nomem (struct islet_cg *parent, const char *name, struct islet_cg **out,
                              struct islet_err *err)
 {
@@ -618,12 +638,54 @@ islet_cg_enter_but_pids (const struct islet_cg *cg, pid_t pid, struct islet_err 
   return enter (cg, pid, ENTER_BUT_PIDS, err);
 }
 
+static uint64_t
+since (uint64_t now, uint64_t base)
+{
+  return now > base ? now - base : 0;
+}
+
 int
 islet_cg_read_stats (const struct islet_cg *cg, struct islet_cg_stats *out, struct islet_err *err)
 {
   memset (out, 0, sizeof *out);
   if (cg->be->read_stats (cg, out, err) < 0)
     return islet_wrap (err, "read the stats of cgroup `%s`", cg->rel);
+  out->cpu_ns = since (out->cpu_ns, cg->base.cpu_ns);
+  out->memory_peak = since (out->memory_peak, cg->base.memory_peak);
+  out->oom_kills = since (out->oom_kills, cg->base.oom_kills);
+  return 0;
+}
+
+bool
+islet_cg_keep_if_empty (struct islet_cg *cg)
+{
+  char buf[2];
+  int mem = cg_ctrl_fd (cg, CG_MEMORY), fd;
+  ssize_t n;
+
+  if (cg->be->stats_restart == NULL || mem < 0)
+    return false;
+  /* one read: the group has no child, and its processes are in it in
+     every hierarchy (none of them can move itself) */
+  fd = openat (mem, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return false;
+  n = read (fd, buf, sizeof buf);
+  close (fd);
+  if (n != 0)
+    return false;
+  islet_cg_free (cg);
+  return true;
+}
+
+int
+islet_cg_stats_restart (struct islet_cg *cg, uint64_t max_left, struct islet_err *err)
+{
+  if (cg->be->stats_restart == NULL)
+    return islet_fail (err, ISLET_E_SYSTEM, ENOTSUP, "restart the stats of cgroup `%s`: not here",
+                       cg->rel);
+  if (cg->be->stats_restart (cg, max_left, err) < 0)
+    return islet_wrap (err, "restart the stats of cgroup `%s`", cg->rel);
   return 0;
 }
 

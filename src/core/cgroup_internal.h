@@ -84,7 +84,8 @@ struct islet_cg
   char *rel; /* "islet/<name>[/<child>]", for messages */
   size_t n;
   struct cg_dir dir[CG_MAX_HIER];
-  int stat_fd[CG_NSTAT]; /* opened ahead by islet_cg_stats_open, -1 if not */
+  int stat_fd[CG_NSTAT];      /* opened ahead by islet_cg_stats_open, -1 if not */
+  struct islet_cg_stats base; /* subtracted from the stats read (islet_cg_stats_restart) */
 };
 
 /* What differs between v1 and v2.  Everything else (paths, mkdir and
@@ -107,6 +108,8 @@ struct cg_backend
   int (*kill) (const struct islet_cg *cg, struct islet_err *err);
   /* 1: empty, 0: not empty, -1: error. */
   int (*is_empty) (const struct islet_cg *cg, struct islet_err *err);
+  /* islet_cg_stats_restart; NULL: a group is not reused */
+  int (*stats_restart) (struct islet_cg *cg, uint64_t max_left, struct islet_err *err);
 };
 
 /* The layout of this host, scanned once (cgroup.c). */

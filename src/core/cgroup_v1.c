@@ -343,6 +343,40 @@ v1_is_empty (const struct islet_cg *cg, struct islet_err *err)
   return n == 0;
 }
 
+/* The peak restarts at what the group's last exec left charged to it (at
+   most max_left bytes: page cache and kernel objects, such as the dentries
+   of its lookups), which becomes the baseline of the peak, as the CPU time
+   and OOM kills so far become theirs. */
+static int
+v1_stats_restart (struct islet_cg *cg, uint64_t max_left, struct islet_err *err)
+{
+  int mem = cg_ctrl_fd (cg, CG_MEMORY);
+  struct islet_cg_stats base = { 0 };
+  struct islet_err e;
+  uint64_t left;
+
+  if (mem < 0 || cg_ctrl_fd (cg, CG_CPUACCT) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, ENOTSUP, "no memory or cpuacct group of its own");
+  if (cg_read_u64 (mem, "memory.usage_in_bytes", &left, err) < 0)
+    return -1;
+  if (left > max_left)
+    return islet_fail (err, ISLET_E_LIMIT, EBUSY, "%" PRIu64 " bytes still charged to it", left);
+  /* v1's reset of the peak: to the usage now; an exec's group has no
+     child, so its own OOM count is the sum */
+  if (cg_write_u64 (mem, "memory.max_usage_in_bytes", 0, err) < 0
+      || cg_read_u64 (cg_ctrl_fd (cg, CG_CPUACCT), "cpuacct.usage", &base.cpu_ns, err) < 0
+      || cg_read_u64 (mem, "memory.max_usage_in_bytes", &base.memory_peak, err) < 0)
+    return -1;
+  if (cg_read_keyed (mem, "memory.oom_control", "oom_kill", &base.oom_kills, &e) < 0
+      && e.kind != ISLET_E_NOTFOUND)
+    {
+      *err = e;
+      return -1;
+    }
+  cg->base = base;
+  return 0;
+}
+
 const struct cg_backend cg_backend_v1 = {
   .version = ISLET_CG_V1,
   .prepare = v1_prepare,
@@ -355,4 +389,5 @@ const struct cg_backend cg_backend_v1 = {
                   [CG_STAT_OOM] = { CG_MEMORY, "memory.oom_control" } },
   .kill = v1_kill,
   .is_empty = v1_is_empty,
+  .stats_restart = v1_stats_restart,
 };

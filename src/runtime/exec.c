@@ -160,6 +160,7 @@ struct command
   pid_t supervisor; /* the handler's parent */
   bool untold;      /* the supervisor has not heard "taken" yet */
   bool charged;     /* the handler is in the sandbox's group io */
+  bool reuse;       /* x<seq> was kept by an earlier exec (EXEC_GROUP_KEPT) */
 };
 
 /* The spec on `go`: this header, then `size` bytes of NUL-terminated
@@ -533,6 +534,53 @@ retire_group (struct islet_cg *xcg)
     fprintf (stderr, "remove exec group: %s\n", e.msg);
 }
 
+/* After a clean exec (no timeout, no kill, no OOM) whose group is empty
+ * already, the group is kept for a later exec of the same sandbox, which
+ * restarts its stats (command_prepare): each v1 memory group made costs
+ * this host a mkdir of 0.2 ms and more, and its removal the kernel's work
+ * beside.  The supervisor hears it in the handler's exit status.  Any other
+ * group is removed, as before. */
+static int
+retire_or_keep (struct islet_cg *xcg, bool clean)
+{
+  if (clean && islet_cg_keep_if_empty (xcg))
+    return EXEC_GROUP_KEPT;
+  retire_group (xcg);
+  return 0;
+}
+
+/* A handler that ends before its command ran: its group goes, unless it
+ * never opened the kept one it was given, which stays kept. */
+static int
+group_end (struct command *c)
+{
+  if (c->cg)
+    retire_group (c->cg);
+  return c->cg == NULL && c->reuse ? EXEC_GROUP_KEPT : 0;
+}
+
+/* The group x<seq>: kept by an earlier exec (then its stats restart here,
+ * before the command's process enters it), or made.  A kept group that
+ * cannot restart (something of its last exec still charged, or gone) is
+ * removed and made anew. */
+static int
+exec_group (struct sandbox *sb, struct command *c, const char *name, struct islet_err *err)
+{
+  struct islet_cg *kept = NULL;
+  struct islet_err e;
+
+  if (c->reuse && islet_cg_open_child (sb->cg, name, &kept, &e) == 0)
+    {
+      if (islet_cg_stats_restart (kept, EXEC_GROUP_LEFT_MAX, &e) == 0)
+        {
+          c->cg = kept;
+          return 0;
+        }
+      retire_group (kept);
+    }
+  return islet_cg_create_child (sb->cg, name, &c->cg, err);
+}
+
 /* Make the command's process (and the exec's group, if not made yet). */
 static int
 command_prepare (struct sandbox *sb, struct command *c, struct islet_err *err)
@@ -542,7 +590,7 @@ command_prepare (struct sandbox *sb, struct command *c, struct islet_err *err)
   char name[32];
 
   snprintf (name, sizeof name, "x%u", c->seq);
-  if (c->cg == NULL && islet_cg_create_child (sb->cg, name, &c->cg, err) < 0)
+  if (c->cg == NULL && exec_group (sb, c, name, err) < 0)
     return -1;
   if (pipe2 (pi, O_CLOEXEC) < 0 || pipe2 (po, O_CLOEXEC) < 0 || pipe2 (pe, O_CLOEXEC) < 0
       || pipe2 (pg, O_CLOEXEC) < 0
@@ -651,11 +699,13 @@ command_go (struct command *c, const struct exec_spec *spec)
  * in the sandbox's pid namespace (setns on a pid namespace does not move
  * the caller). */
 static int
-handler_begin (struct sandbox *sb, struct command *c, unsigned seq, struct islet_err *err)
+handler_begin (struct sandbox *sb, struct command *c, unsigned seq, bool reuse,
+               struct islet_err *err)
 {
   sigset_t mask;
 
   *c = (struct command){ .seq = seq,
+                         .reuse = reuse,
                          .pid = -1,
                          .go = -1,
                          .in = -1,
@@ -755,8 +805,9 @@ started_close (struct command *c, int *started)
 }
 
 /* Serve the request with the command's process, made already or now;
- * *started (if not -1) is closed once the command has its spec. */
-static void
+ * *started (if not -1) is closed once the command has its spec.  The
+ * handler's exit status: EXEC_GROUP_KEPT or 0. */
+static int
 command_run (struct sandbox *sb, struct command *c, int conn, json_t *req, int *started)
 {
   struct exec_spec spec = { 0 };
@@ -766,7 +817,8 @@ command_run (struct sandbox *sb, struct command *c, int conn, json_t *req, int *
   struct stream out[2] = { { -1, ISLET_FRAME_OUT, 0, false }, { -1, ISLET_FRAME_ERR, 0, false } };
   struct islet_err e;
   uint64_t t0;
-  bool sent;
+  bool sent, clean;
+  int kept;
 
   if (exec_spec_parse (sb, req, &spec, &e) < 0)
     goto fail;
@@ -820,8 +872,14 @@ command_run (struct sandbox *sb, struct command *c, int conn, json_t *req, int *
       if (islet_read_all (c->status, &fail, sizeof fail) != (ssize_t) sizeof fail)
         memset (&fail, 0, sizeof fail);
     }
+  clean = st.done && !st.timed_out && !st.client_gone && !fail.entering;
   if (islet_cg_read_stats (c->cg, &cs, &e) < 0)
-    fprintf (stderr, "exec stats: %s\n", e.msg);
+    {
+      fprintf (stderr, "exec stats: %s\n", e.msg);
+      clean = false;
+    }
+  if (cs.oom_kills > 0 || (WIFSIGNALED (st.status) && WTERMSIG (st.status) == SIGKILL))
+    clean = false;
   if (sandbox_stopped (c, &st) && !st.client_gone)
     {
       /* not the command's exit status: the sandbox is gone */
@@ -846,11 +904,11 @@ command_run (struct sandbox *sb, struct command *c, int conn, json_t *req, int *
   for (int i = 0; i < 2; i++)
     close_fd (&out[i].fd);
   command_discard (c);
-  retire_group (c->cg);
+  kept = retire_or_keep (c->cg, clean);
   islet_strv_free (spec.argv);
   islet_strv_free (spec.envp);
   free (spec.stdin_data);
-  return;
+  return kept;
 
 fail:
   started_close (c, started);
@@ -862,22 +920,21 @@ fail:
   islet_strv_free (spec.argv);
   islet_strv_free (spec.envp);
   free (spec.stdin_data);
+  return 0;
 }
 
-void
-serve_exec (struct sandbox *sb, int conn, json_t *req, unsigned seq)
+int
+serve_exec (struct sandbox *sb, int conn, json_t *req, unsigned seq, bool reuse)
 {
   struct command c;
   struct islet_err e;
 
-  if (handler_begin (sb, &c, seq, &e) < 0 || command_prepare (sb, &c, &e) < 0)
+  if (handler_begin (sb, &c, seq, reuse, &e) < 0 || command_prepare (sb, &c, &e) < 0)
     {
       reply_error (conn, &e);
-      if (c.cg)
-        retire_group (c.cg);
-      return;
+      return group_end (&c);
     }
-  command_run (sb, &c, conn, req, &(int){ -1 });
+  return command_run (sb, &c, conn, req, &(int){ -1 });
 }
 
 /* The first frame of a connection accepted on exec.sock: an exec request,
@@ -972,8 +1029,8 @@ ready_wait (struct sandbox *sb, int sock, struct command *c, int *conn, json_t *
     }
 }
 
-void
-exec_ready (struct sandbox *sb, int sock, unsigned seq)
+int
+exec_ready (struct sandbox *sb, int sock, unsigned seq, bool reuse)
 {
   struct command c;
   struct islet_err e, begun, why;
@@ -983,18 +1040,16 @@ exec_ready (struct sandbox *sb, int sock, unsigned seq)
 
   islet_fail (&why, ISLET_E_INVALID, 0, "malformed request");
   /* a failure to prepare is met again, and reported, when the request comes */
-  rc = handler_begin (sb, &c, seq, &begun);
+  rc = handler_begin (sb, &c, seq, reuse, &begun);
   if (rc == 0 && command_prepare (sb, &c, &e) < 0)
     fprintf (stderr, "prepare an exec: %s\n", e.msg);
   else if (rc == 0)
     charge_to_sandbox (sb, &c, false);
   if (ready_wait (sb, sock, &c, &conn, &req, &why) < 0)
     {
-      /* let go unused */
+      /* let go unused (idle, or the sandbox paused): its group goes */
       command_discard (&c);
-      if (c.cg)
-        retire_group (c.cg);
-      return;
+      return group_end (&c);
     }
   if (req == NULL || rc < 0)
     {
@@ -1005,11 +1060,10 @@ exec_ready (struct sandbox *sb, int sock, unsigned seq)
         reply_error (conn, &begun);
       close (conn);
       command_discard (&c);
-      if (c.cg)
-        retire_group (c.cg);
       json_decref (req);
-      return;
+      return group_end (&c);
     }
-  command_run (sb, &c, conn, req, &sock);
+  rc = command_run (sb, &c, conn, req, &sock);
   json_decref (req);
+  return rc;
 }

@@ -50,7 +50,13 @@
 static char *title_start;
 static size_t title_len;
 static pid_t handlers[MAX_HANDLERS];
+static unsigned handler_seq[MAX_HANDLERS]; /* an exec handler's group x<seq>; 0: none */
 static size_t n_handlers;
+/* Exec groups their handlers kept, empty, for the next execs (exec.c);
+   removed once the sandbox is idle */
+#define KEPT_MAX 2
+static unsigned kept[KEPT_MAX];
+static size_t n_kept;
 static int lock_fd = -1;    /* the run lock: held until this process exits */
 static pid_t agent_pid;     /* the file agent (agent.c), 0 if none */
 static int agent_sock = -1; /* requests to it */
@@ -203,6 +209,7 @@ stop_sandbox (struct sandbox *sb)
   while (waitpid (-1, NULL, 0) > 0 || errno == EINTR)
     ;
   n_handlers = 0;
+  n_kept = 0; /* removed with the sandbox's group below */
   sb->init_pid = 0;
   islet_cg_free (sb->init_cg);
   sb->init_cg = NULL;
@@ -288,6 +295,54 @@ exec_unlisten (struct sandbox *sb)
   sb->xfd = -1;
 }
 
+/* The name of the next exec's group: one kept by an earlier exec (true),
+ * or a new one. */
+static bool
+exec_group_take (struct sandbox *sb, unsigned *seq)
+{
+  if (n_kept > 0)
+    {
+      *seq = kept[--n_kept];
+      return true;
+    }
+  *seq = ++sb->exec_seq;
+  return false;
+}
+
+static void
+exec_group_remove (struct sandbox *sb, unsigned seq)
+{
+  struct islet_cg *cg;
+  struct islet_err e;
+  char name[32];
+
+  snprintf (name, sizeof name, "x%u", seq);
+  if (sb->cg && islet_cg_open_child (sb->cg, name, &cg, &e) == 0 && !islet_cg_remove_if_empty (cg))
+    islet_cg_free (cg);
+}
+
+/* A kept group back on the list (its handler kept it, or never came to
+ * use it), or removed when the list is full or no handler is kept ready
+ * (the sandbox idle or paused, or still at its first execs). */
+static void
+exec_group_back (struct sandbox *sb, unsigned seq, bool keep)
+{
+  if (!keep)
+    return;
+  if (n_kept < KEPT_MAX && ready_pid > 0)
+    kept[n_kept++] = seq;
+  else
+    exec_group_remove (sb, seq);
+}
+
+/* The sandbox is idle: it keeps no exec group. */
+static void
+exec_groups_drop (struct sandbox *sb)
+{
+  while (n_kept > 0)
+    exec_group_remove (sb, kept[--n_kept]);
+}
+
 /* Fork the handler of the next exec now, so that its group, its command's
  * process, the namespaces, the capabilities and the filter are all in place
  * before the request comes (exec.c).  Best effort: without it, an exec is
@@ -296,29 +351,31 @@ static void
 ready_start (struct sandbox *sb, int lfd, int sfd)
 {
   unsigned seq;
+  bool reuse;
   int sp[2];
   pid_t pid;
 
   if (ready_pid > 0 || sb->cg == NULL || n_handlers >= MAX_HANDLERS)
     return;
   exec_listen (sb);
-  seq = ++sb->exec_seq;
   if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
     return;
+  reuse = exec_group_take (sb, &seq);
   pid = fork ();
   if (pid == 0)
     {
       close (sp[0]);
       handler_detach (lfd, sfd);
-      exec_ready (sb, sp[1], seq);
-      _exit (0);
+      _exit (exec_ready (sb, sp[1], seq, reuse));
     }
   close (sp[1]);
   if (pid < 0)
     {
+      exec_group_back (sb, seq, reuse);
       close (sp[0]);
       return;
     }
+  handler_seq[n_handlers] = seq;
   handlers[n_handlers++] = pid;
   ready_pid = pid;
   ready_sock = sp[0];
@@ -460,9 +517,10 @@ static bool
 reap_children (struct sandbox *sb)
 {
   bool init_died = false;
+  int status;
   pid_t pid;
 
-  while ((pid = waitpid (-1, NULL, WNOHANG)) > 0)
+  while ((pid = waitpid (-1, &status, WNOHANG)) > 0)
     {
       if (pid == sb->init_pid)
         {
@@ -484,7 +542,11 @@ reap_children (struct sandbox *sb)
       for (size_t i = 0; i < n_handlers; i++)
         if (handlers[i] == pid)
           {
+            exec_group_back (sb, handler_seq[i],
+                             handler_seq[i] && WIFEXITED (status)
+                                 && WEXITSTATUS (status) == EXEC_GROUP_KEPT);
             handlers[i] = handlers[--n_handlers];
+            handler_seq[i] = handler_seq[n_handlers];
             break;
           }
     }
@@ -685,7 +747,8 @@ fork_handler (struct conn_req *c, enum handler kind)
 {
   bool exec = kind == HANDLER_EXEC;
   struct islet_err e;
-  unsigned seq;
+  unsigned seq = 0;
+  bool reuse = false;
   pid_t pid;
 
   if (n_handlers >= MAX_HANDLERS)
@@ -693,10 +756,12 @@ fork_handler (struct conn_req *c, enum handler kind)
       islet_fail (&e, ISLET_E_LIMIT, 0, "too many requests at once (%d)", MAX_HANDLERS);
       return refuse (c->conn, &e);
     }
-  seq = ++c->sb->exec_seq;
+  if (exec)
+    reuse = exec_group_take (c->sb, &seq);
   pid = fork ();
   if (pid < 0)
     {
+      exec_group_back (c->sb, seq, reuse);
       islet_fail (&e, ISLET_E_SYSTEM, errno, "fork a handler");
       return refuse (c->conn, &e);
     }
@@ -707,11 +772,11 @@ fork_handler (struct conn_req *c, enum handler kind)
         close (c->sb->xfd);
       no_timeout (c->conn);
       if (kind == HANDLER_EXEC)
-        serve_exec (c->sb, c->conn, c->req, seq);
-      else
-        serve_file (c->sb, c->conn, c->req, kind == HANDLER_CHOWN ? SERVE_CHOWN_CAPS : 0);
+        _exit (serve_exec (c->sb, c->conn, c->req, seq, reuse));
+      serve_file (c->sb, c->conn, c->req, kind == HANDLER_CHOWN ? SERVE_CHOWN_CAPS : 0);
       _exit (0);
     }
+  handler_seq[n_handlers] = seq;
   handlers[n_handlers++] = pid;
   /* from a sandbox's second exec on, the next one is always made ready (a
      sandbox made for one command, as by `islet run`, never pays for it) */
@@ -851,6 +916,7 @@ loop (struct sandbox *sb, int lfd, int sfd)
           if (now >= until)
             {
               ready_stop ();
+              exec_groups_drop (sb);
               continue;
             }
           timeout = (int) ((until - now) / 1000000ull) + 1;

@@ -95,9 +95,15 @@ int net_reset (struct islet_err *err) ISLET_MUST_CHECK;
 int sandbox_start_init (struct sandbox *sb, struct islet_idmap_ahead *idmap, struct islet_err *err);
 int start_outside (struct sandbox *sb, struct islet_err *err);
 
+/* A handler's exit status when it kept its exec's group x<seq>, empty, for
+ * a later exec (reuse: true), which restarts its stats; one still charged
+ * with more than EXEC_GROUP_LEFT_MAX bytes by its last exec is made anew. */
+#define EXEC_GROUP_KEPT 3
+#define EXEC_GROUP_LEFT_MAX (256u << 10)
+
 /* exec.c, in a handler forked for the request: serve one exec on conn, in
- * the group x<seq>. */
-void serve_exec (struct sandbox *sb, int conn, json_t *req, unsigned seq);
+ * the group x<seq>.  Its exit status: EXEC_GROUP_KEPT or 0. */
+int serve_exec (struct sandbox *sb, int conn, json_t *req, unsigned seq, bool reuse);
 
 /* exec.c, in a handler forked ahead of the request (the ready handler):
  * make the group x<seq> and the command's confined process, then wait for
@@ -105,7 +111,7 @@ void serve_exec (struct sandbox *sb, int conn, json_t *req, unsigned seq);
  * byte on sock: taken), or one the supervisor passes on sock
  * (request_take); and serve it.  Its end is the end of the socket: it then
  * lets its command go and removes the group. */
-void exec_ready (struct sandbox *sb, int sock, unsigned seq);
+int exec_ready (struct sandbox *sb, int sock, unsigned seq, bool reuse);
 
 /* Why a command could not start, from the process that tried (exec.c). */
 struct start_failure

@@ -558,6 +558,10 @@ test_v2_fake (void **state)
   ASSERT_LOG ("islet/t1/x1/cgroup.procs=0");
   assert_int_equal (islet_cg_enter_cpu (child, 0, &e), 0);
   assert_int_equal (fake.nlog, 0);
+  /* v2's peak resets for one open file only: its groups are not reused */
+  assert_false (islet_cg_keep_if_empty (child));
+  assert_int_equal (islet_cg_stats_restart (child, 1 << 20, &e), -1);
+  assert_int_equal (e.errnum, ENOTSUP);
   /* pids cannot be left out of v2's one hierarchy: nothing is moved */
   assert_int_equal (islet_cg_enter_but_pids (child, 0, &e), -1);
   assert_int_equal (e.errnum, ENOTSUP);
@@ -621,7 +625,7 @@ static void
 test_v1_fake (void **state)
 {
   struct islet_cg_limits lower = { 32u << 20, 500, 16 }, higher = { 128u << 20, 2000, 0 };
-  struct islet_cg *cg = NULL, *child = NULL, *grand = NULL;
+  struct islet_cg *cg = NULL, *child = NULL, *grand = NULL, *again = NULL;
   struct islet_cg_stats st;
   struct islet_err e;
 
@@ -704,6 +708,28 @@ test_v1_fake (void **state)
   assert_false (islet_cg_remove_if_empty (child));
   assert_non_null (get ("memory/islet/t1/x1/y/cgroup.procs"));
   assert_int_equal (islet_cg_destroy (grand, &e), 0);
+
+  /* kept for a later exec: its stats restart, the peak over what is still
+     charged to it, which must be little */
+  assert_int_equal (islet_cg_open_child (cg, "x1", &again, &e), 0);
+  put ("memory/islet/t1/x1/cgroup.procs", "12\n");
+  assert_false (islet_cg_keep_if_empty (again));
+  put ("memory/islet/t1/x1/cgroup.procs", "");
+  assert_true (islet_cg_keep_if_empty (again)); /* and freed */
+  assert_int_equal (islet_cg_open_child (cg, "x1", &again, &e), 0);
+  put ("memory/islet/t1/x1/memory.usage_in_bytes", "8192\n");
+  assert_int_equal (islet_cg_stats_restart (again, 4096, &e), -1);
+  assert_int_equal (e.kind, ISLET_E_LIMIT);
+  fake.nlog = 0;
+  assert_int_equal (islet_cg_stats_restart (again, 8192, &e), 0);
+  ASSERT_LOG ("memory/islet/t1/x1/memory.max_usage_in_bytes=0");
+  put ("memory/islet/t1/x1/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 6\n");
+  put ("memory/islet/t1/x1/memory.max_usage_in_bytes", "9000\n");
+  put ("cpu,cpuacct/islet/t1/x1/cpuacct.usage", "100\n");
+  assert_int_equal (islet_cg_read_stats (again, &st, &e), 0);
+  assert_true (st.cpu_ns == 34 && st.memory_peak == 9000 && st.oom_kills == 1);
+  islet_cg_free (again);
+
   put ("pids/islet/t1/x1/cgroup.procs", "12\n");
   assert_false (islet_cg_remove_if_empty (child));
   assert_null (get ("memory/islet/t1/x1/cgroup.procs"));
