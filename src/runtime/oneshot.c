@@ -402,7 +402,7 @@ oneshot_answer (struct sandbox *sb)
   set_title ("islet-oneshot");
   if (!os->direct)
     {
-      serve_exec (sb, os->conn, os->req, ++sb->exec_seq);
+      (void) serve_exec (sb, os->conn, os->req, ++sb->exec_seq, false);
       _exit (0);
     }
   for (int i = 0; i < 2; i++)
