@@ -45,7 +45,7 @@ islet rm -f "$id" >/dev/null </dev/null || fail "rm $id"
 log "exit statuses"
 for want in 0 3 255; do
   capture islet run -- sh -c "exit $want"
-  expect_eq "exit $want" "$RC" "$want"
+  expect_eq "exit $want (stderr: $ERR)" "$RC" "$want"
 done
 capture islet run -- sh -c 'kill -TERM $$'
 expect_eq "killed by SIGTERM: 128+15" "$RC" 143
@@ -68,7 +68,7 @@ expect_eq "stdin with -i" "$OUT" "2"
 OUT=$(printf 'one\n' | islet run -- sh -c 'cat; echo end') || fail "run without -i"
 expect_eq "stdin without -i is empty" "$OUT" "end"
 capture islet run --json -- sh -c 'echo x; echo y >&2; exit 4'
-expect_eq "--json status" "$RC" 4
+expect_eq "--json status (stderr: $ERR)" "$RC" 4
 expect_eq "--json fields" "$(jget "$OUT" '[j["exit_code"], j["signal"], j["stdout"], j["stderr"], j["timed_out"]]')" \
   '[4, 0, "x\n", "y\n", false]'
 capture islet run --output 100 --json -- sh -c 'head -c 5000 /dev/zero | tr "\0" a'
@@ -78,7 +78,7 @@ log "limits: timeout, memory, pids"
 t0=$(date +%s%N)
 capture islet run --timeout 1 -- sh -c 'sleep 100 & sleep 100'
 took=$(( ($(date +%s%N) - t0) / 1000000 ))
-expect_eq "timeout: killed" "$RC" 137
+expect_eq "timeout: killed (stderr: $ERR)" "$RC" 137
 [[ "$ERR" == *"timed out"* ]] || fail "timeout: stderr '$ERR'"
 expect_range "timeout: time until islet run returned (ms)" "$took" 900 6000
 capture islet run --memory 64 --json -- python3 -c 'b = bytearray(400 << 20); print(len(b))'
@@ -94,7 +94,7 @@ for _ in range(50):
     except OSError:
         break
 print(n)'
-expect_eq "pids 16: status" "$RC" 0
+expect_eq "pids 16: status (stderr: $ERR)" "$RC" 0
 (( OUT < 16 )) || fail "pids 16: $OUT processes forked"
 [[ -z "$(nothing_left)" ]] || fail "after the limits: $(nothing_left)"
 
