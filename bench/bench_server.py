@@ -405,6 +405,13 @@ def create_pool_counts(c, srv):
     return {k: int(v.get("isletd_create_pool_" + k, "0")) for k in ("taken_total", "missed_total", "ready")}
 
 
+def code_run_paths(c, srv):
+    """isletd's python code-runs by how they ran: spare, stale, plain."""
+    text = call(c, srv.key, "GET", "/metrics").decode()
+    v = dict(l.rsplit(None, 1) for l in text.splitlines() if l.startswith("isletd_code_runs_total{"))
+    return {k: int(v.get('isletd_code_runs_total{path="%s"}' % k, "0")) for k in ("spare", "stale", "plain")}
+
+
 def create_pool_settled(c, srv, size, limit_s=10):
     """Until isletd --create-pool has size sandboxes ready, at most limit_s."""
     deadline = time.monotonic() + limit_s
@@ -481,9 +488,13 @@ def turns16(c, srv, n, pool=None):
         if r.get("exitCode") != 0 or r.get("result", "").strip() != "1":
             die("execute python3: %r" % r)
 
+    code_run_times = []  # (start, end) of each, for the pause between them
+
     def code_run(i):
+        t0 = time.perf_counter()
         r = json.loads(call(c, srv.key, "POST", tb + "/process/code-run",
                             {"code": "print(1)", "language": "python"}))
+        code_run_times.append((t0, time.perf_counter()))
         if r.get("exitCode") != 0 or r.get("result", "").strip() != "1":
             die("code-run: %r" % r)
 
@@ -531,6 +542,7 @@ def turns16(c, srv, n, pool=None):
         pool_before = create_pool_counts(pc, pool)
     got = {name: [] for name, _ in steps}
     made = []
+    paths_before = code_run_paths(c, srv)
     for i in range(n + 3):
         for name, fn in steps:
             t0 = time.perf_counter()
@@ -546,6 +558,14 @@ def turns16(c, srv, n, pool=None):
             call(c, srv.key, "DELETE", "/api/sandbox/" + made.pop())
     print("issue 16, in turns (%d rounds of every line)              n   p50 ms   p90 ms   p99 ms" % n)
     out = {name: row(name, v) for name, v in got.items()}
+    # a code-run takes the sandbox's spare only if one is up: it starts
+    # 100 ms after the last code-run, so this depends on the pause between
+    paths = code_run_paths(c, srv)
+    on = {k: paths[k] - paths_before[k] for k in paths}
+    pauses = [b[0] - a[1] for a, b in zip(code_run_times, code_run_times[1:])]
+    print("  code-run: %d of %d on the sandbox's spare (%d plain, %d stale); pause between two, p50 %.0f ms" %
+          (on["spare"], n + 3, on["plain"], on["stale"], pct(pauses, 50) * 1000.0 if pauses else 0))
+    out["code_run_paths"] = dict(on, pause_p50_ms=pct(pauses, 50) * 1000.0 if pauses else 0)
     if pool is not None:
         pool_after = create_pool_counts(pc, pool)
         taken = pool_after["taken_total"] - pool_before["taken_total"]

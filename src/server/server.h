@@ -474,6 +474,8 @@ void pulls_free (struct pulls *p);
 /* Kill every context: runs under way end at once. */
 void interp_shutdown (struct interp *t);
 void interp_free (struct interp *t);
+/* Its spares and code-runs, for GET /metrics (daytona/interp_spare.c). */
+void interp_render (struct interp *t, FILE *f);
 
 /* ---- reaper.c: auto-stop and auto-delete ---- */
 struct reaper;

@@ -168,6 +168,15 @@ code_run "$BODY_WD"
 split_mode
 [[ "$MODE" == once && "$REST" == "['new']" ]] || fail "the replaced directory: $RES"
 
+log "== /metrics counts the runs by path: the five stale ones above, the spare's"
+api GET /metrics
+expect_code "metrics" 200
+grep -qx 'isletd_code_runs_total{path="stale"} 5' <<<"$BODY" \
+  || fail "stale runs: $(grep isletd_code_runs <<<"$BODY")"
+[[ $(sed -n 's/^isletd_code_runs_total{path="spare"} //p' <<<"$BODY") -ge 12 ]] \
+  || fail "runs on the spare: $(grep isletd_code_runs <<<"$BODY")"
+grep -q '^isletd_interp_spares [0-9]' <<<"$BODY" || fail "no isletd_interp_spares"
+
 log "== a stop, a pause and a delete end the spare"
 for act in stop pause; do
   code_run '{"code":"print(0)","language":"python"}'

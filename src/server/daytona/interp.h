@@ -53,6 +53,14 @@ void coderun_spare_want (struct srv *srv, const char *sandbox, char *const *env,
                          uint64_t output_limit);
 /* The sandbox's spares ended (its stop, pause, archive or delete). */
 void interp_spares_drop (struct srv *srv, const char *sandbox);
+/* How a python code-run ran, counted for GET /metrics. */
+enum code_run_path
+{
+  CODE_RUN_SPARE,
+  CODE_RUN_STALE,
+  CODE_RUN_PLAIN,
+};
+void coderun_count (struct srv *srv, enum code_run_path how);
 
 /* ---- one run (interp_run.c) ---- */
 enum interp_outcome

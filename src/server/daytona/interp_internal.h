@@ -37,6 +37,9 @@ struct interp
   struct spare *spares;
   size_t n_spares;
   pthread_cond_t spare_done; /* a spare's start ended */
+  /* python code-runs by how they ran (atomic): on the spare, sent plain
+     by the spare's stale answer, plain for want of a fit spare */
+  unsigned long long code_runs[3];
 };
 
 typedef void (*interp_line_fn) (void *user, json_t *msg);

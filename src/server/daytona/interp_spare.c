@@ -411,6 +411,37 @@ interp_spares_drop (struct srv *srv, const char *sandbox)
 }
 
 void
+coderun_count (struct srv *srv, enum code_run_path how)
+{
+  __atomic_add_fetch (&srv->interp->code_runs[how], 1, __ATOMIC_RELAXED);
+}
+
+void
+interp_render (struct interp *t, FILE *f)
+{
+  unsigned long long n[3];
+  size_t spares;
+
+  pthread_mutex_lock (&t->lock);
+  spares = t->n_spares;
+  pthread_mutex_unlock (&t->lock);
+  for (int i = 0; i < 3; i++)
+    n[i] = __atomic_load_n (&t->code_runs[i], __ATOMIC_RELAXED);
+  fprintf (f,
+           "# HELP isletd_interp_spares Pythons started ahead (contexts' and code-runs').\n"
+           "# TYPE isletd_interp_spares gauge\n"
+           "isletd_interp_spares %zu\n"
+           "# HELP isletd_code_runs_total Python code-runs, by how they ran: on the "
+           "sandbox's spare, plain after the spare said stale, plain without a spare "
+           "that fit.\n"
+           "# TYPE isletd_code_runs_total counter\n"
+           "isletd_code_runs_total{path=\"spare\"} %llu\n"
+           "isletd_code_runs_total{path=\"stale\"} %llu\n"
+           "isletd_code_runs_total{path=\"plain\"} %llu\n",
+           spares, n[CODE_RUN_SPARE], n[CODE_RUN_STALE], n[CODE_RUN_PLAIN]);
+}
+
+void
 spare_shutdown (struct interp *t)
 {
   pthread_mutex_lock (&t->lock);

@@ -199,6 +199,7 @@ api_metrics (struct req *r, struct resp *out)
     metrics_render (r->srv->metrics, f);
   v1pool_render (r->srv->v1pool, f);
   create_pool_render (r->srv->create_pool, f);
+  interp_render (r->srv->interp, f);
   render_sandboxes (r, f);
   fclose (f);
   out->status = 200;

@@ -434,8 +434,9 @@ spare_output_add (enum islet_stream stream, const char *data, size_t len, void *
 
 /* The code and its arguments args to the spare on conn (interp_driver.py's
  * spare mode: a line of their lengths, them, the end of its stdin): 0 with
- * *res when it ran them, 1 when it did not (stale, or gone before it
- * began: the caller runs them plainly), -1 with the answer in out. */
+ * *res when it ran them; when it did not, 2 (it said stale) or 1 (gone
+ * before it began), and the caller runs them plainly; -1 with the answer
+ * in out. */
 static int
 spare_run (struct resp *out, int conn, const struct run_req *rr, char *const *args,
            const struct run_args *a, struct islet_exec_result *res, struct code_output *co)
@@ -474,7 +475,7 @@ spare_run (struct resp *out, int conn, const struct run_req *rr, char *const *ar
     {
       if (rc == 0)
         islet_exec_result_fini (res);
-      return 1;
+      return so.answer == 'S' ? 2 : 1;
     }
   return run_end (out, rc, &err, a, res);
 }
@@ -493,7 +494,8 @@ code_run_python (struct req *r, struct resp *out, struct run_req *rr, char *cons
   conn = coderun_spare_take (r->srv, a.sb.info.id, a.env, a.cwd, rr->output_limit);
   if (conn >= 0)
     rc = spare_run (out, conn, rr, args, &a, res, co);
-  if (rc == 1)
+  coderun_count (r->srv, rc == 2 ? CODE_RUN_STALE : rc == 1 ? CODE_RUN_PLAIN : CODE_RUN_SPARE);
+  if (rc >= 1)
     rc = run_plain (out, rr, &a, res, code_output_add, co);
   coderun_spare_want (r->srv, a.sb.info.id, a.env, a.cwd, rr->output_limit);
   return rc;
