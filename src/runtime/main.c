@@ -577,6 +577,8 @@ set_paused (struct sandbox *sb, int conn, bool on)
       agent_tried = false;
       /* it would accept execs on exec.sock: ours to refuse while paused */
       ready_stop ();
+      /* and a paused sandbox keeps no exec group either */
+      exec_groups_drop (sb);
     }
   if (on != paused && islet_cg_freeze (sb->cg, on, &e) < 0)
     {

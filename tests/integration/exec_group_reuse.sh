@@ -4,7 +4,7 @@
 # kills.  A memory-hungry exec and a CPU-hungry one are each followed by
 # tiny ones until one runs in the group they used; a group an exec left a
 # background process in is never another exec's while that process runs;
-# an OOM-killed exec's group is not reused.
+# an OOM-killed exec's group is not reused; a paused sandbox keeps none.
 source "$(dirname "$0")/../lib/integration.sh"
 it_init
 
@@ -76,4 +76,17 @@ for i in 1 2 3; do
   expect_eq "oom_killed of an exec after it" "$(jget "$OUT" 'j["oom_killed"]')" false
   [[ $group != "$oomed" ]] || fail "exec $i ran in $oomed, the OOM-killed exec's group"
 done
+
+log "a paused sandbox keeps no exec group"
+capture islet pause "$id"
+[[ $RC == 0 ]] || fail "pause: $ERR"
+capture islet start "$id"
+[[ $RC == 0 ]] || fail "start: $ERR"
+if [[ -n $v1 ]]; then
+  mem=$(cg_dir "$id" memory)
+  no_exec_groups () { [[ -z $(find "$mem" -mindepth 1 -maxdepth 1 -type d -name 'x*') ]]; }
+  wait_until 10 no_exec_groups \
+    || fail "exec groups left after a pause: $(find "$mem" -mindepth 1 -maxdepth 1 -type d -printf '%f ')"
+fi
+run_in true
 pass
