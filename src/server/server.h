@@ -476,6 +476,8 @@ void interp_shutdown (struct interp *t);
 void interp_free (struct interp *t);
 /* Its spares and code-runs, for GET /metrics (daytona/interp_spare.c). */
 void interp_render (struct interp *t, FILE *f);
+/* The sandbox's spares ended (its stop, pause, archive or delete). */
+void interp_spares_drop (struct srv *srv, const char *sandbox);
 
 /* ---- reaper.c: auto-stop and auto-delete ---- */
 struct reaper;

@@ -8,8 +8,8 @@
 # sys.argv, stdin, cwd; output, exit status and a traceback; a timeout; a
 # chart.  A fresh process each run.  A start now that would differ from the
 # spare's own runs plainly: a package pip-installed, a .pth added or
-# changed, the working directory replaced.  A stop, pause, delete and
-# isletd's stop leave no spare.  Needs root.  Exit 0 pass, 1 fail, 77 skip.
+# changed, the working directory replaced.  A stop, pause, delete,
+# auto-pause and isletd's stop leave no spare; /metrics counts the paths.  Needs root.  Exit 0 pass, 1 fail, 77 skip.
 #   ISLET_BIN=build/islet bash tests/server/api_code_run_spare.sh
 source "$(dirname "$0")/../lib/integration.sh"
 source "$(dirname "$0")/../lib/server.sh"
@@ -200,18 +200,34 @@ for p in $PIDS; do
   wait_until 10 dead "$p" || fail "spare $p is left after the delete"
 done
 
+# with_spare BODY: a new sandbox made with BODY (SB, T), a code-run in
+# it, its spare's pids in PIDS once up
+with_spare () {
+  api POST /api/sandbox -d "$1"
+  expect_code "create $1" 200
+  SB=$(jq -r .id <<<"$BODY")
+  remember_id "$SB"
+  T=/toolbox/$SB
+  code_run '{"code":"print(0)","language":"python"}'
+  wait_until 30 have_spare || fail "no spare within 30 s"
+  PIDS=$(spares)
+}
+
 log "== isletd's stop leaves no spare"
-api POST /api/sandbox -d '{"name":"last"}'
-expect_code "create last" 200
-SB=$(jq -r .id <<<"$BODY")
-remember_id "$SB"
-T=/toolbox/$SB
-code_run '{"code":"print(0)","language":"python"}'
-wait_until 30 have_spare || fail "no spare within 30 s"
-PIDS=$(spares)
+with_spare '{"name":"last"}'
 srv_stop
 for p in $PIDS; do
   wait_until 10 dead "$p" || fail "spare $p is left after isletd stopped"
+done
+
+log "== an auto-pause ends the spare too (a \"minute\" of 1 s)"
+export ISLETD_TEST_MINUTE_SECONDS=1
+srv_start
+with_spare '{"name":"idle","autoStopInterval":0,"autoPauseInterval":3,"autoDeleteInterval":0}'
+wait_until 30 bash -c "api_state () { curl -s -H 'Authorization: Bearer $SRV_KEY' '$SRV_URL/api/sandbox/$SB' | jq -r .state; }; [[ \$(api_state) == paused ]]" \
+  || fail "the idle sandbox was not paused within 30 s"
+for p in $PIDS; do
+  dead "$p" || fail "spare $p is left in the paused sandbox"
 done
 
 pass

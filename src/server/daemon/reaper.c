@@ -82,7 +82,9 @@ reap_running (struct srv *srv, const struct islet_sandbox_info *info,
   if (idle_minutes (&o.row) <= 0
       || now - o.row.last_activity < idle_minutes (&o.row) * srv->minute_s)
     return;
-  /* at most one of the two is set (the API refuses both) */
+  /* at most one of the two is set (the API refuses both); its pythons
+     started ahead ended first, as by the API's stop and pause */
+  interp_spares_drop (srv, info->id);
   if (o.row.auto_stop > 0)
     {
       rc = owned_stop (&k, &o, &err);

@@ -51,8 +51,6 @@ int coderun_spare_take (struct srv *srv, const char *sandbox, char *const *env, 
  * background, unless it has one. */
 void coderun_spare_want (struct srv *srv, const char *sandbox, char *const *env, const char *cwd,
                          uint64_t output_limit);
-/* The sandbox's spares ended (its stop, pause, archive or delete). */
-void interp_spares_drop (struct srv *srv, const char *sandbox);
 /* How a python code-run ran, counted for GET /metrics. */
 enum code_run_path
 {

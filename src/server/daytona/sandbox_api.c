@@ -9,7 +9,6 @@
 #include "islet/lang.h"
 #include "islet/oci.h"
 #include "islet/util.h"
-#include "interp.h"
 #include "server.h"
 
 /* ---- reading a request's fields ---- */
