@@ -4,10 +4,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -469,7 +472,113 @@ forker_spawn (struct islet_ctx *ctx, const char *id, int ready)
   return ctx->forker_sock >= 0 && islet_send_fd (ctx->forker_sock, id, strlen (id), ready, 0) == 0;
 }
 
-/* Start the supervisor of id (through the forker, else a fork and exec of
+/* A supervisor started by exec, already detached from its caller (see
+ * spawn_detached); the two stacks are those of the two clones. */
+#define SPAWN_STACK (64 * 1024)
+
+struct detached_spawn
+{
+  const char *path;
+  char *const *argv;
+  char *const *envp;
+  int fd;                  /* to be fd 3 of islet-run */
+  const sigset_t *mask;    /* the caller's, restored just before the exec */
+  char *stack;             /* the grandchild's, SPAWN_STACK bytes */
+  volatile int exec_errno; /* written by the grandchild if its exec failed */
+};
+
+/* The grandchild, on the caller's memory until its exec: the caller's
+ * signal handlers reset first (one running here would run on the caller's
+ * memory), then its mask, then islet-run with fd 3. */
+static int
+spawn_exec (void *arg)
+{
+  struct detached_spawn *s = arg;
+
+  for (int sig = 1; sig < NSIG; sig++)
+    {
+      struct sigaction sa;
+      if (sigaction (sig, NULL, &sa) == 0 && sa.sa_handler != SIG_IGN && sa.sa_handler != SIG_DFL)
+        {
+          memset (&sa, 0, sizeof sa);
+          sa.sa_handler = SIG_DFL;
+          (void) sigaction (sig, &sa, NULL);
+        }
+    }
+  sigprocmask (SIG_SETMASK, s->mask, NULL);
+  if ((s->fd != 3 && dup2 (s->fd, 3) < 0) || fcntl (3, F_SETFD, 0) < 0)
+    {
+      s->exec_errno = errno;
+      _exit (125);
+    }
+  islet_close_fds_from (4, -1);
+  execve (s->path, s->argv, s->envp);
+  s->exec_errno = errno;
+  _exit (127);
+}
+
+/* The child: it starts the grandchild and exits once that one has exec'd
+ * (CLONE_VFORK), so that the supervisor is nobody's child of the caller's. */
+static int
+spawn_detach (void *arg)
+{
+  struct detached_spawn *s = arg;
+  pid_t pid = clone (spawn_exec, s->stack + SPAWN_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, s);
+
+  if (pid < 0)
+    _exit (126);
+  _exit (s->exec_errno ? 127 : 0);
+}
+
+/* Exec PATH (islet-run) with ARGV, fd the only fd crossing the exec (as fd 3), in a
+ * process detached from the caller: the caller's child exits as soon as
+ * its own child has exec'd, and the caller reaps it (the pid returned).
+ * Both clones share the caller's memory (CLONE_VM | CLONE_VFORK, as
+ * posix_spawn does) instead of copying it: a fork, then islet-run's own
+ * fork to detach, each copied a process and woke another one. */
+static pid_t
+spawn_detached (const char *path, char *const argv[], int fd, struct islet_err *err)
+{
+  struct detached_spawn s = { .path = path, .argv = argv, .fd = fd };
+  cleanup_free char **envp = NULL;
+  sigset_t all, old;
+  size_t n = 0;
+  char *stacks;
+  pid_t pid;
+  int e;
+
+  /* the caller's environment, and the mark that tells islet-run it is
+     detached (src/runtime/main.c); made here, before the clones, which
+     must not allocate */
+  while (environ[n] != NULL)
+    n++;
+  envp = islet_xcalloc (n + 2, sizeof *envp);
+  envp[0] = (char *) "ISLET_RUN_DETACHED=1";
+  for (size_t i = 0, j = 1; i < n; i++)
+    if (strncmp (environ[i], "ISLET_RUN_DETACHED=", 19) != 0)
+      envp[j++] = environ[i];
+  s.envp = envp;
+
+  stacks = mmap (NULL, 2 * SPAWN_STACK, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stacks == MAP_FAILED)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "map the stacks of islet-run's start");
+  s.stack = stacks + SPAWN_STACK;
+  s.mask = &old;
+  /* no handler of the caller's may run on the shared memory before the
+     grandchild has reset them all */
+  sigfillset (&all);
+  pthread_sigmask (SIG_SETMASK, &all, &old);
+  pid = clone (spawn_detach, stacks + SPAWN_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &s);
+  e = errno;
+  pthread_sigmask (SIG_SETMASK, &old, NULL);
+  munmap (stacks, 2 * SPAWN_STACK);
+  if (pid < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, e, "clone");
+  return pid;
+}
+
+/* Start the supervisor of id (through the forker, else an exec of
  * islet-run): the read end of the pipe on which it will say how its start
  * went, and the pid to reap (-1 if the forker started it). */
 static int
@@ -482,16 +591,14 @@ supervisor_launch (struct islet_ctx *ctx, const char *id, pid_t *pid, struct isl
     return islet_fail (err, ISLET_E_SYSTEM, errno, "pipe");
   if (!forker_spawn (ctx, id, p[1]))
     {
-      *pid = fork ();
+      char *argv[] = { "islet-run", ctx->state_dir, (char *) id, "3", NULL };
+      *pid = spawn_detached (ctx->runtime, argv, p[1], err);
       if (*pid < 0)
         {
-          int e = errno;
           close (p[0]);
           close (p[1]);
-          return islet_fail (err, ISLET_E_SYSTEM, e, "fork");
+          return -1;
         }
-      if (*pid == 0)
-        exec_runtime (ctx, p[1], ctx->state_dir, id, "3");
     }
   close (p[1]);
   return p[0];

@@ -6,6 +6,9 @@
  * caller (the CLI or the daemon) so the sandbox outlives it.  READY_FD gets
  * "ok" once the sandbox can run commands, or a JSON error.
  *
+ * With ISLET_RUN_DETACHED=1 in its environment, its caller has detached it
+ * already (src/client/sandbox.c, spawn_detached): no fork of its own.
+ *
  * islet-run --fork-supervisors STATE_DIR: the same supervisors, forked on
  * request by one long-lived process instead of an exec each (isletd).
  * islet-run --warm-fill STATE_DIR: fill the warm pool.
@@ -1262,6 +1265,15 @@ main (int argc, char **argv)
                        "       islet-run --net-reset\n"
                        "       islet-run --oneshot STATE_DIR ID (the CLI's socket on fd 3)\n");
       return 2;
+    }
+  /* started detached already (src/client/sandbox.c, spawn_detached): the
+     mark is not passed on to anything this process starts */
+  if (getenv ("ISLET_RUN_DETACHED") != NULL)
+    {
+      bool detached = strcmp (getenv ("ISLET_RUN_DETACHED"), "1") == 0;
+      unsetenv ("ISLET_RUN_DETACHED");
+      if (detached)
+        return supervise_sandbox (argv[1], argv[2], (int) ready_fd);
     }
   /* Detach: the caller reaps this first process at once, and the supervisor
      lives on in a session of its own. */

@@ -56,5 +56,24 @@ wait_until 10 grep -q 'its creator is gone' "$dir/supervisor.log" \
   || fail "the supervisor's log does not say why: $(tail -3 "$dir/supervisor.log")"
 expect_eq "state" "$(sb_info "$id" 'j["state"]')" stopped
 wait_empty 5 supervisors || fail "a supervisor is left: $(supervisors | tr '\n' ' ')"
+
+log "== the same, started detached already (ISLET_RUN_DETACHED=1, as a create starts it)"
+: >"$dir/supervisor.log"
+/usr/bin/python3 - "$(dirname "$ISLET_BIN")/islet-run" "$STATE" "$id" <<'PY' || fail "a detached islet-run forked or did not refuse"
+import os, subprocess, sys
+r, w = os.pipe()
+os.close(r)
+if w != 3:
+    os.dup2(w, 3)
+    os.close(w)
+# no fork of its own: the supervisor is this child, and it refuses at once
+env = dict(os.environ, ISLET_RUN_DETACHED="1")
+p = subprocess.run([sys.argv[1], sys.argv[2], sys.argv[3], "3"], pass_fds=(3,), env=env, timeout=30)
+sys.exit(0 if p.returncode == 1 else 1)
+PY
+grep -q 'its creator is gone' "$dir/supervisor.log" \
+  || fail "the detached supervisor's log does not say why: $(tail -3 "$dir/supervisor.log")"
+expect_eq "state" "$(sb_info "$id" 'j["state"]')" stopped
+wait_empty 5 supervisors || fail "a supervisor is left: $(supervisors | tr '\n' ' ')"
 out=$(islet rm "$id" 2>&1) || fail "rm failed: $out"
 pass
