@@ -4,13 +4,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sched.h>
 #include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -464,212 +461,6 @@ islet_ctx_fork_supervisors (struct islet_ctx *ctx, struct islet_err *err)
   return 0;
 }
 
-/* Ask the forker for the supervisor of id, handing it the ready pipe's
- * write end; false if there is no forker (or it is gone). */
-static bool
-forker_spawn (struct islet_ctx *ctx, const char *id, int ready)
-{
-  return ctx->forker_sock >= 0 && islet_send_fd (ctx->forker_sock, id, strlen (id), ready, 0) == 0;
-}
-
-/* A supervisor started by exec, already detached from its caller (see
- * spawn_detached); the two stacks are those of the two clones. */
-#define SPAWN_STACK (64 * 1024)
-
-struct detached_spawn
-{
-  const char *path;
-  char *const *argv;
-  char *const *envp;
-  int fd;                  /* to be fd 3 of islet-run */
-  const sigset_t *mask;    /* the caller's, restored just before the exec */
-  char *stack;             /* the grandchild's, SPAWN_STACK bytes */
-  volatile int exec_errno; /* written by the grandchild if its exec failed */
-};
-
-/* The grandchild, on the caller's memory until its exec: the caller's
- * signal handlers reset first (one running here would run on the caller's
- * memory), then its mask, then islet-run with fd 3. */
-static int
-spawn_exec (void *arg)
-{
-  struct detached_spawn *s = arg;
-
-  for (int sig = 1; sig < NSIG; sig++)
-    {
-      struct sigaction sa;
-      if (sigaction (sig, NULL, &sa) == 0 && sa.sa_handler != SIG_IGN && sa.sa_handler != SIG_DFL)
-        {
-          memset (&sa, 0, sizeof sa);
-          sa.sa_handler = SIG_DFL;
-          (void) sigaction (sig, &sa, NULL);
-        }
-    }
-  sigprocmask (SIG_SETMASK, s->mask, NULL);
-  if ((s->fd != 3 && dup2 (s->fd, 3) < 0) || fcntl (3, F_SETFD, 0) < 0)
-    {
-      s->exec_errno = errno;
-      _exit (125);
-    }
-  islet_close_fds_from (4, -1);
-  execve (s->path, s->argv, s->envp);
-  s->exec_errno = errno;
-  _exit (127);
-}
-
-/* The child: it starts the grandchild and exits once that one has exec'd
- * (CLONE_VFORK), so that the supervisor is nobody's child of the caller's. */
-static int
-spawn_detach (void *arg)
-{
-  struct detached_spawn *s = arg;
-  pid_t pid = clone (spawn_exec, s->stack + SPAWN_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, s);
-
-  if (pid < 0)
-    _exit (126);
-  _exit (s->exec_errno ? 127 : 0);
-}
-
-/* Exec PATH (islet-run) with ARGV, fd the only fd crossing the exec (as fd 3), in a
- * process detached from the caller: the caller's child exits as soon as
- * its own child has exec'd, and the caller reaps it (the pid returned).
- * Both clones share the caller's memory (CLONE_VM | CLONE_VFORK, as
- * posix_spawn does) instead of copying it: a fork, then islet-run's own
- * fork to detach, each copied a process and woke another one. */
-static pid_t
-spawn_detached (const char *path, char *const argv[], int fd, struct islet_err *err)
-{
-  struct detached_spawn s = { .path = path, .argv = argv, .fd = fd };
-  cleanup_free char **envp = NULL;
-  sigset_t all, old;
-  size_t n = 0;
-  char *stacks;
-  pid_t pid;
-  int e;
-
-  /* the caller's environment, and the mark that tells islet-run it is
-     detached (src/runtime/main.c); made here, before the clones, which
-     must not allocate */
-  while (environ[n] != NULL)
-    n++;
-  envp = islet_xcalloc (n + 2, sizeof *envp);
-  envp[0] = (char *) "ISLET_RUN_DETACHED=1";
-  for (size_t i = 0, j = 1; i < n; i++)
-    if (strncmp (environ[i], "ISLET_RUN_DETACHED=", 19) != 0)
-      envp[j++] = environ[i];
-  s.envp = envp;
-
-  stacks = mmap (NULL, 2 * SPAWN_STACK, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (stacks == MAP_FAILED)
-    return islet_fail (err, ISLET_E_SYSTEM, errno, "map the stacks of islet-run's start");
-  s.stack = stacks + SPAWN_STACK;
-  s.mask = &old;
-  /* no handler of the caller's may run on the shared memory before the
-     grandchild has reset them all */
-  sigfillset (&all);
-  pthread_sigmask (SIG_SETMASK, &all, &old);
-  pid = clone (spawn_detach, stacks + SPAWN_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &s);
-  e = errno;
-  pthread_sigmask (SIG_SETMASK, &old, NULL);
-  munmap (stacks, 2 * SPAWN_STACK);
-  if (pid < 0)
-    return islet_fail (err, ISLET_E_SYSTEM, e, "clone");
-  return pid;
-}
-
-/* Start the supervisor of id (through the forker, else an exec of
- * islet-run): the read end of the pipe on which it will say how its start
- * went, and the pid to reap (-1 if the forker started it). */
-static int
-supervisor_launch (struct islet_ctx *ctx, const char *id, pid_t *pid, struct islet_err *err)
-{
-  int p[2];
-
-  *pid = -1;
-  if (pipe2 (p, O_CLOEXEC) < 0)
-    return islet_fail (err, ISLET_E_SYSTEM, errno, "pipe");
-  if (!forker_spawn (ctx, id, p[1]))
-    {
-      char *argv[] = { "islet-run", ctx->state_dir, (char *) id, "3", NULL };
-      *pid = spawn_detached (ctx->runtime, argv, p[1], err);
-      if (*pid < 0)
-        {
-          close (p[0]);
-          close (p[1]);
-          return -1;
-        }
-    }
-  close (p[1]);
-  return p[0];
-}
-
-/* Wait for the word of the supervisor launched with supervisor_launch: "ok"
- * once the sandbox runs, or an error.  Closes fd.  The "ok" comes from the
- * sandbox's init, while the supervisor still holds its end of the pipe:
- * it is taken as soon as it is there, not at the end of the pipe. */
-static int
-supervisor_wait (struct islet_ctx *ctx, const char *id, int fd, pid_t pid, struct islet_err *err)
-{
-  char buf[1024];
-  size_t got = 0;
-  int status = 0;
-
-  while (got < sizeof buf - 1)
-    {
-      ssize_t n = read (fd, buf + got, sizeof buf - 1 - got);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        break;
-      got += (size_t) n;
-      if (got == 2 && memcmp (buf, "ok", 2) == 0)
-        break;
-    }
-  close (fd);
-  buf[got] = '\0';
-  while (pid > 0 && waitpid (pid, &status, 0) < 0 && errno == EINTR)
-    ;
-  if (got == 2 && memcmp (buf, "ok", 2) == 0)
-    return 0;
-  if (got > 0)
-    {
-      cleanup_json json_t *j = json_loads (buf, 0, NULL);
-      if (j && islet_err_from_json (j, err) < 0)
-        return islet_wrap (err, "start sandbox `%s`", id);
-    }
-  if (pid > 0 && WIFEXITED (status) && WEXITSTATUS (status) == 127)
-    return islet_fail (err, ISLET_E_SYSTEM, 0, "cannot run `%s`", ctx->runtime);
-  return islet_fail (err, ISLET_E_SYSTEM, 0, "start sandbox `%s`: the supervisor died", id);
-}
-
-/* Start the supervisor of id and wait until the sandbox runs.  cfg_fd, if
- * not -1, is its config.json, renamed in place but not yet synced: it is
- * synced while the supervisor starts (the disk's wait and the start overlap
- * on a busy host), and the create succeeds only once both are done. */
-static int
-spawn_supervisor (struct islet_ctx *ctx, const char *id, int cfg_fd, struct islet_err *err)
-{
-  pid_t pid;
-  int fd = supervisor_launch (ctx, id, &pid, err);
-  int sync_errno = 0;
-
-  if (fd < 0)
-    return -1;
-  if (cfg_fd >= 0 && fsync (cfg_fd) < 0)
-    sync_errno = errno;
-  if (supervisor_wait (ctx, id, fd, pid, err) < 0)
-    return -1;
-  if (sync_errno)
-    {
-      struct islet_err ignored;
-      (void) !islet_sandbox_stop (ctx, id, &ignored);
-      return islet_fail (err, islet_errkind_from_errno (sync_errno), sync_errno,
-                         "write the config of `%s`", id);
-    }
-  return 0;
-}
-
 /* What a sandbox that is not running may still hold: a cgroup left by a
  * supervisor that was killed, and its socket file. */
 static void
@@ -884,6 +675,7 @@ create (struct islet_ctx *ctx, const struct islet_create_opts *opts, bool for_po
   cleanup_close int snap_hold = -1;   /* keeps `snapshot rm` off the snapshot likewise */
   cleanup_close int cfg_fd = -1;
   struct islet_sandbox_info info = { 0 };
+  struct supervisor_start sup = { .ready = -1, .go = -1, .pid = -1 };
   struct snapshot_source src = { .hold = -1 };
   bool copied = opts->snapshot != NULL || opts->fork != NULL;
   unsigned char rnd[ISLET_ID_LEN / 2];
@@ -967,13 +759,18 @@ create (struct islet_ctx *ctx, const struct islet_create_opts *opts, bool for_po
         (void) unlink (filling);
       return -1;
     }
-  cfg_fd = prepare (ctx, opts, copied ? &src : NULL, &info, err);
+  /* islet-run starts while the volume and the config are made, and waits
+     for the word that the config is whole (supervisor_go); a launch of the
+     caller's starts what it starts once they are */
+  if (launch || supervisor_begin (ctx, info.id, &sup, err) == 0)
+    cfg_fd = prepare (ctx, opts, copied ? &src : NULL, &info, err);
   if (cfg_fd < 0
       || (launch ? launch->fn (ctx, info.id, cfg_fd, launch->arg, err)
-                 : spawn_supervisor (ctx, info.id, cfg_fd, err))
+                 : supervisor_go (ctx, info.id, &sup, cfg_fd, err))
              < 0)
     {
       struct islet_err ignored; /* the first error is the one to report */
+      supervisor_abandon (ctx, info.id, &sup);
       (void) sandbox_remove_storage (ctx, info.id, info.name, info.uid_base, &ignored);
       if (filling)
         (void) unlink (filling);

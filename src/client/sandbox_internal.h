@@ -75,6 +75,26 @@ int sandbox_pool (struct islet_ctx *ctx, struct islet_disk_pool **out, struct is
 void sandbox_pool_put (struct islet_ctx *ctx);
 int local_destroy (void *self, const char *ref, bool force, struct islet_err *err);
 
+/* sandbox_spawn.c: a supervisor being started.  supervisor_begin starts
+ * islet-run (unless a forker will fork it at once), which waits for
+ * supervisor_go's word that config.json is whole; supervisor_go then
+ * waits for the sandbox to run (cfg_fd, if not -1, is synced meanwhile).
+ * supervisor_abandon lets one go that will not be told (it refuses the
+ * start) and waits until it has; spawn_supervisor is begin and go at once,
+ * for a sandbox whose config exists. */
+struct supervisor_start
+{
+  int ready; /* its word on the start, or -1 */
+  int go;    /* the word that config.json is whole, or -1 */
+  pid_t pid; /* to reap, or -1 */
+};
+int supervisor_begin (struct islet_ctx *ctx, const char *id, struct supervisor_start *st,
+                      struct islet_err *err);
+int supervisor_go (struct islet_ctx *ctx, const char *id, struct supervisor_start *st, int cfg_fd,
+                   struct islet_err *err);
+void supervisor_abandon (struct islet_ctx *ctx, const char *id, struct supervisor_start *st);
+int spawn_supervisor (struct islet_ctx *ctx, const char *id, int cfg_fd, struct islet_err *err);
+
 /* Whether ctx is a state directory on this machine (not a backend). */
 #define CTX_LOCAL(ctx) ((ctx)->ops == &local_ops)
 

@@ -7,7 +7,9 @@
  * "ok" once the sandbox can run commands, or a JSON error.
  *
  * With ISLET_RUN_DETACHED=1 in its environment, its caller has detached it
- * already (src/client/sandbox.c, spawn_detached): no fork of its own.
+ * already (src/client/sandbox_spawn.c): no fork of its own; with
+ * ISLET_RUN_CONFIG_FD=4 as well, it reads config.json once fd 4 says it
+ * is whole.
  *
  * islet-run --fork-supervisors STATE_DIR: the same supervisors, forked on
  * request by one long-lived process instead of an exec each (isletd).
@@ -1051,10 +1053,32 @@ oneshot_fork (struct sandbox *sb, int lfd, int sfd)
   return true;
 }
 
-/* The supervisor of sandbox id, in a session of its own: starts it, then
- * serves it until it is stopped. */
+/* A supervisor started while its creator still writes the config
+ * (src/client/sandbox_spawn.c) reads it once told it is whole: a word on
+ * config_fd, or its end if the creator failed or is gone. */
 static int
-supervise_sandbox (const char *state_dir, const char *id, int ready_fd, struct oneshot *os)
+config_whole (int config_fd, struct islet_err *err)
+{
+  char b = 0;
+  ssize_t n;
+
+  if (config_fd < 0)
+    return 0;
+  do
+    n = read (config_fd, &b, 1);
+  while (n < 0 && errno == EINTR);
+  close (config_fd);
+  if (n == 1 && b == 'g')
+    return 0;
+  return islet_fail (err, ISLET_E_CONFLICT, 0,
+                     "its creator gave up before its config was whole: not started");
+}
+
+/* The supervisor of sandbox id, in a session of its own: starts it, then
+ * serves it until it is stopped.  config_fd: see config_whole (-1: none). */
+static int
+supervise_sandbox (const char *state_dir, const char *id, int ready_fd, int config_fd,
+                   struct oneshot *os)
 {
   struct sandbox sb = { .ns = { -1, -1, -1, -1, -1, -1, -1 },
                         .net_slot_fd = -1,
@@ -1107,7 +1131,8 @@ supervise_sandbox (const char *state_dir, const char *id, int ready_fd, struct o
   sfd = signalfd (-1, &mask, SFD_CLOEXEC);
   sock = islet_xasprintf ("%s/ctl.sock", sb.dir);
   if (sfd < 0 || (lock_fd = take_run_lock (&sb, &e)) < 0
-      || creator_here (os ? oneshot_conn (os) : ready_fd, &e) < 0 || load_config (&sb, &e) < 0
+      || creator_here (os ? oneshot_conn (os) : ready_fd, &e) < 0 || config_whole (config_fd, &e) < 0
+      || load_config (&sb, &e) < 0
       || (os && oneshot_prepare (&sb, &e) < 0) || start (&sb, &e) < 0)
     {
       if (sfd < 0)
@@ -1222,7 +1247,7 @@ fork_supervisors (const char *state_arg)
           signal (SIGCHLD, SIG_DFL);
           snprintf (title, sizeof title, "islet-run %s %s", state_dir, id);
           set_title (title);
-          _exit (supervise_sandbox (state_dir, id, ready, NULL));
+          _exit (supervise_sandbox (state_dir, id, ready, -1, NULL));
         }
       if (pid < 0)
         {
@@ -1256,7 +1281,7 @@ main (int argc, char **argv)
     return fork_supervisors (argv[2]);
   /* the CLI's child, not detached: it waits for the command's end */
   if (argc == 4 && strcmp (argv[1], "--oneshot") == 0)
-    return supervise_sandbox (argv[2], argv[3], -1, oneshot_new (3));
+    return supervise_sandbox (argv[2], argv[3], -1, -1, oneshot_new (3));
   if (argc != 4 || islet_parse_u64 (argv[3], 1 << 20, &ready_fd, &e) < 0)
     {
       fprintf (stderr, "usage: islet-run STATE_DIR ID READY_FD\n"
@@ -1266,14 +1291,21 @@ main (int argc, char **argv)
                        "       islet-run --oneshot STATE_DIR ID (the CLI's socket on fd 3)\n");
       return 2;
     }
-  /* started detached already (src/client/sandbox.c, spawn_detached): the
-     mark is not passed on to anything this process starts */
+  /* started detached already (src/client/sandbox_spawn.c), perhaps before
+     its config was whole; the marks are not passed on to anything this
+     process starts */
   if (getenv ("ISLET_RUN_DETACHED") != NULL)
     {
       bool detached = strcmp (getenv ("ISLET_RUN_DETACHED"), "1") == 0;
+      const char *cfg = getenv ("ISLET_RUN_CONFIG_FD");
+      int config_fd = cfg && strcmp (cfg, "4") == 0 ? 4 : -1;
+
       unsetenv ("ISLET_RUN_DETACHED");
+      unsetenv ("ISLET_RUN_CONFIG_FD");
+      if (config_fd >= 0)
+        fcntl (config_fd, F_SETFD, FD_CLOEXEC);
       if (detached)
-        return supervise_sandbox (argv[1], argv[2], (int) ready_fd);
+        return supervise_sandbox (argv[1], argv[2], (int) ready_fd, config_fd, NULL);
     }
   /* Detach: the caller reaps this first process at once, and the supervisor
      lives on in a session of its own. */
@@ -1282,5 +1314,5 @@ main (int argc, char **argv)
     return 1;
   if (pid > 0)
     _exit (0);
-  return supervise_sandbox (argv[1], argv[2], (int) ready_fd, NULL);
+  return supervise_sandbox (argv[1], argv[2], (int) ready_fd, -1, NULL);
 }

@@ -75,5 +75,31 @@ grep -q 'its creator is gone' "$dir/supervisor.log" \
   || fail "the detached supervisor's log does not say why: $(tail -3 "$dir/supervisor.log")"
 expect_eq "state" "$(sb_info "$id" 'j["state"]')" stopped
 wait_empty 5 supervisors || fail "a supervisor is left: $(supervisors | tr '\n' ' ')"
+
+log "== a start whose creator gave up before its config was whole (ISLET_RUN_CONFIG_FD=4)"
+: >"$dir/supervisor.log"
+/usr/bin/python3 - "$(dirname "$ISLET_BIN")/islet-run" "$STATE" "$id" <<'PY' || fail "islet-run did not refuse, or it hung"
+import fcntl, os, socket, subprocess, sys
+def high(fd):  # above 3 and 4, which the child's fds become
+    h = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+    os.close(fd)
+    return h
+r, w = os.pipe()  # the ready pipe, whose reader is here
+go, mine = socket.socketpair()
+r, w, g = high(r), high(w), high(go.detach())
+os.dup2(w, 3)
+os.dup2(g, 4)
+env = dict(os.environ, ISLET_RUN_DETACHED="1", ISLET_RUN_CONFIG_FD="4")
+p = subprocess.Popen([sys.argv[1], sys.argv[2], sys.argv[3], "3"], pass_fds=(3, 4), env=env)
+for fd in (3, 4, w, g):
+    os.close(fd)
+mine.close()  # the creator gives up: no word
+word = os.read(r, 4096)
+sys.exit(0 if p.wait(timeout=30) == 1 and b"config was whole" in word else 1)
+PY
+grep -q 'gave up before its config was whole' "$dir/supervisor.log" \
+  || fail "the supervisor's log does not say why: $(tail -3 "$dir/supervisor.log")"
+expect_eq "state" "$(sb_info "$id" 'j["state"]')" stopped
+wait_empty 5 supervisors || fail "a supervisor is left: $(supervisors | tr '\n' ' ')"
 out=$(islet rm "$id" 2>&1) || fail "rm failed: $out"
 pass
