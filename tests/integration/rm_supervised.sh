@@ -41,16 +41,21 @@ id=$(create_sb)
 remember_id "$id"
 dir="$STATE/sandboxes/$id"
 islet stop "$id" >/dev/null || fail "stop failed"
-# islet-run STATE ID 3: fd 3 the write end of a pipe whose reader is closed
-/usr/bin/python3 - "$(dirname "$ISLET_BIN")/islet-run" "$STATE" "$id" <<'PY' || fail "islet-run failed to run"
+# run_gone [VAR=VALUE...]: islet-run STATE ID 3, fd 3 the write end of a
+# pipe whose reader is closed, with these in its environment; its status
+run_gone () {
+  /usr/bin/python3 - "$(dirname "$ISLET_BIN")/islet-run" "$STATE" "$id" "$@" <<'PY'
 import os, subprocess, sys
 r, w = os.pipe()
 os.close(r)
 if w != 3:
     os.dup2(w, 3)
     os.close(w)
-subprocess.run([sys.argv[1], sys.argv[2], sys.argv[3], "3"], pass_fds=(3,), timeout=30)
+env = dict(os.environ, **dict(a.split("=", 1) for a in sys.argv[4:]))
+sys.exit(subprocess.run(sys.argv[1:4] + ["3"], pass_fds=(3,), env=env, timeout=30).returncode)
 PY
+}
+run_gone || fail "islet-run failed to run"
 # islet-run detaches its supervisor: wait for its word in the log (10 s at most)
 wait_until 10 grep -q 'its creator is gone' "$dir/supervisor.log" \
   || fail "the supervisor's log does not say why: $(tail -3 "$dir/supervisor.log")"
@@ -59,18 +64,10 @@ wait_empty 5 supervisors || fail "a supervisor is left: $(supervisors | tr '\n' 
 
 log "== the same, started detached already (ISLET_RUN_DETACHED=1, as a create starts it)"
 : >"$dir/supervisor.log"
-/usr/bin/python3 - "$(dirname "$ISLET_BIN")/islet-run" "$STATE" "$id" <<'PY' || fail "a detached islet-run forked or did not refuse"
-import os, subprocess, sys
-r, w = os.pipe()
-os.close(r)
-if w != 3:
-    os.dup2(w, 3)
-    os.close(w)
-# no fork of its own: the supervisor is this child, and it refuses at once
-env = dict(os.environ, ISLET_RUN_DETACHED="1")
-p = subprocess.run([sys.argv[1], sys.argv[2], sys.argv[3], "3"], pass_fds=(3,), env=env, timeout=30)
-sys.exit(0 if p.returncode == 1 else 1)
-PY
+# no fork of its own: the supervisor is the child run, and it refuses at once
+rc=0
+run_gone ISLET_RUN_DETACHED=1 || rc=$?
+expect_eq "a detached islet-run's status (1: refused; 0: it forked)" "$rc" 1
 grep -q 'its creator is gone' "$dir/supervisor.log" \
   || fail "the detached supervisor's log does not say why: $(tail -3 "$dir/supervisor.log")"
 expect_eq "state" "$(sb_info "$id" 'j["state"]')" stopped
