@@ -98,7 +98,9 @@ int islet_exec_input (int conn, const void *data, size_t len,
                       struct islet_err *err) ISLET_MUST_CHECK;
 int islet_pty_resize (int conn, unsigned cols, unsigned rows,
                       struct islet_err *err) ISLET_MUST_CHECK;
-/* Kill every process of the command (its exec's group). */
+/* On a terminal (tty), kill every process of the command (its exec's
+ * group).  Without a terminal the handler reads no such request: close the
+ * connection instead, which kills the command unless it was detached. */
 int islet_exec_kill (int conn, struct islet_err *err) ISLET_MUST_CHECK;
 /* What comes next: 1 with output in *data (malloc'd, *len bytes; a
  * terminal's comes as ISLET_STDOUT), 0 with the final result in *res (the
