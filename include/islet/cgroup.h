@@ -113,13 +113,12 @@ int islet_cg_enter_but_cpu (const struct islet_cg *cg, pid_t pid,
 int islet_cg_enter_cpu (const struct islet_cg *cg, pid_t pid,
                         struct islet_err *err) ISLET_MUST_CHECK;
 
-/* islet_cg_enter but for the hierarchies of cpu and pids: for one of
- * islet's own processes that forks nothing in the group (an exec's
- * handler), which stays uncounted by the group's pids limit, and whose CPU
- * weight changes only with islet_cg_enter_cpu.  v1 only: v2's one
- * hierarchy carries them too (ENOTSUP, nothing moved). */
-int islet_cg_enter_but_cpu_pids (const struct islet_cg *cg, pid_t pid,
-                                 struct islet_err *err) ISLET_MUST_CHECK;
+/* islet_cg_enter but for the pids hierarchy, where the process stays
+ * where it is, uncounted by the group's pids limit: for one of islet's own
+ * processes that forks nothing in the group (an exec's handler).  v1 only:
+ * v2's one hierarchy carries pids too (ENOTSUP, nothing moved). */
+int islet_cg_enter_but_pids (const struct islet_cg *cg, pid_t pid,
+                             struct islet_err *err) ISLET_MUST_CHECK;
 
 int islet_cg_read_stats (const struct islet_cg *cg, struct islet_cg_stats *out,
                          struct islet_err *err) ISLET_MUST_CHECK;

@@ -536,7 +536,7 @@ enum enter_part
   ENTER_ALL,
   ENTER_BUT_CPU,
   ENTER_CPU,
-  ENTER_BUT_CPU_PIDS,
+  ENTER_BUT_PIDS,
 };
 
 /* Whether hierarchy i is entered in this part: on v1 the one carrying cpu
@@ -548,8 +548,8 @@ enter_here (const struct islet_cg *cg, size_t i, enum enter_part part)
   bool v1 = cg->be->version == ISLET_CG_V1;
   bool cpu = v1 && (cg->dir[i].ctrls & CG_BIT (CG_CPU));
 
-  if (part == ENTER_BUT_CPU_PIDS)
-    return v1 && !cpu && !(cg->dir[i].ctrls & CG_BIT (CG_PIDS));
+  if (part == ENTER_BUT_PIDS)
+    return v1 && !(cg->dir[i].ctrls & CG_BIT (CG_PIDS));
   return part == ENTER_ALL || (part == ENTER_CPU) == cpu;
 }
 
@@ -630,12 +630,12 @@ islet_cg_enter_cpu (const struct islet_cg *cg, pid_t pid, struct islet_err *err)
 }
 
 int
-islet_cg_enter_but_cpu_pids (const struct islet_cg *cg, pid_t pid, struct islet_err *err)
+islet_cg_enter_but_pids (const struct islet_cg *cg, pid_t pid, struct islet_err *err)
 {
   if (cg->be->version != ISLET_CG_V1)
     return islet_fail (err, ISLET_E_SYSTEM, ENOTSUP,
                        "enter cgroup `%s`: one hierarchy carries pids", cg->rel);
-  return enter (cg, pid, ENTER_BUT_CPU_PIDS, err);
+  return enter (cg, pid, ENTER_BUT_PIDS, err);
 }
 
 static uint64_t

@@ -159,7 +159,6 @@ struct command
   int sfd;          /* SIGCHLD of the handler's children */
   pid_t supervisor; /* the handler's parent */
   bool untold;      /* the supervisor has not heard "taken" yet */
-  bool ahead;       /* v1: in io but for cpu and pids, before the request */
   bool charged;     /* the handler is in the sandbox's group io */
   bool reuse;       /* x<seq> was kept by an earlier exec (EXEC_GROUP_KEPT) */
 };
@@ -485,48 +484,37 @@ result_json (struct run_state *st, struct stream out[2], const struct islet_cg_s
  * timeout kills whole.)  Spared by the OOM killer like the init, so that a
  * full group kills the command, never its handler.
  *
- * On v1 the handler enters `io` in every hierarchy but cpu's and pids' as
- * soon as it has forked its command's process, and cpu's alone once the
- * command has started: one cgroup move is left between a request and its
- * answer, not five.  A move (a write to cgroup.procs) takes the kernel's
- * cgroup_threadgroup_rwsem for writing, at times after an RCU grace
- * period of several milliseconds, and the cgroup mutex, which the next
- * ready handler's mkdirs hold meanwhile; made after the argv, it holds the
- * answer while the command runs.  Until the command starts the handler's
- * work is islet's and keeps the control path's CPU weight.  It forks
- * nothing once in `io`, so the pids limit does not need it: out of that
- * group it neither takes one of the sandbox's pids while it waits nor is
- * limited by them when it forks a command's process again.  v2's one
- * hierarchy carries pids, so there the handler enters `io` only once the
- * command has started, as it forks outside the sandbox's pids limit. */
+ * On v1 the handler enters `io` in every hierarchy but pids, and does so
+ * as soon as it has forked its command's process: a ready handler then
+ * makes no move while a request waits on it.  A move (a write to
+ * cgroup.procs) takes the kernel's cgroup_threadgroup_rwsem for writing,
+ * at times after an RCU grace period of several milliseconds, and the
+ * cgroup mutex, which the next ready handler's mkdirs hold meanwhile:
+ * made after the argv, as before, it held the handler's answer while the
+ * command ran.  The handler forks nothing once there, so the pids limit
+ * does not need it, and out of that group it neither takes one of the
+ * sandbox's pids while it waits nor is limited by them when it forks a
+ * command's process again.  v2's one hierarchy carries pids, so there the
+ * handler enters only once the command has started, as it forks outside
+ * the sandbox's pids limit. */
 static void
 charge_to_sandbox (const struct sandbox *sb, struct command *c, bool started)
 {
   struct islet_err e;
-  int rc;
 
   if (c->charged || sb->io_cg == NULL)
     return;
-  if (!started)
-    {
-      if (islet_cg_enter_but_cpu_pids (sb->io_cg, 0, &e) == 0)
-        c->ahead = true;
-      else if (e.errnum != ENOTSUP)
-        fprintf (stderr, "exec handler: %s\n", e.msg);
-      (void) !islet_write_file_at (AT_FDCWD, "/proc/self/oom_score_adj", "-1000", &e);
-      return;
-    }
-  c->charged = true;
-  if (c->ahead)
-    rc = islet_cg_enter_cpu (sb->io_cg, 0, &e);
-  else if (islet_cg_enter_but_cpu_pids (sb->io_cg, 0, &e) == 0)
-    rc = islet_cg_enter_cpu (sb->io_cg, 0, &e);
-  else
-    rc = e.errnum == ENOTSUP ? islet_cg_enter (sb->io_cg, 0, &e) : -1;
-  if (rc < 0)
+  if (islet_cg_enter_but_pids (sb->io_cg, 0, &e) == 0)
+    c->charged = true;
+  else if (e.errnum != ENOTSUP)
     fprintf (stderr, "exec handler: %s\n", e.msg);
-  if (!c->ahead)
-    (void) !islet_write_file_at (AT_FDCWD, "/proc/self/oom_score_adj", "-1000", &e);
+  else if (!started)
+    return;
+  else if (islet_cg_enter (sb->io_cg, 0, &e) < 0)
+    fprintf (stderr, "exec handler: %s\n", e.msg);
+  else
+    c->charged = true;
+  (void) !islet_write_file_at (AT_FDCWD, "/proc/self/oom_score_adj", "-1000", &e);
 }
 
 /* Background processes may outlive the exec: their group is removed once

@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
 # Where the ready exec handler waits.  On v1 it enters the sandbox's group
-# io (memory's: the sandbox's own) in every hierarchy but cpu's and pids'
-# as soon as it has forked its command's process, so that one cgroup move
-# (cpu's) is left between a request and its answer, not five; in pids it
-# stays out of the sandbox, which it takes none of while idle.  On v2 it
-# waits outside the sandbox and enters io whole once its command has
-# started.
+# io (memory's: the sandbox's own) in every hierarchy but pids as soon as
+# it has forked its command's process, so that no cgroup move is left
+# between a request and its answer; in pids it stays out of the sandbox,
+# which it takes none of while idle.  On v2 it waits outside the sandbox
+# and enters io whole once its command has started.
 source "$(dirname "$0")/../lib/integration.sh"
 it_init
 
@@ -26,14 +25,14 @@ wait_until 10 find_ready || fail "no ready exec handler below supervisor $sup"
 log "ready handler $ready: $(tr '\n' ' ' </proc/"$ready"/cgroup)"
 
 if [[ $(cg_version) == 1 ]]; then
-  grep -Eq "^[0-9]+:([a-z_]+,)*freezer(,[a-z_]+)*:/islet/$id/io\$" /proc/"$ready"/cgroup \
-    || fail "the ready handler is not in io's freezer group: $(grep ':freezer:' /proc/"$ready"/cgroup)"
+  for h in cpu freezer; do
+    grep -Eq "^[0-9]+:([a-z_]+,)*$h(,[a-z_]+)*:/islet/$id/io\$" /proc/"$ready"/cgroup \
+      || fail "the ready handler is not in io's $h group: $(grep ":$h" /proc/"$ready"/cgroup)"
+  done
   grep -Eq "^[0-9]+:memory:/islet/$id\$" /proc/"$ready"/cgroup \
     || fail "the ready handler is not in the sandbox's memory group: $(grep memory /proc/"$ready"/cgroup)"
-  for h in pids cpu; do
-    grep -Eq "^[0-9]+:([a-z_]+,)*$h(,[a-z_]+)*:/islet/$id(/|\$)" /proc/"$ready"/cgroup \
-      && fail "the ready handler is in the sandbox's $h group: $(grep ":$h" /proc/"$ready"/cgroup)"
-  done
+  grep -Eq "^[0-9]+:pids:/islet/$id(/|\$)" /proc/"$ready"/cgroup \
+    && fail "the ready handler counts in the sandbox's pids: $(grep pids /proc/"$ready"/cgroup)"
   pids=$(cg_dir "$id" pids)
   # the init and the ready handler's waiting command
   expect_range "pids.current of the idle sandbox" "$(cat "$pids/pids.current")" 1 2
