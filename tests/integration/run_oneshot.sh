@@ -24,6 +24,10 @@ nothing_left () {
 
 # The one sandbox of the state directory, once it exists.
 running_id () { ls "$STATE/sandboxes" 2>/dev/null | head -1; }
+# polled by wait_until: each looks again (a $(running_id) in its arguments
+# would be read once, before the first try)
+has_sandbox () { [[ -n "$(running_id)" ]]; }
+has_ctl_sock () { local id; id=$(running_id); [[ -n "$id" && -S "$STATE/sandboxes/$id/ctl.sock" ]]; }
 
 log "the command is the init's child, confined as an exec's command is, signals at their defaults"
 capture islet run -- sh -c 'grep PPid /proc/$$/status; ls /proc | grep -c "^[0-9]"'
@@ -121,7 +125,7 @@ log "listed while it runs; an exec into it works; Ctrl-C removes it"
 # in a process group of its own, as a terminal's foreground job is
 setsid "$ISLET_BIN" --state-dir "$STATE" run -- sleep 60 </dev/null >/dev/null 2>"$STATE.err1" &
 cli=$!
-wait_until 20 test -n "$(running_id)" || fail "no sandbox while the run starts"
+wait_until 20 has_sandbox || fail "no sandbox while the run starts"
 sb=$(running_id)
 remember_id "$sb"
 wait_until 20 sh -c "'$ISLET_BIN' --state-dir '$STATE' ls </dev/null | grep -q '$sb.*running'" \
@@ -138,7 +142,7 @@ wait_empty 10 nothing_left || fail "after Ctrl-C: $(nothing_left)"
 run_in_background () {
   "$ISLET_BIN" --state-dir "$STATE" run -- sleep 60 </dev/null >/dev/null 2>"$1" &
   cli=$!
-  wait_until 20 test -S "$STATE/sandboxes/$(running_id)/ctl.sock" || fail "no sandbox for $1"
+  wait_until 20 has_ctl_sock || fail "no sandbox for $1"
   sb=$(running_id)
   remember_id "$sb"
 }
