@@ -27,7 +27,7 @@ static const char *const proc_masked_files[] = {
   "sched_debug",                                   /* every host task's scheduler state */
   "latency_stats", "timer_stats", "sysrq-trigger", /* reboot or crash the host */
 };
-/* /proc directories with hardware and driver details: an empty read-only tmpfs. */
+/* /proc directories with hardware and driver details: an empty read-only directory. */
 static const char *const proc_masked_dirs[] = { "acpi", "scsi", "asound", "driver" };
 /* Kernel tunables and bus details: read-only. */
 static const char *const proc_readonly[] = { "sys", "bus", "fs", "irq" };
@@ -83,6 +83,7 @@ setup_proc (const char *root, struct islet_err *err)
 {
   cleanup_free char *proc = islet_xasprintf ("%s/proc", root);
   cleanup_free char *null = islet_xasprintf ("%s/dev/null", root);
+  cleanup_free char *empty = islet_xasprintf ("%s/dev/.masked", root);
 
   if (do_mount ("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, err) < 0)
     return -1;
@@ -92,29 +93,21 @@ setup_proc (const char *root, struct islet_err *err)
       if (access (p, F_OK) == 0 && do_mount (null, p, NULL, MS_BIND, NULL, err) < 0)
         return -1;
     }
-  /* one empty tmpfs for them all, bound on the rest: every superblock a
-     sandbox holds costs each memory cgroup on the host a slot (a memcg-aware
-     shrinker each) */
-  for (size_t i = 0, masked = SIZE_MAX; i < sizeof proc_masked_dirs / sizeof proc_masked_dirs[0];
-       i++)
+  /* An empty directory made on /dev's tmpfs, bound read-only on each, then
+     removed: the binds show a directory that is gone, in which nothing can
+     be made, and need no superblock of their own (every superblock a
+     sandbox holds costs each memory cgroup on the host a slot, a
+     memcg-aware shrinker each). */
+  if (mkdir (empty, 0555) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "mkdir `%s`", empty);
+  for (size_t i = 0; i < sizeof proc_masked_dirs / sizeof proc_masked_dirs[0]; i++)
     {
       cleanup_free char *p = islet_xasprintf ("%s/%s", proc, proc_masked_dirs[i]);
-      cleanup_free char *first = NULL;
-      if (access (p, F_OK) < 0)
-        continue;
-      if (masked != SIZE_MAX)
-        {
-          first = islet_xasprintf ("%s/%s", proc, proc_masked_dirs[masked]);
-          if (bind_ro (first, p, MS_NOEXEC, err) < 0)
-            return -1;
-          continue;
-        }
-      if (do_mount ("tmpfs", p, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                    "size=0,nr_inodes=1", err)
-          < 0)
+      if (access (p, F_OK) == 0 && bind_ro (empty, p, MS_NOEXEC, err) < 0)
         return -1;
-      masked = i;
     }
+  if (rmdir (empty) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "rmdir `%s`", empty);
   for (size_t i = 0; i < sizeof proc_readonly / sizeof proc_readonly[0]; i++)
     {
       cleanup_free char *p = islet_xasprintf ("%s/%s", proc, proc_readonly[i]);

@@ -6,7 +6,9 @@
 # superblocks multiply: an idle sandbox has one memory group (its init and
 # its exec handlers' draining stay in it, in their own groups elsewhere),
 # and mounts one tmpfs for /dev with /dev/shm (a nodev mount of a directory
-# of it, still 64 MiB and writable) and one for every masked /proc directory.
+# of it, still 64 MiB and writable) and the masked /proc directories (binds
+# of an empty directory of it, removed): four superblocks in its mount table
+# (the root's overlay, /dev, /dev/pts and /proc), none for the masks.
 source "$(dirname "$0")/../lib/integration.sh"
 it_init
 
@@ -30,11 +32,14 @@ if [[ $(cg_version) == 1 ]]; then
     || fail "the init is not in its pids group: $(grep pids /proc/"$init"/cgroup)"
 fi
 
-# the superblocks: /dev/shm on /dev's, the masked /proc directories on one
+# the superblocks: /dev/shm and the masked /proc directories on /dev's
 out=$(islet exec "$id" -- sh -c '
   dev() { awk -v m="$1" "\$5 == m { print \$3 }" /proc/self/mountinfo; }
   echo "dev $(dev /dev) shm $(dev /dev/shm)"
-  echo "masks $(for d in acpi scsi asound driver; do dev /proc/$d; done | sort -u | wc -l)"
+  echo "masks $(for d in acpi scsi asound driver; do dev /proc/$d; done | sort -u | tr "\n" " ")"
+  echo "own $(awk "{ for (i = 7; i < NF; i++) if (\$i == \"-\") break;
+      if (\$(i + 1) ~ /^(overlay|tmpfs|devpts|proc|mqueue)\$/) print \$3 }" /proc/self/mountinfo | sort -u | wc -l)"
+  mkdir /proc/acpi/x 2>/dev/null && echo "mask writable"
   awk "\$5 == \"/dev/shm\" { print \"shmopts\", \$6 }" /proc/self/mountinfo
   head -c 1048576 /dev/zero > /dev/shm/one && echo "shm written $(stat -c %s /dev/shm/one)"
   df -k /dev/shm | awk "NR == 2 { print \"shmsize\", \$2 }"
@@ -43,7 +48,9 @@ out=$(islet exec "$id" -- sh -c '
 log "$out"
 read -r _ devsb _ shmsb <<<"$(grep '^dev ' <<<"$out")"
 [[ -n $devsb && $devsb == "$shmsb" ]] || fail "/dev/shm is a superblock of its own: $out"
-expect_eq "superblocks of the masked /proc directories" "$(awk '$1 == "masks" { print $2 }' <<<"$out")" 1
+expect_eq "superblock of the masked /proc directories" "$(awk '$1 == "masks" { print $2, NF }' <<<"$out")" "$devsb 2"
+expect_eq "superblocks of the sandbox's own mounts" "$(awk '$1 == "own" { print $2 }' <<<"$out")" 4
+grep -q '^mask writable' <<<"$out" && fail "a masked /proc directory could be written"
 grep -q '^shmopts .*nodev' <<<"$out" || fail "/dev/shm is not nodev: $out"
 grep -q '^shm written 1048576$' <<<"$out" || fail "/dev/shm cannot be written: $out"
 expect_eq "/dev/shm's size in KiB" "$(awk '$1 == "shmsize" { print $2 }' <<<"$out")" 65536
