@@ -4,6 +4,7 @@
  * init.c     the sandbox's first process (pid 1): namespaces, mounts, then a reaper
  * exec.c     one exec: a per-exec cgroup, the process, its output, its measurements
  * exec_spec.c  an exec's request: argv, environment, limits, stdin
+ * exec_common.c  what an exec and a one-shot sandbox's command share
  * agent.c    file operations, done from inside the sandbox
  * confine.c  the one recipe by which each of those processes enters the sandbox
  *
@@ -121,7 +122,7 @@ struct start_failure
   char msg[200];
 };
 
-/* exec.c, shared with a one-shot sandbox's command (oneshot.c).  In the
+/* exec_common.c, shared with a one-shot sandbox's command (oneshot.c).  In the
  * command's process: give it the default action of every signal ignored
  * (an ignored one stays ignored across execve); PATH lookup as execvp does
  * it, but with the command's own environment (an errno if none ran); say
