@@ -240,6 +240,9 @@ supervise (struct sandbox *sb, struct islet_cg *xcg, int conn, struct exec_spec 
   size_t written = 0;
   int open_streams = 2;
 
+  /* stdin given whole and empty (a client's /dev/null): its end at once */
+  if (!spec->stdin_stream && spec->stdin_len == 0)
+    close_fd (&in);
   while (!st->done || open_streams > 0)
     {
       struct pollfd p[5];
