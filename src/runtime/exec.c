@@ -58,6 +58,8 @@ struct command
   bool untold;      /* the supervisor has not heard "taken" yet */
   bool charged;     /* the handler is in the sandbox's group io */
   bool reuse;       /* x<seq> was kept by an earlier exec (EXEC_GROUP_KEPT) */
+  bool again;       /* a ready handler that may serve another exec: its socket stays open */
+  char oom_adj[16]; /* the handler's oom_score_adj before it was spared ("" if it was not) */
 };
 
 /* The spec on `go`: this header, then `size` bytes of NUL-terminated
@@ -110,10 +112,10 @@ command_read_spec (struct go_header *h, char **cwd, char ***argv, char ***envp)
  * stdout, stderr, go and status, in that order, still where pipe2 put
  * them. */
 static void __attribute__ ((noreturn))
-command_main (struct sandbox *sb, const struct islet_cg *cg, const int fds[FD_COUNT])
+command_main (struct sandbox *sb, const struct command *hc, const int fds[FD_COUNT])
 {
   /* the image's User (root when it names none) */
-  struct confinement c = { .cg = cg,
+  struct confinement c = { .cg = hc->cg,
                            .nfds = FD_COUNT,
                            .cloexec_from = FD_GO,
                            .uid = sb->image.uid,
@@ -128,6 +130,13 @@ command_main (struct sandbox *sb, const struct islet_cg *cg, const int fds[FD_CO
   signals_default ();
   sigemptyset (&none);
   sigprocmask (SIG_SETMASK, &none, NULL);
+  /* forked by a handler spared by the OOM killer (one that serves a second
+     exec): the handler's own value again, written while this process still
+     has CAP_SYS_RESOURCE, so that it is also the floor below which the
+     command cannot set its own */
+  if (hc->oom_adj[0]
+      && islet_write_file_at (AT_FDCWD, "/proc/self/oom_score_adj", hc->oom_adj, &e) < 0)
+    report_failure (fds[FD_STATUS], e.errnum ? e.errnum : EIO, true, e.msg);
   memcpy (c.fds, fds, FD_COUNT * sizeof fds[0]);
   if (confine (sb, &c, &e) < 0)
     report_failure (c.fds[FD_STATUS], e.errnum ? e.errnum : EIO, true, e.msg);
@@ -322,6 +331,20 @@ supervise (struct sandbox *sb, struct islet_cg *xcg, int conn, struct exec_spec 
     close (in);
 }
 
+/* The handler's oom_score_adj before it is spared, for the command
+ * processes it forks afterwards (command_main). */
+static void
+oom_adj_save (struct command *c)
+{
+  int fd = open ("/proc/self/oom_score_adj", O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd < 0 ? -1 : read (fd, c->oom_adj, sizeof c->oom_adj - 1);
+
+  if (fd >= 0)
+    close (fd);
+  c->oom_adj[n > 0 ? n : 0] = '\0';
+  c->oom_adj[strcspn (c->oom_adj, "\n")] = '\0';
+}
+
 /* From the command's start on, the handler's work is the command's: its
  * output read, forwarded or, past the limit, read and dropped.  A command
  * that writes fast (vmsplice costs it little) would otherwise spend the
@@ -337,8 +360,9 @@ supervise (struct sandbox *sb, struct islet_cg *xcg, int conn, struct exec_spec 
  * at times after an RCU grace period of several milliseconds, and the
  * cgroup mutex, which the next ready handler's mkdirs hold meanwhile:
  * made after the argv, as before, it held the handler's answer while the
- * command ran.  The handler forks nothing once there, so the pids limit
- * does not need it, and out of that group it neither takes one of the
+ * command ran.  The handler forks only its commands' processes once there
+ * (the next one after a clean exec, exec_ready), each of which enters its
+ * exec's group whole; out of io's pids group it neither takes one of the
  * sandbox's pids while it waits nor is limited by them when it forks a
  * command's process again.  v2's one hierarchy carries pids, so there the
  * handler enters only once the command has started, as it forks outside
@@ -360,7 +384,9 @@ charge_to_sandbox (const struct sandbox *sb, struct command *c, bool started)
     fprintf (stderr, "exec handler: %s\n", e.msg);
   else
     c->charged = true;
-  (void) !islet_write_file_at (AT_FDCWD, "/proc/self/oom_score_adj", "-1000", &e);
+  oom_adj_save (c);
+  if (islet_write_file_at (AT_FDCWD, "/proc/self/oom_score_adj", "-1000", &e) < 0)
+    c->oom_adj[0] = '\0'; /* not spared (no CAP_SYS_RESOURCE): nothing to undo */
 }
 
 /* Background processes may outlive the exec: their group is removed once
@@ -456,7 +482,7 @@ command_prepare (struct sandbox *sb, struct command *c, struct islet_err *err)
   if (c->pid == 0)
     {
       int fds[FD_COUNT] = { pi[0], po[1], pe[1], pg[0], ps[1] };
-      command_main (sb, c->cg, fds);
+      command_main (sb, c, fds);
     }
   close (pi[0]);
   close (po[1]);
@@ -639,15 +665,17 @@ tell_taken (struct command *c, int sock)
 }
 
 /* The command has its spec (or the exec ends without it): "s" on
- * *started has the supervisor fork the next ready handler (and says
- * "taken" with it, if not said yet). */
+ * *started has the supervisor fork the next ready handler unless one is
+ * ready (and says "taken" with it, if not said yet).  Closed unless this
+ * handler may serve again. */
 static void
 started_close (struct command *c, int *started)
 {
   if (*started >= 0)
     (void) !write (*started, "s", 1);
   c->untold = false;
-  close_fd (started);
+  if (!c->again)
+    close_fd (started);
 }
 
 /* Serve the request with the command's process, made already or now;
@@ -751,6 +779,7 @@ command_run (struct sandbox *sb, struct command *c, int conn, json_t *req, int *
     close_fd (&out[i].fd);
   command_discard (c);
   kept = retire_or_keep (c->cg, clean);
+  c->cg = NULL; /* freed, kept or removed */
   islet_strv_free (spec.argv);
   islet_strv_free (spec.envp);
   free (spec.stdin_data);
@@ -763,6 +792,8 @@ fail:
   command_discard (c);
   if (c->cg)
     retire_group (c->cg);
+  c->cg = NULL;
+  c->reuse = false;
   islet_strv_free (spec.argv);
   islet_strv_free (spec.envp);
   free (spec.stdin_data);
@@ -860,8 +891,12 @@ ready_wait (struct sandbox *sb, int sock, struct command *c, int *conn, json_t *
             p[1].fd = -1;
           continue;
         }
-      close (sb->xfd);
-      sb->xfd = -1;
+      /* kept by a handler that serves again: its next request */
+      if (!c->again)
+        {
+          close (sb->xfd);
+          sb->xfd = -1;
+        }
       /* a request there whole is read at once: the supervisor hears
          "taken" only with the command's start ("s"), one wake-up of it
          fewer */
@@ -873,6 +908,19 @@ ready_wait (struct sandbox *sb, int sock, struct command *c, int *conn, json_t *
       *req = accepted_request (fd, whole, why);
       return 0;
     }
+}
+
+/* After a clean exec whose group was kept (empty), whether this handler
+ * serves another: not past EXEC_HANDLER_EXECS, its supervisor still there
+ * and still linked to it (it drops the link when it has ready handlers
+ * enough, at a pause or a change of settings). */
+static bool
+serve_again (const struct command *c, int sock, unsigned served)
+{
+  char b;
+
+  return c->again && sock >= 0 && served < EXEC_HANDLER_EXECS && getppid () == c->supervisor
+         && recv (sock, &b, 1, MSG_PEEK | MSG_DONTWAIT) != 0;
 }
 
 int
@@ -891,25 +939,49 @@ exec_ready (struct sandbox *sb, int sock, unsigned seq, bool reuse)
     fprintf (stderr, "prepare an exec: %s\n", e.msg);
   else if (rc == 0)
     charge_to_sandbox (sb, &c, false);
-  if (ready_wait (sb, sock, &c, &conn, &req, &why) < 0)
+  /* only where the group of a clean exec is kept (v1) and the handler
+     waits in io already: there the next command's process is made as
+     this one's was, from a handler in the same state */
+  c.again = rc == 0 && c.charged;
+  for (unsigned served = 1;; served++)
     {
-      /* let go unused (idle, or the sandbox paused): its group goes */
-      command_discard (&c);
-      return group_end (&c);
-    }
-  if (req == NULL || rc < 0)
-    {
-      started_close (&c, &sock);
-      if (req == NULL)
-        reply_error (conn, &why);
-      else
-        reply_error (conn, &begun);
-      close (conn);
-      command_discard (&c);
+      if (ready_wait (sb, sock, &c, &conn, &req, &why) < 0)
+        {
+          /* let go unused (idle, or the sandbox paused): its group goes */
+          command_discard (&c);
+          return group_end (&c);
+        }
+      if (req == NULL || rc < 0)
+        {
+          c.again = false;
+          started_close (&c, &sock);
+          if (req == NULL)
+            reply_error (conn, &why);
+          else
+            reply_error (conn, &begun);
+          close (conn);
+          command_discard (&c);
+          json_decref (req);
+          return group_end (&c);
+        }
+      rc = command_run (sb, &c, conn, req, &sock);
       json_decref (req);
-      return group_end (&c);
+      if (rc != EXEC_GROUP_KEPT || !serve_again (&c, sock, served))
+        return rc;
+      /* ready again, in the kept group (its stats restart): a new
+         command's process, then "r" to the supervisor */
+      c.reuse = true;
+      if (command_prepare (sb, &c, &e) < 0)
+        {
+          fprintf (stderr, "prepare an exec: %s\n", e.msg);
+          command_discard (&c);
+          return group_end (&c);
+        }
+      if (send (sock, "r", 1, MSG_NOSIGNAL) != 1)
+        {
+          command_discard (&c);
+          return group_end (&c);
+        }
+      rc = 0;
     }
-  rc = command_run (sb, &c, conn, req, &sock);
-  json_decref (req);
-  return rc;
 }

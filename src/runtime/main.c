@@ -66,10 +66,26 @@ static int lock_fd = -1;    /* the run lock: held until this process exits */
 static pid_t agent_pid;     /* the file agent (agent.c), 0 if none */
 static int agent_sock = -1; /* requests to it */
 static bool agent_tried;    /* started once: after it is gone, handlers serve */
-static pid_t ready_pid;     /* the ready exec handler (exec.c), 0 if none */
-static int ready_sock = -1; /* the next exec request to it */
-static uint64_t ready_since;
-static bool ready_taken;      /* it has its request: replaced once it has started it */
+/* Exec handlers linked by a socket (exec.c): a ready one waits for an exec;
+   one that has taken an exec says "t" (it may wait on its client) and "s"
+   (its command started), and after a clean exec "r" (ready again, with a
+   new command's process).  Its socket closed lets it go (after its exec). */
+#define READY_MAX 2  /* ready at once */
+#define LINKED_MAX 4 /* linked at once, ready or serving */
+enum link_state
+{
+  LINK_READY,
+  LINK_TAKEN,
+  LINK_STARTED,
+};
+static struct exec_link
+{
+  pid_t pid;
+  int sock;
+  enum link_state state;
+} links[LINKED_MAX];
+static size_t n_links;
+static uint64_t ready_since;  /* the last exec taken or handler ready */
 static unsigned execs_forked; /* execs served by a handler forked for them */
 static bool paused;           /* the sandbox's group is frozen: no exec or file request is taken */
 
@@ -237,16 +253,40 @@ agent_stop (void)
   agent_sock = -1;
 }
 
-/* Let the ready exec handler go (it ends its command, removes its group
- * and exits when its socket closes), or forget one that is gone. */
+static size_t
+n_ready (void)
+{
+  size_t n = 0;
+
+  for (size_t i = 0; i < n_links; i++)
+    n += links[i].state == LINK_READY;
+  return n;
+}
+
+/* Let a linked exec handler go (a ready one ends its command, removes its
+ * group and exits when its socket closes; a serving one exits after its
+ * exec), or forget one that is gone. */
+static void
+link_drop (size_t i)
+{
+  close (links[i].sock);
+  links[i] = links[--n_links];
+}
+
+/* Let every ready exec handler go, and with all (true) the serving ones
+ * too, which then do not come back ready. */
+static void
+ready_stop_all (bool all)
+{
+  for (size_t i = n_links; i-- > 0;)
+    if (all || links[i].state == LINK_READY)
+      link_drop (i);
+}
+
 static void
 ready_stop (void)
 {
-  if (ready_sock >= 0)
-    close (ready_sock);
-  ready_sock = -1;
-  ready_pid = 0;
-  ready_taken = false;
+  ready_stop_all (true);
 }
 
 /* A handler's first steps: nothing of the supervisor's but the sandbox. */
@@ -260,8 +300,8 @@ handler_detach (int lfd, int sfd)
   close (lock_fd);
   if (agent_sock >= 0)
     close (agent_sock);
-  if (ready_sock >= 0)
-    close (ready_sock);
+  for (size_t i = 0; i < n_links; i++)
+    close (links[i].sock);
   sigemptyset (&none);
   sigprocmask (SIG_SETMASK, &none, NULL);
 }
@@ -334,7 +374,7 @@ exec_group_back (struct sandbox *sb, unsigned seq, bool keep)
 {
   if (!keep)
     return;
-  if (n_kept < KEPT_MAX && ready_pid > 0)
+  if (n_kept < KEPT_MAX && n_links > 0)
     kept[n_kept++] = seq;
   else
     exec_group_remove (sb, seq);
@@ -360,7 +400,8 @@ ready_start (struct sandbox *sb, int lfd, int sfd)
   int sp[2];
   pid_t pid;
 
-  if (ready_pid > 0 || sb->cg == NULL || n_handlers >= MAX_HANDLERS)
+  if (n_ready () > 0 || n_links >= LINKED_MAX || paused || sb->cg == NULL
+      || n_handlers >= MAX_HANDLERS)
     return;
   exec_listen (sb);
   if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
@@ -382,32 +423,45 @@ ready_start (struct sandbox *sb, int lfd, int sfd)
     }
   handler_seq[n_handlers] = seq;
   handlers[n_handlers++] = pid;
-  ready_pid = pid;
-  ready_sock = sp[0];
+  links[n_links++] = (struct exec_link){ pid, sp[0], LINK_READY };
   ready_since = islet_now_ns ();
 }
 
-/* The ready handler's socket: "t" when it has accepted an exec on
- * exec.sock itself and may wait on its client (exec.sock is then ours
- * again), "s" once that exec's command has started (make the next one
- * ready), or its end (gone: unused, or after "t"). */
+/* A linked handler's socket: "t" when it has accepted an exec on exec.sock
+ * itself and may wait on its client (exec.sock is then ours again unless
+ * another handler is ready), "s" once that exec's command has started
+ * (the next ready handler is wanted, unless one is), "r" when it is ready
+ * again after a clean exec (kept while at most READY_MAX are, and not
+ * paused), or its end (gone). */
 static void
-ready_heard (struct sandbox *sb, int lfd, int sfd)
+ready_heard (struct sandbox *sb, size_t i, int lfd, int sfd)
 {
-  bool taken = ready_taken;
+  bool taken = links[i].state != LINK_READY;
   char b;
 
-  if (read (ready_sock, &b, 1) == 1)
+  if (read (links[i].sock, &b, 1) == 1)
     {
-      ready_taken = true;
-      /* "s": its command has started, the next ready handler is wanted
-         now (a handler whose request came whole says only this: one
-         wake-up here per exec) */
-      if (b != 's')
-        return;
-      taken = true;
+      if (b == 'r' && taken && !paused && n_ready () < READY_MAX)
+        {
+          links[i].state = LINK_READY;
+          ready_since = islet_now_ns ();
+          return;
+        }
+      if (b == 't' || b == 's')
+        {
+          links[i].state = b == 't' ? LINK_TAKEN : LINK_STARTED;
+          /* a handler whose request came whole says only "s": one
+             wake-up here per exec */
+          if (b == 't' || n_ready () > 0)
+            return;
+          /* the links are full: this one ends after its exec */
+          if (n_links >= LINKED_MAX)
+            link_drop (i);
+          ready_start (sb, lfd, sfd);
+          return;
+        }
     }
-  ready_stop ();
+  link_drop (i);
   if (taken)
     ready_start (sb, lfd, sfd);
 }
@@ -535,8 +589,9 @@ reap_children (struct sandbox *sb)
         }
       if (sb->os && oneshot_answerer (sb, pid))
         init_died = true; /* its one command is answered: the sandbox ends */
-      if (pid == ready_pid)
-        ready_stop ();
+      for (size_t i = 0; i < n_links; i++)
+        if (links[i].pid == pid)
+          link_drop (i);
       if (pid == agent_pid)
         {
           logmsg ("the file agent died: file requests go to handlers");
@@ -580,7 +635,7 @@ set_paused (struct sandbox *sb, int conn, bool on)
   if (on && !paused)
     {
       agent_tried = false;
-      /* it would accept execs on exec.sock: ours to refuse while paused */
+      /* they would accept execs on exec.sock: ours to refuse while paused */
       ready_stop ();
       /* and a paused sandbox keeps no exec group either */
       exec_groups_drop (sb);
@@ -733,7 +788,7 @@ op_network (struct conn_req *c)
       logmsg ("network update: %s", e.msg);
       return refuse (c->conn, &e);
     }
-  /* the ready handler was forked with the old settings (its proxy
+  /* the exec handlers were forked with the old settings (their proxy
      variables): the next exec gets one forked after the change */
   ready_stop ();
   ok = json_pack ("{s:s}", "network", islet_net_mode_name (c->sb->net.mode));
@@ -797,22 +852,24 @@ op_exec (struct conn_req *c)
 {
   if (refuse_paused (c))
     return false;
-  if (ready_pid > 0 && !ready_taken)
+  for (size_t i = 0; i < n_links; i++)
     {
-      /* the handler made ready for it takes it over; the next one is made
-       * once this exec's command has started (the handler then closes its
-       * end), not before: the fork would hold up this one */
+      if (links[i].state != LINK_READY)
+        continue;
+      /* a handler made ready for it takes it over; the next one is made
+       * once this exec's command has started (the handler then says "s"),
+       * not before: the fork would hold up this one */
       no_timeout (c->conn);
-      if (request_pass (ready_sock, c->conn, c->req) == 0)
+      if (request_pass (links[i].sock, c->conn, c->req) == 0)
         {
-          ready_taken = true;
+          links[i].state = LINK_TAKEN;
+          ready_since = islet_now_ns ();
           return false;
         }
-      if (errno != EMSGSIZE)
-        {
-          logmsg ("the ready exec handler is gone (%s)", strerror (errno));
-          ready_stop ();
-        }
+      if (errno == EMSGSIZE)
+        break;
+      logmsg ("the ready exec handler is gone (%s)", strerror (errno));
+      link_drop (i--);
     }
   return fork_handler (c, HANDLER_EXEC);
 }
@@ -911,27 +968,39 @@ loop (struct sandbox *sb, int lfd, int sfd)
     {
       /* exec.sock is the ready handler's to accept while it waits; ours
          when none does (fd -1: not polled) */
-      bool waiting = ready_pid > 0 && !ready_taken;
-      struct pollfd p[4] = { { lfd, POLLIN, 0 },
-                             { sfd, POLLIN, 0 },
-                             { ready_pid > 0 ? ready_sock : -1, POLLIN, 0 },
-                             { waiting ? -1 : sb->xfd, POLLIN, 0 } };
+      bool waiting = n_ready () > 0;
+      struct pollfd p[3 + LINKED_MAX] = { { lfd, POLLIN, 0 },
+                                          { sfd, POLLIN, 0 },
+                                          { waiting ? -1 : sb->xfd, POLLIN, 0 } };
+      pid_t heard[LINKED_MAX];
+      size_t n_heard = n_links;
       int timeout = -1;
-      if (ready_pid > 0 && !ready_taken)
+      if (waiting)
         {
           uint64_t now = islet_now_ns (), until = ready_since + READY_IDLE_NS;
           if (now >= until)
             {
-              ready_stop ();
+              ready_stop_all (false);
               exec_groups_drop (sb);
               continue;
             }
           timeout = (int) ((until - now) / 1000000ull) + 1;
         }
-      if (poll (p, 4, timeout) < 0)
+      for (size_t i = 0; i < n_heard; i++)
+        {
+          p[3 + i] = (struct pollfd){ links[i].sock, POLLIN, 0 };
+          heard[i] = links[i].pid;
+        }
+      if (poll (p, 3 + n_heard, timeout) < 0)
         continue;
-      if (p[2].revents)
-        ready_heard (sb, lfd, sfd);
+      /* by pid: the table changes as each is heard */
+      for (size_t k = 0; k < n_heard; k++)
+        for (size_t i = 0; p[3 + k].revents && i < n_links; i++)
+          if (links[i].pid == heard[k])
+            {
+              ready_heard (sb, i, lfd, sfd);
+              break;
+            }
       if (p[1].revents)
         {
           struct signalfd_siginfo si;
@@ -958,7 +1027,7 @@ loop (struct sandbox *sb, int lfd, int sfd)
             return conn;
           close (conn);
         }
-      if (p[3].revents)
+      if (p[2].revents)
         {
           int conn = accept4 (sb->xfd, NULL, NULL, SOCK_CLOEXEC);
           if (conn >= 0)

@@ -110,8 +110,11 @@ int serve_exec (struct sandbox *sb, int conn, json_t *req, unsigned seq, bool re
  * make the group x<seq> and the command's confined process, then wait for
  * the request: a connection it accepts on sb->xfd itself (it then writes one
  * byte on sock: taken), or one the supervisor passes on sock
- * (request_take); and serve it.  Its end is the end of the socket: it then
- * lets its command go and removes the group. */
+ * (request_take); and serve it.  After a clean exec whose group it kept
+ * (v1), it makes a new command's process in that group, says "r" on sock
+ * and waits again, up to EXEC_HANDLER_EXECS execs.  Its end is the end of
+ * the socket: it then lets its command go and removes the group. */
+#define EXEC_HANDLER_EXECS 1000
 int exec_ready (struct sandbox *sb, int sock, unsigned seq, bool reuse);
 
 /* Why a command could not start, from the process that tried (exec.c). */
