@@ -107,6 +107,12 @@ int islet_sandbox_create (struct islet_ctx *ctx, const struct islet_create_opts 
 int islet_sandbox_get (struct islet_ctx *ctx, const char *ref, struct islet_sandbox_info *out,
                        struct islet_err *err) ISLET_MUST_CHECK;
 
+/* Only the id that ref names, into id: locally without reading the
+ * sandbox's config or asking its supervisor (which an exec does next and
+ * which refuses it when the sandbox is not running). */
+int islet_sandbox_resolve (struct islet_ctx *ctx, const char *ref, char id[ISLET_ID_LEN + 1],
+                           struct islet_err *err) ISLET_MUST_CHECK;
+
 /* Whether the sandbox id (a full id) has a supervisor serving it, asked
  * without waking the supervisor: for a caller that already knows the
  * sandbox and checks, per request, that it still runs. */

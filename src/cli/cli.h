@@ -167,6 +167,9 @@ const char *cli_time (int64_t unix_s, char *buf, size_t size);
  * "no sandbox 'ref'". */
 int cli_resolve (struct cli *cli, const char *ref, struct islet_sandbox_info *info,
                  struct islet_err *err) ISLET_MUST_CHECK;
+/* The same for the id alone: nothing of the sandbox is read but its name. */
+int cli_resolve_id (struct cli *cli, const char *ref, char id[ISLET_ID_LEN + 1],
+                    struct islet_err *err) ISLET_MUST_CHECK;
 
 /* A new sandbox: its id, or with --json its details; the exit status. */
 int cli_print_created (struct cli *cli, struct islet_ctx *ctx, const char *id);

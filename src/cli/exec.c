@@ -138,7 +138,7 @@ cmd_exec (struct cli *cli, int argc, char **argv)
   cleanup_pos struct cli_pos pos = { 0 };
   cleanup_free char *in = NULL;
   struct islet_exec_result res = { 0 };
-  struct islet_sandbox_info info;
+  char id[ISLET_ID_LEN + 1];
   struct islet_err err = { 0 };
   size_t in_len = 0;
   int r, status;
@@ -149,14 +149,16 @@ cmd_exec (struct cli *cli, int argc, char **argv)
   /* the library reads 0 as "the sandbox's default", which --timeout 0 does not mean */
   if (r == 0 && a.timeout_ms == 0)
     r = islet_fail (&err, ISLET_E_INVALID, 0, "--timeout: must be more than 0");
+  /* the id alone: the supervisor refuses an exec into a sandbox that is
+   * paused, and one that is not running has no socket to connect to */
   if (r == 0)
-    r = cli_resolve (cli, pos.v[0], &info, &err);
+    r = cli_resolve_id (cli, pos.v[0], id, &err);
   if (r == 0)
     r = cli_read_stdin_if (a.stdin_force, &in, &in_len, &err);
   if (r == 0)
     {
       struct cli_exec ex = {
-        .id = info.id,
+        .id = id,
         .argv = pos.v + 1,
         .env = a.env.v,
         .cwd = a.cwd,

@@ -121,6 +121,15 @@ cli_info_print (const struct islet_sandbox_info *in)
   printf ("  nofile:       %u\n", l->nofile);
 }
 
+/* The library names what it looked for; the user wants to hear about what they typed. */
+static int
+resolve_failed (const char *ref, struct islet_err *err)
+{
+  if (err->kind == ISLET_E_NOTFOUND && (err->errnum == 0 || err->errnum == ENOENT))
+    return islet_fail (err, ISLET_E_NOTFOUND, 0, "no sandbox '%s'", ref);
+  return -1;
+}
+
 int
 cli_resolve (struct cli *cli, const char *ref, struct islet_sandbox_info *info,
              struct islet_err *err)
@@ -131,8 +140,17 @@ cli_resolve (struct cli *cli, const char *ref, struct islet_sandbox_info *info,
     return -1;
   if (islet_sandbox_get (ctx, ref, info, err) == 0)
     return 0;
-  /* the library names what it looked for; the user wants to hear about what they typed */
-  if (err->kind == ISLET_E_NOTFOUND && (err->errnum == 0 || err->errnum == ENOENT))
-    return islet_fail (err, ISLET_E_NOTFOUND, 0, "no sandbox '%s'", ref);
-  return -1;
+  return resolve_failed (ref, err);
+}
+
+int
+cli_resolve_id (struct cli *cli, const char *ref, char id[ISLET_ID_LEN + 1], struct islet_err *err)
+{
+  struct islet_ctx *ctx = cli_ctx (cli, err);
+
+  if (ctx == NULL)
+    return -1;
+  if (islet_sandbox_resolve (ctx, ref, id, err) == 0)
+    return 0;
+  return resolve_failed (ref, err);
 }

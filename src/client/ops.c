@@ -2,6 +2,8 @@
  * the local ones (sandbox.c, client.c: a state directory on this machine)
  * or a backend's (include/islet/backend.h: a running isletd, src/remote).
  * This is the one place where the two meet; neither knows the other. */
+#include <string.h>
+
 #include "sandbox_internal.h"
 
 const struct islet_backend local_ops = {
@@ -133,6 +135,20 @@ islet_sandbox_get (struct islet_ctx *ctx, const char *ref, struct islet_sandbox_
                    struct islet_err *err)
 {
   return ctx->ops->get (ctx->ops_self, ref, out, err);
+}
+
+int
+islet_sandbox_resolve (struct islet_ctx *ctx, const char *ref, char id[ISLET_ID_LEN + 1],
+                       struct islet_err *err)
+{
+  struct islet_sandbox_info info;
+
+  if (CTX_LOCAL (ctx))
+    return sandbox_resolve (ctx, ref, id, err);
+  if (ctx->ops->get (ctx->ops_self, ref, &info, err) < 0)
+    return -1;
+  memcpy (id, info.id, ISLET_ID_LEN + 1);
+  return 0;
 }
 
 int
