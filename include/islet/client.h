@@ -69,13 +69,18 @@ int islet_exec (struct islet_ctx *ctx, const char *id, const struct islet_exec_r
  * whose init runs req's command itself, asked with the start (oneshot
  * true).  Then islet_run_wait takes its output and result as islet_exec
  * would, and islet_run_end waits for it to stop and removes it (unless
- * removed: an islet_sandbox_destroy did it already, as on Ctrl-C). */
+ * removed: an islet_sandbox_destroy did it already, as on Ctrl-C).  A
+ * sandbox taken from the warm pool asks for a refill, which
+ * islet_run_refill starts: call it once the command's result is in (so
+ * that the refill's work is not beside the command's); islet_run_end
+ * starts it if it was not. */
 struct islet_run
 {
   char id[ISLET_ID_LEN + 1];
   bool oneshot;
-  int conn; /* the one-shot supervisor's socket */
-  int pid;  /* that supervisor, the caller's child */
+  bool refill_due; /* taken from the warm pool: its refill not started yet */
+  int conn;        /* the one-shot supervisor's socket */
+  int pid;         /* that supervisor, the caller's child */
 };
 int islet_run_start (struct islet_ctx *ctx, const struct islet_create_opts *opts,
                      const struct islet_exec_req *req, struct islet_run *run,
@@ -84,6 +89,7 @@ int islet_run_wait (struct islet_run *run, const struct islet_exec_req *req,
                     struct islet_exec_result *out, struct islet_err *err) ISLET_MUST_CHECK;
 int islet_run_end (struct islet_ctx *ctx, struct islet_run *run, bool removed,
                    struct islet_err *err) ISLET_MUST_CHECK;
+void islet_run_refill (struct islet_ctx *ctx, struct islet_run *run);
 
 /* Start a command that takes input as it runs: *conn is its connection,
  * for islet_exec_input (keystrokes or stdin), islet_pty_resize,

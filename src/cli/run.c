@@ -256,6 +256,7 @@ run_ephemeral (struct cli *cli, const struct run_args *a, char *const *cmd, cons
   if (rc == 0 && got_signal == 0)
     rc = run.oneshot ? islet_run_wait (&run, &req, &res, &err)
                      : islet_exec (ctx, run.id, &req, &res, &err);
+  islet_run_refill (ctx, &run);
   watcher_stop (&w);
   if (islet_run_end (ctx, &run, w.destroyed, &rm_err) < 0)
     cli_warn ("sandbox %s was not removed: %s", run.id, rm_err.msg);

@@ -67,7 +67,9 @@ islet_run_start (struct islet_ctx *ctx, const struct islet_create_opts *opts,
   *run = (struct islet_run){ .conn = -1, .pid = -1 };
   if (!CTX_LOCAL (ctx))
     return islet_sandbox_create (ctx, opts, run->id, err);
-  taken = opts->id == NULL && warm_fits (opts) ? warm_take (ctx, opts, run->id, err) : 0;
+  taken = opts->id == NULL && warm_fits (opts)
+              ? warm_take (ctx, opts, run->id, &run->refill_due, err)
+              : 0;
   if (taken != 0)
     return taken > 0 ? 0 : -1;
   if (sandbox_create_with (ctx, opts, &launch, run->id, err) < 0)
@@ -125,6 +127,15 @@ await_stop (struct islet_run *run)
   run->conn = -1;
 }
 
+void
+islet_run_refill (struct islet_ctx *ctx, struct islet_run *run)
+{
+  if (!run->refill_due)
+    return;
+  run->refill_due = false;
+  warm_refill_start (ctx);
+}
+
 int
 islet_run_end (struct islet_ctx *ctx, struct islet_run *run, bool removed, struct islet_err *err)
 {
@@ -133,6 +144,7 @@ islet_run_end (struct islet_ctx *ctx, struct islet_run *run, bool removed, struc
   struct islet_sandbox_info info;
   int rc = 0;
 
+  islet_run_refill (ctx, run);
   if (!run->oneshot)
     return removed ? 0 : islet_sandbox_destroy (ctx, run->id, true, err);
   await_stop (run);

@@ -638,7 +638,7 @@ local_create (void *self, const struct islet_create_opts *opts, char id[ISLET_ID
               struct islet_err *err)
 {
   struct islet_ctx *ctx = self;
-  int taken = opts->id == NULL && warm_fits (opts) ? warm_take (ctx, opts, id, err) : 0;
+  int taken = opts->id == NULL && warm_fits (opts) ? warm_take (ctx, opts, id, NULL, err) : 0;
 
   if (taken != 0)
     return taken > 0 ? 0 : -1;

@@ -230,10 +230,14 @@ int snapshot_source (struct islet_ctx *ctx, const struct islet_create_opts *opts
 /* The warm pool (src/client/warm.c).  warm_take returns 1 with a pooled
  * sandbox's id, of the image a create of opts->image gets, claimed with
  * opts->claim; 0 if none could be taken; -1 when the claim refused (the
- * pooled sandbox is back in the pool); and starts a refill. */
+ * pooled sandbox is back in the pool); and starts a refill, unless it took
+ * one, refill_due is not NULL and the refill would be a detached islet-run:
+ * then *refill_due is set, for the caller's warm_refill_start once the
+ * taken sandbox's command has its result. */
 bool warm_fits (const struct islet_create_opts *opts);
 int warm_take (struct islet_ctx *ctx, const struct islet_create_opts *opts,
-               char id[ISLET_ID_LEN + 1], struct islet_err *err);
+               char id[ISLET_ID_LEN + 1], bool *refill_due, struct islet_err *err);
+void warm_refill_start (struct islet_ctx *ctx);
 bool warm_is_pooled (const struct islet_ctx *ctx, const char *id);
 
 #endif

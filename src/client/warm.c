@@ -349,7 +349,7 @@ take_one (struct islet_ctx *ctx, const struct islet_create_opts *opts, const cha
 
 int
 warm_take (struct islet_ctx *ctx, const struct islet_create_opts *opts, char id[ISLET_ID_LEN + 1],
-           struct islet_err *err)
+           bool *refill_due, struct islet_err *err)
 {
   cleanup_free char *dir = NULL;
   cleanup_free char *to = NULL;
@@ -380,8 +380,19 @@ warm_take (struct islet_ctx *ctx, const struct islet_create_opts *opts, char id[
       if (taken == 1)
         memcpy (id, ids[i], ISLET_ID_LEN + 1);
     }
-  refill (ctx, taken);
+  /* islet-run --warm-fill makes a whole sandbox: on a machine of few CPUs,
+   * beside the taken sandbox's command it would slow that command down */
+  if (taken == 1 && refill_due != NULL && ctx->warm_refill == NULL)
+    *refill_due = true;
+  else
+    refill (ctx, taken);
   return taken;
+}
+
+void
+warm_refill_start (struct islet_ctx *ctx)
+{
+  spawn_fill (ctx);
 }
 
 /* taking/ files whose taker was killed before its claim (older than

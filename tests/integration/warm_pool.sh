@@ -51,6 +51,20 @@ expect_eq "run 2 sees empty /workspace and /tmp" "$OUT" "/tmp:  /workspace: "
 wait_until 30 pool_full || fail "the pool was not refilled after run 2"
 for id in $(ready); do remember_id "$id"; done
 
+log "a run's refill starts once its command has its result, not beside it"
+islet run -- sleep 2 </dev/null >/dev/null 2>&1 &
+runner=$!
+listed () { [[ $(jget "$(islet ls --json </dev/null)" 'len(j["sandboxes"])') == 1 ]]; }
+wait_until 20 listed || fail "the run's sandbox was never listed"
+sleep 1
+filling=$(ls "$STATE/warm/filling" 2>/dev/null || true)
+[[ -z "$filling" ]] || fail "a refill started while the run's command ran: filling $filling"
+[[ -z "$(pgrep -f "^islet-run --warm-fill $STATE\$" || true)" ]] || fail "a refill runs beside the run's command"
+expect_eq "ready while the run's command runs" "$(ready_count)" 1
+wait "$runner" || fail "run -- sleep 2 failed"
+wait_until 30 pool_full || fail "the pool was not refilled after the run's result"
+for id in $(ready); do remember_id "$id"; done
+
 log "a create with no name takes one and keeps it; named and sized creates start their own"
 before=$(ready)
 id=$(create_sb) || fail "create"
