@@ -81,6 +81,7 @@ struct islet_run
   bool refill_due; /* taken from the warm pool: its refill not started yet */
   int conn;        /* the one-shot supervisor's socket */
   int pid;         /* that supervisor, the caller's child */
+  int fill_pid;    /* the child that detached the refill, reaped by islet_run_end */
 };
 int islet_run_start (struct islet_ctx *ctx, const struct islet_create_opts *opts,
                      const struct islet_exec_req *req, struct islet_run *run,

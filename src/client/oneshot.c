@@ -64,7 +64,7 @@ islet_run_start (struct islet_ctx *ctx, const struct islet_create_opts *opts,
   struct sandbox_launch launch = { launch_oneshot, &l };
   int taken;
 
-  *run = (struct islet_run){ .conn = -1, .pid = -1 };
+  *run = (struct islet_run){ .conn = -1, .pid = -1, .fill_pid = -1 };
   if (!CTX_LOCAL (ctx))
     return islet_sandbox_create (ctx, opts, run->id, err);
   taken = opts->id == NULL && warm_fits (opts)
@@ -133,7 +133,7 @@ islet_run_refill (struct islet_ctx *ctx, struct islet_run *run)
   if (!run->refill_due)
     return;
   run->refill_due = false;
-  warm_refill_start (ctx);
+  run->fill_pid = warm_refill_start (ctx);
 }
 
 int
@@ -145,6 +145,8 @@ islet_run_end (struct islet_ctx *ctx, struct islet_run *run, bool removed, struc
   int rc = 0;
 
   islet_run_refill (ctx, run);
+  fill_reap (run->fill_pid);
+  run->fill_pid = -1;
   if (!run->oneshot)
     return removed ? 0 : islet_sandbox_destroy (ctx, run->id, true, err);
   await_stop (run);

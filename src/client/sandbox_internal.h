@@ -233,11 +233,14 @@ int snapshot_source (struct islet_ctx *ctx, const struct islet_create_opts *opts
  * pooled sandbox is back in the pool); and starts a refill, unless it took
  * one, refill_due is not NULL and the refill would be a detached islet-run:
  * then *refill_due is set, for the caller's warm_refill_start once the
- * taken sandbox's command has its result. */
+ * taken sandbox's command has its result.  That returns the child that
+ * detaches the refill (-1: none), which the caller reaps with fill_reap
+ * later, when it has exited: no wait for it after the result. */
 bool warm_fits (const struct islet_create_opts *opts);
 int warm_take (struct islet_ctx *ctx, const struct islet_create_opts *opts,
                char id[ISLET_ID_LEN + 1], bool *refill_due, struct islet_err *err);
-void warm_refill_start (struct islet_ctx *ctx);
+pid_t warm_refill_start (struct islet_ctx *ctx);
+void fill_reap (pid_t pid);
 bool warm_is_pooled (const struct islet_ctx *ctx, const char *id);
 
 #endif

@@ -153,9 +153,10 @@ warm_fits (const struct islet_create_opts *opts)
 
 /* Start `islet-run --warm-fill STATE` detached: a fork that forks again and
  * exits, so no caller (isletd's threads included) is left with a child to
- * reap; only async-signal-safe calls between fork and exec. */
-static void
-spawn_fill (const struct islet_ctx *ctx)
+ * reap; only async-signal-safe calls between fork and exec.  Returns that
+ * first child (-1: none), for fill_reap. */
+static pid_t
+fill_fork (const struct islet_ctx *ctx)
 {
   pid_t pid = fork ();
 
@@ -171,9 +172,21 @@ spawn_fill (const struct islet_ctx *ctx)
       execl (ctx->runtime, "islet-run", "--warm-fill", ctx->state_dir, (char *) NULL);
       _exit (127);
     }
+  return pid;
+}
+
+void
+fill_reap (pid_t pid)
+{
   if (pid > 0)
     while (waitpid (pid, NULL, 0) < 0 && errno == EINTR)
       ;
+}
+
+static void
+spawn_fill (const struct islet_ctx *ctx)
+{
+  fill_reap (fill_fork (ctx));
 }
 
 /* The image a create with `image` gets, into out; false when the pool,
@@ -389,10 +402,10 @@ warm_take (struct islet_ctx *ctx, const struct islet_create_opts *opts, char id[
   return taken;
 }
 
-void
+pid_t
 warm_refill_start (struct islet_ctx *ctx)
 {
-  spawn_fill (ctx);
+  return fill_fork (ctx);
 }
 
 /* taking/ files whose taker was killed before its claim (older than
