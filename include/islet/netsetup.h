@@ -1,7 +1,9 @@
-/* The kernel side of a sandbox's outbound network, done by its supervisor
- * in the host's network namespace (src/core/net_link.c, net_filter.c,
- * net_nft.c, net_dns.c; only islet-run links them, and opens libnftables
- * only to make or sweep the host's table). */
+/* The kernel side of a sandbox's outbound network, in the host's network
+ * namespace: its slot (src/core/netslot.c, taken and held by the sandbox's
+ * supervisor, islet-run), and its link, filter elements and DNS responder
+ * (net_link.c, net_filter.c, net_nft.c, net_dns.c: libmnl, and libnftables
+ * opened only to make or sweep the host's table), which only islet-net
+ * links; a supervisor runs islet-net for them (src/net/main.c). */
 #ifndef ISLET_NETSETUP_H
 #define ISLET_NETSETUP_H
 
@@ -31,6 +33,53 @@ struct islet_netlink
 
 /* Fill l for slot. */
 void islet_netlink_slot (unsigned slot, struct islet_netlink *l);
+
+/* The slots' lock files (netslot.c), and the lock under which the host's
+ * table is dropped (held exclusively) or a slot taken (held shared). */
+#define ISLET_NET_SLOT_DIR "/run/islet-net"
+#define ISLET_NET_TABLE_LOCK ISLET_NET_SLOT_DIR "/table.lock"
+/* Lock slot's file: 1 when this process holds it (*fd), *fresh when this
+ * process made the file (nobody held the slot since its last clean
+ * release), 0 when the slot is taken, -1 on error. */
+int islet_netslot_lock (unsigned slot, int *fd, bool *fresh,
+                        struct islet_err *err) ISLET_MUST_CHECK;
+/* Whether fd is the lock of slot's current file. */
+bool islet_netslot_current (int fd, unsigned slot);
+/* Remove slot's lock file (if fd is still its lock) and close fd. */
+void islet_netslot_release (unsigned slot, int fd);
+/* Whether no process holds slot's lock. */
+bool islet_netslot_free (unsigned slot);
+/* flock op (LOCK_SH, LOCK_EX) of ISLET_NET_TABLE_LOCK: its fd, or -1. */
+int islet_netslot_table_lock (int op, struct islet_err *err) ISLET_MUST_CHECK;
+
+/* What a supervisor asks of islet-net, one request on its fd 3 (a
+ * SOCK_SEQPACKET socket) and one reply there.  Both programs are of one
+ * build: the structs go as they are. */
+enum islet_netop
+{
+  ISLET_NETOP_UP = 1,  /* make link (netns on fd 4), add net's elements, then serve DNS */
+  ISLET_NETOP_CHANGE,  /* replace old's elements by net's, then serve DNS for net */
+  ISLET_NETOP_REMOVE,  /* remove net's elements */
+  ISLET_NETOP_RELEASE, /* delete the link's device, then remove net's elements */
+};
+
+struct islet_netreq
+{
+  enum islet_netop op;
+  struct islet_netlink link;
+  struct islet_net net;
+  struct islet_net old; /* ISLET_NETOP_CHANGE */
+  bool filtered;        /* ISLET_NETOP_REMOVE, _RELEASE: net's elements are in the table */
+};
+
+struct islet_netrep
+{
+  int rc;                    /* 0, or -1 with err */
+  bool filtered;             /* net's (or old's) elements are in the table */
+  bool serving;              /* the process stays, as the sandbox's DNS responder */
+  struct islet_netlink link; /* with its ifindex and epoch */
+  struct islet_err err;
+};
 
 /* Make the pair (host_if here, down; eth0 in netns_fd) and note host_if's
  * index in l.  ISLET_E_CONFLICT: a device host_if exists already. */

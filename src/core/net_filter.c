@@ -28,19 +28,6 @@ mask (unsigned prefix)
   return prefix == 0 ? 0 : ~0u << (32 - prefix);
 }
 
-void
-islet_netlink_slot (unsigned slot, struct islet_netlink *l)
-{
-  uint32_t net = ISLET_NET_RANGE + 4 * slot;
-
-  memset (l, 0, sizeof *l);
-  l->slot = slot;
-  snprintf (l->host_if, sizeof l->host_if, "islet%u", slot);
-  l->host = htonl (net + 1);
-  l->sandbox = htonl (net + 2);
-  l->prefix = 30;
-}
-
 /* libnftables is loaded on first use: a supervisor of a sandbox without
  * a network (and every CLI start of islet-run) maps none of it and its
  * four libraries. */

@@ -14,7 +14,7 @@
  * islet-run --fork-supervisors STATE_DIR: the same supervisors, forked on
  * request by one long-lived process instead of an exec each (isletd).
  * islet-run --warm-fill STATE_DIR: fill the warm pool.
- * islet-run --net-reset: drop the host's nftables table if unused (net.c).
+ * islet-run --net-reset: drop the host's nftables table if unused (islet-net).
  * islet-run --oneshot STATE_DIR ID: a sandbox for one command, asked on fd 3
  * (oneshot.c); it does not detach, and ends with the command. */
 #include <errno.h>
@@ -539,6 +539,10 @@ start (struct sandbox *sb, struct islet_err *err)
   struct islet_err ignored;
 
   sb->filter = islet_seccomp_filter ();
+  /* first: islet-net, started with the slot's take, loads while the groups
+     are made */
+  if (net_slot_take (sb, err) < 0)
+    return -1;
   /* A group left by a supervisor that was killed: its processes died with
      their init, so only the empty groups are left to remove. */
   if (islet_cg_open (sb->id, &stale, &ignored) == 0 && islet_cg_destroy (stale, err) < 0)
@@ -549,8 +553,6 @@ start (struct sandbox *sb, struct islet_err *err)
      runs its command has none on its path (an exec into it pumps from here) */
   if (islet_cg_create_child_nomem (sb->cg, "init", &sb->init_cg, err) < 0
       || (!oneshot_direct (sb) && islet_cg_create_child_nomem (sb->cg, "io", &sb->io_cg, err) < 0))
-    return -1;
-  if (net_slot_take (sb, err) < 0)
     return -1;
   return start_init (sb, err);
 }
@@ -1151,7 +1153,6 @@ supervise_sandbox (const char *state_dir, const char *id, int ready_fd, int conf
 {
   struct sandbox sb = { .ns = { -1, -1, -1, -1, -1, -1, -1 },
                         .net_slot_fd = -1,
-                        .dns_sock = -1,
                         .ready_fd = ready_fd,
                         .lfd = -1,
                         .xfd = -1,
@@ -1223,8 +1224,6 @@ supervise_sandbox (const char *state_dir, const char *id, int ready_fd, int conf
   /* the init said "ok" to the creator (init.c) */
   if (ready_fd >= 0)
     close (ready_fd);
-  if (net_dns_run (&sb, &e) < 0)
-    logmsg ("the sandbox's DNS responder: %s", e.msg);
   lfd = sb.lfd;
   conn = os && !oneshot_fork (&sb, lfd, sfd) ? -1 : loop (&sb, lfd, sfd);
   /* No new request may reach a sandbox that is going away. */
@@ -1270,12 +1269,6 @@ fork_supervisors (const char *state_arg)
   sigemptyset (&none);
   sigprocmask (SIG_SETMASK, &none, NULL);
   signal (SIGCHLD, SIG_IGN); /* the supervisors are reaped by the kernel */
-  {
-    /* once here rather than in each supervisor whose sandbox has a
-       network; without it, such a sandbox fails to start with the reason */
-    struct islet_err ignored;
-    (void) !islet_netfilter_load (&ignored);
-  }
   if (fork () == 0)
     {
       /* what supervisors killed outright left, swept off the callers' path */

@@ -1,15 +1,16 @@
-/* The sandbox's outbound network, set up by its supervisor (host root, in
- * the host's network namespace).  A slot is a /30 of islet's range and a
- * device name; a supervisor holds its slot's lock in /run/islet-net for its
- * whole life, so two sandboxes (of any state directory on this host) never
- * share one, and removes the lock file when it frees the slot.  A lock file
- * found unlocked was left by a supervisor killed outright: its slot is
- * taken after a sweep removes what that supervisor left. */
-#include <dirent.h>
+/* The sandbox's outbound network, for its supervisor (host root, in the
+ * host's network namespace).  The supervisor takes the sandbox's slot (a
+ * /30 of islet's range and a device name; netslot.c) and holds its lock
+ * for its whole life; a lock file found unlocked was left by a supervisor
+ * killed outright, and its slot is taken after a sweep removes what that
+ * supervisor left.  Everything that speaks netlink or nftables is done by
+ * islet-net (src/net/main.c), a dynamically linked program beside this
+ * one, run only for a sandbox with a network: the link's set-up leaves it
+ * running as the sandbox's DNS responder. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <net/if.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -26,13 +27,9 @@
 #include "islet/util.h"
 #include "runtime.h"
 
-#define SLOT_DIR "/run/islet-net"
-#define TABLE_LOCK SLOT_DIR "/table.lock"
 /* Slots tried before a create gives up: a busy host has gaps near any
    starting point. */
 #define SLOT_TRIES 256
-/* Lock files looked at by one sweep */
-#define SWEEP_MAX 65536
 
 static unsigned
 slot_hint (const char *id)
@@ -44,62 +41,161 @@ slot_hint (const char *id)
   return h % ISLET_NET_SLOTS;
 }
 
-/* fd's lock is the slot's only if path still names fd's file: a sweep
-   removes the file of a free slot while it holds the lock, and an open of
-   the old file may win the lock after that. */
-static bool
-lock_current (int fd, const char *path)
+/* islet-net, beside this program. */
+static const char *
+net_program (void)
 {
-  struct stat a, b;
+  static char path[PATH_MAX];
+  ssize_t n;
+  char *slash;
 
-  return fstat (fd, &a) == 0 && stat (path, &b) == 0 && a.st_ino == b.st_ino
-         && a.st_dev == b.st_dev;
+  if (path[0])
+    return path;
+  n = readlink ("/proc/self/exe", path, sizeof path - sizeof "/islet-net");
+  if (n <= 0)
+    return "islet-net";
+  path[n] = '\0';
+  slash = strrchr (path, '/');
+  strcpy (slash ? slash : path, "/islet-net");
+  return path;
 }
 
-/* Lock the slot's file: 1 when this process holds it (*fd), *fresh when
-   this process made the file (nobody held the slot since its last clean
-   release), 0 when the slot is taken, -1 on error. */
+/* An islet-net started with the slot's take, before the init's clone:
+   its exec and its loader's start run beside the create's steps up to the
+   link's request. */
+static pid_t ahead_pid;
+static int ahead_ctl = -1;
+
+/* The reply of an islet-net that could not be run (errnum), on fd 3: the
+   link and its elements as they were. */
 static int
-slot_lock (const char *path, int *fd, bool *fresh, struct islet_err *err)
+exec_failed (const char *path, int errnum)
 {
-  *fresh = true;
-  *fd = open (path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (*fd < 0 && errno == EEXIST)
-    {
-      *fresh = false;
-      *fd = open (path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-      if (*fd < 0 && errno == ENOENT)
-        return 0; /* released meanwhile: the next try finds it */
-    }
-  if (*fd < 0)
-    return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", path);
-  if (flock (*fd, LOCK_EX | LOCK_NB) < 0 || !lock_current (*fd, path))
-    {
-      close (*fd);
-      *fd = -1;
-      return 0;
-    }
-  return 1;
+  struct islet_netreq q;
+  struct islet_netrep r = { .rc = -1 };
+  cleanup_close int ns = -1;
+
+  if (islet_recv_fd (3, &q, sizeof q, &ns) != (ssize_t) sizeof q)
+    return -1;
+  r.link = q.link;
+  r.filtered = q.op == ISLET_NETOP_CHANGE || q.filtered;
+  islet_fail (&r.err, ISLET_E_SYSTEM, errnum, "the sandbox's network: run `%s`", path);
+  return send (3, &r, sizeof r, MSG_NOSIGNAL) == (ssize_t) sizeof r ? 0 : -1;
 }
 
-/* The host's table is dropped only under this lock, held exclusively
-   (net_reset); a slot is taken under it shared, so a reset that finds no
-   slot taken knows none will be until it is done. */
-static int
-table_lock (int op, struct islet_err *err)
+/* Start islet-net with args (argv[1...]); with ctl, its request socket is
+ *ctl here and fd 3 there.  It dies with this process. */
+static pid_t
+net_start (const char *arg1, const char *arg2, int *ctl, struct islet_err *err)
 {
-  int fd = open (TABLE_LOCK, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  int sv[2] = { -1, -1 };
+  pid_t pid;
 
-  if (fd < 0)
-    return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", TABLE_LOCK);
-  while (flock (fd, op) < 0)
+  if (ctl && socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "socketpair");
+  pid = fork ();
+  if (pid == 0)
+    {
+      const char *path = net_program ();
+      char *const argv[] = { (char *) "islet-net", (char *) arg1, (char *) arg2, NULL };
+      sigset_t none;
+      int c = sv[1];
+
+      prctl (PR_SET_PDEATHSIG, SIGKILL);
+      sigemptyset (&none);
+      sigprocmask (SIG_SETMASK, &none, NULL);
+      if (c >= 0 && (c == 3 ? fcntl (c, F_SETFD, 0) : dup2 (c, 3)) < 0)
+        _exit (127);
+      islet_close_fds_from (c >= 0 ? 4 : 3, -1);
+      execv (path, argv);
+      if (c < 0 || exec_failed (path, errno) < 0)
+        fprintf (stderr, "islet-run: run `%s`: %s\n", path, strerror (errno));
+      _exit (127);
+    }
+  if (ctl)
+    close (sv[1]);
+  if (pid < 0)
+    {
+      int e = errno;
+      if (ctl)
+        close (sv[0]);
+      return islet_fail (err, ISLET_E_SYSTEM, e, "fork islet-net");
+    }
+  if (ctl)
+    *ctl = sv[0];
+  return pid;
+}
+
+static int
+net_wait (pid_t pid)
+{
+  int status;
+
+  while (waitpid (pid, &status, 0) < 0)
     if (errno != EINTR)
-      {
-        int e = errno;
-        close (fd);
-        return islet_fail (err, ISLET_E_SYSTEM, e, "lock `%s`", TABLE_LOCK);
-      }
-  return fd;
+      return -1;
+  return WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status);
+}
+
+static void
+ahead_stop (bool wait)
+{
+  if (ahead_pid > 0)
+    {
+      kill (ahead_pid, SIGKILL);
+      if (wait)
+        net_wait (ahead_pid);
+    }
+  if (ahead_ctl >= 0)
+    close (ahead_ctl);
+  ahead_pid = 0;
+  ahead_ctl = -1;
+}
+
+/* One request (with netns_fd, if >= 0) to an islet-net of its own, the
+   one started ahead if any; when its reply says it serves the sandbox's
+   DNS now, it is sb's responder, else it is reaped. */
+static int
+net_request (struct sandbox *sb, const struct islet_netreq *q, int netns_fd, struct islet_err *err)
+{
+  struct islet_netrep r;
+  cleanup_close int ctl = ahead_ctl;
+  ssize_t n;
+  pid_t pid = ahead_pid;
+
+  ahead_pid = 0;
+  ahead_ctl = -1;
+  if (pid <= 0)
+    pid = net_start ("--request", sb->id, &ctl, err);
+  if (pid < 0)
+    return -1;
+  if (netns_fd >= 0 ? islet_send_fd (ctl, q, sizeof *q, netns_fd, 0) < 0
+                    : send (ctl, q, sizeof *q, MSG_NOSIGNAL) != (ssize_t) sizeof *q)
+    n = -1;
+  else
+    do
+      n = recv (ctl, &r, sizeof r, 0);
+    while (n < 0 && errno == EINTR);
+  if (n != (ssize_t) sizeof r)
+    {
+      kill (pid, SIGKILL);
+      net_wait (pid);
+      /* what it did is unknown: the elements are removed at the end */
+      sb->net_filtered = true;
+      return islet_fail (err, ISLET_E_SYSTEM, 0, "islet-net (%s) gave no answer", net_program ());
+    }
+  sb->link = r.link;
+  sb->net_filtered = r.filtered;
+  if (r.serving)
+    sb->dns_pid = pid;
+  else
+    net_wait (pid);
+  if (r.rc < 0)
+    {
+      *err = r.err;
+      return -1;
+    }
+  return 0;
 }
 
 int
@@ -113,20 +209,18 @@ net_slot_take (struct sandbox *sb, struct islet_err *err)
   sb->net_filtered = false;
   if (sb->net.mode == ISLET_NET_NONE)
     return 0;
-  if (mkdir (SLOT_DIR, 0700) < 0 && errno != EEXIST)
-    return islet_fail (err, ISLET_E_SYSTEM, errno, "mkdir `%s`", SLOT_DIR);
-  table = table_lock (LOCK_SH, err);
+  if (mkdir (ISLET_NET_SLOT_DIR, 0700) < 0 && errno != EEXIST)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "mkdir `%s`", ISLET_NET_SLOT_DIR);
+  table = islet_netslot_table_lock (LOCK_SH, err);
   if (table < 0)
     return -1;
   for (int i = 0; i < SLOT_TRIES; i++)
     {
       unsigned slot = (first + (unsigned) i) % ISLET_NET_SLOTS;
-      char path[64];
       bool fresh;
       int fd, got;
 
-      snprintf (path, sizeof path, SLOT_DIR "/%u.lock", slot);
-      got = slot_lock (path, &fd, &fresh, err);
+      got = islet_netslot_lock (slot, &fd, &fresh, err);
       if (got < 0)
         return -1;
       if (got == 0)
@@ -149,138 +243,53 @@ net_slot_take (struct sandbox *sb, struct islet_err *err)
          milliseconds while the kernel dismantles its namespace */
       if (if_nametoindex (sb->link.host_if) != 0)
         {
-          unlink (path);
-          close (fd);
+          islet_netslot_release (slot, fd);
           continue;
         }
       sb->net_slot_fd = fd;
+      ahead_pid = net_start ("--request", sb->id, &ahead_ctl, err);
+      if (ahead_pid < 0)
+        {
+          ahead_pid = 0;
+          islet_netslot_release (slot, fd);
+          sb->net_slot_fd = -1;
+          return -1;
+        }
       return 0;
     }
   return islet_fail (err, ISLET_E_LIMIT, 0, "no free network slot among %u tried", SLOT_TRIES);
 }
 
-/* Free the slot: its lock file goes before its lock, so a file found
-   unlocked means a supervisor that did not get here. */
-static void
-slot_release (struct sandbox *sb)
-{
-  char path[64];
-
-  snprintf (path, sizeof path, SLOT_DIR "/%u.lock", sb->link.slot);
-  if (lock_current (sb->net_slot_fd, path))
-    unlink (path);
-  close (sb->net_slot_fd);
-  sb->net_slot_fd = -1;
-}
-
-/* The sandbox's DNS responder, in two steps: its socket on the gateway's
- * port 53 is bound with the link (a query sent before the responder runs
- * waits in the socket's queue), and the responder, a child of the
- * supervisor in the host's network namespace (net_dns.c), is forked once
- * the creator has its answer: the fork is off the create's path. */
-static int
-dns_bind (struct sandbox *sb, struct islet_err *err)
-{
-  struct sockaddr_in me = { .sin_family = AF_INET, .sin_port = htons (53) };
-  int sock;
-
-  me.sin_addr.s_addr = sb->link.host;
-  sock = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (sock < 0)
-    return islet_fail (err, ISLET_E_SYSTEM, errno, "socket");
-  if (bind (sock, (struct sockaddr *) &me, sizeof me) < 0)
-    {
-      int e = errno;
-      close (sock);
-      return islet_fail (err, ISLET_E_SYSTEM, e, "bind the sandbox's DNS responder");
-    }
-  sb->dns_sock = sock;
-  return 0;
-}
-
-int
-net_dns_run (struct sandbox *sb, struct islet_err *err)
-{
-  struct sockaddr_in up;
-  int sock = sb->dns_sock;
-  pid_t pid;
-
-  if (sock < 0)
-    return 0;
-  sb->dns_sock = -1;
-  if (islet_netdns_upstream (getenv ("ISLET_DNS"), &up, err) < 0)
-    {
-      close (sock);
-      return -1;
-    }
-  pid = fork ();
-  if (pid == 0)
-    {
-      sigset_t none;
-
-      prctl (PR_SET_PDEATHSIG, SIGKILL);
-      sigemptyset (&none);
-      sigprocmask (SIG_SETMASK, &none, NULL);
-      islet_close_fds_from (3, sock);
-      set_title ("islet-dns");
-      islet_netdns_serve (sock, &sb->link, &sb->net, &up);
-      _exit (1);
-    }
-  close (sock);
-  if (pid < 0)
-    return islet_fail (err, ISLET_E_SYSTEM, errno, "fork the DNS responder");
-  sb->dns_pid = pid;
-  return 0;
-}
-
-static int
-dns_start (struct sandbox *sb, struct islet_err *err)
-{
-  if (dns_bind (sb, err) < 0)
-    return -1;
-  return net_dns_run (sb, err);
-}
-
 void
 net_dns_stop (struct sandbox *sb)
 {
+  ahead_stop (false);
   if (sb->dns_pid > 0)
     kill (sb->dns_pid, SIGKILL);
   sb->dns_pid = 0;
 }
 
+/* Stop the responder and wait for it: a new one binds the same port. */
+static void
+dns_stop_wait (struct sandbox *sb)
+{
+  pid_t pid = sb->dns_pid;
+
+  if (pid <= 0)
+    return;
+  net_dns_stop (sb);
+  while (waitpid (pid, NULL, 0) < 0 && errno == EINTR)
+    ;
+}
+
 int
 net_up (struct sandbox *sb, int netns_fd, struct islet_err *err)
 {
-  struct sockaddr_in up;
-  uint64_t t[5];
+  struct islet_netreq q = { .op = ISLET_NETOP_UP, .link = sb->link, .net = sb->net };
 
   if (sb->net_slot_fd < 0)
     return 0;
-  /* the upstream is checked now: a create without one fails, with why */
-  if (islet_netdns_upstream (getenv ("ISLET_DNS"), &up, err) < 0)
-    return -1;
-  t[0] = islet_now_ns ();
-  /* the host's end stays down until the elements that filter it exist */
-  if (islet_netlink_create (netns_fd, &sb->link, err) < 0)
-    return islet_wrap (err, "the sandbox's network");
-  t[1] = islet_now_ns ();
-  if (islet_netfilter_apply (&sb->link, &sb->net, err) < 0)
-    return -1;
-  sb->net_filtered = true;
-  t[2] = islet_now_ns ();
-  if (islet_netlink_up (netns_fd, &sb->link, err) < 0)
-    return islet_wrap (err, "the sandbox's network");
-  t[3] = islet_now_ns ();
-  if (dns_bind (sb, err) < 0)
-    return -1;
-  t[4] = islet_now_ns ();
-  fprintf (stderr,
-           "network %s on %s in %.2f ms (veth %.2f, filter %.2f, addresses %.2f, dns %.2f)\n",
-           islet_net_mode_name (sb->net.mode), sb->link.host_if, (double) (t[4] - t[0]) / 1e6,
-           (double) (t[1] - t[0]) / 1e6, (double) (t[2] - t[1]) / 1e6, (double) (t[3] - t[2]) / 1e6,
-           (double) (t[4] - t[3]) / 1e6);
-  return 0;
+  return net_request (sb, &q, netns_fd, err);
 }
 
 int
@@ -298,48 +307,31 @@ net_up_early (struct sandbox *sb, pid_t init_pid, struct islet_err *err)
   return net_up (sb, ns, err);
 }
 
-/* Stop the responder and wait for it: a new one binds the same port. */
+/* The elements go (with the device first when op is ISLET_NETOP_RELEASE:
+   a link whose sandbox lives on), then the slot. */
 static void
-dns_stop_wait (struct sandbox *sb)
+net_remove (struct sandbox *sb, enum islet_netop op)
 {
-  pid_t pid = sb->dns_pid;
+  struct islet_netreq q = {
+    .op = op, .link = sb->link, .net = sb->net, .filtered = sb->net_filtered
+  };
+  struct islet_err e;
 
-  if (sb->dns_sock >= 0)
-    close (sb->dns_sock);
-  sb->dns_sock = -1;
-  if (pid <= 0)
+  ahead_stop (true);
+  if (sb->net_slot_fd < 0)
     return;
-  net_dns_stop (sb);
-  while (waitpid (pid, NULL, 0) < 0 && errno == EINTR)
-    ;
+  dns_stop_wait (sb);
+  if ((sb->net_filtered || op == ISLET_NETOP_RELEASE) && net_request (sb, &q, -1, &e) < 0)
+    fprintf (stderr, "%s\n", e.msg);
+  sb->net_filtered = false;
+  islet_netslot_release (sb->link.slot, sb->net_slot_fd);
+  sb->net_slot_fd = -1;
 }
 
 void
 net_down (struct sandbox *sb)
 {
-  struct islet_err e;
-
-  if (sb->net_slot_fd < 0)
-    return;
-  dns_stop_wait (sb);
-  if (sb->net_filtered && islet_netfilter_remove (&sb->link, &sb->net, &e) < 0)
-    fprintf (stderr, "%s\n", e.msg);
-  sb->net_filtered = false;
-  slot_release (sb);
-}
-
-/* The link of a sandbox that lives on: its device goes now (with its
- * peer), then its elements and its slot. */
-static void
-link_release (struct sandbox *sb, const struct islet_net *applied)
-{
-  struct islet_err e;
-
-  dns_stop_wait (sb);
-  if (islet_netlink_down (sb->link.host_if, &e) < 0)
-    fprintf (stderr, "%s\n", e.msg);
-  sb->net = *applied;
-  net_down (sb);
+  net_remove (sb, ISLET_NETOP_REMOVE);
 }
 
 int
@@ -347,142 +339,74 @@ net_update (struct sandbox *sb, struct islet_err *err)
 {
   cleanup_free char *path = islet_xasprintf ("%s/config.json", sb->dir);
   struct islet_sandbox_info info;
-  struct islet_net applied = sb->net;
-  struct islet_err e;
-  uint32_t was;
-  unsigned gone;
+  struct islet_netreq q = { .op = ISLET_NETOP_CHANGE };
 
   if (islet_config_load (path, &info, NULL, err) < 0)
     return -1;
   if (info.net.mode == ISLET_NET_NONE)
     {
-      link_release (sb, &applied);
+      net_remove (sb, ISLET_NETOP_RELEASE);
       sb->net = info.net;
       return 0;
     }
-  sb->net = info.net;
   if (sb->net_slot_fd < 0)
     {
+      sb->net = info.net;
       if (net_slot_take (sb, err) < 0)
         return -1;
-      if (net_up (sb, sb->ns[ISLET_NS_NET], err) < 0 || net_dns_run (sb, err) < 0)
+      if (net_up (sb, sb->ns[ISLET_NS_NET], err) < 0)
         {
-          link_release (sb, &sb->net);
+          net_remove (sb, ISLET_NETOP_RELEASE);
           return -1;
         }
       return 0;
     }
-  /* one batch: the old list holds until the new one does */
+  /* the responder of the old list stops; islet-net serves the new one's */
   dns_stop_wait (sb);
-  was = sb->link.epoch;
-  if (islet_netfilter_change (&sb->link, &applied, &sb->net, err) < 0)
+  q.link = sb->link;
+  q.old = sb->net;
+  q.net = info.net;
+  if (net_request (sb, &q, -1, err) < 0)
     {
-      sb->net = applied;
-      (void) !dns_start (sb, err);
+      /* the old list holds unless the change was made (a responder that
+         could not start) */
+      if (sb->link.epoch != q.link.epoch)
+        sb->net = info.net;
       return -1;
     }
-  if (applied.mode == ISLET_NET_ALLOW && islet_netfilter_forget (&sb->link, was, &gone, &e) < 0)
-    fprintf (stderr, "the old list's addresses: %s\n", e.msg);
-  return dns_start (sb, err);
-}
-
-static bool
-slot_free (unsigned slot)
-{
-  char path[64];
-  cleanup_close int fd = -1;
-
-  snprintf (path, sizeof path, SLOT_DIR "/%u.lock", slot);
-  fd = open (path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-  return fd < 0 ? errno == ENOENT : flock (fd, LOCK_EX | LOCK_NB) == 0;
-}
-
-/* The lock files of free slots, and a device such a slot still has (its
-   sandbox's namespace kept alive by something else): how many files. */
-static unsigned
-sweep_slots (void)
-{
-  cleanup_dir DIR *d = opendir (SLOT_DIR);
-  struct dirent *de;
-  unsigned n = 0, seen = 0;
-
-  while (d && (de = readdir (d)) != NULL && seen++ < SWEEP_MAX)
-    {
-      char path[64], end;
-      unsigned slot;
-      struct islet_netlink l;
-      struct islet_err e;
-      bool fresh;
-      int fd;
-
-      if (sscanf (de->d_name, "%u.lock%c", &slot, &end) != 1 || slot >= ISLET_NET_SLOTS)
-        continue;
-      snprintf (path, sizeof path, SLOT_DIR "/%u.lock", slot);
-      if (slot_lock (path, &fd, &fresh, &e) <= 0)
-        continue;
-      islet_netlink_slot (slot, &l);
-      if (if_nametoindex (l.host_if) != 0 && islet_netlink_down (l.host_if, &e) < 0)
-        fprintf (stderr, "%s\n", e.msg);
-      unlink (path);
-      close (fd);
-      n += !fresh;
-    }
-  return n;
+  sb->net = info.net;
+  return 0;
 }
 
 void
 net_sweep (void)
 {
   struct islet_err e;
-  unsigned files = sweep_slots (), elements = 0;
+  pid_t pid;
 
-  if (islet_netfilter_sweep (slot_free, &elements, &e) < 0)
+  /* made by the first networked sandbox since boot */
+  if (access (ISLET_NET_SLOT_DIR, F_OK) < 0 && errno == ENOENT)
+    return;
+  pid = net_start ("--sweep", NULL, NULL, &e);
+  if (pid < 0)
     fprintf (stderr, "network sweep: %s\n", e.msg);
-  if (files || elements)
-    fprintf (stderr,
-             "network sweep: %u slot lock files, %u filter elements left by killed "
-             "supervisors removed\n",
-             files, elements);
-}
-
-/* Whether a slot's lock file is there and held: a sandbox with a network
-   runs, of any state directory. */
-static bool
-slot_held (void)
-{
-  cleanup_dir DIR *d = opendir (SLOT_DIR);
-  struct dirent *de;
-  unsigned seen = 0;
-
-  while (d && (de = readdir (d)) != NULL && seen++ < SWEEP_MAX)
-    {
-      unsigned slot;
-      char end;
-
-      if (sscanf (de->d_name, "%u.lock%c", &slot, &end) == 1 && slot < ISLET_NET_SLOTS
-          && !slot_free (slot))
-        return true;
-    }
-  return false;
+  else
+    net_wait (pid);
 }
 
 int
 net_reset (struct islet_err *err)
 {
-  cleanup_close int table = -1;
-  struct islet_err none;
-  bool dropped;
+  pid_t pid;
+  int rc;
 
-  /* made by the first networked sandbox since boot, before its table */
-  if (access (SLOT_DIR, F_OK) < 0 && errno == ENOENT)
+  if (access (ISLET_NET_SLOT_DIR, F_OK) < 0 && errno == ENOENT)
     return 0;
-  if (islet_netfilter_load (&none) < 0)
-    return 0; /* without libnftables no table was made */
-  table = table_lock (LOCK_EX, err);
-  if (table < 0)
+  pid = net_start ("--reset", NULL, NULL, err);
+  if (pid < 0)
     return -1;
-  net_sweep ();
-  if (slot_held ())
-    return 0;
-  return islet_netfilter_drop_unused (&dropped, err);
+  rc = net_wait (pid);
+  if (rc != 0)
+    return islet_fail (err, ISLET_E_SYSTEM, 0, "islet-net --reset failed (status %d)", rc);
+  return 0;
 }

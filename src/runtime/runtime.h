@@ -47,8 +47,7 @@ struct sandbox
   struct islet_netlink link; /* when net_slot_fd >= 0: its veth and filter elements */
   int net_slot_fd;           /* the slot's lock, held for the supervisor's life */
   bool net_filtered;         /* its elements are in the host's table */
-  pid_t dns_pid;             /* its DNS responder (net_dns.c), 0 if none */
-  int dns_sock;              /* the responder's socket, bound, until it is forked */
+  pid_t dns_pid;             /* its DNS responder (islet-net), 0 if none */
   bool build;                /* a build's RUN sandbox: its commands get ISLET_BUILD_CAPS */
   int ready_fd;              /* the creator's pipe, until the init has said "ok" on it */
   int lfd;                   /* ctl.sock, listening, once the start got that far */
@@ -58,13 +57,12 @@ struct sandbox
 
 /* net.c: a slot for the sandbox's link (before its init starts, so the
  * init can name its gateway in /etc/resolv.conf), then the link, its filter
- * elements and its DNS responder's socket in the network namespace
- * netns_fd; net_dns_run forks the responder on that socket; net_down
- * undoes what net_up did (the pair goes with the namespace) and frees the
- * slot.  Mode none: nothing. */
+ * elements and its DNS responder in the network namespace netns_fd, made
+ * by islet-net, which stays as the responder; net_down undoes what net_up
+ * did (the pair goes with the namespace) and frees the slot.  Mode none:
+ * nothing, and islet-net is not run. */
 int net_slot_take (struct sandbox *sb, struct islet_err *err) ISLET_MUST_CHECK;
 int net_up (struct sandbox *sb, int netns_fd, struct islet_err *err) ISLET_MUST_CHECK;
-int net_dns_run (struct sandbox *sb, struct islet_err *err) ISLET_MUST_CHECK;
 /* net_up in the network namespace of the just-cloned init, while the init
  * builds its root: the link costs the create nothing when it is ready
  * first (init.c). */
@@ -75,13 +73,14 @@ void net_down (struct sandbox *sb);
 int net_update (struct sandbox *sb, struct islet_err *err) ISLET_MUST_CHECK;
 /* Kill the DNS responder (the caller reaps it). */
 void net_dns_stop (struct sandbox *sb);
-/* net.c: remove what supervisors killed outright left behind: the lock
- * files of free slots (and a device of such a slot), the filter elements of
+/* net.c: remove what supervisors killed outright left behind (islet-net
+ * --sweep, when a networked sandbox was made since boot): the lock files
+ * of free slots (and a device of such a slot), the filter elements of
  * devices that are gone.  Logs what it removed. */
 void net_sweep (void);
-/* islet-run --net-reset: after a sweep, the host's table `inet islet`
-   deleted when no sandbox of any state directory has a network and it
-   holds no element; kept otherwise. */
+/* islet-run --net-reset (islet-net --reset): after a sweep, the host's
+   table `inet islet` deleted when no sandbox of any state directory has a
+   network and it holds no element; kept otherwise. */
 int net_reset (struct islet_err *err) ISLET_MUST_CHECK;
 
 /* init.c: start pid 1 in new namespaces; returns when the sandbox is ready.

@@ -3,7 +3,8 @@
 # LD_PRELOAD shim, makes the Nth call of one family of libc functions (mkdir,
 # open, write, chown, mount, ioctl...) fail with EIO, either in the CLI
 # (`islet`) or in the supervisor it execs (`islet-run`, and the sandbox's
-# init, which it forks).  For each family and program, N goes 1, 2, 3... until
+# init, which it forks; both programs are static, so their dynamically
+# linked twins are used).  For each family and program, N goes 1, 2, 3... until
 # create succeeds without the fault firing, so every call of create's path is
 # made to fail once.  After each failure:
 #   - create exits non-zero with one line on stderr that names what failed;
@@ -28,6 +29,18 @@ it_init
 # islet-dynamic: its `islet` is dynamic).
 FAULT_CLI=$(dirname "$ISLET_BIN")/islet-dynamic
 [[ -x "$FAULT_CLI" ]] || FAULT_CLI=$ISLET_BIN
+# islet-run is static too: the CLI's faults and the supervisor's go to
+# copies in a directory of the test's own, where islet-run is the twin
+# linked dynamically (islet-run-dynamic), found beside the CLI as always
+BIN_DIR=$(dirname "$ISLET_BIN")
+if [[ -x "$BIN_DIR/islet-run-dynamic" ]]; then
+  mkdir "$STATE.bin" || fail "mkdir $STATE.bin"
+  for prog in "$(basename "$FAULT_CLI")" islet-image islet-net; do
+    cp "$BIN_DIR/$prog" "$STATE.bin/" || fail "copy $prog"
+  done
+  cp "$BIN_DIR/islet-run-dynamic" "$STATE.bin/islet-run" || fail "copy islet-run-dynamic"
+  FAULT_CLI=$STATE.bin/$(basename "$FAULT_CLI")
+fi
 # An ASan build wants its runtime first among the preloaded libraries.
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0
 
@@ -217,6 +230,9 @@ SECONDS=0
 log "the shim works: mkdir:1 in the CLI fails create at once"
 attempt "$STATE" mkdir 1 islet
 [[ "$RC" != 0 && -n "$FIRED" ]] || fail "the fault shim did not fire (status $RC): $ERR"
+log "the shim works: mkdir:1 in the supervisor fails create at once"
+attempt "$STATE" mkdir 1 islet-run
+[[ "$RC" != 0 && -n "$FIRED" ]] || fail "the fault shim did not fire in islet-run (status $RC): $ERR"
 
 log "warm state directory: pool and image made once"
 warm=$(create_sb)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A networked sandbox's start: its link is set up while its init builds
-# its root, and its DNS responder is forked once the create is answered.
+# its root, and its DNS responder (islet-net) serves from the link's set-up on.
 # A failure of the link's set-up fails the create with its reason and
 # leaves no sandbox, supervisor or held slot of its own; a query sent by
 # the first command after the create is answered, and the sandbox
