@@ -68,12 +68,13 @@ int islet_exec (struct islet_ctx *ctx, const char *id, const struct islet_exec_r
  * command with islet_exec and remove it); otherwise a one-shot sandbox
  * whose init runs req's command itself, asked with the start (oneshot
  * true).  Then islet_run_wait takes its output and result as islet_exec
- * would, and islet_run_end waits for it to stop and removes it (unless
- * removed: an islet_sandbox_destroy did it already, as on Ctrl-C).  A
- * sandbox taken from the warm pool asks for a refill, which
- * islet_run_refill starts: call it once the command's result is in (so
- * that the refill's work is not beside the command's); islet_run_end
- * starts it if it was not. */
+ * would, and islet_run_end returns once no process of the sandbox runs and
+ * it is withdrawn (no longer listed, its name free to take); its removal
+ * goes on in its supervisor, without the caller (unless removed: an
+ * islet_sandbox_destroy did it already, as on Ctrl-C).  A sandbox taken
+ * from the warm pool asks for a refill, which islet_run_refill starts:
+ * call it once the command's result is in (so that the refill's work is
+ * not beside the command's); islet_run_end starts it if it was not. */
 struct islet_run
 {
   char id[ISLET_ID_LEN + 1];

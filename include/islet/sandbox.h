@@ -191,6 +191,22 @@ int islet_sandbox_set_network (struct islet_ctx *ctx, const char *ref, const str
 int islet_sandbox_destroy (struct islet_ctx *ctx, const char *id, bool force,
                            struct islet_err *err) ISLET_MUST_CHECK;
 
+/* A removal by the sandbox's own supervisor (islet-run), in two halves
+ * around the moment it tells that the sandbox has ended.  The withdraw,
+ * once no process of the sandbox runs: the lock of its directory taken on
+ * dir_fd (an open descriptor of <state>/sandboxes/<id>, which the caller
+ * keeps open until the removal is done), its config.json and sockets
+ * removed and its name released.  From then on it is not listed, resolved,
+ * started or reached, its name may be taken again, and a crash before the
+ * second half leaves a broken sandbox (no config, nobody holding the lock),
+ * which `islet rm`, `system reset` and the next sweeps remove.  The second
+ * half removes its volume, uid range and directory.  Both may be called
+ * again after a partial failure. */
+int islet_sandbox_withdraw (const char *state_dir, const char *id, const char *name, int dir_fd,
+                            struct islet_err *err) ISLET_MUST_CHECK;
+int islet_sandbox_remove_withdrawn (struct islet_ctx *ctx, const char *id, uint32_t uid_base,
+                                    struct islet_err *err) ISLET_MUST_CHECK;
+
 /* A sandbox made ahead and handed out now (isletd's /v1 pool): the times of
  * its /, /workspace, /tmp, /var/tmp, /root and /home set to now, as a
  * take from the warm pool sets them, so that they are not the fill's. */

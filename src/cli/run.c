@@ -6,7 +6,9 @@
  * it: an error, the command's failure, Ctrl-C or kill.  The signal handlers
  * only write to a pipe; a watcher thread reads it and destroys the sandbox
  * with its own ctx, which also ends the wait the main thread is blocked
- * in.  A one-shot sandbox whose CLI is killed is removed by its supervisor. */
+ * in.  The run returns once no process of the sandbox is left and it is
+ * withdrawn (not listed, its name free); the rest of the removal is its
+ * supervisor's, also when the CLI is killed. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>

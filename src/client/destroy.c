@@ -1,6 +1,8 @@
 /* A sandbox removed, and a state directory emptied of every sandbox,
  * snapshot, volume and the network's host side. */
+#include <errno.h>
 #include <pthread.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "islet/disk.h"
@@ -52,7 +54,44 @@ local_destroy (void *self, const char *ref, bool force, struct islet_err *err)
       delay_us = delay_us < 20000 ? delay_us * 2 : 20000;
     }
   sessions_drop (ctx, info.id);
+  /* a sandbox made for one command is removed by its own supervisor,
+     which answers the stop once it has withdrawn it (or removed it) */
+  {
+    struct islet_sandbox_info now;
+    struct islet_err e;
+    if (islet_sandbox_get (ctx, info.id, &now, &e) < 0 && e.kind == ISLET_E_NOTFOUND)
+      return 0;
+  }
   return sandbox_remove_storage (ctx, info.id, info.name, info.uid_base, err);
+}
+
+int
+islet_sandbox_withdraw (const char *state_dir, const char *id, const char *name, int dir_fd,
+                        struct islet_err *err)
+{
+  static const char *const files[] = { "config.json", "ctl.sock", "exec.sock" };
+
+  while (flock (dir_fd, LOCK_EX) < 0)
+    if (errno != EINTR)
+      return islet_fail (err, ISLET_E_SYSTEM, errno, "lock the directory of `%s`", id);
+  /* the config first: without it the sandbox is no longer listed,
+     resolved or started, and a directory without a config that nobody
+     holds is a broken sandbox, which the usual cleanup removes */
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+    if (unlinkat (dir_fd, files[i], 0) < 0 && errno != ENOENT)
+      return islet_fail (err, ISLET_E_SYSTEM, errno, "remove `%s` of `%s`", files[i], id);
+  if (name && name[0])
+    name_release (state_dir, name, id);
+  return 0;
+}
+
+int
+islet_sandbox_remove_withdrawn (struct islet_ctx *ctx, const char *id, uint32_t uid_base,
+                                struct islet_err *err)
+{
+  if (!CTX_LOCAL (ctx) || !sandbox_id_valid (id))
+    return islet_fail (err, ISLET_E_INVALID, 0, "`%s` is not a local sandbox", id);
+  return sandbox_remove_storage (ctx, id, NULL, uid_base, err);
 }
 
 int
@@ -68,7 +107,7 @@ islet_state_reset (struct islet_ctx *ctx, struct islet_err *err)
   if (islet_sandbox_list (ctx, &all, &n, err) < 0)
     return -1;
   for (size_t i = 0; i < n; i++)
-    if (islet_sandbox_destroy (ctx, all[i].id, true, err) < 0)
+    if (islet_sandbox_destroy (ctx, all[i].id, true, err) < 0 && err->kind != ISLET_E_NOTFOUND)
       return islet_wrap (err, "reset");
   if (sandbox_sweep_leftovers (ctx, err) < 0 || snapshot_reset (ctx, err) < 0)
     return islet_wrap (err, "reset");

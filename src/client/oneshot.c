@@ -5,10 +5,12 @@
  * exec request goes at once, before the sandbox runs; the sandbox's init
  * runs the command, and the answer comes on the same socket as an exec's
  * on ctl.sock: no "ok" to wait for, no connection to make, no exec
- * handler, no stop to ask.  The supervisor closes the socket once the
- * sandbox is stopped; the storage is then removed here, while the
- * supervisor lets the mounts go, as a destroy does.  From the warm pool or
- * a remote backend the sandbox is an ordinary one. */
+ * handler, no stop to ask.  By the time the answer comes, every process of
+ * the sandbox is killed and the sandbox withdrawn (not listed, its name
+ * free); its supervisor removes the rest after, without this process.
+ * From the warm pool the sandbox is an ordinary one, asked to remove
+ * itself the same way once its command's status is known; through a
+ * remote backend it is destroyed. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -24,7 +26,7 @@
 #include "sandbox_internal.h"
 
 /* How long the end waits for the supervisor to stop the sandbox; then it
- * is killed (its init dies with it), and the storage removed all the same. */
+ * is killed (its init dies with it), and the sandbox destroyed from here. */
 #define STOP_WAIT_MS 30000
 
 struct launch
@@ -97,11 +99,15 @@ islet_run_wait (struct islet_run *run, const struct islet_exec_req *req,
   return -1;
 }
 
-/* Until the supervisor has stopped the sandbox: it closes its end then. */
-static void
+/* Until no process of the sandbox is left: the supervisor's end of the
+ * socket closes then (with the answerer, when the init ran the command;
+ * after its stop, when a handler did).  False if it did not in time: the
+ * supervisor is then killed (its init dies with it). */
+static bool
 await_stop (struct islet_run *run)
 {
   uint64_t deadline = islet_now_ns () + STOP_WAIT_MS * 1000000ull;
+  bool stopped = true;
   char buf[512];
 
   /* a command not answered yet (interrupted) is killed on this */
@@ -115,6 +121,7 @@ await_stop (struct islet_run *run)
       if (now >= deadline)
         {
           kill (run->pid, SIGKILL);
+          stopped = false;
           break;
         }
       if (poll (&p, 1, (int) ((deadline - now) / 1000000ull) + 1) <= 0)
@@ -125,6 +132,25 @@ await_stop (struct islet_run *run)
     }
   close (run->conn);
   run->conn = -1;
+  return stopped;
+}
+
+/* A sandbox from the warm pool asked to remove itself: answered once none
+ * of its processes runs and it is withdrawn; the rest of the removal is
+ * its supervisor's.  A supervisor that does not know the request (started
+ * by an older islet-run) has the sandbox destroyed as before. */
+static int
+remove_pooled (struct islet_ctx *ctx, const char *id, struct islet_err *err)
+{
+  if (CTX_LOCAL (ctx))
+    {
+      sessions_drop (ctx, id);
+      if (sandbox_ask (ctx, id, "remove", err) == 0)
+        return 0;
+    }
+  if (islet_sandbox_destroy (ctx, id, true, err) == 0 || err->kind == ISLET_E_NOTFOUND)
+    return 0;
+  return -1;
 }
 
 void
@@ -139,29 +165,25 @@ islet_run_refill (struct islet_ctx *ctx, struct islet_run *run)
 int
 islet_run_end (struct islet_ctx *ctx, struct islet_run *run, bool removed, struct islet_err *err)
 {
-  cleanup_free char *dir = sandbox_dir (ctx, run->id);
-  cleanup_free char *cfg = islet_xasprintf ("%s/config.json", dir);
-  struct islet_sandbox_info info;
   int rc = 0;
 
   islet_run_refill (ctx, run);
   fill_reap (run->fill_pid);
   run->fill_pid = -1;
   if (!run->oneshot)
-    return removed ? 0 : islet_sandbox_destroy (ctx, run->id, true, err);
-  await_stop (run);
-  /* stopped: its name and uid range are all the removal needs to know */
-  if (!removed)
+    return removed ? 0 : remove_pooled (ctx, run->id, err);
+  /* its supervisor removes it, also after a stop or a kill of this
+     process; only one that hung is left to this process */
+  if (!await_stop (run) && !removed)
     {
-      rc = islet_config_load (cfg, &info, NULL, err);
-      if (rc == 0)
-        rc = sandbox_remove_storage (ctx, info.id, info.name, info.uid_base, err);
-      else if (err->kind == ISLET_E_NOTFOUND)
-        rc = 0; /* removed by another (`islet rm -f`), or never made whole */
+      while (waitpid (run->pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+      rc = islet_sandbox_destroy (ctx, run->id, true, err);
+      if (rc < 0 && err->kind == ISLET_E_NOTFOUND)
+        rc = 0;
     }
-  /* the supervisor may still be letting the sandbox's mounts go, which no
-     host path reaches (as after a stop): not waited for */
-  (void) waitpid (run->pid, NULL, WNOHANG);
+  else
+    (void) waitpid (run->pid, NULL, WNOHANG);
   run->pid = -1;
   return rc;
 }

@@ -172,7 +172,7 @@ name_lookup (const char *state_dir, const char *name, char id[ISLET_ID_LEN + 1],
 }
 
 /* Remove name's link if it still points at id. */
-static void
+void
 name_release (const char *state_dir, const char *name, const char *id)
 {
   cleanup_free char *path = name_path (state_dir, name);

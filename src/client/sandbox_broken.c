@@ -23,6 +23,9 @@
 #include "islet/util.h"
 #include "sandbox_internal.h"
 
+/* How long a sweep waits for a create or a removal under way to end. */
+#define SETTLE_WAIT_NS (30ull * 1000000000ull)
+
 int
 sandbox_create_guard (const char *dir, struct islet_err *err)
 {
@@ -119,7 +122,8 @@ sandbox_load_any (const struct islet_ctx *ctx, const char *id, struct islet_sand
   if (fd < 0)
     {
       if (err->kind == ISLET_E_CONFLICT) /* not made yet: not there for a caller */
-        return islet_fail (err, ISLET_E_NOTFOUND, 0, "no sandbox `%s` (it is being created)", id);
+        return islet_fail (err, ISLET_E_NOTFOUND, 0,
+                           "no sandbox `%s` (it is being created or removed)", id);
       return -1;
     }
   /* the create may have ended between the two looks */
@@ -188,6 +192,27 @@ sweep_dir (const struct islet_ctx *ctx, const char *dir, bool is_link, bool no_s
     }
 }
 
+/* Until nobody holds id's directory: a create, or a removal by the
+ * sandbox's own supervisor (islet_sandbox_withdraw), still under way ends
+ * (its directory then is gone, or whole, or broken), within a bound. */
+static void
+settle (const struct islet_ctx *ctx, const char *id)
+{
+  uint64_t deadline = islet_now_ns () + SETTLE_WAIT_NS;
+  unsigned delay_us = 200;
+  struct islet_err ignored;
+  int fd;
+
+  while ((fd = lock_leftover (ctx, id, LOCK_SH, &ignored)) < 0 && ignored.kind == ISLET_E_CONFLICT
+         && islet_now_ns () < deadline)
+    {
+      usleep (delay_us);
+      delay_us = delay_us < 20000 ? delay_us * 2 : 20000;
+    }
+  if (fd >= 0)
+    close (fd);
+}
+
 int
 sandbox_sweep_leftovers (struct islet_ctx *ctx, struct islet_err *err)
 {
@@ -216,6 +241,7 @@ sandbox_sweep_leftovers (struct islet_ctx *ctx, struct islet_err *err)
             return -1;
           continue;
         }
+      settle (ctx, de->d_name);
       if (sandbox_load_any (ctx, de->d_name, &info, &e) == 0 && info.state == ISLET_SB_BROKEN
           && sandbox_remove_broken (ctx, de->d_name, err) < 0)
         return -1;

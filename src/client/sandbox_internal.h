@@ -110,6 +110,8 @@ void sessions_drop (struct islet_ctx *ctx, const char *id);
 void sessions_free (struct islet_ctx *ctx);
 
 char *sandbox_dir (const struct islet_ctx *ctx, const char *id);
+/* Remove name's link in <state>/names if it still points at id. */
+void name_release (const char *state_dir, const char *name, const char *id);
 /* Read the sandbox's config.json, let edit change it, and write it back
  * atomically (a start reads the new one). */
 int sandbox_config_edit (struct islet_ctx *ctx, const char *id,

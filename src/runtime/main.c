@@ -88,6 +88,7 @@ static size_t n_links;
 static uint64_t ready_since;  /* the last exec taken or handler ready */
 static unsigned execs_forked; /* execs served by a handler forked for them */
 static bool paused;           /* the sandbox's group is frozen: no exec or file request is taken */
+static bool remove_asked;     /* the stop's asker wants the sandbox removed by this process */
 
 static void agent_stop (void);
 static void ready_stop (void);
@@ -203,13 +204,12 @@ listen_on (const char *path, struct islet_err *err)
   return islet_take_fd (&fd);
 }
 
-/* Stop every process of the sandbox and remove its cgroups: afterwards
- * nothing runs and nothing is left on the host but the namespaces our fds
- * keep.  Killing the init kills its pid namespace; its wait returns once
- * every process there is gone, so the groups are empty.  Safe to call on a
- * half-started sandbox. */
+/* Stop every process of the sandbox: afterwards none runs.  Killing the
+ * init kills its pid namespace; its wait returns once every process there
+ * is gone, so the groups are empty.  Safe to call on a half-started
+ * sandbox. */
 static void
-stop_sandbox (struct sandbox *sb)
+stop_processes (struct sandbox *sb)
 {
   struct islet_err e;
 
@@ -230,8 +230,16 @@ stop_sandbox (struct sandbox *sb)
   while (waitpid (-1, NULL, 0) > 0 || errno == EINTR)
     ;
   n_handlers = 0;
-  n_kept = 0; /* removed with the sandbox's group below */
+  n_kept = 0; /* removed with the sandbox's group (groups_remove) */
   sb->init_pid = 0;
+}
+
+/* The sandbox's groups, empty once its processes are stopped. */
+static void
+groups_remove (struct sandbox *sb)
+{
+  struct islet_err e;
+
   islet_cg_free (sb->init_cg);
   sb->init_cg = NULL;
   islet_cg_free (sb->io_cg);
@@ -239,6 +247,43 @@ stop_sandbox (struct sandbox *sb)
   if (sb->cg && islet_cg_destroy (sb->cg, &e) < 0)
     logmsg ("remove cgroup: %s", e.msg);
   sb->cg = NULL;
+}
+
+/* Every process stopped and the groups removed: nothing runs and nothing
+ * is left on the host but the namespaces our fds keep. */
+static void
+stop_sandbox (struct sandbox *sb)
+{
+  stop_processes (sb);
+  groups_remove (sb);
+}
+
+void
+sandbox_withdraw (struct sandbox *sb)
+{
+  struct islet_err e;
+
+  if (sb->dir_fd < 0)
+    sb->dir_fd = open (sb->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (sb->dir_fd < 0)
+    logmsg ("withdraw: open `%s`: %s", sb->dir, strerror (errno));
+  else if (islet_sandbox_withdraw (sb->state_dir, sb->id, sb->name, sb->dir_fd, &e) < 0)
+    logmsg ("withdraw: %s", e.msg);
+}
+
+/* The rest of the removal, once the namespaces are let go: the sandbox's
+ * volume, uid range and directory (its log with it). */
+static void
+remove_self (struct sandbox *sb)
+{
+  struct islet_ctx *ctx = NULL;
+  struct islet_err e = { 0 };
+
+  sandbox_withdraw (sb);
+  if (islet_ctx_open (sb->state_dir, NULL, &ctx, &e) < 0
+      || islet_sandbox_remove_withdrawn (ctx, sb->id, sb->uid_base, &e) < 0)
+    logmsg ("sandbox %s: not removed: %s", sb->id, e.msg);
+  islet_ctx_free (ctx);
 }
 
 /* Without the agent, file requests are served by handlers. */
@@ -920,20 +965,26 @@ op_chown (struct conn_req *c)
   return fork_handler (c, HANDLER_CHOWN);
 }
 
+/* A stop whose asker leaves the removal to this process (`islet run`, done
+ * with a sandbox from the warm pool): answered once no process of the
+ * sandbox runs and it is withdrawn; the rest follows the answer. */
+static bool
+op_remove (struct conn_req *c)
+{
+  (void) c;
+  remove_asked = true;
+  return true;
+}
+
 /* The supervisor's own requests; each returns true only to stop it. */
 static const struct
 {
   const char *op;
   bool (*serve) (struct conn_req *c);
 } ops[] = {
-  { "stop", op_stop },
-  { "ping", op_ping },
-  { "pause", op_pause },
-  { "resume", op_resume },
-  { "net-socket", op_net_socket },
-  { "network", op_network },
-  { "exec", op_exec },
-  { "chown", op_chown },
+  { "stop", op_stop },       { "remove", op_remove }, { "ping", op_ping },
+  { "pause", op_pause },     { "resume", op_resume }, { "net-socket", op_net_socket },
+  { "network", op_network }, { "exec", op_exec },     { "chown", op_chown },
 };
 
 /* The first frame of a connection decides who serves it. */
@@ -1107,6 +1158,9 @@ oneshot_fork (struct sandbox *sb, int lfd, int sfd)
   pid_t pid;
 
   oneshot_begin (sb);
+  /* shared with the answerer, whose lock on it (sandbox_withdraw) is this
+     process's until the removal is done */
+  sb->dir_fd = open (sb->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   pid = fork ();
   if (pid == 0)
     {
@@ -1145,6 +1199,21 @@ config_whole (int config_fd, struct islet_err *err)
                      "its creator gave up before its config was whole: not started");
 }
 
+/* The answer to the request that stopped the sandbox, if any. */
+static void
+answer_stopped (int *conn)
+{
+  cleanup_json json_t *ok = NULL;
+  struct islet_err e;
+
+  if (*conn < 0)
+    return;
+  ok = json_pack ("{s:b}", "stopped", 1);
+  (void) !islet_frame_send_json (*conn, ok, &e);
+  close (*conn);
+  *conn = -1;
+}
+
 /* The supervisor of sandbox id, in a session of its own: starts it, then
  * serves it until it is stopped.  config_fd: see config_whole (-1: none). */
 static int
@@ -1156,13 +1225,14 @@ supervise_sandbox (const char *state_dir, const char *id, int ready_fd, int conf
                         .ready_fd = ready_fd,
                         .lfd = -1,
                         .xfd = -1,
-                        .os = os };
+                        .os = os,
+                        .dir_fd = -1 };
   struct islet_err e = { 0 };
   cleanup_free char *sock = NULL;
   cleanup_free char *logpath = NULL;
   sigset_t mask;
   int lfd, sfd, devnull, logfd, conn;
-  bool gone;
+  bool removing;
 
   setsid ();
   /* A handler killed at a stop leaves its command's process (in the
@@ -1230,26 +1300,33 @@ supervise_sandbox (const char *state_dir, const char *id, int ready_fd, int conf
   exec_unlisten (&sb);
   unlink (sock);
   close (lfd);
-  stop_sandbox (&sb);
-  gone = os && oneshot_stopped (&sb);
-  /* Stopped: no process, no cgroup, no socket.  Answer now, and release the
-     namespaces after: the caller need not wait for the kernel to unmount a
-     tree that no host path reaches.  The run lock, held until exit, keeps
-     the next supervisor of this sandbox from mounting its layer meanwhile. */
-  if (conn >= 0)
-    {
-      cleanup_json json_t *ok = json_pack ("{s:b}", "stopped", 1);
-      (void) !islet_frame_send_json (conn, ok, &e);
-      close (conn);
-    }
+  stop_processes (&sb);
+  /* A sandbox made for one command, or one whose stop's asker wants it
+     removed, is removed by this process: withdrawn before anyone hears
+     that it ended, the rest after. */
+  removing = os || remove_asked;
+  if (removing)
+    sandbox_withdraw (&sb);
+  if (os)
+    oneshot_stopped (&sb);
+  if (remove_asked)
+    answer_stopped (&conn);
+  groups_remove (&sb);
+  /* Stopped: no process, no cgroup, no socket.  Answer now, and release
+     the namespaces after: the caller need not wait for the kernel to
+     unmount a tree that no host path reaches.  The run lock, held until
+     exit, keeps the next supervisor of this sandbox from mounting its
+     layer meanwhile.  The asker of a one-shot sandbox's stop (`islet rm
+     -f`, the CLI's Ctrl-C) hears it once the sandbox is removed: what it
+     would remove after is gone. */
+  if (!os)
+    answer_stopped (&conn);
   release_namespaces (&sb);
   net_down (&sb);
   logmsg ("sandbox %s stopped", sb.id);
-  if (gone)
-    {
-      close (lock_fd);
-      oneshot_remove (&sb);
-    }
+  if (removing)
+    remove_self (&sb);
+  answer_stopped (&conn);
   return 0;
 }
 

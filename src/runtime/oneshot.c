@@ -11,16 +11,21 @@
  * init's own, from the one recipe in confine.c), in the init's group, and
  * its output and result go to the CLI as an exec on ctl.sock would send
  * them.  The supervisor serves ctl.sock meanwhile (`islet ls`, `stop`,
- * `exec`); it is the CLI's child and ends with the command.
+ * `exec`); it is the CLI's child.  Once the command has ended, every
+ * process of the sandbox is killed and the sandbox withdrawn before the
+ * CLI hears the status; the supervisor removes the rest after, while the
+ * CLI exits (or after a stop, or after the CLI was killed).
  *
  *   supervisor  reads the request before the init starts (oneshot_prepare)
  *               and makes the command's pipes; once the sandbox runs, forks
  *               the answerer (main.c) and closes its copies (oneshot_begin)
- *   init        forks the command (oneshot_command); when it ends, tells its
+ *   init        forks the command (oneshot_command); when it ends, kills and
+ *               reaps every other process of the sandbox, then tells its
  *               status and usage on the sync socket; on the answerer's word
- *               kills every other process of the sandbox (oneshot_init_wait)
- *   answerer    forwards the output, keeps the deadline, sends the result
- *               (oneshot_answer); its end ends the sandbox
+ *               (a deadline, the CLI gone) kills them (oneshot_init_wait)
+ *   answerer    forwards the output, keeps the deadline, withdraws the
+ *               sandbox and sends the result (oneshot_answer); its end ends
+ *               the sandbox, which the supervisor then removes
  *
  * A command the init cannot run so (an image's User: the init is the
  * sandbox's root and keeps no capability to change user) is served by an
@@ -54,7 +59,6 @@ struct oneshot
   int fail[2];   /* why it could not start: a struct start_failure */
   int sync;      /* the init's sync socket, the supervisor's end */
   pid_t answerer;
-  pid_t cli;   /* the parent: when it is no longer, the CLI was killed */
   uint64_t t0; /* the sandbox ready: the command's clock */
 };
 
@@ -81,12 +85,9 @@ oneshot_new (int conn)
   struct oneshot *os = islet_xcalloc (1, sizeof *os);
 
   fcntl (conn, F_SETFD, FD_CLOEXEC);
-  *os = (struct oneshot){ .conn = conn,
-                          .in = -1,
-                          .out = { { -1, -1 }, { -1, -1 } },
-                          .fail = { -1, -1 },
-                          .sync = -1,
-                          .cli = getppid () };
+  *os = (struct oneshot){
+    .conn = conn, .in = -1, .out = { { -1, -1 }, { -1, -1 } }, .fail = { -1, -1 }, .sync = -1
+  };
   return os;
 }
 
@@ -211,7 +212,12 @@ oneshot_command (struct sandbox *sb, struct islet_err *err)
   return pid;
 }
 
-/* Reap; the command's end is told on sync, once. */
+/* Reap; the command's end is told on sync, once.  Nothing of the sandbox
+ * outlives its command's status: what the command left running (`sleep &`,
+ * a daemon) is killed and reaped before the status is told, so that once
+ * anyone knows the status, no process of the sandbox runs user code again.
+ * A process of an exec into the sandbox, not the init's child, is killed as
+ * well; it dies with the init at the latest. */
 static void
 reap_told (int sync, pid_t *command)
 {
@@ -221,6 +227,9 @@ reap_told (int sync, pid_t *command)
   while ((pid = wait4 (-1, &end.status, WNOHANG, &end.ru)) > 0)
     if (pid == *command)
       {
+        kill (-1, SIGKILL);
+        while (waitpid (-1, NULL, 0) > 0 || errno == EINTR)
+          ;
         (void) !send (sync, &end, sizeof end, MSG_NOSIGNAL);
         *command = 0;
       }
@@ -294,7 +303,11 @@ oneshot_forked (struct sandbox *sb, pid_t answerer)
   struct oneshot *os = sb->os;
 
   os->answerer = answerer;
-  /* the answerer's now */
+  /* the answerer's now; the CLI's socket too when the init runs the
+     command: its end (the answerer's exit) tells the CLI that nothing of
+     the sandbox runs */
+  if (os->direct)
+    close_fd (&os->conn);
   close_fd (&os->out[0][0]);
   close_fd (&os->out[1][0]);
   close_fd (&os->fail[0]);
@@ -415,6 +428,10 @@ oneshot_answer (struct sandbox *sb)
     fprintf (stderr, "one-shot stats: %s\n", e.msg);
   if (os->conn < 0)
     _exit (0);
+  /* the command and all it left are dead (reap_told): the sandbox is no
+     longer there for anyone before its status is */
+  if (ran)
+    sandbox_withdraw (sb);
   if (!ran)
     {
       islet_fail (&e, ISLET_E_CONFLICT, 0, "the sandbox stopped during the exec");
@@ -434,25 +451,8 @@ oneshot_refuse (struct sandbox *sb, const struct islet_err *e)
   reply_error (sb->os->conn, e);
 }
 
-bool
+void
 oneshot_stopped (struct sandbox *sb)
 {
   close_fd (&sb->os->conn);
-  /* not the socket's end: the CLI shuts it down itself once answered */
-  return getppid () != sb->os->cli;
-}
-
-/* The CLI was killed: nobody else will remove the sandbox. */
-void
-oneshot_remove (struct sandbox *sb)
-{
-  struct islet_ctx *ctx = NULL;
-  struct islet_err e = { 0 };
-
-  if (islet_ctx_open (sb->state_dir, NULL, &ctx, &e) == 0
-      && islet_sandbox_destroy (ctx, sb->id, true, &e) == 0)
-    fprintf (stderr, "sandbox %s removed: its `islet run` is gone\n", sb->id);
-  else
-    fprintf (stderr, "sandbox %s: not removed: %s\n", sb->id, e.msg);
-  islet_ctx_free (ctx);
 }

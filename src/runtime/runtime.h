@@ -53,7 +53,14 @@ struct sandbox
   int lfd;                   /* ctl.sock, listening, once the start got that far */
   int xfd;            /* exec.sock, listening, non-blocking: accepted by the ready exec handler */
   struct oneshot *os; /* islet-run --oneshot: the one command its init runs (oneshot.c) */
+  int dir_fd;         /* its directory, whose lock a removal by this supervisor holds */
 };
+
+/* main.c: the first half of this supervisor's removal of its sandbox, once
+ * no process of it runs (islet_sandbox_withdraw): no longer listed or
+ * reached, its name free.  Logged if it fails; the second half (after the
+ * namespaces are let go) tries again. */
+void sandbox_withdraw (struct sandbox *sb);
 
 /* net.c: a slot for the sandbox's link (before its init starts, so the
  * init can name its gateway in /etc/resolv.conf), then the link, its filter
@@ -172,7 +179,8 @@ json_t *result_json (struct run_state *st, struct stream out[2], const struct is
  * the sandbox's init runs the command itself, with no exec handler, exec
  * group or second confinement (a command it cannot run so, as under an
  * image's User, is served as an exec by a handler).  The supervisor is the
- * CLI's child and ends with the command.  In the order the supervisor and
+ * CLI's child; once the command has ended it removes the sandbox, while or
+ * after the CLI exits.  In the order the supervisor and
  * the init (init.c) call them: */
 struct oneshot *oneshot_new (int conn);
 int oneshot_conn (const struct oneshot *os);
@@ -183,8 +191,9 @@ int oneshot_prepare (struct sandbox *sb, struct islet_err *err) ISLET_MUST_CHECK
 /* in the init, confined: the command's process (its pid) */
 pid_t oneshot_command (struct sandbox *sb, struct islet_err *err);
 /* in the init, once the supervisor knows it is ready: the command's end
- * told on sync (the supervisor's socket), orphans reaped; the init's own
- * end once the command's status is told */
+ * told on sync (the supervisor's socket) once every other process of the
+ * sandbox is killed and reaped; the init's own end once the status is
+ * answered */
 void oneshot_init_wait (int sync, pid_t command) __attribute__ ((noreturn));
 /* in the supervisor: the init's sync socket, kept to hear the command's end */
 void oneshot_keep_sync (struct sandbox *sb, int sync);
@@ -198,11 +207,9 @@ void oneshot_forked (struct sandbox *sb, pid_t answerer);
 bool oneshot_answerer (const struct sandbox *sb, pid_t pid);
 /* a start that failed, told to the CLI */
 void oneshot_refuse (struct sandbox *sb, const struct islet_err *e);
-/* stopped: the CLI may remove the storage; true if it is gone (killed),
- * when the supervisor removes it itself once it has let the run lock go
- * (oneshot_remove) */
-bool oneshot_stopped (struct sandbox *sb);
-void oneshot_remove (struct sandbox *sb);
+/* stopped: the CLI's socket closed (it learns that no process of the
+ * sandbox is left), which this supervisor then removes */
+void oneshot_stopped (struct sandbox *sb);
 
 /* pty.c: an exec on a terminal from the sandbox's own devpts. */
 #define PTY_SIZE_MAX 1000 /* columns or rows */

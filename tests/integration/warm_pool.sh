@@ -33,13 +33,20 @@ done
 expect_eq "ls hides the pool" "$(jget "$(islet ls --json </dev/null)" 'len(j["sandboxes"])')" 0
 expect_eq "supervisors of the pool" "$(supervisors | wc -l)" 2
 
-log "islet run takes a pooled sandbox, which is gone afterwards"
-capture islet run -- sh -c 'hostname; echo left-behind > /workspace/mark; echo /tmp-mark > /tmp/mark'
+log "islet run takes a pooled sandbox: at the run's end nothing of it runs or is listed, and it is gone within 5 s"
+capture islet run -- sh -c 'hostname; echo left-behind > /workspace/mark; echo /tmp-mark > /tmp/mark
+  sleep 7311 & (trap "" HUP INT TERM; exec sleep 7312) &'
 expect_eq "run: status (stderr: $ERR)" "$RC" 0
+expect_eq "processes the run left in the background, at its end" "$(pgrep -f 'sleep 731[12]' || true)" ""
+expect_eq "listed at the run's end" "$(jget "$(islet ls --json </dev/null)" 'len(j["sandboxes"])')" 0
 host=${OUT%%$'\n'*}
 used=${host#islet-}
 [[ " $(echo $pooled) " == *" $used "* ]] || fail "run used $used ($host), not one of the pool: $pooled"
-[[ ! -d "$STATE/sandboxes/$used" ]] || fail "the sandbox $used run used is still there"
+capture islet exec "$used" -- echo reached
+[[ $RC != 0 && "$OUT" == "" && "$ERR" == *"no sandbox"* ]] \
+  || fail "exec into $used after its run: status $RC, stdout '$OUT', stderr '$ERR'"
+gone () { [[ ! -d "$STATE/sandboxes/$used" && -z "$(cg_dirs "$used")" ]]; }
+wait_until 5 gone || fail "the sandbox $used run used is still there 5 s after: $(ls "$STATE/sandboxes/$used" 2>&1) $(cg_dirs "$used")"
 wait_until 30 pool_full || fail "the pool was not refilled to 2 within 30 s: $(ready)"
 [[ " $(echo $(ready)) " != *" $used "* ]] || fail "the used sandbox $used is back in the pool"
 for id in $(ready); do remember_id "$id"; done
