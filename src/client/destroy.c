@@ -55,11 +55,11 @@ local_destroy (void *self, const char *ref, bool force, struct islet_err *err)
     }
   sessions_drop (ctx, info.id);
   /* a sandbox made for one command is removed by its own supervisor,
-     which answers the stop once it has withdrawn it (or removed it) */
+     which answers a stop once it has done so: nothing is left to remove */
   {
-    struct islet_sandbox_info now;
-    struct islet_err e;
-    if (islet_sandbox_get (ctx, info.id, &now, &e) < 0 && e.kind == ISLET_E_NOTFOUND)
+    cleanup_free char *dir = sandbox_dir (ctx, info.id);
+    cleanup_free char *cfg = islet_xasprintf ("%s/config.json", dir);
+    if (access (cfg, F_OK) < 0 && errno == ENOENT)
       return 0;
   }
   return sandbox_remove_storage (ctx, info.id, info.name, info.uid_base, err);
