@@ -13,11 +13,13 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <sched.h>
+#include <dirent.h>
 #include <sys/mount.h>
 
 #include "bench.h"
 #include "islet/client.h"
 #include "islet/sandbox.h"
+#include "islet/util.h"
 
 #define WARMUP 5
 
@@ -251,10 +253,59 @@ hide_unified_cgroup (void)
   return true;
 }
 
+/* Entries of DIR (not . and ..); -1 if it cannot be read. */
+static long
+dir_entries (const char *dir)
+{
+  DIR *d = opendir (dir);
+  struct dirent *de;
+  long n = 0;
+
+  if (d == NULL)
+    return -1;
+  while ((de = readdir (d)) != NULL)
+    if (strcmp (de->d_name, ".") != 0 && strcmp (de->d_name, "..") != 0)
+      n++;
+  closedir (d);
+  return n;
+}
+
+/* What islet leaves running after an `islet run` has exited: the removal
+   its sandbox's supervisor finishes, and a warm pool's refill.  The turns
+   wait for it (untimed, 5 s at most) before the next command, so that no
+   command is timed beside another's leftovers; returns how long it took. */
+struct settle
+{
+  char *sandboxes, *warm_sandboxes, *warm_ready;
+  long n, warm_n, warm_ready_n;
+};
+
+static double
+settle_wait (const struct settle *st)
+{
+  uint64_t t0 = bench_now_ns ();
+
+  while (bench_ms_since (t0) < 5000)
+    {
+      if (dir_entries (st->sandboxes) <= st->n
+          && (st->warm_sandboxes == NULL
+              || (dir_entries (st->warm_sandboxes) <= st->warm_n
+                  && dir_entries (st->warm_ready) >= st->warm_ready_n)))
+        break;
+      usleep (200);
+    }
+  return bench_ms_since (t0);
+}
+
 /* islet run, bwrap (the peers script's command line) and crun (its bundle,
    made by bench/run) taken in turns with this program's timer: all see the
    same load at the same moment.  On a VM whose CPUs are shared with other
-   guests, timings taken a minute apart are not comparable; these are. */
+   guests, timings taken a minute apart are not comparable; these are.
+   After each command the turns wait, untimed, for what islet finishes after
+   its CLI has exited (settle_wait): a cold run's removal by its supervisor
+   and the warm pool's refill would otherwise be timed in the next
+   command's turn; a cold run's time until its removal is done is a row of
+   its own. */
 static void
 head_to_head (json_t *out, const struct opts *o, size_t n)
 {
@@ -294,6 +345,8 @@ head_to_head (json_t *out, const struct opts *o, size_t n)
   char *argv_crun[] = { NULL, "run", "--bundle", (char *) o->crun_bundle, name, NULL };
   char *const *argv[TURN_N] = { argv_run, o->warm_state ? argv_warm : NULL, argv_bwrap, argv_crun };
   struct samples s[TURN_N] = { { 0 } };
+  struct samples gone = { 0 };
+  struct settle quiet = { 0 };
   json_t *j = json_object ();
 
   argv_bwrap[0] = (char *) find_tool (bwrap_paths);
@@ -304,17 +357,34 @@ head_to_head (json_t *out, const struct opts *o, size_t n)
               strerror (errno));
       argv_crun[0] = NULL;
     }
+  quiet.sandboxes = islet_xasprintf ("%s/sandboxes", o->state);
+  quiet.n = dir_entries (quiet.sandboxes);
+  if (o->warm_state)
+    {
+      quiet.warm_sandboxes = islet_xasprintf ("%s/sandboxes", o->warm_state);
+      quiet.warm_ready = islet_xasprintf ("%s/warm/ready", o->warm_state);
+      quiet.warm_n = dir_entries (quiet.warm_sandboxes);
+      quiet.warm_ready_n = dir_entries (quiet.warm_ready);
+    }
   for (size_t i = 0; i < n + WARMUP; i++)
     for (int k = 0; k < TURN_N; k++)
       {
-        double ms;
+        double ms, left;
         if (argv[k] == NULL || argv[k][0] == NULL)
           continue;
         snprintf (name, sizeof name, "islet-bench-%d-%zu", (int) getpid (), i);
         ms = run_once (argv[k]);
+        left = settle_wait (&quiet);
         if (i >= WARMUP)
-          samples_add (&s[k], ms);
+          {
+            samples_add (&s[k], ms);
+            if (k == TURN_ISLET)
+              samples_add (&gone, ms + left);
+          }
       }
+  free (quiet.sandboxes);
+  free (quiet.warm_sandboxes);
+  free (quiet.warm_ready);
   row_header ("islet run against its rivals, in turns (this program's timer)");
   for (int k = 0; k < TURN_N; k++)
     {
@@ -336,6 +406,14 @@ head_to_head (json_t *out, const struct opts *o, size_t n)
       turn_p50[k] = st.p50;
       json_object_set_new (j, turn_names[k], stats_json (&st));
       samples_fini (&s[k]);
+      if (k == TURN_ISLET)
+        {
+          /* the command's result comes before the sandbox's removal ends */
+          st = samples_stats (&gone);
+          row ("islet run, until its sandbox is removed", &st);
+          json_object_set_new (j, "islet run until removed", stats_json (&st));
+          samples_fini (&gone);
+        }
     }
   for (int r = TURN_ISLET; r <= TURN_WARM; r++)
     for (int k = TURN_BWRAP; k < TURN_N; k++)
