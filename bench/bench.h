@@ -7,6 +7,7 @@
 #ifndef ISLET_BENCH_H
 #define ISLET_BENCH_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
@@ -23,6 +24,22 @@
 #include <jansson.h>
 
 extern char **environ;
+
+/* Entries of dir whose names do not start with '.'; 0 if it cannot be read. */
+static inline size_t
+bench_dir_entries (const char *dir)
+{
+  DIR *d = opendir (dir);
+  struct dirent *de;
+  size_t n = 0;
+
+  if (d == NULL)
+    return 0;
+  while ((de = readdir (d)) != NULL)
+    n += de->d_name[0] != '.';
+  closedir (d);
+  return n;
+}
 
 static inline uint64_t
 bench_now_ns (void)

@@ -13,7 +13,6 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <sched.h>
-#include <dirent.h>
 #include <sys/mount.h>
 
 #include "bench.h"
@@ -253,23 +252,6 @@ hide_unified_cgroup (void)
   return true;
 }
 
-/* Entries of DIR (not . and ..); -1 if it cannot be read. */
-static long
-dir_entries (const char *dir)
-{
-  DIR *d = opendir (dir);
-  struct dirent *de;
-  long n = 0;
-
-  if (d == NULL)
-    return -1;
-  while ((de = readdir (d)) != NULL)
-    if (strcmp (de->d_name, ".") != 0 && strcmp (de->d_name, "..") != 0)
-      n++;
-  closedir (d);
-  return n;
-}
-
 /* What islet leaves running after an `islet run` has exited: the removal
    its sandbox's supervisor finishes, and a warm pool's refill.  The turns
    wait for it (untimed, 5 s at most) before the next command, so that no
@@ -277,7 +259,7 @@ dir_entries (const char *dir)
 struct settle
 {
   char *sandboxes, *warm_sandboxes, *warm_ready;
-  long n, warm_n, warm_ready_n;
+  size_t n, warm_n, warm_ready_n;
 };
 
 static double
@@ -287,10 +269,10 @@ settle_wait (const struct settle *st)
 
   while (bench_ms_since (t0) < 5000)
     {
-      if (dir_entries (st->sandboxes) <= st->n
+      if (bench_dir_entries (st->sandboxes) <= st->n
           && (st->warm_sandboxes == NULL
-              || (dir_entries (st->warm_sandboxes) <= st->warm_n
-                  && dir_entries (st->warm_ready) >= st->warm_ready_n)))
+              || (bench_dir_entries (st->warm_sandboxes) <= st->warm_n
+                  && bench_dir_entries (st->warm_ready) >= st->warm_ready_n)))
         break;
       usleep (200);
     }
@@ -358,13 +340,13 @@ head_to_head (json_t *out, const struct opts *o, size_t n)
       argv_crun[0] = NULL;
     }
   quiet.sandboxes = islet_xasprintf ("%s/sandboxes", o->state);
-  quiet.n = dir_entries (quiet.sandboxes);
+  quiet.n = bench_dir_entries (quiet.sandboxes);
   if (o->warm_state)
     {
       quiet.warm_sandboxes = islet_xasprintf ("%s/sandboxes", o->warm_state);
       quiet.warm_ready = islet_xasprintf ("%s/warm/ready", o->warm_state);
-      quiet.warm_n = dir_entries (quiet.warm_sandboxes);
-      quiet.warm_ready_n = dir_entries (quiet.warm_ready);
+      quiet.warm_n = bench_dir_entries (quiet.warm_sandboxes);
+      quiet.warm_ready_n = bench_dir_entries (quiet.warm_ready);
     }
   for (size_t i = 0; i < n + WARMUP; i++)
     for (int k = 0; k < TURN_N; k++)

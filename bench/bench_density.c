@@ -481,21 +481,6 @@ static struct
 } baseline;
 
 static size_t
-count_entries (const char *dir)
-{
-  DIR *d = opendir (dir);
-  struct dirent *de;
-  size_t n = 0;
-
-  if (d == NULL)
-    return 0;
-  while ((de = readdir (d)) != NULL)
-    n += de->d_name[0] != '.';
-  closedir (d);
-  return n;
-}
-
-static size_t
 count_mounts (void)
 {
   FILE *f = fopen ("/proc/self/mountinfo", "re");
@@ -532,9 +517,9 @@ state_counts (size_t *names, size_t *uids, size_t *mounts)
   char path[PATH_MAX];
 
   snprintf (path, sizeof path, "%s/names", state_path);
-  *names = count_entries (path);
+  *names = bench_dir_entries (path);
   snprintf (path, sizeof path, "%s/uids", state_path);
-  *uids = count_entries (path);
+  *uids = bench_dir_entries (path);
   *mounts = count_mounts ();
 }
 
