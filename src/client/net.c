@@ -1,5 +1,5 @@
 /* A socket in a sandbox's network namespace, made by its supervisor (the
- * `net-socket` request, src/runtime/main.c) and passed back over ctl.sock:
+ * `net-socket` request, src/runtime/control.c) and passed back over ctl.sock:
  * the caller never joins the sandbox's namespace itself, and the sandbox's
  * network stays closed to everything but what the caller connects. */
 #include <errno.h>

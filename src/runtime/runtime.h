@@ -1,6 +1,7 @@
 /* islet-run: one supervisor process per running sandbox.
  *
- * main.c   start-up, the accept loop, stop and teardown
+ * main.c   start-up, the accept loop; handlers.c, control.c, stop.c: the rest of
+ *          the supervisor (supervisor.h)
  * init.c     the sandbox's first process (pid 1): namespaces, mounts, then a reaper
  * exec.c     one exec: a per-exec cgroup, the process, its output, its measurements
  * exec_spec.c  an exec's request: argv, environment, limits, stdin
@@ -56,7 +57,7 @@ struct sandbox
   int dir_fd;         /* its directory, whose lock a removal by this supervisor holds */
 };
 
-/* main.c: the first half of this supervisor's removal of its sandbox, once
+/* stop.c: the first half of this supervisor's removal of its sandbox, once
  * no process of it runs (islet_sandbox_withdraw): no longer listed or
  * reached, its name free.  Logged if it fails; the second half (after the
  * namespaces are let go) tries again. */
