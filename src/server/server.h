@@ -196,6 +196,8 @@ void spool_output (enum islet_stream stream, const char *data, size_t len, void 
 /* The same with user a struct spool *[2]: stdout's, then stderr's. */
 void spool_pair_output (enum islet_stream stream, const char *data, size_t len, void *user);
 uint64_t spool_len (struct spool *s);
+/* The last byte added, -1 if none. */
+int spool_last (struct spool *s);
 /* Everything added is kept: 0, or -1 with a 507 in out (the key's scratch
  * space ran out, or the disk). */
 int spool_check (struct spool *s, struct resp *out);

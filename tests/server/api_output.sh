@@ -35,6 +35,34 @@ expect_body "a character cut by a piece boundary is kept" '(.result | length) ==
 exec_cmd 'sh -c '"'"'printf "x\377\303\251\000y"'"'"
 expect_code "execute bad UTF-8" 200
 expect_body "bad UTF-8: each bad byte U+FFFD, the rest kept" '.result == "x\ufffdé\u0000y"'
+# the answer held in the spool's 64 KiB buffer and streamed from it, and
+# a character across the buffer's first write to the scratch file
+exec_cmd 'sh -c '"'"'head -c 40000 /dev/zero | tr "\000" a; printf "\303\251"'"'"
+expect_body "40 KB from the buffer" '(.result | length) == 40001 and (.result | endswith("aé"))'
+exec_cmd 'sh -c '"'"'head -c 65535 /dev/zero | tr "\000" a; printf "\303\251"'"'"
+expect_body "a character across the buffer and the file" '(.result | length) == 65536 and (.result | endswith("aé"))'
+
+log "== a short output makes no scratch file"
+# exec_bg CMD: the execute in the background, its answer to $STATE.bg
+exec_bg () {
+  curl -s -o "$STATE.bg" --max-time 30 -X POST -H "Authorization: Bearer $SRV_KEY" \
+    -H 'Content-Type: application/json' -d "$(jq -n --arg c "$1" '{command: $c}')" \
+    "$SRV_URL/toolbox/$ID/process/execute" &
+  BG=$!
+}
+exec_bg 'sh -c "echo hi; sleep 2"'
+sleep 1
+n=$(scratch_files)
+wait "$BG"
+[[ $n == 0 ]] || fail "a command's 3 bytes of output are kept in $n scratch file(s)"
+jq -e '.result == "hi\n"' "$STATE.bg" >/dev/null || fail "the short answer is $(head -c 200 "$STATE.bg")"
+exec_bg 'sh -c "head -c 100000 /dev/zero; sleep 2"'
+one_scratch_file () { [[ $(scratch_files) == 1 ]]; }
+wait_until 5 one_scratch_file || fail "100 KB of output is not spooled to a scratch file"
+wait "$BG"
+jq -e '(.result | length) == 100000' "$STATE.bg" >/dev/null || fail "the 100 KB answer is $(head -c 200 "$STATE.bg")"
+rm -f "$STATE.bg"
+
 api POST "/toolbox/$ID/process/execute" -d '{"command": "sh -c \"echo out; exit 3\""}'
 expect_body "exit code" '.exitCode == 3 and .result == "out\n"'
 api POST "/toolbox/$ID/process/execute" -d '{"command": "no-such-program"}'

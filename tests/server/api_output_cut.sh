@@ -33,6 +33,9 @@ exec_print '{"outputLimit":200000}'; expect_code "outputLimit 200000" 200
 expect_body "all of it, no marker" '.truncated == false and .result == "x" * 200000'
 exec_print '{"outputLimit":1000}'; expect_code "outputLimit 1000" 200
 expect_body "lowered" '.truncated == true and (.result | startswith("x" * 1000 + "\n[islet: output cut at 1000 bytes"))'
+# output cut just after a newline: the marker's line follows it, no blank line
+api POST "$T/process/execute" -d '{"command":"sh -c \"yes abcd | head -c 2000\"","outputLimit":1000}'
+expect_body "cut after a newline" '.truncated == true and (.result | startswith("abcd\n" * 200 + "[islet: output cut at 1000 bytes"))'
 api POST "$T/process/code-run" -d '{"code":"print(\"y\" * 100000)","outputLimit":67108864}'
 expect_code "code-run at the ceiling" 200
 expect_body "code-run raised" '.truncated == false and .result == "y" * 100000 + "\n"'

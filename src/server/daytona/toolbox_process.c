@@ -84,12 +84,9 @@ output_limit (json_t *body, const struct islet_limits *l, struct run_req *rr, st
 static void
 mark_cut (struct spool *sp, const struct run_req *rr)
 {
-  uint64_t len = spool_len (sp);
-  char line[200], last = '\n';
-  int n;
+  char line[200];
+  int last = spool_len (sp) ? spool_last (sp) : '\n', n;
 
-  if (len && pread (spool_fd (sp), &last, 1, (off_t) (len - 1)) != 1)
-    last = 0;
   n = snprintf (line, sizeof line,
                 "%s[islet: output cut at %llu bytes per stream; outputLimit raises it, up to "
                 "%llu]\n",

@@ -4,7 +4,11 @@
  * output.  The bytes go to an unlinked scratch file in the state directory
  * as they arrive, charged to the key's scratch budget (guard.c); the answer
  * is made from the file as it is sent, a few kilobytes at a time, as
- * islet_json_bytes would make it (valid UTF-8 kept, each bad byte U+FFFD). */
+ * islet_json_bytes would make it (valid UTF-8 kept, each bad byte U+FFFD).
+ * The file is made only when the output outgrows the spool's buffer: most
+ * answers (a command's few lines) stay in the buffer, charged the same, and
+ * make no file, whose creation and removal are two journal updates of the
+ * state directory's file system. */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -22,9 +26,11 @@ struct spool
 {
   struct srv *srv;
   int64_t key_id;
-  int fd;
-  uint64_t len, charged;
-  bool over; /* the key's scratch budget ran out: later bytes were dropped */
+  int fd;       /* the scratch file, -1 until the buffer first fills */
+  uint64_t len; /* bytes in the file; those past it are in buf */
+  uint64_t charged;
+  size_t held; /* of buf, charged already (spool_done kept them there) */
+  bool over;   /* the key's scratch budget ran out: later bytes were dropped */
   int write_errno;
   const char *whose;
   char nonce[NONCE_BYTES * 2 + 1]; /* names the spool in an answer's tokens */
@@ -37,23 +43,16 @@ spool_open (struct srv *srv, int64_t key_id, struct islet_err *err)
 {
   struct spool *s;
   unsigned char rnd[NONCE_BYTES];
-  int fd;
 
   if (getrandom (rnd, sizeof rnd, 0) != (ssize_t) sizeof rnd)
     {
       islet_fail (err, ISLET_E_SYSTEM, errno, "getrandom");
       return NULL;
     }
-  fd = open (srv->state_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-  if (fd < 0)
-    {
-      islet_fail (err, ISLET_E_SYSTEM, errno, "make a scratch file for the output");
-      return NULL;
-    }
   s = islet_xcalloc (1, sizeof *s);
   s->srv = srv;
   s->key_id = key_id;
-  s->fd = fd;
+  s->fd = -1;
   for (size_t i = 0; i < sizeof rnd; i++)
     snprintf (s->nonce + 2 * i, 3, "%02x", rnd[i]);
   return s;
@@ -75,10 +74,42 @@ spool_free (struct spool *s)
 {
   if (s == NULL)
     return;
-  close (s->fd);
+  if (s->fd >= 0)
+    close (s->fd);
   if (s->srv->guard)
     guard_give (s->srv->guard, GUARD_SCRATCH, s->key_id, s->charged);
   free (s);
+}
+
+/* The scratch file, made now if it was not: -1 with write_errno set when
+ * it cannot be. */
+static int
+file_of (struct spool *s)
+{
+  if (s->fd < 0 && s->write_errno == 0)
+    {
+      s->fd = open (s->srv->state_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+      if (s->fd < 0)
+        s->write_errno = errno;
+    }
+  return s->fd;
+}
+
+/* The buffer's bytes not charged yet, charged to the key's scratch
+ * budget: false when that is spent (s->over set). */
+static bool
+charge (struct spool *s)
+{
+  size_t n = s->blen - s->held;
+
+  if (!s->over && s->srv->guard && n > 0
+      && guard_take (s->srv->guard, GUARD_SCRATCH, s->key_id, n, &s->whose) < 0)
+    s->over = true;
+  if (s->over)
+    return false;
+  s->charged += n;
+  s->held = s->blen;
+  return true;
 }
 
 static void
@@ -88,15 +119,11 @@ flush (struct spool *s)
 
   if (s->blen == 0)
     return;
-  if (!s->over && s->srv->guard
-      && guard_take (s->srv->guard, GUARD_SCRATCH, s->key_id, s->blen, &s->whose) < 0)
-    s->over = true;
-  if (s->over || s->write_errno)
+  if (!charge (s) || s->write_errno || file_of (s) < 0)
     {
-      s->blen = 0;
+      s->blen = s->held = 0;
       return;
     }
-  s->charged += s->blen;
   while (off < s->blen)
     {
       ssize_t w = pwrite (s->fd, s->buf + off, s->blen - off, (off_t) (s->len + off));
@@ -110,7 +137,7 @@ flush (struct spool *s)
       off += (size_t) w;
     }
   s->len += off;
-  s->blen = 0;
+  s->blen = s->held = 0;
 }
 
 void
@@ -152,7 +179,9 @@ spool_len (struct spool *s)
 int
 spool_done (struct spool *s, struct islet_err *err)
 {
-  flush (s);
+  /* what never filled the buffer stays there, charged as if written */
+  if (s->fd >= 0 || !charge (s))
+    flush (s);
   if (s->over)
     {
       islet_fail (err, ISLET_E_LIMIT, 0,
@@ -190,7 +219,8 @@ spool_check (struct spool *s, struct resp *out)
 int
 spool_fd (struct spool *s)
 {
-  return s->fd;
+  flush (s);
+  return file_of (s);
 }
 
 int
@@ -209,8 +239,11 @@ spool_reserve (struct spool *s, uint64_t n)
 int
 spool_settle (struct spool *s)
 {
-  off_t end = lseek (s->fd, 0, SEEK_END);
+  off_t end;
 
+  if (file_of (s) < 0)
+    return -1;
+  end = lseek (s->fd, 0, SEEK_END);
   if (end < 0)
     {
       s->write_errno = errno;
@@ -223,6 +256,37 @@ spool_settle (struct spool *s)
   return 0;
 }
 
+/* Up to n bytes of the spool from pos: from the file, then the buffer. */
+static ssize_t
+spool_read (struct spool *s, void *to, size_t n, uint64_t pos)
+{
+  ssize_t got;
+
+  if (pos >= s->len)
+    {
+      size_t k = pos - s->len >= s->blen ? 0 : s->blen - (size_t) (pos - s->len);
+
+      k = k < n ? k : n;
+      memcpy (to, s->buf + (pos - s->len), k);
+      return (ssize_t) k;
+    }
+  if (n > s->len - pos)
+    n = (size_t) (s->len - pos);
+  do
+    got = pread (s->fd, to, n, (off_t) pos);
+  while (got < 0 && errno == EINTR);
+  return got;
+}
+
+int
+spool_last (struct spool *s)
+{
+  unsigned char c;
+  uint64_t len = spool_len (s);
+
+  return len && spool_read (s, &c, 1, len - 1) == 1 ? c : -1;
+}
+
 struct raw
 {
   struct spool *s;
@@ -233,14 +297,12 @@ static ssize_t
 raw_produce (void *state, char *buf, size_t max)
 {
   struct raw *a = state;
-  uint64_t left = a->s->len - a->pos;
+  uint64_t left = spool_len (a->s) - a->pos;
   ssize_t got;
 
   if (left == 0)
     return 0;
-  do
-    got = pread (a->s->fd, buf, left < max ? left : max, (off_t) a->pos);
-  while (got < 0 && errno == EINTR);
+  got = spool_read (a->s, buf, left < max ? left : max, a->pos);
   if (got <= 0)
     return -1;
   a->pos += (uint64_t) got;
@@ -423,13 +485,11 @@ spool_chunk (struct answer *a, const struct piece *p)
   size_t want = p->form == SPOOL_BASE64 ? ESC_CHUNK / 4 * 3
                                         : ESC_CHUNK >> (p->depth > 1 ? p->depth - 1 : 0);
   unsigned char in[ESC_CHUNK];
-  uint64_t left = p->s->len - a->pos;
+  uint64_t left = spool_len (p->s) - a->pos;
   size_t used;
   ssize_t got;
 
-  do
-    got = pread (p->s->fd, in, left < want ? left : want, (off_t) a->pos);
-  while (got < 0 && errno == EINTR);
+  got = spool_read (p->s, in, left < want ? left : want, a->pos);
   if (got <= 0)
     return -1;
   if (p->form == SPOOL_BASE64)
@@ -447,7 +507,8 @@ spool_chunk (struct answer *a, const struct piece *p)
       a->eoff = 0;
       return 0;
     }
-  a->elen = escape (in, (size_t) got, a->pos + (uint64_t) got == p->s->len, a->esc[0], &used);
+  a->elen = escape (in, (size_t) got, a->pos + (uint64_t) got == spool_len (p->s), a->esc[0],
+                    &used);
   if (used == 0) /* a short read inside a character: take it as it is */
     a->elen = escape (in, (size_t) got, true, a->esc[0], &used);
   a->out = a->esc[0];
@@ -485,7 +546,7 @@ answer_produce (void *state, char *buf, size_t max)
         }
       if (a->eoff == a->elen)
         {
-          if (a->pos == p->s->len)
+          if (a->pos == spool_len (p->s))
             {
               a->i++, a->pos = 0, a->elen = a->eoff = 0;
               continue;
