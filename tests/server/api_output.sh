@@ -42,7 +42,7 @@ expect_body "40 KB from the buffer" '(.result | length) == 40001 and (.result | 
 exec_cmd 'sh -c '"'"'head -c 65535 /dev/zero | tr "\000" a; printf "\303\251"'"'"
 expect_body "a character across the buffer and the file" '(.result | length) == 65536 and (.result | endswith("aé"))'
 
-log "== a short output makes no scratch file"
+log "== a short output makes no scratch file, and its answer is sent with its length"
 # exec_bg CMD: the execute in the background, its answer to $STATE.bg
 exec_bg () {
   curl -s -o "$STATE.bg" --max-time 30 -X POST -H "Authorization: Bearer $SRV_KEY" \
@@ -62,6 +62,10 @@ wait_until 5 one_scratch_file || fail "100 KB of output is not spooled to a scra
 wait "$BG"
 jq -e '(.result | length) == 100000' "$STATE.bg" >/dev/null || fail "the 100 KB answer is $(head -c 200 "$STATE.bg")"
 rm -f "$STATE.bg"
+head=$(curl -s -D - -o /dev/null -X POST -H "Authorization: Bearer $SRV_KEY" \
+  -H 'Content-Type: application/json' -d '{"command": "echo hi"}' "$SRV_URL/toolbox/$ID/process/execute")
+grep -qi '^content-length: 48' <<<"$head" && ! grep -qi '^transfer-encoding' <<<"$head" \
+  || fail "a short answer is not sent with its length: $head"
 
 api POST "/toolbox/$ID/process/execute" -d '{"command": "sh -c \"echo out; exit 3\""}'
 expect_body "exit code" '.exitCode == 3 and .result == "out\n"'

@@ -615,11 +615,56 @@ token_at (struct answer *a, const char *t, struct piece *p)
   return NULL;
 }
 
+/* An answer whose spools are all in their buffers and small is made whole
+ * now and sent as one buffer with its length: one send to the client, where
+ * a chunked answer takes three (the head, the chunk, the end). */
+#define WHOLE_MAX 16384
+
+static bool
+answer_whole (struct resp *out, struct answer *a)
+{
+  uint64_t held = 0;
+  size_t cap = WHOLE_MAX, len = 0;
+  char *b;
+  ssize_t n;
+
+  for (size_t i = 0; i < a->n_spools; i++)
+    {
+      if (a->spools[i]->fd >= 0)
+        return false;
+      held += spool_len (a->spools[i]);
+    }
+  if (held > WHOLE_MAX)
+    return false;
+  b = islet_xmalloc (cap);
+  for (;;)
+    {
+      if (cap - len < ESC_CHUNK)
+        b = islet_xrealloc (b, cap *= 2);
+      n = answer_produce (a, b + len, cap - len);
+      if (n <= 0)
+        break;
+      len += (size_t) n;
+    }
+  answer_free (a);
+  if (n < 0) /* buffers are not read from a file: not seen */
+    {
+      free (b);
+      reply_error (out, 500, "INTERNAL_ERROR", "cannot make the answer");
+      return true;
+    }
+  out->body = b;
+  out->len = len;
+  return true;
+}
+
 static void
 reply_pieces (struct resp *out, int status, struct answer *a)
 {
   out->status = status;
   out->content_type = "application/json";
+  if (answer_whole (out, a))
+    return;
   out->produce = answer_produce;
   out->produce_free = answer_free;
   out->produce_state = a;
