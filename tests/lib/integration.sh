@@ -223,7 +223,7 @@ clean_state_dir () {
   "$ISLET_BIN" --state-dir "$dir" system reset -f >/dev/null 2>&1 </dev/null \
     || log "cleanup: islet system reset of $dir failed; removing by hand"
   for p in $(supervisors "$dir"); do kill -9 "$p" 2>/dev/null; done
-  for id in $(ls "$dir/sandboxes" 2>/dev/null) $(cat "$STATE.ids" 2>/dev/null); do
+  for id in $(ls "$dir/sandboxes" 2>/dev/null) $(cat "$STATE.ids" "$IT_STATE_FIRST.ids" 2>/dev/null); do
     for p in $(procs_in_cg "$id"); do kill -9 "$p" 2>/dev/null; done
     for d in $(cg_dirs "$id"); do
       find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
@@ -241,8 +241,11 @@ clean_state_dir () {
   return 0
 }
 
-# State directories a test makes besides $STATE, removed at exit too.
+# State directories a test makes besides $STATE, removed at exit too.  A
+# test may point STATE at one of them for a while (to start an isletd
+# there, say): the one it_init made is removed all the same.
 IT_EXTRA_DIRS=()
+IT_STATE_FIRST=
 
 # it_cleanup [STATUS]: the exit trap; exits with STATUS, else with $?.
 it_cleanup () {
@@ -250,12 +253,14 @@ it_cleanup () {
   (( $# )) && rc=$1
   trap - EXIT INT TERM
   set +e
-  for dir in "${IT_EXTRA_DIRS[@]}" "$STATE"; do
+  for dir in "${IT_EXTRA_DIRS[@]}" "$STATE" "$IT_STATE_FIRST"; do
     clean_state_dir "$dir"
   done
-  # the test's companions ($STATE.out.*, $STATE.work/...): files and
-  # folders, never what a leftover mount below them holds
-  [[ -z "$STATE" ]] || rm -rf --one-file-system "$STATE".* 2>/dev/null
+  # each directory's companions ($DIR.out.*, $DIR.srv.err, $DIR.work/...):
+  # files and folders, never what a leftover mount below them holds
+  for dir in "${IT_EXTRA_DIRS[@]}" "$STATE" "$IT_STATE_FIRST"; do
+    [[ -z "$dir" ]] || rm -rf --one-file-system "$dir".* 2>/dev/null
+  done
   exit "$rc"
 }
 
@@ -272,6 +277,7 @@ it_init () {
   [[ -x "$IT_PY" ]] || fail "no $IT_PY on the host"
   # Short: the control socket path must stay under 108 bytes.
   STATE=$(mktemp -d /tmp/islet-it.XXXXXX)
+  IT_STATE_FIRST=$STATE
   trap it_cleanup EXIT
   trap 'exit 130' INT TERM
   log "state directory $STATE, islet $ISLET_BIN"
