@@ -214,6 +214,10 @@ int islet_mountinfo_parse (char *line, struct islet_mount *out);
  * returned), -1 with *err set to fail. */
 typedef int (*islet_mount_fn) (const struct islet_mount *m, void *data, struct islet_err *err);
 int islet_mountinfo_each (islet_mount_fn fn, void *data, struct islet_err *err) ISLET_MUST_CHECK;
+/* The same for another mountinfo file (/proc/PID/mountinfo: the mounts of
+ * that process's namespace, as seen from its root). */
+int islet_mountinfo_each_in (const char *path, islet_mount_fn fn, void *data,
+                             struct islet_err *err) ISLET_MUST_CHECK;
 
 /* ---- caps.c: what a process keeps when it enters the sandbox ---- */
 struct islet_creds

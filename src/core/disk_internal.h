@@ -106,7 +106,14 @@ int disk_mount_image (const char *image, const char *mnt, struct islet_err *err)
 char *disk_loop_of_image (const char *image);
 /* Unmount islet's pool at mnt: 1 if a mount there is not islet's image. */
 int disk_unmount_pool (const char *mnt, const char *image, struct islet_err *err);
-/* Wait until no loop device is bound to image any more. */
-int disk_wait_loop_released (const char *image, struct islet_err *err);
+/* The loop device ("loop3") still bound to image after waiting at most
+ * wait_ns for it to go, or NULL. */
+char *disk_loop_bound_after (const char *image, uint64_t wait_ns);
+/* Who keeps the file system on loop ("loop3") mounted, one process per
+ * mount namespace, for a message; NULL if no namespace shows it. */
+char *disk_loop_holders (const char *loop);
+/* Wait until no loop device is bound to image any more; the error after a
+ * few seconds names holders (as disk_loop_holders', NULL: looks then). */
+int disk_wait_loop_released (const char *image, const char *holders, struct islet_err *err);
 
 #endif

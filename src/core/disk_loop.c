@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -369,22 +370,156 @@ disk_unmount_pool (const char *mnt, const char *image, struct islet_err *err)
   return islet_fail (err, ISLET_E_SYSTEM, 0, "unmount `%s`: too many mounts stacked there", mnt);
 }
 
+/* How many mount namespaces disk_loop_holders names before "and N more". */
+#define HOLDERS_NAMED 4
+
+struct holder_query
+{
+  const char *source; /* "/dev/loop3" */
+  char *point;        /* where the first match is mounted, malloc'd */
+};
+
+static int
+match_source (const struct islet_mount *m, void *data, struct islet_err *err)
+{
+  struct holder_query *q = data;
+
+  (void) err;
+  if (strcmp (m->source, q->source) != 0 || strcmp (m->fstype, "btrfs") != 0)
+    return 0;
+  q->point = islet_xstrdup (m->point);
+  return 1;
+}
+
+/* Control characters of s replaced with '?': a process names itself (and a
+ * sandbox's processes may name their mounts), and this goes to a terminal. */
+static void
+printable (char *s)
+{
+  for (; *s; s++)
+    if ((unsigned char) *s < 0x20 || *s == 0x7f)
+      *s = '?';
+}
+
+/* The processes that keep the pool's file system on loop ("loop3") mounted:
+ * one per mount namespace that has it, with where it is mounted there,
+ * as "pid 123 (sleep) at /x/pool, pid 456 (isletd) at /x/pool"; NULL if no
+ * namespace shows it (then whoever binds the device holds it open). */
+char *
+disk_loop_holders (const char *loop)
+{
+  cleanup_free char *source = islet_xasprintf ("/dev/%s", loop);
+  cleanup_free ino_t *seen = NULL;
+  cleanup_dir DIR *proc = opendir ("/proc");
+  size_t n_seen = 0, cap = 0, found = 0, len = 0;
+  char *text = NULL;
+  FILE *out;
+  struct dirent *de;
+
+  if (proc == NULL)
+    return NULL;
+  out = open_memstream (&text, &len);
+  if (out == NULL)
+    return NULL;
+  while ((de = readdir (proc)) != NULL)
+    {
+      struct holder_query q = { source, NULL };
+      cleanup_free char *ns = NULL;
+      cleanup_free char *info = NULL;
+      cleanup_free char *comm = NULL;
+      struct islet_err e;
+      struct stat st;
+      size_t i;
+
+      if (de->d_name[0] < '1' || de->d_name[0] > '9')
+        continue;
+      /* the namespace once, through the first of its processes */
+      ns = islet_xasprintf ("%s/ns/mnt", de->d_name);
+      if (fstatat (dirfd (proc), ns, &st, 0) < 0)
+        continue;
+      for (i = 0; i < n_seen && seen[i] != st.st_ino; i++)
+        ;
+      if (i < n_seen)
+        continue;
+      if (n_seen == cap)
+        {
+          cap = cap ? cap * 2 : 16;
+          seen = islet_xrealloc (seen, cap * sizeof *seen);
+        }
+      seen[n_seen++] = st.st_ino;
+      info = islet_xasprintf ("/proc/%s/mountinfo", de->d_name);
+      if (islet_mountinfo_each_in (info, match_source, &q, &e) < 0 || q.point == NULL)
+        continue;
+      if (found < HOLDERS_NAMED)
+        {
+          cleanup_free char *file = islet_xasprintf ("%s/comm", de->d_name);
+          if (islet_read_file_at (dirfd (proc), file, 64, &comm, NULL, &e) == 0)
+            {
+              comm[strcspn (comm, "\n")] = '\0';
+              printable (comm);
+            }
+          printable (q.point);
+          fprintf (out, "%spid %s (%s) at %s", found ? ", " : "", de->d_name, comm ? comm : "?",
+                   q.point);
+        }
+      found++;
+      free (q.point);
+    }
+  if (found > HOLDERS_NAMED)
+    fprintf (out, " and %zu more mount namespaces", found - HOLDERS_NAMED);
+  if (fclose (out) != 0 || found == 0)
+    {
+      free (text);
+      return NULL;
+    }
+  return text;
+}
+
+char *
+disk_loop_bound_after (const char *image, uint64_t wait_ns)
+{
+  uint64_t deadline = islet_now_ns () + wait_ns;
+
+  for (;;)
+    {
+      char *loop = disk_loop_of_image (image);
+      if (loop == NULL || islet_now_ns () > deadline)
+        return loop;
+      free (loop);
+      disk_sleep_ms (2);
+    }
+}
+
 /* Autoclear releases the loop device when its last user goes; a copy of
- * the mount in another mount namespace is such a user. */
+ * the mount in another mount namespace is such a user.  holders: who had
+ * such copies (disk_loop_holders) before the caller removed the mount
+ * point, for the message; NULL to look now. */
 int
-disk_wait_loop_released (const char *image, struct islet_err *err)
+disk_wait_loop_released (const char *image, const char *holders, struct islet_err *err)
 {
   uint64_t deadline = islet_now_ns () + LOOP_RELEASE_TIMEOUT_NS;
 
   for (;;)
     {
       cleanup_free char *loop = disk_loop_of_image (image);
+      cleanup_free char *now = NULL;
+
       if (loop == NULL)
         return 0;
       if (islet_now_ns () > deadline)
-        return islet_fail (err, ISLET_E_CONFLICT, EBUSY,
-                           "`%s` is still bound to /dev/%s (mounted in another mount namespace?)",
-                           image, loop);
+        {
+          if (holders == NULL)
+            holders = now = disk_loop_holders (loop);
+          if (holders != NULL)
+            return islet_fail (err, ISLET_E_CONFLICT, EBUSY,
+                               "`%s` is still bound to /dev/%s: its file system is mounted, or "
+                               "in use, in the mount namespaces of %s; stop them, then try again",
+                               image, loop, holders);
+          return islet_fail (err, ISLET_E_CONFLICT, EBUSY,
+                             "`%s` is still bound to /dev/%s, which no mount namespace shows "
+                             "mounted: a process holds the device open (fuser -v /dev/%s)",
+                             image, loop, loop);
+        }
       disk_sleep_ms (10);
     }
 }

@@ -188,7 +188,7 @@ recover_readonly (const char *mnt, const char *image, struct islet_err *err)
                          "disk full?) and cannot be unmounted to recover (%s)",
                          mnt, strerror (e));
     }
-  if (disk_wait_loop_released (image, &why) < 0)
+  if (disk_wait_loop_released (image, NULL, &why) < 0)
     return islet_fail (err, ISLET_E_CONFLICT, EROFS,
                        "the disk pool `%s` was read-only (a write to it failed: was the host disk "
                        "full?) and its running sandboxes still hold it: stop them to recover",
@@ -261,7 +261,7 @@ open_loop (struct islet_disk_pool *pool, const char *state, struct islet_err *er
   if (!mounted)
     {
       cleanup_free char *loop = disk_loop_of_image (image);
-      if (loop != NULL && disk_wait_loop_released (image, err) < 0)
+      if (loop != NULL && disk_wait_loop_released (image, NULL, err) < 0)
         return islet_fail (err, ISLET_E_CONFLICT, EROFS,
                            "the disk pool image `%s` is still held (by running sandboxes?): "
                            "stop them to mount it again",
@@ -399,6 +399,10 @@ remove_volumes (const char *dir, bool keep_dir, struct islet_err *err)
   return 0;
 }
 
+/* How long the loop device may take to go after the unmount when nothing
+ * else holds it (autoclear runs at the last close). */
+#define RELEASE_QUICK_NS (50ull * 1000000)
+
 static int
 remove_pool_files (const char *state, struct islet_err *err)
 {
@@ -417,9 +421,19 @@ remove_pool_files (const char *state, struct islet_err *err)
     }
   else
     {
-      if (disk_wait_loop_released (image, err) < 0)
-        return -1;
+      /* with no copy of the mount left the device goes at once */
+      cleanup_free char *loop = disk_loop_bound_after (image, RELEASE_QUICK_NS);
+      cleanup_free char *holders = loop ? disk_loop_holders (loop) : NULL;
+
+      /* A process that unshared its mounts while the pool was mounted (a
+       * server started with unshare -m, say) has a copy of the mount, which
+       * keeps the loop device bound for as long as its namespace lives.
+       * Removing the mount point detaches every copy mounted on it, in
+       * every namespace (the kernel does so for a removed directory), and
+       * the device goes with the last one that is not in use. */
       if (islet_rm_rf (mnt, err) < 0)
+        return -1;
+      if (disk_wait_loop_released (image, holders, err) < 0)
         return -1;
     }
   if (unlink (image) < 0 && errno != ENOENT)

@@ -62,12 +62,18 @@ islet_mountinfo_parse (char *line, struct islet_mount *out)
 int
 islet_mountinfo_each (islet_mount_fn fn, void *data, struct islet_err *err)
 {
-  cleanup_fclose FILE *f = fopen ("/proc/self/mountinfo", "re");
+  return islet_mountinfo_each_in ("/proc/self/mountinfo", fn, data, err);
+}
+
+int
+islet_mountinfo_each_in (const char *path, islet_mount_fn fn, void *data, struct islet_err *err)
+{
+  cleanup_fclose FILE *f = fopen (path, "re");
   cleanup_free char *line = NULL;
   size_t cap = 0;
 
   if (f == NULL)
-    return islet_fail (err, ISLET_E_SYSTEM, errno, "open `/proc/self/mountinfo`");
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", path);
   while (getline (&line, &cap, f) > 0)
     {
       struct islet_mount m;
