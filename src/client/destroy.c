@@ -54,15 +54,30 @@ local_destroy (void *self, const char *ref, bool force, struct islet_err *err)
       delay_us = delay_us < 20000 ? delay_us * 2 : 20000;
     }
   sessions_drop (ctx, info.id);
-  /* a sandbox made for one command is removed by its own supervisor,
-     which answers a stop once it has done so: nothing is left to remove */
-  {
-    cleanup_free char *dir = sandbox_dir (ctx, info.id);
-    cleanup_free char *cfg = islet_xasprintf ("%s/config.json", dir);
-    if (access (cfg, F_OK) < 0 && errno == ENOENT)
-      return 0;
-  }
-  return sandbox_remove_storage (ctx, info.id, info.name, info.uid_base, err);
+  /* a sandbox made for one command is withdrawn and removed by its own
+     supervisor, which answers the stop after: the remove waits for that
+     supervisor to let go of the directory, and takes away itself what a
+     removal that failed, or a supervisor that died midway, left */
+  for (;;)
+    {
+      switch (sandbox_remains (ctx, info.id, err))
+        {
+        case SANDBOX_WHOLE:
+          return sandbox_remove_storage (ctx, info.id, info.name, info.uid_base, err);
+        case SANDBOX_GONE: return 0;
+        case SANDBOX_BROKEN:
+          if (sandbox_remove_broken (ctx, info.id, err) < 0 && err->kind != ISLET_E_NOTFOUND)
+            return -1;
+          return 0;
+        case SANDBOX_WITHDRAWN: break;
+        default: return -1;
+        }
+      if (islet_now_ns () >= deadline)
+        return islet_fail (err, ISLET_E_CONFLICT, 0,
+                           "sandbox `%s` is still being removed by its supervisor", info.id);
+      usleep (delay_us);
+      delay_us = delay_us < 20000 ? delay_us * 2 : 20000;
+    }
 }
 
 int

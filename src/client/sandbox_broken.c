@@ -133,6 +133,32 @@ sandbox_load_any (const struct islet_ctx *ctx, const char *id, struct islet_sand
 }
 
 int
+sandbox_remains (const struct islet_ctx *ctx, const char *id, struct islet_err *err)
+{
+  cleanup_free char *cfg = islet_xasprintf ("%s/sandboxes/%s/config.json", ctx->state_dir, id);
+  cleanup_close int fd = -1;
+  struct stat st;
+
+  if (access (cfg, F_OK) == 0)
+    return SANDBOX_WHOLE;
+  if (errno != ENOENT)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "look for `%s`", cfg);
+  /* the withdraw takes the lock before it removes the config, and its
+     supervisor keeps it until the directory is gone */
+  fd = lock_leftover (ctx, id, LOCK_SH, err);
+  if (fd < 0 && err->kind == ISLET_E_NOTFOUND)
+    return SANDBOX_GONE;
+  if (fd < 0 && err->kind == ISLET_E_CONFLICT)
+    return SANDBOX_WITHDRAWN;
+  if (fd < 0)
+    return -1;
+  /* removed between the open and the lock */
+  if (fstat (fd, &st) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "stat sandbox `%s`", id);
+  return st.st_nlink == 0 ? SANDBOX_GONE : SANDBOX_BROKEN;
+}
+
+int
 sandbox_remove_broken (struct islet_ctx *ctx, const char *id, struct islet_err *err)
 {
   cleanup_close int fd = lock_leftover (ctx, id, LOCK_EX, err);

@@ -175,6 +175,21 @@ int sandbox_load_any (const struct islet_ctx *ctx, const char *id, struct islet_
                       struct islet_err *err);
 /* Remove whatever a broken sandbox holds. */
 int sandbox_remove_broken (struct islet_ctx *ctx, const char *id, struct islet_err *err);
+/* What is left of a sandbox's directory, as a remove sees it once the
+ * sandbox is stopped. */
+enum sandbox_remains
+{
+  SANDBOX_WHOLE,     /* its config: the remove's to do */
+  SANDBOX_GONE,      /* no directory any more */
+  SANDBOX_WITHDRAWN, /* no config, its lock held: withdrawn by its own
+                        supervisor (islet_sandbox_withdraw), which removes
+                        the rest */
+  SANDBOX_BROKEN,    /* no config and nobody holds it: a create or a
+                        removal cut short (a supervisor that died after its
+                        withdraw) */
+};
+/* One of enum sandbox_remains, or -1. */
+int sandbox_remains (const struct islet_ctx *ctx, const char *id, struct islet_err *err);
 /* For reset, once every sandbox is removed: remove broken ones left and the
  * name links and uid claims of sandboxes that are gone. */
 int sandbox_sweep_leftovers (struct islet_ctx *ctx, struct islet_err *err);
