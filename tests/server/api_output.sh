@@ -16,6 +16,8 @@ PID=$SRV_PID
 
 hwm_kib () { awk '/^VmHWM/ {print $2}' "/proc/$PID/status"; }
 scratch_files () { find "/proc/$PID/fd" -lname "$STATE/*(deleted)" 2>/dev/null | wc -l; }
+# no_scratch_files: true once isletd holds none (counted at each try of wait_until)
+no_scratch_files () { [[ $(scratch_files) == 0 ]]; }
 
 api POST /api/sandbox -d '{"name": "out", "limits": {"output_bytes": 268435456}}'
 expect_code "create" 200
@@ -98,13 +100,13 @@ want=$(( 120000000 * 6 + ${#frame} ))
 rm -f "$STATE.big"
 log "isletd peak $hwm0 KiB before, $hwm1 KiB after"
 (( hwm1 - hwm0 < 64 * 1024 )) || fail "isletd's peak grew by $(( (hwm1 - hwm0) / 1024 )) MiB for 120 MB of output"
-wait_until 5 test "$(scratch_files)" = 0 || fail "$(scratch_files) scratch files left after the answer"
+wait_until 5 no_scratch_files || fail "$(scratch_files) scratch files left after the answer"
 
 log "== output over the key's scratch space (200 MiB here) is refused"
 api POST "/toolbox/$ID/process/execute" -d '{"command": "head -c 230000000 /dev/zero", "timeout": 60}'
 expect_error "230 MB of output over 200 MiB of scratch" 507
 expect_body "the message says why" '.message | test("scratch space")'
-wait_until 5 test "$(scratch_files)" = 0 || fail "$(scratch_files) scratch files left after a refusal"
+wait_until 5 no_scratch_files || fail "$(scratch_files) scratch files left after a refusal"
 api POST "/toolbox/$ID/process/execute" -d '{"command": "echo still"}'
 expect_body "the budget came back" '.result == "still\n"'
 
@@ -115,7 +117,7 @@ api POST "/toolbox/$ID/files/bulk-download" \
   -d '{"paths": ["/workspace/big","/workspace/big","/workspace/big","/workspace/big","/workspace/big","/workspace/big","/workspace/big"]}'
 expect_error "7 x 32 MiB in one bulk download, over 200 MiB of scratch" 507
 expect_body "the message says why" '.message | test("scratch space")'
-wait_until 5 test "$(scratch_files)" = 0 || fail "$(scratch_files) scratch files left after a refused download"
+wait_until 5 no_scratch_files || fail "$(scratch_files) scratch files left after a refused download"
 size=$(curl -s -o "$STATE.dl" -w '%{size_download}' --max-time 120 -X POST \
   -H "Authorization: Bearer $SRV_KEY" -H 'Content-Type: application/json' \
   -d '{"paths": ["/workspace/big", "/workspace/big"]}' "$SRV_URL/toolbox/$ID/files/bulk-download") \
@@ -125,7 +127,7 @@ rm -f "$STATE.dl"
 size=$(curl -s -o /dev/null -w '%{size_download}' --max-time 120 -H "Authorization: Bearer $SRV_KEY" \
   "$SRV_URL/toolbox/$ID/files/download?path=/workspace/big") || fail "download of 32 MiB"
 [[ $size == 33554432 ]] || fail "download of 32 MiB: $size bytes"
-wait_until 5 test "$(scratch_files)" = 0 || fail "$(scratch_files) scratch files left after downloads"
+wait_until 5 no_scratch_files || fail "$(scratch_files) scratch files left after downloads"
 # a file sent before its path waits on isletd's disk: 210 MiB of it is refused
 # upload_first MIB: bulk-upload of a MIB MiB file sent before its path; the
 # status in CODE
@@ -140,6 +142,6 @@ upload_first 210
 [[ $CODE == 507 ]] || fail "a 210 MiB file before its path: status $CODE, want 507: $(head -c 300 "$STATE.upans")"
 upload_first 20
 [[ $CODE == 200 ]] || fail "a 20 MiB file before its path: status $CODE: $(head -c 300 "$STATE.upans")"
-wait_until 5 test "$(scratch_files)" = 0 || fail "$(scratch_files) scratch files left after uploads"
+wait_until 5 no_scratch_files || fail "$(scratch_files) scratch files left after uploads"
 
 pass

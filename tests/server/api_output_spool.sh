@@ -18,6 +18,8 @@ command -v python3 >/dev/null || skip "python3 is needed to read the answers"
 
 hwm_kib () { awk '/^VmHWM/ {print $2}' "/proc/$PID/status"; }
 scratch_files () { find "/proc/$PID/fd" -lname "$STATE/*(deleted)" 2>/dev/null | wc -l; }
+# no_scratch_files: true once isletd holds none (counted at each try of wait_until)
+no_scratch_files () { [[ $(scratch_files) == 0 ]]; }
 
 api POST /api/sandbox -d '{"name": "big", "limits": {"output_bytes": 268435456}}'
 expect_code "create" 200
@@ -52,7 +54,7 @@ check () {
   h=$(hwm_kib)
   log "$1: isletd peak $hwm0 KiB at the start, $h KiB now"
   (( h - hwm0 < 64 * 1024 )) || fail "$1: isletd's peak grew by $(( (h - hwm0) / 1024 )) MiB"
-  wait_until 5 test "$(scratch_files)" = 0 || fail "$1: $(scratch_files) scratch files left"
+  wait_until 5 no_scratch_files || fail "$1: $(scratch_files) scratch files left"
 }
 # digest PY-EXPR: sha256 of a value of the answer (a, the parsed JSON)
 digest () {

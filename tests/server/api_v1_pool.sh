@@ -24,6 +24,7 @@ gauge () {
   curl -s --max-time 10 -H "Authorization: Bearer $SRV_KEY" "$SRV_URL/metrics" |
     awk -v n="isletd_v1_$1" '$1 == n { print $2 }'
 }
+no_destroys_pending () { [[ "$(gauge destroys_pending)" == 0 ]]; }
 pool_full () { [[ "$(gauge pool_ready)" == 2 && "$(gauge destroys_pending)" == 0 ]]; }
 # the sandboxes of the state directory that are no pool's: islet ls, less
 # isletd's own (isletd-own-*), which are the pool's here
@@ -146,7 +147,7 @@ done
 api -k "$one" POST /v1/sandbox "${J[@]}" -d '{"language": "python"}'
 expect_code "the key's one kept sandbox" 200
 kept=$(j .sandbox_id)
-wait_until 20 test "$(gauge destroys_pending)" = 0 || fail "destroys still pending"
+wait_until 20 no_destroys_pending || fail "destroys still pending"
 api -k "$one" POST /v1/execute "${J[@]}" -d '{"code": "print(1)"}'
 expect_error "a run while the key's one sandbox is kept" 429
 api -k "$one" DELETE "/v1/sandbox/$kept"
@@ -182,7 +183,8 @@ wait "$SRV_PID" 2>/dev/null || true
 SRV_PID=
 SRV_ARGS=()
 srv_start
-wait_until 20 test -z "$(islet ls --json </dev/null | jq -r '.sandboxes[].id')" \
+none_listed () { [[ -z "$(islet ls --json </dev/null | jq -r '.sandboxes[].id')" ]]; }
+wait_until 20 none_listed \
   || fail "sandboxes left after a kill and a start without a pool: $(islet ls)"
 [[ -z "$(listed)" ]] || fail "sandboxes left: $(listed)"
 pass
