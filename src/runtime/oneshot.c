@@ -304,8 +304,8 @@ oneshot_forked (struct sandbox *sb, pid_t answerer)
 
   os->answerer = answerer;
   /* the answerer's now; the CLI's socket too when the init runs the
-     command: its end (the answerer's exit) tells the CLI that nothing of
-     the sandbox runs */
+     command: its end (closed by the answerer once it has answered, or at
+     its exit) tells the CLI that nothing of the sandbox runs */
   if (os->direct)
     close_fd (&os->conn);
   close_fd (&os->out[0][0]);
@@ -442,6 +442,8 @@ oneshot_answer (struct sandbox *sb)
       cleanup_json json_t *r = result_json (&st, out, &cs, islet_now_ns () - os->t0, &fail);
       (void) !islet_frame_send_json (os->conn, r, &e);
     }
+  /* the CLI waits for the socket's end, not for this process's exit */
+  close (os->conn);
   _exit (0);
 }
 
