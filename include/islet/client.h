@@ -79,6 +79,7 @@ struct islet_run
 {
   char id[ISLET_ID_LEN + 1];
   bool oneshot;
+  bool answered;   /* the one-shot supervisor sent the command's result */
   bool refill_due; /* taken from the warm pool: its refill not started yet */
   int conn;        /* the one-shot supervisor's socket */
   int pid;         /* that supervisor, the caller's child */

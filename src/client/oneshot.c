@@ -90,7 +90,10 @@ islet_run_wait (struct islet_run *run, const struct islet_exec_req *req,
                 struct islet_exec_result *out, struct islet_err *err)
 {
   if (exec_answer (run->conn, req, out, err) == 0)
-    return 0;
+    {
+      run->answered = true;
+      return 0;
+    }
   /* its supervisor stopped the sandbox under the command (`islet stop`,
      `islet rm -f`) or died: the connection's end alone says little */
   if (err->kind == ISLET_E_SYSTEM && strcmp (err->msg, "the sandbox closed the connection") == 0)
@@ -173,8 +176,10 @@ islet_run_end (struct islet_ctx *ctx, struct islet_run *run, bool removed, struc
   if (!run->oneshot)
     return removed ? 0 : remove_pooled (ctx, run->id, err);
   /* its supervisor removes it, also after a stop or a kill of this
-     process; only one that hung is left to this process */
-  if (!await_stop (run) && !removed)
+     process; left to this process are one that hung and one whose start
+     the supervisor refused (stopped, not removed; after a stop, the
+     supervisor has removed it already and there is nothing to find) */
+  if ((!await_stop (run) || !run->answered) && !removed)
     {
       while (waitpid (run->pid, NULL, 0) < 0 && errno == EINTR)
         ;

@@ -216,4 +216,22 @@ run_in_background /dev/null
 kill -9 "$cli"
 end_of_run "kill -9 of the CLI" 137
 
+# islet-run is static: the failure is injected into its dynamically linked
+# twin, put beside a copy of the CLI (fault_rollback.sh does the same)
+if [[ -f "${ISLET_FAULT_LIB:-}" && -x "$(dirname "$ISLET_BIN")/islet-run-dynamic" ]]; then
+  log "a start that the supervisor refuses: the run fails, and nothing of it is left"
+  bin=$(dirname "$ISLET_BIN")
+  mkdir "$STATE.bin" || fail "mkdir $STATE.bin"
+  cp "$ISLET_BIN" "$bin/islet-image" "$bin/islet-net" "$STATE.bin/" || fail "copy the programs"
+  cp "$bin/islet-run-dynamic" "$STATE.bin/islet-run" || fail "copy islet-run-dynamic"
+  # the supervisor's first mkdir: the sandbox's cgroup
+  capture env LD_PRELOAD="$ISLET_FAULT_LIB" ISLET_FAULT="mkdir:1:EIO:islet-run" \
+    ISLET_FAULT_LOG="$STATE.fault" "$STATE.bin/islet" --state-dir "$STATE" run -- true
+  [[ -s "$STATE.fault" ]] || fail "the fault did not fire in islet-run (status $RC): $ERR"
+  expect_eq "refused start: status" "$RC" 125
+  [[ "$ERR" == *"Input/output error"* ]] || fail "refused start: the error does not say why: $ERR"
+  expect_eq "refused start: listed after" "$(islet ls </dev/null | tail -n +2)" ""
+  wait_empty 5 nothing_left || fail "after a refused start: $(nothing_left)"
+fi
+
 pass
