@@ -1,8 +1,9 @@
 /* A sandbox made for one command and removed after it (`islet run`).
  *
  * Cold, the sandbox is a one-shot one (src/runtime/oneshot.c): islet-run
- * --oneshot is started as this process's child with a socket on which the
- * exec request goes at once, before the sandbox runs; the sandbox's init
+ * --oneshot is started as this process's child, with a socket, as soon as
+ * the sandbox's directory is there; the exec request goes on the socket
+ * once the storage is made, before the sandbox runs; the sandbox's init
  * runs the command, and the answer comes on the same socket as an exec's
  * on ctl.sock: no "ok" to wait for, no connection to make, no exec
  * handler, no stop to ask.  By the time the answer comes, every process of
@@ -35,27 +36,53 @@ struct launch
   struct islet_run *run;
 };
 
-/* The create's start: the supervisor, and the request sent to it.  The
- * config is not synced: a one-shot sandbox does not outlive its CLI, let
- * alone a crash of the host (what a crash cuts short is a broken sandbox,
- * which `islet rm` and `system reset` remove). */
+/* The supervisor, started as soon as the sandbox's directory is there: it
+ * execs and loads while the storage and the config are made, then waits
+ * for the request, which it reads before the config. */
 static int
-launch_oneshot (struct islet_ctx *ctx, const char *id, int cfg_fd, void *arg, struct islet_err *err)
+launch_begin (struct islet_ctx *ctx, const char *id, void *arg, struct islet_err *err)
+{
+  struct launch *l = arg;
+
+  l->run->pid = runtime_spawn (ctx, SOCK_STREAM, "--oneshot", ctx->state_dir, id, &l->run->conn,
+                               err);
+  return l->run->pid < 0 ? -1 : 0;
+}
+
+/* The storage and the config made: the request, the supervisor's word to
+ * start.  The config is not synced: a one-shot sandbox does not outlive
+ * its CLI, let alone a crash of the host (what a crash cuts short is a
+ * broken sandbox, which `islet rm` and `system reset` remove). */
+static int
+launch_go (struct islet_ctx *ctx, const char *id, void *arg, struct islet_err *err)
 {
   struct launch *l = arg;
   cleanup_json json_t *msg = exec_msg (l->req, l->req->stdin_data != NULL, err);
   struct islet_err ignored;
 
-  (void) cfg_fd;
+  (void) ctx;
+  (void) id;
   if (msg == NULL)
-    return -1;
-  l->run->pid = runtime_spawn (ctx, SOCK_STREAM, "--oneshot", ctx->state_dir, id, &l->run->conn,
-                               err);
-  if (l->run->pid < 0)
     return -1;
   /* a supervisor that failed says why on the socket: read by the wait */
   (void) !islet_frame_send_json (l->run->conn, msg, &ignored);
   return 0;
+}
+
+/* A step of the create failed: the socket's end without a request makes
+ * the supervisor refuse the start; it is reaped before the storage goes. */
+static void
+launch_abandon (void *arg)
+{
+  struct launch *l = arg;
+
+  if (l->run->conn >= 0)
+    close (l->run->conn);
+  l->run->conn = -1;
+  if (l->run->pid > 0)
+    while (waitpid (l->run->pid, NULL, 0) < 0 && errno == EINTR)
+      ;
+  l->run->pid = -1;
 }
 
 int
@@ -63,7 +90,7 @@ islet_run_start (struct islet_ctx *ctx, const struct islet_create_opts *opts,
                  const struct islet_exec_req *req, struct islet_run *run, struct islet_err *err)
 {
   struct launch l = { .req = req, .run = run };
-  struct sandbox_launch launch = { launch_oneshot, &l };
+  struct sandbox_launch launch = { launch_begin, launch_go, launch_abandon, &l };
   int taken;
 
   *run = (struct islet_run){ .conn = -1, .pid = -1, .fill_pid = -1 };
@@ -75,12 +102,7 @@ islet_run_start (struct islet_ctx *ctx, const struct islet_create_opts *opts,
   if (taken != 0)
     return taken > 0 ? 0 : -1;
   if (sandbox_create_with (ctx, opts, &launch, run->id, err) < 0)
-    {
-      if (run->pid > 0)
-        while (waitpid (run->pid, NULL, 0) < 0 && errno == EINTR)
-          ;
-      return -1;
-    }
+    return -1;
   run->oneshot = true;
   return 0;
 }

@@ -760,17 +760,22 @@ create (struct islet_ctx *ctx, const struct islet_create_opts *opts, bool for_po
       return -1;
     }
   /* islet-run starts while the volume and the config are made, and waits
-     for the word that the config is whole (supervisor_go); a launch of the
-     caller's starts what it starts once they are */
-  if (launch || supervisor_begin (ctx, info.id, &sup, err) == 0)
+     for the word that the config is whole (supervisor_go; a launch of the
+     caller's likewise) */
+  if ((launch ? launch->begin (ctx, info.id, launch->arg, err)
+              : supervisor_begin (ctx, info.id, &sup, err))
+      == 0)
     cfg_fd = prepare (ctx, opts, copied ? &src : NULL, &info, err);
   if (cfg_fd < 0
-      || (launch ? launch->fn (ctx, info.id, cfg_fd, launch->arg, err)
+      || (launch ? launch->go (ctx, info.id, launch->arg, err)
                  : supervisor_go (ctx, info.id, &sup, cfg_fd, err))
              < 0)
     {
       struct islet_err ignored; /* the first error is the one to report */
-      supervisor_abandon (ctx, info.id, &sup);
+      if (launch)
+        launch->abandon (launch->arg);
+      else
+        supervisor_abandon (ctx, info.id, &sup);
       (void) sandbox_remove_storage (ctx, info.id, info.name, info.uid_base, &ignored);
       if (filling)
         (void) unlink (filling);

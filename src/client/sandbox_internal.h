@@ -207,12 +207,18 @@ int exec_answer (int conn, const struct islet_exec_req *req, struct islet_exec_r
 pid_t runtime_spawn (const struct islet_ctx *ctx, int type, const char *a1, const char *a2,
                      const char *a3, int *sock, struct islet_err *err);
 
-/* How a create starts the sandbox it has made (sandbox_create_with):
- * fn(ctx, id, cfg_fd, arg), cfg_fd its config.json, not yet synced; by
- * default its supervisor, waited for until the sandbox runs. */
+/* How a create starts the sandbox it makes (sandbox_create_with), by
+ * default its supervisor, waited for until the sandbox runs.  begin(ctx,
+ * id, arg) once the sandbox's directory is there, before the storage and
+ * config.json are made (what it starts loads meanwhile); go(ctx, id, arg)
+ * once they are (config.json not synced); abandon(arg) when a step
+ * failed, before what was made is removed: it stops and reaps what begin
+ * started. */
 struct sandbox_launch
 {
-  int (*fn) (struct islet_ctx *ctx, const char *id, int cfg_fd, void *arg, struct islet_err *err);
+  int (*begin) (struct islet_ctx *ctx, const char *id, void *arg, struct islet_err *err);
+  int (*go) (struct islet_ctx *ctx, const char *id, void *arg, struct islet_err *err);
+  void (*abandon) (void *arg);
   void *arg;
 };
 int sandbox_create_with (struct islet_ctx *ctx, const struct islet_create_opts *opts,

@@ -536,8 +536,8 @@ supervise_sandbox (const char *state_dir, const char *id, int ready_fd, int conf
   sock = islet_xasprintf ("%s/ctl.sock", sb.dir);
   if (sfd < 0 || (lock_fd = take_run_lock (&sb, &e)) < 0
       || creator_here (os ? oneshot_conn (os) : ready_fd, &e) < 0
-      || config_whole (config_fd, &e) < 0 || load_config (&sb, &e) < 0
-      || (os && oneshot_prepare (&sb, &e) < 0) || start (&sb, &e) < 0)
+      || config_whole (config_fd, &e) < 0 || (os && oneshot_receive (os, &e) < 0)
+      || load_config (&sb, &e) < 0 || (os && oneshot_prepare (&sb, &e) < 0) || start (&sb, &e) < 0)
     {
       if (sfd < 0)
         islet_fail (&e, ISLET_E_SYSTEM, errno, "signalfd");

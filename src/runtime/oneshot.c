@@ -16,7 +16,8 @@
  * CLI hears the status; the supervisor removes the rest after, while the
  * CLI exits (or after a stop, or after the CLI was killed).
  *
- *   supervisor  reads the request before the init starts (oneshot_prepare)
+ *   supervisor  reads the request before the config (oneshot_receive) and
+ *               checks it before the init starts (oneshot_prepare),
  *               and makes the command's pipes; once the sandbox runs, forks
  *               the answerer (main.c) and closes its copies (oneshot_begin)
  *   init        forks the command (oneshot_command); when it ends, kills and
@@ -116,10 +117,12 @@ stdin_memfd (const struct exec_spec *spec, struct islet_err *err)
   return islet_take_fd (&fd);
 }
 
+/* The request: the CLI sends it once the sandbox's storage and config are
+ * made (it started this process before, to load meanwhile), so it is read
+ * before the config; the socket's end without it is the CLI's failure. */
 int
-oneshot_prepare (struct sandbox *sb, struct islet_err *err)
+oneshot_receive (struct oneshot *os, struct islet_err *err)
 {
-  struct oneshot *os = sb->os;
   const char *op;
 
   if (islet_frame_recv_json (os->conn, &os->req, err) < 0)
@@ -127,6 +130,14 @@ oneshot_prepare (struct sandbox *sb, struct islet_err *err)
   op = json_string_value (json_object_get (os->req, "op"));
   if (op == NULL || strcmp (op, "exec") != 0)
     return islet_fail (err, ISLET_E_INVALID, 0, "a one-shot sandbox takes one exec request");
+  return 0;
+}
+
+int
+oneshot_prepare (struct sandbox *sb, struct islet_err *err)
+{
+  struct oneshot *os = sb->os;
+
   /* the image's environment, working directory and User, before the init
      forks: the init has the whole command in its memory */
   if (islet_image_read_config (sb->state_dir, &sb->image, err) < 0

@@ -187,7 +187,10 @@ struct oneshot *oneshot_new (int conn);
 int oneshot_conn (const struct oneshot *os);
 /* the init runs the command (else an exec handler does); false for a sandbox not one-shot */
 bool oneshot_direct (const struct sandbox *sb);
-/* after the config is loaded: the request read and checked */
+/* before the config is loaded: the request read (the CLI's word that the
+   config is whole) */
+int oneshot_receive (struct oneshot *os, struct islet_err *err) ISLET_MUST_CHECK;
+/* after the config is loaded: the request checked */
 int oneshot_prepare (struct sandbox *sb, struct islet_err *err) ISLET_MUST_CHECK;
 /* in the init, confined: the command's process (its pid) */
 pid_t oneshot_command (struct sandbox *sb, struct islet_err *err);
