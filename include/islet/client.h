@@ -63,18 +63,18 @@ int islet_exec (struct islet_ctx *ctx, const char *id, const struct islet_exec_r
                 struct islet_exec_result *out, struct islet_err *err) ISLET_MUST_CHECK;
 
 /* A sandbox made for one command and removed after it (`islet run`;
- * src/client/oneshot.c).  islet_run_start makes it: from the warm pool or
- * through a remote backend, an ordinary sandbox (oneshot false: run the
- * command with islet_exec and remove it); otherwise a one-shot sandbox
- * whose init runs req's command itself, asked with the start (oneshot
- * true).  Then islet_run_wait takes its output and result as islet_exec
- * would, and islet_run_end returns once no process of the sandbox runs and
- * it is withdrawn (no longer listed, its name free to take); its removal
- * goes on in its supervisor, without the caller (unless removed: an
- * islet_sandbox_destroy did it already, as on Ctrl-C).  A sandbox taken
- * from the warm pool asks for a refill, which islet_run_refill starts:
- * call it once the command's result is in (so that the refill's work is
- * not beside the command's); islet_run_end starts it if it was not. */
+ * src/client/oneshot.c).  islet_run_start makes it: through a remote
+ * backend, an ordinary sandbox (oneshot false: run the command with
+ * islet_exec and remove it); otherwise a one-shot sandbox whose init runs
+ * req's command itself, asked with the start, or a sandbox taken from the
+ * warm pool whose init is asked to run it the same way (oneshot true; one
+ * that refuses is left to islet_exec, as oneshot false).  Then islet_run_wait takes its output and
+ * result as islet_exec would, and islet_run_end returns once no process of the sandbox runs and it
+ * is withdrawn (no longer listed, its name free to take); its removal goes on in its supervisor,
+ * without the caller (unless removed: an islet_sandbox_destroy did it already, as on Ctrl-C).  A
+ * sandbox taken from the warm pool asks for a refill, which islet_run_refill starts: call it once
+ * the command's result is in (so that the refill's work is not beside the command's); islet_run_end
+ * starts it if it was not. */
 struct islet_run
 {
   char id[ISLET_ID_LEN + 1];
@@ -84,6 +84,8 @@ struct islet_run
   int conn;        /* the one-shot supervisor's socket */
   int pid;         /* that supervisor, the caller's child */
   int fill_pid;    /* the child that detached the refill, reaped by islet_run_end */
+  bool pooled;     /* oneshot, from the warm pool: conn is its supervisor's ctl.sock */
+  struct islet_ctx *ctx;
 };
 int islet_run_start (struct islet_ctx *ctx, const struct islet_create_opts *opts,
                      const struct islet_exec_req *req, struct islet_run *run,

@@ -207,6 +207,10 @@ int islet_sandbox_withdraw (const char *state_dir, const char *id, const char *n
 int islet_sandbox_remove_withdrawn (struct islet_ctx *ctx, const char *id, uint32_t uid_base,
                                     struct islet_err *err) ISLET_MUST_CHECK;
 
+/* The same times set through the root of the sandbox's init (host pid
+ * init): by a take, and by the supervisor of a sandbox that a `run` takes. */
+int islet_sandbox_touch_root (pid_t init, struct islet_err *err) ISLET_MUST_CHECK;
+
 /* A sandbox made ahead and handed out now (isletd's /v1 pool): the times of
  * its /, /workspace, /tmp, /var/tmp, /root and /home set to now, as a
  * take from the warm pool sets them, so that they are not the fill's. */

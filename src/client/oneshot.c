@@ -85,20 +85,57 @@ launch_abandon (void *arg)
   l->run->pid = -1;
 }
 
+/* The command of a sandbox just taken from the warm pool, as one request
+ * to its supervisor (src/runtime/pooled.c): its init runs it and the
+ * sandbox ends with it, as a one-shot sandbox does.  A request that cannot
+ * be sent leaves the sandbox to an exec and a removal. */
+static void
+run_pooled (struct islet_run *run, const struct islet_exec_req *req, int conn)
+{
+  struct islet_err ignored;
+  cleanup_json json_t *msg = exec_msg (req, req->stdin_data != NULL, &ignored);
+
+  if (msg == NULL)
+    {
+      close (conn);
+      return;
+    }
+  json_object_set_new (msg, "op", json_string ("run"));
+  if (islet_frame_send_json (conn, msg, &ignored) < 0)
+    {
+      close (conn);
+      return;
+    }
+  run->conn = conn;
+  run->oneshot = run->pooled = true;
+}
+
+/* A `run` refused before anything ran: by a supervisor that does not know
+ * it (an older islet-run's pool), or because the sandbox was not fresh
+ * from the pool.  The command then runs as an exec. */
+static bool
+run_refused (const struct islet_err *err)
+{
+  return (err->kind == ISLET_E_INVALID && strcmp (err->msg, "unknown operation `run`") == 0)
+         || (err->kind == ISLET_E_CONFLICT && strstr (err->msg, "takes no `run`") != NULL);
+}
+
 int
 islet_run_start (struct islet_ctx *ctx, const struct islet_create_opts *opts,
                  const struct islet_exec_req *req, struct islet_run *run, struct islet_err *err)
 {
   struct launch l = { .req = req, .run = run };
   struct sandbox_launch launch = { launch_begin, launch_go, launch_abandon, &l };
-  int taken;
+  int taken, conn = -1;
 
-  *run = (struct islet_run){ .conn = -1, .pid = -1, .fill_pid = -1 };
+  *run = (struct islet_run){ .conn = -1, .pid = -1, .fill_pid = -1, .ctx = ctx };
   if (!CTX_LOCAL (ctx))
     return islet_sandbox_create (ctx, opts, run->id, err);
   taken = opts->id == NULL && warm_fits (opts)
-              ? warm_take (ctx, opts, run->id, &run->refill_due, err)
+              ? warm_take_run (ctx, opts, run->id, &run->refill_due, &conn, err)
               : 0;
+  if (taken > 0)
+    run_pooled (run, req, conn);
   if (taken != 0)
     return taken > 0 ? 0 : -1;
   if (sandbox_create_with (ctx, opts, &launch, run->id, err) < 0)
@@ -115,6 +152,13 @@ islet_run_wait (struct islet_run *run, const struct islet_exec_req *req,
     {
       run->answered = true;
       return 0;
+    }
+  if (run->pooled && run_refused (err))
+    {
+      close (run->conn);
+      run->conn = -1;
+      run->oneshot = run->pooled = false;
+      return islet_exec (run->ctx, run->id, req, out, err);
     }
   /* its supervisor stopped the sandbox under the command (`islet stop`,
      `islet rm -f`) or died: the connection's end alone says little */
@@ -145,7 +189,8 @@ await_stop (struct islet_run *run)
 
       if (now >= deadline)
         {
-          kill (run->pid, SIGKILL);
+          if (run->pid > 0)
+            kill (run->pid, SIGKILL);
           stopped = false;
           break;
         }
@@ -203,13 +248,13 @@ islet_run_end (struct islet_ctx *ctx, struct islet_run *run, bool removed, struc
      supervisor has removed it already and there is nothing to find) */
   if ((!await_stop (run) || !run->answered) && !removed)
     {
-      while (waitpid (run->pid, NULL, 0) < 0 && errno == EINTR)
+      while (run->pid > 0 && waitpid (run->pid, NULL, 0) < 0 && errno == EINTR)
         ;
       rc = islet_sandbox_destroy (ctx, run->id, true, err);
       if (rc < 0 && err->kind == ISLET_E_NOTFOUND)
         rc = 0;
     }
-  else
+  else if (run->pid > 0)
     (void) waitpid (run->pid, NULL, WNOHANG);
   run->pid = -1;
   return rc;

@@ -262,6 +262,11 @@ int snapshot_source (struct islet_ctx *ctx, const struct islet_create_opts *opts
 bool warm_fits (const struct islet_create_opts *opts);
 int warm_take (struct islet_ctx *ctx, const struct islet_create_opts *opts,
                char id[ISLET_ID_LEN + 1], bool *refill_due, struct islet_err *err);
+/* warm_take for `islet run`: *conn is a connection to the taken sandbox's
+ * supervisor, for its `run` (src/runtime/pooled.c), which sets the times
+ * that a take sets (so no `ping` first). */
+int warm_take_run (struct islet_ctx *ctx, const struct islet_create_opts *opts,
+                   char id[ISLET_ID_LEN + 1], bool *refill_due, int *conn, struct islet_err *err);
 pid_t warm_refill_start (struct islet_ctx *ctx);
 void fill_reap (pid_t pid);
 bool warm_is_pooled (const struct islet_ctx *ctx, const char *id);

@@ -36,6 +36,7 @@
 #include <linux/openat2.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -273,16 +274,23 @@ touch_root (int conn, struct islet_err *err)
 {
   cleanup_json json_t *ping = json_pack ("{s:s}", "op", "ping");
   cleanup_json json_t *resp = NULL;
-  cleanup_close int root = -1;
-  char path[64];
   json_int_t pid;
 
   if (islet_frame_send_json (conn, ping, err) < 0 || islet_frame_recv_json (conn, &resp, err) < 0)
     return -1;
   pid = json_integer_value (json_object_get (resp, "init"));
-  if (pid <= 0)
+  if (pid <= 0 || pid > INT_MAX)
     return islet_fail (err, ISLET_E_SYSTEM, 0, "the pooled sandbox has no init");
-  snprintf (path, sizeof path, "/proc/%lld/root", (long long) pid);
+  return islet_sandbox_touch_root ((pid_t) pid, err);
+}
+
+int
+islet_sandbox_touch_root (pid_t init, struct islet_err *err)
+{
+  cleanup_close int root = -1;
+  char path[64];
+
+  snprintf (path, sizeof path, "/proc/%d/root", (int) init);
   root = open (path, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "open `%s`", path);
@@ -328,10 +336,11 @@ refill (struct islet_ctx *ctx, int taken)
 
 /* Take the pooled sandbox id (its ready file renamed into taking/ already):
  * 1 taken and claimed, 0 of no use (destroyed), -1 the claim refused (it
- * goes back to ready/, untouched). */
+ * goes back to ready/, untouched).  With conn, for a `run`: no probe, and
+ * the times are the supervisor's to set; *conn is a connection to it. */
 static int
 take_one (struct islet_ctx *ctx, const struct islet_create_opts *opts, const char *want,
-          enum islet_net_mode mode, const char *id, struct islet_err *err)
+          enum islet_net_mode mode, const char *id, int *conn, struct islet_err *err)
 {
   cleanup_free char *ready = islet_xasprintf ("%s/warm/ready/%s", ctx->state_dir, id);
   cleanup_free char *taking = islet_xasprintf ("%s/warm/taking/%s", ctx->state_dir, id);
@@ -339,7 +348,7 @@ take_one (struct islet_ctx *ctx, const struct islet_create_opts *opts, const cha
   struct islet_err e;
 
   probe = pooled_fits (ctx, id, want, mode) ? sandbox_connect (ctx, id, &e) : -1;
-  if (probe < 0 || touch_root (probe, &e) < 0 || set_created (ctx, id, &e) < 0)
+  if (probe < 0 || (conn == NULL && touch_root (probe, &e) < 0) || set_created (ctx, id, &e) < 0)
     {
       /* its supervisor died while it waited, or it is of an image or a
          network that is no longer the pool's: it is of no use */
@@ -357,12 +366,14 @@ take_one (struct islet_ctx *ctx, const struct islet_create_opts *opts, const cha
       return -1;
     }
   (void) unlink (taking);
+  if (conn)
+    *conn = islet_take_fd (&probe);
   return 1;
 }
 
-int
-warm_take (struct islet_ctx *ctx, const struct islet_create_opts *opts, char id[ISLET_ID_LEN + 1],
-           bool *refill_due, struct islet_err *err)
+static int
+take (struct islet_ctx *ctx, const struct islet_create_opts *opts, char id[ISLET_ID_LEN + 1],
+      bool *refill_due, int *conn, struct islet_err *err)
 {
   cleanup_free char *dir = NULL;
   cleanup_free char *to = NULL;
@@ -389,7 +400,7 @@ warm_take (struct islet_ctx *ctx, const struct islet_create_opts *opts, char id[
       if (rename (from, path) < 0
           && (errno != ENOENT || mkdir (to, 0700) < 0 || rename (from, path) < 0))
         continue; /* another create took it */
-      taken = take_one (ctx, opts, want, mode, ids[i], err);
+      taken = take_one (ctx, opts, want, mode, ids[i], conn, err);
       if (taken == 1)
         memcpy (id, ids[i], ISLET_ID_LEN + 1);
     }
@@ -400,6 +411,20 @@ warm_take (struct islet_ctx *ctx, const struct islet_create_opts *opts, char id[
   else
     refill (ctx, taken);
   return taken;
+}
+
+int
+warm_take (struct islet_ctx *ctx, const struct islet_create_opts *opts, char id[ISLET_ID_LEN + 1],
+           bool *refill_due, struct islet_err *err)
+{
+  return take (ctx, opts, id, refill_due, NULL, err);
+}
+
+int
+warm_take_run (struct islet_ctx *ctx, const struct islet_create_opts *opts,
+               char id[ISLET_ID_LEN + 1], bool *refill_due, int *conn, struct islet_err *err)
+{
+  return take (ctx, opts, id, refill_due, conn, err);
 }
 
 pid_t

@@ -349,6 +349,20 @@ op_remove (struct conn_req *c)
   return true;
 }
 
+/* `islet run` from the warm pool: the command of a sandbox just taken,
+ * run by its init, and the sandbox removed after it as a one-shot
+ * sandbox is (pooled.c).  A fork that fails stops the sandbox at once. */
+static bool
+op_run (struct conn_req *c)
+{
+  struct islet_err e;
+
+  if (pooled_refuse (c->sb, &e) < 0 || oneshot_adopt (c->sb, c->conn, c->req, &e) < 0)
+    return refuse (c->conn, &e);
+  no_timeout (c->conn);
+  return !oneshot_fork (c->sb, c->lfd, c->sfd);
+}
+
 /* The supervisor's own requests; each returns true only to stop it. */
 static const struct
 {
@@ -358,6 +372,7 @@ static const struct
   { "stop", op_stop },       { "remove", op_remove }, { "ping", op_ping },
   { "pause", op_pause },     { "resume", op_resume }, { "net-socket", op_net_socket },
   { "network", op_network }, { "exec", op_exec },     { "chown", op_chown },
+  { "run", op_run },
 };
 
 bool
@@ -378,6 +393,10 @@ serve_request (struct sandbox *sb, int conn, int lfd, int sfd, bool exec_only)
                   op ? "exec.sock takes exec requests only" : "request without `op`");
       return refuse (conn, &e);
     }
+  /* any request but the take's probe and a `run` uses the sandbox: a
+     pooled one's init no longer waits for a command (pooled.c) */
+  if (strcmp (op, "ping") != 0 && strcmp (op, "run") != 0)
+    pooled_release (sb);
   struct conn_req c = { .sb = sb, .conn = conn, .lfd = lfd, .sfd = sfd, .req = req };
   for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
     if (strcmp (op, ops[i].op) == 0)

@@ -181,6 +181,10 @@ static void __attribute__ ((noreturn)) init_main (struct sandbox *sb, int sync)
     _exit (1); /* the supervisor is gone */
   if (command > 0)
     oneshot_init_wait (sync, command);
+  /* a pooled sandbox's init waits for the command of its take's `run`
+     (pooled.c), until the supervisor lets it go */
+  if (sb->pooled)
+    pooled_init_wait (sb, sync);
   close (sync);
   reap_forever ();
 }
@@ -275,6 +279,8 @@ sandbox_start_init (struct sandbox *sb, struct islet_idmap_ahead *idmap, struct 
         {
           if (sb->os)
             oneshot_keep_sync (sb, sv[0]);
+          else if (sb->pooled)
+            sb->pool_sync = sv[0];
           else
             close (sv[0]);
           return 0;

@@ -217,6 +217,7 @@ start (struct sandbox *sb, struct islet_err *err)
   struct islet_err ignored;
 
   sb->filter = islet_seccomp_filter ();
+  sb->pooled = sb->os == NULL && pooled_detect (sb);
   /* first: islet-net, started with the slot's take, loads while the groups
      are made */
   if (net_slot_take (sb, err) < 0)
@@ -428,9 +429,7 @@ creator_here (int ready_fd, struct islet_err *err)
   return 0;
 }
 
-/* The process that answers a one-shot sandbox's request, reaped as a
- * handler (oneshot.c); false if it could not be forked (told to the CLI). */
-static bool
+bool
 oneshot_fork (struct sandbox *sb, int lfd, int sfd)
 {
   struct islet_err e;
@@ -444,6 +443,8 @@ oneshot_fork (struct sandbox *sb, int lfd, int sfd)
   if (pid == 0)
     {
       handler_detach (lfd, sfd);
+      if (sb->pooled)
+        pooled_answer (sb);
       oneshot_answer (sb);
     }
   if (pid < 0)
@@ -490,7 +491,8 @@ supervise_sandbox (const char *state_dir, const char *id, int ready_fd, int conf
                         .lfd = -1,
                         .xfd = -1,
                         .os = os,
-                        .dir_fd = -1 };
+                        .dir_fd = -1,
+                        .pool_sync = -1 };
   struct islet_err e = { 0 };
   cleanup_free char *sock = NULL;
   cleanup_free char *logpath = NULL;
@@ -568,10 +570,10 @@ supervise_sandbox (const char *state_dir, const char *id, int ready_fd, int conf
   /* A sandbox made for one command, or one whose stop's asker wants it
      removed, is removed by this process: withdrawn before anyone hears
      that it ended, the rest after. */
-  removing = os || remove_asked;
+  removing = sb.os || remove_asked;
   if (removing)
     sandbox_withdraw (&sb);
-  if (os)
+  if (sb.os)
     oneshot_stopped (&sb);
   if (remove_asked)
     answer_stopped (&conn);
@@ -583,7 +585,7 @@ supervise_sandbox (const char *state_dir, const char *id, int ready_fd, int conf
      layer meanwhile.  The asker of a one-shot sandbox's stop (`islet rm
      -f`, the CLI's Ctrl-C) hears it once the sandbox is removed: what it
      would remove after is gone. */
-  if (!os)
+  if (!sb.os)
     answer_stopped (&conn);
   release_namespaces (&sb);
   net_down (&sb);

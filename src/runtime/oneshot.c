@@ -41,6 +41,7 @@
 #include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -140,11 +141,28 @@ oneshot_prepare (struct sandbox *sb, struct islet_err *err)
 
   /* the image's environment, working directory and User, before the init
      forks: the init has the whole command in its memory */
-  if (islet_image_read_config (sb->state_dir, &sb->image, err) < 0
-      || exec_spec_parse (sb, os->req, &os->spec, err) < 0)
+  if (islet_image_read_config (sb->state_dir, &sb->image, err) < 0 || oneshot_plan (sb, err) < 0)
+    return -1;
+  return oneshot_pipes (sb, err);
+}
+
+int
+oneshot_plan (struct sandbox *sb, struct islet_err *err)
+{
+  struct oneshot *os = sb->os;
+
+  if (exec_spec_parse (sb, os->req, &os->spec, err) < 0)
     return -1;
   os->direct = sb->image.uid == 0 && sb->image.gid == 0 && !sb->build && !os->spec.pty
                && !os->spec.stdin_stream && !os->spec.detach;
+  return 0;
+}
+
+int
+oneshot_pipes (struct sandbox *sb, struct islet_err *err)
+{
+  struct oneshot *os = sb->os;
+
   if (!os->direct)
     return 0; /* the handler reads the request's stdin itself */
   if (os->spec.has_stdin
@@ -221,6 +239,174 @@ oneshot_command (struct sandbox *sb, struct islet_err *err)
   if (pid == 0)
     command_main (sb->os);
   return pid;
+}
+
+/* A pooled sandbox's command goes to its init (pooled.c) as one message
+ * on the sync socket: a word, and the fds of the command's stdio, of its
+ * failure pipe and of a memfd that holds the command: argc and envc, then
+ * argv, envp and the working directory, each string with its NUL. */
+struct command_head
+{
+  char word;
+  bool has_in;
+};
+
+struct command_counts
+{
+  uint32_t argc, envc;
+};
+
+#define COMMAND_WORD 'C'
+#define COMMAND_FDS 5
+#define COMMAND_MAX (64u << 20)
+
+static int
+strv_write (int fd, char **v, struct islet_err *err)
+{
+  for (size_t i = 0; v[i]; i++)
+    if (islet_write_all (fd, v[i], strlen (v[i]) + 1) < 0)
+      return islet_fail (err, ISLET_E_SYSTEM, errno, "write the command");
+  return 0;
+}
+
+static uint32_t
+strv_count (char **v)
+{
+  uint32_t n = 0;
+
+  while (v[n])
+    n++;
+  return n;
+}
+
+int
+oneshot_send (struct sandbox *sb, struct islet_err *err)
+{
+  struct oneshot *os = sb->os;
+  struct command_counts n = { strv_count (os->spec.argv), strv_count (os->spec.envp) };
+  struct command_head head = { COMMAND_WORD, os->in >= 0 };
+  cleanup_close int spec = memfd_create ("command", MFD_CLOEXEC);
+  int fds[COMMAND_FDS] = { spec, os->out[0][1], os->out[1][1], os->fail[1], os->in };
+  char cbuf[CMSG_SPACE (sizeof fds)] = { 0 };
+  struct iovec iov = { &head, sizeof head };
+  struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf };
+  size_t nfds = head.has_in ? COMMAND_FDS : COMMAND_FDS - 1;
+  struct cmsghdr *c;
+
+  if (spec < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "memfd for the command");
+  if (islet_write_all (spec, &n, sizeof n) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "write the command");
+  if (strv_write (spec, os->spec.argv, err) < 0 || strv_write (spec, os->spec.envp, err) < 0)
+    return -1;
+  if (islet_write_all (spec, os->spec.cwd, strlen (os->spec.cwd) + 1) < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "write the command");
+  m.msg_controllen = CMSG_SPACE (nfds * sizeof (int));
+  c = CMSG_FIRSTHDR (&m);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN (nfds * sizeof (int));
+  memcpy (CMSG_DATA (c), fds, nfds * sizeof (int));
+  /* the command's clock starts as the init is told */
+  os->t0 = islet_now_ns ();
+  if (sendmsg (os->sync, &m, MSG_NOSIGNAL) != (ssize_t) sizeof head)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "hand the command to the sandbox's init");
+  return 0;
+}
+
+/* The strings of a command's memfd, from *p; NULL past its end. */
+static char **
+strv_read (char **p, char *end, uint32_t n)
+{
+  char **v;
+
+  if (n > COMMAND_MAX / 2)
+    return NULL;
+  v = islet_xcalloc (n + 1, sizeof *v);
+  for (uint32_t i = 0; i < n; i++)
+    {
+      char *nul = memchr (*p, '\0', (size_t) (end - *p));
+      if (nul == NULL)
+        {
+          free (v);
+          return NULL;
+        }
+      v[i] = *p;
+      *p = nul + 1;
+    }
+  return v;
+}
+
+/* In the init: the command read from the memfd into os (its strings point
+ * into the memfd's bytes, which the init keeps until it exits). */
+static int
+command_read (int fd, struct oneshot *os)
+{
+  struct command_counts n;
+  struct stat st;
+  char *buf, *p, *end;
+
+  if (fstat (fd, &st) < 0 || st.st_size < (off_t) sizeof n || st.st_size > COMMAND_MAX)
+    return -1;
+  buf = islet_xcalloc (1, (size_t) st.st_size + 1);
+  if (lseek (fd, 0, SEEK_SET) < 0
+      || islet_read_all (fd, buf, (size_t) st.st_size) != (ssize_t) st.st_size)
+    return -1;
+  memcpy (&n, buf, sizeof n);
+  p = buf + sizeof n;
+  end = buf + st.st_size;
+  os->spec.argv = strv_read (&p, end, n.argc);
+  os->spec.envp = os->spec.argv ? strv_read (&p, end, n.envc) : NULL;
+  if (os->spec.envp == NULL || n.argc == 0 || memchr (p, '\0', (size_t) (end - p)) == NULL)
+    return -1;
+  os->spec.cwd = p;
+  return 0;
+}
+
+pid_t
+oneshot_take_command (struct sandbox *sb, int sync)
+{
+  struct command_head head;
+  int fds[COMMAND_FDS] = { -1, -1, -1, -1, -1 };
+  char cbuf[CMSG_SPACE (sizeof fds)];
+  struct iovec iov = { &head, sizeof head };
+  struct msghdr m = {
+    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf
+  };
+  struct oneshot os = {
+    .in = -1, .out = { { -1, -1 }, { -1, -1 } }, .fail = { -1, -1 }, .direct = true
+  };
+  struct cmsghdr *c;
+  struct islet_err e;
+  ssize_t n;
+  pid_t pid = -1;
+
+  do
+    n = recvmsg (sync, &m, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n == 0)
+    return 0;
+  c = CMSG_FIRSTHDR (&m);
+  if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS
+      && c->cmsg_len <= CMSG_LEN (sizeof fds))
+    memcpy (fds, CMSG_DATA (c), c->cmsg_len - CMSG_LEN (0));
+  if (n == (ssize_t) sizeof head && head.word == COMMAND_WORD && fds[3] >= 0
+      && (!head.has_in || fds[4] >= 0) && command_read (fds[0], &os) == 0)
+    {
+      os.out[0][1] = fds[1];
+      os.out[1][1] = fds[2];
+      os.fail[1] = fds[3];
+      os.in = fds[4];
+      sb->os = &os;
+      pid = oneshot_command (sb, &e);
+      sb->os = NULL;
+    }
+  /* the command has its copies: the answerer hears the pipes' end when it
+     has ended */
+  for (int i = 0; i < COMMAND_FDS; i++)
+    if (fds[i] >= 0)
+      close (fds[i]);
+  return pid > 0 ? pid : -1;
 }
 
 /* Reap; the command's end is told on sync, once.  Nothing of the sandbox
@@ -456,6 +642,28 @@ oneshot_answer (struct sandbox *sb)
   /* the CLI waits for the socket's end, not for this process's exit */
   close (os->conn);
   _exit (0);
+}
+
+int
+oneshot_adopt (struct sandbox *sb, int conn, json_t *req, struct islet_err *err)
+{
+  int fd = fcntl (conn, F_DUPFD_CLOEXEC, 3);
+
+  if (fd < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "keep the connection");
+  sb->os = oneshot_new (fd);
+  sb->os->req = json_incref (req);
+  if (oneshot_plan (sb, err) == 0)
+    {
+      sb->os->sync = sb->pool_sync;
+      sb->pool_sync = -1;
+      return 0;
+    }
+  close (fd);
+  json_decref (sb->os->req);
+  free (sb->os);
+  sb->os = NULL;
+  return -1;
 }
 
 void

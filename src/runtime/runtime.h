@@ -6,6 +6,7 @@
  * exec.c     one exec: a per-exec cgroup, the process, its output, its measurements
  * exec_spec.c  an exec's request: argv, environment, limits, stdin
  * exec_common.c  what an exec and a one-shot sandbox's command share
+ * oneshot.c  a command run by the init; pooled.c: a pooled sandbox's `run`
  * agent.c    file operations, done from inside the sandbox
  * confine.c  the one recipe by which each of those processes enters the sandbox
  *
@@ -55,6 +56,8 @@ struct sandbox
   int xfd;            /* exec.sock, listening, non-blocking: accepted by the ready exec handler */
   struct oneshot *os; /* islet-run --oneshot: the one command its init runs (oneshot.c) */
   int dir_fd;         /* its directory, whose lock a removal by this supervisor holds */
+  bool pooled;        /* started for the warm pool: its init waits for a `run` (pooled.c) */
+  int pool_sync;      /* the init's sync socket while it waits so; -1 once used */
 };
 
 /* stop.c: the first half of this supervisor's removal of its sandbox, once
@@ -214,6 +217,37 @@ void oneshot_refuse (struct sandbox *sb, const struct islet_err *e);
 /* stopped: the CLI's socket closed (it learns that no process of the
  * sandbox is left), which this supervisor then removes */
 void oneshot_stopped (struct sandbox *sb);
+
+/* oneshot.c, for a `run` of a pooled sandbox (pooled.c): the request
+ * checked as oneshot_prepare checks it (the image's config read at the
+ * start already); then, in the answerer, the command's stdin and pipes
+ * (oneshot_pipes), the command forked by a process that has os's fds and
+ * spec (oneshot_command, in the init) and its end awaited the same way. */
+int oneshot_plan (struct sandbox *sb, struct islet_err *err) ISLET_MUST_CHECK;
+int oneshot_pipes (struct sandbox *sb, struct islet_err *err) ISLET_MUST_CHECK;
+/* in the supervisor: sb->os made for a `run` on conn (a copy of it kept),
+ * its request planned, and the init's sync socket moved to it */
+int oneshot_adopt (struct sandbox *sb, int conn, json_t *req,
+                   struct islet_err *err) ISLET_MUST_CHECK;
+/* in the answerer: the command, its fds and the clock's start to the init */
+int oneshot_send (struct sandbox *sb, struct islet_err *err) ISLET_MUST_CHECK;
+/* in the init: the command taken from sync and forked (its pid); 0 when
+ * sync has ended, -1 when the message was bad or the fork failed */
+pid_t oneshot_take_command (struct sandbox *sb, int sync);
+
+/* pooled.c: a sandbox started for the warm pool keeps its init's sync
+ * socket (sb->pool_sync); the init waits on it for the one command of the
+ * `run` that takes the sandbox (pooled_init_wait, which returns, to reap
+ * as any init, once the socket closes); the supervisor closes it at the
+ * first other request (pooled_release), so only a sandbox never used may
+ * run so (pooled_refuse says why another may not).  pooled_answer, in the
+ * answerer the supervisor forks for the `run` (main.c), sends the command
+ * to the init and answers as a one-shot sandbox's answerer does. */
+bool pooled_detect (const struct sandbox *sb);
+void pooled_init_wait (struct sandbox *sb, int sync);
+void pooled_release (struct sandbox *sb);
+int pooled_refuse (const struct sandbox *sb, struct islet_err *err);
+void pooled_answer (struct sandbox *sb) __attribute__ ((noreturn));
 
 /* pty.c: an exec on a terminal from the sandbox's own devpts. */
 #define PTY_SIZE_MAX 1000 /* columns or rows */

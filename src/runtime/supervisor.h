@@ -41,6 +41,10 @@ struct exec_link
 extern int lock_fd; /* the run lock: held until this process exits */
 void logmsg (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
 int listen_on (const char *path, struct islet_err *err);
+/* The answerer of sb->os's request, reaped as a handler (oneshot.c,
+ * pooled.c); false if it could not be forked (told on the request's
+ * connection). */
+bool oneshot_fork (struct sandbox *sb, int lfd, int sfd);
 
 /* handlers.c */
 extern pid_t handlers[MAX_HANDLERS];

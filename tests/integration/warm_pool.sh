@@ -51,6 +51,88 @@ wait_until 30 pool_full || fail "the pool was not refilled to 2 within 30 s: $(r
 [[ " $(echo $(ready)) " != *" $used "* ]] || fail "the used sandbox $used is back in the pool"
 for id in $(ready); do remember_id "$id"; done
 
+log "a warm run is one request: the pooled sandbox's init runs the command, confined, and nothing of the sandbox is left"
+capture islet run -- sh -c 'echo "$PPID $(grep -c "/init$" /proc/self/cgroup)"
+  kill -KILL 1; kill -STOP 1; kill -TERM -1
+  echo 5 > /proc/1/oom_score_adj && echo WROTE-OOM
+  ls /proc/1/fd >/dev/null 2>&1 && echo READ-FDS
+  cat /proc/1/environ >/dev/null 2>&1 && echo READ-ENVIRON
+  python3 -c "import ctypes; l = ctypes.CDLL(None, use_errno=True); print(\"PTRACED\" if l.ptrace(16, 1, 0, 0) == 0 else \"\")"
+  sleep 7321 & (trap "" HUP INT TERM; exec sleep 7322) &
+  echo survived'
+expect_eq "warm run: status (stderr: $ERR)" "$RC" 0
+lines=$(echo "$OUT" | grep -v '^$')
+expect_eq "the command's parent is the init, in the init's group; pid 1 signalled, written and traced to no effect" \
+  "$(echo $lines)" "1 1 survived"
+expect_eq "processes the warm run left in the background, at its end" "$(pgrep -f 'sleep 732[12]' || true)" ""
+wait_until 30 pool_full || fail "the pool was not refilled after the warm run"
+for id in $(ready); do remember_id "$id"; done
+
+log "a warm run keeps the timeout, the output limit and stdin"
+capture islet run --timeout 0.5 -- sleep 7331
+[[ "$RC" != 0 && -z "$(pgrep -f 'sleep 7331' || true)" ]] || fail "run --timeout 0.5 -- sleep: status $RC, stderr '$ERR'"
+capture islet run --json --output 10 -- sh -c 'head -c 100 /dev/zero | tr "\0" x'
+expect_eq "output limit" "$(jget "$OUT" '[j["stdout"], j["truncated"]]')" '["xxxxxxxxxx", true]'
+OUT=$(printf 'in-put' | islet run -i -- cat) || fail "run -i -- cat"
+expect_eq "stdin" "$OUT" in-put
+wait_until 30 pool_full || fail "the pool was not refilled"
+for id in $(ready); do remember_id "$id"; done
+
+log "SIGTERM and kill -9 of a warm run's CLI leave nothing"
+for sig in TERM KILL; do
+  "$ISLET_BIN" --state-dir "$STATE" run -- sleep 7341 </dev/null >/dev/null 2>&1 &
+  runner=$!
+  started () { pgrep -f '^sleep 7341$' >/dev/null; }
+  wait_until 20 started || fail "the warm run's sleep never started"
+  kill -$sig "$runner"
+  rc=0; wait "$runner" || rc=$?
+  [[ $sig == TERM && $rc == 143 || $sig == KILL && $rc == 137 ]] || fail "SIG$sig of the CLI: status $rc"
+  none () { [[ -z "$(pgrep -f '^sleep 7341$' || true)" && $(jget "$(islet ls --json </dev/null)" 'len(j["sandboxes"])') == 0 ]]; }
+  wait_until 10 none || fail "SIG$sig of the CLI left $(pgrep -af '^sleep 7341$') / $(islet ls </dev/null)"
+  # a CLI killed before the result starts no refill: the pool's own
+  islet system warm 2 </dev/null >/dev/null || fail "warm 2 after SIG$sig"
+  wait_until 30 pool_full || fail "the pool was not refilled after SIG$sig"
+  for id in $(ready); do remember_id "$id"; done
+done
+
+log "only a sandbox just taken from the pool and never used takes a run"
+ask_run () {
+  python3 - "$STATE/sandboxes/$1/ctl.sock" <<'PY'
+import json, socket, struct, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+b = json.dumps({"op": "run", "argv": ["sh", "-c", "echo RAN"], "env": [], "timeout_ms": 0,
+                "output_limit": 0, "stdin": False}).encode()
+s.sendall(struct.pack("<I", len(b)) + b"J" + b)
+out = b""
+while True:
+    head = s.recv(5, socket.MSG_WAITALL)
+    if len(head) < 5:
+        break
+    n, t = struct.unpack("<I", head[:4])[0], head[4:5]
+    data = s.recv(n, socket.MSG_WAITALL) if n else b""
+    if t == b"J":
+        print(json.loads(data).get("error", {}).get("message", "") or out.decode().strip())
+        break
+    out += data
+PY
+}
+inpool=$(ready | head -1)
+[[ "$(ask_run "$inpool")" == *"takes no \`run\`: it was not taken"* ]] || fail "a run of $inpool, still in the pool, was not refused: $(ask_run "$inpool")"
+cold=$(create_sb --name warm-cold) || fail "create --name"
+remember_id "$cold"
+[[ "$(ask_run "$cold")" == *"takes no \`run\`: it was not started for the warm pool"* ]] || fail "a run of cold $cold was not refused"
+islet rm -f "$cold" </dev/null >/dev/null || fail "rm $cold"
+used=$(create_sb) || fail "create"
+remember_id "$used"
+xjson "$used" -- true
+[[ "$(ask_run "$used")" == *"takes no \`run\`: it has served other requests"* ]] || fail "a run of used $used was not refused"
+xjson "$used" -- echo still
+expect_eq "the refused sandbox still serves" "$(jget "$OUT" 'j["stdout"]')" still
+islet rm -f "$used" </dev/null >/dev/null || fail "rm $used"
+wait_until 30 pool_full || fail "the pool was not refilled after create"
+for id in $(ready); do remember_id "$id"; done
+
 log "the next run sees nothing of the last"
 capture islet run -- sh -c 'ls -A /workspace /tmp | tr "\n" " "; if test -e /workspace/mark; then echo FOUND; fi'
 expect_eq "run 2: status (stderr: $ERR)" "$RC" 0
