@@ -133,6 +133,19 @@ islet rm -f "$used" </dev/null >/dev/null || fail "rm $used"
 wait_until 30 pool_full || fail "the pool was not refilled after create"
 for id in $(ready); do remember_id "$id"; done
 
+log "a run that takes a pooled sandbox used before its take runs as an exec, and removes it"
+islet system warm 1 </dev/null >/dev/null || fail "warm 1"
+one=$(ready)
+remember_id "$one"
+xjson "$one" -- true
+capture islet run -- sh -c 'echo "ppid $PPID"'
+expect_eq "run of a used pooled sandbox: status (stderr: $ERR)" "$RC" 0
+expect_eq "run of a used pooled sandbox: served by an exec" "$OUT" "ppid 0"
+gone_one () { [[ ! -d "$STATE/sandboxes/$one" ]]; }
+wait_until 10 gone_one || fail "the used pooled sandbox $one is still there after its run"
+islet system warm 2 </dev/null >/dev/null || fail "warm 2 again"
+for id in $(ready); do remember_id "$id"; done
+
 log "the next run sees nothing of the last"
 capture islet run -- sh -c 'ls -A /workspace /tmp | tr "\n" " "; if test -e /workspace/mark; then echo FOUND; fi'
 expect_eq "run 2: status (stderr: $ERR)" "$RC" 0
