@@ -137,8 +137,6 @@ oneshot_receive (struct oneshot *os, struct islet_err *err)
 int
 oneshot_prepare (struct sandbox *sb, struct islet_err *err)
 {
-  struct oneshot *os = sb->os;
-
   /* the image's environment, working directory and User, before the init
      forks: the init has the whole command in its memory */
   if (islet_image_read_config (sb->state_dir, &sb->image, err) < 0 || oneshot_plan (sb, err) < 0)
