@@ -63,9 +63,10 @@ cg_ids () {
   return 0
 }
 
-# Ids of sandboxes that some supervisor runs (any state directory).
+# Ids of sandboxes that some supervisor runs (any state directory):
+# `islet-run STATE ID FD` and a one-shot's `islet-run --oneshot STATE ID`.
 running_ids () {
-  pgrep -af '^islet-run ' | awk '{ print $4 }' | sort -u || true
+  pgrep -af '^islet-run ' | awk '$3 == "--oneshot" { print $5; next } { print $4 }' | sort -u || true
 }
 
 # check_clean DIR LABEL CG_BEFORE ID: nothing of a failed or removed create
