@@ -478,15 +478,17 @@ disk_loop_holders (const char *loop)
 char *
 disk_loop_bound_after (const char *image, uint64_t wait_ns)
 {
-  uint64_t deadline = islet_now_ns () + wait_ns;
+  uint64_t start = islet_now_ns ();
 
   for (;;)
     {
       char *loop = disk_loop_of_image (image);
-      if (loop == NULL || islet_now_ns () > deadline)
+      uint64_t waited = islet_now_ns () - start;
+      if (loop == NULL || waited > wait_ns)
         return loop;
       free (loop);
-      disk_sleep_ms (2);
+      /* often gone within milliseconds; a longer wait scans /sys/block less */
+      disk_sleep_ms (waited < 50ull * 1000000 ? 2 : 10);
     }
 }
 
@@ -497,29 +499,20 @@ disk_loop_bound_after (const char *image, uint64_t wait_ns)
 int
 disk_wait_loop_released (const char *image, const char *holders, struct islet_err *err)
 {
-  uint64_t deadline = islet_now_ns () + LOOP_RELEASE_TIMEOUT_NS;
+  cleanup_free char *loop = disk_loop_bound_after (image, LOOP_RELEASE_TIMEOUT_NS);
+  cleanup_free char *now = NULL;
 
-  for (;;)
-    {
-      cleanup_free char *loop = disk_loop_of_image (image);
-      cleanup_free char *now = NULL;
-
-      if (loop == NULL)
-        return 0;
-      if (islet_now_ns () > deadline)
-        {
-          if (holders == NULL)
-            holders = now = disk_loop_holders (loop);
-          if (holders != NULL)
-            return islet_fail (err, ISLET_E_CONFLICT, EBUSY,
-                               "`%s` is still bound to /dev/%s: its file system is mounted, or "
-                               "in use, in the mount namespaces of %s; stop them, then try again",
-                               image, loop, holders);
-          return islet_fail (err, ISLET_E_CONFLICT, EBUSY,
-                             "`%s` is still bound to /dev/%s, which no mount namespace shows "
-                             "mounted: a process holds the device open (fuser -v /dev/%s)",
-                             image, loop, loop);
-        }
-      disk_sleep_ms (10);
-    }
+  if (loop == NULL)
+    return 0;
+  if (holders == NULL)
+    holders = now = disk_loop_holders (loop);
+  if (holders != NULL)
+    return islet_fail (err, ISLET_E_CONFLICT, EBUSY,
+                       "`%s` is still bound to /dev/%s: its file system is mounted, or "
+                       "in use, in the mount namespaces of %s; stop them, then try again",
+                       image, loop, holders);
+  return islet_fail (err, ISLET_E_CONFLICT, EBUSY,
+                     "`%s` is still bound to /dev/%s, which no mount namespace shows "
+                     "mounted: a process holds the device open (fuser -v /dev/%s)",
+                     image, loop, loop);
 }
