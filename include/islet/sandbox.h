@@ -42,6 +42,8 @@ struct islet_sandbox_info
   struct islet_net net; /* outbound network: mode none unless asked */
   bool build;           /* a build's RUN sandbox (islet_create_opts.build) */
   bool archived;        /* stopped, its files in an archive (archive.c) */
+  bool created_stamp;   /* started for the warm pool: created is the time of
+                           its take, the mtime of its directory's `created` */
 };
 
 /* Opaque: a state directory opened for use.  One ctx may be shared by the

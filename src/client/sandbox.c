@@ -645,6 +645,19 @@ local_create (void *self, const struct islet_create_opts *opts, char id[ISLET_ID
   return sandbox_create_cold (ctx, opts, false, id, err);
 }
 
+/* A pooled sandbox's `created`, whose mtime its take sets (config.c). */
+static int
+stamp_create (const char *dir, struct islet_err *err)
+{
+  cleanup_free char *path = islet_xasprintf ("%s/created", dir);
+  int fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+  if (fd < 0)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "create `%s`", path);
+  close (fd);
+  return 0;
+}
+
 static int create (struct islet_ctx *ctx, const struct islet_create_opts *opts, bool for_pool,
                    const struct sandbox_launch *launch, char id[ISLET_ID_LEN + 1],
                    struct islet_err *err);
@@ -714,6 +727,7 @@ create (struct islet_ctx *ctx, const struct islet_create_opts *opts, bool for_po
   info.limits = opts->limits;
   info.net = opts->net;
   info.build = opts->build;
+  info.created_stamp = for_pool;
   {
     struct timespec now;
     clock_gettime (CLOCK_REALTIME, &now);
@@ -742,9 +756,15 @@ create (struct islet_ctx *ctx, const struct islet_create_opts *opts, bool for_po
     /* held to the end: a directory without a config that nobody holds is
      * a create cut short (sandbox_broken.c) */
     guard = sandbox_create_guard (dir, err);
+    if (guard >= 0 && for_pool && stamp_create (dir, err) < 0)
+      {
+        close (guard);
+        guard = -1;
+      }
     if (guard < 0)
       {
-        (void) rmdir (dir);
+        struct islet_err ignored;
+        (void) !islet_rm_rf (dir, &ignored);
         if (filling)
           (void) unlink (filling);
         return -1;

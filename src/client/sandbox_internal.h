@@ -88,6 +88,12 @@ struct supervisor_start
   int go;    /* the word that config.json is whole, or -1 */
   pid_t pid; /* to reap, or -1 */
 };
+/* spawn_detached's flags: the exec'd program in a session of its own;
+ * its fds 0, 1 and 2 /dev/null. */
+#define SPAWN_SESSION 1u
+#define SPAWN_NULL_STDIO 2u
+pid_t spawn_detached (const char *path, char *const argv[], char *const env[], const int fds[2],
+                      unsigned flags, struct islet_err *err);
 int supervisor_begin (struct islet_ctx *ctx, const char *id, struct supervisor_start *st,
                       struct islet_err *err);
 int supervisor_go (struct islet_ctx *ctx, const char *id, struct supervisor_start *st, int cfg_fd,

@@ -23,8 +23,10 @@
 #include "islet/util.h"
 #include "sandbox_internal.h"
 
-/* The stacks of the two clones of spawn_detached. */
+/* The stacks of the two clones of spawn_detached, and the guard page below
+ * each. */
 #define SPAWN_STACK (64 * 1024)
+#define SPAWN_GUARD 4096
 /* islet-run's fds: the ready pipe, and the creator's word on its config */
 #define FD_READY 3
 #define FD_CONFIG 4
@@ -34,26 +36,35 @@ struct detached_spawn
   const char *path;
   char *const *argv;
   char *const *envp;
-  int fds[2];              /* to be fds 3 and 4 of islet-run (the second may be -1) */
+  int fds[2];              /* to be fds 3 and 4 of islet-run (either may be -1) */
+  unsigned flags;          /* SPAWN_* */
   const sigset_t *mask;    /* the caller's, restored just before the exec */
   char *stack;             /* the grandchild's, SPAWN_STACK bytes */
   volatile int exec_errno; /* written by the grandchild if its exec failed */
 };
 
-/* fds[i] to FD_READY + i, above every one first so that no move
- * overwrites another; every other fd closed. */
+/* With SPAWN_NULL_STDIO, /dev/null as fds 0, 1 and 2; fds[i] to
+ * FD_READY + i, above every one first so that no move overwrites another;
+ * every other fd closed. */
 static int
-spawn_fds (const int fds[2])
+spawn_fds (const int fds[2], unsigned flags)
 {
   int high[2] = { -1, -1 };
 
+  if (flags & SPAWN_NULL_STDIO)
+    {
+      int null = open ("/dev/null", O_RDWR | O_CLOEXEC);
+      for (int i = 0; i < 3; i++)
+        if (null < 0 || dup2 (null, i) < 0)
+          return -1;
+    }
   for (int i = 0; i < 2; i++)
     if (fds[i] >= 0 && (high[i] = fcntl (fds[i], F_DUPFD_CLOEXEC, 16)) < 0)
       return -1;
   for (int i = 0; i < 2; i++)
     if (high[i] >= 0 && dup2 (high[i], FD_READY + i) < 0)
       return -1;
-  islet_close_fds_from (high[1] >= 0 ? FD_CONFIG + 1 : FD_READY + 1, -1);
+  islet_close_fds_from (high[1] >= 0 ? FD_CONFIG + 1 : high[0] >= 0 ? FD_READY + 1 : FD_READY, -1);
   return 0;
 }
 
@@ -76,7 +87,7 @@ spawn_exec (void *arg)
         }
     }
   sigprocmask (SIG_SETMASK, s->mask, NULL);
-  if (spawn_fds (s->fds) < 0)
+  if (((s->flags & SPAWN_SESSION) && setsid () < 0) || spawn_fds (s->fds, s->flags) < 0)
     {
       s->exec_errno = errno;
       _exit (125);
@@ -99,18 +110,49 @@ spawn_detach (void *arg)
   _exit (s->exec_errno ? 127 : 0);
 }
 
-/* Exec PATH (islet-run) with ARGV and the marks ENV[] added to the caller's
- * environment, fds[] its only fds (as 3 and 4), in a process detached from
- * the caller: the caller's child exits as soon as its own child has
- * exec'd, and the caller reaps it (the pid returned).  Both clones share
- * the caller's memory (CLONE_VM | CLONE_VFORK, as posix_spawn does)
- * instead of copying it: a fork, then islet-run's own fork to detach, each
- * copied a process and woke one more. */
-static pid_t
-spawn_detached (const char *path, char *const argv[], char *const env[], const int fds[2],
-                struct islet_err *err)
+/* The two clones' stacks, each above a guard page: mapped once and kept,
+ * for a fresh mapping's page faults cost more than the clones themselves
+ * (on a VM, about 0.2 ms a start).  One start at a time uses them. */
+static pthread_mutex_t stacks_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static char *
+spawn_stacks (void)
 {
-  struct detached_spawn s = { .path = path, .argv = argv, .fds = { fds[0], fds[1] } };
+  static char *stacks;
+  char *map;
+
+  if (stacks != NULL)
+    return stacks;
+  map = mmap (NULL, 2 * (SPAWN_GUARD + SPAWN_STACK), PROT_READ | PROT_WRITE,
+              MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (map == MAP_FAILED)
+    return NULL;
+  if (mprotect (map, SPAWN_GUARD, PROT_NONE) < 0
+      || mprotect (map + SPAWN_GUARD + SPAWN_STACK, SPAWN_GUARD, PROT_NONE) < 0)
+    {
+      int e = errno;
+      munmap (map, 2 * (SPAWN_GUARD + SPAWN_STACK));
+      errno = e;
+      return NULL;
+    }
+  stacks = map + SPAWN_GUARD;
+  return stacks;
+}
+
+/* Exec PATH (islet-run) with ARGV and the marks ENV[] added to the caller's
+ * environment, fds[] its only fds besides 0-2 (as 3 and 4), in a process
+ * detached from the caller: the caller's child exits as soon as its own
+ * child has exec'd, and the caller reaps it (the pid returned).  Both
+ * clones share the caller's memory (CLONE_VM | CLONE_VFORK, as posix_spawn
+ * does) instead of copying it: a fork copies the caller's page tables, and
+ * a fork and its child's fork cost the caller about 2 ms on a VM. */
+pid_t
+spawn_detached (const char *path, char *const argv[], char *const env[], const int fds[2],
+                unsigned flags, struct islet_err *err)
+{
+  struct detached_spawn s = {
+    .path = path, .argv = argv, .fds = { fds[0], fds[1] }, .flags = flags
+  };
   cleanup_free char **envp = NULL;
   sigset_t all, old;
   size_t n = 0, k = 0, j = 0;
@@ -130,11 +172,14 @@ spawn_detached (const char *path, char *const argv[], char *const env[], const i
     if (strncmp (environ[i], "ISLET_RUN_", 10) != 0)
       envp[j++] = environ[i];
   s.envp = envp;
-  stacks = mmap (NULL, 2 * SPAWN_STACK, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (stacks == MAP_FAILED)
-    return islet_fail (err, ISLET_E_SYSTEM, errno, "map the stacks of islet-run's start");
-  s.stack = stacks + SPAWN_STACK;
+  pthread_mutex_lock (&stacks_lock);
+  stacks = spawn_stacks ();
+  if (stacks == NULL)
+    {
+      pthread_mutex_unlock (&stacks_lock);
+      return islet_fail (err, ISLET_E_SYSTEM, errno, "map the stacks of islet-run's start");
+    }
+  s.stack = stacks + SPAWN_STACK + SPAWN_GUARD;
   s.mask = &old;
   /* no handler of the caller's may run on the shared memory before the
      grandchild has reset them all */
@@ -143,7 +188,7 @@ spawn_detached (const char *path, char *const argv[], char *const env[], const i
   pid = clone (spawn_detach, stacks + SPAWN_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &s);
   e = errno;
   pthread_sigmask (SIG_SETMASK, &old, NULL);
-  munmap (stacks, 2 * SPAWN_STACK);
+  pthread_mutex_unlock (&stacks_lock);
   if (pid < 0)
     return islet_fail (err, ISLET_E_SYSTEM, e, "clone");
   return pid;
@@ -191,7 +236,7 @@ supervisor_launch (struct islet_ctx *ctx, const char *id, bool early, struct sup
         }
       fds[0] = p[1];
       fds[1] = go[1];
-      st->pid = spawn_detached (ctx->runtime, argv, env, fds, err);
+      st->pid = spawn_detached (ctx->runtime, argv, env, fds, 0, err);
       if (go[1] >= 0)
         close (go[1]);
       if (st->pid < 0)

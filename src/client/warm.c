@@ -152,28 +152,18 @@ warm_fits (const struct islet_create_opts *opts)
          && opts->net.allow[0] == '\0' && opts->net.proxy[0] == '\0';
 }
 
-/* Start `islet-run --warm-fill STATE` detached: a fork that forks again and
- * exits, so no caller (isletd's threads included) is left with a child to
- * reap; only async-signal-safe calls between fork and exec.  Returns that
- * first child (-1: none), for fill_reap. */
+/* Start `islet-run --warm-fill STATE` detached (spawn_detached), so no
+ * caller (isletd's threads included) is left with a child to reap once
+ * fill_reap has reaped the one returned (-1: none). */
 static pid_t
 fill_fork (const struct islet_ctx *ctx)
 {
-  pid_t pid = fork ();
+  char *argv[] = { "islet-run", "--warm-fill", ctx->state_dir, NULL };
+  char *env[] = { NULL };
+  const int fds[2] = { -1, -1 };
+  struct islet_err ignored;
 
-  if (pid == 0)
-    {
-      int null;
-      if (setsid () < 0 || fork () != 0)
-        _exit (0);
-      null = open ("/dev/null", O_RDWR);
-      if (null < 0 || dup2 (null, 0) < 0 || dup2 (null, 1) < 0 || dup2 (null, 2) < 0)
-        _exit (1);
-      close_range (3, ~0U, 0);
-      execl (ctx->runtime, "islet-run", "--warm-fill", ctx->state_dir, (char *) NULL);
-      _exit (127);
-    }
-  return pid;
+  return spawn_detached (ctx->runtime, argv, env, fds, SPAWN_SESSION | SPAWN_NULL_STDIO, &ignored);
 }
 
 void
@@ -229,13 +219,15 @@ pooled_fits (const struct islet_ctx *ctx, const char *id, const char *want,
 }
 
 /* A taken sandbox's creation time: now, as a cold create's is the moment
- * it is made (listings sort by it).  Not synced: an fsync here is most of
- * a take's cost on a busy disk, and what a host crash can bring back is the
- * whole file from before (a rename over it), with the fill's time. */
+ * it is made (listings sort by it).  A pool's sandbox has a `created` whose
+ * mtime is that time (src/core/config.c): set here, not synced, so that a
+ * host crash may bring back the fill's.  One filled by an older islet has
+ * the time in its config.json, rewritten here (a rename over it). */
 static int
 set_created (struct islet_ctx *ctx, const char *id, struct islet_err *err)
 {
   cleanup_free char *dir = sandbox_dir (ctx, id);
+  cleanup_free char *stamp = islet_xasprintf ("%s/created", dir);
   cleanup_free char *path = islet_xasprintf ("%s/config.json", dir);
   cleanup_free char *text = NULL;
   cleanup_free char *out = NULL;
@@ -243,12 +235,18 @@ set_created (struct islet_ctx *ctx, const char *id, struct islet_err *err)
   struct timespec now;
   int fd;
 
+  /* the clock's, not the file system's coarser one: two takes a tick
+     apart keep their order */
+  clock_gettime (CLOCK_REALTIME, &now);
+  if (utimensat (AT_FDCWD, stamp, (struct timespec[2]){ now, now }, AT_SYMLINK_NOFOLLOW) == 0)
+    return 0;
+  if (errno != ENOENT)
+    return islet_fail (err, ISLET_E_SYSTEM, errno, "set the times of `%s`", stamp);
   if (islet_read_file_at (AT_FDCWD, path, 1 << 20, &text, NULL, err) < 0)
     return -1;
   cfg = json_loads (text, 0, NULL);
   if (!json_is_object (cfg))
     return islet_fail (err, ISLET_E_SYSTEM, 0, "`%s` does not parse", path);
-  clock_gettime (CLOCK_REALTIME, &now);
   json_object_set_new (cfg, "created", json_integer ((json_int_t) now.tv_sec));
   json_object_set_new (cfg, "created_nsec", json_integer ((json_int_t) now.tv_nsec));
   out = json_dumps (cfg, JSON_INDENT (2));
@@ -323,6 +321,23 @@ islet_sandbox_touch (struct islet_ctx *ctx, const char *id, struct islet_err *er
   return conn < 0 ? -1 : touch_root (conn, err);
 }
 
+/* A create's take of the pooled sandbox whose supervisor conn is: it sets
+ * the root's times and lets the sandbox be an ordinary one
+ * (src/runtime/pooled.c); one that refuses is of no use. */
+static int
+take_request (int conn, struct islet_err *err)
+{
+  cleanup_json json_t *req = json_pack ("{s:s}", "op", "take");
+  cleanup_json json_t *resp = NULL;
+
+  if (islet_frame_send_json (conn, req, err) < 0 || islet_frame_recv_json (conn, &resp, err) < 0
+      || islet_err_from_json (resp, err) < 0)
+    return -1;
+  if (!json_is_true (json_object_get (resp, "taken")))
+    return islet_fail (err, ISLET_E_SYSTEM, 0, "the pooled sandbox did not answer its take");
+  return 0;
+}
+
 /* After a take (taken: 1, 0 none was ready, -1 the claim refused): the
  * ctx's refill call, else a detached islet-run. */
 static void
@@ -348,7 +363,7 @@ take_one (struct islet_ctx *ctx, const struct islet_create_opts *opts, const cha
   struct islet_err e;
 
   probe = pooled_fits (ctx, id, want, mode) ? sandbox_connect (ctx, id, &e) : -1;
-  if (probe < 0 || (conn == NULL && touch_root (probe, &e) < 0) || set_created (ctx, id, &e) < 0)
+  if (probe < 0 || (conn == NULL && take_request (probe, &e) < 0) || set_created (ctx, id, &e) < 0)
     {
       /* its supervisor died while it waited, or it is of an image or a
          network that is no longer the pool's: it is of no use */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "islet/config.h"
 #include "islet/proto.h"
@@ -32,6 +33,27 @@ config_optional (json_t *cfg, const struct islet_sandbox_info *info)
     json_object_set_new (cfg, "snapshot", json_string (info->snapshot));
   if (cfg && info->build)
     json_object_set_new (cfg, "build", json_true ());
+  if (cfg && info->created_stamp)
+    json_object_set_new (cfg, "created_stamp", json_true ());
+}
+
+/* A pooled sandbox's creation time is its take's: the mtime of the
+ * `created` file beside its config.json, which the take sets (a write of
+ * config.json would cost a take more than all else it does).  Until its
+ * take, and if the file is gone, it is the fill's. */
+static void
+config_stamp (const char *path, struct islet_sandbox_info *info)
+{
+  const char *slash = strrchr (path, '/');
+  cleanup_free char *stamp = islet_xasprintf ("%.*s/created", slash ? (int) (slash - path) : 1,
+                                              slash ? path : ".");
+  struct stat st;
+
+  if (stat (stamp, &st) == 0)
+    {
+      info->created = (int64_t) st.st_mtim.tv_sec;
+      info->created_nsec = (uint32_t) st.st_mtim.tv_nsec;
+    }
 }
 
 json_t *
@@ -52,7 +74,7 @@ islet_config_load (const char *path, struct islet_sandbox_info *info, char **vol
   const char *id, *name, *image, *vol, *snap = NULL;
   json_int_t base, created, nsec = 0;
   json_t *limits;
-  int enforced = 0, build = 0;
+  int enforced = 0, build = 0, stamp = 0;
   json_error_t jerr;
 
   if (islet_read_file_at (AT_FDCWD, path, 1 << 20, &text, NULL, err) < 0)
@@ -63,10 +85,11 @@ islet_config_load (const char *path, struct islet_sandbox_info *info, char **vol
     }
   cfg = json_loads (text, 0, &jerr);
   if (cfg == NULL
-      || json_unpack_ex (cfg, &jerr, 0, "{s:s,s:s,s:s,s:s,s:I,s:I,s?I,s?b,s:o,s?s,s?b}", "id", &id,
-                         "name", &name, "image", &image, "volume", &vol, "uid_base", &base,
+      || json_unpack_ex (cfg, &jerr, 0, "{s:s,s:s,s:s,s:s,s:I,s:I,s?I,s?b,s:o,s?s,s?b,s?b}", "id",
+                         &id, "name", &name, "image", &image, "volume", &vol, "uid_base", &base,
                          "created", &created, "created_nsec", &nsec, "disk_enforced", &enforced,
-                         "limits", &limits, "snapshot", &snap, "build", &build)
+                         "limits", &limits, "snapshot", &snap, "build", &build, "created_stamp",
+                         &stamp)
              < 0)
     return islet_fail (err, ISLET_E_SYSTEM, 0, "`%s`: %s", path, jerr.text);
   memset (info, 0, sizeof *info);
@@ -79,6 +102,9 @@ islet_config_load (const char *path, struct islet_sandbox_info *info, char **vol
   info->created_nsec = (uint32_t) nsec;
   info->disk_enforced = enforced;
   info->build = build;
+  info->created_stamp = stamp;
+  if (stamp)
+    config_stamp (path, info);
   islet_limits_read (limits, &info->limits);
   if (islet_limits_validate (&info->limits, err) < 0)
     return islet_wrap (err, "`%s`", path);

@@ -357,10 +357,28 @@ op_run (struct conn_req *c)
 {
   struct islet_err e;
 
-  if (pooled_refuse (c->sb, &e) < 0 || oneshot_adopt (c->sb, c->conn, c->req, &e) < 0)
+  if (pooled_refuse (c->sb, "run", &e) < 0 || oneshot_adopt (c->sb, c->conn, c->req, &e) < 0)
     return refuse (c->conn, &e);
   no_timeout (c->conn);
   return !oneshot_fork (c->sb, c->lfd, c->sfd);
+}
+
+/* A create that took this sandbox from the warm pool (pooled.c): answered
+ * first, then the times of the root's first directories set to now, as a
+ * cold create's are the moment it was made, before another request is
+ * served. */
+static bool
+op_take (struct conn_req *c)
+{
+  cleanup_json json_t *j = json_pack ("{s:b}", "taken", 1);
+  struct islet_err e;
+
+  if (pooled_refuse (c->sb, "take", &e) < 0)
+    return refuse (c->conn, &e);
+  (void) !islet_frame_send_json (c->conn, j, &e);
+  if (islet_sandbox_touch_root (c->sb->init_pid, &e) < 0)
+    logmsg ("the taken sandbox keeps its fill's times: %s", e.msg);
+  return false;
 }
 
 /* The supervisor's own requests; each returns true only to stop it. */
@@ -372,7 +390,7 @@ static const struct
   { "stop", op_stop },       { "remove", op_remove }, { "ping", op_ping },
   { "pause", op_pause },     { "resume", op_resume }, { "net-socket", op_net_socket },
   { "network", op_network }, { "exec", op_exec },     { "chown", op_chown },
-  { "run", op_run },
+  { "run", op_run },         { "take", op_take },
 };
 
 bool
@@ -393,9 +411,9 @@ serve_request (struct sandbox *sb, int conn, int lfd, int sfd, bool exec_only)
                   op ? "exec.sock takes exec requests only" : "request without `op`");
       return refuse (conn, &e);
     }
-  /* any request but the take's probe and a `run` uses the sandbox: a
+  /* any request but a probe, a `run` and a `take` uses the sandbox: a
      pooled one's init no longer waits for a command (pooled.c) */
-  if (strcmp (op, "ping") != 0 && strcmp (op, "run") != 0)
+  if (strcmp (op, "ping") != 0 && strcmp (op, "run") != 0 && strcmp (op, "take") != 0)
     pooled_release (sb);
   struct conn_req c = { .sb = sb, .conn = conn, .lfd = lfd, .sfd = sfd, .req = req };
   for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)

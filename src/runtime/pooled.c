@@ -20,7 +20,13 @@
  *               the init (oneshot_send), then answers as a one-shot
  *               sandbox's answerer (oneshot_answer)
  *   init        forks the command (oneshot_take_command) and waits for its
- *               end as a one-shot sandbox's init (oneshot_init_wait) */
+ *               end as a one-shot sandbox's init (oneshot_init_wait)
+ *
+ * A create that takes a pooled sandbox sends `take` instead (control.c):
+ * the supervisor answers it at once, then sets the root's times before it
+ * serves another request.  A take leaves the init waiting, as a `ping`
+ * does: one whose caller's claim is refused goes back to the pool as it
+ * was. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -60,18 +66,20 @@ pooled_release (struct sandbox *sb)
 }
 
 int
-pooled_refuse (const struct sandbox *sb, struct islet_err *err)
+pooled_refuse (const struct sandbox *sb, const char *op, struct islet_err *err)
 {
   if (!sb->pooled)
     return islet_fail (err, ISLET_E_CONFLICT, 0,
-                       "sandbox `%s` takes no `run`: it was not started for the warm pool", sb->id);
+                       "sandbox `%s` takes no `%s`: it was not started for the warm pool", sb->id,
+                       op);
   if (sb->pool_sync < 0)
     return islet_fail (err, ISLET_E_CONFLICT, 0,
-                       "sandbox `%s` takes no `run`: it has served other requests", sb->id);
+                       "sandbox `%s` takes no `%s`: it has served other requests", sb->id, op);
   /* the take renames its ready/ mark away first */
   if (mark_exists (sb, "ready") || mark_exists (sb, "filling"))
     return islet_fail (err, ISLET_E_CONFLICT, 0,
-                       "sandbox `%s` takes no `run`: it was not taken from the warm pool", sb->id);
+                       "sandbox `%s` takes no `%s`: it was not taken from the warm pool", sb->id,
+                       op);
   return 0;
 }
 

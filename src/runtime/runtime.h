@@ -240,13 +240,13 @@ pid_t oneshot_take_command (struct sandbox *sb, int sync);
  * `run` that takes the sandbox (pooled_init_wait, which returns, to reap
  * as any init, once the socket closes); the supervisor closes it at the
  * first other request (pooled_release), so only a sandbox never used may
- * run so (pooled_refuse says why another may not).  pooled_answer, in the
- * answerer the supervisor forks for the `run` (main.c), sends the command
- * to the init and answers as a one-shot sandbox's answerer does. */
+ * run so (pooled_refuse says why another may not, for op).  pooled_answer,
+ * in the answerer the supervisor forks for the `run` (main.c), sends the
+ * command to the init and answers as a one-shot sandbox's answerer does. */
 bool pooled_detect (const struct sandbox *sb);
 void pooled_init_wait (struct sandbox *sb, int sync);
 void pooled_release (struct sandbox *sb);
-int pooled_refuse (const struct sandbox *sb, struct islet_err *err);
+int pooled_refuse (const struct sandbox *sb, const char *op, struct islet_err *err);
 void pooled_answer (struct sandbox *sb) __attribute__ ((noreturn));
 
 /* pty.c: an exec on a terminal from the sandbox's own devpts. */

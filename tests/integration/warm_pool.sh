@@ -167,11 +167,20 @@ wait "$runner" || fail "run -- sleep 2 failed"
 wait_until 30 pool_full || fail "the pool was not refilled after the run's result"
 for id in $(ready); do remember_id "$id"; done
 
-log "a create with no name takes one and keeps it; named and sized creates start their own"
+log "a create with no name takes one and keeps it, made at its take; named and sized creates start their own"
 before=$(ready)
+filled=$(date +%s)
+sleep 1.2 # the pool's sandboxes were made a second or more before the take
+t0=$(date +%s)
 id=$(create_sb) || fail "create"
+t1=$(date +%s)
 remember_id "$id"
 [[ " $(echo $before) " == *" $id "* ]] || fail "create did not take a pooled sandbox ($id, pool: $before)"
+created=$(sb_info "$id" 'j["created"]')
+(( created >= t0 && created <= t1 )) \
+  || fail "the taken sandbox's creation time is $created, not its take's ($t0-$t1; the pool was full at $filled)"
+capture islet exec "$id" -- sh -c 'echo $(( $(date +%s) - $(stat -c %Y /workspace) ))'
+(( RC == 0 && OUT <= 1 )) || fail "/workspace of the taken sandbox: status $RC, $OUT s old (the take's time is now)"
 expect_eq "the taken sandbox is listed" \
   "$(jget "$(islet ls --json </dev/null)" '[s["id"] for s in j["sandboxes"]]')" "[\"$id\"]"
 xjson "$id" -- echo taken
