@@ -85,6 +85,8 @@ struct islet_run
   int pid;         /* that supervisor, the caller's child */
   int fill_pid;    /* the child that detached the refill, reaped by islet_run_end */
   bool pooled;     /* oneshot, from the warm pool: conn is its supervisor's ctl.sock */
+  struct islet_exec_req pooled_req; /* from the warm pool: the request, with the run's
+                                       timeout and output limit in it */
   struct islet_ctx *ctx;
 };
 int islet_run_start (struct islet_ctx *ctx, const struct islet_create_opts *opts,

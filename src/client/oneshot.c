@@ -120,22 +120,44 @@ run_refused (const struct islet_err *err)
          || (err->kind == ISLET_E_CONFLICT && strstr (err->msg, "takes no `run`") != NULL);
 }
 
+/* A run's timeout and output limit bind its one command only, and its
+ * request can carry them: a pooled sandbox (of the default limits) serves
+ * a run that asks for others.  fit is opts with those two at their
+ * defaults, for warm_fits; *pooled_req the request with them in it. */
+static void
+run_fit (const struct islet_create_opts *opts, const struct islet_exec_req *req,
+         struct islet_create_opts *fit, struct islet_exec_req *pooled_req)
+{
+  const struct islet_limits d = ISLET_LIMITS_DEFAULT;
+
+  *fit = *opts;
+  fit->limits.timeout_s = d.timeout_s;
+  fit->limits.output_bytes = d.output_bytes;
+  *pooled_req = *req;
+  if (pooled_req->timeout_ms == 0)
+    pooled_req->timeout_ms = opts->limits.timeout_s * 1000;
+  if (pooled_req->output_limit == 0)
+    pooled_req->output_limit = opts->limits.output_bytes;
+}
+
 int
 islet_run_start (struct islet_ctx *ctx, const struct islet_create_opts *opts,
                  const struct islet_exec_req *req, struct islet_run *run, struct islet_err *err)
 {
   struct launch l = { .req = req, .run = run };
   struct sandbox_launch launch = { launch_begin, launch_go, launch_abandon, &l };
+  struct islet_create_opts fit;
   int taken, conn = -1;
 
   *run = (struct islet_run){ .conn = -1, .pid = -1, .fill_pid = -1, .ctx = ctx };
   if (!CTX_LOCAL (ctx))
     return islet_sandbox_create (ctx, opts, run->id, err);
-  taken = opts->id == NULL && warm_fits (opts)
-              ? warm_take_run (ctx, opts, run->id, &run->refill_due, &conn, err)
+  run_fit (opts, req, &fit, &run->pooled_req);
+  taken = opts->id == NULL && warm_fits (&fit)
+              ? warm_take_run (ctx, &fit, run->id, &run->refill_due, &conn, err)
               : 0;
   if (taken > 0)
-    run_pooled (run, req, conn);
+    run_pooled (run, &run->pooled_req, conn);
   if (taken != 0)
     return taken > 0 ? 0 : -1;
   if (sandbox_create_with (ctx, opts, &launch, run->id, err) < 0)
@@ -155,10 +177,15 @@ islet_run_wait (struct islet_run *run, const struct islet_exec_req *req,
     }
   if (run->pooled && run_refused (err))
     {
+      /* the pooled sandbox has the default limits: the run's own go with
+         its exec */
+      struct islet_exec_req r = *req;
+      r.timeout_ms = run->pooled_req.timeout_ms;
+      r.output_limit = run->pooled_req.output_limit;
       close (run->conn);
       run->conn = -1;
       run->oneshot = run->pooled = false;
-      return islet_exec (run->ctx, run->id, req, out, err);
+      return islet_exec (run->ctx, run->id, &r, out, err);
     }
   /* its supervisor stopped the sandbox under the command (`islet stop`,
      `islet rm -f`) or died: the connection's end alone says little */

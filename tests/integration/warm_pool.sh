@@ -68,11 +68,28 @@ expect_eq "processes the warm run left in the background, at its end" "$(pgrep -
 wait_until 30 pool_full || fail "the pool was not refilled after the warm run"
 for id in $(ready); do remember_id "$id"; done
 
-log "a warm run keeps the timeout, the output limit and stdin"
-capture islet run --timeout 0.5 -- sleep 7331
-[[ "$RC" != 0 && -z "$(pgrep -f 'sleep 7331' || true)" ]] || fail "run --timeout 0.5 -- sleep: status $RC, stderr '$ERR'"
+log "a warm run keeps the timeout, the output limit and stdin: a run's own, with a pooled sandbox"
+# a run that took a pooled sandbox: one of the ready ones before it is gone
+took_pooled () {
+  local id
+  for id in $1; do [[ " $(echo $(ready)) " == *" $id "* ]] || return 0; done
+  return 1
+}
+before=$(ready)
+capture islet run --timeout 0.5 -- sh -c 'sleep 7331; echo NOT-KILLED'
+[[ "$RC" == 137 && "$OUT" != *NOT-KILLED* && "$ERR" == *"timed out"* && -z "$(pgrep -f 'sleep 7331' || true)" ]] \
+  || fail "run --timeout 0.5 -- sleep: status $RC, stdout '$OUT', stderr '$ERR'"
+took_pooled "$before" || fail "run --timeout 0.5 did not take a pooled sandbox ($before; now $(ready))"
+wait_until 30 pool_full || fail "the pool was not refilled"
+before=$(ready)
 capture islet run --json --output 10 -- sh -c 'head -c 100 /dev/zero | tr "\0" x'
 expect_eq "output limit" "$(jget "$OUT" '[j["stdout"], j["truncated"]]')" '["xxxxxxxxxx", true]'
+took_pooled "$before" || fail "run --output 10 did not take a pooled sandbox ($before; now $(ready))"
+wait_until 30 pool_full || fail "the pool was not refilled"
+before=$(ready)
+capture islet run --timeout 40 -- sh -c 'sleep 0.2; echo slept'
+expect_eq "run --timeout 40, longer than the pool's default: status (stderr: $ERR)" "$RC:$OUT" "0:slept"
+took_pooled "$before" || fail "run --timeout 40 did not take a pooled sandbox"
 OUT=$(printf 'in-put' | islet run -i -- cat) || fail "run -i -- cat"
 expect_eq "stdin" "$OUT" in-put
 wait_until 30 pool_full || fail "the pool was not refilled"
