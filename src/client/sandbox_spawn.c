@@ -53,7 +53,9 @@ spawn_fds (const int fds[2], unsigned flags)
 
   if (flags & SPAWN_NULL_STDIO)
     {
-      int null = open ("/dev/null", O_RDWR | O_CLOEXEC);
+      /* not close-on-exec: it may be one of 0-2 itself (one the caller had
+         closed), which dup2 onto itself leaves as it is */
+      int null = open ("/dev/null", O_RDWR);
       for (int i = 0; i < 3; i++)
         if (null < 0 || dup2 (null, i) < 0)
           return -1;

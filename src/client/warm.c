@@ -322,8 +322,8 @@ islet_sandbox_touch (struct islet_ctx *ctx, const char *id, struct islet_err *er
 }
 
 /* A create's take of the pooled sandbox whose supervisor conn is: it sets
- * the root's times and lets the sandbox be an ordinary one
- * (src/runtime/pooled.c); one that refuses is of no use. */
+ * the root's times (src/runtime/control.c); one that refuses (used before
+ * its take, or of an older islet-run) is of no use. */
 static int
 take_request (int conn, struct islet_err *err)
 {

@@ -160,6 +160,20 @@ expect_eq "run of a used pooled sandbox: status (stderr: $ERR)" "$RC" 0
 expect_eq "run of a used pooled sandbox: served by an exec" "$OUT" "ppid 0"
 gone_one () { [[ ! -d "$STATE/sandboxes/$one" ]]; }
 wait_until 10 gone_one || fail "the used pooled sandbox $one is still there after its run"
+
+log "a create does not keep a pooled sandbox used before its take: it is destroyed"
+one_full () { [[ $(ready_count) -eq 1 ]]; }
+wait_until 30 one_full || fail "the pool of 1 was not refilled"
+one=$(ready)
+remember_id "$one"
+xjson "$one" -- sh -c 'echo planted > /workspace/planted'
+id=$(create_sb) || fail "create"
+remember_id "$id"
+[[ "$id" != "$one" ]] || fail "create kept $one, used before its take"
+wait_until 10 gone_one || fail "the used pooled sandbox $one is still there after a create refused it"
+xjson "$id" -- sh -c 'cat /workspace/planted 2>/dev/null || echo clean'
+expect_eq "the create's sandbox has nothing of the used one" "$(jget "$OUT" 'j["stdout"]')" clean
+islet rm -f "$id" </dev/null >/dev/null || fail "rm $id"
 islet system warm 2 </dev/null >/dev/null || fail "warm 2 again"
 for id in $(ready); do remember_id "$id"; done
 
