@@ -110,14 +110,14 @@ run_pooled (struct islet_run *run, const struct islet_exec_req *req, int conn)
   run->oneshot = run->pooled = true;
 }
 
-/* A `run` refused before anything ran: by a supervisor that does not know
- * it (an older islet-run's pool), or because the sandbox was not fresh
- * from the pool.  The command then runs as an exec. */
+/* A `run` refused before anything ran, because the sandbox was not fresh
+ * from the pool (an exec into it by its id before its take): the command
+ * then runs as an exec.  Every pool that fits a take was filled by an
+ * islet-run that knows `run` (warm.c's pooled_fits). */
 static bool
 run_refused (const struct islet_err *err)
 {
-  return (err->kind == ISLET_E_INVALID && strcmp (err->msg, "unknown operation `run`") == 0)
-         || (err->kind == ISLET_E_CONFLICT && strstr (err->msg, "takes no `run`") != NULL);
+  return err->kind == ISLET_E_CONFLICT && strstr (err->msg, "takes no `run`") != NULL;
 }
 
 /* A run's timeout and output limit bind its one command only, and its

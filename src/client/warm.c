@@ -203,8 +203,9 @@ warm_image (const struct islet_ctx *ctx, const char *image, char *out, size_t si
 }
 
 /* Is the pooled sandbox id of the image want and the network mode?  One
- * filled before the default image or the pool's mode changed is not, and is
- * of no use to anyone. */
+ * filled before the default image or the pool's mode changed is not, nor
+ * one filled by an older islet (no `created` stamp), and is of no use to
+ * anyone. */
 static bool
 pooled_fits (const struct islet_ctx *ctx, const char *id, const char *want,
              enum islet_net_mode mode)
@@ -214,46 +215,27 @@ pooled_fits (const struct islet_ctx *ctx, const char *id, const char *want,
   struct islet_sandbox_info info = { 0 };
   struct islet_err ignored;
 
-  return islet_config_load (cfg, &info, NULL, &ignored) == 0 && strcmp (info.image, want) == 0
-         && info.net.mode == mode && info.net.allow[0] == '\0' && info.net.proxy[0] == '\0';
+  return islet_config_load (cfg, &info, NULL, &ignored) == 0 && info.created_stamp
+         && strcmp (info.image, want) == 0 && info.net.mode == mode && info.net.allow[0] == '\0'
+         && info.net.proxy[0] == '\0';
 }
 
 /* A taken sandbox's creation time: now, as a cold create's is the moment
- * it is made (listings sort by it).  A pool's sandbox has a `created` whose
- * mtime is that time (src/core/config.c): set here, not synced, so that a
- * host crash may bring back the fill's.  One filled by an older islet has
- * the time in its config.json, rewritten here (a rename over it). */
+ * it is made (listings sort by it): the mtime of its `created`
+ * (src/core/config.c), set from the clock, not the file system's coarser
+ * one, so that two takes a tick apart keep their order.  Not synced: a host
+ * crash may bring back the fill's. */
 static int
 set_created (struct islet_ctx *ctx, const char *id, struct islet_err *err)
 {
   cleanup_free char *dir = sandbox_dir (ctx, id);
   cleanup_free char *stamp = islet_xasprintf ("%s/created", dir);
-  cleanup_free char *path = islet_xasprintf ("%s/config.json", dir);
-  cleanup_free char *text = NULL;
-  cleanup_free char *out = NULL;
-  cleanup_json json_t *cfg = NULL;
-  struct timespec now;
-  int fd;
+  struct timespec now[2];
 
-  /* the clock's, not the file system's coarser one: two takes a tick
-     apart keep their order */
-  clock_gettime (CLOCK_REALTIME, &now);
-  if (utimensat (AT_FDCWD, stamp, (struct timespec[2]){ now, now }, AT_SYMLINK_NOFOLLOW) == 0)
-    return 0;
-  if (errno != ENOENT)
+  clock_gettime (CLOCK_REALTIME, &now[0]);
+  now[1] = now[0];
+  if (utimensat (AT_FDCWD, stamp, now, AT_SYMLINK_NOFOLLOW) < 0)
     return islet_fail (err, ISLET_E_SYSTEM, errno, "set the times of `%s`", stamp);
-  if (islet_read_file_at (AT_FDCWD, path, 1 << 20, &text, NULL, err) < 0)
-    return -1;
-  cfg = json_loads (text, 0, NULL);
-  if (!json_is_object (cfg))
-    return islet_fail (err, ISLET_E_SYSTEM, 0, "`%s` does not parse", path);
-  json_object_set_new (cfg, "created", json_integer ((json_int_t) now.tv_sec));
-  json_object_set_new (cfg, "created_nsec", json_integer ((json_int_t) now.tv_nsec));
-  out = json_dumps (cfg, JSON_INDENT (2));
-  fd = islet_write_file_unsynced (path, out, strlen (out), 0600, err);
-  if (fd < 0)
-    return -1;
-  close (fd);
   return 0;
 }
 
